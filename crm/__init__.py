@@ -1,0 +1,68 @@
+"""leadchain CRM: the Flask application factory."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from crm.config import Config
+from crm.extensions import api as openapi
+from crm.extensions import db, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """Build the web app. `config` is a Config, or a mapping of Flask settings for tests."""
+    app = Flask(__name__)
+    base = config if isinstance(config, Config) else Config()
+    app.config.from_mapping(base.flask_mapping())
+    app.config.update(
+        API_TITLE="leadchain API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    if isinstance(config, dict):
+        app.config.update(config)
+        if "SQLALCHEMY_DATABASE_URI" in config:
+            base.database_url = config["SQLALCHEMY_DATABASE_URI"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+
+    from crm.secrets import secrets_from_env
+    app.extensions["leadchain.secrets"] = app.config.get("SECRETS") or secrets_from_env()
+    app.secret_key = app.extensions["leadchain.secrets"].get("app/secret-key") or _ephemeral_key(app)
+
+    from crm import models  # noqa: F401  (registers tables)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    openapi.init_app(app)
+
+    from crm.errors import register_error_handlers
+    register_error_handlers(app)
+
+    from crm.api import leads as api_leads
+    from crm.webhooks import leads as webhook_leads
+    from crm import health
+    openapi.register_blueprint(api_leads.bp)
+    openapi.register_blueprint(webhook_leads.bp)
+    app.register_blueprint(health.bp)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Writers wait instead of failing at once; gunicorn runs several processes on one file.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+def _ephemeral_key(app: Flask) -> str:
+    import secrets
+    logging.getLogger(__name__).warning(
+        "app/secret-key is not set: using a random key, sessions end when the process restarts")
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,1 @@
+"""The REST API for lead sources and integrations (/api/v1)."""

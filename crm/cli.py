@@ -1,0 +1,115 @@
+"""The `leadchain` command line."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console(stderr=False)
+
+
+def _app():
+    from crm import create_app
+    return create_app()
+
+
+@click.group()
+@click.version_option(package_name="leadchain")
+def main() -> None:
+    """leadchain: CRM automation for leads, calls, email and reports."""
+
+
+@main.command("db-upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (the only way the schema is created)."""
+    from flask_migrate import upgrade
+    app = _app()
+    with app.app_context():
+        upgrade()
+    console.print("[green]database is at the latest migration[/green]")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", default=None, help="source for rows without a Quelle/source column (default: import)")
+@click.option("--region", default=None, help="phone region for numbers without +country (default: inferred)")
+def import_command(file: Path, source: str | None, region: str | None) -> None:
+    """Import a CSV export (German Excel or UTF-8; delimiter and encoding detected)."""
+    from crm.extensions import db
+    from crm.services import csv_import
+    from crm.services.csv_reader import write_rejected
+
+    if source is not None and not csv_import.SOURCE.match(source):
+        raise click.BadParameter("letters, digits, _ . - only, at most 64", param_hint="--source")
+    if region is not None and (len(region) != 2 or not region.isalpha()):
+        raise click.BadParameter("a two-letter ISO country code such as DE or US", param_hint="--region")
+    try:
+        parsed = csv_import.parse(file.read_bytes())
+    except csv_import.CsvFormatError as e:
+        console.print(f"[red]cannot read {file}: {e}[/red]")
+        sys.exit(2)
+    app = _app()
+    with app.app_context(), Progress(TextColumn("[bold]importing"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("rows", total=len(parsed.rows))
+        report = csv_import.import_rows(parsed, actor="cli:import", default_source=source or "import",
+                                        region=region, default_region=app.config["LEADCHAIN"].default_phone_region,
+                                        fuzzy_threshold=app.config["LEADCHAIN"].fuzzy_threshold,
+                                        progress=lambda n: bar.advance(task, n))
+        db.session.remove()
+    table = Table(title=f"{file.name} ({parsed.encoding}, '{parsed.delimiter}', region {report.region})")
+    for name in ("rows", "created", "updated", "duplicates", "flagged", "rejected", "warnings"):
+        table.add_column(name, justify="right")
+    table.add_row(str(report.total), str(report.created), str(report.updated), str(report.duplicates),
+                  str(report.flagged), str(len(report.rejected)), str(len(report.warnings)))
+    console.print(table)
+    if parsed.unknown_headers:
+        console.print(f"ignored columns: {', '.join(parsed.unknown_headers)}")
+    for line, message in report.warnings:
+        console.print(f"[yellow]line {line}: {message}[/yellow]")
+    if report.rejected:
+        out = file.with_name(f"{file.stem}.rejected.csv")
+        write_rejected(out, parsed, report.rejected)
+        console.print(f"[red]{len(report.rejected)} rejected rows with reasons: {out}[/red]")
+
+
+@main.command("purge-deliveries")
+@click.option("--older-than-days", type=int, default=None, help="default: LEADCHAIN_DELIVERY_RETENTION_DAYS")
+def purge_deliveries(older_than_days: int | None) -> None:
+    """Delete webhook delivery records past retention (never fewer than 7 days)."""
+    from crm.services import deliveries
+    app = _app()
+    days = older_than_days if older_than_days is not None else app.config["LEADCHAIN"].delivery_retention_days
+    with app.app_context():
+        try:
+            removed = deliveries.purge(days)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--older-than-days") from None
+    console.print(f"removed {removed} delivery records older than {days} days")
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Create demo users and leads (idempotent)."""
+    from crm import demo
+    app = _app()
+    with app.app_context():
+        summary = demo.seed()
+    console.print(f"demo data: {summary}")
+
+
+@main.command("up")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def up(host: str, port: int) -> None:
+    """Start the local stack and stop all of it on Ctrl+C."""
+    from workers.launcher import run_local_stack
+    sys.exit(run_local_stack(host=host, port=port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""One JSON error shape for every failure: {"code", "status", "message", "errors"}.
+
+`errors` names each bad field, so API clients and lead sources can fix their payloads.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """Raised by views and services to answer a 4xx with field errors."""
+
+    def __init__(self, code: int, message: str, errors: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    from http import HTTPStatus
+    body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(e: ApiError):
+        return jsonify(error_body(e.code, e.message, e.errors)), e.code, e.headers
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):
+        code = e.code or 500
+        errors = None
+        # flask-smorest puts marshmallow messages here
+        data = getattr(e, "data", None)
+        if isinstance(data, dict) and "messages" in data:
+            errors = data["messages"]
+        message = e.description if isinstance(e.description, str) else e.name
+        return jsonify(error_body(code, message, errors)), code
+
+    @app.errorhandler(sa.exc.OperationalError)
+    def _db_down(e: sa.exc.OperationalError):
+        # Tell senders to retry later instead of losing the request to a 500.
+        log.error("database unavailable: %s", type(e).__name__)
+        from crm.extensions import db
+        db.session.rollback()
+        return jsonify(error_body(503, "database unavailable, retry later")), 503, {"Retry-After": "30"}

@@ -1,0 +1,15 @@
+"""The CRM data model. Importing this package registers every table with the metadata."""
+from crm.models.audit import AuditEntry
+from crm.models.consent import Channel, ConsentRecord, LegalBasis
+from crm.models.deliveries import WebhookDelivery
+from crm.models.interactions import Direction, Interaction, InteractionKind
+from crm.models.leads import Lead, LeadStatus, PossibleDuplicate, Priority
+from crm.models.scoring import ScoreHistory
+from crm.models.users import Role, User
+from crm.models.work import Appointment, AppointmentStatus, Task, TaskStatus
+
+__all__ = [
+    "Appointment", "AppointmentStatus", "AuditEntry", "Channel", "ConsentRecord", "Direction",
+    "Interaction", "InteractionKind", "Lead", "LeadStatus", "LegalBasis", "PossibleDuplicate",
+    "Priority", "Role", "ScoreHistory", "Task", "TaskStatus", "User", "WebhookDelivery",
+]

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+from crm.models.types import JSONType, UTCDateTime, utcnow
+
+
+class WebhookDelivery(db.Model):
+    """A processed inbound delivery (webhook or idempotent API request).
+
+    The unique (source, delivery_key) makes a redelivery a no-op; the stored response lets it answer
+    exactly as the first time. Kept at least 7 days, longer than any provider's retry horizon.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.UniqueConstraint("source", "delivery_key", name="uq_webhook_deliveries_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(100))
+    delivery_key: Mapped[str] = mapped_column(sa.String(255))
+    payload_hash: Mapped[str] = mapped_column(sa.String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    response_status: Mapped[int] = mapped_column(default=200)
+    response_body: Mapped[dict | None] = mapped_column(JSONType)

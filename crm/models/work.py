@@ -1,0 +1,61 @@
+"""Tasks and appointments: the sales team's work items."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+from crm.models.types import UTCDateTime, enum_column, utcnow
+
+
+class TaskStatus(str, enum.Enum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Task(db.Model):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(32), default="todo")
+    title: Mapped[str] = mapped_column(sa.String(300))
+    details: Mapped[str | None] = mapped_column(sa.Text)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[TaskStatus] = mapped_column(enum_column(TaskStatus, "task_status"), default=TaskStatus.OPEN)
+    # Business key of the step that created it, so a retried activity creates the task once.
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AppointmentStatus(str, enum.Enum):
+    TENTATIVE = "tentative"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class Appointment(db.Model):
+    """An owner's calendar entry. Confirmed appointments of one owner never overlap: the database
+    enforces it (an exclusion constraint on PostgreSQL, triggers on SQLite; see the migration)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (sa.CheckConstraint("ends_at > starts_at", name="positive_length"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[AppointmentStatus] = mapped_column(enum_column(AppointmentStatus, "appointment_status"),
+                                                      default=AppointmentStatus.CONFIRMED)
+    title: Mapped[str] = mapped_column(sa.String(300), default="")
+    location: Mapped[str | None] = mapped_column(sa.String(300))
+    # e.g. "<call id>:<slot>", so a replayed booking turn books once.
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,209 @@
+"""The inbound lead, as API clients, web forms and CSV rows send it, and its normalised form."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate
+
+from crm.services import normalize as n
+
+TEXT = {"first_name": 100, "last_name": 100, "company": 200, "title": 100, "city": 100,
+        "postal_code": 20, "street": 200, "utm_source": 200, "utm_medium": 200, "utm_campaign": 200,
+        "utm_term": 200, "utm_content": 200, "external_id": 100, "interest": 2000}
+NOTE_MAX = 10_000
+
+
+@dataclass
+class NormalizedLead:
+    source: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    email: str | None = None
+    email_key: str | None = None
+    phone: n.Phone | None = None
+    phone_raw: str | None = None
+    language: str = "de"
+    country: str | None = None
+    utm: dict[str, str] = field(default_factory=dict)
+    interest: str | None = None
+    note: str | None = None
+    phone_consent: bool | None = None
+    phone_consent_raw: str | None = None
+    email_consent: bool | None = None
+    email_consent_raw: str | None = None
+    source_created_at: datetime | None = None
+    external_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def identity(self) -> str:
+        """What makes two submissions the same person, for evidence keys (no raw PII leaves the DB)."""
+        return self.email_key or (self.phone.e164 if self.phone else "") or ""
+
+
+class ConsentField(fields.Field):
+    """true/false or the free text lead sources use ('ja', 'Ja (Formular)', 'x', 'nein', '')."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> tuple[bool, str]:
+        if isinstance(value, bool):
+            return value, "true" if value else "false"
+        if value is None:
+            return False, ""
+        if not isinstance(value, (str, int)):
+            raise ValidationError("must be true/false or yes/no text")
+        try:
+            return n.parse_consent(str(value)), str(value)
+        except n.FieldError as e:
+            raise ValidationError(str(e)) from None
+
+
+class LeadInSchema(Schema):
+    """A single lead. Every field is optional on its own; together they need one way to reach the
+    person (email or phone)."""
+
+    class Meta:
+        unknown = RAISE
+
+    first_name = fields.String()
+    last_name = fields.String()
+    full_name = fields.String()
+    company = fields.String()
+    title = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    mobile = fields.String()
+    country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="must be a two-letter ISO code"))
+    language = fields.String(validate=validate.OneOf(["de", "en"]))
+    source = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$",
+                                                    error="letters, digits, _ . - only, at most 64"))
+    phone_consent = ConsentField()
+    email_consent = ConsentField()
+    created_at = fields.String()
+    note = fields.String()
+    interest = fields.String()
+    external_id = fields.String()
+    city = fields.String()
+    postal_code = fields.String()
+    street = fields.String()
+    utm_source = fields.String()
+    utm_medium = fields.String()
+    utm_campaign = fields.String()
+    utm_term = fields.String()
+    utm_content = fields.String()
+
+    def __init__(self, *args: Any, default_region: str = "DE", default_source: str = "api",
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.default_region = default_region
+        self.default_source = default_source
+
+    @pre_load
+    def _blank_to_missing(self, data: Any, **kwargs: Any) -> Any:
+        # Forms and CSVs send "" for "not given"; treat it as absent, not as a value to validate.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip()) and v is not None}
+        return data
+
+    @post_load
+    def _normalise(self, data: dict[str, Any], **kwargs: Any) -> NormalizedLead:
+        errors: dict[str, list[str]] = {}
+        lead = NormalizedLead(source=data.get("source") or self.default_source)
+
+        def take(name: str, fn) -> Any:
+            try:
+                return fn()
+            except n.FieldError as e:
+                errors.setdefault(name, []).append(str(e))
+                return None
+
+        first, last = data.get("first_name"), data.get("last_name")
+        if not first and not last and data.get("full_name"):
+            full = n.clean_text(data["full_name"], 200) or ""
+            first, _, last = full.rpartition(" ") if " " in full else ("", "", full)
+        lead.first_name = take("first_name", lambda: n.clean_text(first, TEXT["first_name"]))
+        lead.last_name = take("last_name", lambda: n.clean_text(last, TEXT["last_name"]))
+        lead.company = take("company", lambda: n.clean_text(data.get("company"), TEXT["company"]))
+        for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
+            value = take(key, lambda key=key: n.clean_text(data.get(key), TEXT[key]))
+            if value:
+                lead.utm[key] = value
+        lead.interest = take("interest", lambda: n.clean_text(data.get("interest"), TEXT["interest"]))
+        lead.external_id = take("external_id", lambda: n.clean_text(data.get("external_id"), 100))
+        for key in ("title", "city", "postal_code", "street"):
+            value = take(key, lambda key=key: n.clean_text(data.get(key), TEXT[key]))
+            if value:
+                lead.extra[key] = value
+        note = data.get("note")
+        if note is not None:
+            note = note.strip()
+            if len(note) > NOTE_MAX:
+                errors.setdefault("note", []).append(f"longer than {NOTE_MAX} characters")
+            lead.note = note or None
+
+        if data.get("email"):
+            result = take("email", lambda: n.normalise_email(data["email"]))
+            if result:
+                lead.email, lead.email_key = result
+        lead.country = data["country"].upper() if data.get("country") else None
+        region = lead.country or self.default_region
+        raw_phone = data.get("phone") or data.get("mobile")
+        if raw_phone:
+            lead.phone_raw = raw_phone.strip()[:64]
+            name = "phone" if data.get("phone") else "mobile"
+            lead.phone = take(name, lambda: n.normalise_phone(raw_phone, region))
+            if lead.phone and lead.phone.status != "valid":
+                lead.warnings.append(f"{name}: {lead.phone.e164} is not in the numbering plan; kept as unverified")
+        if not errors.get("email") and not errors.get("phone") and not errors.get("mobile") \
+                and not lead.email and not lead.phone:
+            errors.setdefault("_schema", []).append("an email address or a phone number is required")
+        if data.get("created_at"):
+            lead.source_created_at = take("created_at", lambda: n.parse_datetime(data["created_at"]))
+        if "phone_consent" in data:
+            lead.phone_consent, lead.phone_consent_raw = data["phone_consent"]
+        if "email_consent" in data:
+            lead.email_consent, lead.email_consent_raw = data["email_consent"]
+        if errors:
+            raise ValidationError(errors)
+        lead.language = n.language_for(data.get("language"), lead.phone.region if lead.phone else None,
+                                       lead.email, lead.country)
+        return lead
+
+
+class WebFormLeadSchema(LeadInSchema):
+    """Web-to-lead forms post whatever fields their builder adds (submit buttons, honeypots): ignore
+    unknown ones instead of refusing the lead."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class LeadBatchSchema(Schema):
+    leads = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
+
+
+class LeadOutSchema(Schema):
+    id = fields.Integer()
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone_e164 = fields.String(allow_none=True)
+    phone_status = fields.String()
+    language = fields.String()
+    source = fields.String()
+    status = fields.Function(lambda o: o.status.value)
+    score = fields.Integer(allow_none=True)
+    do_not_contact = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class IntakeResultSchema(Schema):
+    lead_id = fields.Integer()
+    outcome = fields.String(metadata={"description": "created, updated or duplicate"})
+    flagged_duplicates = fields.List(fields.Integer())
+    warnings = fields.List(fields.String())
+    delivery_id = fields.String()

@@ -1,0 +1,1 @@
+"""Domain logic of the CRM, free of HTTP: intake, dedupe, merge, consent, audit."""

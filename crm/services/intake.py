@@ -1,0 +1,219 @@
+"""Lead intake: dedupe a normalised lead against the CRM, create or fill it in, record consent.
+
+Runs inside the caller's transaction and never commits, so a caller can make a delivery record and the
+lead one atomic unit (nothing half-written).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from rapidfuzz import fuzz
+
+from crm.extensions import db
+from crm.models import (Channel, ConsentRecord, Direction, Interaction, InteractionKind, Lead, LegalBasis,
+                        PossibleDuplicate)
+from crm.schemas.lead import NormalizedLead
+from crm.services import audit
+from crm.services.normalize import fold, fold_company, match_key
+
+# Fields intake may fill in; a value a rep (or an earlier source) already set is never overwritten.
+FILLABLE = ("first_name", "last_name", "company", "email", "phone_e164", "phone_region", "phone_timezone",
+            "phone_status", "phone_raw", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+            "utm_content", "interest", "source_created_at")
+
+
+@dataclass
+class IntakeResult:
+    lead_id: int
+    outcome: str  # created | updated | duplicate
+    flagged_duplicates: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"lead_id": self.lead_id, "outcome": self.outcome,
+                "flagged_duplicates": self.flagged_duplicates, "warnings": self.warnings}
+
+
+def _values(lead: NormalizedLead) -> dict:
+    values = {
+        "first_name": lead.first_name, "last_name": lead.last_name, "company": lead.company,
+        "email": lead.email, "interest": lead.interest, "source_created_at": lead.source_created_at,
+        **{k: lead.utm.get(k) for k in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")},
+    }
+    if lead.phone:
+        values.update(phone_e164=lead.phone.e164, phone_region=lead.phone.region,
+                      phone_timezone=lead.phone.timezone, phone_status=lead.phone.status,
+                      phone_raw=lead.phone_raw)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def find_exact(lead: NormalizedLead) -> tuple[Lead | None, Lead | None]:
+    """The live records matching by email key and by phone (either may be None, or the same)."""
+    by_email = by_phone = None
+    if lead.email_key:
+        by_email = db.session.scalar(sa.select(Lead).where(Lead.email_key == lead.email_key,
+                                                           Lead.merged_into_id.is_(None)))
+    if lead.phone:
+        by_phone = db.session.scalar(sa.select(Lead).where(Lead.phone_e164 == lead.phone.e164,
+                                                           Lead.merged_into_id.is_(None)))
+    return by_email, by_phone
+
+
+def ingest(lead: NormalizedLead, *, actor: str, fuzzy_threshold: float = 90.0) -> IntakeResult:
+    """Create or update the customer for `lead`. The caller commits."""
+    by_email, by_phone = find_exact(lead)
+    existing = by_email or by_phone
+    if existing is None:
+        try:
+            with db.session.begin_nested():
+                record = _create(lead, actor)
+        except sa.exc.IntegrityError:
+            # A concurrent request inserted the same person between our look-up and insert.
+            by_email, by_phone = find_exact(lead)
+            existing = by_email or by_phone
+            if existing is None:
+                raise
+        else:
+            flagged = _flag_fuzzy(record, fuzzy_threshold)
+            _record_consent(record, lead, actor)
+            _record_note(record, lead, actor)
+            return IntakeResult(record.id, "created", flagged, list(lead.warnings))
+
+    outcome = _fill_gaps(existing, lead, actor)
+    flagged: list[int] = []
+    if by_email and by_phone and by_email.id != by_phone.id:
+        # Email says one person, phone another: a rep must decide, we do not guess.
+        flagged.append(_flag(by_email, by_phone, 100.0, "same phone number, different email"))
+    if _record_consent(existing, lead, actor):
+        outcome = "updated"
+    if _record_note(existing, lead, actor):
+        outcome = "updated"
+    return IntakeResult(existing.id, outcome, [f for f in flagged if f], list(lead.warnings))
+
+
+def _create(lead: NormalizedLead, actor: str) -> Lead:
+    record = Lead(source=lead.source, language=lead.language, email_key=lead.email_key,
+                  match_key=match_key(lead.last_name), tags=[],
+                  email_status="unknown" if lead.email else "none", **_values(lead))
+    db.session.add(record)
+    db.session.flush()
+    audit.record(actor, "lead.created", "lead", record.id, after=audit.snapshot(record))
+    return record
+
+
+def _fill_gaps(existing: Lead, lead: NormalizedLead, actor: str) -> str:
+    before, after, conflicts = {}, {}, {}
+    for name, value in _values(lead).items():
+        current = getattr(existing, name)
+        if current in (None, "", "unknown"):
+            if name == "phone_e164" and _phone_taken(value, existing.id):
+                continue
+            before[name], after[name] = current, value
+            setattr(existing, name, value)
+        elif current != value and name not in ("phone_region", "phone_timezone", "phone_status", "phone_raw",
+                                                "source_created_at"):
+            conflicts[name] = value
+    if "email" in after:
+        existing.email_key = lead.email_key
+        existing.email_status = "unknown"
+    if "last_name" in after:
+        existing.match_key = match_key(existing.last_name)
+    if after:
+        db.session.flush()
+        audit.record(actor, "lead.updated", "lead", existing.id, before=before, after=after)
+    if conflicts:
+        # Never overwrite silently: keep the CRM's value and log what the source proposed.
+        audit.record(actor, "lead.intake_conflict", "lead", existing.id,
+                     before={k: getattr(existing, k) for k in conflicts}, after=conflicts)
+    return "updated" if after else "duplicate"
+
+
+def _phone_taken(e164: str, lead_id: int) -> bool:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Lead).where(
+        Lead.phone_e164 == e164, Lead.merged_into_id.is_(None), Lead.id != lead_id)) > 0
+
+
+def _flag(lead: Lead, candidate: Lead, similarity: float, reason: str) -> int:
+    a, b = sorted((lead.id, candidate.id), reverse=True)
+    exists = db.session.scalar(sa.select(PossibleDuplicate.id).where(
+        PossibleDuplicate.lead_id == a, PossibleDuplicate.candidate_id == b))
+    if exists:
+        return 0
+    db.session.add(PossibleDuplicate(lead_id=a, candidate_id=b, similarity=round(similarity, 1), reason=reason))
+    return b
+
+
+def _flag_fuzzy(record: Lead, threshold: float) -> list[int]:
+    """Flag likely duplicates (same person, other spelling) for a rep; blocking on the folded last name
+    keeps this one indexed query per lead."""
+    if not record.match_key:
+        return []
+    name = fold(f"{record.first_name or ''} {record.last_name or ''}")
+    company = fold_company(record.company)
+    candidates = db.session.scalars(sa.select(Lead).where(
+        Lead.match_key == record.match_key, Lead.id != record.id, Lead.merged_into_id.is_(None)).limit(200))
+    flagged = []
+    for other in candidates:
+        name_sim = fuzz.token_sort_ratio(name, fold(f"{other.first_name or ''} {other.last_name or ''}"))
+        if name_sim < threshold:
+            continue
+        other_company = fold_company(other.company)
+        if company and other_company:
+            company_sim = fuzz.token_set_ratio(company, other_company)
+            if company_sim < 85:
+                continue
+            similarity = (name_sim + company_sim) / 2
+            reason = f"similar name ({name_sim:.0f}) and company ({company_sim:.0f})"
+        else:
+            continue
+        if _flag(record, other, similarity, reason):
+            flagged.append(other.id)
+    return flagged
+
+
+def _evidence_key(lead: NormalizedLead, channel: str, raw: str | None) -> str:
+    basis = "|".join([lead.source, channel, lead.identity, raw or "",
+                      lead.source_created_at.isoformat() if lead.source_created_at else ""])
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def _record_consent(record: Lead, lead: NormalizedLead, actor: str) -> bool:
+    from crm.models.types import utcnow
+    added = False
+    for channel, given, raw in ((Channel.PHONE, lead.phone_consent, lead.phone_consent_raw),
+                                (Channel.EMAIL, lead.email_consent, lead.email_consent_raw)):
+        if not given:
+            continue
+        key = _evidence_key(lead, channel.value, raw)
+        exists = db.session.scalar(sa.select(ConsentRecord.id).where(
+            ConsentRecord.lead_id == record.id, ConsentRecord.channel == channel,
+            ConsentRecord.proof_key == key))
+        if exists:
+            continue
+        proof = f"{lead.source}: consent field answered {raw!r}"
+        consent = ConsentRecord(lead_id=record.id, channel=channel, legal_basis=LegalBasis.EXPRESS_CONSENT,
+                                source=lead.source, proof_text=proof, proof_key=key,
+                                given_at=lead.source_created_at or utcnow())
+        db.session.add(consent)
+        db.session.flush()
+        audit.record(actor, "consent.recorded", "consent", consent.id,
+                     after={"lead_id": record.id, "channel": channel.value, "legal_basis": "express_consent",
+                            "source": lead.source})
+        added = True
+    return added
+
+
+def _record_note(record: Lead, lead: NormalizedLead, actor: str) -> bool:
+    if not lead.note:
+        return False
+    ref = hashlib.sha256(f"{lead.source}:{lead.identity}:{lead.note}".encode()).hexdigest()
+    exists = db.session.scalar(sa.select(Interaction.id).where(
+        Interaction.provider == "intake", Interaction.provider_ref == ref))
+    if exists:
+        return False
+    db.session.add(Interaction(lead_id=record.id, kind=InteractionKind.NOTE, direction=Direction.INBOUND,
+                               provider="intake", provider_ref=ref, status="received",
+                               subject=f"note from {lead.source}", summary=lead.note, created_by=actor))
+    return True

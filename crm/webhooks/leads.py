@@ -1,0 +1,66 @@
+"""POST /webhooks/leads/<source>: web-to-lead from forms, ad platforms and partners."""
+from __future__ import annotations
+
+import re
+
+from flask import current_app, jsonify, request
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from crm.errors import ApiError
+from crm.extensions import db
+from crm.requests import parse_body, raw_body
+from crm.schemas.lead import IntakeResultSchema, WebFormLeadSchema
+from crm.services import deliveries, intake
+from crm.webhooks.signature import verify_standard_webhook
+
+bp = Blueprint("webhooks_leads", __name__, url_prefix="/webhooks",
+               description="Signed inbound webhooks (Standard Webhooks scheme)")
+
+SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@bp.route("/leads/<source>", methods=["POST"])
+@bp.doc(
+    summary="Receive a lead from a web form or partner",
+    description=("Body: one lead as JSON or form-encoded. Signed with the Standard Webhooks scheme: "
+                 "`webhook-id`, `webhook-timestamp` (5-minute tolerance) and `webhook-signature` "
+                 "(`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, several space-separated during secret "
+                 "rotation). A redelivery with the same `webhook-id` is a no-op that answers as the first."),
+    parameters=[{"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
+                for h in ("webhook-id", "webhook-timestamp", "webhook-signature")],
+    responses={"401": {"description": "bad or stale signature; nothing stored"},
+               "413": {"description": "body too large"}, "415": {"description": "unsupported content type"},
+               "422": {"description": "invalid lead; `errors` names each bad field"}},
+)
+@bp.alt_response(200, schema=IntakeResultSchema, description="processed (also the answer to a redelivery)")
+def receive_lead(source: str):
+    cfg = current_app.config["LEADCHAIN"]
+    if not SOURCE.match(source):
+        raise ApiError(404, "unknown lead source")
+    body = raw_body(cfg.max_webhook_bytes)
+    secrets = current_app.extensions["leadchain.secrets"].get_list(f"webhooks/leads-{source}")
+    # An unknown source answers like a bad signature: no way to probe which sources exist.
+    if not secrets or not verify_standard_webhook(body, request.headers, secrets):
+        raise ApiError(401, "invalid or stale webhook signature")
+    delivery_id = request.headers["webhook-id"]
+    if len(delivery_id) > 200:
+        raise ApiError(400, "webhook-id too long", {"webhook-id": ["at most 200 characters"]})
+    previous = deliveries.find(f"leads:{source}", delivery_id)
+    if previous is not None:
+        return jsonify(previous.response_body or {}), previous.response_status
+    payload = parse_body(body, allow_form=True)
+    if not isinstance(payload, dict):
+        raise ApiError(422, "body must be one lead object", {"json": ["expected an object"]})
+    schema = WebFormLeadSchema(default_region=cfg.default_phone_region, default_source=source)
+    try:
+        lead = schema.load({**payload, "source": source})
+    except ValidationError as e:
+        raise ApiError(422, "invalid lead", e.normalized_messages()) from None
+
+    def work():
+        result = intake.ingest(lead, actor=f"webhook:{source}", fuzzy_threshold=cfg.fuzzy_threshold)
+        return 200, {**result.as_dict(), "delivery_id": delivery_id}
+
+    outcome = deliveries.process_once(f"leads:{source}", delivery_id, deliveries.payload_hash(body), work)
+    return jsonify(outcome.body), outcome.status

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Debian packages the project needs beyond a stock Python machine.
+# Idempotent: installs only what is missing, so repeated `make` runs stay fast.
+set -euo pipefail
+need=()
+for pkg in "$@" ; do :; done
+check() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || need+=("$1"); }
+check libpango-1.0-0
+check libpangoft2-1.0-0
+check poppler-utils
+check docker-compose
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "system-deps: missing Debian packages ${need[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  echo "system-deps: installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,1 @@
+"""Process entry points: the workers and the local-stack launcher."""
