@@ -55,8 +55,9 @@ def normalise_phone(raw: str, region: str) -> Phone:
     try:
         number = phonenumbers.parse(value, region.upper())
     except phonenumbers.NumberParseException as e:
-        raise FieldError(f"not a phone number ({e.error_type.name.lower()})") from None
-    if not phonenumbers.is_possible_number(number):
+        raise FieldError(f"not a phone number: {e._msg}") from None
+    # IS_POSSIBLE_LOCAL_ONLY ("12") cannot be dialled from outside its area: not a usable contact.
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise FieldError("phone number has an impossible length")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     number_region = phonenumbers.region_code_for_number(number)

@@ -1,0 +1,412 @@
+"""docker-compose.yml (production topology), the Dockerfile and deploy/ agree with the architecture.
+
+The compose file is validated by Debian's `docker-compose config -q` (installed by
+scripts/system-deps.sh); no Docker engine is needed. Everything else reads the YAML with PyYAML,
+which resolves the anchors and `<<` merge keys the same way docker-compose does.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
+DEPLOY = REPO / "deploy"
+
+# Variables the compose file requires (`${VAR:?...}`); the test supplies harmless placeholders.
+REQUIRED_VARS = ("POSTGRES_SUPERUSER_PASSWORD", "LEADCHAIN_DB_PASSWORD", "TEMPORAL_DB_PASSWORD")
+
+WORKERS = ("chain", "provider", "reports", "voice-bridge")
+ONE_SHOT = {"migrate", "temporal-setup"}
+REQUIRED_SERVICES = {
+    "postgres", "temporal", "temporal-ui", "temporal-setup", "vault", "web", "migrate",
+    *(f"worker-{name}" for name in WORKERS),
+}
+GUNICORN = ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "crm:create_app()"]
+
+# Environment keys that hold credentials: their values must be references, never literals.
+SECRET_KEY_NAME = re.compile(r"PASSWORD|PASSWD|PWD|TOKEN|SECRET|KEY", re.IGNORECASE)
+# ${VAR}, ${VAR:?message} or ${VAR?message}: no `:-default`, which would be a literal fallback.
+REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}")
+# Shapes of real credentials that must never appear anywhere in the file.
+SECRET_SHAPES = {
+    "vault/openbao token": re.compile(r"\b(?:hvs|hvb|hvr|s)\.[A-Za-z0-9_-]{20,}"),
+    "openai-style key": re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"),
+    "sendgrid key": re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
+    "aws access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+}
+URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:([^@/\s]+)@")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _docker_compose() -> str:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.fail("docker-compose is not installed (no `docker-compose` on PATH). The project "
+                    "needs Debian's `docker-compose` package to validate docker-compose.yml: run "
+                    "`bash scripts/system-deps.sh` as root or `apt-get install docker-compose`.")
+    return binary
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({name: "compose-check-placeholder" for name in REQUIRED_VARS})
+    env.update(overrides)
+    return env
+
+
+def _run_compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_docker_compose(), *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def _argv(command: Any) -> list[str]:
+    if command is None:
+        return []
+    if isinstance(command, str):
+        return shlex.split(command)
+    return [str(part) for part in command]
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.split("=", 1) if "=" in item else (item, "") for item in env)
+        return {key: value for key, value in pairs}
+    return {str(key): "" if value is None else str(value) for key, value in env.items()}
+
+
+def _depends_on(service: dict[str, Any]) -> dict[str, str]:
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return {name: "service_started" for name in deps}
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in deps.items()}
+
+
+def _healthcheck_text(service: dict[str, Any]) -> str:
+    test = (service.get("healthcheck") or {}).get("test") or []
+    return test if isinstance(test, str) else " ".join(str(part) for part in test)
+
+
+def literal_secrets(environment: dict[str, str]) -> list[str]:
+    """Names of credential-like keys whose value is a literal rather than a reference/file path."""
+    bad = []
+    for key, value in environment.items():
+        if SECRET_KEY_NAME.search(key):
+            if REFERENCE.fullmatch(value) or value.startswith("/"):
+                continue
+            bad.append(key)
+        else:
+            match = URL_CREDENTIALS.search(value)
+            if match and not REFERENCE.fullmatch(match.group(1)):
+                bad.append(key)
+    return bad
+
+
+@pytest.fixture(scope="module")
+def compose_text() -> str:
+    return COMPOSE_FILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def compose(compose_text: str) -> dict[str, Any]:
+    data = yaml.safe_load(compose_text)
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+# ---------------------------------------------------------------------------------------------
+# docker-compose itself
+# ---------------------------------------------------------------------------------------------
+def test_docker_compose_config_is_valid() -> None:
+    result = _run_compose("-f", "docker-compose.yml", "config", "-q", env=_env())
+    assert result.returncode == 0, (
+        f"docker-compose config -q failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+
+
+@pytest.mark.parametrize("missing", REQUIRED_VARS)
+def test_docker_compose_refuses_to_run_without_each_secret(missing: str, tmp_path: Path) -> None:
+    env = _env()
+    del env[missing]
+    # An empty --env-file: an operator's .env next to the compose file must not mask the check.
+    empty_env_file = tmp_path / "empty.env"
+    empty_env_file.write_text("", encoding="utf-8")
+    result = _run_compose("--env-file", str(empty_env_file), "-f", "docker-compose.yml",
+                          "config", "-q", env=env)
+    assert result.returncode != 0, f"compose accepted an unset {missing}"
+    assert missing in result.stderr + result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# topology
+# ---------------------------------------------------------------------------------------------
+def test_required_services_exist(services: dict[str, Any]) -> None:
+    missing = REQUIRED_SERVICES - services.keys()
+    assert not missing, f"missing services: {sorted(missing)}"
+
+
+def test_long_running_services_have_healthchecks_and_restart(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        if name in ONE_SHOT:
+            continue
+        healthcheck = service.get("healthcheck") or {}
+        assert healthcheck.get("test"), f"{name} has no healthcheck"
+        assert not healthcheck.get("disable"), f"{name} disables its healthcheck"
+        assert service.get("restart") == "unless-stopped", f"{name}: restart policy"
+
+
+def test_one_shot_services_run_once(services: dict[str, Any]) -> None:
+    for name in ONE_SHOT:
+        assert services[name].get("restart") == "no", f"{name} must not be restarted"
+        assert not services[name].get("ports"), f"{name} must not publish ports"
+
+
+def test_dependencies_are_consistent(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        for dep, condition in _depends_on(service).items():
+            assert dep in services, f"{name} depends on unknown service {dep}"
+            if condition == "service_healthy":
+                assert services[dep].get("healthcheck"), f"{name} waits for {dep} healthy"
+            if condition == "service_completed_successfully":
+                assert dep in ONE_SHOT, f"{name} waits for long-running {dep} to complete"
+
+
+def test_third_party_images_are_pinned(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        if "build" in service:
+            continue
+        image = service.get("image", "")
+        tag = image.rsplit(":", 1)[1] if ":" in image.split("/")[-1] else ""
+        assert tag and tag != "latest", f"{name}: image {image!r} is not pinned to a version"
+
+
+# ---------------------------------------------------------------------------------------------
+# postgres, temporal, vault
+# ---------------------------------------------------------------------------------------------
+def test_postgres(compose: dict[str, Any], services: dict[str, Any]) -> None:
+    postgres = services["postgres"]
+    assert postgres["image"] == "postgres:16"
+    assert "pg_isready" in _healthcheck_text(postgres)
+    data_volumes = [v for v in postgres.get("volumes", [])
+                    if str(v).split(":")[1:2] == ["/var/lib/postgresql/data"]]
+    assert data_volumes, "postgres data is not on a volume"
+    assert str(data_volumes[0]).split(":")[0] in (compose.get("volumes") or {}), "not a named volume"
+
+    init_mounts = [str(v) for v in postgres.get("volumes", [])
+                   if ":/docker-entrypoint-initdb.d" in str(v)]
+    assert init_mounts, "no init script mounted"
+    init_dir = REPO / init_mounts[0].split(":")[0]
+    assert init_dir.resolve().is_relative_to(DEPLOY.resolve() / "postgres")
+    init_sql = "\n".join(path.read_text(encoding="utf-8") for path in sorted(init_dir.iterdir())
+                         if path.suffix in (".sh", ".sql"))
+    for database in ("leadchain", "temporal", "temporal_visibility"):
+        assert re.search(rf"CREATE DATABASE {database}\b", init_sql), f"{database} not created"
+
+
+def test_temporal_runs_on_the_postgres_service(services: dict[str, Any]) -> None:
+    temporal = services["temporal"]
+    assert re.fullmatch(r"temporalio/auto-setup:1\.2\d(\.\d+)?", temporal["image"])
+    env = _environment(temporal)
+    assert env["DB"] == "postgres12"
+    assert env["POSTGRES_SEEDS"] == "postgres"
+    assert env["DB_PORT"] == "5432"
+    assert env.get("SQL_HOST", "postgres") == "postgres"
+    assert env.get("SQL_PLUGIN", "postgres12") == "postgres12"
+    assert env["DBNAME"] == "temporal" and env["VISIBILITY_DBNAME"] == "temporal_visibility"
+    assert _depends_on(temporal)["postgres"] == "service_healthy"
+    health = _healthcheck_text(temporal)
+    assert "operator cluster health" in health or "tctl" in health
+
+    # The role Temporal logs in as is the one the init script creates.
+    init_script = "\n".join(p.read_text(encoding="utf-8")
+                            for p in (DEPLOY / "postgres").rglob("*") if p.is_file())
+    assert re.search(rf"CREATE ROLE {env['POSTGRES_USER']}\b", init_script)
+
+    dynamic = env["DYNAMIC_CONFIG_FILE_PATH"]
+    mounts = [str(v) for v in temporal.get("volumes", [])
+              if ":/etc/temporal/config/dynamicconfig" in str(v)]
+    assert mounts, "dynamic config not mounted"
+    host_dir = REPO / mounts[0].split(":")[0]
+    assert (host_dir / Path(dynamic).name).is_file()
+    yaml.safe_load((host_dir / Path(dynamic).name).read_text(encoding="utf-8"))
+
+
+def test_temporal_ui_and_setup(services: dict[str, Any]) -> None:
+    assert services["temporal-ui"]["image"].startswith("temporalio/ui:")
+    assert _environment(services["temporal-ui"])["TEMPORAL_ADDRESS"] == "temporal:7233"
+
+    setup = services["temporal-setup"]
+    assert setup["image"].startswith("temporalio/admin-tools:")
+    assert _depends_on(setup)["temporal"] == "service_healthy"
+    script = " ".join(_argv(setup.get("entrypoint")) + [str(c) for c in setup["command"]])
+    assert re.search(r"temporal operator search-attribute create\b.*--name LeadStage\b"
+                     r".*--type Keyword\b", script, re.DOTALL)
+
+
+def test_vault_runs_in_server_mode_with_file_storage(services: dict[str, Any],
+                                                     compose_text: str) -> None:
+    vault = services["vault"]
+    assert vault["image"].split(":")[0] in ("openbao/openbao", "hashicorp/vault")
+    argv = _argv(vault.get("command")) + _argv(vault.get("entrypoint"))
+    assert "server" in argv
+    assert not any(arg.startswith("-dev") for arg in argv), "vault must not run in dev mode"
+    env = _environment(vault)
+    assert not any("DEV_ROOT_TOKEN" in key for key in env), "dev root token configured"
+    assert vault.get("healthcheck", {}).get("test")
+
+    configs = [REPO / str(v).split(":")[0] for v in vault.get("volumes", [])
+               if str(v).split(":")[0].endswith(".hcl") and "/config" in str(v)]
+    assert configs, "no server config mounted"
+    config = configs[0].read_text(encoding="utf-8")
+    assert re.search(r'^storage "file"', config, re.MULTILINE)
+    assert configs[0].resolve().is_relative_to(DEPLOY.resolve() / "vault")
+
+    # The operator instructions live next to the service.
+    assert "operator init" in compose_text and "operator unseal" in compose_text
+    assert "leadchain-policy.hcl" in compose_text
+
+
+def test_app_policy_grants_read_on_its_prefix_only() -> None:
+    policy = (DEPLOY / "vault" / "leadchain-policy.hcl").read_text(encoding="utf-8")
+    code = "\n".join(line.split("#", 1)[0] for line in policy.splitlines())
+    blocks = re.findall(r'path\s+"([^"]+)"\s*\{([^}]*)\}', code)
+    assert blocks == [(blocks[0][0], blocks[0][1])] and len(blocks) == 1, blocks
+    path, body = blocks[0]
+    assert path == "secret/data/leadchain/*"
+    capabilities = re.search(r"capabilities\s*=\s*\[([^\]]*)\]", body)
+    assert capabilities is not None
+    assert [c.strip().strip('"') for c in capabilities.group(1).split(",") if c.strip()] == ["read"]
+
+
+# ---------------------------------------------------------------------------------------------
+# application services
+# ---------------------------------------------------------------------------------------------
+def test_web(services: dict[str, Any]) -> None:
+    web = services["web"]
+    assert "build" in web
+    assert _argv(web["command"]) == GUNICORN
+    env = _environment(web)
+    assert env["DATABASE_URL"] == "postgresql://leadchain@postgres:5432/leadchain"
+    assert env["VAULT_ADDR"] == "http://vault:8200"
+    assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert "VAULT_TOKEN" in env or "VAULT_TOKEN_FILE" in env
+    if "VAULT_TOKEN_FILE" in env:
+        secret = Path(env["VAULT_TOKEN_FILE"]).name
+        assert env["VAULT_TOKEN_FILE"] == f"/run/secrets/{secret}"
+        assert secret in [s if isinstance(s, str) else s["source"] for s in web.get("secrets", [])]
+    assert _depends_on(web)["migrate"] == "service_completed_successfully"
+    health = _healthcheck_text(web)
+    assert "http://localhost:8000/healthz" in health and "urllib" in health
+    assert web.get("stop_grace_period") == "30s"
+
+
+def test_migrate(services: dict[str, Any]) -> None:
+    migrate = services["migrate"]
+    assert _argv(migrate["command"]) == ["leadchain", "db-upgrade"]
+    assert migrate.get("image") == services["web"].get("image")
+    assert _depends_on(migrate)["postgres"] == "service_healthy"
+    assert _environment(migrate)["DATABASE_URL"] == _environment(services["web"])["DATABASE_URL"]
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker(services: dict[str, Any], name: str) -> None:
+    worker = services[f"worker-{name}"]
+    assert _argv(worker["command"]) == ["leadchain", "worker", name]
+    assert worker.get("image") == services["web"].get("image")
+    assert worker.get("build") == services["web"].get("build")
+    assert worker.get("restart") == "unless-stopped"
+    assert worker.get("stop_grace_period") == "30s"
+    deps = _depends_on(worker)
+    assert deps.get("temporal") == "service_healthy"
+    assert deps.get("migrate") == "service_completed_successfully"
+    health = _healthcheck_text(worker)
+    if name == "voice-bridge":
+        assert "http://localhost:8081/healthz" in health
+        assert any(str(port).split(":")[-1].split("/")[0] == "8081"
+                   for port in worker.get("ports", []))
+    else:
+        assert _argv(worker["healthcheck"]["test"]) == ["CMD", "leadchain", "worker-health", name]
+
+
+def test_workers_share_one_environment(services: dict[str, Any], compose: dict[str, Any]) -> None:
+    envs = {name: _environment(services[f"worker-{name}"]) for name in WORKERS}
+    base = envs["chain"]
+    for name, env in envs.items():
+        assert {k: v for k, v in env.items() if k in base} == base, name
+    web_env = _environment(services["web"])
+    assert {k: web_env[k] for k in base} == base
+    assert any(key.startswith("x-") for key in compose), "shared blocks are not x- extensions"
+
+
+# ---------------------------------------------------------------------------------------------
+# secrets
+# ---------------------------------------------------------------------------------------------
+def test_secret_checker_has_teeth() -> None:
+    assert literal_secrets({"DB_PASSWORD": "hunter2"}) == ["DB_PASSWORD"]
+    assert literal_secrets({"API_KEY": "${API_KEY:-hunter2}"}) == ["API_KEY"]
+    assert literal_secrets({"URL": "postgresql://u:hunter2@db/x"}) == ["URL"]
+    assert literal_secrets({"DB_PASSWORD": "${DB_PASSWORD:?set it}", "TOKEN": "${TOKEN}",
+                            "VAULT_TOKEN_FILE": "/run/secrets/vault_token",
+                            "URL": "postgresql://u:${PW:?x}@db/x",
+                            "DATABASE_URL": "postgresql://leadchain@postgres:5432/leadchain"}) == []
+
+
+def test_no_literal_secret_in_any_environment(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        bad = literal_secrets(_environment(service))
+        assert not bad, f"{name}: literal secret value for {bad}"
+
+
+def test_no_secret_shaped_string_in_the_file(compose_text: str) -> None:
+    for label, pattern in SECRET_SHAPES.items():
+        assert not pattern.search(compose_text), f"{label} in docker-compose.yml"
+
+
+def test_docker_secrets_come_from_files(compose: dict[str, Any]) -> None:
+    for name, spec in (compose.get("secrets") or {}).items():
+        assert set(spec) <= {"file", "external", "name"}, f"secret {name}: {spec}"
+    gitignore = DEPLOY / "secrets" / ".gitignore"
+    assert gitignore.is_file() and "*" in gitignore.read_text(encoding="utf-8").split()
+
+
+# ---------------------------------------------------------------------------------------------
+# image
+# ---------------------------------------------------------------------------------------------
+def test_dockerfile() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    froms = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)
+    assert froms and all(image.startswith("python:3.11-slim") for image in froms), froms
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"):
+        assert re.search(rf"\b{re.escape(package)}\b", text), package
+    assert re.search(r"pip install --no-cache-dir \.\s*$", text, re.MULTILINE)
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in ("root", "0"), "image runs as root"
+    cmd = re.findall(r"^CMD\s+(.+)$", text, re.MULTILINE)
+    assert cmd and yaml.safe_load(cmd[-1]) == GUNICORN
+
+
+def test_dockerignore() -> None:
+    entries = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text(encoding="utf-8")
+               .splitlines() if line.strip() and not line.startswith("#")}
+    for required in (".venv", "var", ".git", ".pytest_cache", ".hypothesis", "artifacts"):
+        assert required in entries, required
+    assert "deploy" in entries or "deploy/secrets" in entries, "secrets could enter the image"
+    assert "README.md" not in entries and "setup.cfg" not in entries
