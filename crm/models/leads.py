@@ -83,7 +83,7 @@ class Lead(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    owner = relationship("User", lazy="joined")
+    owner = relationship("User")
 
     @property
     def display_name(self) -> str:

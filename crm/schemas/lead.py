@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate,
+                         validates_schema)
 
 from crm.services import normalize as n
 
@@ -13,6 +14,7 @@ TEXT = {"first_name": 100, "last_name": 100, "company": 200, "title": 100, "city
         "postal_code": 20, "street": 200, "utm_source": 200, "utm_medium": 200, "utm_campaign": 200,
         "utm_term": 200, "utm_content": 200, "external_id": 100, "interest": 2000}
 NOTE_MAX = 10_000
+_RESULT = "__normalized__"
 
 
 @dataclass
@@ -38,11 +40,6 @@ class NormalizedLead:
     external_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def identity(self) -> str:
-        """What makes two submissions the same person, for evidence keys (no raw PII leaves the DB)."""
-        return self.email_key or (self.phone.e164 if self.phone else "") or ""
 
 
 class ConsentField(fields.Field):
@@ -109,7 +106,12 @@ class LeadInSchema(Schema):
         return data
 
     @post_load
-    def _normalise(self, data: dict[str, Any], **kwargs: Any) -> NormalizedLead:
+    def _result(self, data: dict[str, Any], **kwargs: Any) -> NormalizedLead:
+        return data[_RESULT]
+
+    # Runs even when some fields already failed, so one response names every bad field at once.
+    @validates_schema(skip_on_field_errors=False)
+    def _normalise(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors: dict[str, list[str]] = {}
         lead = NormalizedLead(source=data.get("source") or self.default_source)
 
@@ -170,7 +172,7 @@ class LeadInSchema(Schema):
             raise ValidationError(errors)
         lead.language = n.language_for(data.get("language"), lead.phone.region if lead.phone else None,
                                        lead.email, lead.country)
-        return lead
+        data[_RESULT] = lead
 
 
 class WebFormLeadSchema(LeadInSchema):

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from rapidfuzz import fuzz
 
 from crm.extensions import db
-from crm.models import (Channel, ConsentRecord, Direction, Interaction, InteractionKind, Lead, LegalBasis,
+from crm.models import (AuditEntry, Channel, ConsentRecord, Direction, Interaction, InteractionKind, Lead, LegalBasis,
                         PossibleDuplicate)
 from crm.schemas.lead import NormalizedLead
 from crm.services import audit
@@ -123,11 +123,19 @@ def _fill_gaps(existing: Lead, lead: NormalizedLead, actor: str) -> str:
     if after:
         db.session.flush()
         audit.record(actor, "lead.updated", "lead", existing.id, before=before, after=after)
-    if conflicts:
-        # Never overwrite silently: keep the CRM's value and log what the source proposed.
+    if conflicts and not _conflict_already_logged(existing.id, conflicts):
+        # Never overwrite silently: keep the CRM's value and log what the source proposed (once).
         audit.record(actor, "lead.intake_conflict", "lead", existing.id,
                      before={k: getattr(existing, k) for k in conflicts}, after=conflicts)
     return "updated" if after else "duplicate"
+
+
+def _conflict_already_logged(lead_id: int, proposed: dict) -> bool:
+    previous = db.session.scalars(sa.select(AuditEntry.after).where(
+        AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead_id,
+        AuditEntry.action == "lead.intake_conflict"))
+    wanted = {k: audit._jsonable(v) for k, v in proposed.items()}
+    return any(entry == wanted for entry in previous)
 
 
 def _phone_taken(e164: str, lead_id: int) -> bool:
@@ -174,7 +182,9 @@ def _flag_fuzzy(record: Lead, threshold: float) -> list[int]:
 
 
 def _evidence_key(lead: NormalizedLead, channel: str, raw: str | None) -> str:
-    basis = "|".join([lead.source, channel, lead.identity, raw or "",
+    # Scoped to one lead by the unique (lead_id, channel, proof_key): the same form answer seen again,
+    # from whichever identifier matched, is the same evidence.
+    basis = "|".join([lead.source, channel, raw or "",
                       lead.source_created_at.isoformat() if lead.source_created_at else ""])
     return hashlib.sha256(basis.encode()).hexdigest()
 
@@ -208,11 +218,12 @@ def _record_consent(record: Lead, lead: NormalizedLead, actor: str) -> bool:
 def _record_note(record: Lead, lead: NormalizedLead, actor: str) -> bool:
     if not lead.note:
         return False
-    ref = hashlib.sha256(f"{lead.source}:{lead.identity}:{lead.note}".encode()).hexdigest()
+    # Compared by content on this lead (merges move notes, so an id-based key would not match).
     exists = db.session.scalar(sa.select(Interaction.id).where(
-        Interaction.provider == "intake", Interaction.provider_ref == ref))
+        Interaction.lead_id == record.id, Interaction.provider == "intake", Interaction.summary == lead.note).limit(1))
     if exists:
         return False
+    ref = hashlib.sha256(f"{record.id}:{lead.source}:{lead.note}".encode()).hexdigest()
     db.session.add(Interaction(lead_id=record.id, kind=InteractionKind.NOTE, direction=Direction.INBOUND,
                                provider="intake", provider_ref=ref, status="received",
                                subject=f"note from {lead.source}", summary=lead.note, created_by=actor))

@@ -39,6 +39,11 @@ def receive_lead(source: str):
     if not SOURCE.match(source):
         raise ApiError(404, "unknown lead source")
     body = raw_body(cfg.max_webhook_bytes)
+    try:
+        # Standard Webhooks signs text; a body that is not UTF-8 cannot be verified or parsed.
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "body is not valid UTF-8", {"body": ["not UTF-8"]}) from None
     secrets = current_app.extensions["leadchain.secrets"].get_list(f"webhooks/leads-{source}")
     # An unknown source answers like a bad signature: no way to probe which sources exist.
     if not secrets or not verify_standard_webhook(body, request.headers, secrets):

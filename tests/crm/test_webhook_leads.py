@@ -1,0 +1,200 @@
+"""POST /webhooks/leads/<source>: signature, replay, validation and intake, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+import sqlalchemy as sa
+
+from crm.extensions import db
+from crm.models import (AuditEntry, ConsentRecord, Interaction, Lead, PossibleDuplicate, WebhookDelivery)
+from tests.conftest import WEBHOOK_SECRETS
+from tests.helpers import post_signed, sign, signed_headers
+
+LEAD = {"first_name": " Jürgen ", "last_name": "Müller", "company": "<b>Müller</b> Haustechnik GmbH",
+        "email": "J.Mueller+Promo@Example.DE", "phone": "030 23125101", "phone_consent": "Ja (Formular)",
+        "utm_campaign": "herbst", "note": "Rückruf erwünscht"}
+TABLES = (Lead, ConsentRecord, Interaction, AuditEntry, WebhookDelivery, PossibleDuplicate)
+
+
+def counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in TABLES}
+
+
+def test_signed_lead_is_normalised_and_stored(app, client):
+    r = post_signed(client, "website", LEAD, WEBHOOK_SECRETS[0])
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["outcome"] == "created"
+    with app.app_context():
+        lead = db.session.get(Lead, body["lead_id"])
+        assert (lead.first_name, lead.last_name) == ("Jürgen", "Müller")
+        assert lead.email == "j.mueller+promo@example.de" and lead.email_key == "j.mueller@example.de"
+        assert lead.phone_e164 == "+493023125101" and lead.phone_timezone == "Europe/Berlin"
+        assert lead.company == "<b>Müller</b> Haustechnik GmbH"  # stored as text, escaped on output
+        assert lead.source == "website" and lead.utm_campaign == "herbst" and lead.language == "de"
+        consent = db.session.scalars(sa.select(ConsentRecord)).one()
+        assert consent.channel.value == "phone" and consent.legal_basis.value == "express_consent"
+        assert "Ja (Formular)" in consent.proof_text and consent.withdrawn_at is None
+        note = db.session.scalars(sa.select(Interaction)).one()
+        assert note.kind.value == "note" and note.summary == "Rückruf erwünscht"
+        actions = set(db.session.scalars(sa.select(AuditEntry.action)))
+        assert {"lead.created", "consent.recorded"} <= actions
+
+
+def test_form_encoded_web_to_lead(client):
+    body = urlencode({"first_name": "Anna", "email": "anna@firma.de", "submit": "Senden"}).encode()
+    headers = signed_headers(WEBHOOK_SECRETS[1], body, content_type="application/x-www-form-urlencoded")
+    r = client.post("/webhooks/leads/website", data=body, headers=headers)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["outcome"] == "created"
+
+
+@pytest.mark.parametrize("secret", WEBHOOK_SECRETS)
+def test_every_active_secret_verifies_during_rotation(client, secret):
+    assert post_signed(client, "website", LEAD, secret).status_code == 200
+
+
+def test_signature_list_with_one_valid_entry(client):
+    body = json.dumps(LEAD).encode()
+    headers = signed_headers(WEBHOOK_SECRETS[0], body)
+    bogus = "v1," + "A" * 44
+    headers["webhook-signature"] = f"{bogus} v1a,whatever {headers['webhook-signature']}"
+    assert client.post("/webhooks/leads/website", data=body, headers=headers).status_code == 200
+
+
+FORGED = "whsec_" + "Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0LWZvcmdlZA=="
+
+
+@pytest.mark.parametrize("case", ["wrong_secret", "tampered", "stale", "future", "no_headers", "garbage_sig",
+                                  "bad_timestamp", "unknown_source", "other_sources_secret"])
+def test_forged_and_stale_deliveries_change_nothing(app, client, case):
+    before = counts(app)
+    body = json.dumps(LEAD).encode()
+    source = "website"
+    headers = signed_headers(WEBHOOK_SECRETS[0], body)
+    if case == "wrong_secret":
+        headers = signed_headers(FORGED, body)
+    elif case == "tampered":
+        body = body.replace(b"Anna", b"Anne") if b"Anna" in body else body[:-2] + b" }"
+    elif case == "stale":
+        headers = signed_headers(WEBHOOK_SECRETS[0], body, timestamp=int(time.time()) - 301)
+    elif case == "future":
+        headers = signed_headers(WEBHOOK_SECRETS[0], body, timestamp=int(time.time()) + 301)
+    elif case == "no_headers":
+        headers = {"Content-Type": "application/json"}
+    elif case == "garbage_sig":
+        headers["webhook-signature"] = "not-a-signature"
+    elif case == "bad_timestamp":
+        headers["webhook-timestamp"] = "yesterday"
+    elif case == "unknown_source":
+        source = "nosuchsource"
+    elif case == "other_sources_secret":
+        source = "partner"  # partner only trusts WEBHOOK_SECRETS[1]
+    r = client.post(f"/webhooks/leads/{source}", data=body, headers=headers)
+    assert r.status_code == 401
+    assert r.is_json and r.get_json()["code"] == 401
+    assert counts(app) == before
+
+
+def test_replayed_delivery_is_a_noop_with_the_same_answer(app, client):
+    body = json.dumps(LEAD).encode()
+    headers = signed_headers(WEBHOOK_SECRETS[0], body, msg_id="msg_replay_1")
+    first = client.post("/webhooks/leads/website", data=body, headers=headers)
+    after_first = counts(app)
+    again = client.post("/webhooks/leads/website", data=body, headers=headers)
+    # A provider retry: same id, fresh timestamp and signature (and even the other active secret).
+    retry_headers = signed_headers(WEBHOOK_SECRETS[1], body, msg_id="msg_replay_1")
+    retry = client.post("/webhooks/leads/website", data=body, headers=retry_headers)
+    assert first.status_code == again.status_code == retry.status_code == 200
+    assert first.get_json() == again.get_json() == retry.get_json()
+    assert counts(app) == after_first
+    assert after_first["leads"] == 1 and after_first["webhook_deliveries"] == 1
+
+
+def test_same_person_again_under_a_new_delivery_id_merges(app, client):
+    post_signed(client, "website", LEAD, WEBHOOK_SECRETS[0])
+    same = {**LEAD, "email": "j.mueller@EXAMPLE.de", "phone": "+49 30 23125101"}
+    r = post_signed(client, "website", same, WEBHOOK_SECRETS[0])
+    assert r.get_json()["outcome"] == "duplicate"
+    assert counts(app)["leads"] == 1
+
+
+def test_new_data_fills_gaps_but_never_overwrites(app, client):
+    first = post_signed(client, "website", {"email": "lea@klein.de", "company": "Klein AG"}, WEBHOOK_SECRETS[0])
+    lead_id = first.get_json()["lead_id"]
+    r = post_signed(client, "website", {"email": "lea@klein.de", "first_name": "Lea", "phone": "+49 89 99998188",
+                                        "company": "Klein & Söhne"}, WEBHOOK_SECRETS[0])
+    assert r.get_json() == {**r.get_json(), "lead_id": lead_id, "outcome": "updated"}
+    with app.app_context():
+        lead = db.session.get(Lead, lead_id)
+        assert (lead.first_name, lead.phone_e164, lead.company) == ("Lea", "+498999998188", "Klein AG")
+        updated = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "lead.updated")).one()
+        assert updated.after["first_name"] == "Lea" and updated.before["first_name"] is None
+        conflict = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "lead.intake_conflict")).one()
+        assert conflict.before == {"company": "Klein AG"} and conflict.after == {"company": "Klein & Söhne"}
+
+
+def test_phone_match_merges_even_with_other_email(app, client):
+    post_signed(client, "website", {"email": "a@firma.de", "phone": "0152 28817105"}, WEBHOOK_SECRETS[0])
+    r = post_signed(client, "website", {"phone": "(0152) 2881 7105", "last_name": "Becker"}, WEBHOOK_SECRETS[0])
+    assert r.get_json()["outcome"] == "updated"
+    assert counts(app)["leads"] == 1
+
+
+def test_fuzzy_name_match_is_flagged_not_merged(app, client):
+    a = post_signed(client, "website", {"first_name": "Björn", "last_name": "Müller", "company": "Müller Haustechnik GmbH",
+                                        "email": "bjoern@mueller-haustechnik.de"}, WEBHOOK_SECRETS[0]).get_json()
+    b = post_signed(client, "website", {"first_name": "Bjoern", "last_name": "Mueller", "company": "Mueller Haustechnik",
+                                        "email": "b.mueller@gmail.com"}, WEBHOOK_SECRETS[0]).get_json()
+    assert b["outcome"] == "created" and b["flagged_duplicates"] == [a["lead_id"]]
+    c = post_signed(client, "website", {"first_name": "Bernd", "last_name": "Müller", "company": "Bäckerei Nord",
+                                        "email": "bernd@baeckerei.de"}, WEBHOOK_SECRETS[0]).get_json()
+    assert c["flagged_duplicates"] == []
+    with app.app_context():
+        pair = db.session.scalars(sa.select(PossibleDuplicate)).one()
+        assert {pair.lead_id, pair.candidate_id} == {a["lead_id"], b["lead_id"]} and pair.status == "open"
+    assert counts(app)["leads"] == 3
+
+
+def test_invalid_lead_names_every_bad_field_and_stores_nothing(app, client):
+    before = counts(app)
+    r = post_signed(client, "website", {"email": "max.mustermann@", "phone": "telefon: keine",
+                                        "created_at": "31.11.2026", "phone_consent": "vielleicht",
+                                        "language": "fr"}, WEBHOOK_SECRETS[0])
+    assert r.status_code == 422
+    errors = r.get_json()["errors"]
+    assert set(errors) == {"email", "phone", "created_at", "phone_consent", "language"}
+    assert counts(app) == before
+
+
+def test_no_contact_at_all_is_rejected(client):
+    r = post_signed(client, "website", {"company": "Firma ohne Kontakt GmbH"}, WEBHOOK_SECRETS[0])
+    assert r.status_code == 422
+    assert "email address or a phone number" in json.dumps(r.get_json()["errors"])
+
+
+@pytest.mark.parametrize("body,content_type,status", [
+    (b"{not json", "application/json", 400),
+    (b"\xff\xfe\x00", "application/json", 400),
+    (b"[1, 2]", "application/json", 422),
+    (b"<lead/>", "application/xml", 415),
+    (b"x" * (300 * 1024), "application/json", 413),
+])
+def test_bad_bodies_get_clear_4xx(app, client, body, content_type, status):
+    before = counts(app)
+    r = client.post("/webhooks/leads/website", data=body,
+                    headers=signed_headers(WEBHOOK_SECRETS[0], body, content_type=content_type))
+    assert r.status_code == status
+    assert r.is_json and r.get_json()["code"] == status
+    assert counts(app) == before
+
+
+def test_webhook_answers_json_401_not_500_for_odd_sources(client):
+    for source in ("A" * 100, "..", "%00"):
+        r = client.post(f"/webhooks/leads/{source}", data=b"{}", headers={"Content-Type": "application/json"})
+        assert r.status_code in (401, 404)
+        assert r.is_json
