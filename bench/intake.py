@@ -450,7 +450,8 @@ def fmt_ms(seconds: float) -> str:
 def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
     print()
     print(f"db={args.db} leads={args.leads} concurrency={args.concurrency} workers={args.workers} "
-          f"warmup={args.warmup} cpus={os.cpu_count()}")
+          f"warmup={args.warmup} cpus={os.cpu_count()}"
+          + (f" busy-before={args.busy_before:.0%}" if args.busy_before is not None else ""))
     header = ["target", "accepted", "errors", "wall s", "leads/s", "p50 ms", "p99 ms", "rows", "rows ok",
               "srv cpu ms/req", "cli cpu ms/req", "cpu busy"]
     table = []
@@ -547,6 +548,16 @@ def main(argv: list[str] | None = None) -> int:
         "PYTHONUNBUFFERED": "1",
     })
     deadline = Deadline(args.timeout)
+    args.busy_before = None
+    before = machine_busy()
+    time.sleep(1)
+    after = machine_busy()
+    if before and after and after[1] > before[1]:
+        busy_before = (after[0] - before[0]) / (after[1] - before[1])
+        args.busy_before = busy_before
+        log(f"machine CPU busy before the run: {busy_before:.0%}")
+        if busy_before > 0.2:
+            log("WARNING: the machine is not idle; the figures will be noisy (the client shares its CPUs too)")
     tmpdir = Path(tempfile.mkdtemp(prefix="leadchain-bench-"))
     status = 2
     try:
