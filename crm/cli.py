@@ -102,6 +102,15 @@ def seed_demo() -> None:
     console.print(f"demo data: {summary}")
 
 
+@main.command("worker")
+@click.argument("name", type=click.Choice(["chain", "provider"]))
+def worker(name: str) -> None:
+    """Run a worker process until SIGTERM (clean shutdown)."""
+    import asyncio
+    from workers.main import run
+    asyncio.run(run(name))
+
+
 @main.command("up")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)

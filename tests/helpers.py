@@ -26,3 +26,15 @@ def signed_headers(secret: str, body: bytes, *, msg_id: str | None = None, times
 def post_signed(client, source: str, payload: dict, secret: str, **kw):
     body = json.dumps(payload).encode()
     return client.post(f"/webhooks/leads/{source}", data=body, headers=signed_headers(secret, body, **kw))
+
+
+def process(app, response) -> dict:
+    """Run the chain's import step for the submission a webhook/API answer names; return its result."""
+    from crm.extensions import db
+    from crm.services import submissions
+    assert response.status_code == 202, response.get_json()
+    with app.app_context():
+        try:
+            return submissions.process(response.get_json()["submission_id"]).as_dict()
+        finally:
+            db.session.remove()

@@ -10,8 +10,8 @@ from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import Lead
 from crm.requests import parse_body, raw_body
-from crm.schemas.lead import IntakeResultSchema, LeadInSchema, LeadOutSchema
-from crm.services import csv_import, deliveries, intake
+from crm.schemas.lead import LeadInSchema, LeadOutSchema, SubmissionAcceptedSchema
+from crm.services import csv_import, deliveries, submissions
 
 bp = Blueprint("api_leads", __name__, url_prefix="/api/v1",
                description="Leads for API clients (API key; optional Idempotency-Key)")
@@ -46,7 +46,7 @@ def _idempotent(client: str, body: bytes, work):
                     "nothing: if any lead is invalid, none is stored and `errors` is keyed by index.",
         parameters=[IDEMPOTENCY_DOC],
         requestBody={"content": {"application/json": {"schema": LeadInSchema}}})
-@bp.alt_response(201, schema=IntakeResultSchema, description="single lead processed")
+@bp.alt_response(202, schema=SubmissionAcceptedSchema, description="stored; the lead chain takes it from here")
 @bp.alt_response(422, description="invalid lead(s); `errors` names each bad field")
 def create_leads():
     client = authenticate()
@@ -73,20 +73,17 @@ def create_leads():
                        "none was stored", errors["0"] if single else errors)
 
     def work():
-        results = [intake.ingest(lead, actor=f"api:{client}", fuzzy_threshold=cfg.fuzzy_threshold).as_dict()
-                   for lead in leads]
+        accepted = []
+        for lead, raw in zip(leads, items):
+            submission = submissions.submit(lead, raw, region=cfg.default_phone_region, channel="api",
+                                            actor=f"api:{client}")
+            accepted.append({"status": "accepted", "submission_id": submission.id,
+                             "chain_id": submission.chain_id, "warnings": lead.warnings})
         if single:
-            return (201 if results[0]["outcome"] == "created" else 200), results[0]
-        return 200, {"results": results, "summary": _summary(results)}
+            return 202, accepted[0]
+        return 202, {"accepted": accepted, "count": len(accepted)}
 
     return _idempotent(client, body, work)
-
-
-def _summary(results: list[dict]) -> dict[str, int]:
-    summary = {"created": 0, "updated": 0, "duplicate": 0}
-    for r in results:
-        summary[r["outcome"]] += 1
-    return summary
 
 
 @bp.route("/leads/import", methods=["POST"])

@@ -79,6 +79,9 @@ class Lead(db.Model):
     # Transliterated, lower-cased last name: the blocking key for fuzzy duplicate search.
     match_key: Mapped[str | None] = mapped_column(sa.String(100))
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("leads.id"))
+    # The Temporal workflow id of the lead's chain (a keyed hash, never personal data).
+    chain_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    chain_stage: Mapped[str | None] = mapped_column(sa.String(32))
     source_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -209,3 +209,11 @@ class IntakeResultSchema(Schema):
     flagged_duplicates = fields.List(fields.Integer())
     warnings = fields.List(fields.String())
     delivery_id = fields.String()
+
+
+class SubmissionAcceptedSchema(Schema):
+    status = fields.String(metadata={"description": "accepted"})
+    submission_id = fields.Integer()
+    chain_id = fields.String(metadata={"description": "the lead chain's workflow id (a keyed hash)"})
+    delivery_id = fields.String()
+    warnings = fields.List(fields.String())

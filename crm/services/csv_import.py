@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 
 from crm.extensions import db
 from crm.schemas.lead import WebFormLeadSchema
-from crm.services import intake
+from crm.services import intake, submissions
 from crm.services.csv_reader import CsvFile, CsvFormatError, CsvRow, read_csv
 
 __all__ = ["CsvFormatError", "ImportReport", "SOURCE", "import_rows", "infer_region", "parse"]
@@ -128,6 +128,9 @@ def _ingest_row(report: ImportReport, row: CsvRow, lead, actor: str, fuzzy_thres
     try:
         with db.session.begin_nested():
             result = intake.ingest(lead, actor=actor, fuzzy_threshold=fuzzy_threshold)
+            # The intake ran here (the summary needs it); the chain still gets the lead.
+            submissions.submit_processed(result.lead_id, submissions.chain_id_for(lead), result,
+                                         source=lead.source, channel="csv", actor=actor)
     except (sa.exc.IntegrityError, sa.exc.DataError) as e:
         # One row the database refuses must not sink the file; it is reported instead.
         report.rejected.append((row, [f"could not be stored: {type(e.orig).__name__}"]))

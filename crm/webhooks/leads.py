@@ -10,8 +10,8 @@ from marshmallow import ValidationError
 from crm.errors import ApiError
 from crm.extensions import db
 from crm.requests import parse_body, raw_body
-from crm.schemas.lead import IntakeResultSchema, WebFormLeadSchema
-from crm.services import deliveries, intake
+from crm.schemas.lead import SubmissionAcceptedSchema, WebFormLeadSchema
+from crm.services import deliveries, submissions
 from crm.webhooks.signature import verify_standard_webhook
 
 bp = Blueprint("webhooks_leads", __name__, url_prefix="/webhooks",
@@ -33,7 +33,7 @@ SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
                "413": {"description": "body too large"}, "415": {"description": "unsupported content type"},
                "422": {"description": "invalid lead; `errors` names each bad field"}},
 )
-@bp.alt_response(200, schema=IntakeResultSchema, description="processed (also the answer to a redelivery)")
+@bp.alt_response(202, schema=SubmissionAcceptedSchema, description="stored; the lead chain takes it from here (also the answer to a redelivery)")
 def receive_lead(source: str):
     cfg = current_app.config["LEADCHAIN"]
     if not SOURCE.match(source):
@@ -64,8 +64,11 @@ def receive_lead(source: str):
         raise ApiError(422, "invalid lead", e.normalized_messages()) from None
 
     def work():
-        result = intake.ingest(lead, actor=f"webhook:{source}", fuzzy_threshold=cfg.fuzzy_threshold)
-        return 200, {**result.as_dict(), "delivery_id": delivery_id}
+        # Stored with the delivery in one transaction; the chain's import step runs the intake.
+        submission = submissions.submit(lead, {**payload, "source": source}, region=cfg.default_phone_region,
+                                        channel="webhook", actor=f"webhook:{source}")
+        return 202, {"status": "accepted", "submission_id": submission.id, "chain_id": submission.chain_id,
+                     "delivery_id": delivery_id, "warnings": lead.warnings}
 
     outcome = deliveries.process_once(f"leads:{source}", delivery_id, deliveries.payload_hash(body), work)
     return jsonify(outcome.body), outcome.status

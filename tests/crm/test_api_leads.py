@@ -11,6 +11,7 @@ from crm.extensions import db
 from crm.models import Lead
 from tests.conftest import API_KEY, SHARED_DATA
 from tests.crm.test_webhook_leads import counts
+from tests.helpers import process
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 ANNA = {"first_name": "Anna", "last_name": "Schmidt", "email": "anna.schmidt@acme.de", "phone": "+49 30 23125101"}
@@ -24,12 +25,14 @@ def test_api_key_required(app, client, headers):
     assert counts(app)["leads"] == 0
 
 
-def test_single_lead_created_then_duplicate(client):
+def test_single_lead_created_then_duplicate(app, client):
     r = client.post("/api/v1/leads", json=ANNA, headers={"X-API-Key": API_KEY})
-    assert r.status_code == 201 and r.get_json()["outcome"] == "created"
-    lead_id = r.get_json()["lead_id"]
+    first = process(app, r)
+    assert first["outcome"] == "created"
+    lead_id = first["lead_id"]
     r = client.post("/api/v1/leads", json={**ANNA, "email": "ANNA.SCHMIDT+x@acme.de"}, headers=AUTH)
-    assert r.status_code == 200 and r.get_json() == {**r.get_json(), "lead_id": lead_id, "outcome": "duplicate"}
+    again = process(app, r)
+    assert again == {**again, "lead_id": lead_id, "outcome": "duplicate"}
     got = client.get(f"/api/v1/leads/{lead_id}", headers=AUTH).get_json()
     assert got["email"] == "anna.schmidt@acme.de" and got["phone_e164"] == "+493023125101"
     assert got["source"] == "api-crm-sync"
@@ -45,8 +48,9 @@ def test_batch_all_or_nothing(app, client):
     assert set(errors["2"]) == {"email"} and set(errors["3"]) == {"phone", "owner_id"}
     assert counts(app)["leads"] == 0
     r = client.post("/api/v1/leads", json=good, headers=AUTH)
-    assert r.status_code == 200
-    assert r.get_json()["summary"] == {"created": 2, "updated": 0, "duplicate": 0}
+    assert r.status_code == 202 and r.get_json()["count"] == 2
+    assert counts(app)["lead_submissions"] == 2
+    assert len({a["chain_id"] for a in r.get_json()["accepted"]}) == 2
 
 
 @pytest.mark.parametrize("field,value", [("owner_id", 1), ("role", "admin"), ("status", "booked"),
@@ -62,7 +66,7 @@ def test_idempotency_key_makes_a_retry_a_noop(app, client):
     first = client.post("/api/v1/leads", json=ANNA, headers=headers)
     after = counts(app)
     retry = client.post("/api/v1/leads", json=ANNA, headers=headers)
-    assert first.status_code == retry.status_code == 201
+    assert first.status_code == retry.status_code == 202
     assert first.get_json() == retry.get_json()
     assert retry.headers.get("Idempotent-Replayed") == "true"
     assert counts(app) == after
@@ -71,7 +75,7 @@ def test_idempotency_key_makes_a_retry_a_noop(app, client):
     # Keys are per client: another client's same key is a different request.
     other = client.post("/api/v1/leads", json={"email": "x@y.de"},
                         headers={"Authorization": "Bearer another-key-987", "Idempotency-Key": "sync-2026-11-25-001"})
-    assert other.status_code == 201
+    assert other.status_code == 202
 
 
 @pytest.mark.parametrize("body,content_type,status", [

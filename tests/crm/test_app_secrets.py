@@ -19,18 +19,22 @@ def test_webhook_secret_and_api_key_from_openbao(openbao, migrated_urls):
     client = app.test_client()
     body = json.dumps({"email": "vault.lead@example.de"}).encode()
     ok = client.post("/webhooks/leads/vaultsrc", data=body, headers=signed_headers(SECRET, body))
-    assert ok.status_code == 200, ok.get_json()
+    assert ok.status_code == 202, ok.get_json()
+    from tests.helpers import process
+    lead_id = process(app, ok)["lead_id"]
     wrong = "whsec_" + "b3RoZXItc2VjcmV0LW5vdC1pbi12YXVsdC1hdC1hbGw="
     assert client.post("/webhooks/leads/vaultsrc", data=body, headers=signed_headers(wrong, body)).status_code == 401
-    r = client.get(f"/api/v1/leads/{ok.get_json()['lead_id']}", headers={"X-API-Key": "vault-key-123456"})
+    r = client.get(f"/api/v1/leads/{lead_id}", headers={"X-API-Key": "vault-key-123456"})
     assert r.status_code == 200 and r.get_json()["email"] == "vault.lead@example.de"
     # The secret never shows up in what the app answers.
     assert SECRET not in r.get_data(as_text=True) and "vault-key-123456" not in r.get_data(as_text=True)
     from crm.extensions import db
     with app.app_context():
         import sqlalchemy as sa
-        from crm.models import Lead, WebhookDelivery
+        from crm.models import AuditEntry, Lead, LeadSubmission, WebhookDelivery
         db.session.execute(sa.delete(WebhookDelivery))
+        db.session.execute(sa.delete(LeadSubmission))
+        db.session.execute(sa.delete(AuditEntry))
         db.session.execute(sa.delete(Lead))
         db.session.commit()
         db.engine.dispose()

@@ -9,14 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import (AuditEntry, ConsentRecord, Interaction, Lead, PossibleDuplicate, WebhookDelivery)
+from crm.models import (AuditEntry, ConsentRecord, Interaction, Lead, LeadSubmission, PossibleDuplicate,
+                        WebhookDelivery)
 from tests.conftest import WEBHOOK_SECRETS
-from tests.helpers import post_signed, sign, signed_headers
+from tests.helpers import post_signed, process, sign, signed_headers
 
 LEAD = {"first_name": " Jürgen ", "last_name": "Müller", "company": "<b>Müller</b> Haustechnik GmbH",
         "email": "J.Mueller+Promo@Example.DE", "phone": "030 23125101", "phone_consent": "Ja (Formular)",
         "utm_campaign": "herbst", "note": "Rückruf erwünscht"}
-TABLES = (Lead, ConsentRecord, Interaction, AuditEntry, WebhookDelivery, PossibleDuplicate)
+TABLES = (Lead, ConsentRecord, Interaction, AuditEntry, WebhookDelivery, PossibleDuplicate, LeadSubmission)
 
 
 def counts(app) -> dict[str, int]:
@@ -26,8 +27,13 @@ def counts(app) -> dict[str, int]:
 
 def test_signed_lead_is_normalised_and_stored(app, client):
     r = post_signed(client, "website", LEAD, WEBHOOK_SECRETS[0])
-    assert r.status_code == 200, r.get_json()
-    body = r.get_json()
+    assert r.status_code == 202, r.get_json()
+    accepted = r.get_json()
+    assert accepted["status"] == "accepted" and accepted["chain_id"].startswith("lead-")
+    # The chain id is a keyed hash: no personal data goes to Temporal.
+    assert "mueller" not in accepted["chain_id"] and "23125101" not in accepted["chain_id"]
+    assert counts(app)["leads"] == 0  # the chain's import step runs the intake
+    body = process(app, r)
     assert body["outcome"] == "created"
     with app.app_context():
         lead = db.session.get(Lead, body["lead_id"])
@@ -45,17 +51,16 @@ def test_signed_lead_is_normalised_and_stored(app, client):
         assert {"lead.created", "consent.recorded"} <= actions
 
 
-def test_form_encoded_web_to_lead(client):
+def test_form_encoded_web_to_lead(app, client):
     body = urlencode({"first_name": "Anna", "email": "anna@firma.de", "submit": "Senden"}).encode()
     headers = signed_headers(WEBHOOK_SECRETS[1], body, content_type="application/x-www-form-urlencoded")
     r = client.post("/webhooks/leads/website", data=body, headers=headers)
-    assert r.status_code == 200, r.get_json()
-    assert r.get_json()["outcome"] == "created"
+    assert process(app, r)["outcome"] == "created"
 
 
 @pytest.mark.parametrize("secret", WEBHOOK_SECRETS)
 def test_every_active_secret_verifies_during_rotation(client, secret):
-    assert post_signed(client, "website", LEAD, secret).status_code == 200
+    assert post_signed(client, "website", LEAD, secret).status_code == 202
 
 
 def test_signature_list_with_one_valid_entry(client):
@@ -63,7 +68,7 @@ def test_signature_list_with_one_valid_entry(client):
     headers = signed_headers(WEBHOOK_SECRETS[0], body)
     bogus = "v1," + "A" * 44
     headers["webhook-signature"] = f"{bogus} v1a,whatever {headers['webhook-signature']}"
-    assert client.post("/webhooks/leads/website", data=body, headers=headers).status_code == 200
+    assert client.post("/webhooks/leads/website", data=body, headers=headers).status_code == 202
 
 
 FORGED = "whsec_" + "Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0LWZvcmdlZA=="
@@ -109,26 +114,32 @@ def test_replayed_delivery_is_a_noop_with_the_same_answer(app, client):
     # A provider retry: same id, fresh timestamp and signature (and even the other active secret).
     retry_headers = signed_headers(WEBHOOK_SECRETS[1], body, msg_id="msg_replay_1")
     retry = client.post("/webhooks/leads/website", data=body, headers=retry_headers)
-    assert first.status_code == again.status_code == retry.status_code == 200
+    assert first.status_code == again.status_code == retry.status_code == 202
     assert first.get_json() == again.get_json() == retry.get_json()
     assert counts(app) == after_first
-    assert after_first["leads"] == 1 and after_first["webhook_deliveries"] == 1
+    assert after_first["lead_submissions"] == 1 and after_first["webhook_deliveries"] == 1
+    process(app, first)
+    assert process(app, retry)["outcome"] == "created"  # processing the same submission again: no-op
+    assert counts(app)["leads"] == 1
 
 
 def test_same_person_again_under_a_new_delivery_id_merges(app, client):
-    post_signed(client, "website", LEAD, WEBHOOK_SECRETS[0])
+    first = post_signed(client, "website", LEAD, WEBHOOK_SECRETS[0])
+    process(app, first)
     same = {**LEAD, "email": "j.mueller@EXAMPLE.de", "phone": "+49 30 23125101"}
     r = post_signed(client, "website", same, WEBHOOK_SECRETS[0])
-    assert r.get_json()["outcome"] == "duplicate"
+    assert r.get_json()["chain_id"] == first.get_json()["chain_id"]  # same person, same chain
+    assert process(app, r)["outcome"] == "duplicate"
     assert counts(app)["leads"] == 1
 
 
 def test_new_data_fills_gaps_but_never_overwrites(app, client):
     first = post_signed(client, "website", {"email": "lea@klein.de", "company": "Klein AG"}, WEBHOOK_SECRETS[0])
-    lead_id = first.get_json()["lead_id"]
+    lead_id = process(app, first)["lead_id"]
     r = post_signed(client, "website", {"email": "lea@klein.de", "first_name": "Lea", "phone": "+49 89 99998188",
                                         "company": "Klein & Söhne"}, WEBHOOK_SECRETS[0])
-    assert r.get_json() == {**r.get_json(), "lead_id": lead_id, "outcome": "updated"}
+    result = process(app, r)
+    assert result == {**result, "lead_id": lead_id, "outcome": "updated"}
     with app.app_context():
         lead = db.session.get(Lead, lead_id)
         assert (lead.first_name, lead.phone_e164, lead.company) == ("Lea", "+498999998188", "Klein AG")
@@ -139,20 +150,23 @@ def test_new_data_fills_gaps_but_never_overwrites(app, client):
 
 
 def test_phone_match_merges_even_with_other_email(app, client):
-    post_signed(client, "website", {"email": "a@firma.de", "phone": "0152 28817105"}, WEBHOOK_SECRETS[0])
+    process(app, post_signed(client, "website", {"email": "a@firma.de", "phone": "0152 28817105"}, WEBHOOK_SECRETS[0]))
     r = post_signed(client, "website", {"phone": "(0152) 2881 7105", "last_name": "Becker"}, WEBHOOK_SECRETS[0])
-    assert r.get_json()["outcome"] == "updated"
+    assert process(app, r)["outcome"] == "updated"
     assert counts(app)["leads"] == 1
 
 
 def test_fuzzy_name_match_is_flagged_not_merged(app, client):
-    a = post_signed(client, "website", {"first_name": "Björn", "last_name": "Müller", "company": "Müller Haustechnik GmbH",
-                                        "email": "bjoern@mueller-haustechnik.de"}, WEBHOOK_SECRETS[0]).get_json()
-    b = post_signed(client, "website", {"first_name": "Bjoern", "last_name": "Mueller", "company": "Mueller Haustechnik",
-                                        "email": "b.mueller@gmail.com"}, WEBHOOK_SECRETS[0]).get_json()
+    a = process(app, post_signed(client, "website", {"first_name": "Björn", "last_name": "Müller",
+                                                     "company": "Müller Haustechnik GmbH",
+                                                     "email": "bjoern@mueller-haustechnik.de"}, WEBHOOK_SECRETS[0]))
+    b = process(app, post_signed(client, "website", {"first_name": "Bjoern", "last_name": "Mueller",
+                                                     "company": "Mueller Haustechnik",
+                                                     "email": "b.mueller@gmail.com"}, WEBHOOK_SECRETS[0]))
     assert b["outcome"] == "created" and b["flagged_duplicates"] == [a["lead_id"]]
-    c = post_signed(client, "website", {"first_name": "Bernd", "last_name": "Müller", "company": "Bäckerei Nord",
-                                        "email": "bernd@baeckerei.de"}, WEBHOOK_SECRETS[0]).get_json()
+    c = process(app, post_signed(client, "website", {"first_name": "Bernd", "last_name": "Müller",
+                                                     "company": "Bäckerei Nord",
+                                                     "email": "bernd@baeckerei.de"}, WEBHOOK_SECRETS[0]))
     assert c["flagged_duplicates"] == []
     with app.app_context():
         pair = db.session.scalars(sa.select(PossibleDuplicate)).one()

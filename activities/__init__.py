@@ -1,0 +1,1 @@
+"""Temporal activities: CRM steps (chain queue) and provider steps (provider queue)."""

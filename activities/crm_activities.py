@@ -1,0 +1,147 @@
+"""CRM steps of the lead chain. Each runs in a Flask app context and commits its own transaction."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Flask
+from temporalio import activity
+
+from crm.extensions import db
+from crm.models import (AuditEntry, Channel, ConsentRecord, Direction, DoNotCallEntry, Interaction,
+                        InteractionKind, Lead, LeadStatus, Task)
+from crm.models.types import utcnow
+from crm.services import audit, submissions
+from workflows.payloads import (CallResult, GateInput, GateResult, ImportResult, LeadFlagInput, ScoreInput,
+                                ScoreResult, SubmissionRef, TaskInput, TimelineInput)
+
+TERMINAL_STAGES = {"booked", "handed_over", "do_not_contact", "cancelled", "joined", "nurture_exhausted",
+                   "completed"}
+
+
+def gate_policy(app: Flask):
+    """The calling-hours policy: the app's configured one, else the compliance module's default."""
+    return app.config.get("LEADCHAIN_GATE_POLICY")
+
+
+class CrmActivities:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def _ctx(self):
+        return self.app.app_context()
+
+    @activity.defn(name="import_submission")
+    def import_submission(self, ref: SubmissionRef) -> ImportResult:
+        with self._ctx():
+            cfg = self.app.config["LEADCHAIN"]
+            result = submissions.process(ref.submission_id, fuzzy_threshold=cfg.fuzzy_threshold)
+            chain_id = activity.info().workflow_id
+            lead = db.session.get(Lead, result.lead_id)
+            forward = None
+            if lead.chain_id and lead.chain_id != chain_id and lead.chain_stage not in TERMINAL_STAGES:
+                # The person is already in a running chain (found by their other identifier).
+                forward = lead.chain_id
+            else:
+                lead.chain_id = chain_id
+                db.session.commit()
+            return ImportResult(lead_id=result.lead_id, outcome=result.outcome, forward_to_chain=forward)
+
+    @activity.defn(name="score_lead")
+    def score_lead(self, inp: ScoreInput) -> ScoreResult:
+        from crm.services import scoring
+        with self._ctx():
+            score = scoring.score_lead(inp.lead_id, actor="chain", reason=inp.reason)
+            db.session.commit()
+            return ScoreResult(score=score.value, priority=score.priority, next_action=score.next_action,
+                               model_version=score.model_version)
+
+    @activity.defn(name="check_call_gate")
+    def check_call_gate(self, inp: GateInput) -> GateResult:
+        from crm.services import compliance
+        with self._ctx():
+            decision = compliance.check_call_gate(inp.lead_id, now_utc=max(utcnow(), inp.now or utcnow()),
+                                                  threshold=inp.threshold, policy=gate_policy(self.app))
+            db.session.commit()
+            return GateResult(allowed=decision.allowed, reason=decision.reason,
+                              next_window_start=decision.next_window_start)
+
+    @activity.defn(name="record_call_outcome")
+    def record_call_outcome(self, result: CallResult) -> None:
+        """Write the outcome onto the call's interaction; a richer record from the webhook is kept."""
+        with self._ctx():
+            call = db.session.scalar(sa.select(Interaction).where(
+                Interaction.provider == result.provider, Interaction.provider_ref == result.call_id))
+            if call is None:
+                return
+            if call.outcome is None:
+                call.outcome = result.classification or result.status
+            if call.status in ("queued", "created", "ringing", "in_progress"):
+                call.status = "ended" if result.answered else result.status
+            if call.duration_s is None and result.duration_s:
+                call.duration_s = result.duration_s
+            db.session.commit()
+
+    @activity.defn(name="mark_do_not_contact")
+    def mark_do_not_contact(self, inp: LeadFlagInput) -> None:
+        with self._ctx():
+            lead = db.session.get(Lead, inp.lead_id, with_for_update=True)
+            if lead.do_not_contact:
+                return
+            before = audit.snapshot(lead)
+            lead.do_not_contact, lead.dnc_reason, lead.dnc_at = True, inp.reason[:200], utcnow()
+            lead.status = LeadStatus.DO_NOT_CONTACT
+            # An objection ends consent on every channel at once (GDPR Art. 21(3)).
+            for consent in db.session.scalars(sa.select(ConsentRecord).where(
+                    ConsentRecord.lead_id == lead.id, ConsentRecord.withdrawn_at.is_(None))):
+                consent.withdrawn_at, consent.withdrawn_reason = utcnow(), inp.reason[:200]
+            if lead.phone_e164 and db.session.scalar(sa.select(DoNotCallEntry.id).where(
+                    DoNotCallEntry.phone_e164 == lead.phone_e164)) is None:
+                db.session.add(DoNotCallEntry(phone_e164=lead.phone_e164, source="internal", reason=inp.reason[:200]))
+            audit.record(inp.actor, "lead.do_not_contact", "lead", lead.id, before=before, after=audit.snapshot(lead))
+            db.session.commit()
+
+    @activity.defn(name="mark_phone_invalid")
+    def mark_phone_invalid(self, inp: LeadFlagInput) -> None:
+        with self._ctx():
+            lead = db.session.get(Lead, inp.lead_id, with_for_update=True)
+            if lead.phone_status == "invalid":
+                return
+            audit.record(inp.actor, "lead.phone_invalid", "lead", lead.id, before={"phone_status": lead.phone_status},
+                         after={"phone_status": "invalid", "reason": inp.reason})
+            lead.phone_status = "invalid"
+            db.session.commit()
+
+    @activity.defn(name="create_task")
+    def create_task(self, inp: TaskInput) -> int:
+        with self._ctx():
+            existing = db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == inp.dedupe_key))
+            if existing:
+                return existing
+            lead = db.session.get(Lead, inp.lead_id)
+            task = Task(lead_id=inp.lead_id, owner_id=lead.owner_id, kind=inp.kind, title=inp.title,
+                        due_at=utcnow() + timedelta(seconds=inp.due_in_s), dedupe_key=inp.dedupe_key)
+            try:
+                with db.session.begin_nested():
+                    db.session.add(task)
+            except sa.exc.IntegrityError:
+                return db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == inp.dedupe_key))
+            audit.record("chain", "task.created", "task", task.id, after={"lead_id": inp.lead_id, "kind": inp.kind})
+            db.session.commit()
+            return task.id
+
+    @activity.defn(name="record_timeline")
+    def record_timeline(self, inp: TimelineInput) -> None:
+        with self._ctx():
+            lead = db.session.get(Lead, inp.lead_id)
+            if lead is None:
+                return
+            if lead.chain_id in (None, inp.chain_id):
+                lead.chain_id, lead.chain_stage = inp.chain_id, inp.stage
+            db.session.add(AuditEntry(actor="chain", action=f"chain.{inp.stage}", entity_type="lead",
+                                      entity_id=inp.lead_id, after={"chain_id": inp.chain_id, "detail": inp.detail[:300]}))
+            db.session.commit()
+
+    def all(self) -> list:
+        return [self.import_submission, self.score_lead, self.check_call_gate, self.record_call_outcome,
+                self.mark_do_not_contact, self.mark_phone_invalid, self.create_task, self.record_timeline]

@@ -1,0 +1,149 @@
+"""Provider steps of the lead chain: dial, poll a call, send an email. Each at most once per key.
+
+Temporal retries activities; the provider may already have acted when a worker died. The ledger row
+(SideEffect) is written before the provider is asked, so a retry either returns the stored result or,
+when the first attempt's fate is unknown, asks the provider for a call/message with our key first.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.email_port import EmailMessage, EmailSender
+from crm.extensions import db
+from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, SideEffect
+from crm.models.types import utcnow
+from voice.providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
+from workflows.payloads import CallPlaced, CallResult, EmailSent, FetchCallInput, PlaceCallInput, SendEmailInput
+
+REFUSED_EMAIL_STATUSES = {"bounced", "invalid", "suppressed", "unsubscribed", "spam", "none"}
+
+
+def _ledger(key: str, kind: str, lead_id: int) -> SideEffect:
+    row = db.session.scalar(sa.select(SideEffect).where(SideEffect.key == key).with_for_update())
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                row = SideEffect(key=key, kind=kind, lead_id=lead_id)
+                db.session.add(row)
+        except sa.exc.IntegrityError:
+            row = db.session.scalar(sa.select(SideEffect).where(SideEffect.key == key).with_for_update())
+    return row
+
+
+def _done(row: SideEffect, provider: str, ref: str, result: dict) -> None:
+    row.status, row.provider, row.provider_ref, row.result, row.completed_at = "done", provider, ref, result, utcnow()
+
+
+class ProviderActivities:
+    def __init__(self, app: Flask, providers: ProviderRegistry, email: EmailSender | None) -> None:
+        self.app = app
+        self.providers = providers
+        self.email = email
+
+    @activity.defn(name="place_call")
+    def place_call(self, inp: PlaceCallInput) -> CallPlaced:
+        from crm.services import compliance
+        with self.app.app_context():
+            row = _ledger(inp.idempotency_key, "call", inp.lead_id)
+            if row.status == "done":
+                return CallPlaced(row.provider, row.provider_ref)
+            if row.status == "refused":
+                return CallPlaced(row.provider or "", "", refused=(row.result or {}).get("reason", "refused"))
+            provider = self.providers.for_lead(inp.lead_id)
+            if provider is None:
+                raise ApplicationError("no voice provider is configured", type="NoProvider", non_retryable=True)
+            if row.attempts > 0:
+                found = provider.find_call(inp.idempotency_key)
+                if found is not None:
+                    return self._placed(row, inp, found.provider, found.call_id)
+            # Compliance is checked at the last moment before every dial, not only when the chain decided.
+            # Scheduled time, not only the wall clock: the later of the two (time-skipping tests run ahead).
+            now = max(utcnow(), activity.info().current_attempt_scheduled_time)
+            gate = compliance.check_call_gate(inp.lead_id, now_utc=now, threshold=0,
+                                              policy=self.app.config.get("LEADCHAIN_GATE_POLICY"))
+            if not gate.allowed:
+                row.status, row.result = "refused", {"reason": gate.reason}
+                db.session.commit()
+                return CallPlaced(provider.name, "", refused=gate.reason)
+            lead = db.session.get(Lead, inp.lead_id)
+            row.attempts += 1
+            db.session.commit()
+            request = CallRequest(lead_id=inp.lead_id, chain_id=inp.chain_id, idempotency_key=inp.idempotency_key,
+                                  to_number=lead.phone_e164, language=lead.language)
+            try:
+                call = provider.place_call(request)
+            except ProviderRejected as e:
+                raise ApplicationError(str(e)[:200], type="ProviderRejected", non_retryable=True) from None
+            except ProviderUnavailable as e:
+                from datetime import timedelta
+                delay = timedelta(seconds=e.retry_after_s) if e.retry_after_s else None
+                raise ApplicationError(str(e)[:200], type="ProviderUnavailable", next_retry_delay=delay) from None
+            return self._placed(db.session.merge(row), inp, call.provider, call.call_id)
+
+    def _placed(self, row: SideEffect, inp: PlaceCallInput, provider: str, call_id: str) -> CallPlaced:
+        _done(row, provider, call_id, {"attempt": inp.attempt})
+        if db.session.scalar(sa.select(Interaction.id).where(Interaction.provider == provider,
+                                                            Interaction.provider_ref == call_id)) is None:
+            db.session.add(Interaction(lead_id=inp.lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
+                                       provider=provider, provider_ref=call_id, status="queued",
+                                       started_at=utcnow(), created_by="chain"))
+        db.session.commit()
+        return CallPlaced(provider, call_id)
+
+    @activity.defn(name="fetch_call_result")
+    def fetch_call_result(self, inp: FetchCallInput) -> CallResult | None:
+        provider = self.providers.get(inp.provider)
+        if provider is None:
+            raise ApplicationError(f"provider {inp.provider} is not configured", type="NoProvider",
+                                   non_retryable=True)
+        return provider.get_call(inp.call_id)
+
+    @activity.defn(name="send_email")
+    def send_email(self, inp: SendEmailInput) -> EmailSent:
+        with self.app.app_context():
+            row = _ledger(inp.idempotency_key, "email", inp.lead_id)
+            if row.status == "done":
+                return EmailSent("sent", row.provider_ref)
+            if row.status == "refused":
+                return EmailSent("refused", reason=(row.result or {}).get("reason"))
+            lead = db.session.get(Lead, inp.lead_id)
+            reason = None
+            if self.email is None:
+                reason = "no email sender configured"
+            elif not lead.email:
+                reason = "no email address"
+            elif lead.do_not_contact:
+                reason = "do not contact"
+            elif lead.email_status in REFUSED_EMAIL_STATUSES:
+                reason = f"address {lead.email_status}"
+            if reason:
+                row.status, row.result = "refused", {"reason": reason}
+                db.session.add(AuditEntry(actor="chain", action="email.refused", entity_type="lead",
+                                          entity_id=lead.id, after={"template": inp.template, "reason": reason}))
+                db.session.commit()
+                return EmailSent("refused", reason=reason)
+            if row.attempts > 0:
+                found = self.email.find_sent(inp.idempotency_key)
+                if found:
+                    return self._sent(row, inp, found)
+            row.attempts += 1
+            db.session.commit()
+            message_id = self.email.send(EmailMessage(lead_id=lead.id, to=lead.email, language=lead.language,
+                                                      template=inp.template, step=inp.step,
+                                                      idempotency_key=inp.idempotency_key))
+            return self._sent(db.session.merge(row), inp, message_id)
+
+    def _sent(self, row: SideEffect, inp: SendEmailInput, message_id: str) -> EmailSent:
+        _done(row, self.email.name, message_id, {"template": inp.template, "step": inp.step})
+        db.session.add(Interaction(lead_id=inp.lead_id, kind=InteractionKind.EMAIL, direction=Direction.OUTBOUND,
+                                   provider=self.email.name, provider_ref=message_id, status="sent",
+                                   subject=inp.template, data={"template": inp.template, "step": inp.step},
+                                   started_at=utcnow(), created_by="chain"))
+        db.session.commit()
+        return EmailSent("sent", message_id)
+
+    def all(self) -> list:
+        return [self.place_call, self.fetch_call_result, self.send_email]

@@ -1,0 +1,163 @@
+"""The real Temporal dev server (from the pip-installed CLI), real workers, the real PostgreSQL."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import shutil
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.provider_activities import ProviderActivities
+from crm import create_app
+from crm.extensions import db
+from tests.conftest import WEBHOOK_SECRETS, _wipe, make_test_secrets
+from tests.fakes import FakeEmailSender, FakeVoiceProvider
+from tests.helpers import signed_headers
+from voice.providers.base import ProviderRegistry
+from workers import chain as chain_mod
+from workers.relay import Relay
+from workflows.lead_chain import LEAD_STAGE
+from workflows.payloads import CallResult, ChainOutcome, ChainSettings
+
+FAST = ChainSettings(call_result_timeout_s=20, call_poll_interval_s=1, max_call_polls=3, max_call_attempts=3,
+                     retry_delay_s=1, nurture_delays_s=[0, 1, 1], rescore_delay_s=1, max_nurture_cycles=2)
+
+
+def binary(name: str) -> str:
+    candidate = Path(sys.executable).with_name(name)
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} not found: install the test extras (make test does)")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"), search_attributes=[LEAD_STAGE],
+        data_converter=pydantic_data_converter, dev_server_startup_timeout=timedelta(seconds=60))
+    yield env
+    await env.shutdown()
+
+
+def always_open_policy():
+    from crm.services.compliance import open_policy
+    return open_policy()
+
+
+class ChainHarness:
+    """Workers, relay and a webhook-like result deliverer, on task queues of their own."""
+
+    def __init__(self, app, client: Client, settings: ChainSettings) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.chain_queue, self.provider_queue = f"chain-{suffix}", f"provider-{suffix}"
+        settings = dataclasses.replace(settings, chain_task_queue=self.chain_queue,
+                                       provider_task_queue=self.provider_queue)
+        self.app, self.client, self.settings = app, client, settings
+        self.provider = FakeVoiceProvider()
+        self.email = FakeEmailSender()
+        self.deliver_webhooks = True
+        self.delivered: set[str] = set()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> "ChainHarness":
+        executor = ThreadPoolExecutor(max_workers=8)
+        self.executor = executor
+        acts = ProviderActivities(self.app, ProviderRegistry({"fake": self.provider}), self.email)
+        workers = [chain_mod.chain_worker(self.client, self.app, executor, task_queue=self.chain_queue),
+                   chain_mod.provider_worker(self.client, acts, executor, task_queue=self.provider_queue)]
+        relay = Relay(self.app, self.client, self.settings, poll_s=0.1, task_queue=self.chain_queue)
+        self._tasks = [asyncio.create_task(chain_mod.worker_runner(w)(self._stop)) for w in workers]
+        self._tasks.append(asyncio.create_task(relay.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self._deliver()))
+        return self
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _deliver(self) -> None:
+        """Play the provider's webhook: each placed call's result reaches its chain as an update."""
+        while not self._stop.is_set():
+            if self.deliver_webhooks:
+                for request in list(self.provider.placed):
+                    call = self.provider.by_key[request.idempotency_key]
+                    if call.call_id in self.delivered:
+                        continue
+                    self.delivered.add(call.call_id)
+                    result: CallResult = self.provider.results[call.call_id]
+                    handle = self.client.get_workflow_handle(request.chain_id)
+                    try:
+                        await handle.execute_update("call_result", result, id=result.event_id)
+                    except Exception:  # noqa: BLE001 - chain closed or result known: the webhook answers 2xx
+                        pass
+            await asyncio.sleep(0.05)
+
+    def post_lead(self, payload: dict, source: str = "website") -> dict:
+        body = json.dumps(payload).encode()
+        r = self.app.test_client().post(f"/webhooks/leads/{source}", data=body,
+                                        headers=signed_headers(WEBHOOK_SECRETS[0], body))
+        assert r.status_code == 202, r.get_json()
+        return r.get_json()
+
+    def handle(self, chain_id: str) -> WorkflowHandle:
+        return self.client.get_workflow_handle(chain_id)
+
+    async def outcome(self, chain_id: str, timeout: float = 60) -> ChainOutcome:
+        # The relay may not have started the chain yet.
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                return await asyncio.wait_for(self.handle(chain_id).result(result_type=ChainOutcome),
+                                              timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+            except asyncio.TimeoutError:
+                raise
+            except Exception:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def stage(self, chain_id: str, wanted: str, timeout: float = 30):
+        from workflows.payloads import ChainStatus
+        deadline = asyncio.get_running_loop().time() + timeout
+        last = None
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                last = await self.handle(chain_id).query("status", result_type=ChainStatus)
+                if last.stage == wanted:
+                    return last
+            except Exception:  # noqa: BLE001 - not started yet
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"chain never reached {wanted}; last status {last}")
+
+    def db(self, fn):
+        with self.app.app_context():
+            try:
+                return fn()
+            finally:
+                db.session.remove()
+
+
+@pytest.fixture
+async def chain(temporal_env, migrated_urls, request):
+    settings = getattr(request, "param", FAST)
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+                      "SECRETS": make_test_secrets(), "LEADCHAIN_GATE_POLICY": always_open_policy()})
+    _wipe(app)
+    harness = await ChainHarness(app, temporal_env.client, settings).start()
+    yield harness
+    await harness.stop()
+    _wipe(app)

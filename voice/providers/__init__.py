@@ -1,0 +1,1 @@
+"""One interface for Retell, Vapi and Bland (pipecat's one-package-per-vendor shape)."""

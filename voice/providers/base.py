@@ -1,0 +1,63 @@
+"""The provider interface the chain's call step talks to."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from workflows.payloads import CallResult
+
+
+class ProviderRejected(Exception):
+    """The provider refused the request for good (4xx other than 429): retrying cannot help."""
+
+
+class ProviderUnavailable(Exception):
+    """5xx, 429 or a network failure: worth retrying, or failing over to another provider."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    lead_id: int
+    chain_id: str
+    idempotency_key: str
+    to_number: str
+    language: str
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    provider: str
+    call_id: str
+    status: str = "queued"
+
+
+class VoiceProvider(Protocol):
+    name: str
+
+    def place_call(self, request: CallRequest) -> ProviderCall:
+        """Dial. Raises ProviderRejected or ProviderUnavailable."""
+
+    def find_call(self, idempotency_key: str) -> ProviderCall | None:
+        """The call placed with our key, if the provider has one (used after an ambiguous failure)."""
+
+    def get_call(self, call_id: str) -> CallResult | None:
+        """The call's normalised result once it has ended, else None."""
+
+
+class ProviderRegistry:
+    """Which provider serves a lead. Campaign routing and failover extend this."""
+
+    def __init__(self, providers: dict[str, VoiceProvider] | None = None, default: str | None = None) -> None:
+        self.providers = dict(providers or {})
+        self.default = default or (next(iter(self.providers)) if self.providers else None)
+
+    def for_lead(self, lead_id: int) -> VoiceProvider | None:
+        return self.providers.get(self.default) if self.default else None
+
+    def get(self, name: str) -> VoiceProvider | None:
+        return self.providers.get(name)

@@ -1,0 +1,61 @@
+"""`leadchain worker chain`: the lead chain workflows, the CRM activities and the outbox relay."""
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Flask
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.crm_activities import CrmActivities
+from activities.provider_activities import ProviderActivities
+from workers.relay import Relay
+from workflows.lead_chain import LeadChainWorkflow
+from workflows.payloads import CHAIN_TASK_QUEUE, PROVIDER_TASK_QUEUE, ChainSettings
+
+
+def chain_worker(client: Client, app: Flask, executor: ThreadPoolExecutor, *,
+                 task_queue: str = CHAIN_TASK_QUEUE) -> Worker:
+    return Worker(client, task_queue=task_queue, workflows=[LeadChainWorkflow],
+                  activities=CrmActivities(app).all(), activity_executor=executor,
+                  max_concurrent_activities=executor._max_workers)
+
+
+def provider_worker(client: Client, activities: ProviderActivities, executor: ThreadPoolExecutor, *,
+                    task_queue: str = PROVIDER_TASK_QUEUE, max_per_second: float | None = None) -> Worker:
+    # The rate limit is per task queue, across all provider workers: it protects the provider's quota.
+    return Worker(client, task_queue=task_queue, activities=activities.all(), activity_executor=executor,
+                  max_concurrent_activities=executor._max_workers, max_task_queue_activities_per_second=max_per_second)
+
+
+async def run_until_signalled(*runners) -> None:
+    """Run workers/tasks until SIGTERM or SIGINT, then shut down cleanly (activities finish or time out)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(r(stop)) for r in runners]
+    await stop.wait()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def worker_runner(worker: Worker):
+    async def run(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(worker.run())
+        await stop.wait()
+        await worker.shutdown()
+        await task
+    return run
+
+
+def relay_runner(relay: Relay):
+    return relay.run
+
+
+def settings_from_env() -> ChainSettings:
+    import json
+    import os
+    raw = os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
+    return ChainSettings(**json.loads(raw)) if raw else ChainSettings()

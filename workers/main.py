@@ -1,0 +1,46 @@
+"""Entry points of the worker processes (`leadchain worker NAME`)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from crm import create_app
+from workers import chain as chain_mod
+from workers.relay import Relay
+from workers.temporal_client import connect
+
+log = logging.getLogger(__name__)
+WORKERS = ("chain", "provider")
+
+
+def provider_registry(app):
+    """Voice providers from configuration. None configured → the chain records 'no provider'."""
+    from voice.providers.base import ProviderRegistry
+    factory = app.config.get("LEADCHAIN_PROVIDER_FACTORY")
+    return factory(app) if factory else ProviderRegistry()
+
+
+def email_sender(app):
+    factory = app.config.get("LEADCHAIN_EMAIL_FACTORY")
+    return factory(app) if factory else None
+
+
+async def run(name: str) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app()
+    cfg = app.config["LEADCHAIN"]
+    client = await connect(cfg.temporal_address, cfg.temporal_namespace)
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{name}-activity")
+    if name == "chain":
+        relay = Relay(app, client, chain_mod.settings_from_env())
+        await chain_mod.run_until_signalled(chain_mod.worker_runner(chain_mod.chain_worker(client, app, executor)),
+                                            chain_mod.relay_runner(relay))
+    elif name == "provider":
+        from activities.provider_activities import ProviderActivities
+        acts = ProviderActivities(app, provider_registry(app), email_sender(app))
+        await chain_mod.run_until_signalled(chain_mod.worker_runner(chain_mod.provider_worker(client, acts, executor)))
+    else:
+        raise SystemExit(f"unknown worker {name!r}; choose one of {', '.join(WORKERS)}")
+    executor.shutdown(wait=False, cancel_futures=True)
+    log.info("%s worker stopped", name)

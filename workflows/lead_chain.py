@@ -1,0 +1,346 @@
+"""LeadChainWorkflow: one durable chain per lead, from import to booking, hand-over or nurture."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.payloads import (
+        LEAD_STAGE_ATTRIBUTE, CallPlaced, CallResult, ChainInput,
+        ChainOutcome, ChainStatus, EmailSent, FetchCallInput, GateInput, GateResult, ImportResult,
+        LeadFlagInput, PlaceCallInput, ScoreInput, ScoreResult, SendEmailInput, StepRecord, StopSignal,
+        SubmissionRef, TaskInput, TimelineInput)
+
+LEAD_STAGE = SearchAttributeKey.for_keyword(LEAD_STAGE_ATTRIBUTE)
+RETRY_ANSWERS = {"no_answer", "busy", "voicemail"}
+CRM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Paid or person-reaching actions: a bounded budget, and a rejected request is not retried.
+PROVIDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2),
+                             maximum_attempts=8, non_retryable_error_types=["ProviderRejected", "NoProvider"])
+
+
+class _Stopped(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@workflow.defn
+class LeadChainWorkflow:
+    @workflow.init
+    def __init__(self, input: ChainInput) -> None:
+        self._input = input
+        self._settings = input.settings
+        self._lead_id = input.lead_id
+        self._pending: list[int] = list(input.pending_submissions)
+        self._seen: set[int] = set(input.seen_submissions)
+        self._history: list[StepRecord] = list(input.history)
+        self._stage = "importing" if input.lead_id is None else "qualifying"
+        self._next_step: str | None = None
+        self._next_at: datetime | None = None
+        self._paused = False
+        self._stop: StopSignal | None = None
+        self._attempts = 0
+        self._calls: dict[str, CallResult | None] = {}
+
+    # ---- messages -------------------------------------------------------------------------------
+
+    @workflow.signal
+    def submission(self, ref: SubmissionRef) -> None:
+        # The relay may deliver a submission more than once; each is imported once.
+        if ref.submission_id not in self._seen and ref.submission_id not in self._pending:
+            self._pending.append(ref.submission_id)
+
+    @workflow.signal
+    def pause(self) -> None:
+        self._paused = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+
+    @workflow.signal
+    def stop(self, signal: StopSignal) -> None:
+        if self._stop is None:
+            self._stop = signal
+
+    @workflow.update
+    def call_result(self, result: CallResult) -> str:
+        self._calls[result.call_id] = result
+        return "accepted"
+
+    @call_result.validator
+    def _validate_call_result(self, result: CallResult) -> None:
+        # A result may overtake the activity completion that registers its call, so unknown call ids
+        # are kept; a second result for one call is rejected (rejections leave no trace in history).
+        if self._calls.get(result.call_id) is not None:
+            raise ValueError("result for this call already received")
+
+    @workflow.query
+    def status(self) -> ChainStatus:
+        return ChainStatus(chain_id=self._input.chain_id, lead_id=self._lead_id, stage=self._stage,
+                           next_step=self._next_step, next_at=self._next_at, paused=self._paused,
+                           attempts=self._attempts, cycle=self._input.cycle, history=self._history[-50:])
+
+    # ---- the chain ------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: ChainInput) -> ChainOutcome:
+        try:
+            if self._lead_id is None:
+                await self._set_stage("importing", "waiting for the lead")
+                await workflow.wait_condition(lambda: bool(self._pending) or self._stop is not None)
+                self._raise_if_stopped()
+                forward = await self._import_pending()
+                if forward:
+                    return await self._finish("joined", f"joined running chain {forward}")
+            return await self._cycle()
+        except _Stopped as stopped:
+            return await self._finish(stopped.reason, f"stopped: {stopped.reason}")
+
+    async def _cycle(self) -> ChainOutcome:
+        reason = "intake" if self._input.cycle == 0 else "rescore"
+        while True:
+            await self._checkpoint()
+            score = await self._qualify(reason)
+            gate = await self._gate()
+            outcome = None
+            if gate.allowed or gate.reason in ("outside_hours", "attempt_cap"):
+                outcome = await self._call_step()
+                if outcome is not None:
+                    return outcome
+            else:
+                await self._timeline("gate", f"no call: {gate.reason} (score {score.score})")
+            if await self._nurture():
+                reason = "resubmission"
+                continue
+            # After the sequence, wait, then re-score with engagement counted.
+            if not await self._sleep(self._settings.rescore_delay_s, "nurturing", "re-score"):
+                reason = "resubmission"
+                continue
+            if self._input.cycle + 1 >= self._settings.max_nurture_cycles:
+                await self._qualify("rescore")
+                return await self._finish("nurture_exhausted", "nurture cycles used up")
+            await self._continue_as_new()
+
+    async def _call_step(self) -> ChainOutcome | None:
+        """Call until a conversation happens or attempts run out. None means: continue by email."""
+        while self._attempts < self._settings.max_call_attempts:
+            gate = await self._gate()
+            if not gate.allowed:
+                if gate.reason in ("outside_hours", "attempt_cap") and gate.next_window_start:
+                    wait = max(1.0, (gate.next_window_start - workflow.now()).total_seconds())
+                    if not await self._sleep(wait, "waiting_for_window", "call", gate.next_window_start):
+                        await self._qualify("resubmission")
+                    continue
+                await self._timeline("gate", f"call refused: {gate.reason}")
+                return None
+            self._attempts += 1
+            result = await self._place_and_wait()
+            if result is None:
+                return None
+            if not result.answered and result.status in RETRY_ANSWERS:
+                await self._timeline("call", f"attempt {self._attempts}: {result.status}")
+                if self._attempts < self._settings.max_call_attempts:
+                    if not await self._sleep(self._settings.retry_delay_s, "waiting_for_retry", "call"):
+                        await self._qualify("resubmission")
+                continue
+            return await self._follow_up(result)
+        await self._timeline("call", f"no conversation after {self._attempts} attempts: email path")
+        return None
+
+    async def _place_and_wait(self) -> CallResult | None:
+        await self._set_stage("calling", f"attempt {self._attempts}")
+        key = f"{self._input.chain_id}:call:{self._input.cycle}:{self._attempts}"
+        try:
+            placed: CallPlaced = await workflow.execute_activity(
+                "place_call", PlaceCallInput(self._lead_id, self._input.chain_id, self._attempts, key),
+                result_type=CallPlaced, task_queue=self._settings.provider_task_queue,
+                start_to_close_timeout=timedelta(seconds=60), retry_policy=PROVIDER_RETRY)
+        except ActivityError as e:
+            await self._timeline("call", f"call could not be placed: {_cause(e)}")
+            return None
+        if placed.refused:
+            await self._timeline("call", f"dial refused: {placed.refused}")
+            return None
+        self._calls.setdefault(placed.call_id, None)
+        await self._set_stage("waiting_for_result", f"call {placed.provider}")
+        try:
+            await workflow.wait_condition(lambda: self._calls.get(placed.call_id) is not None,
+                                          timeout=timedelta(seconds=self._settings.call_result_timeout_s))
+        except asyncio.TimeoutError:
+            # The webhook did not come: ask the provider, a few times, before giving up on this call.
+            for _ in range(self._settings.max_call_polls):
+                polled: CallResult | None = await workflow.execute_activity(
+                    "fetch_call_result", FetchCallInput(placed.provider, placed.call_id),
+                    result_type=CallResult, task_queue=self._settings.provider_task_queue,
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=CRM_RETRY)
+                if self._calls.get(placed.call_id) is None and polled is not None:
+                    self._calls[placed.call_id] = polled
+                if self._calls.get(placed.call_id) is not None:
+                    break
+                try:
+                    await workflow.wait_condition(lambda: self._calls.get(placed.call_id) is not None,
+                                                  timeout=timedelta(seconds=self._settings.call_poll_interval_s))
+                    break
+                except asyncio.TimeoutError:
+                    continue
+        result = self._calls.get(placed.call_id)
+        if result is None:
+            result = CallResult(placed.provider, placed.call_id, f"{placed.call_id}:timeout", False, "failed")
+        await self._crm("record_call_outcome", result)
+        return result
+
+    async def _follow_up(self, result: CallResult) -> ChainOutcome | None:
+        kind = result.classification
+        await self._set_stage("following_up", kind or result.status)
+        step_key = f"{self._input.chain_id}:{self._input.cycle}"
+        if kind == "booked":
+            await self._email("booking_confirmation", 0)
+            await self._task("appointment", "Prepare the booked appointment", 0, f"{step_key}:booked")
+            return await self._finish("booked", "appointment booked on the call")
+        if kind in ("interested", "callback_requested"):
+            template = "callback_confirmation" if kind == "callback_requested" else "follow_up"
+            await self._email(template, 0)
+            await self._task("callback", "Call back the interested lead", 24 * 3600, f"{step_key}:callback")
+            return await self._finish("handed_over", f"{kind}: handed to the owner")
+        if kind == "do_not_call":
+            await self._crm("mark_do_not_contact", LeadFlagInput(self._lead_id, "asked not to be called"))
+            return await self._finish("do_not_contact", "asked not to be called")
+        if kind == "wrong_number":
+            await self._crm("mark_phone_invalid", LeadFlagInput(self._lead_id, "wrong number"))
+            await self._timeline("call", "wrong number: continuing by email")
+            return None
+        await self._timeline("call", f"call ended: {kind or result.status}")
+        return None
+
+    async def _nurture(self) -> bool:
+        """The nurture sequence. True when a resubmission interrupted it (re-qualify from the top)."""
+        for step, delay in enumerate(self._settings.nurture_delays_s):
+            if not await self._sleep(delay, "nurturing", f"nurture email {step + 1}"):
+                return True
+            sent = await self._email("nurture", step + 1)
+            if sent.status == "refused":
+                await self._timeline("nurture", f"nurture stopped: {sent.reason}")
+                break
+        return False
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    async def _qualify(self, reason: str) -> ScoreResult:
+        await self._set_stage("qualifying", reason)
+        return await self._crm("score_lead", ScoreInput(self._lead_id, reason), ScoreResult)
+
+    async def _gate(self) -> GateResult:
+        return await self._crm("check_call_gate", GateInput(self._lead_id, self._settings.gate_threshold, workflow.now()), GateResult)
+
+    async def _import_pending(self) -> str | None:
+        while self._pending:
+            submission_id = self._pending.pop(0)
+            result: ImportResult = await self._crm("import_submission", SubmissionRef(submission_id), ImportResult)
+            self._seen.add(submission_id)
+            if result.forward_to_chain:
+                handle = workflow.get_external_workflow_handle(result.forward_to_chain)
+                try:
+                    await handle.signal("submission", SubmissionRef(submission_id))
+                    return result.forward_to_chain
+                except Exception:  # noqa: BLE001 - that chain has ended meanwhile: this one takes over
+                    pass
+            self._lead_id = result.lead_id
+            self._record("imported", f"submission {submission_id}: {result.outcome}")
+        return None
+
+    async def _resubmitted(self) -> bool:
+        if not self._pending:
+            return False
+        await self._import_pending()
+        return True
+
+    async def _sleep(self, seconds: float, stage: str, next_step: str, at: datetime | None = None) -> bool:
+        """A durable, interruptible wait. False when a resubmission arrived (caller re-qualifies)."""
+        if seconds <= 0:
+            await self._checkpoint()
+            return not await self._resubmitted()
+        until = at or workflow.now() + timedelta(seconds=seconds)
+        await self._set_stage(stage, next_step, until)
+        try:
+            await workflow.wait_condition(lambda: self._stop is not None or bool(self._pending),
+                                          timeout=timedelta(seconds=seconds))
+        except asyncio.TimeoutError:
+            pass
+        await self._checkpoint()
+        return not await self._resubmitted()
+
+    async def _checkpoint(self) -> None:
+        self._raise_if_stopped()
+        if self._paused:
+            stage = self._stage
+            await self._set_stage("paused", f"paused in {stage}")
+            await workflow.wait_condition(lambda: not self._paused or self._stop is not None)
+            self._raise_if_stopped()
+            await self._set_stage(stage, "resumed")
+
+    def _raise_if_stopped(self) -> None:
+        if self._stop is not None:
+            raise _Stopped("cancelled" if self._stop.reason == "cancelled" else self._stop.reason)
+
+    async def _email(self, template: str, step: int) -> EmailSent:
+        key = f"{self._input.chain_id}:email:{template}:{self._input.cycle}:{step}"
+        try:
+            return await workflow.execute_activity(
+                "send_email", SendEmailInput(self._lead_id, self._input.chain_id, template, step, key),
+                result_type=EmailSent, task_queue=self._settings.provider_task_queue,
+                start_to_close_timeout=timedelta(seconds=60), retry_policy=PROVIDER_RETRY)
+        except ActivityError as e:
+            await self._timeline("email", f"{template} not sent: {_cause(e)}")
+            return EmailSent("failed", reason=_cause(e))
+
+    async def _task(self, kind: str, title: str, due_in_s: int, key: str) -> None:
+        await self._crm("create_task", TaskInput(self._lead_id, kind, title, due_in_s, key))
+
+    async def _crm(self, name: str, arg, result_type=None):
+        return await workflow.execute_activity(name, arg, result_type=result_type, task_queue=self._settings.chain_task_queue,
+                                               start_to_close_timeout=timedelta(seconds=30), retry_policy=CRM_RETRY)
+
+    def _record(self, stage: str, detail: str) -> None:
+        self._history.append(StepRecord(workflow.now(), stage, detail))
+        del self._history[:-100]
+
+    async def _timeline(self, stage: str, detail: str) -> None:
+        self._record(stage, detail)
+        if self._lead_id is not None:
+            await self._crm("record_timeline", TimelineInput(self._lead_id, self._input.chain_id, stage, detail))
+
+    async def _set_stage(self, stage: str, next_step: str | None, at: datetime | None = None) -> None:
+        changed = stage != self._stage
+        self._stage, self._next_step, self._next_at = stage, next_step, at
+        workflow.upsert_search_attributes([LEAD_STAGE.value_set(stage)])
+        if changed:
+            await self._timeline(stage, next_step or "")
+
+    async def _finish(self, stage: str, detail: str) -> ChainOutcome:
+        self._next_step, self._next_at = None, None
+        self._stage = stage
+        workflow.upsert_search_attributes([LEAD_STAGE.value_set(stage)])
+        await self._timeline(stage, detail)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ChainOutcome(self._input.chain_id, self._lead_id, stage, detail)
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(ChainInput(
+            chain_id=self._input.chain_id, settings=self._settings, lead_id=self._lead_id,
+            cycle=self._input.cycle + 1, seen_submissions=sorted(self._seen)[-200:],
+            pending_submissions=list(self._pending), history=self._history[-20:]))
+
+
+def _cause(error: BaseException) -> str:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, ApplicationError) and error.type:
+        return f"{error.type}: {error.message}"[:200]
+    return str(error)[:200]

@@ -1,0 +1,195 @@
+"""Typed payloads at every workflow, activity, signal, update and query boundary.
+
+They carry ids and decisions only, never names, emails, phone numbers or transcripts: Temporal's
+history cannot be edited, so erasing a person must not need to touch it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+CHAIN_TASK_QUEUE = "leadchain-chain"
+PROVIDER_TASK_QUEUE = "leadchain-provider"
+LEAD_STAGE_ATTRIBUTE = "LeadStage"
+
+DAY = 24 * 3600
+
+
+@dataclass
+class ChainSettings:
+    """Every duration of the chain, with its production default; tests shorten them."""
+
+    gate_threshold: int = 50
+    call_result_timeout_s: int = 3600
+    call_poll_interval_s: int = 600
+    max_call_polls: int = 6
+    max_call_attempts: int = 3
+    retry_delay_s: int = 4 * 3600
+    nurture_delays_s: list[int] = field(default_factory=lambda: [0, 3 * DAY, 7 * DAY])
+    rescore_delay_s: int = 7 * DAY
+    max_nurture_cycles: int = 3
+    # Activities' task queues (separate deployments, or one per test, override them).
+    chain_task_queue: str = CHAIN_TASK_QUEUE
+    provider_task_queue: str = PROVIDER_TASK_QUEUE
+
+
+@dataclass
+class SubmissionRef:
+    submission_id: int
+
+
+@dataclass
+class ChainInput:
+    chain_id: str
+    settings: ChainSettings = field(default_factory=ChainSettings)
+    # Carried across continue-as-new.
+    lead_id: int | None = None
+    cycle: int = 0
+    seen_submissions: list[int] = field(default_factory=list)
+    pending_submissions: list[int] = field(default_factory=list)
+    history: list["StepRecord"] = field(default_factory=list)
+
+
+@dataclass
+class StepRecord:
+    at: datetime
+    stage: str
+    detail: str
+
+
+@dataclass
+class ImportResult:
+    lead_id: int
+    outcome: str  # created | updated | duplicate
+    # Set when the person already has a running chain under another id: hand over and stop.
+    forward_to_chain: str | None = None
+
+
+@dataclass
+class ScoreResult:
+    score: int
+    priority: str
+    next_action: str
+    model_version: str
+
+
+@dataclass
+class ScoreInput:
+    lead_id: int
+    reason: str
+
+
+@dataclass
+class GateInput:
+    lead_id: int
+    threshold: int
+    # Workflow time of the decision: keeps the gate testable under time skipping.
+    now: datetime | None = None
+
+
+@dataclass
+class GateResult:
+    allowed: bool
+    reason: str
+    next_window_start: datetime | None = None
+
+
+@dataclass
+class PlaceCallInput:
+    lead_id: int
+    chain_id: str
+    attempt: int
+    idempotency_key: str
+
+
+@dataclass
+class CallPlaced:
+    provider: str
+    call_id: str
+    refused: str | None = None  # set when the dial gate refused at the last moment
+
+
+@dataclass
+class CallResult:
+    """The normalised end of a call, as the webhook handler or a provider poll delivers it."""
+
+    provider: str
+    call_id: str
+    event_id: str
+    answered: bool
+    status: str  # completed | no_answer | busy | voicemail | failed
+    classification: str | None = None  # booked | interested | callback_requested | not_interested | do_not_call | wrong_number
+    duration_s: int = 0
+
+
+@dataclass
+class FetchCallInput:
+    provider: str
+    call_id: str
+
+
+@dataclass
+class SendEmailInput:
+    lead_id: int
+    chain_id: str
+    template: str
+    step: int
+    idempotency_key: str
+
+
+@dataclass
+class EmailSent:
+    status: str  # sent | refused | duplicate
+    message_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class TaskInput:
+    lead_id: int
+    kind: str
+    title: str
+    due_in_s: int
+    dedupe_key: str
+
+
+@dataclass
+class LeadFlagInput:
+    lead_id: int
+    reason: str
+    actor: str = "chain"
+
+
+@dataclass
+class TimelineInput:
+    lead_id: int
+    chain_id: str
+    stage: str
+    detail: str
+
+
+@dataclass
+class StopSignal:
+    reason: str  # unsubscribed | replied | booked | do_not_contact | cancelled
+    actor: str = "system"
+
+
+@dataclass
+class ChainStatus:
+    chain_id: str
+    lead_id: int | None
+    stage: str
+    next_step: str | None
+    next_at: datetime | None
+    paused: bool
+    attempts: int
+    cycle: int
+    history: list[StepRecord]
+
+
+@dataclass
+class ChainOutcome:
+    chain_id: str
+    lead_id: int | None
+    stage: str
+    detail: str
