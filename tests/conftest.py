@@ -22,8 +22,8 @@ WEBHOOK_SECRETS = ["whsec_" + "b2xkLXNlY3JldC1vbGQtc2VjcmV0LWZvci1yb3RhdGlvbg=="
 API_KEY = "test-api-key-0123456789abcdef"
 
 
-def make_test_secrets() -> EnvSecrets:
-    return EnvSecrets({
+def make_test_secrets(**extra: str) -> EnvSecrets:
+    return EnvSecrets({**extra,
         "LEADCHAIN_SECRET_WEBHOOKS_LEADS_WEBSITE": " ".join(WEBHOOK_SECRETS),
         "LEADCHAIN_SECRET_WEBHOOKS_LEADS_PARTNER": WEBHOOK_SECRETS[1],
         "LEADCHAIN_SECRET_API_KEYS": f"crm-sync:{API_KEY}, other:another-key-987",

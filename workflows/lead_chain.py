@@ -39,7 +39,7 @@ class LeadChainWorkflow:
         self._pending: list[int] = list(input.pending_submissions)
         self._seen: set[int] = set(input.seen_submissions)
         self._history: list[StepRecord] = list(input.history)
-        self._stage = "importing" if input.lead_id is None else "qualifying"
+        self._stage = "importing" if input.lead_id is None else "continuing"
         self._next_step: str | None = None
         self._next_at: datetime | None = None
         self._paused = False

@@ -3,7 +3,9 @@
 `decide` is pure (facts in, decision out); `check_call_gate` reads the facts from the CRM and writes
 refusals to the audit log. Checks run in this order and the first failing one is the reason:
 no phone / invalid phone → do-not-contact (lead flag or the external list) → consent → score → attempts
-today → calling hours.
+today → calling hours. A phone status of "unverified" (or "unknown") may be dialled; "invalid" may not.
+The score must be strictly above the threshold (an unscored lead is refused), as in scoring's next_action.
+Attempts are outbound call interactions started (else created) on the current local day of the callee.
 
 Consent (UWG § 7 Abs. 2 Nr. 1 and 2, TCPA): an active phone consent with legal basis express_consent
 or callback_request. presumed_b2b counts only when `require_express_consent_for_ai_calls` is off, and
@@ -365,7 +367,8 @@ def decide(*, now_utc: datetime, phone_e164: str | None, phone_status: str, phon
         local = now.astimezone(zone)
         holiday = calendar.get(local.date()) if calendar is not None and local.date() in calendar else None
         why = f"public holiday ({holiday})" if holiday else f"{local:%a %H:%M}"
-        detail = f"{why} in {tz} is outside calling hours {window.describe()} ({(phone_region or '').upper() or 'default'})"
+        rules = (phone_region or "").upper() or "default"
+        detail = f"{why} in {tz} is outside calling hours {window.describe()} ({rules})"
         return GateDecision(False, "outside_hours", detail, next_window_start(now, tz, window, calendar))
     return GateDecision(True, "ok", f"may call now ({tz}, {window.describe()})")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -51,8 +52,13 @@ async def temporal_env():
 
 
 def always_open_policy():
-    from crm.services.compliance import open_policy
-    return open_policy()
+    """Calling hours around the clock, so these tests do not depend on when they run (the hours
+    themselves are tested in tests/crm/test_compliance.py and test_chain_calling_hours.py)."""
+    from datetime import time
+    from crm.services.compliance import CallingWindow, GatePolicy
+    always = CallingWindow(tuple(range(7)), time(0), time(23, 59, 59, 999999))
+    return GatePolicy(windows={"DE": always, "US": always}, default_window=always, max_attempts_per_day=100,
+                      german_public_holidays=False)
 
 
 class ChainHarness:
@@ -84,6 +90,14 @@ class ChainHarness:
         return self
 
     async def stop(self) -> None:
+        # Leave no running chain behind for later tests.
+        from crm.models import LeadSubmission
+        chain_ids = self.db(lambda: set(db.session.scalars(sa.select(LeadSubmission.chain_id))))
+        for chain_id in chain_ids:
+            try:
+                await self.client.get_workflow_handle(chain_id).terminate("test finished")
+            except RPCError:
+                pass
         self._stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -119,12 +133,11 @@ class ChainHarness:
         # The relay may not have started the chain yet.
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
+            handle = self.client.get_workflow_handle(chain_id, result_type=ChainOutcome)
             try:
-                return await asyncio.wait_for(self.handle(chain_id).result(result_type=ChainOutcome),
+                return await asyncio.wait_for(handle.result(),
                                               timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
-            except asyncio.TimeoutError:
-                raise
-            except Exception:
+            except RPCError:
                 if asyncio.get_running_loop().time() > deadline:
                     raise
                 await asyncio.sleep(0.2)
@@ -154,8 +167,10 @@ class ChainHarness:
 @pytest.fixture
 async def chain(temporal_env, migrated_urls, request):
     settings = getattr(request, "param", FAST)
+    # A chain key of its own: this test's workflow ids never meet another test's chains.
+    secrets = make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex)
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                      "SECRETS": make_test_secrets(), "LEADCHAIN_GATE_POLICY": always_open_policy()})
+                      "SECRETS": secrets, "LEADCHAIN_GATE_POLICY": always_open_policy()})
     _wipe(app)
     harness = await ChainHarness(app, temporal_env.client, settings).start()
     yield harness
