@@ -8,8 +8,7 @@ from flask import Flask
 from temporalio import activity
 
 from crm.extensions import db
-from crm.models import (AuditEntry, Channel, ConsentRecord, Direction, DoNotCallEntry, Interaction,
-                        InteractionKind, Lead, LeadStatus, Task)
+from crm.models import AuditEntry, ConsentRecord, DoNotCallEntry, Interaction, Lead, LeadStatus, Task
 from crm.models.types import utcnow
 from crm.services import audit, submissions
 from workflows.payloads import (CallResult, GateInput, GateResult, ImportResult, LeadFlagInput, ScoreInput,

@@ -1,7 +1,6 @@
 """Entry points of the worker processes (`leadchain worker NAME`)."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 

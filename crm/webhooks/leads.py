@@ -8,7 +8,6 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from crm.errors import ApiError
-from crm.extensions import db
 from crm.requests import parse_body, raw_body
 from crm.schemas.lead import SubmissionAcceptedSchema, WebFormLeadSchema
 from crm.services import deliveries, submissions

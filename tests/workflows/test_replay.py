@@ -1,0 +1,61 @@
+"""Replay committed chain histories with today's workflow code: a change that would break running
+chains (non-determinism) fails here, before it reaches a deployment.
+
+To record new histories (after a deliberate change guarded by workflow.patched):
+    .venv/bin/python -m pytest tests/workflows/record_histories.py
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.lead_chain import LeadChainWorkflow
+from workflows.payloads import ChainInput, ScoreInput, SubmissionRef
+
+HISTORIES = Path(__file__).with_name("histories")
+
+
+def _histories() -> list[Path]:
+    return sorted(HISTORIES.glob("*.json"))
+
+
+def test_histories_are_committed():
+    names = {p.stem for p in _histories()}
+    assert {"booked", "no_answer_then_nurture", "cancelled"} <= names
+
+
+@pytest.mark.parametrize("path", _histories(), ids=lambda p: p.stem)
+async def test_replay(path: Path):
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    await Replayer(workflows=[LeadChainWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+async def test_replay_detects_an_incompatible_change():
+    """The guard works: code that schedules a different first step fails to replay the history."""
+    from temporalio.worker import UnsandboxedWorkflowRunner
+    from temporalio.workflow import NondeterminismError
+
+    history = WorkflowHistory.from_json("booked", (HISTORIES / "booked.json").read_text())
+    with pytest.raises(NondeterminismError):
+        await Replayer(workflows=[ScoresBeforeImport], data_converter=pydantic_data_converter,
+                       workflow_runner=UnsandboxedWorkflowRunner()).replay_workflow(history)
+
+
+@workflow.defn(name="LeadChainWorkflow")
+class ScoresBeforeImport:
+    """An incompatible edit of the chain: it scores before importing."""
+
+    @workflow.signal
+    def submission(self, ref: SubmissionRef) -> None:
+        pass
+
+    @workflow.run
+    async def run(self, input: ChainInput) -> None:
+        await workflow.execute_activity("score_lead", ScoreInput(1, "intake"),
+                                        start_to_close_timeout=timedelta(seconds=5))
