@@ -8,9 +8,9 @@ from flask import Flask
 from temporalio import activity
 
 from crm.extensions import db
-from crm.models import AuditEntry, ConsentRecord, DoNotCallEntry, Interaction, Lead, LeadStatus, Task
+from crm.models import AuditEntry, Interaction, Lead, Task
 from crm.models.types import utcnow
-from crm.services import audit, submissions
+from crm.services import audit, dnc, submissions
 from workflows.payloads import (CallResult, GateInput, GateResult, ImportResult, LeadFlagInput, ScoreInput,
                                 ScoreResult, SubmissionRef, TaskInput, TimelineInput)
 
@@ -85,20 +85,8 @@ class CrmActivities:
     def mark_do_not_contact(self, inp: LeadFlagInput) -> None:
         with self._ctx():
             lead = db.session.get(Lead, inp.lead_id, with_for_update=True)
-            if lead.do_not_contact:
-                return
-            before = audit.snapshot(lead)
-            lead.do_not_contact, lead.dnc_reason, lead.dnc_at = True, inp.reason[:200], utcnow()
-            lead.status = LeadStatus.DO_NOT_CONTACT
-            # An objection ends consent on every channel at once (GDPR Art. 21(3)).
-            for consent in db.session.scalars(sa.select(ConsentRecord).where(
-                    ConsentRecord.lead_id == lead.id, ConsentRecord.withdrawn_at.is_(None))):
-                consent.withdrawn_at, consent.withdrawn_reason = utcnow(), inp.reason[:200]
-            if lead.phone_e164 and db.session.scalar(sa.select(DoNotCallEntry.id).where(
-                    DoNotCallEntry.phone_e164 == lead.phone_e164)) is None:
-                db.session.add(DoNotCallEntry(phone_e164=lead.phone_e164, source="internal", reason=inp.reason[:200]))
-            audit.record(inp.actor, "lead.do_not_contact", "lead", lead.id, before=before, after=audit.snapshot(lead))
-            db.session.commit()
+            if dnc.mark(lead, reason=inp.reason, actor=inp.actor):
+                db.session.commit()
 
     @activity.defn(name="mark_phone_invalid")
     def mark_phone_invalid(self, inp: LeadFlagInput) -> None:

@@ -45,10 +45,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from crm.errors import register_error_handlers
     register_error_handlers(app)
 
+    from crm.api import chains as api_chains
     from crm.api import leads as api_leads
     from crm.webhooks import leads as webhook_leads
     from crm import health
     openapi.register_blueprint(api_leads.bp)
+    openapi.register_blueprint(api_chains.bp)
     openapi.register_blueprint(webhook_leads.bp)
     app.register_blueprint(health.bp)
     return app

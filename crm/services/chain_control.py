@@ -1,0 +1,49 @@
+"""Reps and API clients steer a lead's chain: every request is audited with its actor."""
+from __future__ import annotations
+
+import logging
+
+from crm.extensions import db
+from crm.models import Lead
+from crm.services import audit, dnc
+from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable, gateway
+
+log = logging.getLogger(__name__)
+
+
+def status(lead: Lead) -> dict:
+    live = gateway().status(lead.chain_id) if lead.chain_id else None
+    if live is None:
+        return {"lead_id": lead.id, "chain_id": lead.chain_id, "running": False, "stage": lead.chain_stage}
+    return {"lead_id": lead.id, "chain_id": lead.chain_id, "running": True, "stage": live.stage,
+            "next_step": live.next_step, "next_at": live.next_at.isoformat() if live.next_at else None,
+            "paused": live.paused, "attempts": live.attempts, "cycle": live.cycle,
+            "history": [{"at": h.at.isoformat(), "stage": h.stage, "detail": h.detail} for h in live.history]}
+
+
+def control(lead: Lead, action: str, *, actor: str) -> None:
+    from workflows.payloads import StopSignal
+    if not lead.chain_id:
+        raise ChainNotRunning("the lead has no chain")
+    if action == "cancel":
+        gateway().signal(lead.chain_id, "stop", StopSignal("cancelled", actor=actor))
+    else:
+        gateway().signal(lead.chain_id, action)
+    audit.record(actor, f"chain.{action}_requested", "lead", lead.id, after={"chain_id": lead.chain_id})
+    db.session.commit()
+
+
+def mark_do_not_contact(lead: Lead, *, reason: str, actor: str) -> bool:
+    """Effective at once in the CRM (the dial and email gates read it); the chain is told to stop too."""
+    from workflows.payloads import StopSignal
+    dnc.mark(lead, reason=reason, actor=actor)
+    db.session.commit()
+    if not lead.chain_id:
+        return False
+    try:
+        gateway().signal(lead.chain_id, "stop", StopSignal("do_not_contact", actor=actor))
+        return True
+    except (ChainNotRunning, TemporalUnavailable) as e:
+        # The flag is committed; the gates refuse every further call and email regardless.
+        log.warning("chain of lead %s not told to stop: %s", lead.id, type(e).__name__)
+        return False
