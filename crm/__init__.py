@@ -39,6 +39,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     from crm import models  # noqa: F401  (registers tables)
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _sqlite_wal(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     openapi.init_app(app)
 
@@ -61,6 +63,19 @@ def _engine_options(url: str) -> dict[str, Any]:
         # Writers wait instead of failing at once; gunicorn runs several processes on one file.
         return {"connect_args": {"timeout": 30}}
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+def _sqlite_wal(app: Flask) -> None:
+    # The local stack has several processes on one file: WAL lets readers and one writer overlap.
+    import sqlalchemy as sa
+
+    with app.app_context():
+        @sa.event.listens_for(db.engine, "connect")
+        def _pragma(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
 
 
 def _ephemeral_key(app: Flask) -> str:

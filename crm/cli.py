@@ -92,9 +92,23 @@ def purge_deliveries(older_than_days: int | None) -> None:
     console.print(f"removed {removed} delivery records older than {days} days")
 
 
+@main.command("demo")
+@click.option("--url", default="http://127.0.0.1:5000", help="the running web app")
+@click.option("--source", default="demo")
+def demo_command(url: str, source: str) -> None:
+    """Post the sample leads through the real signed webhook path, so their chains run."""
+    from crm import demo
+    from crm.secrets import secrets_from_env
+    secrets = secrets_from_env().get_list(f"webhooks/leads-{source}")
+    if not secrets:
+        raise click.UsageError(f"no webhook secret for source {source!r} (secret webhooks/leads-{source})")
+    for answer in demo.post_demo_leads(url, source, secrets[0]):
+        console.print(answer)
+
+
 @main.command("seed-demo")
 def seed_demo() -> None:
-    """Create demo users and leads (idempotent)."""
+    """Create the demo sales team (idempotent)."""
     from crm import demo
     app = _app()
     with app.app_context():

@@ -1,12 +1,13 @@
-"""Demo data for the local stack: a small sales team and leads that go through real intake."""
+"""Demo data for the local stack: a small sales team, and sample leads posted through the webhook."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.models import Role, User
-from crm.schemas.lead import LeadInSchema
-from crm.services import intake
 
 USERS = [
     ("manager@leadchain.local", "Maria Manager", Role.MANAGER, "de"),
@@ -15,30 +16,40 @@ USERS = [
     ("sales.en@leadchain.local", "Sarah Sales", Role.SALES, "en"),
 ]
 
-LEADS = [
-    {"first_name": "Jürgen", "last_name": "Weber", "company": "Kfz-Werkstatt Krause", "email": "juergen.weber@demo.example",
-     "phone": "+49 30 23125101", "phone_consent": "ja", "source": "website", "interest": "Angebot für 5 Standorte"},
-    {"first_name": "Anna", "last_name": "Schneider", "company": "Praxis Dr. Weber", "email": "anna.schneider@demo.example",
-     "phone": "030 23125102", "source": "messe", "note": "Rückruf erwünscht"},
-    {"first_name": "Mary", "last_name": "Williams", "company": "Umbrella Co", "email": "mary.williams@demo.example",
-     "phone": "+1 415 555 0101", "phone_consent": True, "source": "facebook_ads", "utm_campaign": "retargeting",
-     "language": "en"},
-    {"first_name": "Thomas", "last_name": "Fischer", "company": "Fitnessstudio Vital", "email": "thomas.fischer@gmail.com",
-     "source": "google_ads", "email_consent": "ja"},
-]
-
-
 def seed() -> dict[str, int]:
     created_users = 0
     for email, name, role, language in USERS:
         if db.session.scalar(sa.select(User.id).where(User.email == email)) is None:
             db.session.add(User(email=email, name=name, role=role, language=language))
             created_users += 1
-    db.session.flush()
-    schema = LeadInSchema(default_region="DE", default_source="demo")
-    outcomes: dict[str, int] = {}
-    for raw in LEADS:
-        result = intake.ingest(schema.load(raw), actor="system:demo")
-        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
     db.session.commit()
-    return {"users_created": created_users, **outcomes}
+    return {"users_created": created_users}
+
+
+def demo_leads() -> list[dict]:
+    """Synthetic sample leads shipped with the package (no real people)."""
+    return json.loads((Path(__file__).with_name("demo_leads.json")).read_text(encoding="utf-8"))
+
+
+def post_demo_leads(base_url: str, source: str, secret: str) -> list[dict]:
+    """Send the sample leads through the real signed webhook path, as a lead source would."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+    import uuid
+
+    import httpx
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    answers = []
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        for lead in demo_leads():
+            body = json.dumps(lead).encode()
+            msg_id, ts = f"demo_{uuid.uuid4().hex}", str(int(time.time()))
+            signature = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest())
+            r = client.post(f"/webhooks/leads/{source}", content=body, headers={
+                "Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": ts,
+                "webhook-signature": f"v1,{signature.decode()}"})
+            answers.append({"status": r.status_code, **(r.json() if r.headers.get("content-type", "").startswith(
+                "application/json") else {})})
+    return answers
