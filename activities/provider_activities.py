@@ -13,12 +13,34 @@ from temporalio.exceptions import ApplicationError
 
 from activities.email_port import EmailMessage, EmailSender
 from crm.extensions import db
-from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, SideEffect
+from crm.models import AuditEntry, Campaign, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
 from voice.providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
 from workflows.payloads import CallPlaced, CallResult, EmailSent, FetchCallInput, PlaceCallInput, SendEmailInput
 
+# Attempts on the primary provider (429/5xx) before the campaign's failover provider takes the call.
+FAILOVER_AFTER = 3
 REFUSED_EMAIL_STATUSES = {"bounced", "invalid", "suppressed", "unsubscribed", "spam", "none"}
+
+
+def campaign_for(lead: Lead) -> Campaign | None:
+    if lead.campaign_id:
+        campaign = db.session.get(Campaign, lead.campaign_id)
+        if campaign is not None and campaign.active:
+            return campaign
+    if lead.utm_campaign:
+        campaign = db.session.scalar(sa.select(Campaign).where(Campaign.name == lead.utm_campaign, Campaign.active))
+        if campaign is not None:
+            return campaign
+    return db.session.scalar(sa.select(Campaign).where(Campaign.is_default, Campaign.active).order_by(Campaign.id))
+
+
+def script_variables(lead: Lead, campaign: Campaign) -> dict[str, str]:
+    """Dynamic variables for the agent's script: strings only (Retell refuses anything else)."""
+    values = {str(k): str(v) for k, v in (campaign.script_variables or {}).items()}
+    values.update({"first_name": lead.first_name or "", "last_name": lead.last_name or "",
+                   "company": lead.company or "", "language": lead.language})
+    return values
 
 
 def _ledger(key: str, kind: str, lead_id: int) -> SideEffect:
@@ -52,13 +74,24 @@ class ProviderActivities:
                 return CallPlaced(row.provider, row.provider_ref)
             if row.status == "refused":
                 return CallPlaced(row.provider or "", "", refused=(row.result or {}).get("reason", "refused"))
-            provider = self.providers.for_lead(inp.lead_id)
-            if provider is None:
-                raise ApplicationError("no voice provider is configured", type="NoProvider", non_retryable=True)
+            lead = db.session.get(Lead, inp.lead_id)
+            campaign = campaign_for(lead)
+            if campaign is None:
+                raise ApplicationError("no active campaign: configure one (provider, agent, from-number)",
+                                       type="NoProvider", non_retryable=True)
+            primary = self.providers.get(campaign.provider)
+            failover = self.providers.get(campaign.failover_provider) if campaign.failover_provider else None
             if row.attempts > 0:
-                found = provider.find_call(inp.idempotency_key)
-                if found is not None:
-                    return self._placed(row, inp, found.provider, found.call_id)
+                # An earlier attempt may have reached either provider before failing: look before dialling.
+                for candidate in (primary, failover):
+                    found = candidate.find_call(inp.idempotency_key) if candidate else None
+                    if found is not None:
+                        return self._placed(row, inp, found.provider, found.call_id)
+            use_failover = failover is not None and (primary is None or activity.info().attempt > FAILOVER_AFTER)
+            provider = failover if use_failover else primary
+            if provider is None:
+                raise ApplicationError(f"provider {campaign.provider} is not configured", type="NoProvider",
+                                       non_retryable=True)
             # Compliance is checked at the last moment before every dial, not only when the chain decided.
             # Scheduled time, not only the wall clock: the later of the two (time-skipping tests run ahead).
             now = max(utcnow(), activity.info().current_attempt_scheduled_time)
@@ -68,11 +101,14 @@ class ProviderActivities:
                 row.status, row.result = "refused", {"reason": gate.reason}
                 db.session.commit()
                 return CallPlaced(provider.name, "", refused=gate.reason)
-            lead = db.session.get(Lead, inp.lead_id)
             row.attempts += 1
             db.session.commit()
-            request = CallRequest(lead_id=inp.lead_id, chain_id=inp.chain_id, idempotency_key=inp.idempotency_key,
-                                  to_number=lead.phone_e164, language=lead.language)
+            request = CallRequest(
+                lead_id=inp.lead_id, chain_id=inp.chain_id, idempotency_key=inp.idempotency_key,
+                to_number=lead.phone_e164, language=lead.language,
+                agent_id=campaign.failover_agent_id if use_failover else campaign.agent_id,
+                from_number=(campaign.failover_from_number if use_failover else None) or campaign.from_number,
+                variables=script_variables(lead, campaign))
             try:
                 call = provider.place_call(request)
             except ProviderRejected as e:
@@ -81,7 +117,7 @@ class ProviderActivities:
                 from datetime import timedelta
                 delay = timedelta(seconds=e.retry_after_s) if e.retry_after_s else None
                 raise ApplicationError(str(e)[:200], type="ProviderUnavailable", next_retry_delay=delay) from None
-            return self._placed(db.session.merge(row), inp, call.provider, call.call_id)
+            return self._placed(row, inp, call.provider, call.call_id)
 
     def _placed(self, row: SideEffect, inp: PlaceCallInput, provider: str, call_id: str) -> CallPlaced:
         _done(row, provider, call_id, {"attempt": inp.attempt})
@@ -89,7 +125,8 @@ class ProviderActivities:
                                                             Interaction.provider_ref == call_id)) is None:
             db.session.add(Interaction(lead_id=inp.lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
                                        provider=provider, provider_ref=call_id, status="queued",
-                                       started_at=utcnow(), created_by="chain"))
+                                       started_at=utcnow(), created_by="chain",
+                                       data={"stage": "queued", "chain_id": inp.chain_id}))
         db.session.commit()
         return CallPlaced(provider, call_id)
 

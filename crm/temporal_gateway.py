@@ -92,6 +92,26 @@ class TemporalGateway:
         return self.run(query)
 
 
+def deliver_call_result(gw: TemporalGateway, chain_id: str, result) -> str:
+    """Hand a call's result to its chain: an update (deduplicated by id), or, when no worker answers in
+    time, the same result as a durable signal. Returns "update", "signal" or "ended"."""
+    async def send(client: Client) -> str:
+        from temporalio.client import WorkflowUpdateFailedError
+        handle = client.get_workflow_handle(chain_id)
+        try:
+            await asyncio.wait_for(handle.execute_update("call_result", result, id=result.event_id), timeout=5)
+            return "update"
+        except WorkflowUpdateFailedError:
+            return "update"  # validator: the chain already has this call's result
+        except asyncio.TimeoutError:
+            await handle.signal("call_result_signal", result)
+            return "signal"
+    try:
+        return gw.run(send, timeout=15)
+    except ChainNotRunning:
+        return "ended"
+
+
 def gateway(app: Flask | None = None) -> TemporalGateway:
     app = app or current_app
     gw = app.extensions.get("leadchain.temporal")

@@ -38,7 +38,7 @@ class FakeVoiceProvider:
                 raise self.fail_next.pop(0)
             if request.idempotency_key in self.by_key:
                 return self.by_key[request.idempotency_key]
-            call = ProviderCall(self.name, f"{self.name}_call_{next(self._ids)}")
+            call = ProviderCall(self.name, f"{self.name}_fake_call_{next(self._ids)}")
             self.placed.append(request)
             self.by_key[request.idempotency_key] = call
             attempt = sum(1 for r in self.placed if r.to_number == request.to_number)

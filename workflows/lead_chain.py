@@ -73,6 +73,12 @@ class LeadChainWorkflow:
         self._calls[result.call_id] = result
         return "accepted"
 
+    @workflow.signal(name="call_result_signal")
+    def call_result_signal(self, result: CallResult) -> None:
+        # The fallback when no worker is up to accept the update: signals are durable without one.
+        if self._calls.get(result.call_id) is None:
+            self._calls[result.call_id] = result
+
     @call_result.validator
     def _validate_call_result(self, result: CallResult) -> None:
         # A result may overtake the activity completion that registers its call, so unknown call ids
@@ -160,7 +166,7 @@ class LeadChainWorkflow:
             placed: CallPlaced = await workflow.execute_activity(
                 "place_call", PlaceCallInput(self._lead_id, self._input.chain_id, self._attempts, key),
                 result_type=CallPlaced, task_queue=self._settings.provider_task_queue,
-                start_to_close_timeout=timedelta(seconds=60), retry_policy=PROVIDER_RETRY)
+                start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s), retry_policy=PROVIDER_RETRY)
         except ActivityError as e:
             await self._timeline("call", f"call could not be placed: {_cause(e)}")
             return None
@@ -294,7 +300,7 @@ class LeadChainWorkflow:
             return await workflow.execute_activity(
                 "send_email", SendEmailInput(self._lead_id, self._input.chain_id, template, step, key),
                 result_type=EmailSent, task_queue=self._settings.provider_task_queue,
-                start_to_close_timeout=timedelta(seconds=60), retry_policy=PROVIDER_RETRY)
+                start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s), retry_policy=PROVIDER_RETRY)
         except ActivityError as e:
             await self._timeline("email", f"{template} not sent: {_cause(e)}")
             return EmailSent("failed", reason=_cause(e))

@@ -28,6 +28,9 @@ class ChainSettings:
     nurture_delays_s: list[int] = field(default_factory=lambda: [0, 3 * DAY, 7 * DAY])
     rescore_delay_s: int = 7 * DAY
     max_nurture_cycles: int = 3
+    # How long one attempt at the provider may take before Temporal retries it (the ledger makes the
+    # retry safe); keep it well above the provider clients' own HTTP timeouts.
+    provider_activity_timeout_s: int = 60
     # Activities' task queues (separate deployments, or one per test, override them).
     chain_task_queue: str = CHAIN_TASK_QUEUE
     provider_task_queue: str = PROVIDER_TASK_QUEUE

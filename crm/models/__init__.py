@@ -1,5 +1,6 @@
 """The CRM data model. Importing this package registers every table with the metadata."""
 from crm.models.audit import AuditEntry
+from crm.models.campaigns import Campaign
 from crm.models.chain import DoNotCallEntry, LeadSubmission, SideEffect
 from crm.models.consent import Channel, ConsentRecord, LegalBasis
 from crm.models.deliveries import WebhookDelivery
@@ -10,7 +11,7 @@ from crm.models.users import Role, User
 from crm.models.work import Appointment, AppointmentStatus, Task, TaskStatus
 
 __all__ = [
-    "Appointment", "AppointmentStatus", "AuditEntry", "Channel", "ConsentRecord", "Direction",
+    "Appointment", "AppointmentStatus", "AuditEntry", "Campaign", "Channel", "ConsentRecord", "Direction",
     "DoNotCallEntry", "LeadSubmission", "SideEffect",
     "Interaction", "InteractionKind", "Lead", "LeadStatus", "LegalBasis", "PossibleDuplicate",
     "Priority", "Role", "ScoreHistory", "Task", "TaskStatus", "User", "WebhookDelivery",

@@ -68,6 +68,7 @@ class Lead(db.Model):
     utm_content: Mapped[str | None] = mapped_column(sa.String(200))
     interest: Mapped[str | None] = mapped_column(sa.Text)
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="SET NULL"))
     status: Mapped[LeadStatus] = mapped_column(enum_column(LeadStatus, "lead_status"),
                                                default=LeadStatus.NEW)
     score: Mapped[int | None] = mapped_column()

@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.provider_activities import ProviderActivities
 from crm import create_app
 from crm.extensions import db
+from crm.models import Campaign
 from tests.conftest import WEBHOOK_SECRETS, _wipe, make_test_secrets
 from tests.fakes import FakeEmailSender, FakeVoiceProvider
 from tests.helpers import signed_headers
@@ -70,7 +71,7 @@ class ChainHarness:
         settings = dataclasses.replace(settings, chain_task_queue=self.chain_queue,
                                        provider_task_queue=self.provider_queue)
         self.app, self.client, self.settings = app, client, settings
-        self.provider = FakeVoiceProvider()
+        self.provider = FakeVoiceProvider(name="retell")
         self.email = FakeEmailSender()
         self.deliver_webhooks = True
         self.delivered: set[str] = set()
@@ -80,7 +81,10 @@ class ChainHarness:
     async def start(self) -> "ChainHarness":
         executor = ThreadPoolExecutor(max_workers=8)
         self.executor = executor
-        acts = ProviderActivities(self.app, ProviderRegistry({"fake": self.provider}), self.email)
+        acts = ProviderActivities(self.app, ProviderRegistry({"retell": self.provider}), self.email)
+        self.db(lambda: (db.session.add(Campaign(name="default", provider="retell", agent_id="agent_test",
+                                                  from_number="+4930555000", is_default=True)),
+                         db.session.commit()))
         workers = [chain_mod.chain_worker(self.client, self.app, executor, task_queue=self.chain_queue),
                    chain_mod.provider_worker(self.client, acts, executor, task_queue=self.provider_queue)]
         relay = Relay(self.app, self.client, self.settings, poll_s=0.1, task_queue=self.chain_queue)

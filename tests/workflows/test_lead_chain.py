@@ -38,7 +38,7 @@ async def test_hot_lead_is_called_and_booked(chain):
     assert lead.score > FAST.gate_threshold and lead.chain_id == accepted["chain_id"]
     call = chain.db(lambda: db.session.scalars(sa.select(Interaction).where(
         Interaction.kind == InteractionKind.CALL)).one())
-    assert call.outcome == "booked" and call.provider == "fake"
+    assert call.outcome == "booked" and call.provider == "retell"
     stages = chain.db(lambda: list(db.session.scalars(sa.select(AuditEntry.action).where(
         AuditEntry.entity_id == outcome.lead_id, AuditEntry.action.like("chain.%")).order_by(AuditEntry.id))))
     assert stages[0] == "chain.qualifying" and stages[-1] == "chain.booked" and "chain.calling" in stages

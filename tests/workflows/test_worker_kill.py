@@ -165,6 +165,13 @@ async def run(temporal_env, migrated_urls, tmp_path):
                       "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
                       "LEADCHAIN_GATE_POLICY": always_open_policy()})
     _wipe(app)
+    with app.app_context():
+        from crm.extensions import db as _db
+        from crm.models import Campaign
+        _db.session.add(Campaign(name="default", provider="retell", agent_id="agent_kill_test",
+                                 from_number="+4930555000", is_default=True))
+        _db.session.commit()
+        _db.session.remove()
     client = temporal_env.client
     worker = WorkerProcess(["--db", migrated_urls["postgresql"], "--temporal", client.service_client.config.target_host,
                             "--chain-queue", f"chain-{suffix}", "--provider-queue", f"provider-{suffix}",

@@ -29,7 +29,8 @@ from activities.email_port import EmailMessage
 from voice.providers.base import CallRequest, ProviderCall
 from workflows.payloads import CallResult, ChainSettings
 
-PROVIDER_NAME = "filefake"
+# Registered under a real provider name: campaigns may only name retell, vapi or bland.
+PROVIDER_NAME = "retell"
 EMAIL_NAME = "filefake-mail"
 
 # What happens on successive dials of a number, by its last digit: (status, classification) per dial.
@@ -62,7 +63,9 @@ def settings(chain_queue: str, provider_queue: str) -> ChainSettings:
     # call_result_timeout_s is short: no webhook arrives, the chain asks the provider (get_call).
     return ChainSettings(call_result_timeout_s=1, call_poll_interval_s=1, max_call_polls=5, max_call_attempts=3,
                          retry_delay_s=1, nurture_delays_s=[0, 1, 1], rescore_delay_s=1, max_nurture_cycles=2,
-                         chain_task_queue=chain_queue, provider_task_queue=provider_queue)
+                         chain_task_queue=chain_queue, provider_task_queue=provider_queue,
+                         # A killed in-flight dial is retried after this; the fakes answer in 0.4 s.
+                         provider_activity_timeout_s=5)
 
 
 # ---- the file-backed state ------------------------------------------------------------------------

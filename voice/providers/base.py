@@ -26,7 +26,13 @@ class CallRequest:
     idempotency_key: str
     to_number: str
     language: str
-    variables: dict[str, str] = field(default_factory=dict)
+    # Our ids travel as provider metadata so webhooks and look-ups map back to lead and chain.
+    variables: dict[str, str] = field(default_factory=dict)  # script variables: strings only
+    agent_id: str | None = None
+    from_number: str | None = None
+
+    def metadata(self) -> dict[str, str]:
+        return {"lead_id": str(self.lead_id), "chain_id": self.chain_id, "idempotency_key": self.idempotency_key}
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,13 @@ class VoiceProvider(Protocol):
 
     def get_call(self, call_id: str) -> CallResult | None:
         """The call's normalised result once it has ended, else None."""
+
+    def parse_webhook(self, body: bytes, headers) -> list:
+        """Verify (raises crm.webhooks.provider_common.InvalidSignature) and normalise a webhook into
+        CallEvents (voice.providers.events)."""
+
+    def delete_call(self, call_id: str) -> None:
+        """Erase the call's data at the provider (GDPR Art. 17)."""
 
 
 class ProviderRegistry:

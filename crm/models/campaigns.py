@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+from crm.models.types import JSONType, UTCDateTime, utcnow
+
+
+class Campaign(db.Model):
+    """Which provider and agent call a lead, from which number, in which language, with which script
+    variables; and the failover used when the primary provider keeps failing. Keys are never here:
+    they live in the secrets backend (providers/<name>-api-key)."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        sa.CheckConstraint("provider IN ('retell', 'vapi', 'bland')", name="provider"),
+        sa.CheckConstraint("failover_provider IS NULL OR failover_provider IN ('retell', 'vapi', 'bland')",
+                           name="failover_provider"),
+        sa.CheckConstraint("language IN ('de', 'en')", name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    agent_id: Mapped[str] = mapped_column(sa.String(100))
+    from_number: Mapped[str] = mapped_column(sa.String(20))
+    language: Mapped[str] = mapped_column(sa.String(2), default="de")
+    script_variables: Mapped[dict] = mapped_column(JSONType, default=dict)
+    failover_provider: Mapped[str | None] = mapped_column(sa.String(16))
+    failover_agent_id: Mapped[str | None] = mapped_column(sa.String(100))
+    failover_from_number: Mapped[str | None] = mapped_column(sa.String(20))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,95 @@
+"""Apply normalised call events to the CRM: one call interaction per provider call, moved forward only.
+
+Duplicated or reordered webhooks end in the same record as a clean run: each field takes the value of the
+furthest-along event that carries it, and nothing an earlier stage knows overwrites a later one.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import sqlalchemy as sa
+
+from crm.extensions import db
+from crm.models import Direction, Interaction, InteractionKind, Lead, SideEffect
+from crm.models.types import utcnow
+from voice.providers.events import STATUS_RANK, CallEvent
+from workflows.payloads import CallResult
+
+
+def _find_lead(event: CallEvent) -> int | None:
+    if event.lead_id and db.session.get(Lead, event.lead_id) is not None:
+        return event.lead_id
+    if event.idempotency_key:
+        return db.session.scalar(sa.select(SideEffect.lead_id).where(SideEffect.key == event.idempotency_key))
+    return None
+
+
+def apply_event(event: CallEvent) -> Interaction | None:
+    """Upsert the call's interaction from `event`. Returns None for a call we do not know (not ours).
+    The caller commits."""
+    call = db.session.scalar(sa.select(Interaction).where(
+        Interaction.provider == event.provider, Interaction.provider_ref == event.call_id).with_for_update())
+    if call is None:
+        lead_id = _find_lead(event)
+        if lead_id is None:
+            return None
+        call = Interaction(lead_id=lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
+                           provider=event.provider, provider_ref=event.call_id, status="queued", created_by="provider")
+        try:
+            with db.session.begin_nested():
+                db.session.add(call)
+        except sa.exc.IntegrityError:
+            call = db.session.scalar(sa.select(Interaction).where(
+                Interaction.provider == event.provider, Interaction.provider_ref == event.call_id).with_for_update())
+    data = dict(call.data or {})
+    stage_now = data.get("stage", "queued")
+    forward = STATUS_RANK[event.stage] >= STATUS_RANK.get(stage_now, 0)
+    if forward:
+        data["stage"] = event.stage
+    # Fill each field from the event unless a later stage already set it.
+    fields = {"started_at": event.started_at, "ended_at": event.ended_at, "duration_s": event.duration_s,
+              "summary": event.summary, "sentiment": event.sentiment, "recording_url": event.recording_url,
+              "cost_cents": event.cost_cents}
+    for name, value in fields.items():
+        if value is not None and (forward or getattr(call, name) is None):
+            setattr(call, name, value)
+    if event.cost_cents is not None and (forward or call.currency is None):
+        call.currency = event.currency
+    if event.transcript is not None and (forward or not call.transcript):
+        call.transcript = [asdict(t) for t in event.transcript]
+    if event.analysis is not None and (forward or "analysis" not in data):
+        data["analysis"] = event.analysis
+    if event.terminal:
+        if event.end_status and (forward or "end_status" not in data):
+            data["end_status"] = event.end_status
+        if event.answered is not None and (forward or "answered" not in data):
+            data["answered"] = event.answered
+        if event.classification and (forward or not call.outcome or call.outcome in ("completed",)):
+            call.outcome = event.classification
+        elif not call.outcome and event.end_status:
+            call.outcome = event.end_status
+        call.status = "ended"
+    elif STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != "ended":
+        call.status = event.stage
+    if event.final:
+        data["final"] = True
+    if event.chain_id and "chain_id" not in data:
+        data["chain_id"] = event.chain_id
+    data.setdefault("events", [])
+    if event.event_id not in data["events"]:
+        data["events"] = (data["events"] + [event.event_id])[-20:]
+    call.data = data
+    call.updated_at = utcnow()
+    return call
+
+
+def result_for(call: Interaction) -> CallResult | None:
+    """The chain's view of an ended call, from the merged CRM record (so every delivery says the same)."""
+    data = call.data or {}
+    if call.status != "ended" or not data.get("final"):
+        return None
+    end_status = data.get("end_status") or ("completed" if data.get("answered") else "failed")
+    classification = call.outcome if call.outcome not in (None, end_status) else None
+    return CallResult(provider=call.provider, call_id=call.provider_ref, event_id=f"{call.provider}:{call.provider_ref}",
+                      answered=bool(data.get("answered")), status=end_status, classification=classification,
+                      duration_s=call.duration_s or 0)

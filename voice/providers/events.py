@@ -1,0 +1,77 @@
+"""One normalised call event for Retell, Vapi and Bland webhooks and call look-ups."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# How far along a call is; events only ever move a call forward (duplicates and reordering are harmless).
+STATUS_RANK = {"queued": 0, "ringing": 1, "in_progress": 2, "ended": 3, "analyzed": 4}
+UNANSWERED = ("no_answer", "busy", "voicemail", "failed")
+CLASSIFICATIONS = ("booked", "interested", "callback_requested", "not_interested", "do_not_call", "wrong_number")
+SENTIMENTS = ("positive", "neutral", "negative", "unknown")
+
+
+@dataclass
+class Turn:
+    speaker: str  # agent | callee
+    text: str
+    at_s: float | None = None
+
+
+@dataclass
+class CallEvent:
+    """What a provider told us about a call, in our terms (seconds, cents, our classification)."""
+
+    provider: str
+    call_id: str
+    event_id: str            # the provider's dedupe key for this delivery (see PROVIDERS.md per provider)
+    event_type: str          # provider's name for it, e.g. call_ended
+    stage: str               # one of STATUS_RANK
+    occurred_at: datetime | None = None
+    answered: bool | None = None
+    end_status: str | None = None        # completed | no_answer | busy | voicemail | failed (when ended)
+    duration_s: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    transcript: list[Turn] | None = None
+    summary: str | None = None
+    sentiment: str | None = None         # SENTIMENTS
+    recording_url: str | None = None
+    cost_cents: int | None = None
+    currency: str = "USD"
+    analysis: dict | None = None         # the provider's structured analysis, as sent
+    classification: str | None = None    # CLASSIFICATIONS
+    # True when no further event will add to this call (e.g. Retell call_analyzed, Vapi end-of-call-report,
+    # Bland's post-call webhook); the chain is told the result only then.
+    final: bool = False
+    lead_id: int | None = None
+    chain_id: str | None = None
+    idempotency_key: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return STATUS_RANK[self.stage] >= STATUS_RANK["ended"]
+
+
+def classify_text(summary: str | None, analysis: dict | None) -> str | None:
+    """Our classification from a provider's structured analysis first, else from its summary.
+
+    Providers are configured (agent analysis prompts / structured data schemas) to return an
+    `outcome` field with one of CLASSIFICATIONS; free text is only a fallback.
+    """
+    for key in ("outcome", "classification", "call_outcome"):
+        value = (analysis or {}).get(key)
+        if isinstance(value, str) and value.lower() in CLASSIFICATIONS:
+            return value.lower()
+    text = (summary or "").lower()
+    rules = (("do_not_call", ("nicht mehr anrufen", "nie wieder an", "do not call", "don't call", "stop calling")),
+             ("wrong_number", ("falsche nummer", "wrong number", "wrong person", "falsche person")),
+             ("booked", ("termin gebucht", "appointment booked", "booked", "gebucht")),
+             ("callback_requested", ("rückruf", "call back later", "callback")),
+             ("not_interested", ("kein interesse", "not interested")),
+             ("interested", ("interesse", "interested")))
+    for label, needles in rules:
+        if any(n in text for n in needles):
+            return label
+    return None

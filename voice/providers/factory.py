@@ -1,0 +1,48 @@
+"""Build the voice providers from configuration: real services when a key is set, else the sandbox."""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from voice.providers.base import ProviderRegistry
+
+log = logging.getLogger(__name__)
+REAL_BASE_URLS = {"retell": "https://api.retellai.com", "vapi": "https://api.vapi.ai", "bland": "https://api.bland.ai"}
+SANDBOX_KEYS = {"retell": "key_sandbox_retell", "vapi": "sandbox-vapi-private-key", "bland": "sandbox-bland-key"}
+
+
+def provider_settings(app: Flask, name: str) -> tuple[str, str] | None:
+    """(api_key, base_url) for a provider, or None when it is not available at all."""
+    secrets = app.extensions["leadchain.secrets"]
+    key = secrets.get(f"providers/{name}-api-key")
+    base = os.environ.get(f"LEADCHAIN_{name.upper()}_BASE_URL") or app.config.get(f"{name.upper()}_BASE_URL")
+    sandbox = os.environ.get("LEADCHAIN_SANDBOX_URL") or app.config.get("SANDBOX_URL")
+    if key:
+        return key, base or REAL_BASE_URLS[name]
+    if sandbox:
+        # No key: the keyless local stack and the tests talk to the provider sandbox.
+        return SANDBOX_KEYS[name], base or f"{sandbox.rstrip('/')}/{name}"
+    return None
+
+
+def build_registry(app: Flask) -> ProviderRegistry:
+    providers = {}
+    for name in ("retell", "vapi", "bland"):
+        settings = provider_settings(app, name)
+        if settings is None:
+            continue
+        key, base_url = settings
+        try:
+            if name == "retell":
+                from voice.providers.retell import RetellProvider as cls
+            elif name == "vapi":
+                from voice.providers.vapi import VapiProvider as cls
+            else:
+                from voice.providers.bland import BlandProvider as cls
+        except ImportError:
+            log.warning("provider %s is not available in this build", name)
+            continue
+        providers[name] = cls(api_key=key, base_url=base_url)
+    return ProviderRegistry(providers)
