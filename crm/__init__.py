@@ -1,6 +1,7 @@
 """leadchain CRM: the Flask application factory."""
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,13 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     openapi.register_blueprint(api_chains.bp)
     openapi.register_blueprint(webhook_leads.bp)
     app.register_blueprint(health.bp)
+    for name in ("retell", "vapi", "bland", "sendgrid"):
+        # Each provider's webhook lives in its own module (one package per vendor, as pipecat does).
+        try:
+            module = importlib.import_module(f"crm.webhooks.{name}")
+        except ModuleNotFoundError:
+            continue
+        openapi.register_blueprint(module.bp)
     return app
 
 

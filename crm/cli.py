@@ -125,6 +125,18 @@ def worker(name: str) -> None:
     asyncio.run(run(name))
 
 
+@main.command("sandbox")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8099, type=int)
+@click.option("--webhook-base", default="http://127.0.0.1:5000", help="where the sandbox sends webhooks (the CRM)")
+def sandbox_command(host: str, port: int, webhook_base: str) -> None:
+    """Run the provider sandbox (Retell, Vapi, Bland, SendGrid on loopback)."""
+    import logging
+    from voice.sandbox.app import SandboxConfig, serve
+    logging.basicConfig(level=logging.INFO)
+    serve(host, port, SandboxConfig(webhook_base=webhook_base))
+
+
 @main.command("up")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)

@@ -14,10 +14,9 @@ WORKERS = ("chain", "provider")
 
 
 def provider_registry(app):
-    """Voice providers from configuration. None configured → the chain records 'no provider'."""
-    from voice.providers.base import ProviderRegistry
-    factory = app.config.get("LEADCHAIN_PROVIDER_FACTORY")
-    return factory(app) if factory else ProviderRegistry()
+    """Voice providers from configuration (real with a key, the sandbox without); see voice.providers.factory."""
+    from voice.providers.factory import registry
+    return registry(app)
 
 
 def email_sender(app):

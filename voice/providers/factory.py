@@ -46,3 +46,26 @@ def build_registry(app: Flask) -> ProviderRegistry:
             continue
         providers[name] = cls(api_key=key, base_url=base_url)
     return ProviderRegistry(providers)
+
+
+def registry(app: Flask) -> ProviderRegistry:
+    """The app's providers, built once (tests may set LEADCHAIN_PROVIDER_FACTORY)."""
+    found = app.extensions.get("leadchain.providers")
+    if found is None:
+        factory = app.config.get("LEADCHAIN_PROVIDER_FACTORY") or build_registry
+        found = app.extensions["leadchain.providers"] = factory(app)
+    return found
+
+
+def webhook_secret(app: Flask, name: str) -> str | None:
+    """The secret a provider's webhooks are verified with (Retell: the API key itself)."""
+    secrets = app.extensions["leadchain.secrets"]
+    if name == "retell":
+        settings = provider_settings(app, "retell")
+        return settings[0] if settings else None
+    value = secrets.get(f"providers/{name}-webhook-secret")
+    if value:
+        return value
+    if provider_settings(app, name) and not secrets.get(f"providers/{name}-api-key"):
+        return {"vapi": "sandbox-vapi-server-secret", "bland": "sandbox-bland-webhook-secret"}.get(name)
+    return None

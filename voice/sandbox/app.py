@@ -1,0 +1,109 @@
+"""The sandbox process: one Flask app, each provider under its own path prefix (the SDKs keep a base
+URL's path, PROVIDERS.md §0), plus /sandbox/* to look inside and to inject faults."""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+
+from flask import Flask, jsonify, render_template_string, request
+
+from voice.sandbox.dispatcher import Dispatcher
+from voice.sandbox.state import Fault, SandboxState, WebhookMode
+
+log = logging.getLogger(__name__)
+PROVIDER_MODULES = ("retell", "vapi", "bland", "sendgrid")
+
+
+@dataclass
+class SandboxConfig:
+    webhook_base: str | None = None          # the CRM, e.g. http://127.0.0.1:5000 (webhooks go to /webhooks/<p>)
+    step_s: float = 0.2                      # pause between a call's lifecycle events
+    keys: dict[str, str] = field(default_factory=lambda: {
+        "retell": "key_sandbox_retell",               # Retell signs webhooks with the API key
+        "vapi": "sandbox-vapi-private-key",
+        "vapi_secret": "sandbox-vapi-server-secret",  # X-Vapi-Secret on server messages
+        "bland": "sandbox-bland-key",
+        "bland_webhook_secret": "sandbox-bland-webhook-secret",
+        "sendgrid": "SG.sandbox-key",
+    })
+    retell_llm_websocket_url: str | None = None   # set: Retell calls talk to the voice bridge (issue 6)
+
+    def webhook_url(self, provider: str) -> str | None:
+        return f"{self.webhook_base.rstrip('/')}/webhooks/{provider}" if self.webhook_base else None
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.state = SandboxState()
+        self.dispatcher = Dispatcher()
+
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Provider sandbox: calls</title>
+<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem}</style>
+</head><body><h1>Provider sandbox</h1><p>{{ stats }}</p><table><thead><tr><th>provider</th><th>call</th><th>to</th>
+<th>persona</th><th>language</th><th>status</th></tr></thead><tbody>
+{% for c in calls %}<tr><td>{{ c.provider }}</td><td>{{ c.call_id }}</td><td>{{ c.to_number }}</td><td>{{ c.persona }}</td>
+<td>{{ c.language }}</td><td>{{ c.status }}</td></tr>{% else %}<tr><td colspan="6">no calls yet</td></tr>{% endfor %}
+</tbody></table></body></html>"""
+
+
+def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
+    app = Flask("leadchain-sandbox")
+    sandbox = Sandbox(config or SandboxConfig())
+    app.extensions["sandbox"] = sandbox
+    for name in PROVIDER_MODULES:
+        try:
+            module = importlib.import_module(f"voice.sandbox.{name}")
+        except ModuleNotFoundError:
+            log.warning("sandbox: %s is not part of this build", name)
+            continue
+        app.register_blueprint(module.blueprint(sandbox), url_prefix=f"/{name}")
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/sandbox/calls")
+    def calls():
+        listed = sandbox.state.list(request.args.get("provider"))
+        if request.args.get("format") == "json":
+            return jsonify([{"provider": c.provider, "call_id": c.call_id, "to_number": c.to_number,
+                             "persona": c.persona, "language": c.language, "status": c.status,
+                             "metadata": c.request.get("metadata")} for c in listed])
+        return render_template_string(PAGE, calls=listed, stats=sandbox.state.stats())
+
+    @app.get("/sandbox/stats")
+    def stats():
+        return jsonify(sandbox.state.stats())
+
+    @app.post("/sandbox/faults")
+    def faults():
+        body = request.get_json(force=True, silent=True) or {}
+        provider = str(body.get("provider", ""))
+        if provider not in PROVIDER_MODULES:
+            return jsonify(error="provider must be one of " + ", ".join(PROVIDER_MODULES)), 422
+        sandbox.state.faults[provider] = Fault(status=int(body.get("status", 503)), remaining=int(body.get("count", 1)),
+                                               retry_after_s=body.get("retry_after_s"))
+        return jsonify(ok=True)
+
+    @app.post("/sandbox/webhook-mode")
+    def webhook_mode():
+        body = request.get_json(force=True, silent=True) or {}
+        provider = str(body.get("provider", ""))
+        if provider not in PROVIDER_MODULES:
+            return jsonify(error="provider must be one of " + ", ".join(PROVIDER_MODULES)), 422
+        sandbox.state.webhook_modes[provider] = WebhookMode(duplicate=int(body.get("duplicate", 0)),
+                                                            reorder=bool(body.get("reorder", False)),
+                                                            delay_s=float(body.get("delay_s", 0)))
+        return jsonify(ok=True)
+
+    return app
+
+
+def serve(host: str, port: int, config: SandboxConfig) -> None:
+    from werkzeug.serving import make_server
+    server = make_server(host, port, create_sandbox_app(config), threaded=True)
+    log.info("provider sandbox on http://%s:%s", host, port)
+    server.serve_forever()
