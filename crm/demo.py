@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import Role, User
+from crm.models import Campaign, Role, User
 
 USERS = [
     ("manager@leadchain.local", "Maria Manager", Role.MANAGER, "de"),
@@ -22,8 +22,16 @@ def seed() -> dict[str, int]:
         if db.session.scalar(sa.select(User.id).where(User.email == email)) is None:
             db.session.add(User(email=email, name=name, role=role, language=language))
             created_users += 1
+    campaigns = 0
+    if db.session.scalar(sa.select(Campaign.id).where(Campaign.name == "demo")) is None:
+        # Keyless local stack: these agent/number ids only exist in the provider sandbox.
+        db.session.add(Campaign(name="demo", provider="retell", agent_id="agent_demo_de", from_number="+4930555000",
+                                language="de", script_variables={"product": "Leadchain Demo"}, is_default=True,
+                                failover_provider="vapi", failover_agent_id="assistant_demo",
+                                failover_from_number="phone_number_demo"))
+        campaigns = 1
     db.session.commit()
-    return {"users_created": created_users}
+    return {"users_created": created_users, "campaigns_created": campaigns}
 
 
 def demo_leads() -> list[dict]:

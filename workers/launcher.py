@@ -70,6 +70,9 @@ def local_services(host: str, port: int, var: Path) -> list[Service]:
     return [
         Service("temporal", temporal, url="http://127.0.0.1:8233  (Temporal UI; frontend 127.0.0.1:7233)",
                 ready="127.0.0.1:7233"),
+        Service("sandbox", [leadchain, "sandbox", "--port", "8099", "--webhook-base", f"http://{host}:{port}"],
+                url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, SendGrid)",
+                ready="127.0.0.1:8099"),
         Service("web", [_bin("gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--access-logfile", "-",
                         "crm:create_app()"], url=f"http://{host}:{port}/  (API spec: /api/openapi.json)",
                 ready=f"{host}:{port}"),
@@ -81,7 +84,8 @@ def local_services(host: str, port: int, var: Path) -> list[Service]:
 def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
     var = Path(os.environ.get("LEADCHAIN_VAR_DIR", PROJECT_ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:7233"}
+    # Providers without a configured key are served by the sandbox (voice.providers.factory).
+    env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"}
     if "VAULT_ADDR" not in env:
         env.update(local_secrets(var))
     leadchain = _bin("leadchain")
