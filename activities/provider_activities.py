@@ -121,12 +121,21 @@ class ProviderActivities:
 
     def _placed(self, row: SideEffect, inp: PlaceCallInput, provider: str, call_id: str) -> CallPlaced:
         _done(row, provider, call_id, {"attempt": inp.attempt})
-        if db.session.scalar(sa.select(Interaction.id).where(Interaction.provider == provider,
-                                                            Interaction.provider_ref == call_id)) is None:
-            db.session.add(Interaction(lead_id=inp.lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                       provider=provider, provider_ref=call_id, status="queued",
-                                       started_at=utcnow(), created_by="chain",
-                                       data={"stage": "queued", "chain_id": inp.chain_id}))
+        existing = db.session.scalar(sa.select(Interaction).where(Interaction.provider == provider,
+                                                                 Interaction.provider_ref == call_id))
+        if existing is None:
+            try:
+                # A fast webhook may create the call's record between our look-up and this insert.
+                with db.session.begin_nested():
+                    db.session.add(Interaction(
+                        lead_id=inp.lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
+                        provider=provider, provider_ref=call_id, status="queued", started_at=utcnow(),
+                        created_by="chain", data={"stage": "queued", "chain_id": inp.chain_id}))
+            except sa.exc.IntegrityError:
+                existing = db.session.scalar(sa.select(Interaction).where(Interaction.provider == provider,
+                                                                         Interaction.provider_ref == call_id))
+        if existing is not None and "chain_id" not in (existing.data or {}):
+            existing.data = {**(existing.data or {}), "chain_id": inp.chain_id}
         db.session.commit()
         return CallPlaced(provider, call_id)
 

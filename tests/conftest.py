@@ -13,7 +13,7 @@ from crm import create_app
 from crm.extensions import db
 from crm.secrets import EnvSecrets
 
-pytest_plugins = ["tests.openbao"]
+pytest_plugins = ["tests.openbao", "tests.temporal_fixtures", "tests.sandbox_fixtures"]
 
 PG_ADMIN_URL = os.environ.get("LEADCHAIN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

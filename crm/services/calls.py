@@ -64,9 +64,11 @@ def apply_event(event: CallEvent) -> Interaction | None:
             data["end_status"] = event.end_status
         if event.answered is not None and (forward or "answered" not in data):
             data["answered"] = event.answered
-        if event.classification and (forward or not call.outcome or call.outcome in ("completed",)):
+        end_statuses = ("completed", "no_answer", "busy", "voicemail", "failed")
+        if event.classification and (forward or not call.outcome or call.outcome in end_statuses):
             call.outcome = event.classification
-        elif not call.outcome and event.end_status:
+        elif event.end_status and (not call.outcome or (forward and call.outcome in end_statuses)):
+            # Still only an end status: a later stage may correct it (e.g. completed → no_answer).
             call.outcome = event.end_status
         call.status = "ended"
     elif STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != "ended":

