@@ -56,6 +56,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     openapi.register_blueprint(api_chains.bp)
     openapi.register_blueprint(webhook_leads.bp)
     app.register_blueprint(health.bp)
+    from crm.email import unsubscribe
+    app.register_blueprint(unsubscribe.bp)
     for name in ("retell", "vapi", "bland", "sendgrid"):
         # Each provider's webhook lives in its own module (one package per vendor, as pipecat does).
         try:

@@ -20,8 +20,10 @@ def provider_registry(app):
 
 
 def email_sender(app):
-    factory = app.config.get("LEADCHAIN_EMAIL_FACTORY")
-    return factory(app) if factory else None
+    """SendGrid with a key, the sandbox's SendGrid without one (crm.email.factory)."""
+    from crm.email.factory import build_sender
+    factory = app.config.get("LEADCHAIN_EMAIL_FACTORY") or build_sender
+    return factory(app)
 
 
 async def run(name: str) -> None:

@@ -1,0 +1,217 @@
+"""Render the chain's emails: Jinja2 templates per language, HTML (autoescaped) and plain text.
+
+``render(template, lead, context, language)`` returns ``Rendered(subject, html, text)``. Every mail
+carries the company imprint (from settings) and the lead's unsubscribe link; lead data is escaped in
+the HTML part. Templates live in crm/email/templates/<language>/<name>.{html,txt}; the subject is the
+``subject`` block of the .txt template.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from crm.email import settings as email_settings
+from crm.email.tokens import unsubscribe_url
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+LANGUAGES = ("de", "en")
+DEFAULT_LANGUAGE = "de"
+# The templates the chain sends (workflows/lead_chain.py) plus the manager report (reports issue).
+TEMPLATES = ("follow_up", "booking_confirmation", "callback_confirmation", "nurture", "manager_report")
+NURTURE_STEPS = 3
+DEFAULT_TIMEZONE = "Europe/Berlin"
+LOCALES = {"de": "de_DE", "en": "en_GB"}
+
+STRINGS = {
+    "de": {
+        "imprint": "Impressum", "directors": "Geschäftsführung", "register": "Registergericht",
+        "vat_id": "USt-IdNr.", "phone": "Telefon", "email": "E-Mail", "website": "Web",
+        "unsubscribe": "Keine E-Mails mehr erhalten? Hier abmelden",
+        "why": "Sie erhalten diese E-Mail, weil Sie mit uns in Kontakt standen.",
+        "report_why": "Sie erhalten diesen Bericht als Mitglied des Vertriebsteams.",
+        "report_unsubscribe": "Berichte abbestellen",
+        "at": "um", "oclock": "Uhr", "sales_team": "Ihr Vertriebsteam",
+    },
+    "en": {
+        "imprint": "Legal notice", "directors": "Managing directors", "register": "Register",
+        "vat_id": "VAT ID", "phone": "Phone", "email": "Email", "website": "Web",
+        "unsubscribe": "Don't want these emails? Unsubscribe here",
+        "why": "You are receiving this email because you were in touch with us.",
+        "report_why": "You receive this report as a member of the sales team.",
+        "report_unsubscribe": "Unsubscribe from reports",
+        "at": "at", "oclock": "", "sales_team": "Your sales team",
+    },
+}
+
+_env: Environment | None = None
+
+
+class Rendered(NamedTuple):
+    subject: str
+    html: str
+    text: str
+
+
+class UnknownTemplate(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who the mail is about or from, as the templates see it (also for leads not in the database)."""
+
+    first_name: str
+    last_name: str
+    company: str
+    email: str
+    display_name: str
+
+
+def environment() -> Environment:
+    global _env
+    if _env is None:
+        _env = Environment(
+            loader=FileSystemLoader(str(TEMPLATE_DIR)),
+            # HTML escaped, plain text not (escaping would show "&amp;" to the reader).
+            autoescape=select_autoescape(enabled_extensions=("html",), disabled_extensions=("txt",),
+                                         default_for_string=True, default=True),
+            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return _env
+
+
+def language_for(lead: Any, language: str | None = None) -> str:
+    for candidate in (language, getattr(lead, "language", None)):
+        if candidate in LANGUAGES:
+            return candidate
+    return DEFAULT_LANGUAGE
+
+
+def template_file(template: str, step: int | None = None) -> str:
+    """The template's file stem: "nurture" with step n is nurture_<n> (steps past the last repeat it)."""
+    if template == "nurture":
+        return f"nurture_{min(max(int(step or 1), 1), NURTURE_STEPS)}"
+    if re.fullmatch(r"nurture_[1-9]", template) or template in TEMPLATES:
+        return template
+    raise UnknownTemplate(f"unknown email template {template!r}")
+
+
+def format_when(moment: datetime, tz_name: str, language: str) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    tz = ZoneInfo(tz_name)
+    locale = LOCALES[language]
+    date_part = format_datetime(moment, "EEEE, d. MMMM y" if language == "de" else "EEEE, d MMMM y",
+                                tzinfo=tz, locale=locale)
+    time_part = format_datetime(moment, "HH:mm", tzinfo=tz, locale=locale)
+    zone = format_datetime(moment, "z", tzinfo=tz, locale=locale)
+    if language == "de":
+        return f"{date_part} um {time_part} Uhr ({zone})"
+    return f"{date_part} at {time_part} ({zone})"
+
+
+def _person(lead: Any) -> Person | None:
+    if lead is None:
+        return None
+    first = (getattr(lead, "first_name", None) or "").strip()
+    last = (getattr(lead, "last_name", None) or "").strip()
+    company = (getattr(lead, "company", None) or "").strip()
+    email = getattr(lead, "email", None) or ""
+    display = " ".join(p for p in (first, last) if p) or company or email
+    return Person(first, last, company, email, display)
+
+
+def _pairs(metrics: Any) -> list[tuple[Any, Any]]:
+    if not metrics:
+        return []
+    return list(metrics.items()) if isinstance(metrics, dict) else [tuple(m) for m in metrics]
+
+
+def greeting(person: Person | None, language: str) -> str:
+    if language == "de":
+        name = " ".join(p for p in (person.first_name, person.last_name) if p) if person else ""
+        return f"Guten Tag {name}," if name else "Guten Tag,"
+    first = person.first_name if person else ""
+    return f"Hello {first}," if first else "Hello,"
+
+
+def _owner(lead: Any) -> dict[str, str]:
+    owner = getattr(lead, "owner", None) if lead is not None else None
+    if owner is not None and getattr(owner, "email", None):
+        return {"name": owner.name, "email": owner.email, "person": True,
+                "timezone": getattr(owner, "timezone", None) or DEFAULT_TIMEZONE}
+    # No owner yet: the company signs, and the company's sender address organises invites.
+    address, name = email_settings.sender_address()
+    return {"name": name, "email": address, "person": False, "timezone": DEFAULT_TIMEZONE}
+
+
+def _appointment(lead: Any, context: dict[str, Any], owner: dict[str, str], language: str) -> dict | None:
+    appt = context.get("appointment", "lookup")
+    if appt == "lookup":
+        appt = latest_appointment(getattr(lead, "id", None))
+    if appt is None:
+        return None
+    tz_name = owner.get("timezone") or DEFAULT_TIMEZONE
+    return {"id": appt.id, "when": format_when(appt.starts_at, tz_name, language),
+            "ends": format_when(appt.ends_at, tz_name, language),
+            "minutes": int((appt.ends_at - appt.starts_at).total_seconds() // 60),
+            "title": appt.title or "", "location": appt.location or "", "timezone": tz_name}
+
+
+def latest_appointment(lead_id: int | None):
+    """The lead's most recently booked confirmed appointment, or None (also outside a database)."""
+    if not lead_id:
+        return None
+    import sqlalchemy as sa
+    from crm.extensions import db
+    from crm.models import Appointment, AppointmentStatus
+    return db.session.scalar(sa.select(Appointment).where(
+        Appointment.lead_id == lead_id, Appointment.status == AppointmentStatus.CONFIRMED)
+        .order_by(Appointment.created_at.desc(), Appointment.id.desc()).limit(1))
+
+
+def render(template: str, lead: Any, context: dict[str, Any] | None = None,
+           language: str | None = None) -> Rendered:
+    """Render one email. `lead` is a Lead (or anything with its name/email attributes; None for the
+    manager report, whose recipient comes in context["recipient"]). Context keys the templates use:
+    step (nurture), appointment (booking; looked up when absent), material_url, unsubscribe_url
+    (overrides the lead's link; the manager report's opt-out page), period, metrics, rows, report_url.
+    """
+    context = dict(context or {})
+    language = language_for(lead, language)
+    name = template_file(template, context.get("step"))
+    env = environment()
+    owner = _owner(lead)
+    values: dict[str, Any] = {
+        "lang": language, "t": STRINGS[language], "company": email_settings.company(),
+        "lead": _person(lead), "owner": owner, "step": context.get("step") or 1,
+        "material_url": context.get("material_url") or email_settings.company().website,
+        "appointment": None, "recipient": _person(context.get("recipient")),
+        "period": context.get("period", ""), "metrics": _pairs(context.get("metrics")),
+        "rows": context.get("rows") or [], "report_url": context.get("report_url") or "",
+        "is_report": name == "manager_report",
+    }
+    values["greeting"] = greeting(values["lead"] or values["recipient"], language)
+    if name == "booking_confirmation":
+        values["appointment"] = _appointment(lead, context, owner, language)
+    values["unsubscribe_url"] = context.get("unsubscribe_url") or (
+        unsubscribe_url(getattr(lead, "id", None)) if lead is not None
+        else f"{email_settings.public_url()}/settings/reports")
+    try:
+        text_template = env.get_template(f"{language}/{name}.txt")
+        html_template = env.get_template(f"{language}/{name}.html")
+    except Exception as e:  # TemplateNotFound
+        raise UnknownTemplate(f"no {language} template {name!r}") from e
+    subject_block = text_template.blocks.get("subject")
+    if subject_block is None:
+        raise UnknownTemplate(f"template {language}/{name}.txt has no subject block")
+    subject = "".join(subject_block(text_template.new_context(values)))
+    # A subject is one line: lead data must not be able to add headers or lines.
+    subject = re.sub(r"\s+", " ", subject).strip()[:250]
+    return Rendered(subject, html_template.render(values), text_template.render(values))
