@@ -83,8 +83,19 @@ class ProviderActivities:
             failover = self.providers.get(campaign.failover_provider) if campaign.failover_provider else None
             if row.attempts > 0:
                 # An earlier attempt may have reached either provider before failing: look before dialling.
+                refused_so_far = (row.result or {}).get("refused_by", [])
                 for candidate in (primary, failover):
-                    found = candidate.find_call(inp.idempotency_key) if candidate else None
+                    if candidate is None:
+                        continue
+                    try:
+                        found = candidate.find_call(inp.idempotency_key)
+                    except ProviderUnavailable as e:
+                        # A provider that answered every earlier attempt with 429/5xx never took the call;
+                        # only then may its failing look-up be skipped (a storm must not block failover).
+                        if candidate.name in refused_so_far and row.attempts == refused_so_far.count(candidate.name):
+                            continue
+                        raise ApplicationError(f"cannot confirm an earlier attempt: {e}"[:200],
+                                               type="ProviderUnavailable") from None
                     if found is not None:
                         return self._placed(row, inp, found.provider, found.call_id)
             use_failover = failover is not None and (primary is None or activity.info().attempt > FAILOVER_AFTER)
@@ -115,6 +126,10 @@ class ProviderActivities:
                 raise ApplicationError(str(e)[:200], type="ProviderRejected", non_retryable=True) from None
             except ProviderUnavailable as e:
                 from datetime import timedelta
+                if e.status is not None:
+                    refused = (row.result or {}).get("refused_by", []) + [provider.name]
+                    row.result = {**(row.result or {}), "refused_by": refused}
+                    db.session.commit()
                 delay = timedelta(seconds=e.retry_after_s) if e.retry_after_s else None
                 raise ApplicationError(str(e)[:200], type="ProviderUnavailable", next_retry_delay=delay) from None
             return self._placed(row, inp, call.provider, call.call_id)

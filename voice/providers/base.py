@@ -12,11 +12,16 @@ class ProviderRejected(Exception):
 
 
 class ProviderUnavailable(Exception):
-    """5xx, 429 or a network failure: worth retrying, or failing over to another provider."""
+    """5xx, 429 or a network failure: worth retrying, or failing over to another provider.
 
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+    `status` is the HTTP status when the provider answered (it refused the request); None when no answer
+    came (timeout, dropped connection), so whether it acted is unknown.
+    """
+
+    def __init__(self, message: str, retry_after_s: float | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.status = status
 
 
 @dataclass(frozen=True)

@@ -319,7 +319,7 @@ class BlandProvider:
             raise ProviderUnavailable(f"bland {method} {path}: {type(e).__name__}") from None
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderUnavailable(f"bland {method} {path}: HTTP {response.status_code} {_message(response)}",
-                                      retry_after_s=_retry_after(response))
+                                      retry_after_s=_retry_after(response), status=response.status_code)
         return response
 
     def _json(self, response: httpx.Response) -> Any:

@@ -63,7 +63,9 @@ class RetellProvider:
     def __init__(self, api_key: str, base_url: str, *, webhook_keys: list[str] | None = None,
                  timeout_s: float = 20.0) -> None:
         # An explicit timeout (below the place_call activity's 60 s) replaces the SDK's 120 s/300 s defaults.
-        self.client = Retell(api_key=api_key, base_url=base_url,
+        # No SDK retries at all: Temporal retries the activity (with Retry-After), and SDK-level waits
+        # inside an activity only stretch it towards its timeout.
+        self.client = Retell(api_key=api_key, base_url=base_url, max_retries=0,
                              timeout=httpx.Timeout(timeout_s, connect=5.0))
         # Retell signs webhooks with the API key that has the webhook badge; several during a rotation.
         self.webhook_keys = list(webhook_keys or [api_key])
@@ -147,7 +149,7 @@ def _mapped(error: Exception, what: str) -> Exception:
         status = error.status_code
         detail = f"retell {what}: HTTP {status}: {_message(error)}"
         if status in (408, 409, 429) or status >= 500:
-            return ProviderUnavailable(detail, retry_after(error.response.headers))
+            return ProviderUnavailable(detail, retry_after(error.response.headers), status=status)
         return ProviderRejected(detail)
     # APIConnectionError / APITimeoutError / unreadable response: the request may or may not have arrived.
     return ProviderUnavailable(f"retell {what}: {type(error).__name__}")

@@ -420,7 +420,7 @@ class VapiProvider:
             detail = e.body.get("message") if isinstance(e.body, dict) else e.body
             text = f"vapi {what}: HTTP {status}: {str(detail)[:200]}"
             if status in (0, 408, 429) or status >= 500:
-                raise ProviderUnavailable(text, _retry_after(e.headers)) from None
+                raise ProviderUnavailable(text, _retry_after(e.headers), status=status or None) from None
             raise ProviderRejected(text) from None
         except httpx.HTTPError as e:
             # Also a read timeout on create: the call may exist; the activity looks for it before re-dialling.
