@@ -178,13 +178,16 @@ class FileEmailSender:
 
 # ---- the process ----------------------------------------------------------------------------------
 
-def build_app(db_url: str, chain_key: str):
+def build_app(db_url: str, chain_key: str, sandbox_url: str | None = None):
     from crm import create_app
     from tests.conftest import make_test_secrets
     from tests.workflows.conftest import always_open_policy
-    return create_app({"SQLALCHEMY_DATABASE_URI": db_url,
-                       "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
-                       "LEADCHAIN_GATE_POLICY": always_open_policy()})
+    config = {"SQLALCHEMY_DATABASE_URI": db_url,
+              "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
+              "LEADCHAIN_GATE_POLICY": always_open_policy()}
+    if sandbox_url:
+        config["SANDBOX_URL"] = sandbox_url
+    return create_app(config)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -194,7 +197,7 @@ async def run(args: argparse.Namespace) -> None:
     from workers.relay import Relay
     from workers.temporal_client import connect
 
-    app = build_app(args.db, args.chain_key)
+    app = build_app(args.db, args.chain_key, args.sandbox_url)
     client = await connect(args.temporal)
     state = FileState(args.state).init()
     chain_settings = settings(args.chain_queue, args.provider_queue)
@@ -209,8 +212,13 @@ async def run(args: argparse.Namespace) -> None:
     if args.role in ("provider", "both"):
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="provider-activity")
         executors.append(executor)
-        acts = ProviderActivities(app, ProviderRegistry({PROVIDER_NAME: FileVoiceProvider(state, args.delay)}),
-                                  FileEmailSender(state, args.delay))
+        if args.sandbox_url:
+            # The real provider adapters against the provider sandbox (which counts every dial).
+            from voice.providers.factory import registry
+            providers = registry(app)
+        else:
+            providers = ProviderRegistry({PROVIDER_NAME: FileVoiceProvider(state, args.delay)})
+        acts = ProviderActivities(app, providers, FileEmailSender(state, args.delay))
         runners.append(chain_mod.worker_runner(
             chain_mod.provider_worker(client, acts, executor, task_queue=args.provider_queue)))
     logging.getLogger(__name__).info("worker process %s up (role %s)", os.getpid(), args.role)
@@ -232,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role", choices=("both", "chain", "provider"), default="both")
     parser.add_argument("--delay", type=float, default=0.4,
                         help="seconds between a fake recording a request and answering it")
+    parser.add_argument("--sandbox-url", help="use the real provider adapters against this provider sandbox")
     parser.add_argument("--ready", help="file to write this process's pid to once the workers are built")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [{os.getpid()}] %(levelname)s %(name)s %(message)s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from dataclasses import dataclass, field
 
 from flask import Flask, jsonify, render_template_string, request
@@ -60,6 +61,26 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
             log.warning("sandbox: %s is not part of this build", name)
             continue
         app.register_blueprint(module.blueprint(sandbox), url_prefix=f"/{name}")
+
+    create_paths = {"retell": "/retell/v2/create-phone-call", "vapi": "/vapi/call", "bland": "/bland/v1/calls"}
+
+    @app.after_request
+    def slow_answer(response):
+        # Fault injection: the call exists, but the answer comes late (a client may die meanwhile).
+        for provider, path in create_paths.items():
+            delay = sandbox.state.response_delays.get(provider)
+            if delay and request.method == "POST" and request.path == path and response.status_code < 300:
+                time.sleep(delay)
+        return response
+
+    @app.post("/sandbox/response-delay")
+    def response_delay():
+        body = request.get_json(force=True, silent=True) or {}
+        provider = str(body.get("provider", ""))
+        if provider not in create_paths:
+            return jsonify(error="provider must be one of " + ", ".join(create_paths)), 422
+        sandbox.state.response_delays[provider] = float(body.get("seconds", 0))
+        return jsonify(ok=True)
 
     @app.get("/healthz")
     def healthz():

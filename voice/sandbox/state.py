@@ -45,6 +45,7 @@ class SandboxState:
         self.created: dict[str, int] = {}           # calls actually created ("dialled")
         self.faults: dict[str, Fault] = {}
         self.webhook_modes: dict[str, WebhookMode] = {}
+        self.response_delays: dict[str, float] = {}
         self._ids = itertools.count(1)
 
     def next_id(self) -> int:
