@@ -7,10 +7,16 @@ For each target (leadchain's POST /webhooks/leads/<source>, then bench/bare_app.
 end; SQLite: a temp file), run leadchain's migrations into it, start gunicorn with W sync workers on a
 free 127.0.0.1 port, warm up, post N distinct leads with C concurrent httpx clients (each request
 signed with the Standard Webhooks scheme and a fresh webhook-id, for both targets), stop gunicorn and
-count the rows in `leads` directly in the database. Prints one table and the ratios leadchain/bare.
+count rows directly in the database.
 
-Exit status: 0 when every request was accepted and every accepted lead is a row; 1 on a row-count
-mismatch or any error; 2 when the benchmark itself could not run (database, gunicorn, timeout).
+leadchain's endpoint answers 202 and stores the lead in lead_submissions; the leads row is written later
+by the lead chain's import step (a Temporal activity). The benchmark does not run Temporal: unless
+--no-drain, it runs that step's work itself on the stored submissions (W processes, timed on its own),
+then checks that every accepted lead is a row in leads. An endpoint answering 200 is expected to have
+written its leads row at once (the bare one; leadchain's before the lead chain).
+
+Exit status: 0 when every request was accepted and every row count matches; 1 on a mismatch or any
+error (samples, and the gunicorn log, are printed); 2 when the benchmark itself could not run.
 See bench/README.md.
 """
 from __future__ import annotations
@@ -35,7 +41,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -47,6 +53,7 @@ BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
 SOURCE = "website"
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+NOISY = 0.10  # share of the machine used by other programs above which a phase's figures are flagged
 MAX_LEADS = 99_000  # phone numbers are +49 30 231 + 5 digits: 100,000 distinct, warm-up included
 
 
@@ -144,10 +151,14 @@ class Database:
             return sqlite3.connect(self.path, timeout=30)
         return psycopg.connect(self.url, connect_timeout=10)
 
-    def count_leads(self) -> int:
+    def count(self, table: str) -> int | None:
+        """Rows in `table` (one of ours, never user input), or None when the schema has no such table."""
+        assert table in ("leads", "lead_submissions")
         conn = self._connect()
         try:
-            return int(conn.execute("SELECT count(*) FROM leads").fetchone()[0])
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+            return None
         finally:
             conn.close()
 
@@ -204,11 +215,90 @@ def machine_busy() -> tuple[int, int] | None:
     return sum(ticks) - idle, sum(ticks)
 
 
-def _cpu_ticks(pid: int) -> int:
-    """utime + stime of one process, in clock ticks (Linux /proc)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])
+def process_ticks() -> dict[int, tuple[str, int]]:
+    """pid -> (process title, utime + stime in clock ticks) for every process (Linux /proc). PostgreSQL
+    processes get their title ("postgres: 15/main: postgres bench_x 127.0.0.1(5123) idle"), others their
+    command name."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            if comm == "postgres":
+                comm = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # exited meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(entry.name)] = (comm, int(fields[11]) + int(fields[12]))
+    return out
+
+
+def is_our_postgres(title: str, database: str | None) -> bool:
+    """A PostgreSQL process working for the benchmark's database: its backends, and the server's shared
+    processes (WAL writer, checkpointer...). Backends of other databases are someone else's work."""
+    if database is None or not title.startswith("postgres"):
+        return False
+    if "127.0.0.1(" in title or "[local]" in title or "::1(" in title:  # a client backend
+        return f" {database} " in title
+    return True
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds spent during an interval, by who spent it; None where /proc is not available."""
+    client: float        # this process: httpx clients and request signing
+    app: float           # gunicorn master and workers of the target
+    database: float      # PostgreSQL: the benchmark database's backends and the server's shared processes
+                         # (0 for SQLite, whose work is inside the app's processes)
+    other: float         # everything else on the machine (other programs, kernel): noise
+    capacity: float      # CPU seconds available in the interval (wall time x CPUs)
+
+    @property
+    def busy(self) -> float:
+        return (self.client + self.app + self.database + self.other) / self.capacity
+
+
+class CpuMeter:
+    def __init__(self, server_pids: Callable[[], list[int]], database: str | None) -> None:
+        self.server_pids = server_pids
+        self.database = database
+        self.start = None
+
+    def _snapshot(self):
+        return machine_busy(), process_ticks(), set(self.server_pids())
+
+    def __enter__(self) -> "CpuMeter":
+        self.result: CpuUse | None = None
+        try:
+            self.start = self._snapshot()
+        except (OSError, ValueError):
+            self.start = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.start is None or exc[0] is not None:
+            return
+        try:
+            end = self._snapshot()
+        except (OSError, ValueError):
+            return
+        (busy0, procs0, pids0), (busy1, procs1, pids1) = self.start, end
+        if not busy0 or not busy1 or busy1[1] <= busy0[1]:
+            return
+        hz = os.sysconf("SC_CLK_TCK")
+        groups = {"client": 0, "app": 0, "database": 0}
+        me, server = os.getpid(), pids0 | pids1
+        for pid, (comm, ticks) in procs1.items():
+            delta = ticks - procs0.get(pid, (comm, 0))[1]
+            group = ("client" if pid == me else "app" if pid in server
+                     else "database" if is_our_postgres(comm, self.database) else None)
+            if group:
+                groups[group] += delta
+        other = max(0, (busy1[0] - busy0[0]) - sum(groups.values()))
+        self.result = CpuUse(groups["client"] / hz, groups["app"] / hz, groups["database"] / hz, other / hz,
+                             (busy1[1] - busy0[1]) / hz)
 
 
 class Server:
@@ -251,19 +341,15 @@ class Server:
                 time.sleep(0.2)
         raise BenchError(f"{self.target.name} not ready within {timeout:.0f}s (last: {last}); log: {self.log_path}")
 
-    def worker_pids(self) -> list[int]:
+    def pids(self) -> list[int]:
+        """gunicorn's master and its workers."""
         if self.proc is None:
             return []
         try:
-            return [int(p) for p in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()]
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         except OSError:
-            return []
-
-    def worker_cpu_seconds(self) -> float | None:
-        try:
-            return sum(_cpu_ticks(pid) for pid in self.worker_pids()) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return None
+            children = []
+        return [self.proc.pid, *map(int, children)]
 
     def stop(self, timeout: float = 30) -> None:
         if self.proc is None:
@@ -301,9 +387,7 @@ class LoadResult:
     status_counts: dict[str, int] = field(default_factory=dict)
     error_samples: list[dict[str, Any]] = field(default_factory=list)
     wall: float = 0.0
-    client_cpu: float = 0.0
-    server_cpu: float | None = None
-    machine_busy: float | None = None  # share of all CPUs busy during the load (client, gunicorn, database)
+    cpu: CpuUse | None = None
 
 
 async def run_load(base_url: str, path: str, secret: str, indices: range, concurrency: int,
@@ -340,7 +424,8 @@ async def run_load(base_url: str, path: str, secret: str, indices: range, concur
                     answer = response.json()
                 except ValueError:
                     answer = {}
-                outcome = answer.get("outcome", "?")
+                # 200 {"outcome": "created", ...} or 202 {"status": "accepted", ...}
+                outcome = answer.get("outcome") or answer.get("status") or "?"
                 result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
                 result.flagged += len(answer.get("flagged_duplicates") or [])
                 result.warnings += len(answer.get("warnings") or [])
@@ -353,7 +438,7 @@ async def run_load(base_url: str, path: str, secret: str, indices: range, concur
                         "response_headers": dict(response.headers), "response_body": response.text[:2000]})
 
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=request_timeout) as client:
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        t0 = time.perf_counter()
         tasks = [asyncio.create_task(client_loop(client)) for _ in range(concurrency)]
         try:
             await asyncio.wait_for(asyncio.gather(*tasks), timeout)
@@ -361,7 +446,6 @@ async def run_load(base_url: str, path: str, secret: str, indices: range, concur
             raise BenchError(f"load did not finish within {timeout:.0f}s ({result.sent} of {len(indices)} sent)") \
                 from None
         result.wall = time.perf_counter() - t0
-        result.client_cpu = time.process_time() - cpu0
     return result
 
 
@@ -373,6 +457,120 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+# ------------------------------------------------------------------------------------ the import step
+
+# Run in a child process (`bench/intake.py --drain-part K/W`): what the lead chain's import_submission
+# activity does for each stored submission, minus Temporal -- crm.services.submissions.process (the
+# intake: dedupe, insert, consent, audit), then the activity's own bookkeeping (the lead's chain_id).
+DRAIN_CODE_NOTE = "submissions.process + lead.chain_id, as activities.crm_activities.import_submission"
+
+
+def drain_part(part: str) -> int:
+    """One import process. Protocol with the parent on stdin/stdout, so that start-up is not timed and the
+    process (and its PostgreSQL backend) is still alive when the parent reads the CPU counters:
+    prints "ready", waits for a line, processes its share, prints a JSON result, waits for end of stdin."""
+    k, w = (int(x) for x in part.split("/"))
+    sys.path.insert(0, str(ROOT))
+    import traceback
+
+    import sqlalchemy as sa
+
+    from crm import create_app
+    from crm.extensions import db
+    from crm.models import Lead, LeadSubmission
+    from crm.services import submissions
+
+    app = create_app()
+    threshold = app.config["LEADCHAIN"].fuzzy_threshold
+    outcomes: dict[str, int] = {}
+    errors: list[str] = []
+    with app.app_context():
+        todo = [(i, chain_id) for i, chain_id in db.session.execute(
+            sa.select(LeadSubmission.id, LeadSubmission.chain_id)
+            .where(LeadSubmission.processed_at.is_(None)).order_by(LeadSubmission.id)).all() if i % w == k]
+        db.session.rollback()
+        print("ready", flush=True)
+        sys.stdin.readline()
+        for submission_id, chain_id in todo:
+            try:
+                result = submissions.process(submission_id, fuzzy_threshold=threshold)
+                lead = db.session.get(Lead, result.lead_id)
+                if not lead.chain_id:
+                    lead.chain_id = chain_id
+                    db.session.commit()
+                outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+            except Exception:  # noqa: BLE001 - reported to the parent with its traceback
+                db.session.rollback()
+                if len(errors) < 3:
+                    errors.append(f"submission {submission_id}:\n{traceback.format_exc()}")
+                outcomes["error"] = outcomes.get("error", 0) + 1
+        db.session.remove()
+        print(json.dumps({"outcomes": outcomes, "errors": errors}), flush=True)
+        sys.stdin.read()  # keep the process and its database connection until the parent has measured
+    return 0
+
+
+@dataclass
+class DrainResult:
+    processed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    wall: float = 0.0
+    cpu: CpuUse | None = None
+
+
+def _readline(proc: subprocess.Popen, deadline: float) -> str:
+    """One line of a child's stdout, or BenchError when the deadline passes first."""
+    import selectors
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(max(0.0, deadline - time.monotonic())):
+            raise BenchError("import step: a process did not answer in time")
+    line = proc.stdout.readline()
+    if not line:
+        raise BenchError(f"import process ended early (exit {proc.wait(timeout=10)}):\n{proc.stderr.read()[-4000:]}")
+    return line
+
+
+def drain(env: dict[str, str], workers: int, timeout: float, database: str | None) -> DrainResult:
+    result = DrainResult()
+    end = time.monotonic() + timeout
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--drain-part"]
+    procs = [subprocess.Popen([*cmd, f"{k}/{workers}"], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+             for k in range(workers)]
+    try:
+        for proc in procs:
+            if _readline(proc, end).strip() != "ready":
+                raise BenchError("import process did not start")
+        with CpuMeter(lambda: [p.pid for p in procs], database) as meter:
+            t0 = time.perf_counter()
+            for proc in procs:
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            answers = [json.loads(_readline(proc, end)) for proc in procs]
+            result.wall = time.perf_counter() - t0
+        for proc in procs:
+            proc.stdin.close()
+        for proc in procs:
+            proc.wait(timeout=max(1.0, end - time.monotonic()))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    for answer in answers:
+        for key, n in answer["outcomes"].items():
+            result.outcomes[key] = result.outcomes.get(key, 0) + n
+        result.errors.extend(answer["errors"])
+    result.processed = sum(n for key, n in result.outcomes.items() if key != "error")
+    result.cpu = meter.result
+    if result.cpu is not None:  # the import processes are the "app" here, and nothing is a client
+        result.cpu.other += result.cpu.client
+        result.cpu.client = 0.0
+    return result
+
+
 # -------------------------------------------------------------------------------------------- one run
 
 @dataclass
@@ -380,13 +578,38 @@ class TargetRun:
     target: Target
     warmup: LoadResult
     load: LoadResult
-    rows: int
+    leads_rows: int | None
+    submission_rows: int | None
+    drained: DrainResult | None
     sample_row: dict[str, Any] | None
     log_path: Path
 
+    def answered(self, status: str) -> int:
+        return self.warmup.status_counts.get(status, 0) + self.load.status_counts.get(status, 0)
+
     @property
-    def expected_rows(self) -> int:
-        return self.warmup.ok + self.load.ok
+    def expected_submissions(self) -> int:
+        """Every 202 stored a lead_submissions row."""
+        return self.answered("202")
+
+    @property
+    def expected_leads(self) -> int:
+        """Every 200 wrote its leads row at once; a 202 did once the import step ran for it."""
+        return self.answered("200") + (self.drained.outcomes.get("created", 0) if self.drained else 0)
+
+    def checks(self) -> list[tuple[str, int | None, int, bool]]:
+        """(table, rows, expected, ok) for each table the endpoint writes."""
+        out = []
+        if self.expected_submissions or self.submission_rows:
+            out.append(("lead_submissions", self.submission_rows, self.expected_submissions,
+                        self.submission_rows == self.expected_submissions))
+        if self.answered("202") and self.drained is None:
+            out.append(("leads", self.leads_rows, 0, self.leads_rows == 0))  # no import step ran
+        else:
+            accepted = self.warmup.ok + self.load.ok
+            out.append(("leads", self.leads_rows, accepted,
+                        self.leads_rows == accepted and self.expected_leads == accepted))
+        return out
 
 
 class Deadline:
@@ -405,6 +628,7 @@ def run_target(target: Target, args: argparse.Namespace, base_env: dict[str, str
     db = Database(args.db, args.pg_admin_url, tmpdir)
     log(f"[{target.name}] creating {args.db} database")
     url = db.create()
+    drained = None
     try:
         env = {**base_env, "DATABASE_URL": url}
         log(f"[{target.name}] migrating {db.name or db.path}")
@@ -417,26 +641,27 @@ def run_target(target: Target, args: argparse.Namespace, base_env: dict[str, str
                 f"warm-up {args.warmup}, then {args.leads} leads with {args.concurrency} clients")
             warmup = asyncio.run(run_load(server.base_url, target.post_path, secret, range(args.warmup),
                                           args.concurrency, deadline.left(), args.request_timeout))
-            cpu0, busy0 = server.worker_cpu_seconds(), machine_busy()
-            load = asyncio.run(run_load(server.base_url, target.post_path, secret,
-                                        range(args.warmup, args.warmup + args.leads), args.concurrency,
-                                        deadline.left(), args.request_timeout))
-            cpu1, busy1 = server.worker_cpu_seconds(), machine_busy()
-            if cpu0 is not None and cpu1 is not None:
-                load.server_cpu = cpu1 - cpu0
-            if busy0 and busy1 and busy1[1] > busy0[1]:
-                load.machine_busy = (busy1[0] - busy0[0]) / (busy1[1] - busy0[1])
+            with CpuMeter(server.pids, db.name) as meter:
+                load = asyncio.run(run_load(server.base_url, target.post_path, secret,
+                                            range(args.warmup, args.warmup + args.leads), args.concurrency,
+                                            deadline.left(), args.request_timeout))
+            load.cpu = meter.result
         finally:
             server.stop()
-        rows = db.count_leads()
+        submission_rows = db.count("lead_submissions")
+        log(f"[{target.name}] {load.ok}/{load.sent} accepted in {load.wall:.1f}s, answers {load.status_counts}; "
+            f"rows: leads {db.count('leads')}, lead_submissions {submission_rows}")
+        if submission_rows and args.drain:
+            log(f"[{target.name}] import step: {submission_rows} stored submissions, {args.workers} processes "
+                f"({DRAIN_CODE_NOTE})")
+            drained = drain(env, args.workers, deadline.left(), db.name)
+            log(f"[{target.name}] import step: {drained.processed} in {drained.wall:.1f}s, {drained.outcomes}")
+        leads_rows = db.count("leads")
         sample = db.lead_by_email(make_lead(args.warmup)["email"])
     finally:
         db.drop()
         log(f"[{target.name}] database dropped")
-    run = TargetRun(target, warmup, load, rows, sample, server.log_path)
-    log(f"[{target.name}] {load.ok}/{load.sent} accepted in {load.wall:.1f}s; rows in leads: {rows} "
-        f"(expected {run.expected_rows} = {warmup.ok} warm-up + {load.ok})")
-    return run
+    return TargetRun(target, warmup, load, leads_rows, submission_rows, drained, sample, server.log_path)
 
 
 def log(message: str) -> None:
@@ -447,51 +672,108 @@ def fmt_ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def cpu_cells(cpu: CpuUse | None, n: int, client: bool = True) -> list[str]:
+    if cpu is None or not n:
+        return ["-"] * (5 if client else 4)
+    cells = [f"{cpu.app / n * 1000:.1f}", f"{cpu.database / n * 1000:.1f}"]
+    if client:
+        cells.append(f"{cpu.client / n * 1000:.1f}")
+    return cells + [f"{cpu.busy:.0%}", f"{cpu.other / cpu.capacity:.0%}"]
+
+
+def server_cpu_per_lead(run: TargetRun) -> float | None:
+    """CPU ms (app + database) the server side spent per stored lead: endpoint, plus import step if any."""
+    ld = run.load
+    if ld.cpu is None or not ld.sent:
+        return None
+    total = (ld.cpu.app + ld.cpu.database) / ld.sent
+    if run.answered("202"):
+        dr = run.drained
+        if dr is None or dr.cpu is None or not dr.processed:
+            return None
+        total += (dr.cpu.app + dr.cpu.database) / dr.processed
+    return total * 1000
+
+
 def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
     print()
     print(f"db={args.db} leads={args.leads} concurrency={args.concurrency} workers={args.workers} "
           f"warmup={args.warmup} cpus={os.cpu_count()}"
           + (f" busy-before={args.busy_before:.0%}" if args.busy_before is not None else ""))
-    header = ["target", "accepted", "errors", "wall s", "leads/s", "p50 ms", "p99 ms", "rows", "rows ok",
-              "srv cpu ms/req", "cli cpu ms/req", "cpu busy"]
-    table = []
+    print("\nHTTP endpoint (CPU ms per request: app = gunicorn, db = PostgreSQL (none for SQLite), "
+          "client = this process; other = rest of the machine, noise)")
+    rows = []
     for r in runs:
         ld = r.load
-        table.append([
-            r.target.name, f"{ld.ok}/{ld.sent}", str(ld.errors), f"{ld.wall:.2f}",
-            f"{ld.ok / ld.wall:.1f}" if ld.wall else "-", fmt_ms(percentile(ld.latencies, 50)),
-            fmt_ms(percentile(ld.latencies, 99)), f"{r.rows}/{r.expected_rows}",
-            "yes" if r.rows == r.expected_rows else "NO",
-            f"{ld.server_cpu / ld.sent * 1000:.2f}" if ld.server_cpu is not None and ld.sent else "-",
-            f"{ld.client_cpu / ld.sent * 1000:.2f}" if ld.sent else "-",
-            f"{ld.machine_busy:.0%}" if ld.machine_busy is not None else "-",
-        ])
-    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))))
-    for row in table:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        rows.append([r.target.name, r.target.post_path,
+                     " ".join(f"{k}:{v}" for k, v in sorted(ld.status_counts.items())),
+                     f"{ld.ok}/{ld.sent}", str(ld.errors), f"{ld.wall:.2f}",
+                     f"{ld.ok / ld.wall:.1f}" if ld.wall else "-", fmt_ms(percentile(ld.latencies, 50)),
+                     fmt_ms(percentile(ld.latencies, 99)), *cpu_cells(ld.cpu, ld.sent)])
+    print_table(["target", "endpoint", "answers", "accepted", "errors", "wall s", "leads/s", "p50 ms", "p99 ms",
+                 "cpu app", "db", "client", "busy", "other"], rows)
+
+    drained = [r for r in runs if r.drained is not None]
+    if drained:
+        print(f"\nImport step of the lead chain, run directly without Temporal ({DRAIN_CODE_NOTE}; "
+              f"{args.workers} processes; CPU ms per lead)")
+        print_table(["target", "leads", "outcomes", "errors", "wall s", "leads/s", "cpu app", "db", "busy", "other"],
+                    [[r.target.name, str(r.drained.processed),
+                      " ".join(f"{k}:{v}" for k, v in sorted(r.drained.outcomes.items())),
+                      str(len(r.drained.errors)), f"{r.drained.wall:.2f}",
+                      f"{r.drained.processed / r.drained.wall:.1f}" if r.drained.wall else "-",
+                      *cpu_cells(r.drained.cpu, r.drained.processed, client=False)] for r in drained])
+
+    print("\nRows counted in the database after the run")
+    print_table(["target", "table", "rows", "expected", "ok"],
+                [[r.target.name, table, "-" if rows_ is None else str(rows_), str(expected), "yes" if ok else "NO"]
+                 for r in runs for table, rows_, expected, ok in r.checks()])
 
     by_name = {r.target.name: r for r in runs}
     if "leadchain" in by_name and "bare" in by_name:
-        lc, bare = by_name["leadchain"].load, by_name["bare"].load
-        if lc.wall and bare.wall and bare.ok:
-            print(f"leadchain/bare: throughput {(lc.ok / lc.wall) / (bare.ok / bare.wall):.2f}x, "
+        lc_run, bare_run = by_name["leadchain"], by_name["bare"]
+        lc, bare = lc_run.load, bare_run.load
+        print()
+        if lc.wall and bare.wall and bare.ok and lc.latencies and bare.latencies:
+            print(f"leadchain/bare, HTTP endpoint: throughput {(lc.ok / lc.wall) / (bare.ok / bare.wall):.2f}x, "
                   f"p50 {percentile(lc.latencies, 50) / percentile(bare.latencies, 50):.2f}x, "
                   f"p99 {percentile(lc.latencies, 99) / percentile(bare.latencies, 99):.2f}x")
-        a, b = by_name["leadchain"].sample_row, by_name["bare"].sample_row
+        lc_cpu, bare_cpu = server_cpu_per_lead(lc_run), server_cpu_per_lead(bare_run)
+        if lc_cpu and bare_cpu:
+            what = "endpoint + import step" if lc_run.answered("202") else "endpoint"
+            print(f"leadchain/bare, server CPU per stored lead (app + db; leadchain: {what}): "
+                  f"{lc_cpu:.1f} / {bare_cpu:.1f} ms = {lc_cpu / bare_cpu:.2f}x")
+        a, b = lc_run.sample_row, bare_run.sample_row
         if a and b:
-            ignored = {"id", "created_at", "updated_at"}
+            ignored = {"id", "created_at", "updated_at", "chain_id", "chain_stage"}
             diff = sorted(k for k in a if k not in ignored and a.get(k) != b.get(k))
-            print("same lead row in both databases: " + ("yes" if not diff else f"NO, differs in {', '.join(diff)}"))
+            print("same leads row in both databases (ignoring id, timestamps, chain_*): "
+                  + ("yes" if not diff else f"NO, differs in {', '.join(diff)}"))
     for r in runs:
-        print(f"{r.target.name}: outcomes {r.load.outcomes}, statuses {r.load.status_counts}, "
-              f"flagged duplicates {r.load.flagged}, warnings {r.load.warnings}")
+        print(f"{r.target.name}: answers {r.load.outcomes}, flagged duplicates {r.load.flagged}, "
+              f"warnings {r.load.warnings}")
+        if r.answered("202") and r.drained is None:
+            print(f"{r.target.name}: answered 202 -- leads are stored in lead_submissions and the leads row is "
+                  "written later by the lead chain (not run: --no-drain)")
+
+    for r in runs:
+        for phase, cpu in (("HTTP endpoint", r.load.cpu), ("import step", r.drained.cpu if r.drained else None)):
+            if cpu is not None and cpu.other / cpu.capacity > NOISY:
+                print(f"WARNING {r.target.name} {phase}: other programs used {cpu.other / cpu.capacity:.0%} of the "
+                      "machine meanwhile; its figures are disturbed, run again on an idle machine")
 
     status = 0
     for r in runs:
-        if r.rows != r.expected_rows:
-            print(f"MISMATCH {r.target.name}: {r.expected_rows} accepted leads but {r.rows} rows in leads")
-            status = 1
+        for table, rows_, expected, ok in r.checks():
+            if not ok:
+                print(f"MISMATCH {r.target.name}: {table} has {rows_} rows, expected {expected}")
+                status = 1
         errors = r.warmup.errors + r.load.errors
         if errors:
             status = 1
@@ -499,6 +781,11 @@ def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
             for sample in (r.warmup.error_samples + r.load.error_samples)[:5]:
                 print(json.dumps(sample, indent=2, ensure_ascii=False))
             print(f"--- tail of {r.log_path}:\n{tail(r.log_path, 120)}")
+        if r.drained is not None and r.drained.errors:
+            status = 1
+            print(f"ERRORS {r.target.name} import step ({r.drained.outcomes.get('error', 0)} failed):")
+            for error in r.drained.errors[:3]:
+                print(error)
     return status
 
 
@@ -507,15 +794,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--leads", type=int, default=2000, help="measured leads per target (default 2000)")
     p.add_argument("--concurrency", type=int, default=16, help="concurrent clients (default 16)")
     p.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers, and import processes (default 2)")
     p.add_argument("--warmup", type=int, default=50, help="warm-up requests per target, not measured (default 50)")
     p.add_argument("--targets", default="leadchain,bare", help="comma-separated: leadchain,bare")
+    p.add_argument("--no-drain", dest="drain", action="store_false",
+                   help="when leadchain answers 202, do not run the import step on the stored submissions")
     p.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_PG_ADMIN),
                    help=f"PostgreSQL database to run CREATE/DROP DATABASE from (default {DEFAULT_PG_ADMIN})")
     p.add_argument("--timeout", type=float, default=1800, help="overall limit in seconds (default 1800)")
     p.add_argument("--request-timeout", type=float, default=30, help="per-request limit in seconds (default 30)")
     p.add_argument("--keep-logs", action="store_true", help="keep the gunicorn logs (kept anyway on errors)")
+    p.add_argument("--drain-part", help=argparse.SUPPRESS)  # internal: one import-step process
     args = p.parse_args(argv)
+    if args.drain_part:
+        return args
     if not 1 <= args.leads or args.leads + args.warmup > MAX_LEADS:
         p.error(f"--leads plus --warmup must be between 1 and {MAX_LEADS}")
     if not 1 <= args.concurrency <= 1000 or not 1 <= args.workers <= 64 or args.warmup < 0:
@@ -537,6 +829,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.drain_part:
+        return drain_part(args.drain_part)
     # SIGTERM unwinds like Ctrl+C, so gunicorn is stopped and the database dropped.
     signal.signal(signal.SIGTERM, _interrupt)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()

@@ -44,7 +44,12 @@ def build_registry(app: Flask) -> ProviderRegistry:
         except ImportError:
             log.warning("provider %s is not available in this build", name)
             continue
-        providers[name] = cls(api_key=key, base_url=base_url)
+        kwargs = {}
+        public = os.environ.get("LEADCHAIN_PUBLIC_URL") or app.config.get("PUBLIC_URL")
+        if name == "bland" and public:
+            # Bland posts its call webhook to the URL each call names.
+            kwargs["webhook_url"] = f"{public.rstrip('/')}/webhooks/bland"
+        providers[name] = cls(api_key=key, base_url=base_url, **kwargs)
     return ProviderRegistry(providers)
 
 
