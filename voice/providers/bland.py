@@ -27,12 +27,10 @@ Mapping of our terms onto Bland's:
 """
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
 import json
 import logging
-import time
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
@@ -40,7 +38,8 @@ from typing import Any, Iterable, Mapping
 import httpx
 
 from crm.webhooks.provider_common import InvalidSignature, MalformedPayload
-from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable
+from voice.providers.base import (CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable,
+                                  retry_after_seconds)
 from voice.providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify_text
 from workflows.payloads import CallResult
 
@@ -257,18 +256,7 @@ def parse_webhook(body: bytes, headers: Mapping[str, str], secrets: str | Iterab
 # ---------------------------------------------------------------------------------------- the client
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return retry_after_seconds(response.headers)
 
 
 def _message(response: httpx.Response) -> str:

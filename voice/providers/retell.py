@@ -11,7 +11,6 @@ Decisions:
 """
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import re
@@ -24,7 +23,8 @@ import retell
 from retell import Retell
 
 from crm.webhooks.provider_common import InvalidSignature, MalformedPayload
-from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable
+from voice.providers.base import (CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable,
+                                  retry_after_seconds)
 from voice.providers.events import CallEvent, Turn, classify_text
 from workflows.payloads import CallResult
 
@@ -162,22 +162,7 @@ def _message(error: "retell.APIStatusError") -> str:
     return str(error.message)[:200]
 
 
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+retry_after = retry_after_seconds
 
 
 # ---- webhooks: verification and normalisation -------------------------------------------------------

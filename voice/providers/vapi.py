@@ -33,7 +33,8 @@ from typing import Any, Iterable, Mapping
 
 import httpx
 
-from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable
+from voice.providers.base import (CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable,
+                                  retry_after_seconds)
 from voice.providers.events import SENTIMENTS, CallEvent, Turn, classify_text
 from workflows.payloads import CallResult
 
@@ -377,24 +378,7 @@ def _plain(model: Any) -> dict:
     return json.loads(json.dumps(model.dict(by_alias=True), default=str))
 
 
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    headers = {k.lower(): v for k, v in (headers or {}).items()}
-    if headers.get("retry-after-ms"):
-        try:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-        except (TypeError, ValueError):
-            return None
+_retry_after = retry_after_seconds
 
 
 class VapiProvider:
