@@ -117,7 +117,7 @@ def seed_demo() -> None:
 
 
 @main.command("worker")
-@click.argument("name", type=click.Choice(["chain", "provider"]))
+@click.argument("name", type=click.Choice(["chain", "provider", "reports"]))
 def worker(name: str) -> None:
     """Run a worker process until SIGTERM (clean shutdown)."""
     import asyncio
@@ -135,6 +135,31 @@ def sandbox_command(host: str, port: int, webhook_base: str) -> None:
     from voice.sandbox.app import SandboxConfig, serve
     logging.basicConfig(level=logging.INFO)
     serve(host, port, SandboxConfig(webhook_base=webhook_base))
+
+
+@main.command("worker-health")
+@click.argument("name", type=click.Choice(["chain", "provider", "reports"]))
+def worker_health(name: str) -> None:
+    """Exit 0 when Temporal answers and the worker's task queue has a live poller (container health check)."""
+    import asyncio
+    from workers.health import check
+    ok, detail = asyncio.run(check(name))
+    console.print(detail)
+    sys.exit(0 if ok else 1)
+
+
+@main.command("report")
+@click.option("--period", type=click.Choice(["daily", "weekly", "monthly"]), required=True)
+@click.option("--date", "date_", default=None, help="a day in the period, YYYY-MM-DD (default: today, Europe/Berlin)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
+def report(period: str, date_: str | None, out: Path, lang: str) -> None:
+    """Render the manager report of a period to a PDF file."""
+    from crm.reports.cli import report_command
+    try:
+        report_command(period, date_, out, lang, console=console)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 @main.command("up")

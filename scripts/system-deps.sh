@@ -8,6 +8,8 @@ check() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok in
 check libpango-1.0-0
 check libpangoft2-1.0-0
 check poppler-utils
+check libharfbuzz-subset0
+check fonts-dejavu-core
 check docker-compose
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -77,6 +77,7 @@ def local_services(host: str, port: int, var: Path) -> list[Service]:
                 ready=f"{host}:{port}"),
         Service("chain", [leadchain, "worker", "chain"]),
         Service("provider", [leadchain, "worker", "provider"]),
+        Service("reports", [leadchain, "worker", "reports"]),
     ]
 
 

@@ -10,7 +10,7 @@ from workers.relay import Relay
 from workers.temporal_client import connect
 
 log = logging.getLogger(__name__)
-WORKERS = ("chain", "provider")
+WORKERS = ("chain", "provider", "reports")
 
 
 def provider_registry(app):
@@ -40,6 +40,9 @@ async def run(name: str) -> None:
         from activities.provider_activities import ProviderActivities
         acts = ProviderActivities(app, provider_registry(app), email_sender(app))
         await chain_mod.run_until_signalled(chain_mod.worker_runner(chain_mod.provider_worker(client, acts, executor)))
+    elif name == "reports":
+        from workers import reports as reports_mod
+        await reports_mod.run(app, client)
     else:
         raise SystemExit(f"unknown worker {name!r}; choose one of {', '.join(WORKERS)}")
     executor.shutdown(wait=False, cancel_futures=True)

@@ -6,6 +6,7 @@ from crm.models.consent import Channel, ConsentRecord, LegalBasis
 from crm.models.deliveries import WebhookDelivery
 from crm.models.interactions import Direction, Interaction, InteractionKind
 from crm.models.leads import Lead, LeadStatus, PossibleDuplicate, Priority
+from crm.models.reports import Report, ReportDocument
 from crm.models.scoring import ScoreHistory
 from crm.models.users import Role, User
 from crm.models.work import Appointment, AppointmentStatus, Task, TaskStatus
@@ -14,5 +15,5 @@ __all__ = [
     "Appointment", "AppointmentStatus", "AuditEntry", "Campaign", "Channel", "ConsentRecord", "Direction",
     "DoNotCallEntry", "LeadSubmission", "SideEffect",
     "Interaction", "InteractionKind", "Lead", "LeadStatus", "LegalBasis", "PossibleDuplicate",
-    "Priority", "Role", "ScoreHistory", "Task", "TaskStatus", "User", "WebhookDelivery",
+    "Priority", "Report", "ReportDocument", "Role", "ScoreHistory", "Task", "TaskStatus", "User", "WebhookDelivery",
 ]

@@ -1,0 +1,221 @@
+"""Words and number formats of the reports in German and English (babel, locales de_DE and en_GB).
+
+Every missing value (a ratio with nothing to divide by, a cost nobody billed) is shown as "–".
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_interval, get_day_names
+from babel.numbers import format_currency, format_decimal, format_percent
+
+from crm.reports.periods import Period
+
+LANGUAGES = ("de", "en")
+LOCALES = {"de": "de_DE", "en": "en_GB"}
+DASH = "–"
+
+TEXT: dict[str, dict[str, str]] = {
+    "de": {
+        "report_daily": "Tagesbericht", "report_weekly": "Wochenbericht", "report_monthly": "Monatsbericht",
+        "report_custom": "Bericht", "week": "KW", "compared_with": "Vergleich mit", "generated": "Erstellt am",
+        "page": "Seite", "of": "von", "previous": "Vorperiode", "change": "Veränderung", "current": "Zeitraum",
+        "no_data_title": "Keine Daten in diesem Zeitraum",
+        "no_data": "Zwischen {start} und {end} (Europe/Berlin) sind keine Leads eingegangen und es wurden keine "
+                   "Anrufe und keine E-Mails verschickt. Alle Kennzahlen sind daher leer.",
+        "h_leads_in": "Neue Leads", "h_qualified_share": "Qualifiziert", "h_calls_placed": "Anrufe",
+        "h_answer_rate": "Erreichungsquote", "h_talk_time_avg": "Ø Gesprächsdauer", "h_booked": "Termine gebucht",
+        "h_booking_conversion": "Buchungsquote", "h_follow_ups": "Nachfasspotenzial",
+        "h_cost_per_call": "Kosten je Anruf", "h_cost_per_booked": "Kosten je Termin",
+        "h_emails_sent": "E-Mails gesendet", "h_open_rate": "Öffnungsrate",
+        "points": "Pp.", "new": "neu",
+        "leads": "Leads", "leads_in": "Neue Leads", "qualified": "Qualifiziert (Score > {threshold})",
+        "qualified_share": "Anteil qualifiziert", "by_source": "Nach Quelle", "by_campaign": "Nach Kampagne",
+        "source": "Quelle", "campaign": "Kampagne", "none": "(ohne)", "unassigned": "(nicht zugewiesen)",
+        "score_distribution": "Score-Verteilung", "score": "Score", "priority": "Priorität",
+        "priorities": "Prioritäten", "chains": "Ketten nach Stufe (Leads des Zeitraums)", "stage": "Stufe",
+        "count": "Anzahl",
+        "calls": "Anrufe", "calls_placed": "Anrufe getätigt", "answered": "Erreicht", "answer_rate": "Erreichungsquote",
+        "voicemail": "Mailbox", "voicemail_rate": "Mailbox-Quote", "no_answer": "Nicht erreicht",
+        "no_answer_rate": "Nicht-erreicht-Quote", "busy": "Besetzt", "failed": "Fehlgeschlagen",
+        "talk_avg": "Ø Gesprächsdauer", "talk_median": "Median Gesprächsdauer", "sentiment": "Stimmung",
+        "outcomes": "Ergebnisse", "outcome": "Ergebnis", "metric": "Kennzahl",
+        "by_hour": "Anrufe nach Tageszeit", "by_weekday": "Anrufe nach Wochentag", "hour": "Stunde",
+        "weekday": "Wochentag", "trend": "30-Tage-Verlauf", "day": "Tag",
+        "conversion": "Termine und Nachfassen", "wanted": "Terminwunsch", "booked": "Gebucht",
+        "booking_conversion": "Buchungsquote", "appointments": "Termine angelegt",
+        "follow_ups": "Nachfasspotenzial (Terminwunsch, nicht gebucht)", "follow_ups_short": "Nachfassen",
+        "follow_ups_none": "Keine offenen Terminwünsche.", "lead": "Lead", "company": "Firma",
+        "last_call": "Letzter Anruf", "more": "… und {n} weitere",
+        "critical": "Kritische Anrufe (negative Stimmung oder Anrufverbot)", "critical_none": "Keine kritischen Anrufe.",
+        "critical_more": "Die {shown} neuesten von {total} kritischen Anrufen.",
+        "time": "Zeit", "rep": "Betreuer", "provider": "Anbieter", "duration": "Dauer", "summary": "Zusammenfassung",
+        "costs": "Kosten", "currency": "Währung", "total_cost": "Kosten gesamt", "priced_calls": "Bepreiste Anrufe",
+        "per_call": "Je Anruf", "per_booked": "Je gebuchtem Termin", "cost": "Kosten",
+        "other_currency": "Kennzahlen in {currency}; Anrufe in anderen Währungen sind nur in dieser Tabelle enthalten.",
+        "emails": "E-Mails", "sent": "Gesendet", "delivered": "Zugestellt", "opened": "Geöffnet",
+        "clicked": "Geklickt", "bounced": "Bounces", "dropped": "Verworfen", "unsubscribed": "Abgemeldet",
+        "rate": "Quote", "per_rep": "Nach Betreuer", "per_provider": "Nach Anbieter", "per_campaign": "Nach Kampagne",
+        "definitions": "Definitionen aller Kennzahlen: docs/kpis.md. Zeiten in Europe/Berlin.",
+        "mail_subject": "{title} {company}: {period}",
+        "mail_intro": "im Anhang finden Sie den {title} für {period}.",
+        "mail_greeting": "Hallo {name},",
+        "chart_calls": "Anrufe", "chart_answered": "Erreicht", "chart_leads": "Neue Leads", "chart_booked": "Gebucht",
+        "chart_emails": "E-Mails",
+    },
+    "en": {
+        "report_daily": "Daily report", "report_weekly": "Weekly report", "report_monthly": "Monthly report",
+        "report_custom": "Report", "week": "Week", "compared_with": "Compared with", "generated": "Generated",
+        "page": "Page", "of": "of", "previous": "Previous", "change": "Change", "current": "Period",
+        "no_data_title": "No data in this period",
+        "no_data": "Between {start} and {end} (Europe/Berlin) no leads came in and no calls or emails were sent, "
+                   "so every figure is empty.",
+        "h_leads_in": "New leads", "h_qualified_share": "Qualified", "h_calls_placed": "Calls",
+        "h_answer_rate": "Answer rate", "h_talk_time_avg": "Avg talk time", "h_booked": "Appointments booked",
+        "h_booking_conversion": "Booking conversion", "h_follow_ups": "Follow-up potential",
+        "h_cost_per_call": "Cost per call", "h_cost_per_booked": "Cost per booking",
+        "h_emails_sent": "Emails sent", "h_open_rate": "Open rate",
+        "points": "pp", "new": "new",
+        "leads": "Leads", "leads_in": "New leads", "qualified": "Qualified (score > {threshold})",
+        "qualified_share": "Qualified share", "by_source": "By source", "by_campaign": "By campaign",
+        "source": "Source", "campaign": "Campaign", "none": "(none)", "unassigned": "(unassigned)",
+        "score_distribution": "Score distribution", "score": "Score", "priority": "Priority",
+        "priorities": "Priorities", "chains": "Chains by stage (leads of the period)", "stage": "Stage",
+        "count": "Count",
+        "calls": "Calls", "calls_placed": "Calls placed", "answered": "Answered", "answer_rate": "Answer rate",
+        "voicemail": "Voicemail", "voicemail_rate": "Voicemail rate", "no_answer": "No answer",
+        "no_answer_rate": "No-answer rate", "busy": "Busy", "failed": "Failed",
+        "talk_avg": "Avg talk time", "talk_median": "Median talk time", "sentiment": "Sentiment",
+        "outcomes": "Outcomes", "outcome": "Outcome", "metric": "Figure",
+        "by_hour": "Calls by hour of day", "by_weekday": "Calls by day of week", "hour": "Hour",
+        "weekday": "Weekday", "trend": "30-day trend", "day": "Day",
+        "conversion": "Appointments and follow-up", "wanted": "Wanted an appointment", "booked": "Booked",
+        "booking_conversion": "Booking conversion", "appointments": "Appointments created",
+        "follow_ups": "Follow-up potential (wanted, not booked)", "follow_ups_short": "Follow-ups",
+        "follow_ups_none": "No open appointment requests.", "lead": "Lead", "company": "Company",
+        "last_call": "Last call", "more": "… and {n} more",
+        "critical": "Critical calls (negative sentiment or do-not-call request)", "critical_none": "No critical calls.",
+        "critical_more": "The {shown} latest of {total} critical calls.",
+        "time": "Time", "rep": "Rep", "provider": "Provider", "duration": "Duration", "summary": "Summary",
+        "costs": "Costs", "currency": "Currency", "total_cost": "Total cost", "priced_calls": "Priced calls",
+        "per_call": "Per call", "per_booked": "Per booked appointment", "cost": "Cost",
+        "other_currency": "Figures in {currency}; calls billed in other currencies appear in this table only.",
+        "emails": "Emails", "sent": "Sent", "delivered": "Delivered", "opened": "Opened",
+        "clicked": "Clicked", "bounced": "Bounced", "dropped": "Dropped", "unsubscribed": "Unsubscribed",
+        "rate": "Rate", "per_rep": "Per rep", "per_provider": "Per provider", "per_campaign": "Per campaign",
+        "definitions": "Definitions of every figure: docs/kpis.md. Times in Europe/Berlin.",
+        "mail_subject": "{title} {company}: {period}",
+        "mail_intro": "attached is the {title} for {period}.",
+        "mail_greeting": "Hello {name},",
+        "chart_calls": "Calls", "chart_answered": "Answered", "chart_leads": "New leads", "chart_booked": "Booked",
+        "chart_emails": "Emails",
+    },
+}
+
+LABELS: dict[str, dict[str, str]] = {
+    "de": {"booked": "Termin gebucht", "interested": "Interessiert", "callback_requested": "Rückruf gewünscht",
+           "not_interested": "Kein Interesse", "do_not_call": "Nicht mehr anrufen", "wrong_number": "Falsche Nummer",
+           "voicemail": "Mailbox", "no_answer": "Nicht erreicht", "busy": "Besetzt", "failed": "Fehlgeschlagen",
+           "completed": "Beendet", "pending": "Offen", "positive": "Positiv", "neutral": "Neutral",
+           "negative": "Negativ", "unknown": "Unbekannt", "hot": "Heiß", "warm": "Warm", "cold": "Kalt",
+           "unscored": "Ohne Score", "importing": "Import", "qualifying": "Qualifizierung", "calling": "Anruf",
+           "waiting_for_result": "Warten auf Ergebnis", "following_up": "Nachfassen", "nurturing": "Nurturing",
+           "paused": "Pausiert", "handed_over": "Übergeben", "do_not_contact": "Kontaktsperre",
+           "cancelled": "Abgebrochen", "completed_chain": "Abgeschlossen", "nurture_exhausted": "Nurturing beendet",
+           "none": "Ohne Kette", "joined": "Zusammengeführt", "waiting_for_window": "Warten auf Anrufzeit"},
+    "en": {"booked": "Booked", "interested": "Interested", "callback_requested": "Callback requested",
+           "not_interested": "Not interested", "do_not_call": "Do not call", "wrong_number": "Wrong number",
+           "voicemail": "Voicemail", "no_answer": "No answer", "busy": "Busy", "failed": "Failed",
+           "completed": "Completed", "pending": "Pending", "positive": "Positive", "neutral": "Neutral",
+           "negative": "Negative", "unknown": "Unknown", "hot": "Hot", "warm": "Warm", "cold": "Cold",
+           "unscored": "Unscored", "importing": "Import", "qualifying": "Qualifying", "calling": "Calling",
+           "waiting_for_result": "Waiting for result", "following_up": "Following up", "nurturing": "Nurturing",
+           "paused": "Paused", "handed_over": "Handed over", "do_not_contact": "Do not contact",
+           "cancelled": "Cancelled", "completed_chain": "Completed", "nurture_exhausted": "Nurture exhausted",
+           "none": "No chain", "joined": "Joined", "waiting_for_window": "Waiting for calling hours"},
+}
+
+
+class Formatter:
+    """Numbers, money, durations, dates and words for one language."""
+
+    def __init__(self, language: str, tz: str = "Europe/Berlin") -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"unsupported language {language!r}; choose one of {', '.join(LANGUAGES)}")
+        self.language = language
+        self.locale = LOCALES[language]
+        self.zone = ZoneInfo(tz)
+        pattern = Locale.parse(self.locale).percent_formats[None].pattern
+        self._pct1 = pattern.replace("#,##0", "#,##0.0")
+        self._pct0 = pattern
+
+    def t(self, key: str, **values) -> str:
+        text = TEXT[self.language][key]
+        return text.format(**values) if values else text
+
+    def label(self, key: str | None) -> str:
+        if key is None or key == "":
+            return self.t("none")
+        return LABELS[self.language].get(key, key.replace("_", " "))
+
+    def name(self, value: str | None) -> str:
+        """A free-text value (a source, a campaign name) as it is; "(none)" when there is none."""
+        return self.t("none") if value is None or value == "" else value
+
+    def count(self, value: float | int | None) -> str:
+        return DASH if value is None else format_decimal(round(value), locale=self.locale)
+
+    def decimal(self, value: float | None, digits: int = 1) -> str:
+        if value is None:
+            return DASH
+        return format_decimal(value, format="#,##0." + "0" * digits, locale=self.locale)
+
+    def pct(self, value: float | None) -> str:
+        return DASH if value is None else format_percent(value, self._pct1, locale=self.locale)
+
+    def money(self, cents: float | int | None, currency: str | None) -> str:
+        if cents is None or not currency:
+            return DASH
+        return format_currency(cents / 100, currency, locale=self.locale)
+
+    def duration(self, seconds: float | None) -> str:
+        if seconds is None:
+            return DASH
+        total = int(round(seconds))
+        return f"{total // 60}:{total % 60:02d} min"
+
+    def day(self, day: date, style: str = "medium") -> str:
+        return format_date(day, style, locale=self.locale)
+
+    def moment(self, at: datetime | None) -> str:
+        return DASH if at is None else format_datetime(at, "short", tzinfo=self.zone, locale=self.locale)
+
+    def weekday(self, index: int, width: str = "abbreviated") -> str:
+        return get_day_names(width, locale=self.locale)[index]
+
+    def signed_pct(self, value: float | None) -> str:
+        if value is None:
+            return DASH
+        text = format_percent(value, self._pct0, locale=self.locale)
+        return ("+" if value > 0 else "±" if value == 0 else "") + text
+
+    def points(self, delta: float | None) -> str:
+        if delta is None:
+            return DASH
+        text = format_decimal(delta * 100, format="#,##0.0", locale=self.locale)
+        return ("+" if delta > 0 else "±" if delta == 0 else "") + f"{text} {self.t('points')}"
+
+    def period_title(self, period: Period) -> str:
+        return self.t(f"report_{period.kind}" if period.kind in ("daily", "weekly", "monthly") else "report_custom")
+
+    def period_label(self, period: Period) -> str:
+        if period.kind == "daily":
+            return format_date(period.first_day, "full", locale=self.locale)
+        if period.kind == "monthly":
+            return format_date(period.first_day, "LLLL yyyy", locale=self.locale)
+        span = format_interval(period.first_day, period.last_day, "yMMMMd", locale=self.locale)
+        if period.kind == "weekly":
+            return f"{self.t('week')} {period.first_day.isocalendar().week} · {span}"
+        return span

@@ -1,0 +1,103 @@
+"""The report email: a short note with the headline figures and the PDF attached, to one manager.
+
+The chain's EmailSender (activities/email_port.py) sends templated mail to leads; a report goes to a
+user with an attachment. `SendGridReportMailer` therefore uses the email package's SendGridSender one
+level lower: `deliver(Outgoing(...), journal_key=...)` (its attachment support, its SendGrid host and
+key from crm.email.factory, its send journal on the ledger row that makes a retry after an unknown
+outcome not send twice). The report message carries custom_args {"report_id"} only: no lead_id (it
+is nobody's lead) and no message_key, so the SendGrid Event Webhook ignores its events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from flask import Flask
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from crm.reports.i18n import Formatter
+from crm.reports.pdf import TEMPLATES
+
+if TYPE_CHECKING:
+    from crm.reports.kpis import KpiReport
+
+CATEGORY = "leadchain-report"
+
+
+@dataclass(frozen=True)
+class ReportMail:
+    report_id: int
+    to_email: str
+    to_name: str
+    language: str
+    subject: str
+    html: str
+    text: str
+    filename: str
+    content: bytes
+    idempotency_key: str
+    content_type: str = "application/pdf"
+
+
+class ReportMailer(Protocol):
+    name: str
+
+    def send(self, mail: ReportMail) -> str:
+        """Send; return the provider's message id. Raises on failure (an ApplicationError for SendGrid)."""
+
+    def find_sent(self, idempotency_key: str) -> str | None:
+        """The message id of an earlier attempt with this key that may have gone out, else None."""
+
+
+class SendGridReportMailer:
+    name = "sendgrid"
+
+    def __init__(self, sender) -> None:
+        self.sender = sender  # crm.email.sendgrid_sender.SendGridSender
+
+    def outgoing(self, mail: ReportMail):
+        from crm.email.render import Rendered
+        from crm.email.sendgrid_sender import Outgoing, OutgoingAttachment
+        return Outgoing(to_email=mail.to_email, to_name=mail.to_name, rendered=Rendered(mail.subject, mail.html, mail.text),
+                        categories=[CATEGORY], custom_args={"report_id": str(mail.report_id)},
+                        attachments=[OutgoingAttachment(mail.filename, mail.content, mail.content_type)])
+
+    def send(self, mail: ReportMail) -> str:
+        return self.sender.deliver(self.outgoing(mail), journal_key=mail.idempotency_key)
+
+    def find_sent(self, idempotency_key: str) -> str | None:
+        return self.sender.find_sent(idempotency_key)
+
+
+def build_mailer(app: Flask) -> ReportMailer | None:
+    """SendGrid (real with a key, else the provider sandbox) as crm.email.factory configures it."""
+    factory = app.config.get("LEADCHAIN_REPORT_MAILER_FACTORY")
+    if factory is not None:
+        return factory(app)
+    try:
+        from crm.email.factory import build_sender
+    except ImportError:
+        return None
+    sender = build_sender(app)
+    return SendGridReportMailer(sender) if sender is not None else None
+
+
+def _environment() -> Environment:
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def compose(report: "KpiReport", *, report_id: int, language: str, to_email: str, to_name: str, company: str,
+            filename: str, content: bytes, idempotency_key: str) -> ReportMail:
+    fmt = Formatter(language, report.period.tz)
+    title, period_label = fmt.period_title(report.period), fmt.period_label(report.period)
+    env = _environment()
+    # German nouns keep their capital inside a sentence; English "Daily report" does not.
+    in_sentence = title if language == "de" else title.lower()
+    context = dict(r=report, f=fmt, title=title, in_sentence=in_sentence, period_label=period_label,
+                   company=company, name=to_name)
+    return ReportMail(report_id=report_id, to_email=to_email, to_name=to_name, language=language,
+                      subject=fmt.t("mail_subject", title=title, company=company, period=period_label),
+                      html=env.get_template("mail.html").render(context),
+                      text=env.get_template("mail.txt").render(context),
+                      filename=filename, content=content, idempotency_key=idempotency_key)

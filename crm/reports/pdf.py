@@ -1,0 +1,113 @@
+"""The manager report as a PDF: Jinja2 HTML (templates/report.html) rendered by WeasyPrint on A4.
+
+    render_report("daily", date(2026, 1, 15), "de") -> bytes      # inside an app context
+
+The steps are separate so the CLI can show progress and the reports worker can heartbeat between
+them: kpis.compute (queries) -> build_charts (matplotlib SVG) -> render_html -> html_to_pdf.
+
+Company name and logo come from configuration: LEADCHAIN_COMPANY_NAME and LEADCHAIN_COMPANY_LOGO (a
+path to an SVG, PNG or JPEG), each from the app config or else the environment; the default logo is
+crm/reports/static/logo.svg.
+"""
+from __future__ import annotations
+
+import base64
+import mimetypes
+import os
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app, has_app_context
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from crm.reports import kpis
+from crm.reports.charts import Charts, build_charts
+from crm.reports.i18n import Formatter
+from crm.reports.periods import Period, period_for
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+DEFAULT_LOGO = HERE / "static" / "logo.svg"
+DEFAULT_COMPANY = "Leadchain GmbH"
+
+
+@dataclass(frozen=True)
+class Branding:
+    company: str
+    logo_uri: str
+
+
+def _setting(name: str) -> str | None:
+    value = current_app.config.get(name) if has_app_context() else None
+    return str(value) if value else (os.environ.get(name) or None)
+
+
+def branding() -> Branding:
+    company = _setting("LEADCHAIN_COMPANY_NAME") or DEFAULT_COMPANY
+    logo_path = Path(_setting("LEADCHAIN_COMPANY_LOGO") or DEFAULT_LOGO)
+    if not logo_path.is_file():
+        raise FileNotFoundError(f"LEADCHAIN_COMPANY_LOGO: no file at {logo_path}")
+    return Branding(company, _data_uri(logo_path))
+
+
+def _data_uri(path: Path) -> str:
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if path.suffix.lower() == ".svg":
+        mime = "image/svg+xml"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def _css_string(value: object) -> str:
+    """A value inside a CSS double-quoted string (the @page footer)."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["cssstr"] = _css_string
+    return env
+
+
+def render_html(report: kpis.KpiReport, language: str, *, charts: Charts | None = None,
+                brand: Branding | None = None) -> str:
+    fmt = Formatter(language, report.period.tz)
+    charts = charts if charts is not None else build_charts(report, fmt)
+    brand = brand or branding()
+    return environment().get_template("report.html").render(
+        r=report, f=fmt, charts=charts, company=brand.company, logo=brand.logo_uri,
+        title=fmt.period_title(report.period), period_label=fmt.period_label(report.period),
+        previous_label=fmt.period_label(report.previous_period), generated=fmt.moment(report.generated_at),
+        css=(TEMPLATES / "report.css").read_text(encoding="utf-8"))
+
+
+def html_to_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+
+
+def render_pdf(report: kpis.KpiReport, language: str, *, charts: Charts | None = None,
+               brand: Branding | None = None) -> bytes:
+    return html_to_pdf(render_html(report, language, charts=charts, brand=brand))
+
+
+def filename(period: Period, language: str) -> str:
+    if period.kind == "monthly":
+        stamp = period.first_day.strftime("%Y-%m")
+    elif period.kind == "weekly":
+        iso = period.first_day.isocalendar()
+        stamp = f"{iso.year}-W{iso.week:02d}"
+    elif period.first_day == period.last_day:
+        stamp = period.first_day.isoformat()
+    else:
+        stamp = f"{period.first_day.isoformat()}_{period.last_day.isoformat()}"
+    return f"leadchain-report-{period.kind}-{stamp}-{language}.pdf"
+
+
+def render_report(period: str, day: date | str, lang: str = "de") -> bytes:
+    """The PDF report of the daily/weekly/monthly period containing `day` (inside an app context)."""
+    Formatter(lang)  # refuse an unsupported language before any query runs
+    return render_pdf(kpis.compute(period_for(period, day)), lang)

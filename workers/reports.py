@@ -1,0 +1,55 @@
+"""`leadchain worker reports`: the report workflows and activities on task queue "leadchain-reports",
+and the report schedules, upserted at every start (workers/schedules.py).
+
+Rendering a PDF is CPU-bound synchronous work: activities run in a small thread pool (two at a time
+by default; LEADCHAIN_REPORT_CONCURRENCY), the workflow tasks on the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Flask
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.report_activities import ReportActivities
+from crm.reports.mail import ReportMailer, build_mailer
+from workers.chain import run_until_signalled, worker_runner
+from workers.schedules import SCHEDULE_PREFIX, upsert_schedules
+from workflows.report_payloads import REPORTS_TASK_QUEUE
+from workflows.reports import ReportWorkflow
+
+log = logging.getLogger(__name__)
+
+
+def reports_worker(client: Client, app: Flask, executor: ThreadPoolExecutor, *, mailer: ReportMailer | None,
+                   task_queue: str = REPORTS_TASK_QUEUE) -> Worker:
+    activities = ReportActivities(app, mailer)
+    return Worker(client, task_queue=task_queue, workflows=[ReportWorkflow], activities=activities.all(),
+                  activity_executor=executor, max_concurrent_activities=executor._max_workers)
+
+
+async def serve(app: Flask, client: Client, stop: asyncio.Event, *, mailer: ReportMailer | None = None,
+                task_queue: str = REPORTS_TASK_QUEUE, schedule_prefix: str = SCHEDULE_PREFIX,
+                executor: ThreadPoolExecutor | None = None) -> None:
+    """Upsert the schedules, then run the worker until `stop` is set."""
+    await upsert_schedules(client, task_queue=task_queue, prefix=schedule_prefix)
+    own = executor is None
+    executor = executor or ThreadPoolExecutor(max_workers=int(os.environ.get("LEADCHAIN_REPORT_CONCURRENCY", "2")),
+                                              thread_name_prefix="reports-activity")
+    try:
+        await worker_runner(reports_worker(client, app, executor, mailer=mailer, task_queue=task_queue))(stop)
+    finally:
+        if own:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def run(app: Flask, client: Client) -> None:
+    """Entry point of `leadchain worker reports` (workers/main.py): until SIGTERM or SIGINT."""
+    mailer = build_mailer(app)
+    if mailer is None:
+        log.warning("no email sender configured: reports are built and stored but not emailed")
+    await run_until_signalled(lambda stop: serve(app, client, stop, mailer=mailer))
