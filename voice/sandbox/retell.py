@@ -56,9 +56,10 @@ def _timeline(call: SandboxCall, persona: Persona, step_ms: int) -> dict[str, in
             "start_timestamp": start, "end_timestamp": start + persona.duration_s * 1000}
 
 
-def _transcript(persona: Persona, language: str) -> tuple[str, list[dict]]:
+def _transcript(persona: Persona, language: str,
+                live: list[tuple[str, str]] | None = None) -> tuple[str, list[dict]]:
     lines, objects, t = [], [], 0.5
-    for speaker, text in persona.transcript.get(language, []):
+    for speaker, text in (live if live is not None else persona.transcript.get(language, [])):
         role = "agent" if speaker == "agent" else "user"
         words = []
         for word in text.split():
@@ -93,7 +94,7 @@ def call_object(call: SandboxCall, stage: str, base_url: str) -> dict[str, Any]:
     if stage == "ongoing":
         obj.update(call_status="ongoing", start_timestamp=times["start_timestamp"])
         return obj
-    transcript, transcript_object = _transcript(persona, call.language)
+    transcript, transcript_object = _transcript(persona, call.language, call.extra.get("live_transcript"))
     cents = cost_cents(persona.duration_s)
     obj.update(
         call_status="ended" if connected else "not_connected",  # [inferred] for calls that never connected
@@ -274,9 +275,26 @@ def blueprint(sandbox) -> Blueprint:
             return {"X-Retell-Signature": retell_signature(body, key)}
 
         step = sandbox.config.step_s
-        plan = [(step, Delivery(url, dumps({"event": e, "call": call_object(call, stage_of[e], base)}), sign))
-                for e in events]
-        sandbox.dispatcher.send_sequence(plan, state.mode(PROVIDER))
+
+        def dispatch() -> None:
+            plan = [(step, Delivery(url, dumps({"event": e, "call": call_object(call, stage_of[e], base)}), sign))
+                    for e in events]
+            sandbox.dispatcher.send_sequence(plan, state.mode(PROVIDER))
+
+        llm_url = sandbox.config.retell_llm_websocket_url
+        if llm_url and persona.answered:
+            # The agent's side of the conversation comes from the custom LLM server (the voice bridge).
+            def talk() -> None:
+                from voice.sandbox.retell_llm import LlmSessionError, converse
+                callee = [text for who, text in persona.transcript.get(call.language, []) if who == "callee"]
+                try:
+                    call.extra["live_transcript"] = converse(llm_url, call_object(call, "registered", base), callee)
+                except (LlmSessionError, OSError) as e:
+                    call.extra["llm_error"] = str(e)[:200]
+                dispatch()
+            threading.Thread(target=talk, daemon=True, name="sandbox-retell-llm").start()
+        else:
+            dispatch()
 
     @bp.get("/v2/get-call/<call_id>")
     def get_call(call_id: str):
