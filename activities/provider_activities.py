@@ -113,6 +113,7 @@ class ProviderActivities:
                 db.session.commit()
                 return CallPlaced(provider.name, "", refused=gate.reason)
             row.attempts += 1
+            row.result = {**(row.result or {}), "attempt": activity.info().attempt}
             db.session.commit()
             request = CallRequest(
                 lead_id=inp.lead_id, chain_id=inp.chain_id, idempotency_key=inp.idempotency_key,
@@ -120,6 +121,10 @@ class ProviderActivities:
                 agent_id=campaign.failover_agent_id if use_failover else campaign.agent_id,
                 from_number=(campaign.failover_from_number if use_failover else None) or campaign.from_number,
                 variables=script_variables(lead, campaign))
+            # Last look before dialling: if this attempt ran past its timeout, a newer attempt owns the dial.
+            db.session.refresh(row)
+            if (row.result or {}).get("attempt") != activity.info().attempt:
+                raise ApplicationError("superseded by a newer attempt", type="Superseded", non_retryable=True)
             try:
                 call = provider.place_call(request)
             except ProviderRejected as e:

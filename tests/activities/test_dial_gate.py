@@ -84,10 +84,12 @@ def _seed(case: Case) -> int:
                                      withdrawn_at=case.at - timedelta(days=1) if case.withdrawn else None))
     if case.on_list:
         db.session.add(DoNotCallEntry(phone_e164=case.number, source="external list"))
+    local_midnight = case.at.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
     for i in range(case.attempts_today):
+        # Earlier today in the callee's zone (never before their local midnight).
         db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
                                    provider="retell", provider_ref=f"earlier-{lead.id}-{i}",
-                                   started_at=case.at - timedelta(minutes=1 + i)))
+                                   started_at=max(local_midnight, case.at - timedelta(minutes=1 + i))))
     db.session.commit()
     return lead.id
 

@@ -276,7 +276,8 @@ async def test_killing_the_worker_mid_run_loses_nothing_and_repeats_nothing(run:
     assert set(orphaned_calls) <= unreturned
     attempts = {key: n for key, _, _, _, _, n in ledger}
     for key in orphaned_calls + orphaned_emails:
-        # The retry found the provider's record by our key and did not ask it again.
-        assert call_keys.get(key, 0) + email_keys.get(key, 0) == 1 and attempts[key] == 1, key
+        # The retry found the provider's record by our key and did not ask it again. (Under load an attempt
+        # may also time out before it dials, so the ledger can count more attempts than dials.)
+        assert call_keys.get(key, 0) + email_keys.get(key, 0) == 1 and attempts[key] >= 1, key
     run.log(f"calls {len(calls)}, emails {len(emails)}, ledger rows {len(ledger)}; "
             f"total {time.monotonic() - run.t0:.1f}s")
