@@ -11,6 +11,8 @@ check poppler-utils
 check libharfbuzz-subset0
 check fonts-dejavu-core
 check docker-compose
+# Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser here.
+check chromium
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "system-deps: missing Debian packages ${need[*]}; run as root or install them" >&2

@@ -67,6 +67,8 @@ class Lead(db.Model):
     utm_term: Mapped[str | None] = mapped_column(sa.String(200))
     utm_content: Mapped[str | None] = mapped_column(sa.String(200))
     interest: Mapped[str | None] = mapped_column(sa.Text)
+    # Answers the voice bridge collected: {"need": ..., "timing": ..., "decision_maker": ..., "call_id": ...}
+    qualification: Mapped[dict | None] = mapped_column(JSONType)
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="SET NULL"))
     status: Mapped[LeadStatus] = mapped_column(enum_column(LeadStatus, "lead_status"),

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db
-from crm.models.types import UTCDateTime, enum_column, utcnow
+from crm.models.types import JSONType, UTCDateTime, enum_column, utcnow
 
 
 class Role(str, enum.Enum):
@@ -28,6 +28,8 @@ class User(db.Model):
     # argon2 hash; the UI issue sets it. Null means the user cannot sign in with a password.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # {"mon": [["09:00", "17:00"]], ...} in `timezone`; None means the team default (see voice.bridge.calendar).
+    working_hours: Mapped[dict | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
