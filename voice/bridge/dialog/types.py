@@ -1,0 +1,128 @@
+"""The contract between the protocol servers (Retell, Vapi) and the dialog policy.
+
+A server turns each provider request into a ``TurnRequest`` and iterates ``policy.respond(request, tools)``:
+``Speech`` chunks are streamed to the provider as they come, ``ToolRecord``s are reported (Retell
+tool-call records), and the final ``TurnDone`` carries the structured ``TurnResult`` (end_call,
+transfer, classification, ...). ``Tools`` is implemented by the server on top of voice.bridge.booking;
+it measures each call, speaks a filler itself when a tool is slow, and raises ``ToolTimeout`` past the
+hard limit so the policy can fall back ("I'll confirm by email")."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, AsyncIterator, Literal, Protocol, Union
+
+from voice.bridge.timeprefs.constraint import TimeConstraint
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Literal["agent", "user"]
+    text: str
+
+
+class TurnKind(str, enum.Enum):
+    BEGIN = "begin"            # the opening line (Retell response_id 0, Vapi first completion)
+    RESPONSE = "response"      # the callee finished a turn and an answer is required
+    REMINDER = "reminder"      # the callee has been silent: a short re-prompt, not a new pitch
+
+
+@dataclass(frozen=True)
+class Callee:
+    """What the policy may know about the person it talks to (read from the CRM by the server)."""
+
+    lead_id: int | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    language: str = "de"
+    owner_name: str | None = None
+    do_not_contact: bool = False
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    call_id: str
+    provider: str                      # retell | vapi
+    kind: TurnKind
+    transcript: tuple[Turn, ...]       # the full transcript so far, oldest first
+    callee: Callee
+    now: datetime                      # aware; the reference time for "morgen", "nächsten Donnerstag"
+    company_name: str = "Leadchain"
+    transfer_number: str | None = None  # E.164, where a human can take over
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    start: datetime                    # aware
+    end: datetime
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SlotOffer:
+    wished: SlotChoice | None          # the slot that satisfies the wish, if free
+    alternatives: tuple[SlotChoice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Booking:
+    status: Literal["booked", "already_booked", "taken", "failed"]
+    appointment_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class ToolTimeout(Exception):
+    """A CRM tool did not answer within the hard timeout; the policy falls back."""
+
+
+class Tools(Protocol):
+    async def find_slots(self, constraint: TimeConstraint) -> SlotOffer: ...
+    async def book(self, slot: SlotChoice) -> Booking: ...
+    async def record_qualification(self, answers: dict[str, str]) -> None: ...
+    async def record_opt_out(self, reason: str) -> None: ...
+
+
+@dataclass
+class TurnResult:
+    """The structured result of one turn; the rules policy and the LLM policy fill the same fields."""
+
+    text: str = ""
+    end_call: bool = False
+    transfer_number: str | None = None
+    intent: str | None = None          # e.g. identity_confirmed, interest, refusal, callback, wrong_number,
+                                       # do_not_call, time_preference, confirm, decline, unclear, silence
+    classification: str | None = None  # booked | interested | callback_requested | not_interested |
+                                       # do_not_call | wrong_number (voice.providers.events.CLASSIFICATIONS)
+    qualification: dict[str, str] = field(default_factory=dict)
+    constraint: TimeConstraint | None = None
+    booking: Booking | None = None
+    offered: tuple[SlotChoice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Speech:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolRecord:
+    tool_call_id: str
+    name: str
+    arguments: dict[str, Any]
+    result: str
+    successful: bool
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    result: TurnResult
+
+
+TurnEvent = Union[Speech, ToolRecord, TurnDone]
+
+
+class DialogPolicy(Protocol):
+    def respond(self, request: TurnRequest, tools: Tools) -> AsyncIterator[TurnEvent]: ...
