@@ -65,6 +65,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         except ModuleNotFoundError:
             continue
         openapi.register_blueprint(module.bp)
+    from crm.ui import init_ui
+    init_ui(app)
     return app
 
 
