@@ -10,7 +10,7 @@ from temporalio import activity
 from crm.extensions import db
 from crm.models import AuditEntry, Interaction, Lead, Task
 from crm.models.types import utcnow
-from crm.services import audit, dnc, submissions
+from crm.services import audit, calls, dnc, submissions
 from workflows.payloads import (CallResult, GateInput, GateResult, ImportResult, LeadFlagInput, ScoreInput,
                                 ScoreResult, SubmissionRef, TaskInput, TimelineInput)
 
@@ -75,6 +75,9 @@ class CrmActivities:
                 return
             if call.outcome is None:
                 call.outcome = result.classification or result.status
+            if call.outcome != "booked" and calls.has_booking(call):
+                # The bridge booked on this call: never downgraded by the provider's analysis.
+                call.outcome = "booked"
             if call.status in ("queued", "created", "ringing", "in_progress"):
                 call.status = "ended" if result.answered else result.status
             if call.duration_s is None and result.duration_s:

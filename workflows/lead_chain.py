@@ -10,7 +10,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.payloads import (
-        LEAD_STAGE_ATTRIBUTE, CallPlaced, CallResult, ChainInput,
+        LEAD_STAGE_ATTRIBUTE, CallBooking, CallPlaced, CallResult, ChainInput,
         ChainOutcome, ChainStatus, EmailSent, FetchCallInput, GateInput, GateResult, ImportResult,
         LeadFlagInput, PlaceCallInput, ScoreInput, ScoreResult, SendEmailInput, StepRecord, StopSignal,
         SubmissionRef, TaskInput, TimelineInput)
@@ -46,6 +46,8 @@ class LeadChainWorkflow:
         self._stop: StopSignal | None = None
         self._attempts = 0
         self._calls: dict[str, CallResult | None] = {}
+        # Appointments the voice bridge booked during a live call, by call id (signal call_booking).
+        self._bookings: dict[str, CallBooking] = {}
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -78,6 +80,11 @@ class LeadChainWorkflow:
         # The fallback when no worker is up to accept the update: signals are durable without one.
         if self._calls.get(result.call_id) is None:
             self._calls[result.call_id] = result
+
+    @workflow.signal
+    def call_booking(self, booking: CallBooking) -> None:
+        # Only records: the follow-up of that call reads it (a booking outranks the post-call analysis).
+        self._bookings.setdefault(booking.call_id, booking)
 
     @call_result.validator
     def _validate_call_result(self, result: CallResult) -> None:
@@ -149,7 +156,7 @@ class LeadChainWorkflow:
             result = await self._place_and_wait()
             if result is None:
                 return None
-            if not result.answered and result.status in RETRY_ANSWERS:
+            if not result.answered and result.status in RETRY_ANSWERS and result.call_id not in self._bookings:
                 await self._timeline("call", f"attempt {self._attempts}: {result.status}")
                 if self._attempts < self._settings.max_call_attempts:
                     if not await self._sleep(self._settings.retry_delay_s, "waiting_for_retry", "call"):
@@ -203,6 +210,9 @@ class LeadChainWorkflow:
 
     async def _follow_up(self, result: CallResult) -> ChainOutcome | None:
         kind = result.classification
+        if result.call_id in self._bookings:
+            # The bridge booked during the call: whatever the provider's analysis says, it is booked.
+            kind = "booked"
         await self._set_stage("following_up", kind or result.status)
         step_key = f"{self._input.chain_id}:{self._input.cycle}"
         if kind == "booked":

@@ -126,6 +126,14 @@ class CallResult:
 
 
 @dataclass
+class CallBooking:
+    """The voice bridge booked an appointment during a live call (signal `call_booking`): ids only."""
+
+    call_id: str
+    appointment_id: int
+
+
+@dataclass
 class FetchCallInput:
     provider: str
     call_id: str

@@ -10,7 +10,7 @@ from dataclasses import asdict
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import Direction, Interaction, InteractionKind, Lead, SideEffect
+from crm.models import Appointment, AppointmentStatus, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
 from voice.providers.events import STATUS_RANK, CallEvent
 from workflows.payloads import CallResult
@@ -22,6 +22,21 @@ def _find_lead(event: CallEvent) -> int | None:
     if event.idempotency_key:
         return db.session.scalar(sa.select(SideEffect.lead_id).where(SideEffect.key == event.idempotency_key))
     return None
+
+
+def has_booking(call: Interaction) -> bool:
+    """True when the voice bridge booked a (still confirmed) appointment on this call: its id is in the
+    call's data, or its key is "<call id>:<slot>". Such a call stays "booked" whatever the provider's
+    post-call analysis says."""
+    if not call.provider_ref:
+        return False
+    prefix = call.provider_ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
+    which = Appointment.idempotency_key.like(prefix, escape="\\")
+    appointment_id = (call.data or {}).get("appointment_id")
+    if isinstance(appointment_id, int):
+        which = sa.or_(which, Appointment.id == appointment_id)
+    return db.session.scalar(sa.select(Appointment.id).where(
+        which, Appointment.status == AppointmentStatus.CONFIRMED).limit(1)) is not None
 
 
 def apply_event(event: CallEvent) -> Interaction | None:
@@ -70,6 +85,8 @@ def apply_event(event: CallEvent) -> Interaction | None:
         elif event.end_status and (not call.outcome or (forward and call.outcome in end_statuses)):
             # Still only an end status: a later stage may correct it (e.g. completed → no_answer).
             call.outcome = event.end_status
+        if call.outcome != "booked" and has_booking(call):
+            call.outcome = "booked"
         call.status = "ended"
     elif STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != "ended":
         call.status = event.stage
