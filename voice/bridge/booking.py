@@ -1,0 +1,581 @@
+"""The bridge's CRM tools: who is on the line, when the owner (or the team) is free, book once per call
+and slot, record what the callee said.
+
+Synchronous functions for a Flask app context; the bridge server runs them in a worker thread with a
+timeout and speaks a filler when they are slow. Each commits its own work or rolls it back: nothing is
+half-written. Datetimes in and out are aware; the database stores UTC.
+
+Booking is idempotent per call and slot (key "<call id>:<slot start in UTC, ISO>"), so a replayed turn
+(reconnect, retry) books once and gets the same appointment back. The database is the final judge of
+a free slot: confirmed appointments of one owner cannot overlap (exclusion constraint on PostgreSQL,
+triggers on SQLite), so of concurrent attempts for one slot exactly one wins and the others hear "taken".
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from crm.extensions import db
+from crm.models import (Appointment, AppointmentStatus, Direction, Interaction, InteractionKind, Lead,
+                        LeadStatus, Role, User)
+from crm.models.types import utcnow
+from crm.services import audit, dnc
+from voice.bridge.dialog.types import Booking, Callee, SlotChoice
+from voice.bridge.timeprefs.constraint import TimeConstraint
+from workflows.payloads import CallBooking
+
+log = logging.getLogger(__name__)
+
+BUSINESS_TZ = "Europe/Berlin"
+DEFAULT_DURATION = timedelta(minutes=30)
+# Offers start on this grid; an exact wish ("um 14:15") is checked as said.
+STEP = timedelta(minutes=30)
+HORIZON_DAYS = 14
+# No slot sooner than this: the rep needs a moment to prepare.
+MIN_NOTICE = timedelta(hours=1)
+MAX_DURATION = timedelta(hours=4)
+QUALIFICATION_KEYS = ("need", "timing", "decision_maker")
+MAX_MERGE_HOPS = 10
+
+BookingStatus = Literal["booked", "already_booked", "taken", "failed"]
+
+
+def _actor(call_id: str) -> str:
+    return f"voice-bridge:{call_id}"[:100]
+
+
+# ---- types ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadFacts:
+    """What the bridge may know about the callee and what find_slots needs (read once per call)."""
+
+    lead_id: int
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    language: str
+    status: str
+    do_not_contact: bool
+    chain_id: str | None
+    owner_id: int | None
+    owner_name: str | None
+    # The calendar inputs: the owner's working hours (None = the team default) and zone.
+    working_hours: dict | None = None
+    timezone: str = BUSINESS_TZ
+    # The call's interaction, when the CRM knows the call already.
+    interaction_id: int | None = None
+
+    def callee(self) -> Callee:
+        return Callee(lead_id=self.lead_id, first_name=self.first_name, last_name=self.last_name,
+                      company=self.company, language=self.language, owner_name=self.owner_name,
+                      do_not_contact=self.do_not_contact)
+
+
+@dataclass(frozen=True)
+class SlotOffer:
+    """The answer to a wish. ``wished``: the wished slot when free (the exact wished time, or without
+    one the earliest slot that satisfies the constraint); ``wish_free`` says whether it was.
+    ``alternatives``: the best other slots when it was not. Each slot names the rep it is for
+    (the owner, or the team member who is free then)."""
+
+    wished: SlotChoice | None
+    alternatives: tuple[SlotChoice, ...] = ()
+    wish_free: bool = False
+    # The owner asked for, or None when the team's calendars were used.
+    owner_id: int | None = None
+
+    @property
+    def slots(self) -> tuple[SlotChoice, ...]:
+        return ((self.wished,) if self.wished else ()) + self.alternatives
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    status: BookingStatus
+    appointment_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    owner_id: int | None = None
+    lead_id: int | None = None
+    call_id: str | None = None
+    # The lead's chain: the bridge signals it after a booking (chain_notify.notify_booking).
+    chain_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("booked", "already_booked")
+
+    def as_booking(self) -> Booking:
+        return Booking(status=self.status, appointment_id=self.appointment_id, start=self.start, end=self.end)
+
+    def call_booking(self) -> CallBooking | None:
+        if not self.ok or self.appointment_id is None or self.call_id is None:
+            return None
+        return CallBooking(call_id=self.call_id, appointment_id=self.appointment_id)
+
+
+@dataclass(frozen=True)
+class QualificationResult:
+    lead_id: int | None
+    qualification: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class OptOutResult:
+    lead_id: int | None
+    newly_marked: bool = False
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime: the bridge passes aware datetimes")
+    return moment.astimezone(timezone.utc)
+
+
+def booking_key(call_id: str, start: datetime) -> str:
+    """The appointment's idempotency key: "<call id>:<start in UTC, ISO 8601>" (one form whatever zone
+    the caller's datetime is in, so a replay in another zone is still the same booking)."""
+    key = f"{call_id}:{_utc(start).isoformat()}"
+    if len(key) > 200:
+        key = f"{hashlib.sha256(call_id.encode()).hexdigest()[:40]}:{_utc(start).isoformat()}"
+    return key
+
+
+def _begin_write() -> None:
+    """Start the transaction as a writer. On SQLite, BEGIN IMMEDIATE: the write lock is taken (waiting
+    its turn) before anything is read, so a read-then-write cannot fail with a stale snapshot, and
+    savepoints nest inside a real transaction (pysqlite would otherwise let SAVEPOINT open one and
+    RELEASE commit it). PostgreSQL needs nothing: rows are locked where they are read."""
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _live_lead(lead_id: int | None, *, lock: bool = False) -> Lead | None:
+    """The lead, or the record it was merged into (following the chain of merges)."""
+    if lead_id is None:
+        return None
+    lead = db.session.get(Lead, lead_id, with_for_update=lock or None)
+    hops = 0
+    while lead is not None and lead.merged_into_id is not None and hops < MAX_MERGE_HOPS:
+        lead = db.session.get(Lead, lead.merged_into_id, with_for_update=lock or None)
+        hops += 1
+    return lead
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _call_interaction(call_id: str, provider: str | None = None) -> Interaction | None:
+    query = sa.select(Interaction).where(Interaction.provider_ref == call_id,
+                                         Interaction.kind == InteractionKind.CALL)
+    if provider:
+        query = query.where(Interaction.provider == provider)
+    return db.session.scalars(query.order_by(Interaction.id).limit(1)).first()
+
+
+def _facts(lead: Lead, interaction: Interaction | None, chain_id: str | None) -> LeadFacts:
+    owner = db.session.get(User, lead.owner_id) if lead.owner_id else None
+    return LeadFacts(
+        lead_id=lead.id, first_name=lead.first_name, last_name=lead.last_name, company=lead.company,
+        language=lead.language or "de", status=lead.status.value, do_not_contact=lead.do_not_contact,
+        chain_id=lead.chain_id or chain_id, owner_id=owner.id if owner else None,
+        owner_name=owner.name if owner else None, working_hours=owner.working_hours if owner else None,
+        timezone=(owner.timezone if owner and owner.timezone else BUSINESS_TZ),
+        interaction_id=interaction.id if interaction is not None else None)
+
+
+# ---- lead lookup ----------------------------------------------------------------------------------
+
+
+def lead_for_call(call_id: str, provider: str, metadata: dict | None) -> LeadFacts | None:
+    """The lead on a live call: by the call's interaction (provider + provider call id), else by the
+    metadata we set when placing the call ({"lead_id", "chain_id", "idempotency_key"}; the provider
+    is authenticated). A merged lead resolves to the surviving record. None when neither finds one."""
+    interaction = _call_interaction(call_id, provider)
+    lead = _live_lead(interaction.lead_id) if interaction is not None else None
+    chain_id = (interaction.data or {}).get("chain_id") if interaction is not None else None
+    if lead is None and metadata:
+        lead = _live_lead(_as_int(metadata.get("lead_id")))
+        chain_id = chain_id or (metadata.get("chain_id") if isinstance(metadata.get("chain_id"), str) else None)
+    if lead is None:
+        return None
+    return _facts(lead, interaction, chain_id)
+
+
+# ---- availability ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Rep:
+    user: User
+    calendar: Any
+    busy: list[tuple[datetime, datetime]]
+
+    @property
+    def load(self) -> int:
+        return len(self.busy)
+
+
+def _calendar_api():
+    """The business calendar of voice.bridge.timeprefs (imported late: it is pure and optional here)."""
+    from voice.bridge.timeprefs import calendar as cal
+    return cal
+
+
+def _reps(lead: Lead, owner_id: int | None = None) -> tuple[list[User], int | None]:
+    """The reps whose calendars count: the given owner, else the lead's (active) owner, else the team
+    (active sales users). Returns them and the owner id asked for (None = the team)."""
+    wanted = owner_id or lead.owner_id
+    if wanted:
+        user = db.session.get(User, wanted)
+        if user is not None and user.active:
+            return [user], user.id
+    team = list(db.session.scalars(sa.select(User).where(User.active.is_(True), User.role == Role.SALES)
+                                   .order_by(User.id)))
+    return team, None
+
+
+def _busy(user_ids: Iterable[int], start: datetime, end: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
+    busy: dict[int, list[tuple[datetime, datetime]]] = {uid: [] for uid in user_ids}
+    if not busy:
+        return busy
+    rows = db.session.execute(sa.select(Appointment.owner_id, Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.owner_id.in_(list(busy)), Appointment.status == AppointmentStatus.CONFIRMED,
+        Appointment.ends_at > start, Appointment.starts_at < end).order_by(Appointment.starts_at))
+    for owner, s, e in rows:
+        busy[owner].append((s, e))
+    return busy
+
+
+def _rep_calendar(user: User):
+    cal = _calendar_api()
+    return cal.BusinessCalendar.from_user_hours(user.working_hours, user.timezone or BUSINESS_TZ)
+
+
+def _load_reps(users: list[User], now: datetime, horizon_days: int) -> list[_Rep]:
+    busy = _busy([u.id for u in users], now - timedelta(days=1), now + timedelta(days=horizon_days + 2))
+    return [_Rep(u, _rep_calendar(u), busy[u.id]) for u in users]
+
+
+def _resolve(rep: _Rep, constraint: TimeConstraint, now: datetime, duration: timedelta, limit: int | None):
+    cal = _calendar_api()
+    return cal.resolve(constraint, rep.calendar, now, duration=duration, step=STEP, horizon_days=HORIZON_DAYS,
+                       limit=limit, busy=rep.busy)
+
+
+def _choice(slot, rep: _Rep) -> SlotChoice:
+    return SlotChoice(start=_utc(slot.start), end=_utc(slot.end), owner_id=rep.user.id)
+
+
+def _pick(candidates: list[tuple[Any, _Rep]]) -> tuple[Any, _Rep] | None:
+    """Of equal slots at different reps, the least-loaded rep (then the lowest id)."""
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: (_utc(c[0].start), c[1].load, c[1].user.id))
+
+
+def _alternatives_for(rep: _Rep, constraint: TimeConstraint, now: datetime, duration: timedelta,
+                      count: int, exclude: set[datetime]) -> list[Any]:
+    """The rep's best alternatives to a wish: the calendar module's ranking when it offers one, else
+    the earliest slots that satisfy the constraint, then the earliest free slots on the wished days,
+    then the earliest free slots at all."""
+    cal = _calendar_api()
+    ranker = getattr(cal, "alternatives", None)
+    if callable(ranker):
+        found = ranker(constraint, rep.calendar, now, duration=duration, step=STEP, horizon_days=HORIZON_DAYS,
+                       count=count + len(exclude), busy=rep.busy)
+        return [s for s in found if _utc(s.start) not in exclude][:count]
+    picked: list[Any] = []
+    seen = set(exclude)
+    relaxed = [constraint,
+               TimeConstraint(dates=constraint.dates, date_from=constraint.date_from, date_to=constraint.date_to,
+                              weekdays=constraint.weekdays, excluded_weekdays=constraint.excluded_weekdays,
+                              excluded_dates=constraint.excluded_dates, language=constraint.language),
+               TimeConstraint(excluded_weekdays=constraint.excluded_weekdays,
+                              excluded_dates=constraint.excluded_dates, language=constraint.language)]
+    for c in relaxed:
+        slots = _resolve(rep, c, now, duration, None)
+        if constraint.exact is not None:
+            wish = constraint.exact.hour * 60 + constraint.exact.minute
+            slots = sorted(slots, key=lambda s: (s.start.date(), abs(s.start.hour * 60 + s.start.minute - wish)))
+        for s in slots:
+            if _utc(s.start) in seen:
+                continue
+            seen.add(_utc(s.start))
+            picked.append(s)
+            if len(picked) >= count:
+                return picked
+    return picked
+
+
+def find_slots(lead_id: int, constraint: TimeConstraint, now: datetime, *, duration: timedelta = DEFAULT_DURATION,
+               alternatives: int = 2) -> SlotOffer:
+    """Free slots for the lead's owner (or, without one, the team's sales reps) that match the wish.
+
+    Working hours come from each rep (User.working_hours in User.timezone; null = the team default,
+    Mon-Fri 09-17), German public holidays are closed, confirmed appointments are busy. Returns the
+    wished slot if free (the exact wished time; without one, the earliest slot that satisfies the
+    constraint), else ``alternatives`` best alternatives; ``wish_free`` says which."""
+    now = _utc(now)
+    lead = _live_lead(lead_id)
+    if lead is None:
+        return SlotOffer(None, ())
+    users, owner_id = _reps(lead)
+    if not users:
+        return SlotOffer(None, (), owner_id=owner_id)
+    earliest = now + MIN_NOTICE
+    reps = _load_reps(users, now, HORIZON_DAYS)
+    candidates: list[tuple[Any, _Rep]] = []
+    for rep in reps:
+        slots = _resolve(rep, constraint, earliest, duration, None if constraint.exact is not None else 1)
+        if constraint.exact is not None:
+            slots = [s for s in slots if getattr(s, "exact_match", False)]
+        if slots:
+            candidates.append((min(slots, key=lambda s: _utc(s.start)), rep))
+    wished = _pick(candidates)
+    if wished is not None:
+        return SlotOffer(_choice(*wished), (), wish_free=True, owner_id=owner_id)
+    # Not free: the best alternatives over all reps (distinct times; each time at its least-loaded rep).
+    by_time: dict[datetime, tuple[Any, _Rep]] = {}
+    order: list[datetime] = []
+    for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
+        for slot in _alternatives_for(rep, constraint, earliest, duration, alternatives, set()):
+            start = _utc(slot.start)
+            if start not in by_time:
+                by_time[start] = (slot, rep)
+                order.append(start)
+    ranked = (order if len(reps) == 1 else _rank_alternatives(order, constraint))[:alternatives]
+    return SlotOffer(None, tuple(_choice(*by_time[t]) for t in ranked), wish_free=False, owner_id=owner_id)
+
+
+def _rank_alternatives(starts: list[datetime], constraint: TimeConstraint) -> list[datetime]:
+    """One rep: its ranking as given. Several: by closeness to the wished time of day on the earliest
+    days, else chronologically."""
+    if constraint.exact is None:
+        return sorted(starts)
+    zone = ZoneInfo(BUSINESS_TZ)
+    wish = constraint.exact.hour * 60 + constraint.exact.minute
+
+    def key(t: datetime):
+        local = t.astimezone(zone)
+        ok = constraint.allows(local, local + timedelta(minutes=1))
+        return (not ok, local.date(), abs(local.hour * 60 + local.minute - wish))
+    return sorted(starts, key=key)
+
+
+def _open_for(user: User, start: datetime, end: datetime) -> bool:
+    """Whether [start, end) lies inside the rep's working hours on a working day (busy ignored)."""
+    cal = _calendar_api()
+    check = getattr(cal.BusinessCalendar, "is_open", None)
+    calendar = _rep_calendar(user)
+    if callable(check):
+        return bool(calendar.is_open(start, end))
+    zone = ZoneInfo(BUSINESS_TZ)
+    local = start.astimezone(zone)
+    wish = TimeConstraint(dates=(local.date(),), exact=local.time().replace(second=0, microsecond=0))
+    slots = cal.resolve(wish, calendar, start - timedelta(minutes=1), duration=end - start, step=STEP,
+                        horizon_days=1, limit=None, busy=())
+    return any(_utc(s.start) == start and _utc(s.end) == end for s in slots)
+
+
+# ---- booking --------------------------------------------------------------------------------------
+
+
+def _title(lead: Lead, owner: User) -> tuple[str, str]:
+    from crm.email.settings import company
+    name = company().name
+    if (lead.language or "de") == "en":
+        return f"Consultation with {name} ({owner.name})", "Phone call: we will call you"
+    return f"Beratungsgespräch mit {name} ({owner.name})", "Telefonat: wir rufen Sie an"
+
+
+def _result(appt: Appointment, status: BookingStatus, call_id: str, lead: Lead | None,
+            reason: str | None = None) -> BookingResult:
+    return BookingResult(status=status, appointment_id=appt.id, start=appt.starts_at, end=appt.ends_at,
+                         owner_id=appt.owner_id, lead_id=appt.lead_id, call_id=call_id,
+                         chain_id=lead.chain_id if lead is not None else None, reason=reason)
+
+
+def _by_key(key: str) -> Appointment | None:
+    return db.session.scalar(sa.select(Appointment).where(Appointment.idempotency_key == key))
+
+
+def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: int | None = None, *,
+         now: datetime | None = None) -> BookingResult:
+    """Book [start, end) for the lead with its owner (or ``owner_id``, the rep a team offer named; or,
+    without either, the first team rep who is free). Idempotent per call and slot: a replay returns
+    the same appointment as "already_booked". A slot someone else took meanwhile is "taken" (ask
+    find_slots for fresh alternatives); "failed" names a reason (past, not a working time, do not
+    contact, no rep). Sets the lead BOOKED (and its owner, when it had none), audits, notes it on the
+    call."""
+    start_utc, end_utc = _utc(start), _utc(end)
+    key = booking_key(call_id, start_utc)
+    actor = _actor(call_id)
+    try:
+        _begin_write()
+        lead = _live_lead(lead_id, lock=True)
+        existing = _by_key(key)
+        if existing is not None:
+            db.session.rollback()
+            return _result(existing, "already_booked", call_id, lead)
+
+        def fail(status: BookingStatus, reason: str) -> BookingResult:
+            db.session.rollback()
+            return BookingResult(status, start=start_utc, end=end_utc, lead_id=lead.id if lead else lead_id,
+                                 call_id=call_id, chain_id=lead.chain_id if lead else None, reason=reason)
+
+        if lead is None:
+            return fail("failed", "unknown lead")
+        if lead.do_not_contact:
+            return fail("failed", "do not contact")
+        if end_utc <= start_utc or end_utc - start_utc > MAX_DURATION:
+            return fail("failed", "invalid length")
+        if start_utc < (_utc(now) if now is not None else utcnow()):
+            return fail("failed", "in the past")
+        users, _ = _reps(lead, owner_id)
+        if not users:
+            return fail("failed", "no sales rep")
+        appt: Appointment | None = None
+        outside = 0
+        for user in sorted(users, key=lambda u: u.id):
+            if not _open_for(user, start_utc, end_utc):
+                outside += 1
+                continue
+            title, location = _title(lead, user)
+            candidate = Appointment(lead_id=lead.id, owner_id=user.id, starts_at=start_utc, ends_at=end_utc,
+                                    status=AppointmentStatus.CONFIRMED, title=title[:300], location=location,
+                                    idempotency_key=key)
+            try:
+                with db.session.begin_nested():
+                    db.session.add(candidate)
+            except sa.exc.IntegrityError:
+                # Either this very turn was booked meanwhile (same key) or the owner's slot was taken.
+                existing = _by_key(key)
+                if existing is not None:
+                    db.session.rollback()
+                    return _result(existing, "already_booked", call_id, lead)
+                continue
+            appt = candidate
+            break
+        if appt is None:
+            if outside == len(users):
+                return fail("taken", "not a working time")
+            return fail("taken", "slot taken")
+        before = audit.snapshot(lead)
+        if lead.owner_id is None:
+            lead.owner_id = appt.owner_id
+        lead.status = LeadStatus.BOOKED
+        audit.record(actor, "appointment.booked", "appointment", appt.id,
+                     after={"lead_id": lead.id, "owner_id": appt.owner_id, "starts_at": appt.starts_at,
+                            "ends_at": appt.ends_at, "call_id": call_id})
+        audit.record(actor, "lead.booked", "lead", lead.id, before=before, after=audit.snapshot(lead))
+        _note_on_call(lead, call_id, appt)
+        db.session.commit()
+        log.info("call %s booked appointment %s for lead %s", call_id, appt.id, lead.id)
+        return _result(appt, "booked", call_id, lead)
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _note_on_call(lead: Lead, call_id: str, appt: Appointment) -> None:
+    """The call's interaction learns its appointment (so its outcome stays booked); without one yet,
+    a note on the lead's timeline."""
+    call = _call_interaction(call_id)
+    entry = {"appointment_id": appt.id, "starts_at": appt.starts_at.isoformat(), "owner_id": appt.owner_id}
+    if call is not None:
+        data = dict(call.data or {})
+        data["appointment_id"] = data.get("appointment_id") or appt.id
+        data["bookings"] = (data.get("bookings") or []) + [entry]
+        call.data = data
+        call.outcome = "booked"
+        return
+    subject = "Appointment booked on the call" if lead.language == "en" else "Termin im Gespräch gebucht"
+    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.NOTE, direction=Direction.INTERNAL,
+                               provider="voice-bridge", provider_ref=f"booking:{appt.id}", status="recorded",
+                               subject=subject, data={**entry, "call_id": call_id},
+                               created_by=_actor(call_id)))
+
+
+# ---- what the callee said -------------------------------------------------------------------------
+
+
+def record_qualification(lead_id: int, call_id: str, answers: dict) -> QualificationResult:
+    """Merge the callee's answers (need, timing, decision_maker) into Lead.qualification; audited.
+    Unknown keys and empty answers are ignored; an unchanged answer writes nothing."""
+    clean: dict[str, str] = {}
+    for name in QUALIFICATION_KEYS:
+        value = answers.get(name) if isinstance(answers, dict) else None
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        if value is None:
+            continue
+        text = str(value).strip()[:500]
+        if text:
+            clean[name] = text
+    try:
+        _begin_write()
+        lead = _live_lead(lead_id, lock=True)
+        if lead is None:
+            db.session.rollback()
+            return QualificationResult(None)
+        old = dict(lead.qualification or {})
+        if all(old.get(k) == v for k, v in clean.items()):
+            db.session.rollback()
+            return QualificationResult(lead.id, old, changed=False)
+        new = {**old, **clean, "call_id": call_id, "updated_at": utcnow().isoformat()}
+        lead.qualification = new
+        audit.record(_actor(call_id), "lead.qualification", "lead", lead.id,
+                     before={"qualification": old} if old else None, after={"qualification": new})
+        db.session.commit()
+        return QualificationResult(lead.id, new, changed=True)
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def record_opt_out(lead_id: int, call_id: str, reason: str) -> OptOutResult:
+    """The callee objects: do-not-contact at once, on every channel (flag, consents withdrawn, number
+    listed) through crm.services.dnc. Idempotent: a second call changes nothing."""
+    try:
+        _begin_write()
+        lead = _live_lead(lead_id, lock=True)
+        if lead is None:
+            db.session.rollback()
+            return OptOutResult(None)
+        marked = dnc.mark(lead, reason=(reason or "asked not to be contacted (call)").strip(), actor=_actor(call_id))
+        if marked:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return OptOutResult(lead.id, newly_marked=marked)
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+__all__ = ["BookingResult", "LeadFacts", "OptOutResult", "QualificationResult", "SlotOffer", "book",
+           "booking_key", "find_slots", "lead_for_call", "record_opt_out", "record_qualification"]
