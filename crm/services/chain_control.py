@@ -10,6 +10,10 @@ from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable, gateway
 
 log = logging.getLogger(__name__)
 
+# What a rep or API client may ask of a running chain. "call_now" asks the chain to call at once: the
+# workflow's handler re-runs the compliance gate (consent, do-not-contact, calling hours) before dialling.
+ACTIONS = ("pause", "resume", "cancel", "call_now")
+
 
 def status(lead: Lead) -> dict:
     live = gateway().status(lead.chain_id) if lead.chain_id else None
@@ -23,6 +27,8 @@ def status(lead: Lead) -> dict:
 
 def control(lead: Lead, action: str, *, actor: str) -> None:
     from workflows.payloads import StopSignal
+    if action not in ACTIONS:
+        raise ValueError(f"unknown chain action {action!r}")
     if not lead.chain_id:
         raise ChainNotRunning("the lead has no chain")
     if action == "cancel":
