@@ -1,0 +1,181 @@
+"""The dashboard's figures: today, this week and this month with the change against the period before,
+all from crm.reports.kpis (docs/kpis.md), never computed here.
+
+* Managers and admins see the team's headline figures (``KpiReport.headlines``, the title page of the
+  PDF report) and the report's charts (crm.reports.charts).
+* Sales reps see the figures of the leads they may see, their own and the unassigned ones: the
+  per-rep rows of the KPI report (``KpiReport.per_rep``, keyed by lead owner, with a row for
+  "unassigned") for their id and for no owner, added up; rates are recomputed from the summed counts.
+  The previous period's rows come from the KPI report of the previous period. Team charts are for
+  managers only (they count every rep's leads).
+
+Periods are Europe/Berlin calendar periods (crm.reports.periods), as in the reports: the KPI module
+buckets by whole UTC hours, which only holds for zones a whole number of hours from UTC.
+
+A computed KpiReport is kept for CACHE_SECONDS per app and period, so the page and its chart images
+(separate requests) do not each run the report queries.
+"""
+from __future__ import annotations
+
+import threading
+import time as _time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from flask import Flask, current_app
+
+from crm.models import User
+from crm.models.types import utcnow
+from crm.reports import kpis
+from crm.reports.periods import REPORT_TZ, Period, local_date, period_for
+from crm.ui.access import MANAGERS
+
+PERIODS = ("daily", "weekly", "monthly")
+CACHE_SECONDS = 30.0
+CHARTS = ("trend", "by_hour", "by_weekday", "scores", "sentiment")
+
+# Team figures (managers): the report's headline keys, in the PDF's order.
+TEAM_KEYS = ("leads_in", "qualified_share", "calls_placed", "answer_rate", "talk_time_avg", "booked",
+             "booking_conversion", "follow_ups", "cost_per_call", "cost_per_booked", "emails_sent", "open_rate")
+# Per-rep figures (sales) and their units; rates are derived from the counts.
+REP_COUNTS = ("leads_in", "calls", "answered", "wanted", "booked", "follow_ups", "appointments")
+REP_KEYS = (("leads_in", "count"), ("calls_placed", "count"), ("answer_rate", "rate"), ("wanted", "count"),
+            ("booked", "count"), ("booking_conversion", "rate"), ("follow_ups", "count"),
+            ("appointments", "count"))
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    unit: str                      # count | rate | money | seconds
+    current: float | None
+    previous: float | None
+    currency: str | None = None
+
+    @property
+    def delta(self) -> float | None:
+        return kpis.Headline(self.key, self.unit, self.current, self.previous).delta
+
+    @property
+    def change(self) -> float | None:
+        """Relative change (counts, money, durations); None for rates: see delta (points)."""
+        return kpis.Headline(self.key, self.unit, self.current, self.previous).change
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    kind: str                      # daily | weekly | monthly
+    period: Period
+    previous_period: Period
+    scope: str                     # team | mine (own + unassigned leads)
+    figures: list[Figure]
+    has_data: bool
+
+
+def current_period(kind: str, now: datetime | None = None) -> Period:
+    return period_for(kind, local_date(now or utcnow(), REPORT_TZ), REPORT_TZ)
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: dict[tuple, tuple[float, object]] = {}
+
+    def get(self, key: tuple, build: Callable[[], object], ttl: float) -> object:
+        now = _time.monotonic()
+        with self.lock:
+            hit = self.items.get(key)
+            if hit and now - hit[0] < ttl:
+                return hit[1]
+        value = build()
+        with self.lock:
+            self.items[key] = (now, value)
+            if len(self.items) > 64:
+                for old in sorted(self.items, key=lambda k: self.items[k][0])[:32]:
+                    self.items.pop(old, None)
+        return value
+
+
+def _cache(app: Flask) -> _Cache:
+    return app.extensions.setdefault("leadchain.dashboard_cache", _Cache())
+
+
+def report_for(period: Period, *, app: Flask | None = None) -> kpis.KpiReport:
+    """kpis.compute(period), cached briefly per app (inside an app context)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    ttl = float(app.config.get("LEADCHAIN_DASHBOARD_CACHE_S", CACHE_SECONDS))
+    key = ("kpis", period.kind, period.first_day, period.last_day, period.tz)
+    return _cache(app).get(key, lambda: kpis.compute(period), ttl)  # type: ignore[return-value]
+
+
+def cached(key: tuple, build: Callable[[], object], *, app: Flask | None = None) -> object:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    return _cache(app).get(key, build, float(app.config.get("LEADCHAIN_DASHBOARD_CACHE_S", CACHE_SECONDS)))
+
+
+def team_figures(report: kpis.KpiReport) -> list[Figure]:
+    currency = report.current.costs.currency or report.previous.costs.currency
+    out = []
+    for key in TEAM_KEYS:
+        h = report.headline(key)
+        out.append(Figure(h.key, h.unit, h.current, h.previous, currency if h.unit == "money" else None))
+    return out
+
+
+def _rep_totals(rows: list[kpis.RepRow], who: User) -> dict[str, int]:
+    totals = dict.fromkeys(REP_COUNTS, 0)
+    for row in rows:
+        if row.user_id in (who.id, None):
+            for name in REP_COUNTS:
+                totals[name] += getattr(row, name) or 0
+    return totals
+
+
+def _rep_value(key: str, t: dict[str, int]) -> float | None:
+    if key == "calls_placed":
+        return t["calls"]
+    if key == "answer_rate":
+        return kpis.ratio(t["answered"], t["calls"])
+    if key == "booking_conversion":
+        return kpis.ratio(t["booked"], t["wanted"])
+    return t[key]
+
+
+def rep_figures(current: kpis.KpiReport, previous: kpis.KpiReport, who: User) -> list[Figure]:
+    cur, prev = _rep_totals(current.per_rep, who), _rep_totals(previous.per_rep, who)
+    return [Figure(key, unit, _rep_value(key, cur), _rep_value(key, prev)) for key, unit in REP_KEYS]
+
+
+def dashboard(who: User, kind: str = "daily", now: datetime | None = None) -> Dashboard:
+    """The figures `who` may see for the current `kind` period (inside an app context)."""
+    if kind not in PERIODS:
+        raise ValueError(f"unknown period {kind!r}")
+    period = current_period(kind, now)
+    report = report_for(period)
+    if who.role in MANAGERS:
+        return Dashboard(kind, period, report.previous_period, "team", team_figures(report), report.has_data)
+    previous = report_for(report.previous_period)
+    figures = rep_figures(report, previous, who)
+    has_data = any(f.current for f in figures)
+    return Dashboard(kind, period, report.previous_period, "mine", figures, has_data)
+
+
+def chart_svg(name: str, kind: str, language: str, now: datetime | None = None) -> bytes | None:
+    """The SVG of one report chart of the current `kind` period (crm.reports.charts), None when the
+    chart would be empty. Managers only (the caller checks)."""
+    import base64
+
+    from crm.reports.charts import build_charts
+    from crm.reports.i18n import Formatter
+
+    if name not in CHARTS or kind not in PERIODS:
+        raise ValueError(f"unknown chart {name!r} or period {kind!r}")
+    period = current_period(kind, now)
+    report = report_for(period)
+    charts = cached(("charts", period.kind, period.first_day, language),
+                    lambda: build_charts(report, Formatter(language, period.tz)))
+    uri = getattr(charts, name)
+    if not uri:
+        return None
+    return base64.b64decode(uri.split(",", 1)[1])
