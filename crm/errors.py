@@ -1,6 +1,8 @@
-"""One JSON error shape for every failure: {"code", "status", "message", "errors"}.
+"""One JSON error shape for every API failure: {"code", "status", "message", "errors"}.
 
-`errors` names each bad field, so API clients and lead sources can fix their payloads.
+`errors` names each bad field, so API clients and lead sources can fix their payloads. The UI's pages
+(everything outside /api/, /webhooks/ and /healthz) answer the same status with an HTML error page in
+the user's language instead.
 """
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,26 @@ def error_body(code: int, message: str, errors: dict[str, Any] | None = None) ->
     return body
 
 
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz")
+
+
+def wants_html() -> bool:
+    """A browser page, not an API, webhook or health client."""
+    if request.path.startswith(JSON_PREFIXES) or request.path == "/api":
+        return False
+    return request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html") == "text/html"
+
+
+def html_error(code: int, headers: dict[str, str] | None = None):
+    from flask import render_template
+    try:
+        body = render_template("ui/error.html", code=code)
+    except Exception:  # noqa: BLE001 (the error page itself must never fail)
+        log.exception("error page failed")
+        body = f"<!doctype html><title>{code}</title><h1>{code}</h1>"
+    return body, code, {"Content-Type": "text/html; charset=utf-8", **(headers or {})}
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(e: ApiError):
@@ -42,6 +64,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
         code = e.code or 500
+        if wants_html() and "ui" in app.blueprints:  # the UI's templates are registered
+            headers = dict(e.get_response().headers)
+            headers.pop("Content-Type", None)
+            headers.pop("Content-Length", None)
+            return html_error(code, headers)
         errors = None
         # flask-smorest puts marshmallow messages here
         data = getattr(e, "data", None)
@@ -56,4 +83,6 @@ def register_error_handlers(app: Flask) -> None:
         log.error("database unavailable: %s", type(e).__name__)
         from crm.extensions import db
         db.session.rollback()
+        if wants_html():
+            return html_error(503, {"Retry-After": "30"})
         return jsonify(error_body(503, "database unavailable, retry later")), 503, {"Retry-After": "30"}

@@ -1,0 +1,183 @@
+"""Sign-in and sign-out, the language switch, one's own password; password hashing and policy.
+
+Passwords (COMPLIANCE S1): argon2id (argon2-cffi), at least 15 characters, up to 256 (so 64+ work),
+not in the bundled list of common passwords, not the user's email. A login answers the same generic
+message for an unknown email, a wrong password and a deactivated account, and takes the same time."""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from crm.extensions import db
+from crm.models import User
+from crm.ui.i18n import LANG_COOKIE, _, normalise_language
+from crm.ui.security import limiter, revoke_sessions, sign_in, sign_out
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__)
+
+MIN_LENGTH = 15
+MAX_LENGTH = 256
+
+# Passwords of 15+ characters that lists of leaked passwords show again and again.
+COMMON_PASSWORDS = frozenset("""
+123456789012345 1234567890123456 12345678901234567890 000000000000000 111111111111111
+passwordpassword password1234567 password12345678 passwort1234567 passwortpasswort
+qwertyuiopasdfgh qwertyuiopasdfghjkl qwertzuiopasdfgh qwertzuiopasdfghjkl 1q2w3e4r5t6y7u8i
+1qaz2wsx3edc4rfv qazwsxedcrfvtgb abcdefghijklmno abcdefghijklmnop abcdefghijklmnopqrstuvwxyz
+iloveyouiloveyou letmeinletmein123 welcome12345678 willkommen12345 administrator123 administrator1234
+changemechangeme changeme1234567 trustno1trustno1 monkeymonkeymonkey dragondragondragon
+correcthorsebatterystaple correct horse battery staple leadchainleadchain leadchain123456
+sommer2024sommer winter2024winter passwort123456789 hallohallohallo geheimgeheimgeheim
+""".split()) | {"correct horse battery staple", "ich liebe dich ich liebe dich"}
+
+
+@lru_cache(maxsize=2)
+def _hasher(cheap: bool) -> PasswordHasher:
+    return PasswordHasher.from_parameters(profiles.CHEAPEST if cheap else profiles.RFC_9106_LOW_MEMORY)
+
+
+def hasher() -> PasswordHasher:
+    return _hasher(bool(current_app.config.get("UI_ARGON2_CHEAP")))
+
+
+@lru_cache(maxsize=2)
+def _dummy_hash(cheap: bool) -> str:
+    return _hasher(cheap).hash("no user has this password, it only spends the time of a real check")
+
+
+def password_problems(password: str, *, email: str | None = None) -> list[str]:
+    """Why `password` may not be used (empty list: fine). Messages are translated."""
+    problems = []
+    if len(password) < MIN_LENGTH:
+        problems.append(_("The password needs at least %(num)d characters.", num=MIN_LENGTH))
+    if len(password) > MAX_LENGTH:
+        problems.append(_("The password may have at most %(num)d characters.", num=MAX_LENGTH))
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) <= 2:
+        problems.append(_("This password is too common. Please choose another one."))
+    elif email and lowered.strip() in {email.lower(), email.split("@")[0].lower()}:
+        problems.append(_("The password must not be your email address."))
+    return problems
+
+
+def set_password(user: User, password: str) -> None:
+    """Check, hash and store a new password; every other session of the user ends. Does not commit."""
+    problems = password_problems(password, email=user.email)
+    if problems:
+        raise ValueError(" ".join(problems))
+    user.password_hash = hasher().hash(password)
+    revoke_sessions(user.id, "password", keep_current=True)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None. Same work for every failure."""
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
+    ph = hasher()
+    stored = user.password_hash if user is not None and user.password_hash else None
+    try:
+        ph.verify(stored or _dummy_hash(bool(current_app.config.get("UI_ARGON2_CHEAP"))), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if stored is None or user is None or not user.active:
+        return None
+    if ph.check_needs_rehash(stored):
+        user.password_hash = ph.hash(password)
+        db.session.commit()
+    return user
+
+
+def safe_next(target: str | None) -> str:
+    """`target` if it is a path on this site, else the dashboard."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+def _account_key() -> str:
+    from flask_limiter.util import get_remote_address
+    return f"{get_remote_address()}|{(request.form.get('email') or '').strip().lower()[:254]}"
+
+
+def _failed(response) -> bool:
+    return response.status_code != 302
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"], key_func=_account_key, methods=["POST"],
+               deduct_when=_failed, scope="login-account")
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_IP"], methods=["POST"], deduct_when=_failed,
+               scope="login-ip")
+def login():
+    """Show the sign-in form; check the email and password."""
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET" and current_user.is_authenticated:
+        return redirect(next_url)
+    status = 200
+    email = ""
+    if request.method == "POST":
+        email = (request.form.get("email") or "").strip()[:254]
+        password = request.form.get("password") or ""
+        user = authenticate(email, password[:MAX_LENGTH * 4]) if email and password else None
+        if user is not None:
+            sign_in(user)
+            log.info("login ok user=%s", user.id)
+            return redirect(next_url)
+        log.warning("login failed")  # no email in the log (COMPLIANCE S13)
+        flash(_("Email or password is wrong."), "error")
+        status = 401
+    return render_template("ui/login.html", email=email, next_url=next_url), status
+
+
+@bp.post("/logout")
+def logout():
+    """End this session on the server; the cookie is worthless afterwards."""
+    sign_out()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+def set_language():
+    """The language switch: stored on the user when signed in, in a cookie for the sign-in page."""
+    language = normalise_language(request.form.get("language")) or "de"
+    if current_user.is_authenticated:
+        current_user.language = language
+        db.session.commit()
+    response = make_response(redirect(safe_next(request.form.get("next"))))
+    response.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=bool(current_app.config.get("UI_COOKIE_SECURE")))
+    return response
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password (the current one is asked again); other sessions end."""
+    problems: list[str] = []
+    if request.method == "POST":
+        me = current_user._get_current_object()
+        current = request.form.get("current_password") or ""
+        new = request.form.get("new_password") or ""
+        if authenticate(me.email, current) is None:
+            problems = [_("The current password is wrong.")]
+        elif new != request.form.get("new_password_repeat"):
+            problems = [_("The two new passwords differ.")]
+        else:
+            problems = password_problems(new, email=me.email)
+        if not problems:
+            set_password(me, new)
+            db.session.commit()
+            flash(_("Your password has been changed. Other sessions were signed out."), "info")
+            return redirect(url_for("auth.change_password"))
+    return render_template("ui/password.html", problems=problems), 422 if problems else 200

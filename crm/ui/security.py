@@ -1,0 +1,282 @@
+"""Sign-in plumbing for the UI: server-side sessions, CSRF, security headers, rate limits, translations.
+
+Sessions (COMPLIANCE S2): the Flask cookie is signed and carries the random session id (as
+flask-login's ``_user_id``), the CSRF secret and flash messages, never a user id or a role. The
+``user_sessions`` row, keyed by the SHA-256 of that id, is what makes the cookie valid: the user_loader
+accepts it only while the row is not revoked, not idle for longer than ``UI_SESSION_IDLE`` and younger
+than ``UI_SESSION_LIFETIME``. Logout, a password change and deactivation revoke rows, so a captured
+cookie stops working at once. Every sign-in starts a new id (no fixation).
+
+CSRF (S4): every POST/PUT/PATCH/DELETE needs the token, except /api/ (API keys), /webhooks/ (signatures)
+and /unsubscribe/ (the signed token in the URL; RFC 8058 one-click). Forms put
+``<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">``; htmx requests send it as the
+``X-CSRFToken`` header (static/app.js reads ``<meta name="csrf-token">`` from base.html).
+
+Headers (S3): flask-talisman on every response; CSP ``default-src 'self'`` without inline scripts or
+styles, frame-ancestors 'none', nosniff, a referrer policy, HSTS on HTTPS.
+
+Rate limits (S9): only the login POST is limited: 5/minute per IP and account, 20/hour per IP; only
+failed attempts count, so the real user is never locked out for longer than the window.
+``LEADCHAIN_RATELIMIT_STORAGE`` (e.g. ``redis://redis:6379/1``) shares counters between processes."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import AnonymousUserMixin, LoginManager, user_logged_in
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFProtect
+
+from crm.extensions import db
+from crm.models import Role, User, UserSession
+from crm.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/", "/unsubscribe/")
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz")
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
+
+# Templates and static files of every UI area: templates/ui/..., /ui/static/...
+assets = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
+                   static_url_path="/ui/static")
+
+
+class Anonymous(AnonymousUserMixin):
+    role = None
+    name = ""
+    language = None
+    timezone = None
+    id = None
+
+
+def _teach_user_the_login_protocol() -> None:
+    # flask-login asks these of current_user; a deactivated user is not active.
+    if getattr(User, "_leadchain_login_protocol", False):
+        return
+    User.is_authenticated = property(lambda self: True)  # type: ignore[attr-defined]
+    User.is_anonymous = property(lambda self: False)  # type: ignore[attr-defined]
+    User.is_active = property(lambda self: bool(self.active))  # type: ignore[attr-defined]
+    User.get_id = lambda self: str(self.id)  # type: ignore[attr-defined]
+    User._leadchain_login_protocol = True  # type: ignore[attr-defined]
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _configure(app: Flask) -> bool:
+    """Fill the UI's settings (environment, then defaults); returns whether cookies are Secure."""
+    cfg = app.config
+    secure = cfg.get("UI_COOKIE_SECURE")
+    if secure is None:
+        secure = _env_flag("LEADCHAIN_COOKIE_SECURE", not (app.debug or app.testing))
+    cfg["UI_COOKIE_SECURE"] = secure
+    cfg.setdefault("UI_SESSION_IDLE", timedelta(minutes=int(os.environ.get("LEADCHAIN_SESSION_IDLE_MINUTES", "30"))))
+    cfg.setdefault("UI_SESSION_LIFETIME",
+                   timedelta(hours=int(os.environ.get("LEADCHAIN_SESSION_LIFETIME_HOURS", "12"))))
+    cfg["SESSION_COOKIE_NAME"] = cfg.get("UI_SESSION_COOKIE_NAME") or ("__Host-leadchain" if secure else "leadchain_session")
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_SECURE"] = secure
+    cfg.setdefault("SESSION_COOKIE_PATH", "/")
+    cfg["PERMANENT_SESSION_LIFETIME"] = cfg["UI_SESSION_LIFETIME"]
+    cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    cfg["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _csrf_guard, with the exempt prefixes
+    cfg.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("LEADCHAIN_RATELIMIT_STORAGE", "memory://"))
+    cfg.setdefault("RATELIMIT_LOGIN_ACCOUNT", "5/minute")
+    cfg.setdefault("RATELIMIT_LOGIN_IP", "20/hour")
+    cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # argon2 at its RFC 9106 low-memory profile in production; tests may pick a cheaper one.
+    cfg.setdefault("UI_ARGON2_CHEAP", bool(app.testing))
+    return secure
+
+
+def init_security(app: Flask) -> None:
+    _teach_user_the_login_protocol()
+    secure = _configure(app)
+    hops = int(os.environ.get("LEADCHAIN_PROXY_HOPS", "0") or 0)
+    if hops > 0:
+        # Only behind known proxies: X-Forwarded-For is trusted for exactly that many hops.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    login = LoginManager()
+    login.init_app(app)
+    login.login_view = "auth.login"
+    login.session_protection = None  # the server-side record is the protection
+    login.anonymous_user = Anonymous
+    login.user_loader(_load_user)
+    login.unauthorized_handler(_unauthorized)
+    login.login_message = None
+
+    csrf.init_app(app)
+    app.before_request(_csrf_guard)
+
+    Talisman(app, force_https=False, strict_transport_security=secure,
+             strict_transport_security_max_age=365 * 24 * 3600,
+             session_cookie_secure=secure, session_cookie_http_only=True, session_cookie_samesite="Lax",
+             frame_options="DENY", referrer_policy="strict-origin-when-cross-origin",
+             content_security_policy={
+                 "default-src": "'self'", "script-src": "'self'", "style-src": "'self'",
+                 "img-src": "'self' data:", "object-src": "'none'", "base-uri": "'self'",
+                 "form-action": "'self'", "frame-ancestors": "'none'"},
+             permissions_policy={"geolocation": "()", "microphone": "()", "camera": "()"})
+
+    limiter.init_app(app)
+
+    from crm.ui.i18n import init_i18n
+    init_i18n(app)
+
+    app.register_blueprint(assets)
+    app.jinja_env.globals["csrf_field"] = csrf_field
+    app.context_processor(_layout_context)
+    app.after_request(_no_store_for_signed_in)
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _load_user(token: str) -> User | None:
+    now = utcnow()
+    record = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _hash(token)))
+    if (record is None or record.revoked_at is not None or record.expires_at <= now
+            or record.idle_expires_at <= now):
+        session.pop("_user_id", None)
+        return None
+    user = db.session.get(User, record.user_id)
+    if user is None or not user.active:
+        session.pop("_user_id", None)
+        return None
+    if now - record.last_seen_at >= LAST_SEEN_RESOLUTION:
+        record.last_seen_at = now
+        record.idle_expires_at = min(now + current_app.config["UI_SESSION_IDLE"], record.expires_at)
+        db.session.commit()
+    g.ui_session_id = record.id
+    return user
+
+
+def _unauthorized():
+    if wants_json() or request.headers.get("HX-Request"):
+        response = jsonify({"code": 401, "status": "Unauthorized", "message": "sign in first"})
+        response.status_code = 401
+        response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh server-side session for `user` (the old cookie contents are dropped)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    cfg = current_app.config
+    db.session.add(UserSession(token_hash=_hash(token), user_id=user.id, created_at=now, last_seen_at=now,
+                               idle_expires_at=now + cfg["UI_SESSION_IDLE"],
+                               expires_at=now + cfg["UI_SESSION_LIFETIME"]))
+    db.session.commit()
+    session.clear()
+    session.permanent = True
+    session["_user_id"] = token
+    session["_fresh"] = True
+    g._login_user = user
+    user_logged_in.send(current_app._get_current_object(), user=user)  # type: ignore[attr-defined]
+
+
+def sign_out() -> None:
+    """Revoke this browser's session and forget the cookie's contents."""
+    token = session.get("_user_id")
+    if isinstance(token, str):
+        db.session.execute(sa.update(UserSession).where(UserSession.token_hash == _hash(token),
+                                                        UserSession.revoked_at.is_(None))
+                           .values(revoked_at=utcnow(), revoked_reason="logout"))
+        db.session.commit()
+    session.clear()
+    g._login_user = None
+
+
+def revoke_sessions(user_id: int, reason: str, *, keep_current: bool = False) -> int:
+    """End every live session of a user (password change, deactivation, role change). Does not commit."""
+    query = sa.update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    current = getattr(g, "ui_session_id", None)
+    if keep_current and current is not None:
+        query = query.where(UserSession.id != current)
+    result = db.session.execute(query.values(revoked_at=utcnow(), revoked_reason=reason))
+    return result.rowcount or 0
+
+
+def purge_sessions(older_than: datetime) -> int:
+    """Delete sessions that ended before `older_than` (housekeeping)."""
+    result = db.session.execute(sa.delete(UserSession).where(UserSession.expires_at < older_than))
+    return result.rowcount or 0
+
+
+# --- request guards -----------------------------------------------------------------------------
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES)
+
+
+def _csrf_guard() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        return
+    if request.path.startswith(CSRF_EXEMPT_PREFIXES) or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    csrf.protect()
+
+
+def _no_store_for_signed_in(response):
+    # Pages with personal data must not stay in shared browser caches after logout.
+    if not request.path.startswith(("/ui/static/", "/static/")) and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def csrf_field():
+    """The hidden CSRF input for a form: ``{{ csrf_field() }}``."""
+    from flask_wtf.csrf import generate_csrf
+    from markupsafe import Markup
+    return Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+
+
+# --- layout -------------------------------------------------------------------------------------
+
+NAV = (
+    # (path, English label, roles allowed)
+    ("/", "Dashboard", (Role.SALES, Role.MANAGER, Role.ADMIN)),
+    ("/leads", "Leads", (Role.SALES, Role.MANAGER, Role.ADMIN)),
+    ("/queue", "Calls", (Role.SALES, Role.MANAGER, Role.ADMIN)),
+    ("/tasks", "Tasks", (Role.SALES, Role.MANAGER, Role.ADMIN)),
+    ("/reports", "Reports", (Role.MANAGER, Role.ADMIN)),
+    ("/settings", "Settings", (Role.ADMIN,)),
+)
+
+
+def _layout_context() -> dict:
+    from flask_login import current_user
+
+    from crm.ui.i18n import _
+    items = []
+    if getattr(current_user, "is_authenticated", False):
+        for path, label, roles in NAV:
+            if current_user.role in roles:
+                active = request.path == path if path == "/" else (
+                    request.path == path or request.path.startswith(path + "/"))
+                items.append({"path": path, "label": _(label), "active": active})
+    return {"nav_items": items}
