@@ -194,9 +194,11 @@ def test_team_without_owner_picks_a_free_rep_and_books_with_them(ctx):
     db.session.expire_all()
     assert db.session.get(Lead, lead.id).owner_id == result.owner_id
     other = ({anna.id, bob.id} - {result.owner_id}).pop()
-    second = booking.book(add_lead(None, phone="+493023125109").id, "call_u", at(THU, 15), at(THU, 15, 30), now=NOW)
+    second_lead, third_lead = add_lead(None, phone="+493023125109").id, add_lead(None, phone="+493023125108").id
+    db.session.commit()
+    second = booking.book(second_lead, "call_u", at(THU, 15), at(THU, 15, 30), now=NOW)
     assert second.status == "booked" and second.owner_id == other
-    third = booking.book(add_lead(None, phone="+493023125108").id, "call_v", at(THU, 15), at(THU, 15, 30), now=NOW)
+    third = booking.book(third_lead, "call_v", at(THU, 15), at(THU, 15, 30), now=NOW)
     assert third.status == "taken" and third.appointment_id is None
 
 
