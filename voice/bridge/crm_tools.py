@@ -1,0 +1,286 @@
+"""The ``Tools`` the dialog policy acts through, on top of voice.bridge.booking (VOICE_BRIDGE.md V4).
+
+Each CRM call runs in a worker thread inside the Flask app context. When it has not answered after
+``filler_after_s`` (default 0.4 s) a short filler is spoken into the current response ("Einen Moment,
+ich schaue kurz in den Kalender…"), and past ``tool_timeout_s`` (default 3 s) ``ToolTimeout`` is raised
+so the policy falls back ("I'll confirm by email"). The thread itself cannot be stopped: a booking that
+completes after the timeout still counts, and still reaches the chain. Bookings are idempotent per call
+and slot (booking.py), so a replayed turn books once.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+from typing import Any, Protocol
+
+from voice.bridge.config import BridgeConfig
+from voice.bridge.dialog.types import Booking, Callee, SlotChoice, SlotOffer, ToolTimeout
+from voice.bridge.metrics import BridgeMetrics
+from voice.bridge.timeprefs.constraint import TimeConstraint
+
+log = logging.getLogger(__name__)
+
+Speaker = Callable[[str], Awaitable[None]]
+# (chain_id, call_id, appointment_id): tells the lead's chain about a booking (chain_notify).
+BookingNotifier = Callable[[str | None, str, int], Awaitable[Any]]
+
+# Used when the dialog phrases have no filler (voice.bridge.dialog.phrases owns the wording otherwise).
+FILLER = {"de": "Einen Moment, ich schaue kurz in den Kalender… ",
+          "en": "One moment, let me check the calendar… "}
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What the bridge knows about a call, rebuilt from the CRM on every (re)connection."""
+
+    call_id: str
+    provider: str
+    callee: Callee = field(default_factory=Callee)
+    chain_id: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+class ToolsFactory(Protocol):
+    """What the protocol servers need from the CRM side; tests inject their own."""
+
+    async def context(self, call_id: str, provider: str, metadata: dict) -> CallContext: ...
+
+    def tools(self, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> Any: ...
+
+
+def filler_text(language: str) -> str:
+    try:  # the policy's phrases, when they carry one
+        from voice.bridge.dialog import phrases  # type: ignore[attr-defined]
+        text = phrases.filler(language)  # type: ignore[attr-defined]
+        if text:
+            return text if text.endswith(" ") else text + " "
+    except (ImportError, AttributeError, KeyError, TypeError):
+        pass
+    return FILLER.get(language, FILLER["en"])
+
+
+class ToolRunner:
+    """Runs sync CRM functions off the event loop with the filler and the hard timeout."""
+
+    def __init__(self, *, app: Any | None, executor: ThreadPoolExecutor, config: BridgeConfig,
+                 metrics: BridgeMetrics) -> None:
+        self.app = app
+        self.executor = executor
+        self.config = config
+        self.metrics = metrics
+
+    def _in_context(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        ctx = self.app.app_context() if self.app is not None else contextlib.nullcontext()
+        with ctx:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if self.app is not None:
+                    _remove_session()
+
+    async def call(self, name: str, fn: Callable[..., Any], *args: Any, speak: Speaker | None = None,
+                   spoken: list[bool] | None = None, language: str = "de",
+                   on_late: Callable[[Any], None] | None = None, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs) in a thread. `spoken` (a one-item list shared per turn) keeps it to one
+        filler per turn; `on_late` gets the result of a call that finished after the timeout."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        future = loop.run_in_executor(self.executor, lambda: self._in_context(fn, *args, **kwargs))
+        done, _ = await asyncio.wait({future}, timeout=self.config.filler_after_s)
+        if not done:
+            if speak is not None and not (spoken and spoken[0]):
+                if spoken is not None:
+                    spoken[0] = True
+                self.metrics.fillers.labels(name).inc()
+                await speak(filler_text(language))
+            remaining = self.config.tool_timeout_s - (time.perf_counter() - started)
+            done, _ = await asyncio.wait({future}, timeout=max(0.0, remaining))
+        if not done:
+            self.metrics.tool_timeouts.labels(name).inc()
+            log.warning("tool %s: no answer after %.1fs, falling back", name, self.config.tool_timeout_s)
+            future.add_done_callback(lambda f: _late(name, f, started, on_late))
+            raise ToolTimeout(name)
+        self.metrics.tool_seconds.labels(name).observe(time.perf_counter() - started)
+        return future.result()
+
+
+def _late(name: str, future: asyncio.Future, started: float, on_late: Callable[[Any], None] | None) -> None:
+    if future.cancelled():
+        return
+    error = future.exception()
+    log.info("tool %s finished %.1fs after it started (past the timeout)%s", name,
+             time.perf_counter() - started, f": {type(error).__name__}" if error else "")
+    if error is None and on_late is not None:
+        on_late(future.result())
+
+
+def _remove_session() -> None:
+    with contextlib.suppress(Exception):
+        from crm.extensions import db
+        db.session.remove()
+
+
+# ---- conversions between booking.py's types and the dialog contract --------------------------------
+
+def _slot(value: Any) -> SlotChoice | None:
+    if value is None:
+        return None
+    if isinstance(value, SlotChoice):
+        return value
+    return SlotChoice(start=value.start, end=value.end, owner_id=getattr(value, "owner_id", None))
+
+
+def _offer(value: Any) -> SlotOffer:
+    # booking.SlotOffer is a superset of the contract's (wish_free, owner_id): passed on as it is.
+    if isinstance(value, SlotOffer) or (hasattr(value, "wished") and hasattr(value, "alternatives")):
+        return value
+    return SlotOffer(wished=_slot(getattr(value, "wished", None)),
+                     alternatives=tuple(s for s in map(_slot, getattr(value, "alternatives", ()) or ()) if s))
+
+
+def _booking(value: Any) -> Booking:
+    if isinstance(value, Booking):
+        return value
+    if hasattr(value, "as_booking"):
+        return value.as_booking()
+    return Booking(status=getattr(value, "status", "failed"), appointment_id=getattr(value, "appointment_id", None),
+                   start=getattr(value, "start", None), end=getattr(value, "end", None))
+
+
+def callee_of(facts: Any) -> Callee:
+    if facts is None:
+        return Callee()
+    if isinstance(facts, Callee):
+        return facts
+    get = lambda name, default=None: getattr(facts, name, default)  # noqa: E731
+    return Callee(lead_id=get("lead_id", get("id")), first_name=get("first_name"), last_name=get("last_name"),
+                  company=get("company"), language=get("language") or "de", owner_name=get("owner_name"),
+                  do_not_contact=bool(get("do_not_contact", False)))
+
+
+# ---- the implementation ------------------------------------------------------------------------------
+
+class CrmTools:
+    """Tools of one call during one turn (`speak` streams into that turn's response)."""
+
+    def __init__(self, factory: "CrmToolsFactory", ctx: CallContext, *, speak: Speaker | None,
+                 now: datetime) -> None:
+        self.factory = factory
+        self.ctx = ctx
+        self.speak = speak
+        self.now = now
+        self._spoken = [False]
+
+    async def _call(self, name: str, fn: Callable[..., Any], *args: Any,
+                    on_late: Callable[[Any], None] | None = None, **kwargs: Any) -> Any:
+        return await self.factory.runner.call(name, fn, *args, speak=self.speak, spoken=self._spoken,
+                                              language=self.ctx.callee.language, on_late=on_late, **kwargs)
+
+    @property
+    def _lead_id(self) -> int:
+        if self.ctx.callee.lead_id is None:
+            raise LookupError(f"call {self.ctx.call_id}: no lead known")
+        return self.ctx.callee.lead_id
+
+    async def find_slots(self, constraint: TimeConstraint) -> SlotOffer:
+        backend = self.factory.backend
+        return _offer(await self._call("find_slots", backend.find_slots, self._lead_id, constraint, self.now))
+
+    async def book(self, slot: SlotChoice) -> Booking:
+        backend = self.factory.backend
+        lead_id, call_id = self._lead_id, self.ctx.call_id
+
+        def tell_chain(result: Any) -> None:
+            # "already_booked" too: a replayed turn after a crash may be the first to reach the chain,
+            # and the signal is idempotent (the chain keys bookings by call).
+            booking = _booking(result)
+            if booking.status in ("booked", "already_booked") and booking.appointment_id is not None:
+                chain_id = getattr(result, "chain_id", None) or self.ctx.chain_id
+                self.factory.spawn(self.factory.notify(self.ctx, booking.appointment_id, chain_id))
+
+        result = await self._call("book", backend.book, lead_id, call_id, slot.start, slot.end,
+                                  owner_id=slot.owner_id, on_late=tell_chain)
+        tell_chain(result)  # not awaited: the turn goes on speaking while Temporal is told (or is down)
+        return _booking(result)
+
+    async def record_qualification(self, answers: dict[str, str]) -> None:
+        await self._call("record_qualification", self.factory.backend.record_qualification, self._lead_id,
+                         self.ctx.call_id, dict(answers))
+
+    async def record_opt_out(self, reason: str) -> None:
+        await self._call("record_opt_out", self.factory.backend.record_opt_out, self._lead_id, self.ctx.call_id,
+                         reason)
+
+
+class CrmToolsFactory:
+    """Builds CallContexts and CrmTools over a booking backend (voice.bridge.booking unless injected)."""
+
+    def __init__(self, app: Any | None, *, config: BridgeConfig, metrics: BridgeMetrics,
+                 backend: ModuleType | Any | None = None, notifier: BookingNotifier | None = None,
+                 max_threads: int = 16) -> None:
+        if backend is None:
+            from voice.bridge import booking as backend  # noqa: PLC0415 - optional until it exists
+        self.app = app
+        self.backend = backend
+        self.notifier = notifier
+        self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="bridge-crm")
+        self.runner = ToolRunner(app=app, executor=self.executor, config=config, metrics=metrics)
+        self._pending: set[asyncio.Task] = set()
+
+    async def context(self, call_id: str, provider: str, metadata: dict) -> CallContext:
+        facts = None
+        try:
+            facts = await self.runner.call("lead_for_call", self.backend.lead_for_call, call_id, provider,
+                                           dict(metadata or {}))
+        except ToolTimeout:
+            log.warning("call %s: lead lookup timed out; speaking without the lead's name", call_id)
+        except Exception:  # noqa: BLE001 - a broken lookup must not end the call
+            log.exception("call %s: lead lookup failed", call_id)
+        chain_id = getattr(facts, "chain_id", None) or (metadata or {}).get("chain_id")
+        return CallContext(call_id=call_id, provider=provider, callee=callee_of(facts),
+                           chain_id=str(chain_id) if chain_id else None, metadata=dict(metadata or {}))
+
+    def tools(self, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> CrmTools:
+        return CrmTools(self, ctx, speak=speak, now=now)
+
+    async def notify(self, ctx: CallContext, appointment_id: int, chain_id: str | None = None) -> None:
+        chain_id = chain_id or ctx.chain_id
+        if self.notifier is None:
+            log.info("call %s booked appointment %s; no Temporal client, the webhook path tells the chain",
+                     ctx.call_id, appointment_id)
+            return
+        try:
+            await self.notifier(chain_id, ctx.call_id, appointment_id)
+        except Exception:  # noqa: BLE001 - Temporal down: the post-call webhook still reaches the chain
+            log.exception("call %s: chain %s not told about appointment %s", ctx.call_id, chain_id,
+                          appointment_id)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self, timeout_s: float = 5.0) -> None:
+        """Wait for chain notifications still under way (shutdown)."""
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=timeout_s)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def temporal_notifier(client: Any) -> BookingNotifier:
+    """chain_notify.notify_booking over a connected Temporal client."""
+    from voice.bridge.chain_notify import notify_booking
+    from workflows.payloads import CallBooking
+
+    async def notify(chain_id: str | None, call_id: str, appointment_id: int) -> Any:
+        return await notify_booking(client, chain_id, CallBooking(call_id=call_id, appointment_id=appointment_id))
+    return notify

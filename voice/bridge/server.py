@@ -1,0 +1,267 @@
+"""The voice bridge's HTTP/WebSocket server (aiohttp): what a voice provider talks to during a live call.
+
+Public app (LEADCHAIN_BRIDGE_HOST:PORT, default 127.0.0.1:8765):
+
+* ``GET /llm-websocket/{secret}/{call_id}``: Retell's Custom LLM WebSocket (voice.bridge.retell). The
+  path secret (secret ``bridge/retell-path-secret``, two values during a rotation) is compared in
+  constant time; a wrong one gets the socket closed with 1008 before anything else is said (S10).
+* ``POST /vapi/tools``: Vapi server messages; ``tool-calls`` are answered with ``{"results": [...]}``.
+* ``POST /vapi/llm/chat/completions``: Vapi's custom LLM (OpenAI format, SSE streaming).
+  Both Vapi routes need X-Vapi-Secret, Bearer or HMAC with secret ``bridge/vapi-secret`` (401 otherwise).
+* ``GET /healthz``.
+
+Internal app (LEADCHAIN_BRIDGE_METRICS_PORT, default 9465): ``GET /metrics`` only (S14).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import WSCloseCode, web
+
+from crm.secrets import Secrets
+from voice.bridge import vapi as vapi_routes
+from voice.bridge.vapi import BRIDGE
+from voice.bridge.config import RETELL_PATH_SECRET, VAPI_SECRET, BridgeConfig
+from voice.bridge.crm_tools import ToolsFactory
+from voice.bridge.dialog.types import DialogPolicy, TurnResult
+from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
+from voice.bridge.retell import RetellSession
+from voice.providers.vapi import split_secrets, verify_server_auth
+
+log = logging.getLogger(__name__)
+
+CALL_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,128}")
+SECRET_TTL_S = 5.0
+
+
+class Bridge:
+    """Everything a request handler needs, injected: the policy, the CRM tools, secrets, metrics."""
+
+    def __init__(self, *, policy: DialogPolicy, tools_factory: ToolsFactory, secrets: Secrets,
+                 config: BridgeConfig | None = None, metrics: BridgeMetrics | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 vapi_fallback_secrets: Callable[[], list[str]] | None = None) -> None:
+        self.policy = policy
+        self.tools_factory = tools_factory
+        self.secrets = secrets
+        self.config = config or BridgeConfig()
+        self.metrics = metrics or BridgeMetrics()
+        self._zone = ZoneInfo(self.config.timezone)
+        self._clock = clock
+        self._vapi_fallback = vapi_fallback_secrets
+        self._secret_cache: dict[str, tuple[float, list[str]]] = {}
+        self.sessions: dict[str, RetellSession] = {}
+        self.stopping = False
+
+    def now(self) -> datetime:
+        return self._clock() if self._clock is not None else datetime.now(self._zone)
+
+    # ---- secrets (read through crm.secrets; cached briefly so Vault is not asked per frame) -----------
+
+    def _secret_list(self, name: str) -> list[str]:
+        cached = self._secret_cache.get(name)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < SECRET_TTL_S:
+            return cached[1]
+        try:
+            values = self.secrets.get_list(name)
+        except Exception as e:  # noqa: BLE001 - SecretsError and friends: fail closed
+            log.warning("secret %s unavailable (%s): refusing providers", name, type(e).__name__)
+            values = cached[1] if cached is not None else []
+        if name == VAPI_SECRET and not values and self._vapi_fallback is not None:
+            values = self._vapi_fallback()
+        self._secret_cache[name] = (now, values)
+        return values
+
+    async def secret_list(self, name: str) -> list[str]:
+        cached = self._secret_cache.get(name)
+        if cached is not None and time.monotonic() - cached[0] < SECRET_TTL_S:
+            return cached[1]
+        return await asyncio.to_thread(self._secret_list, name)
+
+    def retell_path_ok(self, given: str, secrets: list[str]) -> bool:
+        encoded = given.encode()
+        # Every candidate is compared (no early exit), each in constant time.
+        return bool(secrets) and sum(hmac.compare_digest(encoded, s.encode()) for s in secrets) > 0
+
+    async def vapi_authenticated(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        return verify_server_auth(body, headers, await self.secret_list(VAPI_SECRET))
+
+    # ---- logging ------------------------------------------------------------------------------------
+
+    def log_result(self, call_id: str, provider: str, response_id: int | None, result: TurnResult) -> None:
+        # Ids and labels only: no transcript text, names or numbers (S13).
+        log.info("%s call %s turn %s: intent=%s classification=%s booking=%s end_call=%s", provider, call_id,
+                 response_id if response_id is not None else "-", result.intent, result.classification,
+                 result.booking.status if result.booking else None, result.end_call)
+
+    # ---- pushed from outside a turn -----------------------------------------------------------------
+
+    async def interrupt(self, call_id: str, text: str, *, no_interruption_allowed: bool = False) -> bool:
+        """agent_interrupt on the call's open Retell session (False when this bridge has none)."""
+        session = self.sessions.get(call_id)
+        if session is None:
+            return False
+        return await session.interrupt(text, no_interruption_allowed=no_interruption_allowed)
+
+    async def shutdown(self) -> None:
+        """SIGTERM: refuse new sessions, let running turns finish, close the rest with 1001."""
+        self.stopping = True
+        sessions = list(self.sessions.values())
+        if sessions:
+            log.info("closing %d Retell session(s) with 1001", len(sessions))
+            await asyncio.gather(*(s.finish(self.config.shutdown_grace_s, message=b"bridge restarting")
+                                   for s in sessions), return_exceptions=True)
+        drain = getattr(self.tools_factory, "drain", None)
+        if drain is not None:
+            await drain()
+
+
+# ---- handlers ------------------------------------------------------------------------------------
+
+async def retell_websocket(request: web.Request) -> web.StreamResponse:
+    bridge: Bridge = request.app[BRIDGE]
+    call_id = request.match_info["call_id"]
+    secrets = await bridge.secret_list(RETELL_PATH_SECRET)
+    ws = web.WebSocketResponse(max_msg_size=4 << 20)
+    await ws.prepare(request)
+    # The secret is never logged: the path is shown redacted.
+    where = f"/llm-websocket/***/{call_id if CALL_ID.fullmatch(call_id) else '<invalid>'}"
+    if not bridge.retell_path_ok(request.match_info["secret"], secrets) or not CALL_ID.fullmatch(call_id):
+        bridge.metrics.auth_failures.labels("retell").inc()
+        log.warning("retell %s from %s: wrong path secret or call id, closing 1008", where, request.remote)
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorised")
+        return ws
+    if bridge.stopping:
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"bridge restarting")
+        return ws
+    previous = bridge.sessions.get(call_id)
+    if previous is not None:
+        # Retell keeps one socket per call: a new one means the old one is dead to it.
+        log.info("retell call %s: new connection replaces the open one", call_id)
+        asyncio.ensure_future(previous.finish(0, code=WSCloseCode.OK, message=b"replaced"))
+    session = RetellSession(bridge, ws, call_id)
+    bridge.sessions[call_id] = session
+    bridge.metrics.sessions.labels("retell").inc()
+    bridge.metrics.active_sessions.inc()
+    log.info("retell %s: session open", where)
+    try:
+        await session.run()
+    finally:
+        bridge.metrics.active_sessions.dec()
+        if bridge.sessions.get(call_id) is session:
+            del bridge.sessions[call_id]
+    return ws
+
+
+async def healthz(request: web.Request) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    if bridge.stopping:
+        return web.json_response({"status": "stopping"}, status=503)
+    return web.json_response({"status": "ok", "sessions": len(bridge.sessions)})
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    return web.Response(body=bridge.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(bridge: Bridge) -> web.Application:
+    """The public app (no /metrics: S14)."""
+    app = web.Application(client_max_size=vapi_routes.MAX_BODY)
+    app[BRIDGE] = bridge
+    app.router.add_get("/llm-websocket/{secret}/{call_id}", retell_websocket)
+    app.router.add_post("/vapi/tools", vapi_routes.tool_calls_handler)
+    app.router.add_post("/vapi/llm/chat/completions", vapi_routes.chat_completions_handler)
+    app.router.add_get("/healthz", healthz)
+
+    async def on_shutdown(_app: web.Application) -> None:
+        await bridge.shutdown()
+    app.on_shutdown.append(on_shutdown)
+    return app
+
+
+def create_metrics_app(bridge: Bridge) -> web.Application:
+    app = web.Application()
+    app[BRIDGE] = bridge
+    app.router.add_get("/metrics", metrics_handler)
+    return app
+
+
+class BridgeServer:
+    """Both apps on their sockets; ``start`` then ``stop`` (tests), or ``serve_until`` (the worker)."""
+
+    def __init__(self, bridge: Bridge, *, host: str | None = None, port: int | None = None,
+                 metrics_host: str | None = None, metrics_port: int | None = None) -> None:
+        cfg = bridge.config
+        self.bridge = bridge
+        self.host = host if host is not None else cfg.host
+        self.port = port if port is not None else cfg.port
+        self.metrics_host = metrics_host if metrics_host is not None else cfg.metrics_host
+        self.metrics_port = metrics_port if metrics_port is not None else cfg.metrics_port
+        self._runners: list[web.AppRunner] = []
+
+    async def start(self) -> None:
+        for app, host, port, attr in ((create_app(self.bridge), self.host, self.port, "port"),
+                                      (create_metrics_app(self.bridge), self.metrics_host, self.metrics_port,
+                                       "metrics_port")):
+            runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                   shutdown_timeout=self.bridge.config.shutdown_grace_s + 1)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port, reuse_address=True)
+            await site.start()
+            self._runners.append(runner)
+            bound = runner.addresses[0][1] if runner.addresses else port
+            setattr(self, attr, bound)
+        log.info("voice bridge on http://%s:%s (metrics on %s:%s)", self.host, self.port, self.metrics_host,
+                 self.metrics_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def build_bridge(app: Any, *, temporal_client: Any | None = None, config: BridgeConfig | None = None,
+                 policy: DialogPolicy | None = None) -> Bridge:
+    """The production wiring: the CRM app's secrets, voice.bridge.booking, policy_from_env()."""
+    from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
+    config = config or BridgeConfig.from_env()
+    metrics = BridgeMetrics()
+    if policy is None:
+        from voice.bridge.dialog.factory import policy_from_env
+        policy = policy_from_env()
+    notifier = temporal_notifier(temporal_client) if temporal_client is not None else None
+    factory = CrmToolsFactory(app, config=config, metrics=metrics, notifier=notifier)
+
+    def vapi_fallback() -> list[str]:
+        # Without a bridge secret, the server secret the CRM's Vapi webhooks are verified with.
+        from voice.providers.factory import webhook_secret
+        with app.app_context():
+            return split_secrets(webhook_secret(app, "vapi"))
+
+    return Bridge(policy=policy, tools_factory=factory, secrets=app.extensions["leadchain.secrets"],
+                  config=config, metrics=metrics, vapi_fallback_secrets=vapi_fallback)
