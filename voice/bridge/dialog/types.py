@@ -100,6 +100,8 @@ class TurnResult:
     constraint: TimeConstraint | None = None
     booking: Booking | None = None
     offered: tuple[SlotChoice, ...] = ()
+    recording_declined: bool = False   # the callee objected to the recording (§ 201 StGB): stop recording
+    transfer_summary: str | None = None  # for a warm transfer: who the callee is and what was said so far
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,523 @@
+"""The embedded default policy: deterministic rules, no LLM.
+
+Each turn: rebuild the state from the transcript (state.py), read the callee's utterance (intents.py),
+act through the CRM tools, and say the next sentences (phrases.py), one ``Speech`` chunk per sentence
+so the server can stream the first one at once. An opt-out is recorded before anything is said; a
+response that ends the call always carries a goodbye; nothing here raises into the server."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any, AsyncIterator, Awaitable
+
+import phonenumbers
+
+from voice.bridge.dialog import intents, phrases
+from voice.bridge.dialog.intents import Reading
+from voice.bridge.dialog.state import (QUESTIONS, DialogState, Stage, answers_in, next_question, preference_in,
+                                       rebuild)
+from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
+from voice.bridge.dialog.types import (Booking, Callee, SlotChoice, SlotOffer, Speech, ToolRecord, ToolTimeout, Tools,
+                                       TurnDone, TurnEvent, TurnKind, TurnRequest, TurnResult)
+from voice.bridge.timeprefs.constraint import TimeConstraint
+
+log = logging.getLogger(__name__)
+
+
+def e164(number: str | None, region: str = "DE") -> str | None:
+    """A transfer number in E.164, or None when it is no valid phone number."""
+    if not number or not str(number).strip():
+        return None
+    try:
+        parsed = phonenumbers.parse(str(number), None if str(number).strip().startswith("+") else region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def full_name(callee: Callee) -> str:
+    return " ".join(p.strip() for p in (callee.first_name or "", callee.last_name or "") if p and p.strip())
+
+
+def constraint_json(constraint: TimeConstraint | None) -> dict[str, Any]:
+    """A constraint as JSON-able arguments for the tool-call record."""
+    if constraint is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name in ("dates", "excluded_dates"):
+        if getattr(constraint, name):
+            out[name] = [d.isoformat() for d in getattr(constraint, name)]
+    for name in ("date_from", "date_to", "exact"):
+        if getattr(constraint, name):
+            out[name] = getattr(constraint, name).isoformat()
+    for name in ("weekdays", "excluded_weekdays"):
+        if getattr(constraint, name):
+            out[name] = sorted(getattr(constraint, name))
+    for name in ("windows", "excluded_windows"):
+        if getattr(constraint, name):
+            out[name] = [[w.start.isoformat() if w.start else None, w.end.isoformat() if w.end else None]
+                         for w in getattr(constraint, name)]
+    if constraint.raw:
+        out["raw"] = constraint.raw
+    return out
+
+
+class _Turn:
+    """One response being built: the sentences said, the tool calls made, the result. Lives for one
+    ``respond`` call only."""
+
+    def __init__(self, request: TurnRequest, tools: Tools, state: DialogState, language: str,
+                 timetalk: TimeTalk) -> None:
+        self.request = request
+        self.timetalk = timetalk
+        self.tools = tools
+        self.state = state
+        self.language = language
+        self.sentences: list[str] = []
+        self.tool_calls = 0
+        self.result = TurnResult(qualification=dict(state.answers), constraint=state.constraint,
+                                 recording_declined=state.recording_declined)
+
+    def say(self, key: str, variant: int = 0, **fields: str) -> Speech:
+        text = phrases.say(key, self.language, variant, **fields)
+        self.sentences.append(text)
+        return Speech(text + " ")
+
+    def slot_text(self, start) -> str:
+        return self.timetalk.render(start, self.language, self.request.now)
+
+    async def tool(self, name: str, arguments: dict[str, Any], call: Awaitable[Any]) -> tuple[Any, ToolRecord]:
+        """Run one tool call; returns (value, record). ``ToolTimeout`` and other failures are re-raised
+        after the record is built (the caller falls back), as ``_ToolFailed`` carrying the record."""
+        self.tool_calls += 1
+        # Deterministic ids: a replayed transcript reports the same tool calls.
+        tool_call_id = f"{self.request.call_id}-{len(self.request.transcript)}-{self.tool_calls}-{name}"
+        try:
+            value = await call
+        except ToolTimeout as e:
+            raise _ToolFailed(ToolRecord(tool_call_id, name, arguments, "timeout", False), e) from e
+        except Exception as e:  # noqa: BLE001 - a broken tool is a fallback, not a crash
+            log.warning("call %s: tool %s failed: %s", self.request.call_id, name, type(e).__name__)
+            raise _ToolFailed(ToolRecord(tool_call_id, name, arguments, f"error: {type(e).__name__}", False), e) from e
+        return value, ToolRecord(tool_call_id, name, arguments, _describe(value), True)
+
+    def done(self, **updates: Any) -> TurnDone:
+        for key, value in updates.items():
+            setattr(self.result, key, value)
+        self.result.text = " ".join(self.sentences)
+        return TurnDone(self.result)
+
+
+class _ToolFailed(Exception):
+    def __init__(self, record: ToolRecord, cause: BaseException) -> None:
+        super().__init__(record.name)
+        self.record = record
+        self.timeout = isinstance(cause, ToolTimeout)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "ok"
+    if isinstance(value, SlotOffer):
+        return json.dumps({"wished": value.wished.start.isoformat() if value.wished else None,
+                           "alternatives": [s.start.isoformat() for s in value.alternatives]})
+    if isinstance(value, Booking):
+        return json.dumps({"status": value.status, "appointment_id": value.appointment_id,
+                           "start": value.start.isoformat() if value.start else None})
+    return str(value)[:500]
+
+
+class RulesPolicy:
+    """The default dialog policy. Stateless: everything comes from the request's transcript."""
+
+    def __init__(self, timetalk: TimeTalk | None = None, *, max_reminders: int = 2, max_questions: int = 3,
+                 max_clarifications: int = 2, slot_minutes: int = 30) -> None:
+        self.timetalk = timetalk or default_timetalk()
+        self.max_reminders = max_reminders
+        self.max_questions = max_questions
+        self.max_clarifications = max_clarifications
+        self.slot_length = timedelta(minutes=slot_minutes)
+
+    def __repr__(self) -> str:
+        return f"RulesPolicy(max_reminders={self.max_reminders}, max_questions={self.max_questions})"
+
+    async def respond(self, request: TurnRequest, tools: Tools) -> AsyncIterator[TurnEvent]:
+        language = phrases.lang(request.callee.language)
+        turn: _Turn | None = None
+        spoke = False
+        try:
+            state = rebuild(request.transcript, language, request.now, self.timetalk)
+            turn = _Turn(request, tools, state, language, self.timetalk)
+            async for event in self._dispatch(turn):
+                spoke = spoke or isinstance(event, Speech)
+                yield event
+                if isinstance(event, TurnDone):
+                    return
+        except Exception:  # noqa: BLE001 - the caller must never be left in silence by a bug here
+            log.exception("call %s: the rules policy failed", request.call_id)
+            if turn is None:
+                turn = _Turn(request, tools, DialogState(), language, self.timetalk)
+            if not spoke:
+                yield turn.say("sorry_hiccup")
+            yield turn.done(intent="unclear")
+
+    # ---- dispatch -----------------------------------------------------------------------------------
+
+    async def _dispatch(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+        state, request = t.state, t.request
+        if not state.begun:
+            async for e in self._opening(t):
+                yield e
+            return
+        if request.kind == TurnKind.BEGIN and state.utterance is None:
+            # A begin after a reconnect: the opening was said already; pick the thread up again.
+            async for e in self._ask_pending(t):
+                yield e
+            yield t.done(intent="begin")
+            return
+        if request.kind == TurnKind.REMINDER or state.utterance is None:
+            async for e in self._reminder(t):
+                yield e
+            return
+        async for e in self._answer(t, intents.read(state.utterance)):
+            yield e
+
+    async def _opening(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+        company = t.request.company_name or "Leadchain"
+        yield t.say("opening", company=company)
+        if t.request.callee.do_not_contact:
+            yield t.say("known_objection")
+            yield t.say("goodbye")
+            yield t.done(intent="begin", classification="do_not_call", end_call=True)
+            return
+        yield t.say("objection")
+        name = full_name(t.request.callee)
+        yield t.say("identity", name=name) if name else t.say("identity_anon")
+        yield t.done(intent="begin")
+
+    async def _reminder(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+        if t.state.stage == Stage.ENDED:
+            yield t.say("goodbye")
+            yield t.done(intent="silence", end_call=True)
+            return
+        if t.state.reminders >= self.max_reminders:
+            yield t.say("silence_end")
+            yield t.say("goodbye")
+            yield t.done(intent="silence", end_call=True)
+            return
+        yield t.say("reminder", t.state.reminders)
+        yield t.done(intent="silence")
+
+    async def _answer(self, t: _Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+        state = t.state
+        if r.opt_out:  # P5: recorded at once, at any stage, before a word is said
+            try:
+                _, record = await t.tool("record_opt_out", {"reason": "asked in the call not to be called again"},
+                                         t.tools.record_opt_out("asked in the call not to be called again"))
+                yield record
+            except _ToolFailed as failed:
+                yield failed.record  # the classification below still reaches the chain by webhook
+            yield t.say("opted_out")
+            yield t.say("goodbye")
+            yield t.done(intent="do_not_call", classification="do_not_call", end_call=True)
+            return
+        if r.voicemail:
+            yield t.say("voicemail")
+            yield t.say("goodbye")
+            yield t.done(intent="voicemail", end_call=True)
+            return
+        if r.wrong_number or (state.stage == Stage.IDENTITY and r.decline and not r.confirm and not r.refusal
+                              and not r.callback and not r.names(_names(t.request.callee))):
+            yield t.say("wrong_number")
+            yield t.say("goodbye")
+            yield t.done(intent="wrong_number", classification="wrong_number", end_call=True)
+            return
+        if state.stage == Stage.ENDED:
+            yield t.say("goodbye")
+            yield t.done(intent="unclear", end_call=True)
+            return
+        if r.no_recording:
+            yield t.say("no_recording")
+            t.result.recording_declined = True
+        if r.human:
+            async for e in self._transfer(t):
+                yield e
+            return
+        if r.refusal or (r.soft_refusal and state.stage not in (Stage.OFFER, Stage.CALLBACK_OFFER)):
+            yield t.say("not_interested")
+            yield t.say("goodbye")
+            yield t.done(intent="refusal", classification="not_interested", end_call=True)
+            return
+        if r.callback and state.stage != Stage.CALLBACK_OFFER:
+            wish = self.timetalk.preference(r.text, t.language, t.request.now)
+            yield t.say("callback_at" if wish else "callback_later")
+            yield t.say("goodbye")
+            yield t.done(intent="callback", classification="callback_requested", constraint=wish, end_call=True)
+            return
+        if r.material:
+            yield t.say("material")
+            yield t.say("goodbye")
+            yield t.done(intent="interest", classification="interested", end_call=True)
+            return
+        if r.no_recording:
+            # Nothing else in the turn: go on where we were.
+            async for e in self._ask_pending(t):
+                yield e
+            yield t.done(intent="recording_declined")
+            return
+        async for e in self._by_stage(t, r):
+            yield e
+
+    async def _by_stage(self, t: _Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+        state, stage = t.state, t.state.stage
+        wish = preference_in(stage, r, t.language, t.request.now, self.timetalk)
+        if stage == Stage.CALLBACK_OFFER:
+            if r.confirm:
+                yield t.say("callback_later")
+                yield t.say("goodbye")
+                yield t.done(intent="callback", classification="callback_requested", end_call=True)
+                return
+            if r.decline:
+                yield t.say("carry_on")
+                yield t.say("propose_ask")
+                yield t.done(intent="decline")
+                return
+        if wish is not None:
+            if stage in (Stage.OFFER, Stage.OPEN) and state.offered:
+                # "Donnerstag passt": the callee picks an offered slot by naming it.
+                chosen = [s for s in state.offered if wish.allows(s, s + self.slot_length)]
+                if len(chosen) == 1 or (chosen and r.confirm and not r.decline):
+                    async for e in self._book(t, chosen[0]):
+                        yield e
+                    return
+            merged = state.constraint.merged(wish) if state.constraint is not None else wish
+            async for e in self._offer(t, merged, intent="time_preference"):
+                yield e
+            return
+        if stage in (Stage.OFFER, Stage.OPEN) and state.offered:
+            pick = None
+            if r.second and len(state.offered) > 1:
+                pick = state.offered[1]
+            elif r.first or r.confirm:
+                pick = state.offered[0]
+            if pick is not None and not r.decline:
+                async for e in self._book(t, pick):
+                    yield e
+                return
+            if r.decline or r.soft_refusal:
+                yield t.say("ask_time")
+                yield t.done(intent="decline")
+                return
+            async for e in self._clarify(t):
+                yield e
+            return
+        if stage in (Stage.PROPOSE, Stage.OPEN):
+            if r.confirm or r.appointment:
+                async for e in self._offer(t, state.constraint or TimeConstraint(language=t.language),
+                                           intent="confirm"):
+                    yield e
+                return
+            if r.decline:
+                yield t.say("no_appointment")
+                yield t.say("goodbye")
+                yield t.done(intent="decline", classification="interested", end_call=True)
+                return
+            async for e in self._clarify(t):
+                yield e
+            return
+        if stage == Stage.IDENTITY:
+            if r.empty or not (r.confirm or r.names(_names(t.request.callee)) or r.appointment or len(r.text) > 3):
+                async for e in self._clarify(t):
+                    yield e
+                return
+            yield t.say("intro")
+            yield t.say("context", company=t.request.company_name or "Leadchain")
+            if r.appointment:
+                async for e in self._offer(t, state.constraint or TimeConstraint(language=t.language),
+                                           intent="identity_confirmed"):
+                    yield e
+                return
+            async for e in self._qualify(t, {}, intent="identity_confirmed"):
+                yield e
+            return
+        if stage in (Stage.Q_NEED, Stage.Q_TIMING, Stage.Q_DECIDER):
+            if r.empty:
+                async for e in self._clarify(t):
+                    yield e
+                return
+            new = answers_in(stage, r, False)
+            if r.appointment:
+                async for e in self._record(t, new):
+                    yield e
+                async for e in self._offer(t, state.constraint or TimeConstraint(language=t.language),
+                                           intent="interest"):
+                    yield e
+                return
+            async for e in self._record(t, new):
+                yield e
+            yield t.say("thanks", len(t.result.qualification))
+            async for e in self._qualify(t, new, intent="interest"):
+                yield e
+            return
+        async for e in self._clarify(t):
+            yield e
+
+    # ---- pieces -------------------------------------------------------------------------------------
+
+    async def _record(self, t: _Turn, new: dict[str, str]) -> AsyncIterator[TurnEvent]:
+        fresh = {k: v for k, v in new.items() if k not in t.result.qualification}
+        if not fresh:
+            return
+        answers = {**t.result.qualification, **fresh}
+        t.result.qualification = answers
+        try:
+            _, record = await t.tool("record_qualification", {"answers": answers},
+                                     t.tools.record_qualification(dict(answers)))
+            yield record
+        except _ToolFailed as failed:
+            yield failed.record  # the answers are in the result; the call goes on
+
+    async def _qualify(self, t: _Turn, new: dict[str, str], intent: str) -> AsyncIterator[TurnEvent]:
+        answers = {**t.state.answers, **new}
+        key = next_question(answers, t.state.asked, self.max_questions)
+        if key is None:
+            yield t.say("propose")
+            yield t.say("propose_ask")
+        else:
+            yield t.say(QUESTIONS[key])
+        yield t.done(intent=intent)
+
+    async def _offer(self, t: _Turn, constraint: TimeConstraint, *, intent: str,
+                     avoid: tuple = ()) -> AsyncIterator[TurnEvent]:
+        t.result.constraint = constraint if not constraint.empty else t.result.constraint
+        try:
+            offer, record = await t.tool("find_slots", constraint_json(constraint), t.tools.find_slots(constraint))
+            yield record
+        except _ToolFailed as failed:
+            yield failed.record
+            yield t.say("fallback_proposal")
+            yield t.say("goodbye")
+            yield t.done(intent=intent, classification="interested", end_call=True)
+            return
+        avoid_starts = set(avoid)
+        wished = offer.wished if offer.wished is not None and offer.wished.start not in avoid_starts else None
+        alternatives = [s for s in offer.alternatives if s.start not in avoid_starts]
+        if wished is not None:
+            slots = (wished,)
+        else:
+            slots = tuple(alternatives[:2])
+            if slots and not constraint.empty and not avoid:
+                yield t.say("no_wished")
+        if not slots:
+            yield t.say("no_slots")
+            yield t.say("ask_time")
+            yield t.done(intent=intent)
+            return
+        if len(slots) == 1:
+            yield t.say("offer_one", slot=t.slot_text(slots[0].start))
+        else:
+            yield t.say("offer_two", first=t.slot_text(slots[0].start), second=t.slot_text(slots[1].start))
+        yield t.done(intent=intent, offered=slots)
+
+    async def _book(self, t: _Turn, start) -> AsyncIterator[TurnEvent]:
+        # The slot comes from the transcript alone (the words of our offer), so a replayed turn books the
+        # same slot; the CRM picks the rep when owner_id is None and books once per call and slot.
+        slot = SlotChoice(start=start, end=start + self.slot_length)
+        try:
+            booking, record = await t.tool("book", {"start": start.isoformat(), "end": slot.end.isoformat()},
+                                           t.tools.book(slot))
+            yield record
+        except _ToolFailed as failed:
+            yield failed.record
+            yield t.say("fallback_mail")
+            yield t.say("goodbye")
+            yield t.done(intent="confirm", classification="interested", end_call=True)
+            return
+        if booking.status in ("booked", "already_booked"):
+            yield t.say("booked", slot=t.slot_text(booking.start or start))
+            yield t.say("confirmation_mail")
+            yield t.say("goodbye")
+            yield t.done(intent="confirm", classification="booked", booking=booking, end_call=True)
+            return
+        if booking.status == "taken":
+            yield t.say("taken")
+            t.result.booking = booking
+            async for e in self._offer(t, t.state.constraint or TimeConstraint(language=t.language),
+                                       intent="confirm", avoid=(start,)):
+                yield e
+            return
+        yield t.say("fallback_mail")
+        yield t.say("goodbye")
+        yield t.done(intent="confirm", classification="interested", booking=booking, end_call=True)
+
+    async def _transfer(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+        number = e164(t.request.transfer_number)
+        if number:
+            yield t.say("transfer")
+            yield t.done(intent="transfer", transfer_number=number, transfer_summary=self.summary(t))
+            return
+        yield t.say("no_colleague")
+        yield t.say("offer_callback")
+        yield t.done(intent="transfer")
+
+    async def _clarify(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+        if t.state.clarifications >= self.max_clarifications:
+            yield t.say("give_up")
+            yield t.say("goodbye")
+            yield t.done(intent="unclear", end_call=True)
+            return
+        yield t.say("clarify", t.state.clarifications)
+        async for e in self._ask_pending(t):
+            yield e
+        yield t.done(intent="unclear")
+
+    async def _ask_pending(self, t: _Turn) -> AsyncIterator[Speech]:
+        """Say the question the call is waiting on again (after a clarification or a reconnect)."""
+        stage = t.state.stage
+        if stage == Stage.IDENTITY:
+            name = full_name(t.request.callee)
+            yield t.say("identity", name=name) if name else t.say("identity_anon")
+        elif stage in (Stage.Q_NEED, Stage.Q_TIMING, Stage.Q_DECIDER):
+            yield t.say({Stage.Q_NEED: "q_need", Stage.Q_TIMING: "q_timing", Stage.Q_DECIDER: "q_decider"}[stage])
+        elif stage == Stage.OFFER and t.state.offered:
+            offered = t.state.offered
+            if len(offered) == 1:
+                yield t.say("offer_one", slot=t.slot_text(offered[0]))
+            else:
+                yield t.say("offer_two", first=t.slot_text(offered[0]), second=t.slot_text(offered[1]))
+            t.result.offered = tuple(SlotChoice(s, s + self.slot_length) for s in offered[:2])
+        elif stage == Stage.CALLBACK_OFFER:
+            yield t.say("offer_callback")
+        else:
+            yield t.say("propose_ask")
+
+    def summary(self, t: _Turn) -> str:
+        """A few lines for the colleague taking a warm transfer."""
+        callee, labels = t.request.callee, _SUMMARY_LABELS[t.language]
+        who = full_name(callee) or labels["unknown"]
+        if callee.company:
+            who += f" ({callee.company})"
+        parts = [f"{labels['lead']}: {who}" + (f", #{callee.lead_id}" if callee.lead_id is not None else "")]
+        for key in QUESTIONS:
+            if key in t.result.qualification:
+                parts.append(f"{labels[key]}: {t.result.qualification[key]}")
+        if t.result.constraint is not None and t.result.constraint.raw:
+            parts.append(f"{labels['wish']}: {t.result.constraint.raw}")
+        if t.result.recording_declined:
+            parts.append(labels["no_recording"])
+        return "; ".join(parts)
+
+
+_SUMMARY_LABELS = {
+    "de": {"lead": "Lead", "unknown": "unbekannt", "need": "Bedarf", "timing": "Zeitrahmen",
+           "decision_maker": "Entscheidung", "wish": "Terminwunsch", "no_recording": "keine Aufzeichnung"},
+    "en": {"lead": "Lead", "unknown": "unknown", "need": "Need", "timing": "Timing",
+           "decision_maker": "Decision", "wish": "Preferred time", "no_recording": "not recorded"},
+}
+
+
+def _names(callee: Callee) -> tuple[str, ...]:
+    return tuple(p for p in (callee.first_name, callee.last_name) if p and len(p) > 1)

@@ -1,0 +1,153 @@
+"""The three time functions the policy needs, in one injectable object:
+
+* ``parse(text, language, now) -> TimeConstraint``: what the callee said about availability;
+* ``render(start, language, now) -> str``: a slot as the agent speaks it;
+* ``read_back(text, language, now) -> list[datetime]``: the slots an agent sentence offered (the
+  inverse of ``render``), so offered slots are read from the transcript and never remembered.
+
+``default_timetalk()`` uses voice.bridge.timeprefs (parse.py, speak.py). Where a part of it is missing
+the basic versions here stand in: ``render``/``read_back`` in one fixed format, and a ``parse`` that
+understands nothing (an ``unsure`` constraint), so the policy still runs; it asks rather than guesses."""
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from voice.bridge.timeprefs.constraint import TimeConstraint
+
+log = logging.getLogger(__name__)
+
+BUSINESS_TZ = ZoneInfo("Europe/Berlin")
+
+Parse = Callable[[str, str, datetime], TimeConstraint]
+Render = Callable[[datetime, str, datetime], str]
+ReadBack = Callable[[str, str, datetime], list[datetime]]
+
+
+@dataclass(frozen=True)
+class TimeTalk:
+    parse: Parse
+    render: Render
+    read_back: ReadBack
+
+    def preference(self, text: str, language: str, now: datetime) -> TimeConstraint | None:
+        """The constraint in ``text`` when there is one worth acting on (None: no time information)."""
+        if not text.strip():
+            return None
+        try:
+            constraint = self.parse(text, language, now)
+        except Exception:  # noqa: BLE001 - a parser bug must not end the call
+            log.exception("time preference parser failed")
+            return None
+        if constraint is None or constraint.empty or constraint.unsure:
+            return None
+        return constraint
+
+    def slots_in(self, text: str, language: str, now: datetime) -> list[datetime]:
+        try:
+            return list(self.read_back(text, language, now) or [])
+        except Exception:  # noqa: BLE001
+            log.exception("reading offered slots back failed")
+            return []
+
+
+# ---- basic stand-ins -----------------------------------------------------------------------------
+
+_DAYS = {"de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+         "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}
+_MONTHS = {"de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+                  "November", "Dezember"),
+           "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                  "November", "December")}
+_DE_SLOT = re.compile(r"(?:Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag),?\s+(?:den\s+)?(\d{1,2})\.\s*"
+                      r"(" + "|".join(_MONTHS["de"]) + r"),?\s+um\s+(\d{1,2})(?::(\d{2}))?\s+Uhr", re.IGNORECASE)
+_EN_SLOT = re.compile(r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+(" + "|".join(_MONTHS["en"])
+                      + r")\s+(\d{1,2}),?\s+at\s+(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?", re.IGNORECASE)
+
+
+def basic_render(start: datetime, language: str, now: datetime) -> str:
+    local = start.astimezone(BUSINESS_TZ) if start.tzinfo else start
+    if language == "en":
+        hour = local.hour % 12 or 12
+        clock = f"{hour}:{local.minute:02d}" if local.minute else f"{hour}"
+        return (f"{_DAYS['en'][local.weekday()]}, {_MONTHS['en'][local.month - 1]} {local.day}, at {clock} "
+                f"{'am' if local.hour < 12 else 'pm'}")
+    clock = f"{local.hour}:{local.minute:02d}" if local.minute else f"{local.hour}"
+    return f"{_DAYS['de'][local.weekday()]}, {local.day}. {_MONTHS['de'][local.month - 1]}, um {clock} Uhr"
+
+
+def basic_read_back(text: str, language: str, now: datetime) -> list[datetime]:
+    found: list[tuple[int, datetime]] = []
+    local_now = now.astimezone(BUSINESS_TZ)
+    de_months = [m.lower() for m in _MONTHS["de"]]
+    en_months = [m.lower() for m in _MONTHS["en"]]
+    for m in _DE_SLOT.finditer(text or ""):
+        day, month = int(m.group(1)), de_months.index(m.group(2).lower()) + 1
+        found.append((m.start(), _future(local_now, month, day, int(m.group(3)), int(m.group(4) or 0))))
+    for m in _EN_SLOT.finditer(text or ""):
+        month, day, hour = en_months.index(m.group(1).lower()) + 1, int(m.group(2)), int(m.group(3)) % 12
+        hour += 12 if m.group(5).lower() == "p" else 0
+        found.append((m.start(), _future(local_now, month, day, hour, int(m.group(4) or 0))))
+    return [moment for _, moment in sorted(found) if moment is not None]
+
+
+def _future(now: datetime, month: int, day: int, hour: int, minute: int) -> datetime | None:
+    """The next such moment on or after today (a December date said in November is this year's)."""
+    for year in (now.year, now.year + 1):
+        try:
+            moment = datetime(year, month, day, hour, minute, tzinfo=BUSINESS_TZ)
+        except ValueError:
+            continue
+        if moment.date() >= now.date() - timedelta(days=1):
+            return moment
+    return None
+
+
+def understand_nothing(text: str, language: str, now: datetime) -> TimeConstraint:
+    return TimeConstraint(raw=text, language=language, unsure=True)
+
+
+def _adapt(fn: Callable[..., Any]) -> Callable[[Any, str, datetime], Any]:
+    """Call ``fn`` with (value, language, now) as far as its signature takes them."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return fn
+    names = [p.name for p in params]
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+    def call(value: Any, language: str, now: datetime) -> Any:
+        if len(positional) >= 3:
+            return fn(value, language, now)
+        kwargs = {}
+        if "language" in names:
+            kwargs["language"] = language
+        if "now" in names:
+            kwargs["now"] = now
+        return fn(value, **kwargs)
+    return call
+
+
+def default_timetalk() -> TimeTalk:
+    parse: Parse = understand_nothing
+    render: Render = basic_render
+    read_back: ReadBack = basic_read_back
+    try:
+        from voice.bridge.timeprefs import parse as parse_module  # noqa: PLC0415
+        parse = _adapt(parse_module.parse)
+    except (ImportError, AttributeError):
+        log.warning("voice.bridge.timeprefs.parse is missing: time preferences are not understood")
+    try:
+        from voice.bridge.timeprefs import speak as speak_module  # noqa: PLC0415
+        renderer = next((getattr(speak_module, name) for name in ("render_slot", "speak_slot", "say_slot", "slot_text")
+                         if callable(getattr(speak_module, name, None))), None)
+        if renderer is not None and callable(getattr(speak_module, "parse_spoken_slot", None)):
+            render, read_back = _adapt(renderer), _adapt(speak_module.parse_spoken_slot)
+    except ImportError:
+        log.warning("voice.bridge.timeprefs.speak is missing: slots are spoken in the basic format")
+    return TimeTalk(parse=parse, render=render, read_back=read_back)
