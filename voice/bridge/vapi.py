@@ -85,9 +85,19 @@ def _slot_text(slot: SlotChoice | None) -> dict | None:
     return {"start": slot.start.isoformat(), "end": slot.end.isoformat(), "owner_id": slot.owner_id}
 
 
+_timetalk = None
+
+
 def _parse_preference(text: str, language: str, now: datetime):
-    from voice.bridge.timeprefs import parse as parse_preference  # the rules parser (DE/EN)
-    return parse_preference(text, now=now, language=language)
+    """The callee's words as a TimeConstraint, with the parser the dialog policy uses."""
+    global _timetalk
+    if _timetalk is None:
+        from voice.bridge.dialog.timetalk import default_timetalk
+        _timetalk = default_timetalk()
+    constraint = _timetalk.preference(text, language, now)
+    if constraint is None:
+        raise ValueError(f"no day or time understood in {text[:80]!r}: ask the callee when suits them")
+    return constraint
 
 
 # ---- tool-calls ----------------------------------------------------------------------------------
