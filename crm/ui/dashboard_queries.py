@@ -161,21 +161,32 @@ def dashboard(who: User, kind: str = "daily", now: datetime | None = None) -> Da
     return Dashboard(kind, period, report.previous_period, "mine", figures, has_data)
 
 
+def _charts(kind: str, language: str, now: datetime | None):
+    from crm.reports.charts import build_charts
+    from crm.reports.i18n import Formatter
+
+    if kind not in PERIODS:
+        raise ValueError(f"unknown period {kind!r}")
+    period = current_period(kind, now)
+    report = report_for(period)
+    return cached(("charts", period.kind, period.first_day, language),
+                  lambda: build_charts(report, Formatter(language, period.tz)))
+
+
+def available_charts(kind: str, language: str, now: datetime | None = None) -> list[str]:
+    """The names of the charts that are not empty for the current `kind` period."""
+    charts = _charts(kind, language, now)
+    return [name for name in CHARTS if getattr(charts, name)]
+
+
 def chart_svg(name: str, kind: str, language: str, now: datetime | None = None) -> bytes | None:
     """The SVG of one report chart of the current `kind` period (crm.reports.charts), None when the
     chart would be empty. Managers only (the caller checks)."""
     import base64
 
-    from crm.reports.charts import build_charts
-    from crm.reports.i18n import Formatter
-
-    if name not in CHARTS or kind not in PERIODS:
-        raise ValueError(f"unknown chart {name!r} or period {kind!r}")
-    period = current_period(kind, now)
-    report = report_for(period)
-    charts = cached(("charts", period.kind, period.first_day, language),
-                    lambda: build_charts(report, Formatter(language, period.tz)))
-    uri = getattr(charts, name)
+    if name not in CHARTS:
+        raise ValueError(f"unknown chart {name!r}")
+    uri = getattr(_charts(kind, language, now), name)
     if not uri:
         return None
     return base64.b64decode(uri.split(",", 1)[1])

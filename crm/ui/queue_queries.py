@@ -271,19 +271,33 @@ def _task_select(*columns):
     return sa.select(*columns).select_from(Task).outerjoin(Lead, Lead.id == Task.lead_id)
 
 
-def tasks(who: User, tab: str, now: datetime | None = None) -> list[TaskRow]:
-    now = now or utcnow()
+def _task_rows(who: User, *where):
     owner = aliased(User)
-    stmt = (_task_select(Task.id, Task.title, Task.kind, Task.details, Task.due_at, Task.status, Task.completed_at,
+    return (_task_select(Task.id, Task.title, Task.kind, Task.details, Task.due_at, Task.status, Task.completed_at,
                          Task.owner_id, owner.name.label("owner"), Task.lead_id, Lead.first_name, Lead.last_name,
                          Lead.company)
             .outerjoin(owner, owner.id == Task.owner_id)
-            .where(task_visibility(who), _tab_filter(tab, who, now)))
+            .where(task_visibility(who), *where))
+
+
+def tasks(who: User, tab: str, now: datetime | None = None) -> list[TaskRow]:
+    now = now or utcnow()
+    stmt = _task_rows(who, _tab_filter(tab, who, now))
     if tab == "done":
-        stmt = stmt.order_by(Task.completed_at.desc().nulls_last(), Task.id.desc()).limit(DONE_LIMIT)
+        stmt = stmt.order_by(sa.case((Task.completed_at.is_(None), 1), else_=0), Task.completed_at.desc(),
+                             Task.id.desc()).limit(DONE_LIMIT)
     else:
         # Undated tasks last (the portable spelling of NULLS LAST).
         stmt = stmt.order_by(sa.case((Task.due_at.is_(None), 1), else_=0), Task.due_at, Task.id).limit(GROUP_LIMIT)
+    return _task_list(stmt, now)
+
+
+def tasks_by_id(who: User, ids: list[int], now: datetime | None = None) -> list[TaskRow]:
+    """The visible tasks among `ids` (e.g. the row to redraw after a change)."""
+    return _task_list(_task_rows(who, Task.id.in_(ids)).order_by(Task.id), now or utcnow())
+
+
+def _task_list(stmt, now: datetime) -> list[TaskRow]:
     out = []
     for r in db.session.execute(stmt):
         status = getattr(r.status, "value", r.status)

@@ -1,0 +1,112 @@
+"""GET / : the dashboard (today, this week, this month, with the change against the period before), and
+GET /dashboard/chart/<name>.svg : one chart of the manager report as an image (managers only).
+
+Figures: crm.ui.dashboard_queries (from crm.reports.kpis). Numbers and dates: the reports' Formatter
+in the page's language and the user's zone."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from crm.reports.i18n import Formatter
+from crm.ui import dashboard_queries as dq
+from crm.ui.access import MANAGERS, any_role, manager_only, user
+from crm.ui.i18n import _, current_language
+
+bp = Blueprint("dashboard", __name__)
+
+
+def ui_formatter() -> Formatter:
+    """Numbers and times for this request: its language, the signed-in user's zone (Berlin by default)."""
+    tz = getattr(user(), "timezone", None) or "Europe/Berlin"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = "Europe/Berlin"
+    return Formatter(current_language(), tz)
+
+
+def _period_arg() -> str:
+    kind = request.args.get("period", "daily")
+    return kind if kind in dq.PERIODS else "daily"
+
+
+def figure_labels() -> dict[str, str]:
+    return {
+        "leads_in": _("New leads"), "qualified_share": _("Qualified"), "calls_placed": _("Calls"),
+        "answer_rate": _("Answer rate"), "talk_time_avg": _("Avg talk time"), "booked": _("Appointments booked"),
+        "booking_conversion": _("Booking conversion"), "follow_ups": _("Follow-up potential"),
+        "cost_per_call": _("Cost per call"), "cost_per_booked": _("Cost per booking"),
+        "emails_sent": _("Emails sent"), "open_rate": _("Open rate"), "wanted": _("Wanted an appointment"),
+        "appointments": _("Appointments created"),
+    }
+
+
+def period_names() -> dict[str, str]:
+    return {"daily": _("Today"), "weekly": _("This week"), "monthly": _("This month")}
+
+
+def chart_titles() -> dict[str, str]:
+    return {"trend": _("30-day trend of calls, leads, bookings and emails"),
+            "by_hour": _("Calls by hour of day"), "by_weekday": _("Calls by day of week"),
+            "scores": _("Score distribution of new leads"), "sentiment": _("Sentiment of answered calls")}
+
+
+def value_text(fmt: Formatter, figure: dq.Figure, which: str = "current") -> str:
+    value = getattr(figure, which)
+    if figure.unit == "rate":
+        return fmt.pct(value)
+    if figure.unit == "money":
+        return fmt.money(value, figure.currency)
+    if figure.unit == "seconds":
+        return fmt.duration(value)
+    return fmt.count(value)
+
+
+def change_text(fmt: Formatter, figure: dq.Figure) -> tuple[str, str]:
+    """(text, direction up|down|flat|none) of the change against the previous period."""
+    delta = figure.delta
+    direction = "none" if delta is None else "up" if delta > 0 else "down" if delta < 0 else "flat"
+    if figure.unit == "rate":
+        return fmt.points(delta), direction
+    if figure.change is None:
+        return "–", "none" if delta is None or figure.previous in (0, None) else direction
+    return fmt.signed_pct(figure.change), direction
+
+
+@bp.get("/")
+@any_role
+def index():
+    kind = _period_arg()
+    who = user()
+    board = dq.dashboard(who, kind)
+    fmt = ui_formatter()
+    charts: list[str] = []
+    if who.role in MANAGERS and board.has_data:
+        charts = dq.available_charts(kind, fmt.language)
+    labels = figure_labels()
+    cards = []
+    for figure in board.figures:
+        text, direction = change_text(fmt, figure)
+        cards.append({"key": figure.key, "label": labels.get(figure.key, figure.key),
+                      "value": value_text(fmt, figure), "previous": value_text(fmt, figure, "previous"),
+                      "change": text, "direction": direction})
+    return render_template("ui/dashboard/index.html", board=board, cards=cards, kind=kind, periods=period_names(),
+                           period_label=fmt.period_label(board.period),
+                           previous_label=fmt.period_label(board.previous_period),
+                           charts=charts, chart_titles=chart_titles(), lang=fmt.language)
+
+
+@bp.get("/dashboard/chart/<name>.svg")
+@manager_only
+def chart(name: str):
+    if name not in dq.CHARTS:
+        abort(404)
+    language = current_language()
+    svg = dq.chart_svg(name, _period_arg(), language)
+    if svg is None:
+        abort(404)
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Language"] = language
+    return response

@@ -1,0 +1,150 @@
+"""Managers' reports: GET /reports lists the stored reports with their PDFs per language,
+GET /reports/<id>/<lang>.pdf downloads one (attachment), POST /reports/generate asks for one now.
+
+"Generate now" starts the report workflow (workflows/reports.py, the one the schedules start) through
+Temporal, so the reports worker builds the PDFs off the web process and emails the managers once, as a
+scheduled run would. Only a period that has ended may be asked for: a stored report is built once per
+period and never refreshed (docs/kpis.md), so building the current period early would freeze it before
+its scheduled run. The workflow id is per kind and period, so a second click while it runs starts
+nothing. When Temporal cannot be reached the page says so and nothing is recorded as requested."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+
+from crm.extensions import db
+from crm.models.reports import Report, ReportDocument
+from crm.models.types import utcnow
+from crm.reports.i18n import LANGUAGES
+from crm.reports.periods import KINDS, REPORT_TZ, Period, local_date, period_for
+from crm.services import audit
+from crm.temporal_gateway import TemporalUnavailable, gateway
+from crm.ui.access import manager_only, user
+from crm.ui.dashboard import ui_formatter
+from crm.ui.i18n import _
+
+bp = Blueprint("reports", __name__)
+LIST_LIMIT = 100
+
+
+def kind_names() -> dict[str, str]:
+    return {"daily": _("Daily report"), "weekly": _("Weekly report"), "monthly": _("Monthly report")}
+
+
+def workflow_id(period: Period) -> str:
+    return f"leadchain-report-manual-{period.kind}-{period.first_day.isoformat()}"
+
+
+def default_day(now: datetime | None = None) -> date:
+    return local_date(now or utcnow(), REPORT_TZ) - timedelta(days=1)
+
+
+@bp.get("/reports")
+@manager_only
+def index():
+    reports = db.session.scalars(sa.select(Report).order_by(Report.period_start.desc(), Report.kind)
+                                 .limit(LIST_LIMIT)).all()
+    docs: dict[int, list] = {}
+    if reports:
+        rows = db.session.execute(sa.select(ReportDocument.report_id, ReportDocument.language,
+                                            ReportDocument.size_bytes, ReportDocument.filename)
+                                  .where(ReportDocument.report_id.in_([r.id for r in reports]))
+                                  .order_by(ReportDocument.language))
+        for row in rows:
+            docs.setdefault(row.report_id, []).append(row)
+    fmt = ui_formatter()
+    items = []
+    for r in reports:
+        period = period_for(r.kind, local_date(r.period_start, r.timezone), r.timezone) if r.kind in KINDS else None
+        items.append({"report": r, "docs": docs.get(r.id, []), "kind": kind_names().get(r.kind, r.kind),
+                      "period": fmt.period_label(period) if period else fmt.moment(r.period_start)})
+    return render_template("ui/reports/index.html", items=items, fmt=fmt, kinds=kind_names(),
+                           default_day=default_day().isoformat(), language_names={"de": "Deutsch", "en": "English"})
+
+
+@bp.get("/reports/<int:report_id>/<lang>.pdf")
+@manager_only
+def download(report_id: int, lang: str):
+    if lang not in LANGUAGES:
+        abort(404)
+    doc = db.session.scalar(sa.select(ReportDocument).where(ReportDocument.report_id == report_id,
+                                                            ReportDocument.language == lang))
+    if doc is None:
+        abort(404)
+    audit.record(f"user:{user().id}", "report.downloaded", "report", report_id, after={"language": lang})
+    db.session.commit()
+    response = Response(doc.content, mimetype=doc.content_type or "application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{doc.filename}"'
+    response.headers["Content-Length"] = str(len(doc.content))
+    return response
+
+
+def _requested_period() -> Period | None:
+    kind = request.form.get("kind", "")
+    raw = request.form.get("day", "").strip()
+    if kind not in KINDS:
+        flash(_("Choose a daily, weekly or monthly report."), "error")
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        flash(_("Enter the date as YYYY-MM-DD."), "error")
+        return None
+    period = period_for(kind, day, REPORT_TZ)
+    if period.end > utcnow():
+        flash(_("Only a period that has ended can be generated now; the current one is reported by its "
+                "schedule."), "error")
+        return None
+    return period
+
+
+def _start(period: Period) -> str:
+    """Start the report workflow; "started", or "running" when one for this period is still going."""
+    from temporalio.client import WorkflowAlreadyStartedError
+
+    from workflows.report_payloads import REPORTS_TASK_QUEUE, ReportRequest
+
+    queue = current_app.config.get("LEADCHAIN_REPORTS_TASK_QUEUE") or REPORTS_TASK_QUEUE
+    request_ = ReportRequest(kind=period.kind, day=period.first_day.isoformat())
+
+    async def start(client) -> str:
+        try:
+            await client.start_workflow("ReportWorkflow", request_, id=workflow_id(period), task_queue=queue,
+                                        execution_timeout=timedelta(hours=6))
+            return "started"
+        except WorkflowAlreadyStartedError:
+            return "running"
+    return gateway().run(start)
+
+
+@bp.post("/reports/generate")
+@manager_only
+def generate():
+    period = _requested_period()
+    if period is None:
+        return redirect(url_for("reports.index"), code=303)
+    fmt = ui_formatter()
+    label = f"{kind_names()[period.kind]} {fmt.period_label(period)}"
+    existing = db.session.scalar(sa.select(Report).where(Report.kind == period.kind,
+                                                         Report.period_start == period.start))
+    if existing is not None and {d.language for d in existing.documents} >= set(LANGUAGES):
+        flash(_("%(report)s exists already: download it below.", report=label), "info")
+        return redirect(url_for("reports.index"), code=303)
+    try:
+        outcome = _start(period)
+    except TemporalUnavailable:
+        flash(_("The report service (Temporal) cannot be reached, so %(report)s was not requested. "
+                "Please try again later.", report=label), "error")
+        return redirect(url_for("reports.index"), code=303)
+    if outcome == "running":
+        flash(_("%(report)s is being generated already.", report=label), "info")
+    else:
+        audit.record(f"user:{user().id}", "report.generate_requested", "report", existing.id if existing else None,
+                     after={"kind": period.kind, "first_day": period.first_day.isoformat(),
+                            "workflow_id": workflow_id(period)})
+        db.session.commit()
+        flash(_("%(report)s is being generated. It appears in this list when the reports worker has built it.",
+                report=label), "success")
+    return redirect(url_for("reports.index"), code=303)
