@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from babel import support
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, Domain, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext, ngettext, pgettext
@@ -103,6 +103,8 @@ def normalise_language(value: str | None) -> str | None:
 def current_language() -> str:
     """The language of this request: ?lang=, then the signed-in user's, then the cookie, then German."""
     from flask_login import current_user
+    if not has_request_context():
+        return DEFAULT_LANGUAGE  # CLI, workers, tests
     chosen = normalise_language(request.args.get("lang"))
     if chosen:
         return chosen
@@ -115,7 +117,7 @@ def current_language() -> str:
 
 def _select_timezone() -> str:
     from flask_login import current_user
-    if getattr(current_user, "is_authenticated", False) and current_user.timezone:
+    if has_request_context() and getattr(current_user, "is_authenticated", False) and current_user.timezone:
         return current_user.timezone
     return "Europe/Berlin"
 
