@@ -420,7 +420,7 @@ def _safe_url(url: str | None) -> str | None:
     return url if url and re.match(r"^https?://", url, re.I) else None
 
 
-def _interaction(i: Interaction) -> TimelineItem:
+def _interaction(i: Interaction, names: dict[str, str]) -> TimelineItem:
     at = i.started_at or i.created_at
     data = i.data or {}
     if i.kind == InteractionKind.CALL:
@@ -433,7 +433,8 @@ def _interaction(i: Interaction) -> TimelineItem:
         return EmailItem(at=at, kind="email", id=i.id, direction=i.direction.value, subject=i.subject, state=state,
                          opens=int(data.get("opens") or 0), clicks=int(data.get("clicks") or 0),
                          flags=list(data.get("flags") or []), summary=i.summary)
-    return NoteItem(at=at, kind=i.kind.value, id=i.id, subject=i.subject, text=i.summary, author=i.created_by)
+    return NoteItem(at=at, kind=i.kind.value, id=i.id, subject=i.subject, text=i.summary,
+                    author=names.get(i.created_by, i.created_by))
 
 
 def _score_entry(h: ScoreHistory) -> ScoreEntry:
@@ -477,16 +478,15 @@ def lead_detail(who: User, lead: Lead) -> LeadDetail:
     score = ScoreView(score=lead.score, priority=lead.priority.value if lead.priority else None,
                       current=history[0] if history else None, history=history)
 
-    items: list[TimelineItem] = [_interaction(i) for i in db.session.scalars(
+    interactions = list(db.session.scalars(
         sa.select(Interaction).where(Interaction.lead_id == lead.id)
-        .order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(TIMELINE_LIMIT))]
+        .order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(TIMELINE_LIMIT)))
     tasks = list(db.session.scalars(sa.select(Task).where(Task.lead_id == lead.id)
                                     .order_by(Task.created_at.desc(), Task.id.desc()).limit(TIMELINE_LIMIT)))
     task_items = [TaskItem(at=t.created_at, kind="task", id=t.id, title=t.title, task_kind=t.kind,
                            status=t.status.value, due_at=t.due_at, owner_name=users.get(t.owner_id))
                   for t in tasks]
-    items += task_items
-    items += [AppointmentItem(at=a.created_at, kind="appointment", id=a.id, title=a.title, starts_at=a.starts_at,
+    appointments = [AppointmentItem(at=a.created_at, kind="appointment", id=a.id, title=a.title, starts_at=a.starts_at,
                               ends_at=a.ends_at, status=a.status.value, location=a.location,
                               owner_name=users.get(a.owner_id))
               for a in db.session.scalars(sa.select(Appointment).where(Appointment.lead_id == lead.id)
@@ -500,7 +500,9 @@ def lead_detail(who: User, lead: Lead) -> LeadDetail:
         which.append(sa.and_(AuditEntry.entity_type == "consent", AuditEntry.entity_id.in_([c.id for c in consents])))
     entries = list(db.session.scalars(sa.select(AuditEntry).where(sa.or_(*which))
                                       .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(TIMELINE_LIMIT)))
-    names = _actor_names({e.actor for e in entries})
+    names = _actor_names({e.actor for e in entries} | {i.created_by for i in interactions})
+    items: list[TimelineItem] = [_interaction(i, names) for i in interactions]
+    items += task_items + appointments
     items += [_audit(e, names) for e in entries]
     # Newest first; at equal times the kind and id keep the order stable.
     items.sort(key=lambda x: (x.at, x.kind, x.id), reverse=True)
