@@ -1,0 +1,101 @@
+"""The shared machinery of the two grammars: read tokens left to right, at each token try the rules in
+order, the first that matches consumes its tokens. A rule returns its items and where reading goes on."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from voice.bridge.timeprefs.items import DAYPART, Clock, Item, clock_token, int_token
+from voice.bridge.timeprefs.lexicon import NARROWED
+
+Found = tuple[list[Item], int]
+Rule = Callable[[int], "Found | None"]
+
+
+class Grammar:
+    dayparts: dict[str, str] = {}
+    early_words: frozenset[str] = frozenset()
+    late_words: frozenset[str] = frozenset()
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.t = list(tokens)
+
+    def rules(self) -> list[Rule]:
+        raise NotImplementedError
+
+    def items(self) -> list[Item]:
+        out: list[Item] = []
+        rules = self.rules()
+        i = 0
+        while i < len(self.t):
+            for rule in rules:
+                found = rule(i)
+                if found is not None:
+                    items, j = found
+                    out.extend(items)
+                    i = max(j, i + 1)
+                    break
+            else:
+                i += 1
+        return out
+
+    # ---- helpers ----------------------------------------------------------------------------------
+
+    def tok(self, i: int) -> str:
+        return self.t[i] if 0 <= i < len(self.t) else ""
+
+    @staticmethod
+    def one(kind: str, i: int, j: int, value: object = None) -> Found:
+        return [Item(kind, i, j, value)], j
+
+    def skip(self, i: int, words: frozenset[str] | set[str] | tuple[str, ...]) -> int:
+        while self.tok(i) in words:
+            i += 1
+        return i
+
+    def plain_clock(self, i: int, *, bare_ok: bool, unit: str, meridiem: bool = False) -> tuple[Clock, int] | None:
+        """A digit clock ("14", "14:30", "14.30", "07:30") plus its unit word ("Uhr", "o'clock") and, in
+        English, a.m./p.m. A bare hour counts only after a time preposition (bare_ok)."""
+        parsed = clock_token(self.tok(i))
+        if parsed is None:
+            return None
+        hour, minute, sep, trailing_dot, leading_zero = parsed
+        if trailing_dot and (minute is not None or not bare_ok):
+            return None  # "17." is a day of the month, "14.30." a date
+        j = i + 1
+        has_unit = self.tok(j) == unit
+        if has_unit:
+            j += 1
+            extra = int_token(self.tok(j), 0, 59)
+            if minute is None and extra is not None and self.tok(j + 1) not in ("uhr", "-", "bis"):
+                minute, j = extra, j + 1  # "14 Uhr 30"
+        mer = None
+        if meridiem and self.tok(j) in ("am", "pm"):
+            mer, j = self.tok(j), j + 1
+        if sep == "." and not (has_unit or bare_ok or (minute is not None and minute > 12)):
+            return None  # "7.12" without context is a date
+        if minute is None and not (has_unit or bare_ok or mer):
+            return None
+        if hour > 24 or (minute or 0) > 59 or (mer and not 1 <= hour <= 12):
+            return None
+        fixed = hour >= 13 or hour == 0 or leading_zero
+        return Clock(hour % 24, minute or 0, mer, fixed), j
+
+    def daypart_at(self, i: int) -> tuple[str, int] | None:
+        """A daypart word, narrowed by a preceding "früh"/"spät" ("am späten Nachmittag")."""
+        tok = self.tok(i)
+        if tok in self.early_words | self.late_words:
+            nxt = self.dayparts.get(self.tok(i + 1))
+            if nxt:
+                key = NARROWED.get(("early" if tok in self.early_words else "late", nxt), nxt)
+                return key, i + 2
+        key = self.dayparts.get(tok)
+        if key:
+            return key, i + 1
+        return None
+
+    def daypart_rule(self, i: int) -> Found | None:
+        got = self.daypart_at(i)
+        if got is None:
+            return None
+        key, j = got
+        return self.one(DAYPART, i, j, key)

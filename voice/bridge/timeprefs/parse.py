@@ -1,0 +1,357 @@
+"""German and English availability phrases → ``TimeConstraint``; deterministic rules, no I/O.
+
+    parse("nächste Woche Donnerstag ab 16 Uhr", "de", now)  # Thu 03.12, [16:00, open)
+
+How an utterance is read:
+1. ``normalize`` makes tokens (number words become digits);
+2. corrections split it ("Donnerstag, nein, doch lieber Freitag"): each part is parsed and folded with
+   ``TimeConstraint.merged``, so the later part wins; a bare weekday in a correction stays in the week
+   the corrected part named ("nächste Woche Donnerstag, nein, Freitag" = Friday of next week);
+3. a grammar finds items (days, weeks, clocks, ranges, dayparts, negation markers);
+4. negation markers take the item group right after them ("nicht vor 10", "not on Fridays"), or, with
+   nothing after them in the clause, the group before them ("Montag geht nicht", "Friday is bad");
+5. items are resolved against today (see ``days`` for which Thursday) and hours are disambiguated:
+   * with a.m./p.m. as said; with 24-hour evidence ("14 Uhr", "07:30") as said;
+   * after a morning word ("morgens um 7") as said; after an afternoon/evening word ("abends um 8")
+     1-11 means 13-23;
+   * otherwise business hours: 1-7 means 13-19 ("halb drei" = 14:30), 8-12 as said;
+   * a range that would end before it starts is repaired ("von 7 bis 9" = 07-09, "10 bis 2" = 10-14);
+6. "Mittwoch oder Freitag vormittags": with days joined by "oder"/"or", a daypart or range right
+   after one day belongs to that day only (``day_windows``); with "und" it belongs to all.
+
+Several exact times ("um 10 oder um 14 Uhr") keep the first as ``exact`` and allow an hour after each.
+``unsure`` is set when nothing about time was found, or when a weekday and a date disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from voice.bridge.timeprefs import days
+from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
+from voice.bridge.timeprefs.grammar_de import GermanGrammar
+from voice.bridge.timeprefs.grammar_en import EnglishGrammar
+from voice.bridge.timeprefs.items import (ANY, DAY, DAY_FAMILY, DAYPART, EXACT, NEG, RANGE, SEP, SPAN,
+                                          TIME_FAMILY, WEEKDAYS, WINDOW, Clock, Item, Ref)
+from voice.bridge.timeprefs.lexicon import DAYPARTS
+from voice.bridge.timeprefs.normalize import normalize
+
+BUSINESS_TZ = ZoneInfo("Europe/Berlin")
+
+_CORRECTIONS = {
+    "de": ({"nein", "nee", "lieber", "besser", "eher", "stattdessen", "korrektur", "quatsch", "sorry"},
+           {("ich", "meine"), ("ich", "meinte"), ("moment", ",")}),
+    "en": ({"actually", "sorry", "rather", "instead", "better", "wait"},
+           {("make", "that"), ("make", "it"), ("i", "mean"), ("scratch", "that"), ("no", ","), ("no", "wait"),
+            ("second", "thought"), ("second", "thoughts")}),
+}
+# Pairs that look like a correction but are a negation ("Friday rather than Thursday").
+_NOT_CORRECTIONS = {("rather", "than"), ("instead", "of"), ("better", "than"), ("eher", "als"),
+                    ("lieber", "als")}
+# Words that may stand between the items of one negated group ("nicht montags und freitags").
+_CHAIN = frozenset({"und", "oder", "and", "or", "noch", "nor", "auch", "am", "an", "on", "the", "den", "dem",
+                    "um", "at", "nicht", "not", "jeden", "every", "either", "neither", "in", "der"})
+_OR = frozenset({"oder", "or", "bzw", "beziehungsweise"})
+_ATTACH_FILLER = frozenset({"am", "in", "the", "den", "dem", "der", "on", "jeweils", "eher", "dann", "so"})
+
+
+def parse(text: str, language: str, now: datetime) -> TimeConstraint:
+    """The constraint an utterance states; `now` is aware (naive means Europe/Berlin wall-clock)."""
+    lang = "en" if (language or "").lower().startswith("en") else "de"
+    local = now.astimezone(BUSINESS_TZ) if now.tzinfo else now.replace(tzinfo=BUSINESS_TZ)
+    today = local.date()
+    grammar = EnglishGrammar if lang == "en" else GermanGrammar
+    result: TimeConstraint | None = None
+    anchor: date | None = None
+    found = doubtful = False
+    for segment in split_corrections(normalize(text, lang), lang):
+        items = grammar(segment).items()
+        part = _Assembly(segment, items, today, anchor).build()
+        anchor = part.anchor or anchor
+        doubtful = doubtful or part.doubtful
+        if part.found:
+            found = True
+            result = part.constraint if result is None else result.merged(part.constraint)
+    constraint = result or TimeConstraint()
+    return replace(constraint, raw=text, language=lang, unsure=not found or doubtful)
+
+
+def split_corrections(tokens: list[str], lang: str) -> list[list[str]]:
+    """Token runs between correction markers ("nein", "lieber", "actually", "make that")."""
+    words, pairs = _CORRECTIONS[lang]
+    segments: list[list[str]] = [[]]
+    i = 0
+    while i < len(tokens):
+        pair = (tokens[i], tokens[i + 1] if i + 1 < len(tokens) else "")
+        if pair in _NOT_CORRECTIONS:
+            segments[-1].extend(pair)
+            i += 2
+        elif pair in pairs:
+            segments.append([])
+            i += 2
+        elif tokens[i] in words:
+            segments.append([])
+            i += 1
+        else:
+            segments[-1].append(tokens[i])
+            i += 1
+    return [s for s in segments if s]
+
+
+@dataclass
+class _Part:
+    constraint: TimeConstraint
+    found: bool
+    doubtful: bool
+    anchor: date | None
+
+
+@dataclass
+class _Assembly:
+    tokens: list[str]
+    items: list[Item]
+    today: date
+    anchor: date | None
+    doubtful: bool = False
+    _resolved: dict[int, tuple[date, date] | None] = field(default_factory=dict)
+
+    def build(self) -> _Part:
+        content = [it for it in self.items if it.kind not in (NEG, SEP, ANY)]
+        self._scope_negations(content)
+        positive = [it for it in content if not it.negated]
+        anchor = self._week_context(positive)
+        daypart = next((it.value for it in positive if it.kind == DAYPART), None)
+
+        dates: list[date] = []
+        weekdays: set[int] = set()
+        date_from: date | None = None
+        date_to: date | None = None
+        exacts: list[time] = []
+        windows: list[tuple[Item, TimeWindow]] = []
+        for it in positive:
+            if it.kind == DAY:
+                span = self._resolve(it)
+                if span:
+                    dates.append(span[0])
+            elif it.kind == WEEKDAYS:
+                weekdays |= it.value
+            elif it.kind in (RANGE, SPAN):
+                lo, hi = self._bounds(it)
+                if lo is not None:
+                    date_from = max(date_from, lo) if date_from else lo
+                if hi is not None:
+                    date_to = min(date_to, hi) if date_to else hi
+            elif it.kind == EXACT:
+                t = it.value.resolve(daypart)
+                if t is not None:
+                    exacts.append(t)
+            elif it.kind in (WINDOW, DAYPART):
+                w = self._window(it, daypart)
+                if w is not None:
+                    windows.append((it, w))
+
+        day_windows = self._day_windows(positive, windows)
+        attached = {id(it) for _, group in day_windows for it, _ in group}
+        global_windows = [w for it, w in windows if id(it) not in attached]
+        exact = exacts[0] if exacts else None
+        if exact is not None:
+            global_windows = _widen_for(exact, global_windows)
+            if len(exacts) > 1 and not global_windows:
+                global_windows = [TimeWindow(t, _plus_hour(t)) for t in exacts]
+
+        excluded_days: set[int] = set()
+        excluded_dates: list[date] = []
+        excluded_windows: list[TimeWindow] = []
+        for it in content:
+            if not it.negated:
+                continue
+            if it.kind == WEEKDAYS:
+                excluded_days |= it.value
+            elif it.kind == DAY and it.value.kind == "weekday" and it.value.mod is None:
+                excluded_days.add(it.value.a)
+            elif it.kind in (DAY, RANGE):
+                span = self._resolve(it)
+                if span:
+                    n = min((span[1] - span[0]).days, 62)
+                    excluded_dates.extend(span[0] + timedelta(days=k) for k in range(n + 1))
+            elif it.kind == EXACT:
+                t = it.value.resolve(daypart)
+                if t is not None:
+                    excluded_windows.append(TimeWindow(t, _plus_hour(t)))
+            elif it.kind in (WINDOW, DAYPART):
+                w = self._window(it, daypart)
+                if w is not None:
+                    excluded_windows.append(w)
+
+        constraint = TimeConstraint(
+            dates=tuple(dict.fromkeys(dates)), date_from=date_from, date_to=date_to,
+            weekdays=frozenset(weekdays), windows=tuple(dict.fromkeys(global_windows)), exact=exact,
+            day_windows=tuple((wd, tuple(w for _, w in group)) for wd, group in day_windows),
+            excluded_weekdays=frozenset(excluded_days), excluded_dates=tuple(dict.fromkeys(excluded_dates)),
+            excluded_windows=tuple(dict.fromkeys(excluded_windows)))
+        found = bool(content) or any(it.kind == ANY for it in self.items)
+        return _Part(constraint, found, self.doubtful, anchor)
+
+    # ---- negation -----------------------------------------------------------------------------------
+
+    def _scope_negations(self, content: list[Item]) -> None:
+        seps = [it.start for it in self.items if it.kind == SEP]
+        for neg in (it for it in self.items if it.kind == NEG):
+            if self.tokens[neg.end:neg.end + 1] in (["nur"], ["only"], ["just"]):
+                continue  # "nicht nur montags" is not a negation of Mondays
+            stop = min((s for s in seps if s >= neg.end), default=len(self.tokens))
+            after = [it for it in content if neg.end <= it.start < stop]
+            if after:
+                self._negate_group(after)
+                continue
+            begin = max((s for s in seps if s < neg.start), default=-1)
+            before = [it for it in content if begin < it.start and it.end <= neg.start]
+            if before:
+                self._negate_group(list(reversed(before)))
+
+    def _negate_group(self, ordered: list[Item]) -> None:
+        """Negate the first item and the items chained to it by "und"/"oder"/… within its family."""
+        first = ordered[0]
+        family = DAY_FAMILY if first.kind in DAY_FAMILY else TIME_FAMILY
+        first.negated = True
+        prev = first
+        for it in ordered[1:]:
+            lo, hi = (prev.end, it.start) if it.start >= prev.end else (it.end, prev.start)
+            if it.kind not in family or not set(self.tokens[lo:hi]) <= _CHAIN:
+                break
+            it.negated = True
+            prev = it
+
+    # ---- days ---------------------------------------------------------------------------------------
+
+    def _week_context(self, positive: list[Item]) -> date | None:
+        """A week named beside bare weekdays places them ("nächste Woche Donnerstag"); the week is then
+        not also a range of its own. Returns the Monday of the week the weekdays were placed in."""
+        weekdays = [it for it in positive if it.kind == DAY and it.value.kind == "weekday"]
+        weeks = [it for it in positive if it.kind == RANGE and it.value.kind in ("week", "week_of")]
+        if weeks and any(it.value.mod is None for it in weekdays):
+            span = self._resolve(weeks[0])
+            if span is not None:
+                self.anchor = days.week_start(span[0])
+                for w in weeks:
+                    w.kind = "consumed"
+                return self.anchor
+        placed = [it for it in weekdays if it.value.mod is not None]
+        if placed:
+            span = self._resolve(placed[-1])
+            return days.week_start(span[0]) if span else None
+        return None
+
+    def _resolve(self, it: Item) -> tuple[date, date] | None:
+        key = id(it)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve_ref(it.value)
+        return self._resolved[key]
+
+    def _resolve_ref(self, ref: Ref) -> tuple[date, date] | None:
+        today = self.today
+        day: date | None = None
+        if ref.kind == "rel":
+            day = today + timedelta(days=ref.a)
+        elif ref.kind == "weekday":
+            if ref.mod is None and self.anchor is not None:
+                day = self.anchor + timedelta(days=ref.a)
+                while day < today:
+                    day += timedelta(weeks=1)
+            elif ref.mod is None or ref.mod == "coming":
+                day = days.weekday_after(today, ref.a)
+            else:
+                day = days.weekday_in_week(today, ref.a, {"next": 1, "this": 0, "after_next": 2}[ref.mod])
+        elif ref.kind == "dom":
+            day = days.next_day_of_month(today, ref.a)
+        elif ref.kind == "date":
+            day = days.next_date(today, ref.a, ref.b, ref.c)
+        elif ref.kind == "week":
+            if ref.mod == "rest":
+                monday = days.week_start(today)
+                return today + timedelta(days=1), monday + timedelta(days=6)
+            return days.week_range(today, ref.a, ref.mod or "all")
+        elif ref.kind == "week_of":
+            monday = days.week_start(today + timedelta(days=ref.a))
+            return max(monday, today), monday + timedelta(days=6)
+        elif ref.kind == "month":
+            if ref.a is None:
+                first = days.add_months(today, ref.b or 0)
+                return days.month_range(today, first.month, ref.mod or "all", year=first.year)
+            return days.month_range(today, ref.a, ref.mod or "all")
+        if day is None:
+            return None
+        if ref.check is not None and day.weekday() != ref.check:
+            self.doubtful = True  # "Montag, den 8.12." but the 8th is a Tuesday: the agent must ask
+        return day, day
+
+    def _bounds(self, it: Item) -> tuple[date | None, date | None]:
+        if it.kind == RANGE:
+            span = self._resolve(it)
+            return span if span else (None, None)
+        start_ref, end_ref, exclusive = it.value
+        lo = self._resolve_ref(start_ref) if start_ref else None
+        hi = self._resolve_ref(end_ref) if end_ref else None
+        end = hi[1] if hi else None
+        if end is not None and exclusive:
+            end = hi[0] - timedelta(days=1)
+        if lo is not None and hi is None:
+            return lo[0], None
+        return (lo[0] if lo else None), end
+
+    # ---- times --------------------------------------------------------------------------------------
+
+    def _window(self, it: Item, daypart: str | None) -> TimeWindow | None:
+        if it.kind == DAYPART:
+            return DAYPARTS[it.value]
+        c1, c2 = it.value
+        a = c1.resolve(daypart) if c1 else None
+        b = c2.resolve(daypart) if c2 else None
+        if c1 and a is None or c2 and b is None:
+            return None
+        if a is not None and b is not None and b <= a:
+            if c1.promotable and daypart is None:
+                a = Clock(c1.hour, c1.minute, fixed=True).resolve()  # "von 7 bis 9" = 07-09
+            if b <= a and b.hour < 12 and c2.meridiem is None:
+                b = time(b.hour + 12, b.minute)  # "von 10 bis 2" = 10-14
+            if b <= a:
+                return None
+        return TimeWindow(a, b)
+
+    def _day_windows(self, positive: list[Item], windows: list[tuple[Item, TimeWindow]]):
+        """Windows said right after one of several days joined by "oder" belong to that day."""
+        day_items = sorted((it for it in positive if it.kind == DAY and self._resolve(it)), key=lambda it: it.start)
+        if len(day_items) < 2:
+            return ()
+        between = self.tokens[day_items[-2].end:day_items[-1].start]
+        if not _OR & set(between):
+            return ()
+        seps = [it.start for it in self.items if it.kind == SEP]
+        result: dict[int, list[tuple[Item, TimeWindow]]] = {}
+        for n, day_item in enumerate(day_items):
+            limit = day_items[n + 1].start if n + 1 < len(day_items) else min(
+                (s for s in seps if s >= day_item.end), default=len(self.tokens))
+            cursor = day_item.end
+            for it, w in sorted(windows, key=lambda p: p[0].start):
+                if cursor <= it.start < limit and set(self.tokens[cursor:it.start]) <= _ATTACH_FILLER:
+                    weekday = self._resolve(day_item)[0].weekday()
+                    result.setdefault(weekday, []).append((it, w))
+                    cursor = it.end
+        return tuple(result.items())
+
+
+def _plus_hour(t: time) -> time | None:
+    return None if t.hour == 23 else time(t.hour + 1, t.minute)
+
+
+def _widen_for(exact: time, windows: list[TimeWindow]) -> list[TimeWindow]:
+    """"morgens um 7": the wished time stays allowed even outside the daypart's usual window."""
+    if not windows or any(w.contains(exact) and (w.end is None or exact < w.end) for w in windows):
+        return windows
+    w = windows[0]
+    start = exact if w.start is not None and exact < w.start else w.start
+    end = w.end
+    if w.end is not None and exact >= w.end:
+        end = _plus_hour(exact)
+    return [TimeWindow(start, end), *windows[1:]]
