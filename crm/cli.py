@@ -117,7 +117,7 @@ def seed_demo() -> None:
 
 
 @main.command("worker")
-@click.argument("name", type=click.Choice(["chain", "provider", "reports"]))
+@click.argument("name", type=click.Choice(["chain", "provider", "reports", "voice-bridge"]))
 def worker(name: str) -> None:
     """Run a worker process until SIGTERM (clean shutdown)."""
     import asyncio
@@ -129,12 +129,15 @@ def worker(name: str) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8099, type=int)
 @click.option("--webhook-base", default="http://127.0.0.1:5000", help="where the sandbox sends webhooks (the CRM)")
-def sandbox_command(host: str, port: int, webhook_base: str) -> None:
+@click.option("--retell-llm-url", envvar="LEADCHAIN_SANDBOX_RETELL_LLM_URL", default=None, show_envvar=True,
+              help="Retell calls talk to this custom LLM WebSocket (the voice bridge, with its path secret; "
+                   "best given by the environment variable, which keeps the secret out of the process list)")
+def sandbox_command(host: str, port: int, webhook_base: str, retell_llm_url: str | None) -> None:
     """Run the provider sandbox (Retell, Vapi, Bland, SendGrid on loopback)."""
     import logging
     from voice.sandbox.app import SandboxConfig, serve
     logging.basicConfig(level=logging.INFO)
-    serve(host, port, SandboxConfig(webhook_base=webhook_base))
+    serve(host, port, SandboxConfig(webhook_base=webhook_base, retell_llm_websocket_url=retell_llm_url or None))
 
 
 @main.command("worker-health")

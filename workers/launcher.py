@@ -1,6 +1,7 @@
 """`leadchain up`: the whole local stack in one terminal, stopped together on Ctrl+C.
 
 Temporal dev server (state in var/temporal.db, so a restart loses nothing), web (gunicorn), chain worker,
+voice bridge (the sandbox's Retell calls talk to it through its Custom LLM WebSocket),
 provider worker; then the demo team and sample leads. Local secrets are generated once into
 var/local-secrets.env (git-ignored) when no Vault is configured.
 """
@@ -34,19 +35,44 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def _new_local_secrets() -> dict[str, str]:
+    return {
+        "LEADCHAIN_SECRET_APP_SECRET_KEY": secrets.token_urlsafe(32),
+        "LEADCHAIN_SECRET_APP_CHAIN_KEY": secrets.token_hex(16),
+        "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "LEADCHAIN_SECRET_API_KEYS": f"local:{secrets.token_urlsafe(24)}",
+        # The voice bridge: Retell's path secret and Vapi's server secret (voice.bridge.config).
+        "LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": secrets.token_urlsafe(24),
+        "LEADCHAIN_SECRET_BRIDGE_VAPI_SECRET": secrets.token_urlsafe(24),
+    }
+
+
 def local_secrets(var: Path) -> dict[str, str]:
     path = var / "local-secrets.env"
-    if not path.exists():
-        values = {
-            "LEADCHAIN_SECRET_APP_SECRET_KEY": secrets.token_urlsafe(32),
-            "LEADCHAIN_SECRET_APP_CHAIN_KEY": secrets.token_hex(16),
-            "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
-            "LEADCHAIN_SECRET_API_KEYS": f"local:{secrets.token_urlsafe(24)}",
-        }
-        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    existing = path.read_text() if path.exists() else ""
+    have = {line.split("=", 1)[0] for line in existing.splitlines() if "=" in line}
+    # A file from an older version gains the secrets added since; present values are never changed.
+    missing = {k: v for k, v in _new_local_secrets().items() if k not in have}
+    if missing:
+        path.write_text(existing + "".join(f"{k}={v}\n" for k, v in missing.items()))
         path.chmod(0o600)
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {k: v for k, v in pairs if k not in os.environ}
+
+
+BRIDGE_HOST, BRIDGE_PORT = "127.0.0.1", 8765
+
+
+def bridge_llm_url(env: dict[str, str]) -> str | None:
+    """The Retell custom-LLM URL of the local voice bridge, with its path secret (None without one)."""
+    from crm.secrets import secrets_from_env
+    try:
+        values = secrets_from_env(env).get_list("bridge/retell-path-secret")
+    except Exception as e:  # noqa: BLE001 - Vault trouble: the sandbox plays scripted calls instead
+        print(f"voice bridge path secret unavailable ({type(e).__name__}); sandbox calls stay scripted",
+              file=sys.stderr)
+        return None
+    return f"ws://{BRIDGE_HOST}:{BRIDGE_PORT}/llm-websocket/{values[0]}" if values else None
 
 
 def _wait_port(hostport: str, timeout: float) -> bool:
@@ -61,7 +87,7 @@ def _wait_port(hostport: str, timeout: float) -> bool:
     return False
 
 
-def local_services(host: str, port: int, var: Path) -> list[Service]:
+def local_services(host: str, port: int, var: Path, llm_url: str | None = None) -> list[Service]:
     temporal = [_bin("temporal"), "server", "start-dev", "--db-filename", str(var / "temporal.db"),
                 "--ip", "127.0.0.1", "--port", "7233", "--ui-port", "8233",
                 "--search-attribute", "LeadStage=Keyword", "--log-level", "warn"]
@@ -69,15 +95,20 @@ def local_services(host: str, port: int, var: Path) -> list[Service]:
     return [
         Service("temporal", temporal, url="http://127.0.0.1:8233  (Temporal UI; frontend 127.0.0.1:7233)",
                 ready="127.0.0.1:7233"),
+        # The URL (it holds the bridge's path secret) goes by environment, not argv: argv is world-readable.
         Service("sandbox", [leadchain, "sandbox", "--port", "8099", "--webhook-base", f"http://{host}:{port}"],
                 url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, SendGrid)",
-                ready="127.0.0.1:8099"),
+                ready="127.0.0.1:8099", env={"LEADCHAIN_SANDBOX_RETELL_LLM_URL": llm_url} if llm_url else {}),
         Service("web", [_bin("gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--access-logfile", "-",
                         "crm:create_app()"], url=f"http://{host}:{port}/  (API spec: /api/openapi.json)",
                 ready=f"{host}:{port}"),
         Service("chain", [leadchain, "worker", "chain"]),
         Service("provider", [leadchain, "worker", "provider"]),
         Service("reports", [leadchain, "worker", "reports"]),
+        Service("bridge", [leadchain, "worker", "voice-bridge"],
+                url=f"ws://{BRIDGE_HOST}:{BRIDGE_PORT}/llm-websocket/<secret>/<call id>  (voice bridge; "
+                    "metrics on 127.0.0.1:9465)", ready=f"{BRIDGE_HOST}:{BRIDGE_PORT}",
+                env={"LEADCHAIN_BRIDGE_HOST": BRIDGE_HOST, "LEADCHAIN_BRIDGE_PORT": str(BRIDGE_PORT)}),
     ]
 
 
@@ -103,7 +134,7 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
     try:
-        for svc in local_services(host, port, var):
+        for svc in local_services(host, port, var, bridge_llm_url(env)):
             procs.append((svc, subprocess.Popen(svc.argv, env={**env, **svc.env})))
             if svc.ready and not _wait_port(svc.ready, 60):
                 print(f"{svc.name} did not come up on {svc.ready}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """Entry points of the worker processes (`leadchain worker NAME`)."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from crm import create_app
@@ -10,7 +12,7 @@ from workers.relay import Relay
 from workers.temporal_client import connect
 
 log = logging.getLogger(__name__)
-WORKERS = ("chain", "provider", "reports")
+WORKERS = ("chain", "provider", "reports", "voice-bridge")
 
 
 def provider_registry(app):
@@ -26,10 +28,41 @@ def email_sender(app):
     return factory(app)
 
 
+async def run_voice_bridge(app) -> None:
+    """The voice bridge (voice.bridge.server) until SIGTERM: running turns finish, open calls are closed
+    with 1001 (Retell reconnects to another instance). Temporal is optional here: without it a booking
+    still reaches the chain through the post-call webhook, and the client is retried on the next booking."""
+    from voice.bridge.server import BridgeServer, build_bridge
+    cfg = app.config["LEADCHAIN"]
+
+    async def temporal():
+        return await connect(cfg.temporal_address, cfg.temporal_namespace)
+
+    client = None
+    try:
+        client = await asyncio.wait_for(temporal(), 10)
+    except Exception as e:  # noqa: BLE001 - any failure: run without, connect later
+        log.warning("voice bridge: Temporal at %s not reachable (%s); continuing without it",
+                    cfg.temporal_address, type(e).__name__)
+    bridge = build_bridge(app, temporal_client=client, temporal_connect=temporal)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await BridgeServer(bridge).serve_until(stop)
+    finally:
+        bridge.tools_factory.close()
+
+
 async def run(name: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app()
     cfg = app.config["LEADCHAIN"]
+    if name == "voice-bridge":
+        await run_voice_bridge(app)
+        log.info("%s worker stopped", name)
+        return
     client = await connect(cfg.temporal_address, cfg.temporal_namespace)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{name}-activity")
     if name == "chain":

@@ -276,11 +276,22 @@ class CrmToolsFactory:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def temporal_notifier(client: Any) -> BookingNotifier:
-    """chain_notify.notify_booking over a connected Temporal client."""
+def temporal_notifier(client: Any = None, *, connect: Callable[[], Awaitable[Any]] | None = None
+                      ) -> BookingNotifier:
+    """chain_notify.notify_booking over a Temporal client: the one given, or one made by `connect` on first
+    use (and again after a failure), so a bridge started while Temporal was down tells chains once it is up."""
     from voice.bridge.chain_notify import notify_booking
     from workflows.payloads import CallBooking
+    holder = {"client": client}
 
     async def notify(chain_id: str | None, call_id: str, appointment_id: int) -> Any:
-        return await notify_booking(client, chain_id, CallBooking(call_id=call_id, appointment_id=appointment_id))
+        if holder["client"] is None:
+            if connect is None:
+                raise RuntimeError("no Temporal client")
+            holder["client"] = await asyncio.wait_for(connect(), 5)
+        outcome = await notify_booking(holder["client"], chain_id,
+                                       CallBooking(call_id=call_id, appointment_id=appointment_id))
+        if outcome == "failed" and connect is not None:
+            holder["client"] = None   # reconnect next time
+        return outcome
     return notify

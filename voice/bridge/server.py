@@ -245,7 +245,8 @@ class BridgeServer:
             await self.stop()
 
 
-def build_bridge(app: Any, *, temporal_client: Any | None = None, config: BridgeConfig | None = None,
+def build_bridge(app: Any, *, temporal_client: Any | None = None,
+                 temporal_connect: Callable[[], Any] | None = None, config: BridgeConfig | None = None,
                  policy: DialogPolicy | None = None) -> Bridge:
     """The production wiring: the CRM app's secrets, voice.bridge.booking, policy_from_env()."""
     from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
@@ -254,7 +255,8 @@ def build_bridge(app: Any, *, temporal_client: Any | None = None, config: Bridge
     if policy is None:
         from voice.bridge.dialog.factory import policy_from_env
         policy = policy_from_env()
-    notifier = temporal_notifier(temporal_client) if temporal_client is not None else None
+    notifier = (temporal_notifier(temporal_client, connect=temporal_connect)
+                if temporal_client is not None or temporal_connect is not None else None)
     factory = CrmToolsFactory(app, config=config, metrics=metrics, notifier=notifier)
 
     def vapi_fallback() -> list[str]:

@@ -28,7 +28,10 @@ class SandboxConfig:
         "bland_webhook_secret": "sandbox-bland-webhook-secret",
         "sendgrid": "SG.sandbox-key",
     })
-    retell_llm_websocket_url: str | None = None   # set: Retell calls talk to the voice bridge (issue 6)
+    # Set: Retell calls talk to this custom LLM server (the voice bridge), e.g.
+    # ws://127.0.0.1:8765/llm-websocket/<path secret>; the call id is appended.
+    retell_llm_websocket_url: str | None = None
+    retell_llm_drop_after: int | None = None      # tests: drop the line once during that turn, then reconnect
 
     def webhook_url(self, provider: str) -> str | None:
         return f"{self.webhook_base.rstrip('/')}/webhooks/{provider}" if self.webhook_base else None

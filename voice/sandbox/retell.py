@@ -103,6 +103,9 @@ def call_object(call: SandboxCall, stage: str, base_url: str) -> dict[str, Any]:
         disconnection_reason=_reason(persona),
         transcript=transcript, transcript_object=transcript_object,
     )
+    with_tools = (call.extra.get("llm_record") or {}).get("transcript_with_tool_calls")
+    if with_tools:
+        obj["transcript_with_tool_calls"] = with_tools
     if connected:
         obj.update(
             collected_dynamic_variables={"meeting_time": "Thu 16:30"} if persona.classification == "booked" else {},
@@ -287,8 +290,11 @@ def blueprint(sandbox) -> Blueprint:
             def talk() -> None:
                 from voice.sandbox.retell_llm import LlmSessionError, converse
                 callee = [text for who, text in persona.transcript.get(call.language, []) if who == "callee"]
+                record = call.extra.setdefault("llm_record", {})
                 try:
-                    call.extra["live_transcript"] = converse(llm_url, call_object(call, "registered", base), callee)
+                    call.extra["live_transcript"] = converse(llm_url, call_object(call, "registered", base), callee,
+                                                             drop_after=sandbox.config.retell_llm_drop_after,
+                                                             record=record)
                 except (LlmSessionError, OSError) as e:
                     call.extra["llm_error"] = str(e)[:200]
                 dispatch()
