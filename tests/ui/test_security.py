@@ -1,0 +1,186 @@
+"""CSRF, security headers, side-effect-free GETs, HTML vs JSON errors (COMPLIANCE S3, S4, S9, S14)."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask import url_for
+
+from crm import create_app
+from crm.extensions import db
+from crm.models import User
+from tests.conftest import API_KEY, WEBHOOK_SECRETS, make_test_secrets
+from tests.crm.test_webhook_leads import LEAD
+from tests.helpers import post_signed
+from tests.ui.conftest import PASSWORD, login, signed_in
+from tests.ui.route_expectations import all_routes, ui_endpoints
+from tests.ui.test_route_matrix import World, _snapshot, _url
+
+_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                              "SECRETS": make_test_secrets()})
+ENDPOINTS = ui_endpoints(_COLLECTING_APP)
+ROUTES = all_routes()
+ALL_GET_RULES = sorted({(r.rule, r.endpoint) for r in _COLLECTING_APP.url_map.iter_rules() if "GET" in r.methods})
+UI_POSTS = sorted((e, m) for e, methods in ENDPOINTS.items() for m in methods if m != "GET")
+
+# Words that name an action: a GET-only route called like this is suspicious.
+ACTION = re.compile(r"(^|_)(logout|delete|remove|done|complete|call|pause|resume|cancel|merge|dismiss|"
+                    r"reassign|assign|generate|deactivate|activate|set|update|create|add|save|send|"
+                    r"do_not_contact|revoke|import|upload|toggle|approve|reject)($|_)")
+
+
+def _dummy_args(rule) -> dict:
+    return {name: 1 if type(conv).__name__ in ("IntegerConverter", "FloatConverter") else "x"
+            for name, conv in rule._converters.items()}
+
+
+def _assert_security_headers(r, where: str) -> None:
+    csp = r.headers.get("Content-Security-Policy", "")
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, where
+    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, where
+    assert r.headers.get("X-Content-Type-Options") == "nosniff", where
+    assert r.headers.get("X-Frame-Options") == "DENY", where
+    assert r.headers.get("Referrer-Policy") == "strict-origin-when-cross-origin", where
+
+
+@pytest.mark.parametrize("rule,endpoint", ALL_GET_RULES)
+def test_security_headers_on_every_route(ui_app, team, rule, endpoint):
+    url_rule = next(r for r in ui_app.url_map.iter_rules() if r.rule == rule and r.endpoint == endpoint)
+    with ui_app.test_request_context():
+        args = _dummy_args(url_rule)
+        if endpoint.endswith("static"):
+            args["filename"] = "app.css"
+        url = url_for(endpoint, **args)
+    for client in (ui_app.test_client(), signed_in(ui_app, team.admin)):
+        _assert_security_headers(client.get(url), f"GET {url}")
+
+
+def test_headers_on_errors_and_hsts_on_https(ui_app, anon):
+    _assert_security_headers(anon.get("/no-such-page"), "404")
+    _assert_security_headers(anon.post("/login", data={}), "400 CSRF")
+    assert "Strict-Transport-Security" not in anon.get("/login").headers   # plain http in tests
+    prod = create_app({"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"],
+                       "SECRETS": make_test_secrets()})
+    r = prod.test_client().get("/login", base_url="https://crm.example.test")
+    assert "max-age=31536000" in r.headers["Strict-Transport-Security"]
+
+
+def test_session_cookie_flags(ui_app, team, anon):
+    login(anon, team.sales_a.email, PASSWORD)
+    assert ui_app.config["SESSION_COOKIE_HTTPONLY"] and ui_app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    prod = create_app({"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"],
+                       "SECRETS": make_test_secrets()})
+    r = prod.test_client().get("/login", base_url="https://crm.example.test")
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-leadchain=") and "Secure" in cookie and "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie and "Path=/" in cookie and "Domain" not in cookie
+    assert not prod.debug
+
+
+def test_a_form_without_its_token_is_refused(ui_app, team, anon):
+    assert anon.post("/login", data={"email": team.sales_a.email, "password": PASSWORD}).status_code == 400
+    client = signed_in(ui_app, team.sales_a)
+    r = client.post("/language", data={"language": "en"})
+    assert r.status_code == 400 and "Formular" in r.get_data(as_text=True)
+    # a token of another session does not count
+    other = signed_in(ui_app, team.sales_b).csrf_token()
+    assert client.post("/language", data={"language": "en", "csrf_token": other}).status_code == 400
+    with ui_app.app_context():
+        assert db.session.get(User, team.sales_a.id).language == "de"
+    # htmx sends it as a header only
+    assert client.post("/language", data={"language": "en"},
+                       headers={"X-CSRFToken": client.csrf_token()}).status_code == 302
+
+
+@pytest.mark.parametrize("endpoint,method", UI_POSTS)
+def test_every_ui_post_needs_the_token(ui_app, endpoint, method):
+    if endpoint not in ROUTES:
+        pytest.fail(f"{endpoint} has no expectation in tests/ui/route_expectations/")
+    world = World(ui_app)
+    for route in (r for r in ROUTES[endpoint] if r.method == method):
+        for perspective in ("sales_own", "admin"):
+            subject = world.subject(perspective)
+            if route.setup is not None:
+                with ui_app.app_context():
+                    subject.extra.update(route.setup(subject) or {})
+            client = signed_in(ui_app, subject.member)
+            url = _url(ui_app, endpoint, route, subject)
+            before = _snapshot(ui_app, route, subject)
+            data = route.data(subject) if route.data else {}
+            r = client.open(url, method=method, data=data)
+            assert r.status_code == 400, f"{method} {url} without a CSRF token: {r.status_code}"
+            assert _snapshot(ui_app, route, subject) == before
+
+
+def _everything(app) -> dict:
+    """Every row of every table except the session bookkeeping."""
+    with app.app_context():
+        dump = {}
+        for table in db.metadata.sorted_tables:
+            if table.name == "user_sessions":
+                continue
+            rows = db.session.execute(sa.select(table)).all()
+            dump[table.name] = sorted(repr(tuple(row)) for row in rows)
+        db.session.rollback()
+        return dump
+
+
+def test_no_get_route_is_named_like_an_action():
+    suspicious = sorted(e for e, methods in ENDPOINTS.items()
+                        if "GET" in methods and methods == {"GET"} and ACTION.search(e.rpartition(".")[2]))
+    assert not suspicious, f"GET-only routes that sound like actions (make them POST): {suspicious}"
+
+
+def test_get_routes_change_nothing(ui_app):
+    world = World(ui_app)
+    before = _everything(ui_app)
+    asked = 0
+    for endpoint, routes in ROUTES.items():
+        for route in (r for r in routes if r.method == "GET" and r.setup is None):
+            for perspective in ("sales_own", "sales_foreign", "admin"):
+                subject = world.subject(perspective)
+                client = signed_in(ui_app, subject.member)
+                client.get(_url(ui_app, endpoint, route, subject), headers=route.headers or {})
+                asked += 1
+    assert asked and _everything(ui_app) == before
+
+
+def test_api_and_webhooks_stay_json_and_csrf_exempt(ui_app, anon):
+    r = anon.get("/api/v1/leads/999999", headers={"X-API-Key": API_KEY})
+    assert r.status_code == 404 and r.is_json and r.get_json()["code"] == 404
+    r = anon.post("/api/v1/leads", json={"leads": []}, headers={"X-API-Key": API_KEY})
+    assert r.status_code != 400 or "CSRF" not in r.get_data(as_text=True)
+    assert r.is_json
+    r = anon.post("/api/v1/leads", json={}, headers={})
+    assert r.status_code == 401 and r.is_json
+    r = post_signed(anon, "website", LEAD, WEBHOOK_SECRETS[1])
+    assert r.status_code == 202 and r.is_json
+    r = anon.post("/webhooks/leads/website", data=b"{}", headers={"Content-Type": "application/json"})
+    assert r.status_code == 401 and r.is_json
+    assert anon.post("/unsubscribe/not-a-token", data={"List-Unsubscribe": "One-Click"}).status_code != 400
+    assert anon.get("/healthz").is_json
+
+
+def test_ui_errors_are_html_pages_in_the_users_language(ui_app, team, anon):
+    r = anon.get("/no-such-page")
+    assert r.status_code == 404 and r.mimetype == "text/html" and "Nicht gefunden" in r.get_data(as_text=True)
+    r = anon.get("/no-such-page?lang=en")
+    assert "Not found" in r.get_data(as_text=True)
+    client = signed_in(ui_app, team.sales_a)
+    r = client.delete("/account/password", headers={"X-CSRFToken": client.csrf_token()})
+    assert r.status_code == 405 and r.mimetype == "text/html" and "Nicht erlaubt" in r.get_data(as_text=True)
+
+
+def test_catalogues_agree_and_have_no_empty_entries():
+    from crm.ui import translations
+    seen: dict[str, tuple[str, object]] = {}
+    for info in pkgutil.iter_modules(translations.__path__):
+        module = importlib.import_module(f"{translations.__name__}.{info.name}")
+        for msgid, text in getattr(module, "DE", {}).items():
+            assert text, f"{info.name}: empty German for {msgid!r}"
+            if msgid in seen:
+                assert seen[msgid][1] == text, f"{msgid!r}: {seen[msgid][0]} and {info.name} disagree"
+            seen[msgid] = (info.name, text)
