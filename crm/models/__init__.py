@@ -8,12 +8,12 @@ from crm.models.interactions import Direction, Interaction, InteractionKind
 from crm.models.leads import Lead, LeadStatus, PossibleDuplicate, Priority
 from crm.models.reports import Report, ReportDocument
 from crm.models.scoring import ScoreHistory
-from crm.models.sessions import AppSetting, UserSession
+from crm.models.sessions import UserSession
 from crm.models.users import Role, User
 from crm.models.work import Appointment, AppointmentStatus, Task, TaskStatus
 
 __all__ = [
-    "AppSetting", "Appointment", "AppointmentStatus", "AuditEntry", "Campaign", "Channel", "ConsentRecord", "Direction",
+    "Appointment", "AppointmentStatus", "AuditEntry", "Campaign", "Channel", "ConsentRecord", "Direction",
     "DoNotCallEntry", "LeadSubmission", "SideEffect",
     "Interaction", "InteractionKind", "Lead", "LeadStatus", "LegalBasis", "PossibleDuplicate",
     "Priority", "Report", "ReportDocument", "Role", "ScoreHistory", "Task", "TaskStatus", "User", "UserSession", "WebhookDelivery",

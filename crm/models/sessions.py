@@ -1,4 +1,4 @@
-"""Server-side sign-in sessions and admin-editable settings.
+"""Server-side sign-in sessions.
 
 The browser's cookie carries a random session id; only its SHA-256 lives here, so a copy of this table
 cannot be replayed. A session ends when it is revoked (logout, password change, deactivation), when it
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db
-from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.models.types import UTCDateTime, utcnow
 
 
 class UserSession(db.Model):
@@ -32,13 +32,3 @@ class UserSession(db.Model):
     def __repr__(self) -> str:
         return f"<UserSession {self.id} user={self.user_id}>"
 
-
-class AppSetting(db.Model):
-    """An admin's override of a default (scoring gate threshold, calling hours, ...); key → JSON value."""
-
-    __tablename__ = "app_settings"
-
-    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    value: Mapped[dict | list | int | float | str | None] = mapped_column(JSONType)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    updated_by: Mapped[str] = mapped_column(sa.String(200))
