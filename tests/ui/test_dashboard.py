@@ -102,3 +102,53 @@ def test_chart_svg(ref):
     assert dq.chart_svg("by_weekday", "daily", "en", NOW) is None              # no weekday chart for a day
     with pytest.raises(ValueError):
         dq.chart_svg("nonsense", "daily", "en", NOW)
+
+
+# ------------------------------------------------------------------------------------------- pages
+
+
+def _calls_today(app, lead_ids) -> None:
+    from datetime import timedelta
+
+    from crm.models import Direction, Interaction, InteractionKind
+    from crm.models.types import utcnow
+    with app.app_context():
+        for i, lead_id in enumerate(lead_ids):
+            at = utcnow() - timedelta(minutes=10 + i)
+            db.session.add(Interaction(lead_id=lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
+                                       provider="retell", provider_ref=f"dash-{i}", status="ended",
+                                       outcome="interested", sentiment="positive", started_at=at, created_at=at,
+                                       duration_s=90, data={"answered": True, "end_status": "completed"}))
+        db.session.commit()
+
+
+def test_manager_page_with_charts(ui_app, leads, as_manager):
+    _calls_today(ui_app, [leads.own, leads.foreign])
+    html = as_manager.get("/").get_data(as_text=True)
+    assert "Neue Leads" in html and "Erreichungsquote" in html and "ganzes Team" in html
+    assert html.count('class="kpi"') == len(dq.TEAM_KEYS)
+    assert '<img src="/dashboard/chart/trend.svg?period=daily&amp;lang=de"' in html
+    assert 'alt="30-Tage-Verlauf von Anrufen, Leads, Buchungen und E-Mails"' in html
+    assert "by_weekday.svg" not in html                                   # no weekday chart for one day
+    week = as_manager.get("/?period=weekly&lang=en").get_data(as_text=True)
+    assert 'aria-current="page">This week' in week and "by_weekday.svg?period=weekly" in week
+    chart = as_manager.get("/dashboard/chart/trend.svg?period=daily&lang=en")
+    assert chart.status_code == 200 and chart.mimetype == "image/svg+xml" and b"30-day trend" in chart.data
+    assert as_manager.get("/dashboard/chart/nope.svg").status_code == 404
+    assert as_manager.get("/dashboard/chart/by_weekday.svg?period=daily").status_code == 404   # empty chart
+
+
+def test_sales_page_shows_own_and_unassigned_figures(ui_app, leads, as_sales_a):
+    _calls_today(ui_app, [leads.own, leads.foreign, leads.unassigned])
+    html = as_sales_a.get("/").get_data(as_text=True)
+    assert "Ihre Leads und nicht zugewiesene Leads" in html and "<img" not in html
+    assert html.count('class="kpi"') == len(dq.REP_KEYS)
+    calls = html[html.index("Anrufe</span>"):]
+    assert '<span class="kpi-value">2</span>' in calls[:200]             # own + unassigned; not Bernd's
+    assert as_sales_a.get("/dashboard/chart/trend.svg").status_code == 403
+
+
+def test_empty_dashboard(ui_app, team, as_admin):
+    html = as_admin.get("/?period=monthly").get_data(as_text=True)
+    assert "In diesem Zeitraum gibt es noch keine Leads" in html and "<img" not in html
+    assert "–" in html

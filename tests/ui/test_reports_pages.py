@@ -1,0 +1,155 @@
+"""The reports pages through the Flask test client: the list, a PDF download, "generate now" (refused
+inputs, Temporal down, and a real run on the Temporal dev server with the reports worker)."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from crm.extensions import db
+from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead
+from crm.models.reports import Report, ReportDocument
+from crm.reports import store
+from crm.reports.periods import daily, weekly
+from tests.sandbox_fixtures import free_port
+
+
+def _fake_report(app, day: date, languages=("de",)) -> int:
+    period = daily(day)
+    with app.app_context():
+        report = Report(kind="daily", period_start=period.start, period_end=period.end, figures={}, has_data=True)
+        for lang in languages:
+            content = b"%PDF-1.7\n" + lang.encode() * 100
+            report.documents.append(ReportDocument(language=lang, filename=f"leadchain-report-daily-{day}-{lang}.pdf",
+                                                   content=content, size_bytes=len(content),
+                                                   sha256=hashlib.sha256(content).hexdigest()))
+        db.session.add(report)
+        db.session.commit()
+        return report.id
+
+
+def test_list_and_download(ui_app, team, as_manager):
+    rid = _fake_report(ui_app, date(2026, 1, 15), ("de", "en"))
+    html = as_manager.get("/reports").get_data(as_text=True)
+    assert "Erstellte Berichte" in html and "Tagesbericht" in html and "Donnerstag, 15. Januar 2026" in html
+    assert f'href="/reports/{rid}/de.pdf"' in html and f'href="/reports/{rid}/en.pdf"' in html
+    r = as_manager.get(f"/reports/{rid}/en.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
+    assert r.headers["Content-Disposition"] == 'attachment; filename="leadchain-report-daily-2026-01-15-en.pdf"'
+    assert r.headers["Cache-Control"] == "no-store"
+    assert as_manager.get(f"/reports/{rid}/fr.pdf").status_code == 404
+    assert as_manager.get(f"/reports/{rid + 1}/de.pdf").status_code == 404
+    with ui_app.app_context():
+        assert db.session.query(AuditEntry).filter_by(action="report.downloaded", entity_id=rid).count() == 1
+
+
+def test_a_real_pdf_is_downloadable(ui_app, team, as_admin):
+    with ui_app.app_context():
+        lead = Lead(first_name="Rita", source="website", score=70)
+        db.session.add(lead)
+        db.session.flush()
+        day = date(2026, 2, 3)
+        db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
+                                   provider="retell", provider_ref="pdf-1", status="ended", outcome="booked",
+                                   started_at=daily(day).start + timedelta(hours=10), data={"answered": True}))
+        db.session.commit()
+        stored = store.build(weekly(day), ["en"])
+    html = as_admin.get("/reports?lang=en").get_data(as_text=True)
+    assert "Weekly report" in html and "Week 6" in html
+    r = as_admin.get(f"/reports/{stored.report_id}/en.pdf")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF") and len(r.data) > 5000
+
+
+def test_sales_may_not(ui_app, team, as_sales_a):
+    rid = _fake_report(ui_app, date(2026, 1, 15))
+    assert as_sales_a.get("/reports").status_code == 403
+    assert as_sales_a.get(f"/reports/{rid}/de.pdf").status_code == 403
+    assert as_sales_a.submit("/reports/generate", {"kind": "daily", "day": "2026-01-14"}).status_code == 403
+
+
+@pytest.mark.parametrize("form, message", [
+    ({"kind": "yearly", "day": "2026-01-14"}, "Wählen Sie einen Tages-, Wochen- oder Monatsbericht."),
+    ({"kind": "daily", "day": "14.01.2026"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
+    ({"kind": "monthly", "day": date.today().isoformat()}, "Nur ein abgeschlossener Zeitraum"),
+    ({"kind": "daily", "day": "2099-01-01"}, "Nur ein abgeschlossener Zeitraum"),
+])
+def test_generate_refuses_bad_input(ui_app, team, as_manager, form, message):
+    r = as_manager.submit("/reports/generate", form)
+    assert r.status_code == 303 and r.headers["Location"].endswith("/reports")
+    assert message in as_manager.get("/reports").get_data(as_text=True)
+
+
+def test_generate_needs_csrf(ui_app, team, as_manager):
+    assert as_manager.post("/reports/generate", data={"kind": "daily", "day": "2026-01-14"}).status_code == 400
+
+
+def test_existing_report_is_not_built_again(ui_app, team, as_manager):
+    _fake_report(ui_app, date(2026, 1, 15))
+    as_manager.submit("/reports/generate", {"kind": "daily", "day": "2026-01-15"})
+    assert "gibt es schon" in as_manager.get("/reports").get_data(as_text=True)
+
+
+def test_generate_when_temporal_is_down(ui_app, team, as_manager):
+    ui_app.config["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"          # nothing listens there
+    r = as_manager.submit("/reports/generate?lang=en", {"kind": "daily", "day": "2026-01-14"})
+    assert r.status_code == 303
+    html = as_manager.get("/reports?lang=en").get_data(as_text=True)
+    assert "The report service (Temporal) cannot be reached" in html and "Daily report" in html
+    with ui_app.app_context():
+        assert db.session.query(AuditEntry).filter_by(action="report.generate_requested").count() == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_generate_now_runs_the_report_workflow(temporal_env, ui_app, team, as_manager):
+    from temporalio.client import WorkflowExecutionStatus
+
+    from workers import reports as reports_worker
+    from workers.chain import worker_runner
+
+    client = temporal_env.client
+    queue = f"reports-ui-{uuid.uuid4().hex[:8]}"
+    ui_app.config.update(TEMPORAL_ADDRESS=client.service_client.config.target_host,
+                         LEADCHAIN_REPORTS_TASK_QUEUE=queue)
+    day = date(2001, 1, 1) + timedelta(days=random.randrange(5000))        # a period no other run used
+    loop = asyncio.get_running_loop()
+    r = await loop.run_in_executor(None, lambda: as_manager.submit("/reports/generate",
+                                                                   {"kind": "daily", "day": day.isoformat()}))
+    assert r.status_code == 303
+    page = as_manager.get("/reports").get_data(as_text=True)
+    assert "wird erstellt. Er erscheint in dieser Liste" in page
+    again = await loop.run_in_executor(None, lambda: as_manager.submit("/reports/generate",
+                                                                       {"kind": "daily", "day": day.isoformat()}))
+    assert again.status_code == 303
+    assert "wird bereits erstellt" in as_manager.get("/reports").get_data(as_text=True)
+
+    executor = ThreadPoolExecutor(max_workers=2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker_runner(reports_worker.reports_worker(
+        client, ui_app, executor, mailer=None, task_queue=queue))(stop))
+    try:
+        handle = client.get_workflow_handle(f"leadchain-report-manual-daily-{day.isoformat()}")
+        await asyncio.wait_for(handle.result(), 90)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        executor.shutdown(wait=False)
+    with ui_app.app_context():
+        report = db.session.scalar(sa.select(Report))
+        assert (report.kind, report.period_start) == ("daily", daily(day).start)
+        assert report.created_by.startswith("workflow:leadchain-report-manual-daily-")
+        (doc,) = report.documents                                            # the manager's language
+        assert doc.language == "de"
+        requested = db.session.query(AuditEntry).filter_by(action="report.generate_requested").one()
+        assert requested.actor == f"user:{team.manager.id}" and requested.after["kind"] == "daily"
+        rid = report.id
+    html = as_manager.get("/reports").get_data(as_text=True)
+    assert f'href="/reports/{rid}/de.pdf"' in html and "keine Daten" in html
+    pdf = as_manager.get(f"/reports/{rid}/de.pdf")
+    assert pdf.data.startswith(b"%PDF")
