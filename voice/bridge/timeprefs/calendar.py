@@ -1,0 +1,278 @@
+"""A rep's business calendar and the resolver: ``TimeConstraint`` → concrete bookable slots.
+
+Pure code. The database side (confirmed appointments) passes them in as ``busy`` intervals.
+
+Rules: slots lie inside working hours (per weekday, in the calendar's zone), never on a German public
+holiday (national plus the configured state) nor on the office's own closed days (24.12 and 31.12 by
+default: not statutory, but German offices are closed or half-staffed), start no sooner than
+``lead_time`` after now, and satisfy the constraint read in Europe/Berlin wall-clock time (what the
+callee said). Windows are end-exclusive: a 30-minute slot "bis 12" ends at 12:00 at the latest.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+from voice.bridge.timeprefs.constraint import TimeConstraint
+
+BUSINESS_TZ = "Europe/Berlin"
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TEAM_HOURS: Mapping[str, tuple[tuple[time, time], ...]] = {
+    key: ((time(9), time(17)),) for key in WEEKDAY_KEYS[:5]}
+DEFAULT_CLOSED_EVERY_YEAR = frozenset({(12, 24), (12, 31)})
+LEAD_TIME = timedelta(hours=1)
+
+Hours = Mapping[str, tuple[tuple[time, time], ...]]
+
+
+@lru_cache(maxsize=64)
+def _holidays(subdiv: str | None, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("DE", subdiv=subdiv, years=year))
+
+
+def _clock(value: str | time) -> time:
+    if isinstance(value, time):
+        return value
+    text = str(value).strip()
+    if text in ("24:00", "24:00:00"):
+        return time.max
+    try:
+        hour, minute = text.split(":")[:2]
+        return time(int(hour), int(minute))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a clock time: {value!r}") from exc
+
+
+def parse_hours(hours: Mapping[str, Iterable] | None) -> Hours:
+    """{"mon": [["09:00", "12:00"], ["13:00", "17:00"]], ...} → intervals per weekday key; a missing
+    weekday is closed. None means the team default."""
+    if hours is None:
+        return dict(TEAM_HOURS)
+    result: dict[str, tuple[tuple[time, time], ...]] = {}
+    for key, intervals in hours.items():
+        k = str(key).strip().lower()[:3]
+        if k not in WEEKDAY_KEYS:
+            raise ValueError(f"unknown weekday key: {key!r}")
+        parsed = []
+        for interval in intervals or ():
+            start, end = (_clock(v) for v in interval)
+            if not start < end:
+                raise ValueError(f"empty working-hours interval on {key}: {interval!r}")
+            parsed.append((start, end))
+        result[k] = tuple(sorted(parsed))
+    return result
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    tz: str = BUSINESS_TZ
+    hours: Hours = field(default_factory=lambda: dict(TEAM_HOURS))
+    subdiv: str | None = None
+    closed_dates: frozenset[date] = frozenset()
+    closed_every_year: frozenset[tuple[int, int]] = DEFAULT_CLOSED_EVERY_YEAR
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone: {self.tz!r}") from exc
+        try:
+            _holidays(self.subdiv, 2026)
+        except NotImplementedError as exc:
+            raise ValueError(f"unknown German state: {self.subdiv!r}") from exc
+
+    @classmethod
+    def from_user_hours(cls, hours: Mapping[str, Iterable] | None, tz: str | None,
+                        subdiv: str | None = None, **extra) -> "BusinessCalendar":
+        """A rep's calendar from User.working_hours / User.timezone (None = the team default)."""
+        return cls(tz=tz or BUSINESS_TZ, hours=parse_hours(hours), subdiv=subdiv, **extra)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def is_holiday(self, day: date) -> bool:
+        return day in _holidays(self.subdiv, day.year)
+
+    def is_closed(self, day: date) -> bool:
+        return (self.is_holiday(day) or day in self.closed_dates
+                or (day.month, day.day) in self.closed_every_year
+                or not self.hours.get(WEEKDAY_KEYS[day.weekday()]))
+
+    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """Working intervals of a local day, as aware datetimes in the calendar's zone."""
+        if self.is_closed(day):
+            return []
+        return [(_local(day, a, self.zone), _local(day, b, self.zone))
+                for a, b in self.hours.get(WEEKDAY_KEYS[day.weekday()], ())]
+
+    def is_open(self, start: datetime, end: datetime) -> bool:
+        """Whether [start, end) lies inside one working interval of a working day."""
+        local = start.astimezone(self.zone)
+        return any(a <= start and end <= b for a, b in self.intervals(local.date()))
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    start: datetime
+    end: datetime
+    exact_match: bool = False
+
+
+def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    # Through UTC so that a wall-clock time in a DST gap lands on a real instant.
+    return datetime.combine(day, clock, zone).astimezone(timezone.utc).astimezone(zone)
+
+
+def _wall(moment: datetime) -> datetime:
+    """Naive Europe/Berlin wall-clock time: what the constraint speaks."""
+    return moment.astimezone(ZoneInfo(BUSINESS_TZ)).replace(tzinfo=None)
+
+
+def _aware(now: datetime) -> datetime:
+    return now if now.tzinfo else now.replace(tzinfo=ZoneInfo(BUSINESS_TZ))
+
+
+def _day_range(constraint: TimeConstraint, first: date, horizon_days: int) -> tuple[date, date]:
+    """The local days worth scanning: from the first day the constraint can allow (so a named day
+    beyond the horizon still resolves), for the horizon."""
+    lower = [first]
+    if constraint.dates:
+        lower.append(min(constraint.dates))
+    if constraint.date_from:
+        lower.append(constraint.date_from)
+    start = max(lower)
+    end = start + timedelta(days=horizon_days)
+    if constraint.dates:
+        end = min(end, max(constraint.dates))
+    if constraint.date_to:
+        end = min(end, constraint.date_to)
+    return start, end
+
+
+def resolve(constraint: TimeConstraint, calendar: BusinessCalendar, now: datetime, *,
+            duration: timedelta = timedelta(minutes=30), step: timedelta = timedelta(minutes=30),
+            horizon_days: int = 28, limit: int | None = None,
+            busy: Iterable[tuple[datetime, datetime]] = (), lead_time: timedelta = LEAD_TIME) -> list[Slot]:
+    """Every slot the constraint allows inside the calendar's working hours, strictly after now (and
+    no sooner than ``lead_time``), not overlapping ``busy``; the exact wish first, then earliest."""
+    if duration <= timedelta(0) or step <= timedelta(0):
+        raise ValueError("duration and step must be positive")
+    zone = calendar.zone
+    now = _aware(now)
+    earliest = now + lead_time
+    blocked = sorted((_aware(a).astimezone(timezone.utc), _aware(b).astimezone(timezone.utc)) for a, b in busy)
+    first, last = _day_range(constraint, earliest.astimezone(zone).date(), horizon_days)
+    exact_slots: list[Slot] = []
+    other_slots: list[Slot] = []
+    seen: set[datetime] = set()
+    day = first - timedelta(days=1)  # a zone ahead of Berlin can hold Berlin's first day a day early
+    while day <= last + timedelta(days=1):
+        for open_at, close_at in calendar.intervals(day):
+            for start in _starts(open_at, close_at, duration, step, constraint, zone):
+                end = start + duration
+                if start in seen or start <= now or start < earliest or end > close_at:
+                    continue
+                wall_start, wall_end = _wall(start), _wall(end)
+                if not constraint.allows(wall_start, wall_end) or _overlaps(blocked, start, end):
+                    continue
+                seen.add(start)
+                exact = constraint.exact is not None and wall_start.time() == constraint.exact
+                (exact_slots if exact else other_slots).append(Slot(start, end, exact))
+        if limit is not None and constraint.exact is None and len(other_slots) >= limit:
+            break
+        day += timedelta(days=1)
+    exact_slots.sort()
+    other_slots.sort()
+    slots = exact_slots + other_slots
+    return slots[:limit] if limit is not None else slots
+
+
+def _starts(open_at: datetime, close_at: datetime, duration: timedelta, step: timedelta,
+            constraint: TimeConstraint, zone: ZoneInfo) -> list[datetime]:
+    """Grid starts from the opening time, plus the wished exact time when it is off the grid."""
+    starts = []
+    t = open_at
+    while t + duration <= close_at:
+        starts.append(t)
+        t = (t.astimezone(timezone.utc) + step).astimezone(zone)
+    if constraint.exact is not None:
+        berlin = ZoneInfo(BUSINESS_TZ)
+        for d in {_wall(open_at).date(), _wall(close_at).date()}:
+            wished = _local(d, constraint.exact, berlin).astimezone(zone)
+            if open_at <= wished and wished + duration <= close_at and wished not in starts:
+                starts.append(wished)
+        starts.sort()
+    return starts
+
+
+def _overlaps(blocked: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:
+    return any(a < end and start < b for a, b in blocked)
+
+
+def rank_alternatives(constraint: TimeConstraint, candidates: Iterable[Slot], n: int = 2, *,
+                      wished: datetime | None = None) -> list[Slot]:
+    """The n best alternatives to a wish that is not free: same day as the wish first, then closest in
+    time to it (earlier on a tie); never the wished start itself, never two that overlap."""
+    pool = sorted(candidates, key=lambda s: s.start)
+    if not pool or n <= 0:
+        return []
+    target = _aware(wished) if wished is not None else _wish_of(constraint, pool)
+    target_day = _wall(target).date()
+
+    def key(slot: Slot):
+        return (_wall(slot.start).date() != target_day, abs(slot.start - target), slot.start)
+
+    chosen: list[Slot] = []
+    for slot in sorted(pool, key=key):
+        if slot.start == target or any(c.start < slot.end and slot.start < c.end for c in chosen):
+            continue
+        chosen.append(slot)
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def _wish_of(constraint: TimeConstraint, pool: list[Slot]) -> datetime:
+    """The moment the callee wished, as far as the constraint says (a missing day: the first
+    candidate's; a missing time: the first window's start, else the first candidate's)."""
+    first = _wall(pool[0].start)
+    day = (min(constraint.dates) if constraint.dates else constraint.date_from) or first.date()
+    windows = constraint.windows_for(day.weekday())
+    clock = constraint.exact or next((w.start for w in windows if w.start is not None), None) or first.time()
+    return _local(day, clock, ZoneInfo(BUSINESS_TZ))
+
+
+def alternatives(constraint: TimeConstraint, calendar: BusinessCalendar, now: datetime, *,
+                 duration: timedelta = timedelta(minutes=30), step: timedelta = timedelta(minutes=30),
+                 horizon_days: int = 28, count: int = 2, busy: Iterable[tuple[datetime, datetime]] = (),
+                 lead_time: timedelta = LEAD_TIME) -> list[Slot]:
+    """The `count` best free slots to offer when the wish itself is taken: ranked against the wish
+    among slots the constraint allows; if too few, the wished days at any time, then any day (the
+    callee's negations always hold)."""
+    busy = list(busy)
+    kwargs = dict(duration=duration, step=step, horizon_days=horizon_days, lead_time=lead_time)
+    wish_slots = resolve(constraint, calendar, now, limit=1, **kwargs)
+    wished = wish_slots[0].start if wish_slots else None
+    relaxed = [constraint,
+               TimeConstraint(dates=constraint.dates, date_from=constraint.date_from, date_to=constraint.date_to,
+                              weekdays=constraint.weekdays, exact=constraint.exact,
+                              excluded_weekdays=constraint.excluded_weekdays,
+                              excluded_dates=constraint.excluded_dates, excluded_windows=constraint.excluded_windows),
+               TimeConstraint(exact=constraint.exact, excluded_weekdays=constraint.excluded_weekdays,
+                              excluded_dates=constraint.excluded_dates, excluded_windows=constraint.excluded_windows)]
+    picked: list[Slot] = []
+    for c in relaxed:
+        free = [s for s in resolve(c, calendar, now, busy=busy, **kwargs)
+                if all(s.start != p.start for p in picked)]
+        for slot in rank_alternatives(constraint, free, count - len(picked), wished=wished):
+            if not any(p.start < slot.end and slot.start < p.end for p in picked):
+                picked.append(slot)
+        if len(picked) >= count:
+            break
+    return picked[:count]
