@@ -30,6 +30,7 @@ TEST_SECRETS = EnvSecrets({"LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": " ".joi
                            "LEADCHAIN_SECRET_BRIDGE_VAPI_SECRET": VAPI_SECRET})
 DISCLOSURE = "Hallo {name}, hier ist die KI-Assistentin von Leadchain. Das Gespräch wird aufgezeichnet."
 REMINDER = "Sind Sie noch da?"
+OFFER = "Angebot: "
 
 
 class ScriptPolicy:
@@ -37,7 +38,8 @@ class ScriptPolicy:
 
     BEGIN: the disclosure with the callee's name, in two chunks. RESPONSE: echoes the last user line and
     counts the user's turns (so an answer is visibly computed from the transcript); "termin" checks the
-    calendar and books through the tools (falling back on ToolTimeout); "tschüss" ends the call.
+    calendar and books through the tools (falling back on ToolTimeout); "angebot" offers a slot, and "ja"
+    books the slot offered in the transcript's last agent line; "tschüss" ends the call.
     REMINDER: a re-prompt; the third reminder in a row ends the call. `chunk_delay_s` streams slowly."""
 
     def __init__(self, chunk_delay_s: float = 0.0) -> None:
@@ -74,6 +76,19 @@ class ScriptPolicy:
             return
         users = [t.text for t in request.transcript if t.role == "user"]
         last = users[-1] if users else ""
+        agents = [t.text for t in request.transcript if t.role == "agent"]
+        if "angebot" in last.lower():
+            offer = await tools.find_slots(TimeConstraint(raw=last))
+            yield Speech(f"{OFFER}{offer.wished.start.isoformat()}")
+            yield TurnDone(TurnResult(offered=(offer.wished,)))
+            return
+        if last.lower() == "ja" and agents and agents[-1].startswith(OFFER):
+            # The slot is read back from the transcript, as the rules policy does: a replay books the same.
+            start = datetime.fromisoformat(agents[-1][len(OFFER):])
+            booking = await tools.book(SlotChoice(start, start + timedelta(minutes=30)))
+            yield Speech(f"Termin {booking.status}.")
+            yield TurnDone(TurnResult(booking=booking))
+            return
         if "termin" in last.lower():
             try:
                 offer = await tools.find_slots(TimeConstraint(raw=last))

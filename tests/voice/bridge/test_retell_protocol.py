@@ -328,3 +328,53 @@ async def test_metrics_are_on_the_internal_port_only(start_bridge):
         assert (await client.get(f"{bridge.url}/metrics")).status_code == 404
         assert (await client.get(f"{bridge.url}/healthz")).json()["status"] == "ok"
         assert "leadchain_bridge_turn_seconds" in (await client.get(bridge.metrics_url)).text
+
+
+async def test_a_replayed_turn_books_one_appointment_in_the_crm(start_bridge, app):
+    """The real booking.py: the same turn twice (a reconnect replays it) leaves exactly one appointment."""
+    import sqlalchemy as sa
+
+    from crm.extensions import db
+    from crm.models import Appointment, Lead, Role, User
+
+    with app.app_context():
+        rep = User(email="anna@leadchain.example", name="Anna", role=Role.SALES, timezone="Europe/Berlin")
+        db.session.add(rep)
+        db.session.flush()
+        lead = Lead(first_name="Dana", last_name="Weber", company="Krause GmbH", email="dana@krause.example",
+                    phone_e164="+493023125190", language="de", source="website", owner_id=rep.id,
+                    chain_id="chain-replay")
+        db.session.add(lead)
+        db.session.commit()
+        lead_id = lead.id
+        db.session.remove()
+    bridge = await start_bridge(app=app)
+    peer = await RetellPeer.open(bridge.retell_url("call_crm_replay"))
+    await peer.recv()
+    await peer.send(interaction_type="call_details", call=call_details("call_crm_replay", lead_id=str(lead_id),
+                                                                       chain_id="chain-replay"))
+    begin, _, _ = await peer.response(0)
+    assert begin.startswith("Hallo Dana")
+    history = [("agent", begin), ("user", "Ein Angebot bitte")]
+    await peer.send(interaction_type="response_required", response_id=1, transcript=turns(*history))
+    offer, _, _ = await peer.response(1)
+    history += [("agent", offer), ("user", "Ja")]
+    answers = []
+    for attempt in range(2):
+        if attempt:   # the line dropped after the booking; Retell reconnects and asks again
+            peer = await RetellPeer.open(bridge.retell_url("call_crm_replay"))
+            await peer.recv()
+            await peer.send(interaction_type="call_details", call=call_details(
+                "call_crm_replay", "ongoing", lead_id=str(lead_id), chain_id="chain-replay"))
+            assert (await peer.response(0))[0] == ""
+        await peer.send(interaction_type="response_required", response_id=2 + attempt, transcript=turns(*history))
+        answers.append((await peer.response(2 + attempt))[0])
+        await peer.close()
+    assert answers == ["Termin booked.", "Termin already_booked."]
+    with app.app_context():
+        appointments = db.session.scalars(sa.select(Appointment)).all()
+        assert len(appointments) == 1 and appointments[0].lead_id == lead_id
+        db.session.remove()
+    await asyncio.sleep(0.05)
+    # Both turns told the chain (a signal is idempotent); the appointment is the same one.
+    assert {n[2] for n in bridge.notifications.sent} == {appointments[0].id}
