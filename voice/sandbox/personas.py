@@ -16,9 +16,15 @@ class Persona:
     summary: dict[str, str]
 
 
+# The sandbox's own agent lines (the transcript when no voice bridge is configured) follow the bridge's
+# rules policy (voice.bridge.dialog.phrases); the callee lines are what the sandbox says to a bridge, one per
+# turn, in order, whatever the agent said (voice.sandbox.retell_llm.converse).
 _DISCLOSURE = {
-    "de": "Guten Tag, hier ist die digitale Assistentin von Leadchain, ein KI-System. Das Gespräch wird aufgezeichnet.",
-    "en": "Hello, this is Leadchain's digital assistant, an AI system. This call is recorded.",
+    "de": "Guten Tag, hier spricht ein KI-System im Auftrag von Leadchain, und dieses Gespräch wird aufgezeichnet. "
+          "Wenn Sie keine Anrufe mehr wünschen oder nicht aufgezeichnet werden möchten, sagen Sie es einfach. "
+          "Spreche ich mit Jan Weber?",
+    "en": "Hello, this is an AI system calling on behalf of Leadchain, and this call is recorded. "
+          "If you don't want any more calls or don't want to be recorded, just say so. Am I speaking with Jan Weber?",
 }
 
 
@@ -28,30 +34,66 @@ def _talk(de: list[tuple[str, str]], en: list[tuple[str, str]]) -> dict[str, lis
 
 PERSONAS: dict[str, Persona] = {
     "books": Persona("books", True, "completed", "booked", "positive", 142, _talk(
-        [("callee", "Ja, am Apparat."), ("agent", "Sie hatten Interesse an unserem Angebot. Passt Ihnen ein Termin?"),
-         ("callee", "Gerne, nächsten Donnerstag ab 16 Uhr."), ("agent", "Donnerstag 16:30 Uhr ist frei. Soll ich buchen?"),
-         ("callee", "Ja, bitte."), ("agent", "Gebucht. Sie bekommen eine Bestätigung per E-Mail. Auf Wiederhören!")],
-        [("callee", "Yes, speaking."), ("agent", "You asked about our offer. Would a meeting suit you?"),
-         ("callee", "Sure, next Thursday after 4 pm."), ("agent", "Thursday 4:30 pm is free. Shall I book it?"),
-         ("callee", "Yes, please."), ("agent", "Booked. You'll get a confirmation by email. Goodbye!")]),
+        [("callee", "Ja, am Apparat."),
+         ("agent", "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
+                   "Worum geht es Ihnen dabei vor allem?"),
+         ("callee", "Wir möchten unsere Terminvergabe automatisieren."),
+         ("agent", "Verstanden, danke. Bis wann möchten Sie das umsetzen?"),
+         ("callee", "Möglichst bald, noch in diesem Quartal."),
+         ("agent", "Gut zu wissen. Entscheiden Sie das allein, oder ist noch jemand beteiligt?"),
+         ("callee", "Das entscheide ich selbst."),
+         ("agent", "Danke. Am besten bespricht das ein Berater kurz mit Ihnen. "
+                   "Wann hätten Sie in den nächsten Tagen Zeit für einen Termin?"),
+         ("callee", "Gerne, nächsten Donnerstag ab 16 Uhr."),
+         ("agent", "Ein freier Termin wäre Donnerstag um 16:30 Uhr, passt Ihnen das?"),
+         ("callee", "Ja, bitte."),
+         ("agent", "Ihr Termin ist eingetragen: Donnerstag um 16:30 Uhr. Sie bekommen eine Bestätigung per E-Mail. "
+                   "Vielen Dank und auf Wiederhören!")],
+        [("callee", "Yes, speaking."),
+         ("agent", "Great to reach you. You showed interest in an offer from Leadchain. "
+                   "What is the main thing you would like to solve?"),
+         ("callee", "We want to automate our scheduling."),
+         ("agent", "Understood, thanks. By when would you like to have it done?"),
+         ("callee", "As soon as possible, this quarter."),
+         ("agent", "Good to know. Do you decide this yourself, or is someone else involved?"),
+         ("callee", "I decide that myself."),
+         ("agent", "Thank you. The best next step is a short talk with one of our consultants. "
+                   "When would you have time for a meeting in the next few days?"),
+         ("callee", "Sure, next Thursday after 4 pm."),
+         ("agent", "I have a free slot Thursday at 4:30 pm, does that work for you?"),
+         ("callee", "Yes, please."),
+         ("agent", "Your appointment is booked: Thursday at 4:30 pm. You'll get a confirmation by email. "
+                   "Thank you and goodbye!")]),
         {"de": "Termin gebucht für Donnerstag 16:30.", "en": "Appointment booked for Thursday 4:30 pm."}),
     "interested": Persona("interested", True, "completed", "interested", "positive", 118, _talk(
-        [("callee", "Ja?"), ("agent", "Darf ich Ihnen kurz unser Angebot vorstellen?"),
-         ("callee", "Klingt interessant, schicken Sie mir bitte Unterlagen."), ("agent", "Mache ich. Auf Wiederhören!")],
-        [("callee", "Yes?"), ("agent", "May I briefly present our offer?"),
-         ("callee", "Sounds interesting, please send me some material."), ("agent", "Will do. Goodbye!")]),
+        [("callee", "Ja, das bin ich."),
+         ("agent", "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
+                   "Worum geht es Ihnen dabei vor allem?"),
+         ("callee", "Klingt interessant, schicken Sie mir bitte Unterlagen."),
+         ("agent", "Gerne, ich schicke Ihnen die Unterlagen per E-Mail. Vielen Dank und auf Wiederhören!")],
+        [("callee", "Yes, that's me."),
+         ("agent", "Great to reach you. You showed interest in an offer from Leadchain. "
+                   "What is the main thing you would like to solve?"),
+         ("callee", "Sounds interesting, please send me some material."),
+         ("agent", "Sure, I'll send you the material by email. Thank you and goodbye!")]),
         {"de": "Interesse, möchte Unterlagen per E-Mail.", "en": "Interested, wants material by email."}),
     "not_interested": Persona("not_interested", True, "completed", "not_interested", "negative", 41, _talk(
-        [("callee", "Nein danke, kein Interesse."), ("agent", "Verstanden. Einen schönen Tag noch!")],
-        [("callee", "No thanks, not interested."), ("agent", "Understood. Have a nice day!")]),
+        [("callee", "Nein danke, kein Interesse."),
+         ("agent", "Verstanden, dann möchte ich Sie nicht länger aufhalten. Vielen Dank und auf Wiederhören!")],
+        [("callee", "No thanks, not interested."),
+         ("agent", "Understood, I won't keep you any longer. Thank you and goodbye!")]),
         {"de": "Kein Interesse.", "en": "Not interested."}),
     "do_not_call": Persona("do_not_call", True, "completed", "do_not_call", "negative", 23, _talk(
-        [("callee", "Rufen Sie mich nie wieder an!"), ("agent", "Entschuldigung, wir rufen Sie nicht mehr an. Auf Wiederhören.")],
-        [("callee", "Never call me again!"), ("agent", "Sorry, we will not call you again. Goodbye.")]),
+        [("callee", "Rufen Sie mich nie wieder an!"),
+         ("agent", "Verstanden, wir rufen Sie nicht mehr an, das ist ab sofort vermerkt. Vielen Dank und auf Wiederhören!")],
+        [("callee", "Never call me again!"),
+         ("agent", "Understood, we won't call you again, that is noted as of now. Thank you and goodbye!")]),
         {"de": "Möchte nie wieder angerufen werden.", "en": "Asked not to be called again."}),
     "wrong_person": Persona("wrong_person", True, "completed", "wrong_number", "neutral", 19, _talk(
-        [("callee", "Da sind Sie falsch, hier gibt es keinen Herrn Weber."), ("agent", "Entschuldigung für die Störung.")],
-        [("callee", "Wrong number, there's nobody of that name here."), ("agent", "Sorry to disturb you.")]),
+        [("callee", "Da sind Sie falsch, hier gibt es keinen Herrn Weber."),
+         ("agent", "Oh, dann bin ich falsch verbunden, entschuldigen Sie bitte die Störung. Vielen Dank und auf Wiederhören!")],
+        [("callee", "Wrong number, there's nobody of that name here."),
+         ("agent", "Oh, then I have the wrong number, sorry to have disturbed you. Thank you and goodbye!")]),
         {"de": "Falsche Nummer.", "en": "Wrong number."}),
     "no_answer": Persona("no_answer", False, "no_answer", None, "unknown", 0, {"de": [], "en": []},
                          {"de": "", "en": ""}),
@@ -61,8 +103,10 @@ PERSONAS: dict[str, Persona] = {
         [("callee", "You've reached the voicemail of ... Please leave a message.")]),
         {"de": "Mailbox erreicht.", "en": "Reached voicemail."}),
     "callback": Persona("callback", True, "completed", "callback_requested", "neutral", 37, _talk(
-        [("callee", "Gerade schlecht, rufen Sie mich morgen Vormittag nochmal an."), ("agent", "Gerne. Bis morgen!")],
-        [("callee", "Bad time, call me back tomorrow morning."), ("agent", "Sure. Talk tomorrow!")]),
+        [("callee", "Gerade schlecht, rufen Sie mich morgen Vormittag nochmal an."),
+         ("agent", "Gerne, wir rufen Sie dann noch einmal an. Vielen Dank und auf Wiederhören!")],
+        [("callee", "Bad time, call me back tomorrow morning."),
+         ("agent", "Sure, we'll call you back then. Thank you and goodbye!")]),
         {"de": "Rückruf morgen Vormittag gewünscht.", "en": "Asked for a callback tomorrow morning."}),
 }
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from voice.bridge.dialog.timetalk import TimeTalk, basic_read_back, basic_render
+from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
 from voice.bridge.dialog.types import (Booking, Callee, SlotChoice, SlotOffer, Speech, ToolRecord, ToolTimeout, Turn,
                                        TurnDone, TurnKind, TurnRequest, TurnResult)
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
@@ -44,7 +44,9 @@ def phrasebook_parse(text: str, language: str, now: datetime) -> TimeConstraint:
     return found if found is not None else TimeConstraint(raw=text, language=language, unsure=True)
 
 
-FAKE_TIMETALK = TimeTalk(parse=phrasebook_parse, render=basic_render, read_back=basic_read_back)
+# The real slot renderer and reader (voice.bridge.timeprefs.speak) with the phrasebook parser.
+_REAL = default_timetalk()
+FAKE_TIMETALK = TimeTalk(parse=phrasebook_parse, render=_REAL.render, read_back=_REAL.read_back)
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:

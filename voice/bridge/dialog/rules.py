@@ -285,6 +285,11 @@ class RulesPolicy:
                 yield t.say("propose_ask")
                 yield t.done(intent="decline")
                 return
+        if stage in (Stage.OFFER, Stage.OPEN) and len(state.offered) > 1 and (r.first != r.second) and not r.decline:
+            # "Den zweiten, bitte": an ordinal picks an offered slot (parsers read "the second" as a date).
+            async for e in self._book(t, state.offered[1] if r.second else state.offered[0]):
+                yield e
+            return
         if wish is not None:
             if stage in (Stage.OFFER, Stage.OPEN) and state.offered:
                 # "Donnerstag passt": the callee picks an offered slot by naming it.

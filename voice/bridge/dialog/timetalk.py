@@ -50,7 +50,10 @@ class TimeTalk:
 
     def slots_in(self, text: str, language: str, now: datetime) -> list[datetime]:
         try:
-            return list(self.read_back(text, language, now) or [])
+            found = self.read_back(text, language, now)
+            if isinstance(found, datetime):  # a reader that returns the first slot only
+                return [found]
+            return list(found or [])
         except Exception:  # noqa: BLE001
             log.exception("reading offered slots back failed")
             return []
@@ -146,8 +149,9 @@ def default_timetalk() -> TimeTalk:
         from voice.bridge.timeprefs import speak as speak_module  # noqa: PLC0415
         renderer = next((getattr(speak_module, name) for name in ("render_slot", "speak_slot", "say_slot", "slot_text")
                          if callable(getattr(speak_module, name, None))), None)
-        if renderer is not None and callable(getattr(speak_module, "parse_spoken_slot", None)):
-            render, read_back = _adapt(renderer), _adapt(speak_module.parse_spoken_slot)
+        reader = getattr(speak_module, "parse_spoken_slots", None) or getattr(speak_module, "parse_spoken_slot", None)
+        if renderer is not None and callable(reader):
+            render, read_back = _adapt(renderer), _adapt(reader)
     except ImportError:
         log.warning("voice.bridge.timeprefs.speak is missing: slots are spoken in the basic format")
     return TimeTalk(parse=parse, render=render, read_back=read_back)
