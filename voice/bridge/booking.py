@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Literal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,8 @@ from crm.models import (Appointment, AppointmentStatus, Direction, Interaction, 
 from crm.models.types import utcnow
 from crm.services import audit, dnc
 from voice.bridge.dialog.types import Booking, Callee, SlotChoice
+from voice.bridge.timeprefs.calendar import BusinessCalendar, Slot, rank_alternatives, resolve
+from voice.bridge.timeprefs.calendar import alternatives as calendar_alternatives
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.payloads import CallBooking
 
@@ -231,18 +233,12 @@ def lead_for_call(call_id: str, provider: str, metadata: dict | None) -> LeadFac
 @dataclass
 class _Rep:
     user: User
-    calendar: Any
+    calendar: BusinessCalendar
     busy: list[tuple[datetime, datetime]]
 
     @property
     def load(self) -> int:
         return len(self.busy)
-
-
-def _calendar_api():
-    """The business calendar of voice.bridge.timeprefs (imported late: it is pure and optional here)."""
-    from voice.bridge.timeprefs import calendar as cal
-    return cal
 
 
 def _reps(lead: Lead, owner_id: int | None = None) -> tuple[list[User], int | None]:
@@ -270,65 +266,21 @@ def _busy(user_ids: Iterable[int], start: datetime, end: datetime) -> dict[int, 
     return busy
 
 
-def _rep_calendar(user: User):
-    cal = _calendar_api()
-    return cal.BusinessCalendar.from_user_hours(user.working_hours, user.timezone or BUSINESS_TZ)
+def _rep_calendar(user: User) -> BusinessCalendar:
+    return BusinessCalendar.from_user_hours(user.working_hours, user.timezone or BUSINESS_TZ)
 
 
-def _load_reps(users: list[User], now: datetime, horizon_days: int) -> list[_Rep]:
-    busy = _busy([u.id for u in users], now - timedelta(days=1), now + timedelta(days=horizon_days + 2))
+def _load_reps(users: list[User], now: datetime) -> list[_Rep]:
+    busy = _busy([u.id for u in users], now - timedelta(days=1), now + timedelta(days=HORIZON_DAYS + 2))
     return [_Rep(u, _rep_calendar(u), busy[u.id]) for u in users]
 
 
-def _resolve(rep: _Rep, constraint: TimeConstraint, now: datetime, duration: timedelta, limit: int | None):
-    cal = _calendar_api()
-    return cal.resolve(constraint, rep.calendar, now, duration=duration, step=STEP, horizon_days=HORIZON_DAYS,
-                       limit=limit, busy=rep.busy)
-
-
-def _choice(slot, rep: _Rep) -> SlotChoice:
+def _choice(slot: Slot, rep: _Rep) -> SlotChoice:
     return SlotChoice(start=_utc(slot.start), end=_utc(slot.end), owner_id=rep.user.id)
 
 
-def _pick(candidates: list[tuple[Any, _Rep]]) -> tuple[Any, _Rep] | None:
-    """Of equal slots at different reps, the least-loaded rep (then the lowest id)."""
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: (_utc(c[0].start), c[1].load, c[1].user.id))
-
-
-def _alternatives_for(rep: _Rep, constraint: TimeConstraint, now: datetime, duration: timedelta,
-                      count: int, exclude: set[datetime]) -> list[Any]:
-    """The rep's best alternatives to a wish: the calendar module's ranking when it offers one, else
-    the earliest slots that satisfy the constraint, then the earliest free slots on the wished days,
-    then the earliest free slots at all."""
-    cal = _calendar_api()
-    ranker = getattr(cal, "alternatives", None)
-    if callable(ranker):
-        found = ranker(constraint, rep.calendar, now, duration=duration, step=STEP, horizon_days=HORIZON_DAYS,
-                       count=count + len(exclude), busy=rep.busy)
-        return [s for s in found if _utc(s.start) not in exclude][:count]
-    picked: list[Any] = []
-    seen = set(exclude)
-    relaxed = [constraint,
-               TimeConstraint(dates=constraint.dates, date_from=constraint.date_from, date_to=constraint.date_to,
-                              weekdays=constraint.weekdays, excluded_weekdays=constraint.excluded_weekdays,
-                              excluded_dates=constraint.excluded_dates, language=constraint.language),
-               TimeConstraint(excluded_weekdays=constraint.excluded_weekdays,
-                              excluded_dates=constraint.excluded_dates, language=constraint.language)]
-    for c in relaxed:
-        slots = _resolve(rep, c, now, duration, None)
-        if constraint.exact is not None:
-            wish = constraint.exact.hour * 60 + constraint.exact.minute
-            slots = sorted(slots, key=lambda s: (s.start.date(), abs(s.start.hour * 60 + s.start.minute - wish)))
-        for s in slots:
-            if _utc(s.start) in seen:
-                continue
-            seen.add(_utc(s.start))
-            picked.append(s)
-            if len(picked) >= count:
-                return picked
-    return picked
+def _wall(moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(BUSINESS_TZ)).replace(tzinfo=None)
 
 
 def find_slots(lead_id: int, constraint: TimeConstraint, now: datetime, *, duration: timedelta = DEFAULT_DURATION,
@@ -338,7 +290,8 @@ def find_slots(lead_id: int, constraint: TimeConstraint, now: datetime, *, durat
     Working hours come from each rep (User.working_hours in User.timezone; null = the team default,
     Mon-Fri 09-17), German public holidays are closed, confirmed appointments are busy. Returns the
     wished slot if free (the exact wished time; without one, the earliest slot that satisfies the
-    constraint), else ``alternatives`` best alternatives; ``wish_free`` says which."""
+    constraint), else ``alternatives`` best alternatives; ``wish_free`` says which. Of several free
+    reps, the least busy one (then the lowest id) gets the slot."""
     now = _utc(now)
     lead = _live_lead(lead_id)
     if lead is None:
@@ -346,59 +299,39 @@ def find_slots(lead_id: int, constraint: TimeConstraint, now: datetime, *, durat
     users, owner_id = _reps(lead)
     if not users:
         return SlotOffer(None, (), owner_id=owner_id)
-    earliest = now + MIN_NOTICE
-    reps = _load_reps(users, now, HORIZON_DAYS)
-    candidates: list[tuple[Any, _Rep]] = []
+    reps = _load_reps(users, now)
+    kwargs = dict(duration=duration, step=STEP, horizon_days=HORIZON_DAYS, lead_time=MIN_NOTICE)
+    candidates: list[tuple[Slot, _Rep]] = []
     for rep in reps:
-        slots = _resolve(rep, constraint, earliest, duration, None if constraint.exact is not None else 1)
+        slots = resolve(constraint, rep.calendar, now, busy=rep.busy,
+                        limit=None if constraint.exact is not None else 1, **kwargs)
         if constraint.exact is not None:
-            slots = [s for s in slots if getattr(s, "exact_match", False)]
+            slots = [s for s in slots if s.exact_match]
         if slots:
-            candidates.append((min(slots, key=lambda s: _utc(s.start)), rep))
-    wished = _pick(candidates)
-    if wished is not None:
-        return SlotOffer(_choice(*wished), (), wish_free=True, owner_id=owner_id)
-    # Not free: the best alternatives over all reps (distinct times; each time at its least-loaded rep).
-    by_time: dict[datetime, tuple[Any, _Rep]] = {}
-    order: list[datetime] = []
+            candidates.append((min(slots, key=lambda s: s.start), rep))
+    if candidates:
+        slot, rep = min(candidates, key=lambda c: (c[0].start, c[1].load, c[1].user.id))
+        return SlotOffer(_choice(slot, rep), (), wish_free=True, owner_id=owner_id)
+    if alternatives <= 0:
+        return SlotOffer(None, (), wish_free=False, owner_id=owner_id)
+    # Not free: each rep's best alternatives, pooled (a time at its least busy rep), ranked once more
+    # against the wish, slots that satisfy the constraint before the relaxed ones.
+    pool: dict[datetime, tuple[Slot, _Rep]] = {}
     for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
-        for slot in _alternatives_for(rep, constraint, earliest, duration, alternatives, set()):
-            start = _utc(slot.start)
-            if start not in by_time:
-                by_time[start] = (slot, rep)
-                order.append(start)
-    ranked = (order if len(reps) == 1 else _rank_alternatives(order, constraint))[:alternatives]
-    return SlotOffer(None, tuple(_choice(*by_time[t]) for t in ranked), wish_free=False, owner_id=owner_id)
-
-
-def _rank_alternatives(starts: list[datetime], constraint: TimeConstraint) -> list[datetime]:
-    """One rep: its ranking as given. Several: by closeness to the wished time of day on the earliest
-    days, else chronologically."""
-    if constraint.exact is None:
-        return sorted(starts)
-    zone = ZoneInfo(BUSINESS_TZ)
-    wish = constraint.exact.hour * 60 + constraint.exact.minute
-
-    def key(t: datetime):
-        local = t.astimezone(zone)
-        ok = constraint.allows(local, local + timedelta(minutes=1))
-        return (not ok, local.date(), abs(local.hour * 60 + local.minute - wish))
-    return sorted(starts, key=key)
-
-
-def _open_for(user: User, start: datetime, end: datetime) -> bool:
-    """Whether [start, end) lies inside the rep's working hours on a working day (busy ignored)."""
-    cal = _calendar_api()
-    check = getattr(cal.BusinessCalendar, "is_open", None)
-    calendar = _rep_calendar(user)
-    if callable(check):
-        return bool(calendar.is_open(start, end))
-    zone = ZoneInfo(BUSINESS_TZ)
-    local = start.astimezone(zone)
-    wish = TimeConstraint(dates=(local.date(),), exact=local.time().replace(second=0, microsecond=0))
-    slots = cal.resolve(wish, calendar, start - timedelta(minutes=1), duration=end - start, step=STEP,
-                        horizon_days=1, limit=None, busy=())
-    return any(_utc(s.start) == start and _utc(s.end) == end for s in slots)
+        for slot in calendar_alternatives(constraint, rep.calendar, now, count=alternatives, busy=rep.busy, **kwargs):
+            pool.setdefault(slot.start, (slot, rep))
+    if len(reps) == 1:
+        ranked = [slot for slot, _ in pool.values()]
+    else:
+        wish = resolve(constraint, reps[0].calendar, now, limit=1, **kwargs)
+        target = wish[0].start if wish else None
+        fitting = [s for s, _ in pool.values() if constraint.allows(_wall(s.start), _wall(s.end))]
+        relaxed = [s for s, _ in pool.values() if not constraint.allows(_wall(s.start), _wall(s.end))]
+        ranked = rank_alternatives(constraint, fitting, alternatives, wished=target)
+        if len(ranked) < alternatives:
+            ranked += rank_alternatives(constraint, relaxed, alternatives - len(ranked), wished=target)
+    chosen = tuple(_choice(*pool[s.start]) for s in ranked[:alternatives])
+    return SlotOffer(None, chosen, wish_free=False, owner_id=owner_id)
 
 
 # ---- booking --------------------------------------------------------------------------------------
@@ -461,7 +394,7 @@ def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: i
         appt: Appointment | None = None
         outside = 0
         for user in sorted(users, key=lambda u: u.id):
-            if not _open_for(user, start_utc, end_utc):
+            if not _rep_calendar(user).is_open(start_utc, end_utc):
                 outside += 1
                 continue
             title, location = _title(lead, user)

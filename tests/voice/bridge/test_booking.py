@@ -193,6 +193,8 @@ def test_team_without_owner_picks_a_free_rep_and_books_with_them(ctx):
     assert result.status == "booked" and result.owner_id in (anna.id, bob.id)
     db.session.expire_all()
     assert db.session.get(Lead, lead.id).owner_id == result.owner_id
+    appt = db.session.get(Appointment, result.appointment_id)
+    assert appt.title.startswith("Beratungsgespräch") and appt.location.startswith("Telefonat")
     other = ({anna.id, bob.id} - {result.owner_id}).pop()
     second_lead, third_lead = add_lead(None, phone="+493023125109").id, add_lead(None, phone="+493023125108").id
     db.session.commit()
