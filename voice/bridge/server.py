@@ -247,7 +247,7 @@ class BridgeServer:
 
 def build_bridge(app: Any, *, temporal_client: Any | None = None,
                  temporal_connect: Callable[[], Any] | None = None, config: BridgeConfig | None = None,
-                 policy: DialogPolicy | None = None) -> Bridge:
+                 policy: DialogPolicy | None = None, clock: Callable[[], datetime] | None = None) -> Bridge:
     """The production wiring: the CRM app's secrets, voice.bridge.booking, policy_from_env()."""
     from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
     config = config or BridgeConfig.from_env()
@@ -266,4 +266,4 @@ def build_bridge(app: Any, *, temporal_client: Any | None = None,
             return split_secrets(webhook_secret(app, "vapi"))
 
     return Bridge(policy=policy, tools_factory=factory, secrets=app.extensions["leadchain.secrets"],
-                  config=config, metrics=metrics, vapi_fallback_secrets=vapi_fallback)
+                  config=config, metrics=metrics, clock=clock, vapi_fallback_secrets=vapi_fallback)
