@@ -169,11 +169,14 @@ def add_task(lead_id: int):
 
 # ---------------------------------------------------------------- duplicates
 
-def _flag(lead: Lead, flag_id: int) -> tuple[PossibleDuplicate, Lead]:
-    """An open duplicate flag of `lead` and its other record, both visible to the user (else 404)."""
+def _flag(lead: Lead, flag_id: int) -> tuple[PossibleDuplicate, Lead | None]:
+    """A duplicate flag of `lead` and, while it is open, its other record visible to the user (else 404).
+    A flag already merged or dismissed comes without the other record (which may be gone)."""
     flag = db.session.get(PossibleDuplicate, flag_id)
     if flag is None or lead.id not in (flag.lead_id, flag.candidate_id):
         abort(404)
+    if flag.status != "open":
+        return flag, None
     other = db.session.get(Lead, flag.candidate_id if flag.lead_id == lead.id else flag.lead_id)
     if other is None or not can_see(user(), other):
         abort(404)
@@ -186,7 +189,7 @@ def merge_duplicate(lead_id: int, flag_id: int):
     """Merge the flagged other record into this lead; this lead survives."""
     lead = lead_or_404(lead_id)
     flag, other = _flag(lead, flag_id)
-    if flag.status != "open":
+    if other is None:
         flash(_("This duplicate has already been handled."), "info")
         return _back(lead)
     try:
@@ -217,7 +220,9 @@ def merge_duplicate(lead_id: int, flag_id: int):
 def dismiss_duplicate(lead_id: int, flag_id: int):
     lead = lead_or_404(lead_id)
     flag, other = _flag(lead, flag_id)
-    if flag.status == "open":
+    if other is None:
+        flash(_("This duplicate has already been handled."), "info")
+    else:
         flag.status = "dismissed"
         audit.record(actor(), "duplicate.dismissed", "lead", lead.id,
                      after={"possible_duplicate_id": flag.id, "other_id": other.id})
