@@ -33,7 +33,7 @@ class EnglishGrammar(Grammar):
     late_words = frozenset({"late"})
 
     def rules(self) -> list[Rule]:
-        return [self.separator, self.negation, self.anytime, self.weekday_range, self.span, self.time_range,
+        return [self.negation, self.separator, self.anytime, self.weekday_range, self.span, self.time_range,
                 self.open_time, self.exact_time, self.day, self.daypart_rule]
 
     # ---- markers ------------------------------------------------------------------------------------
@@ -43,6 +43,9 @@ class EnglishGrammar(Grammar):
 
     def negation(self, i: int) -> Found | None:
         pair = self.t[i:i + 2]
+        if self.tok(i) == "but" and self.tok(i - 1) in ("day", "time", "anytime", "whenever", "anything",
+                                                        "everything", "days", "weekday"):
+            return self.one(NEG, i, i + 1)  # "any day but Monday" = except Monday
         if pair in (["instead", "of"], ["other", "than"], ["rather", "than"]):
             return self.one(NEG, i, i + 2)
         if self.tok(i) in NEGATIONS:
@@ -58,7 +61,10 @@ class EnglishGrammar(Grammar):
         if tok == "all" and self.tok(i + 1) == "day":
             return self.one(ANY, i, i + 2)
         if self.t[i:i + 2] == ["first", "thing"]:
-            return self.one(DAYPART, i, i + 2, "early")
+            j = i + 2
+            if self.t[j:j + 3] == ["in", "the", "morning"]:
+                j += 3
+            return self.one(DAYPART, i, j, "early")
         return None
 
     # ---- clocks -------------------------------------------------------------------------------------
@@ -204,6 +210,8 @@ class EnglishGrammar(Grammar):
             return Ref("week", 2, mod="all"), i + n
         if tok == "midweek":
             return Ref("week", 0, mod="mid"), i + 1
+        if tok == "this" and nxt in ("morning", "afternoon", "evening"):
+            return Ref("rel", 0), i + 1  # "this afternoon" = today; the daypart word follows
         if tok == "this" and nxt == "coming":
             wd = self.weekday_at(i + 2)
             if wd is not None and not wd[1]:
