@@ -1,0 +1,62 @@
+"""Settings (crm.ui.settings): admins only; sales and managers get 403, nothing changes."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.extensions import db
+from crm.models import Campaign, User
+from tests.ui.route_expectations import Route, Subject
+
+ADMIN_PAGE = {"anonymous": 302, "sales": 403, "manager": 403, "admin": 200}
+ADMIN_ACTION = {"anonymous": 302, "sales": 403, "manager": 403, "admin": 302}
+
+
+def users_snapshot(s: Subject):
+    return sorted((u.id, u.email, u.role.value, u.active, u.password_hash)
+                  for u in db.session.scalars(sa.select(User)))
+
+
+def _campaign(s: Subject) -> dict:
+    found = db.session.scalar(sa.select(Campaign.id).where(Campaign.name == "matrix"))
+    if found is not None:
+        return {"campaign_id": found}
+    campaign = Campaign(name="matrix", provider="retell", agent_id="agent_x", from_number="+4930555000",
+                        language="de", script_variables={})
+    db.session.add(campaign)
+    db.session.commit()
+    return {"campaign_id": campaign.id}
+
+
+def campaign_snapshot(s: Subject):
+    c = db.session.get(Campaign, s.extra["campaign_id"])
+    return (c.provider, c.agent_id, c.from_number, c.failover_provider, c.active, c.is_default)
+
+
+ROUTES = {
+    "settings.index": Route(expect=ADMIN_PAGE),
+    "settings.users": Route(expect=ADMIN_PAGE),
+    "settings.scoring": Route(expect=ADMIN_PAGE),
+    "settings.calling_hours": Route(expect=ADMIN_PAGE),
+    "settings.campaigns": Route(expect=ADMIN_PAGE),
+    "settings.providers": Route(expect=ADMIN_PAGE),
+    "settings.create_user": Route(
+        method="POST", snapshot=users_snapshot,
+        data=lambda s: {"email": "new.person@example.test", "name": "New Person", "role": "admin",
+                        "language": "en", "password": "a sufficiently long new password"},
+        expect=ADMIN_ACTION),
+    "settings.change_role": Route(
+        method="POST", snapshot=users_snapshot, url_args=lambda s: {"user_id": s.team.sales_b.id},
+        data=lambda s: {"role": "admin"}, expect=ADMIN_ACTION),
+    "settings.set_active": Route(
+        method="POST", snapshot=users_snapshot, url_args=lambda s: {"user_id": s.team.sales_b.id},
+        data=lambda s: {"active": "0"}, expect=ADMIN_ACTION),
+    "settings.set_user_password": Route(
+        method="POST", snapshot=users_snapshot, url_args=lambda s: {"user_id": s.team.sales_b.id},
+        data=lambda s: {"password": "another sufficiently long password"}, expect=ADMIN_ACTION),
+    "settings.update_campaign": Route(
+        method="POST", setup=_campaign, snapshot=campaign_snapshot,
+        url_args=lambda s: {"campaign_id": s.extra["campaign_id"]},
+        data=lambda s: {"provider": "vapi", "agent_id": "assistant_x", "from_number": "pn_1", "language": "de",
+                        "failover_provider": "", "active": "1", "is_default": "1"},
+        expect=ADMIN_ACTION),
+}
