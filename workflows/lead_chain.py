@@ -48,6 +48,10 @@ class LeadChainWorkflow:
         self._calls: dict[str, CallResult | None] = {}
         # Appointments the voice bridge booked during a live call, by call id (signal call_booking).
         self._bookings: dict[str, CallBooking] = {}
+        # A rep asked for a call: the next wait ends early and the score threshold is waived until a call
+        # is placed. The compliance part of the gate (consent, do-not-contact, calling hours) still holds.
+        self._call_now = False
+        self._call_now_waiver = False
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -64,6 +68,11 @@ class LeadChainWorkflow:
     @workflow.signal
     def resume(self) -> None:
         self._paused = False
+
+    @workflow.signal
+    def call_now(self) -> None:
+        self._call_now = True
+        self._call_now_waiver = True
 
     @workflow.signal
     def stop(self, signal: StopSignal) -> None:
@@ -181,6 +190,7 @@ class LeadChainWorkflow:
             await self._timeline("call", f"dial refused: {placed.refused}")
             return None
         self._calls.setdefault(placed.call_id, None)
+        self._call_now_waiver = False
         await self._set_stage("waiting_for_result", f"call {placed.provider}")
         try:
             await workflow.wait_condition(lambda: self._calls.get(placed.call_id) is not None,
@@ -252,7 +262,11 @@ class LeadChainWorkflow:
         return await self._crm("score_lead", ScoreInput(self._lead_id, reason), ScoreResult)
 
     async def _gate(self) -> GateResult:
-        return await self._crm("check_call_gate", GateInput(self._lead_id, self._settings.gate_threshold, workflow.now()), GateResult)
+        threshold = 0 if self._call_now_waiver else self._settings.gate_threshold
+        gate: GateResult = await self._crm("check_call_gate", GateInput(self._lead_id, threshold, workflow.now()), GateResult)
+        if not gate.allowed and gate.reason not in ("outside_hours", "attempt_cap"):
+            self._call_now_waiver = False  # refused for consent or do-not-contact: a rep's request cannot change that
+        return gate
 
     async def _import_pending(self) -> str | None:
         while self._pending:
@@ -284,11 +298,19 @@ class LeadChainWorkflow:
         until = at or workflow.now() + timedelta(seconds=seconds)
         await self._set_stage(stage, next_step, until)
         try:
-            await workflow.wait_condition(lambda: self._stop is not None or bool(self._pending),
+            await workflow.wait_condition(lambda: self._stop is not None or bool(self._pending) or self._call_now,
                                           timeout=timedelta(seconds=seconds))
         except asyncio.TimeoutError:
             pass
         await self._checkpoint()
+        if self._call_now:
+            # Consumed here so a wait for the calling window, entered again after the gate, stays a wait.
+            self._call_now = False
+            # A rep's request is worth one more attempt even when this cycle's attempts are used up.
+            self._attempts = min(self._attempts, self._settings.max_call_attempts - 1)
+            await self._resubmitted()
+            await self._timeline("call", "call requested by a rep")
+            return False
         return not await self._resubmitted()
 
     async def _checkpoint(self) -> None:
