@@ -153,7 +153,7 @@ class _Assembly:
 
         day_windows = self._day_windows(positive, windows)
         attached = {id(it) for _, group in day_windows for it, _ in group}
-        global_windows = [w for it, w in windows if id(it) not in attached]
+        global_windows = _combine([(it, w) for it, w in windows if id(it) not in attached])
         exact = exacts[0] if exacts else None
         if exact is not None:
             global_windows = _widen_for(exact, global_windows)
@@ -187,7 +187,7 @@ class _Assembly:
         constraint = TimeConstraint(
             dates=tuple(dict.fromkeys(dates)), date_from=date_from, date_to=date_to,
             weekdays=frozenset(weekdays), windows=tuple(dict.fromkeys(global_windows)), exact=exact,
-            day_windows=tuple((wd, tuple(w for _, w in group)) for wd, group in day_windows),
+            day_windows=tuple((wd, tuple(_combine(group))) for wd, group in day_windows),
             excluded_weekdays=frozenset(excluded_days), excluded_dates=tuple(dict.fromkeys(excluded_dates)),
             excluded_windows=tuple(dict.fromkeys(excluded_windows)))
         found = bool(content) or any(it.kind == ANY for it in self.items)
@@ -239,8 +239,13 @@ class _Assembly:
                 return self.anchor
         placed = [it for it in weekdays if it.value.mod is not None]
         if placed:
-            span = self._resolve(placed[-1])
-            return days.week_start(span[0]) if span else None
+            span = self._resolve(placed[0])
+            if span is None:
+                return None
+            if placed[0].value.mod != "coming":
+                # "next Tuesday or Wednesday": the week of the first day holds the bare ones too.
+                self.anchor = days.week_start(span[0])
+            return days.week_start(span[0])
         return None
 
     def _resolve(self, it: Item) -> tuple[date, date] | None:
@@ -339,6 +344,39 @@ class _Assembly:
                     result.setdefault(weekday, []).append((it, w))
                     cursor = it.end
         return tuple(result.items())
+
+
+def _intersect(a: TimeWindow, b: TimeWindow) -> TimeWindow | None:
+    start = max((t for t in (a.start, b.start) if t is not None), default=None)
+    end = min((t for t in (a.end, b.end) if t is not None), default=None)
+    if start is not None and end is not None and start >= end:
+        return None
+    return TimeWindow(start, end)
+
+
+def _combine(windows: list[tuple[Item, TimeWindow]]) -> list[TimeWindow]:
+    """Windows said together narrow each other: "nachmittags ab 15 Uhr" = 15-18, "after 10 but before
+    12" = 10-12. Closed ranges are alternatives ("von 9 bis 10 oder von 14 bis 15"); open bounds and
+    dayparts cut them. When the cut leaves nothing, the explicit range wins over the vaguer word."""
+    parts = [w for it, w in windows if it.kind == DAYPART]
+    ranges = [w for it, w in windows if it.kind != DAYPART]
+    closed = [w for w in ranges if w.start is not None and w.end is not None]
+    opens = [w for w in ranges if w.start is None or w.end is None]
+    if opens:
+        bound: TimeWindow | None = opens[0]
+        for w in opens[1:]:
+            bound = _intersect(bound, w) if bound else None
+        if bound is None:
+            closed = closed or opens
+        elif closed:
+            closed = [x for x in (_intersect(c, bound) for c in closed) if x] or closed
+        else:
+            closed = [bound]
+    if not closed:
+        return parts
+    if not parts:
+        return closed
+    return [x for x in (_intersect(c, p) for c in closed for p in parts) if x] or closed
 
 
 def _plus_hour(t: time) -> time | None:
