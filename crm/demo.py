@@ -1,7 +1,13 @@
-"""Demo data for the local stack: a small sales team, and sample leads posted through the webhook."""
+"""Demo data for the local stack: a small sales team, and sample leads posted through the webhook.
+
+The demo users sign in with LEADCHAIN_DEMO_PASSWORD, or else with the well-known DEMO_PASSWORD below
+(local demo only: it is set just for demo users that have no password yet, never changed afterwards,
+and a real deployment creates its users with `leadchain user create`)."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,12 +22,30 @@ USERS = [
     ("sales.en@leadchain.local", "Sarah Sales", Role.SALES, "en"),
 ]
 
+DEMO_PASSWORD = "leadchain-demo-2026"  # well-known, for the local demo stack only
+
+log = logging.getLogger(__name__)
+
+
+def demo_password() -> str:
+    return os.environ.get("LEADCHAIN_DEMO_PASSWORD") or DEMO_PASSWORD
+
+
 def seed() -> dict[str, int]:
-    created_users = 0
+    from crm.ui.auth import hasher, password_problems
+    created_users = passwords = 0
+    password = demo_password()
+    if password_problems(password):
+        raise ValueError("LEADCHAIN_DEMO_PASSWORD does not meet the password policy (15+ characters, not common)")
     for email, name, role, language in USERS:
-        if db.session.scalar(sa.select(User.id).where(User.email == email)) is None:
-            db.session.add(User(email=email, name=name, role=role, language=language))
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email, name=name, role=role, language=language)
+            db.session.add(user)
             created_users += 1
+        if user.password_hash is None:
+            user.password_hash = hasher().hash(password)
+            passwords += 1
     campaigns = 0
     if db.session.scalar(sa.select(Campaign.id).where(Campaign.name == "demo")) is None:
         # Keyless local stack: these agent/number ids only exist in the provider sandbox.
@@ -31,7 +55,9 @@ def seed() -> dict[str, int]:
                                 failover_from_number="phone_number_demo"))
         campaigns = 1
     db.session.commit()
-    return {"users_created": created_users, "campaigns_created": campaigns}
+    if passwords and password == DEMO_PASSWORD:
+        log.warning("demo users got the well-known demo password: use this database for demos only")
+    return {"users_created": created_users, "passwords_set": passwords, "campaigns_created": campaigns}
 
 
 def demo_leads() -> list[dict]:
