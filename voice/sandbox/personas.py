@@ -45,9 +45,9 @@ PERSONAS: dict[str, Persona] = {
          ("agent", "Danke. Am besten bespricht das ein Berater kurz mit Ihnen. "
                    "Wann hätten Sie in den nächsten Tagen Zeit für einen Termin?"),
          ("callee", "Gerne, nächsten Donnerstag ab 16 Uhr."),
-         ("agent", "Ein freier Termin wäre Donnerstag um 16:30 Uhr, passt Ihnen das?"),
+         ("agent", "Ein freier Termin wäre am Donnerstag um 16:30 Uhr, passt Ihnen das?"),
          ("callee", "Ja, bitte."),
-         ("agent", "Ihr Termin ist eingetragen: Donnerstag um 16:30 Uhr. Sie bekommen eine Bestätigung per E-Mail. "
+         ("agent", "Ihr Termin ist eingetragen am Donnerstag um 16:30 Uhr. Sie bekommen eine Bestätigung per E-Mail. "
                    "Vielen Dank und auf Wiederhören!")],
         [("callee", "Yes, speaking."),
          ("agent", "Great to reach you. You showed interest in an offer from Leadchain. "
@@ -60,9 +60,9 @@ PERSONAS: dict[str, Persona] = {
          ("agent", "Thank you. The best next step is a short talk with one of our consultants. "
                    "When would you have time for a meeting in the next few days?"),
          ("callee", "Sure, next Thursday after 4 pm."),
-         ("agent", "I have a free slot Thursday at 4:30 pm, does that work for you?"),
+         ("agent", "I have a free slot on Thursday at 4:30 pm, does that work for you?"),
          ("callee", "Yes, please."),
-         ("agent", "Your appointment is booked: Thursday at 4:30 pm. You'll get a confirmation by email. "
+         ("agent", "Your appointment is booked for Thursday at 4:30 pm. You'll get a confirmation by email. "
                    "Thank you and goodbye!")]),
         {"de": "Termin gebucht für Donnerstag 16:30.", "en": "Appointment booked for Thursday 4:30 pm."}),
     "interested": Persona("interested", True, "completed", "interested", "positive", 118, _talk(

@@ -60,10 +60,10 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "de": ("Welcher Tag oder welche Uhrzeit wäre Ihnen lieber?",),
         "en": ("Which day or time would suit you better?",)},
     "offer_one": {
-        "de": ("Ein freier Termin wäre {slot}, passt Ihnen das?",),
-        "en": ("I have a free slot {slot}, does that work for you?",)},
+        "de": ("Ein freier Termin wäre am {slot}, passt Ihnen das?",),
+        "en": ("I have a free slot on {slot}, does that work for you?",)},
     "offer_two": {
-        "de": ("Frei wären {first} oder {second}, passt Ihnen der erste Termin?",),
+        "de": ("Frei wären am {first} oder am {second}, passt Ihnen der erste Termin?",),
         "en": ("I could offer {first} or {second}, does the first one work for you?",)},
     "no_wished": {
         "de": ("Zu Ihrer Wunschzeit ist leider nichts mehr frei.",),
@@ -75,8 +75,8 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "de": ("Dieser Termin ist leider gerade vergeben worden.",),
         "en": ("I'm sorry, that slot has just been taken.",)},
     "booked": {
-        "de": ("Ihr Termin ist eingetragen: {slot}.",),
-        "en": ("Your appointment is booked: {slot}.",)},
+        "de": ("Ihr Termin ist eingetragen am {slot}.",),
+        "en": ("Your appointment is booked for {slot}.",)},
     "confirmation_mail": {
         "de": ("Sie bekommen eine Bestätigung per E-Mail.",),
         "en": ("You'll get a confirmation by email.",)},
