@@ -167,7 +167,7 @@ def resolve(constraint: TimeConstraint, calendar: BusinessCalendar, now: datetim
     now = _aware(now)
     earliest = now + lead_time
     blocked = sorted((_aware(a).astimezone(timezone.utc), _aware(b).astimezone(timezone.utc)) for a, b in busy)
-    first, last = _day_range(constraint, earliest.astimezone(zone).date(), horizon_days)
+    first, last = _day_range(constraint, earliest.astimezone(ZoneInfo(BUSINESS_TZ)).date(), horizon_days)
     exact_slots: list[Slot] = []
     other_slots: list[Slot] = []
     seen: set[datetime] = set()
@@ -179,6 +179,8 @@ def resolve(constraint: TimeConstraint, calendar: BusinessCalendar, now: datetim
                 if start in seen or start <= now or start < earliest or end > close_at:
                     continue
                 wall_start, wall_end = _wall(start), _wall(end)
+                if not first <= wall_start.date() <= last:
+                    continue
                 if not constraint.allows(wall_start, wall_end) or _overlaps(blocked, start, end):
                     continue
                 seen.add(start)
@@ -217,16 +219,21 @@ def _overlaps(blocked: list[tuple[datetime, datetime]], start: datetime, end: da
 
 def rank_alternatives(constraint: TimeConstraint, candidates: Iterable[Slot], n: int = 2, *,
                       wished: datetime | None = None) -> list[Slot]:
-    """The n best alternatives to a wish that is not free: same day as the wish first, then closest in
-    time to it (earlier on a tie); never the wished start itself, never two that overlap."""
+    """The n best alternatives to a wish that is not free: on the wished day first, closest in time;
+    then the nearest other days, at the time of day closest to the wish (earlier on a tie); never the
+    wished start itself, never two that overlap each other."""
     pool = sorted(candidates, key=lambda s: s.start)
     if not pool or n <= 0:
         return []
     target = _aware(wished) if wished is not None else _wish_of(constraint, pool)
     target_day = _wall(target).date()
 
+    wish_minutes = _wall(target).hour * 60 + _wall(target).minute
+
     def key(slot: Slot):
-        return (_wall(slot.start).date() != target_day, abs(slot.start - target), slot.start)
+        local = _wall(slot.start)
+        return (abs((local.date() - target_day).days), abs(local.hour * 60 + local.minute - wish_minutes),
+                slot.start)
 
     chosen: list[Slot] = []
     for slot in sorted(pool, key=key):
