@@ -64,6 +64,19 @@ def value_text(fmt: Formatter, figure: dq.Figure, which: str = "current") -> str
     return fmt.count(value)
 
 
+# Figures where less is better (colour only; the arrow and the sign say the direction).
+LOWER_IS_BETTER = {"cost_per_call", "cost_per_booked"}
+NO_VERDICT = {"talk_time_avg"}
+
+
+def tone(figure: dq.Figure, direction: str) -> str:
+    """good | bad | neutral: the colour of a change."""
+    if direction in ("none", "flat") or figure.key in NO_VERDICT:
+        return "neutral"
+    better = direction == ("down" if figure.key in LOWER_IS_BETTER else "up")
+    return "good" if better else "bad"
+
+
 def change_text(fmt: Formatter, figure: dq.Figure) -> tuple[str, str]:
     """(text, direction up|down|flat|none) of the change against the previous period."""
     delta = figure.delta
@@ -91,7 +104,7 @@ def index():
         text, direction = change_text(fmt, figure)
         cards.append({"key": figure.key, "label": labels.get(figure.key, figure.key),
                       "value": value_text(fmt, figure), "previous": value_text(fmt, figure, "previous"),
-                      "change": text, "direction": direction})
+                      "change": text, "direction": direction, "tone": tone(figure, direction)})
     return render_template("ui/dashboard/index.html", board=board, cards=cards, kind=kind, periods=period_names(),
                            period_label=fmt.period_label(board.period),
                            previous_label=fmt.period_label(board.previous_period),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from crm.models.types import utcnow
 from crm.ui import queue_queries as q
 from crm.ui.access import any_role, user
 from crm.ui.dashboard import ui_formatter
@@ -29,5 +30,7 @@ def sections(queue: q.CallQueue) -> list[dict]:
 @bp.get("/queue")
 @any_role
 def index():
-    queue = q.call_queue(user(), delay_s=q.retry_delay_s(current_app.config))
-    return render_template("ui/queue/index.html", sections=sections(queue), fmt=ui_formatter(), total=queue.total)
+    now = utcnow()
+    queue = q.call_queue(user(), now, delay_s=q.retry_delay_s(current_app.config))
+    return render_template("ui/queue/index.html", sections=sections(queue), fmt=ui_formatter(), total=queue.total,
+                           now=now)

@@ -21,6 +21,7 @@ DE = {
     "Owner": "Betreuer",
     "unassigned": "nicht zugewiesen",
     "not known": "unbekannt",
+    "due": "fällig",
     "queued": "in Warteschlange",
     "ringing": "klingelt",
     "talking": "im Gespräch",

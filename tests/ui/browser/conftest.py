@@ -200,7 +200,7 @@ def seed_demo(now: datetime | None = None) -> Demo:
     miller = lead("miller", "James", "Miller", owner=None, company="Acme Corp", score=58, priority=Priority.WARM,
                   stage="waiting_for_retry", phone="+12125550140", language="en", created=now - timedelta(days=1))
     call(miller, now - 20 * h, "failed", duration=0, provider="retell", summary="Carrier rejected the call.")
-    chain(miller, (now - 20 * h + timedelta(minutes=1), "waiting_for_retry", "call"))
+    chain(miller, (now - 3 * h, "waiting_for_retry", "call"))
     hoffmann = lead("hoffmann", "Lena", "Hoffmann", owner=sven, company="Hoffmann Bau", score=55, stage="nurturing",
                     phone="+493023125110", created=now - timedelta(days=3))
     braun = lead("braun", "Petra", "Braun", owner=sven, company="Braun Logistik", score=47, priority=Priority.COLD,

@@ -111,3 +111,15 @@ def test_screenshot(open_page, screenshot, demo, name, lang, viewport):
     width, height = _png_size(data)
     expected = 1366 if viewport == "laptop" else 375 * 2
     assert width == expected and height >= (800 if viewport == "laptop" else 812 * 2) and len(data) > 20_000
+
+
+def test_a_running_chain_is_listed_with_its_retry_time(running_chain, open_page):
+    """The running_chain fixture (for the lead-page tests) and the queue's retry group, end to end."""
+    chain = running_chain(owner="sales")
+    page = open_page("sales")
+    page.goto("/queue?lang=en")
+    retries = page.locator("section#retries")
+    row = retries.locator("tr", has=page.locator(f"a[href='/leads/{chain.lead_id}']"))
+    assert row.count() == 1
+    assert "No answer" in row.inner_text() and "retell" in row.inner_text()
+    assert row.locator("time").get_attribute("datetime")            # due one hour after it began waiting
