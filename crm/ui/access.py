@@ -5,17 +5,19 @@ A record the user may not see answers 404 (its existence is not revealed); a rou
 answers 403."""
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Callable, TypeVar
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 from crm.extensions import db
 from crm.models import Lead, Role, User
 
 F = TypeVar("F", bound=Callable)
+log = logging.getLogger(__name__)
 
 MANAGERS = (Role.MANAGER, Role.ADMIN)
 
@@ -31,6 +33,9 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
         @login_required
         def wrapper(*args, **kwargs):
             if user().role not in roles:
+                # authorisation failures are logged (COMPLIANCE S13): ids only, no personal data
+                log.warning("forbidden user=%s role=%s endpoint=%s", user().id, user().role.value,
+                            request.endpoint)
                 abort(403)
             return view(*args, **kwargs)
         return wrapper  # type: ignore[return-value]

@@ -12,7 +12,7 @@ DE = {
     "manager": "Manager",
     "admin": "Admin",
     "Role of %(name)s": "Rolle von %(name)s",
-    "Change": "Ändern",
+    "button\x04Change": "Ändern",
     "active": "aktiv",
     "deactivated": "deaktiviert",
     "paused": "pausiert",
