@@ -257,3 +257,28 @@ def test_render_and_read_back_round_trip(moments, language, with_year):
     assert parse_spoken_slots(spoken, language, NOW) == moments
     assert parse_spoken_slot(render_slot(Slot(moments[0], moments[0] + timedelta(minutes=30)), language,
                                          with_year=with_year), language, NOW) == moments[0]
+
+
+# ---- robustness -------------------------------------------------------------------------------------
+
+_DE_WORDS = ("am um ab bis vor nach zwischen und oder nicht nein lieber halb viertel uhr 1 3 7 12 14 17. 31. 7.12. "
+             "14:30 montag montags freitag nächste woche anfang ende der den morgen heute früh vormittags abends "
+             "dezember in zwei tagen , jederzeit aber werktags - 0 99 29.2.").split()
+_EN_WORDS = ("at on the from to between and or not no actually half past quarter pm am 1 3 7 12 17th 31st 2:30 "
+             "monday mondays friday next this week early end of late tomorrow today morning afternoon noon "
+             "december in two days , anytime but weekdays - 0 99 february 29th").split()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["de", "en"]).flatmap(
+    lambda lang: st.tuples(st.just(lang), st.lists(st.sampled_from(_DE_WORDS if lang == "de" else _EN_WORDS),
+                                                   min_size=1, max_size=8))),
+       st.integers(0, 800))
+def test_any_word_soup_parses_and_resolves_inside_the_rules(lang_words, days_ahead):
+    lang, words = lang_words
+    now = NOW + timedelta(days=days_ahead)
+    c = parse(" ".join(words), lang, now)
+    for slot in resolve(c, TEAM, now, limit=5):
+        assert slot.start >= now + timedelta(hours=1)
+        assert TEAM.is_open(slot.start, slot.end)
+        assert c.allows(slot.start.replace(tzinfo=None), slot.end.replace(tzinfo=None))

@@ -1,5 +1,14 @@
 """Time preferences: German and English availability phrases to one constraint object, and that object
-resolved against a business calendar. Pure code: no I/O, no database."""
-from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
+resolved against a business calendar. Pure code: no I/O, no database.
 
-__all__ = ["TimeConstraint", "TimeWindow"]
+* ``constraint``: ``TimeConstraint`` / ``TimeWindow``, the object everything meets at;
+* ``parse``: ``parse(text, language, now)``, the rule-based reader (``normalize``, ``grammar_de``,
+  ``grammar_en``, ``items``, ``days`` and ``lexicon`` are its parts);
+* ``calendar``: ``BusinessCalendar``, ``resolve``, ``alternatives``, ``rank_alternatives``, ``Slot``;
+* ``speak``: ``render_slot(s)`` and ``parse_spoken_slot(s)``, the agent's canonical wording and back;
+* ``accuracy``: ``python -m voice.bridge.timeprefs.accuracy`` on tests/voice/bridge/utterances.yaml.
+"""
+from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
+from voice.bridge.timeprefs.parse import parse
+
+__all__ = ["TimeConstraint", "TimeWindow", "parse"]

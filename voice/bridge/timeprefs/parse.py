@@ -65,7 +65,9 @@ def parse(text: str, language: str, now: datetime) -> TimeConstraint:
     result: TimeConstraint | None = None
     anchor: date | None = None
     found = doubtful = False
-    for segment in split_corrections(normalize(text, lang), lang):
+    for n, segment in enumerate(split_corrections(normalize(text, lang), lang)):
+        if n and len(segment) == 1 and segment[0].isdigit():
+            segment = ["at" if lang == "en" else "um", *segment]  # "um 10, nein, 11": a bare hour corrects the time
         items = grammar(segment).items()
         part = _Assembly(segment, items, today, anchor).build()
         anchor = part.anchor or anchor
@@ -96,7 +98,15 @@ def split_corrections(tokens: list[str], lang: str) -> list[list[str]]:
         else:
             segments[-1].append(tokens[i])
             i += 1
-    return [s for s in segments if s]
+    trimmed = []
+    for segment in segments:
+        while segment and segment[0] == ",":
+            segment = segment[1:]
+        while segment and segment[-1] == ",":
+            segment = segment[:-1]
+        if segment:
+            trimmed.append(segment)
+    return trimmed
 
 
 @dataclass
