@@ -9,6 +9,7 @@ resolved against a business calendar. Pure code: no I/O, no database.
 * ``accuracy``: ``python -m voice.bridge.timeprefs.accuracy`` on tests/voice/bridge/utterances.yaml.
 """
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
-from voice.bridge.timeprefs.parse import parse
 
-__all__ = ["TimeConstraint", "TimeWindow", "parse"]
+# ``parse`` is deliberately not re-exported: ``from voice.bridge.timeprefs import parse`` must give the
+# module (the dialog layer imports it that way), not the function of the same name.
+__all__ = ["TimeConstraint", "TimeWindow"]
