@@ -126,6 +126,7 @@ def init_security(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_csrf_guard)
 
+    app.after_request(_restore_view_headers)   # runs after Talisman's hook (reverse order)
     Talisman(app, force_https=False, strict_transport_security=secure,
              strict_transport_security_max_age=365 * 24 * 3600,
              session_cookie_secure=secure, session_cookie_http_only=True, session_cookie_samesite="Lax",
@@ -135,6 +136,7 @@ def init_security(app: Flask) -> None:
                  "img-src": "'self' data:", "object-src": "'none'", "base-uri": "'self'",
                  "form-action": "'self'", "frame-ancestors": "'none'"},
              permissions_policy={"geolocation": "()", "microphone": "()", "camera": "()"})
+    app.after_request(_remember_view_headers)  # runs before Talisman's hook
 
     limiter.init_app(app)
 
@@ -239,6 +241,26 @@ def _csrf_guard() -> None:
     if request.path.startswith(CSRF_EXEMPT_PREFIXES) or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     csrf.protect()
+
+
+# A view that sets one of these itself knows better (the unsubscribe page: no-referrer for its token URL).
+VIEW_HEADERS = ("Referrer-Policy", "Content-Security-Policy", "X-Frame-Options")
+# The public unsubscribe page is self-contained with an inline <style> (no scripts): allow just that.
+UNSUBSCRIBE_CSP = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+                   "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _remember_view_headers(response):
+    g.ui_view_headers = {name: response.headers[name] for name in VIEW_HEADERS if name in response.headers}
+    if request.path.startswith("/unsubscribe/"):
+        g.ui_view_headers.setdefault("Content-Security-Policy", UNSUBSCRIBE_CSP)
+    return response
+
+
+def _restore_view_headers(response):
+    for name, value in getattr(g, "ui_view_headers", {}).items():
+        response.headers[name] = value
+    return response
 
 
 def _no_store_for_signed_in(response):
