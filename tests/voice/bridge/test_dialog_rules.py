@@ -299,3 +299,27 @@ async def test_speech_comes_one_sentence_per_chunk(policy):
     reply = await Conversation(policy, FakeCalendar()).play(["Ja, am Apparat."])
     assert len(reply.chunks) == 3
     assert all(len(re.findall(r"[.!?](?:\s|$)", c.strip())) == 1 for c in reply.chunks)
+
+
+@pytest.mark.parametrize("language,ai,recorded,objection,question", [
+    ("de", "KI-System im Auftrag von Leadchain", "Gespräch wird aufgezeichnet", "keine Anrufe mehr wünschen",
+     "Spreche ich mit Anna Weber?"),
+    ("en", "AI system calling on behalf of Leadchain", "call is recorded", "don't want any more calls",
+     "Am I speaking with Anne Walker?")])
+async def test_begin_discloses_ai_and_recording_in_the_first_sentence(policy, language, ai, recorded, objection,
+                                                                      question):
+    reply = await respond(policy, [], FakeCalendar(), callee=callee_for(language), kind=TurnKind.BEGIN)
+    first, second, third = (c.strip() for c in reply.chunks)
+    assert ai in first and recorded in first                 # EU AI Act 50(1), § 201 StGB: the first sentence
+    assert objection in second                               # P13: an opt-out offered at once
+    assert third == question and not reply.result.end_call
+    assert phrases.pattern("opening", language).search(first)
+
+
+async def test_begin_without_a_name_and_for_a_blocked_lead(policy):
+    anonymous = await respond(policy, [], FakeCalendar(), callee=Callee(language="en"), kind=TurnKind.BEGIN)
+    assert anonymous.chunks[-1].strip() == phrases.say("identity_anon", "en")
+    blocked = await respond(policy, [], FakeCalendar(), callee=Callee(first_name="A", do_not_contact=True),
+                            kind=TurnKind.BEGIN)
+    assert "KI-System" in blocked.chunks[0] and blocked.result.end_call
+    assert blocked.result.classification == "do_not_call" and has_goodbye(blocked.chunks[-1])
