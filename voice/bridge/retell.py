@@ -183,7 +183,9 @@ class RetellSession:
                 # Superseded (or interrupted): stop this turn right here.
                 raise asyncio.CancelledError
             await self._send(payload)
-            if first[0]:
+            # The turn's time ends at its first "response" frame (what Retell starts speaking), not at a
+            # tool-call record.
+            if first[0] and payload["response_type"] == "response":
                 first[0] = False
                 if received is not None:
                     self._observe(time.perf_counter() - received)
