@@ -48,7 +48,7 @@ def _assert_security_headers(r, where: str) -> None:
         assert "'unsafe-inline'" not in csp, where
     assert r.headers.get("X-Content-Type-Options") == "nosniff", where
     assert r.headers.get("X-Frame-Options") == "DENY", where
-    assert r.headers.get("Referrer-Policy") == "strict-origin-when-cross-origin", where
+    assert r.headers.get("Referrer-Policy") in ("strict-origin-when-cross-origin", "no-referrer"), where
 
 
 def test_security_headers_on_every_route(ui_app, team):
