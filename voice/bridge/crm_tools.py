@@ -93,15 +93,20 @@ class ToolRunner:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         future = loop.run_in_executor(self.executor, lambda: self._in_context(fn, *args, **kwargs))
-        done, _ = await asyncio.wait({future}, timeout=self.config.filler_after_s)
-        if not done:
-            if speak is not None and not (spoken and spoken[0]):
-                if spoken is not None:
-                    spoken[0] = True
-                self.metrics.fillers.labels(name).inc()
-                await speak(filler_text(language))
-            remaining = self.config.tool_timeout_s - (time.perf_counter() - started)
-            done, _ = await asyncio.wait({future}, timeout=max(0.0, remaining))
+        try:
+            done, _ = await asyncio.wait({future}, timeout=self.config.filler_after_s)
+            if not done:
+                if speak is not None and not (spoken and spoken[0]):
+                    if spoken is not None:
+                        spoken[0] = True
+                    self.metrics.fillers.labels(name).inc()
+                    await speak(filler_text(language))
+                remaining = self.config.tool_timeout_s - (time.perf_counter() - started)
+                done, _ = await asyncio.wait({future}, timeout=max(0.0, remaining))
+        except asyncio.CancelledError:
+            # The turn was superseded while the tool ran: its result (a booking) still has to count.
+            future.add_done_callback(lambda f: _late(name, f, started, on_late))
+            raise
         if not done:
             self.metrics.tool_timeouts.labels(name).inc()
             log.warning("tool %s: no answer after %.1fs, falling back", name, self.config.tool_timeout_s)

@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -266,6 +267,19 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
     turn = TurnRequest(call_id=call_id, provider=PROVIDER, kind=kind, transcript=transcript, callee=ctx.callee,
                        now=now, company_name=bridge.config.company_name,
                        transfer_number=bridge.config.transfer_number)
+    try:
+        return await _complete(bridge, payload, turn, tools, out, stream, completion_id, created, model, received,
+                               parts, lambda: response)
+    except ConnectionResetError:
+        log.info("vapi call %s: the client went away mid-answer", call_id)
+        return response if response is not None else web.Response(status=499)
+
+
+async def _complete(bridge: "Bridge", payload: dict, turn: TurnRequest, tools: Any, out, stream: bool,
+                    completion_id: str, created: int, model: str, received: float, parts: list[str],
+                    current: Callable[[], web.StreamResponse | None]) -> web.StreamResponse:
+    """The policy's turn as one completion (streamed through `out`, or collected in `parts`)."""
+    call_id, ctx_language = turn.call_id, turn.callee.language
     end_call, transfer = False, None
     try:
         async for event in bridge.policy.respond(turn, tools):
@@ -275,10 +289,12 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
                 end_call, transfer = event.result.end_call, event.result.transfer_number
                 bridge.log_result(call_id, PROVIDER, None, event.result)
                 break
+    except ConnectionResetError:
+        raise
     except Exception:  # noqa: BLE001 - the caller must hear something
         log.exception("vapi call %s: the policy failed", call_id)
         from voice.bridge.retell import APOLOGY
-        await out(APOLOGY.get(ctx.callee.language, APOLOGY["en"]))
+        await out(APOLOGY.get(ctx_language, APOLOGY["en"]))
     closing = _closing_tool_call(payload, end_call, transfer)
     if not stream:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
@@ -289,9 +305,9 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
         return web.json_response({"id": completion_id, "object": "chat.completion", "created": created,
                                   "model": model, "choices": [{"index": 0, "message": message,
                                                                "finish_reason": "tool_calls" if closing else "stop"}]})
-    if response is None:
+    if current() is None:
         await out("")
-    assert response is not None
+    response = current()
     if closing:
         await response.write(_chunk(completion_id, created, model, {"tool_calls": [
             {"index": 0, "id": f"call_{uuid.uuid4().hex[:16]}", "type": "function", "function": closing}]}))

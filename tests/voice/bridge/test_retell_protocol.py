@@ -378,3 +378,21 @@ async def test_a_replayed_turn_books_one_appointment_in_the_crm(start_bridge, ap
     await asyncio.sleep(0.05)
     # Both turns told the chain (a signal is idempotent); the appointment is the same one.
     assert {n[2] for n in bridge.notifications.sent} == {appointments[0].id}
+
+
+async def test_a_booking_of_a_superseded_turn_still_reaches_the_chain(start_bridge):
+    bridge = await start_bridge(backend=FakeBackend(latency={"book": 0.5}), filler_after_s=2.0)
+    peer = await opened(bridge, "call_superseded_booking")
+    await peer.response(0)
+    await peer.send(interaction_type="response_required", response_id=1, transcript=turns(("user", "Termin bitte")))
+    await asyncio.sleep(0.2)            # the booking thread is running
+    await peer.send(interaction_type="response_required", response_id=2,
+                    transcript=turns(("user", "Termin bitte"), ("user", "und noch etwas")))
+    text, _, _ = await peer.response(2)
+    assert text.startswith("Sie sagten: und noch etwas")
+    for _ in range(40):
+        if bridge.notifications.sent:
+            break
+        await asyncio.sleep(0.05)
+    assert bridge.notifications.sent == [("chain-7", "call_superseded_booking", 101)]
+    await peer.close()
