@@ -65,8 +65,7 @@ def index():
     filters = q.parse_filters(request.args)
     page = q.list_leads(user(), filters)
     context = {"filters": filters, "page": page, "choices": q.filter_choices(user()),
-               "statuses": [s for s in LeadStatus if s != LeadStatus.MERGED], "priorities": list(Priority),
-               "list_args": filters.as_args(page=None)}
+               "statuses": [s for s in LeadStatus if s != LeadStatus.MERGED], "priorities": list(Priority)}
     partial = bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
     response = render_template("ui/leads/_results.html" if partial else "ui/leads/index.html", **context)
     return response, 200, {"Vary": "HX-Request"}

@@ -100,7 +100,8 @@ def test_do_not_contact_takes_effect_and_stops_the_chain(ui_app, as_sales_a, tea
     assert "Als „nicht kontaktieren“ markiert: keine Anrufe oder E-Mails mehr." in page
     assert "Jetzt anrufen" not in page and "Bitte keine Anrufe mehr" in page
     lead = _get(ui_app, Lead, leads.own)
-    assert lead.do_not_contact and lead.status == LeadStatus.DO_NOT_CONTACT and lead.dnc_reason == "Bitte keine Anrufe mehr"
+    assert lead.do_not_contact and lead.status == LeadStatus.DO_NOT_CONTACT
+    assert lead.dnc_reason == "Bitte keine Anrufe mehr"
     with ui_app.app_context():
         assert db.session.scalar(sa.select(ConsentRecord.withdrawn_at)) is not None
         assert db.session.scalar(sa.select(DoNotCallEntry.phone_e164)) == "+4915112345678"

@@ -268,7 +268,8 @@ DE = {
     "This lead must not be contacted.": "Dieser Lead darf nicht kontaktiert werden.",
     "This lead's chain is not running.": "Die Kette dieses Leads läuft nicht.",
     "This lead is already marked do-not-contact.": "Dieser Lead ist bereits als „nicht kontaktieren“ markiert.",
-    "Marked do-not-contact: no more calls or emails.": "Als „nicht kontaktieren“ markiert: keine Anrufe oder E-Mails mehr.",
+    "Marked do-not-contact: no more calls or emails.":
+        "Als „nicht kontaktieren“ markiert: keine Anrufe oder E-Mails mehr.",
     "The chain could not be told to stop right now; it will not contact the lead anyway.":
         "Der Kette konnte gerade kein Stopp übermittelt werden; sie kontaktiert den Lead trotzdem nicht mehr.",
     "Please write a note.": "Bitte schreiben Sie eine Notiz.",
