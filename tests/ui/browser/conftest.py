@@ -24,6 +24,10 @@ that changes data uses the leads meant for it):
   provider workers with a fake voice provider, in a thread) and waits in ``waiting_for_retry`` for an
   hour, so it can be paused and resumed from the lead page. The live server's Temporal then is the dev
   server.
+
+Browser tests are sync (Playwright's sync API); they must not use asyncio fixtures such as
+``temporal_env`` (Playwright holds the main thread's event loop while the browser is open): the
+running chain lives on its own thread and dev server for that reason.
 """
 from __future__ import annotations
 
@@ -255,8 +259,10 @@ def seed_demo(now: datetime | None = None) -> Demo:
 # ----------------------------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    # Package scope: sync Playwright marks its event loop as running on the main thread while it is
+    # started, which would stop every later asyncio test of the session; it stops when this package ends.
     if not Path(CHROMIUM).is_file() or not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium is not installed at {CHROMIUM}. Install Debian's chromium package with "
                     "`bash scripts/system-deps.sh` (the browser tests never download a browser).", pytrace=False)
@@ -284,7 +290,7 @@ def login(page, role: str, demo: Demo) -> None:
         raise AssertionError(f"sign-in as {role} failed: {page.url}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def _signed_in_states() -> dict[str, dict]:
     return {}
 
@@ -337,44 +343,65 @@ class RunningChain:
 
 
 class _BackgroundChainWorkers:
-    """tests.workflows.conftest.ChainHarness on an event loop of its own thread: sync browser tests
-    leave pytest's loop idle, and the workers must keep running while the browser clicks."""
+    """A Temporal dev server and tests.workflows.conftest.ChainHarness (chain and provider workers with a
+    fake voice provider, the relay) on an event loop of their own thread. Sync Playwright owns the main
+    thread's loop, so neither pytest-asyncio fixtures (temporal_env) nor workers can live there, and the
+    workers must keep running while the browser clicks."""
 
-    def __init__(self, app, address: str) -> None:
+    def __init__(self, app) -> None:
         from tests.workflows.conftest import FAST
-        self.app, self.address = app, address
+        self.app = app
         self.settings = dataclasses.replace(FAST, retry_delay_s=3600, max_call_attempts=3)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="browser-chain-workers", daemon=True)
+        self.env = None
+        self.harness = None
 
-    def _run(self, coro, timeout: float = 60):
+    def _run(self, coro, timeout: float = 90):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _start_server(self):
+        from temporalio.contrib.pydantic import pydantic_data_converter
+        from temporalio.testing import WorkflowEnvironment
+
+        from tests.temporal_fixtures import binary
+        from workflows.lead_chain import LEAD_STAGE
+        return await WorkflowEnvironment.start_local(
+            dev_server_existing_path=binary("temporal"), search_attributes=[LEAD_STAGE],
+            data_converter=pydantic_data_converter, dev_server_startup_timeout=timedelta(seconds=60))
 
     def start(self) -> "_BackgroundChainWorkers":
         from tests.workflows.conftest import ChainHarness
-        from workers.temporal_client import connect
         self.thread.start()
-        client = self._run(connect(self.address))
-        self.harness = ChainHarness(self.app, client, self.settings)
+        self.env = self._run(self._start_server())
+        self.address = self.env.client.service_client.config.target_host
+        self.harness = ChainHarness(self.app, self.env.client, self.settings)
         self._run(self.harness.start())
         return self
 
     def stop(self) -> None:
         try:
-            self._run(self.harness.stop())
+            if self.harness is not None:
+                self._run(self.harness.stop())
+            if self.env is not None:
+                self._run(self.env.shutdown())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
 
 
 @pytest.fixture(scope="session")
-def _chain_workers(temporal_env, live_server):
+def _chain_workers(live_server):
     from tests.fakes import Script
     app = live_server.app
-    address = temporal_env.client.service_client.config.target_host
-    app.config["TEMPORAL_ADDRESS"] = address
+    workers = _BackgroundChainWorkers(app)
+    try:
+        workers.start()
+    except Exception:
+        workers.stop()
+        raise
+    app.config["TEMPORAL_ADDRESS"] = workers.address
     app.extensions.pop("leadchain.temporal", None)        # the gateway reconnects to the dev server
-    workers = _BackgroundChainWorkers(app, address).start()
     workers.script = Script([("no_answer", None)] * 5)
     yield workers
     workers.stop()

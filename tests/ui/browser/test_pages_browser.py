@@ -123,3 +123,24 @@ def test_a_running_chain_is_listed_with_its_retry_time(running_chain, open_page)
     assert row.count() == 1
     assert "No answer" in row.inner_text() and "retell" in row.inner_text()
     assert row.locator("time").get_attribute("datetime")            # due one hour after it began waiting
+
+
+UNNAMED_CONTROLS = """
+[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')].filter(el => {
+  const name = (el.getAttribute('aria-label') || '').trim()
+    || (el.id && document.querySelector(`label[for="${el.id}"]`)?.textContent.trim())
+    || (el.closest('label')?.textContent.trim()) || (el.textContent || '').trim()
+    || (el.getAttribute('title') || '').trim();
+  return !name;
+}).map(el => el.outerHTML.slice(0, 120))
+"""
+
+
+@pytest.mark.parametrize("role, path", [("sales", "/queue"), ("sales", "/tasks"), ("manager", "/"),
+                                        ("manager", "/reports"), ("sales", "/?period=weekly")])
+def test_every_control_has_a_name(open_page, role, path):
+    page = open_page(role)
+    page.goto(path)
+    assert page.evaluate(UNNAMED_CONTROLS) == []
+    assert page.locator("h1").count() == 1
+    assert page.locator("img:not([alt])").count() == 0
