@@ -174,5 +174,26 @@ def up(host: str, port: int) -> None:
     sys.exit(run_local_stack(host=host, port=port))
 
 
+@main.command("purge-sessions")
+def purge_sessions_command() -> None:
+    """Delete sign-in sessions that have expired or were revoked (run it daily)."""
+    from crm.extensions import db
+    from crm.models.types import utcnow
+    from crm.ui.security import purge_sessions
+    app = _app()
+    with app.app_context():
+        removed = purge_sessions(utcnow())
+        db.session.commit()
+    console.print(f"removed {removed} expired or revoked sessions")
+
+
+def _register_groups() -> None:
+    # Command groups live with their area; the CLI only collects them.
+    from crm.ui.cli import user_group
+    main.add_command(user_group)
+
+
+_register_groups()
+
 if __name__ == "__main__":
     main()

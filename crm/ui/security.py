@@ -224,8 +224,11 @@ def revoke_sessions(user_id: int, reason: str, *, keep_current: bool = False) ->
 
 
 def purge_sessions(older_than: datetime) -> int:
-    """Delete sessions that ended before `older_than` (housekeeping)."""
-    result = db.session.execute(sa.delete(UserSession).where(UserSession.expires_at < older_than))
+    """Delete sessions that ended before `older_than`: expired, idle too long or revoked (housekeeping).
+    The caller commits."""
+    result = db.session.execute(sa.delete(UserSession).where(sa.or_(
+        UserSession.expires_at < older_than, UserSession.idle_expires_at < older_than,
+        UserSession.revoked_at < older_than)))
     return result.rowcount or 0
 
 

@@ -199,3 +199,22 @@ def test_language_switch_for_visitors_and_users(ui_app, team, anon):
     with ui_app.app_context():
         assert db.session.get(User, team.sales_a.id).language == "en"
     assert "Change password" in client.get("/account/password").get_data(as_text=True)
+
+
+def test_purge_removes_only_sessions_that_ended(ui_app, team, anon):
+    login(anon, team.sales_a.email, PASSWORD)
+    live = signed_in(ui_app, team.sales_b)
+    assert anon.post("/logout", data={"csrf_token": anon.csrf_token()}).status_code in (302, 303)
+    from click.testing import CliRunner
+    from crm.cli import main
+    with ui_app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(UserSession))
+    # The CLI builds its own app from the environment: point it at this test's database.
+    env = {"DATABASE_URL": ui_app.config["SQLALCHEMY_DATABASE_URI"]}
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(seconds=5)):
+        result = CliRunner().invoke(main, ["purge-sessions"], env=env)
+    assert result.exit_code == 0, result.output
+    with ui_app.app_context():
+        left = list(db.session.scalars(sa.select(UserSession)))
+    assert before >= 2 and [s.user_id for s in left] == [team.sales_b.id]
+    assert live.get("/leads").status_code == 200
