@@ -186,6 +186,7 @@ class Server:
     port: int = field(default_factory=free_port)
     metrics_port: int | None = None
     proc: subprocess.Popen | None = None
+    counters: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> None:
         with open(self.log, "wb") as log:
@@ -481,7 +482,23 @@ async def drive(args, servers: list[Server], leads: int) -> dict[str, dict[int, 
             print(f"  {server.name}: {n} sessions ...", flush=True)
             results[server.name][n] = await run_level(server, n, args, leads, rng)
             await asyncio.sleep(1.0)
+    for server in servers:
+        if server.metrics_port:
+            server.counters = await counters(server)
     return results
+
+
+async def counters(server: Server) -> dict[str, float]:
+    """Totals of the bridge's counters over the whole run (fillers, tool timeouts, superseded responses)."""
+    import httpx
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"http://{LOOPBACK}:{server.metrics_port}/metrics")).text
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        for name in ("fillers", "tool_timeouts", "superseded_responses"):
+            if line.startswith(f"leadchain_bridge_{name}_total"):
+                totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return totals
 
 
 def parse_args(argv: list[str]):
@@ -554,7 +571,9 @@ def main(argv: list[str]) -> int:
         for server in servers:
             if server.metrics_port:
                 booked = server.log.read_text(errors="replace").count("booking=booked")
-                print(f"{server.name}: {booked} turns booked an appointment (bridge log), warm-up included")
+                totals = ", ".join(f"{k.replace('_', ' ')} {int(v)}" for k, v in sorted(server.counters.items()))
+                print(f"{server.name}: {booked} turns booked an appointment (bridge log, warm-up included); "
+                      f"{totals or 'no filler, no tool timeout'}")
         print(f"\nrun time {time.monotonic() - started:.0f} s")
         incomplete = sum(len(r.failed) for by_n in results.values() for r in by_n.values())
         return 1 if incomplete else 0
