@@ -117,6 +117,8 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
     var.mkdir(parents=True, exist_ok=True)
     # Providers without a configured key are served by the sandbox (voice.providers.factory).
     env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"}
+    # The local stack is plain http on loopback: a Secure (__Host-) cookie would not come back to it.
+    env.setdefault("LEADCHAIN_COOKIE_SECURE", "0")
     if "VAULT_ADDR" not in env:
         env.update(local_secrets(var))
     leadchain = _bin("leadchain")
