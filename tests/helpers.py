@@ -38,3 +38,13 @@ def process(app, response) -> dict:
             return submissions.process(response.get_json()["submission_id"]).as_dict()
         finally:
             db.session.remove()
+
+
+def in_app(app, fn):
+    """Run `fn` inside an app context and hand back its result; the session is closed after."""
+    from crm.extensions import db
+    with app.app_context():
+        try:
+            return fn()
+        finally:
+            db.session.remove()

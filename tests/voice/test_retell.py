@@ -30,6 +30,7 @@ from voice.providers.retell import RetellProvider
 from voice.sandbox.app import SandboxConfig, create_sandbox_app
 from voice.sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from workflows.payloads import PlaceCallInput
+from tests.helpers import in_app
 
 KEY = SANDBOX_KEYS["retell"]
 FROM = "+4930555000"
@@ -59,12 +60,7 @@ def retell(app, crm_server, sandbox, temporal_env):  # noqa: F811
     return provider
 
 
-def _db(app, fn):
-    with app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
+_db = in_app
 
 
 def _seed_lead(app, number: str) -> int:

@@ -34,6 +34,7 @@ from voice.sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from workers import chain as chain_mod
 from workers.relay import Relay
 from workflows.payloads import PlaceCallInput
+from tests.helpers import in_app
 
 KEY = SANDBOX_KEYS["vapi"]
 SECRET = "sandbox-vapi-server-secret"          # factory.webhook_secret in keyless sandbox mode
@@ -237,12 +238,7 @@ def vapi(app, crm_server, sandbox, temporal_env, monkeypatch):  # noqa: F811
     return provider
 
 
-def _db(app, fn):
-    with app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
+_db = in_app
 
 
 def _seed_lead(app, number: str) -> int:

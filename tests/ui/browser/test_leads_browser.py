@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from crm.extensions import db
 from crm.models import AuditEntry, Lead, LeadStatus, PossibleDuplicate, Task
+from tests.helpers import in_app
 
 
 def _lead(app, owner_id: int | None, **values) -> int:
@@ -28,12 +29,7 @@ def _lead(app, owner_id: int | None, **values) -> int:
         return lead_id
 
 
-def _db(app, fn):
-    with app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
+_db = in_app
 
 
 def _accept_dialogs(page) -> None:
