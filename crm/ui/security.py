@@ -60,17 +60,6 @@ class Anonymous(AnonymousUserMixin):
     id = None
 
 
-def _teach_user_the_login_protocol() -> None:
-    # flask-login asks these of current_user; a deactivated user is not active.
-    if getattr(User, "_leadchain_login_protocol", False):
-        return
-    User.is_authenticated = property(lambda self: True)  # type: ignore[attr-defined]
-    User.is_anonymous = property(lambda self: False)  # type: ignore[attr-defined]
-    User.is_active = property(lambda self: bool(self.active))  # type: ignore[attr-defined]
-    User.get_id = lambda self: str(self.id)  # type: ignore[attr-defined]
-    User._leadchain_login_protocol = True  # type: ignore[attr-defined]
-
-
 def _env_flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -106,7 +95,6 @@ def _configure(app: Flask) -> bool:
 
 
 def init_security(app: Flask) -> None:
-    _teach_user_the_login_protocol()
     secure = _configure(app)
     hops = int(os.environ.get("LEADCHAIN_PROXY_HOPS", "0") or 0)
     if hops > 0:
