@@ -27,6 +27,7 @@ class BridgeConfig:
     timezone: str = "Europe/Berlin"
     company_name: str = "Leadchain"
     transfer_number: str | None = None
+    callback_number: str | None = None   # said in the opening; else the call's caller ID is said
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "BridgeConfig":
@@ -47,4 +48,5 @@ class BridgeConfig:
             shutdown_grace_s=num("LEADCHAIN_BRIDGE_SHUTDOWN_GRACE_S", cls.shutdown_grace_s),
             company_name=env.get("LEADCHAIN_COMPANY_NAME", "").strip() or cls.company_name,
             transfer_number=env.get("LEADCHAIN_BRIDGE_TRANSFER_NUMBER", "").strip() or None,
+            callback_number=env.get("LEADCHAIN_BRIDGE_CALLBACK_NUMBER", "").strip() or None,
         )

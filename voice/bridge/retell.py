@@ -198,7 +198,9 @@ class RetellSession:
         now = self.bridge.now()
         request = TurnRequest(call_id=self.call_id, provider=PROVIDER, kind=kind, transcript=transcript,
                               callee=ctx.callee, now=now, company_name=self.bridge.config.company_name,
-                              transfer_number=self.bridge.config.transfer_number)
+                              transfer_number=self.bridge.config.transfer_number,
+                              callback_number=self.bridge.config.callback_number
+                              or (self.call_details or {}).get("from_number"))
         tools = self.bridge.tools_factory.tools(ctx, speak=speak, now=now)
         final: dict = {"response_type": "response", "response_id": response_id, "content": "",
                        "content_complete": True}

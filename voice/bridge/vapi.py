@@ -220,6 +220,14 @@ def _closing_tool_call(payload: dict, end_call: bool, transfer: str | None) -> d
     return None
 
 
+def _caller_id(payload: dict, call: dict) -> str | None:
+    """The number the call comes from (Vapi's phoneNumber object), said in the opening as a callback number."""
+    for spot in (payload.get("phoneNumber"), call.get("phoneNumber")):
+        if isinstance(spot, dict) and isinstance(spot.get("number"), str):
+            return spot["number"]
+    return None
+
+
 async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
     bridge: Bridge = request.app[BRIDGE]
     received = time.perf_counter()
@@ -266,7 +274,8 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
     tools = bridge.tools_factory.tools(ctx, speak=out, now=now)
     turn = TurnRequest(call_id=call_id, provider=PROVIDER, kind=kind, transcript=transcript, callee=ctx.callee,
                        now=now, company_name=bridge.config.company_name,
-                       transfer_number=bridge.config.transfer_number)
+                       transfer_number=bridge.config.transfer_number,
+                       callback_number=bridge.config.callback_number or _caller_id(payload, call))
     try:
         return await _complete(bridge, payload, turn, tools, out, stream, completion_id, created, model, received,
                                parts, lambda: response)

@@ -316,6 +316,24 @@ async def test_begin_discloses_ai_and_recording_in_the_first_sentence(policy, la
     assert phrases.pattern("opening", language).search(first)
 
 
+@pytest.mark.parametrize("language,said", [("en", "You can reach us at +1 415-555-0100."),
+                                            ("de", "Sie erreichen uns unter +49 30 23125100.")])
+async def test_begin_gives_the_callback_number_before_asking_for_the_person(policy, language, said):
+    number = "+14155550100" if language == "en" else "+493023125100"
+    reply = await respond(policy, [], FakeCalendar(), callee=callee_for(language), kind=TurnKind.BEGIN,
+                          callback_number=number)
+    chunks = [c.strip() for c in reply.chunks]
+    assert chunks[2] == said and len(chunks) == 4          # TCPA (COMPLIANCE P13): caller ID and a callback number
+    # The state read back from the transcript still knows the opening is done and what was asked.
+    answer = await respond(policy, [Turn("agent", " ".join(chunks)), Turn("user", "Yes, speaking." if language == "en"
+                                                                          else "Ja, am Apparat.")],
+                           FakeCalendar(), callee=callee_for(language), callback_number=number)
+    assert not answer.result.end_call and answer.result.intent == "identity_confirmed"
+    invalid = await respond(policy, [], FakeCalendar(), callee=callee_for(language), kind=TurnKind.BEGIN,
+                            callback_number="12")
+    assert len(invalid.chunks) == 3
+
+
 async def test_begin_without_a_name_and_for_a_blocked_lead(policy):
     anonymous = await respond(policy, [], FakeCalendar(), callee=Callee(language="en"), kind=TurnKind.BEGIN)
     assert anonymous.chunks[-1].strip() == phrases.say("identity_anon", "en")

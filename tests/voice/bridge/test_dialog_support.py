@@ -136,9 +136,10 @@ class Reply:
 
 async def respond(policy, transcript: list[Turn] | tuple[Turn, ...], tools, *, callee: Callee = ANNA,
                   kind: TurnKind = TurnKind.RESPONSE, transfer_number: str | None = None,
-                  call_id: str = "call-1") -> Reply:
+                  call_id: str = "call-1", callback_number: str | None = None) -> Reply:
     request = TurnRequest(call_id=call_id, provider="retell", kind=kind, transcript=tuple(transcript), callee=callee,
-                          now=NOW, company_name="Leadchain", transfer_number=transfer_number)
+                          now=NOW, company_name="Leadchain", transfer_number=transfer_number,
+                          callback_number=callback_number)
     events = [e async for e in policy.respond(request, tools)]
     assert isinstance(events[-1], TurnDone), events
     assert sum(isinstance(e, TurnDone) for e in events) == 1

@@ -21,6 +21,9 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "de": ("Wenn Sie keine Anrufe mehr wünschen oder nicht aufgezeichnet werden möchten, sagen Sie es "
                "einfach.",),
         "en": ("If you don't want any more calls or don't want to be recorded, just say so.",)},
+    "callback": {
+        "de": ("Sie erreichen uns unter {number}.",),
+        "en": ("You can reach us at {number}.",)},
     "identity": {
         "de": ("Spreche ich mit {name}?",),
         "en": ("Am I speaking with {name}?",)},

@@ -38,6 +38,14 @@ def e164(number: str | None, region: str = "DE") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def speakable_number(number: str | None) -> str | None:
+    """A callback number as it is read out ("+49 30 1234567"), or None when it is no valid number."""
+    normalised = e164(number)
+    if normalised is None:
+        return None
+    return phonenumbers.format_number(phonenumbers.parse(normalised), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def full_name(callee: Callee) -> str:
     return " ".join(p.strip() for p in (callee.first_name or "", callee.last_name or "") if p and p.strip())
 
@@ -194,6 +202,9 @@ class RulesPolicy:
             yield t.done(intent="begin", classification="do_not_call", end_call=True)
             return
         yield t.say("objection")
+        spoken = speakable_number(t.request.callback_number)
+        if spoken:
+            yield t.say("callback", number=spoken)
         name = full_name(t.request.callee)
         yield t.say("identity", name=name) if name else t.say("identity_anon")
         yield t.done(intent="begin")

@@ -51,6 +51,7 @@ class TurnRequest:
     now: datetime                      # aware; the reference time for "morgen", "nächsten Donnerstag"
     company_name: str = "Leadchain"
     transfer_number: str | None = None  # E.164, where a human can take over
+    callback_number: str | None = None  # E.164 the callee can call back (the caller ID; TCPA wants it said)
 
 
 @dataclass(frozen=True)
