@@ -14,6 +14,9 @@ from voice.bridge.timeprefs.accuracy import DEFAULT_FILE, accuracy, check_case, 
 from voice.bridge.timeprefs.parse import parse
 
 CASES = load_cases(DEFAULT_FILE)
+# Written after the parser by someone else and not tuned against (one miss, "nach dem Mittag", was fixed
+# after its first run): the figure that says how the parser does on phrasings it has not seen.
+HELD_OUT = load_cases(DEFAULT_FILE.with_name("utterances_heldout.yaml"))
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
 
@@ -25,6 +28,12 @@ def _params():
 
 @pytest.mark.parametrize("case", list(_params()))
 def test_utterance(case):
+    problems = check_case(case)
+    assert not problems, f"{case.text!r}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("case", HELD_OUT, ids=lambda c: f"{c.id}-{c.lang}")
+def test_held_out_utterance(case):
     problems = check_case(case)
     assert not problems, f"{case.text!r}: " + "; ".join(problems)
 

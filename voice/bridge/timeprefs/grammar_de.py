@@ -114,7 +114,7 @@ class GermanGrammar(Grammar):
             return None
         j = self.skip(i + 1, ("um",))
         rest = self.t[j:j + 2]
-        if tok in ("nach", "vor") and (rest[:1] == ["mittag"] or rest in (["dem", "mittagessen"],
+        if tok in ("nach", "vor") and (rest[:1] == ["mittag"] or rest in (["dem", "mittagessen"], ["dem", "mittag"],
                                                                            ["der", "mittagspause"], ["dem", "essen"])):
             k = j + (1 if rest[:1] == ["mittag"] else 2)
             return self.one(DAYPART, i, k, "after_lunch" if tok == "nach" else "before_lunch")
