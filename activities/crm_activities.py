@@ -19,7 +19,8 @@ TERMINAL_STAGES = {"booked", "handed_over", "do_not_contact", "cancelled", "join
 
 
 def gate_policy(app: Flask):
-    """The calling-hours policy: the app's configured one, else the compliance module's default."""
+    """The calling-hours policy: the app's configured one, else the compliance module's default (from the
+    environment). compliance.check_call_gate puts an admin's stored calling hours over either."""
     return app.config.get("LEADCHAIN_GATE_POLICY")
 
 
@@ -57,10 +58,13 @@ class CrmActivities:
 
     @activity.defn(name="check_call_gate")
     def check_call_gate(self, inp: GateInput) -> GateResult:
-        from crm.services import compliance
+        """Threshold: none for a rep's "call now" (waive_score), else the admin's stored one, else the
+        chain's. Calling hours: the admin's stored ones, else the configured policy's."""
+        from crm.services import app_settings, compliance
         with self._ctx():
+            threshold = 0 if inp.waive_score else app_settings.gate_threshold(default=inp.threshold)
             decision = compliance.check_call_gate(inp.lead_id, now_utc=max(utcnow(), inp.now or utcnow()),
-                                                  threshold=inp.threshold, policy=gate_policy(self.app))
+                                                  threshold=threshold, policy=gate_policy(self.app))
             db.session.commit()
             return GateResult(allowed=decision.allowed, reason=decision.reason,
                               next_window_start=decision.next_window_start)

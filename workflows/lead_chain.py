@@ -262,8 +262,9 @@ class LeadChainWorkflow:
         return await self._crm("score_lead", ScoreInput(self._lead_id, reason), ScoreResult)
 
     async def _gate(self) -> GateResult:
-        threshold = 0 if self._call_now_waiver else self._settings.gate_threshold
-        gate: GateResult = await self._crm("check_call_gate", GateInput(self._lead_id, threshold, workflow.now()), GateResult)
+        gate: GateResult = await self._crm("check_call_gate", GateInput(self._lead_id, self._settings.gate_threshold,
+                                                                        workflow.now(), waive_score=self._call_now_waiver),
+                                           GateResult)
         if not gate.allowed and gate.reason not in ("outside_hours", "attempt_cap"):
             self._call_now_waiver = False  # refused for consent or do-not-contact: a rep's request cannot change that
         return gate

@@ -85,9 +85,13 @@ class ScoreInput:
 @dataclass
 class GateInput:
     lead_id: int
+    # The chain's ChainSettings.gate_threshold; a threshold an admin stored in Settings wins over it.
     threshold: int
     # Workflow time of the decision: keeps the gate testable under time skipping.
     now: datetime | None = None
+    # A rep's "call now": the score threshold does not apply (consent, do-not-contact and calling hours do).
+    # Defaulted, so histories recorded before it existed still decode.
+    waive_score: bool = False
 
 
 @dataclass

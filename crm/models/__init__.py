@@ -9,11 +9,12 @@ from crm.models.leads import Lead, LeadStatus, PossibleDuplicate, Priority
 from crm.models.reports import Report, ReportDocument
 from crm.models.scoring import ScoreHistory
 from crm.models.sessions import UserSession
+from crm.models.settings import AppSetting
 from crm.models.users import Role, User
 from crm.models.work import Appointment, AppointmentStatus, Task, TaskStatus
 
 __all__ = [
-    "Appointment", "AppointmentStatus", "AuditEntry", "Campaign", "Channel", "ConsentRecord", "Direction",
+    "AppSetting", "Appointment", "AppointmentStatus", "AuditEntry", "Campaign", "Channel", "ConsentRecord", "Direction",
     "DoNotCallEntry", "LeadSubmission", "SideEffect",
     "Interaction", "InteractionKind", "Lead", "LeadStatus", "LegalBasis", "PossibleDuplicate",
     "Priority", "Report", "ReportDocument", "Role", "ScoreHistory", "Task", "TaskStatus", "User", "UserSession", "WebhookDelivery",

@@ -18,7 +18,8 @@ Calling hours are local to the callee: the lead's phone_timezone, else the zone 
 window, 20:00 is not. With `german_public_holidays`, DE leads are not called on German public holidays
 (national ones, plus those of `german_holiday_states` if set: the strictest reading lists all 16).
 
-Configuration (GatePolicy.from_env):
+Configuration (GatePolicy.from_env; calling hours an admin stores in Settings replace
+LEADCHAIN_CALLING_HOURS, read at every gate check: crm.services.app_settings):
   LEADCHAIN_CALLING_HOURS   JSON object by region, merged over the defaults; the key "default" sets the
                             window for regions not listed, e.g.
                             {"DE": {"days": "mon-fri", "start": "09:00", "end": "20:00"},
@@ -117,15 +118,7 @@ class GatePolicy:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatePolicy:
         env = os.environ if environ is None else environ
-        windows = {"DE": DE_WINDOW, "US": US_WINDOW}
-        default = None
-        raw = env.get("LEADCHAIN_CALLING_HOURS", "").strip()
-        if raw:
-            for region, window in parse_calling_hours(raw).items():
-                if region == "default":
-                    default = window
-                else:
-                    windows[region] = window
+        windows, default = calling_windows(env.get("LEADCHAIN_CALLING_HOURS", "").strip() or None)
         try:
             attempts = int(env.get("LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY", "2"))
         except ValueError:
@@ -141,6 +134,12 @@ class GatePolicy:
                    require_express_consent_for_ai_calls=_flag(env, "LEADCHAIN_REQUIRE_EXPRESS_CONSENT_FOR_AI_CALLS"),
                    german_public_holidays=_flag(env, "LEADCHAIN_GERMAN_PUBLIC_HOLIDAYS"),
                    german_holiday_states=states)
+
+    def with_calling_hours(self, raw: str | Mapping | None) -> GatePolicy:
+        """This policy with its windows taken from `raw` (LEADCHAIN_CALLING_HOURS's shape) instead:
+        what an admin's stored calling hours do (crm.services.app_settings)."""
+        windows, default = calling_windows(raw)
+        return replace(self, windows=windows, default_window=default)
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool = True) -> bool:
@@ -197,6 +196,19 @@ def parse_calling_hours(raw: str | Mapping) -> dict[str, CallingWindow]:
         except GateConfigError as e:
             raise GateConfigError(f"{region}: {e}") from None
     return out
+
+
+def calling_windows(raw: str | Mapping | None) -> tuple[dict[str, CallingWindow], CallingWindow | None]:
+    """(windows by region, default window) from LEADCHAIN_CALLING_HOURS's JSON (or a mapping of that
+    shape), merged over the DE and US defaults; None or empty: the defaults. The one reading of calling
+    hours: the environment and the admin's stored override both go through it."""
+    windows, default = {"DE": DE_WINDOW, "US": US_WINDOW}, None
+    for region, window in (parse_calling_hours(raw) if raw else {}).items():
+        if region == "default":
+            default = window
+        else:
+            windows[region] = window
+    return windows, default
 
 
 class _Holidays:
@@ -397,8 +409,9 @@ def attempts_on_local_day(lead_id: int, now_utc: datetime, tz: str) -> int:
 def check_call_gate(lead_id: int, *, now_utc: datetime, threshold: int, policy: GatePolicy | None = None,
                     record_refusal: bool = True, actor: str = "system:call-gate") -> GateDecision:
     """Decide for a CRM lead; a refusal is written to the audit log (reason and detail, no number).
-    Does not commit."""
-    policy = policy or GatePolicy.from_env()
+    Does not commit. Calling hours an admin stored (crm.services.app_settings) replace the policy's."""
+    from crm.services import app_settings
+    policy = app_settings.gate_policy(policy)
     lead = db.session.get(Lead, lead_id)
     if lead is None:
         raise LookupError(f"lead {lead_id} does not exist")

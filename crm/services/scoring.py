@@ -1,7 +1,8 @@
 """Lead scoring: 0-100 with a per-factor breakdown, a priority, tags and a recommended next action.
 
 The rules are data, not code: `crm/scoring_rules.yaml` ships the default; `LEADCHAIN_SCORING_RULES`
-names another file (see that file for the format). `compute` is a pure function of `LeadFacts`;
+names another file (see that file for the format); an admin's ruleset stored in Settings wins over both
+(crm.services.app_settings). `compute` is a pure function of `LeadFacts`;
 `facts_for` reads them from the CRM and `score_lead` stores the result (history, lead, audit).
 """
 from __future__ import annotations
@@ -245,17 +246,31 @@ def parse_rules(data: Any, path: str | None = None) -> ScoringRules:
 _cache: dict[str, tuple[tuple[int, int], ScoringRules]] = {}
 
 
+def rules_from_text(text: str, path: str | None = None) -> ScoringRules:
+    """Validate the YAML text of a ruleset (a file's, or one an admin stored) into ScoringRules."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = f"scoring rules file {path!r}" if path else "the scoring rules"
+        raise ScoringConfigError("", f"{where} is not valid YAML: {e}") from None
+    return parse_rules(data, path)
+
+
+def rules_path(path: str | os.PathLike | None = None) -> Path:
+    """The rules file: `path`, else $LEADCHAIN_SCORING_RULES, else the shipped default."""
+    if path is None:
+        path = os.environ.get(RULES_ENV) or None
+    if path is None:
+        return Path(str(resources.files("crm").joinpath("scoring_rules.yaml")))
+    return Path(path)
+
+
 def load_rules(path: str | os.PathLike | None = None) -> ScoringRules:
     """Load and validate a rules file: `path`, else $LEADCHAIN_SCORING_RULES, else the shipped default.
 
     Re-reads the file when it changed on disk, so an edited ruleset takes effect without a restart.
     """
-    if path is None:
-        path = os.environ.get(RULES_ENV) or None
-    if path is None:
-        target = Path(str(resources.files("crm").joinpath("scoring_rules.yaml")))
-    else:
-        target = Path(path)
+    target = rules_path(path)
     try:
         stat = target.stat()
     except OSError as e:
@@ -264,11 +279,7 @@ def load_rules(path: str | os.PathLike | None = None) -> ScoringRules:
     cached = _cache.get(key)
     if cached and cached[0] == stamp:
         return cached[1]
-    try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ScoringConfigError("", f"scoring rules file {str(target)!r} is not valid YAML: {e}") from None
-    rules = parse_rules(data, str(target))
+    rules = rules_from_text(target.read_text(encoding="utf-8"), str(target))
     _cache[key] = (stamp, rules)
     return rules
 
@@ -423,10 +434,15 @@ def facts_for(lead_id: int) -> LeadFacts:
 
 def score_lead(lead_id: int, *, actor: str, reason: str, rules: ScoringRules | None = None) -> Score:
     """Score a lead and record it: a ScoreHistory row, the lead's score/priority/tags, an audit entry
-    when any of those changed. Runs in the caller's transaction and does not commit."""
+    when any of those changed. Runs in the caller's transaction and does not commit.
+
+    Without `rules`: the ruleset and gate threshold in force (an admin's stored ones, else the file's;
+    crm.services.app_settings)."""
     if not reason or len(reason) > 64:
         raise ValueError("reason must be 1 to 64 characters")
-    rules = rules or load_rules()
+    if rules is None:
+        from crm.services import app_settings
+        rules = app_settings.rules_in_force()
     # Lock the row (PostgreSQL) so concurrent re-scores of one lead apply one after the other.
     lead = db.session.get(Lead, lead_id, with_for_update=True)
     if lead is None:

@@ -1,10 +1,14 @@
 """Settings (admins only): users and roles, scoring rules and the gate threshold, calling hours, campaigns,
 provider keys.
 
-Scoring rules and calling hours are shown read-only: the chain worker reads them from the rules YAML
-(LEADCHAIN_SCORING_RULES) and the environment (LEADCHAIN_CALLING_HOURS, ...) in its own process, so an
-edit here could not reach it safely; the page says where to change them. Provider keys live in Vault
-(or the environment): the page says only whether each is set, never its value."""
+Scoring rules (YAML), the gate threshold and calling hours are editable: they are stored in the CRM
+database (crm.services.app_settings) over the defaults from the rules file (LEADCHAIN_SCORING_RULES),
+the chain's ChainSettings and the environment (LEADCHAIN_CALLING_HOURS). The chain's activities read the
+database when they run, so an edit reaches every chain at its next score or gate check. Each form
+validates through the parser its default goes through; a bad value is refused with 422 naming the entry
+and nothing is stored. "Reset to default" deletes the override. Every change is audited. The other
+gate limits (attempts per day, holidays, express consent) stay environment settings, shown read-only.
+Provider keys live in Vault (or the environment): the page says only whether each is set, never its value."""
 from __future__ import annotations
 
 import logging
@@ -14,7 +18,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from crm.extensions import db
 from crm.models import Campaign, Role, User
-from crm.services import audit
+from crm.services import app_settings, audit
 from crm.ui.access import admin_only, user
 from crm.ui.i18n import LANGUAGES, _
 from crm.ui.security import revoke_sessions
@@ -35,6 +39,12 @@ PROVIDER_SECRETS = (
     ("providers/sendgrid-inbound-public-key", "SendGrid inbound parse key"),
 )
 USER_FIELDS = ("email", "name", "role", "language", "active")
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    from flask_babel import format_datetime
+    return {"when": lambda value: format_datetime(value, "short") if value else ""}
 
 
 def _actor() -> str:
@@ -171,31 +181,214 @@ def set_user_password(user_id: int):
     return redirect(url_for("settings.users"))
 
 
+# ---------------------------------------------------------------- scoring rules and gate threshold
+
+def _file_rules_text() -> tuple[str | None, str | None]:
+    """(the rules file's text, why it cannot be read)."""
+    from crm.services.scoring import rules_path
+    target = rules_path()
+    try:
+        return target.read_text(encoding="utf-8"), None
+    except OSError as e:
+        return None, f"{target}: {e.strerror}"
+
+
+def _chain_threshold() -> int:
+    """The chain's own gate threshold: LEADCHAIN_CHAIN_SETTINGS (as the chain worker reads it), else the
+    production default of ChainSettings."""
+    import json
+    import os
+
+    from workflows.payloads import ChainSettings
+    default = ChainSettings().gate_threshold
+    raw = current_app.config.get("LEADCHAIN_CHAIN_SETTINGS") or os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
+    try:
+        value = (raw if isinstance(raw, dict) else json.loads(raw)).get("gate_threshold", default) if raw else default
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+    except (ValueError, TypeError, AttributeError):
+        return default
+
+
+def _scoring_page(*, rules_text: str | None = None, rules_error: str | None = None,
+                  threshold_value: str | None = None, threshold_error: str | None = None, status: int = 200):
+    import os
+
+    from crm.services.scoring import RULES_ENV, ScoringConfigError
+    default_threshold = _chain_threshold()
+    stored_rules = app_settings.stored(app_settings.SCORING_RULES)
+    stored_threshold = app_settings.stored(app_settings.GATE_THRESHOLD)
+    try:
+        rules, error = app_settings.scoring_rules(), None
+    except ScoringConfigError as e:
+        rules, error = None, str(e)
+    if rules_text is None:
+        rules_text, file_error = (stored_rules.value, None) if stored_rules is not None else _file_rules_text()
+        error = error or file_error
+    if threshold_value is None:
+        threshold_value = str(stored_threshold.value if stored_threshold is not None else default_threshold)
+    return render_template(
+        "ui/settings/scoring.html", rules=rules, error=error, env_name=RULES_ENV,
+        custom_file=bool(os.environ.get(RULES_ENV)), stored_rules=stored_rules, stored_threshold=stored_threshold,
+        rules_text=rules_text, rules_error=rules_error, threshold_value=threshold_value,
+        threshold_error=threshold_error, default_threshold=default_threshold), status
+
+
 @bp.get("/scoring")
 @admin_only
 def scoring():
-    """The scoring rules in force and the gate threshold (read-only)."""
-    import os
+    """The scoring rules and the gate threshold in force, with the forms to change them."""
+    return _scoring_page()
 
-    from crm.services.scoring import RULES_ENV, ScoringConfigError, load_rules
+
+@bp.post("/scoring/rules")
+@admin_only
+def save_scoring_rules():
+    """Store a ruleset (YAML): validated like a rules file; a bad one is refused (422) naming the entry."""
+    text = (request.form.get("rules") or "").replace("\r\n", "\n")
     try:
-        rules, error = load_rules(), None
-    except ScoringConfigError as e:
-        rules, error = None, str(e)
-    return render_template("ui/settings/scoring.html", rules=rules, error=error, env_name=RULES_ENV,
-                           custom_file=bool(os.environ.get(RULES_ENV)))
+        rules = app_settings.set_scoring_rules(text, _actor())
+    except app_settings.SettingError as e:
+        db.session.rollback()
+        return _scoring_page(rules_text=text, rules_error=e.detail, status=422)
+    db.session.commit()
+    flash(_("Scoring rules %(version)s saved; the chain uses them from its next score.", version=rules.version),
+          "success")
+    return redirect(url_for("settings.scoring"))
+
+
+@bp.post("/scoring/rules/reset")
+@admin_only
+def reset_scoring_rules():
+    """Back to the rules file."""
+    _reset(app_settings.SCORING_RULES)
+    return redirect(url_for("settings.scoring"))
+
+
+@bp.post("/scoring/threshold")
+@admin_only
+def save_gate_threshold():
+    """Store the gate threshold (0-100)."""
+    value = (request.form.get("threshold") or "").strip()
+    try:
+        threshold = app_settings.set_gate_threshold(value, _actor())
+    except app_settings.SettingError:
+        db.session.rollback()
+        return _scoring_page(threshold_value=value,
+                             threshold_error=_("Please enter a whole number from 0 to 100."), status=422)
+    db.session.commit()
+    flash(_("Gate threshold %(value)d saved.", value=threshold), "success")
+    return redirect(url_for("settings.scoring"))
+
+
+@bp.post("/scoring/threshold/reset")
+@admin_only
+def reset_gate_threshold():
+    """Back to the chain's own threshold."""
+    _reset(app_settings.GATE_THRESHOLD)
+    return redirect(url_for("settings.scoring"))
+
+
+def _reset(key: str) -> None:
+    if app_settings.reset(key, _actor()):
+        db.session.commit()
+        flash(_("Reset to the default."), "success")
+    else:
+        flash(_("This already is the default."), "info")
+
+
+# ---------------------------------------------------------------- calling hours
+
+def _days_text(days) -> str:
+    """(0, 1, 2, 3, 4, 6) → "mon-fri,sun": what the calling-hours parser reads back."""
+    from crm.services.compliance import DAY_NAMES
+    runs: list[list[int]] = []
+    for d in sorted(set(days)):
+        if runs and d == runs[-1][-1] + 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ",".join(DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" for r in runs)
+
+
+def _policy_rows(policy) -> list[dict]:
+    from crm.services.app_settings import window_json
+    rows = []
+    for region, window in sorted(policy.windows.items()):
+        rows.append({"region": region, "days": _days_text(window.days), **{
+            k: v for k, v in window_json(window).items() if k != "days"}})
+    fallback = policy.default_window or policy.window_for("DE")
+    rows.append({"region": "default", "days": _days_text(fallback.days),
+                 **{k: v for k, v in window_json(fallback).items() if k != "days"}})
+    return rows
+
+
+BLANK_ROWS = 2
+
+
+def _calling_hours_page(*, rows: list[dict] | None = None, problem: str | None = None, status: int = 200):
+    from crm.services.compliance import GateConfigError
+    try:
+        policy, error = app_settings.gate_policy(current_app.config.get("LEADCHAIN_GATE_POLICY")), None
+    except GateConfigError as e:
+        policy, error = None, str(e)
+    if rows is None:
+        rows = _policy_rows(policy) if policy is not None else []
+        rows += [{"region": "", "days": "", "start": "", "end": ""}] * BLANK_ROWS
+    return render_template("ui/settings/calling_hours.html", policy=policy, error=error, rows=rows,
+                           problem=problem, stored=app_settings.stored(app_settings.CALLING_HOURS)), status
 
 
 @bp.get("/calling-hours")
 @admin_only
 def calling_hours():
-    """The compliance gate's calling windows and limits (read-only)."""
-    from crm.services.compliance import GateConfigError, GatePolicy
-    try:
-        policy, error = GatePolicy.from_env(), None
-    except GateConfigError as e:
-        policy, error = None, str(e)
-    return render_template("ui/settings/calling_hours.html", policy=policy, error=error)
+    """The compliance gate's calling windows by region, editable; the limits from the environment."""
+    return _calling_hours_page()
+
+
+@bp.post("/calling-hours")
+@admin_only
+def save_calling_hours():
+    """Store the calling windows (region, days, start, end per row), read by the same parser as
+    LEADCHAIN_CALLING_HOURS; a bad row is refused (422) naming the region."""
+    form = request.form
+    fields = ("region", "days", "start", "end")
+    columns = [form.getlist(k) for k in fields]
+    rows = [dict(zip(fields, (v.strip() for v in values))) for values in zip(*columns)]
+    mapping: dict[str, dict] = {}
+    problem = None
+    for row in rows:
+        if not any(row.values()):
+            continue
+        region = row["region"] if row["region"] == "default" else row["region"].upper()
+        if not region:
+            problem = _("Every row with times needs a region (e.g. DE, AT, US).")
+            break
+        if region in mapping:
+            problem = _("Region %(region)s is listed twice.", region=region)
+            break
+        spec = {"start": row["start"], "end": row["end"]}
+        if row["days"]:
+            spec["days"] = row["days"]
+        mapping[region] = spec
+    if problem is None:
+        try:
+            app_settings.set_calling_hours(mapping, _actor())
+        except app_settings.SettingError as e:
+            problem = e.detail
+    if problem is not None:
+        db.session.rollback()
+        return _calling_hours_page(rows=rows, problem=problem, status=422)
+    db.session.commit()
+    flash(_("Calling hours saved; the gate applies them from its next check."), "success")
+    return redirect(url_for("settings.calling_hours"))
+
+
+@bp.post("/calling-hours/reset")
+@admin_only
+def reset_calling_hours():
+    """Back to LEADCHAIN_CALLING_HOURS (or the built-in windows)."""
+    _reset(app_settings.CALLING_HOURS)
+    return redirect(url_for("settings.calling_hours"))
 
 
 @bp.get("/campaigns")

@@ -1,12 +1,15 @@
-"""Settings (admins only): users and roles, read-only scoring and calling hours, campaigns, provider keys
-that are never shown; the `leadchain user` commands and the demo team's passwords."""
+"""Settings (admins only): users and roles, editable scoring rules, gate threshold and calling hours (validated,
+audited, reset to default), campaigns, provider keys that are never shown; the `leadchain user` commands and
+the demo team's passwords."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from crm.extensions import db
-from crm.models import AuditEntry, Campaign, Role, User
+from crm.models import AppSetting, AuditEntry, Campaign, Role, User
 from tests.conftest import make_test_secrets
 from tests.ui.conftest import PASSWORD, login, signed_in
 
@@ -70,16 +73,138 @@ def test_admin_resets_a_password(ui_app, team, as_admin):
     assert login(ui_app.test_client(), team.sales_a.email, "ein neues langes Passwort für Anna").status_code == 302
 
 
-def test_scoring_and_calling_hours_are_shown_read_only(as_admin, monkeypatch):
+RULES_V2 = (Path(__file__).resolve().parents[2] / "crm" / "scoring_rules.yaml").read_text(encoding="utf-8") \
+    .replace('version: "v1"', 'version: "v2-admin"').replace("partner: 20", "partner: 35")
+
+
+def _settings(app) -> dict:
+    with app.app_context():
+        return {row.key: row.value for row in db.session.scalars(sa.select(AppSetting))}
+
+
+def _setting_audits(app) -> list[AuditEntry]:
+    with app.app_context():
+        rows = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.entity_type == "app_setting")
+                                  .order_by(AuditEntry.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_scoring_page_shows_the_rules_in_force_as_forms(as_admin):
     page = as_admin.get("/settings/scoring").get_data(as_text=True)
-    assert "Schwelle für Anrufe" in page and "<strong>50</strong>" in page and "LEADCHAIN_SCORING_RULES" in page
-    assert 'action="/settings' not in page            # nothing to submit: read-only
+    assert "Schwelle für Anrufe" in page and 'name="threshold"' in page and 'value="50"' in page
+    assert 'action="/settings/scoring/rules"' in page and 'version: &#34;v1&#34;' in page   # the file's YAML
+    assert "Auf Voreinstellung zurücksetzen" not in page                                 # nothing stored yet
+
+
+def test_admin_edits_the_scoring_rules_and_resets_them(ui_app, team, as_admin):
+    r = as_admin.submit("/settings/scoring/rules", {"rules": RULES_V2})
+    assert r.status_code == 302
+    assert _settings(ui_app) == {"scoring.rules": RULES_V2}
+    page = as_admin.get("/settings/scoring").get_data(as_text=True)
+    assert "v2-admin" in page and "<td>partner</td><td>35</td>" in page and "im CRM gespeichert" in page
+    [entry] = _setting_audits(ui_app)
+    assert (entry.actor, entry.action) == (f"user:{team.admin.id}", "setting.update")
+    assert entry.before == {"key": "scoring.rules", "default": True}
+    assert entry.after == {"key": "scoring.rules", "value": RULES_V2}
+
+    assert as_admin.submit("/settings/scoring/rules/reset").status_code == 302
+    assert _settings(ui_app) == {}
+    entry = _setting_audits(ui_app)[-1]
+    assert entry.action == "setting.reset" and entry.before["value"] == RULES_V2
+    assert "v2-admin" not in as_admin.get("/settings/scoring").get_data(as_text=True)
+    assert as_admin.submit("/settings/scoring/rules/reset").status_code == 302          # nothing to reset
+    assert len(_setting_audits(ui_app)) == 2
+
+
+def test_bad_scoring_rules_are_refused_naming_the_entry(ui_app, as_admin):
+    bad = RULES_V2.replace("thresholds: {hot: 70, warm: 40}", "thresholds: {hot: 70, warm: 80}")
+    r = as_admin.submit("/settings/scoring/rules", {"rules": bad})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "Nicht gespeichert" in page and "Bewertungsregeln (YAML)" in page and "thresholds.warm" in page
+    assert 'aria-invalid="true"' in page and "warm: 80" in page          # the admin's text is kept to fix
+    for text, named in ((RULES_V2.replace("partner: 35", "partner: lots"), "source.points.partner"),
+                        (RULES_V2 + "\nbonus: 5\n", "bonus"), ("version: [unclosed", "YAML"), ("", "empty")):
+        r = as_admin.submit("/settings/scoring/rules", {"rules": text})
+        assert r.status_code == 422 and named in r.get_data(as_text=True), named
+    assert _settings(ui_app) == {} and _setting_audits(ui_app) == []
+
+
+def test_admin_sets_and_resets_the_gate_threshold(ui_app, as_admin):
+    for value in ("101", "-1", "fifty", "", "12.5"):
+        r = as_admin.submit("/settings/scoring/threshold", {"threshold": value})
+        assert r.status_code == 422, value
+        assert "ganze Zahl von 0 bis 100" in r.get_data(as_text=True)
+    assert _settings(ui_app) == {}
+    assert as_admin.submit("/settings/scoring/threshold", {"threshold": "65"}).status_code == 302
+    assert _settings(ui_app) == {"gate.threshold": 65}
+    assert 'value="65"' in as_admin.get("/settings/scoring").get_data(as_text=True)
+    assert as_admin.submit("/settings/scoring/threshold", {"threshold": "70"}).status_code == 302
+    entry = _setting_audits(ui_app)[-1]
+    assert entry.before == {"key": "gate.threshold", "value": 65} and entry.after == {"key": "gate.threshold",
+                                                                                      "value": 70}
+    assert as_admin.submit("/settings/scoring/threshold/reset").status_code == 302
+    assert _settings(ui_app) == {}
+
+
+def _hours(*rows) -> dict:
+    return {k: [row[i] for row in rows] for i, k in enumerate(("region", "days", "start", "end"))}
+
+
+def test_admin_edits_calling_hours_by_region_and_resets_them(ui_app, team, as_admin, monkeypatch):
     monkeypatch.setenv("LEADCHAIN_CALLING_HOURS", '{"AT": {"days": "mon-fri", "start": "10:00", "end": "18:00"}}')
     page = as_admin.get("/settings/calling-hours").get_data(as_text=True)
-    assert "AT" in page and "10:00" in page and "Anrufversuche pro Tag" in page
-    monkeypatch.setenv("LEADCHAIN_CALLING_HOURS", "{not json")
-    r = as_admin.get("/settings/calling-hours")
-    assert r.status_code == 200 and "nicht verwendbar" in r.get_data(as_text=True)
+    assert 'value="AT"' in page and 'value="10:00"' in page and 'value="mon-fri"' in page
+    assert "Anrufversuche pro Tag" in page
+    form = _hours(("DE", "mon-fri", "09:00", "19:00"), ("at", "mon,wed", "11:00", "17:00"), ("", "", "", ""),
+                  ("default", "mon-sat", "10:00", "16:00"))
+    assert as_admin.submit("/settings/calling-hours", form).status_code == 302
+    assert _settings(ui_app) == {"calling_hours": {
+        "DE": {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "19:00"},
+        "AT": {"days": [0, 2], "start": "11:00", "end": "17:00"},
+        "default": {"days": [0, 1, 2, 3, 4, 5], "start": "10:00", "end": "16:00"}}}
+    page = as_admin.get("/settings/calling-hours").get_data(as_text=True)
+    assert 'value="mon,wed"' in page and 'value="19:00"' in page and 'value="mon-sat"' in page
+    entry = _setting_audits(ui_app)[-1]
+    assert entry.actor == f"user:{team.admin.id}" and entry.after["value"]["AT"]["start"] == "11:00"
+    assert as_admin.submit("/settings/calling-hours/reset").status_code == 302
+    assert _settings(ui_app) == {}
+    assert 'value="10:00"' in as_admin.get("/settings/calling-hours").get_data(as_text=True)   # env again
+
+
+def test_bad_calling_hours_are_refused_naming_the_region(ui_app, as_admin):
+    cases = (([("AT", "mon-fri", "18:00", "10:00")], "AT"),
+             ([("AT", "mon-fri", "25:00", "26:00")], "AT"),
+             ([("AT", "montags", "09:00", "17:00")], "AT.days"),
+             ([("XYZ", "mon-fri", "09:00", "17:00")], "XYZ"),
+             ([("", "mon-fri", "09:00", "17:00")], "Region"),
+             ([("DE", "", "09:00", "17:00"), ("de", "", "10:00", "17:00")], "DE"))
+    for rows, named in cases:
+        r = as_admin.submit("/settings/calling-hours", _hours(*rows))
+        page = r.get_data(as_text=True)
+        assert r.status_code == 422 and "Nicht gespeichert" in page and named in page, (rows, named)
+    assert _settings(ui_app) == {} and _setting_audits(ui_app) == []
+
+
+def test_only_admins_change_these_settings(ui_app, as_sales_a, as_manager):
+    posts = {"/settings/scoring/rules": {"rules": RULES_V2}, "/settings/scoring/threshold": {"threshold": "10"},
+             "/settings/calling-hours": _hours(("DE", "mon-sun", "00:00", "23:00")),
+             "/settings/scoring/rules/reset": {}, "/settings/calling-hours/reset": {}}
+    for client in (as_sales_a, as_manager):
+        assert client.get("/settings/scoring").status_code == 403
+        for url, data in posts.items():
+            assert client.submit(url, data).status_code == 403, url
+    assert _settings(ui_app) == {} and _setting_audits(ui_app) == []
+
+
+def test_the_forms_speak_english_too(as_admin):
+    r = as_admin.submit("/settings/scoring/rules?lang=en", {"rules": "version: v9\n"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "Not saved." in page and "Scoring rules (YAML)" in page and "thresholds" in page
+    assert as_admin.submit("/settings/calling-hours", _hours(("AT", "", "09:00", "17:00"))).status_code == 302
+    page = as_admin.get("/settings/calling-hours?lang=en").get_data(as_text=True)
+    assert "Calling windows by region" in page and "Reset to default" in page and "other regions" in page
 
 
 def test_campaign_provider_and_failover(ui_app, as_admin):

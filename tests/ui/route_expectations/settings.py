@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import Campaign, User
+from crm.models import AppSetting, Campaign, User
 from tests.ui.route_expectations import Route, Subject
 
 ADMIN_PAGE = {"anonymous": 302, "sales": 403, "manager": 403, "admin": 200}
@@ -31,6 +31,24 @@ def campaign_snapshot(s: Subject):
     c = db.session.get(Campaign, s.extra["campaign_id"])
     return (c.provider, c.agent_id, c.from_number, c.failover_provider, c.active, c.is_default)
 
+
+def app_settings_snapshot(s: Subject):
+    return sorted((row.key, repr(row.value), row.updated_by) for row in db.session.scalars(sa.select(AppSetting)))
+
+
+def _stored(key: str, value):
+    """A stored override for the reset routes (so an admin's reset has something to delete)."""
+    def setup(s: Subject) -> dict:
+        if db.session.get(AppSetting, key) is None:
+            db.session.add(AppSetting(key=key, value=value, updated_by="matrix"))
+            db.session.commit()
+        return {}
+    return setup
+
+
+RULES_YAML = 'version: "matrix"\nthresholds: {hot: 70, warm: 40}\ngate_threshold: 50\n'
+HOURS = {"region": ["DE", "default"], "days": ["mon-fri", "mon-sat"], "start": ["09:00", "10:00"],
+         "end": ["20:00", "18:00"]}
 
 ROUTES = {
     "settings.index": Route(expect=ADMIN_PAGE),
@@ -59,4 +77,19 @@ ROUTES = {
         data=lambda s: {"provider": "vapi", "agent_id": "assistant_x", "from_number": "pn_1", "language": "de",
                         "failover_provider": "", "active": "1", "is_default": "1"},
         expect=ADMIN_ACTION),
+    "settings.save_scoring_rules": Route(
+        method="POST", snapshot=app_settings_snapshot, data=lambda s: {"rules": RULES_YAML}, expect=ADMIN_ACTION),
+    "settings.reset_scoring_rules": Route(
+        method="POST", setup=_stored("scoring.rules", RULES_YAML), snapshot=app_settings_snapshot,
+        expect=ADMIN_ACTION),
+    "settings.save_gate_threshold": Route(
+        method="POST", snapshot=app_settings_snapshot, data=lambda s: {"threshold": "65"}, expect=ADMIN_ACTION),
+    "settings.reset_gate_threshold": Route(
+        method="POST", setup=_stored("gate.threshold", 65), snapshot=app_settings_snapshot, expect=ADMIN_ACTION),
+    "settings.save_calling_hours": Route(
+        method="POST", snapshot=app_settings_snapshot, data=lambda s: HOURS, expect=ADMIN_ACTION),
+    "settings.reset_calling_hours": Route(
+        method="POST", setup=_stored("calling_hours", {"AT": {"days": [0, 1, 2, 3, 4], "start": "10:00",
+                                                               "end": "18:00"}}),
+        snapshot=app_settings_snapshot, expect=ADMIN_ACTION),
 }
