@@ -730,9 +730,13 @@ def _sum_by(frame: pd.DataFrame, key: str, columns: list[str]) -> dict[Any, dict
             for k, row in grouped.iterrows()}
 
 
-def compute(period: Period, *, previous: Period | None = None, gate_threshold: int = GATE_THRESHOLD,
+def compute(period: Period, *, previous: Period | None = None, gate_threshold: int | None = None,
             now: datetime | None = None) -> KpiReport:
-    """Every KPI of `period` and of the period before it (inside an app context)."""
+    """Every KPI of `period` and of the period before it (inside an app context). "Qualified" counts
+    scores above `gate_threshold`: by default the threshold an admin stored, else 50, as the gate uses."""
+    if gate_threshold is None:
+        from crm.services import app_settings
+        gate_threshold = app_settings.gate_threshold(default=GATE_THRESHOLD)
     previous = previous or period.previous()
     q = _Query(period, previous, gate_threshold)
 

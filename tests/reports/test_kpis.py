@@ -249,3 +249,23 @@ def test_fall_back_day_has_25_hours(ctx):
     assert (r.current.calls.placed, r.previous.calls.placed) == (4, 1)
     assert {h.hour: h.calls for h in r.by_hour if h.calls} == {0: 1, 2: 2, 23: 1}
     assert [(t.day, t.calls) for t in r.trend if t.calls] == [(date(2026, 10, 24), 1), (date(2026, 10, 25), 4)]
+
+
+def test_qualified_follows_the_threshold_an_admin_stored(backend, migrated_urls):
+    from crm.services import app_settings
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend],
+                      "SECRETS": make_test_secrets()})
+    _wipe(app)
+    try:
+        with app.app_context():
+            seed_reference()
+            at = datetime(2026, 1, 15, 17, tzinfo=timezone.utc)
+            # Scores that day: 80, 50, 65. Above 50: two; above a stored 70: one; above 40: all three.
+            assert compute(period_for("daily", DAY), now=at).current.leads.qualified == 2
+            app_settings.set_gate_threshold(70, actor="user:1")
+            db.session.commit()
+            assert compute(period_for("daily", DAY), now=at).current.leads.qualified == 1
+            assert compute(period_for("daily", DAY), now=at, gate_threshold=40).current.leads.qualified == 3
+            db.session.remove()
+    finally:
+        _wipe(app)
