@@ -27,12 +27,13 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import AnonymousUserMixin, LoginManager, user_logged_in
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from crm.extensions import db
 from crm.models import Role, User, UserSession
@@ -43,6 +44,27 @@ log = logging.getLogger(__name__)
 CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/", "/unsubscribe/")
 JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz")
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+# Record ids are INTEGER columns (PostgreSQL int4). A bigger number names no record: the UI's routes do
+# not match it (404) rather than hand it to the database driver, which overflows (a 500 on both backends).
+MAX_RECORD_ID = 2**31 - 1
+
+
+class RecordIdConverter(IntegerConverter):
+    """``<int:...>`` of the UI's routes: ASCII digits only (``\\d`` also matches "١"), at most MAX_RECORD_ID."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, signed=signed,
+                         max=MAX_RECORD_ID if max is None else max)
+
+    def to_python(self, value: str):
+        if len(value) > 10:  # int() of thousands of digits is slow (and refused beyond 4300)
+            raise ValidationError()
+        return super().to_python(value)
+
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
@@ -96,6 +118,8 @@ def _configure(app: Flask) -> bool:
 
 def init_security(app: Flask) -> None:
     secure = _configure(app)
+    # Before the UI's blueprints are registered: their <int:...> rules get the bounded converter.
+    app.url_map.converters["int"] = RecordIdConverter
     hops = int(os.environ.get("LEADCHAIN_PROXY_HOPS", "0") or 0)
     if hops > 0:
         # Only behind known proxies: X-Forwarded-For is trusted for exactly that many hops.
@@ -113,6 +137,7 @@ def init_security(app: Flask) -> None:
 
     csrf.init_app(app)
     app.before_request(_csrf_guard)
+    app.before_request(_refuse_nul)
 
     app.after_request(_restore_view_headers)   # runs after Talisman's hook (reverse order)
     Talisman(app, force_https=False, strict_transport_security=secure,
@@ -235,6 +260,19 @@ def _csrf_guard() -> None:
     if request.path.startswith(CSRF_EXEMPT_PREFIXES) or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     csrf.protect()
+
+
+def _refuse_nul() -> None:
+    """A NUL character in a page's query or form is never real input, and PostgreSQL refuses it in text
+    (the request would fail with a 500 there and pass on SQLite): a 400 page on both. /api/ and
+    /webhooks/ answer for their own bodies."""
+    if request.path.startswith(CSRF_EXEMPT_PREFIXES) or request.path == "/healthz":
+        return
+    sources = (request.args, request.form) if request.method != "GET" else (request.args,)
+    for values in sources:
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400)
 
 
 # A view that sets one of these itself knows better (the unsubscribe page: no-referrer for its token URL).
