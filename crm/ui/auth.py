@@ -98,6 +98,8 @@ def safe_next(target: str | None) -> str:
     """`target` if it is a path on this site, else the dashboard."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"  # a line break would end up in the Location header (a 500, or header injection)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return "/"

@@ -218,3 +218,18 @@ def test_purge_removes_only_sessions_that_ended(ui_app, team, anon):
         left = list(db.session.scalars(sa.select(UserSession)))
     assert before >= 2 and [s.user_id for s in left] == [team.sales_b.id]
     assert live.get("/leads").status_code == 200
+
+
+@pytest.mark.parametrize("target", ["/\r\nSet-Cookie: x=1", "/leads\nX: y", "/a\tb", "/\x7f", "/\x1b[31m"])
+def test_next_with_control_characters_goes_to_the_dashboard(team, anon, target):
+    """A line break in `next` reached the Location header, which werkzeug refuses with a 500."""
+    from crm.ui.auth import safe_next
+    assert safe_next(target) == "/"
+    r = anon.post("/language", data={"language": "en", "next": target, "csrf_token": anon.csrf_token()})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    client = signed_in(anon.application, team.sales_a)
+    r = client.get("/login", query_string={"next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    r = anon.post("/login", data={"email": team.sales_b.email, "password": PASSWORD, "csrf_token": anon.csrf_token(),
+                                  "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
