@@ -26,6 +26,7 @@ from crm.models import (Appointment, AuditEntry, Campaign, ConsentRecord, Intera
                         LeadStatus, PossibleDuplicate, Priority, Role, ScoreHistory, Task, TaskStatus, User)
 from crm.services import normalize
 from crm.ui.access import lead_visibility
+from crm.ui.security import MAX_RECORD_ID
 
 SORTS = ("score", "created", "next_step")
 PER_PAGE = 25
@@ -34,6 +35,20 @@ MAX_QUERY = 200
 # The timeline shows this many of each kind (newest first); the chain writes an audit entry per stage.
 TIMELINE_LIMIT = 200
 _PHONEISH = re.compile(r"^[+(]?[\d\s()./-]{3,}$")
+# A bigger number names no record, and binding it would overflow the database driver (crm.ui.security).
+# Only ASCII digits: str.isdigit() also accepts "²" and "١".
+MAX_ID = MAX_RECORD_ID
+_ASCII_ID = re.compile(r"[0-9]{1,10}")
+_ASCII_INT = re.compile(r"(-?)([0-9]+)")
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A record id from a form or query value, or None when it is not one (never an exception)."""
+    raw = (raw or "").strip()
+    if not _ASCII_ID.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ID else None
 
 
 # ---------------------------------------------------------------- the list
@@ -72,21 +87,26 @@ def _enum(cls, raw: str | None):
 
 
 def _int(raw: str | None, default: int | None = None, lo: int = 1, hi: int | None = None) -> int | None:
-    try:
-        value = int(raw) if raw not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
+    # ASCII digits only (int() would take "١٢"); a number beyond an id's size is clamped, never bound
+    # to the database as is (it would overflow the driver).
+    match = _ASCII_INT.fullmatch((raw or "").strip())
+    if match is None:
+        value = default
+    elif len(match.group(2).lstrip("0")) > 10:
+        value = -MAX_ID if match.group(1) else MAX_ID
+    else:
+        value = int(match.group(0))
     if value is None:
         return None
     value = max(lo, value)
-    return min(value, hi) if hi else value
+    return min(value, hi or MAX_ID)
 
 
 def parse_filters(args: Mapping[str, str]) -> LeadFilters:
     """Read filters from query parameters. A value that is not one of the choices is ignored (the list
     shows everything for that filter) rather than answered with an error: links get stale."""
     owner = (args.get("owner") or "").strip() or None
-    if owner not in (None, "me", "none") and not owner.isdigit():
+    if owner not in (None, "me", "none") and parse_id(owner) is None:
         owner = None
     open_task = {"yes": True, "no": False}.get((args.get("open_task") or "").strip())
     sort = args.get("sort") if args.get("sort") in SORTS else "created"

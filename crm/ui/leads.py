@@ -28,6 +28,7 @@ from crm.services import audit, chain_control, normalize
 from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable
 from crm.ui import lead_queries as q
 from crm.ui.access import MANAGERS, any_role, editable_fields, lead_or_404, lead_visibility, user
+from crm.ui.auth import safe_next
 from crm.ui.i18n import _, current_language, ngettext
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,9 @@ def index():
 
 
 def _back_to_list():
-    target = request.form.get("next") or ""
-    # Only back into the list itself: never an open redirect.
-    if not target.startswith("/leads") or target.startswith("//") or "\\" in target:
+    target = safe_next(request.form.get("next"))
+    # Only back into the list itself: never an open redirect (nor a header with a line break).
+    if not target.startswith("/leads"):
         target = url_for("leads.index")
     return redirect(target, code=303)
 
@@ -89,7 +90,7 @@ def bulk():
         return _back_to_list()
     if action == "assign" and user().role not in MANAGERS:
         abort(403)
-    ids = sorted({int(v) for v in request.form.getlist("lead_id") if v.isdigit()})[:BULK_MAX]
+    ids = sorted({i for i in map(q.parse_id, request.form.getlist("lead_id")) if i is not None})[:BULK_MAX]
     if not ids:
         flash(_("Please tick at least one lead."), "error")
         return _back_to_list()
@@ -137,9 +138,10 @@ def _owner_from(raw: str | None) -> User | None | bool:
     raw = (raw or "").strip()
     if raw in ("", "none"):
         return None
-    if not raw.isdigit():
+    owner_id = q.parse_id(raw)
+    if owner_id is None:
         return False
-    owner = db.session.get(User, int(raw))
+    owner = db.session.get(User, owner_id)
     if owner is None or not owner.active:
         return False
     return owner

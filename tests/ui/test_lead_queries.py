@@ -253,3 +253,24 @@ def test_filter_choices(app, world, ctx):
     assert choices.owners == [(world.a, "Anna")]
     manager = db.session.get(User, world.m)
     assert [n for _, n in q.filter_choices(manager).owners] == ["Adam", "Anna", "Bernd", "Mia"]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("12", 12), (" 7 ", 7), (str(2**31 - 1), 2**31 - 1), ("", None), (None, None), ("0", None), ("-3", None),
+    # str.isdigit() says yes to these, int() then fails ("²") or reads them as digits ("١٢")
+    ("²", None), ("١٢", None), ("１２", None),
+    # bigger than an INTEGER column: binding them overflows the drivers (SQLite at 2**63, PostgreSQL at 2**31)
+    (str(2**31), None), (str(2**63), None), ("9" * 400, None), ("1.5", None), ("1e3", None),
+])
+def test_parse_id_takes_only_ascii_ids_of_a_records_size(raw, expected):
+    assert q.parse_id(raw) == expected
+
+
+def test_odd_numbers_in_the_list_filters_are_ignored_or_clamped(app, world, ctx):
+    f = q.parse_filters({"owner": "²", "campaign": "9" * 400, "page": "١٢", "per_page": str(2**63)})
+    assert (f.owner, f.campaign_id, f.page, f.per_page) == (None, q.MAX_ID, 1, q.MAX_PER_PAGE)
+    assert q.parse_filters({"owner": str(2**63)}).owner is None
+    assert q.parse_filters({"page": "-5", "per_page": "0"}).page == 1
+    # the clamped values reach the database on both backends without overflowing
+    page = q.list_leads(db.session.get(User, world.m), f)
+    assert page.total == 0 and page.rows == []

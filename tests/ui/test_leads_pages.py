@@ -328,3 +328,31 @@ def test_bulk_pause_and_resume_skip_foreign_and_chainless_leads(ui_app, as_sales
     assert r.status_code == 200 and "Workflow-Dienst ist nicht erreichbar" in text_of(r)
     r = as_sales_a.submit("/leads/bulk", data={"action": "explode", "lead_id": ids}, follow_redirects=True)
     assert "Bitte wählen Sie eine Sammelaktion." in text_of(r)
+
+
+def test_odd_digits_and_overflowing_ids_are_refused_not_500(ui_app, as_manager, team, leads):
+    """"²".isdigit() is True but int("²") fails; 2**31 overflows PostgreSQL's INTEGER, 2**63 SQLite's."""
+    for query in ("owner=%C2%B2", f"owner={2**63}", "campaign=" + "9" * 30, f"page={2**63}&per_page={2**63}",
+                  "page=%D9%A1%D9%A2"):
+        assert as_manager.get(f"/leads?{query}").status_code == 200, query
+    for bad in (2**31, 2**63, "%D9%A1"):
+        assert as_manager.get(f"/leads/{bad}").status_code == 404
+        assert as_manager.submit(f"/leads/{bad}/edit", {"first_name": "X"}).status_code in (404, 405)
+    for owner in ("²", str(2**31), str(2**63), "9" * 400):
+        r = as_manager.submit(f"/leads/{leads.own}/edit", {"owner_id": owner})
+        assert r.status_code == 422 and "Bitte wählen Sie einen gültigen Betreuer." in text_of(r)
+        r = as_manager.submit("/leads/bulk", {"action": "assign", "lead_id": str(leads.own), "owner_id": owner})
+        assert r.status_code == 303
+    r = as_manager.submit("/leads/bulk", {"action": "pause", "lead_id": ["²", str(2**63)]}, follow_redirects=True)
+    assert "Bitte markieren Sie mindestens einen Lead." in text_of(r)
+    with ui_app.app_context():
+        assert db.session.get(Lead, leads.own).owner_id == team.sales_a.id
+
+
+def test_bulk_next_with_a_line_break_goes_back_to_the_list(ui_app, as_manager, leads):
+    # A CR/LF in the Location header made werkzeug raise (a 500); it is not a path of ours anyway.
+    for target in ("/leads\r\nSet-Cookie: x=1", "/leads\nX: y", "/leads\t"):
+        r = as_manager.submit("/leads/bulk", {"action": "resume", "lead_id": str(leads.own), "next": target})
+        assert r.status_code == 303 and r.headers["Location"] == "/leads", target
+    r = as_manager.submit("/leads/bulk", {"action": "resume", "lead_id": str(leads.own), "next": "/leads?page=2"})
+    assert r.headers["Location"] == "/leads?page=2"
