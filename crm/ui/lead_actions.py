@@ -35,6 +35,7 @@ bp.context_processor(helpers)
 NOTE_MAX = 10_000
 TITLE_MAX = 300
 DNC_REASON_MAX = 200
+DUE_YEARS = (1900, 2999)
 
 
 def _back(lead: Lead):
@@ -126,6 +127,10 @@ def parse_due(raw: str, tz: str) -> datetime | None:
             continue
         if fmt == "%Y-%m-%d":
             local = local.replace(hour=9)
+        if not DUE_YEARS[0] <= local.year <= DUE_YEARS[1]:
+            # 0001-01-01 00:30 in Berlin is in year 0 in UTC (OverflowError), and a time near 9999-12-31
+            # overflows when a page shows it in a zone east of UTC.
+            raise ValueError(raw)
         return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
     raise ValueError(raw)
 

@@ -216,3 +216,15 @@ def test_dismiss_and_the_limits_of_merging(ui_app, as_sales_a, as_manager, team,
     assert ("duplicate.dismissed", f"ui:{team.manager.id}") in _actions(ui_app, leads.own)
     r = as_manager.submit(f"/leads/{leads.own}/merge/{flag_id}", follow_redirects=True)
     assert "bereits bearbeitet" in text_of(r) and _get(ui_app, Lead, dup_id).merged_into_id is None
+
+
+def test_a_due_date_outside_datetimes_range_is_a_field_error(ui_app, as_sales_a, leads):
+    # 0001-01-01 00:30 in Berlin is in year 0 in UTC: the conversion raised OverflowError (a 500); a time
+    # near 9999-12-31 overflows when shown in a zone east of UTC.
+    for due in ("0001-01-01T00:30", "0001-01-01", "9999-12-31T23:00", "1899-12-31"):
+        r = as_sales_a.submit(f"/leads/{leads.own}/tasks", data={"title": "Rückruf", "due_at": due})
+        assert r.status_code == 422 and "Bitte geben Sie Datum und Uhrzeit ein." in text_of(r), due
+    with ui_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Task.id))) == 0
+    r = as_sales_a.submit(f"/leads/{leads.own}/tasks", data={"title": "Rückruf", "due_at": "2999-12-31T23:00"})
+    assert r.status_code == 303 and as_sales_a.get(f"/leads/{leads.own}").status_code == 200
