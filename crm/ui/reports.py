@@ -92,8 +92,15 @@ def _requested_period() -> Period | None:
     except ValueError:
         flash(_("Enter the date as YYYY-MM-DD."), "error")
         return None
-    period = period_for(kind, day, REPORT_TZ)
-    if period.end > utcnow():
+    try:
+        period = period_for(kind, day, REPORT_TZ)
+        ended = period.start < period.end <= utcnow()
+    except OverflowError:  # 0001-01-01 or 9999-12-31: the period's bounds fall outside datetime's range
+        period, ended = None, False
+        if day < default_day():
+            flash(_("Enter the date as YYYY-MM-DD."), "error")
+            return None
+    if not ended:
         flash(_("Only a period that has ended can be generated now; the current one is reported by its "
                 "schedule."), "error")
         return None

@@ -78,6 +78,11 @@ def test_sales_may_not(ui_app, team, as_sales_a):
     ({"kind": "daily", "day": "14.01.2026"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
     ({"kind": "monthly", "day": date.today().isoformat()}, "Nur ein abgeschlossener Zeitraum"),
     ({"kind": "daily", "day": "2099-01-01"}, "Nur ein abgeschlossener Zeitraum"),
+    # the period's bounds fall outside datetime's range (an OverflowError, a 500, before)
+    ({"kind": "daily", "day": "9999-12-31"}, "Nur ein abgeschlossener Zeitraum"),
+    ({"kind": "monthly", "day": "9999-12-31"}, "Nur ein abgeschlossener Zeitraum"),
+    ({"kind": "daily", "day": "0001-01-01"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
+    ({"kind": "weekly", "day": "0001-01-03"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
 ])
 def test_generate_refuses_bad_input(ui_app, team, as_manager, form, message):
     r = as_manager.submit("/reports/generate", form)
