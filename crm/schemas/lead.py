@@ -1,6 +1,7 @@
 """The inbound lead, as API clients, web forms and CSV rows send it, and its normalised form."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,32 @@ class NormalizedLead:
     external_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    """Whether `value` (nested lists and objects too) holds text PostgreSQL refuses: NUL, lone surrogates."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _created_at(raw: str) -> datetime:
+    try:
+        return n.parse_datetime(raw)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise n.FieldError(f"{raw[:40]!r} is out of range") from None
 
 
 class ConsentField(fields.Field):
@@ -100,6 +127,13 @@ class LeadInSchema(Schema):
 
     @pre_load
     def _blank_to_missing(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            # The whole object is stored as the submission's raw payload (unknown fields too): text that
+            # PostgreSQL cannot hold (NUL, lone surrogates) is refused here, by field, not with a 500 there.
+            bad = {str(k): ["contains a NUL character or invalid unicode"] for k, v in data.items()
+                   if _unstorable(k) or _unstorable(v)}
+            if bad:
+                raise ValidationError(bad)
         # Forms and CSVs send "" for "not given"; treat it as absent, not as a value to validate.
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip()) and v is not None}
@@ -163,7 +197,7 @@ class LeadInSchema(Schema):
                 and not lead.email and not lead.phone:
             errors.setdefault("_schema", []).append("an email address or a phone number is required")
         if data.get("created_at"):
-            lead.source_created_at = take("created_at", lambda: n.parse_datetime(data["created_at"]))
+            lead.source_created_at = take("created_at", lambda: _created_at(data["created_at"]))
         if "phone_consent" in data:
             lead.phone_consent, lead.phone_consent_raw = data["phone_consent"]
         if "email_consent" in data:

@@ -53,7 +53,10 @@ def receive_lead(source: str):
     previous = deliveries.find(f"leads:{source}", delivery_id)
     if previous is not None:
         return jsonify(previous.response_body or {}), previous.response_status
-    payload = parse_body(body, allow_form=True)
+    try:
+        payload = parse_body(body, allow_form=True)
+    except RecursionError:  # json.loads of [[[[... deeper than the interpreter's stack
+        raise ApiError(400, "body is nested too deeply", {"json": ["nested too deeply"]}) from None
     if not isinstance(payload, dict):
         raise ApiError(422, "body must be one lead object", {"json": ["expected an object"]})
     schema = WebFormLeadSchema(default_region=cfg.default_phone_region, default_source=source)

@@ -123,3 +123,24 @@ def test_openapi_spec_documents_the_intake(client):
     hook = spec["paths"]["/webhooks/leads/{source}"]["post"]
     assert {p["name"] for p in hook["parameters"]} >= {"webhook-id", "webhook-timestamp", "webhook-signature"}
     assert "401" in hook["responses"] and "422" in hook["responses"]
+
+
+def test_nesting_deeper_than_the_stack_is_a_400(app, client):
+    # json.loads raised RecursionError, which parse_body did not catch: a 500.
+    body = b"[" * 100_000 + b"]" * 100_000
+    r = client.post("/api/v1/leads", data=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 400 and "json" in r.get_json()["errors"]
+    assert counts(app)["lead_submissions"] == 0
+
+
+@pytest.mark.parametrize("lead, field", [
+    ({**ANNA, "first_name": "An\u0000na"}, "first_name"),          # PostgreSQL: jsonb and text refuse NUL
+    ({**ANNA, "note": "\ud800"}, "note"),                           # a lone surrogate cannot be encoded
+    ({**ANNA, "created_at": "0001-01-01T00:00:00+14:00"}, "created_at"),   # year 0 in UTC: OverflowError
+])
+def test_text_the_database_cannot_hold_is_a_field_error(app, client, lead, field):
+    r = client.post("/api/v1/leads", data=json.dumps(lead).encode(), headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 422 and field in r.get_json()["errors"], r.get_json()
+    r = client.post("/api/v1/leads", json={"leads": [ANNA, lead]}, headers=AUTH)
+    assert r.status_code == 422 and set(r.get_json()["errors"]) == {"1"}
+    assert counts(app)["lead_submissions"] == 0

@@ -212,3 +212,17 @@ def test_webhook_answers_json_401_not_500_for_odd_sources(client):
         r = client.post(f"/webhooks/leads/{source}", data=b"{}", headers={"Content-Type": "application/json"})
         assert r.status_code in (401, 404)
         assert r.is_json
+
+
+def test_unknown_fields_with_nul_are_refused_not_stored(app, client):
+    # Unknown fields of a web form are ignored for the lead but kept in the raw payload, which PostgreSQL's
+    # jsonb refuses when it holds \u0000: that was a 500 after the signature had been checked.
+    before = counts(app)
+    r = post_signed(client, "website", {**LEAD, "honeypot": "\u0000"}, WEBHOOK_SECRETS[0])
+    assert r.status_code == 422 and set(r.get_json()["errors"]) == {"honeypot"}
+    r = post_signed(client, "website", {**LEAD, "extra": {"deep": ["\ud83d"]}}, WEBHOOK_SECRETS[0])
+    assert r.status_code == 422 and set(r.get_json()["errors"]) == {"extra"}
+    body = b"[" * 100_000 + b"]" * 100_000
+    r = client.post("/webhooks/leads/website", data=body, headers=signed_headers(WEBHOOK_SECRETS[0], body))
+    assert r.status_code == 400 and "json" in r.get_json()["errors"]
+    assert counts(app) == before
