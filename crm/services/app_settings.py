@@ -16,6 +16,7 @@ Setters and reset run in the caller's transaction and do not commit.
 """
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime, time
 from typing import Any, Mapping
@@ -84,6 +85,9 @@ def validate_scoring_rules(text: Any) -> ScoringRules:
         return rules_from_text(text)
     except ScoringConfigError as e:
         raise SettingError(SCORING_RULES, str(e)) from None
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError, OverflowError) as e:
+        # YAML the loader cannot even build (2026-02-30 is read as a date), or shapes no rule expects.
+        raise SettingError(SCORING_RULES, f"the rules cannot be read: {str(e)[:200] or type(e).__name__}") from None
 
 
 _rules_lock = threading.Lock()
@@ -128,7 +132,8 @@ def rules_in_force() -> ScoringRules:
 # ---------------------------------------------------------------- gate threshold
 
 def validate_gate_threshold(value: Any) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # ASCII digits only: "²".isdigit() is true, but int("²") raises.
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,6}", value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise SettingError(GATE_THRESHOLD, "must be a whole number from 0 to 100")

@@ -62,6 +62,8 @@ def _audits() -> list[AuditEntry]:
     (_rules("v2", **{"partner: 20": "partner: 200"}), "source.points.partner"),
     (_rules("v2") + "\nsurprise: 1\n", "surprise"),
     ("x" * (app_settings.MAX_RULES_CHARS + 1), "characters"),
+    ("2026-02-30", "cannot be read"),            # YAML builds a date and raises ValueError: was a 500
+    ("[" * 5000, "cannot be read"),              # nesting past the recursion limit: was a 500 too
 ])
 def test_scoring_rules_are_validated_by_the_rules_loader(ctx, text, key):
     with pytest.raises(SettingError) as caught:
@@ -76,7 +78,7 @@ def test_rules_from_text_and_load_rules_agree(tmp_path):
     assert scoring.rules_from_text(_rules("v7")) == dataclasses.replace(scoring.load_rules(path), path=None)
 
 
-@pytest.mark.parametrize("value", [-1, 101, "abc", "", True, 12.5, None])
+@pytest.mark.parametrize("value", [-1, 101, "abc", "", True, 12.5, None, "²", "①", "١٠", "9" * 40])
 def test_gate_threshold_is_0_to_100(ctx, value):
     with pytest.raises(SettingError):
         app_settings.set_gate_threshold(value, ADMIN)

@@ -15,8 +15,8 @@ Asserted for every request: status < 500 and no Python traceback in the body; fo
 (status >= 400) no row of any table changed (a per-table count + hash; the sessions table aside, which
 records "last seen"). Hypothesis runs derandomized (a fixed seed, no example database) with small example
 counts so the file stays well under a minute per backend; the nasty cases that found bugs are spelled out
-by hand below as well. ``LEADCHAIN_FUZZ_ADMIN=1`` adds an admin (the settings area); ``FUZZ_STATS=1``
-with ``-s`` prints the statuses each route answered.
+by hand below as well. Roles: manager, sales rep and admin (the settings area). ``FUZZ_STATS=1`` with
+``-s`` prints the statuses each route answered.
 """
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ RULES = sorted((UIRule(r.endpoint, r.rule, frozenset(r.methods - {"HEAD", "OPTIO
                key=lambda r: (r.rule, r.endpoint))
 GET_RULES = [r for r in RULES if "GET" in r.methods]
 POST_RULES = [r for r in RULES if "POST" in r.methods]
-# Admins see the settings area too: LEADCHAIN_FUZZ_ADMIN=1 adds them (settings is another area's code).
-ROLES = ("manager", "sales") + (("admin",) if os.environ.get("LEADCHAIN_FUZZ_ADMIN") else ())
+# Admins see the settings area too.
+ROLES = ("manager", "sales", "admin")
 
 # Query parameters the views read (request.args / parse_filters), found in the source, plus the usual ones.
 _UI_SOURCE = "\n".join(inspect.getsource(importlib.import_module(f"crm.ui.{name}")) for name in (
@@ -464,8 +464,8 @@ NASTY_POSTS = [
     ("auth.change_password", [("current_password", "\x00"), ("new_password", "\x00"),
                               ("new_password_repeat", "\x00")]),
 ]
-# The settings area (LEADCHAIN_FUZZ_ADMIN=1): both were 500s when this file was written, reported to the
-# settings area ("²".isdigit() then int(); YAML reads 2026-02-30 as a date and raises ValueError).
+# The settings area: the first two were 500s when this file was written ("²".isdigit() then int(); YAML
+# reads 2026-02-30 as a date and raises ValueError).
 NASTY_ADMIN_POSTS = [
     ("settings.save_gate_threshold", [("threshold", "²")]),
     ("settings.save_gate_threshold", [("threshold", "①")]),
