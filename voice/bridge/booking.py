@@ -16,7 +16,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -398,20 +398,17 @@ def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: i
                 outside += 1
                 continue
             title, location = _title(lead, user)
-            candidate = Appointment(lead_id=lead.id, owner_id=user.id, starts_at=start_utc, ends_at=end_utc,
-                                    status=AppointmentStatus.CONFIRMED, title=title[:300], location=location,
-                                    idempotency_key=key)
-            try:
-                with db.session.begin_nested():
-                    db.session.add(candidate)
-            except sa.exc.IntegrityError:
+            inserted = _insert_appointment(lambda: Appointment(
+                lead_id=lead.id, owner_id=user.id, starts_at=start_utc, ends_at=end_utc,
+                status=AppointmentStatus.CONFIRMED, title=title[:300], location=location, idempotency_key=key))
+            if inserted is None:
                 # Either this very turn was booked meanwhile (same key) or the owner's slot was taken.
                 existing = _by_key(key)
                 if existing is not None:
                     db.session.rollback()
                     return _result(existing, "already_booked", call_id, lead)
                 continue
-            appt = candidate
+            appt = inserted
             break
         if appt is None:
             if outside == len(users):
@@ -432,6 +429,30 @@ def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: i
     except Exception:
         db.session.rollback()
         raise
+
+
+# PostgreSQL can pick one of two overlapping inserts as a deadlock victim: each checked the exclusion
+# constraint against the other's uncommitted row. The victim's savepoint is rolled back and it tries again,
+# now waiting for the winner, so it ends "taken" (or books, if the winner rolled back).
+LOCK_CONFLICT_STATES = ("40P01", "40001")   # deadlock_detected, serialization_failure
+INSERT_ATTEMPTS = 4
+
+
+def _insert_appointment(make: Callable[[], Appointment]) -> Appointment | None:
+    """Insert inside a savepoint; None when a constraint refused it (slot taken or key exists)."""
+    for attempt in range(INSERT_ATTEMPTS):
+        candidate = make()
+        try:
+            with db.session.begin_nested():
+                db.session.add(candidate)
+            return candidate
+        except sa.exc.IntegrityError:
+            return None
+        except sa.exc.OperationalError as e:
+            if getattr(e.orig, "sqlstate", None) not in LOCK_CONFLICT_STATES or attempt == INSERT_ATTEMPTS - 1:
+                raise
+            log.info("booking insert lost a lock race (%s), trying again", e.orig.sqlstate)
+    return None
 
 
 def _note_on_call(lead: Lead, call_id: str, appt: Appointment) -> None:

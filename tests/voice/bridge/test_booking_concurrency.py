@@ -60,3 +60,73 @@ def test_fifty_concurrent_bookings_of_one_slot_one_wins(app):
         assert booked == [winner.lead_id]
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "appointment.booked")) == 1
+
+
+def test_a_booking_that_postgresql_picks_as_deadlock_victim_tries_again(migrated_urls, caplog):
+    """Force the race the 50-thread test hits only now and then on PostgreSQL: our insert waits on another
+    transaction's overlapping row while that transaction waits on ours. PostgreSQL aborts ours (it waited
+    first); the booking rolls back its savepoint, tries again and books once the other one is gone."""
+    import logging
+
+    import psycopg
+
+    from crm import create_app
+    from tests.conftest import _wipe, make_test_secrets
+
+    url = migrated_urls["postgresql"]
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRETS": make_test_secrets()})
+    _wipe(app)
+    with app.app_context():
+        rep = User(email="anna@leadchain.example", name="Anna", role=Role.SALES)
+        db.session.add(rep)
+        db.session.flush()
+        ours, theirs = (Lead(first_name=n, source="website", owner_id=rep.id) for n in ("Ours", "Theirs"))
+        db.session.add_all([ours, theirs])
+        db.session.commit()
+        rep_id, our_id, their_id = rep.id, ours.id, theirs.id
+        db.session.remove()
+    key = booking.booking_key("call_ours", START)
+    inserted, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def other_transaction() -> None:
+        try:
+            with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+                me = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+                insert = ("INSERT INTO appointments (lead_id, owner_id, starts_at, ends_at, status, title, "
+                          "idempotency_key, created_at) VALUES (%s, %s, %s, %s, 'confirmed', 'x', %s, now())")
+                conn.execute(insert, (their_id, rep_id, START, START + timedelta(minutes=30), "theirs"))
+                inserted.set()
+                for _ in range(200):   # until our booking waits for this transaction's row
+                    waiting = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                           "AND pid <> %s AND datname = current_database()", (me,)).fetchone()[0]
+                    if waiting:
+                        break
+                    threading.Event().wait(0.02)
+                # Now wait for ours in turn (the same idempotency key, another rep's hour): a deadlock.
+                later = START + timedelta(hours=2)
+                conn.execute(insert, (their_id, rep_id, later, later + timedelta(minutes=30), key))
+                conn.rollback()
+        except BaseException as e:  # noqa: BLE001 - reported to the test below
+            errors.append(e)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=other_transaction)
+    thread.start()
+    assert inserted.wait(10)
+    try:
+        with caplog.at_level(logging.INFO, logger="voice.bridge.booking"), app.app_context():
+            result = booking.book(our_id, "call_ours", START, START + timedelta(minutes=30), now=NOW)
+            db.session.remove()
+        thread.join(30)
+        assert not errors, errors
+        assert result.status == "booked"
+        assert any("lost a lock race (40P01)" in r.getMessage() for r in caplog.records)
+        with app.app_context():
+            rows = db.session.scalars(sa.select(Appointment)).all()
+            assert [(a.lead_id, a.idempotency_key) for a in rows] == [(our_id, key)]
+            db.session.remove()
+    finally:
+        thread.join(30)
+        _wipe(app)
