@@ -13,6 +13,9 @@ check fonts-dejavu-core
 check docker-compose
 # Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser here.
 check chromium
+# The tests start a throwaway PostgreSQL from these binaries when none answers at LEADCHAIN_TEST_PG;
+# the package also creates the unprivileged `postgres` user that initdb needs when the tests run as root.
+check postgresql
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "system-deps: missing Debian packages ${need[*]}; run as root or install them" >&2

@@ -12,7 +12,7 @@ from crm import create_app
 from crm.extensions import db
 from crm.models import (Appointment, AppointmentStatus, Direction, Interaction, InteractionKind, Lead,
                         Role, User, WebhookDelivery)
-from tests.conftest import PG_ADMIN_URL, make_test_secrets
+from tests.conftest import make_test_secrets, pg_url
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -145,16 +145,16 @@ def _head() -> str:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_migrations_build_and_remove_the_schema_on_an_empty_database(kind, tmp_path):
+def test_migrations_build_and_remove_the_schema_on_an_empty_database(kind, tmp_path, pg_admin_url):
     from flask_migrate import downgrade, upgrade
     admin = None
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'empty.db'}"
     else:
         name = f"leadchain_mig_{uuid.uuid4().hex[:8]}"
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
+        admin = psycopg.connect(pg_admin_url, autocommit=True)
         admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        url = pg_url(pg_admin_url, name)
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRETS": make_test_secrets()})
         with app.app_context():
