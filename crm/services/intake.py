@@ -15,7 +15,7 @@ from crm.extensions import db
 from crm.models import (AuditEntry, Channel, ConsentRecord, Direction, Interaction, InteractionKind, Lead, LegalBasis,
                         PossibleDuplicate)
 from crm.schemas.lead import NormalizedLead
-from crm.services import audit
+from crm.services import assignment, audit
 from crm.services.normalize import fold, fold_company, match_key
 
 # Fields intake may fill in; a value a rep (or an earlier source) already set is never overwritten.
@@ -100,6 +100,8 @@ def _create(lead: NormalizedLead, actor: str) -> Lead:
     db.session.add(record)
     db.session.flush()
     audit.record(actor, "lead.created", "lead", record.id, after=audit.snapshot(record))
+    # Inside the caller's savepoint: a lost insert race also gives back the round-robin turn.
+    assignment.assign_new_lead(record, country=lead.country, postcode=lead.extra.get("postal_code"))
     return record
 
 
