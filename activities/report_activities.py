@@ -3,7 +3,8 @@
 build_report is idempotent per (kind, period start) (crm.reports.store). send_report writes a ledger
 row (SideEffect, key "report:<report id>:user:<user id>") before each email, as the chain's
 send_email does: a retried activity skips managers whose row is done, and where an earlier attempt's
-fate is unknown it asks the mailer's send journal (find_sent) instead of sending again.
+fate is unknown it asks the mailer's send journal (find_sent) instead of sending again. A provisional
+report of a running period (store.is_to_date) is not emailed: the final one replaces it and is sent.
 """
 from __future__ import annotations
 
@@ -49,10 +50,10 @@ class ReportActivities:
             try:
                 languages = set(store.manager_languages()) | {self.default_language}
                 stored = store.build(period, languages, created_by=f"workflow:{activity.info().workflow_id}",
-                                     progress=lambda step: activity.heartbeat(step))
+                                     progress=lambda step: activity.heartbeat(step), to_date=inp.to_date)
                 return BuiltReport(report_id=stored.report_id, kind=period.kind, period_start=period.start,
                                    period_end=period.end, created=stored.created, languages=stored.languages,
-                                   has_data=stored.has_data)
+                                   has_data=stored.has_data, to_date=stored.to_date)
             finally:
                 db.session.remove()
 
@@ -69,6 +70,9 @@ class ReportActivities:
         if report is None:
             raise ApplicationError(f"report {report_id} does not exist", type="InvalidReportRequest",
                                    non_retryable=True)
+        if store.is_to_date(report):
+            # Provisional: managers get the final report of the period (which replaces this row) once.
+            return ReportSent(report_id=report_id, recipients=0, sent=0, already_sent=0)
         figures = KpiReport.from_dict(report.figures)
         company = branding().company
         managers = db.session.execute(sa.select(User.id, User.email, User.name, User.language).where(

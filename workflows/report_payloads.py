@@ -16,6 +16,8 @@ class ReportRequest:
     day: str | None = None
     at: datetime | None = None
     activity_task_queue: str | None = None     # default: the workflow's own task queue
+    # The running period so far (from the UI): a provisional report, not emailed, replaced by the final one.
+    to_date: bool = False
 
 
 @dataclass
@@ -23,6 +25,7 @@ class BuildReportInput:
     kind: str
     at: datetime
     day: str | None = None
+    to_date: bool = False
 
 
 @dataclass
@@ -34,6 +37,7 @@ class BuiltReport:
     created: bool
     languages: list[str] = field(default_factory=list)
     has_data: bool = False
+    to_date: bool = False
 
 
 @dataclass

@@ -4,6 +4,10 @@ Started by the Temporal Schedules in workers/schedules.py (daily 18:00, Monday 0
 Europe/Berlin) or directly. Deterministic: no I/O here; the period is derived from the schedule's
 scheduled time (search attribute TemporalScheduledStartTime) inside the build activity, so a run
 started late (catch-up after an outage) still reports on the period its slot belongs to.
+
+`request.to_date` only travels in the build activity's input (a field with a default): the commands
+stay the same two activities, so histories of older runs replay (tests/reports/test_report_replay.py)
+and no workflow.patched marker is needed.
 """
 from __future__ import annotations
 
@@ -32,7 +36,8 @@ class ReportWorkflow:
         at = request.at or workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.now()
         queue = request.activity_task_queue or workflow.info().task_queue
         built: BuiltReport = await workflow.execute_activity(
-            "build_report", BuildReportInput(kind=request.kind, at=at, day=request.day), result_type=BuiltReport,
+            "build_report", BuildReportInput(kind=request.kind, at=at, day=request.day,
+                                            to_date=request.to_date), result_type=BuiltReport,
             task_queue=queue, start_to_close_timeout=BUILD_TIMEOUT, heartbeat_timeout=HEARTBEAT, retry_policy=RETRY)
         sent: ReportSent = await workflow.execute_activity(
             "send_report", SendReportInput(report_id=built.report_id), result_type=ReportSent,

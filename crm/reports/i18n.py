@@ -20,7 +20,9 @@ DASH = "–"
 TEXT: dict[str, dict[str, str]] = {
     "de": {
         "report_daily": "Tagesbericht", "report_weekly": "Wochenbericht", "report_monthly": "Monatsbericht",
-        "report_custom": "Bericht", "week": "KW", "compared_with": "Vergleich mit", "generated": "Erstellt am",
+        "report_custom": "Bericht", "week": "KW",
+        "to_date": "Laufender Zeitraum bis jetzt (Stand {moment})",
+        "to_date_note": "Der Zeitraum läuft noch: Die Zahlen reichen bis zum Stand, die Vorperiode ist vollständig.", "compared_with": "Vergleich mit", "generated": "Erstellt am",
         "page": "Seite", "of": "von", "previous": "Vorperiode", "change": "Veränderung", "current": "Zeitraum",
         "no_data_title": "Keine Daten in diesem Zeitraum",
         "no_data": "Zwischen {start} und {end} (Europe/Berlin) sind keine Leads eingegangen und es wurden keine "
@@ -67,7 +69,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "en": {
         "report_daily": "Daily report", "report_weekly": "Weekly report", "report_monthly": "Monthly report",
-        "report_custom": "Report", "week": "Week", "compared_with": "Compared with", "generated": "Generated",
+        "report_custom": "Report", "week": "Week",
+        "to_date": "Period to date (as of {moment})",
+        "to_date_note": "The period is still running: figures go up to that moment; the previous period is complete.", "compared_with": "Compared with", "generated": "Generated",
         "page": "Page", "of": "of", "previous": "Previous", "change": "Change", "current": "Period",
         "no_data_title": "No data in this period",
         "no_data": "Between {start} and {end} (Europe/Berlin) no leads came in and no calls or emails were sent, "

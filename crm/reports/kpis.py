@@ -302,6 +302,11 @@ class KpiReport:
     def has_data(self) -> bool:
         return self.current.has_data
 
+    @property
+    def to_date(self) -> bool:
+        """Built while the period was still running: its figures go up to generated_at only."""
+        return self.generated_at < self.period.end
+
     def headline(self, key: str) -> Headline:
         return next(h for h in self.headlines if h.key == key)
 

@@ -94,7 +94,8 @@ def render_pdf(report: kpis.KpiReport, language: str, *, charts: Charts | None =
     return html_to_pdf(render_html(report, language, charts=charts, brand=brand))
 
 
-def filename(period: Period, language: str) -> str:
+def filename(period: Period, language: str, *, to_date: bool = False) -> str:
+    """leadchain-report-<kind>-<stamp>[-to-date]-<language>.pdf (to-date: a running period so far)."""
     if period.kind == "monthly":
         stamp = period.first_day.strftime("%Y-%m")
     elif period.kind == "weekly":
@@ -104,7 +105,7 @@ def filename(period: Period, language: str) -> str:
         stamp = period.first_day.isoformat()
     else:
         stamp = f"{period.first_day.isoformat()}_{period.last_day.isoformat()}"
-    return f"leadchain-report-{period.kind}-{stamp}-{language}.pdf"
+    return f"leadchain-report-{period.kind}-{stamp}{'-to-date' if to_date else ''}-{language}.pdf"
 
 
 def render_report(period: str, day: date | str, lang: str = "de") -> bytes:

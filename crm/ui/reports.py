@@ -3,10 +3,12 @@ GET /reports/<id>/<lang>.pdf downloads one (attachment), POST /reports/generate 
 
 "Generate now" starts the report workflow (workflows/reports.py, the one the schedules start) through
 Temporal, so the reports worker builds the PDFs off the web process and emails the managers once, as a
-scheduled run would. Only a period that has ended may be asked for: a stored report is built once per
-period and never refreshed (docs/kpis.md), so building the current period early would freeze it before
-its scheduled run. The workflow id is per kind and period, so a second click while it runs starts
-nothing. When Temporal cannot be reached the page says so and nothing is recorded as requested."""
+scheduled run would. A period that has ended gives the final report (built once per period). The running
+period gives a provisional report "period to date" (crm.reports.store): not emailed, refreshed by the
+next request and replaced in place by the final report, so it never blocks the scheduled run. A period
+that has not begun is refused. The workflow id is per kind, period and final/to-date, so a second click
+while it runs starts nothing. When Temporal cannot be reached the page
+says so and nothing is recorded as requested."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -19,6 +21,7 @@ from crm.models.reports import Report, ReportDocument
 from crm.models.types import utcnow
 from crm.reports.i18n import LANGUAGES
 from crm.reports.periods import KINDS, REPORT_TZ, Period, local_date, period_for
+from crm.reports.store import is_to_date
 from crm.services import audit
 from crm.temporal_gateway import TemporalUnavailable, gateway
 from crm.ui.access import manager_only, user
@@ -33,12 +36,20 @@ def kind_names() -> dict[str, str]:
     return {"daily": _("Daily report"), "weekly": _("Weekly report"), "monthly": _("Monthly report")}
 
 
-def workflow_id(period: Period) -> str:
-    return f"leadchain-report-manual-{period.kind}-{period.first_day.isoformat()}"
+def workflow_id(period: Period, to_date: bool = False) -> str:
+    return f"leadchain-report-manual-{period.kind}-{period.first_day.isoformat()}{'-to-date' if to_date else ''}"
+
+
+def today(now: datetime | None = None) -> date:
+    return local_date(now or utcnow(), REPORT_TZ)
 
 
 def default_day(now: datetime | None = None) -> date:
-    return local_date(now or utcnow(), REPORT_TZ) - timedelta(days=1)
+    return today(now) - timedelta(days=1)
+
+
+def to_date_label(fmt, as_of: datetime) -> str:
+    return _("period to date (as of %(moment)s)", moment=fmt.moment(as_of))
 
 
 @bp.get("/reports")
@@ -59,9 +70,11 @@ def index():
     for r in reports:
         period = period_for(r.kind, local_date(r.period_start, r.timezone), r.timezone) if r.kind in KINDS else None
         items.append({"report": r, "docs": docs.get(r.id, []), "kind": kind_names().get(r.kind, r.kind),
-                      "period": fmt.period_label(period) if period else fmt.moment(r.period_start)})
+                      "period": fmt.period_label(period) if period else fmt.moment(r.period_start),
+                      "to_date": to_date_label(fmt, r.period_end) if is_to_date(r) else None})
     return render_template("ui/reports/index.html", items=items, fmt=fmt, kinds=kind_names(),
-                           default_day=default_day().isoformat(), language_names={"de": "Deutsch", "en": "English"})
+                           default_day=default_day().isoformat(), today=today().isoformat(),
+                           language_names={"de": "Deutsch", "en": "English"})
 
 
 @bp.get("/reports/<int:report_id>/<lang>.pdf")
@@ -81,7 +94,8 @@ def download(report_id: int, lang: str):
     return response
 
 
-def _requested_period() -> Period | None:
+def _requested_period() -> tuple[Period, bool] | None:
+    """(period, to_date) from the form, or None after flashing what is wrong. to_date: the period is running."""
     kind = request.form.get("kind", "")
     raw = request.form.get("day", "").strip()
     if kind not in KINDS:
@@ -92,33 +106,33 @@ def _requested_period() -> Period | None:
     except ValueError:
         flash(_("Enter the date as YYYY-MM-DD."), "error")
         return None
+    now = utcnow()
     try:
         period = period_for(kind, day, REPORT_TZ)
-        ended = period.start < period.end <= utcnow()
+        started, ended = period.start <= now, period.end <= now
     except OverflowError:  # 0001-01-01 or 9999-12-31: the period's bounds fall outside datetime's range
-        period, ended = None, False
         if day < default_day():
             flash(_("Enter the date as YYYY-MM-DD."), "error")
             return None
-    if not ended:
-        flash(_("Only a period that has ended can be generated now; the current one is reported by its "
-                "schedule."), "error")
+        started = False
+    if not started:
+        flash(_("This period has not begun yet: choose a day up to today."), "error")
         return None
-    return period
+    return period, not ended
 
 
-def _start(period: Period) -> str:
+def _start(period: Period, to_date: bool) -> str:
     """Start the report workflow; "started", or "running" when one for this period is still going."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from workflows.report_payloads import REPORTS_TASK_QUEUE, ReportRequest
 
     queue = current_app.config.get("LEADCHAIN_REPORTS_TASK_QUEUE") or REPORTS_TASK_QUEUE
-    request_ = ReportRequest(kind=period.kind, day=period.first_day.isoformat())
+    request_ = ReportRequest(kind=period.kind, day=period.first_day.isoformat(), to_date=to_date)
 
     async def start(client) -> str:
         try:
-            await client.start_workflow("ReportWorkflow", request_, id=workflow_id(period), task_queue=queue,
+            await client.start_workflow("ReportWorkflow", request_, id=workflow_id(period, to_date), task_queue=queue,
                                         execution_timeout=timedelta(hours=6))
             return "started"
         except WorkflowAlreadyStartedError:
@@ -129,18 +143,22 @@ def _start(period: Period) -> str:
 @bp.post("/reports/generate")
 @manager_only
 def generate():
-    period = _requested_period()
-    if period is None:
+    requested = _requested_period()
+    if requested is None:
         return redirect(url_for("reports.index"), code=303)
+    period, to_date = requested
     fmt = ui_formatter()
     label = f"{kind_names()[period.kind]} {fmt.period_label(period)}"
+    if to_date:
+        label = f"{label} ({_('period to date')})"
     existing = db.session.scalar(sa.select(Report).where(Report.kind == period.kind,
                                                          Report.period_start == period.start))
-    if existing is not None and existing.documents:
+    # A provisional (to-date) report never blocks: the final build replaces it, a new request refreshes it.
+    if existing is not None and existing.documents and not is_to_date(existing):
         flash(_("%(report)s exists already: download it below.", report=label), "info")
         return redirect(url_for("reports.index"), code=303)
     try:
-        outcome = _start(period)
+        outcome = _start(period, to_date)
     except TemporalUnavailable:
         flash(_("The report service (Temporal) cannot be reached, so %(report)s was not requested. "
                 "Please try again later.", report=label), "error")
@@ -149,8 +167,8 @@ def generate():
         flash(_("%(report)s is being generated already.", report=label), "info")
     else:
         audit.record(f"user:{user().id}", "report.generate_requested", "report", existing.id if existing else None,
-                     after={"kind": period.kind, "first_day": period.first_day.isoformat(),
-                            "workflow_id": workflow_id(period)})
+                     after={"kind": period.kind, "first_day": period.first_day.isoformat(), "to_date": to_date,
+                            "workflow_id": workflow_id(period, to_date)})
         db.session.commit()
         flash(_("%(report)s is being generated. It appears in this list when the reports worker has built it.",
                 report=label), "success")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -76,11 +77,11 @@ def test_sales_may_not(ui_app, team, as_sales_a):
 @pytest.mark.parametrize("form, message", [
     ({"kind": "yearly", "day": "2026-01-14"}, "Wählen Sie einen Tages-, Wochen- oder Monatsbericht."),
     ({"kind": "daily", "day": "14.01.2026"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
-    ({"kind": "monthly", "day": date.today().isoformat()}, "Nur ein abgeschlossener Zeitraum"),
-    ({"kind": "daily", "day": "2099-01-01"}, "Nur ein abgeschlossener Zeitraum"),
+    ({"kind": "daily", "day": (date.today() + timedelta(days=2)).isoformat()}, "hat noch nicht begonnen"),
+    ({"kind": "daily", "day": "2099-01-01"}, "Dieser Zeitraum hat noch nicht begonnen"),
     # the period's bounds fall outside datetime's range (an OverflowError, a 500, before)
-    ({"kind": "daily", "day": "9999-12-31"}, "Nur ein abgeschlossener Zeitraum"),
-    ({"kind": "monthly", "day": "9999-12-31"}, "Nur ein abgeschlossener Zeitraum"),
+    ({"kind": "daily", "day": "9999-12-31"}, "Dieser Zeitraum hat noch nicht begonnen"),
+    ({"kind": "monthly", "day": "9999-12-31"}, "Dieser Zeitraum hat noch nicht begonnen"),
     ({"kind": "daily", "day": "0001-01-01"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
     ({"kind": "weekly", "day": "0001-01-03"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
 ])
@@ -88,6 +89,8 @@ def test_generate_refuses_bad_input(ui_app, team, as_manager, form, message):
     r = as_manager.submit("/reports/generate", form)
     assert r.status_code == 303 and r.headers["Location"].endswith("/reports")
     assert message in as_manager.get("/reports").get_data(as_text=True)
+    with ui_app.app_context():
+        assert db.session.query(AuditEntry).filter_by(action="report.generate_requested").count() == 0
 
 
 def test_generate_needs_csrf(ui_app, team, as_manager):
@@ -98,6 +101,22 @@ def test_existing_report_is_not_built_again(ui_app, team, as_manager):
     _fake_report(ui_app, date(2026, 1, 15))
     as_manager.submit("/reports/generate", {"kind": "daily", "day": "2026-01-15"})
     assert "gibt es schon" in as_manager.get("/reports").get_data(as_text=True)
+
+
+def test_a_provisional_report_does_not_block_generating(ui_app, team, as_manager):
+    """A stored period-to-date report is listed as such and does not count as "exists already"."""
+    rid = _fake_report(ui_app, date(2026, 1, 15))
+    with ui_app.app_context():
+        report = db.session.get(Report, rid)
+        report.period_end = report.period_start + timedelta(hours=13)           # built at 13:00 Berlin
+        db.session.commit()
+    html = as_manager.get("/reports").get_data(as_text=True)
+    assert "laufender Zeitraum bis jetzt (Stand 15.01.26, 13:00)" in html
+    assert "period to date (as of 15/01/2026, 13:00)" in as_manager.get("/reports?lang=en").get_data(as_text=True)
+    ui_app.config["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"          # nothing listens there
+    as_manager.submit("/reports/generate", {"kind": "daily", "day": "2026-01-15"})
+    html = as_manager.get("/reports").get_data(as_text=True)
+    assert "gibt es schon" not in html and "Berichtsdienst (Temporal) ist nicht erreichbar" in html
 
 
 def test_generate_when_temporal_is_down(ui_app, team, as_manager):
@@ -158,3 +177,66 @@ async def test_generate_now_runs_the_report_workflow(temporal_env, ui_app, team,
     assert f'href="/reports/{rid}/de.pdf"' in html and "keine Daten" in html
     pdf = as_manager.get(f"/reports/{rid}/de.pdf")
     assert pdf.data.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_running_period_gives_a_period_to_date_report(temporal_env, ui_app, team, as_manager):
+    """Today (the running period) from the UI: the workflow builds a provisional report, listed and
+    labelled "laufender Zeitraum bis jetzt", with the day's data in its PDF, and emails nobody."""
+    from pypdf import PdfReader
+    from temporalio.client import WorkflowExecutionStatus
+
+    from crm.models.types import utcnow
+    from crm.reports.periods import REPORT_TZ, local_date
+    from tests.reports.conftest import RecordingMailer
+    from workers import reports as reports_worker
+    from workers.chain import worker_runner
+
+    client = temporal_env.client
+    queue = f"reports-ui-{uuid.uuid4().hex[:8]}"
+    ui_app.config.update(TEMPORAL_ADDRESS=client.service_client.config.target_host,
+                         LEADCHAIN_REPORTS_TASK_QUEUE=queue)
+    today = local_date(utcnow(), REPORT_TZ)
+    with ui_app.app_context():
+        lead = Lead(first_name="Rita", source="website", score=70)
+        db.session.add(lead)
+        db.session.flush()
+        db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
+                                   provider="retell", provider_ref="to-date-1", status="ended", outcome="booked",
+                                   started_at=utcnow() - timedelta(seconds=5), data={"answered": True}))
+        db.session.commit()
+    loop = asyncio.get_running_loop()
+    r = await loop.run_in_executor(None, lambda: as_manager.submit("/reports/generate",
+                                                                   {"kind": "daily", "day": today.isoformat()}))
+    assert r.status_code == 303
+    assert "(laufender Zeitraum bis jetzt) wird erstellt" in as_manager.get("/reports").get_data(as_text=True)
+
+    mailer = RecordingMailer()
+    executor = ThreadPoolExecutor(max_workers=2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker_runner(reports_worker.reports_worker(
+        client, ui_app, executor, mailer=mailer, task_queue=queue))(stop))
+    try:
+        handle = client.get_workflow_handle(f"leadchain-report-manual-daily-{today.isoformat()}-to-date")
+        await asyncio.wait_for(handle.result(), 90)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        executor.shutdown(wait=False)
+    assert mailer.sent == []                                                 # the manager gets the final one
+    with ui_app.app_context():
+        report = db.session.scalar(sa.select(Report))
+        assert (report.kind, report.period_start) == ("daily", daily(today).start)
+        assert report.has_data and store.is_to_date(report) and report.period_end < daily(today).end
+        (doc,) = report.documents
+        assert doc.filename == f"leadchain-report-daily-{today.isoformat()}-to-date-de.pdf"
+        requested = db.session.query(AuditEntry).filter_by(action="report.generate_requested").one()
+        assert requested.after["to_date"] is True
+        rid = report.id
+    html = as_manager.get("/reports").get_data(as_text=True)
+    assert f'href="/reports/{rid}/de.pdf"' in html and "laufender Zeitraum bis jetzt (Stand" in html
+    assert "keine Daten" not in html
+    pdf = as_manager.get(f"/reports/{rid}/de.pdf").data
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Laufender Zeitraum bis jetzt" in text and "Termine gebucht" in text

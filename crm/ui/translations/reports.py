@@ -7,9 +7,16 @@ DE = {
     "Daily report": "Tagesbericht",
     "Weekly report": "Wochenbericht",
     "Monthly report": "Monatsbericht",
-    "Only periods that have ended. The PDF is built in the managers' languages and emailed to each manager once.":
-        "Nur abgeschlossene Zeiträume. Das PDF wird in den Sprachen der Manager erstellt und jedem Manager "
-        "einmal gesendet.",
+    "A period that has ended gives the final report: built in the managers' languages and emailed to each "
+    "manager once. The running period gives the period to date: not emailed, and replaced by the final report "
+    "when the period has ended.":
+        "Ein abgeschlossener Zeitraum ergibt den endgültigen Bericht: in den Sprachen der Manager erstellt und "
+        "jedem Manager einmal gesendet. Der laufende Zeitraum ergibt einen Bericht bis jetzt: nicht gesendet und "
+        "durch den endgültigen Bericht ersetzt, sobald der Zeitraum abgeschlossen ist.",
+    "period to date": "laufender Zeitraum bis jetzt",
+    "period to date (as of %(moment)s)": "laufender Zeitraum bis jetzt (Stand %(moment)s)",
+    "This period has not begun yet: choose a day up to today.":
+        "Dieser Zeitraum hat noch nicht begonnen: Wählen Sie einen Tag bis heute.",
     "Generated reports": "Erstellte Berichte",
     "Period": "Zeitraum",
     "Generated": "Erstellt",
@@ -19,8 +26,6 @@ DE = {
     "No report has been generated yet.": "Es wurde noch kein Bericht erstellt.",
     "Choose a daily, weekly or monthly report.": "Wählen Sie einen Tages-, Wochen- oder Monatsbericht.",
     "Enter the date as YYYY-MM-DD.": "Geben Sie das Datum als JJJJ-MM-TT ein.",
-    "Only a period that has ended can be generated now; the current one is reported by its schedule.":
-        "Nur ein abgeschlossener Zeitraum kann jetzt erstellt werden; den laufenden berichtet sein Zeitplan.",
     "%(report)s exists already: download it below.": "%(report)s gibt es schon: Sie können ihn unten herunterladen.",
     "The report service (Temporal) cannot be reached, so %(report)s was not requested. Please try again later.":
         "Der Berichtsdienst (Temporal) ist nicht erreichbar, daher wurde %(report)s nicht angefordert. "
