@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import wraps
+from typing import Any, Callable
 
 from flask import current_app, request
 
@@ -29,3 +31,13 @@ def authenticate() -> str:
     if client is None:
         raise ApiError(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
     return client
+
+
+def api_key_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Authenticate before anything else runs (query parsing included): a caller without a valid key
+    learns nothing, not even which of its parameters are wrong."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        authenticate()
+        return view(*args, **kwargs)
+    return wrapper

@@ -1,20 +1,56 @@
-"""POST /api/v1/leads (one or a batch), POST /api/v1/leads/import (CSV), GET /api/v1/leads/<id>."""
+"""Leads for API clients.
+
+POST /api/v1/leads (one or a batch) and POST /api/v1/leads/import (CSV) take leads in; GET /api/v1/leads
+(filtered, keyset pages) and GET /api/v1/leads/<id> read them; GET /api/v1/submissions/<id> follows an
+accepted lead (from this API or a signed webhook) until the chain's import step has made it a lead."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from typing import Any
+
+from flask import current_app, jsonify, request, url_for
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
+from webargs.flaskparser import FlaskParser
 
-from crm.api.auth import authenticate
+from crm.api import lead_queries
+from crm.api.auth import api_key_required, authenticate
+from crm.api.schemas import (AcceptedSchema, LeadListQuerySchema, LeadPageSchema, LeadReadSchema,
+                             SubmissionStatusSchema)
 from crm.errors import ApiError
 from crm.extensions import db
-from crm.models import Lead
+from crm.models import Lead, LeadSubmission
 from crm.requests import parse_body, raw_body
-from crm.schemas.lead import LeadInSchema, LeadOutSchema, SubmissionAcceptedSchema
+from crm.schemas.lead import LeadInSchema
 from crm.services import csv_import, deliveries, submissions
 
-bp = Blueprint("api_leads", __name__, url_prefix="/api/v1",
-               description="Leads for API clients (API key; optional Idempotency-Key)")
+
+class QueryParser(FlaskParser):
+    """Query parameters as the rest of the API answers bad input: a 422 whose `errors` is keyed by the
+    parameter itself, and unknown parameters refused (a misspelt filter must not list everything)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        messages: dict[str, Any] = {}
+        for location_messages in (error.messages or {}).values():
+            if isinstance(location_messages, dict):
+                messages.update(location_messages)
+        raise ApiError(422, "invalid query parameters", messages or {"query": ["invalid"]})
+
+
+class LeadsBlueprint(Blueprint):
+    ARGUMENTS_PARSER = QueryParser()
+
+
+bp = LeadsBlueprint("api_leads", __name__, url_prefix="/api/v1",
+                    description="Leads for API clients (API key; optional Idempotency-Key)")
+# werkzeug's int converter with the INTEGER bound: a larger id is a 404, not a driver overflow.
+ID = "int(max=2147483647)"
+
+
+def status_url(submission_id: int) -> str:
+    """Where a client follows a submission (also handed to webhook senders)."""
+    return url_for("api_leads.submission_status", submission_id=submission_id, _external=True)
 
 IDEMPOTENCY_DOC = {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
                    "description": "a retried request with the same key and body is answered from the first run"}
@@ -46,7 +82,8 @@ def _idempotent(client: str, body: bytes, work):
                     "nothing: if any lead is invalid, none is stored and `errors` is keyed by index.",
         parameters=[IDEMPOTENCY_DOC],
         requestBody={"content": {"application/json": {"schema": LeadInSchema}}})
-@bp.alt_response(202, schema=SubmissionAcceptedSchema, description="stored; the lead chain takes it from here")
+@bp.alt_response(202, schema=AcceptedSchema, description="stored; the lead chain takes it from here. A batch "
+                 "answers {\"accepted\": [...], \"count\": n}, one such object per lead")
 @bp.alt_response(422, description="invalid lead(s); `errors` names each bad field")
 def create_leads():
     client = authenticate()
@@ -81,7 +118,8 @@ def create_leads():
             submission = submissions.submit(lead, raw, region=cfg.default_phone_region, channel="api",
                                             actor=f"api:{client}")
             accepted.append({"status": "accepted", "submission_id": submission.id,
-                             "chain_id": submission.chain_id, "warnings": lead.warnings})
+                             "status_url": status_url(submission.id), "chain_id": submission.chain_id,
+                             "warnings": lead.warnings})
         if single:
             return 202, accepted[0]
         return 202, {"accepted": accepted, "count": len(accepted)}
@@ -131,11 +169,59 @@ def import_csv():
     return _idempotent(client, data, work)
 
 
-@bp.route("/leads/<int:lead_id>", methods=["GET"])
-@bp.response(200, LeadOutSchema)
+@bp.route("/leads", methods=["GET"])
+@api_key_required
+@bp.doc(summary="List leads",
+        description="Filtered by status, source, owner, chain stage and last change; ordered by last change "
+                    "(oldest first), then id. Pages: `limit` (1-200, default 50) and the `next_cursor` of the "
+                    "previous page as `cursor`. Merged records are not listed. Unknown or invalid parameters "
+                    "are a 422 naming each one.")
+@bp.arguments(LeadListQuerySchema, location="query", as_kwargs=False)
+@bp.response(200, LeadPageSchema)
+@bp.alt_response(422, description="invalid query parameters; `errors` names each one")
+def list_leads(query: dict[str, Any]):
+    try:
+        page = lead_queries.list_leads(query)
+    except lead_queries.BadCursor as e:
+        raise ApiError(422, "invalid query parameters", {"cursor": [str(e)]}) from None
+    next_url = None
+    if page.next_cursor:
+        args = {k: v for k, v in request.args.items() if k != "cursor"}
+        next_url = url_for("api_leads.list_leads", **args, cursor=page.next_cursor, _external=True)
+    return {"items": page.items, "limit": query["limit"], "next_cursor": page.next_cursor, "next_url": next_url}
+
+
+@bp.route(f"/leads/<{ID}:lead_id>", methods=["GET"])
+@bp.doc(summary="One lead", description="A merged record answers with `merged_into_id` set.")
+@bp.response(200, LeadReadSchema)
+@bp.alt_response(404, description="no such lead")
 def get_lead(lead_id: int):
     authenticate()
     lead = db.session.get(Lead, lead_id)
     if lead is None:
         raise ApiError(404, "no such lead")
     return lead
+
+
+@bp.route(f"/submissions/<{ID}:submission_id>", methods=["GET"])
+@bp.doc(summary="Follow an accepted lead",
+        description="`pending` until the lead chain's import step has run the intake; then `processed` with "
+                    "the outcome (created, updated or duplicate) and the lead's id and URL. Works for "
+                    "submissions from the API and from signed webhooks alike (API key required).")
+@bp.response(200, SubmissionStatusSchema)
+@bp.alt_response(404, description="no such submission")
+def submission_status(submission_id: int):
+    authenticate()
+    submission = db.session.get(LeadSubmission, submission_id)
+    if submission is None:
+        raise ApiError(404, "no such submission")
+    processed = submission.processed_at is not None
+    result = submission.result or {}
+    lead_id = submission.lead_id if processed else None
+    return {"submission_id": submission.id, "status": "processed" if processed else "pending",
+            "channel": submission.channel, "source": submission.source, "received_at": submission.received_at,
+            "processed_at": submission.processed_at, "outcome": submission.outcome if processed else None,
+            "lead_id": lead_id,
+            "lead_url": url_for("api_leads.get_lead", lead_id=lead_id, _external=True) if lead_id else None,
+            "flagged_duplicates": list(result.get("flagged_duplicates") or []),
+            "warnings": list(result.get("warnings") or [])}

@@ -1,22 +1,20 @@
 """POST /webhooks/leads/<source>: web-to-lead from forms, ad platforms and partners."""
 from __future__ import annotations
 
-import re
-
 from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from crm.api.leads import status_url
+from crm.api.schemas import AcceptedSchema
 from crm.errors import ApiError
 from crm.requests import parse_body, raw_body
-from crm.schemas.lead import SubmissionAcceptedSchema, WebFormLeadSchema
+from crm.schemas.lead import WebFormLeadSchema
 from crm.services import deliveries, submissions
-from crm.webhooks.signature import verify_standard_webhook
+from crm.webhooks.signature import source_secrets, verify_standard_webhook
 
 bp = Blueprint("webhooks_leads", __name__, url_prefix="/webhooks",
                description="Signed inbound webhooks (Standard Webhooks scheme)")
-
-SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 @bp.route("/leads/<source>", methods=["POST"])
@@ -29,23 +27,21 @@ SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
     parameters=[{"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
                 for h in ("webhook-id", "webhook-timestamp", "webhook-signature")],
     responses={"401": {"description": "bad or stale signature; nothing stored"},
+               "404": {"description": "unknown source: no secret is configured for it; nothing stored"},
                "413": {"description": "body too large"}, "415": {"description": "unsupported content type"},
                "422": {"description": "invalid lead; `errors` names each bad field"}},
 )
-@bp.alt_response(202, schema=SubmissionAcceptedSchema, description="stored; the lead chain takes it from here (also the answer to a redelivery)")
+@bp.alt_response(202, schema=AcceptedSchema, description="stored; the lead chain takes it from here (also the answer to a redelivery)")
 def receive_lead(source: str):
     cfg = current_app.config["LEADCHAIN"]
-    if not SOURCE.match(source):
-        raise ApiError(404, "unknown lead source")
+    secrets = source_secrets(source)
     body = raw_body(cfg.max_webhook_bytes)
     try:
         # Standard Webhooks signs text; a body that is not UTF-8 cannot be verified or parsed.
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "body is not valid UTF-8", {"body": ["not UTF-8"]}) from None
-    secrets = current_app.extensions["leadchain.secrets"].get_list(f"webhooks/leads-{source}")
-    # An unknown source answers like a bad signature: no way to probe which sources exist.
-    if not secrets or not verify_standard_webhook(body, request.headers, secrets):
+    if not verify_standard_webhook(body, request.headers, secrets):
         raise ApiError(401, "invalid or stale webhook signature")
     delivery_id = request.headers["webhook-id"]
     if len(delivery_id) > 200:
@@ -69,8 +65,9 @@ def receive_lead(source: str):
         # Stored with the delivery in one transaction; the chain's import step runs the intake.
         submission = submissions.submit(lead, {**payload, "source": source}, region=cfg.default_phone_region,
                                         channel="webhook", actor=f"webhook:{source}")
-        return 202, {"status": "accepted", "submission_id": submission.id, "chain_id": submission.chain_id,
-                     "delivery_id": delivery_id, "warnings": lead.warnings}
+        # status_url: the sender (or whoever holds an API key) can follow the lead to its record.
+        return 202, {"status": "accepted", "submission_id": submission.id, "status_url": status_url(submission.id),
+                     "chain_id": submission.chain_id, "delivery_id": delivery_id, "warnings": lead.warnings}
 
     outcome = deliveries.process_once(f"leads:{source}", delivery_id, deliveries.payload_hash(body), work)
     return jsonify(outcome.body), outcome.status

@@ -2,11 +2,33 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Mapping
 
+from flask import current_app
 from standardwebhooks.webhooks import Webhook
 
+from crm.errors import ApiError
+
 log = logging.getLogger(__name__)
+
+SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def source_secrets(source: str) -> list[str]:
+    """The active secrets of a lead source, or a 404 "unknown source" when it has none.
+
+    A 404 rather than the 401 of a bad signature: a sender with a typo in its URL (or a source nobody
+    configured yet) learns what is wrong instead of debugging its signing. It tells no more than that a
+    source name is configured: source names are not secrets (they are in every URL given to a partner),
+    and a configured source still takes nothing without a valid signature. Checked before the body is
+    read, so an unknown source costs no parsing."""
+    if not SOURCE.match(source):
+        raise ApiError(404, "unknown source")
+    secrets = current_app.extensions["leadchain.secrets"].get_list(f"webhooks/leads-{source}")
+    if not secrets:
+        raise ApiError(404, "unknown source")
+    return secrets
 
 
 def verify_standard_webhook(body: bytes, headers: Mapping[str, str], secrets: list[str]) -> bool:
