@@ -130,3 +130,5 @@ def init_i18n(app: Flask) -> None:
     babel.__dict__["domain_instance"] = CatalogueDomain()  # overrides the cached_property
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language,
                                  pgettext=pgettext)
+    from crm.ui import display  # codes and the chain's English in the page language (``shown.*``)
+    display.register(app)

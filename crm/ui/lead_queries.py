@@ -12,7 +12,7 @@ lead page shows the chain's live next step beside it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
@@ -363,6 +363,7 @@ class EmailItem(TimelineItem):
     clicks: int
     flags: list[str]
     summary: str | None
+    step: int | None = None         # the chain's nurture step (its subject is the template key)
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,9 @@ class AuditItem(TimelineItem):
     actor: str
     changes: dict[str, tuple[Any, Any]]
     detail: str | None
+    # What the row recorded besides the changes (a refusal's reason, a consent's channel, ...): the page
+    # shows it as labelled text through crm.ui.display.audit_lines, never as a dict.
+    after: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -452,7 +456,8 @@ def _interaction(i: Interaction, names: dict[str, str]) -> TimelineItem:
         state = "received" if i.direction.value == "inbound" else (i.status if i.status != "created" else "sent")
         return EmailItem(at=at, kind="email", id=i.id, direction=i.direction.value, subject=i.subject, state=state,
                          opens=int(data.get("opens") or 0), clicks=int(data.get("clicks") or 0),
-                         flags=list(data.get("flags") or []), summary=i.summary)
+                         flags=list(data.get("flags") or []), summary=i.summary,
+                         step=data.get("step") if isinstance(data.get("step"), int) else None)
     return NoteItem(at=at, kind=i.kind.value, id=i.id, subject=i.subject, text=i.summary,
                     author=names.get(i.created_by, i.created_by))
 
@@ -473,14 +478,17 @@ def _audit(entry: AuditEntry, names: dict[str, str]) -> AuditItem:
                if k in before and before.get(k) != after.get(k)}
     detail = after.get("detail") if isinstance(after.get("detail"), str) else None
     return AuditItem(at=entry.at, kind="audit", id=entry.id, action=entry.action,
-                     actor=names.get(entry.actor, entry.actor), changes=changes, detail=detail)
+                     actor=names.get(entry.actor, entry.actor), changes=changes, detail=detail, after=after)
 
 
 def _actor_names(actors: set[str]) -> dict[str, str]:
-    ids = [int(a[3:]) for a in actors if a.startswith("ui:") and a[3:].isdigit()]
-    if not ids:
+    # "ui:<id>" (the UI) and "user:<id>" (the settings area) name a user: the page shows the name.
+    found = [re.fullmatch(r"(?:ui|user):([0-9]{1,10})", a or "") for a in actors]
+    codes = {m.group(0): int(m.group(1)) for m in found if m}
+    if not codes:
         return {}
-    return {f"ui:{u.id}": u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+    names = {u.id: u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(set(codes.values()))))}
+    return {code: names[uid] for code, uid in codes.items() if uid in names}
 
 
 def lead_detail(who: User, lead: Lead) -> LeadDetail:

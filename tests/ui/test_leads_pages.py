@@ -131,7 +131,9 @@ def test_lead_page_shows_profile_consent_score_and_the_timeline(ui_app, as_sales
     assert r.status_code == 200
     assert "Olga Beispiel" in page and "+4915112345678" in page
     assert "Formular kontakt.html, Häkchen gesetzt" in page and "Ausdrückliche Einwilligung" in page
-    assert "82" in page and "phone_consent" in page and "+30" in page and "3 Öffnungen" in page
+    # the factor by its German name, not its code (crm/ui/display.py)
+    assert "82" in page and "Einwilligung in Anrufe" in page and "phone_consent" not in page
+    assert "+30" in page and "3 Öffnungen" in page
     # the call: speaker turns, summary, outcome and sentiment in words, cost, the player
     assert "Agent: Guten Tag, hier spricht die KI-Assistentin." in page
     assert "Anrufer: Hallo, worum geht es?" in page

@@ -1,0 +1,530 @@
+"""Stored codes and the machine-written English of the chain, shown in the page's language.
+
+The CRM stores codes (``waiting_for_retry``, ``no_consent``, ``has_phone``) and the lead chain writes its
+timeline in English (``workflows/lead_chain.py``: "attempt 2: no_answer", "no call: no_consent (score 35)",
+…), because payloads, audit rows and the API speak one neutral language. The page translates at the last
+moment, here, so German users read German and the stored data stays as it is:
+
+* ``label(kind, code)``: one code as words ("waiting_for_retry" → "Wartet auf den nächsten Versuch");
+  an unknown code is shown as it is.
+* ``chain_text(stage, detail)``: ONE function for every timeline/history detail the chain writes. It
+  recognises the detail's pattern (the table ``_RULES``), translates the pattern and the codes inside it,
+  and shows a detail it does not know verbatim (never an error: the workflow may gain new texts before
+  this table does; tests/ui/test_timeline_i18n.py fails until they are added).
+* ``factor_name``/``factor_detail`` (score factors), ``consent_proof``/``consent_reason``, ``task_title``
+  (the chain's task titles; a rep's own title is shown as typed), ``actor`` (who did it, by name),
+  ``audit_title``/``audit_lines`` (audit rows as labelled text, never ids or dict dumps) and
+  ``email_subject`` (the chain's template keys).
+
+Every English text is a msgid of the catalogue (German in crm/ui/translations/display.py).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Mapping
+
+from flask import g, has_app_context
+from flask_babel import format_datetime
+
+from crm.ui.i18n import LANGUAGES, _, ngettext
+
+
+def N_(message: str) -> str:
+    """Marks a msgid that is translated later, at render time (the request's language is known then)."""
+    return message
+
+
+# ---------------------------------------------------------------------------------------------- codes
+
+LABELS: dict[str, dict[str, str]] = {
+    "status": {"new": N_("New"), "qualified": N_("Qualified"), "contacted": N_("Contacted"),
+               "nurturing": N_("Nurturing"), "booked": N_("Booked"), "lost": N_("Lost"),
+               "do_not_contact": N_("Do not contact"), "merged": N_("Merged")},
+    "priority": {"hot": N_("Hot"), "warm": N_("Warm"), "cold": N_("Cold")},
+    # tags the scoring sets (crm/services/scoring.py); a rep's own tags are shown as typed
+    "tag": {"hot": N_("Hot"), "warm": N_("Warm"), "cold": N_("Cold"), "b2b": N_("B2B"), "freemail": N_("Freemail"),
+            "consent:phone": N_("Consent to calls"), "consent:email": N_("Consent to emails"),
+            "interest": N_("Interest"), "engaged": N_("Engaged")},
+    # The chain's stages (LeadStage search attribute, lead.chain_stage, "chain.<stage>" audit rows),
+    # including the timeline-only ones the workflow writes through _timeline()/_record().
+    "stage": {"importing": N_("Importing"), "imported": N_("Imported"), "continuing": N_("Continuing"),
+              "qualifying": N_("Qualifying"), "calling": N_("Calling"),
+              "waiting_for_result": N_("Waiting for the call result"), "following_up": N_("Following up"),
+              "nurturing": N_("Nurturing"), "waiting": N_("Waiting"),
+              "waiting_for_retry": N_("Waiting for the next attempt"),
+              "waiting_for_window": N_("Waiting for calling hours"), "paused": N_("Paused"),
+              "cancelled": N_("Cancelled"), "do_not_contact": N_("Do not contact"), "booked": N_("Booked"),
+              "unsubscribed": N_("Unsubscribed"), "replied": N_("Replied"), "completed": N_("Completed"),
+              "failed": N_("Failed"), "joined": N_("Joined another chain"),
+              "nurture_exhausted": N_("Nurturing finished"), "handed_over": N_("Handed to the owner"),
+              "gate": N_("Call check"), "call": N_("Call"), "email": N_("Email"), "nurture": N_("Nurture email"),
+              "reopened": N_("Chain re-opened"), "merged": N_("Submission merged")},
+    "outcome": {"interested": N_("Interested"), "not_interested": N_("Not interested"),
+                "booked": N_("Appointment booked"), "callback_requested": N_("Callback requested"),
+                "do_not_call": N_("Asked not to be called"), "wrong_number": N_("Wrong number"),
+                "no_answer": N_("No answer"), "busy": N_("Busy"), "voicemail": N_("Voicemail"),
+                "completed": N_("Completed"), "failed": N_("Failed"), "answered": N_("Answered"),
+                "timeout": N_("No result")},
+    "sentiment": {"positive": N_("Positive"), "neutral": N_("Neutral"), "negative": N_("Negative"),
+                  "mixed": N_("Mixed")},
+    "email": {"sent": N_("Sent"), "processed": N_("Accepted by the mail service"), "delivered": N_("Delivered"),
+              "opened": N_("Opened"), "clicked": N_("Clicked"), "bounced": N_("Bounced"), "blocked": N_("Blocked"),
+              "dropped": N_("Not sent (suppressed)"), "received": N_("Received"), "deferred": N_("Delayed")},
+    "interaction": {"note": N_("Note"), "meeting": N_("Meeting"), "sms": N_("SMS"), "call": N_("Call"),
+                    "email": N_("Email")},
+    "task": {"open": N_("Open"), "done": N_("Done"), "cancelled": N_("Cancelled")},
+    "task_kind": {"callback": N_("Callback"), "appointment": N_("Appointment preparation"),
+                  "prepare": N_("Preparation"), "todo": N_("To-do"), "reply": N_("Answer the email"),
+                  "follow_up": N_("Follow-up"), "review": N_("Review")},
+    "appointment": {"tentative": N_("Tentative"), "confirmed": N_("Confirmed"), "cancelled": N_("Cancelled")},
+    "channel": {"phone": N_("Phone"), "email": N_("Email")},
+    # where a consent came from: a lead source (shown as it is) or the CRM's edit form
+    "consent_source": {"ui": N_("the CRM"), "api": N_("the API"), "import": N_("a CSV import")},
+    "basis": {"express_consent": N_("Express consent"), "presumed_b2b": N_("Presumed consent (B2B)"),
+              "callback_request": N_("Callback requested by the person")},
+    "direction": {"inbound": N_("incoming"), "outbound": N_("outgoing"), "internal": N_("internal")},
+    "call_status": {"created": N_("Created"), "queued": N_("Queued"), "ringing": N_("Ringing"),
+                    "in_progress": N_("In progress"), "ended": N_("Ended"), "failed": N_("Failed"),
+                    "no_answer": N_("No answer"), "busy": N_("Busy"), "voicemail": N_("Voicemail")},
+    "reachability": {"valid": N_("valid"), "unverified": N_("unverified"), "invalid": N_("invalid"),
+                     "unknown": N_("unchecked"), "bounced": N_("bounced"), "unsubscribed": N_("unsubscribed"),
+                     "suppressed": N_("blocked"), "spam": N_("reported as spam"), "none": N_("no address")},
+    # crm/services/compliance.py GateDecision.reason
+    "gate_reason": {"no_phone": N_("no phone number"), "phone_invalid": N_("phone number marked invalid"),
+                    "do_not_contact": N_("do not contact"), "no_consent": N_("no consent to calls"),
+                    "score_below_threshold": N_("score not above the threshold"),
+                    "attempt_cap": N_("daily call limit reached"), "outside_hours": N_("outside calling hours"),
+                    "ok": N_("allowed"), "refused": N_("refused")},
+    # StopSignal reasons: why a chain was stopped from outside
+    "stop_reason": {"cancelled": N_("cancelled"), "do_not_contact": N_("do not contact"),
+                    "unsubscribed": N_("unsubscribed"), "replied": N_("the lead replied")},
+    # crm/services/scoring.py factor names (call:<outcome> is built from the outcome's label)
+    "factor": {"source": N_("Source"), "has_phone": N_("Phone number"), "has_email": N_("Email address"),
+               "has_company": N_("Company"), "has_full_name": N_("Full name"),
+               "freemail_domain": N_("Freemail address"), "business_domain": N_("Business email address"),
+               "phone_consent": N_("Consent to calls"), "email_consent": N_("Consent to emails"),
+               "stated_interest": N_("Stated interest"), "email_opens": N_("Email opens"),
+               "email_clicks": N_("Email clicks")},
+    # the chain's email templates (an email interaction's subject is its template key)
+    "email_template": {"follow_up": N_("Follow-up email"), "booking_confirmation": N_("Booking confirmation"),
+                       "callback_confirmation": N_("Callback confirmation"), "nurture": N_("Nurture email"),
+                       "report": N_("Manager report")},
+    # why an email was not sent (activities/provider_activities.py send_email)
+    "email_refusal": {"no email sender configured": N_("no email sender configured"),
+                      "no email address": N_("no email address"), "do not contact": N_("do not contact")},
+    # Lead.qualification keys (voice/bridge/booking.py QUALIFICATION_KEYS)
+    "qualification": {"need": N_("Need"), "timing": N_("Timing"), "decision_maker": N_("Decision maker")},
+    # what an intake found (crm/services/submissions.py outcomes)
+    "intake_outcome": {"created": N_("new lead"), "updated": N_("existing lead updated"),
+                       "duplicate": N_("already known"), "flagged": N_("possible duplicate flagged"),
+                       "merged": N_("merged")},
+    # why the chain scored again
+    "score_reason": {"intake": N_("first score"), "rescore": N_("re-score"),
+                     "resubmission": N_("new submission"), "call_now": N_("call requested by a rep")},
+    # audit-log field names
+    "field": {"first_name": N_("First name"), "last_name": N_("Last name"), "company": N_("Company"),
+              "email": N_("Email"), "phone_e164": N_("Phone"), "phone_status": N_("Phone status"),
+              "email_status": N_("Email status"), "language": N_("Language"), "source": N_("Source"),
+              "utm_source": N_("UTM source"), "utm_medium": N_("UTM medium"), "utm_campaign": N_("UTM campaign"),
+              "utm_term": N_("UTM term"), "utm_content": N_("UTM content"), "interest": N_("Interest"),
+              "owner_id": N_("Owner"), "status": N_("Status"), "score": N_("Score"), "priority": N_("Priority"),
+              "tags": N_("Tags"), "do_not_contact": N_("Do not contact"), "dnc_reason": N_("Reason"),
+              "merged_into_id": N_("Merged into"), "qualification": N_("Qualification"),
+              "role": N_("Role"), "active": N_("Active"), "name": N_("Name"), "timezone": N_("Time zone")},
+    # audit actions
+    "audit": {"lead.created": N_("Lead created"), "lead.updated": N_("Lead edited"),
+              "lead.assigned": N_("Owner changed"), "lead.do_not_contact": N_("Marked do-not-contact"),
+              "lead.merged": N_("Duplicate merged in"), "lead.merged_into": N_("Merged into another lead"),
+              "lead.scored": N_("Score changed"), "lead.booked": N_("Appointment booked"),
+              "lead.qualification": N_("Qualification answers recorded"),
+              "lead.intake_conflict": N_("Source proposed other values"),
+              "lead.phone_invalid": N_("Phone number marked invalid"),
+              "lead.email_bounced": N_("Email address bounced"), "lead.email_invalid": N_("Email address invalid"),
+              "lead.email_unsubscribed": N_("Unsubscribed from emails"),
+              "lead.email_suppressed": N_("Email address blocked"), "lead.email_spam": N_("Reported as spam"),
+              "lead.email_replied": N_("Replied by email"), "lead.email_auto_reply": N_("Automatic email reply"),
+              "lead.assigned_automatically": N_("Owner assigned automatically"),
+              "note.added": N_("Note added"), "task.created": N_("Task created"), "task.done": N_("Task done"),
+              "consent.recorded": N_("Consent recorded"), "consent.withdrawn": N_("Consent withdrawn"),
+              "duplicate.dismissed": N_("Not a duplicate"), "call.refused": N_("Call not allowed"),
+              "email.refused": N_("Email not sent"), "appointment.booked": N_("Appointment booked"),
+              "chain.pause_requested": N_("Chain pause requested"),
+              "chain.resume_requested": N_("Chain resume requested"),
+              "chain.cancel_requested": N_("Chain cancel requested"),
+              "chain.call_now_requested": N_("Call requested")},
+}
+
+# The chain's task titles (workflows/lead_chain.py _follow_up); a rep's own titles are shown as typed.
+CHAIN_TASK_TITLES = (N_("Prepare the booked appointment"), N_("Call back the interested lead"))
+
+
+def label(kind: str, value: Any) -> str:
+    """A stored code in words; "–" for none; an unknown code as it is."""
+    if value is None or value == "":
+        return "–"
+    value = getattr(value, "value", value)
+    msgid = LABELS.get(kind, {}).get(str(value))
+    return _(msgid) if msgid else str(value)
+
+
+def known(kind: str, value: Any) -> bool:
+    return str(getattr(value, "value", value)) in LABELS.get(kind, {})
+
+
+def _moment(raw: str) -> str:
+    """An ISO or "YYYY-MM-DD HH:MM [UTC]" time from a detail, in the user's zone and language."""
+    text = raw.strip().removesuffix(" UTC").replace(" ", "T", 1)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return raw
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return format_datetime(at, "short")
+
+
+def _days(n: str) -> str:
+    return ngettext("%(num)d day", "%(num)d days", int(n))
+
+
+# ---------------------------------------------------------------------------------- chain details
+
+Render = Callable[[re.Match], str]
+
+
+def _outcome(code: str) -> str:
+    code = code.strip()
+    return label("outcome", code) if known("outcome", code) else label("stage", code)
+
+
+def _reason(code: str) -> str:
+    """A reason the chain names: a gate reason, a stop reason or an email refusal."""
+    code = code.strip()
+    for kind in ("gate_reason", "stop_reason", "email_refusal"):
+        if known(kind, code):
+            return label(kind, code)
+    if code.startswith("address "):
+        return _("address %(state)s", state=label("reachability", code[8:]))
+    return code
+
+
+def _reopen_reason(text: str) -> str:
+    """crm/services/chain_reopen.py: why a finished chain was (not) re-opened."""
+    text = text.strip()
+    if m := re.fullmatch(r"ended (\d+) days ago; re-opened only (\d+) days after the end", text):
+        return _("ended %(ago)s ago; re-opened only %(after)s after the end", ago=_days(m[1]), after=_days(m[2]))
+    if m := re.fullmatch(r"new form fill (\d+) days after the end", text):
+        return _("new form fill %(days)s after the end", days=_days(m[1]))
+    simple = {"asked not to be contacted": N_("asked not to be contacted"),
+              "an appointment is still ahead": N_("an appointment is still ahead")}
+    return _(simple[text]) if text in simple else text
+
+
+# (pattern, render): matched in order against the whole detail. Keep the workflow's wording here.
+_RULES: list[tuple[re.Pattern, Render]] = [(re.compile(p), r) for p, r in [
+    (r"waiting for the lead", lambda m: _("waiting for the lead")),
+    (r"new lead", lambda m: _("new lead")),
+    (r"attempt (\d+)", lambda m: _("attempt %(num)s", num=m[1])),
+    (r"attempt (\d+): (\w+)", lambda m: _("attempt %(num)s: %(outcome)s", num=m[1], outcome=_outcome(m[2]))),
+    (r"call", lambda m: _("call")),
+    (r"call (\w[\w-]*)", lambda m: _("call via %(provider)s", provider=m[1])),
+    (r"no call: (\w+) \(score (\d+)\)",
+     lambda m: _("no call: %(reason)s (score %(score)s)", reason=_reason(m[1]), score=m[2])),
+    (r"call refused: (\w+)", lambda m: _("call not allowed: %(reason)s", reason=_reason(m[1]))),
+    (r"dial refused: (.+)", lambda m: _("dialling refused: %(reason)s", reason=_reason(m[1]))),
+    (r"call could not be placed: (.+)", lambda m: _("the call could not be placed: %(error)s", error=m[1])),
+    (r"appointment booked on the call", lambda m: _("appointment booked on the call")),
+    (r"(\w+): handed to the owner", lambda m: _("%(outcome)s: handed to the owner", outcome=_outcome(m[1]))),
+    (r"asked not to be called", lambda m: _("asked not to be called")),
+    (r"wrong number: continuing by email", lambda m: _("wrong number: continuing by email")),
+    (r"call ended: (\w+)", lambda m: _("call ended: %(outcome)s", outcome=_outcome(m[1]))),
+    (r"nurture email (\d+)", lambda m: _("nurture email %(num)s", num=m[1])),
+    (r"re-score", lambda m: _("re-score")),
+    (r"nurture stopped: (.+)", lambda m: _("nurture stopped: %(reason)s", reason=_reason(m[1]))),
+    (r"nurture cycles used up", lambda m: _("nurture cycles used up")),
+    (r"stopped: (\w+)", lambda m: _("stopped: %(reason)s", reason=_reason(m[1]))),
+    (r"joined running chain (\S+)", lambda m: _("joined the running chain of the same person")),
+    (r"(\w+) not sent: (.+)",
+     lambda m: _("%(email)s not sent: %(error)s", email=label("email_template", m[1]), error=_reason(m[2]))),
+    (r"call requested by a rep", lambda m: _("call requested by a rep")),
+    (r"no conversation after (\d+) attempts: email path",
+     lambda m: ngettext("no conversation after %(num)d attempt: continuing by email",
+                        "no conversation after %(num)d attempts: continuing by email", int(m[1]))),
+    (r"paused in (\w+)", lambda m: _("paused in “%(stage)s”", stage=label("stage", m[1]))),
+    (r"resumed", lambda m: _("resumed")),
+    (r"(intake|rescore|resubmission|call_now)", lambda m: label("score_reason", m[1])),
+    (r"submission (\d+): (\w+)", lambda m: _("submission %(num)s: %(outcome)s", num=m[1],
+                                               outcome=label("intake_outcome", m[2]))),
+    (r"settings changed: calling hours checked again", lambda m: _("settings changed: calling hours checked again")),
+    (r"settings changed", lambda m: _("settings changed")),
+    (r"new submission merged; wait kept until (.+)",
+     lambda m: _("new submission merged; the wait is kept until %(when)s", when=_moment(m[1]))),
+    (r"(?:new submission )?merged; chain stays (\w+)(?:: (.+))?",
+     lambda m: _("new submission merged; the chain stays “%(stage)s”", stage=label("stage", m[1]))
+     + (f": {_reopen_reason(m[2])}" if m[2] else "")),
+    (r"(?:chain )?re-opened after (\w+)(?:: (.+))?",
+     lambda m: _("chain re-opened after “%(stage)s”", stage=label("stage", m[1]))
+     + (f": {_reopen_reason(m[2])}" if m[2] else "")),
+    (r"(\w+)", lambda m: _outcome(m[1])),   # following_up writes the bare classification/status
+]]
+
+
+def match_rule(detail: str) -> int | None:
+    """The index of the rule that recognises `detail` (None: shown verbatim). For the tests."""
+    text = (detail or "").strip()
+    for n, (pattern, _render) in enumerate(_RULES):
+        if pattern.fullmatch(text):
+            if n == len(_RULES) - 1 and not (known("outcome", text) or known("stage", text)):
+                return None
+            return n
+    return None
+
+
+def chain_text(stage: str | None, detail: str | None) -> str:
+    """A detail the chain wrote (timeline, history, next step) in the page language; unknown: verbatim."""
+    text = (detail or "").strip()
+    if not text:
+        return ""
+    n = match_rule(text)
+    if n is None:
+        return text
+    try:
+        return _RULES[n][1](_RULES[n][0].fullmatch(text))
+    except Exception:  # noqa: BLE001 - a detail is never worth an error page: show it as written
+        return text
+
+
+# -------------------------------------------------------------------------------------- the score
+
+def factor_name(name: str) -> str:
+    if name.startswith("call:"):
+        return _("Call: %(outcome)s", outcome=_outcome(name[5:]))
+    return label("factor", name)
+
+
+def factor_detail(name: str, detail: str | None) -> str:
+    """crm/services/scoring.py compute(): the English detail of one factor, in the page language."""
+    text = (detail or "").strip()
+    if not text:
+        return ""
+    if name == "source":
+        if m := re.fullmatch(r"(.*) \(as (.+)\)", text):
+            return _("%(source)s (counted as %(head)s)", source=m[1], head=m[2])
+        if m := re.fullmatch(r"(.*) \(default\)", text):
+            return _("%(source)s (default points)", source=_("no source") if m[1] == "none" else m[1])
+        return text
+    fixed = {"has phone": N_("has a phone number"), "has email": N_("has an email address"),
+             "has company": N_("has a company"), "has full name": N_("first and last name given"),
+             "express phone consent": N_("express consent to calls"), "email consent": N_("consent to emails"),
+             "interest field filled in": N_("interest field filled in")}
+    if text in fixed:
+        return _(fixed[text])
+    if m := re.fullmatch(r"intake note mentions '(.+)'|intake note mentions \"(.+)\"", text):
+        return _("the intake note mentions “%(word)s”", word=m[1] or m[2])
+    if m := re.fullmatch(r"(\d+) opens", text):
+        return ngettext("%(num)d open", "%(num)d opens", int(m[1]))
+    if m := re.fullmatch(r"(\d+) clicks", text):
+        return ngettext("%(num)d click", "%(num)d clicks", int(m[1]))
+    if m := re.fullmatch(r"(\d+) call\(s\) with outcome (\w+)", text):
+        return ngettext("%(num)d call with the outcome “%(outcome)s”", "%(num)d calls with the outcome “%(outcome)s”",
+                        int(m[1]), outcome=_outcome(m[2]))
+    return text     # a domain name, or a text this table does not know yet
+
+
+# ------------------------------------------------------------------------------------ consent etc.
+
+def consent_proof(text: str | None) -> str:
+    """Proof texts written by the intake ("website: consent field answered 'ja'") and the edit form
+    ("… (recorded by Name, user 3)"); anything else was typed by a person and is shown as it is."""
+    text = (text or "").strip()
+    if m := re.fullmatch(r"(.*): consent field answered (['\"])(.*)\2", text, re.S):
+        return _("%(source)s: consent field answered “%(answer)s”", source=m[1], answer=m[3])
+    if m := re.fullmatch(r"(.*) \(recorded by (.*), user (\d+)\)", text, re.S):
+        return _("%(proof)s (recorded by %(name)s)", proof=m[1], name=m[2])
+    return text
+
+
+def consent_reason(text: str | None) -> str:
+    """Why a consent was withdrawn / a lead marked do-not-contact, when the CRM wrote it."""
+    text = (text or "").strip()
+    fixed = {"withdrawn in the CRM": N_("withdrawn in the CRM"), "asked not to be called": N_("asked not to be called"),
+             "requested via API": N_("requested via the API"), "wrong number": N_("wrong number")}
+    if text in fixed:
+        return _(fixed[text])
+    if m := re.fullmatch(r"(objection: )?email (unsubscribe|marked as spam) \((\w+)\)", text):
+        what = _("email unsubscribe") if m[2] == "unsubscribe" else _("email marked as spam")
+        return _("objection: %(what)s", what=what) if m[1] else what
+    return text
+
+
+def duplicate_reason(text: str | None) -> str:
+    """crm/services/intake.py: why two leads look like one person."""
+    text = (text or "").strip()
+    if m := re.fullmatch(r"similar name \((\d+)\) and company \((\d+)\)", text):
+        return _("similar name (%(name)s) and company (%(company)s)", name=m[1], company=m[2])
+    fixed = {"name and company match": N_("name and company match"), "same name": N_("same name")}
+    return _(fixed[text]) if text in fixed else text
+
+
+def task_title(title: str | None) -> str:
+    title = title or ""
+    return _(title) if title in CHAIN_TASK_TITLES else title
+
+
+def email_subject(subject: str | None, step: Any = None) -> str | None:
+    """The chain stores its template key as an email's subject: shown as the email's name."""
+    if subject and known("email_template", subject):
+        name = label("email_template", subject)
+        return f"{name} {step}" if subject == "nurture" and step else name
+    return subject
+
+
+# -------------------------------------------------------------------------------------- who did it
+
+_ACTOR_CODE = re.compile(r"(ui|user):(\d{1,10})")
+
+
+def _user_names(ids: Iterable[int]) -> dict[int, str]:
+    """User names by id, once per request (the audit log keeps ids, the page shows names)."""
+    cache: dict[int, str] = g.setdefault("display_user_names", {}) if has_app_context() else {}
+    missing = [i for i in set(ids) if i not in cache]
+    if missing and has_app_context():
+        import sqlalchemy as sa
+
+        from crm.extensions import db
+        from crm.models import User
+        cache.update({u.id: u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(missing)))})
+    return cache
+
+
+def user_name(user_id: Any) -> str:
+    try:
+        uid = int(user_id)
+    except (TypeError, ValueError):
+        return "–" if user_id in (None, "") else str(user_id)
+    return _user_names([uid]).get(uid) or _("user #%(id)d", id=uid)
+
+
+def actor(code: str | None, names: Mapping[str, str] | None = None) -> str:
+    """Who did something, for "by %(actor)s": a user's name, or what a system actor is, in words."""
+    code = (code or "").strip()
+    if names and code in names:
+        return names[code]
+    if m := _ACTOR_CODE.fullmatch(code):
+        return user_name(m[2])
+    head, _sep, rest = code.partition(":")
+    systems = {"chain": N_("the chain"), "system": N_("the system"), "assignment": N_("the assignment rules"),
+               "voice-bridge": N_("the voice assistant"), "sendgrid": N_("the email service"),
+               "sendgrid-inbound": N_("the email service"), "recipient": N_("the recipient"),
+               "cli": N_("the command line"), "demo": N_("the demo data")}
+    if code == "system:call-gate":
+        return _("the call check")
+    if head == "api":
+        return _("the API client %(name)s", name=rest) if rest else _("the API")
+    if head == "webhook":
+        return _("the web form %(name)s", name=rest) if rest else _("a web form")
+    if head in systems:
+        return _(systems[head])
+    return code
+
+
+# --------------------------------------------------------------------------------------- audit log
+
+HIDDEN_FIELDS = {"chain_id", "detail", "model_version", "reason", "updated_at", "call_id", "previous_stage",
+                 "match_key", "email_key"}
+
+
+def _yes_no(value: Any) -> str:
+    return _("yes") if value else _("no")
+
+
+def _mapping_text(value: Mapping[str, Any]) -> str:
+    """A stored dict as "Label: value; …" (never a Python dump)."""
+    parts = []
+    for key, item in value.items():
+        if key in HIDDEN_FIELDS or item in (None, "", [], {}):
+            continue
+        name = label("qualification", key) if known("qualification", key) else label("field", key)
+        shown = _yes_no(item == "yes") if isinstance(item, str) and item in ("yes", "no") else value_text(key, item)
+        parts.append(f"{name}: {shown}")
+    return "; ".join(parts) or "–"
+
+
+def value_text(field: str, value: Any) -> str:
+    """One audited value in words: owner ids as names, codes as labels, dicts as labelled text."""
+    if value is None or value == "" or value == []:
+        return "–"
+    if field in ("owner_id", "user_id"):
+        return user_name(value)
+    if field == "merged_into_id":
+        return _("lead #%(id)s", id=value)
+    if field in ("status", "priority"):
+        return label(field, value)
+    if field in ("phone_status", "email_status"):
+        return label("reachability", value)
+    if field == "language":
+        return LANGUAGES.get(str(value), str(value))
+    if field == "dnc_reason":
+        return consent_reason(str(value))
+    if isinstance(value, bool):
+        return _yes_no(value)
+    if isinstance(value, Mapping):
+        return _mapping_text(value)
+    if isinstance(value, (list, tuple)):
+        kind = "tag" if field == "tags" else None
+        return ", ".join(label(kind, v) if kind else value_text(field, v) for v in value)
+    return str(value)
+
+
+def audit_title(action: str) -> str:
+    """An audit action in words; the chain's stages by their label; never the raw code."""
+    if known("audit", action):
+        return label("audit", action)
+    if action.startswith("chain."):
+        return _("Chain: %(stage)s", stage=label("stage", action[6:]))
+    if action.startswith("lead.email_"):
+        return _("Email address: %(state)s", state=label("reachability", action[11:]))
+    return _("Change recorded")
+
+
+def audit_lines(action: str, changes: Mapping[str, tuple[Any, Any]], after: Mapping[str, Any] | None = None) -> list[str]:
+    """What an audit row says, as labelled lines: each changed field old → new, or its facts."""
+    after = after or {}
+    lines = [f"{label('field', k)}: {value_text(k, old)} → {value_text(k, new)}"
+             for k, (old, new) in changes.items() if k not in HIDDEN_FIELDS]
+    if action == "call.refused" and after.get("reason"):
+        line = _("Reason: %(reason)s", reason=_reason(str(after["reason"])))
+        if after.get("next_window_start"):
+            line += " · " + _("next window %(when)s", when=_moment(str(after["next_window_start"])))
+        lines.append(line)
+    elif action in ("consent.recorded", "consent.withdrawn"):
+        bits = [label("channel", after.get("channel"))]
+        if after.get("legal_basis"):
+            bits.append(label("basis", after["legal_basis"]))
+        if after.get("reason"):
+            bits.append(consent_reason(str(after["reason"])))
+        lines.append(", ".join(bits))
+    elif action == "task.created" and after.get("kind"):
+        lines.append(label("task_kind", after["kind"]))
+    elif action == "email.refused":
+        lines.append(_("%(email)s not sent: %(error)s", email=label("email_template", after.get("template")),
+                       error=_reason(str(after.get("reason") or ""))))
+    elif action in ("appointment.booked",) and after.get("starts_at"):
+        lines.append(_("Appointment on %(when)s", when=_moment(str(after["starts_at"]))))
+    elif action == "lead.qualification" and isinstance(after.get("qualification"), Mapping) and not changes:
+        lines.append(f"{label('field', 'qualification')}: {_mapping_text(after['qualification'])}")
+    elif action == "lead.phone_invalid" and after.get("reason"):
+        lines.append(_("Reason: %(reason)s", reason=consent_reason(str(after["reason"]))))
+    return lines
+
+
+def register(app) -> None:
+    """The functions as Jinja globals under one name: ``shown.label(...)``, ``shown.chain_text(...)``."""
+    import types
+    app.jinja_env.globals["shown"] = types.SimpleNamespace(
+        label=label, chain_text=chain_text, factor_name=factor_name, factor_detail=factor_detail,
+        consent_proof=consent_proof, consent_reason=consent_reason, task_title=task_title,
+        duplicate_reason=duplicate_reason,
+        email_subject=email_subject, actor=actor, user_name=user_name, audit_title=audit_title,
+        audit_lines=audit_lines, value_text=value_text)
