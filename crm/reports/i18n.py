@@ -118,27 +118,47 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+# The ids the reports show as words: call outcomes (the classification, else the provider's end status),
+# call statuses, sentiments, priorities, the lead chain's stages and its stop reasons. Every id here has a
+# German and an English label (tests/reports/test_labels.py checks them against the code that sets them),
+# so no raw id or English word reaches a German report.
+CALL_OUTCOMES = ("booked", "interested", "callback_requested", "not_interested", "do_not_call", "wrong_number")
+END_STATUSES = ("completed", "no_answer", "busy", "voicemail", "failed", "pending")
+CALL_STATUSES = ("queued", "ringing", "in_progress", "ended")
+SENTIMENT_IDS = ("positive", "neutral", "negative", "unknown")
+PRIORITY_IDS = ("hot", "warm", "cold", "unscored")
+CHAIN_STAGES = ("importing", "continuing", "qualifying", "calling", "waiting_for_window", "waiting_for_retry",
+                "waiting_for_result", "following_up", "nurturing", "paused", "booked", "handed_over",
+                "do_not_contact", "nurture_exhausted", "joined", "cancelled", "unsubscribed", "replied",
+                "completed_chain", "none")
+
 LABELS: dict[str, dict[str, str]] = {
     "de": {"booked": "Termin gebucht", "interested": "Interessiert", "callback_requested": "Rückruf gewünscht",
            "not_interested": "Kein Interesse", "do_not_call": "Nicht mehr anrufen", "wrong_number": "Falsche Nummer",
            "voicemail": "Mailbox", "no_answer": "Nicht erreicht", "busy": "Besetzt", "failed": "Fehlgeschlagen",
-           "completed": "Beendet", "pending": "Offen", "positive": "Positiv", "neutral": "Neutral",
+           "completed": "Beendet", "pending": "Offen", "queued": "In Warteschlange", "ringing": "Klingelt",
+           "in_progress": "Im Gespräch", "ended": "Aufgelegt", "positive": "Positiv", "neutral": "Neutral",
            "negative": "Negativ", "unknown": "Unbekannt", "hot": "Heiß", "warm": "Warm", "cold": "Kalt",
-           "unscored": "Ohne Score", "importing": "Import", "qualifying": "Qualifizierung", "calling": "Anruf",
-           "waiting_for_result": "Warten auf Ergebnis", "following_up": "Nachfassen", "nurturing": "Nurturing",
-           "paused": "Pausiert", "handed_over": "Übergeben", "do_not_contact": "Kontaktsperre",
-           "cancelled": "Abgebrochen", "completed_chain": "Abgeschlossen", "nurture_exhausted": "Nurturing beendet",
-           "none": "Ohne Kette", "joined": "Zusammengeführt", "waiting_for_window": "Warten auf Anrufzeit"},
+           "unscored": "Ohne Score", "importing": "Import", "continuing": "Fortsetzung",
+           "qualifying": "Qualifizierung", "calling": "Anruf", "waiting_for_result": "Warten auf Ergebnis",
+           "waiting_for_retry": "Warten auf erneuten Anruf", "following_up": "Nachfassen",
+           "nurturing": "Lead-Pflege", "paused": "Pausiert", "handed_over": "Übergeben",
+           "do_not_contact": "Kontaktsperre", "cancelled": "Abgebrochen", "completed_chain": "Abgeschlossen",
+           "nurture_exhausted": "Lead-Pflege beendet", "none": "Ohne Kette", "joined": "Zusammengeführt",
+           "waiting_for_window": "Warten auf Anrufzeit", "unsubscribed": "Abgemeldet", "replied": "Hat geantwortet"},
     "en": {"booked": "Booked", "interested": "Interested", "callback_requested": "Callback requested",
            "not_interested": "Not interested", "do_not_call": "Do not call", "wrong_number": "Wrong number",
            "voicemail": "Voicemail", "no_answer": "No answer", "busy": "Busy", "failed": "Failed",
-           "completed": "Completed", "pending": "Pending", "positive": "Positive", "neutral": "Neutral",
+           "completed": "Completed", "pending": "Pending", "queued": "Queued", "ringing": "Ringing",
+           "in_progress": "In progress", "ended": "Ended", "positive": "Positive", "neutral": "Neutral",
            "negative": "Negative", "unknown": "Unknown", "hot": "Hot", "warm": "Warm", "cold": "Cold",
-           "unscored": "Unscored", "importing": "Import", "qualifying": "Qualifying", "calling": "Calling",
-           "waiting_for_result": "Waiting for result", "following_up": "Following up", "nurturing": "Nurturing",
+           "unscored": "Unscored", "importing": "Importing", "continuing": "Continuing",
+           "qualifying": "Qualifying", "calling": "Calling", "waiting_for_result": "Waiting for result",
+           "waiting_for_retry": "Waiting for retry", "following_up": "Following up", "nurturing": "Nurturing",
            "paused": "Paused", "handed_over": "Handed over", "do_not_contact": "Do not contact",
            "cancelled": "Cancelled", "completed_chain": "Completed", "nurture_exhausted": "Nurture exhausted",
-           "none": "No chain", "joined": "Joined", "waiting_for_window": "Waiting for calling hours"},
+           "none": "No chain", "joined": "Joined", "waiting_for_window": "Waiting for calling hours",
+           "unsubscribed": "Unsubscribed", "replied": "Replied"},
 }
 
 
