@@ -17,10 +17,40 @@ def _app():
     return create_app()
 
 
-@click.group()
+class _Cli(click.Group):
+    """The command group; a missing or unreadable secret ends a command with its message and exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        from crm.secrets import SecretsError
+        try:
+            return super().invoke(ctx)
+        except SecretsError as e:
+            # e.g. no app/chain-key: the message names the secret and how to set it (never a value).
+            raise click.ClickException(str(e)) from None
+
+
+def _use_local_stack_secrets(ctx: click.Context) -> None:
+    """A command typed in a second terminal sees the secrets of the running local stack.
+
+    `leadchain up` writes var/local-secrets.env and hands it to its processes; without this, an import in
+    another terminal would hash chain ids without the stack's chain key. Variables already set win, as in
+    the launcher; with VAULT_ADDR set, Vault is the only source. The environment is restored when the
+    command ends, so an in-process caller (tests, CliRunner) keeps its own.
+    """
+    import os
+    from crm.secrets import load_local_stack_secrets
+    before = set(os.environ)
+    if load_local_stack_secrets() is not None:
+        added = set(os.environ) - before
+        ctx.call_on_close(lambda: [os.environ.pop(key, None) for key in added])
+
+
+@click.group(cls=_Cli)
 @click.version_option(package_name="leadchain")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """leadchain: CRM automation for leads, calls, email and reports."""
+    _use_local_stack_secrets(ctx)
 
 
 @main.command("db-upgrade")
@@ -104,6 +134,48 @@ def demo_command(url: str, source: str) -> None:
         raise click.UsageError(f"no webhook secret for source {source!r} (secret webhooks/leads-{source})")
     for answer in demo.post_demo_leads(url, source, secrets[0]):
         console.print(answer)
+
+
+@main.command("sign-webhook")
+@click.option("--source", default="demo", show_default=True, help="the lead source (secret webhooks/leads-SOURCE)")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="the web app")
+@click.option("--data", "data", default=None, help="the JSON body (default: read from --data-file or stdin)")
+@click.option("--data-file", type=click.File("rb"), default=None, help="a file with the body ('-': stdin)")
+@click.option("--headers-only", is_flag=True, help="print the three webhook-* headers instead of a curl config")
+def sign_webhook(source: str, url: str, data: str | None, data_file, headers_only: bool) -> None:
+    """Sign a lead for POST /webhooks/leads/SOURCE: prints a curl config, e.g.
+
+    leadchain sign-webhook --data '{"email": "erika@example.com"}' | curl -sS -K -
+    """
+    from crm.secrets import secrets_from_env
+    from crm.sign_webhook import curl_config, signed_headers
+    keys = secrets_from_env().get_list(f"webhooks/leads-{source}")
+    if not keys:
+        raise click.UsageError(f"no webhook secret for source {source!r} (secret webhooks/leads-{source}, "
+                               f"LEADCHAIN_SECRET_WEBHOOKS_LEADS_{source.upper().replace('-', '_')})")
+    body = data.encode() if data is not None else (data_file or click.get_binary_stream("stdin")).read()
+    headers = signed_headers(keys[0], body)
+    if headers_only:
+        click.echo("".join(f"{name}: {value}\n" for name, value in headers.items()), nl=False)
+    else:
+        click.echo(curl_config(f"{url.rstrip('/')}/webhooks/leads/{source}", headers, body), nl=False)
+
+
+@main.command("local-api-key")
+@click.option("--client", default="local", show_default=True)
+def local_api_key(client: str) -> None:
+    """Print the local stack's API key (for curl against /api/v1); refused when Vault holds the secrets."""
+    import os
+    from crm.secrets import secrets_from_env
+    if os.environ.get("VAULT_ADDR", "").strip():
+        raise click.UsageError("secrets come from Vault here: read API keys there, not through the CLI")
+    for entry in secrets_from_env().get_list("api/keys"):
+        name, _, key = entry.partition(":")
+        if name == client and key:
+            click.echo(key)
+            return
+    raise click.UsageError(f"no API key for client {client!r} (secret api/keys, LEADCHAIN_SECRET_API_KEYS); "
+                           "`leadchain up` creates one in var/local-secrets.env")
 
 
 @main.command("seed-demo")

@@ -12,9 +12,13 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def var_dir() -> Path:
+    """Local state of the stack (SQLite file, Temporal dev db, local secrets): LEADCHAIN_VAR_DIR or ./var."""
+    return Path(_env("LEADCHAIN_VAR_DIR", str(PROJECT_ROOT / "var")))
+
+
 def default_database_url() -> str:
-    var = Path(_env("LEADCHAIN_VAR_DIR", str(PROJECT_ROOT / "var")))
-    return f"sqlite:///{var / 'leadchain.db'}"
+    return f"sqlite:///{var_dir() / 'leadchain.db'}"
 
 
 def normalise_database_url(url: str) -> str:

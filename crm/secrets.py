@@ -36,6 +36,8 @@ __all__ = [
     "Secrets",
     "SecretsError",
     "VaultSecrets",
+    "load_local_stack_secrets",
+    "read_local_secrets_file",
     "secrets_from_env",
 ]
 
@@ -313,3 +315,45 @@ def secrets_from_env(environ: Mapping[str, str] | None = None) -> Secrets:
         mount=env.get("VAULT_MOUNT", "").strip() or "secret",
         prefix=env.get("VAULT_PREFIX", "").strip() or "leadchain",
     )
+
+
+# ------------------------------------------------------------------ the local stack's secrets file
+
+LOCAL_SECRETS_FILE = "local-secrets.env"
+
+
+def read_local_secrets_file(path: Path) -> dict[str, str]:
+    """The LEADCHAIN_SECRET_* lines of the local stack's secrets file (KEY=value, one a line); {} if absent.
+
+    Only the secret variables are taken: the file must not be able to steer anything else (VAULT_ADDR,
+    DATABASE_URL) of a process that reads it.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs if key.strip().startswith(ENV_PREFIX)}
+
+
+def load_local_stack_secrets(environ: dict[str, str] | None = None, var: Path | None = None) -> Path | None:
+    """Fill `environ` (default os.environ) from var/local-secrets.env, the file `leadchain up` writes.
+
+    A command in a second terminal then hashes chain ids with the same chain key as the running stack's
+    web and workers, instead of computing different ids for the same person. The precedence is the
+    launcher's: a variable already set wins over the file. With VAULT_ADDR set nothing is loaded, since
+    Vault is then the one source of secrets. Returns the file read, or None.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("VAULT_ADDR", "").strip():
+        return None
+    if var is None:
+        from crm.config import var_dir
+        var = Path(env["LEADCHAIN_VAR_DIR"]) if env.get("LEADCHAIN_VAR_DIR") else var_dir()
+    path = var / LOCAL_SECRETS_FILE
+    values = read_local_secrets_file(path)
+    if not values:
+        return None
+    for key, value in values.items():
+        env.setdefault(key, value)
+    return path

@@ -12,22 +12,26 @@ from temporalio.worker import Worker
 from activities.crm_activities import CrmActivities
 from activities.provider_activities import ProviderActivities
 from workers.relay import Relay
+from workers.shutdown import graceful_shutdown_timeout
 from workflows.lead_chain import LeadChainWorkflow
 from workflows.payloads import CHAIN_TASK_QUEUE, PROVIDER_TASK_QUEUE, ChainSettings
 
 
 def chain_worker(client: Client, app: Flask, executor: ThreadPoolExecutor, *,
                  task_queue: str = CHAIN_TASK_QUEUE) -> Worker:
+    # Running activities get the grace period to finish on SIGTERM (workers/shutdown.py).
     return Worker(client, task_queue=task_queue, workflows=[LeadChainWorkflow],
                   activities=CrmActivities(app).all(), activity_executor=executor,
-                  max_concurrent_activities=executor._max_workers)
+                  max_concurrent_activities=executor._max_workers,
+                  graceful_shutdown_timeout=graceful_shutdown_timeout())
 
 
 def provider_worker(client: Client, activities: ProviderActivities, executor: ThreadPoolExecutor, *,
                     task_queue: str = PROVIDER_TASK_QUEUE, max_per_second: float | None = None) -> Worker:
     # The rate limit is per task queue, across all provider workers: it protects the provider's quota.
     return Worker(client, task_queue=task_queue, activities=activities.all(), activity_executor=executor,
-                  max_concurrent_activities=executor._max_workers, max_task_queue_activities_per_second=max_per_second)
+                  max_concurrent_activities=executor._max_workers, max_task_queue_activities_per_second=max_per_second,
+                  graceful_shutdown_timeout=graceful_shutdown_timeout())
 
 
 async def run_until_signalled(*runners) -> None:

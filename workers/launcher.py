@@ -3,7 +3,13 @@
 Temporal dev server (state in var/temporal.db, so a restart loses nothing), web (gunicorn), chain worker,
 voice bridge (the sandbox's Retell calls talk to it through its Custom LLM WebSocket),
 provider worker; then the demo team and sample leads. Local secrets are generated once into
-var/local-secrets.env (git-ignored) when no Vault is configured.
+var/local-secrets.env (git-ignored) when no Vault is configured; `leadchain` commands in another
+terminal read the same file (crm.secrets.load_local_stack_secrets).
+
+Shutdown goes in tiers, last started first: workers and the voice bridge, then web and sandbox, then
+Temporal. Each child runs in its own process group, so Ctrl+C reaches only this launcher; before, the
+terminal sent SIGINT to every process at once, Temporal was gone within a second, and the workers still
+shutting down logged a burst of "tcp connect error" retries against it.
 """
 from __future__ import annotations
 
@@ -18,7 +24,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crm.config import PROJECT_ROOT
+from crm.config import var_dir
+from crm.secrets import LOCAL_SECRETS_FILE, read_local_secrets_file
+from workers import demo_window
+from workers.shutdown import worker_shutdown_grace_s
+
+# Stop order: the highest tier goes first; Temporal (tier 0) outlives every client of it.
+TIER_TEMPORAL, TIER_SERVERS, TIER_WORKERS = 0, 1, 2
+# Servers without long work (gunicorn's own graceful stop, the sandbox, Temporal) get this long.
+SERVER_STOP_TIMEOUT_S = 15.0
 
 
 @dataclass
@@ -28,6 +42,7 @@ class Service:
     url: str | None = None
     ready: str | None = None  # host:port that answers when the service is up
     env: dict[str, str] = field(default_factory=dict)
+    tier: int = TIER_WORKERS
 
 
 def _bin(name: str) -> str:
@@ -48,7 +63,8 @@ def _new_local_secrets() -> dict[str, str]:
 
 
 def local_secrets(var: Path) -> dict[str, str]:
-    path = var / "local-secrets.env"
+    """Create or complete var/local-secrets.env; return its values not already set in the environment."""
+    path = var / LOCAL_SECRETS_FILE
     existing = path.read_text() if path.exists() else ""
     have = {line.split("=", 1)[0] for line in existing.splitlines() if "=" in line}
     # A file from an older version gains the secrets added since; present values are never changed.
@@ -56,8 +72,20 @@ def local_secrets(var: Path) -> dict[str, str]:
     if missing:
         path.write_text(existing + "".join(f"{k}={v}\n" for k, v in missing.items()))
         path.chmod(0o600)
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k: v for k, v in pairs if k not in os.environ}
+    return {k: v for k, v in read_local_secrets_file(path).items() if k not in os.environ}
+
+
+def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every process of the local stack gets (the web's secrets are the CLI's)."""
+    env = dict(os.environ if base is None else base)
+    # Providers without a configured key are served by the sandbox (voice.providers.factory).
+    env.update({"TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"})
+    # The local stack is plain http on loopback: a Secure (__Host-) cookie would not come back to it.
+    env.setdefault("LEADCHAIN_COOKIE_SECURE", "0")
+    if "VAULT_ADDR" not in env:
+        env.update({k: v for k, v in local_secrets(var).items() if k not in env})
+    env.update(demo_window.calling_hours_env(env))   # raises DemoAnytimeRefused off SQLite
+    return env
 
 
 BRIDGE_HOST, BRIDGE_PORT = "127.0.0.1", 8765
@@ -94,14 +122,15 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
     leadchain = _bin("leadchain")
     return [
         Service("temporal", temporal, url="http://127.0.0.1:8233  (Temporal UI; frontend 127.0.0.1:7233)",
-                ready="127.0.0.1:7233"),
+                ready="127.0.0.1:7233", tier=TIER_TEMPORAL),
         # The URL (it holds the bridge's path secret) goes by environment, not argv: argv is world-readable.
         Service("sandbox", [leadchain, "sandbox", "--port", "8099", "--webhook-base", f"http://{host}:{port}"],
                 url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, SendGrid)",
-                ready="127.0.0.1:8099", env={"LEADCHAIN_SANDBOX_RETELL_LLM_URL": llm_url} if llm_url else {}),
+                ready="127.0.0.1:8099", env={"LEADCHAIN_SANDBOX_RETELL_LLM_URL": llm_url} if llm_url else {},
+                tier=TIER_SERVERS),
         Service("web", [_bin("gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--access-logfile", "-",
                         "crm:create_app()"], url=f"http://{host}:{port}/  (API spec: /api/openapi.json)",
-                ready=f"{host}:{port}"),
+                ready=f"{host}:{port}", tier=TIER_SERVERS),
         Service("chain", [leadchain, "worker", "chain"]),
         Service("provider", [leadchain, "worker", "provider"]),
         Service("reports", [leadchain, "worker", "reports"]),
@@ -112,15 +141,42 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
     ]
 
 
+def start_service(svc: Service, env: dict[str, str]) -> subprocess.Popen:
+    # A process group of its own: the terminal's Ctrl+C (SIGINT to the foreground group) reaches only the
+    # launcher, which then stops the children in order.
+    return subprocess.Popen(svc.argv, env={**env, **svc.env}, start_new_session=True)
+
+
+def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace_s: float,
+                  log=print) -> None:
+    """SIGTERM tier by tier (workers, then servers, then Temporal), waiting for each tier to exit.
+
+    Workers get their graceful shutdown period (running activities finish) plus a margin before SIGKILL.
+    """
+    for tier in sorted({svc.tier for svc, _ in procs}, reverse=True):
+        group = [(svc, proc) for svc, proc in procs if svc.tier == tier]
+        for _, proc in reversed(group):
+            if proc.poll() is None:
+                proc.terminate()
+        timeout = worker_grace_s + 10 if tier == TIER_WORKERS else SERVER_STOP_TIMEOUT_S
+        deadline = time.monotonic() + timeout
+        for svc, proc in group:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log(f"{svc.name} did not stop within {timeout:.0f} s; killing it")
+                proc.kill()
+                proc.wait()
+
+
 def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
-    var = Path(os.environ.get("LEADCHAIN_VAR_DIR", PROJECT_ROOT / "var"))
+    var = var_dir()
     var.mkdir(parents=True, exist_ok=True)
-    # Providers without a configured key are served by the sandbox (voice.providers.factory).
-    env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"}
-    # The local stack is plain http on loopback: a Secure (__Host-) cookie would not come back to it.
-    env.setdefault("LEADCHAIN_COOKIE_SECURE", "0")
-    if "VAULT_ADDR" not in env:
-        env.update(local_secrets(var))
+    try:
+        env = stack_environment(var)
+    except demo_window.DemoAnytimeRefused as e:
+        print(e, file=sys.stderr)
+        return 2
     leadchain = _bin("leadchain")
     subprocess.run([leadchain, "db-upgrade"], check=True, env=env)
     subprocess.run([leadchain, "seed-demo"], check=True, env=env)
@@ -137,15 +193,11 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
     exit_code = 0
     try:
         for svc in local_services(host, port, var, bridge_llm_url(env)):
-            procs.append((svc, subprocess.Popen(svc.argv, env={**env, **svc.env})))
+            procs.append((svc, start_service(svc, env)))
             if svc.ready and not _wait_port(svc.ready, 60):
                 print(f"{svc.name} did not come up on {svc.ready}", file=sys.stderr)
                 return 1
-        print("\nleadchain local stack is up:")
-        for svc, _ in procs:
-            if svc.url:
-                print(f"  {svc.name:10s} {svc.url}")
-        print(f"  secrets    {var / 'local-secrets.env'} (local only)")
+        print(stack_banner(procs, host, port, var, env), flush=True)
         if "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO" in env and not stopping:
             subprocess.run([leadchain, "demo", "--url", f"http://{host}:{port}"], env=env)
         print("Ctrl+C stops everything.\n", flush=True)
@@ -156,13 +208,42 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
                     exit_code, stopping = proc.returncode or 1, True
             time.sleep(0.5)
     finally:
-        for _, proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 20
-        for _, proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        print("stopping: workers, then web and sandbox, then Temporal", flush=True)
+        stop_services(procs, worker_grace_s=worker_shutdown_grace_s(env),
+                      log=lambda message: print(message, file=sys.stderr))
     return exit_code
+
+
+def stack_banner(procs: list[tuple[Service, subprocess.Popen]], host: str, port: int, var: Path,
+                 env: dict[str, str]) -> str:
+    """The banner (workers/banner.py) with the calling hours in force: env's, or an admin's stored ones."""
+    from crm.services.compliance import GatePolicy
+    from workers import banner
+    policy, stored = GatePolicy.from_env(env), False
+    try:
+        policy, stored = _with_stored_calling_hours(policy, env)
+    except Exception as e:  # noqa: BLE001 - the banner must not stop the stack; the env's hours are shown
+        print(f"could not read stored calling hours ({type(e).__name__})", file=sys.stderr)
+    secrets_file = var / LOCAL_SECRETS_FILE
+    return banner.render(
+        services=[(svc.name, svc.url) for svc, _ in procs if svc.url], base_url=f"http://{host}:{port}/",
+        secrets_file=secrets_file if secrets_file.exists() and "VAULT_ADDR" not in env else None,
+        leadchain=_bin("leadchain"), var_dir_override=env.get("LEADCHAIN_VAR_DIR"), policy=policy,
+        demo_anytime=demo_window.requested(env), stored_hours=stored,
+        password_from_env=bool(env.get("LEADCHAIN_DEMO_PASSWORD")))
+
+
+def _with_stored_calling_hours(policy, env: dict[str, str]):
+    """Calling hours an admin stored in Settings replace the environment's, as in the gate."""
+    from crm import create_app
+    from crm.extensions import db
+    from crm.secrets import secrets_from_env
+    from crm.services import app_settings
+    app = create_app({"SECRETS": secrets_from_env(env)})
+    with app.app_context():
+        try:
+            hours = app_settings.calling_hours()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    return (policy, False) if hours is None else (policy.with_calling_hours(hours), True)

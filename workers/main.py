@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from crm import create_app
 from workers import chain as chain_mod
+from workers import demo_window
 from workers.relay import Relay
 from workers.temporal_client import connect
 
@@ -57,6 +59,10 @@ async def run_voice_bridge(app) -> None:
 
 async def run(name: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # A demo-only calling window must never reach a real deployment: refuse to start with it there.
+    demo_window.check_allowed(os.environ)
+    if demo_window.requested(os.environ):
+        log.warning("%s", demo_window.NOTICE)
     app = create_app()
     cfg = app.config["LEADCHAIN"]
     if name == "voice-bridge":

@@ -19,6 +19,7 @@ from activities.report_activities import ReportActivities
 from crm.reports.mail import ReportMailer, build_mailer
 from workers.chain import run_until_signalled, worker_runner
 from workers.schedules import SCHEDULE_PREFIX, upsert_schedules
+from workers.shutdown import graceful_shutdown_timeout
 from workflows.report_payloads import REPORTS_TASK_QUEUE
 from workflows.reports import ReportWorkflow
 
@@ -28,8 +29,10 @@ log = logging.getLogger(__name__)
 def reports_worker(client: Client, app: Flask, executor: ThreadPoolExecutor, *, mailer: ReportMailer | None,
                    task_queue: str = REPORTS_TASK_QUEUE) -> Worker:
     activities = ReportActivities(app, mailer)
+    # A report being rendered or mailed gets the grace period to finish on SIGTERM (workers/shutdown.py).
     return Worker(client, task_queue=task_queue, workflows=[ReportWorkflow], activities=activities.all(),
-                  activity_executor=executor, max_concurrent_activities=executor._max_workers)
+                  activity_executor=executor, max_concurrent_activities=executor._max_workers,
+                  graceful_shutdown_timeout=graceful_shutdown_timeout())
 
 
 async def serve(app: Flask, client: Client, stop: asyncio.Event, *, mailer: ReportMailer | None = None,

@@ -16,9 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import LeadSubmission
 from crm.models.types import utcnow
+from crm.secrets import SecretsError
 from crm.schemas.lead import NormalizedLead, WebFormLeadSchema
 from crm.services import intake
 from crm.services.intake import IntakeResult
@@ -27,13 +29,33 @@ log = logging.getLogger(__name__)
 REGION_KEY = "_region"
 
 
+class ChainKeyMissing(ApiError, SecretsError):
+    """The chain key (secret app/chain-key) is not configured, so no chain id can be computed.
+
+    A hard error on purpose: any stand-in key (the Flask key, a constant) gives the same person a
+    different chain id than the processes that have the key, i.e. a second chain and second calls.
+    As an ApiError the web answers 503 (intake is unavailable, the sender retries later); str() is the
+    operator's message with how to set it, which the CLI prints.
+    """
+
+    OPERATOR_HINT = ("secret app/chain-key is not set, so chain ids cannot be computed. Set it in Vault "
+                     "(key chain-key of group app) or as LEADCHAIN_SECRET_APP_CHAIN_KEY; the local stack keeps "
+                     "it in var/local-secrets.env, written by `leadchain up` (or LEADCHAIN_VAR_DIR). Set it once "
+                     "and never change it: another key gives every lead a second chain.")
+
+    def __init__(self) -> None:
+        super().__init__(503, "lead intake is unavailable: the server's chain key is not configured",
+                         headers={"Retry-After": "300"})
+
+    def __str__(self) -> str:
+        return self.OPERATOR_HINT
+
+
 def _pepper() -> bytes:
-    secrets = current_app.extensions["leadchain.secrets"]
-    value = secrets.get("app/chain-key") or secrets.get("app/secret-key")
+    value = current_app.extensions["leadchain.secrets"].get("app/chain-key")
     if not value:
-        # Still no personal data in the id, but guessable for a known number: configure the key.
-        log.warning("app/chain-key is not set: chain ids use an unkeyed hash")
-        value = "leadchain-unkeyed"
+        log.error("secret app/chain-key is not set: lead intake refused")
+        raise ChainKeyMissing()
     return value.encode()
 
 

@@ -13,6 +13,7 @@ SECRET = "whsec_" + "dmF1bHQtc2VjcmV0LWZvci13ZWJzaXRlLWxlYWRz"
 def test_webhook_secret_and_api_key_from_openbao(openbao, migrated_urls):
     openbao.write("leadchain/webhooks", {"leads-vaultsrc": SECRET})
     openbao.write("leadchain/api", {"keys": "vault-client:vault-key-123456"})
+    openbao.write("leadchain/app", {"chain-key": "vault-chain-key-for-tests"})  # intake refuses without one
     secrets = secrets_from_env({"VAULT_ADDR": openbao.url, "VAULT_TOKEN": openbao.root_token})
     assert isinstance(secrets, VaultSecrets)
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"], "SECRETS": secrets})
