@@ -108,13 +108,21 @@ class CrmActivities:
 
     @activity.defn(name="create_task")
     def create_task(self, inp: TaskInput) -> int:
+        """The task lands with the lead's owner, else the assignment rules' pick (which then owns the lead),
+        else unowned (managers see it under "Unassigned"). The due time is computed here from the kind
+        (crm.services.task_due); `due_in_s` is kept for other kinds and for recorded histories."""
+        from crm.services import app_settings, assignment, task_due
         with self._ctx():
             existing = db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == inp.dedupe_key))
             if existing:
                 return existing
+            owner_id = assignment.assign_if_unowned(inp.lead_id)
             lead = db.session.get(Lead, inp.lead_id)
-            task = Task(lead_id=inp.lead_id, owner_id=lead.owner_id, kind=inp.kind, title=inp.title,
-                        due_at=utcnow() + timedelta(seconds=inp.due_in_s), dedupe_key=inp.dedupe_key)
+            now = utcnow()
+            due = task_due.due_at(lead, inp.kind, inp.due_in_s, now=now,
+                                  policy=app_settings.gate_policy(gate_policy(self.app)))
+            task = Task(lead_id=inp.lead_id, owner_id=owner_id, kind=inp.kind, title=inp.title,
+                        due_at=due, dedupe_key=inp.dedupe_key)
             try:
                 with db.session.begin_nested():
                     db.session.add(task)
