@@ -65,6 +65,9 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
             continue
         app.register_blueprint(module.blueprint(sandbox), url_prefix=f"/{name}")
 
+    from voice.sandbox import recordings
+    recordings.register(app, sandbox)
+
     create_paths = {"retell": "/retell/v2/create-phone-call", "vapi": "/vapi/call", "bland": "/bland/v1/calls"}
 
     @app.after_request

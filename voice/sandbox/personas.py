@@ -13,7 +13,13 @@ class Persona:
     sentiment: str            # positive | neutral | negative | unknown
     duration_s: int
     transcript: dict[str, list[tuple[str, str]]]   # language -> [(agent|callee, text)]
-    summary: dict[str, str]
+
+    @property
+    def summary(self) -> dict[str, str]:
+        """What the provider's analysis says of the scripted call, per language: written from its
+        transcript (voice.sandbox.summary), so it can never contradict what was said."""
+        from voice.sandbox.summary import analyse
+        return {language: analyse(self, language).summary for language in self.transcript}
 
 
 # The sandbox's own agent lines (the transcript when no voice bridge is configured) follow the bridge's
@@ -32,8 +38,10 @@ def _talk(de: list[tuple[str, str]], en: list[tuple[str, str]]) -> dict[str, lis
     return {"de": [("agent", _DISCLOSURE["de"]), *de], "en": [("agent", _DISCLOSURE["en"]), *en]}
 
 
-PERSONAS: dict[str, Persona] = {
-    "books": Persona("books", True, "completed", "booked", "positive", 142, _talk(
+def _booking_talk(de: tuple[str, str], en: tuple[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """A call that books: (the callee's wish, the slot the agent offers and books) per language."""
+    (wish_de, slot_de), (wish_en, slot_en) = de, en
+    return _talk(
         [("callee", "Ja, am Apparat."),
          ("agent", "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
                    "Worum geht es Ihnen dabei vor allem?"),
@@ -44,10 +52,10 @@ PERSONAS: dict[str, Persona] = {
          ("callee", "Das entscheide ich selbst."),
          ("agent", "Danke. Am besten bespricht das ein Berater kurz mit Ihnen. "
                    "Wann hätten Sie in den nächsten Tagen Zeit für einen Termin?"),
-         ("callee", "Gerne, nächsten Donnerstag ab 16 Uhr."),
-         ("agent", "Ein freier Termin wäre am Donnerstag um 16:30 Uhr, passt Ihnen das?"),
+         ("callee", wish_de),
+         ("agent", f"Ein freier Termin wäre am {slot_de}, passt Ihnen das?"),
          ("callee", "Ja, bitte."),
-         ("agent", "Ihr Termin ist eingetragen am Donnerstag um 16:30 Uhr. Sie bekommen eine Bestätigung per E-Mail. "
+         ("agent", f"Ihr Termin ist eingetragen am {slot_de}. Sie bekommen eine Bestätigung per E-Mail. "
                    "Vielen Dank und auf Wiederhören!")],
         [("callee", "Yes, speaking."),
          ("agent", "Great to reach you. You showed interest in an offer from Leadchain. "
@@ -59,12 +67,21 @@ PERSONAS: dict[str, Persona] = {
          ("callee", "I decide that myself."),
          ("agent", "Thank you. The best next step is a short talk with one of our consultants. "
                    "When would you have time for a meeting in the next few days?"),
-         ("callee", "Sure, next Thursday after 4 pm."),
-         ("agent", "I have a free slot on Thursday at 4:30 pm, does that work for you?"),
+         ("callee", wish_en),
+         ("agent", f"I have a free slot on {slot_en}, does that work for you?"),
          ("callee", "Yes, please."),
-         ("agent", "Your appointment is booked for Thursday at 4:30 pm. You'll get a confirmation by email. "
-                   "Thank you and goodbye!")]),
-        {"de": "Termin gebucht für Donnerstag 16:30.", "en": "Appointment booked for Thursday 4:30 pm."}),
+         ("agent", f"Your appointment is booked for {slot_en}. You'll get a confirmation by email. "
+                   "Thank you and goodbye!")])
+
+
+PERSONAS: dict[str, Persona] = {
+    "books": Persona("books", True, "completed", "booked", "positive", 142, _booking_talk(
+        ("Gerne, nächsten Donnerstag ab 16 Uhr.", "Donnerstag um 16:30 Uhr"),
+        ("Sure, next Thursday after 4 pm.", "Thursday at 4:30 pm"))),
+    # A second booker with another wish and slot, so nothing can pass by assuming one fixed time.
+    "books_morning": Persona("books_morning", True, "completed", "booked", "positive", 131, _booking_talk(
+        ("Am besten am Dienstag ab 10 Uhr.", "Dienstag um 10:00 Uhr"),
+        ("Tuesday after 10 am would be best.", "Tuesday at 10 am"))),
     "interested": Persona("interested", True, "completed", "interested", "positive", 118, _talk(
         [("callee", "Ja, das bin ich."),
          ("agent", "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
@@ -75,43 +92,36 @@ PERSONAS: dict[str, Persona] = {
          ("agent", "Great to reach you. You showed interest in an offer from Leadchain. "
                    "What is the main thing you would like to solve?"),
          ("callee", "Sounds interesting, please send me some material."),
-         ("agent", "Sure, I'll send you the material by email. Thank you and goodbye!")]),
-        {"de": "Interesse, möchte Unterlagen per E-Mail.", "en": "Interested, wants material by email."}),
+         ("agent", "Sure, I'll send you the material by email. Thank you and goodbye!")])),
     "not_interested": Persona("not_interested", True, "completed", "not_interested", "negative", 41, _talk(
         [("callee", "Nein danke, kein Interesse."),
          ("agent", "Verstanden, dann möchte ich Sie nicht länger aufhalten. Vielen Dank und auf Wiederhören!")],
         [("callee", "No thanks, not interested."),
-         ("agent", "Understood, I won't keep you any longer. Thank you and goodbye!")]),
-        {"de": "Kein Interesse.", "en": "Not interested."}),
+         ("agent", "Understood, I won't keep you any longer. Thank you and goodbye!")])),
     "do_not_call": Persona("do_not_call", True, "completed", "do_not_call", "negative", 23, _talk(
         [("callee", "Rufen Sie mich nie wieder an!"),
          ("agent", "Verstanden, wir rufen Sie nicht mehr an, das ist ab sofort vermerkt. Vielen Dank und auf Wiederhören!")],
         [("callee", "Never call me again!"),
-         ("agent", "Understood, we won't call you again, that is noted as of now. Thank you and goodbye!")]),
-        {"de": "Möchte nie wieder angerufen werden.", "en": "Asked not to be called again."}),
+         ("agent", "Understood, we won't call you again, that is noted as of now. Thank you and goodbye!")])),
     "wrong_person": Persona("wrong_person", True, "completed", "wrong_number", "neutral", 19, _talk(
         [("callee", "Da sind Sie falsch, hier gibt es keinen Herrn Weber."),
          ("agent", "Oh, dann bin ich falsch verbunden, entschuldigen Sie bitte die Störung. Vielen Dank und auf Wiederhören!")],
         [("callee", "Wrong number, there's nobody of that name here."),
-         ("agent", "Oh, then I have the wrong number, sorry to have disturbed you. Thank you and goodbye!")]),
-        {"de": "Falsche Nummer.", "en": "Wrong number."}),
-    "no_answer": Persona("no_answer", False, "no_answer", None, "unknown", 0, {"de": [], "en": []},
-                         {"de": "", "en": ""}),
-    "busy": Persona("busy", False, "busy", None, "unknown", 0, {"de": [], "en": []}, {"de": "", "en": ""}),
+         ("agent", "Oh, then I have the wrong number, sorry to have disturbed you. Thank you and goodbye!")])),
+    "no_answer": Persona("no_answer", False, "no_answer", None, "unknown", 0, {"de": [], "en": []}),
+    "busy": Persona("busy", False, "busy", None, "unknown", 0, {"de": [], "en": []}),
     "voicemail": Persona("voicemail", False, "voicemail", None, "unknown", 14, _talk(
         [("callee", "Hier ist die Mailbox von ... Bitte hinterlassen Sie eine Nachricht.")],
-        [("callee", "You've reached the voicemail of ... Please leave a message.")]),
-        {"de": "Mailbox erreicht.", "en": "Reached voicemail."}),
+        [("callee", "You've reached the voicemail of ... Please leave a message.")])),
     "callback": Persona("callback", True, "completed", "callback_requested", "neutral", 37, _talk(
         [("callee", "Gerade schlecht, rufen Sie mich morgen Vormittag nochmal an."),
          ("agent", "Gerne, wir rufen Sie dann noch einmal an. Vielen Dank und auf Wiederhören!")],
         [("callee", "Bad time, call me back tomorrow morning."),
-         ("agent", "Sure, we'll call you back then. Thank you and goodbye!")]),
-        {"de": "Rückruf morgen Vormittag gewünscht.", "en": "Asked for a callback tomorrow morning."}),
+         ("agent", "Sure, we'll call you back then. Thank you and goodbye!")])),
 }
 
 BY_LAST_DIGIT = {"0": "books", "1": "interested", "2": "not_interested", "3": "do_not_call", "4": "wrong_person",
-                 "5": "no_answer", "6": "busy", "7": "voicemail", "8": "callback", "9": "books"}
+                 "5": "no_answer", "6": "busy", "7": "voicemail", "8": "callback", "9": "books_morning"}
 # Cost the sandbox charges per started minute, in cents (realistic for AI voice: 7-15 ct/min).
 CENTS_PER_MINUTE = 12
 

@@ -21,6 +21,7 @@ from flask import Blueprint, jsonify, request
 from voice.sandbox.dispatcher import Delivery
 from voice.sandbox.personas import Persona, cost_cents, language_for, persona_for
 from voice.sandbox.state import SandboxCall, now_ms
+from voice.sandbox.summary import CallBooking, analyse
 
 PROVIDER = "retell"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -106,9 +107,13 @@ def call_object(call: SandboxCall, stage: str, base_url: str) -> dict[str, Any]:
     with_tools = (call.extra.get("llm_record") or {}).get("transcript_with_tool_calls")
     if with_tools:
         obj["transcript_with_tool_calls"] = with_tools
+    # Summary, outcome and meeting time are made from this very transcript and the call's tool calls (the
+    # booking the voice bridge made), never from canned text.
+    analysis = analyse(persona, call.language, call.extra.get("live_transcript"), with_tools)
+    meeting = _meeting(analysis.booking) if analysis.outcome == "booked" else {}
     if connected:
         obj.update(
-            collected_dynamic_variables={"meeting_time": "Thu 16:30"} if persona.classification == "booked" else {},
+            collected_dynamic_variables=meeting,
             recording_url=f"{base_url}/recordings/{call.call_id}.wav",
             recording_multi_channel_url=f"{base_url}/recordings/{call.call_id}_multichannel.wav",
             public_log_url=f"{base_url}/logs/{call.call_id}.log",
@@ -124,18 +129,23 @@ def call_object(call: SandboxCall, stage: str, base_url: str) -> dict[str, Any]:
     obj["data_storage_setting"] = "everything"
     obj["opt_in_signed_url"] = False
     if stage == "analyzed":
-        custom = {"outcome": persona.classification,
-                  "interested": persona.classification in ("booked", "interested", "callback_requested")}
-        if persona.classification == "booked":
-            custom["meeting_time"] = "Thu 16:30"
+        custom = {"outcome": analysis.outcome,
+                  "interested": analysis.outcome in ("booked", "interested", "callback_requested"), **meeting}
         obj["call_analysis"] = {
-            "call_summary": persona.summary.get(call.language, ""),
+            "call_summary": analysis.summary,
             "in_voicemail": persona.end_status == "voicemail",
             "user_sentiment": persona.sentiment.capitalize(),
             "call_successful": persona.end_status == "completed",
             "custom_analysis_data": custom,
         }
     return obj
+
+
+def _meeting(booking: CallBooking | None) -> dict[str, str]:
+    """The booked meeting as the agent's post-call extraction gives it (strings, like every Retell variable)."""
+    if booking is None:
+        return {}
+    return {"meeting_time": booking.spoken, **({"meeting_start": booking.start.isoformat()} if booking.start else {})}
 
 
 def _reason(persona: Persona) -> str:
