@@ -8,14 +8,16 @@ from flask import Flask
 from temporalio import activity
 
 from crm.extensions import db
-from crm.models import AuditEntry, Interaction, Lead, Task
+from crm.models import AuditEntry, Interaction, Lead, LeadSubmission, Task
 from crm.models.types import utcnow
-from crm.services import audit, calls, dnc, submissions
+from crm.services import audit, calls, chain_reopen, dnc, submissions
 from workflows.payloads import (CallResult, GateInput, GateResult, ImportResult, LeadFlagInput, ScoreInput,
                                 ScoreResult, SubmissionRef, TaskInput, TimelineInput)
 
-TERMINAL_STAGES = {"booked", "handed_over", "do_not_contact", "cancelled", "joined", "nurture_exhausted",
-                   "completed"}
+
+
+def _reopen_after_days(app: Flask) -> int:
+    return int(app.config.get("LEADCHAIN_REOPEN_AFTER_DAYS", chain_reopen.DEFAULT_REOPEN_AFTER_DAYS))
 
 
 def gate_policy(app: Flask):
@@ -37,15 +39,31 @@ class CrmActivities:
             cfg = self.app.config["LEADCHAIN"]
             result = submissions.process(ref.submission_id, fuzzy_threshold=cfg.fuzzy_threshold)
             chain_id = activity.info().workflow_id
-            lead = db.session.get(Lead, result.lead_id)
-            forward = None
-            if lead.chain_id and lead.chain_id != chain_id and lead.chain_stage not in TERMINAL_STAGES:
+            submission = db.session.get(LeadSubmission, ref.submission_id, with_for_update=True)
+            stored = dict(submission.result or {})
+            if "chain" in stored:
+                # A retried activity: the decision was made and written once; answer it again.
+                return ImportResult(lead_id=result.lead_id, outcome=result.outcome, **stored["chain"])
+            lead = db.session.get(Lead, result.lead_id, with_for_update=True)
+            decision = None
+            answer: dict = {}
+            if lead.chain_id and lead.chain_id != chain_id and lead.chain_stage not in chain_reopen.FINAL_STAGES:
                 # The person is already in a running chain (found by their other identifier).
-                forward = lead.chain_id
+                answer["forward_to_chain"] = lead.chain_id
             else:
-                lead.chain_id = chain_id
-                db.session.commit()
-            return ImportResult(lead_id=result.lead_id, outcome=result.outcome, forward_to_chain=forward)
+                decision = chain_reopen.decide(lead, chain_id=chain_id, now=utcnow(),
+                                               reopen_after_days=_reopen_after_days(self.app))
+                if decision is None or decision.reopen:
+                    lead.chain_id = chain_id
+                if decision is not None:
+                    answer.update(previous_stage=decision.previous_stage, reopened=decision.reopen,
+                                  generation=decision.generation)
+                    if decision.reopen:
+                        # Running again: a further submission joins this run instead of re-opening again.
+                        lead.chain_stage = "importing"
+            submission.result = {**stored, "chain": answer}
+            db.session.commit()
+            return ImportResult(lead_id=result.lead_id, outcome=result.outcome, **answer)
 
     @activity.defn(name="score_lead")
     def score_lead(self, inp: ScoreInput) -> ScoreResult:

@@ -2,6 +2,12 @@
 
 Runs inside the chain worker (and in tests on its own). Signal-with-start makes a redelivery harmless:
 a running chain gets the signal (and ignores a submission it has seen), a missing one is started.
+
+It also carries admins' settings changes to chains that wait for a calling window: their timer was
+set from the old calling hours, so each gets `settings_changed` and checks the gate again. The change is
+read from the audit log (any `setting.*` entry newer than the last one broadcast), so a change made while
+Temporal or this worker was down still reaches the chains once both are up (the first pass after a start
+always broadcasts: one extra gate check per waiting chain is cheap).
 """
 from __future__ import annotations
 
@@ -9,8 +15,11 @@ import asyncio
 import logging
 
 from flask import Flask
+import sqlalchemy as sa
 from temporalio.client import Client
 
+from crm.extensions import db
+from crm.models import AuditEntry
 from crm.services import submissions
 from workflows.payloads import CHAIN_TASK_QUEUE, ChainInput, ChainSettings, SubmissionRef
 
@@ -19,10 +28,42 @@ log = logging.getLogger(__name__)
 
 class Relay:
     def __init__(self, app: Flask, client: Client, settings: ChainSettings | None = None, *,
-                 poll_s: float = 0.25, batch: int = 200, task_queue: str = CHAIN_TASK_QUEUE) -> None:
+                 poll_s: float = 0.25, batch: int = 200, task_queue: str = CHAIN_TASK_QUEUE,
+                 settings_poll_s: float = 10.0) -> None:
         self.app, self.client = app, client
         self.settings = settings or ChainSettings()
         self.poll_s, self.batch, self.task_queue = poll_s, batch, task_queue
+        self.settings_poll_s = settings_poll_s
+        self._settings_seen: int | None = None  # the newest settings audit id already broadcast
+        self._settings_checked_at = float("-inf")
+
+    def _latest_settings_change(self) -> int:
+        with self.app.app_context():
+            try:
+                return db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(AuditEntry.id), 0)).where(
+                    AuditEntry.entity_type == "app_setting", AuditEntry.action.like("setting.%"))) or 0
+            finally:
+                db.session.remove()
+
+    async def broadcast_settings(self, force: bool = False) -> int:
+        """Signal `settings_changed` to this queue's chains that wait for a calling window, when the
+        settings changed since the last broadcast. Returns how many chains were signalled."""
+        latest = await asyncio.to_thread(self._latest_settings_change)
+        if not force and self._settings_seen is not None and latest <= self._settings_seen:
+            return 0
+        query = (f'LeadStage = "waiting_for_window" AND ExecutionStatus = "Running" '
+                 f'AND TaskQueue = "{self.task_queue}"')
+        signalled = 0
+        async for execution in self.client.list_workflows(query):
+            try:
+                await self.client.get_workflow_handle(execution.id).signal("settings_changed")
+                signalled += 1
+            except Exception as e:  # noqa: BLE001 - it ended meanwhile; the others still get theirs
+                log.info("settings_changed not delivered to a chain: %s", type(e).__name__)
+        self._settings_seen = latest
+        if signalled:
+            log.info("settings changed: %d waiting chains check their calling window again", signalled)
+        return signalled
 
     def _pending(self) -> list[tuple[int, str]]:
         with self.app.app_context():
@@ -57,6 +98,10 @@ class Relay:
             try:
                 moved = await self.run_once()
                 backoff = self.poll_s
+                now = asyncio.get_running_loop().time()
+                if now - self._settings_checked_at >= self.settings_poll_s:
+                    self._settings_checked_at = now
+                    await self.broadcast_settings()
             except Exception:  # noqa: BLE001 - the relay must outlive a database or Temporal outage
                 log.exception("relay pass failed; retrying")
                 moved, backoff = 0, min(backoff * 2, 10.0)

@@ -19,6 +19,12 @@ LEAD_STAGE = SearchAttributeKey.for_keyword(LEAD_STAGE_ATTRIBUTE)
 RETRY_ANSWERS = {"no_answer", "busy", "voicemail"}
 CRM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Paid or person-reaching actions: a bounded budget, and a rejected request is not retried.
+# Changes of command sequence, guarded so that chains started before them replay unchanged.
+# A new submission during a wait keeps the wait (it used to end it: a lead re-posted while waiting for its
+# retry was dialled at once).
+PATCH_KEEP_WAIT = "resubmission-keeps-the-wait"
+# Submissions that arrive while a chain finishes are merged before it ends (they used to be dropped).
+PATCH_IMPORT_AT_FINISH = "import-pending-at-finish"
 PROVIDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2),
                              maximum_attempts=8, non_retryable_error_types=["ProviderRejected", "NoProvider"])
 
@@ -52,6 +58,11 @@ class LeadChainWorkflow:
         # is placed. The compliance part of the gate (consent, do-not-contact, calling hours) still holds.
         self._call_now = False
         self._call_now_waiver = False
+        # An admin changed calling hours or the threshold: a wait for the calling window re-checks the gate.
+        self._settings_changed = False
+        self._generation = input.generation
+        # Set when this run found the person's chain finished and a rule kept it so: the stage it ended in.
+        self._merged_into: str | None = None
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -73,6 +84,10 @@ class LeadChainWorkflow:
     def call_now(self) -> None:
         self._call_now = True
         self._call_now_waiver = True
+
+    @workflow.signal
+    def settings_changed(self) -> None:
+        self._settings_changed = True
 
     @workflow.signal
     def stop(self, signal: StopSignal) -> None:
@@ -120,6 +135,8 @@ class LeadChainWorkflow:
                 forward = await self._import_pending()
                 if forward:
                     return await self._finish("joined", f"joined running chain {forward}")
+                if self._merged_into is not None:
+                    return await self._end_merged()
             return await self._cycle()
         except _Stopped as stopped:
             return await self._finish(stopped.reason, f"stopped: {stopped.reason}")
@@ -156,7 +173,8 @@ class LeadChainWorkflow:
             if not gate.allowed:
                 if gate.reason in ("outside_hours", "attempt_cap") and gate.next_window_start:
                     wait = max(1.0, (gate.next_window_start - workflow.now()).total_seconds())
-                    if not await self._sleep(wait, "waiting_for_window", "call", gate.next_window_start):
+                    if not await self._sleep(wait, "waiting_for_window", "call", gate.next_window_start,
+                                             keep_wait=True, wake_on_settings=True):
                         await self._qualify("resubmission")
                     continue
                 await self._timeline("gate", f"call refused: {gate.reason}")
@@ -168,7 +186,8 @@ class LeadChainWorkflow:
             if not result.answered and result.status in RETRY_ANSWERS and result.call_id not in self._bookings:
                 await self._timeline("call", f"attempt {self._attempts}: {result.status}")
                 if self._attempts < self._settings.max_call_attempts:
-                    if not await self._sleep(self._settings.retry_delay_s, "waiting_for_retry", "call"):
+                    if not await self._sleep(self._settings.retry_delay_s, "waiting_for_retry", "call",
+                                             keep_wait=True):
                         await self._qualify("resubmission")
                 continue
             return await self._follow_up(result)
@@ -177,7 +196,7 @@ class LeadChainWorkflow:
 
     async def _place_and_wait(self) -> CallResult | None:
         await self._set_stage("calling", f"attempt {self._attempts}")
-        key = f"{self._input.chain_id}:call:{self._input.cycle}:{self._attempts}"
+        key = f"{self._key_prefix()}:call:{self._input.cycle}:{self._attempts}"
         try:
             placed: CallPlaced = await workflow.execute_activity(
                 "place_call", PlaceCallInput(self._lead_id, self._input.chain_id, self._attempts, key),
@@ -224,7 +243,7 @@ class LeadChainWorkflow:
             # The bridge booked during the call: whatever the provider's analysis says, it is booked.
             kind = "booked"
         await self._set_stage("following_up", kind or result.status)
-        step_key = f"{self._input.chain_id}:{self._input.cycle}"
+        step_key = f"{self._key_prefix()}:{self._input.cycle}"
         if kind == "booked":
             await self._email("booking_confirmation", 0)
             await self._task("appointment", "Prepare the booked appointment", 0, f"{step_key}:booked")
@@ -283,6 +302,13 @@ class LeadChainWorkflow:
                     pass
             self._lead_id = result.lead_id
             self._record("imported", f"submission {submission_id}: {result.outcome}")
+            if result.previous_stage is not None:
+                # The person's chain had finished (crm.services.chain_reopen wrote why to the timeline).
+                if result.reopened:
+                    self._generation = result.generation
+                    self._record("reopened", f"re-opened after {result.previous_stage}")
+                elif self._merged_into is None:
+                    self._merged_into = result.previous_stage
         return None
 
     async def _resubmitted(self) -> bool:
@@ -291,28 +317,54 @@ class LeadChainWorkflow:
         await self._import_pending()
         return True
 
-    async def _sleep(self, seconds: float, stage: str, next_step: str, at: datetime | None = None) -> bool:
-        """A durable, interruptible wait. False when a resubmission arrived (caller re-qualifies)."""
+    async def _sleep(self, seconds: float, stage: str, next_step: str, at: datetime | None = None, *,
+                     keep_wait: bool = False, wake_on_settings: bool = False) -> bool:
+        """A durable, interruptible wait. False when the caller must re-qualify: a rep's "call now", or (only
+        where keep_wait is off) a resubmission. keep_wait: a new submission is merged and re-scored, and the
+        wait goes on to its end: a person is never called sooner because their lead arrived again.
+        wake_on_settings: an admin's settings change ends the wait (True), so the gate is checked again."""
         if seconds <= 0:
             await self._checkpoint()
             return not await self._resubmitted()
         until = at or workflow.now() + timedelta(seconds=seconds)
         await self._set_stage(stage, next_step, until)
-        try:
-            await workflow.wait_condition(lambda: self._stop is not None or bool(self._pending) or self._call_now,
-                                          timeout=timedelta(seconds=seconds))
-        except asyncio.TimeoutError:
-            pass
-        await self._checkpoint()
-        if self._call_now:
-            # Consumed here so a wait for the calling window, entered again after the gate, stays a wait.
-            self._call_now = False
-            # A rep's request is worth one more attempt even when this cycle's attempts are used up.
-            self._attempts = min(self._attempts, self._settings.max_call_attempts - 1)
-            await self._resubmitted()
-            await self._timeline("call", "call requested by a rep")
-            return False
-        return not await self._resubmitted()
+        if wake_on_settings:
+            # The gate that sent us here already read the current settings.
+            self._settings_changed = False
+        remaining = seconds
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._stop is not None or bool(self._pending) or self._call_now
+                    or (wake_on_settings and self._settings_changed),
+                    timeout=timedelta(seconds=remaining))
+            except asyncio.TimeoutError:
+                pass
+            await self._checkpoint()
+            if self._call_now:
+                # Consumed here so a wait for the calling window, entered again after the gate, stays a wait.
+                self._call_now = False
+                # A rep's request is worth one more attempt even when this cycle's attempts are used up.
+                self._attempts = min(self._attempts, self._settings.max_call_attempts - 1)
+                await self._resubmitted()
+                await self._timeline("call", "call requested by a rep")
+                return False
+            if wake_on_settings and self._settings_changed:
+                self._settings_changed = False
+                await self._timeline(stage, "settings changed: calling hours checked again")
+                return True
+            if keep_wait and self._pending and workflow.patched(PATCH_KEEP_WAIT):
+                await self._import_pending()
+                await self._qualify("resubmission")
+                remaining = (until - workflow.now()).total_seconds()
+                # Back in the wait, without a second "waiting" entry: the one line below says why.
+                self._stage, self._next_step, self._next_at = stage, next_step, until
+                workflow.upsert_search_attributes([LEAD_STAGE.value_set(stage)])
+                await self._timeline(stage, f"new submission merged; wait kept until {until:%Y-%m-%d %H:%M} UTC")
+                if remaining > 0:
+                    continue
+                return True
+            return not await self._resubmitted()
 
     async def _checkpoint(self) -> None:
         self._raise_if_stopped()
@@ -328,7 +380,7 @@ class LeadChainWorkflow:
             raise _Stopped("cancelled" if self._stop.reason == "cancelled" else self._stop.reason)
 
     async def _email(self, template: str, step: int) -> EmailSent:
-        key = f"{self._input.chain_id}:email:{template}:{self._input.cycle}:{step}"
+        key = f"{self._key_prefix()}:email:{template}:{self._input.cycle}:{step}"
         try:
             return await workflow.execute_activity(
                 "send_email", SendEmailInput(self._lead_id, self._input.chain_id, template, step, key),
@@ -367,14 +419,37 @@ class LeadChainWorkflow:
         workflow.upsert_search_attributes([LEAD_STAGE.value_set(stage)])
         await self._timeline(stage, detail)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._pending and self._lead_id is not None and workflow.patched(PATCH_IMPORT_AT_FINISH):
+            # A submission that came while the chain ended: merged into the person's record, and the
+            # chain stays ended (the CRM finds it finished and writes that to the timeline).
+            await self._import_pending()
         return ChainOutcome(self._input.chain_id, self._lead_id, stage, detail)
+
+    async def _end_merged(self) -> ChainOutcome:
+        """This run only merged a submission into a finished chain: it ends without a step of its own,
+        and the lead's stage (and the LeadStage attribute) stays the one the chain ended in."""
+        stage = self._merged_into or "merged"
+        self._stage, self._next_step, self._next_at = stage, None, None
+        workflow.upsert_search_attributes([LEAD_STAGE.value_set(stage)])
+        self._record("merged", f"new submission merged; chain stays {stage}")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._pending:
+            await self._import_pending()
+        return ChainOutcome(self._input.chain_id, self._lead_id, "merged", f"merged; chain stays {stage}")
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(ChainInput(
             chain_id=self._input.chain_id, settings=self._settings, lead_id=self._lead_id,
             cycle=self._input.cycle + 1, seen_submissions=sorted(self._seen)[-200:],
-            pending_submissions=list(self._pending), history=self._history[-20:]))
+            pending_submissions=list(self._pending), history=self._history[-20:], generation=self._generation))
+
+
+    def _key_prefix(self) -> str:
+        """Business keys of this chain's side effects. A re-opened chain's keys carry its generation, so
+        they never meet the first run's (generation 0 keeps the original keys: recorded histories)."""
+        chain_id = self._input.chain_id
+        return chain_id if self._generation == 0 else f"{chain_id}:g{self._generation}"
 
 
 def _cause(error: BaseException) -> str:

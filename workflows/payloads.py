@@ -51,6 +51,7 @@ class ChainInput:
     seen_submissions: list[int] = field(default_factory=list)
     pending_submissions: list[int] = field(default_factory=list)
     history: list["StepRecord"] = field(default_factory=list)
+    generation: int = 0
 
 
 @dataclass
@@ -66,6 +67,13 @@ class ImportResult:
     outcome: str  # created | updated | duplicate
     # Set when the person already has a running chain under another id: hand over and stop.
     forward_to_chain: str | None = None
+    # Set when the person's chain had finished (crm.services.chain_reopen): the stage it ended in, and
+    # whether a deliberate rule re-opened it (else the submission is merged and this run ends).
+    previous_stage: str | None = None
+    reopened: bool = False
+    # How often the person's chain was re-opened: a re-opened run's calls, emails and tasks get keys of
+    # their own (the first run's keys would find the first run's call and wait on it forever).
+    generation: int = 0
 
 
 @dataclass
