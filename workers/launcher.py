@@ -78,13 +78,14 @@ def local_secrets(var: Path) -> dict[str, str]:
 def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every process of the local stack gets (the web's secrets are the CLI's)."""
     env = dict(os.environ if base is None else base)
+    demo_window.check_allowed(env)   # before anything is written: raises DemoAnytimeRefused off SQLite
     # Providers without a configured key are served by the sandbox (voice.providers.factory).
     env.update({"TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"})
     # The local stack is plain http on loopback: a Secure (__Host-) cookie would not come back to it.
     env.setdefault("LEADCHAIN_COOKIE_SECURE", "0")
     if "VAULT_ADDR" not in env:
         env.update({k: v for k, v in local_secrets(var).items() if k not in env})
-    env.update(demo_window.calling_hours_env(env))   # raises DemoAnytimeRefused off SQLite
+    env.update(demo_window.calling_hours_env(env))
     return env
 
 
@@ -221,7 +222,7 @@ def stack_banner(procs: list[tuple[Service, subprocess.Popen]], host: str, port:
     from workers import banner
     policy, stored = GatePolicy.from_env(env), False
     try:
-        policy, stored = _with_stored_calling_hours(policy, env)
+        policy, stored = _with_stored_calling_hours(policy, env, var)
     except Exception as e:  # noqa: BLE001 - the banner must not stop the stack; the env's hours are shown
         print(f"could not read stored calling hours ({type(e).__name__})", file=sys.stderr)
     secrets_file = var / LOCAL_SECRETS_FILE
@@ -233,13 +234,15 @@ def stack_banner(procs: list[tuple[Service, subprocess.Popen]], host: str, port:
         password_from_env=bool(env.get("LEADCHAIN_DEMO_PASSWORD")))
 
 
-def _with_stored_calling_hours(policy, env: dict[str, str]):
+def _with_stored_calling_hours(policy, env: dict[str, str], var: Path):
     """Calling hours an admin stored in Settings replace the environment's, as in the gate."""
     from crm import create_app
+    from crm.config import normalise_database_url
     from crm.extensions import db
     from crm.secrets import secrets_from_env
     from crm.services import app_settings
-    app = create_app({"SECRETS": secrets_from_env(env)})
+    url = normalise_database_url(env.get("DATABASE_URL") or f"sqlite:///{var / 'leadchain.db'}")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRETS": secrets_from_env(env)})
     with app.app_context():
         try:
             hours = app_settings.calling_hours()
