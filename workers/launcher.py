@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from crm.config import var_dir
 from crm.secrets import LOCAL_SECRETS_FILE, read_local_secrets_file
@@ -142,10 +143,12 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
     ]
 
 
-def start_service(svc: Service, env: dict[str, str]) -> subprocess.Popen:
+def start_service(svc: Service, env: dict[str, str], output: IO | None = None) -> subprocess.Popen:
+    """Start `svc` (its output to the terminal, or to `output` with stderr merged)."""
     # A process group of its own: the terminal's Ctrl+C (SIGINT to the foreground group) reaches only the
     # launcher, which then stops the children in order.
-    return subprocess.Popen(svc.argv, env={**env, **svc.env}, start_new_session=True)
+    return subprocess.Popen(svc.argv, env={**env, **svc.env}, start_new_session=True, stdout=output,
+                            stderr=subprocess.STDOUT if output is not None else None)
 
 
 def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace_s: float,
