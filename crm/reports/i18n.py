@@ -5,6 +5,7 @@ Every missing value (a ratio with nothing to divide by, a cost nobody billed) is
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -12,6 +13,7 @@ from babel.dates import format_date, format_datetime, format_interval, get_day_n
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from crm.reports.periods import Period
+from crm.services import money
 
 LANGUAGES = ("de", "en")
 LOCALES = {"de": "de_DE", "en": "en_GB"}
@@ -57,6 +59,12 @@ TEXT: dict[str, dict[str, str]] = {
         "costs": "Kosten", "currency": "Währung", "total_cost": "Kosten gesamt", "priced_calls": "Bepreiste Anrufe",
         "per_call": "Je Anruf", "per_booked": "Je gebuchtem Termin", "cost": "Kosten",
         "other_currency": "Kennzahlen in {currency}; Anrufe in anderen Währungen sind nur in dieser Tabelle enthalten.",
+        "fx_used": "Kosten in {currency} umgerechnet: {rates}.", "fx_pair": "1 {source} = {rate} {target}",
+        "fx_missing": "Kein Wechselkurs {source}→{target}: diese Anrufe sind nicht in den Summen enthalten "
+                      "(Kurse in LEADCHAIN_FX_RATES oder von einem Admin auf der Seite Berichte).",
+        "fx_none": "Kein Wechselkurs {source}→{target}: die Kosten stehen in {source}, wie abgerechnet "
+                   "(Kurse in LEADCHAIN_FX_RATES oder von einem Admin auf der Seite Berichte).",
+        "billed": "Abgerechnet", "fx_rate": "Kurs", "in_currency": "In {currency}", "not_included": "nicht enthalten",
         "emails": "E-Mails", "sent": "Gesendet", "delivered": "Zugestellt", "opened": "Geöffnet",
         "clicked": "Geklickt", "bounced": "Bounces", "dropped": "Verworfen", "unsubscribed": "Abgemeldet",
         "rate": "Quote", "per_rep": "Nach Betreuer", "per_provider": "Nach Anbieter", "per_campaign": "Nach Kampagne",
@@ -106,6 +114,12 @@ TEXT: dict[str, dict[str, str]] = {
         "costs": "Costs", "currency": "Currency", "total_cost": "Total cost", "priced_calls": "Priced calls",
         "per_call": "Per call", "per_booked": "Per booked appointment", "cost": "Cost",
         "other_currency": "Figures in {currency}; calls billed in other currencies appear in this table only.",
+        "fx_used": "Costs converted into {currency}: {rates}.", "fx_pair": "1 {source} = {rate} {target}",
+        "fx_missing": "No exchange rate {source}→{target}: these calls are not in the totals "
+                      "(rates in LEADCHAIN_FX_RATES or set by an admin on the reports page).",
+        "fx_none": "No exchange rate {source}→{target}: costs are shown in {source}, as billed "
+                   "(rates in LEADCHAIN_FX_RATES or set by an admin on the reports page).",
+        "billed": "Billed", "fx_rate": "Rate", "in_currency": "In {currency}", "not_included": "not included",
         "emails": "Emails", "sent": "Sent", "delivered": "Delivered", "opened": "Opened",
         "clicked": "Clicked", "bounced": "Bounced", "dropped": "Dropped", "unsubscribed": "Unsubscribed",
         "rate": "Rate", "per_rep": "Per rep", "per_provider": "Per provider", "per_campaign": "Per campaign",
@@ -203,6 +217,33 @@ class Formatter:
         if cents is None or not currency:
             return DASH
         return format_currency(cents / 100, currency, locale=self.locale)
+
+    def cost(self, costs, which: str) -> str:
+        """A CostFigures amount ("total", "per_call", "per_booked") in the report currency, with the amount
+        as billed and the rate when all of it was billed in one other currency: "0,46 € (0,50 $ zu 0,92)"."""
+        cents = getattr(costs, f"{which}_cents")
+        if cents is None or not costs.currency:
+            return DASH
+        source = getattr(costs, f"source_{which}_cents", None)
+        if costs.source_currency and costs.rate and source is not None:
+            return money.format_amount(money.Amount(Decimal(str(source)), costs.source_currency, costs.currency,
+                                                    Decimal(str(cents)), Decimal(costs.rate)), self.language)
+        return self.money(cents, costs.currency)
+
+    def fx_notes(self, costs) -> list[str]:
+        """The rates a report's costs were converted with, and the billed currencies without a rate."""
+        notes = []
+        if costs.rates:
+            pairs = ", ".join(self.t("fx_pair", source=r.source, rate=self.rate(r.rate), target=r.target)
+                              for r in costs.rates)
+            notes.append(self.t("fx_used", currency=costs.currency, rates=pairs))
+        for code in costs.missing_rates:
+            notes.append(self.t("fx_none" if code == costs.currency else "fx_missing", source=code,
+                                target=costs.company_currency))
+        return notes
+
+    def rate(self, value: str | float | None) -> str:
+        return DASH if value is None else money.format_rate(value, self.language)
 
     def duration(self, seconds: float | None) -> str:
         if seconds is None:

@@ -25,8 +25,9 @@ import json
 import types
 import typing
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any, Iterable
 
 import numpy as np
@@ -39,6 +40,7 @@ from crm.models import (Appointment, AppointmentStatus, AuditEntry, Campaign, Di
                         InteractionKind, Lead, User)
 from crm.models.types import UTCDateTime, utcnow
 from crm.reports.periods import Period
+from crm.services import money
 
 GATE_THRESHOLD = 50
 # A call outcome that says somebody talked to the agent (CLASSIFICATIONS in voice/providers/events.py).
@@ -111,19 +113,41 @@ class CallFigures:
 
 @dataclass(frozen=True)
 class CurrencyCost:
+    """The calls billed in one currency, as billed, and their total in the report currency."""
     currency: str
     total_cents: int
     priced_calls: int
     per_call_cents: float | None
+    rate: str | None = None                 # to the report currency (a Decimal as text); None: 1 or no rate
+    converted_cents: float | None = None    # in the report currency; None: not in the report's totals
+
+
+@dataclass(frozen=True)
+class FxRate:
+    source: str
+    target: str
+    rate: str                  # a Decimal as text, exactly as configured (or its inverse)
+    origin: str                # admin | config | inverse of admin | inverse of config
 
 
 @dataclass(frozen=True)
 class CostFigures:
-    currency: str | None       # the currency most calls were billed in (the report's money figures)
-    total_cents: int | None
+    """Money figures in the report currency: the company currency when the currency most calls were billed
+    in converts to it (crm.services.money), else that billing currency as it is (no rate configured)."""
+    currency: str | None
+    total_cents: float | None
     per_call_cents: float | None
     per_booked_cents: float | None
     by_currency: list[CurrencyCost]
+    company_currency: str | None = None
+    rates: list[FxRate] = field(default_factory=list)          # the rates used for the totals
+    missing_rates: list[str] = field(default_factory=list)     # billed currencies without a rate to the company's
+    # All priced calls billed in one other currency: the same figures as billed (shown beside the converted).
+    source_currency: str | None = None
+    source_total_cents: float | None = None
+    source_per_call_cents: float | None = None
+    source_per_booked_cents: float | None = None
+    rate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +240,7 @@ class RepRow:
     booking_conversion: float | None
     follow_ups: int
     appointments: int
-    cost_cents: int | None
+    cost_cents: float | None
 
 
 @dataclass(frozen=True)
@@ -230,7 +254,7 @@ class ProviderRow:
     booked: int
     booking_conversion: float | None
     talk_time_avg_s: float | None
-    cost_cents: int | None
+    cost_cents: float | None
     per_call_cents: float | None
 
 
@@ -245,7 +269,7 @@ class CampaignRow:
     wanted: int
     booked: int
     booking_conversion: float | None
-    cost_cents: int | None
+    cost_cents: float | None
     per_booked_cents: float | None
 
 
@@ -690,17 +714,56 @@ def _email_figures(hours: pd.DataFrame, unsubscribed: int) -> EmailFigures:
                         bounce_rate=ratio(bounced, sent), unsubscribe_rate=ratio(unsubscribed, delivered))
 
 
-def _cost_figures(costs: pd.DataFrame, window: str, booked: int, currency: str | None) -> CostFigures:
+def _cost_figures(costs: pd.DataFrame, window: str, booked: int, plan: "_CostPlan") -> CostFigures:
     rows = costs[costs["window"] == window] if not costs.empty else costs
     by_currency = []
     for row in rows.sort_values("total", ascending=False).itertuples(index=False) if not rows.empty else []:
-        by_currency.append(CurrencyCost(currency=row.currency or "", total_cents=_int(row.total),
-                                        priced_calls=_int(row.priced),
-                                        per_call_cents=ratio(_int(row.total), _int(row.priced))))
-    main = next((c for c in by_currency if c.currency == currency), None)
-    total = main.total_cents if main else None
-    return CostFigures(currency=currency, total_cents=total, per_call_cents=main.per_call_cents if main else None,
-                       per_booked_cents=ratio(total, booked), by_currency=by_currency)
+        code, total, priced = row.currency or "", _int(row.total), _int(row.priced)
+        factor = plan.factors.get(code)
+        by_currency.append(CurrencyCost(
+            currency=code, total_cents=total, priced_calls=priced, per_call_cents=ratio(total, priced),
+            rate=str(factor) if factor is not None and code != plan.currency else None,
+            converted_cents=float(total * factor) if factor is not None else None))
+    included = [c for c in by_currency if c.converted_cents is not None]
+    total = sum(c.converted_cents for c in included) if included else None
+    priced = sum(c.priced_calls for c in included)
+    figures = CostFigures(currency=plan.currency, total_cents=total, per_call_cents=ratio(total, priced),
+                          per_booked_cents=ratio(total, booked), by_currency=by_currency,
+                          company_currency=plan.company, rates=plan.rates,
+                          missing_rates=[c.currency for c in by_currency if c.currency in plan.missing])
+    if len(included) == 1 and included[0].rate is not None:
+        only = included[0]
+        figures = dataclasses.replace(
+            figures, source_currency=only.currency, source_total_cents=float(only.total_cents),
+            source_per_call_cents=only.per_call_cents, source_per_booked_cents=ratio(only.total_cents, booked),
+            rate=only.rate)
+    return figures
+
+
+@dataclass(frozen=True)
+class _CostPlan:
+    """How the report shows money: its currency and the factor from each billed currency into it."""
+    currency: str | None
+    company: str
+    factors: dict[str, Decimal]
+    rates: list[FxRate]
+    missing: set[str]
+
+
+def _cost_plan(costs: pd.DataFrame) -> _CostPlan:
+    """The company currency when the main billing currency converts to it (every billed currency with a
+    rate is converted, the rest listed apart); else the main billing currency alone, as it was billed."""
+    company, table = money.company_currency(), money.rate_table()
+    primary = _primary_currency(costs)
+    billed = sorted({str(c) for c in costs["currency"].dropna()}) if not costs.empty else []
+    found = {code: table.find(code, company) for code in billed}
+    missing = {code for code, rate in found.items() if rate is None}
+    if primary is None or found.get(primary) is not None:
+        factors = {code: rate.rate for code, rate in found.items() if rate is not None}
+        rates = [FxRate(r.source, r.target, str(r.rate), r.origin) for r in found.values()
+                 if r is not None and r.source != r.target]
+        return _CostPlan(company if billed else primary, company, factors, rates, missing)
+    return _CostPlan(primary, company, {primary: Decimal(1)}, [], missing)
 
 
 def _primary_currency(costs: pd.DataFrame) -> str | None:
@@ -731,7 +794,9 @@ def _sum_by(frame: pd.DataFrame, key: str, columns: list[str]) -> dict[Any, dict
     if frame.empty:
         return {}
     grouped = frame.groupby(key, dropna=False)[columns].sum()
-    return {(None if isinstance(k, float) and np.isnan(k) else k): {c: int(v) for c, v in row.items()}
+    # Counts are whole; a converted cost keeps its fraction of a cent (rounded only when shown).
+    return {(None if isinstance(k, float) and np.isnan(k) else k):
+            {c: int(v) if float(v).is_integer() else float(v) for c, v in row.items()}
             for k, row in grouped.iterrows()}
 
 
@@ -754,7 +819,8 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
     costs = (priced.groupby(["window", "currency"], dropna=False)[["cost", "priced"]].sum().reset_index()
              .rename(columns={"cost": "total"})) if not priced.empty else pd.DataFrame(
         columns=["window", "currency", "total", "priced"])
-    currency = _primary_currency(costs)
+    plan = _cost_plan(costs)
+    currency = plan.currency
     scores = lead_cube.assign(score_bucket=lead_cube["score_bucket"].map(
         lambda b: SCORE_BUCKETS[-1] if b is None or int(b) < 0 else SCORE_BUCKETS[int(b)])) \
         if not lead_cube.empty else lead_cube
@@ -796,7 +862,7 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
     def figures(window: str, p: Period) -> PeriodFigures:
         calls = call_figures(window, p)
         return PeriodFigures(leads=lead_figures(window, p), calls=calls,
-                             costs=_cost_figures(costs, window, calls.booked, currency),
+                             costs=_cost_figures(costs, window, calls.booked, plan),
                              emails=_email_figures(_between(email_hours, p), unsub.get(window, 0)))
 
     current, prior = figures("cur", period), figures("prev", previous)
@@ -830,13 +896,15 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
     # Per rep, provider, campaign (the period only), from the call cube.
     cur_cube = window_rows(cube, "cur")
     if not cur_cube.empty:
-        in_currency = cur_cube["currency"] == currency
-        cur_cube = cur_cube.assign(cost_main=cur_cube["cost"].where(in_currency, 0).fillna(0),
-                                   priced_main=cur_cube["priced"].where(in_currency, 0))
+        # Each call's cost in the report currency (by its billing currency's factor); calls billed in a
+        # currency without a rate stay out of these sums, as out of the totals.
+        factor = cur_cube["currency"].map(lambda c: float(plan.factors[c]) if c in plan.factors else np.nan)
+        cur_cube = cur_cube.assign(cost_main=(cur_cube["cost"] * factor).fillna(0),
+                                   priced_main=cur_cube["priced"].where(factor.notna(), 0))
     metrics = ["calls", "answered", "voicemail", "wanted", "booked", "talk_sum", "talk_n", "cost_main", "priced_main"]
     users = {u.id: u.name for u in db.session.execute(sa.select(User.id, User.name))}
 
-    def cost_of(row: dict[str, int] | None) -> int | None:
+    def cost_of(row: dict[str, float] | None) -> float | None:
         return row["cost_main"] if row and currency and row["priced_main"] else None
 
     rep_calls = {(None if k is None else int(k)): v for k, v in _sum_by(cur_cube, "owner_id", metrics).items()}
