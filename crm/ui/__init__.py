@@ -13,7 +13,7 @@ from flask import Flask
 log = logging.getLogger(__name__)
 
 # One module per area, each with a blueprint `bp`.
-AREAS = ("auth", "leads", "lead_actions", "queue", "tasks", "dashboard", "reports", "settings",
+AREAS = ("auth", "leads", "lead_actions", "recordings", "queue", "tasks", "dashboard", "reports", "settings",
          "settings_assignment")
 
 

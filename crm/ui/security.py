@@ -147,9 +147,9 @@ def init_security(app: Flask) -> None:
              content_security_policy={
                  "default-src": "'self'", "script-src": "'self'", "style-src": "'self'",
                  "img-src": "'self' data:", "object-src": "'none'", "base-uri": "'self'",
-                 # Call recordings play straight from the provider's storage (any https origin: the
-                 # providers' storage hosts vary and media cannot run script); nothing else leaves 'self'.
-                 "media-src": "'self' https:",
+                 # Call recordings play through the CRM's own proxy (crm.ui.recordings): no provider
+                 # origin, nor the sandbox's plain-http loopback, has to be allowed.
+                 "media-src": "'self'",
                  "form-action": "'self'", "frame-ancestors": "'none'"},
              permissions_policy={"geolocation": "()", "microphone": "()", "camera": "()"})
     app.after_request(_remember_view_headers)  # runs before Talisman's hook

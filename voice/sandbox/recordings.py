@@ -9,16 +9,23 @@ callee at different pitches, so a player has something to seek through. Bland's 
 as Bland gives it; its bytes are WAV, sent as `audio/wav` (browsers go by the type, not the name).
 Range requests are answered 206 (werkzeug's conditional responses), as the providers' storage does, so
 an audio element can seek. Unknown, erased, unconnected or unrecorded calls are 404.
+
+`POST /sandbox/recording-faults {"status": 503, "delay_s": 2, "content_type": "text/html", "count": 1}`
+makes the next `count` recording requests fail like a provider's storage can: answer late, with an
+error status, or with a body that is not audio.
 """
 from __future__ import annotations
 
 import io
 import math
 import re
+import threading
+import time
 import wave
+from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import Flask, abort, send_file
+from flask import Flask, abort, jsonify, request, send_file
 
 from voice.sandbox.personas import PERSONAS
 from voice.sandbox.state import SandboxCall
@@ -60,6 +67,14 @@ def render(turns: tuple[str, ...], seconds: int) -> bytes:
     return out.getvalue()
 
 
+@dataclass
+class RecordingFault:
+    status: int | None = None
+    delay_s: float = 0.0
+    content_type: str | None = None
+    remaining: int = 1
+
+
 def _recorded(call: SandboxCall | None) -> bool:
     if call is None or call.extra.get("deleted"):
         return False
@@ -70,8 +85,38 @@ def _recorded(call: SandboxCall | None) -> bool:
 
 
 def register(app: Flask, sandbox) -> None:
+    faults: list[RecordingFault] = []
+    lock = threading.Lock()
+
+    def take_fault() -> RecordingFault | None:
+        with lock:
+            while faults and faults[0].remaining <= 0:
+                faults.pop(0)
+            if not faults:
+                return None
+            faults[0].remaining -= 1
+            return faults[0]
+
+    @app.post("/sandbox/recording-faults")
+    def recording_faults():
+        body = request.get_json(force=True, silent=True) or {}
+        try:
+            fault = RecordingFault(status=int(body["status"]) if body.get("status") is not None else None,
+                                   delay_s=float(body.get("delay_s", 0)), content_type=body.get("content_type"),
+                                   remaining=int(body.get("count", 1)))
+        except (TypeError, ValueError):
+            return jsonify(error="status: int, delay_s: number, content_type: string, count: int"), 422
+        with lock:
+            faults.append(fault)
+        return jsonify(ok=True)
+
     @app.get("/<any(retell, vapi, bland):provider>/recordings/<name>")
     def recording(provider: str, name: str):
+        fault = take_fault()
+        if fault is not None and fault.delay_s:
+            time.sleep(fault.delay_s)
+        if fault is not None and fault.status:
+            return jsonify(error="injected fault"), fault.status
         match = NAMES[provider].match(name)
         call = sandbox.state.get(provider, match["id"]) if match else None
         if not _recorded(call):
@@ -80,5 +125,7 @@ def register(app: Flask, sandbox) -> None:
         live = call.extra.get("live_transcript")
         turns = tuple(who for who, _ in (live if live is not None else persona.transcript.get(call.language, [])))
         data = render(turns, persona.duration_s)
+        if fault is not None and fault.content_type:
+            return data, 200, {"Content-Type": fault.content_type}
         return send_file(io.BytesIO(data), mimetype="audio/wav", conditional=True, etag=f"{provider}-{name}",
                          max_age=0, download_name=name.rsplit(".", 1)[0] + ".wav")
