@@ -6,8 +6,8 @@ source) and has an available rep picks the next rep of its team in round robin. 
 fallback rotates over the active sales reps, those speaking the lead's language when there are any.
 
 A manual choice always wins: only a lead with no owner is ever assigned, and nothing here changes an
-owner once set. Each assignment is audited on the lead (actor "assignment", action "lead.assigned",
-with the rule), so it shows on the timeline.
+owner once set. Each assignment is audited on the lead (actor "assignment", action
+"lead.assigned_automatically", with the rule), so it shows on the timeline.
 
 Round robin is a counter per pool (AssignmentCounter) incremented by one UPDATE ... RETURNING inside the
 caller's transaction: on PostgreSQL the row lock, on SQLite the database write lock, serialise concurrent
@@ -127,7 +127,7 @@ def choose(facts: LeadFacts) -> Pick | None:
 
 def _apply(lead: Lead, pick: Pick, reason: str) -> None:
     lead.owner_id = pick.user_id
-    audit.record(ACTOR, "lead.assigned", "lead", lead.id, before={"owner_id": None},
+    audit.record(ACTOR, "lead.assigned_automatically", "lead", lead.id, before={"owner_id": None},
                  after={"owner_id": pick.user_id, "rule": pick.rule_name, "rule_id": pick.rule_id, "detail": reason})
     db.session.flush()
 

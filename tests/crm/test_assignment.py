@@ -41,7 +41,8 @@ def _ingest(**fields) -> Lead:
 
 def _assigned_audit(lead_id: int) -> list[AuditEntry]:
     return list(db.session.scalars(sa.select(AuditEntry).where(
-        AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead_id, AuditEntry.action == "lead.assigned")))
+        AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead_id,
+        AuditEntry.action == "lead.assigned_automatically")))
 
 
 def test_fallback_rotates_evenly_over_active_sales_reps_speaking_the_language(ctx):

@@ -48,11 +48,12 @@ def test_admin_adds_a_rule_and_a_new_lead_goes_by_it(ui_app, team, as_admin):
         lead = db.session.scalar(sa.select(Lead).where(Lead.email_key == "sepp@brauerei-huber.de"))
         assert lead.owner_id == team.sales_b.id
         entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.entity_id == lead.id,
-                                                             AuditEntry.action == "lead.assigned"))
+                                                             AuditEntry.action == "lead.assigned_automatically"))
         assert entry.actor == "assignment" and entry.after["rule"] == "Partner Bayern"
     # It shows on the lead's timeline.
     timeline = as_admin.get(f"/leads/{lead.id}").get_data(as_text=True)
-    assert "Partner Bayern" in timeline
+    assert "Partner Bayern" in timeline and "Betreuer automatisch zugewiesen" in timeline
+    assert "von den Zuweisungsregeln" in timeline
 
 
 def test_bad_rule_names_each_field_and_stores_nothing(ui_app, team, as_admin):
