@@ -68,7 +68,14 @@ def db_upgrade() -> None:
 @click.option("--source", default=None, help="source for rows without a Quelle/source column (default: import)")
 @click.option("--region", default=None, help="phone region for numbers without +country (default: inferred)")
 def import_command(file: Path, source: str | None, region: str | None) -> None:
-    """Import a CSV export (German Excel or UTF-8; delimiter and encoding detected)."""
+    """Import a CSV export (German Excel or UTF-8; delimiter and encoding detected).
+
+    Rows go in in short batches, so the running stack keeps writing the same database. If the import
+    stops (Ctrl+C, a database error) the summary counts the rows done; the same command again finishes
+    the rest, and the rows already imported count as duplicates.
+    """
+    from rich.markup import escape
+
     from crm.extensions import db
     from crm.services import csv_import
     from crm.services.csv_reader import write_rejected
@@ -83,14 +90,20 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
         console.print(f"[red]cannot read {file}: {e}[/red]")
         sys.exit(2)
     app = _app()
+    report = csv_import.ImportReport()
+    stopped: BaseException | None = None
     with app.app_context(), Progress(TextColumn("[bold]importing"), BarColumn(), MofNCompleteColumn(),
                                      TimeRemainingColumn(), console=console, transient=False) as bar:
         task = bar.add_task("rows", total=len(parsed.rows))
-        report = csv_import.import_rows(parsed, actor="cli:import", default_source=source or "import",
-                                        region=region, default_region=app.config["LEADCHAIN"].default_phone_region,
-                                        fuzzy_threshold=app.config["LEADCHAIN"].fuzzy_threshold,
-                                        progress=lambda n: bar.advance(task, n))
-        db.session.remove()
+        try:
+            csv_import.import_rows(parsed, actor="cli:import", default_source=source or "import",
+                                   region=region, default_region=app.config["LEADCHAIN"].default_phone_region,
+                                   fuzzy_threshold=app.config["LEADCHAIN"].fuzzy_threshold,
+                                   progress=lambda n: bar.advance(task, n), report=report)
+        except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - what was done is reported first
+            stopped = e
+        finally:
+            db.session.remove()
     table = Table(title=f"{file.name} ({parsed.encoding}, '{parsed.delimiter}', region {report.region})")
     for name in ("rows", "created", "updated", "duplicates", "flagged", "rejected", "warnings"):
         table.add_column(name, justify="right")
@@ -101,10 +114,24 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
         console.print(f"ignored columns: {', '.join(parsed.unknown_headers)}")
     for line, message in report.warnings:
         console.print(f"[yellow]line {line}: {message}[/yellow]")
+    if report.retried_batches:
+        console.print(f"[yellow]the database was busy: {report.retried_batches} "
+                      f"batch{'es' if report.retried_batches > 1 else ''} retried[/yellow]")
     if report.rejected:
+        # Only rows done are in it; a re-run writes the whole file's list.
         out = file.with_name(f"{file.stem}.rejected.csv")
         write_rejected(out, parsed, report.rejected)
         console.print(f"[red]{len(report.rejected)} rejected rows with reasons: {out}[/red]")
+    if stopped is None:
+        return
+    reason = csv_import.stop_reason(stopped)
+    done = f"{report.done} of {report.total} rows done" + (f", up to line {report.last_line}" if report.done else "")
+    console.print(f"[red]stopped: {escape(reason or type(stopped).__name__)}; {done}.[/red]")
+    console.print("Run the same command again to import the rest: rows already imported are recognised "
+                  "and counted as duplicates, not imported twice.")
+    if reason is None:
+        raise stopped  # a missing secret or a bug: its own handler (and traceback) after the summary
+    sys.exit(130 if isinstance(stopped, KeyboardInterrupt) else 1)
 
 
 @main.command("purge-deliveries")

@@ -7,6 +7,10 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+# Registers the setup of every SQLite connection (WAL, busy timeout, savepoints that begin as writers):
+# imported here because every process that touches the database imports `db`.
+from crm import sqlite_connections  # noqa: F401
+
 # Deterministic constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
