@@ -93,13 +93,13 @@ def rates_text(rates: Mapping[tuple[str, str], Decimal]) -> str:
     return "; ".join(f"{s}:{t}={r}" for (s, t), r in sorted(rates.items()))
 
 
-def _setting(name: str) -> str | None:
+def setting(name: str) -> str | None:
     value = current_app.config.get(name) if has_app_context() else None
     return str(value) if value else (os.environ.get(name) or None)
 
 
 def company_currency() -> str:
-    return currency_code(_setting(COMPANY_CURRENCY_SETTING) or DEFAULT_CURRENCY)
+    return currency_code(setting(COMPANY_CURRENCY_SETTING) or DEFAULT_CURRENCY)
 
 
 def admin_rates() -> dict[tuple[str, str], Decimal]:
@@ -138,8 +138,12 @@ class RateTable:
         return None
 
 
+def configured_rates() -> dict[tuple[str, str], Decimal]:
+    return parse_rates(setting(RATES_SETTING))
+
+
 def rate_table() -> RateTable:
-    return RateTable(config=parse_rates(_setting(RATES_SETTING)), admin=admin_rates())
+    return RateTable(config=configured_rates(), admin=admin_rates())
 
 
 @dataclass(frozen=True)

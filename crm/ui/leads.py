@@ -24,7 +24,7 @@ from flask_login import current_user
 from crm.extensions import db
 from crm.models import Channel, ConsentRecord, Lead, LeadStatus, LegalBasis, Priority, User
 from crm.models.types import utcnow
-from crm.services import audit, chain_control, normalize
+from crm.services import audit, chain_control, money, normalize
 from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable
 from crm.ui import lead_queries as q
 from crm.ui.access import MANAGERS, any_role, editable_fields, lead_or_404, lead_visibility, user
@@ -47,10 +47,11 @@ CONSENT_FORM = ("consent_channel", "consent_action", "consent_basis", "consent_p
 
 
 def helpers() -> dict[str, Any]:
-    """Template helpers of both lead blueprints: dates in the user's zone, money in their language."""
+    """Template helpers of both lead blueprints: dates in the user's zone, money in their language (a
+    provider's cost in the company currency with the rate used: crm.services.money)."""
     def when(value, fmt: str = "short") -> str:
         return format_datetime(value, fmt) if value else ""
-    return {"when": when, "money": lambda cents, cur: q.format_cost(cents, cur, current_language()),
+    return {"when": when, "money": lambda cents, cur: money.display(cents, cur, current_language()),
             "is_manager": getattr(current_user, "role", None) in MANAGERS}
 
 

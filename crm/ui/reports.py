@@ -8,7 +8,11 @@ period gives a provisional report "period to date" (crm.reports.store): not emai
 next request and replaced in place by the final report, so it never blocks the scheduled run. A period
 that has not begun is refused. The workflow id is per kind, period and final/to-date, so a second click
 while it runs starts nothing. When Temporal cannot be reached the page
-says so and nothing is recorded as requested."""
+says so and nothing is recorded as requested.
+
+Admins set the exchange rates the reports and the lead pages convert provider costs with
+(POST /reports/fx-rates, crm.services.money): validated entry by entry (422 naming each bad one, nothing
+stored), audited, over LEADCHAIN_FX_RATES pair by pair; an empty field goes back to the configured rates."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -22,9 +26,10 @@ from crm.models.types import utcnow
 from crm.reports.i18n import LANGUAGES
 from crm.reports.periods import KINDS, REPORT_TZ, Period, local_date, period_for
 from crm.reports.store import is_to_date
-from crm.services import audit
+from crm.models.users import Role
+from crm.services import audit, money
 from crm.temporal_gateway import TemporalUnavailable, gateway
-from crm.ui.access import manager_only, user
+from crm.ui.access import admin_only, manager_only, user
 from crm.ui.dashboard import ui_formatter
 from crm.ui.i18n import _
 
@@ -52,9 +57,26 @@ def to_date_label(fmt, as_of: datetime) -> str:
     return _("period to date (as of %(moment)s)", moment=fmt.moment(as_of))
 
 
+def _fx_context(entered: str | None = None, errors: list[str] | None = None) -> dict:
+    """The exchange-rate box: the company currency, the configured and the admin's rates."""
+    try:
+        company, configured = money.company_currency(), money.rates_text(money.configured_rates())
+        admin = money.rates_text(money.admin_rates())
+        broken = None
+    except money.MoneyConfigError as e:  # shown, not raised: the page must still open
+        company, configured, admin, broken = money.DEFAULT_CURRENCY, "", "", str(e)
+    return {"fx_company": company, "fx_configured": configured, "fx_admin": admin,
+            "fx_entered": admin if entered is None else entered, "fx_errors": errors or [], "fx_broken": broken,
+            "is_admin": user().role == Role.ADMIN}
+
+
 @bp.get("/reports")
 @manager_only
 def index():
+    return _index()
+
+
+def _index(status: int = 200, **fx):
     reports = db.session.scalars(sa.select(Report).order_by(Report.period_start.desc(), Report.kind)
                                  .limit(LIST_LIMIT)).all()
     docs: dict[int, list] = {}
@@ -74,7 +96,25 @@ def index():
                       "to_date": to_date_label(fmt, r.period_end) if is_to_date(r) else None})
     return render_template("ui/reports/index.html", items=items, fmt=fmt, kinds=kind_names(),
                            default_day=default_day().isoformat(), today=today().isoformat(),
-                           language_names={"de": "Deutsch", "en": "English"})
+                           language_names={"de": "Deutsch", "en": "English"}, **_fx_context(**fx)), status
+
+
+@bp.post("/reports/fx-rates")
+@admin_only
+def fx_rates():
+    """Store the admin's exchange rates; a bad entry is refused with 422 naming it, nothing is stored."""
+    text = request.form.get("fx_rates", "")
+    try:
+        rates = money.set_admin_rates(text, f"user:{user().id}")
+    except money.MoneyConfigError as e:
+        db.session.rollback()
+        return _index(422, entered=text, errors=e.problems)
+    db.session.commit()
+    if rates:
+        flash(_("Exchange rates saved: %(rates)s.", rates=money.rates_text(rates)), "success")
+    else:
+        flash(_("Exchange rates reset: the configured rates (LEADCHAIN_FX_RATES) apply."), "success")
+    return redirect(url_for("reports.index"), code=303)
 
 
 @bp.get("/reports/<int:report_id>/<lang>.pdf")

@@ -240,3 +240,60 @@ async def test_running_period_gives_a_period_to_date_report(temporal_env, ui_app
     pdf = as_manager.get(f"/reports/{rid}/de.pdf").data
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "Laufender Zeitraum bis jetzt" in text and "Termine gebucht" in text
+
+
+def _visible(response) -> str:
+    import html as html_lib
+    import re
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", body)).replace("\xa0", " ").split())
+
+
+def test_admin_sets_exchange_rates_and_bad_entries_are_named(ui_app, team, as_admin, as_manager):
+    from crm.models import AppSetting
+    from crm.services import money
+
+    ui_app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.90"
+    page = _visible(as_admin.get("/reports"))
+    assert "Wechselkurse" in page and "Kosten werden in EUR angezeigt" in page
+    assert "Konfiguriert (LEADCHAIN_FX_RATES) USD:EUR=0.90" in page and "Von einem Admin gesetzt keine Kurse" in page
+    # Two bad entries: a 422 naming both, nothing stored, the typed text kept.
+    r = as_admin.submit("/reports/fx-rates", {"fx_rates": "USD:EUR=0; GBP:EUR=1.17; XYZ:EUR=2"})
+    assert r.status_code == 422
+    refused = _visible(r)
+    assert "Nicht gespeichert" in refused and "'USD:EUR=0': the rate must be above 0" in refused
+    assert "'XYZ:EUR=2': 'XYZ' is not an ISO 4217 currency code" in refused and "GBP:EUR=1.17" not in refused.split(
+        "Nicht gespeichert")[1].split("'XYZ")[0]
+    with ui_app.app_context():
+        assert db.session.get(AppSetting, money.RATES_KEY) is None
+        assert db.session.query(AuditEntry).filter_by(entity_type="app_setting").count() == 0
+    # Saved (a German decimal comma is fine), audited, and used over the configured rate.
+    r = as_admin.submit("/reports/fx-rates", {"fx_rates": "usd:eur=0,92"})
+    assert r.status_code == 303
+    assert "Wechselkurse gespeichert: USD:EUR=0.92." in _visible(as_admin.get("/reports"))
+    with ui_app.app_context():
+        assert db.session.get(AppSetting, money.RATES_KEY).value == "USD:EUR=0.92"
+        entry = db.session.query(AuditEntry).filter_by(entity_type="app_setting").one()
+        assert entry.actor == f"user:{team.admin.id}" and entry.after == {"key": "fx.rates", "value": "USD:EUR=0.92"}
+    # Managers see the rates but cannot change them.
+    seen = _visible(as_manager.get("/reports"))
+    assert "Von einem Admin gesetzt USD:EUR=0.92" in seen and "Kurse speichern" not in seen
+    assert as_manager.submit("/reports/fx-rates", {"fx_rates": "USD:EUR=1"}).status_code == 403
+    # Empty: back to the configured rates.
+    assert as_admin.submit("/reports/fx-rates", {"fx_rates": ""}).status_code == 303
+    with ui_app.app_context():
+        assert db.session.get(AppSetting, money.RATES_KEY) is None
+
+
+def test_a_call_cost_on_the_lead_page_in_the_company_currency(ui_app, team, leads, as_manager):
+    ui_app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.92"
+    with ui_app.app_context():
+        db.session.add(Interaction(lead_id=leads.own, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
+                                   provider="retell", provider_ref="cost-1", status="ended", outcome="interested",
+                                   cost_cents=50, currency="USD", duration_s=60,
+                                   started_at=daily(date(2026, 1, 15)).start + timedelta(hours=10)))
+        db.session.commit()
+    assert "Kosten 0,46 € (0,50 $ zu 0,92)" in _visible(as_manager.get(f"/leads/{leads.own}"))
+    assert "Cost €0.46 (US$0.50 at 0.92)" in _visible(as_manager.get(f"/leads/{leads.own}?lang=en"))
+    ui_app.config["LEADCHAIN_FX_RATES"] = ""                                # no rate: as billed, and why
+    assert "Kosten 0,50 $ (kein Kurs USD→EUR)" in _visible(as_manager.get(f"/leads/{leads.own}"))

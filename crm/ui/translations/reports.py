@@ -33,4 +33,22 @@ DE = {
     "%(report)s is being generated already.": "%(report)s wird bereits erstellt.",
     "%(report)s is being generated. It appears in this list when the reports worker has built it.":
         "%(report)s wird erstellt. Er erscheint in dieser Liste, sobald der Berichtsdienst ihn erstellt hat.",
+    "Exchange rates": "Wechselkurse",
+    "Costs are shown in %(currency)s: provider amounts (billed in their own currency, usually USD) are converted "
+    "with these rates. Rates are never fetched from the internet.":
+        "Kosten werden in %(currency)s angezeigt: Beträge der Anbieter (in deren Währung abgerechnet, meist USD) "
+        "werden mit diesen Kursen umgerechnet. Kurse werden nie aus dem Internet geladen.",
+    "The configuration cannot be used:": "Die Konfiguration ist nicht verwendbar:",
+    "Configured (LEADCHAIN_FX_RATES)": "Konfiguriert (LEADCHAIN_FX_RATES)",
+    "Set by an admin": "Von einem Admin gesetzt",
+    "no rates": "keine Kurse",
+    "Not saved. Please correct these entries:": "Nicht gespeichert. Bitte korrigieren Sie diese Einträge:",
+    "Rates (FROM:TO=RATE, separated by semicolons)": "Kurse (VON:NACH=KURS, durch Semikolons getrennt)",
+    "They win over the configured rates pair by pair. Leave the field empty to use the configured rates only.":
+        "Sie gelten je Währungspaar vor den konfigurierten Kursen. Lassen Sie das Feld leer, um nur die "
+        "konfigurierten Kurse zu verwenden.",
+    "Save rates": "Kurse speichern",
+    "Exchange rates saved: %(rates)s.": "Wechselkurse gespeichert: %(rates)s.",
+    "Exchange rates reset: the configured rates (LEADCHAIN_FX_RATES) apply.":
+        "Wechselkurse zurückgesetzt: Es gelten die konfigurierten Kurse (LEADCHAIN_FX_RATES).",
 }

@@ -5,7 +5,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import AuditEntry
+from crm.models import AppSetting, AuditEntry
 from crm.models.reports import Report, ReportDocument
 from crm.reports.periods import daily
 from tests.ui.route_expectations import Route
@@ -27,6 +27,11 @@ def _stored_report(s) -> dict:
     return {"report_id": report.id}
 
 
+def _rates_and_audit(s):
+    return (db.session.scalar(sa.select(sa.func.count()).select_from(AppSetting)),
+            db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)))
+
+
 def _reports_and_audit(s):
     return (db.session.scalar(sa.select(sa.func.count()).select_from(Report)),
             db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)))
@@ -41,4 +46,8 @@ ROUTES = {
     "reports.generate": Route(method="POST", data=lambda s: {"kind": "yearly", "day": "2026-01-15"},
                               snapshot=_reports_and_audit,
                               expect={"anonymous": 302, "sales": 403, "manager": 303, "admin": 303}),
+    # Exchange rates: admins only; a bad entry is a 422 naming it (tests/ui/test_reports_pages.py).
+    "reports.fx_rates": Route(method="POST", data=lambda s: {"fx_rates": "USD:EUR=0.92"},
+                              snapshot=_rates_and_audit,
+                              expect={"anonymous": 302, "sales": 403, "manager": 403, "admin": 303}),
 }
