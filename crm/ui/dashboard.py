@@ -105,8 +105,10 @@ def index():
         cards.append({"key": figure.key, "label": labels.get(figure.key, figure.key),
                       "value": value_text(fmt, figure), "previous": value_text(fmt, figure, "previous"),
                       "change": text, "direction": direction, "tone": tone(figure, direction)})
+    # Team costs are in the company currency: name the exchange rates used (crm.services.money).
+    fx_notes = fmt.fx_notes(dq.report_for(board.period).current.costs) if board.scope == "team" else []
     return render_template("ui/dashboard/index.html", board=board, cards=cards, kind=kind, periods=period_names(),
-                           period_label=fmt.period_label(board.period),
+                           period_label=fmt.period_label(board.period), fx_notes=fx_notes,
                            previous_label=fmt.period_label(board.previous_period),
                            charts=charts, chart_titles=chart_titles(), lang=fmt.language)
 

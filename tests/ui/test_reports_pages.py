@@ -297,3 +297,18 @@ def test_a_call_cost_on_the_lead_page_in_the_company_currency(ui_app, team, lead
     assert "Cost €0.46 (US$0.50 at 0.92)" in _visible(as_manager.get(f"/leads/{leads.own}?lang=en"))
     ui_app.config["LEADCHAIN_FX_RATES"] = ""                                # no rate: as billed, and why
     assert "Kosten 0,50 $ (kein Kurs USD→EUR)" in _visible(as_manager.get(f"/leads/{leads.own}"))
+
+
+def test_team_costs_on_the_dashboard_name_the_rate(ui_app, team, leads, as_manager):
+    from crm.models.types import utcnow
+
+    ui_app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.92"
+    with ui_app.app_context():
+        db.session.add(Interaction(lead_id=leads.own, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
+                                   provider="retell", provider_ref="dash-cost-1", status="ended", outcome="booked",
+                                   cost_cents=50, currency="USD", duration_s=60, data={"answered": True},
+                                   started_at=utcnow() - timedelta(seconds=5)))
+        db.session.commit()
+    page = _visible(as_manager.get("/"))
+    assert "Kosten je Anruf 0,46 €" in page and "Kosten in EUR umgerechnet: 1 USD = 0,92 EUR." in page
+    assert "Costs converted into EUR: 1 USD = 0.92 EUR." in _visible(as_manager.get("/?lang=en"))
