@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -27,7 +28,7 @@ from crm.extensions import db
 from crm.models import Appointment, Interaction, Lead, Role, User
 from tests.conftest import _wipe, make_test_secrets
 from tests.helpers import in_app
-from tests.sandbox_fixtures import ServerThread
+from tests.sandbox_fixtures import ServerThread, free_port
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.server import BridgeServer, build_bridge
@@ -132,6 +133,35 @@ def test_other_summaries_quote_what_the_callee_said(scripted, provider, digit):
     said = [text for who, text in turns if who == "callee"][-1]
     assert said in summary, (summary, turns)
     assert "Termin gebucht" not in summary
+
+
+def test_no_analysis_while_the_conversation_goes_on():
+    """A poll during a live conversation (past the script's own timeline) gets an ongoing call without an
+    analysis, so no poller can take the script's summary for the call's. The custom LLM server here holds
+    the line without a word, the way a slow one would, until the test lets it go."""
+    from websockets.sync.server import serve
+    release = threading.Event()
+
+    def silent(connection):
+        release.wait(20)
+
+    with serve(silent, "127.0.0.1", 0) as llm:
+        threading.Thread(target=llm.serve_forever, daemon=True).start()
+        port = llm.socket.getsockname()[1]
+        config = SandboxConfig(webhook_base=f"http://127.0.0.1:{free_port()}", step_s=0.05,
+                               retell_llm_websocket_url=f"ws://127.0.0.1:{port}/llm-websocket/x")
+        with ServerThread(create_sandbox_app(config)) as box, httpx.Client(base_url=box.url, headers=KEYS["retell"],
+                                                                           timeout=10) as http:
+            call_id = http.post("/retell/v2/create-phone-call", json={
+                "from_number": "+4930555000", "to_number": "+493023125190"}).json()["call_id"]
+            time.sleep(0.5)                    # the script would be analysed after 0.15 s
+            during = http.get(f"/retell/v2/get-call/{call_id}").json()
+            assert during["call_status"] == "ongoing" and "call_analysis" not in during, during
+            release.set()
+            llm.shutdown()
+            after = _until(lambda: http.get(f"/retell/v2/get-call/{call_id}").json(),
+                           lambda c: "call_analysis" in c, timeout=30)
+            assert after["call_status"] == "ended"
 
 
 # ---- live calls: the voice bridge books in the CRM --------------------------------------------------------

@@ -167,6 +167,10 @@ def _stage_now(call: SandboxCall, now: int) -> str:
         stage = "ongoing"
     else:
         stage = "registered"
+    if call.extra.get("talking") and stage in ("ended", "analyzed"):
+        # A conversation with the custom LLM is still going on: the call has not ended, and its analysis
+        # (made from that conversation) does not exist yet; a poll must not get the script's instead.
+        stage = "ongoing"
     # The provider-neutral status the sandbox's own pages show.
     call.status = {"registered": "queued", "ongoing": "in_progress"}.get(stage, stage)
     if stage != "registered":
@@ -307,7 +311,13 @@ def blueprint(sandbox) -> Blueprint:
                                                              record=record)
                 except (LlmSessionError, OSError) as e:
                     call.extra["llm_error"] = str(e)[:200]
+                finally:
+                    # The call ends now: its end and analysis come after the conversation, as the webhooks do.
+                    step_ms, now = int(sandbox.config.step_s * 1000), now_ms()
+                    call.extra["times"].update(ended=now + 2 * step_ms, analyzed=now + 3 * step_ms)
+                    call.extra["talking"] = False
                 dispatch()
+            call.extra["talking"] = True
             threading.Thread(target=talk, daemon=True, name="sandbox-retell-llm").start()
         else:
             dispatch()

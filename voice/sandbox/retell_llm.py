@@ -159,7 +159,10 @@ def converse(url: str, call: dict, callee_lines: list[str], *, turn_timeout_s: f
         talk.with_tools.append({"role": "agent" if who == "agent" else "user", "content": text})
 
     try:
-        begin = talk.open(ongoing=False)
+        try:
+            begin = talk.open(ongoing=False)
+        except _LineDropped as e:   # gone before the first word: the call fails like any lost session
+            raise LlmSessionError(f"LLM WebSocket lost before the begin message: {e}") from None
         if begin["content"]:
             spoken("agent", begin["content"])
         if begin["end_call"]:
