@@ -154,3 +154,30 @@ def assign_if_unowned(lead_id: int) -> int | None:
         if pick is not None:
             _apply(lead, pick, f"rule {pick.rule_name} (for a follow-up task)")
     return lead.owner_id
+
+
+def unassigned_lead_ids() -> list[int]:
+    """Live leads nobody owns, oldest first."""
+    return list(db.session.scalars(sa.select(Lead.id).where(Lead.owner_id.is_(None), Lead.merged_into_id.is_(None))
+                                   .order_by(Lead.id)))
+
+
+def assign_unassigned() -> tuple[int, int]:
+    """Apply the rules to every live lead still without an owner (those from before the rules, or from a
+    time without active reps), and hand each one's open tasks nobody owns to its new owner.
+    (leads assigned, tasks handed over). Runs in the caller's transaction."""
+    from crm.models import Task, TaskStatus
+    leads = tasks = 0
+    for lead_id in unassigned_lead_ids():
+        owner_id = assign_if_unowned(lead_id)
+        if owner_id is None:
+            continue
+        leads += 1
+        for task in db.session.scalars(sa.select(Task).where(Task.lead_id == lead_id, Task.owner_id.is_(None),
+                                                             Task.status == TaskStatus.OPEN)):
+            task.owner_id = owner_id
+            audit.record(ACTOR, "task.assigned_automatically", "task", task.id, before={"owner_id": None},
+                         after={"owner_id": owner_id, "lead_id": lead_id})
+            tasks += 1
+    db.session.flush()
+    return leads, tasks

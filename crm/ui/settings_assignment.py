@@ -4,7 +4,9 @@ GET lists the rules in the order they are tried, each editable in place, a form 
 fallback (round robin over the active sales reps, language-matched when possible) with the reps it
 rotates over. POSTs create, change, move and delete a rule. A bad form is refused with 422 and a message
 at each bad field; nothing is stored. Every change is audited (entity type "assignment_rule").
-Rules apply to leads created after the change; a lead that has an owner is never reassigned.
+Rules apply to leads created after the change; a lead that has an owner is never reassigned. "Assign
+now" applies them once to the leads still without an owner (and gives their open unowned tasks to the
+new owner).
 """
 from __future__ import annotations
 
@@ -102,7 +104,8 @@ def _page(*, form: RuleForm | None = None, form_for: str | None = None, status: 
     reps = [p for p in people if p.role == Role.SALES]
     names = {p.id: p.name for p in people}
     return render_template("ui/settings/assignment.html", rules=rules, people=people, reps=reps, names=names,
-                           languages=LANGUAGES, form=form or RuleForm(), form_for=form_for), status
+                           languages=LANGUAGES, form=form or RuleForm(), form_for=form_for,
+                           unassigned=len(assignment.unassigned_lead_ids())), status
 
 
 @bp.get("")
@@ -185,4 +188,18 @@ def delete_rule(rule_id: int):
     _renumber(assignment.rules())
     db.session.commit()
     flash(_("Rule %(name)s deleted.", name=name), "success")
+    return redirect(url_for("settings_assignment.index"))
+
+
+@bp.post("/apply")
+@admin_only
+def assign_unassigned():
+    """Give every lead still without an owner one by the rules, with its open tasks nobody owns."""
+    leads, tasks = assignment.assign_unassigned()
+    db.session.commit()
+    if leads:
+        flash(_("%(leads)d leads and %(tasks)d open tasks assigned.", leads=leads, tasks=tasks), "success")
+    else:
+        flash(_("No lead could be assigned: there is nobody active to assign to, or every lead has an owner."),
+              "info")
     return redirect(url_for("settings_assignment.index"))

@@ -129,3 +129,29 @@ def test_managers_see_unowned_open_tasks_under_unassigned(ui_app, team, leads, a
     # Sales reps have no such tab: the request falls back to their own list.
     rep_page = as_sales_a.get("/tasks?tab=unassigned").get_data(as_text=True)
     assert 'href="/tasks?tab=unassigned"' not in rep_page and "Rückruf von Anna" in rep_page
+
+
+def test_assign_now_gives_old_unassigned_leads_and_their_open_tasks_an_owner(ui_app, team, leads, as_admin):
+    with ui_app.app_context():
+        db.session.add_all([
+            Task(lead_id=leads.unassigned, owner_id=None, kind="callback", title="Rückruf", status=TaskStatus.OPEN),
+            Task(lead_id=leads.unassigned, owner_id=None, kind="todo", title="Alt", status=TaskStatus.DONE)])
+        db.session.commit()
+    assert "1 Leads haben keinen Betreuer" in as_admin.get("/settings/assignment").get_data(as_text=True)
+    r = as_admin.submit("/settings/assignment/apply")
+    assert r.status_code == 302
+    with ui_app.app_context():
+        lead = db.session.get(Lead, leads.unassigned)
+        # The fallback's first turn among the two sales reps (both German): the lower id.
+        assert lead.owner_id == min(team.sales_a.id, team.sales_b.id)
+        tasks = {t.title: t.owner_id for t in db.session.scalars(sa.select(Task).where(Task.lead_id == lead.id))}
+        assert tasks == {"Rückruf": lead.owner_id, "Alt": None}
+        others = {l.id: l.owner_id for l in db.session.scalars(sa.select(Lead).where(Lead.id != lead.id))}
+        assert others == {leads.own: team.sales_a.id, leads.foreign: team.sales_b.id}
+        actions = sorted(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.actor == "assignment")))
+        assert actions == ["lead.assigned_automatically", "task.assigned_automatically"]
+    page = as_admin.get("/settings/assignment").get_data(as_text=True)
+    assert "0 Leads haben keinen Betreuer" in page and "Jetzt zuweisen" not in page
+    # Nothing left: a second run changes nothing and says so.
+    r = as_admin.submit("/settings/assignment/apply", follow_redirects=True)
+    assert "Kein Lead konnte zugewiesen werden" in r.get_data(as_text=True)

@@ -3,9 +3,9 @@ managers' "Unassigned" task tab (crm.ui.tasks)."""
 DE = {
     "Lead assignment": "Lead-Zuweisung",
     "Unassigned": "Nicht zugewiesen",
-    "Every open task has an owner.": "Jede offene Aufgabe hat eine verantwortliche Person.",
+    "Every open task has an owner.": "Jede offene Aufgabe hat einen Betreuer.",
     "A new lead without an owner gets one at intake: the rules below are tried from top to bottom, and the first rule that matches the lead and has somebody available gives it to the next person of its team in turn. A lead that has an owner keeps it; a manager's choice is never overwritten. Every automatic assignment is shown on the lead's timeline.":
-        "Ein neuer Lead ohne Verantwortliche:n bekommt beim Eingang eine:n: Die Regeln unten werden von oben nach unten geprüft, und die erste Regel, die auf den Lead passt und jemanden verfügbar hat, gibt ihn reihum an die nächste Person ihres Teams. Ein Lead mit Verantwortlicher:m behält sie oder ihn; die Wahl einer Managerin oder eines Managers wird nie überschrieben. Jede automatische Zuweisung steht im Verlauf des Leads.",
+        "Ein neuer Lead ohne Betreuer bekommt beim Eingang einen: Die Regeln unten werden von oben nach unten geprüft, und die erste Regel, die auf den Lead passt und jemanden verfügbar hat, gibt ihn reihum an die nächste Person ihres Teams. Ein Lead mit Betreuer behält ihn; die Wahl eines Managers wird nie überschrieben. Jede automatische Zuweisung steht im Verlauf des Leads.",
     "Not saved. Please correct the marked fields.": "Nicht gespeichert. Bitte korrigieren Sie die markierten Felder.",
     "Rules": "Regeln",
     "No rules yet: every new lead is assigned by the fallback.":
@@ -53,4 +53,13 @@ DE = {
     "Please choose up or down.": "Bitte wählen Sie nach oben oder nach unten.",
     "Order saved.": "Reihenfolge gespeichert.",
     "Rule %(name)s deleted.": "Regel %(name)s gelöscht.",
+    "Leads without an owner": "Leads ohne Betreuer",
+    "%(num)d leads have no owner (from before the rules, or from a time without an active sales rep).":
+        "%(num)d Leads haben keinen Betreuer (aus der Zeit vor den Regeln oder ohne aktive Vertriebsmitarbeitende).",
+    "Assign these leads by the rules now? Their open tasks without an owner go with them.":
+        "Diese Leads jetzt nach den Regeln zuweisen? Ihre offenen Aufgaben ohne Betreuer gehen mit.",
+    "Assign them now": "Jetzt zuweisen",
+    "%(leads)d leads and %(tasks)d open tasks assigned.": "%(leads)d Leads und %(tasks)d offene Aufgaben zugewiesen.",
+    "No lead could be assigned: there is nobody active to assign to, or every lead has an owner.":
+        "Kein Lead konnte zugewiesen werden: Es ist niemand aktiv, oder jeder Lead hat einen Betreuer.",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import AssignmentRule
+from crm.models import AssignmentRule, Lead, Task
 from tests.ui.route_expectations import Route, Subject
 
 ADMIN_PAGE = {"anonymous": 302, "sales": 403, "manager": 403, "admin": 200}
@@ -31,6 +31,12 @@ def _two_rules(s: Subject) -> dict:
     return {"rule_id": found[0].id}
 
 
+def owners_snapshot(s: Subject):
+    """Who owns each lead and task (the "assign now" action hands unassigned ones out)."""
+    return (sorted(db.session.execute(sa.select(Lead.id, Lead.owner_id)).all()),
+            sorted(db.session.execute(sa.select(Task.id, Task.owner_id)).all()))
+
+
 RULE_FORM = {"name": "Webformular Bayern", "active": "1", "languages": "de", "countries": "DE",
              "postcode_prefixes": "80, 81", "sources": "website"}
 
@@ -44,6 +50,7 @@ ROUTES = {
     "settings_assignment.move_rule": Route(method="POST", setup=_two_rules, snapshot=rules_snapshot,
                                            url_args=lambda s: {"rule_id": s.extra["rule_id"]},
                                            data=lambda s: {"direction": "down"}, expect=ADMIN_ACTION),
+    "settings_assignment.assign_unassigned": Route(method="POST", snapshot=owners_snapshot, expect=ADMIN_ACTION),
     "settings_assignment.delete_rule": Route(method="POST", setup=_two_rules, snapshot=rules_snapshot,
                                              url_args=lambda s: {"rule_id": s.extra["rule_id"]},
                                              expect=ADMIN_ACTION),
