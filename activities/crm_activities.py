@@ -1,6 +1,7 @@
 """CRM steps of the lead chain. Each runs in a Flask app context and commits its own transaction."""
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -17,7 +18,11 @@ from workflows.payloads import (CallResult, GateInput, GateResult, ImportResult,
 
 
 def _reopen_after_days(app: Flask) -> int:
-    return int(app.config.get("LEADCHAIN_REOPEN_AFTER_DAYS", chain_reopen.DEFAULT_REOPEN_AFTER_DAYS))
+    # How long after its end a finished chain stays closed to new form fills (crm.services.chain_reopen).
+    value = app.config.get("LEADCHAIN_REOPEN_AFTER_DAYS")
+    if value is None:
+        value = os.environ.get("LEADCHAIN_REOPEN_AFTER_DAYS", chain_reopen.DEFAULT_REOPEN_AFTER_DAYS)
+    return int(value)
 
 
 def gate_policy(app: Flask):
