@@ -26,9 +26,11 @@ test: install
 bench: install
 	$(BIN)/python bench/intake.py
 
-# Placeholder passwords only satisfy compose's required-variable checks; nothing is started.
+# Placeholder passwords only satisfy compose's required-variable checks, and the example settings
+# file stands in for a host's deploy/leadchain.env; nothing is started.
 compose-check:
 	POSTGRES_SUPERUSER_PASSWORD=x LEADCHAIN_DB_PASSWORD=x TEMPORAL_DB_PASSWORD=x \
+	  LEADCHAIN_ENV_FILE=deploy/leadchain.env.example \
 	  docker-compose -f docker-compose.yml config -q
 
 clean:

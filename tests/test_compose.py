@@ -25,13 +25,17 @@ DEPLOY = REPO / "deploy"
 
 # Variables the compose file requires (`${VAR:?...}`); the test supplies harmless placeholders.
 REQUIRED_VARS = ("POSTGRES_SUPERUSER_PASSWORD", "LEADCHAIN_DB_PASSWORD", "TEMPORAL_DB_PASSWORD")
+# The app settings file (env_file); a host has deploy/leadchain.env, the checks use the example.
+ENV_EXAMPLE = DEPLOY / "leadchain.env.example"
 
 WORKERS = ("chain", "provider", "reports", "voice-bridge")
-ONE_SHOT = {"migrate", "temporal-setup"}
+ONE_SHOT = {"migrate", "temporal-setup", "temporal-schema"}
 REQUIRED_SERVICES = {
-    "postgres", "temporal", "temporal-ui", "temporal-setup", "vault", "web", "migrate",
-    *(f"worker-{name}" for name in WORKERS),
+    "postgres", "temporal", "temporal-ui", "temporal-setup", "temporal-schema", "vault", "web", "migrate",
+    *(f"worker-{name}" for name in WORKERS), "purge", "postgres-backup", "prometheus",
 }
+# Services running the app image with the app's settings and secrets.
+APP_SERVICES = ("web", *(f"worker-{name}" for name in WORKERS), "purge")
 GUNICORN = ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "crm:create_app()"]
 
 # Environment keys that hold credentials: their values must be references, never literals.
@@ -64,6 +68,7 @@ def _docker_compose() -> str:
 def _env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({name: "compose-check-placeholder" for name in REQUIRED_VARS})
+    env["LEADCHAIN_ENV_FILE"] = str(ENV_EXAMPLE)
     env.update(overrides)
     return env
 
@@ -221,9 +226,12 @@ def test_postgres(compose: dict[str, Any], services: dict[str, Any]) -> None:
         assert re.search(rf"CREATE DATABASE {database}\b", init_sql), f"{database} not created"
 
 
-def test_temporal_runs_on_the_postgres_service(services: dict[str, Any]) -> None:
+def test_temporal_runs_on_the_postgres_service(services: dict[str, Any], compose_text: str) -> None:
     temporal = services["temporal"]
-    assert re.fullmatch(r"temporalio/auto-setup:1\.2\d(\.\d+)?", temporal["image"])
+    # The release image, not the dev-oriented auto-setup one (schemas and namespace at every start).
+    assert re.fullmatch(r"temporalio/server:1\.2\d(\.\d+)?", temporal["image"])
+    assert "auto-setup" not in "".join(str(s.get("image", "")) for s in services.values())
+    assert _depends_on(temporal)["temporal-schema"] == "service_completed_successfully"
     env = _environment(temporal)
     assert env["DB"] == "postgres12"
     assert env["POSTGRES_SEEDS"] == "postgres"
@@ -241,6 +249,7 @@ def test_temporal_runs_on_the_postgres_service(services: dict[str, Any]) -> None
     assert re.search(rf"CREATE ROLE {env['POSTGRES_USER']}\b", init_script)
 
     dynamic = env["DYNAMIC_CONFIG_FILE_PATH"]
+    assert "development" not in dynamic, "the dev images' dynamic config name"
     mounts = [str(v) for v in temporal.get("volumes", [])
               if ":/etc/temporal/config/dynamicconfig" in str(v)]
     assert mounts, "dynamic config not mounted"
@@ -259,6 +268,28 @@ def test_temporal_ui_and_setup(services: dict[str, Any]) -> None:
     script = " ".join(_argv(setup.get("entrypoint")) + [str(c) for c in setup["command"]])
     assert re.search(r"temporal operator search-attribute create\b.*--name LeadStage\b"
                      r".*--type Keyword\b", script, re.DOTALL)
+    # The server image registers no namespace: the setup job does, idempotently.
+    assert re.search(r"temporal operator namespace describe\b.*temporal operator namespace create\b"
+                     r".*--retention\b", script, re.DOTALL)
+
+
+def test_temporal_schema_is_a_one_shot_job_with_temporals_schema_tool(services: dict[str, Any]) -> None:
+    job = services["temporal-schema"]
+    tools_image, server_image = job["image"], services["temporal"]["image"]
+    assert tools_image.startswith("temporalio/admin-tools:")
+    # The schema tool and its migrations must be those of the server release that runs on them.
+    assert tools_image.split(":")[1].split("-")[0] == server_image.split(":")[1]
+    assert _depends_on(job)["postgres"] == "service_healthy"
+    env = _environment(job)
+    assert (env["SQL_PLUGIN"], env["SQL_HOST"], env["SQL_PORT"]) == ("postgres12", "postgres", "5432")
+    assert env["SQL_USER"] == _environment(services["temporal"])["POSTGRES_USER"]
+    assert REFERENCE.fullmatch(env["SQL_PASSWORD"])
+    script = "\n".join(str(c) for c in job["command"])
+    assert "temporal-sql-tool" in script
+    assert re.search(r"setup-schema -v 0\.0", script) and "update-schema -d" in script
+    # Both databases, each with its own versioned schema directory of the image.
+    assert "temporal:temporal" in script and "temporal_visibility:visibility" in script
+    assert "/etc/temporal/schema/postgresql/v12" in script and "/versioned" in script
 
 
 def test_vault_runs_in_server_mode_with_file_storage(services: dict[str, Any],
@@ -410,3 +441,128 @@ def test_dockerignore() -> None:
         assert required in entries, required
     assert "deploy" in entries or "deploy/secrets" in entries, "secrets could enter the image"
     assert "README.md" not in entries and "setup.cfg" not in entries
+
+
+# ---------------------------------------------------------------------------------------------
+# app settings, auto-unseal, housekeeping, backups, metrics (issue 12)
+# ---------------------------------------------------------------------------------------------
+def _example_settings() -> dict[str, str]:
+    pairs = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep and key == key.strip() and re.fullmatch(r"[A-Z][A-Z0-9_]*", key), line
+            pairs[key] = value
+    return pairs
+
+
+def test_app_services_read_the_settings_file(services: dict[str, Any]) -> None:
+    for name in APP_SERVICES:
+        assert services[name].get("env_file") == ["${LEADCHAIN_ENV_FILE:-./deploy/leadchain.env}"], name
+    gitignore = (DEPLOY / ".gitignore").read_text(encoding="utf-8").split()
+    assert "leadchain.env" in gitignore, "a host's settings file could be committed"
+
+
+def test_the_example_settings_are_documented_app_settings_and_no_secrets() -> None:
+    settings = _example_settings()
+    for wanted in ("LEADCHAIN_PUBLIC_URL", "LEADCHAIN_PROXY_HOPS", "LEADCHAIN_RATELIMIT_STORAGE",
+                   "LEADCHAIN_EMAIL_FROM", "LEADCHAIN_COMPANY_NAME", "LEADCHAIN_COMPANY_ADDRESS"):
+        assert settings.get(wanted), f"{wanted} missing from {ENV_EXAMPLE.name}"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "crm").rglob("*.py"))
+    for key in settings:
+        assert not SECRET_KEY_NAME.search(key), f"{key}: secrets belong in OpenBao, not the settings file"
+        # A name nobody reads would be a silent typo.
+        assert key in code or key in readme or key in (REPO / "docker-compose.yml").read_text(), key
+    for pattern in SECRET_SHAPES.values():
+        assert not pattern.search(ENV_EXAMPLE.read_text(encoding="utf-8"))
+
+
+def test_settings_reach_the_app_containers_and_a_missing_file_is_refused(tmp_path: Path) -> None:
+    result = _run_compose("-f", "docker-compose.yml", "config", env=_env())
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)["services"]
+    settings = _example_settings()
+    for name in APP_SERVICES:
+        env = _environment(resolved[name])
+        assert env["LEADCHAIN_PUBLIC_URL"] == settings["LEADCHAIN_PUBLIC_URL"], name
+        assert env["LEADCHAIN_PROXY_HOPS"] == settings["LEADCHAIN_PROXY_HOPS"], name
+        # The compose file's own values win over the settings file (e.g. Vault, database).
+        assert env["VAULT_ADDR"] == "http://vault:8200", name
+    missing = _run_compose("-f", "docker-compose.yml", "config", "-q",
+                           env=_env(LEADCHAIN_ENV_FILE=str(tmp_path / "leadchain.env")))
+    assert missing.returncode != 0 and "leadchain.env" in missing.stderr + missing.stdout
+
+
+def test_openbao_unseals_itself_with_a_static_key_from_a_docker_secret(compose: dict[str, Any],
+                                                                       services: dict[str, Any]) -> None:
+    config = (DEPLOY / "vault" / "openbao.hcl").read_text(encoding="utf-8")
+    code = "\n".join(line.split("#", 1)[0] for line in config.splitlines())
+    seal = re.search(r'seal\s+"static"\s*\{([^}]*)\}', code)
+    assert seal, "no auto-unseal seal stanza"
+    key = re.search(r'current_key\s*=\s*"file://(/run/secrets/([a-z_]+))"', seal.group(1))
+    assert key and re.search(r'current_key_id\s*=\s*"[^"]+"', seal.group(1))
+    secret = key.group(2)
+    assert secret in services["vault"].get("secrets", [])
+    source = compose["secrets"][secret]["file"]
+    assert "deploy/secrets/" in source, "the key file must live in the git-ignored secrets directory"
+    # Only OpenBao gets the key.
+    for name, service in services.items():
+        if name != "vault":
+            assert secret not in [s if isinstance(s, str) else s["source"] for s in service.get("secrets", [])]
+    guide = (DEPLOY / "vault" / "README.md").read_text(encoding="utf-8")
+    assert "openssl rand" in guide and "operator unseal -migrate" in guide and "recovery" in guide.lower()
+
+
+def test_purge_runs_both_purges_on_a_schedule(services: dict[str, Any]) -> None:
+    from crm.cli import main as cli
+    purge = services["purge"]
+    script = "\n".join(str(part) for part in purge["command"])
+    commands = re.findall(r"leadchain ([a-z-]+)", script)
+    assert commands == ["purge-sessions", "purge-deliveries"]
+    assert all(name in cli.commands for name in commands)
+    assert re.search(r"while :; do", script) and "sleep" in script and "LEADCHAIN_PURGE_INTERVAL_S" in script
+    assert purge.get("image") == services["web"].get("image")
+    assert _environment(purge) == _environment(services["worker-chain"])
+    deps = _depends_on(purge)
+    assert deps["migrate"] == "service_completed_successfully" and deps["vault"] == "service_healthy"
+    assert "/tmp/last-purge-ok" in script and "/tmp/last-purge-ok" in _healthcheck_text(purge)
+
+
+def test_postgres_is_backed_up_daily_to_a_volume(compose: dict[str, Any], services: dict[str, Any]) -> None:
+    backup = services["postgres-backup"]
+    assert backup["image"] == services["postgres"]["image"], "pg_dump of the server's major version"
+    assert _depends_on(backup)["postgres"] == "service_healthy"
+    env = _environment(backup)
+    assert env["PGHOST"] == "postgres" and REFERENCE.fullmatch(env["PGPASSWORD"])
+    volume = [str(v) for v in backup.get("volumes", []) if str(v).endswith(":/backups")]
+    assert volume and volume[0].split(":")[0] in (compose.get("volumes") or {})
+    assert volume[0].split(":")[0] != "postgres-data"
+    script = "\n".join(str(part) for part in backup["command"])
+    init_sql = (DEPLOY / "postgres" / "initdb.d" / "10-databases.sh").read_text(encoding="utf-8")
+    databases = re.findall(r"CREATE DATABASE (\w+)", init_sql)
+    assert set(databases) == {"leadchain", "temporal", "temporal_visibility"}
+    loop = re.search(r"for db in ([\w ]+); do", script)
+    assert loop and set(loop.group(1).split()) == set(databases)
+    assert "pg_dump --format=custom" in script and "pg_dumpall --globals-only" in script
+    assert "sleep" in script and "-mtime" in script and "/backups/.last-ok" in _healthcheck_text(backup)
+
+
+def test_prometheus_scrapes_the_services_that_export_metrics(compose: dict[str, Any],
+                                                             services: dict[str, Any]) -> None:
+    prometheus = services["prometheus"]
+    mounts = [str(v) for v in prometheus.get("volumes", []) if str(v).endswith(":/etc/prometheus/prometheus.yml:ro")]
+    assert mounts, "no config mounted"
+    config_path = REPO / mounts[0].split(":")[0]
+    assert config_path.resolve().is_relative_to(DEPLOY.resolve() / "prometheus")
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    temporal_port = _environment(services["temporal"])["PROMETHEUS_ENDPOINT"].rsplit(":", 1)[1]
+    bridge_port = _environment(services["worker-voice-bridge"])["LEADCHAIN_BRIDGE_METRICS_PORT"]
+    assert f"temporal:{temporal_port}" in targets
+    assert f"worker-voice-bridge:{bridge_port}" in targets
+    for target in targets - {"127.0.0.1:9090"}:
+        assert target.split(":")[0] in services, target
+    # No login on Prometheus: published on loopback only, data on a named volume.
+    assert all(str(port).startswith("127.0.0.1:") for port in prometheus.get("ports", []))
+    assert any(str(v).split(":")[0] in (compose.get("volumes") or {}) for v in prometheus.get("volumes", []))

@@ -1,6 +1,7 @@
 # OpenBao server configuration for docker-compose.yml (service `vault`). Server mode, not dev mode:
-# data persists in the `vault-data` volume and the server starts sealed; see the comment at the
-# `vault` service for init/unseal and for writing the app policy (leadchain-policy.hcl).
+# data persists in the `vault-data` volume; the static seal below unseals it on every start. See the
+# comment at the `vault` service for init and the app policy (leadchain-policy.hcl), and README.md
+# here for the unseal key.
 
 # Single-node file storage. OpenBao deprecates this backend in 2.6 and removes it in 2.7; before
 # upgrading past 2.5 migrate to integrated storage with `bao operator migrate`, e.g. to:
@@ -15,6 +16,16 @@ storage "file" {
 listener "tcp" {
   address     = "0.0.0.0:8200"
   tls_disable = true
+}
+
+# Auto-unseal: the root key is wrapped with this 32-byte AES-256-GCM key, read from the docker secret
+# `vault_unseal_key` (deploy/secrets/vault_unseal_key on the host) at every start, so a reboot does not
+# leave OpenBao sealed. Whoever holds this file and the `vault-data` volume can read every secret: keep
+# the file on other storage than the volume and out of its backups (README.md). To rotate, move the
+# current key to previous_key_id/previous_key and put a new one here.
+seal "static" {
+  current_key_id = "leadchain-1"
+  current_key    = "file:///run/secrets/vault_unseal_key"
 }
 
 api_addr = "http://vault:8200"

@@ -2,7 +2,7 @@
 # Runs once, on the first start of the postgres container (empty data volume), as the superuser.
 # Creates one role per application with its own password and the databases each owns:
 #   leadchain -> leadchain
-#   temporal  -> temporal, temporal_visibility   (schemas are applied by temporalio/auto-setup)
+#   temporal  -> temporal, temporal_visibility   (schemas: the temporal-schema job, temporal-sql-tool)
 # Passwords come from the container environment (see docker-compose.yml) and are read with psql's
 # \getenv, so they never appear on a command line or in this file.
 set -euo pipefail
