@@ -19,6 +19,8 @@ that changes data uses the leads meant for it):
   at the end of the test.
 * ``login(page, role, demo)`` -- sign in through the form, as a user would.
 * ``screenshot(page, name)`` -- a full-page PNG in artifacts/screenshots/<name>.png; returns the path.
+* ``chain_lead`` -- a factory ``chain_lead(outcomes, stages, owner=None)``: like ``running_chain`` with
+  the calls' outcomes chosen (``[("no_answer", None), ("completed", "booked")]``) and the stages to wait for.
 * ``running_chain`` -- a factory ``running_chain(owner="sales")`` -> ``RunningChain(lead_id, chain_id)``:
   a new lead posted through the signed webhook whose chain runs on the Temporal dev server (chain and
   provider workers with a fake voice provider, in a thread) and waits in ``waiting_for_retry`` for an
@@ -410,6 +412,24 @@ def _chain_workers(live_server):
 @pytest.fixture
 def running_chain(_chain_workers, live_server, demo):
     """A factory: running_chain(owner="sales") -> RunningChain waiting in waiting_for_retry (1 h)."""
+    return _chain_factory(_chain_workers, live_server, demo)
+
+
+@pytest.fixture(scope="session")
+def chain_lead(_chain_workers, live_server, demo):
+    """A factory: chain_lead(outcomes, stages, owner=None) -> RunningChain of a new lead whose calls go as
+    `outcomes` ((status, classification) per attempt, tests.fakes.Script) once its chain reached one of
+    `stages` (e.g. {"waiting_for_retry"}, {"booked", "handed_over"})."""
+    from tests.fakes import Script
+
+    def start(outcomes: list[tuple[str, str | None]], stages: set[str], owner: str | None = None,
+              timeout: float = 45) -> RunningChain:
+        return _chain_factory(_chain_workers, live_server, demo, script=Script(list(outcomes)),
+                              stages=set(stages))(owner=owner, timeout=timeout)
+    return start
+
+
+def _chain_factory(_chain_workers, live_server, demo, script=None, stages=frozenset({"waiting_for_retry"})):
     from crm.models import Lead
     counter = iter(range(1, 1000))
 
@@ -417,7 +437,7 @@ def running_chain(_chain_workers, live_server, demo):
         n = next(counter)
         suffix = uuid.uuid4().hex[:6]
         phone = f"+4930231{int(suffix, 16) % 100000:05d}"
-        _chain_workers.harness.provider.scripts[phone] = _chain_workers.script
+        _chain_workers.harness.provider.scripts[phone] = script or _chain_workers.script
         accepted = _chain_workers.harness.post_lead({
             "first_name": "Kette", "last_name": f"Test{n}{suffix}", "company": f"Ketten GmbH {suffix}",
             "email": f"kette.{suffix}@demo.example", "phone": phone, "phone_consent": "ja",
@@ -427,7 +447,7 @@ def running_chain(_chain_workers, live_server, demo):
         with live_server.app.app_context():
             while True:
                 lead = db.session.query(Lead).filter(Lead.chain_id == chain_id).one_or_none()
-                if lead is not None and lead.chain_stage == "waiting_for_retry":
+                if lead is not None and lead.chain_stage in stages:
                     if owner:
                         lead.owner_id = demo.users[owner].id
                         db.session.commit()
@@ -436,7 +456,7 @@ def running_chain(_chain_workers, live_server, demo):
                     return result
                 db.session.rollback()
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"the chain {chain_id} never waited for a retry "
+                    raise AssertionError(f"the chain {chain_id} never reached {sorted(stages)} "
                                          f"(stage {lead.chain_stage if lead else 'no lead yet'})")
                 time.sleep(0.2)
     return start
