@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,11 @@ TIER_TEMPORAL, TIER_SERVERS, TIER_WORKERS = 0, 1, 2
 SERVER_STOP_TIMEOUT_S = 15.0
 
 
+# What the Temporal dev server itself logs while it stops: its internal system workers poll its own
+# frontend, which is already closing. Expected, harmless, and a dozen lines on every Ctrl+C.
+TEMPORAL_SHUTDOWN_NOISE = ('msg="Failed to poll for task."', 'msg="network dial error"')
+
+
 @dataclass
 class Service:
     name: str
@@ -44,6 +50,10 @@ class Service:
     ready: str | None = None  # host:port that answers when the service is up
     env: dict[str, str] = field(default_factory=dict)
     tier: int = TIER_WORKERS
+    # Output lines containing one of these are dropped once the launcher is stopping the service.
+    quiet_when_stopping: tuple[str, ...] = ()
+    stopping: threading.Event = field(default_factory=threading.Event)
+    relay: threading.Thread | None = None   # copies the output when it is filtered
 
 
 def _bin(name: str) -> str:
@@ -124,7 +134,7 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
     leadchain = _bin("leadchain")
     return [
         Service("temporal", temporal, url="http://127.0.0.1:8233  (Temporal UI; frontend 127.0.0.1:7233)",
-                ready="127.0.0.1:7233", tier=TIER_TEMPORAL),
+                ready="127.0.0.1:7233", tier=TIER_TEMPORAL, quiet_when_stopping=TEMPORAL_SHUTDOWN_NOISE),
         # The URL (it holds the bridge's path secret) goes by environment, not argv: argv is world-readable.
         Service("sandbox", [leadchain, "sandbox", "--port", "8099", "--webhook-base", f"http://{host}:{port}"],
                 url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, SendGrid)",
@@ -147,8 +157,26 @@ def start_service(svc: Service, env: dict[str, str], output: IO | None = None) -
     """Start `svc` (its output to the terminal, or to `output` with stderr merged)."""
     # A process group of its own: the terminal's Ctrl+C (SIGINT to the foreground group) reaches only the
     # launcher, which then stops the children in order.
-    return subprocess.Popen(svc.argv, env={**env, **svc.env}, start_new_session=True, stdout=output,
-                            stderr=subprocess.STDOUT if output is not None else None)
+    if not svc.quiet_when_stopping:
+        return subprocess.Popen(svc.argv, env={**env, **svc.env}, start_new_session=True, stdout=output,
+                                stderr=subprocess.STDOUT if output is not None else None)
+    proc = subprocess.Popen(svc.argv, env={**env, **svc.env}, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    svc.relay = threading.Thread(target=_relay_output, args=(svc, proc.stdout, output), daemon=True,
+                                 name=f"{svc.name}-output")
+    svc.relay.start()
+    return proc
+
+
+def _relay_output(svc: Service, source: IO[bytes], sink: IO | None) -> None:
+    """Copy a child's output line by line, minus its known shutdown noise once it is being stopped."""
+    out = sink if sink is not None else sys.stdout.buffer
+    for line in iter(source.readline, b""):
+        if svc.stopping.is_set() and any(n.encode() in line for n in svc.quiet_when_stopping):
+            continue
+        out.write(line)
+        out.flush()
+    source.close()
 
 
 def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace_s: float,
@@ -159,7 +187,8 @@ def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace
     """
     for tier in sorted({svc.tier for svc, _ in procs}, reverse=True):
         group = [(svc, proc) for svc, proc in procs if svc.tier == tier]
-        for _, proc in reversed(group):
+        for svc, proc in reversed(group):
+            svc.stopping.set()
             if proc.poll() is None:
                 proc.terminate()
         timeout = worker_grace_s + 10 if tier == TIER_WORKERS else SERVER_STOP_TIMEOUT_S
@@ -171,6 +200,8 @@ def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace
                 log(f"{svc.name} did not stop within {timeout:.0f} s; killing it")
                 proc.kill()
                 proc.wait()
+            if svc.relay is not None:
+                svc.relay.join(timeout=5)   # its last lines before whatever is printed next
 
 
 def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
