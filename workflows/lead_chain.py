@@ -158,7 +158,8 @@ class LeadChainWorkflow:
                 reason = "resubmission"
                 continue
             # After the sequence, wait, then re-score with engagement counted.
-            if not await self._sleep(self._settings.rescore_delay_s, "nurturing", "re-score"):
+            if not await self._sleep(self._settings.rescore_delay_s, "nurturing", "re-score",
+                                     keep_wait=self._called_this_cycle()):
                 reason = "resubmission"
                 continue
             if self._input.cycle + 1 >= self._settings.max_nurture_cycles:
@@ -266,7 +267,8 @@ class LeadChainWorkflow:
     async def _nurture(self) -> bool:
         """The nurture sequence. True when a resubmission interrupted it (re-qualify from the top)."""
         for step, delay in enumerate(self._settings.nurture_delays_s):
-            if not await self._sleep(delay, "nurturing", f"nurture email {step + 1}"):
+            if not await self._sleep(delay, "nurturing", f"nurture email {step + 1}",
+                                     keep_wait=self._called_this_cycle()):
                 return True
             sent = await self._email("nurture", step + 1)
             if sent.status == "refused":
@@ -325,6 +327,9 @@ class LeadChainWorkflow:
         wake_on_settings: an admin's settings change ends the wait (True), so the gate is checked again."""
         if seconds <= 0:
             await self._checkpoint()
+            if keep_wait and self._pending and workflow.patched(PATCH_KEEP_WAIT):
+                await self._merge_resubmission()
+                return True
             return not await self._resubmitted()
         until = at or workflow.now() + timedelta(seconds=seconds)
         await self._set_stage(stage, next_step, until)
@@ -354,8 +359,7 @@ class LeadChainWorkflow:
                 await self._timeline(stage, "settings changed: calling hours checked again")
                 return True
             if keep_wait and self._pending and workflow.patched(PATCH_KEEP_WAIT):
-                await self._import_pending()
-                await self._qualify("resubmission")
+                await self._merge_resubmission()
                 remaining = (until - workflow.now()).total_seconds()
                 # Back in the wait, without a second "waiting" entry: the one line below says why.
                 self._stage, self._next_step, self._next_at = stage, next_step, until
@@ -365,6 +369,16 @@ class LeadChainWorkflow:
                     continue
                 return True
             return not await self._resubmitted()
+
+    def _called_this_cycle(self) -> bool:
+        """A call step ran in this cycle: a new submission during the nurture after it is merged and
+        re-scored, and does not repeat the call (a person who said "not interested" is not rung again
+        because an old list was imported). Before any attempt, a new form fill re-qualifies at once."""
+        return self._attempts > 0
+
+    async def _merge_resubmission(self) -> None:
+        await self._import_pending()
+        await self._qualify("resubmission")
 
     async def _checkpoint(self) -> None:
         self._raise_if_stopped()

@@ -231,3 +231,21 @@ async def test_new_calling_hours_wake_a_chain_waiting_for_its_window(stack):
     assert outcome.stage == "handed_over" and stack.calls_to(INTERESTED) == 1
     assert any("settings changed" in d for _, d in stack.timeline(outcome.lead_id))
     assert httpx.get(f"{stack.sandbox_url}/sandbox/stats").json()["created"]["retell"] == 1
+
+
+NOT_INTERESTED = "+49 30 23125102"
+NURTURE_WAIT = dataclasses.replace(FAST, nurture_delays_s=[0, 30, 30])
+
+
+@pytest.mark.parametrize("stack", [{"settings": NURTURE_WAIT}], indirect=True)
+async def test_a_lead_posted_again_after_saying_not_interested_is_not_rung_again(stack):
+    first = stack.h.post_lead({**LEAD, "phone": NOT_INTERESTED})
+    nurturing = await stack.until(lambda: _stage_is(stack, first["chain_id"], "nurturing"), what="nurture")
+    assert stack.calls_to(NOT_INTERESTED) == 1
+    stack.h.post_lead({**LEAD, "phone": NOT_INTERESTED, "company": "Krause Kfz GmbH"})
+    await stack.until(lambda: stack.processed(nurturing.lead_id) == 2, what="the second submission imported")
+    await asyncio.sleep(1.5)  # room for a wrongly placed call to show up
+    assert stack.calls_to(NOT_INTERESTED) == 1
+    await stack.until(lambda: any("wait kept" in d for _, d in stack.timeline(nurturing.lead_id)), what="merge")
+    status = await stack.status(first["chain_id"])
+    assert status.stage == "nurturing" and status.next_at == nurturing.next_at
