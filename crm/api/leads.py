@@ -52,6 +52,7 @@ def status_url(submission_id: int) -> str:
     """Where a client follows a submission (also handed to webhook senders)."""
     return url_for("api_leads.submission_status", submission_id=submission_id, _external=True)
 
+
 IDEMPOTENCY_DOC = {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
                    "description": "a retried request with the same key and body is answered from the first run"}
 

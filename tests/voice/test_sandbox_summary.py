@@ -16,7 +16,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -70,7 +70,9 @@ def scripted():
 
 
 def _number(digit: str, language: str) -> str:
-    return f"+4930231251{uuid.uuid4().int % 90 + 10}{digit}" if language == "de" else f"+1212555{uuid.uuid4().int % 900 + 100}{digit}"
+    if language == "de":
+        return f"+4930231251{uuid.uuid4().int % 90 + 10}{digit}"
+    return f"+1212555{uuid.uuid4().int % 900 + 100}{digit}"
 
 
 def _until(fetch, done, timeout: float = 10.0):
@@ -261,7 +263,8 @@ async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live,
     assert slot_in(analysis["call_summary"], language) == expected, (analysis["call_summary"], booked)
     assert datetime.fromisoformat(analysis["custom_analysis_data"]["meeting_start"]) == appointment.starts_at
     # What the agent said on the call names the same slot.
-    confirmation = [text for who, text in extra["live_transcript"] if who == "agent" and slot_in_or_none(text, language)]
+    confirmation = [text for who, text in extra["live_transcript"]
+                    if who == "agent" and slot_in_or_none(text, language)]
     assert confirmation and slot_in(confirmation[-1], language) == expected, extra["live_transcript"]
     # And the CRM stored that summary from the signed webhook: the lead page shows the booked time.
     stored = in_app(app, lambda: db.session.scalars(sa.select(Interaction.summary).where(

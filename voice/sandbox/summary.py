@@ -43,7 +43,8 @@ _CLOCK = {
 _OPENING = {
     "booked": {"de": "Termin gebucht", "en": "Appointment booked"},
     "interested": {"de": "Interesse", "en": "Interested"},
-    "interested_unbooked": {"de": "Interesse, noch kein Termin vereinbart", "en": "Interested, no appointment made yet"},
+    "interested_unbooked": {"de": "Interesse, noch kein Termin vereinbart",
+                            "en": "Interested, no appointment made yet"},
     "not_interested": {"de": "Kein Interesse", "en": "Not interested"},
     "do_not_call": {"de": "Möchte nie wieder angerufen werden", "en": "Do not call again"},
     "wrong_number": {"de": "Falsche Nummer", "en": "Wrong number"},
