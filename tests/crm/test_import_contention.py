@@ -491,3 +491,40 @@ def test_a_lock_that_outlasts_the_retries_stops_with_a_summary_and_a_rerun_finis
     assert rerun.exit_code == 0, rerun.output
     assert sorted(imported_keys(app, export)) == sorted(e.lower() for e in export.emails)
     assert rejected_lines(export) == export.bad_lines
+
+
+def test_every_sqlite_connection_waits_its_turn_and_a_savepoint_begins_as_a_writer(sqlite_url):
+    """What every process of the stack gets (the workers build the app the same way): WAL, a busy
+    timeout, and a savepoint outside a transaction that takes the write lock and does not commit on
+    release. An engine made without the app gets the same."""
+    db_file = sqlite_url.removeprefix("sqlite:///")
+    app = make_app(sqlite_url)
+    plain = sa.create_engine(sqlite_url)
+    try:
+        for engine_of in (lambda: db.engine, lambda: plain):
+            with app.app_context():
+                raw = engine_of().raw_connection()
+                try:
+                    assert raw.driver_connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                    assert raw.driver_connection.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+                finally:
+                    raw.close()
+
+        other = sqlite3.connect(db_file, timeout=0, isolation_level=None)
+        with app.app_context():
+            with db.session.begin_nested():
+                # Read first, as the intake does: nothing written yet, and already the writer (another
+                # connection cannot take the lock), so no one can commit between this read and the write.
+                db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+                db.session.add(AuditEntry(actor="test", action="test.savepoint", entity_type="lead", entity_id=1))
+            # Released, not committed: invisible to others until the session commits.
+            count = "SELECT count(*) FROM audit_log WHERE action = 'test.savepoint'"
+            assert other.execute(count).fetchone()[0] == 0
+            db.session.commit()
+            assert other.execute(count).fetchone()[0] == 1
+            db.session.remove()
+        other.close()
+    finally:
+        plain.dispose()
