@@ -30,3 +30,30 @@ async def test_record_histories(chain):
     for name, accepted in (("booked", booked), ("no_answer_then_nurture", nurtured), ("cancelled", cancelled)):
         history = await chain.handle(accepted["chain_id"]).fetch_history()
         (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+
+
+@pytest.mark.parametrize("chain", [dataclasses.replace(FAST, retry_delay_s=8, max_nurture_cycles=1)], indirect=True)
+async def test_record_one_chain_per_person_histories(chain):
+    """Histories of the one-chain-per-person paths (workflow.patched markers included): a lead posted again
+    during its retry wait (merged, the wait kept), and one posted again after its chain ended (a run that
+    only merges)."""
+    import asyncio
+    chain.provider.scripts["+493023125101"] = Script([("no_answer", None), ("completed", "booked")])
+    waited = chain.post_lead(HOT)
+    await chain.stage(waited["chain_id"], "waiting_for_retry")
+    chain.post_lead({**HOT, "company": "Krause Kfz GmbH"})
+    await chain.outcome(waited["chain_id"], timeout=60)
+    history = await chain.handle(waited["chain_id"]).fetch_history()
+    (HISTORIES / "resubmitted_during_retry_wait.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+    first_run = history.run_id
+    chain.post_lead({**HOT, "company": "Krause Kfz GmbH & Co. KG"})
+    for _ in range(200):
+        runs = [w async for w in chain.client.list_workflows(f'WorkflowId = "{waited["chain_id"]}"')]
+        if len(runs) == 2:
+            break
+        await asyncio.sleep(0.1)
+    outcome = await chain.outcome(waited["chain_id"])
+    assert outcome.stage == "merged"
+    merged = await chain.handle(waited["chain_id"]).fetch_history()
+    assert merged.run_id != first_run
+    (HISTORIES / "merged_after_booked.json").write_text(json.dumps(json.loads(merged.to_json()), indent=1))

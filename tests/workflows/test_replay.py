@@ -27,7 +27,8 @@ def _histories() -> list[Path]:
 
 def test_histories_are_committed():
     names = {p.stem for p in _histories()}
-    assert {"booked", "no_answer_then_nurture", "cancelled"} <= names
+    assert {"booked", "no_answer_then_nurture", "cancelled", "resubmitted_during_retry_wait",
+            "merged_after_booked"} <= names
 
 
 @pytest.mark.parametrize("path", _histories(), ids=lambda p: p.stem)
