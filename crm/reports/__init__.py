@@ -1,2 +1,3 @@
 """Manager reports: KPIs (kpis), periods in Europe/Berlin (periods), the PDF (pdf), storage (store),
-the report email (mail) and the CLI step runner (cli). Definitions of every figure: docs/kpis.md."""
+the report email (mail), the CLI step runner (cli), the definition of every figure (definitions),
+money in the company currency through crm.services.money."""

@@ -24,7 +24,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report_daily": "Tagesbericht", "report_weekly": "Wochenbericht", "report_monthly": "Monatsbericht",
         "report_custom": "Bericht", "week": "KW",
         "to_date": "Laufender Zeitraum bis jetzt (Stand {moment})",
-        "to_date_note": "Der Zeitraum läuft noch: Die Zahlen reichen bis zum Stand, die Vorperiode ist vollständig.", "compared_with": "Vergleich mit", "generated": "Erstellt am",
+        "to_date_note": "Der Zeitraum läuft noch: Die Zahlen reichen bis zum Stand, die Vorperiode ist "
+                        "vollständig.", "compared_with": "Vergleich mit", "generated": "Erstellt am",
         "page": "Seite", "of": "von", "previous": "Vorperiode", "change": "Veränderung", "current": "Zeitraum",
         "no_data_title": "Keine Daten in diesem Zeitraum",
         "no_data": "Zwischen {start} und {end} (Europe/Berlin) sind keine Leads eingegangen und es wurden keine "
@@ -68,7 +69,8 @@ TEXT: dict[str, dict[str, str]] = {
         "emails": "E-Mails", "sent": "Gesendet", "delivered": "Zugestellt", "opened": "Geöffnet",
         "clicked": "Geklickt", "bounced": "Bounces", "dropped": "Verworfen", "unsubscribed": "Abgemeldet",
         "rate": "Quote", "per_rep": "Nach Betreuer", "per_provider": "Nach Anbieter", "per_campaign": "Nach Kampagne",
-        "definitions": "Definitionen aller Kennzahlen: docs/kpis.md. Zeiten in Europe/Berlin.",
+        "definitions": "Definitionen aller Kennzahlen: Anhang, Seite", "times_berlin": "Zeiten in Europe/Berlin.",
+        "definitions_title": "Anhang: Definitionen der Kennzahlen", "definition": "Definition",
         "mail_subject": "{title} {company}: {period}",
         "mail_intro": "im Anhang finden Sie den {title} für {period}.",
         "mail_greeting": "Hallo {name},",
@@ -79,7 +81,8 @@ TEXT: dict[str, dict[str, str]] = {
         "report_daily": "Daily report", "report_weekly": "Weekly report", "report_monthly": "Monthly report",
         "report_custom": "Report", "week": "Week",
         "to_date": "Period to date (as of {moment})",
-        "to_date_note": "The period is still running: figures go up to that moment; the previous period is complete.", "compared_with": "Compared with", "generated": "Generated",
+        "to_date_note": "The period is still running: figures go up to that moment; the previous period is "
+                        "complete.", "compared_with": "Compared with", "generated": "Generated",
         "page": "Page", "of": "of", "previous": "Previous", "change": "Change", "current": "Period",
         "no_data_title": "No data in this period",
         "no_data": "Between {start} and {end} (Europe/Berlin) no leads came in and no calls or emails were sent, "
@@ -123,7 +126,8 @@ TEXT: dict[str, dict[str, str]] = {
         "emails": "Emails", "sent": "Sent", "delivered": "Delivered", "opened": "Opened",
         "clicked": "Clicked", "bounced": "Bounced", "dropped": "Dropped", "unsubscribed": "Unsubscribed",
         "rate": "Rate", "per_rep": "Per rep", "per_provider": "Per provider", "per_campaign": "Per campaign",
-        "definitions": "Definitions of every figure: docs/kpis.md. Times in Europe/Berlin.",
+        "definitions": "Definitions of every figure: appendix, page", "times_berlin": "Times in Europe/Berlin.",
+        "definitions_title": "Appendix: definitions of the figures", "definition": "Definition",
         "mail_subject": "{title} {company}: {period}",
         "mail_intro": "attached is the {title} for {period}.",
         "mail_greeting": "Hello {name},",

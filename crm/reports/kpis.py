@@ -1,5 +1,6 @@
 """Every KPI of the manager report, from one module: the PDF, the scheduled reports and the dashboard
-read the same tree. Definitions: docs/kpis.md (keep the two in step).
+read the same tree. Definitions: crm/reports/definitions.py (the PDF's appendix; docs/kpis.md is
+generated from it).
 
 How it is computed
 ------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from crm.reports import kpis
+from crm.reports import definitions, kpis
 from crm.reports.charts import Charts, build_charts
 from crm.reports.i18n import Formatter
 from crm.reports.periods import Period, period_for
@@ -81,6 +81,7 @@ def render_html(report: kpis.KpiReport, language: str, *, charts: Charts | None 
         r=report, f=fmt, charts=charts, company=brand.company, logo=brand.logo_uri,
         title=fmt.period_title(report.period), period_label=fmt.period_label(report.period),
         previous_label=fmt.period_label(report.previous_period), generated=fmt.moment(report.generated_at),
+        definitions=definitions.for_language(language),
         css=(TEMPLATES / "report.css").read_text(encoding="utf-8"))
 
 

@@ -140,7 +140,9 @@ def test_long_tables_break_across_pages_with_their_header(reference, brand):
 def test_empty_period_gives_a_short_clear_report(ctx, brand):
     content = render_report("weekly", date(2026, 2, 11), "de")
     pages, text = text_of(content)
-    assert len(pages) == 1
+    # One page of figures, then the appendix with the definitions (tests/reports/test_definitions.py).
+    assert "Anhang, Seite 2" in pages[0] and all("Anhang: Definitionen der Kennzahlen" in p or "Kennzahl Definition"
+                                                 in p for p in pages[1:])
     assert "Wochenbericht" in text and "KW 7 · 9.–15. Feb. 2026" in text
     assert "Keine Daten in diesem Zeitraum" in text
     assert "Neue Leads 0 Vorperiode: 0 · –" in text and "Erreichungsquote – Vorperiode: – · –" in text
