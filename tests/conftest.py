@@ -21,7 +21,8 @@ pytest_plugins = ["tests.openbao", "tests.temporal_fixtures", "tests.sandbox_fix
 
 # The configured server; the one in use (maybe a throwaway one) is the `pg_admin_url` fixture.
 PG_ADMIN_URL = throwaway_pg.configured_url()
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Sample exports shipped with the tests (tests/data/README.md).
+SHARED_DATA = Path(__file__).resolve().parent / "data"
 WEBHOOK_SECRETS = ["whsec_" + "b2xkLXNlY3JldC1vbGQtc2VjcmV0LWZvci1yb3RhdGlvbg==",
                    "whsec_" + "bmV3LXNlY3JldC1uZXctc2VjcmV0LWZvci1sZWFkY2hhaW4="]
 API_KEY = "test-api-key-0123456789abcdef"

@@ -1,4 +1,4 @@
-"""Importing the sample exports in ../shared/data, on SQLite and PostgreSQL.
+"""Importing the sample exports in tests/data, on SQLite and PostgreSQL.
 
 Expected counts are worked out from the files here (by reading them with the csv module and simple rules),
 not by the importer's own code.

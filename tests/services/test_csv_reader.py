@@ -20,7 +20,7 @@ from crm.services.csv_reader import (
     write_rejected,
 )
 
-DATA_DIR = pathlib.Path("/work/shared/data")
+DATA_DIR = pathlib.Path(__file__).resolve().parents[1] / "data"
 GERMAN = DATA_DIR / "leads_excel_de.csv"
 WEB = DATA_DIR / "leads_web_export.csv"
 
