@@ -39,7 +39,8 @@ SERVER_STOP_TIMEOUT_S = 15.0
 
 # What the Temporal dev server itself logs while it stops: its internal system workers poll its own
 # frontend, which is already closing. Expected, harmless, and a dozen lines on every Ctrl+C.
-TEMPORAL_SHUTDOWN_NOISE = ('msg="Failed to poll for task."', 'msg="network dial error"')
+TEMPORAL_SHUTDOWN_NOISE = ('msg="Failed to poll for task."', 'msg="network dial error"',
+                           'msg="Error closing gRPC connection on shutdown"')
 
 
 @dataclass
