@@ -189,14 +189,15 @@ def generate():
     period, to_date = requested
     fmt = ui_formatter()
     label = f"{kind_names()[period.kind]} {fmt.period_label(period)}"
-    if to_date:
-        label = f"{label} ({_('period to date')})"
     existing = db.session.scalar(sa.select(Report).where(Report.kind == period.kind,
                                                          Report.period_start == period.start))
     # A provisional (to-date) report never blocks: the final build replaces it, a new request refreshes it.
+    # A final one (e.g. the daily run's at 18:00) is not replaced by a to-date request.
     if existing is not None and existing.documents and not is_to_date(existing):
         flash(_("%(report)s exists already: download it below.", report=label), "info")
         return redirect(url_for("reports.index"), code=303)
+    if to_date:
+        label = f"{label} ({_('period to date')})"
     try:
         outcome = _start(period, to_date)
     except TemporalUnavailable:

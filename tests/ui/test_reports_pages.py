@@ -312,3 +312,18 @@ def test_team_costs_on_the_dashboard_name_the_rate(ui_app, team, leads, as_manag
     page = _visible(as_manager.get("/"))
     assert "Kosten je Anruf 0,46 €" in page and "Kosten in EUR umgerechnet: 1 USD = 0,92 EUR." in page
     assert "Costs converted into EUR: 1 USD = 0.92 EUR." in _visible(as_manager.get("/?lang=en"))
+
+
+def test_a_final_report_of_the_running_day_is_not_replaced(ui_app, team, as_manager):
+    """The daily run at 18:00 stores today's final report: a later "generate now" for today points at it."""
+    from crm.models.types import utcnow
+    from crm.reports.periods import REPORT_TZ, local_date
+
+    today = local_date(utcnow(), REPORT_TZ)
+    rid = _fake_report(ui_app, today)
+    as_manager.submit("/reports/generate", {"kind": "daily", "day": today.isoformat()})
+    html = as_manager.get("/reports").get_data(as_text=True)
+    assert "gibt es schon" in html and "laufender Zeitraum bis jetzt" not in html
+    with ui_app.app_context():
+        assert db.session.query(AuditEntry).filter_by(action="report.generate_requested").count() == 0
+        assert not store.is_to_date(db.session.get(Report, rid))
