@@ -1,5 +1,5 @@
 """Owner assignment at intake (crm.services.assignment) on SQLite and PostgreSQL: rules in order, round
-robin that stays even (also under concurrent intake on PostgreSQL), the fallback, manual owners kept, audit."""
+robin that stays even (also under concurrent intake, on both), the fallback, manual owners kept, audit."""
 from __future__ import annotations
 
 import threading
