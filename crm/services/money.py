@@ -25,7 +25,7 @@ from typing import Mapping
 
 from babel.core import UnknownLocaleError
 from babel.numbers import format_currency, format_decimal, get_currency_name
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 
 COMPANY_CURRENCY_SETTING = "LEADCHAIN_COMPANY_CURRENCY"
 RATES_SETTING = "LEADCHAIN_FX_RATES"
@@ -143,6 +143,12 @@ def configured_rates() -> dict[tuple[str, str], Decimal]:
 
 
 def rate_table() -> RateTable:
+    """The rates in force; read once per web request (a lead page formats every call's cost with it)."""
+    if has_request_context():
+        table = g.get("leadchain_fx_rates")
+        if table is None:
+            table = g.leadchain_fx_rates = RateTable(config=configured_rates(), admin=admin_rates())
+        return table
     return RateTable(config=configured_rates(), admin=admin_rates())
 
 
@@ -230,5 +236,7 @@ def set_admin_rates(text: str, actor: str) -> dict[tuple[str, str], Decimal]:
     audit.record(actor, "setting.update" if rates else "setting.reset", "app_setting", None, before=before,
                  after={"key": RATES_KEY, "value": rates_text(rates) or None})
     db.session.flush()
+    if has_request_context():
+        g.pop("leadchain_fx_rates", None)   # this request shows the new rates
     return rates
 
