@@ -170,8 +170,9 @@ def demo_command(url: str, source: str) -> None:
 @click.option("--data-file", type=click.File("rb"), default=None, help="a file with the body ('-': stdin)")
 @click.option("--headers-only", is_flag=True, help="print the three webhook-* headers instead of a curl config")
 def sign_webhook(source: str, url: str, data: str | None, data_file, headers_only: bool) -> None:
-    """Sign a lead for POST /webhooks/leads/SOURCE: prints a curl config, e.g.
+    """Sign a lead for POST /webhooks/leads/SOURCE (Standard Webhooks); prints a curl config, e.g.
 
+    \b
     leadchain sign-webhook --data '{"email": "erika@example.com"}' | curl -sS -K -
     """
     from crm.secrets import secrets_from_env
