@@ -349,7 +349,8 @@ def consent_reason(text: str | None) -> str:
     """Why a consent was withdrawn / a lead marked do-not-contact, when the CRM wrote it."""
     text = (text or "").strip()
     fixed = {"withdrawn in the CRM": N_("withdrawn in the CRM"), "asked not to be called": N_("asked not to be called"),
-             "requested via API": N_("requested via the API"), "wrong number": N_("wrong number")}
+             "requested via API": N_("requested via the API"), "wrong number": N_("wrong number"),
+             "marked in the CRM": N_("marked in the CRM")}
     if text in fixed:
         return _(fixed[text])
     if m := re.fullmatch(r"(objection: )?email (unsubscribe|marked as spam) \((\w+)\)", text):
@@ -516,6 +517,10 @@ def audit_lines(action: str, changes: Mapping[str, tuple[Any, Any]], after: Mapp
         lines.append(f"{label('field', 'qualification')}: {_mapping_text(after['qualification'])}")
     elif action == "lead.phone_invalid" and after.get("reason"):
         lines.append(_("Reason: %(reason)s", reason=consent_reason(str(after["reason"]))))
+    elif action == "lead.assigned_automatically" and after.get("rule"):
+        # crm/services/assignment.py: the rule's name as the admin typed it, or the built-in fallback.
+        lines.append(_("Rule: %(rule)s", rule=str(after["rule"])) if after.get("rule_id") is not None
+                     else _("Rule: %(rule)s", rule=_("round robin over the sales reps")))
     return lines
 
 

@@ -144,6 +144,7 @@ DE = {
     "%(source)s: consent field answered “%(answer)s”": "%(source)s: Einwilligungsfeld beantwortet mit „%(answer)s“",
     "%(proof)s (recorded by %(name)s)": "%(proof)s (erfasst von %(name)s)",
     "withdrawn in the CRM": "im CRM widerrufen",
+    "marked in the CRM": "im CRM markiert",
     "requested via the API": "über die API angefordert",
     "wrong number": "falsche Nummer",
     "email unsubscribe": "Abmeldung von E-Mails",

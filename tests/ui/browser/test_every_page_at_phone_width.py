@@ -1,5 +1,6 @@
-"""Every UI page a role can open, at 375 px in German and English: a screenshot in artifacts/screenshots/
-and no sideways scrolling (``document.documentElement.scrollWidth <= window.innerWidth``).
+"""Every UI page a role can open, at 375 px in German and English: a screenshot in artifacts/screenshots/,
+no sideways scrolling (``document.documentElement.scrollWidth <= window.innerWidth``) and, in German, no
+stored code shown as it is (``no_answer``, ``chain.booked``, ``ui:3``).
 
 The list of pages is not written by hand: it is every GET route of ``app.url_map`` that
 tests/ui/route_expectations (the route matrix's table) says answers 200 for the role, so a new page is
@@ -63,7 +64,7 @@ def test_every_page_fits_a_phone(open_page, screenshot, live_server, demo, role)
     pages = pages_for(live_server.app, demo, role)
     assert pages
     page = open_page(role, viewport="phone")
-    too_wide, started = [], time.monotonic()
+    too_wide, raw_codes, started = [], [], time.monotonic()
     for lang in ("de", "en"):
         for endpoint, url in pages:
             response = page.goto(f"{url}{'&' if '?' in url else '?'}lang={lang}", wait_until="load")
@@ -74,9 +75,24 @@ def test_every_page_fits_a_phone(open_page, screenshot, live_server, demo, role)
                 width = page.evaluate("document.documentElement.scrollWidth")
                 culprit = page.evaluate(WIDEST)
                 too_wide.append(f"{url} ({lang}): {width}px, widest {culprit}")
+            if lang == "de":
+                codes = set(STORED_CODE.findall(page.evaluate(TEXT_OUTSIDE_CODE)))
+                if codes:
+                    raw_codes.append(f"{url}: {sorted(codes)}")
             screenshot(page, f"phone-{role or 'anonymous'}-{endpoint.replace('.', '-')}-{lang}")
     assert not too_wide, "pages scroll sideways at 375 px:\n" + "\n".join(too_wide)
+    assert not raw_codes, "stored codes shown as they are on German pages:\n" + "\n".join(raw_codes)
     assert time.monotonic() - started < 120
+
+
+# Codes as stored (no_answer, chain.booked, lead.assigned, ui:3) in a page's words; the text of form fields,
+# <pre> and <code> (e.g. the scoring rules' YAML an admin edits) is what it is and not checked.
+STORED_CODE = re.compile(r"(?<![/\w.])[a-z]+_[a-z_]+\b(?!\.\w)|\b(?:chain|lead|task|consent|call|email)\.[a-z_]+\b|\b(?:ui|user):\d+\b")
+TEXT_OUTSIDE_CODE = """(() => {
+  const copy = document.body.cloneNode(true);
+  copy.querySelectorAll('textarea, pre, code, input, select, script, style').forEach(el => el.remove());
+  return copy.textContent;
+})()"""
 
 
 # The element sticking out furthest on the right, to say in the failure what to fix.
