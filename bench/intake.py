@@ -839,6 +839,8 @@ def main(argv: list[str] | None = None) -> int:
     env.update({
         "LEADCHAIN_SECRET_WEBHOOKS_LEADS_" + SOURCE.upper(): secret,
         "LEADCHAIN_SECRET_APP_SECRET_KEY": secrets.token_urlsafe(32),
+        # Intake refuses without a chain key (crm.services.submissions.ChainKeyMissing).
+        "LEADCHAIN_SECRET_APP_CHAIN_KEY": secrets.token_hex(16),
         "PYTHONUNBUFFERED": "1",
     })
     deadline = Deadline(args.timeout)
