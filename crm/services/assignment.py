@@ -125,10 +125,11 @@ def choose(facts: LeadFacts) -> Pick | None:
     return None
 
 
-def _apply(lead: Lead, pick: Pick, reason: str) -> None:
+def _apply(lead: Lead, pick: Pick) -> None:
     lead.owner_id = pick.user_id
+    # The timeline shows the rule (crm.ui.display.audit_lines); rule_id None is the fallback.
     audit.record(ACTOR, "lead.assigned_automatically", "lead", lead.id, before={"owner_id": None},
-                 after={"owner_id": pick.user_id, "rule": pick.rule_name, "rule_id": pick.rule_id, "detail": reason})
+                 after={"owner_id": pick.user_id, "rule": pick.rule_name, "rule_id": pick.rule_id})
     db.session.flush()
 
 
@@ -138,7 +139,7 @@ def assign_new_lead(lead: Lead, *, country: str | None = None, postcode: str | N
         return None
     pick = choose(LeadFacts.of(lead, country=country, postcode=postcode))
     if pick is not None:
-        _apply(lead, pick, f"rule {pick.rule_name}")
+        _apply(lead, pick)
     return pick
 
 
@@ -152,7 +153,7 @@ def assign_if_unowned(lead_id: int) -> int | None:
     if lead.owner_id is None and lead.merged_into_id is None:
         pick = choose(LeadFacts.of(lead))
         if pick is not None:
-            _apply(lead, pick, f"rule {pick.rule_name} (for a follow-up task)")
+            _apply(lead, pick)
     return lead.owner_id
 
 

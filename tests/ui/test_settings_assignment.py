@@ -52,7 +52,7 @@ def test_admin_adds_a_rule_and_a_new_lead_goes_by_it(ui_app, team, as_admin):
         assert entry.actor == "assignment" and entry.after["rule"] == "Partner Bayern"
     # It shows on the lead's timeline.
     timeline = as_admin.get(f"/leads/{lead.id}").get_data(as_text=True)
-    assert "Partner Bayern" in timeline and "Betreuer automatisch zugewiesen" in timeline
+    assert "Regel: Partner Bayern" in timeline and "Betreuer automatisch zugewiesen" in timeline
     assert "von den Zuweisungsregeln" in timeline
 
 
@@ -150,6 +150,8 @@ def test_assign_now_gives_old_unassigned_leads_and_their_open_tasks_an_owner(ui_
         assert others == {leads.own: team.sales_a.id, leads.foreign: team.sales_b.id}
         actions = sorted(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.actor == "assignment")))
         assert actions == ["lead.assigned_automatically", "task.assigned_automatically"]
+    timeline = as_admin.get(f"/leads/{leads.unassigned}").get_data(as_text=True)
+    assert "Regel: reihum an die Vertriebsmitarbeitenden" in timeline
     page = as_admin.get("/settings/assignment").get_data(as_text=True)
     assert "0 Leads haben keinen Betreuer" in page and "Jetzt zuweisen" not in page
     # Nothing left: a second run changes nothing and says so.

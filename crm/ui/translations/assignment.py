@@ -62,4 +62,6 @@ DE = {
     "%(leads)d leads and %(tasks)d open tasks assigned.": "%(leads)d Leads und %(tasks)d offene Aufgaben zugewiesen.",
     "No lead could be assigned: there is nobody active to assign to, or every lead has an owner.":
         "Kein Lead konnte zugewiesen werden: Es ist niemand aktiv, oder jeder Lead hat einen Betreuer.",
+    "Rule: %(rule)s": "Regel: %(rule)s",
+    "round robin over the sales reps": "reihum an die Vertriebsmitarbeitenden",
 }
