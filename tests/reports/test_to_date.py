@@ -83,7 +83,7 @@ def test_to_date_is_refreshed_then_replaced_by_the_final_report(ctx, app):
     assert report.period_end == period.end and report.figures["current"]["calls"]["booked"] == 3
     (doc,) = _docs(first.report_id)
     assert doc.filename == "leadchain-report-daily-2026-01-15-de.pdf"
-    assert "Laufender Zeitraum" not in _text(doc.content)
+    assert "Laufender Zeitraum bis jetzt (Stand" not in _text(doc.content)     # the appendix defines the term
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 1
 
     # The final report is emailed once, and a late to-date request leaves it as it is.
