@@ -84,7 +84,7 @@ def build(period: Period, languages: Iterable[str], *, created_by: str = "system
     if report is not None and is_to_date(report):
         # A provisional report: a final build replaces it, a to-date build refreshes it.
         report = find(period, lock=True)
-        if is_to_date(report):
+        if report is not None and is_to_date(report):
             figures = kpis.compute(period, now=now)
             tick("queries")
             _replace(report, figures, end=now if to_date else period.end, created_by=created_by, now=now)
