@@ -90,6 +90,10 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
         console.print(f"[red]cannot read {file}: {e}[/red]")
         sys.exit(2)
     app = _app()
+    with app.app_context():
+        from crm.services import submissions
+        # Refused before the first row: every row needs the key, and a half import would be no help.
+        submissions.require_chain_key()
     report = csv_import.ImportReport()
     stopped: BaseException | None = None
     with app.app_context(), Progress(TextColumn("[bold]importing"), BarColumn(), MofNCompleteColumn(),

@@ -108,6 +108,7 @@ def test_the_cli_refuses_intake_without_a_chain_key(tmp_path):
     message = refused.stdout + refused.stderr
     assert "app/chain-key" in message and "LEADCHAIN_SECRET_APP_CHAIN_KEY" in message
     assert "Traceback" not in message
+    assert "Run the same command again" not in message  # refused before the first row, not "stopped"
     assert rows(var, "SELECT count(*) FROM leads") == [(0,)]
     assert rows(var, "SELECT count(*) FROM lead_submissions") == [(0,)]
 

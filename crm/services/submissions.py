@@ -59,6 +59,11 @@ def _pepper() -> bytes:
     return value.encode()
 
 
+def require_chain_key() -> None:
+    """Raise ChainKeyMissing now, before any work that would need the key midway."""
+    _pepper()
+
+
 def chain_id_for(lead: NormalizedLead) -> str:
     key = lead.email_key or (lead.phone.e164 if lead.phone else "")
     digest = hmac.new(_pepper(), key.encode(), hashlib.sha256).hexdigest()[:32]
