@@ -95,6 +95,9 @@ def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str
     env.update({"TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"})
     # The local stack is plain http on loopback: a Secure (__Host-) cookie would not come back to it.
     env.setdefault("LEADCHAIN_COOKIE_SECURE", "0")
+    # The sandbox bills in USD like the real providers; the demo shows costs in euros at a stated example
+    # rate (every amount names the rate it used). Production sets its own rates or admins enter them.
+    env.setdefault("LEADCHAIN_FX_RATES", "USD:EUR=0.92")
     if "VAULT_ADDR" not in env:
         env.update({k: v for k, v in local_secrets(var).items() if k not in env})
     env.update(demo_window.calling_hours_env(env))
