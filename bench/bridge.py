@@ -26,7 +26,7 @@ One run, loopback only, everything removed at the end (also on error or Ctrl+C):
    `leadchain_bridge_turn_seconds` histogram from /metrics (request in -> first chunk out), the difference
    of the scrapes before and after the level, quantiles interpolated inside the buckets.
 4. Prints p50/p95/p99 per N for every server, the ratios bridge/echo, the session count at which the
-   bridge's own p95 passes 20 ms (VOICE_BRIDGE.md V3), and CPU per process during each level.
+   bridge's own p95 passes 20 ms (docs/voice-bridge.md §V3), and CPU per process during each level.
 
 Exit status: 0 when every session completed its conversation; 1 when some did not; 2 when the benchmark
 could not run. See bench/README.md ("bridge").

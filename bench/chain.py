@@ -444,7 +444,7 @@ async def worker_main(argv: list[str]) -> None:
     executors: list[ThreadPoolExecutor] = []
 
     if args.kind == "bare":
-        # Default Worker settings, sandboxed: the baseline of docs/TEMPORAL.md section 3.
+        # Default Worker settings, sandboxed: the baseline of docs/temporal.md §3.
         from bench import chain as this  # the workflow's module must be importable by name for the sandbox
         runners.append(chain_mod.worker_runner(Worker(client, task_queue=args.task_queue,
                                                       workflows=[this.BareWorkflow], activities=[this.bench_noop])))

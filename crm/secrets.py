@@ -1,10 +1,10 @@
 """Secrets for leadchain: Vault/OpenBao KV v2 in production, environment variables otherwise.
 
-Compliance S12 (ASVS 13.3.1/13.3.2): secrets live in a secrets manager and the app's token is
+docs/compliance.md §S12 (ASVS 13.3.1/13.3.2): secrets live in a secrets manager and the app's token is
 limited by policy to its own prefix, so every lookup goes through one validated name format
 ("group/key") that can never be turned into a different Vault path.
 
-Reliability F12: when Vault is unavailable, values already fetched keep being served (stale),
+docs/reliability.md §F12: when Vault is unavailable, values already fetched keep being served (stale),
 values never fetched fail closed with SecretsError, and nothing secret reaches logs or error
 messages.
 

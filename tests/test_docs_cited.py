@@ -7,8 +7,7 @@ cited file's headings, which all follow one convention: a Markdown heading whose
 
 The older citations of notes outside the repository (the upper-case file names, ``../shared/docs``, and
 words like ``COMPLIANCE S12``) are mapped onto the new files too, so the mechanical replacement is known
-to land on existing headings before it is made. Once it is made, the strict xfail at the end starts
-passing and has to lose its marker.
+to land on existing headings before it is made; the last test keeps them from coming back.
 """
 from __future__ import annotations
 
@@ -204,7 +203,6 @@ def test_reference_doc_says_what_it_is_and_has_unique_section_ids(name):
     assert len(ids) == len(set(ids)), f"docs/{name} repeats a section id: {sorted(i for i in ids if ids.count(i) > 1)}"
 
 
-@pytest.mark.xfail(strict=True, reason="citations replaced in a follow-up commit")
 def test_no_citation_points_outside_the_repo():
     offenders = []
     for path in scanned_files(ROOT, skip_docs=True):

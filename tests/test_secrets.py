@@ -1,6 +1,6 @@
 """crm.secrets against environment variables and a real OpenBao dev server (no mocks).
 
-Covers COMPLIANCE S12 (least privilege, rotation, no secrets in messages) and RELIABILITY F12
+Covers docs/compliance.md §S12 (least privilege, rotation, no secrets in messages) and docs/reliability.md §F12
 (Vault down: cached values served, new fetches fail closed, no secrets in logs).
 """
 from __future__ import annotations

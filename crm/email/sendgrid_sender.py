@@ -1,6 +1,6 @@
 """SendGridSender: the chain's EmailSender (activities/email_port.py) on the official `sendgrid` SDK.
 
-What goes out (PROVIDERS.md §4.2): from/reply-to, one personalization per lead, text/plain then
+What goes out (docs/providers.md §4.2): from/reply-to, one personalization per lead, text/plain then
 text/html, the booking invite as an .ics attachment, categories per template, custom_args
 {lead_id, chain_id, message_key} (echoed on every Event Webhook event), List-Unsubscribe +
 List-Unsubscribe-Post (RFC 8058 one-click), SendGrid's own subscription tracking off (our link is

@@ -27,7 +27,7 @@ DEFAULTS = {
     "LEADCHAIN_EMAIL_REPLY_TO": "antwort@reply.leadchain.example",
     # Where recipients reach the CRM (unsubscribe links); the web app's public https URL in production.
     "LEADCHAIN_PUBLIC_URL": "http://127.0.0.1:5000",
-    # What an email unsubscribe means. "all" (default, COMPLIANCE P5: an objection to direct marketing
+    # What an email unsubscribe means. "all" (default, docs/compliance.md §P5: an objection to direct marketing
     # is absolute and holds on every channel): also do-not-contact. "email": email only.
     "LEADCHAIN_UNSUBSCRIBE_SCOPE": "all",
 }

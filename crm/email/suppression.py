@@ -54,7 +54,7 @@ def withdraw_email_consent(lead: Lead, reason: str) -> int:
 def object_to_email(lead: Lead, *, status: str, actor: str, via: str) -> bool:
     """An unsubscribe (status "unsubscribed") or spam report ("suppressed"): email status, email
     consent withdrawn, audit; with the default scope "all" also do-not-contact on every channel
-    (COMPLIANCE P5). True when anything changed (a repeat is a no-op without a second audit entry)."""
+    (docs/compliance.md §P5). True when anything changed (a repeat is a no-op without a second audit entry)."""
     assert status in OBJECTION_STATUSES
     before = {"email_status": lead.email_status, "do_not_contact": lead.do_not_contact}
     reason = {"unsubscribed": "email unsubscribe", "suppressed": "email marked as spam"}[status] + f" ({via})"

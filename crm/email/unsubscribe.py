@@ -5,7 +5,7 @@
 * POST unsubscribes at once: the mailbox provider's one-click POST (body
   ``List-Unsubscribe=One-Click``, no cookies, no CSRF token: the signed token in the URL is the
   authorisation) and the confirm form alike. Email status "unsubscribed", email consent withdrawn,
-  audit entry, do-not-contact on every channel with the default scope (COMPLIANCE P5), then the
+  audit entry, do-not-contact on every channel with the default scope (docs/compliance.md §P5), then the
   lead's chain is told to stop (reason "unsubscribed"). A repeat is a no-op that answers the same.
 
 Register ``bp`` on the app (plain Flask blueprint, no URL prefix); exempt it from CSRF protection.

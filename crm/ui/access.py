@@ -33,7 +33,7 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
         @login_required
         def wrapper(*args, **kwargs):
             if user().role not in roles:
-                # authorisation failures are logged (COMPLIANCE S13): ids only, no personal data
+                # authorisation failures are logged (docs/compliance.md §S13): ids only, no personal data
                 log.warning("forbidden user=%s role=%s endpoint=%s", user().id, user().role.value,
                             request.endpoint)
                 abort(403)

@@ -1,6 +1,6 @@
 """Sign-in and sign-out, the language switch, one's own password; password hashing and policy.
 
-Passwords (COMPLIANCE S1): argon2id (argon2-cffi), at least 15 characters, up to 256 (so 64+ work),
+Passwords (docs/compliance.md §S1): argon2id (argon2-cffi), at least 15 characters, up to 256 (so 64+ work),
 not in the bundled list of common passwords, not the user's email. A login answers the same generic
 message for an unknown email, a wrong password and a deactivated account, and takes the same time."""
 from __future__ import annotations
@@ -135,7 +135,7 @@ def login():
             sign_in(user)
             log.info("login ok user=%s", user.id)
             return redirect(next_url)
-        log.warning("login failed")  # no email in the log (COMPLIANCE S13)
+        log.warning("login failed")  # no email in the log (docs/compliance.md §S13)
         flash(_("Email or password is wrong."), "error")
         status = 401
     return render_template("ui/login.html", email=email, next_url=next_url), status

@@ -1,6 +1,6 @@
 """Sign-in plumbing for the UI: server-side sessions, CSRF, security headers, rate limits, translations.
 
-Sessions (COMPLIANCE S2): the Flask cookie is signed and carries the random session id (as
+Sessions (docs/compliance.md §S2): the Flask cookie is signed and carries the random session id (as
 flask-login's ``_user_id``), the CSRF secret and flash messages, never a user id or a role. The
 ``user_sessions`` row, keyed by the SHA-256 of that id, is what makes the cookie valid: the user_loader
 accepts it only while the row is not revoked, not idle for longer than ``UI_SESSION_IDLE`` and younger

@@ -1,4 +1,4 @@
-"""POST /webhooks/bland: Bland's post-call webhook (the flat call-details object, PROVIDERS.md §3.5)."""
+"""POST /webhooks/bland: Bland's post-call webhook (the flat call-details object, docs/providers.md §3.5)."""
 from __future__ import annotations
 
 from flask import current_app

@@ -1,4 +1,4 @@
-"""POST /webhooks/retell: Retell's call_started, call_ended and call_analyzed (PROVIDERS.md §1.5, §1.6)."""
+"""POST /webhooks/retell: Retell's call_started, call_ended and call_analyzed (docs/providers.md §1.5, §1.6)."""
 from __future__ import annotations
 
 from typing import Mapping

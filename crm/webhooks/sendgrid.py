@@ -1,7 +1,7 @@
 """SendGrid into the CRM: the signed Event Webhook and Inbound Parse (replies).
 
 POST /webhooks/sendgrid
-    A JSON array of events, signed with ECDSA P-256 over ``timestamp + raw body`` (PROVIDERS.md §4.4).
+    A JSON array of events, signed with ECDSA P-256 over ``timestamp + raw body`` (docs/providers.md §4.4).
     Bad, missing or stale signature → 401 and nothing stored. SendGrid sends each event about three
     times with a new ``sg_event_id`` each time, so every event is deduplicated on its natural key
     (sg_message_id, event, timestamp, url) through deliveries.process_once. The email interaction's

@@ -9,7 +9,7 @@ from voice.providers.factory import webhook_secret
 from voice.providers.vapi import parse_server_message, split_secrets
 
 bp = Blueprint("webhooks_vapi", __name__, url_prefix="/webhooks",
-               description="Vapi server messages (PROVIDERS.md §2.3/2.4)")
+               description="Vapi server messages (docs/providers.md §2.3/§2.4)")
 
 
 def _parse(body: bytes, headers):

@@ -64,7 +64,7 @@ def test_one_click_post_unsubscribes_at_once(app, client, gateway):
     assert r.status_code == 200 and "Sie sind abgemeldet" in r.get_data(as_text=True)
     lead = lead_row(app, lead_id)
     assert lead.email_status == "unsubscribed"
-    assert lead.do_not_contact                            # COMPLIANCE P5: the objection holds on every channel
+    assert lead.do_not_contact                            # docs/compliance.md §P5: the objection holds on every channel
     assert _active_email_consents(app, lead_id) == 0
     [entry] = _audits(app, lead_id, "lead.email_unsubscribed")
     assert entry.after["via"] == "one_click" and entry.actor == "recipient:one_click"

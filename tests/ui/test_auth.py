@@ -1,4 +1,4 @@
-"""Sign-in (COMPLIANCE S1, S2, S9): argon2 passwords and their policy, login throttling that does not lock
+"""Sign-in (docs/compliance.md §S1, §S2, §S9): argon2 passwords and their policy, login throttling that does not lock
 the real user out, server-side sessions that logout, idle/absolute timeouts, password changes and
 deactivation really end."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""No UI route answers 500 to any input (COMPLIANCE: bad input is a clear 4xx, nothing half-written).
+"""No UI route answers 500 to any input (docs/architecture.md §5: bad input is a clear 4xx, nothing half-written).
 
 Generated from ``app.url_map``: every route of the blueprints in crm.ui (static files aside), as a
 manager and as a sales rep, signed in and with a valid CSRF token:

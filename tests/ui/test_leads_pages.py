@@ -1,6 +1,6 @@
 """The leads list, the lead page and the edit form through the Flask test client (SQLite and PostgreSQL):
 what each role sees, the timeline with transcript turns and email states, Temporal being down, and
-editing that cannot change owner, role or consent fields unless the role allows it (COMPLIANCE S5, S6)."""
+editing that cannot change owner, role or consent fields unless the role allows it (docs/compliance.md §S5, §S6)."""
 from __future__ import annotations
 
 import html

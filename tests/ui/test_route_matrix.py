@@ -1,4 +1,4 @@
-"""Route × role × ownership (COMPLIANCE S5): every UI route of app.url_map, every perspective
+"""Route × role × ownership (docs/compliance.md §S5): every UI route of app.url_map, every perspective
 (anonymous, sales rep on their own / a colleague's lead, manager, admin) answers the status in
 tests/ui/route_expectations/, and a refused POST changes nothing. A new UI route without an
 expectation fails test_every_ui_route_has_an_expectation: add it to your area's module there."""

@@ -1,4 +1,4 @@
-"""CSRF, security headers, side-effect-free GETs, HTML vs JSON errors (COMPLIANCE S3, S4, S9, S14)."""
+"""CSRF, security headers, side-effect-free GETs, HTML vs JSON errors (docs/compliance.md §S3, §S4, §S9, §S14)."""
 from __future__ import annotations
 
 import importlib

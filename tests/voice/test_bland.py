@@ -1,7 +1,7 @@
 """Bland: the real adapter (voice/providers/bland.py) against the live sandbox over HTTP, and the CRM
 receiving the sandbox's signed post-call webhooks over HTTP, on SQLite and PostgreSQL.
 
-The expected values are computed here from the personas and from PROVIDERS.md §3 (minutes, seconds,
+The expected values are computed here from the personas and from docs/providers.md §3 (minutes, seconds,
 dollars), not with the adapter's own helpers.
 """
 from __future__ import annotations

@@ -207,7 +207,7 @@ def test_every_persona_outcome_reaches_the_crm(app, retell, sandbox):  # noqa: F
     # Every delivery was accepted at once, though none of these chains exists in Temporal (ended chains too).
     sent = sandbox.sandbox.dispatcher.sent
     assert len(sent) == 10 * 3 - 2 and all(d.attempts == [200] for d in sent)
-    # The wire shape (PROVIDERS.md §1.5): no call_started for calls nobody picked up; analysis only at the end.
+    # The wire shape (docs/providers.md §1.5): no call_started for calls nobody picked up; analysis only at the end.
     events: dict[str, dict[str, dict]] = {}
     for delivery in sent:
         payload = json.loads(delivery.body)

@@ -131,7 +131,7 @@ def test_create_is_sent_once_when_the_service_fails(bare_sandbox, status, retry_
 
 def test_why_retries_are_off_the_sdk_would_post_again(bare_sandbox):
     """The Fern client retries POST /call on 5xx when retries are on: each retry could be a second dial.
-    vapi-server-sdk 3.x has them on by default (PROVIDERS.md §0: 3 POSTs for one create). The installed
+    vapi-server-sdk 3.x has them on by default (docs/providers.md §0: 3 POSTs for one create). The installed
     1.x starts its retry counter at 2 and defaults max_retries to 0, so its default sends one POST and
     max_retries=4 sends three. VapiProvider passes max_retries=0 whatever the version does by default."""
     from vapi import Vapi

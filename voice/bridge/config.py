@@ -18,7 +18,7 @@ VAPI_SECRET = "bridge/vapi-secret"
 class BridgeConfig:
     host: str = "127.0.0.1"
     port: int = 8765
-    metrics_host: str = "127.0.0.1"    # /metrics is internal only (COMPLIANCE S14)
+    metrics_host: str = "127.0.0.1"    # /metrics is internal only (docs/compliance.md §S14)
     metrics_port: int = 9465
     filler_after_s: float = 0.4        # a CRM tool slower than this gets a spoken filler first (V4)
     tool_timeout_s: float = 3.0        # past this the tool raises ToolTimeout and the policy falls back

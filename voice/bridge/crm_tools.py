@@ -1,4 +1,4 @@
-"""The ``Tools`` the dialog policy acts through, on top of voice.bridge.booking (VOICE_BRIDGE.md V4).
+"""The ``Tools`` the dialog policy acts through, on top of voice.bridge.booking (docs/voice-bridge.md §V4).
 
 Each CRM call runs in a worker thread inside the Flask app context. When it has not answered after
 ``filler_after_s`` (default 0.4 s) a short filler is spoken into the current response ("Einen Moment,

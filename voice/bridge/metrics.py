@@ -1,7 +1,7 @@
 """Prometheus metrics of the voice bridge, in a registry of their own (served on the internal port only).
 
 ``leadchain_bridge_turn_seconds`` is the bridge's own time per turn: provider request in → first chunk out
-(VOICE_BRIDGE.md V3; for the rules policy that is all bridge time). Its buckets are fine below 50 ms
+(docs/voice-bridge.md §V3; for the rules policy that is all bridge time). Its buckets are fine below 50 ms
 because the budget is 20 ms p95 and bench/bridge.py reads quantiles from them.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One Retell Custom LLM WebSocket session (PROVIDERS.md 1.8, VOICE_BRIDGE.md V1/V3/V7/V8).
+"""One Retell Custom LLM WebSocket session (docs/providers.md §1.8, docs/voice-bridge.md §V1/§V3/§V7/§V8).
 
 The bridge speaks first: ``config`` (auto_reconnect, call_details, transcript_with_tool_calls), then the
 begin message (response_id 0) once the callee is known (call_details, or the CRM by call id). After a

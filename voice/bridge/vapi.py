@@ -1,4 +1,4 @@
-"""Vapi's side of the bridge: tool calls (server message ``tool-calls``, PROVIDERS.md 2.3) and the custom
+"""Vapi's side of the bridge: tool calls (server message ``tool-calls``, docs/providers.md §2.3) and the custom
 LLM (OpenAI-compatible ``/chat/completions`` with streaming, 2.5). Both authenticate with the server
 secret (X-Vapi-Secret, Bearer or HMAC, 2.4; voice.providers.vapi.verify_server_auth) and find the lead
 from the call's metadata, so any bridge instance can answer any request.

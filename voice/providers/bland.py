@@ -1,6 +1,6 @@
-"""Bland (docs.bland.ai, PROVIDERS.md §3) over plain httpx: there is no official Python SDK.
+"""Bland (docs.bland.ai, docs/providers.md §3) over plain httpx: there is no official Python SDK.
 
-Wire facts this adapter relies on (PROVIDERS.md §3):
+Wire facts this adapter relies on (docs/providers.md §3):
 
 * auth header `authorization: <raw key>`, no `Bearer`;
 * `POST /v1/calls` answers `{"status":"success","call_id",...}`; a validation error is 400 with
@@ -59,7 +59,7 @@ DEFAULT_TASK = ("You are the digital assistant of the company, an AI system. Say
                 "call is recorded. Ask whether the callee would like an appointment about their enquiry, and "
                 "book one if they agree. If they ask not to be called again, confirm and end the call.")
 
-# Bland `status` / `queue_status` values (PROVIDERS.md §3.3) -> our stage while the call is not done.
+# Bland `status` / `queue_status` values (docs/providers.md §3.3) -> our stage while the call is not done.
 _LIVE_STAGES = {"queued": "queued", "pre_queue": "queued", "ringing": "ringing", "started": "in_progress",
                 "in-progress": "in_progress", "in_progress": "in_progress", "allocated": "queued"}
 _NOT_CONNECTED = {"no-answer": "no_answer", "no_answer": "no_answer", "busy": "busy"}
@@ -71,7 +71,7 @@ _SPEAKERS = {"assistant": "agent", "robot": "agent", "agent": "agent", "user": "
 # ---------------------------------------------------------------------------------------- signing
 
 def sign(secret: str, body: bytes) -> str:
-    """The value of X-Webhook-Signature for `body` (PROVIDERS.md §3.6)."""
+    """The value of X-Webhook-Signature for `body` (docs/providers.md §3.6)."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
@@ -393,5 +393,5 @@ class BlandProvider:
     def delete_call(self, call_id: str) -> None:
         raise NotImplementedError(
             "Bland documents no endpoint that deletes a call's transcript, recording or details "
-            "(PROVIDERS.md §3 lists send, details, list, stop and post-call webhook resend only); "
+            "(docs/providers.md §3 lists send, details, list, stop and post-call webhook resend only); "
             "erasure at Bland has to be requested from Bland (account/support), so it is tracked by hand")

@@ -24,7 +24,7 @@ class CallEvent:
 
     provider: str
     call_id: str
-    event_id: str            # the provider's dedupe key for this delivery (see PROVIDERS.md per provider)
+    event_id: str            # the provider's dedupe key for this delivery (see docs/providers.md per provider)
     event_type: str          # provider's name for it, e.g. call_ended
     stage: str               # one of STATUS_RANK
     occurred_at: datetime | None = None

@@ -1,4 +1,4 @@
-"""Retell (retell-sdk 6.2.13): dial, look up, normalise webhooks. Wire formats: PROVIDERS.md §1.
+"""Retell (retell-sdk 6.2.13): dial, look up, normalise webhooks. Wire formats: docs/providers.md §1.
 
 Decisions:
 * `create_phone_call` carries our key in Retell's own `idempotency_key` body field (a retry within an hour
@@ -175,7 +175,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def parse_webhook(body: bytes, headers: Mapping[str, str], keys: list[str], *, verifier=None) -> list[CallEvent]:
-    """Verify `X-Retell-Signature` over the raw body (PROVIDERS.md §1.6) and normalise the event.
+    """Verify `X-Retell-Signature` over the raw body (docs/providers.md §1.6) and normalise the event.
 
     Raises InvalidSignature (missing, malformed, wrong or outside ±5 minutes) or MalformedPayload.
     Events that are not about an outbound call's life (e.g. `call_inbound`) give an empty list.

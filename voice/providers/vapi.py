@@ -1,4 +1,4 @@
-"""Vapi (https://vapi.ai) through the official `vapi-server-sdk` (PROVIDERS.md §2).
+"""Vapi (https://vapi.ai) through the official `vapi-server-sdk` (docs/providers.md §2).
 
 Decisions worth knowing:
 
@@ -67,7 +67,7 @@ def _errors():
 
 @dataclass(frozen=True)
 class HmacPlan:
-    """Vapi's HmacAuthenticationPlan, with Vapi's defaults (PROVIDERS.md §2.4)."""
+    """Vapi's HmacAuthenticationPlan, with Vapi's defaults (docs/providers.md §2.4)."""
 
     algorithm: str = "sha256"                   # sha256 | sha512 | sha1
     signature_header: str = "x-signature"

@@ -1,5 +1,5 @@
 """The sandbox process: one Flask app, each provider under its own path prefix (the SDKs keep a base
-URL's path, PROVIDERS.md §0), plus /sandbox/* to look inside and to inject faults."""
+URL's path, docs/providers.md §0), plus /sandbox/* to look inside and to inject faults."""
 from __future__ import annotations
 
 import importlib

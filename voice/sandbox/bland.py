@@ -1,4 +1,4 @@
-"""Bland in the sandbox (PROVIDERS.md §3): the API the adapter talks to, and the post-call webhook.
+"""Bland in the sandbox (docs/providers.md §3): the API the adapter talks to, and the post-call webhook.
 
 * `POST /v1/calls`, `GET /v1/calls/{id}`, `GET /v1/calls`, `POST /v1/postcall/webhooks/resend`; auth is
   the raw key in `authorization` (no Bearer).
@@ -275,7 +275,7 @@ def blueprint(sandbox) -> Blueprint:
             play = find_play(c.call_id)
             refresh(play)
             d = play.details()
-            # The list's items are summaries: no metadata, transcript or analysis (PROVIDERS.md §3.4).
+            # The list's items are summaries: no metadata, transcript or analysis (docs/providers.md §3.4).
             items.append({k: d[k] for k in ("call_id", "created_at", "call_length", "to", "from", "completed",
                                             "queue_status", "error_message", "answered_by", "batch_id")})
         return jsonify(count=len(calls), calls=items)

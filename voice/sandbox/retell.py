@@ -1,4 +1,4 @@
-"""Retell in the sandbox: the paths and bodies retell-sdk 6.2.13 uses (PROVIDERS.md §1, §6.1).
+"""Retell in the sandbox: the paths and bodies retell-sdk 6.2.13 uses (docs/providers.md §1, §6.1).
 
 Each created call plays the persona of its number's last digit. Its life runs on the sandbox clock
 (`step_s` between events): get-call and list-calls show where the call is now, and the webhooks
@@ -33,7 +33,7 @@ LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 1000
 
 
 def retell_signature(body: bytes, api_key: str, ts_ms: int | None = None) -> str:
-    """`v=<ms>,d=<lowercase hex HMAC-SHA256(api_key, body + ms)>` (PROVIDERS.md §1.6)."""
+    """`v=<ms>,d=<lowercase hex HMAC-SHA256(api_key, body + ms)>` (docs/providers.md §1.6)."""
     ts_ms = ts_ms if ts_ms is not None else int(time.time() * 1000)
     digest = hmac.new(api_key.encode(), body + str(ts_ms).encode(), hashlib.sha256).hexdigest()
     return f"v={ts_ms},d={digest}"

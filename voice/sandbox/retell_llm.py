@@ -1,4 +1,4 @@
-"""The sandbox as Retell's side of the Custom LLM WebSocket (PROVIDERS.md 1.8): it connects to
+"""The sandbox as Retell's side of the Custom LLM WebSocket (docs/providers.md §1.8): it connects to
 `{llm_websocket_url}/{call_id}`, reads the server's config and sends `call_details` at once when asked for,
 waits for the begin message, then speaks the persona's lines one turn at a time (update_only, then
 response_required with a rising response_id) and collects the agent's streamed answers until

@@ -1,4 +1,4 @@
-"""SendGrid in the provider sandbox (PROVIDERS.md §4): mail send, a mailbox, signed Event Webhooks.
+"""SendGrid in the provider sandbox (docs/providers.md §4): mail send, a mailbox, signed Event Webhooks.
 
 Under the blueprint prefix /sendgrid:
 
@@ -259,7 +259,7 @@ def language_of(mail: SentMail) -> str:
 
 
 def inbound_parse_body(mail: SentMail, language: str) -> tuple[bytes, str]:
-    """A reply as SendGrid's Inbound Parse posts it (PROVIDERS.md §4.5), from the recipient to our
+    """A reply as SendGrid's Inbound Parse posts it (docs/providers.md §4.5), from the recipient to our
     Reply-To address."""
     reply_id = f"<{uuid.uuid4().hex}@mail.sandbox.example>"
     to = mail.reply_to or mail.from_email
@@ -290,7 +290,7 @@ def _error(message: str, field_name: str | None, help_path: str = "") -> dict[st
 
 
 def validate(payload: Any) -> list[dict[str, Any]]:
-    """SendGrid's mail-send validation, the rules PROVIDERS.md §4.2 lists, with SendGrid's messages."""
+    """SendGrid's mail-send validation, the rules docs/providers.md §4.2 lists, with SendGrid's messages."""
     if not isinstance(payload, dict):
         return [_error("Bad Request", None)]
     errors = []

@@ -1,4 +1,4 @@
-"""Vapi in the sandbox (PROVIDERS.md §2): the REST API the `vapi` server SDK talks to, and the server
+"""Vapi in the sandbox (docs/providers.md §2): the REST API the `vapi` server SDK talks to, and the server
 messages a real call produces, POSTed to the CRM's /webhooks/vapi.
 
 * `POST /call` → 201 with a Call (`status: "queued"`); Bearer auth; 400 with a NestJS-style body on bad

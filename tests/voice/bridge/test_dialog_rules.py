@@ -323,7 +323,7 @@ async def test_begin_gives_the_callback_number_before_asking_for_the_person(poli
     reply = await respond(policy, [], FakeCalendar(), callee=callee_for(language), kind=TurnKind.BEGIN,
                           callback_number=number)
     chunks = [c.strip() for c in reply.chunks]
-    assert chunks[2] == said and len(chunks) == 4          # TCPA (COMPLIANCE P13): caller ID and a callback number
+    assert chunks[2] == said and len(chunks) == 4          # TCPA (docs/compliance.md §P13): caller ID and a callback number
     # The state read back from the transcript still knows the opening is done and what was asked.
     answer = await respond(policy, [Turn("agent", " ".join(chunks)), Turn("user", "Yes, speaking." if language == "en"
                                                                           else "Ja, am Apparat.")],

@@ -1,4 +1,4 @@
-"""The bridge as Vapi's tool server (server message `tool-calls`, PROVIDERS.md 2.3/2.4) and as its custom LLM
+"""The bridge as Vapi's tool server (server message `tool-calls`, docs/providers.md §2.3/§2.4) and as its custom LLM
 (OpenAI chat completions with SSE streaming, 2.5), against a running bridge over real HTTP."""
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Rules (reference Mon 23.11.2026):
 * a bare weekday ("Donnerstag", "Friday") is its next occurrence from tomorrow on (26.11); a callee
   who means today says "heute";
 * "nächsten Donnerstag" / "next Thursday" is the Thursday of the next calendar week (03.12), the
-  same day as "nächste Woche Donnerstag" (VOICE_BRIDGE D1). Said on a Sunday that is the coming
+  same day as "nächste Woche Donnerstag" (docs/voice-bridge.md §2.2, D1). Said on a Sunday that is the coming
   week, so "nächsten Montag" said on Sunday is tomorrow, which is how people use it;
 * "diesen Donnerstag" / "this Thursday" is the one of the current week, or the next if it passed;
   "kommenden Donnerstag" / "this coming Thursday" is the next occurrence from tomorrow on;
