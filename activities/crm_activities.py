@@ -1,4 +1,5 @@
 """CRM steps of the lead chain. Each runs in a Flask app context and commits its own transaction."""
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,18 @@ from crm.extensions import db
 from crm.models import AuditEntry, Interaction, Lead, LeadSubmission, Task
 from crm.models.types import utcnow
 from crm.services import audit, calls, chain_reopen, dnc, submissions
-from workflows.payloads import (CallResult, GateInput, GateResult, ImportResult, LeadFlagInput, ScoreInput,
-                                ScoreResult, SubmissionRef, TaskInput, TimelineInput)
-
+from workflows.payloads import (
+    CallResult,
+    GateInput,
+    GateResult,
+    ImportResult,
+    LeadFlagInput,
+    ScoreInput,
+    ScoreResult,
+    SubmissionRef,
+    TaskInput,
+    TimelineInput,
+)
 
 
 def _reopen_after_days(app: Flask) -> int:
@@ -55,13 +65,15 @@ class CrmActivities:
                 # The person is already in a running chain (found by their other identifier).
                 answer["forward_to_chain"] = lead.chain_id
             else:
-                decision = chain_reopen.decide(lead, chain_id=chain_id, now=utcnow(),
-                                               reopen_after_days=_reopen_after_days(self.app))
+                decision = chain_reopen.decide(
+                    lead, chain_id=chain_id, now=utcnow(), reopen_after_days=_reopen_after_days(self.app)
+                )
                 if decision is None or decision.reopen:
                     lead.chain_id = chain_id
                 if decision is not None:
-                    answer.update(previous_stage=decision.previous_stage, reopened=decision.reopen,
-                                  generation=decision.generation)
+                    answer.update(
+                        previous_stage=decision.previous_stage, reopened=decision.reopen, generation=decision.generation
+                    )
                     if decision.reopen:
                         # Running again: a further submission joins this run instead of re-opening again.
                         lead.chain_stage = "importing"
@@ -72,31 +84,45 @@ class CrmActivities:
     @activity.defn(name="score_lead")
     def score_lead(self, inp: ScoreInput) -> ScoreResult:
         from crm.services import scoring
+
         with self._ctx():
             score = scoring.score_lead(inp.lead_id, actor="chain", reason=inp.reason)
             db.session.commit()
-            return ScoreResult(score=score.value, priority=score.priority, next_action=score.next_action,
-                               model_version=score.model_version)
+            return ScoreResult(
+                score=score.value,
+                priority=score.priority,
+                next_action=score.next_action,
+                model_version=score.model_version,
+            )
 
     @activity.defn(name="check_call_gate")
     def check_call_gate(self, inp: GateInput) -> GateResult:
         """Threshold: none for a rep's "call now" (waive_score), else the admin's stored one, else the
         chain's. Calling hours: the admin's stored ones, else the configured policy's."""
         from crm.services import app_settings, compliance
+
         with self._ctx():
             threshold = 0 if inp.waive_score else app_settings.gate_threshold(default=inp.threshold)
-            decision = compliance.check_call_gate(inp.lead_id, now_utc=max(utcnow(), inp.now or utcnow()),
-                                                  threshold=threshold, policy=gate_policy(self.app))
+            decision = compliance.check_call_gate(
+                inp.lead_id,
+                now_utc=max(utcnow(), inp.now or utcnow()),
+                threshold=threshold,
+                policy=gate_policy(self.app),
+            )
             db.session.commit()
-            return GateResult(allowed=decision.allowed, reason=decision.reason,
-                              next_window_start=decision.next_window_start)
+            return GateResult(
+                allowed=decision.allowed, reason=decision.reason, next_window_start=decision.next_window_start
+            )
 
     @activity.defn(name="record_call_outcome")
     def record_call_outcome(self, result: CallResult) -> None:
         """Write the outcome onto the call's interaction; a richer record from the webhook is kept."""
         with self._ctx():
-            call = db.session.scalar(sa.select(Interaction).where(
-                Interaction.provider == result.provider, Interaction.provider_ref == result.call_id))
+            call = db.session.scalar(
+                sa.select(Interaction).where(
+                    Interaction.provider == result.provider, Interaction.provider_ref == result.call_id
+                )
+            )
             if call is None:
                 return
             if call.outcome is None:
@@ -123,8 +149,14 @@ class CrmActivities:
             lead = db.session.get(Lead, inp.lead_id, with_for_update=True)
             if lead.phone_status == "invalid":
                 return
-            audit.record(inp.actor, "lead.phone_invalid", "lead", lead.id, before={"phone_status": lead.phone_status},
-                         after={"phone_status": "invalid", "reason": inp.reason})
+            audit.record(
+                inp.actor,
+                "lead.phone_invalid",
+                "lead",
+                lead.id,
+                before={"phone_status": lead.phone_status},
+                after={"phone_status": "invalid", "reason": inp.reason},
+            )
             lead.phone_status = "invalid"
             db.session.commit()
 
@@ -134,6 +166,7 @@ class CrmActivities:
         else unowned (managers see it under "Unassigned"). The due time is computed here from the kind
         (crm.services.task_due); `due_in_s` is kept for other kinds and for recorded histories."""
         from crm.services import app_settings, assignment, task_due
+
         with self._ctx():
             existing = db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == inp.dedupe_key))
             if existing:
@@ -141,10 +174,17 @@ class CrmActivities:
             owner_id = assignment.assign_if_unowned(inp.lead_id)
             lead = db.session.get(Lead, inp.lead_id)
             now = utcnow()
-            due = task_due.due_at(lead, inp.kind, inp.due_in_s, now=now,
-                                  policy=app_settings.gate_policy(gate_policy(self.app)))
-            task = Task(lead_id=inp.lead_id, owner_id=owner_id, kind=inp.kind, title=inp.title,
-                        due_at=due, dedupe_key=inp.dedupe_key)
+            due = task_due.due_at(
+                lead, inp.kind, inp.due_in_s, now=now, policy=app_settings.gate_policy(gate_policy(self.app))
+            )
+            task = Task(
+                lead_id=inp.lead_id,
+                owner_id=owner_id,
+                kind=inp.kind,
+                title=inp.title,
+                due_at=due,
+                dedupe_key=inp.dedupe_key,
+            )
             try:
                 with db.session.begin_nested():
                     db.session.add(task)
@@ -162,10 +202,25 @@ class CrmActivities:
                 return
             if lead.chain_id in (None, inp.chain_id):
                 lead.chain_id, lead.chain_stage = inp.chain_id, inp.stage
-            db.session.add(AuditEntry(actor="chain", action=f"chain.{inp.stage}", entity_type="lead",
-                                      entity_id=inp.lead_id, after={"chain_id": inp.chain_id, "detail": inp.detail[:300]}))
+            db.session.add(
+                AuditEntry(
+                    actor="chain",
+                    action=f"chain.{inp.stage}",
+                    entity_type="lead",
+                    entity_id=inp.lead_id,
+                    after={"chain_id": inp.chain_id, "detail": inp.detail[:300]},
+                )
+            )
             db.session.commit()
 
     def all(self) -> list:
-        return [self.import_submission, self.score_lead, self.check_call_gate, self.record_call_outcome,
-                self.mark_do_not_contact, self.mark_phone_invalid, self.create_task, self.record_timeline]
+        return [
+            self.import_submission,
+            self.score_lead,
+            self.check_call_gate,
+            self.record_call_outcome,
+            self.mark_do_not_contact,
+            self.mark_phone_invalid,
+            self.create_task,
+            self.record_timeline,
+        ]

@@ -1,4 +1,5 @@
 """The email sender interface the chain's follow-up and nurture steps talk to."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

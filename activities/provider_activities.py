@@ -4,6 +4,7 @@ Temporal retries activities; the provider may already have acted when a worker d
 (SideEffect) is written before the provider is asked, so a retry either returns the stored result or,
 when the first attempt's fate is unknown, asks the provider for a call/message with our key first.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -38,8 +39,14 @@ def campaign_for(lead: Lead) -> Campaign | None:
 def script_variables(lead: Lead, campaign: Campaign) -> dict[str, str]:
     """Dynamic variables for the agent's script: strings only (Retell refuses anything else)."""
     values = {str(k): str(v) for k, v in (campaign.script_variables or {}).items()}
-    values.update({"first_name": lead.first_name or "", "last_name": lead.last_name or "",
-                   "company": lead.company or "", "language": lead.language})
+    values.update(
+        {
+            "first_name": lead.first_name or "",
+            "last_name": lead.last_name or "",
+            "company": lead.company or "",
+            "language": lead.language,
+        }
+    )
     return values
 
 
@@ -68,6 +75,7 @@ class ProviderActivities:
     @activity.defn(name="place_call")
     def place_call(self, inp: PlaceCallInput) -> CallPlaced:
         from crm.services import compliance
+
         with self.app.app_context():
             row = _ledger(inp.idempotency_key, "call", inp.lead_id)
             if row.status == "done":
@@ -77,8 +85,11 @@ class ProviderActivities:
             lead = db.session.get(Lead, inp.lead_id)
             campaign = campaign_for(lead)
             if campaign is None:
-                raise ApplicationError("no active campaign: configure one (provider, agent, from-number)",
-                                       type="NoProvider", non_retryable=True)
+                raise ApplicationError(
+                    "no active campaign: configure one (provider, agent, from-number)",
+                    type="NoProvider",
+                    non_retryable=True,
+                )
             primary = self.providers.get(campaign.provider)
             failover = self.providers.get(campaign.failover_provider) if campaign.failover_provider else None
             if row.attempts > 0:
@@ -94,20 +105,23 @@ class ProviderActivities:
                         # only then may its failing look-up be skipped (a storm must not block failover).
                         if candidate.name in refused_so_far and row.attempts == refused_so_far.count(candidate.name):
                             continue
-                        raise ApplicationError(f"cannot confirm an earlier attempt: {e}"[:200],
-                                               type="ProviderUnavailable") from None
+                        raise ApplicationError(
+                            f"cannot confirm an earlier attempt: {e}"[:200], type="ProviderUnavailable"
+                        ) from None
                     if found is not None:
                         return self._placed(row, inp, found.provider, found.call_id)
             use_failover = failover is not None and (primary is None or activity.info().attempt > FAILOVER_AFTER)
             provider = failover if use_failover else primary
             if provider is None:
-                raise ApplicationError(f"provider {campaign.provider} is not configured", type="NoProvider",
-                                       non_retryable=True)
+                raise ApplicationError(
+                    f"provider {campaign.provider} is not configured", type="NoProvider", non_retryable=True
+                )
             # Compliance is checked at the last moment before every dial, not only when the chain decided.
             # Scheduled time, not only the wall clock: the later of the two (time-skipping tests run ahead).
             now = max(utcnow(), activity.info().current_attempt_scheduled_time)
-            gate = compliance.check_call_gate(inp.lead_id, now_utc=now, threshold=0,
-                                              policy=self.app.config.get("LEADCHAIN_GATE_POLICY"))
+            gate = compliance.check_call_gate(
+                inp.lead_id, now_utc=now, threshold=0, policy=self.app.config.get("LEADCHAIN_GATE_POLICY")
+            )
             if not gate.allowed:
                 row.status, row.result = "refused", {"reason": gate.reason}
                 db.session.commit()
@@ -116,11 +130,15 @@ class ProviderActivities:
             row.result = {**(row.result or {}), "attempt": activity.info().attempt}
             db.session.commit()
             request = CallRequest(
-                lead_id=inp.lead_id, chain_id=inp.chain_id, idempotency_key=inp.idempotency_key,
-                to_number=lead.phone_e164, language=lead.language,
+                lead_id=inp.lead_id,
+                chain_id=inp.chain_id,
+                idempotency_key=inp.idempotency_key,
+                to_number=lead.phone_e164,
+                language=lead.language,
                 agent_id=campaign.failover_agent_id if use_failover else campaign.agent_id,
                 from_number=(campaign.failover_from_number if use_failover else None) or campaign.from_number,
-                variables=script_variables(lead, campaign))
+                variables=script_variables(lead, campaign),
+            )
             # Last look before dialling: if this attempt ran past its timeout, a newer attempt owns the dial.
             db.session.refresh(row)
             if (row.result or {}).get("attempt") != activity.info().attempt:
@@ -131,6 +149,7 @@ class ProviderActivities:
                 raise ApplicationError(str(e)[:200], type="ProviderRejected", non_retryable=True) from None
             except ProviderUnavailable as e:
                 from datetime import timedelta
+
                 if e.status is not None:
                     refused = (row.result or {}).get("refused_by", []) + [provider.name]
                     row.result = {**(row.result or {}), "refused_by": refused}
@@ -141,19 +160,30 @@ class ProviderActivities:
 
     def _placed(self, row: SideEffect, inp: PlaceCallInput, provider: str, call_id: str) -> CallPlaced:
         _done(row, provider, call_id, {"attempt": inp.attempt})
-        existing = db.session.scalar(sa.select(Interaction).where(Interaction.provider == provider,
-                                                                 Interaction.provider_ref == call_id))
+        existing = db.session.scalar(
+            sa.select(Interaction).where(Interaction.provider == provider, Interaction.provider_ref == call_id)
+        )
         if existing is None:
             try:
                 # A fast webhook may create the call's record between our look-up and this insert.
                 with db.session.begin_nested():
-                    db.session.add(Interaction(
-                        lead_id=inp.lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                        provider=provider, provider_ref=call_id, status="queued", started_at=utcnow(),
-                        created_by="chain", data={"stage": "queued", "chain_id": inp.chain_id}))
+                    db.session.add(
+                        Interaction(
+                            lead_id=inp.lead_id,
+                            kind=InteractionKind.CALL,
+                            direction=Direction.OUTBOUND,
+                            provider=provider,
+                            provider_ref=call_id,
+                            status="queued",
+                            started_at=utcnow(),
+                            created_by="chain",
+                            data={"stage": "queued", "chain_id": inp.chain_id},
+                        )
+                    )
             except sa.exc.IntegrityError:
-                existing = db.session.scalar(sa.select(Interaction).where(Interaction.provider == provider,
-                                                                         Interaction.provider_ref == call_id))
+                existing = db.session.scalar(
+                    sa.select(Interaction).where(Interaction.provider == provider, Interaction.provider_ref == call_id)
+                )
         if existing is not None and "chain_id" not in (existing.data or {}):
             existing.data = {**(existing.data or {}), "chain_id": inp.chain_id}
         db.session.commit()
@@ -163,8 +193,7 @@ class ProviderActivities:
     def fetch_call_result(self, inp: FetchCallInput) -> CallResult | None:
         provider = self.providers.get(inp.provider)
         if provider is None:
-            raise ApplicationError(f"provider {inp.provider} is not configured", type="NoProvider",
-                                   non_retryable=True)
+            raise ApplicationError(f"provider {inp.provider} is not configured", type="NoProvider", non_retryable=True)
         return provider.get_call(inp.call_id)
 
     @activity.defn(name="send_email")
@@ -187,8 +216,15 @@ class ProviderActivities:
                 reason = f"address {lead.email_status}"
             if reason:
                 row.status, row.result = "refused", {"reason": reason}
-                db.session.add(AuditEntry(actor="chain", action="email.refused", entity_type="lead",
-                                          entity_id=lead.id, after={"template": inp.template, "reason": reason}))
+                db.session.add(
+                    AuditEntry(
+                        actor="chain",
+                        action="email.refused",
+                        entity_type="lead",
+                        entity_id=lead.id,
+                        after={"template": inp.template, "reason": reason},
+                    )
+                )
                 db.session.commit()
                 return EmailSent("refused", reason=reason)
             if row.attempts > 0:
@@ -197,17 +233,34 @@ class ProviderActivities:
                     return self._sent(row, inp, found)
             row.attempts += 1
             db.session.commit()
-            message_id = self.email.send(EmailMessage(lead_id=lead.id, to=lead.email, language=lead.language,
-                                                      template=inp.template, step=inp.step,
-                                                      idempotency_key=inp.idempotency_key))
+            message_id = self.email.send(
+                EmailMessage(
+                    lead_id=lead.id,
+                    to=lead.email,
+                    language=lead.language,
+                    template=inp.template,
+                    step=inp.step,
+                    idempotency_key=inp.idempotency_key,
+                )
+            )
             return self._sent(db.session.merge(row), inp, message_id)
 
     def _sent(self, row: SideEffect, inp: SendEmailInput, message_id: str) -> EmailSent:
         _done(row, self.email.name, message_id, {"template": inp.template, "step": inp.step})
-        db.session.add(Interaction(lead_id=inp.lead_id, kind=InteractionKind.EMAIL, direction=Direction.OUTBOUND,
-                                   provider=self.email.name, provider_ref=message_id, status="sent",
-                                   subject=inp.template, data={"template": inp.template, "step": inp.step},
-                                   started_at=utcnow(), created_by="chain"))
+        db.session.add(
+            Interaction(
+                lead_id=inp.lead_id,
+                kind=InteractionKind.EMAIL,
+                direction=Direction.OUTBOUND,
+                provider=self.email.name,
+                provider_ref=message_id,
+                status="sent",
+                subject=inp.template,
+                data={"template": inp.template, "step": inp.step},
+                started_at=utcnow(),
+                created_by="chain",
+            )
+        )
         db.session.commit()
         return EmailSent("sent", message_id)
 

@@ -6,6 +6,7 @@ send_email does: a retried activity skips managers whose row is done, and where 
 fate is unknown it asks the mailer's send journal (find_sent) instead of sending again. A provisional
 report of a running period (store.is_to_date) is not emailed: the final one replaces it and is sent.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -49,11 +50,23 @@ class ReportActivities:
         with self.app.app_context():
             try:
                 languages = set(store.manager_languages()) | {self.default_language}
-                stored = store.build(period, languages, created_by=f"workflow:{activity.info().workflow_id}",
-                                     progress=lambda step: activity.heartbeat(step), to_date=inp.to_date)
-                return BuiltReport(report_id=stored.report_id, kind=period.kind, period_start=period.start,
-                                   period_end=period.end, created=stored.created, languages=stored.languages,
-                                   has_data=stored.has_data, to_date=stored.to_date)
+                stored = store.build(
+                    period,
+                    languages,
+                    created_by=f"workflow:{activity.info().workflow_id}",
+                    progress=lambda step: activity.heartbeat(step),
+                    to_date=inp.to_date,
+                )
+                return BuiltReport(
+                    report_id=stored.report_id,
+                    kind=period.kind,
+                    period_start=period.start,
+                    period_end=period.end,
+                    created=stored.created,
+                    languages=stored.languages,
+                    has_data=stored.has_data,
+                    to_date=stored.to_date,
+                )
             finally:
                 db.session.remove()
 
@@ -68,23 +81,28 @@ class ReportActivities:
     def _send(self, report_id: int) -> ReportSent:
         report = db.session.get(Report, report_id)
         if report is None:
-            raise ApplicationError(f"report {report_id} does not exist", type="InvalidReportRequest",
-                                   non_retryable=True)
+            raise ApplicationError(
+                f"report {report_id} does not exist", type="InvalidReportRequest", non_retryable=True
+            )
         if store.is_to_date(report):
             # Provisional: managers get the final report of the period (which replaces this row) once.
             return ReportSent(report_id=report_id, recipients=0, sent=0, already_sent=0)
         figures = KpiReport.from_dict(report.figures)
         company = branding().company
-        managers = db.session.execute(sa.select(User.id, User.email, User.name, User.language).where(
-            User.role == Role.MANAGER, User.active).order_by(User.id)).all()
+        managers = db.session.execute(
+            sa.select(User.id, User.email, User.name, User.language)
+            .where(User.role == Role.MANAGER, User.active)
+            .order_by(User.id)
+        ).all()
         sent = already = 0
         refused: list[str] = []
         for manager in managers:
             activity.heartbeat(manager.id)
             key = ledger_key(report_id, manager.id)
             # Nothing is recorded for these: once an address or a sender exists, a rerun sends.
-            reason = "no email sender configured" if self.mailer is None else (
-                None if manager.email else "no email address")
+            reason = (
+                "no email sender configured" if self.mailer is None else (None if manager.email else "no email address")
+            )
             if reason:
                 refused.append(f"user {manager.id}: {reason}")
                 continue
@@ -102,11 +120,20 @@ class ReportActivities:
                     continue
             doc = store.document(report_id, manager.language)
             if doc is None:
-                raise ApplicationError(f"report {report_id} has no PDF", type="InvalidReportRequest",
-                                       non_retryable=True)
-            mail = compose(figures, report_id=report_id, language=doc.language, to_email=manager.email,
-                           to_name=manager.name, company=company, filename=doc.filename, content=doc.content,
-                           idempotency_key=key)
+                raise ApplicationError(
+                    f"report {report_id} has no PDF", type="InvalidReportRequest", non_retryable=True
+                )
+            mail = compose(
+                figures,
+                report_id=report_id,
+                language=doc.language,
+                to_email=manager.email,
+                to_name=manager.name,
+                company=company,
+                filename=doc.filename,
+                content=doc.content,
+                idempotency_key=key,
+            )
             row.attempts += 1
             db.session.commit()
             try:
@@ -120,12 +147,17 @@ class ReportActivities:
                 refused.append(f"user {manager.id}: {str(e)[:200]}")
                 continue
             row = db.session.get(SideEffect, row.id)
-            _done(row, self.mailer.name, message_id,
-                  {"report_id": report_id, "user_id": manager.id, "language": doc.language})
+            _done(
+                row,
+                self.mailer.name,
+                message_id,
+                {"report_id": report_id, "user_id": manager.id, "language": doc.language},
+            )
             db.session.commit()
             sent += 1
-        return ReportSent(report_id=report_id, recipients=len(managers), sent=sent, already_sent=already,
-                          refused=refused)
+        return ReportSent(
+            report_id=report_id, recipients=len(managers), sent=sent, already_sent=already, refused=refused
+        )
 
     def all(self) -> list:
         return [self.build_report, self.send_report]

@@ -10,10 +10,11 @@ are constants for the same reason.
     DATABASE_URL=... gunicorn 'bench.bare_app:create_app()'
     POST /bare/leads/<source>  {lead JSON}  ->  200 {"lead_id": <id>}
 """
+
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,8 @@ metadata = sa.MetaData()
 
 # Only the columns a new lead gets from intake; the others stay NULL in both apps.
 leads = sa.Table(
-    "leads", metadata,
+    "leads",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("first_name", sa.String(100)),
     sa.Column("last_name", sa.String(100)),
@@ -60,9 +62,9 @@ def _database_url() -> str:
     # Same driver choice as crm.config.normalise_database_url (psycopg 3 for PostgreSQL).
     url = os.environ["DATABASE_URL"]
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -74,24 +76,34 @@ def _engine(url: str) -> sa.Engine:
 
 
 def _row(data: dict[str, Any], source: str, sqlite: bool) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if sqlite:  # leadchain's UTCDateTime stores naive UTC on SQLite
         now = now.replace(tzinfo=None)
     email = data.get("email")
     phone = data.get("phone")
     last_name = data.get("last_name")
     return {
-        "first_name": data.get("first_name"), "last_name": last_name, "company": data.get("company"),
-        "email": email, "email_key": email.lower() if email else None,
+        "first_name": data.get("first_name"),
+        "last_name": last_name,
+        "company": data.get("company"),
+        "email": email,
+        "email_key": email.lower() if email else None,
         "email_status": "unknown" if email else "none",
         "phone_e164": "+" + "".join(c for c in phone if c.isdigit()) if phone else None,
-        "phone_region": "DE" if phone else None, "phone_timezone": "Europe/Berlin" if phone else None,
-        "phone_status": "valid" if phone else "unknown", "phone_raw": phone.strip()[:64] if phone else None,
-        "language": "de", "source": source,
-        **{k: data.get(k) for k in UTM}, "interest": data.get("interest"),
-        "status": "new", "tags": [], "do_not_contact": False,
+        "phone_region": "DE" if phone else None,
+        "phone_timezone": "Europe/Berlin" if phone else None,
+        "phone_status": "valid" if phone else "unknown",
+        "phone_raw": phone.strip()[:64] if phone else None,
+        "language": "de",
+        "source": source,
+        **{k: data.get(k) for k in UTM},
+        "interest": data.get("interest"),
+        "status": "new",
+        "tags": [],
+        "do_not_contact": False,
         "match_key": last_name.lower() if last_name else None,
-        "created_at": now, "updated_at": now,
+        "created_at": now,
+        "updated_at": now,
     }
 
 

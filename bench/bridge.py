@@ -31,6 +31,7 @@ One run, loopback only, everything removed at the end (also on error or Ctrl+C):
 Exit status: 0 when every session completed its conversation; 1 when some did not; 2 when the benchmark
 could not run. See bench/README.md ("bridge").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,14 @@ PATH_SECRET = "bench-" + secrets.token_urlsafe(12)
 BUDGET_S = 0.020
 TICK = os.sysconf("SC_CLK_TCK")
 # The "books" persona's callee lines (German), as the sandbox plays them.
-CALLEE_LINES = ["Ja, am Apparat.", "Wir möchten unsere Terminvergabe automatisieren.",
-                "Möglichst bald, noch in diesem Quartal.", "Das entscheide ich selbst.",
-                "Gerne, nächsten Donnerstag ab 16 Uhr.", "Ja, bitte."]
+CALLEE_LINES = [
+    "Ja, am Apparat.",
+    "Wir möchten unsere Terminvergabe automatisieren.",
+    "Möglichst bald, noch in diesem Quartal.",
+    "Das entscheide ich selbst.",
+    "Gerne, nächsten Donnerstag ab 16 Uhr.",
+    "Ja, bitte.",
+]
 
 
 class BenchError(RuntimeError):
@@ -75,18 +81,30 @@ def free_port() -> int:
 
 # ------------------------------------------------------------------------------------ server processes
 
+
 class MemoryCrm:
     """voice.bridge.booking's functions answering at once from memory (the policy's logic still runs)."""
 
     def lead_for_call(self, call_id, provider, metadata):
         from types import SimpleNamespace
-        return SimpleNamespace(lead_id=int((metadata or {}).get("lead_id") or 1), first_name="Jürgen",
-                               last_name="Weber", company="Kfz-Werkstatt Krause GmbH", language="de",
-                               owner_name="Anna Berger", do_not_contact=False, chain_id=None)
+
+        return SimpleNamespace(
+            lead_id=int((metadata or {}).get("lead_id") or 1),
+            first_name="Jürgen",
+            last_name="Weber",
+            company="Kfz-Werkstatt Krause GmbH",
+            language="de",
+            owner_name="Anna Berger",
+            do_not_contact=False,
+            chain_id=None,
+        )
 
     def find_slots(self, lead_id, constraint, now, **_):
-        from datetime import datetime, time as dtime, timedelta
+        from datetime import datetime, timedelta
+        from datetime import time as dtime
+
         from voice.bridge.dialog.types import SlotChoice, SlotOffer
+
         day = constraint.dates[0] if constraint.dates else (constraint.date_from or (now + timedelta(days=1)).date())
         at = constraint.exact or next((w.start for w in constraint.windows if w.start), None) or dtime(10, 0)
         start = datetime.combine(day, at, tzinfo=now.tzinfo)
@@ -94,6 +112,7 @@ class MemoryCrm:
 
     def book(self, lead_id, call_id, start, end, owner_id=None):
         from voice.bridge.dialog.types import Booking
+
         return Booking("booked", appointment_id=abs(hash((call_id, start))) % 10**6, start=start, end=end)
 
     def record_qualification(self, lead_id, call_id, answers):
@@ -120,12 +139,18 @@ async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
         app, backend = None, MemoryCrm()
     else:
         from crm import create_app
+
         app, backend = create_app(), None
     factory = CrmToolsFactory(app, config=config, metrics=metrics, backend=backend)
     now = datetime(2030, 11, 18, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-    bridge = Bridge(policy=policy_from_env({}), tools_factory=factory, config=config, metrics=metrics,
-                    secrets=EnvSecrets({"LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": os.environ["BENCH_SECRET"]}),
-                    clock=lambda: now)
+    bridge = Bridge(
+        policy=policy_from_env({}),
+        tools_factory=factory,
+        config=config,
+        metrics=metrics,
+        secrets=EnvSecrets({"LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": os.environ["BENCH_SECRET"]}),
+        clock=lambda: now,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -154,13 +179,24 @@ async def serve_echo(port: int) -> None:
             message = json.loads(msg.data)
             kind = message.get("interaction_type")
             if kind == "call_details":
-                await ws.send_str(dumps({"response_type": "response", "response_id": 0, "content": "Hallo.",
-                                         "content_complete": True}))
+                await ws.send_str(
+                    dumps(
+                        {"response_type": "response", "response_id": 0, "content": "Hallo.", "content_complete": True}
+                    )
+                )
             elif kind == "ping_pong":
                 await ws.send_str(dumps({"response_type": "ping_pong", "timestamp": message.get("timestamp")}))
             elif kind in ("response_required", "reminder_required"):
-                await ws.send_str(dumps({"response_type": "response", "response_id": message["response_id"],
-                                         "content": "Verstanden.", "content_complete": True}))
+                await ws.send_str(
+                    dumps(
+                        {
+                            "response_type": "response",
+                            "response_id": message["response_id"],
+                            "content": "Verstanden.",
+                            "content_complete": True,
+                        }
+                    )
+                )
         return ws
 
     app = web.Application()
@@ -190,11 +226,21 @@ class Server:
 
     def start(self) -> None:
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *self.argv,
-                                          "--port", str(self.port),
-                                          *(["--metrics-port", str(self.metrics_port)] if self.metrics_port else [])],
-                                         cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    *self.argv,
+                    "--port",
+                    str(self.port),
+                    *(["--metrics-port", str(self.metrics_port)] if self.metrics_port else []),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -247,17 +293,26 @@ def machine_busy_s() -> float:
 
 # ------------------------------------------------------------------------------------------- the CRM
 
+
 def prepare_sqlite(tmpdir: Path, leads: int) -> dict[str, str]:
     """Migrate an SQLite CRM and seed one rep and one lead per session; returns the bridge's environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "LEADCHAIN_SECRET_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmpdir / 'bench.db'}", LEADCHAIN_VAR_DIR=str(tmpdir),
-               LEADCHAIN_SECRET_APP_SECRET_KEY=secrets.token_urlsafe(16))
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmpdir / 'bench.db'}",
+        LEADCHAIN_VAR_DIR=str(tmpdir),
+        LEADCHAIN_SECRET_APP_SECRET_KEY=secrets.token_urlsafe(16),
+    )
     leadchain = Path(sys.executable).with_name("leadchain")
     done = subprocess.run([str(leadchain), "db-upgrade"], env=env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         raise BenchError(f"leadchain db-upgrade failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    seed = subprocess.run([sys.executable, str(Path(__file__).resolve()), "_seed", str(leads)], env=env, cwd=ROOT,
-                          capture_output=True, text=True)
+    seed = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "_seed", str(leads)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if seed.returncode:
         raise BenchError(f"seeding failed:\n{seed.stdout[-2000:]}{seed.stderr[-2000:]}")
     return env
@@ -267,44 +322,69 @@ def seed(leads: int) -> None:
     from crm import create_app
     from crm.extensions import db
     from crm.models import Lead, Role, User
+
     app = create_app()
     hours = {day: [["09:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
     with app.app_context():
         for i in range(leads):
-            rep = User(email=f"rep{i}@bench.example", name=f"Rep {i}", role=Role.SALES, timezone="Europe/Berlin",
-                       working_hours=hours)
+            rep = User(
+                email=f"rep{i}@bench.example",
+                name=f"Rep {i}",
+                role=Role.SALES,
+                timezone="Europe/Berlin",
+                working_hours=hours,
+            )
             db.session.add(rep)
             db.session.flush()
-            db.session.add(Lead(first_name="Jürgen", last_name=f"Weber{i}", company="Kfz-Werkstatt Krause GmbH",
-                                email=f"lead{i}@bench.example", phone_e164=f"+4930231{i:05d}", language="de",
-                                source="website", owner_id=rep.id))
+            db.session.add(
+                Lead(
+                    first_name="Jürgen",
+                    last_name=f"Weber{i}",
+                    company="Kfz-Werkstatt Krause GmbH",
+                    email=f"lead{i}@bench.example",
+                    phone_e164=f"+4930231{i:05d}",
+                    language="de",
+                    source="website",
+                    owner_id=rep.id,
+                )
+            )
         db.session.commit()
 
 
 # ----------------------------------------------------------------------------------------- the client
 
+
 @dataclass
 class LevelResult:
-    turns: list[float] = field(default_factory=list)      # client: request sent -> first response frame
+    turns: list[float] = field(default_factory=list)  # client: request sent -> first response frame
     completed: int = 0
-    ended_by_agent: int = 0                                # the agent said goodbye with end_call (booked)
+    ended_by_agent: int = 0  # the agent said goodbye with end_call (booked)
     failed: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
-    own: dict[str, float] | None = None                    # the bridge's histogram quantiles (s)
+    own: dict[str, float] | None = None  # the bridge's histogram quantiles (s)
 
 
 def _turns(transcript: list[tuple[str, str]]) -> list[dict]:
     return [{"role": role, "content": text} for role, text in transcript]
 
 
-async def session(server: Server, call_id: str, lead_id: int, delay: float, pause: tuple[float, float],
-                  rng: random.Random, result: LevelResult) -> None:
+async def session(
+    server: Server,
+    call_id: str,
+    lead_id: int,
+    delay: float,
+    pause: tuple[float, float],
+    rng: random.Random,
+    result: LevelResult,
+) -> None:
     from websockets.asyncio.client import connect
+
     await asyncio.sleep(delay)
     transcript: list[tuple[str, str]] = []
     try:
         async with connect(server.url(call_id), open_timeout=30, close_timeout=5, max_size=None) as ws:
+
             async def pinger() -> None:
                 while True:
                     await asyncio.sleep(2.0)
@@ -324,10 +404,22 @@ async def session(server: Server, call_id: str, lead_id: int, delay: float, paus
                         return "".join(parts), bool(message.get("end_call"))
 
             assert json.loads(await asyncio.wait_for(ws.recv(), 30))["response_type"] == "config"
-            await ws.send(json.dumps({"interaction_type": "call_details", "call": {
-                "call_type": "phone_call", "call_id": call_id, "call_status": "registered", "direction": "outbound",
-                "from_number": "+4930555000", "to_number": f"+4930231{lead_id:05d}",
-                "metadata": {"lead_id": str(lead_id)}}}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "interaction_type": "call_details",
+                        "call": {
+                            "call_type": "phone_call",
+                            "call_id": call_id,
+                            "call_status": "registered",
+                            "direction": "outbound",
+                            "from_number": "+4930555000",
+                            "to_number": f"+4930231{lead_id:05d}",
+                            "metadata": {"lead_id": str(lead_id)},
+                        },
+                    }
+                )
+            )
             ping = asyncio.create_task(pinger())
             try:
                 text, ended = await answer(0, None)
@@ -337,10 +429,22 @@ async def session(server: Server, call_id: str, lead_id: int, delay: float, paus
                         break
                     await asyncio.sleep(rng.uniform(*pause))
                     transcript.append(("user", line))
-                    await ws.send(json.dumps({"interaction_type": "update_only", "transcript": _turns(transcript),
-                                              "turntaking": "agent_turn"}))
-                    request = json.dumps({"interaction_type": "response_required", "response_id": response_id,
-                                          "transcript": _turns(transcript)})
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "interaction_type": "update_only",
+                                "transcript": _turns(transcript),
+                                "turntaking": "agent_turn",
+                            }
+                        )
+                    )
+                    request = json.dumps(
+                        {
+                            "interaction_type": "response_required",
+                            "response_id": response_id,
+                            "transcript": _turns(transcript),
+                        }
+                    )
                     sent = time.perf_counter()
                     await ws.send(request)
                     text, ended = await answer(response_id, sent)
@@ -356,6 +460,7 @@ async def session(server: Server, call_id: str, lead_id: int, delay: float, paus
 async def scrape(server: Server) -> dict[float, float]:
     """Cumulative bucket counts (upper bound in s -> count) of the bridge's Retell turn histogram."""
     import httpx
+
     async with httpx.AsyncClient(timeout=10) as client:
         text = (await client.get(f"http://{LOOPBACK}:{server.metrics_port}/metrics")).text
     buckets: dict[float, float] = {}
@@ -366,8 +471,9 @@ async def scrape(server: Server) -> dict[float, float]:
     return buckets
 
 
-def histogram_quantiles(before: dict[float, float], after: dict[float, float],
-                        qs=(0.5, 0.95, 0.99)) -> dict[str, float]:
+def histogram_quantiles(
+    before: dict[float, float], after: dict[float, float], qs=(0.5, 0.95, 0.99)
+) -> dict[str, float]:
     bounds = sorted(after)
     counts = [after[b] - before.get(b, 0.0) for b in bounds]
     total = counts[-1] if counts else 0
@@ -402,20 +508,36 @@ async def run_level(server: Server, n: int, args, leads: int, rng: random.Random
     cpu_before = {"server": server.cpu_s, "driver": sum(os.times()[:2]), "machine": machine_busy_s()}
     started = time.perf_counter()
     tag = secrets.token_hex(3)
-    await asyncio.gather(*(session(server, f"bench_{tag}_{n}_{i}", (i % leads) + 1, args.ramp * i / max(1, n),
-                                   args.pause, random.Random(rng.random()), result) for i in range(n)))
+    await asyncio.gather(
+        *(
+            session(
+                server,
+                f"bench_{tag}_{n}_{i}",
+                (i % leads) + 1,
+                args.ramp * i / max(1, n),
+                args.pause,
+                random.Random(rng.random()),
+                result,
+            )
+            for i in range(n)
+        )
+    )
     result.wall_s = time.perf_counter() - started
     server_cpu = server.cpu_s - cpu_before["server"]
     driver_cpu = sum(os.times()[:2]) - cpu_before["driver"]
     machine = machine_busy_s() - cpu_before["machine"]
-    result.cpu = {"server": server_cpu / result.wall_s, "driver": driver_cpu / result.wall_s,
-                  "others": max(0.0, machine - server_cpu - driver_cpu) / result.wall_s}
+    result.cpu = {
+        "server": server_cpu / result.wall_s,
+        "driver": driver_cpu / result.wall_s,
+        "others": max(0.0, machine - server_cpu - driver_cpu) / result.wall_s,
+    }
     if own_before is not None:
         result.own = histogram_quantiles(own_before, await scrape(server))
     return result
 
 
 # ------------------------------------------------------------------------------------------ reporting
+
 
 def ms(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{value * 1000:.2f}"
@@ -424,8 +546,13 @@ def ms(value: float) -> str:
 def report(levels: list[int], results: dict[str, dict[int, LevelResult]]) -> None:
     names = list(results)
     print("\nClient-measured, per turn: request sent -> first response frame (ms), p50 / p95 / p99")
-    header = "| N | " + " | ".join(names) + " | " + " | ".join(f"{n}/echo p50 · p95 · p99" for n in names
-                                                               if n != "echo") + " |"
+    header = (
+        "| N | "
+        + " | ".join(names)
+        + " | "
+        + " | ".join(f"{n}/echo p50 · p95 · p99" for n in names if n != "echo")
+        + " |"
+    )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for n in levels:
@@ -435,8 +562,11 @@ def report(levels: list[int], results: dict[str, dict[int, LevelResult]]) -> Non
             r = results[name][n]
             cells.append(" / ".join(ms(nearest_rank(r.turns, q)) for q in (0.5, 0.95, 0.99)) + f" ({len(r.turns)})")
             if name != "echo" and echo is not None:
-                ratios.append(" · ".join(
-                    f"{nearest_rank(r.turns, q) / nearest_rank(echo.turns, q):.1f}" for q in (0.5, 0.95, 0.99)))
+                ratios.append(
+                    " · ".join(
+                        f"{nearest_rank(r.turns, q) / nearest_rank(echo.turns, q):.1f}" for q in (0.5, 0.95, 0.99)
+                    )
+                )
         print(f"| {n} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
     print("\nThe bridge's own time per turn (its histogram: request in -> first chunk out), ms, p50 / p95 / p99")
@@ -447,35 +577,41 @@ def report(levels: list[int], results: dict[str, dict[int, LevelResult]]) -> Non
         cells = []
         for name in bridges:
             own = results[name][n].own or {}
-            cells.append(" / ".join(ms(own.get(k, math.nan)) for k in ("p50", "p95", "p99"))
-                         + f" ({int(own.get('count', 0))})")
+            cells.append(
+                " / ".join(ms(own.get(k, math.nan)) for k in ("p50", "p95", "p99")) + f" ({int(own.get('count', 0))})"
+            )
         print(f"| {n} | " + " | ".join(cells) + " |")
     for name in bridges:
         crossing = next((n for n in levels if (results[name][n].own or {}).get("p95", 0) > BUDGET_S), None)
         client = next((n for n in levels if nearest_rank(results[name][n].turns, 0.95) > BUDGET_S), None)
-        print(f"{name}: own p95 passes 20 ms at " + (f"N = {crossing}" if crossing else
-                                                      f"– not reached up to {levels[-1]}")
-              + "; client-measured p95 passes 20 ms at " + (f"N = {client}" if client else
-                                                            f"– not reached up to {levels[-1]}"))
+        print(
+            f"{name}: own p95 passes 20 ms at "
+            + (f"N = {crossing}" if crossing else f"– not reached up to {levels[-1]}")
+            + "; client-measured p95 passes 20 ms at "
+            + (f"N = {client}" if client else f"– not reached up to {levels[-1]}")
+        )
 
     print("\nSessions completed, wall s, CPU in cores (server process / driver / others on the box)")
     for name in names:
         for n in levels:
             r = results[name][n]
             warn = "  WARNING: others > 0.25 cores, figures are low" if r.cpu["others"] > 0.25 else ""
-            print(f"  {name:14s} N={n:<4d} {r.completed}/{n} completed ({r.ended_by_agent} ended by the agent), "
-                  f"{r.wall_s:6.1f} s, "
-                  f"{r.cpu['server']:.2f} / {r.cpu['driver']:.2f} / {r.cpu['others']:.2f}{warn}")
+            print(
+                f"  {name:14s} N={n:<4d} {r.completed}/{n} completed ({r.ended_by_agent} ended by the agent), "
+                f"{r.wall_s:6.1f} s, "
+                f"{r.cpu['server']:.2f} / {r.cpu['driver']:.2f} / {r.cpu['others']:.2f}{warn}"
+            )
             for failure in r.failed[:3]:
                 print(f"      failed: {failure}")
 
 
 # --------------------------------------------------------------------------------------------- main
 
+
 async def drive(args, servers: list[Server], leads: int) -> dict[str, dict[int, LevelResult]]:
     rng = random.Random(args.seed)
     results: dict[str, dict[int, LevelResult]] = {s.name: {} for s in servers}
-    for server in servers:   # warm-up: one short session each (imports, first lookups)
+    for server in servers:  # warm-up: one short session each (imports, first lookups)
         await session(server, f"bench_warmup_{secrets.token_hex(3)}", 1, 0, (0.0, 0.05), rng, LevelResult())
     for n in args.sessions:
         for server in servers:
@@ -491,6 +627,7 @@ async def drive(args, servers: list[Server], leads: int) -> dict[str, dict[int, 
 async def counters(server: Server) -> dict[str, float]:
     """Totals of the bridge's counters over the whole run (fillers, tool timeouts, superseded responses)."""
     import httpx
+
     async with httpx.AsyncClient(timeout=10) as client:
         text = (await client.get(f"http://{LOOPBACK}:{server.metrics_port}/metrics")).text
     totals: dict[str, float] = {}
@@ -503,10 +640,15 @@ async def counters(server: Server) -> dict[str, float]:
 
 def parse_args(argv: list[str]):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", default="1,50,200,500",
-                        type=lambda s: sorted({int(x) for x in s.split(",") if x.strip()}))
-    parser.add_argument("--pause", default="1.0-2.0", type=lambda s: tuple(float(x) for x in s.split("-", 1)),
-                        help="seconds the callee speaks between turns (uniform), e.g. 1.0-2.0")
+    parser.add_argument(
+        "--sessions", default="1,50,200,500", type=lambda s: sorted({int(x) for x in s.split(",") if x.strip()})
+    )
+    parser.add_argument(
+        "--pause",
+        default="1.0-2.0",
+        type=lambda s: tuple(float(x) for x in s.split("-", 1)),
+        help="seconds the callee speaks between turns (uniform), e.g. 1.0-2.0",
+    )
     parser.add_argument("--ramp", default=3.0, type=float, help="session starts are spread over this many seconds")
     parser.add_argument("--crm", default="memory,sqlite", help="bridge variants: memory, sqlite (comma-separated)")
     parser.add_argument("--seed", default=6, type=int)
@@ -520,6 +662,7 @@ def main(argv: list[str]) -> int:
         p.add_argument("--metrics-port", type=int)
         a = p.parse_args(argv)
         import logging
+
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
         asyncio.run(serve_bridge(a.port, a.metrics_port, a.crm))
         return 0
@@ -541,22 +684,34 @@ def main(argv: list[str]) -> int:
         tmpdir = Path(tmp)
         try:
             base_env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "LEADCHAIN_SECRET_"))}
-            base_env.update(BENCH_SECRET=PATH_SECRET, LEADCHAIN_VAR_DIR=str(tmpdir),
-                            LEADCHAIN_SECRET_APP_SECRET_KEY=secrets.token_urlsafe(16),
-                            DATABASE_URL=f"sqlite:///{tmpdir / 'unused.db'}")
+            base_env.update(
+                BENCH_SECRET=PATH_SECRET,
+                LEADCHAIN_VAR_DIR=str(tmpdir),
+                LEADCHAIN_SECRET_APP_SECRET_KEY=secrets.token_urlsafe(16),
+                DATABASE_URL=f"sqlite:///{tmpdir / 'unused.db'}",
+            )
             base_env.pop("LEADCHAIN_BRIDGE_LLM_URL", None)
             for crm in crms:
                 env = base_env if crm == "memory" else {**prepare_sqlite(tmpdir, leads), "BENCH_SECRET": PATH_SECRET}
-                servers.append(Server(f"bridge/{crm}", ["_bridge", "--crm", crm], env, tmpdir / f"bridge-{crm}.log",
-                                      metrics_port=free_port()))
+                servers.append(
+                    Server(
+                        f"bridge/{crm}",
+                        ["_bridge", "--crm", crm],
+                        env,
+                        tmpdir / f"bridge-{crm}.log",
+                        metrics_port=free_port(),
+                    )
+                )
             servers.append(Server("echo", ["_echo"], base_env, tmpdir / "echo.log"))
             for server in servers:
                 server.start()
             for server in servers:
                 server.wait_ready()
-            print(f"bench/bridge.py: sessions {args.sessions}, {len(CALLEE_LINES)} turns each, pause "
-                  f"{args.pause[0]}-{args.pause[1]} s, ramp {args.ramp} s, servers {[s.name for s in servers]}",
-                  flush=True)
+            print(
+                f"bench/bridge.py: sessions {args.sessions}, {len(CALLEE_LINES)} turns each, pause "
+                f"{args.pause[0]}-{args.pause[1]} s, ramp {args.ramp} s, servers {[s.name for s in servers]}",
+                flush=True,
+            )
             results = asyncio.run(drive(args, servers, leads))
         except BenchError as e:
             print(f"benchmark could not run: {e}", file=sys.stderr)
@@ -572,8 +727,10 @@ def main(argv: list[str]) -> int:
             if server.metrics_port:
                 booked = server.log.read_text(errors="replace").count("booking=booked")
                 totals = ", ".join(f"{k.replace('_', ' ')} {int(v)}" for k, v in sorted(server.counters.items()))
-                print(f"{server.name}: {booked} turns booked an appointment (bridge log, warm-up included); "
-                      f"{totals or 'no filler, no tool timeout'}")
+                print(
+                    f"{server.name}: {booked} turns booked an appointment (bridge log, warm-up included); "
+                    f"{totals or 'no filler, no tool timeout'}"
+                )
         print(f"\nrun time {time.monotonic() - started:.0f} s")
         incomplete = sum(len(r.failed) for by_n in results.values() for r in by_n.values())
         return 1 if incomplete else 0

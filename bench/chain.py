@@ -35,6 +35,7 @@ the cap on concurrent start_workflow calls in B. Default 200.
 Exit status: 0 when every chain ended as expected (A: every lead booked, one call each); 1 when not;
 2 when the benchmark could not run. See bench/README.md ("chain").
 """
+
 from __future__ import annotations
 
 # Only the standard library and temporalio at module level: the bare workflow below is imported into
@@ -66,11 +67,11 @@ if not workflow.unsafe.in_sandbox():
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-MAX_LEADS = 90_000          # phone numbers +49 30 231 + 5 digits; warm-up leads use the numbers after N
-WARMUP = 5                  # per scenario: 1 probe alone, then 4 at once
+MAX_LEADS = 90_000  # phone numbers +49 30 231 + 5 digits; warm-up leads use the numbers after N
+WARMUP = 5  # per scenario: 1 probe alone, then 4 at once
 BARE_WORKFLOW = "BenchBareWorkflow"
 BARE_ACTIVITY = "bench_noop"
-PROVIDER = "retell"         # the name the fake voice provider answers to (the default campaign's provider)
+PROVIDER = "retell"  # the name the fake voice provider answers to (the default campaign's provider)
 
 
 class BenchError(RuntimeError):
@@ -78,6 +79,7 @@ class BenchError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------- scenario B workflow
+
 
 @activity.defn(name=BARE_ACTIVITY)
 async def bench_noop(step: int) -> float:
@@ -91,12 +93,16 @@ class BareWorkflow:
     async def run(self, activities: int) -> list[float]:
         stamps: list[float] = []
         for step in range(activities):
-            stamps.append(await workflow.execute_activity(
-                BARE_ACTIVITY, step, result_type=float, start_to_close_timeout=timedelta(seconds=30)))
+            stamps.append(
+                await workflow.execute_activity(
+                    BARE_ACTIVITY, step, result_type=float, start_to_close_timeout=timedelta(seconds=30)
+                )
+            )
         return stamps
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -153,9 +159,13 @@ class CpuMeter:
         self.wall = time.monotonic()
 
     def _sample(self) -> dict[str, float]:
-        return {"server": cpu_of(self.server_pid), "workers": sum(cpu_of(p) for p in self.worker_pids),
-                "postgres": sum(cpu_of(p) for p in postgres_pids(self.dbname)), "driver": time.process_time(),
-                "box": box_busy()}
+        return {
+            "server": cpu_of(self.server_pid),
+            "workers": sum(cpu_of(p) for p in self.worker_pids),
+            "postgres": sum(cpu_of(p) for p in postgres_pids(self.dbname)),
+            "driver": time.process_time(),
+            "box": box_busy(),
+        }
 
     def cores(self) -> dict[str, float]:
         end, wall = self._sample(), time.monotonic() - self.wall
@@ -168,10 +178,16 @@ class CpuMeter:
 def always_open_policy():
     """Calling hours around the clock (a copy of tests/workflows/conftest.py's always_open_policy)."""
     from datetime import time as dtime
+
     from crm.services.compliance import CallingWindow, GatePolicy
+
     always = CallingWindow(tuple(range(7)), dtime(0), dtime(23, 59, 59, 999999))
-    return GatePolicy(windows={"DE": always, "US": always}, default_window=always, max_attempts_per_day=100,
-                      german_public_holidays=False)
+    return GatePolicy(
+        windows={"DE": always, "US": always},
+        default_window=always,
+        max_attempts_per_day=100,
+        german_public_holidays=False,
+    )
 
 
 def make_app(db_url: str):
@@ -179,33 +195,132 @@ def make_app(db_url: str):
     (the driver sets LEADCHAIN_SECRET_APP_CHAIN_KEY and ..._SECRET_KEY for itself and its workers)."""
     from crm import create_app
     from crm.secrets import EnvSecrets
-    return create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SECRETS": EnvSecrets(),
-                       "LEADCHAIN_GATE_POLICY": always_open_policy()})
+
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url, "SECRETS": EnvSecrets(), "LEADCHAIN_GATE_POLICY": always_open_policy()}
+    )
 
 
 # -------------------------------------------------------------------------------------------- leads
 
-FIRST = ["Anna", "Lukas", "Maria", "Jonas", "Sophie", "Felix", "Laura", "Paul", "Lea", "Tim", "Julia",
-         "Jan", "Lisa", "Niklas", "Sarah", "David", "Hannah", "Leon", "Katharina", "Tobias", "Lena",
-         "Florian", "Nina", "Stefan", "Clara", "Markus", "Emma", "Thomas", "Marie", "Sebastian"]
-LAST = ["Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
-        "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz", "Zimmermann", "Braun", "Hofmann",
-        "Hartmann", "Lange", "Schmitt", "Werner", "Krause", "Meier", "Lehmann", "Schmid", "Schulze",
-        "Maier", "Kaiser", "Fuchs", "Peters", "Lang", "Scholz", "Weiss", "Jung", "Hahn", "Vogel",
-        "Friedrich", "Keller", "Berger", "Frank", "Roth", "Beck", "Lorenz", "Baumann", "Franke",
-        "Albrecht", "Simon", "Ludwig", "Winter"]
-COMPANIES = ["Acme", "Nordlicht", "Bergwerk", "Havelblick", "Spreetal", "Rheinkraft", "Alpenblick",
-             "Elbufer", "Lindenhof", "Sonnenfeld", "Waldrand", "Seeblick", "Taunus", "Hafenkante"]
+FIRST = [
+    "Anna",
+    "Lukas",
+    "Maria",
+    "Jonas",
+    "Sophie",
+    "Felix",
+    "Laura",
+    "Paul",
+    "Lea",
+    "Tim",
+    "Julia",
+    "Jan",
+    "Lisa",
+    "Niklas",
+    "Sarah",
+    "David",
+    "Hannah",
+    "Leon",
+    "Katharina",
+    "Tobias",
+    "Lena",
+    "Florian",
+    "Nina",
+    "Stefan",
+    "Clara",
+    "Markus",
+    "Emma",
+    "Thomas",
+    "Marie",
+    "Sebastian",
+]
+LAST = [
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Schmid",
+    "Schulze",
+    "Maier",
+    "Kaiser",
+    "Fuchs",
+    "Peters",
+    "Lang",
+    "Scholz",
+    "Weiss",
+    "Jung",
+    "Hahn",
+    "Vogel",
+    "Friedrich",
+    "Keller",
+    "Berger",
+    "Frank",
+    "Roth",
+    "Beck",
+    "Lorenz",
+    "Baumann",
+    "Franke",
+    "Albrecht",
+    "Simon",
+    "Ludwig",
+    "Winter",
+]
+COMPANIES = [
+    "Acme",
+    "Nordlicht",
+    "Bergwerk",
+    "Havelblick",
+    "Spreetal",
+    "Rheinkraft",
+    "Alpenblick",
+    "Elbufer",
+    "Lindenhof",
+    "Sonnenfeld",
+    "Waldrand",
+    "Seeblick",
+    "Taunus",
+    "Hafenkante",
+]
 
 
 def lead_payload(i: int) -> dict:
     """A hot lead (business address, phone consent, stated interest): scores above the call gate."""
     first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
     company = COMPANIES[i % len(COMPANIES)]
-    return {"first_name": first, "last_name": last, "company": f"{company} GmbH",
-            "email": f"{first}.{last}{i}@{company}.de".lower(), "phone": f"+49 30 231{i:05d}",
-            "phone_consent": "ja", "interest": "Angebot für 5 Standorte",
-            "utm_source": "google", "utm_medium": "cpc", "utm_campaign": "bench-chain"}
+    return {
+        "first_name": first,
+        "last_name": last,
+        "company": f"{company} GmbH",
+        "email": f"{first}.{last}{i}@{company}.de".lower(),
+        "phone": f"+49 30 231{i:05d}",
+        "phone_consent": "ja",
+        "interest": "Angebot für 5 Standorte",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "bench-chain",
+    }
 
 
 def store_submissions(app, indices: list[int], source: str = "website") -> tuple[list[tuple[int, str]], float]:
@@ -214,6 +329,7 @@ def store_submissions(app, indices: list[int], source: str = "website") -> tuple
     from crm.extensions import db
     from crm.schemas.lead import WebFormLeadSchema
     from crm.services import submissions
+
     with app.app_context():
         cfg = app.config["LEADCHAIN"]
         schema = WebFormLeadSchema(default_region=cfg.default_phone_region, default_source=source)
@@ -222,8 +338,12 @@ def store_submissions(app, indices: list[int], source: str = "website") -> tuple
             payload = {**lead_payload(i), "source": source}
             loaded.append((schema.load(payload), payload))
         try:
-            stored = [submissions.submit(lead, payload, region=cfg.default_phone_region, channel="webhook",
-                                         actor=f"webhook:{source}") for lead, payload in loaded]
+            stored = [
+                submissions.submit(
+                    lead, payload, region=cfg.default_phone_region, channel="webhook", actor=f"webhook:{source}"
+                )
+                for lead, payload in loaded
+            ]
             rows = [(s.id, s.chain_id) for s in stored]
             db.session.commit()
             return rows, time.time()
@@ -234,16 +354,26 @@ def store_submissions(app, indices: list[int], source: str = "website") -> tuple
 def call_latencies(app, submission_ids: list[int]) -> dict[int, tuple[float, float | None, int]]:
     """submission id -> (received_at, first call's started_at or None, number of calls), epoch seconds."""
     import sqlalchemy as sa
+
     from crm.extensions import db
     from crm.models import Interaction, InteractionKind, LeadSubmission
+
     with app.app_context():
         try:
             rows = db.session.execute(
-                sa.select(LeadSubmission.id, LeadSubmission.received_at, sa.func.min(Interaction.started_at),
-                          sa.func.count(Interaction.id))
-                .outerjoin(Interaction, sa.and_(Interaction.lead_id == LeadSubmission.lead_id,
-                                                Interaction.kind == InteractionKind.CALL))
-                .where(LeadSubmission.id.in_(submission_ids)).group_by(LeadSubmission.id)).all()
+                sa.select(
+                    LeadSubmission.id,
+                    LeadSubmission.received_at,
+                    sa.func.min(Interaction.started_at),
+                    sa.func.count(Interaction.id),
+                )
+                .outerjoin(
+                    Interaction,
+                    sa.and_(Interaction.lead_id == LeadSubmission.lead_id, Interaction.kind == InteractionKind.CALL),
+                )
+                .where(LeadSubmission.id.in_(submission_ids))
+                .group_by(LeadSubmission.id)
+            ).all()
             return {r[0]: (r[1].timestamp(), r[2].timestamp() if r[2] else None, r[3]) for r in rows}
         finally:
             db.session.remove()
@@ -252,12 +382,17 @@ def call_latencies(app, submission_ids: list[int]) -> dict[int, tuple[float, flo
 def timeline(app, lead_id: int) -> list[str]:
     """The chain's steps as the CRM recorded them (audit entries chain.*), for a failure message."""
     import sqlalchemy as sa
+
     from crm.extensions import db
     from crm.models import AuditEntry
+
     with app.app_context():
         try:
-            rows = db.session.execute(sa.select(AuditEntry.action, AuditEntry.after).where(
-                AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead_id).order_by(AuditEntry.id)).all()
+            rows = db.session.execute(
+                sa.select(AuditEntry.action, AuditEntry.after)
+                .where(AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead_id)
+                .order_by(AuditEntry.id)
+            ).all()
             return [f"{action}: {(after or {}).get('detail', after)}" for action, after in rows]
         finally:
             db.session.remove()
@@ -265,14 +400,17 @@ def timeline(app, lead_id: int) -> list[str]:
 
 # ------------------------------------------------------------------------------ database and server
 
+
 class Database:
     def __init__(self, admin_url: str) -> None:
         self.admin_url, self.name, self.url = admin_url, None, None
 
     def create(self) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
         import psycopg
         from psycopg import sql
-        from urllib.parse import urlsplit, urlunsplit
+
         name = f"bench_chain_{secrets.token_hex(5)}"
         try:
             with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
@@ -286,15 +424,25 @@ class Database:
 
     def migrate(self) -> None:
         from flask_migrate import upgrade
+
         from crm.extensions import db
+
         app = make_app(self.url)
         from crm.models import Campaign
+
         with app.app_context():
             upgrade()
             # place_call dials through the lead's campaign (else the default one), as the workflow
             # tests' harness sets up: the fake provider stands in for "retell".
-            db.session.add(Campaign(name="default", provider=PROVIDER, agent_id="agent_bench",
-                                    from_number="+4930555000", is_default=True))
+            db.session.add(
+                Campaign(
+                    name="default",
+                    provider=PROVIDER,
+                    agent_id="agent_bench",
+                    from_number="+4930555000",
+                    is_default=True,
+                )
+            )
             db.session.commit()
             db.session.remove()
             db.engine.dispose()
@@ -304,6 +452,7 @@ class Database:
             return
         import psycopg
         from psycopg import sql
+
         try:
             with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
                 conn.execute("SET statement_timeout = '30s'")
@@ -324,14 +473,30 @@ class DevServer:
         binary = Path(sys.executable).with_name("temporal")
         if not binary.exists():
             raise BenchError(f"{binary} not found (the Temporal CLI comes with the test extras)")
-        argv = [str(binary), "server", "start-dev", "--headless", "--ip", LOOPBACK, "--port", str(self.port),
-                "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-                "--search-attribute", "LeadStage=Keyword", "--log-level", "warn"]
+        argv = [
+            str(binary),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--search-attribute",
+            "LeadStage=Keyword",
+            "--log-level",
+            "warn",
+        ]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     async def wait_ready(self, timeout: float = 60.0):
         from workers.temporal_client import connect
+
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
@@ -341,8 +506,10 @@ class DevServer:
                 client = await asyncio.wait_for(connect(self.address), timeout=5)
                 # The search attribute is registered at start; a chain cannot run without it.
                 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+
                 attrs = await client.operator_service.list_search_attributes(
-                    ListSearchAttributesRequest(namespace="default"), timeout=timedelta(seconds=5))
+                    ListSearchAttributesRequest(namespace="default"), timeout=timedelta(seconds=5)
+                )
                 if "LeadStage" in attrs.custom_attributes:
                     return client
             except Exception as e:  # noqa: BLE001 - not up yet
@@ -376,6 +543,7 @@ def tail(path: Path, lines: int = 30) -> str:
 
 # --------------------------------------------------------------------------------- worker processes
 
+
 class WorkerProcess:
     """One worker subprocess of this script (`bench/chain.py _worker KIND ...`)."""
 
@@ -388,8 +556,9 @@ class WorkerProcess:
 
     def start(self) -> None:
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -431,6 +600,7 @@ async def worker_main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from temporalio.worker import Worker
+
     from workers import chain as chain_mod
     from workers.temporal_client import connect
 
@@ -446,10 +616,15 @@ async def worker_main(argv: list[str]) -> None:
     if args.kind == "bare":
         # Default Worker settings, sandboxed: the baseline of docs/temporal.md §3.
         from bench import chain as this  # the workflow's module must be importable by name for the sandbox
-        runners.append(chain_mod.worker_runner(Worker(client, task_queue=args.task_queue,
-                                                      workflows=[this.BareWorkflow], activities=[this.bench_noop])))
+
+        runners.append(
+            chain_mod.worker_runner(
+                Worker(client, task_queue=args.task_queue, workflows=[this.BareWorkflow], activities=[this.bench_noop])
+            )
+        )
     else:
         from workflows.payloads import ChainSettings
+
         settings = ChainSettings(**json.loads(args.settings))
         app = make_app(args.db_url)
         # As workers/main.py: 16 activity threads per worker process.
@@ -457,10 +632,15 @@ async def worker_main(argv: list[str]) -> None:
         executors.append(executor)
         if args.kind == "chain":
             from workers.relay import Relay
-            runners.append(chain_mod.worker_runner(chain_mod.chain_worker(
-                client, app, executor, task_queue=settings.chain_task_queue)))
-            runners.append(Relay(app, client, settings, batch=args.relay_batch,
-                                 task_queue=settings.chain_task_queue).run)
+
+            runners.append(
+                chain_mod.worker_runner(
+                    chain_mod.chain_worker(client, app, executor, task_queue=settings.chain_task_queue)
+                )
+            )
+            runners.append(
+                Relay(app, client, settings, batch=args.relay_batch, task_queue=settings.chain_task_queue).run
+            )
         else:
             from activities.provider_activities import ProviderActivities
             from tests.fakes import FakeEmailSender, FakeVoiceProvider
@@ -481,15 +661,20 @@ async def worker_main(argv: list[str]) -> None:
 
             provider, email = WebhookingProvider(name=PROVIDER), FakeEmailSender()
             acts = ProviderActivities(app, ProviderRegistry({PROVIDER: provider}), email)
-            runners.append(chain_mod.worker_runner(chain_mod.provider_worker(
-                client, acts, executor, task_queue=settings.provider_task_queue)))
+            runners.append(
+                chain_mod.worker_runner(
+                    chain_mod.provider_worker(client, acts, executor, task_queue=settings.provider_task_queue)
+                )
+            )
             delivered = {"ok": 0, "failed": 0, "errors": []}
 
             async def deliver_one(chain_id: str, result: CallResult) -> None:
                 # What the provider webhook handler does: the result reaches the chain as an update.
                 try:
-                    await asyncio.wait_for(client.get_workflow_handle(chain_id).execute_update(
-                        "call_result", result, id=result.event_id), timeout=60)
+                    await asyncio.wait_for(
+                        client.get_workflow_handle(chain_id).execute_update("call_result", result, id=result.event_id),
+                        timeout=60,
+                    )
                     delivered["ok"] += 1
                 except Exception as e:  # noqa: BLE001 - reported, the chain then polls the provider
                     delivered["failed"] += 1
@@ -501,7 +686,7 @@ async def worker_main(argv: list[str]) -> None:
                 while not stop_event.is_set():
                     try:
                         chain_id, result = await asyncio.wait_for(results.get(), timeout=0.2)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         continue
                     task = asyncio.create_task(deliver_one(chain_id, result))
                     pending.add(task)
@@ -519,9 +704,13 @@ async def worker_main(argv: list[str]) -> None:
     errors = [f"{type(d).__name__}: {d}" for d in done if isinstance(d, BaseException)]
     if args.kind == "provider":
         provider, email, delivered = stats_sources
-        stats = {"calls_placed": len(provider.placed), "emails_sent": len(email.sent),
-                 "updates_delivered": delivered["ok"], "updates_failed": delivered["failed"],
-                 "update_errors": delivered["errors"]}
+        stats = {
+            "calls_placed": len(provider.placed),
+            "emails_sent": len(email.sent),
+            "updates_delivered": delivered["ok"],
+            "updates_failed": delivered["failed"],
+            "update_errors": delivered["errors"],
+        }
     stats["runner_errors"] = errors
     for executor in executors:
         executor.shutdown(wait=False, cancel_futures=True)
@@ -529,6 +718,7 @@ async def worker_main(argv: list[str]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ scenarios
+
 
 @dataclasses.dataclass
 class Result:
@@ -553,16 +743,27 @@ class Result:
 
 def chain_settings(suffix: str):
     from workflows.payloads import ChainSettings
+
     # Shortened as the workflow tests' FAST; the booked path reaches none of these waits.
-    return ChainSettings(call_result_timeout_s=60, call_poll_interval_s=1, max_call_polls=3, max_call_attempts=3,
-                         retry_delay_s=1, nurture_delays_s=[0, 1, 1], rescore_delay_s=1, max_nurture_cycles=1,
-                         chain_task_queue=f"bench-chain-{suffix}", provider_task_queue=f"bench-provider-{suffix}")
+    return ChainSettings(
+        call_result_timeout_s=60,
+        call_poll_interval_s=1,
+        max_call_polls=3,
+        max_call_attempts=3,
+        retry_delay_s=1,
+        nurture_delays_s=[0, 1, 1],
+        rescore_delay_s=1,
+        max_nurture_cycles=1,
+        chain_task_queue=f"bench-chain-{suffix}",
+        provider_task_queue=f"bench-provider-{suffix}",
+    )
 
 
 async def await_results(client, ids: list[str], deadline: float, result_type=None) -> dict[str, tuple[float, object]]:
     """workflow id -> (epoch time its result arrived at this client, result). Waits for chains the relay
     has not started yet. Raises BenchError at the deadline, naming how many are missing."""
     from temporalio.service import RPCError, RPCStatusCode
+
     done: dict[str, tuple[float, object]] = {}
 
     async def one(wf_id: str) -> None:
@@ -572,14 +773,15 @@ async def await_results(client, ids: list[str], deadline: float, result_type=Non
                 return
             try:
                 value = await asyncio.wait_for(
-                    client.get_workflow_handle(wf_id, result_type=result_type).result(), timeout=left)
+                    client.get_workflow_handle(wf_id, result_type=result_type).result(), timeout=left
+                )
                 done[wf_id] = (time.time(), value)
                 return
             except RPCError as e:
                 if e.status != RPCStatusCode.NOT_FOUND:
                     raise
                 await asyncio.sleep(0.1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
 
     outcomes = await asyncio.gather(*(one(i) for i in ids), return_exceptions=True)
@@ -594,21 +796,37 @@ async def await_results(client, ids: list[str], deadline: float, result_type=Non
 async def history_shape(client, wf_id: str) -> tuple[int, list[str]]:
     """(history length, activity types in the order scheduled)."""
     from temporalio.api.enums.v1 import EventType
+
     history = await asyncio.wait_for(client.get_workflow_handle(wf_id).fetch_history(), timeout=30)
-    kinds = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
-             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    kinds = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
     return len(history.events), kinds
 
 
-async def scenario_leadchain(client, server: DevServer, db_url: str, dbname: str, tmpdir: Path, env: dict, n: int,
-                             concurrency: int, timeout: float) -> tuple[Result, int, int]:
+async def scenario_leadchain(
+    client,
+    server: DevServer,
+    db_url: str,
+    dbname: str,
+    tmpdir: Path,
+    env: dict,
+    n: int,
+    concurrency: int,
+    timeout: float,
+) -> tuple[Result, int, int]:
     """Returns the result, the activities one booked chain schedules and place_call's 1-based position."""
     from workflows.payloads import ChainOutcome
+
     suffix = secrets.token_hex(4)
     settings = chain_settings(suffix)
     common = ["--address", server.address, "--db-url", db_url, "--settings", json.dumps(dataclasses.asdict(settings))]
-    procs = [WorkerProcess("chain", tmpdir, [*common, "--relay-batch", str(concurrency)], env),
-             WorkerProcess("provider", tmpdir, common, env)]
+    procs = [
+        WorkerProcess("chain", tmpdir, [*common, "--relay-batch", str(concurrency)], env),
+        WorkerProcess("provider", tmpdir, common, env),
+    ]
     app = make_app(db_url)
     result = None
     stats: dict = {}
@@ -624,8 +842,10 @@ async def scenario_leadchain(client, server: DevServer, db_url: str, dbname: str
         probe_outcome = probe[probe_rows[0][1]][1]
         if probe_outcome.stage != "booked":
             steps = await asyncio.to_thread(timeline, app, probe_outcome.lead_id)
-            raise BenchError(f"the probe lead ended as {probe_outcome.stage!r} ({probe_outcome.detail}), not booked; "
-                             "its timeline:\n  " + "\n  ".join(steps))
+            raise BenchError(
+                f"the probe lead ended as {probe_outcome.stage!r} ({probe_outcome.detail}), not booked; "
+                "its timeline:\n  " + "\n  ".join(steps)
+            )
         events, kinds = await history_shape(client, probe_rows[0][1])
         if "place_call" not in kinds:
             raise BenchError(f"the probe chain placed no call: activities {kinds}")
@@ -660,9 +880,20 @@ async def scenario_leadchain(client, server: DevServer, db_url: str, dbname: str
                 continue
             to_call.append((placed - received) * 1000)
             to_end.append((finished[chain_id][0] - received) * 1000)
-        result = Result("leadchain", n, wall, percentile(to_call, 50), percentile(to_call, 99),
-                        "submission stored -> call placed", percentile(to_end, 50), percentile(to_end, 99),
-                        events=events, activities=len(kinds), cores=cores, problems=problems[:10])
+        result = Result(
+            "leadchain",
+            n,
+            wall,
+            percentile(to_call, 50),
+            percentile(to_call, 99),
+            "submission stored -> call placed",
+            percentile(to_end, 50),
+            percentile(to_end, 99),
+            events=events,
+            activities=len(kinds),
+            cores=cores,
+            problems=problems[:10],
+        )
         result.notes += [
             f"booked chain schedules {len(kinds)} activities: {', '.join(kinds)} (place_call is #{place_at})",
             f"{n} submissions stored in one transaction in {(committed - t0) * 1000:.0f} ms",
@@ -675,6 +906,7 @@ async def scenario_leadchain(client, server: DevServer, db_url: str, dbname: str
             if p.proc is not None:
                 stats.update({f"{p.kind}.{k}": v for k, v in p.stop().items()})
         from crm.extensions import db
+
         with app.app_context():
             db.engine.dispose()
         if result is not None:
@@ -686,16 +918,27 @@ async def scenario_leadchain(client, server: DevServer, db_url: str, dbname: str
             result.notes.append(f"workers: {stats}")
 
 
-async def scenario_bare(client, server: DevServer, dbname: str, tmpdir: Path, env: dict, n: int, concurrency: int,
-                        timeout: float, activities: int, position: int) -> Result:
+async def scenario_bare(
+    client,
+    server: DevServer,
+    dbname: str,
+    tmpdir: Path,
+    env: dict,
+    n: int,
+    concurrency: int,
+    timeout: float,
+    activities: int,
+    position: int,
+) -> Result:
     queue = f"bench-bare-{secrets.token_hex(4)}"
     proc = WorkerProcess("bare", tmpdir, ["--address", server.address, "--task-queue", queue], env)
 
     async def start(wf_id: str, limit: asyncio.Semaphore, started: dict[str, float]) -> None:
         started[wf_id] = time.time()
         async with limit:
-            await asyncio.wait_for(client.start_workflow(BARE_WORKFLOW, activities, id=wf_id, task_queue=queue),
-                                   timeout=60)
+            await asyncio.wait_for(
+                client.start_workflow(BARE_WORKFLOW, activities, id=wf_id, task_queue=queue), timeout=60
+            )
 
     async def burst(ids: list[str], deadline: float) -> tuple[dict, dict]:
         started: dict[str, float] = {}
@@ -728,11 +971,24 @@ async def scenario_bare(client, server: DevServer, dbname: str, tmpdir: Path, en
         to_pos = [(finished[i][1][position - 1] - started[i]) * 1000 for i in ids]
         to_end = [(finished[i][0] - started[i]) * 1000 for i in ids]
         problems = [f"{i}: {len(finished[i][1])} activities" for i in ids if len(finished[i][1]) != activities][:10]
-        result = Result("bare", n, wall, percentile(to_pos, 50), percentile(to_pos, 99),
-                        f"start -> activity #{position} ran", percentile(to_end, 50), percentile(to_end, 99),
-                        events=events, activities=len(kinds), cores=cores, problems=problems)
-        result.notes.append(f"unloaded (probe, 1 sample): start -> activity #{position} {unloaded[0]:.0f} ms, "
-                            f"-> result {unloaded[1]:.0f} ms")
+        result = Result(
+            "bare",
+            n,
+            wall,
+            percentile(to_pos, 50),
+            percentile(to_pos, 99),
+            f"start -> activity #{position} ran",
+            percentile(to_end, 50),
+            percentile(to_end, 99),
+            events=events,
+            activities=len(kinds),
+            cores=cores,
+            problems=problems,
+        )
+        result.notes.append(
+            f"unloaded (probe, 1 sample): start -> activity #{position} {unloaded[0]:.0f} ms, "
+            f"-> result {unloaded[1]:.0f} ms"
+        )
         return result
     finally:
         stats = proc.stop() if proc.proc is not None else {}
@@ -742,31 +998,41 @@ async def scenario_bare(client, server: DevServer, dbname: str, tmpdir: Path, en
 
 # ---------------------------------------------------------------------------------------------- main
 
+
 def report(a: Result | None, b: Result | None, n: int, concurrency: int) -> None:
     print()
-    print(f"chain benchmark: N={n}, concurrency={concurrency}, {os.cpu_count()} CPUs, dev server in-memory, "
-          "loopback only")
+    print(
+        f"chain benchmark: N={n}, concurrency={concurrency}, {os.cpu_count()} CPUs, dev server in-memory, loopback only"
+    )
     header = f"{'scenario':<10} {'N':>5} {'wall s':>8} {'chains/s':>9} {'p50 ms':>9} {'p99 ms':>9}  latency measured"
     print(header)
     print("-" * len(header))
     for r in (a, b):
         if r is not None:
-            print(f"{r.name:<10} {r.n:>5} {r.wall_s:>8.2f} {r.rate:>9.2f} {r.p50_ms:>9.0f} {r.p99_ms:>9.0f}  "
-                  f"{r.latency_what}")
+            print(
+                f"{r.name:<10} {r.n:>5} {r.wall_s:>8.2f} {r.rate:>9.2f} {r.p50_ms:>9.0f} {r.p99_ms:>9.0f}  "
+                f"{r.latency_what}"
+            )
     if a and b:
-        print(f"{'ratio':<10} {'':>5} {a.wall_s / b.wall_s:>8.2f} {a.rate / b.rate:>9.2f} "
-              f"{a.p50_ms / b.p50_ms:>9.2f} {a.p99_ms / b.p99_ms:>9.2f}  leadchain / bare")
+        print(
+            f"{'ratio':<10} {'':>5} {a.wall_s / b.wall_s:>8.2f} {a.rate / b.rate:>9.2f} "
+            f"{a.p50_ms / b.p50_ms:>9.2f} {a.p99_ms / b.p99_ms:>9.2f}  leadchain / bare"
+        )
     print()
     for r in (a, b):
         if r is None:
             continue
         cores = ", ".join(f"{k} {v:.2f}" for k, v in r.cores.items())
-        print(f"{r.name}: {r.events} history events and {r.activities} activities per chain; to the end "
-              f"(workflow result at the client): p50 {r.end_p50_ms:.0f} ms, p99 {r.end_p99_ms:.0f} ms")
+        print(
+            f"{r.name}: {r.events} history events and {r.activities} activities per chain; to the end "
+            f"(workflow result at the client): p50 {r.end_p50_ms:.0f} ms, p99 {r.end_p99_ms:.0f} ms"
+        )
         print(f"  CPU during the burst, in cores: {cores}")
         if r.cores.get("others", 0) > 0.25:
-            print(f"  WARNING: other processes used {r.cores['others']:.2f} of the {os.cpu_count()} cores during this "
-                  "burst: the box was shared, these figures are low")
+            print(
+                f"  WARNING: other processes used {r.cores['others']:.2f} of the {os.cpu_count()} cores during this "
+                "burst: the box was shared, these figures are low"
+            )
         for note in r.notes:
             print(f"  {note}")
         for problem in r.problems:
@@ -782,10 +1048,12 @@ async def run(args, tmpdir: Path, server: DevServer, database: Database) -> int:
     db_url = database.create()
     await asyncio.to_thread(database.migrate)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    a, activities, position = await scenario_leadchain(client, server, db_url, database.name, tmpdir, env, args.leads,
-                                                        args.concurrency, args.timeout)
-    b = await scenario_bare(client, server, database.name, tmpdir, env, args.leads, args.concurrency, args.timeout,
-                            activities, position)
+    a, activities, position = await scenario_leadchain(
+        client, server, db_url, database.name, tmpdir, env, args.leads, args.concurrency, args.timeout
+    )
+    b = await scenario_bare(
+        client, server, database.name, tmpdir, env, args.leads, args.concurrency, args.timeout, activities, position
+    )
     report(a, b, args.leads, args.concurrency)
     return 1 if (a.problems or b.problems) else 0
 
@@ -796,11 +1064,18 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=200, help="chains per scenario (default 200)")
-    parser.add_argument("--concurrency", type=int, default=200,
-                        help="chains started at once: relay batch (A), in-flight start_workflow (B); default 200")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=200,
+        help="chains started at once: relay batch (A), in-flight start_workflow (B); default 200",
+    )
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per scenario burst (default 240)")
-    parser.add_argument("--pg-admin", default=os.environ.get("LEADCHAIN_TEST_PG", DEFAULT_PG_ADMIN),
-                        help=f"admin connection for CREATE/DROP DATABASE (default {DEFAULT_PG_ADMIN})")
+    parser.add_argument(
+        "--pg-admin",
+        default=os.environ.get("LEADCHAIN_TEST_PG", DEFAULT_PG_ADMIN),
+        help=f"admin connection for CREATE/DROP DATABASE (default {DEFAULT_PG_ADMIN})",
+    )
     args = parser.parse_args()
     if not 1 <= args.leads <= MAX_LEADS or args.concurrency < 1:
         parser.error(f"--leads must be 1..{MAX_LEADS}, --concurrency at least 1")

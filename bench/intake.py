@@ -19,6 +19,7 @@ Exit status: 0 when every request was accepted and every row count matches; 1 on
 error (samples, and the gunicorn log, are printed); 2 when the benchmark itself could not run.
 See bench/README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -63,22 +65,130 @@ class BenchError(RuntimeError):
 
 # ---------------------------------------------------------------------------------------------- leads
 
-FIRST = ["Anna", "Lukas", "Maria", "Jonas", "Sophie", "Felix", "Laura", "Paul", "Lea", "Tim", "Julia",
-         "Jan", "Lisa", "Niklas", "Sarah", "David", "Hannah", "Leon", "Katharina", "Tobias", "Lena",
-         "Florian", "Nina", "Stefan", "Clara", "Markus", "Emma", "Thomas", "Marie", "Sebastian"]
+FIRST = [
+    "Anna",
+    "Lukas",
+    "Maria",
+    "Jonas",
+    "Sophie",
+    "Felix",
+    "Laura",
+    "Paul",
+    "Lea",
+    "Tim",
+    "Julia",
+    "Jan",
+    "Lisa",
+    "Niklas",
+    "Sarah",
+    "David",
+    "Hannah",
+    "Leon",
+    "Katharina",
+    "Tobias",
+    "Lena",
+    "Florian",
+    "Nina",
+    "Stefan",
+    "Clara",
+    "Markus",
+    "Emma",
+    "Thomas",
+    "Marie",
+    "Sebastian",
+]
 # ASCII only and no ae/oe/ue, so leadchain's match_key is simply the lower-cased name (as in the bare app).
-LAST = ["Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
-        "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz", "Zimmermann", "Braun", "Hofmann",
-        "Hartmann", "Lange", "Schmitt", "Werner", "Krause", "Meier", "Lehmann", "Schmid", "Schulze",
-        "Maier", "Kaiser", "Fuchs", "Peters", "Lang", "Scholz", "Weiss", "Jung", "Hahn", "Vogel",
-        "Friedrich", "Keller", "Berger", "Frank", "Roth", "Beck", "Lorenz", "Baumann", "Franke",
-        "Albrecht", "Simon", "Ludwig", "Winter"]
-COMPANIES = ["Acme", "Nordlicht", "Bergwerk", "Havelblick", "Spreetal", "Rheinkraft", "Alpenblick",
-             "Elbufer", "Lindenhof", "Sonnenfeld", "Waldrand", "Seeblick", "Taunus", "Hafenkante",
-             "Kieferngrund", "Mainbogen", "Donauwelle", "Isarland", "Moselgrund", "Ostwind", "Westend",
-             "Nordstern", "Brunnen", "Eichenhain", "Birkenweg", "Feldmark", "Heidekraut", "Kranich",
-             "Leuchtturm", "Muehlstein", "Ahornblatt", "Kastanie", "Lerchenberg", "Falkenhorst",
-             "Wiesengrund", "Sternwarte", "Uferweg"]
+LAST = [
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Schmid",
+    "Schulze",
+    "Maier",
+    "Kaiser",
+    "Fuchs",
+    "Peters",
+    "Lang",
+    "Scholz",
+    "Weiss",
+    "Jung",
+    "Hahn",
+    "Vogel",
+    "Friedrich",
+    "Keller",
+    "Berger",
+    "Frank",
+    "Roth",
+    "Beck",
+    "Lorenz",
+    "Baumann",
+    "Franke",
+    "Albrecht",
+    "Simon",
+    "Ludwig",
+    "Winter",
+]
+COMPANIES = [
+    "Acme",
+    "Nordlicht",
+    "Bergwerk",
+    "Havelblick",
+    "Spreetal",
+    "Rheinkraft",
+    "Alpenblick",
+    "Elbufer",
+    "Lindenhof",
+    "Sonnenfeld",
+    "Waldrand",
+    "Seeblick",
+    "Taunus",
+    "Hafenkante",
+    "Kieferngrund",
+    "Mainbogen",
+    "Donauwelle",
+    "Isarland",
+    "Moselgrund",
+    "Ostwind",
+    "Westend",
+    "Nordstern",
+    "Brunnen",
+    "Eichenhain",
+    "Birkenweg",
+    "Feldmark",
+    "Heidekraut",
+    "Kranich",
+    "Leuchtturm",
+    "Muehlstein",
+    "Ahornblatt",
+    "Kastanie",
+    "Lerchenberg",
+    "Falkenhorst",
+    "Wiesengrund",
+    "Sternwarte",
+    "Uferweg",
+]
 LEGAL = ["GmbH", "AG", "KG", "GmbH & Co. KG", "UG"]
 
 
@@ -87,12 +197,15 @@ def make_lead(i: int) -> dict[str, Any]:
     (about 40 leads per last name at 2,000, so intake's fuzzy duplicate search has work to do)."""
     first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
     return {
-        "first_name": first, "last_name": last,
+        "first_name": first,
+        "last_name": last,
         "company": f"{COMPANIES[i % len(COMPANIES)]} {LEGAL[i % len(LEGAL)]}",
         "email": f"{first}.{last}{i}@{COMPANIES[i % len(COMPANIES)]}.de".lower(),
         "phone": f"+49 30 231{i:05d}",
         "phone_consent": "ja",
-        "utm_source": "google", "utm_medium": "cpc", "utm_campaign": f"bench-{i % 7}",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": f"bench-{i % 7}",
     }
 
 
@@ -104,12 +217,13 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 # ------------------------------------------------------------------------------------------- targets
 
+
 @dataclass(frozen=True)
 class Target:
     name: str
-    app: str           # gunicorn application spec
-    post_path: str     # where leads are posted
-    ready_path: str    # polled with GET until it answers ready_status
+    app: str  # gunicorn application spec
+    post_path: str  # where leads are posted
+    ready_path: str  # polled with GET until it answers ready_status
     ready_status: int
 
 
@@ -121,6 +235,7 @@ TARGETS = {
 
 
 # ------------------------------------------------------------------------------------------ databases
+
 
 class Database:
     """A throw-away database with leadchain's schema."""
@@ -165,8 +280,9 @@ class Database:
     def lead_by_email(self, email: str) -> dict[str, Any] | None:
         conn = self._connect()
         try:
-            cur = conn.execute("SELECT * FROM leads WHERE email = " + ("?" if self.kind == "sqlite" else "%s"),
-                               (email,))
+            cur = conn.execute(
+                "SELECT * FROM leads WHERE email = " + ("?" if self.kind == "sqlite" else "%s"), (email,)
+            )
             row = cur.fetchone()
             return None if row is None else dict(zip([d[0] for d in cur.description], row))
         finally:
@@ -189,8 +305,9 @@ def migrate(url: str, env: dict[str, str], timeout: float) -> None:
     leadchain = BIN / "leadchain"
     cmd = [str(leadchain) if leadchain.exists() else "leadchain", "db-upgrade"]
     try:
-        done = subprocess.run(cmd, cwd=ROOT, env={**env, "DATABASE_URL": url}, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            cmd, cwd=ROOT, env={**env, "DATABASE_URL": url}, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         raise BenchError(f"migrations did not finish within {timeout:.0f}s") from None
     if done.returncode != 0:
@@ -198,6 +315,7 @@ def migrate(url: str, env: dict[str, str], timeout: float) -> None:
 
 
 # ------------------------------------------------------------------------------------------- gunicorn
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -225,12 +343,12 @@ def process_ticks() -> dict[int, tuple[str, int]]:
             continue
         try:
             stat = (entry / "stat").read_text()
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
             if comm == "postgres":
                 comm = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue  # exited meanwhile
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         out[int(entry.name)] = (comm, int(fields[11]) + int(fields[12]))
     return out
 
@@ -248,12 +366,13 @@ def is_our_postgres(title: str, database: str | None) -> bool:
 @dataclass
 class CpuUse:
     """CPU seconds spent during an interval, by who spent it; None where /proc is not available."""
-    client: float        # this process: httpx clients and request signing
-    app: float           # gunicorn master and workers of the target
-    database: float      # PostgreSQL: the benchmark database's backends and the server's shared processes
-                         # (0 for SQLite, whose work is inside the app's processes)
-    other: float         # everything else on the machine (other programs, kernel): noise
-    capacity: float      # CPU seconds available in the interval (wall time x CPUs)
+
+    client: float  # this process: httpx clients and request signing
+    app: float  # gunicorn master and workers of the target
+    database: float  # PostgreSQL: the benchmark database's backends and the server's shared processes
+    # (0 for SQLite, whose work is inside the app's processes)
+    other: float  # everything else on the machine (other programs, kernel): noise
+    capacity: float  # CPU seconds available in the interval (wall time x CPUs)
 
     @property
     def busy(self) -> float:
@@ -269,7 +388,7 @@ class CpuMeter:
     def _snapshot(self):
         return machine_busy(), process_ticks(), set(self.server_pids())
 
-    def __enter__(self) -> "CpuMeter":
+    def __enter__(self) -> CpuMeter:
         self.result: CpuUse | None = None
         try:
             self.start = self._snapshot()
@@ -292,13 +411,21 @@ class CpuMeter:
         me, server = os.getpid(), pids0 | pids1
         for pid, (comm, ticks) in procs1.items():
             delta = ticks - procs0.get(pid, (comm, 0))[1]
-            group = ("client" if pid == me else "app" if pid in server
-                     else "database" if is_our_postgres(comm, self.database) else None)
+            group = (
+                "client"
+                if pid == me
+                else "app"
+                if pid in server
+                else "database"
+                if is_our_postgres(comm, self.database)
+                else None
+            )
             if group:
                 groups[group] += delta
         other = max(0, (busy1[0] - busy0[0]) - sum(groups.values()))
-        self.result = CpuUse(groups["client"] / hz, groups["app"] / hz, groups["database"] / hz, other / hz,
-                             (busy1[1] - busy0[1]) / hz)
+        self.result = CpuUse(
+            groups["client"] / hz, groups["app"] / hz, groups["database"] / hz, other / hz, (busy1[1] - busy0[1]) / hz
+        )
 
 
 class Server:
@@ -313,12 +440,34 @@ class Server:
         self._log = None
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{LOOPBACK}:{self.port}",
-               "--workers", str(self.workers), "--worker-class", "sync", "--timeout", "60",
-               "--graceful-timeout", "10", "--chdir", str(ROOT), self.target.app]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{LOOPBACK}:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "10",
+            "--chdir",
+            str(ROOT),
+            self.target.app,
+        ]
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -327,8 +476,10 @@ class Server:
         with httpx.Client(timeout=5) as client:
             for _ in range(int(timeout / 0.2) + 1):
                 if self.proc.poll() is not None:
-                    raise BenchError(f"gunicorn exited with {self.proc.returncode} before it was ready; "
-                                     f"log: {self.log_path}\n{tail(self.log_path)}")
+                    raise BenchError(
+                        f"gunicorn exited with {self.proc.returncode} before it was ready; "
+                        f"log: {self.log_path}\n{tail(self.log_path)}"
+                    )
                 try:
                     response = client.get(url)
                     if response.status_code == self.target.ready_status:
@@ -375,6 +526,7 @@ def tail(path: Path, lines: int = 60) -> str:
 
 # ----------------------------------------------------------------------------------------------- load
 
+
 @dataclass
 class LoadResult:
     sent: int = 0
@@ -390,8 +542,9 @@ class LoadResult:
     cpu: CpuUse | None = None
 
 
-async def run_load(base_url: str, path: str, secret: str, indices: range, concurrency: int,
-                   timeout: float, request_timeout: float) -> LoadResult:
+async def run_load(
+    base_url: str, path: str, secret: str, indices: range, concurrency: int, timeout: float, request_timeout: float
+) -> LoadResult:
     result = LoadResult()
     todo = iter(indices)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -401,8 +554,12 @@ async def run_load(base_url: str, path: str, secret: str, indices: range, concur
             body = json.dumps(make_lead(i)).encode()
             msg_id = f"msg_{uuid.uuid4().hex}"
             ts = int(time.time())
-            headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
-                       "webhook-signature": sign(secret, msg_id, ts, body)}
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(ts),
+                "webhook-signature": sign(secret, msg_id, ts, body),
+            }
             result.sent += 1
             start = time.perf_counter()
             try:
@@ -412,8 +569,9 @@ async def run_load(base_url: str, path: str, secret: str, indices: range, concur
                 key = type(e).__name__
                 result.status_counts[key] = result.status_counts.get(key, 0) + 1
                 if len(result.error_samples) < 5:
-                    result.error_samples.append({"lead": i, "request_headers": headers, "request_body": body.decode(),
-                                                 "exception": repr(e)})
+                    result.error_samples.append(
+                        {"lead": i, "request_headers": headers, "request_body": body.decode(), "exception": repr(e)}
+                    )
                 continue
             result.latencies.append(time.perf_counter() - start)
             key = str(response.status_code)
@@ -432,19 +590,27 @@ async def run_load(base_url: str, path: str, secret: str, indices: range, concur
             else:
                 result.errors += 1
                 if len(result.error_samples) < 5:
-                    result.error_samples.append({
-                        "lead": i, "request": f"POST {base_url}{path}", "request_headers": headers,
-                        "request_body": body.decode(), "status": response.status_code,
-                        "response_headers": dict(response.headers), "response_body": response.text[:2000]})
+                    result.error_samples.append(
+                        {
+                            "lead": i,
+                            "request": f"POST {base_url}{path}",
+                            "request_headers": headers,
+                            "request_body": body.decode(),
+                            "status": response.status_code,
+                            "response_headers": dict(response.headers),
+                            "response_body": response.text[:2000],
+                        }
+                    )
 
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=request_timeout) as client:
         t0 = time.perf_counter()
         tasks = [asyncio.create_task(client_loop(client)) for _ in range(concurrency)]
         try:
             await asyncio.wait_for(asyncio.gather(*tasks), timeout)
-        except asyncio.TimeoutError:
-            raise BenchError(f"load did not finish within {timeout:.0f}s ({result.sent} of {len(indices)} sent)") \
-                from None
+        except TimeoutError:
+            raise BenchError(
+                f"load did not finish within {timeout:.0f}s ({result.sent} of {len(indices)} sent)"
+            ) from None
         result.wall = time.perf_counter() - t0
     return result
 
@@ -485,9 +651,15 @@ def drain_part(part: str) -> int:
     outcomes: dict[str, int] = {}
     errors: list[str] = []
     with app.app_context():
-        todo = [(i, chain_id) for i, chain_id in db.session.execute(
-            sa.select(LeadSubmission.id, LeadSubmission.chain_id)
-            .where(LeadSubmission.processed_at.is_(None)).order_by(LeadSubmission.id)).all() if i % w == k]
+        todo = [
+            (i, chain_id)
+            for i, chain_id in db.session.execute(
+                sa.select(LeadSubmission.id, LeadSubmission.chain_id)
+                .where(LeadSubmission.processed_at.is_(None))
+                .order_by(LeadSubmission.id)
+            ).all()
+            if i % w == k
+        ]
         db.session.rollback()
         print("ready", flush=True)
         sys.stdin.readline()
@@ -522,6 +694,7 @@ class DrainResult:
 def _readline(proc: subprocess.Popen, deadline: float) -> str:
     """One line of a child's stdout, or BenchError when the deadline passes first."""
     import selectors
+
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
         if not sel.select(max(0.0, deadline - time.monotonic())):
@@ -536,9 +709,19 @@ def drain(env: dict[str, str], workers: int, timeout: float, database: str | Non
     result = DrainResult()
     end = time.monotonic() + timeout
     cmd = [sys.executable, str(Path(__file__).resolve()), "--drain-part"]
-    procs = [subprocess.Popen([*cmd, f"{k}/{workers}"], cwd=ROOT, env=env, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
-             for k in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [*cmd, f"{k}/{workers}"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        for k in range(workers)
+    ]
     try:
         for proc in procs:
             if _readline(proc, end).strip() != "ready":
@@ -573,6 +756,7 @@ def drain(env: dict[str, str], workers: int, timeout: float, database: str | Non
 
 # -------------------------------------------------------------------------------------------- one run
 
+
 @dataclass
 class TargetRun:
     target: Target
@@ -601,14 +785,21 @@ class TargetRun:
         """(table, rows, expected, ok) for each table the endpoint writes."""
         out = []
         if self.expected_submissions or self.submission_rows:
-            out.append(("lead_submissions", self.submission_rows, self.expected_submissions,
-                        self.submission_rows == self.expected_submissions))
+            out.append(
+                (
+                    "lead_submissions",
+                    self.submission_rows,
+                    self.expected_submissions,
+                    self.submission_rows == self.expected_submissions,
+                )
+            )
         if self.answered("202") and self.drained is None:
             out.append(("leads", self.leads_rows, 0, self.leads_rows == 0))  # no import step ran
         else:
             accepted = self.warmup.ok + self.load.ok
-            out.append(("leads", self.leads_rows, accepted,
-                        self.leads_rows == accepted and self.expected_leads == accepted))
+            out.append(
+                ("leads", self.leads_rows, accepted, self.leads_rows == accepted and self.expected_leads == accepted)
+            )
         return out
 
 
@@ -623,8 +814,9 @@ class Deadline:
         return min(left, cap) if cap else left
 
 
-def run_target(target: Target, args: argparse.Namespace, base_env: dict[str, str], secret: str,
-               tmpdir: Path, deadline: Deadline) -> TargetRun:
+def run_target(
+    target: Target, args: argparse.Namespace, base_env: dict[str, str], secret: str, tmpdir: Path, deadline: Deadline
+) -> TargetRun:
     db = Database(args.db, args.pg_admin_url, tmpdir)
     log(f"[{target.name}] creating {args.db} database")
     url = db.create()
@@ -637,23 +829,46 @@ def run_target(target: Target, args: argparse.Namespace, base_env: dict[str, str
         server.start()
         try:
             server.wait_ready(deadline.left(60))
-            log(f"[{target.name}] gunicorn up on {server.base_url} ({args.workers} workers); "
-                f"warm-up {args.warmup}, then {args.leads} leads with {args.concurrency} clients")
-            warmup = asyncio.run(run_load(server.base_url, target.post_path, secret, range(args.warmup),
-                                          args.concurrency, deadline.left(), args.request_timeout))
+            log(
+                f"[{target.name}] gunicorn up on {server.base_url} ({args.workers} workers); "
+                f"warm-up {args.warmup}, then {args.leads} leads with {args.concurrency} clients"
+            )
+            warmup = asyncio.run(
+                run_load(
+                    server.base_url,
+                    target.post_path,
+                    secret,
+                    range(args.warmup),
+                    args.concurrency,
+                    deadline.left(),
+                    args.request_timeout,
+                )
+            )
             with CpuMeter(server.pids, db.name) as meter:
-                load = asyncio.run(run_load(server.base_url, target.post_path, secret,
-                                            range(args.warmup, args.warmup + args.leads), args.concurrency,
-                                            deadline.left(), args.request_timeout))
+                load = asyncio.run(
+                    run_load(
+                        server.base_url,
+                        target.post_path,
+                        secret,
+                        range(args.warmup, args.warmup + args.leads),
+                        args.concurrency,
+                        deadline.left(),
+                        args.request_timeout,
+                    )
+                )
             load.cpu = meter.result
         finally:
             server.stop()
         submission_rows = db.count("lead_submissions")
-        log(f"[{target.name}] {load.ok}/{load.sent} accepted in {load.wall:.1f}s, answers {load.status_counts}; "
-            f"rows: leads {db.count('leads')}, lead_submissions {submission_rows}")
+        log(
+            f"[{target.name}] {load.ok}/{load.sent} accepted in {load.wall:.1f}s, answers {load.status_counts}; "
+            f"rows: leads {db.count('leads')}, lead_submissions {submission_rows}"
+        )
         if submission_rows and args.drain:
-            log(f"[{target.name}] import step: {submission_rows} stored submissions, {args.workers} processes "
-                f"({DRAIN_CODE_NOTE})")
+            log(
+                f"[{target.name}] import step: {submission_rows} stored submissions, {args.workers} processes "
+                f"({DRAIN_CODE_NOTE})"
+            )
             drained = drain(env, args.workers, deadline.left(), db.name)
             log(f"[{target.name}] import step: {drained.processed} in {drained.wall:.1f}s, {drained.outcomes}")
         leads_rows = db.count("leads")
@@ -703,37 +918,83 @@ def server_cpu_per_lead(run: TargetRun) -> float | None:
 
 def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
     print()
-    print(f"db={args.db} leads={args.leads} concurrency={args.concurrency} workers={args.workers} "
-          f"warmup={args.warmup} cpus={os.cpu_count()}"
-          + (f" busy-before={args.busy_before:.0%}" if args.busy_before is not None else ""))
-    print("\nHTTP endpoint (CPU ms per request: app = gunicorn, db = PostgreSQL (none for SQLite), "
-          "client = this process; other = rest of the machine, noise)")
+    print(
+        f"db={args.db} leads={args.leads} concurrency={args.concurrency} workers={args.workers} "
+        f"warmup={args.warmup} cpus={os.cpu_count()}"
+        + (f" busy-before={args.busy_before:.0%}" if args.busy_before is not None else "")
+    )
+    print(
+        "\nHTTP endpoint (CPU ms per request: app = gunicorn, db = PostgreSQL (none for SQLite), "
+        "client = this process; other = rest of the machine, noise)"
+    )
     rows = []
     for r in runs:
         ld = r.load
-        rows.append([r.target.name, r.target.post_path,
-                     " ".join(f"{k}:{v}" for k, v in sorted(ld.status_counts.items())),
-                     f"{ld.ok}/{ld.sent}", str(ld.errors), f"{ld.wall:.2f}",
-                     f"{ld.ok / ld.wall:.1f}" if ld.wall else "-", fmt_ms(percentile(ld.latencies, 50)),
-                     fmt_ms(percentile(ld.latencies, 99)), *cpu_cells(ld.cpu, ld.sent)])
-    print_table(["target", "endpoint", "answers", "accepted", "errors", "wall s", "leads/s", "p50 ms", "p99 ms",
-                 "cpu app", "db", "client", "busy", "other"], rows)
+        rows.append(
+            [
+                r.target.name,
+                r.target.post_path,
+                " ".join(f"{k}:{v}" for k, v in sorted(ld.status_counts.items())),
+                f"{ld.ok}/{ld.sent}",
+                str(ld.errors),
+                f"{ld.wall:.2f}",
+                f"{ld.ok / ld.wall:.1f}" if ld.wall else "-",
+                fmt_ms(percentile(ld.latencies, 50)),
+                fmt_ms(percentile(ld.latencies, 99)),
+                *cpu_cells(ld.cpu, ld.sent),
+            ]
+        )
+    print_table(
+        [
+            "target",
+            "endpoint",
+            "answers",
+            "accepted",
+            "errors",
+            "wall s",
+            "leads/s",
+            "p50 ms",
+            "p99 ms",
+            "cpu app",
+            "db",
+            "client",
+            "busy",
+            "other",
+        ],
+        rows,
+    )
 
     drained = [r for r in runs if r.drained is not None]
     if drained:
-        print(f"\nImport step of the lead chain, run directly without Temporal ({DRAIN_CODE_NOTE}; "
-              f"{args.workers} processes; CPU ms per lead)")
-        print_table(["target", "leads", "outcomes", "errors", "wall s", "leads/s", "cpu app", "db", "busy", "other"],
-                    [[r.target.name, str(r.drained.processed),
-                      " ".join(f"{k}:{v}" for k, v in sorted(r.drained.outcomes.items())),
-                      str(len(r.drained.errors)), f"{r.drained.wall:.2f}",
-                      f"{r.drained.processed / r.drained.wall:.1f}" if r.drained.wall else "-",
-                      *cpu_cells(r.drained.cpu, r.drained.processed, client=False)] for r in drained])
+        print(
+            f"\nImport step of the lead chain, run directly without Temporal ({DRAIN_CODE_NOTE}; "
+            f"{args.workers} processes; CPU ms per lead)"
+        )
+        print_table(
+            ["target", "leads", "outcomes", "errors", "wall s", "leads/s", "cpu app", "db", "busy", "other"],
+            [
+                [
+                    r.target.name,
+                    str(r.drained.processed),
+                    " ".join(f"{k}:{v}" for k, v in sorted(r.drained.outcomes.items())),
+                    str(len(r.drained.errors)),
+                    f"{r.drained.wall:.2f}",
+                    f"{r.drained.processed / r.drained.wall:.1f}" if r.drained.wall else "-",
+                    *cpu_cells(r.drained.cpu, r.drained.processed, client=False),
+                ]
+                for r in drained
+            ],
+        )
 
     print("\nRows counted in the database after the run")
-    print_table(["target", "table", "rows", "expected", "ok"],
-                [[r.target.name, table, "-" if rows_ is None else str(rows_), str(expected), "yes" if ok else "NO"]
-                 for r in runs for table, rows_, expected, ok in r.checks()])
+    print_table(
+        ["target", "table", "rows", "expected", "ok"],
+        [
+            [r.target.name, table, "-" if rows_ is None else str(rows_), str(expected), "yes" if ok else "NO"]
+            for r in runs
+            for table, rows_, expected, ok in r.checks()
+        ],
+    )
 
     by_name = {r.target.name: r for r in runs}
     if "leadchain" in by_name and "bare" in by_name:
@@ -741,32 +1002,44 @@ def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
         lc, bare = lc_run.load, bare_run.load
         print()
         if lc.wall and bare.wall and bare.ok and lc.latencies and bare.latencies:
-            print(f"leadchain/bare, HTTP endpoint: throughput {(lc.ok / lc.wall) / (bare.ok / bare.wall):.2f}x, "
-                  f"p50 {percentile(lc.latencies, 50) / percentile(bare.latencies, 50):.2f}x, "
-                  f"p99 {percentile(lc.latencies, 99) / percentile(bare.latencies, 99):.2f}x")
+            print(
+                f"leadchain/bare, HTTP endpoint: throughput {(lc.ok / lc.wall) / (bare.ok / bare.wall):.2f}x, "
+                f"p50 {percentile(lc.latencies, 50) / percentile(bare.latencies, 50):.2f}x, "
+                f"p99 {percentile(lc.latencies, 99) / percentile(bare.latencies, 99):.2f}x"
+            )
         lc_cpu, bare_cpu = server_cpu_per_lead(lc_run), server_cpu_per_lead(bare_run)
         if lc_cpu and bare_cpu:
             what = "endpoint + import step" if lc_run.answered("202") else "endpoint"
-            print(f"leadchain/bare, server CPU per stored lead (app + db; leadchain: {what}): "
-                  f"{lc_cpu:.1f} / {bare_cpu:.1f} ms = {lc_cpu / bare_cpu:.2f}x")
+            print(
+                f"leadchain/bare, server CPU per stored lead (app + db; leadchain: {what}): "
+                f"{lc_cpu:.1f} / {bare_cpu:.1f} ms = {lc_cpu / bare_cpu:.2f}x"
+            )
         a, b = lc_run.sample_row, bare_run.sample_row
         if a and b:
             ignored = {"id", "created_at", "updated_at", "chain_id", "chain_stage"}
             diff = sorted(k for k in a if k not in ignored and a.get(k) != b.get(k))
-            print("same leads row in both databases (ignoring id, timestamps, chain_*): "
-                  + ("yes" if not diff else f"NO, differs in {', '.join(diff)}"))
+            print(
+                "same leads row in both databases (ignoring id, timestamps, chain_*): "
+                + ("yes" if not diff else f"NO, differs in {', '.join(diff)}")
+            )
     for r in runs:
-        print(f"{r.target.name}: answers {r.load.outcomes}, flagged duplicates {r.load.flagged}, "
-              f"warnings {r.load.warnings}")
+        print(
+            f"{r.target.name}: answers {r.load.outcomes}, flagged duplicates {r.load.flagged}, "
+            f"warnings {r.load.warnings}"
+        )
         if r.answered("202") and r.drained is None:
-            print(f"{r.target.name}: answered 202 -- leads are stored in lead_submissions and the leads row is "
-                  "written later by the lead chain (not run: --no-drain)")
+            print(
+                f"{r.target.name}: answered 202 -- leads are stored in lead_submissions and the leads row is "
+                "written later by the lead chain (not run: --no-drain)"
+            )
 
     for r in runs:
         for phase, cpu in (("HTTP endpoint", r.load.cpu), ("import step", r.drained.cpu if r.drained else None)):
             if cpu is not None and cpu.other / cpu.capacity > NOISY:
-                print(f"WARNING {r.target.name} {phase}: other programs used {cpu.other / cpu.capacity:.0%} of the "
-                      "machine meanwhile; its figures are disturbed, run again on an idle machine")
+                print(
+                    f"WARNING {r.target.name} {phase}: other programs used {cpu.other / cpu.capacity:.0%} of the "
+                    "machine meanwhile; its figures are disturbed, run again on an idle machine"
+                )
 
     status = 0
     for r in runs:
@@ -797,10 +1070,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers, and import processes (default 2)")
     p.add_argument("--warmup", type=int, default=50, help="warm-up requests per target, not measured (default 50)")
     p.add_argument("--targets", default="leadchain,bare", help="comma-separated: leadchain,bare")
-    p.add_argument("--no-drain", dest="drain", action="store_false",
-                   help="when leadchain answers 202, do not run the import step on the stored submissions")
-    p.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_PG_ADMIN),
-                   help=f"PostgreSQL database to run CREATE/DROP DATABASE from (default {DEFAULT_PG_ADMIN})")
+    p.add_argument(
+        "--no-drain",
+        dest="drain",
+        action="store_false",
+        help="when leadchain answers 202, do not run the import step on the stored submissions",
+    )
+    p.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_PG_ADMIN),
+        help=f"PostgreSQL database to run CREATE/DROP DATABASE from (default {DEFAULT_PG_ADMIN})",
+    )
     p.add_argument("--timeout", type=float, default=1800, help="overall limit in seconds (default 1800)")
     p.add_argument("--request-timeout", type=float, default=30, help="per-request limit in seconds (default 30)")
     p.add_argument("--keep-logs", action="store_true", help="keep the gunicorn logs (kept anyway on errors)")
@@ -834,15 +1114,18 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl+C, so gunicorn is stopped and the database dropped.
     signal.signal(signal.SIGTERM, _interrupt)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("VAULT_", "LEADCHAIN_SECRET_")) and k != "DATABASE_URL"}
-    env.update({
-        "LEADCHAIN_SECRET_WEBHOOKS_LEADS_" + SOURCE.upper(): secret,
-        "LEADCHAIN_SECRET_APP_SECRET_KEY": secrets.token_urlsafe(32),
-        # Intake refuses without a chain key (crm.services.submissions.ChainKeyMissing).
-        "LEADCHAIN_SECRET_APP_CHAIN_KEY": secrets.token_hex(16),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "LEADCHAIN_SECRET_")) and k != "DATABASE_URL"
+    }
+    env.update(
+        {
+            "LEADCHAIN_SECRET_WEBHOOKS_LEADS_" + SOURCE.upper(): secret,
+            "LEADCHAIN_SECRET_APP_SECRET_KEY": secrets.token_urlsafe(32),
+            # Intake refuses without a chain key (crm.services.submissions.ChainKeyMissing).
+            "LEADCHAIN_SECRET_APP_CHAIN_KEY": secrets.token_hex(16),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     deadline = Deadline(args.timeout)
     args.busy_before = None
     before = machine_busy()

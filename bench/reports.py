@@ -20,6 +20,7 @@
 Exit status: 0 when the figures agree; 1 on a mismatch; 2 when the benchmark could not run.
 See bench/README.md ("reports").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,7 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,18 +42,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 BERLIN = ZoneInfo("Europe/Berlin")
-LAST_DAY = date(2026, 11, 22)   # a Sunday: the last full ISO week ends here
+LAST_DAY = date(2026, 11, 22)  # a Sunday: the last full ISO week ends here
 CHUNK = 200_000
 
 CALL_OUTCOMES = [  # (outcome, end status, answered, share)
-    ("no_answer", "no_answer", False, 0.30), ("voicemail", "voicemail", False, 0.20),
-    ("busy", "busy", False, 0.05), ("failed", "failed", False, 0.03),
-    ("booked", "completed", True, 0.08), ("interested", "completed", True, 0.10),
-    ("callback_requested", "completed", True, 0.06), ("not_interested", "completed", True, 0.14),
-    ("do_not_call", "completed", True, 0.02), ("wrong_number", "completed", True, 0.02),
+    ("no_answer", "no_answer", False, 0.30),
+    ("voicemail", "voicemail", False, 0.20),
+    ("busy", "busy", False, 0.05),
+    ("failed", "failed", False, 0.03),
+    ("booked", "completed", True, 0.08),
+    ("interested", "completed", True, 0.10),
+    ("callback_requested", "completed", True, 0.06),
+    ("not_interested", "completed", True, 0.14),
+    ("do_not_call", "completed", True, 0.02),
+    ("wrong_number", "completed", True, 0.02),
 ]
-EMAIL_STATUSES = [("sent", 0.05), ("processed", 0.05), ("delivered", 0.45), ("opened", 0.25), ("clicked", 0.10),
-                  ("bounced", 0.06), ("blocked", 0.01), ("dropped", 0.03)]
+EMAIL_STATUSES = [
+    ("sent", 0.05),
+    ("processed", 0.05),
+    ("delivered", 0.45),
+    ("opened", 0.25),
+    ("clicked", 0.10),
+    ("bounced", 0.06),
+    ("blocked", 0.01),
+    ("dropped", 0.03),
+]
 SOURCES = [("website", 0.5), ("partner", 0.2), ("csv", 0.15), ("api", 0.15)]
 PROVIDERS = [("retell", 0.5), ("vapi", 0.3), ("bland", 0.2)]
 
@@ -69,8 +83,12 @@ def _times(rng: np.random.Generator, n: int, first: datetime, days: int) -> np.n
     seconds = day * 86400 + hour * 3600 + rng.integers(0, 3600, n)
     local = pd.Timestamp(first.replace(tzinfo=None)) + pd.to_timedelta(seconds, unit="s")
     # Local wall-clock times to UTC (the nonexistent spring-forward hour is shifted forward).
-    return pd.DatetimeIndex(local).tz_localize(BERLIN, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward") \
-        .tz_convert("UTC").to_numpy()
+    return (
+        pd.DatetimeIndex(local)
+        .tz_localize(BERLIN, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward")
+        .tz_convert("UTC")
+        .to_numpy()
+    )
 
 
 def _pick(rng: np.random.Generator, options: list[tuple], n: int) -> np.ndarray:
@@ -83,8 +101,9 @@ def _copy(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
     with conn.cursor() as cur:
         for start in range(0, len(frame), CHUNK):
             buf = io.StringIO()
-            frame.iloc[start:start + CHUNK].to_csv(buf, index=False, header=False, na_rep="\\N",
-                                                   date_format="%Y-%m-%d %H:%M:%S.%f+00")
+            frame.iloc[start : start + CHUNK].to_csv(
+                buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f+00"
+            )
             with cur.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
                 copy.write(buf.getvalue())
     conn.commit()
@@ -93,20 +112,27 @@ def _copy(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
 def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int = 7) -> dict:
     rng = np.random.default_rng(seed)
     first = datetime.combine(LAST_DAY - timedelta(days=days - 1), datetime.min.time(), tzinfo=BERLIN)
-    now = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, tzinfo=UTC)
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
         reps = [(f"rep{i}@bench.test", f"Rep {i:02d}", "sales") for i in range(12)]
         managers = [("boss1@bench.test", "Boss One", "manager"), ("boss2@bench.test", "Boss Two", "manager")]
         with conn.cursor() as cur:
             for email, name, role in reps + managers:
-                cur.execute("INSERT INTO users (email, name, role, language, timezone, active, created_at) "
-                            "VALUES (%s, %s, %s, 'de', 'Europe/Berlin', true, %s)", (email, name, role, now))
-            for i, (name, provider) in enumerate([("Winter", "retell"), ("Spring", "vapi"), ("Partner", "bland"),
-                                                  ("Messe", "retell")]):
-                cur.execute("INSERT INTO campaigns (name, provider, agent_id, from_number, language, script_variables,"
-                            " is_default, active, created_at) VALUES (%s, %s, 'agent', '+4930000000', 'de', '{}',"
-                            " %s, true, %s)", (name, provider, i == 0, now))
+                cur.execute(
+                    "INSERT INTO users (email, name, role, language, timezone, active, created_at) "
+                    "VALUES (%s, %s, %s, 'de', 'Europe/Berlin', true, %s)",
+                    (email, name, role, now),
+                )
+            for i, (name, provider) in enumerate(
+                [("Winter", "retell"), ("Spring", "vapi"), ("Partner", "bland"), ("Messe", "retell")]
+            ):
+                cur.execute(
+                    "INSERT INTO campaigns (name, provider, agent_id, from_number, language, script_variables,"
+                    " is_default, active, created_at) VALUES (%s, %s, 'agent', '+4930000000', 'de', '{}',"
+                    " %s, true, %s)",
+                    (name, provider, i == 0, now),
+                )
             user_ids = [r[0] for r in cur.execute("SELECT id FROM users WHERE role = 'sales' ORDER BY id")]
             campaign_ids = [r[0] for r in cur.execute("SELECT id FROM campaigns ORDER BY id")]
         conn.commit()
@@ -117,18 +143,30 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
         score[rng.random(leads_n) < 0.05] = np.nan
         priority = np.where(np.isnan(score), None, np.where(score >= 75, "hot", np.where(score > 50, "warm", "cold")))
         campaign = np.array(campaign_ids + [None], dtype=object)[rng.integers(0, len(campaign_ids) + 1, leads_n)]
-        stages = np.array(["calling", "following_up", "nurturing", "booked", "handed_over", "do_not_contact", None],
-                          dtype=object)
-        leads = pd.DataFrame({
-            "first_name": [f"Vorname{i}" for i in range(leads_n)], "last_name": "Muster",
-            "source": np.array([s for s, _ in SOURCES])[_pick(rng, SOURCES, leads_n)],
-            "utm_campaign": np.where(rng.random(leads_n) < 0.3, "Newsletter", None),
-            "owner_id": np.array(user_ids + [None], dtype=object)[rng.integers(0, len(user_ids) + 1, leads_n)],
-            "campaign_id": campaign, "status": "new", "score": pd.array(score, dtype="Int64"),
-            "priority": priority, "chain_stage": stages[rng.integers(0, len(stages), leads_n)],
-            "email_status": "unknown", "phone_status": "unknown", "language": "de", "tags": "[]",
-            "do_not_contact": False, "created_at": created, "updated_at": created,
-        })
+        stages = np.array(
+            ["calling", "following_up", "nurturing", "booked", "handed_over", "do_not_contact", None], dtype=object
+        )
+        leads = pd.DataFrame(
+            {
+                "first_name": [f"Vorname{i}" for i in range(leads_n)],
+                "last_name": "Muster",
+                "source": np.array([s for s, _ in SOURCES])[_pick(rng, SOURCES, leads_n)],
+                "utm_campaign": np.where(rng.random(leads_n) < 0.3, "Newsletter", None),
+                "owner_id": np.array(user_ids + [None], dtype=object)[rng.integers(0, len(user_ids) + 1, leads_n)],
+                "campaign_id": campaign,
+                "status": "new",
+                "score": pd.array(score, dtype="Int64"),
+                "priority": priority,
+                "chain_stage": stages[rng.integers(0, len(stages), leads_n)],
+                "email_status": "unknown",
+                "phone_status": "unknown",
+                "language": "de",
+                "tags": "[]",
+                "do_not_contact": False,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
         _copy(conn, "leads", leads)
         with conn.cursor() as cur:
             lead_ids = np.array([r[0] for r in cur.execute("SELECT id FROM leads ORDER BY id")])
@@ -140,30 +178,50 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
             which = rng.integers(0, leads_n, n)
             at = _times(rng, n, first, days)
             at = np.maximum(at, created[which])
-            frame = pd.DataFrame({"lead_id": lead_ids[which], "kind": kind, "direction": "outbound",
-                                  "provider_ref": [f"{kind}-{i}" for i in range(n)], "started_at": at,
-                                  "created_at": at, "updated_at": at, "created_by": "bench"})
+            frame = pd.DataFrame(
+                {
+                    "lead_id": lead_ids[which],
+                    "kind": kind,
+                    "direction": "outbound",
+                    "provider_ref": [f"{kind}-{i}" for i in range(n)],
+                    "started_at": at,
+                    "created_at": at,
+                    "updated_at": at,
+                    "created_by": "bench",
+                }
+            )
             if kind == "call":
                 pick = _pick(rng, CALL_OUTCOMES, n)
                 outcome = np.array([o[0] for o in CALL_OUTCOMES])[pick]
                 end = np.array([o[1] for o in CALL_OUTCOMES])[pick]
                 answered = np.array([o[2] for o in CALL_OUTCOMES])[pick]
-                duration = np.where(answered, rng.integers(20, 600, n),
-                                    np.where(outcome == "voicemail", rng.integers(15, 40, n), 0))
-                sentiment = np.where(answered, np.array(["positive", "neutral", "negative"])[
-                    rng.choice(3, n, p=[0.45, 0.4, 0.15])], None)
-                pending = rng.random(n) < 0.01                      # still queued: no outcome yet
+                duration = np.where(
+                    answered, rng.integers(20, 600, n), np.where(outcome == "voicemail", rng.integers(15, 40, n), 0)
+                )
+                sentiment = np.where(
+                    answered, np.array(["positive", "neutral", "negative"])[rng.choice(3, n, p=[0.45, 0.4, 0.15])], None
+                )
+                pending = rng.random(n) < 0.01  # still queued: no outcome yet
                 frame = frame.assign(
                     provider=np.array([p for p, _ in PROVIDERS])[_pick(rng, PROVIDERS, n)],
-                    status=np.where(pending, "queued", "ended"), outcome=np.where(pending, None, outcome),
-                    duration_s=np.where(pending, None, duration), sentiment=np.where(pending, None, sentiment),
-                    cost_cents=np.where(pending, None, rng.integers(5, 90, n)), currency=np.where(pending, None, "USD"),
-                    data=[None if p else f'{{"answered": {str(a).lower()}, "end_status": "{e}"}}'
-                          for p, a, e in zip(pending, answered, end)])
+                    status=np.where(pending, "queued", "ended"),
+                    outcome=np.where(pending, None, outcome),
+                    duration_s=np.where(pending, None, duration),
+                    sentiment=np.where(pending, None, sentiment),
+                    cost_cents=np.where(pending, None, rng.integers(5, 90, n)),
+                    currency=np.where(pending, None, "USD"),
+                    data=[
+                        None if p else f'{{"answered": {str(a).lower()}, "end_status": "{e}"}}'
+                        for p, a, e in zip(pending, answered, end)
+                    ],
+                )
             else:
-                frame = frame.assign(provider="sendgrid",
-                                     status=np.array([s for s, _ in EMAIL_STATUSES])[_pick(rng, EMAIL_STATUSES, n)],
-                                     subject="follow_up", data='{"template": "follow_up"}')
+                frame = frame.assign(
+                    provider="sendgrid",
+                    status=np.array([s for s, _ in EMAIL_STATUSES])[_pick(rng, EMAIL_STATUSES, n)],
+                    subject="follow_up",
+                    data='{"template": "follow_up"}',
+                )
             _copy(conn, "interactions", frame)
             del frame
 
@@ -184,8 +242,10 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
                 FROM interactions WHERE kind = 'email' AND status = 'clicked' AND id % 20 = 0""")
             conn.commit()
             cur.execute("ANALYZE")
-            counts = {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                      for t in ("leads", "interactions", "appointments", "audit_log")}
+            counts = {
+                t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("leads", "interactions", "appointments", "audit_log")
+            }
     counts["seconds"] = time.perf_counter() - started
     return counts
 
@@ -220,9 +280,18 @@ def baseline(url: str, period) -> dict:
 
 def kpi_headline(report) -> dict:
     c, l, e = report.current.calls, report.current.leads, report.current.emails
-    return {"leads_in": l.leads_in, "qualified": l.qualified, "placed": c.placed, "answered": c.answered,
-            "wanted": c.wanted, "booked": c.booked, "cost": report.current.costs.total_cents,
-            "sent": e.sent, "delivered": e.delivered, "opened": e.opened}
+    return {
+        "leads_in": l.leads_in,
+        "qualified": l.qualified,
+        "placed": c.placed,
+        "answered": c.answered,
+        "wanted": c.wanted,
+        "booked": c.booked,
+        "cost": report.current.costs.total_cents,
+        "sent": e.sent,
+        "delivered": e.delivered,
+        "opened": e.opened,
+    }
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -246,8 +315,12 @@ def main() -> int:
 
     os.environ.setdefault("MPLBACKEND", "Agg")
     import logging
+
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
+    from flask_migrate import upgrade
+
+    import crm.models.reports  # noqa: F401
     from crm import create_app
     from crm.extensions import db
     from crm.reports import kpis
@@ -255,8 +328,6 @@ def main() -> int:
     from crm.reports.i18n import Formatter
     from crm.reports.pdf import html_to_pdf, render_html
     from crm.reports.periods import period_for
-    from flask_migrate import upgrade
-    import crm.models.reports  # noqa: F401
 
     name = f"bench_reports_{uuid.uuid4().hex[:8]}"
     try:
@@ -274,13 +345,21 @@ def main() -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         with app.app_context():
             upgrade()
-        print(f"database {name}: loading {args.leads:,} leads and {args.interactions:,} interactions "
-              f"over {args.days} days ...", flush=True)
+        print(
+            f"database {name}: loading {args.leads:,} leads and {args.interactions:,} interactions "
+            f"over {args.days} days ...",
+            flush=True,
+        )
         counts = generate(url, args.leads, args.interactions, args.days)
-        print(f"loaded in {counts['seconds']:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()
-                                                                   if k != "seconds"), flush=True)
-        print(f"\n{'period':<28}{'rows in period':>15}{'SQL baseline':>14}{'KPIs':>10}{'x':>7}{'full PDF':>11}"
-              f"{'x':>7}{'pages':>7}")
+        print(
+            f"loaded in {counts['seconds']:.1f} s: "
+            + ", ".join(f"{k} {v:,}" for k, v in counts.items() if k != "seconds"),
+            flush=True,
+        )
+        print(
+            f"\n{'period':<28}{'rows in period':>15}{'SQL baseline':>14}{'KPIs':>10}{'x':>7}{'full PDF':>11}"
+            f"{'x':>7}{'pages':>7}"
+        )
         fmt = Formatter("de")
         rows = []
         with app.app_context():
@@ -293,9 +372,11 @@ def main() -> int:
                 def full_pdf():
                     r = kpis.compute(period)
                     return html_to_pdf(render_html(r, "de", charts=build_charts(r, fmt)))
+
                 t_pdf, pdf_bytes = timed(full_pdf, max(1, args.repeat - 1))
                 db.session.remove()
                 from pypdf import PdfReader
+
                 pages = len(PdfReader(io.BytesIO(pdf_bytes)).pages)
                 ours = kpi_headline(report)
                 if ours != base_figures:
@@ -303,14 +384,20 @@ def main() -> int:
                     print(f"MISMATCH {kind}: kpis {ours} baseline {base_figures}")
                 label = f"{kind} {period.first_day}..{period.last_day}"
                 in_period = base_figures["placed"] + base_figures["sent"]
-                print(f"{label:<28}{in_period:>15,}{t_base:>13.3f}s{t_kpi:>9.2f}s{t_kpi / t_base:>7.1f}"
-                      f"{t_pdf:>10.2f}s{t_pdf / t_base:>7.1f}{pages:>7}", flush=True)
+                print(
+                    f"{label:<28}{in_period:>15,}{t_base:>13.3f}s{t_kpi:>9.2f}s{t_kpi / t_base:>7.1f}"
+                    f"{t_pdf:>10.2f}s{t_pdf / t_base:>7.1f}{pages:>7}",
+                    flush=True,
+                )
                 rows.append((kind, t_base, t_kpi, t_pdf))
         print("\nheadline numbers of KPIs and baseline " + ("agree" if code == 0 else "DIFFER"))
-        print(f"machine: {os.cpu_count()} cores; PostgreSQL {admin.info.server_version // 10000}.{admin.info.server_version % 100}; "
-              f"each figure the median of {args.repeat} runs (PDF: {max(1, args.repeat - 1)})")
+        print(
+            f"machine: {os.cpu_count()} cores; PostgreSQL {admin.info.server_version // 10000}.{admin.info.server_version % 100}; "
+            f"each figure the median of {args.repeat} runs (PDF: {max(1, args.repeat - 1)})"
+        )
     except Exception as e:  # noqa: BLE001 - report, clean up, exit 2
         import traceback
+
         traceback.print_exc()
         print(f"benchmark failed: {e}", file=sys.stderr)
         code = 2
@@ -325,6 +412,7 @@ def main() -> int:
 
 def _secrets():
     from crm.secrets import EnvSecrets
+
     return EnvSecrets({"LEADCHAIN_SECRET_APP_SECRET_KEY": "bench-only"})
 
 

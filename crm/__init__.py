@@ -1,4 +1,5 @@
 """leadchain CRM: the Flask application factory."""
+
 from __future__ import annotations
 
 import importlib
@@ -35,10 +36,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     from crm.secrets import secrets_from_env
+
     app.extensions["leadchain.secrets"] = app.config.get("SECRETS") or secrets_from_env()
     app.secret_key = app.extensions["leadchain.secrets"].get("app/secret-key") or _ephemeral_key(app)
 
     from crm import models  # noqa: F401  (registers tables)
+
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _sqlite_wal(app)
@@ -46,17 +49,20 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     openapi.init_app(app)
 
     from crm.errors import register_error_handlers
+
     register_error_handlers(app)
 
+    from crm import health
     from crm.api import chains as api_chains
     from crm.api import leads as api_leads
     from crm.webhooks import leads as webhook_leads
-    from crm import health
+
     openapi.register_blueprint(api_leads.bp)
     openapi.register_blueprint(api_chains.bp)
     openapi.register_blueprint(webhook_leads.bp)
     app.register_blueprint(health.bp)
     from crm.email import unsubscribe
+
     app.register_blueprint(unsubscribe.bp)
     for name in ("retell", "vapi", "bland", "sendgrid"):
         # Each provider's webhook lives in its own module (one package per vendor, as pipecat does).
@@ -66,6 +72,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
             continue
         openapi.register_blueprint(module.bp)
     from crm.ui import init_ui
+
     init_ui(app)
     return app
 
@@ -82,6 +89,7 @@ def _sqlite_wal(app: Flask) -> None:
     import sqlalchemy as sa
 
     with app.app_context():
+
         @sa.event.listens_for(db.engine, "connect")
         def _pragma(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
@@ -92,6 +100,8 @@ def _sqlite_wal(app: Flask) -> None:
 
 def _ephemeral_key(app: Flask) -> str:
     import secrets
+
     logging.getLogger(__name__).warning(
-        "app/secret-key is not set: using a random key, sessions end when the process restarts")
+        "app/secret-key is not set: using a random key, sessions end when the process restarts"
+    )
     return secrets.token_urlsafe(32)

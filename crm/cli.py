@@ -1,4 +1,5 @@
 """The `leadchain` command line."""
+
 from __future__ import annotations
 
 import sys
@@ -14,6 +15,7 @@ console = Console(stderr=False)
 
 def _app():
     from crm import create_app
+
     return create_app()
 
 
@@ -22,6 +24,7 @@ class _Cli(click.Group):
 
     def invoke(self, ctx: click.Context):
         from crm.secrets import SecretsError
+
         try:
             return super().invoke(ctx)
         except SecretsError as e:
@@ -38,7 +41,9 @@ def _use_local_stack_secrets(ctx: click.Context) -> None:
     command ends, so an in-process caller (tests, CliRunner) keeps its own.
     """
     import os
+
     from crm.secrets import load_local_stack_secrets
+
     before = set(os.environ)
     if load_local_stack_secrets() is not None:
         added = set(os.environ) - before
@@ -57,6 +62,7 @@ def main(ctx: click.Context) -> None:
 def db_upgrade() -> None:
     """Apply the database migrations (the only way the schema is created)."""
     from flask_migrate import upgrade
+
     app = _app()
     with app.app_context():
         upgrade()
@@ -92,18 +98,34 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
     app = _app()
     with app.app_context():
         from crm.services import submissions
+
         # Refused before the first row: every row needs the key, and a half import would be no help.
         submissions.require_chain_key()
     report = csv_import.ImportReport()
     stopped: BaseException | None = None
-    with app.app_context(), Progress(TextColumn("[bold]importing"), BarColumn(), MofNCompleteColumn(),
-                                     TimeRemainingColumn(), console=console, transient=False) as bar:
+    with (
+        app.app_context(),
+        Progress(
+            TextColumn("[bold]importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        ) as bar,
+    ):
         task = bar.add_task("rows", total=len(parsed.rows))
         try:
-            csv_import.import_rows(parsed, actor="cli:import", default_source=source or "import",
-                                   region=region, default_region=app.config["LEADCHAIN"].default_phone_region,
-                                   fuzzy_threshold=app.config["LEADCHAIN"].fuzzy_threshold,
-                                   progress=lambda n: bar.advance(task, n), report=report)
+            csv_import.import_rows(
+                parsed,
+                actor="cli:import",
+                default_source=source or "import",
+                region=region,
+                default_region=app.config["LEADCHAIN"].default_phone_region,
+                fuzzy_threshold=app.config["LEADCHAIN"].fuzzy_threshold,
+                progress=lambda n: bar.advance(task, n),
+                report=report,
+            )
         except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - what was done is reported first
             stopped = e
         finally:
@@ -111,16 +133,25 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
     table = Table(title=f"{file.name} ({parsed.encoding}, '{parsed.delimiter}', region {report.region})")
     for name in ("rows", "created", "updated", "duplicates", "flagged", "rejected", "warnings"):
         table.add_column(name, justify="right")
-    table.add_row(str(report.total), str(report.created), str(report.updated), str(report.duplicates),
-                  str(report.flagged), str(len(report.rejected)), str(len(report.warnings)))
+    table.add_row(
+        str(report.total),
+        str(report.created),
+        str(report.updated),
+        str(report.duplicates),
+        str(report.flagged),
+        str(len(report.rejected)),
+        str(len(report.warnings)),
+    )
     console.print(table)
     if parsed.unknown_headers:
         console.print(f"ignored columns: {', '.join(parsed.unknown_headers)}")
     for line, message in report.warnings:
         console.print(f"[yellow]line {line}: {message}[/yellow]")
     if report.retried_batches:
-        console.print(f"[yellow]the database was busy: {report.retried_batches} "
-                      f"batch{'es' if report.retried_batches > 1 else ''} retried[/yellow]")
+        console.print(
+            f"[yellow]the database was busy: {report.retried_batches} "
+            f"batch{'es' if report.retried_batches > 1 else ''} retried[/yellow]"
+        )
     if report.rejected:
         # Only rows done are in it; a re-run writes the whole file's list.
         out = file.with_name(f"{file.stem}.rejected.csv")
@@ -131,8 +162,10 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
     reason = csv_import.stop_reason(stopped)
     done = f"{report.done} of {report.total} rows done" + (f", up to line {report.last_line}" if report.done else "")
     console.print(f"[red]stopped: {escape(reason or type(stopped).__name__)}; {done}.[/red]")
-    console.print("Run the same command again to import the rest: rows already imported are recognised "
-                  "and counted as duplicates, not imported twice.")
+    console.print(
+        "Run the same command again to import the rest: rows already imported are recognised "
+        "and counted as duplicates, not imported twice."
+    )
     if reason is None:
         raise stopped  # a missing secret or a bug: its own handler (and traceback) after the summary
     sys.exit(130 if isinstance(stopped, KeyboardInterrupt) else 1)
@@ -143,6 +176,7 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
 def purge_deliveries(older_than_days: int | None) -> None:
     """Delete webhook delivery records past retention (never fewer than 7 days)."""
     from crm.services import deliveries
+
     app = _app()
     days = older_than_days if older_than_days is not None else app.config["LEADCHAIN"].delivery_retention_days
     with app.app_context():
@@ -160,6 +194,7 @@ def demo_command(url: str, source: str) -> None:
     """Post the sample leads through the real signed webhook path, so their chains run."""
     from crm import demo
     from crm.secrets import secrets_from_env
+
     secrets = secrets_from_env().get_list(f"webhooks/leads-{source}")
     if not secrets:
         raise click.UsageError(f"no webhook secret for source {source!r} (secret webhooks/leads-{source})")
@@ -181,10 +216,13 @@ def sign_webhook(source: str, url: str, data: str | None, data_file, headers_onl
     """
     from crm.secrets import secrets_from_env
     from crm.sign_webhook import curl_config, signed_headers
+
     keys = secrets_from_env().get_list(f"webhooks/leads-{source}")
     if not keys:
-        raise click.UsageError(f"no webhook secret for source {source!r} (secret webhooks/leads-{source}, "
-                               f"LEADCHAIN_SECRET_WEBHOOKS_LEADS_{source.upper().replace('-', '_')})")
+        raise click.UsageError(
+            f"no webhook secret for source {source!r} (secret webhooks/leads-{source}, "
+            f"LEADCHAIN_SECRET_WEBHOOKS_LEADS_{source.upper().replace('-', '_')})"
+        )
     body = data.encode() if data is not None else (data_file or click.get_binary_stream("stdin")).read()
     headers = signed_headers(keys[0], body)
     if headers_only:
@@ -198,7 +236,9 @@ def sign_webhook(source: str, url: str, data: str | None, data_file, headers_onl
 def local_api_key(client: str) -> None:
     """Print the local stack's API key (for curl against /api/v1); refused when Vault holds the secrets."""
     import os
+
     from crm.secrets import secrets_from_env
+
     if os.environ.get("VAULT_ADDR", "").strip():
         raise click.UsageError("secrets come from Vault here: read API keys there, not through the CLI")
     for entry in secrets_from_env().get_list("api/keys"):
@@ -206,14 +246,17 @@ def local_api_key(client: str) -> None:
         if name == client and key:
             click.echo(key)
             return
-    raise click.UsageError(f"no API key for client {client!r} (secret api/keys, LEADCHAIN_SECRET_API_KEYS); "
-                           "`leadchain up` creates one in var/local-secrets.env")
+    raise click.UsageError(
+        f"no API key for client {client!r} (secret api/keys, LEADCHAIN_SECRET_API_KEYS); "
+        "`leadchain up` creates one in var/local-secrets.env"
+    )
 
 
 @main.command("seed-demo")
 def seed_demo() -> None:
     """Create the demo sales team (idempotent)."""
     from crm import demo
+
     app = _app()
     with app.app_context():
         summary = demo.seed()
@@ -225,7 +268,9 @@ def seed_demo() -> None:
 def worker(name: str) -> None:
     """Run a worker process until SIGTERM (clean shutdown)."""
     import asyncio
+
     from workers.main import run
+
     asyncio.run(run(name))
 
 
@@ -233,13 +278,20 @@ def worker(name: str) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8099, type=int)
 @click.option("--webhook-base", default="http://127.0.0.1:5000", help="where the sandbox sends webhooks (the CRM)")
-@click.option("--retell-llm-url", envvar="LEADCHAIN_SANDBOX_RETELL_LLM_URL", default=None, show_envvar=True,
-              help="Retell calls talk to this custom LLM WebSocket (the voice bridge, with its path secret; "
-                   "best given by the environment variable, which keeps the secret out of the process list)")
+@click.option(
+    "--retell-llm-url",
+    envvar="LEADCHAIN_SANDBOX_RETELL_LLM_URL",
+    default=None,
+    show_envvar=True,
+    help="Retell calls talk to this custom LLM WebSocket (the voice bridge, with its path secret; "
+    "best given by the environment variable, which keeps the secret out of the process list)",
+)
 def sandbox_command(host: str, port: int, webhook_base: str, retell_llm_url: str | None) -> None:
     """Run the provider sandbox (Retell, Vapi, Bland, SendGrid on loopback)."""
     import logging
+
     from voice.sandbox.app import SandboxConfig, serve
+
     logging.basicConfig(level=logging.INFO)
     serve(host, port, SandboxConfig(webhook_base=webhook_base, retell_llm_websocket_url=retell_llm_url or None))
 
@@ -249,7 +301,9 @@ def sandbox_command(host: str, port: int, webhook_base: str, retell_llm_url: str
 def worker_health(name: str) -> None:
     """Exit 0 when Temporal answers and the worker's task queue has a live poller (container health check)."""
     import asyncio
+
     from workers.health import check
+
     ok, detail = asyncio.run(check(name))
     console.print(detail)
     sys.exit(0 if ok else 1)
@@ -263,6 +317,7 @@ def worker_health(name: str) -> None:
 def report(period: str, date_: str | None, out: Path, lang: str) -> None:
     """Render the manager report of a period to a PDF file."""
     from crm.reports.cli import report_command
+
     try:
         report_command(period, date_, out, lang, console=console)
     except ValueError as e:
@@ -275,6 +330,7 @@ def report(period: str, date_: str | None, out: Path, lang: str) -> None:
 def up(host: str, port: int) -> None:
     """Start the local stack and stop all of it on Ctrl+C."""
     from workers.launcher import run_local_stack
+
     sys.exit(run_local_stack(host=host, port=port))
 
 
@@ -284,6 +340,7 @@ def purge_sessions_command() -> None:
     from crm.extensions import db
     from crm.models.types import utcnow
     from crm.ui.security import purge_sessions
+
     app = _app()
     with app.app_context():
         removed = purge_sessions(utcnow())
@@ -294,6 +351,7 @@ def purge_sessions_command() -> None:
 def _register_groups() -> None:
     # Command groups live with their area; the CLI only collects them.
     from crm.ui.cli import user_group
+
     main.add_command(user_group)
 
 

@@ -3,6 +3,7 @@
 The demo users sign in with LEADCHAIN_DEMO_PASSWORD, or else with the well-known DEMO_PASSWORD below
 (local demo only: it is set just for demo users that have no password yet, never changed afterwards,
 and a real deployment creates its users with `leadchain user create`)."""
+
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ def demo_password() -> str:
 
 def seed() -> dict[str, int]:
     from crm.ui.auth import hasher, password_problems
+
     created_users = passwords = 0
     password = demo_password()
     if password_problems(password):
@@ -49,10 +51,20 @@ def seed() -> dict[str, int]:
     campaigns = 0
     if db.session.scalar(sa.select(Campaign.id).where(Campaign.name == "demo")) is None:
         # Keyless local stack: these agent/number ids only exist in the provider sandbox.
-        db.session.add(Campaign(name="demo", provider="retell", agent_id="agent_demo_de", from_number="+4930555000",
-                                language="de", script_variables={"product": "Leadchain Demo"}, is_default=True,
-                                failover_provider="vapi", failover_agent_id="assistant_demo",
-                                failover_from_number="phone_number_demo"))
+        db.session.add(
+            Campaign(
+                name="demo",
+                provider="retell",
+                agent_id="agent_demo_de",
+                from_number="+4930555000",
+                language="de",
+                script_variables={"product": "Leadchain Demo"},
+                is_default=True,
+                failover_provider="vapi",
+                failover_agent_id="assistant_demo",
+                failover_from_number="phone_number_demo",
+            )
+        )
         campaigns = 1
     db.session.commit()
     if passwords and password == DEMO_PASSWORD:
@@ -74,6 +86,7 @@ def post_demo_leads(base_url: str, source: str, secret: str) -> list[dict]:
     import uuid
 
     import httpx
+
     key = base64.b64decode(secret.removeprefix("whsec_"))
     answers = []
     with httpx.Client(base_url=base_url, timeout=10) as client:
@@ -81,9 +94,20 @@ def post_demo_leads(base_url: str, source: str, secret: str) -> list[dict]:
             body = json.dumps(lead).encode()
             msg_id, ts = f"demo_{uuid.uuid4().hex}", str(int(time.time()))
             signature = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest())
-            r = client.post(f"/webhooks/leads/{source}", content=body, headers={
-                "Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": ts,
-                "webhook-signature": f"v1,{signature.decode()}"})
-            answers.append({"status": r.status_code, **(r.json() if r.headers.get("content-type", "").startswith(
-                "application/json") else {})})
+            r = client.post(
+                f"/webhooks/leads/{source}",
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "webhook-id": msg_id,
+                    "webhook-timestamp": ts,
+                    "webhook-signature": f"v1,{signature.decode()}",
+                },
+            )
+            answers.append(
+                {
+                    "status": r.status_code,
+                    **(r.json() if r.headers.get("content-type", "").startswith("application/json") else {}),
+                }
+            )
     return answers

@@ -4,6 +4,7 @@
 (everything outside /api/, /webhooks/ and /healthz) answer the same status with an HTML error page in
 the user's language instead.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,9 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """Raised by views and services to answer a 4xx with field errors."""
 
-    def __init__(self, code: int, message: str, errors: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, errors: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -30,6 +32,7 @@ class ApiError(Exception):
 
 def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
     from http import HTTPStatus
+
     body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
     if errors:
         body["errors"] = errors
@@ -48,6 +51,7 @@ def wants_html() -> bool:
 
 def html_error(code: int, headers: dict[str, str] | None = None):
     from flask import render_template
+
     try:
         body = render_template("ui/error.html", code=code)
     except Exception:  # noqa: BLE001 (the error page itself must never fail)
@@ -82,6 +86,7 @@ def register_error_handlers(app: Flask) -> None:
         # Tell senders to retry later instead of losing the request to a 500.
         log.error("database unavailable: %s", type(e).__name__)
         from crm.extensions import db
+
         db.session.rollback()
         if wants_html():
             return html_error(503, {"Retry-After": "30"})

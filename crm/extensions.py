@@ -1,4 +1,5 @@
 """Extensions created once at import time and bound to an app by init_app (Flask's factory idiom)."""
+
 from __future__ import annotations
 
 from flask_migrate import Migrate

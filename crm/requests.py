@@ -1,4 +1,5 @@
 """Reading request bodies safely: size limit, content type, JSON or form."""
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ def parse_body(body: bytes, *, allow_form: bool) -> Any:
             raise ApiError(400, "body is not valid UTF-8 JSON", {"json": [str(e)[:200]]}) from None
     if allow_form and mimetype == "application/x-www-form-urlencoded":
         from urllib.parse import parse_qsl
+
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:

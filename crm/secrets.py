@@ -14,6 +14,7 @@ Usage::
     signing_keys = secrets.get_list("webhooks/leads-website")   # rotation: two active keys
     app_key = secrets.require("app/secret-key")
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,8 +89,9 @@ def _split_name(name: str) -> tuple[str, str]:
     parts = name.split("/")
     if len(parts) != 2 or not all(_SEGMENT.fullmatch(part) for part in parts):
         # repr() so control characters in a bad name cannot forge log lines.
-        raise ValueError(f"invalid secret name {name!r}: expected 'group/key' "
-                         "with lower-case letters, digits, '-', '_' or '.'")
+        raise ValueError(
+            f"invalid secret name {name!r}: expected 'group/key' with lower-case letters, digits, '-', '_' or '.'"
+        )
     return parts[0], parts[1]
 
 
@@ -163,8 +165,8 @@ _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.Timeout,
     hvac.exceptions.InternalServerError,
     hvac.exceptions.BadGateway,
-    hvac.exceptions.VaultDown,           # 503: sealed or standby without forwarding
-    hvac.exceptions.RateLimitExceeded,   # 429
+    hvac.exceptions.VaultDown,  # 503: sealed or standby without forwarding
+    hvac.exceptions.RateLimitExceeded,  # 429
     hvac.exceptions.PreconditionFailed,  # 412: replica not caught up yet
 )
 
@@ -178,9 +180,17 @@ class VaultSecrets(_SecretsBase):
     A 403 is never answered from cache, because it means our access was revoked.
     """
 
-    def __init__(self, url: str, token: str, *, mount: str = "secret", prefix: str = "leadchain",
-                 ttl_s: float = 60.0, timeout_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        mount: str = "secret",
+        prefix: str = "leadchain",
+        ttl_s: float = 60.0,
+        timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         _check_url(url)
         if not token:
             raise SecretsError("vault token is empty")
@@ -206,8 +216,10 @@ class VaultSecrets(_SecretsBase):
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(url={self.url!r}, mount={self.mount!r}, "
-                f"prefix={self.prefix!r}, ttl_s={self.ttl_s!r})")
+        return (
+            f"{type(self).__name__}(url={self.url!r}, mount={self.mount!r}, "
+            f"prefix={self.prefix!r}, ttl_s={self.ttl_s!r})"
+        )
 
     def _path(self, group: str) -> str:
         return f"{self.prefix}/{group}"
@@ -220,8 +232,7 @@ class VaultSecrets(_SecretsBase):
         if not isinstance(value, str):
             # KV v2 stores JSON, so a number or object is possible; it is a config mistake and
             # the value itself must not appear in the message.
-            raise SecretsError(f"secret {name} is not a string in vault "
-                               f"({self.mount}/{self._path(group)})")
+            raise SecretsError(f"secret {name} is not a string in vault ({self.mount}/{self._path(group)})")
         return value
 
     def _group(self, group: str) -> dict[str, Any]:
@@ -235,7 +246,8 @@ class VaultSecrets(_SecretsBase):
         where = f"{self.mount}/{path}"
         try:
             response = self._client.secrets.kv.v2.read_secret_version(
-                path=path, mount_point=self.mount, raise_on_deleted_version=True)
+                path=path, mount_point=self.mount, raise_on_deleted_version=True
+            )
         except hvac.exceptions.InvalidPath:
             # Missing (or latest version deleted): "not set". Cached like any answer so a
             # missing optional secret does not cost a Vault round trip per request.
@@ -247,14 +259,17 @@ class VaultSecrets(_SecretsBase):
             raise SecretsError(f"vault denied access to {where} (permission denied)") from None
         except _TRANSIENT_ERRORS as exc:
             if cached is not None:
-                log.warning("vault unavailable (%s) reading %s; serving cached data %.0fs old",
-                            type(exc).__name__, where, now - cached.fetched_at)
+                log.warning(
+                    "vault unavailable (%s) reading %s; serving cached data %.0fs old",
+                    type(exc).__name__,
+                    where,
+                    now - cached.fetched_at,
+                )
                 with self._lock:
                     cached.refresh_at = now + min(self.ttl_s, STALE_RETRY_S)
                 return cached.data
             # Only the exception class: its text is not ours to vouch for.
-            raise SecretsError(f"vault unavailable ({type(exc).__name__}) reading {where} "
-                               "and nothing cached") from None
+            raise SecretsError(f"vault unavailable ({type(exc).__name__}) reading {where} and nothing cached") from None
         except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
             raise SecretsError(f"vault error ({type(exc).__name__}) reading {where}") from None
         else:
@@ -264,8 +279,7 @@ class VaultSecrets(_SecretsBase):
                 raise SecretsError(f"unexpected vault response for {where}")
 
         with self._lock:
-            self._cache[group] = _CachedGroup(data=data, fetched_at=now,
-                                              refresh_at=now + self.ttl_s)
+            self._cache[group] = _CachedGroup(data=data, fetched_at=now, refresh_at=now + self.ttl_s)
         return data
 
 
@@ -293,8 +307,7 @@ def _read_token(environ: Mapping[str, str]) -> str:
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise SecretsError(f"cannot read VAULT_TOKEN_FILE {token_file} "
-                               f"({type(exc).__name__})") from None
+            raise SecretsError(f"cannot read VAULT_TOKEN_FILE {token_file} ({type(exc).__name__})") from None
         if token:
             return token
         raise SecretsError(f"VAULT_TOKEN_FILE {token_file} is empty")
@@ -349,6 +362,7 @@ def load_local_stack_secrets(environ: dict[str, str] | None = None, var: Path | 
         return None
     if var is None:
         from crm.config import var_dir
+
         var = Path(env["LEADCHAIN_VAR_DIR"]) if env.get("LEADCHAIN_VAR_DIR") else var_dir()
     path = var / LOCAL_SECRETS_FILE
     values = read_local_secrets_file(path)

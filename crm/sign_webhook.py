@@ -5,27 +5,33 @@ the source's secret, from the `standardwebhooks` library the web verifies with. 
 config (`curl -K -` reads it from stdin), so the body sent is byte for byte the body signed and the
 secret never appears on a command line or in the shell history.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
 
 
-def signed_headers(secret: str, body: bytes, *, msg_id: str | None = None,
-                   now: datetime | None = None) -> dict[str, str]:
+def signed_headers(
+    secret: str, body: bytes, *, msg_id: str | None = None, now: datetime | None = None
+) -> dict[str, str]:
     """The three Standard Webhooks headers for `body`, signed now (the web accepts 5 minutes)."""
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
-    now = now or datetime.now(timezone.utc)
-    return {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(msg_id, now, body)}
+    now = now or datetime.now(UTC)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+    }
 
 
 def _curl_quote(value: str) -> str:
     # curl's config syntax: inside double quotes \\ \" \n \r \t are escapes; nothing else is special.
-    escaped = (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-               .replace("\t", "\\t"))
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    )
     return f'"{escaped}"'
 
 

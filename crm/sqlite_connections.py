@@ -22,6 +22,7 @@ stale), the first write begins one and holds the write lock from then on.
 The listeners are set on SQLAlchemy's classes, so they apply to every engine of every process (web,
 workers, migrations, the CLI), not only to one app's; they do nothing for other databases.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -56,4 +57,3 @@ def _savepoint_begins_a_write(conn: Connection, _name: str) -> None:
         # Through SQLAlchemy, so a lock it cannot get within the busy timeout is an OperationalError
         # like any other statement's (callers retry on that).
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-

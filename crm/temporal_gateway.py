@@ -3,12 +3,14 @@
 Flask views are synchronous and the Temporal client is asyncio; one background event loop per process
 holds one client (gunicorn forks first, so each worker process makes its own on first use).
 """
+
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from flask import Flask, current_app
 from temporalio.client import Client
@@ -41,6 +43,7 @@ class TemporalGateway:
     async def _get_client(self) -> Client:
         if self._client is None:
             from workers.temporal_client import connect
+
             self._client = await connect(self.address, self.namespace)
         return self._client
 
@@ -74,9 +77,11 @@ class TemporalGateway:
             handle = client.get_workflow_handle(chain_id)
             description = await handle.describe()
             from temporalio.client import WorkflowExecutionStatus
+
             if description.status != WorkflowExecutionStatus.RUNNING:
                 raise ChainNotRunning("the lead's chain is not running")
             await (handle.signal(name) if arg is None else handle.signal(name, arg))
+
         self.run(send)
 
     def status(self, chain_id: str):
@@ -86,26 +91,31 @@ class TemporalGateway:
             handle = client.get_workflow_handle(chain_id)
             description = await handle.describe()
             from temporalio.client import WorkflowExecutionStatus
+
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return None
             return await handle.query("status", result_type=ChainStatus)
+
         return self.run(query)
 
 
 def deliver_call_result(gw: TemporalGateway, chain_id: str, result) -> str:
     """Hand a call's result to its chain: an update (deduplicated by id), or, when no worker answers in
     time, the same result as a durable signal. Returns "update", "signal" or "ended"."""
+
     async def send(client: Client) -> str:
         from temporalio.client import WorkflowUpdateFailedError
+
         handle = client.get_workflow_handle(chain_id)
         try:
             await asyncio.wait_for(handle.execute_update("call_result", result, id=result.event_id), timeout=5)
             return "update"
         except WorkflowUpdateFailedError:
             return "update"  # validator: the chain already has this call's result
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await handle.signal("call_result_signal", result)
             return "signal"
+
     try:
         return gw.run(send, timeout=15)
     except ChainNotRunning:

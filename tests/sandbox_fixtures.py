@@ -1,4 +1,5 @@
 """A live sandbox on a free loopback port, sending its webhooks to a live CRM (gunicorn-free: werkzeug)."""
+
 from __future__ import annotations
 
 import socket

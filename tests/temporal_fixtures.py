@@ -1,4 +1,5 @@
 """One Temporal dev server (from the pip-installed CLI) for the whole test session."""
+
 from __future__ import annotations
 
 import shutil
@@ -24,7 +25,10 @@ def binary(name: str) -> str:
 @pytest.fixture(scope="session")
 async def temporal_env():
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"), search_attributes=[LEAD_STAGE],
-        data_converter=pydantic_data_converter, dev_server_startup_timeout=timedelta(seconds=60))
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=[LEAD_STAGE],
+        data_converter=pydantic_data_converter,
+        dev_server_startup_timeout=timedelta(seconds=60),
+    )
     yield env
     await env.shutdown()

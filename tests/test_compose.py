@@ -4,6 +4,7 @@ The compose file is validated by Debian's `docker-compose config -q` (installed 
 scripts/system-deps.sh); no Docker engine is needed. Everything else reads the YAML with PyYAML,
 which resolves the anchors and `<<` merge keys the same way docker-compose does.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,18 @@ ENV_EXAMPLE = DEPLOY / "leadchain.env.example"
 WORKERS = ("chain", "provider", "reports", "voice-bridge")
 ONE_SHOT = {"migrate", "temporal-setup", "temporal-schema"}
 REQUIRED_SERVICES = {
-    "postgres", "temporal", "temporal-ui", "temporal-setup", "temporal-schema", "vault", "web", "migrate",
-    *(f"worker-{name}" for name in WORKERS), "purge", "postgres-backup", "prometheus",
+    "postgres",
+    "temporal",
+    "temporal-ui",
+    "temporal-setup",
+    "temporal-schema",
+    "vault",
+    "web",
+    "migrate",
+    *(f"worker-{name}" for name in WORKERS),
+    "purge",
+    "postgres-backup",
+    "prometheus",
 }
 # Services running the app image with the app's settings and secrets.
 APP_SERVICES = ("web", *(f"worker-{name}" for name in WORKERS), "purge")
@@ -59,9 +70,11 @@ URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:([^@/\s]+)@")
 def _docker_compose() -> str:
     binary = shutil.which("docker-compose")
     if binary is None:
-        pytest.fail("docker-compose is not installed (no `docker-compose` on PATH). The project "
-                    "needs Debian's `docker-compose` package to validate docker-compose.yml: run "
-                    "`bash scripts/system-deps.sh` as root or `apt-get install docker-compose`.")
+        pytest.fail(
+            "docker-compose is not installed (no `docker-compose` on PATH). The project "
+            "needs Debian's `docker-compose` package to validate docker-compose.yml: run "
+            "`bash scripts/system-deps.sh` as root or `apt-get install docker-compose`."
+        )
     return binary
 
 
@@ -74,8 +87,9 @@ def _env(**overrides: str) -> dict[str, str]:
 
 
 def _run_compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_docker_compose(), *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [_docker_compose(), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def _argv(command: Any) -> list[str]:
@@ -144,7 +158,8 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_docker_compose_config_is_valid() -> None:
     result = _run_compose("-f", "docker-compose.yml", "config", "-q", env=_env())
     assert result.returncode == 0, (
-        f"docker-compose config -q failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+        f"docker-compose config -q failed ({result.returncode}):\n{result.stderr}{result.stdout}"
+    )
 
 
 @pytest.mark.parametrize("missing", REQUIRED_VARS)
@@ -154,8 +169,7 @@ def test_docker_compose_refuses_to_run_without_each_secret(missing: str, tmp_pat
     # An empty --env-file: an operator's .env next to the compose file must not mask the check.
     empty_env_file = tmp_path / "empty.env"
     empty_env_file.write_text("", encoding="utf-8")
-    result = _run_compose("--env-file", str(empty_env_file), "-f", "docker-compose.yml",
-                          "config", "-q", env=env)
+    result = _run_compose("--env-file", str(empty_env_file), "-f", "docker-compose.yml", "config", "-q", env=env)
     assert result.returncode != 0, f"compose accepted an unset {missing}"
     assert missing in result.stderr + result.stdout
 
@@ -210,18 +224,17 @@ def test_postgres(compose: dict[str, Any], services: dict[str, Any]) -> None:
     postgres = services["postgres"]
     assert postgres["image"] == "postgres:16"
     assert "pg_isready" in _healthcheck_text(postgres)
-    data_volumes = [v for v in postgres.get("volumes", [])
-                    if str(v).split(":")[1:2] == ["/var/lib/postgresql/data"]]
+    data_volumes = [v for v in postgres.get("volumes", []) if str(v).split(":")[1:2] == ["/var/lib/postgresql/data"]]
     assert data_volumes, "postgres data is not on a volume"
     assert str(data_volumes[0]).split(":")[0] in (compose.get("volumes") or {}), "not a named volume"
 
-    init_mounts = [str(v) for v in postgres.get("volumes", [])
-                   if ":/docker-entrypoint-initdb.d" in str(v)]
+    init_mounts = [str(v) for v in postgres.get("volumes", []) if ":/docker-entrypoint-initdb.d" in str(v)]
     assert init_mounts, "no init script mounted"
     init_dir = REPO / init_mounts[0].split(":")[0]
     assert init_dir.resolve().is_relative_to(DEPLOY.resolve() / "postgres")
-    init_sql = "\n".join(path.read_text(encoding="utf-8") for path in sorted(init_dir.iterdir())
-                         if path.suffix in (".sh", ".sql"))
+    init_sql = "\n".join(
+        path.read_text(encoding="utf-8") for path in sorted(init_dir.iterdir()) if path.suffix in (".sh", ".sql")
+    )
     for database in ("leadchain", "temporal", "temporal_visibility"):
         assert re.search(rf"CREATE DATABASE {database}\b", init_sql), f"{database} not created"
 
@@ -244,14 +257,12 @@ def test_temporal_runs_on_the_postgres_service(services: dict[str, Any], compose
     assert "operator cluster health" in health or "tctl" in health
 
     # The role Temporal logs in as is the one the init script creates.
-    init_script = "\n".join(p.read_text(encoding="utf-8")
-                            for p in (DEPLOY / "postgres").rglob("*") if p.is_file())
+    init_script = "\n".join(p.read_text(encoding="utf-8") for p in (DEPLOY / "postgres").rglob("*") if p.is_file())
     assert re.search(rf"CREATE ROLE {env['POSTGRES_USER']}\b", init_script)
 
     dynamic = env["DYNAMIC_CONFIG_FILE_PATH"]
     assert "development" not in dynamic, "the dev images' dynamic config name"
-    mounts = [str(v) for v in temporal.get("volumes", [])
-              if ":/etc/temporal/config/dynamicconfig" in str(v)]
+    mounts = [str(v) for v in temporal.get("volumes", []) if ":/etc/temporal/config/dynamicconfig" in str(v)]
     assert mounts, "dynamic config not mounted"
     host_dir = REPO / mounts[0].split(":")[0]
     assert (host_dir / Path(dynamic).name).is_file()
@@ -266,11 +277,19 @@ def test_temporal_ui_and_setup(services: dict[str, Any]) -> None:
     assert setup["image"].startswith("temporalio/admin-tools:")
     assert _depends_on(setup)["temporal"] == "service_healthy"
     script = " ".join(_argv(setup.get("entrypoint")) + [str(c) for c in setup["command"]])
-    assert re.search(r"temporal operator search-attribute create\b.*--name LeadStage\b"
-                     r".*--type Keyword\b", script, re.DOTALL)
+    assert re.search(
+        r"temporal operator search-attribute create\b.*--name LeadStage\b"
+        r".*--type Keyword\b",
+        script,
+        re.DOTALL,
+    )
     # The server image registers no namespace: the setup job does, idempotently.
-    assert re.search(r"temporal operator namespace describe\b.*temporal operator namespace create\b"
-                     r".*--retention\b", script, re.DOTALL)
+    assert re.search(
+        r"temporal operator namespace describe\b.*temporal operator namespace create\b"
+        r".*--retention\b",
+        script,
+        re.DOTALL,
+    )
 
 
 def test_temporal_schema_is_a_one_shot_job_with_temporals_schema_tool(services: dict[str, Any]) -> None:
@@ -292,8 +311,7 @@ def test_temporal_schema_is_a_one_shot_job_with_temporals_schema_tool(services: 
     assert "/etc/temporal/schema/postgresql/v12" in script and "/versioned" in script
 
 
-def test_vault_runs_in_server_mode_with_file_storage(services: dict[str, Any],
-                                                     compose_text: str) -> None:
+def test_vault_runs_in_server_mode_with_file_storage(services: dict[str, Any], compose_text: str) -> None:
     vault = services["vault"]
     assert vault["image"].split(":")[0] in ("openbao/openbao", "hashicorp/vault")
     argv = _argv(vault.get("command")) + _argv(vault.get("entrypoint"))
@@ -303,8 +321,11 @@ def test_vault_runs_in_server_mode_with_file_storage(services: dict[str, Any],
     assert not any("DEV_ROOT_TOKEN" in key for key in env), "dev root token configured"
     assert vault.get("healthcheck", {}).get("test")
 
-    configs = [REPO / str(v).split(":")[0] for v in vault.get("volumes", [])
-               if str(v).split(":")[0].endswith(".hcl") and "/config" in str(v)]
+    configs = [
+        REPO / str(v).split(":")[0]
+        for v in vault.get("volumes", [])
+        if str(v).split(":")[0].endswith(".hcl") and "/config" in str(v)
+    ]
     assert configs, "no server config mounted"
     config = configs[0].read_text(encoding="utf-8")
     assert re.search(r'^storage "file"', config, re.MULTILINE)
@@ -371,8 +392,7 @@ def test_worker(services: dict[str, Any], name: str) -> None:
     health = _healthcheck_text(worker)
     if name == "voice-bridge":
         assert "http://localhost:8081/healthz" in health
-        assert any(str(port).split(":")[-1].split("/")[0] == "8081"
-                   for port in worker.get("ports", []))
+        assert any(str(port).split(":")[-1].split("/")[0] == "8081" for port in worker.get("ports", []))
     else:
         assert _argv(worker["healthcheck"]["test"]) == ["CMD", "leadchain", "worker-health", name]
 
@@ -394,10 +414,18 @@ def test_secret_checker_has_teeth() -> None:
     assert literal_secrets({"DB_PASSWORD": "hunter2"}) == ["DB_PASSWORD"]
     assert literal_secrets({"API_KEY": "${API_KEY:-hunter2}"}) == ["API_KEY"]
     assert literal_secrets({"URL": "postgresql://u:hunter2@db/x"}) == ["URL"]
-    assert literal_secrets({"DB_PASSWORD": "${DB_PASSWORD:?set it}", "TOKEN": "${TOKEN}",
-                            "VAULT_TOKEN_FILE": "/run/secrets/vault_token",
-                            "URL": "postgresql://u:${PW:?x}@db/x",
-                            "DATABASE_URL": "postgresql://leadchain@postgres:5432/leadchain"}) == []
+    assert (
+        literal_secrets(
+            {
+                "DB_PASSWORD": "${DB_PASSWORD:?set it}",
+                "TOKEN": "${TOKEN}",
+                "VAULT_TOKEN_FILE": "/run/secrets/vault_token",
+                "URL": "postgresql://u:${PW:?x}@db/x",
+                "DATABASE_URL": "postgresql://leadchain@postgres:5432/leadchain",
+            }
+        )
+        == []
+    )
 
 
 def test_no_literal_secret_in_any_environment(services: dict[str, Any]) -> None:
@@ -435,8 +463,11 @@ def test_dockerfile() -> None:
 
 
 def test_dockerignore() -> None:
-    entries = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text(encoding="utf-8")
-               .splitlines() if line.strip() and not line.startswith("#")}
+    entries = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for required in (".venv", "var", ".git", ".pytest_cache", ".hypothesis", "artifacts"):
         assert required in entries, required
     assert "deploy" in entries or "deploy/secrets" in entries, "secrets could enter the image"
@@ -465,8 +496,14 @@ def test_app_services_read_the_settings_file(services: dict[str, Any]) -> None:
 
 def test_the_example_settings_are_documented_app_settings_and_no_secrets() -> None:
     settings = _example_settings()
-    for wanted in ("LEADCHAIN_PUBLIC_URL", "LEADCHAIN_PROXY_HOPS", "LEADCHAIN_RATELIMIT_STORAGE",
-                   "LEADCHAIN_EMAIL_FROM", "LEADCHAIN_COMPANY_NAME", "LEADCHAIN_COMPANY_ADDRESS"):
+    for wanted in (
+        "LEADCHAIN_PUBLIC_URL",
+        "LEADCHAIN_PROXY_HOPS",
+        "LEADCHAIN_RATELIMIT_STORAGE",
+        "LEADCHAIN_EMAIL_FROM",
+        "LEADCHAIN_COMPANY_NAME",
+        "LEADCHAIN_COMPANY_ADDRESS",
+    ):
         assert settings.get(wanted), f"{wanted} missing from {ENV_EXAMPLE.name}"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "crm").rglob("*.py"))
@@ -489,13 +526,15 @@ def test_settings_reach_the_app_containers_and_a_missing_file_is_refused(tmp_pat
         assert env["LEADCHAIN_PROXY_HOPS"] == settings["LEADCHAIN_PROXY_HOPS"], name
         # The compose file's own values win over the settings file (e.g. Vault, database).
         assert env["VAULT_ADDR"] == "http://vault:8200", name
-    missing = _run_compose("-f", "docker-compose.yml", "config", "-q",
-                           env=_env(LEADCHAIN_ENV_FILE=str(tmp_path / "leadchain.env")))
+    missing = _run_compose(
+        "-f", "docker-compose.yml", "config", "-q", env=_env(LEADCHAIN_ENV_FILE=str(tmp_path / "leadchain.env"))
+    )
     assert missing.returncode != 0 and "leadchain.env" in missing.stderr + missing.stdout
 
 
-def test_openbao_unseals_itself_with_a_static_key_from_a_docker_secret(compose: dict[str, Any],
-                                                                       services: dict[str, Any]) -> None:
+def test_openbao_unseals_itself_with_a_static_key_from_a_docker_secret(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
     config = (DEPLOY / "vault" / "openbao.hcl").read_text(encoding="utf-8")
     code = "\n".join(line.split("#", 1)[0] for line in config.splitlines())
     seal = re.search(r'seal\s+"static"\s*\{([^}]*)\}', code)
@@ -516,6 +555,7 @@ def test_openbao_unseals_itself_with_a_static_key_from_a_docker_secret(compose: 
 
 def test_purge_runs_both_purges_on_a_schedule(services: dict[str, Any]) -> None:
     from crm.cli import main as cli
+
     purge = services["purge"]
     script = "\n".join(str(part) for part in purge["command"])
     commands = re.findall(r"leadchain ([a-z-]+)", script)
@@ -548,8 +588,7 @@ def test_postgres_is_backed_up_daily_to_a_volume(compose: dict[str, Any], servic
     assert "sleep" in script and "-mtime" in script and "/backups/.last-ok" in _healthcheck_text(backup)
 
 
-def test_prometheus_scrapes_the_services_that_export_metrics(compose: dict[str, Any],
-                                                             services: dict[str, Any]) -> None:
+def test_prometheus_scrapes_the_services_that_export_metrics(compose: dict[str, Any], services: dict[str, Any]) -> None:
     prometheus = services["prometheus"]
     mounts = [str(v) for v in prometheus.get("volumes", []) if str(v).endswith(":/etc/prometheus/prometheus.yml:ro")]
     assert mounts, "no config mounted"

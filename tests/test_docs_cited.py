@@ -9,6 +9,7 @@ The older citations of notes outside the repository (the upper-case file names, 
 words like ``COMPLIANCE S12``) are mapped onto the new files too, so the mechanical replacement is known
 to land on existing headings before it is made; the last test keeps them from coming back.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,43 +24,70 @@ THIS_FILE = Path(__file__).resolve()
 SCANNED_SUFFIXES = (".py", ".md", ".yml", ".yaml", ".toml", ".cfg", ".ini", ".txt", ".sh")
 SCANNED_NAMES = ("Makefile", "Dockerfile")
 # Directories never scanned: tooling, caches, generated or git-ignored output, test input data.
-SKIPPED_DIR_NAMES = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", "node_modules",
-                     "build", "dist", "var", "artifacts"}
+SKIPPED_DIR_NAMES = {
+    ".git",
+    ".venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".hypothesis",
+    "node_modules",
+    "build",
+    "dist",
+    "var",
+    "artifacts",
+}
 SKIPPED_REL_DIRS = {Path("tests/data")}
 
 # The reference notes that replace the ones outside the repository.
-REFERENCE_DOCS = ("providers.md", "voice-bridge.md", "temporal.md", "compliance.md", "architecture.md",
-                  "reliability.md")
+REFERENCE_DOCS = (
+    "providers.md",
+    "voice-bridge.md",
+    "temporal.md",
+    "compliance.md",
+    "architecture.md",
+    "reliability.md",
+)
 
 SECTION = r"[A-Z]?\d+(?:\.\d+)*"
 CITATION = re.compile(
     r"(?<![\w./-])docs/(?P<name>[a-z0-9][a-z0-9_-]*)\.md"
-    rf"(?P<sections>(?:\s*(?:,|/|–|-|and)?\s*§{SECTION})*)")
+    rf"(?P<sections>(?:\s*(?:,|/|–|-|and)?\s*§{SECTION})*)"
+)
 SECTION_REF = re.compile(rf"§({SECTION})")
 HEADING = re.compile(rf"^#{{1,6}}[ \t]+§(?P<id>{SECTION})(?=[ \t]|$)", re.M)
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 
 # Old citation -> new file. Sections: `§3.4`, `1.8`, `section 3`, `V3`, `S12`, separated by `,` or `/`.
-LEGACY_FILES = {"PROVIDERS": "providers.md", "VOICE_BRIDGE": "voice-bridge.md", "TEMPORAL": "temporal.md",
-                "COMPLIANCE": "compliance.md", "ARCHITECTURE": "architecture.md", "RELIABILITY": "reliability.md"}
+LEGACY_FILES = {
+    "PROVIDERS": "providers.md",
+    "VOICE_BRIDGE": "voice-bridge.md",
+    "TEMPORAL": "temporal.md",
+    "COMPLIANCE": "compliance.md",
+    "ARCHITECTURE": "architecture.md",
+    "RELIABILITY": "reliability.md",
+}
 LEGACY_ID = r"(?:§|section\s+)?(?:[VSPF]\d+|\d+(?:\.\d+)*)\b"
 LEGACY_FILE_CITATION = re.compile(
     r"\b(?P<file>PROVIDERS|VOICE_BRIDGE|TEMPORAL|COMPLIANCE|ARCHITECTURE|RELIABILITY)\.md"
-    rf"(?P<sections>(?:(?:\s*[,/]\s*|[ \t]+){LEGACY_ID})*)")
+    rf"(?P<sections>(?:(?:\s*[,/]\s*|[ \t]+){LEGACY_ID})*)"
+)
 LEGACY_WORD_CITATION = re.compile(
     r"\b(?P<file>COMPLIANCE|Compliance|RELIABILITY|Reliability)(?!\.md)"
-    r"(?P<sections>(?:(?:\s*,\s*|[ \t]+)[SPF]\d+\b)+)")
+    r"(?P<sections>(?:(?:\s*,\s*|[ \t]+)[SPF]\d+\b)+)"
+)
 LEGACY_SECTION_REF = re.compile(r"(?:§|section\s+)?([VSPF]\d+|\d+(?:\.\d+)*)")
 # What must be gone once every citation points into docs/.
-OUTSIDE_REFERENCE = re.compile(r"shared/docs|\b(?:PROVIDERS|VOICE_BRIDGE|TEMPORAL|COMPLIANCE|ARCHITECTURE|"
-                               r"RELIABILITY)\.md\b")
+OUTSIDE_REFERENCE = re.compile(
+    r"shared/docs|\b(?:PROVIDERS|VOICE_BRIDGE|TEMPORAL|COMPLIANCE|ARCHITECTURE|"
+    r"RELIABILITY)\.md\b"
+)
 
 
 @dataclass(frozen=True)
 class Citation:
-    where: str            # "path:line" of the citing text
-    doc: str              # file name inside docs/
-    section: str | None   # the section id without "§", or None for the file as a whole
+    where: str  # "path:line" of the citing text
+    doc: str  # file name inside docs/
+    section: str | None  # the section id without "§", or None for the file as a whole
 
     def __str__(self) -> str:
         cited = f"docs/{self.doc}" + (f" §{self.section}" if self.section else "")
@@ -71,10 +99,14 @@ def scanned_files(root: Path, *, skip_docs: bool = False) -> list[Path]:
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root)
-        dirnames[:] = sorted(d for d in dirnames
-                             if d not in SKIPPED_DIR_NAMES and not d.endswith(".egg-info")
-                             and rel_dir / d not in SKIPPED_REL_DIRS
-                             and not (skip_docs and rel_dir == Path(".") and d == "docs"))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIPPED_DIR_NAMES
+            and not d.endswith(".egg-info")
+            and rel_dir / d not in SKIPPED_REL_DIRS
+            and not (skip_docs and rel_dir == Path(".") and d == "docs")
+        )
         for name in sorted(filenames):
             path = Path(dirpath, name)
             if (name.endswith(SCANNED_SUFFIXES) or name in SCANNED_NAMES) and path.resolve() != THIS_FILE:
@@ -141,19 +173,27 @@ def test_checker_reports_missing_files_and_sections_and_ignores_skipped_trees(tm
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "notes.md").write_text(
         "> summary\n## §1 One\n### §1.2 One two\n#### §V3 Vee\n```\n## §9 in a code block\n```\n"
-        "Text mentioning §4 outside a heading.\n", encoding="utf-8")
+        "Text mentioning §4 outside a heading.\n",
+        encoding="utf-8",
+    )
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "mod.py").write_text(
         '"""See docs/notes.md §1.2 and docs/notes.md §V3/§4.\n'
-        'Also docs/notes.md §1, §9 and docs/gone.md; docs/notes.md alone is fine."""\n', encoding="utf-8")
+        'Also docs/notes.md §1, §9 and docs/gone.md; docs/notes.md alone is fine."""\n',
+        encoding="utf-8",
+    )
     for skipped in (".venv/lib", "tests/data", "pkg.egg-info"):
         (tmp_path / skipped).mkdir(parents=True)
         (tmp_path / skipped / "x.md").write_text("docs/nowhere.md §7\n", encoding="utf-8")
 
     cited = citations(tmp_path)
     assert [str(c) for c in cited] == [
-        "pkg/mod.py:1: docs/notes.md §1.2", "pkg/mod.py:1: docs/notes.md §V3", "pkg/mod.py:1: docs/notes.md §4",
-        "pkg/mod.py:2: docs/notes.md §1", "pkg/mod.py:2: docs/notes.md §9", "pkg/mod.py:2: docs/gone.md",
+        "pkg/mod.py:1: docs/notes.md §1.2",
+        "pkg/mod.py:1: docs/notes.md §V3",
+        "pkg/mod.py:1: docs/notes.md §4",
+        "pkg/mod.py:2: docs/notes.md §1",
+        "pkg/mod.py:2: docs/notes.md §9",
+        "pkg/mod.py:2: docs/gone.md",
         "pkg/mod.py:2: docs/notes.md",
     ]
     assert unresolved(cited, tmp_path / "docs") == [
@@ -167,13 +207,19 @@ def test_checker_maps_every_legacy_citation_form(tmp_path):
     (tmp_path / "mod.py").write_text(
         "# PROVIDERS.md §1.5, §1.6 and PROVIDERS.md 2.3/2.4; PROVIDERS.md per provider\n"
         "# VOICE_BRIDGE.md V1, V3 and docs/TEMPORAL.md section 3. COMPLIANCE S3, S4 and Reliability F12\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert [str(c) for c in legacy_citations(tmp_path)] == [
-        "mod.py:1: docs/providers.md §1.5", "mod.py:1: docs/providers.md §1.6",
-        "mod.py:1: docs/providers.md §2.3", "mod.py:1: docs/providers.md §2.4", "mod.py:1: docs/providers.md",
-        "mod.py:2: docs/voice-bridge.md §V1", "mod.py:2: docs/voice-bridge.md §V3",
+        "mod.py:1: docs/providers.md §1.5",
+        "mod.py:1: docs/providers.md §1.6",
+        "mod.py:1: docs/providers.md §2.3",
+        "mod.py:1: docs/providers.md §2.4",
+        "mod.py:1: docs/providers.md",
+        "mod.py:2: docs/voice-bridge.md §V1",
+        "mod.py:2: docs/voice-bridge.md §V3",
         "mod.py:2: docs/temporal.md §3",
-        "mod.py:2: docs/compliance.md §S3", "mod.py:2: docs/compliance.md §S4",
+        "mod.py:2: docs/compliance.md §S3",
+        "mod.py:2: docs/compliance.md §S4",
         "mod.py:2: docs/reliability.md §F12",
     ]
 

@@ -2,6 +2,7 @@
 gate's policy for the demo leads' zones, and two curls that really work, run here against a real gunicorn
 on loopback from a "second terminal" (an environment without any secret).
 """
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,15 +23,21 @@ from tests.test_local_stack_cli import LEADCHAIN, REPO, leadchain, second_termin
 from workers import banner, demo_window
 from workers.launcher import stack_banner, stack_environment
 
-SUNDAY_NOON = datetime(2026, 12, 6, 11, 0, tzinfo=timezone.utc)      # 12:00 in Berlin
-MONDAY_MORNING = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)   # 10:30 in Berlin, 04:30 in New York
+SUNDAY_NOON = datetime(2026, 12, 6, 11, 0, tzinfo=UTC)  # 12:00 in Berlin
+MONDAY_MORNING = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)  # 10:30 in Berlin, 04:30 in New York
 
 
 def render(now: datetime, policy: GatePolicy | None = None, **kw) -> str:
-    return banner.render(services=[("web", "http://127.0.0.1:5000/  (API spec: /api/openapi.json)")],
-                         base_url="http://127.0.0.1:5000/", secrets_file=Path("/srv/var/local-secrets.env"),
-                         leadchain="/opt/leadchain/bin/leadchain", var_dir_override=None,
-                         policy=policy or GatePolicy.from_env({}), now_utc=now, **kw)
+    return banner.render(
+        services=[("web", "http://127.0.0.1:5000/  (API spec: /api/openapi.json)")],
+        base_url="http://127.0.0.1:5000/",
+        secrets_file=Path("/srv/var/local-secrets.env"),
+        leadchain="/opt/leadchain/bin/leadchain",
+        var_dir_override=None,
+        policy=policy or GatePolicy.from_env({}),
+        now_utc=now,
+        **kw,
+    )
 
 
 def test_the_demo_leads_are_called_in_their_own_zones():
@@ -56,8 +63,8 @@ def test_on_a_sunday_every_zone_waits_and_the_banner_says_until_when_and_how_to_
         opens = next_window_start(SUNDAY_NOON, zone, policy.window_for(region), policy.holiday_calendar(region))
         line = next(line for line in text.splitlines() if f"{region} leads ({zone}" in line)
         assert "closed" in line and f"opens {opens.astimezone(banner.ZoneInfo(zone)):%a %H:%M} local" in line
-    assert "opens Mon 09:00 local (in 21 h 0 min)" in text            # Berlin: Mon-Fri 09:00-20:00
-    assert "opens Mon 08:00 local = Mon 14:00 Berlin" in text          # New York: Mon-Fri 08:00-21:00
+    assert "opens Mon 09:00 local (in 21 h 0 min)" in text  # Berlin: Mon-Fri 09:00-20:00
+    assert "opens Mon 08:00 local = Mon 14:00 Berlin" in text  # New York: Mon-Fri 08:00-21:00
     assert "LEADCHAIN_DEMO_ANYTIME=1" in text
     assert "DEMO-ONLY" not in text
 
@@ -70,9 +77,9 @@ def test_on_a_monday_morning_germany_is_open_and_new_york_not_yet():
 
 def test_demo_anytime_opens_every_zone_at_night_on_a_sunday_and_says_so_loudly(tmp_path):
     env = stack_environment(tmp_path, base=second_terminal_env(tmp_path, LEADCHAIN_DEMO_ANYTIME="1"))
-    policy = GatePolicy.from_env(env)   # what the gate reads in the stack's processes
-    night = datetime(2026, 12, 6, 2, 30, tzinfo=timezone.utc)
-    holiday = datetime(2026, 12, 25, 2, 30, tzinfo=timezone.utc)
+    policy = GatePolicy.from_env(env)  # what the gate reads in the stack's processes
+    night = datetime(2026, 12, 6, 2, 30, tzinfo=UTC)
+    holiday = datetime(2026, 12, 25, 2, 30, tzinfo=UTC)
     for region, zone in (("DE", "Europe/Berlin"), ("US", "America/New_York"), ("FR", "Europe/Paris")):
         for moment in (night, holiday):
             assert is_within_window(moment, zone, policy.window_for(region), policy.holiday_calendar(region))
@@ -87,7 +94,7 @@ def test_demo_anytime_is_refused_off_sqlite(tmp_path):
     env = second_terminal_env(tmp_path, LEADCHAIN_DEMO_ANYTIME="1", DATABASE_URL=postgres)
     with pytest.raises(demo_window.DemoAnytimeRefused):
         stack_environment(tmp_path, base=env)
-    assert not (tmp_path / "local-secrets.env").exists()   # refused before anything was written
+    assert not (tmp_path / "local-secrets.env").exists()  # refused before anything was written
     for argv in (["up"], ["worker", "chain"]):
         refused = leadchain(*argv, env=env)
         assert refused.returncode != 0, argv
@@ -101,8 +108,10 @@ def test_stored_calling_hours_are_what_the_banner_shows(tmp_path):
     from crm.extensions import db
     from crm.secrets import secrets_from_env
     from crm.services import app_settings
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'leadchain.db'}",
-                      "SECRETS": secrets_from_env(env)})
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'leadchain.db'}", "SECRETS": secrets_from_env(env)}
+    )
     with app.app_context():
         app_settings.set_calling_hours({"DE": {"days": "mon-sat", "start": "10:00", "end": "18:00"}}, "test")
         db.session.commit()
@@ -114,6 +123,7 @@ def test_stored_calling_hours_are_what_the_banner_shows(tmp_path):
 
 # ------------------------------------------------------------------------------ the curls, for real
 
+
 @pytest.fixture
 def running_stack_web(tmp_path):
     """The local stack's web under gunicorn on loopback, with the launcher's environment."""
@@ -124,8 +134,13 @@ def running_stack_web(tmp_path):
     port = free_port()
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     log = (tmp_path / "gunicorn.log").open("w")
-    proc = subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "crm:create_app()"],
-                            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "crm:create_app()"],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while True:
@@ -145,18 +160,24 @@ def running_stack_web(tmp_path):
 def test_the_printed_curls_work_from_a_second_terminal(running_stack_web):
     var, base = running_stack_web
     webhook, api = banner.curl_commands(base, LEADCHAIN)
-    text = banner.render(services=[], base_url=base, secrets_file=var / "local-secrets.env", leadchain=LEADCHAIN,
-                         var_dir_override=None, policy=GatePolicy.from_env({}), now_utc=SUNDAY_NOON)
+    text = banner.render(
+        services=[],
+        base_url=base,
+        secrets_file=var / "local-secrets.env",
+        leadchain=LEADCHAIN,
+        var_dir_override=None,
+        policy=GatePolicy.from_env({}),
+        now_utc=SUNDAY_NOON,
+    )
     assert webhook in text and api in text
     secrets = (var / "local-secrets.env").read_text()
-    for line in secrets.splitlines():   # no secret value is printed
+    for line in secrets.splitlines():  # no secret value is printed
         assert line.split("=", 1)[1] not in text
 
     shell = second_terminal_env(var)
     answers = {}
     for name, command in (("webhook", webhook), ("api", api)):
-        done = subprocess.run(["bash", "-c", command], env=shell, cwd=REPO, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(["bash", "-c", command], env=shell, cwd=REPO, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
         answers[name] = json.loads(done.stdout)
         assert answers[name]["status"] == "accepted", answers[name]
@@ -165,9 +186,15 @@ def test_the_printed_curls_work_from_a_second_terminal(running_stack_web):
     assert stored == {"webhook": answers["webhook"]["submission_id"], "api": answers["api"]["submission_id"]}
 
     # The same signed request sent again is a redelivery (webhook-id), and a tampered body is a 401.
-    config = subprocess.run(["bash", "-c", webhook.split(" | ")[0]], env=shell, cwd=REPO, capture_output=True,
-                            text=True, timeout=60).stdout
+    config = subprocess.run(
+        ["bash", "-c", webhook.split(" | ")[0]], env=shell, cwd=REPO, capture_output=True, text=True, timeout=60
+    ).stdout
     tampered = config.replace("Musterfrau", "Musterfrau2")
-    refused = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-K", "-"], input=tampered,
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-K", "-"],
+        input=tampered,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.stdout == "401"

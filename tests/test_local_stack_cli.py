@@ -6,6 +6,7 @@ LEADCHAIN_VAR_DIR pointing at the var dir `leadchain up` prepared (secrets file 
 own code, migrations applied). The web side is the real app with the launcher's environment, on the same
 SQLite file; chain ids are compared in `lead_submissions`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,7 @@ PERSON = "erika.muster@demo-beispiel.example"
 
 def second_terminal_env(var: Path, **extra: str) -> dict[str, str]:
     """A fresh shell: no secret, no database URL, no Vault; only where the stack keeps its state."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LEADCHAIN_", "VAULT_")) and k != "DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADCHAIN_", "VAULT_")) and k != "DATABASE_URL"}
     return {**env, "LEADCHAIN_VAR_DIR": str(var), **extra}
 
 
@@ -69,18 +69,28 @@ def test_cli_import_in_a_second_terminal_and_a_signed_webhook_land_on_the_same_c
     var, stack_env = stack_var
     chain_key = read_local_secrets_file(var / "local-secrets.env")["LEADCHAIN_SECRET_APP_CHAIN_KEY"]
 
-    imported = leadchain("import", str(write_csv(tmp_path / "export.csv", PERSON, "+49 30 23125109")),
-                         env=second_terminal_env(var))
+    imported = leadchain(
+        "import", str(write_csv(tmp_path / "export.csv", PERSON, "+49 30 23125109")), env=second_terminal_env(var)
+    )
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "chain-key" not in imported.stdout + imported.stderr
 
     # The web of the same stack: the launcher's environment, the same SQLite file.
-    web = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{var / 'leadchain.db'}",
-                      "SECRETS": secrets_from_env(stack_env)})
-    body = json.dumps({"email": PERSON.upper(), "first_name": "Erika", "phone_consent": "ja",
-                       "phone": "+49 30 23125109"}).encode()
-    answer = web.test_client().post("/webhooks/leads/demo", data=body,
-                                    headers=signed_headers(stack_env["LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO"], body))
+    web = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{var / 'leadchain.db'}",
+            "SECRETS": secrets_from_env(stack_env),
+        }
+    )
+    body = json.dumps(
+        {"email": PERSON.upper(), "first_name": "Erika", "phone_consent": "ja", "phone": "+49 30 23125109"}
+    ).encode()
+    answer = web.test_client().post(
+        "/webhooks/leads/demo",
+        data=body,
+        headers=signed_headers(stack_env["LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO"], body),
+    )
     assert answer.status_code == 202, answer.get_json()
 
     chains = dict(rows(var, "SELECT channel, chain_id FROM lead_submissions"))
@@ -91,14 +101,17 @@ def test_cli_import_in_a_second_terminal_and_a_signed_webhook_land_on_the_same_c
 def test_a_variable_set_in_the_terminal_wins_over_the_stack_file(stack_var, tmp_path):
     var, _ = stack_var
     other = "lena.beispiel@demo-beispiel.example"
-    imported = leadchain("import", str(write_csv(tmp_path / "other.csv", other, "+49 30 23125101")),
-                         env=second_terminal_env(var, LEADCHAIN_SECRET_APP_CHAIN_KEY="key-from-the-terminal"))
+    imported = leadchain(
+        "import",
+        str(write_csv(tmp_path / "other.csv", other, "+49 30 23125101")),
+        env=second_terminal_env(var, LEADCHAIN_SECRET_APP_CHAIN_KEY="key-from-the-terminal"),
+    )
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert rows(var, "SELECT chain_id FROM lead_submissions") == [(expected_chain_id("key-from-the-terminal", other),)]
 
 
 def test_the_cli_refuses_intake_without_a_chain_key(tmp_path):
-    var = tmp_path / "bare-var"   # no `leadchain up` ran here: no secrets file at all
+    var = tmp_path / "bare-var"  # no `leadchain up` ran here: no secrets file at all
     var.mkdir()
     env = second_terminal_env(var, LEADCHAIN_SECRET_APP_SECRET_KEY="a-flask-key-is-no-chain-key")
     assert leadchain("db-upgrade", env=env).returncode == 0
@@ -117,10 +130,16 @@ def test_the_web_answers_503_for_intake_without_a_chain_key(stack_var):
     var, stack_env = stack_var
     secret = stack_env["LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO"]
     # Everything but the chain key; the Flask key must not stand in for it.
-    keyless = EnvSecrets({"LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO": secret, "LEADCHAIN_SECRET_API_KEYS": "local:k-123",
-                          "LEADCHAIN_SECRET_APP_SECRET_KEY": "a-flask-key-is-no-chain-key"})
-    client = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{var / 'leadchain.db'}",
-                         "SECRETS": keyless}).test_client()
+    keyless = EnvSecrets(
+        {
+            "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO": secret,
+            "LEADCHAIN_SECRET_API_KEYS": "local:k-123",
+            "LEADCHAIN_SECRET_APP_SECRET_KEY": "a-flask-key-is-no-chain-key",
+        }
+    )
+    client = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{var / 'leadchain.db'}", "SECRETS": keyless}
+    ).test_client()
     body = json.dumps({"email": PERSON}).encode()
     hook = client.post("/webhooks/leads/demo", data=body, headers=signed_headers(secret, body))
     assert hook.status_code == 503

@@ -3,6 +3,7 @@
 Covers docs/compliance.md §S12 (least privilege, rotation, no secrets in messages) and docs/reliability.md §F12
 (Vault down: cached values served, new fetches fail closed, no secrets in logs).
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,6 +21,7 @@ from crm.secrets import (
     VaultSecrets,
     secrets_from_env,
 )
+
 if TYPE_CHECKING:
     from tests.openbao import OpenBaoServer
 
@@ -60,13 +62,17 @@ def assert_clean(text: str, *forbidden: str) -> None:
 
 # --- EnvSecrets --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "var"), [
-    ("webhooks/leads-website", "LEADCHAIN_SECRET_WEBHOOKS_LEADS_WEBSITE"),
-    ("api/keys", "LEADCHAIN_SECRET_API_KEYS"),
-    ("app/secret-key", "LEADCHAIN_SECRET_APP_SECRET_KEY"),
-    ("providers/retell-api-key", "LEADCHAIN_SECRET_PROVIDERS_RETELL_API_KEY"),
-    ("smtp.v2/pass_word", "LEADCHAIN_SECRET_SMTP_V2_PASS_WORD"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "var"),
+    [
+        ("webhooks/leads-website", "LEADCHAIN_SECRET_WEBHOOKS_LEADS_WEBSITE"),
+        ("api/keys", "LEADCHAIN_SECRET_API_KEYS"),
+        ("app/secret-key", "LEADCHAIN_SECRET_APP_SECRET_KEY"),
+        ("providers/retell-api-key", "LEADCHAIN_SECRET_PROVIDERS_RETELL_API_KEY"),
+        ("smtp.v2/pass_word", "LEADCHAIN_SECRET_SMTP_V2_PASS_WORD"),
+    ],
+)
 def test_env_name_mapping(name: str, var: str) -> None:
     value = secret_value()
     env = EnvSecrets({var: value})
@@ -93,10 +99,12 @@ def test_env_empty_string_is_unset() -> None:
 
 
 def test_env_get_list_rotation() -> None:
-    env = EnvSecrets({
-        "LEADCHAIN_SECRET_WEBHOOKS_LEADS_WEBSITE": " new-key, old-key\n\told-key ,,new-key  last ",
-        "LEADCHAIN_SECRET_API_KEYS": "single",
-    })
+    env = EnvSecrets(
+        {
+            "LEADCHAIN_SECRET_WEBHOOKS_LEADS_WEBSITE": " new-key, old-key\n\told-key ,,new-key  last ",
+            "LEADCHAIN_SECRET_API_KEYS": "single",
+        }
+    )
     assert env.get_list("webhooks/leads-website") == ["new-key", "old-key", "last"]
     assert env.get_list("api/keys") == ["single"]
     assert env.get_list("api/missing") == []
@@ -111,8 +119,24 @@ def test_env_require_names_secret_not_value() -> None:
     assert_clean(str(excinfo.value), other)
 
 
-BAD_NAMES = ["../x", "a/b/c", "A/b", "", "a", "a/", "/b", "a/../b", "../../sys/x", ".a/b",
-             "a/.b", "a/b\n", "a b/c", "a/b?c", "a\\b/c", "a/-b"]
+BAD_NAMES = [
+    "../x",
+    "a/b/c",
+    "A/b",
+    "",
+    "a",
+    "a/",
+    "/b",
+    "a/../b",
+    "../../sys/x",
+    ".a/b",
+    "a/.b",
+    "a/b\n",
+    "a b/c",
+    "a/b?c",
+    "a\\b/c",
+    "a/-b",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -129,6 +153,7 @@ def test_invalid_names_raise_value_error(name: str) -> None:
 
 
 # --- VaultSecrets against a real OpenBao ----------------------------------------------------
+
 
 def test_vault_reads_written_secret(openbao: OpenBaoServer) -> None:
     group, value = unique("webhooks"), secret_value()
@@ -157,8 +182,7 @@ def test_vault_missing_key_path_and_empty_are_none(openbao: OpenBaoServer) -> No
 def test_vault_deleted_latest_version_is_none(openbao: OpenBaoServer) -> None:
     group = unique("app")
     openbao.write(f"leadchain/{group}", {"k": "v"})
-    openbao.client().secrets.kv.v2.delete_latest_version_of_secret(
-        path=f"leadchain/{group}", mount_point="secret")
+    openbao.client().secrets.kv.v2.delete_latest_version_of_secret(path=f"leadchain/{group}", mount_point="secret")
     assert VaultSecrets(openbao.url, openbao.root_token).get(f"{group}/k") is None
 
 
@@ -186,13 +210,14 @@ def test_vault_cache_respects_ttl(openbao: OpenBaoServer) -> None:
 
     openbao.write(f"leadchain/{group}", {"keys": second})
     clock.advance(TTL - 1)
-    assert vault.get(f"{group}/keys") == first      # still cached
+    assert vault.get(f"{group}/keys") == first  # still cached
     clock.advance(2)
-    assert vault.get(f"{group}/keys") == second     # past the TTL: refetched
+    assert vault.get(f"{group}/keys") == second  # past the TTL: refetched
 
 
-def test_vault_down_serves_stale_and_fails_closed(openbao_private: OpenBaoServer,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_vault_down_serves_stale_and_fails_closed(
+    openbao_private: OpenBaoServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)  # capture hvac/urllib3 too: nothing may leak anywhere
     server = openbao_private
     cached, never_read = secret_value(), secret_value()
@@ -204,15 +229,14 @@ def test_vault_down_serves_stale_and_fails_closed(openbao_private: OpenBaoServer
 
     server.stop()
     clock.advance(TTL + 1)
-    assert vault.get("webhooks/leads-website") == cached            # stale, still served
-    assert vault.get_list("webhooks/leads-website") == [cached]     # retry backed off: no 2nd
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING
-                and r.name == "crm.secrets"]
+    assert vault.get("webhooks/leads-website") == cached  # stale, still served
+    assert vault.get_list("webhooks/leads-website") == [cached]  # retry backed off: no 2nd
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "crm.secrets"]
     assert len(warnings) == 1
     assert "serving cached" in warnings[0].getMessage()
 
     with pytest.raises(SecretsError) as excinfo:
-        vault.get("providers/retell-api-key")                      # never fetched: fail closed
+        vault.get("providers/retell-api-key")  # never fetched: fail closed
     assert "unavailable" in str(excinfo.value)
     assert_clean(str(excinfo.value), server.root_token, never_read, cached)
     assert_clean(repr(excinfo.value), server.root_token, never_read, cached)
@@ -239,7 +263,8 @@ def test_least_privilege_token(openbao: OpenBaoServer) -> None:
     # The same token cannot write, not even under its own prefix.
     with pytest.raises(hvac.exceptions.Forbidden):
         openbao.client(token).secrets.kv.v2.create_or_update_secret(
-            path=f"leadchain/{group}", secret={"keys": "x"}, mount_point="secret")
+            path=f"leadchain/{group}", secret={"keys": "x"}, mount_point="secret"
+        )
 
 
 def test_revoked_access_is_not_served_from_cache(openbao: OpenBaoServer) -> None:
@@ -269,14 +294,16 @@ def test_bad_token_is_error_without_token(openbao: OpenBaoServer) -> None:
     assert_clean(repr(vault), bogus)
 
 
-@pytest.mark.parametrize("kwargs", [{"mount": "../sys"}, {"prefix": "../sys"},
-                                    {"prefix": "a//b"}, {"mount": ""}, {"ttl_s": -1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"mount": "../sys"}, {"prefix": "../sys"}, {"prefix": "a//b"}, {"mount": ""}, {"ttl_s": -1}]
+)
 def test_vault_malformed_config(kwargs: dict[str, Any]) -> None:
     with pytest.raises(SecretsError):
         VaultSecrets("http://127.0.0.1:9", "tok", **kwargs)
 
 
 # --- secrets_from_env -------------------------------------------------------------------------
+
 
 def test_from_env_without_vault_addr_is_env_backend() -> None:
     value = secret_value()
@@ -288,8 +315,13 @@ def test_from_env_without_vault_addr_is_env_backend() -> None:
 def test_from_env_with_vault_token(openbao: OpenBaoServer) -> None:
     group, value = unique("app"), secret_value()
     openbao.write(f"leadchain/{group}", {"secret-key": value})
-    backend = secrets_from_env({"VAULT_ADDR": openbao.url, "VAULT_TOKEN": openbao.root_token,
-                                f"LEADCHAIN_SECRET_{group.upper()}_SECRET_KEY": "from-env"})
+    backend = secrets_from_env(
+        {
+            "VAULT_ADDR": openbao.url,
+            "VAULT_TOKEN": openbao.root_token,
+            f"LEADCHAIN_SECRET_{group.upper()}_SECRET_KEY": "from-env",
+        }
+    )
     assert isinstance(backend, VaultSecrets)
     assert backend.get(f"{group}/secret-key") == value
     assert_clean(repr(backend), openbao.root_token)
@@ -299,10 +331,15 @@ def test_from_env_token_file_mount_and_prefix(openbao: OpenBaoServer, tmp_path: 
     group, value = unique("api"), secret_value()
     openbao.write(f"tenant-a/{group}", {"keys": value})
     token_file = tmp_path / "token"
-    token_file.write_text(openbao.policy_token(
-        'path "secret/data/tenant-a/*" { capabilities = ["read"] }') + "\n")
-    backend = secrets_from_env({"VAULT_ADDR": openbao.url, "VAULT_TOKEN_FILE": str(token_file),
-                                "VAULT_MOUNT": "secret", "VAULT_PREFIX": "tenant-a"})
+    token_file.write_text(openbao.policy_token('path "secret/data/tenant-a/*" { capabilities = ["read"] }') + "\n")
+    backend = secrets_from_env(
+        {
+            "VAULT_ADDR": openbao.url,
+            "VAULT_TOKEN_FILE": str(token_file),
+            "VAULT_MOUNT": "secret",
+            "VAULT_PREFIX": "tenant-a",
+        }
+    )
     assert isinstance(backend, VaultSecrets)
     assert backend.get(f"{group}/keys") == value
 
@@ -313,8 +350,7 @@ def test_from_env_vault_without_token_raises(tmp_path: Path) -> None:
     with pytest.raises(SecretsError):
         secrets_from_env({"VAULT_ADDR": "http://127.0.0.1:8200", "VAULT_TOKEN": "  "})
     with pytest.raises(SecretsError):
-        secrets_from_env({"VAULT_ADDR": "http://127.0.0.1:8200",
-                          "VAULT_TOKEN_FILE": str(tmp_path / "missing")})
+        secrets_from_env({"VAULT_ADDR": "http://127.0.0.1:8200", "VAULT_TOKEN_FILE": str(tmp_path / "missing")})
     empty = tmp_path / "empty"
     empty.write_text("\n")
     with pytest.raises(SecretsError):
@@ -323,8 +359,12 @@ def test_from_env_vault_without_token_raises(tmp_path: Path) -> None:
 
 def test_from_env_rejects_credentials_in_vault_addr() -> None:
     password = secret_value()
-    for addr in (f"http://user:{password}@127.0.0.1:8200", f"http://127.0.0.1:8200/?t={password}",
-                 "127.0.0.1:8200", "ftp://127.0.0.1"):
+    for addr in (
+        f"http://user:{password}@127.0.0.1:8200",
+        f"http://127.0.0.1:8200/?t={password}",
+        "127.0.0.1:8200",
+        "ftp://127.0.0.1",
+    ):
         with pytest.raises(SecretsError) as excinfo:
             secrets_from_env({"VAULT_ADDR": addr, "VAULT_TOKEN": "tok"})
         assert_clean(str(excinfo.value), password)

@@ -10,6 +10,7 @@ configuration error and fails the run: silently testing against another server w
 initdb and pg_ctl refuse to run as root, and CI runs as root: then they run as the unprivileged
 `postgres` system user (created by Debian's package) through util-linux's `runuser`.
 """
+
 from __future__ import annotations
 
 import glob
@@ -45,7 +46,7 @@ def answers(conninfo: str, timeout_s: float = 2.0) -> bool:
     host = str(params.get("host") or "127.0.0.1")
     port = int(params.get("port") or 5432)
     if host.startswith("/"):
-        return Path(host, f".s.PGSQL.{port}").exists()   # a Unix socket directory
+        return Path(host, f".s.PGSQL.{port}").exists()  # a Unix socket directory
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
             return True
@@ -64,10 +65,16 @@ def sqlalchemy_url(admin_conninfo: str, dbname: str) -> str:
     params = conninfo_to_dict(admin_conninfo)
     params["dbname"] = dbname
     from sqlalchemy.engine import URL
-    url = URL.create("postgresql+psycopg", username=params.pop("user", None),
-                     password=params.pop("password", None), host=params.pop("host", None),
-                     port=int(params.pop("port")) if params.get("port") else None,
-                     database=params.pop("dbname"), query={k: str(v) for k, v in params.items()})
+
+    url = URL.create(
+        "postgresql+psycopg",
+        username=params.pop("user", None),
+        password=params.pop("password", None),
+        host=params.pop("host", None),
+        port=int(params.pop("port")) if params.get("port") else None,
+        database=params.pop("dbname"),
+        query={k: str(v) for k, v in params.items()},
+    )
     return url.render_as_string(hide_password=False)
 
 
@@ -78,20 +85,25 @@ def find_pg_ctl() -> str:
         return explicit
     candidates = []
     try:
-        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
+        bindir = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
         candidates.append(os.path.join(bindir, "pg_ctl"))
     except (OSError, subprocess.SubprocessError):
-        pass   # pg_config is in a dev package; the server may be installed without it
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-                         key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
-                         reverse=True)
+        pass  # pg_config is in a dev package; the server may be installed without it
+    candidates += sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+        reverse=True,
+    )
     candidates.append(shutil.which("pg_ctl") or "")
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise PostgresUnavailable("no pg_ctl found: install Debian's `postgresql` package "
-                              "(bash scripts/system-deps.sh does) or set LEADCHAIN_TEST_PG_CTL")
+    raise PostgresUnavailable(
+        "no pg_ctl found: install Debian's `postgresql` package "
+        "(bash scripts/system-deps.sh does) or set LEADCHAIN_TEST_PG_CTL"
+    )
 
 
 def _free_port() -> int:
@@ -109,12 +121,12 @@ class ThrowawayPostgres:
     conninfo: str
 
     @classmethod
-    def start(cls) -> "ThrowawayPostgres":
+    def start(cls) -> ThrowawayPostgres:
         from pytest_postgresql.executors import PostgreSQLExecutor
 
         pg_ctl = find_pg_ctl()
         workdir = Path(tempfile.mkdtemp(prefix="leadchain-test-pg-"))
-        cluster = workdir / "cluster"      # data directory, socket and log
+        cluster = workdir / "cluster"  # data directory, socket and log
         cluster.mkdir()
         executable = pg_ctl
         if os.geteuid() == 0:
@@ -122,11 +134,18 @@ class ThrowawayPostgres:
         port = _free_port()
         # Session-scoped and thrown away: no fsync, so migrations and TRUNCATEs do not wait on the disk.
         executor = PostgreSQLExecutor(
-            executable=executable, host="127.0.0.1", port=port, datadir=str(cluster / "data"),
-            unixsocketdir=str(cluster), logfile=str(cluster / "postgresql.log"), startparams="-w",
-            dbname="test", user="postgres", timeout=START_TIMEOUT_S,
-            postgres_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                             "-c max_connections=200")
+            executable=executable,
+            host="127.0.0.1",
+            port=port,
+            datadir=str(cluster / "data"),
+            unixsocketdir=str(cluster),
+            logfile=str(cluster / "postgresql.log"),
+            startparams="-w",
+            dbname="test",
+            user="postgres",
+            timeout=START_TIMEOUT_S,
+            postgres_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        )
         try:
             executor.start()
         except Exception as e:  # noqa: BLE001 - say where the server's own log is
@@ -136,7 +155,7 @@ class ThrowawayPostgres:
             raise PostgresUnavailable(f"the throwaway PostgreSQL ({pg_ctl}) did not start: {e}\n{tail}") from e
         conninfo = make_conninfo(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "test"')   # the configured server's database name, for parity
+            conn.execute('CREATE DATABASE "test"')  # the configured server's database name, for parity
         return cls(workdir, executor, make_conninfo(conninfo, dbname="test"))
 
     def stop(self) -> None:
@@ -153,9 +172,10 @@ def _unprivileged_wrapper(pg_ctl: str, workdir: Path, cluster: Path) -> str:
     except KeyError:
         raise PostgresUnavailable(
             f"running as root, initdb needs an unprivileged user: no `{UNPRIVILEGED_USER}` user "
-            "(Debian's postgresql package creates it; bash scripts/system-deps.sh installs it)") from None
+            "(Debian's postgresql package creates it; bash scripts/system-deps.sh installs it)"
+        ) from None
     runuser = shutil.which("runuser") or "/usr/sbin/runuser"
-    workdir.chmod(0o711)                     # that user may pass through, not list or write
+    workdir.chmod(0o711)  # that user may pass through, not list or write
     os.chown(cluster, user.pw_uid, user.pw_gid)
     cluster.chmod(0o700)
     wrapper = workdir / "pg_ctl"

@@ -1,4 +1,5 @@
 """`leadchain worker chain`: the lead chain workflows, the CRM activities and the outbox relay."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,21 +18,39 @@ from workflows.lead_chain import LeadChainWorkflow
 from workflows.payloads import CHAIN_TASK_QUEUE, PROVIDER_TASK_QUEUE, ChainSettings
 
 
-def chain_worker(client: Client, app: Flask, executor: ThreadPoolExecutor, *,
-                 task_queue: str = CHAIN_TASK_QUEUE) -> Worker:
+def chain_worker(
+    client: Client, app: Flask, executor: ThreadPoolExecutor, *, task_queue: str = CHAIN_TASK_QUEUE
+) -> Worker:
     # Running activities get the grace period to finish on SIGTERM (workers/shutdown.py).
-    return Worker(client, task_queue=task_queue, workflows=[LeadChainWorkflow],
-                  activities=CrmActivities(app).all(), activity_executor=executor,
-                  max_concurrent_activities=executor._max_workers,
-                  graceful_shutdown_timeout=graceful_shutdown_timeout())
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[LeadChainWorkflow],
+        activities=CrmActivities(app).all(),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+        graceful_shutdown_timeout=graceful_shutdown_timeout(),
+    )
 
 
-def provider_worker(client: Client, activities: ProviderActivities, executor: ThreadPoolExecutor, *,
-                    task_queue: str = PROVIDER_TASK_QUEUE, max_per_second: float | None = None) -> Worker:
+def provider_worker(
+    client: Client,
+    activities: ProviderActivities,
+    executor: ThreadPoolExecutor,
+    *,
+    task_queue: str = PROVIDER_TASK_QUEUE,
+    max_per_second: float | None = None,
+) -> Worker:
     # The rate limit is per task queue, across all provider workers: it protects the provider's quota.
-    return Worker(client, task_queue=task_queue, activities=activities.all(), activity_executor=executor,
-                  max_concurrent_activities=executor._max_workers, max_task_queue_activities_per_second=max_per_second,
-                  graceful_shutdown_timeout=graceful_shutdown_timeout())
+    return Worker(
+        client,
+        task_queue=task_queue,
+        activities=activities.all(),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+        max_task_queue_activities_per_second=max_per_second,
+        graceful_shutdown_timeout=graceful_shutdown_timeout(),
+    )
 
 
 async def run_until_signalled(*runners) -> None:
@@ -51,6 +70,7 @@ def worker_runner(worker: Worker):
         await stop.wait()
         await worker.shutdown()
         await task
+
     return run
 
 
@@ -61,5 +81,6 @@ def relay_runner(relay: Relay):
 def settings_from_env() -> ChainSettings:
     import json
     import os
+
     raw = os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
     return ChainSettings(**json.loads(raw)) if raw else ChainSettings()

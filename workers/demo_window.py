@@ -6,6 +6,7 @@ by the launcher; the gate itself knows nothing about demos. It is refused outsid
 any database other than SQLite (production runs on PostgreSQL) the launcher and every worker stop with
 a message instead of dialling real people at night.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,10 @@ from collections.abc import Mapping
 FLAG = "LEADCHAIN_DEMO_ANYTIME"
 # The window's end is exclusive and a wall-clock time; 23:59:59.999999 is the last instant of a day.
 ALL_HOURS = {"days": "mon-sun", "start": "00:00", "end": "23:59:59.999999"}
-NOTICE = ("DEMO-ONLY CALLING WINDOW: every day, all hours, no public holidays (LEADCHAIN_DEMO_ANYTIME=1). "
-          "Local demo only: real people must never be called like this.")
+NOTICE = (
+    "DEMO-ONLY CALLING WINDOW: every day, all hours, no public holidays (LEADCHAIN_DEMO_ANYTIME=1). "
+    "Local demo only: real people must never be called like this."
+)
 
 
 class DemoAnytimeRefused(SystemExit):
@@ -32,8 +35,10 @@ def check_allowed(env: Mapping[str, str]) -> None:
         return
     url = env.get("DATABASE_URL", "").strip()
     if url and not url.startswith("sqlite"):
-        raise DemoAnytimeRefused(f"{FLAG}=1 is refused: it is for the local demo stack on SQLite only, and "
-                                 "DATABASE_URL points at another database (production?). Unset it.")
+        raise DemoAnytimeRefused(
+            f"{FLAG}=1 is refused: it is for the local demo stack on SQLite only, and "
+            "DATABASE_URL points at another database (production?). Unset it."
+        )
 
 
 def calling_hours_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -1,4 +1,5 @@
 """`leadchain worker-health NAME`: is Temporal up, and is some worker polling NAME's task queue?"""
+
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import TaskQueueType
@@ -22,8 +23,11 @@ async def check(name: str, config: Config | None = None) -> tuple[bool, str]:
     queue, kind = QUEUES[name]
     try:
         client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-        answer = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-            namespace=cfg.temporal_namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind))
+        answer = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=cfg.temporal_namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind
+            )
+        )
     except Exception as e:  # noqa: BLE001 - any failure is simply "unhealthy"
         return False, f"{name}: Temporal unreachable ({type(e).__name__})"
     pollers = len(answer.pollers)

@@ -11,6 +11,7 @@ Temporal. Each child runs in its own process group, so Ctrl+C reaches only this 
 terminal sent SIGINT to every process at once, Temporal was gone within a second, and the workers still
 shutting down logged a burst of "tcp connect error" retries against it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,8 +40,11 @@ SERVER_STOP_TIMEOUT_S = 15.0
 
 # What the Temporal dev server itself logs while it stops: its internal system workers poll its own
 # frontend, which is already closing. Expected, harmless, and a dozen lines on every Ctrl+C.
-TEMPORAL_SHUTDOWN_NOISE = ('msg="Failed to poll for task."', 'msg="network dial error"',
-                           'msg="Error closing gRPC connection on shutdown"')
+TEMPORAL_SHUTDOWN_NOISE = (
+    'msg="Failed to poll for task."',
+    'msg="network dial error"',
+    'msg="Error closing gRPC connection on shutdown"',
+)
 
 
 @dataclass
@@ -54,7 +58,7 @@ class Service:
     # Output lines containing one of these are dropped once the launcher is stopping the service.
     quiet_when_stopping: tuple[str, ...] = ()
     stopping: threading.Event = field(default_factory=threading.Event)
-    relay: threading.Thread | None = None   # copies the output when it is filtered
+    relay: threading.Thread | None = None  # copies the output when it is filtered
 
 
 def _bin(name: str) -> str:
@@ -90,7 +94,7 @@ def local_secrets(var: Path) -> dict[str, str]:
 def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every process of the local stack gets (the web's secrets are the CLI's)."""
     env = dict(os.environ if base is None else base)
-    demo_window.check_allowed(env)   # before anything is written: raises DemoAnytimeRefused off SQLite
+    demo_window.check_allowed(env)  # before anything is written: raises DemoAnytimeRefused off SQLite
     # Providers without a configured key are served by the sandbox (voice.providers.factory).
     env.update({"TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"})
     # The local stack is plain http on loopback: a Secure (__Host-) cookie would not come back to it.
@@ -110,11 +114,13 @@ BRIDGE_HOST, BRIDGE_PORT = "127.0.0.1", 8765
 def bridge_llm_url(env: dict[str, str]) -> str | None:
     """The Retell custom-LLM URL of the local voice bridge, with its path secret (None without one)."""
     from crm.secrets import secrets_from_env
+
     try:
         values = secrets_from_env(env).get_list("bridge/retell-path-secret")
     except Exception as e:  # noqa: BLE001 - Vault trouble: the sandbox plays scripted calls instead
-        print(f"voice bridge path secret unavailable ({type(e).__name__}); sandbox calls stay scripted",
-              file=sys.stderr)
+        print(
+            f"voice bridge path secret unavailable ({type(e).__name__}); sandbox calls stay scripted", file=sys.stderr
+        )
         return None
     return f"ws://{BRIDGE_HOST}:{BRIDGE_PORT}/llm-websocket/{values[0]}" if values else None
 
@@ -132,28 +138,69 @@ def _wait_port(hostport: str, timeout: float) -> bool:
 
 
 def local_services(host: str, port: int, var: Path, llm_url: str | None = None) -> list[Service]:
-    temporal = [_bin("temporal"), "server", "start-dev", "--db-filename", str(var / "temporal.db"),
-                "--ip", "127.0.0.1", "--port", "7233", "--ui-port", "8233",
-                "--search-attribute", "LeadStage=Keyword", "--log-level", "warn"]
+    temporal = [
+        _bin("temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(var / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        "7233",
+        "--ui-port",
+        "8233",
+        "--search-attribute",
+        "LeadStage=Keyword",
+        "--log-level",
+        "warn",
+    ]
     leadchain = _bin("leadchain")
     return [
-        Service("temporal", temporal, url="http://127.0.0.1:8233  (Temporal UI; frontend 127.0.0.1:7233)",
-                ready="127.0.0.1:7233", tier=TIER_TEMPORAL, quiet_when_stopping=TEMPORAL_SHUTDOWN_NOISE),
+        Service(
+            "temporal",
+            temporal,
+            url="http://127.0.0.1:8233  (Temporal UI; frontend 127.0.0.1:7233)",
+            ready="127.0.0.1:7233",
+            tier=TIER_TEMPORAL,
+            quiet_when_stopping=TEMPORAL_SHUTDOWN_NOISE,
+        ),
         # The URL (it holds the bridge's path secret) goes by environment, not argv: argv is world-readable.
-        Service("sandbox", [leadchain, "sandbox", "--port", "8099", "--webhook-base", f"http://{host}:{port}"],
-                url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, SendGrid)",
-                ready="127.0.0.1:8099", env={"LEADCHAIN_SANDBOX_RETELL_LLM_URL": llm_url} if llm_url else {},
-                tier=TIER_SERVERS),
-        Service("web", [_bin("gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--access-logfile", "-",
-                        "crm:create_app()"], url=f"http://{host}:{port}/  (API spec: /api/openapi.json)",
-                ready=f"{host}:{port}", tier=TIER_SERVERS),
+        Service(
+            "sandbox",
+            [leadchain, "sandbox", "--port", "8099", "--webhook-base", f"http://{host}:{port}"],
+            url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, SendGrid)",
+            ready="127.0.0.1:8099",
+            env={"LEADCHAIN_SANDBOX_RETELL_LLM_URL": llm_url} if llm_url else {},
+            tier=TIER_SERVERS,
+        ),
+        Service(
+            "web",
+            [
+                _bin("gunicorn"),
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                "2",
+                "--access-logfile",
+                "-",
+                "crm:create_app()",
+            ],
+            url=f"http://{host}:{port}/  (API spec: /api/openapi.json)",
+            ready=f"{host}:{port}",
+            tier=TIER_SERVERS,
+        ),
         Service("chain", [leadchain, "worker", "chain"]),
         Service("provider", [leadchain, "worker", "provider"]),
         Service("reports", [leadchain, "worker", "reports"]),
-        Service("bridge", [leadchain, "worker", "voice-bridge"],
-                url=f"ws://{BRIDGE_HOST}:{BRIDGE_PORT}/llm-websocket/<secret>/<call id>  (voice bridge; "
-                    "metrics on 127.0.0.1:9465)", ready=f"{BRIDGE_HOST}:{BRIDGE_PORT}",
-                env={"LEADCHAIN_BRIDGE_HOST": BRIDGE_HOST, "LEADCHAIN_BRIDGE_PORT": str(BRIDGE_PORT)}),
+        Service(
+            "bridge",
+            [leadchain, "worker", "voice-bridge"],
+            url=f"ws://{BRIDGE_HOST}:{BRIDGE_PORT}/llm-websocket/<secret>/<call id>  (voice bridge; "
+            "metrics on 127.0.0.1:9465)",
+            ready=f"{BRIDGE_HOST}:{BRIDGE_PORT}",
+            env={"LEADCHAIN_BRIDGE_HOST": BRIDGE_HOST, "LEADCHAIN_BRIDGE_PORT": str(BRIDGE_PORT)},
+        ),
     ]
 
 
@@ -162,12 +209,19 @@ def start_service(svc: Service, env: dict[str, str], output: IO | None = None) -
     # A process group of its own: the terminal's Ctrl+C (SIGINT to the foreground group) reaches only the
     # launcher, which then stops the children in order.
     if not svc.quiet_when_stopping:
-        return subprocess.Popen(svc.argv, env={**env, **svc.env}, start_new_session=True, stdout=output,
-                                stderr=subprocess.STDOUT if output is not None else None)
-    proc = subprocess.Popen(svc.argv, env={**env, **svc.env}, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    svc.relay = threading.Thread(target=_relay_output, args=(svc, proc.stdout, output), daemon=True,
-                                 name=f"{svc.name}-output")
+        return subprocess.Popen(
+            svc.argv,
+            env={**env, **svc.env},
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+        )
+    proc = subprocess.Popen(
+        svc.argv, env={**env, **svc.env}, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    svc.relay = threading.Thread(
+        target=_relay_output, args=(svc, proc.stdout, output), daemon=True, name=f"{svc.name}-output"
+    )
     svc.relay.start()
     return proc
 
@@ -183,8 +237,7 @@ def _relay_output(svc: Service, source: IO[bytes], sink: IO | None) -> None:
     source.close()
 
 
-def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace_s: float,
-                  log=print) -> None:
+def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace_s: float, log=print) -> None:
     """SIGTERM tier by tier (workers, then servers, then Temporal), waiting for each tier to exit.
 
     Workers get their graceful shutdown period (running activities finish) plus a margin before SIGKILL.
@@ -205,7 +258,7 @@ def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace
                 proc.kill()
                 proc.wait()
             if svc.relay is not None:
-                svc.relay.join(timeout=5)   # its last lines before whatever is printed next
+                svc.relay.join(timeout=5)  # its last lines before whatever is printed next
 
 
 def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
@@ -248,16 +301,19 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
             time.sleep(0.5)
     finally:
         print("stopping: workers, then web and sandbox, then Temporal", flush=True)
-        stop_services(procs, worker_grace_s=worker_shutdown_grace_s(env),
-                      log=lambda message: print(message, file=sys.stderr))
+        stop_services(
+            procs, worker_grace_s=worker_shutdown_grace_s(env), log=lambda message: print(message, file=sys.stderr)
+        )
     return exit_code
 
 
-def stack_banner(procs: list[tuple[Service, subprocess.Popen]], host: str, port: int, var: Path,
-                 env: dict[str, str]) -> str:
+def stack_banner(
+    procs: list[tuple[Service, subprocess.Popen]], host: str, port: int, var: Path, env: dict[str, str]
+) -> str:
     """The banner (workers/banner.py) with the calling hours in force: env's, or an admin's stored ones."""
     from crm.services.compliance import GatePolicy
     from workers import banner
+
     policy, stored = GatePolicy.from_env(env), False
     try:
         policy, stored = _with_stored_calling_hours(policy, env, var)
@@ -265,11 +321,16 @@ def stack_banner(procs: list[tuple[Service, subprocess.Popen]], host: str, port:
         print(f"could not read stored calling hours ({type(e).__name__})", file=sys.stderr)
     secrets_file = var / LOCAL_SECRETS_FILE
     return banner.render(
-        services=[(svc.name, svc.url) for svc, _ in procs if svc.url], base_url=f"http://{host}:{port}/",
+        services=[(svc.name, svc.url) for svc, _ in procs if svc.url],
+        base_url=f"http://{host}:{port}/",
         secrets_file=secrets_file if secrets_file.exists() and "VAULT_ADDR" not in env else None,
-        leadchain=_bin("leadchain"), var_dir_override=env.get("LEADCHAIN_VAR_DIR"), policy=policy,
-        demo_anytime=demo_window.requested(env), stored_hours=stored,
-        password_from_env=bool(env.get("LEADCHAIN_DEMO_PASSWORD")))
+        leadchain=_bin("leadchain"),
+        var_dir_override=env.get("LEADCHAIN_VAR_DIR"),
+        policy=policy,
+        demo_anytime=demo_window.requested(env),
+        stored_hours=stored,
+        password_from_env=bool(env.get("LEADCHAIN_DEMO_PASSWORD")),
+    )
 
 
 def _with_stored_calling_hours(policy, env: dict[str, str], var: Path):
@@ -279,6 +340,7 @@ def _with_stored_calling_hours(policy, env: dict[str, str], var: Path):
     from crm.extensions import db
     from crm.secrets import secrets_from_env
     from crm.services import app_settings
+
     url = normalise_database_url(env.get("DATABASE_URL") or f"sqlite:///{var / 'leadchain.db'}")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRETS": secrets_from_env(env)})
     with app.app_context():

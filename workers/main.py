@@ -1,4 +1,5 @@
 """Entry points of the worker processes (`leadchain worker NAME`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,12 +21,14 @@ WORKERS = ("chain", "provider", "reports", "voice-bridge")
 def provider_registry(app):
     """Voice providers from configuration (real with a key, the sandbox without); see voice.providers.factory."""
     from voice.providers.factory import registry
+
     return registry(app)
 
 
 def email_sender(app):
     """SendGrid with a key, the sandbox's SendGrid without one (crm.email.factory)."""
     from crm.email.factory import build_sender
+
     factory = app.config.get("LEADCHAIN_EMAIL_FACTORY") or build_sender
     return factory(app)
 
@@ -35,6 +38,7 @@ async def run_voice_bridge(app) -> None:
     with 1001 (Retell reconnects to another instance). Temporal is optional here: without it a booking
     still reaches the chain through the post-call webhook, and the client is retried on the next booking."""
     from voice.bridge.server import BridgeServer, build_bridge
+
     cfg = app.config["LEADCHAIN"]
 
     async def temporal():
@@ -44,8 +48,11 @@ async def run_voice_bridge(app) -> None:
     try:
         client = await asyncio.wait_for(temporal(), 10)
     except Exception as e:  # noqa: BLE001 - any failure: run without, connect later
-        log.warning("voice bridge: Temporal at %s not reachable (%s); continuing without it",
-                    cfg.temporal_address, type(e).__name__)
+        log.warning(
+            "voice bridge: Temporal at %s not reachable (%s); continuing without it",
+            cfg.temporal_address,
+            type(e).__name__,
+        )
     bridge = build_bridge(app, temporal_client=client, temporal_connect=temporal)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -73,14 +80,17 @@ async def run(name: str) -> None:
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{name}-activity")
     if name == "chain":
         relay = Relay(app, client, chain_mod.settings_from_env())
-        await chain_mod.run_until_signalled(chain_mod.worker_runner(chain_mod.chain_worker(client, app, executor)),
-                                            chain_mod.relay_runner(relay))
+        await chain_mod.run_until_signalled(
+            chain_mod.worker_runner(chain_mod.chain_worker(client, app, executor)), chain_mod.relay_runner(relay)
+        )
     elif name == "provider":
         from activities.provider_activities import ProviderActivities
+
         acts = ProviderActivities(app, provider_registry(app), email_sender(app))
         await chain_mod.run_until_signalled(chain_mod.worker_runner(chain_mod.provider_worker(client, acts, executor)))
     elif name == "reports":
         from workers import reports as reports_mod
+
         await reports_mod.run(app, client)
     else:
         raise SystemExit(f"unknown worker {name!r}; choose one of {', '.join(WORKERS)}")

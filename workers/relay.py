@@ -9,13 +9,14 @@ read from the audit log (any `setting.*` entry newer than the last one broadcast
 Temporal or this worker was down still reaches the chains once both are up (the first pass after a start
 always broadcasts: one extra gate check per waiting chain is cheap).
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from flask import Flask
 import sqlalchemy as sa
+from flask import Flask
 from temporalio.client import Client
 
 from crm.extensions import db
@@ -27,9 +28,17 @@ log = logging.getLogger(__name__)
 
 
 class Relay:
-    def __init__(self, app: Flask, client: Client, settings: ChainSettings | None = None, *,
-                 poll_s: float = 0.25, batch: int = 200, task_queue: str = CHAIN_TASK_QUEUE,
-                 settings_poll_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        client: Client,
+        settings: ChainSettings | None = None,
+        *,
+        poll_s: float = 0.25,
+        batch: int = 200,
+        task_queue: str = CHAIN_TASK_QUEUE,
+        settings_poll_s: float = 10.0,
+    ) -> None:
         self.app, self.client = app, client
         self.settings = settings or ChainSettings()
         self.poll_s, self.batch, self.task_queue = poll_s, batch, task_queue
@@ -40,8 +49,14 @@ class Relay:
     def _latest_settings_change(self) -> int:
         with self.app.app_context():
             try:
-                return db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(AuditEntry.id), 0)).where(
-                    AuditEntry.entity_type == "app_setting", AuditEntry.action.like("setting.%"))) or 0
+                return (
+                    db.session.scalar(
+                        sa.select(sa.func.coalesce(sa.func.max(AuditEntry.id), 0)).where(
+                            AuditEntry.entity_type == "app_setting", AuditEntry.action.like("setting.%")
+                        )
+                    )
+                    or 0
+                )
             finally:
                 db.session.remove()
 
@@ -51,8 +66,7 @@ class Relay:
         latest = await asyncio.to_thread(self._latest_settings_change)
         if not force and self._settings_seen is not None and latest <= self._settings_seen:
             return 0
-        query = (f'LeadStage = "waiting_for_window" AND ExecutionStatus = "Running" '
-                 f'AND TaskQueue = "{self.task_queue}"')
+        query = f'LeadStage = "waiting_for_window" AND ExecutionStatus = "Running" AND TaskQueue = "{self.task_queue}"'
         signalled = 0
         async for execution in self.client.list_workflows(query):
             try:
@@ -77,8 +91,13 @@ class Relay:
 
     async def _dispatch(self, submission_id: int, chain_id: str) -> None:
         await self.client.start_workflow(
-            "LeadChainWorkflow", ChainInput(chain_id=chain_id, settings=self.settings), id=chain_id,
-            task_queue=self.task_queue, start_signal="submission", start_signal_args=[SubmissionRef(submission_id)])
+            "LeadChainWorkflow",
+            ChainInput(chain_id=chain_id, settings=self.settings),
+            id=chain_id,
+            task_queue=self.task_queue,
+            start_signal="submission",
+            start_signal_args=[SubmissionRef(submission_id)],
+        )
 
     async def run_once(self) -> int:
         rows = await asyncio.to_thread(self._pending)
@@ -108,5 +127,5 @@ class Relay:
             if not moved:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass

@@ -4,6 +4,7 @@ and the report schedules, upserted at every start (workers/schedules.py).
 Rendering a PDF is CPU-bound synchronous work: activities run in a small thread pool (two at a time
 by default; LEADCHAIN_REPORT_CONCURRENCY), the workflow tasks on the event loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,23 +27,43 @@ from workflows.reports import ReportWorkflow
 log = logging.getLogger(__name__)
 
 
-def reports_worker(client: Client, app: Flask, executor: ThreadPoolExecutor, *, mailer: ReportMailer | None,
-                   task_queue: str = REPORTS_TASK_QUEUE) -> Worker:
+def reports_worker(
+    client: Client,
+    app: Flask,
+    executor: ThreadPoolExecutor,
+    *,
+    mailer: ReportMailer | None,
+    task_queue: str = REPORTS_TASK_QUEUE,
+) -> Worker:
     activities = ReportActivities(app, mailer)
     # A report being rendered or mailed gets the grace period to finish on SIGTERM (workers/shutdown.py).
-    return Worker(client, task_queue=task_queue, workflows=[ReportWorkflow], activities=activities.all(),
-                  activity_executor=executor, max_concurrent_activities=executor._max_workers,
-                  graceful_shutdown_timeout=graceful_shutdown_timeout())
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ReportWorkflow],
+        activities=activities.all(),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+        graceful_shutdown_timeout=graceful_shutdown_timeout(),
+    )
 
 
-async def serve(app: Flask, client: Client, stop: asyncio.Event, *, mailer: ReportMailer | None = None,
-                task_queue: str = REPORTS_TASK_QUEUE, schedule_prefix: str = SCHEDULE_PREFIX,
-                executor: ThreadPoolExecutor | None = None) -> None:
+async def serve(
+    app: Flask,
+    client: Client,
+    stop: asyncio.Event,
+    *,
+    mailer: ReportMailer | None = None,
+    task_queue: str = REPORTS_TASK_QUEUE,
+    schedule_prefix: str = SCHEDULE_PREFIX,
+    executor: ThreadPoolExecutor | None = None,
+) -> None:
     """Upsert the schedules, then run the worker until `stop` is set."""
     await upsert_schedules(client, task_queue=task_queue, prefix=schedule_prefix)
     own = executor is None
-    executor = executor or ThreadPoolExecutor(max_workers=int(os.environ.get("LEADCHAIN_REPORT_CONCURRENCY", "2")),
-                                              thread_name_prefix="reports-activity")
+    executor = executor or ThreadPoolExecutor(
+        max_workers=int(os.environ.get("LEADCHAIN_REPORT_CONCURRENCY", "2")), thread_name_prefix="reports-activity"
+    )
     try:
         await worker_runner(reports_worker(client, app, executor, mailer=mailer, task_queue=task_queue))(stop)
     finally:

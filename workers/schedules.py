@@ -12,15 +12,26 @@ A missed run (server or workers down) is caught up within CATCHUP. `upsert_sched
 schedule, and on ScheduleAlreadyRunningError updates it to the current definition, keeping its state
 (an operator's pause and note survive a deploy).
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
-                               ScheduleCalendarSpec, ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange,
-                               ScheduleSpec, ScheduleUpdate, ScheduleUpdateInput)
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 
 from workflows.report_payloads import REPORTS_TASK_QUEUE, ReportRequest
 from workflows.reports import ReportWorkflow
@@ -34,7 +45,7 @@ CATCHUP = timedelta(hours=12)
 @dataclass(frozen=True)
 class When:
     hour: int
-    day_of_week: int | None = None     # 0 Sunday .. 6 Saturday (Temporal's numbering)
+    day_of_week: int | None = None  # 0 Sunday .. 6 Saturday (Temporal's numbering)
     day_of_month: int | None = None
     comment: str = ""
 
@@ -53,19 +64,33 @@ def schedule_id(kind: str, prefix: str = SCHEDULE_PREFIX) -> str:
 def report_schedule(kind: str, *, task_queue: str = REPORTS_TASK_QUEUE, prefix: str = SCHEDULE_PREFIX) -> Schedule:
     when = WHEN[kind]
     calendar = ScheduleCalendarSpec(
-        hour=[ScheduleRange(when.hour)], minute=[ScheduleRange(0)], second=[ScheduleRange(0)],
+        hour=[ScheduleRange(when.hour)],
+        minute=[ScheduleRange(0)],
+        second=[ScheduleRange(0)],
         day_of_week=[ScheduleRange(when.day_of_week)] if when.day_of_week is not None else [ScheduleRange(0, 6)],
         day_of_month=[ScheduleRange(when.day_of_month)] if when.day_of_month is not None else [ScheduleRange(1, 31)],
-        comment=when.comment)
+        comment=when.comment,
+    )
     return Schedule(
-        action=ScheduleActionStartWorkflow(ReportWorkflow.run, ReportRequest(kind=kind), id=f"{prefix}-run-{kind}",
-                                           task_queue=task_queue, execution_timeout=timedelta(hours=6)),
+        action=ScheduleActionStartWorkflow(
+            ReportWorkflow.run,
+            ReportRequest(kind=kind),
+            id=f"{prefix}-run-{kind}",
+            task_queue=task_queue,
+            execution_timeout=timedelta(hours=6),
+        ),
         spec=ScheduleSpec(calendars=[calendar], time_zone_name=TIME_ZONE),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP))
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP),
+    )
 
 
-async def upsert_schedules(client: Client, *, task_queue: str = REPORTS_TASK_QUEUE, prefix: str = SCHEDULE_PREFIX,
-                           kinds: tuple[str, ...] = ("daily", "weekly", "monthly")) -> dict[str, str]:
+async def upsert_schedules(
+    client: Client,
+    *,
+    task_queue: str = REPORTS_TASK_QUEUE,
+    prefix: str = SCHEDULE_PREFIX,
+    kinds: tuple[str, ...] = ("daily", "weekly", "monthly"),
+) -> dict[str, str]:
     """Create or update every report schedule. Returns {schedule id: "created" | "updated"}."""
     done: dict[str, str] = {}
     for kind in kinds:
@@ -75,9 +100,11 @@ async def upsert_schedules(client: Client, *, task_queue: str = REPORTS_TASK_QUE
             await client.create_schedule(sid, schedule)
             done[sid] = "created"
         except ScheduleAlreadyRunningError:
+
             def keep_state(current: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
                 new.state = current.description.schedule.state
                 return ScheduleUpdate(schedule=new)
+
             await client.get_schedule_handle(sid).update(keep_state)
             done[sid] = "updated"
         log.info("report schedule %s %s (%s)", sid, done[sid], WHEN[kind].comment)

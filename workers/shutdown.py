@@ -6,6 +6,7 @@ CRM write half done, to be retried elsewhere; one that waited the full 30 s woul
 So the default is 25 s: activities finish, the process exits, and 5 s remain for the SDK's own shutdown.
 LEADCHAIN_WORKER_SHUTDOWN_GRACE_S changes it (keep it below the container's stop_grace_period).
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """One way to connect to Temporal, shared by the web, the workers and the CLI."""
+
 from __future__ import annotations
 
 from temporalio.client import Client

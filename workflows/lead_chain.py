@@ -1,7 +1,7 @@
 """LeadChainWorkflow: one durable chain per lead, from import to booking, hand-over or nurture."""
+
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -10,10 +10,29 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.payloads import (
-        LEAD_STAGE_ATTRIBUTE, CallBooking, CallPlaced, CallResult, ChainInput,
-        ChainOutcome, ChainStatus, EmailSent, FetchCallInput, GateInput, GateResult, ImportResult,
-        LeadFlagInput, PlaceCallInput, ScoreInput, ScoreResult, SendEmailInput, StepRecord, StopSignal,
-        SubmissionRef, TaskInput, TimelineInput)
+        LEAD_STAGE_ATTRIBUTE,
+        CallBooking,
+        CallPlaced,
+        CallResult,
+        ChainInput,
+        ChainOutcome,
+        ChainStatus,
+        EmailSent,
+        FetchCallInput,
+        GateInput,
+        GateResult,
+        ImportResult,
+        LeadFlagInput,
+        PlaceCallInput,
+        ScoreInput,
+        ScoreResult,
+        SendEmailInput,
+        StepRecord,
+        StopSignal,
+        SubmissionRef,
+        TaskInput,
+        TimelineInput,
+    )
 
 LEAD_STAGE = SearchAttributeKey.for_keyword(LEAD_STAGE_ATTRIBUTE)
 RETRY_ANSWERS = {"no_answer", "busy", "voicemail"}
@@ -25,8 +44,12 @@ CRM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=
 PATCH_KEEP_WAIT = "resubmission-keeps-the-wait"
 # Submissions that arrive while a chain finishes are merged before it ends (they used to be dropped).
 PATCH_IMPORT_AT_FINISH = "import-pending-at-finish"
-PROVIDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2),
-                             maximum_attempts=8, non_retryable_error_types=["ProviderRejected", "NoProvider"])
+PROVIDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=8,
+    non_retryable_error_types=["ProviderRejected", "NoProvider"],
+)
 
 
 class _Stopped(Exception):
@@ -119,9 +142,17 @@ class LeadChainWorkflow:
 
     @workflow.query
     def status(self) -> ChainStatus:
-        return ChainStatus(chain_id=self._input.chain_id, lead_id=self._lead_id, stage=self._stage,
-                           next_step=self._next_step, next_at=self._next_at, paused=self._paused,
-                           attempts=self._attempts, cycle=self._input.cycle, history=self._history[-50:])
+        return ChainStatus(
+            chain_id=self._input.chain_id,
+            lead_id=self._lead_id,
+            stage=self._stage,
+            next_step=self._next_step,
+            next_at=self._next_at,
+            paused=self._paused,
+            attempts=self._attempts,
+            cycle=self._input.cycle,
+            history=self._history[-50:],
+        )
 
     # ---- the chain ------------------------------------------------------------------------------
 
@@ -158,8 +189,9 @@ class LeadChainWorkflow:
                 reason = "resubmission"
                 continue
             # After the sequence, wait, then re-score with engagement counted.
-            if not await self._sleep(self._settings.rescore_delay_s, "nurturing", "re-score",
-                                     keep_wait=self._called_this_cycle()):
+            if not await self._sleep(
+                self._settings.rescore_delay_s, "nurturing", "re-score", keep_wait=self._called_this_cycle()
+            ):
                 reason = "resubmission"
                 continue
             if self._input.cycle + 1 >= self._settings.max_nurture_cycles:
@@ -174,8 +206,14 @@ class LeadChainWorkflow:
             if not gate.allowed:
                 if gate.reason in ("outside_hours", "attempt_cap") and gate.next_window_start:
                     wait = max(1.0, (gate.next_window_start - workflow.now()).total_seconds())
-                    if not await self._sleep(wait, "waiting_for_window", "call", gate.next_window_start,
-                                             keep_wait=True, wake_on_settings=True):
+                    if not await self._sleep(
+                        wait,
+                        "waiting_for_window",
+                        "call",
+                        gate.next_window_start,
+                        keep_wait=True,
+                        wake_on_settings=True,
+                    ):
                         await self._qualify("resubmission")
                     continue
                 await self._timeline("gate", f"call refused: {gate.reason}")
@@ -187,8 +225,7 @@ class LeadChainWorkflow:
             if not result.answered and result.status in RETRY_ANSWERS and result.call_id not in self._bookings:
                 await self._timeline("call", f"attempt {self._attempts}: {result.status}")
                 if self._attempts < self._settings.max_call_attempts:
-                    if not await self._sleep(self._settings.retry_delay_s, "waiting_for_retry", "call",
-                                             keep_wait=True):
+                    if not await self._sleep(self._settings.retry_delay_s, "waiting_for_retry", "call", keep_wait=True):
                         await self._qualify("resubmission")
                 continue
             return await self._follow_up(result)
@@ -200,9 +237,13 @@ class LeadChainWorkflow:
         key = f"{self._key_prefix()}:call:{self._input.cycle}:{self._attempts}"
         try:
             placed: CallPlaced = await workflow.execute_activity(
-                "place_call", PlaceCallInput(self._lead_id, self._input.chain_id, self._attempts, key),
-                result_type=CallPlaced, task_queue=self._settings.provider_task_queue,
-                start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s), retry_policy=PROVIDER_RETRY)
+                "place_call",
+                PlaceCallInput(self._lead_id, self._input.chain_id, self._attempts, key),
+                result_type=CallPlaced,
+                task_queue=self._settings.provider_task_queue,
+                start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s),
+                retry_policy=PROVIDER_RETRY,
+            )
         except ActivityError as e:
             await self._timeline("call", f"call could not be placed: {_cause(e)}")
             return None
@@ -213,24 +254,32 @@ class LeadChainWorkflow:
         self._call_now_waiver = False
         await self._set_stage("waiting_for_result", f"call {placed.provider}")
         try:
-            await workflow.wait_condition(lambda: self._calls.get(placed.call_id) is not None,
-                                          timeout=timedelta(seconds=self._settings.call_result_timeout_s))
-        except asyncio.TimeoutError:
+            await workflow.wait_condition(
+                lambda: self._calls.get(placed.call_id) is not None,
+                timeout=timedelta(seconds=self._settings.call_result_timeout_s),
+            )
+        except TimeoutError:
             # The webhook did not come: ask the provider, a few times, before giving up on this call.
             for _ in range(self._settings.max_call_polls):
                 polled: CallResult | None = await workflow.execute_activity(
-                    "fetch_call_result", FetchCallInput(placed.provider, placed.call_id),
-                    result_type=CallResult, task_queue=self._settings.provider_task_queue,
-                    start_to_close_timeout=timedelta(seconds=30), retry_policy=CRM_RETRY)
+                    "fetch_call_result",
+                    FetchCallInput(placed.provider, placed.call_id),
+                    result_type=CallResult,
+                    task_queue=self._settings.provider_task_queue,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=CRM_RETRY,
+                )
                 if self._calls.get(placed.call_id) is None and polled is not None:
                     self._calls[placed.call_id] = polled
                 if self._calls.get(placed.call_id) is not None:
                     break
                 try:
-                    await workflow.wait_condition(lambda: self._calls.get(placed.call_id) is not None,
-                                                  timeout=timedelta(seconds=self._settings.call_poll_interval_s))
+                    await workflow.wait_condition(
+                        lambda: self._calls.get(placed.call_id) is not None,
+                        timeout=timedelta(seconds=self._settings.call_poll_interval_s),
+                    )
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
         result = self._calls.get(placed.call_id)
         if result is None:
@@ -267,8 +316,9 @@ class LeadChainWorkflow:
     async def _nurture(self) -> bool:
         """The nurture sequence. True when a resubmission interrupted it (re-qualify from the top)."""
         for step, delay in enumerate(self._settings.nurture_delays_s):
-            if not await self._sleep(delay, "nurturing", f"nurture email {step + 1}",
-                                     keep_wait=self._called_this_cycle()):
+            if not await self._sleep(
+                delay, "nurturing", f"nurture email {step + 1}", keep_wait=self._called_this_cycle()
+            ):
                 return True
             sent = await self._email("nurture", step + 1)
             if sent.status == "refused":
@@ -283,9 +333,11 @@ class LeadChainWorkflow:
         return await self._crm("score_lead", ScoreInput(self._lead_id, reason), ScoreResult)
 
     async def _gate(self) -> GateResult:
-        gate: GateResult = await self._crm("check_call_gate", GateInput(self._lead_id, self._settings.gate_threshold,
-                                                                        workflow.now(), waive_score=self._call_now_waiver),
-                                           GateResult)
+        gate: GateResult = await self._crm(
+            "check_call_gate",
+            GateInput(self._lead_id, self._settings.gate_threshold, workflow.now(), waive_score=self._call_now_waiver),
+            GateResult,
+        )
         if not gate.allowed and gate.reason not in ("outside_hours", "attempt_cap"):
             self._call_now_waiver = False  # refused for consent or do-not-contact: a rep's request cannot change that
         return gate
@@ -319,8 +371,16 @@ class LeadChainWorkflow:
         await self._import_pending()
         return True
 
-    async def _sleep(self, seconds: float, stage: str, next_step: str, at: datetime | None = None, *,
-                     keep_wait: bool = False, wake_on_settings: bool = False) -> bool:
+    async def _sleep(
+        self,
+        seconds: float,
+        stage: str,
+        next_step: str,
+        at: datetime | None = None,
+        *,
+        keep_wait: bool = False,
+        wake_on_settings: bool = False,
+    ) -> bool:
         """A durable, interruptible wait. False when the caller must re-qualify: a rep's "call now", or (only
         where keep_wait is off) a resubmission. keep_wait: a new submission is merged and re-scored, and the
         wait goes on to its end: a person is never called sooner because their lead arrived again.
@@ -340,10 +400,15 @@ class LeadChainWorkflow:
         while True:
             try:
                 await workflow.wait_condition(
-                    lambda: self._stop is not None or bool(self._pending) or self._call_now
-                    or (wake_on_settings and self._settings_changed),
-                    timeout=timedelta(seconds=remaining))
-            except asyncio.TimeoutError:
+                    lambda: (
+                        self._stop is not None
+                        or bool(self._pending)
+                        or self._call_now
+                        or (wake_on_settings and self._settings_changed)
+                    ),
+                    timeout=timedelta(seconds=remaining),
+                )
+            except TimeoutError:
                 pass
             await self._checkpoint()
             if self._call_now:
@@ -397,9 +462,13 @@ class LeadChainWorkflow:
         key = f"{self._key_prefix()}:email:{template}:{self._input.cycle}:{step}"
         try:
             return await workflow.execute_activity(
-                "send_email", SendEmailInput(self._lead_id, self._input.chain_id, template, step, key),
-                result_type=EmailSent, task_queue=self._settings.provider_task_queue,
-                start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s), retry_policy=PROVIDER_RETRY)
+                "send_email",
+                SendEmailInput(self._lead_id, self._input.chain_id, template, step, key),
+                result_type=EmailSent,
+                task_queue=self._settings.provider_task_queue,
+                start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s),
+                retry_policy=PROVIDER_RETRY,
+            )
         except ActivityError as e:
             await self._timeline("email", f"{template} not sent: {_cause(e)}")
             return EmailSent("failed", reason=_cause(e))
@@ -408,8 +477,14 @@ class LeadChainWorkflow:
         await self._crm("create_task", TaskInput(self._lead_id, kind, title, due_in_s, key))
 
     async def _crm(self, name: str, arg, result_type=None):
-        return await workflow.execute_activity(name, arg, result_type=result_type, task_queue=self._settings.chain_task_queue,
-                                               start_to_close_timeout=timedelta(seconds=30), retry_policy=CRM_RETRY)
+        return await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            task_queue=self._settings.chain_task_queue,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=CRM_RETRY,
+        )
 
     def _record(self, stage: str, detail: str) -> None:
         self._history.append(StepRecord(workflow.now(), stage, detail))
@@ -453,11 +528,18 @@ class LeadChainWorkflow:
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(ChainInput(
-            chain_id=self._input.chain_id, settings=self._settings, lead_id=self._lead_id,
-            cycle=self._input.cycle + 1, seen_submissions=sorted(self._seen)[-200:],
-            pending_submissions=list(self._pending), history=self._history[-20:], generation=self._generation))
-
+        workflow.continue_as_new(
+            ChainInput(
+                chain_id=self._input.chain_id,
+                settings=self._settings,
+                lead_id=self._lead_id,
+                cycle=self._input.cycle + 1,
+                seen_submissions=sorted(self._seen)[-200:],
+                pending_submissions=list(self._pending),
+                history=self._history[-20:],
+                generation=self._generation,
+            )
+        )
 
     def _key_prefix(self) -> str:
         """Business keys of this chain's side effects. A re-opened chain's keys carry its generation, so

@@ -3,6 +3,7 @@
 They carry ids and decisions only, never names, emails, phone numbers or transcripts: Temporal's
 history cannot be edited, so erasing a person must not need to touch it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ class ChainInput:
     cycle: int = 0
     seen_submissions: list[int] = field(default_factory=list)
     pending_submissions: list[int] = field(default_factory=list)
-    history: list["StepRecord"] = field(default_factory=list)
+    history: list[StepRecord] = field(default_factory=list)
     generation: int = 0
 
 
@@ -133,7 +134,9 @@ class CallResult:
     event_id: str
     answered: bool
     status: str  # completed | no_answer | busy | voicemail | failed
-    classification: str | None = None  # booked | interested | callback_requested | not_interested | do_not_call | wrong_number
+    classification: str | None = (
+        None  # booked | interested | callback_requested | not_interested | do_not_call | wrong_number
+    )
     duration_s: int = 0
 
 

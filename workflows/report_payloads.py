@@ -1,4 +1,5 @@
 """Payloads of the report workflow and its activities: ids, kinds and times only (no figures, no PII)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,10 +13,10 @@ class ReportRequest:
     """What a schedule (or an operator) asks for. `at`: the moment the period is derived from (default:
     the schedule's scheduled time, else the workflow's start); `day` (YYYY-MM-DD) overrides it."""
 
-    kind: str                                  # daily | weekly | monthly
+    kind: str  # daily | weekly | monthly
     day: str | None = None
     at: datetime | None = None
-    activity_task_queue: str | None = None     # default: the workflow's own task queue
+    activity_task_queue: str | None = None  # default: the workflow's own task queue
     # The running period so far (from the UI): a provisional report, not emailed, replaced by the final one.
     to_date: bool = False
 
@@ -48,10 +49,10 @@ class SendReportInput:
 @dataclass
 class ReportSent:
     report_id: int
-    recipients: int                            # managers the report is meant for
-    sent: int                                  # emails sent by this run
-    already_sent: int                          # sent by an earlier run or attempt
-    refused: list[str] = field(default_factory=list)   # "user <id>: <reason>"
+    recipients: int  # managers the report is meant for
+    sent: int  # emails sent by this run
+    already_sent: int  # sent by an earlier run or attempt
+    refused: list[str] = field(default_factory=list)  # "user <id>: <reason>"
 
 
 @dataclass

@@ -1,10 +1,12 @@
 """API-key authentication. Keys live in the secrets backend as "client:key" entries under api/keys."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app, request
 
@@ -20,8 +22,9 @@ def authenticate() -> str:
     header = request.headers.get("Authorization", "")
     presented = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("X-API-Key", "")
     if not presented:
-        raise ApiError(401, "API key required (Authorization: Bearer <key> or X-API-Key)",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "API key required (Authorization: Bearer <key> or X-API-Key)", headers={"WWW-Authenticate": "Bearer"}
+        )
     wanted = _digest(presented)
     client = None
     for entry in current_app.extensions["leadchain.secrets"].get_list("api/keys"):
@@ -36,8 +39,10 @@ def authenticate() -> str:
 def api_key_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Authenticate before anything else runs (query parsing included): a caller without a valid key
     learns nothing, not even which of its parameters are wrong."""
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         authenticate()
         return view(*args, **kwargs)
+
     return wrapper

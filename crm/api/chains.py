@@ -1,4 +1,5 @@
 """Control of a lead's chain: status, pause, resume, cancel, do-not-contact (/api/v1/leads/<id>/...)."""
+
 from __future__ import annotations
 
 from flask import jsonify
@@ -11,8 +12,7 @@ from crm.models import Lead
 from crm.services import chain_control
 from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable
 
-bp = Blueprint("api_chains", __name__, url_prefix="/api/v1",
-               description="The lead chain: status and control (API key)")
+bp = Blueprint("api_chains", __name__, url_prefix="/api/v1", description="The lead chain: status and control (API key)")
 
 
 def _lead(lead_id: int) -> Lead:

@@ -4,13 +4,14 @@ Order is (updated_at, id), oldest change first, so a client syncing with `update
 through changes; the cursor is the last row's (updated_at, id), so a page never shifts when leads are
 added or changed meanwhile (a lead changed while a client pages moves behind the cursor and comes
 again; none is skipped). Merged records are never listed: their data lives on in the surviving lead."""
+
 from __future__ import annotations
 
 import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,7 +35,7 @@ def decode_cursor(text: str) -> tuple[datetime, int]:
         at, lead_id = json.loads(raw)
         moment = datetime.fromisoformat(at)
         if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc)   # overflows here, not in the driver, for year 1/9999
+            moment = moment.astimezone(UTC)  # overflows here, not in the driver, for year 1/9999
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise BadCursor("not a cursor this API gave out") from None
     if moment.tzinfo is None or type(lead_id) is not int or not 0 < lead_id < 2**31:
@@ -66,8 +67,7 @@ def list_leads(filters: dict[str, Any]) -> LeadPage:
         at, last_id = decode_cursor(filters["cursor"])
         where.append(sa.or_(Lead.updated_at > at, sa.and_(Lead.updated_at == at, Lead.id > last_id)))
     limit = filters["limit"]
-    rows = list(db.session.scalars(sa.select(Lead).where(*where)
-                                   .order_by(Lead.updated_at, Lead.id).limit(limit + 1)))
+    rows = list(db.session.scalars(sa.select(Lead).where(*where).order_by(Lead.updated_at, Lead.id).limit(limit + 1)))
     more = len(rows) > limit
     items = rows[:limit]
     return LeadPage(items=items, next_cursor=encode_cursor(items[-1]) if more and items else None)

@@ -3,6 +3,7 @@
 POST /api/v1/leads (one or a batch) and POST /api/v1/leads/import (CSV) take leads in; GET /api/v1/leads
 (filtered, keyset pages) and GET /api/v1/leads/<id> read them; GET /api/v1/submissions/<id> follows an
 accepted lead (from this API or a signed webhook) until the chain's import step has made it a lead."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,7 @@ from webargs.flaskparser import FlaskParser
 
 from crm.api import lead_queries
 from crm.api.auth import api_key_required, authenticate
-from crm.api.schemas import (AcceptedSchema, LeadListQuerySchema, LeadPageSchema, LeadReadSchema,
-                             SubmissionStatusSchema)
+from crm.api.schemas import AcceptedSchema, LeadListQuerySchema, LeadPageSchema, LeadReadSchema, SubmissionStatusSchema
 from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import Lead, LeadSubmission
@@ -42,8 +42,9 @@ class LeadsBlueprint(Blueprint):
     ARGUMENTS_PARSER = QueryParser()
 
 
-bp = LeadsBlueprint("api_leads", __name__, url_prefix="/api/v1",
-                    description="Leads for API clients (API key; optional Idempotency-Key)")
+bp = LeadsBlueprint(
+    "api_leads", __name__, url_prefix="/api/v1", description="Leads for API clients (API key; optional Idempotency-Key)"
+)
 # werkzeug's int converter with the INTEGER bound: a larger id is a 404, not a driver overflow.
 ID = "int(max=2147483647)"
 
@@ -53,8 +54,13 @@ def status_url(submission_id: int) -> str:
     return url_for("api_leads.submission_status", submission_id=submission_id, _external=True)
 
 
-IDEMPOTENCY_DOC = {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
-                   "description": "a retried request with the same key and body is answered from the first run"}
+IDEMPOTENCY_DOC = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "a retried request with the same key and body is answered from the first run",
+}
 
 
 def _idempotent(client: str, body: bytes, work):
@@ -69,8 +75,9 @@ def _idempotent(client: str, body: bytes, work):
         return jsonify(payload), status
     if not key.strip() or len(key) > 200:
         raise ApiError(400, "Idempotency-Key must be 1-200 characters", {"Idempotency-Key": ["bad length"]})
-    outcome = deliveries.process_once(f"api:{client}", key, deliveries.payload_hash(body), work,
-                                      same_payload_required=True)
+    outcome = deliveries.process_once(
+        f"api:{client}", key, deliveries.payload_hash(body), work, same_payload_required=True
+    )
     response = jsonify(outcome.body)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -78,13 +85,19 @@ def _idempotent(client: str, body: bytes, work):
 
 
 @bp.route("/leads", methods=["POST"])
-@bp.doc(summary="Create or update leads",
-        description="Body: one lead object, a JSON array of leads, or {\"leads\": [...]}. A batch is all or "
-                    "nothing: if any lead is invalid, none is stored and `errors` is keyed by index.",
-        parameters=[IDEMPOTENCY_DOC],
-        requestBody={"content": {"application/json": {"schema": LeadInSchema}}})
-@bp.alt_response(202, schema=AcceptedSchema, description="stored; the lead chain takes it from here. A batch "
-                 "answers {\"accepted\": [...], \"count\": n}, one such object per lead")
+@bp.doc(
+    summary="Create or update leads",
+    description='Body: one lead object, a JSON array of leads, or {"leads": [...]}. A batch is all or '
+    "nothing: if any lead is invalid, none is stored and `errors` is keyed by index.",
+    parameters=[IDEMPOTENCY_DOC],
+    requestBody={"content": {"application/json": {"schema": LeadInSchema}}},
+)
+@bp.alt_response(
+    202,
+    schema=AcceptedSchema,
+    description="stored; the lead chain takes it from here. A batch "
+    'answers {"accepted": [...], "count": n}, one such object per lead',
+)
 @bp.alt_response(422, description="invalid lead(s); `errors` names each bad field")
 def create_leads():
     client = authenticate()
@@ -110,17 +123,27 @@ def create_leads():
         except ValidationError as e:
             errors[str(i)] = e.normalized_messages()
     if errors:
-        raise ApiError(422, "invalid lead" if single else f"{len(errors)} of {len(items)} leads are invalid; "
-                       "none was stored", errors["0"] if single else errors)
+        raise ApiError(
+            422,
+            "invalid lead" if single else f"{len(errors)} of {len(items)} leads are invalid; none was stored",
+            errors["0"] if single else errors,
+        )
 
     def work():
         accepted = []
         for lead, raw in zip(leads, items):
-            submission = submissions.submit(lead, raw, region=cfg.default_phone_region, channel="api",
-                                            actor=f"api:{client}")
-            accepted.append({"status": "accepted", "submission_id": submission.id,
-                             "status_url": status_url(submission.id), "chain_id": submission.chain_id,
-                             "warnings": lead.warnings})
+            submission = submissions.submit(
+                lead, raw, region=cfg.default_phone_region, channel="api", actor=f"api:{client}"
+            )
+            accepted.append(
+                {
+                    "status": "accepted",
+                    "submission_id": submission.id,
+                    "status_url": status_url(submission.id),
+                    "chain_id": submission.chain_id,
+                    "warnings": lead.warnings,
+                }
+            )
         if single:
             return 202, accepted[0]
         return 202, {"accepted": accepted, "count": len(accepted)}
@@ -129,13 +152,17 @@ def create_leads():
 
 
 @bp.route("/leads/import", methods=["POST"])
-@bp.doc(summary="Import a CSV export",
-        description="multipart/form-data with a `file` part, or a text/csv body. Delimiter and encoding are "
-                    "detected (German Excel and UTF-8 exports). Valid rows are stored; each rejected row is "
-                    "returned with its reasons.",
-        parameters=[IDEMPOTENCY_DOC,
-                    {"in": "query", "name": "source", "schema": {"type": "string"}, "required": False},
-                    {"in": "query", "name": "region", "schema": {"type": "string"}, "required": False}])
+@bp.doc(
+    summary="Import a CSV export",
+    description="multipart/form-data with a `file` part, or a text/csv body. Delimiter and encoding are "
+    "detected (German Excel and UTF-8 exports). Valid rows are stored; each rejected row is "
+    "returned with its reasons.",
+    parameters=[
+        IDEMPOTENCY_DOC,
+        {"in": "query", "name": "source", "schema": {"type": "string"}, "required": False},
+        {"in": "query", "name": "region", "schema": {"type": "string"}, "required": False},
+    ],
+)
 def import_csv():
     client = authenticate()
     cfg = current_app.config["LEADCHAIN"]
@@ -147,8 +174,9 @@ def import_csv():
     elif request.mimetype in ("text/csv", "application/csv", "text/plain"):
         data = raw_body(cfg.max_request_bytes)
     else:
-        raise ApiError(415, f"unsupported content type {request.mimetype or '(none)'}; "
-                       "send multipart/form-data or text/csv")
+        raise ApiError(
+            415, f"unsupported content type {request.mimetype or '(none)'}; send multipart/form-data or text/csv"
+        )
     if len(data) > cfg.max_request_bytes:
         raise ApiError(413, f"file larger than {cfg.max_request_bytes} bytes")
     region = request.args.get("region")
@@ -163,8 +191,14 @@ def import_csv():
         raise ApiError(422, "unreadable CSV", {"file": [str(e)]}) from None
 
     def work():
-        report = csv_import.import_rows(parsed, actor=f"api:{client}", default_source=source or "import",
-                                        region=region, fuzzy_threshold=cfg.fuzzy_threshold, commit=False)
+        report = csv_import.import_rows(
+            parsed,
+            actor=f"api:{client}",
+            default_source=source or "import",
+            region=region,
+            fuzzy_threshold=cfg.fuzzy_threshold,
+            commit=False,
+        )
         return 200, report.as_dict(include_rejected=True)
 
     return _idempotent(client, data, work)
@@ -172,11 +206,13 @@ def import_csv():
 
 @bp.route("/leads", methods=["GET"])
 @api_key_required
-@bp.doc(summary="List leads",
-        description="Filtered by status, source, owner, chain stage and last change; ordered by last change "
-                    "(oldest first), then id. Pages: `limit` (1-200, default 50) and the `next_cursor` of the "
-                    "previous page as `cursor`. Merged records are not listed. Unknown or invalid parameters "
-                    "are a 422 naming each one.")
+@bp.doc(
+    summary="List leads",
+    description="Filtered by status, source, owner, chain stage and last change; ordered by last change "
+    "(oldest first), then id. Pages: `limit` (1-200, default 50) and the `next_cursor` of the "
+    "previous page as `cursor`. Merged records are not listed. Unknown or invalid parameters "
+    "are a 422 naming each one.",
+)
 @bp.arguments(LeadListQuerySchema, location="query", as_kwargs=False)
 @bp.response(200, LeadPageSchema)
 @bp.alt_response(422, description="invalid query parameters; `errors` names each one")
@@ -205,10 +241,12 @@ def get_lead(lead_id: int):
 
 
 @bp.route(f"/submissions/<{ID}:submission_id>", methods=["GET"])
-@bp.doc(summary="Follow an accepted lead",
-        description="`pending` until the lead chain's import step has run the intake; then `processed` with "
-                    "the outcome (created, updated or duplicate) and the lead's id and URL. Works for "
-                    "submissions from the API and from signed webhooks alike (API key required).")
+@bp.doc(
+    summary="Follow an accepted lead",
+    description="`pending` until the lead chain's import step has run the intake; then `processed` with "
+    "the outcome (created, updated or duplicate) and the lead's id and URL. Works for "
+    "submissions from the API and from signed webhooks alike (API key required).",
+)
 @bp.response(200, SubmissionStatusSchema)
 @bp.alt_response(404, description="no such submission")
 def submission_status(submission_id: int):
@@ -219,10 +257,16 @@ def submission_status(submission_id: int):
     processed = submission.processed_at is not None
     result = submission.result or {}
     lead_id = submission.lead_id if processed else None
-    return {"submission_id": submission.id, "status": "processed" if processed else "pending",
-            "channel": submission.channel, "source": submission.source, "received_at": submission.received_at,
-            "processed_at": submission.processed_at, "outcome": submission.outcome if processed else None,
-            "lead_id": lead_id,
-            "lead_url": url_for("api_leads.get_lead", lead_id=lead_id, _external=True) if lead_id else None,
-            "flagged_duplicates": list(result.get("flagged_duplicates") or []),
-            "warnings": list(result.get("warnings") or [])}
+    return {
+        "submission_id": submission.id,
+        "status": "processed" if processed else "pending",
+        "channel": submission.channel,
+        "source": submission.source,
+        "received_at": submission.received_at,
+        "processed_at": submission.processed_at,
+        "outcome": submission.outcome if processed else None,
+        "lead_id": lead_id,
+        "lead_url": url_for("api_leads.get_lead", lead_id=lead_id, _external=True) if lead_id else None,
+        "flagged_duplicates": list(result.get("flagged_duplicates") or []),
+        "warnings": list(result.get("warnings") or []),
+    }

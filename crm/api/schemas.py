@@ -3,17 +3,18 @@ status, and the 202 of an intake (with the URL to follow the submission).
 
 Query schemas refuse what they do not know (RAISE) so a typo in a filter is a 422 naming it, never a
 silently unfiltered list."""
+
 from __future__ import annotations
 
 import re
-from datetime import timezone
+from datetime import UTC
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from crm.models import LeadStatus
 from crm.schemas.lead import SubmissionAcceptedSchema
 
-INT_MAX = 2**31 - 1           # ids are INTEGER columns: a larger number matches nothing and overflows drivers
+INT_MAX = 2**31 - 1  # ids are INTEGER columns: a larger number matches nothing and overflows drivers
 LIMIT_DEFAULT, LIMIT_MAX = 50, 200
 STAGE = re.compile(r"^[a-z_]{1,32}$")
 SOURCE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -39,18 +40,21 @@ class LeadReadSchema(Schema):
     priority = fields.Function(lambda o: o.priority.value if o.priority else None, allow_none=True)
     score = fields.Integer(allow_none=True)
     owner_id = fields.Integer(allow_none=True)
-    stage = fields.String(attribute="chain_stage", allow_none=True,
-                          metadata={"description": "the lead chain's current stage"})
+    stage = fields.String(
+        attribute="chain_stage", allow_none=True, metadata={"description": "the lead chain's current stage"}
+    )
     chain_id = fields.String(allow_none=True)
     tags = fields.List(fields.String())
     do_not_contact = fields.Boolean()
-    merged_into_id = fields.Integer(allow_none=True,
-                                    metadata={"description": "set when this record was merged into another"})
+    merged_into_id = fields.Integer(
+        allow_none=True, metadata={"description": "set when this record was merged into another"}
+    )
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
     def _url(self, lead) -> str:
         from flask import url_for
+
         return url_for("api_leads.get_lead", lead_id=lead.id, _external=True)
 
 
@@ -74,12 +78,13 @@ class LeadListQuerySchema(Schema):
     source = fields.String(validate=validate.Regexp(SOURCE, error="letters, digits, _ . - only, at most 64"))
     owner_id = OwnerField(metadata={"description": "a user id, or `none` for unassigned leads"})
     stage = fields.String(validate=validate.Regexp(STAGE, error="a chain stage such as calling or nurturing"))
-    updated_since = fields.AwareDateTime(default_timezone=timezone.utc,
-                                         metadata={"description": "ISO 8601; without an offset it is UTC"})
-    limit = fields.Integer(load_default=LIMIT_DEFAULT, strict=False,
-                           validate=validate.Range(1, LIMIT_MAX))
-    cursor = fields.String(validate=validate.Length(max=200),
-                           metadata={"description": "`next_cursor` of the previous page"})
+    updated_since = fields.AwareDateTime(
+        default_timezone=UTC, metadata={"description": "ISO 8601; without an offset it is UTC"}
+    )
+    limit = fields.Integer(load_default=LIMIT_DEFAULT, strict=False, validate=validate.Range(1, LIMIT_MAX))
+    cursor = fields.String(
+        validate=validate.Length(max=200), metadata={"description": "`next_cursor` of the previous page"}
+    )
 
     @validates("updated_since")
     def _plausible(self, value, **_):
@@ -91,8 +96,9 @@ class LeadListQuerySchema(Schema):
 class LeadPageSchema(Schema):
     items = fields.List(fields.Nested(LeadReadSchema))
     limit = fields.Integer()
-    next_cursor = fields.String(allow_none=True,
-                                metadata={"description": "pass as `cursor` for the next page; null on the last"})
+    next_cursor = fields.String(
+        allow_none=True, metadata={"description": "pass as `cursor` for the next page; null on the last"}
+    )
     next_url = fields.String(allow_none=True)
 
 

@@ -9,6 +9,7 @@ Wire it with ``app.config["LEADCHAIN_EMAIL_FACTORY"] = build_sender`` (workers/m
   with the sandbox's key.
 * Neither → None (the chain records "no email sender configured" refusals).
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,6 +46,7 @@ def build_sender(app: Flask) -> SendGridSender | None:
         return None
     key, host = settings
     from crm.email.settings import public_url
+
     if not uses_sandbox(app) and not public_url(app).startswith("https://"):
         # Mailbox providers only honour https one-click unsubscribe links (RFC 8058).
         log.warning("LEADCHAIN_PUBLIC_URL is not https: unsubscribe links in real mail will not work one-click")

@@ -8,10 +8,11 @@
 * UID is derived from the appointment id only, and DTSTAMP from its creation time, so sending the
   invite again yields the same event (calendars update instead of duplicating it).
 """
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,6 +60,7 @@ def berlin_vtimezone() -> Timezone:
 
 def _offset(hours: int):
     from datetime import timedelta
+
     return timedelta(hours=hours)
 
 
@@ -73,12 +75,21 @@ def _cn(value: str) -> str:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def build_invite(appointment: Any, *, lead_name: str, lead_email: str, organizer_name: str,
-                 organizer_email: str, tz_name: str | None = None, language: str = "de",
-                 summary: str | None = None, description: str | None = None) -> bytes:
+def build_invite(
+    appointment: Any,
+    *,
+    lead_name: str,
+    lead_email: str,
+    organizer_name: str,
+    organizer_email: str,
+    tz_name: str | None = None,
+    language: str = "de",
+    summary: str | None = None,
+    description: str | None = None,
+) -> bytes:
     """An iTIP REQUEST for one appointment (anything with id, starts_at, ends_at, created_at, title,
     location); datetimes without tzinfo are UTC, as the CRM stores them."""
     tz_name, tz = _zone(tz_name)
@@ -99,7 +110,7 @@ def build_invite(appointment: Any, *, lead_name: str, lead_email: str, organizer
     event.add("sequence", 0)
     event.add("dtstart", start)
     event.add("dtend", end)
-    default_summary = (f"Termin mit {organizer_name}" if language == "de" else f"Meeting with {organizer_name}")
+    default_summary = f"Termin mit {organizer_name}" if language == "de" else f"Meeting with {organizer_name}"
     event.add("summary", summary or getattr(appointment, "title", None) or default_summary)
     if description:
         event.add("description", description)

@@ -5,6 +5,7 @@
 token (/unsubscribe/preview), so clicking it in a preview cannot unsubscribe the lead. Show the html
 in a sandboxed iframe (``<iframe sandbox srcdoc=...>``): it is a whole document with inline styles.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,9 +21,11 @@ class LeadNotFound(LookupError):
     pass
 
 
-def preview(template: str, lead_id: int, language: str | None = None, *, step: int = 1,
-            context: dict[str, Any] | None = None) -> dict[str, Any]:
+def preview(
+    template: str, lead_id: int, language: str | None = None, *, step: int = 1, context: dict[str, Any] | None = None
+) -> dict[str, Any]:
     from crm.models import Lead
+
     lead = db.session.get(Lead, lead_id)
     if lead is None:
         raise LeadNotFound(f"lead {lead_id} does not exist")
@@ -36,12 +39,22 @@ def preview(template: str, lead_id: int, language: str | None = None, *, step: i
         if appointment is not None and lead.email:
             owner = lead.owner
             address, name = email_settings.sender_address()
-            invite = ics.build_invite(appointment, lead_name=lead.display_name, lead_email=lead.email,
-                                      organizer_name=owner.name if owner else name,
-                                      organizer_email=owner.email if owner else address,
-                                      tz_name=owner.timezone if owner else None,
-                                      language=language or lead.language)
+            invite = ics.build_invite(
+                appointment,
+                lead_name=lead.display_name,
+                lead_email=lead.email,
+                organizer_name=owner.name if owner else name,
+                organizer_email=owner.email if owner else address,
+                tz_name=owner.timezone if owner else None,
+                language=language or lead.language,
+            )
             attachments.append({"filename": "invite.ics", "type": "text/calendar", "content": invite.decode()})
     subject, html, text = render(template, lead, values, language)
-    return {"template": template, "language": language or (lead.language if lead.language in LANGUAGES else "de"),
-            "subject": subject, "html": html, "text": text, "attachments": attachments}
+    return {
+        "template": template,
+        "language": language or (lead.language if lead.language in LANGUAGES else "de"),
+        "subject": subject,
+        "html": html,
+        "text": text,
+        "attachments": attachments,
+    }

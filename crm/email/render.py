@@ -5,11 +5,12 @@ carries the company imprint (from settings) and the lead's unsubscribe link; lea
 the HTML part. Templates live in crm/email/templates/<language>/<name>.{html,txt}; the subject is the
 ``subject`` block of the .txt template.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -31,22 +32,36 @@ LOCALES = {"de": "de_DE", "en": "en_GB"}
 
 STRINGS = {
     "de": {
-        "imprint": "Impressum", "directors": "Geschäftsführung", "register": "Registergericht",
-        "vat_id": "USt-IdNr.", "phone": "Telefon", "email": "E-Mail", "website": "Web",
+        "imprint": "Impressum",
+        "directors": "Geschäftsführung",
+        "register": "Registergericht",
+        "vat_id": "USt-IdNr.",
+        "phone": "Telefon",
+        "email": "E-Mail",
+        "website": "Web",
         "unsubscribe": "Keine E-Mails mehr erhalten? Hier abmelden",
         "why": "Sie erhalten diese E-Mail, weil Sie mit uns in Kontakt standen.",
         "report_why": "Sie erhalten diesen Bericht als Mitglied des Vertriebsteams.",
         "report_unsubscribe": "Berichte abbestellen",
-        "at": "um", "oclock": "Uhr", "sales_team": "Ihr Vertriebsteam",
+        "at": "um",
+        "oclock": "Uhr",
+        "sales_team": "Ihr Vertriebsteam",
     },
     "en": {
-        "imprint": "Legal notice", "directors": "Managing directors", "register": "Register",
-        "vat_id": "VAT ID", "phone": "Phone", "email": "Email", "website": "Web",
+        "imprint": "Legal notice",
+        "directors": "Managing directors",
+        "register": "Register",
+        "vat_id": "VAT ID",
+        "phone": "Phone",
+        "email": "Email",
+        "website": "Web",
         "unsubscribe": "Don't want these emails? Unsubscribe here",
         "why": "You are receiving this email because you were in touch with us.",
         "report_why": "You receive this report as a member of the sales team.",
         "report_unsubscribe": "Unsubscribe from reports",
-        "at": "at", "oclock": "", "sales_team": "Your sales team",
+        "at": "at",
+        "oclock": "",
+        "sales_team": "Your sales team",
     },
 }
 
@@ -80,9 +95,14 @@ def environment() -> Environment:
         _env = Environment(
             loader=FileSystemLoader(str(TEMPLATE_DIR)),
             # HTML escaped, plain text not (escaping would show "&amp;" to the reader).
-            autoescape=select_autoescape(enabled_extensions=("html",), disabled_extensions=("txt",),
-                                         default_for_string=True, default=True),
-            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+            autoescape=select_autoescape(
+                enabled_extensions=("html",), disabled_extensions=("txt",), default_for_string=True, default=True
+            ),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
     return _env
 
 
@@ -104,11 +124,12 @@ def template_file(template: str, step: int | None = None) -> str:
 
 def format_when(moment: datetime, tz_name: str, language: str) -> str:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     tz = ZoneInfo(tz_name)
     locale = LOCALES[language]
-    date_part = format_datetime(moment, "EEEE, d. MMMM y" if language == "de" else "EEEE, d MMMM y",
-                                tzinfo=tz, locale=locale)
+    date_part = format_datetime(
+        moment, "EEEE, d. MMMM y" if language == "de" else "EEEE, d MMMM y", tzinfo=tz, locale=locale
+    )
     time_part = format_datetime(moment, "HH:mm", tzinfo=tz, locale=locale)
     zone = format_datetime(moment, "z", tzinfo=tz, locale=locale)
     if language == "de":
@@ -144,8 +165,12 @@ def greeting(person: Person | None, language: str) -> str:
 def _owner(lead: Any) -> dict[str, str]:
     owner = getattr(lead, "owner", None) if lead is not None else None
     if owner is not None and getattr(owner, "email", None):
-        return {"name": owner.name, "email": owner.email, "person": True,
-                "timezone": getattr(owner, "timezone", None) or DEFAULT_TIMEZONE}
+        return {
+            "name": owner.name,
+            "email": owner.email,
+            "person": True,
+            "timezone": getattr(owner, "timezone", None) or DEFAULT_TIMEZONE,
+        }
     # No owner yet: the company signs, and the company's sender address organises invites.
     address, name = email_settings.sender_address()
     return {"name": name, "email": address, "person": False, "timezone": DEFAULT_TIMEZONE}
@@ -158,10 +183,15 @@ def _appointment(lead: Any, context: dict[str, Any], owner: dict[str, str], lang
     if appt is None:
         return None
     tz_name = owner.get("timezone") or DEFAULT_TIMEZONE
-    return {"id": appt.id, "when": format_when(appt.starts_at, tz_name, language),
-            "ends": format_when(appt.ends_at, tz_name, language),
-            "minutes": int((appt.ends_at - appt.starts_at).total_seconds() // 60),
-            "title": appt.title or "", "location": appt.location or "", "timezone": tz_name}
+    return {
+        "id": appt.id,
+        "when": format_when(appt.starts_at, tz_name, language),
+        "ends": format_when(appt.ends_at, tz_name, language),
+        "minutes": int((appt.ends_at - appt.starts_at).total_seconds() // 60),
+        "title": appt.title or "",
+        "location": appt.location or "",
+        "timezone": tz_name,
+    }
 
 
 def latest_appointment(lead_id: int | None):
@@ -169,15 +199,19 @@ def latest_appointment(lead_id: int | None):
     if not lead_id:
         return None
     import sqlalchemy as sa
+
     from crm.extensions import db
     from crm.models import Appointment, AppointmentStatus
-    return db.session.scalar(sa.select(Appointment).where(
-        Appointment.lead_id == lead_id, Appointment.status == AppointmentStatus.CONFIRMED)
-        .order_by(Appointment.created_at.desc(), Appointment.id.desc()).limit(1))
+
+    return db.session.scalar(
+        sa.select(Appointment)
+        .where(Appointment.lead_id == lead_id, Appointment.status == AppointmentStatus.CONFIRMED)
+        .order_by(Appointment.created_at.desc(), Appointment.id.desc())
+        .limit(1)
+    )
 
 
-def render(template: str, lead: Any, context: dict[str, Any] | None = None,
-           language: str | None = None) -> Rendered:
+def render(template: str, lead: Any, context: dict[str, Any] | None = None, language: str | None = None) -> Rendered:
     """Render one email. `lead` is a Lead (or anything with its name/email attributes; None for the
     manager report, whose recipient comes in context["recipient"]). Context keys the templates use:
     step (nurture), appointment (booking; looked up when absent), material_url, unsubscribe_url
@@ -189,20 +223,29 @@ def render(template: str, lead: Any, context: dict[str, Any] | None = None,
     env = environment()
     owner = _owner(lead)
     values: dict[str, Any] = {
-        "lang": language, "t": STRINGS[language], "company": email_settings.company(),
-        "lead": _person(lead), "owner": owner, "step": context.get("step") or 1,
+        "lang": language,
+        "t": STRINGS[language],
+        "company": email_settings.company(),
+        "lead": _person(lead),
+        "owner": owner,
+        "step": context.get("step") or 1,
         "material_url": context.get("material_url") or email_settings.company().website,
-        "appointment": None, "recipient": _person(context.get("recipient")),
-        "period": context.get("period", ""), "metrics": _pairs(context.get("metrics")),
-        "rows": context.get("rows") or [], "report_url": context.get("report_url") or "",
+        "appointment": None,
+        "recipient": _person(context.get("recipient")),
+        "period": context.get("period", ""),
+        "metrics": _pairs(context.get("metrics")),
+        "rows": context.get("rows") or [],
+        "report_url": context.get("report_url") or "",
         "is_report": name == "manager_report",
     }
     values["greeting"] = greeting(values["lead"] or values["recipient"], language)
     if name == "booking_confirmation":
         values["appointment"] = _appointment(lead, context, owner, language)
     values["unsubscribe_url"] = context.get("unsubscribe_url") or (
-        unsubscribe_url(getattr(lead, "id", None)) if lead is not None
-        else f"{email_settings.public_url()}/settings/reports")
+        unsubscribe_url(getattr(lead, "id", None))
+        if lead is not None
+        else f"{email_settings.public_url()}/settings/reports"
+    )
     try:
         text_template = env.get_template(f"{language}/{name}.txt")
         html_template = env.get_template(f"{language}/{name}.html")

@@ -37,6 +37,7 @@ are not possible as long as the ledger row survives: every path that may have re
 leaves ``in_flight`` or ``accepted`` behind. The HTTP timeout (20 s) is kept well below the
 activity's start-to-close timeout (60 s) so an attempt never overlaps its own retry.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,9 +54,25 @@ import sqlalchemy as sa
 from flask import Flask, has_app_context
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import (Attachment, Category, ClickTracking, Content, CustomArg, Disposition,
-                                   FileContent, FileName, FileType, From, Header, Mail, OpenTracking,
-                                   ReplyTo, SubscriptionTracking, To, TrackingSettings)
+from sendgrid.helpers.mail import (
+    Attachment,
+    Category,
+    ClickTracking,
+    Content,
+    CustomArg,
+    Disposition,
+    FileContent,
+    FileName,
+    FileType,
+    From,
+    Header,
+    Mail,
+    OpenTracking,
+    ReplyTo,
+    SubscriptionTracking,
+    To,
+    TrackingSettings,
+)
 from temporalio.exceptions import ApplicationError
 
 from activities.email_port import EmailMessage
@@ -100,8 +117,9 @@ class Outgoing:
 class SendGridSender:
     name = PROVIDER
 
-    def __init__(self, api_key: str, host: str = REAL_HOST, *, app: Flask | None = None,
-                 timeout_s: float = 20.0) -> None:
+    def __init__(
+        self, api_key: str, host: str = REAL_HOST, *, app: Flask | None = None, timeout_s: float = 20.0
+    ) -> None:
         self.app = app
         self.host = host.rstrip("/")
         self.timeout_s = timeout_s
@@ -132,8 +150,7 @@ class SendGridSender:
         if state == "accepted":
             return journal.get("message_id") or ref
         if state == "in_flight":
-            log.warning("email %s: an earlier attempt may have reached SendGrid; not sending again",
-                        idempotency_key)
+            log.warning("email %s: an earlier attempt may have reached SendGrid; not sending again", idempotency_key)
             return unconfirmed_ref(idempotency_key)
         return None
 
@@ -142,10 +159,12 @@ class SendGridSender:
     def build(self, message: EmailMessage) -> Outgoing:
         """The email for a chain step, rendered with the lead's data (inside an app context)."""
         from crm.models import Lead
+
         lead = db.session.get(Lead, message.lead_id)
         if lead is None:
-            raise ApplicationError(f"lead {message.lead_id} does not exist", type="ProviderRejected",
-                                   non_retryable=True)
+            raise ApplicationError(
+                f"lead {message.lead_id} does not exist", type="ProviderRejected", non_retryable=True
+            )
         context: dict[str, Any] = {"step": message.step}
         attachments: list[OutgoingAttachment] = []
         stem = template_file(message.template, message.step)
@@ -156,14 +175,21 @@ class SendGridSender:
                 owner = lead.owner
                 from_address, from_name = email_settings.sender_address()
                 invite = ics.build_invite(
-                    appointment, lead_name=lead.display_name, lead_email=message.to,
+                    appointment,
+                    lead_name=lead.display_name,
+                    lead_email=message.to,
                     organizer_name=owner.name if owner else from_name,
                     organizer_email=owner.email if owner else from_address,
-                    tz_name=owner.timezone if owner else None, language=message.language)
+                    tz_name=owner.timezone if owner else None,
+                    language=message.language,
+                )
                 attachments.append(OutgoingAttachment("invite.ics", invite, "text/calendar"))
         rendered = render(message.template, lead, context, message.language)
-        chain_id = message.idempotency_key.split(":email:", 1)[0] if ":email:" in message.idempotency_key \
+        chain_id = (
+            message.idempotency_key.split(":email:", 1)[0]
+            if ":email:" in message.idempotency_key
             else (lead.chain_id or "")
+        )
         custom_args = {"lead_id": str(lead.id), "message_key": message.idempotency_key}
         if chain_id:
             custom_args["chain_id"] = chain_id
@@ -171,18 +197,25 @@ class SendGridSender:
         if stem != message.template:
             categories.append(stem)
         link = unsubscribe_url(lead.id)
-        return Outgoing(to_email=message.to, to_name=lead.display_name if lead.display_name != message.to else "",
-                        rendered=rendered, categories=categories, custom_args=custom_args,
-                        headers={"List-Unsubscribe": f"<{link}>",
-                                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-                        attachments=attachments,
-                        reply_to=reply_address(email_settings.reply_to(), lead.id))
+        return Outgoing(
+            to_email=message.to,
+            to_name=lead.display_name if lead.display_name != message.to else "",
+            rendered=rendered,
+            categories=categories,
+            custom_args=custom_args,
+            headers={"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+            attachments=attachments,
+            reply_to=reply_address(email_settings.reply_to(), lead.id),
+        )
 
     def mail(self, outgoing: Outgoing) -> Mail:
         from_address, from_name = email_settings.sender_address()
         subject, html, text = outgoing.rendered
-        mail = Mail(from_email=From(from_address, from_name),
-                    to_emails=To(outgoing.to_email, outgoing.to_name or None), subject=subject)
+        mail = Mail(
+            from_email=From(from_address, from_name),
+            to_emails=To(outgoing.to_email, outgoing.to_name or None),
+            subject=subject,
+        )
         mail.add_content(Content("text/plain", text))
         mail.add_content(Content("text/html", html))
         if outgoing.reply_to:
@@ -194,12 +227,19 @@ class SendGridSender:
         for key, value in outgoing.headers.items():
             mail.add_header(Header(key, value))
         for item in outgoing.attachments:
-            mail.add_attachment(Attachment(FileContent(base64.b64encode(item.content).decode()),
-                                           FileName(item.filename), FileType(item.mime_type),
-                                           Disposition("attachment")))
-        mail.tracking_settings = TrackingSettings(click_tracking=ClickTracking(True, False),
-                                                  open_tracking=OpenTracking(True),
-                                                  subscription_tracking=SubscriptionTracking(False))
+            mail.add_attachment(
+                Attachment(
+                    FileContent(base64.b64encode(item.content).decode()),
+                    FileName(item.filename),
+                    FileType(item.mime_type),
+                    Disposition("attachment"),
+                )
+            )
+        mail.tracking_settings = TrackingSettings(
+            click_tracking=ClickTracking(True, False),
+            open_tracking=OpenTracking(True),
+            subscription_tracking=SubscriptionTracking(False),
+        )
         return mail
 
     # ---- sending --------------------------------------------------------------------------------
@@ -223,13 +263,15 @@ class SendGridSender:
             # have accepted a request it did not fully receive.
             if journal_key:
                 _journal(journal_key, "failed", detail=f"no connection: {type(e.reason).__name__}")
-            raise ApplicationError(f"SendGrid unreachable: {type(e.reason).__name__}",
-                                   type="ProviderUnavailable") from None
+            raise ApplicationError(
+                f"SendGrid unreachable: {type(e.reason).__name__}", type="ProviderUnavailable"
+            ) from None
         except (OSError, http.client.HTTPException) as e:
             # The request was sent, the answer was lost: SendGrid may have accepted it. The journal
             # stays in_flight, so a retry will not send again.
-            raise ApplicationError(f"SendGrid answer lost ({type(e).__name__}); not resending",
-                                   type="ProviderUnavailable") from None
+            raise ApplicationError(
+                f"SendGrid answer lost ({type(e).__name__}); not resending", type="ProviderUnavailable"
+            ) from None
         message_id = (response.headers.get("X-Message-Id") or "").strip()
         if response.status_code != 202 or not message_id:
             # 200 means sandbox_mode (validated, not sent); never set by us. Treat as unconfirmed.
@@ -265,9 +307,9 @@ def _error_for(e: http_errors.HTTPError) -> ApplicationError:
 
 def _ledger_row(key: str) -> tuple[str | None, Any] | None:
     from crm.models import SideEffect
+
     with db.engine.connect() as conn:
-        row = conn.execute(sa.select(SideEffect.provider_ref, SideEffect.result)
-                           .where(SideEffect.key == key)).first()
+        row = conn.execute(sa.select(SideEffect.provider_ref, SideEffect.result).where(SideEffect.key == key)).first()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -276,6 +318,7 @@ def _journal(key: str, state: str, *, message_id: str | None = None, detail: str
     is left alone). No row (a send outside the chain's ledger): nothing to journal."""
     from crm.models import SideEffect
     from crm.models.types import utcnow
+
     entry: dict[str, Any] = {"state": state, "at": utcnow().isoformat()}
     if message_id:
         entry["message_id"] = message_id
@@ -295,14 +338,21 @@ def settle_from_event(key: str, message_id: str) -> str | None:
     the caller can move the interaction recorded under it to the real id."""
     from crm.models import SideEffect
     from crm.models.types import utcnow
+
     row = db.session.scalar(sa.select(SideEffect).where(SideEffect.key == key))
     if row is None:
         return None
     placeholder = row.provider_ref if (row.provider_ref or "").startswith(UNCONFIRMED_PREFIX) else None
     journal = (row.result or {}).get(PROVIDER) if isinstance(row.result, dict) else None
     if row.status != "done" and journal and journal.get("state") == "in_flight":
-        row.result = {PROVIDER: {"state": "accepted", "message_id": message_id, "at": utcnow().isoformat(),
-                                 "detail": "confirmed by an event"}}
+        row.result = {
+            PROVIDER: {
+                "state": "accepted",
+                "message_id": message_id,
+                "at": utcnow().isoformat(),
+                "detail": "confirmed by an event",
+            }
+        }
         row.provider, row.provider_ref = PROVIDER, message_id
     if placeholder:
         row.provider_ref = message_id

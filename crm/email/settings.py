@@ -5,6 +5,7 @@ default. The defaults are placeholders for development; production sets the real
 business email must name the company, its legal form, seat, register court and number and the
 managing directors: § 35a GmbHG, § 37a HGB, § 5 DDG).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ DEFAULTS = {
     "LEADCHAIN_COMPANY_EMAIL": "kontakt@leadchain.example",
     "LEADCHAIN_COMPANY_WEBSITE": "https://leadchain.example",
     "LEADCHAIN_EMAIL_FROM": "vertrieb@leadchain.example",
-    "LEADCHAIN_EMAIL_FROM_NAME": "",                 # empty: the company name
+    "LEADCHAIN_EMAIL_FROM_NAME": "",  # empty: the company name
     # Replies land here: an Inbound Parse host (MX to mx.sendgrid.net) posting to /webhooks/sendgrid/inbound.
     "LEADCHAIN_EMAIL_REPLY_TO": "antwort@reply.leadchain.example",
     # Where recipients reach the CRM (unsubscribe links); the web app's public https URL in production.

@@ -7,6 +7,7 @@ send_email refuses unsubscribed/suppressed/bounced addresses, the dial gate refu
 The lead's email_status only ever moves up this order, so the final state does not depend on the
 order in which events arrive: unknown/valid < bounced = invalid < unsubscribed < suppressed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,9 +44,13 @@ def raise_email_status(lead: Lead, status: str) -> bool:
 
 def withdraw_email_consent(lead: Lead, reason: str) -> int:
     count = 0
-    for consent in db.session.scalars(sa.select(ConsentRecord).where(
-            ConsentRecord.lead_id == lead.id, ConsentRecord.channel == Channel.EMAIL,
-            ConsentRecord.withdrawn_at.is_(None))):
+    for consent in db.session.scalars(
+        sa.select(ConsentRecord).where(
+            ConsentRecord.lead_id == lead.id,
+            ConsentRecord.channel == Channel.EMAIL,
+            ConsentRecord.withdrawn_at.is_(None),
+        )
+    ):
         consent.withdrawn_at, consent.withdrawn_reason = utcnow(), reason[:200]
         count += 1
     return count
@@ -66,9 +71,20 @@ def object_to_email(lead: Lead, *, status: str, actor: str, via: str) -> bool:
         dnc.mark(lead, reason=f"objection: {reason}", actor=actor)
         changed = True
     if changed or withdrawn:
-        audit.record(actor, f"lead.email_{status}", "lead", lead.id, before=before,
-                     after={"email_status": lead.email_status, "do_not_contact": lead.do_not_contact,
-                            "via": via, "scope": scope, "consents_withdrawn": withdrawn})
+        audit.record(
+            actor,
+            f"lead.email_{status}",
+            "lead",
+            lead.id,
+            before=before,
+            after={
+                "email_status": lead.email_status,
+                "do_not_contact": lead.do_not_contact,
+                "via": via,
+                "scope": scope,
+                "consents_withdrawn": withdrawn,
+            },
+        )
         return True
     return False
 
@@ -78,8 +94,14 @@ def mark_undeliverable(lead: Lead, *, status: str, actor: str, detail: str) -> b
     before = {"email_status": lead.email_status}
     if not raise_email_status(lead, status):
         return False
-    audit.record(actor, f"lead.email_{status}", "lead", lead.id, before=before,
-                 after={"email_status": lead.email_status, "detail": detail[:200]})
+    audit.record(
+        actor,
+        f"lead.email_{status}",
+        "lead",
+        lead.id,
+        before=before,
+        after={"email_status": lead.email_status, "detail": detail[:200]},
+    )
     return True
 
 
@@ -88,6 +110,7 @@ def tell_chain(lead: Lead, reason: str, *, actor: str, required: bool = False) -
     Temporal did not answer (raises TemporalUnavailable instead when `required`)."""
     from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable, gateway
     from workflows.payloads import StopSignal
+
     if not lead.chain_id:
         return "no_chain"
     try:
@@ -98,6 +121,7 @@ def tell_chain(lead: Lead, reason: str, *, actor: str, required: bool = False) -
     except TemporalUnavailable:
         if required:
             raise
-        log.warning("chain of lead %s not told to stop (%s): Temporal unavailable; the gates refuse anyway",
-                    lead.id, reason)
+        log.warning(
+            "chain of lead %s not told to stop (%s): Temporal unavailable; the gates refuse anyway", lead.id, reason
+        )
         return "unavailable"

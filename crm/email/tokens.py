@@ -4,6 +4,7 @@ No expiry on purpose: an unsubscribe link in a two-year-old email must still wor
 link that keeps working; an objection may not be made harder). The token authorises exactly one thing,
 unsubscribing that lead, so a leaked token cannot do more than the recipient's own link.
 """
+
 from __future__ import annotations
 
 import hashlib

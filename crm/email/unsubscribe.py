@@ -10,6 +10,7 @@
 
 Register ``bp`` on the app (plain Flask blueprint, no URL prefix); exempt it from CSRF protection.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,20 +27,26 @@ bp = Blueprint("email_unsubscribe", __name__)
 
 TEXT = {
     "de": {
-        "title": "E-Mails abbestellen", "question": "Möchten Sie keine E-Mails mehr von {company} an {email} erhalten?",
-        "button": "Jetzt abmelden", "done_title": "Sie sind abgemeldet",
+        "title": "E-Mails abbestellen",
+        "question": "Möchten Sie keine E-Mails mehr von {company} an {email} erhalten?",
+        "button": "Jetzt abmelden",
+        "done_title": "Sie sind abgemeldet",
         "done": "Sie erhalten keine E-Mails mehr von {company}. Auch telefonisch werden wir Sie nicht mehr kontaktieren.",
         "done_email_only": "Sie erhalten keine E-Mails mehr von {company}.",
         "already": "Diese Adresse ist bereits abgemeldet.",
-        "invalid_title": "Link ungültig", "invalid": "Dieser Abmeldelink ist ungültig. Bitte nutzen Sie den Link aus der E-Mail.",
+        "invalid_title": "Link ungültig",
+        "invalid": "Dieser Abmeldelink ist ungültig. Bitte nutzen Sie den Link aus der E-Mail.",
     },
     "en": {
-        "title": "Unsubscribe", "question": "Do you want to stop receiving emails from {company} at {email}?",
-        "button": "Unsubscribe now", "done_title": "You are unsubscribed",
+        "title": "Unsubscribe",
+        "question": "Do you want to stop receiving emails from {company} at {email}?",
+        "button": "Unsubscribe now",
+        "done_title": "You are unsubscribed",
         "done": "You will not receive any more emails from {company}, and we will not contact you by phone either.",
         "done_email_only": "You will not receive any more emails from {company}.",
         "already": "This address is already unsubscribed.",
-        "invalid_title": "Invalid link", "invalid": "This unsubscribe link is not valid. Please use the link from the email.",
+        "invalid_title": "Invalid link",
+        "invalid": "This unsubscribe link is not valid. Please use the link from the email.",
     },
 }
 
@@ -66,12 +73,21 @@ def _mask(email: str | None) -> str:
 
 def _page(status: int, lang: str, *, title_key: str, lines: list[str], form: bool = False):
     from crm.email.settings import company
+
     t = TEXT[lang]
-    html = render_template_string(PAGE, lang=lang, title=t[title_key], lines=lines, form=form,
-                                  button=t["button"], action=request.path, company=company())
+    html = render_template_string(
+        PAGE,
+        lang=lang,
+        title=t[title_key],
+        lines=lines,
+        form=form,
+        button=t["button"],
+        action=request.path,
+        company=company(),
+    )
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"      # the token is in the URL
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
     response.headers["X-Robots-Tag"] = "noindex"
     return response
 
@@ -92,12 +108,18 @@ def confirm_page(token: str):
     if lead is None:
         return _invalid()
     from crm.email.settings import company
+
     lang = lead.language if lead.language in TEXT else "de"
     t = TEXT[lang]
     if lead.email_status in ("unsubscribed", "suppressed"):
         return _page(200, lang, title_key="title", lines=[t["already"]])
-    return _page(200, lang, title_key="title", form=True,
-                 lines=[t["question"].format(company=company().name, email=_mask(lead.email))])
+    return _page(
+        200,
+        lang,
+        title_key="title",
+        form=True,
+        lines=[t["question"].format(company=company().name, email=_mask(lead.email))],
+    )
 
 
 @bp.post("/unsubscribe/<token>")
@@ -105,7 +127,7 @@ def unsubscribe(token: str):
     lead = _lead_for(token)
     if lead is None:
         return _invalid()
-    one_click = (request.form.get("List-Unsubscribe") == "One-Click")
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
     via = "one_click" if one_click else "unsubscribe_page"
     changed = object_to_email(lead, status="unsubscribed", actor=f"recipient:{via}", via=via)
     db.session.commit()
@@ -113,7 +135,12 @@ def unsubscribe(token: str):
         how = tell_chain(lead, "unsubscribed", actor=f"recipient:{via}")
         log.info("lead %s unsubscribed (%s); chain: %s", lead.id, via, how)
     from crm.email.settings import company, unsubscribe_scope
+
     t = TEXT[lead.language if lead.language in TEXT else "de"]
     done = t["done"] if unsubscribe_scope() == "all" else t["done_email_only"]
-    return _page(200, lead.language if lead.language in TEXT else "de", title_key="done_title",
-                 lines=[done.format(company=company().name)])
+    return _page(
+        200,
+        lead.language if lead.language in TEXT else "de",
+        title_key="done_title",
+        lines=[done.format(company=company().name)],
+    )

@@ -1,4 +1,5 @@
 """The CRM data model. Importing this package registers every table with the metadata."""
+
 from crm.models.assignment import AssignmentCounter, AssignmentRule
 from crm.models.audit import AuditEntry
 from crm.models.campaigns import Campaign
@@ -15,8 +16,33 @@ from crm.models.users import Role, User
 from crm.models.work import Appointment, AppointmentStatus, Task, TaskStatus
 
 __all__ = [
-    "AppSetting", "Appointment", "AssignmentCounter", "AssignmentRule", "AppointmentStatus", "AuditEntry", "Campaign", "Channel", "ConsentRecord", "Direction",
-    "DoNotCallEntry", "LeadSubmission", "SideEffect",
-    "Interaction", "InteractionKind", "Lead", "LeadStatus", "LegalBasis", "PossibleDuplicate",
-    "Priority", "Report", "ReportDocument", "Role", "ScoreHistory", "Task", "TaskStatus", "User", "UserSession", "WebhookDelivery",
+    "AppSetting",
+    "Appointment",
+    "AssignmentCounter",
+    "AssignmentRule",
+    "AppointmentStatus",
+    "AuditEntry",
+    "Campaign",
+    "Channel",
+    "ConsentRecord",
+    "Direction",
+    "DoNotCallEntry",
+    "LeadSubmission",
+    "SideEffect",
+    "Interaction",
+    "InteractionKind",
+    "Lead",
+    "LeadStatus",
+    "LegalBasis",
+    "PossibleDuplicate",
+    "Priority",
+    "Report",
+    "ReportDocument",
+    "Role",
+    "ScoreHistory",
+    "Task",
+    "TaskStatus",
+    "User",
+    "UserSession",
+    "WebhookDelivery",
 ]

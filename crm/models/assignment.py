@@ -6,6 +6,7 @@ rep), optionally only reps speaking the lead's language. Rules are tried by ``po
 matches and has an available rep wins. Without a matching rule the fallback applies (round robin over the
 active sales reps, language-matched when possible). See crm.services.assignment.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -17,8 +17,9 @@ class Campaign(db.Model):
     __tablename__ = "campaigns"
     __table_args__ = (
         sa.CheckConstraint("provider IN ('retell', 'vapi', 'bland')", name="provider"),
-        sa.CheckConstraint("failover_provider IS NULL OR failover_provider IN ('retell', 'vapi', 'bland')",
-                           name="failover_provider"),
+        sa.CheckConstraint(
+            "failover_provider IS NULL OR failover_provider IN ('retell', 'vapi', 'bland')", name="failover_provider"
+        ),
         sa.CheckConstraint("language IN ('de', 'en')", name="language"),
     )
 

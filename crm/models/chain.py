@@ -1,4 +1,5 @@
 """Durable hand-over from the web to the lead chain, and the at-most-once ledger of side effects."""
+
 from __future__ import annotations
 
 from datetime import datetime

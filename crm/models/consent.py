@@ -39,8 +39,7 @@ class ConsentRecord(db.Model):
     withdrawn_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (sa.UniqueConstraint("lead_id", "channel", "proof_key",
-                                          name="uq_consent_records_evidence"),)
+    __table_args__ = (sa.UniqueConstraint("lead_id", "channel", "proof_key", name="uq_consent_records_evidence"),)
 
     @property
     def active(self) -> bool:

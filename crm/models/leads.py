@@ -33,12 +33,20 @@ class Lead(db.Model):
     __tablename__ = "leads"
     __table_args__ = (
         # One live record per normalised email / phone; merged records step aside (merged_into_id set).
-        sa.Index("uq_leads_email_key_live", "email_key", unique=True,
-                 sqlite_where=sa.text("merged_into_id IS NULL AND email_key IS NOT NULL"),
-                 postgresql_where=sa.text("merged_into_id IS NULL AND email_key IS NOT NULL")),
-        sa.Index("uq_leads_phone_live", "phone_e164", unique=True,
-                 sqlite_where=sa.text("merged_into_id IS NULL AND phone_e164 IS NOT NULL"),
-                 postgresql_where=sa.text("merged_into_id IS NULL AND phone_e164 IS NOT NULL")),
+        sa.Index(
+            "uq_leads_email_key_live",
+            "email_key",
+            unique=True,
+            sqlite_where=sa.text("merged_into_id IS NULL AND email_key IS NOT NULL"),
+            postgresql_where=sa.text("merged_into_id IS NULL AND email_key IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_leads_phone_live",
+            "phone_e164",
+            unique=True,
+            sqlite_where=sa.text("merged_into_id IS NULL AND phone_e164 IS NOT NULL"),
+            postgresql_where=sa.text("merged_into_id IS NULL AND phone_e164 IS NOT NULL"),
+        ),
         sa.Index("ix_leads_match_key", "match_key"),
         sa.CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score_range"),
         sa.CheckConstraint("language IN ('de', 'en')", name="language"),
@@ -71,8 +79,7 @@ class Lead(db.Model):
     qualification: Mapped[dict | None] = mapped_column(JSONType)
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="SET NULL"))
-    status: Mapped[LeadStatus] = mapped_column(enum_column(LeadStatus, "lead_status"),
-                                               default=LeadStatus.NEW)
+    status: Mapped[LeadStatus] = mapped_column(enum_column(LeadStatus, "lead_status"), default=LeadStatus.NEW)
     score: Mapped[int | None] = mapped_column()
     priority: Mapped[Priority | None] = mapped_column(enum_column(Priority, "lead_priority"))
     tags: Mapped[list] = mapped_column(JSONType, default=list)

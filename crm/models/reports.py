@@ -1,4 +1,5 @@
 """Stored manager reports: the figures of one period and its PDF per language (the UI lists and serves them)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,8 +28,9 @@ class Report(db.Model):
     created_by: Mapped[str] = mapped_column(sa.String(200), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    documents = relationship("ReportDocument", back_populates="report", cascade="all, delete-orphan",
-                             order_by="ReportDocument.language")
+    documents = relationship(
+        "ReportDocument", back_populates="report", cascade="all, delete-orphan", order_by="ReportDocument.language"
+    )
 
 
 class ReportDocument(db.Model):

@@ -3,6 +3,7 @@
 The browser's cookie carries a random session id; only its SHA-256 lives here, so a copy of this table
 cannot be replayed. A session ends when it is revoked (logout, password change, deactivation), when it
 has been idle too long, or when its absolute lifetime is over."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,4 +32,3 @@ class UserSession(db.Model):
 
     def __repr__(self) -> str:
         return f"<UserSession {self.id} user={self.user_id}>"
-

@@ -1,6 +1,7 @@
 """Settings an admin changes in the UI (crm.ui.settings) that override the shipped or environment
 defaults: one row per key, its value as JSON. No row: the default applies. Read at activity time by the
 chain worker (crm.services.app_settings), so an edit reaches the chain at its next step."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,8 +1,9 @@
 """Column types shared by all models: UTC timestamps and JSON that works on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -10,7 +11,7 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -24,15 +25,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -40,5 +41,12 @@ JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
     # VARCHAR plus CHECK rather than a native PG enum: one migration shape for both databases.
-    return sa.Enum(enum_cls, name=name, native_enum=False, create_constraint=True, length=32,
-                   values_callable=lambda e: [m.value for m in e], validate_strings=True)
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )

@@ -1,4 +1,5 @@
 """Tasks and appointments: the sales team's work items."""
+
 from __future__ import annotations
 
 import enum
@@ -52,8 +53,9 @@ class Appointment(db.Model):
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[AppointmentStatus] = mapped_column(enum_column(AppointmentStatus, "appointment_status"),
-                                                      default=AppointmentStatus.CONFIRMED)
+    status: Mapped[AppointmentStatus] = mapped_column(
+        enum_column(AppointmentStatus, "appointment_status"), default=AppointmentStatus.CONFIRMED
+    )
     title: Mapped[str] = mapped_column(sa.String(300), default="")
     location: Mapped[str | None] = mapped_column(sa.String(300))
     # e.g. "<call id>:<slot>", so a replayed booking turn books once.

@@ -3,11 +3,12 @@
 Renders the report of the period containing D straight to a file (nothing is stored or emailed), with
 a progress bar over the steps: queries, charts, render, write.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,8 +18,15 @@ from crm.reports.periods import KINDS, REPORT_TZ, local_date, period_for
 STEPS = ("queries", "charts", "render", "write")
 
 
-def report_command(period: str, date_: date | str | None, out: Path | str, lang: str = "de", *,
-                   app=None, console: Console | None = None) -> Path:
+def report_command(
+    period: str,
+    date_: date | str | None,
+    out: Path | str,
+    lang: str = "de",
+    *,
+    app=None,
+    console: Console | None = None,
+) -> Path:
     """Write the PDF of the `period` (daily/weekly/monthly) containing `date_` (default: today in
     Europe/Berlin) to `out`. Returns the path written. Raises ValueError for a bad period, date or language."""
     from crm.reports import kpis
@@ -29,16 +37,25 @@ def report_command(period: str, date_: date | str | None, out: Path | str, lang:
     if period not in KINDS:
         raise ValueError(f"unknown period {period!r}; choose one of {', '.join(KINDS)}")
     fmt = Formatter(lang)
-    day = date.fromisoformat(date_) if isinstance(date_, str) else date_ or local_date(datetime.now(timezone.utc),
-                                                                                         REPORT_TZ)
+    day = date.fromisoformat(date_) if isinstance(date_, str) else date_ or local_date(datetime.now(UTC), REPORT_TZ)
     target = Path(out)
     the_period = period_for(period, day)
     if app is None:
         from crm import create_app
+
         app = create_app()
     console = console or Console(stderr=True)
-    with app.app_context(), Progress(TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=console, transient=False) as bar:
+    with (
+        app.app_context(),
+        Progress(
+            TextColumn("[bold]{task.description:<8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar,
+    ):
         task = bar.add_task(STEPS[0], total=len(STEPS))
         step: Callable[[str], None] = lambda name: bar.update(task, description=name)
 
@@ -57,6 +74,7 @@ def report_command(period: str, date_: date | str | None, out: Path | str, lang:
         tmp.replace(target)
         bar.advance(task)
         step("done")
-    console.print(f"{fmt.period_title(the_period)} {fmt.period_label(the_period)}: {target} "
-                  f"({len(content) // 1024} KiB)")
+    console.print(
+        f"{fmt.period_title(the_period)} {fmt.period_label(the_period)}: {target} ({len(content) // 1024} KiB)"
+    )
     return target

@@ -19,6 +19,7 @@ select with GROUP BY that returns a few hundred or thousand rows whatever the ta
 
 A ratio whose denominator is zero is None (shown as "–"), never an exception.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,10 +27,11 @@ import json
 import types
 import typing
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,8 +39,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from crm.extensions import db
-from crm.models import (Appointment, AppointmentStatus, AuditEntry, Campaign, Direction, Interaction,
-                        InteractionKind, Lead, User)
+from crm.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditEntry,
+    Campaign,
+    Direction,
+    Interaction,
+    InteractionKind,
+    Lead,
+    User,
+)
 from crm.models.types import UTCDateTime, utcnow
 from crm.reports.periods import Period
 from crm.services import money
@@ -72,7 +83,7 @@ def ratio(numerator: float | int | None, denominator: float | int | None) -> flo
 
 @dataclass(frozen=True)
 class Bucket:
-    key: str | None        # None: no value (e.g. a lead without a campaign)
+    key: str | None  # None: no value (e.g. a lead without a campaign)
     count: int
     previous: int | None = None
 
@@ -107,42 +118,44 @@ class CallFigures:
     wanted: int
     booked: int
     booking_conversion: float | None
-    follow_ups: int            # leads: wanted but not booked
-    appointments: int          # appointments created in the period (not cancelled)
+    follow_ups: int  # leads: wanted but not booked
+    appointments: int  # appointments created in the period (not cancelled)
     critical: int
 
 
 @dataclass(frozen=True)
 class CurrencyCost:
     """The calls billed in one currency, as billed, and their total in the report currency."""
+
     currency: str
     total_cents: int
     priced_calls: int
     per_call_cents: float | None
-    rate: str | None = None                 # to the report currency (a Decimal as text); None: 1 or no rate
-    converted_cents: float | None = None    # in the report currency; None: not in the report's totals
+    rate: str | None = None  # to the report currency (a Decimal as text); None: 1 or no rate
+    converted_cents: float | None = None  # in the report currency; None: not in the report's totals
 
 
 @dataclass(frozen=True)
 class FxRate:
     source: str
     target: str
-    rate: str                  # a Decimal as text, exactly as configured (or its inverse)
-    origin: str                # admin | config | inverse of admin | inverse of config
+    rate: str  # a Decimal as text, exactly as configured (or its inverse)
+    origin: str  # admin | config | inverse of admin | inverse of config
 
 
 @dataclass(frozen=True)
 class CostFigures:
     """Money figures in the report currency: the company currency when the currency most calls were billed
     in converts to it (crm.services.money), else that billing currency as it is (no rate configured)."""
+
     currency: str | None
     total_cents: float | None
     per_call_cents: float | None
     per_booked_cents: float | None
     by_currency: list[CurrencyCost]
     company_currency: str | None = None
-    rates: list[FxRate] = field(default_factory=list)          # the rates used for the totals
-    missing_rates: list[str] = field(default_factory=list)     # billed currencies without a rate to the company's
+    rates: list[FxRate] = field(default_factory=list)  # the rates used for the totals
+    missing_rates: list[str] = field(default_factory=list)  # billed currencies without a rate to the company's
     # All priced calls billed in one other currency: the same figures as billed (shown beside the converted).
     source_currency: str | None = None
     source_total_cents: float | None = None
@@ -182,7 +195,7 @@ class PeriodFigures:
 @dataclass(frozen=True)
 class Headline:
     key: str
-    unit: str                  # count | rate | money | seconds
+    unit: str  # count | rate | money | seconds
     current: float | None
     previous: float | None
 
@@ -202,7 +215,7 @@ class Headline:
 
 @dataclass(frozen=True)
 class HourRow:
-    hour: int                  # 0..23 Berlin
+    hour: int  # 0..23 Berlin
     calls: int
     answered: int
     answer_rate: float | None
@@ -211,7 +224,7 @@ class HourRow:
 
 @dataclass(frozen=True)
 class WeekdayRow:
-    weekday: int               # 0 Monday .. 6 Sunday
+    weekday: int  # 0 Monday .. 6 Sunday
     calls: int
     answered: int
     answer_rate: float | None
@@ -230,7 +243,7 @@ class TrendDay:
 
 @dataclass(frozen=True)
 class RepRow:
-    user_id: int | None        # None: leads without an owner
+    user_id: int | None  # None: leads without an owner
     name: str | None
     leads_in: int
     calls: int
@@ -339,8 +352,9 @@ class KpiReport:
         """JSON-ready (the stored figures): dates as ISO strings, headline deltas included."""
         out = _jsonable(dataclasses.asdict(self))
         out["period"].update(start=self.period.start.isoformat(), end=self.period.end.isoformat())
-        out["previous_period"].update(start=self.previous_period.start.isoformat(),
-                                      end=self.previous_period.end.isoformat())
+        out["previous_period"].update(
+            start=self.previous_period.start.isoformat(), end=self.previous_period.end.isoformat()
+        )
         for h, raw in zip(self.headlines, out["headlines"]):
             raw.update(delta=h.delta, change=h.change)
         out["has_data"] = self.has_data
@@ -350,7 +364,7 @@ class KpiReport:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "KpiReport":
+    def from_dict(cls, data: dict[str, Any]) -> KpiReport:
         """The typed tree back from stored figures (Report.figures), e.g. for the dashboard or the email."""
         return _load(cls, data)
 
@@ -380,8 +394,13 @@ def _load(tp: Any, value: Any) -> Any:
         return [_load(item, v) for v in value]
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        return tp(**{f.name: _load(hints[f.name], value.get(f.name)) for f in dataclasses.fields(tp)
-                     if f.init and f.name in value})
+        return tp(
+            **{
+                f.name: _load(hints[f.name], value.get(f.name))
+                for f in dataclasses.fields(tp)
+                if f.init and f.name in value
+            }
+        )
     if tp is datetime:
         return datetime.fromisoformat(value)
     if tp is date:
@@ -431,8 +450,10 @@ def _in(ts, lo: datetime, hi: datetime) -> sa.ColumnElement:
         # The same as lo <= coalesce(started_at, created_at) < hi, written on the plain columns so the
         # planner can use their statistics (no statistics exist for the expression: PostgreSQL then
         # guesses a few rows and picks a sort that spills to disk instead of a hash aggregate).
-        return sa.or_(sa.and_(I.started_at >= lo, I.started_at < hi),
-                      sa.and_(I.started_at.is_(None), I.created_at >= lo, I.created_at < hi))
+        return sa.or_(
+            sa.and_(I.started_at >= lo, I.started_at < hi),
+            sa.and_(I.started_at.is_(None), I.created_at >= lo, I.created_at < hi),
+        )
     return sa.and_(ts >= lo, ts < hi)
 
 
@@ -488,18 +509,29 @@ class _Query:
     def _rows(self, lo: datetime, hi: datetime, kinds: tuple[InteractionKind, ...], *extra, join_lead=False):
         """The outbound interactions of [lo, hi) with their flags computed once per row. OFFSET 0 keeps
         PostgreSQL from inlining the subquery, which would evaluate the JSON look-ups once per aggregate."""
-        columns = [I.kind.label("kind"), sa.case((ANSWERED, 1), else_=0).label("answered"),
-                   sa.func.coalesce(END_STATUS, "").label("end_status"),
-                   sa.func.coalesce(I.outcome, "").label("outcome_raw"),
-                   sa.func.coalesce(I.outcome, END_STATUS, "pending").label("outcome"),
-                   sa.func.coalesce(I.sentiment, "unknown").label("sentiment"), I.duration_s.label("duration"),
-                   I.status.label("status"), *extra]
+        columns = [
+            I.kind.label("kind"),
+            sa.case((ANSWERED, 1), else_=0).label("answered"),
+            sa.func.coalesce(END_STATUS, "").label("end_status"),
+            sa.func.coalesce(I.outcome, "").label("outcome_raw"),
+            sa.func.coalesce(I.outcome, END_STATUS, "pending").label("outcome"),
+            sa.func.coalesce(I.sentiment, "unknown").label("sentiment"),
+            I.duration_s.label("duration"),
+            I.status.label("status"),
+            *extra,
+        ]
         stmt = sa.select(*columns)
         if join_lead:
-            stmt = stmt.select_from(I.__table__.join(Lead.__table__, Lead.id == I.lead_id)
-                                    .outerjoin(Campaign.__table__, Campaign.id == Lead.campaign_id))
-        return (stmt.where(I.direction == Direction.OUTBOUND, I.kind.in_(kinds), _in(CALL_TS, lo, hi))
-                .offset(0).subquery("r"))
+            stmt = stmt.select_from(
+                I.__table__.join(Lead.__table__, Lead.id == I.lead_id).outerjoin(
+                    Campaign.__table__, Campaign.id == Lead.campaign_id
+                )
+            )
+        return (
+            stmt.where(I.direction == Direction.OUTBOUND, I.kind.in_(kinds), _in(CALL_TS, lo, hi))
+            .offset(0)
+            .subquery("r")
+        )
 
     @staticmethod
     def _call_counts(r) -> list:
@@ -508,30 +540,50 @@ class _Query:
 
         def status(value: str):
             return sa.or_(r.c.end_status == value, r.c.outcome_raw == value)
-        return [_n(answered).label("answered"), _n(status("voicemail")).label("voicemail"),
-                _sum(r.c.duration, talked).label("talk_sum"), _n(talked).label("talk_n"),
-                _n(status("no_answer")).label("no_answer"), _n(status("busy")).label("busy"),
-                _n(status("failed")).label("failed"), _n(r.c.outcome_raw.in_(WANTED_OUTCOMES)).label("wanted"),
-                _n(r.c.outcome_raw == "booked").label("booked")]
+
+        return [
+            _n(answered).label("answered"),
+            _n(status("voicemail")).label("voicemail"),
+            _sum(r.c.duration, talked).label("talk_sum"),
+            _n(talked).label("talk_n"),
+            _n(status("no_answer")).label("no_answer"),
+            _n(status("busy")).label("busy"),
+            _n(status("failed")).label("failed"),
+            _n(r.c.outcome_raw.in_(WANTED_OUTCOMES)).label("wanted"),
+            _n(r.c.outcome_raw == "booked").label("booked"),
+        ]
 
     # --- calls and emails per UTC hour ----------------------------------------------------------------
 
     def activity_hours(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(calls, emails) per UTC hour over [lo, hi), with conditional counts."""
-        r = self._rows(self.lo, self.hi, (InteractionKind.CALL, InteractionKind.EMAIL),
-                       _hour(CALL_TS, self.dialect).label("bucket"))
+        r = self._rows(
+            self.lo,
+            self.hi,
+            (InteractionKind.CALL, InteractionKind.EMAIL),
+            _hour(CALL_TS, self.dialect).label("bucket"),
+        )
         answered = r.c.answered == 1
-        stmt = (sa.select(
-            r.c.bucket, r.c.kind, sa.func.count().label("n"), *self._call_counts(r),
-            *[_n(sa.and_(answered, r.c.sentiment == s) if s != "unknown"
-                 else sa.and_(answered, r.c.sentiment.not_in(SENTIMENTS[:3]))).label(f"sent_{s}") for s in SENTIMENTS],
+        stmt = sa.select(
+            r.c.bucket,
+            r.c.kind,
+            sa.func.count().label("n"),
+            *self._call_counts(r),
+            *[
+                _n(
+                    sa.and_(answered, r.c.sentiment == s)
+                    if s != "unknown"
+                    else sa.and_(answered, r.c.sentiment.not_in(SENTIMENTS[:3]))
+                ).label(f"sent_{s}")
+                for s in SENTIMENTS
+            ],
             _n(sa.or_(r.c.sentiment == "negative", r.c.outcome_raw == "do_not_call")).label("critical"),
             _n(r.c.status.in_(EMAIL_DELIVERED)).label("delivered"),
             _n(r.c.status.in_(EMAIL_OPENED)).label("opened"),
             _n(r.c.status == "clicked").label("clicked"),
             _n(r.c.status.in_(EMAIL_BOUNCED)).label("bounced"),
-            _n(r.c.status == "dropped").label("dropped"))
-            .group_by(r.c.bucket, r.c.kind))
+            _n(r.c.status == "dropped").label("dropped"),
+        ).group_by(r.c.bucket, r.c.kind)
         frame = _hours(_frame(stmt), self.cur.tz)
         kinds = frame["kind"].map(lambda k: getattr(k, "value", k)) if not frame.empty else frame["kind"]
         calls = frame[kinds == InteractionKind.CALL.value].rename(columns={"n": "placed"})
@@ -541,46 +593,92 @@ class _Query:
     # --- the call cube: both periods by rep, provider, campaign, outcome and currency ----------------
 
     def call_cube(self) -> pd.DataFrame:
-        r = self._rows(self.prev.start, self.cur.end, (InteractionKind.CALL,),
-                       _window(CALL_TS, self.cur).label("window"), Lead.owner_id.label("owner_id"),
-                       I.provider.label("provider"), campaign_label().label("campaign"),
-                       I.currency.label("currency"), I.cost_cents.label("cost_cents"), join_lead=True)
+        r = self._rows(
+            self.prev.start,
+            self.cur.end,
+            (InteractionKind.CALL,),
+            _window(CALL_TS, self.cur).label("window"),
+            Lead.owner_id.label("owner_id"),
+            I.provider.label("provider"),
+            campaign_label().label("campaign"),
+            I.currency.label("currency"),
+            I.cost_cents.label("cost_cents"),
+            join_lead=True,
+        )
         keys = [r.c.window, r.c.owner_id, r.c.provider, r.c.campaign, r.c.outcome, r.c.currency]
-        stmt = (sa.select(*keys, sa.func.count().label("calls"), *self._call_counts(r)[:4],
-                          sa.func.sum(r.c.cost_cents).label("cost"), sa.func.count(r.c.cost_cents).label("priced"))
-                .group_by(*keys))
+        stmt = sa.select(
+            *keys,
+            sa.func.count().label("calls"),
+            *self._call_counts(r)[:4],
+            sa.func.sum(r.c.cost_cents).label("cost"),
+            sa.func.count(r.c.cost_cents).label("priced"),
+        ).group_by(*keys)
         frame = _frame(stmt)
         if frame.empty:
             return frame
-        frame = frame.assign(wanted=frame["calls"].where(frame["outcome"].isin(WANTED_OUTCOMES), 0),
-                             booked=frame["calls"].where(frame["outcome"] == "booked", 0))
-        return frame.astype({"owner_id": "object", "provider": "object", "campaign": "object",
-                             "currency": "object"}).replace({np.nan: None})
+        frame = frame.assign(
+            wanted=frame["calls"].where(frame["outcome"].isin(WANTED_OUTCOMES), 0),
+            booked=frame["calls"].where(frame["outcome"] == "booked", 0),
+        )
+        return frame.astype(
+            {"owner_id": "object", "provider": "object", "campaign": "object", "currency": "object"}
+        ).replace({np.nan: None})
 
     def talk_durations(self) -> pd.DataFrame:
         window = _window(CALL_TS, self.cur).label("window")
-        stmt = (sa.select(window, I.duration_s.label("duration"), sa.func.count().label("n"))
-                .where(IS_CALL, TALKED, _in(CALL_TS, self.prev.start, self.cur.end))
-                .group_by(window, I.duration_s))
+        stmt = (
+            sa.select(window, I.duration_s.label("duration"), sa.func.count().label("n"))
+            .where(IS_CALL, TALKED, _in(CALL_TS, self.prev.start, self.cur.end))
+            .group_by(window, I.duration_s)
+        )
         return _frame(stmt)
 
     def critical_calls(self) -> list[CriticalCall]:
         owner = aliased(User)
-        stmt = (sa.select(I.id, I.lead_id, Lead.first_name, Lead.last_name, Lead.company, owner.name,
-                          CALL_TS.label("at"), I.provider, I.outcome, I.sentiment, I.duration_s, I.summary)
-                .join(Lead, Lead.id == I.lead_id).outerjoin(owner, owner.id == Lead.owner_id)
-                .where(IS_CALL, _in(CALL_TS, self.cur.start, self.cur.end),
-                       sa.or_(I.sentiment == "negative", I.outcome == "do_not_call"))
-                .order_by(CALL_TS.desc(), I.id.desc()).limit(CRITICAL_LIMIT))
+        stmt = (
+            sa.select(
+                I.id,
+                I.lead_id,
+                Lead.first_name,
+                Lead.last_name,
+                Lead.company,
+                owner.name,
+                CALL_TS.label("at"),
+                I.provider,
+                I.outcome,
+                I.sentiment,
+                I.duration_s,
+                I.summary,
+            )
+            .join(Lead, Lead.id == I.lead_id)
+            .outerjoin(owner, owner.id == Lead.owner_id)
+            .where(
+                IS_CALL,
+                _in(CALL_TS, self.cur.start, self.cur.end),
+                sa.or_(I.sentiment == "negative", I.outcome == "do_not_call"),
+            )
+            .order_by(CALL_TS.desc(), I.id.desc())
+            .limit(CRITICAL_LIMIT)
+        )
         out = []
         for row in db.session.execute(stmt):
             summary = (row.summary or "").strip() or None
             if summary and len(summary) > 160:
                 summary = summary[:159].rstrip() + "…"
-            out.append(CriticalCall(interaction_id=row.id, lead_id=row.lead_id,
-                                    lead_name=_lead_name(row.first_name, row.last_name, row.company, row.lead_id),
-                                    rep=row.name, at=row.at, provider=row.provider, outcome=row.outcome,
-                                    sentiment=row.sentiment, duration_s=row.duration_s, summary=summary))
+            out.append(
+                CriticalCall(
+                    interaction_id=row.id,
+                    lead_id=row.lead_id,
+                    lead_name=_lead_name(row.first_name, row.last_name, row.company, row.lead_id),
+                    rep=row.name,
+                    at=row.at,
+                    provider=row.provider,
+                    outcome=row.outcome,
+                    sentiment=row.sentiment,
+                    duration_s=row.duration_s,
+                    summary=summary,
+                )
+            )
         return out
 
     def follow_ups(self) -> pd.DataFrame:
@@ -589,44 +687,66 @@ class _Query:
         window = _window(CALL_TS, self.cur).label("window")
         follow = I.outcome.in_(FOLLOW_UP_OUTCOMES)
         last_at = sa.func.max(sa.case((follow, CALL_TS)), type_=UTCDateTime()).label("at")
-        last_interested = sa.func.max(sa.case((I.outcome == "interested", CALL_TS)),
-                                      type_=UTCDateTime()).label("interested_at")
+        last_interested = sa.func.max(sa.case((I.outcome == "interested", CALL_TS)), type_=UTCDateTime()).label(
+            "interested_at"
+        )
         booked = _n(I.outcome == "booked")
-        stmt = (sa.select(I.lead_id.label("lead_id"), Lead.owner_id.label("owner_id"), window, last_at,
-                          last_interested)
-                .join(Lead, Lead.id == I.lead_id)
-                .where(IS_CALL, I.outcome.in_(FOLLOW_UP_OUTCOMES + ("booked",)),
-                       _in(CALL_TS, self.prev.start, self.cur.end))
-                .group_by(I.lead_id, Lead.owner_id, window.element)
-                .having(sa.and_(booked == 0, _n(follow) > 0)))
+        stmt = (
+            sa.select(I.lead_id.label("lead_id"), Lead.owner_id.label("owner_id"), window, last_at, last_interested)
+            .join(Lead, Lead.id == I.lead_id)
+            .where(
+                IS_CALL, I.outcome.in_(FOLLOW_UP_OUTCOMES + ("booked",)), _in(CALL_TS, self.prev.start, self.cur.end)
+            )
+            .group_by(I.lead_id, Lead.owner_id, window.element)
+            .having(sa.and_(booked == 0, _n(follow) > 0))
+        )
         frame = _frame(stmt, ["lead_id", "owner_id", "window", "at", "interested_at"])
         if frame.empty:
             return frame.assign(outcome=pd.Series(dtype=object))
         appt_window = _window(Appointment.created_at, self.cur).label("window")
-        booked_leads = {(int(lead), w) for lead, w in db.session.execute(
-            sa.select(Appointment.lead_id, appt_window).distinct()
-            .where(Appointment.lead_id.is_not(None), Appointment.status != AppointmentStatus.CANCELLED,
-                   _in(Appointment.created_at, self.prev.start, self.cur.end)))}
+        booked_leads = {
+            (int(lead), w)
+            for lead, w in db.session.execute(
+                sa.select(Appointment.lead_id, appt_window)
+                .distinct()
+                .where(
+                    Appointment.lead_id.is_not(None),
+                    Appointment.status != AppointmentStatus.CANCELLED,
+                    _in(Appointment.created_at, self.prev.start, self.cur.end),
+                )
+            )
+        }
         keep = [(int(lead), w) not in booked_leads for lead, w in zip(frame["lead_id"], frame["window"])]
         frame = frame[keep]
         return frame.assign(
             at=pd.to_datetime(frame["at"], utc=True),
             outcome=np.where(frame["at"] == frame["interested_at"], "interested", "callback_requested"),
-            owner_id=frame["owner_id"].astype("object").where(frame["owner_id"].notna(), None))
+            owner_id=frame["owner_id"].astype("object").where(frame["owner_id"].notna(), None),
+        )
 
     def appointments(self) -> pd.DataFrame:
         window = _window(Appointment.created_at, self.cur).label("window")
-        stmt = (sa.select(window, Appointment.owner_id, sa.func.count().label("n"))
-                .where(Appointment.status != AppointmentStatus.CANCELLED,
-                       _in(Appointment.created_at, self.prev.start, self.cur.end))
-                .group_by(window.element, Appointment.owner_id))
+        stmt = (
+            sa.select(window, Appointment.owner_id, sa.func.count().label("n"))
+            .where(
+                Appointment.status != AppointmentStatus.CANCELLED,
+                _in(Appointment.created_at, self.prev.start, self.cur.end),
+            )
+            .group_by(window.element, Appointment.owner_id)
+        )
         return _frame(stmt, ["window", "owner_id", "n"])
 
     def unsubscribes(self) -> dict[str, int]:
         window = _window(AuditEntry.at, self.cur).label("window")
-        stmt = (sa.select(window, sa.func.count(sa.distinct(AuditEntry.entity_id)))
-                .where(AuditEntry.action == "lead.email_unsubscribed", AuditEntry.entity_type == "lead",
-                       _in(AuditEntry.at, self.prev.start, self.cur.end)).group_by(window.element))
+        stmt = (
+            sa.select(window, sa.func.count(sa.distinct(AuditEntry.entity_id)))
+            .where(
+                AuditEntry.action == "lead.email_unsubscribed",
+                AuditEntry.entity_type == "lead",
+                _in(AuditEntry.at, self.prev.start, self.cur.end),
+            )
+            .group_by(window.element)
+        )
         return {w: int(n) for w, n in db.session.execute(stmt)}
 
     # --- leads --------------------------------------------------------------------------------------
@@ -636,27 +756,39 @@ class _Query:
 
     def lead_hours(self) -> pd.DataFrame:
         bucket = _hour(Lead.created_at, self.dialect).label("bucket")
-        stmt = (sa.select(bucket, sa.func.count().label("leads"),
-                          _n(Lead.score > self.threshold).label("qualified"))
-                .where(self._live_leads(self.lo, self.hi)).group_by(bucket))
+        stmt = (
+            sa.select(bucket, sa.func.count().label("leads"), _n(Lead.score > self.threshold).label("qualified"))
+            .where(self._live_leads(self.lo, self.hi))
+            .group_by(bucket)
+        )
         return _hours(_frame(stmt), self.cur.tz)
 
     def lead_cube(self) -> pd.DataFrame:
         """Leads of both periods by source, campaign, score bucket and priority."""
-        keys = [_window(Lead.created_at, self.cur).label("window"), sa.func.coalesce(Lead.source, "").label("source"),
-                campaign_label().label("campaign"), score_bucket().label("score_bucket"),
-                sa.func.coalesce(sa.type_coerce(Lead.priority, sa.String), "unscored").label("priority")]
-        stmt = (sa.select(*keys, sa.func.count().label("n"), _n(Lead.score > self.threshold).label("qualified"))
-                .select_from(Lead.__table__.outerjoin(Campaign.__table__, Campaign.id == Lead.campaign_id))
-                .where(self._live_leads(self.prev.start, self.cur.end)).group_by(*[k.element for k in keys]))
+        keys = [
+            _window(Lead.created_at, self.cur).label("window"),
+            sa.func.coalesce(Lead.source, "").label("source"),
+            campaign_label().label("campaign"),
+            score_bucket().label("score_bucket"),
+            sa.func.coalesce(sa.type_coerce(Lead.priority, sa.String), "unscored").label("priority"),
+        ]
+        stmt = (
+            sa.select(*keys, sa.func.count().label("n"), _n(Lead.score > self.threshold).label("qualified"))
+            .select_from(Lead.__table__.outerjoin(Campaign.__table__, Campaign.id == Lead.campaign_id))
+            .where(self._live_leads(self.prev.start, self.cur.end))
+            .group_by(*[k.element for k in keys])
+        )
         frame = _frame(stmt)
         return frame.astype({"campaign": "object"}).replace({np.nan: None}) if not frame.empty else frame
 
     def lead_owners(self) -> pd.DataFrame:
         """Leads of the period by owner and chain stage."""
         keys = [Lead.owner_id.label("owner_id"), sa.func.coalesce(Lead.chain_stage, "none").label("stage")]
-        stmt = (sa.select(*keys, sa.func.count().label("n"))
-                .where(self._live_leads(self.cur.start, self.cur.end)).group_by(*[k.element for k in keys]))
+        stmt = (
+            sa.select(*keys, sa.func.count().label("n"))
+            .where(self._live_leads(self.cur.start, self.cur.end))
+            .group_by(*[k.element for k in keys])
+        )
         frame = _frame(stmt)
         return frame.astype({"owner_id": "object"}).replace({np.nan: None}) if not frame.empty else frame
 
@@ -673,8 +805,9 @@ def score_bucket() -> sa.ColumnElement:
 # ------------------------------------------------------------------------------------------ shaping
 
 
-def _buckets(frame: pd.DataFrame, window: str, order: Iterable[str] | None = None, keep_zero: bool = False,
-             label=lambda k: k) -> list[Bucket]:
+def _buckets(
+    frame: pd.DataFrame, window: str, order: Iterable[str] | None = None, keep_zero: bool = False, label=lambda k: k
+) -> list[Bucket]:
     """Counts per key in `window`; for the current period with the previous period's count beside it."""
     counts: dict[str, dict[Any, int]] = {"cur": defaultdict(int), "prev": defaultdict(int)}
     for row in frame.itertuples(index=False):
@@ -682,8 +815,11 @@ def _buckets(frame: pd.DataFrame, window: str, order: Iterable[str] | None = Non
         counts[row.window][key] += int(row.n)
     other = "prev" if window == "cur" else None
     mine, theirs = counts[window], counts[other] if other else {}
-    keys = list(order) if order is not None else sorted(
-        set(mine) | set(theirs), key=lambda k: (-mine.get(k, 0), -theirs.get(k, 0), str(k)))
+    keys = (
+        list(order)
+        if order is not None
+        else sorted(set(mine) | set(theirs), key=lambda k: (-mine.get(k, 0), -theirs.get(k, 0), str(k)))
+    )
     out = []
     for key in keys:
         n, prev = mine.get(key, 0), theirs.get(key, 0)
@@ -709,41 +845,68 @@ def _email_figures(hours: pd.DataFrame, unsubscribed: int) -> EmailFigures:
     sent, delivered = _total(hours, "sent"), _total(hours, "delivered")
     opened, clicked = _total(hours, "opened"), _total(hours, "clicked")
     bounced, dropped = _total(hours, "bounced"), _total(hours, "dropped")
-    return EmailFigures(sent=sent, delivered=delivered, opened=opened, clicked=clicked, bounced=bounced,
-                        dropped=dropped, unsubscribed=unsubscribed, delivery_rate=ratio(delivered, sent),
-                        open_rate=ratio(opened, delivered), click_rate=ratio(clicked, delivered),
-                        bounce_rate=ratio(bounced, sent), unsubscribe_rate=ratio(unsubscribed, delivered))
+    return EmailFigures(
+        sent=sent,
+        delivered=delivered,
+        opened=opened,
+        clicked=clicked,
+        bounced=bounced,
+        dropped=dropped,
+        unsubscribed=unsubscribed,
+        delivery_rate=ratio(delivered, sent),
+        open_rate=ratio(opened, delivered),
+        click_rate=ratio(clicked, delivered),
+        bounce_rate=ratio(bounced, sent),
+        unsubscribe_rate=ratio(unsubscribed, delivered),
+    )
 
 
-def _cost_figures(costs: pd.DataFrame, window: str, booked: int, plan: "_CostPlan") -> CostFigures:
+def _cost_figures(costs: pd.DataFrame, window: str, booked: int, plan: _CostPlan) -> CostFigures:
     rows = costs[costs["window"] == window] if not costs.empty else costs
     by_currency = []
     for row in rows.sort_values("total", ascending=False).itertuples(index=False) if not rows.empty else []:
         code, total, priced = row.currency or "", _int(row.total), _int(row.priced)
         factor = plan.factors.get(code)
-        by_currency.append(CurrencyCost(
-            currency=code, total_cents=total, priced_calls=priced, per_call_cents=ratio(total, priced),
-            rate=str(factor) if factor is not None and code != plan.currency else None,
-            converted_cents=float(total * factor) if factor is not None else None))
+        by_currency.append(
+            CurrencyCost(
+                currency=code,
+                total_cents=total,
+                priced_calls=priced,
+                per_call_cents=ratio(total, priced),
+                rate=str(factor) if factor is not None and code != plan.currency else None,
+                converted_cents=float(total * factor) if factor is not None else None,
+            )
+        )
     included = [c for c in by_currency if c.converted_cents is not None]
     total = sum(c.converted_cents for c in included) if included else None
     priced = sum(c.priced_calls for c in included)
-    figures = CostFigures(currency=plan.currency, total_cents=total, per_call_cents=ratio(total, priced),
-                          per_booked_cents=ratio(total, booked), by_currency=by_currency,
-                          company_currency=plan.company, rates=plan.rates,
-                          missing_rates=[c.currency for c in by_currency if c.currency in plan.missing])
+    figures = CostFigures(
+        currency=plan.currency,
+        total_cents=total,
+        per_call_cents=ratio(total, priced),
+        per_booked_cents=ratio(total, booked),
+        by_currency=by_currency,
+        company_currency=plan.company,
+        rates=plan.rates,
+        missing_rates=[c.currency for c in by_currency if c.currency in plan.missing],
+    )
     if len(included) == 1 and included[0].rate is not None:
         only = included[0]
         figures = dataclasses.replace(
-            figures, source_currency=only.currency, source_total_cents=float(only.total_cents),
-            source_per_call_cents=only.per_call_cents, source_per_booked_cents=ratio(only.total_cents, booked),
-            rate=only.rate)
+            figures,
+            source_currency=only.currency,
+            source_total_cents=float(only.total_cents),
+            source_per_call_cents=only.per_call_cents,
+            source_per_booked_cents=ratio(only.total_cents, booked),
+            rate=only.rate,
+        )
     return figures
 
 
 @dataclass(frozen=True)
 class _CostPlan:
     """How the report shows money: its currency and the factor from each billed currency into it."""
+
     currency: str | None
     company: str
     factors: dict[str, Decimal]
@@ -761,8 +924,11 @@ def _cost_plan(costs: pd.DataFrame) -> _CostPlan:
     missing = {code for code, rate in found.items() if rate is None}
     if primary is None or found.get(primary) is not None:
         factors = {code: rate.rate for code, rate in found.items() if rate is not None}
-        rates = [FxRate(r.source, r.target, str(r.rate), r.origin) for r in found.values()
-                 if r is not None and r.source != r.target]
+        rates = [
+            FxRate(r.source, r.target, str(r.rate), r.origin)
+            for r in found.values()
+            if r is not None and r.source != r.target
+        ]
         return _CostPlan(company if billed else primary, company, factors, rates, missing)
     return _CostPlan(primary, company, {primary: Decimal(1)}, [], missing)
 
@@ -796,17 +962,22 @@ def _sum_by(frame: pd.DataFrame, key: str, columns: list[str]) -> dict[Any, dict
         return {}
     grouped = frame.groupby(key, dropna=False)[columns].sum()
     # Counts are whole; a converted cost keeps its fraction of a cent (rounded only when shown).
-    return {(None if isinstance(k, float) and np.isnan(k) else k):
-            {c: int(v) if float(v).is_integer() else float(v) for c, v in row.items()}
-            for k, row in grouped.iterrows()}
+    return {
+        (None if isinstance(k, float) and np.isnan(k) else k): {
+            c: int(v) if float(v).is_integer() else float(v) for c, v in row.items()
+        }
+        for k, row in grouped.iterrows()
+    }
 
 
-def compute(period: Period, *, previous: Period | None = None, gate_threshold: int | None = None,
-            now: datetime | None = None) -> KpiReport:
+def compute(
+    period: Period, *, previous: Period | None = None, gate_threshold: int | None = None, now: datetime | None = None
+) -> KpiReport:
     """Every KPI of `period` and of the period before it (inside an app context). "Qualified" counts
     scores above `gate_threshold`: by default the threshold an admin stored, else 50, as the gate uses."""
     if gate_threshold is None:
         from crm.services import app_settings
+
         gate_threshold = app_settings.gate_threshold(default=GATE_THRESHOLD)
     previous = previous or period.previous()
     q = _Query(period, previous, gate_threshold)
@@ -817,26 +988,42 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
     unsub, appointments = q.unsubscribes(), q.appointments()
 
     priced = cube[cube["priced"] > 0] if not cube.empty else cube
-    costs = (priced.groupby(["window", "currency"], dropna=False)[["cost", "priced"]].sum().reset_index()
-             .rename(columns={"cost": "total"})) if not priced.empty else pd.DataFrame(
-        columns=["window", "currency", "total", "priced"])
+    costs = (
+        (
+            priced.groupby(["window", "currency"], dropna=False)[["cost", "priced"]]
+            .sum()
+            .reset_index()
+            .rename(columns={"cost": "total"})
+        )
+        if not priced.empty
+        else pd.DataFrame(columns=["window", "currency", "total", "priced"])
+    )
     plan = _cost_plan(costs)
     currency = plan.currency
-    scores = lead_cube.assign(score_bucket=lead_cube["score_bucket"].map(
-        lambda b: SCORE_BUCKETS[-1] if b is None or int(b) < 0 else SCORE_BUCKETS[int(b)])) \
-        if not lead_cube.empty else lead_cube
+    scores = (
+        lead_cube.assign(
+            score_bucket=lead_cube["score_bucket"].map(
+                lambda b: SCORE_BUCKETS[-1] if b is None or int(b) < 0 else SCORE_BUCKETS[int(b)]
+            )
+        )
+        if not lead_cube.empty
+        else lead_cube
+    )
     stages = lead_owners.assign(window="cur") if not lead_owners.empty else lead_owners
 
     def lead_figures(window: str, p: Period) -> LeadFigures:
         hours = _between(lead_hours, p)
         leads_in, qualified = _total(hours, "leads"), _total(hours, "qualified")
         return LeadFigures(
-            leads_in=leads_in, qualified=qualified, qualified_share=ratio(qualified, leads_in),
+            leads_in=leads_in,
+            qualified=qualified,
+            qualified_share=ratio(qualified, leads_in),
             by_source=_buckets(_count_by(lead_cube, "source"), window, label=lambda k: k or None),
             by_campaign=_buckets(_count_by(lead_cube, "campaign"), window),
             score_buckets=_buckets(_count_by(scores, "score_bucket"), window, order=SCORE_BUCKETS, keep_zero=True),
             priorities=_buckets(_count_by(lead_cube, "priority"), window, order=PRIORITIES, keep_zero=True),
-            chain_stages=_buckets(_count_by(stages, "stage"), window))
+            chain_stages=_buckets(_count_by(stages, "stage"), window),
+        )
 
     def window_rows(frame: pd.DataFrame, window: str) -> pd.DataFrame:
         return frame[frame["window"] == window] if not frame.empty else frame
@@ -849,22 +1036,37 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
         talk_sum, talk_n = _total(hours, "talk_sum"), _total(hours, "talk_n")
         outcomes = _sum_by(window_rows(cube, window), "outcome", ["calls"])
         return CallFigures(
-            placed=placed, answered=answered, answer_rate=ratio(answered, placed),
-            voicemail=voicemail, voicemail_rate=ratio(voicemail, placed),
-            no_answer=no_answer, no_answer_rate=ratio(no_answer, placed),
-            busy=_total(hours, "busy"), failed=_total(hours, "failed"),
-            talk_time_avg_s=ratio(talk_sum, talk_n), talk_time_median_s=_median(window_rows(durations, window)),
+            placed=placed,
+            answered=answered,
+            answer_rate=ratio(answered, placed),
+            voicemail=voicemail,
+            voicemail_rate=ratio(voicemail, placed),
+            no_answer=no_answer,
+            no_answer_rate=ratio(no_answer, placed),
+            busy=_total(hours, "busy"),
+            failed=_total(hours, "failed"),
+            talk_time_avg_s=ratio(talk_sum, talk_n),
+            talk_time_median_s=_median(window_rows(durations, window)),
             sentiment=[Bucket(s, _total(hours, f"sent_{s}")) for s in SENTIMENTS],
-            outcomes=[Bucket(k, v["calls"]) for k, v in sorted(outcomes.items(), key=lambda kv: (-kv[1]["calls"], kv[0]))],
-            wanted=wanted, booked=booked, booking_conversion=ratio(booked, wanted),
+            outcomes=[
+                Bucket(k, v["calls"]) for k, v in sorted(outcomes.items(), key=lambda kv: (-kv[1]["calls"], kv[0]))
+            ],
+            wanted=wanted,
+            booked=booked,
+            booking_conversion=ratio(booked, wanted),
             follow_ups=int((follow["window"] == window).sum()) if not follow.empty else 0,
-            appointments=_total(window_rows(appointments, window), "n"), critical=_total(hours, "critical"))
+            appointments=_total(window_rows(appointments, window), "n"),
+            critical=_total(hours, "critical"),
+        )
 
     def figures(window: str, p: Period) -> PeriodFigures:
         calls = call_figures(window, p)
-        return PeriodFigures(leads=lead_figures(window, p), calls=calls,
-                             costs=_cost_figures(costs, window, calls.booked, plan),
-                             emails=_email_figures(_between(email_hours, p), unsub.get(window, 0)))
+        return PeriodFigures(
+            leads=lead_figures(window, p),
+            calls=calls,
+            costs=_cost_figures(costs, window, calls.booked, plan),
+            emails=_email_figures(_between(email_hours, p), unsub.get(window, 0)),
+        )
 
     current, prior = figures("cur", period), figures("prev", previous)
 
@@ -874,25 +1076,51 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
     def grouped(frame: pd.DataFrame, key: str, column: str) -> dict[int, int]:
         return {int(k): int(v) for k, v in frame.groupby(key)[column].sum().items()} if not frame.empty else {}
 
-    calls_h, answered_h, leads_h = (grouped(cur_calls, "local_hour", "placed"),
-                                    grouped(cur_calls, "local_hour", "answered"),
-                                    grouped(cur_leads, "local_hour", "leads"))
-    by_hour = [HourRow(h, calls_h.get(h, 0), answered_h.get(h, 0), ratio(answered_h.get(h, 0), calls_h.get(h, 0)),
-                       leads_h.get(h, 0)) for h in range(24)]
-    calls_w, answered_w, leads_w = (grouped(cur_calls, "weekday", "placed"),
-                                    grouped(cur_calls, "weekday", "answered"),
-                                    grouped(cur_leads, "weekday", "leads"))
-    by_weekday = [WeekdayRow(d, calls_w.get(d, 0), answered_w.get(d, 0),
-                             ratio(answered_w.get(d, 0), calls_w.get(d, 0)), leads_w.get(d, 0)) for d in range(7)]
+    calls_h, answered_h, leads_h = (
+        grouped(cur_calls, "local_hour", "placed"),
+        grouped(cur_calls, "local_hour", "answered"),
+        grouped(cur_leads, "local_hour", "leads"),
+    )
+    by_hour = [
+        HourRow(
+            h,
+            calls_h.get(h, 0),
+            answered_h.get(h, 0),
+            ratio(answered_h.get(h, 0), calls_h.get(h, 0)),
+            leads_h.get(h, 0),
+        )
+        for h in range(24)
+    ]
+    calls_w, answered_w, leads_w = (
+        grouped(cur_calls, "weekday", "placed"),
+        grouped(cur_calls, "weekday", "answered"),
+        grouped(cur_leads, "weekday", "leads"),
+    )
+    by_weekday = [
+        WeekdayRow(
+            d,
+            calls_w.get(d, 0),
+            answered_w.get(d, 0),
+            ratio(answered_w.get(d, 0), calls_w.get(d, 0)),
+            leads_w.get(d, 0),
+        )
+        for d in range(7)
+    ]
 
     def daily(frame: pd.DataFrame, column: str) -> dict[date, int]:
         frame = _between(frame, q.trend)
         return {k: int(v) for k, v in frame.groupby("local_day")[column].sum().items()} if not frame.empty else {}
 
-    t_leads, t_calls, t_answered = daily(lead_hours, "leads"), daily(call_hours, "placed"), daily(call_hours, "answered")
+    t_leads, t_calls, t_answered = (
+        daily(lead_hours, "leads"),
+        daily(call_hours, "placed"),
+        daily(call_hours, "answered"),
+    )
     t_booked, t_emails = daily(call_hours, "booked"), daily(email_hours, "sent")
-    trend = [TrendDay(d, t_leads.get(d, 0), t_calls.get(d, 0), t_answered.get(d, 0), t_booked.get(d, 0),
-                      t_emails.get(d, 0)) for d in q.trend.days]
+    trend = [
+        TrendDay(d, t_leads.get(d, 0), t_calls.get(d, 0), t_answered.get(d, 0), t_booked.get(d, 0), t_emails.get(d, 0))
+        for d in q.trend.days
+    ]
 
     # Per rep, provider, campaign (the period only), from the call cube.
     cur_cube = window_rows(cube, "cur")
@@ -900,8 +1128,9 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
         # Each call's cost in the report currency (by its billing currency's factor); calls billed in a
         # currency without a rate stay out of these sums, as out of the totals.
         factor = cur_cube["currency"].map(lambda c: float(plan.factors[c]) if c in plan.factors else np.nan)
-        cur_cube = cur_cube.assign(cost_main=(cur_cube["cost"] * factor).fillna(0),
-                                   priced_main=cur_cube["priced"].where(factor.notna(), 0))
+        cur_cube = cur_cube.assign(
+            cost_main=(cur_cube["cost"] * factor).fillna(0), priced_main=cur_cube["priced"].where(factor.notna(), 0)
+        )
     metrics = ["calls", "answered", "voicemail", "wanted", "booked", "talk_sum", "talk_n", "cost_main", "priced_main"]
     users = {u.id: u.name for u in db.session.execute(sa.select(User.id, User.name))}
 
@@ -911,29 +1140,52 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
     rep_calls = {(None if k is None else int(k)): v for k, v in _sum_by(cur_cube, "owner_id", metrics).items()}
     leads_owner = {(None if k is None else int(k)): v["n"] for k, v in _sum_by(lead_owners, "owner_id", ["n"]).items()}
     cur_follow = follow[follow["window"] == "cur"] if not follow.empty else follow
-    follow_owner = {(None if k is None else int(k)): v["n"] for k, v in
-                    _sum_by(cur_follow.assign(n=1), "owner_id", ["n"]).items()} if not cur_follow.empty else {}
+    follow_owner = (
+        {(None if k is None else int(k)): v["n"] for k, v in _sum_by(cur_follow.assign(n=1), "owner_id", ["n"]).items()}
+        if not cur_follow.empty
+        else {}
+    )
     appts_owner = {int(k): v["n"] for k, v in _sum_by(window_rows(appointments, "cur"), "owner_id", ["n"]).items()}
     empty = dict.fromkeys(metrics, 0)
     per_rep = []
     for owner in set(rep_calls) | set(leads_owner) | set(follow_owner) | set(appts_owner):
         r = rep_calls.get(owner, empty)
-        per_rep.append(RepRow(
-            user_id=owner, name=users.get(owner) if owner is not None else None,
-            leads_in=leads_owner.get(owner, 0), calls=r["calls"], answered=r["answered"],
-            answer_rate=ratio(r["answered"], r["calls"]), wanted=r["wanted"], booked=r["booked"],
-            booking_conversion=ratio(r["booked"], r["wanted"]), follow_ups=follow_owner.get(owner, 0),
-            appointments=appts_owner.get(owner, 0), cost_cents=cost_of(rep_calls.get(owner))))
+        per_rep.append(
+            RepRow(
+                user_id=owner,
+                name=users.get(owner) if owner is not None else None,
+                leads_in=leads_owner.get(owner, 0),
+                calls=r["calls"],
+                answered=r["answered"],
+                answer_rate=ratio(r["answered"], r["calls"]),
+                wanted=r["wanted"],
+                booked=r["booked"],
+                booking_conversion=ratio(r["booked"], r["wanted"]),
+                follow_ups=follow_owner.get(owner, 0),
+                appointments=appts_owner.get(owner, 0),
+                cost_cents=cost_of(rep_calls.get(owner)),
+            )
+        )
     per_rep.sort(key=lambda r: (r.user_id is None, -r.calls, -r.leads_in, r.name or "", r.user_id or 0))
 
     per_provider = []
     for provider, r in _sum_by(cur_cube, "provider", metrics).items():
         cost = cost_of(r)
-        per_provider.append(ProviderRow(
-            provider=provider, calls=r["calls"], answered=r["answered"], answer_rate=ratio(r["answered"], r["calls"]),
-            voicemail=r["voicemail"], wanted=r["wanted"], booked=r["booked"],
-            booking_conversion=ratio(r["booked"], r["wanted"]), talk_time_avg_s=ratio(r["talk_sum"], r["talk_n"]),
-            cost_cents=cost, per_call_cents=ratio(cost, r["priced_main"])))
+        per_provider.append(
+            ProviderRow(
+                provider=provider,
+                calls=r["calls"],
+                answered=r["answered"],
+                answer_rate=ratio(r["answered"], r["calls"]),
+                voicemail=r["voicemail"],
+                wanted=r["wanted"],
+                booked=r["booked"],
+                booking_conversion=ratio(r["booked"], r["wanted"]),
+                talk_time_avg_s=ratio(r["talk_sum"], r["talk_n"]),
+                cost_cents=cost,
+                per_call_cents=ratio(cost, r["priced_main"]),
+            )
+        )
     per_provider.sort(key=lambda r: (-r.calls, r.provider or ""))
 
     camp_calls = _sum_by(cur_cube, "campaign", metrics)
@@ -942,11 +1194,21 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
     for name in set(camp_calls) | set(camp_leads):
         r, leads = camp_calls.get(name, empty), camp_leads.get(name, {"n": 0, "qualified": 0})
         cost = cost_of(camp_calls.get(name))
-        per_campaign.append(CampaignRow(
-            campaign=name, leads_in=leads["n"], qualified=leads["qualified"], calls=r["calls"],
-            answered=r["answered"], answer_rate=ratio(r["answered"], r["calls"]), wanted=r["wanted"],
-            booked=r["booked"], booking_conversion=ratio(r["booked"], r["wanted"]), cost_cents=cost,
-            per_booked_cents=ratio(cost, r["booked"])))
+        per_campaign.append(
+            CampaignRow(
+                campaign=name,
+                leads_in=leads["n"],
+                qualified=leads["qualified"],
+                calls=r["calls"],
+                answered=r["answered"],
+                answer_rate=ratio(r["answered"], r["calls"]),
+                wanted=r["wanted"],
+                booked=r["booked"],
+                booking_conversion=ratio(r["booked"], r["wanted"]),
+                cost_cents=cost,
+                per_booked_cents=ratio(cost, r["booked"]),
+            )
+        )
     per_campaign.sort(key=lambda r: (r.campaign is None, -r.leads_in, -r.calls, r.campaign or ""))
 
     follow_ups = _follow_up_lists(cur_follow, users)
@@ -965,11 +1227,23 @@ def compute(period: Period, *, previous: Period | None = None, gate_threshold: i
         Headline("emails_sent", "count", current.emails.sent, prior.emails.sent),
         Headline("open_rate", "rate", current.emails.open_rate, prior.emails.open_rate),
     ]
-    return KpiReport(period=period, previous_period=previous, generated_at=now or utcnow(),
-                     gate_threshold=gate_threshold, current=current, previous=prior, headlines=headlines,
-                     by_hour=by_hour, by_weekday=by_weekday, trend=trend, per_rep=per_rep,
-                     per_provider=per_provider, per_campaign=per_campaign, critical_calls=q.critical_calls(),
-                     follow_ups=follow_ups)
+    return KpiReport(
+        period=period,
+        previous_period=previous,
+        generated_at=now or utcnow(),
+        gate_threshold=gate_threshold,
+        current=current,
+        previous=prior,
+        headlines=headlines,
+        by_hour=by_hour,
+        by_weekday=by_weekday,
+        trend=trend,
+        per_rep=per_rep,
+        per_provider=per_provider,
+        per_campaign=per_campaign,
+        critical_calls=q.critical_calls(),
+        follow_ups=follow_ups,
+    )
 
 
 def _follow_up_lists(frame: pd.DataFrame, users: dict[int, str]) -> list[RepFollowUps]:
@@ -984,16 +1258,26 @@ def _follow_up_lists(frame: pd.DataFrame, users: dict[int, str]) -> list[RepFoll
     ids = sorted({int(x) for _, _, head in groups for x in head["lead_id"]})
     names: dict[int, tuple[str, str | None]] = {}
     for chunk in range(0, len(ids), 1000):
-        for row in db.session.execute(sa.select(Lead.id, Lead.first_name, Lead.last_name, Lead.company)
-                                      .where(Lead.id.in_(ids[chunk:chunk + 1000]))):
+        for row in db.session.execute(
+            sa.select(Lead.id, Lead.first_name, Lead.last_name, Lead.company).where(
+                Lead.id.in_(ids[chunk : chunk + 1000])
+            )
+        ):
             names[row.id] = (_lead_name(row.first_name, row.last_name, row.company, row.id), row.company)
     out = []
     for owner, total, head in groups:
-        leads = [FollowUp(lead_id=int(r.lead_id), lead_name=names.get(int(r.lead_id), (f"#{r.lead_id}", None))[0],
-                          company=names.get(int(r.lead_id), (None, None))[1], outcome=str(r.outcome),
-                          last_call_at=r.at.to_pydatetime().astimezone(timezone.utc))
-                 for r in head.itertuples()]
-        out.append(RepFollowUps(user_id=owner, rep=users.get(owner) if owner is not None else None,
-                                total=total, leads=leads))
+        leads = [
+            FollowUp(
+                lead_id=int(r.lead_id),
+                lead_name=names.get(int(r.lead_id), (f"#{r.lead_id}", None))[0],
+                company=names.get(int(r.lead_id), (None, None))[1],
+                outcome=str(r.outcome),
+                last_call_at=r.at.to_pydatetime().astimezone(UTC),
+            )
+            for r in head.itertuples()
+        ]
+        out.append(
+            RepFollowUps(user_id=owner, rep=users.get(owner) if owner is not None else None, total=total, leads=leads)
+        )
     out.sort(key=lambda r: (r.user_id is None, -r.total, r.rep or ""))
     return out

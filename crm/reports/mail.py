@@ -7,6 +7,7 @@ key from crm.email.factory, its send journal on the ledger row that makes a retr
 outcome not send twice). The report message carries custom_args {"report_id"} only: no lead_id (it
 is nobody's lead) and no message_key, so the SendGrid Event Webhook ignores its events.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,9 +59,15 @@ class SendGridReportMailer:
     def outgoing(self, mail: ReportMail):
         from crm.email.render import Rendered
         from crm.email.sendgrid_sender import Outgoing, OutgoingAttachment
-        return Outgoing(to_email=mail.to_email, to_name=mail.to_name, rendered=Rendered(mail.subject, mail.html, mail.text),
-                        categories=[CATEGORY], custom_args={"report_id": str(mail.report_id)},
-                        attachments=[OutgoingAttachment(mail.filename, mail.content, mail.content_type)])
+
+        return Outgoing(
+            to_email=mail.to_email,
+            to_name=mail.to_name,
+            rendered=Rendered(mail.subject, mail.html, mail.text),
+            categories=[CATEGORY],
+            custom_args={"report_id": str(mail.report_id)},
+            attachments=[OutgoingAttachment(mail.filename, mail.content, mail.content_type)],
+        )
 
     def send(self, mail: ReportMail) -> str:
         return self.sender.deliver(self.outgoing(mail), journal_key=mail.idempotency_key)
@@ -83,21 +90,43 @@ def build_mailer(app: Flask) -> ReportMailer | None:
 
 
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
-                       trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
-def compose(report: "KpiReport", *, report_id: int, language: str, to_email: str, to_name: str, company: str,
-            filename: str, content: bytes, idempotency_key: str) -> ReportMail:
+def compose(
+    report: KpiReport,
+    *,
+    report_id: int,
+    language: str,
+    to_email: str,
+    to_name: str,
+    company: str,
+    filename: str,
+    content: bytes,
+    idempotency_key: str,
+) -> ReportMail:
     fmt = Formatter(language, report.period.tz)
     title, period_label = fmt.period_title(report.period), fmt.period_label(report.period)
     env = _environment()
     # German nouns keep their capital inside a sentence; English "Daily report" does not.
     in_sentence = title if language == "de" else title.lower()
-    context = dict(r=report, f=fmt, title=title, in_sentence=in_sentence, period_label=period_label,
-                   company=company, name=to_name)
-    return ReportMail(report_id=report_id, to_email=to_email, to_name=to_name, language=language,
-                      subject=fmt.t("mail_subject", title=title, company=company, period=period_label),
-                      html=env.get_template("mail.html").render(context),
-                      text=env.get_template("mail.txt").render(context),
-                      filename=filename, content=content, idempotency_key=idempotency_key)
+    context = dict(
+        r=report, f=fmt, title=title, in_sentence=in_sentence, period_label=period_label, company=company, name=to_name
+    )
+    return ReportMail(
+        report_id=report_id,
+        to_email=to_email,
+        to_name=to_name,
+        language=language,
+        subject=fmt.t("mail_subject", title=title, company=company, period=period_label),
+        html=env.get_template("mail.html").render(context),
+        text=env.get_template("mail.txt").render(context),
+        filename=filename,
+        content=content,
+        idempotency_key=idempotency_key,
+    )

@@ -9,6 +9,7 @@ Company name and logo come from configuration: LEADCHAIN_COMPANY_NAME and LEADCH
 path to an SVG, PNG or JPEG), each from the app config or else the environment; the default logo is
 crm/reports/static/logo.svg.
 """
+
 from __future__ import annotations
 
 import base64
@@ -66,32 +67,50 @@ def _css_string(value: object) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["cssstr"] = _css_string
     return env
 
 
-def render_html(report: kpis.KpiReport, language: str, *, charts: Charts | None = None,
-                brand: Branding | None = None) -> str:
+def render_html(
+    report: kpis.KpiReport, language: str, *, charts: Charts | None = None, brand: Branding | None = None
+) -> str:
     fmt = Formatter(language, report.period.tz)
     charts = charts if charts is not None else build_charts(report, fmt)
     brand = brand or branding()
-    return environment().get_template("report.html").render(
-        r=report, f=fmt, charts=charts, company=brand.company, logo=brand.logo_uri,
-        title=fmt.period_title(report.period), period_label=fmt.period_label(report.period),
-        previous_label=fmt.period_label(report.previous_period), generated=fmt.moment(report.generated_at),
-        definitions=definitions.for_language(language),
-        css=(TEMPLATES / "report.css").read_text(encoding="utf-8"))
+    return (
+        environment()
+        .get_template("report.html")
+        .render(
+            r=report,
+            f=fmt,
+            charts=charts,
+            company=brand.company,
+            logo=brand.logo_uri,
+            title=fmt.period_title(report.period),
+            period_label=fmt.period_label(report.period),
+            previous_label=fmt.period_label(report.previous_period),
+            generated=fmt.moment(report.generated_at),
+            definitions=definitions.for_language(language),
+            css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
+        )
+    )
 
 
 def html_to_pdf(html: str) -> bytes:
     from weasyprint import HTML
+
     return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
 
 
-def render_pdf(report: kpis.KpiReport, language: str, *, charts: Charts | None = None,
-               brand: Branding | None = None) -> bytes:
+def render_pdf(
+    report: kpis.KpiReport, language: str, *, charts: Charts | None = None, brand: Branding | None = None
+) -> bytes:
     return html_to_pdf(render_html(report, language, charts=charts, brand=brand))
 
 

@@ -10,10 +10,11 @@ before, the month before): "equal length" in calendar units, which is what a man
 day against the day before; March against February). A custom range is compared with the range of the
 same number of days right before it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 REPORT_TZ = "Europe/Berlin"
@@ -22,8 +23,8 @@ KINDS = ("daily", "weekly", "monthly")
 
 @dataclass(frozen=True)
 class Period:
-    kind: str          # daily | weekly | monthly | custom
-    first_day: date    # local calendar days, both inclusive
+    kind: str  # daily | weekly | monthly | custom
+    first_day: date  # local calendar days, both inclusive
     last_day: date
     tz: str = REPORT_TZ
 
@@ -55,7 +56,7 @@ class Period:
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         if self.kind == "daily":
             return daily(self.first_day - timedelta(days=1), self.tz)
         if self.kind == "weekly":
@@ -65,13 +66,13 @@ class Period:
         length = (self.last_day - self.first_day).days + 1
         return Period("custom", self.first_day - timedelta(days=length), self.first_day - timedelta(days=1), self.tz)
 
-    def trend_days(self, count: int = 30) -> "Period":
+    def trend_days(self, count: int = 30) -> Period:
         """The `count` local days ending with the period's last day (the 30-day trend)."""
         return Period("custom", self.last_day - timedelta(days=count - 1), self.last_day, self.tz)
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def daily(day: date, tz: str = REPORT_TZ) -> Period:

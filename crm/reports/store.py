@@ -11,12 +11,13 @@ blocks the final report: the final build (the schedule's, or a request after the
 replaces its figures and PDFs in the same row, and a later to-date request refreshes it. A final
 report is never replaced by a to-date one. Provisional reports are not emailed (is_to_date).
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -34,10 +35,10 @@ from crm.reports.periods import KINDS, Period, local_date, period_for
 @dataclass(frozen=True)
 class StoredReport:
     report_id: int
-    created: bool              # False: it existed already
+    created: bool  # False: it existed already
     languages: list[str]
     has_data: bool
-    to_date: bool = False      # a provisional report of a running period
+    to_date: bool = False  # a provisional report of a running period
 
 
 def find(period: Period, *, lock: bool = False) -> Report | None:
@@ -65,9 +66,15 @@ def manager_languages() -> list[str]:
     return sorted({lang for lang in rows if lang in LANGUAGES})
 
 
-def build(period: Period, languages: Iterable[str], *, created_by: str = "system",
-          progress: Callable[[str], None] | None = None, to_date: bool = False,
-          now: datetime | None = None) -> StoredReport:
+def build(
+    period: Period,
+    languages: Iterable[str],
+    *,
+    created_by: str = "system",
+    progress: Callable[[str], None] | None = None,
+    to_date: bool = False,
+    now: datetime | None = None,
+) -> StoredReport:
     """The stored report of `period` with a PDF in each language (inside an app context; commits).
 
     `to_date`: the running period up to `now` (a provisional report, refreshed by the next to-date
@@ -91,9 +98,16 @@ def build(period: Period, languages: Iterable[str], *, created_by: str = "system
     if report is None:
         figures = kpis.compute(period, now=now)
         tick("queries")
-        report = Report(kind=period.kind, period_start=period.start, period_end=now if to_date else period.end,
-                        timezone=period.tz, figures=figures.to_dict(), has_data=figures.has_data,
-                        created_by=created_by[:200], created_at=now)
+        report = Report(
+            kind=period.kind,
+            period_start=period.start,
+            period_end=now if to_date else period.end,
+            timezone=period.tz,
+            figures=figures.to_dict(),
+            has_data=figures.has_data,
+            created_by=created_by[:200],
+            created_at=now,
+        )
         try:
             with db.session.begin_nested():
                 db.session.add(report)
@@ -118,15 +132,22 @@ def build(period: Period, languages: Iterable[str], *, created_by: str = "system
             tick(f"render:{lang}")
             try:
                 with db.session.begin_nested():
-                    db.session.add(ReportDocument(report_id=report.id, language=lang,
-                                                  filename=filename(period, lang, to_date=provisional),
-                                                  content=content, size_bytes=len(content),
-                                                  sha256=hashlib.sha256(content).hexdigest()))
+                    db.session.add(
+                        ReportDocument(
+                            report_id=report.id,
+                            language=lang,
+                            filename=filename(period, lang, to_date=provisional),
+                            content=content,
+                            size_bytes=len(content),
+                            sha256=hashlib.sha256(content).hexdigest(),
+                        )
+                    )
             except sa.exc.IntegrityError:
                 pass  # another builder stored this language first
     db.session.commit()
-    languages_now = sorted(d.language for d in db.session.scalars(
-        sa.select(ReportDocument).where(ReportDocument.report_id == report.id)))
+    languages_now = sorted(
+        d.language for d in db.session.scalars(sa.select(ReportDocument).where(ReportDocument.report_id == report.id))
+    )
     return StoredReport(report.id, created, languages_now, bool(report.has_data), is_to_date(report))
 
 
@@ -142,8 +163,10 @@ def _replace(report: Report, figures: kpis.KpiReport, *, end: datetime, created_
 
 def document(report_id: int, language: str) -> ReportDocument | None:
     """The PDF in `language`, else in any language the report has (German first)."""
-    docs = {d.language: d for d in db.session.scalars(
-        sa.select(ReportDocument).where(ReportDocument.report_id == report_id))}
+    docs = {
+        d.language: d
+        for d in db.session.scalars(sa.select(ReportDocument).where(ReportDocument.report_id == report_id))
+    }
     for lang in (language, "de", "en", *docs):
         if lang in docs:
             return docs[lang]

@@ -1,4 +1,5 @@
 """The inbound lead, as API clients, web forms and CSV rows send it, and its normalised form."""
+
 from __future__ import annotations
 
 import re
@@ -6,14 +7,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate,
-                         validates_schema)
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from crm.services import normalize as n
 
-TEXT = {"first_name": 100, "last_name": 100, "company": 200, "title": 100, "city": 100,
-        "postal_code": 20, "street": 200, "utm_source": 200, "utm_medium": 200, "utm_campaign": 200,
-        "utm_term": 200, "utm_content": 200, "external_id": 100, "interest": 2000}
+TEXT = {
+    "first_name": 100,
+    "last_name": 100,
+    "company": 200,
+    "title": 100,
+    "city": 100,
+    "postal_code": 20,
+    "street": 200,
+    "utm_source": 200,
+    "utm_medium": 200,
+    "utm_campaign": 200,
+    "utm_term": 200,
+    "utm_content": 200,
+    "external_id": 100,
+    "interest": 2000,
+}
 NOTE_MAX = 10_000
 _RESULT = "__normalized__"
 
@@ -102,8 +115,9 @@ class LeadInSchema(Schema):
     mobile = fields.String()
     country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="must be a two-letter ISO code"))
     language = fields.String(validate=validate.OneOf(["de", "en"]))
-    source = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$",
-                                                    error="letters, digits, _ . - only, at most 64"))
+    source = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="letters, digits, _ . - only, at most 64")
+    )
     phone_consent = ConsentField()
     email_consent = ConsentField()
     created_at = fields.String()
@@ -119,8 +133,7 @@ class LeadInSchema(Schema):
     utm_term = fields.String()
     utm_content = fields.String()
 
-    def __init__(self, *args: Any, default_region: str = "DE", default_source: str = "api",
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, default_region: str = "DE", default_source: str = "api", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.default_region = default_region
         self.default_source = default_source
@@ -130,8 +143,11 @@ class LeadInSchema(Schema):
         if isinstance(data, dict):
             # The whole object is stored as the submission's raw payload (unknown fields too): text that
             # PostgreSQL cannot hold (NUL, lone surrogates) is refused here, by field, not with a 500 there.
-            bad = {str(k): ["contains a NUL character or invalid unicode"] for k, v in data.items()
-                   if _unstorable(k) or _unstorable(v)}
+            bad = {
+                str(k): ["contains a NUL character or invalid unicode"]
+                for k, v in data.items()
+                if _unstorable(k) or _unstorable(v)
+            }
             if bad:
                 raise ValidationError(bad)
         # Forms and CSVs send "" for "not given"; treat it as absent, not as a value to validate.
@@ -193,8 +209,13 @@ class LeadInSchema(Schema):
             lead.phone = take(name, lambda: n.normalise_phone(raw_phone, region))
             if lead.phone and lead.phone.status != "valid":
                 lead.warnings.append(f"{name}: {lead.phone.e164} is not in the numbering plan; kept as unverified")
-        if not errors.get("email") and not errors.get("phone") and not errors.get("mobile") \
-                and not lead.email and not lead.phone:
+        if (
+            not errors.get("email")
+            and not errors.get("phone")
+            and not errors.get("mobile")
+            and not lead.email
+            and not lead.phone
+        ):
             errors.setdefault("_schema", []).append("an email address or a phone number is required")
         if data.get("created_at"):
             lead.source_created_at = take("created_at", lambda: _created_at(data["created_at"]))
@@ -204,8 +225,9 @@ class LeadInSchema(Schema):
             lead.email_consent, lead.email_consent_raw = data["email_consent"]
         if errors:
             raise ValidationError(errors)
-        lead.language = n.language_for(data.get("language"), lead.phone.region if lead.phone else None,
-                                       lead.email, lead.country)
+        lead.language = n.language_for(
+            data.get("language"), lead.phone.region if lead.phone else None, lead.email, lead.country
+        )
         data[_RESULT] = lead
 
 

@@ -14,12 +14,14 @@ an edit reaches every chain at its next score or gate check. Every change is aud
 `setting.update` / `setting.reset`, entity type `app_setting`, before/after carry key and value).
 Setters and reset run in the caller's transaction and do not commit.
 """
+
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from datetime import datetime, time
-from typing import Any, Mapping
+from typing import Any
 
 from crm.extensions import db
 from crm.models import AppSetting
@@ -67,14 +69,21 @@ def reset(key: str, actor: str) -> bool:
     row = stored(key)
     if row is None:
         return False
-    audit.record(actor, "setting.reset", "app_setting", None, before={"key": key, "value": row.value},
-                 after={"key": key, "default": True})
+    audit.record(
+        actor,
+        "setting.reset",
+        "app_setting",
+        None,
+        before={"key": key, "value": row.value},
+        after={"key": key, "default": True},
+    )
     db.session.delete(row)
     db.session.flush()
     return True
 
 
 # ---------------------------------------------------------------- scoring rules
+
 
 def validate_scoring_rules(text: Any) -> ScoringRules:
     if not isinstance(text, str) or not text.strip():
@@ -126,10 +135,12 @@ def rules_in_force() -> ScoringRules:
     if threshold is None or threshold == rules.gate_threshold:
         return rules
     from dataclasses import replace
+
     return replace(rules, gate_threshold=threshold)
 
 
 # ---------------------------------------------------------------- gate threshold
+
 
 def validate_gate_threshold(value: Any) -> int:
     # ASCII digits only: "²".isdigit() is true, but int("²") raises.
@@ -155,6 +166,7 @@ def gate_threshold(default: int | None = None) -> int | None:
 
 
 # ---------------------------------------------------------------- calling hours
+
 
 def _hhmm(t: time) -> str:
     return t.strftime("%H:%M") if not (t.second or t.microsecond) else t.isoformat()

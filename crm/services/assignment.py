@@ -13,10 +13,11 @@ Round robin is a counter per pool (AssignmentCounter) incremented by one UPDATE 
 caller's transaction: on PostgreSQL the row lock, on SQLite the database write lock, serialise concurrent
 intakes, so each gets its own slot and the turns stay even. Functions here flush and never commit.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,6 +35,7 @@ FALLBACK = "fallback"
 @dataclass(frozen=True)
 class LeadFacts:
     """What the rules look at. Country: the stated one, else the phone number's region."""
+
     language: str
     country: str | None
     postcode: str | None
@@ -41,16 +43,18 @@ class LeadFacts:
 
     @classmethod
     def of(cls, lead: Lead, *, country: str | None = None, postcode: str | None = None) -> LeadFacts:
-        return cls(language=(lead.language or "de").lower(),
-                   country=(country or lead.phone_region or "").upper() or None,
-                   postcode=(postcode or "").replace(" ", "").upper() or None,
-                   source=(lead.source or "").lower())
+        return cls(
+            language=(lead.language or "de").lower(),
+            country=(country or lead.phone_region or "").upper() or None,
+            postcode=(postcode or "").replace(" ", "").upper() or None,
+            source=(lead.source or "").lower(),
+        )
 
 
 @dataclass(frozen=True)
 class Pick:
     user_id: int
-    rule_id: int | None      # None: the fallback
+    rule_id: int | None  # None: the fallback
     rule_name: str
 
 
@@ -60,8 +64,9 @@ def rule_matches(rule: AssignmentRule, facts: LeadFacts) -> bool:
         return False
     if rule.countries and facts.country not in {v.upper() for v in rule.countries}:
         return False
-    if rule.postcode_prefixes and not (facts.postcode and any(
-            facts.postcode.startswith(p.replace(" ", "").upper()) for p in rule.postcode_prefixes)):
+    if rule.postcode_prefixes and not (
+        facts.postcode and any(facts.postcode.startswith(p.replace(" ", "").upper()) for p in rule.postcode_prefixes)
+    ):
         return False
     if rule.sources and facts.source not in {v.lower() for v in rule.sources}:
         return False
@@ -69,16 +74,16 @@ def rule_matches(rule: AssignmentRule, facts: LeadFacts) -> bool:
 
 
 def active_sales_reps() -> list[User]:
-    return list(db.session.scalars(sa.select(User).where(User.role == Role.SALES, User.active.is_(True))
-                                   .order_by(User.id)))
+    return list(
+        db.session.scalars(sa.select(User).where(User.role == Role.SALES, User.active.is_(True)).order_by(User.id))
+    )
 
 
 def _team(rule: AssignmentRule) -> list[User]:
     if not rule.rep_ids:
         return active_sales_reps()
     ids = [i for i in rule.rep_ids if isinstance(i, int) and not isinstance(i, bool)]
-    return list(db.session.scalars(sa.select(User).where(User.id.in_(ids), User.active.is_(True))
-                                   .order_by(User.id)))
+    return list(db.session.scalars(sa.select(User).where(User.id.in_(ids), User.active.is_(True)).order_by(User.id)))
 
 
 def _speaking(users: Iterable[User], language: str) -> list[User]:
@@ -88,11 +93,17 @@ def _speaking(users: Iterable[User], language: str) -> list[User]:
 def _next_slot(key: str, size: int) -> int:
     """The pool's next turn (0..size-1), taken atomically in the caller's transaction."""
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(AssignmentCounter).values(key=key, value=0, updated_at=utcnow())
-                       .on_conflict_do_nothing(index_elements=["key"]))
-    value = db.session.execute(sa.update(AssignmentCounter).where(AssignmentCounter.key == key)
-                               .values(value=AssignmentCounter.value + 1, updated_at=utcnow())
-                               .returning(AssignmentCounter.value)).scalar_one()
+    db.session.execute(
+        insert(AssignmentCounter)
+        .values(key=key, value=0, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    value = db.session.execute(
+        sa.update(AssignmentCounter)
+        .where(AssignmentCounter.key == key)
+        .values(value=AssignmentCounter.value + 1, updated_at=utcnow())
+        .returning(AssignmentCounter.value)
+    ).scalar_one()
     return (value - 1) % size
 
 
@@ -114,7 +125,7 @@ def choose(facts: LeadFacts) -> Pick | None:
         key = f"rule:{rule.id}"
         if rule.match_rep_language:
             team, key = _speaking(team, facts.language), f"{key}:{facts.language}"
-        if team:   # a rule whose team is empty (everyone away, nobody speaks it) passes the lead on
+        if team:  # a rule whose team is empty (everyone away, nobody speaks it) passes the lead on
             return Pick(_rotate(key, team), rule.id, rule.name)
     reps = active_sales_reps()
     speaking = _speaking(reps, facts.language)
@@ -128,8 +139,14 @@ def choose(facts: LeadFacts) -> Pick | None:
 def _apply(lead: Lead, pick: Pick) -> None:
     lead.owner_id = pick.user_id
     # The timeline shows the rule (crm.ui.display.audit_lines); rule_id None is the fallback.
-    audit.record(ACTOR, "lead.assigned_automatically", "lead", lead.id, before={"owner_id": None},
-                 after={"owner_id": pick.user_id, "rule": pick.rule_name, "rule_id": pick.rule_id})
+    audit.record(
+        ACTOR,
+        "lead.assigned_automatically",
+        "lead",
+        lead.id,
+        before={"owner_id": None},
+        after={"owner_id": pick.user_id, "rule": pick.rule_name, "rule_id": pick.rule_id},
+    )
     db.session.flush()
 
 
@@ -159,8 +176,11 @@ def assign_if_unowned(lead_id: int) -> int | None:
 
 def unassigned_lead_ids() -> list[int]:
     """Live leads nobody owns, oldest first."""
-    return list(db.session.scalars(sa.select(Lead.id).where(Lead.owner_id.is_(None), Lead.merged_into_id.is_(None))
-                                   .order_by(Lead.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Lead.id).where(Lead.owner_id.is_(None), Lead.merged_into_id.is_(None)).order_by(Lead.id)
+        )
+    )
 
 
 def assign_unassigned() -> tuple[int, int]:
@@ -168,17 +188,25 @@ def assign_unassigned() -> tuple[int, int]:
     time without active reps), and hand each one's open tasks nobody owns to its new owner.
     (leads assigned, tasks handed over). Runs in the caller's transaction."""
     from crm.models import Task, TaskStatus
+
     leads = tasks = 0
     for lead_id in unassigned_lead_ids():
         owner_id = assign_if_unowned(lead_id)
         if owner_id is None:
             continue
         leads += 1
-        for task in db.session.scalars(sa.select(Task).where(Task.lead_id == lead_id, Task.owner_id.is_(None),
-                                                             Task.status == TaskStatus.OPEN)):
+        for task in db.session.scalars(
+            sa.select(Task).where(Task.lead_id == lead_id, Task.owner_id.is_(None), Task.status == TaskStatus.OPEN)
+        ):
             task.owner_id = owner_id
-            audit.record(ACTOR, "task.assigned_automatically", "task", task.id, before={"owner_id": None},
-                         after={"owner_id": owner_id, "lead_id": lead_id})
+            audit.record(
+                ACTOR,
+                "task.assigned_automatically",
+                "task",
+                task.id,
+                before={"owner_id": None},
+                after={"owner_id": owner_id, "lead_id": lead_id},
+            )
             tasks += 1
     db.session.flush()
     return leads, tasks

@@ -3,6 +3,7 @@
 Duplicated or reordered webhooks end in the same record as a clean run: each field takes the value of the
 furthest-along event that carries it, and nothing an earlier stage knows overwrites a later one.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -35,36 +36,59 @@ def has_booking(call: Interaction) -> bool:
     appointment_id = (call.data or {}).get("appointment_id")
     if isinstance(appointment_id, int):
         which = sa.or_(which, Appointment.id == appointment_id)
-    return db.session.scalar(sa.select(Appointment.id).where(
-        which, Appointment.status == AppointmentStatus.CONFIRMED).limit(1)) is not None
+    return (
+        db.session.scalar(
+            sa.select(Appointment.id).where(which, Appointment.status == AppointmentStatus.CONFIRMED).limit(1)
+        )
+        is not None
+    )
 
 
 def apply_event(event: CallEvent) -> Interaction | None:
     """Upsert the call's interaction from `event`. Returns None for a call we do not know (not ours).
     The caller commits."""
-    call = db.session.scalar(sa.select(Interaction).where(
-        Interaction.provider == event.provider, Interaction.provider_ref == event.call_id).with_for_update())
+    call = db.session.scalar(
+        sa.select(Interaction)
+        .where(Interaction.provider == event.provider, Interaction.provider_ref == event.call_id)
+        .with_for_update()
+    )
     if call is None:
         lead_id = _find_lead(event)
         if lead_id is None:
             return None
-        call = Interaction(lead_id=lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                           provider=event.provider, provider_ref=event.call_id, status="queued", created_by="provider")
+        call = Interaction(
+            lead_id=lead_id,
+            kind=InteractionKind.CALL,
+            direction=Direction.OUTBOUND,
+            provider=event.provider,
+            provider_ref=event.call_id,
+            status="queued",
+            created_by="provider",
+        )
         try:
             with db.session.begin_nested():
                 db.session.add(call)
         except sa.exc.IntegrityError:
-            call = db.session.scalar(sa.select(Interaction).where(
-                Interaction.provider == event.provider, Interaction.provider_ref == event.call_id).with_for_update())
+            call = db.session.scalar(
+                sa.select(Interaction)
+                .where(Interaction.provider == event.provider, Interaction.provider_ref == event.call_id)
+                .with_for_update()
+            )
     data = dict(call.data or {})
     stage_now = data.get("stage", "queued")
     forward = STATUS_RANK[event.stage] >= STATUS_RANK.get(stage_now, 0)
     if forward:
         data["stage"] = event.stage
     # Fill each field from the event unless a later stage already set it.
-    fields = {"started_at": event.started_at, "ended_at": event.ended_at, "duration_s": event.duration_s,
-              "summary": event.summary, "sentiment": event.sentiment, "recording_url": event.recording_url,
-              "cost_cents": event.cost_cents}
+    fields = {
+        "started_at": event.started_at,
+        "ended_at": event.ended_at,
+        "duration_s": event.duration_s,
+        "summary": event.summary,
+        "sentiment": event.sentiment,
+        "recording_url": event.recording_url,
+        "cost_cents": event.cost_cents,
+    }
     for name, value in fields.items():
         if value is not None and (forward or getattr(call, name) is None):
             setattr(call, name, value)
@@ -109,6 +133,12 @@ def result_for(call: Interaction) -> CallResult | None:
         return None
     end_status = data.get("end_status") or ("completed" if data.get("answered") else "failed")
     classification = call.outcome if call.outcome not in (None, end_status) else None
-    return CallResult(provider=call.provider, call_id=call.provider_ref, event_id=f"{call.provider}:{call.provider_ref}",
-                      answered=bool(data.get("answered")), status=end_status, classification=classification,
-                      duration_s=call.duration_s or 0)
+    return CallResult(
+        provider=call.provider,
+        call_id=call.provider_ref,
+        event_id=f"{call.provider}:{call.provider_ref}",
+        answered=bool(data.get("answered")),
+        status=end_status,
+        classification=classification,
+        duration_s=call.duration_s or 0,
+    )

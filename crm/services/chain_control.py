@@ -1,4 +1,5 @@
 """Reps and API clients steer a lead's chain: every request is audited with its actor."""
+
 from __future__ import annotations
 
 import logging
@@ -19,14 +20,23 @@ def status(lead: Lead) -> dict:
     live = gateway().status(lead.chain_id) if lead.chain_id else None
     if live is None:
         return {"lead_id": lead.id, "chain_id": lead.chain_id, "running": False, "stage": lead.chain_stage}
-    return {"lead_id": lead.id, "chain_id": lead.chain_id, "running": True, "stage": live.stage,
-            "next_step": live.next_step, "next_at": live.next_at.isoformat() if live.next_at else None,
-            "paused": live.paused, "attempts": live.attempts, "cycle": live.cycle,
-            "history": [{"at": h.at.isoformat(), "stage": h.stage, "detail": h.detail} for h in live.history]}
+    return {
+        "lead_id": lead.id,
+        "chain_id": lead.chain_id,
+        "running": True,
+        "stage": live.stage,
+        "next_step": live.next_step,
+        "next_at": live.next_at.isoformat() if live.next_at else None,
+        "paused": live.paused,
+        "attempts": live.attempts,
+        "cycle": live.cycle,
+        "history": [{"at": h.at.isoformat(), "stage": h.stage, "detail": h.detail} for h in live.history],
+    }
 
 
 def control(lead: Lead, action: str, *, actor: str) -> None:
     from workflows.payloads import StopSignal
+
     if action not in ACTIONS:
         raise ValueError(f"unknown chain action {action!r}")
     if not lead.chain_id:
@@ -42,6 +52,7 @@ def control(lead: Lead, action: str, *, actor: str) -> None:
 def mark_do_not_contact(lead: Lead, *, reason: str, actor: str) -> bool:
     """Effective at once in the CRM (the dial and email gates read it); the chain is told to stop too."""
     from workflows.payloads import StopSignal
+
     dnc.mark(lead, reason=reason, actor=actor)
     db.session.commit()
     if not lead.chain_id:

@@ -8,6 +8,7 @@ twice for nothing. The one deliberate rule that re-opens a finished chain is a n
 a do-not-contact ending is never re-opened. The decision is written to the lead's timeline
 (`chain.merged` / `chain.reopened`) with its reason, so a rep sees why nothing (or something) happened.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ from crm.models.work import AppointmentStatus
 
 # The stages a chain ends in (workflows/lead_chain.py `_finish`). "joined" ends a run that handed its
 # submission to the person's running chain: it is never the person's own chain.
-FINAL_STAGES = frozenset({"booked", "handed_over", "do_not_contact", "cancelled", "joined", "nurture_exhausted",
-                          "completed"})
+FINAL_STAGES = frozenset(
+    {"booked", "handed_over", "do_not_contact", "cancelled", "joined", "nurture_exhausted", "completed"}
+)
 NEVER_REOPENED = frozenset({"do_not_contact"})
 DEFAULT_REOPEN_AFTER_DAYS = 30
 
@@ -42,21 +44,39 @@ def finished_stage(lead: Lead) -> str | None:
 
 
 def _finished_at(lead: Lead, stage: str) -> datetime | None:
-    return db.session.scalar(sa.select(sa.func.max(AuditEntry.at)).where(
-        AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead.id,
-        AuditEntry.action == f"chain.{stage}"))
+    return db.session.scalar(
+        sa.select(sa.func.max(AuditEntry.at)).where(
+            AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead.id, AuditEntry.action == f"chain.{stage}"
+        )
+    )
 
 
 def _reopened_count(lead: Lead) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
-        AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead.id,
-        AuditEntry.action == "chain.reopened")) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead.id, AuditEntry.action == "chain.reopened"
+            )
+        )
+        or 0
+    )
 
 
 def _appointment_ahead(lead: Lead, now: datetime) -> bool:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Appointment).where(
-        Appointment.lead_id == lead.id, Appointment.ends_at > now,
-        Appointment.status != AppointmentStatus.CANCELLED)) > 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Appointment)
+            .where(
+                Appointment.lead_id == lead.id,
+                Appointment.ends_at > now,
+                Appointment.status != AppointmentStatus.CANCELLED,
+            )
+        )
+        > 0
+    )
 
 
 def decide(lead: Lead, *, chain_id: str, now: datetime, reopen_after_days: int) -> ReopenDecision | None:
@@ -71,8 +91,11 @@ def decide(lead: Lead, *, chain_id: str, now: datetime, reopen_after_days: int) 
     if stage in NEVER_REOPENED:
         reopen, reason = False, "asked not to be contacted"
     elif since < timedelta(days=reopen_after_days):
-        reopen, reason = False, f"ended {int(since.total_seconds() // 86400)} days ago; " \
-                                f"re-opened only {reopen_after_days} days after the end"
+        reopen, reason = (
+            False,
+            f"ended {int(since.total_seconds() // 86400)} days ago; "
+            f"re-opened only {reopen_after_days} days after the end",
+        )
     elif stage == "booked" and _appointment_ahead(lead, now):
         reopen, reason = False, "an appointment is still ahead"
     else:
@@ -80,8 +103,18 @@ def decide(lead: Lead, *, chain_id: str, now: datetime, reopen_after_days: int) 
     if reopen:
         generation += 1
     action = "chain.reopened" if reopen else "chain.merged"
-    detail = (f"chain re-opened after {stage}: {reason}" if reopen
-              else f"new submission merged; chain stays {stage}: {reason}")
-    db.session.add(AuditEntry(actor="chain", action=action, entity_type="lead", entity_id=lead.id,
-                              after={"chain_id": chain_id, "detail": detail, "previous_stage": stage}))
+    detail = (
+        f"chain re-opened after {stage}: {reason}"
+        if reopen
+        else f"new submission merged; chain stays {stage}: {reason}"
+    )
+    db.session.add(
+        AuditEntry(
+            actor="chain",
+            action=action,
+            entity_type="lead",
+            entity_id=lead.id,
+            after={"chain_id": chain_id, "detail": detail, "previous_stage": stage},
+        )
+    )
     return ReopenDecision(previous_stage=stage, reopen=reopen, reason=reason, generation=generation)

@@ -30,15 +30,17 @@ LEADCHAIN_CALLING_HOURS, read at every gate check: crm.services.app_settings):
   LEADCHAIN_GERMAN_PUBLIC_HOLIDAYS               default true
   LEADCHAIN_GERMAN_HOLIDAY_STATES                comma-separated state codes, e.g. "BY,BW"; default none
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -50,19 +52,40 @@ from crm.services import audit
 
 log = logging.getLogger(__name__)
 
-UTC = timezone.utc
+UTC = UTC
 FALLBACK_ZONE = "Europe/Berlin"
 # Used only when a lead has no phone_timezone. Countries spanning several zones get a default
 # (US: America/New_York); intake stores the zone of the number itself when libphonenumber knows it.
 REGION_ZONES = {
-    "DE": "Europe/Berlin", "AT": "Europe/Vienna", "CH": "Europe/Zurich", "LI": "Europe/Vaduz",
-    "LU": "Europe/Luxembourg", "NL": "Europe/Amsterdam", "BE": "Europe/Brussels", "FR": "Europe/Paris",
-    "IT": "Europe/Rome", "ES": "Europe/Madrid", "PL": "Europe/Warsaw", "CZ": "Europe/Prague",
-    "DK": "Europe/Copenhagen", "SE": "Europe/Stockholm", "GB": "Europe/London", "IE": "Europe/Dublin",
-    "US": "America/New_York", "CA": "America/Toronto",
+    "DE": "Europe/Berlin",
+    "AT": "Europe/Vienna",
+    "CH": "Europe/Zurich",
+    "LI": "Europe/Vaduz",
+    "LU": "Europe/Luxembourg",
+    "NL": "Europe/Amsterdam",
+    "BE": "Europe/Brussels",
+    "FR": "Europe/Paris",
+    "IT": "Europe/Rome",
+    "ES": "Europe/Madrid",
+    "PL": "Europe/Warsaw",
+    "CZ": "Europe/Prague",
+    "DK": "Europe/Copenhagen",
+    "SE": "Europe/Stockholm",
+    "GB": "Europe/London",
+    "IE": "Europe/Dublin",
+    "US": "America/New_York",
+    "CA": "America/Toronto",
 }
-REASONS = ("ok", "no_phone", "phone_invalid", "no_consent", "do_not_contact", "outside_hours", "attempt_cap",
-           "score_below_threshold")
+REASONS = (
+    "ok",
+    "no_phone",
+    "phone_invalid",
+    "no_consent",
+    "do_not_contact",
+    "outside_hours",
+    "attempt_cap",
+    "score_below_threshold",
+)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -72,9 +95,9 @@ class GateConfigError(ValueError):
 
 @dataclass(frozen=True)
 class CallingWindow:
-    days: tuple[int, ...]   # 0 = Monday .. 6 = Sunday
+    days: tuple[int, ...]  # 0 = Monday .. 6 = Sunday
     start: time
-    end: time               # exclusive
+    end: time  # exclusive
 
     def __post_init__(self) -> None:
         if not self.days or any(not isinstance(d, int) or not 0 <= d <= 6 for d in self.days):
@@ -96,12 +119,11 @@ US_WINDOW = CallingWindow(WEEKDAYS, time(8), time(21))
 
 @dataclass(frozen=True)
 class GatePolicy:
-    windows: dict[str, CallingWindow] = field(default_factory=lambda: {"DE": DE_WINDOW, "US": US_WINDOW},
-                                              hash=False)
+    windows: dict[str, CallingWindow] = field(default_factory=lambda: {"DE": DE_WINDOW, "US": US_WINDOW}, hash=False)
     max_attempts_per_day: int = 2
     require_express_consent_for_ai_calls: bool = True
     german_public_holidays: bool = True
-    default_window: CallingWindow | None = None        # None: the DE window
+    default_window: CallingWindow | None = None  # None: the DE window
     german_holiday_states: tuple[str, ...] = ()
     express_consent_regions: tuple[str, ...] = ("US",)
 
@@ -125,15 +147,20 @@ class GatePolicy:
             raise GateConfigError("LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY must be an integer") from None
         if attempts < 0:
             raise GateConfigError("LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY must be 0 or more")
-        states = tuple(s.strip().upper() for s in env.get("LEADCHAIN_GERMAN_HOLIDAY_STATES", "").split(",")
-                       if s.strip())
+        states = tuple(
+            s.strip().upper() for s in env.get("LEADCHAIN_GERMAN_HOLIDAY_STATES", "").split(",") if s.strip()
+        )
         for state in states:
             if state not in holidays.Germany.subdivisions:
                 raise GateConfigError(f"LEADCHAIN_GERMAN_HOLIDAY_STATES: unknown German state {state!r}")
-        return cls(windows=windows, default_window=default, max_attempts_per_day=attempts,
-                   require_express_consent_for_ai_calls=_flag(env, "LEADCHAIN_REQUIRE_EXPRESS_CONSENT_FOR_AI_CALLS"),
-                   german_public_holidays=_flag(env, "LEADCHAIN_GERMAN_PUBLIC_HOLIDAYS"),
-                   german_holiday_states=states)
+        return cls(
+            windows=windows,
+            default_window=default,
+            max_attempts_per_day=attempts,
+            require_express_consent_for_ai_calls=_flag(env, "LEADCHAIN_REQUIRE_EXPRESS_CONSENT_FOR_AI_CALLS"),
+            german_public_holidays=_flag(env, "LEADCHAIN_GERMAN_PUBLIC_HOLIDAYS"),
+            german_holiday_states=states,
+        )
 
     def with_calling_hours(self, raw: str | Mapping | None) -> GatePolicy:
         """This policy with its windows taken from `raw` (LEADCHAIN_CALLING_HOURS's shape) instead:
@@ -183,8 +210,12 @@ def parse_calling_hours(raw: str | Mapping) -> dict[str, CallingWindow]:
         key = region if region == "default" else region.upper()
         if key != "default" and (len(key) != 2 or not key.isalpha()):
             raise GateConfigError(f"LEADCHAIN_CALLING_HOURS: {region!r} is not an ISO region code")
-        if not isinstance(spec, Mapping) or set(spec) - {"days", "start", "end"} or "start" not in spec \
-                or "end" not in spec:
+        if (
+            not isinstance(spec, Mapping)
+            or set(spec) - {"days", "start", "end"}
+            or "start" not in spec
+            or "end" not in spec
+        ):
             raise GateConfigError(f"{region}: needs start and end, optionally days (nothing else)")
         try:
             start, end = time.fromisoformat(spec["start"]), time.fromisoformat(spec["end"])
@@ -215,8 +246,9 @@ class _Holidays:
     """German public holidays: national ones plus those of the given states."""
 
     def __init__(self, states: tuple[str, ...]) -> None:
-        self._calendars = [holidays.country_holidays("DE")] + \
-            [holidays.country_holidays("DE", subdiv=s) for s in states]
+        self._calendars = [holidays.country_holidays("DE")] + [
+            holidays.country_holidays("DE", subdiv=s) for s in states
+        ]
 
     def __contains__(self, day: date) -> bool:
         return any(day in cal for cal in self._calendars)
@@ -231,6 +263,7 @@ def german_holidays(states: tuple[str, ...] = ()) -> _Holidays:
 
 
 # ---------------------------------------------------------------- calling windows
+
 
 def _aware(now_utc: datetime) -> datetime:
     if now_utc.tzinfo is None:
@@ -249,6 +282,7 @@ def is_within_window(now_utc: datetime, tz: str, window: CallingWindow, holiday_
 
 def _transition(lo: datetime, hi: datetime, zone: ZoneInfo) -> datetime | None:
     """The first instant in (lo, hi] with a different UTC offset than lo, if the offset changes."""
+
     def offset(ts: int) -> timedelta | None:
         return datetime.fromtimestamp(ts, UTC).astimezone(zone).utcoffset()
 
@@ -256,7 +290,7 @@ def _transition(lo: datetime, hi: datetime, zone: ZoneInfo) -> datetime | None:
     first = offset(a)
     if offset(b) == first:
         return None
-    while b - a > 1:   # offsets change on whole seconds
+    while b - a > 1:  # offsets change on whole seconds
         mid = (a + b) // 2
         if offset(mid) == first:
             a = mid
@@ -291,11 +325,12 @@ def next_window_start(now_utc: datetime, tz: str, window: CallingWindow, holiday
     for offset in range(-1, 400):
         day = today + timedelta(days=offset)
         if best is not None and datetime.combine(day, time(0), zone).astimezone(UTC) > best:
-            return best   # later days only open later
+            return best  # later days only open later
         if day.weekday() not in window.days or (holiday_calendar is not None and day in holiday_calendar):
             continue
-        found = [c for c in _candidates(day, zone, window)
-                 if c >= now and is_within_window(c, tz, window, holiday_calendar)]
+        found = [
+            c for c in _candidates(day, zone, window) if c >= now and is_within_window(c, tz, window, holiday_calendar)
+        ]
         if found:
             best = min([*found, best] if best else found)
     if best is None:
@@ -322,18 +357,20 @@ def zone_for(phone_timezone: str | None, region: str | None) -> str:
 
 # ---------------------------------------------------------------- the decision
 
+
 @dataclass(frozen=True)
 class GateDecision:
     allowed: bool
-    reason: str   # one of REASONS
+    reason: str  # one of REASONS
     detail: str
-    next_window_start: datetime | None = None   # UTC; set for outside_hours and attempt_cap
+    next_window_start: datetime | None = None  # UTC; set for outside_hours and attempt_cap
 
 
 def accepted_bases(policy: GatePolicy, region: str | None) -> frozenset[str]:
     bases = {"express_consent", "callback_request"}
-    if not policy.require_express_consent_for_ai_calls and \
-            (region or "").upper() not in {r.upper() for r in policy.express_consent_regions}:
+    if not policy.require_express_consent_for_ai_calls and (region or "").upper() not in {
+        r.upper() for r in policy.express_consent_regions
+    }:
         bases.add("presumed_b2b")
     return frozenset(bases)
 
@@ -342,9 +379,20 @@ def _value(x: Any) -> str:
     return str(getattr(x, "value", x))
 
 
-def decide(*, now_utc: datetime, phone_e164: str | None, phone_status: str, phone_region: str | None,
-           phone_timezone: str | None, do_not_contact: bool, consents: Iterable[tuple[str, str]],
-           attempts_today: int, score: int | None, threshold: int, policy: GatePolicy) -> GateDecision:
+def decide(
+    *,
+    now_utc: datetime,
+    phone_e164: str | None,
+    phone_status: str,
+    phone_region: str | None,
+    phone_timezone: str | None,
+    do_not_contact: bool,
+    consents: Iterable[tuple[str, str]],
+    attempts_today: int,
+    score: int | None,
+    threshold: int,
+    policy: GatePolicy,
+) -> GateDecision:
     """Decide whether the lead may be called at now_utc. Pure; the detail never contains the number."""
     now = _aware(now_utc)
     if not phone_e164:
@@ -358,8 +406,11 @@ def decide(*, now_utc: datetime, phone_e164: str | None, phone_status: str, phon
     if not phone_bases & bases:
         detail = f"no active phone consent with legal basis {' or '.join(sorted(bases))}"
         if "presumed_b2b" in phone_bases:
-            why = ("the policy requires express consent for AI calls" if policy.require_express_consent_for_ai_calls
-                   else f"{(phone_region or '').upper()} numbers need express consent")
+            why = (
+                "the policy requires express consent for AI calls"
+                if policy.require_express_consent_for_ai_calls
+                else f"{(phone_region or '').upper()} numbers need express consent"
+            )
             detail += f" (presumed B2B consent is not enough: {why})"
         return GateDecision(False, "no_consent", detail)
     if score is None:
@@ -373,8 +424,9 @@ def decide(*, now_utc: datetime, phone_e164: str | None, phone_status: str, phon
     calendar = policy.holiday_calendar(phone_region)
     if attempts_today >= policy.max_attempts_per_day:
         nxt = next_window_start(_start_of_next_day(now, zone), tz, window, calendar)
-        return GateDecision(False, "attempt_cap",
-                            f"{attempts_today} call attempts today (limit {policy.max_attempts_per_day})", nxt)
+        return GateDecision(
+            False, "attempt_cap", f"{attempts_today} call attempts today (limit {policy.max_attempts_per_day})", nxt
+        )
     if not is_within_window(now, tz, window, calendar):
         local = now.astimezone(zone)
         holiday = calendar.get(local.date()) if calendar is not None and local.date() in calendar else None
@@ -386,6 +438,7 @@ def decide(*, now_utc: datetime, phone_e164: str | None, phone_status: str, phon
 
 
 # ---------------------------------------------------------------- the CRM side
+
 
 def is_on_dnc_list(e164: str | None) -> bool:
     """Whether the number is on the external do-not-call list (DoNotCallEntry, table dnc_list)."""
@@ -401,31 +454,60 @@ def attempts_on_local_day(lead_id: int, now_utc: datetime, tz: str) -> int:
     start = datetime.combine(day, time(0), zone).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
     at = sa.func.coalesce(Interaction.started_at, Interaction.created_at)
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Interaction).where(
-        Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.CALL,
-        Interaction.direction == Direction.OUTBOUND, at >= start, at < end)) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Interaction)
+            .where(
+                Interaction.lead_id == lead_id,
+                Interaction.kind == InteractionKind.CALL,
+                Interaction.direction == Direction.OUTBOUND,
+                at >= start,
+                at < end,
+            )
+        )
+        or 0
+    )
 
 
-def check_call_gate(lead_id: int, *, now_utc: datetime, threshold: int, policy: GatePolicy | None = None,
-                    record_refusal: bool = True, actor: str = "system:call-gate") -> GateDecision:
+def check_call_gate(
+    lead_id: int,
+    *,
+    now_utc: datetime,
+    threshold: int,
+    policy: GatePolicy | None = None,
+    record_refusal: bool = True,
+    actor: str = "system:call-gate",
+) -> GateDecision:
     """Decide for a CRM lead; a refusal is written to the audit log (reason and detail, no number).
     Does not commit. Calling hours an admin stored (crm.services.app_settings) replace the policy's."""
     from crm.services import app_settings
+
     policy = app_settings.gate_policy(policy)
     lead = db.session.get(Lead, lead_id)
     if lead is None:
         raise LookupError(f"lead {lead_id} does not exist")
-    consents = db.session.execute(sa.select(ConsentRecord.channel, ConsentRecord.legal_basis).where(
-        ConsentRecord.lead_id == lead_id, ConsentRecord.withdrawn_at.is_(None))).all()
+    consents = db.session.execute(
+        sa.select(ConsentRecord.channel, ConsentRecord.legal_basis).where(
+            ConsentRecord.lead_id == lead_id, ConsentRecord.withdrawn_at.is_(None)
+        )
+    ).all()
     flagged = lead.do_not_contact or lead.status == LeadStatus.DO_NOT_CONTACT
     listed = not flagged and is_on_dnc_list(lead.phone_e164)
     tz = zone_for(lead.phone_timezone, lead.phone_region)
-    decision = decide(now_utc=now_utc, phone_e164=lead.phone_e164, phone_status=lead.phone_status,
-                      phone_region=lead.phone_region, phone_timezone=lead.phone_timezone,
-                      do_not_contact=flagged or listed or lead.merged_into_id is not None,
-                      consents=[(c, b) for c, b in consents],
-                      attempts_today=attempts_on_local_day(lead_id, now_utc, tz),
-                      score=lead.score, threshold=threshold, policy=policy)
+    decision = decide(
+        now_utc=now_utc,
+        phone_e164=lead.phone_e164,
+        phone_status=lead.phone_status,
+        phone_region=lead.phone_region,
+        phone_timezone=lead.phone_timezone,
+        do_not_contact=flagged or listed or lead.merged_into_id is not None,
+        consents=[(c, b) for c, b in consents],
+        attempts_today=attempts_on_local_day(lead_id, now_utc, tz),
+        score=lead.score,
+        threshold=threshold,
+        policy=policy,
+    )
     if decision.reason == "do_not_contact":
         if lead.merged_into_id is not None:
             decision = replace(decision, detail=f"lead was merged into lead {lead.merged_into_id}")

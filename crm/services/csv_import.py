@@ -9,12 +9,14 @@ LOCK_WAIT_S). The report counts a batch only once it is committed: when the impo
 error, Ctrl+C) the report says which rows are done (`done`, up to `last_line`), and running the same
 file again finishes the rest: the rows already imported are found by the dedupe and count as duplicates.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import phonenumbers
 import sqlalchemy as sa
@@ -57,7 +59,7 @@ class ImportReport:
     def complete(self) -> bool:
         return self.done == self.total
 
-    def absorb(self, batch: "ImportReport") -> None:
+    def absorb(self, batch: ImportReport) -> None:
         """Count a batch's rows (once it is committed)."""
         self.created += batch.created
         self.updated += batch.updated
@@ -71,8 +73,12 @@ class ImportReport:
 
     def as_dict(self, include_rejected: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "total": self.total, "created": self.created, "updated": self.updated,
-            "duplicates": self.duplicates, "flagged": self.flagged, "rejected": len(self.rejected),
+            "total": self.total,
+            "created": self.created,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "flagged": self.flagged,
+            "rejected": len(self.rejected),
             "region": self.region,
             "warnings": [{"line": line, "message": msg} for line, msg in self.warnings],
         }
@@ -133,9 +139,18 @@ def _reasons(messages: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {messages}" if prefix else str(messages)]
 
 
-def import_rows(file: CsvFile, *, actor: str, default_source: str = "import", region: str | None = None,
-                default_region: str = "DE", fuzzy_threshold: float = 90.0, commit: bool = True,
-                progress: Callable[[int], None] | None = None, report: ImportReport | None = None) -> ImportReport:
+def import_rows(
+    file: CsvFile,
+    *,
+    actor: str,
+    default_source: str = "import",
+    region: str | None = None,
+    default_region: str = "DE",
+    fuzzy_threshold: float = 90.0,
+    commit: bool = True,
+    progress: Callable[[int], None] | None = None,
+    report: ImportReport | None = None,
+) -> ImportReport:
     """Import every row. With `commit`, in committed batches (see the module's docstring); pass your own
     `report` to read how far an import got when it raises. Without `commit` (the API's all-or-nothing
     request), every row goes into the caller's transaction, which the caller commits or rolls back."""
@@ -153,15 +168,16 @@ def import_rows(file: CsvFile, *, actor: str, default_source: str = "import", re
             progress(len(file.rows))
         return report
     for start in range(0, len(file.rows), BATCH_ROWS):
-        batch = file.rows[start:start + BATCH_ROWS]
+        batch = file.rows[start : start + BATCH_ROWS]
         report.absorb(_commit_batch(batch, run, report))
         if progress:
             progress(len(batch))
     return report
 
 
-def _commit_batch(rows: list[CsvRow], run: Callable[[list[CsvRow]], ImportReport],
-                  report: ImportReport) -> ImportReport:
+def _commit_batch(
+    rows: list[CsvRow], run: Callable[[list[CsvRow]], ImportReport], report: ImportReport
+) -> ImportReport:
     """One batch in one transaction: committed whole, or rolled back whole (and retried on lock
     contention). Whatever stops it leaves no row of it behind, so the report's count stays true."""
     for attempt in retrying_on_lock(LOCK_ATTEMPTS, LOCK_WAIT_S, f"import batch from line {rows[0].line}"):
@@ -178,8 +194,9 @@ def _commit_batch(rows: list[CsvRow], run: Callable[[list[CsvRow]], ImportReport
     return batch
 
 
-def _import_batch(rows: list[CsvRow], schema: WebFormLeadSchema, default_source: str, actor: str,
-                  fuzzy_threshold: float) -> ImportReport:
+def _import_batch(
+    rows: list[CsvRow], schema: WebFormLeadSchema, default_source: str, actor: str, fuzzy_threshold: float
+) -> ImportReport:
     tally = ImportReport(total=len(rows))
     for row in rows:
         data = dict(row.fields)
@@ -214,8 +231,9 @@ def _ingest_row(report: ImportReport, row: CsvRow, lead, actor: str, fuzzy_thres
         with db.session.begin_nested():
             result = intake.ingest(lead, actor=actor, fuzzy_threshold=fuzzy_threshold)
             # The intake ran here (the summary needs it); the chain still gets the lead.
-            submissions.submit_processed(result.lead_id, submissions.chain_id_for(lead), result,
-                                         source=lead.source, channel="csv", actor=actor)
+            submissions.submit_processed(
+                result.lead_id, submissions.chain_id_for(lead), result, source=lead.source, channel="csv", actor=actor
+            )
     except (sa.exc.IntegrityError, sa.exc.DataError) as e:
         # One row the database refuses must not sink the file; it is reported instead.
         report.rejected.append((row, [f"could not be stored: {type(e.orig).__name__}"]))

@@ -73,37 +73,88 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "first_name": ("vorname", "firstname", "givenname", "forename"),
     "last_name": ("nachname", "name", "lastname", "surname", "familyname", "familienname"),
     "full_name": (
-        "vollstaendigername", "fullname", "kontakt", "kontaktname", "contactname",
+        "vollstaendigername",
+        "fullname",
+        "kontakt",
+        "kontaktname",
+        "contactname",
         "ansprechpartner",
     ),
     "company": (
-        "firma", "firmenname", "unternehmen", "company", "companyname", "organisation",
-        "organization", "account", "accountname",
+        "firma",
+        "firmenname",
+        "unternehmen",
+        "company",
+        "companyname",
+        "organisation",
+        "organization",
+        "account",
+        "accountname",
     ),
     "email": ("email", "emailadresse", "emailaddress", "mail", "mailadresse"),
     "phone": (
-        "telefon", "telefonnummer", "telefonnr", "tel", "telnr", "phone", "phonenumber",
-        "telephone", "festnetz", "rufnummer",
+        "telefon",
+        "telefonnummer",
+        "telefonnr",
+        "tel",
+        "telnr",
+        "phone",
+        "phonenumber",
+        "telephone",
+        "festnetz",
+        "rufnummer",
     ),
     "mobile": (
-        "mobil", "mobilnummer", "mobiltelefon", "handy", "handynummer", "mobile",
-        "mobilenumber", "mobilephone", "cell", "cellphone",
+        "mobil",
+        "mobilnummer",
+        "mobiltelefon",
+        "handy",
+        "handynummer",
+        "mobile",
+        "mobilenumber",
+        "mobilephone",
+        "cell",
+        "cellphone",
     ),
     "source": ("quelle", "leadquelle", "source", "leadsource", "kanal", "channel"),
     "phone_consent": (
-        "einwilligungtelefon", "telefoneinwilligung", "phoneconsent", "consentphone",
+        "einwilligungtelefon",
+        "telefoneinwilligung",
+        "phoneconsent",
+        "consentphone",
         "anrufeinwilligung",
     ),
     "email_consent": (
-        "einwilligungemail", "emaileinwilligung", "emailconsent", "consentemail", "newsletter",
+        "einwilligungemail",
+        "emaileinwilligung",
+        "emailconsent",
+        "consentemail",
+        "newsletter",
     ),
     "created_at": (
-        "datum", "erstellt", "erstelltam", "erstellungsdatum", "anmeldedatum", "createdat",
-        "created", "createddate", "date",
+        "datum",
+        "erstellt",
+        "erstelltam",
+        "erstellungsdatum",
+        "anmeldedatum",
+        "createdat",
+        "created",
+        "createddate",
+        "date",
     ),
     "note": (
-        "notiz", "notizen", "bemerkung", "bemerkungen", "kommentar", "kommentare", "nachricht",
-        "note", "notes", "comment", "comments", "message",
+        "notiz",
+        "notizen",
+        "bemerkung",
+        "bemerkungen",
+        "kommentar",
+        "kommentare",
+        "nachricht",
+        "note",
+        "notes",
+        "comment",
+        "comments",
+        "message",
     ),
     "country": ("land", "country"),
     "language": ("sprache", "language"),
@@ -138,9 +189,7 @@ def _normalise_header(header: str) -> str:
     # caught by the umlaut table; then drop any other accents ("Téléphone" -> "telephone").
     text = unicodedata.normalize("NFC", header.replace("\ufeff", "")).lower()
     text = text.translate(_UMLAUTS)
-    text = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     return _SEPARATORS.sub("", text)
 
 
@@ -275,15 +324,13 @@ def _decode(data: bytes, encoding: str) -> str:
     except UnicodeDecodeError as exc:
         # Only reachable for a BOM file with non-UTF-8 bytes (e.g. two exports pasted together).
         line = data.count(b"\n", 0, exc.start) + 1
-        raise CsvFormatError(
-            f"the file starts with a UTF-8 marker but line {line} is not valid UTF-8"
-        ) from exc
+        raise CsvFormatError(f"the file starts with a UTF-8 marker but line {line} is not valid UTF-8") from exc
 
 
 def _split_sep_hint(text: str) -> tuple[str | None, str]:
     match = _SEP_HINT.match(text)
     if match and match.group(1) in CANDIDATE_DELIMITERS:
-        return match.group(1), text[match.end():]
+        return match.group(1), text[match.end() :]
     return None, text
 
 
@@ -371,8 +418,7 @@ def _map_headers(headers: list[str]) -> tuple[dict[str, str], list[str]]:
         if field in owner:
             # Guessing which of two "E-Mail" columns is the real one would silently lose data.
             raise CsvFormatError(
-                f"the columns {owner[field]!r} and {header!r} both mean {field!r}; "
-                "rename or remove one of them"
+                f"the columns {owner[field]!r} and {header!r} both mean {field!r}; rename or remove one of them"
             )
         owner[field] = header
         mapping[header] = field
@@ -430,9 +476,7 @@ def _check_unclosed_quote(text: str, rows: list[CsvRow]) -> None:
             )
 
 
-def write_rejected(
-    path: pathlib.Path, file: CsvFile, rejected: list[tuple[CsvRow, list[str]]]
-) -> None:
+def write_rejected(path: pathlib.Path, file: CsvFile, rejected: list[tuple[CsvRow, list[str]]]) -> None:
     """Write rejected rows to ``path`` so the user can fix them in Excel and import them again.
 
     The output is UTF-8 with a byte-order mark (Excel only detects UTF-8 with it), uses ``;`` if
@@ -447,6 +491,4 @@ def write_rejected(
         writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow(["line", *columns, "reasons"])
         for row, reasons in rejected:
-            writer.writerow(
-                [str(row.line), *(row.raw.get(c, "") for c in columns), " | ".join(reasons)]
-            )
+            writer.writerow([str(row.line), *(row.raw.get(c, "") for c in columns), " | ".join(reasons)])

@@ -3,12 +3,14 @@
 The delivery row and its effects commit in one transaction; a redelivery finds the row and gets the
 stored answer, so a sender's retry can neither duplicate nor lose anything.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -32,20 +34,30 @@ def payload_hash(body: bytes) -> str:
 
 
 def find(source: str, key: str) -> WebhookDelivery | None:
-    return db.session.scalar(sa.select(WebhookDelivery).where(
-        WebhookDelivery.source == source, WebhookDelivery.delivery_key == key))
+    return db.session.scalar(
+        sa.select(WebhookDelivery).where(WebhookDelivery.source == source, WebhookDelivery.delivery_key == key)
+    )
 
 
-def process_once(source: str, key: str, digest: str, work: Callable[[], tuple[int, dict[str, Any]]],
-                 *, same_payload_required: bool = False) -> Outcome:
+def process_once(
+    source: str,
+    key: str,
+    digest: str,
+    work: Callable[[], tuple[int, dict[str, Any]]],
+    *,
+    same_payload_required: bool = False,
+) -> Outcome:
     """Run `work` once per (source, key) and commit its effects with the delivery record."""
     previous = find(source, key)
     if previous is not None:
         return _replay(previous, digest, same_payload_required)
     try:
         status, body = work()
-        db.session.add(WebhookDelivery(source=source, delivery_key=key, payload_hash=digest,
-                                       response_status=status, response_body=body))
+        db.session.add(
+            WebhookDelivery(
+                source=source, delivery_key=key, payload_hash=digest, response_status=status, response_body=body
+            )
+        )
         db.session.commit()
     except sa.exc.IntegrityError:
         db.session.rollback()
@@ -61,8 +73,11 @@ def process_once(source: str, key: str, digest: str, work: Callable[[], tuple[in
 
 def _replay(previous: WebhookDelivery, digest: str, same_payload_required: bool) -> Outcome:
     if same_payload_required and previous.payload_hash != digest:
-        raise ApiError(422, "Idempotency-Key was already used for a different request",
-                       {"Idempotency-Key": ["reused with a different payload"]})
+        raise ApiError(
+            422,
+            "Idempotency-Key was already used for a different request",
+            {"Idempotency-Key": ["reused with a different payload"]},
+        )
     return Outcome(previous.response_status, previous.response_body or {}, replayed=True)
 
 

@@ -1,4 +1,5 @@
 """Do-not-contact: an objection takes effect at once, on every channel (GDPR Art. 21(3))."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -17,12 +18,15 @@ def mark(lead: Lead, *, reason: str, actor: str) -> bool:
     before = audit.snapshot(lead)
     lead.do_not_contact, lead.dnc_reason, lead.dnc_at = True, reason[:200], utcnow()
     lead.status = LeadStatus.DO_NOT_CONTACT
-    for consent in db.session.scalars(sa.select(ConsentRecord).where(
-            ConsentRecord.lead_id == lead.id, ConsentRecord.withdrawn_at.is_(None))):
+    for consent in db.session.scalars(
+        sa.select(ConsentRecord).where(ConsentRecord.lead_id == lead.id, ConsentRecord.withdrawn_at.is_(None))
+    ):
         consent.withdrawn_at, consent.withdrawn_reason = utcnow(), reason[:200]
     # The number stays listed even if the person is later erased, so the objection keeps holding.
-    if lead.phone_e164 and db.session.scalar(sa.select(DoNotCallEntry.id).where(
-            DoNotCallEntry.phone_e164 == lead.phone_e164)) is None:
+    if (
+        lead.phone_e164
+        and db.session.scalar(sa.select(DoNotCallEntry.id).where(DoNotCallEntry.phone_e164 == lead.phone_e164)) is None
+    ):
         db.session.add(DoNotCallEntry(phone_e164=lead.phone_e164, source="internal", reason=reason[:200]))
     audit.record(actor, "lead.do_not_contact", "lead", lead.id, before=before, after=audit.snapshot(lead))
     return True

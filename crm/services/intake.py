@@ -3,6 +3,7 @@
 Runs inside the caller's transaction and never commits, so a caller can make a delivery record and the
 lead one atomic unit (nothing half-written).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,16 +13,40 @@ import sqlalchemy as sa
 from rapidfuzz import fuzz
 
 from crm.extensions import db
-from crm.models import (AuditEntry, Channel, ConsentRecord, Direction, Interaction, InteractionKind, Lead, LegalBasis,
-                        PossibleDuplicate)
+from crm.models import (
+    AuditEntry,
+    Channel,
+    ConsentRecord,
+    Direction,
+    Interaction,
+    InteractionKind,
+    Lead,
+    LegalBasis,
+    PossibleDuplicate,
+)
 from crm.schemas.lead import NormalizedLead
 from crm.services import assignment, audit
 from crm.services.normalize import fold, fold_company, match_key
 
 # Fields intake may fill in; a value a rep (or an earlier source) already set is never overwritten.
-FILLABLE = ("first_name", "last_name", "company", "email", "phone_e164", "phone_region", "phone_timezone",
-            "phone_status", "phone_raw", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-            "utm_content", "interest", "source_created_at")
+FILLABLE = (
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone_e164",
+    "phone_region",
+    "phone_timezone",
+    "phone_status",
+    "phone_raw",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "interest",
+    "source_created_at",
+)
 
 
 @dataclass
@@ -32,20 +57,32 @@ class IntakeResult:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"lead_id": self.lead_id, "outcome": self.outcome,
-                "flagged_duplicates": self.flagged_duplicates, "warnings": self.warnings}
+        return {
+            "lead_id": self.lead_id,
+            "outcome": self.outcome,
+            "flagged_duplicates": self.flagged_duplicates,
+            "warnings": self.warnings,
+        }
 
 
 def _values(lead: NormalizedLead) -> dict:
     values = {
-        "first_name": lead.first_name, "last_name": lead.last_name, "company": lead.company,
-        "email": lead.email, "interest": lead.interest, "source_created_at": lead.source_created_at,
+        "first_name": lead.first_name,
+        "last_name": lead.last_name,
+        "company": lead.company,
+        "email": lead.email,
+        "interest": lead.interest,
+        "source_created_at": lead.source_created_at,
         **{k: lead.utm.get(k) for k in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")},
     }
     if lead.phone:
-        values.update(phone_e164=lead.phone.e164, phone_region=lead.phone.region,
-                      phone_timezone=lead.phone.timezone, phone_status=lead.phone.status,
-                      phone_raw=lead.phone_raw)
+        values.update(
+            phone_e164=lead.phone.e164,
+            phone_region=lead.phone.region,
+            phone_timezone=lead.phone.timezone,
+            phone_status=lead.phone.status,
+            phone_raw=lead.phone_raw,
+        )
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -53,11 +90,13 @@ def find_exact(lead: NormalizedLead) -> tuple[Lead | None, Lead | None]:
     """The live records matching by email key and by phone (either may be None, or the same)."""
     by_email = by_phone = None
     if lead.email_key:
-        by_email = db.session.scalar(sa.select(Lead).where(Lead.email_key == lead.email_key,
-                                                           Lead.merged_into_id.is_(None)))
+        by_email = db.session.scalar(
+            sa.select(Lead).where(Lead.email_key == lead.email_key, Lead.merged_into_id.is_(None))
+        )
     if lead.phone:
-        by_phone = db.session.scalar(sa.select(Lead).where(Lead.phone_e164 == lead.phone.e164,
-                                                           Lead.merged_into_id.is_(None)))
+        by_phone = db.session.scalar(
+            sa.select(Lead).where(Lead.phone_e164 == lead.phone.e164, Lead.merged_into_id.is_(None))
+        )
     return by_email, by_phone
 
 
@@ -94,9 +133,15 @@ def ingest(lead: NormalizedLead, *, actor: str, fuzzy_threshold: float = 90.0) -
 
 
 def _create(lead: NormalizedLead, actor: str) -> Lead:
-    record = Lead(source=lead.source, language=lead.language, email_key=lead.email_key,
-                  match_key=match_key(lead.last_name), tags=[],
-                  email_status="unknown" if lead.email else "none", **_values(lead))
+    record = Lead(
+        source=lead.source,
+        language=lead.language,
+        email_key=lead.email_key,
+        match_key=match_key(lead.last_name),
+        tags=[],
+        email_status="unknown" if lead.email else "none",
+        **_values(lead),
+    )
     db.session.add(record)
     db.session.flush()
     audit.record(actor, "lead.created", "lead", record.id, after=audit.snapshot(record))
@@ -114,8 +159,13 @@ def _fill_gaps(existing: Lead, lead: NormalizedLead, actor: str) -> str:
                 continue
             before[name], after[name] = current, value
             setattr(existing, name, value)
-        elif current != value and name not in ("phone_region", "phone_timezone", "phone_status", "phone_raw",
-                                                "source_created_at"):
+        elif current != value and name not in (
+            "phone_region",
+            "phone_timezone",
+            "phone_status",
+            "phone_raw",
+            "source_created_at",
+        ):
             conflicts[name] = value
     if "email" in after:
         existing.email_key = lead.email_key
@@ -127,28 +177,45 @@ def _fill_gaps(existing: Lead, lead: NormalizedLead, actor: str) -> str:
         audit.record(actor, "lead.updated", "lead", existing.id, before=before, after=after)
     if conflicts and not _conflict_already_logged(existing.id, conflicts):
         # Never overwrite silently: keep the CRM's value and log what the source proposed (once).
-        audit.record(actor, "lead.intake_conflict", "lead", existing.id,
-                     before={k: getattr(existing, k) for k in conflicts}, after=conflicts)
+        audit.record(
+            actor,
+            "lead.intake_conflict",
+            "lead",
+            existing.id,
+            before={k: getattr(existing, k) for k in conflicts},
+            after=conflicts,
+        )
     return "updated" if after else "duplicate"
 
 
 def _conflict_already_logged(lead_id: int, proposed: dict) -> bool:
-    previous = db.session.scalars(sa.select(AuditEntry.after).where(
-        AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead_id,
-        AuditEntry.action == "lead.intake_conflict"))
+    previous = db.session.scalars(
+        sa.select(AuditEntry.after).where(
+            AuditEntry.entity_type == "lead",
+            AuditEntry.entity_id == lead_id,
+            AuditEntry.action == "lead.intake_conflict",
+        )
+    )
     wanted = {k: audit._jsonable(v) for k, v in proposed.items()}
     return any(entry == wanted for entry in previous)
 
 
 def _phone_taken(e164: str, lead_id: int) -> bool:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Lead).where(
-        Lead.phone_e164 == e164, Lead.merged_into_id.is_(None), Lead.id != lead_id)) > 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Lead)
+            .where(Lead.phone_e164 == e164, Lead.merged_into_id.is_(None), Lead.id != lead_id)
+        )
+        > 0
+    )
 
 
 def _flag(lead: Lead, candidate: Lead, similarity: float, reason: str) -> int:
     a, b = sorted((lead.id, candidate.id), reverse=True)
-    exists = db.session.scalar(sa.select(PossibleDuplicate.id).where(
-        PossibleDuplicate.lead_id == a, PossibleDuplicate.candidate_id == b))
+    exists = db.session.scalar(
+        sa.select(PossibleDuplicate.id).where(PossibleDuplicate.lead_id == a, PossibleDuplicate.candidate_id == b)
+    )
     if exists:
         return 0
     db.session.add(PossibleDuplicate(lead_id=a, candidate_id=b, similarity=round(similarity, 1), reason=reason))
@@ -162,8 +229,11 @@ def _flag_fuzzy(record: Lead, threshold: float) -> list[int]:
         return []
     name = fold(f"{record.first_name or ''} {record.last_name or ''}")
     company = fold_company(record.company)
-    candidates = db.session.scalars(sa.select(Lead).where(
-        Lead.match_key == record.match_key, Lead.id != record.id, Lead.merged_into_id.is_(None)).limit(200))
+    candidates = db.session.scalars(
+        sa.select(Lead)
+        .where(Lead.match_key == record.match_key, Lead.id != record.id, Lead.merged_into_id.is_(None))
+        .limit(200)
+    )
     flagged = []
     for other in candidates:
         name_sim = fuzz.token_sort_ratio(name, fold(f"{other.first_name or ''} {other.last_name or ''}"))
@@ -186,33 +256,54 @@ def _flag_fuzzy(record: Lead, threshold: float) -> list[int]:
 def _evidence_key(lead: NormalizedLead, channel: str, raw: str | None) -> str:
     # Scoped to one lead by the unique (lead_id, channel, proof_key): the same form answer seen again,
     # from whichever identifier matched, is the same evidence.
-    basis = "|".join([lead.source, channel, raw or "",
-                      lead.source_created_at.isoformat() if lead.source_created_at else ""])
+    basis = "|".join(
+        [lead.source, channel, raw or "", lead.source_created_at.isoformat() if lead.source_created_at else ""]
+    )
     return hashlib.sha256(basis.encode()).hexdigest()
 
 
 def _record_consent(record: Lead, lead: NormalizedLead, actor: str) -> bool:
     from crm.models.types import utcnow
+
     added = False
-    for channel, given, raw in ((Channel.PHONE, lead.phone_consent, lead.phone_consent_raw),
-                                (Channel.EMAIL, lead.email_consent, lead.email_consent_raw)):
+    for channel, given, raw in (
+        (Channel.PHONE, lead.phone_consent, lead.phone_consent_raw),
+        (Channel.EMAIL, lead.email_consent, lead.email_consent_raw),
+    ):
         if not given:
             continue
         key = _evidence_key(lead, channel.value, raw)
-        exists = db.session.scalar(sa.select(ConsentRecord.id).where(
-            ConsentRecord.lead_id == record.id, ConsentRecord.channel == channel,
-            ConsentRecord.proof_key == key))
+        exists = db.session.scalar(
+            sa.select(ConsentRecord.id).where(
+                ConsentRecord.lead_id == record.id, ConsentRecord.channel == channel, ConsentRecord.proof_key == key
+            )
+        )
         if exists:
             continue
         proof = f"{lead.source}: consent field answered {raw!r}"
-        consent = ConsentRecord(lead_id=record.id, channel=channel, legal_basis=LegalBasis.EXPRESS_CONSENT,
-                                source=lead.source, proof_text=proof, proof_key=key,
-                                given_at=lead.source_created_at or utcnow())
+        consent = ConsentRecord(
+            lead_id=record.id,
+            channel=channel,
+            legal_basis=LegalBasis.EXPRESS_CONSENT,
+            source=lead.source,
+            proof_text=proof,
+            proof_key=key,
+            given_at=lead.source_created_at or utcnow(),
+        )
         db.session.add(consent)
         db.session.flush()
-        audit.record(actor, "consent.recorded", "consent", consent.id,
-                     after={"lead_id": record.id, "channel": channel.value, "legal_basis": "express_consent",
-                            "source": lead.source})
+        audit.record(
+            actor,
+            "consent.recorded",
+            "consent",
+            consent.id,
+            after={
+                "lead_id": record.id,
+                "channel": channel.value,
+                "legal_basis": "express_consent",
+                "source": lead.source,
+            },
+        )
         added = True
     return added
 
@@ -221,12 +312,25 @@ def _record_note(record: Lead, lead: NormalizedLead, actor: str) -> bool:
     if not lead.note:
         return False
     # Compared by content on this lead (merges move notes, so an id-based key would not match).
-    exists = db.session.scalar(sa.select(Interaction.id).where(
-        Interaction.lead_id == record.id, Interaction.provider == "intake", Interaction.summary == lead.note).limit(1))
+    exists = db.session.scalar(
+        sa.select(Interaction.id)
+        .where(Interaction.lead_id == record.id, Interaction.provider == "intake", Interaction.summary == lead.note)
+        .limit(1)
+    )
     if exists:
         return False
     ref = hashlib.sha256(f"{record.id}:{lead.source}:{lead.note}".encode()).hexdigest()
-    db.session.add(Interaction(lead_id=record.id, kind=InteractionKind.NOTE, direction=Direction.INBOUND,
-                               provider="intake", provider_ref=ref, status="received",
-                               subject=f"note from {lead.source}", summary=lead.note, created_by=actor))
+    db.session.add(
+        Interaction(
+            lead_id=record.id,
+            kind=InteractionKind.NOTE,
+            direction=Direction.INBOUND,
+            provider="intake",
+            provider_ref=ref,
+            status="received",
+            subject=f"note from {lead.source}",
+            summary=lead.note,
+            created_by=actor,
+        )
+    )
     return True

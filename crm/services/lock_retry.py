@@ -6,13 +6,14 @@ same situation ends as a serialization failure or a deadlock victim. The work wa
 case, so running it again (after a pause) is safe; a constraint violation or a read-only file is not
 going to change, and is reported at once.
 """
+
 from __future__ import annotations
 
 import logging
 import sqlite3
 
 import sqlalchemy as sa
-from tenacity import Retrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,19 @@ def retrying_on_lock(attempts: int, wait_s: tuple[float, float], what: str) -> R
     def _log(state: RetryCallState) -> None:
         # No row content here: only where the work is and how it failed (no personal data in logs).
         error = state.outcome.exception() if state.outcome else None
-        log.warning("%s: database busy (%s), try %d of %d in %.1f s", what,
-                    type(getattr(error, "orig", error)).__name__, state.attempt_number + 1, attempts,
-                    state.next_action.sleep if state.next_action else 0.0)
+        log.warning(
+            "%s: database busy (%s), try %d of %d in %.1f s",
+            what,
+            type(getattr(error, "orig", error)).__name__,
+            state.attempt_number + 1,
+            attempts,
+            state.next_action.sleep if state.next_action else 0.0,
+        )
 
-    return Retrying(retry=retry_if_exception(is_lock_contention), stop=stop_after_attempt(attempts),
-                    wait=wait_exponential_jitter(multiplier=wait_s[0], max=wait_s[1], jitter=wait_s[0]), before_sleep=_log,
-                    reraise=True)
+    return Retrying(
+        retry=retry_if_exception(is_lock_contention),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential_jitter(multiplier=wait_s[0], max=wait_s[1], jitter=wait_s[0]),
+        before_sleep=_log,
+        reraise=True,
+    )

@@ -1,11 +1,11 @@
 """Merging a flagged duplicate into the surviving customer record."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import (Appointment, ConsentRecord, Interaction, Lead, LeadStatus, PossibleDuplicate,
-                        ScoreHistory, Task)
+from crm.models import Appointment, ConsentRecord, Interaction, Lead, LeadStatus, PossibleDuplicate, ScoreHistory, Task
 from crm.services import audit
 from crm.services.intake import FILLABLE
 from crm.services.normalize import match_key
@@ -32,12 +32,12 @@ def merge(survivor_id: int, duplicate_id: int, *, actor: str) -> Lead:
     before = audit.snapshot(survivor)
     moved = {}
     for model in (Interaction, Task, Appointment, ScoreHistory):
-        result = db.session.execute(sa.update(model).where(model.lead_id == duplicate.id)
-                                    .values(lead_id=survivor.id))
+        result = db.session.execute(sa.update(model).where(model.lead_id == duplicate.id).values(lead_id=survivor.id))
         moved[model.__tablename__] = result.rowcount
     # Consent evidence already held by the survivor stays once; the rest moves over.
-    survivor_keys = set(db.session.scalars(sa.select(ConsentRecord.proof_key).where(
-        ConsentRecord.lead_id == survivor.id)))
+    survivor_keys = set(
+        db.session.scalars(sa.select(ConsentRecord.proof_key).where(ConsentRecord.lead_id == survivor.id))
+    )
     consent_moved = 0
     for consent in db.session.scalars(sa.select(ConsentRecord).where(ConsentRecord.lead_id == duplicate.id)):
         if consent.proof_key in survivor_keys:
@@ -66,12 +66,24 @@ def merge(survivor_id: int, duplicate_id: int, *, actor: str) -> Lead:
         survivor.dnc_reason = duplicate.dnc_reason
         survivor.dnc_at = duplicate.dnc_at
     survivor.tags = sorted(set(survivor.tags or []) | set(duplicate.tags or []))
-    db.session.execute(sa.update(PossibleDuplicate).where(
-        sa.or_(sa.and_(PossibleDuplicate.lead_id == duplicate.id, PossibleDuplicate.candidate_id == survivor.id),
-               sa.and_(PossibleDuplicate.lead_id == survivor.id, PossibleDuplicate.candidate_id == duplicate.id)))
-        .values(status="merged"))
+    db.session.execute(
+        sa.update(PossibleDuplicate)
+        .where(
+            sa.or_(
+                sa.and_(PossibleDuplicate.lead_id == duplicate.id, PossibleDuplicate.candidate_id == survivor.id),
+                sa.and_(PossibleDuplicate.lead_id == survivor.id, PossibleDuplicate.candidate_id == duplicate.id),
+            )
+        )
+        .values(status="merged")
+    )
     db.session.flush()
-    audit.record(actor, "lead.merged", "lead", survivor.id, before=before,
-                 after={**audit.snapshot(survivor), "merged_from": duplicate.id, "moved": moved})
+    audit.record(
+        actor,
+        "lead.merged",
+        "lead",
+        survivor.id,
+        before=before,
+        after={**audit.snapshot(survivor), "merged_from": duplicate.id, "moved": moved},
+    )
     audit.record(actor, "lead.merged_into", "lead", duplicate.id, after={"merged_into_id": survivor.id})
     return survivor

@@ -15,13 +15,14 @@ converted with a guessed rate.
 Formatting is babel's in the page's or PDF's locale: ``0,46 € (0,50 $ zu 0,92)`` in German,
 ``€0.46 ($0.50 at 0.92)`` in English.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping
 
 from babel.core import UnknownLocaleError
 from babel.numbers import format_currency, format_decimal, get_currency_name
@@ -29,12 +30,14 @@ from flask import current_app, g, has_app_context, has_request_context
 
 COMPANY_CURRENCY_SETTING = "LEADCHAIN_COMPANY_CURRENCY"
 RATES_SETTING = "LEADCHAIN_FX_RATES"
-RATES_KEY = "fx.rates"            # AppSetting key of the admin's rates (the text as entered)
+RATES_KEY = "fx.rates"  # AppSetting key of the admin's rates (the text as entered)
 DEFAULT_CURRENCY = "EUR"
 LOCALES = {"de": "de_DE", "en": "en_GB"}
 MAX_RATES_CHARS = 2_000
-WORDS = {"de": {"at": "zu", "no_rate": "kein Kurs {source}→{target}"},
-         "en": {"at": "at", "no_rate": "no {source}→{target} rate"}}
+WORDS = {
+    "de": {"at": "zu", "no_rate": "kein Kurs {source}→{target}"},
+    "en": {"at": "at", "no_rate": "no {source}→{target} rate"},
+}
 _CODE = re.compile(r"^[A-Z]{3}$")
 # Entries are separated by ";", line breaks or spaces, or by a comma before the next currency code, so a
 # decimal comma ("USD:EUR=0,92", as a German admin types it) stays part of its rate.
@@ -108,6 +111,7 @@ def admin_rates() -> dict[tuple[str, str], Decimal]:
         return {}
     from crm.extensions import db
     from crm.models import AppSetting
+
     row = db.session.get(AppSetting, RATES_KEY)
     return parse_rates(row.value, RATES_KEY) if row is not None and row.value else {}
 
@@ -117,7 +121,7 @@ class Rate:
     source: str
     target: str
     rate: Decimal
-    origin: str                    # "admin" | "config" | "inverse of admin" | "inverse of config"
+    origin: str  # "admin" | "config" | "inverse of admin" | "inverse of config"
 
 
 @dataclass(frozen=True)
@@ -155,10 +159,11 @@ def rate_table() -> RateTable:
 @dataclass(frozen=True)
 class Amount:
     """An amount as billed (`source_cents` in `source_currency`) and, when a rate is known, in `currency`."""
+
     source_cents: Decimal
     source_currency: str
-    currency: str                  # the company currency (the target)
-    cents: Decimal | None          # None: no rate known
+    currency: str  # the company currency (the target)
+    cents: Decimal | None  # None: no rate known
     rate: Decimal | None
 
     @property
@@ -166,8 +171,9 @@ class Amount:
         return self.cents is not None and self.source_currency != self.currency
 
 
-def in_company_currency(cents: int | float | Decimal, currency: str | None, *, table: RateTable | None = None,
-                        company: str | None = None) -> Amount:
+def in_company_currency(
+    cents: int | float | Decimal, currency: str | None, *, table: RateTable | None = None, company: str | None = None
+) -> Amount:
     company = company or company_currency()
     source = (currency or company).upper()
     found = (table or rate_table()).find(source, company)
@@ -194,7 +200,7 @@ def format_rate(rate: Decimal | float | str, language: str) -> str:
 
 
 def format_amount(amount: Amount, language: str) -> str:
-    """"0,46 € (0,50 $ zu 0,92)"; the same currency: "0,46 €"; no rate: "0,50 $ (kein Kurs USD→EUR)"."""
+    """ "0,46 € (0,50 $ zu 0,92)"; the same currency: "0,46 €"; no rate: "0,50 $ (kein Kurs USD→EUR)"."""
     words = WORDS.get(language, WORDS["en"])
     original = format_cents(amount.source_cents, amount.source_currency, language)
     if amount.cents is None:
@@ -233,10 +239,15 @@ def set_admin_rates(text: str, actor: str) -> dict[tuple[str, str], Decimal]:
         db.session.add(AppSetting(key=RATES_KEY, value=rates_text(rates), updated_by=actor, updated_at=utcnow()))
     else:
         row.value, row.updated_by, row.updated_at = rates_text(rates), actor, utcnow()
-    audit.record(actor, "setting.update" if rates else "setting.reset", "app_setting", None, before=before,
-                 after={"key": RATES_KEY, "value": rates_text(rates) or None})
+    audit.record(
+        actor,
+        "setting.update" if rates else "setting.reset",
+        "app_setting",
+        None,
+        before=before,
+        after={"key": RATES_KEY, "value": rates_text(rates) or None},
+    )
     db.session.flush()
     if has_request_context():
-        g.pop("leadchain_fx_rates", None)   # this request shows the new rates
+        g.pop("leadchain_fx_rates", None)  # this request shows the new rates
     return rates
-

@@ -2,12 +2,13 @@
 
 Each function returns the clean value or raises FieldError with a message a rep can act on.
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -107,21 +108,22 @@ def parse_datetime(raw: str) -> datetime:
         if m:
             d, mo, y, hh, mm, ss = m.groups()
             local = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=BERLIN)
-            return local.astimezone(timezone.utc)
+            return local.astimezone(UTC)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            return datetime.combine(date.fromisoformat(value), time(0), BERLIN).astimezone(timezone.utc)
+            return datetime.combine(date.fromisoformat(value), time(0), BERLIN).astimezone(UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise FieldError(f"{raw!r} is not a valid date") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=BERLIN)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 _TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
 _COMPANY_SUFFIXES = re.compile(
     r"\b(gmbh|mbh|ag|kg|ohg|gbr|ug|e\s?k|e\s?v|inc|llc|ltd|co|corp|corporation|company|gmbh\s?&\s?co|"
-    r"haftungsbeschraenkt|und|and|partner)\b")
+    r"haftungsbeschraenkt|und|and|partner)\b"
+)
 
 
 def fold(text: str | None) -> str:
@@ -146,8 +148,9 @@ def match_key(last_name: str | None) -> str | None:
     return key[:100] or None
 
 
-def language_for(explicit: str | None, phone_region: str | None, email: str | None, country: str | None,
-                 default: str = "de") -> str:
+def language_for(
+    explicit: str | None, phone_region: str | None, email: str | None, country: str | None, default: str = "de"
+) -> str:
     if explicit:
         return explicit
     region = (country or phone_region or "").upper()

@@ -5,14 +5,16 @@ names another file (see that file for the format); an admin's ruleset stored in 
 (crm.services.app_settings). `compute` is a pure function of `LeadFacts`;
 `facts_for` reads them from the CRM and `score_lead` stores the result (history, lead, audit).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 import yaml
@@ -26,8 +28,9 @@ RULES_ENV = "LEADCHAIN_SCORING_RULES"
 EXPRESS_BASES = (LegalBasis.EXPRESS_CONSENT, LegalBasis.CALLBACK_REQUEST)
 # Tags the scorer owns: recomputed on every score, so a stale one ("hot", "consent:phone") is dropped.
 # Every other tag on a lead (set by reps or sources) is kept.
-SCORING_TAGS = frozenset({"hot", "warm", "cold", "b2b", "freemail", "consent:phone", "consent:email",
-                          "interest", "engaged"})
+SCORING_TAGS = frozenset(
+    {"hot", "warm", "cold", "b2b", "freemail", "consent:phone", "consent:email", "interest", "engaged"}
+)
 POINTS_RANGE = (-100, 100)
 
 
@@ -51,7 +54,7 @@ class ScoringRules:
     gate_threshold: int
     source_points: Mapping[str, int] = field(hash=False)
     source_default: int
-    completeness: Mapping[str, int] = field(hash=False)   # phone, email, company, full_name
+    completeness: Mapping[str, int] = field(hash=False)  # phone, email, company, full_name
     business_domain: int
     freemail_domain: int
     freemail_domains: frozenset[str]
@@ -91,9 +94,9 @@ class LeadFacts:
     email_domain: str | None
     phone_consent: bool
     email_consent: bool
-    interest_text: str | None            # the lead's `interest` field: counts whenever it is filled in
+    interest_text: str | None  # the lead's `interest` field: counts whenever it is filled in
     engagement: Engagement = Engagement()
-    note_text: str | None = None         # intake notes: count only when they contain an interest keyword
+    note_text: str | None = None  # intake notes: count only when they contain an interest keyword
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class Score:
     factors: tuple[Factor, ...]
     model_version: str
     tags: tuple[str, ...]
-    next_action: str   # "call" | "nurture" | "review" | "stop"
+    next_action: str  # "call" | "nurture" | "review" | "stop"
     raw_total: int = 0
 
     def breakdown(self) -> dict[str, Any]:
@@ -115,6 +118,7 @@ class Score:
 
 
 # ---------------------------------------------------------------- loading and validation
+
 
 class _Section:
     """A YAML mapping being validated: every read names its dotted key; leftovers are refused."""
@@ -137,8 +141,7 @@ class _Section:
         self.seen.add(name)
         return self.data[name]
 
-    def points(self, name: str, *, required: bool = False, lo: int = POINTS_RANGE[0],
-               hi: int = POINTS_RANGE[1]) -> int:
+    def points(self, name: str, *, required: bool = False, lo: int = POINTS_RANGE[0], hi: int = POINTS_RANGE[1]) -> int:
         value = self.raw(name, required)
         if value is None and not required:
             return 0
@@ -190,7 +193,7 @@ def parse_rules(data: Any, path: str | None = None) -> ScoringRules:
     top = _Section(data, "")
     version = top.raw("version", required=True)
     if not isinstance(version, str) or not version.strip() or len(version) > 32:
-        raise ScoringConfigError("version", "must be a string of 1 to 32 characters (quote it: \"v1\")")
+        raise ScoringConfigError("version", 'must be a string of 1 to 32 characters (quote it: "v1")')
     thresholds = top.section("thresholds", required=True)
     hot = thresholds.points("hot", required=True, lo=0, hi=100)
     warm = thresholds.points("warm", required=True, lo=0, hi=100)
@@ -233,14 +236,27 @@ def parse_rules(data: Any, path: str | None = None) -> ScoringRules:
     top.done()
 
     return ScoringRules(
-        version=version.strip(), hot=hot, warm=warm, gate_threshold=gate,
-        source_points=_frozen(source_points), source_default=source_default,
-        completeness=_frozen(completeness), business_domain=business, freemail_domain=freemail,
-        freemail_domains=freemail_domains, phone_consent=phone_consent, email_consent=email_consent,
-        interest_points=interest_points, interest_keywords=keywords,
-        open_points=caps["email_open"][0], open_max=caps["email_open"][1],
-        click_points=caps["email_click"][0], click_max=caps["email_click"][1],
-        call_outcomes=_frozen(outcomes), path=path)
+        version=version.strip(),
+        hot=hot,
+        warm=warm,
+        gate_threshold=gate,
+        source_points=_frozen(source_points),
+        source_default=source_default,
+        completeness=_frozen(completeness),
+        business_domain=business,
+        freemail_domain=freemail,
+        freemail_domains=freemail_domains,
+        phone_consent=phone_consent,
+        email_consent=email_consent,
+        interest_points=interest_points,
+        interest_keywords=keywords,
+        open_points=caps["email_open"][0],
+        open_max=caps["email_open"][1],
+        click_points=caps["email_click"][0],
+        click_max=caps["email_click"][1],
+        call_outcomes=_frozen(outcomes),
+        path=path,
+    )
 
 
 _cache: dict[str, tuple[tuple[int, int], ScoringRules]] = {}
@@ -286,6 +302,7 @@ def load_rules(path: str | os.PathLike | None = None) -> ScoringRules:
 
 # ---------------------------------------------------------------- the model
 
+
 def _source_points(source: str, rules: ScoringRules) -> tuple[int, str]:
     value = (source or "").strip().lower()
     if value in rules.source_points:
@@ -315,8 +332,12 @@ def compute(facts: LeadFacts, rules: ScoringRules) -> Score:
     factors: list[Factor] = []
     points, detail = _source_points(facts.source, rules)
     factors.append(Factor("source", points, detail))
-    for name, present in (("phone", facts.has_phone), ("email", facts.has_email),
-                          ("company", facts.has_company), ("full_name", facts.has_full_name)):
+    for name, present in (
+        ("phone", facts.has_phone),
+        ("email", facts.has_email),
+        ("company", facts.has_company),
+        ("full_name", facts.has_full_name),
+    ):
         if present:
             factors.append(Factor(f"has_{name}", rules.completeness[name], f"has {name.replace('_', ' ')}"))
     domain = (facts.email_domain or "").strip().lower() or None
@@ -340,19 +361,20 @@ def compute(facts: LeadFacts, rules: ScoringRules) -> Score:
 
     eng = facts.engagement
     if eng.opens > 0:
-        factors.append(Factor("email_opens", min(eng.opens * rules.open_points, rules.open_max),
-                              f"{eng.opens} opens"))
+        factors.append(Factor("email_opens", min(eng.opens * rules.open_points, rules.open_max), f"{eng.opens} opens"))
     if eng.clicks > 0:
-        factors.append(Factor("email_clicks", min(eng.clicks * rules.click_points, rules.click_max),
-                              f"{eng.clicks} clicks"))
+        factors.append(
+            Factor("email_clicks", min(eng.clicks * rules.click_points, rules.click_max), f"{eng.clicks} clicks")
+        )
     counts: dict[str, int] = {}
     for outcome in eng.call_outcomes:
         key = (outcome or "").strip().lower()
         if key:
             counts[key] = counts.get(key, 0) + 1
     for outcome, n in counts.items():
-        factors.append(Factor(f"call:{outcome}", rules.call_outcomes.get(outcome, 0) * n,
-                              f"{n} call(s) with outcome {outcome}"))
+        factors.append(
+            Factor(f"call:{outcome}", rules.call_outcomes.get(outcome, 0) * n, f"{n} call(s) with outcome {outcome}")
+        )
 
     raw = sum(f.points for f in factors)
     value = max(0, min(100, raw))
@@ -377,14 +399,22 @@ def compute(facts: LeadFacts, rules: ScoringRules) -> Score:
     elif value > rules.gate_threshold and facts.phone_consent and facts.has_phone:
         action = "call"
     elif not facts.has_phone and not facts.email_consent:
-        action = "review"   # nothing the chain may do on its own: a rep looks at it
+        action = "review"  # nothing the chain may do on its own: a rep looks at it
     else:
         action = "nurture"
-    return Score(value=value, priority=priority, factors=tuple(factors), model_version=rules.version,
-                 tags=tuple(tags), next_action=action, raw_total=raw)
+    return Score(
+        value=value,
+        priority=priority,
+        factors=tuple(factors),
+        model_version=rules.version,
+        tags=tuple(tags),
+        next_action=action,
+        raw_total=raw,
+    )
 
 
 # ---------------------------------------------------------------- the CRM side
+
 
 def _count(data: dict | None, name: str, fallback: bool) -> int:
     value = (data or {}).get(name)
@@ -403,16 +433,30 @@ def facts_for(lead_id: int) -> LeadFacts:
     lead = db.session.get(Lead, lead_id)
     if lead is None:
         raise LookupError(f"lead {lead_id} does not exist")
-    consents = db.session.execute(sa.select(ConsentRecord.channel, ConsentRecord.legal_basis).where(
-        ConsentRecord.lead_id == lead_id, ConsentRecord.withdrawn_at.is_(None))).all()
-    notes = db.session.scalars(sa.select(Interaction.summary).where(
-        Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.NOTE,
-        Interaction.provider == "intake").order_by(Interaction.id)).all()
-    emails = db.session.execute(sa.select(Interaction.status, Interaction.data).where(
-        Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.EMAIL)).all()
-    outcomes = db.session.scalars(sa.select(Interaction.outcome).where(
-        Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.CALL,
-        Interaction.outcome.is_not(None)).order_by(Interaction.created_at, Interaction.id)).all()
+    consents = db.session.execute(
+        sa.select(ConsentRecord.channel, ConsentRecord.legal_basis).where(
+            ConsentRecord.lead_id == lead_id, ConsentRecord.withdrawn_at.is_(None)
+        )
+    ).all()
+    notes = db.session.scalars(
+        sa.select(Interaction.summary)
+        .where(
+            Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.NOTE, Interaction.provider == "intake"
+        )
+        .order_by(Interaction.id)
+    ).all()
+    emails = db.session.execute(
+        sa.select(Interaction.status, Interaction.data).where(
+            Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.EMAIL
+        )
+    ).all()
+    outcomes = db.session.scalars(
+        sa.select(Interaction.outcome)
+        .where(
+            Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.CALL, Interaction.outcome.is_not(None)
+        )
+        .order_by(Interaction.created_at, Interaction.id)
+    ).all()
 
     opens = sum(_count(d, "opens", s in ("opened", "clicked")) for s, d in emails)
     clicks = sum(_count(d, "clicks", s == "clicked") for s, d in emails)
@@ -442,6 +486,7 @@ def score_lead(lead_id: int, *, actor: str, reason: str, rules: ScoringRules | N
         raise ValueError("reason must be 1 to 64 characters")
     if rules is None:
         from crm.services import app_settings
+
         rules = app_settings.rules_in_force()
     # Lock the row (PostgreSQL) so concurrent re-scores of one lead apply one after the other.
     lead = db.session.get(Lead, lead_id, with_for_update=True)
@@ -451,8 +496,16 @@ def score_lead(lead_id: int, *, actor: str, reason: str, rules: ScoringRules | N
         raise ValueError(f"lead {lead_id} was merged into {lead.merged_into_id}; score that one")
     score = compute(facts_for(lead_id), rules)
 
-    db.session.add(ScoreHistory(lead_id=lead_id, score=score.value, priority=score.priority,
-                                breakdown=score.breakdown(), model_version=score.model_version, reason=reason))
+    db.session.add(
+        ScoreHistory(
+            lead_id=lead_id,
+            score=score.value,
+            priority=score.priority,
+            breakdown=score.breakdown(),
+            model_version=score.model_version,
+            reason=reason,
+        )
+    )
     old_tags = list(lead.tags or [])
     new_tags = [t for t in old_tags if t not in SCORING_TAGS]
     new_tags += [t for t in score.tags if t not in new_tags]
@@ -462,7 +515,13 @@ def score_lead(lead_id: int, *, actor: str, reason: str, rules: ScoringRules | N
     after = {"score": score.value, "priority": score.priority, "tags": new_tags}
     lead.score, lead.priority, lead.tags = score.value, Priority(score.priority), new_tags
     if before != after:
-        audit.record(actor, "lead.scored", "lead", lead_id, before=before,
-                     after={**after, "model_version": score.model_version, "reason": reason})
+        audit.record(
+            actor,
+            "lead.scored",
+            "lead",
+            lead_id,
+            before=before,
+            after={**after, "model_version": score.model_version, "reason": reason},
+        )
     db.session.flush()
     return score

@@ -5,6 +5,7 @@ The relay (workers/relay.py) then starts or signals the chain. The chain's impor
 intake on the stored payload. The workflow id comes from the lead's dedupe key through a keyed hash,
 so the same person lands on the same chain and no personal data reaches Temporal.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,8 @@ from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import LeadSubmission
 from crm.models.types import utcnow
-from crm.secrets import SecretsError
 from crm.schemas.lead import NormalizedLead, WebFormLeadSchema
+from crm.secrets import SecretsError
 from crm.services import intake
 from crm.services.intake import IntakeResult
 
@@ -38,14 +39,17 @@ class ChainKeyMissing(ApiError, SecretsError):
     operator's message with how to set it, which the CLI prints.
     """
 
-    OPERATOR_HINT = ("secret app/chain-key is not set, so chain ids cannot be computed. Set it in Vault "
-                     "(key chain-key of group app) or as LEADCHAIN_SECRET_APP_CHAIN_KEY; the local stack keeps "
-                     "it in var/local-secrets.env, written by `leadchain up` (or LEADCHAIN_VAR_DIR). Set it once "
-                     "and never change it: another key gives every lead a second chain.")
+    OPERATOR_HINT = (
+        "secret app/chain-key is not set, so chain ids cannot be computed. Set it in Vault "
+        "(key chain-key of group app) or as LEADCHAIN_SECRET_APP_CHAIN_KEY; the local stack keeps "
+        "it in var/local-secrets.env, written by `leadchain up` (or LEADCHAIN_VAR_DIR). Set it once "
+        "and never change it: another key gives every lead a second chain."
+    )
 
     def __init__(self) -> None:
-        super().__init__(503, "lead intake is unavailable: the server's chain key is not configured",
-                         headers={"Retry-After": "300"})
+        super().__init__(
+            503, "lead intake is unavailable: the server's chain key is not configured", headers={"Retry-After": "300"}
+        )
 
     def __str__(self) -> str:
         return self.OPERATOR_HINT
@@ -70,24 +74,33 @@ def chain_id_for(lead: NormalizedLead) -> str:
     return f"lead-{digest}"
 
 
-def submit(lead: NormalizedLead, payload: dict[str, Any], *, region: str, channel: str,
-           actor: str) -> LeadSubmission:
+def submit(lead: NormalizedLead, payload: dict[str, Any], *, region: str, channel: str, actor: str) -> LeadSubmission:
     """Store a validated lead for its chain. The caller commits (with its delivery record)."""
     clean = {k: v for k, v in payload.items() if v is not None and not (isinstance(v, str) and not v.strip())}
     clean[REGION_KEY] = region
-    submission = LeadSubmission(source=lead.source, channel=channel, actor=actor, chain_id=chain_id_for(lead),
-                                payload=clean)
+    submission = LeadSubmission(
+        source=lead.source, channel=channel, actor=actor, chain_id=chain_id_for(lead), payload=clean
+    )
     db.session.add(submission)
     db.session.flush()
     return submission
 
 
-def submit_processed(lead_id: int, chain_id: str, result: IntakeResult, *, source: str, channel: str,
-                     actor: str) -> LeadSubmission:
+def submit_processed(
+    lead_id: int, chain_id: str, result: IntakeResult, *, source: str, channel: str, actor: str
+) -> LeadSubmission:
     """For bulk imports whose intake already ran: hand the lead to its chain all the same."""
-    submission = LeadSubmission(source=source, channel=channel, actor=actor, chain_id=chain_id, payload={},
-                                processed_at=utcnow(), lead_id=lead_id, outcome=result.outcome,
-                                result=result.as_dict())
+    submission = LeadSubmission(
+        source=source,
+        channel=channel,
+        actor=actor,
+        chain_id=chain_id,
+        payload={},
+        processed_at=utcnow(),
+        lead_id=lead_id,
+        outcome=result.outcome,
+        result=result.as_dict(),
+    )
     db.session.add(submission)
     db.session.flush()
     return submission
@@ -106,8 +119,12 @@ def process(submission_id: int, *, fuzzy_threshold: float = 90.0) -> IntakeResul
         raise LookupError(f"submission {submission_id} does not exist")
     if submission.processed_at is not None:
         stored = submission.result or {}
-        return IntakeResult(submission.lead_id, submission.outcome or "duplicate",
-                            stored.get("flagged_duplicates", []), stored.get("warnings", []))
+        return IntakeResult(
+            submission.lead_id,
+            submission.outcome or "duplicate",
+            stored.get("flagged_duplicates", []),
+            stored.get("warnings", []),
+        )
     result = intake.ingest(load(submission), actor=submission.actor, fuzzy_threshold=fuzzy_threshold)
     submission.processed_at = utcnow()
     submission.lead_id = result.lead_id
@@ -118,20 +135,27 @@ def process(submission_id: int, *, fuzzy_threshold: float = 90.0) -> IntakeResul
 
 
 def pending(limit: int = 100) -> list[tuple[int, str]]:
-    rows = db.session.execute(sa.select(LeadSubmission.id, LeadSubmission.chain_id)
-                              .where(LeadSubmission.dispatched_at.is_(None))
-                              .order_by(LeadSubmission.id).limit(limit)).all()
+    rows = db.session.execute(
+        sa.select(LeadSubmission.id, LeadSubmission.chain_id)
+        .where(LeadSubmission.dispatched_at.is_(None))
+        .order_by(LeadSubmission.id)
+        .limit(limit)
+    ).all()
     return [(r.id, r.chain_id) for r in rows]
 
 
 def mark_dispatched(ids: list[int], at: datetime | None = None) -> None:
     if ids:
-        db.session.execute(sa.update(LeadSubmission).where(LeadSubmission.id.in_(ids))
-                           .values(dispatched_at=at or utcnow()))
+        db.session.execute(
+            sa.update(LeadSubmission).where(LeadSubmission.id.in_(ids)).values(dispatched_at=at or utcnow())
+        )
     db.session.commit()
 
 
 def mark_failed(submission_id: int, error: str) -> None:
-    db.session.execute(sa.update(LeadSubmission).where(LeadSubmission.id == submission_id).values(
-        dispatch_attempts=LeadSubmission.dispatch_attempts + 1, last_error=error[:300]))
+    db.session.execute(
+        sa.update(LeadSubmission)
+        .where(LeadSubmission.id == submission_id)
+        .values(dispatch_attempts=LeadSubmission.dispatch_attempts + 1, last_error=error[:300])
+    )
     db.session.commit()

@@ -13,6 +13,7 @@
 The chain's TaskInput (lead, kind, title, due_in_s, key) stays as it is, so recorded histories replay;
 the activity computes the better time here. Pure functions plus one reader of the CRM (`due_at`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,10 +54,12 @@ def appointment_due(starts_at: datetime, now: datetime, working_day_start: datet
 def _working_day_start(owner: User | None, starts_at: datetime) -> datetime | None:
     """The first working interval's start on the appointment's local day in the owner's calendar."""
     from voice.bridge.timeprefs.calendar import BusinessCalendar
+
     try:
-        calendar = BusinessCalendar.from_user_hours(owner.working_hours if owner else None,
-                                                    owner.timezone if owner else None)
-    except ValueError as e:   # hours or zone an admin mistyped: plain "2 hours before" then
+        calendar = BusinessCalendar.from_user_hours(
+            owner.working_hours if owner else None, owner.timezone if owner else None
+        )
+    except ValueError as e:  # hours or zone an admin mistyped: plain "2 hours before" then
         log.warning("working hours of user %s unusable: %s", owner.id if owner else None, e)
         return None
     intervals = calendar.intervals(starts_at.astimezone(ZoneInfo(calendar.tz)).date())
@@ -65,9 +68,14 @@ def _working_day_start(owner: User | None, starts_at: datetime) -> datetime | No
 
 def next_appointment(lead_id: int, now: datetime) -> Appointment | None:
     """The lead's next appointment that is not cancelled and not over."""
-    return db.session.scalar(sa.select(Appointment).where(
-        Appointment.lead_id == lead_id, Appointment.status != AppointmentStatus.CANCELLED,
-        Appointment.ends_at > now).order_by(Appointment.starts_at, Appointment.id).limit(1))
+    return db.session.scalar(
+        sa.select(Appointment)
+        .where(
+            Appointment.lead_id == lead_id, Appointment.status != AppointmentStatus.CANCELLED, Appointment.ends_at > now
+        )
+        .order_by(Appointment.starts_at, Appointment.id)
+        .limit(1)
+    )
 
 
 def due_at(lead: Lead, kind: str, due_in_s: int, *, now: datetime, policy: GatePolicy) -> datetime:

@@ -3,6 +3,7 @@
 ``init_ui(app)`` sets up sign-in, sessions, CSRF, security headers, rate limits and translations
 (crm.ui.security) and registers one blueprint per area. Every route checks the role, and for a record
 its ownership, through crm.ui.access."""
+
 from __future__ import annotations
 
 import importlib
@@ -13,8 +14,18 @@ from flask import Flask
 log = logging.getLogger(__name__)
 
 # One module per area, each with a blueprint `bp`.
-AREAS = ("auth", "leads", "lead_actions", "recordings", "queue", "tasks", "dashboard", "reports", "settings",
-         "settings_assignment")
+AREAS = (
+    "auth",
+    "leads",
+    "lead_actions",
+    "recordings",
+    "queue",
+    "tasks",
+    "dashboard",
+    "reports",
+    "settings",
+    "settings_assignment",
+)
 
 
 def init_ui(app: Flask) -> None:

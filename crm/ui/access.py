@@ -3,11 +3,13 @@ lead, reports, reassigning), admin (everything a manager may, plus users and set
 
 A record the user may not see answers 404 (its existence is not revealed); a route the role may not use
 answers 403."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import abort, request
@@ -28,17 +30,19 @@ def user() -> User:
 
 def roles_required(*roles: Role) -> Callable[[F], F]:
     """Signed in (else the login page) and one of `roles` (else 403)."""
+
     def decorator(view: F) -> F:
         @wraps(view)
         @login_required
         def wrapper(*args, **kwargs):
             if user().role not in roles:
                 # authorisation failures are logged (docs/compliance.md §S13): ids only, no personal data
-                log.warning("forbidden user=%s role=%s endpoint=%s", user().id, user().role.value,
-                            request.endpoint)
+                log.warning("forbidden user=%s role=%s endpoint=%s", user().id, user().role.value, request.endpoint)
                 abort(403)
             return view(*args, **kwargs)
+
         return wrapper  # type: ignore[return-value]
+
     return decorator
 
 
@@ -71,10 +75,29 @@ def lead_or_404(lead_id: int) -> Lead:
 # Fields a role may change on a lead; anything else in a form is ignored (no mass assignment).
 EDITABLE_FIELDS = {
     Role.SALES: {"first_name", "last_name", "company", "email", "phone", "language", "interest"},
-    Role.MANAGER: {"first_name", "last_name", "company", "email", "phone", "language", "interest", "owner_id",
-                   "priority"},
-    Role.ADMIN: {"first_name", "last_name", "company", "email", "phone", "language", "interest", "owner_id",
-                 "priority", "consent"},
+    Role.MANAGER: {
+        "first_name",
+        "last_name",
+        "company",
+        "email",
+        "phone",
+        "language",
+        "interest",
+        "owner_id",
+        "priority",
+    },
+    Role.ADMIN: {
+        "first_name",
+        "last_name",
+        "company",
+        "email",
+        "phone",
+        "language",
+        "interest",
+        "owner_id",
+        "priority",
+        "consent",
+    },
 }
 
 

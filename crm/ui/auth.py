@@ -3,6 +3,7 @@
 Passwords (docs/compliance.md §S1): argon2id (argon2-cffi), at least 15 characters, up to 256 (so 64+ work),
 not in the bundled list of common passwords, not the user's email. A login answers the same generic
 message for an unknown email, a wrong password and a deactivated account, and takes the same time."""
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,8 @@ MIN_LENGTH = 15
 MAX_LENGTH = 256
 
 # Passwords of 15+ characters that lists of leaked passwords show again and again.
-COMMON_PASSWORDS = frozenset("""
+COMMON_PASSWORDS = frozenset(
+    """
 123456789012345 1234567890123456 12345678901234567890 000000000000000 111111111111111
 passwordpassword password1234567 password12345678 passwort1234567 passwortpasswort
 qwertyuiopasdfgh qwertyuiopasdfghjkl qwertzuiopasdfgh qwertzuiopasdfghjkl 1q2w3e4r5t6y7u8i
@@ -36,7 +38,8 @@ iloveyouiloveyou letmeinletmein123 welcome12345678 willkommen12345 administrator
 changemechangeme changeme1234567 trustno1trustno1 monkeymonkeymonkey dragondragondragon
 correcthorsebatterystaple correct horse battery staple leadchainleadchain leadchain123456
 sommer2024sommer winter2024winter passwort123456789 hallohallohallo geheimgeheimgeheim
-""".split()) | {"correct horse battery staple", "ich liebe dich ich liebe dich"}
+""".split()
+) | {"correct horse battery staple", "ich liebe dich ich liebe dich"}
 
 
 @lru_cache(maxsize=2)
@@ -108,6 +111,7 @@ def safe_next(target: str | None) -> str:
 
 def _account_key() -> str:
     from flask_limiter.util import get_remote_address
+
     return f"{get_remote_address()}|{(request.form.get('email') or '').strip().lower()[:254]}"
 
 
@@ -116,10 +120,16 @@ def _failed(response) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"], key_func=_account_key, methods=["POST"],
-               deduct_when=_failed, scope="login-account")
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_IP"], methods=["POST"], deduct_when=_failed,
-               scope="login-ip")
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"],
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-account",
+)
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_IP"], methods=["POST"], deduct_when=_failed, scope="login-ip"
+)
 def login():
     """Show the sign-in form; check the email and password."""
     next_url = safe_next(request.values.get("next"))
@@ -130,7 +140,7 @@ def login():
     if request.method == "POST":
         email = (request.form.get("email") or "").strip()[:254]
         password = request.form.get("password") or ""
-        user = authenticate(email, password[:MAX_LENGTH * 4]) if email and password else None
+        user = authenticate(email, password[: MAX_LENGTH * 4]) if email and password else None
         if user is not None:
             sign_in(user)
             log.info("login ok user=%s", user.id)
@@ -157,8 +167,14 @@ def set_language():
         current_user.language = language
         db.session.commit()
     response = make_response(redirect(safe_next(request.form.get("next"))))
-    response.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
-                        secure=bool(current_app.config.get("UI_COOKIE_SECURE")))
+    response.set_cookie(
+        LANG_COOKIE,
+        language,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=bool(current_app.config.get("UI_COOKIE_SECURE")),
+    )
     return response
 
 

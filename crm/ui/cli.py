@@ -3,6 +3,7 @@
 A password comes from stdin (``--password-stdin``, for scripts), from a hidden prompt, or is generated
 (``--generate``) and printed once; it is never an argument (it would end up in the shell history).
 Setting a password ends every session of that user."""
+
 from __future__ import annotations
 
 import secrets
@@ -18,6 +19,7 @@ ROLES = [r.value for r in Role]
 
 def _app():
     from crm import create_app
+
     return create_app()
 
 
@@ -34,6 +36,7 @@ def _read_password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
 
 def _store_password(user, password: str) -> None:
     from crm.ui.auth import password_problems, set_password
+
     problems = password_problems(password, email=user.email)
     if problems:
         raise click.ClickException(" ".join(problems))
@@ -57,6 +60,7 @@ def create(email: str, name: str, role: str, language: str, password_stdin: bool
     from crm.extensions import db
     from crm.models import User
     from crm.services import audit
+
     if "@" not in email:
         raise click.BadParameter("an email address", param_hint="EMAIL")
     password, generated = _read_password(password_stdin, generate)
@@ -68,8 +72,13 @@ def create(email: str, name: str, role: str, language: str, password_stdin: bool
         db.session.add(user)
         db.session.flush()
         _store_password(user, password)
-        audit.record("cli:user", "user.create", "user", user.id,
-                     after={"email": email, "name": name, "role": role, "language": language})
+        audit.record(
+            "cli:user",
+            "user.create",
+            "user",
+            user.id,
+            after={"email": email, "name": name, "role": role, "language": language},
+        )
         db.session.commit()
         click.echo(f"created user {user.id} ({role})")
     if generated:
@@ -85,6 +94,7 @@ def set_password_command(email: str, password_stdin: bool, generate: bool) -> No
     from crm.extensions import db
     from crm.models import User
     from crm.services import audit
+
     password, generated = _read_password(password_stdin, generate)
     app = _app()
     with app.app_context():

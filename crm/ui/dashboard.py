@@ -3,6 +3,7 @@ GET /dashboard/chart/<name>.svg : one chart of the manager report as an image (m
 
 Figures: crm.ui.dashboard_queries (from crm.reports.kpis). Numbers and dates: the reports' Formatter
 in the page's language and the user's zone."""
+
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,11 +35,19 @@ def _period_arg() -> str:
 
 def figure_labels() -> dict[str, str]:
     return {
-        "leads_in": _("New leads"), "qualified_share": _("Qualified"), "calls_placed": _("Calls"),
-        "answer_rate": _("Answer rate"), "talk_time_avg": _("Avg talk time"), "booked": _("Appointments booked"),
-        "booking_conversion": _("Booking conversion"), "follow_ups": _("Follow-up potential"),
-        "cost_per_call": _("Cost per call"), "cost_per_booked": _("Cost per booking"),
-        "emails_sent": _("Emails sent"), "open_rate": _("Open rate"), "wanted": _("Wanted an appointment"),
+        "leads_in": _("New leads"),
+        "qualified_share": _("Qualified"),
+        "calls_placed": _("Calls"),
+        "answer_rate": _("Answer rate"),
+        "talk_time_avg": _("Avg talk time"),
+        "booked": _("Appointments booked"),
+        "booking_conversion": _("Booking conversion"),
+        "follow_ups": _("Follow-up potential"),
+        "cost_per_call": _("Cost per call"),
+        "cost_per_booked": _("Cost per booking"),
+        "emails_sent": _("Emails sent"),
+        "open_rate": _("Open rate"),
+        "wanted": _("Wanted an appointment"),
         "appointments": _("Appointments created"),
     }
 
@@ -48,9 +57,13 @@ def period_names() -> dict[str, str]:
 
 
 def chart_titles() -> dict[str, str]:
-    return {"trend": _("30-day trend of calls, leads, bookings and emails"),
-            "by_hour": _("Calls by hour of day"), "by_weekday": _("Calls by day of week"),
-            "scores": _("Score distribution of new leads"), "sentiment": _("Sentiment of answered calls")}
+    return {
+        "trend": _("30-day trend of calls, leads, bookings and emails"),
+        "by_hour": _("Calls by hour of day"),
+        "by_weekday": _("Calls by day of week"),
+        "scores": _("Score distribution of new leads"),
+        "sentiment": _("Sentiment of answered calls"),
+    }
 
 
 def value_text(fmt: Formatter, figure: dq.Figure, which: str = "current") -> str:
@@ -102,15 +115,32 @@ def index():
     cards = []
     for figure in board.figures:
         text, direction = change_text(fmt, figure)
-        cards.append({"key": figure.key, "label": labels.get(figure.key, figure.key),
-                      "value": value_text(fmt, figure), "previous": value_text(fmt, figure, "previous"),
-                      "change": text, "direction": direction, "tone": tone(figure, direction)})
+        cards.append(
+            {
+                "key": figure.key,
+                "label": labels.get(figure.key, figure.key),
+                "value": value_text(fmt, figure),
+                "previous": value_text(fmt, figure, "previous"),
+                "change": text,
+                "direction": direction,
+                "tone": tone(figure, direction),
+            }
+        )
     # Team costs are in the company currency: name the exchange rates used (crm.services.money).
     fx_notes = fmt.fx_notes(dq.report_for(board.period).current.costs) if board.scope == "team" else []
-    return render_template("ui/dashboard/index.html", board=board, cards=cards, kind=kind, periods=period_names(),
-                           period_label=fmt.period_label(board.period), fx_notes=fx_notes,
-                           previous_label=fmt.period_label(board.previous_period),
-                           charts=charts, chart_titles=chart_titles(), lang=fmt.language)
+    return render_template(
+        "ui/dashboard/index.html",
+        board=board,
+        cards=cards,
+        kind=kind,
+        periods=period_names(),
+        period_label=fmt.period_label(board.period),
+        fx_notes=fx_notes,
+        previous_label=fmt.period_label(board.previous_period),
+        charts=charts,
+        chart_titles=chart_titles(),
+        lang=fmt.language,
+    )
 
 
 @bp.get("/dashboard/chart/<name>.svg")

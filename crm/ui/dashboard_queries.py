@@ -15,13 +15,14 @@ buckets by whole UTC hours, which only holds for zones a whole number of hours f
 A computed KpiReport is kept for CACHE_SECONDS per app and period, so the page and its chart images
 (separate requests) do not each run the report queries.
 """
+
 from __future__ import annotations
 
 import threading
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from flask import Flask, current_app
 
@@ -36,19 +37,38 @@ CACHE_SECONDS = 30.0
 CHARTS = ("trend", "by_hour", "by_weekday", "scores", "sentiment")
 
 # Team figures (managers): the report's headline keys, in the PDF's order.
-TEAM_KEYS = ("leads_in", "qualified_share", "calls_placed", "answer_rate", "talk_time_avg", "booked",
-             "booking_conversion", "follow_ups", "cost_per_call", "cost_per_booked", "emails_sent", "open_rate")
+TEAM_KEYS = (
+    "leads_in",
+    "qualified_share",
+    "calls_placed",
+    "answer_rate",
+    "talk_time_avg",
+    "booked",
+    "booking_conversion",
+    "follow_ups",
+    "cost_per_call",
+    "cost_per_booked",
+    "emails_sent",
+    "open_rate",
+)
 # Per-rep figures (sales) and their units; rates are derived from the counts.
 REP_COUNTS = ("leads_in", "calls", "answered", "wanted", "booked", "follow_ups", "appointments")
-REP_KEYS = (("leads_in", "count"), ("calls_placed", "count"), ("answer_rate", "rate"), ("wanted", "count"),
-            ("booked", "count"), ("booking_conversion", "rate"), ("follow_ups", "count"),
-            ("appointments", "count"))
+REP_KEYS = (
+    ("leads_in", "count"),
+    ("calls_placed", "count"),
+    ("answer_rate", "rate"),
+    ("wanted", "count"),
+    ("booked", "count"),
+    ("booking_conversion", "rate"),
+    ("follow_ups", "count"),
+    ("appointments", "count"),
+)
 
 
 @dataclass(frozen=True)
 class Figure:
     key: str
-    unit: str                      # count | rate | money | seconds
+    unit: str  # count | rate | money | seconds
     current: float | None
     previous: float | None
     currency: str | None = None
@@ -65,10 +85,10 @@ class Figure:
 
 @dataclass(frozen=True)
 class Dashboard:
-    kind: str                      # daily | weekly | monthly
+    kind: str  # daily | weekly | monthly
     period: Period
     previous_period: Period
-    scope: str                     # team | mine (own + unassigned leads)
+    scope: str  # team | mine (own + unassigned leads)
     figures: list[Figure]
     has_data: bool
 
@@ -169,8 +189,10 @@ def _charts(kind: str, language: str, now: datetime | None):
         raise ValueError(f"unknown period {kind!r}")
     period = current_period(kind, now)
     report = report_for(period)
-    return cached(("charts", period.kind, period.first_day, language),
-                  lambda: build_charts(report, Formatter(language, period.tz)))
+    return cached(
+        ("charts", period.kind, period.first_day, language),
+        lambda: build_charts(report, Formatter(language, period.tz)),
+    )
 
 
 def available_charts(kind: str, language: str, now: datetime | None = None) -> list[str]:

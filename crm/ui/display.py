@@ -18,11 +18,13 @@ moment, here, so German users read German and the stored data stays as it is:
 
 Every English text is a msgid of the catalogue (German in crm/ui/translations/display.py).
 """
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import g, has_app_context
 from flask_babel import format_datetime
@@ -38,121 +40,274 @@ def N_(message: str) -> str:
 # ---------------------------------------------------------------------------------------------- codes
 
 LABELS: dict[str, dict[str, str]] = {
-    "status": {"new": N_("New"), "qualified": N_("Qualified"), "contacted": N_("Contacted"),
-               "nurturing": N_("Nurturing"), "booked": N_("Booked"), "lost": N_("Lost"),
-               "do_not_contact": N_("Do not contact"), "merged": N_("Merged")},
+    "status": {
+        "new": N_("New"),
+        "qualified": N_("Qualified"),
+        "contacted": N_("Contacted"),
+        "nurturing": N_("Nurturing"),
+        "booked": N_("Booked"),
+        "lost": N_("Lost"),
+        "do_not_contact": N_("Do not contact"),
+        "merged": N_("Merged"),
+    },
     "priority": {"hot": N_("Hot"), "warm": N_("Warm"), "cold": N_("Cold")},
     # tags the scoring sets (crm/services/scoring.py); a rep's own tags are shown as typed
-    "tag": {"hot": N_("Hot"), "warm": N_("Warm"), "cold": N_("Cold"), "b2b": N_("B2B"), "freemail": N_("Freemail"),
-            "consent:phone": N_("Consent to calls"), "consent:email": N_("Consent to emails"),
-            "interest": N_("Interest"), "engaged": N_("Engaged")},
+    "tag": {
+        "hot": N_("Hot"),
+        "warm": N_("Warm"),
+        "cold": N_("Cold"),
+        "b2b": N_("B2B"),
+        "freemail": N_("Freemail"),
+        "consent:phone": N_("Consent to calls"),
+        "consent:email": N_("Consent to emails"),
+        "interest": N_("Interest"),
+        "engaged": N_("Engaged"),
+    },
     # The chain's stages (LeadStage search attribute, lead.chain_stage, "chain.<stage>" audit rows),
     # including the timeline-only ones the workflow writes through _timeline()/_record().
-    "stage": {"importing": N_("Importing"), "imported": N_("Imported"), "continuing": N_("Continuing"),
-              "qualifying": N_("Qualifying"), "calling": N_("Calling"),
-              "waiting_for_result": N_("Waiting for the call result"), "following_up": N_("Following up"),
-              "nurturing": N_("Nurturing"), "waiting": N_("Waiting"),
-              "waiting_for_retry": N_("Waiting for the next attempt"),
-              "waiting_for_window": N_("Waiting for calling hours"), "paused": N_("Paused"),
-              "cancelled": N_("Cancelled"), "do_not_contact": N_("Do not contact"), "booked": N_("Booked"),
-              "unsubscribed": N_("Unsubscribed"), "replied": N_("Replied"), "completed": N_("Completed"),
-              "failed": N_("Failed"), "joined": N_("Joined another chain"),
-              "nurture_exhausted": N_("Nurturing finished"), "handed_over": N_("Handed to the owner"),
-              "gate": N_("Call check"), "call": N_("Call"), "email": N_("Email"), "nurture": N_("Nurture email"),
-              "reopened": N_("Chain re-opened"), "merged": N_("Submission merged")},
-    "outcome": {"interested": N_("Interested"), "not_interested": N_("Not interested"),
-                "booked": N_("Appointment booked"), "callback_requested": N_("Callback requested"),
-                "do_not_call": N_("Asked not to be called"), "wrong_number": N_("Wrong number"),
-                "no_answer": N_("No answer"), "busy": N_("Busy"), "voicemail": N_("Voicemail"),
-                "completed": N_("Completed"), "failed": N_("Failed"), "answered": N_("Answered"),
-                "timeout": N_("No result")},
-    "sentiment": {"positive": N_("Positive"), "neutral": N_("Neutral"), "negative": N_("Negative"),
-                  "mixed": N_("Mixed")},
-    "email": {"sent": N_("Sent"), "processed": N_("Accepted by the mail service"), "delivered": N_("Delivered"),
-              "opened": N_("Opened"), "clicked": N_("Clicked"), "bounced": N_("Bounced"), "blocked": N_("Blocked"),
-              "dropped": N_("Not sent (suppressed)"), "received": N_("Received"), "deferred": N_("Delayed")},
-    "interaction": {"note": N_("Note"), "meeting": N_("Meeting"), "sms": N_("SMS"), "call": N_("Call"),
-                    "email": N_("Email")},
+    "stage": {
+        "importing": N_("Importing"),
+        "imported": N_("Imported"),
+        "continuing": N_("Continuing"),
+        "qualifying": N_("Qualifying"),
+        "calling": N_("Calling"),
+        "waiting_for_result": N_("Waiting for the call result"),
+        "following_up": N_("Following up"),
+        "nurturing": N_("Nurturing"),
+        "waiting": N_("Waiting"),
+        "waiting_for_retry": N_("Waiting for the next attempt"),
+        "waiting_for_window": N_("Waiting for calling hours"),
+        "paused": N_("Paused"),
+        "cancelled": N_("Cancelled"),
+        "do_not_contact": N_("Do not contact"),
+        "booked": N_("Booked"),
+        "unsubscribed": N_("Unsubscribed"),
+        "replied": N_("Replied"),
+        "completed": N_("Completed"),
+        "failed": N_("Failed"),
+        "joined": N_("Joined another chain"),
+        "nurture_exhausted": N_("Nurturing finished"),
+        "handed_over": N_("Handed to the owner"),
+        "gate": N_("Call check"),
+        "call": N_("Call"),
+        "email": N_("Email"),
+        "nurture": N_("Nurture email"),
+        "reopened": N_("Chain re-opened"),
+        "merged": N_("Submission merged"),
+    },
+    "outcome": {
+        "interested": N_("Interested"),
+        "not_interested": N_("Not interested"),
+        "booked": N_("Appointment booked"),
+        "callback_requested": N_("Callback requested"),
+        "do_not_call": N_("Asked not to be called"),
+        "wrong_number": N_("Wrong number"),
+        "no_answer": N_("No answer"),
+        "busy": N_("Busy"),
+        "voicemail": N_("Voicemail"),
+        "completed": N_("Completed"),
+        "failed": N_("Failed"),
+        "answered": N_("Answered"),
+        "timeout": N_("No result"),
+    },
+    "sentiment": {
+        "positive": N_("Positive"),
+        "neutral": N_("Neutral"),
+        "negative": N_("Negative"),
+        "mixed": N_("Mixed"),
+    },
+    "email": {
+        "sent": N_("Sent"),
+        "processed": N_("Accepted by the mail service"),
+        "delivered": N_("Delivered"),
+        "opened": N_("Opened"),
+        "clicked": N_("Clicked"),
+        "bounced": N_("Bounced"),
+        "blocked": N_("Blocked"),
+        "dropped": N_("Not sent (suppressed)"),
+        "received": N_("Received"),
+        "deferred": N_("Delayed"),
+    },
+    "interaction": {
+        "note": N_("Note"),
+        "meeting": N_("Meeting"),
+        "sms": N_("SMS"),
+        "call": N_("Call"),
+        "email": N_("Email"),
+    },
     "task": {"open": N_("Open"), "done": N_("Done"), "cancelled": N_("Cancelled")},
-    "task_kind": {"callback": N_("Callback"), "appointment": N_("Appointment preparation"),
-                  "prepare": N_("Preparation"), "todo": N_("To-do"), "reply": N_("Answer the email"),
-                  "follow_up": N_("Follow-up"), "review": N_("Review")},
+    "task_kind": {
+        "callback": N_("Callback"),
+        "appointment": N_("Appointment preparation"),
+        "prepare": N_("Preparation"),
+        "todo": N_("To-do"),
+        "reply": N_("Answer the email"),
+        "follow_up": N_("Follow-up"),
+        "review": N_("Review"),
+    },
     "appointment": {"tentative": N_("Tentative"), "confirmed": N_("Confirmed"), "cancelled": N_("Cancelled")},
     "channel": {"phone": N_("Phone"), "email": N_("Email")},
     # where a consent came from: a lead source (shown as it is) or the CRM's edit form
     "consent_source": {"ui": N_("the CRM"), "api": N_("the API"), "import": N_("a CSV import")},
-    "basis": {"express_consent": N_("Express consent"), "presumed_b2b": N_("Presumed consent (B2B)"),
-              "callback_request": N_("Callback requested by the person")},
+    "basis": {
+        "express_consent": N_("Express consent"),
+        "presumed_b2b": N_("Presumed consent (B2B)"),
+        "callback_request": N_("Callback requested by the person"),
+    },
     "direction": {"inbound": N_("incoming"), "outbound": N_("outgoing"), "internal": N_("internal")},
-    "call_status": {"created": N_("Created"), "queued": N_("Queued"), "ringing": N_("Ringing"),
-                    "in_progress": N_("In progress"), "ended": N_("Ended"), "failed": N_("Failed"),
-                    "no_answer": N_("No answer"), "busy": N_("Busy"), "voicemail": N_("Voicemail")},
-    "reachability": {"valid": N_("valid"), "unverified": N_("unverified"), "invalid": N_("invalid"),
-                     "unknown": N_("unchecked"), "bounced": N_("bounced"), "unsubscribed": N_("unsubscribed"),
-                     "suppressed": N_("blocked"), "spam": N_("reported as spam"), "none": N_("no address")},
+    "call_status": {
+        "created": N_("Created"),
+        "queued": N_("Queued"),
+        "ringing": N_("Ringing"),
+        "in_progress": N_("In progress"),
+        "ended": N_("Ended"),
+        "failed": N_("Failed"),
+        "no_answer": N_("No answer"),
+        "busy": N_("Busy"),
+        "voicemail": N_("Voicemail"),
+    },
+    "reachability": {
+        "valid": N_("valid"),
+        "unverified": N_("unverified"),
+        "invalid": N_("invalid"),
+        "unknown": N_("unchecked"),
+        "bounced": N_("bounced"),
+        "unsubscribed": N_("unsubscribed"),
+        "suppressed": N_("blocked"),
+        "spam": N_("reported as spam"),
+        "none": N_("no address"),
+    },
     # crm/services/compliance.py GateDecision.reason
-    "gate_reason": {"no_phone": N_("no phone number"), "phone_invalid": N_("phone number marked invalid"),
-                    "do_not_contact": N_("do not contact"), "no_consent": N_("no consent to calls"),
-                    "score_below_threshold": N_("score not above the threshold"),
-                    "attempt_cap": N_("daily call limit reached"), "outside_hours": N_("outside calling hours"),
-                    "ok": N_("allowed"), "refused": N_("refused")},
+    "gate_reason": {
+        "no_phone": N_("no phone number"),
+        "phone_invalid": N_("phone number marked invalid"),
+        "do_not_contact": N_("do not contact"),
+        "no_consent": N_("no consent to calls"),
+        "score_below_threshold": N_("score not above the threshold"),
+        "attempt_cap": N_("daily call limit reached"),
+        "outside_hours": N_("outside calling hours"),
+        "ok": N_("allowed"),
+        "refused": N_("refused"),
+    },
     # StopSignal reasons: why a chain was stopped from outside
-    "stop_reason": {"cancelled": N_("cancelled"), "do_not_contact": N_("do not contact"),
-                    "unsubscribed": N_("unsubscribed"), "replied": N_("the lead replied")},
+    "stop_reason": {
+        "cancelled": N_("cancelled"),
+        "do_not_contact": N_("do not contact"),
+        "unsubscribed": N_("unsubscribed"),
+        "replied": N_("the lead replied"),
+    },
     # crm/services/scoring.py factor names (call:<outcome> is built from the outcome's label)
-    "factor": {"source": N_("Source"), "has_phone": N_("Phone number"), "has_email": N_("Email address"),
-               "has_company": N_("Company"), "has_full_name": N_("Full name"),
-               "freemail_domain": N_("Freemail address"), "business_domain": N_("Business email address"),
-               "phone_consent": N_("Consent to calls"), "email_consent": N_("Consent to emails"),
-               "stated_interest": N_("Stated interest"), "email_opens": N_("Email opens"),
-               "email_clicks": N_("Email clicks")},
+    "factor": {
+        "source": N_("Source"),
+        "has_phone": N_("Phone number"),
+        "has_email": N_("Email address"),
+        "has_company": N_("Company"),
+        "has_full_name": N_("Full name"),
+        "freemail_domain": N_("Freemail address"),
+        "business_domain": N_("Business email address"),
+        "phone_consent": N_("Consent to calls"),
+        "email_consent": N_("Consent to emails"),
+        "stated_interest": N_("Stated interest"),
+        "email_opens": N_("Email opens"),
+        "email_clicks": N_("Email clicks"),
+    },
     # the chain's email templates (an email interaction's subject is its template key)
-    "email_template": {"follow_up": N_("Follow-up email"), "booking_confirmation": N_("Booking confirmation"),
-                       "callback_confirmation": N_("Callback confirmation"), "nurture": N_("Nurture email"),
-                       "report": N_("Manager report")},
+    "email_template": {
+        "follow_up": N_("Follow-up email"),
+        "booking_confirmation": N_("Booking confirmation"),
+        "callback_confirmation": N_("Callback confirmation"),
+        "nurture": N_("Nurture email"),
+        "report": N_("Manager report"),
+    },
     # why an email was not sent (activities/provider_activities.py send_email)
-    "email_refusal": {"no email sender configured": N_("no email sender configured"),
-                      "no email address": N_("no email address"), "do not contact": N_("do not contact")},
+    "email_refusal": {
+        "no email sender configured": N_("no email sender configured"),
+        "no email address": N_("no email address"),
+        "do not contact": N_("do not contact"),
+    },
     # Lead.qualification keys (voice/bridge/booking.py QUALIFICATION_KEYS)
     "qualification": {"need": N_("Need"), "timing": N_("Timing"), "decision_maker": N_("Decision maker")},
     # what an intake found (crm/services/submissions.py outcomes)
-    "intake_outcome": {"created": N_("new lead"), "updated": N_("existing lead updated"),
-                       "duplicate": N_("already known"), "flagged": N_("possible duplicate flagged"),
-                       "merged": N_("merged")},
+    "intake_outcome": {
+        "created": N_("new lead"),
+        "updated": N_("existing lead updated"),
+        "duplicate": N_("already known"),
+        "flagged": N_("possible duplicate flagged"),
+        "merged": N_("merged"),
+    },
     # why the chain scored again
-    "score_reason": {"intake": N_("first score"), "rescore": N_("re-score"),
-                     "resubmission": N_("new submission"), "call_now": N_("call requested by a rep")},
+    "score_reason": {
+        "intake": N_("first score"),
+        "rescore": N_("re-score"),
+        "resubmission": N_("new submission"),
+        "call_now": N_("call requested by a rep"),
+    },
     # audit-log field names
-    "field": {"first_name": N_("First name"), "last_name": N_("Last name"), "company": N_("Company"),
-              "email": N_("Email"), "phone_e164": N_("Phone"), "phone_status": N_("Phone status"),
-              "email_status": N_("Email status"), "language": N_("Language"), "source": N_("Source"),
-              "utm_source": N_("UTM source"), "utm_medium": N_("UTM medium"), "utm_campaign": N_("UTM campaign"),
-              "utm_term": N_("UTM term"), "utm_content": N_("UTM content"), "interest": N_("Interest"),
-              "owner_id": N_("Owner"), "status": N_("Status"), "score": N_("Score"), "priority": N_("Priority"),
-              "tags": N_("Tags"), "do_not_contact": N_("Do not contact"), "dnc_reason": N_("Reason"),
-              "merged_into_id": N_("Merged into"), "qualification": N_("Qualification"),
-              "role": N_("Role"), "active": N_("Active"), "name": N_("Name"), "timezone": N_("Time zone")},
+    "field": {
+        "first_name": N_("First name"),
+        "last_name": N_("Last name"),
+        "company": N_("Company"),
+        "email": N_("Email"),
+        "phone_e164": N_("Phone"),
+        "phone_status": N_("Phone status"),
+        "email_status": N_("Email status"),
+        "language": N_("Language"),
+        "source": N_("Source"),
+        "utm_source": N_("UTM source"),
+        "utm_medium": N_("UTM medium"),
+        "utm_campaign": N_("UTM campaign"),
+        "utm_term": N_("UTM term"),
+        "utm_content": N_("UTM content"),
+        "interest": N_("Interest"),
+        "owner_id": N_("Owner"),
+        "status": N_("Status"),
+        "score": N_("Score"),
+        "priority": N_("Priority"),
+        "tags": N_("Tags"),
+        "do_not_contact": N_("Do not contact"),
+        "dnc_reason": N_("Reason"),
+        "merged_into_id": N_("Merged into"),
+        "qualification": N_("Qualification"),
+        "role": N_("Role"),
+        "active": N_("Active"),
+        "name": N_("Name"),
+        "timezone": N_("Time zone"),
+    },
     # audit actions
-    "audit": {"lead.created": N_("Lead created"), "lead.updated": N_("Lead edited"),
-              "lead.assigned": N_("Owner changed"), "lead.do_not_contact": N_("Marked do-not-contact"),
-              "lead.merged": N_("Duplicate merged in"), "lead.merged_into": N_("Merged into another lead"),
-              "lead.scored": N_("Score changed"), "lead.booked": N_("Appointment booked"),
-              "lead.qualification": N_("Qualification answers recorded"),
-              "lead.intake_conflict": N_("Source proposed other values"),
-              "lead.phone_invalid": N_("Phone number marked invalid"),
-              "lead.email_bounced": N_("Email address bounced"), "lead.email_invalid": N_("Email address invalid"),
-              "lead.email_unsubscribed": N_("Unsubscribed from emails"),
-              "lead.email_suppressed": N_("Email address blocked"), "lead.email_spam": N_("Reported as spam"),
-              "lead.email_replied": N_("Replied by email"), "lead.email_auto_reply": N_("Automatic email reply"),
-              "lead.assigned_automatically": N_("Owner assigned automatically"),
-              "note.added": N_("Note added"), "task.created": N_("Task created"), "task.done": N_("Task done"),
-              "consent.recorded": N_("Consent recorded"), "consent.withdrawn": N_("Consent withdrawn"),
-              "duplicate.dismissed": N_("Not a duplicate"), "call.refused": N_("Call not allowed"),
-              "email.refused": N_("Email not sent"), "appointment.booked": N_("Appointment booked"),
-              "chain.pause_requested": N_("Chain pause requested"),
-              "chain.resume_requested": N_("Chain resume requested"),
-              "chain.cancel_requested": N_("Chain cancel requested"),
-              "chain.call_now_requested": N_("Call requested")},
+    "audit": {
+        "lead.created": N_("Lead created"),
+        "lead.updated": N_("Lead edited"),
+        "lead.assigned": N_("Owner changed"),
+        "lead.do_not_contact": N_("Marked do-not-contact"),
+        "lead.merged": N_("Duplicate merged in"),
+        "lead.merged_into": N_("Merged into another lead"),
+        "lead.scored": N_("Score changed"),
+        "lead.booked": N_("Appointment booked"),
+        "lead.qualification": N_("Qualification answers recorded"),
+        "lead.intake_conflict": N_("Source proposed other values"),
+        "lead.phone_invalid": N_("Phone number marked invalid"),
+        "lead.email_bounced": N_("Email address bounced"),
+        "lead.email_invalid": N_("Email address invalid"),
+        "lead.email_unsubscribed": N_("Unsubscribed from emails"),
+        "lead.email_suppressed": N_("Email address blocked"),
+        "lead.email_spam": N_("Reported as spam"),
+        "lead.email_replied": N_("Replied by email"),
+        "lead.email_auto_reply": N_("Automatic email reply"),
+        "lead.assigned_automatically": N_("Owner assigned automatically"),
+        "note.added": N_("Note added"),
+        "task.created": N_("Task created"),
+        "task.done": N_("Task done"),
+        "consent.recorded": N_("Consent recorded"),
+        "consent.withdrawn": N_("Consent withdrawn"),
+        "duplicate.dismissed": N_("Not a duplicate"),
+        "call.refused": N_("Call not allowed"),
+        "email.refused": N_("Email not sent"),
+        "appointment.booked": N_("Appointment booked"),
+        "chain.pause_requested": N_("Chain pause requested"),
+        "chain.resume_requested": N_("Chain resume requested"),
+        "chain.cancel_requested": N_("Chain cancel requested"),
+        "chain.call_now_requested": N_("Call requested"),
+    },
 }
 
 # The chain's task titles (workflows/lead_chain.py _follow_up); a rep's own titles are shown as typed.
@@ -180,7 +335,7 @@ def _moment(raw: str) -> str:
     except ValueError:
         return raw
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
+        at = at.replace(tzinfo=UTC)
     return format_datetime(at, "short")
 
 
@@ -216,58 +371,87 @@ def _reopen_reason(text: str) -> str:
         return _("ended %(ago)s ago; re-opened only %(after)s after the end", ago=_days(m[1]), after=_days(m[2]))
     if m := re.fullmatch(r"new form fill (\d+) days after the end", text):
         return _("new form fill %(days)s after the end", days=_days(m[1]))
-    simple = {"asked not to be contacted": N_("asked not to be contacted"),
-              "an appointment is still ahead": N_("an appointment is still ahead")}
+    simple = {
+        "asked not to be contacted": N_("asked not to be contacted"),
+        "an appointment is still ahead": N_("an appointment is still ahead"),
+    }
     return _(simple[text]) if text in simple else text
 
 
 # (pattern, render): matched in order against the whole detail. Keep the workflow's wording here.
-_RULES: list[tuple[re.Pattern, Render]] = [(re.compile(p), r) for p, r in [
-    (r"waiting for the lead", lambda m: _("waiting for the lead")),
-    (r"new lead", lambda m: _("new lead")),
-    (r"attempt (\d+)", lambda m: _("attempt %(num)s", num=m[1])),
-    (r"attempt (\d+): (\w+)", lambda m: _("attempt %(num)s: %(outcome)s", num=m[1], outcome=_outcome(m[2]))),
-    (r"call", lambda m: _("call")),
-    (r"call (\w[\w-]*)", lambda m: _("call via %(provider)s", provider=m[1])),
-    (r"no call: (\w+) \(score (\d+)\)",
-     lambda m: _("no call: %(reason)s (score %(score)s)", reason=_reason(m[1]), score=m[2])),
-    (r"call refused: (\w+)", lambda m: _("call not allowed: %(reason)s", reason=_reason(m[1]))),
-    (r"dial refused: (.+)", lambda m: _("dialling refused: %(reason)s", reason=_reason(m[1]))),
-    (r"call could not be placed: (.+)", lambda m: _("the call could not be placed: %(error)s", error=m[1])),
-    (r"appointment booked on the call", lambda m: _("appointment booked on the call")),
-    (r"(\w+): handed to the owner", lambda m: _("%(outcome)s: handed to the owner", outcome=_outcome(m[1]))),
-    (r"asked not to be called", lambda m: _("asked not to be called")),
-    (r"wrong number: continuing by email", lambda m: _("wrong number: continuing by email")),
-    (r"call ended: (\w+)", lambda m: _("call ended: %(outcome)s", outcome=_outcome(m[1]))),
-    (r"nurture email (\d+)", lambda m: _("nurture email %(num)s", num=m[1])),
-    (r"re-score", lambda m: _("re-score")),
-    (r"nurture stopped: (.+)", lambda m: _("nurture stopped: %(reason)s", reason=_reason(m[1]))),
-    (r"nurture cycles used up", lambda m: _("nurture cycles used up")),
-    (r"stopped: (\w+)", lambda m: _("stopped: %(reason)s", reason=_reason(m[1]))),
-    (r"joined running chain (\S+)", lambda m: _("joined the running chain of the same person")),
-    (r"(\w+) not sent: (.+)",
-     lambda m: _("%(email)s not sent: %(error)s", email=label("email_template", m[1]), error=_reason(m[2]))),
-    (r"call requested by a rep", lambda m: _("call requested by a rep")),
-    (r"no conversation after (\d+) attempts: email path",
-     lambda m: ngettext("no conversation after %(num)d attempt: continuing by email",
-                        "no conversation after %(num)d attempts: continuing by email", int(m[1]))),
-    (r"paused in (\w+)", lambda m: _("paused in “%(stage)s”", stage=label("stage", m[1]))),
-    (r"resumed", lambda m: _("resumed")),
-    (r"(intake|rescore|resubmission|call_now)", lambda m: label("score_reason", m[1])),
-    (r"submission (\d+): (\w+)", lambda m: _("submission %(num)s: %(outcome)s", num=m[1],
-                                               outcome=label("intake_outcome", m[2]))),
-    (r"settings changed: calling hours checked again", lambda m: _("settings changed: calling hours checked again")),
-    (r"settings changed", lambda m: _("settings changed")),
-    (r"new submission merged; wait kept until (.+)",
-     lambda m: _("new submission merged; the wait is kept until %(when)s", when=_moment(m[1]))),
-    (r"(?:new submission )?merged; chain stays (\w+)(?:: (.+))?",
-     lambda m: _("new submission merged; the chain stays “%(stage)s”", stage=label("stage", m[1]))
-     + (f": {_reopen_reason(m[2])}" if m[2] else "")),
-    (r"(?:chain )?re-opened after (\w+)(?:: (.+))?",
-     lambda m: _("chain re-opened after “%(stage)s”", stage=label("stage", m[1]))
-     + (f": {_reopen_reason(m[2])}" if m[2] else "")),
-    (r"(\w+)", lambda m: _outcome(m[1])),   # following_up writes the bare classification/status
-]]
+_RULES: list[tuple[re.Pattern, Render]] = [
+    (re.compile(p), r)
+    for p, r in [
+        (r"waiting for the lead", lambda m: _("waiting for the lead")),
+        (r"new lead", lambda m: _("new lead")),
+        (r"attempt (\d+)", lambda m: _("attempt %(num)s", num=m[1])),
+        (r"attempt (\d+): (\w+)", lambda m: _("attempt %(num)s: %(outcome)s", num=m[1], outcome=_outcome(m[2]))),
+        (r"call", lambda m: _("call")),
+        (r"call (\w[\w-]*)", lambda m: _("call via %(provider)s", provider=m[1])),
+        (
+            r"no call: (\w+) \(score (\d+)\)",
+            lambda m: _("no call: %(reason)s (score %(score)s)", reason=_reason(m[1]), score=m[2]),
+        ),
+        (r"call refused: (\w+)", lambda m: _("call not allowed: %(reason)s", reason=_reason(m[1]))),
+        (r"dial refused: (.+)", lambda m: _("dialling refused: %(reason)s", reason=_reason(m[1]))),
+        (r"call could not be placed: (.+)", lambda m: _("the call could not be placed: %(error)s", error=m[1])),
+        (r"appointment booked on the call", lambda m: _("appointment booked on the call")),
+        (r"(\w+): handed to the owner", lambda m: _("%(outcome)s: handed to the owner", outcome=_outcome(m[1]))),
+        (r"asked not to be called", lambda m: _("asked not to be called")),
+        (r"wrong number: continuing by email", lambda m: _("wrong number: continuing by email")),
+        (r"call ended: (\w+)", lambda m: _("call ended: %(outcome)s", outcome=_outcome(m[1]))),
+        (r"nurture email (\d+)", lambda m: _("nurture email %(num)s", num=m[1])),
+        (r"re-score", lambda m: _("re-score")),
+        (r"nurture stopped: (.+)", lambda m: _("nurture stopped: %(reason)s", reason=_reason(m[1]))),
+        (r"nurture cycles used up", lambda m: _("nurture cycles used up")),
+        (r"stopped: (\w+)", lambda m: _("stopped: %(reason)s", reason=_reason(m[1]))),
+        (r"joined running chain (\S+)", lambda m: _("joined the running chain of the same person")),
+        (
+            r"(\w+) not sent: (.+)",
+            lambda m: _("%(email)s not sent: %(error)s", email=label("email_template", m[1]), error=_reason(m[2])),
+        ),
+        (r"call requested by a rep", lambda m: _("call requested by a rep")),
+        (
+            r"no conversation after (\d+) attempts: email path",
+            lambda m: ngettext(
+                "no conversation after %(num)d attempt: continuing by email",
+                "no conversation after %(num)d attempts: continuing by email",
+                int(m[1]),
+            ),
+        ),
+        (r"paused in (\w+)", lambda m: _("paused in “%(stage)s”", stage=label("stage", m[1]))),
+        (r"resumed", lambda m: _("resumed")),
+        (r"(intake|rescore|resubmission|call_now)", lambda m: label("score_reason", m[1])),
+        (
+            r"submission (\d+): (\w+)",
+            lambda m: _("submission %(num)s: %(outcome)s", num=m[1], outcome=label("intake_outcome", m[2])),
+        ),
+        (
+            r"settings changed: calling hours checked again",
+            lambda m: _("settings changed: calling hours checked again"),
+        ),
+        (r"settings changed", lambda m: _("settings changed")),
+        (
+            r"new submission merged; wait kept until (.+)",
+            lambda m: _("new submission merged; the wait is kept until %(when)s", when=_moment(m[1])),
+        ),
+        (
+            r"(?:new submission )?merged; chain stays (\w+)(?:: (.+))?",
+            lambda m: (
+                _("new submission merged; the chain stays “%(stage)s”", stage=label("stage", m[1]))
+                + (f": {_reopen_reason(m[2])}" if m[2] else "")
+            ),
+        ),
+        (
+            r"(?:chain )?re-opened after (\w+)(?:: (.+))?",
+            lambda m: (
+                _("chain re-opened after “%(stage)s”", stage=label("stage", m[1]))
+                + (f": {_reopen_reason(m[2])}" if m[2] else "")
+            ),
+        ),
+        (r"(\w+)", lambda m: _outcome(m[1])),  # following_up writes the bare classification/status
+    ]
+]
 
 
 def match_rule(detail: str) -> int | None:
@@ -297,6 +481,7 @@ def chain_text(stage: str | None, detail: str | None) -> str:
 
 # -------------------------------------------------------------------------------------- the score
 
+
 def factor_name(name: str) -> str:
     if name.startswith("call:"):
         return _("Call: %(outcome)s", outcome=_outcome(name[5:]))
@@ -314,10 +499,15 @@ def factor_detail(name: str, detail: str | None) -> str:
         if m := re.fullmatch(r"(.*) \(default\)", text):
             return _("%(source)s (default points)", source=_("no source") if m[1] == "none" else m[1])
         return text
-    fixed = {"has phone": N_("has a phone number"), "has email": N_("has an email address"),
-             "has company": N_("has a company"), "has full name": N_("first and last name given"),
-             "express phone consent": N_("express consent to calls"), "email consent": N_("consent to emails"),
-             "interest field filled in": N_("interest field filled in")}
+    fixed = {
+        "has phone": N_("has a phone number"),
+        "has email": N_("has an email address"),
+        "has company": N_("has a company"),
+        "has full name": N_("first and last name given"),
+        "express phone consent": N_("express consent to calls"),
+        "email consent": N_("consent to emails"),
+        "interest field filled in": N_("interest field filled in"),
+    }
     if text in fixed:
         return _(fixed[text])
     if m := re.fullmatch(r"intake note mentions '(.+)'|intake note mentions \"(.+)\"", text):
@@ -327,12 +517,17 @@ def factor_detail(name: str, detail: str | None) -> str:
     if m := re.fullmatch(r"(\d+) clicks", text):
         return ngettext("%(num)d click", "%(num)d clicks", int(m[1]))
     if m := re.fullmatch(r"(\d+) call\(s\) with outcome (\w+)", text):
-        return ngettext("%(num)d call with the outcome “%(outcome)s”", "%(num)d calls with the outcome “%(outcome)s”",
-                        int(m[1]), outcome=_outcome(m[2]))
-    return text     # a domain name, or a text this table does not know yet
+        return ngettext(
+            "%(num)d call with the outcome “%(outcome)s”",
+            "%(num)d calls with the outcome “%(outcome)s”",
+            int(m[1]),
+            outcome=_outcome(m[2]),
+        )
+    return text  # a domain name, or a text this table does not know yet
 
 
 # ------------------------------------------------------------------------------------ consent etc.
+
 
 def consent_proof(text: str | None) -> str:
     """Proof texts written by the intake ("website: consent field answered 'ja'") and the edit form
@@ -348,9 +543,13 @@ def consent_proof(text: str | None) -> str:
 def consent_reason(text: str | None) -> str:
     """Why a consent was withdrawn / a lead marked do-not-contact, when the CRM wrote it."""
     text = (text or "").strip()
-    fixed = {"withdrawn in the CRM": N_("withdrawn in the CRM"), "asked not to be called": N_("asked not to be called"),
-             "requested via API": N_("requested via the API"), "wrong number": N_("wrong number"),
-             "marked in the CRM": N_("marked in the CRM")}
+    fixed = {
+        "withdrawn in the CRM": N_("withdrawn in the CRM"),
+        "asked not to be called": N_("asked not to be called"),
+        "requested via API": N_("requested via the API"),
+        "wrong number": N_("wrong number"),
+        "marked in the CRM": N_("marked in the CRM"),
+    }
     if text in fixed:
         return _(fixed[text])
     if m := re.fullmatch(r"(objection: )?email (unsubscribe|marked as spam) \((\w+)\)", text):
@@ -395,6 +594,7 @@ def _user_names(ids: Iterable[int]) -> dict[int, str]:
 
         from crm.extensions import db
         from crm.models import User
+
         cache.update({u.id: u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(missing)))})
     return cache
 
@@ -415,10 +615,17 @@ def actor(code: str | None, names: Mapping[str, str] | None = None) -> str:
     if m := _ACTOR_CODE.fullmatch(code):
         return user_name(m[2])
     head, _sep, rest = code.partition(":")
-    systems = {"chain": N_("the chain"), "system": N_("the system"), "assignment": N_("the assignment rules"),
-               "voice-bridge": N_("the voice assistant"), "sendgrid": N_("the email service"),
-               "sendgrid-inbound": N_("the email service"), "recipient": N_("the recipient"),
-               "cli": N_("the command line"), "demo": N_("the demo data")}
+    systems = {
+        "chain": N_("the chain"),
+        "system": N_("the system"),
+        "assignment": N_("the assignment rules"),
+        "voice-bridge": N_("the voice assistant"),
+        "sendgrid": N_("the email service"),
+        "sendgrid-inbound": N_("the email service"),
+        "recipient": N_("the recipient"),
+        "cli": N_("the command line"),
+        "demo": N_("the demo data"),
+    }
     if code == "system:call-gate":
         return _("the call check")
     if head == "api":
@@ -432,8 +639,17 @@ def actor(code: str | None, names: Mapping[str, str] | None = None) -> str:
 
 # --------------------------------------------------------------------------------------- audit log
 
-HIDDEN_FIELDS = {"chain_id", "detail", "model_version", "reason", "updated_at", "call_id", "previous_stage",
-                 "match_key", "email_key"}
+HIDDEN_FIELDS = {
+    "chain_id",
+    "detail",
+    "model_version",
+    "reason",
+    "updated_at",
+    "call_id",
+    "previous_stage",
+    "match_key",
+    "email_key",
+}
 
 
 def _yes_no(value: Any) -> str:
@@ -489,11 +705,16 @@ def audit_title(action: str) -> str:
     return _("Change recorded")
 
 
-def audit_lines(action: str, changes: Mapping[str, tuple[Any, Any]], after: Mapping[str, Any] | None = None) -> list[str]:
+def audit_lines(
+    action: str, changes: Mapping[str, tuple[Any, Any]], after: Mapping[str, Any] | None = None
+) -> list[str]:
     """What an audit row says, as labelled lines: each changed field old → new, or its facts."""
     after = after or {}
-    lines = [f"{label('field', k)}: {value_text(k, old)} → {value_text(k, new)}"
-             for k, (old, new) in changes.items() if k not in HIDDEN_FIELDS]
+    lines = [
+        f"{label('field', k)}: {value_text(k, old)} → {value_text(k, new)}"
+        for k, (old, new) in changes.items()
+        if k not in HIDDEN_FIELDS
+    ]
     if action == "call.refused" and after.get("reason"):
         line = _("Reason: %(reason)s", reason=_reason(str(after["reason"])))
         if after.get("next_window_start"):
@@ -509,8 +730,13 @@ def audit_lines(action: str, changes: Mapping[str, tuple[Any, Any]], after: Mapp
     elif action == "task.created" and after.get("kind"):
         lines.append(label("task_kind", after["kind"]))
     elif action == "email.refused":
-        lines.append(_("%(email)s not sent: %(error)s", email=label("email_template", after.get("template")),
-                       error=_reason(str(after.get("reason") or ""))))
+        lines.append(
+            _(
+                "%(email)s not sent: %(error)s",
+                email=label("email_template", after.get("template")),
+                error=_reason(str(after.get("reason") or "")),
+            )
+        )
     elif action in ("appointment.booked",) and after.get("starts_at"):
         lines.append(_("Appointment on %(when)s", when=_moment(str(after["starts_at"]))))
     elif action == "lead.qualification" and isinstance(after.get("qualification"), Mapping) and not changes:
@@ -519,17 +745,31 @@ def audit_lines(action: str, changes: Mapping[str, tuple[Any, Any]], after: Mapp
         lines.append(_("Reason: %(reason)s", reason=consent_reason(str(after["reason"]))))
     elif action == "lead.assigned_automatically" and after.get("rule"):
         # crm/services/assignment.py: the rule's name as the admin typed it, or the built-in fallback.
-        lines.append(_("Rule: %(rule)s", rule=str(after["rule"])) if after.get("rule_id") is not None
-                     else _("Rule: %(rule)s", rule=_("round robin over the sales reps")))
+        lines.append(
+            _("Rule: %(rule)s", rule=str(after["rule"]))
+            if after.get("rule_id") is not None
+            else _("Rule: %(rule)s", rule=_("round robin over the sales reps"))
+        )
     return lines
 
 
 def register(app) -> None:
     """The functions as Jinja globals under one name: ``shown.label(...)``, ``shown.chain_text(...)``."""
     import types
+
     app.jinja_env.globals["shown"] = types.SimpleNamespace(
-        label=label, chain_text=chain_text, factor_name=factor_name, factor_detail=factor_detail,
-        consent_proof=consent_proof, consent_reason=consent_reason, task_title=task_title,
+        label=label,
+        chain_text=chain_text,
+        factor_name=factor_name,
+        factor_detail=factor_detail,
+        consent_proof=consent_proof,
+        consent_reason=consent_reason,
+        task_title=task_title,
         duplicate_reason=duplicate_reason,
-        email_subject=email_subject, actor=actor, user_name=user_name, audit_title=audit_title,
-        audit_lines=audit_lines, value_text=value_text)
+        email_subject=email_subject,
+        actor=actor,
+        user_name=user_name,
+        audit_title=audit_title,
+        audit_lines=audit_lines,
+        value_text=value_text,
+    )

@@ -15,18 +15,18 @@ How to translate (for every UI area):
 * A msgid with no German entry shows in English (never an error).
 
 No .po/.mo build step: the catalogue is Python, loaded once per process."""
+
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from babel import support
 from flask import Flask, has_request_context, request
-from flask_babel import Babel, Domain, get_locale
+from flask_babel import Babel, Domain, get_locale, lazy_gettext, ngettext, pgettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, ngettext, pgettext
 
 __all__ = ["LANGUAGES", "_", "catalogue", "lazy_gettext", "ngettext", "pgettext", "init_i18n", "current_language"]
 
@@ -38,6 +38,7 @@ LANG_COOKIE = "leadchain_lang"
 def _load_catalogues() -> dict[str, dict[str, dict[str, Any]]]:
     """{area: {"de": {msgid: text}}} for every module in crm.ui.translations."""
     from crm.ui import translations
+
     areas: dict[str, dict[str, dict[str, Any]]] = {}
     for info in pkgutil.iter_modules(translations.__path__):
         module = importlib.import_module(f"{translations.__name__}.{info.name}")
@@ -45,7 +46,7 @@ def _load_catalogues() -> dict[str, dict[str, dict[str, Any]]]:
     return areas
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(language: str) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for area in _load_catalogues().values():
@@ -103,6 +104,7 @@ def normalise_language(value: str | None) -> str | None:
 def current_language() -> str:
     """The language of this request: ?lang=, then the signed-in user's, then the cookie, then German."""
     from flask_login import current_user
+
     if not has_request_context():
         return DEFAULT_LANGUAGE  # CLI, workers, tests
     chosen = normalise_language(request.args.get("lang"))
@@ -117,6 +119,7 @@ def current_language() -> str:
 
 def _select_timezone() -> str:
     from flask_login import current_user
+
     if has_request_context() and getattr(current_user, "is_authenticated", False) and current_user.timezone:
         return current_user.timezone
     return "Europe/Berlin"
@@ -128,7 +131,7 @@ def init_i18n(app: Flask) -> None:
     babel = Babel()
     babel.init_app(app, locale_selector=current_language, timezone_selector=_select_timezone)
     babel.__dict__["domain_instance"] = CatalogueDomain()  # overrides the cached_property
-    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language,
-                                 pgettext=pgettext)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language, pgettext=pgettext)
     from crm.ui import display  # codes and the chain's English in the page language (``shown.*``)
+
     display.register(app)

@@ -10,6 +10,7 @@ POST /leads/<id>/tasks                         a task (title, due, owner)
 POST /leads/<id>/merge/<flag id>               merge the flagged duplicate into this lead
 POST /leads/<id>/merge/<flag id>/dismiss       not a duplicate
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,9 +45,12 @@ def _back(lead: Lead):
 
 # ---------------------------------------------------------------- the chain
 
-CHAIN_DONE = {"pause": lambda: _("The chain will pause."), "resume": lambda: _("The chain will resume."),
-              "cancel": lambda: _("The chain is being cancelled."),
-              "call_now": lambda: _("The chain will call now if the compliance check allows it.")}
+CHAIN_DONE = {
+    "pause": lambda: _("The chain will pause."),
+    "resume": lambda: _("The chain will resume."),
+    "cancel": lambda: _("The chain is being cancelled."),
+    "call_now": lambda: _("The chain will call now if the compliance check allows it."),
+}
 
 
 def _control(lead: Lead, action: str):
@@ -83,8 +87,13 @@ def do_not_contact(lead_id: int):
     lead = lead_or_404(lead_id)
     reason = " ".join((request.form.get("reason") or "").split())
     if len(reason) > DNC_REASON_MAX:
-        return render_lead(lead, status=422, form_name="dnc", form={"reason": reason},
-                           errors={"reason": _("At most %(num)d characters.", num=DNC_REASON_MAX)})
+        return render_lead(
+            lead,
+            status=422,
+            form_name="dnc",
+            form={"reason": reason},
+            errors={"reason": _("At most %(num)d characters.", num=DNC_REASON_MAX)},
+        )
     if lead.do_not_contact:
         flash(_("This lead is already marked do-not-contact."), "info")
         return _back(lead)
@@ -97,17 +106,30 @@ def do_not_contact(lead_id: int):
 
 # ---------------------------------------------------------------- notes and tasks
 
+
 @bp.post("/leads/<int:lead_id>/notes")
 @any_role
 def add_note(lead_id: int):
     lead = lead_or_404(lead_id)
     text = (request.form.get("text") or "").strip()
-    error = (_("Please write a note.") if not text else
-             _("At most %(num)d characters.", num=NOTE_MAX) if len(text) > NOTE_MAX else None)
+    error = (
+        _("Please write a note.")
+        if not text
+        else _("At most %(num)d characters.", num=NOTE_MAX)
+        if len(text) > NOTE_MAX
+        else None
+    )
     if error:
         return render_lead(lead, status=422, form_name="note", form={"text": text}, errors={"text": error})
-    note = Interaction(lead_id=lead.id, kind=InteractionKind.NOTE, direction=Direction.INTERNAL, provider="ui",
-                       status="recorded", summary=text, created_by=actor())
+    note = Interaction(
+        lead_id=lead.id,
+        kind=InteractionKind.NOTE,
+        direction=Direction.INTERNAL,
+        provider="ui",
+        status="recorded",
+        summary=text,
+        created_by=actor(),
+    )
     db.session.add(note)
     db.session.flush()
     audit.record(actor(), "note.added", "lead", lead.id, after={"interaction_id": note.id})
@@ -161,18 +183,30 @@ def add_task(lead_id: int):
         errors["owner_id"] = _("Please choose a valid owner.")
     if errors:
         return render_lead(lead, status=422, form_name="task", form=form, errors=errors)
-    task = Task(lead_id=lead.id, owner_id=int(owner_raw), kind="todo", title=form["title"],
-                details=form["details"] or None, due_at=due)
+    task = Task(
+        lead_id=lead.id,
+        owner_id=int(owner_raw),
+        kind="todo",
+        title=form["title"],
+        details=form["details"] or None,
+        due_at=due,
+    )
     db.session.add(task)
     db.session.flush()
-    audit.record(actor(), "task.created", "task", task.id,
-                 after={"lead_id": lead.id, "owner_id": task.owner_id, "due_at": due, "title": task.title})
+    audit.record(
+        actor(),
+        "task.created",
+        "task",
+        task.id,
+        after={"lead_id": lead.id, "owner_id": task.owner_id, "due_at": due, "title": task.title},
+    )
     db.session.commit()
     flash(_("The task has been added."), "success")
     return _back(lead)
 
 
 # ---------------------------------------------------------------- duplicates
+
 
 def _flag(lead: Lead, flag_id: int) -> tuple[PossibleDuplicate, Lead | None]:
     """A duplicate flag of `lead` and, while it is open, its other record visible to the user (else 404).
@@ -229,8 +263,13 @@ def dismiss_duplicate(lead_id: int, flag_id: int):
         flash(_("This duplicate has already been handled."), "info")
     else:
         flag.status = "dismissed"
-        audit.record(actor(), "duplicate.dismissed", "lead", lead.id,
-                     after={"possible_duplicate_id": flag.id, "other_id": other.id})
+        audit.record(
+            actor(),
+            "duplicate.dismissed",
+            "lead",
+            lead.id,
+            after={"possible_duplicate_id": flag.id, "other_id": other.id},
+        )
         db.session.commit()
         flash(_("Marked as not a duplicate."), "success")
     return _back(lead)

@@ -9,21 +9,38 @@ workflow (its ``status`` query), and asking Temporal once per row would make the
 slowest chain, so the list sorts by what the CRM stores; leads without an open task come last. The
 lead page shows the chain's live next step beside it.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from babel.numbers import format_currency
 from sqlalchemy.orm import aliased
 
 from crm.extensions import db
-from crm.models import (Appointment, AuditEntry, Campaign, ConsentRecord, Interaction, InteractionKind, Lead,
-                        LeadStatus, PossibleDuplicate, Priority, Role, ScoreHistory, Task, TaskStatus, User)
+from crm.models import (
+    Appointment,
+    AuditEntry,
+    Campaign,
+    ConsentRecord,
+    Interaction,
+    InteractionKind,
+    Lead,
+    LeadStatus,
+    PossibleDuplicate,
+    Priority,
+    Role,
+    ScoreHistory,
+    Task,
+    TaskStatus,
+    User,
+)
 from crm.services import normalize
 from crm.ui.access import lead_visibility
 from crm.ui.security import MAX_RECORD_ID
@@ -53,13 +70,14 @@ def parse_id(raw: str | None) -> int | None:
 
 # ---------------------------------------------------------------- the list
 
+
 @dataclass(frozen=True)
 class LeadFilters:
     q: str = ""
     status: LeadStatus | None = None
     priority: Priority | None = None
     stage: str | None = None
-    owner: str | None = None          # "me", "none" (unassigned) or a user id as text
+    owner: str | None = None  # "me", "none" (unassigned) or a user id as text
     source: str | None = None
     campaign_id: int | None = None
     has_open_task: bool | None = None
@@ -69,12 +87,18 @@ class LeadFilters:
 
     def as_args(self, **override: Any) -> dict[str, str]:
         """The non-default filters as query parameters (for links to other pages and sorts)."""
-        values = {"q": self.q, "status": self.status.value if self.status else None,
-                  "priority": self.priority.value if self.priority else None, "stage": self.stage,
-                  "owner": self.owner, "source": self.source, "campaign": self.campaign_id,
-                  "open_task": None if self.has_open_task is None else ("yes" if self.has_open_task else "no"),
-                  "sort": None if self.sort == "created" else self.sort,
-                  "page": None if self.page == 1 else self.page}
+        values = {
+            "q": self.q,
+            "status": self.status.value if self.status else None,
+            "priority": self.priority.value if self.priority else None,
+            "stage": self.stage,
+            "owner": self.owner,
+            "source": self.source,
+            "campaign": self.campaign_id,
+            "open_task": None if self.has_open_task is None else ("yes" if self.has_open_task else "no"),
+            "sort": None if self.sort == "created" else self.sort,
+            "page": None if self.page == 1 else self.page,
+        }
         values.update(override)
         return {k: str(v) for k, v in values.items() if v not in (None, "")}
 
@@ -111,11 +135,18 @@ def parse_filters(args: Mapping[str, str]) -> LeadFilters:
     open_task = {"yes": True, "no": False}.get((args.get("open_task") or "").strip())
     sort = args.get("sort") if args.get("sort") in SORTS else "created"
     return LeadFilters(
-        q=(args.get("q") or "").strip()[:MAX_QUERY], status=_enum(LeadStatus, args.get("status")),
-        priority=_enum(Priority, args.get("priority")), stage=(args.get("stage") or "").strip()[:32] or None,
-        owner=owner, source=(args.get("source") or "").strip()[:64] or None,
-        campaign_id=_int(args.get("campaign")), has_open_task=open_task, sort=sort,
-        page=_int(args.get("page"), 1) or 1, per_page=_int(args.get("per_page"), PER_PAGE, hi=MAX_PER_PAGE) or PER_PAGE)
+        q=(args.get("q") or "").strip()[:MAX_QUERY],
+        status=_enum(LeadStatus, args.get("status")),
+        priority=_enum(Priority, args.get("priority")),
+        stage=(args.get("stage") or "").strip()[:32] or None,
+        owner=owner,
+        source=(args.get("source") or "").strip()[:64] or None,
+        campaign_id=_int(args.get("campaign")),
+        has_open_task=open_task,
+        sort=sort,
+        page=_int(args.get("page"), 1) or 1,
+        per_page=_int(args.get("per_page"), PER_PAGE, hi=MAX_PER_PAGE) or PER_PAGE,
+    )
 
 
 @dataclass(frozen=True)
@@ -164,7 +195,7 @@ def _phone_terms(q: str) -> list[sa.ColumnElement[bool]]:
     elif digits.startswith("00"):
         needle = "+" + digits[2:]
     else:
-        needle = digits.lstrip("0") or digits   # national format: drop the trunk prefix
+        needle = digits.lstrip("0") or digits  # national format: drop the trunk prefix
     terms = [Lead.phone_e164.contains(needle, autoescape=True)]
     try:
         terms.append(Lead.phone_e164 == normalize.normalise_phone(q, "DE").e164)
@@ -179,18 +210,29 @@ def _search(q: str) -> sa.ColumnElement[bool] | None:
     phone = _phone_terms(q)
     full_name = sa.func.coalesce(Lead.first_name, "") + " " + sa.func.coalesce(Lead.last_name, "")
     # Every word must match one of the fields: "anna acme" finds Anna Schmidt of ACME GmbH.
-    words = [sa.or_(full_name.icontains(w, autoescape=True), Lead.company.icontains(w, autoescape=True),
-                    Lead.email.icontains(w, autoescape=True))
-             for w in q.split()]
+    words = [
+        sa.or_(
+            full_name.icontains(w, autoescape=True),
+            Lead.company.icontains(w, autoescape=True),
+            Lead.email.icontains(w, autoescape=True),
+        )
+        for w in q.split()
+    ]
     text = sa.and_(*words)
     return sa.or_(text, *phone) if phone else text
 
 
 def _open_tasks():
-    return (sa.select(Task.lead_id.label("lead_id"), sa.func.min(Task.due_at).label("next_due_at"),
-                      sa.func.count(Task.id).label("open_tasks"))
-            .where(Task.status == TaskStatus.OPEN, Task.lead_id.is_not(None))
-            .group_by(Task.lead_id).subquery("open_tasks"))
+    return (
+        sa.select(
+            Task.lead_id.label("lead_id"),
+            sa.func.min(Task.due_at).label("next_due_at"),
+            sa.func.count(Task.id).label("open_tasks"),
+        )
+        .where(Task.status == TaskStatus.OPEN, Task.lead_id.is_not(None))
+        .group_by(Task.lead_id)
+        .subquery("open_tasks")
+    )
 
 
 def _where(who: User, f: LeadFilters, tasks) -> list[sa.ColumnElement[bool]]:
@@ -238,19 +280,38 @@ def list_leads(who: User, f: LeadFilters) -> LeadPage:
     pages = max(1, -(-total // f.per_page))
     page = min(f.page, pages)
     owner = aliased(User)
-    stmt = (sa.select(Lead, owner.name, Campaign.name, tasks.c.next_due_at, tasks.c.open_tasks)
-            .outerjoin(tasks, tasks.c.lead_id == Lead.id)
-            .outerjoin(owner, owner.id == Lead.owner_id)
-            .outerjoin(Campaign, Campaign.id == Lead.campaign_id)
-            .where(*where).order_by(*_order(f, tasks))
-            .limit(f.per_page).offset((page - 1) * f.per_page))
-    rows = [LeadRow(id=lead.id, name=lead.display_name, company=lead.company, email=lead.email,
-                    phone=lead.phone_e164, status=lead.status.value,
-                    priority=lead.priority.value if lead.priority else None, score=lead.score,
-                    stage=lead.chain_stage, owner_id=lead.owner_id, owner_name=owner_name, source=lead.source,
-                    campaign=campaign, created_at=lead.created_at, next_due_at=due, open_tasks=count or 0,
-                    do_not_contact=lead.do_not_contact)
-            for lead, owner_name, campaign, due, count in db.session.execute(stmt)]
+    stmt = (
+        sa.select(Lead, owner.name, Campaign.name, tasks.c.next_due_at, tasks.c.open_tasks)
+        .outerjoin(tasks, tasks.c.lead_id == Lead.id)
+        .outerjoin(owner, owner.id == Lead.owner_id)
+        .outerjoin(Campaign, Campaign.id == Lead.campaign_id)
+        .where(*where)
+        .order_by(*_order(f, tasks))
+        .limit(f.per_page)
+        .offset((page - 1) * f.per_page)
+    )
+    rows = [
+        LeadRow(
+            id=lead.id,
+            name=lead.display_name,
+            company=lead.company,
+            email=lead.email,
+            phone=lead.phone_e164,
+            status=lead.status.value,
+            priority=lead.priority.value if lead.priority else None,
+            score=lead.score,
+            stage=lead.chain_stage,
+            owner_id=lead.owner_id,
+            owner_name=owner_name,
+            source=lead.source,
+            campaign=campaign,
+            created_at=lead.created_at,
+            next_due_at=due,
+            open_tasks=count or 0,
+            do_not_contact=lead.do_not_contact,
+        )
+        for lead, owner_name, campaign, due, count in db.session.execute(stmt)
+    ]
     return LeadPage(rows=rows, total=total, page=page, per_page=f.per_page)
 
 
@@ -266,8 +327,14 @@ def filter_choices(who: User) -> FilterChoices:
     """The values the filter menus offer: only what occurs among the leads `who` may see."""
     visible = lead_visibility(who)
     sources = list(db.session.scalars(sa.select(Lead.source).where(visible).distinct().order_by(Lead.source)))
-    stages = list(db.session.scalars(sa.select(Lead.chain_stage).where(visible, Lead.chain_stage.is_not(None))
-                                     .distinct().order_by(Lead.chain_stage)))
+    stages = list(
+        db.session.scalars(
+            sa.select(Lead.chain_stage)
+            .where(visible, Lead.chain_stage.is_not(None))
+            .distinct()
+            .order_by(Lead.chain_stage)
+        )
+    )
     campaigns = [(c.id, c.name) for c in db.session.scalars(sa.select(Campaign).order_by(Campaign.name))]
     return FilterChoices(owners=assignable_users(who), sources=sources, stages=stages, campaigns=campaigns)
 
@@ -276,11 +343,13 @@ def assignable_users(who: User) -> list[tuple[int, str]]:
     """Owners a lead may be given: every active user for managers and admins; a rep only sees themself."""
     if who.role == Role.SALES:
         return [(who.id, who.name)]
-    return [(u.id, u.name) for u in db.session.scalars(
-        sa.select(User).where(User.active.is_(True)).order_by(User.name))]
+    return [
+        (u.id, u.name) for u in db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.name))
+    ]
 
 
 # ---------------------------------------------------------------- the lead page
+
 
 @dataclass(frozen=True)
 class ConsentView:
@@ -321,13 +390,13 @@ class ScoreEntry:
 class ScoreView:
     score: int | None
     priority: str | None
-    current: ScoreEntry | None      # the latest history entry, with its factor breakdown
-    history: list[ScoreEntry]       # newest first
+    current: ScoreEntry | None  # the latest history entry, with its factor breakdown
+    history: list[ScoreEntry]  # newest first
 
 
 @dataclass(frozen=True)
 class Turn:
-    speaker: str                    # "agent" or "caller"
+    speaker: str  # "agent" or "caller"
     text: str
     at_s: float | None
 
@@ -335,7 +404,7 @@ class Turn:
 @dataclass(frozen=True)
 class TimelineItem:
     at: datetime
-    kind: str                       # call, email, note, meeting, sms, task, appointment, audit
+    kind: str  # call, email, note, meeting, sms, task, appointment, audit
     id: int
 
 
@@ -358,12 +427,12 @@ class CallItem(TimelineItem):
 class EmailItem(TimelineItem):
     direction: str
     subject: str | None
-    state: str                      # sent, processed, delivered, opened, clicked, bounced, blocked, dropped, received
+    state: str  # sent, processed, delivered, opened, clicked, bounced, blocked, dropped, received
     opens: int
     clicks: int
     flags: list[str]
     summary: str | None
-    step: int | None = None         # the chain's nurture step (its subject is the template key)
+    step: int | None = None  # the chain's nurture step (its subject is the template key)
 
 
 @dataclass(frozen=True)
@@ -405,7 +474,7 @@ class AuditItem(TimelineItem):
 
 @dataclass(frozen=True)
 class DuplicateView:
-    id: int                         # the PossibleDuplicate id
+    id: int  # the PossibleDuplicate id
     other_id: int
     other_name: str
     other_email: str | None
@@ -421,7 +490,7 @@ class LeadDetail:
     campaign: str | None
     consents: list[ConsentView]
     score: ScoreView
-    timeline: list[TimelineItem]    # newest first
+    timeline: list[TimelineItem]  # newest first
     duplicates: list[DuplicateView]
     open_tasks: list[TaskItem]
     next_due_at: datetime | None
@@ -434,8 +503,13 @@ def _turns(transcript: Any) -> list[Turn]:
             continue
         who = str(raw.get("speaker") or raw.get("role") or "")
         at = raw.get("at_s")
-        turns.append(Turn(speaker="agent" if who in ("agent", "assistant", "bot") else "caller",
-                          text=str(raw["text"]), at_s=float(at) if isinstance(at, (int, float)) else None))
+        turns.append(
+            Turn(
+                speaker="agent" if who in ("agent", "assistant", "bot") else "caller",
+                text=str(raw["text"]),
+                at_s=float(at) if isinstance(at, (int, float)) else None,
+            )
+        )
     return turns
 
 
@@ -448,37 +522,85 @@ def _interaction(i: Interaction, names: dict[str, str]) -> TimelineItem:
     at = i.started_at or i.created_at
     data = i.data or {}
     if i.kind == InteractionKind.CALL:
-        return CallItem(at=at, kind="call", id=i.id, direction=i.direction.value, provider=i.provider,
-                        status=i.status, outcome=i.outcome, sentiment=i.sentiment, summary=i.summary,
-                        duration_s=i.duration_s, cost_cents=i.cost_cents, currency=i.currency,
-                        recording_url=_safe_url(i.recording_url), turns=_turns(i.transcript))
+        return CallItem(
+            at=at,
+            kind="call",
+            id=i.id,
+            direction=i.direction.value,
+            provider=i.provider,
+            status=i.status,
+            outcome=i.outcome,
+            sentiment=i.sentiment,
+            summary=i.summary,
+            duration_s=i.duration_s,
+            cost_cents=i.cost_cents,
+            currency=i.currency,
+            recording_url=_safe_url(i.recording_url),
+            turns=_turns(i.transcript),
+        )
     if i.kind == InteractionKind.EMAIL:
         state = "received" if i.direction.value == "inbound" else (i.status if i.status != "created" else "sent")
-        return EmailItem(at=at, kind="email", id=i.id, direction=i.direction.value, subject=i.subject, state=state,
-                         opens=int(data.get("opens") or 0), clicks=int(data.get("clicks") or 0),
-                         flags=list(data.get("flags") or []), summary=i.summary,
-                         step=data.get("step") if isinstance(data.get("step"), int) else None)
-    return NoteItem(at=at, kind=i.kind.value, id=i.id, subject=i.subject, text=i.summary,
-                    author=names.get(i.created_by, i.created_by))
+        return EmailItem(
+            at=at,
+            kind="email",
+            id=i.id,
+            direction=i.direction.value,
+            subject=i.subject,
+            state=state,
+            opens=int(data.get("opens") or 0),
+            clicks=int(data.get("clicks") or 0),
+            flags=list(data.get("flags") or []),
+            summary=i.summary,
+            step=data.get("step") if isinstance(data.get("step"), int) else None,
+        )
+    return NoteItem(
+        at=at,
+        kind=i.kind.value,
+        id=i.id,
+        subject=i.subject,
+        text=i.summary,
+        author=names.get(i.created_by, i.created_by),
+    )
 
 
 def _score_entry(h: ScoreHistory) -> ScoreEntry:
     breakdown = h.breakdown or {}
     details = breakdown.get("details") or {}
-    factors = [Factor(name=k, points=int(v), detail=details.get(k)) for k, v in breakdown.items()
-               if k not in ("details", "raw_total") and isinstance(v, (int, float))]
+    factors = [
+        Factor(name=k, points=int(v), detail=details.get(k))
+        for k, v in breakdown.items()
+        if k not in ("details", "raw_total") and isinstance(v, (int, float))
+    ]
     factors.sort(key=lambda x: (-abs(x.points), x.name))
-    return ScoreEntry(at=h.created_at, score=h.score, priority=h.priority, model_version=h.model_version,
-                      reason=h.reason, factors=factors, raw_total=breakdown.get("raw_total"))
+    return ScoreEntry(
+        at=h.created_at,
+        score=h.score,
+        priority=h.priority,
+        model_version=h.model_version,
+        reason=h.reason,
+        factors=factors,
+        raw_total=breakdown.get("raw_total"),
+    )
 
 
 def _audit(entry: AuditEntry, names: dict[str, str]) -> AuditItem:
     before, after = entry.before or {}, entry.after or {}
-    changes = {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
-               if k in before and before.get(k) != after.get(k)}
+    changes = {
+        k: (before.get(k), after.get(k))
+        for k in sorted(set(before) | set(after))
+        if k in before and before.get(k) != after.get(k)
+    }
     detail = after.get("detail") if isinstance(after.get("detail"), str) else None
-    return AuditItem(at=entry.at, kind="audit", id=entry.id, action=entry.action,
-                     actor=names.get(entry.actor, entry.actor), changes=changes, detail=detail, after=after)
+    return AuditItem(
+        at=entry.at,
+        kind="audit",
+        id=entry.id,
+        action=entry.action,
+        actor=names.get(entry.actor, entry.actor),
+        changes=changes,
+        detail=detail,
+        after=after,
+    )
 
 
 def _actor_names(actors: set[str]) -> dict[str, str]:
@@ -495,30 +617,87 @@ def lead_detail(who: User, lead: Lead) -> LeadDetail:
     """Everything the lead page shows, in a fixed number of queries. The caller checked `can_see`."""
     users = {u.id: u.name for u in db.session.scalars(sa.select(User))}
     campaign = db.session.get(Campaign, lead.campaign_id) if lead.campaign_id else None
-    consents = [ConsentView(id=c.id, channel=c.channel.value, legal_basis=c.legal_basis.value, source=c.source,
-                            proof_text=c.proof_text, proof_key=c.proof_key, given_at=c.given_at,
-                            withdrawn_at=c.withdrawn_at, withdrawn_reason=c.withdrawn_reason)
-                for c in db.session.scalars(sa.select(ConsentRecord).where(ConsentRecord.lead_id == lead.id)
-                                            .order_by(ConsentRecord.given_at.desc(), ConsentRecord.id.desc()))]
-    history = [_score_entry(h) for h in db.session.scalars(
-        sa.select(ScoreHistory).where(ScoreHistory.lead_id == lead.id)
-        .order_by(ScoreHistory.created_at.desc(), ScoreHistory.id.desc()))]
-    score = ScoreView(score=lead.score, priority=lead.priority.value if lead.priority else None,
-                      current=history[0] if history else None, history=history)
+    consents = [
+        ConsentView(
+            id=c.id,
+            channel=c.channel.value,
+            legal_basis=c.legal_basis.value,
+            source=c.source,
+            proof_text=c.proof_text,
+            proof_key=c.proof_key,
+            given_at=c.given_at,
+            withdrawn_at=c.withdrawn_at,
+            withdrawn_reason=c.withdrawn_reason,
+        )
+        for c in db.session.scalars(
+            sa.select(ConsentRecord)
+            .where(ConsentRecord.lead_id == lead.id)
+            .order_by(ConsentRecord.given_at.desc(), ConsentRecord.id.desc())
+        )
+    ]
+    history = [
+        _score_entry(h)
+        for h in db.session.scalars(
+            sa.select(ScoreHistory)
+            .where(ScoreHistory.lead_id == lead.id)
+            .order_by(ScoreHistory.created_at.desc(), ScoreHistory.id.desc())
+        )
+    ]
+    score = ScoreView(
+        score=lead.score,
+        priority=lead.priority.value if lead.priority else None,
+        current=history[0] if history else None,
+        history=history,
+    )
 
-    interactions = list(db.session.scalars(
-        sa.select(Interaction).where(Interaction.lead_id == lead.id)
-        .order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(TIMELINE_LIMIT)))
-    tasks = list(db.session.scalars(sa.select(Task).where(Task.lead_id == lead.id)
-                                    .order_by(Task.created_at.desc(), Task.id.desc()).limit(TIMELINE_LIMIT)))
-    task_items = [TaskItem(at=t.created_at, kind="task", id=t.id, title=t.title, task_kind=t.kind,
-                           status=t.status.value, due_at=t.due_at, owner_name=users.get(t.owner_id))
-                  for t in tasks]
-    appointments = [AppointmentItem(at=a.created_at, kind="appointment", id=a.id, title=a.title, starts_at=a.starts_at,
-                              ends_at=a.ends_at, status=a.status.value, location=a.location,
-                              owner_name=users.get(a.owner_id))
-              for a in db.session.scalars(sa.select(Appointment).where(Appointment.lead_id == lead.id)
-                                          .order_by(Appointment.created_at.desc()).limit(TIMELINE_LIMIT))]
+    interactions = list(
+        db.session.scalars(
+            sa.select(Interaction)
+            .where(Interaction.lead_id == lead.id)
+            .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+            .limit(TIMELINE_LIMIT)
+        )
+    )
+    tasks = list(
+        db.session.scalars(
+            sa.select(Task)
+            .where(Task.lead_id == lead.id)
+            .order_by(Task.created_at.desc(), Task.id.desc())
+            .limit(TIMELINE_LIMIT)
+        )
+    )
+    task_items = [
+        TaskItem(
+            at=t.created_at,
+            kind="task",
+            id=t.id,
+            title=t.title,
+            task_kind=t.kind,
+            status=t.status.value,
+            due_at=t.due_at,
+            owner_name=users.get(t.owner_id),
+        )
+        for t in tasks
+    ]
+    appointments = [
+        AppointmentItem(
+            at=a.created_at,
+            kind="appointment",
+            id=a.id,
+            title=a.title,
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
+            status=a.status.value,
+            location=a.location,
+            owner_name=users.get(a.owner_id),
+        )
+        for a in db.session.scalars(
+            sa.select(Appointment)
+            .where(Appointment.lead_id == lead.id)
+            .order_by(Appointment.created_at.desc())
+            .limit(TIMELINE_LIMIT)
+        )
+    ]
     # Audit entries of this lead, of the records merged into it, of its tasks and its consents.
     lead_ids = [lead.id, *db.session.scalars(sa.select(Lead.id).where(Lead.merged_into_id == lead.id))]
     which = [sa.and_(AuditEntry.entity_type == "lead", AuditEntry.entity_id.in_(lead_ids))]
@@ -526,8 +705,14 @@ def lead_detail(who: User, lead: Lead) -> LeadDetail:
         which.append(sa.and_(AuditEntry.entity_type == "task", AuditEntry.entity_id.in_([t.id for t in tasks])))
     if consents:
         which.append(sa.and_(AuditEntry.entity_type == "consent", AuditEntry.entity_id.in_([c.id for c in consents])))
-    entries = list(db.session.scalars(sa.select(AuditEntry).where(sa.or_(*which))
-                                      .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(TIMELINE_LIMIT)))
+    entries = list(
+        db.session.scalars(
+            sa.select(AuditEntry)
+            .where(sa.or_(*which))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(TIMELINE_LIMIT)
+        )
+    )
     names = _actor_names({e.actor for e in entries} | {i.created_by for i in interactions})
     items: list[TimelineItem] = [_interaction(i, names) for i in interactions]
     items += task_items + appointments
@@ -535,24 +720,49 @@ def lead_detail(who: User, lead: Lead) -> LeadDetail:
     # Newest first; at equal times the kind and id keep the order stable.
     items.sort(key=lambda x: (x.at, x.kind, x.id), reverse=True)
 
-    open_tasks = sorted((t for t in task_items if t.status == TaskStatus.OPEN.value),
-                        key=lambda t: (t.due_at is None, t.due_at or t.at))
-    return LeadDetail(lead=lead, owner_name=users.get(lead.owner_id), campaign=campaign.name if campaign else None,
-                      consents=consents, score=score, timeline=items, duplicates=duplicates(who, lead),
-                      open_tasks=open_tasks, next_due_at=open_tasks[0].due_at if open_tasks else None)
+    open_tasks = sorted(
+        (t for t in task_items if t.status == TaskStatus.OPEN.value), key=lambda t: (t.due_at is None, t.due_at or t.at)
+    )
+    return LeadDetail(
+        lead=lead,
+        owner_name=users.get(lead.owner_id),
+        campaign=campaign.name if campaign else None,
+        consents=consents,
+        score=score,
+        timeline=items,
+        duplicates=duplicates(who, lead),
+        open_tasks=open_tasks,
+        next_due_at=open_tasks[0].due_at if open_tasks else None,
+    )
 
 
 def duplicates(who: User, lead: Lead) -> list[DuplicateView]:
     """Open duplicate flags of `lead` whose other record `who` may see too."""
-    other_id = sa.case((PossibleDuplicate.lead_id == lead.id, PossibleDuplicate.candidate_id),
-                       else_=PossibleDuplicate.lead_id)
+    other_id = sa.case(
+        (PossibleDuplicate.lead_id == lead.id, PossibleDuplicate.candidate_id), else_=PossibleDuplicate.lead_id
+    )
     rows = db.session.execute(
-        sa.select(PossibleDuplicate, Lead).join(Lead, Lead.id == other_id)
-        .where(sa.or_(PossibleDuplicate.lead_id == lead.id, PossibleDuplicate.candidate_id == lead.id),
-               PossibleDuplicate.status == "open", lead_visibility(who))
-        .order_by(PossibleDuplicate.similarity.desc(), PossibleDuplicate.id))
-    return [DuplicateView(id=d.id, other_id=o.id, other_name=o.display_name, other_email=o.email,
-                          other_phone=o.phone_e164, similarity=d.similarity, reason=d.reason) for d, o in rows]
+        sa.select(PossibleDuplicate, Lead)
+        .join(Lead, Lead.id == other_id)
+        .where(
+            sa.or_(PossibleDuplicate.lead_id == lead.id, PossibleDuplicate.candidate_id == lead.id),
+            PossibleDuplicate.status == "open",
+            lead_visibility(who),
+        )
+        .order_by(PossibleDuplicate.similarity.desc(), PossibleDuplicate.id)
+    )
+    return [
+        DuplicateView(
+            id=d.id,
+            other_id=o.id,
+            other_name=o.display_name,
+            other_email=o.email,
+            other_phone=o.phone_e164,
+            similarity=d.similarity,
+            reason=d.reason,
+        )
+        for d, o in rows
+    ]
 
 
 def format_cost(cents: int | None, currency: str | None, locale: str = "de") -> str:

@@ -9,6 +9,7 @@ Editing takes only the fields ``access.editable_fields(user)`` lists; anything e
 (owner_id from a rep, role, consent fields from a non-admin, ids, scores) is ignored, never written.
 Changes are validated with the intake normalisers and audited with the actor ``ui:<user id>``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,10 +50,15 @@ CONSENT_FORM = ("consent_channel", "consent_action", "consent_basis", "consent_p
 def helpers() -> dict[str, Any]:
     """Template helpers of both lead blueprints: dates in the user's zone, money in their language (a
     provider's cost in the company currency with the rate used: crm.services.money)."""
+
     def when(value, fmt: str = "short") -> str:
         return format_datetime(value, fmt) if value else ""
-    return {"when": when, "money": lambda cents, cur: money.display(cents, cur, current_language()),
-            "is_manager": getattr(current_user, "role", None) in MANAGERS}
+
+    return {
+        "when": when,
+        "money": lambda cents, cur: money.display(cents, cur, current_language()),
+        "is_manager": getattr(current_user, "role", None) in MANAGERS,
+    }
 
 
 bp.context_processor(helpers)
@@ -60,14 +66,20 @@ bp.context_processor(helpers)
 
 # ---------------------------------------------------------------- the list
 
+
 @bp.get("/leads")
 @any_role
 def index():
     """The leads the user may see, filtered, sorted and one page at a time."""
     filters = q.parse_filters(request.args)
     page = q.list_leads(user(), filters)
-    context = {"filters": filters, "page": page, "choices": q.filter_choices(user()),
-               "statuses": [s for s in LeadStatus if s != LeadStatus.MERGED], "priorities": list(Priority)}
+    context = {
+        "filters": filters,
+        "page": page,
+        "choices": q.filter_choices(user()),
+        "statuses": [s for s in LeadStatus if s != LeadStatus.MERGED],
+        "priorities": list(Priority),
+    }
     partial = bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
     response = render_template("ui/leads/_results.html" if partial else "ui/leads/index.html", **context)
     return response, 200, {"Vary": "HX-Request"}
@@ -106,8 +118,9 @@ def bulk():
             if lead.owner_id != (owner.id if owner else None):
                 before = audit.snapshot(lead, ("owner_id",))
                 lead.owner_id = owner.id if owner else None
-                audit.record(actor(), "lead.assigned", "lead", lead.id, before=before,
-                             after=audit.snapshot(lead, ("owner_id",)))
+                audit.record(
+                    actor(), "lead.assigned", "lead", lead.id, before=before, after=audit.snapshot(lead, ("owner_id",))
+                )
         db.session.commit()
         flash(ngettext("%(num)d lead assigned.", "%(num)d leads assigned.", len(leads)), "success")
     else:
@@ -123,12 +136,17 @@ def bulk():
                 flash(_("The workflow service is unreachable. Please try again later."), "error")
                 break
         if done:
-            message = (ngettext("%(num)d chain paused.", "%(num)d chains paused.", done) if action == "pause"
-                       else ngettext("%(num)d chain resumed.", "%(num)d chains resumed.", done))
+            message = (
+                ngettext("%(num)d chain paused.", "%(num)d chains paused.", done)
+                if action == "pause"
+                else ngettext("%(num)d chain resumed.", "%(num)d chains resumed.", done)
+            )
             flash(message, "success")
         if not_running:
-            flash(ngettext("%(num)d lead has no running chain.", "%(num)d leads have no running chain.",
-                           not_running), "warning")
+            flash(
+                ngettext("%(num)d lead has no running chain.", "%(num)d leads have no running chain.", not_running),
+                "warning",
+            )
     if skipped:
         flash(ngettext("%(num)d lead was not found.", "%(num)d leads were not found.", skipped), "warning")
     return _back_to_list()
@@ -150,6 +168,7 @@ def _owner_from(raw: str | None) -> User | None | bool:
 
 # ---------------------------------------------------------------- the lead page
 
+
 def chain_view(lead: Lead) -> dict[str, Any]:
     """The chain's live status, or what the CRM knows when Temporal cannot answer (never an error)."""
     try:
@@ -167,14 +186,28 @@ def chain_view(lead: Lead) -> dict[str, Any]:
     return chain
 
 
-def render_lead(lead: Lead, *, status: int = 200, errors: dict[str, str] | None = None,
-                form: dict[str, str] | None = None, form_name: str | None = None):
+def render_lead(
+    lead: Lead,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    form_name: str | None = None,
+):
     """The lead page; action views re-render it with a form's field errors (status 422)."""
     who = user()
     detail = q.lead_detail(who, lead)
-    return render_template("ui/leads/show.html", d=detail, lead=lead, chain=chain_view(lead),
-                           errors=errors or {}, form=form or {}, form_name=form_name,
-                           owners=q.assignable_users(who), can_edit=bool(editable_fields(who))), status
+    return render_template(
+        "ui/leads/show.html",
+        d=detail,
+        lead=lead,
+        chain=chain_view(lead),
+        errors=errors or {},
+        form=form or {},
+        form_name=form_name,
+        owners=q.assignable_users(who),
+        can_edit=bool(editable_fields(who)),
+    ), status
 
 
 @bp.get("/leads/<int:lead_id>")
@@ -186,20 +219,40 @@ def show(lead_id: int):
 
 # ---------------------------------------------------------------- editing
 
+
 def _edit_values(lead: Lead) -> dict[str, str]:
-    return {"first_name": lead.first_name or "", "last_name": lead.last_name or "", "company": lead.company or "",
-            "email": lead.email or "", "phone": lead.phone_e164 or lead.phone_raw or "",
-            "language": lead.language, "interest": lead.interest or "",
-            "owner_id": str(lead.owner_id or ""), "priority": lead.priority.value if lead.priority else ""}
+    return {
+        "first_name": lead.first_name or "",
+        "last_name": lead.last_name or "",
+        "company": lead.company or "",
+        "email": lead.email or "",
+        "phone": lead.phone_e164 or lead.phone_raw or "",
+        "language": lead.language,
+        "interest": lead.interest or "",
+        "owner_id": str(lead.owner_id or ""),
+        "priority": lead.priority.value if lead.priority else "",
+    }
 
 
 def _render_edit(lead: Lead, form: dict[str, str], errors: dict[str, str], status: int = 200):
     who = user()
-    consents = list(db.session.scalars(sa.select(ConsentRecord).where(ConsentRecord.lead_id == lead.id)
-                                       .order_by(ConsentRecord.given_at.desc())))
-    return render_template("ui/leads/edit.html", lead=lead, form=form, errors=errors,
-                           allowed=editable_fields(who), owners=q.assignable_users(who), consents=consents,
-                           priorities=list(Priority), bases=list(LegalBasis), channels=list(Channel)), status
+    consents = list(
+        db.session.scalars(
+            sa.select(ConsentRecord).where(ConsentRecord.lead_id == lead.id).order_by(ConsentRecord.given_at.desc())
+        )
+    )
+    return render_template(
+        "ui/leads/edit.html",
+        lead=lead,
+        form=form,
+        errors=errors,
+        allowed=editable_fields(who),
+        owners=q.assignable_users(who),
+        consents=consents,
+        priorities=list(Priority),
+        bases=list(LegalBasis),
+        channels=list(Channel),
+    ), status
 
 
 @bp.get("/leads/<int:lead_id>/edit")
@@ -270,8 +323,9 @@ def _validate(lead: Lead, data: dict[str, str]) -> tuple[dict[str, Any], dict[st
     if "phone" in data:
         raw = data["phone"].strip()
         if not raw:
-            changes.update(phone_e164=None, phone_raw=None, phone_region=None, phone_timezone=None,
-                           phone_status="unknown")
+            changes.update(
+                phone_e164=None, phone_raw=None, phone_region=None, phone_timezone=None, phone_status="unknown"
+            )
         elif raw != lead.phone_e164:
             try:
                 phone = normalize.normalise_phone(raw, lead.phone_region or "DE")
@@ -280,8 +334,13 @@ def _validate(lead: Lead, data: dict[str, str]) -> tuple[dict[str, Any], dict[st
             else:
                 if phone.e164 != lead.phone_e164 and _taken(Lead.phone_e164, phone.e164, lead):
                     errors["phone"] = _("Another lead already has this phone number.")
-                changes.update(phone_e164=phone.e164, phone_raw=raw[:64], phone_region=phone.region,
-                               phone_timezone=phone.timezone, phone_status=phone.status)
+                changes.update(
+                    phone_e164=phone.e164,
+                    phone_raw=raw[:64],
+                    phone_region=phone.region,
+                    phone_timezone=phone.timezone,
+                    phone_status=phone.status,
+                )
     if "language" in data:
         if data["language"] in ("de", "en"):
             changes["language"] = data["language"]
@@ -309,8 +368,12 @@ def _validate(lead: Lead, data: dict[str, str]) -> tuple[dict[str, Any], dict[st
 
 
 def _taken(column, value: str, lead: Lead) -> bool:
-    return db.session.scalar(sa.select(Lead.id).where(column == value, Lead.id != lead.id,
-                                                      Lead.merged_into_id.is_(None)).limit(1)) is not None
+    return (
+        db.session.scalar(
+            sa.select(Lead.id).where(column == value, Lead.id != lead.id, Lead.merged_into_id.is_(None)).limit(1)
+        )
+        is not None
+    )
 
 
 def _consent_change(form: dict[str, str]) -> tuple[Channel, str, LegalBasis | None, str] | dict[str, str] | None:
@@ -342,18 +405,35 @@ def _consent_change(form: dict[str, str]) -> tuple[Channel, str, LegalBasis | No
 def _apply_consent(lead: Lead, channel: Channel, action: str, basis: LegalBasis | None, proof: str) -> None:
     who = user()
     if action == "grant":
-        record = ConsentRecord(lead_id=lead.id, channel=channel, legal_basis=basis, source="ui",
-                               proof_text=f"{proof} (recorded by {who.name}, user {who.id})",
-                               proof_key=f"ui:{uuid.uuid4().hex}", given_at=utcnow())
+        record = ConsentRecord(
+            lead_id=lead.id,
+            channel=channel,
+            legal_basis=basis,
+            source="ui",
+            proof_text=f"{proof} (recorded by {who.name}, user {who.id})",
+            proof_key=f"ui:{uuid.uuid4().hex}",
+            given_at=utcnow(),
+        )
         db.session.add(record)
         db.session.flush()
-        audit.record(actor(), "consent.recorded", "consent", record.id,
-                     after={"lead_id": lead.id, "channel": channel.value, "legal_basis": basis.value, "source": "ui"})
+        audit.record(
+            actor(),
+            "consent.recorded",
+            "consent",
+            record.id,
+            after={"lead_id": lead.id, "channel": channel.value, "legal_basis": basis.value, "source": "ui"},
+        )
         return
-    for record in db.session.scalars(sa.select(ConsentRecord).where(
-            ConsentRecord.lead_id == lead.id, ConsentRecord.channel == channel,
-            ConsentRecord.withdrawn_at.is_(None))):
+    for record in db.session.scalars(
+        sa.select(ConsentRecord).where(
+            ConsentRecord.lead_id == lead.id, ConsentRecord.channel == channel, ConsentRecord.withdrawn_at.is_(None)
+        )
+    ):
         record.withdrawn_at, record.withdrawn_reason = utcnow(), (proof or "withdrawn in the CRM")[:200]
-        audit.record(actor(), "consent.withdrawn", "consent", record.id,
-                     after={"lead_id": lead.id, "channel": channel.value, "reason": record.withdrawn_reason})
-
+        audit.record(
+            actor(),
+            "consent.withdrawn",
+            "consent",
+            record.id,
+            after={"lead_id": lead.id, "channel": channel.value, "reason": record.withdrawn_reason},
+        )

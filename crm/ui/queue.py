@@ -1,6 +1,7 @@
 """GET /queue : the call queue (in progress, scheduled retries, waiting for the calling window, failed),
 for the leads the user may see. Built from the CRM's records, not from Temporal (crm.ui.queue_queries
 says how each time is known)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
@@ -16,14 +17,34 @@ bp = Blueprint("queue", __name__)
 
 def sections(queue: q.CallQueue) -> list[dict]:
     return [
-        {"key": "in_progress", "title": _("Calls in progress"), "when": _("Started"), "rows": queue.in_progress,
-         "empty": _("No call is in progress.")},
-        {"key": "retries", "title": _("Scheduled retries"), "when": _("Retry at"), "rows": queue.retries,
-         "empty": _("No retry is scheduled.")},
-        {"key": "waiting_for_window", "title": _("Waiting for a calling window"), "when": _("Window opens"),
-         "rows": queue.waiting_for_window, "empty": _("No lead is waiting for calling hours.")},
-        {"key": "failed", "title": _("Failed calls (last 7 days)"), "when": _("Failed at"), "rows": queue.failed,
-         "empty": _("No call failed.")},
+        {
+            "key": "in_progress",
+            "title": _("Calls in progress"),
+            "when": _("Started"),
+            "rows": queue.in_progress,
+            "empty": _("No call is in progress."),
+        },
+        {
+            "key": "retries",
+            "title": _("Scheduled retries"),
+            "when": _("Retry at"),
+            "rows": queue.retries,
+            "empty": _("No retry is scheduled."),
+        },
+        {
+            "key": "waiting_for_window",
+            "title": _("Waiting for a calling window"),
+            "when": _("Window opens"),
+            "rows": queue.waiting_for_window,
+            "empty": _("No lead is waiting for calling hours."),
+        },
+        {
+            "key": "failed",
+            "title": _("Failed calls (last 7 days)"),
+            "when": _("Failed at"),
+            "rows": queue.failed,
+            "empty": _("No call failed."),
+        },
     ]
 
 
@@ -32,5 +53,6 @@ def sections(queue: q.CallQueue) -> list[dict]:
 def index():
     now = utcnow()
     queue = q.call_queue(user(), now, delay_s=q.retry_delay_s(current_app.config))
-    return render_template("ui/queue/index.html", sections=sections(queue), fmt=ui_formatter(), total=queue.total,
-                           now=now)
+    return render_template(
+        "ui/queue/index.html", sections=sections(queue), fmt=ui_formatter(), total=queue.total, now=now
+    )

@@ -21,12 +21,13 @@ Visibility: managers and admins see every live lead; sales see their own leads a
 (crm.ui.access.lead_visibility). A sales rep sees a task they own, one on a lead they own, or an
 unowned task on an unassigned lead.
 """
+
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -42,7 +43,7 @@ IN_PROGRESS_MAX_AGE = timedelta(hours=24)
 FAILED_DAYS = 7
 GROUP_LIMIT = 200
 DONE_LIMIT = 100
-DEFAULT_RETRY_DELAY_S = 4 * 3600   # ChainSettings.retry_delay_s
+DEFAULT_RETRY_DELAY_S = 4 * 3600  # ChainSettings.retry_delay_s
 TASK_TABS = ("mine", "today", "overdue", "done")
 
 I = Interaction
@@ -58,10 +59,10 @@ class QueueRow:
     company: str | None
     owner: str | None
     stage: str | None
-    at: datetime | None            # call started / retry due / window opens / call failed
+    at: datetime | None  # call started / retry due / window opens / call failed
     provider: str | None = None
-    status: str | None = None      # the call's status or its last outcome
-    attempts: int = 0              # outbound calls to the lead so far
+    status: str | None = None  # the call's status or its last outcome
+    attempts: int = 0  # outbound calls to the lead so far
     interaction_id: int | None = None
 
 
@@ -102,51 +103,108 @@ def _name(first: str | None, last: str | None, company: str | None, lead_id: int
 
 
 def _attempts():
-    return (sa.select(I.lead_id.label("lead_id"), sa.func.count().label("n"))
-            .where(IS_CALL).group_by(I.lead_id).subquery("attempts"))
+    return (
+        sa.select(I.lead_id.label("lead_id"), sa.func.count().label("n"))
+        .where(IS_CALL)
+        .group_by(I.lead_id)
+        .subquery("attempts")
+    )
 
 
 def _last_call():
     """The latest outbound call per lead (highest id)."""
-    return (sa.select(I.lead_id.label("lead_id"), sa.func.max(I.id).label("id")).where(IS_CALL)
-            .group_by(I.lead_id).subquery("last_call_id"))
+    return (
+        sa.select(I.lead_id.label("lead_id"), sa.func.max(I.id).label("id"))
+        .where(IS_CALL)
+        .group_by(I.lead_id)
+        .subquery("last_call_id")
+    )
 
 
 def _latest_audit(action: str):
-    return (sa.select(AuditEntry.entity_id.label("lead_id"), sa.func.max(AuditEntry.id).label("id"))
-            .where(AuditEntry.entity_type == "lead", AuditEntry.action == action)
-            .group_by(AuditEntry.entity_id).subquery(action.replace(".", "_")))
+    return (
+        sa.select(AuditEntry.entity_id.label("lead_id"), sa.func.max(AuditEntry.id).label("id"))
+        .where(AuditEntry.entity_type == "lead", AuditEntry.action == action)
+        .group_by(AuditEntry.entity_id)
+        .subquery(action.replace(".", "_"))
+    )
 
 
 def in_progress(who: User, now: datetime | None = None) -> list[QueueRow]:
     now = now or utcnow()
     lo = now - IN_PROGRESS_MAX_AGE
     attempts = _attempts()
-    stmt = (sa.select(I.id, I.lead_id, I.provider, I.status, CALL_TS.label("at"), Lead.first_name, Lead.last_name,
-                      Lead.company, Lead.chain_stage, User.name.label("owner"), attempts.c.n)
-            .join(Lead, Lead.id == I.lead_id).outerjoin(User, User.id == Lead.owner_id)
-            .outerjoin(attempts, attempts.c.lead_id == I.lead_id)
-            .where(IS_CALL, I.status.in_(LIVE_CALL_STATUSES), lead_visibility(who),
-                   sa.or_(I.started_at >= lo, sa.and_(I.started_at.is_(None), I.created_at >= lo)))
-            .order_by(CALL_TS, I.id).limit(GROUP_LIMIT))
-    return [QueueRow(r.lead_id, _name(r.first_name, r.last_name, r.company, r.lead_id), r.company, r.owner,
-                     r.chain_stage, r.at, r.provider, r.status, r.n or 0, r.id)
-            for r in db.session.execute(stmt)]
+    stmt = (
+        sa.select(
+            I.id,
+            I.lead_id,
+            I.provider,
+            I.status,
+            CALL_TS.label("at"),
+            Lead.first_name,
+            Lead.last_name,
+            Lead.company,
+            Lead.chain_stage,
+            User.name.label("owner"),
+            attempts.c.n,
+        )
+        .join(Lead, Lead.id == I.lead_id)
+        .outerjoin(User, User.id == Lead.owner_id)
+        .outerjoin(attempts, attempts.c.lead_id == I.lead_id)
+        .where(
+            IS_CALL,
+            I.status.in_(LIVE_CALL_STATUSES),
+            lead_visibility(who),
+            sa.or_(I.started_at >= lo, sa.and_(I.started_at.is_(None), I.created_at >= lo)),
+        )
+        .order_by(CALL_TS, I.id)
+        .limit(GROUP_LIMIT)
+    )
+    return [
+        QueueRow(
+            r.lead_id,
+            _name(r.first_name, r.last_name, r.company, r.lead_id),
+            r.company,
+            r.owner,
+            r.chain_stage,
+            r.at,
+            r.provider,
+            r.status,
+            r.n or 0,
+            r.id,
+        )
+        for r in db.session.execute(stmt)
+    ]
 
 
 def _waiting(who: User, stage: str, audit_action: str):
     attempts, last, entry = _attempts(), _last_call(), _latest_audit(audit_action)
     last_call = aliased(Interaction)
-    stmt = (sa.select(Lead.id, Lead.first_name, Lead.last_name, Lead.company, Lead.chain_stage,
-                      User.name.label("owner"), attempts.c.n, last_call.provider, last_call.outcome,
-                      last_call.id.label("call_id"), last_call.data.label("call_data"),
-                      AuditEntry.at.label("entered_at"), AuditEntry.after.label("audit_after"))
-            .outerjoin(User, User.id == Lead.owner_id)
-            .outerjoin(attempts, attempts.c.lead_id == Lead.id)
-            .outerjoin(last, last.c.lead_id == Lead.id).outerjoin(last_call, last_call.id == last.c.id)
-            .outerjoin(entry, entry.c.lead_id == Lead.id).outerjoin(AuditEntry, AuditEntry.id == entry.c.id)
-            .where(Lead.chain_stage == stage, lead_visibility(who))
-            .limit(GROUP_LIMIT))
+    stmt = (
+        sa.select(
+            Lead.id,
+            Lead.first_name,
+            Lead.last_name,
+            Lead.company,
+            Lead.chain_stage,
+            User.name.label("owner"),
+            attempts.c.n,
+            last_call.provider,
+            last_call.outcome,
+            last_call.id.label("call_id"),
+            last_call.data.label("call_data"),
+            AuditEntry.at.label("entered_at"),
+            AuditEntry.after.label("audit_after"),
+        )
+        .outerjoin(User, User.id == Lead.owner_id)
+        .outerjoin(attempts, attempts.c.lead_id == Lead.id)
+        .outerjoin(last, last.c.lead_id == Lead.id)
+        .outerjoin(last_call, last_call.id == last.c.id)
+        .outerjoin(entry, entry.c.lead_id == Lead.id)
+        .outerjoin(AuditEntry, AuditEntry.id == entry.c.id)
+        .where(Lead.chain_stage == stage, lead_visibility(who))
+        .limit(GROUP_LIMIT)
+    )
     return db.session.execute(stmt).all()
 
 
@@ -158,9 +216,20 @@ def retries(who: User, delay_s: int = DEFAULT_RETRY_DELAY_S) -> list[QueueRow]:
     rows = []
     for r in _waiting(who, "waiting_for_retry", "chain.waiting_for_retry"):
         due = r.entered_at + timedelta(seconds=delay_s) if r.entered_at else None
-        rows.append(QueueRow(r.id, _name(r.first_name, r.last_name, r.company, r.id), r.company, r.owner,
-                             r.chain_stage, due, r.provider, _call_status(r.outcome, r.call_data), r.n or 0,
-                             r.call_id))
+        rows.append(
+            QueueRow(
+                r.id,
+                _name(r.first_name, r.last_name, r.company, r.id),
+                r.company,
+                r.owner,
+                r.chain_stage,
+                due,
+                r.provider,
+                _call_status(r.outcome, r.call_data),
+                r.n or 0,
+                r.call_id,
+            )
+        )
     return _by_time(rows)
 
 
@@ -171,22 +240,33 @@ def _parse_moment(value) -> datetime | None:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def waiting_for_window(who: User) -> list[QueueRow]:
     rows = []
     for r in _waiting(who, "waiting_for_window", "call.refused"):
         opens = _parse_moment((r.audit_after or {}).get("next_window_start"))
-        rows.append(QueueRow(r.id, _name(r.first_name, r.last_name, r.company, r.id), r.company, r.owner,
-                             r.chain_stage, opens, r.provider, _call_status(r.outcome, r.call_data), r.n or 0,
-                             r.call_id))
+        rows.append(
+            QueueRow(
+                r.id,
+                _name(r.first_name, r.last_name, r.company, r.id),
+                r.company,
+                r.owner,
+                r.chain_stage,
+                opens,
+                r.provider,
+                _call_status(r.outcome, r.call_data),
+                r.n or 0,
+                r.call_id,
+            )
+        )
     return _by_time(rows)
 
 
 def _by_time(rows: list[QueueRow]) -> list[QueueRow]:
     """Soonest first; unknown times last."""
-    far = datetime.max.replace(tzinfo=timezone.utc)
+    far = datetime.max.replace(tzinfo=UTC)
     return sorted(rows, key=lambda r: (r.at or far, r.lead_id))
 
 
@@ -194,25 +274,59 @@ def failed(who: User, now: datetime | None = None, days: int = FAILED_DAYS) -> l
     now = now or utcnow()
     lo = now - timedelta(days=days)
     attempts = _attempts()
-    stmt = (sa.select(I.id, I.lead_id, I.provider, I.summary, I.outcome, END_STATUS.label("end_status"),
-                      sa.func.coalesce(I.ended_at, I.started_at, I.created_at, type_=UTCDateTime()).label("at"),
-                      Lead.first_name, Lead.last_name, Lead.company, Lead.chain_stage, User.name.label("owner"),
-                      attempts.c.n)
-            .join(Lead, Lead.id == I.lead_id).outerjoin(User, User.id == Lead.owner_id)
-            .outerjoin(attempts, attempts.c.lead_id == I.lead_id)
-            .where(IS_CALL, sa.or_(END_STATUS == "failed", I.outcome == "failed", I.status == "failed"),
-                   sa.or_(I.started_at >= lo, sa.and_(I.started_at.is_(None), I.created_at >= lo)),
-                   lead_visibility(who))
-            .order_by(CALL_TS.desc(), I.id.desc()).limit(GROUP_LIMIT))
-    return [QueueRow(r.lead_id, _name(r.first_name, r.last_name, r.company, r.lead_id), r.company, r.owner,
-                     r.chain_stage, r.at, r.provider, "failed", r.n or 0, r.id)
-            for r in db.session.execute(stmt)]
+    stmt = (
+        sa.select(
+            I.id,
+            I.lead_id,
+            I.provider,
+            I.summary,
+            I.outcome,
+            END_STATUS.label("end_status"),
+            sa.func.coalesce(I.ended_at, I.started_at, I.created_at, type_=UTCDateTime()).label("at"),
+            Lead.first_name,
+            Lead.last_name,
+            Lead.company,
+            Lead.chain_stage,
+            User.name.label("owner"),
+            attempts.c.n,
+        )
+        .join(Lead, Lead.id == I.lead_id)
+        .outerjoin(User, User.id == Lead.owner_id)
+        .outerjoin(attempts, attempts.c.lead_id == I.lead_id)
+        .where(
+            IS_CALL,
+            sa.or_(END_STATUS == "failed", I.outcome == "failed", I.status == "failed"),
+            sa.or_(I.started_at >= lo, sa.and_(I.started_at.is_(None), I.created_at >= lo)),
+            lead_visibility(who),
+        )
+        .order_by(CALL_TS.desc(), I.id.desc())
+        .limit(GROUP_LIMIT)
+    )
+    return [
+        QueueRow(
+            r.lead_id,
+            _name(r.first_name, r.last_name, r.company, r.lead_id),
+            r.company,
+            r.owner,
+            r.chain_stage,
+            r.at,
+            r.provider,
+            "failed",
+            r.n or 0,
+            r.id,
+        )
+        for r in db.session.execute(stmt)
+    ]
 
 
 def call_queue(who: User, now: datetime | None = None, *, delay_s: int = DEFAULT_RETRY_DELAY_S) -> CallQueue:
     now = now or utcnow()
-    return CallQueue(in_progress=in_progress(who, now), retries=retries(who, delay_s),
-                     waiting_for_window=waiting_for_window(who), failed=failed(who, now))
+    return CallQueue(
+        in_progress=in_progress(who, now),
+        retries=retries(who, delay_s),
+        waiting_for_window=waiting_for_window(who),
+        failed=failed(who, now),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ tasks
@@ -239,8 +353,11 @@ def task_visibility(who: User) -> sa.ColumnElement[bool]:
     lead_ok = sa.or_(Task.lead_id.is_(None), lead_visibility(who))
     if who.role in MANAGERS:
         return lead_ok
-    mine = sa.or_(Task.owner_id == who.id, Lead.owner_id == who.id,
-                  sa.and_(Task.owner_id.is_(None), Task.lead_id.is_not(None), Lead.owner_id.is_(None)))
+    mine = sa.or_(
+        Task.owner_id == who.id,
+        Lead.owner_id == who.id,
+        sa.and_(Task.owner_id.is_(None), Task.lead_id.is_not(None), Lead.owner_id.is_(None)),
+    )
     return sa.and_(lead_ok, mine)
 
 
@@ -248,8 +365,8 @@ def day_bounds(who: User, now: datetime) -> tuple[datetime, datetime]:
     """[today 00:00, tomorrow 00:00) in the user's zone, as UTC."""
     zone = zone_of(who)
     today = now.astimezone(zone).date()
-    start = datetime.combine(today, time(0), zone).astimezone(timezone.utc)
-    end = datetime.combine(today + timedelta(days=1), time(0), zone).astimezone(timezone.utc)
+    start = datetime.combine(today, time(0), zone).astimezone(UTC)
+    end = datetime.combine(today + timedelta(days=1), time(0), zone).astimezone(UTC)
     return start, end
 
 
@@ -273,19 +390,34 @@ def _task_select(*columns):
 
 def _task_rows(who: User, *where):
     owner = aliased(User)
-    return (_task_select(Task.id, Task.title, Task.kind, Task.details, Task.due_at, Task.status, Task.completed_at,
-                         Task.owner_id, owner.name.label("owner"), Task.lead_id, Lead.first_name, Lead.last_name,
-                         Lead.company)
-            .outerjoin(owner, owner.id == Task.owner_id)
-            .where(task_visibility(who), *where))
+    return (
+        _task_select(
+            Task.id,
+            Task.title,
+            Task.kind,
+            Task.details,
+            Task.due_at,
+            Task.status,
+            Task.completed_at,
+            Task.owner_id,
+            owner.name.label("owner"),
+            Task.lead_id,
+            Lead.first_name,
+            Lead.last_name,
+            Lead.company,
+        )
+        .outerjoin(owner, owner.id == Task.owner_id)
+        .where(task_visibility(who), *where)
+    )
 
 
 def tasks(who: User, tab: str, now: datetime | None = None) -> list[TaskRow]:
     now = now or utcnow()
     stmt = _task_rows(who, _tab_filter(tab, who, now))
     if tab == "done":
-        stmt = stmt.order_by(sa.case((Task.completed_at.is_(None), 1), else_=0), Task.completed_at.desc(),
-                             Task.id.desc()).limit(DONE_LIMIT)
+        stmt = stmt.order_by(
+            sa.case((Task.completed_at.is_(None), 1), else_=0), Task.completed_at.desc(), Task.id.desc()
+        ).limit(DONE_LIMIT)
     else:
         # Undated tasks last (the portable spelling of NULLS LAST).
         stmt = stmt.order_by(sa.case((Task.due_at.is_(None), 1), else_=0), Task.due_at, Task.id).limit(GROUP_LIMIT)
@@ -301,9 +433,22 @@ def _task_list(stmt, now: datetime) -> list[TaskRow]:
     out = []
     for r in db.session.execute(stmt):
         status = getattr(r.status, "value", r.status)
-        out.append(TaskRow(r.id, r.title, r.kind, r.details, r.due_at, status, r.completed_at, r.owner_id, r.owner,
-                           r.lead_id, _name(r.first_name, r.last_name, r.company, r.lead_id) if r.lead_id else None,
-                           overdue=status == TaskStatus.OPEN.value and r.due_at is not None and r.due_at < now))
+        out.append(
+            TaskRow(
+                r.id,
+                r.title,
+                r.kind,
+                r.details,
+                r.due_at,
+                status,
+                r.completed_at,
+                r.owner_id,
+                r.owner,
+                r.lead_id,
+                _name(r.first_name, r.last_name, r.company, r.lead_id) if r.lead_id else None,
+                overdue=status == TaskStatus.OPEN.value and r.due_at is not None and r.due_at < now,
+            )
+        )
     return out
 
 
@@ -317,17 +462,25 @@ def task_counts(who: User, now: datetime | None = None) -> dict[str, int]:
 
 def visible_task(who: User, task_id: int) -> Task | None:
     """The task if `who` may see (and so complete) it, else None."""
-    return db.session.scalar(sa.select(Task).outerjoin(Lead, Lead.id == Task.lead_id)
-                             .where(Task.id == task_id, task_visibility(who)))
+    return db.session.scalar(
+        sa.select(Task).outerjoin(Lead, Lead.id == Task.lead_id).where(Task.id == task_id, task_visibility(who))
+    )
 
 
 def complete_task(task: Task, who: User, now: datetime | None = None) -> bool:
     """Mark done (audited). False when it was not open (done twice, or cancelled): nothing changes."""
     from crm.services import audit
+
     if task.status != TaskStatus.OPEN:
         return False
     task.status, task.completed_at = TaskStatus.DONE, now or utcnow()
-    audit.record(f"user:{who.id}", "task.done", "task", task.id, before={"status": "open"},
-                 after={"status": "done", "lead_id": task.lead_id})
+    audit.record(
+        f"user:{who.id}",
+        "task.done",
+        "task",
+        task.id,
+        before={"status": "open"},
+        after={"status": "done", "lead_id": task.lead_id},
+    )
     db.session.commit()
     return True

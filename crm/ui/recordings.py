@@ -15,11 +15,12 @@ audio becomes application/octet-stream, never HTML on our origin). When the prov
 gets a page: 504 when it does not answer in time, 502 when it errs or cannot be reached, 404 when it
 no longer has the recording; never a 500.
 """
+
 from __future__ import annotations
 
 import logging
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import sqlalchemy as sa
@@ -33,18 +34,29 @@ log = logging.getLogger(__name__)
 bp = Blueprint("recordings", __name__)
 
 CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 15.0           # between two chunks of the provider's answer
+READ_TIMEOUT_S = 15.0  # between two chunks of the provider's answer
 CHUNK = 64 * 1024
 PASSED_ON = ("Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified")
-EXTENSIONS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/mpeg": "mp3",
-              "audio/mp3": "mp3", "audio/ogg": "ogg", "audio/webm": "webm", "audio/mp4": "m4a"}
+EXTENSIONS = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/ogg": "ogg",
+    "audio/webm": "webm",
+    "audio/mp4": "m4a",
+}
 WEB_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
 def _recording_url(lead_id: int, call_id: int) -> str:
     """The provider URL of a call of this lead, or 404 (also for a call of another lead: ids are guessable)."""
-    url = db.session.scalar(sa.select(Interaction.recording_url).where(
-        Interaction.id == call_id, Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.CALL))
+    url = db.session.scalar(
+        sa.select(Interaction.recording_url).where(
+            Interaction.id == call_id, Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.CALL
+        )
+    )
     if not url or not WEB_URL.match(url):
         abort(404)
     return url
@@ -74,7 +86,7 @@ def play(lead_id: int, call_id: int):
         client.close()
         log.warning("recording of call %s: provider timed out (%s)", call_id, type(e).__name__)
         return _unavailable(504)
-    except httpx.HTTPError as e:   # refused, reset, TLS, bad URL: no answer to pass on
+    except httpx.HTTPError as e:  # refused, reset, TLS, bad URL: no answer to pass on
         client.close()
         log.warning("recording of call %s: provider unreachable (%s)", call_id, type(e).__name__)
         return _unavailable(502)
@@ -94,7 +106,7 @@ def play(lead_id: int, call_id: int):
     def body() -> Iterator[bytes]:
         try:
             yield from upstream.iter_raw(CHUNK)
-        except httpx.HTTPError as e:   # the headers are out: all that is left is to end the body early
+        except httpx.HTTPError as e:  # the headers are out: all that is left is to end the body early
             log.warning("recording of call %s: stream broke off (%s)", call_id, type(e).__name__)
         finally:
             close()
@@ -104,7 +116,7 @@ def play(lead_id: int, call_id: int):
     if status == 416:
         close()
     else:
-        response.call_on_close(close)   # also when the body is never read (HEAD, a client gone at once)
+        response.call_on_close(close)  # also when the body is never read (HEAD, a client gone at once)
     for name in PASSED_ON:
         if name in upstream.headers and not (name == "Content-Length" and status == 416):
             response.headers[name] = upstream.headers[name]

@@ -13,6 +13,7 @@ says so and nothing is recorded as requested.
 Admins set the exchange rates the reports and the lead pages convert provider costs with
 (POST /reports/fx-rates, crm.services.money): validated entry by entry (422 naming each bad one, nothing
 stored), audited, over LEADCHAIN_FX_RATES pair by pair; an empty field goes back to the configured rates."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -23,10 +24,10 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from crm.extensions import db
 from crm.models.reports import Report, ReportDocument
 from crm.models.types import utcnow
+from crm.models.users import Role
 from crm.reports.i18n import LANGUAGES
 from crm.reports.periods import KINDS, REPORT_TZ, Period, local_date, period_for
 from crm.reports.store import is_to_date
-from crm.models.users import Role
 from crm.services import audit, money
 from crm.temporal_gateway import TemporalUnavailable, gateway
 from crm.ui.access import admin_only, manager_only, user
@@ -65,9 +66,15 @@ def _fx_context(entered: str | None = None, errors: list[str] | None = None) -> 
         broken = None
     except money.MoneyConfigError as e:  # shown, not raised: the page must still open
         company, configured, admin, broken = money.DEFAULT_CURRENCY, "", "", str(e)
-    return {"fx_company": company, "fx_configured": configured, "fx_admin": admin,
-            "fx_entered": admin if entered is None else entered, "fx_errors": errors or [], "fx_broken": broken,
-            "is_admin": user().role == Role.ADMIN}
+    return {
+        "fx_company": company,
+        "fx_configured": configured,
+        "fx_admin": admin,
+        "fx_entered": admin if entered is None else entered,
+        "fx_errors": errors or [],
+        "fx_broken": broken,
+        "is_admin": user().role == Role.ADMIN,
+    }
 
 
 @bp.get("/reports")
@@ -77,26 +84,43 @@ def index():
 
 
 def _index(status: int = 200, **fx):
-    reports = db.session.scalars(sa.select(Report).order_by(Report.period_start.desc(), Report.kind)
-                                 .limit(LIST_LIMIT)).all()
+    reports = db.session.scalars(
+        sa.select(Report).order_by(Report.period_start.desc(), Report.kind).limit(LIST_LIMIT)
+    ).all()
     docs: dict[int, list] = {}
     if reports:
-        rows = db.session.execute(sa.select(ReportDocument.report_id, ReportDocument.language,
-                                            ReportDocument.size_bytes, ReportDocument.filename)
-                                  .where(ReportDocument.report_id.in_([r.id for r in reports]))
-                                  .order_by(ReportDocument.language))
+        rows = db.session.execute(
+            sa.select(
+                ReportDocument.report_id, ReportDocument.language, ReportDocument.size_bytes, ReportDocument.filename
+            )
+            .where(ReportDocument.report_id.in_([r.id for r in reports]))
+            .order_by(ReportDocument.language)
+        )
         for row in rows:
             docs.setdefault(row.report_id, []).append(row)
     fmt = ui_formatter()
     items = []
     for r in reports:
         period = period_for(r.kind, local_date(r.period_start, r.timezone), r.timezone) if r.kind in KINDS else None
-        items.append({"report": r, "docs": docs.get(r.id, []), "kind": kind_names().get(r.kind, r.kind),
-                      "period": fmt.period_label(period) if period else fmt.moment(r.period_start),
-                      "to_date": to_date_label(fmt, r.period_end) if is_to_date(r) else None})
-    return render_template("ui/reports/index.html", items=items, fmt=fmt, kinds=kind_names(),
-                           default_day=default_day().isoformat(), today=today().isoformat(),
-                           language_names={"de": "Deutsch", "en": "English"}, **_fx_context(**fx)), status
+        items.append(
+            {
+                "report": r,
+                "docs": docs.get(r.id, []),
+                "kind": kind_names().get(r.kind, r.kind),
+                "period": fmt.period_label(period) if period else fmt.moment(r.period_start),
+                "to_date": to_date_label(fmt, r.period_end) if is_to_date(r) else None,
+            }
+        )
+    return render_template(
+        "ui/reports/index.html",
+        items=items,
+        fmt=fmt,
+        kinds=kind_names(),
+        default_day=default_day().isoformat(),
+        today=today().isoformat(),
+        language_names={"de": "Deutsch", "en": "English"},
+        **_fx_context(**fx),
+    ), status
 
 
 @bp.post("/reports/fx-rates")
@@ -122,8 +146,9 @@ def fx_rates():
 def download(report_id: int, lang: str):
     if lang not in LANGUAGES:
         abort(404)
-    doc = db.session.scalar(sa.select(ReportDocument).where(ReportDocument.report_id == report_id,
-                                                            ReportDocument.language == lang))
+    doc = db.session.scalar(
+        sa.select(ReportDocument).where(ReportDocument.report_id == report_id, ReportDocument.language == lang)
+    )
     if doc is None:
         abort(404)
     audit.record(f"user:{user().id}", "report.downloaded", "report", report_id, after={"language": lang})
@@ -172,11 +197,17 @@ def _start(period: Period, to_date: bool) -> str:
 
     async def start(client) -> str:
         try:
-            await client.start_workflow("ReportWorkflow", request_, id=workflow_id(period, to_date), task_queue=queue,
-                                        execution_timeout=timedelta(hours=6))
+            await client.start_workflow(
+                "ReportWorkflow",
+                request_,
+                id=workflow_id(period, to_date),
+                task_queue=queue,
+                execution_timeout=timedelta(hours=6),
+            )
             return "started"
         except WorkflowAlreadyStartedError:
             return "running"
+
     return gateway().run(start)
 
 
@@ -189,8 +220,9 @@ def generate():
     period, to_date = requested
     fmt = ui_formatter()
     label = f"{kind_names()[period.kind]} {fmt.period_label(period)}"
-    existing = db.session.scalar(sa.select(Report).where(Report.kind == period.kind,
-                                                         Report.period_start == period.start))
+    existing = db.session.scalar(
+        sa.select(Report).where(Report.kind == period.kind, Report.period_start == period.start)
+    )
     # A provisional (to-date) report never blocks: the final build replaces it, a new request refreshes it.
     # A final one (e.g. the daily run's at 18:00) is not replaced by a to-date request.
     if existing is not None and existing.documents and not is_to_date(existing):
@@ -201,16 +233,36 @@ def generate():
     try:
         outcome = _start(period, to_date)
     except TemporalUnavailable:
-        flash(_("The report service (Temporal) cannot be reached, so %(report)s was not requested. "
-                "Please try again later.", report=label), "error")
+        flash(
+            _(
+                "The report service (Temporal) cannot be reached, so %(report)s was not requested. "
+                "Please try again later.",
+                report=label,
+            ),
+            "error",
+        )
         return redirect(url_for("reports.index"), code=303)
     if outcome == "running":
         flash(_("%(report)s is being generated already.", report=label), "info")
     else:
-        audit.record(f"user:{user().id}", "report.generate_requested", "report", existing.id if existing else None,
-                     after={"kind": period.kind, "first_day": period.first_day.isoformat(), "to_date": to_date,
-                            "workflow_id": workflow_id(period, to_date)})
+        audit.record(
+            f"user:{user().id}",
+            "report.generate_requested",
+            "report",
+            existing.id if existing else None,
+            after={
+                "kind": period.kind,
+                "first_day": period.first_day.isoformat(),
+                "to_date": to_date,
+                "workflow_id": workflow_id(period, to_date),
+            },
+        )
         db.session.commit()
-        flash(_("%(report)s is being generated. It appears in this list when the reports worker has built it.",
-                report=label), "success")
+        flash(
+            _(
+                "%(report)s is being generated. It appears in this list when the reports worker has built it.",
+                report=label,
+            ),
+            "success",
+        )
     return redirect(url_for("reports.index"), code=303)

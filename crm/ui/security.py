@@ -18,6 +18,7 @@ styles, frame-ancestors 'none', nosniff, a referrer policy, HSTS on HTTPS.
 Rate limits (S9): only the login POST is limited: 5/minute per IP and account, 20/hour per IP; only
 failed attempts count, so the real user is never locked out for longer than the window.
 ``LEADCHAIN_RATELIMIT_STORAGE`` (e.g. ``redis://redis:6379/1``) shares counters between processes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -55,10 +56,12 @@ class RecordIdConverter(IntegerConverter):
 
     regex = r"[0-9]+"
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
-                 signed: bool = False) -> None:
-        super().__init__(map, fixed_digits=fixed_digits, min=min, signed=signed,
-                         max=MAX_RECORD_ID if max is None else max)
+    def __init__(
+        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
+    ) -> None:
+        super().__init__(
+            map, fixed_digits=fixed_digits, min=min, signed=signed, max=MAX_RECORD_ID if max is None else max
+        )
 
     def to_python(self, value: str):
         if len(value) > 10:  # int() of thousands of digits is slow (and refused beyond 4300)
@@ -70,8 +73,7 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
 
 # Templates and static files of every UI area: templates/ui/..., /ui/static/...
-assets = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
-                   static_url_path="/ui/static")
+assets = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/ui/static")
 
 
 class Anonymous(AnonymousUserMixin):
@@ -97,9 +99,12 @@ def _configure(app: Flask) -> bool:
         secure = _env_flag("LEADCHAIN_COOKIE_SECURE", not (app.debug or app.testing))
     cfg["UI_COOKIE_SECURE"] = secure
     cfg.setdefault("UI_SESSION_IDLE", timedelta(minutes=int(os.environ.get("LEADCHAIN_SESSION_IDLE_MINUTES", "30"))))
-    cfg.setdefault("UI_SESSION_LIFETIME",
-                   timedelta(hours=int(os.environ.get("LEADCHAIN_SESSION_LIFETIME_HOURS", "12"))))
-    cfg["SESSION_COOKIE_NAME"] = cfg.get("UI_SESSION_COOKIE_NAME") or ("__Host-leadchain" if secure else "leadchain_session")
+    cfg.setdefault(
+        "UI_SESSION_LIFETIME", timedelta(hours=int(os.environ.get("LEADCHAIN_SESSION_LIFETIME_HOURS", "12")))
+    )
+    cfg["SESSION_COOKIE_NAME"] = cfg.get("UI_SESSION_COOKIE_NAME") or (
+        "__Host-leadchain" if secure else "leadchain_session"
+    )
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_SECURE"] = secure
@@ -124,6 +129,7 @@ def init_security(app: Flask) -> None:
     if hops > 0:
         # Only behind known proxies: X-Forwarded-For is trusted for exactly that many hops.
         from werkzeug.middleware.proxy_fix import ProxyFix
+
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     login = LoginManager()
@@ -139,24 +145,38 @@ def init_security(app: Flask) -> None:
     app.before_request(_csrf_guard)
     app.before_request(_refuse_nul)
 
-    app.after_request(_restore_view_headers)   # runs after Talisman's hook (reverse order)
-    Talisman(app, force_https=False, strict_transport_security=secure,
-             strict_transport_security_max_age=365 * 24 * 3600,
-             session_cookie_secure=secure, session_cookie_http_only=True, session_cookie_samesite="Lax",
-             frame_options="DENY", referrer_policy="strict-origin-when-cross-origin",
-             content_security_policy={
-                 "default-src": "'self'", "script-src": "'self'", "style-src": "'self'",
-                 "img-src": "'self' data:", "object-src": "'none'", "base-uri": "'self'",
-                 # Call recordings play through the CRM's own proxy (crm.ui.recordings): no provider
-                 # origin, nor the sandbox's plain-http loopback, has to be allowed.
-                 "media-src": "'self'",
-                 "form-action": "'self'", "frame-ancestors": "'none'"},
-             permissions_policy={"geolocation": "()", "microphone": "()", "camera": "()"})
+    app.after_request(_restore_view_headers)  # runs after Talisman's hook (reverse order)
+    Talisman(
+        app,
+        force_https=False,
+        strict_transport_security=secure,
+        strict_transport_security_max_age=365 * 24 * 3600,
+        session_cookie_secure=secure,
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        content_security_policy={
+            "default-src": "'self'",
+            "script-src": "'self'",
+            "style-src": "'self'",
+            "img-src": "'self' data:",
+            "object-src": "'none'",
+            "base-uri": "'self'",
+            # Call recordings play through the CRM's own proxy (crm.ui.recordings): no provider
+            # origin, nor the sandbox's plain-http loopback, has to be allowed.
+            "media-src": "'self'",
+            "form-action": "'self'",
+            "frame-ancestors": "'none'",
+        },
+        permissions_policy={"geolocation": "()", "microphone": "()", "camera": "()"},
+    )
     app.after_request(_remember_view_headers)  # runs before Talisman's hook
 
     limiter.init_app(app)
 
     from crm.ui.i18n import init_i18n
+
     init_i18n(app)
 
     app.register_blueprint(assets)
@@ -167,6 +187,7 @@ def init_security(app: Flask) -> None:
 
 # --- sessions -----------------------------------------------------------------------------------
 
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -174,8 +195,7 @@ def _hash(token: str) -> str:
 def _load_user(token: str) -> User | None:
     now = utcnow()
     record = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _hash(token)))
-    if (record is None or record.revoked_at is not None or record.expires_at <= now
-            or record.idle_expires_at <= now):
+    if record is None or record.revoked_at is not None or record.expires_at <= now or record.idle_expires_at <= now:
         session.pop("_user_id", None)
         return None
     user = db.session.get(User, record.user_id)
@@ -205,9 +225,16 @@ def sign_in(user: User) -> None:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     cfg = current_app.config
-    db.session.add(UserSession(token_hash=_hash(token), user_id=user.id, created_at=now, last_seen_at=now,
-                               idle_expires_at=now + cfg["UI_SESSION_IDLE"],
-                               expires_at=now + cfg["UI_SESSION_LIFETIME"]))
+    db.session.add(
+        UserSession(
+            token_hash=_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            idle_expires_at=now + cfg["UI_SESSION_IDLE"],
+            expires_at=now + cfg["UI_SESSION_LIFETIME"],
+        )
+    )
     db.session.commit()
     session.clear()
     session.permanent = True
@@ -221,9 +248,11 @@ def sign_out() -> None:
     """Revoke this browser's session and forget the cookie's contents."""
     token = session.get("_user_id")
     if isinstance(token, str):
-        db.session.execute(sa.update(UserSession).where(UserSession.token_hash == _hash(token),
-                                                        UserSession.revoked_at.is_(None))
-                           .values(revoked_at=utcnow(), revoked_reason="logout"))
+        db.session.execute(
+            sa.update(UserSession)
+            .where(UserSession.token_hash == _hash(token), UserSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason="logout")
+        )
         db.session.commit()
     session.clear()
     g._login_user = None
@@ -242,13 +271,20 @@ def revoke_sessions(user_id: int, reason: str, *, keep_current: bool = False) ->
 def purge_sessions(older_than: datetime) -> int:
     """Delete sessions that ended before `older_than`: expired, idle too long or revoked (housekeeping).
     The caller commits."""
-    result = db.session.execute(sa.delete(UserSession).where(sa.or_(
-        UserSession.expires_at < older_than, UserSession.idle_expires_at < older_than,
-        UserSession.revoked_at < older_than)))
+    result = db.session.execute(
+        sa.delete(UserSession).where(
+            sa.or_(
+                UserSession.expires_at < older_than,
+                UserSession.idle_expires_at < older_than,
+                UserSession.revoked_at < older_than,
+            )
+        )
+    )
     return result.rowcount or 0
 
 
 # --- request guards -----------------------------------------------------------------------------
+
 
 def wants_json() -> bool:
     return request.path.startswith(JSON_PREFIXES)
@@ -278,8 +314,10 @@ def _refuse_nul() -> None:
 # A view that sets one of these itself knows better (the unsubscribe page: no-referrer for its token URL).
 VIEW_HEADERS = ("Referrer-Policy", "Content-Security-Policy", "X-Frame-Options")
 # The public unsubscribe page is self-contained with an inline <style> (no scripts): allow just that.
-UNSUBSCRIBE_CSP = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; object-src 'none'; "
-                   "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+UNSUBSCRIBE_CSP = (
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def _remember_view_headers(response):
@@ -306,6 +344,7 @@ def csrf_field():
     """The hidden CSRF input for a form: ``{{ csrf_field() }}``."""
     from flask_wtf.csrf import generate_csrf
     from markupsafe import Markup
+
     return Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
 
 
@@ -326,11 +365,15 @@ def _layout_context() -> dict:
     from flask_login import current_user
 
     from crm.ui.i18n import _
+
     items = []
     if getattr(current_user, "is_authenticated", False):
         for path, label, roles in NAV:
             if current_user.role in roles:
-                active = request.path == path if path == "/" else (
-                    request.path == path or request.path.startswith(path + "/"))
+                active = (
+                    request.path == path
+                    if path == "/"
+                    else (request.path == path or request.path.startswith(path + "/"))
+                )
                 items.append({"path": path, "label": _(label), "active": active})
     return {"nav_items": items}

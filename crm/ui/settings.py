@@ -9,6 +9,7 @@ validates through the parser its default goes through; a bad value is refused wi
 and nothing is stored. "Reset to default" deletes the override. Every change is audited. The other
 gate limits (attempts per day, holidays, express consent) stay environment settings, shown read-only.
 Provider keys live in Vault (or the environment): the page says only whether each is set, never its value."""
+
 from __future__ import annotations
 
 import logging
@@ -44,6 +45,7 @@ USER_FIELDS = ("email", "name", "role", "language", "active")
 @bp.context_processor
 def _helpers() -> dict:
     from flask_babel import format_datetime
+
     return {"when": lambda value: format_datetime(value, "short") if value else ""}
 
 
@@ -59,8 +61,12 @@ def _target(user_id: int) -> User:
 
 
 def _active_admins() -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(User)
-                             .where(User.role == Role.ADMIN, User.active.is_(True))) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
+        )
+        or 0
+    )
 
 
 @bp.get("")
@@ -75,8 +81,9 @@ def index():
 def users():
     """Every user with role, language and state; the form for a new one."""
     people = db.session.scalars(sa.select(User).order_by(User.active.desc(), User.name)).all()
-    return render_template("ui/settings/users.html", people=people, roles=list(Role), languages=LANGUAGES,
-                           problems=[], form={})
+    return render_template(
+        "ui/settings/users.html", people=people, roles=list(Role), languages=LANGUAGES, problems=[], form={}
+    )
 
 
 @bp.post("/users")
@@ -84,6 +91,7 @@ def users():
 def create_user():
     """Create a user with an initial password (the password policy applies)."""
     from crm.ui.auth import hasher, password_problems
+
     form = {k: (request.form.get(k) or "").strip() for k in ("email", "name", "role", "language")}
     password = request.form.get("password") or ""
     problems = []
@@ -100,10 +108,16 @@ def create_user():
     problems += password_problems(password, email=form["email"])
     if problems:
         people = db.session.scalars(sa.select(User).order_by(User.active.desc(), User.name)).all()
-        return render_template("ui/settings/users.html", people=people, roles=list(Role), languages=LANGUAGES,
-                               problems=problems, form=form), 422
-    new = User(email=form["email"], name=form["name"], role=Role(form["role"]), language=form["language"],
-               password_hash=hasher().hash(password))
+        return render_template(
+            "ui/settings/users.html", people=people, roles=list(Role), languages=LANGUAGES, problems=problems, form=form
+        ), 422
+    new = User(
+        email=form["email"],
+        name=form["name"],
+        role=Role(form["role"]),
+        language=form["language"],
+        password_hash=hasher().hash(password),
+    )
     db.session.add(new)
     db.session.flush()
     audit.record(_actor(), "user.create", "user", new.id, after=audit.snapshot(new, USER_FIELDS))
@@ -128,8 +142,7 @@ def change_role(user_id: int):
         before = audit.snapshot(target, USER_FIELDS)
         target.role = role
         revoke_sessions(target.id, "role")
-        audit.record(_actor(), "user.role", "user", target.id, before=before,
-                     after=audit.snapshot(target, USER_FIELDS))
+        audit.record(_actor(), "user.role", "user", target.id, before=before, after=audit.snapshot(target, USER_FIELDS))
         db.session.commit()
         flash(_("Role of %(name)s changed.", name=target.name), "success")
     return redirect(url_for("settings.users"))
@@ -152,11 +165,21 @@ def set_active(user_id: int):
         target.active = active
         if not active:
             revoke_sessions(target.id, "deactivated")
-        audit.record(_actor(), "user.activate" if active else "user.deactivate", "user", target.id,
-                     before=before, after=audit.snapshot(target, USER_FIELDS))
+        audit.record(
+            _actor(),
+            "user.activate" if active else "user.deactivate",
+            "user",
+            target.id,
+            before=before,
+            after=audit.snapshot(target, USER_FIELDS),
+        )
         db.session.commit()
-        flash(_("%(name)s is active again.", name=target.name) if active
-              else _("%(name)s is deactivated and signed out.", name=target.name), "success")
+        flash(
+            _("%(name)s is active again.", name=target.name)
+            if active
+            else _("%(name)s is deactivated and signed out.", name=target.name),
+            "success",
+        )
     return redirect(url_for("settings.users"))
 
 
@@ -165,6 +188,7 @@ def set_active(user_id: int):
 def set_user_password(user_id: int):
     """Set a new password for a user (e.g. forgotten); their sessions end."""
     from crm.ui.auth import password_problems, set_password
+
     target = _target(user_id)
     password = request.form.get("password") or ""
     problems = password_problems(password, email=target.email)
@@ -183,9 +207,11 @@ def set_user_password(user_id: int):
 
 # ---------------------------------------------------------------- scoring rules and gate threshold
 
+
 def _file_rules_text() -> tuple[str | None, str | None]:
     """(the rules file's text, why it cannot be read)."""
     from crm.services.scoring import rules_path
+
     target = rules_path()
     try:
         return target.read_text(encoding="utf-8"), None
@@ -200,6 +226,7 @@ def _chain_threshold() -> int:
     import os
 
     from workflows.payloads import ChainSettings
+
     default = ChainSettings().gate_threshold
     raw = current_app.config.get("LEADCHAIN_CHAIN_SETTINGS") or os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
     try:
@@ -209,11 +236,18 @@ def _chain_threshold() -> int:
         return default
 
 
-def _scoring_page(*, rules_text: str | None = None, rules_error: str | None = None,
-                  threshold_value: str | None = None, threshold_error: str | None = None, status: int = 200):
+def _scoring_page(
+    *,
+    rules_text: str | None = None,
+    rules_error: str | None = None,
+    threshold_value: str | None = None,
+    threshold_error: str | None = None,
+    status: int = 200,
+):
     import os
 
     from crm.services.scoring import RULES_ENV, ScoringConfigError
+
     default_threshold = _chain_threshold()
     stored_rules = app_settings.stored(app_settings.SCORING_RULES)
     stored_threshold = app_settings.stored(app_settings.GATE_THRESHOLD)
@@ -227,10 +261,19 @@ def _scoring_page(*, rules_text: str | None = None, rules_error: str | None = No
     if threshold_value is None:
         threshold_value = str(stored_threshold.value if stored_threshold is not None else default_threshold)
     return render_template(
-        "ui/settings/scoring.html", rules=rules, error=error, env_name=RULES_ENV,
-        custom_file=bool(os.environ.get(RULES_ENV)), stored_rules=stored_rules, stored_threshold=stored_threshold,
-        rules_text=rules_text, rules_error=rules_error, threshold_value=threshold_value,
-        threshold_error=threshold_error, default_threshold=default_threshold), status
+        "ui/settings/scoring.html",
+        rules=rules,
+        error=error,
+        env_name=RULES_ENV,
+        custom_file=bool(os.environ.get(RULES_ENV)),
+        stored_rules=stored_rules,
+        stored_threshold=stored_threshold,
+        rules_text=rules_text,
+        rules_error=rules_error,
+        threshold_value=threshold_value,
+        threshold_error=threshold_error,
+        default_threshold=default_threshold,
+    ), status
 
 
 @bp.get("/scoring")
@@ -251,8 +294,9 @@ def save_scoring_rules():
         db.session.rollback()
         return _scoring_page(rules_text=text, rules_error=e.detail, status=422)
     db.session.commit()
-    flash(_("Scoring rules %(version)s saved; the chain uses them from its next score.", version=rules.version),
-          "success")
+    flash(
+        _("Scoring rules %(version)s saved; the chain uses them from its next score.", version=rules.version), "success"
+    )
     return redirect(url_for("settings.scoring"))
 
 
@@ -273,8 +317,9 @@ def save_gate_threshold():
         threshold = app_settings.set_gate_threshold(value, _actor())
     except app_settings.SettingError:
         db.session.rollback()
-        return _scoring_page(threshold_value=value,
-                             threshold_error=_("Please enter a whole number from 0 to 100."), status=422)
+        return _scoring_page(
+            threshold_value=value, threshold_error=_("Please enter a whole number from 0 to 100."), status=422
+        )
     db.session.commit()
     flash(_("Gate threshold %(value)d saved.", value=threshold), "success")
     return redirect(url_for("settings.scoring"))
@@ -298,9 +343,11 @@ def _reset(key: str) -> None:
 
 # ---------------------------------------------------------------- calling hours
 
+
 def _days_text(days) -> str:
     """(0, 1, 2, 3, 4, 6) → "mon-fri,sun": what the calling-hours parser reads back."""
     from crm.services.compliance import DAY_NAMES
+
     runs: list[list[int]] = []
     for d in sorted(set(days)):
         if runs and d == runs[-1][-1] + 1:
@@ -312,13 +359,24 @@ def _days_text(days) -> str:
 
 def _policy_rows(policy) -> list[dict]:
     from crm.services.app_settings import window_json
+
     rows = []
     for region, window in sorted(policy.windows.items()):
-        rows.append({"region": region, "days": _days_text(window.days), **{
-            k: v for k, v in window_json(window).items() if k != "days"}})
+        rows.append(
+            {
+                "region": region,
+                "days": _days_text(window.days),
+                **{k: v for k, v in window_json(window).items() if k != "days"},
+            }
+        )
     fallback = policy.default_window or policy.window_for("DE")
-    rows.append({"region": "default", "days": _days_text(fallback.days),
-                 **{k: v for k, v in window_json(fallback).items() if k != "days"}})
+    rows.append(
+        {
+            "region": "default",
+            "days": _days_text(fallback.days),
+            **{k: v for k, v in window_json(fallback).items() if k != "days"},
+        }
+    )
     return rows
 
 
@@ -327,6 +385,7 @@ BLANK_ROWS = 2
 
 def _calling_hours_page(*, rows: list[dict] | None = None, problem: str | None = None, status: int = 200):
     from crm.services.compliance import GateConfigError
+
     try:
         policy, error = app_settings.gate_policy(current_app.config.get("LEADCHAIN_GATE_POLICY")), None
     except GateConfigError as e:
@@ -334,8 +393,14 @@ def _calling_hours_page(*, rows: list[dict] | None = None, problem: str | None =
     if rows is None:
         rows = _policy_rows(policy) if policy is not None else []
         rows += [{"region": "", "days": "", "start": "", "end": ""}] * BLANK_ROWS
-    return render_template("ui/settings/calling_hours.html", policy=policy, error=error, rows=rows,
-                           problem=problem, stored=app_settings.stored(app_settings.CALLING_HOURS)), status
+    return render_template(
+        "ui/settings/calling_hours.html",
+        policy=policy,
+        error=error,
+        rows=rows,
+        problem=problem,
+        stored=app_settings.stored(app_settings.CALLING_HOURS),
+    ), status
 
 
 @bp.get("/calling-hours")
@@ -396,12 +461,20 @@ def reset_calling_hours():
 def campaigns():
     """Campaigns with their provider and failover."""
     rows = db.session.scalars(sa.select(Campaign).order_by(Campaign.name)).all()
-    return render_template("ui/settings/campaigns.html", campaigns=rows, providers=PROVIDERS,
-                           languages=LANGUAGES)
+    return render_template("ui/settings/campaigns.html", campaigns=rows, providers=PROVIDERS, languages=LANGUAGES)
 
 
-CAMPAIGN_FIELDS = ("provider", "agent_id", "from_number", "language", "failover_provider", "failover_agent_id",
-                   "failover_from_number", "active", "is_default")
+CAMPAIGN_FIELDS = (
+    "provider",
+    "agent_id",
+    "from_number",
+    "language",
+    "failover_provider",
+    "failover_agent_id",
+    "failover_from_number",
+    "active",
+    "is_default",
+)
 
 
 @bp.post("/campaigns/<int:campaign_id>")
@@ -438,8 +511,14 @@ def update_campaign(campaign_id: int):
     if f["is_default"] == "1" and not campaign.is_default:
         db.session.execute(sa.update(Campaign).where(Campaign.id != campaign.id).values(is_default=False))
         campaign.is_default = True
-    audit.record(_actor(), "campaign.update", "campaign", campaign.id, before=before,
-                 after=audit.snapshot(campaign, CAMPAIGN_FIELDS))
+    audit.record(
+        _actor(),
+        "campaign.update",
+        "campaign",
+        campaign.id,
+        before=before,
+        after=audit.snapshot(campaign, CAMPAIGN_FIELDS),
+    )
     db.session.commit()
     flash(_("Campaign %(name)s saved.", name=campaign.name), "success")
     return redirect(url_for("settings.campaigns"))
@@ -450,6 +529,7 @@ def update_campaign(campaign_id: int):
 def providers():
     """Which provider keys exist in Vault or the environment: "set" or "not set", never a value."""
     from crm.secrets import SecretsError
+
     secrets = current_app.extensions["leadchain.secrets"]
     rows = []
     for name, label in PROVIDER_SECRETS:

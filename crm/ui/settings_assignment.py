@@ -8,6 +8,7 @@ Rules apply to leads created after the change; a lead that has an owner is never
 now" applies them once to the leads still without an owner (and gives their open unowned tasks to the
 new owner).
 """
+
 from __future__ import annotations
 
 import re
@@ -24,18 +25,28 @@ from crm.ui.i18n import LANGUAGES, _
 
 bp = Blueprint("settings_assignment", __name__, url_prefix="/settings/assignment")
 
-RULE_FIELDS = ("name", "position", "active", "languages", "countries", "postcode_prefixes", "sources", "rep_ids",
-               "match_rep_language")
+RULE_FIELDS = (
+    "name",
+    "position",
+    "active",
+    "languages",
+    "countries",
+    "postcode_prefixes",
+    "sources",
+    "rep_ids",
+    "match_rep_language",
+)
 MAX_ITEMS = 100
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _POSTCODE = re.compile(r"[0-9A-Z]{1,10}")
 _SOURCE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-_ID = re.compile(r"[0-9]{1,9}")   # ASCII digits of an INTEGER's size ("²".isdigit() is true)
+_ID = re.compile(r"[0-9]{1,9}")  # ASCII digits of an INTEGER's size ("²".isdigit() is true)
 
 
 @dataclass
 class RuleForm:
     """A submitted rule: the values as typed (for showing them again) and the parsed ones."""
+
     raw: dict[str, object] = field(default_factory=dict)
     values: dict[str, object] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -48,9 +59,14 @@ def _items(text: str) -> list[str]:
 def _parse(form) -> RuleForm:
     f = RuleForm()
     name = (form.get("name") or "").strip()
-    f.raw = {"name": name, "active": form.get("active") == "1", "match_rep_language": form.get("match_rep_language") == "1",
-             "languages": form.getlist("languages"), "rep_ids": form.getlist("rep_ids"),
-             **{k: (form.get(k) or "").strip() for k in ("countries", "postcode_prefixes", "sources")}}
+    f.raw = {
+        "name": name,
+        "active": form.get("active") == "1",
+        "match_rep_language": form.get("match_rep_language") == "1",
+        "languages": form.getlist("languages"),
+        "rep_ids": form.getlist("rep_ids"),
+        **{k: (form.get(k) or "").strip() for k in ("countries", "postcode_prefixes", "sources")},
+    }
     if not name or len(name) > 100:
         f.errors["name"] = _("Please enter a name of at most 100 characters.")
     languages = f.raw["languages"]
@@ -75,10 +91,16 @@ def _parse(form) -> RuleForm:
         known = set(db.session.scalars(sa.select(User.id).where(User.id.in_(rep_ids), User.active.is_(True))))
         if set(rep_ids) - known:
             f.errors["rep_ids"] = _("Please choose reps from the list.")
-    f.values = {"name": name, "active": f.raw["active"], "match_rep_language": f.raw["match_rep_language"],
-                "languages": sorted(set(languages)), "countries": sorted(set(countries)),
-                "postcode_prefixes": sorted(set(prefixes)), "sources": sorted(set(sources)),
-                "rep_ids": sorted(set(rep_ids))}
+    f.values = {
+        "name": name,
+        "active": f.raw["active"],
+        "match_rep_language": f.raw["match_rep_language"],
+        "languages": sorted(set(languages)),
+        "countries": sorted(set(countries)),
+        "postcode_prefixes": sorted(set(prefixes)),
+        "sources": sorted(set(sources)),
+        "rep_ids": sorted(set(rep_ids)),
+    }
     return f
 
 
@@ -103,9 +125,17 @@ def _page(*, form: RuleForm | None = None, form_for: str | None = None, status: 
     people = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.name, User.id)).all()
     reps = [p for p in people if p.role == Role.SALES]
     names = {p.id: p.name for p in people}
-    return render_template("ui/settings/assignment.html", rules=rules, people=people, reps=reps, names=names,
-                           languages=LANGUAGES, form=form or RuleForm(), form_for=form_for,
-                           unassigned=len(assignment.unassigned_lead_ids())), status
+    return render_template(
+        "ui/settings/assignment.html",
+        rules=rules,
+        people=people,
+        reps=reps,
+        names=names,
+        languages=LANGUAGES,
+        form=form or RuleForm(),
+        form_for=form_for,
+        unassigned=len(assignment.unassigned_lead_ids()),
+    ), status
 
 
 @bp.get("")
@@ -126,8 +156,9 @@ def create_rule():
     rule = AssignmentRule(position=last + 1, updated_by=_actor(), **form.values)
     db.session.add(rule)
     db.session.flush()
-    audit.record(_actor(), "assignment_rule.create", "assignment_rule", rule.id,
-                 after=audit.snapshot(rule, RULE_FIELDS))
+    audit.record(
+        _actor(), "assignment_rule.create", "assignment_rule", rule.id, after=audit.snapshot(rule, RULE_FIELDS)
+    )
     db.session.commit()
     flash(_("Rule %(name)s added; it applies to leads created from now on.", name=rule.name), "success")
     return redirect(url_for("settings_assignment.index"))
@@ -145,8 +176,14 @@ def update_rule(rule_id: int):
     for key, value in form.values.items():
         setattr(rule, key, value)
     rule.updated_by = _actor()
-    audit.record(_actor(), "assignment_rule.update", "assignment_rule", rule.id, before=before,
-                 after=audit.snapshot(rule, RULE_FIELDS))
+    audit.record(
+        _actor(),
+        "assignment_rule.update",
+        "assignment_rule",
+        rule.id,
+        before=before,
+        after=audit.snapshot(rule, RULE_FIELDS),
+    )
     db.session.commit()
     flash(_("Rule %(name)s saved.", name=rule.name), "success")
     return redirect(url_for("settings_assignment.index"))
@@ -168,8 +205,14 @@ def move_rule(rule_id: int):
         before = [r.id for r in rules]
         rules[i], rules[j] = rules[j], rules[i]
         _renumber(rules)
-        audit.record(_actor(), "assignment_rule.move", "assignment_rule", rule.id, before={"order": before},
-                     after={"order": [r.id for r in rules]})
+        audit.record(
+            _actor(),
+            "assignment_rule.move",
+            "assignment_rule",
+            rule.id,
+            before={"order": before},
+            after={"order": [r.id for r in rules]},
+        )
         db.session.commit()
         flash(_("Order saved."), "success")
     return redirect(url_for("settings_assignment.index"))
@@ -180,8 +223,9 @@ def move_rule(rule_id: int):
 def delete_rule(rule_id: int):
     """Remove a rule; leads it assigned keep their owner."""
     rule = _rule_or_404(rule_id)
-    audit.record(_actor(), "assignment_rule.delete", "assignment_rule", rule.id,
-                 before=audit.snapshot(rule, RULE_FIELDS))
+    audit.record(
+        _actor(), "assignment_rule.delete", "assignment_rule", rule.id, before=audit.snapshot(rule, RULE_FIELDS)
+    )
     name = rule.name
     db.session.delete(rule)
     db.session.flush()
@@ -200,6 +244,5 @@ def assign_unassigned():
     if leads:
         flash(_("%(leads)d leads and %(tasks)d open tasks assigned.", leads=leads, tasks=tasks), "success")
     else:
-        flash(_("No lead could be assigned: there is nobody active to assign to, or every lead has an owner."),
-              "info")
+        flash(_("No lead could be assigned: there is nobody active to assign to, or every lead has an owner."), "info")
     return redirect(url_for("settings_assignment.index"))

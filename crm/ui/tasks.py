@@ -4,6 +4,7 @@ htmx the row is swapped in place; without JavaScript the form posts and the page
 
 "Unassigned" lists the open tasks nobody owns (overdue first): a follow-up the assignment rules could not
 give to anyone (no active rep) would otherwise be in no one's "Mine", so managers get a list of them."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,15 +29,24 @@ def tab_keys(who: User) -> tuple[str, ...]:
 
 
 def tab_names(who: User) -> dict[str, str]:
-    names = {"mine": _("Mine"), "today": _("Due today"), "overdue": _("Overdue"), "done": _("Done"),
-             UNASSIGNED: _("Unassigned")}
+    names = {
+        "mine": _("Mine"),
+        "today": _("Due today"),
+        "overdue": _("Overdue"),
+        "done": _("Done"),
+        UNASSIGNED: _("Unassigned"),
+    }
     return {key: names[key] for key in tab_keys(who)}
 
 
 def empty_texts() -> dict[str, str]:
-    return {"mine": _("You have no open tasks."), "today": _("Nothing else is due today."),
-            "overdue": _("Nothing is overdue."), "done": _("No task is done yet."),
-            UNASSIGNED: _("Every open task has an owner.")}
+    return {
+        "mine": _("You have no open tasks."),
+        "today": _("Nothing else is due today."),
+        "overdue": _("Nothing is overdue."),
+        "done": _("No task is done yet."),
+        UNASSIGNED: _("Every open task has an owner."),
+    }
 
 
 def _unassigned() -> sa.ColumnElement[bool]:
@@ -45,13 +55,17 @@ def _unassigned() -> sa.ColumnElement[bool]:
 
 def unassigned_tasks(who: User, now: datetime) -> list[q.TaskRow]:
     """Open tasks without an owner that `who` may see, the longest overdue first, undated last."""
-    stmt = (q._task_rows(who, _unassigned())
-            .order_by(sa.case((Task.due_at.is_(None), 1), else_=0), Task.due_at, Task.id).limit(q.GROUP_LIMIT))
+    stmt = (
+        q._task_rows(who, _unassigned())
+        .order_by(sa.case((Task.due_at.is_(None), 1), else_=0), Task.due_at, Task.id)
+        .limit(q.GROUP_LIMIT)
+    )
     return q._task_list(stmt, now)
 
 
 def unassigned_count(who: User) -> int:
     from crm.extensions import db
+
     return db.session.scalar(q._task_select(sa.func.count()).where(q.task_visibility(who), _unassigned())) or 0
 
 
@@ -67,8 +81,15 @@ def index():
     if UNASSIGNED in tab_keys(who):
         counts[UNASSIGNED] = unassigned_count(who)
     rows = unassigned_tasks(who, now) if tab == UNASSIGNED else q.tasks(who, tab, now)
-    return render_template("ui/tasks/index.html", tab=tab, tabs=tab_names(who), counts=counts,
-                           rows=rows, empty=empty_texts()[tab], fmt=ui_formatter())
+    return render_template(
+        "ui/tasks/index.html",
+        tab=tab,
+        tabs=tab_names(who),
+        counts=counts,
+        rows=rows,
+        empty=empty_texts()[tab],
+        fmt=ui_formatter(),
+    )
 
 
 @bp.post("/tasks/<int:task_id>/done")

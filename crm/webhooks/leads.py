@@ -1,4 +1,5 @@
 """POST /webhooks/leads/<source>: web-to-lead from forms, ad platforms and partners."""
+
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
@@ -13,25 +14,37 @@ from crm.schemas.lead import WebFormLeadSchema
 from crm.services import deliveries, submissions
 from crm.webhooks.signature import source_secrets, verify_standard_webhook
 
-bp = Blueprint("webhooks_leads", __name__, url_prefix="/webhooks",
-               description="Signed inbound webhooks (Standard Webhooks scheme)")
+bp = Blueprint(
+    "webhooks_leads", __name__, url_prefix="/webhooks", description="Signed inbound webhooks (Standard Webhooks scheme)"
+)
 
 
 @bp.route("/leads/<source>", methods=["POST"])
 @bp.doc(
     summary="Receive a lead from a web form or partner",
-    description=("Body: one lead as JSON or form-encoded. Signed with the Standard Webhooks scheme: "
-                 "`webhook-id`, `webhook-timestamp` (5-minute tolerance) and `webhook-signature` "
-                 "(`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, several space-separated during secret "
-                 "rotation). A redelivery with the same `webhook-id` is a no-op that answers as the first."),
-    parameters=[{"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
-                for h in ("webhook-id", "webhook-timestamp", "webhook-signature")],
-    responses={"401": {"description": "bad or stale signature; nothing stored"},
-               "404": {"description": "unknown source: no secret is configured for it; nothing stored"},
-               "413": {"description": "body too large"}, "415": {"description": "unsupported content type"},
-               "422": {"description": "invalid lead; `errors` names each bad field"}},
+    description=(
+        "Body: one lead as JSON or form-encoded. Signed with the Standard Webhooks scheme: "
+        "`webhook-id`, `webhook-timestamp` (5-minute tolerance) and `webhook-signature` "
+        "(`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, several space-separated during secret "
+        "rotation). A redelivery with the same `webhook-id` is a no-op that answers as the first."
+    ),
+    parameters=[
+        {"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
+        for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    ],
+    responses={
+        "401": {"description": "bad or stale signature; nothing stored"},
+        "404": {"description": "unknown source: no secret is configured for it; nothing stored"},
+        "413": {"description": "body too large"},
+        "415": {"description": "unsupported content type"},
+        "422": {"description": "invalid lead; `errors` names each bad field"},
+    },
 )
-@bp.alt_response(202, schema=AcceptedSchema, description="stored; the lead chain takes it from here (also the answer to a redelivery)")
+@bp.alt_response(
+    202,
+    schema=AcceptedSchema,
+    description="stored; the lead chain takes it from here (also the answer to a redelivery)",
+)
 def receive_lead(source: str):
     cfg = current_app.config["LEADCHAIN"]
     secrets = source_secrets(source)
@@ -63,11 +76,22 @@ def receive_lead(source: str):
 
     def work():
         # Stored with the delivery in one transaction; the chain's import step runs the intake.
-        submission = submissions.submit(lead, {**payload, "source": source}, region=cfg.default_phone_region,
-                                        channel="webhook", actor=f"webhook:{source}")
+        submission = submissions.submit(
+            lead,
+            {**payload, "source": source},
+            region=cfg.default_phone_region,
+            channel="webhook",
+            actor=f"webhook:{source}",
+        )
         # status_url: the sender (or whoever holds an API key) can follow the lead to its record.
-        return 202, {"status": "accepted", "submission_id": submission.id, "status_url": status_url(submission.id),
-                     "chain_id": submission.chain_id, "delivery_id": delivery_id, "warnings": lead.warnings}
+        return 202, {
+            "status": "accepted",
+            "submission_id": submission.id,
+            "status_url": status_url(submission.id),
+            "chain_id": submission.chain_id,
+            "delivery_id": delivery_id,
+            "warnings": lead.warnings,
+        }
 
     outcome = deliveries.process_once(f"leads:{source}", delivery_id, deliveries.payload_hash(body), work)
     return jsonify(outcome.body), outcome.status

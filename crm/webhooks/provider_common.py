@@ -1,9 +1,10 @@
 """The shape every voice-provider webhook shares: verify on the raw body, record the delivery durably,
 merge the call record forward, tell the chain once the call is final."""
+
 from __future__ import annotations
 
 import logging
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from flask import current_app, jsonify, request
 
@@ -40,11 +41,13 @@ def receive(provider: str, parse: Parser, *, ok_status: int = 200):
     digest = deliveries.payload_hash(body)
     answers = []
     for event in events:
+
         def work(event=event):
             call = calls.apply_event(event)
             if call is None:
                 return 200, {"status": "ignored", "reason": "unknown call"}
             return 200, {"status": "recorded", "call": event.call_id, "event": event.event_type}
+
         outcome = deliveries.process_once(f"provider:{provider}", event.event_id, digest, work)
         answers.append(outcome.body)
         # Also on a redelivery: if the chain did not get the result the first time, it gets it now.
@@ -53,8 +56,9 @@ def receive(provider: str, parse: Parser, *, ok_status: int = 200):
 
 
 def _tell_chain(provider: str, call_id: str) -> None:
-    call = db.session.scalar(db.select(Interaction).where(Interaction.provider == provider,
-                                                          Interaction.provider_ref == call_id))
+    call = db.session.scalar(
+        db.select(Interaction).where(Interaction.provider == provider, Interaction.provider_ref == call_id)
+    )
     result = calls.result_for(call) if call is not None else None
     chain_id = (call.data or {}).get("chain_id") if call is not None else None
     if result is None or not chain_id:
@@ -63,6 +67,7 @@ def _tell_chain(provider: str, call_id: str) -> None:
         how = deliver_call_result(gateway(), chain_id, result)
     except TemporalUnavailable:
         # The record is committed; the provider retries this delivery and we try the chain again then.
-        raise ApiError(503, "recorded; the workflow service is unavailable, retry later",
-                       headers={"Retry-After": "30"}) from None
+        raise ApiError(
+            503, "recorded; the workflow service is unavailable, retry later", headers={"Retry-After": "30"}
+        ) from None
     log.info("call %s result delivered to its chain by %s", call_id, how)

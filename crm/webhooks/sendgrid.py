@@ -26,6 +26,7 @@ it; several for rotation) and ``providers/sendgrid-inbound-public-key`` (the par
 key; falls back to the event key). Keyless sandbox mode: fetched from the sandbox's
 /sendgrid/sandbox/public-key.
 """
+
 from __future__ import annotations
 
 import base64
@@ -60,8 +61,12 @@ from crm.temporal_gateway import TemporalUnavailable
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("webhooks_sendgrid", __name__, url_prefix="/webhooks",
-               description="SendGrid Event Webhook and Inbound Parse (ECDSA-signed)")
+bp = Blueprint(
+    "webhooks_sendgrid",
+    __name__,
+    url_prefix="/webhooks",
+    description="SendGrid Event Webhook and Inbound Parse (ECDSA-signed)",
+)
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -81,10 +86,17 @@ FUTURE_SKEW_S = 300
 STATE_RANK = {"created": 0, "sent": 0, "processed": 1, "delivered": 2, "opened": 3, "clicked": 4}
 FAILED_RANK = {"dropped": 10, "blocked": 11, "bounced": 12}
 # SendGrid drops mail to addresses on its own suppression lists; mirror them on the lead.
-DROP_REASONS = (("bounced address", "bounced"), ("invalid", "invalid"),
-                ("unsubscribed address", "unsubscribed"), ("spam reporting address", "suppressed"))
-AUTO_SUBJECT = re.compile(r"^\s*(automatic reply|auto(matische)?[ -]?(reply|antwort)|out of (the )?office|"
-                          r"abwesenheitsnotiz|abwesend|i am out of|ich bin (nicht im büro|abwesend))", re.I)
+DROP_REASONS = (
+    ("bounced address", "bounced"),
+    ("invalid", "invalid"),
+    ("unsubscribed address", "unsubscribed"),
+    ("spam reporting address", "suppressed"),
+)
+AUTO_SUBJECT = re.compile(
+    r"^\s*(automatic reply|auto(matische)?[ -]?(reply|antwort)|out of (the )?office|"
+    r"abwesenheitsnotiz|abwesend|i am out of|ich bin (nicht im büro|abwesend))",
+    re.I,
+)
 
 
 class NotRecordedYet(Exception):
@@ -92,6 +104,7 @@ class NotRecordedYet(Exception):
 
 
 # ---- signature ----------------------------------------------------------------------------------
+
 
 def _load_key(value: str) -> ec.EllipticCurvePublicKey | None:
     value = value.strip()
@@ -108,6 +121,7 @@ def _load_key(value: str) -> ec.EllipticCurvePublicKey | None:
 
 def _sandbox_keys(force: bool = False) -> list[str]:
     from crm.email.factory import sandbox_url, uses_sandbox
+
     app = current_app._get_current_object()
     if not uses_sandbox(app):
         return []
@@ -115,6 +129,7 @@ def _sandbox_keys(force: bool = False) -> list[str]:
     if cache and not (force and time.monotonic() - cache[1] > SANDBOX_KEY_REFRESH_S):
         return cache[0]
     import httpx
+
     try:
         r = httpx.get(f"{sandbox_url(app)}/sendgrid/sandbox/public-key", timeout=5)
         r.raise_for_status()
@@ -157,6 +172,7 @@ def signature_valid(body: bytes, headers, keys: list[ec.EllipticCurvePublicKey])
 
 def replay_window_s() -> int:
     import os
+
     value = current_app.config.get("LEADCHAIN_SENDGRID_TOLERANCE_S") or os.environ.get("LEADCHAIN_SENDGRID_TOLERANCE_S")
     return int(value) if value else DEFAULT_REPLAY_WINDOW_S
 
@@ -172,6 +188,7 @@ def _verify(body: bytes, kind: str) -> None:
 
 # ---- Event Webhook ------------------------------------------------------------------------------
 
+
 def natural_key(event: dict[str, Any]) -> str:
     parts = [str(event.get(k) or "") for k in ("sg_message_id", "event", "timestamp", "url")]
     return "ev:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
@@ -185,9 +202,13 @@ def message_id_of(event: dict[str, Any]) -> str | None:
 
 
 def _find_interaction(ref: str) -> Interaction | None:
-    return db.session.scalar(sa.select(Interaction).where(
-        Interaction.provider == PROVIDER, Interaction.provider_ref == ref,
-        Interaction.direction == Direction.OUTBOUND))
+    return db.session.scalar(
+        sa.select(Interaction).where(
+            Interaction.provider == PROVIDER,
+            Interaction.provider_ref == ref,
+            Interaction.direction == Direction.OUTBOUND,
+        )
+    )
 
 
 def _reconcile(event: dict[str, Any], message_id: str) -> Interaction | None:
@@ -249,8 +270,11 @@ def apply_event(interaction: Interaction, event: dict[str, Any]) -> None:
             target = "clicked"
     elif kind == "bounce":
         target = "blocked" if event.get("type") == "blocked" else "bounced"
-        data["bounce"] = {"type": event.get("type") or "bounce", "status": str(event.get("status") or "")[:20],
-                          "classification": str(event.get("bounce_classification") or "")[:60]}
+        data["bounce"] = {
+            "type": event.get("type") or "bounce",
+            "status": str(event.get("status") or "")[:20],
+            "classification": str(event.get("bounce_classification") or "")[:60],
+        }
     elif kind == "dropped":
         target = "dropped"
         data["drop_reason"] = str(event.get("reason") or "")[:200]
@@ -282,8 +306,12 @@ def _lead_effects(lead: Lead, event: dict[str, Any]) -> str | None:
         return None
     actor = "sendgrid"
     if kind == "bounce" and (event.get("type") or "bounce") == "bounce":
-        suppression.mark_undeliverable(lead, status="bounced", actor=actor,
-                                       detail=f"{event.get('status') or ''} {event.get('reason') or ''}".strip())
+        suppression.mark_undeliverable(
+            lead,
+            status="bounced",
+            actor=actor,
+            detail=f"{event.get('status') or ''} {event.get('reason') or ''}".strip(),
+        )
     elif kind == "dropped":
         reason = str(event.get("reason") or "").lower()
         for needle, status in DROP_REASONS:
@@ -326,19 +354,30 @@ def _process(event: dict[str, Any], digest: str) -> deliveries.Outcome:
         if lead is None:
             return 200, {"status": "ignored", "event": event.get("event"), "reason": "unknown message"}
         stop = _lead_effects(suppression.live_lead(lead), event)
-        return 200, {"status": "recorded", "event": event.get("event"), "interaction": interaction_id,
-                     "lead": lead.id, "stop": stop}
+        return 200, {
+            "status": "recorded",
+            "event": event.get("event"),
+            "interaction": interaction_id,
+            "lead": lead.id,
+            "stop": stop,
+        }
 
     return deliveries.process_once(EVENT_SOURCE, key, digest, work)
 
 
 @bp.route("/sendgrid", methods=["POST"])
-@bp.doc(summary="Receive a batch of SendGrid events (Signed Event Webhook)",
-        parameters=[{"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
-                    for h in (SIGNATURE_HEADER, TIMESTAMP_HEADER)],
-        responses={"200": {"description": "every event applied or recognised as a duplicate"},
-                   "401": {"description": "bad or stale signature; nothing stored"},
-                   "503": {"description": "some events belong to a message not recorded yet; retry"}})
+@bp.doc(
+    summary="Receive a batch of SendGrid events (Signed Event Webhook)",
+    parameters=[
+        {"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
+        for h in (SIGNATURE_HEADER, TIMESTAMP_HEADER)
+    ],
+    responses={
+        "200": {"description": "every event applied or recognised as a duplicate"},
+        "401": {"description": "bad or stale signature; nothing stored"},
+        "503": {"description": "some events belong to a message not recorded yet; retry"},
+    },
+)
 def events():
     body = raw_body(max(current_app.config["LEADCHAIN"].max_webhook_bytes, MAX_EVENT_BATCH_BYTES))
     _verify(body, "events")
@@ -369,12 +408,12 @@ def events():
         if lead is not None:
             suppression.tell_chain(lead, reason, actor="sendgrid")
     if pending:
-        return (jsonify({"received": len(batch), "pending": pending, "results": results}), 503,
-                {"Retry-After": "30"})
+        return (jsonify({"received": len(batch), "pending": pending, "results": results}), 503, {"Retry-After": "30"})
     return jsonify({"received": len(batch), "results": results}), 200
 
 
 # ---- Inbound Parse ------------------------------------------------------------------------------
+
 
 def _is_auto_reply(headers, subject: str) -> bool:
     auto_submitted = (headers.get("Auto-Submitted") or "no").strip().lower()
@@ -390,6 +429,7 @@ def _is_auto_reply(headers, subject: str) -> bool:
 def _match_lead(sender: str, recipients: str) -> Lead | None:
     from crm.email.tokens import lead_from_reply_address
     from crm.services.normalize import FieldError, normalise_email
+
     if sender:
         try:
             _, key = normalise_email(sender)
@@ -412,12 +452,18 @@ def _text_of(form) -> str:
 
 
 @bp.route("/sendgrid/inbound", methods=["POST"])
-@bp.doc(summary="Receive a reply through SendGrid Inbound Parse (multipart/form-data)",
-        parameters=[{"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
-                    for h in (SIGNATURE_HEADER, TIMESTAMP_HEADER)],
-        responses={"200": {"description": "stored (or not ours); a redelivery answers the same"},
-                   "401": {"description": "bad or stale signature; nothing stored"},
-                   "503": {"description": "stored, but the chain could not be told; retry"}})
+@bp.doc(
+    summary="Receive a reply through SendGrid Inbound Parse (multipart/form-data)",
+    parameters=[
+        {"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
+        for h in (SIGNATURE_HEADER, TIMESTAMP_HEADER)
+    ],
+    responses={
+        "200": {"description": "stored (or not ours); a redelivery answers the same"},
+        "401": {"description": "bad or stale signature; nothing stored"},
+        "503": {"description": "stored, but the chain could not be told; retry"},
+    },
+)
 def inbound():
     body = raw_body(current_app.config["LEADCHAIN"].max_request_bytes)
     _verify(body, "inbound")
@@ -436,11 +482,14 @@ def inbound():
         pass
     if not sender and isinstance(envelope, dict):
         sender = str(envelope.get("from") or "")
-    recipients = " ".join([form.get("to") or "", form.get("cc") or ""]
-                          + [str(x) for x in (envelope.get("to") or [] if isinstance(envelope, dict) else [])])
+    recipients = " ".join(
+        [form.get("to") or "", form.get("cc") or ""]
+        + [str(x) for x in (envelope.get("to") or [] if isinstance(envelope, dict) else [])]
+    )
     subject = (form.get("subject") or "").strip()
-    message_id = ((headers.get("Message-ID") if headers else None) or "").strip() \
-        or "sha256:" + hashlib.sha256(body).hexdigest()
+    message_id = ((headers.get("Message-ID") if headers else None) or "").strip() or "sha256:" + hashlib.sha256(
+        body
+    ).hexdigest()
     key = "in:" + hashlib.sha256(message_id.encode()).hexdigest()
     auto = _is_auto_reply(headers, subject) if headers else bool(AUTO_SUBJECT.match(subject))
 
@@ -451,30 +500,62 @@ def inbound():
         text = _text_of(form)
         lang = lead.language if lead.language in ("de", "en") else "de"
         interaction = Interaction(
-            lead_id=lead.id, kind=InteractionKind.EMAIL, direction=Direction.INBOUND, provider=PROVIDER,
-            provider_ref=key[:128], status="auto_reply" if auto else "received", subject=subject[:300] or None,
-            summary=text[:4000] or None, started_at=utcnow(), created_by="sendgrid-inbound",
-            data={"from": sender[:254], "message_id": message_id[:300],
-                  "in_reply_to": ((headers.get("In-Reply-To") if headers else None) or "")[:300],
-                  "spam_score": str(form.get("spam_score") or "")[:10],
-                  "attachments": int(form.get("attachments") or 0) if str(form.get("attachments") or "0").isdigit() else 0,
-                  "auto_reply": auto})
+            lead_id=lead.id,
+            kind=InteractionKind.EMAIL,
+            direction=Direction.INBOUND,
+            provider=PROVIDER,
+            provider_ref=key[:128],
+            status="auto_reply" if auto else "received",
+            subject=subject[:300] or None,
+            summary=text[:4000] or None,
+            started_at=utcnow(),
+            created_by="sendgrid-inbound",
+            data={
+                "from": sender[:254],
+                "message_id": message_id[:300],
+                "in_reply_to": ((headers.get("In-Reply-To") if headers else None) or "")[:300],
+                "spam_score": str(form.get("spam_score") or "")[:10],
+                "attachments": int(form.get("attachments") or 0)
+                if str(form.get("attachments") or "0").isdigit()
+                else 0,
+                "auto_reply": auto,
+            },
+        )
         db.session.add(interaction)
         db.session.flush()
         task_id = None
         if not auto:
-            title = (f"E-Mail-Antwort von {lead.display_name}" if lang == "de" else f"Email reply from {lead.display_name}")
-            task = Task(lead_id=lead.id, owner_id=lead.owner_id, kind="email_reply", title=title[:300],
-                        details=(f"{subject}\n\n{text}" if subject else text)[:4000] or None,
-                        due_at=utcnow() + timedelta(hours=4), dedupe_key=f"email-reply:{key[3:43]}")
+            title = (
+                f"E-Mail-Antwort von {lead.display_name}" if lang == "de" else f"Email reply from {lead.display_name}"
+            )
+            task = Task(
+                lead_id=lead.id,
+                owner_id=lead.owner_id,
+                kind="email_reply",
+                title=title[:300],
+                details=(f"{subject}\n\n{text}" if subject else text)[:4000] or None,
+                due_at=utcnow() + timedelta(hours=4),
+                dedupe_key=f"email-reply:{key[3:43]}",
+            )
             db.session.add(task)
             db.session.flush()
             task_id = task.id
-        db.session.add(AuditEntry(actor="sendgrid-inbound", action="lead.email_replied" if not auto else "lead.email_auto_reply",
-                                  entity_type="lead", entity_id=lead.id,
-                                  after={"interaction_id": interaction.id, "task_id": task_id}))
-        return 200, {"status": "recorded", "lead": lead.id, "interaction": interaction.id, "task": task_id,
-                     "stop": None if auto else "replied"}
+        db.session.add(
+            AuditEntry(
+                actor="sendgrid-inbound",
+                action="lead.email_replied" if not auto else "lead.email_auto_reply",
+                entity_type="lead",
+                entity_id=lead.id,
+                after={"interaction_id": interaction.id, "task_id": task_id},
+            )
+        )
+        return 200, {
+            "status": "recorded",
+            "lead": lead.id,
+            "interaction": interaction.id,
+            "task": task_id,
+            "stop": None if auto else "replied",
+        }
 
     outcome = deliveries.process_once(INBOUND_SOURCE, key, deliveries.payload_hash(body), work)
     answer = dict(outcome.body)
@@ -485,6 +566,7 @@ def inbound():
             # else stops the nurture sequence for a reply, so this one is required.
             answer["chain"] = suppression.tell_chain(lead, "replied", actor="sendgrid-inbound", required=True)
         except TemporalUnavailable:
-            raise ApiError(503, "recorded; the workflow service is unavailable, retry later",
-                           headers={"Retry-After": "60"}) from None
+            raise ApiError(
+                503, "recorded; the workflow service is unavailable, retry later", headers={"Retry-After": "60"}
+            ) from None
     return jsonify(answer), 200

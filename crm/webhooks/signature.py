@@ -1,9 +1,10 @@
 """Standard Webhooks verification (webhook-id, webhook-timestamp, webhook-signature: v1,<base64>)."""
+
 from __future__ import annotations
 
 import logging
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from flask import current_app
 from standardwebhooks.webhooks import Webhook

@@ -1,4 +1,5 @@
 """POST /webhooks/vapi: Vapi's server messages (status-update, end-of-call-report, ...)."""
+
 from __future__ import annotations
 
 from flask import current_app
@@ -8,8 +9,9 @@ from crm.webhooks import provider_common
 from voice.providers.factory import webhook_secret
 from voice.providers.vapi import parse_server_message, split_secrets
 
-bp = Blueprint("webhooks_vapi", __name__, url_prefix="/webhooks",
-               description="Vapi server messages (docs/providers.md §2.3/§2.4)")
+bp = Blueprint(
+    "webhooks_vapi", __name__, url_prefix="/webhooks", description="Vapi server messages (docs/providers.md §2.3/§2.4)"
+)
 
 
 def _parse(body: bytes, headers):
@@ -22,15 +24,19 @@ def _parse(body: bytes, headers):
 @bp.route("/vapi", methods=["POST"])
 @bp.doc(
     summary="Receive a Vapi server message",
-    description=("Body `{\"message\": {\"type\": ...}}`. Authenticated by `X-Vapi-Secret`, "
-                 "`Authorization: Bearer <secret>` or an HMAC credential (`x-signature`: hex HMAC-SHA256 of "
-                 "`{x-timestamp}.{body}`, 5-minute tolerance); one valid credential is enough. `status-update` "
-                 "and `end-of-call-report` move the call record forward (deduplicated per message type, call "
-                 "and status); the end-of-call-report hands the result to the lead's chain. Other types are "
-                 "acknowledged with 200 and not stored."),
-    responses={"401": {"description": "no valid credential; nothing stored"},
-               "400": {"description": "authenticated but unreadable; nothing stored"},
-               "503": {"description": "recorded, but the chain could not be told yet: retry"}},
+    description=(
+        'Body `{"message": {"type": ...}}`. Authenticated by `X-Vapi-Secret`, '
+        "`Authorization: Bearer <secret>` or an HMAC credential (`x-signature`: hex HMAC-SHA256 of "
+        "`{x-timestamp}.{body}`, 5-minute tolerance); one valid credential is enough. `status-update` "
+        "and `end-of-call-report` move the call record forward (deduplicated per message type, call "
+        "and status); the end-of-call-report hands the result to the lead's chain. Other types are "
+        "acknowledged with 200 and not stored."
+    ),
+    responses={
+        "401": {"description": "no valid credential; nothing stored"},
+        "400": {"description": "authenticated but unreadable; nothing stored"},
+        "503": {"description": "recorded, but the chain could not be told yet: retry"},
+    },
 )
 def receive_vapi():
     return provider_common.receive("vapi", _parse)

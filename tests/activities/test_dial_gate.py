@@ -1,9 +1,10 @@
 """Before every dial the compliance gate decides; a refused lead is never dialled and the refusal is
 recorded with its reason. Property-based over leads, time zones and clock times."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,8 +15,19 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm.extensions import db
-from crm.models import (AuditEntry, Campaign, Channel, ConsentRecord, Direction, DoNotCallEntry, Interaction,
-                        InteractionKind, Lead, LegalBasis, SideEffect)
+from crm.models import (
+    AuditEntry,
+    Campaign,
+    Channel,
+    ConsentRecord,
+    Direction,
+    DoNotCallEntry,
+    Interaction,
+    InteractionKind,
+    Lead,
+    LegalBasis,
+    SideEffect,
+)
 from tests.fakes import FakeVoiceProvider
 from voice.providers.base import ProviderRegistry
 from workflows.payloads import PlaceCallInput
@@ -24,7 +36,7 @@ NUMBERS = {  # number → (region, zone, local window start/end hours, weekdays)
     "+493023125101": ("DE", "Europe/Berlin", 9, 20),
     "+12125550151": ("US", "America/New_York", 8, 21),
     "+14155550100": ("US", "America/Los_Angeles", 8, 21),
-    "+447700900123": ("GB", "Europe/London", 9, 20),   # other regions get the German window
+    "+447700900123": ("GB", "Europe/London", 9, 20),  # other regions get the German window
 }
 GERMAN_HOLIDAYS_2027 = {(1, 1), (3, 26), (3, 29), (5, 1), (5, 6), (5, 17), (10, 3), (12, 25), (12, 26)}
 
@@ -49,8 +61,7 @@ cases = st.builds(
     dnc_flag=st.sampled_from([False, False, False, False, True]),
     on_list=st.sampled_from([False, False, False, False, True]),
     attempts_today=st.sampled_from([0, 0, 1, 2, 3]),
-    at=st.datetimes(min_value=datetime(2027, 1, 1), max_value=datetime(2027, 12, 31),
-                    timezones=st.just(timezone.utc)),
+    at=st.datetimes(min_value=datetime(2027, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
 )
 
 
@@ -73,23 +84,48 @@ def expected(case: Case) -> str | None:
 
 def _seed(case: Case) -> int:
     region, zone, _, _ = NUMBERS[case.number]
-    lead = Lead(source="t", email_key=None, phone_e164=case.number, phone_region=region, phone_timezone=zone,
-                phone_status="valid", do_not_contact=case.dnc_flag, tags=[], score=80,
-                language="de" if region == "DE" else "en")
+    lead = Lead(
+        source="t",
+        email_key=None,
+        phone_e164=case.number,
+        phone_region=region,
+        phone_timezone=zone,
+        phone_status="valid",
+        do_not_contact=case.dnc_flag,
+        tags=[],
+        score=80,
+        language="de" if region == "DE" else "en",
+    )
     db.session.add(lead)
     db.session.flush()
     if case.basis:
-        db.session.add(ConsentRecord(lead_id=lead.id, channel=Channel.PHONE, legal_basis=LegalBasis(case.basis),
-                                     source="t", proof_text="t", proof_key="k", given_at=case.at - timedelta(days=30),
-                                     withdrawn_at=case.at - timedelta(days=1) if case.withdrawn else None))
+        db.session.add(
+            ConsentRecord(
+                lead_id=lead.id,
+                channel=Channel.PHONE,
+                legal_basis=LegalBasis(case.basis),
+                source="t",
+                proof_text="t",
+                proof_key="k",
+                given_at=case.at - timedelta(days=30),
+                withdrawn_at=case.at - timedelta(days=1) if case.withdrawn else None,
+            )
+        )
     if case.on_list:
         db.session.add(DoNotCallEntry(phone_e164=case.number, source="external list"))
     local_midnight = case.at.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
     for i in range(case.attempts_today):
         # Earlier today in the callee's zone (never before their local midnight).
-        db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                   provider="retell", provider_ref=f"earlier-{lead.id}-{i}",
-                                   started_at=max(local_midnight, case.at - timedelta(minutes=1 + i))))
+        db.session.add(
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.CALL,
+                direction=Direction.OUTBOUND,
+                provider="retell",
+                provider_ref=f"earlier-{lead.id}-{i}",
+                started_at=max(local_midnight, case.at - timedelta(minutes=1 + i)),
+            )
+        )
     db.session.commit()
     return lead.id
 
@@ -104,8 +140,9 @@ def test_refused_leads_are_never_dialled(app, case):
     with app.app_context():
         for model in (AuditEntry, SideEffect, Interaction, ConsentRecord, DoNotCallEntry, Lead, Campaign):
             db.session.execute(sa.delete(model))
-        db.session.add(Campaign(name="default", provider="retell", agent_id="agent_x", from_number="+4930555000",
-                                is_default=True))
+        db.session.add(
+            Campaign(name="default", provider="retell", agent_id="agent_x", from_number="+4930555000", is_default=True)
+        )
         db.session.commit()
         lead_id = _seed(case)
         provider = FakeVoiceProvider(name="retell")

@@ -2,9 +2,10 @@
 night, on a weekend outside the window or on a holiday), a "prepare the appointment" task before the
 appointment and never in the past; the task lands with the lead's owner or the assignment rules' pick.
 Pure rules, the create_task activity on both backends, and the whole chain on the Temporal dev server."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 import activities.crm_activities as crm_activities
 from activities.crm_activities import CrmActivities
 from crm.extensions import db
-from crm.models import AppSetting, Appointment, AssignmentRule, Lead, Role, Task, User
+from crm.models import Appointment, AppSetting, AssignmentRule, Lead, Role, Task, User
 from crm.services.compliance import DE_WINDOW, US_WINDOW, german_holidays
 from crm.services.task_due import appointment_due, callback_due
 from tests.fakes import Script
@@ -21,7 +22,7 @@ from tests.workflows.conftest import chain  # noqa: F401  (the chain fixture: de
 from workflows.payloads import TaskInput
 
 BERLIN, CHICAGO = ZoneInfo("Europe/Berlin"), ZoneInfo("America/Chicago")
-UTC = timezone.utc
+UTC = UTC
 
 
 def berlin(y, m, d, hh, mm=0) -> datetime:
@@ -34,20 +35,23 @@ HOLIDAYS = german_holidays(())
 # ---------------------------------------------------------------- callback: pure
 
 
-@pytest.mark.parametrize("now, due", [
-    (berlin(2026, 12, 8, 10, 0), berlin(2026, 12, 8, 11, 30)),    # Tue morning: in an hour and a half
-    (berlin(2026, 12, 8, 2, 0), berlin(2026, 12, 8, 9, 30)),      # at night: when the window has opened
-    (berlin(2026, 12, 8, 18, 45), berlin(2026, 12, 8, 19, 45)),   # the window closes before +30 min
-    (berlin(2026, 12, 8, 19, 30), berlin(2026, 12, 9, 9, 30)),    # too late today: tomorrow morning
-    (berlin(2026, 12, 4, 19, 30), berlin(2026, 12, 7, 9, 30)),    # Friday evening: Monday
-    (berlin(2026, 12, 24, 19, 30), berlin(2026, 12, 28, 9, 30)),  # Christmas and the weekend in between
-])
+@pytest.mark.parametrize(
+    "now, due",
+    [
+        (berlin(2026, 12, 8, 10, 0), berlin(2026, 12, 8, 11, 30)),  # Tue morning: in an hour and a half
+        (berlin(2026, 12, 8, 2, 0), berlin(2026, 12, 8, 9, 30)),  # at night: when the window has opened
+        (berlin(2026, 12, 8, 18, 45), berlin(2026, 12, 8, 19, 45)),  # the window closes before +30 min
+        (berlin(2026, 12, 8, 19, 30), berlin(2026, 12, 9, 9, 30)),  # too late today: tomorrow morning
+        (berlin(2026, 12, 4, 19, 30), berlin(2026, 12, 7, 9, 30)),  # Friday evening: Monday
+        (berlin(2026, 12, 24, 19, 30), berlin(2026, 12, 28, 9, 30)),  # Christmas and the weekend in between
+    ],
+)
 def test_callback_is_due_inside_the_next_german_calling_window(now, due):
     assert callback_due(now, "Europe/Berlin", DE_WINDOW, HOLIDAYS) == due
 
 
 def test_callback_uses_the_leads_own_zone_and_window():
-    now = datetime(2026, 12, 8, 5, 0, tzinfo=CHICAGO)             # 05:00 in Chicago, 12:00 in Berlin
+    now = datetime(2026, 12, 8, 5, 0, tzinfo=CHICAGO)  # 05:00 in Chicago, 12:00 in Berlin
     due = callback_due(now.astimezone(UTC), "America/Chicago", US_WINDOW)
     assert due.astimezone(CHICAGO) == datetime(2026, 12, 8, 8, 30, tzinfo=CHICAGO)
 
@@ -90,11 +94,27 @@ def _user(name: str, role: Role = Role.SALES) -> int:
     return user.id
 
 
-def _lead(owner_id: int | None = None, phone: str = "+493023125101", region: str = "DE",
-          zone: str = "Europe/Berlin", email: str = "jw@kfz-krause.de") -> int:
-    lead = Lead(first_name="Jürgen", last_name="Weber", email=email, email_key=email,
-                phone_e164=phone, phone_region=region, phone_timezone=zone, phone_status="valid", source="website",
-                language="de", owner_id=owner_id, tags=[])
+def _lead(
+    owner_id: int | None = None,
+    phone: str = "+493023125101",
+    region: str = "DE",
+    zone: str = "Europe/Berlin",
+    email: str = "jw@kfz-krause.de",
+) -> int:
+    lead = Lead(
+        first_name="Jürgen",
+        last_name="Weber",
+        email=email,
+        email_key=email,
+        phone_e164=phone,
+        phone_region=region,
+        phone_timezone=zone,
+        phone_status="valid",
+        source="website",
+        language="de",
+        owner_id=owner_id,
+        tags=[],
+    )
     db.session.add(lead)
     db.session.commit()
     return lead.id
@@ -118,19 +138,32 @@ def test_callback_task_of_an_owned_lead_is_due_monday_morning(app, ctx, frozen_n
 
 
 def test_callback_task_follows_the_admins_stored_calling_hours(app, ctx, frozen_now):
-    db.session.add(AppSetting(key="calling_hours", value={"DE": {"days": "mon-sat", "start": "10:00",
-                                                                 "end": "14:00"}}, updated_by="test"))
+    db.session.add(
+        AppSetting(
+            key="calling_hours", value={"DE": {"days": "mon-sat", "start": "10:00", "end": "14:00"}}, updated_by="test"
+        )
+    )
     db.session.commit()
     task = _task(app, _lead(owner_id=_user("Anna")), "callback", 24 * 3600, "callback")
-    assert task.due_at == berlin(2026, 12, 5, 10, 30)            # Saturday is a calling day now
+    assert task.due_at == berlin(2026, 12, 5, 10, 30)  # Saturday is a calling day now
 
 
 def test_callback_task_of_an_unowned_lead_goes_to_the_rules_pick(app, ctx, frozen_now):
     _user("Anna")
     bernd = _user("Bernd")
     _user("Maria", Role.MANAGER)
-    db.session.add(AssignmentRule(name="Website", position=1, sources=["website"], rep_ids=[bernd], languages=[],
-                                  countries=[], postcode_prefixes=[], updated_by="test"))
+    db.session.add(
+        AssignmentRule(
+            name="Website",
+            position=1,
+            sources=["website"],
+            rep_ids=[bernd],
+            languages=[],
+            countries=[],
+            postcode_prefixes=[],
+            updated_by="test",
+        )
+    )
     db.session.commit()
     lead_id = _lead(owner_id=None)
     task = _task(app, lead_id, "callback", 24 * 3600, "callback")
@@ -147,8 +180,11 @@ def test_appointment_task_is_due_before_the_appointment(app, ctx, frozen_now):
     rep = _user("Anna")
     lead_id = _lead(owner_id=rep)
     starts = berlin(2026, 12, 8, 14)
-    db.session.add(Appointment(lead_id=lead_id, owner_id=rep, starts_at=starts, ends_at=starts + timedelta(minutes=30),
-                               title="Demo"))
+    db.session.add(
+        Appointment(
+            lead_id=lead_id, owner_id=rep, starts_at=starts, ends_at=starts + timedelta(minutes=30), title="Demo"
+        )
+    )
     db.session.commit()
     task = _task(app, lead_id, "appointment", 0, "booked")
     assert task.due_at == berlin(2026, 12, 8, 12) and task.owner_id == rep
@@ -157,9 +193,10 @@ def test_appointment_task_is_due_before_the_appointment(app, ctx, frozen_now):
 def test_appointment_task_for_an_early_meeting_is_due_when_the_working_day_starts(app, ctx, frozen_now):
     rep = _user("Anna")
     lead_id = _lead(owner_id=rep)
-    starts = berlin(2026, 12, 8, 9, 30)                           # team hours start at 09:00
-    db.session.add(Appointment(lead_id=lead_id, owner_id=rep, starts_at=starts, ends_at=starts + timedelta(hours=1),
-                               title="Demo"))
+    starts = berlin(2026, 12, 8, 9, 30)  # team hours start at 09:00
+    db.session.add(
+        Appointment(lead_id=lead_id, owner_id=rep, starts_at=starts, ends_at=starts + timedelta(hours=1), title="Demo")
+    )
     db.session.commit()
     assert _task(app, lead_id, "appointment", 0, "booked").due_at == berlin(2026, 12, 8, 9)
 
@@ -168,8 +205,9 @@ def test_appointment_task_for_a_meeting_very_soon_is_due_before_it(app, ctx, fro
     rep = _user("Anna")
     lead_id = _lead(owner_id=rep)
     starts = FRIDAY_EVENING + timedelta(minutes=10)
-    db.session.add(Appointment(lead_id=lead_id, owner_id=rep, starts_at=starts, ends_at=starts + timedelta(hours=1),
-                               title="Demo"))
+    db.session.add(
+        Appointment(lead_id=lead_id, owner_id=rep, starts_at=starts, ends_at=starts + timedelta(hours=1), title="Demo")
+    )
     db.session.commit()
     assert _task(app, lead_id, "appointment", 0, "booked").due_at == starts
     other = _lead(owner_id=rep, phone="+493023125102", email="other@kfz-krause.de")
@@ -199,16 +237,30 @@ async def test_chain_callback_task_is_owned_by_a_rep_and_due_in_the_next_calling
     def setup():
         anna = User(email="anna@example.test", name="Anna", role=Role.SALES, language="de")
         db.session.add(anna)
-        db.session.add(AppSetting(key="calling_hours", updated_by="test", value={
-            region: {"days": "mon-sun", "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}}))
+        db.session.add(
+            AppSetting(
+                key="calling_hours",
+                updated_by="test",
+                value={region: {"days": "mon-sun", "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}},
+            )
+        )
         db.session.commit()
         return anna.id
+
     anna = chain.db(setup)
     e164 = "+493023125108" if region == "DE" else "+13125550148"
     chain.provider.scripts[e164] = Script([("completed", "callback_requested")])
-    accepted = chain.post_lead({"first_name": "Jürgen", "last_name": "Weber", "company": "Kfz-Werkstatt Krause GmbH",
-                                "email": "juergen.weber@kfz-krause.de", "phone": phone, "phone_consent": "ja",
-                                "interest": "Angebot für 5 Standorte"})
+    accepted = chain.post_lead(
+        {
+            "first_name": "Jürgen",
+            "last_name": "Weber",
+            "company": "Kfz-Werkstatt Krause GmbH",
+            "email": "juergen.weber@kfz-krause.de",
+            "phone": phone,
+            "phone_consent": "ja",
+            "interest": "Angebot für 5 Standorte",
+        }
+    )
     outcome = await chain.outcome(accepted["chain_id"])
     assert outcome.stage == "handed_over"
     task = chain.db(lambda: db.session.scalars(sa.select(Task)).one())

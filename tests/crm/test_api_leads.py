@@ -1,14 +1,12 @@
 """/api/v1/leads: API keys, batches (all or nothing), Idempotency-Key, mass assignment, CSV upload."""
+
 from __future__ import annotations
 
 import io
 import json
 
 import pytest
-import sqlalchemy as sa
 
-from crm.extensions import db
-from crm.models import Lead
 from tests.conftest import API_KEY, SHARED_DATA
 from tests.crm.test_webhook_leads import counts
 from tests.helpers import process
@@ -17,8 +15,10 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 ANNA = {"first_name": "Anna", "last_name": "Schmidt", "email": "anna.schmidt@acme.de", "phone": "+49 30 23125101"}
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"X-API-Key": "crm-sync"},
-                                     {"Authorization": "Basic Y3JtLXN5bmM6eA=="}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer nope"}, {"X-API-Key": "crm-sync"}, {"Authorization": "Basic Y3JtLXN5bmM6eA=="}],
+)
 def test_api_key_required(app, client, headers):
     r = client.post("/api/v1/leads", json=ANNA, headers=headers)
     assert r.status_code == 401 and r.headers.get("WWW-Authenticate") == "Bearer"
@@ -53,8 +53,17 @@ def test_batch_all_or_nothing(app, client):
     assert len({a["chain_id"] for a in r.get_json()["accepted"]}) == 2
 
 
-@pytest.mark.parametrize("field,value", [("owner_id", 1), ("role", "admin"), ("status", "booked"),
-                                         ("score", 100), ("do_not_contact", False), ("merged_into_id", 1)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("owner_id", 1),
+        ("role", "admin"),
+        ("status", "booked"),
+        ("score", 100),
+        ("do_not_contact", False),
+        ("merged_into_id", 1),
+    ],
+)
 def test_mass_assignment_refused(app, client, field, value):
     r = client.post("/api/v1/leads", json={**ANNA, field: value}, headers=AUTH)
     assert r.status_code == 422 and field in r.get_json()["errors"]
@@ -73,16 +82,24 @@ def test_idempotency_key_makes_a_retry_a_noop(app, client):
     conflict = client.post("/api/v1/leads", json={**ANNA, "company": "Other"}, headers=headers)
     assert conflict.status_code == 422 and "Idempotency-Key" in conflict.get_json()["errors"]
     # Keys are per client: another client's same key is a different request.
-    other = client.post("/api/v1/leads", json={"email": "x@y.de"},
-                        headers={"Authorization": "Bearer another-key-987", "Idempotency-Key": "sync-2026-11-25-001"})
+    other = client.post(
+        "/api/v1/leads",
+        json={"email": "x@y.de"},
+        headers={"Authorization": "Bearer another-key-987", "Idempotency-Key": "sync-2026-11-25-001"},
+    )
     assert other.status_code == 202
 
 
-@pytest.mark.parametrize("body,content_type,status", [
-    (b"{", "application/json", 400), (b"a=b", "application/x-www-form-urlencoded", 415),
-    (b"[]", "application/json", 422), (b"{\"leads\": 5}", "application/json", 422),
-    (json.dumps([{"email": f"p{i}@x.de"} for i in range(501)]).encode(), "application/json", 413),
-])
+@pytest.mark.parametrize(
+    "body,content_type,status",
+    [
+        (b"{", "application/json", 400),
+        (b"a=b", "application/x-www-form-urlencoded", 415),
+        (b"[]", "application/json", 422),
+        (b'{"leads": 5}', "application/json", 422),
+        (json.dumps([{"email": f"p{i}@x.de"} for i in range(501)]).encode(), "application/json", 413),
+    ],
+)
 def test_bad_api_bodies(app, client, body, content_type, status):
     r = client.post("/api/v1/leads", data=body, headers={**AUTH, "Content-Type": content_type})
     assert r.status_code == status and r.get_json()["code"] == status
@@ -91,8 +108,12 @@ def test_bad_api_bodies(app, client, body, content_type, status):
 
 def test_csv_upload_imports_and_reports_rejections(app, client):
     data = (SHARED_DATA / "leads_excel_de.csv").read_bytes()
-    r = client.post("/api/v1/leads/import", headers=AUTH,
-                    data={"file": (io.BytesIO(data), "leads_excel_de.csv")}, content_type="multipart/form-data")
+    r = client.post(
+        "/api/v1/leads/import",
+        headers=AUTH,
+        data={"file": (io.BytesIO(data), "leads_excel_de.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
     assert (body["created"], body["rejected"]) == (122, 3)
@@ -102,14 +123,28 @@ def test_csv_upload_imports_and_reports_rejections(app, client):
 
 
 def test_csv_upload_errors(client):
-    assert client.post("/api/v1/leads/import", headers=AUTH, data={"x": "y"},
-                       content_type="multipart/form-data").status_code == 422
-    assert client.post("/api/v1/leads/import", headers={**AUTH, "Content-Type": "application/pdf"},
-                       data=b"%PDF").status_code == 415
+    assert (
+        client.post(
+            "/api/v1/leads/import", headers=AUTH, data={"x": "y"}, content_type="multipart/form-data"
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/leads/import", headers={**AUTH, "Content-Type": "application/pdf"}, data=b"%PDF"
+        ).status_code
+        == 415
+    )
     r = client.post("/api/v1/leads/import", headers={**AUTH, "Content-Type": "text/csv"}, data=b"\x00\x01binary")
     assert r.status_code == 422 and "file" in r.get_json()["errors"]
-    assert client.post("/api/v1/leads/import?region=Deutschland", headers={**AUTH, "Content-Type": "text/csv"},
-                       data=b"email\na@b.de\n").status_code == 422
+    assert (
+        client.post(
+            "/api/v1/leads/import?region=Deutschland",
+            headers={**AUTH, "Content-Type": "text/csv"},
+            data=b"email\na@b.de\n",
+        ).status_code
+        == 422
+    )
 
 
 def test_unknown_lead_is_404_json(client):
@@ -133,13 +168,18 @@ def test_nesting_deeper_than_the_stack_is_a_400(app, client):
     assert counts(app)["lead_submissions"] == 0
 
 
-@pytest.mark.parametrize("lead, field", [
-    ({**ANNA, "first_name": "An\u0000na"}, "first_name"),          # PostgreSQL: jsonb and text refuse NUL
-    ({**ANNA, "note": "\ud800"}, "note"),                           # a lone surrogate cannot be encoded
-    ({**ANNA, "created_at": "0001-01-01T00:00:00+14:00"}, "created_at"),   # year 0 in UTC: OverflowError
-])
+@pytest.mark.parametrize(
+    "lead, field",
+    [
+        ({**ANNA, "first_name": "An\u0000na"}, "first_name"),  # PostgreSQL: jsonb and text refuse NUL
+        ({**ANNA, "note": "\ud800"}, "note"),  # a lone surrogate cannot be encoded
+        ({**ANNA, "created_at": "0001-01-01T00:00:00+14:00"}, "created_at"),  # year 0 in UTC: OverflowError
+    ],
+)
 def test_text_the_database_cannot_hold_is_a_field_error(app, client, lead, field):
-    r = client.post("/api/v1/leads", data=json.dumps(lead).encode(), headers={**AUTH, "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/leads", data=json.dumps(lead).encode(), headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422 and field in r.get_json()["errors"], r.get_json()
     r = client.post("/api/v1/leads", json={"leads": [ANNA, lead]}, headers=AUTH)
     assert r.status_code == 422 and set(r.get_json()["errors"]) == {"1"}

@@ -1,8 +1,9 @@
 """Reading through the API: following a submission (webhook or API) to its lead, the leads list with its
 filters and keyset pages, and the 422 that names each bad query parameter. SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -50,8 +51,15 @@ def test_an_api_client_gets_a_status_url_per_lead_of_a_batch(app, client):
     assert [client.get(u, headers=AUTH).get_json()["status"] for u in urls] == ["pending", "pending"]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/submissions/999", "/api/v1/submissions/2147483648",
-                                  "/api/v1/submissions/99999999999999999999", "/api/v1/leads/2147483648"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/submissions/999",
+        "/api/v1/submissions/2147483648",
+        "/api/v1/submissions/99999999999999999999",
+        "/api/v1/leads/2147483648",
+    ],
+)
 def test_unknown_and_overflowing_ids_are_404(client, path):
     r = client.get(path, headers=AUTH)
     assert r.status_code == 404 and r.is_json
@@ -59,32 +67,43 @@ def test_unknown_and_overflowing_ids_are_404(client, path):
 
 def _leads(app) -> dict[str, int]:
     """Five leads with known owners, stages, statuses and change times (a minute apart, in this order)."""
-    base = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    base = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
     def make():
         rep = User(email="rep@leadchain.example", name="Rep", role=Role.SALES)
         db.session.add(rep)
         db.session.flush()
-        spec = [("anna", "website", rep.id, "calling", LeadStatus.QUALIFIED),
-                ("ben", "partner", None, "nurturing", LeadStatus.NURTURING),
-                ("carla", "website", None, "calling", LeadStatus.NEW),
-                ("dirk", "website", rep.id, None, LeadStatus.BOOKED),
-                ("eva", "partner", rep.id, "nurturing", LeadStatus.NURTURING)]
+        spec = [
+            ("anna", "website", rep.id, "calling", LeadStatus.QUALIFIED),
+            ("ben", "partner", None, "nurturing", LeadStatus.NURTURING),
+            ("carla", "website", None, "calling", LeadStatus.NEW),
+            ("dirk", "website", rep.id, None, LeadStatus.BOOKED),
+            ("eva", "partner", rep.id, "nurturing", LeadStatus.NURTURING),
+        ]
         ids = {}
         for i, (name, source, owner, stage, status) in enumerate(spec):
-            lead = Lead(first_name=name.title(), email=f"{name}@firma.de", email_key=f"{name}@firma.de",
-                        source=source, owner_id=owner, chain_stage=stage, status=status)
+            lead = Lead(
+                first_name=name.title(),
+                email=f"{name}@firma.de",
+                email_key=f"{name}@firma.de",
+                source=source,
+                owner_id=owner,
+                chain_stage=stage,
+                status=status,
+            )
             db.session.add(lead)
             db.session.flush()
             ids[name] = lead.id
         db.session.commit()
         # updated_at set after the inserts (onupdate would overwrite it in the same flush).
         for i, name in enumerate(spec):
-            db.session.execute(sa.update(Lead).where(Lead.id == ids[name[0]])
-                               .values(updated_at=base + timedelta(minutes=i)))
+            db.session.execute(
+                sa.update(Lead).where(Lead.id == ids[name[0]]).values(updated_at=base + timedelta(minutes=i))
+            )
         db.session.commit()
         ids["rep"] = rep.id
         return ids
+
     return in_app(app, make)
 
 
@@ -108,16 +127,22 @@ def test_filters(app, client):
     assert names("owner_id=none") == ["ben", "carla"]
     assert names("stage=calling") == ["anna", "carla"]
     assert names("updated_since=2026-03-02T09:03:00Z") == ["dirk", "eva"]
-    assert names("updated_since=2026-03-02T10:02:00%2B01:00") == ["carla", "dirk", "eva"]   # an offset counts
+    assert names("updated_since=2026-03-02T10:02:00%2B01:00") == ["carla", "dirk", "eva"]  # an offset counts
     assert names("source=website&stage=calling&owner_id=none") == ["carla"]
     assert names("status=lost") == []
 
 
 def test_merged_records_are_not_listed_but_readable(app, client):
     ids = _leads(app)
-    in_app(app, lambda: (db.session.execute(sa.update(Lead).where(Lead.id == ids["ben"])
-                                            .values(merged_into_id=ids["eva"], status=LeadStatus.MERGED)),
-                         db.session.commit()))
+    in_app(
+        app,
+        lambda: (
+            db.session.execute(
+                sa.update(Lead).where(Lead.id == ids["ben"]).values(merged_into_id=ids["eva"], status=LeadStatus.MERGED)
+            ),
+            db.session.commit(),
+        ),
+    )
     listed = client.get("/api/v1/leads", headers=AUTH).get_json()
     assert "ben" not in _names(listed, ids)
     ben = client.get(f"/api/v1/leads/{ids['ben']}", headers=AUTH).get_json()
@@ -134,8 +159,15 @@ def test_pages_walk_every_lead_once_even_when_one_changes_meanwhile(app, client)
     # The next URL keeps the filters.
     assert parse_qs(urlsplit(first["next_url"]).query)["source"] == ["website"]
     # anna changes while the client pages: she moves behind the cursor and comes again; nobody is skipped.
-    in_app(app, lambda: (db.session.execute(sa.update(Lead).where(Lead.id == ids["anna"]).values(
-        updated_at=datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc))), db.session.commit()))
+    in_app(
+        app,
+        lambda: (
+            db.session.execute(
+                sa.update(Lead).where(Lead.id == ids["anna"]).values(updated_at=datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+            ),
+            db.session.commit(),
+        ),
+    )
     url = path_of(first["next_url"])
     while url:
         page = client.get(url, headers=AUTH).get_json()
@@ -145,15 +177,26 @@ def test_pages_walk_every_lead_once_even_when_one_changes_meanwhile(app, client)
     assert seen == ["anna", "carla", "dirk", "anna"]
 
 
-@pytest.mark.parametrize("query, bad", [
-    ("limit=0", {"limit"}), ("limit=201", {"limit"}), ("limit=abc", {"limit"}),
-    ("status=merged", {"status"}), ("status=bogus&source=a%20b", {"status", "source"}),
-    ("owner_id=x", {"owner_id"}), ("owner_id=2147483648", {"owner_id"}), ("owner_id=%C2%B2", {"owner_id"}),
-    ("stage=DROP%20TABLE", {"stage"}), ("updated_since=yesterday", {"updated_since"}),
-    ("updated_since=0001-01-01T00:00:00%2B14:00", {"updated_since"}),
-    ("cursor=garbage", {"cursor"}), ("cursor=WyI5OTk5LTEyLTMxVDIzOjU5OjU5LTEyOjAwIiwxXQ", {"cursor"}),
-    ("sort=name", {"sort"}), ("ownerid=1&limit=0", {"ownerid", "limit"}),
-])
+@pytest.mark.parametrize(
+    "query, bad",
+    [
+        ("limit=0", {"limit"}),
+        ("limit=201", {"limit"}),
+        ("limit=abc", {"limit"}),
+        ("status=merged", {"status"}),
+        ("status=bogus&source=a%20b", {"status", "source"}),
+        ("owner_id=x", {"owner_id"}),
+        ("owner_id=2147483648", {"owner_id"}),
+        ("owner_id=%C2%B2", {"owner_id"}),
+        ("stage=DROP%20TABLE", {"stage"}),
+        ("updated_since=yesterday", {"updated_since"}),
+        ("updated_since=0001-01-01T00:00:00%2B14:00", {"updated_since"}),
+        ("cursor=garbage", {"cursor"}),
+        ("cursor=WyI5OTk5LTEyLTMxVDIzOjU5OjU5LTEyOjAwIiwxXQ", {"cursor"}),
+        ("sort=name", {"sort"}),
+        ("ownerid=1&limit=0", {"ownerid", "limit"}),
+    ],
+)
 def test_bad_query_parameters_are_a_422_naming_each(app, client, query, bad):
     r = client.get(f"/api/v1/leads?{query}", headers=AUTH)
     assert r.status_code == 422, r.get_data(as_text=True)
@@ -169,8 +212,15 @@ def test_the_list_needs_a_key_before_anything_else(client):
 def test_openapi_documents_the_read_side(client):
     spec = client.get("/api/openapi.json").get_json()
     listing = spec["paths"]["/api/v1/leads"]["get"]
-    assert {p["name"] for p in listing["parameters"]} == {"status", "source", "owner_id", "stage", "updated_since",
-                                                         "limit", "cursor"}
+    assert {p["name"] for p in listing["parameters"]} == {
+        "status",
+        "source",
+        "owner_id",
+        "stage",
+        "updated_since",
+        "limit",
+        "cursor",
+    }
     assert {"200", "422"} <= set(listing["responses"])
     assert "get" in spec["paths"]["/api/v1/submissions/{submission_id}"]
     assert "get" in spec["paths"]["/api/v1/leads/{lead_id}"]

@@ -1,4 +1,5 @@
 """The app reads its webhook and API secrets from a real OpenBao when VAULT_ADDR is set."""
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ def test_webhook_secret_and_api_key_from_openbao(openbao, migrated_urls):
     ok = client.post("/webhooks/leads/vaultsrc", data=body, headers=signed_headers(SECRET, body))
     assert ok.status_code == 202, ok.get_json()
     from tests.helpers import process
+
     lead_id = process(app, ok)["lead_id"]
     wrong = "whsec_" + "b3RoZXItc2VjcmV0LW5vdC1pbi12YXVsdC1hdC1hbGw="
     assert client.post("/webhooks/leads/vaultsrc", data=body, headers=signed_headers(wrong, body)).status_code == 401
@@ -30,9 +32,12 @@ def test_webhook_secret_and_api_key_from_openbao(openbao, migrated_urls):
     # The secret never shows up in what the app answers.
     assert SECRET not in r.get_data(as_text=True) and "vault-key-123456" not in r.get_data(as_text=True)
     from crm.extensions import db
+
     with app.app_context():
         import sqlalchemy as sa
+
         from crm.models import AuditEntry, Lead, LeadSubmission, WebhookDelivery
+
         db.session.execute(sa.delete(WebhookDelivery))
         db.session.execute(sa.delete(LeadSubmission))
         db.session.execute(sa.delete(AuditEntry))

@@ -2,6 +2,7 @@
 through, stored overrides win, reset deletes, every change audited; and the chain's readers use them:
 scoring (rules, cached per change), the call gate (calling hours, threshold, waive_score). SQLite and
 PostgreSQL through the `ctx` fixture."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,36 +36,59 @@ def _rules(version: str, **replace: str) -> str:
 
 
 def _lead(score: int | None = 60, consent: bool = True, **kw) -> Lead:
-    lead = Lead(first_name="Anna", last_name="Schmidt", phone_e164="+493023125101", phone_region="DE",
-                phone_timezone="Europe/Berlin", phone_status="valid", source="partner", score=score, tags=[], **kw)
+    lead = Lead(
+        first_name="Anna",
+        last_name="Schmidt",
+        phone_e164="+493023125101",
+        phone_region="DE",
+        phone_timezone="Europe/Berlin",
+        phone_status="valid",
+        source="partner",
+        score=score,
+        tags=[],
+        **kw,
+    )
     db.session.add(lead)
     db.session.flush()
     if consent:
-        db.session.add(ConsentRecord(lead_id=lead.id, channel=Channel.PHONE, legal_basis=LegalBasis.EXPRESS_CONSENT,
-                                     source="website", proof_text="form", proof_key=f"k{lead.id}",
-                                     given_at=TUESDAY_10 - timedelta(days=3)))
+        db.session.add(
+            ConsentRecord(
+                lead_id=lead.id,
+                channel=Channel.PHONE,
+                legal_basis=LegalBasis.EXPRESS_CONSENT,
+                source="website",
+                proof_text="form",
+                proof_key=f"k{lead.id}",
+                given_at=TUESDAY_10 - timedelta(days=3),
+            )
+        )
         db.session.flush()
     return lead
 
 
 def _audits() -> list[AuditEntry]:
-    return db.session.scalars(sa.select(AuditEntry).where(AuditEntry.entity_type == "app_setting")
-                              .order_by(AuditEntry.id)).all()
+    return db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.entity_type == "app_setting").order_by(AuditEntry.id)
+    ).all()
 
 
 # ---------------------------------------------------------------- validation, override, reset, audit
 
-@pytest.mark.parametrize("text, key", [
-    ("", "empty"),
-    ("version: [unclosed", "not valid YAML"),
-    ("- a list\n", "YAML mapping"),
-    (_rules("v2", **{"thresholds: {hot: 70, warm: 40}": "thresholds: {hot: 70, warm: 90}"}), "thresholds.warm"),
-    (_rules("v2", **{"partner: 20": "partner: 200"}), "source.points.partner"),
-    (_rules("v2") + "\nsurprise: 1\n", "surprise"),
-    ("x" * (app_settings.MAX_RULES_CHARS + 1), "characters"),
-    ("2026-02-30", "cannot be read"),            # YAML builds a date and raises ValueError: was a 500
-    ("[" * 5000, "cannot be read"),              # nesting past the recursion limit: was a 500 too
-])
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("", "empty"),
+        ("version: [unclosed", "not valid YAML"),
+        ("- a list\n", "YAML mapping"),
+        (_rules("v2", **{"thresholds: {hot: 70, warm: 40}": "thresholds: {hot: 70, warm: 90}"}), "thresholds.warm"),
+        (_rules("v2", **{"partner: 20": "partner: 200"}), "source.points.partner"),
+        (_rules("v2") + "\nsurprise: 1\n", "surprise"),
+        ("x" * (app_settings.MAX_RULES_CHARS + 1), "characters"),
+        ("2026-02-30", "cannot be read"),  # YAML builds a date and raises ValueError: was a 500
+        ("[" * 5000, "cannot be read"),  # nesting past the recursion limit: was a 500 too
+    ],
+)
 def test_scoring_rules_are_validated_by_the_rules_loader(ctx, text, key):
     with pytest.raises(SettingError) as caught:
         app_settings.set_scoring_rules(text, ADMIN)
@@ -85,15 +109,18 @@ def test_gate_threshold_is_0_to_100(ctx, value):
     assert app_settings.gate_threshold(default=50) == 50
 
 
-@pytest.mark.parametrize("value, named", [
-    ({"DE": {"start": "20:00", "end": "09:00"}}, "DE"),
-    ({"AT": {"start": "9", "end": "17:00"}}, "AT"),
-    ({"AT": {"days": "weekdays", "start": "09:00", "end": "17:00"}}, "AT.days"),
-    ({"Germany": {"start": "09:00", "end": "17:00"}}, "Germany"),
-    ({"AT": {"start": "09:00", "end": "17:00", "tz": "Europe/Vienna"}}, "AT"),
-    ("{not json", "JSON"),
-    ('["DE"]', "object"),
-])
+@pytest.mark.parametrize(
+    "value, named",
+    [
+        ({"DE": {"start": "20:00", "end": "09:00"}}, "DE"),
+        ({"AT": {"start": "9", "end": "17:00"}}, "AT"),
+        ({"AT": {"days": "weekdays", "start": "09:00", "end": "17:00"}}, "AT.days"),
+        ({"Germany": {"start": "09:00", "end": "17:00"}}, "Germany"),
+        ({"AT": {"start": "09:00", "end": "17:00", "tz": "Europe/Vienna"}}, "AT"),
+        ("{not json", "JSON"),
+        ('["DE"]', "object"),
+    ],
+)
 def test_calling_hours_are_validated_by_the_gate_policy_parser(ctx, value, named):
     with pytest.raises(SettingError) as caught:
         app_settings.set_calling_hours(value, ADMIN)
@@ -111,28 +138,38 @@ def test_overrides_win_reset_restores_the_default_and_everything_is_audited(ctx)
     assert app_settings.calling_hours() == {"AT": {"days": [0, 1], "start": "10:00", "end": "12:30"}}
     policy = app_settings.gate_policy(GatePolicy(max_attempts_per_day=7))
     assert policy.windows["AT"].describe() == "Mon,Tue 10:00-12:30" and "DE" in policy.windows
-    assert policy.max_attempts_per_day == 7                       # only the calling hours are replaced
+    assert policy.max_attempts_per_day == 7  # only the calling hours are replaced
 
     app_settings.set_gate_threshold(40, "user:2")
     update = _audits()[-1]
     assert (update.actor, update.action, update.before, update.after) == (
-        "user:2", "setting.update", {"key": "gate.threshold", "value": 70}, {"key": "gate.threshold", "value": 40})
+        "user:2",
+        "setting.update",
+        {"key": "gate.threshold", "value": 70},
+        {"key": "gate.threshold", "value": 40},
+    )
 
     for key in app_settings.KEYS:
         assert app_settings.reset(key, ADMIN) is True
-        assert app_settings.reset(key, ADMIN) is False            # nothing left to reset: no audit entry
+        assert app_settings.reset(key, ADMIN) is False  # nothing left to reset: no audit entry
     assert db.session.scalars(sa.select(AppSetting)).all() == []
     assert app_settings.scoring_rules().version == "v1" and app_settings.gate_threshold(default=50) == 50
     assert app_settings.gate_policy(None).windows.keys() == {"DE", "US"}
     actions = [(e.action, (e.after or {}).get("key") or e.before["key"]) for e in _audits()]
-    assert actions == [("setting.update", "scoring.rules"), ("setting.update", "gate.threshold"),
-                       ("setting.update", "calling_hours"), ("setting.update", "gate.threshold"),
-                       ("setting.reset", "scoring.rules"), ("setting.reset", "gate.threshold"),
-                       ("setting.reset", "calling_hours")]
+    assert actions == [
+        ("setting.update", "scoring.rules"),
+        ("setting.update", "gate.threshold"),
+        ("setting.update", "calling_hours"),
+        ("setting.update", "gate.threshold"),
+        ("setting.reset", "scoring.rules"),
+        ("setting.reset", "gate.threshold"),
+        ("setting.reset", "calling_hours"),
+    ]
     assert _audits()[-1].before["value"]["AT"]["end"] == "12:30"
 
 
 # ---------------------------------------------------------------- the readers: scoring
+
 
 def test_score_uses_the_stored_rules_and_records_their_version(ctx, monkeypatch):
     lead = _lead(score=None)
@@ -141,8 +178,9 @@ def test_score_uses_the_stored_rules_and_records_their_version(ctx, monkeypatch)
     score = scoring.score_lead(lead.id, actor="test", reason="rescore")
     assert score.model_version == "v2-admin"
     assert dict((f.name, f.points) for f in score.factors)["source"] == 60
-    history = db.session.scalars(sa.select(ScoreHistory.model_version).where(ScoreHistory.lead_id == lead.id)
-                                 .order_by(ScoreHistory.id)).all()
+    history = db.session.scalars(
+        sa.select(ScoreHistory.model_version).where(ScoreHistory.lead_id == lead.id).order_by(ScoreHistory.id)
+    ).all()
     assert history == ["v1", "v2-admin"]
 
     # Parsed once per change: the next scores reuse it; a new version is parsed again.
@@ -162,11 +200,12 @@ def test_stored_threshold_also_sets_the_scores_recommended_action(ctx):
     lead = _lead(score=None, company="Krause GmbH", email="a@krause.de", email_key="a@krause.de")
     score = scoring.score_lead(lead.id, actor="test", reason="intake")
     assert score.next_action == "call"
-    app_settings.set_gate_threshold(score.value, ADMIN)      # not above the threshold any more
+    app_settings.set_gate_threshold(score.value, ADMIN)  # not above the threshold any more
     assert scoring.score_lead(lead.id, actor="test", reason="rescore").next_action == "nurture"
 
 
 # ---------------------------------------------------------------- the readers: the call gate
+
 
 def test_gate_uses_the_stored_calling_hours(ctx):
     lead = _lead()
@@ -186,8 +225,9 @@ def test_gate_uses_the_stored_calling_hours(ctx):
 def activities(app):
     # The activity decides at the later of the input's time and the wall clock: hours around the clock.
     always = CallingWindow(tuple(range(7)), time(0), time(23, 59, 59, 999999))
-    app.config["LEADCHAIN_GATE_POLICY"] = GatePolicy(windows={"DE": always}, default_window=always,
-                                                     max_attempts_per_day=100, german_public_holidays=False)
+    app.config["LEADCHAIN_GATE_POLICY"] = GatePolicy(
+        windows={"DE": always}, default_window=always, max_attempts_per_day=100, german_public_holidays=False
+    )
     return CrmActivities(app)
 
 
@@ -199,13 +239,13 @@ def test_gate_activity_threshold_waived_else_stored_else_the_chains(app, activit
     with app.app_context():
         lead_id = _lead(score=60).id
         db.session.commit()
-    assert _gate(app, activities, lead_id, threshold=50).allowed            # the chain's threshold
+    assert _gate(app, activities, lead_id, threshold=50).allowed  # the chain's threshold
     assert _gate(app, activities, lead_id, threshold=60).reason == "score_below_threshold"
     with app.app_context():
         app_settings.set_gate_threshold(75, ADMIN)
         db.session.commit()
-    assert _gate(app, activities, lead_id, threshold=50).reason == "score_below_threshold"   # stored wins
-    assert _gate(app, activities, lead_id, threshold=50, waive_score=True).allowed          # "call now"
+    assert _gate(app, activities, lead_id, threshold=50).reason == "score_below_threshold"  # stored wins
+    assert _gate(app, activities, lead_id, threshold=50, waive_score=True).allowed  # "call now"
     with app.app_context():
         app_settings.set_gate_threshold(10, ADMIN)
         db.session.commit()
@@ -225,6 +265,7 @@ def test_waive_score_keeps_the_rest_of_the_gate(app, activities):
 
 def test_old_gate_inputs_still_decode():
     from temporalio.contrib.pydantic import pydantic_data_converter
+
     payload = pydantic_data_converter.payload_converter.to_payloads([{"lead_id": 3, "threshold": 0, "now": None}])
     [decoded] = pydantic_data_converter.payload_converter.from_payloads(payload, [GateInput])
     assert decoded == GateInput(3, 0, None) and decoded.waive_score is False

@@ -1,5 +1,6 @@
 """Owner assignment at intake (crm.services.assignment) on SQLite and PostgreSQL: rules in order, round
 robin that stays even (also under concurrent intake, on both), the fallback, manual owners kept, audit."""
+
 from __future__ import annotations
 
 import threading
@@ -39,9 +40,15 @@ def _ingest(**fields) -> Lead:
 
 
 def _assigned_audit(lead_id: int) -> list[AuditEntry]:
-    return list(db.session.scalars(sa.select(AuditEntry).where(
-        AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead_id,
-        AuditEntry.action == "lead.assigned_automatically")))
+    return list(
+        db.session.scalars(
+            sa.select(AuditEntry).where(
+                AuditEntry.entity_type == "lead",
+                AuditEntry.entity_id == lead_id,
+                AuditEntry.action == "lead.assigned_automatically",
+            )
+        )
+    )
 
 
 def test_fallback_rotates_evenly_over_active_sales_reps_speaking_the_language(ctx):
@@ -52,9 +59,9 @@ def test_fallback_rotates_evenly_over_active_sales_reps_speaking_the_language(ct
     german = [_ingest(language="de").owner_id for _ in range(6)]
     english = [_ingest(language="en").owner_id for _ in range(2)]
     assert Counter(german) == {de_a: 3, de_b: 3}
-    assert german[:2] in ([de_a, de_b], [de_b, de_a]) and german[0::2] == [german[0]] * 3   # strict turns
+    assert german[:2] in ([de_a, de_b], [de_b, de_a]) and german[0::2] == [german[0]] * 3  # strict turns
     assert english == [en, en]
-    entry, = _assigned_audit(db.session.scalar(sa.select(Lead.id).where(Lead.owner_id == en).limit(1)))
+    (entry,) = _assigned_audit(db.session.scalar(sa.select(Lead.id).where(Lead.owner_id == en).limit(1)))
     assert entry.actor == "assignment" and entry.after["rule"] == "fallback" and entry.after["owner_id"] == en
     assert entry.before == {"owner_id": None}
 
@@ -75,12 +82,12 @@ def test_first_matching_rule_wins_by_source_territory_and_postcode(ctx):
     # No stated country: the phone number's region counts.
     assert _ingest(source="website", phone="+43 1 5134567").owner_id == austria_rep
     assert _ingest(country="DE", postal_code="80331").owner_id == munich_rep
-    berlin = _ingest(country="DE", postal_code="10115")       # no rule: the fallback's first turn
+    berlin = _ingest(country="DE", postal_code="10115")  # no rule: the fallback's first turn
     assert berlin.owner_id == min(partner_rep, austria_rep, munich_rep, other)
     assert _assigned_audit(berlin.id)[0].after["rule"] == "fallback"
     lead = _ingest(country="DE", postal_code="81 675")
     assert lead.owner_id == munich_rep
-    entry, = _assigned_audit(lead.id)
+    (entry,) = _assigned_audit(lead.id)
     assert entry.after["rule"] == "München" and entry.after["rule_id"] is not None
 
 
@@ -88,8 +95,8 @@ def test_a_lead_matching_no_rule_goes_to_the_fallback(ctx):
     only = _rep("Anna")
     _rule("Partner", 1, sources=["partner"], rep_ids=[_rep("Paula", active=True)])
     lead = _ingest(source="website")
-    assert lead.owner_id == only       # the fallback's first turn: the lowest id
-    entry, = _assigned_audit(lead.id)
+    assert lead.owner_id == only  # the fallback's first turn: the lowest id
+    (entry,) = _assigned_audit(lead.id)
     assert entry.after["rule"] == "fallback" and entry.after["rule_id"] is None
 
 
@@ -97,7 +104,7 @@ def test_rule_team_rotates_and_a_rule_without_anybody_available_passes_the_lead_
     a, b, c = _rep("Anna"), _rep("Bernd"), _rep("Carl")
     gone = _rep("Gustav", active=False)
     english = _rep("Emma", language="en")
-    _rule("Abwesend", 1, rep_ids=[gone])                                      # nobody active: skipped
+    _rule("Abwesend", 1, rep_ids=[gone])  # nobody active: skipped
     _rule("Englisch", 2, languages=["en"], rep_ids=[a, english], match_rep_language=True)
     _rule("Team Nord", 3, rep_ids=[b, c])
     owners = [_ingest(language="de").owner_id for _ in range(4)]
@@ -125,17 +132,17 @@ def test_an_owner_is_never_overwritten(ctx):
     a, b = _rep("Anna"), _rep("Bernd")
     lead = _ingest(phone="+49 30 23125101")
     first = lead.owner_id
-    lead.owner_id = b if first == a else a     # a manager reassigns
+    lead.owner_id = b if first == a else a  # a manager reassigns
     db.session.commit()
     manual = lead.owner_id
-    again = _ingest(phone="+49 30 23125101", company="Neu GmbH")   # the same person again
+    again = _ingest(phone="+49 30 23125101", company="Neu GmbH")  # the same person again
     assert again.id == lead.id and again.owner_id == manual
     assert assignment.assign_if_unowned(lead.id) == manual
     assert len(_assigned_audit(lead.id)) == 1
 
 
 def test_assign_if_unowned_gives_an_old_unowned_lead_the_rules_pick(ctx):
-    lead = _ingest()                     # nobody to assign yet
+    lead = _ingest()  # nobody to assign yet
     assert lead.owner_id is None and _assigned_audit(lead.id) == []
     rep = _rep("Anna")
     assert assignment.assign_if_unowned(lead.id) == rep

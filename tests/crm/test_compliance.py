@@ -1,7 +1,8 @@
 """The call gate: calling hours in the callee's zone (DST, weekends, German holidays), consent, DNC, caps."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,13 +11,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm.extensions import db
-from crm.models import (AuditEntry, Channel, ConsentRecord, Direction, DoNotCallEntry, Interaction,
-                        InteractionKind, Lead, LegalBasis)
+from crm.models import (
+    AuditEntry,
+    Channel,
+    ConsentRecord,
+    Direction,
+    DoNotCallEntry,
+    Interaction,
+    InteractionKind,
+    Lead,
+    LegalBasis,
+)
 from crm.services import compliance
-from crm.services.compliance import (CallingWindow, GateConfigError, GatePolicy, check_call_gate, decide,
-                                     is_within_window, next_window_start)
+from crm.services.compliance import (
+    CallingWindow,
+    GateConfigError,
+    GatePolicy,
+    check_call_gate,
+    decide,
+    is_within_window,
+    next_window_start,
+)
 
-UTC = timezone.utc
+UTC = UTC
 PHONE = "+493023125101"
 EXPRESS = [("phone", "express_consent")]
 
@@ -30,28 +47,42 @@ def local(tz: str, *args) -> datetime:
 
 
 def gate(now: datetime, **kw) -> compliance.GateDecision:
-    args = dict(now_utc=now, phone_e164=PHONE, phone_status="valid", phone_region="DE",
-                phone_timezone="Europe/Berlin", do_not_contact=False, consents=EXPRESS, attempts_today=0,
-                score=80, threshold=50, policy=GatePolicy())
+    args = dict(
+        now_utc=now,
+        phone_e164=PHONE,
+        phone_status="valid",
+        phone_region="DE",
+        phone_timezone="Europe/Berlin",
+        do_not_contact=False,
+        consents=EXPRESS,
+        attempts_today=0,
+        score=80,
+        threshold=50,
+        policy=GatePolicy(),
+    )
     args.update(kw)
     return decide(**args)
 
 
 # ---------------------------------------------------------------- examples
 
+
 def test_berlin_friday_1959_allowed_2000_refused_until_monday_0900():
-    assert gate(local("Europe/Berlin", 2026, 6, 12, 19, 59)).allowed   # Friday, CEST
+    assert gate(local("Europe/Berlin", 2026, 6, 12, 19, 59)).allowed  # Friday, CEST
     refused = gate(local("Europe/Berlin", 2026, 6, 12, 20, 0))
     assert (refused.allowed, refused.reason) == (False, "outside_hours")
-    assert refused.next_window_start == utc(2026, 6, 15, 7, 0)      # Monday 09:00 CEST
+    assert refused.next_window_start == utc(2026, 6, 15, 7, 0)  # Monday 09:00 CEST
     assert gate(local("Europe/Berlin", 2026, 6, 15, 8, 59)).reason == "outside_hours"
     assert gate(utc(2026, 6, 15, 7, 0)).allowed
 
 
-@pytest.mark.parametrize("friday_evening, monday_0900_utc", [
-    (local("Europe/Berlin", 2026, 3, 27, 20, 0), utc(2026, 3, 30, 7, 0)),    # spring forward on Sunday 29th
-    (local("Europe/Berlin", 2026, 10, 23, 20, 0), utc(2026, 10, 26, 8, 0)),  # fall back on Sunday 25th
-])
+@pytest.mark.parametrize(
+    "friday_evening, monday_0900_utc",
+    [
+        (local("Europe/Berlin", 2026, 3, 27, 20, 0), utc(2026, 3, 30, 7, 0)),  # spring forward on Sunday 29th
+        (local("Europe/Berlin", 2026, 10, 23, 20, 0), utc(2026, 10, 26, 8, 0)),  # fall back on Sunday 25th
+    ],
+)
 def test_dst_weekends(friday_evening, monday_0900_utc):
     decision = gate(friday_evening)
     assert decision.reason == "outside_hours" and decision.next_window_start == monday_0900_utc
@@ -62,9 +93,8 @@ def test_dst_weekends(friday_evening, monday_0900_utc):
 
 
 def test_us_dst_weekend():
-    decision = gate(local("America/New_York", 2026, 3, 6, 21, 0), phone_region="US",
-                    phone_timezone="America/New_York")
-    assert decision.next_window_start == utc(2026, 3, 9, 12, 0)   # Monday 08:00 EDT (was EST on Friday)
+    decision = gate(local("America/New_York", 2026, 3, 6, 21, 0), phone_region="US", phone_timezone="America/New_York")
+    assert decision.next_window_start == utc(2026, 3, 9, 12, 0)  # Monday 08:00 EDT (was EST on Friday)
 
 
 def test_german_holiday_moves_the_window():
@@ -82,14 +112,14 @@ def test_german_holiday_moves_the_window():
 
 
 def test_state_holidays_when_configured():
-    epiphany = local("Europe/Berlin", 2026, 1, 6, 10, 0)   # Tuesday; a holiday in BY, BW, ST only
+    epiphany = local("Europe/Berlin", 2026, 1, 6, 10, 0)  # Tuesday; a holiday in BY, BW, ST only
     assert gate(epiphany).allowed
     assert gate(epiphany, policy=GatePolicy(german_holiday_states=("BY",))).reason == "outside_hours"
 
 
 @pytest.mark.parametrize("tz", ["America/New_York", "America/Los_Angeles"])
 def test_us_leads_at_0800_local(tz):
-    at_eight = local(tz, 2026, 7, 14, 8, 0)     # Tuesday
+    at_eight = local(tz, 2026, 7, 14, 8, 0)  # Tuesday
     assert gate(at_eight, phone_region="US", phone_timezone=tz).allowed
     early = gate(at_eight - timedelta(minutes=1), phone_region="US", phone_timezone=tz)
     assert early.reason == "outside_hours" and early.next_window_start == at_eight
@@ -107,7 +137,7 @@ def test_los_angeles_lead_is_not_called_at_new_york_0800():
 def test_zone_falls_back_to_region_then_berlin():
     ny_eight = local("America/New_York", 2026, 7, 14, 8, 0)
     assert gate(ny_eight, phone_region="US", phone_timezone=None).allowed
-    assert gate(ny_eight, phone_region=None, phone_timezone=None).allowed   # 14:00 Berlin
+    assert gate(ny_eight, phone_region=None, phone_timezone=None).allowed  # 14:00 Berlin
     assert gate(ny_eight, phone_region=None, phone_timezone="Not/AZone").allowed
     # An Austrian lead gets the default (DE) window in Vienna time, without German holidays.
     assert gate(local("Europe/Vienna", 2026, 5, 14, 10, 0), phone_region="AT", phone_timezone=None).allowed
@@ -123,29 +153,32 @@ def test_attempt_cap():
     assert gate(tuesday, attempts_today=2, policy=GatePolicy(max_attempts_per_day=3)).allowed
 
 
-NOW = local("Europe/Berlin", 2026, 6, 9, 10, 0)   # a Tuesday inside every window
+NOW = local("Europe/Berlin", 2026, 6, 9, 10, 0)  # a Tuesday inside every window
 
 
-@pytest.mark.parametrize("kw, reason", [
-    ({"phone_e164": None}, "no_phone"),
-    ({"phone_e164": ""}, "no_phone"),
-    ({"phone_status": "invalid"}, "phone_invalid"),
-    ({"do_not_contact": True}, "do_not_contact"),
-    ({"consents": []}, "no_consent"),
-    ({"consents": [("email", "express_consent")]}, "no_consent"),
-    ({"consents": [("phone", "presumed_b2b")]}, "no_consent"),
-    ({"score": None}, "score_below_threshold"),
-    ({"score": 50}, "score_below_threshold"),          # must be above the threshold
-    ({"score": 10, "threshold": 10}, "score_below_threshold"),
-    ({"attempts_today": 2}, "attempt_cap"),
-    ({"now_utc": NOW + timedelta(hours=12)}, "outside_hours"),
-    # the order of checks decides which reason is given
-    ({"phone_status": "invalid", "do_not_contact": True}, "phone_invalid"),
-    ({"do_not_contact": True, "consents": []}, "do_not_contact"),
-    ({"consents": [], "score": 0}, "no_consent"),
-    ({"score": 0, "attempts_today": 9}, "score_below_threshold"),
-    ({"attempts_today": 9, "now_utc": NOW + timedelta(hours=12)}, "attempt_cap"),
-])
+@pytest.mark.parametrize(
+    "kw, reason",
+    [
+        ({"phone_e164": None}, "no_phone"),
+        ({"phone_e164": ""}, "no_phone"),
+        ({"phone_status": "invalid"}, "phone_invalid"),
+        ({"do_not_contact": True}, "do_not_contact"),
+        ({"consents": []}, "no_consent"),
+        ({"consents": [("email", "express_consent")]}, "no_consent"),
+        ({"consents": [("phone", "presumed_b2b")]}, "no_consent"),
+        ({"score": None}, "score_below_threshold"),
+        ({"score": 50}, "score_below_threshold"),  # must be above the threshold
+        ({"score": 10, "threshold": 10}, "score_below_threshold"),
+        ({"attempts_today": 2}, "attempt_cap"),
+        ({"now_utc": NOW + timedelta(hours=12)}, "outside_hours"),
+        # the order of checks decides which reason is given
+        ({"phone_status": "invalid", "do_not_contact": True}, "phone_invalid"),
+        ({"do_not_contact": True, "consents": []}, "do_not_contact"),
+        ({"consents": [], "score": 0}, "no_consent"),
+        ({"score": 0, "attempts_today": 9}, "score_below_threshold"),
+        ({"attempts_today": 9, "now_utc": NOW + timedelta(hours=12)}, "attempt_cap"),
+    ],
+)
 def test_each_refusal_reason(kw, reason):
     decision = gate(NOW, **kw)
     assert (decision.allowed, decision.reason) == (False, reason)
@@ -153,14 +186,17 @@ def test_each_refusal_reason(kw, reason):
     assert (decision.next_window_start is not None) == (reason in ("outside_hours", "attempt_cap"))
 
 
-@pytest.mark.parametrize("kw", [
-    {"phone_status": "unverified"},
-    {"phone_status": "unknown"},
-    {"consents": [("phone", "callback_request")]},
-    {"consents": [(Channel.PHONE, LegalBasis.EXPRESS_CONSENT)]},
-    {"consents": [("phone", "presumed_b2b")], "policy": GatePolicy(require_express_consent_for_ai_calls=False)},
-    {"score": 51},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"phone_status": "unverified"},
+        {"phone_status": "unknown"},
+        {"consents": [("phone", "callback_request")]},
+        {"consents": [(Channel.PHONE, LegalBasis.EXPRESS_CONSENT)]},
+        {"consents": [("phone", "presumed_b2b")], "policy": GatePolicy(require_express_consent_for_ai_calls=False)},
+        {"score": 51},
+    ],
+)
 def test_allowed(kw):
     decision = gate(NOW, **kw)
     assert (decision.allowed, decision.reason, decision.next_window_start) == (True, "ok", None)
@@ -169,19 +205,22 @@ def test_allowed(kw):
 def test_presumed_b2b_never_enough_for_us_numbers():
     lax = GatePolicy(require_express_consent_for_ai_calls=False)
     ny = local("America/New_York", 2026, 7, 14, 10, 0)
-    decision = gate(ny, phone_region="US", phone_timezone="America/New_York", consents=[("phone", "presumed_b2b")],
-                    policy=lax)
+    decision = gate(
+        ny, phone_region="US", phone_timezone="America/New_York", consents=[("phone", "presumed_b2b")], policy=lax
+    )
     assert decision.reason == "no_consent" and "US numbers need express consent" in decision.detail
 
 
 def test_policy_from_env():
-    policy = GatePolicy.from_env({
-        "LEADCHAIN_CALLING_HOURS": '{"US": {"days": "mon-sat", "start": "08:00", "end": "20:00"},'
-                                   ' "default": {"days": [0, 2, 4], "start": "10:00", "end": "12:00"}}',
-        "LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY": "1",
-        "LEADCHAIN_REQUIRE_EXPRESS_CONSENT_FOR_AI_CALLS": "false",
-        "LEADCHAIN_GERMAN_HOLIDAY_STATES": "by, bw",
-    })
+    policy = GatePolicy.from_env(
+        {
+            "LEADCHAIN_CALLING_HOURS": '{"US": {"days": "mon-sat", "start": "08:00", "end": "20:00"},'
+            ' "default": {"days": [0, 2, 4], "start": "10:00", "end": "12:00"}}',
+            "LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY": "1",
+            "LEADCHAIN_REQUIRE_EXPRESS_CONSENT_FOR_AI_CALLS": "false",
+            "LEADCHAIN_GERMAN_HOLIDAY_STATES": "by, bw",
+        }
+    )
     assert policy.window_for("us") == CallingWindow((0, 1, 2, 3, 4, 5), time(8), time(20))
     assert policy.window_for("DE") == compliance.DE_WINDOW
     assert policy.window_for("GB") == CallingWindow((0, 2, 4), time(10), time(12))
@@ -191,18 +230,21 @@ def test_policy_from_env():
     assert GatePolicy().window_for("FR") == compliance.DE_WINDOW
 
 
-@pytest.mark.parametrize("env", [
-    {"LEADCHAIN_CALLING_HOURS": "{not json"},
-    {"LEADCHAIN_CALLING_HOURS": '{"DE": {"start": "20:00", "end": "09:00"}}'},
-    {"LEADCHAIN_CALLING_HOURS": '{"DE": {"start": "9am", "end": "20:00"}}'},
-    {"LEADCHAIN_CALLING_HOURS": '{"DE": {"days": "fri-mon", "start": "09:00", "end": "20:00"}}'},
-    {"LEADCHAIN_CALLING_HOURS": '{"DE": {"days": [7], "start": "09:00", "end": "20:00"}}'},
-    {"LEADCHAIN_CALLING_HOURS": '{"Germany": {"start": "09:00", "end": "20:00"}}'},
-    {"LEADCHAIN_CALLING_HOURS": '{"DE": {"start": "09:00", "end": "20:00", "tz": "UTC"}}'},
-    {"LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY": "two"},
-    {"LEADCHAIN_REQUIRE_EXPRESS_CONSENT_FOR_AI_CALLS": "maybe"},
-    {"LEADCHAIN_GERMAN_HOLIDAY_STATES": "XX"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LEADCHAIN_CALLING_HOURS": "{not json"},
+        {"LEADCHAIN_CALLING_HOURS": '{"DE": {"start": "20:00", "end": "09:00"}}'},
+        {"LEADCHAIN_CALLING_HOURS": '{"DE": {"start": "9am", "end": "20:00"}}'},
+        {"LEADCHAIN_CALLING_HOURS": '{"DE": {"days": "fri-mon", "start": "09:00", "end": "20:00"}}'},
+        {"LEADCHAIN_CALLING_HOURS": '{"DE": {"days": [7], "start": "09:00", "end": "20:00"}}'},
+        {"LEADCHAIN_CALLING_HOURS": '{"Germany": {"start": "09:00", "end": "20:00"}}'},
+        {"LEADCHAIN_CALLING_HOURS": '{"DE": {"start": "09:00", "end": "20:00", "tz": "UTC"}}'},
+        {"LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY": "two"},
+        {"LEADCHAIN_REQUIRE_EXPRESS_CONSENT_FOR_AI_CALLS": "maybe"},
+        {"LEADCHAIN_GERMAN_HOLIDAY_STATES": "XX"},
+    ],
+)
 def test_bad_gate_config_is_refused(env):
     with pytest.raises(GateConfigError):
         GatePolicy.from_env(env)
@@ -226,14 +268,41 @@ def test_next_window_start_in_a_skipped_or_repeated_hour():
 # ---------------------------------------------------------------- property: decide() against a re-derivation
 
 # German national public holidays, written out (not taken from the `holidays` package the gate uses).
-DE_HOLIDAYS = {date(2026, 1, 1), date(2026, 4, 3), date(2026, 4, 6), date(2026, 5, 1), date(2026, 5, 14),
-               date(2026, 5, 25), date(2026, 10, 3), date(2026, 12, 25), date(2026, 12, 26),
-               date(2027, 1, 1), date(2027, 3, 26), date(2027, 3, 29), date(2027, 5, 1), date(2027, 5, 6),
-               date(2027, 5, 17), date(2027, 10, 3), date(2027, 12, 25), date(2027, 12, 26), date(2028, 1, 1)}
+DE_HOLIDAYS = {
+    date(2026, 1, 1),
+    date(2026, 4, 3),
+    date(2026, 4, 6),
+    date(2026, 5, 1),
+    date(2026, 5, 14),
+    date(2026, 5, 25),
+    date(2026, 10, 3),
+    date(2026, 12, 25),
+    date(2026, 12, 26),
+    date(2027, 1, 1),
+    date(2027, 3, 26),
+    date(2027, 3, 29),
+    date(2027, 5, 1),
+    date(2027, 5, 6),
+    date(2027, 5, 17),
+    date(2027, 10, 3),
+    date(2027, 12, 25),
+    date(2027, 12, 26),
+    date(2028, 1, 1),
+}
 REGION_ZONE = {"DE": "Europe/Berlin", "AT": "Europe/Vienna", "GB": "Europe/London", "US": "America/New_York"}
-HOURS = {"US": (time(8), time(21))}   # every other region: 09:00-20:00
-ZONES = ["Europe/Berlin", "Europe/Vienna", "Europe/London", "America/New_York", "America/Chicago",
-         "America/Denver", "America/Phoenix", "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"]
+HOURS = {"US": (time(8), time(21))}  # every other region: 09:00-20:00
+ZONES = [
+    "Europe/Berlin",
+    "Europe/Vienna",
+    "Europe/London",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+]
 
 
 def expected_inside(at: datetime, region: str | None, tz: str, holidays_on: bool) -> bool:
@@ -267,31 +336,45 @@ def expected_reason(case: dict) -> str:
     return "ok"
 
 
-policies = st.builds(GatePolicy, max_attempts_per_day=st.integers(1, 3),
-                     require_express_consent_for_ai_calls=st.booleans(), german_public_holidays=st.booleans())
-any_instant = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31, 23, 59),
-                           timezones=st.just(UTC))
+policies = st.builds(
+    GatePolicy,
+    max_attempts_per_day=st.integers(1, 3),
+    require_express_consent_for_ai_calls=st.booleans(),
+    german_public_holidays=st.booleans(),
+)
+any_instant = st.datetimes(
+    min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31, 23, 59), timezones=st.just(UTC)
+)
 # Instants within two days of a German holiday, so holidays are not left to chance.
-near_holiday = st.builds(lambda d, m: datetime.combine(d, time(0), UTC) + timedelta(minutes=m),
-                         st.sampled_from(sorted(DE_HOLIDAYS)), st.integers(-2 * 24 * 60, 3 * 24 * 60))
+near_holiday = st.builds(
+    lambda d, m: datetime.combine(d, time(0), UTC) + timedelta(minutes=m),
+    st.sampled_from(sorted(DE_HOLIDAYS)),
+    st.integers(-2 * 24 * 60, 3 * 24 * 60),
+)
 instants = st.one_of(any_instant, near_holiday)
 
 # Weighted so that every check, not only the first ones, decides a fair share of the examples.
-cases = st.fixed_dictionaries({
-    "now_utc": instants,
-    "phone_e164": st.sampled_from([PHONE] * 3 + ["+12125550123"] * 2 + [None]),
-    "phone_status": st.sampled_from(["valid"] * 4 + ["unverified", "unknown", "invalid"]),
-    "phone_region": st.sampled_from(["DE", "US", "AT", "GB", None]),
-    "phone_timezone": st.one_of(st.none(), st.sampled_from(ZONES)),
-    "do_not_contact": st.sampled_from([False] * 6 + [True]),
-    "consents": st.lists(st.tuples(st.sampled_from(["phone"] * 3 + ["email"]),
-                                   st.sampled_from(["express_consent", "presumed_b2b", "callback_request"])),
-                         max_size=3),
-    "attempts_today": st.sampled_from([0, 0, 0, 1, 1, 2, 3, 4]),
-    "score": st.one_of(st.none(), st.integers(0, 100), st.integers(71, 100), st.integers(71, 100)),
-    "threshold": st.sampled_from([0, 50, 70]),
-    "policy": policies,
-})
+cases = st.fixed_dictionaries(
+    {
+        "now_utc": instants,
+        "phone_e164": st.sampled_from([PHONE] * 3 + ["+12125550123"] * 2 + [None]),
+        "phone_status": st.sampled_from(["valid"] * 4 + ["unverified", "unknown", "invalid"]),
+        "phone_region": st.sampled_from(["DE", "US", "AT", "GB", None]),
+        "phone_timezone": st.one_of(st.none(), st.sampled_from(ZONES)),
+        "do_not_contact": st.sampled_from([False] * 6 + [True]),
+        "consents": st.lists(
+            st.tuples(
+                st.sampled_from(["phone"] * 3 + ["email"]),
+                st.sampled_from(["express_consent", "presumed_b2b", "callback_request"]),
+            ),
+            max_size=3,
+        ),
+        "attempts_today": st.sampled_from([0, 0, 0, 1, 1, 2, 3, 4]),
+        "score": st.one_of(st.none(), st.integers(0, 100), st.integers(71, 100), st.integers(71, 100)),
+        "threshold": st.sampled_from([0, 50, 70]),
+        "policy": policies,
+    }
+)
 
 
 def assert_first_inside(start: datetime, found: datetime, inside) -> None:
@@ -324,32 +407,55 @@ def check_decision(case: dict) -> None:
     tz = case["phone_timezone"] or REGION_ZONE.get(region, "Europe/Berlin")
     zone = ZoneInfo(tz)
     start = case["now_utc"]
-    if reason == "attempt_cap":   # the count starts again at local midnight
+    if reason == "attempt_cap":  # the count starts again at local midnight
         tomorrow = start.astimezone(zone).date() + timedelta(days=1)
         start = datetime.combine(tomorrow, time(0), zone).astimezone(UTC)
-    assert_first_inside(start, decision.next_window_start,
-                        lambda at: expected_inside(at, region, tz, p.german_public_holidays))
+    assert_first_inside(
+        start, decision.next_window_start, lambda at: expected_inside(at, region, tz, p.german_public_holidays)
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cases.map(lambda c: {**c, "phone_e164": PHONE, "phone_status": "valid", "do_not_contact": False,
-                            "consents": EXPRESS, "score": 100, "threshold": 50}))
+@given(
+    cases.map(
+        lambda c: {
+            **c,
+            "phone_e164": PHONE,
+            "phone_status": "valid",
+            "do_not_contact": False,
+            "consents": EXPRESS,
+            "score": 100,
+            "threshold": 50,
+        }
+    )
+)
 def test_decide_for_callable_leads_follows_the_calling_hours(case):
     """Every other condition holds: the hours and the daily cap alone decide."""
     check_decision(case)
 
 
 # Zones with DST at unusual hours or by unusual amounts, windows at any minute (also in skipped hours).
-ODD_ZONES = ZONES + ["America/Havana", "Australia/Lord_Howe", "America/Santiago", "Asia/Tehran", "Europe/Dublin",
-                     "Africa/Casablanca", "Pacific/Chatham", "Asia/Kolkata"]
+ODD_ZONES = ZONES + [
+    "America/Havana",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Asia/Tehran",
+    "Europe/Dublin",
+    "Africa/Casablanca",
+    "Pacific/Chatham",
+    "Asia/Kolkata",
+]
 minutes = st.integers(0, 24 * 60 - 1)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(now=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31, 23, 59),
-                        timezones=st.just(UTC)),
-       tz=st.sampled_from(ODD_ZONES), a=minutes, b=minutes,
-       days=st.sets(st.integers(0, 6), min_size=1).map(lambda s: tuple(sorted(s))))
+@given(
+    now=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31, 23, 59), timezones=st.just(UTC)),
+    tz=st.sampled_from(ODD_ZONES),
+    a=minutes,
+    b=minutes,
+    days=st.sets(st.integers(0, 6), min_size=1).map(lambda s: tuple(sorted(s))),
+)
 def test_next_window_start_is_the_first_instant_inside(now, tz, a, b, days):
     if a == b:
         b = (a + 1) % (24 * 60)
@@ -371,8 +477,17 @@ TUESDAY = local("Europe/Berlin", 2026, 6, 9, 10, 0)
 
 
 def _lead(**kw) -> Lead:
-    values = dict(first_name="Anna", last_name="Schmidt", phone_e164=PHONE, phone_region="DE",
-                  phone_timezone="Europe/Berlin", phone_status="valid", source="website", score=80, tags=[])
+    values = dict(
+        first_name="Anna",
+        last_name="Schmidt",
+        phone_e164=PHONE,
+        phone_region="DE",
+        phone_timezone="Europe/Berlin",
+        phone_status="valid",
+        source="website",
+        score=80,
+        tags=[],
+    )
     values.update(kw)
     lead = Lead(**values)
     db.session.add(lead)
@@ -381,15 +496,27 @@ def _lead(**kw) -> Lead:
 
 
 def _consent(lead: Lead, basis=LegalBasis.EXPRESS_CONSENT, channel=Channel.PHONE, withdrawn_at=None, key="k1"):
-    db.session.add(ConsentRecord(lead_id=lead.id, channel=channel, legal_basis=basis, source="website",
-                                 proof_text="form", proof_key=key, given_at=TUESDAY - timedelta(days=3),
-                                 withdrawn_at=withdrawn_at))
+    db.session.add(
+        ConsentRecord(
+            lead_id=lead.id,
+            channel=channel,
+            legal_basis=basis,
+            source="website",
+            proof_text="form",
+            proof_key=key,
+            given_at=TUESDAY - timedelta(days=3),
+            withdrawn_at=withdrawn_at,
+        )
+    )
     db.session.flush()
 
 
 def _refusals(lead_id: int) -> list[AuditEntry]:
-    return db.session.scalars(sa.select(AuditEntry).where(
-        AuditEntry.action == "call.refused", AuditEntry.entity_id == lead_id).order_by(AuditEntry.id)).all()
+    return db.session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.action == "call.refused", AuditEntry.entity_id == lead_id)
+        .order_by(AuditEntry.id)
+    ).all()
 
 
 def test_gate_allows_and_records_nothing(ctx):
@@ -447,19 +574,51 @@ def test_attempts_are_counted_on_the_leads_local_day(ctx):
     _consent(lead)
     # 23:30 UTC on Monday is already Tuesday in Berlin; 21:30 UTC on Monday is not.
     for ref, at in (("c1", utc(2026, 6, 8, 22, 30)), ("c2", utc(2026, 6, 8, 21, 30))):
-        db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                   provider="retell", provider_ref=ref, started_at=at))
+        db.session.add(
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.CALL,
+                direction=Direction.OUTBOUND,
+                provider="retell",
+                provider_ref=ref,
+                started_at=at,
+            )
+        )
     # Inbound calls and emails are not attempts.
-    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.INBOUND,
-                               provider="retell", provider_ref="in1", started_at=TUESDAY))
-    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.EMAIL, direction=Direction.OUTBOUND,
-                               provider="sendgrid", provider_ref="m1", started_at=TUESDAY))
+    db.session.add(
+        Interaction(
+            lead_id=lead.id,
+            kind=InteractionKind.CALL,
+            direction=Direction.INBOUND,
+            provider="retell",
+            provider_ref="in1",
+            started_at=TUESDAY,
+        )
+    )
+    db.session.add(
+        Interaction(
+            lead_id=lead.id,
+            kind=InteractionKind.EMAIL,
+            direction=Direction.OUTBOUND,
+            provider="sendgrid",
+            provider_ref="m1",
+            started_at=TUESDAY,
+        )
+    )
     db.session.flush()
     assert compliance.attempts_on_local_day(lead.id, TUESDAY, "Europe/Berlin") == 1
     assert check_call_gate(lead.id, now_utc=TUESDAY, threshold=50).allowed
     # Not yet started: counted by created_at.
-    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                               provider="retell", provider_ref="c3", created_at=TUESDAY - timedelta(hours=1)))
+    db.session.add(
+        Interaction(
+            lead_id=lead.id,
+            kind=InteractionKind.CALL,
+            direction=Direction.OUTBOUND,
+            provider="retell",
+            provider_ref="c3",
+            created_at=TUESDAY - timedelta(hours=1),
+        )
+    )
     db.session.flush()
     decision = check_call_gate(lead.id, now_utc=TUESDAY, threshold=50)
     assert decision.reason == "attempt_cap" and decision.next_window_start == local("Europe/Berlin", 2026, 6, 10, 9)

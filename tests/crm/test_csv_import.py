@@ -3,6 +3,7 @@
 Expected counts are worked out from the files here (by reading them with the csv module and simple rules),
 not by the importer's own code.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,8 +34,12 @@ def web_rows() -> list[dict[str, str]]:
 def expected_german() -> dict[str, int]:
     rows = german_rows()
     # The data README lists the broken rows; recognise them by their own content.
-    bad = [r for r in rows if (r["E-Mail"] and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", r["E-Mail"], re.I))
-           or not (r["E-Mail"] or r["Telefon"])]
+    bad = [
+        r
+        for r in rows
+        if (r["E-Mail"] and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", r["E-Mail"], re.I))
+        or not (r["E-Mail"] or r["Telefon"])
+    ]
     good = [r for r in rows if r not in bad]
     seen_email, seen_phone, created, merged = set(), set(), 0, 0
     for r in good:
@@ -64,7 +69,9 @@ def test_german_excel_export(app):
         assert len(report.warnings) == expected["unverified"]
         rejected = {row.line: reasons for row, reasons in report.rejected}
         assert set(rejected) == {125, 126, 127}
-        assert any(r.startswith("email:") for r in rejected[125]) and any(r.startswith("created_at:") for r in rejected[125])
+        assert any(r.startswith("email:") for r in rejected[125]) and any(
+            r.startswith("created_at:") for r in rejected[125]
+        )
         assert rejected[126] == ["an email address or a phone number is required"]
         assert any(r.startswith("phone:") for r in rejected[127]) and any(r.startswith("email:") for r in rejected[127])
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead)) == expected["created"]
@@ -76,11 +83,19 @@ def test_german_excel_export(app):
         bobby = db.session.scalars(sa.select(Lead).where(Lead.email == "bobby@example.org")).one()
         assert bobby.company == "<script>alert(1)</script>"
         # Consent: given for ja / Ja (Formular) / x, not for nein or empty; one record per lead.
-        consenting = {r["E-Mail"].lower() for r in german_rows()
-                      if r["Einwilligung Telefon"].strip().lower() in ("ja", "x", "ja (formular)") and r["E-Mail"]
-                      and "@" in r["E-Mail"] and "+" not in r["E-Mail"] and r["Nachname"] != "Mustermann"
-                      and r["Vorname"] != "Erika"}
-        with_consent = set(db.session.scalars(sa.select(Lead.email).join(ConsentRecord, ConsentRecord.lead_id == Lead.id)))
+        consenting = {
+            r["E-Mail"].lower()
+            for r in german_rows()
+            if r["Einwilligung Telefon"].strip().lower() in ("ja", "x", "ja (formular)")
+            and r["E-Mail"]
+            and "@" in r["E-Mail"]
+            and "+" not in r["E-Mail"]
+            and r["Nachname"] != "Mustermann"
+            and r["Vorname"] != "Erika"
+        }
+        with_consent = set(
+            db.session.scalars(sa.select(Lead.email).join(ConsentRecord, ConsentRecord.lead_id == Lead.id))
+        )
         assert with_consent == consenting
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ConsentRecord)) == len(consenting)
 
@@ -108,8 +123,10 @@ def test_importing_both_twice_changes_nothing(app):
             csv_import.import_rows(csv_import.parse(path.read_bytes()), actor="test")
 
         def state():
-            return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
-                    for m in (Lead, ConsentRecord, Interaction, PossibleDuplicate, AuditEntry)}
+            return {
+                m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
+                for m in (Lead, ConsentRecord, Interaction, PossibleDuplicate, AuditEntry)
+            }
 
         before = state()
         for path, total in ((GERMAN, 128), (WEB, 62)):
@@ -121,6 +138,7 @@ def test_importing_both_twice_changes_nothing(app):
 
 def test_cli_import_prints_summary_and_writes_rejects(app, tmp_path, monkeypatch):
     from crm import cli
+
     monkeypatch.setattr(cli, "_app", lambda: app)
     target = tmp_path / "leads_excel_de.csv"
     target.write_bytes(GERMAN.read_bytes())

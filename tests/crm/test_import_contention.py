@@ -6,6 +6,7 @@ export goes through the CLI: another process and threads run the chain's CRM act
 tasks, call outcomes, scores), apply provider call events as the webhook handlers do, and post leads
 to the REST API. Expected figures come from how the sample file is built, not from the importer.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,7 +20,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,12 +34,50 @@ from crm.services import csv_import
 from tests.conftest import API_KEY, _migrate, make_test_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST = ["Jürgen", "Thomas", "Anna", "Jonas", "Sophie", "Günther", "Zoë", "Björn", "Maria", "Lukas", "Käthe",
-         "Ömer", "Franziska", "Sören"]
-LAST = ["Weber", "Fischer", "Schneider", "Müller", "Schäfer", "Zimmermann", "Groß", "Köhler", "Becker", "Wolf",
-        "Hoffmann", "Krüger", "Öztürk", "Lange", "Braun", "Vogel", "Jäger"]
-COMPANIES = ["Kfz-Werkstatt Krause", "Bäckerei Süß", "Fitnessstudio Vital", "Café Zoë", "Straßenbau Öztürk GmbH",
-             "Zahnarztpraxis Dr. Groß", "Möbelhaus Köln"]
+FIRST = [
+    "Jürgen",
+    "Thomas",
+    "Anna",
+    "Jonas",
+    "Sophie",
+    "Günther",
+    "Zoë",
+    "Björn",
+    "Maria",
+    "Lukas",
+    "Käthe",
+    "Ömer",
+    "Franziska",
+    "Sören",
+]
+LAST = [
+    "Weber",
+    "Fischer",
+    "Schneider",
+    "Müller",
+    "Schäfer",
+    "Zimmermann",
+    "Groß",
+    "Köhler",
+    "Becker",
+    "Wolf",
+    "Hoffmann",
+    "Krüger",
+    "Öztürk",
+    "Lange",
+    "Braun",
+    "Vogel",
+    "Jäger",
+]
+COMPANIES = [
+    "Kfz-Werkstatt Krause",
+    "Bäckerei Süß",
+    "Fitnessstudio Vital",
+    "Café Zoë",
+    "Straßenbau Öztürk GmbH",
+    "Zahnarztpraxis Dr. Groß",
+    "Möbelhaus Köln",
+]
 CONSENT = ["ja", "Ja (Formular)", "x", "", "nein"]
 HEADER = ["Vorname", "Nachname", "E-Mail", "Telefon", "Firma", "Quelle", "Einwilligung Telefon", "Datum", "Notiz"]
 ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ë": "e", "Ö": "Oe"})
@@ -50,9 +89,9 @@ ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ë": "e"
 @dataclass
 class Export:
     path: Path
-    emails: list[str]                       # one per person, as the file writes them first
+    emails: list[str]  # one per person, as the file writes them first
     lines: dict[int, str] = field(default_factory=dict)  # spreadsheet line -> the row's email key
-    bad_lines: list[int] = field(default_factory=list)   # rows without any usable contact
+    bad_lines: list[int] = field(default_factory=list)  # rows without any usable contact
 
     @property
     def total(self) -> int:
@@ -75,8 +114,19 @@ def write_export(path: Path, people: int = 280, repeats: int = 12, bad: int = 8)
         email = f"{first.lower().translate(ASCII)}.{last.lower().translate(ASCII)}{i}@firma{i % 9}.de"
         out.emails.append(email)
         note = "Rückruf erwünscht" if i % 4 == 0 else ("Messe-Kontakt; Größe: 12 Mitarbeiter" if i % 7 == 0 else "")
-        rows.append([first, last, email, phone_styles[i % 4].format(i), company, ["website", "messe"][i % 2],
-                     CONSENT[i % len(CONSENT)], f"{1 + i % 28:02d}.11.2026", note])
+        rows.append(
+            [
+                first,
+                last,
+                email,
+                phone_styles[i % 4].format(i),
+                company,
+                ["website", "messe"][i % 2],
+                CONSENT[i % len(CONSENT)],
+                f"{1 + i % 28:02d}.11.2026",
+                note,
+            ]
+        )
     persons = [list(row) for row in rows]
     for j in range(repeats):
         i = (j * 23) % people
@@ -84,8 +134,10 @@ def write_export(path: Path, people: int = 280, repeats: int = 12, bad: int = 8)
         row[2], row[8] = out.emails[i].upper(), f"Zweiter Kontakt auf der Messe ({j})"
         rows.insert(40 + j * 20, row)
     for k in range(bad):
-        rows.insert(25 + k * 33, [f"Ohne{k}", "Kontakt", f"ohne{k}(at)firma.de", "", "Unbekannt", "website", "",
-                                  "05.11.2026", ""])
+        rows.insert(
+            25 + k * 33,
+            [f"Ohne{k}", "Kontakt", f"ohne{k}(at)firma.de", "", "Unbekannt", "website", "", "05.11.2026", ""],
+        )
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(HEADER)
@@ -121,8 +173,9 @@ def chain_activity_loop(app, lead_ids: list[int], name: str, stop, stats: Stream
         try:
             acts.record_timeline(TimelineInput(lead_id, f"lead-contention-{lead_id}", "calling", f"{name} attempt {i}"))
             acts.create_task(TaskInput(lead_id, "callback", "Rückruf vereinbaren", 3600, f"contention:{name}:{i}"))
-            acts.record_call_outcome(CallResult("retell", f"call-{lead_id}", f"{name}-{i}", True, "completed",
-                                                "interested", 42))
+            acts.record_call_outcome(
+                CallResult("retell", f"call-{lead_id}", f"{name}-{i}", True, "completed", "interested", 42)
+            )
             acts.score_lead(ScoreInput(lead_id, "call_outcome"))
             stats.writes += 4
         except Exception:  # noqa: BLE001 - collected and asserted on by the test
@@ -144,19 +197,34 @@ def web_loop(app, lead_ids: list[int], stop, stats: StreamStats, pause_s: float 
         lead_id = lead_ids[i % len(lead_ids)]
         try:
             for stage in ("ringing", "in_progress", "ended"):
-                event = CallEvent(provider="retell", call_id=f"call-{lead_id}", event_id=f"web-{i}-{stage}",
-                                  event_type=f"call_{stage}", stage=stage, lead_id=lead_id,
-                                  occurred_at=datetime.now(timezone.utc), answered=True if stage == "ended" else None,
-                                  end_status="completed" if stage == "ended" else None, duration_s=60 + i % 50,
-                                  summary="Interessiert, möchte ein Angebot." if stage == "ended" else None)
+                event = CallEvent(
+                    provider="retell",
+                    call_id=f"call-{lead_id}",
+                    event_id=f"web-{i}-{stage}",
+                    event_type=f"call_{stage}",
+                    stage=stage,
+                    lead_id=lead_id,
+                    occurred_at=datetime.now(UTC),
+                    answered=True if stage == "ended" else None,
+                    end_status="completed" if stage == "ended" else None,
+                    duration_s=60 + i % 50,
+                    summary="Interessiert, möchte ein Angebot." if stage == "ended" else None,
+                )
                 with app.app_context():
                     calls.apply_event(event)
                     db.session.commit()
                     db.session.remove()
                 stats.writes += 1
-            r = client.post("/api/v1/leads", json={"first_name": "Anrufer", "last_name": f"Nummer{i}",
-                                                   "email": f"anrufer{i}@beispiel.de", "source": "website"},
-                            headers={"X-API-Key": API_KEY})
+            r = client.post(
+                "/api/v1/leads",
+                json={
+                    "first_name": "Anrufer",
+                    "last_name": f"Nummer{i}",
+                    "email": f"anrufer{i}@beispiel.de",
+                    "source": "website",
+                },
+                headers={"X-API-Key": API_KEY},
+            )
             if r.status_code != 202:
                 stats.errors.append(f"POST /api/v1/leads answered {r.status_code}: {r.get_data(as_text=True)[:200]}")
             stats.writes += 1
@@ -189,17 +257,31 @@ class CallStream:
     def _stopped(self) -> bool:
         return self.stop_file.exists()
 
-    def start(self) -> "CallStream":
-        code = ("import json, sys; from tests.crm.test_import_contention import stream_process_main; "
-                "stream_process_main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))")
-        self.process = subprocess.Popen([sys.executable, "-c", code, self.url, str(self.stop_file),
-                                         json.dumps(self.lead_ids)], cwd=ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+    def start(self) -> CallStream:
+        code = (
+            "import json, sys; from tests.crm.test_import_contention import stream_process_main; "
+            "stream_process_main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, self.url, str(self.stop_file), json.dumps(self.lead_ids)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in ("chain-a", "chain-b"):
-            self.threads.append(threading.Thread(target=chain_activity_loop, daemon=True, args=(
-                self.app, self.lead_ids, name, self._stopped, self.stats[name])))
-        self.threads.append(threading.Thread(target=web_loop, daemon=True,
-                                             args=(self.app, self.lead_ids, self._stopped, self.stats["web"])))
+            self.threads.append(
+                threading.Thread(
+                    target=chain_activity_loop,
+                    daemon=True,
+                    args=(self.app, self.lead_ids, name, self._stopped, self.stats[name]),
+                )
+            )
+        self.threads.append(
+            threading.Thread(
+                target=web_loop, daemon=True, args=(self.app, self.lead_ids, self._stopped, self.stats["web"])
+            )
+        )
         for thread in self.threads:
             thread.start()
         self._wait_until_writing()
@@ -212,8 +294,9 @@ class CallStream:
             if self.process.poll() is not None:
                 raise AssertionError(f"stream process ended early: {self.process.stderr.read()[-2000:]}")
             with self.app.app_context():
-                seen = db.session.scalar(sa.select(sa.func.count()).select_from(Task).where(
-                    Task.dedupe_key.like("contention:process:%")))
+                seen = db.session.scalar(
+                    sa.select(sa.func.count()).select_from(Task).where(Task.dedupe_key.like("contention:process:%"))
+                )
                 db.session.remove()
             if seen:
                 return
@@ -260,11 +343,26 @@ def seed_called_leads(app, count: int = 12) -> list[int]:
         schema = WebFormLeadSchema(default_region="DE", default_source="website")
         ids = []
         for n in range(count):
-            lead = schema.load({"first_name": "Bestand", "last_name": f"Kunde{n}", "email": f"bestand{n}@kunde.de",
-                                "phone": f"+49 89 4410{n:04d}", "phone_consent": "ja"})
+            lead = schema.load(
+                {
+                    "first_name": "Bestand",
+                    "last_name": f"Kunde{n}",
+                    "email": f"bestand{n}@kunde.de",
+                    "phone": f"+49 89 4410{n:04d}",
+                    "phone_consent": "ja",
+                }
+            )
             lead_id = intake.ingest(lead, actor="test").lead_id
-            calls.apply_event(CallEvent(provider="retell", call_id=f"call-{lead_id}", event_id=f"seed-{lead_id}",
-                                        event_type="call_started", stage="queued", lead_id=lead_id))
+            calls.apply_event(
+                CallEvent(
+                    provider="retell",
+                    call_id=f"call-{lead_id}",
+                    event_id=f"seed-{lead_id}",
+                    event_type="call_started",
+                    stage="queued",
+                    lead_id=lead_id,
+                )
+            )
             ids.append(lead_id)
         db.session.commit()
         db.session.remove()
@@ -290,8 +388,9 @@ def imported_keys(app, export: Export) -> list[str]:
     """Email keys of the live leads that came from the file (one entry per lead, duplicates kept)."""
     wanted = {e.lower() for e in export.emails}
     with app.app_context():
-        keys = [k for k in db.session.scalars(sa.select(Lead.email_key).where(Lead.merged_into_id.is_(None)))
-                if k in wanted]
+        keys = [
+            k for k in db.session.scalars(sa.select(Lead.email_key).where(Lead.merged_into_id.is_(None))) if k in wanted
+        ]
         db.session.remove()
     return keys
 
@@ -438,7 +537,7 @@ class LockHolder:
             if self.conn.in_transaction:
                 self.conn.execute("COMMIT")
 
-    def __enter__(self) -> "LockHolder":
+    def __enter__(self) -> LockHolder:
         sa.event.listen(sa.orm.Session, "after_commit", self._take)
         return self
 
@@ -468,8 +567,7 @@ def test_a_batch_that_meets_a_held_lock_is_retried(sqlite_url, tmp_path, monkeyp
     assert sorted(imported_keys(app, export)) == sorted(e.lower() for e in export.emails)
 
 
-def test_a_lock_that_outlasts_the_retries_stops_with_a_summary_and_a_rerun_finishes(sqlite_url, tmp_path,
-                                                                                      monkeypatch):
+def test_a_lock_that_outlasts_the_retries_stops_with_a_summary_and_a_rerun_finishes(sqlite_url, tmp_path, monkeypatch):
     app = _short_busy_timeout_app(sqlite_url)
     export = write_export(tmp_path / "messe_leads.csv")
     monkeypatch.setattr(csv_import, "LOCK_ATTEMPTS", 2)

@@ -1,8 +1,9 @@
 """The schema as the migrations build it, on SQLite and PostgreSQL: constraints hold in the database."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -10,11 +11,20 @@ import sqlalchemy as sa
 
 from crm import create_app
 from crm.extensions import db
-from crm.models import (Appointment, AppointmentStatus, Direction, Interaction, InteractionKind, Lead,
-                        Role, User, WebhookDelivery)
+from crm.models import (
+    Appointment,
+    AppointmentStatus,
+    Direction,
+    Interaction,
+    InteractionKind,
+    Lead,
+    Role,
+    User,
+    WebhookDelivery,
+)
 from tests.conftest import make_test_secrets, pg_url
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def _owner(email="rep@example.com") -> User:
@@ -25,8 +35,13 @@ def _owner(email="rep@example.com") -> User:
 
 
 def _appt(owner, start_h, end_h, status=AppointmentStatus.CONFIRMED):
-    return Appointment(owner_id=owner.id, starts_at=T0 + timedelta(hours=start_h),
-                       ends_at=T0 + timedelta(hours=end_h), status=status, title="demo")
+    return Appointment(
+        owner_id=owner.id,
+        starts_at=T0 + timedelta(hours=start_h),
+        ends_at=T0 + timedelta(hours=end_h),
+        status=status,
+        title="demo",
+    )
 
 
 def test_confirmed_appointments_of_one_owner_cannot_overlap(ctx):
@@ -68,19 +83,37 @@ def test_provider_reference_unique_per_provider(ctx):
     db.session.add(lead)
     db.session.flush()
     for provider in ("retell", "vapi"):
-        db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                   provider=provider, provider_ref="call_1"))
+        db.session.add(
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.CALL,
+                direction=Direction.OUTBOUND,
+                provider=provider,
+                provider_ref="call_1",
+            )
+        )
     db.session.commit()
-    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                               provider="retell", provider_ref="call_1"))
+    db.session.add(
+        Interaction(
+            lead_id=lead.id,
+            kind=InteractionKind.CALL,
+            direction=Direction.OUTBOUND,
+            provider="retell",
+            provider_ref="call_1",
+        )
+    )
     with pytest.raises(sa.exc.IntegrityError):
         db.session.commit()
     db.session.rollback()
 
 
 def test_delivery_key_unique_per_source(ctx):
-    db.session.add_all([WebhookDelivery(source="leads:web", delivery_key="k", payload_hash="x"),
-                        WebhookDelivery(source="leads:partner", delivery_key="k", payload_hash="x")])
+    db.session.add_all(
+        [
+            WebhookDelivery(source="leads:web", delivery_key="k", payload_hash="x"),
+            WebhookDelivery(source="leads:partner", delivery_key="k", payload_hash="x"),
+        ]
+    )
     db.session.commit()
     db.session.add(WebhookDelivery(source="leads:web", delivery_key="k", payload_hash="y"))
     with pytest.raises(sa.exc.IntegrityError):
@@ -129,7 +162,7 @@ def test_timestamps_come_back_as_utc(ctx):
     db.session.commit()
     db.session.expire_all()
     loaded = db.session.get(Lead, lead.id)
-    assert loaded.source_created_at == datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc)
+    assert loaded.source_created_at == datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     assert loaded.source_created_at.tzinfo is not None
     assert loaded.created_at.tzinfo is not None
     assert loaded.tags == ["a"]
@@ -138,7 +171,9 @@ def test_timestamps_come_back_as_utc(ctx):
 def _head() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+
     from crm import MIGRATIONS_DIR
+
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS_DIR)
     return ScriptDirectory.from_config(cfg).get_current_head()
@@ -147,6 +182,7 @@ def _head() -> str:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_migrations_build_and_remove_the_schema_on_an_empty_database(kind, tmp_path, pg_admin_url):
     from flask_migrate import downgrade, upgrade
+
     admin = None
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'empty.db'}"
@@ -165,13 +201,23 @@ def test_migrations_build_and_remove_the_schema_on_an_empty_database(kind, tmp_p
             with db.engine.connect() as conn:
                 assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == _head()
                 if kind == "postgresql":
-                    assert conn.execute(sa.text(
-                        "SELECT count(*) FROM pg_constraint WHERE conname = 'ex_appointments_owner_overlap'")
-                    ).scalar() == 1
+                    assert (
+                        conn.execute(
+                            sa.text(
+                                "SELECT count(*) FROM pg_constraint WHERE conname = 'ex_appointments_owner_overlap'"
+                            )
+                        ).scalar()
+                        == 1
+                    )
                 else:
-                    assert conn.execute(sa.text(
-                        "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND name LIKE 'appointments_no_overlap%'")
-                    ).scalar() == 2
+                    assert (
+                        conn.execute(
+                            sa.text(
+                                "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND name LIKE 'appointments_no_overlap%'"
+                            )
+                        ).scalar()
+                        == 2
+                    )
             downgrade(revision="base")
             assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
             upgrade()
@@ -187,6 +233,7 @@ def test_models_match_the_migrations(app):
     """A model change without a migration fails here (autogenerate finds no difference)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
+
     with app.app_context(), db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []

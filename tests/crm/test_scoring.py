@@ -1,15 +1,26 @@
 """Scoring model v1: every number comes from the test's own rules file, not from the shipped default."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import (AuditEntry, Channel, ConsentRecord, Direction, Interaction, InteractionKind, Lead,
-                        LegalBasis, Priority, ScoreHistory)
+from crm.models import (
+    AuditEntry,
+    Channel,
+    ConsentRecord,
+    Direction,
+    Interaction,
+    InteractionKind,
+    Lead,
+    LegalBasis,
+    Priority,
+    ScoreHistory,
+)
 from crm.services import scoring
 from crm.services.scoring import Engagement, LeadFacts, ScoringConfigError, compute, load_rules
 
@@ -43,9 +54,18 @@ engagement:
 """
 
 # source unknown (1) + company (7) + business domain (6): 14, clear of both clamps.
-BASE = LeadFacts(source="zeitung", has_phone=False, has_email=False, has_company=True, has_full_name=False,
-                 email_domain="mueller-bau.de", phone_consent=False, email_consent=False, interest_text=None,
-                 engagement=Engagement())
+BASE = LeadFacts(
+    source="zeitung",
+    has_phone=False,
+    has_email=False,
+    has_company=True,
+    has_full_name=False,
+    email_domain="mueller-bau.de",
+    phone_consent=False,
+    email_consent=False,
+    interest_text=None,
+    engagement=Engagement(),
+)
 BASE_RAW = 1 + 7 + 6
 NOTHING = dataclasses.replace(BASE, has_company=False, email_domain=None)
 
@@ -70,40 +90,43 @@ def _eng(**kw) -> Engagement:
     return Engagement(**kw)
 
 
-@pytest.mark.parametrize("change, factor, points", [
-    ({"source": "website"}, "source", 11 - 1),
-    ({"source": "Messe"}, "source", 13 - 1),
-    ({"source": "partner-acme"}, "source", 17 - 1),          # prefix before "-" names the table entry
-    ({"has_phone": True}, "has_phone", 3),
-    ({"has_email": True}, "has_email", 2),
-    ({"has_full_name": True}, "has_full_name", 4),
-    ({"email_domain": "gmail.com"}, "freemail_domain", -9 - 6),
-    ({"email_domain": "GMX.DE"}, "freemail_domain", -9 - 6),
-    ({"email_domain": None}, "business_domain", -6),
-    ({"phone_consent": True}, "phone_consent", 19),
-    ({"email_consent": True}, "email_consent", 8),
-    ({"interest_text": "Wärmepumpe für Neubau"}, "stated_interest", 12),
-    ({"note_text": "Bitte um RUECKRUF am Vormittag"}, "stated_interest", 12),
-    ({"note_text": "pricing?"}, "stated_interest", 12),
-    ({"note_text": "Terminwunsch"}, "stated_interest", 12),
-    ({"note_text": "hard to determine"}, "stated_interest", 0),  # keywords match at a word start only
-    ({"note_text": "Grüße aus Köln"}, "stated_interest", 0),
-    ({"interest_text": "   "}, "stated_interest", 0),
-    ({"interest_text": "Solar", "note_text": "Rückruf"}, "stated_interest", 12),  # counted once
-    ({"engagement": _eng(opens=1)}, "email_opens", 2),
-    ({"engagement": _eng(opens=2)}, "email_opens", 4),
-    ({"engagement": _eng(opens=9)}, "email_opens", 5),
-    ({"engagement": _eng(clicks=1)}, "email_clicks", 4),
-    ({"engagement": _eng(clicks=7)}, "email_clicks", 10),
-    ({"engagement": _eng(call_outcomes=("interested",))}, "call:interested", 21),
-    ({"engagement": _eng(call_outcomes=("interested", "interested"))}, "call:interested", 42),
-    ({"engagement": _eng(call_outcomes=("callback_requested",))}, "call:callback_requested", 16),
-    ({"engagement": _eng(call_outcomes=("booked",))}, "call:booked", 50),
-    ({"engagement": _eng(call_outcomes=("not_interested",))}, "call:not_interested", -25),
-    ({"engagement": _eng(call_outcomes=("wrong_number",))}, "call:wrong_number", -15),
-    ({"engagement": _eng(call_outcomes=("voicemail", "voicemail"))}, "call:voicemail", 0),
-    ({"engagement": _eng(call_outcomes=("busy",))}, "call:busy", 0),   # not in the table: 0
-])
+@pytest.mark.parametrize(
+    "change, factor, points",
+    [
+        ({"source": "website"}, "source", 11 - 1),
+        ({"source": "Messe"}, "source", 13 - 1),
+        ({"source": "partner-acme"}, "source", 17 - 1),  # prefix before "-" names the table entry
+        ({"has_phone": True}, "has_phone", 3),
+        ({"has_email": True}, "has_email", 2),
+        ({"has_full_name": True}, "has_full_name", 4),
+        ({"email_domain": "gmail.com"}, "freemail_domain", -9 - 6),
+        ({"email_domain": "GMX.DE"}, "freemail_domain", -9 - 6),
+        ({"email_domain": None}, "business_domain", -6),
+        ({"phone_consent": True}, "phone_consent", 19),
+        ({"email_consent": True}, "email_consent", 8),
+        ({"interest_text": "Wärmepumpe für Neubau"}, "stated_interest", 12),
+        ({"note_text": "Bitte um RUECKRUF am Vormittag"}, "stated_interest", 12),
+        ({"note_text": "pricing?"}, "stated_interest", 12),
+        ({"note_text": "Terminwunsch"}, "stated_interest", 12),
+        ({"note_text": "hard to determine"}, "stated_interest", 0),  # keywords match at a word start only
+        ({"note_text": "Grüße aus Köln"}, "stated_interest", 0),
+        ({"interest_text": "   "}, "stated_interest", 0),
+        ({"interest_text": "Solar", "note_text": "Rückruf"}, "stated_interest", 12),  # counted once
+        ({"engagement": _eng(opens=1)}, "email_opens", 2),
+        ({"engagement": _eng(opens=2)}, "email_opens", 4),
+        ({"engagement": _eng(opens=9)}, "email_opens", 5),
+        ({"engagement": _eng(clicks=1)}, "email_clicks", 4),
+        ({"engagement": _eng(clicks=7)}, "email_clicks", 10),
+        ({"engagement": _eng(call_outcomes=("interested",))}, "call:interested", 21),
+        ({"engagement": _eng(call_outcomes=("interested", "interested"))}, "call:interested", 42),
+        ({"engagement": _eng(call_outcomes=("callback_requested",))}, "call:callback_requested", 16),
+        ({"engagement": _eng(call_outcomes=("booked",))}, "call:booked", 50),
+        ({"engagement": _eng(call_outcomes=("not_interested",))}, "call:not_interested", -25),
+        ({"engagement": _eng(call_outcomes=("wrong_number",))}, "call:wrong_number", -15),
+        ({"engagement": _eng(call_outcomes=("voicemail", "voicemail"))}, "call:voicemail", 0),
+        ({"engagement": _eng(call_outcomes=("busy",))}, "call:busy", 0),  # not in the table: 0
+    ],
+)
 def test_each_factor_gives_the_points_the_rules_say(rules, change, factor, points):
     before, after = compute(BASE, rules), compute(_with(BASE, **change), rules)
     assert after.raw_total - before.raw_total == points
@@ -111,14 +134,17 @@ def test_each_factor_gives_the_points_the_rules_say(rules, change, factor, point
     assert before.raw_total == before.value == BASE_RAW
 
 
-@pytest.mark.parametrize("change, factor, points", [
-    ({"has_phone": True}, "has_phone", 3),
-    ({"email_domain": "gmail.com"}, "freemail_domain", -9),
-    ({"email_domain": "firma.de"}, "business_domain", 6),
-    ({"interest_text": "Solar"}, "stated_interest", 12),
-    ({"engagement": _eng(clicks=3)}, "email_clicks", 10),
-    ({"engagement": _eng(call_outcomes=("voicemail",))}, "call:voicemail", 0),
-])
+@pytest.mark.parametrize(
+    "change, factor, points",
+    [
+        ({"has_phone": True}, "has_phone", 3),
+        ({"email_domain": "gmail.com"}, "freemail_domain", -9),
+        ({"email_domain": "firma.de"}, "business_domain", 6),
+        ({"interest_text": "Solar"}, "stated_interest", 12),
+        ({"engagement": _eng(clicks=3)}, "email_clicks", 10),
+        ({"engagement": _eng(call_outcomes=("voicemail",))}, "call:voicemail", 0),
+    ],
+)
 def test_factor_is_listed_with_its_points_only_when_it_applies(rules, change, factor, points):
     assert factor not in {f.name for f in compute(NOTHING, rules).factors}
     listed = {f.name: f for f in compute(_with(NOTHING, **change), rules).factors}
@@ -126,9 +152,18 @@ def test_factor_is_listed_with_its_points_only_when_it_applies(rules, change, fa
 
 
 def test_clamped_at_0_and_100(rules):
-    everything = LeadFacts(source="partner", has_phone=True, has_email=True, has_company=True, has_full_name=True,
-                           email_domain="firma.de", phone_consent=True, email_consent=True, interest_text="Solar",
-                           engagement=Engagement(opens=5, clicks=5, call_outcomes=("booked",)))
+    everything = LeadFacts(
+        source="partner",
+        has_phone=True,
+        has_email=True,
+        has_company=True,
+        has_full_name=True,
+        email_domain="firma.de",
+        phone_consent=True,
+        email_consent=True,
+        interest_text="Solar",
+        engagement=Engagement(opens=5, clicks=5, call_outcomes=("booked",)),
+    )
     top = compute(everything, rules)
     assert top.raw_total == 17 + 3 + 2 + 7 + 4 + 6 + 19 + 8 + 12 + 5 + 10 + 50
     assert top.value == 100 and top.priority == "hot"
@@ -137,16 +172,19 @@ def test_clamped_at_0_and_100(rules):
     assert bottom.next_action == "stop"
 
 
-@pytest.mark.parametrize("facts, value, priority", [
-    # partner 17 + phone consent 19 + interest 12 + company 7 + phone 3 + email 2
-    (LeadFacts("partner", True, True, True, False, None, True, False, "x"), 60, "hot"),
-    # partner 17 + phone consent 19 + interest 12 + company 7 + full name 4
-    (LeadFacts("partner", False, False, True, True, None, True, False, "x"), 59, "warm"),
-    # partner 17 + company 7 + business domain 6
-    (LeadFacts("partner", False, False, True, False, "firma.de", False, False, None), 30, "warm"),
-    # partner 17 + interest 12
-    (LeadFacts("partner", False, False, False, False, None, False, False, "x"), 29, "cold"),
-])
+@pytest.mark.parametrize(
+    "facts, value, priority",
+    [
+        # partner 17 + phone consent 19 + interest 12 + company 7 + phone 3 + email 2
+        (LeadFacts("partner", True, True, True, False, None, True, False, "x"), 60, "hot"),
+        # partner 17 + phone consent 19 + interest 12 + company 7 + full name 4
+        (LeadFacts("partner", False, False, True, True, None, True, False, "x"), 59, "warm"),
+        # partner 17 + company 7 + business domain 6
+        (LeadFacts("partner", False, False, True, False, "firma.de", False, False, None), 30, "warm"),
+        # partner 17 + interest 12
+        (LeadFacts("partner", False, False, False, False, None, False, False, "x"), 29, "cold"),
+    ],
+)
 def test_priority_thresholds_at_their_boundaries(rules, facts, value, priority):
     score = compute(facts, rules)
     assert (score.value, score.priority) == (value, priority)
@@ -154,21 +192,27 @@ def test_priority_thresholds_at_their_boundaries(rules, facts, value, priority):
 
 
 def test_priority_for_boundaries(rules):
-    assert [scoring.priority_for(v, rules) for v in (0, 29, 30, 59, 60, 100)] == \
-        ["cold", "cold", "warm", "warm", "hot", "hot"]
+    assert [scoring.priority_for(v, rules) for v in (0, 29, 30, 59, 60, 100)] == [
+        "cold",
+        "cold",
+        "warm",
+        "warm",
+        "hot",
+        "hot",
+    ]
 
 
 def test_next_action_and_tags(rules):
     # partner 17 + phone consent 19 + phone 3 + business domain 6 = 45: not above the gate (45)
     at_gate = LeadFacts("partner", True, False, False, False, "firma.de", True, False, None)
     assert compute(at_gate, rules).value == 45 and compute(at_gate, rules).next_action == "nurture"
-    above = _with(at_gate, has_email=True)   # 47
+    above = _with(at_gate, has_email=True)  # 47
     assert compute(above, rules).next_action == "call"
     assert compute(_with(above, phone_consent=False), rules).next_action == "nurture"
     assert compute(_with(above, has_phone=False), rules).next_action == "review"
     assert compute(_with(above, has_phone=False, email_consent=True), rules).next_action == "nurture"
     tags = compute(_with(above, email_consent=True, engagement=_eng(opens=1)), rules).tags
-    assert set(tags) == {"warm", "b2b", "consent:phone", "consent:email", "engaged"}   # 47 + 8 + 2 = 57
+    assert set(tags) == {"warm", "b2b", "consent:phone", "consent:email", "engaged"}  # 47 + 8 + 2 = 57
     free = compute(_with(NOTHING, email_domain="gmail.com", interest_text="Solar"), rules).tags
     assert set(free) == {"cold", "freemail", "interest"}
 
@@ -179,7 +223,7 @@ def test_custom_rules_file_via_env_var_changes_scores_without_code(tmp_path, mon
     facts = _with(NOTHING, source="website")
     monkeypatch.delenv(scoring.RULES_ENV, raising=False)
     default = load_rules()
-    assert default.version == "v1"   # the shipped file loads and validates
+    assert default.version == "v1"  # the shipped file loads and validates
     monkeypatch.setenv(scoring.RULES_ENV, str(other))
     custom = load_rules()
     assert custom.version == "test-8"
@@ -194,24 +238,30 @@ def _mutate(text: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
-@pytest.mark.parametrize("old, new, key", [
-    ('version: "test-7"\n', "", "version"),
-    ('version: "test-7"', "version: 1.0", "version"),
-    ("hot: 60", 'hot: "high"', "thresholds.hot"),
-    ("warm: 30", "warm: 60", "thresholds.warm"),
-    ("thresholds: {hot: 60, warm: 30}", "thresholds: {hot: 60, warm: 30, cold: 0}", "thresholds.cold"),
-    ("gate_threshold: 45", "gate_threshold: 150", "gate_threshold"),
-    ("website: 11", "website: 1.5", "source.points.website"),
-    ("phone: 3,", "phnoe: 3,", "completeness.phnoe"),
-    ("gate_threshold: 45", "gate_threshold: 45\nsauce: {}", "sauce"),
-    ("freemail_domains: [gmail.com, gmx.de]", "freemail_domains: gmail.com", "email_domain.freemail_domains"),
-    ("keywords: [rückruf, pricing, termin]", "keywords: [rückruf, 5]", "interest.keywords[1]"),
-    ("email_open: {points: 2, max_points: 5}", "email_open: {points: 2, max_points: -1}",
-     "engagement.email_open.max_points"),
-    ("booked: 50", "booked: true", "engagement.call_outcomes.booked"),
-    ("do_not_call: -100", "do_not_call: -1000", "engagement.call_outcomes.do_not_call"),
-    ("consent: {phone_express: 19, email: 8}", "consent: [19, 8]", "consent"),
-])
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ('version: "test-7"\n', "", "version"),
+        ('version: "test-7"', "version: 1.0", "version"),
+        ("hot: 60", 'hot: "high"', "thresholds.hot"),
+        ("warm: 30", "warm: 60", "thresholds.warm"),
+        ("thresholds: {hot: 60, warm: 30}", "thresholds: {hot: 60, warm: 30, cold: 0}", "thresholds.cold"),
+        ("gate_threshold: 45", "gate_threshold: 150", "gate_threshold"),
+        ("website: 11", "website: 1.5", "source.points.website"),
+        ("phone: 3,", "phnoe: 3,", "completeness.phnoe"),
+        ("gate_threshold: 45", "gate_threshold: 45\nsauce: {}", "sauce"),
+        ("freemail_domains: [gmail.com, gmx.de]", "freemail_domains: gmail.com", "email_domain.freemail_domains"),
+        ("keywords: [rückruf, pricing, termin]", "keywords: [rückruf, 5]", "interest.keywords[1]"),
+        (
+            "email_open: {points: 2, max_points: 5}",
+            "email_open: {points: 2, max_points: -1}",
+            "engagement.email_open.max_points",
+        ),
+        ("booked: 50", "booked: true", "engagement.call_outcomes.booked"),
+        ("do_not_call: -100", "do_not_call: -1000", "engagement.call_outcomes.do_not_call"),
+        ("consent: {phone_express: 19, email: 8}", "consent: [19, 8]", "consent"),
+    ],
+)
 def test_malformed_rules_name_the_bad_key(tmp_path, old, new, key):
     path = tmp_path / "bad.yaml"
     path.write_text(_mutate(RULES, old, new), encoding="utf-8")
@@ -235,57 +285,116 @@ def test_unreadable_or_unparsable_rules_files(tmp_path):
 
 # ---------------------------------------------------------------- on the database (SQLite and PostgreSQL)
 
-T0 = datetime(2026, 6, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
 def _consent(lead_id: int, channel: Channel, basis: LegalBasis, key: str, withdrawn: bool = False):
-    return ConsentRecord(lead_id=lead_id, channel=channel, legal_basis=basis, source="website",
-                         proof_text="form", proof_key=key, given_at=T0, withdrawn_at=T0 if withdrawn else None)
+    return ConsentRecord(
+        lead_id=lead_id,
+        channel=channel,
+        legal_basis=basis,
+        source="website",
+        proof_text="form",
+        proof_key=key,
+        given_at=T0,
+        withdrawn_at=T0 if withdrawn else None,
+    )
 
 
 def _scored_lead() -> Lead:
-    lead = Lead(first_name="Anna", last_name="Schmidt", company="Schmidt Bau GmbH", email="anna@schmidt-bau.de",
-                email_key="anna@schmidt-bau.de", phone_e164="+493023125101", phone_region="DE",
-                phone_status="valid", source="website", tags=["vip", "cold"])
+    lead = Lead(
+        first_name="Anna",
+        last_name="Schmidt",
+        company="Schmidt Bau GmbH",
+        email="anna@schmidt-bau.de",
+        email_key="anna@schmidt-bau.de",
+        phone_e164="+493023125101",
+        phone_region="DE",
+        phone_status="valid",
+        source="website",
+        tags=["vip", "cold"],
+    )
     db.session.add(lead)
     db.session.flush()
-    db.session.add_all([
-        _consent(lead.id, Channel.PHONE, LegalBasis.EXPRESS_CONSENT, "p1"),
-        _consent(lead.id, Channel.EMAIL, LegalBasis.EXPRESS_CONSENT, "e1", withdrawn=True),
-        Interaction(lead_id=lead.id, kind=InteractionKind.NOTE, direction=Direction.INBOUND, provider="intake",
-                    provider_ref="n1", summary="Bitte um Rückruf wegen Pricing"),
-        Interaction(lead_id=lead.id, kind=InteractionKind.EMAIL, direction=Direction.OUTBOUND, provider="sendgrid",
-                    provider_ref="m1", status="opened"),
-        Interaction(lead_id=lead.id, kind=InteractionKind.EMAIL, direction=Direction.OUTBOUND, provider="sendgrid",
-                    provider_ref="m2", status="clicked", data={"opens": 3, "clicks": 1}),
-        Interaction(lead_id=lead.id, kind=InteractionKind.EMAIL, direction=Direction.OUTBOUND, provider="sendgrid",
-                    provider_ref="m3", status="delivered"),
-    ])
+    db.session.add_all(
+        [
+            _consent(lead.id, Channel.PHONE, LegalBasis.EXPRESS_CONSENT, "p1"),
+            _consent(lead.id, Channel.EMAIL, LegalBasis.EXPRESS_CONSENT, "e1", withdrawn=True),
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.NOTE,
+                direction=Direction.INBOUND,
+                provider="intake",
+                provider_ref="n1",
+                summary="Bitte um Rückruf wegen Pricing",
+            ),
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.EMAIL,
+                direction=Direction.OUTBOUND,
+                provider="sendgrid",
+                provider_ref="m1",
+                status="opened",
+            ),
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.EMAIL,
+                direction=Direction.OUTBOUND,
+                provider="sendgrid",
+                provider_ref="m2",
+                status="clicked",
+                data={"opens": 3, "clicks": 1},
+            ),
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.EMAIL,
+                direction=Direction.OUTBOUND,
+                provider="sendgrid",
+                provider_ref="m3",
+                status="delivered",
+            ),
+        ]
+    )
     db.session.commit()
     return lead
 
 
 def _audits(lead_id: int) -> list[AuditEntry]:
-    return db.session.scalars(sa.select(AuditEntry).where(
-        AuditEntry.action == "lead.scored", AuditEntry.entity_id == lead_id).order_by(AuditEntry.id)).all()
+    return db.session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.action == "lead.scored", AuditEntry.entity_id == lead_id)
+        .order_by(AuditEntry.id)
+    ).all()
 
 
 def test_facts_for_reads_the_crm(ctx):
     lead = _scored_lead()
     facts = scoring.facts_for(lead.id)
-    assert facts == LeadFacts(source="website", has_phone=True, has_email=True, has_company=True,
-                              has_full_name=True, email_domain="schmidt-bau.de", phone_consent=True,
-                              email_consent=False,   # withdrawn: does not count
-                              interest_text=None, engagement=Engagement(opens=4, clicks=1, call_outcomes=()),
-                              note_text="Bitte um Rückruf wegen Pricing")
+    assert facts == LeadFacts(
+        source="website",
+        has_phone=True,
+        has_email=True,
+        has_company=True,
+        has_full_name=True,
+        email_domain="schmidt-bau.de",
+        phone_consent=True,
+        email_consent=False,  # withdrawn: does not count
+        interest_text=None,
+        engagement=Engagement(opens=4, clicks=1, call_outcomes=()),
+        note_text="Bitte um Rückruf wegen Pricing",
+    )
 
 
 def test_presumed_b2b_or_withdrawn_phone_consent_is_not_express(ctx):
     lead = Lead(source="messe", phone_e164="+493023125101", phone_status="valid", tags=[])
     db.session.add(lead)
     db.session.flush()
-    db.session.add_all([_consent(lead.id, Channel.PHONE, LegalBasis.PRESUMED_B2B, "b"),
-                        _consent(lead.id, Channel.PHONE, LegalBasis.EXPRESS_CONSENT, "x", withdrawn=True)])
+    db.session.add_all(
+        [
+            _consent(lead.id, Channel.PHONE, LegalBasis.PRESUMED_B2B, "b"),
+            _consent(lead.id, Channel.PHONE, LegalBasis.EXPRESS_CONSENT, "x", withdrawn=True),
+        ]
+    )
     db.session.flush()
     assert scoring.facts_for(lead.id).phone_consent is False
     db.session.add(_consent(lead.id, Channel.PHONE, LegalBasis.CALLBACK_REQUEST, "cb"))
@@ -314,7 +423,7 @@ def test_score_lead_stores_history_updates_the_lead_and_audits(ctx, rules):
 
     lead = db.session.get(Lead, lead.id)
     assert lead.score == 73 and lead.priority == Priority.HOT
-    assert lead.tags == ["vip", "hot", "b2b", "consent:phone", "interest", "engaged"]   # stale "cold" gone
+    assert lead.tags == ["vip", "hot", "b2b", "consent:phone", "interest", "engaged"]  # stale "cold" gone
     (entry,) = _audits(lead.id)
     assert entry.actor == "workflow:lead-1"
     assert entry.before == {"score": None, "priority": None, "tags": ["vip", "cold"]}
@@ -327,8 +436,17 @@ def test_score_lead_stores_history_updates_the_lead_and_audits(ctx, rules):
     assert len(_audits(lead.id)) == 1
 
     # A not-interested call: 73 - 25 = 48, warm.
-    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                               provider="retell", provider_ref="c1", status="ended", outcome="not_interested"))
+    db.session.add(
+        Interaction(
+            lead_id=lead.id,
+            kind=InteractionKind.CALL,
+            direction=Direction.OUTBOUND,
+            provider="retell",
+            provider_ref="c1",
+            status="ended",
+            outcome="not_interested",
+        )
+    )
     db.session.commit()
     score = scoring.score_lead(lead.id, actor="workflow:lead-1", reason="after-call", rules=rules)
     db.session.commit()

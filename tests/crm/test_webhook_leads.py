@@ -1,4 +1,5 @@
 """POST /webhooks/leads/<source>: signature, replay, validation and intake, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -9,14 +10,20 @@ import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import (AuditEntry, ConsentRecord, Interaction, Lead, LeadSubmission, PossibleDuplicate,
-                        WebhookDelivery)
+from crm.models import AuditEntry, ConsentRecord, Interaction, Lead, LeadSubmission, PossibleDuplicate, WebhookDelivery
 from tests.conftest import WEBHOOK_SECRETS
-from tests.helpers import post_signed, process, sign, signed_headers
+from tests.helpers import post_signed, process, signed_headers
 
-LEAD = {"first_name": " Jürgen ", "last_name": "Müller", "company": "<b>Müller</b> Haustechnik GmbH",
-        "email": "J.Mueller+Promo@Example.DE", "phone": "030 23125101", "phone_consent": "Ja (Formular)",
-        "utm_campaign": "herbst", "note": "Rückruf erwünscht"}
+LEAD = {
+    "first_name": " Jürgen ",
+    "last_name": "Müller",
+    "company": "<b>Müller</b> Haustechnik GmbH",
+    "email": "J.Mueller+Promo@Example.DE",
+    "phone": "030 23125101",
+    "phone_consent": "Ja (Formular)",
+    "utm_campaign": "herbst",
+    "note": "Rückruf erwünscht",
+}
 TABLES = (Lead, ConsentRecord, Interaction, AuditEntry, WebhookDelivery, PossibleDuplicate, LeadSubmission)
 
 
@@ -74,8 +81,19 @@ def test_signature_list_with_one_valid_entry(client):
 FORGED = "whsec_" + "Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0LWZvcmdlZA=="
 
 
-@pytest.mark.parametrize("case", ["wrong_secret", "tampered", "stale", "future", "no_headers", "garbage_sig",
-                                  "bad_timestamp", "other_sources_secret"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "wrong_secret",
+        "tampered",
+        "stale",
+        "future",
+        "no_headers",
+        "garbage_sig",
+        "bad_timestamp",
+        "other_sources_secret",
+    ],
+)
 def test_forged_and_stale_deliveries_change_nothing(app, client, case):
     before = counts(app)
     body = json.dumps(LEAD).encode()
@@ -143,8 +161,12 @@ def test_same_person_again_under_a_new_delivery_id_merges(app, client):
 def test_new_data_fills_gaps_but_never_overwrites(app, client):
     first = post_signed(client, "website", {"email": "lea@klein.de", "company": "Klein AG"}, WEBHOOK_SECRETS[0])
     lead_id = process(app, first)["lead_id"]
-    r = post_signed(client, "website", {"email": "lea@klein.de", "first_name": "Lea", "phone": "+49 89 99998188",
-                                        "company": "Klein & Söhne"}, WEBHOOK_SECRETS[0])
+    r = post_signed(
+        client,
+        "website",
+        {"email": "lea@klein.de", "first_name": "Lea", "phone": "+49 89 99998188", "company": "Klein & Söhne"},
+        WEBHOOK_SECRETS[0],
+    )
     result = process(app, r)
     assert result == {**result, "lead_id": lead_id, "outcome": "updated"}
     with app.app_context():
@@ -164,16 +186,44 @@ def test_phone_match_merges_even_with_other_email(app, client):
 
 
 def test_fuzzy_name_match_is_flagged_not_merged(app, client):
-    a = process(app, post_signed(client, "website", {"first_name": "Björn", "last_name": "Müller",
-                                                     "company": "Müller Haustechnik GmbH",
-                                                     "email": "bjoern@mueller-haustechnik.de"}, WEBHOOK_SECRETS[0]))
-    b = process(app, post_signed(client, "website", {"first_name": "Bjoern", "last_name": "Mueller",
-                                                     "company": "Mueller Haustechnik",
-                                                     "email": "b.mueller@gmail.com"}, WEBHOOK_SECRETS[0]))
+    a = process(
+        app,
+        post_signed(
+            client,
+            "website",
+            {
+                "first_name": "Björn",
+                "last_name": "Müller",
+                "company": "Müller Haustechnik GmbH",
+                "email": "bjoern@mueller-haustechnik.de",
+            },
+            WEBHOOK_SECRETS[0],
+        ),
+    )
+    b = process(
+        app,
+        post_signed(
+            client,
+            "website",
+            {
+                "first_name": "Bjoern",
+                "last_name": "Mueller",
+                "company": "Mueller Haustechnik",
+                "email": "b.mueller@gmail.com",
+            },
+            WEBHOOK_SECRETS[0],
+        ),
+    )
     assert b["outcome"] == "created" and b["flagged_duplicates"] == [a["lead_id"]]
-    c = process(app, post_signed(client, "website", {"first_name": "Bernd", "last_name": "Müller",
-                                                     "company": "Bäckerei Nord",
-                                                     "email": "bernd@baeckerei.de"}, WEBHOOK_SECRETS[0]))
+    c = process(
+        app,
+        post_signed(
+            client,
+            "website",
+            {"first_name": "Bernd", "last_name": "Müller", "company": "Bäckerei Nord", "email": "bernd@baeckerei.de"},
+            WEBHOOK_SECRETS[0],
+        ),
+    )
     assert c["flagged_duplicates"] == []
     with app.app_context():
         pair = db.session.scalars(sa.select(PossibleDuplicate)).one()
@@ -183,9 +233,18 @@ def test_fuzzy_name_match_is_flagged_not_merged(app, client):
 
 def test_invalid_lead_names_every_bad_field_and_stores_nothing(app, client):
     before = counts(app)
-    r = post_signed(client, "website", {"email": "max.mustermann@", "phone": "telefon: keine",
-                                        "created_at": "31.11.2026", "phone_consent": "vielleicht",
-                                        "language": "fr"}, WEBHOOK_SECRETS[0])
+    r = post_signed(
+        client,
+        "website",
+        {
+            "email": "max.mustermann@",
+            "phone": "telefon: keine",
+            "created_at": "31.11.2026",
+            "phone_consent": "vielleicht",
+            "language": "fr",
+        },
+        WEBHOOK_SECRETS[0],
+    )
     assert r.status_code == 422
     errors = r.get_json()["errors"]
     assert set(errors) == {"email", "phone", "created_at", "phone_consent", "language"}
@@ -198,17 +257,23 @@ def test_no_contact_at_all_is_rejected(client):
     assert "email address or a phone number" in json.dumps(r.get_json()["errors"])
 
 
-@pytest.mark.parametrize("body,content_type,status", [
-    (b"{not json", "application/json", 400),
-    (b"\xff\xfe\x00", "application/json", 400),
-    (b"[1, 2]", "application/json", 422),
-    (b"<lead/>", "application/xml", 415),
-    (b"x" * (300 * 1024), "application/json", 413),
-])
+@pytest.mark.parametrize(
+    "body,content_type,status",
+    [
+        (b"{not json", "application/json", 400),
+        (b"\xff\xfe\x00", "application/json", 400),
+        (b"[1, 2]", "application/json", 422),
+        (b"<lead/>", "application/xml", 415),
+        (b"x" * (300 * 1024), "application/json", 413),
+    ],
+)
 def test_bad_bodies_get_clear_4xx(app, client, body, content_type, status):
     before = counts(app)
-    r = client.post("/webhooks/leads/website", data=body,
-                    headers=signed_headers(WEBHOOK_SECRETS[0], body, content_type=content_type))
+    r = client.post(
+        "/webhooks/leads/website",
+        data=body,
+        headers=signed_headers(WEBHOOK_SECRETS[0], body, content_type=content_type),
+    )
     assert r.status_code == status
     assert r.is_json and r.get_json()["code"] == status
     assert counts(app) == before

@@ -1,4 +1,5 @@
 """Email tests: the CRM over HTTP, the provider sandbox with SendGrid, the real `sendgrid` SDK."""
+
 from __future__ import annotations
 
 import base64
@@ -7,7 +8,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +20,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.provider_activities import ProviderActivities
 from crm.email.factory import build_sender
 from crm.extensions import db
-from crm.models import (Appointment, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, User)
+from crm.models import Appointment, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, User
 from crm.services.normalize import normalise_email
 from tests.sandbox_fixtures import ServerThread
 from voice.providers.base import ProviderRegistry
@@ -41,8 +42,7 @@ class FastServerThread(ServerThread):
 
     def __init__(self, app, port=None) -> None:
         super().__init__(app, port)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
 
 @pytest.fixture
@@ -54,6 +54,7 @@ def crm_server(app):
 @pytest.fixture
 def sandbox(crm_server):
     from voice.sandbox.app import SandboxConfig, create_sandbox_app
+
     sandbox_app = create_sandbox_app(SandboxConfig(webhook_base=crm_server.url, step_s=0.05))
     with FastServerThread(sandbox_app) as server:
         server.sandbox = sandbox_app.extensions["sandbox"]
@@ -63,6 +64,7 @@ def sandbox(crm_server):
 def with_unsubscribe(app):
     """The unsubscribe pages on the app (until crm.create_app registers crm.email.unsubscribe.bp)."""
     from crm.email.unsubscribe import bp
+
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
     return app
@@ -82,9 +84,16 @@ def mail(app, crm_server, sandbox):
     gateway = FakeGateway()
     app.extensions["leadchain.temporal"] = gateway
     sender = build_sender(app)
-    return SimpleNamespace(app=app, sender=sender, sandbox=sandbox.sandbox, box=sandbox.sandbox.sendgrid,
-                           crm=crm_server, gateway=gateway, sandbox_url=sandbox.url,
-                           acts=ProviderActivities(app, ProviderRegistry({}), sender))
+    return SimpleNamespace(
+        app=app,
+        sender=sender,
+        sandbox=sandbox.sandbox,
+        box=sandbox.sandbox.sendgrid,
+        crm=crm_server,
+        gateway=gateway,
+        sandbox_url=sandbox.url,
+        acts=ProviderActivities(app, ProviderRegistry({}), sender),
+    )
 
 
 def make_owner(app, email="olga.owner@leadchain.example", name="Olga Owner") -> int:
@@ -95,36 +104,70 @@ def make_owner(app, email="olga.owner@leadchain.example", name="Olga Owner") -> 
         return user.id
 
 
-def make_lead(app, email: str, *, language="de", first_name="Jürgen", last_name="Weber", company="Krause GmbH",
-              owner_id=None, chain_id=None, email_consent=True) -> int:
+def make_lead(
+    app,
+    email: str,
+    *,
+    language="de",
+    first_name="Jürgen",
+    last_name="Weber",
+    company="Krause GmbH",
+    owner_id=None,
+    chain_id=None,
+    email_consent=True,
+) -> int:
     with app.app_context():
         address, key = normalise_email(email)
-        lead = Lead(first_name=first_name, last_name=last_name, company=company, email=address, email_key=key,
-                    email_status="unknown", language=language, source="test", owner_id=owner_id, chain_id=chain_id,
-                    tags=[])
+        lead = Lead(
+            first_name=first_name,
+            last_name=last_name,
+            company=company,
+            email=address,
+            email_key=key,
+            email_status="unknown",
+            language=language,
+            source="test",
+            owner_id=owner_id,
+            chain_id=chain_id,
+            tags=[],
+        )
         db.session.add(lead)
         db.session.flush()
         if email_consent:
-            db.session.add(ConsentRecord(lead_id=lead.id, channel=Channel.EMAIL,
-                                         legal_basis=LegalBasis.EXPRESS_CONSENT, source="test",
-                                         proof_text="newsletter box ticked", proof_key=f"test-{lead.id}",
-                                         given_at=datetime.now(timezone.utc) - timedelta(days=1)))
+            db.session.add(
+                ConsentRecord(
+                    lead_id=lead.id,
+                    channel=Channel.EMAIL,
+                    legal_basis=LegalBasis.EXPRESS_CONSENT,
+                    source="test",
+                    proof_text="newsletter box ticked",
+                    proof_key=f"test-{lead.id}",
+                    given_at=datetime.now(UTC) - timedelta(days=1),
+                )
+            )
         db.session.commit()
         return lead.id
 
 
 def make_appointment(app, lead_id: int, owner_id: int, starts_utc: datetime, minutes=30) -> int:
     with app.app_context():
-        appt = Appointment(lead_id=lead_id, owner_id=owner_id, starts_at=starts_utc,
-                           ends_at=starts_utc + timedelta(minutes=minutes), title="", location="Videocall",
-                           idempotency_key=f"test-appt-{lead_id}")
+        appt = Appointment(
+            lead_id=lead_id,
+            owner_id=owner_id,
+            starts_at=starts_utc,
+            ends_at=starts_utc + timedelta(minutes=minutes),
+            title="",
+            location="Videocall",
+            idempotency_key=f"test-appt-{lead_id}",
+        )
         db.session.add(appt)
         db.session.commit()
         return appt.id
 
 
-def send(acts, lead_id: int, template: str, step: int = 0, key: str | None = None,
-         chain_id: str = "chain-test") -> EmailSent:
+def send(
+    acts, lead_id: int, template: str, step: int = 0, key: str | None = None, chain_id: str = "chain-test"
+) -> EmailSent:
     key = key or f"{chain_id}:email:{template}:0:{step}:{lead_id}"
     return ActivityEnvironment().run(acts.send_email, SendEmailInput(lead_id, chain_id, template, step, key))
 
@@ -135,9 +178,17 @@ def settle(mail, timeout=20.0) -> None:
 
 def email_interactions(app, lead_id: int, direction="outbound") -> list[Interaction]:
     with app.app_context():
-        rows = list(db.session.scalars(sa.select(Interaction).where(
-            Interaction.lead_id == lead_id, Interaction.kind == InteractionKind.EMAIL,
-            Interaction.direction == direction).order_by(Interaction.id)))
+        rows = list(
+            db.session.scalars(
+                sa.select(Interaction)
+                .where(
+                    Interaction.lead_id == lead_id,
+                    Interaction.kind == InteractionKind.EMAIL,
+                    Interaction.direction == direction,
+                )
+                .order_by(Interaction.id)
+            )
+        )
         db.session.expunge_all()
         return rows
 
@@ -154,14 +205,20 @@ class Signer:
 
     def __init__(self) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
-        self.public_b64 = base64.b64encode(self.key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+        self.public_b64 = base64.b64encode(
+            self.key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        ).decode()
 
     def headers(self, body: bytes, ts: int | None = None) -> dict[str, str]:
         ts_s = str(int(time.time()) if ts is None else ts)
         sig = self.key.sign(ts_s.encode() + body, ec.ECDSA(hashes.SHA256()))
-        return {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(sig).decode(),
-                "X-Twilio-Email-Event-Webhook-Timestamp": ts_s, "Content-Type": "application/json"}
+        return {
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(sig).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": ts_s,
+            "Content-Type": "application/json",
+        }
 
     def post(self, client, events, **kw):
         body = json.dumps(events).encode()
@@ -170,12 +227,18 @@ class Signer:
 
 def multipart(fields: dict[str, str]) -> tuple[bytes, str]:
     boundary = "xYzZY" + uuid.uuid4().hex
-    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                    for k, v in fields.items()) + f"--{boundary}--\r\n".encode()
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
 # ---- the real chain (Temporal dev server, workers, PostgreSQL) with the SendGrid sender ------------
+
 
 @pytest.fixture
 async def mail_chain(temporal_env, migrated_urls, request):
@@ -191,10 +254,15 @@ async def mail_chain(temporal_env, migrated_urls, request):
     from voice.sandbox.app import SandboxConfig, create_sandbox_app
 
     settings = getattr(request, "param", dataclasses.replace(FAST, nurture_delays_s=[0, 30, 30], max_nurture_cycles=1))
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                      "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
-                      "LEADCHAIN_GATE_POLICY": always_open_policy(),
-                      "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
+            "LEADCHAIN_GATE_POLICY": always_open_policy(),
+            "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        }
+    )
     with_unsubscribe(app)
     _wipe(app)
     sandbox_app = create_sandbox_app(SandboxConfig(step_s=0.05))

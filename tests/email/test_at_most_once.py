@@ -2,6 +2,7 @@
 
 ProviderActivities.send_email runs in temporalio's ActivityEnvironment, twice with the same key, the
 first attempt killed at the worst moments (Temporal retries exactly like this after a worker death)."""
+
 from __future__ import annotations
 
 import pytest
@@ -53,8 +54,11 @@ def _ledger(app, key):
 def test_crash_after_sendgrid_accepted_then_retry_sends_exactly_once(mail, crash):
     lead_id = make_lead(mail.app, "delivers.crash@example.org")
     key = f"chain-x:email:follow_up:0:0:{lead_id}"
-    first = (ProviderActivities(mail.app, ProviderRegistry({}), DiesAfterSend(mail.sender))
-             if crash == "killed_after_accept" else CommitFails(mail.app, ProviderRegistry({}), mail.sender))
+    first = (
+        ProviderActivities(mail.app, ProviderRegistry({}), DiesAfterSend(mail.sender))
+        if crash == "killed_after_accept"
+        else CommitFails(mail.app, ProviderRegistry({}), mail.sender)
+    )
     with pytest.raises((WorkerKilled, sa.exc.OperationalError)):
         send(first, lead_id, "follow_up", key=key)
     [accepted] = mail.box.messages(message_key=key)
@@ -62,7 +66,7 @@ def test_crash_after_sendgrid_accepted_then_retry_sends_exactly_once(mail, crash
     assert ledger.status == "intent" and ledger.attempts == 1
     assert ledger.result["sendgrid"]["state"] == "accepted" and ledger.provider_ref == accepted.message_id
 
-    retried = send(mail.acts, lead_id, "follow_up", key=key)          # Temporal's retry, a fresh worker
+    retried = send(mail.acts, lead_id, "follow_up", key=key)  # Temporal's retry, a fresh worker
     assert retried.status == "sent" and retried.message_id == accepted.message_id
     settle(mail)
     assert len(mail.box.messages(message_key=key)) == 1
@@ -94,9 +98,9 @@ def test_answer_lost_between_accept_and_journal_is_not_resent(mail, monkeypatch)
     retried = send(mail.acts, lead_id, "nurture", 1, key=key)
     assert retried.status == "sent" and retried.message_id.startswith("unconfirmed-")
     settle(mail)
-    assert len(mail.box.messages(message_key=key)) == 1                 # not sent twice
+    assert len(mail.box.messages(message_key=key)) == 1  # not sent twice
     [interaction] = email_interactions(mail.app, lead_id)
-    assert interaction.provider_ref == accepted.message_id               # confirmed by its events
+    assert interaction.provider_ref == accepted.message_id  # confirmed by its events
     assert interaction.status == "opened" and interaction.data["confirmed_from"] == retried.message_id
     assert _ledger(mail.app, key).provider_ref == accepted.message_id
 

@@ -1,5 +1,6 @@
 """Duplicated, reordered and forged Event Webhook batches: the final state equals a clean run, and
 forged batches change nothing."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import (AuditEntry, Channel, ConsentRecord, Direction, Interaction, InteractionKind, Lead,
-                        WebhookDelivery)
+from crm.models import (
+    AuditEntry,
+    Channel,
+    ConsentRecord,
+    Direction,
+    Interaction,
+    InteractionKind,
+    Lead,
+    WebhookDelivery,
+)
 from tests.conftest import make_test_secrets
 from tests.email.conftest import FakeGateway, Signer, email_interactions, make_lead, send, settle
 from voice.sandbox.state import WebhookMode
@@ -22,7 +31,8 @@ from voice.sandbox.state import WebhookMode
 def signed(app):
     signer = Signer()
     app.extensions["leadchain.secrets"] = make_test_secrets(
-        LEADCHAIN_SECRET_PROVIDERS_SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_b64)
+        LEADCHAIN_SECRET_PROVIDERS_SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_b64
+    )
     app.extensions["leadchain.temporal"] = FakeGateway()
     return signer
 
@@ -31,30 +41,69 @@ def _message(app, email: str, chain_id: str) -> tuple[int, str]:
     lead_id = make_lead(app, email, chain_id=chain_id)
     message_id = uuid.uuid4().hex[:22]
     with app.app_context():
-        db.session.add(Interaction(lead_id=lead_id, kind=InteractionKind.EMAIL, direction=Direction.OUTBOUND,
-                                   provider="sendgrid", provider_ref=message_id, status="sent",
-                                   data={"template": "nurture", "step": 1}))
+        db.session.add(
+            Interaction(
+                lead_id=lead_id,
+                kind=InteractionKind.EMAIL,
+                direction=Direction.OUTBOUND,
+                provider="sendgrid",
+                provider_ref=message_id,
+                status="sent",
+                data={"template": "nurture", "step": 1},
+            )
+        )
         db.session.commit()
     return lead_id, message_id
 
 
 def _events(email: str, message_id: str, kinds: list[tuple[str, int, dict]]) -> list[dict]:
     sg_message_id = f"{message_id}.filterdrecv-7bd5d8b4f-x2kqm-1-6762C6B8-3.0"
-    return [{"email": email, "timestamp": 1767632400 + offset, "event": kind, "sg_message_id": sg_message_id,
-             "sg_event_id": uuid.uuid4().hex, "category": ["leadchain", "nurture"], **extra}
-            for kind, offset, extra in kinds]
+    return [
+        {
+            "email": email,
+            "timestamp": 1767632400 + offset,
+            "event": kind,
+            "sg_message_id": sg_message_id,
+            "sg_event_id": uuid.uuid4().hex,
+            "category": ["leadchain", "nurture"],
+            **extra,
+        }
+        for kind, offset, extra in kinds
+    ]
 
 
 SCENARIOS = {
-    "engaged": [("processed", 0, {}), ("deferred", 1, {"response": "400 try again later", "attempt": "1"}),
-                ("delivered", 2, {"response": "250 OK"}), ("open", 5, {"sg_machine_open": False}),
-                ("open", 40, {"sg_machine_open": False}), ("open", 41, {"sg_machine_open": True}),
-                ("click", 44, {"url": "https://leadchain.example/a"}), ("click", 50, {"url": "https://leadchain.example/b"})],
-    "bounced": [("processed", 0, {}), ("deferred", 1, {"attempt": "1"}),
-                ("bounce", 3, {"type": "bounce", "status": "5.1.1", "bounce_classification": "Invalid Address",
-                               "reason": "550 5.1.1 no such user"})],
-    "complains": [("processed", 0, {}), ("delivered", 1, {}), ("open", 4, {"sg_machine_open": False}),
-                  ("spamreport", 60, {}), ("unsubscribe", 65, {})],
+    "engaged": [
+        ("processed", 0, {}),
+        ("deferred", 1, {"response": "400 try again later", "attempt": "1"}),
+        ("delivered", 2, {"response": "250 OK"}),
+        ("open", 5, {"sg_machine_open": False}),
+        ("open", 40, {"sg_machine_open": False}),
+        ("open", 41, {"sg_machine_open": True}),
+        ("click", 44, {"url": "https://leadchain.example/a"}),
+        ("click", 50, {"url": "https://leadchain.example/b"}),
+    ],
+    "bounced": [
+        ("processed", 0, {}),
+        ("deferred", 1, {"attempt": "1"}),
+        (
+            "bounce",
+            3,
+            {
+                "type": "bounce",
+                "status": "5.1.1",
+                "bounce_classification": "Invalid Address",
+                "reason": "550 5.1.1 no such user",
+            },
+        ),
+    ],
+    "complains": [
+        ("processed", 0, {}),
+        ("delivered", 1, {}),
+        ("open", 4, {"sg_machine_open": False}),
+        ("spamreport", 60, {}),
+        ("unsubscribe", 65, {}),
+    ],
 }
 
 
@@ -62,15 +111,33 @@ def _snapshot(app, lead_id: int, gateway: FakeGateway, chain_id: str) -> dict:
     with app.app_context():
         lead = db.session.get(Lead, lead_id)
         [interaction] = db.session.scalars(sa.select(Interaction).where(Interaction.lead_id == lead_id)).all()
-        consents = db.session.scalar(sa.select(sa.func.count()).select_from(ConsentRecord).where(
-            ConsentRecord.lead_id == lead_id, ConsentRecord.channel == Channel.EMAIL,
-            ConsentRecord.withdrawn_at.is_(None)))
-        audits = sorted(db.session.scalars(sa.select(AuditEntry.action).where(
-            AuditEntry.entity_id == lead_id, AuditEntry.entity_type == "lead",
-            AuditEntry.action != "lead.created")))
-        return {"status": interaction.status, "data": interaction.data, "email_status": lead.email_status,
-                "do_not_contact": lead.do_not_contact, "active_email_consents": consents, "audit": audits,
-                "stops": [a.reason for c, n, a in gateway.signals if c == chain_id and n == "stop"]}
+        consents = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ConsentRecord)
+            .where(
+                ConsentRecord.lead_id == lead_id,
+                ConsentRecord.channel == Channel.EMAIL,
+                ConsentRecord.withdrawn_at.is_(None),
+            )
+        )
+        audits = sorted(
+            db.session.scalars(
+                sa.select(AuditEntry.action).where(
+                    AuditEntry.entity_id == lead_id,
+                    AuditEntry.entity_type == "lead",
+                    AuditEntry.action != "lead.created",
+                )
+            )
+        )
+        return {
+            "status": interaction.status,
+            "data": interaction.data,
+            "email_status": lead.email_status,
+            "do_not_contact": lead.do_not_contact,
+            "active_email_consents": consents,
+            "audit": audits,
+            "stops": [a.reason for c, n, a in gateway.signals if c == chain_id and n == "stop"],
+        }
 
 
 def _post_all(client, signer, batches):
@@ -98,7 +165,7 @@ def test_duplicated_and_reordered_batches_end_like_a_clean_run(app, client, sign
                 batches, i = [], 0
                 while i < len(copies):
                     size = rng.randint(1, 4)
-                    batches.append(copies[i:i + size])
+                    batches.append(copies[i : i + size])
                     i += size
             _post_all(client, signed, batches)
             final[(run, name)] = _snapshot(app, lead_id, gateway, f"chain-{run}-{name}")
@@ -126,14 +193,14 @@ def test_forged_batches_change_nothing(app, client, signed):
     before = _snapshot(app, lead_id, gateway, "chain-forged")
     other = Signer()
     tampered = body.replace(b'"spamreport"', b'"spamreporT"')
-    stale = int(time.time()) - 26 * 3600                # older than SendGrid's 24 h retry horizon
+    stale = int(time.time()) - 26 * 3600  # older than SendGrid's 24 h retry horizon
     attempts = [
-        (body, other.headers(body)),                                        # another key
-        (tampered, signed.headers(body)),                                   # body changed after signing
-        (body, signed.headers(body, ts=stale)),                             # signed, but 26 hours old
-        (body, signed.headers(body, ts=int(time.time()) + 3600)),           # signed, an hour in the future
+        (body, other.headers(body)),  # another key
+        (tampered, signed.headers(body)),  # body changed after signing
+        (body, signed.headers(body, ts=stale)),  # signed, but 26 hours old
+        (body, signed.headers(body, ts=int(time.time()) + 3600)),  # signed, an hour in the future
         (body, {**signed.headers(body), "X-Twilio-Email-Event-Webhook-Timestamp": str(int(time.time()) + 1)}),
-        (body, {"Content-Type": "application/json"}),                       # unsigned
+        (body, {"Content-Type": "application/json"}),  # unsigned
         (body, {**signed.headers(body), "X-Twilio-Email-Event-Webhook-Signature": "not base64!"}),
     ]
     for data, headers in attempts:
@@ -144,8 +211,12 @@ def test_forged_batches_change_nothing(app, client, signed):
     assert _snapshot(app, lead_id, gateway, "chain-forged") == before
     # A tighter window, once SendGrid's retries are known to be signed anew, is one setting.
     app.config["LEADCHAIN_SENDGRID_TOLERANCE_S"] = 300
-    assert client.post("/webhooks/sendgrid", data=body,
-                       headers=signed.headers(body, ts=int(time.time()) - 600)).status_code == 401
+    assert (
+        client.post(
+            "/webhooks/sendgrid", data=body, headers=signed.headers(body, ts=int(time.time()) - 600)
+        ).status_code
+        == 401
+    )
     app.config.pop("LEADCHAIN_SENDGRID_TOLERANCE_S")
     assert _snapshot(app, lead_id, gateway, "chain-forged") == before
     # The genuine batch is accepted, so the refusals above were about the signature only.
@@ -156,8 +227,20 @@ def test_forged_batches_change_nothing(app, client, signed):
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_unknown_and_malformed_events(app, client, signed):
-    r = signed.post(client, [{"event": "delivered", "email": "x@example.org", "timestamp": 1,
-                              "sg_message_id": "nobody.filter", "sg_event_id": "a"}, "not an event", {"no": "event"}])
+    r = signed.post(
+        client,
+        [
+            {
+                "event": "delivered",
+                "email": "x@example.org",
+                "timestamp": 1,
+                "sg_message_id": "nobody.filter",
+                "sg_event_id": "a",
+            },
+            "not an event",
+            {"no": "event"},
+        ],
+    )
     assert r.status_code == 200
     assert [x["status"] for x in r.get_json()["results"]] == ["ignored", "ignored", "ignored"]
     body = b'{"not": "a list"}'
@@ -183,6 +266,6 @@ def test_sandbox_duplicates_and_reordering_end_like_a_clean_run(mail):
     assert state(messy) == state(clean) == ("clicked", 1, 1, [], ["click", "delivered", "open", "processed"])
     with mail.app.app_context():
         deliveries = db.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery))
-    assert deliveries == 8                       # 4 distinct events per message, each stored once
+    assert deliveries == 8  # 4 distinct events per message, each stored once
     posts = [d for d in mail.sandbox.dispatcher.sent if d.url.endswith("/webhooks/sendgrid")]
-    assert len(posts) == 3 + 5                   # clean: 3 batches; messy: 3 batches + 2 re-batched copies
+    assert len(posts) == 3 + 5  # clean: 3 batches; messy: 3 batches + 2 re-batched copies

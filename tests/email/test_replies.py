@@ -1,4 +1,5 @@
 """Replies through Inbound Parse: matched to the lead, stored, a task for the owner, the chain stopped."""
+
 from __future__ import annotations
 
 import httpx
@@ -10,8 +11,7 @@ from crm.extensions import db
 from crm.models import Interaction, InteractionKind, Lead, Task, WebhookDelivery
 from crm.temporal_gateway import TemporalUnavailable
 from tests.conftest import make_test_secrets
-from tests.email.conftest import (FakeGateway, Signer, email_interactions, make_lead, make_owner, multipart, send,
-                                  settle)
+from tests.email.conftest import FakeGateway, Signer, email_interactions, make_lead, make_owner, multipart, send, settle
 from workflows.payloads import StopSignal
 
 
@@ -35,44 +35,65 @@ def test_a_reply_is_stored_tasks_the_owner_and_stops_the_chain(mail):
     assert mail.gateway.signals == [("chain-reply", "stop", StopSignal("replied", actor="sendgrid-inbound"))]
     # SendGrid's retry of the same post stores nothing twice (the chain is told again, harmlessly).
     [delivery] = [d for d in mail.sandbox.dispatcher.sent if d.url.endswith("/inbound")]
-    r = httpx.post(delivery.url, content=delivery.body,
-                   headers={"Content-Type": delivery.content_type, **delivery.sign(delivery.body)})
+    r = httpx.post(
+        delivery.url,
+        content=delivery.body,
+        headers={"Content-Type": delivery.content_type, **delivery.sign(delivery.body)},
+    )
     assert r.status_code == 200
     assert len(email_interactions(mail.app, lead_id, direction="inbound")) == 1 and len(_tasks(mail.app, lead_id)) == 1
 
 
 def _inbound(client, signer, fields):
     body, content_type = multipart(fields)
-    return client.post("/webhooks/sendgrid/inbound", data=body,
-                       headers={**signer.headers(body), "Content-Type": content_type})
+    return client.post(
+        "/webhooks/sendgrid/inbound", data=body, headers={**signer.headers(body), "Content-Type": content_type}
+    )
 
 
 def _fields(sender, to="antwort@reply.leadchain.example", subject="Re: Ihre Unterlagen", extra_headers=""):
-    return {"headers": f"Message-ID: <{abs(hash((sender, subject, extra_headers)))}@mail.example>\n"
-                       f"From: {sender}\nTo: {to}\nSubject: {subject}\n{extra_headers}",
-            "from": sender, "to": to, "subject": subject, "text": "Gerne, rufen Sie an.", "html": "",
-            "envelope": '{"to": ["%s"], "from": "%s"}' % (to, sender), "spam_score": "0.0", "attachments": "0"}
+    return {
+        "headers": f"Message-ID: <{abs(hash((sender, subject, extra_headers)))}@mail.example>\n"
+        f"From: {sender}\nTo: {to}\nSubject: {subject}\n{extra_headers}",
+        "from": sender,
+        "to": to,
+        "subject": subject,
+        "text": "Gerne, rufen Sie an.",
+        "html": "",
+        "envelope": '{"to": ["%s"], "from": "%s"}' % (to, sender),
+        "spam_score": "0.0",
+        "attachments": "0",
+    }
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_inbound_matching_auto_replies_forgeries_and_an_unreachable_chain(app, client):
     signer = Signer()
     app.extensions["leadchain.secrets"] = make_test_secrets(
-        LEADCHAIN_SECRET_PROVIDERS_SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_b64)
+        LEADCHAIN_SECRET_PROVIDERS_SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_b64
+    )
     gateway = app.extensions["leadchain.temporal"] = FakeGateway()
     lead_id = make_lead(app, "Dana.Lee@Example.org", chain_id="chain-dana")
 
     # Forged: nothing stored.
     body, content_type = multipart(_fields("dana.lee@example.org"))
-    r = client.post("/webhooks/sendgrid/inbound", data=body,
-                    headers={**Signer().headers(body), "Content-Type": content_type})
+    r = client.post(
+        "/webhooks/sendgrid/inbound", data=body, headers={**Signer().headers(body), "Content-Type": content_type}
+    )
     assert r.status_code == 401
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)) == 0
 
     # An out-of-office answer is kept, but neither stops the chain nor bothers the owner.
-    r = _inbound(client, signer, _fields("Dana Lee <dana.lee+work@example.org>", subject="Abwesenheitsnotiz",
-                                         extra_headers="Auto-Submitted: auto-replied\n"))
+    r = _inbound(
+        client,
+        signer,
+        _fields(
+            "Dana Lee <dana.lee+work@example.org>",
+            subject="Abwesenheitsnotiz",
+            extra_headers="Auto-Submitted: auto-replied\n",
+        ),
+    )
     assert r.status_code == 200 and r.get_json()["stop"] is None
     [auto] = email_interactions(app, lead_id, direction="inbound")
     assert auto.status == "auto_reply" and _tasks(app, lead_id) == [] and gateway.signals == []
@@ -93,6 +114,7 @@ def test_inbound_matching_auto_replies_forgeries_and_an_unreachable_chain(app, c
     class Down(FakeGateway):
         def signal(self, *a):
             raise TemporalUnavailable("down")
+
     app.extensions["leadchain.temporal"] = Down()
     fields = _fields("dana.lee@example.org", subject="AW: Rückruf")
     assert _inbound(client, signer, fields).status_code == 503
@@ -106,8 +128,9 @@ async def test_a_reply_stops_the_running_nurture_sequence(mail_chain):
     """The real chain on the dev server: a below-gate lead is nurtured by email through SendGrid
     (sandbox); the recipient replies; Inbound Parse → CRM → stop signal → the chain ends "replied"
     before the second nurture email, and the owner has a task."""
-    accepted = mail_chain.post_lead({"first_name": "Tom", "email": "tom+replies@example.org",
-                                     "phone": "+49 30 23125199"})
+    accepted = mail_chain.post_lead(
+        {"first_name": "Tom", "email": "tom+replies@example.org", "phone": "+49 30 23125199"}
+    )
     outcome = await mail_chain.outcome(accepted["chain_id"], timeout=45)
     assert outcome.stage == "replied", outcome
     messages = mail_chain.box.messages(chain_id=accepted["chain_id"])
@@ -115,6 +138,11 @@ async def test_a_reply_stops_the_running_nurture_sequence(mail_chain):
     lead = mail_chain.db(lambda: db.session.get(Lead, outcome.lead_id))
     tasks = mail_chain.db(lambda: list(db.session.scalars(sa.select(Task).where(Task.lead_id == outcome.lead_id))))
     assert [t.kind for t in tasks] == ["email_reply"] and tasks[0].owner_id == lead.owner_id
-    inbound = mail_chain.db(lambda: list(db.session.scalars(sa.select(Interaction).where(
-        Interaction.lead_id == outcome.lead_id, Interaction.direction == "inbound"))))
+    inbound = mail_chain.db(
+        lambda: list(
+            db.session.scalars(
+                sa.select(Interaction).where(Interaction.lead_id == outcome.lead_id, Interaction.direction == "inbound")
+            )
+        )
+    )
     assert len(inbound) == 1 and inbound[0].status == "received"

@@ -1,8 +1,9 @@
 """Every template, both languages, sent once through the real `sendgrid` SDK to the sandbox; the
 sandbox's signed events reach the CRM and move the email interaction forward."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import sqlalchemy as sa
@@ -13,10 +14,16 @@ from crm.email.sendgrid_sender import Outgoing
 from crm.email.tokens import make_token
 from crm.extensions import db
 from crm.models import SideEffect, WebhookDelivery
-from tests.email.conftest import (email_interactions, make_appointment, make_lead, make_owner, send, settle)
+from tests.email.conftest import email_interactions, make_appointment, make_lead, make_owner, send, settle
 
-TEMPLATES = [("follow_up", 0), ("booking_confirmation", 0), ("callback_confirmation", 0),
-             ("nurture", 1), ("nurture", 2), ("nurture", 3)]
+TEMPLATES = [
+    ("follow_up", 0),
+    ("booking_confirmation", 0),
+    ("callback_confirmation", 0),
+    ("nurture", 1),
+    ("nurture", 2),
+    ("nurture", 3),
+]
 
 
 def test_each_template_is_sent_once_and_its_events_reach_the_crm(mail):
@@ -25,10 +32,15 @@ def test_each_template_is_sent_once_and_its_events_reach_the_crm(mail):
     sent = {}
     for n, language in enumerate(("de", "en")):
         for template, step in TEMPLATES:
-            lead_id = make_lead(app, f"clicks.{template}{step}.{language}@example.org", language=language,
-                                owner_id=owner_id, chain_id=f"chain-{language}")
+            lead_id = make_lead(
+                app,
+                f"clicks.{template}{step}.{language}@example.org",
+                language=language,
+                owner_id=owner_id,
+                chain_id=f"chain-{language}",
+            )
             if template == "booking_confirmation":
-                make_appointment(app, lead_id, owner_id, datetime(2026, 1, 8 + n, 15, 30, tzinfo=timezone.utc))
+                make_appointment(app, lead_id, owner_id, datetime(2026, 1, 8 + n, 15, 30, tzinfo=UTC))
             key = f"chain-{language}:email:{template}:0:{step}:{lead_id}"
             result = send(mail.acts, lead_id, template, step, key=key, chain_id=f"chain-{language}")
             assert result.status == "sent" and result.message_id, result
@@ -37,14 +49,20 @@ def test_each_template_is_sent_once_and_its_events_reach_the_crm(mail):
     # The manager report goes through the same sender (the reports issue sends it to a user).
     with app.app_context():
         report = render("manager_report", None, {"period": "KW 2", "metrics": {"Leads": 3}}, "de")
-        report_id = mail.sender.deliver(Outgoing(to_email="delivers.manager@example.org", to_name="Mia Manager",
-                                                 rendered=report, categories=["leadchain", "manager_report"],
-                                                 custom_args={"report": "weekly"}))
+        report_id = mail.sender.deliver(
+            Outgoing(
+                to_email="delivers.manager@example.org",
+                to_name="Mia Manager",
+                rendered=report,
+                categories=["leadchain", "manager_report"],
+                custom_args={"report": "weekly"},
+            )
+        )
     settle(mail)
 
     assert len(mail.box.messages()) == len(sent) + 1
     for (language, template, step), (lead_id, key, message_id) in sent.items():
-        [message] = mail.box.messages(message_key=key)          # exactly once
+        [message] = mail.box.messages(message_key=key)  # exactly once
         assert message.message_id == message_id
         assert message.custom_args == {"lead_id": str(lead_id), "message_key": key, "chain_id": f"chain-{language}"}
         assert {"leadchain", template} <= set(message.categories)
@@ -69,12 +87,16 @@ def test_each_template_is_sent_once_and_its_events_reach_the_crm(mail):
 
     # The scoring sees the engagement.
     from crm.services.scoring import facts_for
+
     with app.app_context():
         lead_id = sent[("de", "follow_up", 0)][0]
         assert facts_for(lead_id).engagement.opens == 1 and facts_for(lead_id).engagement.clicks == 1
         # The report's events reached the CRM too (recorded, nothing to apply them to).
-        report_events = [d for d in db.session.scalars(sa.select(WebhookDelivery).where(
-            WebhookDelivery.source == "provider:sendgrid")) if d.response_body.get("status") == "ignored"]
+        report_events = [
+            d
+            for d in db.session.scalars(sa.select(WebhookDelivery).where(WebhookDelivery.source == "provider:sendgrid"))
+            if d.response_body.get("status") == "ignored"
+        ]
         assert len(report_events) == 3
     [report_mail] = mail.box.messages(report="weekly")
     assert report_mail.message_id == report_id and report_mail.subject == "Vertriebsbericht KW 2"

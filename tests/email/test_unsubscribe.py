@@ -1,5 +1,6 @@
 """Unsubscribe: GET shows a confirm page and changes nothing; the one-click POST unsubscribes at once;
 a suppressed, unsubscribed or bounced address is never sent to again."""
+
 from __future__ import annotations
 
 import httpx
@@ -28,15 +29,24 @@ def _token(app, lead_id):
 
 def _audits(app, lead_id, action):
     with app.app_context():
-        return list(db.session.scalars(sa.select(AuditEntry).where(
-            AuditEntry.entity_id == lead_id, AuditEntry.action == action)))
+        return list(
+            db.session.scalars(
+                sa.select(AuditEntry).where(AuditEntry.entity_id == lead_id, AuditEntry.action == action)
+            )
+        )
 
 
 def _active_email_consents(app, lead_id):
     with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(ConsentRecord).where(
-            ConsentRecord.lead_id == lead_id, ConsentRecord.channel == Channel.EMAIL,
-            ConsentRecord.withdrawn_at.is_(None)))
+        return db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ConsentRecord)
+            .where(
+                ConsentRecord.lead_id == lead_id,
+                ConsentRecord.channel == Channel.EMAIL,
+                ConsentRecord.withdrawn_at.is_(None),
+            )
+        )
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -44,12 +54,12 @@ def _active_email_consents(app, lead_id):
 def test_get_shows_a_confirm_page_in_the_leads_language_and_changes_nothing(app, client, gateway, language, button):
     lead_id = make_lead(app, f"get.{language}@example.org", language=language, chain_id="chain-get")
     token = _token(app, lead_id)
-    for _ in range(3):                                   # a link scanner fetching it repeatedly
+    for _ in range(3):  # a link scanner fetching it repeatedly
         r = client.get(f"/unsubscribe/{token}")
         assert r.status_code == 200
     page = r.get_data(as_text=True)
     assert button in page and f'<html lang="{language}">' in page and 'method="post"' in page
-    assert f"get.{language}@example.org" not in page     # the address is shown masked only
+    assert f"get.{language}@example.org" not in page  # the address is shown masked only
     assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"
     lead = lead_row(app, lead_id)
     assert lead.email_status == "unknown" and not lead.do_not_contact
@@ -64,7 +74,7 @@ def test_one_click_post_unsubscribes_at_once(app, client, gateway):
     assert r.status_code == 200 and "Sie sind abgemeldet" in r.get_data(as_text=True)
     lead = lead_row(app, lead_id)
     assert lead.email_status == "unsubscribed"
-    assert lead.do_not_contact                            # docs/compliance.md §P5: the objection holds on every channel
+    assert lead.do_not_contact  # docs/compliance.md §P5: the objection holds on every channel
     assert _active_email_consents(app, lead_id) == 0
     [entry] = _audits(app, lead_id, "lead.email_unsubscribed")
     assert entry.after["via"] == "one_click" and entry.actor == "recipient:one_click"
@@ -85,7 +95,7 @@ def test_confirm_form_with_email_only_scope(app, client, gateway):
     lead = lead_row(app, lead_id)
     assert lead.email_status == "unsubscribed" and not lead.do_not_contact
     assert _audits(app, lead_id, "lead.email_unsubscribed")[0].after["via"] == "unsubscribe_page"
-    assert gateway.signals == []                           # no chain to tell
+    assert gateway.signals == []  # no chain to tell
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -100,9 +110,15 @@ def test_invalid_tokens_are_refused(app, client, gateway):
 
 
 # One backend each: the database paths are the same ones the other tests run on both.
-@pytest.mark.parametrize("backend,persona,status", [("postgresql", "unsubscribes", "unsubscribed"),
-                                                    ("sqlite", "spamreport", "suppressed"),
-                                                    ("postgresql", "bounces", "bounced")], indirect=["backend"])
+@pytest.mark.parametrize(
+    "backend,persona,status",
+    [
+        ("postgresql", "unsubscribes", "unsubscribed"),
+        ("sqlite", "spamreport", "suppressed"),
+        ("postgresql", "bounces", "bounced"),
+    ],
+    indirect=["backend"],
+)
 def test_a_suppressed_address_is_never_sent_to_again(mail, persona, status):
     """Through the sandbox: the recipient's persona unsubscribes (the mailbox provider's one-click POST
     and SendGrid's event), reports spam or hard-bounces; every later send is refused and recorded."""
@@ -130,8 +146,9 @@ def test_one_click_over_http_then_no_more_mail(mail):
     [message] = mail.box.messages(lead_id=str(lead_id))
     link = message.headers["List-Unsubscribe"].strip("<>")
     assert httpx.get(link).status_code == 200 and lead_row(mail.app, lead_id).email_status == "unknown"
-    r = httpx.post(link, content=b"List-Unsubscribe=One-Click",
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = httpx.post(
+        link, content=b"List-Unsubscribe=One-Click", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status_code == 200 and lead_row(mail.app, lead_id).email_status == "unsubscribed"
     assert send(mail.acts, lead_id, "nurture", 1).status == "refused"
     assert len(mail.box.messages(lead_id=str(lead_id))) == 1

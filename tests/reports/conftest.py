@@ -1,4 +1,5 @@
 """Report tests: the reference dataset (seed.py) and a recording mailer."""
+
 from __future__ import annotations
 
 import itertools
@@ -22,6 +23,7 @@ class RecordingMailer:
 
     def send(self, mail: ReportMail) -> str:
         from temporalio.exceptions import ApplicationError
+
         with self._lock:
             self.sent.append(mail)
             message_id = f"report-msg-{next(self._ids)}"

@@ -4,6 +4,7 @@
 
 Recorded with the workflow as it was before the period-to-date change, so the replay test proves that
 runs started by the older code still replay with today's."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,9 @@ HISTORIES = Path(__file__).with_name("histories")
 
 @pytest.fixture
 def app(migrated_urls):
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"],
-                      "SECRETS": make_test_secrets()})
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"], "SECRETS": make_test_secrets()}
+    )
     _wipe(app)
     yield app
     _wipe(app)
@@ -37,12 +39,19 @@ async def test_record_report_history(temporal_env, app):
 
     client, queue = temporal_env.client, f"reports-rec-{uuid.uuid4().hex[:8]}"
     executor, stop = ThreadPoolExecutor(max_workers=2), asyncio.Event()
-    task = asyncio.create_task(worker_runner(reports_worker.reports_worker(
-        client, app, executor, mailer=RecordingMailer(), task_queue=queue))(stop))
+    task = asyncio.create_task(
+        worker_runner(reports_worker.reports_worker(client, app, executor, mailer=RecordingMailer(), task_queue=queue))(
+            stop
+        )
+    )
     try:
-        handle = await client.start_workflow("ReportWorkflow", ReportRequest(kind="daily", day="2026-01-15"),
-                                             id=f"record-report-{uuid.uuid4().hex[:8]}", task_queue=queue,
-                                             result_type=ReportOutcome)
+        handle = await client.start_workflow(
+            "ReportWorkflow",
+            ReportRequest(kind="daily", day="2026-01-15"),
+            id=f"record-report-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+            result_type=ReportOutcome,
+        )
         await asyncio.wait_for(handle.result(), 90)
         history = await handle.fetch_history()
         HISTORIES.mkdir(exist_ok=True)

@@ -1,11 +1,12 @@
 """Every id a report shows as a word (chain stages, stop reasons, call outcomes, end statuses, sentiments,
 priorities) has a German and an English label, checked against the code that sets the ids; a German PDF
 with every stage and outcome in it shows none of the ids nor their English words (text read with pypdf)."""
+
 from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -18,8 +19,14 @@ from crm.reports.pdf import render_pdf
 from crm.reports.periods import daily
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOWN = (i18n.CALL_OUTCOMES + i18n.END_STATUSES + i18n.SENTIMENT_IDS + i18n.PRIORITY_IDS + i18n.CHAIN_STAGES
-         + i18n.CALL_STATUSES)
+SHOWN = (
+    i18n.CALL_OUTCOMES
+    + i18n.END_STATUSES
+    + i18n.SENTIMENT_IDS
+    + i18n.PRIORITY_IDS
+    + i18n.CHAIN_STAGES
+    + i18n.CALL_STATUSES
+)
 
 
 def _stages_in_the_chain() -> set[str]:
@@ -29,13 +36,16 @@ def _stages_in_the_chain() -> set[str]:
     stages |= set(re.findall(r'_finish\(\s*"([a-z_]+)"', code))
     stages |= set(re.findall(r'_sleep\([^)]*?,\s*"([a-z_]+)",\s*"', code))
     stages |= set(re.findall(r'self\._stage = "([a-z_]+)"', code))
-    reasons = re.search(r"reason: str\s+#\s*([a-z_ |]+)", (ROOT / "workflows" / "payloads.py").read_text().split(
-        "class StopSignal")[1]).group(1)
+    reasons = re.search(
+        r"reason: str\s+#\s*([a-z_ |]+)", (ROOT / "workflows" / "payloads.py").read_text().split("class StopSignal")[1]
+    ).group(1)
     return stages | {r.strip() for r in reasons.split("|")}
 
 
 def test_the_label_lists_cover_what_the_code_sets():
-    from voice.providers.events import CLASSIFICATIONS, SENTIMENTS as VOICE_SENTIMENTS
+    from voice.providers.events import CLASSIFICATIONS
+    from voice.providers.events import SENTIMENTS as VOICE_SENTIMENTS
+
     stages = _stages_in_the_chain()
     assert {"waiting_for_retry", "waiting_for_window", "nurturing", "booked", "cancelled"} <= stages  # the parse works
     assert stages <= set(i18n.CHAIN_STAGES)
@@ -60,8 +70,14 @@ def test_every_id_has_a_german_and_an_english_label():
 def _seed_every_label(day: date) -> None:
     start = daily(day).start + timedelta(hours=9)
     for n, stage in enumerate(i18n.CHAIN_STAGES):
-        lead = Lead(first_name=f"Lead{n}", source="website", score=60, priority=Priority.WARM,
-                    chain_stage=None if stage == "none" else stage, created_at=start + timedelta(minutes=n))
+        lead = Lead(
+            first_name=f"Lead{n}",
+            source="website",
+            score=60,
+            priority=Priority.WARM,
+            chain_stage=None if stage == "none" else stage,
+            created_at=start + timedelta(minutes=n),
+        )
         db.session.add(lead)
         db.session.flush()
         outcomes = i18n.CALL_OUTCOMES + i18n.END_STATUSES
@@ -70,18 +86,28 @@ def _seed_every_label(day: date) -> None:
         data = {"answered": classified}
         if not classified and outcome != "pending":
             data["end_status"] = outcome
-        db.session.add(Interaction(
-            lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND, provider="retell",
-            provider_ref=f"label-{n}", status="ended" if outcome != "pending" else "queued",
-            outcome=outcome if classified else None, sentiment="negative", duration_s=60 if classified else None,
-            started_at=start + timedelta(minutes=30 + n), data=data))
+        db.session.add(
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.CALL,
+                direction=Direction.OUTBOUND,
+                provider="retell",
+                provider_ref=f"label-{n}",
+                status="ended" if outcome != "pending" else "queued",
+                outcome=outcome if classified else None,
+                sentiment="negative",
+                duration_s=60 if classified else None,
+                started_at=start + timedelta(minutes=30 + n),
+                data=data,
+            )
+        )
     db.session.commit()
 
 
 def test_german_pdf_has_no_english_ids(ctx):
     day = date(2026, 3, 4)
     _seed_every_label(day)
-    report = compute(daily(day), now=datetime(2026, 3, 5, 12, tzinfo=timezone.utc))
+    report = compute(daily(day), now=datetime(2026, 3, 5, 12, tzinfo=UTC))
     assert {b.key for b in report.current.leads.chain_stages} == set(i18n.CHAIN_STAGES)
     assert {b.key for b in report.current.calls.outcomes} == set(i18n.CALL_OUTCOMES + i18n.END_STATUSES)
     pages = [p.extract_text() or "" for p in PdfReader(io.BytesIO(render_pdf(report, "de"))).pages]

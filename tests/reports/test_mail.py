@@ -1,5 +1,6 @@
 """The report email: the SendGrid request it becomes, and at most one email per (report, manager) when
 an attempt's answer is lost and the activity is retried."""
+
 from __future__ import annotations
 
 import base64
@@ -27,29 +28,53 @@ PDF = b"%PDF-1.7 not really a report"
 
 def _stored_report(period) -> int:
     figures = compute(period)
-    report = Report(kind=period.kind, period_start=period.start, period_end=period.end, figures=figures.to_dict(),
-                    has_data=figures.has_data)
+    report = Report(
+        kind=period.kind,
+        period_start=period.start,
+        period_end=period.end,
+        figures=figures.to_dict(),
+        has_data=figures.has_data,
+    )
     db.session.add(report)
     db.session.flush()
     for lang in ("de", "en"):
-        db.session.add(ReportDocument(report_id=report.id, language=lang, filename=f"r-{lang}.pdf", content=PDF,
-                                      size_bytes=len(PDF), sha256=hashlib.sha256(PDF).hexdigest()))
+        db.session.add(
+            ReportDocument(
+                report_id=report.id,
+                language=lang,
+                filename=f"r-{lang}.pdf",
+                content=PDF,
+                size_bytes=len(PDF),
+                sha256=hashlib.sha256(PDF).hexdigest(),
+            )
+        )
     db.session.commit()
     return report.id
 
 
 def test_sendgrid_request_has_the_pdf_attached_and_no_lead(ctx):
     period = period_for("monthly", date(2026, 1, 1))
-    mail = compose(compute(period), report_id=7, language="en", to_email="boss@example.test", to_name="Boss",
-                   company="Testfirma GmbH", filename="leadchain-report-monthly-2026-01-en.pdf", content=PDF,
-                   idempotency_key="report:7:user:3")
+    mail = compose(
+        compute(period),
+        report_id=7,
+        language="en",
+        to_email="boss@example.test",
+        to_name="Boss",
+        company="Testfirma GmbH",
+        filename="leadchain-report-monthly-2026-01-en.pdf",
+        content=PDF,
+        idempotency_key="report:7:user:3",
+    )
     mailer = SendGridReportMailer(SendGridSender("SG.test-key", "http://127.0.0.1:9"))
     body = mailer.sender.mail(mailer.outgoing(mail)).get()
     assert body["subject"] == "Monthly report Testfirma GmbH: January 2026"
     assert body["personalizations"][0]["to"] == [{"email": "boss@example.test", "name": "Boss"}]
     (attachment,) = body["attachments"]
-    assert (attachment["filename"], attachment["type"], attachment["disposition"]) == \
-        ("leadchain-report-monthly-2026-01-en.pdf", "application/pdf", "attachment")
+    assert (attachment["filename"], attachment["type"], attachment["disposition"]) == (
+        "leadchain-report-monthly-2026-01-en.pdf",
+        "application/pdf",
+        "attachment",
+    )
     assert base64.b64decode(attachment["content"]) == PDF
     # Nobody's lead, and no message_key: the event webhook ignores its events instead of waiting for an interaction.
     assert body["custom_args"] == {"report_id": "7"}
@@ -67,11 +92,13 @@ def test_one_email_per_manager_even_when_an_answer_is_lost(ctx, app):
     acts = ReportActivities(app, mailer)
     env = ActivityEnvironment()
     with pytest.raises(ApplicationError):
-        env.run(acts.send_report, SendReportInput(report_id))     # the first email went out, its answer was lost
+        env.run(acts.send_report, SendReportInput(report_id))  # the first email went out, its answer was lost
     first = env.run(acts.send_report, SendReportInput(report_id))  # Temporal's retry
     second = env.run(acts.send_report, SendReportInput(report_id))  # a rerun of the whole workflow
-    assert [(m.to_email, m.language) for m in mailer.sent] == [("boss@example.test", "en"),
-                                                                ("chefin@example.test", "de")]
+    assert [(m.to_email, m.language) for m in mailer.sent] == [
+        ("boss@example.test", "en"),
+        ("chefin@example.test", "de"),
+    ]
     assert (first.recipients, first.sent, first.already_sent) == (2, 1, 1)
     assert (second.sent, second.already_sent) == (0, 2)
     db.session.expire_all()

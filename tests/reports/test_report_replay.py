@@ -1,5 +1,6 @@
 """Replay a ReportWorkflow history recorded with the workflow as it was before the period-to-date flag
 (tests/reports/record_report_history.py): runs started by older code keep replaying with today's."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,10 +1,11 @@
 """The reports worker on the real Temporal dev server: its schedules after two starts, and a triggered
 run that stores one report and sends one email with the PDF attached (a second run sends nothing)."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,8 +27,14 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def app(migrated_urls):
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                      "SECRETS": make_test_secrets(), "LEADCHAIN_COMPANY_NAME": "Testfirma GmbH"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+            "SECRETS": make_test_secrets(),
+            "LEADCHAIN_COMPANY_NAME": "Testfirma GmbH",
+        }
+    )
     _wipe(app)
     yield app
     _wipe(app)
@@ -67,7 +74,7 @@ def _local_times(now: datetime, count: int, hour: int, keep) -> list[datetime]:
     while len(out) < count:
         moment = datetime.combine(day, time(hour), tzinfo=BERLIN)
         if moment > now and keep(day):
-            out.append(moment.astimezone(timezone.utc))
+            out.append(moment.astimezone(UTC))
         day += timedelta(days=1)
     return out
 
@@ -90,34 +97,38 @@ async def test_schedules_after_the_worker_starts_twice(temporal_env, app):
         await client.get_schedule_handle(f"{prefix}-daily").pause(note="paused by ops")
         async with Worker(app, client, RecordingMailer(), queue, prefix):
             await asyncio.sleep(0.5)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         found = {}
         for kind in ("daily", "weekly", "monthly"):
             desc = await _described(client, f"{prefix}-{kind}")
             found[kind] = desc
             action = desc.schedule.action
             assert isinstance(action, ScheduleActionStartWorkflow)
-            assert (action.workflow, action.task_queue) == ("ReportWorkflow", queue)   # updated, not duplicated
+            assert (action.workflow, action.task_queue) == ("ReportWorkflow", queue)  # updated, not duplicated
             assert desc.schedule.spec.time_zone_name == "Europe/Berlin"
             assert desc.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
         assert found["daily"].schedule.state.paused and found["daily"].schedule.state.note == "paused by ops"
         assert not found["weekly"].schedule.state.paused
-        assert daily.info.created_at == found["daily"].info.created_at        # the same schedule, updated
+        assert daily.info.created_at == found["daily"].info.created_at  # the same schedule, updated
         assert found["daily"].info.last_updated_at is not None
         listed = [s.id async for s in await client.list_schedules()]
-        assert sorted(s for s in listed if s.startswith(prefix)) == [f"{prefix}-{k}" for k in ("daily", "monthly", "weekly")]
+        assert sorted(s for s in listed if s.startswith(prefix)) == [
+            f"{prefix}-{k}" for k in ("daily", "monthly", "weekly")
+        ]
 
         # Next run times: 18:00 / Monday 08:00 / the 1st 08:00 in Berlin.
         daily_next = found["daily"].info.next_action_times
         weekly_next = found["weekly"].info.next_action_times
         monthly_next = found["monthly"].info.next_action_times
-        assert daily_next == _local_times(now, len(daily_next), 18, lambda d: True)[:len(daily_next)]
+        assert daily_next == _local_times(now, len(daily_next), 18, lambda d: True)[: len(daily_next)]
         assert weekly_next == _local_times(now, len(weekly_next), 8, lambda d: d.weekday() == 0)
         assert monthly_next == _local_times(now, len(monthly_next), 8, lambda d: d.day == 1)
         assert len(daily_next) >= 5 and len(monthly_next) >= 8
         # 18:00 CET is 17:00 UTC, 18:00 CEST 16:00 UTC; the 1st of Nov..Mar is CET, of Apr..Oct CEST.
         for t in daily_next:
-            assert (t.hour, t.minute) == ((17, 0) if t.astimezone(BERLIN).utcoffset() == timedelta(hours=1) else (16, 0))
+            assert (t.hour, t.minute) == (
+                (17, 0) if t.astimezone(BERLIN).utcoffset() == timedelta(hours=1) else (16, 0)
+            )
         assert {(t.hour, t.minute) for t in monthly_next} == {(7, 0), (6, 0)}
         for t in monthly_next:
             assert t.hour == (7 if t.month in (11, 12, 1, 2, 3) else 6)
@@ -126,17 +137,32 @@ async def test_schedules_after_the_worker_starts_twice(temporal_env, app):
 
 
 def _seed() -> tuple[int, datetime]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     boss = User(email="chefin@example.test", name="Chefin Chef", role=Role.MANAGER, language="de")
-    db.session.add_all([boss,
-                        User(email="former@example.test", name="Former Boss", role=Role.MANAGER, active=False),
-                        User(email="rep@example.test", name="Rep", role=Role.SALES)])
+    db.session.add_all(
+        [
+            boss,
+            User(email="former@example.test", name="Former Boss", role=Role.MANAGER, active=False),
+            User(email="rep@example.test", name="Rep", role=Role.SALES),
+        ]
+    )
     lead = Lead(first_name="Heute", source="website", score=70, created_at=now - timedelta(minutes=5))
     db.session.add(lead)
     db.session.flush()
-    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                               provider="retell", provider_ref="today-1", status="ended", outcome="booked",
-                               started_at=now - timedelta(minutes=4), data={"answered": True}, duration_s=61))
+    db.session.add(
+        Interaction(
+            lead_id=lead.id,
+            kind=InteractionKind.CALL,
+            direction=Direction.OUTBOUND,
+            provider="retell",
+            provider_ref="today-1",
+            status="ended",
+            outcome="booked",
+            started_at=now - timedelta(minutes=4),
+            data={"answered": True},
+            duration_s=61,
+        )
+    )
     db.session.commit()
     return boss.id, now
 
@@ -160,7 +186,7 @@ async def test_triggered_run_stores_one_report_and_sends_one_email(temporal_env,
             started = desc.info.recent_actions[0].action
             run = client.get_workflow_handle(started.workflow_id, result_type=ReportOutcome)
             outcome = await asyncio.wait_for(run.result(), 90)
-            today = datetime.now(timezone.utc).astimezone(BERLIN).date()
+            today = datetime.now(UTC).astimezone(BERLIN).date()
 
             assert outcome.report.kind == "daily" and outcome.report.created
             assert outcome.report.period_start == datetime.combine(today, time(0), tzinfo=BERLIN)
@@ -168,14 +194,20 @@ async def test_triggered_run_stores_one_report_and_sends_one_email(temporal_env,
             assert len(mailer.sent) == 1
             mail = mailer.sent[0]
             assert mail.to_email == "chefin@example.test" and mail.language == "de"
-            assert mail.content.startswith(b"%PDF") and mail.filename == \
-                f"leadchain-report-daily-{today.isoformat()}-de.pdf"
+            assert (
+                mail.content.startswith(b"%PDF")
+                and mail.filename == f"leadchain-report-daily-{today.isoformat()}-de.pdf"
+            )
             assert "Tagesbericht Testfirma GmbH" in mail.subject and "Termine gebucht: 1" in mail.text
 
             # The same period again (a retry, a manual rerun): the stored report, no second email.
             again = await client.execute_workflow(
-                ReportWorkflow.run, ReportRequest(kind="daily", at=outcome.report.period_start + timedelta(hours=18)),
-                id=f"{prefix}-rerun", task_queue=queue, result_type=ReportOutcome)
+                ReportWorkflow.run,
+                ReportRequest(kind="daily", at=outcome.report.period_start + timedelta(hours=18)),
+                id=f"{prefix}-rerun",
+                task_queue=queue,
+                result_type=ReportOutcome,
+            )
             assert again.report.report_id == outcome.report.report_id and not again.report.created
             assert (again.delivery.sent, again.delivery.already_sent) == (0, 1)
             assert len(mailer.sent) == 1
@@ -187,7 +219,8 @@ async def test_triggered_run_stores_one_report_and_sends_one_email(temporal_env,
             assert [(d.language, d.content[:4]) for d in docs] == [("de", b"%PDF")]
             ledger = db.session.scalars(sa.select(SideEffect)).all()
             assert [(s.key, s.status, s.provider_ref) for s in ledger] == [
-                (f"report:{reports[0].id}:user:{boss_id}", "done", "report-msg-1")]
+                (f"report:{reports[0].id}:user:{boss_id}", "done", "report-msg-1")
+            ]
             db.session.remove()
     finally:
         await _delete(client, prefix)

@@ -1,10 +1,11 @@
 """A report of the running period ("period to date") is provisional: stored with the moment it was built
 as its end, not emailed, refreshed by the next to-date build and replaced in the same row by the final
 report, which is then emailed once; a final report is never replaced by a to-date one. Both databases."""
+
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from pypdf import PdfReader
@@ -19,17 +20,28 @@ from crm.reports.periods import daily
 from tests.reports.conftest import RecordingMailer
 from workflows.report_payloads import SendReportInput
 
-DAY = date(2026, 1, 15)                      # Berlin day = [2026-01-14 23:00, 2026-01-15 23:00) UTC
-NOON = datetime(2026, 1, 15, 11, 0, tzinfo=timezone.utc)
+DAY = date(2026, 1, 15)  # Berlin day = [2026-01-14 23:00, 2026-01-15 23:00) UTC
+NOON = datetime(2026, 1, 15, 11, 0, tzinfo=UTC)
 
 
 def _booked_call(at: datetime, ref: str) -> None:
     lead = Lead(first_name="Rita", source="website", score=70, created_at=at)
     db.session.add(lead)
     db.session.flush()
-    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                               provider="retell", provider_ref=ref, status="ended", outcome="booked",
-                               started_at=at, created_at=at, data={"answered": True}))
+    db.session.add(
+        Interaction(
+            lead_id=lead.id,
+            kind=InteractionKind.CALL,
+            direction=Direction.OUTBOUND,
+            provider="retell",
+            provider_ref=ref,
+            status="ended",
+            outcome="booked",
+            started_at=at,
+            created_at=at,
+            data={"answered": True},
+        )
+    )
     db.session.commit()
 
 
@@ -38,8 +50,9 @@ def _text(content: bytes) -> str:
 
 
 def _docs(report_id: int) -> list[ReportDocument]:
-    return db.session.scalars(sa.select(ReportDocument).where(ReportDocument.report_id == report_id)
-                              .execution_options(populate_existing=True)).all()
+    return db.session.scalars(
+        sa.select(ReportDocument).where(ReportDocument.report_id == report_id).execution_options(populate_existing=True)
+    ).all()
 
 
 def test_to_date_is_refreshed_then_replaced_by_the_final_report(ctx, app):
@@ -83,13 +96,16 @@ def test_to_date_is_refreshed_then_replaced_by_the_final_report(ctx, app):
     assert report.period_end == period.end and report.figures["current"]["calls"]["booked"] == 3
     (doc,) = _docs(first.report_id)
     assert doc.filename == "leadchain-report-daily-2026-01-15-de.pdf"
-    assert "Laufender Zeitraum bis jetzt (Stand" not in _text(doc.content)     # the appendix defines the term
+    assert "Laufender Zeitraum bis jetzt (Stand" not in _text(doc.content)  # the appendix defines the term
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 1
 
     # The final report is emailed once, and a late to-date request leaves it as it is.
     sent = env.run(acts.send_report, SendReportInput(first.report_id))
     assert (sent.recipients, sent.sent, [m.filename for m in mailer.sent]) == (
-        1, 1, ["leadchain-report-daily-2026-01-15-de.pdf"])
+        1,
+        1,
+        ["leadchain-report-daily-2026-01-15-de.pdf"],
+    )
     sha = doc.sha256
     again = store.build(period, ["de"], to_date=True, now=period.end - timedelta(minutes=1))
     db.session.expire_all()

@@ -25,12 +25,27 @@ GERMAN = DATA_DIR / "leads_excel_de.csv"
 WEB = DATA_DIR / "leads_web_export.csv"
 
 GERMAN_HEADERS = [
-    "Vorname", "Nachname", "E-Mail", "Telefon", "Firma", "Quelle", "Einwilligung Telefon",
-    "Datum", "Notiz",
+    "Vorname",
+    "Nachname",
+    "E-Mail",
+    "Telefon",
+    "Firma",
+    "Quelle",
+    "Einwilligung Telefon",
+    "Datum",
+    "Notiz",
 ]
 WEB_HEADERS = [
-    "first_name", "last_name", "email", "phone", "company", "source", "phone_consent",
-    "created_at", "country", "utm_campaign",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "source",
+    "phone_consent",
+    "created_at",
+    "country",
+    "utm_campaign",
 ]
 
 
@@ -171,8 +186,8 @@ def test_web_sample_is_detected(web: CsvFile, web_bytes: bytes) -> None:
     ("data", "expected"),
     [
         (b"email\r\na@b.de\r\n", "utf-8"),  # plain ASCII is valid UTF-8
-        ("Vorname\nJürgen\n".encode("utf-8"), "utf-8"),
-        (b"\xef\xbb\xbf" + "Vorname\nJürgen\n".encode("utf-8"), "utf-8-sig"),
+        ("Vorname\nJürgen\n".encode(), "utf-8"),
+        (b"\xef\xbb\xbf" + "Vorname\nJürgen\n".encode(), "utf-8-sig"),
         ("Vorname;Notiz\nJürgen;5 € „bar“ – ok\n".encode("cp1252"), "cp1252"),
         ("Vorname\nBjörn Zoë Café Özlem\n".encode("cp1252"), "cp1252"),
         # 0x81 is undefined in cp1252, so only latin-1 can decode it.
@@ -193,7 +208,7 @@ def test_cp1252_umlauts_round_trip() -> None:
 
 
 def test_utf8_without_bom() -> None:
-    file = read_csv("first_name,last_name\nZoë,Ünal\n".encode("utf-8"))
+    file = read_csv("first_name,last_name\nZoë,Ünal\n".encode())
     assert file.encoding == "utf-8"
     assert file.rows[0].fields == {"first_name": "Zoë", "last_name": "Ünal"}
 
@@ -247,10 +262,10 @@ def test_no_trailing_line_end() -> None:
 
 def test_quoted_fields_with_delimiters_quotes_and_newlines() -> None:
     data = (
-        'email,note,company\r\n'
-        'a@x.de,"first line\r\nsecond, with comma\nthird","Say ""Hi"" GmbH"\r\n'
-        'b@x.de,plain,"Comma, Inc."\r\n'
-    ).encode("utf-8")
+        b"email,note,company\r\n"
+        b'a@x.de,"first line\r\nsecond, with comma\nthird","Say ""Hi"" GmbH"\r\n'
+        b'b@x.de,plain,"Comma, Inc."\r\n'
+    )
     file = read_csv(data)
     assert file.delimiter == ","
     first, second = file.rows
@@ -266,7 +281,9 @@ def test_tab_file() -> None:
     file = read_csv(data)
     assert file.delimiter == "\t"
     assert file.rows[0].fields == {
-        "first_name": "Jürgen", "last_name": "Müller", "phone": "+49 30 123",
+        "first_name": "Jürgen",
+        "last_name": "Müller",
+        "phone": "+49 30 123",
     }
 
 
@@ -288,7 +305,7 @@ def test_excel_sep_hint_line() -> None:
 
 
 def test_values_are_trimmed_but_inner_content_untouched() -> None:
-    data = 'email;note\n  a@x.de  ;"  <b>fett</b>   and  \'x\' OR 1=1  "\n'.encode("utf-8")
+    data = b"email;note\n  a@x.de  ;\"  <b>fett</b>   and  'x' OR 1=1  \"\n"
     row = read_csv(data).rows[0]
     assert row.fields == {"email": "a@x.de", "note": "<b>fett</b>   and  'x' OR 1=1"}
     assert row.raw == {"email": "  a@x.de  ", "note": "  <b>fett</b>   and  'x' OR 1=1  "}
@@ -325,7 +342,7 @@ def test_trailing_delimiters_create_no_columns() -> None:
 
 
 def test_unknown_headers_are_reported_and_kept_in_raw() -> None:
-    data = "E-Mail;Lieblingsfarbe;Vorname;Schuhgröße\na@x.de;blau;Anna;38\n".encode("utf-8")
+    data = "E-Mail;Lieblingsfarbe;Vorname;Schuhgröße\na@x.de;blau;Anna;38\n".encode()
     file = read_csv(data)
     assert file.mapping == {"E-Mail": "email", "Vorname": "first_name"}
     assert file.unknown_headers == ["Lieblingsfarbe", "Schuhgröße"]
@@ -359,50 +376,114 @@ def test_leading_blank_lines_before_header() -> None:
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ("Vorname", "first_name"), ("first name", "first_name"), ("FirstName", "first_name"),
-        ("Given Name", "first_name"), ("first_name", "first_name"),
-        ("Nachname", "last_name"), ("Name", "last_name"), ("Last Name", "last_name"),
-        ("surname", "last_name"), ("Family-Name", "last_name"),
-        ("Vollständiger Name", "full_name"), ("Vollstaendiger Name", "full_name"),
+        ("Vorname", "first_name"),
+        ("first name", "first_name"),
+        ("FirstName", "first_name"),
+        ("Given Name", "first_name"),
+        ("first_name", "first_name"),
+        ("Nachname", "last_name"),
+        ("Name", "last_name"),
+        ("Last Name", "last_name"),
+        ("surname", "last_name"),
+        ("Family-Name", "last_name"),
+        ("Vollständiger Name", "full_name"),
+        ("Vollstaendiger Name", "full_name"),
         ("Vollsta\u0308ndiger Name", "full_name"),  # decomposed umlaut (macOS)
-        ("Full Name", "full_name"), ("Kontakt", "full_name"), ("contact name", "full_name"),
-        ("Firma", "company"), ("Unternehmen", "company"), ("Company", "company"),
-        ("Organisation", "company"), ("Organization", "company"), ("Firmenname", "company"),
+        ("Full Name", "full_name"),
+        ("Kontakt", "full_name"),
+        ("contact name", "full_name"),
+        ("Firma", "company"),
+        ("Unternehmen", "company"),
+        ("Company", "company"),
+        ("Organisation", "company"),
+        ("Organization", "company"),
+        ("Firmenname", "company"),
         ("Account", "company"),
-        ("E-Mail", "email"), ("Email", "email"), ("E-Mail-Adresse", "email"), ("Mail", "email"),
-        ("email address", "email"), (" e_mail ", "email"), ("EMAIL", "email"), ("Email*", "email"),
-        ("Telefon", "phone"), ("Telefonnummer", "phone"), ("Tel", "phone"), ("Tel.", "phone"),
-        ("Phone", "phone"), ("Phone Number", "phone"), ("Festnetz", "phone"),
-        ("Mobil", "mobile"), ("Handy", "mobile"), ("Mobile", "mobile"),
-        ("Mobilnummer", "mobile"), ("cell", "mobile"),
-        ("Quelle", "source"), ("Source", "source"), ("Lead Source", "source"),
+        ("E-Mail", "email"),
+        ("Email", "email"),
+        ("E-Mail-Adresse", "email"),
+        ("Mail", "email"),
+        ("email address", "email"),
+        (" e_mail ", "email"),
+        ("EMAIL", "email"),
+        ("Email*", "email"),
+        ("Telefon", "phone"),
+        ("Telefonnummer", "phone"),
+        ("Tel", "phone"),
+        ("Tel.", "phone"),
+        ("Phone", "phone"),
+        ("Phone Number", "phone"),
+        ("Festnetz", "phone"),
+        ("Mobil", "mobile"),
+        ("Handy", "mobile"),
+        ("Mobile", "mobile"),
+        ("Mobilnummer", "mobile"),
+        ("cell", "mobile"),
+        ("Quelle", "source"),
+        ("Source", "source"),
+        ("Lead Source", "source"),
         ("Kanal", "source"),
-        ("Einwilligung Telefon", "phone_consent"), ("Telefon Einwilligung", "phone_consent"),
-        ("phone_consent", "phone_consent"), ("phone consent", "phone_consent"),
-        ("Consent Phone", "phone_consent"), ("Anrufeinwilligung", "phone_consent"),
-        ("Einwilligung E-Mail", "email_consent"), ("email_consent", "email_consent"),
+        ("Einwilligung Telefon", "phone_consent"),
+        ("Telefon Einwilligung", "phone_consent"),
+        ("phone_consent", "phone_consent"),
+        ("phone consent", "phone_consent"),
+        ("Consent Phone", "phone_consent"),
+        ("Anrufeinwilligung", "phone_consent"),
+        ("Einwilligung E-Mail", "email_consent"),
+        ("email_consent", "email_consent"),
         ("Newsletter", "email_consent"),
-        ("Datum", "created_at"), ("Erstellt", "created_at"), ("Erstellt am", "created_at"),
-        ("created_at", "created_at"), ("Created", "created_at"), ("Date", "created_at"),
+        ("Datum", "created_at"),
+        ("Erstellt", "created_at"),
+        ("Erstellt am", "created_at"),
+        ("created_at", "created_at"),
+        ("Created", "created_at"),
+        ("Date", "created_at"),
         ("Anmeldedatum", "created_at"),
-        ("Notiz", "note"), ("Notizen", "note"), ("Bemerkung", "note"), ("Kommentar", "note"),
-        ("Note", "note"), ("Notes", "note"), ("Comment", "note"), ("Message", "note"),
+        ("Notiz", "note"),
+        ("Notizen", "note"),
+        ("Bemerkung", "note"),
+        ("Kommentar", "note"),
+        ("Note", "note"),
+        ("Notes", "note"),
+        ("Comment", "note"),
+        ("Message", "note"),
         ("Nachricht", "note"),
-        ("Land", "country"), ("Country", "country"),
-        ("Sprache", "language"), ("Language", "language"),
-        ("utm_source", "utm_source"), ("UTM Medium", "utm_medium"),
-        ("utm_campaign", "utm_campaign"), ("UTM Campaign", "utm_campaign"),
-        ("Kampagne", "utm_campaign"), ("campaign", "utm_campaign"),
-        ("utm-term", "utm_term"), ("utm.content", "utm_content"),
-        ("Interesse", "interest"), ("Interest", "interest"),
-        ("ID", "external_id"), ("External ID", "external_id"), ("Lead ID", "external_id"),
-        ("Stadt", "city"), ("Ort", "city"), ("City", "city"),
-        ("PLZ", "postal_code"), ("Postleitzahl", "postal_code"), ("zip", "postal_code"),
+        ("Land", "country"),
+        ("Country", "country"),
+        ("Sprache", "language"),
+        ("Language", "language"),
+        ("utm_source", "utm_source"),
+        ("UTM Medium", "utm_medium"),
+        ("utm_campaign", "utm_campaign"),
+        ("UTM Campaign", "utm_campaign"),
+        ("Kampagne", "utm_campaign"),
+        ("campaign", "utm_campaign"),
+        ("utm-term", "utm_term"),
+        ("utm.content", "utm_content"),
+        ("Interesse", "interest"),
+        ("Interest", "interest"),
+        ("ID", "external_id"),
+        ("External ID", "external_id"),
+        ("Lead ID", "external_id"),
+        ("Stadt", "city"),
+        ("Ort", "city"),
+        ("City", "city"),
+        ("PLZ", "postal_code"),
+        ("Postleitzahl", "postal_code"),
+        ("zip", "postal_code"),
         ("Postal Code", "postal_code"),
-        ("Straße", "street"), ("Strasse", "street"), ("STRASSE", "street"),
-        ("Street", "street"), ("Address", "street"),
-        ("Position", "title"), ("Titel", "title"), ("Job Title", "title"),
-        ("Name, Vorname", None), ("Lieblingsfarbe", None), ("", None), ("  ", None),
+        ("Straße", "street"),
+        ("Strasse", "street"),
+        ("STRASSE", "street"),
+        ("Street", "street"),
+        ("Address", "street"),
+        ("Position", "title"),
+        ("Titel", "title"),
+        ("Job Title", "title"),
+        ("Name, Vorname", None),
+        ("Lieblingsfarbe", None),
+        ("", None),
+        ("  ", None),
         ("\ufeffemail", "email"),
     ],
 )
@@ -469,7 +550,9 @@ def test_write_rejected_round_trip_german(german: CsvFile, tmp_path: pathlib.Pat
     rows = _read_back(out, ";")
     assert rows[0] == ["line", *GERMAN_HEADERS, "reasons"]
     assert rows[1] == [
-        str(bobby.line), *(bobby.raw[h] for h in GERMAN_HEADERS), "markup in company",
+        str(bobby.line),
+        *(bobby.raw[h] for h in GERMAN_HEADERS),
+        "markup in company",
     ]
     assert rows[2][0] == "129"
     assert rows[2][-1] == "note too long | emoji lost"
@@ -485,7 +568,7 @@ def test_write_rejected_round_trip_german(german: CsvFile, tmp_path: pathlib.Pat
 
 
 def test_write_rejected_uses_comma_for_non_semicolon_input(tmp_path: pathlib.Path) -> None:
-    file = read_csv(b"email\tnote\na@x.de\tx, \"y\"\nb@x.de\tz\n")
+    file = read_csv(b'email\tnote\na@x.de\tx, "y"\nb@x.de\tz\n')
     out = tmp_path / "rejected.csv"
     assert file.delimiter == "\t"
     write_rejected(out, file, [(file.rows[0], ["no phone", "odd note"]), (file.rows[1], ["x"])])

@@ -20,6 +20,7 @@ Example::
         assert as_sales_a.get(f"/leads/{leads.own}").status_code == 200
         assert as_sales_a.get(f"/leads/{leads.foreign}").status_code == 404
 """
+
 from __future__ import annotations
 
 import re
@@ -82,6 +83,7 @@ class Leads:
 def make_user(email: str, name: str, role: Role, password: str = PASSWORD, language: str = "de") -> User:
     """A committed user with an argon2 hash of `password` (inside an app context)."""
     from crm.ui.auth import hasher
+
     user = User(email=email, name=name, role=role, language=language, password_hash=hasher().hash(password))
     db.session.add(user)
     db.session.commit()
@@ -102,10 +104,12 @@ def ui_app(app):
 def create_team(app) -> Team:
     with app.app_context():
         members = []
-        for email, name, role in (("anna.sales@example.test", "Anna Sales", Role.SALES),
-                                  ("bernd.sales@example.test", "Bernd Sales", Role.SALES),
-                                  ("maria.manager@example.test", "Maria Manager", Role.MANAGER),
-                                  ("arne.admin@example.test", "Arne Admin", Role.ADMIN)):
+        for email, name, role in (
+            ("anna.sales@example.test", "Anna Sales", Role.SALES),
+            ("bernd.sales@example.test", "Bernd Sales", Role.SALES),
+            ("maria.manager@example.test", "Maria Manager", Role.MANAGER),
+            ("arne.admin@example.test", "Arne Admin", Role.ADMIN),
+        ):
             user = make_user(email, name, role)
             members.append(Member(user.id, email, PASSWORD, role, name))
         return Team(*members)
@@ -115,8 +119,14 @@ def create_leads(app, team: Team) -> Leads:
     with app.app_context():
         made = []
         for first, owner in (("Olga", team.sales_a.id), ("Fritz", team.sales_b.id), ("Uwe", None)):
-            lead = Lead(first_name=first, last_name="Beispiel", email=f"{first.lower()}@example.test",
-                        email_key=f"{first.lower()}@example.test", source="test", owner_id=owner)
+            lead = Lead(
+                first_name=first,
+                last_name="Beispiel",
+                email=f"{first.lower()}@example.test",
+                email_key=f"{first.lower()}@example.test",
+                source="test",
+                owner_id=owner,
+            )
             db.session.add(lead)
             db.session.flush()
             made.append(lead.id)
@@ -169,5 +179,4 @@ def as_admin(ui_app, team) -> UIClient:
 
 @pytest.fixture
 def clients(anon, as_sales_a, as_sales_b, as_manager, as_admin) -> dict[str, UIClient]:
-    return {"anonymous": anon, "sales_a": as_sales_a, "sales_b": as_sales_b, "manager": as_manager,
-            "admin": as_admin}
+    return {"anonymous": anon, "sales_a": as_sales_a, "sales_b": as_sales_b, "manager": as_manager, "admin": as_admin}

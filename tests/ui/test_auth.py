@@ -1,9 +1,10 @@
 """Sign-in (docs/compliance.md §S1, §S2, §S9): argon2 passwords and their policy, login throttling that does not lock
 the real user out, server-side sessions that logout, idle/absolute timeouts, password changes and
 deactivation really end."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from crm.models import User, UserSession
 from crm.ui.auth import password_problems, set_password
 from tests.ui.conftest import PASSWORD, login, signed_in
 
-START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def _cookie(client):
@@ -35,8 +36,10 @@ def test_login_ok_goes_to_the_dashboard_and_stores_a_session(ui_app, team, anon)
             assert "role" not in s and str(team.sales_a.id) != s["_user_id"]
 
 
-@pytest.mark.parametrize("email,password", [("anna.sales@example.test", "wrong password here!!"),
-                                            ("nobody@example.test", PASSWORD), ("", "")])
+@pytest.mark.parametrize(
+    "email,password",
+    [("anna.sales@example.test", "wrong password here!!"), ("nobody@example.test", PASSWORD), ("", "")],
+)
 def test_bad_login_is_generic(team, anon, email, password):
     r = login(anon, email, password)
     assert r.status_code == 401
@@ -58,10 +61,15 @@ def test_passwords_are_argon2id_and_rehashed_when_parameters_change(ui_app, team
 
 def test_next_only_goes_to_local_paths(team, anon):
     token = anon.csrf_token()
-    for target, expected in (("/leads?x=1", "/leads?x=1"), ("//evil.example", "/"),
-                             ("https://evil.example/", "/"), ("/\\evil.example", "/")):
-        r = anon.post("/login", data={"email": team.sales_a.email, "password": PASSWORD, "csrf_token": token,
-                                      "next": target})
+    for target, expected in (
+        ("/leads?x=1", "/leads?x=1"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ):
+        r = anon.post(
+            "/login", data={"email": team.sales_a.email, "password": PASSWORD, "csrf_token": token, "next": target}
+        )
         assert r.headers["Location"] == expected
         anon.submit("/logout")
         token = anon.csrf_token()
@@ -81,9 +89,15 @@ def test_twenty_bad_logins_are_throttled_without_locking_the_user_out(ui_app, te
         statuses = []
         for i in range(20):
             # a spoofed X-Forwarded-For is not trusted (no proxy configured)
-            r = attacker.post("/login", data={"email": team.sales_a.email, "password": f"guess {i:02d} xxxxxxxxx",
-                                              "csrf_token": attacker.csrf_token()},
-                              headers={"X-Forwarded-For": f"198.51.100.{i}"})
+            r = attacker.post(
+                "/login",
+                data={
+                    "email": team.sales_a.email,
+                    "password": f"guess {i:02d} xxxxxxxxx",
+                    "csrf_token": attacker.csrf_token(),
+                },
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            )
             statuses.append(r.status_code)
         assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
         assert int(r.headers["Retry-After"]) > 0
@@ -92,9 +106,13 @@ def test_twenty_bad_logins_are_throttled_without_locking_the_user_out(ui_app, te
         assert signed_in(ui_app, team.sales_a).get("/account/password").status_code == 200
         # the IP's hourly limit: 20 failures over different accounts, then 429 for this IP
         clock.shift(timedelta(minutes=2))
-        others = [attacker.post("/login", data={"email": f"x{i}@example.test", "password": "y" * 20,
-                                                "csrf_token": attacker.csrf_token()}).status_code
-                  for i in range(20)]
+        others = [
+            attacker.post(
+                "/login",
+                data={"email": f"x{i}@example.test", "password": "y" * 20, "csrf_token": attacker.csrf_token()},
+            ).status_code
+            for i in range(20)
+        ]
         assert others.count(429) >= 5 and 429 not in others[:15]
         # after the window the same IP may sign in with the right password
         clock.shift(timedelta(hours=1, minutes=1))
@@ -118,12 +136,12 @@ def test_long_passwords_are_accepted_short_and_common_ones_rejected(ui_app, team
 
 def test_change_password_form_enforces_the_policy_and_ends_other_sessions(ui_app, team):
     me, other_device = signed_in(ui_app, team.sales_a), signed_in(ui_app, team.sales_a)
-    r = me.submit("/account/password", {"current_password": PASSWORD, "new_password": "kurz",
-                                        "new_password_repeat": "kurz"})
+    r = me.submit(
+        "/account/password", {"current_password": PASSWORD, "new_password": "kurz", "new_password_repeat": "kurz"}
+    )
     assert r.status_code == 422 and "mindestens 15 Zeichen" in r.get_data(as_text=True)
     new = "ein ganz neues langes Passwort"
-    r = me.submit("/account/password", {"current_password": PASSWORD, "new_password": new,
-                                        "new_password_repeat": new})
+    r = me.submit("/account/password", {"current_password": PASSWORD, "new_password": new, "new_password_repeat": new})
     assert r.status_code == 302
     assert me.get("/account/password").status_code == 200
     assert other_device.get("/account/password").status_code == 302
@@ -166,18 +184,18 @@ def test_idle_and_absolute_timeouts(ui_app, team):
     with time_machine.travel(START, tick=False) as clock:
         client = signed_in(ui_app, team.sales_a)
         clock.shift(timedelta(minutes=25))
-        assert client.get("/account/password").status_code == 200   # activity extends the idle window
+        assert client.get("/account/password").status_code == 200  # activity extends the idle window
         clock.shift(timedelta(minutes=25))
         assert client.get("/account/password").status_code == 200
         clock.shift(timedelta(minutes=31))
-        assert client.get("/account/password").status_code == 302   # idle too long
+        assert client.get("/account/password").status_code == 302  # idle too long
 
         busy = signed_in(ui_app, team.sales_b)
         for _ in range(int(12 * 60 / 25)):
             clock.shift(timedelta(minutes=25))
             assert busy.get("/account/password").status_code == 200
         clock.shift(timedelta(minutes=25))
-        assert busy.get("/account/password").status_code == 302     # 12 hours are over, busy or not
+        assert busy.get("/account/password").status_code == 302  # 12 hours are over, busy or not
 
 
 def test_deactivated_user_loses_access_at_once(ui_app, team):
@@ -206,12 +224,14 @@ def test_purge_removes_only_sessions_that_ended(ui_app, team, anon):
     live = signed_in(ui_app, team.sales_b)
     assert anon.post("/logout", data={"csrf_token": anon.csrf_token()}).status_code in (302, 303)
     from click.testing import CliRunner
+
     from crm.cli import main
+
     with ui_app.app_context():
         before = db.session.scalar(sa.select(sa.func.count()).select_from(UserSession))
     # The CLI builds its own app from the environment: point it at this test's database.
     env = {"DATABASE_URL": ui_app.config["SQLALCHEMY_DATABASE_URI"]}
-    with time_machine.travel(datetime.now(timezone.utc) + timedelta(seconds=5)):
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=5)):
         result = CliRunner().invoke(main, ["purge-sessions"], env=env)
     assert result.exit_code == 0, result.output
     with ui_app.app_context():
@@ -224,12 +244,15 @@ def test_purge_removes_only_sessions_that_ended(ui_app, team, anon):
 def test_next_with_control_characters_goes_to_the_dashboard(team, anon, target):
     """A line break in `next` reached the Location header, which werkzeug refuses with a 500."""
     from crm.ui.auth import safe_next
+
     assert safe_next(target) == "/"
     r = anon.post("/language", data={"language": "en", "next": target, "csrf_token": anon.csrf_token()})
     assert r.status_code == 302 and r.headers["Location"] == "/"
     client = signed_in(anon.application, team.sales_a)
     r = client.get("/login", query_string={"next": target})
     assert r.status_code == 302 and r.headers["Location"] == "/"
-    r = anon.post("/login", data={"email": team.sales_b.email, "password": PASSWORD, "csrf_token": anon.csrf_token(),
-                                  "next": target})
+    r = anon.post(
+        "/login",
+        data={"email": team.sales_b.email, "password": PASSWORD, "csrf_token": anon.csrf_token(), "next": target},
+    )
     assert r.status_code == 302 and r.headers["Location"] == "/"

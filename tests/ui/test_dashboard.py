@@ -1,8 +1,9 @@
 """The dashboard: its figures come from crm.reports.kpis (team for managers; own + unassigned leads for
 sales), on SQLite and PostgreSQL; the page and its SVG charts through the Flask test client."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +14,7 @@ from crm.reports.periods import daily, monthly, weekly
 from crm.ui import dashboard_queries as dq
 from tests.reports.seed import call, lead, seed_reference, utc
 
-NOW = datetime(2026, 1, 15, 17, 0, tzinfo=timezone.utc)        # Thursday 18:00 in Berlin
+NOW = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # Thursday 18:00 in Berlin
 
 
 @pytest.fixture
@@ -21,15 +22,22 @@ def ref(ctx):
     seeded = seed_reference()
     # An unassigned lead of the day with one answered call: sales reps count it as theirs to see.
     pool = lead("Paul", "Pool", utc(2026, 1, 15, 11, 0), source="website", score=70)
-    call(pool, "retell", utc(2026, 1, 15, 11, 30), outcome="interested", answered=True, end_status="completed",
-         duration=60)
+    call(
+        pool,
+        "retell",
+        utc(2026, 1, 15, 11, 30),
+        outcome="interested",
+        answered=True,
+        end_status="completed",
+        duration=60,
+    )
     db.session.commit()
     users = {u.id: u for u in db.session.query(User)}
     return seeded, users
 
 
 def test_current_periods_are_berlin_calendar_periods():
-    late = datetime(2026, 1, 31, 23, 30, tzinfo=timezone.utc)   # already 1 February in Berlin
+    late = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)  # already 1 February in Berlin
     assert dq.current_period("daily", late) == daily(datetime(2026, 2, 1).date())
     assert dq.current_period("weekly", NOW) == weekly(NOW.date())
     assert dq.current_period("monthly", late).first_day.month == 2
@@ -46,12 +54,16 @@ def test_manager_sees_the_report_headlines(ref):
     assert [f.key for f in board.figures] == list(dq.TEAM_KEYS)
     for figure in board.figures:
         h = expected.headline(figure.key)
-        assert (figure.current, figure.previous, figure.delta, figure.change) == (h.current, h.previous, h.delta,
-                                                                                   h.change)
+        assert (figure.current, figure.previous, figure.delta, figure.change) == (
+            h.current,
+            h.previous,
+            h.delta,
+            h.change,
+        )
     money = [f for f in board.figures if f.unit == "money"]
     assert {f.currency for f in money} == {"USD"}
     leads_in = board.figures[0]
-    assert (leads_in.current, leads_in.previous, leads_in.change) == (4, 2, 1.0)   # 3 + the pool lead; +100 %
+    assert (leads_in.current, leads_in.previous, leads_in.change) == (4, 2, 1.0)  # 3 + the pool lead; +100 %
 
 
 def test_sales_see_own_and_unassigned_leads(ref):
@@ -69,9 +81,9 @@ def test_sales_see_own_and_unassigned_leads(ref):
     assert got["booking_conversion"] == (pytest.approx(1 / 3), None)
     assert got["follow_ups"] == (2, 0) and got["appointments"] == (1, 0)
     rate = next(f for f in board.figures if f.key == "answer_rate")
-    assert rate.change is None and rate.delta == pytest.approx(-0.5)            # rates change in points
+    assert rate.change is None and rate.delta == pytest.approx(-0.5)  # rates change in points
     ben = dq.dashboard(users[seeded.ben], "daily", NOW)
-    assert {f.key: f.current for f in ben.figures}["leads_in"] == 2              # Jana + Paul
+    assert {f.key: f.current for f in ben.figures}["leads_in"] == 2  # Jana + Paul
 
 
 def test_week_and_month(ref):
@@ -80,8 +92,7 @@ def test_week_and_month(ref):
         board = dq.dashboard(users[seeded.mia], kind, NOW)
         expected = kpis.compute(builder(NOW.date()))
         assert board.period == expected.period
-        assert [(f.current, f.previous) for f in board.figures] == [(h.current, h.previous)
-                                                                   for h in expected.headlines]
+        assert [(f.current, f.previous) for f in board.figures] == [(h.current, h.previous) for h in expected.headlines]
 
 
 def test_reports_are_cached_per_app(ref, app):
@@ -90,7 +101,7 @@ def test_reports_are_cached_per_app(ref, app):
     first = dq.dashboard(mia, "daily", NOW).figures[0].current
     lead("Late", "Comer", utc(2026, 1, 15, 12, 0), source="website")
     db.session.commit()
-    assert dq.dashboard(mia, "daily", NOW).figures[0].current == first           # within the cache time
+    assert dq.dashboard(mia, "daily", NOW).figures[0].current == first  # within the cache time
     app.config["LEADCHAIN_DASHBOARD_CACHE_S"] = 0
     assert dq.dashboard(mia, "daily", NOW).figures[0].current == first + 1
 
@@ -99,7 +110,7 @@ def test_chart_svg(ref):
     svg = dq.chart_svg("trend", "daily", "de", NOW)
     assert svg.startswith(b"<?xml") and b"<svg" in svg and b"30-Tage-Verlauf" in svg
     assert b"30-day trend" in dq.chart_svg("trend", "daily", "en", NOW)
-    assert dq.chart_svg("by_weekday", "daily", "en", NOW) is None              # no weekday chart for a day
+    assert dq.chart_svg("by_weekday", "daily", "en", NOW) is None  # no weekday chart for a day
     with pytest.raises(ValueError):
         dq.chart_svg("nonsense", "daily", "en", NOW)
 
@@ -112,13 +123,26 @@ def _calls_today(app, lead_ids) -> None:
 
     from crm.models import Direction, Interaction, InteractionKind
     from crm.models.types import utcnow
+
     with app.app_context():
         for i, lead_id in enumerate(lead_ids):
             at = utcnow() - timedelta(minutes=10 + i)
-            db.session.add(Interaction(lead_id=lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                       provider="retell", provider_ref=f"dash-{i}", status="ended",
-                                       outcome="interested", sentiment="positive", started_at=at, created_at=at,
-                                       duration_s=90, data={"answered": True, "end_status": "completed"}))
+            db.session.add(
+                Interaction(
+                    lead_id=lead_id,
+                    kind=InteractionKind.CALL,
+                    direction=Direction.OUTBOUND,
+                    provider="retell",
+                    provider_ref=f"dash-{i}",
+                    status="ended",
+                    outcome="interested",
+                    sentiment="positive",
+                    started_at=at,
+                    created_at=at,
+                    duration_s=90,
+                    data={"answered": True, "end_status": "completed"},
+                )
+            )
         db.session.commit()
 
 
@@ -129,13 +153,13 @@ def test_manager_page_with_charts(ui_app, leads, as_manager):
     assert html.count('class="kpi"') == len(dq.TEAM_KEYS)
     assert '<img src="/dashboard/chart/trend.svg?period=daily&amp;lang=de"' in html
     assert 'alt="30-Tage-Verlauf von Anrufen, Leads, Buchungen und E-Mails"' in html
-    assert "by_weekday.svg" not in html                                   # no weekday chart for one day
+    assert "by_weekday.svg" not in html  # no weekday chart for one day
     week = as_manager.get("/?period=weekly&lang=en").get_data(as_text=True)
     assert 'aria-current="page">This week' in week and "by_weekday.svg?period=weekly" in week
     chart = as_manager.get("/dashboard/chart/trend.svg?period=daily&lang=en")
     assert chart.status_code == 200 and chart.mimetype == "image/svg+xml" and b"30-day trend" in chart.data
     assert as_manager.get("/dashboard/chart/nope.svg").status_code == 404
-    assert as_manager.get("/dashboard/chart/by_weekday.svg?period=daily").status_code == 404   # empty chart
+    assert as_manager.get("/dashboard/chart/by_weekday.svg?period=daily").status_code == 404  # empty chart
 
 
 def test_sales_page_shows_own_and_unassigned_figures(ui_app, leads, as_sales_a):
@@ -143,8 +167,8 @@ def test_sales_page_shows_own_and_unassigned_figures(ui_app, leads, as_sales_a):
     html = as_sales_a.get("/").get_data(as_text=True)
     assert "Ihre Leads und nicht zugewiesene Leads" in html and "<img" not in html
     assert html.count('class="kpi"') == len(dq.REP_KEYS)
-    calls = html[html.index("Anrufe</span>"):]
-    assert '<span class="kpi-value">2</span>' in calls[:200]             # own + unassigned; not Bernd's
+    calls = html[html.index("Anrufe</span>") :]
+    assert '<span class="kpi-value">2</span>' in calls[:200]  # own + unassigned; not Bernd's
     assert as_sales_a.get("/dashboard/chart/trend.svg").status_code == 403
 
 

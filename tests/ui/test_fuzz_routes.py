@@ -18,6 +18,7 @@ counts so the file stays well under a minute per backend; the nasty cases that f
 by hand below as well. Roles: manager, sales rep and admin (the settings area). ``FUZZ_STATS=1`` with
 ``-s`` prints the statuses each route answered.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,8 +49,7 @@ from tests.conftest import make_test_secrets
 from tests.ui.conftest import signed_in
 from tests.ui.route_expectations import ui_endpoints
 
-_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                              "SECRETS": make_test_secrets()})
+_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRETS": make_test_secrets()})
 ENDPOINTS = ui_endpoints(_COLLECTING_APP)
 
 
@@ -61,36 +61,171 @@ class UIRule:
     arguments: tuple[str, ...]
 
 
-RULES = sorted((UIRule(r.endpoint, r.rule, frozenset(r.methods - {"HEAD", "OPTIONS"}), tuple(sorted(r.arguments)))
-                for r in _COLLECTING_APP.url_map.iter_rules() if r.endpoint in ENDPOINTS),
-               key=lambda r: (r.rule, r.endpoint))
+RULES = sorted(
+    (
+        UIRule(r.endpoint, r.rule, frozenset(r.methods - {"HEAD", "OPTIONS"}), tuple(sorted(r.arguments)))
+        for r in _COLLECTING_APP.url_map.iter_rules()
+        if r.endpoint in ENDPOINTS
+    ),
+    key=lambda r: (r.rule, r.endpoint),
+)
 GET_RULES = [r for r in RULES if "GET" in r.methods]
 POST_RULES = [r for r in RULES if "POST" in r.methods]
 # Admins see the settings area too.
 ROLES = ("manager", "sales", "admin")
 
 # Query parameters the views read (request.args / parse_filters), found in the source, plus the usual ones.
-_UI_SOURCE = "\n".join(inspect.getsource(importlib.import_module(f"crm.ui.{name}")) for name in (
-    "auth", "leads", "lead_queries", "lead_actions", "queue", "tasks", "dashboard", "reports", "i18n", "settings"))
-KNOWN_PARAMS = sorted(set(re.findall(r'args\.get(?:list)?\(\s*"(\w+)"', _UI_SOURCE))
-                      | set(re.findall(r'values\.get\(\s*"(\w+)"', _UI_SOURCE))
-                      | {"page", "per_page", "sort", "q", "status", "priority", "stage", "owner", "source", "campaign",
-                         "open_task", "period", "tab", "lang", "next"})
+_UI_SOURCE = "\n".join(
+    inspect.getsource(importlib.import_module(f"crm.ui.{name}"))
+    for name in (
+        "auth",
+        "leads",
+        "lead_queries",
+        "lead_actions",
+        "queue",
+        "tasks",
+        "dashboard",
+        "reports",
+        "i18n",
+        "settings",
+    )
+)
+KNOWN_PARAMS = sorted(
+    set(re.findall(r'args\.get(?:list)?\(\s*"(\w+)"', _UI_SOURCE))
+    | set(re.findall(r'values\.get\(\s*"(\w+)"', _UI_SOURCE))
+    | {
+        "page",
+        "per_page",
+        "sort",
+        "q",
+        "status",
+        "priority",
+        "stage",
+        "owner",
+        "source",
+        "campaign",
+        "open_task",
+        "period",
+        "tab",
+        "lang",
+        "next",
+    }
+)
 # Fields no form of the role offers, that an attacker would try (mass assignment, type confusion).
-EXTRA_FIELDS = ("owner_id", "role", "consent_status", "id", "__class__", "__proto__", "score", "status",
-                "merged_into_id", "do_not_contact", "is_admin", "password_hash", "user_id", "lead_id", "active",
-                "consent", "consent_action", "priority", "email_key", "created_at")
+EXTRA_FIELDS = (
+    "owner_id",
+    "role",
+    "consent_status",
+    "id",
+    "__class__",
+    "__proto__",
+    "score",
+    "status",
+    "merged_into_id",
+    "do_not_contact",
+    "is_admin",
+    "password_hash",
+    "user_id",
+    "lead_id",
+    "active",
+    "consent",
+    "consent_action",
+    "priority",
+    "email_key",
+    "created_at",
+)
 
 # Values that broke (or could break) something: odd digits, overflow, NUL, header injection, huge text.
-NASTY = ("", " ", "\x00", "a\x00b", "\x00" * 3, "-1", "0", "1", str(2**31), str(2**63), str(2**64), str(-2**63 - 1),
-         "9" * 30, "9" * 400, "1e309", "-0", "1.5", "0x10", "NaN", "inf", "null", "None", "true", "[]", "{}",
-         "²", "①", "١٢٣", "１２", "𝟗", "Ⅻ", "\u202e", "\ufeff", "🙂", "ß", "İ", "\U0010ffff",
-         "../../etc/passwd", "//evil.example", "/\r\nSet-Cookie: x=1", "/leads\r\nX: y", "/leads\nfoo",
-         "<script>alert(1)</script>", "' OR 1=1 --", "%", "%00", "%ff", "\\", "x" * 5000,
-         "0001-01-01", "0001-01-01T00:30", "9999-12-31T23:59", "2026-02-30", "2026-01-15T25:61", "1970-01-01",
-         "de", "en", "xx", "mine", "today", "overdue", "done", "daily", "weekly", "monthly", "yearly",
-         "assign", "pause", "resume", "cancel", "grant", "withdraw", "phone", "email", "A", "B", "C", "admin",
-         "manager", "sales", "me", "none", "yes", "no", "score", "created", "next_step", "trend")
+NASTY = (
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x00" * 3,
+    "-1",
+    "0",
+    "1",
+    str(2**31),
+    str(2**63),
+    str(2**64),
+    str(-(2**63) - 1),
+    "9" * 30,
+    "9" * 400,
+    "1e309",
+    "-0",
+    "1.5",
+    "0x10",
+    "NaN",
+    "inf",
+    "null",
+    "None",
+    "true",
+    "[]",
+    "{}",
+    "²",
+    "①",
+    "١٢٣",
+    "１２",
+    "𝟗",
+    "Ⅻ",
+    "\u202e",
+    "\ufeff",
+    "🙂",
+    "ß",
+    "İ",
+    "\U0010ffff",
+    "../../etc/passwd",
+    "//evil.example",
+    "/\r\nSet-Cookie: x=1",
+    "/leads\r\nX: y",
+    "/leads\nfoo",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "%",
+    "%00",
+    "%ff",
+    "\\",
+    "x" * 5000,
+    "0001-01-01",
+    "0001-01-01T00:30",
+    "9999-12-31T23:59",
+    "2026-02-30",
+    "2026-01-15T25:61",
+    "1970-01-01",
+    "de",
+    "en",
+    "xx",
+    "mine",
+    "today",
+    "overdue",
+    "done",
+    "daily",
+    "weekly",
+    "monthly",
+    "yearly",
+    "assign",
+    "pause",
+    "resume",
+    "cancel",
+    "grant",
+    "withdraw",
+    "phone",
+    "email",
+    "A",
+    "B",
+    "C",
+    "admin",
+    "manager",
+    "sales",
+    "me",
+    "none",
+    "yes",
+    "no",
+    "score",
+    "created",
+    "next_step",
+    "trend",
+)
 
 # Any code point but NUL: a NUL is a 400 before the view runs (crm.ui.security), and random text holds
 # one so often that few requests would reach the views; NASTY and the hand-written cases send NULs.
@@ -98,20 +233,47 @@ any_text = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist
 garbage = st.one_of(
     st.sampled_from(NASTY),
     any_text,
-    st.integers(min_value=-2**80, max_value=2**80).map(str),
+    st.integers(min_value=-(2**80), max_value=2**80).map(str),
     st.text(alphabet="0123456789²³¹١٢٣٤٥٦٧٨٩０１２ -+.e", max_size=25),
     st.builds(lambda a, b: a + b, st.sampled_from(NASTY), any_text),
 )
-headers_st = st.sampled_from(({}, {}, {"HX-Request": "true"}, {"Accept": "application/json"},
-                              {"HX-Request": "true", "HX-History-Restore-Request": "true"}))
-RAW_QUERIES = ("%", "%%", "%zz", "%ff%fe", "page=%ff", "&&&=&=", "=", "q", "page", "page[]=1", "page=1&page=2&page=x",
-               "a" * 5000 + "=1", "q=" + "%00" * 50, "lang=%00", "tab=%C0%80", "sort=%E2%80%AE")
+headers_st = st.sampled_from(
+    (
+        {},
+        {},
+        {"HX-Request": "true"},
+        {"Accept": "application/json"},
+        {"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+)
+RAW_QUERIES = (
+    "%",
+    "%%",
+    "%zz",
+    "%ff%fe",
+    "page=%ff",
+    "&&&=&=",
+    "=",
+    "q",
+    "page",
+    "page[]=1",
+    "page=1&page=2&page=x",
+    "a" * 5000 + "=1",
+    "q=" + "%00" * 50,
+    "lang=%00",
+    "tab=%C0%80",
+    "sort=%E2%80%AE",
+)
 # No shrinking: the world's data drifts between examples, and every failure names its full input anyway.
 # 15 examples per route and role keep the file near 45 s on both backends (the suite stays under 10 min).
-FUZZ = settings(max_examples=15, deadline=None, derandomize=True, database=None,
-                phases=(Phase.explicit, Phase.generate),
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\.py\", line \d+|\bwerkzeug\.debug\b")
 # Rows that change on any request (the session's "last seen"), not a write by the route.
@@ -131,6 +293,7 @@ def _print_stats():
 
 # ---------------------------------------------------------------- the world and its actors
 
+
 @dataclass
 class World:
     app: object
@@ -144,28 +307,54 @@ class World:
 def _make_world(app, team, leads) -> World:
     with app.app_context():
         own = db.session.get(Lead, leads.own)
-        dup = Lead(first_name=own.first_name, last_name=own.last_name, email="dup@example.test",
-                   email_key="dup@example.test", source="test", owner_id=own.owner_id)
+        dup = Lead(
+            first_name=own.first_name,
+            last_name=own.last_name,
+            email="dup@example.test",
+            email_key="dup@example.test",
+            source="test",
+            owner_id=own.owner_id,
+        )
         db.session.add(dup)
         db.session.flush()
         flag = PossibleDuplicate(lead_id=dup.id, candidate_id=own.id, similarity=0.9, reason="same name")
         task = Task(lead_id=own.id, owner_id=own.owner_id, title="Rückruf", status=TaskStatus.OPEN)
-        campaign = Campaign(name="fuzz", provider="retell", agent_id="agent_x", from_number="+4930555000",
-                            language="de", script_variables={})
+        campaign = Campaign(
+            name="fuzz",
+            provider="retell",
+            agent_id="agent_x",
+            from_number="+4930555000",
+            language="de",
+            script_variables={},
+        )
         period = daily(date(2026, 1, 15))
         report = Report(kind="daily", period_start=period.start, period_end=period.end, figures={}, has_data=False)
         content = b"%PDF-1.7\n% fuzz\n"
-        report.documents.append(ReportDocument(language="de", filename="fuzz-de.pdf", content=content,
-                                               size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest()))
+        report.documents.append(
+            ReportDocument(
+                language="de",
+                filename="fuzz-de.pdf",
+                content=content,
+                size_bytes=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+            )
+        )
         db.session.add_all([flag, task, campaign, report])
         db.session.commit()
         world = World(app, team, leads, flag.id, task.id)
         world.ids = {"report_id": [report.id], "campaign_id": [campaign.id]}
         db.session.remove()
-    world.ids.update({"lead_id": [leads.own, leads.foreign, leads.unassigned], "flag_id": [world.flag_id],
-                      "task_id": [world.task_id], "user_id": [team.sales_b.id, team.sales_a.id],
-                      "action": ["pause", "resume", "cancel"], "lang": ["de", "en"],
-                      "name": ["trend", "by_hour", "by_weekday", "scores", "sentiment"]})
+    world.ids.update(
+        {
+            "lead_id": [leads.own, leads.foreign, leads.unassigned],
+            "flag_id": [world.flag_id],
+            "task_id": [world.task_id],
+            "user_id": [team.sales_b.id, team.sales_a.id],
+            "action": ["pause", "resume", "cancel"],
+            "lang": ["de", "en"],
+            "name": ["trend", "by_hour", "by_weekday", "scores", "sentiment"],
+        }
+    )
     return world
 
 
@@ -202,8 +391,9 @@ class Actor:
         self.client = signed_in(self.world.app, self.member)
         self.token = self.client.csrf_token()
 
-    def send(self, method: str, path: str, *, query: str = "", form=None, headers: dict | None = None,
-             endpoint: str = "") -> object:
+    def send(
+        self, method: str, path: str, *, query: str = "", form=None, headers: dict | None = None, endpoint: str = ""
+    ) -> object:
         n = next(self._ips)
         # A fresh address per request: the login rate limit must not turn the fuzz into a run of 429s.
         environ = {"REMOTE_ADDR": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"}
@@ -214,19 +404,22 @@ class Actor:
             if "csrf_token" not in pairs:
                 pairs.add("csrf_token", self.token)
             form = pairs
-        where = f"{method} {path}{'?' + query if query else ''} as {self.role}" + (f" form={list(form.items(multi=True))!r}"[:600] if form else "")
+        where = f"{method} {path}{'?' + query if query else ''} as {self.role}" + (
+            f" form={list(form.items(multi=True))!r}"[:600] if form else ""
+        )
         try:
-            r = self.client.open(path, method=method, query_string=query, data=form, headers=hdrs,
-                                 environ_base=environ)
+            r = self.client.open(path, method=method, query_string=query, data=form, headers=hdrs, environ_base=environ)
         except Exception as e:  # TESTING propagates the exception a user would see as a 500
             raise AssertionError(f"{where} ({endpoint}) raised {type(e).__name__}: {e}"[:2000]) from e
-        body = r.get_data(as_text=True) if r.mimetype and not r.mimetype.startswith(("application/pdf", "image/"))\
-            else ""
+        body = (
+            r.get_data(as_text=True) if r.mimetype and not r.mimetype.startswith(("application/pdf", "image/")) else ""
+        )
         STATS[(endpoint, method, r.status_code)] += 1
         assert r.status_code < 500, f"{where} ({endpoint}): {r.status_code} {body[:400]!r}"
         assert not TRACEBACK.search(body), f"{where} ({endpoint}): a traceback in the body: {body[:800]!r}"
-        if endpoint == "auth.logout" or (r.status_code in (302, 401) and "/login" in r.headers.get("Location", "")
-                                          and endpoint != "auth.login"):
+        if endpoint == "auth.logout" or (
+            r.status_code in (302, 401) and "/login" in r.headers.get("Location", "") and endpoint != "auth.login"
+        ):
             self.sign_in()
         return r
 
@@ -234,6 +427,7 @@ class Actor:
 def _path(rule: UIRule, values: dict[str, object]) -> str:
     def sub(m: re.Match) -> str:
         return quote(str(values[m.group(1)]), safe="")
+
     return re.sub(r"<(?:[^<>]*:)?(\w+)>", sub, rule.rule)
 
 
@@ -243,6 +437,7 @@ def _real_args(world: World, rule: UIRule):
 
 
 # ---------------------------------------------------------------- the forms each route really uses
+
 
 class _Forms(HTMLParser):
     """POST forms of a page: {action path: {field name: [values the page offers]}}."""
@@ -283,8 +478,10 @@ def discover_fields(actor: Actor) -> dict[str, dict[str, list[str]]]:
     adapter = app.url_map.bind("localhost")
     found: dict[str, dict[str, set[str]]] = {r.endpoint: {} for r in POST_RULES}
     for rule in GET_RULES:
-        combos = [dict(zip(rule.arguments, vals)) for vals in
-                  itertools.product(*(actor.world.ids.get(a, [1])[:3] for a in rule.arguments))]
+        combos = [
+            dict(zip(rule.arguments, vals))
+            for vals in itertools.product(*(actor.world.ids.get(a, [1])[:3] for a in rule.arguments))
+        ]
         for args in combos:
             r = actor.send("GET", _path(rule, args), endpoint=rule.endpoint)
             if r.status_code != 200 or r.mimetype != "text/html":
@@ -316,6 +513,7 @@ def fields_by_role(world) -> dict[str, dict[str, dict[str, list[str]]]]:
         if actor.role not in cache:
             cache[actor.role] = discover_fields(actor)
         return cache[actor.role]
+
     return get
 
 
@@ -332,13 +530,13 @@ def form_strategy(fields: dict[str, list[str]]):
 
 
 def query_strategy():
-    pair = st.tuples(st.one_of(st.sampled_from(KNOWN_PARAMS), st.sampled_from(KNOWN_PARAMS), any_text),
-                     garbage)
+    pair = st.tuples(st.one_of(st.sampled_from(KNOWN_PARAMS), st.sampled_from(KNOWN_PARAMS), any_text), garbage)
     encoded = st.lists(pair, max_size=8).map(lambda pairs: urlencode(pairs, quote_via=quote))
     return st.one_of(encoded, encoded, encoded, st.sampled_from(RAW_QUERIES))
 
 
 # ---------------------------------------------------------------- (a) GET routes, garbage query strings
+
 
 def test_every_ui_route_is_fuzzed():
     assert GET_RULES and POST_RULES
@@ -358,10 +556,12 @@ def test_get_routes_survive_garbage_queries(world, role):
             query = data.draw(query_strategy(), label=f"{rule.endpoint} query")
             headers = data.draw(headers_st, label="headers")
             actor.send("GET", _path(rule, args), query=query, headers=headers, endpoint=rule.endpoint)
+
     run()
 
 
 # ---------------------------------------------------------------- (b) POST routes, random form data
+
 
 def _post_and_check(actor: Actor, rule: UIRule, path: str, form, headers=None, before=None):
     before = dump(actor.world.app) if before is None else before
@@ -369,8 +569,10 @@ def _post_and_check(actor: Actor, rule: UIRule, path: str, form, headers=None, b
     after = dump(actor.world.app)
     if r.status_code >= 400:
         changed = sorted(t for t in after if after[t] != before.get(t))
-        assert not changed, (f"POST {path} ({rule.endpoint}) as {actor.role} was refused ({r.status_code}) "
-                             f"but changed {changed}; form={list(MultiDict(form or []).items(multi=True))!r}"[:1500])
+        assert not changed, (
+            f"POST {path} ({rule.endpoint}) as {actor.role} was refused ({r.status_code}) "
+            f"but changed {changed}; form={list(MultiDict(form or []).items(multi=True))!r}"[:1500]
+        )
     return r, after
 
 
@@ -398,13 +600,31 @@ def test_post_routes_survive_random_forms(world, fields_by_role, role):
             form = data.draw(form_strategy(fields.get(rule.endpoint, {})), label=f"{rule.endpoint} form")
             headers = data.draw(headers_st, label="headers")
             _r, state["dump"] = _post_and_check(actor, rule, _path(rule, args), form, headers, state["dump"])
+
     run()
 
 
 # ---------------------------------------------------------------- (c) URL args that do not exist or overflow
 
-BAD_IDS = (0, -1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30, "abc", "1.5", "١", "²", "%00", "x" * 300,
-           "..", "🙂", " 1")
+BAD_IDS = (
+    0,
+    -1,
+    2**31 - 1,
+    2**31,
+    2**63 - 1,
+    2**63,
+    2**64,
+    10**30,
+    "abc",
+    "1.5",
+    "١",
+    "²",
+    "%00",
+    "x" * 300,
+    "..",
+    "🙂",
+    " 1",
+)
 BAD_STRINGS = ("", "x", "\x00", "..", "../../etc/passwd", "🙂", "a" * 2000, "TREND", "de\x00", "trend.svg", "%2e%2e")
 
 
@@ -416,7 +636,7 @@ def test_url_args_that_do_not_exist_or_overflow(world, role):
         for arg in rule.arguments:
             real = {a: world.ids.get(a, [1])[0] for a in rule.arguments}
             int_arg = isinstance(real[arg], int)
-            for bad in (BAD_IDS if int_arg else BAD_STRINGS + BAD_IDS):
+            for bad in BAD_IDS if int_arg else BAD_STRINGS + BAD_IDS:
                 path = _path(rule, {**real, arg: bad})
                 if "GET" in rule.methods:
                     actor.send("GET", path, endpoint=rule.endpoint)
@@ -440,8 +660,15 @@ NASTY_POSTS = [
     ("leads.update", [("email", "a\x00@example.test")]),
     ("leads.update", [("phone", "\x00")]),
     ("leads.update", [("interest", "x" * 5000), ("language", "\x00"), ("priority", "\x00")]),
-    ("leads.update", [("consent_action", "grant"), ("consent_channel", "phone"), ("consent_basis", "\x00"),
-                      ("consent_proof", "\x00")]),
+    (
+        "leads.update",
+        [
+            ("consent_action", "grant"),
+            ("consent_channel", "phone"),
+            ("consent_basis", "\x00"),
+            ("consent_proof", "\x00"),
+        ],
+    ),
     ("lead_actions.add_note", [("text", "a\x00b")]),
     ("lead_actions.add_task", [("title", "a\x00b")]),
     ("lead_actions.add_task", [("title", "t"), ("details", "\x00")]),
@@ -462,8 +689,7 @@ NASTY_POSTS = [
     ("auth.login", [("email", "x"), ("password", "y"), ("next", "/\r\nSet-Cookie: x=1")]),
     ("auth.set_language", [("language", "en"), ("next", "/\r\nSet-Cookie: x=1")]),
     ("auth.set_language", [("language", "\x00"), ("next", "/\x00")]),
-    ("auth.change_password", [("current_password", "\x00"), ("new_password", "\x00"),
-                              ("new_password_repeat", "\x00")]),
+    ("auth.change_password", [("current_password", "\x00"), ("new_password", "\x00"), ("new_password_repeat", "\x00")]),
 ]
 # The settings area: the first two were 500s when this file was written ("²".isdigit() then int(); YAML
 # reads 2026-02-30 as a date and raises ValueError).
@@ -471,22 +697,42 @@ NASTY_ADMIN_POSTS = [
     ("settings.save_gate_threshold", [("threshold", "²")]),
     ("settings.save_gate_threshold", [("threshold", "①")]),
     ("settings.save_scoring_rules", [("rules", "2026-02-30")]),
-    ("settings.create_user", [("email", "a\u202e@example.test"), ("name", "²"), ("role", "admin\n"),
-                              ("language", "١"), ("password", "x" * 5000)]),
+    (
+        "settings.create_user",
+        [
+            ("email", "a\u202e@example.test"),
+            ("name", "²"),
+            ("role", "admin\n"),
+            ("language", "١"),
+            ("password", "x" * 5000),
+        ],
+    ),
     ("settings.change_role", [("role", "²")]),
     ("settings.set_active", [("active", "١")]),
     ("settings.save_calling_hours", [("region", "DE"), ("days", "mon-fri"), ("start", "25:61"), ("end", "²")]),
     ("settings.save_calling_hours", [("region", "²"), ("days", "١-٥"), ("start", "09:00"), ("end", "08:00")]),
 ]
 NASTY_GETS = [
-    ("leads.index", "owner=%C2%B2"), ("leads.index", "owner=" + "9" * 30), ("leads.index", f"owner={2**63}"),
-    ("leads.index", f"campaign={2**63}"), ("leads.index", "campaign=" + "9" * 30), ("leads.index", "q=%00"),
-    ("leads.index", "q=a%00b&source=%00&stage=%00"), ("leads.index", "status=%00&priority=%00&sort=%00"),
-    ("leads.index", f"page={2**63}&per_page={2**63}"), ("leads.index", "page=-5&per_page=-5"),
-    ("leads.index", "q=%2B49%200%00"), ("leads.index", "q=" + "0" * 300), ("leads.index", "campaign=%C2%B2"),
-    ("leads.index", "page=%C2%B2&per_page=%D9%A1"), ("auth.login", "next=/%0D%0ASet-Cookie:%20x=1"),
-    ("auth.login", "next=/%00"), ("tasks.index", "tab=%00"), ("dashboard.index", "period=%00&lang=%00"),
-    ("reports.index", "lang=%00"), ("queue.index", "lang=en%00"),
+    ("leads.index", "owner=%C2%B2"),
+    ("leads.index", "owner=" + "9" * 30),
+    ("leads.index", f"owner={2**63}"),
+    ("leads.index", f"campaign={2**63}"),
+    ("leads.index", "campaign=" + "9" * 30),
+    ("leads.index", "q=%00"),
+    ("leads.index", "q=a%00b&source=%00&stage=%00"),
+    ("leads.index", "status=%00&priority=%00&sort=%00"),
+    ("leads.index", f"page={2**63}&per_page={2**63}"),
+    ("leads.index", "page=-5&per_page=-5"),
+    ("leads.index", "q=%2B49%200%00"),
+    ("leads.index", "q=" + "0" * 300),
+    ("leads.index", "campaign=%C2%B2"),
+    ("leads.index", "page=%C2%B2&per_page=%D9%A1"),
+    ("auth.login", "next=/%0D%0ASet-Cookie:%20x=1"),
+    ("auth.login", "next=/%00"),
+    ("tasks.index", "tab=%00"),
+    ("dashboard.index", "period=%00&lang=%00"),
+    ("reports.index", "lang=%00"),
+    ("queue.index", "lang=en%00"),
 ]
 
 

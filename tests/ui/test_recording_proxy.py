@@ -5,6 +5,7 @@ its call object names; the CRM's call record holds that URL, as the webhook stor
 bytes arrive unchanged, Range requests come back 206 with the right slice, access follows the lead
 rules (404, before any provider is asked), and a failing provider (late, erring, gone, not audio)
 gives a page or a safe answer, never a 500. SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,9 @@ RETELL = {"Authorization": "Bearer key_sandbox_retell"}
 def sandbox_call(sandbox_url: str, number: str = "+493023125190") -> tuple[str, str]:
     """Play a Retell call in the sandbox until it has a recording: (recording URL, call id)."""
     with httpx.Client(base_url=sandbox_url, headers=RETELL, timeout=10) as http:
-        call_id = http.post("/retell/v2/create-phone-call", json={
-            "from_number": "+4930555000", "to_number": number}).json()["call_id"]
+        call_id = http.post(
+            "/retell/v2/create-phone-call", json={"from_number": "+4930555000", "to_number": number}
+        ).json()["call_id"]
         deadline = time.monotonic() + 10
         while "recording_url" not in (call := http.get(f"/retell/v2/get-call/{call_id}").json()):
             assert time.monotonic() < deadline, call
@@ -44,12 +46,19 @@ def provider():
 
 def add_call(app, lead_id: int, url: str | None) -> int:
     def add():
-        call = Interaction(lead_id=lead_id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                           provider="retell", provider_ref=f"call_proxy_{uuid.uuid4().hex[:12]}", status="ended",
-                           recording_url=url)
+        call = Interaction(
+            lead_id=lead_id,
+            kind=InteractionKind.CALL,
+            direction=Direction.OUTBOUND,
+            provider="retell",
+            provider_ref=f"call_proxy_{uuid.uuid4().hex[:12]}",
+            status="ended",
+            recording_url=url,
+        )
         db.session.add(call)
         db.session.commit()
         return call.id
+
     return in_app(app, add)
 
 
@@ -103,8 +112,9 @@ def test_only_who_may_see_the_lead_hears_its_calls(ui_app, as_sales_a, as_manage
     assert anon.get(f"/leads/{leads.own}/calls/{own_call}/recording").status_code == 302
     # No recording, or a URL that is not a web URL: nothing to play.
     for url in (None, "javascript:alert(1)", "file:///etc/passwd"):
-        assert as_sales_a.get(f"/leads/{leads.own}/calls/{add_call(ui_app, leads.own, url)}/recording"
-                              ).status_code == 404
+        assert (
+            as_sales_a.get(f"/leads/{leads.own}/calls/{add_call(ui_app, leads.own, url)}/recording").status_code == 404
+        )
 
 
 def test_a_failing_provider_gets_a_page_not_a_500(ui_app, as_sales_a, leads, provider, monkeypatch):
@@ -121,7 +131,7 @@ def test_a_failing_provider_gets_a_page_not_a_500(ui_app, as_sales_a, leads, pro
     r = as_sales_a.get(path)
     assert r.status_code == 504 and "nicht rechtzeitig geantwortet" in r.get_data(as_text=True)
 
-    assert as_sales_a.get(path).status_code == 200   # the provider is well again
+    assert as_sales_a.get(path).status_code == 200  # the provider is well again
 
     # Storage that answers with something else than audio: never served as a page of our origin.
     fault(sandbox_url, content_type="text/html; charset=utf-8")

@@ -1,5 +1,6 @@
 """The reports pages through the Flask test client: the list, a PDF download, "generate now" (refused
 inputs, Temporal down, and a real run on the Temporal dev server with the reports worker)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,9 +28,15 @@ def _fake_report(app, day: date, languages=("de",)) -> int:
         report = Report(kind="daily", period_start=period.start, period_end=period.end, figures={}, has_data=True)
         for lang in languages:
             content = b"%PDF-1.7\n" + lang.encode() * 100
-            report.documents.append(ReportDocument(language=lang, filename=f"leadchain-report-daily-{day}-{lang}.pdf",
-                                                   content=content, size_bytes=len(content),
-                                                   sha256=hashlib.sha256(content).hexdigest()))
+            report.documents.append(
+                ReportDocument(
+                    language=lang,
+                    filename=f"leadchain-report-daily-{day}-{lang}.pdf",
+                    content=content,
+                    size_bytes=len(content),
+                    sha256=hashlib.sha256(content).hexdigest(),
+                )
+            )
         db.session.add(report)
         db.session.commit()
         return report.id
@@ -56,9 +63,19 @@ def test_a_real_pdf_is_downloadable(ui_app, team, as_admin):
         db.session.add(lead)
         db.session.flush()
         day = date(2026, 2, 3)
-        db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                   provider="retell", provider_ref="pdf-1", status="ended", outcome="booked",
-                                   started_at=daily(day).start + timedelta(hours=10), data={"answered": True}))
+        db.session.add(
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.CALL,
+                direction=Direction.OUTBOUND,
+                provider="retell",
+                provider_ref="pdf-1",
+                status="ended",
+                outcome="booked",
+                started_at=daily(day).start + timedelta(hours=10),
+                data={"answered": True},
+            )
+        )
         db.session.commit()
         stored = store.build(weekly(day), ["en"])
     html = as_admin.get("/reports?lang=en").get_data(as_text=True)
@@ -74,17 +91,20 @@ def test_sales_may_not(ui_app, team, as_sales_a):
     assert as_sales_a.submit("/reports/generate", {"kind": "daily", "day": "2026-01-14"}).status_code == 403
 
 
-@pytest.mark.parametrize("form, message", [
-    ({"kind": "yearly", "day": "2026-01-14"}, "Wählen Sie einen Tages-, Wochen- oder Monatsbericht."),
-    ({"kind": "daily", "day": "14.01.2026"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
-    ({"kind": "daily", "day": (date.today() + timedelta(days=2)).isoformat()}, "hat noch nicht begonnen"),
-    ({"kind": "daily", "day": "2099-01-01"}, "Dieser Zeitraum hat noch nicht begonnen"),
-    # the period's bounds fall outside datetime's range (an OverflowError, a 500, before)
-    ({"kind": "daily", "day": "9999-12-31"}, "Dieser Zeitraum hat noch nicht begonnen"),
-    ({"kind": "monthly", "day": "9999-12-31"}, "Dieser Zeitraum hat noch nicht begonnen"),
-    ({"kind": "daily", "day": "0001-01-01"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
-    ({"kind": "weekly", "day": "0001-01-03"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
-])
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"kind": "yearly", "day": "2026-01-14"}, "Wählen Sie einen Tages-, Wochen- oder Monatsbericht."),
+        ({"kind": "daily", "day": "14.01.2026"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
+        ({"kind": "daily", "day": (date.today() + timedelta(days=2)).isoformat()}, "hat noch nicht begonnen"),
+        ({"kind": "daily", "day": "2099-01-01"}, "Dieser Zeitraum hat noch nicht begonnen"),
+        # the period's bounds fall outside datetime's range (an OverflowError, a 500, before)
+        ({"kind": "daily", "day": "9999-12-31"}, "Dieser Zeitraum hat noch nicht begonnen"),
+        ({"kind": "monthly", "day": "9999-12-31"}, "Dieser Zeitraum hat noch nicht begonnen"),
+        ({"kind": "daily", "day": "0001-01-01"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
+        ({"kind": "weekly", "day": "0001-01-03"}, "Geben Sie das Datum als JJJJ-MM-TT ein."),
+    ],
+)
 def test_generate_refuses_bad_input(ui_app, team, as_manager, form, message):
     r = as_manager.submit("/reports/generate", form)
     assert r.status_code == 303 and r.headers["Location"].endswith("/reports")
@@ -108,19 +128,19 @@ def test_a_provisional_report_does_not_block_generating(ui_app, team, as_manager
     rid = _fake_report(ui_app, date(2026, 1, 15))
     with ui_app.app_context():
         report = db.session.get(Report, rid)
-        report.period_end = report.period_start + timedelta(hours=13)           # built at 13:00 Berlin
+        report.period_end = report.period_start + timedelta(hours=13)  # built at 13:00 Berlin
         db.session.commit()
     html = as_manager.get("/reports").get_data(as_text=True)
     assert "laufender Zeitraum bis jetzt (Stand 15.01.26, 13:00)" in html
     assert "period to date (as of 15/01/2026, 13:00)" in as_manager.get("/reports?lang=en").get_data(as_text=True)
-    ui_app.config["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"          # nothing listens there
+    ui_app.config["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"  # nothing listens there
     as_manager.submit("/reports/generate", {"kind": "daily", "day": "2026-01-15"})
     html = as_manager.get("/reports").get_data(as_text=True)
     assert "gibt es schon" not in html and "Berichtsdienst (Temporal) ist nicht erreichbar" in html
 
 
 def test_generate_when_temporal_is_down(ui_app, team, as_manager):
-    ui_app.config["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"          # nothing listens there
+    ui_app.config["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"  # nothing listens there
     r = as_manager.submit("/reports/generate?lang=en", {"kind": "daily", "day": "2026-01-14"})
     assert r.status_code == 303
     html = as_manager.get("/reports?lang=en").get_data(as_text=True)
@@ -138,24 +158,26 @@ async def test_generate_now_runs_the_report_workflow(temporal_env, ui_app, team,
 
     client = temporal_env.client
     queue = f"reports-ui-{uuid.uuid4().hex[:8]}"
-    ui_app.config.update(TEMPORAL_ADDRESS=client.service_client.config.target_host,
-                         LEADCHAIN_REPORTS_TASK_QUEUE=queue)
-    day = date(2001, 1, 1) + timedelta(days=random.randrange(5000))        # a period no other run used
+    ui_app.config.update(TEMPORAL_ADDRESS=client.service_client.config.target_host, LEADCHAIN_REPORTS_TASK_QUEUE=queue)
+    day = date(2001, 1, 1) + timedelta(days=random.randrange(5000))  # a period no other run used
     loop = asyncio.get_running_loop()
-    r = await loop.run_in_executor(None, lambda: as_manager.submit("/reports/generate",
-                                                                   {"kind": "daily", "day": day.isoformat()}))
+    r = await loop.run_in_executor(
+        None, lambda: as_manager.submit("/reports/generate", {"kind": "daily", "day": day.isoformat()})
+    )
     assert r.status_code == 303
     page = as_manager.get("/reports").get_data(as_text=True)
     assert "wird erstellt. Er erscheint in dieser Liste" in page
-    again = await loop.run_in_executor(None, lambda: as_manager.submit("/reports/generate",
-                                                                       {"kind": "daily", "day": day.isoformat()}))
+    again = await loop.run_in_executor(
+        None, lambda: as_manager.submit("/reports/generate", {"kind": "daily", "day": day.isoformat()})
+    )
     assert again.status_code == 303
     assert "wird bereits erstellt" in as_manager.get("/reports").get_data(as_text=True)
 
     executor = ThreadPoolExecutor(max_workers=2)
     stop = asyncio.Event()
-    task = asyncio.create_task(worker_runner(reports_worker.reports_worker(
-        client, ui_app, executor, mailer=None, task_queue=queue))(stop))
+    task = asyncio.create_task(
+        worker_runner(reports_worker.reports_worker(client, ui_app, executor, mailer=None, task_queue=queue))(stop)
+    )
     try:
         handle = client.get_workflow_handle(f"leadchain-report-manual-daily-{day.isoformat()}")
         await asyncio.wait_for(handle.result(), 90)
@@ -168,7 +190,7 @@ async def test_generate_now_runs_the_report_workflow(temporal_env, ui_app, team,
         report = db.session.scalar(sa.select(Report))
         assert (report.kind, report.period_start) == ("daily", daily(day).start)
         assert report.created_by.startswith("workflow:leadchain-report-manual-daily-")
-        (doc,) = report.documents                                            # the manager's language
+        (doc,) = report.documents  # the manager's language
         assert doc.language == "de"
         requested = db.session.query(AuditEntry).filter_by(action="report.generate_requested").one()
         assert requested.actor == f"user:{team.manager.id}" and requested.after["kind"] == "daily"
@@ -194,28 +216,39 @@ async def test_running_period_gives_a_period_to_date_report(temporal_env, ui_app
 
     client = temporal_env.client
     queue = f"reports-ui-{uuid.uuid4().hex[:8]}"
-    ui_app.config.update(TEMPORAL_ADDRESS=client.service_client.config.target_host,
-                         LEADCHAIN_REPORTS_TASK_QUEUE=queue)
+    ui_app.config.update(TEMPORAL_ADDRESS=client.service_client.config.target_host, LEADCHAIN_REPORTS_TASK_QUEUE=queue)
     today = local_date(utcnow(), REPORT_TZ)
     with ui_app.app_context():
         lead = Lead(first_name="Rita", source="website", score=70)
         db.session.add(lead)
         db.session.flush()
-        db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                   provider="retell", provider_ref="to-date-1", status="ended", outcome="booked",
-                                   started_at=utcnow() - timedelta(seconds=5), data={"answered": True}))
+        db.session.add(
+            Interaction(
+                lead_id=lead.id,
+                kind=InteractionKind.CALL,
+                direction=Direction.OUTBOUND,
+                provider="retell",
+                provider_ref="to-date-1",
+                status="ended",
+                outcome="booked",
+                started_at=utcnow() - timedelta(seconds=5),
+                data={"answered": True},
+            )
+        )
         db.session.commit()
     loop = asyncio.get_running_loop()
-    r = await loop.run_in_executor(None, lambda: as_manager.submit("/reports/generate",
-                                                                   {"kind": "daily", "day": today.isoformat()}))
+    r = await loop.run_in_executor(
+        None, lambda: as_manager.submit("/reports/generate", {"kind": "daily", "day": today.isoformat()})
+    )
     assert r.status_code == 303
     assert "(laufender Zeitraum bis jetzt) wird erstellt" in as_manager.get("/reports").get_data(as_text=True)
 
     mailer = RecordingMailer()
     executor = ThreadPoolExecutor(max_workers=2)
     stop = asyncio.Event()
-    task = asyncio.create_task(worker_runner(reports_worker.reports_worker(
-        client, ui_app, executor, mailer=mailer, task_queue=queue))(stop))
+    task = asyncio.create_task(
+        worker_runner(reports_worker.reports_worker(client, ui_app, executor, mailer=mailer, task_queue=queue))(stop)
+    )
     try:
         handle = client.get_workflow_handle(f"leadchain-report-manual-daily-{today.isoformat()}-to-date")
         await asyncio.wait_for(handle.result(), 90)
@@ -224,7 +257,7 @@ async def test_running_period_gives_a_period_to_date_report(temporal_env, ui_app
         stop.set()
         await asyncio.wait_for(task, 30)
         executor.shutdown(wait=False)
-    assert mailer.sent == []                                                 # the manager gets the final one
+    assert mailer.sent == []  # the manager gets the final one
     with ui_app.app_context():
         report = db.session.scalar(sa.select(Report))
         assert (report.kind, report.period_start) == ("daily", daily(today).start)
@@ -245,6 +278,7 @@ async def test_running_period_gives_a_period_to_date_report(temporal_env, ui_app
 def _visible(response) -> str:
     import html as html_lib
     import re
+
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", body)).replace("\xa0", " ").split())
 
@@ -262,8 +296,10 @@ def test_admin_sets_exchange_rates_and_bad_entries_are_named(ui_app, team, as_ad
     assert r.status_code == 422
     refused = _visible(r)
     assert "Nicht gespeichert" in refused and "'USD:EUR=0': the rate must be above 0" in refused
-    assert "'XYZ:EUR=2': 'XYZ' is not an ISO 4217 currency code" in refused and "GBP:EUR=1.17" not in refused.split(
-        "Nicht gespeichert")[1].split("'XYZ")[0]
+    assert (
+        "'XYZ:EUR=2': 'XYZ' is not an ISO 4217 currency code" in refused
+        and "GBP:EUR=1.17" not in refused.split("Nicht gespeichert")[1].split("'XYZ")[0]
+    )
     with ui_app.app_context():
         assert db.session.get(AppSetting, money.RATES_KEY) is None
         assert db.session.query(AuditEntry).filter_by(entity_type="app_setting").count() == 0
@@ -288,14 +324,25 @@ def test_admin_sets_exchange_rates_and_bad_entries_are_named(ui_app, team, as_ad
 def test_a_call_cost_on_the_lead_page_in_the_company_currency(ui_app, team, leads, as_manager):
     ui_app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.92"
     with ui_app.app_context():
-        db.session.add(Interaction(lead_id=leads.own, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                   provider="retell", provider_ref="cost-1", status="ended", outcome="interested",
-                                   cost_cents=50, currency="USD", duration_s=60,
-                                   started_at=daily(date(2026, 1, 15)).start + timedelta(hours=10)))
+        db.session.add(
+            Interaction(
+                lead_id=leads.own,
+                kind=InteractionKind.CALL,
+                direction=Direction.OUTBOUND,
+                provider="retell",
+                provider_ref="cost-1",
+                status="ended",
+                outcome="interested",
+                cost_cents=50,
+                currency="USD",
+                duration_s=60,
+                started_at=daily(date(2026, 1, 15)).start + timedelta(hours=10),
+            )
+        )
         db.session.commit()
     assert "Kosten 0,46 € (0,50 $ zu 0,92)" in _visible(as_manager.get(f"/leads/{leads.own}"))
     assert "Cost €0.46 (US$0.50 at 0.92)" in _visible(as_manager.get(f"/leads/{leads.own}?lang=en"))
-    ui_app.config["LEADCHAIN_FX_RATES"] = ""                                # no rate: as billed, and why
+    ui_app.config["LEADCHAIN_FX_RATES"] = ""  # no rate: as billed, and why
     assert "Kosten 0,50 $ (kein Kurs USD→EUR)" in _visible(as_manager.get(f"/leads/{leads.own}"))
 
 
@@ -304,10 +351,22 @@ def test_team_costs_on_the_dashboard_name_the_rate(ui_app, team, leads, as_manag
 
     ui_app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.92"
     with ui_app.app_context():
-        db.session.add(Interaction(lead_id=leads.own, kind=InteractionKind.CALL, direction=Direction.OUTBOUND,
-                                   provider="retell", provider_ref="dash-cost-1", status="ended", outcome="booked",
-                                   cost_cents=50, currency="USD", duration_s=60, data={"answered": True},
-                                   started_at=utcnow() - timedelta(seconds=5)))
+        db.session.add(
+            Interaction(
+                lead_id=leads.own,
+                kind=InteractionKind.CALL,
+                direction=Direction.OUTBOUND,
+                provider="retell",
+                provider_ref="dash-cost-1",
+                status="ended",
+                outcome="booked",
+                cost_cents=50,
+                currency="USD",
+                duration_s=60,
+                data={"answered": True},
+                started_at=utcnow() - timedelta(seconds=5),
+            )
+        )
         db.session.commit()
     page = _visible(as_manager.get("/"))
     assert "Kosten je Anruf 0,46 €" in page and "Kosten in EUR umgerechnet: 1 USD = 0,92 EUR." in page

@@ -2,6 +2,7 @@
 (anonymous, sales rep on their own / a colleague's lead, manager, admin) answers the status in
 tests/ui/route_expectations/, and a refused POST changes nothing. A new UI route without an
 expectation fails test_every_ui_route_has_an_expectation: add it to your area's module there."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,7 @@ from tests.conftest import _wipe, make_test_secrets
 from tests.ui.conftest import create_leads, create_team, signed_in
 from tests.ui.route_expectations import PERSPECTIVES, Route, Subject, all_routes, ui_endpoints
 
-_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                              "SECRETS": make_test_secrets()})
+_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRETS": make_test_secrets()})
 ENDPOINTS = ui_endpoints(_COLLECTING_APP)
 ROUTES = all_routes()
 REFUSED = {400, 401, 403, 404, 405, 422}
@@ -22,8 +22,13 @@ REFUSED = {400, 401, 403, 404, 405, 422}
 
 def test_every_ui_route_has_an_expectation():
     missing = sorted(e for e in ENDPOINTS if e not in ROUTES)
-    uncovered = sorted(f"{e} {m}" for e, methods in ENDPOINTS.items() if e in ROUTES
-                       for m in methods if m not in {r.method for r in ROUTES[e]})
+    uncovered = sorted(
+        f"{e} {m}"
+        for e, methods in ENDPOINTS.items()
+        if e in ROUTES
+        for m in methods
+        if m not in {r.method for r in ROUTES[e]}
+    )
     stale = sorted(e for e in ROUTES if e not in ENDPOINTS)
     assert not missing, f"UI routes without an expectation (add them to tests/ui/route_expectations/): {missing}"
     assert not uncovered, f"methods without an expectation: {uncovered}"
@@ -85,12 +90,14 @@ def _ask(world: World, endpoint: str, route: Route, perspective: str) -> None:
         r = client.get(url, headers=route.headers or {})
     else:
         data = route.data(subject) if route.data else {}
-        r = client.open(url, method=route.method, data={"csrf_token": client.csrf_token(), **data},
-                        headers=route.headers or {})
+        r = client.open(
+            url, method=route.method, data={"csrf_token": client.csrf_token(), **data}, headers=route.headers or {}
+        )
     expected = route.expected(perspective)
     assert r.status_code in expected, (
         f"{route.method} {url} ({endpoint}) as {perspective}: {r.status_code}, expected {expected}; "
-        f"{r.get_data(as_text=True)[:300]!r}")
+        f"{r.get_data(as_text=True)[:300]!r}"
+    )
     if route.method != "GET" and set(expected) <= REFUSED:
         assert _snapshot(app, route, subject) == before, f"{route.method} {url} as {perspective} changed data"
 

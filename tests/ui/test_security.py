@@ -1,11 +1,11 @@
 """CSRF, security headers, side-effect-free GETs, HTML vs JSON errors (docs/compliance.md §S3, §S4, §S9, §S14)."""
+
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import re
 
-import pytest
 import sqlalchemy as sa
 from flask import url_for
 
@@ -19,8 +19,7 @@ from tests.ui.conftest import PASSWORD, login, signed_in
 from tests.ui.route_expectations import all_routes, ui_endpoints
 from tests.ui.test_route_matrix import World, _snapshot, _url
 
-_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                              "SECRETS": make_test_secrets()})
+_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRETS": make_test_secrets()})
 ENDPOINTS = ui_endpoints(_COLLECTING_APP)
 ROUTES = all_routes()
 ALL_GET_RULES = sorted({(r.rule, r.endpoint) for r in _COLLECTING_APP.url_map.iter_rules() if "GET" in r.methods})
@@ -28,13 +27,16 @@ assert len(ALL_GET_RULES) > 5
 UI_POSTS = sorted((e, m) for e, methods in ENDPOINTS.items() for m in methods if m != "GET")
 
 # Words that name an action: a GET-only route called like this is suspicious.
-ACTION = re.compile(r"(^|_)(logout|delete|remove|done|complete|call|pause|resume|cancel|merge|dismiss|"
-                    r"reassign|assign|generate|deactivate|activate|set|update|create|add|save|send|"
-                    r"do_not_contact|revoke|import|upload|toggle|approve|reject)($|_)")
+ACTION = re.compile(
+    r"(^|_)(logout|delete|remove|done|complete|call|pause|resume|cancel|merge|dismiss|"
+    r"reassign|assign|generate|deactivate|activate|set|update|create|add|save|send|"
+    r"do_not_contact|revoke|import|upload|toggle|approve|reject)($|_)"
+)
 
 
 def _dummy_args(rule) -> dict:
     from werkzeug.routing.converters import NumberConverter  # int (the UI's bounded one too) and float
+
     return {name: 1 if isinstance(conv, NumberConverter) else "x" for name, conv in rule._converters.items()}
 
 
@@ -42,7 +44,7 @@ def _assert_security_headers(r, where: str) -> None:
     csp = r.headers.get("Content-Security-Policy", "")
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, where
     assert "'unsafe-eval'" not in csp, where
-    if "/unsubscribe/" in where:   # the public email landing page: its own inline <style>, still no scripts
+    if "/unsubscribe/" in where:  # the public email landing page: its own inline <style>, still no scripts
         assert "script-src 'none'" in csp, where
     else:
         assert "'unsafe-inline'" not in csp, where
@@ -74,9 +76,10 @@ def test_security_headers_on_every_route(ui_app, team):
 def test_headers_on_errors_and_hsts_on_https(ui_app, anon):
     _assert_security_headers(anon.get("/no-such-page"), "404")
     _assert_security_headers(anon.post("/login", data={}), "400 CSRF")
-    assert "Strict-Transport-Security" not in anon.get("/login").headers   # plain http in tests
-    prod = create_app({"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"],
-                       "SECRETS": make_test_secrets()})
+    assert "Strict-Transport-Security" not in anon.get("/login").headers  # plain http in tests
+    prod = create_app(
+        {"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"], "SECRETS": make_test_secrets()}
+    )
     r = prod.test_client().get("/login", base_url="https://crm.example.test")
     assert "max-age=31536000" in r.headers["Strict-Transport-Security"]
 
@@ -84,8 +87,9 @@ def test_headers_on_errors_and_hsts_on_https(ui_app, anon):
 def test_session_cookie_flags(ui_app, team, anon):
     login(anon, team.sales_a.email, PASSWORD)
     assert ui_app.config["SESSION_COOKIE_HTTPONLY"] and ui_app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
-    prod = create_app({"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"],
-                       "SECRETS": make_test_secrets()})
+    prod = create_app(
+        {"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"], "SECRETS": make_test_secrets()}
+    )
     r = prod.test_client().get("/login", base_url="https://crm.example.test")
     cookie = r.headers["Set-Cookie"]
     assert cookie.startswith("__Host-leadchain=") and "Secure" in cookie and "HttpOnly" in cookie
@@ -104,8 +108,10 @@ def test_a_form_without_its_token_is_refused(ui_app, team, anon):
     with ui_app.app_context():
         assert db.session.get(User, team.sales_a.id).language == "de"
     # htmx sends it as a header only
-    assert client.post("/language", data={"language": "en"},
-                       headers={"X-CSRFToken": client.csrf_token()}).status_code == 302
+    assert (
+        client.post("/language", data={"language": "en"}, headers={"X-CSRFToken": client.csrf_token()}).status_code
+        == 302
+    )
 
 
 def test_every_ui_post_needs_the_token(ui_app):
@@ -143,8 +149,11 @@ def _everything(app) -> dict:
 
 
 def test_no_get_route_is_named_like_an_action():
-    suspicious = sorted(e for e, methods in ENDPOINTS.items()
-                        if "GET" in methods and methods == {"GET"} and ACTION.search(e.rpartition(".")[2]))
+    suspicious = sorted(
+        e
+        for e, methods in ENDPOINTS.items()
+        if "GET" in methods and methods == {"GET"} and ACTION.search(e.rpartition(".")[2])
+    )
     assert not suspicious, f"GET-only routes that sound like actions (make them POST): {suspicious}"
 
 
@@ -190,6 +199,7 @@ def test_ui_errors_are_html_pages_in_the_users_language(ui_app, team, anon):
 
 def test_catalogues_agree_and_have_no_empty_entries():
     from crm.ui import translations
+
     seen: dict[str, tuple[str, object]] = {}
     for info in pkgutil.iter_modules(translations.__path__):
         module = importlib.import_module(f"{translations.__name__}.{info.name}")
@@ -203,6 +213,7 @@ def test_catalogues_agree_and_have_no_empty_entries():
 def test_a_nul_character_in_a_query_or_form_is_a_400_page(ui_app, team, leads):
     """PostgreSQL refuses NUL in text: GET /leads?q=%00 was a 500 there (and fine on SQLite)."""
     from crm.models import Interaction
+
     client = signed_in(ui_app, team.sales_a)
     for url in ("/leads?q=%00", "/leads?q=a%00b", "/leads?source=%00", "/tasks?tab=%00", "/?x%00=1"):
         r = client.get(url)
@@ -224,8 +235,12 @@ def test_ids_beyond_an_integer_column_are_404_not_500(ui_app, team, leads):
     for bad in (2**31, 2**63, 10**30, "9" * 5000, "%D9%A1"):
         for url in (f"/leads/{bad}", f"/leads/{bad}/edit", f"/reports/{bad}/de.pdf"):
             assert client.get(url).status_code == 404, url
-        for url in (f"/leads/{bad}/notes", f"/tasks/{bad}/done", f"/leads/{leads.own}/merge/{bad}",
-                    f"/settings/users/{bad}/role"):
+        for url in (
+            f"/leads/{bad}/notes",
+            f"/tasks/{bad}/done",
+            f"/leads/{leads.own}/merge/{bad}",
+            f"/settings/users/{bad}/role",
+        ):
             assert client.submit(url, {"text": "x", "role": "sales"}).status_code == 404, url
     assert client.get(f"/leads/{2**31 - 1}").status_code == 404
     assert client.get(f"/leads/{leads.own}").status_code == 200

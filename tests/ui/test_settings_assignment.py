@@ -1,6 +1,7 @@
 """Settings → Lead assignment (admins): rules added, edited, ordered and deleted through the page, validated
 field by field (422, nothing stored), audited, German and English; the rules then decide who owns a lead
 posted through the API; managers see open tasks nobody owns under Tasks → Unassigned."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,9 +16,20 @@ from tests.conftest import API_KEY
 
 def _rules(app) -> list[tuple]:
     with app.app_context():
-        return [(r.name, r.position, r.languages, r.countries, r.postcode_prefixes, r.sources, r.rep_ids,
-                 r.match_rep_language, r.active)
-                for r in db.session.scalars(sa.select(AssignmentRule).order_by(AssignmentRule.position))]
+        return [
+            (
+                r.name,
+                r.position,
+                r.languages,
+                r.countries,
+                r.postcode_prefixes,
+                r.sources,
+                r.rep_ids,
+                r.match_rep_language,
+                r.active,
+            )
+            for r in db.session.scalars(sa.select(AssignmentRule).order_by(AssignmentRule.position))
+        ]
 
 
 def test_admin_adds_a_rule_and_a_new_lead_goes_by_it(ui_app, team, as_admin):
@@ -25,30 +37,52 @@ def test_admin_adds_a_rule_and_a_new_lead_goes_by_it(ui_app, team, as_admin):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "Lead-Zuweisung" in text and "Grundregel" in text and team.sales_a.name in text
-    r = as_admin.submit("/settings/assignment/rules", {
-        "name": "Partner Bayern", "active": "1", "languages": "de", "countries": "de, at",
-        "postcode_prefixes": "80 81", "sources": "Partner", "rep_ids": str(team.sales_b.id)})
+    r = as_admin.submit(
+        "/settings/assignment/rules",
+        {
+            "name": "Partner Bayern",
+            "active": "1",
+            "languages": "de",
+            "countries": "de, at",
+            "postcode_prefixes": "80 81",
+            "sources": "Partner",
+            "rep_ids": str(team.sales_b.id),
+        },
+    )
     assert r.status_code == 302
-    assert _rules(ui_app) == [("Partner Bayern", 1, ["de"], ["AT", "DE"], ["80", "81"], ["partner"],
-                               [team.sales_b.id], False, True)]
+    assert _rules(ui_app) == [
+        ("Partner Bayern", 1, ["de"], ["AT", "DE"], ["80", "81"], ["partner"], [team.sales_b.id], False, True)
+    ]
     with ui_app.app_context():
         entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "assignment_rule.create"))
         assert entry.actor == f"user:{team.admin.id}" and entry.after["name"] == "Partner Bayern"
     # A lead through the real API: the rule gives it to Bernd (the fallback's first turn would be Anna).
     api = ui_app.test_client()
-    r = api.post("/api/v1/leads", json={"first_name": "Sepp", "email": "sepp@brauerei-huber.de", "country": "DE",
-                                        "postal_code": "80331", "source": "partner"},
-                 headers={"Authorization": f"Bearer {API_KEY}"})
+    r = api.post(
+        "/api/v1/leads",
+        json={
+            "first_name": "Sepp",
+            "email": "sepp@brauerei-huber.de",
+            "country": "DE",
+            "postal_code": "80331",
+            "source": "partner",
+        },
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
     assert r.status_code in (200, 201, 202), r.get_json()
     with ui_app.app_context():
-        from crm.services import submissions
         from crm.models import LeadSubmission
+        from crm.services import submissions
+
         for sub_id in db.session.scalars(sa.select(LeadSubmission.id)):
             submissions.process(sub_id)
         lead = db.session.scalar(sa.select(Lead).where(Lead.email_key == "sepp@brauerei-huber.de"))
         assert lead.owner_id == team.sales_b.id
-        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.entity_id == lead.id,
-                                                             AuditEntry.action == "lead.assigned_automatically"))
+        entry = db.session.scalar(
+            sa.select(AuditEntry).where(
+                AuditEntry.entity_id == lead.id, AuditEntry.action == "lead.assigned_automatically"
+            )
+        )
         assert entry.actor == "assignment" and entry.after["rule"] == "Partner Bayern"
     # It shows on the lead's timeline.
     timeline = as_admin.get(f"/leads/{lead.id}").get_data(as_text=True)
@@ -57,21 +91,33 @@ def test_admin_adds_a_rule_and_a_new_lead_goes_by_it(ui_app, team, as_admin):
 
 
 def test_bad_rule_names_each_field_and_stores_nothing(ui_app, team, as_admin):
-    r = as_admin.submit("/settings/assignment/rules", {
-        "name": "", "languages": "fr", "countries": "Deutschland", "postcode_prefixes": "80-81!",
-        "sources": "web site!", "rep_ids": "²"})
+    r = as_admin.submit(
+        "/settings/assignment/rules",
+        {
+            "name": "",
+            "languages": "fr",
+            "countries": "Deutschland",
+            "postcode_prefixes": "80-81!",
+            "sources": "web site!",
+            "rep_ids": "²",
+        },
+    )
     assert r.status_code == 422
     page = r.get_data(as_text=True)
     for field in ("name", "languages", "countries", "postcode_prefixes", "sources", "rep_ids"):
         assert f'id="new-{field}-error"' in page, field
     assert "zweistellige ISO-Codes" in page and "Bitte geben Sie einen Namen" in page
-    assert 'value="Deutschland"' in page           # what was typed comes back
+    assert 'value="Deutschland"' in page  # what was typed comes back
     r = as_admin.submit("/settings/assignment/rules", {"name": "X", "rep_ids": "999999"})
     assert r.status_code == 422 and 'id="new-rep_ids-error"' in r.get_data(as_text=True)
     assert _rules(ui_app) == []
     with ui_app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
-            AuditEntry.entity_type == "assignment_rule")) == 0
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.entity_type == "assignment_rule")
+            )
+            == 0
+        )
 
 
 def test_edit_move_and_delete_are_audited(ui_app, team, as_admin):
@@ -79,8 +125,9 @@ def test_edit_move_and_delete_are_audited(ui_app, team, as_admin):
         assert as_admin.submit("/settings/assignment/rules", {"name": name, "active": "1"}).status_code == 302
     with ui_app.app_context():
         first, second = db.session.scalars(sa.select(AssignmentRule.id).order_by(AssignmentRule.position)).all()
-    r = as_admin.submit(f"/settings/assignment/rules/{first}", {"name": "Erste (EN)", "languages": "en",
-                                                               "match_rep_language": "1"})
+    r = as_admin.submit(
+        f"/settings/assignment/rules/{first}", {"name": "Erste (EN)", "languages": "en", "match_rep_language": "1"}
+    )
     assert r.status_code == 302
     assert _rules(ui_app)[0] == ("Erste (EN)", 1, ["en"], [], [], [], [], True, False)
     bad = as_admin.submit(f"/settings/assignment/rules/{first}", {"name": "x" * 101})
@@ -93,10 +140,18 @@ def test_edit_move_and_delete_are_audited(ui_app, team, as_admin):
     assert [(r[0], r[1]) for r in _rules(ui_app)] == [("Erste (EN)", 1)]
     assert as_admin.submit("/settings/assignment/rules/424242/delete").status_code == 404
     with ui_app.app_context():
-        actions = list(db.session.scalars(sa.select(AuditEntry.action).where(
-            AuditEntry.entity_type == "assignment_rule").order_by(AuditEntry.id)))
-    assert actions == ["assignment_rule.create", "assignment_rule.create", "assignment_rule.update",
-                       "assignment_rule.move", "assignment_rule.delete"]
+        actions = list(
+            db.session.scalars(
+                sa.select(AuditEntry.action).where(AuditEntry.entity_type == "assignment_rule").order_by(AuditEntry.id)
+            )
+        )
+    assert actions == [
+        "assignment_rule.create",
+        "assignment_rule.create",
+        "assignment_rule.update",
+        "assignment_rule.move",
+        "assignment_rule.delete",
+    ]
 
 
 def test_page_in_english_and_forbidden_to_others(ui_app, team, as_admin, as_manager, as_sales_a):
@@ -114,13 +169,34 @@ def test_page_in_english_and_forbidden_to_others(ui_app, team, as_admin, as_mana
 def test_managers_see_unowned_open_tasks_under_unassigned(ui_app, team, leads, as_manager, as_sales_a):
     with ui_app.app_context():
         now = utcnow()
-        db.session.add_all([
-            Task(lead_id=leads.unassigned, owner_id=None, kind="callback", title="Rückruf ohne Besitzer",
-                 due_at=now - timedelta(days=2), status=TaskStatus.OPEN),
-            Task(lead_id=leads.own, owner_id=team.sales_a.id, kind="callback", title="Rückruf von Anna",
-                 due_at=now - timedelta(days=1), status=TaskStatus.OPEN),
-            Task(lead_id=leads.unassigned, owner_id=None, kind="todo", title="Erledigt ohne Besitzer",
-                 status=TaskStatus.DONE, completed_at=now)])
+        db.session.add_all(
+            [
+                Task(
+                    lead_id=leads.unassigned,
+                    owner_id=None,
+                    kind="callback",
+                    title="Rückruf ohne Besitzer",
+                    due_at=now - timedelta(days=2),
+                    status=TaskStatus.OPEN,
+                ),
+                Task(
+                    lead_id=leads.own,
+                    owner_id=team.sales_a.id,
+                    kind="callback",
+                    title="Rückruf von Anna",
+                    due_at=now - timedelta(days=1),
+                    status=TaskStatus.OPEN,
+                ),
+                Task(
+                    lead_id=leads.unassigned,
+                    owner_id=None,
+                    kind="todo",
+                    title="Erledigt ohne Besitzer",
+                    status=TaskStatus.DONE,
+                    completed_at=now,
+                ),
+            ]
+        )
         db.session.commit()
     page = as_manager.get("/tasks?tab=unassigned").get_data(as_text=True)
     assert "Nicht zugewiesen" in page and 'href="/tasks?tab=unassigned"' in page
@@ -133,9 +209,12 @@ def test_managers_see_unowned_open_tasks_under_unassigned(ui_app, team, leads, a
 
 def test_assign_now_gives_old_unassigned_leads_and_their_open_tasks_an_owner(ui_app, team, leads, as_admin):
     with ui_app.app_context():
-        db.session.add_all([
-            Task(lead_id=leads.unassigned, owner_id=None, kind="callback", title="Rückruf", status=TaskStatus.OPEN),
-            Task(lead_id=leads.unassigned, owner_id=None, kind="todo", title="Alt", status=TaskStatus.DONE)])
+        db.session.add_all(
+            [
+                Task(lead_id=leads.unassigned, owner_id=None, kind="callback", title="Rückruf", status=TaskStatus.OPEN),
+                Task(lead_id=leads.unassigned, owner_id=None, kind="todo", title="Alt", status=TaskStatus.DONE),
+            ]
+        )
         db.session.commit()
     assert "1 Leads haben keinen Betreuer" in as_admin.get("/settings/assignment").get_data(as_text=True)
     r = as_admin.submit("/settings/assignment/apply")

@@ -1,4 +1,5 @@
 """GET /tasks and POST /tasks/<id>/done through the Flask test client: tabs, CSRF, ownership, htmx."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,14 +13,22 @@ def _tasks(app, team, leads) -> dict[str, int]:
     now = utcnow()
     with app.app_context():
         made = {
-            "late": Task(title="Angebot nachfassen", owner_id=team.sales_a.id, lead_id=leads.own,
-                         due_at=now - timedelta(hours=2)),
-            "soon": Task(title="Rückruf Olga", owner_id=team.sales_a.id, lead_id=leads.own,
-                         due_at=now + timedelta(minutes=5)),
-            "bernd": Task(title="Bernds Aufgabe", owner_id=team.sales_b.id, lead_id=leads.foreign,
-                          due_at=now - timedelta(hours=1)),
-            "finished": Task(title="Erledigte Sache", owner_id=team.sales_a.id, lead_id=leads.own,
-                             status=TaskStatus.DONE, completed_at=now - timedelta(hours=1)),
+            "late": Task(
+                title="Angebot nachfassen", owner_id=team.sales_a.id, lead_id=leads.own, due_at=now - timedelta(hours=2)
+            ),
+            "soon": Task(
+                title="Rückruf Olga", owner_id=team.sales_a.id, lead_id=leads.own, due_at=now + timedelta(minutes=5)
+            ),
+            "bernd": Task(
+                title="Bernds Aufgabe", owner_id=team.sales_b.id, lead_id=leads.foreign, due_at=now - timedelta(hours=1)
+            ),
+            "finished": Task(
+                title="Erledigte Sache",
+                owner_id=team.sales_a.id,
+                lead_id=leads.own,
+                status=TaskStatus.DONE,
+                completed_at=now - timedelta(hours=1),
+            ),
         }
         db.session.add_all(made.values())
         db.session.commit()
@@ -41,7 +50,7 @@ def test_tabs(ui_app, team, leads, as_sales_a):
     assert "Angebot nachfassen" in overdue and "Rückruf Olga" not in overdue
     done = as_sales_a.get("/tasks?tab=done&lang=en").get_data(as_text=True)
     assert "Erledigte Sache" in done and "Done at" in done and "Mark done" not in done
-    assert as_sales_a.get("/tasks?tab=nonsense").status_code == 200          # falls back to "mine"
+    assert as_sales_a.get("/tasks?tab=nonsense").status_code == 200  # falls back to "mine"
 
 
 def test_mark_done_with_csrf(ui_app, team, leads, as_sales_a):

@@ -6,6 +6,7 @@ The samples are not a hand list of today's texts: the chain's details are read f
 workflows/lead_chain.py, and the re-open decisions of crm/services/chain_reopen.py), the score factors
 come from running the real scoring model, and the consent proof from the real intake. A new detail in the
 workflow without a translation fails here."""
+
 from __future__ import annotations
 
 import ast
@@ -40,6 +41,7 @@ def render(lang: str, fn, *args):
 
 # ------------------------------------------------------------------------------------------- labels
 
+
 @pytest.mark.parametrize("kind", sorted(display.LABELS))
 def test_every_code_has_german_and_english_words(kind):
     german = catalogue("de")
@@ -48,16 +50,21 @@ def test_every_code_has_german_and_english_words(kind):
         de, en = render("de", display.label, kind, code), render("en", display.label, kind, code)
         assert en == msgid, (kind, code, en)
         assert de != en or en in SAME_IN_BOTH, f"{kind}.{code}: German {de!r} is the English"
-    assert render("de", display.label, kind, "something_new") == "something_new"     # unknown: as stored
+    assert render("de", display.label, kind, "something_new") == "something_new"  # unknown: as stored
     assert render("de", display.label, kind, None) == "–"
 
 
 def test_every_msgid_of_the_module_has_german():
     """Each _()/ngettext()/N_() text in crm/ui/display.py is in the catalogue."""
     tree = ast.parse((ROOT / "crm/ui/display.py").read_text())
-    ids = {node.args[0].value for node in ast.walk(tree)
-           if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "N_", "ngettext")
-           and node.args and isinstance(node.args[0], ast.Constant)}
+    ids = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) in ("_", "N_", "ngettext")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
     german = catalogue("de")
     assert len(ids) > 150
     assert sorted(i for i in ids if i not in german) == []
@@ -66,6 +73,7 @@ def test_every_msgid_of_the_module_has_german():
 def test_the_chains_stages_and_gate_reasons_are_all_known():
     from crm.services import compliance
     from workflows import lead_chain
+
     source = (ROOT / "crm/services/compliance.py").read_text()
     reasons = set(re.findall(r'GateDecision\((?:True|False), "(\w+)"', source))
     assert {"no_consent", "outside_hours", "score_below_threshold"} <= reasons
@@ -78,17 +86,33 @@ def test_the_chains_stages_and_gate_reasons_are_all_known():
 
 # A value for each expression the workflow formats into a detail (unparsed source -> sample values).
 SAMPLES = {
-    "self._attempts": ["2"], "result.status": ["no_answer", "busy", "voicemail", "completed", "failed"],
-    "placed.provider": ["retell"], "gate.reason": sorted(display.LABELS["gate_reason"]), "score.score": ["35"],
-    "kind": ["interested", "callback_requested", "not_interested"], "kind or result.status": ["interested", "completed"],
-    "stopped.reason": sorted(display.LABELS["stop_reason"]), "forward": ["lead-3f2a9c"],
-    "sent.reason": ["no email address", "address bounced", "do not contact"], "template": ["follow_up", "nurture"],
-    "_cause(e)": ["ProviderRejected: 429 Too Many Requests"], "step + 1": ["2"], "stage": ["nurturing"],
-    "submission_id": ["7"], "result.outcome": ["created", "duplicate"], "placed.refused": ["outside_hours"],
-    "until:%Y-%m-%d %H:%M": ["2026-12-07 09:00"], "result.previous_stage": ["booked"],
-    "reason": ["asked not to be contacted", "ended 3 days ago; re-opened only 30 days after the end",
-               "an appointment is still ahead", "new form fill 40 days after the end"],
-    "int(since.total_seconds() // 86400)": ["3"], "reopen_after_days": ["30"],
+    "self._attempts": ["2"],
+    "result.status": ["no_answer", "busy", "voicemail", "completed", "failed"],
+    "placed.provider": ["retell"],
+    "gate.reason": sorted(display.LABELS["gate_reason"]),
+    "score.score": ["35"],
+    "kind": ["interested", "callback_requested", "not_interested"],
+    "kind or result.status": ["interested", "completed"],
+    "stopped.reason": sorted(display.LABELS["stop_reason"]),
+    "forward": ["lead-3f2a9c"],
+    "sent.reason": ["no email address", "address bounced", "do not contact"],
+    "template": ["follow_up", "nurture"],
+    "_cause(e)": ["ProviderRejected: 429 Too Many Requests"],
+    "step + 1": ["2"],
+    "stage": ["nurturing"],
+    "submission_id": ["7"],
+    "result.outcome": ["created", "duplicate"],
+    "placed.refused": ["outside_hours"],
+    "until:%Y-%m-%d %H:%M": ["2026-12-07 09:00"],
+    "result.previous_stage": ["booked"],
+    "reason": [
+        "asked not to be contacted",
+        "ended 3 days ago; re-opened only 30 days after the end",
+        "an appointment is still ahead",
+        "new form fill 40 days after the end",
+    ],
+    "int(since.total_seconds() // 86400)": ["3"],
+    "reopen_after_days": ["30"],
 }
 DETAIL_ARG = {"_timeline": 1, "_set_stage": 1, "_finish": 1, "_record": 1, "_sleep": 2, "_qualify": 0}
 
@@ -124,7 +148,7 @@ def chain_details() -> list[tuple[str, str, list[str]]]:
             continue
         arg = node.args[index]
         if isinstance(arg, ast.Name) and arg.id in ("detail", "next_step", "reason"):
-            continue                        # passed through from a caller whose literal is collected there
+            continue  # passed through from a caller whose literal is collected there
         if isinstance(arg, ast.BoolOp) and ast.unparse(arg) == "next_step or ''":
             continue
         stage = node.args[0].value if node.func.attr != "_qualify" and isinstance(node.args[0], ast.Constant) else None
@@ -148,23 +172,33 @@ def test_every_chain_detail_reads_in_german_and_english(stage, detail, literals)
     assert de and en and de != en, (detail, de, en)
     left = {w for w in _english_words(literals) - GERMAN_TOO if re.search(rf"\b{w}\b", de.lower())}
     assert not left, f"{detail!r} in German is {de!r}: English {sorted(left)} left"
-    assert not re.search(r"\b[a-z]+_[a-z_]+\b", de), f"a code in {de!r}"      # no_answer, outside_hours, ...
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", de), f"a code in {de!r}"  # no_answer, outside_hours, ...
 
 
 def test_details_with_their_values():
     assert render("de", display.chain_text, "call", "attempt 2: no_answer") == "Versuch 2: Nicht erreicht"
     assert render("en", display.chain_text, "call", "attempt 2: no_answer") == "attempt 2: No answer"
-    assert render("de", display.chain_text, "gate", "no call: no_consent (score 35)") == \
-        "kein Anruf: keine Einwilligung in Anrufe (Score 35)"
-    assert render("de", display.chain_text, "handed_over", "interested: handed to the owner") == \
-        "Interessiert: an den Betreuer übergeben"
-    assert render("de", display.chain_text, "paused", "paused in waiting_for_retry") == \
-        "pausiert in „Wartet auf den nächsten Versuch“"
-    assert render("en", display.chain_text, "call", "no conversation after 1 attempts: email path") == \
-        "no conversation after 1 attempt: continuing by email"
+    assert (
+        render("de", display.chain_text, "gate", "no call: no_consent (score 35)")
+        == "kein Anruf: keine Einwilligung in Anrufe (Score 35)"
+    )
+    assert (
+        render("de", display.chain_text, "handed_over", "interested: handed to the owner")
+        == "Interessiert: an den Betreuer übergeben"
+    )
+    assert (
+        render("de", display.chain_text, "paused", "paused in waiting_for_retry")
+        == "pausiert in „Wartet auf den nächsten Versuch“"
+    )
+    assert (
+        render("en", display.chain_text, "call", "no conversation after 1 attempts: email path")
+        == "no conversation after 1 attempt: continuing by email"
+    )
     # an error text from a provider stays as it was written (it is not ours to translate)
-    assert render("de", display.chain_text, "email", "follow_up not sent: ProviderRejected: 400 bad") == \
-        "Nachfass-E-Mail nicht gesendet: ProviderRejected: 400 bad"
+    assert (
+        render("de", display.chain_text, "email", "follow_up not sent: ProviderRejected: 400 bad")
+        == "Nachfass-E-Mail nicht gesendet: ProviderRejected: 400 bad"
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -174,7 +208,7 @@ def test_any_detail_is_shown_never_an_error(stage, detail):
         shown = render(lang, display.chain_text, stage, detail)
         assert isinstance(shown, str)
         if detail and display.match_rule(detail) is None:
-            assert shown == detail.strip()       # unknown: verbatim
+            assert shown == detail.strip()  # unknown: verbatim
 
 
 def test_unknown_details_stay_verbatim():
@@ -184,48 +218,86 @@ def test_unknown_details_stay_verbatim():
 
 # ------------------------------------------------------------------------------------- score factors
 
+
 def _every_factor() -> list[scoring.Factor]:
     rules = scoring.load_rules()
     keyword = next(iter(rules.interest_keywords))
     outcomes = tuple(sorted(rules.call_outcomes)) + ("no_answer",)
-    facts = [scoring.LeadFacts(source=source, has_phone=True, has_email=True, has_company=True, has_full_name=True,
-                               email_domain=domain, phone_consent=True, email_consent=True, interest_text=interest,
-                               engagement=scoring.Engagement(opens=3, clicks=1, call_outcomes=outcomes),
-                               note_text=f"Bitte {keyword} anbieten")
-             for source, domain, interest in (("website", "firma.example", "Angebot"),
-                                              ("api-crm-sync", "gmail.com", None),
-                                              ("somewhere-new", None, None), ("", None, None))]
+    facts = [
+        scoring.LeadFacts(
+            source=source,
+            has_phone=True,
+            has_email=True,
+            has_company=True,
+            has_full_name=True,
+            email_domain=domain,
+            phone_consent=True,
+            email_consent=True,
+            interest_text=interest,
+            engagement=scoring.Engagement(opens=3, clicks=1, call_outcomes=outcomes),
+            note_text=f"Bitte {keyword} anbieten",
+        )
+        for source, domain, interest in (
+            ("website", "firma.example", "Angebot"),
+            ("api-crm-sync", "gmail.com", None),
+            ("somewhere-new", None, None),
+            ("", None, None),
+        )
+    ]
     return [f for fact in facts for f in scoring.compute(fact, rules).factors]
 
 
 def test_every_score_factor_has_german_and_english_words():
     factors = _every_factor()
-    rules_keywords = set(scoring.load_rules().interest_keywords)      # the matched word is quoted as it is
+    rules_keywords = set(scoring.load_rules().interest_keywords)  # the matched word is quoted as it is
     names = {f.name for f in factors}
-    assert {"source", "has_phone", "business_domain", "freemail_domain", "phone_consent", "stated_interest",
-            "email_opens", "email_clicks"} <= names and any(n.startswith("call:") for n in names)
+    assert {
+        "source",
+        "has_phone",
+        "business_domain",
+        "freemail_domain",
+        "phone_consent",
+        "stated_interest",
+        "email_opens",
+        "email_clicks",
+    } <= names and any(n.startswith("call:") for n in names)
     for f in factors:
         name_de, name_en = render("de", display.factor_name, f.name), render("en", display.factor_name, f.name)
         assert name_de != f.name and name_en != f.name and (name_de != name_en or name_en in SAME_IN_BOTH), f.name
         assert "_" not in name_de, name_de
         detail_de = render("de", display.factor_detail, f.name, f.detail)
         if f.name.endswith("_domain"):
-            assert detail_de == f.detail                # a domain name is shown as it is
+            assert detail_de == f.detail  # a domain name is shown as it is
             continue
-        english = {w for w in re.findall(r"[a-z]{4,}", f.detail)
-                   if w not in ("website", "sync", "somewhere") and w not in f.detail.split(" (")[0].split("-")
-                   and w not in rules_keywords}
+        english = {
+            w
+            for w in re.findall(r"[a-z]{4,}", f.detail)
+            if w not in ("website", "sync", "somewhere")
+            and w not in f.detail.split(" (")[0].split("-")
+            and w not in rules_keywords
+        }
         left = {w for w in english if re.search(rf"\b{w}\b", detail_de)}
         assert not left, f"{f.name}: {f.detail!r} in German is {detail_de!r}"
 
 
 # --------------------------------------------------------------- consent, tasks, actors and the audit log
 
+
 def test_consent_proof_from_the_real_intake_reads_in_german(app):
     from crm.models import ConsentRecord
-    r = post_signed(app.test_client(), "website", {"first_name": "Erika", "last_name": "Muster",
-                                                    "email": "erika@muster.example", "phone": "+4930231250",
-                                                    "phone_consent": "ja"}, WEBHOOK_SECRETS[0])
+
+    r = post_signed(
+        app.test_client(),
+        "website",
+        {
+            "first_name": "Erika",
+            "last_name": "Muster",
+            "email": "erika@muster.example",
+            "phone": "+4930231250",
+            "phone_consent": "ja",
+        },
+        WEBHOOK_SECRETS[0],
+    )
     process(app, r)
     with app.app_context():
         proof = db.session.scalar(sa.select(ConsentRecord.proof_text))
@@ -233,8 +305,10 @@ def test_consent_proof_from_the_real_intake_reads_in_german(app):
         assert display.consent_proof(proof) == "website: Einwilligungsfeld beantwortet mit „ja“"
     with app.test_request_context("/?lang=en"):
         assert display.consent_proof(proof) == "website: consent field answered “ja”"
-    assert render("de", display.consent_proof, "Messe Hannover (recorded by Anna Admin, user 4)") == \
-        "Messe Hannover (erfasst von Anna Admin)"
+    assert (
+        render("de", display.consent_proof, "Messe Hannover (recorded by Anna Admin, user 4)")
+        == "Messe Hannover (erfasst von Anna Admin)"
+    )
     assert render("de", display.consent_proof, "unterschriebenes Formular") == "unterschriebenes Formular"
 
 
@@ -249,9 +323,10 @@ def test_the_chains_task_titles_and_a_reps_own():
 
 def test_actors_and_audit_rows_in_words(app):
     from tests.ui.conftest import create_team
+
     team = create_team(app)
     with app.test_request_context("/?lang=de"):
-        assert display.actor(f"user:{team.admin.id}") == team.admin.name         # settings: "gespeichert von user:2"
+        assert display.actor(f"user:{team.admin.id}") == team.admin.name  # settings: "gespeichert von user:2"
         assert display.actor(f"ui:{team.sales_a.id}") == team.sales_a.name
         assert display.actor("chain") == "der Kette" and display.actor("system:call-gate") == "der Anrufprüfung"
         assert display.actor("voice-bridge:call_123") == "dem Sprachassistenten"
@@ -261,13 +336,28 @@ def test_actors_and_audit_rows_in_words(app):
         assert display.audit_title("lead.something_new") == "Änderung protokolliert"
         lines = display.audit_lines("lead.assigned", {"owner_id": (None, team.sales_a.id)})
         assert lines == [f"Betreuer: – → {team.sales_a.name}"]
-        lines = display.audit_lines("lead.qualification", {}, {"qualification": {
-            "need": "5 Standorte", "timing": "Q3", "decision_maker": "yes", "call_id": "c1", "updated_at": "x"}})
+        lines = display.audit_lines(
+            "lead.qualification",
+            {},
+            {
+                "qualification": {
+                    "need": "5 Standorte",
+                    "timing": "Q3",
+                    "decision_maker": "yes",
+                    "call_id": "c1",
+                    "updated_at": "x",
+                }
+            },
+        )
         assert lines == ["Qualifizierung: Bedarf: 5 Standorte; Zeitrahmen: Q3; Entscheider: ja"]
         lines = display.audit_lines("lead.scored", {"priority": ("warm", "hot"), "tags": (["warm"], ["hot", "b2b"])})
         assert lines == ["Priorität: Warm → Heiß", "Schlagwörter: Warm → Heiß, B2B"]
-        lines = display.audit_lines("call.refused", {}, {"reason": "outside_hours", "detail": "Sat 22:00 in ...",
-                                                         "next_window_start": "2026-12-07T08:00:00+00:00"})
+        lines = display.audit_lines(
+            "call.refused",
+            {},
+            {"reason": "outside_hours", "detail": "Sat 22:00 in ...", "next_window_start": "2026-12-07T08:00:00+00:00"},
+        )
         assert lines == ["Grund: außerhalb der Anrufzeiten · nächstes Anruffenster 07.12.26, 09:00"]
-        assert display.audit_lines("lead.do_not_contact", {"do_not_contact": (False, True)}) == \
-            ["Nicht kontaktieren: nein → ja"]
+        assert display.audit_lines("lead.do_not_contact", {"do_not_contact": (False, True)}) == [
+            "Nicht kontaktieren: nein → ja"
+        ]

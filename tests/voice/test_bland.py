@@ -4,6 +4,7 @@ receiving the sandbox's signed post-call webhooks over HTTP, on SQLite and Postg
 The expected values are computed here from the personas and from docs/providers.md §3 (minutes, seconds,
 dollars), not with the adapter's own helpers.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -26,8 +27,17 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm.extensions import db
-from crm.models import (Campaign, Channel, ConsentRecord, Interaction, InteractionKind, LegalBasis, Lead,
-                        SideEffect, WebhookDelivery)
+from crm.models import (
+    Campaign,
+    Channel,
+    ConsentRecord,
+    Interaction,
+    InteractionKind,
+    Lead,
+    LegalBasis,
+    SideEffect,
+    WebhookDelivery,
+)
 from crm.webhooks import provider_common
 from tests.conftest import WEBHOOK_SECRETS, make_test_secrets
 from tests.fakes import FakeEmailSender
@@ -45,6 +55,7 @@ PATHWAY = "3f1c2b8e-0d4a-4c55-9a5e-bland-pathway"
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
 
 def hex_sig(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -67,58 +78,108 @@ def seed_lead(app, phone: str) -> int:
     region = "DE" if phone.startswith("+49") else "US"
 
     def add():
-        lead = Lead(first_name="Jürgen", last_name="Weber", company="Kfz-Werkstatt Krause GmbH", phone_e164=phone,
-                    phone_region=region, phone_timezone="Europe/Berlin" if region == "DE" else "America/Los_Angeles",
-                    phone_status="valid", source="website", score=80, tags=[],
-                    language="de" if region == "DE" else "en")
+        lead = Lead(
+            first_name="Jürgen",
+            last_name="Weber",
+            company="Kfz-Werkstatt Krause GmbH",
+            phone_e164=phone,
+            phone_region=region,
+            phone_timezone="Europe/Berlin" if region == "DE" else "America/Los_Angeles",
+            phone_status="valid",
+            source="website",
+            score=80,
+            tags=[],
+            language="de" if region == "DE" else "en",
+        )
         db.session.add(lead)
         db.session.flush()
-        db.session.add(ConsentRecord(lead_id=lead.id, channel=Channel.PHONE, legal_basis=LegalBasis.EXPRESS_CONSENT,
-                                     source="website", proof_text="form", proof_key=f"k-{lead.id}",
-                                     given_at=datetime.now(timezone.utc) - timedelta(days=1)))
+        db.session.add(
+            ConsentRecord(
+                lead_id=lead.id,
+                channel=Channel.PHONE,
+                legal_basis=LegalBasis.EXPRESS_CONSENT,
+                source="website",
+                proof_text="form",
+                proof_key=f"k-{lead.id}",
+                given_at=datetime.now(UTC) - timedelta(days=1),
+            )
+        )
         db.session.commit()
         return lead.id
+
     return in_db(app, add)
 
 
 def seed_campaign(app) -> None:
-    in_db(app, lambda: (db.session.add(Campaign(name="bland", provider="bland", agent_id=PATHWAY,
-                                                from_number="+4930555000", is_default=True)),
-                        db.session.commit()))
+    in_db(
+        app,
+        lambda: (
+            db.session.add(
+                Campaign(name="bland", provider="bland", agent_id=PATHWAY, from_number="+4930555000", is_default=True)
+            ),
+            db.session.commit(),
+        ),
+    )
 
 
 def the_call(app, call_id: str) -> Interaction:
-    return in_db(app, lambda: db.session.scalars(sa.select(Interaction).where(
-        Interaction.provider == "bland", Interaction.provider_ref == call_id)).one())
+    return in_db(
+        app,
+        lambda: db.session.scalars(
+            sa.select(Interaction).where(Interaction.provider == "bland", Interaction.provider_ref == call_id)
+        ).one(),
+    )
 
 
 def bland_deliveries(app) -> int:
-    return in_db(app, lambda: db.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery).where(
-        WebhookDelivery.source == "provider:bland")))
+    return in_db(
+        app,
+        lambda: db.session.scalar(
+            sa.select(sa.func.count()).select_from(WebhookDelivery).where(WebhookDelivery.source == "provider:bland")
+        ),
+    )
 
 
 def call_count(app) -> int:
-    return in_db(app, lambda: db.session.scalar(sa.select(sa.func.count()).select_from(Interaction).where(
-        Interaction.kind == InteractionKind.CALL)))
+    return in_db(
+        app,
+        lambda: db.session.scalar(
+            sa.select(sa.func.count()).select_from(Interaction).where(Interaction.kind == InteractionKind.CALL)
+        ),
+    )
 
 
 def expected_record(persona: personas.Persona, language: str) -> dict:
     """What the CRM must hold once a persona's call is over (from the persona, in our units)."""
     connected = bool(persona.transcript[language])
-    return {"status": "ended", "outcome": persona.classification or persona.end_status,
-            "duration_s": persona.duration_s, "sentiment": persona.sentiment if connected else None,
-            "cost_cents": (-(-persona.duration_s // 60)) * personas.CENTS_PER_MINUTE,
-            "summary": persona.summary[language] or None,
-            "transcript": [list(t) for t in persona.transcript[language]],
-            "end_status": persona.end_status, "answered": persona.answered, "final": True}
+    return {
+        "status": "ended",
+        "outcome": persona.classification or persona.end_status,
+        "duration_s": persona.duration_s,
+        "sentiment": persona.sentiment if connected else None,
+        "cost_cents": (-(-persona.duration_s // 60)) * personas.CENTS_PER_MINUTE,
+        "summary": persona.summary[language] or None,
+        "transcript": [list(t) for t in persona.transcript[language]],
+        "end_status": persona.end_status,
+        "answered": persona.answered,
+        "final": True,
+    }
 
 
 def record_of(call: Interaction) -> dict:
     data = call.data or {}
-    return {"status": call.status, "outcome": call.outcome, "duration_s": call.duration_s,
-            "sentiment": call.sentiment, "cost_cents": call.cost_cents, "summary": call.summary,
-            "transcript": [[t["speaker"], t["text"]] for t in call.transcript or []],
-            "end_status": data.get("end_status"), "answered": data.get("answered"), "final": data.get("final")}
+    return {
+        "status": call.status,
+        "outcome": call.outcome,
+        "duration_s": call.duration_s,
+        "sentiment": call.sentiment,
+        "cost_cents": call.cost_cents,
+        "summary": call.summary,
+        "transcript": [[t["speaker"], t["text"]] for t in call.transcript or []],
+        "end_status": data.get("end_status"),
+        "answered": data.get("answered"),
+        "final": data.get("final"),
+    }
 
 
 @pytest.fixture
@@ -131,6 +192,7 @@ def told(monkeypatch):
         with lock:
             seen.append((chain_id, result))
         return "update"
+
     monkeypatch.setattr(provider_common, "deliver_call_result", record)
     return seen
 
@@ -161,7 +223,7 @@ class Env:
 def bland(app, crm_server, sandbox, told):  # noqa: F811
     app.config["SANDBOX_URL"] = sandbox.url
     app.config["LEADCHAIN_GATE_POLICY"] = always_open_policy()
-    key, base_url = provider_settings(app, "bland")     # keyless sandbox mode: the sandbox's key and URL
+    key, base_url = provider_settings(app, "bland")  # keyless sandbox mode: the sandbox's key and URL
     provider = BlandProvider(api_key=key, base_url=base_url, webhook_url=f"{crm_server.url}/webhooks/bland")
     app.config["LEADCHAIN_PROVIDER_FACTORY"] = lambda _app: ProviderRegistry({"bland": provider})
     seed_campaign(app)
@@ -171,17 +233,25 @@ def bland(app, crm_server, sandbox, told):  # noqa: F811
 
 # ------------------------------------------------------------------------------------------ the API
 
+
 def test_place_and_fetch_with_units(bland):
     # The factory's keyless sandbox mode: the sandbox's key, the base URL under the sandbox's /bland.
     assert provider_settings(bland.app, "bland") == (SANDBOX_KEY, f"{bland.box.url}/bland")
-    bland.sandbox.config.step_s = 0.5         # time to look at the call while it is still queued
+    bland.sandbox.config.step_s = 0.5  # time to look at the call while it is still queued
     phone = number(0)
-    request = CallRequest(lead_id=1, chain_id="chain-x", idempotency_key="chain-x:call:0:1", to_number=phone,
-                          language="de", variables={"first_name": "Jürgen"}, agent_id=PATHWAY,
-                          from_number="+4930555000")
+    request = CallRequest(
+        lead_id=1,
+        chain_id="chain-x",
+        idempotency_key="chain-x:call:0:1",
+        to_number=phone,
+        language="de",
+        variables={"first_name": "Jürgen"},
+        agent_id=PATHWAY,
+        from_number="+4930555000",
+    )
     placed = bland.provider.place_call(request)
     assert placed.provider == "bland" and placed.call_id
-    assert bland.provider.get_call(placed.call_id) is None          # queued: not ended yet
+    assert bland.provider.get_call(placed.call_id) is None  # queued: not ended yet
 
     sent = bland.sandbox.state.get("bland", placed.call_id).request
     assert sent["phone_number"] == phone and sent["from"] == "+4930555000" and sent["pathway_id"] == PATHWAY
@@ -204,8 +274,9 @@ def test_place_and_fetch_with_units(bland):
     event = event_from_details({**raw, "corrected_duration": None, "call_length": 3.45, "price": 0.31})
     assert (event.duration_s, event.cost_cents) == (207, 31)
 
-    listed = httpx.get(f"{bland.box.url}/bland/v1/calls", params={"to_number": phone},
-                       headers={"authorization": SANDBOX_KEY}).json()
+    listed = httpx.get(
+        f"{bland.box.url}/bland/v1/calls", params={"to_number": phone}, headers={"authorization": SANDBOX_KEY}
+    ).json()
     assert listed["count"] == 1 and listed["calls"][0]["call_id"] == placed.call_id
     assert bland.provider.find_call("chain-x:call:0:1").call_id == placed.call_id
     assert bland.provider.find_call("chain-x:call:0:2") is None
@@ -216,12 +287,18 @@ def test_place_and_fetch_with_units(bland):
     bland.idle()
     crm_hook = f"{bland.crm.url}/webhooks/bland"
     assert [(json.loads(d.body)["call_id"], d.url, d.attempts) for d in bland.sandbox.dispatcher.sent] == [
-        (placed.call_id, crm_hook, [200]), (other.call_id, crm_hook, [200])]
+        (placed.call_id, crm_hook, [200]),
+        (other.call_id, crm_hook, [200]),
+    ]
 
     # The key goes raw in `authorization`: "Bearer <key>" and no key are refused, and so is a wrong key.
     url = f"{bland.box.url}/bland/v1/calls"
-    assert httpx.post(url, json={"phone_number": number(1), "task": "hi"},
-                      headers={"authorization": f"Bearer {SANDBOX_KEY}"}).status_code == 401
+    assert (
+        httpx.post(
+            url, json={"phone_number": number(1), "task": "hi"}, headers={"authorization": f"Bearer {SANDBOX_KEY}"}
+        ).status_code
+        == 401
+    )
     assert httpx.get(url).status_code == 401
     wrong = BlandProvider(api_key="nope", base_url=f"{bland.box.url}/bland")
     with pytest.raises(ProviderRejected, match="401"):
@@ -234,8 +311,9 @@ def test_errors_map_to_rejected_and_unavailable_without_retrying_the_post(bland)
     with pytest.raises(ProviderRejected, match="phone_number"):
         bland.provider.place_call(CallRequest(1, "c", "c:call:0:1", "", "de"))
     before = state.create_requests["bland"]
-    r = httpx.post(f"{bland.box.url}/sandbox/faults", json={"provider": "bland", "status": 429, "count": 1,
-                                                            "retry_after_s": 7})
+    r = httpx.post(
+        f"{bland.box.url}/sandbox/faults", json={"provider": "bland", "status": 429, "count": 1, "retry_after_s": 7}
+    )
     assert r.status_code == 200
     with pytest.raises(ProviderUnavailable) as caught:
         bland.provider.place_call(CallRequest(1, "c", "c:call:0:1", number(1), "de"))
@@ -243,7 +321,7 @@ def test_errors_map_to_rejected_and_unavailable_without_retrying_the_post(bland)
     httpx.post(f"{bland.box.url}/sandbox/faults", json={"provider": "bland", "status": 503, "count": 1})
     with pytest.raises(ProviderUnavailable, match="503"):
         bland.provider.place_call(CallRequest(1, "c", "c:call:0:1", number(1), "de"))
-    assert state.create_requests["bland"] == before + 2      # one POST per attempt: no hidden retries
+    assert state.create_requests["bland"] == before + 2  # one POST per attempt: no hidden retries
     assert state.created.get("bland", 0) == 0
     closed = BlandProvider(api_key=SANDBOX_KEY, base_url="http://127.0.0.1:9")
     with pytest.raises(ProviderUnavailable):
@@ -255,19 +333,23 @@ def test_errors_map_to_rejected_and_unavailable_without_retrying_the_post(bland)
     lead_id = seed_lead(bland.app, number(8))
     key = f"chain-{uuid.uuid4().hex[:8]}:call:0:1"
     # Attempt 1 fails on a 503 (Temporal will retry the activity)...
-    httpx.post(f"{bland.box.url}/sandbox/faults", json={"provider": "bland", "status": 503, "count": 1,
-                                                        "retry_after_s": 2})
+    httpx.post(
+        f"{bland.box.url}/sandbox/faults", json={"provider": "bland", "status": 503, "count": 1, "retry_after_s": 2}
+    )
     with pytest.raises(ApplicationError) as caught:
         bland.place(lead_id, key)
     assert caught.value.type == "ProviderUnavailable" and caught.value.next_retry_delay == timedelta(seconds=2)
+
     # ...attempt 2 counts itself in the ledger and its dial reaches Bland, but the worker dies there...
     def count_attempt():
         db.session.scalars(sa.select(SideEffect).where(SideEffect.key == key)).one().attempts += 1
         db.session.commit()
+
     in_db(bland.app, count_attempt)
     lead_phone = in_db(bland.app, lambda: db.session.get(Lead, lead_id).phone_e164)
-    dialled = bland.provider.place_call(CallRequest(lead_id, key.split(":")[0], key, lead_phone, "de",
-                                                    agent_id=PATHWAY))
+    dialled = bland.provider.place_call(
+        CallRequest(lead_id, key.split(":")[0], key, lead_phone, "de", agent_id=PATHWAY)
+    )
     # ... and the next attempt looks the call up by our key rather than dialling again.
     placed = bland.place(lead_id, key, attempt=3)
     assert placed.call_id == dialled.call_id
@@ -279,6 +361,7 @@ def test_errors_map_to_rejected_and_unavailable_without_retrying_the_post(bland)
 
 # ------------------------------------------------------------------------------------------ personas to the CRM
 
+
 def test_every_persona_reaches_the_crm(bland, told):
     def dial(digit: int):
         region = "DE" if digit % 2 == 0 else "US"
@@ -286,7 +369,8 @@ def test_every_persona_reaches_the_crm(bland, told):
         call = bland.place(lead_id)
         assert call.provider == "bland" and not call.refused
         return digit, (lead_id, call.call_id, "de" if region == "DE" else "en")
-    with ThreadPoolExecutor(max_workers=5) as pool:   # activities run on worker threads side by side
+
+    with ThreadPoolExecutor(max_workers=5) as pool:  # activities run on worker threads side by side
         placed = dict(pool.map(dial, range(10)))
     bland.idle()
     assert all(d.attempts[-1] == 200 for d in bland.sandbox.dispatcher.sent)
@@ -295,28 +379,56 @@ def test_every_persona_reaches_the_crm(bland, told):
         call = the_call(bland.app, call_id)
         assert call.lead_id == lead_id
         assert record_of(call) == expected_record(persona, language), persona.name
-        expected = CallResult("bland", call_id, f"bland:{call_id}", persona.answered, persona.end_status,
-                              persona.classification, persona.duration_s)
+        expected = CallResult(
+            "bland",
+            call_id,
+            f"bland:{call_id}",
+            persona.answered,
+            persona.end_status,
+            persona.classification,
+            persona.duration_s,
+        )
         assert [r for _, r in told if r.call_id == call_id] == [expected], persona.name
-        assert bland.provider.get_call(call_id) == expected      # the poll path agrees with the webhook
+        assert bland.provider.get_call(call_id) == expected  # the poll path agrees with the webhook
     assert bland_deliveries(bland.app) == 10 and call_count(bland.app) == 10
 
 
 # ------------------------------------------------------------------------------------------ webhook security
 
+
 def _hand_made(call_id: str, lead_id: int) -> bytes:
-    details = {"call_id": call_id, "c_id": call_id, "status": "completed", "completed": True,
-               "answered_by": "human", "call_length": 3.45, "corrected_duration": "207", "to": "+14155550123",
-               "from": "+14155550100", "concatenated_transcript": "assistant: Hi Dana. \n user: Hi Alex",
-               "transcripts": [{"id": 1, "created_at": "2026-01-05T17:00:41+00:00", "text": "Hi Dana.",
-                                "user": "assistant", "c_id": call_id},
-                               {"id": 2, "created_at": "2026-01-05T17:00:44+00:00", "text": "Hi Alex",
-                                "user": "user", "c_id": call_id}],
-               "summary": "Dana agreed to a demo; appointment booked for Tuesday 3pm.",
-               "recording_url": "https://example.invalid/r.mp3", "price": 0.31, "variables": {},
-               "metadata": {"lead_id": str(lead_id), "chain_id": "", "idempotency_key": ""},
-               "request_data": {}, "error_message": None, "call_ended_by": "USER",
-               "started_at": "2026-01-05T17:00:40+00:00", "end_at": "2026-01-05T17:04:07+00:00"}
+    details = {
+        "call_id": call_id,
+        "c_id": call_id,
+        "status": "completed",
+        "completed": True,
+        "answered_by": "human",
+        "call_length": 3.45,
+        "corrected_duration": "207",
+        "to": "+14155550123",
+        "from": "+14155550100",
+        "concatenated_transcript": "assistant: Hi Dana. \n user: Hi Alex",
+        "transcripts": [
+            {
+                "id": 1,
+                "created_at": "2026-01-05T17:00:41+00:00",
+                "text": "Hi Dana.",
+                "user": "assistant",
+                "c_id": call_id,
+            },
+            {"id": 2, "created_at": "2026-01-05T17:00:44+00:00", "text": "Hi Alex", "user": "user", "c_id": call_id},
+        ],
+        "summary": "Dana agreed to a demo; appointment booked for Tuesday 3pm.",
+        "recording_url": "https://example.invalid/r.mp3",
+        "price": 0.31,
+        "variables": {},
+        "metadata": {"lead_id": str(lead_id), "chain_id": "", "idempotency_key": ""},
+        "request_data": {},
+        "error_message": None,
+        "call_ended_by": "USER",
+        "started_at": "2026-01-05T17:00:40+00:00",
+        "end_at": "2026-01-05T17:04:07+00:00",
+    }
     return json.dumps(details, separators=(",", ":")).encode()
 
 
@@ -328,17 +440,20 @@ def test_bad_signatures_store_nothing(bland):
     good = hex_sig(SIGNING_SECRET, body)
     flipped = body.replace(b'"207"', b'"208"')
     assert len(flipped) == len(body) and flipped != body
-    attempts = [({}, body),                                                      # missing
-                ({"X-Webhook-Signature": hex_sig("not-the-secret", body)}, body),  # forged
-                ({"X-Webhook-Signature": good}, flipped),                          # 1 byte changed
-                ({"X-Webhook-Signature": good[:-1]}, body),                        # truncated
-                ({"X-Webhook-Signature": "ü".encode()}, body)]
+    attempts = [
+        ({}, body),  # missing
+        ({"X-Webhook-Signature": hex_sig("not-the-secret", body)}, body),  # forged
+        ({"X-Webhook-Signature": good}, flipped),  # 1 byte changed
+        ({"X-Webhook-Signature": good[:-1]}, body),  # truncated
+        ({"X-Webhook-Signature": "ü".encode()}, body),
+    ]
     for headers, content in attempts:
         r = httpx.post(url, content=content, headers={"Content-Type": "application/json", **headers})
         assert r.status_code == 401, headers
     signed_garbage = b"{not json"
-    r = httpx.post(url, content=signed_garbage,
-                   headers={"X-Webhook-Signature": hex_sig(SIGNING_SECRET, signed_garbage)})
+    r = httpx.post(
+        url, content=signed_garbage, headers={"X-Webhook-Signature": hex_sig(SIGNING_SECRET, signed_garbage)}
+    )
     assert r.status_code == 400
     assert bland_deliveries(bland.app) == 0 and call_count(bland.app) == 0
     # The control: the same body, rightly signed, is stored (so the 401s were the signature's doing).
@@ -382,13 +497,19 @@ def test_duplicated_reordered_and_replayed_webhooks_end_like_a_clean_run(bland, 
     # Later: Bland's own resend (same bytes, same signature: there is no timestamp), then a replay of
     # the captured request by anyone. Both are answered as the first time and change nothing.
     deliveries_before = bland_deliveries(bland.app)
-    r = httpx.post(f"{bland.box.url}/bland/v1/postcall/webhooks/resend", json={"call_ids": [call_id]},
-                   headers={"authorization": SANDBOX_KEY})
+    r = httpx.post(
+        f"{bland.box.url}/bland/v1/postcall/webhooks/resend",
+        json={"call_ids": [call_id]},
+        headers={"authorization": SANDBOX_KEY},
+    )
     assert r.json()["call_ids"] == [call_id]
     bland.idle()
     assert bland.sandbox.dispatcher.sent[-1].attempts == [200]
-    r = httpx.post(f"{bland.crm.url}/webhooks/bland", content=booked_call.body,
-                   headers={"Content-Type": "application/json", **booked_call.sign(booked_call.body)})
+    r = httpx.post(
+        f"{bland.crm.url}/webhooks/bland",
+        content=booked_call.body,
+        headers={"Content-Type": "application/json", **booked_call.sign(booked_call.body)},
+    )
     assert r.status_code == 200 and r.json()["results"][0]["status"] == "recorded"
     again = the_call(bland.app, call_id)
     assert (record_of(again), again.updated_at, again.data["events"]) == before
@@ -396,6 +517,7 @@ def test_duplicated_reordered_and_replayed_webhooks_end_like_a_clean_run(bland, 
 
 
 # ------------------------------------------------------------------------------------------ the whole chain
+
 
 class BlandChain:
     """The lead chain on the dev server with the REAL BlandProvider: workers and relay here, the CRM over
@@ -405,23 +527,28 @@ class BlandChain:
         suffix = uuid.uuid4().hex[:8]
         self.chain_queue, self.provider_queue = f"chain-bland-{suffix}", f"provider-bland-{suffix}"
         # The result must come by webhook: the chain's own poll would only start after two minutes.
-        self.settings = dataclasses.replace(FAST, call_result_timeout_s=120, chain_task_queue=self.chain_queue,
-                                            provider_task_queue=self.provider_queue)
+        self.settings = dataclasses.replace(
+            FAST, call_result_timeout_s=120, chain_task_queue=self.chain_queue, provider_task_queue=self.provider_queue
+        )
         self.app, self.client = app, client
-        self.provider = BlandProvider(api_key=SANDBOX_KEY, base_url=f"{sandbox_url}/bland",
-                                      webhook_url=f"{crm_url}/webhooks/bland")
+        self.provider = BlandProvider(
+            api_key=SANDBOX_KEY, base_url=f"{sandbox_url}/bland", webhook_url=f"{crm_url}/webhooks/bland"
+        )
         self.email = FakeEmailSender()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
-    async def start(self) -> "BlandChain":
+    async def start(self) -> BlandChain:
         from workers import chain as chain_mod
         from workers.relay import Relay
+
         self.executor = ThreadPoolExecutor(max_workers=8)
         acts = ProviderActivities(self.app, ProviderRegistry({"bland": self.provider}), self.email)
         seed_campaign(self.app)
-        workers = [chain_mod.chain_worker(self.client, self.app, self.executor, task_queue=self.chain_queue),
-                   chain_mod.provider_worker(self.client, acts, self.executor, task_queue=self.provider_queue)]
+        workers = [
+            chain_mod.chain_worker(self.client, self.app, self.executor, task_queue=self.chain_queue),
+            chain_mod.provider_worker(self.client, acts, self.executor, task_queue=self.provider_queue),
+        ]
         relay = Relay(self.app, self.client, self.settings, poll_s=0.1, task_queue=self.chain_queue)
         self._tasks = [asyncio.create_task(chain_mod.worker_runner(w)(self._stop)) for w in workers]
         self._tasks.append(asyncio.create_task(relay.run(self._stop)))
@@ -429,6 +556,7 @@ class BlandChain:
 
     async def stop(self) -> None:
         from crm.models import LeadSubmission
+
         for chain_id in in_db(self.app, lambda: set(db.session.scalars(sa.select(LeadSubmission.chain_id)))):
             try:
                 await self.client.get_workflow_handle(chain_id).terminate("test finished")
@@ -441,19 +569,22 @@ class BlandChain:
 
     def post_lead(self, payload: dict) -> dict:
         body = json.dumps(payload).encode()
-        r = self.app.test_client().post("/webhooks/leads/website", data=body,
-                                        headers=signed_headers(WEBHOOK_SECRETS[0], body))
+        r = self.app.test_client().post(
+            "/webhooks/leads/website", data=body, headers=signed_headers(WEBHOOK_SECRETS[0], body)
+        )
         assert r.status_code == 202, r.get_json()
         return r.get_json()
 
     async def outcome(self, chain_id: str, timeout: float = 30):
         from workflows.payloads import ChainOutcome
+
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             handle = self.client.get_workflow_handle(chain_id, result_type=ChainOutcome)
             try:
-                return await asyncio.wait_for(handle.result(),
-                                              timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+                return await asyncio.wait_for(
+                    handle.result(), timeout=max(0.1, deadline - asyncio.get_running_loop().time())
+                )
             except (RPCError, RuntimeError):
                 if asyncio.get_running_loop().time() > deadline:
                     raise
@@ -464,8 +595,11 @@ class BlandChain:
 async def bland_chain(temporal_env, app, crm_server, sandbox):  # noqa: F811
     # This test's own chain key: its workflow ids never meet another test's chains.
     app.extensions["leadchain.secrets"] = make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex)
-    app.config.update(SANDBOX_URL=sandbox.url, LEADCHAIN_GATE_POLICY=always_open_policy(),
-                      TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host)
+    app.config.update(
+        SANDBOX_URL=sandbox.url,
+        LEADCHAIN_GATE_POLICY=always_open_policy(),
+        TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
+    )
     harness = await BlandChain(app, temporal_env.client, crm_server.url, sandbox.url).start()
     yield harness
     await harness.stop()
@@ -473,16 +607,25 @@ async def bland_chain(temporal_env, app, crm_server, sandbox):  # noqa: F811
 
 @pytest.mark.parametrize("backend", ["postgresql"])
 async def test_chain_books_through_bland(bland_chain, sandbox):  # noqa: F811
-    accepted = bland_chain.post_lead({
-        "first_name": "Jürgen", "last_name": "Weber", "company": "Kfz-Werkstatt Krause GmbH",
-        "email": "juergen.weber@kfz-krause.de", "phone": "+49 30 23125100", "phone_consent": "ja",
-        "interest": "Angebot für 5 Standorte"})
+    accepted = bland_chain.post_lead(
+        {
+            "first_name": "Jürgen",
+            "last_name": "Weber",
+            "company": "Kfz-Werkstatt Krause GmbH",
+            "email": "juergen.weber@kfz-krause.de",
+            "phone": "+49 30 23125100",
+            "phone_consent": "ja",
+            "interest": "Angebot für 5 Standorte",
+        }
+    )
     outcome = await bland_chain.outcome(accepted["chain_id"])
     assert outcome.stage == "booked"
     assert sandbox.sandbox.state.created["bland"] == 1
     assert bland_chain.email.templates_to(outcome.lead_id) == ["booking_confirmation"]
-    call = in_db(bland_chain.app, lambda: db.session.scalars(sa.select(Interaction).where(
-        Interaction.kind == InteractionKind.CALL)).one())
+    call = in_db(
+        bland_chain.app,
+        lambda: db.session.scalars(sa.select(Interaction).where(Interaction.kind == InteractionKind.CALL)).one(),
+    )
     assert (call.provider, call.outcome, call.duration_s, call.status) == ("bland", "booked", 142, "ended")
     assert call.data["final"] and call.data["chain_id"] == accepted["chain_id"]
     assert bland_deliveries(bland_chain.app) == 1

@@ -1,7 +1,8 @@
 """A 429/5xx storm at the primary provider: calls go out through the campaign's failover, none twice."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -21,18 +22,44 @@ LEADS = 5
 
 def _seed(app) -> list[int]:
     with app.app_context():
-        db.session.add(Campaign(name="storm", provider="retell", agent_id="agent_storm", from_number="+4930555000",
-                                is_default=True, failover_provider="vapi", failover_agent_id="assistant_storm",
-                                failover_from_number="pn_storm"))
+        db.session.add(
+            Campaign(
+                name="storm",
+                provider="retell",
+                agent_id="agent_storm",
+                from_number="+4930555000",
+                is_default=True,
+                failover_provider="vapi",
+                failover_agent_id="assistant_storm",
+                failover_from_number="pn_storm",
+            )
+        )
         ids = []
         for i in range(LEADS):
-            lead = Lead(source="test", first_name="Dana", last_name=f"Weber{i}", phone_e164=f"+4930231251{i}0",
-                        phone_region="DE", phone_timezone="Europe/Berlin", phone_status="valid", tags=[], score=80)
+            lead = Lead(
+                source="test",
+                first_name="Dana",
+                last_name=f"Weber{i}",
+                phone_e164=f"+4930231251{i}0",
+                phone_region="DE",
+                phone_timezone="Europe/Berlin",
+                phone_status="valid",
+                tags=[],
+                score=80,
+            )
             db.session.add(lead)
             db.session.flush()
-            db.session.add(ConsentRecord(lead_id=lead.id, channel=Channel.PHONE, legal_basis=LegalBasis.EXPRESS_CONSENT,
-                                         source="test", proof_text="form", proof_key="k",
-                                         given_at=datetime.now(timezone.utc) - timedelta(days=1)))
+            db.session.add(
+                ConsentRecord(
+                    lead_id=lead.id,
+                    channel=Channel.PHONE,
+                    legal_basis=LegalBasis.EXPRESS_CONSENT,
+                    source="test",
+                    proof_text="form",
+                    proof_key="k",
+                    given_at=datetime.now(UTC) - timedelta(days=1),
+                )
+            )
             ids.append(lead.id)
         db.session.commit()
         db.session.remove()
@@ -48,8 +75,10 @@ def _attempt(acts, inp: PlaceCallInput, attempt: int):
 @pytest.mark.parametrize("status", [429, 503])
 def test_storm_at_the_primary_goes_through_the_failover_once(app, crm_server, sandbox, status):
     app.config.update(SANDBOX_URL=sandbox.url, LEADCHAIN_GATE_POLICY=always_open_policy())
-    httpx.post(f"{sandbox.url}/sandbox/faults", json={"provider": "retell", "status": status, "count": 1000,
-                                                       "retry_after_s": 2}).raise_for_status()
+    httpx.post(
+        f"{sandbox.url}/sandbox/faults",
+        json={"provider": "retell", "status": status, "count": 1000, "retry_after_s": 2},
+    ).raise_for_status()
     acts = ProviderActivities(app, registry(app), None)
     for lead_id in _seed(app):
         inp = PlaceCallInput(lead_id, f"lead-storm-{lead_id}", 1, f"storm:{lead_id}:1")
@@ -71,5 +100,11 @@ def test_storm_at_the_primary_goes_through_the_failover_once(app, crm_server, sa
         calls = db.session.execute(sa.select(Interaction.provider, Interaction.lead_id)).all()
         assert sorted(calls) == sorted(("vapi", i) for i in range(1, LEADS + 1)) or len(calls) == LEADS
         assert len({lead for _, lead in calls}) == LEADS
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(SideEffect).where(
-            SideEffect.status == "done", SideEffect.provider == "vapi")) == LEADS
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(SideEffect)
+                .where(SideEffect.status == "done", SideEffect.provider == "vapi")
+            )
+            == LEADS
+        )

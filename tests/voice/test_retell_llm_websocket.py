@@ -1,5 +1,6 @@
 """A Retell agent configured with a custom LLM WebSocket: the sandbox call connects to it and speaks the
 persona's lines through the real protocol; the agent's lines come from the server (the voice bridge)."""
+
 from __future__ import annotations
 
 import json
@@ -30,21 +31,54 @@ class ScriptedLlmServer:
     def _handle(self, ws) -> None:
         self.paths.append(ws.request.path)
         ws.send(json.dumps({"response_type": "config", "config": {"auto_reconnect": True, "call_details": True}}))
-        ws.send(json.dumps({"response_type": "response", "response_id": 0, "content": "Hallo, hier ist die KI-Assistentin. ",
-                            "content_complete": False}))
-        ws.send(json.dumps({"response_type": "response", "response_id": 0, "content": "Das Gespräch wird aufgezeichnet.",
-                            "content_complete": True}))
+        ws.send(
+            json.dumps(
+                {
+                    "response_type": "response",
+                    "response_id": 0,
+                    "content": "Hallo, hier ist die KI-Assistentin. ",
+                    "content_complete": False,
+                }
+            )
+        )
+        ws.send(
+            json.dumps(
+                {
+                    "response_type": "response",
+                    "response_id": 0,
+                    "content": "Das Gespräch wird aufgezeichnet.",
+                    "content_complete": True,
+                }
+            )
+        )
         for frame in ws:
             message = json.loads(frame)
             self.received.append(message)
             if message["interaction_type"] == "response_required":
                 rid = message["response_id"]
                 # A stale answer first: Retell drops responses whose id is not the current one.
-                ws.send(json.dumps({"response_type": "response", "response_id": rid - 1, "content": "(stale)",
-                                    "content_complete": True}))
+                ws.send(
+                    json.dumps(
+                        {
+                            "response_type": "response",
+                            "response_id": rid - 1,
+                            "content": "(stale)",
+                            "content_complete": True,
+                        }
+                    )
+                )
                 last = rid >= 3
-                ws.send(json.dumps({"response_type": "response", "response_id": rid, "content": f"Antwort {rid}",
-                                    "content_complete": True, "end_call": last}))
+                ws.send(
+                    json.dumps(
+                        {
+                            "response_type": "response",
+                            "response_id": rid,
+                            "content": f"Antwort {rid}",
+                            "content_complete": True,
+                            "end_call": last,
+                        }
+                    )
+                )
 
     def close(self) -> None:
         self.server.shutdown()
@@ -53,14 +87,23 @@ class ScriptedLlmServer:
 @pytest.mark.parametrize("backend", ["sqlite"])  # the CRM only receives webhooks here
 def test_sandbox_call_talks_to_the_custom_llm_server(app, crm_server):
     llm = ScriptedLlmServer()
-    sandbox_app = create_sandbox_app(SandboxConfig(webhook_base=crm_server.url, step_s=0.05,
-                                                   retell_llm_websocket_url=llm.url))
+    sandbox_app = create_sandbox_app(
+        SandboxConfig(webhook_base=crm_server.url, step_s=0.05, retell_llm_websocket_url=llm.url)
+    )
     try:
         with ServerThread(sandbox_app) as sandbox:
             provider = RetellProvider(api_key="key_sandbox_retell", base_url=f"{sandbox.url}/retell")
-            call = provider.place_call(CallRequest(lead_id=1, chain_id="lead-x", idempotency_key="k-llm",
-                                                   to_number="+493023125190", language="de",
-                                                   agent_id="agent_llm", from_number="+4930555000"))
+            call = provider.place_call(
+                CallRequest(
+                    lead_id=1,
+                    chain_id="lead-x",
+                    idempotency_key="k-llm",
+                    to_number="+493023125190",
+                    language="de",
+                    agent_id="agent_llm",
+                    from_number="+4930555000",
+                )
+            )
             extra = sandbox_app.extensions["sandbox"].state.get("retell", call.call_id).extra
             for _ in range(200):
                 if "live_transcript" in extra or "llm_error" in extra:
@@ -69,8 +112,10 @@ def test_sandbox_call_talks_to_the_custom_llm_server(app, crm_server):
             assert "llm_error" not in extra, extra.get("llm_error")
             assert sandbox_app.extensions["sandbox"].dispatcher.idle(30)
             live = extra["live_transcript"]
-            fetched = httpx.get(f"{sandbox.url}/retell/v2/get-call/{call.call_id}",
-                                headers={"Authorization": "Bearer key_sandbox_retell"}).json()
+            fetched = httpx.get(
+                f"{sandbox.url}/retell/v2/get-call/{call.call_id}",
+                headers={"Authorization": "Bearer key_sandbox_retell"},
+            ).json()
     finally:
         llm.close()
     assert llm.paths == [f"/llm-websocket/secret-path/{call.call_id}"]

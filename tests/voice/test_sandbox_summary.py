@@ -9,6 +9,7 @@
   The booked slots differ per case: a free Thursday 16:00, the same wish with 16:00 taken, a Tuesday
   morning, and an English call.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,12 +41,15 @@ from voice.sandbox.personas import BY_LAST_DIGIT
 BERLIN = ZoneInfo("Europe/Berlin")
 DE_WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-KEYS = {"retell": {"Authorization": "Bearer key_sandbox_retell"},
-        "vapi": {"Authorization": "Bearer sandbox-vapi-private-key"},
-        "bland": {"authorization": "sandbox-bland-key"}}
+KEYS = {
+    "retell": {"Authorization": "Bearer key_sandbox_retell"},
+    "vapi": {"Authorization": "Bearer sandbox-vapi-private-key"},
+    "bland": {"authorization": "sandbox-bland-key"},
+}
 
 
 # ---- reading a slot back out of text, independently of the sandbox's own code ------------------------------
+
 
 def slot_in(text: str, language: str) -> tuple[str | None, int, int]:
     """(weekday or None, hour, minute) of the one slot `text` names; fails when it names none or several."""
@@ -54,13 +58,16 @@ def slot_in(text: str, language: str) -> tuple[str | None, int, int]:
         slots = [(wd if wd in DE_WEEKDAYS else None, int(h), int(m or 0)) for wd, h, m in found]
     else:
         found = re.findall(r"(?:(\w+)(?:, \w+ \d{1,2}(?:st|nd|rd|th),)? )?at (\d{1,2})(?::(\d{2}))? ?([ap])m", text)
-        slots = [(wd if wd in EN_WEEKDAYS else None, int(h) % 12 + (12 if ap == "p" else 0), int(m or 0))
-                 for wd, h, m, ap in found]
+        slots = [
+            (wd if wd in EN_WEEKDAYS else None, int(h) % 12 + (12 if ap == "p" else 0), int(m or 0))
+            for wd, h, m, ap in found
+        ]
     assert len(slots) == 1, f"expected one slot in {text!r}, found {slots}"
     return slots[0]
 
 
 # ---- scripted calls ------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def scripted():
@@ -90,26 +97,42 @@ def scripted_call(base: str, provider: str, digit: str, language: str) -> tuple[
     number = _number(digit, language)
     with httpx.Client(base_url=base, headers=KEYS[provider], timeout=10) as http:
         if provider == "retell":
-            call_id = http.post("/retell/v2/create-phone-call", json={
-                "from_number": "+4930555000", "to_number": number,
-                "retell_llm_dynamic_variables": {"language": language}}).json()["call_id"]
+            call_id = http.post(
+                "/retell/v2/create-phone-call",
+                json={
+                    "from_number": "+4930555000",
+                    "to_number": number,
+                    "retell_llm_dynamic_variables": {"language": language},
+                },
+            ).json()["call_id"]
             call = _until(lambda: http.get(f"/retell/v2/get-call/{call_id}").json(), lambda c: "call_analysis" in c)
             turns = [("agent" if t["role"] == "agent" else "callee", t["content"]) for t in call["transcript_object"]]
             custom = call["call_analysis"]["custom_analysis_data"]
-            if custom.get("outcome") == "booked":   # the extracted meeting time agrees with the summary
-                assert slot_in(custom["meeting_time"], language) == slot_in(call["call_analysis"]["call_summary"],
-                                                                             language)
+            if custom.get("outcome") == "booked":  # the extracted meeting time agrees with the summary
+                assert slot_in(custom["meeting_time"], language) == slot_in(
+                    call["call_analysis"]["call_summary"], language
+                )
             return call["call_analysis"]["call_summary"], turns
         if provider == "vapi":
-            call_id = http.post("/vapi/call", json={
-                "assistantId": "asst_sandbox", "phoneNumberId": "pn_sandbox", "customer": {"number": number},
-                "assistantOverrides": {"variableValues": {"language": language}}}).json()["id"]
+            call_id = http.post(
+                "/vapi/call",
+                json={
+                    "assistantId": "asst_sandbox",
+                    "phoneNumberId": "pn_sandbox",
+                    "customer": {"number": number},
+                    "assistantOverrides": {"variableValues": {"language": language}},
+                },
+            ).json()["id"]
             call = _until(lambda: http.get(f"/vapi/call/{call_id}").json(), lambda c: "analysis" in c)
-            turns = [("agent" if m["role"] == "bot" else "callee", m["message"])
-                     for m in call["artifact"]["messages"] if m["role"] in ("bot", "user")]
+            turns = [
+                ("agent" if m["role"] == "bot" else "callee", m["message"])
+                for m in call["artifact"]["messages"]
+                if m["role"] in ("bot", "user")
+            ]
             return call["analysis"].get("summary", ""), turns
-        call_id = http.post("/bland/v1/calls", json={"phone_number": number, "task": "sandbox",
-                                                      "language": language}).json()["call_id"]
+        call_id = http.post(
+            "/bland/v1/calls", json={"phone_number": number, "task": "sandbox", "language": language}
+        ).json()["call_id"]
         call = _until(lambda: http.get(f"/bland/v1/calls/{call_id}").json(), lambda c: c["completed"])
         turns = [("agent" if t["user"] == "assistant" else "callee", t["text"]) for t in call["transcripts"]]
         return call["summary"] or "", turns
@@ -119,13 +142,13 @@ def scripted_call(base: str, provider: str, digit: str, language: str) -> tuple[
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_a_scripted_booking_summary_names_the_slot_the_agent_confirmed(scripted, provider, language):
     booked = {}
-    for digit in ("0", "9"):                       # the two booking personas
+    for digit in ("0", "9"):  # the two booking personas
         assert BY_LAST_DIGIT[digit].startswith("books")
         summary, turns = scripted_call(scripted, provider, digit, language)
         confirmation = [text for who, text in turns if who == "agent"][-1]
         assert slot_in(summary, language) == slot_in(confirmation, language), (summary, confirmation)
         booked[digit] = slot_in(summary, language)
-    assert booked["0"] != booked["9"], booked      # two calls, two slots: nothing fixed passes
+    assert booked["0"] != booked["9"], booked  # two calls, two slots: nothing fixed passes
 
 
 @pytest.mark.parametrize("provider", ["retell", "vapi", "bland"])
@@ -142,6 +165,7 @@ def test_no_analysis_while_the_conversation_goes_on():
     analysis, so no poller can take the script's summary for the call's. The custom LLM server here holds
     the line without a word, the way a slow one would, until the test lets it go."""
     from websockets.sync.server import serve
+
     release = threading.Event()
 
     def silent(connection):
@@ -150,19 +174,26 @@ def test_no_analysis_while_the_conversation_goes_on():
     with serve(silent, "127.0.0.1", 0) as llm:
         threading.Thread(target=llm.serve_forever, daemon=True).start()
         port = llm.socket.getsockname()[1]
-        config = SandboxConfig(webhook_base=f"http://127.0.0.1:{free_port()}", step_s=0.05,
-                               retell_llm_websocket_url=f"ws://127.0.0.1:{port}/llm-websocket/x")
-        with ServerThread(create_sandbox_app(config)) as box, httpx.Client(base_url=box.url, headers=KEYS["retell"],
-                                                                           timeout=10) as http:
-            call_id = http.post("/retell/v2/create-phone-call", json={
-                "from_number": "+4930555000", "to_number": "+493023125190"}).json()["call_id"]
-            time.sleep(0.5)                    # the script would be analysed after 0.15 s
+        config = SandboxConfig(
+            webhook_base=f"http://127.0.0.1:{free_port()}",
+            step_s=0.05,
+            retell_llm_websocket_url=f"ws://127.0.0.1:{port}/llm-websocket/x",
+        )
+        with (
+            ServerThread(create_sandbox_app(config)) as box,
+            httpx.Client(base_url=box.url, headers=KEYS["retell"], timeout=10) as http,
+        ):
+            call_id = http.post(
+                "/retell/v2/create-phone-call", json={"from_number": "+4930555000", "to_number": "+493023125190"}
+            ).json()["call_id"]
+            time.sleep(0.5)  # the script would be analysed after 0.15 s
             during = http.get(f"/retell/v2/get-call/{call_id}").json()
             assert during["call_status"] == "ongoing" and "call_analysis" not in during, during
             release.set()
             llm.shutdown()
-            after = _until(lambda: http.get(f"/retell/v2/get-call/{call_id}").json(),
-                           lambda c: "call_analysis" in c, timeout=30)
+            after = _until(
+                lambda: http.get(f"/retell/v2/get-call/{call_id}").json(), lambda c: "call_analysis" in c, timeout=30
+            )
             assert after["call_status"] == "ended"
 
 
@@ -183,23 +214,34 @@ async def live(migrated_urls):
 
     def rep():
         hours = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
-        user = User(email="anna@leadchain.example", name="Anna Berger", role=Role.SALES, timezone="Europe/Berlin",
-                    working_hours=hours)
+        user = User(
+            email="anna@leadchain.example",
+            name="Anna Berger",
+            role=Role.SALES,
+            timezone="Europe/Berlin",
+            working_hours=hours,
+        )
         db.session.add(user)
         db.session.commit()
         return user.id
+
     rep_id = in_app(app, rep)
-    bridge = build_bridge(app, policy=policy_from_env({}), config=BridgeConfig(port=0, metrics_port=0),
-                          clock=lambda: BRIDGE_NOW)
+    bridge = build_bridge(
+        app, policy=policy_from_env({}), config=BridgeConfig(port=0, metrics_port=0), clock=lambda: BRIDGE_NOW
+    )
     server = BridgeServer(bridge)
     await server.start()
     try:
         with ServerThread(app) as crm:
-            sandbox_app = create_sandbox_app(SandboxConfig(
-                webhook_base=crm.url, step_s=0.05,
-                retell_llm_websocket_url=f"{server.ws_url}/llm-websocket/{PATH_SECRET}"))
+            sandbox_app = create_sandbox_app(
+                SandboxConfig(
+                    webhook_base=crm.url,
+                    step_s=0.05,
+                    retell_llm_websocket_url=f"{server.ws_url}/llm-websocket/{PATH_SECRET}",
+                )
+            )
             with ServerThread(sandbox_app) as sandbox:
-                app.config["SANDBOX_URL"] = sandbox.url   # the CRM verifies the sandbox's webhooks
+                app.config["SANDBOX_URL"] = sandbox.url  # the CRM verifies the sandbox's webhooks
                 yield app, sandbox_app.extensions["sandbox"], sandbox.url, rep_id
     finally:
         await server.stop()
@@ -209,28 +251,50 @@ async def live(migrated_urls):
 
 def _lead(app, number: str, language: str, owner_id: int) -> int:
     def seed():
-        lead = Lead(source="test", first_name="Jan", last_name="Weber", phone_e164=number, phone_region="DE",
-                    phone_timezone="Europe/Berlin", phone_status="valid", language=language, owner_id=owner_id)
+        lead = Lead(
+            source="test",
+            first_name="Jan",
+            last_name="Weber",
+            phone_e164=number,
+            phone_region="DE",
+            phone_timezone="Europe/Berlin",
+            phone_status="valid",
+            language=language,
+            owner_id=owner_id,
+        )
         db.session.add(lead)
         db.session.commit()
         return lead.id
+
     return in_app(app, seed)
 
 
 def _busy(app, owner_id: int, lead_id: int, start: datetime) -> None:
     def block():
-        db.session.add(Appointment(lead_id=lead_id, owner_id=owner_id, title="Anderer Termin", starts_at=start,
-                                   ends_at=start + timedelta(minutes=30), idempotency_key=f"busy-{uuid.uuid4()}"))
+        db.session.add(
+            Appointment(
+                lead_id=lead_id,
+                owner_id=owner_id,
+                title="Anderer Termin",
+                starts_at=start,
+                ends_at=start + timedelta(minutes=30),
+                idempotency_key=f"busy-{uuid.uuid4()}",
+            )
+        )
         db.session.commit()
+
     in_app(app, block)
 
 
-@pytest.mark.parametrize("digit, language, taken", [
-    ("0", "de", None),                                                  # "nächsten Donnerstag ab 16 Uhr"
-    ("0", "de", datetime(2030, 11, 28, 16, 0, tzinfo=BERLIN)),          # the same wish, 16:00 already taken
-    ("9", "de", None),                                                  # "am Dienstag ab 10 Uhr"
-    ("0", "en", None),                                                  # "next Thursday after 4 pm"
-])
+@pytest.mark.parametrize(
+    "digit, language, taken",
+    [
+        ("0", "de", None),  # "nächsten Donnerstag ab 16 Uhr"
+        ("0", "de", datetime(2030, 11, 28, 16, 0, tzinfo=BERLIN)),  # the same wish, 16:00 already taken
+        ("9", "de", None),  # "am Dienstag ab 10 Uhr"
+        ("0", "en", None),  # "next Thursday after 4 pm"
+    ],
+)
 async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live, digit, language, taken):
     app, sandbox, sandbox_url, rep_id = live
     number = f"+49302312{uuid.uuid4().int % 9000 + 1000}{digit}"
@@ -238,9 +302,18 @@ async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live,
     if taken is not None:
         _busy(app, rep_id, _lead(app, "+493023125555", "de", rep_id), taken)
     provider = RetellProvider(api_key="key_sandbox_retell", base_url=f"{sandbox_url}/retell")
-    placed = await asyncio.to_thread(provider.place_call, CallRequest(
-        lead_id=lead_id, chain_id="", idempotency_key=f"summary-{uuid.uuid4()}", to_number=number,
-        language=language, agent_id="agent_bridge", from_number="+4930555000"))
+    placed = await asyncio.to_thread(
+        provider.place_call,
+        CallRequest(
+            lead_id=lead_id,
+            chain_id="",
+            idempotency_key=f"summary-{uuid.uuid4()}",
+            to_number=number,
+            language=language,
+            agent_id="agent_bridge",
+            from_number="+4930555000",
+        ),
+    )
     extra = sandbox.state.get("retell", placed.call_id).extra
     for _ in range(600):
         if "live_transcript" in extra or "llm_error" in extra:
@@ -249,8 +322,9 @@ async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live,
     assert "llm_error" not in extra and "live_transcript" in extra, extra.get("llm_error")
     assert await asyncio.to_thread(sandbox.dispatcher.idle, 20)
 
-    [appointment] = in_app(app, lambda: db.session.scalars(sa.select(Appointment).where(
-        Appointment.lead_id == lead_id)).all())
+    [appointment] = in_app(
+        app, lambda: db.session.scalars(sa.select(Appointment).where(Appointment.lead_id == lead_id)).all()
+    )
     booked = appointment.starts_at.astimezone(BERLIN)
     assert taken is None or booked != taken
     weekdays = DE_WEEKDAYS if language == "de" else EN_WEEKDAYS
@@ -263,12 +337,19 @@ async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live,
     assert slot_in(analysis["call_summary"], language) == expected, (analysis["call_summary"], booked)
     assert datetime.fromisoformat(analysis["custom_analysis_data"]["meeting_start"]) == appointment.starts_at
     # What the agent said on the call names the same slot.
-    confirmation = [text for who, text in extra["live_transcript"]
-                    if who == "agent" and slot_in_or_none(text, language)]
+    confirmation = [
+        text for who, text in extra["live_transcript"] if who == "agent" and slot_in_or_none(text, language)
+    ]
     assert confirmation and slot_in(confirmation[-1], language) == expected, extra["live_transcript"]
     # And the CRM stored that summary from the signed webhook: the lead page shows the booked time.
-    stored = in_app(app, lambda: db.session.scalars(sa.select(Interaction.summary).where(
-        Interaction.provider == "retell", Interaction.provider_ref == placed.call_id)).one())
+    stored = in_app(
+        app,
+        lambda: db.session.scalars(
+            sa.select(Interaction.summary).where(
+                Interaction.provider == "retell", Interaction.provider_ref == placed.call_id
+            )
+        ).one(),
+    )
     assert stored == analysis["call_summary"]
 
 

@@ -6,12 +6,12 @@
   themselves: real worker processes against a real dev server, stopped by the launcher's code, log no
   "tcp connect error" retries (what they logged when Temporal went first).
 """
+
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,8 +31,15 @@ from tests.sandbox_fixtures import free_port
 from tests.temporal_fixtures import binary
 from tests.test_local_stack_cli import leadchain, second_terminal_env
 from workers import chain as chain_mod
-from workers.launcher import (TEMPORAL_SHUTDOWN_NOISE, TIER_TEMPORAL, TIER_WORKERS, Service, stack_environment,
-                              start_service, stop_services)
+from workers.launcher import (
+    TEMPORAL_SHUTDOWN_NOISE,
+    TIER_TEMPORAL,
+    TIER_WORKERS,
+    Service,
+    stack_environment,
+    start_service,
+    stop_services,
+)
 from workers.shutdown import DEFAULT_GRACE_S, ENV_VAR, worker_shutdown_grace_s
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,8 +64,13 @@ class RunsSlowStep:
     @workflow.run
     async def run(self, queue: str) -> str:
         return await workflow.execute_activity(
-            "slow_step", 2.0, task_queue=queue, start_to_close_timeout=timedelta(seconds=30),
-            heartbeat_timeout=timedelta(seconds=5), retry_policy=RetryPolicy(maximum_attempts=1))
+            "slow_step",
+            2.0,
+            task_queue=queue,
+            start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=timedelta(seconds=5),
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )
 
 
 class _Acts:
@@ -75,11 +87,12 @@ async def _stop_provider_worker_mid_activity(client, grace: str, monkeypatch) ->
     worker = chain_mod.provider_worker(client, _Acts(), ThreadPoolExecutor(2), task_queue=queue)
     running = asyncio.create_task(chain_mod.worker_runner(worker)(stop))
     async with Worker(client, task_queue=wf_queue, workflows=[RunsSlowStep]):
-        handle = await client.start_workflow(RunsSlowStep.run, queue, id=f"shutdown-{uuid.uuid4().hex}",
-                                             task_queue=wf_queue)
+        handle = await client.start_workflow(
+            RunsSlowStep.run, queue, id=f"shutdown-{uuid.uuid4().hex}", task_queue=wf_queue
+        )
         while not started.is_set():
             await asyncio.sleep(0.05)
-        stop.set()   # what SIGTERM does (run_until_signalled)
+        stop.set()  # what SIGTERM does (run_until_signalled)
         await running
         try:
             return await asyncio.wait_for(handle.result(), 30)
@@ -114,12 +127,32 @@ def test_the_grace_period_fits_inside_compose_stop_grace_period():
 
 # ------------------------------------------------------------------ the launcher's stop order, for real
 
+
 def _temporal_dev_server(var: Path, port: int) -> Service:
-    return Service("temporal", [binary("temporal"), "server", "start-dev", "--headless", "--db-filename",
-                                str(var / "temporal.db"), "--ip", "127.0.0.1", "--port", str(port),
-                                "--ui-port", str(free_port()), "--search-attribute", "LeadStage=Keyword",
-                                "--log-level", "warn"], ready=f"127.0.0.1:{port}", tier=TIER_TEMPORAL,
-                   quiet_when_stopping=TEMPORAL_SHUTDOWN_NOISE)
+    return Service(
+        "temporal",
+        [
+            binary("temporal"),
+            "server",
+            "start-dev",
+            "--headless",
+            "--db-filename",
+            str(var / "temporal.db"),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ui-port",
+            str(free_port()),
+            "--search-attribute",
+            "LeadStage=Keyword",
+            "--log-level",
+            "warn",
+        ],
+        ready=f"127.0.0.1:{port}",
+        tier=TIER_TEMPORAL,
+        quiet_when_stopping=TEMPORAL_SHUTDOWN_NOISE,
+    )
 
 
 def test_the_launcher_stops_workers_before_temporal_without_connection_errors(tmp_path):
@@ -130,8 +163,10 @@ def test_the_launcher_stops_workers_before_temporal_without_connection_errors(tm
     env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{port}"
     assert leadchain("db-upgrade", env=env).returncode == 0
     leadchain_bin = str(Path(sys.executable).with_name("leadchain"))
-    services = [_temporal_dev_server(var, port),
-                *(Service(name, [leadchain_bin, "worker", name], tier=TIER_WORKERS) for name in ("chain", "provider"))]
+    services = [
+        _temporal_dev_server(var, port),
+        *(Service(name, [leadchain_bin, "worker", name], tier=TIER_WORKERS) for name in ("chain", "provider")),
+    ]
     logs = {svc.name: (tmp_path / f"{svc.name}.log") for svc in services}
     outputs = {name: path.open("wb") for name, path in logs.items()}
     procs = []
@@ -140,6 +175,7 @@ def test_the_launcher_stops_workers_before_temporal_without_connection_errors(tm
             procs.append((svc, start_service(svc, env, outputs[svc.name])))
             if svc.ready:
                 from workers.launcher import _wait_port
+
                 assert _wait_port(svc.ready, 60), logs[svc.name].read_text()
         # Each child leads its own process group: a Ctrl+C to the terminal's group reaches only the launcher.
         for _, proc in procs:
@@ -157,7 +193,7 @@ def test_the_launcher_stops_workers_before_temporal_without_connection_errors(tm
         assert proc.returncode is not None, svc.name
     # The dev server's own shutdown chatter (its system workers polling its closing frontend) is dropped.
     temporal_log = logs["temporal"].read_text(errors="replace")
-    assert "Temporal Server:" in temporal_log   # its output does come through
+    assert "Temporal Server:" in temporal_log  # its output does come through
     assert not any(noise in temporal_log for noise in TEMPORAL_SHUTDOWN_NOISE), temporal_log
     for name in ("chain", "provider"):
         text = logs[name].read_text(errors="replace")
@@ -169,8 +205,10 @@ def test_the_launcher_stops_workers_before_temporal_without_connection_errors(tm
 def _wait_for_poller(name: str, port: int, log: Path, timeout: float = 60) -> None:
     """Until the worker polls its task queue (the container health check's test)."""
     import dataclasses
+
     from crm.config import Config
     from workers.health import check
+
     cfg = dataclasses.replace(Config(), temporal_address=f"127.0.0.1:{port}")
     deadline = time.monotonic() + timeout
     while not asyncio.run(check(name, cfg))[0]:

@@ -1,4 +1,5 @@
 """The real Temporal dev server (from the pip-installed CLI), real workers, the real PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,18 +26,32 @@ from workers import chain as chain_mod
 from workers.relay import Relay
 from workflows.payloads import CallResult, ChainOutcome, ChainSettings
 
-FAST = ChainSettings(call_result_timeout_s=20, call_poll_interval_s=1, max_call_polls=3, max_call_attempts=3,
-                     retry_delay_s=1, nurture_delays_s=[0, 1, 1], rescore_delay_s=1, max_nurture_cycles=2)
+FAST = ChainSettings(
+    call_result_timeout_s=20,
+    call_poll_interval_s=1,
+    max_call_polls=3,
+    max_call_attempts=3,
+    retry_delay_s=1,
+    nurture_delays_s=[0, 1, 1],
+    rescore_delay_s=1,
+    max_nurture_cycles=2,
+)
 
 
 def always_open_policy():
     """Calling hours around the clock, so these tests do not depend on when they run (the hours
     themselves are tested in tests/crm/test_compliance.py and test_chain_calling_hours.py)."""
     from datetime import time
+
     from crm.services.compliance import CallingWindow, GatePolicy
+
     always = CallingWindow(tuple(range(7)), time(0), time(23, 59, 59, 999999))
-    return GatePolicy(windows={"DE": always, "US": always}, default_window=always, max_attempts_per_day=100,
-                      german_public_holidays=False)
+    return GatePolicy(
+        windows={"DE": always, "US": always},
+        default_window=always,
+        max_attempts_per_day=100,
+        german_public_holidays=False,
+    )
 
 
 class ChainHarness:
@@ -45,8 +60,9 @@ class ChainHarness:
     def __init__(self, app, client: Client, settings: ChainSettings) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.chain_queue, self.provider_queue = f"chain-{suffix}", f"provider-{suffix}"
-        settings = dataclasses.replace(settings, chain_task_queue=self.chain_queue,
-                                       provider_task_queue=self.provider_queue)
+        settings = dataclasses.replace(
+            settings, chain_task_queue=self.chain_queue, provider_task_queue=self.provider_queue
+        )
         self.app, self.client, self.settings = app, client, settings
         self.provider = FakeVoiceProvider(name="retell")
         self.email = FakeEmailSender()
@@ -55,15 +71,28 @@ class ChainHarness:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
-    async def start(self) -> "ChainHarness":
+    async def start(self) -> ChainHarness:
         executor = ThreadPoolExecutor(max_workers=8)
         self.executor = executor
         acts = ProviderActivities(self.app, ProviderRegistry({"retell": self.provider}), self.email)
-        self.db(lambda: (db.session.add(Campaign(name="default", provider="retell", agent_id="agent_test",
-                                                  from_number="+4930555000", is_default=True)),
-                         db.session.commit()))
-        workers = [chain_mod.chain_worker(self.client, self.app, executor, task_queue=self.chain_queue),
-                   chain_mod.provider_worker(self.client, acts, executor, task_queue=self.provider_queue)]
+        self.db(
+            lambda: (
+                db.session.add(
+                    Campaign(
+                        name="default",
+                        provider="retell",
+                        agent_id="agent_test",
+                        from_number="+4930555000",
+                        is_default=True,
+                    )
+                ),
+                db.session.commit(),
+            )
+        )
+        workers = [
+            chain_mod.chain_worker(self.client, self.app, executor, task_queue=self.chain_queue),
+            chain_mod.provider_worker(self.client, acts, executor, task_queue=self.provider_queue),
+        ]
         relay = Relay(self.app, self.client, self.settings, poll_s=0.1, task_queue=self.chain_queue)
         self._tasks = [asyncio.create_task(chain_mod.worker_runner(w)(self._stop)) for w in workers]
         self._tasks.append(asyncio.create_task(relay.run(self._stop)))
@@ -73,6 +102,7 @@ class ChainHarness:
     async def stop(self) -> None:
         # Leave no running chain behind for later tests.
         from crm.models import LeadSubmission
+
         chain_ids = self.db(lambda: set(db.session.scalars(sa.select(LeadSubmission.chain_id))))
         for chain_id in chain_ids:
             try:
@@ -102,8 +132,9 @@ class ChainHarness:
 
     def post_lead(self, payload: dict, source: str = "website") -> dict:
         body = json.dumps(payload).encode()
-        r = self.app.test_client().post(f"/webhooks/leads/{source}", data=body,
-                                        headers=signed_headers(WEBHOOK_SECRETS[0], body))
+        r = self.app.test_client().post(
+            f"/webhooks/leads/{source}", data=body, headers=signed_headers(WEBHOOK_SECRETS[0], body)
+        )
         assert r.status_code == 202, r.get_json()
         return r.get_json()
 
@@ -116,8 +147,9 @@ class ChainHarness:
         while True:
             handle = self.client.get_workflow_handle(chain_id, result_type=ChainOutcome)
             try:
-                return await asyncio.wait_for(handle.result(),
-                                              timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+                return await asyncio.wait_for(
+                    handle.result(), timeout=max(0.1, deadline - asyncio.get_running_loop().time())
+                )
             except (RPCError, RuntimeError):
                 # Not started yet; or (time-skipping server) a long poll that ended without the close event.
                 if asyncio.get_running_loop().time() > deadline:
@@ -126,6 +158,7 @@ class ChainHarness:
 
     async def stage(self, chain_id: str, wanted: str, timeout: float = 30):
         from workflows.payloads import ChainStatus
+
         deadline = asyncio.get_running_loop().time() + timeout
         last = None
         while asyncio.get_running_loop().time() < deadline:
@@ -151,8 +184,14 @@ async def chain(temporal_env, migrated_urls, request):
     settings = getattr(request, "param", FAST)
     # A chain key of its own: this test's workflow ids never meet another test's chains.
     secrets = make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                      "SECRETS": secrets, "LEADCHAIN_GATE_POLICY": always_open_policy()})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+            "SECRETS": secrets,
+            "LEADCHAIN_GATE_POLICY": always_open_policy(),
+        }
+    )
     _wipe(app)
     harness = await ChainHarness(app, temporal_env.client, settings).start()
     yield harness

@@ -1,7 +1,8 @@
 """Records the committed histories replayed by test_replay.py. Run explicitly (not collected by default):
 
-    .venv/bin/python -m pytest tests/workflows/record_histories.py
+.venv/bin/python -m pytest tests/workflows/record_histories.py
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,6 +19,7 @@ from tests.workflows.test_replay import HISTORIES
 @pytest.mark.parametrize("chain", [dataclasses.replace(FAST, max_nurture_cycles=1)], indirect=True)
 async def test_record_histories(chain):
     from workflows.payloads import StopSignal
+
     booked = chain.post_lead(HOT)
     await chain.outcome(booked["chain_id"])
     chain.provider.scripts["+493023125102"] = Script([("no_answer", None)] * 3)
@@ -38,6 +40,7 @@ async def test_record_one_chain_per_person_histories(chain):
     during its retry wait (merged, the wait kept), and one posted again after its chain ended (a run that
     only merges)."""
     import asyncio
+
     chain.provider.scripts["+493023125101"] = Script([("no_answer", None), ("completed", "booked")])
     waited = chain.post_lead(HOT)
     await chain.stage(waited["chain_id"], "waiting_for_retry")

@@ -3,10 +3,11 @@
 Runs on the time-skipping test server (temporal-test-server from PyPI), so a wait of a day costs
 milliseconds, with the same workers, activities and PostgreSQL as the other chain tests.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from temporalio.api.enums.v1 import EventType, IndexedValueType
@@ -25,21 +26,33 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 async def test_outside_calling_hours_the_chain_sleeps_until_the_window(migrated_urls):
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter,
-        test_server_startup_timeout=timedelta(seconds=60))
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+        test_server_startup_timeout=timedelta(seconds=60),
+    )
     try:
-        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-            namespace="default",
-            search_attributes={"LeadStage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}))
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace="default", search_attributes={"LeadStage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+            )
+        )
         # Calls only on the day after tomorrow (Berlin), 09:00-20:00: right now is always outside.
         now = await env.get_current_time()
         day = (now.astimezone(BERLIN) + timedelta(days=2)).date()
-        window_start = datetime.combine(day, time(9), BERLIN).astimezone(timezone.utc)
-        policy = GatePolicy(windows={"DE": CallingWindow((day.weekday(),), time(9), time(20))},
-                            max_attempts_per_day=5, german_public_holidays=False)
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                          "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
-                          "LEADCHAIN_GATE_POLICY": policy})
+        window_start = datetime.combine(day, time(9), BERLIN).astimezone(UTC)
+        policy = GatePolicy(
+            windows={"DE": CallingWindow((day.weekday(),), time(9), time(20))},
+            max_attempts_per_day=5,
+            german_public_holidays=False,
+        )
+        app = create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+                "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
+                "LEADCHAIN_GATE_POLICY": policy,
+            }
+        )
         _wipe(app)
         chain = await ChainHarness(app, env.client, FAST).start()
         try:
@@ -52,18 +65,25 @@ async def test_outside_calling_hours_the_chain_sleeps_until_the_window(migrated_
             assert outcome.stage == "booked"
             assert chain.provider.calls_to("+493023125101") == 1
             history = await chain.handle(accepted["chain_id"]).fetch_history()
-            placed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-                      and e.activity_task_scheduled_event_attributes.activity_type.name == "place_call"]
+            placed = [
+                e
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                and e.activity_task_scheduled_event_attributes.activity_type.name == "place_call"
+            ]
             assert len(placed) == 1
             # (Later timers belong to waiting for the call's result.)
-            timers = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
-                      and e.event_id < placed[0].event_id]
+            timers = [
+                e
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED and e.event_id < placed[0].event_id
+            ]
             # The chain slept through one durable timer, and dialled only once the window was open.
             assert len(timers) == 1
-            dialled_at = placed[0].event_time.ToDatetime(tzinfo=timezone.utc)
+            dialled_at = placed[0].event_time.ToDatetime(tzinfo=UTC)
             assert window_start <= dialled_at < window_start + timedelta(minutes=5)
             slept = timers[0].timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-            assert abs((timers[0].event_time.ToDatetime(tzinfo=timezone.utc) + slept) - window_start) < timedelta(seconds=2)
+            assert abs((timers[0].event_time.ToDatetime(tzinfo=UTC) + slept) - window_start) < timedelta(seconds=2)
         finally:
             await chain.stop()
             _wipe(app)

@@ -1,4 +1,5 @@
 """Pausing, resuming, cancelling and stopping a chain through the REST API, against the dev server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -48,8 +49,9 @@ async def test_pause_resume_cancel_via_api(chain, temporal_env):
     assert again.status_code == 409
     done = (await _call(api.get, f"/api/v1/leads/{lead_id}/chain", headers=AUTH)).get_json()
     assert done["running"] is False and done["stage"] == "cancelled"
-    actions = chain.db(lambda: set(db.session.scalars(sa.select(AuditEntry.action).where(
-        AuditEntry.actor == "api:crm-sync"))))
+    actions = chain.db(
+        lambda: set(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.actor == "api:crm-sync")))
+    )
     assert {"chain.pause_requested", "chain.resume_requested", "chain.cancel_requested"} <= actions
 
 
@@ -68,7 +70,13 @@ async def test_unknown_lead_and_unreachable_temporal(chain, migrated_urls):
     assert api.post("/api/v1/leads/424242/chain/pause", headers=AUTH).status_code == 404
     accepted = chain.post_lead(COLD)
     lead_id = await _lead_id(chain, accepted["chain_id"])
-    down = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                       "SECRETS": chain.app.extensions["leadchain.secrets"], "TEMPORAL_ADDRESS": "127.0.0.1:1"})
+    down = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+            "SECRETS": chain.app.extensions["leadchain.secrets"],
+            "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        }
+    )
     r = await _call(down.test_client().post, f"/api/v1/leads/{lead_id}/chain/pause", headers=AUTH)
     assert r.status_code == 503 and r.headers["Retry-After"]

@@ -1,9 +1,10 @@
 """A booking the voice bridge made during the call reaches the chain: the call ends booked even when
 the provider's post-call analysis says "interested", and the confirmation goes out once."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -21,15 +22,19 @@ from workflows.payloads import CallBooking
 async def test_bridge_booking_makes_an_interested_call_booked(chain):
     chain.provider.scripts["+493023125101"] = Script([("completed", "interested")])
     chain.deliver_webhooks = False  # the call is "live" until we let its result through
-    chain.db(lambda: (db.session.add(User(email="anna@leadchain.example", name="Anna", role=Role.SALES)),
-                      db.session.commit()))
+    chain.db(
+        lambda: (
+            db.session.add(User(email="anna@leadchain.example", name="Anna", role=Role.SALES)),
+            db.session.commit(),
+        )
+    )
     chain_id = chain.post_lead(HOT)["chain_id"]
     await chain.stage(chain_id, "waiting_for_result")
 
     def book_on_the_call():
         call = db.session.scalars(sa.select(Interaction).where(Interaction.kind == InteractionKind.CALL)).one()
         facts = booking.lead_for_call(call.provider_ref, call.provider, None)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         offer = booking.find_slots(facts.lead_id, TimeConstraint(), now)
         slot = offer.wished
         result = booking.book(facts.lead_id, call.provider_ref, slot.start, slot.end, slot.owner_id)
@@ -56,6 +61,7 @@ async def test_bridge_booking_makes_an_interested_call_booked(chain):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Appointment)) == 1
         call = db.session.scalars(sa.select(Interaction).where(Interaction.kind == InteractionKind.CALL)).one()
         assert call.outcome == "booked"  # record_call_outcome did not downgrade it to "interested"
+
     chain.db(check_crm)
 
     # The chain has ended: a late notification is logged and ignored.

@@ -1,5 +1,6 @@
 """A rep's "call now": the chain leaves its wait and calls, with the score threshold waived but the
 compliance gate (consent, do-not-contact, calling hours) still in force. Real dev server and workers."""
+
 from __future__ import annotations
 
 import asyncio

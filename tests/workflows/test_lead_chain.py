@@ -1,21 +1,29 @@
 """Every path of the lead chain on the real dev server, with real workers and the real PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC
 
 import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import (AuditEntry, ConsentRecord, Interaction, InteractionKind, Lead, SideEffect, Task)
+from crm.models import AuditEntry, ConsentRecord, Interaction, InteractionKind, Lead, SideEffect, Task
 from tests.fakes import Script
 from tests.workflows.conftest import FAST
 from workflows.payloads import ChainStatus, StopSignal
 
-HOT = {"first_name": "Jürgen", "last_name": "Weber", "company": "Kfz-Werkstatt Krause GmbH",
-       "email": "juergen.weber@kfz-krause.de", "phone": "+49 30 23125101", "phone_consent": "ja",
-       "interest": "Angebot für 5 Standorte"}
+HOT = {
+    "first_name": "Jürgen",
+    "last_name": "Weber",
+    "company": "Kfz-Werkstatt Krause GmbH",
+    "email": "juergen.weber@kfz-krause.de",
+    "phone": "+49 30 23125101",
+    "phone_consent": "ja",
+    "interest": "Angebot für 5 Standorte",
+}
 COLD = {"first_name": "Tom", "email": "tom1987@gmail.com", "phone": "+49 30 23125199"}
 
 
@@ -36,11 +44,19 @@ async def test_hot_lead_is_called_and_booked(chain):
     assert _count(chain, Task, Task.lead_id == outcome.lead_id) == 1
     lead = _lead(chain, outcome.lead_id)
     assert lead.score > FAST.gate_threshold and lead.chain_id == accepted["chain_id"]
-    call = chain.db(lambda: db.session.scalars(sa.select(Interaction).where(
-        Interaction.kind == InteractionKind.CALL)).one())
+    call = chain.db(
+        lambda: db.session.scalars(sa.select(Interaction).where(Interaction.kind == InteractionKind.CALL)).one()
+    )
     assert call.outcome == "booked" and call.provider == "retell"
-    stages = chain.db(lambda: list(db.session.scalars(sa.select(AuditEntry.action).where(
-        AuditEntry.entity_id == outcome.lead_id, AuditEntry.action.like("chain.%")).order_by(AuditEntry.id))))
+    stages = chain.db(
+        lambda: list(
+            db.session.scalars(
+                sa.select(AuditEntry.action)
+                .where(AuditEntry.entity_id == outcome.lead_id, AuditEntry.action.like("chain.%"))
+                .order_by(AuditEntry.id)
+            )
+        )
+    )
     assert stages[0] == "chain.qualifying" and stages[-1] == "chain.booked" and "chain.calling" in stages
 
 
@@ -71,14 +87,32 @@ async def test_below_gate_nurtures_then_rescore_above_gate_calls(chain):
     def engage():
         lead = db.session.scalars(sa.select(Lead).where(Lead.email == "tom1987@gmail.com")).one()
         for i in range(3):
-            db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.EMAIL, direction="outbound",
-                                       provider="test", provider_ref=f"engaged-{i}", status="clicked",
-                                       data={"opens": 2, "clicks": 1}))
-        from datetime import datetime, timezone
+            db.session.add(
+                Interaction(
+                    lead_id=lead.id,
+                    kind=InteractionKind.EMAIL,
+                    direction="outbound",
+                    provider="test",
+                    provider_ref=f"engaged-{i}",
+                    status="clicked",
+                    data={"opens": 2, "clicks": 1},
+                )
+            )
+        from datetime import datetime
+
         from crm.models import Channel, LegalBasis
-        db.session.add(ConsentRecord(lead_id=lead.id, channel=Channel.PHONE, legal_basis=LegalBasis.CALLBACK_REQUEST,
-                                     source="email reply", proof_text="asked for a call", proof_key="reply-1",
-                                     given_at=datetime.now(timezone.utc)))
+
+        db.session.add(
+            ConsentRecord(
+                lead_id=lead.id,
+                channel=Channel.PHONE,
+                legal_basis=LegalBasis.CALLBACK_REQUEST,
+                source="email reply",
+                proof_text="asked for a call",
+                proof_key="reply-1",
+                given_at=datetime.now(UTC),
+            )
+        )
         lead.company = "Tom's Bikes GmbH"
         db.session.commit()
 
@@ -86,8 +120,9 @@ async def test_below_gate_nurtures_then_rescore_above_gate_calls(chain):
     outcome = await chain.outcome(accepted["chain_id"])
     assert chain.provider.calls_to("+493023125199") == 1
     assert outcome.stage == "booked"
-    history = chain.db(lambda: db.session.scalars(sa.select(AuditEntry.after).where(
-        AuditEntry.action == "chain.qualifying")).all())
+    history = chain.db(
+        lambda: db.session.scalars(sa.select(AuditEntry.after).where(AuditEntry.action == "chain.qualifying")).all()
+    )
     assert any(h["detail"] == "rescore" for h in history)
 
 
@@ -142,7 +177,10 @@ async def test_pause_resume_and_cancel(chain):
     await handle.signal("stop", StopSignal("cancelled", actor="user:7"))
     outcome = await chain.outcome(accepted["chain_id"])
     assert outcome.stage == "cancelled"
-    listed = [w.id async for w in chain.client.list_workflows(f'LeadStage = "cancelled" AND WorkflowId = "{accepted["chain_id"]}"')]
+    listed = [
+        w.id
+        async for w in chain.client.list_workflows(f'LeadStage = "cancelled" AND WorkflowId = "{accepted["chain_id"]}"')
+    ]
     assert listed == [accepted["chain_id"]] or listed == []  # visibility is eventually consistent
 
 
@@ -163,14 +201,19 @@ async def test_duplicate_lead_joins_the_running_chain(chain):
     await chain.stage(first["chain_id"], "nurturing")
     again = chain.post_lead({**COLD, "email": "TOM1987+news@gmail.com", "company": "Tom's Bikes GmbH"})
     assert again["chain_id"] == first["chain_id"]
+
     # The resubmission re-scores the running chain instead of starting a second one.
     async def rescored():
         while True:
-            details = chain.db(lambda: db.session.scalars(sa.select(AuditEntry.after).where(
-                AuditEntry.action == "chain.qualifying")).all())
+            details = chain.db(
+                lambda: db.session.scalars(
+                    sa.select(AuditEntry.after).where(AuditEntry.action == "chain.qualifying")
+                ).all()
+            )
             if any(d["detail"] == "resubmission" for d in details):
                 return
             await asyncio.sleep(0.1)
+
     await asyncio.wait_for(rescored(), 20)
     await chain.handle(first["chain_id"]).signal("stop", StopSignal("cancelled"))
     await chain.outcome(first["chain_id"])

@@ -12,12 +12,13 @@ Each test below failed on the code before the fix:
 * found by their phone after their email's chain had ended, the person got a second chain that called;
 * a calling-hours change left waiting chains on their old timers.
 """
+
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -36,17 +37,30 @@ from tests.workflows.conftest import FAST, always_open_policy
 from voice.sandbox.app import SandboxConfig, create_sandbox_app
 from workflows.payloads import ChainStatus
 
-LEAD = {"first_name": "Jürgen", "last_name": "Weber", "company": "Kfz-Werkstatt Krause GmbH",
-        "email": "juergen.weber@kfz-krause.de", "phone_consent": "ja", "interest": "Angebot für 5 Standorte"}
+LEAD = {
+    "first_name": "Jürgen",
+    "last_name": "Weber",
+    "company": "Kfz-Werkstatt Krause GmbH",
+    "email": "juergen.weber@kfz-krause.de",
+    "phone_consent": "ja",
+    "interest": "Angebot für 5 Standorte",
+}
 NO_ANSWER, INTERESTED, BOOKS = "+49 30 23125105", "+49 30 23125101", "+49 30 23125100"
 
 
 async def _live(temporal_env, migrated_urls, settings, *, policy=None, **config):
     target = temporal_env.client.service_client.config.target_host
     secrets = make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"], "SECRETS": secrets,
-                      "LEADCHAIN_GATE_POLICY": policy or always_open_policy(), "TEMPORAL_ADDRESS": target,
-                      **config})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+            "SECRETS": secrets,
+            "LEADCHAIN_GATE_POLICY": policy or always_open_policy(),
+            "TEMPORAL_ADDRESS": target,
+            **config,
+        }
+    )
     _wipe(app)
     return app
 
@@ -76,24 +90,42 @@ class Stack:
         raise AssertionError(f"timed out waiting for {what}")
 
     def timeline(self, lead_id: int) -> list[tuple[str, str]]:
-        return self.h.db(lambda: [(a.action, (a.after or {}).get("detail", "")) for a in db.session.scalars(
-            sa.select(AuditEntry).where(AuditEntry.entity_type == "lead", AuditEntry.entity_id == lead_id,
-                                        AuditEntry.action.like("chain.%")).order_by(AuditEntry.id))])
+        return self.h.db(
+            lambda: [
+                (a.action, (a.after or {}).get("detail", ""))
+                for a in db.session.scalars(
+                    sa.select(AuditEntry)
+                    .where(
+                        AuditEntry.entity_type == "lead",
+                        AuditEntry.entity_id == lead_id,
+                        AuditEntry.action.like("chain.%"),
+                    )
+                    .order_by(AuditEntry.id)
+                )
+            ]
+        )
 
     async def runs(self, chain_id: str) -> list:
         return [w async for w in self.h.client.list_workflows(f'WorkflowId = "{chain_id}"')]
 
     async def next_run_outcome(self, chain_id: str, runs_before: int):
         """The outcome of the run the relay starts for a new submission (the earlier runs have ended)."""
+
         async def started():
             return len(await self.runs(chain_id)) > runs_before
+
         await self.until(started, what="a new run")
         return await self.h.outcome(chain_id)
 
     def processed(self, lead_id: int) -> int:
         """Submissions imported into this lead (a differing value of a later one is kept as a proposal)."""
-        return self.h.db(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(LeadSubmission).where(
-            LeadSubmission.lead_id == lead_id, LeadSubmission.processed_at.is_not(None))))
+        return self.h.db(
+            lambda: db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(LeadSubmission)
+                .where(LeadSubmission.lead_id == lead_id, LeadSubmission.processed_at.is_not(None))
+            )
+        )
 
     def lead(self, lead_id: int) -> Lead:
         return self.h.db(lambda: db.session.get(Lead, lead_id))
@@ -163,8 +195,10 @@ async def test_a_lead_posted_again_after_its_chain_ended_is_merged_and_not_calle
         await asyncio.sleep(1.0)  # room for a wrongly placed call to show up
         assert stack.calls_to(number) == 1
         merged = await stack.next_run_outcome(first["chain_id"], runs_before=n + 1)
-        await stack.until(lambda: len([a for a, _ in stack.timeline(outcome.lead_id) if a == "chain.merged"]) == n + 1,
-                          what="merge on the timeline")
+        await stack.until(
+            lambda: len([a for a, _ in stack.timeline(outcome.lead_id) if a == "chain.merged"]) == n + 1,
+            what="merge on the timeline",
+        )
         assert merged.stage == "merged"
     assert len(stack.h.sandbox.sendgrid.messages(lead_id=str(outcome.lead_id))) == mails
     lead = stack.lead(outcome.lead_id)
@@ -172,8 +206,10 @@ async def test_a_lead_posted_again_after_its_chain_ended_is_merged_and_not_calle
     runs = await stack.runs(first["chain_id"])
     assert all(r.status != WorkflowExecutionStatus.RUNNING for r in runs)
     timeline = stack.timeline(outcome.lead_id)
-    assert not any(a in ("chain.calling", "chain.waiting_for_result") for a, _ in timeline[timeline.index(
-        next(e for e in timeline if e[0] == f"chain.{ended}")):])
+    assert not any(
+        a in ("chain.calling", "chain.waiting_for_result")
+        for a, _ in timeline[timeline.index(next(e for e in timeline if e[0] == f"chain.{ended}")) :]
+    )
     merged_detail = next(d for a, d in timeline if a == "chain.merged")
     assert ended in merged_detail and "re-opened only" in merged_detail
 
@@ -183,12 +219,12 @@ async def test_found_by_phone_after_the_email_chain_ended_gets_no_second_chain(s
     outcome = await stack.h.outcome(first["chain_id"])
     assert outcome.stage == "handed_over"
     second = stack.h.post_lead({"first_name": "Jürgen", "phone": "030 23125101", "phone_consent": "ja"})
-    assert second["chain_id"] != first["chain_id"]   # another dedupe key, another id...
+    assert second["chain_id"] != first["chain_id"]  # another dedupe key, another id...
     await stack.until(lambda: stack.processed(outcome.lead_id) == 2, what="the submission imported")
     await asyncio.sleep(1.0)
     assert stack.calls_to(INTERESTED) == 1
     merged = await stack.next_run_outcome(second["chain_id"], runs_before=0)
-    assert merged.stage == "merged" and merged.lead_id == outcome.lead_id   # ...that only merges
+    assert merged.stage == "merged" and merged.lead_id == outcome.lead_id  # ...that only merges
     assert stack.lead(outcome.lead_id).chain_id == first["chain_id"]
 
 
@@ -208,23 +244,29 @@ async def test_the_reopen_rule_starts_a_new_generation_with_keys_of_its_own(stac
 
 
 def _closed_until_tomorrow() -> GatePolicy:
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=2)).weekday()
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).weekday()
     window = CallingWindow((tomorrow,), time(9), time(10))
-    return GatePolicy(windows={"DE": window}, default_window=window, max_attempts_per_day=100,
-                      german_public_holidays=False)
+    return GatePolicy(
+        windows={"DE": window}, default_window=window, max_attempts_per_day=100, german_public_holidays=False
+    )
 
 
 @pytest.mark.parametrize("stack", [{"policy": _closed_until_tomorrow()}], indirect=True)
 async def test_new_calling_hours_wake_a_chain_waiting_for_its_window(stack):
     first = stack.h.post_lead({**LEAD, "phone": INTERESTED})
     waiting = await stack.until(lambda: _stage_is(stack, first["chain_id"], "waiting_for_window"), what="window wait")
-    assert waiting.next_at > datetime.now(timezone.utc) + timedelta(hours=12) and stack.calls_to(INTERESTED) == 0
+    assert waiting.next_at > datetime.now(UTC) + timedelta(hours=12) and stack.calls_to(INTERESTED) == 0
 
     def open_all_day():
-        app_settings.set_calling_hours({"DE": {"days": "mon-sun", "start": "00:00", "end": "23:59"},
-                                        "default": {"days": "mon-sun", "start": "00:00", "end": "23:59"}},
-                                       actor="user:1")
+        app_settings.set_calling_hours(
+            {
+                "DE": {"days": "mon-sun", "start": "00:00", "end": "23:59"},
+                "default": {"days": "mon-sun", "start": "00:00", "end": "23:59"},
+            },
+            actor="user:1",
+        )
         db.session.commit()
+
     stack.h.db(open_all_day)
     # The relay notices the change within its settings poll (10 s) and the chain checks its gate again.
     outcome = await stack.h.outcome(first["chain_id"], timeout=45)

@@ -4,6 +4,7 @@ chains (non-determinism) fails here, before it reaches a deployment.
 To record new histories (after a deliberate change guarded by workflow.patched):
     .venv/bin/python -m pytest tests/workflows/record_histories.py
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,8 +28,13 @@ def _histories() -> list[Path]:
 
 def test_histories_are_committed():
     names = {p.stem for p in _histories()}
-    assert {"booked", "no_answer_then_nurture", "cancelled", "resubmitted_during_retry_wait",
-            "merged_after_booked"} <= names
+    assert {
+        "booked",
+        "no_answer_then_nurture",
+        "cancelled",
+        "resubmitted_during_retry_wait",
+        "merged_after_booked",
+    } <= names
 
 
 @pytest.mark.parametrize("path", _histories(), ids=lambda p: p.stem)
@@ -44,8 +50,11 @@ async def test_replay_detects_an_incompatible_change():
 
     history = WorkflowHistory.from_json("booked", (HISTORIES / "booked.json").read_text())
     with pytest.raises(NondeterminismError):
-        await Replayer(workflows=[ScoresBeforeImport], data_converter=pydantic_data_converter,
-                       workflow_runner=UnsandboxedWorkflowRunner()).replay_workflow(history)
+        await Replayer(
+            workflows=[ScoresBeforeImport],
+            data_converter=pydantic_data_converter,
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        ).replay_workflow(history)
 
 
 @workflow.defn(name="LeadChainWorkflow")
@@ -58,5 +67,6 @@ class ScoresBeforeImport:
 
     @workflow.run
     async def run(self, input: ChainInput) -> None:
-        await workflow.execute_activity("score_lead", ScoreInput(1, "intake"),
-                                        start_to_close_timeout=timedelta(seconds=5))
+        await workflow.execute_activity(
+            "score_lead", ScoreInput(1, "intake"), start_to_close_timeout=timedelta(seconds=5)
+        )

@@ -1,4 +1,5 @@
 """The container health check: healthy only while a worker polls the queue."""
+
 from __future__ import annotations
 
 import asyncio

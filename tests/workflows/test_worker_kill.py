@@ -6,6 +6,7 @@ real PostgreSQL. Its provider and email sender write every request to a SQLite f
 process, one row per request, no de-duplication: a side effect done twice would be two rows. Some kills
 are aimed at the moment a provider has acted but its answer has not reached the activity yet.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,18 +34,34 @@ from workflows.payloads import ChainOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 TOTAL_BUDGET_S = 180
-PEOPLE = [("Anna", "Becker", "Malerbetrieb"), ("Bernd", "Schulz", "Dachdeckerei"), ("Carla", "Hoffmann", "Tischlerei"),
-          ("Dirk", "Wagner", "Autohaus"), ("Erika", "Fischer", "Elektro"), ("Frank", "Meyer", "Sanitaer"),
-          ("Gabi", "Richter", "Baeckerei"), ("Hans", "Klein", "Spedition"), ("Ines", "Wolf", "Gartenbau"),
-          ("Jonas", "Neumann", "Zimmerei"), ("Karin", "Schwarz", "Fliesenleger"), ("Lars", "Zimmermann", "Metallbau")]
+PEOPLE = [
+    ("Anna", "Becker", "Malerbetrieb"),
+    ("Bernd", "Schulz", "Dachdeckerei"),
+    ("Carla", "Hoffmann", "Tischlerei"),
+    ("Dirk", "Wagner", "Autohaus"),
+    ("Erika", "Fischer", "Elektro"),
+    ("Frank", "Meyer", "Sanitaer"),
+    ("Gabi", "Richter", "Baeckerei"),
+    ("Hans", "Klein", "Spedition"),
+    ("Ines", "Wolf", "Gartenbau"),
+    ("Jonas", "Neumann", "Zimmerei"),
+    ("Karin", "Schwarz", "Fliesenleger"),
+    ("Lars", "Zimmermann", "Metallbau"),
+]
 
 
 def lead_payload(i: int) -> dict:
     """HOT from test_lead_chain.py, one distinct person per i; the number's last digit picks its script."""
     first, last, trade = PEOPLE[i]
-    return {"first_name": first, "last_name": last, "company": f"{trade} {last} GmbH",
-            "email": f"{first.lower()}.{last.lower()}@{trade.lower()}-{last.lower()}.de",
-            "phone": f"+49 30 2312{5300 + i}", "phone_consent": "ja", "interest": "Angebot für 5 Standorte"}
+    return {
+        "first_name": first,
+        "last_name": last,
+        "company": f"{trade} {last} GmbH",
+        "email": f"{first.lower()}.{last.lower()}@{trade.lower()}-{last.lower()}.de",
+        "phone": f"+49 30 2312{5300 + i}",
+        "phone_consent": "ja",
+        "interest": "Angebot für 5 Standorte",
+    }
 
 
 class WorkerProcess:
@@ -58,8 +75,12 @@ class WorkerProcess:
     def start(self) -> int:
         assert self.proc is None or self.proc.poll() is not None
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tests.workflows.worker_process", *self.argv],
-                                         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.workflows.worker_process", *self.argv],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.started += 1
         return self.proc.pid
 
@@ -104,8 +125,9 @@ class Run:
     def post(self, indices) -> None:
         for i in indices:
             body = json.dumps(lead_payload(i)).encode()
-            r = self.app.test_client().post("/webhooks/leads/website", data=body,
-                                            headers=signed_headers(WEBHOOK_SECRETS[0], body))
+            r = self.app.test_client().post(
+                "/webhooks/leads/website", data=body, headers=signed_headers(WEBHOOK_SECRETS[0], body)
+            )
             assert r.status_code == 202, r.get_json()
             self.chain_ids.append(r.get_json()["chain_id"])
         self.log(f"posted leads {list(indices)}")
@@ -130,9 +152,13 @@ class Run:
                 self.log(f"{label}: moment not seen within {timeout}s, killing anyway")
         pid = self.worker.pid
         self.worker.sigkill()
-        record = {"label": label, "pid": pid, "at": round(time.monotonic() - self.t0, 1),
-                  "calls_in_flight": [r["key"] for r in self.state.in_flight("calls", pid)],
-                  "emails_in_flight": [r["key"] for r in self.state.in_flight("emails", pid)]}
+        record = {
+            "label": label,
+            "pid": pid,
+            "at": round(time.monotonic() - self.t0, 1),
+            "calls_in_flight": [r["key"] for r in self.state.in_flight("calls", pid)],
+            "emails_in_flight": [r["key"] for r in self.state.in_flight("emails", pid)],
+        }
         self.kills.append(record)
         self.log(f"SIGKILL {record}")
 
@@ -141,8 +167,13 @@ class Run:
         self.log(f"started worker pid {self.worker.start()}")
 
     def dispatched(self, chain_ids) -> bool:
-        done = self.db(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(LeadSubmission).where(
-            LeadSubmission.chain_id.in_(list(chain_ids)), LeadSubmission.dispatched_at.is_not(None))))
+        done = self.db(
+            lambda: db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(LeadSubmission)
+                .where(LeadSubmission.chain_id.in_(list(chain_ids)), LeadSubmission.dispatched_at.is_not(None))
+            )
+        )
         return done == len(set(chain_ids))
 
     async def outcome(self, chain_id: str, deadline: float) -> ChainOutcome:
@@ -161,22 +192,50 @@ async def run(temporal_env, migrated_urls, tmp_path):
     chain_key = uuid.uuid4().hex
     suffix = uuid.uuid4().hex[:8]
     state = FileState(tmp_path / "provider-state.sqlite3").init()
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                      "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
-                      "LEADCHAIN_GATE_POLICY": always_open_policy()})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
+            "LEADCHAIN_GATE_POLICY": always_open_policy(),
+        }
+    )
     _wipe(app)
     with app.app_context():
         from crm.extensions import db as _db
         from crm.models import Campaign
-        _db.session.add(Campaign(name="default", provider="retell", agent_id="agent_kill_test",
-                                 from_number="+4930555000", is_default=True))
+
+        _db.session.add(
+            Campaign(
+                name="default",
+                provider="retell",
+                agent_id="agent_kill_test",
+                from_number="+4930555000",
+                is_default=True,
+            )
+        )
         _db.session.commit()
         _db.session.remove()
     client = temporal_env.client
-    worker = WorkerProcess(["--db", migrated_urls["postgresql"], "--temporal", client.service_client.config.target_host,
-                            "--chain-queue", f"chain-{suffix}", "--provider-queue", f"provider-{suffix}",
-                            "--state", str(state.path), "--chain-key", chain_key, "--delay", "0.4"],
-                           tmp_path / "worker.log")
+    worker = WorkerProcess(
+        [
+            "--db",
+            migrated_urls["postgresql"],
+            "--temporal",
+            client.service_client.config.target_host,
+            "--chain-queue",
+            f"chain-{suffix}",
+            "--provider-queue",
+            f"provider-{suffix}",
+            "--state",
+            str(state.path),
+            "--chain-key",
+            chain_key,
+            "--delay",
+            "0.4",
+        ],
+        tmp_path / "worker.log",
+    )
     r = Run(app, client, worker, state)
     try:
         yield r
@@ -243,21 +302,30 @@ async def test_killing_the_worker_mid_run_loses_nothing_and_repeats_nothing(run:
     email_keys = Counter(r["key"] for r in emails)
     assert [k for k, n in email_keys.items() if n > 1] == [], "an email was sent twice"
     assert sorted((r["lead_id"], r["template"]) for r in emails) == sorted(
-        (o.lead_id, expected[c].email_template) for c, o in outcomes.items())
+        (o.lead_id, expected[c].email_template) for c, o in outcomes.items()
+    )
 
     # ---- the ledger: one 'done' row per key, pointing at the provider's one request ----------------
-    ledger = run.db(lambda: [(s.key, s.kind, s.status, s.provider, s.provider_ref, s.attempts)
-                             for s in db.session.scalars(sa.select(SideEffect))])
+    ledger = run.db(
+        lambda: [
+            (s.key, s.kind, s.status, s.provider, s.provider_ref, s.attempts)
+            for s in db.session.scalars(sa.select(SideEffect))
+        ]
+    )
     first_call = {r["key"]: f"{PROVIDER_NAME}_call_{r['id']}" for r in calls}
     first_email = {r["key"]: f"msg_{r['id']}" for r in emails}
     assert sorted(k for k, kind, *_ in ledger if kind == "call") == sorted(first_call)
     assert sorted(k for k, kind, *_ in ledger if kind == "email") == sorted(first_email)
     for key, kind, status, provider, ref, _ in ledger:
         assert status == "done", (key, status)
-        assert (provider, ref) == ((PROVIDER_NAME, first_call[key]) if kind == "call" else (EMAIL_NAME, first_email[key]))
+        assert (provider, ref) == (
+            (PROVIDER_NAME, first_call[key]) if kind == "call" else (EMAIL_NAME, first_email[key])
+        )
 
     # ---- and the CRM's own records: one interaction per call/message, one task per lead ------------
-    interactions = run.db(lambda: [(i.kind, i.provider, i.provider_ref) for i in db.session.scalars(sa.select(Interaction))])
+    interactions = run.db(
+        lambda: [(i.kind, i.provider, i.provider_ref) for i in db.session.scalars(sa.select(Interaction))]
+    )
     call_refs = [ref for kind, _, ref in interactions if kind == InteractionKind.CALL]
     email_refs = [ref for kind, _, ref in interactions if kind == InteractionKind.EMAIL]
     assert sorted(call_refs) == sorted(first_call.values())
@@ -279,5 +347,6 @@ async def test_killing_the_worker_mid_run_loses_nothing_and_repeats_nothing(run:
         # The retry found the provider's record by our key and did not ask it again. (Under load an attempt
         # may also time out before it dials, so the ledger can count more attempts than dials.)
         assert call_keys.get(key, 0) + email_keys.get(key, 0) == 1 and attempts[key] >= 1, key
-    run.log(f"calls {len(calls)}, emails {len(emails)}, ledger rows {len(ledger)}; "
-            f"total {time.monotonic() - run.t0:.1f}s")
+    run.log(
+        f"calls {len(calls)}, emails {len(emails)}, ledger rows {len(ledger)}; total {time.monotonic() - run.t0:.1f}s"
+    )

@@ -1,5 +1,6 @@
 """A worker SIGKILLed right after the provider accepted a call, then restarted: exactly one call was placed
 (the provider sandbox counts them), for each of Retell, Vapi and Bland, through the real adapters."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,33 +30,60 @@ FROM = {"retell": "+4930555000", "vapi": "pn_kill_test", "bland": "+4930555000"}
 @pytest.mark.parametrize("provider", ["retell", "vapi", "bland"])
 async def test_kill_after_the_provider_accepted_the_call(provider, temporal_env, migrated_urls, tmp_path):
     chain_key = uuid.uuid4().hex
-    crm = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                      "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
-                      "LEADCHAIN_GATE_POLICY": always_open_policy(),
-                      "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host})
+    crm = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
+            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
+            "LEADCHAIN_GATE_POLICY": always_open_policy(),
+            "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        }
+    )
     _wipe(crm)
-    with ServerThread(crm) as crm_http, ServerThread(create_sandbox_app(
-            SandboxConfig(webhook_base=crm_http.url, step_s=0.1))) as sandbox:
+    with (
+        ServerThread(crm) as crm_http,
+        ServerThread(create_sandbox_app(SandboxConfig(webhook_base=crm_http.url, step_s=0.1))) as sandbox,
+    ):
         crm.config["SANDBOX_URL"] = sandbox.url
         with crm.app_context():
-            db.session.add(Campaign(name="kill", provider=provider, agent_id="agent_kill", from_number=FROM[provider],
-                                    is_default=True))
+            db.session.add(
+                Campaign(
+                    name="kill", provider=provider, agent_id="agent_kill", from_number=FROM[provider], is_default=True
+                )
+            )
             db.session.commit()
         # The sandbox creates the call, then holds its answer: the worker dies in that window.
-        httpx.post(f"{sandbox.url}/sandbox/response-delay", json={"provider": provider, "seconds": 3}).raise_for_status()
+        httpx.post(
+            f"{sandbox.url}/sandbox/response-delay", json={"provider": provider, "seconds": 3}
+        ).raise_for_status()
         suffix = uuid.uuid4().hex[:8]
-        worker = WorkerProcess(["--db", migrated_urls["postgresql"],
-                                "--temporal", temporal_env.client.service_client.config.target_host,
-                                "--chain-queue", f"chain-{suffix}", "--provider-queue", f"provider-{suffix}",
-                                "--state", str(FileState(tmp_path / "state.sqlite3").init().path),
-                                "--chain-key", chain_key, "--sandbox-url", sandbox.url], tmp_path / "worker.log")
+        worker = WorkerProcess(
+            [
+                "--db",
+                migrated_urls["postgresql"],
+                "--temporal",
+                temporal_env.client.service_client.config.target_host,
+                "--chain-queue",
+                f"chain-{suffix}",
+                "--provider-queue",
+                f"provider-{suffix}",
+                "--state",
+                str(FileState(tmp_path / "state.sqlite3").init().path),
+                "--chain-key",
+                chain_key,
+                "--sandbox-url",
+                sandbox.url,
+            ],
+            tmp_path / "worker.log",
+        )
         worker.start()
         chain_id = None
         try:
             payload = {**lead_payload(0), "phone": "+49 30 23125190"}  # ends in 0: the persona books
             body = json.dumps(payload).encode()
-            r = crm.test_client().post("/webhooks/leads/website", data=body,
-                                       headers=signed_headers(WEBHOOK_SECRETS[0], body))
+            r = crm.test_client().post(
+                "/webhooks/leads/website", data=body, headers=signed_headers(WEBHOOK_SECRETS[0], body)
+            )
             assert r.status_code == 202
             chain_id = r.get_json()["chain_id"]
 
@@ -67,7 +95,7 @@ async def test_kill_after_the_provider_accepted_the_call(provider, temporal_env,
                 assert time.monotonic() < deadline, worker.log_tail()
                 worker.check_alive()
                 await asyncio.sleep(0.02)
-            worker.sigkill()          # the provider has the call; the activity never heard back
+            worker.sigkill()  # the provider has the call; the activity never heard back
             httpx.post(f"{sandbox.url}/sandbox/response-delay", json={"provider": provider, "seconds": 0})
             await asyncio.sleep(1)
             worker.start()

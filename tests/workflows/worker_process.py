@@ -12,6 +12,7 @@ that dialled while the worker died). There is no webhook deliverer here: the cha
 
 The test reads the same file through FileState below.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,11 +62,20 @@ def expected_for(number_e164: str) -> Expected:
 
 def settings(chain_queue: str, provider_queue: str) -> ChainSettings:
     # call_result_timeout_s is short: no webhook arrives, the chain asks the provider (get_call).
-    return ChainSettings(call_result_timeout_s=1, call_poll_interval_s=1, max_call_polls=5, max_call_attempts=3,
-                         retry_delay_s=1, nurture_delays_s=[0, 1, 1], rescore_delay_s=1, max_nurture_cycles=2,
-                         chain_task_queue=chain_queue, provider_task_queue=provider_queue,
-                         # A killed in-flight dial is retried after this; the fakes answer in 0.4 s.
-                         provider_activity_timeout_s=5)
+    return ChainSettings(
+        call_result_timeout_s=1,
+        call_poll_interval_s=1,
+        max_call_polls=5,
+        max_call_attempts=3,
+        retry_delay_s=1,
+        nurture_delays_s=[0, 1, 1],
+        rescore_delay_s=1,
+        max_nurture_cycles=2,
+        chain_task_queue=chain_queue,
+        provider_task_queue=provider_queue,
+        # A killed in-flight dial is retried after this; the fakes answer in 0.4 s.
+        provider_activity_timeout_s=5,
+    )
 
 
 # ---- the file-backed state ------------------------------------------------------------------------
@@ -93,7 +103,7 @@ class FileState:
         conn.execute("PRAGMA busy_timeout = 30000")
         return conn
 
-    def init(self) -> "FileState":
+    def init(self) -> FileState:
         with closing(self.connect()) as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
@@ -108,8 +118,12 @@ class FileState:
         """Requests the process `pid` has made whose answer it has not had yet."""
         assert table in ("calls", "emails")
         with closing(self.connect()) as conn:
-            return [dict(r) for r in conn.execute(
-                f"SELECT * FROM {table} WHERE pid = ? AND returned_at IS NULL ORDER BY id", (pid,))]
+            return [
+                dict(r)
+                for r in conn.execute(
+                    f"SELECT * FROM {table} WHERE pid = ? AND returned_at IS NULL ORDER BY id", (pid,)
+                )
+            ]
 
 
 class FileVoiceProvider:
@@ -127,8 +141,17 @@ class FileVoiceProvider:
             row_id = conn.execute(
                 "INSERT INTO calls (key, chain_id, lead_id, to_number, status, classification, pid, placed_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (request.idempotency_key, request.chain_id, request.lead_id, request.to_number, status,
-                 classification, os.getpid(), time.time())).lastrowid
+                (
+                    request.idempotency_key,
+                    request.chain_id,
+                    request.lead_id,
+                    request.to_number,
+                    status,
+                    classification,
+                    os.getpid(),
+                    time.time(),
+                ),
+            ).lastrowid
             conn.execute("COMMIT")
             # The provider has acted; the answer is still on its way back (a kill here is the F1 window).
             time.sleep(self.delay_s)
@@ -145,13 +168,19 @@ class FileVoiceProvider:
         if not call_id.startswith(prefix):
             return None
         with closing(self.state.connect()) as conn:
-            row = conn.execute("SELECT * FROM calls WHERE id = ?", (int(call_id[len(prefix):]),)).fetchone()
+            row = conn.execute("SELECT * FROM calls WHERE id = ?", (int(call_id[len(prefix) :]),)).fetchone()
         if row is None:
             return None
         answered = row["status"] == "completed"
-        return CallResult(provider=self.name, call_id=call_id, event_id=f"{call_id}:ended", answered=answered,
-                          status=row["status"], classification=row["classification"],
-                          duration_s=95 if answered else 0)
+        return CallResult(
+            provider=self.name,
+            call_id=call_id,
+            event_id=f"{call_id}:ended",
+            answered=answered,
+            status=row["status"],
+            classification=row["classification"],
+            duration_s=95 if answered else 0,
+        )
 
 
 class FileEmailSender:
@@ -164,8 +193,16 @@ class FileEmailSender:
         with closing(self.state.connect()) as conn:
             row_id = conn.execute(
                 "INSERT INTO emails (key, lead_id, to_addr, template, step, pid, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (message.idempotency_key, message.lead_id, message.to, message.template, message.step,
-                 os.getpid(), time.time())).lastrowid
+                (
+                    message.idempotency_key,
+                    message.lead_id,
+                    message.to,
+                    message.template,
+                    message.step,
+                    os.getpid(),
+                    time.time(),
+                ),
+            ).lastrowid
             time.sleep(self.delay_s)  # sent, not yet acknowledged (the F2 window)
             conn.execute("UPDATE emails SET returned_at = ? WHERE id = ?", (time.time(), row_id))
         return f"msg_{row_id}"
@@ -178,13 +215,17 @@ class FileEmailSender:
 
 # ---- the process ----------------------------------------------------------------------------------
 
+
 def build_app(db_url: str, chain_key: str, sandbox_url: str | None = None):
     from crm import create_app
     from tests.conftest import make_test_secrets
     from tests.workflows.conftest import always_open_policy
-    config = {"SQLALCHEMY_DATABASE_URI": db_url,
-              "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
-              "LEADCHAIN_GATE_POLICY": always_open_policy()}
+
+    config = {
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
+        "LEADCHAIN_GATE_POLICY": always_open_policy(),
+    }
     if sandbox_url:
         config["SANDBOX_URL"] = sandbox_url
     return create_app(config)
@@ -205,22 +246,26 @@ async def run(args: argparse.Namespace) -> None:
     if args.role in ("chain", "both"):
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chain-activity")
         executors.append(executor)
-        runners.append(chain_mod.worker_runner(
-            chain_mod.chain_worker(client, app, executor, task_queue=args.chain_queue)))
-        runners.append(chain_mod.relay_runner(
-            Relay(app, client, chain_settings, poll_s=0.1, task_queue=args.chain_queue)))
+        runners.append(
+            chain_mod.worker_runner(chain_mod.chain_worker(client, app, executor, task_queue=args.chain_queue))
+        )
+        runners.append(
+            chain_mod.relay_runner(Relay(app, client, chain_settings, poll_s=0.1, task_queue=args.chain_queue))
+        )
     if args.role in ("provider", "both"):
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="provider-activity")
         executors.append(executor)
         if args.sandbox_url:
             # The real provider adapters against the provider sandbox (which counts every dial).
             from voice.providers.factory import registry
+
             providers = registry(app)
         else:
             providers = ProviderRegistry({PROVIDER_NAME: FileVoiceProvider(state, args.delay)})
         acts = ProviderActivities(app, providers, FileEmailSender(state, args.delay))
-        runners.append(chain_mod.worker_runner(
-            chain_mod.provider_worker(client, acts, executor, task_queue=args.provider_queue)))
+        runners.append(
+            chain_mod.worker_runner(chain_mod.provider_worker(client, acts, executor, task_queue=args.provider_queue))
+        )
     logging.getLogger(__name__).info("worker process %s up (role %s)", os.getpid(), args.role)
     if args.ready:
         Path(args.ready).write_text(str(os.getpid()))
@@ -238,8 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state", required=True)
     parser.add_argument("--chain-key", required=True)
     parser.add_argument("--role", choices=("both", "chain", "provider"), default="both")
-    parser.add_argument("--delay", type=float, default=0.4,
-                        help="seconds between a fake recording a request and answering it")
+    parser.add_argument(
+        "--delay", type=float, default=0.4, help="seconds between a fake recording a request and answering it"
+    )
     parser.add_argument("--sandbox-url", help="use the real provider adapters against this provider sandbox")
     parser.add_argument("--ready", help="file to write this process's pid to once the workers are built")
     args = parser.parse_args(argv)

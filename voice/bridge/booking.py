@@ -10,20 +10,31 @@ Booking is idempotent per call and slot (key "<call id>:<slot start in UTC, ISO>
 a free slot: confirmed appointments of one owner cannot overlap (exclusion constraint on PostgreSQL,
 triggers on SQLite), so of concurrent attempts for one slot exactly one wins and the others hear "taken".
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import (Appointment, AppointmentStatus, Direction, Interaction, InteractionKind, Lead,
-                        LeadStatus, Role, User)
+from crm.models import (
+    Appointment,
+    AppointmentStatus,
+    Direction,
+    Interaction,
+    InteractionKind,
+    Lead,
+    LeadStatus,
+    Role,
+    User,
+)
 from crm.models.types import utcnow
 from crm.services import audit, dnc
 from voice.bridge.dialog.types import Booking, Callee, SlotChoice
@@ -76,9 +87,15 @@ class LeadFacts:
     interaction_id: int | None = None
 
     def callee(self) -> Callee:
-        return Callee(lead_id=self.lead_id, first_name=self.first_name, last_name=self.last_name,
-                      company=self.company, language=self.language, owner_name=self.owner_name,
-                      do_not_contact=self.do_not_contact)
+        return Callee(
+            lead_id=self.lead_id,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            company=self.company,
+            language=self.language,
+            owner_name=self.owner_name,
+            do_not_contact=self.do_not_contact,
+        )
 
 
 @dataclass(frozen=True)
@@ -144,7 +161,7 @@ class OptOutResult:
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("naive datetime: the bridge passes aware datetimes")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def booking_key(call_id: str, start: datetime) -> str:
@@ -191,8 +208,7 @@ def _as_int(value: Any) -> int | None:
 
 
 def _call_interaction(call_id: str, provider: str | None = None) -> Interaction | None:
-    query = sa.select(Interaction).where(Interaction.provider_ref == call_id,
-                                         Interaction.kind == InteractionKind.CALL)
+    query = sa.select(Interaction).where(Interaction.provider_ref == call_id, Interaction.kind == InteractionKind.CALL)
     if provider:
         query = query.where(Interaction.provider == provider)
     return db.session.scalars(query.order_by(Interaction.id).limit(1)).first()
@@ -201,12 +217,20 @@ def _call_interaction(call_id: str, provider: str | None = None) -> Interaction 
 def _facts(lead: Lead, interaction: Interaction | None, chain_id: str | None) -> LeadFacts:
     owner = db.session.get(User, lead.owner_id) if lead.owner_id else None
     return LeadFacts(
-        lead_id=lead.id, first_name=lead.first_name, last_name=lead.last_name, company=lead.company,
-        language=lead.language or "de", status=lead.status.value, do_not_contact=lead.do_not_contact,
-        chain_id=lead.chain_id or chain_id, owner_id=owner.id if owner else None,
-        owner_name=owner.name if owner else None, working_hours=owner.working_hours if owner else None,
+        lead_id=lead.id,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        company=lead.company,
+        language=lead.language or "de",
+        status=lead.status.value,
+        do_not_contact=lead.do_not_contact,
+        chain_id=lead.chain_id or chain_id,
+        owner_id=owner.id if owner else None,
+        owner_name=owner.name if owner else None,
+        working_hours=owner.working_hours if owner else None,
         timezone=(owner.timezone if owner and owner.timezone else BUSINESS_TZ),
-        interaction_id=interaction.id if interaction is not None else None)
+        interaction_id=interaction.id if interaction is not None else None,
+    )
 
 
 # ---- lead lookup ----------------------------------------------------------------------------------
@@ -249,8 +273,9 @@ def _reps(lead: Lead, owner_id: int | None = None) -> tuple[list[User], int | No
         user = db.session.get(User, wanted)
         if user is not None and user.active:
             return [user], user.id
-    team = list(db.session.scalars(sa.select(User).where(User.active.is_(True), User.role == Role.SALES)
-                                   .order_by(User.id)))
+    team = list(
+        db.session.scalars(sa.select(User).where(User.active.is_(True), User.role == Role.SALES).order_by(User.id))
+    )
     return team, None
 
 
@@ -258,9 +283,16 @@ def _busy(user_ids: Iterable[int], start: datetime, end: datetime) -> dict[int, 
     busy: dict[int, list[tuple[datetime, datetime]]] = {uid: [] for uid in user_ids}
     if not busy:
         return busy
-    rows = db.session.execute(sa.select(Appointment.owner_id, Appointment.starts_at, Appointment.ends_at).where(
-        Appointment.owner_id.in_(list(busy)), Appointment.status == AppointmentStatus.CONFIRMED,
-        Appointment.ends_at > start, Appointment.starts_at < end).order_by(Appointment.starts_at))
+    rows = db.session.execute(
+        sa.select(Appointment.owner_id, Appointment.starts_at, Appointment.ends_at)
+        .where(
+            Appointment.owner_id.in_(list(busy)),
+            Appointment.status == AppointmentStatus.CONFIRMED,
+            Appointment.ends_at > start,
+            Appointment.starts_at < end,
+        )
+        .order_by(Appointment.starts_at)
+    )
     for owner, s, e in rows:
         busy[owner].append((s, e))
     return busy
@@ -283,8 +315,14 @@ def _wall(moment: datetime) -> datetime:
     return moment.astimezone(ZoneInfo(BUSINESS_TZ)).replace(tzinfo=None)
 
 
-def find_slots(lead_id: int, constraint: TimeConstraint, now: datetime, *, duration: timedelta = DEFAULT_DURATION,
-               alternatives: int = 2) -> SlotOffer:
+def find_slots(
+    lead_id: int,
+    constraint: TimeConstraint,
+    now: datetime,
+    *,
+    duration: timedelta = DEFAULT_DURATION,
+    alternatives: int = 2,
+) -> SlotOffer:
     """Free slots for the lead's owner (or, without one, the team's sales reps) that match the wish.
 
     Working hours come from each rep (User.working_hours in User.timezone; null = the team default,
@@ -303,8 +341,9 @@ def find_slots(lead_id: int, constraint: TimeConstraint, now: datetime, *, durat
     kwargs = dict(duration=duration, step=STEP, horizon_days=HORIZON_DAYS, lead_time=MIN_NOTICE)
     candidates: list[tuple[Slot, _Rep]] = []
     for rep in reps:
-        slots = resolve(constraint, rep.calendar, now, busy=rep.busy,
-                        limit=None if constraint.exact is not None else 1, **kwargs)
+        slots = resolve(
+            constraint, rep.calendar, now, busy=rep.busy, limit=None if constraint.exact is not None else 1, **kwargs
+        )
         if constraint.exact is not None:
             slots = [s for s in slots if s.exact_match]
         if slots:
@@ -339,25 +378,42 @@ def find_slots(lead_id: int, constraint: TimeConstraint, now: datetime, *, durat
 
 def _title(lead: Lead, owner: User) -> tuple[str, str]:
     from crm.email.settings import company
+
     name = company().name
     if (lead.language or "de") == "en":
         return f"Consultation with {name} ({owner.name})", "Phone call: we will call you"
     return f"Beratungsgespräch mit {name} ({owner.name})", "Telefonat: wir rufen Sie an"
 
 
-def _result(appt: Appointment, status: BookingStatus, call_id: str, lead: Lead | None,
-            reason: str | None = None) -> BookingResult:
-    return BookingResult(status=status, appointment_id=appt.id, start=appt.starts_at, end=appt.ends_at,
-                         owner_id=appt.owner_id, lead_id=appt.lead_id, call_id=call_id,
-                         chain_id=lead.chain_id if lead is not None else None, reason=reason)
+def _result(
+    appt: Appointment, status: BookingStatus, call_id: str, lead: Lead | None, reason: str | None = None
+) -> BookingResult:
+    return BookingResult(
+        status=status,
+        appointment_id=appt.id,
+        start=appt.starts_at,
+        end=appt.ends_at,
+        owner_id=appt.owner_id,
+        lead_id=appt.lead_id,
+        call_id=call_id,
+        chain_id=lead.chain_id if lead is not None else None,
+        reason=reason,
+    )
 
 
 def _by_key(key: str) -> Appointment | None:
     return db.session.scalar(sa.select(Appointment).where(Appointment.idempotency_key == key))
 
 
-def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: int | None = None, *,
-         now: datetime | None = None) -> BookingResult:
+def book(
+    lead_id: int,
+    call_id: str,
+    start: datetime,
+    end: datetime,
+    owner_id: int | None = None,
+    *,
+    now: datetime | None = None,
+) -> BookingResult:
     """Book [start, end) for the lead with its owner (or ``owner_id``, the rep a team offer named; or,
     without either, the first team rep who is free). Idempotent per call and slot: a replay returns
     the same appointment as "already_booked". A slot someone else took meanwhile is "taken" (ask
@@ -377,8 +433,15 @@ def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: i
 
         def fail(status: BookingStatus, reason: str) -> BookingResult:
             db.session.rollback()
-            return BookingResult(status, start=start_utc, end=end_utc, lead_id=lead.id if lead else lead_id,
-                                 call_id=call_id, chain_id=lead.chain_id if lead else None, reason=reason)
+            return BookingResult(
+                status,
+                start=start_utc,
+                end=end_utc,
+                lead_id=lead.id if lead else lead_id,
+                call_id=call_id,
+                chain_id=lead.chain_id if lead else None,
+                reason=reason,
+            )
 
         if lead is None:
             return fail("failed", "unknown lead")
@@ -398,9 +461,18 @@ def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: i
                 outside += 1
                 continue
             title, location = _title(lead, user)
-            inserted = _insert_appointment(lambda: Appointment(
-                lead_id=lead.id, owner_id=user.id, starts_at=start_utc, ends_at=end_utc,
-                status=AppointmentStatus.CONFIRMED, title=title[:300], location=location, idempotency_key=key))
+            inserted = _insert_appointment(
+                lambda: Appointment(
+                    lead_id=lead.id,
+                    owner_id=user.id,
+                    starts_at=start_utc,
+                    ends_at=end_utc,
+                    status=AppointmentStatus.CONFIRMED,
+                    title=title[:300],
+                    location=location,
+                    idempotency_key=key,
+                )
+            )
             if inserted is None:
                 # Either this very turn was booked meanwhile (same key) or the owner's slot was taken.
                 existing = _by_key(key)
@@ -418,9 +490,19 @@ def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: i
         if lead.owner_id is None:
             lead.owner_id = appt.owner_id
         lead.status = LeadStatus.BOOKED
-        audit.record(actor, "appointment.booked", "appointment", appt.id,
-                     after={"lead_id": lead.id, "owner_id": appt.owner_id, "starts_at": appt.starts_at,
-                            "ends_at": appt.ends_at, "call_id": call_id})
+        audit.record(
+            actor,
+            "appointment.booked",
+            "appointment",
+            appt.id,
+            after={
+                "lead_id": lead.id,
+                "owner_id": appt.owner_id,
+                "starts_at": appt.starts_at,
+                "ends_at": appt.ends_at,
+                "call_id": call_id,
+            },
+        )
         audit.record(actor, "lead.booked", "lead", lead.id, before=before, after=audit.snapshot(lead))
         _note_on_call(lead, call_id, appt)
         db.session.commit()
@@ -434,7 +516,7 @@ def book(lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: i
 # PostgreSQL can pick one of two overlapping inserts as a deadlock victim: each checked the exclusion
 # constraint against the other's uncommitted row. The victim's savepoint is rolled back and it tries again,
 # now waiting for the winner, so it ends "taken" (or books, if the winner rolled back).
-LOCK_CONFLICT_STATES = ("40P01", "40001")   # deadlock_detected, serialization_failure
+LOCK_CONFLICT_STATES = ("40P01", "40001")  # deadlock_detected, serialization_failure
 INSERT_ATTEMPTS = 4
 
 
@@ -468,10 +550,19 @@ def _note_on_call(lead: Lead, call_id: str, appt: Appointment) -> None:
         call.outcome = "booked"
         return
     subject = "Appointment booked on the call" if lead.language == "en" else "Termin im Gespräch gebucht"
-    db.session.add(Interaction(lead_id=lead.id, kind=InteractionKind.NOTE, direction=Direction.INTERNAL,
-                               provider="voice-bridge", provider_ref=f"booking:{appt.id}", status="recorded",
-                               subject=subject, data={**entry, "call_id": call_id},
-                               created_by=_actor(call_id)))
+    db.session.add(
+        Interaction(
+            lead_id=lead.id,
+            kind=InteractionKind.NOTE,
+            direction=Direction.INTERNAL,
+            provider="voice-bridge",
+            provider_ref=f"booking:{appt.id}",
+            status="recorded",
+            subject=subject,
+            data={**entry, "call_id": call_id},
+            created_by=_actor(call_id),
+        )
+    )
 
 
 # ---- what the callee said -------------------------------------------------------------------------
@@ -502,8 +593,14 @@ def record_qualification(lead_id: int, call_id: str, answers: dict) -> Qualifica
             return QualificationResult(lead.id, old, changed=False)
         new = {**old, **clean, "call_id": call_id, "updated_at": utcnow().isoformat()}
         lead.qualification = new
-        audit.record(_actor(call_id), "lead.qualification", "lead", lead.id,
-                     before={"qualification": old} if old else None, after={"qualification": new})
+        audit.record(
+            _actor(call_id),
+            "lead.qualification",
+            "lead",
+            lead.id,
+            before={"qualification": old} if old else None,
+            after={"qualification": new},
+        )
         db.session.commit()
         return QualificationResult(lead.id, new, changed=True)
     except Exception:
@@ -531,5 +628,16 @@ def record_opt_out(lead_id: int, call_id: str, reason: str) -> OptOutResult:
         raise
 
 
-__all__ = ["BookingResult", "LeadFacts", "OptOutResult", "QualificationResult", "SlotOffer", "book",
-           "booking_key", "find_slots", "lead_for_call", "record_opt_out", "record_qualification"]
+__all__ = [
+    "BookingResult",
+    "LeadFacts",
+    "OptOutResult",
+    "QualificationResult",
+    "SlotOffer",
+    "book",
+    "booking_key",
+    "find_slots",
+    "lead_for_call",
+    "record_opt_out",
+    "record_qualification",
+]

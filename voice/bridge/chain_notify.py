@@ -6,6 +6,7 @@ records it (signal ``call_booking``) and, when the call's result arrives, follow
 says "interested". If the signal is lost, the webhook path still reports the call as booked: the CRM's
 call merge keeps the outcome of a call whose appointment exists (crm.services.calls).
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,9 @@ log = logging.getLogger(__name__)
 SIGNAL = "call_booking"
 
 
-async def notify_booking(client: Client, chain_id: str | None, booking: CallBooking
-                         ) -> Literal["signalled", "gone", "no_chain", "failed"]:
+async def notify_booking(
+    client: Client, chain_id: str | None, booking: CallBooking
+) -> Literal["signalled", "gone", "no_chain", "failed"]:
     """Signal the chain. "gone": the chain has ended or never existed (logged, nothing to do);
     "failed": Temporal could not be reached (logged; the caller may retry, a signal is idempotent)."""
     if not chain_id:
@@ -32,15 +34,22 @@ async def notify_booking(client: Client, chain_id: str | None, booking: CallBook
         await client.get_workflow_handle(chain_id).signal(SIGNAL, booking)
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
-            log.info("booking %s of call %s: chain %s is gone (%s)", booking.appointment_id, booking.call_id,
-                     chain_id, e.message)
+            log.info(
+                "booking %s of call %s: chain %s is gone (%s)",
+                booking.appointment_id,
+                booking.call_id,
+                chain_id,
+                e.message,
+            )
             return "gone"
-        log.warning("booking %s of call %s: chain %s not signalled: %s", booking.appointment_id,
-                    booking.call_id, chain_id, e)
+        log.warning(
+            "booking %s of call %s: chain %s not signalled: %s", booking.appointment_id, booking.call_id, chain_id, e
+        )
         return "failed"
     except (ConnectionError, OSError, RuntimeError) as e:
-        log.warning("booking %s of call %s: chain %s not signalled: %s", booking.appointment_id,
-                    booking.call_id, chain_id, e)
+        log.warning(
+            "booking %s of call %s: chain %s not signalled: %s", booking.appointment_id, booking.call_id, chain_id, e
+        )
         return "failed"
     log.info("booking %s of call %s signalled to chain %s", booking.appointment_id, booking.call_id, chain_id)
     return "signalled"

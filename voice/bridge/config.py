@@ -3,6 +3,7 @@
 Secrets are not settings: the Retell path secret and the Vapi server secret are read through the
 project's secrets interface (crm.secrets) on every connection, so a rotation needs no restart.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,19 +19,19 @@ VAPI_SECRET = "bridge/vapi-secret"
 class BridgeConfig:
     host: str = "127.0.0.1"
     port: int = 8765
-    metrics_host: str = "127.0.0.1"    # /metrics is internal only (docs/compliance.md §S14)
+    metrics_host: str = "127.0.0.1"  # /metrics is internal only (docs/compliance.md §S14)
     metrics_port: int = 9465
-    filler_after_s: float = 0.4        # a CRM tool slower than this gets a spoken filler first (V4)
-    tool_timeout_s: float = 3.0        # past this the tool raises ToolTimeout and the policy falls back
-    call_details_wait_s: float = 1.0   # how long the begin message waits for Retell's call_details
-    shutdown_grace_s: float = 5.0      # SIGTERM: running turns may finish, then sockets close 1001
+    filler_after_s: float = 0.4  # a CRM tool slower than this gets a spoken filler first (V4)
+    tool_timeout_s: float = 3.0  # past this the tool raises ToolTimeout and the policy falls back
+    call_details_wait_s: float = 1.0  # how long the begin message waits for Retell's call_details
+    shutdown_grace_s: float = 5.0  # SIGTERM: running turns may finish, then sockets close 1001
     timezone: str = "Europe/Berlin"
     company_name: str = "Leadchain"
     transfer_number: str | None = None
-    callback_number: str | None = None   # said in the opening; else the call's caller ID is said
+    callback_number: str | None = None  # said in the opening; else the call's caller ID is said
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "BridgeConfig":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BridgeConfig:
         env = os.environ if environ is None else environ
 
         def num(name: str, default: float) -> float:

@@ -7,6 +7,7 @@ so the policy falls back ("I'll confirm by email"). The thread itself cannot be 
 completes after the timeout still counts, and still reaches the chain. Bookings are idempotent per call
 and slot (booking.py), so a replayed turn books once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,7 @@ Speaker = Callable[[str], Awaitable[None]]
 BookingNotifier = Callable[[str | None, str, int], Awaitable[Any]]
 
 # Used when the dialog phrases have no filler (voice.bridge.dialog.phrases owns the wording otherwise).
-FILLER = {"de": "Einen Moment, ich schaue kurz in den Kalender… ",
-          "en": "One moment, let me check the calendar… "}
+FILLER = {"de": "Einen Moment, ich schaue kurz in den Kalender… ", "en": "One moment, let me check the calendar… "}
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class ToolsFactory(Protocol):
 def filler_text(language: str) -> str:
     try:  # the policy's phrases, when they carry one
         from voice.bridge.dialog import phrases  # type: ignore[attr-defined]
+
         text = phrases.filler(language)  # type: ignore[attr-defined]
         if text:
             return text if text.endswith(" ") else text + " "
@@ -69,8 +70,9 @@ def filler_text(language: str) -> str:
 class ToolRunner:
     """Runs sync CRM functions off the event loop with the filler and the hard timeout."""
 
-    def __init__(self, *, app: Any | None, executor: ThreadPoolExecutor, config: BridgeConfig,
-                 metrics: BridgeMetrics) -> None:
+    def __init__(
+        self, *, app: Any | None, executor: ThreadPoolExecutor, config: BridgeConfig, metrics: BridgeMetrics
+    ) -> None:
         self.app = app
         self.executor = executor
         self.config = config
@@ -85,9 +87,17 @@ class ToolRunner:
                 if self.app is not None:
                     _remove_session()
 
-    async def call(self, name: str, fn: Callable[..., Any], *args: Any, speak: Speaker | None = None,
-                   spoken: list[bool] | None = None, language: str = "de",
-                   on_late: Callable[[Any], None] | None = None, **kwargs: Any) -> Any:
+    async def call(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        speak: Speaker | None = None,
+        spoken: list[bool] | None = None,
+        language: str = "de",
+        on_late: Callable[[Any], None] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """fn(*args, **kwargs) in a thread. `spoken` (a one-item list shared per turn) keeps it to one
         filler per turn; `on_late` gets the result of a call that finished after the timeout."""
         loop = asyncio.get_running_loop()
@@ -120,8 +130,12 @@ def _late(name: str, future: asyncio.Future, started: float, on_late: Callable[[
     if future.cancelled():
         return
     error = future.exception()
-    log.info("tool %s finished %.1fs after it started (past the timeout)%s", name,
-             time.perf_counter() - started, f": {type(error).__name__}" if error else "")
+    log.info(
+        "tool %s finished %.1fs after it started (past the timeout)%s",
+        name,
+        time.perf_counter() - started,
+        f": {type(error).__name__}" if error else "",
+    )
     if error is None and on_late is not None:
         on_late(future.result())
 
@@ -129,10 +143,12 @@ def _late(name: str, future: asyncio.Future, started: float, on_late: Callable[[
 def _remove_session() -> None:
     with contextlib.suppress(Exception):
         from crm.extensions import db
+
         db.session.remove()
 
 
 # ---- conversions between booking.py's types and the dialog contract --------------------------------
+
 
 def _slot(value: Any) -> SlotChoice | None:
     if value is None:
@@ -146,8 +162,10 @@ def _offer(value: Any) -> SlotOffer:
     # booking.SlotOffer is a superset of the contract's (wish_free, owner_id): passed on as it is.
     if isinstance(value, SlotOffer) or (hasattr(value, "wished") and hasattr(value, "alternatives")):
         return value
-    return SlotOffer(wished=_slot(getattr(value, "wished", None)),
-                     alternatives=tuple(s for s in map(_slot, getattr(value, "alternatives", ()) or ()) if s))
+    return SlotOffer(
+        wished=_slot(getattr(value, "wished", None)),
+        alternatives=tuple(s for s in map(_slot, getattr(value, "alternatives", ()) or ()) if s),
+    )
 
 
 def _booking(value: Any) -> Booking:
@@ -155,8 +173,12 @@ def _booking(value: Any) -> Booking:
         return value
     if hasattr(value, "as_booking"):
         return value.as_booking()
-    return Booking(status=getattr(value, "status", "failed"), appointment_id=getattr(value, "appointment_id", None),
-                   start=getattr(value, "start", None), end=getattr(value, "end", None))
+    return Booking(
+        status=getattr(value, "status", "failed"),
+        appointment_id=getattr(value, "appointment_id", None),
+        start=getattr(value, "start", None),
+        end=getattr(value, "end", None),
+    )
 
 
 def callee_of(facts: Any) -> Callee:
@@ -165,28 +187,43 @@ def callee_of(facts: Any) -> Callee:
     if isinstance(facts, Callee):
         return facts
     get = lambda name, default=None: getattr(facts, name, default)  # noqa: E731
-    return Callee(lead_id=get("lead_id", get("id")), first_name=get("first_name"), last_name=get("last_name"),
-                  company=get("company"), language=get("language") or "de", owner_name=get("owner_name"),
-                  do_not_contact=bool(get("do_not_contact", False)))
+    return Callee(
+        lead_id=get("lead_id", get("id")),
+        first_name=get("first_name"),
+        last_name=get("last_name"),
+        company=get("company"),
+        language=get("language") or "de",
+        owner_name=get("owner_name"),
+        do_not_contact=bool(get("do_not_contact", False)),
+    )
 
 
 # ---- the implementation ------------------------------------------------------------------------------
 
+
 class CrmTools:
     """Tools of one call during one turn (`speak` streams into that turn's response)."""
 
-    def __init__(self, factory: "CrmToolsFactory", ctx: CallContext, *, speak: Speaker | None,
-                 now: datetime) -> None:
+    def __init__(self, factory: CrmToolsFactory, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> None:
         self.factory = factory
         self.ctx = ctx
         self.speak = speak
         self.now = now
         self._spoken = [False]
 
-    async def _call(self, name: str, fn: Callable[..., Any], *args: Any,
-                    on_late: Callable[[Any], None] | None = None, **kwargs: Any) -> Any:
-        return await self.factory.runner.call(name, fn, *args, speak=self.speak, spoken=self._spoken,
-                                              language=self.ctx.callee.language, on_late=on_late, **kwargs)
+    async def _call(
+        self, name: str, fn: Callable[..., Any], *args: Any, on_late: Callable[[Any], None] | None = None, **kwargs: Any
+    ) -> Any:
+        return await self.factory.runner.call(
+            name,
+            fn,
+            *args,
+            speak=self.speak,
+            spoken=self._spoken,
+            language=self.ctx.callee.language,
+            on_late=on_late,
+            **kwargs,
+        )
 
     @property
     def _lead_id(self) -> int:
@@ -210,26 +247,38 @@ class CrmTools:
                 chain_id = getattr(result, "chain_id", None) or self.ctx.chain_id
                 self.factory.spawn(self.factory.notify(self.ctx, booking.appointment_id, chain_id))
 
-        result = await self._call("book", backend.book, lead_id, call_id, slot.start, slot.end,
-                                  owner_id=slot.owner_id, on_late=tell_chain)
+        result = await self._call(
+            "book", backend.book, lead_id, call_id, slot.start, slot.end, owner_id=slot.owner_id, on_late=tell_chain
+        )
         tell_chain(result)  # not awaited: the turn goes on speaking while Temporal is told (or is down)
         return _booking(result)
 
     async def record_qualification(self, answers: dict[str, str]) -> None:
-        await self._call("record_qualification", self.factory.backend.record_qualification, self._lead_id,
-                         self.ctx.call_id, dict(answers))
+        await self._call(
+            "record_qualification",
+            self.factory.backend.record_qualification,
+            self._lead_id,
+            self.ctx.call_id,
+            dict(answers),
+        )
 
     async def record_opt_out(self, reason: str) -> None:
-        await self._call("record_opt_out", self.factory.backend.record_opt_out, self._lead_id, self.ctx.call_id,
-                         reason)
+        await self._call("record_opt_out", self.factory.backend.record_opt_out, self._lead_id, self.ctx.call_id, reason)
 
 
 class CrmToolsFactory:
     """Builds CallContexts and CrmTools over a booking backend (voice.bridge.booking unless injected)."""
 
-    def __init__(self, app: Any | None, *, config: BridgeConfig, metrics: BridgeMetrics,
-                 backend: ModuleType | Any | None = None, notifier: BookingNotifier | None = None,
-                 max_threads: int = 16) -> None:
+    def __init__(
+        self,
+        app: Any | None,
+        *,
+        config: BridgeConfig,
+        metrics: BridgeMetrics,
+        backend: ModuleType | Any | None = None,
+        notifier: BookingNotifier | None = None,
+        max_threads: int = 16,
+    ) -> None:
         if backend is None:
             from voice.bridge import booking as backend  # noqa: PLC0415 - optional until it exists
         self.app = app
@@ -242,15 +291,21 @@ class CrmToolsFactory:
     async def context(self, call_id: str, provider: str, metadata: dict) -> CallContext:
         facts = None
         try:
-            facts = await self.runner.call("lead_for_call", self.backend.lead_for_call, call_id, provider,
-                                           dict(metadata or {}))
+            facts = await self.runner.call(
+                "lead_for_call", self.backend.lead_for_call, call_id, provider, dict(metadata or {})
+            )
         except ToolTimeout:
             log.warning("call %s: lead lookup timed out; speaking without the lead's name", call_id)
         except Exception:  # noqa: BLE001 - a broken lookup must not end the call
             log.exception("call %s: lead lookup failed", call_id)
         chain_id = getattr(facts, "chain_id", None) or (metadata or {}).get("chain_id")
-        return CallContext(call_id=call_id, provider=provider, callee=callee_of(facts),
-                           chain_id=str(chain_id) if chain_id else None, metadata=dict(metadata or {}))
+        return CallContext(
+            call_id=call_id,
+            provider=provider,
+            callee=callee_of(facts),
+            chain_id=str(chain_id) if chain_id else None,
+            metadata=dict(metadata or {}),
+        )
 
     def tools(self, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> CrmTools:
         return CrmTools(self, ctx, speak=speak, now=now)
@@ -258,14 +313,16 @@ class CrmToolsFactory:
     async def notify(self, ctx: CallContext, appointment_id: int, chain_id: str | None = None) -> None:
         chain_id = chain_id or ctx.chain_id
         if self.notifier is None:
-            log.info("call %s booked appointment %s; no Temporal client, the webhook path tells the chain",
-                     ctx.call_id, appointment_id)
+            log.info(
+                "call %s booked appointment %s; no Temporal client, the webhook path tells the chain",
+                ctx.call_id,
+                appointment_id,
+            )
             return
         try:
             await self.notifier(chain_id, ctx.call_id, appointment_id)
         except Exception:  # noqa: BLE001 - Temporal down: the post-call webhook still reaches the chain
-            log.exception("call %s: chain %s not told about appointment %s", ctx.call_id, chain_id,
-                          appointment_id)
+            log.exception("call %s: chain %s not told about appointment %s", ctx.call_id, chain_id, appointment_id)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -281,12 +338,12 @@ class CrmToolsFactory:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def temporal_notifier(client: Any = None, *, connect: Callable[[], Awaitable[Any]] | None = None
-                      ) -> BookingNotifier:
+def temporal_notifier(client: Any = None, *, connect: Callable[[], Awaitable[Any]] | None = None) -> BookingNotifier:
     """chain_notify.notify_booking over a Temporal client: the one given, or one made by `connect` on first
     use (and again after a failure), so a bridge started while Temporal was down tells chains once it is up."""
     from voice.bridge.chain_notify import notify_booking
     from workflows.payloads import CallBooking
+
     holder = {"client": client}
 
     async def notify(chain_id: str | None, call_id: str, appointment_id: int) -> Any:
@@ -294,9 +351,11 @@ def temporal_notifier(client: Any = None, *, connect: Callable[[], Awaitable[Any
             if connect is None:
                 raise RuntimeError("no Temporal client")
             holder["client"] = await asyncio.wait_for(connect(), 5)
-        outcome = await notify_booking(holder["client"], chain_id,
-                                       CallBooking(call_id=call_id, appointment_id=appointment_id))
+        outcome = await notify_booking(
+            holder["client"], chain_id, CallBooking(call_id=call_id, appointment_id=appointment_id)
+        )
         if outcome == "failed" and connect is not None:
-            holder["client"] = None   # reconnect next time
+            holder["client"] = None  # reconnect next time
         return outcome
+
     return notify

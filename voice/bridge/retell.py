@@ -9,6 +9,7 @@ task whose chunks are streamed with its response_id. A newer response_id cancels
 once; a chunk is sent only while its id is the current one, so nothing with an old id follows a newer
 request (V1). Nothing here outlives the socket: every turn is rebuilt from its transcript and the CRM.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,11 +31,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROVIDER = "retell"
-CONFIG = {"response_type": "config",
-          "config": {"auto_reconnect": True, "call_details": True, "transcript_with_tool_calls": True}}
+CONFIG = {
+    "response_type": "config",
+    "config": {"auto_reconnect": True, "call_details": True, "transcript_with_tool_calls": True},
+}
 # Spoken when the policy itself fails, so the caller does not sit in silence.
-APOLOGY = {"de": "Entschuldigung, können Sie das bitte noch einmal sagen?",
-           "en": "Sorry, could you say that again, please?"}
+APOLOGY = {
+    "de": "Entschuldigung, können Sie das bitte noch einmal sagen?",
+    "en": "Sorry, could you say that again, please?",
+}
 TURN_KINDS = {"response_required": TurnKind.RESPONSE, "reminder_required": TurnKind.REMINDER}
 
 
@@ -52,18 +57,18 @@ def transcript_of(items: Any) -> tuple[Turn, ...]:
 
 
 class RetellSession:
-    def __init__(self, bridge: "Bridge", ws: web.WebSocketResponse, call_id: str) -> None:
+    def __init__(self, bridge: Bridge, ws: web.WebSocketResponse, call_id: str) -> None:
         self.bridge = bridge
         self.ws = ws
         self.call_id = call_id
-        self.latest_id = -1            # the highest response_id Retell asked for
-        self.current_id: int | None = None   # the id chunks may be sent for now (None: none)
+        self.latest_id = -1  # the highest response_id Retell asked for
+        self.current_id: int | None = None  # the id chunks may be sent for now (None: none)
         self.turn_task: asyncio.Task | None = None
         self.begin_task: asyncio.Task | None = None
         self.transcript: tuple[Turn, ...] = ()
         self.call_details: dict | None = None
         self.reconnect = False
-        self._informed = asyncio.Event()   # call_details or a transcript arrived
+        self._informed = asyncio.Event()  # call_details or a transcript arrived
         self._context: asyncio.Task | None = None
         self._interrupt_id = 0
         self.turn_times: list[float] = []
@@ -157,16 +162,15 @@ class RetellSession:
         if self.reconnect:
             self.latest_id = self.current_id = 0
             log.info("retell call %s: reconnected, continuing the conversation", self.call_id)
-            await self._send({"response_type": "response", "response_id": 0, "content": "",
-                              "content_complete": True})
+            await self._send({"response_type": "response", "response_id": 0, "content": "", "content_complete": True})
             return
         self._start_turn(0, TurnKind.BEGIN, self.transcript, None)
 
-    def _start_turn(self, response_id: int, kind: TurnKind, transcript: tuple[Turn, ...],
-                    received: float | None) -> None:
+    def _start_turn(
+        self, response_id: int, kind: TurnKind, transcript: tuple[Turn, ...], received: float | None
+    ) -> None:
         if response_id < self.latest_id:
-            log.info("retell call %s: request %s is older than %s, ignored", self.call_id, response_id,
-                     self.latest_id)
+            log.info("retell call %s: request %s is older than %s, ignored", self.call_id, response_id, self.latest_id)
             return
         if self.turn_task is not None and not self.turn_task.done():
             self.turn_task.cancel()
@@ -174,8 +178,9 @@ class RetellSession:
         self.latest_id = self.current_id = response_id
         self.turn_task = asyncio.create_task(self._turn(response_id, kind, transcript, received))
 
-    async def _turn(self, response_id: int, kind: TurnKind, transcript: tuple[Turn, ...],
-                    received: float | None) -> None:
+    async def _turn(
+        self, response_id: int, kind: TurnKind, transcript: tuple[Turn, ...], received: float | None
+    ) -> None:
         first = [True]
 
         async def emit(payload: dict) -> None:
@@ -191,19 +196,25 @@ class RetellSession:
                     self._observe(time.perf_counter() - received)
 
         async def speak(text: str) -> None:
-            await emit({"response_type": "response", "response_id": response_id, "content": text,
-                        "content_complete": False})
+            await emit(
+                {"response_type": "response", "response_id": response_id, "content": text, "content_complete": False}
+            )
 
         ctx = await self.context()
         now = self.bridge.now()
-        request = TurnRequest(call_id=self.call_id, provider=PROVIDER, kind=kind, transcript=transcript,
-                              callee=ctx.callee, now=now, company_name=self.bridge.config.company_name,
-                              transfer_number=self.bridge.config.transfer_number,
-                              callback_number=self.bridge.config.callback_number
-                              or (self.call_details or {}).get("from_number"))
+        request = TurnRequest(
+            call_id=self.call_id,
+            provider=PROVIDER,
+            kind=kind,
+            transcript=transcript,
+            callee=ctx.callee,
+            now=now,
+            company_name=self.bridge.config.company_name,
+            transfer_number=self.bridge.config.transfer_number,
+            callback_number=self.bridge.config.callback_number or (self.call_details or {}).get("from_number"),
+        )
         tools = self.bridge.tools_factory.tools(ctx, speak=speak, now=now)
-        final: dict = {"response_type": "response", "response_id": response_id, "content": "",
-                       "content_complete": True}
+        final: dict = {"response_type": "response", "response_id": response_id, "content": "", "content_complete": True}
         try:
             async with contextlib.aclosing(self.bridge.policy.respond(request, tools)) as events:
                 async for event in events:
@@ -211,10 +222,22 @@ class RetellSession:
                         if event.text:
                             await speak(event.text)
                     elif isinstance(event, ToolRecord):
-                        await emit({"response_type": "tool_call_invocation", "tool_call_id": event.tool_call_id,
-                                    "name": event.name, "arguments": dumps(event.arguments)})
-                        await emit({"response_type": "tool_call_result", "tool_call_id": event.tool_call_id,
-                                    "content": event.result, "successful": event.successful})
+                        await emit(
+                            {
+                                "response_type": "tool_call_invocation",
+                                "tool_call_id": event.tool_call_id,
+                                "name": event.name,
+                                "arguments": dumps(event.arguments),
+                            }
+                        )
+                        await emit(
+                            {
+                                "response_type": "tool_call_result",
+                                "tool_call_id": event.tool_call_id,
+                                "content": event.result,
+                                "successful": event.successful,
+                            }
+                        )
                     elif isinstance(event, TurnDone):
                         result = event.result
                         if result.end_call:
@@ -245,9 +268,15 @@ class RetellSession:
             self.turn_task.cancel()
         self.current_id = None
         self._interrupt_id = max(self._interrupt_id + 1, int(time.time() * 1000))
-        return await self._send({"response_type": "agent_interrupt", "interrupt_id": self._interrupt_id,
-                                 "content": text, "content_complete": True,
-                                 "no_interruption_allowed": no_interruption_allowed})
+        return await self._send(
+            {
+                "response_type": "agent_interrupt",
+                "interrupt_id": self._interrupt_id,
+                "content": text,
+                "content_complete": True,
+                "no_interruption_allowed": no_interruption_allowed,
+            }
+        )
 
     async def finish(self, grace_s: float, code: int = WSCloseCode.GOING_AWAY, message: bytes = b"") -> None:
         """Let a running turn finish (up to grace_s), then close; Retell reconnects elsewhere on 1001."""
@@ -259,7 +288,12 @@ class RetellSession:
     def _log_summary(self) -> None:
         times = sorted(t * 1000 for t in self.turn_times)
         if times:
-            log.info("retell call %s ended: %d turns, bridge time per turn p50 %.2f ms, max %.2f ms",
-                     self.call_id, len(times), statistics.median(times), times[-1])
+            log.info(
+                "retell call %s ended: %d turns, bridge time per turn p50 %.2f ms, max %.2f ms",
+                self.call_id,
+                len(times),
+                statistics.median(times),
+                times[-1],
+            )
         else:
             log.info("retell call %s ended: no turns", self.call_id)

@@ -12,6 +12,7 @@ Public app (LEADCHAIN_BRIDGE_HOST:PORT, default 127.0.0.1:8765):
 
 Internal app (LEADCHAIN_BRIDGE_METRICS_PORT, default 9465): ``GET /metrics`` only (S14).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,12 +29,12 @@ from aiohttp import WSCloseCode, web
 
 from crm.secrets import Secrets
 from voice.bridge import vapi as vapi_routes
-from voice.bridge.vapi import BRIDGE
 from voice.bridge.config import RETELL_PATH_SECRET, VAPI_SECRET, BridgeConfig
 from voice.bridge.crm_tools import ToolsFactory
 from voice.bridge.dialog.types import DialogPolicy, TurnResult
 from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
 from voice.bridge.retell import RetellSession
+from voice.bridge.vapi import BRIDGE
 from voice.providers.vapi import split_secrets, verify_server_auth
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,17 @@ SECRET_TTL_S = 5.0
 class Bridge:
     """Everything a request handler needs, injected: the policy, the CRM tools, secrets, metrics."""
 
-    def __init__(self, *, policy: DialogPolicy, tools_factory: ToolsFactory, secrets: Secrets,
-                 config: BridgeConfig | None = None, metrics: BridgeMetrics | None = None,
-                 clock: Callable[[], datetime] | None = None,
-                 vapi_fallback_secrets: Callable[[], list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        policy: DialogPolicy,
+        tools_factory: ToolsFactory,
+        secrets: Secrets,
+        config: BridgeConfig | None = None,
+        metrics: BridgeMetrics | None = None,
+        clock: Callable[[], datetime] | None = None,
+        vapi_fallback_secrets: Callable[[], list[str]] | None = None,
+    ) -> None:
         self.policy = policy
         self.tools_factory = tools_factory
         self.secrets = secrets
@@ -99,9 +107,16 @@ class Bridge:
 
     def log_result(self, call_id: str, provider: str, response_id: int | None, result: TurnResult) -> None:
         # Ids and labels only: no transcript text, names or numbers (S13).
-        log.info("%s call %s turn %s: intent=%s classification=%s booking=%s end_call=%s", provider, call_id,
-                 response_id if response_id is not None else "-", result.intent, result.classification,
-                 result.booking.status if result.booking else None, result.end_call)
+        log.info(
+            "%s call %s turn %s: intent=%s classification=%s booking=%s end_call=%s",
+            provider,
+            call_id,
+            response_id if response_id is not None else "-",
+            result.intent,
+            result.classification,
+            result.booking.status if result.booking else None,
+            result.end_call,
+        )
 
     # ---- pushed from outside a turn -----------------------------------------------------------------
 
@@ -118,14 +133,17 @@ class Bridge:
         sessions = list(self.sessions.values())
         if sessions:
             log.info("closing %d Retell session(s) with 1001", len(sessions))
-            await asyncio.gather(*(s.finish(self.config.shutdown_grace_s, message=b"bridge restarting")
-                                   for s in sessions), return_exceptions=True)
+            await asyncio.gather(
+                *(s.finish(self.config.shutdown_grace_s, message=b"bridge restarting") for s in sessions),
+                return_exceptions=True,
+            )
         drain = getattr(self.tools_factory, "drain", None)
         if drain is not None:
             await drain()
 
 
 # ---- handlers ------------------------------------------------------------------------------------
+
 
 async def retell_websocket(request: web.Request) -> web.StreamResponse:
     bridge: Bridge = request.app[BRIDGE]
@@ -185,6 +203,7 @@ def create_app(bridge: Bridge) -> web.Application:
 
     async def on_shutdown(_app: web.Application) -> None:
         await bridge.shutdown()
+
     app.on_shutdown.append(on_shutdown)
     return app
 
@@ -199,8 +218,15 @@ def create_metrics_app(bridge: Bridge) -> web.Application:
 class BridgeServer:
     """Both apps on their sockets; ``start`` then ``stop`` (tests), or ``serve_until`` (the worker)."""
 
-    def __init__(self, bridge: Bridge, *, host: str | None = None, port: int | None = None,
-                 metrics_host: str | None = None, metrics_port: int | None = None) -> None:
+    def __init__(
+        self,
+        bridge: Bridge,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        metrics_host: str | None = None,
+        metrics_port: int | None = None,
+    ) -> None:
         cfg = bridge.config
         self.bridge = bridge
         self.host = host if host is not None else cfg.host
@@ -210,19 +236,26 @@ class BridgeServer:
         self._runners: list[web.AppRunner] = []
 
     async def start(self) -> None:
-        for app, host, port, attr in ((create_app(self.bridge), self.host, self.port, "port"),
-                                      (create_metrics_app(self.bridge), self.metrics_host, self.metrics_port,
-                                       "metrics_port")):
-            runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                   shutdown_timeout=self.bridge.config.shutdown_grace_s + 1)
+        for app, host, port, attr in (
+            (create_app(self.bridge), self.host, self.port, "port"),
+            (create_metrics_app(self.bridge), self.metrics_host, self.metrics_port, "metrics_port"),
+        ):
+            runner = web.AppRunner(
+                app, access_log=None, handle_signals=False, shutdown_timeout=self.bridge.config.shutdown_grace_s + 1
+            )
             await runner.setup()
             site = web.TCPSite(runner, host, port, reuse_address=True)
             await site.start()
             self._runners.append(runner)
             bound = runner.addresses[0][1] if runner.addresses else port
             setattr(self, attr, bound)
-        log.info("voice bridge on http://%s:%s (metrics on %s:%s)", self.host, self.port, self.metrics_host,
-                 self.metrics_port)
+        log.info(
+            "voice bridge on http://%s:%s (metrics on %s:%s)",
+            self.host,
+            self.port,
+            self.metrics_host,
+            self.metrics_port,
+        )
 
     @property
     def url(self) -> str:
@@ -245,25 +278,44 @@ class BridgeServer:
             await self.stop()
 
 
-def build_bridge(app: Any, *, temporal_client: Any | None = None,
-                 temporal_connect: Callable[[], Any] | None = None, config: BridgeConfig | None = None,
-                 policy: DialogPolicy | None = None, clock: Callable[[], datetime] | None = None) -> Bridge:
+def build_bridge(
+    app: Any,
+    *,
+    temporal_client: Any | None = None,
+    temporal_connect: Callable[[], Any] | None = None,
+    config: BridgeConfig | None = None,
+    policy: DialogPolicy | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Bridge:
     """The production wiring: the CRM app's secrets, voice.bridge.booking, policy_from_env()."""
     from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
+
     config = config or BridgeConfig.from_env()
     metrics = BridgeMetrics()
     if policy is None:
         from voice.bridge.dialog.factory import policy_from_env
+
         policy = policy_from_env()
-    notifier = (temporal_notifier(temporal_client, connect=temporal_connect)
-                if temporal_client is not None or temporal_connect is not None else None)
+    notifier = (
+        temporal_notifier(temporal_client, connect=temporal_connect)
+        if temporal_client is not None or temporal_connect is not None
+        else None
+    )
     factory = CrmToolsFactory(app, config=config, metrics=metrics, notifier=notifier)
 
     def vapi_fallback() -> list[str]:
         # Without a bridge secret, the server secret the CRM's Vapi webhooks are verified with.
         from voice.providers.factory import webhook_secret
+
         with app.app_context():
             return split_secrets(webhook_secret(app, "vapi"))
 
-    return Bridge(policy=policy, tools_factory=factory, secrets=app.extensions["leadchain.secrets"],
-                  config=config, metrics=metrics, clock=clock, vapi_fallback_secrets=vapi_fallback)
+    return Bridge(
+        policy=policy,
+        tools_factory=factory,
+        secrets=app.extensions["leadchain.secrets"],
+        config=config,
+        metrics=metrics,
+        clock=clock,
+        vapi_fallback_secrets=vapi_fallback,
+    )

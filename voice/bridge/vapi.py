@@ -9,14 +9,15 @@ Tools offered to a Vapi assistant (the function names its tool definitions use):
 * ``book_appointment {start, end?, owner_id?}``: ISO 8601 start (and end; default 30 minutes);
 * ``record_opt_out {reason}``; ``record_qualification {need?, timing?, decision_maker?}``.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import time
 import uuid
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -49,7 +50,7 @@ def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
-async def _authenticated_body(bridge: "Bridge", request: web.Request) -> bytes | web.Response:
+async def _authenticated_body(bridge: Bridge, request: web.Request) -> bytes | web.Response:
     body = await request.read()
     if not await bridge.vapi_authenticated(body, request.headers):
         bridge.metrics.auth_failures.labels(PROVIDER).inc()
@@ -94,6 +95,7 @@ def _parse_preference(text: str, language: str, now: datetime):
     global _timetalk
     if _timetalk is None:
         from voice.bridge.dialog.timetalk import default_timetalk
+
         _timetalk = default_timetalk()
     constraint = _timetalk.preference(text, language, now)
     if constraint is None:
@@ -103,24 +105,36 @@ def _parse_preference(text: str, language: str, now: datetime):
 
 # ---- tool-calls ----------------------------------------------------------------------------------
 
-async def _run_tool(bridge: "Bridge", tools: Any, language: str, now: datetime, name: str, args: dict) -> str:
+
+async def _run_tool(bridge: Bridge, tools: Any, language: str, now: datetime, name: str, args: dict) -> str:
     if name == "check_availability":
         preference = args.get("preference") or args.get("when") or ""
         if not isinstance(preference, str) or not preference.strip():
             raise ValueError("preference is required (the callee's words)")
         constraint = _parse_preference(preference, language, now)
         offer = await tools.find_slots(constraint)
-        return json.dumps({"wished": _slot_text(offer.wished),
-                           "alternatives": [_slot_text(s) for s in offer.alternatives]}, ensure_ascii=False)
+        return json.dumps(
+            {"wished": _slot_text(offer.wished), "alternatives": [_slot_text(s) for s in offer.alternatives]},
+            ensure_ascii=False,
+        )
     if name == "book_appointment":
         start = _parse_time(args.get("start"), "start")
         end = _parse_time(args["end"], "end") if args.get("end") else start + DEFAULT_LENGTH
         owner = args.get("owner_id")
-        booking = await tools.book(SlotChoice(start=start, end=end,
-                                              owner_id=int(owner) if isinstance(owner, (int, str)) and
-                                              str(owner).isdigit() else None))
-        return json.dumps({"status": booking.status, "appointment_id": booking.appointment_id,
-                           "start": booking.start.isoformat() if booking.start else None})
+        booking = await tools.book(
+            SlotChoice(
+                start=start,
+                end=end,
+                owner_id=int(owner) if isinstance(owner, (int, str)) and str(owner).isdigit() else None,
+            )
+        )
+        return json.dumps(
+            {
+                "status": booking.status,
+                "appointment_id": booking.appointment_id,
+                "start": booking.start.isoformat() if booking.start else None,
+            }
+        )
     if name == "record_opt_out":
         await tools.record_opt_out(str(args.get("reason") or "asked not to be called again"))
         return "opt-out recorded: the lead will not be contacted again"
@@ -141,7 +155,7 @@ async def tool_calls_handler(request: web.Request) -> web.Response:
         payload = _json_object(body)
         message = payload.get("message")
         if not isinstance(message, dict):
-            raise BadRequest("message must be an object ({\"message\": {\"type\": ...}})")
+            raise BadRequest('message must be an object ({"message": {"type": ...}})')
         if message.get("type") != "tool-calls":
             return web.json_response({})  # informational messages: acknowledged, nothing to answer
         listed = message.get("toolCallList", message.get("toolCalls"))
@@ -169,12 +183,12 @@ async def tool_calls_handler(request: web.Request) -> web.Response:
             log.exception("vapi call %s: tool %s failed", call_id, name)
             entry["error"] = _one_line(f"{name} failed ({type(e).__name__})")
         results.append(entry)
-    log.info("vapi call %s: %d tool call(s) in %.1f ms", call_id, len(results),
-             (time.perf_counter() - started) * 1000)
+    log.info("vapi call %s: %d tool call(s) in %.1f ms", call_id, len(results), (time.perf_counter() - started) * 1000)
     return web.json_response({"results": results})
 
 
 # ---- custom LLM ----------------------------------------------------------------------------------
+
 
 def _transcript(messages: list) -> tuple[tuple[Turn, ...], TurnKind]:
     turns: list[Turn] = []
@@ -191,13 +205,18 @@ def _transcript(messages: list) -> tuple[tuple[Turn, ...], TurnKind]:
     elif turns[-1].role == "user":
         kind = TurnKind.RESPONSE
     else:
-        kind = TurnKind.REMINDER   # asked again with the agent speaking last: the callee stayed silent
+        kind = TurnKind.REMINDER  # asked again with the agent speaking last: the callee stayed silent
     return tuple(turns), kind
 
 
 def _chunk(completion_id: str, created: int, model: str, delta: dict, finish: str | None = None) -> bytes:
-    body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return b"data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
 
@@ -262,8 +281,7 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
         if not stream:
             return
         if response is None:
-            response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                                   "Cache-Control": "no-cache"})
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
             await response.prepare(request)
             await response.write(_chunk(completion_id, created, model, {"role": "assistant", "content": ""}))
         await response.write(_chunk(completion_id, created, model, {"content": text}))
@@ -272,21 +290,40 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
             bridge.metrics.turn_seconds.labels(PROVIDER).observe(time.perf_counter() - received)
 
     tools = bridge.tools_factory.tools(ctx, speak=out, now=now)
-    turn = TurnRequest(call_id=call_id, provider=PROVIDER, kind=kind, transcript=transcript, callee=ctx.callee,
-                       now=now, company_name=bridge.config.company_name,
-                       transfer_number=bridge.config.transfer_number,
-                       callback_number=bridge.config.callback_number or _caller_id(payload, call))
+    turn = TurnRequest(
+        call_id=call_id,
+        provider=PROVIDER,
+        kind=kind,
+        transcript=transcript,
+        callee=ctx.callee,
+        now=now,
+        company_name=bridge.config.company_name,
+        transfer_number=bridge.config.transfer_number,
+        callback_number=bridge.config.callback_number or _caller_id(payload, call),
+    )
     try:
-        return await _complete(bridge, payload, turn, tools, out, stream, completion_id, created, model, received,
-                               parts, lambda: response)
+        return await _complete(
+            bridge, payload, turn, tools, out, stream, completion_id, created, model, received, parts, lambda: response
+        )
     except ConnectionResetError:
         log.info("vapi call %s: the client went away mid-answer", call_id)
         return response if response is not None else web.Response(status=499)
 
 
-async def _complete(bridge: "Bridge", payload: dict, turn: TurnRequest, tools: Any, out, stream: bool,
-                    completion_id: str, created: int, model: str, received: float, parts: list[str],
-                    current: Callable[[], web.StreamResponse | None]) -> web.StreamResponse:
+async def _complete(
+    bridge: Bridge,
+    payload: dict,
+    turn: TurnRequest,
+    tools: Any,
+    out,
+    stream: bool,
+    completion_id: str,
+    created: int,
+    model: str,
+    received: float,
+    parts: list[str],
+    current: Callable[[], web.StreamResponse | None],
+) -> web.StreamResponse:
     """The policy's turn as one completion (streamed through `out`, or collected in `parts`)."""
     call_id, ctx_language = turn.call_id, turn.callee.language
     end_call, transfer = False, None
@@ -303,23 +340,39 @@ async def _complete(bridge: "Bridge", payload: dict, turn: TurnRequest, tools: A
     except Exception:  # noqa: BLE001 - the caller must hear something
         log.exception("vapi call %s: the policy failed", call_id)
         from voice.bridge.retell import APOLOGY
+
         await out(APOLOGY.get(ctx_language, APOLOGY["en"]))
     closing = _closing_tool_call(payload, end_call, transfer)
     if not stream:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
         if closing:
-            message["tool_calls"] = [{"id": f"call_{uuid.uuid4().hex[:16]}", "type": "function",
-                                      "function": closing}]
+            message["tool_calls"] = [{"id": f"call_{uuid.uuid4().hex[:16]}", "type": "function", "function": closing}]
         bridge.metrics.turn_seconds.labels(PROVIDER).observe(time.perf_counter() - received)
-        return web.json_response({"id": completion_id, "object": "chat.completion", "created": created,
-                                  "model": model, "choices": [{"index": 0, "message": message,
-                                                               "finish_reason": "tool_calls" if closing else "stop"}]})
+        return web.json_response(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if closing else "stop"}],
+            }
+        )
     if current() is None:
         await out("")
     response = current()
     if closing:
-        await response.write(_chunk(completion_id, created, model, {"tool_calls": [
-            {"index": 0, "id": f"call_{uuid.uuid4().hex[:16]}", "type": "function", "function": closing}]}))
+        await response.write(
+            _chunk(
+                completion_id,
+                created,
+                model,
+                {
+                    "tool_calls": [
+                        {"index": 0, "id": f"call_{uuid.uuid4().hex[:16]}", "type": "function", "function": closing}
+                    ]
+                },
+            )
+        )
     await response.write(_chunk(completion_id, created, model, {}, "tool_calls" if closing else "stop"))
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()

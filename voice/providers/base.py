@@ -1,10 +1,12 @@
 """The provider interface the chain's call step talks to."""
+
 from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from workflows.payloads import CallResult
 

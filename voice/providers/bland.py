@@ -25,21 +25,22 @@ Mapping of our terms onto Bland's:
   with every call (keys `outcome` and `sentiment`); `variables.outcome` (a pathway may extract it) and
   the summary text are fallbacks (events.classify_text).
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 import logging
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import httpx
 
 from crm.webhooks.provider_common import InvalidSignature, MalformedPayload
-from voice.providers.base import (CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable,
-                                  retry_after_seconds)
+from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
 from voice.providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify_text
 from workflows.payloads import CallResult
 
@@ -53,22 +54,33 @@ ANALYSIS_SCHEMA = {
     "outcome": "one of: " + ", ".join(CLASSIFICATIONS) + " (empty when the callee was not reached)",
     "sentiment": "the callee's overall sentiment, one of: positive, neutral, negative",
 }
-ANALYSIS_PROMPT = ("Classify the call's outcome for the sales team and the callee's sentiment. "
-                   "Use exactly one of the listed values for each field.")
-DEFAULT_TASK = ("You are the digital assistant of the company, an AI system. Say so at the start and that the "
-                "call is recorded. Ask whether the callee would like an appointment about their enquiry, and "
-                "book one if they agree. If they ask not to be called again, confirm and end the call.")
+ANALYSIS_PROMPT = (
+    "Classify the call's outcome for the sales team and the callee's sentiment. "
+    "Use exactly one of the listed values for each field."
+)
+DEFAULT_TASK = (
+    "You are the digital assistant of the company, an AI system. Say so at the start and that the "
+    "call is recorded. Ask whether the callee would like an appointment about their enquiry, and "
+    "book one if they agree. If they ask not to be called again, confirm and end the call."
+)
 
 # Bland `status` / `queue_status` values (docs/providers.md §3.3) -> our stage while the call is not done.
-_LIVE_STAGES = {"queued": "queued", "pre_queue": "queued", "ringing": "ringing", "started": "in_progress",
-                "in-progress": "in_progress", "in_progress": "in_progress", "allocated": "queued"}
+_LIVE_STAGES = {
+    "queued": "queued",
+    "pre_queue": "queued",
+    "ringing": "ringing",
+    "started": "in_progress",
+    "in-progress": "in_progress",
+    "in_progress": "in_progress",
+    "allocated": "queued",
+}
 _NOT_CONNECTED = {"no-answer": "no_answer", "no_answer": "no_answer", "busy": "busy"}
-_FAILED = {"failed", "canceled", "cancelled", "complete_error", "pre_queue_error", "queue_error", "call_error",
-           "error"}
+_FAILED = {"failed", "canceled", "cancelled", "complete_error", "pre_queue_error", "queue_error", "call_error", "error"}
 _SPEAKERS = {"assistant": "agent", "robot": "agent", "agent": "agent", "user": "callee"}
 
 
 # ---------------------------------------------------------------------------------------- signing
+
 
 def sign(secret: str, body: bytes) -> str:
     """The value of X-Webhook-Signature for `body` (docs/providers.md §3.6)."""
@@ -102,6 +114,7 @@ def _secret_list(secret: str | Iterable[str] | None) -> list[str]:
 
 # ---------------------------------------------------------------------------------------- normalising
 
+
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
@@ -109,7 +122,7 @@ def _parse_time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def duration_seconds(details: Mapping[str, Any]) -> int | None:
@@ -172,8 +185,9 @@ def _transcript(details: Mapping[str, Any]) -> list[Turn] | None:
         if speaker is None or not isinstance(text, str):
             continue  # agent-action entries are tool calls, not speech
         at = _parse_time(item.get("created_at"))
-        turns.append(Turn(speaker=speaker, text=text,
-                          at_s=round((at - started).total_seconds(), 3) if at and started else None))
+        turns.append(
+            Turn(speaker=speaker, text=text, at_s=round((at - started).total_seconds(), 3) if at and started else None)
+        )
     return turns
 
 
@@ -197,15 +211,17 @@ def event_from_details(details: Mapping[str, Any]) -> CallEvent:
     if not isinstance(call_id, str) or not call_id:
         raise MalformedPayload("no call_id")
     status = str(details.get("status") or "").lower() or None
-    done = details.get("completed") is True or (status or "") in (_FAILED | set(_NOT_CONNECTED) |
-                                                                  {"completed", "complete"})
+    done = details.get("completed") is True or (status or "") in (
+        _FAILED | set(_NOT_CONNECTED) | {"completed", "complete"}
+    )
     lead_id, chain_id, key = _metadata(details)
     analysis = details.get("analysis") if isinstance(details.get("analysis"), Mapping) else None
     variables = details.get("variables") if isinstance(details.get("variables"), Mapping) else None
     summary = details.get("summary") if isinstance(details.get("summary"), str) and details.get("summary") else None
     duration = duration_seconds(details)
     event = CallEvent(
-        provider=NAME, call_id=call_id,
+        provider=NAME,
+        call_id=call_id,
         # Bland signs without a timestamp, so a captured body stays valid forever: replay protection is
         # the durable delivery record (crm.services.deliveries, unique per provider and event_id). One
         # post-call webhook per call, and its `resend` repeats the same body, so call id plus final status
@@ -214,12 +230,23 @@ def event_from_details(details: Mapping[str, Any]) -> CallEvent:
         event_type="post_call" if done else f"call_{status or 'update'}",
         stage="analyzed" if done else _LIVE_STAGES.get(status or "", "queued"),
         occurred_at=_parse_time(details.get("end_at")) or _parse_time(details.get("created_at")),
-        started_at=_parse_time(details.get("started_at")), ended_at=_parse_time(details.get("end_at")),
-        transcript=_transcript(details), summary=summary, recording_url=details.get("recording_url") or None,
-        cost_cents=price_cents(details), analysis=dict(analysis) if analysis is not None else None,
-        final=done, lead_id=lead_id, chain_id=chain_id, idempotency_key=key,
-        extra={k: details.get(k) for k in ("call_ended_by", "error_message", "answered_by", "disposition_tag")
-               if details.get(k) is not None})
+        started_at=_parse_time(details.get("started_at")),
+        ended_at=_parse_time(details.get("end_at")),
+        transcript=_transcript(details),
+        summary=summary,
+        recording_url=details.get("recording_url") or None,
+        cost_cents=price_cents(details),
+        analysis=dict(analysis) if analysis is not None else None,
+        final=done,
+        lead_id=lead_id,
+        chain_id=chain_id,
+        idempotency_key=key,
+        extra={
+            k: details.get(k)
+            for k in ("call_ended_by", "error_message", "answered_by", "disposition_tag")
+            if details.get(k) is not None
+        },
+    )
     if done:
         end_status, answered = _end_status(details, duration)
         event.end_status, event.answered = end_status, answered
@@ -227,17 +254,24 @@ def event_from_details(details: Mapping[str, Any]) -> CallEvent:
         sentiment = str((analysis or {}).get("sentiment") or "").lower()
         event.sentiment = sentiment if sentiment in SENTIMENTS else None
         if answered:
-            event.classification = (classify_text(None, analysis) or classify_text(None, variables)
-                                    or classify_text(summary, None))
+            event.classification = (
+                classify_text(None, analysis) or classify_text(None, variables) or classify_text(summary, None)
+            )
     return event
 
 
 def result_from_event(event: CallEvent) -> CallResult:
     # The same event id the CRM uses for a webhook-delivered result (calls.result_for): the chain's
     # update id, so a poll and a webhook for one call collapse into one result.
-    return CallResult(provider=NAME, call_id=event.call_id, event_id=f"{NAME}:{event.call_id}",
-                      answered=bool(event.answered), status=event.end_status or "failed",
-                      classification=event.classification, duration_s=event.duration_s or 0)
+    return CallResult(
+        provider=NAME,
+        call_id=event.call_id,
+        event_id=f"{NAME}:{event.call_id}",
+        answered=bool(event.answered),
+        status=event.end_status or "failed",
+        classification=event.classification,
+        duration_s=event.duration_s or 0,
+    )
 
 
 def parse_webhook(body: bytes, headers: Mapping[str, str], secrets: str | Iterable[str] | None) -> list[CallEvent]:
@@ -254,6 +288,7 @@ def parse_webhook(body: bytes, headers: Mapping[str, str], secrets: str | Iterab
 
 
 # ---------------------------------------------------------------------------------------- the client
+
 
 def _retry_after(response: httpx.Response) -> float | None:
     return retry_after_seconds(response.headers)
@@ -275,20 +310,31 @@ class BlandProvider:
 
     name = NAME
 
-    def __init__(self, api_key: str, base_url: str = "https://api.bland.ai", *, webhook_url: str | None = None,
-                 webhook_secret: str | Iterable[str] | None = None, task: str | None = None,
-                 max_duration_min: int = 15, find_scan_limit: int = 100,
-                 timeout: httpx.Timeout | None = None, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = "https://api.bland.ai",
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | Iterable[str] | None = None,
+        task: str | None = None,
+        max_duration_min: int = 15,
+        find_scan_limit: int = 100,
+        timeout: httpx.Timeout | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.webhook_url = webhook_url
         self.webhook_secrets = _secret_list(webhook_secret)
         self.task = task or DEFAULT_TASK
-        self.max_duration_min = max_duration_min      # Bland's max_duration is in minutes
+        self.max_duration_min = max_duration_min  # Bland's max_duration is in minutes
         self.find_scan_limit = find_scan_limit
         # Create answers fast; a slow answer must not hold the activity past its start-to-close timeout.
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), transport=transport or httpx.HTTPTransport(retries=0),
+            base_url=base_url.rstrip("/"),
+            transport=transport or httpx.HTTPTransport(retries=0),
             timeout=timeout or httpx.Timeout(20.0, connect=5.0),
-            headers={"authorization": api_key, "accept": "application/json", "user-agent": "leadchain"})
+            headers={"authorization": api_key, "accept": "application/json", "user-agent": "leadchain"},
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -306,8 +352,11 @@ class BlandProvider:
         except httpx.HTTPError as e:
             raise ProviderUnavailable(f"bland {method} {path}: {type(e).__name__}") from None
         if response.status_code == 429 or response.status_code >= 500:
-            raise ProviderUnavailable(f"bland {method} {path}: HTTP {response.status_code} {_message(response)}",
-                                      retry_after_s=_retry_after(response), status=response.status_code)
+            raise ProviderUnavailable(
+                f"bland {method} {path}: HTTP {response.status_code} {_message(response)}",
+                retry_after_s=_retry_after(response),
+                status=response.status_code,
+            )
         return response
 
     def _json(self, response: httpx.Response) -> Any:
@@ -324,17 +373,19 @@ class BlandProvider:
             body["pathway_id"] = request.agent_id
         else:
             body["task"] = self.task
-        body.update({
-            "language": LANGUAGES.get(request.language, request.language),
-            "request_data": dict(request.variables),
-            "metadata": request.metadata(),
-            "record": True,
-            "wait_for_greeting": True,
-            "answered_by_enabled": True,
-            "max_duration": self.max_duration_min,
-            "analysis_schema": ANALYSIS_SCHEMA,
-            "analysis_prompt": ANALYSIS_PROMPT,
-        })
+        body.update(
+            {
+                "language": LANGUAGES.get(request.language, request.language),
+                "request_data": dict(request.variables),
+                "metadata": request.metadata(),
+                "record": True,
+                "wait_for_greeting": True,
+                "answered_by_enabled": True,
+                "max_duration": self.max_duration_min,
+                "analysis_schema": ANALYSIS_SCHEMA,
+                "analysis_prompt": ANALYSIS_PROMPT,
+            }
+        )
         if self.webhook_url:
             body["webhook"] = self.webhook_url
         response = self._send("POST", "/v1/calls", json=body)
@@ -361,8 +412,9 @@ class BlandProvider:
     def find_call(self, idempotency_key: str) -> ProviderCall | None:
         """The call placed with our key: the newest calls first, each one's metadata checked (the list
         itself carries no metadata; the details of a list item that does carry it are not fetched)."""
-        response = self._send("GET", "/v1/calls", params={"limit": self.find_scan_limit,
-                                                          "sort_by": "created_at", "ascending": "false"})
+        response = self._send(
+            "GET", "/v1/calls", params={"limit": self.find_scan_limit, "sort_by": "created_at", "ascending": "false"}
+        )
         if response.status_code >= 400:
             raise ProviderRejected(f"bland list calls: HTTP {response.status_code} {_message(response)}")
         data = self._json(response)
@@ -394,4 +446,5 @@ class BlandProvider:
         raise NotImplementedError(
             "Bland documents no endpoint that deletes a call's transcript, recording or details "
             "(docs/providers.md §3 lists send, details, list, stop and post-call webhook resend only); "
-            "erasure at Bland has to be requested from Bland (account/support), so it is tracked by hand")
+            "erasure at Bland has to be requested from Bland (account/support), so it is tracked by hand"
+        )

@@ -1,4 +1,5 @@
 """One normalised call event for Retell, Vapi and Bland webhooks and call look-ups."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,23 +25,23 @@ class CallEvent:
 
     provider: str
     call_id: str
-    event_id: str            # the provider's dedupe key for this delivery (see docs/providers.md per provider)
-    event_type: str          # provider's name for it, e.g. call_ended
-    stage: str               # one of STATUS_RANK
+    event_id: str  # the provider's dedupe key for this delivery (see docs/providers.md per provider)
+    event_type: str  # provider's name for it, e.g. call_ended
+    stage: str  # one of STATUS_RANK
     occurred_at: datetime | None = None
     answered: bool | None = None
-    end_status: str | None = None        # completed | no_answer | busy | voicemail | failed (when ended)
+    end_status: str | None = None  # completed | no_answer | busy | voicemail | failed (when ended)
     duration_s: int | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
     transcript: list[Turn] | None = None
     summary: str | None = None
-    sentiment: str | None = None         # SENTIMENTS
+    sentiment: str | None = None  # SENTIMENTS
     recording_url: str | None = None
     cost_cents: int | None = None
     currency: str = "USD"
-    analysis: dict | None = None         # the provider's structured analysis, as sent
-    classification: str | None = None    # CLASSIFICATIONS
+    analysis: dict | None = None  # the provider's structured analysis, as sent
+    classification: str | None = None  # CLASSIFICATIONS
     # True when no further event will add to this call (e.g. Retell call_analyzed, Vapi end-of-call-report,
     # Bland's post-call webhook); the chain is told the result only then.
     final: bool = False
@@ -65,12 +66,14 @@ def classify_text(summary: str | None, analysis: dict | None) -> str | None:
         if isinstance(value, str) and value.lower() in CLASSIFICATIONS:
             return value.lower()
     text = (summary or "").lower()
-    rules = (("do_not_call", ("nicht mehr anrufen", "nie wieder an", "do not call", "don't call", "stop calling")),
-             ("wrong_number", ("falsche nummer", "wrong number", "wrong person", "falsche person")),
-             ("booked", ("termin gebucht", "appointment booked", "booked", "gebucht")),
-             ("callback_requested", ("rückruf", "call back later", "callback")),
-             ("not_interested", ("kein interesse", "not interested")),
-             ("interested", ("interesse", "interested")))
+    rules = (
+        ("do_not_call", ("nicht mehr anrufen", "nie wieder an", "do not call", "don't call", "stop calling")),
+        ("wrong_number", ("falsche nummer", "wrong number", "wrong person", "falsche person")),
+        ("booked", ("termin gebucht", "appointment booked", "booked", "gebucht")),
+        ("callback_requested", ("rückruf", "call back later", "callback")),
+        ("not_interested", ("kein interesse", "not interested")),
+        ("interested", ("interesse", "interested")),
+    )
     for label, needles in rules:
         if any(n in text for n in needles):
             return label

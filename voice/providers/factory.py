@@ -1,4 +1,5 @@
 """Build the voice providers from configuration: real services when a key is set, else the sandbox."""
+
 from __future__ import annotations
 
 import logging

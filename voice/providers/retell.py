@@ -9,22 +9,23 @@ Decisions:
   failure): no analysis can add anything then, and the docs do not promise `call_analyzed` for such calls.
   Both events produce the same result id (`retell:<call_id>`), so the chain takes exactly one.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import retell
 from retell import Retell
 
 from crm.webhooks.provider_common import InvalidSignature, MalformedPayload
-from voice.providers.base import (CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable,
-                                  retry_after_seconds)
+from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
 from voice.providers.events import CallEvent, Turn, classify_text
 from workflows.payloads import CallResult
 
@@ -32,17 +33,35 @@ log = logging.getLogger(__name__)
 
 NAME = "retell"
 SIGNATURE_HEADER = "X-Retell-Signature"
-STAGES = {"call_started": "in_progress", "transcript_updated": "in_progress", "transfer_started": "in_progress",
-          "transfer_bridged": "in_progress", "transfer_cancelled": "in_progress", "transfer_ended": "in_progress",
-          "call_ended": "ended", "call_analyzed": "analyzed"}
+STAGES = {
+    "call_started": "in_progress",
+    "transcript_updated": "in_progress",
+    "transfer_started": "in_progress",
+    "transfer_bridged": "in_progress",
+    "transfer_cancelled": "in_progress",
+    "transfer_ended": "in_progress",
+    "call_ended": "ended",
+    "call_analyzed": "analyzed",
+}
 # disconnection_reason of calls that never reached anyone: our end status.
 NOT_CONNECTED = {
-    "dial_no_answer": "no_answer", "dial_busy": "busy", "user_declined": "busy",
-    "dial_failed": "failed", "invalid_destination": "failed", "marked_as_spam": "failed",
-    "telephony_provider_permission_denied": "failed", "telephony_provider_unavailable": "failed",
-    "sip_routing_error": "failed", "network_blocked": "failed", "concurrency_limit_reached": "failed",
-    "no_concurrency_fallback": "failed", "no_valid_payment": "failed", "credit_exhausted": "failed",
-    "budget_reached": "failed", "scam_detected": "failed", "registered_call_timeout": "failed",
+    "dial_no_answer": "no_answer",
+    "dial_busy": "busy",
+    "user_declined": "busy",
+    "dial_failed": "failed",
+    "invalid_destination": "failed",
+    "marked_as_spam": "failed",
+    "telephony_provider_permission_denied": "failed",
+    "telephony_provider_unavailable": "failed",
+    "sip_routing_error": "failed",
+    "network_blocked": "failed",
+    "concurrency_limit_reached": "failed",
+    "no_concurrency_fallback": "failed",
+    "no_valid_payment": "failed",
+    "credit_exhausted": "failed",
+    "budget_reached": "failed",
+    "scam_detected": "failed",
+    "registered_call_timeout": "failed",
     "error_user_not_joined": "failed",
 }
 # Reached a machine, not a person: worth another try like voicemail.
@@ -60,13 +79,15 @@ class RetellProvider:
 
     name = NAME
 
-    def __init__(self, api_key: str, base_url: str, *, webhook_keys: list[str] | None = None,
-                 timeout_s: float = 20.0) -> None:
+    def __init__(
+        self, api_key: str, base_url: str, *, webhook_keys: list[str] | None = None, timeout_s: float = 20.0
+    ) -> None:
         # An explicit timeout (below the place_call activity's 60 s) replaces the SDK's 120 s/300 s defaults.
         # No SDK retries at all: Temporal retries the activity (with Retry-After), and SDK-level waits
         # inside an activity only stretch it towards its timeout.
-        self.client = Retell(api_key=api_key, base_url=base_url, max_retries=0,
-                             timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self.client = Retell(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=httpx.Timeout(timeout_s, connect=5.0)
+        )
         # Retell signs webhooks with the API key that has the webhook badge; several during a rotation.
         self.webhook_keys = list(webhook_keys or [api_key])
 
@@ -82,9 +103,14 @@ class RetellProvider:
             kwargs["override_agent_id"] = request.agent_id
         try:
             call = self.client.call.create_phone_call(
-                from_number=request.from_number, to_number=request.to_number, metadata=request.metadata(),
-                retell_llm_dynamic_variables=variables, idempotency_key=request.idempotency_key,
-                max_retries=0, **kwargs)
+                from_number=request.from_number,
+                to_number=request.to_number,
+                metadata=request.metadata(),
+                retell_llm_dynamic_variables=variables,
+                idempotency_key=request.idempotency_key,
+                max_retries=0,
+                **kwargs,
+            )
         except retell.APIError as e:
             raise _mapped(e, "create-phone-call") from None
         if not getattr(call, "call_id", None):
@@ -97,8 +123,12 @@ class RetellProvider:
         page_key: str | None = None
         for _ in range(FIND_MAX_PAGES):
             try:
-                page = self.client.call.list(filter_criteria=criteria, limit=FIND_PAGE_SIZE, sort_order="descending",
-                                             **({"pagination_key": page_key} if page_key else {}))
+                page = self.client.call.list(
+                    filter_criteria=criteria,
+                    limit=FIND_PAGE_SIZE,
+                    sort_order="descending",
+                    **({"pagination_key": page_key} if page_key else {}),
+                )
             except retell.APIError as e:
                 raise _mapped(e, "list-calls") from None
             for item in page.items or []:
@@ -155,7 +185,7 @@ def _mapped(error: Exception, what: str) -> Exception:
     return ProviderUnavailable(f"retell {what}: {type(error).__name__}")
 
 
-def _message(error: "retell.APIStatusError") -> str:
+def _message(error: retell.APIStatusError) -> str:
     body = error.body
     if isinstance(body, dict):
         return str(body.get("message") or body.get("error_message") or body)[:200]
@@ -166,6 +196,7 @@ retry_after = retry_after_seconds
 
 
 # ---- webhooks: verification and normalisation -------------------------------------------------------
+
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
@@ -196,7 +227,7 @@ def parse_webhook(body: bytes, headers: Mapping[str, str], keys: list[str], *, v
     except ValueError as e:
         raise MalformedPayload(f"not JSON: {e}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
-        raise MalformedPayload("expected {\"event\": ..., \"call\": {...}}")
+        raise MalformedPayload('expected {"event": ..., "call": {...}}')
     call = payload.get("call", payload.get("data"))  # `data` is the deprecated alias
     if not isinstance(call, dict):
         raise MalformedPayload("`call` must be an object")
@@ -207,7 +238,7 @@ def parse_webhook(body: bytes, headers: Mapping[str, str], keys: list[str], *, v
 
 def _ms(value: Any) -> datetime | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
     return None
 
 
@@ -277,17 +308,27 @@ def event_from_call(event_type: str, call: dict) -> CallEvent:
     cost = call.get("call_cost") if isinstance(call.get("call_cost"), dict) else {}
     combined = cost.get("combined_cost")
     duration_ms = call.get("duration_ms")
-    if not isinstance(duration_ms, (int, float)) and isinstance(call.get("end_timestamp"), (int, float)) \
-            and isinstance(call.get("start_timestamp"), (int, float)):
+    if (
+        not isinstance(duration_ms, (int, float))
+        and isinstance(call.get("end_timestamp"), (int, float))
+        and isinstance(call.get("start_timestamp"), (int, float))
+    ):
         duration_ms = call["end_timestamp"] - call["start_timestamp"]
     event = CallEvent(
-        provider=NAME, call_id=call_id, event_id=f"{event_type}:{call_id}", event_type=event_type, stage=stage,
+        provider=NAME,
+        call_id=call_id,
+        event_id=f"{event_type}:{call_id}",
+        event_type=event_type,
+        stage=stage,
         occurred_at=_ms(call.get("end_timestamp") if stage in ("ended", "analyzed") else call.get("start_timestamp")),
-        started_at=_ms(call.get("start_timestamp")), ended_at=_ms(call.get("end_timestamp")),
+        started_at=_ms(call.get("start_timestamp")),
+        ended_at=_ms(call.get("end_timestamp")),
         duration_s=round(duration_ms / 1000) if isinstance(duration_ms, (int, float)) and duration_ms >= 0 else None,
-        transcript=turns, recording_url=call.get("recording_url") or None,
+        transcript=turns,
+        recording_url=call.get("recording_url") or None,
         cost_cents=int(round(combined)) if isinstance(combined, (int, float)) and combined >= 0 else None,
-        analysis=analysis, lead_id=_int(metadata.get("lead_id")),
+        analysis=analysis,
+        lead_id=_int(metadata.get("lead_id")),
         chain_id=str(metadata["chain_id"]) if metadata.get("chain_id") else None,
         idempotency_key=str(metadata["idempotency_key"]) if metadata.get("idempotency_key") else None,
         extra={k: call[k] for k in ("call_status", "disconnection_reason", "agent_id") if call.get(k) is not None},
@@ -302,8 +343,9 @@ def event_from_call(event_type: str, call: dict) -> CallEvent:
         event.end_status, event.answered = end_status, end_status == "completed"
         if event.answered:
             custom = analysis.get("custom_analysis_data") if analysis else None
-            event.classification = (classify_text(event.summary, custom if isinstance(custom, dict) else None)
-                                    or REASON_CLASSIFICATION.get(call.get("disconnection_reason")))
+            event.classification = classify_text(
+                event.summary, custom if isinstance(custom, dict) else None
+            ) or REASON_CLASSIFICATION.get(call.get("disconnection_reason"))
         event.final = stage == "analyzed" or not connected
     return event
 
@@ -317,6 +359,12 @@ def _int(value: Any) -> int | None:
 
 def result_from_event(event: CallEvent) -> CallResult:
     # The same id as crm.services.calls.result_for: a poll and a webhook are one result to the chain.
-    return CallResult(provider=NAME, call_id=event.call_id, event_id=f"{NAME}:{event.call_id}",
-                      answered=bool(event.answered), status=event.end_status or "failed",
-                      classification=event.classification, duration_s=event.duration_s or 0)
+    return CallResult(
+        provider=NAME,
+        call_id=event.call_id,
+        event_id=f"{NAME}:{event.call_id}",
+        answered=bool(event.answered),
+        status=event.end_status or "failed",
+        classification=event.classification,
+        duration_s=event.duration_s or 0,
+    )

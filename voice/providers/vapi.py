@@ -18,6 +18,7 @@ Decisions worth knowing:
   Any one valid credential is enough; all compare in constant time against every active secret
   (several during rotation). The HMAC credential is configured in Vapi with the same secret.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,30 +27,43 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import httpx
 
-from voice.providers.base import (CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable,
-                                  retry_after_seconds)
+from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
 from voice.providers.events import SENTIMENTS, CallEvent, Turn, classify_text
 from workflows.payloads import CallResult
 
 log = logging.getLogger(__name__)
 
 NAME = "vapi"
-STAGES = {"scheduled": "queued", "queued": "queued", "ringing": "ringing", "in-progress": "in_progress",
-          "forwarding": "in_progress", "ended": "ended"}
+STAGES = {
+    "scheduled": "queued",
+    "queued": "queued",
+    "ringing": "ringing",
+    "in-progress": "in_progress",
+    "forwarding": "in_progress",
+    "ended": "ended",
+}
 NO_ANSWER_REASONS = {"customer-did-not-answer"}
 BUSY_REASONS = {"customer-busy"}
 VOICEMAIL_REASONS = {"voicemail"}
 # Ends of a call that was connected: a conversation happened if the callee said anything.
-CONNECTED_REASONS = {"customer-ended-call", "assistant-ended-call", "assistant-said-end-call-phrase",
-                     "assistant-ended-call-after-message-spoken", "assistant-ended-call-with-hangup-task",
-                     "assistant-forwarded-call", "silence-timed-out", "exceeded-max-duration"}
+CONNECTED_REASONS = {
+    "customer-ended-call",
+    "assistant-ended-call",
+    "assistant-said-end-call-phrase",
+    "assistant-ended-call-after-message-spoken",
+    "assistant-ended-call-with-hangup-task",
+    "assistant-forwarded-call",
+    "silence-timed-out",
+    "exceeded-max-duration",
+}
 HMAC_TOLERANCE_S = 300
 # How long after its end a connected call's analysis may still come; get_call waits for it until then.
 ANALYSIS_GRACE = timedelta(minutes=5)
@@ -62,6 +76,7 @@ MAX_LIST_PAGES = 10
 def _errors():
     """The CRM's exception types, so crm.webhooks.provider_common.receive answers 401 / 400."""
     from crm.webhooks.provider_common import InvalidSignature, MalformedPayload
+
     return InvalidSignature, MalformedPayload
 
 
@@ -69,7 +84,7 @@ def _errors():
 class HmacPlan:
     """Vapi's HmacAuthenticationPlan, with Vapi's defaults (docs/providers.md §2.4)."""
 
-    algorithm: str = "sha256"                   # sha256 | sha512 | sha1
+    algorithm: str = "sha256"  # sha256 | sha512 | sha1
     signature_header: str = "x-signature"
     timestamp_header: str = "x-timestamp"
     include_timestamp: bool = True
@@ -101,8 +116,14 @@ def _timestamp_fresh(raw: str, tolerance_s: int, now: float) -> bool:
     return abs(now - value) <= tolerance_s
 
 
-def verify_server_auth(body: bytes, headers: Mapping[str, str], secrets: list[str], *,
-                       plan: HmacPlan = HmacPlan(), now: float | None = None) -> bool:
+def verify_server_auth(
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: list[str],
+    *,
+    plan: HmacPlan = HmacPlan(),
+    now: float | None = None,
+) -> bool:
     """True when any supported credential in `headers` is valid for any of `secrets`."""
     if not secrets:
         return False
@@ -122,14 +143,18 @@ def verify_server_auth(body: bytes, headers: Mapping[str, str], secrets: list[st
         timestamp = headers.get(plan.timestamp_header.lower()) or ""
         if not timestamp or not _timestamp_fresh(timestamp, plan.tolerance_s, time.time() if now is None else now):
             return False
-    candidates = [c.split("=", 1)[1] if c.lower().startswith(f"{plan.algorithm}=") else c
-                  for c in re.split(r"[\s,]+", signature.strip()) if c]
+    candidates = [
+        c.split("=", 1)[1] if c.lower().startswith(f"{plan.algorithm}=") else c
+        for c in re.split(r"[\s,]+", signature.strip())
+        if c
+    ]
     for secret in secrets:
         digest = hmac.new(secret.encode(), plan.message(body, timestamp), plan.algorithm).digest()
         wanted = (digest.hex(), base64.b64encode(digest).decode())
         for candidate in candidates:
-            if hmac.compare_digest(candidate.lower().encode(), wanted[0].encode()) or \
-                    hmac.compare_digest(candidate.encode(), wanted[1].encode()):
+            if hmac.compare_digest(candidate.lower().encode(), wanted[0].encode()) or hmac.compare_digest(
+                candidate.encode(), wanted[1].encode()
+            ):
                 return True
     return False
 
@@ -141,13 +166,13 @@ def _parse_time(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
@@ -172,8 +197,11 @@ def _text(value: Any) -> str | None:
 def metadata_of(call: Mapping[str, Any]) -> dict:
     """Our correlation ids: assistantOverrides.metadata (where we put them), else other metadata spots."""
     found: dict = {}
-    for spot in (_dict(call.get("metadata")), _dict(_dict(call.get("assistant")).get("metadata")),
-                 _dict(_dict(call.get("assistantOverrides")).get("metadata"))):
+    for spot in (
+        _dict(call.get("metadata")),
+        _dict(_dict(call.get("assistant")).get("metadata")),
+        _dict(_dict(call.get("assistantOverrides")).get("metadata")),
+    ):
         found.update(spot)
     return found
 
@@ -239,7 +267,7 @@ class _Report:
     """What an ended call says, read from an end-of-call-report or a Call object alike."""
 
     reason: str | None
-    turns: list[Turn] | None          # None: the conversation is not known (no messages, no transcript)
+    turns: list[Turn] | None  # None: the conversation is not known (no messages, no transcript)
     summary: str | None
     analysis: dict
     structured: dict
@@ -264,8 +292,12 @@ def _report(source: Mapping[str, Any], call: Mapping[str, Any]) -> _Report:
     structured = _dict(analysis.get("structuredData"))
     messages = artifact.get("messages") or source.get("messages") or call.get("messages")
     transcript = artifact.get("transcript") or source.get("transcript") or call.get("transcript")
-    recording = (artifact.get("recordingUrl") or _dict(_dict(artifact.get("recording")).get("mono")).get("combinedUrl")
-                 or source.get("recordingUrl") or call.get("recordingUrl"))
+    recording = (
+        artifact.get("recordingUrl")
+        or _dict(_dict(artifact.get("recording")).get("mono")).get("combinedUrl")
+        or source.get("recordingUrl")
+        or call.get("recordingUrl")
+    )
     started = _parse_time(source.get("startedAt") or call.get("startedAt"))
     ended = _parse_time(source.get("endedAt") or call.get("endedAt"))
     duration = source.get("durationSeconds")
@@ -275,12 +307,18 @@ def _report(source: Mapping[str, Any], call: Mapping[str, Any]) -> _Report:
         duration = (ended - started).total_seconds()
     cost = source.get("cost") if source.get("cost") is not None else call.get("cost")
     known = isinstance(messages, list) or isinstance(transcript, str)
-    return _Report(reason=source.get("endedReason") or call.get("endedReason"),
-                   turns=turns_from(messages, transcript) if known else None,
-                   summary=_text(analysis.get("summary")) or _text(source.get("summary")), analysis=analysis,
-                   structured=structured, recording_url=_text(recording), cost_cents=_cents(cost),
-                   duration_s=int(round(duration)) if isinstance(duration, (int, float)) else None,
-                   started_at=started, ended_at=ended)
+    return _Report(
+        reason=source.get("endedReason") or call.get("endedReason"),
+        turns=turns_from(messages, transcript) if known else None,
+        summary=_text(analysis.get("summary")) or _text(source.get("summary")),
+        analysis=analysis,
+        structured=structured,
+        recording_url=_text(recording),
+        cost_cents=_cents(cost),
+        duration_s=int(round(duration)) if isinstance(duration, (int, float)) else None,
+        started_at=started,
+        ended_at=ended,
+    )
 
 
 def _lead_id(meta: dict) -> int | None:
@@ -295,7 +333,7 @@ def events_from_message(payload: Any) -> list[CallEvent]:
     _, Malformed = _errors()
     message = payload.get("message") if isinstance(payload, dict) else None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise Malformed("expected {\"message\": {\"type\": ...}}")
+        raise Malformed('expected {"message": {"type": ...}}')
     kind = message["type"]
     if kind not in ("status-update", "end-of-call-report"):
         return []  # informational or answered elsewhere (tool-calls: the voice bridge); 200, nothing stored
@@ -303,10 +341,15 @@ def events_from_message(payload: Any) -> list[CallEvent]:
     if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not 0 < len(call["id"]) <= 128:
         raise Malformed(f"{kind} without a usable call.id")
     meta = metadata_of(call)
-    common = dict(provider=NAME, call_id=call["id"], event_type=kind,
-                  occurred_at=_parse_time(message.get("timestamp")), lead_id=_lead_id(meta),
-                  chain_id=meta.get("chain_id") if isinstance(meta.get("chain_id"), str) else None,
-                  idempotency_key=meta.get("idempotency_key") if isinstance(meta.get("idempotency_key"), str) else None)
+    common = dict(
+        provider=NAME,
+        call_id=call["id"],
+        event_type=kind,
+        occurred_at=_parse_time(message.get("timestamp")),
+        lead_id=_lead_id(meta),
+        chain_id=meta.get("chain_id") if isinstance(meta.get("chain_id"), str) else None,
+        idempotency_key=meta.get("idempotency_key") if isinstance(meta.get("idempotency_key"), str) else None,
+    )
     if kind == "status-update":
         status = message.get("status") if isinstance(message.get("status"), str) else call.get("status")
         stage = STAGES.get(status or "")
@@ -326,17 +369,37 @@ def events_from_message(payload: Any) -> list[CallEvent]:
         return [event]
     report = _report(message, call)
     end_status, answered, classification = report.outcome
-    return [CallEvent(
-        event_id=f"end-of-call-report:{call['id']}:", stage="analyzed", final=True, answered=answered,
-        end_status=end_status, duration_s=report.duration_s, started_at=report.started_at, ended_at=report.ended_at,
-        transcript=report.turns or [], summary=report.summary,
-        sentiment=sentiment_of(report.structured, report.analysis),
-        recording_url=report.recording_url, cost_cents=report.cost_cents, analysis=report.analysis or None,
-        classification=classification, extra={"ended_reason": report.reason}, **common)]
+    return [
+        CallEvent(
+            event_id=f"end-of-call-report:{call['id']}:",
+            stage="analyzed",
+            final=True,
+            answered=answered,
+            end_status=end_status,
+            duration_s=report.duration_s,
+            started_at=report.started_at,
+            ended_at=report.ended_at,
+            transcript=report.turns or [],
+            summary=report.summary,
+            sentiment=sentiment_of(report.structured, report.analysis),
+            recording_url=report.recording_url,
+            cost_cents=report.cost_cents,
+            analysis=report.analysis or None,
+            classification=classification,
+            extra={"ended_reason": report.reason},
+            **common,
+        )
+    ]
 
 
-def parse_server_message(body: bytes, headers: Mapping[str, str], secrets: list[str], *,
-                         plan: HmacPlan = HmacPlan(), now: float | None = None) -> list[CallEvent]:
+def parse_server_message(
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: list[str],
+    *,
+    plan: HmacPlan = HmacPlan(),
+    now: float | None = None,
+) -> list[CallEvent]:
     Invalid, Malformed = _errors()
     if not verify_server_auth(body, headers, secrets, plan=plan, now=now):
         raise Invalid("no valid X-Vapi-Secret, Bearer or HMAC credential")
@@ -361,8 +424,13 @@ def tool_calls(message: Mapping[str, Any]) -> list[tuple[str, str, dict]]:
                 args = json.loads(args) if args.strip() else {}
             except ValueError:
                 args = {}
-        found.append((str(item.get("id") or ""), str(function.get("name") or item.get("name") or ""),
-                      args if isinstance(args, dict) else {}))
+        found.append(
+            (
+                str(item.get("id") or ""),
+                str(function.get("name") or item.get("name") or ""),
+                args if isinstance(args, dict) else {},
+            )
+        )
     return found
 
 
@@ -384,10 +452,18 @@ _retry_after = retry_after_seconds
 class VapiProvider:
     name = NAME
 
-    def __init__(self, api_key: str, base_url: str | None = None, *, webhook_secret: str | Iterable[str] | None = None,
-                 hmac_plan: HmacPlan = HmacPlan(), timeout_s: float = 20.0, lookback: timedelta = timedelta(days=2)
-                 ) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        webhook_secret: str | Iterable[str] | None = None,
+        hmac_plan: HmacPlan = HmacPlan(),
+        timeout_s: float = 20.0,
+        lookback: timedelta = timedelta(days=2),
+    ) -> None:
         from vapi import Vapi
+
         self.client = Vapi(token=api_key, base_url=(base_url or "https://api.vapi.ai").rstrip("/"), timeout=timeout_s)
         self.webhook_secrets = split_secrets(webhook_secret)
         self.hmac_plan = hmac_plan
@@ -395,6 +471,7 @@ class VapiProvider:
 
     def _call_api(self, what: str, fn, *, missing_ok: bool = False):
         from vapi.core.api_error import ApiError
+
         try:
             return fn()
         except ApiError as e:
@@ -413,12 +490,16 @@ class VapiProvider:
     def place_call(self, request: CallRequest) -> ProviderCall:
         if not request.agent_id or not request.from_number:
             raise ProviderRejected("vapi needs the campaign's assistant id and phoneNumberId (from_number)")
-        created = self._call_api("create call", lambda: self.client.calls.create(
-            assistant_id=request.agent_id,
-            phone_number_id=request.from_number,   # for Vapi: the phoneNumberId, not an E.164 number
-            customer={"number": request.to_number},
-            assistant_overrides={"variableValues": dict(request.variables), "metadata": request.metadata()},
-            request_options={"max_retries": 0}))
+        created = self._call_api(
+            "create call",
+            lambda: self.client.calls.create(
+                assistant_id=request.agent_id,
+                phone_number_id=request.from_number,  # for Vapi: the phoneNumberId, not an E.164 number
+                customer={"number": request.to_number},
+                assistant_overrides={"variableValues": dict(request.variables), "metadata": request.metadata()},
+                request_options={"max_retries": 0},
+            ),
+        )
         call = _plain(created)
         if not call.get("id"):
             raise ProviderUnavailable("vapi create call: answer without a call id")
@@ -426,11 +507,12 @@ class VapiProvider:
 
     def find_call(self, idempotency_key: str) -> ProviderCall | None:
         """GET /call (newest first, pages of 100 back through `lookback`) matched on our metadata."""
-        since = datetime.now(timezone.utc) - self.lookback
+        since = datetime.now(UTC) - self.lookback
         before: datetime | None = None
         for _ in range(MAX_LIST_PAGES):
-            page = self._call_api("list calls", lambda: self.client.calls.list(
-                limit=100, created_at_ge=since, created_at_lt=before))
+            page = self._call_api(
+                "list calls", lambda: self.client.calls.list(limit=100, created_at_ge=since, created_at_lt=before)
+            )
             calls = [_plain(c) for c in page or []]
             for call in calls:
                 if metadata_of(call).get("idempotency_key") == idempotency_key and call.get("id"):
@@ -449,13 +531,24 @@ class VapiProvider:
         report = _report(call, call)
         status, answered, classification = report.outcome
         ended = report.ended_at or _parse_time(call.get("updatedAt"))
-        if status == "completed" and not report.analysis and ended is not None \
-                and datetime.now(timezone.utc) - ended < ANALYSIS_GRACE:
+        if (
+            status == "completed"
+            and not report.analysis
+            and ended is not None
+            and datetime.now(UTC) - ended < ANALYSIS_GRACE
+        ):
             return None  # Vapi analyses a call after it ended; the chain's answer depends on that analysis
         # The same event id as the webhook path's result (crm.services.calls.result_for): the chain's
         # update is deduplicated whichever way the result arrives first.
-        return CallResult(provider=NAME, call_id=call_id, event_id=f"{NAME}:{call_id}", answered=answered,
-                          status=status, classification=classification, duration_s=report.duration_s or 0)
+        return CallResult(
+            provider=NAME,
+            call_id=call_id,
+            event_id=f"{NAME}:{call_id}",
+            answered=answered,
+            status=status,
+            classification=classification,
+            duration_s=report.duration_s or 0,
+        )
 
     def parse_webhook(self, body: bytes, headers) -> list[CallEvent]:
         return parse_server_message(body, headers, self.webhook_secrets, plan=self.hmac_plan)

@@ -1,5 +1,6 @@
 """The sandbox process: one Flask app, each provider under its own path prefix (the SDKs keep a base
 URL's path, docs/providers.md §0), plus /sandbox/* to look inside and to inject faults."""
+
 from __future__ import annotations
 
 import importlib
@@ -18,20 +19,22 @@ PROVIDER_MODULES = ("retell", "vapi", "bland", "sendgrid")
 
 @dataclass
 class SandboxConfig:
-    webhook_base: str | None = None          # the CRM, e.g. http://127.0.0.1:5000 (webhooks go to /webhooks/<p>)
-    step_s: float = 0.2                      # pause between a call's lifecycle events
-    keys: dict[str, str] = field(default_factory=lambda: {
-        "retell": "key_sandbox_retell",               # Retell signs webhooks with the API key
-        "vapi": "sandbox-vapi-private-key",
-        "vapi_secret": "sandbox-vapi-server-secret",  # X-Vapi-Secret on server messages
-        "bland": "sandbox-bland-key",
-        "bland_webhook_secret": "sandbox-bland-webhook-secret",
-        "sendgrid": "SG.sandbox-key",
-    })
+    webhook_base: str | None = None  # the CRM, e.g. http://127.0.0.1:5000 (webhooks go to /webhooks/<p>)
+    step_s: float = 0.2  # pause between a call's lifecycle events
+    keys: dict[str, str] = field(
+        default_factory=lambda: {
+            "retell": "key_sandbox_retell",  # Retell signs webhooks with the API key
+            "vapi": "sandbox-vapi-private-key",
+            "vapi_secret": "sandbox-vapi-server-secret",  # X-Vapi-Secret on server messages
+            "bland": "sandbox-bland-key",
+            "bland_webhook_secret": "sandbox-bland-webhook-secret",
+            "sendgrid": "SG.sandbox-key",
+        }
+    )
     # Set: Retell calls talk to this custom LLM server (the voice bridge), e.g.
     # ws://127.0.0.1:8765/llm-websocket/<path secret>; the call id is appended.
     retell_llm_websocket_url: str | None = None
-    retell_llm_drop_after: int | None = None      # tests: drop the line once during that turn, then reconnect
+    retell_llm_drop_after: int | None = None  # tests: drop the line once during that turn, then reconnect
 
     def webhook_url(self, provider: str) -> str | None:
         return f"{self.webhook_base.rstrip('/')}/webhooks/{provider}" if self.webhook_base else None
@@ -66,6 +69,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
         app.register_blueprint(module.blueprint(sandbox), url_prefix=f"/{name}")
 
     from voice.sandbox import recordings
+
     recordings.register(app, sandbox)
 
     create_paths = {"retell": "/retell/v2/create-phone-call", "vapi": "/vapi/call", "bland": "/bland/v1/calls"}
@@ -96,9 +100,20 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     def calls():
         listed = sandbox.state.list(request.args.get("provider"))
         if request.args.get("format") == "json":
-            return jsonify([{"provider": c.provider, "call_id": c.call_id, "to_number": c.to_number,
-                             "persona": c.persona, "language": c.language, "status": c.status,
-                             "metadata": c.request.get("metadata")} for c in listed])
+            return jsonify(
+                [
+                    {
+                        "provider": c.provider,
+                        "call_id": c.call_id,
+                        "to_number": c.to_number,
+                        "persona": c.persona,
+                        "language": c.language,
+                        "status": c.status,
+                        "metadata": c.request.get("metadata"),
+                    }
+                    for c in listed
+                ]
+            )
         return render_template_string(PAGE, calls=listed, stats=sandbox.state.stats())
 
     @app.get("/sandbox/stats")
@@ -111,8 +126,11 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
         provider = str(body.get("provider", ""))
         if provider not in PROVIDER_MODULES:
             return jsonify(error="provider must be one of " + ", ".join(PROVIDER_MODULES)), 422
-        sandbox.state.faults[provider] = Fault(status=int(body.get("status", 503)), remaining=int(body.get("count", 1)),
-                                               retry_after_s=body.get("retry_after_s"))
+        sandbox.state.faults[provider] = Fault(
+            status=int(body.get("status", 503)),
+            remaining=int(body.get("count", 1)),
+            retry_after_s=body.get("retry_after_s"),
+        )
         return jsonify(ok=True)
 
     @app.post("/sandbox/webhook-mode")
@@ -121,9 +139,11 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
         provider = str(body.get("provider", ""))
         if provider not in PROVIDER_MODULES:
             return jsonify(error="provider must be one of " + ", ".join(PROVIDER_MODULES)), 422
-        sandbox.state.webhook_modes[provider] = WebhookMode(duplicate=int(body.get("duplicate", 0)),
-                                                            reorder=bool(body.get("reorder", False)),
-                                                            delay_s=float(body.get("delay_s", 0)))
+        sandbox.state.webhook_modes[provider] = WebhookMode(
+            duplicate=int(body.get("duplicate", 0)),
+            reorder=bool(body.get("reorder", False)),
+            delay_s=float(body.get("delay_s", 0)),
+        )
         return jsonify(ok=True)
 
     return app
@@ -131,6 +151,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
 
 def serve(host: str, port: int, config: SandboxConfig) -> None:
     from werkzeug.serving import make_server
+
     server = make_server(host, port, create_sandbox_app(config), threaded=True)
     log.info("provider sandbox on http://%s:%s", host, port)
     server.serve_forever()

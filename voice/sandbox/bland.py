@@ -8,6 +8,7 @@
 * Durations on the wire: `call_length` in minutes (float), `corrected_duration` seconds as a string;
   `price` in dollars. The call's clock is simulated: `end_at` is `started_at` plus the persona's duration.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,7 @@ import hmac
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -29,7 +30,7 @@ _BLAND_LANG = {"de": "de", "en": "en"}
 
 
 def _iso(ms: int | float) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
 
 
 def _error(status: int, message: str, errors: list[str] | None = None, headers: dict | None = None):
@@ -65,9 +66,11 @@ def _validate(body: Any) -> list[str]:
     for name in ("request_data", "metadata", "analysis_schema", "voicemail"):
         if name in body and body[name] is not None and not isinstance(body[name], dict):
             errors.append(f"Invalid parameter: {name} must be an object.")
-    if "max_duration" in body and (isinstance(body["max_duration"], bool)
-                                   or not isinstance(body["max_duration"], (int, float))
-                                   or body["max_duration"] <= 0):
+    if "max_duration" in body and (
+        isinstance(body["max_duration"], bool)
+        or not isinstance(body["max_duration"], (int, float))
+        or body["max_duration"] <= 0
+    ):
         errors.append("Invalid parameter: max_duration must be a positive number of minutes.")
     webhook = body.get("webhook")
     if webhook is not None and (not isinstance(webhook, str) or not webhook.startswith(("http://", "https://"))):
@@ -101,33 +104,69 @@ class _Play:
         started = at_ms >= self.started_at_ms
         lang = call.language
         base: dict[str, Any] = {
-            "call_id": call.call_id, "c_id": call.call_id, "batch_id": None,
-            "to": call.to_number, "from": req.get("from") or "+14155550100",
-            "request_data": req.get("request_data") or {}, "metadata": req.get("metadata") or {},
-            "created_at": _iso(call.created_ms), "inbound": False, "endpoint_url": "api.sandbox.bland.local",
-            "max_duration": req.get("max_duration", 30), "record": bool(req.get("record", False)),
-            "pathway_id": req.get("pathway_id"), "analysis_schema": req.get("analysis_schema"),
-            "variables": {"now": _iso(call.created_ms), "now_utc": _iso(call.created_ms),
-                          "from": req.get("from") or "+14155550100", "to": call.to_number,
-                          "call_id": call.call_id, **(req.get("request_data") or {})},
-            "transferred_to": None, "pathway_logs": None, "disposition_tag": None,
+            "call_id": call.call_id,
+            "c_id": call.call_id,
+            "batch_id": None,
+            "to": call.to_number,
+            "from": req.get("from") or "+14155550100",
+            "request_data": req.get("request_data") or {},
+            "metadata": req.get("metadata") or {},
+            "created_at": _iso(call.created_ms),
+            "inbound": False,
+            "endpoint_url": "api.sandbox.bland.local",
+            "max_duration": req.get("max_duration", 30),
+            "record": bool(req.get("record", False)),
+            "pathway_id": req.get("pathway_id"),
+            "analysis_schema": req.get("analysis_schema"),
+            "variables": {
+                "now": _iso(call.created_ms),
+                "now_utc": _iso(call.created_ms),
+                "from": req.get("from") or "+14155550100",
+                "to": call.to_number,
+                "call_id": call.call_id,
+                **(req.get("request_data") or {}),
+            },
+            "transferred_to": None,
+            "pathway_logs": None,
+            "disposition_tag": None,
         }
         if not done:
             status = "started" if started else "queued"
-            base.update({"completed": False, "status": status, "queue_status": status,
-                         "started_at": _iso(self.started_at_ms) if started else None, "end_at": None,
-                         "call_length": None, "corrected_duration": None, "answered_by": None,
-                         "error_message": None, "recording_url": None, "summary": None, "price": None,
-                         "call_ended_by": None, "analysis": None, "concatenated_transcript": "",
-                         "transcripts": []})
+            base.update(
+                {
+                    "completed": False,
+                    "status": status,
+                    "queue_status": status,
+                    "started_at": _iso(self.started_at_ms) if started else None,
+                    "end_at": None,
+                    "call_length": None,
+                    "corrected_duration": None,
+                    "answered_by": None,
+                    "error_message": None,
+                    "recording_url": None,
+                    "summary": None,
+                    "price": None,
+                    "call_ended_by": None,
+                    "analysis": None,
+                    "concatenated_transcript": "",
+                    "transcripts": [],
+                }
+            )
             return base
         status = {"no_answer": "no-answer", "busy": "busy"}.get(persona.end_status, "completed")
         duration = persona.duration_s
         turns = persona.transcript[lang]
         per_turn = duration / len(turns) if turns else 0
-        words = [{"id": i + 1, "created_at": _iso(self.started_at_ms + per_turn * i * 1000), "text": text,
-                  "user": "assistant" if who == "agent" else "user", "c_id": call.call_id}
-                 for i, (who, text) in enumerate(turns)]
+        words = [
+            {
+                "id": i + 1,
+                "created_at": _iso(self.started_at_ms + per_turn * i * 1000),
+                "text": text,
+                "user": "assistant" if who == "agent" else "user",
+                "c_id": call.call_id,
+            }
+            for i, (who, text) in enumerate(turns)
+        ]
         connected = self.connected()
         analysis = None
         schema = req.get("analysis_schema") or {}
@@ -137,27 +176,34 @@ class _Play:
         answered_by = None
         if req.get("answered_by_enabled"):
             answered_by = {"completed": "human", "voicemail": "voicemail"}.get(persona.end_status)
-        base.update({
-            "completed": True, "status": status, "queue_status": "complete",
-            "started_at": _iso(self.started_at_ms) if connected else None,
-            "end_at": _iso(self.started_at_ms + duration * 1000),
-            "call_length": round(duration / 60, 4), "corrected_duration": str(duration),
-            "answered_by": answered_by, "error_message": None,
-            "recording_url": (f"{self.recording_base}/{call.call_id}.mp3"
-                              if connected and req.get("record") else None),
-            "summary": persona.summary[lang] or None,
-            "price": personas.cost_cents(duration) / 100,
-            "call_ended_by": "ASSISTANT" if connected else None,
-            "analysis": analysis,
-            "concatenated_transcript": " \n ".join(f"{w['user']}: {w['text']}" for w in words),
-            "transcripts": words,
-        })
+        base.update(
+            {
+                "completed": True,
+                "status": status,
+                "queue_status": "complete",
+                "started_at": _iso(self.started_at_ms) if connected else None,
+                "end_at": _iso(self.started_at_ms + duration * 1000),
+                "call_length": round(duration / 60, 4),
+                "corrected_duration": str(duration),
+                "answered_by": answered_by,
+                "error_message": None,
+                "recording_url": (
+                    f"{self.recording_base}/{call.call_id}.mp3" if connected and req.get("record") else None
+                ),
+                "summary": persona.summary[lang] or None,
+                "price": personas.cost_cents(duration) / 100,
+                "call_ended_by": "ASSISTANT" if connected else None,
+                "analysis": analysis,
+                "concatenated_transcript": " \n ".join(f"{w['user']}: {w['text']}" for w in words),
+                "transcripts": words,
+            }
+        )
         return base
 
     def neutral_status(self, at_ms: int | None = None) -> str:
         at_ms = now_ms() if at_ms is None else at_ms
         if at_ms >= self.done_at_ms:
-            return "analyzed"   # Bland's post-call object already holds summary and analysis
+            return "analyzed"  # Bland's post-call object already holds summary and analysis
         if at_ms >= self.started_at_ms:
             return "in_progress" if self.persona.answered else "ringing"
         return "queued"
@@ -192,8 +238,9 @@ def blueprint(sandbox) -> Blueprint:
         secret = sandbox.config.keys["bland_webhook_secret"]
 
         def sign(body: bytes) -> dict[str, str]:
-            refresh(play)   # the webhook goes out once the call is done: GET says so too
+            refresh(play)  # the webhook goes out once the call is done: GET says so too
             return {"X-Webhook-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+
         return sign
 
     def send_webhook(play: _Play, delay_s: float) -> bool:
@@ -222,9 +269,17 @@ def blueprint(sandbox) -> Blueprint:
         to_number = _normalise_number(body["phone_number"])
         requested = str(body.get("language") or "")[:2].lower() or None
         language = personas.language_for(to_number, _BLAND_LANG.get(requested or ""))
-        call = sandbox.state.add_call(SandboxCall(
-            provider=PROVIDER, call_id=str(uuid.uuid4()), request=body, to_number=to_number,
-            persona=personas.persona_for(to_number).name, language=language, created_ms=now_ms()))
+        call = sandbox.state.add_call(
+            SandboxCall(
+                provider=PROVIDER,
+                call_id=str(uuid.uuid4()),
+                request=body,
+                to_number=to_number,
+                persona=personas.persona_for(to_number).name,
+                language=language,
+                created_ms=now_ms(),
+            )
+        )
         recording_base = request.url_root.rstrip("/") + "/bland/recordings"
         play = _Play(call, sandbox.config.step_s, recording_base)
         with lock:
@@ -260,8 +315,11 @@ def blueprint(sandbox) -> Blueprint:
             calls = [c for c in calls if _normalise_number(str(c.request.get("from") or "")) == wanted]
         ascending = args.get("ascending", "false").lower() == "true"
         sort_by = args.get("sort_by") or "created_at"
-        key = {"created_at": lambda c: c.created_ms, "call_length": lambda c: personas.PERSONAS[c.persona].duration_s,
-               "to": lambda c: c.to_number}.get(sort_by, lambda c: c.created_ms)
+        key = {
+            "created_at": lambda c: c.created_ms,
+            "call_length": lambda c: personas.PERSONAS[c.persona].duration_s,
+            "to": lambda c: c.to_number,
+        }.get(sort_by, lambda c: c.created_ms)
         calls.sort(key=key, reverse=not ascending)
         try:
             start = int(args.get("from", 0))
@@ -269,15 +327,30 @@ def blueprint(sandbox) -> Blueprint:
             limit = int(args.get("limit", 1000))
         except ValueError:
             return _error(400, "Invalid parameters", ["from, to and limit must be integers."])
-        page = calls[start:end][:max(0, limit)]
+        page = calls[start:end][: max(0, limit)]
         items = []
         for c in page:
             play = find_play(c.call_id)
             refresh(play)
             d = play.details()
             # The list's items are summaries: no metadata, transcript or analysis (docs/providers.md §3.4).
-            items.append({k: d[k] for k in ("call_id", "created_at", "call_length", "to", "from", "completed",
-                                            "queue_status", "error_message", "answered_by", "batch_id")})
+            items.append(
+                {
+                    k: d[k]
+                    for k in (
+                        "call_id",
+                        "created_at",
+                        "call_length",
+                        "to",
+                        "from",
+                        "completed",
+                        "queue_status",
+                        "error_message",
+                        "answered_by",
+                        "batch_id",
+                    )
+                }
+            )
         return jsonify(count=len(calls), calls=items)
 
     @bp.post("/v1/postcall/webhooks/resend")
@@ -295,8 +368,9 @@ def blueprint(sandbox) -> Blueprint:
                 continue
             url = play.call.request.get("webhook") or sandbox.config.webhook_url(PROVIDER)
             # The same bytes as the first time (and so the same signature: there is no timestamp).
-            sandbox.dispatcher.send_sequence([(0.0, Delivery(url, play.call.extra["webhook_body"], signer(play)))],
-                                             sandbox.state.mode(PROVIDER))
+            sandbox.dispatcher.send_sequence(
+                [(0.0, Delivery(url, play.call.extra["webhook_body"], signer(play)))], sandbox.state.mode(PROVIDER)
+            )
             resent.append(play.call.call_id)
         return jsonify(status="success", message=f"Resent {len(resent)} webhook(s).", call_ids=resent)
 

@@ -1,12 +1,13 @@
 """Sends the sandbox's webhooks like a provider: in order per call, signed at send time, retried on
 non-2xx, and (when asked) duplicated, reordered or delayed to exercise the receivers."""
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import httpx
 
@@ -21,9 +22,9 @@ Signer = Callable[[bytes], dict[str, str]]
 class Delivery:
     url: str
     body: bytes
-    sign: Signer                      # headers computed when sent (timestamps in signatures are per attempt)
+    sign: Signer  # headers computed when sent (timestamps in signatures are per attempt)
     content_type: str = "application/json"
-    attempts: list[int] = field(default_factory=list)   # HTTP status of every attempt (0 = no connection)
+    attempts: list[int] = field(default_factory=list)  # HTTP status of every attempt (0 = no connection)
 
 
 class Dispatcher:
@@ -41,8 +42,10 @@ class Dispatcher:
         expanded = []
         for delay, delivery in plan:
             expanded.append((delay + mode.delay_s, delivery))
-            expanded.extend((0.05, Delivery(delivery.url, delivery.body, delivery.sign, delivery.content_type))
-                            for _ in range(mode.duplicate))
+            expanded.extend(
+                (0.05, Delivery(delivery.url, delivery.body, delivery.sign, delivery.content_type))
+                for _ in range(mode.duplicate)
+            )
         thread = threading.Thread(target=self._run, args=(expanded,), daemon=True, name="sandbox-webhooks")
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
@@ -64,7 +67,7 @@ class Dispatcher:
             delivery.attempts.append(status)
             if 200 <= status < 300:
                 break
-            time.sleep(min(0.2 * 2 ** attempt, 2.0))
+            time.sleep(min(0.2 * 2**attempt, 2.0))
         with self._lock:
             self.sent.append(delivery)
 

@@ -1,4 +1,5 @@
 """Callee personas, chosen deterministically by the dialled number's last digit, in German and English."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,17 +9,18 @@ from dataclasses import dataclass
 class Persona:
     name: str
     answered: bool
-    end_status: str           # completed | no_answer | busy | voicemail
+    end_status: str  # completed | no_answer | busy | voicemail
     classification: str | None
-    sentiment: str            # positive | neutral | negative | unknown
+    sentiment: str  # positive | neutral | negative | unknown
     duration_s: int
-    transcript: dict[str, list[tuple[str, str]]]   # language -> [(agent|callee, text)]
+    transcript: dict[str, list[tuple[str, str]]]  # language -> [(agent|callee, text)]
 
     @property
     def summary(self) -> dict[str, str]:
         """What the provider's analysis says of the scripted call, per language: written from its
         transcript (voice.sandbox.summary), so it can never contradict what was said."""
         from voice.sandbox.summary import analyse
+
         return {language: analyse(self, language).summary for language in self.transcript}
 
 
@@ -27,10 +29,10 @@ class Persona:
 # turn, in order, whatever the agent said (voice.sandbox.retell_llm.converse).
 _DISCLOSURE = {
     "de": "Guten Tag, hier spricht ein KI-System im Auftrag von Leadchain, und dieses Gespräch wird aufgezeichnet. "
-          "Wenn Sie keine Anrufe mehr wünschen oder nicht aufgezeichnet werden möchten, sagen Sie es einfach. "
-          "Spreche ich mit Jan Weber?",
+    "Wenn Sie keine Anrufe mehr wünschen oder nicht aufgezeichnet werden möchten, sagen Sie es einfach. "
+    "Spreche ich mit Jan Weber?",
     "en": "Hello, this is an AI system calling on behalf of Leadchain, and this call is recorded. "
-          "If you don't want any more calls or don't want to be recorded, just say so. Am I speaking with Jan Weber?",
+    "If you don't want any more calls or don't want to be recorded, just say so. Am I speaking with Jan Weber?",
 }
 
 
@@ -42,86 +44,222 @@ def _booking_talk(de: tuple[str, str], en: tuple[str, str]) -> dict[str, list[tu
     """A call that books: (the callee's wish, the slot the agent offers and books) per language."""
     (wish_de, slot_de), (wish_en, slot_en) = de, en
     return _talk(
-        [("callee", "Ja, am Apparat."),
-         ("agent", "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
-                   "Worum geht es Ihnen dabei vor allem?"),
-         ("callee", "Wir möchten unsere Terminvergabe automatisieren."),
-         ("agent", "Verstanden, danke. Bis wann möchten Sie das umsetzen?"),
-         ("callee", "Möglichst bald, noch in diesem Quartal."),
-         ("agent", "Gut zu wissen. Entscheiden Sie das allein, oder ist noch jemand beteiligt?"),
-         ("callee", "Das entscheide ich selbst."),
-         ("agent", "Danke. Am besten bespricht das ein Berater kurz mit Ihnen. "
-                   "Wann hätten Sie in den nächsten Tagen Zeit für einen Termin?"),
-         ("callee", wish_de),
-         ("agent", f"Ein freier Termin wäre am {slot_de}, passt Ihnen das?"),
-         ("callee", "Ja, bitte."),
-         ("agent", f"Ihr Termin ist eingetragen am {slot_de}. Sie bekommen eine Bestätigung per E-Mail. "
-                   "Vielen Dank und auf Wiederhören!")],
-        [("callee", "Yes, speaking."),
-         ("agent", "Great to reach you. You showed interest in an offer from Leadchain. "
-                   "What is the main thing you would like to solve?"),
-         ("callee", "We want to automate our scheduling."),
-         ("agent", "Understood, thanks. By when would you like to have it done?"),
-         ("callee", "As soon as possible, this quarter."),
-         ("agent", "Good to know. Do you decide this yourself, or is someone else involved?"),
-         ("callee", "I decide that myself."),
-         ("agent", "Thank you. The best next step is a short talk with one of our consultants. "
-                   "When would you have time for a meeting in the next few days?"),
-         ("callee", wish_en),
-         ("agent", f"I have a free slot on {slot_en}, does that work for you?"),
-         ("callee", "Yes, please."),
-         ("agent", f"Your appointment is booked for {slot_en}. You'll get a confirmation by email. "
-                   "Thank you and goodbye!")])
+        [
+            ("callee", "Ja, am Apparat."),
+            (
+                "agent",
+                "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
+                "Worum geht es Ihnen dabei vor allem?",
+            ),
+            ("callee", "Wir möchten unsere Terminvergabe automatisieren."),
+            ("agent", "Verstanden, danke. Bis wann möchten Sie das umsetzen?"),
+            ("callee", "Möglichst bald, noch in diesem Quartal."),
+            ("agent", "Gut zu wissen. Entscheiden Sie das allein, oder ist noch jemand beteiligt?"),
+            ("callee", "Das entscheide ich selbst."),
+            (
+                "agent",
+                "Danke. Am besten bespricht das ein Berater kurz mit Ihnen. "
+                "Wann hätten Sie in den nächsten Tagen Zeit für einen Termin?",
+            ),
+            ("callee", wish_de),
+            ("agent", f"Ein freier Termin wäre am {slot_de}, passt Ihnen das?"),
+            ("callee", "Ja, bitte."),
+            (
+                "agent",
+                f"Ihr Termin ist eingetragen am {slot_de}. Sie bekommen eine Bestätigung per E-Mail. "
+                "Vielen Dank und auf Wiederhören!",
+            ),
+        ],
+        [
+            ("callee", "Yes, speaking."),
+            (
+                "agent",
+                "Great to reach you. You showed interest in an offer from Leadchain. "
+                "What is the main thing you would like to solve?",
+            ),
+            ("callee", "We want to automate our scheduling."),
+            ("agent", "Understood, thanks. By when would you like to have it done?"),
+            ("callee", "As soon as possible, this quarter."),
+            ("agent", "Good to know. Do you decide this yourself, or is someone else involved?"),
+            ("callee", "I decide that myself."),
+            (
+                "agent",
+                "Thank you. The best next step is a short talk with one of our consultants. "
+                "When would you have time for a meeting in the next few days?",
+            ),
+            ("callee", wish_en),
+            ("agent", f"I have a free slot on {slot_en}, does that work for you?"),
+            ("callee", "Yes, please."),
+            (
+                "agent",
+                f"Your appointment is booked for {slot_en}. You'll get a confirmation by email. Thank you and goodbye!",
+            ),
+        ],
+    )
 
 
 PERSONAS: dict[str, Persona] = {
-    "books": Persona("books", True, "completed", "booked", "positive", 142, _booking_talk(
-        ("Gerne, nächsten Donnerstag ab 16 Uhr.", "Donnerstag um 16:30 Uhr"),
-        ("Sure, next Thursday after 4 pm.", "Thursday at 4:30 pm"))),
+    "books": Persona(
+        "books",
+        True,
+        "completed",
+        "booked",
+        "positive",
+        142,
+        _booking_talk(
+            ("Gerne, nächsten Donnerstag ab 16 Uhr.", "Donnerstag um 16:30 Uhr"),
+            ("Sure, next Thursday after 4 pm.", "Thursday at 4:30 pm"),
+        ),
+    ),
     # A second booker with another wish and slot, so nothing can pass by assuming one fixed time.
-    "books_morning": Persona("books_morning", True, "completed", "booked", "positive", 131, _booking_talk(
-        ("Am besten am Dienstag ab 10 Uhr.", "Dienstag um 10:00 Uhr"),
-        ("Tuesday after 10 am would be best.", "Tuesday at 10 am"))),
-    "interested": Persona("interested", True, "completed", "interested", "positive", 118, _talk(
-        [("callee", "Ja, das bin ich."),
-         ("agent", "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
-                   "Worum geht es Ihnen dabei vor allem?"),
-         ("callee", "Klingt interessant, schicken Sie mir bitte Unterlagen."),
-         ("agent", "Gerne, ich schicke Ihnen die Unterlagen per E-Mail. Vielen Dank und auf Wiederhören!")],
-        [("callee", "Yes, that's me."),
-         ("agent", "Great to reach you. You showed interest in an offer from Leadchain. "
-                   "What is the main thing you would like to solve?"),
-         ("callee", "Sounds interesting, please send me some material."),
-         ("agent", "Sure, I'll send you the material by email. Thank you and goodbye!")])),
-    "not_interested": Persona("not_interested", True, "completed", "not_interested", "negative", 41, _talk(
-        [("callee", "Nein danke, kein Interesse."),
-         ("agent", "Verstanden, dann möchte ich Sie nicht länger aufhalten. Vielen Dank und auf Wiederhören!")],
-        [("callee", "No thanks, not interested."),
-         ("agent", "Understood, I won't keep you any longer. Thank you and goodbye!")])),
-    "do_not_call": Persona("do_not_call", True, "completed", "do_not_call", "negative", 23, _talk(
-        [("callee", "Rufen Sie mich nie wieder an!"),
-         ("agent", "Verstanden, wir rufen Sie nicht mehr an, das ist ab sofort vermerkt. Vielen Dank und auf Wiederhören!")],
-        [("callee", "Never call me again!"),
-         ("agent", "Understood, we won't call you again, that is noted as of now. Thank you and goodbye!")])),
-    "wrong_person": Persona("wrong_person", True, "completed", "wrong_number", "neutral", 19, _talk(
-        [("callee", "Da sind Sie falsch, hier gibt es keinen Herrn Weber."),
-         ("agent", "Oh, dann bin ich falsch verbunden, entschuldigen Sie bitte die Störung. Vielen Dank und auf Wiederhören!")],
-        [("callee", "Wrong number, there's nobody of that name here."),
-         ("agent", "Oh, then I have the wrong number, sorry to have disturbed you. Thank you and goodbye!")])),
+    "books_morning": Persona(
+        "books_morning",
+        True,
+        "completed",
+        "booked",
+        "positive",
+        131,
+        _booking_talk(
+            ("Am besten am Dienstag ab 10 Uhr.", "Dienstag um 10:00 Uhr"),
+            ("Tuesday after 10 am would be best.", "Tuesday at 10 am"),
+        ),
+    ),
+    "interested": Persona(
+        "interested",
+        True,
+        "completed",
+        "interested",
+        "positive",
+        118,
+        _talk(
+            [
+                ("callee", "Ja, das bin ich."),
+                (
+                    "agent",
+                    "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
+                    "Worum geht es Ihnen dabei vor allem?",
+                ),
+                ("callee", "Klingt interessant, schicken Sie mir bitte Unterlagen."),
+                ("agent", "Gerne, ich schicke Ihnen die Unterlagen per E-Mail. Vielen Dank und auf Wiederhören!"),
+            ],
+            [
+                ("callee", "Yes, that's me."),
+                (
+                    "agent",
+                    "Great to reach you. You showed interest in an offer from Leadchain. "
+                    "What is the main thing you would like to solve?",
+                ),
+                ("callee", "Sounds interesting, please send me some material."),
+                ("agent", "Sure, I'll send you the material by email. Thank you and goodbye!"),
+            ],
+        ),
+    ),
+    "not_interested": Persona(
+        "not_interested",
+        True,
+        "completed",
+        "not_interested",
+        "negative",
+        41,
+        _talk(
+            [
+                ("callee", "Nein danke, kein Interesse."),
+                ("agent", "Verstanden, dann möchte ich Sie nicht länger aufhalten. Vielen Dank und auf Wiederhören!"),
+            ],
+            [
+                ("callee", "No thanks, not interested."),
+                ("agent", "Understood, I won't keep you any longer. Thank you and goodbye!"),
+            ],
+        ),
+    ),
+    "do_not_call": Persona(
+        "do_not_call",
+        True,
+        "completed",
+        "do_not_call",
+        "negative",
+        23,
+        _talk(
+            [
+                ("callee", "Rufen Sie mich nie wieder an!"),
+                (
+                    "agent",
+                    "Verstanden, wir rufen Sie nicht mehr an, das ist ab sofort vermerkt. Vielen Dank und auf Wiederhören!",
+                ),
+            ],
+            [
+                ("callee", "Never call me again!"),
+                ("agent", "Understood, we won't call you again, that is noted as of now. Thank you and goodbye!"),
+            ],
+        ),
+    ),
+    "wrong_person": Persona(
+        "wrong_person",
+        True,
+        "completed",
+        "wrong_number",
+        "neutral",
+        19,
+        _talk(
+            [
+                ("callee", "Da sind Sie falsch, hier gibt es keinen Herrn Weber."),
+                (
+                    "agent",
+                    "Oh, dann bin ich falsch verbunden, entschuldigen Sie bitte die Störung. Vielen Dank und auf Wiederhören!",
+                ),
+            ],
+            [
+                ("callee", "Wrong number, there's nobody of that name here."),
+                ("agent", "Oh, then I have the wrong number, sorry to have disturbed you. Thank you and goodbye!"),
+            ],
+        ),
+    ),
     "no_answer": Persona("no_answer", False, "no_answer", None, "unknown", 0, {"de": [], "en": []}),
     "busy": Persona("busy", False, "busy", None, "unknown", 0, {"de": [], "en": []}),
-    "voicemail": Persona("voicemail", False, "voicemail", None, "unknown", 14, _talk(
-        [("callee", "Hier ist die Mailbox von ... Bitte hinterlassen Sie eine Nachricht.")],
-        [("callee", "You've reached the voicemail of ... Please leave a message.")])),
-    "callback": Persona("callback", True, "completed", "callback_requested", "neutral", 37, _talk(
-        [("callee", "Gerade schlecht, rufen Sie mich morgen Vormittag nochmal an."),
-         ("agent", "Gerne, wir rufen Sie dann noch einmal an. Vielen Dank und auf Wiederhören!")],
-        [("callee", "Bad time, call me back tomorrow morning."),
-         ("agent", "Sure, we'll call you back then. Thank you and goodbye!")])),
+    "voicemail": Persona(
+        "voicemail",
+        False,
+        "voicemail",
+        None,
+        "unknown",
+        14,
+        _talk(
+            [("callee", "Hier ist die Mailbox von ... Bitte hinterlassen Sie eine Nachricht.")],
+            [("callee", "You've reached the voicemail of ... Please leave a message.")],
+        ),
+    ),
+    "callback": Persona(
+        "callback",
+        True,
+        "completed",
+        "callback_requested",
+        "neutral",
+        37,
+        _talk(
+            [
+                ("callee", "Gerade schlecht, rufen Sie mich morgen Vormittag nochmal an."),
+                ("agent", "Gerne, wir rufen Sie dann noch einmal an. Vielen Dank und auf Wiederhören!"),
+            ],
+            [
+                ("callee", "Bad time, call me back tomorrow morning."),
+                ("agent", "Sure, we'll call you back then. Thank you and goodbye!"),
+            ],
+        ),
+    ),
 }
 
-BY_LAST_DIGIT = {"0": "books", "1": "interested", "2": "not_interested", "3": "do_not_call", "4": "wrong_person",
-                 "5": "no_answer", "6": "busy", "7": "voicemail", "8": "callback", "9": "books_morning"}
+BY_LAST_DIGIT = {
+    "0": "books",
+    "1": "interested",
+    "2": "not_interested",
+    "3": "do_not_call",
+    "4": "wrong_person",
+    "5": "no_answer",
+    "6": "busy",
+    "7": "voicemail",
+    "8": "callback",
+    "9": "books_morning",
+}
 # Cost the sandbox charges per started minute, in cents (realistic for AI voice: 7-15 ct/min).
 CENTS_PER_MINUTE = 12
 

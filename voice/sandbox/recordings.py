@@ -14,6 +14,7 @@ an audio element can seek. Unknown, erased, unconnected or unrecorded calls are 
 makes the next `count` recording requests fail like a provider's storage can: answer late, with an
 error status, or with a body that is not audio.
 """
+
 from __future__ import annotations
 
 import io
@@ -101,9 +102,12 @@ def register(app: Flask, sandbox) -> None:
     def recording_faults():
         body = request.get_json(force=True, silent=True) or {}
         try:
-            fault = RecordingFault(status=int(body["status"]) if body.get("status") is not None else None,
-                                   delay_s=float(body.get("delay_s", 0)), content_type=body.get("content_type"),
-                                   remaining=int(body.get("count", 1)))
+            fault = RecordingFault(
+                status=int(body["status"]) if body.get("status") is not None else None,
+                delay_s=float(body.get("delay_s", 0)),
+                content_type=body.get("content_type"),
+                remaining=int(body.get("count", 1)),
+            )
         except (TypeError, ValueError):
             return jsonify(error="status: int, delay_s: number, content_type: string, count: int"), 422
         with lock:
@@ -127,5 +131,11 @@ def register(app: Flask, sandbox) -> None:
         data = render(turns, persona.duration_s)
         if fault is not None and fault.content_type:
             return data, 200, {"Content-Type": fault.content_type}
-        return send_file(io.BytesIO(data), mimetype="audio/wav", conditional=True, etag=f"{provider}-{name}",
-                         max_age=0, download_name=name.rsplit(".", 1)[0] + ".wav")
+        return send_file(
+            io.BytesIO(data),
+            mimetype="audio/wav",
+            conditional=True,
+            etag=f"{provider}-{name}",
+            max_age=0,
+            download_name=name.rsplit(".", 1)[0] + ".wav",
+        )

@@ -5,6 +5,7 @@ Each created call plays the persona of its number's last digit. Its life runs on
 (call_started, call_ended, call_analyzed; no call_started for a call nobody picked up) are sent by the
 dispatcher, signed at send time over the exact bytes sent.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ from voice.sandbox.summary import CallBooking, analyse
 PROVIDER = "retell"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 DEFAULT_AGENT = "agent_sandbox_default"
-WORD_S = 0.32          # synthetic speaking pace for word timings
+WORD_S = 0.32  # synthetic speaking pace for word timings
 PAUSE_S = 0.6
 UNCONNECTED_REASONS = {"no_answer": "dial_no_answer", "busy": "dial_busy"}
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 1000
@@ -53,14 +54,18 @@ def _timeline(call: SandboxCall, persona: Persona, step_ms: int) -> dict[str, in
     """When each event happens, in sandbox ms. Talk time is compressed: the call's timestamps say
     `duration_ms` apart while the webhooks come `step_s` apart."""
     start = call.created_ms + step_ms
-    return {"started": start, "ended": start + step_ms, "analyzed": start + 2 * step_ms,
-            "start_timestamp": start, "end_timestamp": start + persona.duration_s * 1000}
+    return {
+        "started": start,
+        "ended": start + step_ms,
+        "analyzed": start + 2 * step_ms,
+        "start_timestamp": start,
+        "end_timestamp": start + persona.duration_s * 1000,
+    }
 
 
-def _transcript(persona: Persona, language: str,
-                live: list[tuple[str, str]] | None = None) -> tuple[str, list[dict]]:
+def _transcript(persona: Persona, language: str, live: list[tuple[str, str]] | None = None) -> tuple[str, list[dict]]:
     lines, objects, t = [], [], 0.5
-    for speaker, text in (live if live is not None else persona.transcript.get(language, [])):
+    for speaker, text in live if live is not None else persona.transcript.get(language, []):
         role = "agent" if speaker == "agent" else "user"
         words = []
         for word in text.split():
@@ -82,9 +87,15 @@ def call_object(call: SandboxCall, stage: str, base_url: str) -> dict[str, Any]:
     times = call.extra["times"]
     connected = persona.end_status not in UNCONNECTED_REASONS
     obj: dict[str, Any] = {
-        "call_type": "phone_call", "call_id": call.call_id, "agent_id": call.extra["agent_id"], "agent_version": 1,
-        "agent_name": "Leadchain Sandbox Agent", "call_status": "registered", "direction": "outbound",
-        "from_number": body["from_number"], "to_number": body["to_number"],
+        "call_type": "phone_call",
+        "call_id": call.call_id,
+        "agent_id": call.extra["agent_id"],
+        "agent_version": 1,
+        "agent_name": "Leadchain Sandbox Agent",
+        "call_status": "registered",
+        "direction": "outbound",
+        "from_number": body["from_number"],
+        "to_number": body["to_number"],
     }
     if "metadata" in body:
         obj["metadata"] = body["metadata"]
@@ -99,10 +110,12 @@ def call_object(call: SandboxCall, stage: str, base_url: str) -> dict[str, Any]:
     cents = cost_cents(persona.duration_s)
     obj.update(
         call_status="ended" if connected else "not_connected",  # [inferred] for calls that never connected
-        start_timestamp=times["start_timestamp"], end_timestamp=times["end_timestamp"],
+        start_timestamp=times["start_timestamp"],
+        end_timestamp=times["end_timestamp"],
         duration_ms=persona.duration_s * 1000,
         disconnection_reason=_reason(persona),
-        transcript=transcript, transcript_object=transcript_object,
+        transcript=transcript,
+        transcript_object=transcript_object,
     )
     with_tools = (call.extra.get("llm_record") or {}).get("transcript_with_tool_calls")
     if with_tools:
@@ -117,20 +130,34 @@ def call_object(call: SandboxCall, stage: str, base_url: str) -> dict[str, Any]:
             recording_url=f"{base_url}/recordings/{call.call_id}.wav",
             recording_multi_channel_url=f"{base_url}/recordings/{call.call_id}_multichannel.wav",
             public_log_url=f"{base_url}/logs/{call.call_id}.log",
-            latency={"e2e": {"p50": 780, "p90": 1150, "p95": 1290, "p99": 1480, "max": 1520, "min": 540,
-                             "num": max(1, len(transcript_object) // 2), "values": [540, 780, 1520]}},
+            latency={
+                "e2e": {
+                    "p50": 780,
+                    "p90": 1150,
+                    "p95": 1290,
+                    "p99": 1480,
+                    "max": 1520,
+                    "min": 540,
+                    "num": max(1, len(transcript_object) // 2),
+                    "values": [540, 780, 1520],
+                }
+            },
         )
     obj["call_cost"] = {
         "product_costs": [{"product": "retell_platform", "unit_price": 0.2, "cost": float(cents)}] if cents else [],
-        "total_duration_seconds": persona.duration_s, "total_duration_unit_price": 0.2 if cents else 0,
+        "total_duration_seconds": persona.duration_s,
+        "total_duration_unit_price": 0.2 if cents else 0,
         "combined_cost": float(cents),
     }
     obj["telephony_identifier"] = {"twilio_call_sid": "CA" + hashlib.sha1(call.call_id.encode()).hexdigest()}
     obj["data_storage_setting"] = "everything"
     obj["opt_in_signed_url"] = False
     if stage == "analyzed":
-        custom = {"outcome": analysis.outcome,
-                  "interested": analysis.outcome in ("booked", "interested", "callback_requested"), **meeting}
+        custom = {
+            "outcome": analysis.outcome,
+            "interested": analysis.outcome in ("booked", "interested", "callback_requested"),
+            **meeting,
+        }
         obj["call_analysis"] = {
             "call_summary": analysis.summary,
             "in_voicemail": persona.end_status == "voicemail",
@@ -190,8 +217,13 @@ def _string_match(value: Any, cond: dict) -> bool:
     if op == "in":
         return value in [str(v) for v in (want or [])]
     want = str(want)
-    return {"eq": value == want, "ne": value != want, "sw": value.startswith(want), "ew": value.endswith(want),
-            "co": want in value}.get(op, True)
+    return {
+        "eq": value == want,
+        "ne": value != want,
+        "sw": value.startswith(want),
+        "ew": value.endswith(want),
+        "co": want in value,
+    }.get(op, True)
 
 
 def _matches(obj: dict, criteria: dict) -> bool:
@@ -201,8 +233,15 @@ def _matches(obj: dict, criteria: dict) -> bool:
             for item in cond if isinstance(cond, list) else [cond]:
                 if isinstance(item, dict) and not _string_match(metadata.get(item.get("key")), item):
                     return False
-        elif field in ("call_id", "to_number", "from_number", "call_status", "direction", "disconnection_reason",
-                       "call_type") and isinstance(cond, dict):
+        elif field in (
+            "call_id",
+            "to_number",
+            "from_number",
+            "call_status",
+            "direction",
+            "disconnection_reason",
+            "call_type",
+        ) and isinstance(cond, dict):
             if not _string_match(obj.get(field), cond):
                 return False
         # Other filters are not modelled: they narrow nothing here (clients check what they need).
@@ -212,7 +251,7 @@ def _matches(obj: dict, criteria: dict) -> bool:
 def blueprint(sandbox) -> Blueprint:
     bp = Blueprint("sandbox_retell", __name__)
     state = sandbox.state
-    by_key: dict[str, str] = {}          # idempotency key → call id (Retell keeps them for an hour)
+    by_key: dict[str, str] = {}  # idempotency key → call id (Retell keeps them for an hour)
     lock = threading.Lock()
 
     def authorised() -> bool:
@@ -248,8 +287,9 @@ def blueprint(sandbox) -> Blueprint:
             if not E164.match(value) and not (field == "from_number" and body.get("ignore_e164_validation")):
                 return _error(400, f"{field} must be in E.164 format")
         variables = body.get("retell_llm_dynamic_variables")
-        if variables is not None and (not isinstance(variables, dict)
-                                      or not all(isinstance(v, str) for v in variables.values())):
+        if variables is not None and (
+            not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values())
+        ):
             return _error(400, "retell_llm_dynamic_variables must be an object of string values")
         if "override_agent_id" in body and not isinstance(body["override_agent_id"], str):
             return _error(400, "override_agent_id must be a string")
@@ -270,10 +310,21 @@ def blueprint(sandbox) -> Blueprint:
         persona = persona_for(to_number)
         language = language_for(to_number, (body.get("retell_llm_dynamic_variables") or {}).get("language"))
         call_id = f"call_{uuid.uuid4().hex[:24]}"
-        call = SandboxCall(provider=PROVIDER, call_id=call_id, request=body, to_number=to_number,
-                           persona=persona.name, language=language, created_ms=now_ms())
-        call.extra.update(persona=persona, agent_id=body.get("override_agent_id") or DEFAULT_AGENT,
-                          times=_timeline(call, persona, int(sandbox.config.step_s * 1000)), seq=state.next_id())
+        call = SandboxCall(
+            provider=PROVIDER,
+            call_id=call_id,
+            request=body,
+            to_number=to_number,
+            persona=persona.name,
+            language=language,
+            created_ms=now_ms(),
+        )
+        call.extra.update(
+            persona=persona,
+            agent_id=body.get("override_agent_id") or DEFAULT_AGENT,
+            times=_timeline(call, persona, int(sandbox.config.step_s * 1000)),
+            seq=state.next_id(),
+        )
         return state.add_call(call)
 
     def _play(call: SandboxCall, base: str) -> None:
@@ -294,8 +345,10 @@ def blueprint(sandbox) -> Blueprint:
         step = sandbox.config.step_s
 
         def dispatch() -> None:
-            plan = [(step, Delivery(url, dumps({"event": e, "call": call_object(call, stage_of[e], base)}), sign))
-                    for e in events]
+            plan = [
+                (step, Delivery(url, dumps({"event": e, "call": call_object(call, stage_of[e], base)}), sign))
+                for e in events
+            ]
             sandbox.dispatcher.send_sequence(plan, state.mode(PROVIDER))
 
         llm_url = sandbox.config.retell_llm_websocket_url
@@ -303,12 +356,17 @@ def blueprint(sandbox) -> Blueprint:
             # The agent's side of the conversation comes from the custom LLM server (the voice bridge).
             def talk() -> None:
                 from voice.sandbox.retell_llm import LlmSessionError, converse
+
                 callee = [text for who, text in persona.transcript.get(call.language, []) if who == "callee"]
                 record = call.extra.setdefault("llm_record", {})
                 try:
-                    call.extra["live_transcript"] = converse(llm_url, call_object(call, "registered", base), callee,
-                                                             drop_after=sandbox.config.retell_llm_drop_after,
-                                                             record=record)
+                    call.extra["live_transcript"] = converse(
+                        llm_url,
+                        call_object(call, "registered", base),
+                        callee,
+                        drop_after=sandbox.config.retell_llm_drop_after,
+                        record=record,
+                    )
                 except (LlmSessionError, OSError) as e:
                     call.extra["llm_error"] = str(e)[:200]
                 finally:
@@ -317,6 +375,7 @@ def blueprint(sandbox) -> Blueprint:
                     call.extra["times"].update(ended=now + 2 * step_ms, analyzed=now + 3 * step_ms)
                     call.extra["talking"] = False
                 dispatch()
+
             call.extra["talking"] = True
             threading.Thread(target=talk, daemon=True, name="sandbox-retell-llm").start()
         else:
@@ -358,10 +417,13 @@ def blueprint(sandbox) -> Blueprint:
             if body["pagination_key"] not in ids:
                 return _error(400, "invalid pagination_key")
             start = ids.index(body["pagination_key"]) + 1
-        page = objects[start:start + limit]
+        page = objects[start : start + limit]
         has_more = start + limit < len(objects)
-        answer: dict[str, Any] = {"items": page, "has_more": has_more,
-                                  "pagination_key": page[-1]["call_id"] if has_more and page else None}
+        answer: dict[str, Any] = {
+            "items": page,
+            "has_more": has_more,
+            "pagination_key": page[-1]["call_id"] if has_more and page else None,
+        }
         if body.get("include_total"):
             answer["total"] = len(objects)
         return jsonify(answer)

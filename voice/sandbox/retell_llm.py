@@ -7,6 +7,7 @@ answers (no answer for 5 s: reconnect, at most twice, as Retell does). tool_call
 tool_call_result frames are recorded into the transcript with tool calls. For tests, `drop_after` drops
 the line once in the middle of that turn's answer and reconnects with the same call id. The voice bridge
 is tested against exactly this."""
+
 from __future__ import annotations
 
 import contextlib
@@ -49,14 +50,15 @@ class _Line:
 
 
 class _Conversation:
-    def __init__(self, url: str, call: dict, *, turn_timeout_s: float, open_timeout_s: float,
-                 record: dict | None) -> None:
+    def __init__(
+        self, url: str, call: dict, *, turn_timeout_s: float, open_timeout_s: float, record: dict | None
+    ) -> None:
         self.url = f"{url.rstrip('/')}/{call['call_id']}"
         self.call = call
         self.turn_timeout_s = turn_timeout_s
         self.open_timeout_s = open_timeout_s
         self.record = record if record is not None else {}
-        self.with_tools: list[dict] = []        # transcript_with_tool_calls
+        self.with_tools: list[dict] = []  # transcript_with_tool_calls
         self.record["transcript_with_tool_calls"] = self.with_tools
         self.record.setdefault("reconnects", 0)
         self.record.setdefault("ping_pongs_answered", 0)
@@ -130,24 +132,45 @@ class _Conversation:
             elif kind == "ping_pong":
                 self.record["ping_pongs_answered"] += 1
             elif kind == "tool_call_invocation" and line.config.get("transcript_with_tool_calls"):
-                self.with_tools.append({"role": "tool_call_invocation", "tool_call_id": message.get("tool_call_id"),
-                                        "name": message.get("name"), "arguments": message.get("arguments")})
+                self.with_tools.append(
+                    {
+                        "role": "tool_call_invocation",
+                        "tool_call_id": message.get("tool_call_id"),
+                        "name": message.get("name"),
+                        "arguments": message.get("arguments"),
+                    }
+                )
             elif kind == "tool_call_result" and line.config.get("transcript_with_tool_calls"):
-                self.with_tools.append({"role": "tool_call_result", "tool_call_id": message.get("tool_call_id"),
-                                        "content": message.get("content"),
-                                        "successful": message.get("successful", True)})
+                self.with_tools.append(
+                    {
+                        "role": "tool_call_result",
+                        "tool_call_id": message.get("tool_call_id"),
+                        "content": message.get("content"),
+                        "successful": message.get("successful", True),
+                    }
+                )
             elif kind == "response" and message.get("response_id") == response_id:
                 parts.append(message.get("content") or "")
                 if drop_midway:
                     raise _LineDropped("scripted drop")
                 if message.get("content_complete"):
-                    return {"content": "".join(parts).strip(), "end_call": bool(message.get("end_call")),
-                            "transfer_number": message.get("transfer_number")}
+                    return {
+                        "content": "".join(parts).strip(),
+                        "end_call": bool(message.get("end_call")),
+                        "transfer_number": message.get("transfer_number"),
+                    }
 
 
-def converse(url: str, call: dict, callee_lines: list[str], *, turn_timeout_s: float = 10.0,
-             open_timeout_s: float = 7.0, drop_after: int | None = None,
-             record: dict | None = None) -> list[tuple[str, str]]:
+def converse(
+    url: str,
+    call: dict,
+    callee_lines: list[str],
+    *,
+    turn_timeout_s: float = 10.0,
+    open_timeout_s: float = 7.0,
+    drop_after: int | None = None,
+    record: dict | None = None,
+) -> list[tuple[str, str]]:
     """Run one call's conversation; returns the transcript as (agent|callee, text) pairs. `record` (a dict)
     receives transcript_with_tool_calls, reconnects and ping_pongs_answered. `drop_after`: drop the line
     during the answer to the callee's line number `drop_after` (1-based) and reconnect."""
@@ -161,7 +184,7 @@ def converse(url: str, call: dict, callee_lines: list[str], *, turn_timeout_s: f
     try:
         try:
             begin = talk.open(ongoing=False)
-        except _LineDropped as e:   # gone before the first word: the call fails like any lost session
+        except _LineDropped as e:  # gone before the first word: the call fails like any lost session
             raise LlmSessionError(f"LLM WebSocket lost before the begin message: {e}") from None
         if begin["content"]:
             spoken("agent", begin["content"])
@@ -174,10 +197,20 @@ def converse(url: str, call: dict, callee_lines: list[str], *, turn_timeout_s: f
             while True:
                 response_id += 1
                 try:
-                    talk.send({"interaction_type": "update_only", "transcript": _turns(transcript),
-                               "turntaking": "agent_turn"})
-                    talk.send({"interaction_type": "response_required", "response_id": response_id,
-                               "transcript": _turns(transcript)})
+                    talk.send(
+                        {
+                            "interaction_type": "update_only",
+                            "transcript": _turns(transcript),
+                            "turntaking": "agent_turn",
+                        }
+                    )
+                    talk.send(
+                        {
+                            "interaction_type": "response_required",
+                            "response_id": response_id,
+                            "transcript": _turns(transcript),
+                        }
+                    )
                     answer = talk.collect(response_id, drop_midway=drop)
                     break
                 except _LineDropped as e:

@@ -34,6 +34,7 @@ The sandbox's webhook mode for "sendgrid" (POST /sandbox/webhook-mode) adds ``du
 deliveries of every event, each with a new ``sg_event_id`` and batched differently (SendGrid's
 retries look like that), ``reorder`` reverses the batches, ``delay_s`` delays them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,16 +56,38 @@ from voice.sandbox.dispatcher import Delivery
 from voice.sandbox.state import WebhookMode
 
 HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
-RESERVED_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
-                    "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc"}
+RESERVED_HEADERS = {
+    "x-sg-id",
+    "x-sg-eid",
+    "received",
+    "dkim-signature",
+    "content-type",
+    "content-transfer-encoding",
+    "to",
+    "from",
+    "subject",
+    "reply-to",
+    "cc",
+    "bcc",
+}
 EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 MAX_BYTES = 30 * 1024 * 1024
 PERSONAS = ("delivers", "quiet", "opens", "clicks", "bounces", "blocked", "spamreport", "unsubscribes", "replies")
-ALIASES = {"deliver": "delivers", "delivered": "delivers", "open": "opens", "click": "clicks",
-           "bounce": "bounces", "spam": "spamreport", "unsubscribe": "unsubscribes", "unsub": "unsubscribes",
-           "reply": "replies"}
-REPLY_TEXT = {"de": "Danke für Ihre Nachricht. Bitte rufen Sie mich nächste Woche an.",
-              "en": "Thanks for your message. Please call me next week."}
+ALIASES = {
+    "deliver": "delivers",
+    "delivered": "delivers",
+    "open": "opens",
+    "click": "clicks",
+    "bounce": "bounces",
+    "spam": "spamreport",
+    "unsubscribe": "unsubscribes",
+    "unsub": "unsubscribes",
+    "reply": "replies",
+}
+REPLY_TEXT = {
+    "de": "Danke für Ihre Nachricht. Bitte rufen Sie mich nächste Woche an.",
+    "en": "Thanks for your message. Please call me next week.",
+}
 
 
 @dataclass
@@ -94,8 +117,11 @@ class SendGridSandbox:
     def __init__(self, sandbox) -> None:
         self.sandbox = sandbox
         self.private_key = ec.generate_private_key(ec.SECP256R1())
-        self.public_key_b64 = base64.b64encode(self.private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+        self.public_key_b64 = base64.b64encode(
+            self.private_key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        ).decode()
         self.mailbox: list[SentMail] = []
         self.requests = 0
         self.events_planned: list[dict[str, Any]] = []
@@ -106,8 +132,10 @@ class SendGridSandbox:
     def sign(self, body: bytes) -> dict[str, str]:
         ts = str(int(time.time()))
         signature = self.private_key.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))
-        return {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-                "X-Twilio-Email-Event-Webhook-Timestamp": ts}
+        return {
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": ts,
+        }
 
     # ---- mailbox ------------------------------------------------------------------------------
 
@@ -121,26 +149,46 @@ class SendGridSandbox:
         content = {c.get("type"): c.get("value") for c in payload.get("content") or []}
         headers = {str(k): str(v) for k, v in (payload.get("headers") or {}).items()}
         categories = [str(c) for c in payload.get("categories") or []]
-        attachments = [{"filename": a.get("filename"), "type": a.get("type"), "disposition": a.get("disposition"),
-                        "content": base64.b64decode(a.get("content") or "").decode("utf-8", "replace")
-                        if str(a.get("type", "")).startswith("text/") else None}
-                       for a in payload.get("attachments") or []]
+        attachments = [
+            {
+                "filename": a.get("filename"),
+                "type": a.get("type"),
+                "disposition": a.get("disposition"),
+                "content": base64.b64decode(a.get("content") or "").decode("utf-8", "replace")
+                if str(a.get("type", "")).startswith("text/")
+                else None,
+            }
+            for a in payload.get("attachments") or []
+        ]
         top_args = {str(k): str(v) for k, v in (payload.get("custom_args") or {}).items()}
         mails = []
         for p_index, personalization in enumerate(payload["personalizations"]):
             args = {**top_args, **{str(k): str(v) for k, v in (personalization.get("custom_args") or {}).items()}}
             for r_index, recipient in enumerate(personalization.get("to") or []):
                 to_email = recipient["email"]
-                mails.append(SentMail(
-                    message_id=message_id,
-                    sg_message_id=f"{message_id}.recvd-sandbox-{p_index}{r_index}-{uuid.uuid4().hex[:8].upper()}-0.0",
-                    received_at=time.time(), to_email=to_email, to_name=recipient.get("name") or "",
-                    persona=persona_for(to_email), from_email=payload["from"]["email"],
-                    reply_to=(payload.get("reply_to") or {}).get("email", ""),
-                    subject=personalization.get("subject") or payload.get("subject") or "",
-                    text=content.get("text/plain") or "", html=content.get("text/html") or "",
-                    headers={**headers, **{str(k): str(v) for k, v in (personalization.get("headers") or {}).items()}},
-                    custom_args=args, categories=categories, attachments=attachments, request=payload))
+                mails.append(
+                    SentMail(
+                        message_id=message_id,
+                        sg_message_id=f"{message_id}.recvd-sandbox-{p_index}{r_index}-{uuid.uuid4().hex[:8].upper()}-0.0",
+                        received_at=time.time(),
+                        to_email=to_email,
+                        to_name=recipient.get("name") or "",
+                        persona=persona_for(to_email),
+                        from_email=payload["from"]["email"],
+                        reply_to=(payload.get("reply_to") or {}).get("email", ""),
+                        subject=personalization.get("subject") or payload.get("subject") or "",
+                        text=content.get("text/plain") or "",
+                        html=content.get("text/html") or "",
+                        headers={
+                            **headers,
+                            **{str(k): str(v) for k, v in (personalization.get("headers") or {}).items()},
+                        },
+                        custom_args=args,
+                        categories=categories,
+                        attachments=attachments,
+                        request=payload,
+                    )
+                )
         with self._lock:
             self.mailbox.extend(mails)
         for mail in mails:
@@ -156,10 +204,13 @@ class SendGridSandbox:
             return
         step = config.step_s
         t0 = int(mail.received_at)
-        base = {"email": mail.to_email, "sg_message_id": mail.sg_message_id,
-                "smtp-id": f"<{mail.message_id}@ismtpd-sandbox>",
-                "category": mail.categories if len(mail.categories) != 1 else mail.categories[0],
-                **mail.custom_args}
+        base = {
+            "email": mail.to_email,
+            "sg_message_id": mail.sg_message_id,
+            "smtp-id": f"<{mail.message_id}@ismtpd-sandbox>",
+            "category": mail.categories if len(mail.categories) != 1 else mail.categories[0],
+            **mail.custom_args,
+        }
         if not mail.categories:
             base.pop("category")
 
@@ -173,28 +224,64 @@ class SendGridSandbox:
         extra: list[tuple[float, Delivery]] = []
         persona = mail.persona
         if persona == "bounces":
-            batches[0].append(ev("bounce", 1, type="bounce", status="5.1.1", bounce_classification="Invalid Address",
-                                 reason="550 5.1.1 The email account that you tried to reach does not exist."))
+            batches[0].append(
+                ev(
+                    "bounce",
+                    1,
+                    type="bounce",
+                    status="5.1.1",
+                    bounce_classification="Invalid Address",
+                    reason="550 5.1.1 The email account that you tried to reach does not exist.",
+                )
+            )
         elif persona == "blocked":
-            batches[0].append(ev("bounce", 1, type="blocked", status="5.7.1", bounce_classification="Reputation",
-                                 reason="550 5.7.1 Message rejected due to local policy"))
+            batches[0].append(
+                ev(
+                    "bounce",
+                    1,
+                    type="blocked",
+                    status="5.7.1",
+                    bounce_classification="Reputation",
+                    reason="550 5.7.1 Message rejected due to local policy",
+                )
+            )
         else:
             batches[0].append(delivered)
             if persona == "opens":
-                batches.append([opened, ev("open", 40, useragent="Mozilla/5.0 (sandbox)", ip="127.0.0.2",
-                                           sg_machine_open=False)])
+                batches.append(
+                    [opened, ev("open", 40, useragent="Mozilla/5.0 (sandbox)", ip="127.0.0.2", sg_machine_open=False)]
+                )
             elif persona != "quiet":
                 batches.append([opened])
             if persona == "clicks":
-                batches.append([ev("click", 6, url=first_link(mail.html), url_offset={"index": 0, "type": "html"},
-                                   useragent="Mozilla/5.0 (sandbox)", ip="127.0.0.2")])
+                batches.append(
+                    [
+                        ev(
+                            "click",
+                            6,
+                            url=first_link(mail.html),
+                            url_offset={"index": 0, "type": "html"},
+                            useragent="Mozilla/5.0 (sandbox)",
+                            ip="127.0.0.2",
+                        )
+                    ]
+                )
             elif persona == "spamreport":
                 batches.append([ev("spamreport", 10)])
             elif persona == "unsubscribes":
                 link = list_unsubscribe_url(mail.headers.get("List-Unsubscribe", ""))
                 if link and config.webhook_base and link.startswith(config.webhook_base.rstrip("/") + "/"):
-                    extra.append((step, Delivery(link, b"List-Unsubscribe=One-Click", lambda body: {},
-                                                 content_type="application/x-www-form-urlencoded")))
+                    extra.append(
+                        (
+                            step,
+                            Delivery(
+                                link,
+                                b"List-Unsubscribe=One-Click",
+                                lambda body: {},
+                                content_type="application/x-www-form-urlencoded",
+                            ),
+                        )
+                    )
                 batches.append([ev("unsubscribe", 12)])
             elif persona == "replies":
                 body, content_type = inbound_parse_body(mail, language_of(mail))
@@ -213,8 +300,9 @@ class SendGridSandbox:
             # SendGrid's duplicates: the same events (same timestamps), new sg_event_ids, other batches.
             regrouped = list(reversed(everything)) if copy_no % 2 == 0 else everything
             plan.append((step, self._delivery(url, regrouped)))
-        self.sandbox.dispatcher.send_sequence(plan, WebhookMode(duplicate=0, reorder=mode.reorder,
-                                                                delay_s=mode.delay_s))
+        self.sandbox.dispatcher.send_sequence(
+            plan, WebhookMode(duplicate=0, reorder=mode.reorder, delay_s=mode.delay_s)
+        )
 
     def _delivery(self, url: str, events: list[dict[str, Any]]) -> Delivery:
         body = json.dumps([{**e, "sg_event_id": _token(22)} for e in events]).encode()
@@ -222,6 +310,7 @@ class SendGridSandbox:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
 
 def _token(n: int) -> str:
     return secrets.token_urlsafe(n)[:n]
@@ -266,16 +355,29 @@ def inbound_parse_body(mail: SentMail, language: str) -> tuple[bytes, str]:
     sender = f"{mail.to_name} <{mail.to_email}>" if mail.to_name else mail.to_email
     subject = f"Re: {mail.subject}" if language == "en" else f"AW: {mail.subject}"
     text = REPLY_TEXT[language]
-    raw_headers = (f"Received: from mail.sandbox.example by mx.sendgrid.net\nMessage-ID: {reply_id}\n"
-                   f"In-Reply-To: <{mail.message_id}@ismtpd-sandbox>\nFrom: {sender}\nTo: {to}\n"
-                   f"Subject: {subject}\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n")
+    raw_headers = (
+        f"Received: from mail.sandbox.example by mx.sendgrid.net\nMessage-ID: {reply_id}\n"
+        f"In-Reply-To: <{mail.message_id}@ismtpd-sandbox>\nFrom: {sender}\nTo: {to}\n"
+        f"Subject: {subject}\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+    )
     fields = {
-        "headers": raw_headers, "dkim": f"{{@{mail.to_email.split('@')[-1]} : pass}}", "content-ids": "{}",
-        "to": to, "from": sender, "cc": "", "text": text + "\n\n> " + mail.text[:200].replace("\n", "\n> "),
-        "html": f"<p>{text}</p>", "sender_ip": "127.0.0.3", "spam_report": "", "spam_score": "0.1",
-        "envelope": json.dumps({"to": [to], "from": mail.to_email}), "subject": subject,
+        "headers": raw_headers,
+        "dkim": f"{{@{mail.to_email.split('@')[-1]} : pass}}",
+        "content-ids": "{}",
+        "to": to,
+        "from": sender,
+        "cc": "",
+        "text": text + "\n\n> " + mail.text[:200].replace("\n", "\n> "),
+        "html": f"<p>{text}</p>",
+        "sender_ip": "127.0.0.3",
+        "spam_report": "",
+        "spam_score": "0.1",
+        "envelope": json.dumps({"to": [to], "from": mail.to_email}),
+        "subject": subject,
         "charsets": json.dumps({"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8", "text": "UTF-8", "html": "UTF-8"}),
-        "SPF": "pass", "attachments": "0", "attachment-info": "{}",
+        "SPF": "pass",
+        "attachments": "0",
+        "attachment-info": "{}",
     }
     boundary = "xYzZY" + uuid.uuid4().hex
     parts = []
@@ -296,95 +398,194 @@ def validate(payload: Any) -> list[dict[str, Any]]:
     errors = []
     sender = payload.get("from")
     if not isinstance(sender, dict) or not sender.get("email"):
-        errors.append(_error("The from object must be provided for every email send. It is an object that requires "
-                             "the email parameter, but may also contain a name parameter.", "from", "#message.from"))
+        errors.append(
+            _error(
+                "The from object must be provided for every email send. It is an object that requires "
+                "the email parameter, but may also contain a name parameter.",
+                "from",
+                "#message.from",
+            )
+        )
     elif not EMAIL_RE.match(str(sender["email"])):
         errors.append(_error("The from email does not contain a valid address.", "from.email", "#message.from"))
     personalizations = payload.get("personalizations")
     has_template = isinstance(payload.get("template_id"), str) and payload["template_id"]
     if not isinstance(personalizations, list) or not personalizations:
-        errors.append(_error("The personalizations field is required and must have at least one personalization.",
-                             "personalizations", "#-Personalizations-Errors"))
+        errors.append(
+            _error(
+                "The personalizations field is required and must have at least one personalization.",
+                "personalizations",
+                "#-Personalizations-Errors",
+            )
+        )
     elif len(personalizations) > 1000:
-        errors.append(_error("The personalizations field must have 1000 or fewer personalizations.",
-                             "personalizations", "#-Personalizations-Errors"))
+        errors.append(
+            _error(
+                "The personalizations field must have 1000 or fewer personalizations.",
+                "personalizations",
+                "#-Personalizations-Errors",
+            )
+        )
     else:
         for i, p in enumerate(personalizations):
             to = p.get("to") if isinstance(p, dict) else None
             if not isinstance(to, list) or not to:
-                errors.append(_error("The to array is required for all personalization objects, and must have at "
-                                     "least one email object with a valid email address.",
-                                     f"personalizations.{i}.to", "#message.personalizations.to"))
+                errors.append(
+                    _error(
+                        "The to array is required for all personalization objects, and must have at "
+                        "least one email object with a valid email address.",
+                        f"personalizations.{i}.to",
+                        "#message.personalizations.to",
+                    )
+                )
                 continue
             for j, recipient in enumerate(to):
                 if not isinstance(recipient, dict) or not EMAIL_RE.match(str(recipient.get("email") or "")):
-                    errors.append(_error("Does not contain a valid address.", f"personalizations.{i}.to.{j}.email",
-                                         "#message.personalizations.to"))
+                    errors.append(
+                        _error(
+                            "Does not contain a valid address.",
+                            f"personalizations.{i}.to.{j}.email",
+                            "#message.personalizations.to",
+                        )
+                    )
             if not payload.get("subject") and not has_template and not (isinstance(p, dict) and p.get("subject")):
-                errors.append(_error("The subject is required. You can get around this requirement if you use a "
-                                     "template with a subject defined or if every personalization has a subject "
-                                     "defined.", "subject", "#message.subject"))
+                errors.append(
+                    _error(
+                        "The subject is required. You can get around this requirement if you use a "
+                        "template with a subject defined or if every personalization has a subject "
+                        "defined.",
+                        "subject",
+                        "#message.subject",
+                    )
+                )
                 break
             for key, value in ((p.get("custom_args") or {}) if isinstance(p, dict) else {}).items():
                 if not isinstance(value, str):
-                    errors.append(_error(f"Invalid type. Expected: string, given: {type(value).__name__}.",
-                                         f"personalizations.{i}.custom_args.{key}", "#message.custom_args"))
-    if has_template and not str(payload["template_id"]).startswith("d-") and any(
-            isinstance(p, dict) and "dynamic_template_data" in p for p in personalizations or []):
-        errors.append(_error("The template_id must be a valid dynamic template id (starting with d-).",
-                             "template_id", "#message.template_id"))
+                    errors.append(
+                        _error(
+                            f"Invalid type. Expected: string, given: {type(value).__name__}.",
+                            f"personalizations.{i}.custom_args.{key}",
+                            "#message.custom_args",
+                        )
+                    )
+    if (
+        has_template
+        and not str(payload["template_id"]).startswith("d-")
+        and any(isinstance(p, dict) and "dynamic_template_data" in p for p in personalizations or [])
+    ):
+        errors.append(
+            _error(
+                "The template_id must be a valid dynamic template id (starting with d-).",
+                "template_id",
+                "#message.template_id",
+            )
+        )
     content = payload.get("content")
     if not has_template:
         if not isinstance(content, list) or not content:
-            errors.append(_error("Unless a valid template_id is provided, the content parameter is required. There "
-                                 "must be at least one defined content block. We typically suggest both text/plain "
-                                 "and text/html blocks are included, but only one block is required.",
-                                 "content", "#message.content"))
+            errors.append(
+                _error(
+                    "Unless a valid template_id is provided, the content parameter is required. There "
+                    "must be at least one defined content block. We typically suggest both text/plain "
+                    "and text/html blocks are included, but only one block is required.",
+                    "content",
+                    "#message.content",
+                )
+            )
         else:
             types = [c.get("type") if isinstance(c, dict) else None for c in content]
-            if "text/plain" in types and types.index("text/plain") != 0 or (
-                    "text/html" in types and "text/plain" in types and types.index("text/html") < types.index("text/plain")):
-                errors.append(_error("If present, text/plain content must be first, followed by text/html, followed "
-                                     "by any other content.", "content", "#message.content"))
+            if (
+                "text/plain" in types
+                and types.index("text/plain") != 0
+                or (
+                    "text/html" in types
+                    and "text/plain" in types
+                    and types.index("text/html") < types.index("text/plain")
+                )
+            ):
+                errors.append(
+                    _error(
+                        "If present, text/plain content must be first, followed by text/html, followed "
+                        "by any other content.",
+                        "content",
+                        "#message.content",
+                    )
+                )
             for i, c in enumerate(content):
                 if not isinstance(c, dict) or not isinstance(c.get("value"), str) or not c["value"]:
-                    errors.append(_error("The content value must be a string at least one character in length.",
-                                         f"content.{i}.value", "#message.content.value"))
+                    errors.append(
+                        _error(
+                            "The content value must be a string at least one character in length.",
+                            f"content.{i}.value",
+                            "#message.content.value",
+                        )
+                    )
                 if isinstance(c, dict) and not c.get("type"):
-                    errors.append(_error("The content type cannot be blank.", f"content.{i}.type",
-                                         "#message.content.type"))
+                    errors.append(
+                        _error("The content type cannot be blank.", f"content.{i}.type", "#message.content.type")
+                    )
     categories = payload.get("categories")
     if categories is not None:
         if not isinstance(categories, list) or len(categories) > 10:
-            errors.append(_error("Too many categories. A maximum of 10 categories is allowed.", "categories",
-                                 "#message.categories"))
+            errors.append(
+                _error(
+                    "Too many categories. A maximum of 10 categories is allowed.", "categories", "#message.categories"
+                )
+            )
         elif any(not isinstance(c, str) or len(c) > 255 for c in categories):
-            errors.append(_error("A category cannot be more than 255 characters.", "categories",
-                                 "#message.categories"))
+            errors.append(_error("A category cannot be more than 255 characters.", "categories", "#message.categories"))
     for key, value in (payload.get("custom_args") or {}).items():
         if not isinstance(value, str):
-            errors.append(_error(f"Invalid type. Expected: string, given: {type(value).__name__}.",
-                                 f"custom_args.{key}", "#message.custom_args"))
-    for name in (payload.get("headers") or {}):
+            errors.append(
+                _error(
+                    f"Invalid type. Expected: string, given: {type(value).__name__}.",
+                    f"custom_args.{key}",
+                    "#message.custom_args",
+                )
+            )
+    for name in payload.get("headers") or {}:
         if str(name).lower() in RESERVED_HEADERS:
-            errors.append(_error(f"The '{name}' header is a reserved header and cannot be used in the headers "
-                                 "object.", "headers", "#message.headers"))
+            errors.append(
+                _error(
+                    f"The '{name}' header is a reserved header and cannot be used in the headers object.",
+                    "headers",
+                    "#message.headers",
+                )
+            )
     for i, attachment in enumerate(payload.get("attachments") or []):
         if not isinstance(attachment, dict) or not attachment.get("content"):
-            errors.append(_error("The attachment content is required.", f"attachments.{i}.content",
-                                 "#message.attachments.content"))
+            errors.append(
+                _error(
+                    "The attachment content is required.", f"attachments.{i}.content", "#message.attachments.content"
+                )
+            )
             continue
         try:
             base64.b64decode(attachment["content"], validate=True)
         except (binascii.Error, ValueError):
-            errors.append(_error("The attachment content must be base64 encoded.", f"attachments.{i}.content",
-                                 "#message.attachments.content"))
+            errors.append(
+                _error(
+                    "The attachment content must be base64 encoded.",
+                    f"attachments.{i}.content",
+                    "#message.attachments.content",
+                )
+            )
         if not attachment.get("filename"):
-            errors.append(_error("The attachment filename parameter is required.", f"attachments.{i}.filename",
-                                 "#message.attachments.filename"))
+            errors.append(
+                _error(
+                    "The attachment filename parameter is required.",
+                    f"attachments.{i}.filename",
+                    "#message.attachments.filename",
+                )
+            )
         if attachment.get("disposition") not in (None, "attachment", "inline"):
-            errors.append(_error("The disposition must be either 'inline' or 'attachment'.",
-                                 f"attachments.{i}.disposition", "#message.attachments.disposition"))
+            errors.append(
+                _error(
+                    "The disposition must be either 'inline' or 'attachment'.",
+                    f"attachments.{i}.disposition",
+                    "#message.attachments.disposition",
+                )
+            )
     asm = payload.get("asm")
     if asm is not None and (not isinstance(asm, dict) or not isinstance(asm.get("group_id"), int)):
         errors.append(_error("The asm.group_id must be an integer.", "asm.group_id", "#message.asm.group_id"))
@@ -411,7 +612,7 @@ iframe{width:100%;height:32rem;border:1px solid #ddd}</style></head><body>
 
 def blueprint(sandbox) -> Blueprint:
     mail = SendGridSandbox(sandbox)
-    sandbox.sendgrid = mail          # tests and the mailbox read it
+    sandbox.sendgrid = mail  # tests and the mailbox read it
     bp = Blueprint("sandbox_sendgrid", __name__)
 
     def errors(status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None):
@@ -423,16 +624,27 @@ def blueprint(sandbox) -> Blueprint:
             mail.requests += 1
         auth = request.headers.get("Authorization", "")
         if auth != f"Bearer {sandbox.config.keys['sendgrid']}":
-            return errors(401, [{"field": None, "message": "The provided authorization grant is invalid, expired, "
-                                                            "or revoked", "help": None}])
+            return errors(
+                401,
+                [
+                    {
+                        "field": None,
+                        "message": "The provided authorization grant is invalid, expired, or revoked",
+                        "help": None,
+                    }
+                ],
+            )
         if request.content_length and request.content_length > MAX_BYTES:
             return errors(413, [{"field": None, "message": "Request entity too large", "help": None}])
         fault = sandbox.state.take_fault("sendgrid")
         if fault is not None:
             headers = {}
             if fault.status == 429:
-                headers = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
-                           "X-RateLimit-Reset": str(int(time.time()) + int(fault.retry_after_s or 1))}
+                headers = {
+                    "X-RateLimit-Limit": "600",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(time.time()) + int(fault.retry_after_s or 1)),
+                }
             if fault.retry_after_s is not None:
                 headers["Retry-After"] = str(int(fault.retry_after_s))
             message = "too many requests" if fault.status == 429 else "internal server error"

@@ -1,4 +1,5 @@
 """The sandbox's memory: calls per provider, request counts, injected faults. Thread-safe."""
+
 from __future__ import annotations
 
 import itertools
@@ -12,12 +13,12 @@ from typing import Any
 class SandboxCall:
     provider: str
     call_id: str
-    request: dict[str, Any]            # what the client sent (as the provider received it)
+    request: dict[str, Any]  # what the client sent (as the provider received it)
     to_number: str
     persona: str
     language: str
     created_ms: int
-    status: str = "queued"             # provider-neutral life: queued, ringing, in_progress, ended, analyzed
+    status: str = "queued"  # provider-neutral life: queued, ringing, in_progress, ended, analyzed
     started_ms: int | None = None
     ended_ms: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -25,15 +26,15 @@ class SandboxCall:
 
 @dataclass
 class Fault:
-    status: int                        # e.g. 429 or 503
+    status: int  # e.g. 429 or 503
     remaining: int
     retry_after_s: float | None = None
 
 
 @dataclass
 class WebhookMode:
-    duplicate: int = 0                 # extra copies of every event
-    reorder: bool = False              # send each call's events in reverse order
+    duplicate: int = 0  # extra copies of every event
+    reorder: bool = False  # send each call's events in reverse order
     delay_s: float = 0.0
 
 
@@ -41,8 +42,8 @@ class SandboxState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: dict[tuple[str, str], SandboxCall] = {}
-        self.create_requests: dict[str, int] = {}   # every create request received, accepted or not
-        self.created: dict[str, int] = {}           # calls actually created ("dialled")
+        self.create_requests: dict[str, int] = {}  # every create request received, accepted or not
+        self.created: dict[str, int] = {}  # calls actually created ("dialled")
         self.faults: dict[str, Fault] = {}
         self.webhook_modes: dict[str, WebhookMode] = {}
         self.response_delays: dict[str, float] = {}
@@ -79,16 +80,22 @@ class SandboxState:
         return sorted(calls, key=lambda c: c.created_ms)
 
     def find(self, provider: str, **metadata: str) -> list[SandboxCall]:
-        return [c for c in self.list(provider)
-                if all(str((c.request.get("metadata") or {}).get(k)) == v for k, v in metadata.items())]
+        return [
+            c
+            for c in self.list(provider)
+            if all(str((c.request.get("metadata") or {}).get(k)) == v for k, v in metadata.items())
+        ]
 
     def mode(self, provider: str) -> WebhookMode:
         return self.webhook_modes.get(provider, WebhookMode())
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {"create_requests": dict(self.create_requests), "created": dict(self.created),
-                    "calls": len(self.calls)}
+            return {
+                "create_requests": dict(self.create_requests),
+                "created": dict(self.created),
+                "calls": len(self.calls),
+            }
 
 
 def now_ms() -> int:

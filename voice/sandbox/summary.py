@@ -13,13 +13,15 @@ booked 16:00 was the bug). What a call booked comes, in this order, from
 The other outcomes quote the callee's decisive line. Each summary opens with the outcome in words the
 CRM's text fallback (voice.providers.events.classify_text) reads as that same outcome.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from voice.bridge.timeprefs.lexicon import DE_WEEKDAY_NAMES, EN_WEEKDAY_NAMES
 from voice.bridge.timeprefs.speak import parse_spoken_slot, render_slot
@@ -27,24 +29,30 @@ from voice.bridge.timeprefs.speak import parse_spoken_slot, render_slot
 if TYPE_CHECKING:
     from voice.sandbox.personas import Persona
 
-Transcript = Sequence[tuple[str, str]]          # (agent | callee, text)
+Transcript = Sequence[tuple[str, str]]  # (agent | callee, text)
 BOOKING_TOOLS = ("book", "book_appointment")
 BOOKED = ("booked", "already_booked")
 
 _WEEKDAY = {"de": "|".join(DE_WEEKDAY_NAMES), "en": "|".join(EN_WEEKDAY_NAMES)}
 # The scripted agent's way of naming a slot without a date: "Donnerstag um 16:30 Uhr", "Thursday at 4:30 pm".
 _CLOCK = {
-    "de": re.compile(rf"(?:\b(?P<wd>{_WEEKDAY['de']})\s+)?um\s+(?P<h>\d{{1,2}})(?::(?P<m>\d{{2}}))?\s*Uhr\b",
-                     re.IGNORECASE),
-    "en": re.compile(rf"(?:\b(?P<wd>{_WEEKDAY['en']})\s+)?at\s+(?P<h>\d{{1,2}})(?::(?P<m>\d{{2}}))?\s*"
-                     rf"(?P<ap>[ap])\.?m\b\.?", re.IGNORECASE),
+    "de": re.compile(
+        rf"(?:\b(?P<wd>{_WEEKDAY['de']})\s+)?um\s+(?P<h>\d{{1,2}})(?::(?P<m>\d{{2}}))?\s*Uhr\b", re.IGNORECASE
+    ),
+    "en": re.compile(
+        rf"(?:\b(?P<wd>{_WEEKDAY['en']})\s+)?at\s+(?P<h>\d{{1,2}})(?::(?P<m>\d{{2}}))?\s*"
+        rf"(?P<ap>[ap])\.?m\b\.?",
+        re.IGNORECASE,
+    ),
 }
 
 _OPENING = {
     "booked": {"de": "Termin gebucht", "en": "Appointment booked"},
     "interested": {"de": "Interesse", "en": "Interested"},
-    "interested_unbooked": {"de": "Interesse, noch kein Termin vereinbart",
-                            "en": "Interested, no appointment made yet"},
+    "interested_unbooked": {
+        "de": "Interesse, noch kein Termin vereinbart",
+        "en": "Interested, no appointment made yet",
+    },
     "not_interested": {"de": "Kein Interesse", "en": "Not interested"},
     "do_not_call": {"de": "Möchte nie wieder angerufen werden", "en": "Do not call again"},
     "wrong_number": {"de": "Falsche Nummer", "en": "Wrong number"},
@@ -93,7 +101,7 @@ def booking_from_transcript(transcript: Transcript, language: str, now: datetime
         if speaker != "agent":
             continue
         if now is not None:
-            start = parse_spoken_slot(text, lang, now)   # the bridge's canonical "Donnerstag, den 3. ..." form
+            start = parse_spoken_slot(text, lang, now)  # the bridge's canonical "Donnerstag, den 3. ..." form
             if start is not None:
                 return CallBooking(spoken=render_slot(start, lang), start=start)
         match = None
@@ -127,8 +135,9 @@ def outcome_of(classification: str | None, booking: CallBooking | None, live: bo
     return classification
 
 
-def summarise(transcript: Transcript, language: str, classification: str | None, end_status: str,
-              booking: CallBooking | None) -> str:
+def summarise(
+    transcript: Transcript, language: str, classification: str | None, end_status: str, booking: CallBooking | None
+) -> str:
     """The provider's call summary, in the call's language."""
     lang = _lang(language)
     if end_status == "voicemail":
@@ -150,14 +159,18 @@ class CallAnalysis:
     booking: CallBooking | None
 
 
-def analyse(persona: "Persona", language: str, live_transcript: Transcript | None = None,
-            tool_records: Iterable[dict] | None = None) -> CallAnalysis:
+def analyse(
+    persona: Persona,
+    language: str,
+    live_transcript: Transcript | None = None,
+    tool_records: Iterable[dict] | None = None,
+) -> CallAnalysis:
     """The analysis of one call: the persona's script, or (`live_transcript`) what was actually said to
     a dialog server and what its tools did."""
     live = live_transcript is not None
     transcript = list(live_transcript) if live else persona.transcript.get(_lang(language), [])
     booking = booking_from_tools(tool_records, language) if live else None
     if booking is None and persona.classification == "booked":
-        booking = booking_from_transcript(transcript, language, now=datetime.now(timezone.utc))
+        booking = booking_from_transcript(transcript, language, now=datetime.now(UTC))
     outcome = outcome_of(persona.classification, booking, live)
     return CallAnalysis(summarise(transcript, language, outcome, persona.end_status, booking), outcome, booking)

@@ -15,6 +15,7 @@ messages a real call produces, POSTed to the CRM's /webhooks/vapi.
   credential or an HMAC credential (Vapi's default plan: `x-signature` = hex HMAC-SHA256 of
   `"{timestamp}.{body}"`, `x-timestamp`), signed at send time with keys["vapi_secret"].
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -35,25 +36,37 @@ from voice.sandbox.state import SandboxCall, now_ms
 
 PROVIDER = "vapi"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-VAPI_STATUS = {"queued": "queued", "ringing": "ringing", "in_progress": "in-progress", "ended": "ended",
-               "analyzed": "ended"}
+VAPI_STATUS = {
+    "queued": "queued",
+    "ringing": "ringing",
+    "in_progress": "in-progress",
+    "ended": "ended",
+    "analyzed": "ended",
+}
 RANK = {"queued": 0, "ringing": 1, "in_progress": 2, "ended": 3, "analyzed": 4}
 ENDED_REASON = {"no_answer": "customer-did-not-answer", "busy": "customer-busy", "voicemail": "voicemail"}
-LIST_FILTERS = {"createdAtGt": ("created", ">"), "createdAtLt": ("created", "<"), "createdAtGe": ("created", ">="),
-                "createdAtLe": ("created", "<="), "updatedAtGt": ("updated", ">"), "updatedAtLt": ("updated", "<"),
-                "updatedAtGe": ("updated", ">="), "updatedAtLe": ("updated", "<=")}
+LIST_FILTERS = {
+    "createdAtGt": ("created", ">"),
+    "createdAtLt": ("created", "<"),
+    "createdAtGe": ("created", ">="),
+    "createdAtLe": ("created", "<="),
+    "updatedAtGt": ("updated", ">"),
+    "updatedAtLt": ("updated", "<"),
+    "updatedAtGe": ("updated", ">="),
+    "updatedAtLe": ("updated", "<="),
+}
 
 
 def iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse_iso_ms(value: str) -> int:
     parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)
 
 
@@ -73,34 +86,55 @@ def ended_reason(persona: Persona) -> str:
 
 def _artifact(persona: Persona, language: str, started_ms: int, recording_url: str | None) -> dict:
     turns = persona.transcript.get(language) or []
-    messages: list[dict] = [{"role": "system", "message": "You are Leadchain's digital assistant.",
-                             "time": started_ms, "secondsFromStart": 0}]
+    messages: list[dict] = [
+        {
+            "role": "system",
+            "message": "You are Leadchain's digital assistant.",
+            "time": started_ms,
+            "secondsFromStart": 0,
+        }
+    ]
     lines = []
     span = max(1.0, persona.duration_s - 2.0)
     for i, (speaker, text) in enumerate(turns):
         start = 1.0 + i * span / max(1, len(turns))
         length = span / max(1, len(turns)) * 0.8
-        messages.append({"role": "bot" if speaker == "agent" else "user", "message": text,
-                         "time": started_ms + int(start * 1000), "endTime": started_ms + int((start + length) * 1000),
-                         "secondsFromStart": round(start, 2), "duration": int(length * 1000),
-                         **({"source": ""} if speaker == "agent" else {})})
+        messages.append(
+            {
+                "role": "bot" if speaker == "agent" else "user",
+                "message": text,
+                "time": started_ms + int(start * 1000),
+                "endTime": started_ms + int((start + length) * 1000),
+                "secondsFromStart": round(start, 2),
+                "duration": int(length * 1000),
+                **({"source": ""} if speaker == "agent" else {}),
+            }
+        )
         lines.append(f"{'AI' if speaker == 'agent' else 'User'}: {text}")
-    artifact: dict[str, Any] = {"messages": messages, "transcript": "\n".join(lines) + ("\n" if lines else ""),
-                                "messagesOpenAIFormatted": [
-                                    {"role": "assistant" if m["role"] == "bot" else m["role"], "content": m["message"]}
-                                    for m in messages]}
+    artifact: dict[str, Any] = {
+        "messages": messages,
+        "transcript": "\n".join(lines) + ("\n" if lines else ""),
+        "messagesOpenAIFormatted": [
+            {"role": "assistant" if m["role"] == "bot" else m["role"], "content": m["message"]} for m in messages
+        ],
+    }
     if recording_url:
-        artifact.update(recordingUrl=recording_url, stereoRecordingUrl=recording_url.replace("-mono", "-stereo"),
-                        recording={"stereoUrl": recording_url.replace("-mono", "-stereo"),
-                                   "mono": {"combinedUrl": recording_url}})
+        artifact.update(
+            recordingUrl=recording_url,
+            stereoRecordingUrl=recording_url.replace("-mono", "-stereo"),
+            recording={"stereoUrl": recording_url.replace("-mono", "-stereo"), "mono": {"combinedUrl": recording_url}},
+        )
     return artifact
 
 
 def _analysis(persona: Persona, language: str) -> dict:
     structured = {"outcome": persona.classification, "sentiment": persona.sentiment}
-    analysis: dict[str, Any] = {"structuredData": {k: v for k, v in structured.items() if v is not None},
-                                "successEvaluation": "true" if persona.classification in
-                                ("booked", "interested", "callback_requested") else "false"}
+    analysis: dict[str, Any] = {
+        "structuredData": {k: v for k, v in structured.items() if v is not None},
+        "successEvaluation": "true"
+        if persona.classification in ("booked", "interested", "callback_requested")
+        else "false",
+    }
     if persona.summary.get(language):
         analysis["summary"] = persona.summary[language]
     return analysis
@@ -140,13 +174,23 @@ def blueprint(sandbox) -> Blueprint:
         stage = stage or call.status
         body, x = call.request, call.extra
         obj: dict[str, Any] = {
-            "id": call.call_id, "orgId": "org_sandbox", "type": "outboundPhoneCall", "status": VAPI_STATUS[stage],
-            "createdAt": iso(call.created_ms), "updatedAt": iso(x["times"].get(stage, call.created_ms)),
-            "assistantId": body.get("assistantId"), "assistantOverrides": body.get("assistantOverrides") or {},
-            "phoneNumberId": body.get("phoneNumberId"), "customer": body.get("customer"),
-            "phoneCallProvider": "twilio", "phoneCallProviderId": x["twilio_sid"], "phoneCallTransport": "pstn",
-            "monitor": {"listenUrl": f"wss://sandbox.invalid/{call.call_id}/listen",
-                        "controlUrl": f"https://sandbox.invalid/{call.call_id}/control"},
+            "id": call.call_id,
+            "orgId": "org_sandbox",
+            "type": "outboundPhoneCall",
+            "status": VAPI_STATUS[stage],
+            "createdAt": iso(call.created_ms),
+            "updatedAt": iso(x["times"].get(stage, call.created_ms)),
+            "assistantId": body.get("assistantId"),
+            "assistantOverrides": body.get("assistantOverrides") or {},
+            "phoneNumberId": body.get("phoneNumberId"),
+            "customer": body.get("customer"),
+            "phoneCallProvider": "twilio",
+            "phoneCallProviderId": x["twilio_sid"],
+            "phoneCallTransport": "pstn",
+            "monitor": {
+                "listenUrl": f"wss://sandbox.invalid/{call.call_id}/listen",
+                "controlUrl": f"https://sandbox.invalid/{call.call_id}/control",
+            },
         }
         if body.get("name"):
             obj["name"] = body["name"]
@@ -155,8 +199,14 @@ def blueprint(sandbox) -> Blueprint:
         if RANK[stage] >= RANK["ended"]:
             # The artifact (messages, transcript, recording) is there when the call ends; the analysis
             # (summary, structured data, success evaluation) only once the end-of-call-report is made.
-            obj.update(endedReason=x["ended_reason"], endedAt=iso(x["ended_ms"]), cost=x["cost"], costs=x["costs"],
-                       artifact=x["artifact"], messages=x["artifact"]["messages"])
+            obj.update(
+                endedReason=x["ended_reason"],
+                endedAt=iso(x["ended_ms"]),
+                cost=x["cost"],
+                costs=x["costs"],
+                artifact=x["artifact"],
+                messages=x["artifact"]["messages"],
+            )
         if RANK[stage] >= RANK["analyzed"]:
             obj["analysis"] = x["analysis"]
         return obj
@@ -177,9 +227,13 @@ def blueprint(sandbox) -> Blueprint:
     def message(call: SandboxCall, stage: str, persona: Persona) -> dict:
         x = call.extra
         snapshot = call_json(call, stage)
-        base = {"timestamp": x["times"][stage], "call": snapshot, "customer": call.request.get("customer"),
-                "phoneNumber": {"id": call.request.get("phoneNumberId"), "number": "+4930555000"},
-                "assistant": {"id": call.request.get("assistantId")}}
+        base = {
+            "timestamp": x["times"][stage],
+            "call": snapshot,
+            "customer": call.request.get("customer"),
+            "phoneNumber": {"id": call.request.get("phoneNumberId"), "number": "+4930555000"},
+            "assistant": {"id": call.request.get("assistantId")},
+        }
         if stage != "analyzed":
             msg = {"type": "status-update", "status": VAPI_STATUS[stage], **base}
             if stage == "ended":
@@ -189,12 +243,24 @@ def blueprint(sandbox) -> Blueprint:
             return msg
         artifact, analysis = x["artifact"], x["analysis"]
         duration_ms = (x["ended_ms"] - x["started_ms"]) if connected(persona) else 0
-        return {"type": "end-of-call-report", **base, "endedReason": x["ended_reason"], "artifact": artifact,
-                "analysis": analysis, "cost": x["cost"], "costs": x["costs"], "startedAt": iso(x["started_ms"]),
-                "endedAt": iso(x["ended_ms"]), "durationMs": duration_ms, "durationSeconds": duration_ms / 1000,
-                # Legacy top-level copies Vapi still sends (§2.3).
-                "transcript": artifact["transcript"], "summary": analysis.get("summary", ""),
-                "recordingUrl": artifact.get("recordingUrl"), "messages": artifact["messages"]}
+        return {
+            "type": "end-of-call-report",
+            **base,
+            "endedReason": x["ended_reason"],
+            "artifact": artifact,
+            "analysis": analysis,
+            "cost": x["cost"],
+            "costs": x["costs"],
+            "startedAt": iso(x["started_ms"]),
+            "endedAt": iso(x["ended_ms"]),
+            "durationMs": duration_ms,
+            "durationSeconds": duration_ms / 1000,
+            # Legacy top-level copies Vapi still sends (§2.3).
+            "transcript": artifact["transcript"],
+            "summary": analysis.get("summary", ""),
+            "recordingUrl": artifact.get("recordingUrl"),
+            "messages": artifact["messages"],
+        }
 
     def plan(call: SandboxCall, persona: Persona) -> list[str]:
         """When each stage happens. Sandbox time runs fast: endedAt is the persona's talk time after
@@ -216,12 +282,20 @@ def blueprint(sandbox) -> Blueprint:
             for stage in stages:
                 time.sleep(max(0.0, x["times"][stage] / 1000 - time.time()))
                 advance(call, stage)
+
         threading.Thread(target=timeline, daemon=True, name=f"sandbox-vapi-{call.call_id[:8]}").start()
         url = sandbox.config.webhook_url(PROVIDER)
         if url:
             step = sandbox.config.step_s
-            deliveries = [(step, Delivery(url, json.dumps({"message": message(call, stage, persona)},
-                                                          ensure_ascii=False).encode(), sign)) for stage in stages]
+            deliveries = [
+                (
+                    step,
+                    Delivery(
+                        url, json.dumps({"message": message(call, stage, persona)}, ensure_ascii=False).encode(), sign
+                    ),
+                )
+                for stage in stages
+            ]
             sandbox.dispatcher.send_sequence(deliveries, sandbox.state.mode(PROVIDER))
 
     def validate(body: Any) -> list[str]:
@@ -240,8 +314,10 @@ def blueprint(sandbox) -> Blueprint:
         customer = body.get("customer")
         number = customer.get("number") if isinstance(customer, dict) else None
         if not isinstance(number, str) or not E164.match(number):
-            problems.append("customer.number must be a valid phone number in the E.164 format. "
-                            "Hot tip, you may be missing the country code (Eg. US: +1).")
+            problems.append(
+                "customer.number must be a valid phone number in the E.164 format. "
+                "Hot tip, you may be missing the country code (Eg. US: +1)."
+            )
         overrides = body.get("assistantOverrides", {})
         if not isinstance(overrides, dict):
             problems.append("assistantOverrides must be an object")
@@ -257,8 +333,11 @@ def blueprint(sandbox) -> Blueprint:
     def create_call():
         sandbox.state.count_request(PROVIDER)
         if not authorised():
-            return error(401, "Invalid Key. Hot tip, you may be using the private key instead of the public key, "
-                              "or vice versa.", "Unauthorized")
+            return error(
+                401,
+                "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.",
+                "Unauthorized",
+            )
         fault = sandbox.state.take_fault(PROVIDER)
         if fault is not None:
             response, status = error(fault.status, "sandbox: injected failure", "Injected Fault")
@@ -275,11 +354,14 @@ def blueprint(sandbox) -> Blueprint:
         persona = persona_for(number)
         language = language_for(number, variables.get("language"))
         call_id = str(uuid.uuid4())
-        recording = (f"{request.host_url.rstrip('/')}/vapi/recordings/{call_id}-mono.wav"
-                     if connected(persona) else None)
+        recording = f"{request.host_url.rstrip('/')}/vapi/recordings/{call_id}-mono.wav" if connected(persona) else None
         created = now_ms()
-        extra: dict[str, Any] = {"times": {"queued": created}, "twilio_sid": "CA" + uuid.uuid4().hex,
-                                 "ended_reason": ended_reason(persona), "updated_ms": created}
+        extra: dict[str, Any] = {
+            "times": {"queued": created},
+            "twilio_sid": "CA" + uuid.uuid4().hex,
+            "ended_reason": ended_reason(persona),
+            "updated_ms": created,
+        }
         cents = cost_cents(persona.duration_s) if connected(persona) else 0
         extra["cost"] = cents / 100
         extra["costs"] = [{"type": "vapi", "minutes": persona.duration_s / 60, "cost": cents / 100}]
@@ -287,8 +369,16 @@ def blueprint(sandbox) -> Blueprint:
         # The stored request keeps what the client sent, plus a top-level copy of the metadata so the
         # sandbox's provider-neutral look-ups (SandboxState.find, /sandbox/calls) see it.
         stored = {**body, "metadata": overrides.get("metadata") or {}}
-        call = SandboxCall(provider=PROVIDER, call_id=call_id, request=stored,
-                           to_number=number, persona=persona.name, language=language, created_ms=created, extra=extra)
+        call = SandboxCall(
+            provider=PROVIDER,
+            call_id=call_id,
+            request=stored,
+            to_number=number,
+            persona=persona.name,
+            language=language,
+            created_ms=created,
+            extra=extra,
+        )
         stages = plan(call, persona)
         extra["artifact"] = _artifact(persona, language, extra["started_ms"], recording)
         sandbox.state.add_call(call)
@@ -302,8 +392,9 @@ def blueprint(sandbox) -> Blueprint:
         args = request.args
         try:
             limit = int(float(args.get("limit", 100)))
-            bounds = [(field, op, _parse_iso_ms(args[name])) for name, (field, op) in LIST_FILTERS.items()
-                      if args.get(name)]
+            bounds = [
+                (field, op, _parse_iso_ms(args[name])) for name, (field, op) in LIST_FILTERS.items() if args.get(name)
+            ]
         except ValueError as e:
             return error(400, [f"invalid query: {e}"], "Bad Request")
         if limit < 0:
@@ -312,13 +403,20 @@ def blueprint(sandbox) -> Blueprint:
         def keep(call: SandboxCall) -> bool:
             if call.extra.get("deleted"):
                 return False
-            for param, value in (("id", call.call_id), ("assistantId", call.request.get("assistantId")),
-                                 ("phoneNumberId", call.request.get("phoneNumberId"))):
+            for param, value in (
+                ("id", call.call_id),
+                ("assistantId", call.request.get("assistantId")),
+                ("phoneNumberId", call.request.get("phoneNumberId")),
+            ):
                 if args.get(param) and args[param] != value:
                     return False
             values = {"created": call.created_ms, "updated": call.extra.get("updated_ms", call.created_ms)}
-            checks = {">": lambda a, b: a > b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b,
-                      "<=": lambda a, b: a <= b}
+            checks = {
+                ">": lambda a, b: a > b,
+                "<": lambda a, b: a < b,
+                ">=": lambda a, b: a >= b,
+                "<=": lambda a, b: a <= b,
+            }
             return all(checks[op](values[field], bound) for field, op, bound in bounds)
 
         calls = [c for c in reversed(sandbox.state.list(PROVIDER)) if keep(c)]

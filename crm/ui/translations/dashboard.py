@@ -1,4 +1,5 @@
 """German for the dashboard (crm.ui.dashboard, templates/ui/dashboard/); figure names as in the PDF report."""
+
 DE = {
     "Dashboard": "Dashboard",
     "Period": "Zeitraum",
@@ -14,8 +15,7 @@ DE = {
     "Charts": "Diagramme",
     "No charts for this period.": "Keine Diagramme für diesen Zeitraum.",
     "No leads, calls or emails in this period yet.": "In diesem Zeitraum gibt es noch keine Leads, Anrufe oder E-Mails.",
-    "Team figures and charts are in the managers' reports.":
-        "Teamzahlen und Diagramme stehen in den Berichten der Manager.",
+    "Team figures and charts are in the managers' reports.": "Teamzahlen und Diagramme stehen in den Berichten der Manager.",
     "Call queue": "Anrufwarteschlange",
     "My tasks": "Meine Aufgaben",
     "New leads": "Neue Leads",

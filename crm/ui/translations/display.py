@@ -1,5 +1,6 @@
 """German for crm/ui/display.py: stored codes, the chain's timeline texts, score factors, consent proofs,
 task titles, actors and audit rows (shared with the leads catalogue where the msgid is the same)."""
+
 DE = {
     # stages the timeline adds to the leads catalogue's
     "Imported": "Importiert",
@@ -75,8 +76,10 @@ DE = {
     "the intake note mentions “%(word)s”": "die Notiz bei der Aufnahme nennt „%(word)s“",
     "%(num)d open": ("%(num)d Öffnung", "%(num)d Öffnungen"),
     "%(num)d click": ("%(num)d Klick", "%(num)d Klicks"),
-    "%(num)d call with the outcome “%(outcome)s”": ("%(num)d Anruf mit dem Ergebnis „%(outcome)s“",
-                                                     "%(num)d Anrufe mit dem Ergebnis „%(outcome)s“"),
+    "%(num)d call with the outcome “%(outcome)s”": (
+        "%(num)d Anruf mit dem Ergebnis „%(outcome)s“",
+        "%(num)d Anrufe mit dem Ergebnis „%(outcome)s“",
+    ),
     # email templates
     "Follow-up email": "Nachfass-E-Mail",
     "Booking confirmation": "Terminbestätigung",
@@ -119,18 +122,17 @@ DE = {
     "%(email)s not sent: %(error)s": "%(email)s nicht gesendet: %(error)s",
     "no conversation after %(num)d attempt: continuing by email": (
         "kein Gespräch nach %(num)d Versuch: weiter per E-Mail",
-        "kein Gespräch nach %(num)d Versuchen: weiter per E-Mail"),
+        "kein Gespräch nach %(num)d Versuchen: weiter per E-Mail",
+    ),
     "paused in “%(stage)s”": "pausiert in „%(stage)s“",
     "resumed": "fortgesetzt",
     "submission %(num)s: %(outcome)s": "Eingang %(num)s: %(outcome)s",
     "settings changed: calling hours checked again": "Einstellungen geändert: Anrufzeiten erneut geprüft",
     "settings changed": "Einstellungen geändert",
-    "new submission merged; the wait is kept until %(when)s":
-        "neuer Eingang zusammengeführt; die Wartezeit bleibt bis %(when)s",
+    "new submission merged; the wait is kept until %(when)s": "neuer Eingang zusammengeführt; die Wartezeit bleibt bis %(when)s",
     "new submission merged; the chain stays “%(stage)s”": "neuer Eingang zusammengeführt; die Kette bleibt „%(stage)s“",
     "chain re-opened after “%(stage)s”": "Kette nach „%(stage)s“ wieder eröffnet",
-    "ended %(ago)s ago; re-opened only %(after)s after the end":
-        "vor %(ago)s beendet; erst %(after)s nach dem Ende wieder eröffnet",
+    "ended %(ago)s ago; re-opened only %(after)s after the end": "vor %(ago)s beendet; erst %(after)s nach dem Ende wieder eröffnet",
     "new form fill %(days)s after the end": "neue Formulareingabe %(days)s nach dem Ende",
     "asked not to be contacted": "möchte nicht kontaktiert werden",
     "an appointment is still ahead": "ein Termin steht noch bevor",

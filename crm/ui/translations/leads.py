@@ -1,5 +1,6 @@
 """German for the leads area: the list, the lead page, the edit form and the lead actions
 (crm.ui.leads, crm.ui.lead_actions, templates/ui/leads/)."""
+
 DE = {
     # list and filters
     "Leads": "Leads",
@@ -48,8 +49,10 @@ DE = {
     "%(num)d lead assigned.": ("%(num)d Lead zugewiesen.", "%(num)d Leads zugewiesen."),
     "%(num)d chain paused.": ("%(num)d Kette pausiert.", "%(num)d Ketten pausiert."),
     "%(num)d chain resumed.": ("%(num)d Kette fortgesetzt.", "%(num)d Ketten fortgesetzt."),
-    "%(num)d lead has no running chain.": ("%(num)d Lead hat keine laufende Kette.",
-                                          "%(num)d Leads haben keine laufende Kette."),
+    "%(num)d lead has no running chain.": (
+        "%(num)d Lead hat keine laufende Kette.",
+        "%(num)d Leads haben keine laufende Kette.",
+    ),
     "%(num)d lead was not found.": ("%(num)d Lead wurde nicht gefunden.", "%(num)d Leads wurden nicht gefunden."),
     # the lead page
     "All leads": "Alle Leads",
@@ -59,11 +62,9 @@ DE = {
     "Pause chain": "Kette pausieren",
     "Resume chain": "Kette fortsetzen",
     "Cancel chain": "Kette abbrechen",
-    "Cancel the chain for good? It does not restart by itself.":
-        "Die Kette endgültig abbrechen? Sie startet nicht von selbst neu.",
+    "Cancel the chain for good? It does not restart by itself.": "Die Kette endgültig abbrechen? Sie startet nicht von selbst neu.",
     "Edit": "Bearbeiten",
-    "Mark this lead do-not-contact? No more calls or emails will go out.":
-        "Diesen Lead als „nicht kontaktieren“ markieren? Es gehen keine Anrufe oder E-Mails mehr hinaus.",
+    "Mark this lead do-not-contact? No more calls or emails will go out.": "Diesen Lead als „nicht kontaktieren“ markieren? Es gehen keine Anrufe oder E-Mails mehr hinaus.",
     "Reason (optional)": "Grund (optional)",
     "Mark do-not-contact": "Nicht mehr kontaktieren",
     "Marked do-not-contact on %(when)s.": "Am %(when)s als „nicht kontaktieren“ markiert.",
@@ -76,8 +77,7 @@ DE = {
     "Interest": "Interesse",
     "Tags": "Schlagwörter",
     "Chain": "Kette",
-    "Workflow service unreachable: the live status cannot be shown right now.":
-        "Workflow-Dienst nicht erreichbar: Der aktuelle Stand kann gerade nicht angezeigt werden.",
+    "Workflow service unreachable: the live status cannot be shown right now.": "Workflow-Dienst nicht erreichbar: Der aktuelle Stand kann gerade nicht angezeigt werden.",
     "Stage": "Schritt",
     "When": "Wann",
     "Call attempts": "Anrufversuche",
@@ -100,8 +100,7 @@ DE = {
     "No consent recorded.": "Keine Einwilligung erfasst.",
     "Possible duplicates": "Mögliche Dubletten",
     "similarity %(pct)d %%": "Ähnlichkeit %(pct)d %%",
-    "Merge %(name)s into this lead? This cannot be undone.":
-        "%(name)s mit diesem Lead zusammenführen? Das lässt sich nicht rückgängig machen.",
+    "Merge %(name)s into this lead? This cannot be undone.": "%(name)s mit diesem Lead zusammenführen? Das lässt sich nicht rückgängig machen.",
     "Merge into this lead": "In diesen Lead zusammenführen",
     "Not a duplicate": "Keine Dublette",
     "Add a note": "Notiz hinzufügen",
@@ -236,10 +235,8 @@ DE = {
     "Channel": "Kanal",
     "Legal basis": "Rechtsgrundlage",
     "Proof (or the reason for withdrawing)": "Nachweis (oder Grund des Widerrufs)",
-    "Where, when and how the person agreed, e.g. the signed form or the recorded call.":
-        "Wo, wann und wie die Person zugestimmt hat, z. B. das unterschriebene Formular oder der aufgezeichnete Anruf.",
-    "Consent records can only be changed by an administrator.":
-        "Einwilligungen kann nur ein Administrator ändern.",
+    "Where, when and how the person agreed, e.g. the signed form or the recorded call.": "Wo, wann und wie die Person zugestimmt hat, z. B. das unterschriebene Formular oder der aufgezeichnete Anruf.",
+    "Consent records can only be changed by an administrator.": "Einwilligungen kann nur ein Administrator ändern.",
     "Save": "Speichern",
     "Cancel": "Abbrechen",
     "The lead has been saved.": "Der Lead wurde gespeichert.",
@@ -255,23 +252,18 @@ DE = {
     "Please choose a channel.": "Bitte wählen Sie einen Kanal.",
     "Please choose what to do with the consent.": "Bitte wählen Sie, was mit der Einwilligung geschehen soll.",
     "Please choose a legal basis.": "Bitte wählen Sie eine Rechtsgrundlage.",
-    "Describe the proof of consent (where, when, how it was given).":
-        "Beschreiben Sie den Nachweis der Einwilligung (wo, wann, wie sie erteilt wurde).",
+    "Describe the proof of consent (where, when, how it was given).": "Beschreiben Sie den Nachweis der Einwilligung (wo, wann, wie sie erteilt wurde).",
     # actions
-    "The workflow service is unreachable. Please try again later.":
-        "Der Workflow-Dienst ist nicht erreichbar. Bitte versuchen Sie es später erneut.",
+    "The workflow service is unreachable. Please try again later.": "Der Workflow-Dienst ist nicht erreichbar. Bitte versuchen Sie es später erneut.",
     "The chain will pause.": "Die Kette wird pausiert.",
     "The chain will resume.": "Die Kette wird fortgesetzt.",
     "The chain is being cancelled.": "Die Kette wird abgebrochen.",
-    "The chain will call now if the compliance check allows it.":
-        "Die Kette ruft jetzt an, sofern die Compliance-Prüfung es erlaubt.",
+    "The chain will call now if the compliance check allows it.": "Die Kette ruft jetzt an, sofern die Compliance-Prüfung es erlaubt.",
     "This lead must not be contacted.": "Dieser Lead darf nicht kontaktiert werden.",
     "This lead's chain is not running.": "Die Kette dieses Leads läuft nicht.",
     "This lead is already marked do-not-contact.": "Dieser Lead ist bereits als „nicht kontaktieren“ markiert.",
-    "Marked do-not-contact: no more calls or emails.":
-        "Als „nicht kontaktieren“ markiert: keine Anrufe oder E-Mails mehr.",
-    "The chain could not be told to stop right now; it will not contact the lead anyway.":
-        "Der Kette konnte gerade kein Stopp übermittelt werden; sie kontaktiert den Lead trotzdem nicht mehr.",
+    "Marked do-not-contact: no more calls or emails.": "Als „nicht kontaktieren“ markiert: keine Anrufe oder E-Mails mehr.",
+    "The chain could not be told to stop right now; it will not contact the lead anyway.": "Der Kette konnte gerade kein Stopp übermittelt werden; sie kontaktiert den Lead trotzdem nicht mehr.",
     "Please write a note.": "Bitte schreiben Sie eine Notiz.",
     "The note has been added.": "Die Notiz wurde hinzugefügt.",
     "Please give the task a title.": "Bitte geben Sie der Aufgabe einen Titel.",

@@ -1,4 +1,5 @@
 """German for the call queue (crm.ui.queue, templates/ui/queue/)."""
+
 DE = {
     "Call queue": "Anrufwarteschlange",
     "Sections": "Bereiche",
@@ -25,6 +26,5 @@ DE = {
     "queued": "in Warteschlange",
     "ringing": "klingelt",
     "talking": "im Gespräch",
-    "Times in %(zone)s. Retry times follow the chain's retry delay from the moment it started waiting.":
-        "Zeiten in %(zone)s. Wiederholungen folgen der Wartezeit der Kette ab Beginn des Wartens.",
+    "Times in %(zone)s. Retry times follow the chain's retry delay from the moment it started waiting.": "Zeiten in %(zone)s. Wiederholungen folgen der Wartezeit der Kette ab Beginn des Wartens.",
 }

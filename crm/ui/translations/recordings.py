@@ -1,4 +1,5 @@
 """German for the call recording proxy (crm.ui.recordings, templates/ui/leads/recording_unavailable.html)."""
+
 DE = {
     "The recording is not available right now": "Die Aufnahme ist gerade nicht verfügbar",
     "The call provider did not answer in time.": "Der Telefonie-Anbieter hat nicht rechtzeitig geantwortet.",

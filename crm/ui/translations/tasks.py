@@ -1,4 +1,5 @@
 """German for the task list (crm.ui.tasks, templates/ui/tasks/)."""
+
 DE = {
     "Tasks": "Aufgaben",
     "Task lists": "Aufgabenlisten",

@@ -31,6 +31,7 @@ Browser tests are sync (Playwright's sync API); they must not use asyncio fixtur
 ``temporal_env`` (Playwright holds the main thread's event loop while the browser is open): the
 running chain lives on its own thread and dev server for that reason.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,10 +40,10 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -57,10 +58,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 VIEWPORTS = {"laptop": {"width": 1366, "height": 800}, "phone": {"width": 375, "height": 812}}
-ROLES = {"sales": ("sven.sales@example.test", "Sven Sales", "sales", "de"),
-         "sales_b": ("sarah.sales@example.test", "Sarah Sales", "sales", "en"),
-         "manager": ("maria.manager@example.test", "Maria Manager", "manager", "de"),
-         "admin": ("arne.admin@example.test", "Arne Admin", "admin", "de")}
+ROLES = {
+    "sales": ("sven.sales@example.test", "Sven Sales", "sales", "de"),
+    "sales_b": ("sarah.sales@example.test", "Sarah Sales", "sales", "en"),
+    "manager": ("maria.manager@example.test", "Maria Manager", "manager", "de"),
+    "admin": ("arne.admin@example.test", "Arne Admin", "admin", "de"),
+}
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,19 @@ class Demo:
 @pytest.fixture(scope="session")
 def browser_app(tmp_path_factory):
     from tests.workflows.conftest import always_open_policy
+
     url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'leadchain.db'}"
     _migrate(url)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
-                      "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
-                      "LEADCHAIN_GATE_POLICY": always_open_policy(),
-                      "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",      # nothing there until running_chain
-                      "LEADCHAIN_DASHBOARD_CACHE_S": 5})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
+            "LEADCHAIN_GATE_POLICY": always_open_policy(),
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing there until running_chain
+            "LEADCHAIN_DASHBOARD_CACHE_S": 5,
+        }
+    )
     return app
 
 
@@ -107,13 +116,23 @@ def seed_demo(now: datetime | None = None) -> Demo:
     a month of call history for the charts, and a stored report with real PDFs (inside an app context)."""
     import random
 
-    from crm.models import (Appointment, AuditEntry, Direction, Interaction, InteractionKind, Lead,
-                            PossibleDuplicate, Priority, Role, Task)
+    from crm.models import (
+        Appointment,
+        AuditEntry,
+        Direction,
+        Interaction,
+        InteractionKind,
+        Lead,
+        PossibleDuplicate,
+        Priority,
+        Role,
+        Task,
+    )
     from crm.reports import store
     from crm.reports.periods import daily, local_date
     from tests.ui.conftest import make_user
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     users = {}
     for key, (email, name, role, lang) in ROLES.items():
         u = make_user(email, name, Role(role), language=lang)
@@ -121,98 +140,313 @@ def seed_demo(now: datetime | None = None) -> Demo:
     sven, sarah = users["sales"].id, users["sales_b"].id
     refs = iter(range(1, 1_000_000))
 
-    def lead(key, first, last, *, owner, company=None, score=None, priority=None, stage=None, language="de",
-             phone=None, email=None, source="website", created=None, utm=None, interest=None):
-        row = Lead(first_name=first, last_name=last, company=company, owner_id=owner, score=score, priority=priority,
-                   chain_stage=stage, language=language, source=source, utm_campaign=utm, interest=interest,
-                   phone_e164=phone, phone_status="valid" if phone else "unknown",
-                   email=email or f"{first.lower()}.{last.lower()}@demo.example".replace("ü", "ue"),
-                   email_key=(email or f"{first.lower()}.{last.lower()}@demo.example").replace("ü", "ue"),
-                   email_status="valid", created_at=created or now - timedelta(hours=3))
+    def lead(
+        key,
+        first,
+        last,
+        *,
+        owner,
+        company=None,
+        score=None,
+        priority=None,
+        stage=None,
+        language="de",
+        phone=None,
+        email=None,
+        source="website",
+        created=None,
+        utm=None,
+        interest=None,
+    ):
+        row = Lead(
+            first_name=first,
+            last_name=last,
+            company=company,
+            owner_id=owner,
+            score=score,
+            priority=priority,
+            chain_stage=stage,
+            language=language,
+            source=source,
+            utm_campaign=utm,
+            interest=interest,
+            phone_e164=phone,
+            phone_status="valid" if phone else "unknown",
+            email=email or f"{first.lower()}.{last.lower()}@demo.example".replace("ü", "ue"),
+            email_key=(email or f"{first.lower()}.{last.lower()}@demo.example").replace("ü", "ue"),
+            email_status="valid",
+            created_at=created or now - timedelta(hours=3),
+        )
         db.session.add(row)
         db.session.flush()
         return row
 
-    def call(row, at, outcome=None, *, status="ended", end_status=None, duration=None, sentiment=None, cost=None,
-             summary=None, transcript=None, provider="retell", answered=None):
+    def call(
+        row,
+        at,
+        outcome=None,
+        *,
+        status="ended",
+        end_status=None,
+        duration=None,
+        sentiment=None,
+        cost=None,
+        summary=None,
+        transcript=None,
+        provider="retell",
+        answered=None,
+    ):
         data = {"end_status": end_status or outcome} if (end_status or outcome) else {"stage": status}
         if answered is not None:
             data["answered"] = answered
-        i = Interaction(lead_id=row.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND, provider=provider,
-                        provider_ref=f"demo-call-{next(refs)}", status=status, started_at=at, created_at=at,
-                        ended_at=at + timedelta(seconds=duration or 0) if status == "ended" else None,
-                        outcome=outcome, duration_s=duration, sentiment=sentiment, cost_cents=cost,
-                        currency="EUR" if cost is not None else None, summary=summary, transcript=transcript,
-                        data=data, created_by="chain")
+        i = Interaction(
+            lead_id=row.id,
+            kind=InteractionKind.CALL,
+            direction=Direction.OUTBOUND,
+            provider=provider,
+            provider_ref=f"demo-call-{next(refs)}",
+            status=status,
+            started_at=at,
+            created_at=at,
+            ended_at=at + timedelta(seconds=duration or 0) if status == "ended" else None,
+            outcome=outcome,
+            duration_s=duration,
+            sentiment=sentiment,
+            cost_cents=cost,
+            currency="EUR" if cost is not None else None,
+            summary=summary,
+            transcript=transcript,
+            data=data,
+            created_by="chain",
+        )
         db.session.add(i)
         return i
 
     def email(row, at, status, subject):
-        db.session.add(Interaction(lead_id=row.id, kind=InteractionKind.EMAIL, direction=Direction.OUTBOUND,
-                                   provider="sendgrid", provider_ref=f"demo-msg-{next(refs)}", status=status,
-                                   started_at=at, created_at=at, subject=subject, data={}))
+        db.session.add(
+            Interaction(
+                lead_id=row.id,
+                kind=InteractionKind.EMAIL,
+                direction=Direction.OUTBOUND,
+                provider="sendgrid",
+                provider_ref=f"demo-msg-{next(refs)}",
+                status=status,
+                started_at=at,
+                created_at=at,
+                subject=subject,
+                data={},
+            )
+        )
 
     def chain(row, *steps):
         for at, stage, detail in steps:
-            db.session.add(AuditEntry(actor="chain", action=f"chain.{stage}", entity_type="lead", entity_id=row.id,
-                                      at=at, after={"chain_id": None, "detail": detail}))
+            db.session.add(
+                AuditEntry(
+                    actor="chain",
+                    action=f"chain.{stage}",
+                    entity_type="lead",
+                    entity_id=row.id,
+                    at=at,
+                    after={"chain_id": None, "detail": detail},
+                )
+            )
 
     h = timedelta(hours=1)
-    weber = lead("weber", "Jürgen", "Weber", owner=sven, company="Kfz-Werkstatt Krause GmbH", score=82,
-                 priority=Priority.HOT, stage="waiting_for_retry", phone="+493023125101",
-                 email="juergen.weber@demo-krause.example", utm="herbst", interest="Angebot für 5 Standorte",
-                 created=now - timedelta(days=1, hours=2))
-    call(weber, now - timedelta(days=1), "interested", end_status="completed", duration=184, sentiment="positive",
-         cost=42, answered=True, summary="Interessiert an einem Angebot für fünf Standorte; Rückruf mit Preisen erbeten.",
-         transcript=[{"speaker": "agent", "text": "Guten Tag Herr Weber, hier ist der digitale Assistent von Leadchain.",
-                      "at_s": 0.5},
-                     {"speaker": "callee", "text": "Ja, hallo. Es geht um das Angebot für unsere Werkstätten?", "at_s": 4.2},
-                     {"speaker": "agent", "text": "Genau. Für wie viele Standorte suchen Sie eine Lösung?", "at_s": 8.0},
-                     {"speaker": "callee", "text": "Fünf Standorte, am liebsten ab dem nächsten Quartal.", "at_s": 12.6},
-                     {"speaker": "agent", "text": "Danke! Ein Berater ruft Sie mit den Preisen zurück.", "at_s": 17.1}])
+    weber = lead(
+        "weber",
+        "Jürgen",
+        "Weber",
+        owner=sven,
+        company="Kfz-Werkstatt Krause GmbH",
+        score=82,
+        priority=Priority.HOT,
+        stage="waiting_for_retry",
+        phone="+493023125101",
+        email="juergen.weber@demo-krause.example",
+        utm="herbst",
+        interest="Angebot für 5 Standorte",
+        created=now - timedelta(days=1, hours=2),
+    )
+    call(
+        weber,
+        now - timedelta(days=1),
+        "interested",
+        end_status="completed",
+        duration=184,
+        sentiment="positive",
+        cost=42,
+        answered=True,
+        summary="Interessiert an einem Angebot für fünf Standorte; Rückruf mit Preisen erbeten.",
+        transcript=[
+            {
+                "speaker": "agent",
+                "text": "Guten Tag Herr Weber, hier ist der digitale Assistent von Leadchain.",
+                "at_s": 0.5,
+            },
+            {"speaker": "callee", "text": "Ja, hallo. Es geht um das Angebot für unsere Werkstätten?", "at_s": 4.2},
+            {"speaker": "agent", "text": "Genau. Für wie viele Standorte suchen Sie eine Lösung?", "at_s": 8.0},
+            {"speaker": "callee", "text": "Fünf Standorte, am liebsten ab dem nächsten Quartal.", "at_s": 12.6},
+            {"speaker": "agent", "text": "Danke! Ein Berater ruft Sie mit den Preisen zurück.", "at_s": 17.1},
+        ],
+    )
     call(weber, now - 2 * h, "no_answer", duration=0, cost=3, answered=False)
     email(weber, now - timedelta(days=1) + h, "opened", "follow_up")
-    chain(weber, (now - timedelta(days=1, hours=2), "qualifying", "new lead"),
-          (now - timedelta(days=1, minutes=5), "calling", "attempt 1"),
-          (now - timedelta(hours=2, minutes=1), "calling", "attempt 2"),
-          (now - timedelta(hours=2) + timedelta(minutes=1), "waiting_for_retry", "call"))
-    weber_dup = lead("weber_dup", "Juergen", "Weber", owner=sven, company="Kfz Werkstatt Krause", score=60,
-                     priority=Priority.WARM, email="j.weber@krause-kfz.example", source="csv",
-                     created=now - timedelta(hours=5))
-    db.session.add(PossibleDuplicate(lead_id=weber_dup.id, candidate_id=weber.id, similarity=0.92,
-                                     reason="name and company match"))
-    schneider = lead("schneider", "Anna", "Schneider", owner=sven, company="Praxis Dr. Weber", score=64,
-                     priority=Priority.WARM, stage="calling", phone="+493023125102", created=now - 4 * h)
+    chain(
+        weber,
+        (now - timedelta(days=1, hours=2), "qualifying", "new lead"),
+        (now - timedelta(days=1, minutes=5), "calling", "attempt 1"),
+        (now - timedelta(hours=2, minutes=1), "calling", "attempt 2"),
+        (now - timedelta(hours=2) + timedelta(minutes=1), "waiting_for_retry", "call"),
+    )
+    weber_dup = lead(
+        "weber_dup",
+        "Juergen",
+        "Weber",
+        owner=sven,
+        company="Kfz Werkstatt Krause",
+        score=60,
+        priority=Priority.WARM,
+        email="j.weber@krause-kfz.example",
+        source="csv",
+        created=now - timedelta(hours=5),
+    )
+    db.session.add(
+        PossibleDuplicate(lead_id=weber_dup.id, candidate_id=weber.id, similarity=0.92, reason="name and company match")
+    )
+    schneider = lead(
+        "schneider",
+        "Anna",
+        "Schneider",
+        owner=sven,
+        company="Praxis Dr. Weber",
+        score=64,
+        priority=Priority.WARM,
+        stage="calling",
+        phone="+493023125102",
+        created=now - 4 * h,
+    )
     call(schneider, now - timedelta(minutes=2), status="in_progress", provider="vapi")
-    williams = lead("williams", "Mary", "Williams", owner=None, company="Umbrella Co", score=71, priority=Priority.HOT,
-                    stage="waiting_for_window", phone="+14155550101", language="en", utm="retargeting",
-                    created=now - 6 * h)
-    db.session.add(AuditEntry(actor="system:call-gate", action="call.refused", entity_type="lead",
-                              entity_id=williams.id, at=now - 5 * h,
-                              after={"reason": "outside_hours",
-                                     "next_window_start": (now + timedelta(hours=9)).isoformat()}))
-    fischer = lead("fischer", "Thomas", "Fischer", owner=sarah, score=35, priority=Priority.COLD, stage="nurturing",
-                   email="thomas.fischer.demo@demo.example", created=now - timedelta(days=2))
+    williams = lead(
+        "williams",
+        "Mary",
+        "Williams",
+        owner=None,
+        company="Umbrella Co",
+        score=71,
+        priority=Priority.HOT,
+        stage="waiting_for_window",
+        phone="+14155550101",
+        language="en",
+        utm="retargeting",
+        created=now - 6 * h,
+    )
+    db.session.add(
+        AuditEntry(
+            actor="system:call-gate",
+            action="call.refused",
+            entity_type="lead",
+            entity_id=williams.id,
+            at=now - 5 * h,
+            after={"reason": "outside_hours", "next_window_start": (now + timedelta(hours=9)).isoformat()},
+        )
+    )
+    fischer = lead(
+        "fischer",
+        "Thomas",
+        "Fischer",
+        owner=sarah,
+        score=35,
+        priority=Priority.COLD,
+        stage="nurturing",
+        email="thomas.fischer.demo@demo.example",
+        created=now - timedelta(days=2),
+    )
     email(fischer, now - timedelta(days=2) + h, "delivered", "nurture")
-    koch = lead("koch", "Sophie", "Koch", owner=sarah, company="Steuerkanzlei Lange & Partner", score=90,
-                priority=Priority.HOT, stage="booked", phone="+498999998194", interest="Demo gewünscht",
-                created=now - timedelta(hours=8))
-    call(koch, now - 7 * h, "booked", end_status="completed", duration=240, sentiment="positive", cost=55,
-         answered=True, provider="bland", summary="Demo-Termin für Donnerstag 10 Uhr gebucht.",
-         transcript=[{"speaker": "agent", "text": "Darf ich Ihnen einen Termin für eine Demo anbieten?"},
-                     {"speaker": "callee", "text": "Gern, Donnerstag um zehn passt."}])
-    db.session.add(Appointment(lead_id=koch.id, owner_id=sarah, starts_at=now + timedelta(days=2),
-                               ends_at=now + timedelta(days=2, minutes=30), title="Demo Steuerkanzlei Lange"))
-    miller = lead("miller", "James", "Miller", owner=None, company="Acme Corp", score=58, priority=Priority.WARM,
-                  stage="waiting_for_retry", phone="+12125550140", language="en", created=now - timedelta(days=1))
+    koch = lead(
+        "koch",
+        "Sophie",
+        "Koch",
+        owner=sarah,
+        company="Steuerkanzlei Lange & Partner",
+        score=90,
+        priority=Priority.HOT,
+        stage="booked",
+        phone="+498999998194",
+        interest="Demo gewünscht",
+        created=now - timedelta(hours=8),
+    )
+    call(
+        koch,
+        now - 7 * h,
+        "booked",
+        end_status="completed",
+        duration=240,
+        sentiment="positive",
+        cost=55,
+        answered=True,
+        provider="bland",
+        summary="Demo-Termin für Donnerstag 10 Uhr gebucht.",
+        transcript=[
+            {"speaker": "agent", "text": "Darf ich Ihnen einen Termin für eine Demo anbieten?"},
+            {"speaker": "callee", "text": "Gern, Donnerstag um zehn passt."},
+        ],
+    )
+    db.session.add(
+        Appointment(
+            lead_id=koch.id,
+            owner_id=sarah,
+            starts_at=now + timedelta(days=2),
+            ends_at=now + timedelta(days=2, minutes=30),
+            title="Demo Steuerkanzlei Lange",
+        )
+    )
+    miller = lead(
+        "miller",
+        "James",
+        "Miller",
+        owner=None,
+        company="Acme Corp",
+        score=58,
+        priority=Priority.WARM,
+        stage="waiting_for_retry",
+        phone="+12125550140",
+        language="en",
+        created=now - timedelta(days=1),
+    )
     call(miller, now - 20 * h, "failed", duration=0, provider="retell", summary="Carrier rejected the call.")
     chain(miller, (now - 3 * h, "waiting_for_retry", "call"))
-    hoffmann = lead("hoffmann", "Lena", "Hoffmann", owner=sven, company="Hoffmann Bau", score=55, stage="nurturing",
-                    phone="+493023125110", created=now - timedelta(days=3))
-    braun = lead("braun", "Petra", "Braun", owner=sven, company="Braun Logistik", score=47, priority=Priority.COLD,
-                 created=now - timedelta(days=4))
-    leads = {"weber": weber, "weber_dup": weber_dup, "schneider": schneider, "williams": williams,
-             "fischer": fischer, "koch": koch, "miller": miller, "hoffmann": hoffmann, "braun": braun}
+    hoffmann = lead(
+        "hoffmann",
+        "Lena",
+        "Hoffmann",
+        owner=sven,
+        company="Hoffmann Bau",
+        score=55,
+        stage="nurturing",
+        phone="+493023125110",
+        created=now - timedelta(days=3),
+    )
+    braun = lead(
+        "braun",
+        "Petra",
+        "Braun",
+        owner=sven,
+        company="Braun Logistik",
+        score=47,
+        priority=Priority.COLD,
+        created=now - timedelta(days=4),
+    )
+    leads = {
+        "weber": weber,
+        "weber_dup": weber_dup,
+        "schneider": schneider,
+        "williams": williams,
+        "fischer": fischer,
+        "koch": koch,
+        "miller": miller,
+        "hoffmann": hoffmann,
+        "braun": braun,
+    }
 
     # A month of history for the trend and hour charts (fixed seed: the same pictures every run).
     rnd = random.Random(8)
@@ -220,42 +454,86 @@ def seed_demo(now: datetime | None = None) -> Demo:
     for day in range(1, 31):
         for n in range(rnd.randint(1, 4)):
             at = (now - timedelta(days=day)).replace(hour=rnd.randint(7, 16), minute=rnd.randint(0, 59))
-            row = lead(f"history-{day}-{n}", rnd.choice(["Max", "Lea", "Jonas", "Mia", "Paul", "Emma"]),
-                       f"Muster{day}{n}", owner=rnd.choice([sven, sarah, None]), score=rnd.randint(20, 95),
-                       source=rnd.choice(["website", "partner", "csv"]), created=at - h,
-                       email=f"history{day}.{n}@demo.example")
+            row = lead(
+                f"history-{day}-{n}",
+                rnd.choice(["Max", "Lea", "Jonas", "Mia", "Paul", "Emma"]),
+                f"Muster{day}{n}",
+                owner=rnd.choice([sven, sarah, None]),
+                score=rnd.randint(20, 95),
+                source=rnd.choice(["website", "partner", "csv"]),
+                created=at - h,
+                email=f"history{day}.{n}@demo.example",
+            )
             outcome = rnd.choice(outcomes)
             talked = outcome in ("interested", "not_interested", "booked", "callback_requested")
-            call(row, at, outcome, duration=rnd.randint(40, 300) if talked else 0, answered=talked,
-                 sentiment=rnd.choice(["positive", "neutral", "negative"]) if talked else None,
-                 cost=rnd.randint(5, 60))
+            call(
+                row,
+                at,
+                outcome,
+                duration=rnd.randint(40, 300) if talked else 0,
+                answered=talked,
+                sentiment=rnd.choice(["positive", "neutral", "negative"]) if talked else None,
+                cost=rnd.randint(5, 60),
+            )
             email(row, at + h, rnd.choice(["delivered", "opened", "clicked", "bounced"]), "follow_up")
     # Today's calls so far (before `now`), so the daily dashboard has figures.
     for n in range(6):
         at = now - timedelta(minutes=20 + 25 * n)
-        row = lead(f"today-{n}", ["Nina", "Tim", "Ole", "Ida", "Jan", "Eva"][n], f"Heute{n}", owner=[sven, sarah, None][n % 3],
-                   score=40 + 9 * n, created=at - timedelta(minutes=10), email=f"today{n}@demo.example")
-        call(row, at, outcomes[n], duration=120 if n in (2, 3, 4, 5) else 0, answered=n in (2, 3, 4, 5),
-             sentiment="positive" if n % 2 else "neutral", cost=20 + n)
+        row = lead(
+            f"today-{n}",
+            ["Nina", "Tim", "Ole", "Ida", "Jan", "Eva"][n],
+            f"Heute{n}",
+            owner=[sven, sarah, None][n % 3],
+            score=40 + 9 * n,
+            created=at - timedelta(minutes=10),
+            email=f"today{n}@demo.example",
+        )
+        call(
+            row,
+            at,
+            outcomes[n],
+            duration=120 if n in (2, 3, 4, 5) else 0,
+            answered=n in (2, 3, 4, 5),
+            sentiment="positive" if n % 2 else "neutral",
+            cost=20 + n,
+        )
 
     tasks = {
-        "callback": Task(lead_id=weber.id, owner_id=sven, kind="callback", title="Rückruf mit Preisen",
-                         details="Angebot für 5 Standorte vorbereiten", due_at=now + 2 * h),
-        "overdue": Task(lead_id=hoffmann.id, owner_id=sven, kind="todo", title="Unterlagen nachfassen",
-                        due_at=now - timedelta(days=1)),
-        "keyboard": Task(lead_id=braun.id, owner_id=sven, kind="todo", title="Lieferadresse bestätigen",
-                         due_at=now + 3 * h),
-        "later": Task(lead_id=schneider.id, owner_id=sven, kind="todo", title="Termin vorschlagen",
-                      due_at=now + timedelta(days=3)),
-        "sarah": Task(lead_id=koch.id, owner_id=sarah, kind="prepare", title="Demo vorbereiten",
-                      due_at=now + timedelta(days=1)),
+        "callback": Task(
+            lead_id=weber.id,
+            owner_id=sven,
+            kind="callback",
+            title="Rückruf mit Preisen",
+            details="Angebot für 5 Standorte vorbereiten",
+            due_at=now + 2 * h,
+        ),
+        "overdue": Task(
+            lead_id=hoffmann.id,
+            owner_id=sven,
+            kind="todo",
+            title="Unterlagen nachfassen",
+            due_at=now - timedelta(days=1),
+        ),
+        "keyboard": Task(
+            lead_id=braun.id, owner_id=sven, kind="todo", title="Lieferadresse bestätigen", due_at=now + 3 * h
+        ),
+        "later": Task(
+            lead_id=schneider.id, owner_id=sven, kind="todo", title="Termin vorschlagen", due_at=now + timedelta(days=3)
+        ),
+        "sarah": Task(
+            lead_id=koch.id, owner_id=sarah, kind="prepare", title="Demo vorbereiten", due_at=now + timedelta(days=1)
+        ),
     }
     db.session.add_all(tasks.values())
     db.session.commit()
 
     stored = store.build(daily(local_date(now) - timedelta(days=1)), ["de", "en"], created_by="demo")
-    return Demo(users=users, leads={k: v.id for k, v in leads.items()}, tasks={k: v.id for k, v in tasks.items()},
-                report_id=stored.report_id)
+    return Demo(
+        users=users,
+        leads={k: v.id for k, v in leads.items()},
+        tasks={k: v.id for k, v in tasks.items()},
+        report_id=stored.report_id,
+    )
 
 
 # ----------------------------------------------------------------------------------------- browser
@@ -266,9 +544,13 @@ def browser():
     # Package scope: sync Playwright marks its event loop as running on the main thread while it is
     # started, which would stop every later asyncio test of the session; it stops when this package ends.
     if not Path(CHROMIUM).is_file() or not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}. Install Debian's chromium package with "
-                    "`bash scripts/system-deps.sh` (the browser tests never download a browser).", pytrace=False)
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}. Install Debian's chromium package with "
+            "`bash scripts/system-deps.sh` (the browser tests never download a browser).",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
+
     pw = sync_playwright().start()
     try:
         instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -301,10 +583,14 @@ def _signed_in_states() -> dict[str, dict]:
 def open_page(browser, live_server, demo, _signed_in_states):
     contexts = []
 
-    def open_(role: str | None = None, *, viewport: str = "laptop", lang: str | None = None,
-              fresh_login: bool = False):
-        options = dict(viewport=VIEWPORTS[viewport], base_url=live_server.url, accept_downloads=True,
-                       reduced_motion="reduce", locale={"en": "en-GB"}.get(lang or "", "de-DE"))
+    def open_(role: str | None = None, *, viewport: str = "laptop", lang: str | None = None, fresh_login: bool = False):
+        options = dict(
+            viewport=VIEWPORTS[viewport],
+            base_url=live_server.url,
+            accept_downloads=True,
+            reduced_motion="reduce",
+            locale={"en": "en-GB"}.get(lang or "", "de-DE"),
+        )
         if viewport == "phone":
             options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
         if role and not fresh_login and role in _signed_in_states:
@@ -332,6 +618,7 @@ def screenshot() -> Callable:
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True, animations="disabled")
         return path
+
     return take
 
 
@@ -352,6 +639,7 @@ class _BackgroundChainWorkers:
 
     def __init__(self, app) -> None:
         from tests.workflows.conftest import FAST
+
         self.app = app
         self.settings = dataclasses.replace(FAST, retry_delay_s=3600, max_call_attempts=3)
         self.loop = asyncio.new_event_loop()
@@ -368,12 +656,17 @@ class _BackgroundChainWorkers:
 
         from tests.temporal_fixtures import binary
         from workflows.lead_chain import LEAD_STAGE
-        return await WorkflowEnvironment.start_local(
-            dev_server_existing_path=binary("temporal"), search_attributes=[LEAD_STAGE],
-            data_converter=pydantic_data_converter, dev_server_startup_timeout=timedelta(seconds=60))
 
-    def start(self) -> "_BackgroundChainWorkers":
+        return await WorkflowEnvironment.start_local(
+            dev_server_existing_path=binary("temporal"),
+            search_attributes=[LEAD_STAGE],
+            data_converter=pydantic_data_converter,
+            dev_server_startup_timeout=timedelta(seconds=60),
+        )
+
+    def start(self) -> _BackgroundChainWorkers:
         from tests.workflows.conftest import ChainHarness
+
         self.thread.start()
         self.env = self._run(self._start_server())
         self.address = self.env.client.service_client.config.target_host
@@ -395,6 +688,7 @@ class _BackgroundChainWorkers:
 @pytest.fixture(scope="session")
 def _chain_workers(live_server):
     from tests.fakes import Script
+
     app = live_server.app
     workers = _BackgroundChainWorkers(app)
     try:
@@ -403,7 +697,7 @@ def _chain_workers(live_server):
         workers.stop()
         raise
     app.config["TEMPORAL_ADDRESS"] = workers.address
-    app.extensions.pop("leadchain.temporal", None)        # the gateway reconnects to the dev server
+    app.extensions.pop("leadchain.temporal", None)  # the gateway reconnects to the dev server
     workers.script = Script([("no_answer", None)] * 5)
     yield workers
     workers.stop()
@@ -422,15 +716,19 @@ def chain_lead(_chain_workers, live_server, demo):
     `stages` (e.g. {"waiting_for_retry"}, {"booked", "handed_over"})."""
     from tests.fakes import Script
 
-    def start(outcomes: list[tuple[str, str | None]], stages: set[str], owner: str | None = None,
-              timeout: float = 45) -> RunningChain:
-        return _chain_factory(_chain_workers, live_server, demo, script=Script(list(outcomes)),
-                              stages=set(stages))(owner=owner, timeout=timeout)
+    def start(
+        outcomes: list[tuple[str, str | None]], stages: set[str], owner: str | None = None, timeout: float = 45
+    ) -> RunningChain:
+        return _chain_factory(_chain_workers, live_server, demo, script=Script(list(outcomes)), stages=set(stages))(
+            owner=owner, timeout=timeout
+        )
+
     return start
 
 
 def _chain_factory(_chain_workers, live_server, demo, script=None, stages=frozenset({"waiting_for_retry"})):
     from crm.models import Lead
+
     counter = iter(range(1, 1000))
 
     def start(owner: str | None = "sales", timeout: float = 45) -> RunningChain:
@@ -438,10 +736,17 @@ def _chain_factory(_chain_workers, live_server, demo, script=None, stages=frozen
         suffix = uuid.uuid4().hex[:6]
         phone = f"+4930231{int(suffix, 16) % 100000:05d}"
         _chain_workers.harness.provider.scripts[phone] = script or _chain_workers.script
-        accepted = _chain_workers.harness.post_lead({
-            "first_name": "Kette", "last_name": f"Test{n}{suffix}", "company": f"Ketten GmbH {suffix}",
-            "email": f"kette.{suffix}@demo.example", "phone": phone, "phone_consent": "ja",
-            "interest": "Angebot für 5 Standorte"})
+        accepted = _chain_workers.harness.post_lead(
+            {
+                "first_name": "Kette",
+                "last_name": f"Test{n}{suffix}",
+                "company": f"Ketten GmbH {suffix}",
+                "email": f"kette.{suffix}@demo.example",
+                "phone": phone,
+                "phone_consent": "ja",
+                "interest": "Angebot für 5 Standorte",
+            }
+        )
         chain_id = accepted["chain_id"]
         deadline = time.monotonic() + timeout
         with live_server.app.app_context():
@@ -456,12 +761,16 @@ def _chain_factory(_chain_workers, live_server, demo, script=None, stages=frozen
                     return result
                 db.session.rollback()
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"the chain {chain_id} never reached {sorted(stages)} "
-                                         f"(stage {lead.chain_stage if lead else 'no lead yet'})")
+                    raise AssertionError(
+                        f"the chain {chain_id} never reached {sorted(stages)} "
+                        f"(stage {lead.chain_stage if lead else 'no lead yet'})"
+                    )
                 time.sleep(0.2)
+
     return start
 
 
 def local_today() -> date:
     from crm.reports.periods import local_date
-    return local_date(datetime.now(timezone.utc))
+
+    return local_date(datetime.now(UTC))

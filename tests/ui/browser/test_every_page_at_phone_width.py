@@ -8,6 +8,7 @@ checked as soon as it exists. A route whose URL names a file (``.svg`` charts, `
 call's recording is a download or media inside a page, not a page; a route without an expectation is
 left to the route matrix (test_every_ui_route_has_an_expectation fails for it). URL arguments come from ``ARGUMENTS`` (the seeded demo
 data); a new argument name fails with a message saying to add it there."""
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,11 @@ from tests.ui.route_expectations import all_routes, ui_endpoints
 
 # role of the browser fixtures -> perspective of the route matrix (a rep looks at their own lead)
 PERSPECTIVE = {None: "anonymous", "sales": "sales_own", "manager": "manager", "admin": "admin"}
-ARGUMENTS = {"lead_id": lambda demo: demo.leads["weber"],      # Sven's lead, with calls, tasks and a duplicate
-             "report_id": lambda demo: demo.report_id,
-             "lang": lambda demo: "de"}
+ARGUMENTS = {
+    "lead_id": lambda demo: demo.leads["weber"],  # Sven's lead, with calls, tasks and a duplicate
+    "report_id": lambda demo: demo.report_id,
+    "lang": lambda demo: "de",
+}
 FILE_URL = re.compile(r"(\.[a-z0-9]+|/recording)$")
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 PHONE_WIDTH = VIEWPORTS["phone"]["width"]
@@ -55,7 +58,7 @@ def test_the_page_list_comes_from_the_url_map(live_server, demo):
     assert "settings.calling_hours" in admin and "settings.calling_hours" not in sales
     assert "reports.index" in dict(pages_for(app, demo, "manager")) and "reports.index" not in sales
     assert sales["leads.show"] == f"/leads/{demo.leads['weber']}"
-    assert "dashboard.chart" not in admin and "reports.download" not in admin     # images and files
+    assert "dashboard.chart" not in admin and "reports.download" not in admin  # images and files
     assert [e for e, _u in pages_for(app, demo, None)] == ["auth.login"]
 
 
@@ -87,7 +90,9 @@ def test_every_page_fits_a_phone(open_page, screenshot, live_server, demo, role)
 
 # Codes as stored (no_answer, chain.booked, lead.assigned, ui:3) in a page's words; the text of form fields,
 # <pre> and <code> (e.g. the scoring rules' YAML an admin edits) is what it is and not checked.
-STORED_CODE = re.compile(r"(?<![/\w.])[a-z]+_[a-z_]+\b(?!\.\w)|\b(?:chain|lead|task|consent|call|email)\.[a-z_]+\b|\b(?:ui|user):\d+\b")
+STORED_CODE = re.compile(
+    r"(?<![/\w.])[a-z]+_[a-z_]+\b(?!\.\w)|\b(?:chain|lead|task|consent|call|email)\.[a-z_]+\b|\b(?:ui|user):\d+\b"
+)
 TEXT_OUTSIDE_CODE = """(() => {
   const copy = document.body.cloneNode(true);
   copy.querySelectorAll('textarea, pre, code, input, select, script, style').forEach(el => el.remove());

@@ -4,6 +4,7 @@ booking email and task), reassigned by a manager and with the callee's qualifica
 German on a 375 px phone. The lead page, the chain's task on /tasks and the timeline show none of the
 English the chain and the CRM store (message ids, detail texts, codes, audit action ids, dict dumps, user
 ids), and the page does not scroll sideways. In English the same page shows the English texts."""
+
 from __future__ import annotations
 
 import re
@@ -20,13 +21,48 @@ from tests.ui.browser.conftest import login
 # What the chain and the CRM write in English (workflows/lead_chain.py, crm/services/scoring.py,
 # crm/services/intake.py): none of it may reach a German page.
 ENGLISH = [
-    "attempt 1", "attempt 2", "no_answer", "call retell", "call requested by a rep", "appointment booked on the call",
-    "handed to the owner", "waiting for the lead", "intake", "rescore", "Prepare the booked appointment",
-    "Call back the interested lead", "consent field answered", "express phone consent", "has phone", "has email",
-    "has company", "has full name", "interest field filled in", "phone_consent", "has_phone", "business_domain",
-    "stated_interest", "owner_id", "waiting_for_retry", "waiting_for_result", "following_up", "booking_confirmation",
-    "follow_up", "decision_maker", "Need:", "Timing:", "Owner:", "by the chain", "Qualifying", "Following up",
-    "Waiting for", "Call not allowed", "Lead created", "Score changed", "Task created", "Consent recorded",
+    "attempt 1",
+    "attempt 2",
+    "no_answer",
+    "call retell",
+    "call requested by a rep",
+    "appointment booked on the call",
+    "handed to the owner",
+    "waiting for the lead",
+    "intake",
+    "rescore",
+    "Prepare the booked appointment",
+    "Call back the interested lead",
+    "consent field answered",
+    "express phone consent",
+    "has phone",
+    "has email",
+    "has company",
+    "has full name",
+    "interest field filled in",
+    "phone_consent",
+    "has_phone",
+    "business_domain",
+    "stated_interest",
+    "owner_id",
+    "waiting_for_retry",
+    "waiting_for_result",
+    "following_up",
+    "booking_confirmation",
+    "follow_up",
+    "decision_maker",
+    "Need:",
+    "Timing:",
+    "Owner:",
+    "by the chain",
+    "Qualifying",
+    "Following up",
+    "Waiting for",
+    "Call not allowed",
+    "Lead created",
+    "Score changed",
+    "Task created",
+    "Consent recorded",
 ]
 RAW_ACTION = re.compile(r"\b(?:chain|lead|task|consent|call|email|note|appointment|duplicate)\.[a-z_]+\b")
 DICT_DUMP = re.compile(r"\{'|'\s*:\s*'|\{\"|\bNone\b|\bTrue\b|\bFalse\b")
@@ -54,6 +90,7 @@ def _signed_in_context(browser, live_server, demo, states, role: str):
 def history_lead(chain_lead, browser, live_server, demo, _signed_in_states):
     """Built once for the module: the lead with its whole history (see the module's docstring)."""
     from voice.bridge.booking import record_qualification
+
     app = live_server.app
     chain = chain_lead([("no_answer", None), ("completed", "booked")], {"waiting_for_retry"}, owner=None)
     manager = _signed_in_context(browser, live_server, demo, _signed_in_states, "manager")
@@ -77,11 +114,21 @@ def history_lead(chain_lead, browser, live_server, demo, _signed_in_states):
         rep.close()
 
     def qualify():
-        call_id = db.session.scalar(sa.select(Interaction.provider_ref).where(
-            Interaction.lead_id == chain.lead_id, Interaction.kind == InteractionKind.CALL)
-            .order_by(Interaction.id.desc()).limit(1)) or "call-1"
-        record_qualification(chain.lead_id, call_id, {"need": "Angebot für 5 Standorte",
-                                                      "timing": "nächstes Quartal", "decision_maker": True})
+        call_id = (
+            db.session.scalar(
+                sa.select(Interaction.provider_ref)
+                .where(Interaction.lead_id == chain.lead_id, Interaction.kind == InteractionKind.CALL)
+                .order_by(Interaction.id.desc())
+                .limit(1)
+            )
+            or "call-1"
+        )
+        record_qualification(
+            chain.lead_id,
+            call_id,
+            {"need": "Angebot für 5 Standorte", "timing": "nächstes Quartal", "decision_maker": True},
+        )
+
     in_app(app, qualify)
     return chain
 
@@ -93,18 +140,36 @@ def _visible_text(page) -> str:
 def test_the_lead_page_with_a_real_chain_history_is_german(open_page, screenshot, history_lead):
     page = open_page("sales", viewport="phone", lang="de")
     page.goto(f"/leads/{history_lead.lead_id}")
-    page.locator("details").evaluate_all("els => els.forEach(d => d.open = true)")   # history and transcripts too
+    page.locator("details").evaluate_all("els => els.forEach(d => d.open = true)")  # history and transcripts too
     text = _visible_text(page)
     # What the chain did, in German (the chain wrote it in English)
-    for german in ("Versuch 1", "Versuch 2", "Nicht erreicht", "Anruf über retell", "Anruf vom Vertrieb angefordert",
-                   "Termin im Gespräch gebucht", "Gebuchten Termin vorbereiten", "erste Bewertung",
-                   "Kette: Termin gebucht", "von der Kette"):
+    for german in (
+        "Versuch 1",
+        "Versuch 2",
+        "Nicht erreicht",
+        "Anruf über retell",
+        "Anruf vom Vertrieb angefordert",
+        "Termin im Gespräch gebucht",
+        "Gebuchten Termin vorbereiten",
+        "erste Bewertung",
+        "Kette: Termin gebucht",
+        "von der Kette",
+    ):
         assert german in text, f"{german!r} missing from the German lead page"
     # Score factors and their details, consent proof, owner changes by name, the qualification as text
-    for german in ("Einwilligung in Anrufe", "ausdrückliche Einwilligung in Anrufe", "Telefonnummer vorhanden",
-                   "Interesse angegeben", "Einwilligungsfeld beantwortet mit „ja“",
-                   "Betreuer: Sarah Sales → Sven Sales", "Bedarf: Angebot für 5 Standorte",
-                   "Zeitrahmen: nächstes Quartal", "Entscheider: ja", "Aufgabe angelegt", "Terminvorbereitung"):
+    for german in (
+        "Einwilligung in Anrufe",
+        "ausdrückliche Einwilligung in Anrufe",
+        "Telefonnummer vorhanden",
+        "Interesse angegeben",
+        "Einwilligungsfeld beantwortet mit „ja“",
+        "Betreuer: Sarah Sales → Sven Sales",
+        "Bedarf: Angebot für 5 Standorte",
+        "Zeitrahmen: nächstes Quartal",
+        "Entscheider: ja",
+        "Aufgabe angelegt",
+        "Terminvorbereitung",
+    ):
         assert german in text, f"{german!r} missing from the German lead page"
     found = [phrase for phrase in ENGLISH if phrase in text]
     assert not found, f"English on the German lead page: {found}"
@@ -133,8 +198,16 @@ def test_the_same_history_in_english_for_the_owner(open_page, history_lead):
     page = open_page("sales", lang="en")
     page.goto(f"/leads/{history_lead.lead_id}?lang=en")
     text = _visible_text(page)
-    for english in ("attempt 1: No answer", "call requested by a rep", "appointment booked on the call",
-                    "Prepare the booked appointment", "Consent to calls", "express consent to calls",
-                    "Owner: Sarah Sales → Sven Sales", "Need: Angebot für 5 Standorte", "Decision maker: yes"):
+    for english in (
+        "attempt 1: No answer",
+        "call requested by a rep",
+        "appointment booked on the call",
+        "Prepare the booked appointment",
+        "Consent to calls",
+        "express consent to calls",
+        "Owner: Sarah Sales → Sven Sales",
+        "Need: Angebot für 5 Standorte",
+        "Decision maker: yes",
+    ):
         assert english in text, f"{english!r} missing from the English lead page"
     assert not RAW_ACTION.findall(text) and not DICT_DUMP.findall(text) and not USER_ID.findall(text)

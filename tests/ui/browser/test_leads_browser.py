@@ -2,10 +2,11 @@
 and a call transcript, add a task, merge a flagged duplicate, mark do-not-contact, pause and resume a
 real chain on the Temporal dev server; editing that cannot change owner or consent unless the role
 allows it; the list as cards on a 375 px phone, used with the keyboard."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
@@ -20,8 +21,13 @@ def _lead(app, owner_id: int | None, **values) -> int:
     """A lead of our own for a test that changes data (the shared demo data stays as seeded)."""
     tag = uuid.uuid4().hex[:8]
     with app.app_context():
-        lead = Lead(source="website", owner_id=owner_id, email=f"b-{tag}@demo.example",
-                    email_key=f"b-{tag}@demo.example", **values)
+        lead = Lead(
+            source="website",
+            owner_id=owner_id,
+            email=f"b-{tag}@demo.example",
+            email_key=f"b-{tag}@demo.example",
+            **values,
+        )
         db.session.add(lead)
         db.session.commit()
         lead_id = lead.id
@@ -41,11 +47,11 @@ def test_find_a_lead_and_read_its_timeline_and_transcript(open_page, demo):
     page = open_page("sales")
     page.goto("/leads")
     results = page.locator("#lead-results")
-    page.fill("#lead-q", "030 2312 5101")                     # a phone number as a rep would type it
+    page.fill("#lead-q", "030 2312 5101")  # a phone number as a rep would type it
     expect(results.locator(".result-count")).to_have_text("1 Lead")
     expect(results.get_by_role("link", name="Jürgen Weber")).to_be_visible()
-    assert parse_qs(urlsplit(page.url).query)["q"] == ["030 2312 5101"]   # htmx pushed the search into the URL
-    page.fill("#lead-q", "Krause")                             # company: the lead and its duplicate
+    assert parse_qs(urlsplit(page.url).query)["q"] == ["030 2312 5101"]  # htmx pushed the search into the URL
+    page.fill("#lead-q", "Krause")  # company: the lead and its duplicate
     expect(results.locator(".result-count")).to_have_text("2 Leads")
     results.get_by_role("link", name="Jürgen Weber").click()
     page.wait_for_url(f"**/leads/{demo.leads['weber']}")
@@ -58,7 +64,7 @@ def test_find_a_lead_and_read_its_timeline_and_transcript(open_page, demo):
     expect(page.locator(".tl-email").first).to_contain_text("Geöffnet")
     expect(page.locator(".tl-audit").first).to_be_visible()
     turns = call.locator(".turn")
-    expect(turns.first).to_be_hidden()                         # the transcript opens on demand
+    expect(turns.first).to_be_hidden()  # the transcript opens on demand
     call.locator("summary").click()
     expect(turns).to_have_count(5)
     expect(turns.nth(0)).to_have_text("Agent: Guten Tag Herr Weber, hier ist der digitale Assistent von Leadchain.")
@@ -75,7 +81,7 @@ def test_add_a_task(open_page, demo, live_server):
     expect(page.locator(".open-tasks")).to_contain_text("Lieferschein prüfen")
     expect(page.locator(".tl-task", has_text="Lieferschein prüfen")).to_contain_text("06.05.30, 10:30")
     task = _db(live_server.app, lambda: db.session.scalar(sa.select(Task).where(Task.title == "Lieferschein prüfen")))
-    assert task.due_at == datetime(2030, 5, 6, 8, 30, tzinfo=timezone.utc)     # 10:30 in Berlin, stored UTC
+    assert task.due_at == datetime(2030, 5, 6, 8, 30, tzinfo=UTC)  # 10:30 in Berlin, stored UTC
     assert task.owner_id == demo.users["sales"].id
     # An empty title is refused with the reason next to the field
     page.fill("#task-title", "")
@@ -92,6 +98,7 @@ def test_merge_a_flagged_duplicate(open_page, demo, live_server):
     def flag():
         db.session.add(PossibleDuplicate(lead_id=dup, candidate_id=keep, similarity=0.95, reason="same name"))
         db.session.commit()
+
     _db(app, flag)
     page = open_page("sales")
     _accept_dialogs(page)
@@ -101,7 +108,7 @@ def test_merge_a_flagged_duplicate(open_page, demo, live_server):
     section.get_by_role("button", name="In diesen Lead zusammenführen").click()
     expect(page.locator(".flashes")).to_contain_text(f"Lead #{dup} wurde in diesen Lead zusammengeführt.")
     expect(page.locator("section.duplicates")).to_have_count(0)
-    expect(page.locator(".facts").first).to_contain_text("+493023199001")   # the duplicate's phone filled the gap
+    expect(page.locator(".facts").first).to_contain_text("+493023199001")  # the duplicate's phone filled the gap
     expect(page.locator(".tl-audit", has_text="Dublette zusammengeführt")).to_be_visible()
     merged = _db(app, lambda: db.session.get(Lead, dup))
     assert merged.merged_into_id == keep and merged.status == LeadStatus.MERGED
@@ -131,7 +138,7 @@ def test_pause_and_resume_a_running_chain(running_chain, open_page, live_server,
     page.get_by_role("button", name="Kette pausieren").click()
     expect(page.locator(".flashes")).to_contain_text("Die Kette wird pausiert.")
     resume = page.get_by_role("button", name="Kette fortsetzen")
-    for _ in range(50):                                       # the signal reaches the workflow in a moment
+    for _ in range(50):  # the signal reaches the workflow in a moment
         if resume.count():
             break
         page.wait_for_timeout(200)
@@ -148,8 +155,14 @@ def test_pause_and_resume_a_running_chain(running_chain, open_page, live_server,
         page.reload()
     expect(pause).to_be_visible()
     actor = f"ui:{demo.users['sales'].id}"
-    actions = _db(live_server.app, lambda: set(db.session.scalars(sa.select(AuditEntry.action).where(
-        AuditEntry.entity_id == chain.lead_id, AuditEntry.actor == actor))))
+    actions = _db(
+        live_server.app,
+        lambda: set(
+            db.session.scalars(
+                sa.select(AuditEntry.action).where(AuditEntry.entity_id == chain.lead_id, AuditEntry.actor == actor)
+            )
+        ),
+    )
     assert {"chain.pause_requested", "chain.resume_requested"} <= actions
 
 
@@ -162,19 +175,36 @@ def test_editing_cannot_change_owner_or_consent_unless_the_role_allows_it(open_p
     expect(rep.locator("#f-consent_action")).to_have_count(0)
     rep.fill("#f-company", "Feld & Söhne KG")
     # A crafted form: the fields a rep may not change, added to the page by hand.
-    rep.locator("form.edit-form").evaluate("""(form, values) => {
+    rep.locator("form.edit-form").evaluate(
+        """(form, values) => {
         for (const [name, value] of Object.entries(values)) {
             const input = document.createElement('input');
             input.type = 'hidden'; input.name = name; input.value = value; form.appendChild(input);
         }
-    }""", {"owner_id": str(sarah), "priority": "hot", "role": "admin", "consent_action": "grant",
-           "consent_channel": "phone", "consent_basis": "express_consent", "consent_proof": "x"})
+    }""",
+        {
+            "owner_id": str(sarah),
+            "priority": "hot",
+            "role": "admin",
+            "consent_action": "grant",
+            "consent_channel": "phone",
+            "consent_basis": "express_consent",
+            "consent_proof": "x",
+        },
+    )
     rep.get_by_role("button", name="Speichern", exact=True).click()
     expect(rep.locator(".flashes")).to_contain_text("Der Lead wurde gespeichert.")
     lead = _db(app, lambda: db.session.get(Lead, lead_id))
     assert lead.company == "Feld & Söhne KG" and lead.owner_id == sven and lead.priority is None
-    assert _db(app, lambda: db.session.scalar(sa.text(
-        "SELECT count(*) FROM consent_records WHERE lead_id = :id"), {"id": lead_id})) == 0
+    assert (
+        _db(
+            app,
+            lambda: db.session.scalar(
+                sa.text("SELECT count(*) FROM consent_records WHERE lead_id = :id"), {"id": lead_id}
+            ),
+        )
+        == 0
+    )
 
     manager = open_page("manager")
     manager.goto(f"/leads/{lead_id}/edit")
@@ -198,7 +228,7 @@ def test_the_list_on_a_phone_with_the_keyboard(open_page, demo):
     page.goto("/leads")
     assert page.locator(".lead-table thead").evaluate("el => el.getBoundingClientRect().height") <= 1
     first = page.locator(".lead-table tbody tr").first
-    assert first.evaluate("el => getComputedStyle(el).display") == "block"      # a card, not a table row
+    assert first.evaluate("el => getComputedStyle(el).display") == "block"  # a card, not a table row
     label = first.locator("td[data-label]").first.evaluate("el => getComputedStyle(el, '::before').content")
     assert label.strip('"') == "Name"
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

@@ -1,6 +1,7 @@
 """The UI in Chromium: sign-in per role with its navigation, a report download, marking a task done
 with the keyboard only, and screenshots of the main pages in German and English at laptop and phone
 width (artifacts/screenshots/)."""
+
 from __future__ import annotations
 
 import struct
@@ -21,7 +22,7 @@ NAV = {
 @pytest.mark.parametrize("role", ["sales", "manager", "admin"])
 def test_sign_in_shows_the_roles_navigation(open_page, role):
     page = open_page(role, fresh_login=True)
-    assert urlsplit(page.url).path == "/"                       # signed in, on the dashboard
+    assert urlsplit(page.url).path == "/"  # signed in, on the dashboard
     links = page.locator("nav.nav a").all_inner_texts()
     assert [t.strip() for t in links] == NAV[role]
     assert page.locator("nav.nav a[aria-current=page]").inner_text().strip() == "Dashboard"
@@ -41,8 +42,9 @@ def test_manager_downloads_a_report(open_page, demo, tmp_path):
     with page.expect_download() as info:
         link.click()
     download = info.value
-    assert download.suggested_filename.startswith("leadchain-report-daily-") and \
-        download.suggested_filename.endswith("-en.pdf")
+    assert download.suggested_filename.startswith("leadchain-report-daily-") and download.suggested_filename.endswith(
+        "-en.pdf"
+    )
     target = tmp_path / download.suggested_filename
     download.save_as(target)
     content = target.read_bytes()
@@ -122,7 +124,7 @@ def test_a_running_chain_is_listed_with_its_retry_time(running_chain, open_page)
     row = retries.locator("tr", has=page.locator(f"a[href='/leads/{chain.lead_id}']"))
     assert row.count() == 1
     assert "No answer" in row.inner_text() and "retell" in row.inner_text()
-    assert row.locator("time").get_attribute("datetime")            # due one hour after it began waiting
+    assert row.locator("time").get_attribute("datetime")  # due one hour after it began waiting
 
 
 UNNAMED_CONTROLS = """
@@ -136,8 +138,10 @@ UNNAMED_CONTROLS = """
 """
 
 
-@pytest.mark.parametrize("role, path", [("sales", "/queue"), ("sales", "/tasks"), ("manager", "/"),
-                                        ("manager", "/reports"), ("sales", "/?period=weekly")])
+@pytest.mark.parametrize(
+    "role, path",
+    [("sales", "/queue"), ("sales", "/tasks"), ("manager", "/"), ("manager", "/reports"), ("sales", "/?period=weekly")],
+)
 def test_every_control_has_a_name(open_page, role, path):
     page = open_page(role)
     page.goto(path)

@@ -35,12 +35,14 @@ sales_own, manager, admin on the same data; ``isolated=True`` gives each perspec
 (for routes that delete or can run only once). ``setup(subject)`` may create more records (a task of
 the lead, say) and return values that ``url_args``/``data`` read from ``subject.extra``.
 """
+
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 PERSPECTIVES = ("anonymous", "sales_foreign", "sales_own", "manager", "admin")
 
@@ -48,17 +50,23 @@ PERSPECTIVES = ("anonymous", "sales_foreign", "sales_own", "manager", "admin")
 @dataclass
 class Subject:
     """One perspective on one route: who asks, about which lead."""
+
     app: Any
-    team: Any            # tests.ui.conftest.Team
-    leads: Any           # tests.ui.conftest.Leads
+    team: Any  # tests.ui.conftest.Team
+    leads: Any  # tests.ui.conftest.Leads
     perspective: str
-    lead: int            # the lead under test for this perspective
+    lead: int  # the lead under test for this perspective
     extra: dict = field(default_factory=dict)
 
     @property
     def member(self):
-        return {"anonymous": None, "sales_own": self.team.sales_a, "sales_foreign": self.team.sales_a,
-                "manager": self.team.manager, "admin": self.team.admin}[self.perspective]
+        return {
+            "anonymous": None,
+            "sales_own": self.team.sales_a,
+            "sales_foreign": self.team.sales_a,
+            "manager": self.team.manager,
+            "admin": self.team.admin,
+        }[self.perspective]
 
 
 @dataclass(frozen=True)

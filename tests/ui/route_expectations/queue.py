@@ -1,4 +1,5 @@
 """The call queue (crm.ui.queue): every signed-in role; each sees only the leads it may see."""
+
 from tests.ui.route_expectations import Route
 
 ROUTES = {

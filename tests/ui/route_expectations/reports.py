@@ -1,4 +1,5 @@
 """Reports (crm.ui.reports): managers and admins only; sales get 403 for the list, the PDF and generating."""
+
 import hashlib
 from datetime import date
 
@@ -19,35 +20,51 @@ def _stored_report(s) -> dict:
     if report is None:
         report = Report(kind="daily", period_start=period.start, period_end=period.end, figures={}, has_data=False)
         content = b"%PDF-1.7\n% matrix test\n"
-        report.documents.append(ReportDocument(language="de", filename="leadchain-report-daily-2026-01-15-de.pdf",
-                                               content=content, size_bytes=len(content),
-                                               sha256=hashlib.sha256(content).hexdigest()))
+        report.documents.append(
+            ReportDocument(
+                language="de",
+                filename="leadchain-report-daily-2026-01-15-de.pdf",
+                content=content,
+                size_bytes=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+            )
+        )
         db.session.add(report)
         db.session.commit()
     return {"report_id": report.id}
 
 
 def _rates_and_audit(s):
-    return (db.session.scalar(sa.select(sa.func.count()).select_from(AppSetting)),
-            db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)))
+    return (
+        db.session.scalar(sa.select(sa.func.count()).select_from(AppSetting)),
+        db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)),
+    )
 
 
 def _reports_and_audit(s):
-    return (db.session.scalar(sa.select(sa.func.count()).select_from(Report)),
-            db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)))
+    return (
+        db.session.scalar(sa.select(sa.func.count()).select_from(Report)),
+        db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)),
+    )
 
 
 ROUTES = {
     "reports.index": Route(expect=MANAGERS_ONLY),
-    "reports.download": Route(setup=_stored_report,
-                              url_args=lambda s: {"report_id": s.extra["report_id"], "lang": "de"},
-                              expect=MANAGERS_ONLY),
+    "reports.download": Route(
+        setup=_stored_report, url_args=lambda s: {"report_id": s.extra["report_id"], "lang": "de"}, expect=MANAGERS_ONLY
+    ),
     # A bad kind: refused with a message before Temporal is asked (the matrix runs without a worker).
-    "reports.generate": Route(method="POST", data=lambda s: {"kind": "yearly", "day": "2026-01-15"},
-                              snapshot=_reports_and_audit,
-                              expect={"anonymous": 302, "sales": 403, "manager": 303, "admin": 303}),
+    "reports.generate": Route(
+        method="POST",
+        data=lambda s: {"kind": "yearly", "day": "2026-01-15"},
+        snapshot=_reports_and_audit,
+        expect={"anonymous": 302, "sales": 403, "manager": 303, "admin": 303},
+    ),
     # Exchange rates: admins only; a bad entry is a 422 naming it (tests/ui/test_reports_pages.py).
-    "reports.fx_rates": Route(method="POST", data=lambda s: {"fx_rates": "USD:EUR=0.92"},
-                              snapshot=_rates_and_audit,
-                              expect={"anonymous": 302, "sales": 403, "manager": 403, "admin": 303}),
+    "reports.fx_rates": Route(
+        method="POST",
+        data=lambda s: {"fx_rates": "USD:EUR=0.92"},
+        snapshot=_rates_and_audit,
+        expect={"anonymous": 302, "sales": 403, "manager": 403, "admin": 303},
+    ),
 }

@@ -1,5 +1,6 @@
 """A running voice bridge (real aiohttp server on free loopback ports) with an injected policy and CRM backend,
 and a Retell-speaking WebSocket client (the `websockets` library) to play scripted event sequences."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,18 +17,32 @@ from websockets.asyncio.client import connect
 from crm.secrets import EnvSecrets
 from voice.bridge.config import BridgeConfig
 from voice.bridge.crm_tools import CrmToolsFactory
-from voice.bridge.dialog.types import (Booking, SlotChoice, SlotOffer, Speech, ToolRecord, ToolTimeout, TurnDone,
-                                       TurnKind, TurnRequest, TurnResult)
+from voice.bridge.dialog.types import (
+    Booking,
+    SlotChoice,
+    SlotOffer,
+    Speech,
+    ToolRecord,
+    ToolTimeout,
+    TurnDone,
+    TurnKind,
+    TurnRequest,
+    TurnResult,
+)
 from voice.bridge.metrics import BridgeMetrics
 from voice.bridge.server import Bridge, BridgeServer
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
 BERLIN = ZoneInfo("Europe/Berlin")
-NOW = datetime(2030, 12, 16, 10, 0, tzinfo=BERLIN)   # a Monday
-RETELL_SECRETS = ("old-path-secret-0123456789", "new-path-secret-9876543210")   # a rotation: both valid
+NOW = datetime(2030, 12, 16, 10, 0, tzinfo=BERLIN)  # a Monday
+RETELL_SECRETS = ("old-path-secret-0123456789", "new-path-secret-9876543210")  # a rotation: both valid
 VAPI_SECRET = "vapi-bridge-secret-abcdef"
-TEST_SECRETS = EnvSecrets({"LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": " ".join(RETELL_SECRETS),
-                           "LEADCHAIN_SECRET_BRIDGE_VAPI_SECRET": VAPI_SECRET})
+TEST_SECRETS = EnvSecrets(
+    {
+        "LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": " ".join(RETELL_SECRETS),
+        "LEADCHAIN_SECRET_BRIDGE_VAPI_SECRET": VAPI_SECRET,
+    }
+)
 DISCLOSURE = "Hallo {name}, hier ist die KI-Assistentin von Leadchain. Das Gespräch wird aufgezeichnet."
 REMINDER = "Sind Sie noch da?"
 OFFER = "Angebot: "
@@ -84,7 +99,7 @@ class ScriptPolicy:
             return
         if last.lower() == "ja" and agents and agents[-1].startswith(OFFER):
             # The slot is read back from the transcript, as the rules policy does: a replay books the same.
-            start = datetime.fromisoformat(agents[-1][len(OFFER):])
+            start = datetime.fromisoformat(agents[-1][len(OFFER) :])
             booking = await tools.book(SlotChoice(start, start + timedelta(minutes=30)))
             yield Speech(f"Termin {booking.status}.")
             yield TurnDone(TurnResult(booking=booking))
@@ -98,8 +113,13 @@ class ScriptPolicy:
                 yield Speech("Ich bestätige Ihnen den Termin per E-Mail.")
                 yield TurnDone(TurnResult(intent="time_preference"))
                 return
-            yield ToolRecord("tc_book", "book_appointment", {"start": slot.start.isoformat() if slot else None},
-                             booking.status, booking.status in ("booked", "already_booked"))
+            yield ToolRecord(
+                "tc_book",
+                "book_appointment",
+                {"start": slot.start.isoformat() if slot else None},
+                booking.status,
+                booking.status in ("booked", "already_booked"),
+            )
             yield Speech(f"Termin {booking.status}.")
             yield TurnDone(TurnResult(booking=booking, classification="booked"))
             return
@@ -151,8 +171,7 @@ class FakeBackend:
         status = "already_booked" if any(b[:2] == key for b in self.bookings) else "booked"
         if status == "booked":
             self.bookings.append((call_id, start, lead_id))
-        return Booking(status, appointment_id=100 + len(self.bookings), start=start,
-                       end=end)
+        return Booking(status, appointment_id=100 + len(self.bookings), start=start, end=end)
 
     def record_qualification(self, lead_id, call_id, answers):
         self._wait("record_qualification")
@@ -197,15 +216,22 @@ async def start_bridge():
     running: list[RunningBridge] = []
 
     async def start(policy=None, backend=None, app=None, **config_overrides) -> RunningBridge:
-        config = BridgeConfig(**{"port": 0, "metrics_port": 0, "call_details_wait_s": 0.3,
-                                 "shutdown_grace_s": 1.0, **config_overrides})
+        config = BridgeConfig(
+            **{"port": 0, "metrics_port": 0, "call_details_wait_s": 0.3, "shutdown_grace_s": 1.0, **config_overrides}
+        )
         metrics = BridgeMetrics()
         notifications = Notifications()
         backend = FakeBackend() if backend is None and app is None else backend
         factory = CrmToolsFactory(app, config=config, metrics=metrics, backend=backend, notifier=notifications)
         policy = policy or ScriptPolicy()
-        bridge = Bridge(policy=policy, tools_factory=factory, secrets=TEST_SECRETS, config=config, metrics=metrics,
-                        clock=lambda: NOW)
+        bridge = Bridge(
+            policy=policy,
+            tools_factory=factory,
+            secrets=TEST_SECRETS,
+            config=config,
+            metrics=metrics,
+            clock=lambda: NOW,
+        )
         server = BridgeServer(bridge)
         await server.start()
         handle = RunningBridge(server, bridge, factory.backend, policy, notifications)
@@ -223,10 +249,10 @@ class RetellPeer:
 
     def __init__(self, ws) -> None:
         self.ws = ws
-        self.frames: list[dict] = []      # everything received, in order
+        self.frames: list[dict] = []  # everything received, in order
 
     @classmethod
-    async def open(cls, url: str) -> "RetellPeer":
+    async def open(cls, url: str) -> RetellPeer:
         return cls(await connect(url, open_timeout=5, close_timeout=2))
 
     async def send(self, **message) -> None:
@@ -250,16 +276,25 @@ class RetellPeer:
 
     async def response(self, response_id: int, timeout: float = 3.0) -> tuple[str, dict, list[dict]]:
         """(joined content, final frame, all frames read) of response `response_id`."""
-        frames = await self.until(lambda m: m.get("response_type") == "response"
-                                  and m.get("response_id") == response_id and m.get("content_complete"), timeout)
-        text = "".join(m.get("content") or "" for m in frames
-                       if m.get("response_type") == "response" and m.get("response_id") == response_id)
+        frames = await self.until(
+            lambda m: (
+                m.get("response_type") == "response"
+                and m.get("response_id") == response_id
+                and m.get("content_complete")
+            ),
+            timeout,
+        )
+        text = "".join(
+            m.get("content") or ""
+            for m in frames
+            if m.get("response_type") == "response" and m.get("response_id") == response_id
+        )
         return text, frames[-1], frames
 
     async def silent_for(self, seconds: float) -> bool:
         try:
             message = await self.recv(seconds)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             return True
         raise AssertionError(f"expected silence, got {message}")
 
@@ -272,6 +307,13 @@ def turns(*pairs: tuple[str, str]) -> list[dict]:
 
 
 def call_details(call_id: str, status: str = "registered", **metadata) -> dict:
-    return {"call_type": "phone_call", "call_id": call_id, "agent_id": "agent_x", "call_status": status,
-            "direction": "outbound", "from_number": "+4930555000", "to_number": "+493023125190",
-            "metadata": {"lead_id": "7", "chain_id": "chain-7", **metadata}}
+    return {
+        "call_type": "phone_call",
+        "call_id": call_id,
+        "agent_id": "agent_x",
+        "call_status": status,
+        "direction": "outbound",
+        "from_number": "+4930555000",
+        "to_number": "+493023125190",
+        "metadata": {"lead_id": "7", "chain_id": "chain-7", **metadata},
+    }

@@ -1,16 +1,31 @@
 """The bridge's CRM tools on SQLite and PostgreSQL: lead lookup, free slots, booking once, qualification,
 opt-out, and a booked call staying booked through the post-call webhook."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import (Appointment, AppointmentStatus, AuditEntry, Channel, ConsentRecord, Direction,
-                        DoNotCallEntry, Interaction, InteractionKind, Lead, LeadStatus, LegalBasis, Role, User)
+from crm.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditEntry,
+    Channel,
+    ConsentRecord,
+    Direction,
+    DoNotCallEntry,
+    Interaction,
+    InteractionKind,
+    Lead,
+    LeadStatus,
+    LegalBasis,
+    Role,
+    User,
+)
 from crm.services import calls
 from voice.bridge import booking
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
@@ -27,40 +42,69 @@ def at(day: date, hh: int, mm: int = 0) -> datetime:
 
 
 def utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
-def add_rep(name: str, *, hours: dict | None = None, tz: str = "Europe/Berlin", role: Role = Role.SALES,
-            active: bool = True) -> User:
-    user = User(email=f"{name.lower()}@leadchain.example", name=name, role=role, timezone=tz,
-                working_hours=hours, active=active)
+def add_rep(
+    name: str, *, hours: dict | None = None, tz: str = "Europe/Berlin", role: Role = Role.SALES, active: bool = True
+) -> User:
+    user = User(
+        email=f"{name.lower()}@leadchain.example", name=name, role=role, timezone=tz, working_hours=hours, active=active
+    )
     db.session.add(user)
     db.session.flush()
     return user
 
 
 def add_lead(owner: User | None = None, *, language: str = "de", phone: str = "+493023125101", **extra) -> Lead:
-    lead = Lead(first_name="Jürgen", last_name="Weber", company="Kfz-Werkstatt Krause GmbH",
-                email="juergen.weber@kfz-krause.de", phone_e164=phone, language=language, source="website",
-                owner_id=owner.id if owner else None, chain_id="chain-abc", **extra)
+    lead = Lead(
+        first_name="Jürgen",
+        last_name="Weber",
+        company="Kfz-Werkstatt Krause GmbH",
+        email="juergen.weber@kfz-krause.de",
+        phone_e164=phone,
+        language=language,
+        source="website",
+        owner_id=owner.id if owner else None,
+        chain_id="chain-abc",
+        **extra,
+    )
     db.session.add(lead)
     db.session.flush()
     return lead
 
 
-def add_appointment(owner: User, start: datetime, minutes: int = 30, lead: Lead | None = None,
-                    status: AppointmentStatus = AppointmentStatus.CONFIRMED) -> Appointment:
-    appt = Appointment(owner_id=owner.id, lead_id=lead.id if lead else None, starts_at=utc(start),
-                       ends_at=utc(start + timedelta(minutes=minutes)), status=status, title="busy")
+def add_appointment(
+    owner: User,
+    start: datetime,
+    minutes: int = 30,
+    lead: Lead | None = None,
+    status: AppointmentStatus = AppointmentStatus.CONFIRMED,
+) -> Appointment:
+    appt = Appointment(
+        owner_id=owner.id,
+        lead_id=lead.id if lead else None,
+        starts_at=utc(start),
+        ends_at=utc(start + timedelta(minutes=minutes)),
+        status=status,
+        title="busy",
+    )
     db.session.add(appt)
     db.session.flush()
     return appt
 
 
 def add_call(lead: Lead, call_id: str, provider: str = "retell") -> Interaction:
-    call = Interaction(lead_id=lead.id, kind=InteractionKind.CALL, direction=Direction.OUTBOUND, provider=provider,
-                       provider_ref=call_id, status="in_progress", created_by="chain",
-                       data={"stage": "in_progress", "chain_id": "chain-from-call"})
+    call = Interaction(
+        lead_id=lead.id,
+        kind=InteractionKind.CALL,
+        direction=Direction.OUTBOUND,
+        provider=provider,
+        provider_ref=call_id,
+        status="in_progress",
+        created_by="chain",
+        data={"stage": "in_progress", "chain_id": "chain-from-call"},
+    )
     db.session.add(call)
     db.session.flush()
     return call
@@ -144,8 +188,9 @@ def test_without_exact_time_the_earliest_matching_slot(ctx):
 
 def test_working_hours_of_the_owner_and_their_zone(ctx):
     # Mornings only, in London: 09:00-12:00 London is 10:00-13:00 Berlin.
-    bob = add_rep("Bob", hours={d: [["09:00", "12:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
-                  tz="Europe/London")
+    bob = add_rep(
+        "Bob", hours={d: [["09:00", "12:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}, tz="Europe/London"
+    )
     lead = add_lead(bob)
     db.session.commit()
     offer = booking.find_slots(lead.id, TimeConstraint(dates=(THU,), exact=time(14, 30)), NOW)
@@ -240,8 +285,12 @@ def test_taken_when_another_booking_won_then_fresh_alternatives(ctx):
     lead, rival = add_lead(anna), add_lead(anna, phone="+493023125102")
     db.session.commit()
     start = at(THU, 14, 30)
-    assert booking.book(rival.id, "call_rival", start - timedelta(minutes=15), start + timedelta(minutes=15),
-                        now=NOW).status == "booked"
+    assert (
+        booking.book(
+            rival.id, "call_rival", start - timedelta(minutes=15), start + timedelta(minutes=15), now=NOW
+        ).status
+        == "booked"
+    )
     taken = booking.book(lead.id, "call_1", start, start + timedelta(minutes=30), now=NOW)
     assert taken.status == "taken" and taken.appointment_id is None and not taken.ok
     assert count(Appointment) == 1 and count(Appointment, Appointment.lead_id == lead.id) == 0
@@ -263,8 +312,10 @@ def test_book_refuses_what_is_not_bookable(ctx):
     lead = add_lead(anna)
     db.session.commit()
     assert booking.book(lead.id, "c", at(THU, 18), at(THU, 18, 30), now=NOW).status == "taken"  # after hours
-    assert booking.book(lead.id, "c", at(date(2030, 12, 21), 10), at(date(2030, 12, 21), 10, 30),
-                        now=NOW).status == "taken"  # Saturday
+    assert (
+        booking.book(lead.id, "c", at(date(2030, 12, 21), 10), at(date(2030, 12, 21), 10, 30), now=NOW).status
+        == "taken"
+    )  # Saturday
     past = booking.book(lead.id, "c", at(THU, 10), at(THU, 10, 30), now=at(THU, 12))
     assert past.status == "failed" and past.reason == "in the past"
     assert booking.book(lead.id, "c", at(THU, 10), at(THU, 10), now=NOW).status == "failed"
@@ -283,9 +334,17 @@ def test_a_booked_call_stays_booked_through_the_webhook(ctx):
     add_call(lead, "call_w")
     db.session.commit()
     assert booking.book(lead.id, "call_w", at(THU, 10), at(THU, 10, 30), now=NOW).status == "booked"
-    event = CallEvent(provider="retell", call_id="call_w", event_id="evt-1", event_type="call_analyzed",
-                      stage="analyzed", answered=True, end_status="completed", classification="interested",
-                      final=True)
+    event = CallEvent(
+        provider="retell",
+        call_id="call_w",
+        event_id="evt-1",
+        event_type="call_analyzed",
+        stage="analyzed",
+        answered=True,
+        end_status="completed",
+        classification="interested",
+        final=True,
+    )
     call = calls.apply_event(event)
     db.session.commit()
     assert call.outcome == "booked"
@@ -307,8 +366,9 @@ def test_record_qualification_merges_and_audits(ctx):
     lead = add_lead(None)
     lead.qualification = {"need": "5 Standorte", "budget": "offen"}
     db.session.commit()
-    result = booking.record_qualification(lead.id, "call_q", {"timing": "Q1", "decision_maker": True,
-                                                                "need": "  ", "shoe_size": "44"})
+    result = booking.record_qualification(
+        lead.id, "call_q", {"timing": "Q1", "decision_maker": True, "need": "  ", "shoe_size": "44"}
+    )
     assert result.changed
     db.session.expire_all()
     q = db.session.get(Lead, lead.id).qualification
@@ -324,9 +384,17 @@ def test_record_qualification_merges_and_audits(ctx):
 
 def test_record_opt_out_is_immediate_everywhere_and_idempotent(ctx):
     lead = add_lead(None)
-    db.session.add(ConsentRecord(lead_id=lead.id, channel=Channel.PHONE, legal_basis=LegalBasis.EXPRESS_CONSENT,
-                                 source="web form", proof_text="ja", proof_key="form-1",
-                                 given_at=datetime(2030, 12, 1, tzinfo=timezone.utc)))
+    db.session.add(
+        ConsentRecord(
+            lead_id=lead.id,
+            channel=Channel.PHONE,
+            legal_basis=LegalBasis.EXPRESS_CONSENT,
+            source="web form",
+            proof_text="ja",
+            proof_key="form-1",
+            given_at=datetime(2030, 12, 1, tzinfo=UTC),
+        )
+    )
     db.session.commit()
     first = booking.record_opt_out(lead.id, "call_o", "asked not to be called again")
     assert first.newly_marked

@@ -3,6 +3,7 @@
 Each attempt runs in its own thread, app context and database session, all released together by a
 barrier; the leads are distinct so nothing but the appointment constraint (exclusion constraint on
 PostgreSQL, triggers on SQLite) serialises them."""
+
 from __future__ import annotations
 
 import threading
@@ -27,8 +28,10 @@ def test_fifty_concurrent_bookings_of_one_slot_one_wins(app):
         rep = User(email="anna@leadchain.example", name="Anna", role=Role.SALES)
         db.session.add(rep)
         db.session.flush()
-        leads = [Lead(first_name=f"Caller{i}", source="website", phone_e164=f"+4930231251{i:02d}", owner_id=rep.id)
-                 for i in range(N)]
+        leads = [
+            Lead(first_name=f"Caller{i}", source="website", phone_e164=f"+4930231251{i:02d}", owner_id=rep.id)
+            for i in range(N)
+        ]
         db.session.add_all(leads)
         db.session.commit()
         rep_id, lead_ids = rep.id, [lead.id for lead in leads]
@@ -58,8 +61,12 @@ def test_fifty_concurrent_bookings_of_one_slot_one_wins(app):
         assert rows[0].lead_id == winner.lead_id and rows[0].idempotency_key.startswith(f"{winner.call_id}:")
         booked = db.session.scalars(sa.select(Lead.id).where(Lead.status == LeadStatus.BOOKED)).all()
         assert booked == [winner.lead_id]
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "appointment.booked")) == 1
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "appointment.booked")
+            )
+            == 1
+        )
 
 
 def test_a_booking_that_postgresql_picks_as_deadlock_victim_tries_again(migrated_urls, caplog):
@@ -93,13 +100,18 @@ def test_a_booking_that_postgresql_picks_as_deadlock_victim_tries_again(migrated
         try:
             with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
                 me = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-                insert = ("INSERT INTO appointments (lead_id, owner_id, starts_at, ends_at, status, title, "
-                          "idempotency_key, created_at) VALUES (%s, %s, %s, %s, 'confirmed', 'x', %s, now())")
+                insert = (
+                    "INSERT INTO appointments (lead_id, owner_id, starts_at, ends_at, status, title, "
+                    "idempotency_key, created_at) VALUES (%s, %s, %s, %s, 'confirmed', 'x', %s, now())"
+                )
                 conn.execute(insert, (their_id, rep_id, START, START + timedelta(minutes=30), "theirs"))
                 inserted.set()
-                for _ in range(200):   # until our booking waits for this transaction's row
-                    waiting = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                           "AND pid <> %s AND datname = current_database()", (me,)).fetchone()[0]
+                for _ in range(200):  # until our booking waits for this transaction's row
+                    waiting = conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND pid <> %s AND datname = current_database()",
+                        (me,),
+                    ).fetchone()[0]
                     if waiting:
                         break
                     threading.Event().wait(0.02)

@@ -5,6 +5,7 @@ server-sent-event chunks (streamed text and function calls) that the test decide
 check our side of the protocol (request shape, streaming, function calls onto the CRM tools, the structured
 turn result, and the fallback to the rules policy when the endpoint errors or stalls), not any model's
 behaviour. The CRM tools are the in-memory calendar test double."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from tests.sandbox_fixtures import free_port
-from tests.voice.bridge.test_dialog_support import ANNA, FAKE_TIMETALK, THU, Conversation, FakeCalendar, at, respond
+from tests.voice.bridge.test_dialog_support import FAKE_TIMETALK, THU, Conversation, FakeCalendar, at, respond
 from voice.bridge.dialog import phrases
 from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.dialog.llm import LLMPolicy
@@ -27,17 +28,32 @@ API_KEY = "sk-test-not-a-real-key-123456"
 
 
 def text_chunks(text: str, size: int = 7) -> list[dict]:
-    return [{"choices": [{"index": 0, "delta": {"content": text[i:i + size]}}]} for i in range(0, len(text), size)]
+    return [{"choices": [{"index": 0, "delta": {"content": text[i : i + size]}}]} for i in range(0, len(text), size)]
 
 
 def call_chunks(name: str, arguments: dict, index: int = 0, call_id: str | None = None) -> list[dict]:
     raw = json.dumps(arguments)
     half = len(raw) // 2
-    return [{"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, "id": call_id or f"call_{name}",
-                                                                 "type": "function",
-                                                                 "function": {"name": name, "arguments": raw[:half]}}]}}]},
-            {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index,
-                                                                 "function": {"arguments": raw[half:]}}]}}]}]
+    return [
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": call_id or f"call_{name}",
+                                "type": "function",
+                                "function": {"name": name, "arguments": raw[:half]},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, "function": {"arguments": raw[half:]}}]}}]},
+    ]
 
 
 class FakeLLM:
@@ -94,7 +110,7 @@ async def llm():
 
 
 def policy_for(server: FakeLLM, **kwargs) -> LLMPolicy:
-    kwargs.setdefault("read_timeout_s", 2.0)   # generous: only the stall tests wait for it
+    kwargs.setdefault("read_timeout_s", 2.0)  # generous: only the stall tests wait for it
     kwargs.setdefault("turn_timeout_s", 5.0)
     return LLMPolicy(server.url, "test-model", API_KEY, fallback=RulesPolicy(FAKE_TIMETALK), **kwargs)
 
@@ -107,8 +123,10 @@ async def opened(policy) -> list[Turn]:
 async def test_streamed_text_is_spoken_sentence_by_sentence_and_the_turn_result_is_read(llm):
     policy = policy_for(llm)
     transcript = await opened(policy) + [Turn("user", "Ja, am Apparat.")]
-    llm.script = [text_chunks("Schön, dass ich Sie erreiche. Worum geht es Ihnen dabei vor allem?")
-                  + call_chunks("turn_result", {"intent": "identity_confirmed", "classification": None})]
+    llm.script = [
+        text_chunks("Schön, dass ich Sie erreiche. Worum geht es Ihnen dabei vor allem?")
+        + call_chunks("turn_result", {"intent": "identity_confirmed", "classification": None})
+    ]
     reply = await respond(policy, transcript, FakeCalendar())
     assert reply.chunks == ["Schön, dass ich Sie erreiche. ", "Worum geht es Ihnen dabei vor allem? "]
     assert reply.result.intent == "identity_confirmed" and not reply.result.end_call
@@ -128,15 +146,23 @@ async def test_function_calls_run_the_crm_tools_and_the_results_go_back_to_the_m
     transcript = await opened(policy) + [Turn("user", "Gerne, nächsten Donnerstag ab 16 Uhr.")]
     spoken = FAKE_TIMETALK.render(at(THU, 16, 30), "de", None)
     llm.script = [
-        call_chunks("find_slots", {"time_preference": {"dates": ["2030-12-19"], "windows": [{"start": "16:00", "end": None}],
-                                                       "raw": "nächsten Donnerstag ab 16 Uhr"}}),
+        call_chunks(
+            "find_slots",
+            {
+                "time_preference": {
+                    "dates": ["2030-12-19"],
+                    "windows": [{"start": "16:00", "end": None}],
+                    "raw": "nächsten Donnerstag ab 16 Uhr",
+                }
+            },
+        ),
         text_chunks(f"Ein freier Termin wäre {spoken}, passt Ihnen das?")
         + call_chunks("turn_result", {"intent": "time_preference"}, call_id="call_result"),
     ]
     reply = await respond(policy, transcript, calendar)
     (record,) = reply.records
     assert record.name == "find_slots" and record.successful
-    (name, constraint), = calendar.calls
+    ((name, constraint),) = calendar.calls
     assert name == "find_slots" and constraint.dates == (THU,) and constraint.windows[0].start.hour == 16
     assert [s.start for s in reply.result.offered] == [at(THU, 16, 30)]
     assert reply.result.constraint == constraint
@@ -184,15 +210,16 @@ async def test_the_rules_answer_when_the_endpoint_errors_or_stalls(llm, failure)
     llm.script = [failure]
     started = time.monotonic()
     reply = await respond(policy, transcript, FakeCalendar())
-    assert time.monotonic() - started < 2.5     # the stall lasts 3 s; the read timeout is 0.3 s
+    assert time.monotonic() - started < 2.5  # the stall lasts 3 s; the read timeout is 0.3 s
     expected = await respond(RulesPolicy(FAKE_TIMETALK), transcript, FakeCalendar())
     assert reply.chunks == expected.chunks and reply.result.intent == expected.result.intent
     await policy.aclose()
 
 
 async def test_the_rules_answer_when_nothing_listens_on_the_url():
-    policy = LLMPolicy(f"http://127.0.0.1:{free_port()}/v1", "m", None, fallback=RulesPolicy(FAKE_TIMETALK),
-                       connect_timeout_s=0.3)
+    policy = LLMPolicy(
+        f"http://127.0.0.1:{free_port()}/v1", "m", None, fallback=RulesPolicy(FAKE_TIMETALK), connect_timeout_s=0.3
+    )
     transcript = await opened(policy) + [Turn("user", "Ja, am Apparat.")]
     reply = await respond(policy, transcript, FakeCalendar())
     assert phrases.say("q_need", "de") in reply.text
@@ -204,7 +231,7 @@ async def test_a_stall_after_the_first_sentence_ends_the_turn_with_what_was_said
     transcript = await opened(policy) + [Turn("user", "Ja, am Apparat.")]
     llm.script = [("stall_after", text_chunks("Schön, dass ich Sie erreiche. Worum geht"), 2.0)]
     reply = await respond(policy, transcript, FakeCalendar())
-    assert reply.chunks == ["Schön, dass ich Sie erreiche. "]     # no second answer from the rules on top
+    assert reply.chunks == ["Schön, dass ich Sie erreiche. "]  # no second answer from the rules on top
     assert reply.result.text == "Schön, dass ich Sie erreiche."
     await policy.aclose()
 
@@ -220,9 +247,13 @@ async def test_garbage_in_the_stream_falls_back(llm):
 
 async def test_the_api_key_comes_from_the_secrets_and_is_never_shown(llm, caplog):
     from crm.secrets import EnvSecrets
+
     caplog.set_level(logging.DEBUG)
-    environ = {"LEADCHAIN_BRIDGE_LLM_URL": llm.url, "LEADCHAIN_BRIDGE_LLM_MODEL": "tiny",
-               "LEADCHAIN_BRIDGE_LLM_TIMEOUT_S": "0.3"}
+    environ = {
+        "LEADCHAIN_BRIDGE_LLM_URL": llm.url,
+        "LEADCHAIN_BRIDGE_LLM_MODEL": "tiny",
+        "LEADCHAIN_BRIDGE_LLM_TIMEOUT_S": "0.3",
+    }
     policy = policy_from_env(environ, EnvSecrets({"LEADCHAIN_SECRET_BRIDGE_LLM_API_KEY": API_KEY}), FAKE_TIMETALK)
     assert isinstance(policy, LLMPolicy) and policy.model == "tiny"
     llm.script = [("status", 500)]
@@ -240,9 +271,11 @@ def test_rules_by_default_and_for_a_bad_url():
 
 async def test_events_are_speech_records_and_one_final_done(llm):
     policy = policy_for(llm)
-    llm.script = [call_chunks("record_qualification", {"answers": {"need": "Mehr Termine", "other": "x"}}),
-                  text_chunks("Danke! Bis wann möchten Sie das umsetzen?")
-                  + call_chunks("turn_result", {"intent": "interest", "qualification": {"need": "Mehr Termine"}}, 1)]
+    llm.script = [
+        call_chunks("record_qualification", {"answers": {"need": "Mehr Termine", "other": "x"}}),
+        text_chunks("Danke! Bis wann möchten Sie das umsetzen?")
+        + call_chunks("turn_result", {"intent": "interest", "qualification": {"need": "Mehr Termine"}}, 1),
+    ]
     calendar = FakeCalendar()
     transcript = await opened(policy) + [Turn("user", "Mehr Termine.")]
     reply = await respond(policy, transcript, calendar)

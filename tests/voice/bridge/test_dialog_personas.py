@@ -2,6 +2,7 @@
 in order, whatever the agent says (voice.sandbox.retell_llm.converse), so each persona's lines must lead the
 policy to the persona's outcome. Uses the real time-preference parser (voice.bridge.timeprefs via
 default_timetalk) and the in-memory calendar (a test double of the CRM tools) with a slot every half day."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -50,5 +51,8 @@ def test_the_agent_lines_of_the_personas_open_with_the_disclosure():
             if turns:
                 who, first = turns[0]
                 assert who == "agent"
-                assert ("KI-System" in first and "aufgezeichnet" in first) if language == "de" else \
-                    ("AI system" in first and "recorded" in first)
+                assert (
+                    ("KI-System" in first and "aufgezeichnet" in first)
+                    if language == "de"
+                    else ("AI system" in first and "recorded" in first)
+                )

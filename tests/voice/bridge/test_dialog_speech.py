@@ -1,5 +1,6 @@
 """Sentence chunking of streamed text, and the time-talk adapter (the basic stand-ins for timeprefs and the
 signature adapter that calls timeprefs' functions)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,8 +15,12 @@ from voice.bridge.dialog.timetalk import _adapt, basic_read_back, basic_render, 
 def test_streamed_text_is_cut_at_sentence_ends_only():
     splitter = SentenceSplitter()
     out = []
-    for piece in ["Ein freier Termin wäre am Donnerstag, den 19", ". Dezember, um 16:30 Uhr", ", passt Ihnen das? Ich",
-                  " warte z. B. kurz."]:
+    for piece in [
+        "Ein freier Termin wäre am Donnerstag, den 19",
+        ". Dezember, um 16:30 Uhr",
+        ", passt Ihnen das? Ich",
+        " warte z. B. kurz.",
+    ]:
         out += splitter.feed(piece)
     assert out == ["Ein freier Termin wäre am Donnerstag, den 19. Dezember, um 16:30 Uhr, passt Ihnen das? "]
     assert splitter.flush() == "Ich warte z. B. kurz. "
@@ -28,8 +33,16 @@ def test_a_long_run_without_a_full_stop_is_cut_at_a_clause():
     assert len(pieces) == 2 and pieces[0].endswith(", ")
 
 
-@pytest.mark.parametrize("text,expected", [("Auf Wiederhören!", True), ("Thank you and goodbye!", True),
-                                           ("Bye.", True), ("Einen schönen Tag.", False), ("", False)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Auf Wiederhören!", True),
+        ("Thank you and goodbye!", True),
+        ("Bye.", True),
+        ("Einen schönen Tag.", False),
+        ("", False),
+    ],
+)
 def test_goodbye_detection(text, expected):
     assert has_goodbye(text) is expected
 
@@ -47,8 +60,9 @@ def test_the_default_timetalk_round_trips_slots_and_parses(language):
     starts = [at(THU, 16, 30), at(FRI, 9)]
     text = " / ".join(talk.render(s, language, NOW) for s in starts)
     assert talk.slots_in(text, language, NOW) == starts
-    wish = talk.preference("nächsten Donnerstag ab 16 Uhr" if language == "de" else "next Thursday after 4 pm",
-                           language, NOW)
+    wish = talk.preference(
+        "nächsten Donnerstag ab 16 Uhr" if language == "de" else "next Thursday after 4 pm", language, NOW
+    )
     assert wish is not None and wish.windows[0].start.hour == 16
     assert talk.preference("Ja, bitte." if language == "de" else "Yes, please.", language, NOW) is None
 
@@ -62,6 +76,7 @@ def test_adapt_calls_with_what_a_function_takes():
 
     def one(value):
         return value
+
     assert _adapt(three)("x", "de", NOW) == ("x", "de", NOW)
     assert _adapt(keywords)("x", "en", NOW) == ("x", "en")
     assert _adapt(one)("x", "en", NOW) == "x"
@@ -72,6 +87,7 @@ def test_a_failing_parser_or_reader_is_no_crash():
 
     def broken(*args):
         raise RuntimeError("bug")
+
     talk = TimeTalk(parse=broken, render=basic_render, read_back=broken)
     assert talk.preference("morgen", "de", NOW) is None and talk.slots_in("x", "de", NOW) == []
     assert isinstance(NOW, datetime)

@@ -1,20 +1,35 @@
 """Statelessness: the policy's answer is a function of the transcript (plus what the CRM tools say), so a
 reconnect or another bridge instance continues the same call. Uses the in-memory calendar (a test double of
 the CRM tools) and the phrasebook parser (a test double of voice.bridge.timeprefs.parse)."""
+
 from __future__ import annotations
 
 import pytest
 
-from tests.voice.bridge.test_dialog_support import (ANNA, ANNE, FAKE_TIMETALK, NOW, THU, Conversation, FakeCalendar,
-                                                    at, respond)
+from tests.voice.bridge.test_dialog_support import (
+    ANNA,
+    ANNE,
+    FAKE_TIMETALK,
+    NOW,
+    THU,
+    Conversation,
+    FakeCalendar,
+    at,
+    respond,
+)
 from voice.bridge.dialog import phrases
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.state import Stage, rebuild, recognise
 from voice.bridge.dialog.types import Speech, ToolRecord, Turn, TurnDone, TurnKind
 
-BOOKS_DE = ["Ja, am Apparat.", "Wir möchten unsere Terminvergabe automatisieren.",
-            "Möglichst bald, noch in diesem Quartal.", "Das entscheide ich selbst.",
-            "Gerne, nächsten Donnerstag ab 16 Uhr.", "Ja, bitte."]
+BOOKS_DE = [
+    "Ja, am Apparat.",
+    "Wir möchten unsere Terminvergabe automatisieren.",
+    "Möglichst bald, noch in diesem Quartal.",
+    "Das entscheide ich selbst.",
+    "Gerne, nächsten Donnerstag ab 16 Uhr.",
+    "Ja, bitte.",
+]
 
 
 def shape(events) -> list:
@@ -26,15 +41,26 @@ def shape(events) -> list:
             out.append(("tool", e.tool_call_id, e.name, e.arguments, e.result, e.successful))
         elif isinstance(e, TurnDone):
             r = e.result
-            out.append(("done", r.text, r.end_call, r.intent, r.classification, dict(r.qualification), r.constraint,
-                        r.offered, r.recording_declined))
+            out.append(
+                (
+                    "done",
+                    r.text,
+                    r.end_call,
+                    r.intent,
+                    r.classification,
+                    dict(r.qualification),
+                    r.constraint,
+                    r.offered,
+                    r.recording_declined,
+                )
+            )
     return out
 
 
 async def test_every_transcript_prefix_gives_the_same_answer_again():
     policy = RulesPolicy(FAKE_TIMETALK)
     call = Conversation(policy, FakeCalendar())
-    await call.play(BOOKS_DE[:5])                       # up to the offer: no booking made yet
+    await call.play(BOOKS_DE[:5])  # up to the offer: no booking made yet
     kinds = [TurnKind.BEGIN] + [TurnKind.RESPONSE] * 5
     agent_positions = [i for i, t in enumerate(call.transcript) if t.role == "agent"]
     assert len(agent_positions) == len(call.replies)
@@ -50,10 +76,10 @@ async def test_replaying_the_confirmation_books_the_same_slot_once():
     calendar = FakeCalendar()
     call = Conversation(RulesPolicy(FAKE_TIMETALK), calendar)
     await call.play(BOOKS_DE[:5])
-    prefix = list(call.transcript)                       # ... the offer, then the callee's "Ja, bitte."
+    prefix = list(call.transcript)  # ... the offer, then the callee's "Ja, bitte."
     prefix.append(Turn("user", "Ja, bitte."))
     first = await respond(RulesPolicy(FAKE_TIMETALK), prefix, calendar, call_id="call-1")
-    second = await respond(RulesPolicy(FAKE_TIMETALK), prefix, calendar, call_id="call-1")   # a reconnect
+    second = await respond(RulesPolicy(FAKE_TIMETALK), prefix, calendar, call_id="call-1")  # a reconnect
     booked = [arg for name, arg in calendar.calls if name == "book"]
     assert len(booked) == 2 and booked[0] == booked[1]
     assert booked[0].start == at(THU, 16, 30)
@@ -77,23 +103,34 @@ async def test_the_offered_slot_is_read_back_from_the_agent_words_only():
 
 async def test_a_two_slot_offer_reads_back_both_in_order():
     first, second = at(THU, 10), at(THU, 17)
-    offer = phrases.say("offer_two", "en", first=FAKE_TIMETALK.render(first, "en", NOW),
-                        second=FAKE_TIMETALK.render(second, "en", NOW))
+    offer = phrases.say(
+        "offer_two", "en", first=FAKE_TIMETALK.render(first, "en", NOW), second=FAKE_TIMETALK.render(second, "en", NOW)
+    )
     state = rebuild([Turn("agent", "Some filler. " + offer)], "en", NOW, FAKE_TIMETALK)
     assert state.offered == (first, second) and state.stage == Stage.OFFER and state.utterance is None
 
 
 def test_state_is_rebuilt_from_our_own_phrases():
-    opening = " ".join([phrases.say("opening", "de", company="Leadchain"), phrases.say("objection", "de"),
-                        phrases.say("identity", "de", name="Anna Weber")])
-    transcript = [Turn("agent", opening), Turn("user", "Ja."),
-                  Turn("agent", phrases.say("q_need", "de")), Turn("user", "Mehr Termine."),
-                  Turn("agent", phrases.say("clarify", "de", 1) + " " + phrases.say("q_timing", "de")),
-                  Turn("user", "Bitte nicht aufnehmen."),
-                  Turn("agent", phrases.say("reminder", "de", 0)), Turn("agent", phrases.say("reminder", "de", 1))]
+    opening = " ".join(
+        [
+            phrases.say("opening", "de", company="Leadchain"),
+            phrases.say("objection", "de"),
+            phrases.say("identity", "de", name="Anna Weber"),
+        ]
+    )
+    transcript = [
+        Turn("agent", opening),
+        Turn("user", "Ja."),
+        Turn("agent", phrases.say("q_need", "de")),
+        Turn("user", "Mehr Termine."),
+        Turn("agent", phrases.say("clarify", "de", 1) + " " + phrases.say("q_timing", "de")),
+        Turn("user", "Bitte nicht aufnehmen."),
+        Turn("agent", phrases.say("reminder", "de", 0)),
+        Turn("agent", phrases.say("reminder", "de", 1)),
+    ]
     state = rebuild(transcript, "de", NOW, FAKE_TIMETALK)
     assert state.stage == Stage.Q_TIMING
-    assert state.answers == {"need": "Mehr Termine."}          # the recording objection is no answer
+    assert state.answers == {"need": "Mehr Termine."}  # the recording objection is no answer
     assert state.recording_declined and state.reminders == 2 and state.utterance is None
     assert state.asked == {"need": 1, "timing": 1, "decision_maker": 0}
     assert [s.key for s in recognise(opening)] == ["opening", "objection", "identity"]

@@ -6,6 +6,7 @@
   hand-built TimeConstraint objects, everything else "unsure".
 * ``Conversation`` plays callee lines through a policy the way a provider does (the full transcript on
   every request) and records what came back."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,27 +14,43 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
-from voice.bridge.dialog.types import (Booking, Callee, SlotChoice, SlotOffer, Speech, ToolRecord, ToolTimeout, Turn,
-                                       TurnDone, TurnKind, TurnRequest, TurnResult)
+from voice.bridge.dialog.types import (
+    Booking,
+    Callee,
+    SlotChoice,
+    SlotOffer,
+    Speech,
+    ToolRecord,
+    ToolTimeout,
+    Turn,
+    TurnDone,
+    TurnKind,
+    TurnRequest,
+    TurnResult,
+)
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
 
 BERLIN = ZoneInfo("Europe/Berlin")
-NOW = datetime(2030, 12, 16, 10, 0, tzinfo=BERLIN)   # a Monday
+NOW = datetime(2030, 12, 16, 10, 0, tzinfo=BERLIN)  # a Monday
 THU = date(2030, 12, 19)
 FRI = date(2030, 12, 20)
 TUE = date(2030, 12, 17)
 
 PHRASEBOOK = {
     "gerne, nächsten donnerstag ab 16 uhr.": TimeConstraint(dates=(THU,), windows=(TimeWindow(time(16), None),)),
-    "sure, next thursday after 4 pm.": TimeConstraint(dates=(THU,), windows=(TimeWindow(time(16), None),),
-                                                      language="en"),
+    "sure, next thursday after 4 pm.": TimeConstraint(
+        dates=(THU,), windows=(TimeWindow(time(16), None),), language="en"
+    ),
     "doch lieber freitag vormittag.": TimeConstraint(dates=(FRI,), windows=(TimeWindow(time(8), time(12)),)),
-    "actually, friday morning would be better.": TimeConstraint(dates=(FRI,), windows=(TimeWindow(time(8), time(12)),),
-                                                                language="en"),
+    "actually, friday morning would be better.": TimeConstraint(
+        dates=(FRI,), windows=(TimeWindow(time(8), time(12)),), language="en"
+    ),
     "gerade schlecht, rufen sie mich morgen vormittag nochmal an.": TimeConstraint(
-        dates=(TUE,), windows=(TimeWindow(time(8), time(12)),)),
-    "bad time, call me back tomorrow morning.": TimeConstraint(dates=(TUE,), windows=(TimeWindow(time(8), time(12)),),
-                                                               language="en"),
+        dates=(TUE,), windows=(TimeWindow(time(8), time(12)),)
+    ),
+    "bad time, call me back tomorrow morning.": TimeConstraint(
+        dates=(TUE,), windows=(TimeWindow(time(8), time(12)),), language="en"
+    ),
     "rufen sie mich morgen an.": TimeConstraint(dates=(TUE,)),
     "donnerstag um 17 uhr bitte.": TimeConstraint(dates=(THU,), exact=time(17)),
 }
@@ -134,17 +151,37 @@ class Reply:
         return "".join(self.chunks).strip()
 
 
-async def respond(policy, transcript: list[Turn] | tuple[Turn, ...], tools, *, callee: Callee = ANNA,
-                  kind: TurnKind = TurnKind.RESPONSE, transfer_number: str | None = None,
-                  call_id: str = "call-1", callback_number: str | None = None) -> Reply:
-    request = TurnRequest(call_id=call_id, provider="retell", kind=kind, transcript=tuple(transcript), callee=callee,
-                          now=NOW, company_name="Leadchain", transfer_number=transfer_number,
-                          callback_number=callback_number)
+async def respond(
+    policy,
+    transcript: list[Turn] | tuple[Turn, ...],
+    tools,
+    *,
+    callee: Callee = ANNA,
+    kind: TurnKind = TurnKind.RESPONSE,
+    transfer_number: str | None = None,
+    call_id: str = "call-1",
+    callback_number: str | None = None,
+) -> Reply:
+    request = TurnRequest(
+        call_id=call_id,
+        provider="retell",
+        kind=kind,
+        transcript=tuple(transcript),
+        callee=callee,
+        now=NOW,
+        company_name="Leadchain",
+        transfer_number=transfer_number,
+        callback_number=callback_number,
+    )
     events = [e async for e in policy.respond(request, tools)]
     assert isinstance(events[-1], TurnDone), events
     assert sum(isinstance(e, TurnDone) for e in events) == 1
-    return Reply([e.text for e in events if isinstance(e, Speech)], [e for e in events if isinstance(e, ToolRecord)],
-                 events[-1].result, events)
+    return Reply(
+        [e.text for e in events if isinstance(e, Speech)],
+        [e for e in events if isinstance(e, ToolRecord)],
+        events[-1].result,
+        events,
+    )
 
 
 @dataclass
@@ -168,8 +205,14 @@ class Conversation:
         return await self._turn(TurnKind.RESPONSE)
 
     async def _turn(self, kind: TurnKind) -> Reply:
-        reply = await respond(self.policy, self.transcript, self.tools, callee=self.callee, kind=kind,
-                              transfer_number=self.transfer_number)
+        reply = await respond(
+            self.policy,
+            self.transcript,
+            self.tools,
+            callee=self.callee,
+            kind=kind,
+            transfer_number=self.transfer_number,
+        )
         if reply.text:
             self.transcript.append(Turn("agent", reply.text))
         self.replies.append(reply)

@@ -1,5 +1,6 @@
 """The bridge speaking Retell's Custom LLM WebSocket (docs/providers.md §1.8; docs/voice-bridge.md §V1, §V3, §V4, §V7, §V8):
 scripted Retell event sequences played over a real socket against a running bridge."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,17 +11,27 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.voice.bridge.conftest import (
+    DISCLOSURE,
+    REMINDER,
+    RETELL_SECRETS,
+    FakeBackend,
+    RetellPeer,
+    ScriptPolicy,
+    call_details,
+    turns,
+)
 from voice.bridge.crm_tools import filler_text
-from tests.voice.bridge.conftest import (DISCLOSURE, REMINDER, RETELL_SECRETS, FakeBackend, RetellPeer,
-                                         ScriptPolicy, call_details, turns)
 
 
 async def opened(bridge, call_id: str, *, details: bool = True, status: str = "registered") -> RetellPeer:
     """Connect, check the config frame, send call_details (unless told not to)."""
     peer = await RetellPeer.open(bridge.retell_url(call_id))
     config = await peer.recv()
-    assert config == {"response_type": "config", "config": {"auto_reconnect": True, "call_details": True,
-                                                            "transcript_with_tool_calls": True}}
+    assert config == {
+        "response_type": "config",
+        "config": {"auto_reconnect": True, "call_details": True, "transcript_with_tool_calls": True},
+    }
     if details:
         await peer.send(interaction_type="call_details", call=call_details(call_id, status))
     return peer
@@ -57,7 +68,7 @@ async def test_begin_message_without_call_details_looks_the_lead_up_by_call_id(s
     started = time.monotonic()
     text, _, _ = await peer.response(0)
     assert text.startswith("Hallo Dana")
-    assert time.monotonic() - started >= 0.25   # waited (call_details_wait_s 0.3) for call_details
+    assert time.monotonic() - started >= 0.25  # waited (call_details_wait_s 0.3) for call_details
     assert bridge.backend.lookups == [("call_nodetails", "retell", {})]
     await peer.close()
 
@@ -68,8 +79,9 @@ async def test_ping_pong_is_echoed_and_update_only_gets_no_answer(start_bridge):
     await peer.response(0)
     await peer.send(interaction_type="ping_pong", timestamp=1703302407333)
     assert await peer.recv() == {"response_type": "ping_pong", "timestamp": 1703302407333}
-    await peer.send(interaction_type="update_only", transcript=turns(("agent", "Hallo"), ("user", "Ja?")),
-                    turntaking="agent_turn")
+    await peer.send(
+        interaction_type="update_only", transcript=turns(("agent", "Hallo"), ("user", "Ja?")), turntaking="agent_turn"
+    )
     assert await peer.silent_for(0.3)
     await peer.close()
 
@@ -96,17 +108,23 @@ async def test_a_newer_response_id_supersedes_the_running_stream(start_bridge):
     bridge = await start_bridge(policy=ScriptPolicy(chunk_delay_s=0.4))
     peer = await opened(bridge, "call_supersede")
     await peer.response(0)
-    await peer.send(interaction_type="response_required", response_id=1,
-                    transcript=turns(("agent", "Hallo"), ("user", "Erste Frage")))
+    await peer.send(
+        interaction_type="response_required",
+        response_id=1,
+        transcript=turns(("agent", "Hallo"), ("user", "Erste Frage")),
+    )
     first = await peer.recv()
     assert first["response_id"] == 1 and first["content_complete"] is False
     # The callee goes on talking: Retell asks again before response 1 is complete.
-    await peer.send(interaction_type="response_required", response_id=2,
-                    transcript=turns(("agent", "Hallo"), ("user", "Erste Frage und noch etwas")))
+    await peer.send(
+        interaction_type="response_required",
+        response_id=2,
+        transcript=turns(("agent", "Hallo"), ("user", "Erste Frage und noch etwas")),
+    )
     text, _, frames = await peer.response(2)
     assert {f["response_id"] for f in frames} == {2}, "a chunk of the old response followed the new request"
     assert text.startswith("Sie sagten: Erste Frage und noch etwas")
-    assert await peer.silent_for(0.6)   # and nothing of 1 arrives later either
+    assert await peer.silent_for(0.6)  # and nothing of 1 arrives later either
     body = await metrics_text(bridge)
     assert metric(body, "leadchain_bridge_superseded_responses_total", provider="retell") == 1
     await peer.close()
@@ -151,13 +169,13 @@ async def test_reconnect_mid_call_continues_the_same_call(start_bridge):
     answer, _, _ = await peer.response(1)
     history += [("agent", answer), ("user", "Worum geht es?")]
     await peer.send(interaction_type="response_required", response_id=2, transcript=turns(*history))
-    await peer.recv()                       # the first chunk of 2 ... and then the line drops
+    await peer.recv()  # the first chunk of 2 ... and then the line drops
     peer.ws.transport.abort()
 
     # Retell reconnects to the same URL; call_details now says the call is ongoing.
     again = await opened(bridge, "call_reconnect", status="ongoing")
     text, final, _ = await again.response(0)
-    assert text == "" and final["content_complete"] is True    # no second introduction
+    assert text == "" and final["content_complete"] is True  # no second introduction
     await again.send(interaction_type="response_required", response_id=3, transcript=turns(*history))
     text, _, _ = await again.response(3)
     assert text == "Sie sagten: Worum geht es?. Das war Ihre 2. Antwort."  # from the transcript, not memory
@@ -189,7 +207,7 @@ async def test_a_request_before_the_begin_message_is_answered_and_no_stale_begin
 async def test_a_wrong_path_secret_is_closed_with_1008(start_bridge, secret):
     bridge = await start_bridge()
     if not secret:
-        with pytest.raises(InvalidStatus):      # /llm-websocket/<call_id> alone matches no route
+        with pytest.raises(InvalidStatus):  # /llm-websocket/<call_id> alone matches no route
             await RetellPeer.open(f"{bridge.server.ws_url}/llm-websocket/call_x")
         return
     peer = await RetellPeer.open(bridge.retell_url("call_x", secret=secret))
@@ -230,7 +248,7 @@ async def test_agent_interrupt_is_pushed_and_cancels_the_response_in_flight(star
     frame = await peer.recv()
     assert frame["response_type"] == "agent_interrupt" and frame["content"] == "Der Termin ist jetzt bestätigt."
     assert frame["content_complete"] is True and isinstance(frame["interrupt_id"], int)
-    assert await peer.silent_for(0.6)      # response 1 does not go on after the interrupt
+    assert await peer.silent_for(0.6)  # response 1 does not go on after the interrupt
     assert await bridge.bridge.interrupt("no_such_call", "x") is False
     second = await bridge.bridge.interrupt("call_interrupt", "Noch etwas.")
     assert second and (await peer.recv())["interrupt_id"] > frame["interrupt_id"]
@@ -242,8 +260,9 @@ async def test_a_slow_tool_gets_a_filler_and_tool_calls_are_recorded(start_bridg
     peer = await opened(bridge, "call_filler")
     await peer.response(0)
     sent = time.perf_counter()
-    await peer.send(interaction_type="response_required", response_id=1,
-                    transcript=turns(("user", "Ich hätte gern einen Termin")))
+    await peer.send(
+        interaction_type="response_required", response_id=1, transcript=turns(("user", "Ich hätte gern einen Termin"))
+    )
     first = await peer.recv()
     waited = time.perf_counter() - sent
     assert first["content"] == filler_text("de") and not first["content_complete"]
@@ -254,9 +273,12 @@ async def test_a_slow_tool_gets_a_filler_and_tool_calls_are_recorded(start_bridg
     assert kinds.index("tool_call_invocation") < kinds.index("tool_call_result") < len(kinds) - 1
     invocation = frames[kinds.index("tool_call_invocation")]
     assert invocation["name"] == "book_appointment" and "start" in json.loads(invocation["arguments"])
-    assert frames[kinds.index("tool_call_result")] == {"response_type": "tool_call_result",
-                                                        "tool_call_id": "tc_book", "content": "booked",
-                                                        "successful": True}
+    assert frames[kinds.index("tool_call_result")] == {
+        "response_type": "tool_call_result",
+        "tool_call_id": "tc_book",
+        "content": "booked",
+        "successful": True,
+    }
     assert text.endswith("Termin booked.")
     await asyncio.sleep(0.05)
     assert bridge.notifications.sent == [("chain-7", "call_filler", 101)]
@@ -275,8 +297,7 @@ async def test_a_fast_tool_gets_no_filler(start_bridge):
     await peer.close()
 
 
-async def test_past_the_hard_timeout_the_policy_falls_back_and_a_late_booking_still_reaches_the_chain(
-        start_bridge):
+async def test_past_the_hard_timeout_the_policy_falls_back_and_a_late_booking_still_reaches_the_chain(start_bridge):
     bridge = await start_bridge(backend=FakeBackend(latency={"book": 1.2}), filler_after_s=0.2, tool_timeout_s=0.6)
     peer = await opened(bridge, "call_timeout")
     await peer.response(0)
@@ -300,7 +321,7 @@ async def test_past_the_hard_timeout_the_policy_falls_back_and_a_late_booking_st
 async def test_a_replayed_turn_books_once(start_bridge):
     bridge = await start_bridge()
     transcript = turns(("agent", "Hallo"), ("user", "Ein Termin am Donnerstag"))
-    for attempt in range(2):   # the same turn after a reconnect
+    for attempt in range(2):  # the same turn after a reconnect
         peer = await opened(bridge, "call_replay", status="ongoing" if attempt else "registered")
         await peer.response(0)
         await peer.send(interaction_type="response_required", response_id=1, transcript=transcript)
@@ -341,9 +362,17 @@ async def test_a_replayed_turn_books_one_appointment_in_the_crm(start_bridge, ap
         rep = User(email="anna@leadchain.example", name="Anna", role=Role.SALES, timezone="Europe/Berlin")
         db.session.add(rep)
         db.session.flush()
-        lead = Lead(first_name="Dana", last_name="Weber", company="Krause GmbH", email="dana@krause.example",
-                    phone_e164="+493023125190", language="de", source="website", owner_id=rep.id,
-                    chain_id="chain-replay")
+        lead = Lead(
+            first_name="Dana",
+            last_name="Weber",
+            company="Krause GmbH",
+            email="dana@krause.example",
+            phone_e164="+493023125190",
+            language="de",
+            source="website",
+            owner_id=rep.id,
+            chain_id="chain-replay",
+        )
         db.session.add(lead)
         db.session.commit()
         lead_id = lead.id
@@ -351,8 +380,10 @@ async def test_a_replayed_turn_books_one_appointment_in_the_crm(start_bridge, ap
     bridge = await start_bridge(app=app)
     peer = await RetellPeer.open(bridge.retell_url("call_crm_replay"))
     await peer.recv()
-    await peer.send(interaction_type="call_details", call=call_details("call_crm_replay", lead_id=str(lead_id),
-                                                                       chain_id="chain-replay"))
+    await peer.send(
+        interaction_type="call_details",
+        call=call_details("call_crm_replay", lead_id=str(lead_id), chain_id="chain-replay"),
+    )
     begin, _, _ = await peer.response(0)
     assert begin.startswith("Hallo Dana")
     history = [("agent", begin), ("user", "Ein Angebot bitte")]
@@ -361,11 +392,13 @@ async def test_a_replayed_turn_books_one_appointment_in_the_crm(start_bridge, ap
     history += [("agent", offer), ("user", "Ja")]
     answers = []
     for attempt in range(2):
-        if attempt:   # the line dropped after the booking; Retell reconnects and asks again
+        if attempt:  # the line dropped after the booking; Retell reconnects and asks again
             peer = await RetellPeer.open(bridge.retell_url("call_crm_replay"))
             await peer.recv()
-            await peer.send(interaction_type="call_details", call=call_details(
-                "call_crm_replay", "ongoing", lead_id=str(lead_id), chain_id="chain-replay"))
+            await peer.send(
+                interaction_type="call_details",
+                call=call_details("call_crm_replay", "ongoing", lead_id=str(lead_id), chain_id="chain-replay"),
+            )
             assert (await peer.response(0))[0] == ""
         await peer.send(interaction_type="response_required", response_id=2 + attempt, transcript=turns(*history))
         answers.append((await peer.response(2 + attempt))[0])
@@ -385,9 +418,12 @@ async def test_a_booking_of_a_superseded_turn_still_reaches_the_chain(start_brid
     peer = await opened(bridge, "call_superseded_booking")
     await peer.response(0)
     await peer.send(interaction_type="response_required", response_id=1, transcript=turns(("user", "Termin bitte")))
-    await asyncio.sleep(0.2)            # the booking thread is running
-    await peer.send(interaction_type="response_required", response_id=2,
-                    transcript=turns(("user", "Termin bitte"), ("user", "und noch etwas")))
+    await asyncio.sleep(0.2)  # the booking thread is running
+    await peer.send(
+        interaction_type="response_required",
+        response_id=2,
+        transcript=turns(("user", "Termin bitte"), ("user", "und noch etwas")),
+    )
     text, _, _ = await peer.response(2)
     assert text.startswith("Sie sagten: und noch etwas")
     for _ in range(40):

@@ -1,5 +1,6 @@
 """The business calendar and the resolver (holidays, working hours per rep, future only, end-exclusive
 windows, busy intervals, ranking of alternatives) and the spoken slot format (render ↔ read back)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice.bridge.timeprefs.calendar import (BusinessCalendar, Slot, alternatives, rank_alternatives, resolve)
+from voice.bridge.timeprefs.calendar import BusinessCalendar, Slot, alternatives, rank_alternatives, resolve
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
 from voice.bridge.timeprefs.parse import parse
 from voice.bridge.timeprefs.speak import parse_spoken_slot, parse_spoken_slots, render_slot, render_slots
@@ -31,8 +32,9 @@ def starts(slots: list[Slot]) -> list[datetime]:
 # ---- holidays and closed days ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("day", [date(2026, 12, 25), date(2027, 1, 1), date(2027, 3, 26), date(2027, 3, 29),
-                                 date(2027, 5, 6)])
+@pytest.mark.parametrize(
+    "day", [date(2026, 12, 25), date(2027, 1, 1), date(2027, 3, 26), date(2027, 3, 29), date(2027, 5, 6)]
+)
 def test_national_holidays_are_closed(day):
     assert TEAM.is_closed(day)
     assert resolve(TimeConstraint(dates=(day,)), TEAM, NOW, horizon_days=200) == []
@@ -85,8 +87,9 @@ def test_rep_in_another_zone_works_their_hours_while_the_wish_is_berlin_time():
     assert slots[0].start.tzinfo == lisbon  # in the calendar's zone
 
 
-@pytest.mark.parametrize("hours", [{"mon": [["17:00", "09:00"]]}, {"funday": [["09:00", "17:00"]]},
-                                   {"mon": [["9h", "17h"]]}])
+@pytest.mark.parametrize(
+    "hours", [{"mon": [["17:00", "09:00"]]}, {"funday": [["09:00", "17:00"]]}, {"mon": [["9h", "17h"]]}]
+)
 def test_invalid_hours_are_rejected(hours):
     with pytest.raises(ValueError):
         BusinessCalendar.from_user_hours(hours, None)
@@ -108,10 +111,10 @@ def test_never_in_the_past_and_not_within_the_lead_time():
 
 
 def test_named_days_in_the_past_roll_forward():
-    assert parse("am Montag", "de", NOW).dates == (date(2026, 11, 30),)      # not today
-    assert parse("am 17.", "de", NOW).dates == (date(2026, 12, 17),)         # not 17.11
+    assert parse("am Montag", "de", NOW).dates == (date(2026, 11, 30),)  # not today
+    assert parse("am 17.", "de", NOW).dates == (date(2026, 12, 17),)  # not 17.11
     assert parse("am 20. November", "de", NOW).dates == (date(2027, 11, 20),)
-    assert parse("on the 23rd", "en", NOW).dates == (date(2026, 11, 23),)    # today still counts
+    assert parse("on the 23rd", "en", NOW).dates == (date(2026, 11, 23),)  # today still counts
 
 
 def test_business_hours_disambiguation():
@@ -202,8 +205,9 @@ def test_rank_alternatives_prefers_the_same_day_over_a_closer_time_on_another():
 
 
 def test_rank_alternatives_never_offers_overlapping_slots():
-    free = resolve(TimeConstraint(dates=(THU,)), TEAM, NOW, step=timedelta(minutes=15),
-                   busy=[(at(THU, 11), at(THU, 11, 30))])
+    free = resolve(
+        TimeConstraint(dates=(THU,)), TEAM, NOW, step=timedelta(minutes=15), busy=[(at(THU, 11), at(THU, 11, 30))]
+    )
     best = rank_alternatives(TimeConstraint(dates=(THU,), exact=time(11)), free, n=3, wished=at(THU, 11))
     assert starts(best) == [at(THU, 10, 30), at(THU, 11, 30), at(THU, 10)]
 
@@ -247,7 +251,9 @@ def test_read_back_rejects_what_is_not_a_slot():
 _START = datetime(2026, 11, 23)
 _slots = st.builds(
     lambda days, minutes: (_START + timedelta(days=days, minutes=minutes)).replace(tzinfo=BERLIN),
-    st.integers(0, 350), st.integers(6 * 60, 22 * 60 - 1))
+    st.integers(0, 350),
+    st.integers(6 * 60, 22 * 60 - 1),
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -255,25 +261,39 @@ _slots = st.builds(
 def test_render_and_read_back_round_trip(moments, language, with_year):
     spoken = "Ich schlage vor: " + render_slots(moments, language, with_year=with_year) + "."
     assert parse_spoken_slots(spoken, language, NOW) == moments
-    assert parse_spoken_slot(render_slot(Slot(moments[0], moments[0] + timedelta(minutes=30)), language,
-                                         with_year=with_year), language, NOW) == moments[0]
+    assert (
+        parse_spoken_slot(
+            render_slot(Slot(moments[0], moments[0] + timedelta(minutes=30)), language, with_year=with_year),
+            language,
+            NOW,
+        )
+        == moments[0]
+    )
 
 
 # ---- robustness -------------------------------------------------------------------------------------
 
-_DE_WORDS = ("am um ab bis vor nach zwischen und oder nicht nein lieber halb viertel uhr 1 3 7 12 14 17. 31. 7.12. "
-             "14:30 montag montags freitag nächste woche anfang ende der den morgen heute früh vormittags abends "
-             "dezember in zwei tagen , jederzeit aber werktags - 0 99 29.2.").split()
-_EN_WORDS = ("at on the from to between and or not no actually half past quarter pm am 1 3 7 12 17th 31st 2:30 "
-             "monday mondays friday next this week early end of late tomorrow today morning afternoon noon "
-             "december in two days , anytime but weekdays - 0 99 february 29th").split()
+_DE_WORDS = (
+    "am um ab bis vor nach zwischen und oder nicht nein lieber halb viertel uhr 1 3 7 12 14 17. 31. 7.12. "
+    "14:30 montag montags freitag nächste woche anfang ende der den morgen heute früh vormittags abends "
+    "dezember in zwei tagen , jederzeit aber werktags - 0 99 29.2."
+).split()
+_EN_WORDS = (
+    "at on the from to between and or not no actually half past quarter pm am 1 3 7 12 17th 31st 2:30 "
+    "monday mondays friday next this week early end of late tomorrow today morning afternoon noon "
+    "december in two days , anytime but weekdays - 0 99 february 29th"
+).split()
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(["de", "en"]).flatmap(
-    lambda lang: st.tuples(st.just(lang), st.lists(st.sampled_from(_DE_WORDS if lang == "de" else _EN_WORDS),
-                                                   min_size=1, max_size=8))),
-       st.integers(0, 800))
+@given(
+    st.sampled_from(["de", "en"]).flatmap(
+        lambda lang: st.tuples(
+            st.just(lang), st.lists(st.sampled_from(_DE_WORDS if lang == "de" else _EN_WORDS), min_size=1, max_size=8)
+        )
+    ),
+    st.integers(0, 800),
+)
 def test_any_word_soup_parses_and_resolves_inside_the_rules(lang_words, days_ahead):
     lang, words = lang_words
     now = NOW + timedelta(days=days_ahead)

@@ -1,5 +1,6 @@
 """The time-preference regression suite: every utterance of utterances.yaml parsed at its frozen
 reference time and resolved against the team calendar; plus the accuracy table and the speed budget."""
+
 from __future__ import annotations
 
 import statistics

@@ -1,5 +1,6 @@
 """The bridge as Vapi's tool server (server message `tool-calls`, docs/providers.md §2.3/§2.4) and as its custom LLM
 (OpenAI chat completions with SSE streaming, 2.5), against a running bridge over real HTTP."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,31 +17,49 @@ from voice.bridge.crm_tools import filler_text
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
 AUTH = {"X-Vapi-Secret": VAPI_SECRET}
-CALL = {"id": "vapi-call-1", "type": "outboundPhoneCall",
-        "assistantOverrides": {"metadata": {"lead_id": "7", "chain_id": "chain-7"}}}
+CALL = {
+    "id": "vapi-call-1",
+    "type": "outboundPhoneCall",
+    "assistantOverrides": {"metadata": {"lead_id": "7", "chain_id": "chain-7"}},
+}
 
 
 def tool_message(*calls: tuple[str, str, object], **extra) -> dict:
-    listed = [{"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
-              for cid, name, args in calls]
-    return {"message": {"type": "tool-calls", "timestamp": 1767632350000, "call": CALL, "toolCallList": listed,
-                        "toolCalls": listed, **extra}}
+    listed = [
+        {"id": cid, "type": "function", "function": {"name": name, "arguments": args}} for cid, name, args in calls
+    ]
+    return {
+        "message": {
+            "type": "tool-calls",
+            "timestamp": 1767632350000,
+            "call": CALL,
+            "toolCallList": listed,
+            "toolCalls": listed,
+            **extra,
+        }
+    }
 
 
 async def post(bridge, path: str, payload=None, *, headers=AUTH, content: bytes | None = None) -> httpx.Response:
     async with httpx.AsyncClient(timeout=10) as client:
         body = content if content is not None else json.dumps(payload).encode()
-        return await client.post(f"{bridge.url}{path}", content=body,
-                                 headers={"Content-Type": "application/json", **headers})
+        return await client.post(
+            f"{bridge.url}{path}", content=body, headers={"Content-Type": "application/json", **headers}
+        )
 
 
 async def test_tool_calls_with_object_and_string_arguments_and_an_unknown_tool(start_bridge):
     bridge = await start_bridge()
-    answer = await post(bridge, "/vapi/tools", tool_message(
-        ("call_A", "book_appointment", json.dumps({"start": "2030-12-19T16:30:00+01:00"})),   # a JSON string
-        ("call_B", "record_opt_out", {"reason": "never call again\nplease"}),                  # an object
-        ("call_C", "launch_rocket", {}),
-        ("call_D", "record_qualification", {"need": "new website", "decision_maker": True})))
+    answer = await post(
+        bridge,
+        "/vapi/tools",
+        tool_message(
+            ("call_A", "book_appointment", json.dumps({"start": "2030-12-19T16:30:00+01:00"})),  # a JSON string
+            ("call_B", "record_opt_out", {"reason": "never call again\nplease"}),  # an object
+            ("call_C", "launch_rocket", {}),
+            ("call_D", "record_qualification", {"need": "new website", "decision_maker": True}),
+        ),
+    )
     assert answer.status_code == 200
     results = {r["toolCallId"]: r for r in answer.json()["results"]}
     assert list(results) == ["call_A", "call_B", "call_C", "call_D"]
@@ -57,12 +76,18 @@ async def test_tool_calls_with_object_and_string_arguments_and_an_unknown_tool(s
 
 
 async def test_check_availability_parses_the_preference_and_offers_a_slot(start_bridge, monkeypatch):
-    monkeypatch.setattr(vapi_module, "_parse_preference",
-                        lambda text, language, now: TimeConstraint(raw=text, language=language))
+    monkeypatch.setattr(
+        vapi_module, "_parse_preference", lambda text, language, now: TimeConstraint(raw=text, language=language)
+    )
     bridge = await start_bridge()
-    answer = await post(bridge, "/vapi/tools", tool_message(
-        ("c1", "check_availability", {"preference": "nächsten Donnerstag ab 16 Uhr"}),
-        ("c2", "check_availability", {})))
+    answer = await post(
+        bridge,
+        "/vapi/tools",
+        tool_message(
+            ("c1", "check_availability", {"preference": "nächsten Donnerstag ab 16 Uhr"}),
+            ("c2", "check_availability", {}),
+        ),
+    )
     first, second = answer.json()["results"]
     offer = json.loads(first["result"])
     assert offer["wished"]["start"].endswith("16:30:00+01:00") and offer["alternatives"] == []
@@ -72,8 +97,9 @@ async def test_check_availability_parses_the_preference_and_offers_a_slot(start_
 async def test_a_slow_tool_past_the_hard_timeout_is_an_error_entry_not_a_failed_request(start_bridge):
     bridge = await start_bridge(backend=FakeBackend(latency={"book": 1.0}), tool_timeout_s=0.3)
     started = time.monotonic()
-    answer = await post(bridge, "/vapi/tools", tool_message(("c1", "book_appointment",
-                                                             {"start": "2030-12-19T16:30:00+01:00"})))
+    answer = await post(
+        bridge, "/vapi/tools", tool_message(("c1", "book_appointment", {"start": "2030-12-19T16:30:00+01:00"}))
+    )
     assert answer.status_code == 200 and time.monotonic() - started < 0.9
     assert "email" in answer.json()["results"][0]["error"]
 
@@ -84,8 +110,15 @@ async def test_other_server_messages_are_acknowledged(start_bridge):
     assert answer.status_code == 200 and answer.json() == {}
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-Vapi-Secret": "wrong"}, {"Authorization": "Bearer wrong"},
-                                     {"x-signature": "00" * 32, "x-timestamp": str(int(time.time()))}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Vapi-Secret": "wrong"},
+        {"Authorization": "Bearer wrong"},
+        {"x-signature": "00" * 32, "x-timestamp": str(int(time.time()))},
+    ],
+)
 async def test_without_a_valid_credential_the_answer_is_401(start_bridge, headers):
     bridge = await start_bridge()
     for path in ("/vapi/tools", "/vapi/llm/chat/completions"):
@@ -104,12 +137,15 @@ async def test_bearer_and_hmac_credentials_are_accepted(start_bridge):
         assert (await post(bridge, "/vapi/tools", content=body, headers=headers)).status_code == 200
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"{not json", "not UTF-8 JSON"),
-    (b"[1, 2]", "JSON object"),
-    (b'{"type": "tool-calls"}', "message must be an object"),
-    (b'{"message": {"type": "tool-calls", "toolCallList": {"id": "x"}}}', "toolCallList"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"{not json", "not UTF-8 JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"type": "tool-calls"}', "message must be an object"),
+        (b'{"message": {"type": "tool-calls", "toolCallList": {"id": "x"}}}', "toolCallList"),
+    ],
+)
 async def test_a_malformed_body_is_a_4xx_naming_the_problem(start_bridge, content, problem):
     bridge = await start_bridge()
     answer = await post(bridge, "/vapi/tools", content=content)
@@ -118,20 +154,28 @@ async def test_a_malformed_body_is_a_4xx_naming_the_problem(start_bridge, conten
 
 # ---- custom LLM -------------------------------------------------------------------------------------
 
+
 def completion_request(*messages: tuple[str, str], stream: bool = True, tools: list[str] = ()) -> dict:
-    return {"model": "gpt-4o", "stream": stream, "temperature": 0.7,
-            "messages": [{"role": "system", "content": "You are Alex"}]
-            + [{"role": role, "content": text} for role, text in messages],
-            "tools": [{"type": "function", "function": {"name": name, "parameters": {}}} for name in tools],
-            "call": CALL, "metadata": {"lead_id": "7"}, "customer": {"number": "+493023125190"}}
+    return {
+        "model": "gpt-4o",
+        "stream": stream,
+        "temperature": 0.7,
+        "messages": [{"role": "system", "content": "You are Alex"}]
+        + [{"role": role, "content": text} for role, text in messages],
+        "tools": [{"type": "function", "function": {"name": name, "parameters": {}}} for name in tools],
+        "call": CALL,
+        "metadata": {"lead_id": "7"},
+        "customer": {"number": "+493023125190"},
+    }
 
 
 async def sse(bridge, payload, headers=AUTH) -> tuple[httpx.Response, list]:
     async with httpx.AsyncClient(timeout=10) as client:
-        async with client.stream("POST", f"{bridge.url}/vapi/llm/chat/completions", json=payload,
-                                 headers=headers) as answer:
+        async with client.stream(
+            "POST", f"{bridge.url}/vapi/llm/chat/completions", json=payload, headers=headers
+        ) as answer:
             lines = [line async for line in answer.aiter_lines() if line]
-    events = [line[len("data: "):] for line in lines]
+    events = [line[len("data: ") :] for line in lines]
     assert all(line.startswith("data: ") for line in lines)
     return answer, [e if e == "[DONE]" else json.loads(e) for e in events]
 
@@ -160,12 +204,17 @@ async def test_custom_llm_first_message_and_non_streaming(start_bridge):
     bridge = await start_bridge()
     _, events = await sse(bridge, completion_request())
     assert content_of(events[:-1]).startswith("Hallo Dana, hier ist die KI-Assistentin")
-    answer = await post(bridge, "/vapi/llm/chat/completions",
-                        completion_request(("assistant", "Hallo"), ("user", "Wer sind Sie?"), stream=False))
+    answer = await post(
+        bridge,
+        "/vapi/llm/chat/completions",
+        completion_request(("assistant", "Hallo"), ("user", "Wer sind Sie?"), stream=False),
+    )
     body = answer.json()
     assert answer.status_code == 200 and body["object"] == "chat.completion"
-    assert body["choices"][0]["message"] == {"role": "assistant",
-                                             "content": "Sie sagten: Wer sind Sie?. Das war Ihre 1. Antwort."}
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Sie sagten: Wer sind Sie?. Das war Ihre 1. Antwort.",
+    }
     assert body["choices"][0]["finish_reason"] == "stop"
 
 
@@ -187,8 +236,10 @@ async def test_custom_llm_streams_a_filler_while_a_tool_is_slow(start_bridge):
     assert filler_text("de") in texts and content_of(events[:-1]).endswith("Termin booked.")
 
 
-@pytest.mark.parametrize("payload, problem", [({"messages": "hi"}, "messages must be an array"),
-                                              ({"messages": ["hi"]}, "messages must be objects")])
+@pytest.mark.parametrize(
+    "payload, problem",
+    [({"messages": "hi"}, "messages must be an array"), ({"messages": ["hi"]}, "messages must be objects")],
+)
 async def test_custom_llm_rejects_malformed_requests(start_bridge, payload, problem):
     bridge = await start_bridge()
     answer = await post(bridge, "/vapi/llm/chat/completions", payload)

@@ -8,6 +8,7 @@ LEADCHAIN_BRIDGE_LLM_URL is set.
 * the API key is the secret ``bridge/llm-api-key`` (crm.secrets: Vault, or the environment variable
   LEADCHAIN_SECRET_BRIDGE_LLM_API_KEY); it is never logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,9 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     return value if value > 0 else default
 
 
-def policy_from_env(environ: Mapping[str, str] | None = None, secrets=None,
-                    timetalk: TimeTalk | None = None) -> RulesPolicy | LLMPolicy:
+def policy_from_env(
+    environ: Mapping[str, str] | None = None, secrets=None, timetalk: TimeTalk | None = None
+) -> RulesPolicy | LLMPolicy:
     environ = os.environ if environ is None else environ
     rules = RulesPolicy(timetalk)
     url = (environ.get("LEADCHAIN_BRIDGE_LLM_URL") or "").strip()
@@ -45,12 +47,18 @@ def policy_from_env(environ: Mapping[str, str] | None = None, secrets=None,
         return rules
     if secrets is None:
         from crm.secrets import secrets_from_env  # noqa: PLC0415 - only needed with an LLM
+
         secrets = secrets_from_env(environ)
     api_key = secrets.get(API_KEY_SECRET)
     if not api_key:
         log.warning("no secret %s: calling the LLM endpoint without an API key", API_KEY_SECRET)
-    policy = LLMPolicy(url, (environ.get("LEADCHAIN_BRIDGE_LLM_MODEL") or DEFAULT_MODEL).strip(), api_key,
-                       fallback=rules, read_timeout_s=_seconds(environ, "LEADCHAIN_BRIDGE_LLM_TIMEOUT_S", 2.5),
-                       turn_timeout_s=_seconds(environ, "LEADCHAIN_BRIDGE_LLM_TURN_TIMEOUT_S", 8.0))
+    policy = LLMPolicy(
+        url,
+        (environ.get("LEADCHAIN_BRIDGE_LLM_MODEL") or DEFAULT_MODEL).strip(),
+        api_key,
+        fallback=rules,
+        read_timeout_s=_seconds(environ, "LEADCHAIN_BRIDGE_LLM_TIMEOUT_S", 2.5),
+        turn_timeout_s=_seconds(environ, "LEADCHAIN_BRIDGE_LLM_TURN_TIMEOUT_S", 8.0),
+    )
     log.info("dialog policy: %r", policy)
     return policy

@@ -10,28 +10,48 @@ an opt-out (recorded at once), silence reminders. When the endpoint errors, stal
 ``read_timeout_s``) or runs past ``turn_timeout_s`` before anything was said, the turn is answered by
 the rules policy instead; after something was said, the turn ends with what was said. The API key is
 only ever put into the Authorization header; it is never logged or shown in ``repr``."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import time as clock
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, AsyncIterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from voice.bridge.dialog import intents, phrases
-from voice.bridge.dialog.llm_schema import (CRM_TOOLS, QUALIFICATION_KEYS, TOOLS, constraint_from, loads,
-                                            messages_for, start_from)
+from voice.bridge.dialog.llm_schema import (
+    CRM_TOOLS,
+    QUALIFICATION_KEYS,
+    TOOLS,
+    constraint_from,
+    loads,
+    messages_for,
+    start_from,
+)
 from voice.bridge.dialog.rules import RulesPolicy, e164
 from voice.bridge.dialog.speech import SentenceSplitter, has_goodbye
 from voice.bridge.dialog.state import rebuild
 from voice.bridge.dialog.timetalk import TimeTalk
-from voice.bridge.dialog.types import (SlotChoice, SlotOffer, Speech, ToolRecord, ToolTimeout, Tools, TurnDone, TurnEvent,
-                                       TurnKind, TurnRequest, TurnResult)
+from voice.bridge.dialog.types import (
+    SlotChoice,
+    SlotOffer,
+    Speech,
+    ToolRecord,
+    Tools,
+    ToolTimeout,
+    TurnDone,
+    TurnEvent,
+    TurnKind,
+    TurnRequest,
+    TurnResult,
+)
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from voice.providers.events import CLASSIFICATIONS
 
@@ -59,17 +79,30 @@ class _Round:
 
 
 class LLMPolicy:
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, *, fallback: RulesPolicy | None = None,
-                 timetalk: TimeTalk | None = None, connect_timeout_s: float = 1.5, read_timeout_s: float = 2.5,
-                 turn_timeout_s: float = 8.0, max_tool_rounds: int = 3, temperature: float = 0.2,
-                 slot_minutes: int = 30, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        fallback: RulesPolicy | None = None,
+        timetalk: TimeTalk | None = None,
+        connect_timeout_s: float = 1.5,
+        read_timeout_s: float = 2.5,
+        turn_timeout_s: float = 8.0,
+        max_tool_rounds: int = 3,
+        temperature: float = 0.2,
+        slot_minutes: int = 30,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self._api_key = api_key
         self.fallback = fallback or RulesPolicy(timetalk)
         self.timetalk = timetalk or self.fallback.timetalk
-        self.timeout = httpx.Timeout(connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s,
-                                     pool=connect_timeout_s)
+        self.timeout = httpx.Timeout(
+            connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s, pool=connect_timeout_s
+        )
         self.turn_timeout_s = turn_timeout_s
         self.max_tool_rounds = max_tool_rounds
         self.temperature = temperature
@@ -100,8 +133,13 @@ class LLMPolicy:
         language = phrases.lang(request.callee.language)
         state = rebuild(request.transcript, language, request.now, self.timetalk)
         utterance = intents.read(state.utterance) if state.utterance is not None else None
-        if (not state.begun or request.kind != TurnKind.RESPONSE or utterance is None or utterance.opt_out
-                or request.callee.do_not_contact):
+        if (
+            not state.begun
+            or request.kind != TurnKind.RESPONSE
+            or utterance is None
+            or utterance.opt_out
+            or request.callee.do_not_contact
+        ):
             # Disclosure, opt-out and reminders are never left to a model.
             async for event in self.fallback.respond(request, tools):
                 yield event
@@ -114,8 +152,12 @@ class LLMPolicy:
                 spoke = spoke or isinstance(event, Speech)
                 yield event
         except Exception as e:  # noqa: BLE001 - endpoint errors, stalls, garbage: never into the call
-            log.warning("call %s: LLM turn failed (%s), %s", request.call_id, type(e).__name__,
-                        "ending the turn with what was said" if spoke else "the rules policy answers")
+            log.warning(
+                "call %s: LLM turn failed (%s), %s",
+                request.call_id,
+                type(e).__name__,
+                "ending the turn with what was said" if spoke else "the rules policy answers",
+            )
             if not spoke:
                 async for event in self.fallback.respond(request, tools):
                     yield event
@@ -132,8 +174,9 @@ class LLMPolicy:
         result.text = " ".join(s.strip() for s in said).strip()
         yield TurnDone(result)
 
-    async def _converse(self, request: TurnRequest, tools: Tools, language: str, result: TurnResult,
-                        said: list[str]) -> AsyncIterator[TurnEvent]:
+    async def _converse(
+        self, request: TurnRequest, tools: Tools, language: str, result: TurnResult, said: list[str]
+    ) -> AsyncIterator[TurnEvent]:
         deadline = clock.monotonic() + self.turn_timeout_s
         messages = messages_for(request, language)
         for round_number in range(self.max_tool_rounds + 1):
@@ -147,9 +190,16 @@ class LLMPolicy:
                     self._apply(loads(call.arguments), request, language, result)
             if not crm_calls:
                 return
-            messages.append({"role": "assistant", "content": current.text or None, "tool_calls": [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
-                for c in current.calls.values()]})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": current.text or None,
+                    "tool_calls": [
+                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
+                        for c in current.calls.values()
+                    ],
+                }
+            )
             for call in current.calls.values():
                 if call.name in CRM_TOOLS:
                     record = await self._run_tool(call, tools, request, language, result)
@@ -159,11 +209,17 @@ class LLMPolicy:
                     content = "ok"
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
 
-    async def _complete(self, messages: list[dict[str, Any]], current: _Round, deadline: float,
-                        final: bool) -> AsyncIterator[Speech]:
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
-                                "temperature": self.temperature, "tools": TOOLS,
-                                "tool_choice": "auto"}
+    async def _complete(
+        self, messages: list[dict[str, Any]], current: _Round, deadline: float, final: bool
+    ) -> AsyncIterator[Speech]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "temperature": self.temperature,
+            "tools": TOOLS,
+            "tool_choice": "auto",
+        }
         if final:
             body["tools"] = [t for t in TOOLS if t["function"]["name"] == "turn_result"]
         headers = {"Accept": "text/event-stream"}
@@ -205,8 +261,9 @@ class LLMPolicy:
 
     # ---- tools and results --------------------------------------------------------------------------
 
-    async def _run_tool(self, call: _Call, tools: Tools, request: TurnRequest, language: str,
-                        result: TurnResult) -> ToolRecord:
+    async def _run_tool(
+        self, call: _Call, tools: Tools, request: TurnRequest, language: str, result: TurnResult
+    ) -> ToolRecord:
         args = loads(call.arguments)
         try:
             if call.name == "find_slots":
@@ -228,11 +285,16 @@ class LLMPolicy:
                 result.booking = booking
                 if booking.status in ("booked", "already_booked"):
                     result.classification = "booked"
-                content = json.dumps({"status": booking.status, "spoken": self.timetalk.render(
-                    booking.start or start, language, request.now)})
+                content = json.dumps(
+                    {
+                        "status": booking.status,
+                        "spoken": self.timetalk.render(booking.start or start, language, request.now),
+                    }
+                )
             elif call.name == "record_qualification":
-                answers = {k: str(v)[:300] for k, v in (args.get("answers") or {}).items()
-                           if k in QUALIFICATION_KEYS and v}
+                answers = {
+                    k: str(v)[:300] for k, v in (args.get("answers") or {}).items() if k in QUALIFICATION_KEYS and v
+                }
                 result.qualification.update(answers)
                 await tools.record_qualification(dict(result.qualification))
                 content = "ok"
@@ -243,8 +305,13 @@ class LLMPolicy:
         except ToolTimeout:
             if call.name in ("find_slots", "book"):
                 result.classification = result.classification or "interested"
-            return ToolRecord(call.id, call.name, args, json.dumps(
-                {"error": "timeout", "say": phrases.say("fallback_mail", language)}), False)
+            return ToolRecord(
+                call.id,
+                call.name,
+                args,
+                json.dumps({"error": "timeout", "say": phrases.say("fallback_mail", language)}),
+                False,
+            )
         except Exception as e:  # noqa: BLE001 - reported to the model, not raised into the call
             log.warning("call %s: tool %s failed: %s", request.call_id, call.name, type(e).__name__)
             return ToolRecord(call.id, call.name, args, json.dumps({"error": type(e).__name__}), False)
@@ -253,8 +320,14 @@ class LLMPolicy:
     def _offer_json(self, offer: SlotOffer, language: str, request: TurnRequest) -> str:
         def one(slot: SlotChoice) -> dict[str, str]:
             return {"start": slot.start.isoformat(), "spoken": self.timetalk.render(slot.start, language, request.now)}
-        return json.dumps({"wished": one(offer.wished) if offer.wished else None,
-                           "alternatives": [one(s) for s in offer.alternatives[:2]]}, ensure_ascii=False)
+
+        return json.dumps(
+            {
+                "wished": one(offer.wished) if offer.wished else None,
+                "alternatives": [one(s) for s in offer.alternatives[:2]],
+            },
+            ensure_ascii=False,
+        )
 
     def _apply(self, args: dict[str, Any], request: TurnRequest, language: str, result: TurnResult) -> None:
         intent = args.get("intent")

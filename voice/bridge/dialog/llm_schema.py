@@ -2,6 +2,7 @@
 CRM tools and the structured turn result), and the conversions from the model's JSON arguments to the
 contract's objects (a time-preference object -> TimeConstraint). Lenient: a malformed part is dropped,
 never raised."""
+
 from __future__ import annotations
 
 import json
@@ -9,17 +10,34 @@ from datetime import date, datetime, time
 from typing import Any
 
 from voice.bridge.dialog.types import TurnRequest
-from voice.providers.events import CLASSIFICATIONS
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
+from voice.providers.events import CLASSIFICATIONS
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-INTENTS = ("identity_confirmed", "interest", "refusal", "callback", "wrong_number", "do_not_call", "time_preference",
-           "confirm", "decline", "unclear", "transfer", "recording_declined", "voicemail")
+INTENTS = (
+    "identity_confirmed",
+    "interest",
+    "refusal",
+    "callback",
+    "wrong_number",
+    "do_not_call",
+    "time_preference",
+    "confirm",
+    "decline",
+    "unclear",
+    "transfer",
+    "recording_declined",
+    "voicemail",
+)
 QUALIFICATION_KEYS = ("need", "timing", "decision_maker")
 
-_WINDOW = {"type": "object", "properties": {
-    "start": {"type": ["string", "null"], "description": "HH:MM, null = open"},
-    "end": {"type": ["string", "null"], "description": "HH:MM (exclusive), null = open"}}}
+_WINDOW = {
+    "type": "object",
+    "properties": {
+        "start": {"type": ["string", "null"], "description": "HH:MM, null = open"},
+        "end": {"type": ["string", "null"], "description": "HH:MM (exclusive), null = open"},
+    },
+}
 TIME_PREFERENCE = {
     "type": "object",
     "description": "When the callee can meet, as they said it. Leave out what they did not say.",
@@ -32,39 +50,86 @@ TIME_PREFERENCE = {
         "exact": {"type": ["string", "null"], "description": "a wished start time HH:MM (14:30, not 02:30)"},
         "excluded_weekdays": {"type": "array", "items": {"type": "string", "enum": list(WEEKDAYS)}},
         "excluded_dates": {"type": "array", "items": {"type": "string"}},
-        "excluded_windows": {"type": "array", "items": _WINDOW, "description": "negations: 'not before 10' = "
-                                                                                "{start: null, end: '10:00'}"},
+        "excluded_windows": {
+            "type": "array",
+            "items": _WINDOW,
+            "description": "negations: 'not before 10' = {start: null, end: '10:00'}",
+        },
         "raw": {"type": "string", "description": "the callee's words"},
     },
 }
 TOOLS: list[dict[str, Any]] = [
-    {"type": "function", "function": {
-        "name": "find_slots", "description": "Free appointment slots matching the callee's time preference.",
-        "parameters": {"type": "object", "properties": {"time_preference": TIME_PREFERENCE},
-                       "required": ["time_preference"]}}},
-    {"type": "function", "function": {
-        "name": "book", "description": "Book one slot that find_slots returned, after the callee said yes to it.",
-        "parameters": {"type": "object", "properties": {
-            "start": {"type": "string", "description": "the slot's start exactly as find_slots gave it"}},
-            "required": ["start"]}}},
-    {"type": "function", "function": {
-        "name": "record_qualification", "description": "Store the callee's answers to the qualification questions.",
-        "parameters": {"type": "object", "properties": {"answers": {"type": "object", "properties": {
-            key: {"type": "string"} for key in QUALIFICATION_KEYS}}}, "required": ["answers"]}}},
-    {"type": "function", "function": {
-        "name": "record_opt_out", "description": "The callee does not want any more calls: record it at once.",
-        "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]}}},
-    {"type": "function", "function": {
-        "name": "turn_result", "description": "Call once at the end of every turn: what this turn meant.",
-        "parameters": {"type": "object", "properties": {
-            "intent": {"type": "string", "enum": list(INTENTS)},
-            "classification": {"type": ["string", "null"], "enum": [*CLASSIFICATIONS, None]},
-            "end_call": {"type": "boolean", "description": "true only together with a spoken goodbye"},
-            "transfer": {"type": "boolean", "description": "the callee wants a human and one is available"},
-            "recording_declined": {"type": "boolean"},
-            "qualification": {"type": "object", "properties": {key: {"type": "string"} for key in QUALIFICATION_KEYS}},
-            "time_preference": TIME_PREFERENCE,
-        }, "required": ["intent"]}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "find_slots",
+            "description": "Free appointment slots matching the callee's time preference.",
+            "parameters": {
+                "type": "object",
+                "properties": {"time_preference": TIME_PREFERENCE},
+                "required": ["time_preference"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "book",
+            "description": "Book one slot that find_slots returned, after the callee said yes to it.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "start": {"type": "string", "description": "the slot's start exactly as find_slots gave it"}
+                },
+                "required": ["start"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "record_qualification",
+            "description": "Store the callee's answers to the qualification questions.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "answers": {"type": "object", "properties": {key: {"type": "string"} for key in QUALIFICATION_KEYS}}
+                },
+                "required": ["answers"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "record_opt_out",
+            "description": "The callee does not want any more calls: record it at once.",
+            "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "turn_result",
+            "description": "Call once at the end of every turn: what this turn meant.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "intent": {"type": "string", "enum": list(INTENTS)},
+                    "classification": {"type": ["string", "null"], "enum": [*CLASSIFICATIONS, None]},
+                    "end_call": {"type": "boolean", "description": "true only together with a spoken goodbye"},
+                    "transfer": {"type": "boolean", "description": "the callee wants a human and one is available"},
+                    "recording_declined": {"type": "boolean"},
+                    "qualification": {
+                        "type": "object",
+                        "properties": {key: {"type": "string"} for key in QUALIFICATION_KEYS},
+                    },
+                    "time_preference": TIME_PREFERENCE,
+                },
+                "required": ["intent"],
+            },
+        },
+    },
 ]
 CRM_TOOLS = ("find_slots", "book", "record_qualification", "record_opt_out")
 
@@ -73,8 +138,11 @@ def system_prompt(request: TurnRequest, language: str) -> str:
     callee = request.callee
     name = " ".join(p for p in (callee.first_name, callee.last_name) if p) or "unknown"
     spoken = "German (formal 'Sie')" if language == "de" else "English"
-    transfer = "A human colleague is available for transfer." if request.transfer_number else \
-        "No human is available for transfer: offer a callback instead."
+    transfer = (
+        "A human colleague is available for transfer."
+        if request.transfer_number
+        else "No human is available for transfer: offer a callback instead."
+    )
     return (
         f"You are the phone assistant of {request.company_name}, an AI system, on a live outbound sales call. "
         f"Speak {spoken} only, in short spoken sentences (at most two per turn before a question). "
@@ -159,12 +227,17 @@ def constraint_from(obj: Any, language: str) -> TimeConstraint | None:
         return None
     constraint = TimeConstraint(
         dates=tuple(d for d in map(_date, obj.get("dates") or ()) if d),
-        date_from=_date(obj.get("date_from")), date_to=_date(obj.get("date_to")),
-        weekdays=_weekdays(obj.get("weekdays")), windows=_windows(obj.get("windows")), exact=_time(obj.get("exact")),
+        date_from=_date(obj.get("date_from")),
+        date_to=_date(obj.get("date_to")),
+        weekdays=_weekdays(obj.get("weekdays")),
+        windows=_windows(obj.get("windows")),
+        exact=_time(obj.get("exact")),
         excluded_weekdays=_weekdays(obj.get("excluded_weekdays")),
         excluded_dates=tuple(d for d in map(_date, obj.get("excluded_dates") or ()) if d),
         excluded_windows=_windows(obj.get("excluded_windows")),
-        raw=str(obj.get("raw") or "")[:300], language=language)
+        raw=str(obj.get("raw") or "")[:300],
+        language=language,
+    )
     return None if constraint.empty else constraint
 
 

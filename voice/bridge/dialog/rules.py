@@ -4,22 +4,36 @@ Each turn: rebuild the state from the transcript (state.py), read the callee's u
 act through the CRM tools, and say the next sentences (phrases.py), one ``Speech`` chunk per sentence
 so the server can stream the first one at once. An opt-out is recorded before anything is said; a
 response that ends the call always carries a goodbye; nothing here raises into the server."""
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
-from typing import Any, AsyncIterator, Awaitable
+from typing import Any
 
 import phonenumbers
 
 from voice.bridge.dialog import intents, phrases
 from voice.bridge.dialog.intents import Reading
-from voice.bridge.dialog.state import (QUESTIONS, DialogState, Stage, answers_in, next_question, preference_in,
-                                       rebuild)
+from voice.bridge.dialog.state import QUESTIONS, DialogState, Stage, answers_in, next_question, preference_in, rebuild
 from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
-from voice.bridge.dialog.types import (Booking, Callee, SlotChoice, SlotOffer, Speech, ToolRecord, ToolTimeout, Tools,
-                                       TurnDone, TurnEvent, TurnKind, TurnRequest, TurnResult)
+from voice.bridge.dialog.types import (
+    Booking,
+    Callee,
+    SlotChoice,
+    SlotOffer,
+    Speech,
+    ToolRecord,
+    Tools,
+    ToolTimeout,
+    TurnDone,
+    TurnEvent,
+    TurnKind,
+    TurnRequest,
+    TurnResult,
+)
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
 log = logging.getLogger(__name__)
@@ -66,8 +80,10 @@ def constraint_json(constraint: TimeConstraint | None) -> dict[str, Any]:
             out[name] = sorted(getattr(constraint, name))
     for name in ("windows", "excluded_windows"):
         if getattr(constraint, name):
-            out[name] = [[w.start.isoformat() if w.start else None, w.end.isoformat() if w.end else None]
-                         for w in getattr(constraint, name)]
+            out[name] = [
+                [w.start.isoformat() if w.start else None, w.end.isoformat() if w.end else None]
+                for w in getattr(constraint, name)
+            ]
     if constraint.raw:
         out["raw"] = constraint.raw
     return out
@@ -77,8 +93,9 @@ class _Turn:
     """One response being built: the sentences said, the tool calls made, the result. Lives for one
     ``respond`` call only."""
 
-    def __init__(self, request: TurnRequest, tools: Tools, state: DialogState, language: str,
-                 timetalk: TimeTalk) -> None:
+    def __init__(
+        self, request: TurnRequest, tools: Tools, state: DialogState, language: str, timetalk: TimeTalk
+    ) -> None:
         self.request = request
         self.timetalk = timetalk
         self.tools = tools
@@ -86,8 +103,9 @@ class _Turn:
         self.language = language
         self.sentences: list[str] = []
         self.tool_calls = 0
-        self.result = TurnResult(qualification=dict(state.answers), constraint=state.constraint,
-                                 recording_declined=state.recording_declined)
+        self.result = TurnResult(
+            qualification=dict(state.answers), constraint=state.constraint, recording_declined=state.recording_declined
+        )
 
     def say(self, key: str, variant: int = 0, **fields: str) -> Speech:
         text = phrases.say(key, self.language, variant, **fields)
@@ -130,19 +148,35 @@ def _describe(value: Any) -> str:
     if value is None:
         return "ok"
     if isinstance(value, SlotOffer):
-        return json.dumps({"wished": value.wished.start.isoformat() if value.wished else None,
-                           "alternatives": [s.start.isoformat() for s in value.alternatives]})
+        return json.dumps(
+            {
+                "wished": value.wished.start.isoformat() if value.wished else None,
+                "alternatives": [s.start.isoformat() for s in value.alternatives],
+            }
+        )
     if isinstance(value, Booking):
-        return json.dumps({"status": value.status, "appointment_id": value.appointment_id,
-                           "start": value.start.isoformat() if value.start else None})
+        return json.dumps(
+            {
+                "status": value.status,
+                "appointment_id": value.appointment_id,
+                "start": value.start.isoformat() if value.start else None,
+            }
+        )
     return str(value)[:500]
 
 
 class RulesPolicy:
     """The default dialog policy. Stateless: everything comes from the request's transcript."""
 
-    def __init__(self, timetalk: TimeTalk | None = None, *, max_reminders: int = 2, max_questions: int = 3,
-                 max_clarifications: int = 2, slot_minutes: int = 30) -> None:
+    def __init__(
+        self,
+        timetalk: TimeTalk | None = None,
+        *,
+        max_reminders: int = 2,
+        max_questions: int = 3,
+        max_clarifications: int = 2,
+        slot_minutes: int = 30,
+    ) -> None:
         self.timetalk = timetalk or default_timetalk()
         self.max_reminders = max_reminders
         self.max_questions = max_questions
@@ -226,8 +260,11 @@ class RulesPolicy:
         state = t.state
         if r.opt_out:  # P5: recorded at once, at any stage, before a word is said
             try:
-                _, record = await t.tool("record_opt_out", {"reason": "asked in the call not to be called again"},
-                                         t.tools.record_opt_out("asked in the call not to be called again"))
+                _, record = await t.tool(
+                    "record_opt_out",
+                    {"reason": "asked in the call not to be called again"},
+                    t.tools.record_opt_out("asked in the call not to be called again"),
+                )
                 yield record
             except _ToolFailed as failed:
                 yield failed.record  # the classification below still reaches the chain by webhook
@@ -240,8 +277,14 @@ class RulesPolicy:
             yield t.say("goodbye")
             yield t.done(intent="voicemail", end_call=True)
             return
-        if r.wrong_number or (state.stage == Stage.IDENTITY and r.decline and not r.confirm and not r.refusal
-                              and not r.callback and not r.names(_names(t.request.callee))):
+        if r.wrong_number or (
+            state.stage == Stage.IDENTITY
+            and r.decline
+            and not r.confirm
+            and not r.refusal
+            and not r.callback
+            and not r.names(_names(t.request.callee))
+        ):
             yield t.say("wrong_number")
             yield t.say("goodbye")
             yield t.done(intent="wrong_number", classification="wrong_number", end_call=True)
@@ -332,8 +375,9 @@ class RulesPolicy:
             return
         if stage in (Stage.PROPOSE, Stage.OPEN):
             if r.confirm or r.appointment:
-                async for e in self._offer(t, state.constraint or TimeConstraint(language=t.language),
-                                           intent="confirm"):
+                async for e in self._offer(
+                    t, state.constraint or TimeConstraint(language=t.language), intent="confirm"
+                ):
                     yield e
                 return
             if r.decline:
@@ -352,8 +396,9 @@ class RulesPolicy:
             yield t.say("intro")
             yield t.say("context", company=t.request.company_name or "Leadchain")
             if r.appointment:
-                async for e in self._offer(t, state.constraint or TimeConstraint(language=t.language),
-                                           intent="identity_confirmed"):
+                async for e in self._offer(
+                    t, state.constraint or TimeConstraint(language=t.language), intent="identity_confirmed"
+                ):
                     yield e
                 return
             async for e in self._qualify(t, {}, intent="identity_confirmed"):
@@ -368,8 +413,9 @@ class RulesPolicy:
             if r.appointment:
                 async for e in self._record(t, new):
                     yield e
-                async for e in self._offer(t, state.constraint or TimeConstraint(language=t.language),
-                                           intent="interest"):
+                async for e in self._offer(
+                    t, state.constraint or TimeConstraint(language=t.language), intent="interest"
+                ):
                     yield e
                 return
             async for e in self._record(t, new):
@@ -390,8 +436,9 @@ class RulesPolicy:
         answers = {**t.result.qualification, **fresh}
         t.result.qualification = answers
         try:
-            _, record = await t.tool("record_qualification", {"answers": answers},
-                                     t.tools.record_qualification(dict(answers)))
+            _, record = await t.tool(
+                "record_qualification", {"answers": answers}, t.tools.record_qualification(dict(answers))
+            )
             yield record
         except _ToolFailed as failed:
             yield failed.record  # the answers are in the result; the call goes on
@@ -406,8 +453,9 @@ class RulesPolicy:
             yield t.say(QUESTIONS[key])
         yield t.done(intent=intent)
 
-    async def _offer(self, t: _Turn, constraint: TimeConstraint, *, intent: str,
-                     avoid: tuple = ()) -> AsyncIterator[TurnEvent]:
+    async def _offer(
+        self, t: _Turn, constraint: TimeConstraint, *, intent: str, avoid: tuple = ()
+    ) -> AsyncIterator[TurnEvent]:
         t.result.constraint = constraint if not constraint.empty else t.result.constraint
         try:
             offer, record = await t.tool("find_slots", constraint_json(constraint), t.tools.find_slots(constraint))
@@ -443,8 +491,9 @@ class RulesPolicy:
         # same slot; the CRM picks the rep when owner_id is None and books once per call and slot.
         slot = SlotChoice(start=start, end=start + self.slot_length)
         try:
-            booking, record = await t.tool("book", {"start": start.isoformat(), "end": slot.end.isoformat()},
-                                           t.tools.book(slot))
+            booking, record = await t.tool(
+                "book", {"start": start.isoformat(), "end": slot.end.isoformat()}, t.tools.book(slot)
+            )
             yield record
         except _ToolFailed as failed:
             yield failed.record
@@ -461,8 +510,9 @@ class RulesPolicy:
         if booking.status == "taken":
             yield t.say("taken")
             t.result.booking = booking
-            async for e in self._offer(t, t.state.constraint or TimeConstraint(language=t.language),
-                                       intent="confirm", avoid=(start,)):
+            async for e in self._offer(
+                t, t.state.constraint or TimeConstraint(language=t.language), intent="confirm", avoid=(start,)
+            ):
                 yield e
             return
         yield t.say("fallback_mail")
@@ -528,10 +578,24 @@ class RulesPolicy:
 
 
 _SUMMARY_LABELS = {
-    "de": {"lead": "Lead", "unknown": "unbekannt", "need": "Bedarf", "timing": "Zeitrahmen",
-           "decision_maker": "Entscheidung", "wish": "Terminwunsch", "no_recording": "keine Aufzeichnung"},
-    "en": {"lead": "Lead", "unknown": "unknown", "need": "Need", "timing": "Timing",
-           "decision_maker": "Decision", "wish": "Preferred time", "no_recording": "not recorded"},
+    "de": {
+        "lead": "Lead",
+        "unknown": "unbekannt",
+        "need": "Bedarf",
+        "timing": "Zeitrahmen",
+        "decision_maker": "Entscheidung",
+        "wish": "Terminwunsch",
+        "no_recording": "keine Aufzeichnung",
+    },
+    "en": {
+        "lead": "Lead",
+        "unknown": "unknown",
+        "need": "Need",
+        "timing": "Timing",
+        "decision_maker": "Decision",
+        "wish": "Preferred time",
+        "no_recording": "not recorded",
+    },
 }
 
 

@@ -1,5 +1,6 @@
 """Streamed text to speakable chunks: one per sentence (or per clause when a sentence runs long), so
 the server can send the first chunk while the model is still writing the rest."""
+
 from __future__ import annotations
 
 import re
@@ -8,10 +9,40 @@ import re
 # abbreviation ("z. B.", "Dr.", "ca."); a long run is also cut after a comma or a semicolon.
 _END = re.compile(r"[.!?…]+[\"')\]]*\s+|[;:]\s+")
 _COMMA = re.compile(r",\s+")
-_ABBREVIATIONS = {"z", "b", "dr", "hr", "fr", "ca", "bzw", "usw", "etc", "nr", "tel", "str", "mr", "mrs", "ms",
-                  "vs", "e", "g", "i", "d", "h", "u", "a", "st", "prof", "inkl", "ggf", "evtl", "bspw"}
-GOODBYE = re.compile(r"\b(?:auf\s+wiederhören|auf\s+wiedersehen|tschüss|tschüs|ade|goodbye|good\s+bye|bye)\b",
-                     re.IGNORECASE)
+_ABBREVIATIONS = {
+    "z",
+    "b",
+    "dr",
+    "hr",
+    "fr",
+    "ca",
+    "bzw",
+    "usw",
+    "etc",
+    "nr",
+    "tel",
+    "str",
+    "mr",
+    "mrs",
+    "ms",
+    "vs",
+    "e",
+    "g",
+    "i",
+    "d",
+    "h",
+    "u",
+    "a",
+    "st",
+    "prof",
+    "inkl",
+    "ggf",
+    "evtl",
+    "bspw",
+}
+GOODBYE = re.compile(
+    r"\b(?:auf\s+wiederhören|auf\s+wiedersehen|tschüss|tschüs|ade|goodbye|good\s+bye|bye)\b", re.IGNORECASE
+)
 LONG_CLAUSE = 120
 
 

@@ -6,13 +6,14 @@ clarifications are counted. The callee's earlier turns give the qualification an
 against the question that preceded it), the time preference (merged turn by turn, later corrections
 winning) and whether the recording was declined. The same transcript always gives the same state, so a
 reconnected session or another bridge instance continues the same call."""
+
 from __future__ import annotations
 
 import enum
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
 
 from voice.bridge.dialog import intents, phrases
 from voice.bridge.dialog.timetalk import TimeTalk
@@ -23,28 +24,51 @@ MAX_ANSWER_CHARS = 300
 
 
 class Stage(str, enum.Enum):
-    START = "start"                    # nothing said yet
-    IDENTITY = "identity"              # we asked whether we speak with the right person
-    Q_NEED = "q_need"                  # qualification questions
+    START = "start"  # nothing said yet
+    IDENTITY = "identity"  # we asked whether we speak with the right person
+    Q_NEED = "q_need"  # qualification questions
     Q_TIMING = "q_timing"
     Q_DECIDER = "q_decider"
-    PROPOSE = "propose"                # we asked when an appointment would suit
-    OFFER = "offer"                    # we offered one or two slots
+    PROPOSE = "propose"  # we asked when an appointment would suit
+    OFFER = "offer"  # we offered one or two slots
     CALLBACK_OFFER = "callback_offer"  # no human free: we asked whether someone should call back
-    ENDED = "ended"                    # we said goodbye
-    OPEN = "open"                      # the last agent turn is not one of ours (the LLM policy spoke)
+    ENDED = "ended"  # we said goodbye
+    OPEN = "open"  # the last agent turn is not one of ours (the LLM policy spoke)
 
 
-STAGE_OF_PHRASE = {"identity": Stage.IDENTITY, "identity_anon": Stage.IDENTITY, "q_need": Stage.Q_NEED,
-                   "q_timing": Stage.Q_TIMING, "q_decider": Stage.Q_DECIDER, "propose_ask": Stage.PROPOSE,
-                   "ask_time": Stage.PROPOSE, "offer_one": Stage.OFFER, "offer_two": Stage.OFFER,
-                   "offer_callback": Stage.CALLBACK_OFFER, "goodbye": Stage.ENDED}
+STAGE_OF_PHRASE = {
+    "identity": Stage.IDENTITY,
+    "identity_anon": Stage.IDENTITY,
+    "q_need": Stage.Q_NEED,
+    "q_timing": Stage.Q_TIMING,
+    "q_decider": Stage.Q_DECIDER,
+    "propose_ask": Stage.PROPOSE,
+    "ask_time": Stage.PROPOSE,
+    "offer_one": Stage.OFFER,
+    "offer_two": Stage.OFFER,
+    "offer_callback": Stage.CALLBACK_OFFER,
+    "goodbye": Stage.ENDED,
+}
 # Qualification answer key -> the question that asks for it, in the order they are asked.
 QUESTIONS = {"need": "q_need", "timing": "q_timing", "decision_maker": "q_decider"}
 QUESTION_STAGES = {Stage.Q_NEED: "need", Stage.Q_TIMING: "timing", Stage.Q_DECIDER: "decision_maker"}
 # Phrases that never change the stage on their own (a reminder keeps the question it reminds of).
-_NEUTRAL = {"reminder", "clarify", "thanks", "no_recording", "filler", "sorry_hiccup", "carry_on", "taken",
-            "no_wished", "no_slots", "intro", "context", "propose", "no_colleague"}
+_NEUTRAL = {
+    "reminder",
+    "clarify",
+    "thanks",
+    "no_recording",
+    "filler",
+    "sorry_hiccup",
+    "carry_on",
+    "taken",
+    "no_wished",
+    "no_slots",
+    "intro",
+    "context",
+    "propose",
+    "no_colleague",
+}
 _RECOGNISED = tuple(phrases.PHRASES)
 
 
@@ -77,16 +101,16 @@ def recognise(text: str) -> list[Said]:
 @dataclass(frozen=True)
 class DialogState:
     stage: Stage = Stage.START
-    offered: tuple[datetime, ...] = ()          # the slots of our latest offer, when the stage is OFFER/OPEN
+    offered: tuple[datetime, ...] = ()  # the slots of our latest offer, when the stage is OFFER/OPEN
     answers: dict[str, str] = field(default_factory=dict)
     asked: dict[str, int] = field(default_factory=dict)  # qualification key -> times we asked
-    constraint: TimeConstraint | None = None    # the callee's time preference so far
+    constraint: TimeConstraint | None = None  # the callee's time preference so far
     recording_declined: bool = False
-    reminders: int = 0                          # our reminders since the callee last spoke
-    clarifications: int = 0                     # our clarification questions in a row
+    reminders: int = 0  # our reminders since the callee last spoke
+    clarifications: int = 0  # our clarification questions in a row
     agent_turns: int = 0
-    utterance: str | None = None                # what the callee just said (None: the agent spoke last)
-    said_last: tuple[str, ...] = ()             # the phrase keys of our last turn
+    utterance: str | None = None  # what the callee just said (None: the agent spoke last)
+    said_last: tuple[str, ...] = ()  # the phrase keys of our last turn
 
     @property
     def begun(self) -> bool:
@@ -112,12 +136,21 @@ def answers_in(stage: Stage, reading: intents.Reading, has_preference: bool) -> 
 
 def is_plain_answer(reading: intents.Reading) -> bool:
     """Not one of the turns that steer the call elsewhere (opt-out, refusal, callback, ...)."""
-    return not (reading.opt_out or reading.wrong_number or reading.voicemail or reading.human or reading.refusal
-                or reading.callback or reading.no_recording or reading.material)
+    return not (
+        reading.opt_out
+        or reading.wrong_number
+        or reading.voicemail
+        or reading.human
+        or reading.refusal
+        or reading.callback
+        or reading.no_recording
+        or reading.material
+    )
 
 
-def preference_in(stage: Stage, reading: intents.Reading, language: str, now: datetime,
-                  timetalk: TimeTalk) -> TimeConstraint | None:
+def preference_in(
+    stage: Stage, reading: intents.Reading, language: str, now: datetime, timetalk: TimeTalk
+) -> TimeConstraint | None:
     """The appointment preference in a callee turn. An answer to "by when do you want it done?" is about
     the project, not the appointment; a callback wish is a callback, not a booking."""
     if stage in (Stage.Q_TIMING, Stage.START) or reading.empty:
@@ -139,7 +172,7 @@ def offered_in(said: list[Said], text: str, language: str, now: datetime, timeta
             if found:
                 slots.append(found[0])
     if not slots:  # the fields did not read back on their own: read the whole sentence
-        slots = timetalk.slots_in(phrases.normalise(text)[last.start:last.end], language, now)
+        slots = timetalk.slots_in(phrases.normalise(text)[last.start : last.end], language, now)
     return tuple(dict.fromkeys(slots))
 
 
@@ -191,9 +224,19 @@ def rebuild(transcript: Iterable[Turn], language: str, now: datetime, timetalk: 
     if utterance is not None:
         reminders = 0
         declined = declined or intents.read(utterance).no_recording
-    return DialogState(stage=stage, offered=offered, answers=answers, asked=dict(asked), constraint=constraint,
-                       recording_declined=declined, reminders=reminders, clarifications=clarifications,
-                       agent_turns=agent_turns, utterance=utterance, said_last=said_last)
+    return DialogState(
+        stage=stage,
+        offered=offered,
+        answers=answers,
+        asked=dict(asked),
+        constraint=constraint,
+        recording_declined=declined,
+        reminders=reminders,
+        clarifications=clarifications,
+        agent_turns=agent_turns,
+        utterance=utterance,
+        said_last=said_last,
+    )
 
 
 def next_question(answers: dict[str, str], asked: dict[str, int], limit: int = 3) -> str | None:

@@ -8,14 +8,16 @@
 ``default_timetalk()`` uses voice.bridge.timeprefs (parse.py, speak.py). Where a part of it is missing
 the basic versions here stand in: ``render``/``read_back`` in one fixed format, and a ``parse`` that
 understands nothing (an ``unsure`` constraint), so the policy still runs; it asks rather than guesses."""
+
 from __future__ import annotations
 
 import inspect
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from voice.bridge.timeprefs.constraint import TimeConstraint
@@ -61,16 +63,51 @@ class TimeTalk:
 
 # ---- basic stand-ins -----------------------------------------------------------------------------
 
-_DAYS = {"de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
-         "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}
-_MONTHS = {"de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-                  "November", "Dezember"),
-           "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                  "November", "December")}
-_DE_SLOT = re.compile(r"(?:Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag),?\s+(?:den\s+)?(\d{1,2})\.\s*"
-                      r"(" + "|".join(_MONTHS["de"]) + r"),?\s+um\s+(\d{1,2})(?::(\d{2}))?\s+Uhr", re.IGNORECASE)
-_EN_SLOT = re.compile(r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+(" + "|".join(_MONTHS["en"])
-                      + r")\s+(\d{1,2}),?\s+at\s+(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?", re.IGNORECASE)
+_DAYS = {
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_MONTHS = {
+    "de": (
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+_DE_SLOT = re.compile(
+    r"(?:Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag),?\s+(?:den\s+)?(\d{1,2})\.\s*"
+    r"(" + "|".join(_MONTHS["de"]) + r"),?\s+um\s+(\d{1,2})(?::(\d{2}))?\s+Uhr",
+    re.IGNORECASE,
+)
+_EN_SLOT = re.compile(
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+("
+    + "|".join(_MONTHS["en"])
+    + r")\s+(\d{1,2}),?\s+at\s+(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?",
+    re.IGNORECASE,
+)
 
 
 def basic_render(start: datetime, language: str, now: datetime) -> str:
@@ -78,8 +115,10 @@ def basic_render(start: datetime, language: str, now: datetime) -> str:
     if language == "en":
         hour = local.hour % 12 or 12
         clock = f"{hour}:{local.minute:02d}" if local.minute else f"{hour}"
-        return (f"{_DAYS['en'][local.weekday()]}, {_MONTHS['en'][local.month - 1]} {local.day}, at {clock} "
-                f"{'am' if local.hour < 12 else 'pm'}")
+        return (
+            f"{_DAYS['en'][local.weekday()]}, {_MONTHS['en'][local.month - 1]} {local.day}, at {clock} "
+            f"{'am' if local.hour < 12 else 'pm'}"
+        )
     clock = f"{local.hour}:{local.minute:02d}" if local.minute else f"{local.hour}"
     return f"{_DAYS['de'][local.weekday()]}, {local.day}. {_MONTHS['de'][local.month - 1]}, um {clock} Uhr"
 
@@ -133,6 +172,7 @@ def _adapt(fn: Callable[..., Any]) -> Callable[[Any, str, datetime], Any]:
         if "now" in names:
             kwargs["now"] = now
         return fn(value, **kwargs)
+
     return call
 
 
@@ -142,13 +182,21 @@ def default_timetalk() -> TimeTalk:
     read_back: ReadBack = basic_read_back
     try:
         from voice.bridge.timeprefs import parse as parse_module  # noqa: PLC0415
+
         parse = _adapt(parse_module.parse)
     except (ImportError, AttributeError):
         log.warning("voice.bridge.timeprefs.parse is missing: time preferences are not understood")
     try:
         from voice.bridge.timeprefs import speak as speak_module  # noqa: PLC0415
-        renderer = next((getattr(speak_module, name) for name in ("render_slot", "speak_slot", "say_slot", "slot_text")
-                         if callable(getattr(speak_module, name, None))), None)
+
+        renderer = next(
+            (
+                getattr(speak_module, name)
+                for name in ("render_slot", "speak_slot", "say_slot", "slot_text")
+                if callable(getattr(speak_module, name, None))
+            ),
+            None,
+        )
         reader = getattr(speak_module, "parse_spoken_slots", None) or getattr(speak_module, "parse_spoken_slot", None)
         if renderer is not None and callable(reader):
             render, read_back = _adapt(renderer), _adapt(reader)

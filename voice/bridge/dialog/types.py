@@ -6,12 +6,14 @@ tool-call records), and the final ``TurnDone`` carries the structured ``TurnResu
 transfer, classification, ...). ``Tools`` is implemented by the server on top of voice.bridge.booking;
 it measures each call, speaks a filler itself when a tool is slow, and raises ``ToolTimeout`` past the
 hard limit so the policy can fall back ("I'll confirm by email")."""
+
 from __future__ import annotations
 
 import enum
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, AsyncIterator, Literal, Protocol, Union
+from typing import Any, Literal, Protocol, Union
 
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
@@ -23,9 +25,9 @@ class Turn:
 
 
 class TurnKind(str, enum.Enum):
-    BEGIN = "begin"            # the opening line (Retell response_id 0, Vapi first completion)
-    RESPONSE = "response"      # the callee finished a turn and an answer is required
-    REMINDER = "reminder"      # the callee has been silent: a short re-prompt, not a new pitch
+    BEGIN = "begin"  # the opening line (Retell response_id 0, Vapi first completion)
+    RESPONSE = "response"  # the callee finished a turn and an answer is required
+    REMINDER = "reminder"  # the callee has been silent: a short re-prompt, not a new pitch
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,11 @@ class Callee:
 @dataclass(frozen=True)
 class TurnRequest:
     call_id: str
-    provider: str                      # retell | vapi
+    provider: str  # retell | vapi
     kind: TurnKind
-    transcript: tuple[Turn, ...]       # the full transcript so far, oldest first
+    transcript: tuple[Turn, ...]  # the full transcript so far, oldest first
     callee: Callee
-    now: datetime                      # aware; the reference time for "morgen", "nächsten Donnerstag"
+    now: datetime  # aware; the reference time for "morgen", "nächsten Donnerstag"
     company_name: str = "Leadchain"
     transfer_number: str | None = None  # E.164, where a human can take over
     callback_number: str | None = None  # E.164 the callee can call back (the caller ID; TCPA wants it said)
@@ -56,14 +58,14 @@ class TurnRequest:
 
 @dataclass(frozen=True)
 class SlotChoice:
-    start: datetime                    # aware
+    start: datetime  # aware
     end: datetime
     owner_id: int | None = None
 
 
 @dataclass(frozen=True)
 class SlotOffer:
-    wished: SlotChoice | None          # the slot that satisfies the wish, if free
+    wished: SlotChoice | None  # the slot that satisfies the wish, if free
     alternatives: tuple[SlotChoice, ...] = ()
 
 
@@ -93,15 +95,15 @@ class TurnResult:
     text: str = ""
     end_call: bool = False
     transfer_number: str | None = None
-    intent: str | None = None          # e.g. identity_confirmed, interest, refusal, callback, wrong_number,
-                                       # do_not_call, time_preference, confirm, decline, unclear, silence
+    intent: str | None = None  # e.g. identity_confirmed, interest, refusal, callback, wrong_number,
+    # do_not_call, time_preference, confirm, decline, unclear, silence
     classification: str | None = None  # booked | interested | callback_requested | not_interested |
-                                       # do_not_call | wrong_number (voice.providers.events.CLASSIFICATIONS)
+    # do_not_call | wrong_number (voice.providers.events.CLASSIFICATIONS)
     qualification: dict[str, str] = field(default_factory=dict)
     constraint: TimeConstraint | None = None
     booking: Booking | None = None
     offered: tuple[SlotChoice, ...] = ()
-    recording_declined: bool = False   # the callee objected to the recording (§ 201 StGB): stop recording
+    recording_declined: bool = False  # the callee objected to the recording (§ 201 StGB): stop recording
     transfer_summary: str | None = None  # for a warm transfer: who the callee is and what was said so far
 
 

@@ -8,6 +8,7 @@ resolved against a business calendar. Pure code: no I/O, no database.
 * ``speak``: ``render_slot(s)`` and ``parse_spoken_slot(s)``, the agent's canonical wording and back;
 * ``accuracy``: ``python -m voice.bridge.timeprefs.accuracy`` on tests/voice/bridge/utterances.yaml.
 """
+
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
 
 # ``parse`` is deliberately not re-exported: ``from voice.bridge.timeprefs import parse`` must give the

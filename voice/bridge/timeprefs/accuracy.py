@@ -6,6 +6,7 @@ Each case is parsed at its reference time and resolved against the team calendar
 German holidays, 24./31.12 closed); a case counts as correct only if every stated fact holds. Cases
 marked ``xfail`` are known gaps and count as failures. The regression test uses the same checker.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ class Case:
 
 
 def wall(text: str) -> datetime:
-    """"2026-12-03 16:00" → aware Europe/Berlin."""
+    """ "2026-12-03 16:00" → aware Europe/Berlin."""
     return datetime.strptime(str(text), "%Y-%m-%d %H:%M").replace(tzinfo=BERLIN)
 
 
@@ -48,9 +49,16 @@ def load_cases(path: Path | str = DEFAULT_FILE) -> list[Case]:
     cases = []
     for raw in data["cases"]:
         raw = dict(raw)
-        cases.append(Case(id=str(raw.pop("id")), lang=raw.pop("lang"), text=str(raw.pop("text")),
-                          now=wall(raw.pop("now")) if "now" in raw else default_now,
-                          xfail=raw.pop("xfail", None), facts=raw))
+        cases.append(
+            Case(
+                id=str(raw.pop("id")),
+                lang=raw.pop("lang"),
+                text=str(raw.pop("text")),
+                now=wall(raw.pop("now")) if "now" in raw else default_now,
+                xfail=raw.pop("xfail", None),
+                facts=raw,
+            )
+        )
     return cases
 
 
@@ -80,8 +88,8 @@ def check_case(case: Case, calendar: BusinessCalendar | None = None) -> list[str
         want = [wall(t) for t in facts.get("first", ())]
         slots = resolve(c, calendar, case.now, limit=len(want) if want and "no_slot_on" not in facts else None)
         got = [s.start for s in slots]
-        if want and got[:len(want)] != want:
-            problems.append(f"first slots {[_fmt(s) for s in got[:len(want)]]}, expected {facts['first']}")
+        if want and got[: len(want)] != want:
+            problems.append(f"first slots {[_fmt(s) for s in got[: len(want)]]}, expected {facts['first']}")
         if facts.get("none") and got:
             problems.append(f"expected no slot, got {_fmt(got[0])}")
         for day in facts.get("no_slot_on", ()):

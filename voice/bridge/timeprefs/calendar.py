@@ -8,12 +8,13 @@ default: not statutory, but German offices are closed or half-staffed), start no
 ``lead_time`` after now, and satisfy the constraint read in Europe/Berlin wall-clock time (what the
 callee said). Windows are end-exclusive: a 30-minute slot "bis 12" ends at 12:00 at the latest.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -22,8 +23,7 @@ from voice.bridge.timeprefs.constraint import TimeConstraint
 
 BUSINESS_TZ = "Europe/Berlin"
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TEAM_HOURS: Mapping[str, tuple[tuple[time, time], ...]] = {
-    key: ((time(9), time(17)),) for key in WEEKDAY_KEYS[:5]}
+TEAM_HOURS: Mapping[str, tuple[tuple[time, time], ...]] = {key: ((time(9), time(17)),) for key in WEEKDAY_KEYS[:5]}
 DEFAULT_CLOSED_EVERY_YEAR = frozenset({(12, 24), (12, 31)})
 LEAD_TIME = timedelta(hours=1)
 
@@ -87,8 +87,9 @@ class BusinessCalendar:
             raise ValueError(f"unknown German state: {self.subdiv!r}") from exc
 
     @classmethod
-    def from_user_hours(cls, hours: Mapping[str, Iterable] | None, tz: str | None,
-                        subdiv: str | None = None, **extra) -> "BusinessCalendar":
+    def from_user_hours(
+        cls, hours: Mapping[str, Iterable] | None, tz: str | None, subdiv: str | None = None, **extra
+    ) -> BusinessCalendar:
         """A rep's calendar from User.working_hours / User.timezone (None = the team default)."""
         return cls(tz=tz or BUSINESS_TZ, hours=parse_hours(hours), subdiv=subdiv, **extra)
 
@@ -100,16 +101,21 @@ class BusinessCalendar:
         return day in _holidays(self.subdiv, day.year)
 
     def is_closed(self, day: date) -> bool:
-        return (self.is_holiday(day) or day in self.closed_dates
-                or (day.month, day.day) in self.closed_every_year
-                or not self.hours.get(WEEKDAY_KEYS[day.weekday()]))
+        return (
+            self.is_holiday(day)
+            or day in self.closed_dates
+            or (day.month, day.day) in self.closed_every_year
+            or not self.hours.get(WEEKDAY_KEYS[day.weekday()])
+        )
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """Working intervals of a local day, as aware datetimes in the calendar's zone."""
         if self.is_closed(day):
             return []
-        return [(_local(day, a, self.zone), _local(day, b, self.zone))
-                for a, b in self.hours.get(WEEKDAY_KEYS[day.weekday()], ())]
+        return [
+            (_local(day, a, self.zone), _local(day, b, self.zone))
+            for a, b in self.hours.get(WEEKDAY_KEYS[day.weekday()], ())
+        ]
 
     def is_open(self, start: datetime, end: datetime) -> bool:
         """Whether [start, end) lies inside one working interval of a working day."""
@@ -126,7 +132,7 @@ class Slot:
 
 def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
     # Through UTC so that a wall-clock time in a DST gap lands on a real instant.
-    return datetime.combine(day, clock, zone).astimezone(timezone.utc).astimezone(zone)
+    return datetime.combine(day, clock, zone).astimezone(UTC).astimezone(zone)
 
 
 def _wall(moment: datetime) -> datetime:
@@ -155,10 +161,18 @@ def _day_range(constraint: TimeConstraint, first: date, horizon_days: int) -> tu
     return start, end
 
 
-def resolve(constraint: TimeConstraint, calendar: BusinessCalendar, now: datetime, *,
-            duration: timedelta = timedelta(minutes=30), step: timedelta = timedelta(minutes=30),
-            horizon_days: int = 28, limit: int | None = None,
-            busy: Iterable[tuple[datetime, datetime]] = (), lead_time: timedelta = LEAD_TIME) -> list[Slot]:
+def resolve(
+    constraint: TimeConstraint,
+    calendar: BusinessCalendar,
+    now: datetime,
+    *,
+    duration: timedelta = timedelta(minutes=30),
+    step: timedelta = timedelta(minutes=30),
+    horizon_days: int = 28,
+    limit: int | None = None,
+    busy: Iterable[tuple[datetime, datetime]] = (),
+    lead_time: timedelta = LEAD_TIME,
+) -> list[Slot]:
     """Every slot the constraint allows inside the calendar's working hours, strictly after now (and
     no sooner than ``lead_time``), not overlapping ``busy``; the exact wish first, then earliest."""
     if duration <= timedelta(0) or step <= timedelta(0):
@@ -166,7 +180,7 @@ def resolve(constraint: TimeConstraint, calendar: BusinessCalendar, now: datetim
     zone = calendar.zone
     now = _aware(now)
     earliest = now + lead_time
-    blocked = sorted((_aware(a).astimezone(timezone.utc), _aware(b).astimezone(timezone.utc)) for a, b in busy)
+    blocked = sorted((_aware(a).astimezone(UTC), _aware(b).astimezone(UTC)) for a, b in busy)
     first, last = _day_range(constraint, earliest.astimezone(ZoneInfo(BUSINESS_TZ)).date(), horizon_days)
     exact_slots: list[Slot] = []
     other_slots: list[Slot] = []
@@ -195,14 +209,20 @@ def resolve(constraint: TimeConstraint, calendar: BusinessCalendar, now: datetim
     return slots[:limit] if limit is not None else slots
 
 
-def _starts(open_at: datetime, close_at: datetime, duration: timedelta, step: timedelta,
-            constraint: TimeConstraint, zone: ZoneInfo) -> list[datetime]:
+def _starts(
+    open_at: datetime,
+    close_at: datetime,
+    duration: timedelta,
+    step: timedelta,
+    constraint: TimeConstraint,
+    zone: ZoneInfo,
+) -> list[datetime]:
     """Grid starts from the opening time, plus the wished exact time when it is off the grid."""
     starts = []
     t = open_at
     while t + duration <= close_at:
         starts.append(t)
-        t = (t.astimezone(timezone.utc) + step).astimezone(zone)
+        t = (t.astimezone(UTC) + step).astimezone(zone)
     if constraint.exact is not None:
         berlin = ZoneInfo(BUSINESS_TZ)
         for d in {_wall(open_at).date(), _wall(close_at).date()}:
@@ -217,8 +237,9 @@ def _overlaps(blocked: list[tuple[datetime, datetime]], start: datetime, end: da
     return any(a < end and start < b for a, b in blocked)
 
 
-def rank_alternatives(constraint: TimeConstraint, candidates: Iterable[Slot], n: int = 2, *,
-                      wished: datetime | None = None) -> list[Slot]:
+def rank_alternatives(
+    constraint: TimeConstraint, candidates: Iterable[Slot], n: int = 2, *, wished: datetime | None = None
+) -> list[Slot]:
     """The n best alternatives to a wish that is not free: on the wished day first, closest in time;
     then the nearest other days, at the time of day closest to the wish (earlier on a tie); never the
     wished start itself, never two that overlap each other."""
@@ -232,8 +253,7 @@ def rank_alternatives(constraint: TimeConstraint, candidates: Iterable[Slot], n:
 
     def key(slot: Slot):
         local = _wall(slot.start)
-        return (abs((local.date() - target_day).days), abs(local.hour * 60 + local.minute - wish_minutes),
-                slot.start)
+        return (abs((local.date() - target_day).days), abs(local.hour * 60 + local.minute - wish_minutes), slot.start)
 
     chosen: list[Slot] = []
     for slot in sorted(pool, key=key):
@@ -255,10 +275,18 @@ def _wish_of(constraint: TimeConstraint, pool: list[Slot]) -> datetime:
     return _local(day, clock, ZoneInfo(BUSINESS_TZ))
 
 
-def alternatives(constraint: TimeConstraint, calendar: BusinessCalendar, now: datetime, *,
-                 duration: timedelta = timedelta(minutes=30), step: timedelta = timedelta(minutes=30),
-                 horizon_days: int = 28, count: int = 2, busy: Iterable[tuple[datetime, datetime]] = (),
-                 lead_time: timedelta = LEAD_TIME) -> list[Slot]:
+def alternatives(
+    constraint: TimeConstraint,
+    calendar: BusinessCalendar,
+    now: datetime,
+    *,
+    duration: timedelta = timedelta(minutes=30),
+    step: timedelta = timedelta(minutes=30),
+    horizon_days: int = 28,
+    count: int = 2,
+    busy: Iterable[tuple[datetime, datetime]] = (),
+    lead_time: timedelta = LEAD_TIME,
+) -> list[Slot]:
     """The `count` best free slots to offer when the wish itself is taken: ranked against the wish
     among slots the constraint allows; if too few, the wished days at any time, then any day (the
     callee's negations always hold)."""
@@ -266,17 +294,28 @@ def alternatives(constraint: TimeConstraint, calendar: BusinessCalendar, now: da
     kwargs = dict(duration=duration, step=step, horizon_days=horizon_days, lead_time=lead_time)
     wish_slots = resolve(constraint, calendar, now, limit=1, **kwargs)
     wished = wish_slots[0].start if wish_slots else None
-    relaxed = [constraint,
-               TimeConstraint(dates=constraint.dates, date_from=constraint.date_from, date_to=constraint.date_to,
-                              weekdays=constraint.weekdays, exact=constraint.exact,
-                              excluded_weekdays=constraint.excluded_weekdays,
-                              excluded_dates=constraint.excluded_dates, excluded_windows=constraint.excluded_windows),
-               TimeConstraint(exact=constraint.exact, excluded_weekdays=constraint.excluded_weekdays,
-                              excluded_dates=constraint.excluded_dates, excluded_windows=constraint.excluded_windows)]
+    relaxed = [
+        constraint,
+        TimeConstraint(
+            dates=constraint.dates,
+            date_from=constraint.date_from,
+            date_to=constraint.date_to,
+            weekdays=constraint.weekdays,
+            exact=constraint.exact,
+            excluded_weekdays=constraint.excluded_weekdays,
+            excluded_dates=constraint.excluded_dates,
+            excluded_windows=constraint.excluded_windows,
+        ),
+        TimeConstraint(
+            exact=constraint.exact,
+            excluded_weekdays=constraint.excluded_weekdays,
+            excluded_dates=constraint.excluded_dates,
+            excluded_windows=constraint.excluded_windows,
+        ),
+    ]
     picked: list[Slot] = []
     for c in relaxed:
-        free = [s for s in resolve(c, calendar, now, busy=busy, **kwargs)
-                if all(s.start != p.start for p in picked)]
+        free = [s for s in resolve(c, calendar, now, busy=busy, **kwargs) if all(s.start != p.start for p in picked)]
         for slot in rank_alternatives(constraint, free, count - len(picked), wished=wished):
             if not any(p.start < slot.end and slot.start < p.end for p in picked):
                 picked.append(slot)

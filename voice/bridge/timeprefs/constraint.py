@@ -1,5 +1,6 @@
 """The one object every availability phrase becomes. Parsers fill it (rules or an LLM's function call);
 the resolver turns it into slots. All times are wall-clock times in the business zone (Europe/Berlin)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -57,9 +58,18 @@ class TimeConstraint:
 
     @property
     def empty(self) -> bool:
-        return not (self.dates or self.date_from or self.date_to or self.weekdays or self.windows
-                    or self.exact or self.day_windows or self.excluded_weekdays or self.excluded_dates
-                    or self.excluded_windows)
+        return not (
+            self.dates
+            or self.date_from
+            or self.date_to
+            or self.weekdays
+            or self.windows
+            or self.exact
+            or self.day_windows
+            or self.excluded_weekdays
+            or self.excluded_dates
+            or self.excluded_windows
+        )
 
     def allows_day(self, day: date) -> bool:
         if day in self.excluded_dates or day.weekday() in self.excluded_weekdays:
@@ -95,7 +105,7 @@ class TimeConstraint:
                 return False
         return True
 
-    def merged(self, correction: "TimeConstraint") -> "TimeConstraint":
+    def merged(self, correction: TimeConstraint) -> TimeConstraint:
         """A later utterance corrects this one ("doch lieber Freitag"): each part the correction names
         replaces ours; negations accumulate."""
         updates: dict = {}

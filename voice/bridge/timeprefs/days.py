@@ -13,6 +13,7 @@ Rules (reference Mon 23.11.2026):
 * weeks are ISO weeks (Monday to Sunday); "Anfang" = Mon-Wed, "Mitte" = Tue-Thu, "Ende" = Thu-Fri;
   "in zwei Wochen" is the calendar week that contains today + 14 days.
 """
+
 from __future__ import annotations
 
 import calendar as _calendar

@@ -1,8 +1,9 @@
 """The shared machinery of the two grammars: read tokens left to right, at each token try the rules in
 order, the first that matches consumes its tokens. A rule returns its items and where reading goes on."""
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from voice.bridge.timeprefs.items import DAYPART, Clock, Item, clock_token, int_token
 from voice.bridge.timeprefs.lexicon import NARROWED

@@ -1,21 +1,70 @@
 """German availability phrases (normalized tokens, see ``normalize``) → items."""
+
 from __future__ import annotations
 
 from voice.bridge.timeprefs.grammar import Found, Grammar, Rule
-from voice.bridge.timeprefs.items import (ANY, DAY, DAYPART, EXACT, NEG, RANGE, SEP, SPAN, WEEKDAYS, WINDOW,
-                                          Clock, Item, Ref, clock_token, date_token, int_token)
+from voice.bridge.timeprefs.items import (
+    ANY,
+    DAY,
+    DAYPART,
+    EXACT,
+    NEG,
+    RANGE,
+    SEP,
+    SPAN,
+    WEEKDAYS,
+    WINDOW,
+    Clock,
+    Item,
+    Ref,
+    clock_token,
+    date_token,
+    int_token,
+)
 from voice.bridge.timeprefs.lexicon import DE_DAYPARTS, DE_MONTHS, DE_WEEKDAYS
 
-SEPARATORS = frozenset({",", "aber", "sondern", "jedoch", "sonst", "ansonsten", "allerdings", "weil",
-                        "denn", "dann"})
-NEGATIONS = frozenset({"nicht", "kein", "keine", "keinen", "keiner", "ausser", "statt", "anstatt",
-                       "anstelle", "schlecht", "unguenstig", "verhindert", "urlaub", "ausgebucht", "belegt",
-                       "besetzt", "nie", "niemals"})
+SEPARATORS = frozenset({",", "aber", "sondern", "jedoch", "sonst", "ansonsten", "allerdings", "weil", "denn", "dann"})
+NEGATIONS = frozenset(
+    {
+        "nicht",
+        "kein",
+        "keine",
+        "keinen",
+        "keiner",
+        "ausser",
+        "statt",
+        "anstatt",
+        "anstelle",
+        "schlecht",
+        "unguenstig",
+        "verhindert",
+        "urlaub",
+        "ausgebucht",
+        "belegt",
+        "besetzt",
+        "nie",
+        "niemals",
+    }
+)
 ANYTIME = frozenset({"jederzeit", "egal", "flexibel", "ganztags", "irgendwann", "immer", "tagsueber"})
-MODS = {"naechste": "next", "naechsten": "next", "naechster": "next", "naechstem": "next", "naechstes": "next",
-        "kommende": "coming", "kommenden": "coming", "kommender": "coming", "kommendem": "coming",
-        "diese": "this", "diesen": "this", "dieser": "this", "diesem": "this",
-        "uebernaechste": "after_next", "uebernaechsten": "after_next", "uebernaechster": "after_next"}
+MODS = {
+    "naechste": "next",
+    "naechsten": "next",
+    "naechster": "next",
+    "naechstem": "next",
+    "naechstes": "next",
+    "kommende": "coming",
+    "kommenden": "coming",
+    "kommender": "coming",
+    "kommendem": "coming",
+    "diese": "this",
+    "diesen": "this",
+    "dieser": "this",
+    "diesem": "this",
+    "uebernaechste": "after_next",
+    "uebernaechsten": "after_next",
+    "uebernaechster": "after_next",
+}
 MOD_WEEKS = {"next": 1, "coming": 1, "this": 0, "after_next": 2}
 PARTS = {"anfang": "start", "mitte": "mid", "ende": "end"}
 DATE_PREPS = frozenset({"am", "den", "dem", "zum", "vom"})
@@ -29,8 +78,18 @@ class GermanGrammar(Grammar):
     late_words = frozenset({"spaet", "spaete", "spaeten", "spaeter"})
 
     def rules(self) -> list[Rule]:
-        return [self.separator, self.negation, self.anytime, self.weekday_range, self.span, self.time_range,
-                self.open_time, self.exact_time, self.day, self.daypart_rule]
+        return [
+            self.separator,
+            self.negation,
+            self.anytime,
+            self.weekday_range,
+            self.span,
+            self.time_range,
+            self.open_time,
+            self.exact_time,
+            self.day,
+            self.daypart_rule,
+        ]
 
     # ---- markers ------------------------------------------------------------------------------------
 
@@ -80,7 +139,7 @@ class GermanGrammar(Grammar):
         return j + 1 if self.tok(j) == "uhr" else j
 
     def _offset(self, minutes: int, direction: str, j: int) -> tuple[Clock, int] | None:
-        """"viertel nach drei", "zehn vor halb vier"."""
+        """ "viertel nach drei", "zehn vor halb vier"."""
         half = self.tok(j) == "halb"
         h = int_token(self.tok(j + 1 if half else j), 0, 24)
         if h is None:
@@ -91,7 +150,7 @@ class GermanGrammar(Grammar):
         return Clock(hour or 12, minute, fixed=hour >= 13), self._uhr(j + (2 if half else 1))
 
     def time_range(self, i: int) -> Found | None:
-        """"zwischen 10 und 12", "von 16 bis 19 Uhr", "10 bis 12 Uhr", "9-17 Uhr"."""
+        """ "zwischen 10 und 12", "von 16 bis 19 Uhr", "10 bis 12 Uhr", "9-17 Uhr"."""
         tok = self.tok(i)
         start = i + 1 if tok in ("zwischen", "von") else i
         first = self.clock(start, bare_ok=True)
@@ -108,14 +167,16 @@ class GermanGrammar(Grammar):
         return self.one(WINDOW, i, k, (c1, c2))
 
     def open_time(self, i: int) -> Found | None:
-        """"ab 16 Uhr", "nach 16 Uhr", "bis 11", "vor 10 Uhr", "nach der Mittagspause"."""
+        """ "ab 16 Uhr", "nach 16 Uhr", "bis 11", "vor 10 Uhr", "nach der Mittagspause"."""
         tok = self.tok(i)
         if tok not in ("ab", "nach", "bis", "vor", "von"):
             return None
         j = self.skip(i + 1, ("um",))
-        rest = self.t[j:j + 2]
-        if tok in ("nach", "vor") and (rest[:1] == ["mittag"] or rest in (["dem", "mittagessen"], ["dem", "mittag"],
-                                                                           ["der", "mittagspause"], ["dem", "essen"])):
+        rest = self.t[j : j + 2]
+        if tok in ("nach", "vor") and (
+            rest[:1] == ["mittag"]
+            or rest in (["dem", "mittagessen"], ["dem", "mittag"], ["der", "mittagspause"], ["dem", "essen"])
+        ):
             k = j + (1 if rest[:1] == ["mittag"] else 2)
             return self.one(DAYPART, i, k, "after_lunch" if tok == "nach" else "before_lunch")
         if tok == "nach" and self.tok(j) == "feierabend":
@@ -158,11 +219,11 @@ class GermanGrammar(Grammar):
         return None
 
     def weekday_range(self, i: int) -> Found | None:
-        """"Montag bis Mittwoch", "von Montag bis Mittwoch", "zwischen Montag und Mittwoch", "werktags"."""
+        """ "Montag bis Mittwoch", "von Montag bis Mittwoch", "zwischen Montag und Mittwoch", "werktags"."""
         tok = self.tok(i)
-        if tok in ("werktags", "wochentags") or self.t[i:i + 3] == ["unter", "der", "woche"]:
+        if tok in ("werktags", "wochentags") or self.t[i : i + 3] == ["unter", "der", "woche"]:
             return self.one(WEEKDAYS, i, i + (1 if tok != "unter" else 3), frozenset(range(5)))
-        if tok in ("wochenende", "wochenendes") or self.t[i:i + 2] in (["am", "wochenende"], ["wochenends"]):
+        if tok in ("wochenende", "wochenendes") or self.t[i : i + 2] in (["am", "wochenende"], ["wochenends"]):
             k = i + (2 if tok == "am" else 1)
             return self.one(WEEKDAYS, i, k, frozenset({5, 6}))
         start = i + 1 if tok in ("von", "zwischen") else i
@@ -208,7 +269,7 @@ class GermanGrammar(Grammar):
             return None
         if tok in PARTS:
             return self._part_of(i)
-        if self.t[i:i + 4] == ["im", "laufe", "der", "woche"]:
+        if self.t[i : i + 4] == ["im", "laufe", "der", "woche"]:
             return Ref("week", 0, mod="all"), i + 4
         if tok == "im" and nxt in DE_MONTHS:
             return Ref("month", DE_MONTHS[nxt], mod="all"), i + 2
@@ -243,7 +304,7 @@ class GermanGrammar(Grammar):
         return None
 
     def date_ref(self, i: int, *, dom_ok: bool) -> tuple[Ref, int] | None:
-        """"7.12.", "7.12.2026", "1. Dezember", "17." (a day of the month when dom_ok)."""
+        """ "7.12.", "7.12.2026", "1. Dezember", "17." (a day of the month when dom_ok)."""
         tok = self.tok(i)
         strict = date_token(tok)
         loose = date_token(tok, loose=True) if dom_ok and self.tok(i + 1) != "uhr" else None
@@ -261,9 +322,15 @@ class GermanGrammar(Grammar):
             j = i + 2
             year = int_token(self.tok(j), 2000, 2100)
             return Ref("date", day, month, year), j + (year is not None)
-        if dom_ok and self.tok(i + 1) != "uhr" and (parsed[3] or self.tok(i + 1) in ("", ",", "um", "gegen", "ab",
-                                                                                       "bis", "zwischen", "oder",
-                                                                                       "und", "nach", "vor", "von")):
+        if (
+            dom_ok
+            and self.tok(i + 1) != "uhr"
+            and (
+                parsed[3]
+                or self.tok(i + 1)
+                in ("", ",", "um", "gegen", "ab", "bis", "zwischen", "oder", "und", "nach", "vor", "von")
+            )
+        ):
             return Ref("dom", day), i + 1
         return None
 
@@ -278,7 +345,7 @@ class GermanGrammar(Grammar):
             return self.one(WEEKDAYS, i, wd[2], frozenset({wd[0]}))
         if tok == "morgen" and self.tok(i - 1) in MORNING_BEFORE and self.tok(i - 1) != "guten":
             return self.one(DAYPART, i, i + 1, "morning")
-        if self.t[i:i + 2] == ["guten", "morgen"]:
+        if self.t[i : i + 2] == ["guten", "morgen"]:
             return [], i + 2
         got = self.day_ref(i)
         if got is None:
@@ -292,7 +359,7 @@ class GermanGrammar(Grammar):
         return items, j
 
     def span(self, i: int) -> Found | None:
-        """"ab Mittwoch", "ab dem 10.", "ab nächster Woche", "bis Freitag", "bis zum 10.", "vom 1. bis 5."."""
+        """ "ab Mittwoch", "ab dem 10.", "ab nächster Woche", "bis Freitag", "bis zum 10.", "vom 1. bis 5."."""
         tok = self.tok(i)
         if tok not in ("ab", "bis", "vom", "von", "zwischen", "seit"):
             return None

@@ -1,21 +1,60 @@
 """English availability phrases (normalized tokens, see ``normalize``) → items."""
+
 from __future__ import annotations
 
 import re
 
 from voice.bridge.timeprefs.grammar import Found, Grammar, Rule
-from voice.bridge.timeprefs.items import (ANY, DAY, DAYPART, EXACT, NEG, RANGE, SEP, SPAN, WEEKDAYS, WINDOW,
-                                          Clock, Item, Ref, int_token)
+from voice.bridge.timeprefs.items import (
+    ANY,
+    DAY,
+    DAYPART,
+    EXACT,
+    NEG,
+    RANGE,
+    SEP,
+    SPAN,
+    WEEKDAYS,
+    WINDOW,
+    Clock,
+    Item,
+    Ref,
+    int_token,
+)
 from voice.bridge.timeprefs.lexicon import EN_DAYPARTS, EN_MONTHS, EN_WEEKDAYS
 
 SEPARATORS = frozenset({",", "but", "although", "though", "otherwise", "else", "because", "then"})
-NEGATIONS = frozenset({"not", "no", "never", "except", "excluding", "bad", "busy", "booked", "unavailable",
-                       "away", "vacation", "off", "out", "impossible"})
+NEGATIONS = frozenset(
+    {
+        "not",
+        "no",
+        "never",
+        "except",
+        "excluding",
+        "bad",
+        "busy",
+        "booked",
+        "unavailable",
+        "away",
+        "vacation",
+        "off",
+        "out",
+        "impossible",
+    }
+)
 ANYTIME = frozenset({"anytime", "whenever", "flexible", "sometime", "sometimes"})
 MODS = {"next": "next", "this": "this", "coming": "coming", "following": "next"}
 MOD_WEEKS = {"next": 1, "coming": 1, "this": 0, "after_next": 2}
-PARTS = {"early": "start", "beginning": "start", "start": "start", "mid": "mid", "middle": "mid",
-         "end": "end", "late": "end", "later": "rest"}
+PARTS = {
+    "early": "start",
+    "beginning": "start",
+    "start": "start",
+    "mid": "mid",
+    "middle": "mid",
+    "end": "end",
+    "late": "end",
+    "later": "rest",
+}
 EXACT_PREPS = frozenset({"at", "around", "about", "approximately", "roughly", "circa", "say"})
 _ORDINAL_RE = re.compile(r"(\d{1,2})(st|nd|rd|th)")
 OPEN_START = frozenset({"after", "since", "from", "starting"})
@@ -33,8 +72,18 @@ class EnglishGrammar(Grammar):
     late_words = frozenset({"late"})
 
     def rules(self) -> list[Rule]:
-        return [self.negation, self.separator, self.anytime, self.weekday_range, self.span, self.time_range,
-                self.open_time, self.exact_time, self.day, self.daypart_rule]
+        return [
+            self.negation,
+            self.separator,
+            self.anytime,
+            self.weekday_range,
+            self.span,
+            self.time_range,
+            self.open_time,
+            self.exact_time,
+            self.day,
+            self.daypart_rule,
+        ]
 
     # ---- markers ------------------------------------------------------------------------------------
 
@@ -42,9 +91,17 @@ class EnglishGrammar(Grammar):
         return self.one(SEP, i, i + 1) if self.tok(i) in SEPARATORS else None
 
     def negation(self, i: int) -> Found | None:
-        pair = self.t[i:i + 2]
-        if self.tok(i) == "but" and self.tok(i - 1) in ("day", "time", "anytime", "whenever", "anything",
-                                                        "everything", "days", "weekday"):
+        pair = self.t[i : i + 2]
+        if self.tok(i) == "but" and self.tok(i - 1) in (
+            "day",
+            "time",
+            "anytime",
+            "whenever",
+            "anything",
+            "everything",
+            "days",
+            "weekday",
+        ):
             return self.one(NEG, i, i + 1)  # "any day but Monday" = except Monday
         if pair in (["instead", "of"], ["other", "than"], ["rather", "than"]):
             return self.one(NEG, i, i + 2)
@@ -60,9 +117,9 @@ class EnglishGrammar(Grammar):
             return self.one(ANY, i, i + 2)
         if tok == "all" and self.tok(i + 1) == "day":
             return self.one(ANY, i, i + 2)
-        if self.t[i:i + 2] == ["first", "thing"]:
+        if self.t[i : i + 2] == ["first", "thing"]:
             j = i + 2
-            if self.t[j:j + 3] == ["in", "the", "morning"]:
+            if self.t[j : j + 3] == ["in", "the", "morning"]:
                 j += 3
             return self.one(DAYPART, i, j, "early")
         return None
@@ -96,7 +153,7 @@ class EnglishGrammar(Grammar):
         return got
 
     def time_range(self, i: int) -> Found | None:
-        """"between 10 and 12", "from 4 to 7 pm", "10 to 12", "9-5"."""
+        """ "between 10 and 12", "from 4 to 7 pm", "10 to 12", "9-5"."""
         tok = self.tok(i)
         start = i + 1 if tok in ("between", "from") else i
         first = self.clock(start, bare_ok=True)
@@ -119,16 +176,16 @@ class EnglishGrammar(Grammar):
         return self.one(WINDOW, i, k, (c1, c2))
 
     def open_time(self, i: int) -> Found | None:
-        """"after 4pm", "from 4pm on", "before 11", "until 11", "not before 10am", "after lunch"."""
+        """ "after 4pm", "from 4pm on", "before 11", "until 11", "not before 10am", "after lunch"."""
         tok = self.tok(i)
-        if self.t[i:i + 2] in (["later", "than"], ["earlier", "than"]):
+        if self.t[i : i + 2] in (["later", "than"], ["earlier", "than"]):
             j, start = i + 2, tok == "later"
-        elif tok in OPEN_START or tok in OPEN_END or self.t[i:i + 2] == ["up", "to"]:
+        elif tok in OPEN_START or tok in OPEN_END or self.t[i : i + 2] == ["up", "to"]:
             j, start = i + (2 if tok == "up" else 1), tok in OPEN_START
         else:
             return None
         j = self.skip(j, ("at", "around", "about"))
-        if self.tok(j) == "lunch" or self.t[j:j + 2] == ["the", "lunch"]:
+        if self.tok(j) == "lunch" or self.t[j : j + 2] == ["the", "lunch"]:
             return self.one(DAYPART, i, j + 1, "after_lunch" if start else "before_lunch")
         if self.tok(j) == "work" and start:
             return self.one(DAYPART, i, j + 1, "evening")
@@ -169,7 +226,7 @@ class EnglishGrammar(Grammar):
 
     def weekday_range(self, i: int) -> Found | None:
         tok = self.tok(i)
-        if tok in ("weekdays", "weekday", "workdays") or self.t[i:i + 3] == ["during", "the", "week"]:
+        if tok in ("weekdays", "weekday", "workdays") or self.t[i : i + 3] == ["during", "the", "week"]:
             return self.one(WEEKDAYS, i, i + (3 if tok == "during" else 1), frozenset(range(5)))
         if tok in ("weekend", "weekends"):
             return self.one(WEEKDAYS, i, i + 1, frozenset({5, 6}))
@@ -193,7 +250,7 @@ class EnglishGrammar(Grammar):
             return Ref("rel", 0), i + 1
         if tok == "tomorrow":
             return Ref("rel", 1), i + 1
-        if self.t[i:i + 3] == ["day", "after", "tomorrow"]:
+        if self.t[i : i + 3] == ["day", "after", "tomorrow"]:
             return Ref("rel", 2), i + 3
         if tok == "in":
             n = 1 if nxt in ("a", "one", "1") else int_token(nxt, 1, 52)
@@ -205,7 +262,7 @@ class EnglishGrammar(Grammar):
             if nxt in EN_MONTHS:
                 return Ref("month", EN_MONTHS[nxt], mod="all"), i + 2
             return None
-        if self.t[i:i + 4] == ["the", "week", "after", "next"] or self.t[i:i + 3] == ["week", "after", "next"]:
+        if self.t[i : i + 4] == ["the", "week", "after", "next"] or self.t[i : i + 3] == ["week", "after", "next"]:
             n = 4 if tok == "the" else 3
             return Ref("week", 2, mod="all"), i + n
         if tok == "midweek":
@@ -254,7 +311,7 @@ class EnglishGrammar(Grammar):
         return None
 
     def date_ref(self, i: int) -> tuple[Ref, int] | None:
-        """"the 17th", "December 1st", "1st of December", "December the 1st", "1 December 2026"."""
+        """ "the 17th", "December 1st", "1st of December", "December the 1st", "1 December 2026"."""
         tok = self.tok(i)
         j = i + 1 if tok == "the" else i
         day = ordinal_token(self.tok(j))
@@ -302,9 +359,9 @@ class EnglishGrammar(Grammar):
         return items, j
 
     def span(self, i: int) -> Found | None:
-        """"from Wednesday", "starting next week", "by Friday", "until the 10th", "from the 1st to the 5th"."""
+        """ "from Wednesday", "starting next week", "by Friday", "until the 10th", "from the 1st to the 5th"."""
         tok = self.tok(i)
-        if self.t[i:i + 2] == ["as", "of"]:
+        if self.t[i : i + 2] == ["as", "of"]:
             j, kind = i + 2, "from"
         elif tok in ("from", "starting", "between"):
             j, kind = self.skip(i + 1, ("on", "from")), "from"

@@ -1,6 +1,7 @@
 """What the grammars find in an utterance, before it is resolved against a date: items over token
 spans. Resolution (which Thursday, 2:30 or 14:30) happens in ``parse`` once the whole utterance is
 known, because a later word can change an earlier one ("Donnerstag nächste Woche", "um 8 abends")."""
+
 from __future__ import annotations
 
 import re
@@ -11,16 +12,16 @@ from typing import Any
 from voice.bridge.timeprefs.lexicon import EVENING_PARTS, MORNING_PARTS
 
 # Kinds of items.
-DAY = "day"            # one day: Ref
+DAY = "day"  # one day: Ref
 WEEKDAYS = "weekdays"  # recurring weekdays: frozenset[int]
-RANGE = "range"        # a run of days: Ref (week or month)
-SPAN = "span"          # (Ref | None, Ref | None): "ab Mittwoch", "bis zum 10."
-EXACT = "exact"        # Clock
-WINDOW = "window"      # (Clock | None, Clock | None)
-DAYPART = "daypart"    # key of lexicon.DAYPARTS
-ANY = "any"            # "jederzeit": time information that allows everything
-NEG = "neg"            # a negation marker
-SEP = "sep"            # a clause boundary
+RANGE = "range"  # a run of days: Ref (week or month)
+SPAN = "span"  # (Ref | None, Ref | None): "ab Mittwoch", "bis zum 10."
+EXACT = "exact"  # Clock
+WINDOW = "window"  # (Clock | None, Clock | None)
+DAYPART = "daypart"  # key of lexicon.DAYPARTS
+ANY = "any"  # "jederzeit": time information that allows everything
+NEG = "neg"  # a negation marker
+SEP = "sep"  # a clause boundary
 
 DAY_FAMILY = frozenset({DAY, WEEKDAYS, RANGE, SPAN})
 TIME_FAMILY = frozenset({EXACT, WINDOW, DAYPART})
@@ -33,7 +34,7 @@ class Clock:
     hour: int
     minute: int = 0
     meridiem: str | None = None  # "am" / "pm" when said
-    fixed: bool = False          # 24-hour evidence ("14 Uhr", "07:30"): no guessing
+    fixed: bool = False  # 24-hour evidence ("14 Uhr", "07:30"): no guessing
 
     def resolve(self, daypart: str | None = None) -> time | None:
         h = self.hour

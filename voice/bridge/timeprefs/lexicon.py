@@ -1,5 +1,6 @@
 """Words the time-preference parser knows, in their normalized spelling (lower case, umlauts as
 ae/oe/ue, ß as ss): number words, weekdays, months, dayparts and the windows dayparts stand for."""
+
 from __future__ import annotations
 
 from datetime import time
@@ -8,10 +9,19 @@ from voice.bridge.timeprefs.constraint import TimeWindow
 
 # ---- numbers --------------------------------------------------------------------------------------
 
-_DE_UNITS = {1: "ein", 2: "zwei", 3: "drei", 4: "vier", 5: "fuenf", 6: "sechs", 7: "sieben", 8: "acht",
-             9: "neun"}
-_DE_TEENS = {10: "zehn", 11: "elf", 12: "zwoelf", 13: "dreizehn", 14: "vierzehn", 15: "fuenfzehn",
-             16: "sechzehn", 17: "siebzehn", 18: "achtzehn", 19: "neunzehn"}
+_DE_UNITS = {1: "ein", 2: "zwei", 3: "drei", 4: "vier", 5: "fuenf", 6: "sechs", 7: "sieben", 8: "acht", 9: "neun"}
+_DE_TEENS = {
+    10: "zehn",
+    11: "elf",
+    12: "zwoelf",
+    13: "dreizehn",
+    14: "vierzehn",
+    15: "fuenfzehn",
+    16: "sechzehn",
+    17: "siebzehn",
+    18: "achtzehn",
+    19: "neunzehn",
+}
 _DE_TENS = {20: "zwanzig", 30: "dreissig", 40: "vierzig", 50: "fuenfzig"}
 
 
@@ -28,8 +38,20 @@ def _de_cardinals() -> dict[str, int]:
 
 
 def _de_ordinals() -> dict[str, int]:
-    stems = {1: "erst", 2: "zweit", 3: "dritt", 4: "viert", 5: "fuenft", 6: "sechst", 7: "siebt", 8: "acht",
-             9: "neunt", 10: "zehnt", 11: "elft", 12: "zwoelft"}
+    stems = {
+        1: "erst",
+        2: "zweit",
+        3: "dritt",
+        4: "viert",
+        5: "fuenft",
+        6: "sechst",
+        7: "siebt",
+        8: "acht",
+        9: "neunt",
+        10: "zehnt",
+        11: "elft",
+        12: "zwoelft",
+    }
     stems.update({n: name + "t" for n, name in _DE_TEENS.items() if n >= 13})
     for tens, tname in list(_DE_TENS.items())[:2]:
         stems[tens] = tname + "st"
@@ -41,17 +63,45 @@ def _de_ordinals() -> dict[str, int]:
     return result
 
 
-_EN_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-             "nine": 9}
-_EN_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-             "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_EN_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_EN_TEENS = {
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
 EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
 EN_UNIT_WORDS = _EN_UNITS
 
-_EN_ORD_UNITS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-                 "eighth": 8, "ninth": 9}
-_EN_ORD_TEENS = {"tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
-                 "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19}
+_EN_ORD_UNITS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+}
+_EN_ORD_TEENS = {
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+}
 EN_ORD_TENS = {"twentieth": 20, "thirtieth": 30}
 EN_ORD_UNIT_WORDS = _EN_ORD_UNITS
 
@@ -69,24 +119,98 @@ def en_ordinal_suffix(day: int) -> str:
 
 # ---- calendar words -------------------------------------------------------------------------------
 
-DE_WEEKDAYS = {"montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5,
-               "sonnabend": 5, "sonntag": 6}
-EN_WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5,
-               "sunday": 6}
+DE_WEEKDAYS = {
+    "montag": 0,
+    "dienstag": 1,
+    "mittwoch": 2,
+    "donnerstag": 3,
+    "freitag": 4,
+    "samstag": 5,
+    "sonnabend": 5,
+    "sonntag": 6,
+}
+EN_WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
 DE_WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 EN_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-DE_MONTHS = {"januar": 1, "jaenner": 1, "jan": 1, "februar": 2, "feb": 2, "maerz": 3, "april": 4, "apr": 4,
-             "mai": 5, "juni": 6, "juli": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
-             "oktober": 10, "okt": 10, "november": 11, "nov": 11, "dezember": 12, "dez": 12}
-EN_MONTHS = {"january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4,
-             "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9,
-             "sept": 9, "sep": 9, "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12,
-             "dec": 12}
-DE_MONTH_NAMES = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-                  "Oktober", "November", "Dezember")
-EN_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                  "October", "November", "December")
+DE_MONTHS = {
+    "januar": 1,
+    "jaenner": 1,
+    "jan": 1,
+    "februar": 2,
+    "feb": 2,
+    "maerz": 3,
+    "april": 4,
+    "apr": 4,
+    "mai": 5,
+    "juni": 6,
+    "juli": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "oktober": 10,
+    "okt": 10,
+    "november": 11,
+    "nov": 11,
+    "dezember": 12,
+    "dez": 12,
+}
+EN_MONTHS = {
+    "january": 1,
+    "jan": 1,
+    "february": 2,
+    "feb": 2,
+    "march": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "may": 5,
+    "june": 6,
+    "jun": 6,
+    "july": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "october": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "december": 12,
+    "dec": 12,
+}
+DE_MONTH_NAMES = (
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+)
+EN_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 # ---- dayparts -------------------------------------------------------------------------------------
 # The windows a daypart stands for. Chosen for a sales team, not for the dictionary: "morning" starts
@@ -110,16 +234,47 @@ DAYPARTS: dict[str, TimeWindow] = {
 MORNING_PARTS = frozenset({"early", "morning", "late_morning", "before_lunch"})
 EVENING_PARTS = frozenset({"afternoon", "early_afternoon", "late_afternoon", "evening", "late", "after_lunch"})
 
-DE_DAYPARTS = {"vormittag": "morning", "vormittags": "morning", "morgens": "morning",
-               "fruehmorgens": "early", "nachmittag": "afternoon", "nachmittags": "afternoon",
-               "mittag": "noon", "mittags": "noon", "mittagszeit": "noon", "mittagspause": "noon",
-               "abend": "evening", "abends": "evening", "feierabend": "evening",
-               "spaetnachmittags": "late_afternoon", "fruehnachmittags": "early_afternoon",
-               "spaetvormittags": "late_morning", "frueh": "early", "spaet": "late", "spaeter": "late"}
-EN_DAYPARTS = {"morning": "morning", "mornings": "morning", "afternoon": "afternoon",
-               "afternoons": "afternoon", "evening": "evening", "evenings": "evening", "noon": "noon",
-               "midday": "noon", "lunchtime": "noon", "lunch": "noon", "early": "early", "late": "late"}
+DE_DAYPARTS = {
+    "vormittag": "morning",
+    "vormittags": "morning",
+    "morgens": "morning",
+    "fruehmorgens": "early",
+    "nachmittag": "afternoon",
+    "nachmittags": "afternoon",
+    "mittag": "noon",
+    "mittags": "noon",
+    "mittagszeit": "noon",
+    "mittagspause": "noon",
+    "abend": "evening",
+    "abends": "evening",
+    "feierabend": "evening",
+    "spaetnachmittags": "late_afternoon",
+    "fruehnachmittags": "early_afternoon",
+    "spaetvormittags": "late_morning",
+    "frueh": "early",
+    "spaet": "late",
+    "spaeter": "late",
+}
+EN_DAYPARTS = {
+    "morning": "morning",
+    "mornings": "morning",
+    "afternoon": "afternoon",
+    "afternoons": "afternoon",
+    "evening": "evening",
+    "evenings": "evening",
+    "noon": "noon",
+    "midday": "noon",
+    "lunchtime": "noon",
+    "lunch": "noon",
+    "early": "early",
+    "late": "late",
+}
 # "am frühen Nachmittag", "late afternoon": an adjective narrows the daypart.
-NARROWED = {("early", "afternoon"): "early_afternoon", ("late", "afternoon"): "late_afternoon",
-            ("late", "morning"): "late_morning", ("early", "morning"): "early",
-            ("early", "evening"): "evening", ("late", "evening"): "evening"}
+NARROWED = {
+    ("early", "afternoon"): "early_afternoon",
+    ("late", "afternoon"): "late_afternoon",
+    ("late", "morning"): "late_morning",
+    ("early", "morning"): "early",
+    ("early", "evening"): "evening",
+    ("late", "evening"): "evening",
+}

@@ -3,16 +3,25 @@
 
 Speech-to-text writes both "14:30" and "vierzehn Uhr dreißig"; doing numbers here keeps the grammar
 to one spelling of each thing."""
+
 from __future__ import annotations
 
 import re
 
-from voice.bridge.timeprefs.lexicon import (DE_CARDINALS, DE_ORDINALS, DE_WEEKDAYS, EN_CARDINALS,
-                                            EN_MONTHS, EN_ORD_UNIT_WORDS, EN_ORDINALS, EN_TENS,
-                                            EN_UNIT_WORDS, en_ordinal_suffix)
+from voice.bridge.timeprefs.lexicon import (
+    DE_CARDINALS,
+    DE_ORDINALS,
+    DE_WEEKDAYS,
+    EN_CARDINALS,
+    EN_MONTHS,
+    EN_ORD_UNIT_WORDS,
+    EN_ORDINALS,
+    EN_TENS,
+    EN_UNIT_WORDS,
+    en_ordinal_suffix,
+)
 
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'", "`": "'", "´": "'",
-                          "–": "-", "—": "-"})
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'", "`": "'", "´": "'", "–": "-", "—": "-"})
 _WEEKDAY_RE = "|".join(DE_WEEKDAYS)
 # "Donnerstagnachmittag", "Montagmorgen": German glues weekday and daypart into one word.
 _DE_COMPOUND = re.compile(rf"\b({_WEEKDAY_RE})(vormittag|nachmittag|mittag|abend)(s?)\b")

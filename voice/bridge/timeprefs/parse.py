@@ -22,6 +22,7 @@ How an utterance is read:
 Several exact times ("um 10 oder um 14 Uhr") keep the first as ``exact`` and allow an hour after each.
 ``unsure`` is set when nothing about time was found, or when a weekday and a date disagree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -32,26 +33,77 @@ from voice.bridge.timeprefs import days
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
 from voice.bridge.timeprefs.grammar_de import GermanGrammar
 from voice.bridge.timeprefs.grammar_en import EnglishGrammar
-from voice.bridge.timeprefs.items import (ANY, DAY, DAY_FAMILY, DAYPART, EXACT, NEG, RANGE, SEP, SPAN,
-                                          TIME_FAMILY, WEEKDAYS, WINDOW, Clock, Item, Ref)
+from voice.bridge.timeprefs.items import (
+    ANY,
+    DAY,
+    DAY_FAMILY,
+    DAYPART,
+    EXACT,
+    NEG,
+    RANGE,
+    SEP,
+    SPAN,
+    TIME_FAMILY,
+    WEEKDAYS,
+    WINDOW,
+    Clock,
+    Item,
+    Ref,
+)
 from voice.bridge.timeprefs.lexicon import DAYPARTS
 from voice.bridge.timeprefs.normalize import normalize
 
 BUSINESS_TZ = ZoneInfo("Europe/Berlin")
 
 _CORRECTIONS = {
-    "de": ({"nein", "nee", "lieber", "besser", "eher", "stattdessen", "korrektur", "quatsch", "sorry"},
-           {("ich", "meine"), ("ich", "meinte"), ("moment", ",")}),
-    "en": ({"actually", "sorry", "rather", "instead", "better", "wait"},
-           {("make", "that"), ("make", "it"), ("i", "mean"), ("scratch", "that"), ("no", ","), ("no", "wait"),
-            ("second", "thought"), ("second", "thoughts")}),
+    "de": (
+        {"nein", "nee", "lieber", "besser", "eher", "stattdessen", "korrektur", "quatsch", "sorry"},
+        {("ich", "meine"), ("ich", "meinte"), ("moment", ",")},
+    ),
+    "en": (
+        {"actually", "sorry", "rather", "instead", "better", "wait"},
+        {
+            ("make", "that"),
+            ("make", "it"),
+            ("i", "mean"),
+            ("scratch", "that"),
+            ("no", ","),
+            ("no", "wait"),
+            ("second", "thought"),
+            ("second", "thoughts"),
+        },
+    ),
 }
 # Pairs that look like a correction but are a negation ("Friday rather than Thursday").
-_NOT_CORRECTIONS = {("rather", "than"), ("instead", "of"), ("better", "than"), ("eher", "als"),
-                    ("lieber", "als")}
+_NOT_CORRECTIONS = {("rather", "than"), ("instead", "of"), ("better", "than"), ("eher", "als"), ("lieber", "als")}
 # Words that may stand between the items of one negated group ("nicht montags und freitags").
-_CHAIN = frozenset({"und", "oder", "and", "or", "noch", "nor", "auch", "am", "an", "on", "the", "den", "dem",
-                    "um", "at", "nicht", "not", "jeden", "every", "either", "neither", "in", "der"})
+_CHAIN = frozenset(
+    {
+        "und",
+        "oder",
+        "and",
+        "or",
+        "noch",
+        "nor",
+        "auch",
+        "am",
+        "an",
+        "on",
+        "the",
+        "den",
+        "dem",
+        "um",
+        "at",
+        "nicht",
+        "not",
+        "jeden",
+        "every",
+        "either",
+        "neither",
+        "in",
+        "der",
+    }
+)
 _OR = frozenset({"oder", "or", "bzw", "beziehungsweise"})
 _ATTACH_FILLER = frozenset({"am", "in", "the", "den", "dem", "der", "on", "jeweils", "eher", "dann", "so"})
 
@@ -195,11 +247,17 @@ class _Assembly:
                     excluded_windows.append(w)
 
         constraint = TimeConstraint(
-            dates=tuple(dict.fromkeys(dates)), date_from=date_from, date_to=date_to,
-            weekdays=frozenset(weekdays), windows=tuple(dict.fromkeys(global_windows)), exact=exact,
+            dates=tuple(dict.fromkeys(dates)),
+            date_from=date_from,
+            date_to=date_to,
+            weekdays=frozenset(weekdays),
+            windows=tuple(dict.fromkeys(global_windows)),
+            exact=exact,
             day_windows=tuple((wd, tuple(_combine(group))) for wd, group in day_windows),
-            excluded_weekdays=frozenset(excluded_days), excluded_dates=tuple(dict.fromkeys(excluded_dates)),
-            excluded_windows=tuple(dict.fromkeys(excluded_windows)))
+            excluded_weekdays=frozenset(excluded_days),
+            excluded_dates=tuple(dict.fromkeys(excluded_dates)),
+            excluded_windows=tuple(dict.fromkeys(excluded_windows)),
+        )
         found = bool(content) or any(it.kind == ANY for it in self.items)
         return _Part(constraint, found, self.doubtful, anchor)
 
@@ -208,7 +266,7 @@ class _Assembly:
     def _scope_negations(self, content: list[Item]) -> None:
         seps = [it.start for it in self.items if it.kind == SEP]
         for neg in (it for it in self.items if it.kind == NEG):
-            if self.tokens[neg.end:neg.end + 1] in (["nur"], ["only"], ["just"]):
+            if self.tokens[neg.end : neg.end + 1] in (["nur"], ["only"], ["just"]):
                 continue  # "nicht nur montags" is not a negation of Mondays
             stop = min((s for s in seps if s >= neg.end), default=len(self.tokens))
             after = [it for it in content if neg.end <= it.start < stop]
@@ -339,17 +397,20 @@ class _Assembly:
         day_items = sorted((it for it in positive if it.kind == DAY and self._resolve(it)), key=lambda it: it.start)
         if len(day_items) < 2:
             return ()
-        between = self.tokens[day_items[-2].end:day_items[-1].start]
+        between = self.tokens[day_items[-2].end : day_items[-1].start]
         if not _OR & set(between):
             return ()
         seps = [it.start for it in self.items if it.kind == SEP]
         result: dict[int, list[tuple[Item, TimeWindow]]] = {}
         for n, day_item in enumerate(day_items):
-            limit = day_items[n + 1].start if n + 1 < len(day_items) else min(
-                (s for s in seps if s >= day_item.end), default=len(self.tokens))
+            limit = (
+                day_items[n + 1].start
+                if n + 1 < len(day_items)
+                else min((s for s in seps if s >= day_item.end), default=len(self.tokens))
+            )
             cursor = day_item.end
             for it, w in sorted(windows, key=lambda p: p[0].start):
-                if cursor <= it.start < limit and set(self.tokens[cursor:it.start]) <= _ATTACH_FILLER:
+                if cursor <= it.start < limit and set(self.tokens[cursor : it.start]) <= _ATTACH_FILLER:
                     weekday = self._resolve(day_item)[0].weekday()
                     result.setdefault(weekday, []).append((it, w))
                     cursor = it.end
@@ -394,7 +455,7 @@ def _plus_hour(t: time) -> time | None:
 
 
 def _widen_for(exact: time, windows: list[TimeWindow]) -> list[TimeWindow]:
-    """"morgens um 7": the wished time stays allowed even outside the daypart's usual window."""
+    """ "morgens um 7": the wished time stays allowed even outside the daypart's usual window."""
     if not windows or any(w.contains(exact) and (w.end is None or exact < w.end) for w in windows):
         return windows
     w = windows[0]

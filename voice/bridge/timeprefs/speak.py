@@ -10,16 +10,22 @@ The dialog layer rebuilds what it offered from the transcript of its own turns, 
 tolerates what a transcript or an LLM paraphrase does to it (case, a missing comma, "den", the
 weekday left out) but nothing looser: a weekday that does not match the date is not a slot.
 """
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from voice.bridge.timeprefs.calendar import BUSINESS_TZ, Slot
-from voice.bridge.timeprefs.lexicon import (DE_MONTH_NAMES, DE_WEEKDAY_NAMES, EN_MONTH_NAMES, EN_WEEKDAY_NAMES,
-                                            en_ordinal_suffix)
+from voice.bridge.timeprefs.lexicon import (
+    DE_MONTH_NAMES,
+    DE_WEEKDAY_NAMES,
+    EN_MONTH_NAMES,
+    EN_WEEKDAY_NAMES,
+    en_ordinal_suffix,
+)
 
 
 def _lang(language: str) -> str:
@@ -35,16 +41,20 @@ def render_slot(slot: Slot | datetime, language: str, *, with_year: bool = False
         clock = f"{hour12}:{local.minute:02d}" if local.minute else f"{hour12}"
         meridiem = "am" if local.hour < 12 else "pm"
         year = f", {local.year}" if with_year else ""
-        return (f"{EN_WEEKDAY_NAMES[local.weekday()]}, {EN_MONTH_NAMES[local.month - 1]} "
-                f"{local.day}{en_ordinal_suffix(local.day)}{year}, at {clock} {meridiem}")
+        return (
+            f"{EN_WEEKDAY_NAMES[local.weekday()]}, {EN_MONTH_NAMES[local.month - 1]} "
+            f"{local.day}{en_ordinal_suffix(local.day)}{year}, at {clock} {meridiem}"
+        )
     clock = f"{local.hour}:{local.minute:02d}" if local.minute else f"{local.hour}"
-    return (f"{DE_WEEKDAY_NAMES[local.weekday()]}, den {local.day}. {DE_MONTH_NAMES[local.month - 1]}{year}, "
-            f"um {clock} Uhr")
+    return (
+        f"{DE_WEEKDAY_NAMES[local.weekday()]}, den {local.day}. {DE_MONTH_NAMES[local.month - 1]}{year}, um {clock} Uhr"
+    )
 
 
-def render_slots(slots: Iterable[Slot | datetime], language: str, *, with_year: bool = False,
-                 tz: str = BUSINESS_TZ) -> str:
-    """"A oder B", "A, B oder C" (en: "or")."""
+def render_slots(
+    slots: Iterable[Slot | datetime], language: str, *, with_year: bool = False, tz: str = BUSINESS_TZ
+) -> str:
+    """ "A oder B", "A, B oder C" (en: "or")."""
     parts = [render_slot(s, language, with_year=with_year, tz=tz) for s in slots]
     word = " or " if _lang(language) == "en" else " oder "
     if len(parts) <= 1:
@@ -63,11 +73,15 @@ def _alternation(names: Iterable[str]) -> str:
 _DE_RE = re.compile(
     rf"(?:\b(?P<wd>{_alternation(DE_WEEKDAY_NAMES)}),?\s+)?(?:den\s+)?\b(?P<d>\d{{1,2}})\.\s*"
     rf"(?P<mon>{_alternation(DE_MONTH_NAMES)})\b(?:\s+(?P<y>\d{{4}}))?,?\s+um\s+(?P<h>\d{{1,2}})"
-    rf"(?::(?P<m>\d{{2}}))?\s*uhr\b", re.IGNORECASE)
+    rf"(?::(?P<m>\d{{2}}))?\s*uhr\b",
+    re.IGNORECASE,
+)
 _EN_RE = re.compile(
     rf"(?:\b(?P<wd>{_alternation(EN_WEEKDAY_NAMES)}),?\s+)?(?:the\s+)?\b(?P<mon>{_alternation(EN_MONTH_NAMES)})"
     rf"\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{{4}}))?,?\s+at\s+(?P<h>\d{{1,2}})"
-    rf"(?::(?P<m>\d{{2}}))?\s*(?P<ap>a\.?m\.?|p\.?m\.?)(?![a-z])", re.IGNORECASE)
+    rf"(?::(?P<m>\d{{2}}))?\s*(?P<ap>a\.?m\.?|p\.?m\.?)(?![a-z])",
+    re.IGNORECASE,
+)
 
 
 def _index(names: tuple[str, ...], word: str) -> int:
@@ -79,8 +93,9 @@ def parse_spoken_slots(text: str, language: str, now: datetime, *, tz: str = BUS
     a year is the next one from a week before `now` on (an offer is never far in the past)."""
     lang = _lang(language)
     zone = ZoneInfo(tz)
-    pattern, weekdays, months = ((_EN_RE, EN_WEEKDAY_NAMES, EN_MONTH_NAMES) if lang == "en"
-                                 else (_DE_RE, DE_WEEKDAY_NAMES, DE_MONTH_NAMES))
+    pattern, weekdays, months = (
+        (_EN_RE, EN_WEEKDAY_NAMES, EN_MONTH_NAMES) if lang == "en" else (_DE_RE, DE_WEEKDAY_NAMES, DE_MONTH_NAMES)
+    )
     today = (now.astimezone(zone) if now.tzinfo else now).date()
     found: list[datetime] = []
     for m in pattern.finditer(text):
@@ -98,7 +113,7 @@ def parse_spoken_slots(text: str, language: str, now: datetime, *, tz: str = BUS
         if on is None:
             continue
         local = datetime(on.year, on.month, on.day, hour, minute, tzinfo=zone)
-        found.append(local.astimezone(timezone.utc).astimezone(zone))
+        found.append(local.astimezone(UTC).astimezone(zone))
     return found
 
 
