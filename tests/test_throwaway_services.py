@@ -127,3 +127,30 @@ def test_sqlalchemy_urls_keep_the_servers_address_and_credentials():
     assert sa.engine.make_url(url).render_as_string(hide_password=False) == (
         "postgresql+psycopg://app:s3cret@db.internal:6543/other?sslmode=disable")
     assert throwaway_pg.describe("postgresql://app:s3cret@db.internal:6543/test") == "db.internal:6543/test"
+
+
+def test_wiping_empties_every_table_and_restarts_the_ids(app, backend):
+    """_wipe (run around every `app` test) deletes rather than truncates: the result must be the same."""
+    from crm.extensions import db
+    from crm.models import Campaign
+    from tests.conftest import _wipe
+
+    def add(name: str) -> int:
+        with app.app_context():
+            row = Campaign(name=name, provider="retell", agent_id="agent_test", from_number="+4930555000")
+            db.session.add(row)
+            db.session.commit()
+            row_id = row.id
+            db.session.remove()
+            return row_id
+
+    assert add("first") == 1
+    assert add("second") == 2
+    _wipe(app)
+    with app.app_context():
+        with db.engine.connect() as conn:
+            counts = {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+                      for t in db.metadata.sorted_tables}
+        db.engine.dispose()
+    assert set(counts.values()) == {0}, counts
+    assert add("after the wipe") == 1
