@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -27,5 +29,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The base class of every model. At runtime it is `db.Model` (Base plus Flask-SQLAlchemy's bind-key and
+# repr mixins); mypy cannot take a base class from an instance attribute (python/mypy#8603), so it checks the
+# models against the declarative base that `db.Model` is built from: same metadata, same mapped columns.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 api = Api()

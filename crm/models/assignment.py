@@ -14,11 +14,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
 
 
-class AssignmentRule(db.Model):
+class AssignmentRule(Model):
     __tablename__ = "assignment_rules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,7 +43,7 @@ class AssignmentRule(db.Model):
         return f"<AssignmentRule {self.id} {self.name!r}>"
 
 
-class AssignmentCounter(db.Model):
+class AssignmentCounter(Model):
     """One round-robin position per pool ("rule:<id>:<lang>", "fallback:<lang>"). Incremented with one
     UPDATE ... RETURNING inside the intake's transaction: PostgreSQL's row lock and SQLite's write lock
     make concurrent intakes take turns, so two leads never get the same slot."""

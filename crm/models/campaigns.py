@@ -5,11 +5,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
 
 
-class Campaign(db.Model):
+class Campaign(Model):
     """Which provider and agent call a lead, from which number, in which language, with which script
     variables; and the failover used when the primary provider keeps failing. Keys are never here:
     they live in the secrets backend (providers/<name>-api-key)."""

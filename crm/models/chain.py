@@ -7,11 +7,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
 
 
-class LeadSubmission(db.Model):
+class LeadSubmission(Model):
     """A validated lead as received (the inbox), and the outbox entry that gets it to its chain.
 
     The web commits this row before answering 2xx; a relay then starts or signals the chain until it
@@ -38,7 +38,7 @@ class LeadSubmission(db.Model):
     result: Mapped[dict | None] = mapped_column(JSONType)
 
 
-class SideEffect(db.Model):
+class SideEffect(Model):
     """One row per business key of a call, email or booking, written before the provider is asked.
 
     A retried activity finds the row: done → return the stored result; intent only → the provider may
@@ -60,7 +60,7 @@ class SideEffect(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class DoNotCallEntry(db.Model):
+class DoNotCallEntry(Model):
     """An external or internal do-not-call list entry, matched by number (survives erasure of the lead)."""
 
     __tablename__ = "dnc_list"

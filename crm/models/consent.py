@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import UTCDateTime, enum_column, utcnow
 
 
@@ -21,7 +21,7 @@ class LegalBasis(str, enum.Enum):
     CALLBACK_REQUEST = "callback_request"
 
 
-class ConsentRecord(db.Model):
+class ConsentRecord(Model):
     """Proof of permission to contact, kept as evidence (UWG § 7a: five years)."""
 
     __tablename__ = "consent_records"

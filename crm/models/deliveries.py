@@ -5,11 +5,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(Model):
     """A processed inbound delivery (webhook or idempotent API request).
 
     The unique (source, delivery_key) makes a redelivery a no-op; the stored response lets it answer

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, enum_column, utcnow
 
 
@@ -24,7 +24,7 @@ class Direction(str, enum.Enum):
     INTERNAL = "internal"
 
 
-class Interaction(db.Model):
+class Interaction(Model):
     """Everything that happened with a lead: calls, emails, meetings, notes, SMS."""
 
     __tablename__ = "interactions"

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, enum_column, utcnow
 
 
@@ -27,7 +27,7 @@ class Priority(str, enum.Enum):
     COLD = "cold"
 
 
-class Lead(db.Model):
+class Lead(Model):
     """A customer or prospect. 'Lead' and 'customer' are one record at different statuses."""
 
     __tablename__ = "leads"
@@ -104,7 +104,7 @@ class Lead(db.Model):
         return name or self.company or self.email or f"#{self.id}"
 
 
-class PossibleDuplicate(db.Model):
+class PossibleDuplicate(Model):
     """A fuzzy match flagged for a rep; never merged automatically."""
 
     __tablename__ = "possible_duplicates"

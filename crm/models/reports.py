@@ -7,11 +7,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
 
 
-class Report(db.Model):
+class Report(Model):
     """One report per (kind, period start): a retried or repeated build finds this row."""
 
     __tablename__ = "reports"
@@ -33,7 +33,7 @@ class Report(db.Model):
     )
 
 
-class ReportDocument(db.Model):
+class ReportDocument(Model):
     """The rendered PDF of a report in one language."""
 
     __tablename__ = "report_documents"

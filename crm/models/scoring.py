@@ -5,11 +5,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
 
 
-class ScoreHistory(db.Model):
+class ScoreHistory(Model):
     """Every score ever given, with why (per-factor points) and by which model version."""
 
     __tablename__ = "score_history"

@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
 
 
-class AppSetting(db.Model):
+class AppSetting(Model):
     __tablename__ = "app_settings"
 
     # "scoring.rules", "gate.threshold", "calling_hours" (crm.services.app_settings.KEYS)

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.extensions import db
+from crm.extensions import Model
 from crm.models.types import UTCDateTime, enum_column, utcnow
 
 
@@ -18,7 +18,7 @@ class TaskStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class Task(db.Model):
+class Task(Model):
     __tablename__ = "tasks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,7 +41,7 @@ class AppointmentStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class Appointment(db.Model):
+class Appointment(Model):
     """An owner's calendar entry. Confirmed appointments of one owner never overlap: the database
     enforces it (an exclusion constraint on PostgreSQL, triggers on SQLite; see the migration)."""
 
