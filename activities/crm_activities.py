@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from flask.ctx import AppContext
 from temporalio import activity
 
+from activities.rows import require_row
 from crm.extensions import db
 from crm.models import AuditEntry, Interaction, Lead, LeadSubmission, Task
 from crm.models.types import utcnow
 from crm.services import audit, calls, chain_reopen, dnc, submissions
+from crm.services.compliance import GatePolicy
 from workflows.payloads import (
     CallResult,
     GateInput,
@@ -28,23 +33,24 @@ from workflows.payloads import (
 
 def _reopen_after_days(app: Flask) -> int:
     # How long after its end a finished chain stays closed to new form fills (crm.services.chain_reopen).
-    value = app.config.get("LEADCHAIN_REOPEN_AFTER_DAYS")
+    value: int | str | None = app.config.get("LEADCHAIN_REOPEN_AFTER_DAYS")
     if value is None:
         value = os.environ.get("LEADCHAIN_REOPEN_AFTER_DAYS", chain_reopen.DEFAULT_REOPEN_AFTER_DAYS)
     return int(value)
 
 
-def gate_policy(app: Flask):
+def gate_policy(app: Flask) -> GatePolicy | None:
     """The calling-hours policy: the app's configured one, else the compliance module's default (from the
     environment). compliance.check_call_gate puts an admin's stored calling hours over either."""
-    return app.config.get("LEADCHAIN_GATE_POLICY")
+    policy: GatePolicy | None = app.config.get("LEADCHAIN_GATE_POLICY")
+    return policy
 
 
 class CrmActivities:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def _ctx(self):
+    def _ctx(self) -> AppContext:
         return self.app.app_context()
 
     @activity.defn(name="import_submission")
@@ -53,15 +59,19 @@ class CrmActivities:
             cfg = self.app.config["LEADCHAIN"]
             result = submissions.process(ref.submission_id, fuzzy_threshold=cfg.fuzzy_threshold)
             chain_id = activity.info().workflow_id
-            submission = db.session.get(LeadSubmission, ref.submission_id, with_for_update=True)
+            if chain_id is None:
+                # Temporal leaves it unset only for an activity started on its own, outside any workflow.
+                raise RuntimeError("import_submission runs inside a lead chain")
+            submission = require_row(LeadSubmission, ref.submission_id, for_update=True)
             stored = dict(submission.result or {})
             if "chain" in stored:
                 # A retried activity: the decision was made and written once; answer it again.
                 return ImportResult(lead_id=result.lead_id, outcome=result.outcome, **stored["chain"])
-            lead = db.session.get(Lead, result.lead_id, with_for_update=True)
+            lead = require_row(Lead, result.lead_id, for_update=True)
             decision = None
-            answer: dict = {}
-            if lead.chain_id and lead.chain_id != chain_id and lead.chain_stage not in chain_reopen.FINAL_STAGES:
+            answer: dict[str, Any] = {}
+            running = lead.chain_stage is None or lead.chain_stage not in chain_reopen.FINAL_STAGES
+            if lead.chain_id and lead.chain_id != chain_id and running:
                 # The person is already in a running chain (found by their other identifier).
                 answer["forward_to_chain"] = lead.chain_id
             else:
@@ -102,7 +112,8 @@ class CrmActivities:
         from crm.services import app_settings, compliance
 
         with self._ctx():
-            threshold = 0 if inp.waive_score else app_settings.gate_threshold(default=inp.threshold)
+            stored = app_settings.gate_threshold()  # an admin's threshold outranks the chain's
+            threshold = 0 if inp.waive_score else (inp.threshold if stored is None else stored)
             decision = compliance.check_call_gate(
                 inp.lead_id,
                 now_utc=max(utcnow(), inp.now or utcnow()),
@@ -139,14 +150,14 @@ class CrmActivities:
     @activity.defn(name="mark_do_not_contact")
     def mark_do_not_contact(self, inp: LeadFlagInput) -> None:
         with self._ctx():
-            lead = db.session.get(Lead, inp.lead_id, with_for_update=True)
+            lead = require_row(Lead, inp.lead_id, for_update=True)
             if dnc.mark(lead, reason=inp.reason, actor=inp.actor):
                 db.session.commit()
 
     @activity.defn(name="mark_phone_invalid")
     def mark_phone_invalid(self, inp: LeadFlagInput) -> None:
         with self._ctx():
-            lead = db.session.get(Lead, inp.lead_id, with_for_update=True)
+            lead = require_row(Lead, inp.lead_id, for_update=True)
             if lead.phone_status == "invalid":
                 return
             audit.record(
@@ -172,7 +183,7 @@ class CrmActivities:
             if existing:
                 return existing
             owner_id = assignment.assign_if_unowned(inp.lead_id)
-            lead = db.session.get(Lead, inp.lead_id)
+            lead = require_row(Lead, inp.lead_id)
             now = utcnow()
             due = task_due.due_at(
                 lead, inp.kind, inp.due_in_s, now=now, policy=app_settings.gate_policy(gate_policy(self.app))
@@ -189,7 +200,11 @@ class CrmActivities:
                 with db.session.begin_nested():
                     db.session.add(task)
             except sa.exc.IntegrityError:
-                return db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == inp.dedupe_key))
+                # Another attempt inserted the same key meanwhile: its task is the answer.
+                raced = db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == inp.dedupe_key))
+                if raced is None:
+                    raise
+                return raced
             audit.record("chain", "task.created", "task", task.id, after={"lead_id": inp.lead_id, "kind": inp.kind})
             db.session.commit()
             return task.id
@@ -213,7 +228,7 @@ class CrmActivities:
             )
             db.session.commit()
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         return [
             self.import_submission,
             self.score_lead,

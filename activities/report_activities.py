@@ -9,12 +9,16 @@ report of a running period (store.is_to_date) is not emailed: the final one repl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.provider_activities import _done, _ledger
+from activities.rows import require_row
 from crm.extensions import db
 from crm.models import Role, SideEffect, User
 from crm.models.reports import Report
@@ -96,14 +100,13 @@ class ReportActivities:
         ).all()
         sent = already = 0
         refused: list[str] = []
+        mailer = self.mailer
         for manager in managers:
             activity.heartbeat(manager.id)
             key = ledger_key(report_id, manager.id)
-            # Nothing is recorded for these: once an address or a sender exists, a rerun sends.
-            reason = (
-                "no email sender configured" if self.mailer is None else (None if manager.email else "no email address")
-            )
-            if reason:
+            if mailer is None or not manager.email:
+                # Nothing is recorded for these: once an address or a sender exists, a rerun sends.
+                reason = "no email sender configured" if mailer is None else "no email address"
                 refused.append(f"user {manager.id}: {reason}")
                 continue
             row = _ledger(key, LEDGER_KIND, None)
@@ -112,9 +115,9 @@ class ReportActivities:
                 db.session.commit()
                 continue
             if row.attempts > 0:
-                found = self.mailer.find_sent(key)
+                found = mailer.find_sent(key)
                 if found:
-                    _done(row, self.mailer.name, found, {"report_id": report_id, "user_id": manager.id})
+                    _done(row, mailer.name, found, {"report_id": report_id, "user_id": manager.id})
                     db.session.commit()
                     already += 1
                     continue
@@ -137,19 +140,19 @@ class ReportActivities:
             row.attempts += 1
             db.session.commit()
             try:
-                message_id = self.mailer.send(mail)
+                message_id = mailer.send(mail)
             except ApplicationError as e:
                 if not e.non_retryable:
                     raise  # Temporal retries the activity; done rows are skipped then
-                row = db.session.get(SideEffect, row.id)
+                row = require_row(SideEffect, row.id)
                 row.status, row.result = "failed", {"reason": str(e)[:200]}
                 db.session.commit()
                 refused.append(f"user {manager.id}: {str(e)[:200]}")
                 continue
-            row = db.session.get(SideEffect, row.id)
+            row = require_row(SideEffect, row.id)
             _done(
                 row,
-                self.mailer.name,
+                mailer.name,
                 message_id,
                 {"report_id": report_id, "user_id": manager.id, "language": doc.language},
             )
@@ -159,5 +162,5 @@ class ReportActivities:
             report_id=report_id, recipients=len(managers), sent=sent, already_sent=already, refused=refused
         )
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.build_report, self.send_report]
