@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class TimeConstraint:
     def merged(self, correction: TimeConstraint) -> TimeConstraint:
         """A later utterance corrects this one ("doch lieber Freitag"): each part the correction names
         replaces ours; negations accumulate."""
-        updates: dict = {}
+        updates: dict[str, Any] = {}
         for name in ("dates", "date_from", "date_to", "weekdays", "windows", "exact", "day_windows"):
             value = getattr(correction, name)
             if value:

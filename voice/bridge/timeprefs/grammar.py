@@ -89,9 +89,9 @@ class Grammar:
             if nxt:
                 key = NARROWED.get(("early" if tok in self.early_words else "late", nxt), nxt)
                 return key, i + 2
-        key = self.dayparts.get(tok)
-        if key:
-            return key, i + 1
+        part = self.dayparts.get(tok)
+        if part:
+            return part, i + 1
         return None
 
     def daypart_rule(self, i: int) -> Found | None:

@@ -308,8 +308,9 @@ class GermanGrammar(Grammar):
         tok = self.tok(i)
         strict = date_token(tok)
         loose = date_token(tok, loose=True) if dom_ok and self.tok(i + 1) != "uhr" else None
-        if strict or loose:
-            d, m, y = strict or loose
+        found = strict or loose
+        if found:
+            d, m, y = found
             return Ref("date", d, m, y), i + 1
         parsed = clock_token(tok)
         if parsed is None or parsed[1] is not None:
@@ -336,10 +337,9 @@ class GermanGrammar(Grammar):
 
     def day(self, i: int) -> Found | None:
         tok = self.tok(i)
-        if tok in ("jeden", "immer", "alle", "nur") and self.weekday_at(i + 1):
-            wd = self.weekday_at(i + 1)
-            if tok in ("jeden", "immer", "alle") or wd[1]:
-                return self.one(WEEKDAYS, i, wd[2], frozenset({wd[0]}))
+        if tok in ("jeden", "immer", "alle", "nur") and (ahead := self.weekday_at(i + 1)) is not None:
+            if tok in ("jeden", "immer", "alle") or ahead[1]:
+                return self.one(WEEKDAYS, i, ahead[2], frozenset({ahead[0]}))
         wd = self.weekday_at(i)
         if wd is not None and wd[1]:
             return self.one(WEEKDAYS, i, wd[2], frozenset({wd[0]}))

@@ -341,10 +341,9 @@ class EnglishGrammar(Grammar):
 
     def day(self, i: int) -> Found | None:
         tok = self.tok(i)
-        if tok in ("every", "only", "each") and self.weekday_at(i + 1):
-            wd = self.weekday_at(i + 1)
-            if tok != "only" or wd[1]:
-                return self.one(WEEKDAYS, i, wd[2], frozenset({wd[0]}))
+        if tok in ("every", "only", "each") and (ahead := self.weekday_at(i + 1)) is not None:
+            if tok != "only" or ahead[1]:
+                return self.one(WEEKDAYS, i, ahead[2], frozenset({ahead[0]}))
         wd = self.weekday_at(i)
         if wd is not None and wd[1]:
             return self.one(WEEKDAYS, i, wd[2], frozenset({wd[0]}))

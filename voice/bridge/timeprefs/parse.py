@@ -46,7 +46,6 @@ from voice.bridge.timeprefs.items import (
     TIME_FAMILY,
     WEEKDAYS,
     WINDOW,
-    Clock,
     Item,
     Ref,
 )
@@ -326,27 +325,27 @@ class _Assembly:
         today = self.today
         day: date | None = None
         if ref.kind == "rel":
-            day = today + timedelta(days=ref.a)
+            day = today + timedelta(days=_number(ref.a))
         elif ref.kind == "weekday":
             if ref.mod is None and self.anchor is not None:
-                day = self.anchor + timedelta(days=ref.a)
+                day = self.anchor + timedelta(days=_number(ref.a))
                 while day < today:
                     day += timedelta(weeks=1)
             elif ref.mod is None or ref.mod == "coming":
-                day = days.weekday_after(today, ref.a)
+                day = days.weekday_after(today, _number(ref.a))
             else:
-                day = days.weekday_in_week(today, ref.a, {"next": 1, "this": 0, "after_next": 2}[ref.mod])
+                day = days.weekday_in_week(today, _number(ref.a), {"next": 1, "this": 0, "after_next": 2}[ref.mod])
         elif ref.kind == "dom":
-            day = days.next_day_of_month(today, ref.a)
+            day = days.next_day_of_month(today, _number(ref.a))
         elif ref.kind == "date":
-            day = days.next_date(today, ref.a, ref.b, ref.c)
+            day = days.next_date(today, _number(ref.a), _number(ref.b), ref.c)
         elif ref.kind == "week":
             if ref.mod == "rest":
                 monday = days.week_start(today)
                 return today + timedelta(days=1), monday + timedelta(days=6)
-            return days.week_range(today, ref.a, ref.mod or "all")
+            return days.week_range(today, _number(ref.a), ref.mod or "all")
         elif ref.kind == "week_of":
-            monday = days.week_start(today + timedelta(days=ref.a))
+            monday = days.week_start(today + timedelta(days=_number(ref.a)))
             return max(monday, today), monday + timedelta(days=6)
         elif ref.kind == "month":
             if ref.a is None:
@@ -367,7 +366,7 @@ class _Assembly:
         lo = self._resolve_ref(start_ref) if start_ref else None
         hi = self._resolve_ref(end_ref) if end_ref else None
         end = hi[1] if hi else None
-        if end is not None and exclusive:
+        if hi is not None and exclusive:
             end = hi[0] - timedelta(days=1)
         if lo is not None and hi is None:
             return lo[0], None
@@ -385,16 +384,22 @@ class _Assembly:
             return None
         if a is not None and b is not None and b <= a:
             if c1.promotable and daypart is None:
-                a = Clock(c1.hour, c1.minute, fixed=True).resolve()  # "von 7 bis 9" = 07-09
+                # "von 7 bis 9" = 07-09: the hour as said (what Clock(..., fixed=True).resolve() gives for
+                # a promotable hour, 1-7, whose minute already resolved).
+                a = time(c1.hour, c1.minute)
             if b <= a and b.hour < 12 and c2.meridiem is None:
                 b = time(b.hour + 12, b.minute)  # "von 10 bis 2" = 10-14
             if b <= a:
                 return None
         return TimeWindow(a, b)
 
-    def _day_windows(self, positive: list[Item], windows: list[tuple[Item, TimeWindow]]):
+    def _day_windows(
+        self, positive: list[Item], windows: list[tuple[Item, TimeWindow]]
+    ) -> tuple[tuple[int, list[tuple[Item, TimeWindow]]], ...]:
         """Windows said right after one of several days joined by "oder" belong to that day."""
-        day_items = sorted((it for it in positive if it.kind == DAY and self._resolve(it)), key=lambda it: it.start)
+        resolved = [(it, span) for it in positive if it.kind == DAY and (span := self._resolve(it))]
+        day_spans = sorted(resolved, key=lambda pair: pair[0].start)
+        day_items = [it for it, _ in day_spans]
         if len(day_items) < 2:
             return ()
         between = self.tokens[day_items[-2].end : day_items[-1].start]
@@ -402,7 +407,7 @@ class _Assembly:
             return ()
         seps = [it.start for it in self.items if it.kind == SEP]
         result: dict[int, list[tuple[Item, TimeWindow]]] = {}
-        for n, day_item in enumerate(day_items):
+        for n, (day_item, span) in enumerate(day_spans):
             limit = (
                 day_items[n + 1].start
                 if n + 1 < len(day_items)
@@ -411,10 +416,17 @@ class _Assembly:
             cursor = day_item.end
             for it, w in sorted(windows, key=lambda p: p[0].start):
                 if cursor <= it.start < limit and set(self.tokens[cursor : it.start]) <= _ATTACH_FILLER:
-                    weekday = self._resolve(day_item)[0].weekday()
+                    weekday = span[0].weekday()
                     result.setdefault(weekday, []).append((it, w))
                     cursor = it.end
         return tuple(result.items())
+
+
+def _number(value: int | None) -> int:
+    """The number a Ref's kind always carries (the grammars set it); None there is a grammar bug."""
+    if value is None:
+        raise ValueError("a day reference without its number")
+    return value
 
 
 def _intersect(a: TimeWindow, b: TimeWindow) -> TimeWindow | None:
