@@ -14,10 +14,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from voice.bridge.dialog.llm import LLMPolicy
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.timetalk import TimeTalk
+
+if TYPE_CHECKING:  # the secrets store is imported at run time only when an LLM is configured (below)
+    from crm.secrets import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
 
 
 def policy_from_env(
-    environ: Mapping[str, str] | None = None, secrets=None, timetalk: TimeTalk | None = None
+    environ: Mapping[str, str] | None = None, secrets: Secrets | None = None, timetalk: TimeTalk | None = None
 ) -> RulesPolicy | LLMPolicy:
     environ = os.environ if environ is None else environ
     rules = RulesPolicy(timetalk)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
@@ -112,7 +112,7 @@ class _Turn:
         self.sentences.append(text)
         return Speech(text + " ")
 
-    def slot_text(self, start) -> str:
+    def slot_text(self, start: datetime) -> str:
         return self.timetalk.render(start, self.language, self.request.now)
 
     async def tool(self, name: str, arguments: dict[str, Any], call: Awaitable[Any]) -> tuple[Any, ToolRecord]:
@@ -454,7 +454,7 @@ class RulesPolicy:
         yield t.done(intent=intent)
 
     async def _offer(
-        self, t: _Turn, constraint: TimeConstraint, *, intent: str, avoid: tuple = ()
+        self, t: _Turn, constraint: TimeConstraint, *, intent: str, avoid: tuple[datetime, ...] = ()
     ) -> AsyncIterator[TurnEvent]:
         t.result.constraint = constraint if not constraint.empty else t.result.constraint
         try:
@@ -486,7 +486,7 @@ class RulesPolicy:
             yield t.say("offer_two", first=t.slot_text(slots[0].start), second=t.slot_text(slots[1].start))
         yield t.done(intent=intent, offered=slots)
 
-    async def _book(self, t: _Turn, start) -> AsyncIterator[TurnEvent]:
+    async def _book(self, t: _Turn, start: datetime) -> AsyncIterator[TurnEvent]:
         # The slot comes from the transcript alone (the words of our offer), so a replayed turn books the
         # same slot; the CRM picks the rep when owner_id is None and books once per call and slot.
         slot = SlotChoice(start=start, end=start + self.slot_length)

@@ -184,7 +184,8 @@ def rebuild(transcript: Iterable[Turn], language: str, now: datetime, timetalk: 
     history, current = turns[:cut], turns[cut:]
     utterance = " ".join(t.text or "" for t in current).strip() if current else None
 
-    stage, offered = Stage.START, ()
+    stage = Stage.START
+    offered: tuple[datetime, ...] = ()
     answers: dict[str, str] = {}
     asked: Counter[str] = Counter()
     constraint: TimeConstraint | None = None
@@ -241,7 +242,7 @@ def rebuild(transcript: Iterable[Turn], language: str, now: datetime, timetalk: 
 
 def next_question(answers: dict[str, str], asked: dict[str, int], limit: int = 3) -> str | None:
     """The next qualification key to ask: not answered, asked at most once before, at most ``limit``."""
-    for number, (key, question) in enumerate(QUESTIONS.items()):
+    for number, key in enumerate(QUESTIONS):
         if number >= limit:
             return None
         if key not in answers and asked.get(key, 0) < 2:

@@ -130,12 +130,14 @@ def basic_read_back(text: str, language: str, now: datetime) -> list[datetime]:
     en_months = [m.lower() for m in _MONTHS["en"]]
     for m in _DE_SLOT.finditer(text or ""):
         day, month = int(m.group(1)), de_months.index(m.group(2).lower()) + 1
-        found.append((m.start(), _future(local_now, month, day, int(m.group(3)), int(m.group(4) or 0))))
+        if (moment := _future(local_now, month, day, int(m.group(3)), int(m.group(4) or 0))) is not None:
+            found.append((m.start(), moment))
     for m in _EN_SLOT.finditer(text or ""):
         month, day, hour = en_months.index(m.group(1).lower()) + 1, int(m.group(2)), int(m.group(3)) % 12
         hour += 12 if m.group(5).lower() == "p" else 0
-        found.append((m.start(), _future(local_now, month, day, hour, int(m.group(4) or 0))))
-    return [moment for _, moment in sorted(found) if moment is not None]
+        if (moment := _future(local_now, month, day, hour, int(m.group(4) or 0))) is not None:
+            found.append((m.start(), moment))
+    return [moment for _, moment in sorted(found)]
 
 
 def _future(now: datetime, month: int, day: int, hour: int, minute: int) -> datetime | None:
@@ -166,7 +168,7 @@ def _adapt(fn: Callable[..., Any]) -> Callable[[Any, str, datetime], Any]:
     def call(value: Any, language: str, now: datetime) -> Any:
         if len(positional) >= 3:
             return fn(value, language, now)
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if "language" in names:
             kwargs["language"] = language
         if "now" in names:
