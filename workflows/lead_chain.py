@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import activity_refs as act
     from workflows.payloads import (
         LEAD_STAGE_ATTRIBUTE,
         CallBooking,
@@ -33,9 +36,24 @@ with workflow.unsafe.imports_passed_through():
         TaskInput,
         TimelineInput,
     )
+    from workflows.vocabulary import (
+        FOLLOW_UP_OUTCOMES,
+        RETRY_STATUSES,
+        WAIT_GATE_REASONS,
+        CallOutcome,
+        CallStatus,
+        ChainStage,
+        EmailSendStatus,
+        EmailTemplate,
+        ScoreReason,
+        StopReason,
+        TaskKind,
+        TimelineStep,
+    )
 
 LEAD_STAGE = SearchAttributeKey.for_keyword(LEAD_STAGE_ATTRIBUTE)
-RETRY_ANSWERS = {"no_answer", "busy", "voicemail"}
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 CRM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Paid or person-reaching actions: a bounded budget, and a rejected request is not retried.
 # Changes of command sequence, guarded so that chains started before them replay unchanged.
@@ -53,7 +71,7 @@ PROVIDER_RETRY = RetryPolicy(
 
 
 class _Stopped(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: StopReason | str) -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -68,7 +86,7 @@ class LeadChainWorkflow:
         self._pending: list[int] = list(input.pending_submissions)
         self._seen: set[int] = set(input.seen_submissions)
         self._history: list[StepRecord] = list(input.history)
-        self._stage = "importing" if input.lead_id is None else "continuing"
+        self._stage: str = ChainStage.IMPORTING if input.lead_id is None else ChainStage.CONTINUING
         self._next_step: str | None = None
         self._next_at: datetime | None = None
         self._paused = False
@@ -160,12 +178,12 @@ class LeadChainWorkflow:
     async def run(self, input: ChainInput) -> ChainOutcome:
         try:
             if self._lead_id is None:
-                await self._set_stage("importing", "waiting for the lead")
+                await self._set_stage(ChainStage.IMPORTING, "waiting for the lead")
                 await workflow.wait_condition(lambda: bool(self._pending) or self._stop is not None)
                 self._raise_if_stopped()
                 forward = await self._import_pending()
                 if forward:
-                    return await self._finish("joined", f"joined running chain {forward}")
+                    return await self._finish(ChainStage.JOINED, f"joined running chain {forward}")
                 if self._merged_into is not None:
                     return await self._end_merged()
             return await self._cycle()
@@ -173,30 +191,33 @@ class LeadChainWorkflow:
             return await self._finish(stopped.reason, f"stopped: {stopped.reason}")
 
     async def _cycle(self) -> ChainOutcome:
-        reason = "intake" if self._input.cycle == 0 else "rescore"
+        reason = ScoreReason.INTAKE if self._input.cycle == 0 else ScoreReason.RESCORE
         while True:
             await self._checkpoint()
             score = await self._qualify(reason)
             gate = await self._gate()
             outcome = None
-            if gate.allowed or gate.reason in ("outside_hours", "attempt_cap"):
+            if gate.allowed or gate.reason in WAIT_GATE_REASONS:
                 outcome = await self._call_step()
                 if outcome is not None:
                     return outcome
             else:
-                await self._timeline("gate", f"no call: {gate.reason} (score {score.score})")
+                await self._timeline(TimelineStep.GATE, f"no call: {gate.reason} (score {score.score})")
             if await self._nurture():
-                reason = "resubmission"
+                reason = ScoreReason.RESUBMISSION
                 continue
             # After the sequence, wait, then re-score with engagement counted.
             if not await self._sleep(
-                self._settings.rescore_delay_s, "nurturing", "re-score", keep_wait=self._called_this_cycle()
+                self._settings.rescore_delay_s,
+                ChainStage.NURTURING,
+                "re-score",
+                keep_wait=self._called_this_cycle(),
             ):
-                reason = "resubmission"
+                reason = ScoreReason.RESUBMISSION
                 continue
             if self._input.cycle + 1 >= self._settings.max_nurture_cycles:
-                await self._qualify("rescore")
-                return await self._finish("nurture_exhausted", "nurture cycles used up")
+                await self._qualify(ScoreReason.RESCORE)
+                return await self._finish(ChainStage.NURTURE_EXHAUSTED, "nurture cycles used up")
             await self._continue_as_new()
 
     async def _call_step(self) -> ChainOutcome | None:
@@ -204,55 +225,56 @@ class LeadChainWorkflow:
         while self._attempts < self._settings.max_call_attempts:
             gate = await self._gate()
             if not gate.allowed:
-                if gate.reason in ("outside_hours", "attempt_cap") and gate.next_window_start:
+                if gate.reason in WAIT_GATE_REASONS and gate.next_window_start:
                     wait = max(1.0, (gate.next_window_start - workflow.now()).total_seconds())
                     if not await self._sleep(
                         wait,
-                        "waiting_for_window",
+                        ChainStage.WAITING_FOR_WINDOW,
                         "call",
                         gate.next_window_start,
                         keep_wait=True,
                         wake_on_settings=True,
                     ):
-                        await self._qualify("resubmission")
+                        await self._qualify(ScoreReason.RESUBMISSION)
                     continue
-                await self._timeline("gate", f"call refused: {gate.reason}")
+                await self._timeline(TimelineStep.GATE, f"call refused: {gate.reason}")
                 return None
             self._attempts += 1
             result = await self._place_and_wait()
             if result is None:
                 return None
-            if not result.answered and result.status in RETRY_ANSWERS and result.call_id not in self._bookings:
-                await self._timeline("call", f"attempt {self._attempts}: {result.status}")
+            if not result.answered and result.status in RETRY_STATUSES and result.call_id not in self._bookings:
+                await self._timeline(TimelineStep.CALL, f"attempt {self._attempts}: {result.status}")
                 if self._attempts < self._settings.max_call_attempts:
-                    if not await self._sleep(self._settings.retry_delay_s, "waiting_for_retry", "call", keep_wait=True):
-                        await self._qualify("resubmission")
+                    if not await self._sleep(
+                        self._settings.retry_delay_s, ChainStage.WAITING_FOR_RETRY, "call", keep_wait=True
+                    ):
+                        await self._qualify(ScoreReason.RESUBMISSION)
                 continue
             return await self._follow_up(result)
-        await self._timeline("call", f"no conversation after {self._attempts} attempts: email path")
+        await self._timeline(TimelineStep.CALL, f"no conversation after {self._attempts} attempts: email path")
         return None
 
     async def _place_and_wait(self) -> CallResult | None:
-        await self._set_stage("calling", f"attempt {self._attempts}")
+        await self._set_stage(ChainStage.CALLING, f"attempt {self._attempts}")
         key = f"{self._key_prefix()}:call:{self._input.cycle}:{self._attempts}"
         try:
             placed: CallPlaced = await workflow.execute_activity(
-                "place_call",
+                act.place_call,
                 PlaceCallInput(self._lead_id, self._input.chain_id, self._attempts, key),
-                result_type=CallPlaced,
                 task_queue=self._settings.provider_task_queue,
                 start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s),
                 retry_policy=PROVIDER_RETRY,
             )
         except ActivityError as e:
-            await self._timeline("call", f"call could not be placed: {_cause(e)}")
+            await self._timeline(TimelineStep.CALL, f"call could not be placed: {_cause(e)}")
             return None
         if placed.refused:
-            await self._timeline("call", f"dial refused: {placed.refused}")
+            await self._timeline(TimelineStep.CALL, f"dial refused: {placed.refused}")
             return None
         self._calls.setdefault(placed.call_id, None)
         self._call_now_waiver = False
-        await self._set_stage("waiting_for_result", f"call {placed.provider}")
+        await self._set_stage(ChainStage.WAITING_FOR_RESULT, f"call {placed.provider}")
         try:
             await workflow.wait_condition(
                 lambda: self._calls.get(placed.call_id) is not None,
@@ -262,9 +284,8 @@ class LeadChainWorkflow:
             # The webhook did not come: ask the provider, a few times, before giving up on this call.
             for _ in range(self._settings.max_call_polls):
                 polled: CallResult | None = await workflow.execute_activity(
-                    "fetch_call_result",
+                    act.fetch_call_result,
                     FetchCallInput(placed.provider, placed.call_id),
-                    result_type=CallResult,
                     task_queue=self._settings.provider_task_queue,
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=CRM_RETRY,
@@ -283,84 +304,87 @@ class LeadChainWorkflow:
                     continue
         result = self._calls.get(placed.call_id)
         if result is None:
-            result = CallResult(placed.provider, placed.call_id, f"{placed.call_id}:timeout", False, "failed")
-        await self._crm("record_call_outcome", result)
+            result = CallResult(placed.provider, placed.call_id, f"{placed.call_id}:timeout", False, CallStatus.FAILED)
+        await self._crm(act.record_call_outcome, result)
         return result
 
     async def _follow_up(self, result: CallResult) -> ChainOutcome | None:
         kind = result.classification
         if result.call_id in self._bookings:
             # The bridge booked during the call: whatever the provider's analysis says, it is booked.
-            kind = "booked"
-        await self._set_stage("following_up", kind or result.status)
+            kind = CallOutcome.BOOKED
+        await self._set_stage(ChainStage.FOLLOWING_UP, kind or result.status)
         step_key = f"{self._key_prefix()}:{self._input.cycle}"
-        if kind == "booked":
-            await self._email("booking_confirmation", 0)
-            await self._task("appointment", "Prepare the booked appointment", 0, f"{step_key}:booked")
-            return await self._finish("booked", "appointment booked on the call")
-        if kind in ("interested", "callback_requested"):
-            template = "callback_confirmation" if kind == "callback_requested" else "follow_up"
+        if kind == CallOutcome.BOOKED:
+            await self._email(EmailTemplate.BOOKING_CONFIRMATION, 0)
+            await self._task(TaskKind.APPOINTMENT, "Prepare the booked appointment", 0, f"{step_key}:booked")
+            return await self._finish(ChainStage.BOOKED, "appointment booked on the call")
+        if kind in FOLLOW_UP_OUTCOMES:
+            template = (
+                EmailTemplate.CALLBACK_CONFIRMATION
+                if kind == CallOutcome.CALLBACK_REQUESTED
+                else EmailTemplate.FOLLOW_UP
+            )
             await self._email(template, 0)
-            await self._task("callback", "Call back the interested lead", 24 * 3600, f"{step_key}:callback")
-            return await self._finish("handed_over", f"{kind}: handed to the owner")
-        if kind == "do_not_call":
-            await self._crm("mark_do_not_contact", LeadFlagInput(self._lead_id, "asked not to be called"))
-            return await self._finish("do_not_contact", "asked not to be called")
-        if kind == "wrong_number":
-            await self._crm("mark_phone_invalid", LeadFlagInput(self._lead_id, "wrong number"))
-            await self._timeline("call", "wrong number: continuing by email")
+            await self._task(TaskKind.CALLBACK, "Call back the interested lead", 24 * 3600, f"{step_key}:callback")
+            return await self._finish(ChainStage.HANDED_OVER, f"{kind}: handed to the owner")
+        if kind == CallOutcome.DO_NOT_CALL:
+            await self._crm(act.mark_do_not_contact, LeadFlagInput(self._lead_id, "asked not to be called"))
+            return await self._finish(ChainStage.DO_NOT_CONTACT, "asked not to be called")
+        if kind == CallOutcome.WRONG_NUMBER:
+            await self._crm(act.mark_phone_invalid, LeadFlagInput(self._lead_id, "wrong number"))
+            await self._timeline(TimelineStep.CALL, "wrong number: continuing by email")
             return None
-        await self._timeline("call", f"call ended: {kind or result.status}")
+        await self._timeline(TimelineStep.CALL, f"call ended: {kind or result.status}")
         return None
 
     async def _nurture(self) -> bool:
         """The nurture sequence. True when a resubmission interrupted it (re-qualify from the top)."""
         for step, delay in enumerate(self._settings.nurture_delays_s):
             if not await self._sleep(
-                delay, "nurturing", f"nurture email {step + 1}", keep_wait=self._called_this_cycle()
+                delay, ChainStage.NURTURING, f"nurture email {step + 1}", keep_wait=self._called_this_cycle()
             ):
                 return True
-            sent = await self._email("nurture", step + 1)
-            if sent.status == "refused":
-                await self._timeline("nurture", f"nurture stopped: {sent.reason}")
+            sent = await self._email(EmailTemplate.NURTURE, step + 1)
+            if sent.status == EmailSendStatus.REFUSED:
+                await self._timeline(TimelineStep.NURTURE, f"nurture stopped: {sent.reason}")
                 break
         return False
 
     # ---- helpers --------------------------------------------------------------------------------
 
-    async def _qualify(self, reason: str) -> ScoreResult:
-        await self._set_stage("qualifying", reason)
-        return await self._crm("score_lead", ScoreInput(self._lead_id, reason), ScoreResult)
+    async def _qualify(self, reason: ScoreReason) -> ScoreResult:
+        await self._set_stage(ChainStage.QUALIFYING, reason)
+        return await self._crm(act.score_lead, ScoreInput(self._lead_id, reason))
 
     async def _gate(self) -> GateResult:
         gate: GateResult = await self._crm(
-            "check_call_gate",
+            act.check_call_gate,
             GateInput(self._lead_id, self._settings.gate_threshold, workflow.now(), waive_score=self._call_now_waiver),
-            GateResult,
         )
-        if not gate.allowed and gate.reason not in ("outside_hours", "attempt_cap"):
+        if not gate.allowed and gate.reason not in WAIT_GATE_REASONS:
             self._call_now_waiver = False  # refused for consent or do-not-contact: a rep's request cannot change that
         return gate
 
     async def _import_pending(self) -> str | None:
         while self._pending:
             submission_id = self._pending.pop(0)
-            result: ImportResult = await self._crm("import_submission", SubmissionRef(submission_id), ImportResult)
+            result: ImportResult = await self._crm(act.import_submission, SubmissionRef(submission_id))
             self._seen.add(submission_id)
             if result.forward_to_chain:
                 handle = workflow.get_external_workflow_handle(result.forward_to_chain)
                 try:
-                    await handle.signal("submission", SubmissionRef(submission_id))
+                    await handle.signal(LeadChainWorkflow.submission, SubmissionRef(submission_id))
                     return result.forward_to_chain
                 except Exception:  # noqa: BLE001 - that chain has ended meanwhile: this one takes over
                     pass
             self._lead_id = result.lead_id
-            self._record("imported", f"submission {submission_id}: {result.outcome}")
+            self._record(TimelineStep.IMPORTED, f"submission {submission_id}: {result.outcome}")
             if result.previous_stage is not None:
                 # The person's chain had finished (crm.services.chain_reopen wrote why to the timeline).
                 if result.reopened:
                     self._generation = result.generation
-                    self._record("reopened", f"re-opened after {result.previous_stage}")
+                    self._record(TimelineStep.REOPENED, f"re-opened after {result.previous_stage}")
                 elif self._merged_into is None:
                     self._merged_into = result.previous_stage
         return None
@@ -374,7 +398,7 @@ class LeadChainWorkflow:
     async def _sleep(
         self,
         seconds: float,
-        stage: str,
+        stage: ChainStage,
         next_step: str,
         at: datetime | None = None,
         *,
@@ -417,7 +441,7 @@ class LeadChainWorkflow:
                 # A rep's request is worth one more attempt even when this cycle's attempts are used up.
                 self._attempts = min(self._attempts, self._settings.max_call_attempts - 1)
                 await self._resubmitted()
-                await self._timeline("call", "call requested by a rep")
+                await self._timeline(TimelineStep.CALL, "call requested by a rep")
                 return False
             if wake_on_settings and self._settings_changed:
                 self._settings_changed = False
@@ -443,44 +467,44 @@ class LeadChainWorkflow:
 
     async def _merge_resubmission(self) -> None:
         await self._import_pending()
-        await self._qualify("resubmission")
+        await self._qualify(ScoreReason.RESUBMISSION)
 
     async def _checkpoint(self) -> None:
         self._raise_if_stopped()
         if self._paused:
             stage = self._stage
-            await self._set_stage("paused", f"paused in {stage}")
+            await self._set_stage(ChainStage.PAUSED, f"paused in {stage}")
             await workflow.wait_condition(lambda: not self._paused or self._stop is not None)
             self._raise_if_stopped()
             await self._set_stage(stage, "resumed")
 
     def _raise_if_stopped(self) -> None:
         if self._stop is not None:
-            raise _Stopped("cancelled" if self._stop.reason == "cancelled" else self._stop.reason)
+            # The chain ends in the stage its StopReason names (crm.services.chain_reopen counts them final).
+            raise _Stopped(self._stop.reason)
 
-    async def _email(self, template: str, step: int) -> EmailSent:
+    async def _email(self, template: EmailTemplate, step: int) -> EmailSent:
         key = f"{self._key_prefix()}:email:{template}:{self._input.cycle}:{step}"
         try:
             return await workflow.execute_activity(
-                "send_email",
+                act.send_email,
                 SendEmailInput(self._lead_id, self._input.chain_id, template, step, key),
-                result_type=EmailSent,
                 task_queue=self._settings.provider_task_queue,
                 start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s),
                 retry_policy=PROVIDER_RETRY,
             )
         except ActivityError as e:
-            await self._timeline("email", f"{template} not sent: {_cause(e)}")
-            return EmailSent("failed", reason=_cause(e))
+            await self._timeline(TimelineStep.EMAIL, f"{template} not sent: {_cause(e)}")
+            return EmailSent(EmailSendStatus.FAILED, reason=_cause(e))
 
-    async def _task(self, kind: str, title: str, due_in_s: int, key: str) -> None:
-        await self._crm("create_task", TaskInput(self._lead_id, kind, title, due_in_s, key))
+    async def _task(self, kind: TaskKind, title: str, due_in_s: int, key: str) -> None:
+        await self._crm(act.create_task, TaskInput(self._lead_id, kind, title, due_in_s, key))
 
-    async def _crm(self, name: str, arg, result_type=None):
+    async def _crm(self, step: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
+        """One CRM step (a typed reference from workflows.activity_refs) on the chain's task queue."""
         return await workflow.execute_activity(
-            name,
+            step,
             arg,
-            result_type=result_type,
             task_queue=self._settings.chain_task_queue,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=CRM_RETRY,
@@ -493,7 +517,7 @@ class LeadChainWorkflow:
     async def _timeline(self, stage: str, detail: str) -> None:
         self._record(stage, detail)
         if self._lead_id is not None:
-            await self._crm("record_timeline", TimelineInput(self._lead_id, self._input.chain_id, stage, detail))
+            await self._crm(act.record_timeline, TimelineInput(self._lead_id, self._input.chain_id, stage, detail))
 
     async def _set_stage(self, stage: str, next_step: str | None, at: datetime | None = None) -> None:
         changed = stage != self._stage
@@ -517,14 +541,14 @@ class LeadChainWorkflow:
     async def _end_merged(self) -> ChainOutcome:
         """This run only merged a submission into a finished chain: it ends without a step of its own,
         and the lead's stage (and the LeadStage attribute) stays the one the chain ended in."""
-        stage = self._merged_into or "merged"
+        stage = self._merged_into or ChainStage.MERGED
         self._stage, self._next_step, self._next_at = stage, None, None
         workflow.upsert_search_attributes([LEAD_STAGE.value_set(stage)])
-        self._record("merged", f"new submission merged; chain stays {stage}")
+        self._record(TimelineStep.MERGED, f"new submission merged; chain stays {stage}")
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._pending:
             await self._import_pending()
-        return ChainOutcome(self._input.chain_id, self._lead_id, "merged", f"merged; chain stays {stage}")
+        return ChainOutcome(self._input.chain_id, self._lead_id, ChainStage.MERGED, f"merged; chain stays {stage}")
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)

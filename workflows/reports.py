@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_refs import build_report, send_report
     from workflows.report_payloads import (
         BuildReportInput,
         BuiltReport,
@@ -47,18 +48,16 @@ class ReportWorkflow:
         at = request.at or workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.now()
         queue = request.activity_task_queue or workflow.info().task_queue
         built: BuiltReport = await workflow.execute_activity(
-            "build_report",
+            build_report,
             BuildReportInput(kind=request.kind, at=at, day=request.day, to_date=request.to_date),
-            result_type=BuiltReport,
             task_queue=queue,
             start_to_close_timeout=BUILD_TIMEOUT,
             heartbeat_timeout=HEARTBEAT,
             retry_policy=RETRY,
         )
         sent: ReportSent = await workflow.execute_activity(
-            "send_report",
+            send_report,
             SendReportInput(report_id=built.report_id),
-            result_type=ReportSent,
             task_queue=queue,
             start_to_close_timeout=SEND_TIMEOUT,
             heartbeat_timeout=HEARTBEAT,

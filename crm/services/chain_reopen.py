@@ -19,13 +19,11 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.models import Appointment, AuditEntry, Lead
 from crm.models.work import AppointmentStatus
+from workflows.vocabulary import FINAL_STAGES, ChainStage
 
-# The stages a chain ends in (workflows/lead_chain.py `_finish`). "joined" ends a run that handed its
-# submission to the person's running chain: it is never the person's own chain.
-FINAL_STAGES = frozenset(
-    {"booked", "handed_over", "do_not_contact", "cancelled", "joined", "nurture_exhausted", "completed"}
-)
-NEVER_REOPENED = frozenset({"do_not_contact"})
+# FINAL_STAGES (the stages workflows/lead_chain.py `_finish` writes) lives in the vocabulary beside the
+# stages themselves; callers may read it from here too.
+NEVER_REOPENED = frozenset({ChainStage.DO_NOT_CONTACT})
 DEFAULT_REOPEN_AFTER_DAYS = 30
 
 
@@ -40,7 +38,8 @@ class ReopenDecision:
 def finished_stage(lead: Lead) -> str | None:
     """The stage the person's chain ended in, or None while it runs (or never ran)."""
     stage = lead.chain_stage
-    return stage if stage in FINAL_STAGES and stage != "joined" else None
+    # "joined" ends a run that handed its submission to the person's running chain: never the person's own.
+    return stage if stage in FINAL_STAGES and stage != ChainStage.JOINED else None
 
 
 def _finished_at(lead: Lead, stage: str) -> datetime | None:
@@ -96,7 +95,7 @@ def decide(lead: Lead, *, chain_id: str, now: datetime, reopen_after_days: int) 
             f"ended {int(since.total_seconds() // 86400)} days ago; "
             f"re-opened only {reopen_after_days} days after the end",
         )
-    elif stage == "booked" and _appointment_ahead(lead, now):
+    elif stage == ChainStage.BOOKED and _appointment_ahead(lead, now):
         reopen, reason = False, "an appointment is still ahead"
     else:
         reopen, reason = True, f"new form fill {int(since.total_seconds() // 86400)} days after the end"

@@ -25,6 +25,7 @@ from crm.ui import display
 from crm.ui.i18n import catalogue
 from tests.conftest import WEBHOOK_SECRETS, make_test_secrets
 from tests.helpers import post_signed, process
+from workflows import vocabulary
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRETS": make_test_secrets()})
@@ -72,14 +73,27 @@ def test_every_msgid_of_the_module_has_german():
 
 def test_the_chains_stages_and_gate_reasons_are_all_known():
     from crm.services import compliance
-    from workflows import lead_chain
 
     source = (ROOT / "crm/services/compliance.py").read_text()
     reasons = set(re.findall(r'GateDecision\((?:True|False), "(\w+)"', source))
+    reasons |= {
+        vocabulary.GateReason[name] for name in re.findall(r"GateDecision\((?:True|False), GateReason\.(\w+)", source)
+    }
     assert {"no_consent", "outside_hours", "score_below_threshold"} <= reasons
     assert reasons <= set(display.LABELS["gate_reason"])
-    assert set(lead_chain.RETRY_ANSWERS) <= set(display.LABELS["outcome"])
     assert compliance  # imported: the module the reasons come from exists
+    # every code of the shared vocabulary has words on the page
+    for kind, codes in (
+        ("stage", [*vocabulary.ChainStage, *vocabulary.TimelineStep]),
+        ("outcome", [*vocabulary.CallOutcome, *vocabulary.RETRY_STATUSES]),
+        ("call_status", list(vocabulary.CallStatus)),
+        ("gate_reason", list(vocabulary.GateReason)),
+        ("stop_reason", list(vocabulary.StopReason)),
+        ("task_kind", list(vocabulary.TaskKind)),
+        ("email_template", list(vocabulary.EmailTemplate)),
+        ("score_reason", list(vocabulary.ScoreReason)),
+    ):
+        assert sorted(set(codes) - set(display.LABELS[kind])) == [], f"{kind}: codes without words"
 
 
 # ------------------------------------------------------------------------------- the chain's details
@@ -117,10 +131,21 @@ SAMPLES = {
 DETAIL_ARG = {"_timeline": 1, "_set_stage": 1, "_finish": 1, "_record": 1, "_sleep": 2, "_qualify": 0}
 
 
+def _code(node: ast.AST) -> str | None:
+    """The string of a literal or of a vocabulary member (`ChainStage.BOOKED` -> "booked"), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        enum = getattr(vocabulary, node.value.id, None)
+        if enum is not None and node.attr in getattr(enum, "__members__", {}):
+            return str(enum[node.attr])
+    return None
+
+
 def _expand(node: ast.AST) -> list[tuple[str, list[str]]]:
     """(text, its literal English parts) for every sample of a detail expression."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [(node.value, [node.value])]
+    if (code := _code(node)) is not None:
+        return [(code, [code])]
     if isinstance(node, ast.JoinedStr):
         texts: list[tuple[str, list[str]]] = [("", [])]
         for part in node.values:
@@ -151,7 +176,7 @@ def chain_details() -> list[tuple[str, str, list[str]]]:
             continue  # passed through from a caller whose literal is collected there
         if isinstance(arg, ast.BoolOp) and ast.unparse(arg) == "next_step or ''":
             continue
-        stage = node.args[0].value if node.func.attr != "_qualify" and isinstance(node.args[0], ast.Constant) else None
+        stage = _code(node.args[0]) if node.func.attr != "_qualify" else None
         found += [(stage, text, lits) for text, lits in _expand(arg)]
     reopen = ast.parse((ROOT / "crm/services/chain_reopen.py").read_text())
     for node in ast.walk(reopen):
@@ -314,7 +339,7 @@ def test_consent_proof_from_the_real_intake_reads_in_german(app):
 
 def test_the_chains_task_titles_and_a_reps_own():
     source = (ROOT / "workflows/lead_chain.py").read_text()
-    titles = re.findall(r'self\._task\("\w+", "([^"]+)"', source)
+    titles = re.findall(r'self\._task\(TaskKind\.\w+, "([^"]+)"', source)
     assert titles and set(titles) <= set(display.CHAIN_TASK_TITLES)
     assert render("de", display.task_title, "Prepare the booked appointment") == "Gebuchten Termin vorbereiten"
     assert render("de", display.task_title, "Call back the interested lead") == "Interessierten Lead zurückrufen"
