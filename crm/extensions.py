@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import CursorResult, MetaData, Result
 from sqlalchemy.orm import DeclarativeBase
 
 # Registers the setup of every SQLite connection (WAL, busy timeout, savepoints that begin as writers):
@@ -39,3 +39,9 @@ else:
     Model = db.Model
 migrate = Migrate()
 api = Api()
+
+
+def affected_rows(result: Result[*tuple[Any, ...]]) -> int:
+    """The number of rows an UPDATE or DELETE touched. `Session.execute` is typed as returning the general
+    `Result`; for a DML statement it is a `CursorResult` at runtime, the one that carries `rowcount`."""
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount

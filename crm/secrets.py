@@ -209,7 +209,9 @@ class VaultSecrets(_SecretsBase):
         self._clock = clock
         # The token lives only inside the hvac client; no attribute of ours holds it, so it
         # cannot leak through repr(), vars() dumps or error messages built from our fields.
-        self._client = hvac.Client(url=url, token=token, timeout=timeout_s)
+        # hvac hands the timeout to requests, which takes seconds as a float; the stub's `int` is narrower
+        # than the runtime, and rounding would change the configured timeout.
+        self._client = hvac.Client(url=url, token=token, timeout=timeout_s)  # type: ignore[arg-type]
         self._cache: dict[str, _CachedGroup] = {}
         # Flask/gunicorn threads share one instance; the lock guards only the dict, never the
         # network call, so a slow Vault does not serialise reads of already-cached groups.

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -76,6 +76,15 @@ class Rendered(NamedTuple):
 
 class UnknownTemplate(LookupError):
     pass
+
+
+class Signer(TypedDict):
+    """Who signs the mail and organises its invites: the lead's owner, or the company (`person` False)."""
+
+    name: str
+    email: str
+    person: bool
+    timezone: str
 
 
 @dataclass(frozen=True)
@@ -162,7 +171,7 @@ def greeting(person: Person | None, language: str) -> str:
     return f"Hello {first}," if first else "Hello,"
 
 
-def _owner(lead: Any) -> dict[str, str]:
+def _owner(lead: Any) -> Signer:
     owner = getattr(lead, "owner", None) if lead is not None else None
     if owner is not None and getattr(owner, "email", None):
         return {
@@ -176,13 +185,13 @@ def _owner(lead: Any) -> dict[str, str]:
     return {"name": name, "email": address, "person": False, "timezone": DEFAULT_TIMEZONE}
 
 
-def _appointment(lead: Any, context: dict[str, Any], owner: dict[str, str], language: str) -> dict | None:
+def _appointment(lead: Any, context: dict[str, Any], owner: Signer, language: str) -> dict | None:
     appt = context.get("appointment", "lookup")
     if appt == "lookup":
         appt = latest_appointment(getattr(lead, "id", None))
     if appt is None:
         return None
-    tz_name = owner.get("timezone") or DEFAULT_TIMEZONE
+    tz_name = owner["timezone"] or DEFAULT_TIMEZONE
     return {
         "id": appt.id,
         "when": format_when(appt.starts_at, tz_name, language),

@@ -20,11 +20,19 @@ SALT = "leadchain.email.unsubscribe.v1"
 PREVIEW_TOKEN = "preview"
 
 
-def _serializer(app: Flask | None = None) -> URLSafeSerializer:
-    app = app or current_app
+def _secret_key(app: Flask) -> str | bytes:
     # app.secret_key is app/secret-key from the secrets interface (crm.create_app), or a per-process
     # random key in development, which makes old links invalid after a restart (logged there).
     key = app.extensions["leadchain.secrets"].get("app/secret-key") or app.secret_key
+    if key is None:
+        # create_app always sets one; refuse rather than sign with no key (or with the text "None").
+        raise RuntimeError("no secret key to sign email links with (app/secret-key)")
+    return key
+
+
+def _serializer(app: Flask | None = None) -> URLSafeSerializer:
+    app = app or current_app
+    key = _secret_key(app)
     return URLSafeSerializer(key, salt=SALT)
 
 
@@ -54,7 +62,7 @@ _REPLY_TAG = re.compile(r"\+r(\d{1,12})-([0-9a-f]{16})@", re.IGNORECASE)
 
 def _reply_mac(lead_id: int, app: Flask | None = None) -> str:
     app = app or current_app
-    key = app.extensions["leadchain.secrets"].get("app/secret-key") or app.secret_key
+    key = _secret_key(app)
     return hmac.new(str(key).encode(), f"reply:{int(lead_id)}".encode(), hashlib.sha256).hexdigest()[:16]
 
 

@@ -11,7 +11,9 @@ config = context.config
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
 # Keep the app's loggers alive: alembic's default would silence every logger created before it.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# (Alembic's own template guards it too: a programmatic Config has no .ini file.)
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

@@ -514,7 +514,7 @@ def check_call_gate(
         elif listed:
             decision = replace(decision, detail="number is on the do-not-call list")
     if not decision.allowed and record_refusal:
-        after = {"reason": decision.reason, "detail": decision.detail}
+        after: dict[str, Any] = {"reason": decision.reason, "detail": decision.detail}
         if decision.next_window_start is not None:
             after["next_window_start"] = decision.next_window_start
         audit.record(actor, "call.refused", "lead", lead_id, after=after)

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.errors import ApiError
-from crm.extensions import db
+from crm.extensions import affected_rows, db
 from crm.models import WebhookDelivery
 from crm.models.types import utcnow
 
@@ -89,4 +89,4 @@ def purge(older_than_days: int) -> int:
     cutoff = utcnow() - timedelta(days=older_than_days)
     result = db.session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.received_at < cutoff))
     db.session.commit()
-    return result.rowcount
+    return affected_rows(result)

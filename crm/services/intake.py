@@ -121,7 +121,7 @@ def ingest(lead: NormalizedLead, *, actor: str, fuzzy_threshold: float = 90.0) -
             return IntakeResult(record.id, "created", flagged, list(lead.warnings))
 
     outcome = _fill_gaps(existing, lead, actor)
-    flagged: list[int] = []
+    flagged = []
     if by_email and by_phone and by_email.id != by_phone.id:
         # Email says one person, phone another: a rep must decide, we do not guess.
         flagged.append(_flag(by_email, by_phone, 100.0, "same phone number, different email"))
@@ -207,8 +207,8 @@ def _phone_taken(e164: str, lead_id: int) -> bool:
             .select_from(Lead)
             .where(Lead.phone_e164 == e164, Lead.merged_into_id.is_(None), Lead.id != lead_id)
         )
-        > 0
-    )
+        or 0
+    ) > 0
 
 
 def _flag(lead: Lead, candidate: Lead, similarity: float, reason: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crm.extensions import db
+from crm.extensions import affected_rows, db
 from crm.models import Appointment, ConsentRecord, Interaction, Lead, LeadStatus, PossibleDuplicate, ScoreHistory, Task
 from crm.services import audit
 from crm.services.intake import FILLABLE
@@ -33,7 +33,7 @@ def merge(survivor_id: int, duplicate_id: int, *, actor: str) -> Lead:
     moved = {}
     for model in (Interaction, Task, Appointment, ScoreHistory):
         result = db.session.execute(sa.update(model).where(model.lead_id == duplicate.id).values(lead_id=survivor.id))
-        moved[model.__tablename__] = result.rowcount
+        moved[model.__tablename__] = affected_rows(result)
     # Consent evidence already held by the survivor stays once; the rest moves over.
     survivor_keys = set(
         db.session.scalars(sa.select(ConsentRecord.proof_key).where(ConsentRecord.lead_id == survivor.id))

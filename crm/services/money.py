@@ -206,7 +206,8 @@ def format_amount(amount: Amount, language: str) -> str:
     if amount.cents is None:
         return f"{original} ({words['no_rate'].format(source=amount.source_currency, target=amount.currency)})"
     shown = format_cents(amount.cents, amount.currency, language)
-    if not amount.converted:
+    # A rate is known exactly when `cents` is; testing it too narrows `rate` for the type checker.
+    if not amount.converted or amount.rate is None:
         return shown
     return f"{shown} ({original} {words['at']} {format_rate(amount.rate, language)})"
 

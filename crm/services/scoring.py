@@ -128,7 +128,8 @@ class _Section:
             data = {}
         if not isinstance(data, dict):
             raise ScoringConfigError(key, "must be a mapping")
-        self.data, self.key, self.seen = data, key, set()
+        self.data, self.key = data, key
+        self.seen: set[str] = set()
 
     def _k(self, name: str) -> str:
         return f"{self.key}.{name}" if self.key else name
@@ -471,7 +472,12 @@ def facts_for(lead_id: int) -> LeadFacts:
         phone_consent=any(c == Channel.PHONE and b in EXPRESS_BASES for c, b in consents),
         email_consent=any(c == Channel.EMAIL and b in EXPRESS_BASES for c, b in consents),
         interest_text=lead.interest,
-        engagement=Engagement(opens=opens, clicks=clicks, call_outcomes=tuple(outcomes)),
+        engagement=Engagement(
+            opens=opens,
+            clicks=clicks,
+            # The query keeps only calls with an outcome; the filter narrows the column type for mypy.
+            call_outcomes=tuple(o for o in outcomes if o is not None),
+        ),
         note_text="\n".join(n for n in notes if n) or None,
     )
 

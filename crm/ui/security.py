@@ -36,7 +36,7 @@ from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from crm.extensions import db
+from crm.extensions import affected_rows, db
 from crm.models import Role, User, UserSession
 from crm.models.types import utcnow
 
@@ -265,7 +265,7 @@ def revoke_sessions(user_id: int, reason: str, *, keep_current: bool = False) ->
     if keep_current and current is not None:
         query = query.where(UserSession.id != current)
     result = db.session.execute(query.values(revoked_at=utcnow(), revoked_reason=reason))
-    return result.rowcount or 0
+    return affected_rows(result) or 0
 
 
 def purge_sessions(older_than: datetime) -> int:
@@ -280,7 +280,7 @@ def purge_sessions(older_than: datetime) -> int:
             )
         )
     )
-    return result.rowcount or 0
+    return affected_rows(result) or 0
 
 
 # --- request guards -----------------------------------------------------------------------------

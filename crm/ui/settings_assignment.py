@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from crm.extensions import db
 from crm.models import AssignmentRule, Role, User
@@ -56,33 +57,36 @@ def _items(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"[,;\s]+", text) if p.strip()]
 
 
-def _parse(form) -> RuleForm:
+def _parse(form: MultiDict[str, str]) -> RuleForm:
     f = RuleForm()
     name = (form.get("name") or "").strip()
+    # Typed locals first: `raw` keeps them as typed (object values) only for showing the form again.
+    languages = form.getlist("languages")
+    raw_rep_ids = form.getlist("rep_ids")
+    lists = {k: (form.get(k) or "").strip() for k in ("countries", "postcode_prefixes", "sources")}
     f.raw = {
         "name": name,
         "active": form.get("active") == "1",
         "match_rep_language": form.get("match_rep_language") == "1",
-        "languages": form.getlist("languages"),
-        "rep_ids": form.getlist("rep_ids"),
-        **{k: (form.get(k) or "").strip() for k in ("countries", "postcode_prefixes", "sources")},
+        "languages": languages,
+        "rep_ids": raw_rep_ids,
+        **lists,
     }
     if not name or len(name) > 100:
         f.errors["name"] = _("Please enter a name of at most 100 characters.")
-    languages = f.raw["languages"]
     if any(code not in LANGUAGES for code in languages):
         f.errors["languages"] = _("Please choose languages from the list.")
-    countries = [c.upper() for c in _items(f.raw["countries"])]
+    countries = [c.upper() for c in _items(lists["countries"])]
     if len(countries) > MAX_ITEMS or any(not _COUNTRY.fullmatch(c) for c in countries):
         f.errors["countries"] = _("Countries are two-letter ISO codes such as DE, AT, CH, separated by commas.")
-    prefixes = [p.upper() for p in _items(f.raw["postcode_prefixes"])]
+    prefixes = [p.upper() for p in _items(lists["postcode_prefixes"])]
     if len(prefixes) > MAX_ITEMS or any(not _POSTCODE.fullmatch(p) for p in prefixes):
         f.errors["postcode_prefixes"] = _("Postcode prefixes are letters and digits (up to 10), separated by commas.")
-    sources = [s.lower() for s in _items(f.raw["sources"])]
+    sources = [s.lower() for s in _items(lists["sources"])]
     if len(sources) > MAX_ITEMS or any(not _SOURCE.fullmatch(s) for s in sources):
         f.errors["sources"] = _("Sources are names such as website or partner, separated by commas.")
     rep_ids: list[int] = []
-    for raw in f.raw["rep_ids"]:
+    for raw in raw_rep_ids:
         if not _ID.fullmatch(raw or ""):
             f.errors["rep_ids"] = _("Please choose reps from the list.")
             break
