@@ -18,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from temporalio.client import Client
 
 from voice.bridge.config import BridgeConfig
-from voice.bridge.dialog.types import Booking, Callee, SlotChoice, SlotOffer, ToolTimeout
+from voice.bridge.dialog import phrases
+from voice.bridge.dialog.types import Booking, Callee, SlotChoice, SlotOffer, Tools, ToolTimeout
 from voice.bridge.metrics import BridgeMetrics
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
@@ -44,26 +46,40 @@ class CallContext:
     provider: str
     callee: Callee = field(default_factory=Callee)
     chain_id: str | None = None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class ToolsFactory(Protocol):
     """What the protocol servers need from the CRM side; tests inject their own."""
 
-    async def context(self, call_id: str, provider: str, metadata: dict) -> CallContext: ...
+    async def context(self, call_id: str, provider: str, metadata: dict[str, Any]) -> CallContext: ...
 
-    def tools(self, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> Any: ...
+    def tools(self, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> Tools: ...
+
+
+class BookingBackend(Protocol):
+    """The CRM functions the tools run in worker threads: voice.bridge.booking (a module satisfies this
+    protocol), or a test's fake. Results are read by their fields (the converters below), so a backend may
+    answer with booking.py's own richer result types or with the dialog contract's."""
+
+    def lead_for_call(self, call_id: str, provider: str, metadata: dict[str, Any] | None) -> Any: ...
+
+    def find_slots(self, lead_id: int, constraint: TimeConstraint, now: datetime) -> Any: ...
+
+    def book(self, lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: int | None = None) -> Any: ...
+
+    def record_qualification(self, lead_id: int, call_id: str, answers: dict[str, str]) -> Any: ...
+
+    def record_opt_out(self, lead_id: int, call_id: str, reason: str) -> Any: ...
 
 
 def filler_text(language: str) -> str:
-    try:  # the policy's phrases, when they carry one
-        from voice.bridge.dialog import phrases  # type: ignore[attr-defined]
-
-        text = phrases.filler(language)  # type: ignore[attr-defined]
-        if text:
-            return text if text.endswith(" ") else text + " "
-    except (ImportError, AttributeError, KeyError, TypeError):
-        pass
+    try:  # the dialog phrases own the wording; a phrase table without this language gets ours
+        text = phrases.filler(language)
+    except KeyError:
+        text = ""
+    if text:
+        return text if text.endswith(" ") else text + " "
     return FILLER.get(language, FILLER["en"])
 
 
@@ -126,7 +142,7 @@ class ToolRunner:
         return future.result()
 
 
-def _late(name: str, future: asyncio.Future, started: float, on_late: Callable[[Any], None] | None) -> None:
+def _late(name: str, future: asyncio.Future[Any], started: float, on_late: Callable[[Any], None] | None) -> None:
     if future.cancelled():
         return
     error = future.exception()
@@ -160,8 +176,11 @@ def _slot(value: Any) -> SlotChoice | None:
 
 def _offer(value: Any) -> SlotOffer:
     # booking.SlotOffer is a superset of the contract's (wish_free, owner_id): passed on as it is.
-    if isinstance(value, SlotOffer) or (hasattr(value, "wished") and hasattr(value, "alternatives")):
+    if isinstance(value, SlotOffer):
         return value
+    if hasattr(value, "wished") and hasattr(value, "alternatives"):
+        # Not the contract's class, but it has the contract's fields, which is all the dialog reads.
+        return cast(SlotOffer, value)
     return SlotOffer(
         wished=_slot(getattr(value, "wished", None)),
         alternatives=tuple(s for s in map(_slot, getattr(value, "alternatives", ()) or ()) if s),
@@ -172,7 +191,8 @@ def _booking(value: Any) -> Booking:
     if isinstance(value, Booking):
         return value
     if hasattr(value, "as_booking"):
-        return value.as_booking()
+        booking: Booking = value.as_booking()
+        return booking
     return Booking(
         status=getattr(value, "status", "failed"),
         appointment_id=getattr(value, "appointment_id", None),
@@ -186,7 +206,10 @@ def callee_of(facts: Any) -> Callee:
         return Callee()
     if isinstance(facts, Callee):
         return facts
-    get = lambda name, default=None: getattr(facts, name, default)  # noqa: E731
+
+    def get(name: str, default: Any = None) -> Any:
+        return getattr(facts, name, default)
+
     return Callee(
         lead_id=get("lead_id", get("id")),
         first_name=get("first_name"),
@@ -275,20 +298,22 @@ class CrmToolsFactory:
         *,
         config: BridgeConfig,
         metrics: BridgeMetrics,
-        backend: ModuleType | Any | None = None,
+        backend: BookingBackend | None = None,
         notifier: BookingNotifier | None = None,
         max_threads: int = 16,
     ) -> None:
         if backend is None:
-            from voice.bridge import booking as backend  # noqa: PLC0415 - optional until it exists
+            from voice.bridge import booking  # noqa: PLC0415 - optional until it exists
+
+            backend = booking
         self.app = app
-        self.backend = backend
+        self.backend: BookingBackend = backend
         self.notifier = notifier
         self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="bridge-crm")
         self.runner = ToolRunner(app=app, executor=self.executor, config=config, metrics=metrics)
-        self._pending: set[asyncio.Task] = set()
+        self._pending: set[asyncio.Task[Any]] = set()
 
-    async def context(self, call_id: str, provider: str, metadata: dict) -> CallContext:
+    async def context(self, call_id: str, provider: str, metadata: dict[str, Any]) -> CallContext:
         facts = None
         try:
             facts = await self.runner.call(
@@ -338,22 +363,24 @@ class CrmToolsFactory:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def temporal_notifier(client: Any = None, *, connect: Callable[[], Awaitable[Any]] | None = None) -> BookingNotifier:
+def temporal_notifier(
+    client: Client | None = None, *, connect: Callable[[], Awaitable[Client]] | None = None
+) -> BookingNotifier:
     """chain_notify.notify_booking over a Temporal client: the one given, or one made by `connect` on first
     use (and again after a failure), so a bridge started while Temporal was down tells chains once it is up."""
     from voice.bridge.chain_notify import notify_booking
     from workflows.payloads import CallBooking
 
-    holder = {"client": client}
+    holder: dict[str, Client | None] = {"client": client}
 
     async def notify(chain_id: str | None, call_id: str, appointment_id: int) -> Any:
-        if holder["client"] is None:
+        current = holder["client"]
+        if current is None:
             if connect is None:
                 raise RuntimeError("no Temporal client")
-            holder["client"] = await asyncio.wait_for(connect(), 5)
-        outcome = await notify_booking(
-            holder["client"], chain_id, CallBooking(call_id=call_id, appointment_id=appointment_id)
-        )
+            current = await asyncio.wait_for(connect(), 5)
+            holder["client"] = current
+        outcome = await notify_booking(current, chain_id, CallBooking(call_id=call_id, appointment_id=appointment_id))
         if outcome == "failed" and connect is not None:
             holder["client"] = None  # reconnect next time
         return outcome

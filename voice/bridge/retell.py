@@ -24,6 +24,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from voice.bridge.crm_tools import CallContext
 from voice.bridge.dialog.types import Speech, ToolRecord, Turn, TurnDone, TurnKind, TurnRequest
+from voice.bridge.retell_frames import ConfigFrame, Frame, ResponseFrame, TurnFrame
 
 if TYPE_CHECKING:
     from voice.bridge.server import Bridge
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROVIDER = "retell"
-CONFIG = {
+CONFIG: ConfigFrame = {
     "response_type": "config",
     "config": {"auto_reconnect": True, "call_details": True, "transcript_with_tool_calls": True},
 }
@@ -63,13 +64,13 @@ class RetellSession:
         self.call_id = call_id
         self.latest_id = -1  # the highest response_id Retell asked for
         self.current_id: int | None = None  # the id chunks may be sent for now (None: none)
-        self.turn_task: asyncio.Task | None = None
-        self.begin_task: asyncio.Task | None = None
+        self.turn_task: asyncio.Task[None] | None = None
+        self.begin_task: asyncio.Task[None] | None = None
         self.transcript: tuple[Turn, ...] = ()
-        self.call_details: dict | None = None
+        self.call_details: dict[str, Any] | None = None
         self.reconnect = False
         self._informed = asyncio.Event()  # call_details or a transcript arrived
-        self._context: asyncio.Task | None = None
+        self._context: asyncio.Future[CallContext] | None = None
         self._interrupt_id = 0
         self.turn_times: list[float] = []
         self.ended = False
@@ -127,7 +128,7 @@ class RetellSession:
                 return
             self._start_turn(response_id, TURN_KINDS[kind], self.transcript, received)
 
-    def _track(self, message: dict) -> None:
+    def _track(self, message: dict[str, Any]) -> None:
         if "transcript" in message:
             self.transcript = transcript_of(message.get("transcript"))
             if self.transcript and self.latest_id < 0:
@@ -135,7 +136,7 @@ class RetellSession:
                 self.reconnect = True
             self._informed.set()
 
-    async def _send(self, payload: dict) -> bool:
+    async def _send(self, payload: Frame) -> bool:
         if self.ws.closed:
             return False
         try:
@@ -183,7 +184,7 @@ class RetellSession:
     ) -> None:
         first = [True]
 
-        async def emit(payload: dict) -> None:
+        async def emit(payload: TurnFrame) -> None:
             if self.current_id != response_id:
                 # Superseded (or interrupted): stop this turn right here.
                 raise asyncio.CancelledError
@@ -214,7 +215,12 @@ class RetellSession:
             callback_number=self.bridge.config.callback_number or (self.call_details or {}).get("from_number"),
         )
         tools = self.bridge.tools_factory.tools(ctx, speak=speak, now=now)
-        final: dict = {"response_type": "response", "response_id": response_id, "content": "", "content_complete": True}
+        final: ResponseFrame = {
+            "response_type": "response",
+            "response_id": response_id,
+            "content": "",
+            "content_complete": True,
+        }
         try:
             async with contextlib.aclosing(self.bridge.policy.respond(request, tools)) as events:
                 async for event in events:
