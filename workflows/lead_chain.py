@@ -261,7 +261,7 @@ class LeadChainWorkflow:
         try:
             placed: CallPlaced = await workflow.execute_activity(
                 act.place_call,
-                PlaceCallInput(self._lead_id, self._input.chain_id, self._attempts, key),
+                PlaceCallInput(self._lead, self._input.chain_id, self._attempts, key),
                 task_queue=self._settings.provider_task_queue,
                 start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s),
                 retry_policy=PROVIDER_RETRY,
@@ -329,10 +329,10 @@ class LeadChainWorkflow:
             await self._task(TaskKind.CALLBACK, "Call back the interested lead", 24 * 3600, f"{step_key}:callback")
             return await self._finish(ChainStage.HANDED_OVER, f"{kind}: handed to the owner")
         if kind == CallOutcome.DO_NOT_CALL:
-            await self._crm(act.mark_do_not_contact, LeadFlagInput(self._lead_id, "asked not to be called"))
+            await self._crm(act.mark_do_not_contact, LeadFlagInput(self._lead, "asked not to be called"))
             return await self._finish(ChainStage.DO_NOT_CONTACT, "asked not to be called")
         if kind == CallOutcome.WRONG_NUMBER:
-            await self._crm(act.mark_phone_invalid, LeadFlagInput(self._lead_id, "wrong number"))
+            await self._crm(act.mark_phone_invalid, LeadFlagInput(self._lead, "wrong number"))
             await self._timeline(TimelineStep.CALL, "wrong number: continuing by email")
             return None
         await self._timeline(TimelineStep.CALL, f"call ended: {kind or result.status}")
@@ -355,12 +355,12 @@ class LeadChainWorkflow:
 
     async def _qualify(self, reason: ScoreReason) -> ScoreResult:
         await self._set_stage(ChainStage.QUALIFYING, reason)
-        return await self._crm(act.score_lead, ScoreInput(self._lead_id, reason))
+        return await self._crm(act.score_lead, ScoreInput(self._lead, reason))
 
     async def _gate(self) -> GateResult:
         gate: GateResult = await self._crm(
             act.check_call_gate,
-            GateInput(self._lead_id, self._settings.gate_threshold, workflow.now(), waive_score=self._call_now_waiver),
+            GateInput(self._lead, self._settings.gate_threshold, workflow.now(), waive_score=self._call_now_waiver),
         )
         if not gate.allowed and gate.reason not in WAIT_GATE_REASONS:
             self._call_now_waiver = False  # refused for consent or do-not-contact: a rep's request cannot change that
@@ -488,7 +488,7 @@ class LeadChainWorkflow:
         try:
             return await workflow.execute_activity(
                 act.send_email,
-                SendEmailInput(self._lead_id, self._input.chain_id, template, step, key),
+                SendEmailInput(self._lead, self._input.chain_id, template, step, key),
                 task_queue=self._settings.provider_task_queue,
                 start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s),
                 retry_policy=PROVIDER_RETRY,
@@ -498,7 +498,7 @@ class LeadChainWorkflow:
             return EmailSent(EmailSendStatus.FAILED, reason=_cause(e))
 
     async def _task(self, kind: TaskKind, title: str, due_in_s: int, key: str) -> None:
-        await self._crm(act.create_task, TaskInput(self._lead_id, kind, title, due_in_s, key))
+        await self._crm(act.create_task, TaskInput(self._lead, kind, title, due_in_s, key))
 
     async def _crm(self, step: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
         """One CRM step (a typed reference from workflows.activity_refs) on the chain's task queue."""
@@ -509,6 +509,15 @@ class LeadChainWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=CRM_RETRY,
         )
+
+    @property
+    def _lead(self) -> int:
+        """The lead's id, for the steps of the cycle: run() imports the lead before the cycle starts."""
+        if self._lead_id is None:
+            # Unreachable unless the workflow is changed wrongly: failing the workflow task (not the chain)
+            # keeps such a bug visible, and the chain resumes once a fixed worker replays it.
+            raise RuntimeError("a chain step needs the lead before it was imported")
+        return self._lead_id
 
     def _record(self, stage: str, detail: str) -> None:
         self._history.append(StepRecord(workflow.now(), stage, detail))
