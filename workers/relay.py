@@ -22,7 +22,9 @@ from temporalio.client import Client
 from crm.extensions import db
 from crm.models import AuditEntry
 from crm.services import submissions
-from workflows.payloads import CHAIN_TASK_QUEUE, ChainInput, ChainSettings, SubmissionRef
+from workflows.lead_chain import LeadChainWorkflow
+from workflows.payloads import CHAIN_TASK_QUEUE, LEAD_STAGE_ATTRIBUTE, ChainInput, ChainSettings, SubmissionRef
+from workflows.vocabulary import ChainStage
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +68,14 @@ class Relay:
         latest = await asyncio.to_thread(self._latest_settings_change)
         if not force and self._settings_seen is not None and latest <= self._settings_seen:
             return 0
-        query = f'LeadStage = "waiting_for_window" AND ExecutionStatus = "Running" AND TaskQueue = "{self.task_queue}"'
+        query = (
+            f'{LEAD_STAGE_ATTRIBUTE} = "{ChainStage.WAITING_FOR_WINDOW}" AND ExecutionStatus = "Running"'
+            f' AND TaskQueue = "{self.task_queue}"'
+        )
         signalled = 0
         async for execution in self.client.list_workflows(query):
             try:
-                await self.client.get_workflow_handle(execution.id).signal("settings_changed")
+                await self.client.get_workflow_handle(execution.id).signal(LeadChainWorkflow.settings_changed)
                 signalled += 1
             except Exception as e:  # noqa: BLE001 - it ended meanwhile; the others still get theirs
                 log.info("settings_changed not delivered to a chain: %s", type(e).__name__)
@@ -91,11 +96,12 @@ class Relay:
 
     async def _dispatch(self, submission_id: int, chain_id: str) -> None:
         await self.client.start_workflow(
-            "LeadChainWorkflow",
+            LeadChainWorkflow.run,
             ChainInput(chain_id=chain_id, settings=self.settings),
             id=chain_id,
             task_queue=self.task_queue,
-            start_signal="submission",
+            # start_signal takes a name only; @workflow.signal names the signal after its method.
+            start_signal=LeadChainWorkflow.submission.__name__,
             start_signal_args=[SubmissionRef(submission_id)],
         )
 

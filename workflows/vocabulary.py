@@ -170,7 +170,7 @@ class TaskKind(StrEnum):
     APPOINTMENT = "appointment"
     PREPARE = "prepare"
     TODO = "todo"
-    REPLY = "reply"
+    EMAIL_REPLY = "email_reply"  # the lead answered a chain email (crm/webhooks/sendgrid.py inbound)
     FOLLOW_UP = "follow_up"
     REVIEW = "review"
 

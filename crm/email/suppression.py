@@ -19,6 +19,9 @@ from crm.extensions import db
 from crm.models import Channel, ConsentRecord, Lead
 from crm.models.types import utcnow
 from crm.services import audit, dnc
+from workflows.lead_chain import LeadChainWorkflow
+from workflows.payloads import StopSignal
+from workflows.vocabulary import StopReason
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +108,15 @@ def mark_undeliverable(lead: Lead, *, status: str, actor: str, detail: str) -> b
     return True
 
 
-def tell_chain(lead: Lead, reason: str, *, actor: str, required: bool = False) -> str:
+def tell_chain(lead: Lead, reason: StopReason, *, actor: str, required: bool = False) -> str:
     """Signal the lead's chain to stop. Returns "signalled", "no_chain" or "ended"; "unavailable" when
     Temporal did not answer (raises TemporalUnavailable instead when `required`)."""
     from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable, gateway
-    from workflows.payloads import StopSignal
 
     if not lead.chain_id:
         return "no_chain"
     try:
-        gateway().signal(lead.chain_id, "stop", StopSignal(reason, actor=actor))
+        gateway().signal(lead.chain_id, LeadChainWorkflow.stop, StopSignal(reason, actor=actor))
         return "signalled"
     except ChainNotRunning:
         return "ended"

@@ -21,6 +21,7 @@ from crm.email.suppression import live_lead, object_to_email, tell_chain
 from crm.email.tokens import read_token
 from crm.extensions import db
 from crm.models import Lead
+from workflows.vocabulary import StopReason
 
 log = logging.getLogger(__name__)
 bp = Blueprint("email_unsubscribe", __name__)
@@ -132,7 +133,7 @@ def unsubscribe(token: str):
     changed = object_to_email(lead, status="unsubscribed", actor=f"recipient:{via}", via=via)
     db.session.commit()
     if changed:
-        how = tell_chain(lead, "unsubscribed", actor=f"recipient:{via}")
+        how = tell_chain(lead, StopReason.UNSUBSCRIBED, actor=f"recipient:{via}")
         log.info("lead %s unsubscribed (%s); chain: %s", lead.id, via, how)
     from crm.email.settings import company, unsubscribe_scope
 

@@ -8,11 +8,20 @@ from crm.extensions import db
 from crm.models import Lead
 from crm.services import audit, dnc
 from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable, gateway
+from workflows.lead_chain import LeadChainWorkflow
+from workflows.payloads import StopSignal
+from workflows.vocabulary import StopReason
 
 log = logging.getLogger(__name__)
 
-# What a rep or API client may ask of a running chain. "call_now" asks the chain to call at once: the
-# workflow's handler re-runs the compliance gate (consent, do-not-contact, calling hours) before dialling.
+# What a rep or API client may ask of a running chain, and the workflow signal each one sends ("cancel"
+# is the stop signal, below). "call_now" asks the chain to call at once: the workflow's handler re-runs
+# the compliance gate (consent, do-not-contact, calling hours) before dialling.
+SIGNALS = {
+    "pause": LeadChainWorkflow.pause,
+    "resume": LeadChainWorkflow.resume,
+    "call_now": LeadChainWorkflow.call_now,
+}
 ACTIONS = ("pause", "resume", "cancel", "call_now")
 
 
@@ -35,30 +44,26 @@ def status(lead: Lead) -> dict:
 
 
 def control(lead: Lead, action: str, *, actor: str) -> None:
-    from workflows.payloads import StopSignal
-
     if action not in ACTIONS:
         raise ValueError(f"unknown chain action {action!r}")
     if not lead.chain_id:
         raise ChainNotRunning("the lead has no chain")
     if action == "cancel":
-        gateway().signal(lead.chain_id, "stop", StopSignal("cancelled", actor=actor))
+        gateway().signal(lead.chain_id, LeadChainWorkflow.stop, StopSignal(StopReason.CANCELLED, actor=actor))
     else:
-        gateway().signal(lead.chain_id, action)
+        gateway().signal(lead.chain_id, SIGNALS[action])
     audit.record(actor, f"chain.{action}_requested", "lead", lead.id, after={"chain_id": lead.chain_id})
     db.session.commit()
 
 
 def mark_do_not_contact(lead: Lead, *, reason: str, actor: str) -> bool:
     """Effective at once in the CRM (the dial and email gates read it); the chain is told to stop too."""
-    from workflows.payloads import StopSignal
-
     dnc.mark(lead, reason=reason, actor=actor)
     db.session.commit()
     if not lead.chain_id:
         return False
     try:
-        gateway().signal(lead.chain_id, "stop", StopSignal("do_not_contact", actor=actor))
+        gateway().signal(lead.chain_id, LeadChainWorkflow.stop, StopSignal(StopReason.DO_NOT_CONTACT, actor=actor))
         return True
     except (ChainNotRunning, TemporalUnavailable) as e:
         # The flag is committed; the gates refuse every further call and email regardless.

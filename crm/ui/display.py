@@ -152,7 +152,7 @@ LABELS: dict[str, dict[str, str]] = {
         TaskKind.APPOINTMENT: N_("Appointment preparation"),
         TaskKind.PREPARE: N_("Preparation"),
         TaskKind.TODO: N_("To-do"),
-        TaskKind.REPLY: N_("Answer the email"),
+        TaskKind.EMAIL_REPLY: N_("Answer the email"),
         TaskKind.FOLLOW_UP: N_("Follow-up"),
         TaskKind.REVIEW: N_("Review"),
     },

@@ -58,6 +58,7 @@ from crm.models.types import utcnow
 from crm.requests import raw_body
 from crm.services import deliveries
 from crm.temporal_gateway import TemporalUnavailable
+from workflows.vocabulary import StopReason, TaskKind
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ def _forward(current: str | None, target: str) -> str:
     return target if STATE_RANK.get(target, 0) > STATE_RANK.get(current, 0) else current
 
 
-def _lead_effects(lead: Lead, event: dict[str, Any]) -> str | None:
+def _lead_effects(lead: Lead, event: dict[str, Any]) -> StopReason | None:
     """Bounces, drops, spam reports and unsubscribes on the lead. Returns a stop reason or None."""
     kind = event.get("event")
     address = str(event.get("email") or "").strip().lower()
@@ -318,16 +319,16 @@ def _lead_effects(lead: Lead, event: dict[str, Any]) -> str | None:
             if needle in reason:
                 if status in suppression.OBJECTION_STATUSES:
                     if suppression.object_to_email(lead, status=status, actor=actor, via="sendgrid_suppression"):
-                        return "unsubscribed"
+                        return StopReason.UNSUBSCRIBED
                 else:
                     suppression.mark_undeliverable(lead, status=status, actor=actor, detail=reason)
                 break
     elif kind == "spamreport":
         if suppression.object_to_email(lead, status="suppressed", actor=actor, via="spamreport"):
-            return "unsubscribed"
+            return StopReason.UNSUBSCRIBED
     elif kind in ("unsubscribe", "group_unsubscribe"):
         if suppression.object_to_email(lead, status="unsubscribed", actor=actor, via="sendgrid_unsubscribe"):
-            return "unsubscribed"
+            return StopReason.UNSUBSCRIBED
     return None
 
 
@@ -406,7 +407,8 @@ def events():
     for lead_id, reason in stops.items():
         lead = db.session.get(Lead, lead_id)
         if lead is not None:
-            suppression.tell_chain(lead, reason, actor="sendgrid")
+            # The reason comes back from the delivery's stored JSON answer as a plain string.
+            suppression.tell_chain(lead, StopReason(reason), actor="sendgrid")
     if pending:
         return (jsonify({"received": len(batch), "pending": pending, "results": results}), 503, {"Retry-After": "30"})
     return jsonify({"received": len(batch), "results": results}), 200
@@ -531,7 +533,7 @@ def inbound():
             task = Task(
                 lead_id=lead.id,
                 owner_id=lead.owner_id,
-                kind="email_reply",
+                kind=TaskKind.EMAIL_REPLY,
                 title=title[:300],
                 details=(f"{subject}\n\n{text}" if subject else text)[:4000] or None,
                 due_at=utcnow() + timedelta(hours=4),
@@ -554,7 +556,7 @@ def inbound():
             "lead": lead.id,
             "interaction": interaction.id,
             "task": task_id,
-            "stop": None if auto else "replied",
+            "stop": None if auto else StopReason.REPLIED,
         }
 
     outcome = deliveries.process_once(INBOUND_SOURCE, key, deliveries.payload_hash(body), work)
@@ -564,7 +566,7 @@ def inbound():
         try:
             # Also on a redelivery: if the chain was not reached the first time, it is now. Nothing
             # else stops the nurture sequence for a reply, so this one is required.
-            answer["chain"] = suppression.tell_chain(lead, "replied", actor="sendgrid-inbound", required=True)
+            answer["chain"] = suppression.tell_chain(lead, StopReason.REPLIED, actor="sendgrid-inbound", required=True)
         except TemporalUnavailable:
             raise ApiError(
                 503, "recorded; the workflow service is unavailable, retry later", headers={"Retry-After": "60"}

@@ -41,12 +41,13 @@ class FakeGateway:
     signals: list[tuple[str, str, object]] = field(default_factory=list)
     down: bool = False
 
-    def signal(self, chain_id, name, arg=None):
+    def signal(self, chain_id, signal, arg=None):
         if self.down:
             raise TemporalUnavailable("down")
         if chain_id not in self.live:
             raise ChainNotRunning("not running")
-        self.signals.append((chain_id, name, arg))
+        # The CRM passes the workflow's signal method (LeadChainWorkflow.stop); recorded by its name.
+        self.signals.append((chain_id, signal.__name__, arg))
 
     def status(self, chain_id):
         if self.down:

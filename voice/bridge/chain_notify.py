@@ -15,11 +15,10 @@ from typing import Literal
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.lead_chain import LeadChainWorkflow
 from workflows.payloads import CallBooking
 
 log = logging.getLogger(__name__)
-
-SIGNAL = "call_booking"
 
 
 async def notify_booking(
@@ -31,7 +30,7 @@ async def notify_booking(
         log.info("booking %s of call %s: the lead has no chain", booking.appointment_id, booking.call_id)
         return "no_chain"
     try:
-        await client.get_workflow_handle(chain_id).signal(SIGNAL, booking)
+        await client.get_workflow_handle(chain_id).signal(LeadChainWorkflow.call_booking, booking)
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             log.info(
