@@ -9,17 +9,19 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from matplotlib.typing import RcKeyType
 
 from crm.reports.i18n import Formatter
 from crm.reports.kpis import KpiReport
 
 BLUE, GREEN, ORANGE, GREY, RED = "#1f5f99", "#3a9a5b", "#e08a1e", "#9aa5b1", "#c0392b"
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "leadchain-report",
     "font.family": "DejaVu Sans",
@@ -150,7 +152,8 @@ def _scores(report: KpiReport, fmt: Formatter) -> str | None:
         return None
     fig = _figure(width_cm=8.5, height_cm=5.5)
     ax = fig.add_subplot()
-    labels = [b.key if b.key != "unscored" else fmt.label("unscored") for b in buckets]
+    # Score buckets always have a key; `or ""` is what matplotlib would show for None anyway.
+    labels = [(b.key or "") if b.key != "unscored" else fmt.label("unscored") for b in buckets]
     colors = [GREY if b.key == "unscored" else (GREEN if i >= 5 else BLUE) for i, b in enumerate(buckets)]
     ax.bar(range(len(buckets)), [b.count for b in buckets], color=colors)
     ax.set_xticks(range(len(buckets)), labels, rotation=60, ha="right")
@@ -169,7 +172,7 @@ def _sentiment(report: KpiReport, fmt: Formatter) -> str | None:
     ax.barh(
         [fmt.label(b.key) for b in buckets][::-1],
         [b.count for b in buckets][::-1],
-        color=[colors[b.key] for b in buckets][::-1],
+        color=[colors[b.key or "unknown"] for b in buckets][::-1],
     )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(fmt.t("sentiment"))

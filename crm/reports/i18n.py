@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -510,7 +511,7 @@ class Formatter:
     def moment(self, at: datetime | None) -> str:
         return DASH if at is None else format_datetime(at, "short", tzinfo=self.zone, locale=self.locale)
 
-    def weekday(self, index: int, width: str = "abbreviated") -> str:
+    def weekday(self, index: int, width: Literal["abbreviated", "narrow", "short", "wide"] = "abbreviated") -> str:
         return get_day_names(width, locale=self.locale)[index]
 
     def signed_pct(self, value: float | None) -> str:

@@ -113,7 +113,11 @@ def build(
                 db.session.add(report)
             created = True
         except sa.exc.IntegrityError:
-            report = find(period)
+            # Another builder stored this period first: complete its row instead.
+            existing = find(period)
+            if existing is None:
+                raise  # and it is gone again already: the caller's retry builds it anew
+            report = existing
     have = {d.language for d in report.documents}
     missing = [lang for lang in wanted if lang not in have]
     if missing:

@@ -119,6 +119,9 @@ def process(submission_id: int, *, fuzzy_threshold: float = 90.0) -> IntakeResul
         raise LookupError(f"submission {submission_id} does not exist")
     if submission.processed_at is not None:
         stored = submission.result or {}
+        if submission.lead_id is None:
+            # processed_at and lead_id are written together below; one without the other is a broken row.
+            raise LookupError(f"submission {submission_id} is processed but names no lead")
         return IntakeResult(
             submission.lead_id,
             submission.outcome or "duplicate",

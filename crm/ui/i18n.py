@@ -81,10 +81,16 @@ class CatalogueTranslations(support.NullTranslations):
             return forms[0] if n == 1 else forms[1]
         return self.ngettext(singular, plural, n)
 
+    # The u-aliases must reach the methods above (the base class binds them to its own). Wrappers rather
+    # than `ungettext = ngettext`, so each keeps the parameter names of the method it overrides.
     ugettext = gettext
-    ungettext = ngettext
     upgettext = pgettext
-    unpgettext = npgettext
+
+    def ungettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return self.ngettext(msgid1, msgid2, n)
+
+    def unpgettext(self, context: str, singular: str, plural: str, num: int) -> str:
+        return self.npgettext(context, singular, plural, num)
 
 
 class CatalogueDomain(Domain):

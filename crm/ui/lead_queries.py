@@ -133,7 +133,8 @@ def parse_filters(args: Mapping[str, str]) -> LeadFilters:
     if owner not in (None, "me", "none") and parse_id(owner) is None:
         owner = None
     open_task = {"yes": True, "no": False}.get((args.get("open_task") or "").strip())
-    sort = args.get("sort") if args.get("sort") in SORTS else "created"
+    requested_sort = args.get("sort") or ""
+    sort = requested_sort if requested_sort in SORTS else "created"
     return LeadFilters(
         q=(args.get("q") or "").strip()[:MAX_QUERY],
         status=_enum(LeadStatus, args.get("status")),
@@ -327,14 +328,16 @@ def filter_choices(who: User) -> FilterChoices:
     """The values the filter menus offer: only what occurs among the leads `who` may see."""
     visible = lead_visibility(who)
     sources = list(db.session.scalars(sa.select(Lead.source).where(visible).distinct().order_by(Lead.source)))
-    stages = list(
-        db.session.scalars(
+    stages = [
+        stage  # the query skips NULL; the test narrows the column type for mypy
+        for stage in db.session.scalars(
             sa.select(Lead.chain_stage)
             .where(visible, Lead.chain_stage.is_not(None))
             .distinct()
             .order_by(Lead.chain_stage)
         )
-    )
+        if stage is not None
+    ]
     campaigns = [(c.id, c.name) for c in db.session.scalars(sa.select(Campaign).order_by(Campaign.name))]
     return FilterChoices(owners=assignable_users(who), sources=sources, stages=stages, campaigns=campaigns)
 
@@ -615,7 +618,8 @@ def _actor_names(actors: set[str]) -> dict[str, str]:
 
 def lead_detail(who: User, lead: Lead) -> LeadDetail:
     """Everything the lead page shows, in a fixed number of queries. The caller checked `can_see`."""
-    users = {u.id: u.name for u in db.session.scalars(sa.select(User))}
+    # Keyed by the optional owner id, so an unowned item looks up None and finds no name.
+    users: dict[int | None, str] = {u.id: u.name for u in db.session.scalars(sa.select(User))}
     campaign = db.session.get(Campaign, lead.campaign_id) if lead.campaign_id else None
     consents = [
         ConsentView(
@@ -715,7 +719,8 @@ def lead_detail(who: User, lead: Lead) -> LeadDetail:
     )
     names = _actor_names({e.actor for e in entries} | {i.created_by for i in interactions})
     items: list[TimelineItem] = [_interaction(i, names) for i in interactions]
-    items += task_items + appointments
+    items += task_items
+    items += appointments
     items += [_audit(e, names) for e in entries]
     # Newest first; at equal times the kind and id keep the order stable.
     items.sort(key=lambda x: (x.at, x.kind, x.id), reverse=True)

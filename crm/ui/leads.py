@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -152,7 +152,7 @@ def bulk():
     return _back_to_list()
 
 
-def _owner_from(raw: str | None) -> User | None | bool:
+def _owner_from(raw: str | None) -> User | None | Literal[False]:
     """The chosen owner: a User, None for "unassigned", False when the choice is not a valid one."""
     raw = (raw or "").strip()
     if raw in ("", "none"):
@@ -361,8 +361,8 @@ def _validate(lead: Lead, data: dict[str, str]) -> tuple[dict[str, Any], dict[st
         else:
             changes["owner_id"] = owner.id if owner else None
     email = changes["email"] if "email" in changes else lead.email
-    phone = changes["phone_e164"] if "phone_e164" in changes else lead.phone_e164
-    if not errors and not email and not phone:
+    phone_e164 = changes["phone_e164"] if "phone_e164" in changes else lead.phone_e164
+    if not errors and not email and not phone_e164:
         errors["email"] = _("A lead needs an email address or a phone number.")
     return changes, errors
 
@@ -405,6 +405,8 @@ def _consent_change(form: dict[str, str]) -> tuple[Channel, str, LegalBasis | No
 def _apply_consent(lead: Lead, channel: Channel, action: str, basis: LegalBasis | None, proof: str) -> None:
     who = user()
     if action == "grant":
+        if basis is None:  # _consent_change demands a basis for a grant
+            raise ValueError("granting consent needs a legal basis")
         record = ConsentRecord(
             lead_id=lead.id,
             channel=channel,

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from flask import current_app
 from standardwebhooks.webhooks import Webhook
+from werkzeug.datastructures import Headers
 
 from crm.errors import ApiError
 
@@ -32,7 +33,7 @@ def source_secrets(source: str) -> list[str]:
     return secrets
 
 
-def verify_standard_webhook(body: bytes, headers: Mapping[str, str], secrets: list[str]) -> bool:
+def verify_standard_webhook(body: bytes, headers: Headers | Mapping[str, str], secrets: list[str]) -> bool:
     """True when any of the source's active secrets (several during rotation) signed this body within the
     5-minute tolerance. Malformed headers count as a failed signature, never as a server error."""
     wanted = {k: headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
