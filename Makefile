@@ -1,10 +1,10 @@
-# The two commands: `make up` (local stack) and `make test` (whole suite).
+# The two commands: `make up` (local stack) and `make test` (whole suite); `make lint` checks the code.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install up test bench compose-check clean
+.PHONY: install up test lint bench compose-check clean
 
 install: $(STAMP)
 
@@ -22,6 +22,17 @@ up: install
 # pytest exits 5 when it collected nothing; make treats any non-zero exit as failure.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every checker runs even when an earlier one fails, so one run shows all there is to fix; any failure
+# fails the target. What each checks is configured in pyproject.toml: ruff (lint rules, format, line
+# length), mypy (the packages in `files`, strict per module), import-linter (the layer contracts).
+lint: install
+	@status=0; \
+	echo "ruff check"; $(BIN)/ruff check . || status=1; \
+	echo "ruff format --check"; $(BIN)/ruff format --check . || status=1; \
+	echo "mypy"; $(BIN)/mypy || status=1; \
+	echo "lint-imports"; $(BIN)/lint-imports || status=1; \
+	exit $$status
 
 bench: install
 	$(BIN)/python bench/intake.py
