@@ -284,7 +284,7 @@ class Database:
                 "SELECT * FROM leads WHERE email = " + ("?" if self.kind == "sqlite" else "%s"), (email,)
             )
             row = cur.fetchone()
-            return None if row is None else dict(zip([d[0] for d in cur.description], row))
+            return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
         finally:
             conn.close()
 
@@ -890,7 +890,7 @@ def fmt_ms(seconds: float) -> str:
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     for row in [header, *rows]:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
 
 
 def cpu_cells(cpu: CpuUse | None, n: int, client: bool = True) -> list[str]:

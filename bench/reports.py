@@ -9,9 +9,10 @@
    Berlin days ending 2026-11-22, busier in working hours; call outcomes, sentiment, talk time and cost,
    email statuses, appointments for booked calls and unsubscribe audit entries in realistic shares.
    Then ANALYZE. The database is dropped at the end unless --keep.
-2. For the last day (2026-11-22), the last ISO week (16-22 Nov) and the last full month (October): times `crm.reports.kpis.compute` (every KPI of
-   the period and its previous period, trend, breakdowns and lists) and the full PDF (compute + charts +
-   HTML + WeasyPrint, German), and beside them a baseline: one plain SQL statement per table counting
+2. For the last day (2026-11-22), the last ISO week (16-22 Nov) and the last full month (October): times
+   `crm.reports.kpis.compute` (every KPI of the period and its previous period, trend, breakdowns and
+   lists) and the full PDF (compute + charts + HTML + WeasyPrint, German), and beside them a baseline:
+   one plain SQL statement per table counting
    the same headline numbers (leads in, qualified, calls placed, answered, wanted, booked, talk time,
    cost, emails sent/delivered/opened) for the period only, with COUNT(*) FILTER. Each is run --repeat
    times (default 3); the median is reported, with the ratio to the baseline.
@@ -212,7 +213,7 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
                     currency=np.where(pending, None, "USD"),
                     data=[
                         None if p else f'{{"answered": {str(a).lower()}, "end_status": "{e}"}}'
-                        for p, a, e in zip(pending, answered, end)
+                        for p, a, e in zip(pending, answered, end, strict=True)
                     ],
                 )
             else:
@@ -230,7 +231,8 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
         with conn.cursor() as cur:
             cur.execute("""
                 INSERT INTO appointments (lead_id, owner_id, starts_at, ends_at, status, title, created_at)
-                SELECT lead_id, owner_id, base + (n * interval '1 hour'), base + (n * interval '1 hour') + interval '45 minutes',
+                SELECT lead_id, owner_id, base + (n * interval '1 hour'),
+                       base + (n * interval '1 hour') + interval '45 minutes',
                        'confirmed', 'Termin', at
                 FROM (SELECT i.lead_id, l.owner_id, i.started_at AS at, timestamptz '2027-01-01' AS base,
                              row_number() OVER (PARTITION BY l.owner_id ORDER BY i.id) AS n
@@ -274,23 +276,23 @@ def baseline(url: str, period) -> dict:
     with psycopg.connect(url) as conn:
         for sql in (BASELINE_LEADS, BASELINE_CALLS, BASELINE_EMAILS):
             cur = conn.execute(sql, {"start": period.start, "end": period.end})
-            out.update(zip([d.name for d in cur.description], cur.fetchone()))
+            out.update(zip([d.name for d in cur.description], cur.fetchone(), strict=True))
     return out
 
 
 def kpi_headline(report) -> dict:
-    c, l, e = report.current.calls, report.current.leads, report.current.emails
+    calls, leads, emails = report.current.calls, report.current.leads, report.current.emails
     return {
-        "leads_in": l.leads_in,
-        "qualified": l.qualified,
-        "placed": c.placed,
-        "answered": c.answered,
-        "wanted": c.wanted,
-        "booked": c.booked,
+        "leads_in": leads.leads_in,
+        "qualified": leads.qualified,
+        "placed": calls.placed,
+        "answered": calls.answered,
+        "wanted": calls.wanted,
+        "booked": calls.booked,
         "cost": report.current.costs.total_cents,
-        "sent": e.sent,
-        "delivered": e.delivered,
-        "opened": e.opened,
+        "sent": emails.sent,
+        "delivered": emails.delivered,
+        "opened": emails.opened,
     }
 
 
@@ -365,11 +367,13 @@ def main() -> int:
         with app.app_context():
             for kind, day in (("daily", LAST_DAY), ("weekly", LAST_DAY), ("monthly", date(2026, 10, 15))):
                 period = period_for(kind, day)
-                t_base, base_figures = timed(lambda: baseline(url, period), args.repeat)
-                t_kpi, report = timed(lambda: kpis.compute(period), args.repeat)
+                # `period` bound as a default: each timed call runs inside this iteration, and the binding
+                # says so instead of relying on it.
+                t_base, base_figures = timed(lambda period=period: baseline(url, period), args.repeat)
+                t_kpi, report = timed(lambda period=period: kpis.compute(period), args.repeat)
                 db.session.remove()
 
-                def full_pdf():
+                def full_pdf(period=period):
                     r = kpis.compute(period)
                     return html_to_pdf(render_html(r, "de", charts=build_charts(r, fmt)))
 
@@ -392,7 +396,8 @@ def main() -> int:
                 rows.append((kind, t_base, t_kpi, t_pdf))
         print("\nheadline numbers of KPIs and baseline " + ("agree" if code == 0 else "DIFFER"))
         print(
-            f"machine: {os.cpu_count()} cores; PostgreSQL {admin.info.server_version // 10000}.{admin.info.server_version % 100}; "
+            f"machine: {os.cpu_count()} cores; "
+            f"PostgreSQL {admin.info.server_version // 10000}.{admin.info.server_version % 100}; "
             f"each figure the median of {args.repeat} runs (PDF: {max(1, args.repeat - 1)})"
         )
     except Exception as e:  # noqa: BLE001 - report, clean up, exit 2
