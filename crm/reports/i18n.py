@@ -16,6 +16,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 
 from crm.reports.periods import Period
 from crm.services import money
+from workflows.vocabulary import CallOutcome, CallStatus
 
 LANGUAGES = ("de", "en")
 LOCALES = {"de": "de_DE", "en": "en_GB"}
@@ -296,9 +297,13 @@ TEXT: dict[str, dict[str, str]] = {
 # call statuses, sentiments, priorities, the lead chain's stages and its stop reasons. Every id here has a
 # German and an English label (tests/reports/test_labels.py checks them against the code that sets them),
 # so no raw id or English word reaches a German report.
-CALL_OUTCOMES = ("booked", "interested", "callback_requested", "not_interested", "do_not_call", "wrong_number")
-END_STATUSES = ("completed", "no_answer", "busy", "voicemail", "failed", "pending")
-CALL_STATUSES = ("queued", "ringing", "in_progress", "ended")
+CALL_OUTCOMES = tuple(str(o) for o in CallOutcome)
+# How a call ended; "pending": no end status yet.
+END_STATUSES = tuple(
+    str(s)
+    for s in (CallStatus.COMPLETED, CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.VOICEMAIL, CallStatus.FAILED)
+) + ("pending",)
+CALL_STATUSES = tuple(str(s) for s in (CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS, CallStatus.ENDED))
 SENTIMENT_IDS = ("positive", "neutral", "negative", "unknown")
 PRIORITY_IDS = ("hot", "warm", "cold", "unscored")
 CHAIN_STAGES = (

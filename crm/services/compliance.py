@@ -49,6 +49,7 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.models import ConsentRecord, Direction, DoNotCallEntry, Interaction, InteractionKind, Lead, LeadStatus
 from crm.services import audit
+from workflows.vocabulary import GateReason
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,7 @@ REGION_ZONES = {
     "US": "America/New_York",
     "CA": "America/Toronto",
 }
-REASONS = (
-    "ok",
-    "no_phone",
-    "phone_invalid",
-    "no_consent",
-    "do_not_contact",
-    "outside_hours",
-    "attempt_cap",
-    "score_below_threshold",
-)
+REASONS = tuple(GateReason)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -361,7 +353,7 @@ def zone_for(phone_timezone: str | None, region: str | None) -> str:
 @dataclass(frozen=True)
 class GateDecision:
     allowed: bool
-    reason: str  # one of REASONS
+    reason: GateReason
     detail: str
     next_window_start: datetime | None = None  # UTC; set for outside_hours and attempt_cap
 
@@ -396,11 +388,11 @@ def decide(
     """Decide whether the lead may be called at now_utc. Pure; the detail never contains the number."""
     now = _aware(now_utc)
     if not phone_e164:
-        return GateDecision(False, "no_phone", "lead has no phone number")
+        return GateDecision(False, GateReason.NO_PHONE, "lead has no phone number")
     if phone_status == "invalid":
-        return GateDecision(False, "phone_invalid", "phone number is marked invalid")
+        return GateDecision(False, GateReason.PHONE_INVALID, "phone number is marked invalid")
     if do_not_contact:
-        return GateDecision(False, "do_not_contact", "lead is marked do-not-contact")
+        return GateDecision(False, GateReason.DO_NOT_CONTACT, "lead is marked do-not-contact")
     bases = accepted_bases(policy, phone_region)
     phone_bases = {_value(b) for c, b in consents if _value(c) == "phone"}
     if not phone_bases & bases:
@@ -412,11 +404,13 @@ def decide(
                 else f"{(phone_region or '').upper()} numbers need express consent"
             )
             detail += f" (presumed B2B consent is not enough: {why})"
-        return GateDecision(False, "no_consent", detail)
+        return GateDecision(False, GateReason.NO_CONSENT, detail)
     if score is None:
-        return GateDecision(False, "score_below_threshold", "lead has not been scored")
+        return GateDecision(False, GateReason.SCORE_BELOW_THRESHOLD, "lead has not been scored")
     if score <= threshold:
-        return GateDecision(False, "score_below_threshold", f"score {score} is not above the threshold {threshold}")
+        return GateDecision(
+            False, GateReason.SCORE_BELOW_THRESHOLD, f"score {score} is not above the threshold {threshold}"
+        )
 
     tz = zone_for(phone_timezone, phone_region)
     zone = ZoneInfo(tz)
@@ -425,7 +419,10 @@ def decide(
     if attempts_today >= policy.max_attempts_per_day:
         nxt = next_window_start(_start_of_next_day(now, zone), tz, window, calendar)
         return GateDecision(
-            False, "attempt_cap", f"{attempts_today} call attempts today (limit {policy.max_attempts_per_day})", nxt
+            False,
+            GateReason.ATTEMPT_CAP,
+            f"{attempts_today} call attempts today (limit {policy.max_attempts_per_day})",
+            nxt,
         )
     if not is_within_window(now, tz, window, calendar):
         local = now.astimezone(zone)
@@ -433,8 +430,8 @@ def decide(
         why = f"public holiday ({holiday})" if holiday else f"{local:%a %H:%M}"
         rules = (phone_region or "").upper() or "default"
         detail = f"{why} in {tz} is outside calling hours {window.describe()} ({rules})"
-        return GateDecision(False, "outside_hours", detail, next_window_start(now, tz, window, calendar))
-    return GateDecision(True, "ok", f"may call now ({tz}, {window.describe()})")
+        return GateDecision(False, GateReason.OUTSIDE_HOURS, detail, next_window_start(now, tz, window, calendar))
+    return GateDecision(True, GateReason.OK, f"may call now ({tz}, {window.describe()})")
 
 
 # ---------------------------------------------------------------- the CRM side
@@ -508,7 +505,7 @@ def check_call_gate(
         threshold=threshold,
         policy=policy,
     )
-    if decision.reason == "do_not_contact":
+    if decision.reason == GateReason.DO_NOT_CONTACT:
         if lead.merged_into_id is not None:
             decision = replace(decision, detail=f"lead was merged into lead {lead.merged_into_id}")
         elif listed:

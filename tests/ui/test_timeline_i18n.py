@@ -75,9 +75,9 @@ def test_the_chains_stages_and_gate_reasons_are_all_known():
     from crm.services import compliance
 
     source = (ROOT / "crm/services/compliance.py").read_text()
-    reasons = set(re.findall(r'GateDecision\((?:True|False), "(\w+)"', source))
+    reasons = set(re.findall(r'GateDecision\(\s*(?:True|False), "(\w+)"', source))
     reasons |= {
-        vocabulary.GateReason[name] for name in re.findall(r"GateDecision\((?:True|False), GateReason\.(\w+)", source)
+        vocabulary.GateReason[name] for name in re.findall(r"GateDecision\(\s*(?:True|False), GateReason\.(\w+)", source)
     }
     assert {"no_consent", "outside_hours", "score_below_threshold"} <= reasons
     assert reasons <= set(display.LABELS["gate_reason"])
