@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from workflows.vocabulary import DEFAULT_GATE_THRESHOLD
+
 CHAIN_TASK_QUEUE = "leadchain-chain"
 PROVIDER_TASK_QUEUE = "leadchain-provider"
 LEAD_STAGE_ATTRIBUTE = "LeadStage"
@@ -20,7 +22,7 @@ DAY = 24 * 3600
 class ChainSettings:
     """Every duration of the chain, with its production default; tests shorten them."""
 
-    gate_threshold: int = 50
+    gate_threshold: int = DEFAULT_GATE_THRESHOLD
     call_result_timeout_s: int = 3600
     call_poll_interval_s: int = 600
     max_call_polls: int = 6
