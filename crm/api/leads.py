@@ -131,7 +131,8 @@ def create_leads():
 
     def work():
         accepted = []
-        for lead, raw in zip(leads, items):
+        # Every item loaded (any error was refused above), so the two lists pair up one to one.
+        for lead, raw in zip(leads, items, strict=True):
             submission = submissions.submit(
                 lead, raw, region=cfg.default_phone_region, channel="api", actor=f"api:{client}"
             )

@@ -32,7 +32,9 @@ TEXT = {
         "question": "Möchten Sie keine E-Mails mehr von {company} an {email} erhalten?",
         "button": "Jetzt abmelden",
         "done_title": "Sie sind abgemeldet",
-        "done": "Sie erhalten keine E-Mails mehr von {company}. Auch telefonisch werden wir Sie nicht mehr kontaktieren.",
+        "done": (
+            "Sie erhalten keine E-Mails mehr von {company}. Auch telefonisch werden wir Sie nicht mehr kontaktieren."
+        ),
         "done_email_only": "Sie erhalten keine E-Mails mehr von {company}.",
         "already": "Diese Adresse ist bereits abgemeldet.",
         "invalid_title": "Link ungültig",

@@ -6,7 +6,6 @@ a progress bar over the steps: queries, charts, render, write.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -57,7 +56,9 @@ def report_command(
         ) as bar,
     ):
         task = bar.add_task(STEPS[0], total=len(STEPS))
-        step: Callable[[str], None] = lambda name: bar.update(task, description=name)
+
+        def step(name: str) -> None:
+            bar.update(task, description=name)
 
         report = kpis.compute(the_period)
         bar.advance(task)

@@ -1,11 +1,12 @@
 """Admin settings stored in the CRM database (AppSetting) that win over the shipped and environment
 defaults; no row means the default applies, and "reset to default" deletes the row.
 
-| key              | value                                             | default                              |
-|------------------|---------------------------------------------------|--------------------------------------|
-| `scoring.rules`  | the YAML text of a ruleset (crm/scoring_rules.yaml's format) | the rules file (LEADCHAIN_SCORING_RULES or the shipped one) |
-| `gate.threshold` | an int 0..100: a lead is called only with a score above it | the chain's ChainSettings.gate_threshold |
-| `calling_hours`  | LEADCHAIN_CALLING_HOURS's JSON shape (by region; "default") | LEADCHAIN_CALLING_HOURS / the DE and US windows |
+- `scoring.rules`: the YAML text of a ruleset (crm/scoring_rules.yaml's format);
+  default: the rules file (LEADCHAIN_SCORING_RULES or the shipped one).
+- `gate.threshold`: an int 0..100, a lead is called only with a score above it;
+  default: the chain's ChainSettings.gate_threshold.
+- `calling_hours`: LEADCHAIN_CALLING_HOURS's JSON shape (by region; "default");
+  default: LEADCHAIN_CALLING_HOURS / the DE and US windows.
 
 Each value is validated by the parser the default goes through (scoring.rules_from_text,
 compliance.parse_calling_hours), so a stored value is never read differently from a file or the

@@ -214,8 +214,8 @@ def _import_batch(
 
 def stop_reason(error: BaseException) -> str | None:
     """Why an import stopped, for the person running it: Ctrl+C or a database error. None for anything
-    else (a missing secret, a bug), which the caller lets through to its own handler. Database messages are shown without the statement and its
-    parameters, which hold the row's personal data."""
+    else (a missing secret, a bug), which the caller lets through to its own handler. Database messages
+    are shown without the statement and its parameters, which hold the row's personal data."""
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (Ctrl+C)"
     if isinstance(error, sa.exc.DBAPIError):

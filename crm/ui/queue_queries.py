@@ -46,10 +46,9 @@ DONE_LIMIT = 100
 DEFAULT_RETRY_DELAY_S = 4 * 3600  # ChainSettings.retry_delay_s
 TASK_TABS = ("mine", "today", "overdue", "done")
 
-I = Interaction
-CALL_TS = sa.func.coalesce(I.started_at, I.created_at, type_=UTCDateTime())
-IS_CALL = sa.and_(I.kind == InteractionKind.CALL, I.direction == Direction.OUTBOUND)
-END_STATUS = I.data["end_status"].as_string()
+CALL_TS = sa.func.coalesce(Interaction.started_at, Interaction.created_at, type_=UTCDateTime())
+IS_CALL = sa.and_(Interaction.kind == InteractionKind.CALL, Interaction.direction == Direction.OUTBOUND)
+END_STATUS = Interaction.data["end_status"].as_string()
 
 
 @dataclass(frozen=True)
@@ -104,9 +103,9 @@ def _name(first: str | None, last: str | None, company: str | None, lead_id: int
 
 def _attempts():
     return (
-        sa.select(I.lead_id.label("lead_id"), sa.func.count().label("n"))
+        sa.select(Interaction.lead_id.label("lead_id"), sa.func.count().label("n"))
         .where(IS_CALL)
-        .group_by(I.lead_id)
+        .group_by(Interaction.lead_id)
         .subquery("attempts")
     )
 
@@ -114,9 +113,9 @@ def _attempts():
 def _last_call():
     """The latest outbound call per lead (highest id)."""
     return (
-        sa.select(I.lead_id.label("lead_id"), sa.func.max(I.id).label("id"))
+        sa.select(Interaction.lead_id.label("lead_id"), sa.func.max(Interaction.id).label("id"))
         .where(IS_CALL)
-        .group_by(I.lead_id)
+        .group_by(Interaction.lead_id)
         .subquery("last_call_id")
     )
 
@@ -136,10 +135,10 @@ def in_progress(who: User, now: datetime | None = None) -> list[QueueRow]:
     attempts = _attempts()
     stmt = (
         sa.select(
-            I.id,
-            I.lead_id,
-            I.provider,
-            I.status,
+            Interaction.id,
+            Interaction.lead_id,
+            Interaction.provider,
+            Interaction.status,
             CALL_TS.label("at"),
             Lead.first_name,
             Lead.last_name,
@@ -148,16 +147,18 @@ def in_progress(who: User, now: datetime | None = None) -> list[QueueRow]:
             User.name.label("owner"),
             attempts.c.n,
         )
-        .join(Lead, Lead.id == I.lead_id)
+        .join(Lead, Lead.id == Interaction.lead_id)
         .outerjoin(User, User.id == Lead.owner_id)
-        .outerjoin(attempts, attempts.c.lead_id == I.lead_id)
+        .outerjoin(attempts, attempts.c.lead_id == Interaction.lead_id)
         .where(
             IS_CALL,
-            I.status.in_(LIVE_CALL_STATUSES),
+            Interaction.status.in_(LIVE_CALL_STATUSES),
             lead_visibility(who),
-            sa.or_(I.started_at >= lo, sa.and_(I.started_at.is_(None), I.created_at >= lo)),
+            sa.or_(
+                Interaction.started_at >= lo, sa.and_(Interaction.started_at.is_(None), Interaction.created_at >= lo)
+            ),
         )
-        .order_by(CALL_TS, I.id)
+        .order_by(CALL_TS, Interaction.id)
         .limit(GROUP_LIMIT)
     )
     return [
@@ -276,13 +277,15 @@ def failed(who: User, now: datetime | None = None, days: int = FAILED_DAYS) -> l
     attempts = _attempts()
     stmt = (
         sa.select(
-            I.id,
-            I.lead_id,
-            I.provider,
-            I.summary,
-            I.outcome,
+            Interaction.id,
+            Interaction.lead_id,
+            Interaction.provider,
+            Interaction.summary,
+            Interaction.outcome,
             END_STATUS.label("end_status"),
-            sa.func.coalesce(I.ended_at, I.started_at, I.created_at, type_=UTCDateTime()).label("at"),
+            sa.func.coalesce(
+                Interaction.ended_at, Interaction.started_at, Interaction.created_at, type_=UTCDateTime()
+            ).label("at"),
             Lead.first_name,
             Lead.last_name,
             Lead.company,
@@ -290,16 +293,18 @@ def failed(who: User, now: datetime | None = None, days: int = FAILED_DAYS) -> l
             User.name.label("owner"),
             attempts.c.n,
         )
-        .join(Lead, Lead.id == I.lead_id)
+        .join(Lead, Lead.id == Interaction.lead_id)
         .outerjoin(User, User.id == Lead.owner_id)
-        .outerjoin(attempts, attempts.c.lead_id == I.lead_id)
+        .outerjoin(attempts, attempts.c.lead_id == Interaction.lead_id)
         .where(
             IS_CALL,
-            sa.or_(END_STATUS == "failed", I.outcome == "failed", I.status == "failed"),
-            sa.or_(I.started_at >= lo, sa.and_(I.started_at.is_(None), I.created_at >= lo)),
+            sa.or_(END_STATUS == "failed", Interaction.outcome == "failed", Interaction.status == "failed"),
+            sa.or_(
+                Interaction.started_at >= lo, sa.and_(Interaction.started_at.is_(None), Interaction.created_at >= lo)
+            ),
             lead_visibility(who),
         )
-        .order_by(CALL_TS.desc(), I.id.desc())
+        .order_by(CALL_TS.desc(), Interaction.id.desc())
         .limit(GROUP_LIMIT)
     )
     return [

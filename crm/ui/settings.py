@@ -418,7 +418,9 @@ def save_calling_hours():
     form = request.form
     fields = ("region", "days", "start", "end")
     columns = [form.getlist(k) for k in fields]
-    rows = [dict(zip(fields, (v.strip() for v in values))) for values in zip(*columns)]
+    # A row is one cell of each column; a tampered form with uneven columns loses its unpaired cells
+    # (strict=False), as the browser's form never sends them.
+    rows = [dict(zip(fields, (v.strip() for v in values), strict=True)) for values in zip(*columns, strict=False)]
     mapping: dict[str, dict] = {}
     problem = None
     for row in rows:
