@@ -12,11 +12,11 @@ from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email_port import EmailMessage, EmailSender
+from crm.email.port import EmailMessage, EmailSender
 from crm.extensions import db
 from crm.models import AuditEntry, Campaign, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
-from voice.providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
+from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
 from workflows.payloads import CallPlaced, CallResult, EmailSent, FetchCallInput, PlaceCallInput, SendEmailInput
 
 # Attempts on the primary provider (429/5xx) before the campaign's failover provider takes the call.

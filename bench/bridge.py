@@ -14,7 +14,7 @@ One run, loopback only, everything removed at the end (also on error or Ctrl+C):
      the bridge plus a local CRM's reads and writes;
    * **echo**: a bare aiohttp WebSocket server with the same JSON framing that answers `config`, the begin
      message, ping_pong, and every response_required with one complete chunk.
-2. A simulated session is Retell's side of the "books" persona (voice/sandbox/personas.py, German): connect,
+2. A simulated session is Retell's side of the "books" persona (sandbox/personas.py, German): connect,
    read config, send call_details (metadata lead_id), wait for the begin message, then for each of the six
    callee lines pause 1.0-2.0 s (the callee speaking), send update_only and response_required with the full
    transcript, and read the streamed answer to content_complete; ping_pong every 2 s as Retell does. The

@@ -495,7 +495,7 @@ class DevServer:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     async def wait_ready(self, timeout: float = 60.0):
-        from workers.temporal_client import connect
+        from workflows.client import connect
 
         deadline = time.monotonic() + timeout
         last: Exception | None = None
@@ -602,7 +602,7 @@ async def worker_main(argv: list[str]) -> None:
     from temporalio.worker import Worker
 
     from workers import chain as chain_mod
-    from workers.temporal_client import connect
+    from workflows.client import connect
 
     client = await connect(args.address)
     stop = asyncio.Event()
@@ -643,8 +643,8 @@ async def worker_main(argv: list[str]) -> None:
             )
         else:
             from activities.provider_activities import ProviderActivities
+            from providers.base import ProviderRegistry
             from tests.fakes import FakeEmailSender, FakeVoiceProvider
-            from voice.providers.base import ProviderRegistry
             from workflows.payloads import CallResult
 
             results: asyncio.Queue = asyncio.Queue()

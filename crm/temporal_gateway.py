@@ -42,7 +42,7 @@ class TemporalGateway:
 
     async def _get_client(self) -> Client:
         if self._client is None:
-            from workers.temporal_client import connect
+            from workflows.client import connect
 
             self._client = await connect(self.address, self.namespace)
         return self._client

@@ -10,8 +10,8 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 
-from activities.email_port import EmailMessage
-from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable
+from crm.email.port import EmailMessage
+from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable
 from workflows.payloads import CallResult
 
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
+from sandbox.app import SandboxConfig, create_sandbox_app
 
 
 def free_port() -> int:

@@ -554,7 +554,7 @@ def test_openbao_unseals_itself_with_a_static_key_from_a_docker_secret(
 
 
 def test_purge_runs_both_purges_on_a_schedule(services: dict[str, Any]) -> None:
-    from crm.cli import main as cli
+    from workers.cli import main as cli
 
     purge = services["purge"]
     script = "\n".join(str(part) for part in purge["command"])

@@ -1,1 +1,1 @@
-"""Voice: the provider interface and implementations, the realtime bridge and the provider sandbox."""
+"""Voice: the realtime bridge process (voice/bridge/) between a voice provider's live call and the CRM."""

@@ -7,7 +7,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from crm.config import Config
-from workers.temporal_client import connect
+from workflows.client import connect
 from workflows.payloads import CHAIN_TASK_QUEUE, PROVIDER_TASK_QUEUE
 from workflows.report_payloads import REPORTS_TASK_QUEUE
 

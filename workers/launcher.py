@@ -95,7 +95,7 @@ def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str
     """The environment every process of the local stack gets (the web's secrets are the CLI's)."""
     env = dict(os.environ if base is None else base)
     demo_window.check_allowed(env)  # before anything is written: raises DemoAnytimeRefused off SQLite
-    # Providers without a configured key are served by the sandbox (voice.providers.factory).
+    # Providers without a configured key are served by the sandbox (providers.factory).
     env.update({"TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"})
     # The local stack is plain http on loopback: a Secure (__Host-) cookie would not come back to it.
     env.setdefault("LEADCHAIN_COOKIE_SECURE", "0")

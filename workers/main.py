@@ -12,15 +12,15 @@ from crm import create_app
 from workers import chain as chain_mod
 from workers import demo_window
 from workers.relay import Relay
-from workers.temporal_client import connect
+from workflows.client import connect
 
 log = logging.getLogger(__name__)
 WORKERS = ("chain", "provider", "reports", "voice-bridge")
 
 
 def provider_registry(app):
-    """Voice providers from configuration (real with a key, the sandbox without); see voice.providers.factory."""
-    from voice.providers.factory import registry
+    """Voice providers from configuration (real with a key, the sandbox without); see providers.factory."""
+    from providers.factory import registry
 
     return registry(app)
 

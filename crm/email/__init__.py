@@ -5,7 +5,7 @@ Where things are:
 * ``render``: ``render(template, lead, context, language)`` -> (subject, html, text); imprint and
   unsubscribe link in every mail, HTML autoescaped.
 * ``ics``: the booking confirmation's calendar invite (icalendar, TZID + VTIMEZONE, stable UID).
-* ``sendgrid_sender``: ``SendGridSender`` (activities.email_port.EmailSender) on the real SDK.
+* ``sendgrid_sender``: ``SendGridSender`` (crm.email.port.EmailSender) on the real SDK.
 * ``factory``: ``build_sender(app)``: the real SendGrid with a key, else the provider sandbox.
 * ``unsubscribe``: ``bp``, GET shows a confirm page, POST (RFC 8058 one-click or the form) unsubscribes.
 * ``suppression``: what unsubscribes, spam reports, bounces and replies do to a lead (shared by the

@@ -1,4 +1,4 @@
-"""SendGridSender: the chain's EmailSender (activities/email_port.py) on the official `sendgrid` SDK.
+"""SendGridSender: the chain's EmailSender (crm/email/port.py) on the official `sendgrid` SDK.
 
 What goes out (docs/providers.md §4.2): from/reply-to, one personalization per lead, text/plain then
 text/html, the booking invite as an .ics attachment, categories per template, custom_args
@@ -75,9 +75,9 @@ from sendgrid.helpers.mail import (
 )
 from temporalio.exceptions import ApplicationError
 
-from activities.email_port import EmailMessage
 from crm.email import ics
 from crm.email import settings as email_settings
+from crm.email.port import EmailMessage
 from crm.email.render import Rendered, latest_appointment, render, template_file
 from crm.email.tokens import reply_address, unsubscribe_url
 from crm.extensions import db

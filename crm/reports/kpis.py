@@ -55,7 +55,7 @@ from crm.reports.periods import Period
 from crm.services import money
 
 GATE_THRESHOLD = 50
-# A call outcome that says somebody talked to the agent (CLASSIFICATIONS in voice/providers/events.py).
+# A call outcome that says somebody talked to the agent (CLASSIFICATIONS in providers/events.py).
 ANSWERED_OUTCOMES = ("booked", "interested", "callback_requested", "not_interested", "do_not_call", "wrong_number")
 # The callee wanted an appointment (or a conversation that leads to one).
 WANTED_OUTCOMES = ("booked", "interested", "callback_requested")

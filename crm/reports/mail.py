@@ -1,6 +1,6 @@
 """The report email: a short note with the headline figures and the PDF attached, to one manager.
 
-The chain's EmailSender (activities/email_port.py) sends templated mail to leads; a report goes to a
+The chain's EmailSender (crm/email/port.py) sends templated mail to leads; a report goes to a
 user with an attachment. `SendGridReportMailer` therefore uses the email package's SendGridSender one
 level lower: `deliver(Outgoing(...), journal_key=...)` (its attachment support, its SendGrid host and
 key from crm.email.factory, its send journal on the ledger row that makes a retry after an unknown

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
-from voice.providers.events import STATUS_RANK, CallEvent
+from providers.events import STATUS_RANK, CallEvent
 from workflows.payloads import CallResult
 
 

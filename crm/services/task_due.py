@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus, Lead, User
+from crm.services.business_calendar import BusinessCalendar
 from crm.services.compliance import CallingWindow, GatePolicy, is_within_window, next_window_start, zone_for
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ def appointment_due(starts_at: datetime, now: datetime, working_day_start: datet
 
 def _working_day_start(owner: User | None, starts_at: datetime) -> datetime | None:
     """The first working interval's start on the appointment's local day in the owner's calendar."""
-    from voice.bridge.timeprefs.calendar import BusinessCalendar
-
     try:
         calendar = BusinessCalendar.from_user_hours(
             owner.working_hours if owner else None, owner.timezone if owner else None

@@ -6,8 +6,8 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from crm.webhooks import provider_common
-from voice.providers import bland
-from voice.providers.factory import registry, webhook_secret
+from providers import bland
+from providers.factory import registry, webhook_secret
 
 bp = Blueprint("webhooks_bland", __name__, url_prefix="/webhooks", description="Voice provider webhooks: Bland")
 

@@ -14,17 +14,10 @@ from crm.models import Interaction
 from crm.requests import raw_body
 from crm.services import calls, deliveries
 from crm.temporal_gateway import TemporalUnavailable, deliver_call_result, gateway
-from voice.providers.events import CallEvent
+from providers.events import CallEvent
+from providers.wire import InvalidSignature, MalformedPayload
 
 log = logging.getLogger(__name__)
-
-
-class InvalidSignature(Exception):
-    """Wrong, missing or stale signature: answer 401 and store nothing."""
-
-
-class MalformedPayload(ValueError):
-    """Signed but unreadable: answer 400 (the provider's retry will not fix it, but nothing is stored)."""
 
 
 Parser = Callable[[bytes, Mapping[str, str]], list[CallEvent]]

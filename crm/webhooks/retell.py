@@ -8,7 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from crm.webhooks import provider_common
-from crm.webhooks.provider_common import InvalidSignature
+from providers.wire import InvalidSignature
 
 bp = Blueprint(
     "webhooks_retell",
@@ -19,8 +19,8 @@ bp = Blueprint(
 
 
 def _parse(body: bytes, headers: Mapping[str, str]) -> list:
-    from voice.providers.factory import registry, webhook_secret
-    from voice.providers.retell import RetellProvider, parse_webhook
+    from providers.factory import registry, webhook_secret
+    from providers.retell import RetellProvider, parse_webhook
 
     provider = registry(current_app).get("retell")
     if isinstance(provider, RetellProvider):

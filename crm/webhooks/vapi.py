@@ -6,8 +6,8 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from crm.webhooks import provider_common
-from voice.providers.factory import webhook_secret
-from voice.providers.vapi import parse_server_message, split_secrets
+from providers.factory import webhook_secret
+from providers.vapi import parse_server_message, split_secrets
 
 bp = Blueprint(
     "webhooks_vapi", __name__, url_prefix="/webhooks", description="Vapi server messages (docs/providers.md §2.3/§2.4)"

@@ -28,8 +28,8 @@ from crm.models import (
     LegalBasis,
     SideEffect,
 )
+from providers.base import ProviderRegistry
 from tests.fakes import FakeVoiceProvider
-from voice.providers.base import ProviderRegistry
 from workflows.payloads import PlaceCallInput
 
 NUMBERS = {  # number → (region, zone, local window start/end hours, weekdays)

@@ -137,7 +137,7 @@ def test_importing_both_twice_changes_nothing(app):
 
 
 def test_cli_import_prints_summary_and_writes_rejects(app, tmp_path, monkeypatch):
-    from crm import cli
+    from workers import cli
 
     monkeypatch.setattr(cli, "_app", lambda: app)
     target = tmp_path / "leads_excel_de.csv"

@@ -27,11 +27,12 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from crm import cli, create_app
+from crm import create_app
 from crm.extensions import db
 from crm.models import AuditEntry, ConsentRecord, Interaction, InteractionKind, Lead, PossibleDuplicate, Task
 from crm.services import csv_import
 from tests.conftest import API_KEY, _migrate, make_test_secrets
+from workers import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST = [
@@ -189,7 +190,7 @@ def web_loop(app, lead_ids: list[int], stop, stats: StreamStats, pause_s: float 
     """What the web processes do meanwhile: provider webhooks merged into the call interactions
     (crm.services.calls.apply_event, committed per delivery) and leads posted to the REST API."""
     from crm.services import calls
-    from voice.providers.events import CallEvent
+    from providers.events import CallEvent
 
     client = app.test_client()
     i = 0
@@ -337,7 +338,7 @@ def seed_called_leads(app, count: int = 12) -> list[int]:
     """Leads already in their chains, each with a call interaction the call stream keeps updating."""
     from crm.schemas.lead import WebFormLeadSchema
     from crm.services import calls, intake
-    from voice.providers.events import CallEvent
+    from providers.events import CallEvent
 
     with app.app_context():
         schema = WebFormLeadSchema(default_region="DE", default_source="website")

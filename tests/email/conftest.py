@@ -22,8 +22,8 @@ from crm.email.factory import build_sender
 from crm.extensions import db
 from crm.models import Appointment, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, User
 from crm.services.normalize import normalise_email
+from providers.base import ProviderRegistry
 from tests.sandbox_fixtures import ServerThread
-from voice.providers.base import ProviderRegistry
 from workflows.payloads import EmailSent, SendEmailInput
 
 
@@ -53,7 +53,7 @@ def crm_server(app):
 
 @pytest.fixture
 def sandbox(crm_server):
-    from voice.sandbox.app import SandboxConfig, create_sandbox_app
+    from sandbox.app import SandboxConfig, create_sandbox_app
 
     sandbox_app = create_sandbox_app(SandboxConfig(webhook_base=crm_server.url, step_s=0.05))
     with FastServerThread(sandbox_app) as server:
@@ -249,9 +249,9 @@ async def mail_chain(temporal_env, migrated_urls, request):
 
     from crm import create_app
     from crm.email.sendgrid_sender import SendGridSender
+    from sandbox.app import SandboxConfig, create_sandbox_app
     from tests.conftest import _wipe, make_test_secrets
     from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
-    from voice.sandbox.app import SandboxConfig, create_sandbox_app
 
     settings = getattr(request, "param", dataclasses.replace(FAST, nurture_delays_s=[0, 30, 30], max_nurture_cycles=1))
     app = create_app(

@@ -13,9 +13,9 @@ import crm.email.sendgrid_sender as sender_mod
 from activities.provider_activities import ProviderActivities
 from crm.extensions import db
 from crm.models import Interaction, SideEffect
+from providers.base import ProviderRegistry
+from sandbox.state import Fault, WebhookMode
 from tests.email.conftest import email_interactions, make_lead, send, settle
-from voice.providers.base import ProviderRegistry
-from voice.sandbox.state import Fault, WebhookMode
 
 
 class WorkerKilled(BaseException):

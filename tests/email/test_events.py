@@ -22,9 +22,9 @@ from crm.models import (
     Lead,
     WebhookDelivery,
 )
+from sandbox.state import WebhookMode
 from tests.conftest import make_test_secrets
 from tests.email.conftest import FakeGateway, Signer, email_interactions, make_lead, send, settle
-from voice.sandbox.state import WebhookMode
 
 
 @pytest.fixture

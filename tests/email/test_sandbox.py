@@ -12,9 +12,9 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.mail import Mail
 
+from sandbox.app import SandboxConfig, create_sandbox_app
+from sandbox.sendgrid import persona_for
 from tests.email.conftest import FastServerThread
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
-from voice.sandbox.sendgrid import persona_for
 
 
 @pytest.fixture(scope="module")

@@ -43,8 +43,8 @@ def _stages_in_the_chain() -> set[str]:
 
 
 def test_the_label_lists_cover_what_the_code_sets():
-    from voice.providers.events import CLASSIFICATIONS
-    from voice.providers.events import SENTIMENTS as VOICE_SENTIMENTS
+    from providers.events import CLASSIFICATIONS
+    from providers.events import SENTIMENTS as VOICE_SENTIMENTS
 
     stages = _stages_in_the_chain()
     assert {"waiting_for_retry", "waiting_for_window", "nurturing", "booked", "cancelled"} <= stages  # the parse works

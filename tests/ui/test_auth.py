@@ -225,7 +225,7 @@ def test_purge_removes_only_sessions_that_ended(ui_app, team, anon):
     assert anon.post("/logout", data={"csrf_token": anon.csrf_token()}).status_code in (302, 303)
     from click.testing import CliRunner
 
-    from crm.cli import main
+    from workers.cli import main
 
     with ui_app.app_context():
         before = db.session.scalar(sa.select(sa.func.count()).select_from(UserSession))

@@ -17,9 +17,9 @@ import pytest
 from crm.extensions import db
 from crm.models import Direction, Interaction, InteractionKind
 from crm.ui import recordings
+from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
 
 RETELL = {"Authorization": "Bearer key_sandbox_retell"}
 

@@ -1,4 +1,4 @@
-"""Bland: the real adapter (voice/providers/bland.py) against the live sandbox over HTTP, and the CRM
+"""Bland: the real adapter (providers/bland.py) against the live sandbox over HTTP, and the CRM
 receiving the sandbox's signed post-call webhooks over HTTP, on SQLite and PostgreSQL.
 
 The expected values are computed here from the personas and from docs/providers.md §3 (minutes, seconds,
@@ -39,14 +39,14 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.webhooks import provider_common
+from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
+from providers.bland import BlandProvider, event_from_details
+from providers.factory import provider_settings
+from sandbox import personas
 from tests.conftest import WEBHOOK_SECRETS, make_test_secrets
 from tests.fakes import FakeEmailSender
 from tests.helpers import signed_headers
 from tests.workflows.conftest import FAST, always_open_policy
-from voice.providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
-from voice.providers.bland import BlandProvider, event_from_details
-from voice.providers.factory import provider_settings
-from voice.sandbox import personas
 from workflows.payloads import CallResult, PlaceCallInput
 
 SANDBOX_KEY = "sandbox-bland-key"

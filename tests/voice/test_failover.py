@@ -13,8 +13,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.provider_activities import FAILOVER_AFTER, ProviderActivities
 from crm.extensions import db
 from crm.models import Campaign, Channel, ConsentRecord, Interaction, Lead, LegalBasis, SideEffect
+from providers.factory import registry
 from tests.workflows.conftest import always_open_policy
-from voice.providers.factory import registry
 from workflows.payloads import PlaceCallInput
 
 LEADS = 5

@@ -22,15 +22,15 @@ from activities.provider_activities import ProviderActivities
 from crm import create_app
 from crm.extensions import db
 from crm.models import Campaign, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, WebhookDelivery
+from providers.base import CallRequest, ProviderRejected, ProviderUnavailable
+from providers.factory import SANDBOX_KEYS, registry
+from providers.retell import RetellProvider
+from sandbox.app import SandboxConfig, create_sandbox_app
+from sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from tests.conftest import _wipe, make_test_secrets
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread
 from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
-from voice.providers.base import CallRequest, ProviderRejected, ProviderUnavailable
-from voice.providers.factory import SANDBOX_KEYS, registry
-from voice.providers.retell import RetellProvider
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
-from voice.sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from workflows.payloads import PlaceCallInput
 
 KEY = SANDBOX_KEYS["retell"]

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from websockets.sync.server import serve
 
+from providers.base import CallRequest
+from providers.retell import RetellProvider
+from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.sandbox_fixtures import ServerThread, free_port
-from voice.providers.base import CallRequest
-from voice.providers.retell import RetellProvider
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
 
 
 class ScriptedLlmServer:

@@ -27,16 +27,16 @@ import sqlalchemy as sa
 from crm import create_app
 from crm.extensions import db
 from crm.models import Appointment, Interaction, Lead, Role, User
+from providers.base import CallRequest
+from providers.retell import RetellProvider
+from sandbox.app import SandboxConfig, create_sandbox_app
+from sandbox.personas import BY_LAST_DIGIT
 from tests.conftest import _wipe, make_test_secrets
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.server import BridgeServer, build_bridge
-from voice.providers.base import CallRequest
-from voice.providers.retell import RetellProvider
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
-from voice.sandbox.personas import BY_LAST_DIGIT
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DE_WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")

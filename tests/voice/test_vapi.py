@@ -23,16 +23,16 @@ from crm import create_app
 from crm.extensions import db
 from crm.models import Campaign, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, WebhookDelivery
 from crm.webhooks import provider_common
+from providers import vapi as vapi_module
+from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
+from providers.factory import SANDBOX_KEYS, registry
+from providers.vapi import VapiProvider
+from sandbox.app import SandboxConfig, create_sandbox_app
+from sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from tests.conftest import _wipe, make_test_secrets
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
 from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
-from voice.providers import vapi as vapi_module
-from voice.providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
-from voice.providers.factory import SANDBOX_KEYS, registry
-from voice.providers.vapi import VapiProvider
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
-from voice.sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from workers import chain as chain_mod
 from workers.relay import Relay
 from workflows.payloads import PlaceCallInput

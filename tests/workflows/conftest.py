@@ -17,11 +17,11 @@ from activities.provider_activities import ProviderActivities
 from crm import create_app
 from crm.extensions import db
 from crm.models import Campaign
+from providers.base import ProviderRegistry
 from tests.conftest import WEBHOOK_SECRETS, _wipe, make_test_secrets
 from tests.fakes import FakeEmailSender, FakeVoiceProvider
 from tests.helpers import signed_headers
 from tests.temporal_fixtures import binary  # noqa: F401  (re-exported for other test modules)
-from voice.providers.base import ProviderRegistry
 from workers import chain as chain_mod
 from workers.relay import Relay
 from workflows.payloads import CallResult, ChainOutcome, ChainSettings

@@ -30,11 +30,11 @@ from crm.extensions import db
 from crm.models import AuditEntry, Lead, LeadSubmission, SideEffect
 from crm.services import app_settings
 from crm.services.compliance import CallingWindow, GatePolicy
+from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import _wipe, make_test_secrets
 from tests.sandbox_fixtures import ServerThread
 from tests.voice.bridge.test_bridge_e2e import LiveChain
 from tests.workflows.conftest import FAST, always_open_policy
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
 from workflows.payloads import ChainStatus
 
 LEAD = {

@@ -15,13 +15,13 @@ import sqlalchemy as sa
 from crm import create_app
 from crm.extensions import db
 from crm.models import Campaign, Interaction, SideEffect
+from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import WEBHOOK_SECRETS, _wipe, make_test_secrets
 from tests.helpers import signed_headers
 from tests.sandbox_fixtures import ServerThread
 from tests.workflows.conftest import always_open_policy
 from tests.workflows.test_worker_kill import WorkerProcess, lead_payload
 from tests.workflows.worker_process import FileState
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
 from workflows.payloads import ChainOutcome
 
 FROM = {"retell": "+4930555000", "vapi": "pn_kill_test", "bland": "+4930555000"}

@@ -26,8 +26,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.email_port import EmailMessage
-from voice.providers.base import CallRequest, ProviderCall
+from crm.email.port import EmailMessage
+from providers.base import CallRequest, ProviderCall
 from workflows.payloads import CallResult, ChainSettings
 
 # Registered under a real provider name: campaigns may only name retell, vapi or bland.
@@ -233,10 +233,10 @@ def build_app(db_url: str, chain_key: str, sandbox_url: str | None = None):
 
 async def run(args: argparse.Namespace) -> None:
     from activities.provider_activities import ProviderActivities
-    from voice.providers.base import ProviderRegistry
+    from providers.base import ProviderRegistry
     from workers import chain as chain_mod
     from workers.relay import Relay
-    from workers.temporal_client import connect
+    from workflows.client import connect
 
     app = build_app(args.db, args.chain_key, args.sandbox_url)
     client = await connect(args.temporal)
@@ -257,7 +257,7 @@ async def run(args: argparse.Namespace) -> None:
         executors.append(executor)
         if args.sandbox_url:
             # The real provider adapters against the provider sandbox (which counts every dial).
-            from voice.providers.factory import registry
+            from providers.factory import registry
 
             providers = registry(app)
         else:

@@ -37,9 +37,10 @@ from crm.models import (
 )
 from crm.models.types import utcnow
 from crm.services import audit, dnc
+from crm.services.business_calendar import BusinessCalendar, Slot
 from voice.bridge.dialog.types import Booking, Callee, SlotChoice
-from voice.bridge.timeprefs.calendar import BusinessCalendar, Slot, rank_alternatives, resolve
 from voice.bridge.timeprefs.calendar import alternatives as calendar_alternatives
+from voice.bridge.timeprefs.calendar import rank_alternatives, resolve
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.payloads import CallBooking
 

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import WSCloseCode, web
 
 from crm.secrets import Secrets
+from providers.vapi import split_secrets, verify_server_auth
 from voice.bridge import vapi as vapi_routes
 from voice.bridge.config import RETELL_PATH_SECRET, VAPI_SECRET, BridgeConfig
 from voice.bridge.crm_tools import ToolsFactory
@@ -35,7 +36,6 @@ from voice.bridge.dialog.types import DialogPolicy, TurnResult
 from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
 from voice.bridge.retell import RetellSession
 from voice.bridge.vapi import BRIDGE
-from voice.providers.vapi import split_secrets, verify_server_auth
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ def build_bridge(
 
     def vapi_fallback() -> list[str]:
         # Without a bridge secret, the server secret the CRM's Vapi webhooks are verified with.
-        from voice.providers.factory import webhook_secret
+        from providers.factory import webhook_secret
 
         with app.app_context():
             return split_secrets(webhook_secret(app, "vapi"))

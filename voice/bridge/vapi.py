@@ -1,6 +1,6 @@
 """Vapi's side of the bridge: tool calls (server message ``tool-calls``, docs/providers.md §2.3) and the custom
 LLM (OpenAI-compatible ``/chat/completions`` with streaming, 2.5). Both authenticate with the server
-secret (X-Vapi-Secret, Bearer or HMAC, 2.4; voice.providers.vapi.verify_server_auth) and find the lead
+secret (X-Vapi-Secret, Bearer or HMAC, 2.4; providers.vapi.verify_server_auth) and find the lead
 from the call's metadata, so any bridge instance can answer any request.
 
 Tools offered to a Vapi assistant (the function names its tool definitions use):
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from providers.vapi import metadata_of, tool_calls
 from voice.bridge.dialog.types import SlotChoice, Speech, ToolTimeout, Turn, TurnDone, TurnKind, TurnRequest
-from voice.providers.vapi import metadata_of, tool_calls
 
 if TYPE_CHECKING:
     from voice.bridge.server import Bridge

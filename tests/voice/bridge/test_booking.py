@@ -27,9 +27,9 @@ from crm.models import (
     User,
 )
 from crm.services import calls
+from providers.events import CallEvent
 from voice.bridge import booking
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
-from voice.providers.events import CallEvent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Monday 16 December 2030, 08:00 in Berlin: Christmas Day (Wed 25th) and Boxing Day are holidays.

@@ -25,6 +25,8 @@ from crm import create_app
 from crm.email.factory import build_sender
 from crm.extensions import db
 from crm.models import Appointment, AuditEntry, Interaction, InteractionKind, Lead, LeadStatus, Role, User
+from providers.factory import registry
+from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import _wipe, make_test_secrets
 from tests.sandbox_fixtures import ServerThread
 from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
@@ -32,8 +34,6 @@ from tests.workflows.test_lead_chain import HOT
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.server import BridgeServer, build_bridge
-from voice.providers.factory import registry
-from voice.sandbox.app import SandboxConfig, create_sandbox_app
 from workers import chain as chain_mod
 from workers.relay import Relay
 
@@ -230,10 +230,10 @@ async def test_a_sandbox_call_survives_a_dropped_line_and_keeps_the_line_alive(
     reconnects with the same call id: the bridge continues the call (no second introduction, answers
     computed from the transcript, the replayed booking booked once) and answers the sandbox's ping_pong
     keepalive throughout."""
+    from providers.base import CallRequest
+    from providers.retell import RetellProvider
+    from sandbox import retell_llm
     from tests.voice.bridge.conftest import RETELL_SECRETS, ScriptPolicy
-    from voice.providers.base import CallRequest
-    from voice.providers.retell import RetellProvider
-    from voice.sandbox import retell_llm
 
     monkeypatch.setattr(retell_llm, "PING_INTERVAL_S", 0.05)
     bridge = await start_bridge(policy=ScriptPolicy(chunk_delay_s=0.05))

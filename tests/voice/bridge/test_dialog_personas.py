@@ -1,5 +1,5 @@
 """The sandbox's callee personas spoken to the rules policy: the sandbox says the callee lines one per turn,
-in order, whatever the agent says (voice.sandbox.retell_llm.converse), so each persona's lines must lead the
+in order, whatever the agent says (sandbox.retell_llm.converse), so each persona's lines must lead the
 policy to the persona's outcome. Uses the real time-preference parser (voice.bridge.timeprefs via
 default_timetalk) and the in-memory calendar (a test double of the CRM tools) with a slot every half day."""
 
@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
+from sandbox.personas import PERSONAS
 from tests.voice.bridge.test_dialog_support import ANNA, ANNE, NOW, Conversation, FakeCalendar, at
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.speech import has_goodbye
 from voice.bridge.dialog.timetalk import default_timetalk
-from voice.sandbox.personas import PERSONAS
 
 
 def roomy_calendar() -> FakeCalendar:

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from providers.events import CLASSIFICATIONS
 from tests.voice.bridge.test_dialog_support import (
     ANNA,
     ANNE,
@@ -23,7 +24,6 @@ from voice.bridge.dialog import phrases
 from voice.bridge.dialog.rules import RulesPolicy, e164
 from voice.bridge.dialog.speech import has_goodbye
 from voice.bridge.dialog.types import Callee, Turn, TurnKind
-from voice.providers.events import CLASSIFICATIONS
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice.bridge.timeprefs.calendar import BusinessCalendar, Slot, alternatives, rank_alternatives, resolve
+from crm.services.business_calendar import BusinessCalendar, Slot
+from voice.bridge.timeprefs.calendar import alternatives, rank_alternatives, resolve
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
 from voice.bridge.timeprefs.parse import parse
 from voice.bridge.timeprefs.speak import parse_spoken_slot, parse_spoken_slots, render_slot, render_slots

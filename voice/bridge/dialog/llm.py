@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from providers.events import CLASSIFICATIONS
 from voice.bridge.dialog import intents, phrases
 from voice.bridge.dialog.llm_schema import (
     CRM_TOOLS,
@@ -53,7 +54,6 @@ from voice.bridge.dialog.types import (
     TurnResult,
 )
 from voice.bridge.timeprefs.constraint import TimeConstraint
-from voice.providers.events import CLASSIFICATIONS
 
 log = logging.getLogger(__name__)
 BUSINESS_TZ = ZoneInfo("Europe/Berlin")

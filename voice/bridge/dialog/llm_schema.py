@@ -9,9 +9,9 @@ import json
 from datetime import date, datetime, time
 from typing import Any
 
+from providers.events import CLASSIFICATIONS
 from voice.bridge.dialog.types import TurnRequest
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
-from voice.providers.events import CLASSIFICATIONS
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 INTENTS = (

@@ -98,7 +98,7 @@ class TurnResult:
     intent: str | None = None  # e.g. identity_confirmed, interest, refusal, callback, wrong_number,
     # do_not_call, time_preference, confirm, decline, unclear, silence
     classification: str | None = None  # booked | interested | callback_requested | not_interested |
-    # do_not_call | wrong_number (voice.providers.events.CLASSIFICATIONS)
+    # do_not_call | wrong_number (providers.events.CLASSIFICATIONS)
     qualification: dict[str, str] = field(default_factory=dict)
     constraint: TimeConstraint | None = None
     booking: Booking | None = None

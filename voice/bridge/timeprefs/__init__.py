@@ -4,7 +4,8 @@ resolved against a business calendar. Pure code: no I/O, no database.
 * ``constraint``: ``TimeConstraint`` / ``TimeWindow``, the object everything meets at;
 * ``parse``: ``parse(text, language, now)``, the rule-based reader (``normalize``, ``grammar_de``,
   ``grammar_en``, ``items``, ``days`` and ``lexicon`` are its parts);
-* ``calendar``: ``BusinessCalendar``, ``resolve``, ``alternatives``, ``rank_alternatives``, ``Slot``;
+* ``calendar``: ``resolve``, ``alternatives``, ``rank_alternatives`` against a rep's ``BusinessCalendar``
+  (crm/services/business_calendar.py, with ``Slot``);
 * ``speak``: ``render_slot(s)`` and ``parse_spoken_slot(s)``, the agent's canonical wording and back;
 * ``accuracy``: ``python -m voice.bridge.timeprefs.accuracy`` on tests/voice/bridge/utterances.yaml.
 """

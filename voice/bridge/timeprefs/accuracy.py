@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from voice.bridge.timeprefs.calendar import BusinessCalendar, resolve
+from crm.services.business_calendar import BusinessCalendar
+from voice.bridge.timeprefs.calendar import resolve
 from voice.bridge.timeprefs.parse import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -1,138 +1,22 @@
-"""A rep's business calendar and the resolver: ``TimeConstraint`` → concrete bookable slots.
+"""The resolver: ``TimeConstraint`` (what the callee said) → concrete bookable slots of a rep's
+``BusinessCalendar`` (crm/services/business_calendar.py, working hours, holidays, closed days).
 
 Pure code. The database side (confirmed appointments) passes them in as ``busy`` intervals.
 
-Rules: slots lie inside working hours (per weekday, in the calendar's zone), never on a German public
-holiday (national plus the configured state) nor on the office's own closed days (24.12 and 31.12 by
-default: not statutory, but German offices are closed or half-staffed), start no sooner than
-``lead_time`` after now, and satisfy the constraint read in Europe/Berlin wall-clock time (what the
-callee said). Windows are end-exclusive: a 30-minute slot "bis 12" ends at 12:00 at the latest.
+Rules: slots lie inside working hours (per weekday, in the calendar's zone), never on a day the calendar
+is closed, start no sooner than ``lead_time`` after now, and satisfy the constraint read in Europe/Berlin
+wall-clock time (what the callee said). Windows are end-exclusive: a 30-minute slot "bis 12" ends at
+12:00 at the latest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-import holidays
-
+from crm.services.business_calendar import BUSINESS_TZ, LEAD_TIME, BusinessCalendar, Slot, local_time
 from voice.bridge.timeprefs.constraint import TimeConstraint
-
-BUSINESS_TZ = "Europe/Berlin"
-WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TEAM_HOURS: Mapping[str, tuple[tuple[time, time], ...]] = {key: ((time(9), time(17)),) for key in WEEKDAY_KEYS[:5]}
-DEFAULT_CLOSED_EVERY_YEAR = frozenset({(12, 24), (12, 31)})
-LEAD_TIME = timedelta(hours=1)
-
-Hours = Mapping[str, tuple[tuple[time, time], ...]]
-
-
-@lru_cache(maxsize=64)
-def _holidays(subdiv: str | None, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("DE", subdiv=subdiv, years=year))
-
-
-def _clock(value: str | time) -> time:
-    if isinstance(value, time):
-        return value
-    text = str(value).strip()
-    if text in ("24:00", "24:00:00"):
-        return time.max
-    try:
-        hour, minute = text.split(":")[:2]
-        return time(int(hour), int(minute))
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"not a clock time: {value!r}") from exc
-
-
-def parse_hours(hours: Mapping[str, Iterable] | None) -> Hours:
-    """{"mon": [["09:00", "12:00"], ["13:00", "17:00"]], ...} → intervals per weekday key; a missing
-    weekday is closed. None means the team default."""
-    if hours is None:
-        return dict(TEAM_HOURS)
-    result: dict[str, tuple[tuple[time, time], ...]] = {}
-    for key, intervals in hours.items():
-        k = str(key).strip().lower()[:3]
-        if k not in WEEKDAY_KEYS:
-            raise ValueError(f"unknown weekday key: {key!r}")
-        parsed = []
-        for interval in intervals or ():
-            start, end = (_clock(v) for v in interval)
-            if not start < end:
-                raise ValueError(f"empty working-hours interval on {key}: {interval!r}")
-            parsed.append((start, end))
-        result[k] = tuple(sorted(parsed))
-    return result
-
-
-@dataclass(frozen=True)
-class BusinessCalendar:
-    tz: str = BUSINESS_TZ
-    hours: Hours = field(default_factory=lambda: dict(TEAM_HOURS))
-    subdiv: str | None = None
-    closed_dates: frozenset[date] = frozenset()
-    closed_every_year: frozenset[tuple[int, int]] = DEFAULT_CLOSED_EVERY_YEAR
-
-    def __post_init__(self) -> None:
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone: {self.tz!r}") from exc
-        try:
-            _holidays(self.subdiv, 2026)
-        except NotImplementedError as exc:
-            raise ValueError(f"unknown German state: {self.subdiv!r}") from exc
-
-    @classmethod
-    def from_user_hours(
-        cls, hours: Mapping[str, Iterable] | None, tz: str | None, subdiv: str | None = None, **extra
-    ) -> BusinessCalendar:
-        """A rep's calendar from User.working_hours / User.timezone (None = the team default)."""
-        return cls(tz=tz or BUSINESS_TZ, hours=parse_hours(hours), subdiv=subdiv, **extra)
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.tz)
-
-    def is_holiday(self, day: date) -> bool:
-        return day in _holidays(self.subdiv, day.year)
-
-    def is_closed(self, day: date) -> bool:
-        return (
-            self.is_holiday(day)
-            or day in self.closed_dates
-            or (day.month, day.day) in self.closed_every_year
-            or not self.hours.get(WEEKDAY_KEYS[day.weekday()])
-        )
-
-    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
-        """Working intervals of a local day, as aware datetimes in the calendar's zone."""
-        if self.is_closed(day):
-            return []
-        return [
-            (_local(day, a, self.zone), _local(day, b, self.zone))
-            for a, b in self.hours.get(WEEKDAY_KEYS[day.weekday()], ())
-        ]
-
-    def is_open(self, start: datetime, end: datetime) -> bool:
-        """Whether [start, end) lies inside one working interval of a working day."""
-        local = start.astimezone(self.zone)
-        return any(a <= start and end <= b for a, b in self.intervals(local.date()))
-
-
-@dataclass(frozen=True, order=True)
-class Slot:
-    start: datetime
-    end: datetime
-    exact_match: bool = False
-
-
-def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
-    # Through UTC so that a wall-clock time in a DST gap lands on a real instant.
-    return datetime.combine(day, clock, zone).astimezone(UTC).astimezone(zone)
 
 
 def _wall(moment: datetime) -> datetime:
@@ -226,7 +110,7 @@ def _starts(
     if constraint.exact is not None:
         berlin = ZoneInfo(BUSINESS_TZ)
         for d in {_wall(open_at).date(), _wall(close_at).date()}:
-            wished = _local(d, constraint.exact, berlin).astimezone(zone)
+            wished = local_time(d, constraint.exact, berlin).astimezone(zone)
             if open_at <= wished and wished + duration <= close_at and wished not in starts:
                 starts.append(wished)
         starts.sort()
@@ -272,7 +156,7 @@ def _wish_of(constraint: TimeConstraint, pool: list[Slot]) -> datetime:
     day = (min(constraint.dates) if constraint.dates else constraint.date_from) or first.date()
     windows = constraint.windows_for(day.weekday())
     clock = constraint.exact or next((w.start for w in windows if w.start is not None), None) or first.time()
-    return _local(day, clock, ZoneInfo(BUSINESS_TZ))
+    return local_time(day, clock, ZoneInfo(BUSINESS_TZ))
 
 
 def alternatives(

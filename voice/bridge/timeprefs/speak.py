@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from voice.bridge.timeprefs.calendar import BUSINESS_TZ, Slot
+from crm.services.business_calendar import BUSINESS_TZ, Slot
 from voice.bridge.timeprefs.lexicon import (
     DE_MONTH_NAMES,
     DE_WEEKDAY_NAMES,

@@ -39,9 +39,9 @@ from typing import Any
 
 import httpx
 
-from crm.webhooks.provider_common import InvalidSignature, MalformedPayload
-from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
-from voice.providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify_text
+from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
+from providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify_text
+from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from voice.sandbox.dispatcher import Delivery
-from voice.sandbox.personas import Persona, cost_cents, language_for, persona_for
-from voice.sandbox.state import SandboxCall, now_ms
-from voice.sandbox.summary import CallBooking, analyse
+from sandbox.dispatcher import Delivery
+from sandbox.personas import Persona, cost_cents, language_for, persona_for
+from sandbox.state import SandboxCall, now_ms
+from sandbox.summary import CallBooking, analyse
 
 PROVIDER = "retell"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -355,7 +355,7 @@ def blueprint(sandbox) -> Blueprint:
         if llm_url and persona.answered:
             # The agent's side of the conversation comes from the custom LLM server (the voice bridge).
             def talk() -> None:
-                from voice.sandbox.retell_llm import LlmSessionError, converse
+                from sandbox.retell_llm import LlmSessionError, converse
 
                 callee = [text for who, text in persona.transcript.get(call.language, []) if who == "callee"]
                 record = call.extra.setdefault("llm_record", {})

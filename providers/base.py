@@ -87,8 +87,8 @@ class VoiceProvider(Protocol):
         """The call's normalised result once it has ended, else None."""
 
     def parse_webhook(self, body: bytes, headers) -> list:
-        """Verify (raises crm.webhooks.provider_common.InvalidSignature) and normalise a webhook into
-        CallEvents (voice.providers.events)."""
+        """Verify (raises providers.wire.InvalidSignature) and normalise a webhook into
+        CallEvents (providers.events)."""
 
     def delete_call(self, call_id: str) -> None:
         """Erase the call's data at the provider (GDPR Art. 17)."""

@@ -24,9 +24,9 @@ import httpx
 import retell
 from retell import Retell
 
-from crm.webhooks.provider_common import InvalidSignature, MalformedPayload
-from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
-from voice.providers.events import CallEvent, Turn, classify_text
+from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
+from providers.events import CallEvent, Turn, classify_text
+from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
 
 log = logging.getLogger(__name__)

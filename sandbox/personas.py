@@ -18,15 +18,15 @@ class Persona:
     @property
     def summary(self) -> dict[str, str]:
         """What the provider's analysis says of the scripted call, per language: written from its
-        transcript (voice.sandbox.summary), so it can never contradict what was said."""
-        from voice.sandbox.summary import analyse
+        transcript (sandbox.summary), so it can never contradict what was said."""
+        from sandbox.summary import analyse
 
         return {language: analyse(self, language).summary for language in self.transcript}
 
 
 # The sandbox's own agent lines (the transcript when no voice bridge is configured) follow the bridge's
 # rules policy (voice.bridge.dialog.phrases); the callee lines are what the sandbox says to a bridge, one per
-# turn, in order, whatever the agent said (voice.sandbox.retell_llm.converse).
+# turn, in order, whatever the agent said (sandbox.retell_llm.converse).
 _DISCLOSURE = {
     "de": "Guten Tag, hier spricht ein KI-System im Auftrag von Leadchain, und dieses Gespräch wird aufgezeichnet. "
     "Wenn Sie keine Anrufe mehr wünschen oder nicht aufgezeichnet werden möchten, sagen Sie es einfach. "

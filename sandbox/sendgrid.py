@@ -52,8 +52,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Blueprint, jsonify, render_template_string, request
 
-from voice.sandbox.dispatcher import Delivery
-from voice.sandbox.state import WebhookMode
+from sandbox.dispatcher import Delivery
+from sandbox.state import WebhookMode
 
 HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
 RESERVED_HEADERS = {

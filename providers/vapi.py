@@ -35,8 +35,9 @@ from typing import Any
 
 import httpx
 
-from voice.providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
-from voice.providers.events import SENTIMENTS, CallEvent, Turn, classify_text
+from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
+from providers.events import SENTIMENTS, CallEvent, Turn, classify_text
+from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
 
 log = logging.getLogger(__name__)
@@ -71,13 +72,6 @@ MAX_LIST_PAGES = 10
 
 
 # ---- webhook authentication ------------------------------------------------------------------------
-
-
-def _errors():
-    """The CRM's exception types, so crm.webhooks.provider_common.receive answers 401 / 400."""
-    from crm.webhooks.provider_common import InvalidSignature, MalformedPayload
-
-    return InvalidSignature, MalformedPayload
 
 
 @dataclass(frozen=True)
@@ -329,17 +323,16 @@ def _lead_id(meta: dict) -> int | None:
 
 
 def events_from_message(payload: Any) -> list[CallEvent]:
-    """Normalise one server message (already authenticated). Raises MalformedPayload (the CRM's)."""
-    _, Malformed = _errors()
+    """Normalise one server message (already authenticated). Raises MalformedPayload."""
     message = payload.get("message") if isinstance(payload, dict) else None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise Malformed('expected {"message": {"type": ...}}')
+        raise MalformedPayload('expected {"message": {"type": ...}}')
     kind = message["type"]
     if kind not in ("status-update", "end-of-call-report"):
         return []  # informational or answered elsewhere (tool-calls: the voice bridge); 200, nothing stored
     call = message.get("call")
     if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not 0 < len(call["id"]) <= 128:
-        raise Malformed(f"{kind} without a usable call.id")
+        raise MalformedPayload(f"{kind} without a usable call.id")
     meta = metadata_of(call)
     common = dict(
         provider=NAME,
@@ -400,13 +393,12 @@ def parse_server_message(
     plan: HmacPlan = HmacPlan(),
     now: float | None = None,
 ) -> list[CallEvent]:
-    Invalid, Malformed = _errors()
     if not verify_server_auth(body, headers, secrets, plan=plan, now=now):
-        raise Invalid("no valid X-Vapi-Secret, Bearer or HMAC credential")
+        raise InvalidSignature("no valid X-Vapi-Secret, Bearer or HMAC credential")
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        raise Malformed(f"not UTF-8 JSON: {e}") from None
+        raise MalformedPayload(f"not UTF-8 JSON: {e}") from None
     return events_from_message(payload)
 
 

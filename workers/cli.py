@@ -290,7 +290,7 @@ def sandbox_command(host: str, port: int, webhook_base: str, retell_llm_url: str
     """Run the provider sandbox (Retell, Vapi, Bland, SendGrid on loopback)."""
     import logging
 
-    from voice.sandbox.app import SandboxConfig, serve
+    from sandbox.app import SandboxConfig, serve
 
     logging.basicConfig(level=logging.INFO)
     serve(host, port, SandboxConfig(webhook_base=webhook_base, retell_llm_websocket_url=retell_llm_url or None))

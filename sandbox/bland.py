@@ -21,9 +21,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from voice.sandbox import personas
-from voice.sandbox.dispatcher import Delivery
-from voice.sandbox.state import SandboxCall, now_ms
+from sandbox import personas
+from sandbox.dispatcher import Delivery
+from sandbox.state import SandboxCall, now_ms
 
 PROVIDER = "bland"
 _BLAND_LANG = {"de": "de", "en": "en"}

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from flask import Flask, jsonify, render_template_string, request
 
-from voice.sandbox.dispatcher import Dispatcher
-from voice.sandbox.state import Fault, SandboxState, WebhookMode
+from sandbox.dispatcher import Dispatcher
+from sandbox.state import Fault, SandboxState, WebhookMode
 
 log = logging.getLogger(__name__)
 PROVIDER_MODULES = ("retell", "vapi", "bland", "sendgrid")
@@ -62,13 +62,13 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     app.extensions["sandbox"] = sandbox
     for name in PROVIDER_MODULES:
         try:
-            module = importlib.import_module(f"voice.sandbox.{name}")
+            module = importlib.import_module(f"sandbox.{name}")
         except ModuleNotFoundError:
             log.warning("sandbox: %s is not part of this build", name)
             continue
         app.register_blueprint(module.blueprint(sandbox), url_prefix=f"/{name}")
 
-    from voice.sandbox import recordings
+    from sandbox import recordings
 
     recordings.register(app, sandbox)
 

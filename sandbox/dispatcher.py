@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from voice.sandbox.state import WebhookMode
+from sandbox.state import WebhookMode
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import os
 
 from flask import Flask
 
-from voice.providers.base import ProviderRegistry
+from providers.base import ProviderRegistry
 
 log = logging.getLogger(__name__)
 REAL_BASE_URLS = {"retell": "https://api.retellai.com", "vapi": "https://api.vapi.ai", "bland": "https://api.bland.ai"}
@@ -37,11 +37,11 @@ def build_registry(app: Flask) -> ProviderRegistry:
         key, base_url = settings
         try:
             if name == "retell":
-                from voice.providers.retell import RetellProvider as cls
+                from providers.retell import RetellProvider as cls
             elif name == "vapi":
-                from voice.providers.vapi import VapiProvider as cls
+                from providers.vapi import VapiProvider as cls
             else:
-                from voice.providers.bland import BlandProvider as cls
+                from providers.bland import BlandProvider as cls
         except ImportError:
             log.warning("provider %s is not available in this build", name)
             continue

@@ -28,8 +28,8 @@ from functools import lru_cache
 
 from flask import Flask, abort, jsonify, request, send_file
 
-from voice.sandbox.personas import PERSONAS
-from voice.sandbox.state import SandboxCall
+from sandbox.personas import PERSONAS
+from sandbox.state import SandboxCall
 
 RATE = 8000
 NAMES = {

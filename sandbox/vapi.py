@@ -30,9 +30,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from voice.sandbox.dispatcher import Delivery
-from voice.sandbox.personas import Persona, cost_cents, language_for, persona_for
-from voice.sandbox.state import SandboxCall, now_ms
+from sandbox.dispatcher import Delivery
+from sandbox.personas import Persona, cost_cents, language_for, persona_for
+from sandbox.state import SandboxCall, now_ms
 
 PROVIDER = "vapi"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")

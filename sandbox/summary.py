@@ -6,12 +6,12 @@ booked 16:00 was the bug). What a call booked comes, in this order, from
 
 1. the booking tool's result in the call's tool-call record (the voice bridge's `book` /
    `book_appointment`: the appointment the CRM actually made), named as the agent names slots
-   (voice.bridge.timeprefs.speak, the callee's business zone), else
+   (sandbox/spoken_slots.py, the bridge's wording; the callee's business zone), else
 2. the agent's own confirmation in the transcript: the last agent line naming a time (a scripted call,
    or a custom LLM that records no tool calls).
 
 The other outcomes quote the callee's decisive line. Each summary opens with the outcome in words the
-CRM's text fallback (voice.providers.events.classify_text) reads as that same outcome.
+CRM's text fallback (providers.events.classify_text) reads as that same outcome.
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from voice.bridge.timeprefs.lexicon import DE_WEEKDAY_NAMES, EN_WEEKDAY_NAMES
-from voice.bridge.timeprefs.speak import parse_spoken_slot, render_slot
+from sandbox.spoken_slots import DE_WEEKDAY_NAMES, EN_WEEKDAY_NAMES, parse_spoken_slot, render_slot
 
 if TYPE_CHECKING:
-    from voice.sandbox.personas import Persona
+    from sandbox.personas import Persona
 
 Transcript = Sequence[tuple[str, str]]  # (agent | callee, text)
 BOOKING_TOOLS = ("book", "book_appointment")

@@ -1,0 +1,129 @@
+"""Slots in the wording the voice bridge's agent uses, and back: what a real provider's summary would
+read off the transcript.
+
+The sandbox imports nothing of ours (it stands in for services outside the project), so this is its
+own copy of the bridge's canonical slot wording (voice/bridge/timeprefs/speak.py):
+    de: "Donnerstag, den 3. Dezember, um 16:30 Uhr"   (full hours: "um 16 Uhr")
+    en: "Thursday, December 3rd, at 4:30 pm"          (full hours: "at 4 pm")
+Weekday and month names come from the CLDR data in Babel rather than a second hand-written list;
+tests/voice/test_sandbox_spoken_slots.py checks that both sides still write and read the same sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import get_day_names, get_month_names
+
+BUSINESS_TZ = "Europe/Berlin"  # the callee's clock the agent speaks in (the CRM's business zone)
+
+
+def _names(kind: str, locale: str) -> tuple[str, ...]:
+    if kind == "day":
+        days = get_day_names("wide", locale=locale)
+        return tuple(str(days[i]) for i in range(7))  # Monday = 0, as date.weekday()
+    months = get_month_names("wide", locale=locale)
+    return tuple(str(months[i]) for i in range(1, 13))
+
+
+DE_WEEKDAY_NAMES = _names("day", "de")
+EN_WEEKDAY_NAMES = _names("day", "en")
+DE_MONTH_NAMES = _names("month", "de")
+EN_MONTH_NAMES = _names("month", "en")
+
+
+def _lang(language: str) -> str:
+    return "en" if (language or "").lower().startswith("en") else "de"
+
+
+def _en_ordinal_suffix(day: int) -> str:
+    if day % 100 in (11, 12, 13):
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
+
+def render_slot(start: datetime, language: str, *, tz: str = BUSINESS_TZ) -> str:
+    """One slot start as the agent says it, in the business zone."""
+    local = start.astimezone(ZoneInfo(tz)) if start.tzinfo else start
+    if _lang(language) == "en":
+        hour12 = local.hour % 12 or 12
+        clock = f"{hour12}:{local.minute:02d}" if local.minute else f"{hour12}"
+        meridiem = "am" if local.hour < 12 else "pm"
+        return (
+            f"{EN_WEEKDAY_NAMES[local.weekday()]}, {EN_MONTH_NAMES[local.month - 1]} "
+            f"{local.day}{_en_ordinal_suffix(local.day)}, at {clock} {meridiem}"
+        )
+    clock = f"{local.hour}:{local.minute:02d}" if local.minute else f"{local.hour}"
+    return f"{DE_WEEKDAY_NAMES[local.weekday()]}, den {local.day}. {DE_MONTH_NAMES[local.month - 1]}, um {clock} Uhr"
+
+
+def _alternation(names: Iterable[str]) -> str:
+    variants = set()
+    for name in names:
+        low = name.lower()
+        variants.update({low, low.replace("ä", "ae")})
+    return "|".join(sorted(variants, key=len, reverse=True))
+
+
+_DE_RE = re.compile(
+    rf"(?:\b(?P<wd>{_alternation(DE_WEEKDAY_NAMES)}),?\s+)?(?:den\s+)?\b(?P<d>\d{{1,2}})\.\s*"
+    rf"(?P<mon>{_alternation(DE_MONTH_NAMES)})\b(?:\s+(?P<y>\d{{4}}))?,?\s+um\s+(?P<h>\d{{1,2}})"
+    rf"(?::(?P<m>\d{{2}}))?\s*uhr\b",
+    re.IGNORECASE,
+)
+_EN_RE = re.compile(
+    rf"(?:\b(?P<wd>{_alternation(EN_WEEKDAY_NAMES)}),?\s+)?(?:the\s+)?\b(?P<mon>{_alternation(EN_MONTH_NAMES)})"
+    rf"\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{{4}}))?,?\s+at\s+(?P<h>\d{{1,2}})"
+    rf"(?::(?P<m>\d{{2}}))?\s*(?P<ap>a\.?m\.?|p\.?m\.?)(?![a-z])",
+    re.IGNORECASE,
+)
+
+
+def _index(names: tuple[str, ...], word: str) -> int:
+    return [n.lower().replace("ä", "ae") for n in names].index(word.lower().replace("ä", "ae"))
+
+
+def parse_spoken_slot(text: str, language: str, now: datetime, *, tz: str = BUSINESS_TZ) -> datetime | None:
+    """The first slot start in the agent's wording, as an aware datetime in `tz`, or None. A date
+    without a year is the next one from a week before `now` on (an offer is never far in the past)."""
+    lang = _lang(language)
+    zone = ZoneInfo(tz)
+    pattern, weekdays, months = (
+        (_EN_RE, EN_WEEKDAY_NAMES, EN_MONTH_NAMES) if lang == "en" else (_DE_RE, DE_WEEKDAY_NAMES, DE_MONTH_NAMES)
+    )
+    today = (now.astimezone(zone) if now.tzinfo else now).date()
+    for m in pattern.finditer(text):
+        day, month = int(m["d"]), _index(months, m["mon"]) + 1
+        hour, minute = int(m["h"]), int(m["m"] or 0)
+        if lang == "en":
+            if not 1 <= hour <= 12:
+                continue
+            hour = (hour % 12) + (12 if m["ap"].lower().startswith("p") else 0)
+        if hour > 23 or minute > 59:
+            continue
+        wanted = _index(weekdays, m["wd"]) if m["wd"] else None
+        on = _date_for(day, month, int(m["y"]) if m["y"] else None, today, wanted)
+        if on is None:
+            continue
+        local = datetime(on.year, on.month, on.day, hour, minute, tzinfo=zone)
+        return local.astimezone(UTC).astimezone(zone)
+    return None
+
+
+def _date_for(day: int, month: int, year: int | None, today: date, weekday: int | None) -> date | None:
+    years = [year] if year is not None else [today.year - 1, today.year, today.year + 1, today.year + 2]
+    earliest = today - timedelta(days=7)
+    for y in years:
+        try:
+            candidate = date(y, month, day)
+        except ValueError:
+            continue
+        if year is None and candidate < earliest:
+            continue
+        if weekday is not None and candidate.weekday() != weekday:
+            return None
+        return candidate
+    return None

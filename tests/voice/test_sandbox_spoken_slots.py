@@ -1,0 +1,45 @@
+"""The sandbox's copy of the agent's slot wording (sandbox/spoken_slots.py) writes and reads exactly
+what the voice bridge says (voice/bridge/timeprefs/speak.py): every half hour of working days across a
+whole year, in both languages, including the DST switch days."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sandbox import spoken_slots
+from voice.bridge.timeprefs import speak
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _starts() -> list[datetime]:
+    day = datetime(2026, 1, 1, tzinfo=BERLIN)
+    starts = []
+    while day.year == 2026:
+        starts.extend(day.replace(hour=h, minute=m) for h in (0, 8, 9, 12, 13, 16, 23) for m in (0, 30))
+        day += timedelta(days=1)
+    return starts
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_sandbox_and_bridge_write_and_read_the_same_sentences(language):
+    for start in _starts():
+        now = start - timedelta(days=2)  # an offer is read back soon after it was made
+        spoken = speak.render_slot(start, language)
+        assert spoken_slots.render_slot(start, language) == spoken
+        sentence = f"Dann trage ich {spoken} ein." if language == "de" else f"I'll book {spoken} then."
+        assert spoken_slots.parse_spoken_slot(sentence, language, now) == start
+        assert spoken_slots.parse_spoken_slot(sentence, language, now) == speak.parse_spoken_slot(
+            sentence, language, now
+        )
+
+
+def test_a_weekday_that_does_not_match_the_date_is_no_slot():
+    now = datetime(2026, 12, 1, tzinfo=BERLIN)
+    assert spoken_slots.parse_spoken_slot("Montag, den 3. Dezember, um 16 Uhr", "de", now) is None
+    assert spoken_slots.parse_spoken_slot("Thursday, December 3rd, at 4 pm", "en", now) == datetime(
+        2026, 12, 3, 16, tzinfo=BERLIN
+    )
