@@ -29,6 +29,7 @@ from workflows.payloads import (
     TaskInput,
     TimelineInput,
 )
+from workflows.vocabulary import LIVE_CALL_STATUSES, CallOutcome, CallStatus, ChainStage
 
 
 def _reopen_after_days(app: Flask) -> int:
@@ -86,7 +87,7 @@ class CrmActivities:
                     )
                     if decision.reopen:
                         # Running again: a further submission joins this run instead of re-opening again.
-                        lead.chain_stage = "importing"
+                        lead.chain_stage = ChainStage.IMPORTING
             submission.result = {**stored, "chain": answer}
             db.session.commit()
             return ImportResult(lead_id=result.lead_id, outcome=result.outcome, **answer)
@@ -138,11 +139,11 @@ class CrmActivities:
                 return
             if call.outcome is None:
                 call.outcome = result.classification or result.status
-            if call.outcome != "booked" and calls.has_booking(call):
+            if call.outcome != CallOutcome.BOOKED and calls.has_booking(call):
                 # The bridge booked on this call: never downgraded by the provider's analysis.
-                call.outcome = "booked"
-            if call.status in ("queued", "created", "ringing", "in_progress"):
-                call.status = "ended" if result.answered else result.status
+                call.outcome = CallOutcome.BOOKED
+            if call.status in LIVE_CALL_STATUSES:
+                call.status = CallStatus.ENDED if result.answered else result.status
             if call.duration_s is None and result.duration_s:
                 call.duration_s = result.duration_s
             db.session.commit()

@@ -23,6 +23,7 @@ from crm.extensions import db
 from crm.models import Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, Priority, ScoreHistory
 from crm.services import audit
 from crm.services.normalize import fold
+from workflows.vocabulary import CallOutcome
 
 RULES_ENV = "LEADCHAIN_SCORING_RULES"
 EXPRESS_BASES = (LegalBasis.EXPRESS_CONSENT, LegalBasis.CALLBACK_REQUEST)
@@ -395,7 +396,7 @@ def compute(facts: LeadFacts, rules: ScoringRules) -> Score:
     if eng.opens > 0 or eng.clicks > 0:
         tags.append("engaged")
 
-    if "do_not_call" in counts:
+    if CallOutcome.DO_NOT_CALL in counts:
         action = "stop"
     elif value > rules.gate_threshold and facts.phone_consent and facts.has_phone:
         action = "call"
