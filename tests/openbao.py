@@ -142,7 +142,7 @@ def start_openbao(workdir: Path, *, attempts: int = 3) -> OpenBaoServer:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env["HOME"] = str(workdir)
     failure = ""
-    for attempt in range(attempts):
+    for _attempt in range(attempts):
         port = _free_port_pair()
         root_token = f"root-{secrets.token_hex(16)}"
         log_path = workdir / f"bao-{port}.log"

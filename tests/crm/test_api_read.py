@@ -81,7 +81,7 @@ def _leads(app) -> dict[str, int]:
             ("eva", "partner", rep.id, "nurturing", LeadStatus.NURTURING),
         ]
         ids = {}
-        for i, (name, source, owner, stage, status) in enumerate(spec):
+        for name, source, owner, stage, status in spec:
             lead = Lead(
                 first_name=name.title(),
                 email=f"{name}@firma.de",

@@ -213,7 +213,8 @@ def test_migrations_build_and_remove_the_schema_on_an_empty_database(kind, tmp_p
                     assert (
                         conn.execute(
                             sa.text(
-                                "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND name LIKE 'appointments_no_overlap%'"
+                                "SELECT count(*) FROM sqlite_master"
+                                " WHERE type='trigger' AND name LIKE 'appointments_no_overlap%'"
                             )
                         ).scalar()
                         == 2

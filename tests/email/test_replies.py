@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -60,7 +62,7 @@ def _fields(sender, to="antwort@reply.leadchain.example", subject="Re: Ihre Unte
         "subject": subject,
         "text": "Gerne, rufen Sie an.",
         "html": "",
-        "envelope": '{"to": ["%s"], "from": "%s"}' % (to, sender),
+        "envelope": json.dumps({"to": [to], "from": sender}),
         "spam_score": "0.0",
         "attachments": "0",
     }

@@ -61,7 +61,7 @@ def test_each_template_is_sent_once_and_its_events_reach_the_crm(mail):
     settle(mail)
 
     assert len(mail.box.messages()) == len(sent) + 1
-    for (language, template, step), (lead_id, key, message_id) in sent.items():
+    for (language, template, _step), (lead_id, key, message_id) in sent.items():
         [message] = mail.box.messages(message_key=key)  # exactly once
         assert message.message_id == message_id
         assert message.custom_args == {"lead_id": str(lead_id), "message_key": key, "chain_id": f"chain-{language}"}

@@ -479,7 +479,7 @@ def discover_fields(actor: Actor) -> dict[str, dict[str, list[str]]]:
     found: dict[str, dict[str, set[str]]] = {r.endpoint: {} for r in POST_RULES}
     for rule in GET_RULES:
         combos = [
-            dict(zip(rule.arguments, vals))
+            dict(zip(rule.arguments, vals, strict=True))
             for vals in itertools.product(*(actor.world.ids.get(a, [1])[:3] for a in rule.arguments))
         ]
         for args in combos:

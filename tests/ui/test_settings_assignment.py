@@ -225,7 +225,7 @@ def test_assign_now_gives_old_unassigned_leads_and_their_open_tasks_an_owner(ui_
         assert lead.owner_id == min(team.sales_a.id, team.sales_b.id)
         tasks = {t.title: t.owner_id for t in db.session.scalars(sa.select(Task).where(Task.lead_id == lead.id))}
         assert tasks == {"Rückruf": lead.owner_id, "Alt": None}
-        others = {l.id: l.owner_id for l in db.session.scalars(sa.select(Lead).where(Lead.id != lead.id))}
+        others = {other.id: other.owner_id for other in db.session.scalars(sa.select(Lead).where(Lead.id != lead.id))}
         assert others == {leads.own: team.sales_a.id, leads.foreign: team.sales_b.id}
         actions = sorted(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.actor == "assignment")))
         assert actions == ["lead.assigned_automatically", "task.assigned_automatically"]

@@ -6,8 +6,8 @@ The list of pages is not written by hand: it is every GET route of ``app.url_map
 tests/ui/route_expectations (the route matrix's table) says answers 200 for the role, so a new page is
 checked as soon as it exists. A route whose URL names a file (``.svg`` charts, ``.pdf`` reports) or a
 call's recording is a download or media inside a page, not a page; a route without an expectation is
-left to the route matrix (test_every_ui_route_has_an_expectation fails for it). URL arguments come from ``ARGUMENTS`` (the seeded demo
-data); a new argument name fails with a message saying to add it there."""
+left to the route matrix (test_every_ui_route_has_an_expectation fails for it). URL arguments come from
+``ARGUMENTS`` (the seeded demo data); a new argument name fails with a message saying to add it there."""
 
 from __future__ import annotations
 
@@ -107,5 +107,7 @@ WIDEST = """(() => {
     const r = el.getBoundingClientRect().right;
     if (r > right + 0.5) { right = r; worst = el; }
   }
-  return worst ? `${worst.tagName.toLowerCase()}.${[...worst.classList].join('.')} "${(worst.textContent || '').trim().slice(0, 40)}" right=${Math.round(right)}` : 'none';
+  if (!worst) return 'none';
+  const text = (worst.textContent || '').trim().slice(0, 40);
+  return `${worst.tagName.toLowerCase()}.${[...worst.classList].join('.')} "${text}" right=${Math.round(right)}`;
 })()"""

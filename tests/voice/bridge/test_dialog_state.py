@@ -64,7 +64,7 @@ async def test_every_transcript_prefix_gives_the_same_answer_again():
     kinds = [TurnKind.BEGIN] + [TurnKind.RESPONSE] * 5
     agent_positions = [i for i, t in enumerate(call.transcript) if t.role == "agent"]
     assert len(agent_positions) == len(call.replies)
-    for reply, position, kind in zip(call.replies, agent_positions, kinds):
+    for reply, position, kind in zip(call.replies, agent_positions, kinds, strict=True):
         prefix = call.transcript[:position]
         # A fresh policy object and a fresh calendar: nothing may be remembered between turns.
         again = await respond(RulesPolicy(FAKE_TIMETALK), prefix, FakeCalendar(), kind=kind)

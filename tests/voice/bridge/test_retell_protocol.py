@@ -1,5 +1,5 @@
-"""The bridge speaking Retell's Custom LLM WebSocket (docs/providers.md §1.8; docs/voice-bridge.md §V1, §V3, §V4, §V7, §V8):
-scripted Retell event sequences played over a real socket against a running bridge."""
+"""The bridge speaking Retell's Custom LLM WebSocket (docs/providers.md §1.8; docs/voice-bridge.md §V1, §V3, §V4,
+§V7, §V8): scripted Retell event sequences played over a real socket against a running bridge."""
 
 from __future__ import annotations
 
