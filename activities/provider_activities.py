@@ -7,11 +7,16 @@ when the first attempt's fate is unknown, asks the provider for a call/message w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.ledger import claim, done_ref, mark_done
+from activities.rows import require_row
 from crm.email.port import EmailMessage, EmailSender
 from crm.extensions import db
 from crm.models import AuditEntry, Campaign, Direction, Interaction, InteractionKind, Lead, SideEffect
@@ -33,7 +38,10 @@ def campaign_for(lead: Lead) -> Campaign | None:
         campaign = db.session.scalar(sa.select(Campaign).where(Campaign.name == lead.utm_campaign, Campaign.active))
         if campaign is not None:
             return campaign
-    return db.session.scalar(sa.select(Campaign).where(Campaign.is_default, Campaign.active).order_by(Campaign.id))
+    default: Campaign | None = db.session.scalar(
+        sa.select(Campaign).where(Campaign.is_default, Campaign.active).order_by(Campaign.id)
+    )
+    return default
 
 
 def script_variables(lead: Lead, campaign: Campaign) -> dict[str, str]:
@@ -50,22 +58,6 @@ def script_variables(lead: Lead, campaign: Campaign) -> dict[str, str]:
     return values
 
 
-def _ledger(key: str, kind: str, lead_id: int) -> SideEffect:
-    row = db.session.scalar(sa.select(SideEffect).where(SideEffect.key == key).with_for_update())
-    if row is None:
-        try:
-            with db.session.begin_nested():
-                row = SideEffect(key=key, kind=kind, lead_id=lead_id)
-                db.session.add(row)
-        except sa.exc.IntegrityError:
-            row = db.session.scalar(sa.select(SideEffect).where(SideEffect.key == key).with_for_update())
-    return row
-
-
-def _done(row: SideEffect, provider: str, ref: str, result: dict) -> None:
-    row.status, row.provider, row.provider_ref, row.result, row.completed_at = "done", provider, ref, result, utcnow()
-
-
 class ProviderActivities:
     def __init__(self, app: Flask, providers: ProviderRegistry, email: EmailSender | None) -> None:
         self.app = app
@@ -77,12 +69,12 @@ class ProviderActivities:
         from crm.services import compliance
 
         with self.app.app_context():
-            row = _ledger(inp.idempotency_key, "call", inp.lead_id)
+            row = claim(inp.idempotency_key, "call", inp.lead_id)
             if row.status == "done":
-                return CallPlaced(row.provider, row.provider_ref)
+                return CallPlaced(*done_ref(row))
             if row.status == "refused":
                 return CallPlaced(row.provider or "", "", refused=(row.result or {}).get("reason", "refused"))
-            lead = db.session.get(Lead, inp.lead_id)
+            lead = require_row(Lead, inp.lead_id)
             campaign = campaign_for(lead)
             if campaign is None:
                 raise ApplicationError(
@@ -126,6 +118,10 @@ class ProviderActivities:
                 row.status, row.result = "refused", {"reason": gate.reason}
                 db.session.commit()
                 return CallPlaced(provider.name, "", refused=gate.reason)
+            to_number = lead.phone_e164
+            if not to_number:
+                # Unreachable: the gate refuses a lead without a number (GateReason.NO_PHONE). Never dial "".
+                raise ApplicationError("the lead has no phone number", type="NoPhone", non_retryable=True)
             row.attempts += 1
             row.result = {**(row.result or {}), "attempt": activity.info().attempt}
             db.session.commit()
@@ -133,7 +129,7 @@ class ProviderActivities:
                 lead_id=inp.lead_id,
                 chain_id=inp.chain_id,
                 idempotency_key=inp.idempotency_key,
-                to_number=lead.phone_e164,
+                to_number=to_number,
                 language=lead.language,
                 agent_id=campaign.failover_agent_id if use_failover else campaign.agent_id,
                 from_number=(campaign.failover_from_number if use_failover else None) or campaign.from_number,
@@ -159,7 +155,7 @@ class ProviderActivities:
             return self._placed(row, inp, call.provider, call.call_id)
 
     def _placed(self, row: SideEffect, inp: PlaceCallInput, provider: str, call_id: str) -> CallPlaced:
-        _done(row, provider, call_id, {"attempt": inp.attempt})
+        mark_done(row, provider, call_id, {"attempt": inp.attempt})
         existing = db.session.scalar(
             sa.select(Interaction).where(Interaction.provider == provider, Interaction.provider_ref == call_id)
         )
@@ -199,22 +195,25 @@ class ProviderActivities:
     @activity.defn(name="send_email")
     def send_email(self, inp: SendEmailInput) -> EmailSent:
         with self.app.app_context():
-            row = _ledger(inp.idempotency_key, "email", inp.lead_id)
+            row = claim(inp.idempotency_key, "email", inp.lead_id)
             if row.status == "done":
                 return EmailSent("sent", row.provider_ref)
             if row.status == "refused":
                 return EmailSent("refused", reason=(row.result or {}).get("reason"))
-            lead = db.session.get(Lead, inp.lead_id)
+            lead = require_row(Lead, inp.lead_id)
+            email, address = self.email, lead.email
             reason = None
-            if self.email is None:
+            if email is None:
                 reason = "no email sender configured"
-            elif not lead.email:
+            elif not address:
                 reason = "no email address"
             elif lead.do_not_contact:
                 reason = "do not contact"
             elif lead.email_status in REFUSED_EMAIL_STATUSES:
                 reason = f"address {lead.email_status}"
-            if reason:
+            # The first two conditions always set a reason; named here too so the sender and the address
+            # are known to be there below.
+            if reason or email is None or not address:
                 row.status, row.result = "refused", {"reason": reason}
                 db.session.add(
                     AuditEntry(
@@ -228,15 +227,15 @@ class ProviderActivities:
                 db.session.commit()
                 return EmailSent("refused", reason=reason)
             if row.attempts > 0:
-                found = self.email.find_sent(inp.idempotency_key)
+                found = email.find_sent(inp.idempotency_key)
                 if found:
                     return self._sent(row, inp, found)
             row.attempts += 1
             db.session.commit()
-            message_id = self.email.send(
+            message_id = email.send(
                 EmailMessage(
                     lead_id=lead.id,
-                    to=lead.email,
+                    to=address,
                     language=lead.language,
                     template=inp.template,
                     step=inp.step,
@@ -246,13 +245,16 @@ class ProviderActivities:
             return self._sent(db.session.merge(row), inp, message_id)
 
     def _sent(self, row: SideEffect, inp: SendEmailInput, message_id: str) -> EmailSent:
-        _done(row, self.email.name, message_id, {"template": inp.template, "step": inp.step})
+        email = self.email
+        if email is None:  # send_email refuses before any send without a sender; this keeps it so
+            raise ApplicationError("no email sender configured", type="NoProvider", non_retryable=True)
+        mark_done(row, email.name, message_id, {"template": inp.template, "step": inp.step})
         db.session.add(
             Interaction(
                 lead_id=inp.lead_id,
                 kind=InteractionKind.EMAIL,
                 direction=Direction.OUTBOUND,
-                provider=self.email.name,
+                provider=email.name,
                 provider_ref=message_id,
                 status="sent",
                 subject=inp.template,
@@ -264,5 +266,5 @@ class ProviderActivities:
         db.session.commit()
         return EmailSent("sent", message_id)
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.place_call, self.fetch_call_result, self.send_email]

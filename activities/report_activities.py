@@ -17,7 +17,7 @@ from flask import Flask
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.provider_activities import _done, _ledger
+from activities.ledger import claim, mark_done
 from activities.rows import require_row
 from crm.extensions import db
 from crm.models import Role, SideEffect, User
@@ -109,7 +109,7 @@ class ReportActivities:
                 reason = "no email sender configured" if mailer is None else "no email address"
                 refused.append(f"user {manager.id}: {reason}")
                 continue
-            row = _ledger(key, LEDGER_KIND, None)
+            row = claim(key, LEDGER_KIND, None)
             if row.status == "done":
                 already += 1
                 db.session.commit()
@@ -117,7 +117,7 @@ class ReportActivities:
             if row.attempts > 0:
                 found = mailer.find_sent(key)
                 if found:
-                    _done(row, mailer.name, found, {"report_id": report_id, "user_id": manager.id})
+                    mark_done(row, mailer.name, found, {"report_id": report_id, "user_id": manager.id})
                     db.session.commit()
                     already += 1
                     continue
@@ -150,7 +150,7 @@ class ReportActivities:
                 refused.append(f"user {manager.id}: {str(e)[:200]}")
                 continue
             row = require_row(SideEffect, row.id)
-            _done(
+            mark_done(
                 row,
                 mailer.name,
                 message_id,
