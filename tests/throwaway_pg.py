@@ -21,6 +21,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,15 +155,33 @@ class ThrowawayPostgres:
             shutil.rmtree(workdir, ignore_errors=True)
             raise PostgresUnavailable(f"the throwaway PostgreSQL ({pg_ctl}) did not start: {e}\n{tail}") from e
         conninfo = make_conninfo(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "test"')  # the configured server's database name, for parity
-        return cls(workdir, executor, make_conninfo(conninfo, dbname="test"))
+        server = cls(workdir, executor, make_conninfo(conninfo, dbname="test"))
+        try:
+            with _first_connection(conninfo) as conn:
+                conn.execute('CREATE DATABASE "test"')  # the configured server's database name, for parity
+        except Exception:
+            server.stop()
+            raise
+        return server
 
     def stop(self) -> None:
         try:
             self.executor.stop()
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _first_connection(conninfo: str) -> psycopg.Connection:
+    """A connection once the server takes them: its port opens (which is all the executor waits for)
+    before it has finished starting up ("the database system is starting up")."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _unprivileged_wrapper(pg_ctl: str, workdir: Path, cluster: Path) -> str:
