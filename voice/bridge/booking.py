@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -39,8 +40,8 @@ from crm.models.types import utcnow
 from crm.services import audit, dnc
 from crm.services.business_calendar import BusinessCalendar, Slot
 from voice.bridge.dialog.types import Booking, Callee, SlotChoice
+from voice.bridge.timeprefs.calendar import ScanOptions, rank_alternatives, resolve
 from voice.bridge.timeprefs.calendar import alternatives as calendar_alternatives
-from voice.bridge.timeprefs.calendar import rank_alternatives, resolve
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.payloads import CallBooking
 
@@ -82,7 +83,7 @@ class LeadFacts:
     owner_id: int | None
     owner_name: str | None
     # The calendar inputs: the owner's working hours (None = the team default) and zone.
-    working_hours: dict | None = None
+    working_hours: dict[str, Any] | None = None
     timezone: str = BUSINESS_TZ
     # The call's interaction, when the CRM knows the call already.
     interaction_id: int | None = None
@@ -237,7 +238,7 @@ def _facts(lead: Lead, interaction: Interaction | None, chain_id: str | None) ->
 # ---- lead lookup ----------------------------------------------------------------------------------
 
 
-def lead_for_call(call_id: str, provider: str, metadata: dict | None) -> LeadFacts | None:
+def lead_for_call(call_id: str, provider: str, metadata: dict[str, Any] | None) -> LeadFacts | None:
     """The lead on a live call: by the call's interaction (provider + provider call id), else by the
     metadata we set when placing the call ({"lead_id", "chain_id", "idempotency_key"}; the provider
     is authenticated). A merged lead resolves to the surviving record. None when neither finds one."""
@@ -339,7 +340,7 @@ def find_slots(
     if not users:
         return SlotOffer(None, (), owner_id=owner_id)
     reps = _load_reps(users, now)
-    kwargs = dict(duration=duration, step=STEP, horizon_days=HORIZON_DAYS, lead_time=MIN_NOTICE)
+    kwargs: ScanOptions = {"duration": duration, "step": STEP, "horizon_days": HORIZON_DAYS, "lead_time": MIN_NOTICE}
     candidates: list[tuple[Slot, _Rep]] = []
     for rep in reps:
         slots = resolve(
@@ -462,8 +463,10 @@ def book(
                 outside += 1
                 continue
             title, location = _title(lead, user)
+            # partial, not a lambda: the values of this iteration are bound now (each retry makes a new row).
             inserted = _insert_appointment(
-                lambda: Appointment(
+                partial(
+                    Appointment,
                     lead_id=lead.id,
                     owner_id=user.id,
                     starts_at=start_utc,
@@ -532,9 +535,10 @@ def _insert_appointment(make: Callable[[], Appointment]) -> Appointment | None:
         except sa.exc.IntegrityError:
             return None
         except sa.exc.OperationalError as e:
-            if getattr(e.orig, "sqlstate", None) not in LOCK_CONFLICT_STATES or attempt == INSERT_ATTEMPTS - 1:
+            sqlstate = getattr(e.orig, "sqlstate", None)  # psycopg's; SQLite's errors carry none
+            if sqlstate not in LOCK_CONFLICT_STATES or attempt == INSERT_ATTEMPTS - 1:
                 raise
-            log.info("booking insert lost a lock race (%s), trying again", e.orig.sqlstate)
+            log.info("booking insert lost a lock race (%s), trying again", sqlstate)
     return None
 
 
@@ -569,7 +573,7 @@ def _note_on_call(lead: Lead, call_id: str, appt: Appointment) -> None:
 # ---- what the callee said -------------------------------------------------------------------------
 
 
-def record_qualification(lead_id: int, call_id: str, answers: dict) -> QualificationResult:
+def record_qualification(lead_id: int, call_id: str, answers: dict[str, Any]) -> QualificationResult:
     """Merge the callee's answers (need, timing, decision_maker) into Lead.qualification; audited.
     Unknown keys and empty answers are ignored; an unchanged answer writes nothing."""
     clean: dict[str, str] = {}

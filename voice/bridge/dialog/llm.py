@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import time as clock
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -129,7 +129,7 @@ class LLMPolicy:
 
     # ---- the turn -----------------------------------------------------------------------------------
 
-    async def respond(self, request: TurnRequest, tools: Tools) -> AsyncIterator[TurnEvent]:
+    async def respond(self, request: TurnRequest, tools: Tools) -> AsyncGenerator[TurnEvent, None]:
         language = phrases.lang(request.callee.language)
         state = rebuild(request.transcript, language, request.now, self.timetalk)
         utterance = intents.read(state.utterance) if state.utterance is not None else None

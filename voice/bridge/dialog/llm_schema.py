@@ -6,7 +6,7 @@ never raised."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from providers.events import CLASSIFICATIONS
@@ -170,7 +170,7 @@ def messages_for(request: TurnRequest, language: str, limit_chars: int = 2000) -
     return messages
 
 
-def loads(arguments: str | dict | None) -> dict[str, Any]:
+def loads(arguments: str | dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(arguments, dict):
         return arguments
     try:
@@ -241,7 +241,7 @@ def constraint_from(obj: Any, language: str) -> TimeConstraint | None:
     return None if constraint.empty else constraint
 
 
-def start_from(value: Any, tz) -> datetime | None:
+def start_from(value: Any, tz: tzinfo) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -186,7 +186,7 @@ class RulesPolicy:
     def __repr__(self) -> str:
         return f"RulesPolicy(max_reminders={self.max_reminders}, max_questions={self.max_questions})"
 
-    async def respond(self, request: TurnRequest, tools: Tools) -> AsyncIterator[TurnEvent]:
+    async def respond(self, request: TurnRequest, tools: Tools) -> AsyncGenerator[TurnEvent, None]:
         language = phrases.lang(request.callee.language)
         turn: _Turn | None = None
         spoke = False

@@ -10,10 +10,10 @@ hard limit so the policy can fall back ("I'll confirm by email")."""
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Protocol
 
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
@@ -126,8 +126,10 @@ class TurnDone:
     result: TurnResult
 
 
-TurnEvent = Union[Speech, ToolRecord, TurnDone]
+TurnEvent = Speech | ToolRecord | TurnDone
 
 
 class DialogPolicy(Protocol):
-    def respond(self, request: TurnRequest, tools: Tools) -> AsyncIterator[TurnEvent]: ...
+    # An async generator, not any iterator: a server closes it (aclose) when a newer request supersedes
+    # the turn, so the policy's own clean-up runs at once.
+    def respond(self, request: TurnRequest, tools: Tools) -> AsyncGenerator[TurnEvent, None]: ...

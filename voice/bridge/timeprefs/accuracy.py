@@ -74,9 +74,9 @@ def check_case(case: Case, calendar: BusinessCalendar | None = None) -> list[str
     elif "unsure" not in facts and c.unsure:
         problems.append("unsure, expected a confident reading")
     if "exact" in facts:
-        want = None if facts["exact"] is None else time.fromisoformat(str(facts["exact"]))
-        if c.exact != want:
-            problems.append(f"exact {c.exact}, expected {want}")
+        exact = None if facts["exact"] is None else time.fromisoformat(str(facts["exact"]))
+        if c.exact != exact:
+            problems.append(f"exact {c.exact}, expected {exact}")
     for text in facts.get("allowed", ()):
         t = wall(text)
         if not c.allows(t.replace(tzinfo=None), (t + SLOT).replace(tzinfo=None)):

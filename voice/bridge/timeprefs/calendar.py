@@ -13,10 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from crm.services.business_calendar import BUSINESS_TZ, LEAD_TIME, BusinessCalendar, Slot, local_time
 from voice.bridge.timeprefs.constraint import TimeConstraint
+
+
+class ScanOptions(TypedDict, total=False):
+    """The scan settings resolve() and alternatives() share, handed on as ``**options``."""
+
+    duration: timedelta
+    step: timedelta
+    horizon_days: int
+    lead_time: timedelta
 
 
 def _wall(moment: datetime) -> datetime:
@@ -135,7 +145,7 @@ def rank_alternatives(
 
     wish_minutes = _wall(target).hour * 60 + _wall(target).minute
 
-    def key(slot: Slot):
+    def key(slot: Slot) -> tuple[int, int, datetime]:
         local = _wall(slot.start)
         return (abs((local.date() - target_day).days), abs(local.hour * 60 + local.minute - wish_minutes), slot.start)
 
@@ -175,7 +185,7 @@ def alternatives(
     among slots the constraint allows; if too few, the wished days at any time, then any day (the
     callee's negations always hold)."""
     busy = list(busy)
-    kwargs = dict(duration=duration, step=step, horizon_days=horizon_days, lead_time=lead_time)
+    kwargs: ScanOptions = {"duration": duration, "step": step, "horizon_days": horizon_days, "lead_time": lead_time}
     wish_slots = resolve(constraint, calendar, now, limit=1, **kwargs)
     wished = wish_slots[0].start if wish_slots else None
     relaxed = [
