@@ -32,7 +32,7 @@ def has_booking(call: Interaction) -> bool:
     if not call.provider_ref:
         return False
     prefix = call.provider_ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
-    which = Appointment.idempotency_key.like(prefix, escape="\\")
+    which: sa.ColumnElement[bool] = Appointment.idempotency_key.like(prefix, escape="\\")
     appointment_id = (call.data or {}).get("appointment_id")
     if isinstance(appointment_id, int):
         which = sa.or_(which, Appointment.id == appointment_id)
@@ -69,11 +69,15 @@ def apply_event(event: CallEvent) -> Interaction | None:
             with db.session.begin_nested():
                 db.session.add(call)
         except sa.exc.IntegrityError:
-            call = db.session.scalar(
+            # A concurrent delivery inserted the call first: update that row.
+            existing = db.session.scalar(
                 sa.select(Interaction)
                 .where(Interaction.provider == event.provider, Interaction.provider_ref == event.call_id)
                 .with_for_update()
             )
+            if existing is None:
+                raise  # the row we collided with is gone again: the provider's retry starts over
+            call = existing
     data = dict(call.data or {})
     stage_now = data.get("stage", "queued")
     forward = STATUS_RANK[event.stage] >= STATUS_RANK.get(stage_now, 0)
@@ -129,7 +133,9 @@ def apply_event(event: CallEvent) -> Interaction | None:
 def result_for(call: Interaction) -> CallResult | None:
     """The chain's view of an ended call, from the merged CRM record (so every delivery says the same)."""
     data = call.data or {}
-    if call.status != "ended" or not data.get("final"):
+    # A provider call always has its provider and reference (apply_event sets both); testing them
+    # narrows the columns' types.
+    if call.status != "ended" or not data.get("final") or call.provider is None or call.provider_ref is None:
         return None
     end_status = data.get("end_status") or ("completed" if data.get("answered") else "failed")
     classification = call.outcome if call.outcome not in (None, end_status) else None

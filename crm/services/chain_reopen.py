@@ -74,8 +74,8 @@ def _appointment_ahead(lead: Lead, now: datetime) -> bool:
                 Appointment.status != AppointmentStatus.CANCELLED,
             )
         )
-        > 0
-    )
+        or 0
+    ) > 0
 
 
 def decide(lead: Lead, *, chain_id: str, now: datetime, reopen_after_days: int) -> ReopenDecision | None:

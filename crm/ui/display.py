@@ -486,8 +486,12 @@ def chain_text(stage: str | None, detail: str | None) -> str:
     n = match_rule(text)
     if n is None:
         return text
+    pattern, render = _RULES[n]
+    match = pattern.fullmatch(text)
+    if match is None:  # match_rule found this rule by the same fullmatch
+        return text
     try:
-        return _RULES[n][1](_RULES[n][0].fullmatch(text))
+        return render(match)
     except Exception:  # noqa: BLE001 - a detail is never worth an error page: show it as written
         return text
 

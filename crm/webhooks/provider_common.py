@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from flask import current_app, jsonify, request
 
@@ -26,7 +27,9 @@ Parser = Callable[[bytes, Mapping[str, str]], list[CallEvent]]
 def receive(provider: str, parse: Parser, *, ok_status: int = 200):
     body = raw_body(current_app.config["LEADCHAIN"].max_webhook_bytes)
     try:
-        events = parse(body, request.headers)
+        # werkzeug's Headers is a case-insensitive str -> str mapping without being a registered Mapping;
+        # the providers only look names up in it, case-insensitively as they must.
+        events = parse(body, cast(Mapping[str, str], request.headers))
     except InvalidSignature:
         raise ApiError(401, "invalid or stale signature") from None
     except MalformedPayload as e:

@@ -123,7 +123,8 @@ def _load_key(value: str) -> ec.EllipticCurvePublicKey | None:
 def _sandbox_keys(force: bool = False) -> list[str]:
     from crm.email.factory import sandbox_url, uses_sandbox
 
-    app = current_app._get_current_object()
+    # Flask types current_app as the app itself; at runtime it is a LocalProxy that this unwraps.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not uses_sandbox(app):
         return []
     cache = app.extensions.get("leadchain.sendgrid.sandbox_key")
