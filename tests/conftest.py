@@ -54,6 +54,25 @@ def pg_admin_url():
         choice.throwaway.stop()
 
 
+def pytest_sessionfinish(session):
+    # An xdist worker hands its choice to the controller, which prints the summary.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and _PG_CHOICE:
+        workeroutput["leadchain_pg_used"] = _PG_CHOICE[0]
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistPgChoice(), "leadchain-xdist-pg-choice")
+
+
+class _XdistPgChoice:
+    def pytest_testnodedown(self, node, error):
+        used = getattr(node, "workeroutput", {}).get("leadchain_pg_used")
+        if used and used not in _PG_CHOICE:
+            _PG_CHOICE.append(used)
+
+
 def pytest_terminal_summary(terminalreporter):
     for reason in _PG_CHOICE:
         terminalreporter.write_line(f"PostgreSQL used: {reason}")
