@@ -16,6 +16,9 @@ from flask import Flask, current_app
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.lead_chain import LeadChainWorkflow
+from workflows.payloads import CallResult, ChainStatus
+
 
 class TemporalUnavailable(RuntimeError):
     pass
@@ -72,7 +75,10 @@ class TemporalGateway:
                 self._client = None
             raise TemporalUnavailable(f"cannot reach Temporal: {type(e).__name__}") from None
 
-    def signal(self, chain_id: str, name: str, arg: Any = None) -> None:
+    def signal(self, chain_id: str, signal: Callable[..., Any], arg: Any = None) -> None:
+        """Send one of the chain's signals, named by the workflow's method (`LeadChainWorkflow.pause`), so
+        a renamed or misspelt signal is an error here and not a signal the chain silently never handles."""
+
         async def send(client: Client):
             handle = client.get_workflow_handle(chain_id)
             description = await handle.describe()
@@ -80,13 +86,11 @@ class TemporalGateway:
 
             if description.status != WorkflowExecutionStatus.RUNNING:
                 raise ChainNotRunning("the lead's chain is not running")
-            await (handle.signal(name) if arg is None else handle.signal(name, arg))
+            await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
 
         self.run(send)
 
-    def status(self, chain_id: str):
-        from workflows.payloads import ChainStatus
-
+    def status(self, chain_id: str) -> ChainStatus | None:
         async def query(client: Client):
             handle = client.get_workflow_handle(chain_id)
             description = await handle.describe()
@@ -94,12 +98,12 @@ class TemporalGateway:
 
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return None
-            return await handle.query("status", result_type=ChainStatus)
+            return await handle.query(LeadChainWorkflow.status)
 
         return self.run(query)
 
 
-def deliver_call_result(gw: TemporalGateway, chain_id: str, result) -> str:
+def deliver_call_result(gw: TemporalGateway, chain_id: str, result: CallResult) -> str:
     """Hand a call's result to its chain: an update (deduplicated by id), or, when no worker answers in
     time, the same result as a durable signal. Returns "update", "signal" or "ended"."""
 
@@ -108,12 +112,14 @@ def deliver_call_result(gw: TemporalGateway, chain_id: str, result) -> str:
 
         handle = client.get_workflow_handle(chain_id)
         try:
-            await asyncio.wait_for(handle.execute_update("call_result", result, id=result.event_id), timeout=5)
+            await asyncio.wait_for(
+                handle.execute_update(LeadChainWorkflow.call_result, result, id=result.event_id), timeout=5
+            )
             return "update"
         except WorkflowUpdateFailedError:
             return "update"  # validator: the chain already has this call's result
         except TimeoutError:
-            await handle.signal("call_result_signal", result)
+            await handle.signal(LeadChainWorkflow.call_result_signal, result)
             return "signal"
 
     try:

@@ -53,13 +53,16 @@ from crm.models import (
 from crm.models.types import UTCDateTime, utcnow
 from crm.reports.periods import Period
 from crm.services import money
+from workflows.vocabulary import DEFAULT_GATE_THRESHOLD, CallOutcome, CallStatus
+from workflows.vocabulary import FOLLOW_UP_OUTCOMES as _FOLLOW_UP
+from workflows.vocabulary import WANTED_OUTCOMES as _WANTED
 
-GATE_THRESHOLD = 50
-# A call outcome that says somebody talked to the agent (CLASSIFICATIONS in providers/events.py).
-ANSWERED_OUTCOMES = ("booked", "interested", "callback_requested", "not_interested", "do_not_call", "wrong_number")
+# The chain's outcome sets (workflows/vocabulary.py), as plain strings: they go into SQL IN lists and
+# pandas isin() next to the stored values. Somebody talked to the agent: every CallOutcome is a conversation's.
+ANSWERED_OUTCOMES = tuple(str(o) for o in CallOutcome)
 # The callee wanted an appointment (or a conversation that leads to one).
-WANTED_OUTCOMES = ("booked", "interested", "callback_requested")
-FOLLOW_UP_OUTCOMES = ("interested", "callback_requested")
+WANTED_OUTCOMES = tuple(str(o) for o in _WANTED)
+FOLLOW_UP_OUTCOMES = tuple(str(o) for o in _FOLLOW_UP)
 SENTIMENTS = ("positive", "neutral", "negative", "unknown")
 PRIORITIES = ("hot", "warm", "cold", "unscored")
 SCORE_BUCKETS = tuple(f"{10 * i}–{10 * i + 9}" if i < 9 else "90–100" for i in range(10)) + ("unscored",)
@@ -543,14 +546,14 @@ class _Query:
 
         return [
             _n(answered).label("answered"),
-            _n(status("voicemail")).label("voicemail"),
+            _n(status(CallStatus.VOICEMAIL)).label("voicemail"),
             _sum(r.c.duration, talked).label("talk_sum"),
             _n(talked).label("talk_n"),
-            _n(status("no_answer")).label("no_answer"),
-            _n(status("busy")).label("busy"),
-            _n(status("failed")).label("failed"),
+            _n(status(CallStatus.NO_ANSWER)).label("no_answer"),
+            _n(status(CallStatus.BUSY)).label("busy"),
+            _n(status(CallStatus.FAILED)).label("failed"),
             _n(r.c.outcome_raw.in_(WANTED_OUTCOMES)).label("wanted"),
-            _n(r.c.outcome_raw == "booked").label("booked"),
+            _n(r.c.outcome_raw == CallOutcome.BOOKED).label("booked"),
         ]
 
     # --- calls and emails per UTC hour ----------------------------------------------------------------
@@ -577,7 +580,7 @@ class _Query:
                 ).label(f"sent_{s}")
                 for s in SENTIMENTS
             ],
-            _n(sa.or_(r.c.sentiment == "negative", r.c.outcome_raw == "do_not_call")).label("critical"),
+            _n(sa.or_(r.c.sentiment == "negative", r.c.outcome_raw == CallOutcome.DO_NOT_CALL)).label("critical"),
             _n(r.c.status.in_(EMAIL_DELIVERED)).label("delivered"),
             _n(r.c.status.in_(EMAIL_OPENED)).label("opened"),
             _n(r.c.status == "clicked").label("clicked"),
@@ -618,7 +621,7 @@ class _Query:
             return frame
         frame = frame.assign(
             wanted=frame["calls"].where(frame["outcome"].isin(WANTED_OUTCOMES), 0),
-            booked=frame["calls"].where(frame["outcome"] == "booked", 0),
+            booked=frame["calls"].where(frame["outcome"] == CallOutcome.BOOKED.value, 0),
         )
         return frame.astype(
             {"owner_id": "object", "provider": "object", "campaign": "object", "currency": "object"}
@@ -655,7 +658,7 @@ class _Query:
             .where(
                 IS_CALL,
                 _in(CALL_TS, self.cur.start, self.cur.end),
-                sa.or_(I.sentiment == "negative", I.outcome == "do_not_call"),
+                sa.or_(I.sentiment == "negative", I.outcome == CallOutcome.DO_NOT_CALL),
             )
             .order_by(CALL_TS.desc(), I.id.desc())
             .limit(CRITICAL_LIMIT)
@@ -687,15 +690,17 @@ class _Query:
         window = _window(CALL_TS, self.cur).label("window")
         follow = I.outcome.in_(FOLLOW_UP_OUTCOMES)
         last_at = sa.func.max(sa.case((follow, CALL_TS)), type_=UTCDateTime()).label("at")
-        last_interested = sa.func.max(sa.case((I.outcome == "interested", CALL_TS)), type_=UTCDateTime()).label(
-            "interested_at"
-        )
-        booked = _n(I.outcome == "booked")
+        last_interested = sa.func.max(
+            sa.case((I.outcome == CallOutcome.INTERESTED, CALL_TS)), type_=UTCDateTime()
+        ).label("interested_at")
+        booked = _n(I.outcome == CallOutcome.BOOKED)
         stmt = (
             sa.select(I.lead_id.label("lead_id"), Lead.owner_id.label("owner_id"), window, last_at, last_interested)
             .join(Lead, Lead.id == I.lead_id)
             .where(
-                IS_CALL, I.outcome.in_(FOLLOW_UP_OUTCOMES + ("booked",)), _in(CALL_TS, self.prev.start, self.cur.end)
+                IS_CALL,
+                I.outcome.in_((*FOLLOW_UP_OUTCOMES, CallOutcome.BOOKED.value)),
+                _in(CALL_TS, self.prev.start, self.cur.end),
             )
             .group_by(I.lead_id, Lead.owner_id, window.element)
             .having(sa.and_(booked == 0, _n(follow) > 0))
@@ -720,7 +725,11 @@ class _Query:
         frame = frame[keep]
         return frame.assign(
             at=pd.to_datetime(frame["at"], utc=True),
-            outcome=np.where(frame["at"] == frame["interested_at"], "interested", "callback_requested"),
+            outcome=np.where(
+                frame["at"] == frame["interested_at"],
+                CallOutcome.INTERESTED.value,
+                CallOutcome.CALLBACK_REQUESTED.value,
+            ),
             owner_id=frame["owner_id"].astype("object").where(frame["owner_id"].notna(), None),
         )
 
@@ -974,11 +983,12 @@ def compute(
     period: Period, *, previous: Period | None = None, gate_threshold: int | None = None, now: datetime | None = None
 ) -> KpiReport:
     """Every KPI of `period` and of the period before it (inside an app context). "Qualified" counts
-    scores above `gate_threshold`: by default the threshold an admin stored, else 50, as the gate uses."""
+    scores above `gate_threshold`: by default the threshold an admin stored, else the chain's default
+    (workflows.vocabulary.DEFAULT_GATE_THRESHOLD), as the gate uses."""
     if gate_threshold is None:
         from crm.services import app_settings
 
-        gate_threshold = app_settings.gate_threshold(default=GATE_THRESHOLD)
+        gate_threshold = app_settings.gate_threshold(default=DEFAULT_GATE_THRESHOLD)
     previous = previous or period.previous()
     q = _Query(period, previous, gate_threshold)
 

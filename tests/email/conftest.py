@@ -33,8 +33,9 @@ class FakeGateway:
 
     signals: list[tuple[str, str, object]] = field(default_factory=list)
 
-    def signal(self, chain_id, name, arg=None):
-        self.signals.append((chain_id, name, arg))
+    def signal(self, chain_id, signal, arg=None):
+        # The CRM passes the workflow's signal method (LeadChainWorkflow.stop); recorded by its name.
+        self.signals.append((chain_id, signal.__name__, arg))
 
 
 class FastServerThread(ServerThread):

@@ -4,6 +4,7 @@ with every stage and outcome in it shows none of the ids nor their English words
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +18,7 @@ from crm.reports import i18n
 from crm.reports.kpis import PRIORITIES, SENTIMENTS, compute
 from crm.reports.pdf import render_pdf
 from crm.reports.periods import daily
+from workflows.vocabulary import ChainStage, StopReason
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOWN = (
@@ -30,19 +32,29 @@ SHOWN = (
 
 
 def _stages_in_the_chain() -> set[str]:
-    """The stage ids workflows/lead_chain.py sets (_set_stage, _sleep, _finish) and the stop reasons."""
-    code = (ROOT / "workflows" / "lead_chain.py").read_text()
-    stages = set(re.findall(r'_set_stage\(\s*"([a-z_]+)"', code))
-    stages |= set(re.findall(r'_finish\(\s*"([a-z_]+)"', code))
-    stages |= set(re.findall(r'_sleep\([^)]*?,\s*"([a-z_]+)",\s*"', code))
-    stages |= set(re.findall(r'self\._stage = "([a-z_]+)"', code))
-    reasons = re.search(
-        r"reason: str\s+#\s*([a-z_ |]+)", (ROOT / "workflows" / "payloads.py").read_text().split("class StopSignal")[1]
-    ).group(1)
-    return stages | {r.strip() for r in reasons.split("|")}
+    """The stages workflows/lead_chain.py sets (_set_stage, _sleep, _finish, its first stage) and the stop
+    reasons (a stopped chain ends in its reason's stage), read from the workflow's source: vocabulary
+    members (`ChainStage.NURTURING`) or, in older code, literals."""
+    tree = ast.parse((ROOT / "workflows" / "lead_chain.py").read_text())
+    position = {"_set_stage": 0, "_finish": 0, "_sleep": 1}
+    nodes: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in position:
+            if len(node.args) > position[node.func.attr]:
+                nodes.append(node.args[position[node.func.attr]])
+        if isinstance(node, ast.AnnAssign | ast.Assign) and "self._stage" in ast.unparse(node).split("=")[0]:
+            nodes += [n for n in ast.walk(node.value) if isinstance(n, ast.Attribute | ast.Constant)]
+    stages = set()
+    for node in nodes:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            stages.add(node.value)
+        elif isinstance(node, ast.Attribute) and ast.unparse(node.value) == "ChainStage":
+            stages.add(str(ChainStage[node.attr]))
+    return stages | {str(reason) for reason in StopReason}
 
 
 def test_the_label_lists_cover_what_the_code_sets():
+    from providers import events as provider_events
     from providers.events import CLASSIFICATIONS
     from providers.events import SENTIMENTS as VOICE_SENTIMENTS
 
@@ -52,7 +64,7 @@ def test_the_label_lists_cover_what_the_code_sets():
     assert set(CLASSIFICATIONS) == set(i18n.CALL_OUTCOMES)
     assert set(VOICE_SENTIMENTS) == set(SENTIMENTS) == set(i18n.SENTIMENT_IDS)
     assert set(PRIORITIES) == set(i18n.PRIORITY_IDS)
-    events = (ROOT / "voice" / "providers" / "events.py").read_text()
+    events = Path(provider_events.__file__).read_text()
     end = re.search(r"end_status: .*#\s*([a-z_ |]+)", events).group(1)
     assert {s.strip() for s in end.split("|")} <= set(i18n.END_STATUSES)
 
