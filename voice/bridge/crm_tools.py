@@ -56,6 +56,9 @@ class ToolsFactory(Protocol):
 
     def tools(self, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> Tools: ...
 
+    # The bridge process closes its factory on the way out (workers.main), releasing its worker threads.
+    def close(self) -> None: ...
+
 
 class BookingBackend(Protocol):
     """The CRM functions the tools run in worker threads: voice.bridge.booking (a module satisfies this
