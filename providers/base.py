@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from providers.events import CallEvent
 from workflows.payloads import CallResult
 
 
@@ -86,7 +87,7 @@ class VoiceProvider(Protocol):
     def get_call(self, call_id: str) -> CallResult | None:
         """The call's normalised result once it has ended, else None."""
 
-    def parse_webhook(self, body: bytes, headers) -> list:
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[CallEvent]:
         """Verify (raises providers.wire.InvalidSignature) and normalise a webhook into
         CallEvents (providers.events)."""
 

@@ -341,7 +341,7 @@ class BlandProvider:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, **kw) -> httpx.Response:
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """One attempt, no retries: a retried POST could dial twice (Temporal retries the activity,
         which looks the call up by our key first)."""
         try:
@@ -400,7 +400,7 @@ class BlandProvider:
             raise ProviderUnavailable("bland answered success without a call_id")
         return ProviderCall(NAME, str(call_id), "queued")
 
-    def _details(self, call_id: str) -> dict | None:
+    def _details(self, call_id: str) -> dict[str, Any] | None:
         response = self._send("GET", f"/v1/calls/{call_id}")
         if response.status_code in (400, 404):
             return None
@@ -439,7 +439,7 @@ class BlandProvider:
             return None
         return result_from_event(event) if event.final else None
 
-    def parse_webhook(self, body: bytes, headers) -> list[CallEvent]:
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[CallEvent]:
         return parse_webhook(body, headers, self.webhook_secrets)
 
     def delete_call(self, call_id: str) -> None:

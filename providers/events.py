@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # How far along a call is; events only ever move a call forward (duplicates and reordering are harmless).
 STATUS_RANK = {"queued": 0, "ringing": 1, "in_progress": 2, "ended": 3, "analyzed": 4}
@@ -40,7 +41,7 @@ class CallEvent:
     recording_url: str | None = None
     cost_cents: int | None = None
     currency: str = "USD"
-    analysis: dict | None = None  # the provider's structured analysis, as sent
+    analysis: dict[str, Any] | None = None  # the provider's structured analysis, as sent
     classification: str | None = None  # CLASSIFICATIONS
     # True when no further event will add to this call (e.g. Retell call_analyzed, Vapi end-of-call-report,
     # Bland's post-call webhook); the chain is told the result only then.
@@ -48,14 +49,14 @@ class CallEvent:
     lead_id: int | None = None
     chain_id: str | None = None
     idempotency_key: str | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def terminal(self) -> bool:
         return STATUS_RANK[self.stage] >= STATUS_RANK["ended"]
 
 
-def classify_text(summary: str | None, analysis: dict | None) -> str | None:
+def classify_text(summary: str | None, analysis: dict[str, Any] | None) -> str | None:
     """Our classification from a provider's structured analysis first, else from its summary.
 
     Providers are configured (agent analysis prompts / structured data schemas) to return an

@@ -16,13 +16,14 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import retell
 from retell import Retell
+from retell.types.call_list_params import FilterCriteria
 
 from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
 from providers.events import CallEvent, Turn, classify_text
@@ -68,6 +69,8 @@ NOT_CONNECTED = {
 MACHINE = {"voicemail_reached": "voicemail", "ivr_reached": "no_answer"}
 REASON_CLASSIFICATION = {"user_requested_dnc": "do_not_call", "user_requested_callback": "callback_requested"}
 ENDED_STATUSES = ("ended", "error", "not_connected")
+# Transcript roles; transfer_target is the person we transferred to: our side of the conversation.
+SPEAKERS = {"agent": "agent", "user": "callee", "transfer_target": "agent"}
 # A connected call whose analysis has not come this long after its end is reported without it.
 ANALYSIS_GRACE_S = 600
 FIND_PAGE_SIZE = 50
@@ -119,7 +122,9 @@ class RetellProvider:
         return ProviderCall(NAME, call.call_id, "queued")
 
     def find_call(self, idempotency_key: str) -> ProviderCall | None:
-        criteria = {"metadata": [{"key": "idempotency_key", "op": "eq", "type": "string", "value": idempotency_key}]}
+        criteria: FilterCriteria = {
+            "metadata": [{"key": "idempotency_key", "op": "eq", "type": "string", "value": idempotency_key}]
+        }
         page_key: str | None = None
         for _ in range(FIND_MAX_PAGES):
             try:
@@ -127,7 +132,7 @@ class RetellProvider:
                     filter_criteria=criteria,
                     limit=FIND_PAGE_SIZE,
                     sort_order="descending",
-                    **({"pagination_key": page_key} if page_key else {}),
+                    pagination_key=page_key if page_key else retell.omit,  # omit: the SDK's "not sent"
                 )
             except retell.APIError as e:
                 raise _mapped(e, "list-calls") from None
@@ -155,7 +160,11 @@ class RetellProvider:
         event = event_from_call("call_analyzed" if data.get("call_analysis") else "call_ended", data)
         if not event.final:
             ended_ms = data.get("end_timestamp")
-            if not ended_ms or time.time() * 1000 - ended_ms < ANALYSIS_GRACE_S * 1000:
+            if (
+                not isinstance(ended_ms, (int, float))
+                or not ended_ms
+                or time.time() * 1000 - ended_ms < ANALYSIS_GRACE_S * 1000
+            ):
                 return None  # the analysis (and with it the classification) is still coming
         return result_from_event(event)
 
@@ -205,7 +214,13 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def parse_webhook(body: bytes, headers: Mapping[str, str], keys: list[str], *, verifier=None) -> list[CallEvent]:
+# retell.lib.verify(body text, API key, signature) -> bool; tests hand in the client's bound method.
+Verifier = Callable[[str, str, str], bool]
+
+
+def parse_webhook(
+    body: bytes, headers: Mapping[str, str], keys: list[str], *, verifier: Verifier | None = None
+) -> list[CallEvent]:
     """Verify `X-Retell-Signature` over the raw body (docs/providers.md §1.6) and normalise the event.
 
     Raises InvalidSignature (missing, malformed, wrong or outside ±5 minutes) or MalformedPayload.
@@ -219,7 +234,9 @@ def parse_webhook(body: bytes, headers: Mapping[str, str], keys: list[str], *, v
     except UnicodeDecodeError:
         raise InvalidSignature("body is not UTF-8") from None
     if verifier is None:
-        from retell.lib import verify as verifier
+        from retell.lib import verify  # noqa: PLC0415 - only webhook receivers need it
+
+        verifier = verify
     if not any(verifier(text, key, signature) for key in keys):
         raise InvalidSignature("X-Retell-Signature does not match")
     try:
@@ -242,7 +259,13 @@ def _ms(value: Any) -> datetime | None:
     return None
 
 
-def _turns(call: dict) -> list[Turn] | None:
+def _object(call: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """A field of a call that must be a JSON object; None when it is absent or of another type."""
+    value = call.get(name)
+    return value if isinstance(value, dict) else None
+
+
+def _turns(call: dict[str, Any]) -> list[Turn] | None:
     objects = call.get("transcript_object")
     if isinstance(objects, list):
         turns = []
@@ -250,8 +273,7 @@ def _turns(call: dict) -> list[Turn] | None:
             if not isinstance(item, dict) or not item.get("content"):
                 continue
             role = item.get("role")
-            # transfer_target is the person we transferred to: our side of the conversation.
-            speaker = {"agent": "agent", "user": "callee", "transfer_target": "agent"}.get(role)
+            speaker = SPEAKERS.get(role) if isinstance(role, str) else None
             if speaker is None:
                 continue
             words = item.get("words") or []
@@ -271,14 +293,14 @@ def _turns(call: dict) -> list[Turn] | None:
     return None
 
 
-def _conversation(call: dict, turns: list[Turn] | None) -> bool:
+def _conversation(call: dict[str, Any], turns: list[Turn] | None) -> bool:
     if turns is not None:
         return any(t.speaker == "callee" for t in turns)
     # No transcript stored (data_storage_setting): a connected call of some length counts as one.
     return bool(call.get("start_timestamp")) and (call.get("duration_ms") or 0) > 0
 
 
-def _end_status(call: dict, analysis: dict, turns: list[Turn] | None) -> tuple[str, bool]:
+def _end_status(call: dict[str, Any], analysis: dict[str, Any], turns: list[Turn] | None) -> tuple[str, bool]:
     """(end status, connected) of an ended call."""
     reason = call.get("disconnection_reason")
     if reason in NOT_CONNECTED:
@@ -296,16 +318,16 @@ def _end_status(call: dict, analysis: dict, turns: list[Turn] | None) -> tuple[s
     return ("completed" if talked else "no_answer"), True
 
 
-def event_from_call(event_type: str, call: dict) -> CallEvent:
+def event_from_call(event_type: str, call: dict[str, Any]) -> CallEvent:
     """One CallEvent from a Retell call object (webhook `call` field or get-call answer)."""
     call_id = call.get("call_id")
     if not isinstance(call_id, str) or not call_id:
         raise MalformedPayload("call.call_id missing")
     stage = STAGES.get(event_type, "in_progress")
-    analysis = call.get("call_analysis") if isinstance(call.get("call_analysis"), dict) else None
+    analysis = _object(call, "call_analysis")
     turns = _turns(call)
-    metadata = call.get("metadata") if isinstance(call.get("metadata"), dict) else {}
-    cost = call.get("call_cost") if isinstance(call.get("call_cost"), dict) else {}
+    metadata = _object(call, "metadata") or {}
+    cost = _object(call, "call_cost") or {}
     combined = cost.get("combined_cost")
     duration_ms = call.get("duration_ms")
     if (
@@ -345,7 +367,7 @@ def event_from_call(event_type: str, call: dict) -> CallEvent:
             custom = analysis.get("custom_analysis_data") if analysis else None
             event.classification = classify_text(
                 event.summary, custom if isinstance(custom, dict) else None
-            ) or REASON_CLASSIFICATION.get(call.get("disconnection_reason"))
+            ) or REASON_CLASSIFICATION.get(str(call.get("disconnection_reason")))
         event.final = stage == "analyzed" or not connected
     return event
 
