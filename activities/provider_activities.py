@@ -23,6 +23,7 @@ from crm.models import AuditEntry, Campaign, Direction, Interaction, Interaction
 from crm.models.types import utcnow
 from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
 from workflows.payloads import CallPlaced, CallResult, EmailSent, FetchCallInput, PlaceCallInput, SendEmailInput
+from workflows.vocabulary import CallStatus, EmailSendStatus
 
 # Attempts on the primary provider (429/5xx) before the campaign's failover provider takes the call.
 FAILOVER_AFTER = 3
@@ -170,10 +171,10 @@ class ProviderActivities:
                             direction=Direction.OUTBOUND,
                             provider=provider,
                             provider_ref=call_id,
-                            status="queued",
+                            status=CallStatus.QUEUED,
                             started_at=utcnow(),
                             created_by="chain",
-                            data={"stage": "queued", "chain_id": inp.chain_id},
+                            data={"stage": CallStatus.QUEUED, "chain_id": inp.chain_id},
                         )
                     )
             except sa.exc.IntegrityError:
@@ -197,9 +198,9 @@ class ProviderActivities:
         with self.app.app_context():
             row = claim(inp.idempotency_key, "email", inp.lead_id)
             if row.status == "done":
-                return EmailSent("sent", row.provider_ref)
+                return EmailSent(EmailSendStatus.SENT, row.provider_ref)
             if row.status == "refused":
-                return EmailSent("refused", reason=(row.result or {}).get("reason"))
+                return EmailSent(EmailSendStatus.REFUSED, reason=(row.result or {}).get("reason"))
             lead = require_row(Lead, inp.lead_id)
             email, address = self.email, lead.email
             reason = None
@@ -225,7 +226,7 @@ class ProviderActivities:
                     )
                 )
                 db.session.commit()
-                return EmailSent("refused", reason=reason)
+                return EmailSent(EmailSendStatus.REFUSED, reason=reason)
             if row.attempts > 0:
                 found = email.find_sent(inp.idempotency_key)
                 if found:
@@ -264,7 +265,7 @@ class ProviderActivities:
             )
         )
         db.session.commit()
-        return EmailSent("sent", message_id)
+        return EmailSent(EmailSendStatus.SENT, message_id)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.place_call, self.fetch_call_result, self.send_email]

@@ -119,6 +119,10 @@ class CallStatus(StrEnum):
 LIVE_CALL_STATUSES: frozenset[CallStatus] = frozenset(
     {CallStatus.QUEUED, CallStatus.CREATED, CallStatus.RINGING, CallStatus.IN_PROGRESS}
 )
+# How a call ended (CallResult.status, an ended call's end_status).
+CALL_END_STATUSES: frozenset[CallStatus] = frozenset(
+    {CallStatus.COMPLETED, CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.VOICEMAIL, CallStatus.FAILED}
+)
 # Nobody talked to the agent: the chain tries again later (a failed dial is not retried as an attempt).
 RETRY_STATUSES: frozenset[CallStatus] = frozenset({CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.VOICEMAIL})
 

@@ -15,6 +15,7 @@ from crm.models import Appointment, AppointmentStatus, Direction, Interaction, I
 from crm.models.types import utcnow
 from providers.events import STATUS_RANK, CallEvent
 from workflows.payloads import CallResult
+from workflows.vocabulary import CALL_END_STATUSES, CallOutcome, CallStatus
 
 
 def _find_lead(event: CallEvent) -> int | None:
@@ -62,7 +63,7 @@ def apply_event(event: CallEvent) -> Interaction | None:
             direction=Direction.OUTBOUND,
             provider=event.provider,
             provider_ref=event.call_id,
-            status="queued",
+            status=CallStatus.QUEUED,
             created_by="provider",
         )
         try:
@@ -79,7 +80,7 @@ def apply_event(event: CallEvent) -> Interaction | None:
                 raise  # the row we collided with is gone again: the provider's retry starts over
             call = existing
     data = dict(call.data or {})
-    stage_now = data.get("stage", "queued")
+    stage_now = data.get("stage", CallStatus.QUEUED)
     forward = STATUS_RANK[event.stage] >= STATUS_RANK.get(stage_now, 0)
     if forward:
         data["stage"] = event.stage
@@ -107,16 +108,15 @@ def apply_event(event: CallEvent) -> Interaction | None:
             data["end_status"] = event.end_status
         if event.answered is not None and (forward or "answered" not in data):
             data["answered"] = event.answered
-        end_statuses = ("completed", "no_answer", "busy", "voicemail", "failed")
-        if event.classification and (forward or not call.outcome or call.outcome in end_statuses):
+        if event.classification and (forward or not call.outcome or call.outcome in CALL_END_STATUSES):
             call.outcome = event.classification
-        elif event.end_status and (not call.outcome or (forward and call.outcome in end_statuses)):
+        elif event.end_status and (not call.outcome or (forward and call.outcome in CALL_END_STATUSES)):
             # Still only an end status: a later stage may correct it (e.g. completed → no_answer).
             call.outcome = event.end_status
-        if call.outcome != "booked" and has_booking(call):
-            call.outcome = "booked"
-        call.status = "ended"
-    elif STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != "ended":
+        if call.outcome != CallOutcome.BOOKED and has_booking(call):
+            call.outcome = CallOutcome.BOOKED
+        call.status = CallStatus.ENDED
+    elif STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != CallStatus.ENDED:
         call.status = event.stage
     if event.final:
         data["final"] = True
@@ -135,9 +135,9 @@ def result_for(call: Interaction) -> CallResult | None:
     data = call.data or {}
     # A provider call always has its provider and reference (apply_event sets both); testing them
     # narrows the columns' types.
-    if call.status != "ended" or not data.get("final") or call.provider is None or call.provider_ref is None:
+    if call.status != CallStatus.ENDED or not data.get("final") or call.provider is None or call.provider_ref is None:
         return None
-    end_status = data.get("end_status") or ("completed" if data.get("answered") else "failed")
+    end_status = data.get("end_status") or (CallStatus.COMPLETED if data.get("answered") else CallStatus.FAILED)
     classification = call.outcome if call.outcome not in (None, end_status) else None
     return CallResult(
         provider=call.provider,

@@ -44,6 +44,7 @@ from voice.bridge.timeprefs.calendar import ScanOptions, rank_alternatives, reso
 from voice.bridge.timeprefs.calendar import alternatives as calendar_alternatives
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.payloads import CallBooking
+from workflows.vocabulary import CallOutcome
 
 log = logging.getLogger(__name__)
 
@@ -552,7 +553,7 @@ def _note_on_call(lead: Lead, call_id: str, appt: Appointment) -> None:
         data["appointment_id"] = data.get("appointment_id") or appt.id
         data["bookings"] = (data.get("bookings") or []) + [entry]
         call.data = data
-        call.outcome = "booked"
+        call.outcome = CallOutcome.BOOKED
         return
     subject = "Appointment booked on the call" if lead.language == "en" else "Termin im Gespräch gebucht"
     db.session.add(
