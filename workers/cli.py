@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 from rich.console import Console
@@ -208,7 +209,7 @@ def demo_command(url: str, source: str) -> None:
 @click.option("--data", "data", default=None, help="the JSON body (default: read from --data-file or stdin)")
 @click.option("--data-file", type=click.File("rb"), default=None, help="a file with the body ('-': stdin)")
 @click.option("--headers-only", is_flag=True, help="print the three webhook-* headers instead of a curl config")
-def sign_webhook(source: str, url: str, data: str | None, data_file, headers_only: bool) -> None:
+def sign_webhook(source: str, url: str, data: str | None, data_file: BinaryIO | None, headers_only: bool) -> None:
     """Sign a lead for POST /webhooks/leads/SOURCE (Standard Webhooks); prints a curl config, e.g.
 
     \b
@@ -223,7 +224,8 @@ def sign_webhook(source: str, url: str, data: str | None, data_file, headers_onl
             f"no webhook secret for source {source!r} (secret webhooks/leads-{source}, "
             f"LEADCHAIN_SECRET_WEBHOOKS_LEADS_{source.upper().replace('-', '_')})"
         )
-    body = data.encode() if data is not None else (data_file or click.get_binary_stream("stdin")).read()
+    # stdin's bytes as read: click.get_binary_stream is deprecated (Click 9 drops it) and untyped.
+    body = data.encode() if data is not None else (data_file or sys.stdin.buffer).read()
     headers = signed_headers(keys[0], body)
     if headers_only:
         click.echo("".join(f"{name}: {value}\n" for name, value in headers.items()), nl=False)
