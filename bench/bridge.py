@@ -483,7 +483,7 @@ def histogram_quantiles(
             out[f"p{round(q * 100)}"] = math.nan
             continue
         rank, lower, below = q * total, 0.0, 0.0
-        for bound, cum in zip(bounds, counts):
+        for bound, cum in zip(bounds, counts, strict=True):
             if cum >= rank:
                 if math.isinf(bound):
                     value = lower

@@ -110,8 +110,10 @@ class Relay:
         if not rows:
             return 0
         results = await asyncio.gather(*(self._dispatch(i, c) for i, c in rows), return_exceptions=True)
-        ok = [i for (i, _), r in zip(rows, results) if not isinstance(r, BaseException)]
-        failed = [(i, f"{type(r).__name__}: {r}") for (i, _), r in zip(rows, results) if isinstance(r, BaseException)]
+        # gather answers one result per row, in order.
+        paired = list(zip(rows, results, strict=True))
+        ok = [i for (i, _), r in paired if not isinstance(r, BaseException)]
+        failed = [(i, f"{type(r).__name__}: {r}") for (i, _), r in paired if isinstance(r, BaseException)]
         for submission_id, error in failed:
             log.warning("submission %s not yet handed to its chain: %s", submission_id, error[:200])
         await asyncio.to_thread(self._mark, ok, failed)

@@ -381,7 +381,7 @@ def summary_row(output: str) -> dict[str, int]:
     for line in output.splitlines():
         cells = [c.strip() for c in line.strip().strip("│┃|").split("│")]
         if len(cells) == len(names) and all(c.isdigit() for c in cells):
-            return dict(zip(names, map(int, cells)))
+            return dict(zip(names, map(int, cells), strict=True))
     raise AssertionError(f"no summary table in:\n{output}")
 
 

@@ -76,9 +76,8 @@ def test_the_chains_stages_and_gate_reasons_are_all_known():
 
     source = (ROOT / "crm/services/compliance.py").read_text()
     reasons = set(re.findall(r'GateDecision\(\s*(?:True|False), "(\w+)"', source))
-    reasons |= {
-        vocabulary.GateReason[name] for name in re.findall(r"GateDecision\(\s*(?:True|False), GateReason\.(\w+)", source)
-    }
+    by_member = re.findall(r"GateDecision\(\s*(?:True|False), GateReason\.(\w+)", source)
+    reasons |= {vocabulary.GateReason[name] for name in by_member}
     assert {"no_consent", "outside_hours", "score_below_threshold"} <= reasons
     assert reasons <= set(display.LABELS["gate_reason"])
     assert compliance  # imported: the module the reasons come from exists

@@ -191,12 +191,13 @@ async def test_a_lead_posted_again_after_its_chain_ended_is_merged_and_not_calle
     for n in range(2):
         again = stack.h.post_lead({**LEAD, "phone": number, "company": f"Krause GmbH {n}"})
         assert again["chain_id"] == first["chain_id"]
-        await stack.until(lambda: stack.processed(outcome.lead_id) == n + 2, what="the submission imported")
+        # The lambdas bind `n` as a default: each is awaited within its own iteration, and says so.
+        await stack.until(lambda n=n: stack.processed(outcome.lead_id) == n + 2, what="the submission imported")
         await asyncio.sleep(1.0)  # room for a wrongly placed call to show up
         assert stack.calls_to(number) == 1
         merged = await stack.next_run_outcome(first["chain_id"], runs_before=n + 1)
         await stack.until(
-            lambda: len([a for a, _ in stack.timeline(outcome.lead_id) if a == "chain.merged"]) == n + 1,
+            lambda n=n: len([a for a, _ in stack.timeline(outcome.lead_id) if a == "chain.merged"]) == n + 1,
             what="merge on the timeline",
         )
         assert merged.stage == "merged"
