@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
+from secrets import token_urlsafe  # by name: the package's own crm.secrets module binds `secrets` here
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
+from crm import (
+    health,
+    models,  # noqa: F401  (registers the tables)
+)
+from crm.api import chains as api_chains
+from crm.api import leads as api_leads
 from crm.config import Config
+from crm.email import unsubscribe
+from crm.errors import register_error_handlers
 from crm.extensions import api as openapi
 from crm.extensions import db, migrate
+from crm.secrets import secrets_from_env
+from crm.ui import init_ui
+from crm.webhooks import bland as webhook_bland
+from crm.webhooks import leads as webhook_leads
+from crm.webhooks import retell as webhook_retell
+from crm.webhooks import sendgrid as webhook_sendgrid
+from crm.webhooks import vapi as webhook_vapi
+
+# Each provider's webhook lives in its own module (one module per vendor), listed: a missing one is an
+# ImportError at start-up, not a webhook that silently answers 404.
+PROVIDER_WEBHOOKS = (webhook_retell, webhook_vapi, webhook_bland, webhook_sendgrid)
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -35,12 +55,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
             base.database_url = config["SQLALCHEMY_DATABASE_URI"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
-    from crm.secrets import secrets_from_env
-
     app.extensions["leadchain.secrets"] = app.config.get("SECRETS") or secrets_from_env()
     app.secret_key = app.extensions["leadchain.secrets"].get("app/secret-key") or _ephemeral_key(app)
-
-    from crm import models  # noqa: F401  (registers tables)
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -48,31 +64,15 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     openapi.init_app(app)
 
-    from crm.errors import register_error_handlers
-
     register_error_handlers(app)
-
-    from crm import health
-    from crm.api import chains as api_chains
-    from crm.api import leads as api_leads
-    from crm.webhooks import leads as webhook_leads
 
     openapi.register_blueprint(api_leads.bp)
     openapi.register_blueprint(api_chains.bp)
     openapi.register_blueprint(webhook_leads.bp)
     app.register_blueprint(health.bp)
-    from crm.email import unsubscribe
-
     app.register_blueprint(unsubscribe.bp)
-    for name in ("retell", "vapi", "bland", "sendgrid"):
-        # Each provider's webhook lives in its own module (one package per vendor, as pipecat does).
-        try:
-            module = importlib.import_module(f"crm.webhooks.{name}")
-        except ModuleNotFoundError:
-            continue
+    for module in PROVIDER_WEBHOOKS:
         openapi.register_blueprint(module.bp)
-    from crm.ui import init_ui
-
     init_ui(app)
     return app
 
@@ -86,8 +86,6 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 def _sqlite_wal(app: Flask) -> None:
     # The local stack has several processes on one file: WAL lets readers and one writer overlap.
-    import sqlalchemy as sa
-
     with app.app_context():
 
         @sa.event.listens_for(db.engine, "connect")
@@ -99,9 +97,7 @@ def _sqlite_wal(app: Flask) -> None:
 
 
 def _ephemeral_key(app: Flask) -> str:
-    import secrets
-
     logging.getLogger(__name__).warning(
         "app/secret-key is not set: using a random key, sessions end when the process restarts"
     )
-    return secrets.token_urlsafe(32)
+    return token_urlsafe(32)

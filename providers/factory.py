@@ -8,6 +8,8 @@ import os
 from flask import Flask
 
 from providers.base import ProviderRegistry
+from providers.bland import BlandProvider
+from providers.vapi import VapiProvider
 
 log = logging.getLogger(__name__)
 REAL_BASE_URLS = {"retell": "https://api.retellai.com", "vapi": "https://api.vapi.ai", "bland": "https://api.bland.ai"}
@@ -28,6 +30,17 @@ def provider_settings(app: Flask, name: str) -> tuple[str, str] | None:
     return None
 
 
+def _provider_class(name: str) -> type:
+    if name == "retell":
+        # Imported when a Retell provider is built, not at start-up: the Retell SDK takes seconds to import
+        # (its generated pydantic types), and most processes never build one. A missing module is still an
+        # ImportError here, never a provider silently left out.
+        from providers.retell import RetellProvider
+
+        return RetellProvider
+    return {"vapi": VapiProvider, "bland": BlandProvider}[name]
+
+
 def build_registry(app: Flask) -> ProviderRegistry:
     providers = {}
     for name in ("retell", "vapi", "bland"):
@@ -35,16 +48,7 @@ def build_registry(app: Flask) -> ProviderRegistry:
         if settings is None:
             continue
         key, base_url = settings
-        try:
-            if name == "retell":
-                from providers.retell import RetellProvider as cls
-            elif name == "vapi":
-                from providers.vapi import VapiProvider as cls
-            else:
-                from providers.bland import BlandProvider as cls
-        except ImportError:
-            log.warning("provider %s is not available in this build", name)
-            continue
+        cls = _provider_class(name)
         kwargs = {}
         public = os.environ.get("LEADCHAIN_PUBLIC_URL") or app.config.get("PUBLIC_URL")
         if name == "bland" and public:

@@ -454,6 +454,8 @@ class VapiProvider:
         timeout_s: float = 20.0,
         lookback: timedelta = timedelta(days=2),
     ) -> None:
+        # Imported here, not at start-up: the Vapi SDK takes about a second to import (generated pydantic
+        # types), and only a process that builds a Vapi provider needs it.
         from vapi import Vapi
 
         self.client = Vapi(token=api_key, base_url=(base_url or "https://api.vapi.ai").rstrip("/"), timeout=timeout_s)
@@ -462,7 +464,7 @@ class VapiProvider:
         self.lookback = lookback
 
     def _call_api(self, what: str, fn, *, missing_ok: bool = False):
-        from vapi.core.api_error import ApiError
+        from vapi.core.api_error import ApiError  # the SDK is loaded by __init__ already; see there
 
         try:
             return fn()

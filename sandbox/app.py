@@ -3,18 +3,21 @@ URL's path, docs/providers.md §0), plus /sandbox/* to look inside and to inject
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from dataclasses import dataclass, field
 
 from flask import Flask, jsonify, render_template_string, request
+from werkzeug.serving import make_server
 
+from sandbox import bland, recordings, retell, sendgrid, vapi
 from sandbox.dispatcher import Dispatcher
 from sandbox.state import Fault, SandboxState, WebhookMode
 
 log = logging.getLogger(__name__)
-PROVIDER_MODULES = ("retell", "vapi", "bland", "sendgrid")
+# Each provider under its own path prefix, listed: a missing module is an ImportError at start-up.
+PROVIDERS = {"retell": retell, "vapi": vapi, "bland": bland, "sendgrid": sendgrid}
+PROVIDER_MODULES = tuple(PROVIDERS)
 
 
 @dataclass
@@ -60,16 +63,8 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     app = Flask("leadchain-sandbox")
     sandbox = Sandbox(config or SandboxConfig())
     app.extensions["sandbox"] = sandbox
-    for name in PROVIDER_MODULES:
-        try:
-            module = importlib.import_module(f"sandbox.{name}")
-        except ModuleNotFoundError:
-            log.warning("sandbox: %s is not part of this build", name)
-            continue
+    for name, module in PROVIDERS.items():
         app.register_blueprint(module.blueprint(sandbox), url_prefix=f"/{name}")
-
-    from sandbox import recordings
-
     recordings.register(app, sandbox)
 
     create_paths = {"retell": "/retell/v2/create-phone-call", "vapi": "/vapi/call", "bland": "/bland/v1/calls"}
@@ -150,8 +145,6 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
 
 
 def serve(host: str, port: int, config: SandboxConfig) -> None:
-    from werkzeug.serving import make_server
-
     server = make_server(host, port, create_sandbox_app(config), threaded=True)
     log.info("provider sandbox on http://%s:%s", host, port)
     server.serve_forever()

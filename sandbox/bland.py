@@ -24,6 +24,7 @@ from flask import Blueprint, jsonify, request
 from sandbox import personas
 from sandbox.dispatcher import Delivery
 from sandbox.state import SandboxCall, now_ms
+from sandbox.summary import scripted_summary
 
 PROVIDER = "bland"
 _BLAND_LANG = {"de": "de", "en": "en"}
@@ -190,7 +191,7 @@ class _Play:
                 "recording_url": (
                     f"{self.recording_base}/{call.call_id}.mp3" if connected and req.get("record") else None
                 ),
-                "summary": persona.summary[lang] or None,
+                "summary": scripted_summary(persona, lang) or None,
                 "price": personas.cost_cents(duration) / 100,
                 "call_ended_by": "ASSISTANT" if connected else None,
                 "analysis": analysis,

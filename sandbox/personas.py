@@ -15,14 +15,6 @@ class Persona:
     duration_s: int
     transcript: dict[str, list[tuple[str, str]]]  # language -> [(agent|callee, text)]
 
-    @property
-    def summary(self) -> dict[str, str]:
-        """What the provider's analysis says of the scripted call, per language: written from its
-        transcript (sandbox.summary), so it can never contradict what was said."""
-        from sandbox.summary import analyse
-
-        return {language: analyse(self, language).summary for language in self.transcript}
-
 
 # The sandbox's own agent lines (the transcript when no voice bridge is configured) follow the bridge's
 # rules policy (voice.bridge.dialog.phrases); the callee lines are what the sandbox says to a bridge, one per

@@ -21,12 +21,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from sandbox.personas import Persona
 from sandbox.spoken_slots import DE_WEEKDAY_NAMES, EN_WEEKDAY_NAMES, parse_spoken_slot, render_slot
-
-if TYPE_CHECKING:
-    from sandbox.personas import Persona
 
 Transcript = Sequence[tuple[str, str]]  # (agent | callee, text)
 BOOKING_TOOLS = ("book", "book_appointment")
@@ -173,3 +170,11 @@ def analyse(
         booking = booking_from_transcript(transcript, language, now=datetime.now(UTC))
     outcome = outcome_of(persona.classification, booking, live)
     return CallAnalysis(summarise(transcript, language, outcome, persona.end_status, booking), outcome, booking)
+
+
+def scripted_summary(persona: Persona, language: str) -> str | None:
+    """What the provider's analysis says of the persona's scripted call in `language` (None without a
+    script in it): written from its transcript, so it can never contradict what was said."""
+    if language not in persona.transcript:
+        return None
+    return analyse(persona, language).summary

@@ -33,6 +33,7 @@ from flask import Blueprint, jsonify, request
 from sandbox.dispatcher import Delivery
 from sandbox.personas import Persona, cost_cents, language_for, persona_for
 from sandbox.state import SandboxCall, now_ms
+from sandbox.summary import scripted_summary
 
 PROVIDER = "vapi"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -135,8 +136,9 @@ def _analysis(persona: Persona, language: str) -> dict:
         if persona.classification in ("booked", "interested", "callback_requested")
         else "false",
     }
-    if persona.summary.get(language):
-        analysis["summary"] = persona.summary[language]
+    summary = scripted_summary(persona, language)
+    if summary:
+        analysis["summary"] = summary
     return analysis
 
 

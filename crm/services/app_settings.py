@@ -14,25 +14,63 @@ environment. The chain's activities read these at activity time (in the chain wo
 an edit reaches every chain at its next score or gate check. Every change is audited (action
 `setting.update` / `setting.reset`, entity type `app_setting`, before/after carry key and value).
 Setters and reset run in the caller's transaction and do not commit.
+
+Reading a stored value is crm.services.settings_store's job (below scoring and compliance, which read
+their override there); this module validates and stores, with the parsers of those two.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Mapping
-from datetime import datetime, time
+from datetime import time
 from typing import Any
 
-from crm.extensions import db
-from crm.models import AppSetting
-from crm.models.types import utcnow
-from crm.services import audit
-from crm.services.compliance import CallingWindow, GateConfigError, GatePolicy, parse_calling_hours
-from crm.services.scoring import ScoringConfigError, ScoringRules, load_rules, rules_from_text
+from crm.services.compliance import CallingWindow, GateConfigError, gate_policy, parse_calling_hours
+from crm.services.scoring import (
+    ScoringConfigError,
+    ScoringRules,
+    remember_stored_rules,
+    rules_from_text,
+    rules_in_force,
+)
+from crm.services.scoring import stored_rules as scoring_rules
+from crm.services.settings_store import (
+    CALLING_HOURS,
+    GATE_THRESHOLD,
+    KEYS,
+    SCORING_RULES,
+    calling_hours,
+    gate_threshold,
+    reset,
+    stored,
+)
+from crm.services.settings_store import put as _put
 
-SCORING_RULES, GATE_THRESHOLD, CALLING_HOURS = "scoring.rules", "gate.threshold", "calling_hours"
-KEYS = (SCORING_RULES, GATE_THRESHOLD, CALLING_HOURS)
+# What callers use from here: the reads live in settings_store, scoring and compliance.
+__all__ = [
+    "CALLING_HOURS",
+    "GATE_THRESHOLD",
+    "KEYS",
+    "MAX_RULES_CHARS",
+    "SCORING_RULES",
+    "SettingError",
+    "calling_hours",
+    "gate_policy",
+    "gate_threshold",
+    "reset",
+    "rules_in_force",
+    "scoring_rules",
+    "set_calling_hours",
+    "set_gate_threshold",
+    "set_scoring_rules",
+    "stored",
+    "validate_calling_hours",
+    "validate_gate_threshold",
+    "validate_scoring_rules",
+    "window_json",
+]
+
 MAX_RULES_CHARS = 64_000
 
 
@@ -43,44 +81,6 @@ class SettingError(ValueError):
     def __init__(self, key: str, detail: str) -> None:
         super().__init__(f"{key}: {detail}")
         self.key, self.detail = key, detail
-
-
-def stored(key: str) -> AppSetting | None:
-    """The stored override of `key`, or None (the default applies)."""
-    if key not in KEYS:
-        raise KeyError(key)
-    return db.session.get(AppSetting, key)
-
-
-def _put(key: str, value: Any, actor: str) -> AppSetting:
-    row = stored(key)
-    before = {"key": key, "value": row.value} if row is not None else {"key": key, "default": True}
-    if row is None:
-        row = AppSetting(key=key, value=value, updated_by=actor, updated_at=utcnow())
-        db.session.add(row)
-    else:
-        row.value, row.updated_by, row.updated_at = value, actor, utcnow()
-    audit.record(actor, "setting.update", "app_setting", None, before=before, after={"key": key, "value": value})
-    db.session.flush()
-    return row
-
-
-def reset(key: str, actor: str) -> bool:
-    """Back to the default: delete the override (audited). False when there was none."""
-    row = stored(key)
-    if row is None:
-        return False
-    audit.record(
-        actor,
-        "setting.reset",
-        "app_setting",
-        None,
-        before={"key": key, "value": row.value},
-        after={"key": key, "default": True},
-    )
-    db.session.delete(row)
-    db.session.flush()
-    return True
 
 
 # ---------------------------------------------------------------- scoring rules
@@ -100,44 +100,11 @@ def validate_scoring_rules(text: Any) -> ScoringRules:
         raise SettingError(SCORING_RULES, f"the rules cannot be read: {str(e)[:200] or type(e).__name__}") from None
 
 
-_rules_lock = threading.Lock()
-_rules_cache: tuple[datetime, str, ScoringRules] | None = None
-
-
 def set_scoring_rules(text: str, actor: str) -> ScoringRules:
-    global _rules_cache
     rules = validate_scoring_rules(text)
     row = _put(SCORING_RULES, text, actor)
-    with _rules_lock:
-        _rules_cache = (row.updated_at, text, rules)
+    remember_stored_rules(row.updated_at, text, rules)
     return rules
-
-
-def scoring_rules() -> ScoringRules:
-    """The ruleset in force: the stored one (parsed once per change: cached by updated_at), else the file."""
-    global _rules_cache
-    row = stored(SCORING_RULES)
-    if row is None:
-        return load_rules()
-    cached = _rules_cache
-    if cached is not None and cached[0] == row.updated_at and cached[1] == row.value:
-        return cached[2]
-    rules = rules_from_text(row.value)
-    with _rules_lock:
-        _rules_cache = (row.updated_at, row.value, rules)
-    return rules
-
-
-def rules_in_force() -> ScoringRules:
-    """scoring_rules() with the stored gate threshold, so a score's recommended action ("call") agrees
-    with the gate the chain applies."""
-    rules = scoring_rules()
-    threshold = gate_threshold()
-    if threshold is None or threshold == rules.gate_threshold:
-        return rules
-    from dataclasses import replace
-
-    return replace(rules, gate_threshold=threshold)
 
 
 # ---------------------------------------------------------------- gate threshold
@@ -158,12 +125,6 @@ def set_gate_threshold(value: Any, actor: str) -> int:
     threshold = validate_gate_threshold(value)
     _put(GATE_THRESHOLD, threshold, actor)
     return threshold
-
-
-def gate_threshold(default: int | None = None) -> int | None:
-    """The stored threshold, else `default` (the chain's own ChainSettings.gate_threshold)."""
-    row = stored(GATE_THRESHOLD)
-    return int(row.value) if row is not None else default
 
 
 # ---------------------------------------------------------------- calling hours
@@ -190,16 +151,3 @@ def set_calling_hours(value: str | Mapping, actor: str) -> dict[str, dict[str, A
     hours = validate_calling_hours(value)
     _put(CALLING_HOURS, hours, actor)
     return hours
-
-
-def calling_hours() -> dict[str, Any] | None:
-    row = stored(CALLING_HOURS)
-    return row.value if row is not None else None
-
-
-def gate_policy(base: GatePolicy | None = None) -> GatePolicy:
-    """The gate policy in force: `base` (the app's configured one) or the environment's, with the stored
-    calling hours in place of LEADCHAIN_CALLING_HOURS."""
-    policy = base or GatePolicy.from_env()
-    hours = calling_hours()
-    return policy if hours is None else policy.with_calling_hours(hours)

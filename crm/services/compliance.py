@@ -48,7 +48,7 @@ import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.models import ConsentRecord, Direction, DoNotCallEntry, Interaction, InteractionKind, Lead, LeadStatus
-from crm.services import audit
+from crm.services import audit, settings_store
 from workflows.vocabulary import GateReason
 
 log = logging.getLogger(__name__)
@@ -467,6 +467,14 @@ def attempts_on_local_day(lead_id: int, now_utc: datetime, tz: str) -> int:
     )
 
 
+def gate_policy(base: GatePolicy | None = None) -> GatePolicy:
+    """The gate policy in force: `base` (the app's configured one) or the environment's, with the calling
+    hours an admin stored (crm.services.settings_store) in place of LEADCHAIN_CALLING_HOURS."""
+    policy = base or GatePolicy.from_env()
+    hours = settings_store.calling_hours()
+    return policy if hours is None else policy.with_calling_hours(hours)
+
+
 def check_call_gate(
     lead_id: int,
     *,
@@ -477,10 +485,8 @@ def check_call_gate(
     actor: str = "system:call-gate",
 ) -> GateDecision:
     """Decide for a CRM lead; a refusal is written to the audit log (reason and detail, no number).
-    Does not commit. Calling hours an admin stored (crm.services.app_settings) replace the policy's."""
-    from crm.services import app_settings
-
-    policy = app_settings.gate_policy(policy)
+    Does not commit. Calling hours an admin stored (gate_policy) replace the policy's."""
+    policy = gate_policy(policy)
     lead = db.session.get(Lead, lead_id)
     if lead is None:
         raise LookupError(f"lead {lead_id} does not exist")

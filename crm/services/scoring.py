@@ -2,15 +2,17 @@
 
 The rules are data, not code: `crm/scoring_rules.yaml` ships the default; `LEADCHAIN_SCORING_RULES`
 names another file (see that file for the format); an admin's ruleset stored in Settings wins over both
-(crm.services.app_settings). `compute` is a pure function of `LeadFacts`;
+(crm.services.settings_store, validated by crm.services.app_settings). `compute` is a pure function of `LeadFacts`;
 `facts_for` reads them from the CRM and `score_lead` stores the result (history, lead, audit).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -21,7 +23,7 @@ import yaml
 
 from crm.extensions import db
 from crm.models import Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, Priority, ScoreHistory
-from crm.services import audit
+from crm.services import audit, settings_store
 from crm.services.normalize import fold
 from workflows.vocabulary import CallOutcome
 
@@ -302,6 +304,43 @@ def load_rules(path: str | os.PathLike | None = None) -> ScoringRules:
     return rules
 
 
+# ---------------------------------------------------------------- the ruleset in force
+
+# An admin's stored ruleset, parsed once per change (keyed by the row's updated_at and text).
+_stored_lock = threading.Lock()
+_stored_cache: tuple[datetime, str, ScoringRules] | None = None
+
+
+def remember_stored_rules(updated_at: datetime, text: str, rules: ScoringRules) -> None:
+    """Cache a ruleset just stored (crm.services.app_settings), so the next score does not parse it again."""
+    global _stored_cache
+    with _stored_lock:
+        _stored_cache = (updated_at, text, rules)
+
+
+def stored_rules() -> ScoringRules:
+    """The ruleset an admin stored (crm.services.settings_store), else the file's."""
+    row = settings_store.stored(settings_store.SCORING_RULES)
+    if row is None:
+        return load_rules()
+    cached = _stored_cache
+    if cached is not None and cached[0] == row.updated_at and cached[1] == row.value:
+        return cached[2]
+    rules = rules_from_text(row.value)
+    remember_stored_rules(row.updated_at, row.value, rules)
+    return rules
+
+
+def rules_in_force() -> ScoringRules:
+    """stored_rules() with the stored gate threshold, so a score's recommended action ("call") agrees
+    with the gate the chain applies."""
+    rules = stored_rules()
+    threshold = settings_store.gate_threshold()
+    if threshold is None or threshold == rules.gate_threshold:
+        return rules
+    return replace(rules, gate_threshold=threshold)
+
+
 # ---------------------------------------------------------------- the model
 
 
@@ -492,9 +531,7 @@ def score_lead(lead_id: int, *, actor: str, reason: str, rules: ScoringRules | N
     if not reason or len(reason) > 64:
         raise ValueError("reason must be 1 to 64 characters")
     if rules is None:
-        from crm.services import app_settings
-
-        rules = app_settings.rules_in_force()
+        rules = rules_in_force()
     # Lock the row (PostgreSQL) so concurrent re-scores of one lead apply one after the other.
     lead = db.session.get(Lead, lead_id, with_for_update=True)
     if lead is None:

@@ -6,40 +6,32 @@ its ownership, through crm.ui.access."""
 
 from __future__ import annotations
 
-import importlib
-import logging
-
 from flask import Flask
 
-log = logging.getLogger(__name__)
-
-# One module per area, each with a blueprint `bp`.
-AREAS = (
-    "auth",
-    "leads",
-    "lead_actions",
-    "recordings",
-    "queue",
-    "tasks",
-    "dashboard",
-    "reports",
-    "settings",
-    "settings_assignment",
+from crm.ui import (
+    auth,
+    dashboard,
+    display,
+    lead_actions,
+    leads,
+    queue,
+    recordings,
+    reports,
+    security,
+    settings,
+    settings_assignment,
+    tasks,
 )
+
+# One module per area, each with a blueprint `bp`, listed: a missing area (or the security module) is an
+# ImportError at start-up, never a UI that silently lacks it.
+AREAS = (auth, leads, lead_actions, recordings, queue, tasks, dashboard, reports, settings, settings_assignment)
 
 
 def init_ui(app: Flask) -> None:
-    try:
-        security = importlib.import_module("crm.ui.security")
-    except ModuleNotFoundError:
-        security = None
-    if security is not None:
-        security.init_security(app)
-    for name in AREAS:
-        try:
-            module = importlib.import_module(f"crm.ui.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"crm.ui.{name}":
-                raise
-            continue
-        app.register_blueprint(module.bp)
+    security.init_security(app)
+    # Codes and the chain's English in the page language (``shown.*`` in templates); after the
+    # translations security.init_security set up.
+    display.register(app)
+    for area in AREAS:
+        app.register_blueprint(area.bp)

@@ -9,8 +9,9 @@ How to translate (for every UI area):
   Plurals: ``ngettext("%(num)d lead", "%(num)d leads", n)``; context: ``pgettext("button", "Call")``.
 * Add the German text to **your area's catalogue**: ``crm/ui/translations/<area>.py`` holding one dict
   ``DE = {"Save": "Speichern", ...}``. A plural entry is a tuple ``("%(num)d Lead", "%(num)d Leads")``;
-  a context entry is keyed ``"button\\x04Call"``. Every module in the package is loaded and merged, so
-  each helper edits only their own file; two files giving one msgid different German fail
+  a context entry is keyed ``"button\\x04Call"``, and list the module in ``CATALOGUES`` below
+  (tests/test_import_graph.py fails on a catalogue module not listed). The modules are merged, so each
+  area edits only its own file; two files giving one msgid different German fail
   tests/ui/test_security.py::test_catalogues_agree.
 * A msgid with no German entry shows in English (never an error).
 
@@ -18,8 +19,6 @@ No .po/.mo build step: the catalogue is Python, loaded once per process."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 from typing import Any
 
@@ -28,6 +27,19 @@ from flask import Flask, has_request_context, request
 from flask_babel import Babel, Domain, get_locale, lazy_gettext, ngettext, pgettext
 from flask_babel import gettext as _
 
+from crm.ui.translations import (
+    assignment,
+    auth,
+    dashboard,
+    display,
+    leads,
+    queue,
+    recordings,
+    reports,
+    settings,
+    tasks,
+)
+
 __all__ = ["LANGUAGES", "_", "catalogue", "lazy_gettext", "ngettext", "pgettext", "init_i18n", "current_language"]
 
 LANGUAGES = {"de": "Deutsch", "en": "English"}
@@ -35,15 +47,13 @@ DEFAULT_LANGUAGE = "de"
 LANG_COOKIE = "leadchain_lang"
 
 
-def _load_catalogues() -> dict[str, dict[str, dict[str, Any]]]:
-    """{area: {"de": {msgid: text}}} for every module in crm.ui.translations."""
-    from crm.ui import translations
+# Every area's catalogue, listed: a missing module is an ImportError at start-up, not a silent gap.
+CATALOGUES = (assignment, auth, dashboard, display, leads, queue, recordings, reports, settings, tasks)
 
-    areas: dict[str, dict[str, dict[str, Any]]] = {}
-    for info in pkgutil.iter_modules(translations.__path__):
-        module = importlib.import_module(f"{translations.__name__}.{info.name}")
-        areas[info.name] = {"de": dict(getattr(module, "DE", {}))}
-    return areas
+
+def _load_catalogues() -> dict[str, dict[str, dict[str, Any]]]:
+    """{area: {"de": {msgid: text}}} for every module in CATALOGUES."""
+    return {module.__name__.rsplit(".", 1)[-1]: {"de": dict(module.DE)} for module in CATALOGUES}
 
 
 @cache
@@ -138,6 +148,3 @@ def init_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=current_language, timezone_selector=_select_timezone)
     babel.__dict__["domain_instance"] = CatalogueDomain()  # overrides the cached_property
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language, pgettext=pgettext)
-    from crm.ui import display  # codes and the chain's English in the page language (``shown.*``)
-
-    display.register(app)

@@ -43,6 +43,7 @@ from providers.base import CallRequest, ProviderRegistry, ProviderRejected, Prov
 from providers.bland import BlandProvider, event_from_details
 from providers.factory import provider_settings
 from sandbox import personas
+from sandbox.summary import scripted_summary
 from tests.conftest import WEBHOOK_SECRETS, make_test_secrets
 from tests.fakes import FakeEmailSender
 from tests.helpers import signed_headers
@@ -158,7 +159,7 @@ def expected_record(persona: personas.Persona, language: str) -> dict:
         "duration_s": persona.duration_s,
         "sentiment": persona.sentiment if connected else None,
         "cost_cents": (-(-persona.duration_s // 60)) * personas.CENTS_PER_MINUTE,
-        "summary": persona.summary[language] or None,
+        "summary": scripted_summary(persona, language) or None,
         "transcript": [list(t) for t in persona.transcript[language]],
         "end_status": persona.end_status,
         "answered": persona.answered,

@@ -27,6 +27,7 @@ from providers.factory import SANDBOX_KEYS, registry
 from providers.retell import RetellProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
 from sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
+from sandbox.summary import scripted_summary
 from tests.conftest import _wipe, make_test_secrets
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread
@@ -257,7 +258,7 @@ def _expected(digit: str, language: str) -> dict:
         "duration_s": persona.duration_s,
         "cost_cents": cost_cents(persona.duration_s),
         "sentiment": persona.sentiment,
-        "summary": persona.summary[language] or None,
+        "summary": scripted_summary(persona, language) or None,
         "transcript": [{"speaker": s, "text": t} for s, t in persona.transcript[language]],
         "answered": persona.answered,
         "end_status": persona.end_status,

@@ -18,16 +18,14 @@ import json
 import logging
 import statistics
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from voice.bridge.core import Bridge
 from voice.bridge.crm_tools import CallContext
 from voice.bridge.dialog.types import Speech, ToolRecord, Turn, TurnDone, TurnKind, TurnRequest
 from voice.bridge.retell_frames import ConfigFrame, Frame, ResponseFrame, TurnFrame
-
-if TYPE_CHECKING:
-    from voice.bridge.server import Bridge
 
 log = logging.getLogger(__name__)
 

@@ -16,130 +16,25 @@ Internal app (LEADCHAIN_BRIDGE_METRICS_PORT, default 9465): ``GET /metrics`` onl
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import WSCloseCode, web
 
-from crm.secrets import Secrets
-from providers.vapi import split_secrets, verify_server_auth
+from providers.vapi import split_secrets
 from voice.bridge import vapi as vapi_routes
-from voice.bridge.config import RETELL_PATH_SECRET, VAPI_SECRET, BridgeConfig
-from voice.bridge.crm_tools import ToolsFactory
-from voice.bridge.dialog.types import DialogPolicy, TurnResult
+from voice.bridge.config import RETELL_PATH_SECRET, BridgeConfig
+from voice.bridge.core import BRIDGE, Bridge
+from voice.bridge.dialog.types import DialogPolicy
 from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
 from voice.bridge.retell import RetellSession
-from voice.bridge.vapi import BRIDGE
 
 log = logging.getLogger(__name__)
 
 CALL_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,128}")
-SECRET_TTL_S = 5.0
-
-
-class Bridge:
-    """Everything a request handler needs, injected: the policy, the CRM tools, secrets, metrics."""
-
-    def __init__(
-        self,
-        *,
-        policy: DialogPolicy,
-        tools_factory: ToolsFactory,
-        secrets: Secrets,
-        config: BridgeConfig | None = None,
-        metrics: BridgeMetrics | None = None,
-        clock: Callable[[], datetime] | None = None,
-        vapi_fallback_secrets: Callable[[], list[str]] | None = None,
-    ) -> None:
-        self.policy = policy
-        self.tools_factory = tools_factory
-        self.secrets = secrets
-        self.config = config or BridgeConfig()
-        self.metrics = metrics or BridgeMetrics()
-        self._zone = ZoneInfo(self.config.timezone)
-        self._clock = clock
-        self._vapi_fallback = vapi_fallback_secrets
-        self._secret_cache: dict[str, tuple[float, list[str]]] = {}
-        self.sessions: dict[str, RetellSession] = {}
-        self.stopping = False
-
-    def now(self) -> datetime:
-        return self._clock() if self._clock is not None else datetime.now(self._zone)
-
-    # ---- secrets (read through crm.secrets; cached briefly so Vault is not asked per frame) -----------
-
-    def _secret_list(self, name: str) -> list[str]:
-        cached = self._secret_cache.get(name)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < SECRET_TTL_S:
-            return cached[1]
-        try:
-            values = self.secrets.get_list(name)
-        except Exception as e:  # noqa: BLE001 - SecretsError and friends: fail closed
-            log.warning("secret %s unavailable (%s): refusing providers", name, type(e).__name__)
-            values = cached[1] if cached is not None else []
-        if name == VAPI_SECRET and not values and self._vapi_fallback is not None:
-            values = self._vapi_fallback()
-        self._secret_cache[name] = (now, values)
-        return values
-
-    async def secret_list(self, name: str) -> list[str]:
-        cached = self._secret_cache.get(name)
-        if cached is not None and time.monotonic() - cached[0] < SECRET_TTL_S:
-            return cached[1]
-        return await asyncio.to_thread(self._secret_list, name)
-
-    def retell_path_ok(self, given: str, secrets: list[str]) -> bool:
-        encoded = given.encode()
-        # Every candidate is compared (no early exit), each in constant time.
-        return bool(secrets) and sum(hmac.compare_digest(encoded, s.encode()) for s in secrets) > 0
-
-    async def vapi_authenticated(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        return verify_server_auth(body, headers, await self.secret_list(VAPI_SECRET))
-
-    # ---- logging ------------------------------------------------------------------------------------
-
-    def log_result(self, call_id: str, provider: str, response_id: int | None, result: TurnResult) -> None:
-        # Ids and labels only: no transcript text, names or numbers (S13).
-        log.info(
-            "%s call %s turn %s: intent=%s classification=%s booking=%s end_call=%s",
-            provider,
-            call_id,
-            response_id if response_id is not None else "-",
-            result.intent,
-            result.classification,
-            result.booking.status if result.booking else None,
-            result.end_call,
-        )
-
-    # ---- pushed from outside a turn -----------------------------------------------------------------
-
-    async def interrupt(self, call_id: str, text: str, *, no_interruption_allowed: bool = False) -> bool:
-        """agent_interrupt on the call's open Retell session (False when this bridge has none)."""
-        session = self.sessions.get(call_id)
-        if session is None:
-            return False
-        return await session.interrupt(text, no_interruption_allowed=no_interruption_allowed)
-
-    async def shutdown(self) -> None:
-        """SIGTERM: refuse new sessions, let running turns finish, close the rest with 1001."""
-        self.stopping = True
-        sessions = list(self.sessions.values())
-        if sessions:
-            log.info("closing %d Retell session(s) with 1001", len(sessions))
-            await asyncio.gather(
-                *(s.finish(self.config.shutdown_grace_s, message=b"bridge restarting") for s in sessions),
-                return_exceptions=True,
-            )
-        drain = getattr(self.tools_factory, "drain", None)
-        if drain is not None:
-            await drain()
 
 
 # ---- handlers ------------------------------------------------------------------------------------

@@ -18,23 +18,19 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from providers.vapi import metadata_of, tool_calls
+from voice.bridge.core import BRIDGE, Bridge
 from voice.bridge.dialog.types import SlotChoice, Speech, ToolTimeout, Turn, TurnDone, TurnKind, TurnRequest
-
-if TYPE_CHECKING:
-    from voice.bridge.server import Bridge
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "vapi"
 DEFAULT_LENGTH = timedelta(minutes=30)
 MAX_BODY = 1 << 20
-# Where both apps keep their Bridge (server.create_app sets it).
-BRIDGE: web.AppKey[Any] = web.AppKey("leadchain_bridge", object)
 
 
 class BadRequest(Exception):
