@@ -26,6 +26,7 @@ from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus, Lead, User
 from crm.services.business_calendar import BusinessCalendar
 from crm.services.compliance import CallingWindow, GatePolicy, is_within_window, next_window_start, zone_for
+from workflows.vocabulary import TaskKind
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,10 @@ def next_appointment(lead_id: int, now: datetime) -> Appointment | None:
 
 def due_at(lead: Lead, kind: str, due_in_s: int, *, now: datetime, policy: GatePolicy) -> datetime:
     """The due time of a task of `kind` on `lead` created at `now` (UTC, aware)."""
-    if kind == "callback":
+    if kind == TaskKind.CALLBACK:
         tz = zone_for(lead.phone_timezone, lead.phone_region)
         return callback_due(now, tz, policy.window_for(lead.phone_region), policy.holiday_calendar(lead.phone_region))
-    if kind == "appointment":
+    if kind == TaskKind.APPOINTMENT:
         appointment = next_appointment(lead.id, now)
         if appointment is not None:
             owner = db.session.get(User, appointment.owner_id)

@@ -28,6 +28,7 @@ from crm.ui import lead_queries as q
 from crm.ui.access import any_role, can_see, lead_or_404, user
 from crm.ui.i18n import _
 from crm.ui.leads import actor, helpers, render_lead
+from workflows.vocabulary import TaskKind
 
 log = logging.getLogger(__name__)
 bp = Blueprint("lead_actions", __name__)
@@ -186,7 +187,7 @@ def add_task(lead_id: int):
     task = Task(
         lead_id=lead.id,
         owner_id=int(owner_raw),
-        kind="todo",
+        kind=TaskKind.TODO,
         title=form["title"],
         details=form["details"] or None,
         due_at=due,

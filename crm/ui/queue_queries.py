@@ -37,8 +37,10 @@ from crm.extensions import db
 from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, Task, TaskStatus, User
 from crm.models.types import UTCDateTime, utcnow
 from crm.ui.access import MANAGERS, lead_visibility
+from workflows.vocabulary import CallStatus, ChainStage
 
-LIVE_CALL_STATUSES = ("queued", "ringing", "in_progress")
+# A call under way in the queue's sense: dialled and not ended ("created" rows are not yet dialled).
+LIVE_CALL_STATUSES = (CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS)
 IN_PROGRESS_MAX_AGE = timedelta(hours=24)
 FAILED_DAYS = 7
 GROUP_LIMIT = 200
@@ -215,7 +217,7 @@ def _call_status(outcome: str | None, data: dict | None) -> str | None:
 
 def retries(who: User, delay_s: int = DEFAULT_RETRY_DELAY_S) -> list[QueueRow]:
     rows = []
-    for r in _waiting(who, "waiting_for_retry", "chain.waiting_for_retry"):
+    for r in _waiting(who, ChainStage.WAITING_FOR_RETRY, f"chain.{ChainStage.WAITING_FOR_RETRY}"):
         due = r.entered_at + timedelta(seconds=delay_s) if r.entered_at else None
         rows.append(
             QueueRow(
@@ -246,7 +248,7 @@ def _parse_moment(value) -> datetime | None:
 
 def waiting_for_window(who: User) -> list[QueueRow]:
     rows = []
-    for r in _waiting(who, "waiting_for_window", "call.refused"):
+    for r in _waiting(who, ChainStage.WAITING_FOR_WINDOW, "call.refused"):
         opens = _parse_moment((r.audit_after or {}).get("next_window_start"))
         rows.append(
             QueueRow(
@@ -298,7 +300,11 @@ def failed(who: User, now: datetime | None = None, days: int = FAILED_DAYS) -> l
         .outerjoin(attempts, attempts.c.lead_id == Interaction.lead_id)
         .where(
             IS_CALL,
-            sa.or_(END_STATUS == "failed", Interaction.outcome == "failed", Interaction.status == "failed"),
+            sa.or_(
+                END_STATUS == CallStatus.FAILED,
+                Interaction.outcome == CallStatus.FAILED,
+                Interaction.status == CallStatus.FAILED,
+            ),
             sa.or_(
                 Interaction.started_at >= lo, sa.and_(Interaction.started_at.is_(None), Interaction.created_at >= lo)
             ),
@@ -316,7 +322,7 @@ def failed(who: User, now: datetime | None = None, days: int = FAILED_DAYS) -> l
             r.chain_stage,
             r.at,
             r.provider,
-            "failed",
+            CallStatus.FAILED,
             r.n or 0,
             r.id,
         )

@@ -191,6 +191,7 @@ def _start(period: Period, to_date: bool) -> str:
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from workflows.report_payloads import REPORTS_TASK_QUEUE, ReportRequest
+    from workflows.reports import ReportWorkflow
 
     queue = current_app.config.get("LEADCHAIN_REPORTS_TASK_QUEUE") or REPORTS_TASK_QUEUE
     request_ = ReportRequest(kind=period.kind, day=period.first_day.isoformat(), to_date=to_date)
@@ -198,7 +199,7 @@ def _start(period: Period, to_date: bool) -> str:
     async def start(client) -> str:
         try:
             await client.start_workflow(
-                "ReportWorkflow",
+                ReportWorkflow.run,
                 request_,
                 id=workflow_id(period, to_date),
                 task_queue=queue,
