@@ -43,6 +43,7 @@ from providers.base import CallRequest, ProviderCall, ProviderRejected, Provider
 from providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify_text
 from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
+from workflows.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ _LIVE_STAGES = {
     "in_progress": "in_progress",
     "allocated": "queued",
 }
-_NOT_CONNECTED = {"no-answer": "no_answer", "no_answer": "no_answer", "busy": "busy"}
+_NOT_CONNECTED = {"no-answer": CallStatus.NO_ANSWER, "no_answer": CallStatus.NO_ANSWER, "busy": CallStatus.BUSY}
 _FAILED = {"failed", "canceled", "cancelled", "complete_error", "pre_queue_error", "queue_error", "call_error", "error"}
 _SPEAKERS = {"assistant": "agent", "robot": "agent", "agent": "agent", "user": "callee"}
 
@@ -160,15 +161,15 @@ def _end_status(details: Mapping[str, Any], duration_s: int | None) -> tuple[str
     if status in _NOT_CONNECTED:
         return _NOT_CONNECTED[status], False
     if status in _FAILED or (details.get("error_message") and not duration_s):
-        return "failed", False
+        return CallStatus.FAILED, False
     if answered_by == "voicemail":
-        return "voicemail", False
+        return CallStatus.VOICEMAIL, False
     if answered_by in ("no-answer", "no_answer"):
-        return "no_answer", False
+        return CallStatus.NO_ANSWER, False
     if answered_by == "human" or duration_s:
-        return "completed", True
+        return CallStatus.COMPLETED, True
     # Done, nothing connected and no reason given: nobody picked up.
-    return "no_answer", False
+    return CallStatus.NO_ANSWER, False
 
 
 def _transcript(details: Mapping[str, Any]) -> list[Turn] | None:
@@ -268,7 +269,7 @@ def result_from_event(event: CallEvent) -> CallResult:
         call_id=event.call_id,
         event_id=f"{NAME}:{event.call_id}",
         answered=bool(event.answered),
-        status=event.end_status or "failed",
+        status=event.end_status or CallStatus.FAILED,
         classification=event.classification,
         duration_s=event.duration_s or 0,
     )

@@ -6,10 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from workflows.vocabulary import CallOutcome, CallStatus
+
 # How far along a call is; events only ever move a call forward (duplicates and reordering are harmless).
 STATUS_RANK = {"queued": 0, "ringing": 1, "in_progress": 2, "ended": 3, "analyzed": 4}
-UNANSWERED = ("no_answer", "busy", "voicemail", "failed")
-CLASSIFICATIONS = ("booked", "interested", "callback_requested", "not_interested", "do_not_call", "wrong_number")
+# The chain's vocabulary (workflows/vocabulary.py) as plain strings: they are compared with and written
+# into provider JSON (analysis schemas, LLM enums).
+UNANSWERED = tuple(str(s) for s in (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.VOICEMAIL, CallStatus.FAILED))
+CLASSIFICATIONS = tuple(str(o) for o in CallOutcome)
 SENTIMENTS = ("positive", "neutral", "negative", "unknown")
 
 
@@ -68,14 +72,14 @@ def classify_text(summary: str | None, analysis: dict[str, Any] | None) -> str |
             return value.lower()
     text = (summary or "").lower()
     rules = (
-        ("do_not_call", ("nicht mehr anrufen", "nie wieder an", "do not call", "don't call", "stop calling")),
-        ("wrong_number", ("falsche nummer", "wrong number", "wrong person", "falsche person")),
-        ("booked", ("termin gebucht", "appointment booked", "booked", "gebucht")),
-        ("callback_requested", ("rückruf", "call back later", "callback")),
-        ("not_interested", ("kein interesse", "not interested")),
-        ("interested", ("interesse", "interested")),
+        (CallOutcome.DO_NOT_CALL, ("nicht mehr anrufen", "nie wieder an", "do not call", "don't call", "stop calling")),
+        (CallOutcome.WRONG_NUMBER, ("falsche nummer", "wrong number", "wrong person", "falsche person")),
+        (CallOutcome.BOOKED, ("termin gebucht", "appointment booked", "booked", "gebucht")),
+        (CallOutcome.CALLBACK_REQUESTED, ("rückruf", "call back later", "callback")),
+        (CallOutcome.NOT_INTERESTED, ("kein interesse", "not interested")),
+        (CallOutcome.INTERESTED, ("interesse", "interested")),
     )
     for label, needles in rules:
         if any(n in text for n in needles):
-            return label
+            return str(label)
     return None

@@ -29,6 +29,7 @@ from providers.base import CallRequest, ProviderCall, ProviderRejected, Provider
 from providers.events import CallEvent, Turn, classify_text
 from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
+from workflows.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,27 +47,27 @@ STAGES = {
 }
 # disconnection_reason of calls that never reached anyone: our end status.
 NOT_CONNECTED = {
-    "dial_no_answer": "no_answer",
-    "dial_busy": "busy",
-    "user_declined": "busy",
-    "dial_failed": "failed",
-    "invalid_destination": "failed",
-    "marked_as_spam": "failed",
-    "telephony_provider_permission_denied": "failed",
-    "telephony_provider_unavailable": "failed",
-    "sip_routing_error": "failed",
-    "network_blocked": "failed",
-    "concurrency_limit_reached": "failed",
-    "no_concurrency_fallback": "failed",
-    "no_valid_payment": "failed",
-    "credit_exhausted": "failed",
-    "budget_reached": "failed",
-    "scam_detected": "failed",
-    "registered_call_timeout": "failed",
-    "error_user_not_joined": "failed",
+    "dial_no_answer": CallStatus.NO_ANSWER,
+    "dial_busy": CallStatus.BUSY,
+    "user_declined": CallStatus.BUSY,
+    "dial_failed": CallStatus.FAILED,
+    "invalid_destination": CallStatus.FAILED,
+    "marked_as_spam": CallStatus.FAILED,
+    "telephony_provider_permission_denied": CallStatus.FAILED,
+    "telephony_provider_unavailable": CallStatus.FAILED,
+    "sip_routing_error": CallStatus.FAILED,
+    "network_blocked": CallStatus.FAILED,
+    "concurrency_limit_reached": CallStatus.FAILED,
+    "no_concurrency_fallback": CallStatus.FAILED,
+    "no_valid_payment": CallStatus.FAILED,
+    "credit_exhausted": CallStatus.FAILED,
+    "budget_reached": CallStatus.FAILED,
+    "scam_detected": CallStatus.FAILED,
+    "registered_call_timeout": CallStatus.FAILED,
+    "error_user_not_joined": CallStatus.FAILED,
 }
 # Reached a machine, not a person: worth another try like voicemail.
-MACHINE = {"voicemail_reached": "voicemail", "ivr_reached": "no_answer"}
+MACHINE = {"voicemail_reached": CallStatus.VOICEMAIL, "ivr_reached": CallStatus.NO_ANSWER}
 REASON_CLASSIFICATION = {"user_requested_dnc": "do_not_call", "user_requested_callback": "callback_requested"}
 ENDED_STATUSES = ("ended", "error", "not_connected")
 # Transcript roles; transfer_target is the person we transferred to: our side of the conversation.
@@ -306,16 +307,16 @@ def _end_status(call: dict[str, Any], analysis: dict[str, Any], turns: list[Turn
     if reason in NOT_CONNECTED:
         return NOT_CONNECTED[reason], False
     if call.get("call_status") == "not_connected":
-        return "failed", False
+        return CallStatus.FAILED, False
     if analysis.get("in_voicemail") or reason == "voicemail_reached":
-        return "voicemail", True
+        return CallStatus.VOICEMAIL, True
     if reason in MACHINE:
         return MACHINE[reason], True
     talked = _conversation(call, turns)
     if isinstance(reason, str) and reason.startswith("error_") and not talked:
-        return "failed", True
+        return CallStatus.FAILED, True
     # Hang-ups, transfers, time limits, and errors after a conversation took place: what was said counts.
-    return ("completed" if talked else "no_answer"), True
+    return (CallStatus.COMPLETED if talked else CallStatus.NO_ANSWER), True
 
 
 def event_from_call(event_type: str, call: dict[str, Any]) -> CallEvent:
@@ -362,7 +363,7 @@ def event_from_call(event_type: str, call: dict[str, Any]) -> CallEvent:
         event.sentiment = sentiment.lower() if isinstance(sentiment, str) and sentiment else None
     if stage in ("ended", "analyzed"):
         end_status, connected = _end_status(call, analysis or {}, turns)
-        event.end_status, event.answered = end_status, end_status == "completed"
+        event.end_status, event.answered = end_status, end_status == CallStatus.COMPLETED
         if event.answered:
             custom = analysis.get("custom_analysis_data") if analysis else None
             event.classification = classify_text(
@@ -386,7 +387,7 @@ def result_from_event(event: CallEvent) -> CallResult:
         call_id=event.call_id,
         event_id=f"{NAME}:{event.call_id}",
         answered=bool(event.answered),
-        status=event.end_status or "failed",
+        status=event.end_status or CallStatus.FAILED,
         classification=event.classification,
         duration_s=event.duration_s or 0,
     )

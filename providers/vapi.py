@@ -39,6 +39,7 @@ from providers.base import CallRequest, ProviderCall, ProviderRejected, Provider
 from providers.events import SENTIMENTS, CallEvent, Turn, classify_text
 from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
+from workflows.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -236,17 +237,17 @@ def end_status_for(reason: str | None, turns: list[Turn] | None) -> tuple[str, b
     """(end_status, answered) from Vapi's endedReason. `turns` None means: not known yet."""
     reason = reason or ""
     if reason in NO_ANSWER_REASONS:
-        return "no_answer", False
+        return CallStatus.NO_ANSWER, False
     if reason in BUSY_REASONS:
-        return "busy", False
+        return CallStatus.BUSY, False
     if reason in VOICEMAIL_REASONS:
-        return "voicemail", False
+        return CallStatus.VOICEMAIL, False
     if reason in CONNECTED_REASONS:
         if turns is not None and not any(t.speaker == "callee" for t in turns):
             # Connected, but nobody spoke: no conversation, so the chain tries again later.
-            return "no_answer", False
-        return "completed", True
-    return "failed", False
+            return CallStatus.NO_ANSWER, False
+        return CallStatus.COMPLETED, True
+    return CallStatus.FAILED, False
 
 
 def sentiment_of(structured: dict, analysis: dict) -> str | None:
@@ -274,7 +275,7 @@ class _Report:
     @property
     def outcome(self) -> tuple[str, bool, str | None]:
         status, answered = end_status_for(self.reason, self.turns)
-        classification = classify_text(self.summary, self.structured) if status == "completed" else None
+        classification = classify_text(self.summary, self.structured) if status == CallStatus.COMPLETED else None
         return status, answered, classification
 
 
@@ -526,7 +527,7 @@ class VapiProvider:
         status, answered, classification = report.outcome
         ended = report.ended_at or _parse_time(call.get("updatedAt"))
         if (
-            status == "completed"
+            status == CallStatus.COMPLETED
             and not report.analysis
             and ended is not None
             and datetime.now(UTC) - ended < ANALYSIS_GRACE
