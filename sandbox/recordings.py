@@ -25,11 +25,13 @@ import time
 import wave
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol, TypeGuard
 
 from flask import Flask, abort, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
 
 from sandbox.personas import PERSONAS
-from sandbox.state import SandboxCall
+from sandbox.state import SandboxCall, SandboxState
 
 RATE = 8000
 NAMES = {
@@ -76,7 +78,8 @@ class RecordingFault:
     remaining: int = 1
 
 
-def _recorded(call: SandboxCall | None) -> bool:
+def _recorded(call: SandboxCall | None) -> TypeGuard[SandboxCall]:
+    # TypeGuard: True means a recorded call, so the caller may use it; False says nothing more.
     if call is None or call.extra.get("deleted"):
         return False
     persona = PERSONAS[call.persona]
@@ -85,7 +88,13 @@ def _recorded(call: SandboxCall | None) -> bool:
     return persona.end_status in ("completed", "voicemail") and persona.duration_s > 0
 
 
-def register(app: Flask, sandbox) -> None:
+class HasState(Protocol):
+    """The sandbox app's part the recordings read (sandbox.app builds it; no import back up there)."""
+
+    state: SandboxState
+
+
+def register(app: Flask, sandbox: HasState) -> None:
     faults: list[RecordingFault] = []
     lock = threading.Lock()
 
@@ -99,7 +108,7 @@ def register(app: Flask, sandbox) -> None:
             return faults[0]
 
     @app.post("/sandbox/recording-faults")
-    def recording_faults():
+    def recording_faults() -> ResponseReturnValue:
         body = request.get_json(force=True, silent=True) or {}
         try:
             fault = RecordingFault(
@@ -115,7 +124,7 @@ def register(app: Flask, sandbox) -> None:
         return jsonify(ok=True)
 
     @app.get("/<any(retell, vapi, bland):provider>/recordings/<name>")
-    def recording(provider: str, name: str):
+    def recording(provider: str, name: str) -> ResponseReturnValue:
         fault = take_fault()
         if fault is not None and fault.delay_s:
             time.sleep(fault.delay_s)

@@ -17,8 +17,10 @@ import time
 import uuid
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
+from sandbox.context import Sandbox
 from sandbox.dispatcher import Delivery
 from sandbox.personas import Persona, cost_cents, language_for, persona_for
 from sandbox.state import SandboxCall, now_ms
@@ -31,6 +33,8 @@ WORD_S = 0.32  # synthetic speaking pace for word timings
 PAUSE_S = 0.6
 UNCONNECTED_REASONS = {"no_answer": "dial_no_answer", "busy": "dial_busy"}
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 1000
+# An error answer: (JSON body, status, headers).
+ErrorReply = tuple[Response, int, dict[str, str]]
 
 
 def retell_signature(body: bytes, api_key: str, ts_ms: int | None = None) -> str:
@@ -45,7 +49,7 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None):
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> ErrorReply:
     # Retell's error body shape [inferred]; the SDK maps errors by status code only.
     return jsonify(status="error", message=message), status, headers or {}
 
@@ -63,8 +67,12 @@ def _timeline(call: SandboxCall, persona: Persona, step_ms: int) -> dict[str, in
     }
 
 
-def _transcript(persona: Persona, language: str, live: list[tuple[str, str]] | None = None) -> tuple[str, list[dict]]:
-    lines, objects, t = [], [], 0.5
+def _transcript(
+    persona: Persona, language: str, live: list[tuple[str, str]] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    lines: list[str] = []
+    objects: list[dict[str, Any]] = []
+    t = 0.5
     for speaker, text in live if live is not None else persona.transcript.get(language, []):
         role = "agent" if speaker == "agent" else "user"
         words = []
@@ -72,7 +80,7 @@ def _transcript(persona: Persona, language: str, live: list[tuple[str, str]] | N
             words.append({"word": word, "start": round(t, 2), "end": round(t + WORD_S, 2)})
             t += WORD_S
         t += PAUSE_S
-        item = {"role": role, "content": text, "words": words}
+        item: dict[str, Any] = {"role": role, "content": text, "words": words}
         if role == "agent":
             item["metadata"] = {"response_id": len([o for o in objects if o["role"] == "agent"])}
         objects.append(item)
@@ -207,29 +215,32 @@ def _stage_now(call: SandboxCall, now: int) -> str:
     return stage
 
 
-def _string_match(value: Any, cond: dict) -> bool:
-    op, want = cond.get("op"), cond.get("value")
+def _string_match(value: Any, cond: dict[str, Any]) -> bool:
+    op, want = str(cond.get("op")), cond.get("value")
     if op in ("pr", "np"):
         return (value is not None) == (op == "pr")
     if value is None:
         return op == "ne"
-    value = str(value)
+    text = str(value)
     if op == "in":
-        return value in [str(v) for v in (want or [])]
-    want = str(want)
-    return {
-        "eq": value == want,
-        "ne": value != want,
-        "sw": value.startswith(want),
-        "ew": value.endswith(want),
-        "co": want in value,
-    }.get(op, True)
+        return text in [str(v) for v in (want or [])]
+    wanted = str(want)
+    results = {
+        "eq": text == wanted,
+        "ne": text != wanted,
+        "sw": text.startswith(wanted),
+        "ew": text.endswith(wanted),
+        "co": wanted in text,
+    }
+    return results.get(op, True)
 
 
-def _matches(obj: dict, criteria: dict) -> bool:
+def _matches(obj: dict[str, Any], criteria: dict[str, Any]) -> bool:
     for field, cond in (criteria or {}).items():
         if field == "metadata":
-            metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            metadata = obj.get("metadata")
+            if not isinstance(metadata, dict):
+                metadata = {}
             for item in cond if isinstance(cond, list) else [cond]:
                 if isinstance(item, dict) and not _string_match(metadata.get(item.get("key")), item):
                     return False
@@ -248,7 +259,7 @@ def _matches(obj: dict, criteria: dict) -> bool:
     return True
 
 
-def blueprint(sandbox) -> Blueprint:
+def blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("sandbox_retell", __name__)
     state = sandbox.state
     by_key: dict[str, str] = {}  # idempotency key → call id (Retell keeps them for an hour)
@@ -258,7 +269,7 @@ def blueprint(sandbox) -> Blueprint:
         expected = f"Bearer {sandbox.config.keys[PROVIDER]}"
         return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
 
-    def guard():
+    def guard() -> ErrorReply | None:
         """Auth, then any injected fault (after a rejected key nothing else is looked at)."""
         if not authorised():
             return _error(401, "Invalid API key")
@@ -272,7 +283,7 @@ def blueprint(sandbox) -> Blueprint:
         return request.host_url.rstrip("/") + "/retell"
 
     @bp.post("/v2/create-phone-call")
-    def create_phone_call():
+    def create_phone_call() -> ResponseReturnValue:
         state.count_request(PROVIDER)
         refused = guard()
         if refused:
@@ -305,7 +316,7 @@ def blueprint(sandbox) -> Blueprint:
         _play(call, base_url())
         return jsonify(call_object(call, "registered", base_url())), 201
 
-    def _new_call(body: dict) -> SandboxCall:
+    def _new_call(body: dict[str, Any]) -> SandboxCall:
         to_number = body["to_number"]
         persona = persona_for(to_number)
         language = language_for(to_number, (body.get("retell_llm_dynamic_variables") or {}).get("language"))
@@ -382,7 +393,7 @@ def blueprint(sandbox) -> Blueprint:
             dispatch()
 
     @bp.get("/v2/get-call/<call_id>")
-    def get_call(call_id: str):
+    def get_call(call_id: str) -> ResponseReturnValue:
         refused = guard()
         if refused:
             return refused
@@ -392,7 +403,7 @@ def blueprint(sandbox) -> Blueprint:
         return jsonify(call_object(call, _stage_now(call, now_ms()), base_url()))
 
     @bp.post("/v3/list-calls")
-    def list_calls():
+    def list_calls() -> ResponseReturnValue:
         refused = guard()
         if refused:
             return refused
@@ -429,7 +440,7 @@ def blueprint(sandbox) -> Blueprint:
         return jsonify(answer)
 
     @bp.delete("/v2/delete-call/<call_id>")
-    def delete_call(call_id: str):
+    def delete_call(call_id: str) -> ResponseReturnValue:
         refused = guard()
         if refused:
             return refused

@@ -15,9 +15,10 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class _LineDropped(Exception):
     """The socket went away (or stayed silent past the keepalive limit): reconnect."""
 
 
-def _turns(transcript: list[tuple[str, str]]) -> list[dict]:
+def _turns(transcript: list[tuple[str, str]]) -> list[dict[str, Any]]:
     return [{"role": "agent" if who == "agent" else "user", "content": text, "words": []} for who, text in transcript]
 
 
@@ -42,35 +43,46 @@ def _turns(transcript: list[tuple[str, str]]) -> list[dict]:
 class _Line:
     """One WebSocket connection and its keepalive bookkeeping."""
 
-    ws: object
-    stack: contextlib.ExitStack
-    config: dict = field(default_factory=dict)
+    ws: ClientConnection
+    stack: contextlib.ExitStack[bool | None]
+    config: dict[str, Any] = field(default_factory=dict)
     next_ping: float = 0.0
     last_heard: float = field(default_factory=time.monotonic)
 
 
 class _Conversation:
     def __init__(
-        self, url: str, call: dict, *, turn_timeout_s: float, open_timeout_s: float, record: dict | None
+        self,
+        url: str,
+        call: dict[str, Any],
+        *,
+        turn_timeout_s: float,
+        open_timeout_s: float,
+        record: dict[str, Any] | None,
     ) -> None:
         self.url = f"{url.rstrip('/')}/{call['call_id']}"
         self.call = call
         self.turn_timeout_s = turn_timeout_s
         self.open_timeout_s = open_timeout_s
         self.record = record if record is not None else {}
-        self.with_tools: list[dict] = []  # transcript_with_tool_calls
+        self.with_tools: list[dict[str, Any]] = []  # transcript_with_tool_calls
         self.record["transcript_with_tool_calls"] = self.with_tools
         self.record.setdefault("reconnects", 0)
         self.record.setdefault("ping_pongs_answered", 0)
         self.line: _Line | None = None
 
-    def open(self, ongoing: bool) -> dict:
+    def open(self, ongoing: bool) -> dict[str, Any]:
         """Connect; returns the begin response (an empty one after a reconnect)."""
         stack = contextlib.ExitStack()
         ws = stack.enter_context(connect(self.url, open_timeout=self.open_timeout_s, close_timeout=2))
         self.line = _Line(ws, stack)
         call = dict(self.call, call_status="ongoing") if ongoing else self.call
         return self.collect(0, details=call)
+
+    def _open_line(self) -> _Line:
+        if self.line is None:
+            raise LlmSessionError("no open line (open() first)")
+        return self.line
 
     def close(self) -> None:
         if self.line is not None:
@@ -85,16 +97,19 @@ class _Conversation:
                 self.line.ws.socket.shutdown(2)
             self.close()
 
-    def send(self, message: dict) -> None:
+    def send(self, message: dict[str, Any]) -> None:
+        line = self._open_line()
         try:
-            self.line.ws.send(json.dumps(message))
+            line.ws.send(json.dumps(message))
         except (ConnectionClosed, OSError) as e:
             raise _LineDropped(str(e)) from None
 
-    def collect(self, response_id: int, *, details: dict | None = None, drop_midway: bool = False) -> dict:
+    def collect(
+        self, response_id: int, *, details: dict[str, Any] | None = None, drop_midway: bool = False
+    ) -> dict[str, Any]:
         """Read frames until the response for `response_id` is complete (older or other ids are dropped, as
         Retell drops them). `details`: send call_details as soon as the config asks for it."""
-        line = self.line
+        line = self._open_line()
         parts: list[str] = []
         deadline = time.monotonic() + self.turn_timeout_s
         while True:
@@ -163,13 +178,13 @@ class _Conversation:
 
 def converse(
     url: str,
-    call: dict,
+    call: dict[str, Any],
     callee_lines: list[str],
     *,
     turn_timeout_s: float = 10.0,
     open_timeout_s: float = 7.0,
     drop_after: int | None = None,
-    record: dict | None = None,
+    record: dict[str, Any] | None = None,
 ) -> list[tuple[str, str]]:
     """Run one call's conversation; returns the transcript as (agent|callee, text) pairs. `record` (a dict)
     receives transcript_with_tool_calls, reconnects and ping_pongs_answered. `drop_after`: drop the line

@@ -50,8 +50,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from flask import Blueprint, jsonify, render_template_string, request
+from flask import Blueprint, Response, jsonify, render_template_string, request
+from flask.typing import ResponseReturnValue
 
+from sandbox.context import Sandbox
 from sandbox.dispatcher import Delivery
 from sandbox.state import WebhookMode
 
@@ -114,7 +116,7 @@ class SentMail:
 
 
 class SendGridSandbox:
-    def __init__(self, sandbox) -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.private_key = ec.generate_private_key(ec.SECP256R1())
         self.public_key_b64 = base64.b64encode(
@@ -329,6 +331,7 @@ def persona_for(address: str) -> str:
 
 
 def first_link(html: str) -> str:
+    href: str
     for href in re.findall(r'href="([^"]+)"', html or ""):
         if href.startswith("http") and "/unsubscribe/" not in href:
             return href.replace("&amp;", "&")
@@ -336,6 +339,7 @@ def first_link(html: str) -> str:
 
 
 def list_unsubscribe_url(header: str) -> str | None:
+    part: str
     for part in re.findall(r"<([^>]+)>", header or ""):
         if part.startswith(("https://", "http://")):
             return part
@@ -610,16 +614,18 @@ iframe{width:100%;height:32rem;border:1px solid #ddd}</style></head><body>
 {% else %}<p>no mail yet</p>{% endfor %}</body></html>"""
 
 
-def blueprint(sandbox) -> Blueprint:
+def blueprint(sandbox: Sandbox) -> Blueprint:
     mail = SendGridSandbox(sandbox)
     sandbox.sendgrid = mail  # tests and the mailbox read it
     bp = Blueprint("sandbox_sendgrid", __name__)
 
-    def errors(status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None):
+    def errors(
+        status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None
+    ) -> tuple[Response, int, dict[str, str]]:
         return jsonify({"errors": items}), status, headers or {}
 
     @bp.post("/v3/mail/send")
-    def mail_send():
+    def mail_send() -> ResponseReturnValue:
         with mail._lock:
             mail.requests += 1
         auth = request.headers.get("Authorization", "")
@@ -638,7 +644,7 @@ def blueprint(sandbox) -> Blueprint:
             return errors(413, [{"field": None, "message": "Request entity too large", "help": None}])
         fault = sandbox.state.take_fault("sendgrid")
         if fault is not None:
-            headers = {}
+            headers: dict[str, str] = {}
             if fault.status == 429:
                 headers = {
                     "X-RateLimit-Limit": "600",
@@ -662,14 +668,14 @@ def blueprint(sandbox) -> Blueprint:
         return "", 202, {"X-Message-Id": message_id}
 
     @bp.get("/sandbox/mail")
-    def mailbox():
+    def mailbox() -> ResponseReturnValue:
         messages = mail.messages()
         if request.args.get("format") == "json":
             return jsonify([m.as_json() for m in messages])
         return render_template_string(MAILBOX, messages=list(reversed(messages)), requests=mail.requests)
 
     @bp.get("/sandbox/public-key")
-    def public_key():
+    def public_key() -> ResponseReturnValue:
         return jsonify(public_key=mail.public_key_b64)
 
     return bp

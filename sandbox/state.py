@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import threading
 import time
@@ -79,7 +80,8 @@ class SandboxState:
             calls = [c for c in self.calls.values() if provider is None or c.provider == provider]
         return sorted(calls, key=lambda c: c.created_ms)
 
-    def find(self, provider: str, **metadata: str) -> list[SandboxCall]:
+    # builtins.list: inside this class `list` names the method above.
+    def find(self, provider: str, **metadata: str) -> builtins.list[SandboxCall]:
         return [
             c
             for c in self.list(provider)

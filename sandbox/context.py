@@ -1,0 +1,45 @@
+"""What every part of the sandbox shares: its configuration, its memory and its webhook dispatcher.
+
+Kept apart from sandbox.app (which imports every provider module) so the provider modules can name the
+type they are handed without importing the app back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sandbox.dispatcher import Dispatcher
+from sandbox.state import SandboxState
+
+
+@dataclass
+class SandboxConfig:
+    webhook_base: str | None = None  # the CRM, e.g. http://127.0.0.1:5000 (webhooks go to /webhooks/<p>)
+    step_s: float = 0.2  # pause between a call's lifecycle events
+    keys: dict[str, str] = field(
+        default_factory=lambda: {
+            "retell": "key_sandbox_retell",  # Retell signs webhooks with the API key
+            "vapi": "sandbox-vapi-private-key",
+            "vapi_secret": "sandbox-vapi-server-secret",  # X-Vapi-Secret on server messages
+            "bland": "sandbox-bland-key",
+            "bland_webhook_secret": "sandbox-bland-webhook-secret",
+            "sendgrid": "SG.sandbox-key",
+        }
+    )
+    # Set: Retell calls talk to this custom LLM server (the voice bridge), e.g.
+    # ws://127.0.0.1:8765/llm-websocket/<path secret>; the call id is appended.
+    retell_llm_websocket_url: str | None = None
+    retell_llm_drop_after: int | None = None  # tests: drop the line once during that turn, then reconnect
+
+    def webhook_url(self, provider: str) -> str | None:
+        return f"{self.webhook_base.rstrip('/')}/webhooks/{provider}" if self.webhook_base else None
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.state = SandboxState()
+        self.dispatcher = Dispatcher()
+        # The SendGrid mailbox (sandbox.sendgrid.SendGridSandbox), set when its blueprint is built; tests read
+        # it. Typed loosely on purpose: naming that class here would import a provider module back.
+        self.sendgrid: object | None = None
