@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -358,7 +358,7 @@ class KpiReport:
         out["previous_period"].update(
             start=self.previous_period.start.isoformat(), end=self.previous_period.end.isoformat()
         )
-        for h, raw in zip(self.headlines, out["headlines"]):
+        for h, raw in zip(self.headlines, out["headlines"], strict=True):
             raw.update(delta=h.delta, change=h.change)
         out["has_data"] = self.has_data
         return out
@@ -395,7 +395,7 @@ def _load(tp: Any, value: Any) -> Any:
     if origin is list:
         (item,) = typing.get_args(tp)
         return [_load(item, v) for v in value]
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a dataclass, not an instance of one
         hints = typing.get_type_hints(tp)
         return tp(
             **{
@@ -415,17 +415,16 @@ def _load(tp: Any, value: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------ SQL bits
 
-I = Interaction
-CALL_TS = sa.func.coalesce(I.started_at, I.created_at, type_=UTCDateTime())
-END_STATUS = I.data["end_status"].as_string()
-ANSWERED = sa.or_(I.data["answered"].as_boolean() == sa.true(), I.outcome.in_(ANSWERED_OUTCOMES))
-IS_CALL = sa.and_(I.kind == InteractionKind.CALL, I.direction == Direction.OUTBOUND)
-IS_EMAIL = sa.and_(I.kind == InteractionKind.EMAIL, I.direction == Direction.OUTBOUND)
-TALKED = sa.and_(ANSWERED, I.duration_s.is_not(None))
+CALL_TS = sa.func.coalesce(Interaction.started_at, Interaction.created_at, type_=UTCDateTime())
+END_STATUS = Interaction.data["end_status"].as_string()
+ANSWERED = sa.or_(Interaction.data["answered"].as_boolean() == sa.true(), Interaction.outcome.in_(ANSWERED_OUTCOMES))
+IS_CALL = sa.and_(Interaction.kind == InteractionKind.CALL, Interaction.direction == Direction.OUTBOUND)
+IS_EMAIL = sa.and_(Interaction.kind == InteractionKind.EMAIL, Interaction.direction == Direction.OUTBOUND)
+TALKED = sa.and_(ANSWERED, Interaction.duration_s.is_not(None))
 
 
 def _status(value: str):
-    return sa.or_(END_STATUS == value, I.outcome == value)
+    return sa.or_(END_STATUS == value, Interaction.outcome == value)
 
 
 def _n(condition) -> sa.ColumnElement:
@@ -454,8 +453,8 @@ def _in(ts, lo: datetime, hi: datetime) -> sa.ColumnElement:
         # planner can use their statistics (no statistics exist for the expression: PostgreSQL then
         # guesses a few rows and picks a sort that spills to disk instead of a hash aggregate).
         return sa.or_(
-            sa.and_(I.started_at >= lo, I.started_at < hi),
-            sa.and_(I.started_at.is_(None), I.created_at >= lo, I.created_at < hi),
+            sa.and_(Interaction.started_at >= lo, Interaction.started_at < hi),
+            sa.and_(Interaction.started_at.is_(None), Interaction.created_at >= lo, Interaction.created_at < hi),
         )
     return sa.and_(ts >= lo, ts < hi)
 
@@ -513,25 +512,25 @@ class _Query:
         """The outbound interactions of [lo, hi) with their flags computed once per row. OFFSET 0 keeps
         PostgreSQL from inlining the subquery, which would evaluate the JSON look-ups once per aggregate."""
         columns = [
-            I.kind.label("kind"),
+            Interaction.kind.label("kind"),
             sa.case((ANSWERED, 1), else_=0).label("answered"),
             sa.func.coalesce(END_STATUS, "").label("end_status"),
-            sa.func.coalesce(I.outcome, "").label("outcome_raw"),
-            sa.func.coalesce(I.outcome, END_STATUS, "pending").label("outcome"),
-            sa.func.coalesce(I.sentiment, "unknown").label("sentiment"),
-            I.duration_s.label("duration"),
-            I.status.label("status"),
+            sa.func.coalesce(Interaction.outcome, "").label("outcome_raw"),
+            sa.func.coalesce(Interaction.outcome, END_STATUS, "pending").label("outcome"),
+            sa.func.coalesce(Interaction.sentiment, "unknown").label("sentiment"),
+            Interaction.duration_s.label("duration"),
+            Interaction.status.label("status"),
             *extra,
         ]
         stmt = sa.select(*columns)
         if join_lead:
             stmt = stmt.select_from(
-                I.__table__.join(Lead.__table__, Lead.id == I.lead_id).outerjoin(
+                Interaction.__table__.join(Lead.__table__, Lead.id == Interaction.lead_id).outerjoin(
                     Campaign.__table__, Campaign.id == Lead.campaign_id
                 )
             )
         return (
-            stmt.where(I.direction == Direction.OUTBOUND, I.kind.in_(kinds), _in(CALL_TS, lo, hi))
+            stmt.where(Interaction.direction == Direction.OUTBOUND, Interaction.kind.in_(kinds), _in(CALL_TS, lo, hi))
             .offset(0)
             .subquery("r")
         )
@@ -602,10 +601,10 @@ class _Query:
             (InteractionKind.CALL,),
             _window(CALL_TS, self.cur).label("window"),
             Lead.owner_id.label("owner_id"),
-            I.provider.label("provider"),
+            Interaction.provider.label("provider"),
             campaign_label().label("campaign"),
-            I.currency.label("currency"),
-            I.cost_cents.label("cost_cents"),
+            Interaction.currency.label("currency"),
+            Interaction.cost_cents.label("cost_cents"),
             join_lead=True,
         )
         keys = [r.c.window, r.c.owner_id, r.c.provider, r.c.campaign, r.c.outcome, r.c.currency]
@@ -630,9 +629,9 @@ class _Query:
     def talk_durations(self) -> pd.DataFrame:
         window = _window(CALL_TS, self.cur).label("window")
         stmt = (
-            sa.select(window, I.duration_s.label("duration"), sa.func.count().label("n"))
+            sa.select(window, Interaction.duration_s.label("duration"), sa.func.count().label("n"))
             .where(IS_CALL, TALKED, _in(CALL_TS, self.prev.start, self.cur.end))
-            .group_by(window, I.duration_s)
+            .group_by(window, Interaction.duration_s)
         )
         return _frame(stmt)
 
@@ -640,27 +639,27 @@ class _Query:
         owner = aliased(User)
         stmt = (
             sa.select(
-                I.id,
-                I.lead_id,
+                Interaction.id,
+                Interaction.lead_id,
                 Lead.first_name,
                 Lead.last_name,
                 Lead.company,
                 owner.name,
                 CALL_TS.label("at"),
-                I.provider,
-                I.outcome,
-                I.sentiment,
-                I.duration_s,
-                I.summary,
+                Interaction.provider,
+                Interaction.outcome,
+                Interaction.sentiment,
+                Interaction.duration_s,
+                Interaction.summary,
             )
-            .join(Lead, Lead.id == I.lead_id)
+            .join(Lead, Lead.id == Interaction.lead_id)
             .outerjoin(owner, owner.id == Lead.owner_id)
             .where(
                 IS_CALL,
                 _in(CALL_TS, self.cur.start, self.cur.end),
-                sa.or_(I.sentiment == "negative", I.outcome == CallOutcome.DO_NOT_CALL),
+                sa.or_(Interaction.sentiment == "negative", Interaction.outcome == CallOutcome.DO_NOT_CALL),
             )
-            .order_by(CALL_TS.desc(), I.id.desc())
+            .order_by(CALL_TS.desc(), Interaction.id.desc())
             .limit(CRITICAL_LIMIT)
         )
         out = []
@@ -688,21 +687,23 @@ class _Query:
         """Leads (per period) with an interested/callback call and neither a booked call nor an
         appointment (not cancelled) created in the same period: lead_id, owner_id, window, at, outcome."""
         window = _window(CALL_TS, self.cur).label("window")
-        follow = I.outcome.in_(FOLLOW_UP_OUTCOMES)
+        follow = Interaction.outcome.in_(FOLLOW_UP_OUTCOMES)
         last_at = sa.func.max(sa.case((follow, CALL_TS)), type_=UTCDateTime()).label("at")
         last_interested = sa.func.max(
-            sa.case((I.outcome == CallOutcome.INTERESTED, CALL_TS)), type_=UTCDateTime()
+            sa.case((Interaction.outcome == CallOutcome.INTERESTED, CALL_TS)), type_=UTCDateTime()
         ).label("interested_at")
-        booked = _n(I.outcome == CallOutcome.BOOKED)
+        booked = _n(Interaction.outcome == CallOutcome.BOOKED)
         stmt = (
-            sa.select(I.lead_id.label("lead_id"), Lead.owner_id.label("owner_id"), window, last_at, last_interested)
-            .join(Lead, Lead.id == I.lead_id)
+            sa.select(
+                Interaction.lead_id.label("lead_id"), Lead.owner_id.label("owner_id"), window, last_at, last_interested
+            )
+            .join(Lead, Lead.id == Interaction.lead_id)
             .where(
                 IS_CALL,
-                I.outcome.in_((*FOLLOW_UP_OUTCOMES, CallOutcome.BOOKED.value)),
+                Interaction.outcome.in_((*FOLLOW_UP_OUTCOMES, CallOutcome.BOOKED.value)),
                 _in(CALL_TS, self.prev.start, self.cur.end),
             )
-            .group_by(I.lead_id, Lead.owner_id, window.element)
+            .group_by(Interaction.lead_id, Lead.owner_id, window.element)
             .having(sa.and_(booked == 0, _n(follow) > 0))
         )
         frame = _frame(stmt, ["lead_id", "owner_id", "window", "at", "interested_at"])
@@ -721,7 +722,7 @@ class _Query:
                 )
             )
         }
-        keep = [(int(lead), w) not in booked_leads for lead, w in zip(frame["lead_id"], frame["window"])]
+        keep = [(int(lead), w) not in booked_leads for lead, w in zip(frame["lead_id"], frame["window"], strict=True)]
         frame = frame[keep]
         return frame.assign(
             at=pd.to_datetime(frame["at"], utc=True),
@@ -774,7 +775,7 @@ class _Query:
 
     def lead_cube(self) -> pd.DataFrame:
         """Leads of both periods by source, campaign, score bucket and priority."""
-        keys = [
+        keys: list[sa.Label[Any]] = [
             _window(Lead.created_at, self.cur).label("window"),
             sa.func.coalesce(Lead.source, "").label("source"),
             campaign_label().label("campaign"),
@@ -792,7 +793,10 @@ class _Query:
 
     def lead_owners(self) -> pd.DataFrame:
         """Leads of the period by owner and chain stage."""
-        keys = [Lead.owner_id.label("owner_id"), sa.func.coalesce(Lead.chain_stage, "none").label("stage")]
+        keys: list[sa.Label[Any]] = [
+            Lead.owner_id.label("owner_id"),
+            sa.func.coalesce(Lead.chain_stage, "none").label("stage"),
+        ]
         stmt = (
             sa.select(*keys, sa.func.count().label("n"))
             .where(self._live_leads(self.cur.start, self.cur.end))
@@ -819,9 +823,10 @@ def _buckets(
 ) -> list[Bucket]:
     """Counts per key in `window`; for the current period with the previous period's count beside it."""
     counts: dict[str, dict[Any, int]] = {"cur": defaultdict(int), "prev": defaultdict(int)}
-    for row in frame.itertuples(index=False):
-        key = None if isinstance(row.key, float) and np.isnan(row.key) else row.key
-        counts[row.window][key] += int(row.n)
+    # Plain tuples of the three columns (name=None): the values as stored, without pandas' row types.
+    for raw_key, in_window, n in frame[["key", "window", "n"]].itertuples(index=False, name=None):
+        key = None if isinstance(raw_key, float) and np.isnan(raw_key) else raw_key
+        counts[in_window][key] += int(n)
     other = "prev" if window == "cur" else None
     mine, theirs = counts[window], counts[other] if other else {}
     keys = (
@@ -873,8 +878,9 @@ def _email_figures(hours: pd.DataFrame, unsubscribed: int) -> EmailFigures:
 def _cost_figures(costs: pd.DataFrame, window: str, booked: int, plan: _CostPlan) -> CostFigures:
     rows = costs[costs["window"] == window] if not costs.empty else costs
     by_currency = []
-    for row in rows.sort_values("total", ascending=False).itertuples(index=False) if not rows.empty else []:
-        code, total, priced = row.currency or "", _int(row.total), _int(row.priced)
+    ordered = rows.sort_values("total", ascending=False)[["currency", "total", "priced"]] if not rows.empty else rows
+    for row_currency, row_total, row_priced in ordered.itertuples(index=False, name=None) if not rows.empty else []:
+        code, total, priced = row_currency or "", _int(row_total), _int(row_priced)
         factor = plan.factors.get(code)
         by_currency.append(
             CurrencyCost(
@@ -887,13 +893,13 @@ def _cost_figures(costs: pd.DataFrame, window: str, booked: int, plan: _CostPlan
             )
         )
     included = [c for c in by_currency if c.converted_cents is not None]
-    total = sum(c.converted_cents for c in included) if included else None
+    converted = sum(c.converted_cents for c in included if c.converted_cents is not None) if included else None
     priced = sum(c.priced_calls for c in included)
     figures = CostFigures(
         currency=plan.currency,
-        total_cents=total,
-        per_call_cents=ratio(total, priced),
-        per_booked_cents=ratio(total, booked),
+        total_cents=converted,
+        per_call_cents=ratio(converted, priced),
+        per_booked_cents=ratio(converted, booked),
         by_currency=by_currency,
         company_currency=plan.company,
         rates=plan.rates,
@@ -965,15 +971,22 @@ def _count_by(frame: pd.DataFrame, key: str, value: str = "n") -> pd.DataFrame:
     return out.astype({"key": "object"}).replace({np.nan: None})
 
 
-def _sum_by(frame: pd.DataFrame, key: str, columns: list[str]) -> dict[Any, dict[str, int]]:
-    """{key: {column: sum}} over a cube's rows (None keys kept)."""
+def _sums(frame: pd.DataFrame, key: str, column: str) -> list[tuple[Any, Any]]:
+    """(key, sum of `column`) per key, as plain Python values (pandas types its index keys as Hashable)."""
+    sums = frame.groupby(key)[column].sum()
+    return list(zip(sums.index.tolist(), sums.tolist(), strict=True))
+
+
+def _sum_by(frame: pd.DataFrame, key: str, columns: list[str]) -> dict[Any, dict[str, Any]]:
+    """{key: {column: sum}} over a cube's rows (None keys kept). A sum is an int for counts and a float for
+    converted costs (Any: which columns are which is the caller's choice)."""
     if frame.empty:
         return {}
     grouped = frame.groupby(key, dropna=False)[columns].sum()
     # Counts are whole; a converted cost keeps its fraction of a cent (rounded only when shown).
     return {
         (None if isinstance(k, float) and np.isnan(k) else k): {
-            c: int(v) if float(v).is_integer() else float(v) for c, v in row.items()
+            str(c): int(v) if float(v).is_integer() else float(v) for c, v in row.items()
         }
         for k, row in grouped.iterrows()
     }
@@ -988,7 +1001,8 @@ def compute(
     if gate_threshold is None:
         from crm.services import app_settings
 
-        gate_threshold = app_settings.gate_threshold(default=DEFAULT_GATE_THRESHOLD)
+        stored = app_settings.gate_threshold()
+        gate_threshold = stored if stored is not None else DEFAULT_GATE_THRESHOLD
     previous = previous or period.previous()
     q = _Query(period, previous, gate_threshold)
 
@@ -1084,7 +1098,7 @@ def compute(
     cur_calls, cur_leads = _between(call_hours, period), _between(lead_hours, period)
 
     def grouped(frame: pd.DataFrame, key: str, column: str) -> dict[int, int]:
-        return {int(k): int(v) for k, v in frame.groupby(key)[column].sum().items()} if not frame.empty else {}
+        return {int(k): int(v) for k, v in _sums(frame, key, column)} if not frame.empty else {}
 
     calls_h, answered_h, leads_h = (
         grouped(cur_calls, "local_hour", "placed"),
@@ -1119,7 +1133,7 @@ def compute(
 
     def daily(frame: pd.DataFrame, column: str) -> dict[date, int]:
         frame = _between(frame, q.trend)
-        return {k: int(v) for k, v in frame.groupby("local_day")[column].sum().items()} if not frame.empty else {}
+        return {k: int(v) for k, v in _sums(frame, "local_day", column)} if not frame.empty else {}
 
     t_leads, t_calls, t_answered = (
         daily(lead_hours, "leads"),
@@ -1155,7 +1169,9 @@ def compute(
         if not cur_follow.empty
         else {}
     )
-    appts_owner = {int(k): v["n"] for k, v in _sum_by(window_rows(appointments, "cur"), "owner_id", ["n"]).items()}
+    appts_owner: dict[int | None, int] = {
+        int(k): v["n"] for k, v in _sum_by(window_rows(appointments, "cur"), "owner_id", ["n"]).items()
+    }
     empty = dict.fromkeys(metrics, 0)
     per_rep = []
     for owner in set(rep_calls) | set(leads_owner) | set(follow_owner) | set(appts_owner):
@@ -1261,10 +1277,12 @@ def _follow_up_lists(frame: pd.DataFrame, users: dict[int, str]) -> list[RepFoll
     if frame.empty:
         return []
     frame = frame.assign(owner_key=frame["owner_id"].map(lambda v: -1 if v is None or pd.isna(v) else int(v)))
-    groups = []
-    for owner, group in frame.groupby("owner_key"):
+    groups: list[tuple[int | None, int, pd.DataFrame]] = []
+    for owner_key, group in frame.groupby("owner_key"):
         head = group.sort_values(["at", "lead_id"], ascending=[False, True]).head(FOLLOW_UPS_PER_REP)
-        groups.append((None if owner == -1 else int(owner), len(group), head))
+        # owner_key holds the ints mapped above; pandas types a group key as any scalar.
+        owner_id = int(cast(int, owner_key))
+        groups.append((None if owner_id == -1 else owner_id, len(group), head))
     ids = sorted({int(x) for _, _, head in groups for x in head["lead_id"]})
     names: dict[int, tuple[str, str | None]] = {}
     for chunk in range(0, len(ids), 1000):
@@ -1278,13 +1296,14 @@ def _follow_up_lists(frame: pd.DataFrame, users: dict[int, str]) -> list[RepFoll
     for owner, total, head in groups:
         leads = [
             FollowUp(
-                lead_id=int(r.lead_id),
-                lead_name=names.get(int(r.lead_id), (f"#{r.lead_id}", None))[0],
-                company=names.get(int(r.lead_id), (None, None))[1],
-                outcome=str(r.outcome),
-                last_call_at=r.at.to_pydatetime().astimezone(UTC),
+                lead_id=int(lead_id),
+                lead_name=names.get(int(lead_id), (f"#{lead_id}", None))[0],
+                company=names.get(int(lead_id), (None, None))[1],
+                outcome=str(outcome),
+                last_call_at=at.to_pydatetime().astimezone(UTC),
             )
-            for r in head.itertuples()
+            # Plain tuples of the three columns (name=None): the values as stored, without pandas' row types.
+            for lead_id, outcome, at in head[["lead_id", "outcome", "at"]].itertuples(index=False, name=None)
         ]
         out.append(
             RepFollowUps(user_id=owner, rep=users.get(owner) if owner is not None else None, total=total, leads=leads)
