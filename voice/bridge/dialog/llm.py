@@ -54,6 +54,7 @@ from voice.bridge.dialog.types import (
     TurnResult,
 )
 from voice.bridge.timeprefs.constraint import TimeConstraint
+from workflows.vocabulary import CallOutcome
 
 log = logging.getLogger(__name__)
 BUSINESS_TZ = ZoneInfo("Europe/Berlin")
@@ -284,7 +285,7 @@ class LLMPolicy:
                 booking = await tools.book(slot)
                 result.booking = booking
                 if booking.status in ("booked", "already_booked"):
-                    result.classification = "booked"
+                    result.classification = CallOutcome.BOOKED
                 content = json.dumps(
                     {
                         "status": booking.status,
@@ -299,12 +300,12 @@ class LLMPolicy:
                 await tools.record_qualification(dict(result.qualification))
                 content = "ok"
             else:  # record_opt_out
-                result.classification = "do_not_call"
+                result.classification = CallOutcome.DO_NOT_CALL
                 await tools.record_opt_out(str(args.get("reason") or "asked in the call")[:200])
                 content = "ok"
         except ToolTimeout:
             if call.name in ("find_slots", "book"):
-                result.classification = result.classification or "interested"
+                result.classification = result.classification or CallOutcome.INTERESTED
             return ToolRecord(
                 call.id,
                 call.name,
@@ -333,7 +334,10 @@ class LLMPolicy:
         intent = args.get("intent")
         result.intent = str(intent) if intent else result.intent
         classification = args.get("classification")
-        if classification in CLASSIFICATIONS and result.classification not in ("booked", "do_not_call"):
+        if classification in CLASSIFICATIONS and result.classification not in (
+            CallOutcome.BOOKED,
+            CallOutcome.DO_NOT_CALL,
+        ):
             result.classification = classification
         result.end_call = bool(args.get("end_call")) or result.end_call
         result.recording_declined = result.recording_declined or bool(args.get("recording_declined"))

@@ -35,6 +35,7 @@ from voice.bridge.dialog.types import (
     TurnResult,
 )
 from voice.bridge.timeprefs.constraint import TimeConstraint
+from workflows.vocabulary import CallOutcome
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ class RulesPolicy:
         if t.request.callee.do_not_contact:
             yield t.say("known_objection")
             yield t.say("goodbye")
-            yield t.done(intent="begin", classification="do_not_call", end_call=True)
+            yield t.done(intent="begin", classification=CallOutcome.DO_NOT_CALL, end_call=True)
             return
         yield t.say("objection")
         spoken = speakable_number(t.request.callback_number)
@@ -270,7 +271,7 @@ class RulesPolicy:
                 yield failed.record  # the classification below still reaches the chain by webhook
             yield t.say("opted_out")
             yield t.say("goodbye")
-            yield t.done(intent="do_not_call", classification="do_not_call", end_call=True)
+            yield t.done(intent="do_not_call", classification=CallOutcome.DO_NOT_CALL, end_call=True)
             return
         if r.voicemail:
             yield t.say("voicemail")
@@ -287,7 +288,7 @@ class RulesPolicy:
         ):
             yield t.say("wrong_number")
             yield t.say("goodbye")
-            yield t.done(intent="wrong_number", classification="wrong_number", end_call=True)
+            yield t.done(intent="wrong_number", classification=CallOutcome.WRONG_NUMBER, end_call=True)
             return
         if state.stage == Stage.ENDED:
             yield t.say("goodbye")
@@ -303,18 +304,20 @@ class RulesPolicy:
         if r.refusal or (r.soft_refusal and state.stage not in (Stage.OFFER, Stage.CALLBACK_OFFER)):
             yield t.say("not_interested")
             yield t.say("goodbye")
-            yield t.done(intent="refusal", classification="not_interested", end_call=True)
+            yield t.done(intent="refusal", classification=CallOutcome.NOT_INTERESTED, end_call=True)
             return
         if r.callback and state.stage != Stage.CALLBACK_OFFER:
             wish = self.timetalk.preference(r.text, t.language, t.request.now)
             yield t.say("callback_at" if wish else "callback_later")
             yield t.say("goodbye")
-            yield t.done(intent="callback", classification="callback_requested", constraint=wish, end_call=True)
+            yield t.done(
+                intent="callback", classification=CallOutcome.CALLBACK_REQUESTED, constraint=wish, end_call=True
+            )
             return
         if r.material:
             yield t.say("material")
             yield t.say("goodbye")
-            yield t.done(intent="interest", classification="interested", end_call=True)
+            yield t.done(intent="interest", classification=CallOutcome.INTERESTED, end_call=True)
             return
         if r.no_recording:
             # Nothing else in the turn: go on where we were.
@@ -332,7 +335,7 @@ class RulesPolicy:
             if r.confirm:
                 yield t.say("callback_later")
                 yield t.say("goodbye")
-                yield t.done(intent="callback", classification="callback_requested", end_call=True)
+                yield t.done(intent="callback", classification=CallOutcome.CALLBACK_REQUESTED, end_call=True)
                 return
             if r.decline:
                 yield t.say("carry_on")
@@ -383,7 +386,7 @@ class RulesPolicy:
             if r.decline:
                 yield t.say("no_appointment")
                 yield t.say("goodbye")
-                yield t.done(intent="decline", classification="interested", end_call=True)
+                yield t.done(intent="decline", classification=CallOutcome.INTERESTED, end_call=True)
                 return
             async for e in self._clarify(t):
                 yield e
@@ -464,7 +467,7 @@ class RulesPolicy:
             yield failed.record
             yield t.say("fallback_proposal")
             yield t.say("goodbye")
-            yield t.done(intent=intent, classification="interested", end_call=True)
+            yield t.done(intent=intent, classification=CallOutcome.INTERESTED, end_call=True)
             return
         avoid_starts = set(avoid)
         wished = offer.wished if offer.wished is not None and offer.wished.start not in avoid_starts else None
@@ -499,13 +502,13 @@ class RulesPolicy:
             yield failed.record
             yield t.say("fallback_mail")
             yield t.say("goodbye")
-            yield t.done(intent="confirm", classification="interested", end_call=True)
+            yield t.done(intent="confirm", classification=CallOutcome.INTERESTED, end_call=True)
             return
         if booking.status in ("booked", "already_booked"):
             yield t.say("booked", slot=t.slot_text(booking.start or start))
             yield t.say("confirmation_mail")
             yield t.say("goodbye")
-            yield t.done(intent="confirm", classification="booked", booking=booking, end_call=True)
+            yield t.done(intent="confirm", classification=CallOutcome.BOOKED, booking=booking, end_call=True)
             return
         if booking.status == "taken":
             yield t.say("taken")
@@ -517,7 +520,7 @@ class RulesPolicy:
             return
         yield t.say("fallback_mail")
         yield t.say("goodbye")
-        yield t.done(intent="confirm", classification="interested", booking=booking, end_call=True)
+        yield t.done(intent="confirm", classification=CallOutcome.INTERESTED, booking=booking, end_call=True)
 
     async def _transfer(self, t: _Turn) -> AsyncIterator[TurnEvent]:
         number = e164(t.request.transfer_number)
