@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,9 @@ from aiohttp import web
 
 from providers.vapi import metadata_of, tool_calls
 from voice.bridge.core import BRIDGE, Bridge
-from voice.bridge.dialog.types import SlotChoice, Speech, ToolTimeout, Turn, TurnDone, TurnKind, TurnRequest
+from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
+from voice.bridge.dialog.types import SlotChoice, Speech, Tools, ToolTimeout, Turn, TurnDone, TurnKind, TurnRequest
+from voice.bridge.timeprefs.constraint import TimeConstraint
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ async def _authenticated_body(bridge: Bridge, request: web.Request) -> bytes | w
     return body
 
 
-def _json_object(body: bytes) -> dict:
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -63,6 +65,12 @@ def _json_object(body: bytes) -> dict:
     if not isinstance(payload, dict):
         raise BadRequest("body must be a JSON object")
     return payload
+
+
+def _object(container: dict[str, Any], name: str) -> dict[str, Any]:
+    """A field that must be a JSON object; empty when it is absent or of another type."""
+    value = container.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _parse_time(value: Any, field: str) -> datetime:
@@ -77,21 +85,19 @@ def _parse_time(value: Any, field: str) -> datetime:
     return moment
 
 
-def _slot_text(slot: SlotChoice | None) -> dict | None:
+def _slot_text(slot: SlotChoice | None) -> dict[str, Any] | None:
     if slot is None:
         return None
     return {"start": slot.start.isoformat(), "end": slot.end.isoformat(), "owner_id": slot.owner_id}
 
 
-_timetalk = None
+_timetalk: TimeTalk | None = None
 
 
-def _parse_preference(text: str, language: str, now: datetime):
+def _parse_preference(text: str, language: str, now: datetime) -> TimeConstraint:
     """The callee's words as a TimeConstraint, with the parser the dialog policy uses."""
     global _timetalk
     if _timetalk is None:
-        from voice.bridge.dialog.timetalk import default_timetalk
-
         _timetalk = default_timetalk()
     constraint = _timetalk.preference(text, language, now)
     if constraint is None:
@@ -102,7 +108,7 @@ def _parse_preference(text: str, language: str, now: datetime):
 # ---- tool-calls ----------------------------------------------------------------------------------
 
 
-async def _run_tool(bridge: Bridge, tools: Any, language: str, now: datetime, name: str, args: dict) -> str:
+async def _run_tool(bridge: Bridge, tools: Tools, language: str, now: datetime, name: str, args: dict[str, Any]) -> str:
     if name == "check_availability":
         preference = args.get("preference") or args.get("when") or ""
         if not isinstance(preference, str) or not preference.strip():
@@ -157,7 +163,7 @@ async def tool_calls_handler(request: web.Request) -> web.Response:
         listed = message.get("toolCallList", message.get("toolCalls"))
         if not isinstance(listed, list):
             raise BadRequest("tool-calls needs a toolCallList (or toolCalls) array")
-        call = message.get("call") if isinstance(message.get("call"), dict) else {}
+        call = _object(message, "call")
     except BadRequest as e:
         return _error(400, str(e))
 
@@ -186,7 +192,7 @@ async def tool_calls_handler(request: web.Request) -> web.Response:
 # ---- custom LLM ----------------------------------------------------------------------------------
 
 
-def _transcript(messages: list) -> tuple[tuple[Turn, ...], TurnKind]:
+def _transcript(messages: list[Any]) -> tuple[tuple[Turn, ...], TurnKind]:
     turns: list[Turn] = []
     for m in messages:
         if not isinstance(m, dict):
@@ -205,7 +211,7 @@ def _transcript(messages: list) -> tuple[tuple[Turn, ...], TurnKind]:
     return tuple(turns), kind
 
 
-def _chunk(completion_id: str, created: int, model: str, delta: dict, finish: str | None = None) -> bytes:
+def _chunk(completion_id: str, created: int, model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
     body = {
         "id": completion_id,
         "object": "chat.completion.chunk",
@@ -216,7 +222,7 @@ def _chunk(completion_id: str, created: int, model: str, delta: dict, finish: st
     return b"data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
 
-def _tool_names(payload: dict) -> set[str]:
+def _tool_names(payload: dict[str, Any]) -> set[str]:
     names = set()
     for tool in payload.get("tools") or []:
         if isinstance(tool, dict):
@@ -224,7 +230,7 @@ def _tool_names(payload: dict) -> set[str]:
     return names
 
 
-def _closing_tool_call(payload: dict, end_call: bool, transfer: str | None) -> dict | None:
+def _closing_tool_call(payload: dict[str, Any], end_call: bool, transfer: str | None) -> dict[str, str] | None:
     """Vapi ends or transfers a call when the model calls its endCall / transferCall tool: emitted only
     when the assistant offers that tool."""
     names = _tool_names(payload)
@@ -235,11 +241,12 @@ def _closing_tool_call(payload: dict, end_call: bool, transfer: str | None) -> d
     return None
 
 
-def _caller_id(payload: dict, call: dict) -> str | None:
+def _caller_id(payload: dict[str, Any], call: dict[str, Any]) -> str | None:
     """The number the call comes from (Vapi's phoneNumber object), said in the opening as a callback number."""
-    for spot in (payload.get("phoneNumber"), call.get("phoneNumber")):
-        if isinstance(spot, dict) and isinstance(spot.get("number"), str):
-            return spot["number"]
+    for spot in (_object(payload, "phoneNumber"), _object(call, "phoneNumber")):
+        number = spot.get("number")
+        if isinstance(number, str):
+            return number
     return None
 
 
@@ -257,8 +264,8 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
         transcript, kind = _transcript(messages)
     except BadRequest as e:
         return _error(400, str(e))
-    call = payload.get("call") if isinstance(payload.get("call"), dict) else {}
-    metadata = {**metadata_of(call), **(payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {})}
+    call = _object(payload, "call")
+    metadata = {**metadata_of(call), **_object(payload, "metadata")}
     call_id = str(call.get("id") or metadata.get("call_id") or "") or f"vapi-llm-{uuid.uuid4().hex[:8]}"
     stream = bool(payload.get("stream"))
     model = str(payload.get("model") or "leadchain-bridge")
@@ -308,10 +315,10 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
 
 async def _complete(
     bridge: Bridge,
-    payload: dict,
+    payload: dict[str, Any],
     turn: TurnRequest,
-    tools: Any,
-    out,
+    tools: Tools,
+    out: Callable[[str], Awaitable[None]],
     stream: bool,
     completion_id: str,
     created: int,
@@ -354,8 +361,10 @@ async def _complete(
             }
         )
     if current() is None:
-        await out("")
+        await out("")  # nothing was spoken: the first call of out() opens the stream
     response = current()
+    if response is None:  # out() opens it whenever the answer streams
+        raise RuntimeError("the event stream did not open")
     if closing:
         await response.write(
             _chunk(
