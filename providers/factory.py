@@ -73,7 +73,7 @@ def webhook_secret(app: Flask, name: str) -> str | None:
     if name == "retell":
         settings = provider_settings(app, "retell")
         return settings[0] if settings else None
-    value = secrets.get(f"providers/{name}-webhook-secret")
+    value: str | None = secrets.get(f"providers/{name}-webhook-secret")
     if value:
         return value
     if provider_settings(app, name) and not secrets.get(f"providers/{name}-api-key"):

@@ -27,11 +27,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 
@@ -40,6 +41,8 @@ from providers.events import SENTIMENTS, CallEvent, Turn, classify_text
 from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
 from workflows.vocabulary import CallStatus
+
+Answer = TypeVar("Answer")
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +184,7 @@ def _cents(dollars: Any) -> int | None:
         return None
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -189,9 +192,9 @@ def _text(value: Any) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
 
 
-def metadata_of(call: Mapping[str, Any]) -> dict:
+def metadata_of(call: Mapping[str, Any]) -> dict[str, Any]:
     """Our correlation ids: assistantOverrides.metadata (where we put them), else other metadata spots."""
-    found: dict = {}
+    found: dict[str, Any] = {}
     for spot in (
         _dict(call.get("metadata")),
         _dict(_dict(call.get("assistant")).get("metadata")),
@@ -250,7 +253,7 @@ def end_status_for(reason: str | None, turns: list[Turn] | None) -> tuple[str, b
     return CallStatus.FAILED, False
 
 
-def sentiment_of(structured: dict, analysis: dict) -> str | None:
+def sentiment_of(structured: dict[str, Any], analysis: dict[str, Any]) -> str | None:
     for value in (structured.get("sentiment"), structured.get("user_sentiment"), analysis.get("sentiment")):
         if isinstance(value, str) and value.strip().lower() in SENTIMENTS:
             return value.strip().lower()
@@ -264,8 +267,8 @@ class _Report:
     reason: str | None
     turns: list[Turn] | None  # None: the conversation is not known (no messages, no transcript)
     summary: str | None
-    analysis: dict
-    structured: dict
+    analysis: dict[str, Any]
+    structured: dict[str, Any]
     recording_url: str | None
     cost_cents: int | None
     duration_s: int | None
@@ -316,7 +319,7 @@ def _report(source: Mapping[str, Any], call: Mapping[str, Any]) -> _Report:
     )
 
 
-def _lead_id(meta: dict) -> int | None:
+def _lead_id(meta: dict[str, Any]) -> int | None:
     try:
         return int(meta["lead_id"])
     except (KeyError, TypeError, ValueError):
@@ -403,10 +406,10 @@ def parse_server_message(
     return events_from_message(payload)
 
 
-def tool_calls(message: Mapping[str, Any]) -> list[tuple[str, str, dict]]:
+def tool_calls(message: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(tool_call_id, function name, arguments) from a tool-calls message; `arguments` arrive as an object in
     webhooks but as a JSON string in the SDK type and in artifact.messages (§2.3): both are accepted."""
-    found = []
+    found: list[tuple[str, str, dict[str, Any]]] = []
     for item in message.get("toolCallList") or message.get("toolCalls") or []:
         if not isinstance(item, dict):
             continue
@@ -430,13 +433,16 @@ def tool_calls(message: Mapping[str, Any]) -> list[tuple[str, str, dict]]:
 # ---- the provider ---------------------------------------------------------------------------------
 
 
-def _plain(model: Any) -> dict:
+def _plain(model: Any) -> dict[str, Any]:
     """An SDK model as the JSON Vapi sent (camelCase; unknown fields kept)."""
     if isinstance(model, dict):
         return model
     if hasattr(model, "model_dump"):
-        return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return json.loads(json.dumps(model.dict(by_alias=True), default=str))
+        dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return dumped
+    # pydantic v1 models (older SDKs): their dict() is not JSON-safe, a round trip through JSON makes it so.
+    loaded: dict[str, Any] = json.loads(json.dumps(model.dict(by_alias=True), default=str))
+    return loaded
 
 
 _retry_after = retry_after_seconds
@@ -464,7 +470,7 @@ class VapiProvider:
         self.hmac_plan = hmac_plan
         self.lookback = lookback
 
-    def _call_api(self, what: str, fn, *, missing_ok: bool = False):
+    def _call_api(self, what: str, fn: Callable[[], Answer], *, missing_ok: bool = False) -> Answer | None:
         from vapi.core.api_error import ApiError  # the SDK is loaded by __init__ already; see there
 
         try:
@@ -506,7 +512,9 @@ class VapiProvider:
         before: datetime | None = None
         for _ in range(MAX_LIST_PAGES):
             page = self._call_api(
-                "list calls", lambda: self.client.calls.list(limit=100, created_at_ge=since, created_at_lt=before)
+                # partial, not a lambda: this page's `before` is bound now.
+                "list calls",
+                partial(self.client.calls.list, limit=100, created_at_ge=since, created_at_lt=before),
             )
             calls = [_plain(c) for c in page or []]
             for call in calls:
@@ -545,7 +553,7 @@ class VapiProvider:
             duration_s=report.duration_s or 0,
         )
 
-    def parse_webhook(self, body: bytes, headers) -> list[CallEvent]:
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[CallEvent]:
         return parse_server_message(body, headers, self.webhook_secrets, plan=self.hmac_plan)
 
     def delete_call(self, call_id: str) -> None:
