@@ -178,11 +178,15 @@ BROWSER_TESTS = Path(__file__).resolve().parent / "ui" / "browser"
 
 
 def pytest_collection_modifyitems(config, items):
-    # Under `pytest -n 2 --dist loadgroup` (make test) the browser tests share one xdist worker: one
-    # Chromium, one live server and one seeded demo instead of one per worker.
+    # Under `pytest -n 2 --dist loadgroup` (make test) each test module runs whole, in order, on one xdist
+    # worker, as in a serial run: module-scoped fixtures are built once, and a module whose last test
+    # checks what the earlier ones saw (tests/activities/test_dial_gate.py) still sees it all. The
+    # browser tests share one worker: one Chromium, one live server, one seeded demo.
     for item in items:
-        if BROWSER_TESTS in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("browser"))
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = "browser" if BROWSER_TESTS in item.path.parents else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(hookwrapper=True, trylast=True)
