@@ -4,8 +4,10 @@
 When nothing listens at its address -- a fresh laptop or CI runner -- the tests start their own
 PostgreSQL from Debian's binaries (package `postgresql`, installed by scripts/system-deps.sh) through
 pytest-postgresql's PostgreSQLExecutor (initdb, pg_ctl start/stop) in a temporary directory, and remove
-it at the end. A server that listens but refuses the connection (wrong user, password, database) is a
-configuration error and fails the run: silently testing against another server would hide it.
+it at the end. A LEADCHAIN_TEST_PG set on purpose whose server listens but refuses the connection (wrong
+user, password, database) is a configuration error and fails the run: silently testing against another
+server would hide it. With it unset, a refusing default address (Debian's freshly installed cluster wants
+a password over TCP) gets a throwaway server too.
 
 initdb and pg_ctl refuse to run as root, and CI runs as root: then they run as the unprivileged
 `postgres` system user (created by Debian's package) through util-linux's `runuser`.
