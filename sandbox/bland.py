@@ -16,12 +16,15 @@ import hmac
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from sandbox import personas
+from sandbox.context import Sandbox
 from sandbox.dispatcher import Delivery
 from sandbox.state import SandboxCall, now_ms
 from sandbox.summary import scripted_summary
@@ -34,7 +37,9 @@ def _iso(ms: int | float) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
 
 
-def _error(status: int, message: str, errors: list[str] | None = None, headers: dict | None = None):
+def _error(
+    status: int, message: str, errors: list[str] | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict[str, Any] = {"status": "error", "message": message}
     if errors is not None:
         body["errors"] = errors
@@ -215,7 +220,7 @@ def webhook_body(details: dict[str, Any]) -> bytes:
     return json.dumps(details, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def blueprint(sandbox) -> Blueprint:
+def blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("sandbox_bland", __name__)
     plays: dict[str, _Play] = {}
     lock = threading.Lock()
@@ -224,7 +229,7 @@ def blueprint(sandbox) -> Blueprint:
         # The raw key, exactly; "Bearer <key>" is what Bland rejects.
         return request.headers.get("authorization", "") == sandbox.config.keys["bland"]
 
-    def unauthorised():
+    def unauthorised() -> Response:
         return _error(401, "Invalid API key.", ["Missing or invalid authorization header."])
 
     def refresh(play: _Play) -> None:
@@ -235,7 +240,7 @@ def blueprint(sandbox) -> Blueprint:
         if at >= play.done_at_ms and call.ended_ms is None:
             call.ended_ms = at
 
-    def signer(play: _Play):
+    def signer(play: _Play) -> Callable[[bytes], dict[str, str]]:
         secret = sandbox.config.keys["bland_webhook_secret"]
 
         def sign(body: bytes) -> dict[str, str]:
@@ -254,7 +259,7 @@ def blueprint(sandbox) -> Blueprint:
         return True
 
     @bp.post("/v1/calls")
-    def create_call():
+    def create_call() -> ResponseReturnValue:
         sandbox.state.count_request(PROVIDER)
         if not authorised():
             return unauthorised()
@@ -263,11 +268,14 @@ def blueprint(sandbox) -> Blueprint:
             headers = {"Retry-After": str(int(fault.retry_after_s))} if fault.retry_after_s is not None else {}
             message = "Too many requests." if fault.status == 429 else "Internal server error."
             return _error(fault.status, message, headers=headers)
-        body = request.get_json(silent=True)
-        errors = _validate(body)
-        if errors:
+        payload = request.get_json(silent=True)
+        errors = _validate(payload)
+        if errors or not isinstance(payload, dict):  # _validate refuses anything but an object
             return _error(400, "Invalid parameters", errors)
+        body = payload
         to_number = _normalise_number(body["phone_number"])
+        if to_number is None:  # _validate checked that it normalises
+            return _error(400, "Invalid parameters", ["Invalid phone_number."])
         requested = str(body.get("language") or "")[:2].lower() or None
         language = personas.language_for(to_number, _BLAND_LANG.get(requested or ""))
         call = sandbox.state.add_call(
@@ -293,7 +301,7 @@ def blueprint(sandbox) -> Blueprint:
             return plays.get(call_id)
 
     @bp.get("/v1/calls/<call_id>")
-    def get_call(call_id: str):
+    def get_call(call_id: str) -> ResponseReturnValue:
         if not authorised():
             return unauthorised()
         play = find_play(call_id)
@@ -303,7 +311,7 @@ def blueprint(sandbox) -> Blueprint:
         return jsonify(play.details())
 
     @bp.get("/v1/calls")
-    def list_calls():
+    def list_calls() -> ResponseReturnValue:
         if not authorised():
             return unauthorised()
         args = request.args
@@ -332,6 +340,8 @@ def blueprint(sandbox) -> Blueprint:
         items = []
         for c in page:
             play = find_play(c.call_id)
+            if play is None:  # `calls` holds only calls with a play, and plays are never removed
+                continue
             refresh(play)
             d = play.details()
             # The list's items are summaries: no metadata, transcript or analysis (docs/providers.md §3.4).
@@ -355,7 +365,7 @@ def blueprint(sandbox) -> Blueprint:
         return jsonify(count=len(calls), calls=items)
 
     @bp.post("/v1/postcall/webhooks/resend")
-    def resend():
+    def resend() -> ResponseReturnValue:
         if not authorised():
             return unauthorised()
         body = request.get_json(silent=True) or {}
@@ -368,6 +378,8 @@ def blueprint(sandbox) -> Blueprint:
             if play is None or "webhook_body" not in play.call.extra:
                 continue
             url = play.call.request.get("webhook") or sandbox.config.webhook_url(PROVIDER)
+            if not url:  # a stored body means send_webhook had a URL; the configuration may have changed since
+                continue
             # The same bytes as the first time (and so the same signature: there is no timestamp).
             sandbox.dispatcher.send_sequence(
                 [(0.0, Delivery(url, play.call.extra["webhook_body"], signer(play)))], sandbox.state.mode(PROVIDER)

@@ -176,7 +176,8 @@ PERSONAS: dict[str, Persona] = {
                 ("callee", "Rufen Sie mich nie wieder an!"),
                 (
                     "agent",
-                    "Verstanden, wir rufen Sie nicht mehr an, das ist ab sofort vermerkt. Vielen Dank und auf Wiederhören!",
+                    "Verstanden, wir rufen Sie nicht mehr an, das ist ab sofort vermerkt. "
+                    "Vielen Dank und auf Wiederhören!",
                 ),
             ],
             [
@@ -197,7 +198,8 @@ PERSONAS: dict[str, Persona] = {
                 ("callee", "Da sind Sie falsch, hier gibt es keinen Herrn Weber."),
                 (
                     "agent",
-                    "Oh, dann bin ich falsch verbunden, entschuldigen Sie bitte die Störung. Vielen Dank und auf Wiederhören!",
+                    "Oh, dann bin ich falsch verbunden, entschuldigen Sie bitte die Störung. "
+                    "Vielen Dank und auf Wiederhören!",
                 ),
             ],
             [

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sandbox.personas import Persona
 from sandbox.spoken_slots import DE_WEEKDAY_NAMES, EN_WEEKDAY_NAMES, parse_spoken_slot, render_slot
@@ -71,7 +72,7 @@ def _lang(language: str) -> str:
     return "en" if (language or "").lower().startswith("en") else "de"
 
 
-def booking_from_tools(records: Iterable[dict] | None, language: str) -> CallBooking | None:
+def booking_from_tools(records: Iterable[dict[str, Any]] | None, language: str) -> CallBooking | None:
     """The last successful booking in a transcript_with_tool_calls record (Retell's shape)."""
     booking_calls: set[str] = set()
     found: CallBooking | None = None
@@ -100,9 +101,8 @@ def booking_from_transcript(transcript: Transcript, language: str, now: datetime
             start = parse_spoken_slot(text, lang, now)  # the bridge's canonical "Donnerstag, den 3. ..." form
             if start is not None:
                 return CallBooking(spoken=render_slot(start, lang), start=start)
-        match = None
-        for match in _CLOCK[lang].finditer(text):
-            pass
+        clocks = list(_CLOCK[lang].finditer(text))
+        match = clocks[-1] if clocks else None  # the last time the agent said
         if match is not None:
             hour, minute = int(match["h"]), int(match["m"] or 0)
             day = f"{match['wd'].capitalize()} " if match["wd"] else ""
@@ -159,12 +159,12 @@ def analyse(
     persona: Persona,
     language: str,
     live_transcript: Transcript | None = None,
-    tool_records: Iterable[dict] | None = None,
+    tool_records: Iterable[dict[str, Any]] | None = None,
 ) -> CallAnalysis:
     """The analysis of one call: the persona's script, or (`live_transcript`) what was actually said to
     a dialog server and what its tools did."""
     live = live_transcript is not None
-    transcript = list(live_transcript) if live else persona.transcript.get(_lang(language), [])
+    transcript = list(live_transcript) if live_transcript is not None else persona.transcript.get(_lang(language), [])
     booking = booking_from_tools(tool_records, language) if live else None
     if booking is None and persona.classification == "booked":
         booking = booking_from_transcript(transcript, language, now=datetime.now(UTC))

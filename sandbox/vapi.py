@@ -28,8 +28,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
+from sandbox.context import Sandbox
 from sandbox.dispatcher import Delivery
 from sandbox.personas import Persona, cost_cents, language_for, persona_for
 from sandbox.state import SandboxCall, now_ms
@@ -71,7 +73,7 @@ def _parse_iso_ms(value: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
-def error(status: int, message: Any, name: str):
+def error(status: int, message: Any, name: str) -> tuple[Response, int]:
     return jsonify({"message": message, "error": name, "statusCode": status}), status
 
 
@@ -85,9 +87,9 @@ def ended_reason(persona: Persona) -> str:
     return ENDED_REASON.get(persona.end_status, "call.start.error-get-transport")
 
 
-def _artifact(persona: Persona, language: str, started_ms: int, recording_url: str | None) -> dict:
+def _artifact(persona: Persona, language: str, started_ms: int, recording_url: str | None) -> dict[str, Any]:
     turns = persona.transcript.get(language) or []
-    messages: list[dict] = [
+    messages: list[dict[str, Any]] = [
         {
             "role": "system",
             "message": "You are Leadchain's digital assistant.",
@@ -128,7 +130,7 @@ def _artifact(persona: Persona, language: str, started_ms: int, recording_url: s
     return artifact
 
 
-def _analysis(persona: Persona, language: str) -> dict:
+def _analysis(persona: Persona, language: str) -> dict[str, Any]:
     structured = {"outcome": persona.classification, "sentiment": persona.sentiment}
     analysis: dict[str, Any] = {
         "structuredData": {k: v for k, v in structured.items() if v is not None},
@@ -142,7 +144,7 @@ def _analysis(persona: Persona, language: str) -> dict:
     return analysis
 
 
-def blueprint(sandbox) -> Blueprint:
+def blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("sandbox_vapi", __name__)
     keys = sandbox.config.keys
     server_auth = {"mode": "secret", "timestamp_unit": "s"}
@@ -171,7 +173,7 @@ def blueprint(sandbox) -> Blueprint:
             if RANK[stage] >= RANK["ended"]:
                 call.ended_ms = x["ended_ms"]
 
-    def call_json(call: SandboxCall, stage: str | None = None) -> dict:
+    def call_json(call: SandboxCall, stage: str | None = None) -> dict[str, Any]:
         """The Call as Vapi returns it; `stage` gives a snapshot as of that stage (for server messages)."""
         stage = stage or call.status
         body, x = call.request, call.extra
@@ -226,7 +228,7 @@ def blueprint(sandbox) -> Blueprint:
             headers["x-signature"] = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
         return headers
 
-    def message(call: SandboxCall, stage: str, persona: Persona) -> dict:
+    def message(call: SandboxCall, stage: str, persona: Persona) -> dict[str, Any]:
         x = call.extra
         snapshot = call_json(call, stage)
         base = {
@@ -280,7 +282,7 @@ def blueprint(sandbox) -> Blueprint:
         """The call's life: state changes on a timer thread, server messages through the dispatcher."""
         x = call.extra
 
-        def timeline():
+        def timeline() -> None:
             for stage in stages:
                 time.sleep(max(0.0, x["times"][stage] / 1000 - time.time()))
                 advance(call, stage)
@@ -332,7 +334,7 @@ def blueprint(sandbox) -> Blueprint:
     # ---- routes ---------------------------------------------------------------------------------
 
     @bp.post("/call")
-    def create_call():
+    def create_call() -> ResponseReturnValue:
         sandbox.state.count_request(PROVIDER)
         if not authorised():
             return error(
@@ -346,10 +348,11 @@ def blueprint(sandbox) -> Blueprint:
             if fault.retry_after_s is not None:
                 response.headers["Retry-After"] = str(int(round(fault.retry_after_s)))
             return response, status
-        body = request.get_json(silent=True)
-        problems = validate(body)
-        if problems:
+        payload = request.get_json(silent=True)
+        problems = validate(payload)
+        if problems or not isinstance(payload, dict):  # validate refuses anything but an object
             return error(400, problems, "Bad Request")
+        body = payload
         overrides = body.get("assistantOverrides") or {}
         variables = overrides.get("variableValues") or {}
         number = body["customer"]["number"]
@@ -388,7 +391,7 @@ def blueprint(sandbox) -> Blueprint:
         return jsonify(call_json(call)), 201
 
     @bp.get("/call")
-    def list_calls():
+    def list_calls() -> ResponseReturnValue:
         if not authorised():
             return error(401, "Invalid Key.", "Unauthorized")
         args = request.args
@@ -425,7 +428,7 @@ def blueprint(sandbox) -> Blueprint:
         return jsonify([call_json(c) for c in calls[:limit]])
 
     @bp.get("/call/<call_id>")
-    def get_call(call_id: str):
+    def get_call(call_id: str) -> ResponseReturnValue:
         if not authorised():
             return error(401, "Invalid Key.", "Unauthorized")
         call = live(call_id)
@@ -434,7 +437,7 @@ def blueprint(sandbox) -> Blueprint:
         return jsonify(call_json(call))
 
     @bp.delete("/call/<call_id>")
-    def delete_call(call_id: str):
+    def delete_call(call_id: str) -> ResponseReturnValue:
         if not authorised():
             return error(401, "Invalid Key.", "Unauthorized")
         call = live(call_id)
@@ -449,7 +452,7 @@ def blueprint(sandbox) -> Blueprint:
         return jsonify(answer)
 
     @bp.post("/sandbox/server-auth")
-    def set_server_auth():
+    def set_server_auth() -> ResponseReturnValue:
         body = request.get_json(force=True, silent=True) or {}
         mode, unit = body.get("mode", "secret"), body.get("timestamp_unit", "s")
         if mode not in ("secret", "bearer", "hmac", "both") or unit not in ("s", "ms"):
