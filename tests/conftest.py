@@ -2,6 +2,7 @@
 
 PostgreSQL is the one at LEADCHAIN_TEST_PG (default postgresql://postgres@127.0.0.1:5432/test) when it
 answers, else a throwaway server the session starts and removes (tests/throwaway_pg.py)."""
+
 from __future__ import annotations
 
 import os
@@ -23,22 +24,28 @@ pytest_plugins = ["tests.openbao", "tests.temporal_fixtures", "tests.sandbox_fix
 PG_ADMIN_URL = throwaway_pg.configured_url()
 # Sample exports shipped with the tests (tests/data/README.md).
 SHARED_DATA = Path(__file__).resolve().parent / "data"
-WEBHOOK_SECRETS = ["whsec_" + "b2xkLXNlY3JldC1vbGQtc2VjcmV0LWZvci1yb3RhdGlvbg==",
-                   "whsec_" + "bmV3LXNlY3JldC1uZXctc2VjcmV0LWZvci1sZWFkY2hhaW4="]
+WEBHOOK_SECRETS = [
+    "whsec_" + "b2xkLXNlY3JldC1vbGQtc2VjcmV0LWZvci1yb3RhdGlvbg==",
+    "whsec_" + "bmV3LXNlY3JldC1uZXctc2VjcmV0LWZvci1sZWFkY2hhaW4=",
+]
 API_KEY = "test-api-key-0123456789abcdef"
 
 
 def make_test_secrets(**extra: str) -> EnvSecrets:
     # The chain key is required (intake refuses without it); a test's own chain key wins over this one.
-    return EnvSecrets({"LEADCHAIN_SECRET_APP_CHAIN_KEY": "test-only-chain-key", **extra,
-        "LEADCHAIN_SECRET_WEBHOOKS_LEADS_WEBSITE": " ".join(WEBHOOK_SECRETS),
-        "LEADCHAIN_SECRET_WEBHOOKS_LEADS_PARTNER": WEBHOOK_SECRETS[1],
-        "LEADCHAIN_SECRET_API_KEYS": f"crm-sync:{API_KEY}, other:another-key-987",
-        "LEADCHAIN_SECRET_APP_SECRET_KEY": "test-only-flask-secret",
-    })
+    return EnvSecrets(
+        {
+            "LEADCHAIN_SECRET_APP_CHAIN_KEY": "test-only-chain-key",
+            **extra,
+            "LEADCHAIN_SECRET_WEBHOOKS_LEADS_WEBSITE": " ".join(WEBHOOK_SECRETS),
+            "LEADCHAIN_SECRET_WEBHOOKS_LEADS_PARTNER": WEBHOOK_SECRETS[1],
+            "LEADCHAIN_SECRET_API_KEYS": f"crm-sync:{API_KEY}, other:another-key-987",
+            "LEADCHAIN_SECRET_APP_SECRET_KEY": "test-only-flask-secret",
+        }
+    )
 
 
-_PG_CHOICE: list[str] = []      # which server this session used, for the terminal summary
+_PG_CHOICE: list[str] = []  # which server this session used, for the terminal summary
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +106,7 @@ def pg_database(pg_admin_url):
 
 def _migrate(url: str) -> None:
     from flask_migrate import upgrade
+
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRETS": make_test_secrets()})
     with app.app_context():
         upgrade()
@@ -107,8 +115,10 @@ def _migrate(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def migrated_urls(pg_admin_url, pg_database, tmp_path_factory) -> dict[str, str]:
-    urls = {"sqlite": f"sqlite:///{tmp_path_factory.mktemp('db') / 'leadchain.db'}",
-            "postgresql": pg_url(pg_admin_url, pg_database)}
+    urls = {
+        "sqlite": f"sqlite:///{tmp_path_factory.mktemp('db') / 'leadchain.db'}",
+        "postgresql": pg_url(pg_admin_url, pg_database),
+    }
     for url in urls.values():
         _migrate(url)
     return urls
@@ -153,8 +163,9 @@ def _wipe(app) -> None:
 
 @pytest.fixture
 def app(backend, migrated_urls):
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend],
-                      "SECRETS": make_test_secrets()})
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend], "SECRETS": make_test_secrets()}
+    )
     _wipe(app)
     yield app
     with app.app_context():

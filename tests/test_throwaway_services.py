@@ -3,6 +3,7 @@
 The fallback is proven for real: a pytest run in a subprocess, pointed at a port where nothing listens,
 runs a database test against a server it starts itself and removes afterwards.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,15 +52,24 @@ def test_with_nothing_at_the_configured_address_a_throwaway_server_runs_the_test
         # The outer run's own options (PYTEST_ADDOPTS may ask for xdist workers) stay out of the inner run.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
         env["LEADCHAIN_TEST_PG"] = f"postgresql://postgres@127.0.0.1:{port}/test"
-        run = subprocess.run([sys.executable, "-m", "pytest", INNER_TEST, "-q", "-s", "-p", "no:cacheprovider"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", INNER_TEST, "-q", "-s", "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
     finally:
         closed.close()
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]
     assert re.search(r"\b1 passed\b", out), out[-3000:]
-    used = re.search(r"PostgreSQL used: a throwaway server at 127\.0\.0\.1:(\d+)/test: "
-                     rf"nothing answered at 127\.0\.0\.1:{port}/test", out)
+    used = re.search(
+        r"PostgreSQL used: a throwaway server at 127\.0\.0\.1:(\d+)/test: "
+        rf"nothing answered at 127\.0\.0\.1:{port}/test",
+        out,
+    )
     assert used, out[-3000:]
     inner = re.search(r"INNER-SERVER port=(\d+) data_directory=(\S+)", out)
     assert inner, out[-3000:]
@@ -107,7 +117,8 @@ def test_the_default_address_refusing_us_gets_a_throwaway_server(throwaway, monk
         assert "refused the connection" in choice.reason and "no_such_role" in choice.reason
         with psycopg.connect(choice.conninfo) as conn:
             assert conn.execute("SELECT inet_server_port()").fetchone()[0] != int(
-                conninfo_to_dict(throwaway.conninfo)["port"])
+                conninfo_to_dict(throwaway.conninfo)["port"]
+            )
     finally:
         if choice.throwaway is not None:
             choice.throwaway.stop()
@@ -118,14 +129,16 @@ def test_the_throwaway_server_is_a_real_postgresql_with_the_test_database(throwa
         assert conn.execute("SELECT current_database()").fetchone() == ("test",)
         assert int(conn.execute("SHOW server_version_num").fetchone()[0]) >= 140000
         # CREATE DATABASE is what pg_database does on it.
-        assert conn.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
-                            ).fetchone() == (True,)
+        assert conn.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (
+            True,
+        )
 
 
 def test_sqlalchemy_urls_keep_the_servers_address_and_credentials():
     url = throwaway_pg.sqlalchemy_url("postgresql://app:s3cret@db.internal:6543/test?sslmode=disable", "other")
     assert sa.engine.make_url(url).render_as_string(hide_password=False) == (
-        "postgresql+psycopg://app:s3cret@db.internal:6543/other?sslmode=disable")
+        "postgresql+psycopg://app:s3cret@db.internal:6543/other?sslmode=disable"
+    )
     assert throwaway_pg.describe("postgresql://app:s3cret@db.internal:6543/test") == "db.internal:6543/test"
 
 
@@ -149,8 +162,10 @@ def test_wiping_empties_every_table_and_restarts_the_ids(app, backend):
     _wipe(app)
     with app.app_context():
         with db.engine.connect() as conn:
-            counts = {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
-                      for t in db.metadata.sorted_tables}
+            counts = {
+                t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+                for t in db.metadata.sorted_tables
+            }
         db.engine.dispose()
     assert set(counts.values()) == {0}, counts
     assert add("after the wipe") == 1
