@@ -292,3 +292,28 @@ async def test_a_lead_posted_again_after_saying_not_interested_is_not_rung_again
     await stack.until(lambda: any("wait kept" in d for _, d in stack.timeline(nurturing.lead_id)), what="merge")
     status = await stack.status(first["chain_id"])
     assert status.stage == "nurturing" and status.next_at == nurturing.next_at
+
+
+@pytest.mark.parametrize("stack", [{"settings": RETRY_WAIT}], indirect=True)
+async def test_a_lead_posted_again_after_replying_is_merged_and_not_called(stack):
+    """A chain stopped because the lead replied ends in the stage "replied", a final stage of the
+    vocabulary: a new submission is merged. (Before, "replied" and "unsubscribed" were missing from the
+    final stages: the new run took the person for a fresh lead and dialled again.)"""
+    from workflows.lead_chain import LeadChainWorkflow
+    from workflows.payloads import StopSignal
+    from workflows.vocabulary import StopReason
+
+    first = stack.h.post_lead({**LEAD, "phone": NO_ANSWER})
+    await stack.until(lambda: _stage_is(stack, first["chain_id"], "waiting_for_retry"), what="retry wait")
+    await stack.h.handle(first["chain_id"]).signal(LeadChainWorkflow.stop, StopSignal(StopReason.REPLIED))
+    outcome = await stack.h.outcome(first["chain_id"])
+    assert outcome.stage == "replied" and stack.calls_to(NO_ANSWER) == 1
+    again = stack.h.post_lead({**LEAD, "phone": NO_ANSWER, "company": "Krause GmbH"})
+    assert again["chain_id"] == first["chain_id"]
+    await stack.until(lambda: stack.processed(outcome.lead_id) == 2, what="the submission imported")
+    merged = await stack.next_run_outcome(first["chain_id"], runs_before=1)
+    await asyncio.sleep(1.0)  # room for a wrongly placed call to show up
+    assert merged.stage == "merged" and stack.calls_to(NO_ANSWER) == 1
+    assert stack.lead(outcome.lead_id).chain_stage == "replied"
+    merged_detail = next(d for a, d in stack.timeline(outcome.lead_id) if a == "chain.merged")
+    assert "replied" in merged_detail and "re-opened only" in merged_detail
