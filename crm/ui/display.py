@@ -434,7 +434,8 @@ _RULES: list[tuple[re.Pattern, Render]] = [
         ),
         (r"paused in (\w+)", lambda m: _("paused in “%(stage)s”", stage=label("stage", m[1]))),
         (r"resumed", lambda m: _("resumed")),
-        (r"(intake|rescore|resubmission|call_now)", lambda m: label("score_reason", m[1])),
+        # ScoreReason members (and the rep's call_now): every reason the score table has words for
+        ("(" + "|".join(map(re.escape, LABELS["score_reason"])) + ")", lambda m: label("score_reason", m[1])),
         (
             r"submission (\d+): (\w+)",
             lambda m: _("submission %(num)s: %(outcome)s", num=m[1], outcome=label("intake_outcome", m[2])),
