@@ -15,7 +15,18 @@ from activities.rows import require_row
 from crm.extensions import db
 from crm.models import AuditEntry, Interaction, Lead, LeadSubmission, Task
 from crm.models.types import utcnow
-from crm.services import audit, calls, chain_reopen, dnc, submissions
+from crm.services import (
+    app_settings,
+    assignment,
+    audit,
+    calls,
+    chain_reopen,
+    compliance,
+    dnc,
+    scoring,
+    submissions,
+    task_due,
+)
 from crm.services.compliance import GatePolicy
 from workflows.payloads import (
     CallResult,
@@ -94,8 +105,6 @@ class CrmActivities:
 
     @activity.defn(name="score_lead")
     def score_lead(self, inp: ScoreInput) -> ScoreResult:
-        from crm.services import scoring
-
         with self._ctx():
             score = scoring.score_lead(inp.lead_id, actor="chain", reason=inp.reason)
             db.session.commit()
@@ -110,8 +119,6 @@ class CrmActivities:
     def check_call_gate(self, inp: GateInput) -> GateResult:
         """Threshold: none for a rep's "call now" (waive_score), else the admin's stored one, else the
         chain's. Calling hours: the admin's stored ones, else the configured policy's."""
-        from crm.services import app_settings, compliance
-
         with self._ctx():
             stored = app_settings.gate_threshold()  # an admin's threshold outranks the chain's
             threshold = 0 if inp.waive_score else (inp.threshold if stored is None else stored)
@@ -177,8 +184,6 @@ class CrmActivities:
         """The task lands with the lead's owner, else the assignment rules' pick (which then owns the lead),
         else unowned (managers see it under "Unassigned"). The due time is computed here from the kind
         (crm.services.task_due); `due_in_s` is kept for other kinds and for recorded histories."""
-        from crm.services import app_settings, assignment, task_due
-
         with self._ctx():
             existing = db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == inp.dedupe_key))
             if existing:

@@ -8,6 +8,7 @@ when the first attempt's fate is unknown, asks the provider for a call/message w
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from crm.email.port import EmailMessage, EmailSender
 from crm.extensions import db
 from crm.models import AuditEntry, Campaign, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
+from crm.services import compliance
 from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
 from workflows.payloads import CallPlaced, CallResult, EmailSent, FetchCallInput, PlaceCallInput, SendEmailInput
 from workflows.vocabulary import CallStatus, EmailSendStatus
@@ -67,8 +69,6 @@ class ProviderActivities:
 
     @activity.defn(name="place_call")
     def place_call(self, inp: PlaceCallInput) -> CallPlaced:
-        from crm.services import compliance
-
         with self.app.app_context():
             row = claim(inp.idempotency_key, "call", inp.lead_id)
             if row.status == "done":
@@ -145,8 +145,6 @@ class ProviderActivities:
             except ProviderRejected as e:
                 raise ApplicationError(str(e)[:200], type="ProviderRejected", non_retryable=True) from None
             except ProviderUnavailable as e:
-                from datetime import timedelta
-
                 if e.status is not None:
                     refused = (row.result or {}).get("refused_by", []) + [provider.name]
                     row.result = {**(row.result or {}), "refused_by": refused}

@@ -6,15 +6,22 @@ and a real deployment creates its users with `leadchain user create`)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
+import time
+import uuid
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.models import Campaign, Role, User
+from crm.ui.auth import hasher, password_problems
 
 USERS = [
     ("manager@leadchain.local", "Maria Manager", Role.MANAGER, "de"),
@@ -33,8 +40,6 @@ def demo_password() -> str:
 
 
 def seed() -> dict[str, int]:
-    from crm.ui.auth import hasher, password_problems
-
     created_users = passwords = 0
     password = demo_password()
     if password_problems(password):
@@ -79,14 +84,6 @@ def demo_leads() -> list[dict]:
 
 def post_demo_leads(base_url: str, source: str, secret: str) -> list[dict]:
     """Send the sample leads through the real signed webhook path, as a lead source would."""
-    import base64
-    import hashlib
-    import hmac
-    import time
-    import uuid
-
-    import httpx
-
     key = base64.b64decode(secret.removeprefix("whsec_"))
     answers = []
     with httpx.Client(base_url=base_url, timeout=10) as client:

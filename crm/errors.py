@@ -8,11 +8,14 @@ the user's language instead.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+
+from crm.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,6 @@ class ApiError(Exception):
 
 
 def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
-    from http import HTTPStatus
-
     body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
     if errors:
         body["errors"] = errors
@@ -50,8 +51,6 @@ def wants_html() -> bool:
 
 
 def html_error(code: int, headers: dict[str, str] | None = None):
-    from flask import render_template
-
     try:
         body = render_template("ui/error.html", code=code)
     except Exception:  # noqa: BLE001 (the error page itself must never fail)
@@ -85,7 +84,6 @@ def register_error_handlers(app: Flask) -> None:
     def _db_down(e: sa.exc.OperationalError):
         # Tell senders to retry later instead of losing the request to a 500.
         log.error("database unavailable: %s", type(e).__name__)
-        from crm.extensions import db
 
         db.session.rollback()
         if wants_html():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import request
 
@@ -27,8 +28,6 @@ def parse_body(body: bytes, *, allow_form: bool) -> Any:
         except (UnicodeDecodeError, ValueError) as e:
             raise ApiError(400, "body is not valid UTF-8 JSON", {"json": [str(e)[:200]]}) from None
     if allow_form and mimetype == "application/x-www-form-urlencoded":
-        from urllib.parse import parse_qsl
-
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:

@@ -32,6 +32,8 @@ import hvac
 import hvac.exceptions
 import requests.exceptions
 
+from crm.config import var_dir
+
 __all__ = [
     "EnvSecrets",
     "Secrets",
@@ -363,8 +365,6 @@ def load_local_stack_secrets(environ: dict[str, str] | None = None, var: Path | 
     if env.get("VAULT_ADDR", "").strip():
         return None
     if var is None:
-        from crm.config import var_dir
-
         var = Path(env["LEADCHAIN_VAR_DIR"]) if env.get("LEADCHAIN_VAR_DIR") else var_dir()
     path = var / LOCAL_SECRETS_FILE
     values = read_local_secrets_file(path)

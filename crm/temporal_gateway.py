@@ -13,9 +13,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Flask, current_app
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.client import connect
 from workflows.lead_chain import LeadChainWorkflow
 from workflows.payloads import CallResult, ChainStatus
 
@@ -45,8 +46,6 @@ class TemporalGateway:
 
     async def _get_client(self) -> Client:
         if self._client is None:
-            from workflows.client import connect
-
             self._client = await connect(self.address, self.namespace)
         return self._client
 
@@ -82,7 +81,6 @@ class TemporalGateway:
         async def send(client: Client):
             handle = client.get_workflow_handle(chain_id)
             description = await handle.describe()
-            from temporalio.client import WorkflowExecutionStatus
 
             if description.status != WorkflowExecutionStatus.RUNNING:
                 raise ChainNotRunning("the lead's chain is not running")
@@ -94,7 +92,6 @@ class TemporalGateway:
         async def query(client: Client):
             handle = client.get_workflow_handle(chain_id)
             description = await handle.describe()
-            from temporalio.client import WorkflowExecutionStatus
 
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return None
@@ -108,8 +105,6 @@ def deliver_call_result(gw: TemporalGateway, chain_id: str, result: CallResult) 
     time, the same result as a durable signal. Returns "update", "signal" or "ended"."""
 
     async def send(client: Client) -> str:
-        from temporalio.client import WorkflowUpdateFailedError
-
         handle = client.get_workflow_handle(chain_id)
         try:
             await asyncio.wait_for(

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import retell
 from retell import Retell
+from retell.lib import verify
 from retell.types.call_list_params import FilterCriteria
 
 from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
@@ -235,8 +236,6 @@ def parse_webhook(
     except UnicodeDecodeError:
         raise InvalidSignature("body is not UTF-8") from None
     if verifier is None:
-        from retell.lib import verify  # noqa: PLC0415 - only webhook receivers need it
-
         verifier = verify
     if not any(verifier(text, key, signature) for key in keys):
         raise InvalidSignature("X-Retell-Signature does not match")

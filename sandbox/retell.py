@@ -23,6 +23,7 @@ from flask.typing import ResponseReturnValue
 from sandbox.context import Sandbox
 from sandbox.dispatcher import Delivery
 from sandbox.personas import Persona, cost_cents, language_for, persona_for
+from sandbox.retell_llm import LlmSessionError, converse
 from sandbox.state import SandboxCall, now_ms
 from sandbox.summary import CallBooking, analyse
 
@@ -366,8 +367,6 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         if llm_url and persona.answered:
             # The agent's side of the conversation comes from the custom LLM server (the voice bridge).
             def talk() -> None:
-                from sandbox.retell_llm import LlmSessionError, converse
-
                 callee = [text for who, text in persona.transcript.get(call.language, []) if who == "callee"]
                 record = call.extra.setdefault("llm_record", {})
                 try:

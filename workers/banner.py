@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from crm.demo import DEMO_PASSWORD, USERS, demo_leads
 from crm.services.compliance import GatePolicy, is_within_window, next_window_start, zone_for
+from crm.services.normalize import FieldError, normalise_phone
+from workers.demo_window import NOTICE
 
 HOME_ZONE = "Europe/Berlin"  # the sales team's zone: every time is also shown in it
 DEMO_SOURCE = "demo"
@@ -48,9 +51,6 @@ class CalleeZone:
 
 def demo_lead_zones(leads: Iterable[Mapping] | None = None) -> list[CalleeZone]:
     """The (region, zone) of every demo lead with a phone, read as intake reads them."""
-    from crm.demo import demo_leads
-    from crm.services.normalize import FieldError, normalise_phone
-
     found: dict[tuple[str, str], CalleeZone] = {}
     for lead in demo_leads() if leads is None else leads:
         raw = lead.get("phone")
@@ -98,8 +98,6 @@ def calling_hours_lines(
             f"(in {_after((opens - now_utc).total_seconds())})"
         )
     if demo_anytime:
-        from workers.demo_window import NOTICE
-
         lines.append(f"  !!! {NOTICE}")
         if stored_hours:
             lines.append(
@@ -146,8 +144,6 @@ def render(
     password_from_env: bool = False,
 ) -> str:
     """The whole banner."""
-    from crm.demo import DEMO_PASSWORD, USERS
-
     now_utc = now_utc or datetime.now(UTC)
     out = ["", "leadchain local stack is up:"]
     out += [f"  {name:10s} {url}" for name, url in services]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,8 +81,5 @@ def relay_runner(relay: Relay):
 
 
 def settings_from_env() -> ChainSettings:
-    import json
-    import os
-
     raw = os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
     return ChainSettings(**json.loads(raw)) if raw else ChainSettings()

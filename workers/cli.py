@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 import click
+from flask_migrate import upgrade
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from crm import create_app, demo
+from crm.extensions import db
+from crm.models.types import utcnow
+from crm.secrets import SecretsError, load_local_stack_secrets, secrets_from_env
+from crm.services import csv_import, deliveries, submissions
+from crm.services.csv_reader import write_rejected
+from crm.sign_webhook import curl_config, signed_headers
+from crm.ui.cli import user_group
+from crm.ui.security import purge_sessions
+from sandbox.app import SandboxConfig, serve
+from workers.health import check
 
 console = Console(stderr=False)
 
 
 def _app():
-    from crm import create_app
-
     return create_app()
 
 
@@ -24,8 +39,6 @@ class _Cli(click.Group):
     """The command group; a missing or unreadable secret ends a command with its message and exit 1."""
 
     def invoke(self, ctx: click.Context):
-        from crm.secrets import SecretsError
-
         try:
             return super().invoke(ctx)
         except SecretsError as e:
@@ -41,10 +54,6 @@ def _use_local_stack_secrets(ctx: click.Context) -> None:
     the launcher; with VAULT_ADDR set, Vault is the only source. The environment is restored when the
     command ends, so an in-process caller (tests, CliRunner) keeps its own.
     """
-    import os
-
-    from crm.secrets import load_local_stack_secrets
-
     before = set(os.environ)
     if load_local_stack_secrets() is not None:
         added = set(os.environ) - before
@@ -62,8 +71,6 @@ def main(ctx: click.Context) -> None:
 @main.command("db-upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (the only way the schema is created)."""
-    from flask_migrate import upgrade
-
     app = _app()
     with app.app_context():
         upgrade()
@@ -81,12 +88,6 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
     stops (Ctrl+C, a database error) the summary counts the rows done; the same command again finishes
     the rest, and the rows already imported count as duplicates.
     """
-    from rich.markup import escape
-
-    from crm.extensions import db
-    from crm.services import csv_import
-    from crm.services.csv_reader import write_rejected
-
     if source is not None and not csv_import.SOURCE.match(source):
         raise click.BadParameter("letters, digits, _ . - only, at most 64", param_hint="--source")
     if region is not None and (len(region) != 2 or not region.isalpha()):
@@ -98,8 +99,6 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
         sys.exit(2)
     app = _app()
     with app.app_context():
-        from crm.services import submissions
-
         # Refused before the first row: every row needs the key, and a half import would be no help.
         submissions.require_chain_key()
     report = csv_import.ImportReport()
@@ -176,8 +175,6 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
 @click.option("--older-than-days", type=int, default=None, help="default: LEADCHAIN_DELIVERY_RETENTION_DAYS")
 def purge_deliveries(older_than_days: int | None) -> None:
     """Delete webhook delivery records past retention (never fewer than 7 days)."""
-    from crm.services import deliveries
-
     app = _app()
     days = older_than_days if older_than_days is not None else app.config["LEADCHAIN"].delivery_retention_days
     with app.app_context():
@@ -193,9 +190,6 @@ def purge_deliveries(older_than_days: int | None) -> None:
 @click.option("--source", default="demo")
 def demo_command(url: str, source: str) -> None:
     """Post the sample leads through the real signed webhook path, so their chains run."""
-    from crm import demo
-    from crm.secrets import secrets_from_env
-
     secrets = secrets_from_env().get_list(f"webhooks/leads-{source}")
     if not secrets:
         raise click.UsageError(f"no webhook secret for source {source!r} (secret webhooks/leads-{source})")
@@ -215,9 +209,6 @@ def sign_webhook(source: str, url: str, data: str | None, data_file: BinaryIO | 
     \b
     leadchain sign-webhook --data '{"email": "erika@example.com"}' | curl -sS -K -
     """
-    from crm.secrets import secrets_from_env
-    from crm.sign_webhook import curl_config, signed_headers
-
     keys = secrets_from_env().get_list(f"webhooks/leads-{source}")
     if not keys:
         raise click.UsageError(
@@ -237,10 +228,6 @@ def sign_webhook(source: str, url: str, data: str | None, data_file: BinaryIO | 
 @click.option("--client", default="local", show_default=True)
 def local_api_key(client: str) -> None:
     """Print the local stack's API key (for curl against /api/v1); refused when Vault holds the secrets."""
-    import os
-
-    from crm.secrets import secrets_from_env
-
     if os.environ.get("VAULT_ADDR", "").strip():
         raise click.UsageError("secrets come from Vault here: read API keys there, not through the CLI")
     for entry in secrets_from_env().get_list("api/keys"):
@@ -257,8 +244,6 @@ def local_api_key(client: str) -> None:
 @main.command("seed-demo")
 def seed_demo() -> None:
     """Create the demo sales team (idempotent)."""
-    from crm import demo
-
     app = _app()
     with app.app_context():
         summary = demo.seed()
@@ -269,8 +254,9 @@ def seed_demo() -> None:
 @click.argument("name", type=click.Choice(["chain", "provider", "reports", "voice-bridge"]))
 def worker(name: str) -> None:
     """Run a worker process until SIGTERM (clean shutdown)."""
-    import asyncio
-
+    # The worker process, the report renderer and the local stack are imported by their commands: each
+    # pulls in seconds of dependencies (the Temporal worker, the voice bridge, pandas and matplotlib) that
+    # the other commands, the container health check (10 s timeout) above all, must not wait for.
     from workers.main import run
 
     asyncio.run(run(name))
@@ -290,10 +276,6 @@ def worker(name: str) -> None:
 )
 def sandbox_command(host: str, port: int, webhook_base: str, retell_llm_url: str | None) -> None:
     """Run the provider sandbox (Retell, Vapi, Bland, SendGrid on loopback)."""
-    import logging
-
-    from sandbox.app import SandboxConfig, serve
-
     logging.basicConfig(level=logging.INFO)
     serve(host, port, SandboxConfig(webhook_base=webhook_base, retell_llm_websocket_url=retell_llm_url or None))
 
@@ -302,10 +284,6 @@ def sandbox_command(host: str, port: int, webhook_base: str, retell_llm_url: str
 @click.argument("name", type=click.Choice(["chain", "provider", "reports"]))
 def worker_health(name: str) -> None:
     """Exit 0 when Temporal answers and the worker's task queue has a live poller (container health check)."""
-    import asyncio
-
-    from workers.health import check
-
     ok, detail = asyncio.run(check(name))
     console.print(detail)
     sys.exit(0 if ok else 1)
@@ -318,9 +296,9 @@ def worker_health(name: str) -> None:
 @click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
 def report(period: str, date_: str | None, out: Path, lang: str) -> None:
     """Render the manager report of a period to a PDF file."""
-    from crm.reports.cli import report_command
-
     try:
+        from crm.reports.cli import report_command  # pandas, matplotlib: see `worker`
+
         report_command(period, date_, out, lang, console=console)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
@@ -331,7 +309,7 @@ def report(period: str, date_: str | None, out: Path, lang: str) -> None:
 @click.option("--port", default=5000, type=int)
 def up(host: str, port: int) -> None:
     """Start the local stack and stop all of it on Ctrl+C."""
-    from workers.launcher import run_local_stack
+    from workers.launcher import run_local_stack  # see `worker`
 
     sys.exit(run_local_stack(host=host, port=port))
 
@@ -339,10 +317,6 @@ def up(host: str, port: int) -> None:
 @main.command("purge-sessions")
 def purge_sessions_command() -> None:
     """Delete sign-in sessions that have expired or were revoked (run it daily)."""
-    from crm.extensions import db
-    from crm.models.types import utcnow
-    from crm.ui.security import purge_sessions
-
     app = _app()
     with app.app_context():
         removed = purge_sessions(utcnow())
@@ -352,7 +326,6 @@ def purge_sessions_command() -> None:
 
 def _register_groups() -> None:
     # Command groups live with their area; the CLI only collects them.
-    from crm.ui.cli import user_group
 
     main.add_command(user_group)
 

@@ -27,9 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from crm.config import var_dir
-from crm.secrets import LOCAL_SECRETS_FILE, read_local_secrets_file
-from workers import demo_window
+from crm import create_app
+from crm.config import normalise_database_url, var_dir
+from crm.extensions import db
+from crm.secrets import LOCAL_SECRETS_FILE, read_local_secrets_file, secrets_from_env
+from crm.services import app_settings
+from crm.services.compliance import GatePolicy
+from workers import banner, demo_window
 from workers.shutdown import worker_shutdown_grace_s
 
 # Stop order: the highest tier goes first; Temporal (tier 0) outlives every client of it.
@@ -113,8 +117,6 @@ BRIDGE_HOST, BRIDGE_PORT = "127.0.0.1", 8765
 
 def bridge_llm_url(env: dict[str, str]) -> str | None:
     """The Retell custom-LLM URL of the local voice bridge, with its path secret (None without one)."""
-    from crm.secrets import secrets_from_env
-
     try:
         values = secrets_from_env(env).get_list("bridge/retell-path-secret")
     except Exception as e:  # noqa: BLE001 - Vault trouble: the sandbox plays scripted calls instead
@@ -311,9 +313,6 @@ def stack_banner(
     procs: list[tuple[Service, subprocess.Popen]], host: str, port: int, var: Path, env: dict[str, str]
 ) -> str:
     """The banner (workers/banner.py) with the calling hours in force: env's, or an admin's stored ones."""
-    from crm.services.compliance import GatePolicy
-    from workers import banner
-
     policy, stored = GatePolicy.from_env(env), False
     try:
         policy, stored = _with_stored_calling_hours(policy, env, var)
@@ -335,12 +334,6 @@ def stack_banner(
 
 def _with_stored_calling_hours(policy, env: dict[str, str], var: Path):
     """Calling hours an admin stored in Settings replace the environment's, as in the gate."""
-    from crm import create_app
-    from crm.config import normalise_database_url
-    from crm.extensions import db
-    from crm.secrets import secrets_from_env
-    from crm.services import app_settings
-
     url = normalise_database_url(env.get("DATABASE_URL") or f"sqlite:///{var / 'leadchain.db'}")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRETS": secrets_from_env(env)})
     with app.app_context():

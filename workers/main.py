@@ -8,9 +8,14 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+from activities.provider_activities import ProviderActivities
 from crm import create_app
+from crm.email.factory import build_sender
+from providers.factory import registry
+from voice.bridge.server import BridgeServer, build_bridge
 from workers import chain as chain_mod
 from workers import demo_window
+from workers import reports as reports_mod
 from workers.relay import Relay
 from workflows.client import connect
 
@@ -20,15 +25,11 @@ WORKERS = ("chain", "provider", "reports", "voice-bridge")
 
 def provider_registry(app):
     """Voice providers from configuration (real with a key, the sandbox without); see providers.factory."""
-    from providers.factory import registry
-
     return registry(app)
 
 
 def email_sender(app):
     """SendGrid with a key, the sandbox's SendGrid without one (crm.email.factory)."""
-    from crm.email.factory import build_sender
-
     factory = app.config.get("LEADCHAIN_EMAIL_FACTORY") or build_sender
     return factory(app)
 
@@ -37,8 +38,6 @@ async def run_voice_bridge(app) -> None:
     """The voice bridge (voice.bridge.server) until SIGTERM: running turns finish, open calls are closed
     with 1001 (Retell reconnects to another instance). Temporal is optional here: without it a booking
     still reaches the chain through the post-call webhook, and the client is retried on the next booking."""
-    from voice.bridge.server import BridgeServer, build_bridge
-
     cfg = app.config["LEADCHAIN"]
 
     async def temporal():
@@ -84,13 +83,9 @@ async def run(name: str) -> None:
             chain_mod.worker_runner(chain_mod.chain_worker(client, app, executor)), chain_mod.relay_runner(relay)
         )
     elif name == "provider":
-        from activities.provider_activities import ProviderActivities
-
         acts = ProviderActivities(app, provider_registry(app), email_sender(app))
         await chain_mod.run_until_signalled(chain_mod.worker_runner(chain_mod.provider_worker(client, acts, executor)))
     elif name == "reports":
-        from workers import reports as reports_mod
-
         await reports_mod.run(app, client)
     else:
         raise SystemExit(f"unknown worker {name!r}; choose one of {', '.join(WORKERS)}")

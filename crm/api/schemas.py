@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC
 
+from flask import url_for
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from crm.models import LeadStatus
@@ -53,8 +54,6 @@ class LeadReadSchema(Schema):
     updated_at = fields.DateTime()
 
     def _url(self, lead) -> str:
-        from flask import url_for
-
         return url_for("api_leads.get_lead", lead_id=lead.id, _external=True)
 
 

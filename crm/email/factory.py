@@ -18,6 +18,7 @@ import os
 from flask import Flask
 
 from crm.email.sendgrid_sender import REAL_HOST, SendGridSender
+from crm.email.settings import public_url
 
 SANDBOX_KEY = "SG.sandbox-key"
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ def build_sender(app: Flask) -> SendGridSender | None:
     if settings is None:
         return None
     key, host = settings
-    from crm.email.settings import public_url
 
     if not uses_sandbox(app) and not public_url(app).startswith("https://"):
         # Mailbox providers only honour https one-click unsubscribe links (RFC 8058).

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,8 +59,6 @@ def berlin_vtimezone() -> Timezone:
 
 
 def _offset(hours: int):
-    from datetime import timedelta
-
     return timedelta(hours=hours)
 
 

@@ -15,6 +15,7 @@ from crm.email import settings as email_settings
 from crm.email.render import LANGUAGES, latest_appointment, render, template_file
 from crm.email.tokens import unsubscribe_url
 from crm.extensions import db
+from crm.models import Lead
 
 
 class LeadNotFound(LookupError):
@@ -24,8 +25,6 @@ class LeadNotFound(LookupError):
 def preview(
     template: str, lead_id: int, language: str | None = None, *, step: int = 1, context: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    from crm.models import Lead
-
     lead = db.session.get(Lead, lead_id)
     if lead is None:
         raise LeadNotFound(f"lead {lead_id} does not exist")

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from crm.email import settings as email_settings
 from crm.email.tokens import unsubscribe_url
+from crm.extensions import db
+from crm.models import Appointment, AppointmentStatus
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("de", "en")
@@ -207,10 +210,6 @@ def latest_appointment(lead_id: int | None):
     """The lead's most recently booked confirmed appointment, or None (also outside a database)."""
     if not lead_id:
         return None
-    import sqlalchemy as sa
-
-    from crm.extensions import db
-    from crm.models import Appointment, AppointmentStatus
 
     return db.session.scalar(
         sa.select(Appointment)

@@ -81,6 +81,8 @@ from crm.email.port import EmailMessage
 from crm.email.render import Rendered, latest_appointment, render, template_file
 from crm.email.tokens import reply_address, unsubscribe_url
 from crm.extensions import db
+from crm.models import Lead, SideEffect
+from crm.models.types import utcnow
 
 log = logging.getLogger(__name__)
 PROVIDER = "sendgrid"
@@ -158,8 +160,6 @@ class SendGridSender:
 
     def build(self, message: EmailMessage) -> Outgoing:
         """The email for a chain step, rendered with the lead's data (inside an app context)."""
-        from crm.models import Lead
-
         lead = db.session.get(Lead, message.lead_id)
         if lead is None:
             raise ApplicationError(
@@ -306,8 +306,6 @@ def _error_for(e: http_errors.HTTPError) -> ApplicationError:
 
 
 def _ledger_row(key: str) -> tuple[str | None, Any] | None:
-    from crm.models import SideEffect
-
     with db.engine.connect() as conn:
         row = conn.execute(sa.select(SideEffect.provider_ref, SideEffect.result).where(SideEffect.key == key)).first()
     return (row[0], row[1]) if row is not None else None
@@ -316,9 +314,6 @@ def _ledger_row(key: str) -> tuple[str | None, Any] | None:
 def _journal(key: str, state: str, *, message_id: str | None = None, detail: str | None = None) -> None:
     """Commit one journal step on the ledger row, on a connection of its own (the activity's session
     is left alone). No row (a send outside the chain's ledger): nothing to journal."""
-    from crm.models import SideEffect
-    from crm.models.types import utcnow
-
     entry: dict[str, Any] = {"state": state, "at": utcnow().isoformat()}
     if message_id:
         entry["message_id"] = message_id
@@ -336,9 +331,6 @@ def settle_from_event(key: str, message_id: str) -> str | None:
     settle an in-flight journal (a pending retry then finds the message instead of guessing) and
     replace an ``unconfirmed-`` placeholder on the ledger row. Returns the placeholder replaced, so
     the caller can move the interaction recorded under it to the real id."""
-    from crm.models import SideEffect
-    from crm.models.types import utcnow
-
     row = db.session.scalar(sa.select(SideEffect).where(SideEffect.key == key))
     if row is None:
         return None

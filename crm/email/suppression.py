@@ -19,6 +19,7 @@ from crm.extensions import db
 from crm.models import Channel, ConsentRecord, Lead
 from crm.models.types import utcnow
 from crm.services import audit, dnc
+from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable, gateway
 from workflows.lead_chain import LeadChainWorkflow
 from workflows.payloads import StopSignal
 from workflows.vocabulary import StopReason
@@ -111,8 +112,6 @@ def mark_undeliverable(lead: Lead, *, status: str, actor: str, detail: str) -> b
 def tell_chain(lead: Lead, reason: StopReason, *, actor: str, required: bool = False) -> str:
     """Signal the lead's chain to stop. Returns "signalled", "no_chain" or "ended"; "unavailable" when
     Temporal did not answer (raises TemporalUnavailable instead when `required`)."""
-    from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable, gateway
-
     if not lead.chain_id:
         return "no_chain"
     try:

@@ -17,6 +17,7 @@ import logging
 
 from flask import Blueprint, make_response, render_template_string, request
 
+from crm.email.settings import company, unsubscribe_scope
 from crm.email.suppression import live_lead, object_to_email, tell_chain
 from crm.email.tokens import read_token
 from crm.extensions import db
@@ -75,8 +76,6 @@ def _mask(email: str | None) -> str:
 
 
 def _page(status: int, lang: str, *, title_key: str, lines: list[str], form: bool = False):
-    from crm.email.settings import company
-
     t = TEXT[lang]
     html = render_template_string(
         PAGE,
@@ -110,7 +109,6 @@ def confirm_page(token: str):
     lead = _lead_for(token)
     if lead is None:
         return _invalid()
-    from crm.email.settings import company
 
     lang = lead.language if lead.language in TEXT else "de"
     t = TEXT[lang]
@@ -137,7 +135,6 @@ def unsubscribe(token: str):
     if changed:
         how = tell_chain(lead, StopReason.UNSUBSCRIBED, actor=f"recipient:{via}")
         log.info("lead %s unsubscribed (%s); chain: %s", lead.id, via, how)
-    from crm.email.settings import company, unsubscribe_scope
 
     t = TEXT[lead.language if lead.language in TEXT else "de"]
     done = t["done"] if unsubscribe_scope() == "all" else t["done_email_only"]

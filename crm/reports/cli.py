@@ -12,6 +12,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from crm import create_app
+from crm.reports import kpis
+from crm.reports.charts import build_charts
+from crm.reports.i18n import Formatter
+from crm.reports.pdf import html_to_pdf, render_html
 from crm.reports.periods import KINDS, REPORT_TZ, local_date, period_for
 
 STEPS = ("queries", "charts", "render", "write")
@@ -28,11 +33,6 @@ def report_command(
 ) -> Path:
     """Write the PDF of the `period` (daily/weekly/monthly) containing `date_` (default: today in
     Europe/Berlin) to `out`. Returns the path written. Raises ValueError for a bad period, date or language."""
-    from crm.reports import kpis
-    from crm.reports.charts import build_charts
-    from crm.reports.i18n import Formatter
-    from crm.reports.pdf import html_to_pdf, render_html
-
     if period not in KINDS:
         raise ValueError(f"unknown period {period!r}; choose one of {', '.join(KINDS)}")
     fmt = Formatter(lang)
@@ -40,8 +40,6 @@ def report_command(
     target = Path(out)
     the_period = period_for(period, day)
     if app is None:
-        from crm import create_app
-
         app = create_app()
     console = console or Console(stderr=True)
     with (

@@ -52,7 +52,7 @@ from crm.models import (
 )
 from crm.models.types import UTCDateTime, utcnow
 from crm.reports.periods import Period
-from crm.services import money
+from crm.services import app_settings, money
 from workflows.vocabulary import DEFAULT_GATE_THRESHOLD, CallOutcome, CallStatus
 from workflows.vocabulary import FOLLOW_UP_OUTCOMES as _FOLLOW_UP
 from workflows.vocabulary import WANTED_OUTCOMES as _WANTED
@@ -999,8 +999,6 @@ def compute(
     scores above `gate_threshold`: by default the threshold an admin stored, else the chain's default
     (workflows.vocabulary.DEFAULT_GATE_THRESHOLD), as the gate uses."""
     if gate_threshold is None:
-        from crm.services import app_settings
-
         stored = app_settings.gate_threshold()
         gate_threshold = stored if stored is not None else DEFAULT_GATE_THRESHOLD
     previous = previous or period.previous()

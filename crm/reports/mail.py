@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 from flask import Flask
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from crm.email.factory import build_sender
+from crm.email.render import Rendered
+from crm.email.sendgrid_sender import Outgoing, OutgoingAttachment
 from crm.reports.i18n import Formatter
 from crm.reports.pdf import TEMPLATES
 
@@ -57,9 +60,6 @@ class SendGridReportMailer:
         self.sender = sender  # crm.email.sendgrid_sender.SendGridSender
 
     def outgoing(self, mail: ReportMail):
-        from crm.email.render import Rendered
-        from crm.email.sendgrid_sender import Outgoing, OutgoingAttachment
-
         return Outgoing(
             to_email=mail.to_email,
             to_name=mail.to_name,
@@ -81,10 +81,6 @@ def build_mailer(app: Flask) -> ReportMailer | None:
     factory = app.config.get("LEADCHAIN_REPORT_MAILER_FACTORY")
     if factory is not None:
         return factory(app)
-    try:
-        from crm.email.factory import build_sender
-    except ImportError:
-        return None
     sender = build_sender(app)
     return SendGridReportMailer(sender) if sender is not None else None
 

@@ -103,6 +103,8 @@ def render_html(
 
 
 def html_to_pdf(html: str) -> bytes:
+    # Imported when a PDF is rendered, not at start-up: WeasyPrint (with its Pango/cairo bindings) is
+    # slow to load, and the web, the chain and the voice bridge never render one.
     from weasyprint import HTML
 
     return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crm.extensions import db
-from crm.models import AssignmentCounter, AssignmentRule, Lead, Role, User
+from crm.models import AssignmentCounter, AssignmentRule, Lead, Role, Task, TaskStatus, User
 from crm.models.types import utcnow
 from crm.services import audit
 
@@ -187,8 +187,6 @@ def assign_unassigned() -> tuple[int, int]:
     """Apply the rules to every live lead still without an owner (those from before the rules, or from a
     time without active reps), and hand each one's open tasks nobody owns to its new owner.
     (leads assigned, tasks handed over). Runs in the caller's transaction."""
-    from crm.models import Task, TaskStatus
-
     leads = tasks = 0
     for lead_id in unassigned_lead_ids():
         owner_id = assign_if_unowned(lead_id)

@@ -24,6 +24,7 @@ from crm.models import (
     LegalBasis,
     PossibleDuplicate,
 )
+from crm.models.types import utcnow
 from crm.schemas.lead import NormalizedLead
 from crm.services import assignment, audit
 from crm.services.normalize import fold, fold_company, match_key
@@ -263,8 +264,6 @@ def _evidence_key(lead: NormalizedLead, channel: str, raw: str | None) -> str:
 
 
 def _record_consent(record: Lead, lead: NormalizedLead, actor: str) -> bool:
-    from crm.models.types import utcnow
-
     added = False
     for channel, given, raw in (
         (Channel.PHONE, lead.phone_consent, lead.phone_consent_raw),

@@ -28,6 +28,11 @@ from babel.core import UnknownLocaleError
 from babel.numbers import format_currency, format_decimal, get_currency_name
 from flask import current_app, g, has_app_context, has_request_context
 
+from crm.extensions import db
+from crm.models import AppSetting
+from crm.models.types import utcnow
+from crm.services import audit
+
 COMPANY_CURRENCY_SETTING = "LEADCHAIN_COMPANY_CURRENCY"
 RATES_SETTING = "LEADCHAIN_FX_RATES"
 RATES_KEY = "fx.rates"  # AppSetting key of the admin's rates (the text as entered)
@@ -109,8 +114,6 @@ def admin_rates() -> dict[tuple[str, str], Decimal]:
     """The rates an admin stored (empty without an app context or a stored row)."""
     if not has_app_context():
         return {}
-    from crm.extensions import db
-    from crm.models import AppSetting
 
     row = db.session.get(AppSetting, RATES_KEY)
     return parse_rates(row.value, RATES_KEY) if row is not None and row.value else {}
@@ -225,11 +228,6 @@ def display(cents: int | None, currency: str | None, language: str) -> str:
 
 def set_admin_rates(text: str, actor: str) -> dict[tuple[str, str], Decimal]:
     """Store the admin's rates (validated; "" removes them), audited; runs in the caller's transaction."""
-    from crm.extensions import db
-    from crm.models import AppSetting
-    from crm.models.types import utcnow
-    from crm.services import audit
-
     rates = parse_rates(text, "fx_rates")
     row = db.session.get(AppSetting, RATES_KEY)
     before = {"key": RATES_KEY, "value": row.value if row is not None else None}

@@ -6,32 +6,40 @@ its ownership, through crm.ui.access."""
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from flask import Flask
 
-from crm.ui import (
-    auth,
-    dashboard,
-    display,
-    lead_actions,
-    leads,
-    queue,
-    recordings,
-    reports,
-    security,
-    settings,
-    settings_assignment,
-    tasks,
-)
 
-# One module per area, each with a blueprint `bp`, listed: a missing area (or the security module) is an
-# ImportError at start-up, never a UI that silently lacks it.
-AREAS = (auth, leads, lead_actions, recordings, queue, tasks, dashboard, reports, settings, settings_assignment)
+def areas() -> tuple[ModuleType, ...]:
+    """One module per area, each with a blueprint `bp`, named here: a missing area is an ImportError
+    when the app is built, never a UI that silently lacks it.
+
+    Imported when the app is built, not with the package: the CLI imports single modules of it
+    (crm.ui.auth's password hasher, crm.ui.cli) and must not load every page's dependencies (pandas and
+    matplotlib for the dashboard, seconds) to do so."""
+    from crm.ui import (
+        auth,
+        dashboard,
+        lead_actions,
+        leads,
+        queue,
+        recordings,
+        reports,
+        settings,
+        settings_assignment,
+        tasks,
+    )
+
+    return (auth, leads, lead_actions, recordings, queue, tasks, dashboard, reports, settings, settings_assignment)
 
 
 def init_ui(app: Flask) -> None:
+    from crm.ui import display, security  # with the areas, for the same reason (see areas())
+
     security.init_security(app)
     # Codes and the chain's English in the page language (``shown.*`` in templates); after the
     # translations security.init_security set up.
     display.register(app)
-    for area in AREAS:
+    for area in areas():
         app.register_blueprint(area.bp)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from crm.extensions import db
@@ -110,8 +111,6 @@ def safe_next(target: str | None) -> str:
 
 
 def _account_key() -> str:
-    from flask_limiter.util import get_remote_address
-
     return f"{get_remote_address()}|{(request.form.get('email') or '').strip().lower()[:254]}"
 
 

@@ -12,14 +12,16 @@ import sys
 import click
 import sqlalchemy as sa
 
-from crm.models import Role
+from crm import create_app
+from crm.extensions import db
+from crm.models import Role, User
+from crm.services import audit
+from crm.ui.auth import password_problems, set_password
 
 ROLES = [r.value for r in Role]
 
 
 def _app():
-    from crm import create_app
-
     return create_app()
 
 
@@ -35,8 +37,6 @@ def _read_password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
 
 
 def _store_password(user, password: str) -> None:
-    from crm.ui.auth import password_problems, set_password
-
     problems = password_problems(password, email=user.email)
     if problems:
         raise click.ClickException(" ".join(problems))
@@ -57,10 +57,6 @@ def user_group() -> None:
 @click.option("--generate", is_flag=True, help="generate a password and print it once")
 def create(email: str, name: str, role: str, language: str, password_stdin: bool, generate: bool) -> None:
     """Create a user who signs in with EMAIL."""
-    from crm.extensions import db
-    from crm.models import User
-    from crm.services import audit
-
     if "@" not in email:
         raise click.BadParameter("an email address", param_hint="EMAIL")
     password, generated = _read_password(password_stdin, generate)
@@ -91,10 +87,6 @@ def create(email: str, name: str, role: str, language: str, password_stdin: bool
 @click.option("--generate", is_flag=True, help="generate a password and print it once")
 def set_password_command(email: str, password_stdin: bool, generate: bool) -> None:
     """Set a new password for EMAIL; their sessions end."""
-    from crm.extensions import db
-    from crm.models import User
-    from crm.services import audit
-
     password, generated = _read_password(password_stdin, generate)
     app = _app()
     with app.app_context():

@@ -18,6 +18,7 @@ A computed KpiReport is kept for CACHE_SECONDS per app and period, so the page a
 
 from __future__ import annotations
 
+import base64
 import threading
 import time as _time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from flask import Flask, current_app
 from crm.models import User
 from crm.models.types import utcnow
 from crm.reports import kpis
+from crm.reports.charts import build_charts
+from crm.reports.i18n import Formatter
 from crm.reports.periods import REPORT_TZ, Period, local_date, period_for
 from crm.ui.access import MANAGERS
 
@@ -182,9 +185,6 @@ def dashboard(who: User, kind: str = "daily", now: datetime | None = None) -> Da
 
 
 def _charts(kind: str, language: str, now: datetime | None):
-    from crm.reports.charts import build_charts
-    from crm.reports.i18n import Formatter
-
     if kind not in PERIODS:
         raise ValueError(f"unknown period {kind!r}")
     period = current_period(kind, now)
@@ -204,8 +204,6 @@ def available_charts(kind: str, language: str, now: datetime | None = None) -> l
 def chart_svg(name: str, kind: str, language: str, now: datetime | None = None) -> bytes | None:
     """The SVG of one report chart of the current `kind` period (crm.reports.charts), None when the
     chart would be empty. Managers only (the caller checks)."""
-    import base64
-
     if name not in CHARTS:
         raise ValueError(f"unknown chart {name!r}")
     uri = getattr(_charts(kind, language, now), name)

@@ -22,13 +22,17 @@ Every English text is a msgid of the catalogue (German in crm/ui/translations/di
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import g, has_app_context
 from flask_babel import format_datetime
 
+from crm.extensions import db
+from crm.models import User
 from crm.ui.i18n import LANGUAGES, _, ngettext
 from workflows.vocabulary import (
     CallOutcome,
@@ -608,11 +612,6 @@ def _user_names(ids: Iterable[int]) -> dict[int, str]:
     cache: dict[int, str] = g.setdefault("display_user_names", {}) if has_app_context() else {}
     missing = [i for i in set(ids) if i not in cache]
     if missing and has_app_context():
-        import sqlalchemy as sa
-
-        from crm.extensions import db
-        from crm.models import User
-
         cache.update({u.id: u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(missing)))})
     return cache
 
@@ -773,8 +772,6 @@ def audit_lines(
 
 def register(app) -> None:
     """The functions as Jinja globals under one name: ``shown.label(...)``, ``shown.chain_text(...)``."""
-    import types
-
     app.jinja_env.globals["shown"] = types.SimpleNamespace(
         label=label,
         chain_text=chain_text,

@@ -26,6 +26,7 @@ from babel import support
 from flask import Flask, has_request_context, request
 from flask_babel import Babel, Domain, get_locale, lazy_gettext, ngettext, pgettext
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from crm.ui.translations import (
     assignment,
@@ -119,8 +120,6 @@ def normalise_language(value: str | None) -> str | None:
 
 def current_language() -> str:
     """The language of this request: ?lang=, then the signed-in user's, then the cookie, then German."""
-    from flask_login import current_user
-
     if not has_request_context():
         return DEFAULT_LANGUAGE  # CLI, workers, tests
     chosen = normalise_language(request.args.get("lang"))
@@ -134,8 +133,6 @@ def current_language() -> str:
 
 
 def _select_timezone() -> str:
-    from flask_login import current_user
-
     if has_request_context() and getattr(current_user, "is_authenticated", False) and current_user.timezone:
         return current_user.timezone
     return "Europe/Berlin"

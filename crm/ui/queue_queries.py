@@ -36,6 +36,7 @@ from sqlalchemy.orm import aliased
 from crm.extensions import db
 from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, Task, TaskStatus, User
 from crm.models.types import UTCDateTime, utcnow
+from crm.services import audit
 from crm.ui.access import MANAGERS, lead_visibility
 from workflows.vocabulary import CallStatus, ChainStage
 
@@ -480,8 +481,6 @@ def visible_task(who: User, task_id: int) -> Task | None:
 
 def complete_task(task: Task, who: User, now: datetime | None = None) -> bool:
     """Mark done (audited). False when it was not open (done twice, or cancelled): nothing changes."""
-    from crm.services import audit
-
     if task.status != TaskStatus.OPEN:
         return False
     task.status, task.completed_at = TaskStatus.DONE, now or utcnow()

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from crm.extensions import db
 from crm.models.reports import Report, ReportDocument
@@ -33,6 +34,8 @@ from crm.temporal_gateway import TemporalUnavailable, gateway
 from crm.ui.access import admin_only, manager_only, user
 from crm.ui.dashboard import ui_formatter
 from crm.ui.i18n import _
+from workflows.report_payloads import REPORTS_TASK_QUEUE, ReportRequest
+from workflows.reports import ReportWorkflow
 
 bp = Blueprint("reports", __name__)
 LIST_LIMIT = 100
@@ -188,11 +191,6 @@ def _requested_period() -> tuple[Period, bool] | None:
 
 def _start(period: Period, to_date: bool) -> str:
     """Start the report workflow; "started", or "running" when one for this period is still going."""
-    from temporalio.exceptions import WorkflowAlreadyStartedError
-
-    from workflows.report_payloads import REPORTS_TASK_QUEUE, ReportRequest
-    from workflows.reports import ReportWorkflow
-
     queue = current_app.config.get("LEADCHAIN_REPORTS_TASK_QUEUE") or REPORTS_TASK_QUEUE
     request_ = ReportRequest(kind=period.kind, day=period.first_day.isoformat(), to_date=to_date)
 

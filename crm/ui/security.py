@@ -31,14 +31,17 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import AnonymousUserMixin, LoginManager, user_logged_in
+from flask_login import AnonymousUserMixin, LoginManager, current_user, user_logged_in
 from flask_talisman import Talisman
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, generate_csrf
+from markupsafe import Markup
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from crm.extensions import affected_rows, db
 from crm.models import Role, User, UserSession
 from crm.models.types import utcnow
+from crm.ui.i18n import _, init_i18n
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +131,6 @@ def init_security(app: Flask) -> None:
     hops = int(os.environ.get("LEADCHAIN_PROXY_HOPS", "0") or 0)
     if hops > 0:
         # Only behind known proxies: X-Forwarded-For is trusted for exactly that many hops.
-        from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
@@ -174,8 +176,6 @@ def init_security(app: Flask) -> None:
     app.after_request(_remember_view_headers)  # runs before Talisman's hook
 
     limiter.init_app(app)
-
-    from crm.ui.i18n import init_i18n
 
     init_i18n(app)
 
@@ -342,9 +342,6 @@ def _no_store_for_signed_in(response):
 
 def csrf_field():
     """The hidden CSRF input for a form: ``{{ csrf_field() }}``."""
-    from flask_wtf.csrf import generate_csrf
-    from markupsafe import Markup
-
     return Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
 
 
@@ -362,10 +359,6 @@ NAV = (
 
 
 def _layout_context() -> dict:
-    from flask_login import current_user
-
-    from crm.ui.i18n import _
-
     items = []
     if getattr(current_user, "is_authenticated", False):
         for path, label, roles in NAV:

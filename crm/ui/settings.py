@@ -12,17 +12,26 @@ Provider keys live in Vault (or the environment): the page says only whether eac
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 
 from crm.extensions import db
 from crm.models import Campaign, Role, User
+from crm.secrets import SecretsError
 from crm.services import app_settings, audit
+from crm.services.app_settings import window_json
+from crm.services.compliance import DAY_NAMES, GateConfigError
+from crm.services.scoring import RULES_ENV, ScoringConfigError, rules_path
 from crm.ui.access import admin_only, user
+from crm.ui.auth import hasher, password_problems, set_password
 from crm.ui.i18n import LANGUAGES, _
 from crm.ui.security import revoke_sessions
+from workflows.payloads import ChainSettings
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -44,8 +53,6 @@ USER_FIELDS = ("email", "name", "role", "language", "active")
 
 @bp.context_processor
 def _helpers() -> dict:
-    from flask_babel import format_datetime
-
     return {"when": lambda value: format_datetime(value, "short") if value else ""}
 
 
@@ -90,8 +97,6 @@ def users():
 @admin_only
 def create_user():
     """Create a user with an initial password (the password policy applies)."""
-    from crm.ui.auth import hasher, password_problems
-
     form = {k: (request.form.get(k) or "").strip() for k in ("email", "name", "role", "language")}
     password = request.form.get("password") or ""
     problems = []
@@ -187,8 +192,6 @@ def set_active(user_id: int):
 @admin_only
 def set_user_password(user_id: int):
     """Set a new password for a user (e.g. forgotten); their sessions end."""
-    from crm.ui.auth import password_problems, set_password
-
     target = _target(user_id)
     password = request.form.get("password") or ""
     problems = password_problems(password, email=target.email)
@@ -210,8 +213,6 @@ def set_user_password(user_id: int):
 
 def _file_rules_text() -> tuple[str | None, str | None]:
     """(the rules file's text, why it cannot be read)."""
-    from crm.services.scoring import rules_path
-
     target = rules_path()
     try:
         return target.read_text(encoding="utf-8"), None
@@ -222,11 +223,6 @@ def _file_rules_text() -> tuple[str | None, str | None]:
 def _chain_threshold() -> int:
     """The chain's own gate threshold: LEADCHAIN_CHAIN_SETTINGS (as the chain worker reads it), else the
     production default of ChainSettings."""
-    import json
-    import os
-
-    from workflows.payloads import ChainSettings
-
     default = ChainSettings().gate_threshold
     raw = current_app.config.get("LEADCHAIN_CHAIN_SETTINGS") or os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
     try:
@@ -244,10 +240,6 @@ def _scoring_page(
     threshold_error: str | None = None,
     status: int = 200,
 ):
-    import os
-
-    from crm.services.scoring import RULES_ENV, ScoringConfigError
-
     default_threshold = _chain_threshold()
     stored_rules = app_settings.stored(app_settings.SCORING_RULES)
     stored_threshold = app_settings.stored(app_settings.GATE_THRESHOLD)
@@ -346,8 +338,6 @@ def _reset(key: str) -> None:
 
 def _days_text(days) -> str:
     """(0, 1, 2, 3, 4, 6) → "mon-fri,sun": what the calling-hours parser reads back."""
-    from crm.services.compliance import DAY_NAMES
-
     runs: list[list[int]] = []
     for d in sorted(set(days)):
         if runs and d == runs[-1][-1] + 1:
@@ -358,8 +348,6 @@ def _days_text(days) -> str:
 
 
 def _policy_rows(policy) -> list[dict]:
-    from crm.services.app_settings import window_json
-
     rows = []
     for region, window in sorted(policy.windows.items()):
         rows.append(
@@ -384,8 +372,6 @@ BLANK_ROWS = 2
 
 
 def _calling_hours_page(*, rows: list[dict] | None = None, problem: str | None = None, status: int = 200):
-    from crm.services.compliance import GateConfigError
-
     try:
         policy, error = app_settings.gate_policy(current_app.config.get("LEADCHAIN_GATE_POLICY")), None
     except GateConfigError as e:
@@ -530,8 +516,6 @@ def update_campaign(campaign_id: int):
 @admin_only
 def providers():
     """Which provider keys exist in Vault or the environment: "set" or "not set", never a value."""
-    from crm.secrets import SecretsError
-
     secrets = current_app.extensions["leadchain.secrets"]
     rows = []
     for name, label in PROVIDER_SECRETS:

@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from crm.extensions import db
 from crm.models import Task, TaskStatus, User
 from crm.models.types import utcnow
 from crm.ui import queue_queries as q
@@ -64,8 +65,6 @@ def unassigned_tasks(who: User, now: datetime) -> list[q.TaskRow]:
 
 
 def unassigned_count(who: User) -> int:
-    from crm.extensions import db
-
     return db.session.scalar(q._task_select(sa.func.count()).where(q.task_visibility(who), _unassigned())) or 0
 
 

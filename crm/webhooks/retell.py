@@ -8,6 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from crm.webhooks import provider_common
+from providers.factory import registry, webhook_secret
 from providers.wire import InvalidSignature
 
 bp = Blueprint(
@@ -19,7 +20,8 @@ bp = Blueprint(
 
 
 def _parse(body: bytes, headers: Mapping[str, str]) -> list:
-    from providers.factory import registry, webhook_secret
+    # Imported at the first Retell webhook, not at start-up: the Retell SDK takes seconds to import
+    # (generated pydantic types), which every web worker would pay at boot.
     from providers.retell import RetellProvider, parse_webhook
 
     provider = registry(current_app).get("retell")

@@ -35,6 +35,7 @@ import copy
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from datetime import timedelta
@@ -42,6 +43,7 @@ from email.parser import HeaderParser
 from email.utils import parseaddr
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -50,13 +52,16 @@ from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from crm.email import suppression
+from crm.email.factory import sandbox_url, uses_sandbox
 from crm.email.sendgrid_sender import PROVIDER, settle_from_event
+from crm.email.tokens import lead_from_reply_address
 from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, SideEffect, Task
 from crm.models.types import utcnow
 from crm.requests import raw_body
 from crm.services import deliveries
+from crm.services.normalize import FieldError, normalise_email
 from crm.temporal_gateway import TemporalUnavailable
 from workflows.vocabulary import StopReason, TaskKind
 
@@ -121,8 +126,6 @@ def _load_key(value: str) -> ec.EllipticCurvePublicKey | None:
 
 
 def _sandbox_keys(force: bool = False) -> list[str]:
-    from crm.email.factory import sandbox_url, uses_sandbox
-
     # Flask types current_app as the app itself; at runtime it is a LocalProxy that this unwraps.
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not uses_sandbox(app):
@@ -130,7 +133,6 @@ def _sandbox_keys(force: bool = False) -> list[str]:
     cache = app.extensions.get("leadchain.sendgrid.sandbox_key")
     if cache and not (force and time.monotonic() - cache[1] > SANDBOX_KEY_REFRESH_S):
         return cache[0]
-    import httpx
 
     try:
         r = httpx.get(f"{sandbox_url(app)}/sendgrid/sandbox/public-key", timeout=5)
@@ -173,8 +175,6 @@ def signature_valid(body: bytes, headers, keys: list[ec.EllipticCurvePublicKey])
 
 
 def replay_window_s() -> int:
-    import os
-
     value = current_app.config.get("LEADCHAIN_SENDGRID_TOLERANCE_S") or os.environ.get("LEADCHAIN_SENDGRID_TOLERANCE_S")
     return int(value) if value else DEFAULT_REPLAY_WINDOW_S
 
@@ -430,9 +430,6 @@ def _is_auto_reply(headers, subject: str) -> bool:
 
 
 def _match_lead(sender: str, recipients: str) -> Lead | None:
-    from crm.email.tokens import lead_from_reply_address
-    from crm.services.normalize import FieldError, normalise_email
-
     if sender:
         try:
             _, key = normalise_email(sender)

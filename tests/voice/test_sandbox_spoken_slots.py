@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import get_day_names, get_month_names
 
 from sandbox import spoken_slots
 from voice.bridge.timeprefs import speak
@@ -43,3 +44,11 @@ def test_a_weekday_that_does_not_match_the_date_is_no_slot():
     assert spoken_slots.parse_spoken_slot("Thursday, December 3rd, at 4 pm", "en", now) == datetime(
         2026, 12, 3, 16, tzinfo=BERLIN
     )
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+def test_the_copied_names_are_the_cldr_names(locale):
+    days, months = get_day_names("wide", locale=locale), get_month_names("wide", locale=locale)
+    prefix = locale.upper()
+    assert getattr(spoken_slots, f"{prefix}_WEEKDAY_NAMES") == tuple(days[i] for i in range(7))
+    assert getattr(spoken_slots, f"{prefix}_MONTH_NAMES") == tuple(months[i] for i in range(1, 13))

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from crm.email.settings import company
 from crm.extensions import db
 from crm.models import (
     Appointment,
@@ -380,8 +381,6 @@ def find_slots(
 
 
 def _title(lead: Lead, owner: User) -> tuple[str, str]:
-    from crm.email.settings import company
-
     name = company().name
     if (lead.language or "de") == "en":
         return f"Consultation with {name} ({owner.name})", "Phone call: we will call you"

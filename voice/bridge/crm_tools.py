@@ -22,11 +22,15 @@ from typing import Any, Protocol, cast
 
 from temporalio.client import Client
 
+from crm.extensions import db
+from voice.bridge import booking
+from voice.bridge.chain_notify import notify_booking
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog import phrases
 from voice.bridge.dialog.types import Booking, Callee, SlotChoice, SlotOffer, Tools, ToolTimeout
 from voice.bridge.metrics import BridgeMetrics
 from voice.bridge.timeprefs.constraint import TimeConstraint
+from workflows.payloads import CallBooking
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +165,6 @@ def _late(name: str, future: asyncio.Future[Any], started: float, on_late: Calla
 
 def _remove_session() -> None:
     with contextlib.suppress(Exception):
-        from crm.extensions import db
-
         db.session.remove()
 
 
@@ -306,8 +308,6 @@ class CrmToolsFactory:
         max_threads: int = 16,
     ) -> None:
         if backend is None:
-            from voice.bridge import booking  # noqa: PLC0415 - optional until it exists
-
             backend = booking
         self.app = app
         self.backend: BookingBackend = backend
@@ -371,9 +371,6 @@ def temporal_notifier(
 ) -> BookingNotifier:
     """chain_notify.notify_booking over a Temporal client: the one given, or one made by `connect` on first
     use (and again after a failure), so a bridge started while Temporal was down tells chains once it is up."""
-    from voice.bridge.chain_notify import notify_booking
-    from workflows.payloads import CallBooking
-
     holder: dict[str, Client | None] = {"client": client}
 
     async def notify(chain_id: str | None, call_id: str, appointment_id: int) -> Any:

@@ -24,10 +24,13 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from providers.factory import webhook_secret
 from providers.vapi import split_secrets
 from voice.bridge import vapi as vapi_routes
 from voice.bridge.config import RETELL_PATH_SECRET, BridgeConfig
 from voice.bridge.core import BRIDGE, Bridge
+from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
+from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.dialog.types import DialogPolicy
 from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
 from voice.bridge.retell import RetellSession
@@ -183,13 +186,9 @@ def build_bridge(
     clock: Callable[[], datetime] | None = None,
 ) -> Bridge:
     """The production wiring: the CRM app's secrets, voice.bridge.booking, policy_from_env()."""
-    from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
-
     config = config or BridgeConfig.from_env()
     metrics = BridgeMetrics()
     if policy is None:
-        from voice.bridge.dialog.factory import policy_from_env
-
         policy = policy_from_env()
     notifier = (
         temporal_notifier(temporal_client, connect=temporal_connect)
@@ -200,7 +199,6 @@ def build_bridge(
 
     def vapi_fallback() -> list[str]:
         # Without a bridge secret, the server secret the CRM's Vapi webhooks are verified with.
-        from providers.factory import webhook_secret
 
         with app.app_context():
             return split_secrets(webhook_secret(app, "vapi"))

@@ -26,6 +26,7 @@ from providers.vapi import metadata_of, tool_calls
 from voice.bridge.core import BRIDGE, Bridge
 from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
 from voice.bridge.dialog.types import SlotChoice, Speech, Tools, ToolTimeout, Turn, TurnDone, TurnKind, TurnRequest
+from voice.bridge.retell import APOLOGY
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
 log = logging.getLogger(__name__)
@@ -342,7 +343,6 @@ async def _complete(
         raise
     except Exception:  # noqa: BLE001 - the caller must hear something
         log.exception("vapi call %s: the policy failed", call_id)
-        from voice.bridge.retell import APOLOGY
 
         await out(APOLOGY.get(ctx_language, APOLOGY["en"]))
     closing = _closing_tool_call(payload, end_call, transfer)

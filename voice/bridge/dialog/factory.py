@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from crm.secrets import secrets_from_env
 from voice.bridge.dialog.llm import LLMPolicy
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.timetalk import TimeTalk
@@ -50,8 +51,6 @@ def policy_from_env(
         log.error("LEADCHAIN_BRIDGE_LLM_URL is not an http(s) URL; the rules policy answers")
         return rules
     if secrets is None:
-        from crm.secrets import secrets_from_env  # noqa: PLC0415 - only needed with an LLM
-
         secrets = secrets_from_env(environ)
     api_key = secrets.get(API_KEY_SECRET)
     if not api_key:

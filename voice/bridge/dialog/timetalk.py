@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from voice.bridge.timeprefs import parse as timeprefs_parse
+from voice.bridge.timeprefs import speak as timeprefs_speak
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
 log = logging.getLogger(__name__)
@@ -179,29 +181,10 @@ def _adapt(fn: Callable[..., Any]) -> Callable[[Any, str, datetime], Any]:
 
 
 def default_timetalk() -> TimeTalk:
-    parse: Parse = understand_nothing
-    render: Render = basic_render
-    read_back: ReadBack = basic_read_back
-    try:
-        from voice.bridge.timeprefs import parse as parse_module  # noqa: PLC0415
-
-        parse = _adapt(parse_module.parse)
-    except (ImportError, AttributeError):
-        log.warning("voice.bridge.timeprefs.parse is missing: time preferences are not understood")
-    try:
-        from voice.bridge.timeprefs import speak as speak_module  # noqa: PLC0415
-
-        renderer = next(
-            (
-                getattr(speak_module, name)
-                for name in ("render_slot", "speak_slot", "say_slot", "slot_text")
-                if callable(getattr(speak_module, name, None))
-            ),
-            None,
-        )
-        reader = getattr(speak_module, "parse_spoken_slots", None) or getattr(speak_module, "parse_spoken_slot", None)
-        if renderer is not None and callable(reader):
-            render, read_back = _adapt(renderer), _adapt(reader)
-    except ImportError:
-        log.warning("voice.bridge.timeprefs.speak is missing: slots are spoken in the basic format")
-    return TimeTalk(parse=parse, render=render, read_back=read_back)
+    """The rule-based reader (voice.bridge.timeprefs.parse) and the agent's canonical slot wording
+    (voice.bridge.timeprefs.speak)."""
+    return TimeTalk(
+        parse=_adapt(timeprefs_parse.parse),
+        render=_adapt(timeprefs_speak.render_slot),
+        read_back=_adapt(timeprefs_speak.parse_spoken_slots),
+    )
