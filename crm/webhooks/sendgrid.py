@@ -39,6 +39,7 @@ import os
 import re
 import time
 from datetime import timedelta
+from email.message import Message
 from email.parser import HeaderParser
 from email.utils import parseaddr
 from typing import Any
@@ -353,9 +354,10 @@ def _process(event: dict[str, Any], digest: str) -> deliveries.Outcome:
         elif str(event.get("lead_id") or "").isdigit():
             # Ours but not a chain message (e.g. a report): lead-level effects only.
             lead = db.session.get(Lead, int(event["lead_id"]))
-        if lead is None:
+        live = suppression.live_lead(lead)
+        if lead is None or live is None:  # not ours, or merged into a record that is gone: nothing to mark
             return 200, {"status": "ignored", "event": event.get("event"), "reason": "unknown message"}
-        stop = _lead_effects(suppression.live_lead(lead), event)
+        stop = _lead_effects(live, event)
         return 200, {
             "status": "recorded",
             "event": event.get("event"),
@@ -390,7 +392,8 @@ def events():
     if not isinstance(batch, list):
         raise ApiError(400, "body is not a JSON array of events")
     digest = deliveries.payload_hash(body)
-    results, pending, stops = [], 0, {}
+    results: list[dict[str, Any]] = []
+    pending, stops = 0, {}
     for event in batch:
         if not isinstance(event, dict) or not isinstance(event.get("event"), str):
             results.append({"status": "ignored", "reason": "not an event object"})
@@ -473,7 +476,7 @@ def inbound():
     request.max_form_memory_size = len(body) + 1
     form = request.form
     raw_headers = form.get("headers") or ""
-    headers = HeaderParser().parsestr(raw_headers) if raw_headers else {}
+    headers: Message | dict[str, str] = HeaderParser().parsestr(raw_headers) if raw_headers else {}
     _, sender = parseaddr(form.get("from") or (headers.get("From") if headers else "") or "")
     envelope = {}
     try:
@@ -563,8 +566,13 @@ def inbound():
         lead = db.session.get(Lead, answer["lead"])
         try:
             # Also on a redelivery: if the chain was not reached the first time, it is now. Nothing
-            # else stops the nurture sequence for a reply, so this one is required.
-            answer["chain"] = suppression.tell_chain(lead, StopReason.REPLIED, actor="sendgrid-inbound", required=True)
+            # else stops the nurture sequence for a reply, so this one is required. A lead deleted since
+            # the reply was recorded has no chain left to stop.
+            answer["chain"] = (
+                suppression.tell_chain(lead, StopReason.REPLIED, actor="sendgrid-inbound", required=True)
+                if lead is not None
+                else "no_chain"
+            )
         except TemporalUnavailable:
             raise ApiError(
                 503, "recorded; the workflow service is unavailable, retry later", headers={"Retry-After": "60"}
