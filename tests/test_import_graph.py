@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import pkgutil
@@ -272,3 +273,19 @@ def test_the_app_registers_every_blueprint_there_is():
     blueprints = {m.bp.name for m in modules if isinstance(getattr(m, "bp", None), Blueprint)}
     assert {"leads", "retell", "vapi", "bland", "sendgrid"} <= {m.__name__.rsplit(".", 1)[-1] for m in modules}
     assert blueprints - set(app.blueprints) == set()
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A leading underscore means "this module's own": another module needing it gets a public name."""
+    offenders = []
+    packages = set(importlinter_config()["root_packages"])
+    for package in sorted(packages):
+        for path in sorted((REPO / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in packages:
+                    # `_` alone is gettext (crm.ui.i18n exports it by that conventional name).
+                    private = [a.name for a in node.names if a.name.startswith("_") and a.name not in ("_",)]
+                    private = [name for name in private if not name.startswith("__")]
+                    if private:
+                        offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {node.module}: {private}")
+    assert not offenders, offenders
