@@ -144,26 +144,29 @@ def _analysis(persona: Persona, language: str) -> dict[str, Any]:
     return analysis
 
 
-def blueprint(sandbox: Sandbox) -> Blueprint:
-    bp = Blueprint("sandbox_vapi", __name__)
-    keys = sandbox.config.keys
-    server_auth = {"mode": "secret", "timestamp_unit": "s"}
-    lock = threading.Lock()
+class _VapiApi:
+    """The sandbox's Vapi: shared state, the call timeline and server messages; routes are its methods."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.keys = sandbox.config.keys
+        self.server_auth = {"mode": "secret", "timestamp_unit": "s"}
+        self.lock = threading.Lock()
 
     # ---- helpers over the shared state ----------------------------------------------------------
 
-    def authorised() -> bool:
+    def authorised(self) -> bool:
         given = request.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {keys[PROVIDER]}".encode())
+        return hmac.compare_digest(given.encode(), f"Bearer {self.keys[PROVIDER]}".encode())
 
-    def live(call_id: str) -> SandboxCall | None:
-        call = sandbox.state.get(PROVIDER, call_id)
+    def live(self, call_id: str) -> SandboxCall | None:
+        call = self.sandbox.state.get(PROVIDER, call_id)
         return None if call is None or call.extra.get("deleted") else call
 
-    def advance(call: SandboxCall, stage: str) -> None:
+    def advance(self, call: SandboxCall, stage: str) -> None:
         """Move the stored call forward to `stage` (never back)."""
         x = call.extra
-        with lock:
+        with self.lock:
             if x.get("deleted") or RANK[stage] <= RANK[call.status]:
                 return
             call.status = stage
@@ -173,7 +176,7 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             if RANK[stage] >= RANK["ended"]:
                 call.ended_ms = x["ended_ms"]
 
-    def call_json(call: SandboxCall, stage: str | None = None) -> dict[str, Any]:
+    def call_json(self, call: SandboxCall, stage: str | None = None) -> dict[str, Any]:
         """The Call as Vapi returns it; `stage` gives a snapshot as of that stage (for server messages)."""
         stage = stage or call.status
         body, x = call.request, call.extra
@@ -215,22 +218,22 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             obj["analysis"] = x["analysis"]
         return obj
 
-    def sign(body: bytes) -> dict[str, str]:
-        mode, secret = server_auth["mode"], keys["vapi_secret"]
+    def sign(self, body: bytes) -> dict[str, str]:
+        mode, secret = self.server_auth["mode"], self.keys["vapi_secret"]
         headers: dict[str, str] = {}
         if mode in ("secret", "both"):
             headers["X-Vapi-Secret"] = secret
         if mode == "bearer":
             headers["Authorization"] = f"Bearer {secret}"
         if mode in ("hmac", "both"):
-            ts = str(int(time.time() * 1000) if server_auth["timestamp_unit"] == "ms" else int(time.time()))
+            ts = str(int(time.time() * 1000) if self.server_auth["timestamp_unit"] == "ms" else int(time.time()))
             headers["x-timestamp"] = ts
             headers["x-signature"] = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
         return headers
 
-    def message(call: SandboxCall, stage: str, persona: Persona) -> dict[str, Any]:
+    def message(self, call: SandboxCall, stage: str, persona: Persona) -> dict[str, Any]:
         x = call.extra
-        snapshot = call_json(call, stage)
+        snapshot = self.call_json(call, stage)
         base = {
             "timestamp": x["times"][stage],
             "call": snapshot,
@@ -266,10 +269,10 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             "messages": artifact["messages"],
         }
 
-    def plan(call: SandboxCall, persona: Persona) -> list[str]:
+    def plan(self, call: SandboxCall, persona: Persona) -> list[str]:
         """When each stage happens. Sandbox time runs fast: endedAt is the persona's talk time after
         startedAt, while the events themselves come `step_s` apart."""
-        step = sandbox.config.step_s
+        step = self.sandbox.config.step_s
         stages = ["ringing"] + (["in_progress"] if connected(persona) else []) + ["ended", "analyzed"]
         x = call.extra
         for i, stage in enumerate(stages, start=1):
@@ -278,31 +281,33 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         x["ended_ms"] = x["started_ms"] + (persona.duration_s * 1000 if connected(persona) else 0)
         return stages
 
-    def play(call: SandboxCall, persona: Persona, stages: list[str]) -> None:
+    def play(self, call: SandboxCall, persona: Persona, stages: list[str]) -> None:
         """The call's life: state changes on a timer thread, server messages through the dispatcher."""
         x = call.extra
 
         def timeline() -> None:
             for stage in stages:
                 time.sleep(max(0.0, x["times"][stage] / 1000 - time.time()))
-                advance(call, stage)
+                self.advance(call, stage)
 
         threading.Thread(target=timeline, daemon=True, name=f"sandbox-vapi-{call.call_id[:8]}").start()
-        url = sandbox.config.webhook_url(PROVIDER)
+        url = self.sandbox.config.webhook_url(PROVIDER)
         if url:
-            step = sandbox.config.step_s
+            step = self.sandbox.config.step_s
             deliveries = [
                 (
                     step,
                     Delivery(
-                        url, json.dumps({"message": message(call, stage, persona)}, ensure_ascii=False).encode(), sign
+                        url,
+                        json.dumps({"message": self.message(call, stage, persona)}, ensure_ascii=False).encode(),
+                        self.sign,
                     ),
                 )
                 for stage in stages
             ]
-            sandbox.dispatcher.send_sequence(deliveries, sandbox.state.mode(PROVIDER))
+            self.sandbox.dispatcher.send_sequence(deliveries, self.sandbox.state.mode(PROVIDER))
 
-    def validate(body: Any) -> list[str]:
+    def validate(self, body: Any) -> list[str]:
         if not isinstance(body, dict):
             return ["body must be a JSON object"]
         problems = []
@@ -333,23 +338,22 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
 
     # ---- routes ---------------------------------------------------------------------------------
 
-    @bp.post("/call")
-    def create_call() -> ResponseReturnValue:
-        sandbox.state.count_request(PROVIDER)
-        if not authorised():
+    def create_call(self) -> ResponseReturnValue:
+        self.sandbox.state.count_request(PROVIDER)
+        if not self.authorised():
             return error(
                 401,
                 "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.",
                 "Unauthorized",
             )
-        fault = sandbox.state.take_fault(PROVIDER)
+        fault = self.sandbox.state.take_fault(PROVIDER)
         if fault is not None:
             response, status = error(fault.status, "sandbox: injected failure", "Injected Fault")
             if fault.retry_after_s is not None:
                 response.headers["Retry-After"] = str(int(round(fault.retry_after_s)))
             return response, status
         payload = request.get_json(silent=True)
-        problems = validate(payload)
+        problems = self.validate(payload)
         if problems or not isinstance(payload, dict):  # validate refuses anything but an object
             return error(400, problems, "Bad Request")
         body = payload
@@ -384,15 +388,14 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             created_ms=created,
             extra=extra,
         )
-        stages = plan(call, persona)
+        stages = self.plan(call, persona)
         extra["artifact"] = _artifact(persona, language, extra["started_ms"], recording)
-        sandbox.state.add_call(call)
-        play(call, persona, stages)
-        return jsonify(call_json(call)), 201
+        self.sandbox.state.add_call(call)
+        self.play(call, persona, stages)
+        return jsonify(self.call_json(call)), 201
 
-    @bp.get("/call")
-    def list_calls() -> ResponseReturnValue:
-        if not authorised():
+    def list_calls(self) -> ResponseReturnValue:
+        if not self.authorised():
             return error(401, "Invalid Key.", "Unauthorized")
         args = request.args
         try:
@@ -424,40 +427,46 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             }
             return all(checks[op](values[field], bound) for field, op, bound in bounds)
 
-        calls = [c for c in reversed(sandbox.state.list(PROVIDER)) if keep(c)]
-        return jsonify([call_json(c) for c in calls[:limit]])
+        calls = [c for c in reversed(self.sandbox.state.list(PROVIDER)) if keep(c)]
+        return jsonify([self.call_json(c) for c in calls[:limit]])
 
-    @bp.get("/call/<call_id>")
-    def get_call(call_id: str) -> ResponseReturnValue:
-        if not authorised():
+    def get_call(self, call_id: str) -> ResponseReturnValue:
+        if not self.authorised():
             return error(401, "Invalid Key.", "Unauthorized")
-        call = live(call_id)
+        call = self.live(call_id)
         if call is None:
             return error(404, "Call not found", "Not Found")
-        return jsonify(call_json(call))
+        return jsonify(self.call_json(call))
 
-    @bp.delete("/call/<call_id>")
-    def delete_call(call_id: str) -> ResponseReturnValue:
-        if not authorised():
+    def delete_call(self, call_id: str) -> ResponseReturnValue:
+        if not self.authorised():
             return error(401, "Invalid Key.", "Unauthorized")
-        call = live(call_id)
+        call = self.live(call_id)
         if call is None:
             return error(404, "Call not found", "Not Found")
-        answer = call_json(call)
-        with lock:
+        answer = self.call_json(call)
+        with self.lock:
             # Erased: recordings, transcript and the callee's number are gone; the id answers 404 from now on.
             call.extra.update(deleted=True, artifact={"messages": [], "transcript": ""}, analysis={})
             call.request = {k: v for k, v in call.request.items() if k not in ("customer", "assistantOverrides")}
             call.to_number = ""
         return jsonify(answer)
 
-    @bp.post("/sandbox/server-auth")
-    def set_server_auth() -> ResponseReturnValue:
+    def set_server_auth(self) -> ResponseReturnValue:
         body = request.get_json(force=True, silent=True) or {}
         mode, unit = body.get("mode", "secret"), body.get("timestamp_unit", "s")
         if mode not in ("secret", "bearer", "hmac", "both") or unit not in ("s", "ms"):
             return jsonify(error="mode: secret | bearer | hmac | both; timestamp_unit: s | ms"), 422
-        server_auth.update(mode=mode, timestamp_unit=unit)
-        return jsonify(ok=True, **server_auth)
+        self.server_auth.update(mode=mode, timestamp_unit=unit)
+        return jsonify(ok=True, **self.server_auth)
 
+
+def blueprint(sandbox: Sandbox) -> Blueprint:
+    api = _VapiApi(sandbox)
+    bp = Blueprint("sandbox_vapi", __name__)
+    bp.add_url_rule("/call", view_func=api.create_call, methods=["POST"])
+    bp.add_url_rule("/call", view_func=api.list_calls, methods=["GET"])
+    bp.add_url_rule("/call/<call_id>", view_func=api.get_call, methods=["GET"])
+    bp.add_url_rule("/call/<call_id>", view_func=api.delete_call, methods=["DELETE"])
+    bp.add_url_rule("/sandbox/server-auth", view_func=api.set_server_auth, methods=["POST"])
     return bp
