@@ -25,7 +25,7 @@ from sandbox.dispatcher import Delivery
 from sandbox.personas import Persona, cost_cents, language_for, persona_for
 from sandbox.retell_llm import LlmSessionError, converse
 from sandbox.state import SandboxCall, now_ms
-from sandbox.summary import CallBooking, analyse
+from sandbox.summary import CallAnalysis, CallBooking, analyse
 
 PROVIDER = "retell"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -134,47 +134,60 @@ def call_object(call: SandboxCall, stage: str, base_url: str) -> dict[str, Any]:
     analysis = analyse(persona, call.language, call.extra.get("live_transcript"), with_tools)
     meeting = _meeting(analysis.booking) if analysis.outcome == "booked" else {}
     if connected:
-        obj.update(
-            collected_dynamic_variables=meeting,
-            recording_url=f"{base_url}/recordings/{call.call_id}.wav",
-            recording_multi_channel_url=f"{base_url}/recordings/{call.call_id}_multichannel.wav",
-            public_log_url=f"{base_url}/logs/{call.call_id}.log",
-            latency={
-                "e2e": {
-                    "p50": 780,
-                    "p90": 1150,
-                    "p95": 1290,
-                    "p99": 1480,
-                    "max": 1520,
-                    "min": 540,
-                    "num": max(1, len(transcript_object) // 2),
-                    "values": [540, 780, 1520],
-                }
-            },
-        )
-    obj["call_cost"] = {
-        "product_costs": [{"product": "retell_platform", "unit_price": 0.2, "cost": float(cents)}] if cents else [],
-        "total_duration_seconds": persona.duration_s,
-        "total_duration_unit_price": 0.2 if cents else 0,
-        "combined_cost": float(cents),
-    }
+        obj.update(_connected_fields(call, base_url, meeting, len(transcript_object)))
+    obj["call_cost"] = _call_cost(persona.duration_s, cents)
     obj["telephony_identifier"] = {"twilio_call_sid": "CA" + hashlib.sha1(call.call_id.encode()).hexdigest()}
     obj["data_storage_setting"] = "everything"
     obj["opt_in_signed_url"] = False
     if stage == "analyzed":
-        custom = {
-            "outcome": analysis.outcome,
-            "interested": analysis.outcome in ("booked", "interested", "callback_requested"),
-            **meeting,
-        }
-        obj["call_analysis"] = {
-            "call_summary": analysis.summary,
-            "in_voicemail": persona.end_status == "voicemail",
-            "user_sentiment": persona.sentiment.capitalize(),
-            "call_successful": persona.end_status == "completed",
-            "custom_analysis_data": custom,
-        }
+        obj["call_analysis"] = _call_analysis(persona, analysis, meeting)
     return obj
+
+
+def _connected_fields(call: SandboxCall, base_url: str, meeting: dict[str, str], turns: int) -> dict[str, Any]:
+    """What only a call that connected has: recordings, logs, latency and the collected variables."""
+    return dict(
+        collected_dynamic_variables=meeting,
+        recording_url=f"{base_url}/recordings/{call.call_id}.wav",
+        recording_multi_channel_url=f"{base_url}/recordings/{call.call_id}_multichannel.wav",
+        public_log_url=f"{base_url}/logs/{call.call_id}.log",
+        latency={
+            "e2e": {
+                "p50": 780,
+                "p90": 1150,
+                "p95": 1290,
+                "p99": 1480,
+                "max": 1520,
+                "min": 540,
+                "num": max(1, turns // 2),
+                "values": [540, 780, 1520],
+            }
+        },
+    )
+
+
+def _call_cost(duration_s: int, cents: int) -> dict[str, Any]:
+    return {
+        "product_costs": [{"product": "retell_platform", "unit_price": 0.2, "cost": float(cents)}] if cents else [],
+        "total_duration_seconds": duration_s,
+        "total_duration_unit_price": 0.2 if cents else 0,
+        "combined_cost": float(cents),
+    }
+
+
+def _call_analysis(persona: Persona, analysis: CallAnalysis, meeting: dict[str, str]) -> dict[str, Any]:
+    custom = {
+        "outcome": analysis.outcome,
+        "interested": analysis.outcome in ("booked", "interested", "callback_requested"),
+        **meeting,
+    }
+    return {
+        "call_summary": analysis.summary,
+        "in_voicemail": persona.end_status == "voicemail",
+        "user_sentiment": persona.sentiment.capitalize(),
+        "call_successful": persona.end_status == "completed",
+        "custom_analysis_data": custom,
+    }
 
 
 def _meeting(booking: CallBooking | None) -> dict[str, str]:
@@ -260,33 +273,35 @@ def _matches(obj: dict[str, Any], criteria: dict[str, Any]) -> bool:
     return True
 
 
-def blueprint(sandbox: Sandbox) -> Blueprint:
-    bp = Blueprint("sandbox_retell", __name__)
-    state = sandbox.state
-    by_key: dict[str, str] = {}  # idempotency key → call id (Retell keeps them for an hour)
-    lock = threading.Lock()
+class _RetellApi:
+    """The sandbox's Retell: idempotency keys, the call timeline and webhooks; routes are its methods."""
 
-    def authorised() -> bool:
-        expected = f"Bearer {sandbox.config.keys[PROVIDER]}"
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.state = sandbox.state
+        self.by_key: dict[str, str] = {}  # idempotency key → call id (Retell keeps them for an hour)
+        self.lock = threading.Lock()
+
+    def authorised(self) -> bool:
+        expected = f"Bearer {self.sandbox.config.keys[PROVIDER]}"
         return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
 
-    def guard() -> ErrorReply | None:
+    def guard(self) -> ErrorReply | None:
         """Auth, then any injected fault (after a rejected key nothing else is looked at)."""
-        if not authorised():
+        if not self.authorised():
             return _error(401, "Invalid API key")
-        fault = state.take_fault(PROVIDER)
+        fault = self.state.take_fault(PROVIDER)
         if fault is not None:
             headers = {"retry-after": str(fault.retry_after_s)} if fault.retry_after_s is not None else {}
             return _error(fault.status, "injected fault", headers)
         return None
 
-    def base_url() -> str:
+    def base_url(self) -> str:
         return request.host_url.rstrip("/") + "/retell"
 
-    @bp.post("/v2/create-phone-call")
-    def create_phone_call() -> ResponseReturnValue:
-        state.count_request(PROVIDER)
-        refused = guard()
+    def create_phone_call(self) -> ResponseReturnValue:
+        self.state.count_request(PROVIDER)
+        refused = self.guard()
         if refused:
             return refused
         body = request.get_json(silent=True)
@@ -306,18 +321,18 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         if "override_agent_id" in body and not isinstance(body["override_agent_id"], str):
             return _error(400, "override_agent_id must be a string")
         key = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
-        with lock:
-            if key and key in by_key:
-                existing = state.get(PROVIDER, by_key[key])
+        with self.lock:
+            if key and key in self.by_key:
+                existing = self.state.get(PROVIDER, self.by_key[key])
                 if existing is not None and not existing.extra.get("deleted"):
-                    return jsonify(call_object(existing, _stage_now(existing, now_ms()), base_url())), 201
-            call = _new_call(body)
+                    return jsonify(call_object(existing, _stage_now(existing, now_ms()), self.base_url())), 201
+            call = self._new_call(body)
             if key:
-                by_key[key] = call.call_id
-        _play(call, base_url())
-        return jsonify(call_object(call, "registered", base_url())), 201
+                self.by_key[key] = call.call_id
+        self._play(call, self.base_url())
+        return jsonify(call_object(call, "registered", self.base_url())), 201
 
-    def _new_call(body: dict[str, Any]) -> SandboxCall:
+    def _new_call(self, body: dict[str, Any]) -> SandboxCall:
         to_number = body["to_number"]
         persona = persona_for(to_number)
         language = language_for(to_number, (body.get("retell_llm_dynamic_variables") or {}).get("language"))
@@ -334,13 +349,13 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         call.extra.update(
             persona=persona,
             agent_id=body.get("override_agent_id") or DEFAULT_AGENT,
-            times=_timeline(call, persona, int(sandbox.config.step_s * 1000)),
-            seq=state.next_id(),
+            times=_timeline(call, persona, int(self.sandbox.config.step_s * 1000)),
+            seq=self.state.next_id(),
         )
-        return state.add_call(call)
+        return self.state.add_call(call)
 
-    def _play(call: SandboxCall, base: str) -> None:
-        url = sandbox.config.webhook_url(PROVIDER)
+    def _play(self, call: SandboxCall, base: str) -> None:
+        url = self.sandbox.config.webhook_url(PROVIDER)
         if not url:
             return
         persona: Persona = call.extra["persona"]
@@ -348,22 +363,22 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         if persona.end_status not in UNCONNECTED_REASONS:
             events.insert(0, "call_started")
         stage_of = {"call_started": "ongoing", "call_ended": "ended", "call_analyzed": "analyzed"}
-        key = sandbox.config.keys[PROVIDER]
+        key = self.sandbox.config.keys[PROVIDER]
 
         def sign(body: bytes) -> dict[str, str]:
             _stage_now(call, now_ms())
             return {"X-Retell-Signature": retell_signature(body, key)}
 
-        step = sandbox.config.step_s
+        step = self.sandbox.config.step_s
 
         def dispatch() -> None:
             plan = [
                 (step, Delivery(url, dumps({"event": e, "call": call_object(call, stage_of[e], base)}), sign))
                 for e in events
             ]
-            sandbox.dispatcher.send_sequence(plan, state.mode(PROVIDER))
+            self.sandbox.dispatcher.send_sequence(plan, self.state.mode(PROVIDER))
 
-        llm_url = sandbox.config.retell_llm_websocket_url
+        llm_url = self.sandbox.config.retell_llm_websocket_url
         if llm_url and persona.answered:
             # The agent's side of the conversation comes from the custom LLM server (the voice bridge).
             def talk() -> None:
@@ -374,14 +389,14 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
                         llm_url,
                         call_object(call, "registered", base),
                         callee,
-                        drop_after=sandbox.config.retell_llm_drop_after,
+                        drop_after=self.sandbox.config.retell_llm_drop_after,
                         record=record,
                     )
                 except (LlmSessionError, OSError) as e:
                     call.extra["llm_error"] = str(e)[:200]
                 finally:
                     # The call ends now: its end and analysis come after the conversation, as the webhooks do.
-                    step_ms, now = int(sandbox.config.step_s * 1000), now_ms()
+                    step_ms, now = int(self.sandbox.config.step_s * 1000), now_ms()
                     call.extra["times"].update(ended=now + 2 * step_ms, analyzed=now + 3 * step_ms)
                     call.extra["talking"] = False
                 dispatch()
@@ -391,19 +406,17 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         else:
             dispatch()
 
-    @bp.get("/v2/get-call/<call_id>")
-    def get_call(call_id: str) -> ResponseReturnValue:
-        refused = guard()
+    def get_call(self, call_id: str) -> ResponseReturnValue:
+        refused = self.guard()
         if refused:
             return refused
-        call = state.get(PROVIDER, call_id)
+        call = self.state.get(PROVIDER, call_id)
         if call is None or call.extra.get("deleted"):
             return _error(404, "Call not found")
-        return jsonify(call_object(call, _stage_now(call, now_ms()), base_url()))
+        return jsonify(call_object(call, _stage_now(call, now_ms()), self.base_url()))
 
-    @bp.post("/v3/list-calls")
-    def list_calls() -> ResponseReturnValue:
-        refused = guard()
+    def list_calls(self) -> ResponseReturnValue:
+        refused = self.guard()
         if refused:
             return refused
         body = request.get_json(silent=True) or {}
@@ -415,8 +428,8 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         except (TypeError, ValueError):
             return _error(400, "limit and skip must be integers")
         now = now_ms()
-        calls = [c for c in state.list(PROVIDER) if not c.extra.get("deleted")]
-        objects = [call_object(c, _stage_now(c, now), base_url()) for c in calls]
+        calls = [c for c in self.state.list(PROVIDER) if not c.extra.get("deleted")]
+        objects = [call_object(c, _stage_now(c, now), self.base_url()) for c in calls]
         objects = [o for o in objects if _matches(o, body.get("filter_criteria") or {})]
         # Sorted by start_timestamp (creation order for calls not started yet).
         order = {c.call_id: (c.extra["times"]["start_timestamp"], c.extra["seq"]) for c in calls}
@@ -438,12 +451,11 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             answer["total"] = len(objects)
         return jsonify(answer)
 
-    @bp.delete("/v2/delete-call/<call_id>")
-    def delete_call(call_id: str) -> ResponseReturnValue:
-        refused = guard()
+    def delete_call(self, call_id: str) -> ResponseReturnValue:
+        refused = self.guard()
         if refused:
             return refused
-        call = state.get(PROVIDER, call_id)
+        call = self.state.get(PROVIDER, call_id)
         if call is None or call.extra.get("deleted"):
             return _error(404, "Call not found")
         # Erased: the transcript and what we were sent go; only the id stays, answering 404 from now on.
@@ -452,4 +464,12 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         call.to_number = ""
         return "", 204
 
+
+def blueprint(sandbox: Sandbox) -> Blueprint:
+    api = _RetellApi(sandbox)
+    bp = Blueprint("sandbox_retell", __name__)
+    bp.add_url_rule("/v2/create-phone-call", view_func=api.create_phone_call, methods=["POST"])
+    bp.add_url_rule("/v2/get-call/<call_id>", view_func=api.get_call, methods=["GET"])
+    bp.add_url_rule("/v3/list-calls", view_func=api.list_calls, methods=["POST"])
+    bp.add_url_rule("/v2/delete-call/<call_id>", view_func=api.delete_call, methods=["DELETE"])
     return bp
