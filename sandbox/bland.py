@@ -104,12 +104,18 @@ class _Play:
 
     def details(self, at_ms: int | None = None) -> dict[str, Any]:
         """The call-details object as GET /v1/calls/{id} shows it at `at_ms` (now by default)."""
-        call, persona, req = self.call, self.persona, self.call.request
         at_ms = now_ms() if at_ms is None else at_ms
-        done = at_ms >= self.done_at_ms
-        started = at_ms >= self.started_at_ms
-        lang = call.language
-        base: dict[str, Any] = {
+        base = self._request_fields()
+        if at_ms >= self.done_at_ms:
+            base.update(self._outcome_fields())
+        else:
+            base.update(self._pending_fields(started=at_ms >= self.started_at_ms))
+        return base
+
+    def _request_fields(self) -> dict[str, Any]:
+        """What the call shows from the moment it is queued: the request as Bland echoes it."""
+        call, req = self.call, self.call.request
+        return {
             "call_id": call.call_id,
             "c_id": call.call_id,
             "batch_id": None,
@@ -136,29 +142,33 @@ class _Play:
             "pathway_logs": None,
             "disposition_tag": None,
         }
-        if not done:
-            status = "started" if started else "queued"
-            base.update(
-                {
-                    "completed": False,
-                    "status": status,
-                    "queue_status": status,
-                    "started_at": _iso(self.started_at_ms) if started else None,
-                    "end_at": None,
-                    "call_length": None,
-                    "corrected_duration": None,
-                    "answered_by": None,
-                    "error_message": None,
-                    "recording_url": None,
-                    "summary": None,
-                    "price": None,
-                    "call_ended_by": None,
-                    "analysis": None,
-                    "concatenated_transcript": "",
-                    "transcripts": [],
-                }
-            )
-            return base
+
+    def _pending_fields(self, started: bool) -> dict[str, Any]:
+        """A call not done yet: queued or started, no outcome fields."""
+        status = "started" if started else "queued"
+        return {
+            "completed": False,
+            "status": status,
+            "queue_status": status,
+            "started_at": _iso(self.started_at_ms) if started else None,
+            "end_at": None,
+            "call_length": None,
+            "corrected_duration": None,
+            "answered_by": None,
+            "error_message": None,
+            "recording_url": None,
+            "summary": None,
+            "price": None,
+            "call_ended_by": None,
+            "analysis": None,
+            "concatenated_transcript": "",
+            "transcripts": [],
+        }
+
+    def _outcome_fields(self) -> dict[str, Any]:
+        """A call that is done: status, transcript, summary, price and analysis."""
+        call, persona, req = self.call, self.persona, self.call.request
+        lang = call.language
         status = {"no_answer": "no-answer", "busy": "busy"}.get(persona.end_status, "completed")
         duration = persona.duration_s
         turns = persona.transcript[lang]
@@ -182,29 +192,24 @@ class _Play:
         answered_by = None
         if req.get("answered_by_enabled"):
             answered_by = {"completed": "human", "voicemail": "voicemail"}.get(persona.end_status)
-        base.update(
-            {
-                "completed": True,
-                "status": status,
-                "queue_status": "complete",
-                "started_at": _iso(self.started_at_ms) if connected else None,
-                "end_at": _iso(self.started_at_ms + duration * 1000),
-                "call_length": round(duration / 60, 4),
-                "corrected_duration": str(duration),
-                "answered_by": answered_by,
-                "error_message": None,
-                "recording_url": (
-                    f"{self.recording_base}/{call.call_id}.mp3" if connected and req.get("record") else None
-                ),
-                "summary": scripted_summary(persona, lang) or None,
-                "price": personas.cost_cents(duration) / 100,
-                "call_ended_by": "ASSISTANT" if connected else None,
-                "analysis": analysis,
-                "concatenated_transcript": " \n ".join(f"{w['user']}: {w['text']}" for w in words),
-                "transcripts": words,
-            }
-        )
-        return base
+        return {
+            "completed": True,
+            "status": status,
+            "queue_status": "complete",
+            "started_at": _iso(self.started_at_ms) if connected else None,
+            "end_at": _iso(self.started_at_ms + duration * 1000),
+            "call_length": round(duration / 60, 4),
+            "corrected_duration": str(duration),
+            "answered_by": answered_by,
+            "error_message": None,
+            "recording_url": (f"{self.recording_base}/{call.call_id}.mp3" if connected and req.get("record") else None),
+            "summary": scripted_summary(persona, lang) or None,
+            "price": personas.cost_cents(duration) / 100,
+            "call_ended_by": "ASSISTANT" if connected else None,
+            "analysis": analysis,
+            "concatenated_transcript": " \n ".join(f"{w['user']}: {w['text']}" for w in words),
+            "transcripts": words,
+        }
 
     def neutral_status(self, at_ms: int | None = None) -> str:
         at_ms = now_ms() if at_ms is None else at_ms
@@ -220,19 +225,22 @@ def webhook_body(details: dict[str, Any]) -> bytes:
     return json.dumps(details, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def blueprint(sandbox: Sandbox) -> Blueprint:
-    bp = Blueprint("sandbox_bland", __name__)
-    plays: dict[str, _Play] = {}
-    lock = threading.Lock()
+class _BlandApi:
+    """The sandbox's Bland: each call's play, webhooks and resends; routes are its methods."""
 
-    def authorised() -> bool:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.plays: dict[str, _Play] = {}
+        self.lock = threading.Lock()
+
+    def authorised(self) -> bool:
         # The raw key, exactly; "Bearer <key>" is what Bland rejects.
-        return request.headers.get("authorization", "") == sandbox.config.keys["bland"]
+        return request.headers.get("authorization", "") == self.sandbox.config.keys["bland"]
 
-    def unauthorised() -> Response:
+    def unauthorised(self) -> Response:
         return _error(401, "Invalid API key.", ["Missing or invalid authorization header."])
 
-    def refresh(play: _Play) -> None:
+    def refresh(self, play: _Play) -> None:
         call, at = play.call, now_ms()
         call.status = play.neutral_status(at)
         if at >= play.started_at_ms and call.started_ms is None and play.connected():
@@ -240,30 +248,31 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         if at >= play.done_at_ms and call.ended_ms is None:
             call.ended_ms = at
 
-    def signer(play: _Play) -> Callable[[bytes], dict[str, str]]:
-        secret = sandbox.config.keys["bland_webhook_secret"]
+    def signer(self, play: _Play) -> Callable[[bytes], dict[str, str]]:
+        secret = self.sandbox.config.keys["bland_webhook_secret"]
 
         def sign(body: bytes) -> dict[str, str]:
-            refresh(play)  # the webhook goes out once the call is done: GET says so too
+            self.refresh(play)  # the webhook goes out once the call is done: GET says so too
             return {"X-Webhook-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
 
         return sign
 
-    def send_webhook(play: _Play, delay_s: float) -> bool:
-        url = play.call.request.get("webhook") or sandbox.config.webhook_url(PROVIDER)
+    def send_webhook(self, play: _Play, delay_s: float) -> bool:
+        url = play.call.request.get("webhook") or self.sandbox.config.webhook_url(PROVIDER)
         if not url:
             return False
         body = webhook_body(play.details(at_ms=max(now_ms(), play.done_at_ms)))
         play.call.extra["webhook_body"] = body
-        sandbox.dispatcher.send_sequence([(delay_s, Delivery(url, body, signer(play)))], sandbox.state.mode(PROVIDER))
+        self.sandbox.dispatcher.send_sequence(
+            [(delay_s, Delivery(url, body, self.signer(play)))], self.sandbox.state.mode(PROVIDER)
+        )
         return True
 
-    @bp.post("/v1/calls")
-    def create_call() -> ResponseReturnValue:
-        sandbox.state.count_request(PROVIDER)
-        if not authorised():
-            return unauthorised()
-        fault = sandbox.state.take_fault(PROVIDER)
+    def create_call(self) -> ResponseReturnValue:
+        self.sandbox.state.count_request(PROVIDER)
+        if not self.authorised():
+            return self.unauthorised()
+        fault = self.sandbox.state.take_fault(PROVIDER)
         if fault is not None:
             headers = {"Retry-After": str(int(fault.retry_after_s))} if fault.retry_after_s is not None else {}
             message = "Too many requests." if fault.status == 429 else "Internal server error."
@@ -278,7 +287,7 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             return _error(400, "Invalid parameters", ["Invalid phone_number."])
         requested = str(body.get("language") or "")[:2].lower() or None
         language = personas.language_for(to_number, _BLAND_LANG.get(requested or ""))
-        call = sandbox.state.add_call(
+        call = self.sandbox.state.add_call(
             SandboxCall(
                 provider=PROVIDER,
                 call_id=str(uuid.uuid4()),
@@ -290,32 +299,30 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             )
         )
         recording_base = request.url_root.rstrip("/") + "/bland/recordings"
-        play = _Play(call, sandbox.config.step_s, recording_base)
-        with lock:
-            plays[call.call_id] = play
-        send_webhook(play, play.webhook_delay_s)
+        play = _Play(call, self.sandbox.config.step_s, recording_base)
+        with self.lock:
+            self.plays[call.call_id] = play
+        self.send_webhook(play, play.webhook_delay_s)
         return jsonify(status="success", message="Call successfully queued.", call_id=call.call_id, batch_id=None)
 
-    def find_play(call_id: str) -> _Play | None:
-        with lock:
-            return plays.get(call_id)
+    def find_play(self, call_id: str) -> _Play | None:
+        with self.lock:
+            return self.plays.get(call_id)
 
-    @bp.get("/v1/calls/<call_id>")
-    def get_call(call_id: str) -> ResponseReturnValue:
-        if not authorised():
-            return unauthorised()
-        play = find_play(call_id)
+    def get_call(self, call_id: str) -> ResponseReturnValue:
+        if not self.authorised():
+            return self.unauthorised()
+        play = self.find_play(call_id)
         if play is None:
             return _error(404, "Call not found.", [f"No call with id {call_id}."])
-        refresh(play)
+        self.refresh(play)
         return jsonify(play.details())
 
-    @bp.get("/v1/calls")
-    def list_calls() -> ResponseReturnValue:
-        if not authorised():
-            return unauthorised()
+    def list_calls(self) -> ResponseReturnValue:
+        if not self.authorised():
+            return self.unauthorised()
         args = request.args
-        calls = [c for c in sandbox.state.list(PROVIDER) if find_play(c.call_id) is not None]
+        calls = [c for c in self.sandbox.state.list(PROVIDER) if self.find_play(c.call_id) is not None]
         if args.get("to_number"):
             wanted = _normalise_number(args["to_number"])
             calls = [c for c in calls if c.to_number == wanted]
@@ -339,10 +346,10 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         page = calls[start:end][: max(0, limit)]
         items = []
         for c in page:
-            play = find_play(c.call_id)
+            play = self.find_play(c.call_id)
             if play is None:  # `calls` holds only calls with a play, and plays are never removed
                 continue
-            refresh(play)
+            self.refresh(play)
             d = play.details()
             # The list's items are summaries: no metadata, transcript or analysis (docs/providers.md §3.4).
             items.append(
@@ -364,27 +371,35 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             )
         return jsonify(count=len(calls), calls=items)
 
-    @bp.post("/v1/postcall/webhooks/resend")
-    def resend() -> ResponseReturnValue:
-        if not authorised():
-            return unauthorised()
+    def resend(self) -> ResponseReturnValue:
+        if not self.authorised():
+            return self.unauthorised()
         body = request.get_json(silent=True) or {}
         ids = body.get("call_ids")
         if not isinstance(ids, list) or not ids:
             return _error(400, "Invalid parameters", ["call_ids must be a non-empty array."])
         resent = []
         for call_id in ids:
-            play = find_play(str(call_id))
+            play = self.find_play(str(call_id))
             if play is None or "webhook_body" not in play.call.extra:
                 continue
-            url = play.call.request.get("webhook") or sandbox.config.webhook_url(PROVIDER)
+            url = play.call.request.get("webhook") or self.sandbox.config.webhook_url(PROVIDER)
             if not url:  # a stored body means send_webhook had a URL; the configuration may have changed since
                 continue
             # The same bytes as the first time (and so the same signature: there is no timestamp).
-            sandbox.dispatcher.send_sequence(
-                [(0.0, Delivery(url, play.call.extra["webhook_body"], signer(play)))], sandbox.state.mode(PROVIDER)
+            self.sandbox.dispatcher.send_sequence(
+                [(0.0, Delivery(url, play.call.extra["webhook_body"], self.signer(play)))],
+                self.sandbox.state.mode(PROVIDER),
             )
             resent.append(play.call.call_id)
         return jsonify(status="success", message=f"Resent {len(resent)} webhook(s).", call_ids=resent)
 
+
+def blueprint(sandbox: Sandbox) -> Blueprint:
+    api = _BlandApi(sandbox)
+    bp = Blueprint("sandbox_bland", __name__)
+    bp.add_url_rule("/v1/calls", view_func=api.create_call, methods=["POST"])
+    bp.add_url_rule("/v1/calls/<call_id>", view_func=api.get_call, methods=["GET"])
+    bp.add_url_rule("/v1/calls", view_func=api.list_calls, methods=["GET"])
+    bp.add_url_rule("/v1/postcall/webhooks/resend", view_func=api.resend, methods=["POST"])
     return bp
