@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template_string, request
 from flask.typing import ResponseReturnValue
@@ -16,7 +17,7 @@ from sandbox import bland, recordings, retell, sendgrid, vapi
 # sandbox.context so the provider modules can name them without importing this module back.
 from sandbox.context import Sandbox as Sandbox
 from sandbox.context import SandboxConfig as SandboxConfig
-from sandbox.state import Fault, WebhookMode
+from sandbox.state import Fault, SandboxCall, WebhookMode
 
 log = logging.getLogger(__name__)
 # Each provider under its own path prefix, listed: a missing module is an ImportError at start-up.
@@ -42,13 +43,33 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     for name, module in PROVIDERS.items():
         app.register_blueprint(module.blueprint(sandbox), url_prefix=f"/{name}")
     recordings.register(app, sandbox)
+    _register_slow_answers(app, sandbox)
+    _register_views(app, sandbox)
+    _register_fault_controls(app, sandbox)
+    return app
 
-    create_paths = {"retell": "/retell/v2/create-phone-call", "vapi": "/vapi/call", "bland": "/bland/v1/calls"}
 
+# The create-call path of each voice provider: the answer to it is what a response delay holds back.
+CREATE_PATHS = {"retell": "/retell/v2/create-phone-call", "vapi": "/vapi/call", "bland": "/bland/v1/calls"}
+
+
+def _call_row(call: SandboxCall) -> dict[str, Any]:
+    return {
+        "provider": call.provider,
+        "call_id": call.call_id,
+        "to_number": call.to_number,
+        "persona": call.persona,
+        "language": call.language,
+        "status": call.status,
+        "metadata": call.request.get("metadata"),
+    }
+
+
+def _register_slow_answers(app: Flask, sandbox: Sandbox) -> None:
     @app.after_request
     def slow_answer(response: Response) -> Response:
         # Fault injection: the call exists, but the answer comes late (a client may die meanwhile).
-        for provider, path in create_paths.items():
+        for provider, path in CREATE_PATHS.items():
             delay = sandbox.state.response_delays.get(provider)
             if delay and request.method == "POST" and request.path == path and response.status_code < 300:
                 time.sleep(delay)
@@ -58,10 +79,14 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     def response_delay() -> ResponseReturnValue:
         body = request.get_json(force=True, silent=True) or {}
         provider = str(body.get("provider", ""))
-        if provider not in create_paths:
-            return jsonify(error="provider must be one of " + ", ".join(create_paths)), 422
+        if provider not in CREATE_PATHS:
+            return jsonify(error="provider must be one of " + ", ".join(CREATE_PATHS)), 422
         sandbox.state.response_delays[provider] = float(body.get("seconds", 0))
         return jsonify(ok=True)
+
+
+def _register_views(app: Flask, sandbox: Sandbox) -> None:
+    """Read-only routes: health, the calls page/list and the counters."""
 
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
@@ -71,25 +96,16 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     def calls() -> ResponseReturnValue:
         listed = sandbox.state.list(request.args.get("provider"))
         if request.args.get("format") == "json":
-            return jsonify(
-                [
-                    {
-                        "provider": c.provider,
-                        "call_id": c.call_id,
-                        "to_number": c.to_number,
-                        "persona": c.persona,
-                        "language": c.language,
-                        "status": c.status,
-                        "metadata": c.request.get("metadata"),
-                    }
-                    for c in listed
-                ]
-            )
+            return jsonify([_call_row(c) for c in listed])
         return render_template_string(PAGE, calls=listed, stats=sandbox.state.stats())
 
     @app.get("/sandbox/stats")
     def stats() -> ResponseReturnValue:
         return jsonify(sandbox.state.stats())
+
+
+def _register_fault_controls(app: Flask, sandbox: Sandbox) -> None:
+    """Fault injection: error answers and duplicated/reordered/delayed webhooks per provider."""
 
     @app.post("/sandbox/faults")
     def faults() -> ResponseReturnValue:
@@ -116,8 +132,6 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
             delay_s=float(body.get("delay_s", 0)),
         )
         return jsonify(ok=True)
-
-    return app
 
 
 def serve(host: str, port: int, config: SandboxConfig) -> None:
