@@ -38,13 +38,13 @@ retries look like that), ``reorder`` reverses the batches, ``delay_s`` delays th
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,24 +55,9 @@ from flask.typing import ResponseReturnValue
 
 from sandbox.context import Sandbox
 from sandbox.dispatcher import Delivery
+from sandbox.sendgrid_validation import mail_error, validate
 from sandbox.state import WebhookMode
 
-HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
-RESERVED_HEADERS = {
-    "x-sg-id",
-    "x-sg-eid",
-    "received",
-    "dkim-signature",
-    "content-type",
-    "content-transfer-encoding",
-    "to",
-    "from",
-    "subject",
-    "reply-to",
-    "cc",
-    "bcc",
-}
-EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 MAX_BYTES = 30 * 1024 * 1024
 PERSONAS = ("delivers", "quiet", "opens", "clicks", "bounces", "blocked", "spamreport", "unsubscribes", "replies")
 ALIASES = {
@@ -151,21 +136,11 @@ class SendGridSandbox:
         content = {c.get("type"): c.get("value") for c in payload.get("content") or []}
         headers = {str(k): str(v) for k, v in (payload.get("headers") or {}).items()}
         categories = [str(c) for c in payload.get("categories") or []]
-        attachments = [
-            {
-                "filename": a.get("filename"),
-                "type": a.get("type"),
-                "disposition": a.get("disposition"),
-                "content": base64.b64decode(a.get("content") or "").decode("utf-8", "replace")
-                if str(a.get("type", "")).startswith("text/")
-                else None,
-            }
-            for a in payload.get("attachments") or []
-        ]
+        attachments = [_attachment_view(a) for a in payload.get("attachments") or []]
         top_args = {str(k): str(v) for k, v in (payload.get("custom_args") or {}).items()}
         mails = []
         for p_index, personalization in enumerate(payload["personalizations"]):
-            args = {**top_args, **{str(k): str(v) for k, v in (personalization.get("custom_args") or {}).items()}}
+            args = {**top_args, **_strings(personalization.get("custom_args"))}
             for r_index, recipient in enumerate(personalization.get("to") or []):
                 to_email = recipient["email"]
                 mails.append(
@@ -181,10 +156,7 @@ class SendGridSandbox:
                         subject=personalization.get("subject") or payload.get("subject") or "",
                         text=content.get("text/plain") or "",
                         html=content.get("text/html") or "",
-                        headers={
-                            **headers,
-                            **{str(k): str(v) for k, v in (personalization.get("headers") or {}).items()},
-                        },
+                        headers={**headers, **_strings(personalization.get("headers"))},
                         custom_args=args,
                         categories=categories,
                         attachments=attachments,
@@ -204,7 +176,6 @@ class SendGridSandbox:
         url = config.webhook_url("sendgrid")
         if not url:
             return
-        step = config.step_s
         t0 = int(mail.received_at)
         base = {
             "email": mail.to_email,
@@ -219,6 +190,16 @@ class SendGridSandbox:
         def ev(kind: str, offset: int, **extra: Any) -> dict[str, Any]:
             return {**base, "event": kind, "timestamp": t0 + offset, **extra}
 
+        batches, extra = self._script(mail, ev, url)
+        self._schedule(url, batches, extra)
+
+    def _script(
+        self, mail: SentMail, ev: Callable[..., dict[str, Any]], url: str
+    ) -> tuple[list[list[dict[str, Any]]], list[tuple[float, Delivery]]]:
+        """The recipient persona's event batches, plus any other requests it makes (one-click
+        unsubscribe, an Inbound Parse reply)."""
+        config = self.sandbox.config
+        step = config.step_s
         processed = ev("processed", 0)
         delivered = ev("delivered", 1, response="250 2.0.0 OK", ip="127.0.0.1", tls=1, cert_err=0)
         opened = ev("open", 4, useragent="Mozilla/5.0 (sandbox)", ip="127.0.0.2", sg_machine_open=False)
@@ -288,6 +269,10 @@ class SendGridSandbox:
             elif persona == "replies":
                 body, content_type = inbound_parse_body(mail, language_of(mail))
                 extra.append((step, Delivery(f"{url}/inbound", body, self.sign, content_type=content_type)))
+        return batches, extra
+
+    def _schedule(self, url: str, batches: list[list[dict[str, Any]]], extra: list[tuple[float, Delivery]]) -> None:
+        step = self.sandbox.config.step_s
         with self._lock:
             self.events_planned.extend(e for batch in batches for e in batch)
         mode: WebhookMode = self.sandbox.state.mode("sendgrid")
@@ -312,6 +297,23 @@ class SendGridSandbox:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+
+def _strings(mapping: dict[str, Any] | None) -> dict[str, str]:
+    """A JSON object's keys and values as text (custom_args and headers are strings at SendGrid)."""
+    return {str(k): str(v) for k, v in (mapping or {}).items()}
+
+
+def _attachment_view(attachment: dict[str, Any]) -> dict[str, Any]:
+    """An attachment as the mailbox shows it: text attachments decoded, others by name and type only."""
+    return {
+        "filename": attachment.get("filename"),
+        "type": attachment.get("type"),
+        "disposition": attachment.get("disposition"),
+        "content": base64.b64decode(attachment.get("content") or "").decode("utf-8", "replace")
+        if str(attachment.get("type", "")).startswith("text/")
+        else None,
+    }
 
 
 def _token(n: int) -> str:
@@ -391,211 +393,6 @@ def inbound_parse_body(mail: SentMail, language: str) -> tuple[bytes, str]:
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def _error(message: str, field_name: str | None, help_path: str = "") -> dict[str, Any]:
-    return {"message": message, "field": field_name, "help": f"{HELP}{help_path}" if field_name else None}
-
-
-def validate(payload: Any) -> list[dict[str, Any]]:
-    """SendGrid's mail-send validation, the rules docs/providers.md §4.2 lists, with SendGrid's messages."""
-    if not isinstance(payload, dict):
-        return [_error("Bad Request", None)]
-    errors = []
-    sender = payload.get("from")
-    if not isinstance(sender, dict) or not sender.get("email"):
-        errors.append(
-            _error(
-                "The from object must be provided for every email send. It is an object that requires "
-                "the email parameter, but may also contain a name parameter.",
-                "from",
-                "#message.from",
-            )
-        )
-    elif not EMAIL_RE.match(str(sender["email"])):
-        errors.append(_error("The from email does not contain a valid address.", "from.email", "#message.from"))
-    personalizations = payload.get("personalizations")
-    has_template = isinstance(payload.get("template_id"), str) and payload["template_id"]
-    if not isinstance(personalizations, list) or not personalizations:
-        errors.append(
-            _error(
-                "The personalizations field is required and must have at least one personalization.",
-                "personalizations",
-                "#-Personalizations-Errors",
-            )
-        )
-    elif len(personalizations) > 1000:
-        errors.append(
-            _error(
-                "The personalizations field must have 1000 or fewer personalizations.",
-                "personalizations",
-                "#-Personalizations-Errors",
-            )
-        )
-    else:
-        for i, p in enumerate(personalizations):
-            to = p.get("to") if isinstance(p, dict) else None
-            if not isinstance(to, list) or not to:
-                errors.append(
-                    _error(
-                        "The to array is required for all personalization objects, and must have at "
-                        "least one email object with a valid email address.",
-                        f"personalizations.{i}.to",
-                        "#message.personalizations.to",
-                    )
-                )
-                continue
-            for j, recipient in enumerate(to):
-                if not isinstance(recipient, dict) or not EMAIL_RE.match(str(recipient.get("email") or "")):
-                    errors.append(
-                        _error(
-                            "Does not contain a valid address.",
-                            f"personalizations.{i}.to.{j}.email",
-                            "#message.personalizations.to",
-                        )
-                    )
-            if not payload.get("subject") and not has_template and not (isinstance(p, dict) and p.get("subject")):
-                errors.append(
-                    _error(
-                        "The subject is required. You can get around this requirement if you use a "
-                        "template with a subject defined or if every personalization has a subject "
-                        "defined.",
-                        "subject",
-                        "#message.subject",
-                    )
-                )
-                break
-            for key, value in ((p.get("custom_args") or {}) if isinstance(p, dict) else {}).items():
-                if not isinstance(value, str):
-                    errors.append(
-                        _error(
-                            f"Invalid type. Expected: string, given: {type(value).__name__}.",
-                            f"personalizations.{i}.custom_args.{key}",
-                            "#message.custom_args",
-                        )
-                    )
-    if (
-        has_template
-        and not str(payload["template_id"]).startswith("d-")
-        and any(isinstance(p, dict) and "dynamic_template_data" in p for p in personalizations or [])
-    ):
-        errors.append(
-            _error(
-                "The template_id must be a valid dynamic template id (starting with d-).",
-                "template_id",
-                "#message.template_id",
-            )
-        )
-    content = payload.get("content")
-    if not has_template:
-        if not isinstance(content, list) or not content:
-            errors.append(
-                _error(
-                    "Unless a valid template_id is provided, the content parameter is required. There "
-                    "must be at least one defined content block. We typically suggest both text/plain "
-                    "and text/html blocks are included, but only one block is required.",
-                    "content",
-                    "#message.content",
-                )
-            )
-        else:
-            types = [c.get("type") if isinstance(c, dict) else None for c in content]
-            if (
-                "text/plain" in types
-                and types.index("text/plain") != 0
-                or (
-                    "text/html" in types
-                    and "text/plain" in types
-                    and types.index("text/html") < types.index("text/plain")
-                )
-            ):
-                errors.append(
-                    _error(
-                        "If present, text/plain content must be first, followed by text/html, followed "
-                        "by any other content.",
-                        "content",
-                        "#message.content",
-                    )
-                )
-            for i, c in enumerate(content):
-                if not isinstance(c, dict) or not isinstance(c.get("value"), str) or not c["value"]:
-                    errors.append(
-                        _error(
-                            "The content value must be a string at least one character in length.",
-                            f"content.{i}.value",
-                            "#message.content.value",
-                        )
-                    )
-                if isinstance(c, dict) and not c.get("type"):
-                    errors.append(
-                        _error("The content type cannot be blank.", f"content.{i}.type", "#message.content.type")
-                    )
-    categories = payload.get("categories")
-    if categories is not None:
-        if not isinstance(categories, list) or len(categories) > 10:
-            errors.append(
-                _error(
-                    "Too many categories. A maximum of 10 categories is allowed.", "categories", "#message.categories"
-                )
-            )
-        elif any(not isinstance(c, str) or len(c) > 255 for c in categories):
-            errors.append(_error("A category cannot be more than 255 characters.", "categories", "#message.categories"))
-    for key, value in (payload.get("custom_args") or {}).items():
-        if not isinstance(value, str):
-            errors.append(
-                _error(
-                    f"Invalid type. Expected: string, given: {type(value).__name__}.",
-                    f"custom_args.{key}",
-                    "#message.custom_args",
-                )
-            )
-    for name in payload.get("headers") or {}:
-        if str(name).lower() in RESERVED_HEADERS:
-            errors.append(
-                _error(
-                    f"The '{name}' header is a reserved header and cannot be used in the headers object.",
-                    "headers",
-                    "#message.headers",
-                )
-            )
-    for i, attachment in enumerate(payload.get("attachments") or []):
-        if not isinstance(attachment, dict) or not attachment.get("content"):
-            errors.append(
-                _error(
-                    "The attachment content is required.", f"attachments.{i}.content", "#message.attachments.content"
-                )
-            )
-            continue
-        try:
-            base64.b64decode(attachment["content"], validate=True)
-        except (binascii.Error, ValueError):
-            errors.append(
-                _error(
-                    "The attachment content must be base64 encoded.",
-                    f"attachments.{i}.content",
-                    "#message.attachments.content",
-                )
-            )
-        if not attachment.get("filename"):
-            errors.append(
-                _error(
-                    "The attachment filename parameter is required.",
-                    f"attachments.{i}.filename",
-                    "#message.attachments.filename",
-                )
-            )
-        if attachment.get("disposition") not in (None, "attachment", "inline"):
-            errors.append(
-                _error(
-                    "The disposition must be either 'inline' or 'attachment'.",
-                    f"attachments.{i}.disposition",
-                    "#message.attachments.disposition",
-                )
-            )
-    asm = payload.get("asm")
-    if asm is not None and (not isinstance(asm, dict) or not isinstance(asm.get("group_id"), int)):
-        errors.append(_error("The asm.group_id must be an integer.", "asm.group_id", "#message.asm.group_id"))
-    return errors
-
-
 MAILBOX = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sandbox mailbox</title>
 <style>body{font-family:sans-serif;margin:2rem}article{border:1px solid #ccc;margin:0 0 2rem 0;padding:1rem}
 dl{display:grid;grid-template-columns:10rem 1fr;gap:.2rem .8rem;font-size:.85rem}dt{color:#666}
@@ -658,7 +455,7 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         try:
             payload = json.loads(request.get_data() or b"null")
         except ValueError:
-            return errors(400, [_error("Bad Request", None)])
+            return errors(400, [mail_error("Bad Request", None)])
         problems = validate(payload)
         if problems:
             return errors(400, problems)
