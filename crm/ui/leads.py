@@ -297,9 +297,21 @@ def update(lead_id: int):
 
 
 def _validate(lead: Lead, data: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Column values from the submitted (already whitelisted) fields, or an error per bad field."""
+    """Column values from the submitted (already whitelisted) fields, or an error per bad field. One
+    function per rule group, run in the form's order (the changes are applied in that order)."""
     changes: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    for rule in (_validate_texts, _validate_email, _validate_phone, _validate_choices):
+        rule(lead, data, changes, errors)
+    email = changes["email"] if "email" in changes else lead.email
+    phone_e164 = changes["phone_e164"] if "phone_e164" in changes else lead.phone_e164
+    if not errors and not email and not phone_e164:
+        errors["email"] = _("A lead needs an email address or a phone number.")
+    return changes, errors
+
+
+def _validate_texts(lead: Lead, data: dict[str, str], changes: dict[str, Any], errors: dict[str, str]) -> None:
+    """The free-text fields (length limits); a new last name re-keys the duplicate match."""
     for name, limit in TEXT_LIMITS.items():
         if name in data:
             try:
@@ -308,39 +320,54 @@ def _validate(lead: Lead, data: dict[str, str]) -> tuple[dict[str, Any], dict[st
                 errors[name] = _("At most %(num)d characters.", num=limit)
     if "last_name" in changes:
         changes["match_key"] = normalize.match_key(changes["last_name"])
-    if "email" in data:
-        raw = data["email"].strip()
-        if not raw:
-            changes.update(email=None, email_key=None)
-        else:
-            try:
-                changes["email"], changes["email_key"] = normalize.normalise_email(raw)
-            except normalize.FieldError:
-                errors["email"] = _("This is not a valid email address.")
-            else:
-                if changes["email_key"] != lead.email_key and _taken(Lead.email_key, changes["email_key"], lead):
-                    errors["email"] = _("Another lead already has this email address.")
-    if "phone" in data:
-        raw = data["phone"].strip()
-        if not raw:
-            changes.update(
-                phone_e164=None, phone_raw=None, phone_region=None, phone_timezone=None, phone_status="unknown"
-            )
-        elif raw != lead.phone_e164:
-            try:
-                phone = normalize.normalise_phone(raw, lead.phone_region or "DE")
-            except normalize.FieldError:
-                errors["phone"] = _("This is not a valid phone number.")
-            else:
-                if phone.e164 != lead.phone_e164 and _taken(Lead.phone_e164, phone.e164, lead):
-                    errors["phone"] = _("Another lead already has this phone number.")
-                changes.update(
-                    phone_e164=phone.e164,
-                    phone_raw=raw[:64],
-                    phone_region=phone.region,
-                    phone_timezone=phone.timezone,
-                    phone_status=phone.status,
-                )
+
+
+def _validate_email(lead: Lead, data: dict[str, str], changes: dict[str, Any], errors: dict[str, str]) -> None:
+    """An empty email clears it; else it must be valid and no other live lead's."""
+    if "email" not in data:
+        return
+    raw = data["email"].strip()
+    if not raw:
+        changes.update(email=None, email_key=None)
+        return
+    try:
+        changes["email"], changes["email_key"] = normalize.normalise_email(raw)
+    except normalize.FieldError:
+        errors["email"] = _("This is not a valid email address.")
+        return
+    if changes["email_key"] != lead.email_key and _taken(Lead.email_key, changes["email_key"], lead):
+        errors["email"] = _("Another lead already has this email address.")
+
+
+def _validate_phone(lead: Lead, data: dict[str, str], changes: dict[str, Any], errors: dict[str, str]) -> None:
+    """An empty phone clears it; an unchanged one stays as stored; else it must parse (in the lead's region)
+    and be no other live lead's."""
+    if "phone" not in data:
+        return
+    raw = data["phone"].strip()
+    if not raw:
+        changes.update(phone_e164=None, phone_raw=None, phone_region=None, phone_timezone=None, phone_status="unknown")
+        return
+    if raw == lead.phone_e164:
+        return
+    try:
+        phone = normalize.normalise_phone(raw, lead.phone_region or "DE")
+    except normalize.FieldError:
+        errors["phone"] = _("This is not a valid phone number.")
+        return
+    if phone.e164 != lead.phone_e164 and _taken(Lead.phone_e164, phone.e164, lead):
+        errors["phone"] = _("Another lead already has this phone number.")
+    changes.update(
+        phone_e164=phone.e164,
+        phone_raw=raw[:64],
+        phone_region=phone.region,
+        phone_timezone=phone.timezone,
+        phone_status=phone.status,
+    )
+
+
+def _validate_choices(lead: Lead, data: dict[str, str], changes: dict[str, Any], errors: dict[str, str]) -> None:
+    """Language, priority and owner: one of the offered values (an empty priority or owner clears it)."""
     if "language" in data:
         if data["language"] in ("de", "en"):
             changes["language"] = data["language"]
@@ -360,11 +387,6 @@ def _validate(lead: Lead, data: dict[str, str]) -> tuple[dict[str, Any], dict[st
             errors["owner_id"] = _("Please choose a valid owner.")
         else:
             changes["owner_id"] = owner.id if owner else None
-    email = changes["email"] if "email" in changes else lead.email
-    phone_e164 = changes["phone_e164"] if "phone_e164" in changes else lead.phone_e164
-    if not errors and not email and not phone_e164:
-        errors["email"] = _("A lead needs an email address or a phone number.")
-    return changes, errors
 
 
 def _taken(column, value: str, lead: Lead) -> bool:

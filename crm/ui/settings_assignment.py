@@ -12,6 +12,7 @@ new owner).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -57,6 +58,40 @@ def _items(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"[,;\s]+", text) if p.strip()]
 
 
+def _list_errors() -> dict[str, str]:
+    # A function, not a constant: the messages are translated in the request's language.
+    return {
+        "countries": _("Countries are two-letter ISO codes such as DE, AT, CH, separated by commas."),
+        "postcode_prefixes": _("Postcode prefixes are letters and digits (up to 10), separated by commas."),
+        "sources": _("Sources are names such as website or partner, separated by commas."),
+    }
+
+
+def _checked_items(
+    lists: dict[str, str], key: str, normalise: Callable[[str], str], pattern: re.Pattern[str], errors: dict[str, str]
+) -> list[str]:
+    """One comma-separated list field, normalised; an error under its key when too long or an item is bad."""
+    items = [normalise(i) for i in _items(lists[key])]
+    if len(items) > MAX_ITEMS or any(not pattern.fullmatch(i) for i in items):
+        errors[key] = _list_errors()[key]
+    return items
+
+
+def _rep_ids(raw_rep_ids: list[str], errors: dict[str, str]) -> list[int]:
+    """The chosen reps' ids: each must be an id of an active user."""
+    rep_ids: list[int] = []
+    for raw in raw_rep_ids:
+        if not _ID.fullmatch(raw or ""):
+            errors["rep_ids"] = _("Please choose reps from the list.")
+            return rep_ids
+        rep_ids.append(int(raw))
+    if rep_ids:
+        known = set(db.session.scalars(sa.select(User.id).where(User.id.in_(rep_ids), User.active.is_(True))))
+        if set(rep_ids) - known:
+            errors["rep_ids"] = _("Please choose reps from the list.")
+    return rep_ids
+
+
 def _parse(form: MultiDict[str, str]) -> RuleForm:
     f = RuleForm()
     name = (form.get("name") or "").strip()
@@ -76,25 +111,10 @@ def _parse(form: MultiDict[str, str]) -> RuleForm:
         f.errors["name"] = _("Please enter a name of at most 100 characters.")
     if any(code not in LANGUAGES for code in languages):
         f.errors["languages"] = _("Please choose languages from the list.")
-    countries = [c.upper() for c in _items(lists["countries"])]
-    if len(countries) > MAX_ITEMS or any(not _COUNTRY.fullmatch(c) for c in countries):
-        f.errors["countries"] = _("Countries are two-letter ISO codes such as DE, AT, CH, separated by commas.")
-    prefixes = [p.upper() for p in _items(lists["postcode_prefixes"])]
-    if len(prefixes) > MAX_ITEMS or any(not _POSTCODE.fullmatch(p) for p in prefixes):
-        f.errors["postcode_prefixes"] = _("Postcode prefixes are letters and digits (up to 10), separated by commas.")
-    sources = [s.lower() for s in _items(lists["sources"])]
-    if len(sources) > MAX_ITEMS or any(not _SOURCE.fullmatch(s) for s in sources):
-        f.errors["sources"] = _("Sources are names such as website or partner, separated by commas.")
-    rep_ids: list[int] = []
-    for raw in raw_rep_ids:
-        if not _ID.fullmatch(raw or ""):
-            f.errors["rep_ids"] = _("Please choose reps from the list.")
-            break
-        rep_ids.append(int(raw))
-    if rep_ids and "rep_ids" not in f.errors:
-        known = set(db.session.scalars(sa.select(User.id).where(User.id.in_(rep_ids), User.active.is_(True))))
-        if set(rep_ids) - known:
-            f.errors["rep_ids"] = _("Please choose reps from the list.")
+    countries = _checked_items(lists, "countries", str.upper, _COUNTRY, f.errors)
+    prefixes = _checked_items(lists, "postcode_prefixes", str.upper, _POSTCODE, f.errors)
+    sources = _checked_items(lists, "sources", str.lower, _SOURCE, f.errors)
+    rep_ids = _rep_ids(raw_rep_ids, f.errors)
     f.values = {
         "name": name,
         "active": f.raw["active"],
