@@ -7,19 +7,26 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import activity_refs as act
+    from workflows.chain_policies import (
+        CRM_RETRY,
+        LEAD_STAGE,
+        PATCH_IMPORT_AT_FINISH,
+        PATCH_KEEP_WAIT,
+        PROVIDER_RETRY,
+        ChainStopped,
+        chain_key_prefix,
+        error_cause,
+    )
+    from workflows.chain_state import ChainState
     from workflows.payloads import (
-        LEAD_STAGE_ATTRIBUTE,
-        CallBooking,
         CallPlaced,
         CallResult,
         ChainInput,
         ChainOutcome,
-        ChainStatus,
         EmailSent,
         FetchCallInput,
         GateInput,
@@ -31,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         ScoreResult,
         SendEmailInput,
         StepRecord,
-        StopSignal,
         SubmissionRef,
         TaskInput,
         TimelineInput,
@@ -46,131 +52,21 @@ with workflow.unsafe.imports_passed_through():
         EmailSendStatus,
         EmailTemplate,
         ScoreReason,
-        StopReason,
         TaskKind,
         TimelineStep,
     )
 
-LEAD_STAGE = SearchAttributeKey.for_keyword(LEAD_STAGE_ATTRIBUTE)
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
-CRM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-# Paid or person-reaching actions: a bounded budget, and a rejected request is not retried.
-# Changes of command sequence, guarded so that chains started before them replay unchanged.
-# A new submission during a wait keeps the wait (it used to end it: a lead re-posted while waiting for its
-# retry was dialled at once).
-PATCH_KEEP_WAIT = "resubmission-keeps-the-wait"
-# Submissions that arrive while a chain finishes are merged before it ends (they used to be dropped).
-PATCH_IMPORT_AT_FINISH = "import-pending-at-finish"
-PROVIDER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    maximum_interval=timedelta(minutes=2),
-    maximum_attempts=8,
-    non_retryable_error_types=["ProviderRejected", "NoProvider"],
-)
-
-
-class _Stopped(Exception):
-    def __init__(self, reason: StopReason | str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @workflow.defn
-class LeadChainWorkflow:
+class LeadChainWorkflow(ChainState):
     @workflow.init
     def __init__(self, input: ChainInput) -> None:
-        self._input = input
-        self._settings = input.settings
-        self._lead_id = input.lead_id
-        self._pending: list[int] = list(input.pending_submissions)
-        self._seen: set[int] = set(input.seen_submissions)
-        self._history: list[StepRecord] = list(input.history)
-        self._stage: str = ChainStage.IMPORTING if input.lead_id is None else ChainStage.CONTINUING
-        self._next_step: str | None = None
-        self._next_at: datetime | None = None
-        self._paused = False
-        self._stop: StopSignal | None = None
-        self._attempts = 0
-        self._calls: dict[str, CallResult | None] = {}
-        # Appointments the voice bridge booked during a live call, by call id (signal call_booking).
-        self._bookings: dict[str, CallBooking] = {}
-        # A rep asked for a call: the next wait ends early and the score threshold is waived until a call
-        # is placed. The compliance part of the gate (consent, do-not-contact, calling hours) still holds.
-        self._call_now = False
-        self._call_now_waiver = False
-        # An admin changed calling hours or the threshold: a wait for the calling window re-checks the gate.
-        self._settings_changed = False
-        self._generation = input.generation
-        # Set when this run found the person's chain finished and a rule kept it so: the stage it ended in.
-        self._merged_into: str | None = None
-
-    # ---- messages -------------------------------------------------------------------------------
-
-    @workflow.signal
-    def submission(self, ref: SubmissionRef) -> None:
-        # The relay may deliver a submission more than once; each is imported once.
-        if ref.submission_id not in self._seen and ref.submission_id not in self._pending:
-            self._pending.append(ref.submission_id)
-
-    @workflow.signal
-    def pause(self) -> None:
-        self._paused = True
-
-    @workflow.signal
-    def resume(self) -> None:
-        self._paused = False
-
-    @workflow.signal
-    def call_now(self) -> None:
-        self._call_now = True
-        self._call_now_waiver = True
-
-    @workflow.signal
-    def settings_changed(self) -> None:
-        self._settings_changed = True
-
-    @workflow.signal
-    def stop(self, signal: StopSignal) -> None:
-        if self._stop is None:
-            self._stop = signal
-
-    @workflow.update
-    def call_result(self, result: CallResult) -> str:
-        self._calls[result.call_id] = result
-        return "accepted"
-
-    @workflow.signal(name="call_result_signal")
-    def call_result_signal(self, result: CallResult) -> None:
-        # The fallback when no worker is up to accept the update: signals are durable without one.
-        if self._calls.get(result.call_id) is None:
-            self._calls[result.call_id] = result
-
-    @workflow.signal
-    def call_booking(self, booking: CallBooking) -> None:
-        # Only records: the follow-up of that call reads it (a booking outranks the post-call analysis).
-        self._bookings.setdefault(booking.call_id, booking)
-
-    @call_result.validator
-    def _validate_call_result(self, result: CallResult) -> None:
-        # A result may overtake the activity completion that registers its call, so unknown call ids
-        # are kept; a second result for one call is rejected (rejections leave no trace in history).
-        if self._calls.get(result.call_id) is not None:
-            raise ValueError("result for this call already received")
-
-    @workflow.query
-    def status(self) -> ChainStatus:
-        return ChainStatus(
-            chain_id=self._input.chain_id,
-            lead_id=self._lead_id,
-            stage=self._stage,
-            next_step=self._next_step,
-            next_at=self._next_at,
-            paused=self._paused,
-            attempts=self._attempts,
-            cycle=self._input.cycle,
-            history=self._history[-50:],
-        )
+        # The state (and the messages that change it) lives in ChainState; @workflow.init must sit on
+        # the workflow class itself, so that signals sent with the start find the state already built.
+        super().__init__(input)
 
     # ---- the chain ------------------------------------------------------------------------------
 
@@ -187,7 +83,7 @@ class LeadChainWorkflow:
                 if self._merged_into is not None:
                     return await self._end_merged()
             return await self._cycle()
-        except _Stopped as stopped:
+        except ChainStopped as stopped:
             return await self._finish(stopped.reason, f"stopped: {stopped.reason}")
 
     async def _cycle(self) -> ChainOutcome:
@@ -267,7 +163,7 @@ class LeadChainWorkflow:
                 retry_policy=PROVIDER_RETRY,
             )
         except ActivityError as e:
-            await self._timeline(TimelineStep.CALL, f"call could not be placed: {_cause(e)}")
+            await self._timeline(TimelineStep.CALL, f"call could not be placed: {error_cause(e)}")
             return None
         if placed.refused:
             await self._timeline(TimelineStep.CALL, f"dial refused: {placed.refused}")
@@ -481,7 +377,7 @@ class LeadChainWorkflow:
     def _raise_if_stopped(self) -> None:
         if self._stop is not None:
             # The chain ends in the stage its StopReason names (crm.services.chain_reopen counts them final).
-            raise _Stopped(self._stop.reason)
+            raise ChainStopped(self._stop.reason)
 
     async def _email(self, template: EmailTemplate, step: int) -> EmailSent:
         key = f"{self._key_prefix()}:email:{template}:{self._input.cycle}:{step}"
@@ -494,8 +390,8 @@ class LeadChainWorkflow:
                 retry_policy=PROVIDER_RETRY,
             )
         except ActivityError as e:
-            await self._timeline(TimelineStep.EMAIL, f"{template} not sent: {_cause(e)}")
-            return EmailSent(EmailSendStatus.FAILED, reason=_cause(e))
+            await self._timeline(TimelineStep.EMAIL, f"{template} not sent: {error_cause(e)}")
+            return EmailSent(EmailSendStatus.FAILED, reason=error_cause(e))
 
     async def _task(self, kind: TaskKind, title: str, due_in_s: int, key: str) -> None:
         await self._crm(act.create_task, TaskInput(self._lead, kind, title, due_in_s, key))
@@ -577,13 +473,4 @@ class LeadChainWorkflow:
     def _key_prefix(self) -> str:
         """Business keys of this chain's side effects. A re-opened chain's keys carry its generation, so
         they never meet the first run's (generation 0 keeps the original keys: recorded histories)."""
-        chain_id = self._input.chain_id
-        return chain_id if self._generation == 0 else f"{chain_id}:g{self._generation}"
-
-
-def _cause(error: BaseException) -> str:
-    while error.__cause__ is not None:
-        error = error.__cause__
-    if isinstance(error, ApplicationError) and error.type:
-        return f"{error.type}: {error.message}"[:200]
-    return str(error)[:200]
+        return chain_key_prefix(self._input.chain_id, self._generation)
