@@ -27,6 +27,7 @@ import httpx
 
 from providers.events import CLASSIFICATIONS
 from voice.bridge.dialog import intents, phrases
+from voice.bridge.dialog.callee_text import e164
 from voice.bridge.dialog.llm_schema import (
     CRM_TOOLS,
     QUALIFICATION_KEYS,
@@ -36,7 +37,7 @@ from voice.bridge.dialog.llm_schema import (
     messages_for,
     start_from,
 )
-from voice.bridge.dialog.rules import RulesPolicy, e164
+from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.speech import SentenceSplitter, has_goodbye
 from voice.bridge.dialog.state import rebuild
 from voice.bridge.dialog.timetalk import TimeTalk

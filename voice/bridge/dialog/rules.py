@@ -7,163 +7,29 @@ response that ends the call always carries a goodbye; nothing here raises into t
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any
-
-import phonenumbers
 
 from voice.bridge.dialog import intents, phrases
+from voice.bridge.dialog.callee_text import callee_names, e164, full_name, speakable_number, transfer_summary
 from voice.bridge.dialog.intents import Reading
 from voice.bridge.dialog.state import QUESTIONS, DialogState, Stage, answers_in, next_question, preference_in, rebuild
 from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
+from voice.bridge.dialog.turn import ToolFailed, Turn, constraint_json
 from voice.bridge.dialog.types import (
-    Booking,
-    Callee,
     SlotChoice,
-    SlotOffer,
     Speech,
-    ToolRecord,
     Tools,
-    ToolTimeout,
     TurnDone,
     TurnEvent,
     TurnKind,
     TurnRequest,
-    TurnResult,
 )
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.vocabulary import CallOutcome
 
 log = logging.getLogger(__name__)
-
-
-def e164(number: str | None, region: str = "DE") -> str | None:
-    """A transfer number in E.164, or None when it is no valid phone number."""
-    if not number or not str(number).strip():
-        return None
-    try:
-        parsed = phonenumbers.parse(str(number), None if str(number).strip().startswith("+") else region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def speakable_number(number: str | None) -> str | None:
-    """A callback number as it is read out ("+49 30 1234567"), or None when it is no valid number."""
-    normalised = e164(number)
-    if normalised is None:
-        return None
-    return phonenumbers.format_number(phonenumbers.parse(normalised), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def full_name(callee: Callee) -> str:
-    return " ".join(p.strip() for p in (callee.first_name or "", callee.last_name or "") if p and p.strip())
-
-
-def constraint_json(constraint: TimeConstraint | None) -> dict[str, Any]:
-    """A constraint as JSON-able arguments for the tool-call record."""
-    if constraint is None:
-        return {}
-    out: dict[str, Any] = {}
-    for name in ("dates", "excluded_dates"):
-        if getattr(constraint, name):
-            out[name] = [d.isoformat() for d in getattr(constraint, name)]
-    for name in ("date_from", "date_to", "exact"):
-        if getattr(constraint, name):
-            out[name] = getattr(constraint, name).isoformat()
-    for name in ("weekdays", "excluded_weekdays"):
-        if getattr(constraint, name):
-            out[name] = sorted(getattr(constraint, name))
-    for name in ("windows", "excluded_windows"):
-        if getattr(constraint, name):
-            out[name] = [
-                [w.start.isoformat() if w.start else None, w.end.isoformat() if w.end else None]
-                for w in getattr(constraint, name)
-            ]
-    if constraint.raw:
-        out["raw"] = constraint.raw
-    return out
-
-
-class _Turn:
-    """One response being built: the sentences said, the tool calls made, the result. Lives for one
-    ``respond`` call only."""
-
-    def __init__(
-        self, request: TurnRequest, tools: Tools, state: DialogState, language: str, timetalk: TimeTalk
-    ) -> None:
-        self.request = request
-        self.timetalk = timetalk
-        self.tools = tools
-        self.state = state
-        self.language = language
-        self.sentences: list[str] = []
-        self.tool_calls = 0
-        self.result = TurnResult(
-            qualification=dict(state.answers), constraint=state.constraint, recording_declined=state.recording_declined
-        )
-
-    def say(self, key: str, variant: int = 0, **fields: str) -> Speech:
-        text = phrases.say(key, self.language, variant, **fields)
-        self.sentences.append(text)
-        return Speech(text + " ")
-
-    def slot_text(self, start: datetime) -> str:
-        return self.timetalk.render(start, self.language, self.request.now)
-
-    async def tool(self, name: str, arguments: dict[str, Any], call: Awaitable[Any]) -> tuple[Any, ToolRecord]:
-        """Run one tool call; returns (value, record). ``ToolTimeout`` and other failures are re-raised
-        after the record is built (the caller falls back), as ``_ToolFailed`` carrying the record."""
-        self.tool_calls += 1
-        # Deterministic ids: a replayed transcript reports the same tool calls.
-        tool_call_id = f"{self.request.call_id}-{len(self.request.transcript)}-{self.tool_calls}-{name}"
-        try:
-            value = await call
-        except ToolTimeout as e:
-            raise _ToolFailed(ToolRecord(tool_call_id, name, arguments, "timeout", False), e) from e
-        except Exception as e:  # noqa: BLE001 - a broken tool is a fallback, not a crash
-            log.warning("call %s: tool %s failed: %s", self.request.call_id, name, type(e).__name__)
-            raise _ToolFailed(ToolRecord(tool_call_id, name, arguments, f"error: {type(e).__name__}", False), e) from e
-        return value, ToolRecord(tool_call_id, name, arguments, _describe(value), True)
-
-    def done(self, **updates: Any) -> TurnDone:
-        for key, value in updates.items():
-            setattr(self.result, key, value)
-        self.result.text = " ".join(self.sentences)
-        return TurnDone(self.result)
-
-
-class _ToolFailed(Exception):
-    def __init__(self, record: ToolRecord, cause: BaseException) -> None:
-        super().__init__(record.name)
-        self.record = record
-        self.timeout = isinstance(cause, ToolTimeout)
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "ok"
-    if isinstance(value, SlotOffer):
-        return json.dumps(
-            {
-                "wished": value.wished.start.isoformat() if value.wished else None,
-                "alternatives": [s.start.isoformat() for s in value.alternatives],
-            }
-        )
-    if isinstance(value, Booking):
-        return json.dumps(
-            {
-                "status": value.status,
-                "appointment_id": value.appointment_id,
-                "start": value.start.isoformat() if value.start else None,
-            }
-        )
-    return str(value)[:500]
 
 
 class RulesPolicy:
@@ -189,11 +55,11 @@ class RulesPolicy:
 
     async def respond(self, request: TurnRequest, tools: Tools) -> AsyncGenerator[TurnEvent, None]:
         language = phrases.lang(request.callee.language)
-        turn: _Turn | None = None
+        turn: Turn | None = None
         spoke = False
         try:
             state = rebuild(request.transcript, language, request.now, self.timetalk)
-            turn = _Turn(request, tools, state, language, self.timetalk)
+            turn = Turn(request, tools, state, language, self.timetalk)
             async for event in self._dispatch(turn):
                 spoke = spoke or isinstance(event, Speech)
                 yield event
@@ -202,14 +68,14 @@ class RulesPolicy:
         except Exception:  # noqa: BLE001 - the caller must never be left in silence by a bug here
             log.exception("call %s: the rules policy failed", request.call_id)
             if turn is None:
-                turn = _Turn(request, tools, DialogState(), language, self.timetalk)
+                turn = Turn(request, tools, DialogState(), language, self.timetalk)
             if not spoke:
                 yield turn.say("sorry_hiccup")
             yield turn.done(intent="unclear")
 
     # ---- dispatch -----------------------------------------------------------------------------------
 
-    async def _dispatch(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+    async def _dispatch(self, t: Turn) -> AsyncIterator[TurnEvent]:
         state, request = t.state, t.request
         if not state.begun:
             async for e in self._opening(t):
@@ -228,7 +94,7 @@ class RulesPolicy:
         async for e in self._answer(t, intents.read(state.utterance)):
             yield e
 
-    async def _opening(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+    async def _opening(self, t: Turn) -> AsyncIterator[TurnEvent]:
         company = t.request.company_name or "Leadchain"
         yield t.say("opening", company=company)
         if t.request.callee.do_not_contact:
@@ -244,7 +110,7 @@ class RulesPolicy:
         yield t.say("identity", name=name) if name else t.say("identity_anon")
         yield t.done(intent="begin")
 
-    async def _reminder(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+    async def _reminder(self, t: Turn) -> AsyncIterator[TurnEvent]:
         if t.state.stage == Stage.ENDED:
             yield t.say("goodbye")
             yield t.done(intent="silence", end_call=True)
@@ -257,7 +123,7 @@ class RulesPolicy:
         yield t.say("reminder", t.state.reminders)
         yield t.done(intent="silence")
 
-    async def _answer(self, t: _Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+    async def _answer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
         state = t.state
         if r.opt_out:  # P5: recorded at once, at any stage, before a word is said
             try:
@@ -267,7 +133,7 @@ class RulesPolicy:
                     t.tools.record_opt_out("asked in the call not to be called again"),
                 )
                 yield record
-            except _ToolFailed as failed:
+            except ToolFailed as failed:
                 yield failed.record  # the classification below still reaches the chain by webhook
             yield t.say("opted_out")
             yield t.say("goodbye")
@@ -284,7 +150,7 @@ class RulesPolicy:
             and not r.confirm
             and not r.refusal
             and not r.callback
-            and not r.names(_names(t.request.callee))
+            and not r.names(callee_names(t.request.callee))
         ):
             yield t.say("wrong_number")
             yield t.say("goodbye")
@@ -328,111 +194,122 @@ class RulesPolicy:
         async for e in self._by_stage(t, r):
             yield e
 
-    async def _by_stage(self, t: _Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+    async def _by_stage(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+        """The answer at the current stage, by the first rule that applies: a yes/no to a callback
+        offer, a pick among the offered slots, a wish for a time, then what the stage asked for."""
         state, stage = t.state, t.state.stage
         wish = preference_in(stage, r, t.language, t.request.now, self.timetalk)
-        if stage == Stage.CALLBACK_OFFER:
-            if r.confirm:
-                yield t.say("callback_later")
-                yield t.say("goodbye")
-                yield t.done(intent="callback", classification=CallOutcome.CALLBACK_REQUESTED, end_call=True)
-                return
-            if r.decline:
-                yield t.say("carry_on")
-                yield t.say("propose_ask")
-                yield t.done(intent="decline")
-                return
-        if stage in (Stage.OFFER, Stage.OPEN) and len(state.offered) > 1 and (r.first != r.second) and not r.decline:
+        picking = stage in (Stage.OFFER, Stage.OPEN) and bool(state.offered)
+        step: AsyncIterator[TurnEvent]
+        if stage == Stage.CALLBACK_OFFER and (r.confirm or r.decline):
+            step = self._callback_offer_answer(t, r)
+        elif picking and len(state.offered) > 1 and (r.first != r.second) and not r.decline:
             # "Den zweiten, bitte": an ordinal picks an offered slot (parsers read "the second" as a date).
-            async for e in self._book(t, state.offered[1] if r.second else state.offered[0]):
+            step = self._book(t, state.offered[1] if r.second else state.offered[0])
+        elif wish is not None:
+            step = self._wish_answer(t, r, wish)
+        elif picking:
+            step = self._offered_answer(t, r)
+        elif stage in (Stage.PROPOSE, Stage.OPEN):
+            step = self._propose_answer(t, r)
+        elif stage == Stage.IDENTITY:
+            step = self._identity_answer(t, r)
+        elif stage in (Stage.Q_NEED, Stage.Q_TIMING, Stage.Q_DECIDER):
+            step = self._question_answer(t, r)
+        else:
+            step = self._clarify(t)
+        async for e in step:
+            yield e
+
+    async def _callback_offer_answer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+        if r.confirm:
+            yield t.say("callback_later")
+            yield t.say("goodbye")
+            yield t.done(intent="callback", classification=CallOutcome.CALLBACK_REQUESTED, end_call=True)
+            return
+        yield t.say("carry_on")
+        yield t.say("propose_ask")
+        yield t.done(intent="decline")
+
+    async def _wish_answer(self, t: Turn, r: Reading, wish: TimeConstraint) -> AsyncIterator[TurnEvent]:
+        state = t.state
+        if state.stage in (Stage.OFFER, Stage.OPEN) and state.offered:
+            # "Donnerstag passt": the callee picks an offered slot by naming it.
+            chosen = [s for s in state.offered if wish.allows(s, s + self.slot_length)]
+            if len(chosen) == 1 or (chosen and r.confirm and not r.decline):
+                async for e in self._book(t, chosen[0]):
+                    yield e
+                return
+        merged = state.constraint.merged(wish) if state.constraint is not None else wish
+        async for e in self._offer(t, merged, intent="time_preference"):
+            yield e
+
+    async def _offered_answer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+        offered = t.state.offered
+        pick = None
+        if r.second and len(offered) > 1:
+            pick = offered[1]
+        elif r.first or r.confirm:
+            pick = offered[0]
+        if pick is not None and not r.decline:
+            async for e in self._book(t, pick):
                 yield e
             return
-        if wish is not None:
-            if stage in (Stage.OFFER, Stage.OPEN) and state.offered:
-                # "Donnerstag passt": the callee picks an offered slot by naming it.
-                chosen = [s for s in state.offered if wish.allows(s, s + self.slot_length)]
-                if len(chosen) == 1 or (chosen and r.confirm and not r.decline):
-                    async for e in self._book(t, chosen[0]):
-                        yield e
-                    return
-            merged = state.constraint.merged(wish) if state.constraint is not None else wish
-            async for e in self._offer(t, merged, intent="time_preference"):
-                yield e
-            return
-        if stage in (Stage.OFFER, Stage.OPEN) and state.offered:
-            pick = None
-            if r.second and len(state.offered) > 1:
-                pick = state.offered[1]
-            elif r.first or r.confirm:
-                pick = state.offered[0]
-            if pick is not None and not r.decline:
-                async for e in self._book(t, pick):
-                    yield e
-                return
-            if r.decline or r.soft_refusal:
-                yield t.say("ask_time")
-                yield t.done(intent="decline")
-                return
-            async for e in self._clarify(t):
-                yield e
-            return
-        if stage in (Stage.PROPOSE, Stage.OPEN):
-            if r.confirm or r.appointment:
-                async for e in self._offer(
-                    t, state.constraint or TimeConstraint(language=t.language), intent="confirm"
-                ):
-                    yield e
-                return
-            if r.decline:
-                yield t.say("no_appointment")
-                yield t.say("goodbye")
-                yield t.done(intent="decline", classification=CallOutcome.INTERESTED, end_call=True)
-                return
-            async for e in self._clarify(t):
-                yield e
-            return
-        if stage == Stage.IDENTITY:
-            if r.empty or not (r.confirm or r.names(_names(t.request.callee)) or r.appointment or len(r.text) > 3):
-                async for e in self._clarify(t):
-                    yield e
-                return
-            yield t.say("intro")
-            yield t.say("context", company=t.request.company_name or "Leadchain")
-            if r.appointment:
-                async for e in self._offer(
-                    t, state.constraint or TimeConstraint(language=t.language), intent="identity_confirmed"
-                ):
-                    yield e
-                return
-            async for e in self._qualify(t, {}, intent="identity_confirmed"):
-                yield e
-            return
-        if stage in (Stage.Q_NEED, Stage.Q_TIMING, Stage.Q_DECIDER):
-            if r.empty:
-                async for e in self._clarify(t):
-                    yield e
-                return
-            new = answers_in(stage, r, False)
-            if r.appointment:
-                async for e in self._record(t, new):
-                    yield e
-                async for e in self._offer(
-                    t, state.constraint or TimeConstraint(language=t.language), intent="interest"
-                ):
-                    yield e
-                return
-            async for e in self._record(t, new):
-                yield e
-            yield t.say("thanks", len(t.result.qualification))
-            async for e in self._qualify(t, new, intent="interest"):
-                yield e
+        if r.decline or r.soft_refusal:
+            yield t.say("ask_time")
+            yield t.done(intent="decline")
             return
         async for e in self._clarify(t):
             yield e
 
+    async def _propose_answer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+        if r.confirm or r.appointment:
+            async for e in self._offer(t, t.state.constraint or TimeConstraint(language=t.language), intent="confirm"):
+                yield e
+            return
+        if r.decline:
+            yield t.say("no_appointment")
+            yield t.say("goodbye")
+            yield t.done(intent="decline", classification=CallOutcome.INTERESTED, end_call=True)
+            return
+        async for e in self._clarify(t):
+            yield e
+
+    async def _identity_answer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+        confirmed = r.confirm or r.names(callee_names(t.request.callee)) or r.appointment or len(r.text) > 3
+        if r.empty or not confirmed:
+            async for e in self._clarify(t):
+                yield e
+            return
+        yield t.say("intro")
+        yield t.say("context", company=t.request.company_name or "Leadchain")
+        if r.appointment:
+            constraint = t.state.constraint or TimeConstraint(language=t.language)
+            async for e in self._offer(t, constraint, intent="identity_confirmed"):
+                yield e
+            return
+        async for e in self._qualify(t, {}, intent="identity_confirmed"):
+            yield e
+
+    async def _question_answer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
+        if r.empty:
+            async for e in self._clarify(t):
+                yield e
+            return
+        new = answers_in(t.state.stage, r, False)
+        async for e in self._record(t, new):
+            yield e
+        if r.appointment:
+            async for e in self._offer(t, t.state.constraint or TimeConstraint(language=t.language), intent="interest"):
+                yield e
+            return
+        yield t.say("thanks", len(t.result.qualification))
+        async for e in self._qualify(t, new, intent="interest"):
+            yield e
+
     # ---- pieces -------------------------------------------------------------------------------------
 
-    async def _record(self, t: _Turn, new: dict[str, str]) -> AsyncIterator[TurnEvent]:
+    async def _record(self, t: Turn, new: dict[str, str]) -> AsyncIterator[TurnEvent]:
         fresh = {k: v for k, v in new.items() if k not in t.result.qualification}
         if not fresh:
             return
@@ -443,10 +320,10 @@ class RulesPolicy:
                 "record_qualification", {"answers": answers}, t.tools.record_qualification(dict(answers))
             )
             yield record
-        except _ToolFailed as failed:
+        except ToolFailed as failed:
             yield failed.record  # the answers are in the result; the call goes on
 
-    async def _qualify(self, t: _Turn, new: dict[str, str], intent: str) -> AsyncIterator[TurnEvent]:
+    async def _qualify(self, t: Turn, new: dict[str, str], intent: str) -> AsyncIterator[TurnEvent]:
         answers = {**t.state.answers, **new}
         key = next_question(answers, t.state.asked, self.max_questions)
         if key is None:
@@ -457,13 +334,13 @@ class RulesPolicy:
         yield t.done(intent=intent)
 
     async def _offer(
-        self, t: _Turn, constraint: TimeConstraint, *, intent: str, avoid: tuple[datetime, ...] = ()
+        self, t: Turn, constraint: TimeConstraint, *, intent: str, avoid: tuple[datetime, ...] = ()
     ) -> AsyncIterator[TurnEvent]:
         t.result.constraint = constraint if not constraint.empty else t.result.constraint
         try:
             offer, record = await t.tool("find_slots", constraint_json(constraint), t.tools.find_slots(constraint))
             yield record
-        except _ToolFailed as failed:
+        except ToolFailed as failed:
             yield failed.record
             yield t.say("fallback_proposal")
             yield t.say("goodbye")
@@ -489,7 +366,7 @@ class RulesPolicy:
             yield t.say("offer_two", first=t.slot_text(slots[0].start), second=t.slot_text(slots[1].start))
         yield t.done(intent=intent, offered=slots)
 
-    async def _book(self, t: _Turn, start: datetime) -> AsyncIterator[TurnEvent]:
+    async def _book(self, t: Turn, start: datetime) -> AsyncIterator[TurnEvent]:
         # The slot comes from the transcript alone (the words of our offer), so a replayed turn books the
         # same slot; the CRM picks the rep when owner_id is None and books once per call and slot.
         slot = SlotChoice(start=start, end=start + self.slot_length)
@@ -498,7 +375,7 @@ class RulesPolicy:
                 "book", {"start": start.isoformat(), "end": slot.end.isoformat()}, t.tools.book(slot)
             )
             yield record
-        except _ToolFailed as failed:
+        except ToolFailed as failed:
             yield failed.record
             yield t.say("fallback_mail")
             yield t.say("goodbye")
@@ -522,7 +399,7 @@ class RulesPolicy:
         yield t.say("goodbye")
         yield t.done(intent="confirm", classification=CallOutcome.INTERESTED, booking=booking, end_call=True)
 
-    async def _transfer(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+    async def _transfer(self, t: Turn) -> AsyncIterator[TurnEvent]:
         number = e164(t.request.transfer_number)
         if number:
             yield t.say("transfer")
@@ -532,7 +409,7 @@ class RulesPolicy:
         yield t.say("offer_callback")
         yield t.done(intent="transfer")
 
-    async def _clarify(self, t: _Turn) -> AsyncIterator[TurnEvent]:
+    async def _clarify(self, t: Turn) -> AsyncIterator[TurnEvent]:
         if t.state.clarifications >= self.max_clarifications:
             yield t.say("give_up")
             yield t.say("goodbye")
@@ -543,7 +420,7 @@ class RulesPolicy:
             yield e
         yield t.done(intent="unclear")
 
-    async def _ask_pending(self, t: _Turn) -> AsyncIterator[Speech]:
+    async def _ask_pending(self, t: Turn) -> AsyncIterator[Speech]:
         """Say the question the call is waiting on again (after a clarification or a reconnect)."""
         stage = t.state.stage
         if stage == Stage.IDENTITY:
@@ -563,44 +440,6 @@ class RulesPolicy:
         else:
             yield t.say("propose_ask")
 
-    def summary(self, t: _Turn) -> str:
+    def summary(self, t: Turn) -> str:
         """A few lines for the colleague taking a warm transfer."""
-        callee, labels = t.request.callee, _SUMMARY_LABELS[t.language]
-        who = full_name(callee) or labels["unknown"]
-        if callee.company:
-            who += f" ({callee.company})"
-        parts = [f"{labels['lead']}: {who}" + (f", #{callee.lead_id}" if callee.lead_id is not None else "")]
-        for key in QUESTIONS:
-            if key in t.result.qualification:
-                parts.append(f"{labels[key]}: {t.result.qualification[key]}")
-        if t.result.constraint is not None and t.result.constraint.raw:
-            parts.append(f"{labels['wish']}: {t.result.constraint.raw}")
-        if t.result.recording_declined:
-            parts.append(labels["no_recording"])
-        return "; ".join(parts)
-
-
-_SUMMARY_LABELS = {
-    "de": {
-        "lead": "Lead",
-        "unknown": "unbekannt",
-        "need": "Bedarf",
-        "timing": "Zeitrahmen",
-        "decision_maker": "Entscheidung",
-        "wish": "Terminwunsch",
-        "no_recording": "keine Aufzeichnung",
-    },
-    "en": {
-        "lead": "Lead",
-        "unknown": "unknown",
-        "need": "Need",
-        "timing": "Timing",
-        "decision_maker": "Decision",
-        "wish": "Preferred time",
-        "no_recording": "not recorded",
-    },
-}
-
-
-def _names(callee: Callee) -> tuple[str, ...]:
-    return tuple(p for p in (callee.first_name, callee.last_name) if p and len(p) > 1)
+        return transfer_summary(t.request.callee, t.result, t.language)
