@@ -23,7 +23,14 @@ from crm.extensions import db
 from crm.models import AuditEntry, Campaign, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
 from crm.services import compliance
-from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
+from providers.base import (
+    CallRequest,
+    ProviderCall,
+    ProviderRegistry,
+    ProviderRejected,
+    ProviderUnavailable,
+    VoiceProvider,
+)
 from workflows.payloads import CallPlaced, CallResult, EmailSent, FetchCallInput, PlaceCallInput, SendEmailInput
 from workflows.vocabulary import CallStatus, EmailSendStatus
 
@@ -76,82 +83,40 @@ class ProviderActivities:
             if row.status == "refused":
                 return CallPlaced(row.provider or "", "", refused=(row.result or {}).get("reason", "refused"))
             lead = require_row(Lead, inp.lead_id)
-            campaign = campaign_for(lead)
-            if campaign is None:
-                raise ApplicationError(
-                    "no active campaign: configure one (provider, agent, from-number)",
-                    type="NoProvider",
-                    non_retryable=True,
-                )
+            campaign = _active_campaign(lead)
             primary = self.providers.get(campaign.provider)
             failover = self.providers.get(campaign.failover_provider) if campaign.failover_provider else None
             if row.attempts > 0:
-                # An earlier attempt may have reached either provider before failing: look before dialling.
-                refused_so_far = (row.result or {}).get("refused_by", [])
-                for candidate in (primary, failover):
-                    if candidate is None:
-                        continue
-                    try:
-                        found = candidate.find_call(inp.idempotency_key)
-                    except ProviderUnavailable as e:
-                        # A provider that answered every earlier attempt with 429/5xx never took the call;
-                        # only then may its failing look-up be skipped (a storm must not block failover).
-                        if candidate.name in refused_so_far and row.attempts == refused_so_far.count(candidate.name):
-                            continue
-                        raise ApplicationError(
-                            f"cannot confirm an earlier attempt: {e}"[:200], type="ProviderUnavailable"
-                        ) from None
-                    if found is not None:
-                        return self._placed(row, inp, found.provider, found.call_id)
+                found = _earlier_call(row, inp.idempotency_key, (primary, failover))
+                if found is not None:
+                    return self._placed(row, inp, found.provider, found.call_id)
             use_failover = failover is not None and (primary is None or activity.info().attempt > FAILOVER_AFTER)
             provider = failover if use_failover else primary
             if provider is None:
                 raise ApplicationError(
                     f"provider {campaign.provider} is not configured", type="NoProvider", non_retryable=True
                 )
-            # Compliance is checked at the last moment before every dial, not only when the chain decided.
-            # Scheduled time, not only the wall clock: the later of the two (time-skipping tests run ahead).
-            now = max(utcnow(), activity.info().current_attempt_scheduled_time)
-            gate = compliance.check_call_gate(
-                inp.lead_id, now_utc=now, threshold=0, policy=self.app.config.get("LEADCHAIN_GATE_POLICY")
-            )
-            if not gate.allowed:
-                row.status, row.result = "refused", {"reason": gate.reason}
-                db.session.commit()
-                return CallPlaced(provider.name, "", refused=gate.reason)
-            to_number = lead.phone_e164
-            if not to_number:
-                # Unreachable: the gate refuses a lead without a number (GateReason.NO_PHONE). Never dial "".
-                raise ApplicationError("the lead has no phone number", type="NoPhone", non_retryable=True)
-            row.attempts += 1
-            row.result = {**(row.result or {}), "attempt": activity.info().attempt}
-            db.session.commit()
-            request = CallRequest(
-                lead_id=inp.lead_id,
-                chain_id=inp.chain_id,
-                idempotency_key=inp.idempotency_key,
-                to_number=to_number,
-                language=lead.language,
-                agent_id=campaign.failover_agent_id if use_failover else campaign.agent_id,
-                from_number=(campaign.failover_from_number if use_failover else None) or campaign.from_number,
-                variables=script_variables(lead, campaign),
-            )
-            # Last look before dialling: if this attempt ran past its timeout, a newer attempt owns the dial.
-            db.session.refresh(row)
-            if (row.result or {}).get("attempt") != activity.info().attempt:
-                raise ApplicationError("superseded by a newer attempt", type="Superseded", non_retryable=True)
-            try:
-                call = provider.place_call(request)
-            except ProviderRejected as e:
-                raise ApplicationError(str(e)[:200], type="ProviderRejected", non_retryable=True) from None
-            except ProviderUnavailable as e:
-                if e.status is not None:
-                    refused = (row.result or {}).get("refused_by", []) + [provider.name]
-                    row.result = {**(row.result or {}), "refused_by": refused}
-                    db.session.commit()
-                delay = timedelta(seconds=e.retry_after_s) if e.retry_after_s else None
-                raise ApplicationError(str(e)[:200], type="ProviderUnavailable", next_retry_delay=delay) from None
+            refused = self._gate_refusal(row, inp.lead_id)
+            if refused is not None:
+                return CallPlaced(provider.name, "", refused=refused)
+            request = _call_request(inp, lead, campaign, use_failover)
+            _start_attempt(row)
+            call = _dial(row, provider, request)
             return self._placed(row, inp, call.provider, call.call_id)
+
+    def _gate_refusal(self, row: SideEffect, lead_id: int) -> str | None:
+        """Compliance is checked at the last moment before every dial, not only when the chain decided.
+        A refusal is stored on the ledger row (a retry answers it without asking again)."""
+        # Scheduled time, not only the wall clock: the later of the two (time-skipping tests run ahead).
+        now = max(utcnow(), activity.info().current_attempt_scheduled_time)
+        gate = compliance.check_call_gate(
+            lead_id, now_utc=now, threshold=0, policy=self.app.config.get("LEADCHAIN_GATE_POLICY")
+        )
+        if gate.allowed:
+            return None
+        row.status, row.result = "refused", {"reason": gate.reason}
+        db.session.commit()
+        return gate.reason
 
     def _placed(self, row: SideEffect, inp: PlaceCallInput, provider: str, call_id: str) -> CallPlaced:
         mark_done(row, provider, call_id, {"attempt": inp.attempt})
@@ -267,3 +232,79 @@ class ProviderActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.place_call, self.fetch_call_result, self.send_email]
+
+
+def _active_campaign(lead: Lead) -> Campaign:
+    campaign = campaign_for(lead)
+    if campaign is None:
+        raise ApplicationError(
+            "no active campaign: configure one (provider, agent, from-number)",
+            type="NoProvider",
+            non_retryable=True,
+        )
+    return campaign
+
+
+def _earlier_call(
+    row: SideEffect, idempotency_key: str, candidates: tuple[VoiceProvider | None, ...]
+) -> ProviderCall | None:
+    """An earlier attempt may have reached either provider before failing: look before dialling."""
+    refused_so_far = (row.result or {}).get("refused_by", [])
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        try:
+            found = candidate.find_call(idempotency_key)
+        except ProviderUnavailable as e:
+            # A provider that answered every earlier attempt with 429/5xx never took the call;
+            # only then may its failing look-up be skipped (a storm must not block failover).
+            if candidate.name in refused_so_far and row.attempts == refused_so_far.count(candidate.name):
+                continue
+            raise ApplicationError(
+                f"cannot confirm an earlier attempt: {e}"[:200], type="ProviderUnavailable"
+            ) from None
+        if found is not None:
+            return found
+    return None
+
+
+def _call_request(inp: PlaceCallInput, lead: Lead, campaign: Campaign, use_failover: bool) -> CallRequest:
+    to_number = lead.phone_e164
+    if not to_number:
+        # Unreachable: the gate refuses a lead without a number (GateReason.NO_PHONE). Never dial "".
+        raise ApplicationError("the lead has no phone number", type="NoPhone", non_retryable=True)
+    return CallRequest(
+        lead_id=inp.lead_id,
+        chain_id=inp.chain_id,
+        idempotency_key=inp.idempotency_key,
+        to_number=to_number,
+        language=lead.language,
+        agent_id=campaign.failover_agent_id if use_failover else campaign.agent_id,
+        from_number=(campaign.failover_from_number if use_failover else None) or campaign.from_number,
+        variables=script_variables(lead, campaign),
+    )
+
+
+def _start_attempt(row: SideEffect) -> None:
+    """Count the dial on the ledger row (committed before the provider is asked)."""
+    row.attempts += 1
+    row.result = {**(row.result or {}), "attempt": activity.info().attempt}
+    db.session.commit()
+
+
+def _dial(row: SideEffect, provider: VoiceProvider, request: CallRequest) -> ProviderCall:
+    # Last look before dialling: if this attempt ran past its timeout, a newer attempt owns the dial.
+    db.session.refresh(row)
+    if (row.result or {}).get("attempt") != activity.info().attempt:
+        raise ApplicationError("superseded by a newer attempt", type="Superseded", non_retryable=True)
+    try:
+        return provider.place_call(request)
+    except ProviderRejected as e:
+        raise ApplicationError(str(e)[:200], type="ProviderRejected", non_retryable=True) from None
+    except ProviderUnavailable as e:
+        if e.status is not None:
+            refused = (row.result or {}).get("refused_by", []) + [provider.name]
+            row.result = {**(row.result or {}), "refused_by": refused}
+            db.session.commit()
+        delay = timedelta(seconds=e.retry_after_s) if e.retry_after_s else None
+        raise ApplicationError(str(e)[:200], type="ProviderUnavailable", next_retry_delay=delay) from None
