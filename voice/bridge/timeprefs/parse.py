@@ -51,6 +51,7 @@ from voice.bridge.timeprefs.items import (
 )
 from voice.bridge.timeprefs.lexicon import DAYPARTS
 from voice.bridge.timeprefs.normalize import normalize
+from voice.bridge.timeprefs.windows import combine, plus_hour, widen_for
 
 BUSINESS_TZ = ZoneInfo("Europe/Berlin")
 
@@ -169,6 +170,27 @@ class _Part:
 
 
 @dataclass
+class _Wanted:
+    """The positive half of a constraint, collected item by item."""
+
+    dates: list[date] = field(default_factory=list)
+    weekdays: set[int] = field(default_factory=set)
+    date_from: date | None = None
+    date_to: date | None = None
+    exacts: list[time] = field(default_factory=list)
+    windows: list[tuple[Item, TimeWindow]] = field(default_factory=list)
+
+
+@dataclass
+class _Excluded:
+    """The negated half: what the caller ruled out."""
+
+    weekdays: set[int] = field(default_factory=set)
+    dates: list[date] = field(default_factory=list)
+    windows: list[TimeWindow] = field(default_factory=list)
+
+
+@dataclass
 class _Assembly:
     tokens: list[str]
     items: list[Item]
@@ -183,82 +205,83 @@ class _Assembly:
         positive = [it for it in content if not it.negated]
         anchor = self._week_context(positive)
         daypart = next((it.value for it in positive if it.kind == DAYPART), None)
+        wanted = self._wanted(positive, daypart)
 
-        dates: list[date] = []
-        weekdays: set[int] = set()
-        date_from: date | None = None
-        date_to: date | None = None
-        exacts: list[time] = []
-        windows: list[tuple[Item, TimeWindow]] = []
+        day_windows = self._day_windows(positive, wanted.windows)
+        attached = {id(it) for _, group in day_windows for it, _ in group}
+        global_windows = combine([(it, w) for it, w in wanted.windows if id(it) not in attached])
+        exact = wanted.exacts[0] if wanted.exacts else None
+        if exact is not None:
+            global_windows = widen_for(exact, global_windows)
+            if len(wanted.exacts) > 1 and not global_windows:
+                global_windows = [TimeWindow(t, plus_hour(t)) for t in wanted.exacts]
+        excluded = self._excluded(content, daypart)
+
+        constraint = TimeConstraint(
+            dates=tuple(dict.fromkeys(wanted.dates)),
+            date_from=wanted.date_from,
+            date_to=wanted.date_to,
+            weekdays=frozenset(wanted.weekdays),
+            windows=tuple(dict.fromkeys(global_windows)),
+            exact=exact,
+            day_windows=tuple((wd, tuple(combine(group))) for wd, group in day_windows),
+            excluded_weekdays=frozenset(excluded.weekdays),
+            excluded_dates=tuple(dict.fromkeys(excluded.dates)),
+            excluded_windows=tuple(dict.fromkeys(excluded.windows)),
+        )
+        found = bool(content) or any(it.kind == ANY for it in self.items)
+        return _Part(constraint, found, self.doubtful, anchor)
+
+    def _wanted(self, positive: list[Item], daypart: str | None) -> _Wanted:
+        """What the items that are not negated ask for, in the order they were said."""
+        wanted = _Wanted()
         for it in positive:
             if it.kind == DAY:
                 span = self._resolve(it)
                 if span:
-                    dates.append(span[0])
+                    wanted.dates.append(span[0])
             elif it.kind == WEEKDAYS:
-                weekdays |= it.value
+                wanted.weekdays |= it.value
             elif it.kind in (RANGE, SPAN):
                 lo, hi = self._bounds(it)
                 if lo is not None:
-                    date_from = max(date_from, lo) if date_from else lo
+                    wanted.date_from = max(wanted.date_from, lo) if wanted.date_from else lo
                 if hi is not None:
-                    date_to = min(date_to, hi) if date_to else hi
+                    wanted.date_to = min(wanted.date_to, hi) if wanted.date_to else hi
             elif it.kind == EXACT:
                 t = it.value.resolve(daypart)
                 if t is not None:
-                    exacts.append(t)
+                    wanted.exacts.append(t)
             elif it.kind in (WINDOW, DAYPART):
                 w = self._window(it, daypart)
                 if w is not None:
-                    windows.append((it, w))
+                    wanted.windows.append((it, w))
+        return wanted
 
-        day_windows = self._day_windows(positive, windows)
-        attached = {id(it) for _, group in day_windows for it, _ in group}
-        global_windows = _combine([(it, w) for it, w in windows if id(it) not in attached])
-        exact = exacts[0] if exacts else None
-        if exact is not None:
-            global_windows = _widen_for(exact, global_windows)
-            if len(exacts) > 1 and not global_windows:
-                global_windows = [TimeWindow(t, _plus_hour(t)) for t in exacts]
-
-        excluded_days: set[int] = set()
-        excluded_dates: list[date] = []
-        excluded_windows: list[TimeWindow] = []
+    def _excluded(self, content: list[Item], daypart: str | None) -> _Excluded:
+        """What the negated items rule out: weekdays, dates (a range at most ~two months), times."""
+        excluded = _Excluded()
         for it in content:
             if not it.negated:
                 continue
             if it.kind == WEEKDAYS:
-                excluded_days |= it.value
+                excluded.weekdays |= it.value
             elif it.kind == DAY and it.value.kind == "weekday" and it.value.mod is None:
-                excluded_days.add(it.value.a)
+                excluded.weekdays.add(it.value.a)
             elif it.kind in (DAY, RANGE):
                 span = self._resolve(it)
                 if span:
                     n = min((span[1] - span[0]).days, 62)
-                    excluded_dates.extend(span[0] + timedelta(days=k) for k in range(n + 1))
+                    excluded.dates.extend(span[0] + timedelta(days=k) for k in range(n + 1))
             elif it.kind == EXACT:
                 t = it.value.resolve(daypart)
                 if t is not None:
-                    excluded_windows.append(TimeWindow(t, _plus_hour(t)))
+                    excluded.windows.append(TimeWindow(t, plus_hour(t)))
             elif it.kind in (WINDOW, DAYPART):
                 w = self._window(it, daypart)
                 if w is not None:
-                    excluded_windows.append(w)
-
-        constraint = TimeConstraint(
-            dates=tuple(dict.fromkeys(dates)),
-            date_from=date_from,
-            date_to=date_to,
-            weekdays=frozenset(weekdays),
-            windows=tuple(dict.fromkeys(global_windows)),
-            exact=exact,
-            day_windows=tuple((wd, tuple(_combine(group))) for wd, group in day_windows),
-            excluded_weekdays=frozenset(excluded_days),
-            excluded_dates=tuple(dict.fromkeys(excluded_dates)),
-            excluded_windows=tuple(dict.fromkeys(excluded_windows)),
-        )
-        found = bool(content) or any(it.kind == ANY for it in self.items)
-        return _Part(constraint, found, self.doubtful, anchor)
+                    excluded.windows.append(w)
+        return excluded
 
     # ---- negation -----------------------------------------------------------------------------------
 
@@ -427,52 +450,3 @@ def _number(value: int | None) -> int:
     if value is None:
         raise ValueError("a day reference without its number")
     return value
-
-
-def _intersect(a: TimeWindow, b: TimeWindow) -> TimeWindow | None:
-    start = max((t for t in (a.start, b.start) if t is not None), default=None)
-    end = min((t for t in (a.end, b.end) if t is not None), default=None)
-    if start is not None and end is not None and start >= end:
-        return None
-    return TimeWindow(start, end)
-
-
-def _combine(windows: list[tuple[Item, TimeWindow]]) -> list[TimeWindow]:
-    """Windows said together narrow each other: "nachmittags ab 15 Uhr" = 15-18, "after 10 but before
-    12" = 10-12. Closed ranges are alternatives ("von 9 bis 10 oder von 14 bis 15"); open bounds and
-    dayparts cut them. When the cut leaves nothing, the explicit range wins over the vaguer word."""
-    parts = [w for it, w in windows if it.kind == DAYPART]
-    ranges = [w for it, w in windows if it.kind != DAYPART]
-    closed = [w for w in ranges if w.start is not None and w.end is not None]
-    opens = [w for w in ranges if w.start is None or w.end is None]
-    if opens:
-        bound: TimeWindow | None = opens[0]
-        for w in opens[1:]:
-            bound = _intersect(bound, w) if bound else None
-        if bound is None:
-            closed = closed or opens
-        elif closed:
-            closed = [x for x in (_intersect(c, bound) for c in closed) if x] or closed
-        else:
-            closed = [bound]
-    if not closed:
-        return parts
-    if not parts:
-        return closed
-    return [x for x in (_intersect(c, p) for c in closed for p in parts) if x] or closed
-
-
-def _plus_hour(t: time) -> time | None:
-    return None if t.hour == 23 else time(t.hour + 1, t.minute)
-
-
-def _widen_for(exact: time, windows: list[TimeWindow]) -> list[TimeWindow]:
-    """ "morgens um 7": the wished time stays allowed even outside the daypart's usual window."""
-    if not windows or any(w.contains(exact) and (w.end is None or exact < w.end) for w in windows):
-        return windows
-    w = windows[0]
-    start = exact if w.start is not None and exact < w.start else w.start
-    end = w.end
-    if w.end is not None and exact >= w.end:
-        end = _plus_hour(exact)
-    return [TimeWindow(start, end), *windows[1:]]
