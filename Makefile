@@ -20,8 +20,12 @@ up: install
 	$(BIN)/leadchain up
 
 # pytest exits 5 when it collected nothing; make treats any non-zero exit as failure.
+# Two xdist workers, one per core of the CI machine (PYTEST_JOBS=0: one process); each has its own
+# Temporal dev server, OpenBao and PostgreSQL database, and the browser tests stay together on one
+# (tests/conftest.py). Much of the suite waits on servers, so two workers overlap those waits.
+PYTEST_JOBS ?= 2
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # Every checker runs even when an earlier one fails, so one run shows all there is to fix; any failure
 # fails the target. What each checks is configured in pyproject.toml: ruff (lint rules, format, line

@@ -70,14 +70,36 @@ def pytest_sessionfinish(session):
 
 def pytest_configure(config):
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistPgChoice(), "leadchain-xdist-pg-choice")
+        config.pluginmanager.register(_XdistHooks(), "leadchain-xdist-hooks")
 
 
-class _XdistPgChoice:
+BROWSER_TESTS = "tests/ui/browser/"
+
+
+class _XdistHooks:
+    """pytest-xdist's hooks, registered only when it is installed (pytest rejects unknown hooks)."""
+
     def pytest_testnodedown(self, node, error):
         used = getattr(node, "workeroutput", {}).get("leadchain_pg_used")
         if used and used not in _PG_CHOICE:
             _PG_CHOICE.append(used)
+
+    def pytest_xdist_make_scheduler(self, config, log):
+        # `make test` runs `pytest -n 2 --dist loadfile`: each test module runs whole and in order on one
+        # worker, as in a serial run (module-scoped fixtures are built once; test_dial_gate.py's last test
+        # checks what the earlier ones saw). Here the browser package is one unit too: one Chromium, one
+        # live server and one seeded demo, not one per worker. (xdist_group marks would say the same,
+        # but --dist loadgroup does not group anything under pytest 9: xdist 3.8 renames the items'
+        # `_nodeid`, which pytest 9 no longer reads.)
+        if config.getvalue("dist") != "loadfile":
+            return None
+        from xdist.scheduler import LoadFileScheduling
+
+        class ModulesAndBrowserPackage(LoadFileScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return BROWSER_TESTS if nodeid.startswith(BROWSER_TESTS) else super()._split_scope(nodeid)
+
+        return ModulesAndBrowserPackage(config, log)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -183,21 +205,6 @@ def ctx(app):
     with app.app_context():
         yield
         db.session.rollback()
-
-
-BROWSER_TESTS = Path(__file__).resolve().parent / "ui" / "browser"
-
-
-def pytest_collection_modifyitems(config, items):
-    # Under `pytest -n 2 --dist loadgroup` (make test) each test module runs whole, in order, on one xdist
-    # worker, as in a serial run: module-scoped fixtures are built once, and a module whose last test
-    # checks what the earlier ones saw (tests/activities/test_dial_gate.py) still sees it all. The
-    # browser tests share one worker: one Chromium, one live server, one seeded demo.
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        group = "browser" if BROWSER_TESTS in item.path.parents else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(hookwrapper=True, trylast=True)
