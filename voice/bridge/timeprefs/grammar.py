@@ -62,7 +62,17 @@ class Grammar:
         hour, minute, sep, trailing_dot, leading_zero = parsed
         if trailing_dot and (minute is not None or not bare_ok):
             return None  # "17." is a day of the month, "14.30." a date
-        j = i + 1
+        has_unit, minute, mer, j = self._clock_suffix(i + 1, minute, unit=unit, meridiem=meridiem)
+        if not _plausible_clock(hour, minute, sep, mer, context=has_unit or bare_ok):
+            return None
+        fixed = hour >= 13 or hour == 0 or leading_zero
+        return Clock(hour % 24, minute or 0, mer, fixed), j
+
+    def _clock_suffix(
+        self, j: int, minute: int | None, *, unit: str, meridiem: bool
+    ) -> tuple[bool, int | None, str | None, int]:
+        """The words after a digit clock: its unit (then "14 Uhr 30" gives the minutes) and a.m./p.m.
+        Returns (unit said, minute, meridiem, index after them)."""
         has_unit = self.tok(j) == unit
         if has_unit:
             j += 1
@@ -72,14 +82,7 @@ class Grammar:
         mer = None
         if meridiem and self.tok(j) in ("am", "pm"):
             mer, j = self.tok(j), j + 1
-        if sep == "." and not (has_unit or bare_ok or (minute is not None and minute > 12)):
-            return None  # "7.12" without context is a date
-        if minute is None and not (has_unit or bare_ok or mer):
-            return None
-        if hour > 24 or (minute or 0) > 59 or (mer and not 1 <= hour <= 12):
-            return None
-        fixed = hour >= 13 or hour == 0 or leading_zero
-        return Clock(hour % 24, minute or 0, mer, fixed), j
+        return has_unit, minute, mer, j
 
     def daypart_at(self, i: int) -> tuple[str, int] | None:
         """A daypart word, narrowed by a preceding "früh"/"spät" ("am späten Nachmittag")."""
@@ -100,3 +103,12 @@ class Grammar:
             return None
         key, j = got
         return self.one(DAYPART, i, j, key)
+
+
+def _plausible_clock(hour: int, minute: int | None, sep: str | None, mer: str | None, *, context: bool) -> bool:
+    """Whether a digit clock reads as a time. context: a unit word or a time preposition came with it."""
+    if sep == "." and not (context or (minute is not None and minute > 12)):
+        return False  # "7.12" without context is a date
+    if minute is None and not (context or mer):
+        return False
+    return not (hour > 24 or (minute or 0) > 59 or (mer and not 1 <= hour <= 12))
