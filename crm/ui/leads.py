@@ -27,6 +27,7 @@ from crm.models import Channel, ConsentRecord, Lead, LeadStatus, LegalBasis, Pri
 from crm.models.types import utcnow
 from crm.services import audit, chain_control, money, normalize
 from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable
+from crm.ui import lead_detail as lead_page
 from crm.ui import lead_queries as q
 from crm.ui.access import MANAGERS, any_role, editable_fields, lead_or_404, lead_visibility, user
 from crm.ui.auth import safe_next
@@ -196,7 +197,7 @@ def render_lead(
 ):
     """The lead page; action views re-render it with a form's field errors (status 422)."""
     who = user()
-    detail = q.lead_detail(who, lead)
+    detail = lead_page.lead_detail(who, lead)
     return render_template(
         "ui/leads/show.html",
         d=detail,

@@ -29,6 +29,7 @@ from crm.models import (
     TaskStatus,
     User,
 )
+from crm.ui import lead_detail as lead_page
 from crm.ui import lead_queries as q
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -371,7 +372,7 @@ def test_lead_page_assembly(app, world, ctx):
     w = world
     lead_id = _detail_world(w)
     rep = db.session.get(User, w.a)
-    d = q.lead_detail(rep, db.session.get(Lead, lead_id))
+    d = lead_page.lead_detail(rep, db.session.get(Lead, lead_id))
     assert d.owner_name == "Anna" and d.campaign == "Frühjahr"
     (consent,) = d.consents
     assert consent.active and consent.proof_text.startswith("website: consent") and consent.channel == "phone"
@@ -388,19 +389,19 @@ def test_lead_page_assembly(app, world, ctx):
     kinds = [(i.kind, i.at) for i in d.timeline]
     assert [k for k, _ in kinds] == ["audit", "appointment", "task", "note", "email", "email", "call", "call", "audit"]
     assert [at for _, at in kinds] == sorted((at for _, at in kinds), reverse=True)
-    call = next(i for i in d.timeline if isinstance(i, q.CallItem) and i.provider == "retell")
+    call = next(i for i in d.timeline if isinstance(i, lead_page.CallItem) and i.provider == "retell")
     assert [(t.speaker, t.text) for t in call.turns] == [
         ("agent", "Guten Tag, hier ist die KI von ACME."),
         ("caller", "Ja, hallo?"),
     ]
     assert call.outcome == "interested" and call.sentiment == "positive" and call.duration_s == 95
     assert call.recording_url == "https://rec.example/c1.wav"
-    assert q.format_cost(call.cost_cents, call.currency, "de") == "0,42\xa0€"
-    assert q.format_cost(call.cost_cents, call.currency, "en") == "€0.42"
-    assert q.format_cost(None, None) == ""
-    other = next(i for i in d.timeline if isinstance(i, q.CallItem) and i.provider == "vapi")
+    assert lead_page.format_cost(call.cost_cents, call.currency, "de") == "0,42\xa0€"
+    assert lead_page.format_cost(call.cost_cents, call.currency, "en") == "€0.42"
+    assert lead_page.format_cost(None, None) == ""
+    other = next(i for i in d.timeline if isinstance(i, lead_page.CallItem) and i.provider == "vapi")
     assert other.recording_url is None and other.turns == []
-    emails = {i.subject: i for i in d.timeline if isinstance(i, q.EmailItem)}
+    emails = {i.subject: i for i in d.timeline if isinstance(i, lead_page.EmailItem)}
     assert (emails["Ihr Angebot"].state, emails["Ihr Angebot"].opens, emails["Ihr Angebot"].clicks) == ("clicked", 2, 1)
     assert emails["Nachfass"].state == "bounced"
     audit = d.timeline[0]
@@ -410,7 +411,10 @@ def test_lead_page_assembly(app, world, ctx):
     # only duplicates whose other record the rep may see: the unassigned one, not B's
     assert [(x.other_id, x.similarity) for x in d.duplicates] == [(w.u1, 0.91)]
     manager = db.session.get(User, w.m)
-    assert [x.other_id for x in q.lead_detail(manager, db.session.get(Lead, lead_id)).duplicates] == [w.u1, w.b1]
+    assert [x.other_id for x in lead_page.lead_detail(manager, db.session.get(Lead, lead_id)).duplicates] == [
+        w.u1,
+        w.b1,
+    ]
 
 
 def test_filter_choices(app, world, ctx):
