@@ -85,39 +85,7 @@ def build(
         Formatter(lang)
     now = now or utcnow()
     to_date = to_date and now < period.end
-    report = find(period)
-    created = False
-    figures: kpis.KpiReport | None = None
-    if report is not None and is_to_date(report):
-        # A provisional report: a final build replaces it, a to-date build refreshes it.
-        report = find(period, lock=True)
-        if report is not None and is_to_date(report):
-            figures = kpis.compute(period, now=now)
-            tick("queries")
-            _replace(report, figures, end=now if to_date else period.end, created_by=created_by, now=now)
-    if report is None:
-        figures = kpis.compute(period, now=now)
-        tick("queries")
-        report = Report(
-            kind=period.kind,
-            period_start=period.start,
-            period_end=now if to_date else period.end,
-            timezone=period.tz,
-            figures=figures.to_dict(),
-            has_data=figures.has_data,
-            created_by=created_by[:200],
-            created_at=now,
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(report)
-            created = True
-        except sa.exc.IntegrityError:
-            # Another builder stored this period first: complete its row instead.
-            existing = find(period)
-            if existing is None:
-                raise  # and it is gone again already: the caller's retry builds it anew
-            report = existing
+    report, created, figures = _stored_row(period, to_date=to_date, created_by=created_by, now=now, tick=tick)
     have = {d.language for d in report.documents}
     missing = [lang for lang in wanted if lang not in have]
     if missing:
@@ -126,33 +94,80 @@ def build(
             # compute again; a period in the past gives the same numbers unless data was corrected.
             figures = kpis.compute(period, now=now)
             tick("queries")
-        brand = branding()
-        provisional = is_to_date(report)
-        for lang in missing:
-            fmt = Formatter(lang, period.tz)
-            charts = build_charts(figures, fmt)
-            tick(f"charts:{lang}")
-            content = html_to_pdf(render_html(figures, lang, charts=charts, brand=brand))
-            tick(f"render:{lang}")
-            try:
-                with db.session.begin_nested():
-                    db.session.add(
-                        ReportDocument(
-                            report_id=report.id,
-                            language=lang,
-                            filename=filename(period, lang, to_date=provisional),
-                            content=content,
-                            size_bytes=len(content),
-                            sha256=hashlib.sha256(content).hexdigest(),
-                        )
-                    )
-            except sa.exc.IntegrityError:
-                pass  # another builder stored this language first
+        _add_documents(report, period, figures, missing, tick)
     db.session.commit()
     languages_now = sorted(
         d.language for d in db.session.scalars(sa.select(ReportDocument).where(ReportDocument.report_id == report.id))
     )
     return StoredReport(report.id, created, languages_now, bool(report.has_data), is_to_date(report))
+
+
+def _stored_row(
+    period: Period, *, to_date: bool, created_by: str, now: datetime, tick: Callable[[str], None]
+) -> tuple[Report, bool, kpis.KpiReport | None]:
+    """The period's report row (refreshed when provisional, created when missing), whether this call
+    created it, and the figures if they were computed on the way."""
+    report = find(period)
+    figures: kpis.KpiReport | None = None
+    if report is not None and is_to_date(report):
+        # A provisional report: a final build replaces it, a to-date build refreshes it.
+        report = find(period, lock=True)
+        if report is not None and is_to_date(report):
+            figures = kpis.compute(period, now=now)
+            tick("queries")
+            _replace(report, figures, end=now if to_date else period.end, created_by=created_by, now=now)
+    if report is not None:
+        return report, False, figures
+    figures = kpis.compute(period, now=now)
+    tick("queries")
+    report = Report(
+        kind=period.kind,
+        period_start=period.start,
+        period_end=now if to_date else period.end,
+        timezone=period.tz,
+        figures=figures.to_dict(),
+        has_data=figures.has_data,
+        created_by=created_by[:200],
+        created_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(report)
+    except sa.exc.IntegrityError:
+        # Another builder stored this period first: complete its row instead.
+        existing = find(period)
+        if existing is None:
+            raise  # and it is gone again already: the caller's retry builds it anew
+        return existing, False, figures
+    return report, True, figures
+
+
+def _add_documents(
+    report: Report, period: Period, figures: kpis.KpiReport, languages: list[str], tick: Callable[[str], None]
+) -> None:
+    """A PDF per language in `languages` (each stored at most once: a concurrent builder's copy wins)."""
+    brand = branding()
+    provisional = is_to_date(report)
+    for lang in languages:
+        fmt = Formatter(lang, period.tz)
+        charts = build_charts(figures, fmt)
+        tick(f"charts:{lang}")
+        content = html_to_pdf(render_html(figures, lang, charts=charts, brand=brand))
+        tick(f"render:{lang}")
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    ReportDocument(
+                        report_id=report.id,
+                        language=lang,
+                        filename=filename(period, lang, to_date=provisional),
+                        content=content,
+                        size_bytes=len(content),
+                        sha256=hashlib.sha256(content).hexdigest(),
+                    )
+                )
+        except sa.exc.IntegrityError:
+            pass  # another builder stored this language first
 
 
 def _replace(report: Report, figures: kpis.KpiReport, *, end: datetime, created_by: str, now: datetime) -> None:
