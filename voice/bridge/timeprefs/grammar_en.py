@@ -245,6 +245,21 @@ class EnglishGrammar(Grammar):
         return self.one(WEEKDAYS, i, second[2], days)
 
     def day_ref(self, i: int) -> tuple[Ref, int] | None:
+        fixed = self._fixed_day_ref(i)
+        if fixed is not None:
+            return fixed
+        tok = self.tok(i)
+        if tok == "in":
+            return self._in_ref(i)
+        if tok in MODS:
+            return self._modified_ref(i, MODS[tok])
+        if tok in PARTS:
+            return self._part_of(i)
+        return self._weekday_ref(i)
+
+    def _fixed_day_ref(self, i: int) -> tuple[Ref, int] | None:
+        """Set phrases: "today", "tomorrow", "the day after tomorrow", "the week after next", "midweek",
+        "this afternoon", "this coming Friday"."""
         tok, nxt = self.tok(i), self.tok(i + 1)
         if tok in ("today", "tonight"):
             return Ref("rel", 0), i + 1
@@ -252,16 +267,6 @@ class EnglishGrammar(Grammar):
             return Ref("rel", 1), i + 1
         if self.t[i : i + 3] == ["day", "after", "tomorrow"]:
             return Ref("rel", 2), i + 3
-        if tok == "in":
-            n = 1 if nxt in ("a", "one", "1") else int_token(nxt, 1, 52)
-            unit = self.tok(i + 2)
-            if n is not None and unit in ("day", "days"):
-                return Ref("rel", n), i + 3
-            if n is not None and unit in ("week", "weeks"):
-                return Ref("week_of", 7 * n), i + 3
-            if nxt in EN_MONTHS:
-                return Ref("month", EN_MONTHS[nxt], mod="all"), i + 2
-            return None
         if self.t[i : i + 4] == ["the", "week", "after", "next"] or self.t[i : i + 3] == ["week", "after", "next"]:
             n = 4 if tok == "the" else 3
             return Ref("week", 2, mod="all"), i + n
@@ -273,18 +278,35 @@ class EnglishGrammar(Grammar):
             wd = self.weekday_at(i + 2)
             if wd is not None and not wd[1]:
                 return Ref("weekday", wd[0], mod="coming"), wd[2]
-        if tok in MODS:
-            mod = MODS[tok]
-            wd = self.weekday_at(i + 1)
-            if wd is not None and not wd[1]:
-                return Ref("weekday", wd[0], mod=mod), wd[2]
-            if nxt == "week":
-                return Ref("week", MOD_WEEKS[mod], mod="all"), i + 2
-            if nxt == "month":
-                return Ref("month", None, MOD_WEEKS[mod], mod="all"), i + 2
-            return None
-        if tok in PARTS:
-            return self._part_of(i)
+        return None
+
+    def _in_ref(self, i: int) -> tuple[Ref, int] | None:
+        """ "in 3 days", "in a week", "in May"."""
+        nxt = self.tok(i + 1)
+        n = 1 if nxt in ("a", "one", "1") else int_token(nxt, 1, 52)
+        unit = self.tok(i + 2)
+        if n is not None and unit in ("day", "days"):
+            return Ref("rel", n), i + 3
+        if n is not None and unit in ("week", "weeks"):
+            return Ref("week_of", 7 * n), i + 3
+        if nxt in EN_MONTHS:
+            return Ref("month", EN_MONTHS[nxt], mod="all"), i + 2
+        return None
+
+    def _modified_ref(self, i: int, mod: str) -> tuple[Ref, int] | None:
+        """ "next Friday", "this week", "next month"."""
+        nxt = self.tok(i + 1)
+        wd = self.weekday_at(i + 1)
+        if wd is not None and not wd[1]:
+            return Ref("weekday", wd[0], mod=mod), wd[2]
+        if nxt == "week":
+            return Ref("week", MOD_WEEKS[mod], mod="all"), i + 2
+        if nxt == "month":
+            return Ref("month", None, MOD_WEEKS[mod], mod="all"), i + 2
+        return None
+
+    def _weekday_ref(self, i: int) -> tuple[Ref, int] | None:
+        """A weekday, with the date that may follow it ("Friday, the 12th"), else a date alone."""
         wd = self.weekday_at(i)
         if wd is not None and not wd[1]:
             j = self.skip(wd[2], (",", "the"))
