@@ -7,9 +7,10 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 import click
+from flask import Flask
 from flask_migrate import upgrade
 from rich.console import Console
 from rich.markup import escape
@@ -21,7 +22,7 @@ from crm.extensions import db
 from crm.models.types import utcnow
 from crm.secrets import SecretsError, load_local_stack_secrets, secrets_from_env
 from crm.services import csv_import, deliveries, submissions
-from crm.services.csv_reader import write_rejected
+from crm.services.csv_reader import CsvFile, write_rejected
 from crm.sign_webhook import curl_config, signed_headers
 from crm.ui.cli import user_group
 from crm.ui.security import purge_sessions
@@ -102,7 +103,16 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
         # Refused before the first row: every row needs the key, and a half import would be no help.
         submissions.require_chain_key()
     report = csv_import.ImportReport()
-    stopped: BaseException | None = None
+    stopped = _import_with_progress(app, parsed, report, source=source, region=region)
+    _print_import_summary(file, parsed, report)
+    if stopped is not None:
+        _stop_import(stopped, report)
+
+
+def _import_with_progress(
+    app: Flask, parsed: CsvFile, report: csv_import.ImportReport, *, source: str | None, region: str | None
+) -> BaseException | None:
+    """Import the rows under a progress bar; what stopped the import (None when it finished)."""
     with (
         app.app_context(),
         Progress(
@@ -127,9 +137,14 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
                 report=report,
             )
         except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - what was done is reported first
-            stopped = e
+            return e
         finally:
             db.session.remove()
+    return None
+
+
+def _print_import_summary(file: Path, parsed: CsvFile, report: csv_import.ImportReport) -> None:
+    """The counts table, ignored columns, warnings, and the rejected rows written next to the file."""
     table = Table(title=f"{file.name} ({parsed.encoding}, '{parsed.delimiter}', region {report.region})")
     for name in ("rows", "created", "updated", "duplicates", "flagged", "rejected", "warnings"):
         table.add_column(name, justify="right")
@@ -157,8 +172,11 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
         out = file.with_name(f"{file.stem}.rejected.csv")
         write_rejected(out, parsed, report.rejected)
         console.print(f"[red]{len(report.rejected)} rejected rows with reasons: {out}[/red]")
-    if stopped is None:
-        return
+
+
+def _stop_import(stopped: BaseException, report: csv_import.ImportReport) -> NoReturn:
+    """Say how far the stopped import got and how to finish it; exit 130 (Ctrl+C) or 1, or re-raise
+    what is no database trouble (a missing secret, a bug) so its own handler and traceback follow."""
     reason = csv_import.stop_reason(stopped)
     done = f"{report.done} of {report.total} rows done" + (f", up to line {report.last_line}" if report.done else "")
     console.print(f"[red]stopped: {escape(reason or type(stopped).__name__)}; {done}.[/red]")
