@@ -219,7 +219,6 @@ def event_from_details(details: Mapping[str, Any]) -> CallEvent:
     analysis = details.get("analysis") if isinstance(details.get("analysis"), Mapping) else None
     variables = details.get("variables") if isinstance(details.get("variables"), Mapping) else None
     summary = details.get("summary") if isinstance(details.get("summary"), str) and details.get("summary") else None
-    duration = duration_seconds(details)
     event = CallEvent(
         provider=NAME,
         call_id=call_id,
@@ -249,16 +248,28 @@ def event_from_details(details: Mapping[str, Any]) -> CallEvent:
         },
     )
     if done:
-        end_status, answered = _end_status(details, duration)
-        event.end_status, event.answered = end_status, answered
-        event.duration_s = duration if duration is not None else 0
-        sentiment = str((analysis or {}).get("sentiment") or "").lower()
-        event.sentiment = sentiment if sentiment in SENTIMENTS else None
-        if answered:
-            event.classification = (
-                classify_text(None, analysis) or classify_text(None, variables) or classify_text(summary, None)
-            )
+        _add_outcome(event, details, analysis, variables, summary)
     return event
+
+
+def _add_outcome(
+    event: CallEvent,
+    details: Mapping[str, Any],
+    analysis: Any,  # the details' analysis object or None (classify_text reads either)
+    variables: Any,
+    summary: str | None,
+) -> None:
+    """What a finished call adds: end status, answered, duration, sentiment and classification."""
+    duration = duration_seconds(details)
+    end_status, answered = _end_status(details, duration)
+    event.end_status, event.answered = end_status, answered
+    event.duration_s = duration if duration is not None else 0
+    sentiment = str((analysis or {}).get("sentiment") or "").lower()
+    event.sentiment = sentiment if sentiment in SENTIMENTS else None
+    if answered:
+        event.classification = (
+            classify_text(None, analysis) or classify_text(None, variables) or classify_text(summary, None)
+        )
 
 
 def result_from_event(event: CallEvent) -> CallResult:

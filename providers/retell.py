@@ -327,15 +327,6 @@ def event_from_call(event_type: str, call: dict[str, Any]) -> CallEvent:
     analysis = _object(call, "call_analysis")
     turns = _turns(call)
     metadata = _object(call, "metadata") or {}
-    cost = _object(call, "call_cost") or {}
-    combined = cost.get("combined_cost")
-    duration_ms = call.get("duration_ms")
-    if (
-        not isinstance(duration_ms, (int, float))
-        and isinstance(call.get("end_timestamp"), (int, float))
-        and isinstance(call.get("start_timestamp"), (int, float))
-    ):
-        duration_ms = call["end_timestamp"] - call["start_timestamp"]
     event = CallEvent(
         provider=NAME,
         call_id=call_id,
@@ -345,10 +336,10 @@ def event_from_call(event_type: str, call: dict[str, Any]) -> CallEvent:
         occurred_at=_ms(call.get("end_timestamp") if stage in ("ended", "analyzed") else call.get("start_timestamp")),
         started_at=_ms(call.get("start_timestamp")),
         ended_at=_ms(call.get("end_timestamp")),
-        duration_s=round(duration_ms / 1000) if isinstance(duration_ms, (int, float)) and duration_ms >= 0 else None,
+        duration_s=_duration_s(call),
         transcript=turns,
         recording_url=call.get("recording_url") or None,
-        cost_cents=int(round(combined)) if isinstance(combined, (int, float)) and combined >= 0 else None,
+        cost_cents=_cost_cents(call),
         analysis=analysis,
         lead_id=_int(metadata.get("lead_id")),
         chain_id=str(metadata["chain_id"]) if metadata.get("chain_id") else None,
@@ -356,20 +347,49 @@ def event_from_call(event_type: str, call: dict[str, Any]) -> CallEvent:
         extra={k: call[k] for k in ("call_status", "disconnection_reason", "agent_id") if call.get(k) is not None},
     )
     if analysis is not None:
-        summary = analysis.get("call_summary")
-        event.summary = summary if isinstance(summary, str) and summary else None
-        sentiment = analysis.get("user_sentiment")
-        event.sentiment = sentiment.lower() if isinstance(sentiment, str) and sentiment else None
+        _add_analysis(event, analysis)
     if stage in ("ended", "analyzed"):
-        end_status, connected = _end_status(call, analysis or {}, turns)
-        event.end_status, event.answered = end_status, end_status == CallStatus.COMPLETED
-        if event.answered:
-            custom = analysis.get("custom_analysis_data") if analysis else None
-            event.classification = classify_text(
-                event.summary, custom if isinstance(custom, dict) else None
-            ) or REASON_CLASSIFICATION.get(str(call.get("disconnection_reason")))
-        event.final = stage == "analyzed" or not connected
+        _add_ending(event, call, analysis, turns)
     return event
+
+
+def _duration_s(call: dict[str, Any]) -> int | None:
+    """duration_ms, else end minus start; whole seconds (None when unknown or negative)."""
+    duration_ms = call.get("duration_ms")
+    if (
+        not isinstance(duration_ms, (int, float))
+        and isinstance(call.get("end_timestamp"), (int, float))
+        and isinstance(call.get("start_timestamp"), (int, float))
+    ):
+        duration_ms = call["end_timestamp"] - call["start_timestamp"]
+    return round(duration_ms / 1000) if isinstance(duration_ms, (int, float)) and duration_ms >= 0 else None
+
+
+def _cost_cents(call: dict[str, Any]) -> int | None:
+    """call_cost.combined_cost, in whole cents (None when missing or negative)."""
+    combined = (_object(call, "call_cost") or {}).get("combined_cost")
+    return int(round(combined)) if isinstance(combined, (int, float)) and combined >= 0 else None
+
+
+def _add_analysis(event: CallEvent, analysis: dict[str, Any]) -> None:
+    summary = analysis.get("call_summary")
+    event.summary = summary if isinstance(summary, str) and summary else None
+    sentiment = analysis.get("user_sentiment")
+    event.sentiment = sentiment.lower() if isinstance(sentiment, str) and sentiment else None
+
+
+def _add_ending(
+    event: CallEvent, call: dict[str, Any], analysis: dict[str, Any] | None, turns: list[Turn] | None
+) -> None:
+    """End status, answered, classification and finality of an ended or analyzed call."""
+    end_status, connected = _end_status(call, analysis or {}, turns)
+    event.end_status, event.answered = end_status, end_status == CallStatus.COMPLETED
+    if event.answered:
+        custom = analysis.get("custom_analysis_data") if analysis else None
+        event.classification = classify_text(
+            event.summary, custom if isinstance(custom, dict) else None
+        ) or REASON_CLASSIFICATION.get(str(call.get("disconnection_reason")))
+    event.final = event.stage == "analyzed" or not connected
 
 
 def _int(value: Any) -> int | None:
