@@ -7,6 +7,7 @@ furthest-along event that carries it, and nothing an earlier stage knows overwri
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -48,43 +49,70 @@ def has_booking(call: Interaction) -> bool:
 def apply_event(event: CallEvent) -> Interaction | None:
     """Upsert the call's interaction from `event`. Returns None for a call we do not know (not ours).
     The caller commits."""
-    call = db.session.scalar(
-        sa.select(Interaction)
-        .where(Interaction.provider == event.provider, Interaction.provider_ref == event.call_id)
-        .with_for_update()
-    )
+    call = _locked_call(event)
     if call is None:
-        lead_id = _find_lead(event)
-        if lead_id is None:
-            return None
-        call = Interaction(
-            lead_id=lead_id,
-            kind=InteractionKind.CALL,
-            direction=Direction.OUTBOUND,
-            provider=event.provider,
-            provider_ref=event.call_id,
-            status=CallStatus.QUEUED,
-            created_by="provider",
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(call)
-        except sa.exc.IntegrityError:
-            # A concurrent delivery inserted the call first: update that row.
-            existing = db.session.scalar(
-                sa.select(Interaction)
-                .where(Interaction.provider == event.provider, Interaction.provider_ref == event.call_id)
-                .with_for_update()
-            )
-            if existing is None:
-                raise  # the row we collided with is gone again: the provider's retry starts over
-            call = existing
+        return None
     data = dict(call.data or {})
     stage_now = data.get("stage", CallStatus.QUEUED)
     forward = STATUS_RANK[event.stage] >= STATUS_RANK.get(stage_now, 0)
     if forward:
         data["stage"] = event.stage
-    # Fill each field from the event unless a later stage already set it.
+    _merge_fields(call, data, event, forward)
+    if event.terminal:
+        _merge_ending(call, data, event, forward)
+    elif STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != CallStatus.ENDED:
+        call.status = event.stage
+    if event.final:
+        data["final"] = True
+    if event.chain_id and "chain_id" not in data:
+        data["chain_id"] = event.chain_id
+    data.setdefault("events", [])
+    if event.event_id not in data["events"]:
+        data["events"] = (data["events"] + [event.event_id])[-20:]
+    call.data = data
+    call.updated_at = utcnow()
+    return call
+
+
+def _locked_call(event: CallEvent) -> Interaction | None:
+    """The call's interaction, locked for update; inserted for a known lead when it is new. None: not ours."""
+    call = db.session.scalar(
+        sa.select(Interaction)
+        .where(Interaction.provider == event.provider, Interaction.provider_ref == event.call_id)
+        .with_for_update()
+    )
+    if call is not None:
+        return call
+    lead_id = _find_lead(event)
+    if lead_id is None:
+        return None
+    call = Interaction(
+        lead_id=lead_id,
+        kind=InteractionKind.CALL,
+        direction=Direction.OUTBOUND,
+        provider=event.provider,
+        provider_ref=event.call_id,
+        status=CallStatus.QUEUED,
+        created_by="provider",
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(call)
+    except sa.exc.IntegrityError:
+        # A concurrent delivery inserted the call first: update that row.
+        existing = db.session.scalar(
+            sa.select(Interaction)
+            .where(Interaction.provider == event.provider, Interaction.provider_ref == event.call_id)
+            .with_for_update()
+        )
+        if existing is None:
+            raise  # the row we collided with is gone again: the provider's retry starts over
+        call = existing
+    return call
+
+
+def _merge_fields(call: Interaction, data: dict[str, Any], event: CallEvent, forward: bool) -> None:
+    """Fill each field from the event unless a later stage already set it."""
     fields = {
         "started_at": event.started_at,
         "ended_at": event.ended_at,
@@ -103,31 +131,23 @@ def apply_event(event: CallEvent) -> Interaction | None:
         call.transcript = [asdict(t) for t in event.transcript]
     if event.analysis is not None and (forward or "analysis" not in data):
         data["analysis"] = event.analysis
-    if event.terminal:
-        if event.end_status and (forward or "end_status" not in data):
-            data["end_status"] = event.end_status
-        if event.answered is not None and (forward or "answered" not in data):
-            data["answered"] = event.answered
-        if event.classification and (forward or not call.outcome or call.outcome in CALL_END_STATUSES):
-            call.outcome = event.classification
-        elif event.end_status and (not call.outcome or (forward and call.outcome in CALL_END_STATUSES)):
-            # Still only an end status: a later stage may correct it (e.g. completed → no_answer).
-            call.outcome = event.end_status
-        if call.outcome != CallOutcome.BOOKED and has_booking(call):
-            call.outcome = CallOutcome.BOOKED
-        call.status = CallStatus.ENDED
-    elif STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != CallStatus.ENDED:
-        call.status = event.stage
-    if event.final:
-        data["final"] = True
-    if event.chain_id and "chain_id" not in data:
-        data["chain_id"] = event.chain_id
-    data.setdefault("events", [])
-    if event.event_id not in data["events"]:
-        data["events"] = (data["events"] + [event.event_id])[-20:]
-    call.data = data
-    call.updated_at = utcnow()
-    return call
+
+
+def _merge_ending(call: Interaction, data: dict[str, Any], event: CallEvent, forward: bool) -> None:
+    """An ended call: end status, answered and outcome (a classification beats a bare end status; a
+    confirmed appointment makes it booked)."""
+    if event.end_status and (forward or "end_status" not in data):
+        data["end_status"] = event.end_status
+    if event.answered is not None and (forward or "answered" not in data):
+        data["answered"] = event.answered
+    if event.classification and (forward or not call.outcome or call.outcome in CALL_END_STATUSES):
+        call.outcome = event.classification
+    elif event.end_status and (not call.outcome or (forward and call.outcome in CALL_END_STATUSES)):
+        # Still only an end status: a later stage may correct it (e.g. completed → no_answer).
+        call.outcome = event.end_status
+    if call.outcome != CallOutcome.BOOKED and has_booking(call):
+        call.outcome = CallOutcome.BOOKED
+    call.status = CallStatus.ENDED
 
 
 def result_for(call: Interaction) -> CallResult | None:
