@@ -56,10 +56,12 @@ def test_every_code_has_german_and_english_words(kind):
 
 
 def test_every_msgid_of_the_module_has_german():
-    """Each _()/ngettext()/N_() text in crm/ui/display.py is in the catalogue."""
-    tree = ast.parse((ROOT / "crm/ui/display.py").read_text())
+    """Each _()/ngettext()/N_() text in crm/ui/display.py and its label table (display_labels.py) is in the
+    catalogue."""
+    trees = [ast.parse((ROOT / path).read_text()) for path in ("crm/ui/display.py", "crm/ui/display_labels.py")]
     ids = {
         node.args[0].value
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and getattr(node.func, "id", None) in ("_", "N_", "ngettext")
