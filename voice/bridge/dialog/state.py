@@ -10,9 +10,8 @@ reconnected session or another bridge instance continues the same call."""
 from __future__ import annotations
 
 import enum
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from voice.bridge.dialog import intents, phrases
@@ -177,6 +176,8 @@ def offered_in(said: list[Said], text: str, language: str, now: datetime, timeta
 
 
 def rebuild(transcript: Iterable[Turn], language: str, now: datetime, timetalk: TimeTalk) -> DialogState:
+    """The dialog state from the transcript: the history replayed turn by turn, then the callee's
+    latest words (the trailing user turns) as the utterance to answer."""
     turns = [t for t in transcript if isinstance(t, Turn)]
     cut = len(turns)
     while cut and turns[cut - 1].role == "user":
@@ -184,60 +185,63 @@ def rebuild(transcript: Iterable[Turn], language: str, now: datetime, timetalk: 
     history, current = turns[:cut], turns[cut:]
     utterance = " ".join(t.text or "" for t in current).strip() if current else None
 
-    stage = Stage.START
-    offered: tuple[datetime, ...] = ()
-    answers: dict[str, str] = {}
-    asked: Counter[str] = Counter()
-    constraint: TimeConstraint | None = None
-    declined = False
-    clarifications = agent_turns = reminders = 0
-    said_last: tuple[str, ...] = ()
+    state = DialogState()
     for turn in history:
         if turn.role == "agent":
-            agent_turns += 1
-            text = turn.text or ""
-            said = recognise(text)
-            said_last = tuple(s.key for s in said)
-            staged = [s for s in said if s.key in STAGE_OF_PHRASE]
-            if staged:
-                stage = STAGE_OF_PHRASE[staged[-1].key]
-            elif text.strip() and not said:
-                stage = Stage.OPEN
-            if stage == Stage.OFFER and staged:
-                offered = offered_in(said, text, language, now, timetalk)
-            elif stage == Stage.OPEN:
-                offered = tuple(dict.fromkeys(timetalk.slots_in(text, language, now)))
-            elif staged:
-                offered = ()
-            for key, question in QUESTIONS.items():
-                asked[key] += sum(1 for s in said if s.key == question)
-            clarifications = clarifications + 1 if any(s.key == "clarify" for s in said) else 0
-            reminders += sum(1 for s in said if s.key == "reminder")
+            state = _after_agent_turn(state, turn.text or "", language, now, timetalk)
         else:
-            reminders = 0
-            reading = intents.read(turn.text)
-            declined = declined or reading.no_recording
-            preference = preference_in(stage, reading, language, now, timetalk)
-            for key, value in answers_in(stage, reading, preference is not None).items():
-                answers.setdefault(key, value)
-            if preference is not None:
-                constraint = constraint.merged(preference) if constraint is not None else preference
-    if utterance is not None:
-        reminders = 0
-        declined = declined or intents.read(utterance).no_recording
-    return DialogState(
+            state = _after_callee_turn(state, turn.text, language, now, timetalk)
+    if utterance is None:
+        return state
+    declined = state.recording_declined or intents.read(utterance).no_recording
+    return replace(state, reminders=0, recording_declined=declined, utterance=utterance)
+
+
+def _after_agent_turn(state: DialogState, text: str, language: str, now: datetime, timetalk: TimeTalk) -> DialogState:
+    """What our own words tell: the stage we moved to, the slots offered, questions asked, reminders."""
+    said = recognise(text)
+    staged = [s for s in said if s.key in STAGE_OF_PHRASE]
+    stage = state.stage
+    if staged:
+        stage = STAGE_OF_PHRASE[staged[-1].key]
+    elif text.strip() and not said:
+        stage = Stage.OPEN
+    offered = state.offered
+    if stage == Stage.OFFER and staged:
+        offered = offered_in(said, text, language, now, timetalk)
+    elif stage == Stage.OPEN:
+        offered = tuple(dict.fromkeys(timetalk.slots_in(text, language, now)))
+    elif staged:
+        offered = ()
+    asked = dict(state.asked)
+    for key, question in QUESTIONS.items():
+        asked[key] = asked.get(key, 0) + sum(1 for s in said if s.key == question)
+    return replace(
+        state,
         stage=stage,
         offered=offered,
-        answers=answers,
-        asked=dict(asked),
-        constraint=constraint,
-        recording_declined=declined,
-        reminders=reminders,
-        clarifications=clarifications,
-        agent_turns=agent_turns,
-        utterance=utterance,
-        said_last=said_last,
+        asked=asked,
+        clarifications=state.clarifications + 1 if any(s.key == "clarify" for s in said) else 0,
+        reminders=state.reminders + sum(1 for s in said if s.key == "reminder"),
+        agent_turns=state.agent_turns + 1,
+        said_last=tuple(s.key for s in said),
     )
+
+
+def _after_callee_turn(
+    state: DialogState, text: str | None, language: str, now: datetime, timetalk: TimeTalk
+) -> DialogState:
+    """What the callee said back then: answers to our questions, a time preference, no recording."""
+    reading = intents.read(text)
+    preference = preference_in(state.stage, reading, language, now, timetalk)
+    answers = dict(state.answers)
+    for key, value in answers_in(state.stage, reading, preference is not None).items():
+        answers.setdefault(key, value)
+    constraint = state.constraint
+    if preference is not None:
+        constraint = constraint.merged(preference) if constraint is not None else preference
+    declined = state.recording_declined or reading.no_recording
+    return replace(state, reminders=0, recording_declined=declined, answers=answers, constraint=constraint)
 
 
 def next_question(answers: dict[str, str], asked: dict[str, int], limit: int = 3) -> str | None:
