@@ -214,6 +214,31 @@ class LLMPolicy:
     async def _complete(
         self, messages: list[dict[str, Any]], current: _Round, deadline: float, final: bool
     ) -> AsyncIterator[Speech]:
+        """One streamed completion: its text spoken sentence by sentence as it arrives, its function
+        calls collected into ``current``."""
+        headers = {"Accept": "text/event-stream"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        body = self._body(messages, final)
+        splitter = SentenceSplitter()
+        async with self._http().stream("POST", self.url, json=body, headers=headers) as response:
+            if response.status_code != 200:
+                raise LLMError(f"status {response.status_code}")
+            async for chunk in _stream_chunks(response, deadline):
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or choice.get("message") or {}
+                    text = delta.get("content")
+                    if isinstance(text, str) and text:
+                        current.text += text
+                        for sentence in splitter.feed(text):
+                            yield Speech(sentence)
+                    _add_tool_calls(current, delta.get("tool_calls") or ())
+        rest = splitter.flush()
+        if rest:
+            yield Speech(rest)
+
+    def _body(self, messages: list[dict[str, Any]], final: bool) -> dict[str, Any]:
+        """The completion request; the final round may only report the turn's result."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -224,42 +249,7 @@ class LLMPolicy:
         }
         if final:
             body["tools"] = [t for t in TOOLS if t["function"]["name"] == "turn_result"]
-        headers = {"Accept": "text/event-stream"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        splitter = SentenceSplitter()
-        async with self._http().stream("POST", self.url, json=body, headers=headers) as response:
-            if response.status_code != 200:
-                raise LLMError(f"status {response.status_code}")
-            async for line in response.aiter_lines():
-                if clock.monotonic() > deadline:
-                    raise LLMError("turn timeout")
-                data = _sse_data(line)
-                if data is None:
-                    continue
-                if data == "[DONE]":
-                    break
-                chunk = json.loads(data)
-                if not isinstance(chunk, dict):
-                    continue
-                if chunk.get("error"):
-                    raise LLMError("error in stream")
-                for choice in chunk.get("choices") or ():
-                    delta = choice.get("delta") or choice.get("message") or {}
-                    text = delta.get("content")
-                    if isinstance(text, str) and text:
-                        current.text += text
-                        for sentence in splitter.feed(text):
-                            yield Speech(sentence)
-                    for piece in delta.get("tool_calls") or ():
-                        slot = current.calls.setdefault(int(piece.get("index", 0)), _Call())
-                        slot.id = piece.get("id") or slot.id or f"call_{len(current.calls)}"
-                        function = piece.get("function") or {}
-                        slot.name = function.get("name") or slot.name
-                        slot.arguments += function.get("arguments") or ""
-        rest = splitter.flush()
-        if rest:
-            yield Speech(rest)
+        return body
 
     # ---- tools and results --------------------------------------------------------------------------
 
@@ -357,3 +347,31 @@ def _sse_data(line: str) -> str | None:
     if not line or line.startswith(":") or not line.startswith("data:"):
         return None
     return line[5:].strip()
+
+
+async def _stream_chunks(response: httpx.Response, deadline: float) -> AsyncIterator[dict[str, Any]]:
+    """The JSON chunks of a streamed completion up to "[DONE]"; an error chunk or the deadline ends the turn."""
+    async for line in response.aiter_lines():
+        if clock.monotonic() > deadline:
+            raise LLMError("turn timeout")
+        data = _sse_data(line)
+        if data is None:
+            continue
+        if data == "[DONE]":
+            return
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("error"):
+            raise LLMError("error in stream")
+        yield chunk
+
+
+def _add_tool_calls(current: _Round, pieces: Any) -> None:
+    """Function calls arrive in pieces by index: the id and name once, the arguments in parts."""
+    for piece in pieces:
+        slot = current.calls.setdefault(int(piece.get("index", 0)), _Call())
+        slot.id = piece.get("id") or slot.id or f"call_{len(current.calls)}"
+        function = piece.get("function") or {}
+        slot.name = function.get("name") or slot.name
+        slot.arguments += function.get("arguments") or ""
