@@ -22,6 +22,7 @@ import yaml
 
 from crm.services.business_calendar import BusinessCalendar
 from voice.bridge.timeprefs.calendar import resolve
+from voice.bridge.timeprefs.constraint import TimeConstraint
 from voice.bridge.timeprefs.parse import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -67,8 +68,12 @@ def check_case(case: Case, calendar: BusinessCalendar | None = None) -> list[str
     """The facts of a case that do not hold (empty = correct)."""
     calendar = calendar or BusinessCalendar()
     c = parse(case.text, case.lang, case.now)
+    return [*_reading_problems(c, case.facts), *_window_problems(c, case.facts), *_slot_problems(c, calendar, case)]
+
+
+def _reading_problems(c: TimeConstraint, facts: dict[str, Any]) -> list[str]:
+    """Facts about the reading itself: how sure it is, the exact time."""
     problems: list[str] = []
-    facts = case.facts
     if "unsure" in facts and c.unsure != facts["unsure"]:
         problems.append(f"unsure is {c.unsure}, expected {facts['unsure']}")
     elif "unsure" not in facts and c.unsure:
@@ -77,6 +82,12 @@ def check_case(case: Case, calendar: BusinessCalendar | None = None) -> list[str
         exact = None if facts["exact"] is None else time.fromisoformat(str(facts["exact"]))
         if c.exact != exact:
             problems.append(f"exact {c.exact}, expected {exact}")
+    return problems
+
+
+def _window_problems(c: TimeConstraint, facts: dict[str, Any]) -> list[str]:
+    """Facts about single slots: allowed or forbidden by the constraint."""
+    problems: list[str] = []
     for text in facts.get("allowed", ()):
         t = wall(text)
         if not c.allows(t.replace(tzinfo=None), (t + SLOT).replace(tzinfo=None)):
@@ -85,18 +96,26 @@ def check_case(case: Case, calendar: BusinessCalendar | None = None) -> list[str
         t = wall(text)
         if c.allows(t.replace(tzinfo=None), (t + SLOT).replace(tzinfo=None)):
             problems.append(f"{text} should be forbidden")
-    if "first" in facts or facts.get("none") or "no_slot_on" in facts:
-        want = [wall(t) for t in facts.get("first", ())]
-        slots = resolve(c, calendar, case.now, limit=len(want) if want and "no_slot_on" not in facts else None)
-        got = [s.start for s in slots]
-        if want and got[: len(want)] != want:
-            problems.append(f"first slots {[_fmt(s) for s in got[: len(want)]]}, expected {facts['first']}")
-        if facts.get("none") and got:
-            problems.append(f"expected no slot, got {_fmt(got[0])}")
-        for day in facts.get("no_slot_on", ()):
-            hits = [s for s in got if s.astimezone(BERLIN).date().isoformat() == str(day)]
-            if hits:
-                problems.append(f"slot on closed day {day}: {_fmt(hits[0])}")
+    return problems
+
+
+def _slot_problems(c: TimeConstraint, calendar: BusinessCalendar, case: Case) -> list[str]:
+    """Facts about the slots the calendar finds: the first ones, none at all, none on a closed day."""
+    facts = case.facts
+    if not ("first" in facts or facts.get("none") or "no_slot_on" in facts):
+        return []
+    problems: list[str] = []
+    want = [wall(t) for t in facts.get("first", ())]
+    slots = resolve(c, calendar, case.now, limit=len(want) if want and "no_slot_on" not in facts else None)
+    got = [s.start for s in slots]
+    if want and got[: len(want)] != want:
+        problems.append(f"first slots {[_fmt(s) for s in got[: len(want)]]}, expected {facts['first']}")
+    if facts.get("none") and got:
+        problems.append(f"expected no slot, got {_fmt(got[0])}")
+    for day in facts.get("no_slot_on", ()):
+        hits = [s for s in got if s.astimezone(BERLIN).date().isoformat() == str(day)]
+        if hits:
+            problems.append(f"slot on closed day {day}: {_fmt(hits[0])}")
     return problems
 
 
