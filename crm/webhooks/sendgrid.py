@@ -29,42 +29,29 @@ key; falls back to the event key). Keyless sandbox mode: fetched from the sandbo
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
+import functools
 import hashlib
 import json
 import logging
-import os
-import re
-import time
-from datetime import timedelta
-from email.message import Message
-from email.parser import HeaderParser
-from email.utils import parseaddr
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from crm.email import suppression
-from crm.email.factory import sandbox_url, uses_sandbox
 from crm.email.sendgrid_sender import PROVIDER, settle_from_event
-from crm.email.tokens import lead_from_reply_address
 from crm.errors import ApiError
 from crm.extensions import db
-from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, SideEffect, Task
-from crm.models.types import utcnow
+from crm.models import Direction, Interaction, Lead, SideEffect
 from crm.requests import raw_body
 from crm.services import deliveries
-from crm.services.normalize import FieldError, normalise_email
 from crm.temporal_gateway import TemporalUnavailable
-from workflows.vocabulary import StopReason, TaskKind
+from crm.webhooks.sendgrid_inbound import parse_reply, record_reply
+from crm.webhooks.sendgrid_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request
+from workflows.vocabulary import StopReason
 
 log = logging.getLogger(__name__)
 
@@ -75,20 +62,10 @@ bp = Blueprint(
     description="SendGrid Event Webhook and Inbound Parse (ECDSA-signed)",
 )
 
-SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 EVENT_SOURCE = "provider:sendgrid"
 INBOUND_SOURCE = "provider:sendgrid-inbound"
 # SendGrid posts a batch every 30 s or at 768 KB, whichever comes first.
 MAX_EVENT_BATCH_BYTES = 2 * 1024 * 1024
-SANDBOX_KEY_REFRESH_S = 30.0
-# How old a signed timestamp may be. SendGrid retries a failed post for up to 24 hours and it is not
-# documented whether a retry is signed anew; every event is deduplicated on its natural key (kept
-# longer than this window), so a replayed genuine batch changes nothing, while a window shorter than
-# the retry horizon could reject SendGrid's own retries after an outage. Hence 25 h by default;
-# LEADCHAIN_SENDGRID_TOLERANCE_S (or app.config) tightens it once re-signing is confirmed.
-DEFAULT_REPLAY_WINDOW_S = 25 * 3600
-FUTURE_SKEW_S = 300
 
 STATE_RANK = {"created": 0, "sent": 0, "processed": 1, "delivered": 2, "opened": 3, "clicked": 4}
 FAILED_RANK = {"dropped": 10, "blocked": 11, "bounced": 12}
@@ -99,94 +76,10 @@ DROP_REASONS = (
     ("unsubscribed address", "unsubscribed"),
     ("spam reporting address", "suppressed"),
 )
-AUTO_SUBJECT = re.compile(
-    r"^\s*(automatic reply|auto(matische)?[ -]?(reply|antwort)|out of (the )?office|"
-    r"abwesenheitsnotiz|abwesend|i am out of|ich bin (nicht im büro|abwesend))",
-    re.I,
-)
 
 
 class NotRecordedYet(Exception):
     """One of our messages whose interaction the sending activity has not committed yet."""
-
-
-# ---- signature ----------------------------------------------------------------------------------
-
-
-def _load_key(value: str) -> ec.EllipticCurvePublicKey | None:
-    value = value.strip()
-    try:
-        if value.startswith("-----BEGIN"):
-            key = serialization.load_pem_public_key(value.encode())
-        else:
-            key = serialization.load_der_public_key(base64.b64decode(value, validate=True))
-    except (ValueError, binascii.Error, TypeError):
-        log.error("a SendGrid verification key is not base64 DER / PEM SubjectPublicKeyInfo")
-        return None
-    return key if isinstance(key, ec.EllipticCurvePublicKey) else None
-
-
-def _sandbox_keys(force: bool = False) -> list[str]:
-    # Flask types current_app as the app itself; at runtime it is a LocalProxy that this unwraps.
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not uses_sandbox(app):
-        return []
-    cache = app.extensions.get("leadchain.sendgrid.sandbox_key")
-    if cache and not (force and time.monotonic() - cache[1] > SANDBOX_KEY_REFRESH_S):
-        return cache[0]
-
-    try:
-        r = httpx.get(f"{sandbox_url(app)}/sendgrid/sandbox/public-key", timeout=5)
-        r.raise_for_status()
-        keys = [r.json()["public_key"]]
-    except (httpx.HTTPError, ValueError, KeyError) as e:
-        log.error("cannot fetch the sandbox's SendGrid public key: %s", type(e).__name__)
-        keys = cache[0] if cache else []
-    app.extensions["leadchain.sendgrid.sandbox_key"] = (keys, time.monotonic())
-    return keys
-
-
-def verification_keys(kind: str = "events", *, refresh: bool = False) -> list[ec.EllipticCurvePublicKey]:
-    secrets = current_app.extensions["leadchain.secrets"]
-    values = secrets.get_list("providers/sendgrid-inbound-public-key") if kind == "inbound" else []
-    values = values or secrets.get_list("providers/sendgrid-webhook-public-key")
-    if not values:
-        values = _sandbox_keys(force=refresh)
-    return [k for k in (_load_key(v) for v in values) if k is not None]
-
-
-def signature_valid(body: bytes, headers, keys: list[ec.EllipticCurvePublicKey]) -> bool:
-    signature, timestamp = headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER)
-    if not signature or not timestamp or not keys or not timestamp.isdigit() or len(timestamp) > 12:
-        return False
-    age = time.time() - int(timestamp)
-    if age > replay_window_s() or age < -FUTURE_SKEW_S:
-        return False
-    try:
-        der = base64.b64decode(signature, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    for key in keys:
-        try:
-            key.verify(der, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-            return True
-        except InvalidSignature:
-            continue
-    return False
-
-
-def replay_window_s() -> int:
-    value = current_app.config.get("LEADCHAIN_SENDGRID_TOLERANCE_S") or os.environ.get("LEADCHAIN_SENDGRID_TOLERANCE_S")
-    return int(value) if value else DEFAULT_REPLAY_WINDOW_S
-
-
-def _verify(body: bytes, kind: str) -> None:
-    if signature_valid(body, request.headers, verification_keys(kind)):
-        return
-    # The sandbox may have restarted with a new key pair: fetch once more (rate-limited) and retry.
-    if signature_valid(body, request.headers, verification_keys(kind, refresh=True)):
-        return
-    raise ApiError(401, "invalid or stale signature")
 
 
 # ---- Event Webhook ------------------------------------------------------------------------------
@@ -248,49 +141,82 @@ def apply_event(interaction: Interaction, event: dict[str, Any]) -> None:
     if isinstance(ts, int):
         seen[kind] = min(seen.get(kind, ts), ts)
     flags = set(data.get("flags") or [])
-    target = None
-    if kind == "processed":
-        target = "processed"
-    elif kind == "deferred":
-        data["deferrals"] = int(data.get("deferrals") or 0) + 1
-    elif kind == "delivered":
-        target = "delivered"
-    elif kind == "open":
-        if event.get("sg_machine_open"):
-            data["machine_opens"] = int(data.get("machine_opens") or 0) + 1
-            target = "delivered"
-        else:
-            data["opens"] = int(data.get("opens") or 0) + 1
-            target = "opened"
-    elif kind == "click":
-        url = str(event.get("url") or "")
-        if "/unsubscribe/" in url:
-            flags.add("unsubscribe_link_clicked")
-            target = "opened"
-        else:
-            data["clicks"] = int(data.get("clicks") or 0) + 1
-            data["clicked_urls"] = sorted(set(data.get("clicked_urls") or []) | {url[:300]})[:20]
-            target = "clicked"
-    elif kind == "bounce":
-        target = "blocked" if event.get("type") == "blocked" else "bounced"
-        data["bounce"] = {
-            "type": event.get("type") or "bounce",
-            "status": str(event.get("status") or "")[:20],
-            "classification": str(event.get("bounce_classification") or "")[:60],
-        }
-    elif kind == "dropped":
-        target = "dropped"
-        data["drop_reason"] = str(event.get("reason") or "")[:200]
-    elif kind == "spamreport":
-        flags.add("spamreport")
-    elif kind in ("unsubscribe", "group_unsubscribe"):
-        flags.add("unsubscribe")
-    elif kind == "group_resubscribe":
-        flags.add("group_resubscribe")
+    handler = EVENT_HANDLERS.get(kind)
+    target = handler(data, flags, event) if handler is not None else None
     data["flags"] = sorted(flags)
     interaction.data = data
     if target is not None:
         interaction.status = _forward(interaction.status, target)
+
+
+# One handler per event kind: each updates the interaction's data and flags in place and names the
+# state the event moves the interaction towards (None: the state stays).
+EventHandler = Callable[[dict[str, Any], set[str], dict[str, Any]], str | None]
+
+
+def _on_deferred(data: dict[str, Any], flags: set[str], event: dict[str, Any]) -> str | None:
+    data["deferrals"] = int(data.get("deferrals") or 0) + 1
+    return None
+
+
+def _on_open(data: dict[str, Any], flags: set[str], event: dict[str, Any]) -> str | None:
+    if event.get("sg_machine_open"):
+        # Apple-style machine opens prove delivery, not interest: counted apart from opens.
+        data["machine_opens"] = int(data.get("machine_opens") or 0) + 1
+        return "delivered"
+    data["opens"] = int(data.get("opens") or 0) + 1
+    return "opened"
+
+
+def _on_click(data: dict[str, Any], flags: set[str], event: dict[str, Any]) -> str | None:
+    url = str(event.get("url") or "")
+    if "/unsubscribe/" in url:
+        flags.add("unsubscribe_link_clicked")
+        return "opened"
+    data["clicks"] = int(data.get("clicks") or 0) + 1
+    data["clicked_urls"] = sorted(set(data.get("clicked_urls") or []) | {url[:300]})[:20]
+    return "clicked"
+
+
+def _on_bounce(data: dict[str, Any], flags: set[str], event: dict[str, Any]) -> str | None:
+    data["bounce"] = {
+        "type": event.get("type") or "bounce",
+        "status": str(event.get("status") or "")[:20],
+        "classification": str(event.get("bounce_classification") or "")[:60],
+    }
+    return "blocked" if event.get("type") == "blocked" else "bounced"
+
+
+def _on_dropped(data: dict[str, Any], flags: set[str], event: dict[str, Any]) -> str | None:
+    data["drop_reason"] = str(event.get("reason") or "")[:200]
+    return "dropped"
+
+
+def _moves_to(target: str) -> EventHandler:
+    return lambda data, flags, event: target
+
+
+def _flags(flag: str) -> EventHandler:
+    def handler(data: dict[str, Any], flags: set[str], event: dict[str, Any]) -> str | None:
+        flags.add(flag)
+        return None
+
+    return handler
+
+
+EVENT_HANDLERS: dict[str, EventHandler] = {
+    "processed": _moves_to("processed"),
+    "deferred": _on_deferred,
+    "delivered": _moves_to("delivered"),
+    "open": _on_open,
+    "click": _on_click,
+    "bounce": _on_bounce,
+    "dropped": _on_dropped,
+    "spamreport": _flags("spamreport"),
+    "unsubscribe": _flags("unsubscribe"),
+    "group_unsubscribe": _flags("unsubscribe"),
+    "group_resubscribe": _flags("group_resubscribe"),
+}
 
 
 def _forward(current: str | None, target: str) -> str:
@@ -384,7 +310,7 @@ def _process(event: dict[str, Any], digest: str) -> deliveries.Outcome:
 )
 def events():
     body = raw_body(max(current_app.config["LEADCHAIN"].max_webhook_bytes, MAX_EVENT_BATCH_BYTES))
-    _verify(body, "events")
+    verify_request(body, "events")
     try:
         batch = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -421,39 +347,6 @@ def events():
 # ---- Inbound Parse ------------------------------------------------------------------------------
 
 
-def _is_auto_reply(headers, subject: str) -> bool:
-    auto_submitted = (headers.get("Auto-Submitted") or "no").strip().lower()
-    if auto_submitted != "no":
-        return True
-    if (headers.get("Precedence") or "").strip().lower() in ("auto_reply", "bulk", "junk", "list"):
-        return True
-    if any(headers.get(h) for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")):
-        return True
-    return bool(AUTO_SUBJECT.match(subject or ""))
-
-
-def _match_lead(sender: str, recipients: str) -> Lead | None:
-    if sender:
-        try:
-            _, key = normalise_email(sender)
-        except FieldError:
-            key = None
-        if key:
-            lead = db.session.scalar(sa.select(Lead).where(Lead.email_key == key, Lead.merged_into_id.is_(None)))
-            if lead is not None:
-                return lead
-    lead_id = lead_from_reply_address(recipients)
-    return suppression.live_lead(db.session.get(Lead, lead_id)) if lead_id else None
-
-
-def _text_of(form) -> str:
-    text = form.get("text") or ""
-    if not text and form.get("html"):
-        text = re.sub(r"<[^>]+>", " ", form.get("html"))
-        text = re.sub(r"[ \t]+", " ", text)
-    return text.strip()
-
-
 @bp.route("/sendgrid/inbound", methods=["POST"])
 @bp.doc(
     summary="Receive a reply through SendGrid Inbound Parse (multipart/form-data)",
@@ -469,98 +362,15 @@ def _text_of(form) -> str:
 )
 def inbound():
     body = raw_body(current_app.config["LEADCHAIN"].max_request_bytes)
-    _verify(body, "inbound")
+    verify_request(body, "inbound")
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "Inbound Parse posts multipart/form-data")
     # A reply's text or HTML part may exceed Flask's 500 KB per-field default; the body limit holds.
     request.max_form_memory_size = len(body) + 1
-    form = request.form
-    raw_headers = form.get("headers") or ""
-    headers: Message | dict[str, str] = HeaderParser().parsestr(raw_headers) if raw_headers else {}
-    _, sender = parseaddr(form.get("from") or (headers.get("From") if headers else "") or "")
-    envelope = {}
-    try:
-        envelope = json.loads(form.get("envelope") or "{}")
-    except ValueError:
-        pass
-    if not sender and isinstance(envelope, dict):
-        sender = str(envelope.get("from") or "")
-    recipients = " ".join(
-        [form.get("to") or "", form.get("cc") or ""]
-        + [str(x) for x in (envelope.get("to") or [] if isinstance(envelope, dict) else [])]
+    reply = parse_reply(request.form, body)
+    outcome = deliveries.process_once(
+        INBOUND_SOURCE, reply.key, deliveries.payload_hash(body), functools.partial(record_reply, reply)
     )
-    subject = (form.get("subject") or "").strip()
-    message_id = ((headers.get("Message-ID") if headers else None) or "").strip() or "sha256:" + hashlib.sha256(
-        body
-    ).hexdigest()
-    key = "in:" + hashlib.sha256(message_id.encode()).hexdigest()
-    auto = _is_auto_reply(headers, subject) if headers else bool(AUTO_SUBJECT.match(subject))
-
-    def work():
-        lead = _match_lead(sender, recipients)
-        if lead is None:
-            return 200, {"status": "ignored", "reason": "no lead with this address"}
-        text = _text_of(form)
-        lang = lead.language if lead.language in ("de", "en") else "de"
-        interaction = Interaction(
-            lead_id=lead.id,
-            kind=InteractionKind.EMAIL,
-            direction=Direction.INBOUND,
-            provider=PROVIDER,
-            provider_ref=key[:128],
-            status="auto_reply" if auto else "received",
-            subject=subject[:300] or None,
-            summary=text[:4000] or None,
-            started_at=utcnow(),
-            created_by="sendgrid-inbound",
-            data={
-                "from": sender[:254],
-                "message_id": message_id[:300],
-                "in_reply_to": ((headers.get("In-Reply-To") if headers else None) or "")[:300],
-                "spam_score": str(form.get("spam_score") or "")[:10],
-                "attachments": int(form.get("attachments") or 0)
-                if str(form.get("attachments") or "0").isdigit()
-                else 0,
-                "auto_reply": auto,
-            },
-        )
-        db.session.add(interaction)
-        db.session.flush()
-        task_id = None
-        if not auto:
-            title = (
-                f"E-Mail-Antwort von {lead.display_name}" if lang == "de" else f"Email reply from {lead.display_name}"
-            )
-            task = Task(
-                lead_id=lead.id,
-                owner_id=lead.owner_id,
-                kind=TaskKind.EMAIL_REPLY,
-                title=title[:300],
-                details=(f"{subject}\n\n{text}" if subject else text)[:4000] or None,
-                due_at=utcnow() + timedelta(hours=4),
-                dedupe_key=f"email-reply:{key[3:43]}",
-            )
-            db.session.add(task)
-            db.session.flush()
-            task_id = task.id
-        db.session.add(
-            AuditEntry(
-                actor="sendgrid-inbound",
-                action="lead.email_replied" if not auto else "lead.email_auto_reply",
-                entity_type="lead",
-                entity_id=lead.id,
-                after={"interaction_id": interaction.id, "task_id": task_id},
-            )
-        )
-        return 200, {
-            "status": "recorded",
-            "lead": lead.id,
-            "interaction": interaction.id,
-            "task": task_id,
-            "stop": None if auto else StopReason.REPLIED,
-        }
-
-    outcome = deliveries.process_once(INBOUND_SOURCE, key, deliveries.payload_hash(body), work)
     answer = dict(outcome.body)
     if answer.get("stop"):
         lead = db.session.get(Lead, answer["lead"])
