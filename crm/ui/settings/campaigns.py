@@ -1,0 +1,111 @@
+"""Settings → campaigns (provider, failover, language, the default campaign) and provider keys (whether each
+is set, never its value)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from crm.extensions import db
+from crm.models import Campaign
+from crm.secrets import SecretsError
+from crm.services import audit
+from crm.ui.access import admin_only
+from crm.ui.i18n import LANGUAGES, _
+from crm.ui.settings.blueprint import actor, bp
+
+PROVIDERS = ("retell", "vapi", "bland")
+# (secret name, what it is for); values are never read into a page, only whether they exist.
+PROVIDER_SECRETS = (
+    ("providers/retell-api-key", "Retell API key"),
+    ("providers/vapi-api-key", "Vapi API key"),
+    ("providers/vapi-webhook-secret", "Vapi webhook secret"),
+    ("providers/bland-api-key", "Bland API key"),
+    ("providers/bland-webhook-secret", "Bland webhook secret"),
+    ("providers/sendgrid-api-key", "SendGrid API key"),
+    ("providers/sendgrid-webhook-public-key", "SendGrid event webhook key"),
+    ("providers/sendgrid-inbound-public-key", "SendGrid inbound parse key"),
+)
+
+
+@bp.get("/campaigns")
+@admin_only
+def campaigns():
+    """Campaigns with their provider and failover."""
+    rows = db.session.scalars(sa.select(Campaign).order_by(Campaign.name)).all()
+    return render_template("ui/settings/campaigns.html", campaigns=rows, providers=PROVIDERS, languages=LANGUAGES)
+
+
+CAMPAIGN_FIELDS = (
+    "provider",
+    "agent_id",
+    "from_number",
+    "language",
+    "failover_provider",
+    "failover_agent_id",
+    "failover_from_number",
+    "active",
+    "is_default",
+)
+
+
+@bp.post("/campaigns/<int:campaign_id>")
+@admin_only
+def update_campaign(campaign_id: int):
+    """Change a campaign's provider, agent, number, language and failover (explicit fields only)."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    f = {k: (request.form.get(k) or "").strip() for k in CAMPAIGN_FIELDS}
+    problems = []
+    if f["provider"] not in PROVIDERS:
+        problems.append(_("Please choose a provider."))
+    if not f["agent_id"] or len(f["agent_id"]) > 100 or not f["from_number"] or len(f["from_number"]) > 64:
+        problems.append(_("Agent and number are required."))
+    failover = f["failover_provider"] or None
+    if failover is not None and (failover not in PROVIDERS or failover == f["provider"]):
+        problems.append(_("The failover must be another provider."))
+    if failover and (not f["failover_agent_id"] or not f["failover_from_number"]):
+        problems.append(_("A failover needs its own agent and number."))
+    if len(f["failover_agent_id"]) > 100 or len(f["failover_from_number"]) > 64:
+        problems.append(_("Agent and number are required."))
+    if problems:
+        for problem in problems:
+            flash(problem, "error")
+        return redirect(url_for("settings.campaigns")), 303
+    before = audit.snapshot(campaign, CAMPAIGN_FIELDS)
+    campaign.provider, campaign.agent_id, campaign.from_number = f["provider"], f["agent_id"], f["from_number"]
+    campaign.language = f["language"] if f["language"] in LANGUAGES else campaign.language
+    campaign.failover_provider = failover
+    campaign.failover_agent_id = f["failover_agent_id"] if failover else None
+    campaign.failover_from_number = f["failover_from_number"] if failover else None
+    campaign.active = f["active"] == "1"
+    if f["is_default"] == "1" and not campaign.is_default:
+        db.session.execute(sa.update(Campaign).where(Campaign.id != campaign.id).values(is_default=False))
+        campaign.is_default = True
+    audit.record(
+        actor(),
+        "campaign.update",
+        "campaign",
+        campaign.id,
+        before=before,
+        after=audit.snapshot(campaign, CAMPAIGN_FIELDS),
+    )
+    db.session.commit()
+    flash(_("Campaign %(name)s saved.", name=campaign.name), "success")
+    return redirect(url_for("settings.campaigns"))
+
+
+@bp.get("/providers")
+@admin_only
+def providers():
+    """Which provider keys exist in Vault or the environment: "set" or "not set", never a value."""
+    secrets = current_app.extensions["leadchain.secrets"]
+    rows = []
+    for name, label in PROVIDER_SECRETS:
+        try:
+            state = "set" if secrets.get_list(name) else "not_set"
+        except SecretsError:
+            state = "unknown"
+        rows.append({"name": name, "label": label, "state": state})
+    return render_template("ui/settings/providers.html", rows=rows)
