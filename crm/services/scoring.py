@@ -8,69 +8,33 @@ names another file (see that file for the format); an admin's ruleset stored in 
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 
 from crm.extensions import db
 from crm.models import Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, Priority, ScoreHistory
 from crm.services import audit, settings_store
 from crm.services.normalize import fold
+
+# Re-exported ("as"): the settings pages, app_settings and the tests import the ruleset's API from here.
+from crm.services.scoring_config import RULES_ENV as RULES_ENV
+from crm.services.scoring_config import ScoringConfigError as ScoringConfigError
+from crm.services.scoring_config import ScoringRules as ScoringRules
+from crm.services.scoring_config import load_rules as load_rules
+from crm.services.scoring_config import rules_from_text as rules_from_text
+from crm.services.scoring_config import rules_path as rules_path
 from workflows.vocabulary import CallOutcome
 
-RULES_ENV = "LEADCHAIN_SCORING_RULES"
 EXPRESS_BASES = (LegalBasis.EXPRESS_CONSENT, LegalBasis.CALLBACK_REQUEST)
 # Tags the scorer owns: recomputed on every score, so a stale one ("hot", "consent:phone") is dropped.
 # Every other tag on a lead (set by reps or sources) is kept.
 SCORING_TAGS = frozenset(
     {"hot", "warm", "cold", "b2b", "freemail", "consent:phone", "consent:email", "interest", "engaged"}
 )
-POINTS_RANGE = (-100, 100)
-
-
-class ScoringConfigError(ValueError):
-    """A rules file that cannot be used; `key` names the offending entry (dotted path)."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}" if key else message)
-        self.key = key
-
-
-def _frozen(mapping: dict) -> Mapping:
-    return MappingProxyType(dict(mapping))
-
-
-@dataclass(frozen=True)
-class ScoringRules:
-    version: str
-    hot: int
-    warm: int
-    gate_threshold: int
-    source_points: Mapping[str, int] = field(hash=False)
-    source_default: int
-    completeness: Mapping[str, int] = field(hash=False)  # phone, email, company, full_name
-    business_domain: int
-    freemail_domain: int
-    freemail_domains: frozenset[str]
-    phone_consent: int
-    email_consent: int
-    interest_points: int
-    interest_keywords: tuple[str, ...]
-    open_points: int
-    open_max: int
-    click_points: int
-    click_max: int
-    call_outcomes: Mapping[str, int] = field(hash=False)
-    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,190 +82,6 @@ class Score:
         out["details"] = {f.name: f.detail for f in self.factors}
         out["raw_total"] = self.raw_total
         return out
-
-
-# ---------------------------------------------------------------- loading and validation
-
-
-class _Section:
-    """A YAML mapping being validated: every read names its dotted key; leftovers are refused."""
-
-    def __init__(self, data: Any, key: str) -> None:
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ScoringConfigError(key, "must be a mapping")
-        self.data, self.key = data, key
-        self.seen: set[str] = set()
-
-    def _k(self, name: str) -> str:
-        return f"{self.key}.{name}" if self.key else name
-
-    def raw(self, name: str, required: bool = False) -> Any:
-        if name not in self.data:
-            if required:
-                raise ScoringConfigError(self._k(name), "is required")
-            return None
-        self.seen.add(name)
-        return self.data[name]
-
-    def points(self, name: str, *, required: bool = False, lo: int = POINTS_RANGE[0], hi: int = POINTS_RANGE[1]) -> int:
-        value = self.raw(name, required)
-        if value is None and not required:
-            return 0
-        return _int(value, self._k(name), lo, hi)
-
-    def section(self, name: str, required: bool = False) -> _Section:
-        return _Section(self.raw(name, required), self._k(name))
-
-    def strings(self, name: str) -> tuple[str, ...]:
-        value = self.raw(name)
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise ScoringConfigError(self._k(name), "must be a list of strings")
-        out = []
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise ScoringConfigError(f"{self._k(name)}[{i}]", "must be a non-empty string")
-            out.append(item.strip().lower())
-        return tuple(out)
-
-    def int_table(self, name: str) -> dict[str, int]:
-        table = self.section(name)
-        out = {}
-        for k in list(table.data):
-            if not isinstance(k, str) or not k.strip():
-                raise ScoringConfigError(table._k(str(k)), "names must be non-empty strings")
-            out[k.strip().lower()] = table.points(k)
-        return out
-
-    def done(self) -> None:
-        extra = [k for k in self.data if k not in self.seen]
-        if extra:
-            raise ScoringConfigError(self._k(str(extra[0])), "unknown key")
-
-
-def _int(value: Any, key: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ScoringConfigError(key, f"must be an integer, got {value!r}")
-    if not lo <= value <= hi:
-        raise ScoringConfigError(key, f"must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def parse_rules(data: Any, path: str | None = None) -> ScoringRules:
-    """Validate a parsed YAML document into ScoringRules (ScoringConfigError names the bad key)."""
-    if not isinstance(data, dict):
-        raise ScoringConfigError("", "a scoring rules file must be a YAML mapping (version, thresholds, ...)")
-    top = _Section(data, "")
-    version = top.raw("version", required=True)
-    if not isinstance(version, str) or not version.strip() or len(version) > 32:
-        raise ScoringConfigError("version", 'must be a string of 1 to 32 characters (quote it: "v1")')
-    thresholds = top.section("thresholds", required=True)
-    hot = thresholds.points("hot", required=True, lo=0, hi=100)
-    warm = thresholds.points("warm", required=True, lo=0, hi=100)
-    thresholds.done()
-    if warm >= hot:
-        raise ScoringConfigError("thresholds.warm", f"must be below thresholds.hot ({hot})")
-    gate = top.points("gate_threshold", required=True, lo=0, hi=100)
-
-    source = top.section("source")
-    source_default = source.points("default")
-    source_points = source.int_table("points")
-    source.done()
-
-    comp = top.section("completeness")
-    completeness = {name: comp.points(name) for name in ("phone", "email", "company", "full_name")}
-    comp.done()
-
-    dom = top.section("email_domain")
-    business, freemail = dom.points("business"), dom.points("freemail")
-    freemail_domains = frozenset(dom.strings("freemail_domains"))
-    dom.done()
-
-    consent = top.section("consent")
-    phone_consent, email_consent = consent.points("phone_express"), consent.points("email")
-    consent.done()
-
-    interest = top.section("interest")
-    interest_points = interest.points("points")
-    keywords = tuple(fold(k) for k in interest.strings("keywords"))
-    interest.done()
-
-    eng = top.section("engagement")
-    caps = {}
-    for name in ("email_open", "email_click"):
-        sec = eng.section(name)
-        caps[name] = (sec.points("points", lo=0), sec.points("max_points", lo=0))
-        sec.done()
-    outcomes = eng.int_table("call_outcomes")
-    eng.done()
-    top.done()
-
-    return ScoringRules(
-        version=version.strip(),
-        hot=hot,
-        warm=warm,
-        gate_threshold=gate,
-        source_points=_frozen(source_points),
-        source_default=source_default,
-        completeness=_frozen(completeness),
-        business_domain=business,
-        freemail_domain=freemail,
-        freemail_domains=freemail_domains,
-        phone_consent=phone_consent,
-        email_consent=email_consent,
-        interest_points=interest_points,
-        interest_keywords=keywords,
-        open_points=caps["email_open"][0],
-        open_max=caps["email_open"][1],
-        click_points=caps["email_click"][0],
-        click_max=caps["email_click"][1],
-        call_outcomes=_frozen(outcomes),
-        path=path,
-    )
-
-
-_cache: dict[str, tuple[tuple[int, int], ScoringRules]] = {}
-
-
-def rules_from_text(text: str, path: str | None = None) -> ScoringRules:
-    """Validate the YAML text of a ruleset (a file's, or one an admin stored) into ScoringRules."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        where = f"scoring rules file {path!r}" if path else "the scoring rules"
-        raise ScoringConfigError("", f"{where} is not valid YAML: {e}") from None
-    return parse_rules(data, path)
-
-
-def rules_path(path: str | os.PathLike | None = None) -> Path:
-    """The rules file: `path`, else $LEADCHAIN_SCORING_RULES, else the shipped default."""
-    if path is None:
-        path = os.environ.get(RULES_ENV) or None
-    if path is None:
-        return Path(str(resources.files("crm").joinpath("scoring_rules.yaml")))
-    return Path(path)
-
-
-def load_rules(path: str | os.PathLike | None = None) -> ScoringRules:
-    """Load and validate a rules file: `path`, else $LEADCHAIN_SCORING_RULES, else the shipped default.
-
-    Re-reads the file when it changed on disk, so an edited ruleset takes effect without a restart.
-    """
-    target = rules_path(path)
-    try:
-        stat = target.stat()
-    except OSError as e:
-        raise ScoringConfigError("", f"scoring rules file {str(target)!r} cannot be read: {e.strerror}") from None
-    key, stamp = str(target.resolve()), (stat.st_mtime_ns, stat.st_size)
-    cached = _cache.get(key)
-    if cached and cached[0] == stamp:
-        return cached[1]
-    rules = rules_from_text(target.read_text(encoding="utf-8"), str(target))
-    _cache[key] = (stamp, rules)
-    return rules
 
 
 # ---------------------------------------------------------------- the ruleset in force
@@ -370,57 +150,100 @@ def priority_for(value: int, rules: ScoringRules) -> str:
 
 def compute(facts: LeadFacts, rules: ScoringRules) -> Score:
     """Score a lead from its facts. Pure: no database, no clock."""
-    factors: list[Factor] = []
+    domain = (facts.email_domain or "").strip().lower() or None
+    freemail = domain is not None and domain in rules.freemail_domains
+    interest = _interest_factor(facts, rules)
+    counts = _outcome_counts(facts.engagement.call_outcomes)
     points, detail = _source_points(facts.source, rules)
-    factors.append(Factor("source", points, detail))
-    for name, present in (
+    # The breakdown's order: source, completeness, domain, consent, interest, engagement.
+    factors = [
+        Factor("source", points, detail),
+        *_completeness_factors(facts, rules),
+        *_domain_factors(domain, freemail, rules),
+        *_consent_factors(facts, rules),
+        *([interest] if interest is not None else []),
+        *_engagement_factors(facts.engagement, counts, rules),
+    ]
+    raw = sum(f.points for f in factors)
+    value = max(0, min(100, raw))
+    priority = priority_for(value, rules)
+    return Score(
+        value=value,
+        priority=priority,
+        factors=tuple(factors),
+        model_version=rules.version,
+        tags=_tags(facts, priority, domain, freemail, interested=interest is not None),
+        next_action=_next_action(facts, value, counts, rules),
+        raw_total=raw,
+    )
+
+
+def _completeness_factors(facts: LeadFacts, rules: ScoringRules) -> list[Factor]:
+    present = (
         ("phone", facts.has_phone),
         ("email", facts.has_email),
         ("company", facts.has_company),
         ("full_name", facts.has_full_name),
-    ):
-        if present:
-            factors.append(Factor(f"has_{name}", rules.completeness[name], f"has {name.replace('_', ' ')}"))
-    domain = (facts.email_domain or "").strip().lower() or None
-    freemail = domain is not None and domain in rules.freemail_domains
-    if domain:
-        if freemail:
-            factors.append(Factor("freemail_domain", rules.freemail_domain, domain))
-        else:
-            factors.append(Factor("business_domain", rules.business_domain, domain))
+    )
+    return [
+        Factor(f"has_{name}", rules.completeness[name], f"has {name.replace('_', ' ')}") for name, has in present if has
+    ]
+
+
+def _domain_factors(domain: str | None, freemail: bool, rules: ScoringRules) -> list[Factor]:
+    if not domain:
+        return []
+    if freemail:
+        return [Factor("freemail_domain", rules.freemail_domain, domain)]
+    return [Factor("business_domain", rules.business_domain, domain)]
+
+
+def _consent_factors(facts: LeadFacts, rules: ScoringRules) -> list[Factor]:
+    factors = []
     if facts.phone_consent:
         factors.append(Factor("phone_consent", rules.phone_consent, "express phone consent"))
     if facts.email_consent:
         factors.append(Factor("email_consent", rules.email_consent, "email consent"))
-    interested = False
-    if facts.interest_text and facts.interest_text.strip():
-        interested = True
-        factors.append(Factor("stated_interest", rules.interest_points, "interest field filled in"))
-    elif (word := _keyword(facts.note_text, rules)) is not None:
-        interested = True
-        factors.append(Factor("stated_interest", rules.interest_points, f"intake note mentions {word!r}"))
+    return factors
 
-    eng = facts.engagement
+
+def _interest_factor(facts: LeadFacts, rules: ScoringRules) -> Factor | None:
+    """A filled-in interest field counts; else an intake note that mentions an interest keyword."""
+    if facts.interest_text and facts.interest_text.strip():
+        return Factor("stated_interest", rules.interest_points, "interest field filled in")
+    if (word := _keyword(facts.note_text, rules)) is not None:
+        return Factor("stated_interest", rules.interest_points, f"intake note mentions {word!r}")
+    return None
+
+
+def _outcome_counts(outcomes: tuple[str, ...]) -> dict[str, int]:
+    """How many calls ended with each outcome (normalised, blanks ignored), in first-seen order."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        key = (outcome or "").strip().lower()
+        if key:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _engagement_factors(eng: Engagement, counts: dict[str, int], rules: ScoringRules) -> list[Factor]:
+    """Opens and clicks (each capped), then each call outcome times its count."""
+    factors = []
     if eng.opens > 0:
         factors.append(Factor("email_opens", min(eng.opens * rules.open_points, rules.open_max), f"{eng.opens} opens"))
     if eng.clicks > 0:
         factors.append(
             Factor("email_clicks", min(eng.clicks * rules.click_points, rules.click_max), f"{eng.clicks} clicks")
         )
-    counts: dict[str, int] = {}
-    for outcome in eng.call_outcomes:
-        key = (outcome or "").strip().lower()
-        if key:
-            counts[key] = counts.get(key, 0) + 1
     for outcome, n in counts.items():
         factors.append(
             Factor(f"call:{outcome}", rules.call_outcomes.get(outcome, 0) * n, f"{n} call(s) with outcome {outcome}")
         )
+    return factors
 
-    raw = sum(f.points for f in factors)
-    value = max(0, min(100, raw))
-    priority = priority_for(value, rules)
 
+def _tags(facts: LeadFacts, priority: str, domain: str | None, freemail: bool, *, interested: bool) -> tuple[str, ...]:
+    eng = facts.engagement
     tags = [priority]
     if facts.has_company or (domain and not freemail):
         tags.append("b2b")
@@ -434,24 +257,17 @@ def compute(facts: LeadFacts, rules: ScoringRules) -> Score:
         tags.append("interest")
     if eng.opens > 0 or eng.clicks > 0:
         tags.append("engaged")
+    return tuple(tags)
 
+
+def _next_action(facts: LeadFacts, value: int, counts: dict[str, int], rules: ScoringRules) -> str:
     if CallOutcome.DO_NOT_CALL in counts:
-        action = "stop"
-    elif value > rules.gate_threshold and facts.phone_consent and facts.has_phone:
-        action = "call"
-    elif not facts.has_phone and not facts.email_consent:
-        action = "review"  # nothing the chain may do on its own: a rep looks at it
-    else:
-        action = "nurture"
-    return Score(
-        value=value,
-        priority=priority,
-        factors=tuple(factors),
-        model_version=rules.version,
-        tags=tuple(tags),
-        next_action=action,
-        raw_total=raw,
-    )
+        return "stop"
+    if value > rules.gate_threshold and facts.phone_consent and facts.has_phone:
+        return "call"
+    if not facts.has_phone and not facts.email_consent:
+        return "review"  # nothing the chain may do on its own: a rep looks at it
+    return "nurture"
 
 
 # ---------------------------------------------------------------- the CRM side
