@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
@@ -28,6 +30,7 @@ TEXT = {
     "interest": 2000,
 }
 NOTE_MAX = 10_000
+_T = TypeVar("_T")
 _RESULT = "__normalized__"
 
 
@@ -162,73 +165,99 @@ class LeadInSchema(Schema):
     # Runs even when some fields already failed, so one response names every bad field at once.
     @validates_schema(skip_on_field_errors=False)
     def _normalise(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors: dict[str, list[str]] = {}
+        errors = _FieldErrors()
         lead = NormalizedLead(source=data.get("source") or self.default_source)
-
-        def take(name: str, fn) -> Any:
-            try:
-                return fn()
-            except n.FieldError as e:
-                errors.setdefault(name, []).append(str(e))
-                return None
-
-        first, last = data.get("first_name"), data.get("last_name")
-        if not first and not last and data.get("full_name"):
-            full = n.clean_text(data["full_name"], 200) or ""
-            first, _, last = full.rpartition(" ") if " " in full else ("", "", full)
-        lead.first_name = take("first_name", lambda: n.clean_text(first, TEXT["first_name"]))
-        lead.last_name = take("last_name", lambda: n.clean_text(last, TEXT["last_name"]))
-        lead.company = take("company", lambda: n.clean_text(data.get("company"), TEXT["company"]))
-        for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
-            value = take(key, lambda key=key: n.clean_text(data.get(key), TEXT[key]))
-            if value:
-                lead.utm[key] = value
-        lead.interest = take("interest", lambda: n.clean_text(data.get("interest"), TEXT["interest"]))
-        lead.external_id = take("external_id", lambda: n.clean_text(data.get("external_id"), 100))
-        for key in ("title", "city", "postal_code", "street"):
-            value = take(key, lambda key=key: n.clean_text(data.get(key), TEXT[key]))
-            if value:
-                lead.extra[key] = value
-        note = data.get("note")
-        if note is not None:
-            note = note.strip()
-            if len(note) > NOTE_MAX:
-                errors.setdefault("note", []).append(f"longer than {NOTE_MAX} characters")
-            lead.note = note or None
-
-        if data.get("email"):
-            result = take("email", lambda: n.normalise_email(data["email"]))
-            if result:
-                lead.email, lead.email_key = result
-        lead.country = data["country"].upper() if data.get("country") else None
-        region = lead.country or self.default_region
-        raw_phone = data.get("phone") or data.get("mobile")
-        if raw_phone:
-            lead.phone_raw = raw_phone.strip()[:64]
-            name = "phone" if data.get("phone") else "mobile"
-            lead.phone = take(name, lambda: n.normalise_phone(raw_phone, region))
-            if lead.phone and lead.phone.status != "valid":
-                lead.warnings.append(f"{name}: {lead.phone.e164} is not in the numbering plan; kept as unverified")
-        if (
-            not errors.get("email")
-            and not errors.get("phone")
-            and not errors.get("mobile")
-            and not lead.email
-            and not lead.phone
-        ):
-            errors.setdefault("_schema", []).append("an email address or a phone number is required")
-        if data.get("created_at"):
-            lead.source_created_at = take("created_at", lambda: _created_at(data["created_at"]))
-        if "phone_consent" in data:
-            lead.phone_consent, lead.phone_consent_raw = data["phone_consent"]
-        if "email_consent" in data:
-            lead.email_consent, lead.email_consent_raw = data["email_consent"]
-        if errors:
-            raise ValidationError(errors)
+        # Each rule group in turn; the order is the order the response names the bad fields in.
+        _names_and_text(data, lead, errors)
+        _note(data, lead, errors)
+        _contact(data, lead, errors, self.default_region)
+        _date_and_consent(data, lead, errors)
+        if errors.by_field:
+            raise ValidationError(errors.by_field)
         lead.language = n.language_for(
             data.get("language"), lead.phone.region if lead.phone else None, lead.email, lead.country
         )
         data[_RESULT] = lead
+
+
+class _FieldErrors:
+    """The messages of every field that failed, by field name (marshmallow's error shape)."""
+
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def add(self, name: str, message: str) -> None:
+        self.by_field.setdefault(name, []).append(message)
+
+    def take(self, name: str, fn: Callable[[], _T]) -> _T | None:
+        """fn()'s value, or None with its FieldError noted under `name`."""
+        try:
+            return fn()
+        except n.FieldError as e:
+            self.add(name, str(e))
+            return None
+
+
+def _names_and_text(data: dict[str, Any], lead: NormalizedLead, errors: _FieldErrors) -> None:
+    """Names (a full_name is split when first and last are missing), company, UTM tags, interest,
+    external id and the address fields kept as extras."""
+    take = errors.take
+    first, last = data.get("first_name"), data.get("last_name")
+    if not first and not last and data.get("full_name"):
+        full = n.clean_text(data["full_name"], 200) or ""
+        first, _, last = full.rpartition(" ") if " " in full else ("", "", full)
+    lead.first_name = take("first_name", lambda: n.clean_text(first, TEXT["first_name"]))
+    lead.last_name = take("last_name", lambda: n.clean_text(last, TEXT["last_name"]))
+    lead.company = take("company", lambda: n.clean_text(data.get("company"), TEXT["company"]))
+    for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
+        value = take(key, partial(n.clean_text, data.get(key), TEXT[key]))
+        if value:
+            lead.utm[key] = value
+    lead.interest = take("interest", lambda: n.clean_text(data.get("interest"), TEXT["interest"]))
+    lead.external_id = take("external_id", lambda: n.clean_text(data.get("external_id"), 100))
+    for key in ("title", "city", "postal_code", "street"):
+        value = take(key, partial(n.clean_text, data.get(key), TEXT[key]))
+        if value:
+            lead.extra[key] = value
+
+
+def _note(data: dict[str, Any], lead: NormalizedLead, errors: _FieldErrors) -> None:
+    note = data.get("note")
+    if note is not None:
+        note = note.strip()
+        if len(note) > NOTE_MAX:
+            errors.add("note", f"longer than {NOTE_MAX} characters")
+        lead.note = note or None
+
+
+def _contact(data: dict[str, Any], lead: NormalizedLead, errors: _FieldErrors, default_region: str) -> None:
+    """Email and phone (or mobile), normalised; at least one of them is required."""
+    if data.get("email"):
+        result = errors.take("email", lambda: n.normalise_email(data["email"]))
+        if result:
+            lead.email, lead.email_key = result
+    lead.country = data["country"].upper() if data.get("country") else None
+    region = lead.country or default_region
+    raw_phone = data.get("phone") or data.get("mobile")
+    if raw_phone:
+        lead.phone_raw = raw_phone.strip()[:64]
+        name = "phone" if data.get("phone") else "mobile"
+        lead.phone = errors.take(name, lambda: n.normalise_phone(raw_phone, region))
+        if lead.phone and lead.phone.status != "valid":
+            lead.warnings.append(f"{name}: {lead.phone.e164} is not in the numbering plan; kept as unverified")
+    failed = errors.by_field
+    if not failed.get("email") and not failed.get("phone") and not failed.get("mobile"):
+        if not lead.email and not lead.phone:
+            errors.add("_schema", "an email address or a phone number is required")
+
+
+def _date_and_consent(data: dict[str, Any], lead: NormalizedLead, errors: _FieldErrors) -> None:
+    if data.get("created_at"):
+        lead.source_created_at = errors.take("created_at", lambda: _created_at(data["created_at"]))
+    if "phone_consent" in data:
+        lead.phone_consent, lead.phone_consent_raw = data["phone_consent"]
+    if "email_consent" in data:
+        lead.email_consent, lead.email_consent_raw = data["email_consent"]
 
 
 class WebFormLeadSchema(LeadInSchema):
