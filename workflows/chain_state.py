@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 class ChainState:
+    """What a chain knows between its steps; built from ChainInput (a continued run starts from the last)."""
+
     def __init__(self, input: ChainInput) -> None:
         self._input = input
         self._settings = input.settings
