@@ -112,7 +112,7 @@ SAMPLES = {
     "forward": ["lead-3f2a9c"],
     "sent.reason": ["no email address", "address bounced", "do not contact"],
     "template": ["follow_up", "nurture"],
-    "_cause(e)": ["ProviderRejected: 429 Too Many Requests"],
+    "error_cause(e)": ["ProviderRejected: 429 Too Many Requests"],
     "step + 1": ["2"],
     "stage": ["nurturing"],
     "submission_id": ["7"],
