@@ -35,7 +35,9 @@ def _stages_in_the_chain() -> set[str]:
     """The stages workflows/lead_chain.py sets (_set_stage, _sleep, _finish, its first stage) and the stop
     reasons (a stopped chain ends in its reason's stage), read from the workflow's source: vocabulary
     members (`ChainStage.NURTURING`) or, in older code, literals."""
-    tree = ast.parse((ROOT / "workflows" / "lead_chain.py").read_text())
+    # The first stage is set where the chain's state is built (workflows/chain_state.py).
+    trees = [ast.parse((ROOT / "workflows" / name).read_text()) for name in ("lead_chain.py", "chain_state.py")]
+    tree = ast.Module(body=[stmt for t in trees for stmt in t.body], type_ignores=[])
     position = {"_set_stage": 0, "_finish": 0, "_sleep": 1}
     nodes: list[ast.AST] = []
     for node in ast.walk(tree):
