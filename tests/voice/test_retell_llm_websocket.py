@@ -110,12 +110,19 @@ def test_sandbox_call_talks_to_the_custom_llm_server(app, crm_server):
                     break
                 time.sleep(0.05)
             assert "llm_error" not in extra, extra.get("llm_error")
-            assert sandbox_app.extensions["sandbox"].dispatcher.idle(30)
             live = extra["live_transcript"]
-            fetched = httpx.get(
-                f"{sandbox.url}/retell/v2/get-call/{call.call_id}",
-                headers={"Authorization": "Bearer key_sandbox_retell"},
-            ).json()
+            # The call ends a moment after the conversation (as on Retell): until then get-call shows it
+            # ongoing, without a transcript. Poll as a client would.
+            for _ in range(200):
+                fetched = httpx.get(
+                    f"{sandbox.url}/retell/v2/get-call/{call.call_id}",
+                    headers={"Authorization": "Bearer key_sandbox_retell"},
+                ).json()
+                if fetched["call_status"] == "ended":
+                    break
+                time.sleep(0.05)
+            assert fetched["call_status"] == "ended", fetched["call_status"]
+            assert sandbox_app.extensions["sandbox"].dispatcher.idle(30)
     finally:
         llm.close()
     assert llm.paths == [f"/llm-websocket/secret-path/{call.call_id}"]
