@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 
 from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
-from providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify_text
+from providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify_text, result_from_event
 from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
 from workflows.vocabulary import CallStatus
@@ -270,20 +270,6 @@ def _add_outcome(
         event.classification = (
             classify_text(None, analysis) or classify_text(None, variables) or classify_text(summary, None)
         )
-
-
-def result_from_event(event: CallEvent) -> CallResult:
-    # The same event id the CRM uses for a webhook-delivered result (calls.result_for): the chain's
-    # update id, so a poll and a webhook for one call collapse into one result.
-    return CallResult(
-        provider=NAME,
-        call_id=event.call_id,
-        event_id=f"{NAME}:{event.call_id}",
-        answered=bool(event.answered),
-        status=event.end_status or CallStatus.FAILED,
-        classification=event.classification,
-        duration_s=event.duration_s or 0,
-    )
 
 
 def parse_webhook(body: bytes, headers: Mapping[str, str], secrets: str | Iterable[str] | None) -> list[CallEvent]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from workflows.payloads import CallResult
 from workflows.vocabulary import CallOutcome, CallStatus
 
 # How far along a call is; events only ever move a call forward (duplicates and reordering are harmless).
@@ -83,3 +84,18 @@ def classify_text(summary: str | None, analysis: dict[str, Any] | None) -> str |
         if any(n in text for n in needles):
             return str(label)
     return None
+
+
+def result_from_event(event: CallEvent) -> CallResult:
+    """The chain's CallResult for a final event. The event id is the one crm.services.calls.result_for uses
+    for a webhook-delivered result (`<provider>:<call id>`), so a poll and a webhook for one call are one
+    update to the chain."""
+    return CallResult(
+        provider=event.provider,
+        call_id=event.call_id,
+        event_id=f"{event.provider}:{event.call_id}",
+        answered=bool(event.answered),
+        status=event.end_status or CallStatus.FAILED,
+        classification=event.classification,
+        duration_s=event.duration_s or 0,
+    )

@@ -27,7 +27,7 @@ from retell.lib import verify
 from retell.types.call_list_params import FilterCriteria
 
 from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
-from providers.events import CallEvent, Turn, classify_text
+from providers.events import CallEvent, Turn, classify_text, result_from_event
 from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
 from workflows.vocabulary import CallStatus
@@ -397,16 +397,3 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def result_from_event(event: CallEvent) -> CallResult:
-    # The same id as crm.services.calls.result_for: a poll and a webhook are one result to the chain.
-    return CallResult(
-        provider=NAME,
-        call_id=event.call_id,
-        event_id=f"{NAME}:{event.call_id}",
-        answered=bool(event.answered),
-        status=event.end_status or CallStatus.FAILED,
-        classification=event.classification,
-        duration_s=event.duration_s or 0,
-    )
