@@ -244,10 +244,14 @@ def test_the_list_on_a_phone_with_the_keyboard(open_page, demo):
     expect(page.locator("#lead-results .result-count")).to_have_text("2 Leads")
     # The search refreshes the results once per pause in typing: a swap that lands after the link got the
     # focus replaces the focused link and the Enter goes nowhere. Wait until htmx has no request running.
+    # A refresh still waiting out its typing delay has no .htmx-request yet: wait for the network to go quiet.
+    page.wait_for_load_state("networkidle")
     page.wait_for_function("!document.querySelector('.htmx-request')")
     link = page.locator("#lead-results").get_by_role("link", name="Jürgen Weber")
     link.press("Enter")  # focuses the link (found afresh), then the key: keyboard only
-    page.wait_for_url(f"**/leads/{demo.leads['weber']}")
+    # The lead page asks Temporal for the chain's status (bounded at 10 s by the gateway when it does not
+    # answer), so its load may take longer than Playwright's default wait on a busy CI machine.
+    page.wait_for_url(f"**/leads/{demo.leads['weber']}", timeout=30_000)
     summary = page.locator(".tl-call summary").first
     summary.focus()
     page.keyboard.press("Enter")
