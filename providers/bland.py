@@ -310,9 +310,9 @@ class BlandProvider:
 
     def __init__(
         self,
+        *,
         api_key: str,
         base_url: str = "https://api.bland.ai",
-        *,
         webhook_url: str | None = None,
         webhook_secret: str | Iterable[str] | None = None,
         task: str | None = None,

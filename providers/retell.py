@@ -85,7 +85,7 @@ class RetellProvider:
     name = NAME
 
     def __init__(
-        self, api_key: str, base_url: str, *, webhook_keys: list[str] | None = None, timeout_s: float = 20.0
+        self, *, api_key: str, base_url: str, webhook_keys: list[str] | None = None, timeout_s: float = 20.0
     ) -> None:
         # An explicit timeout (below the place_call activity's 60 s) replaces the SDK's 120 s/300 s defaults.
         # No SDK retries at all: Temporal retries the activity (with Retry-After), and SDK-level waits

@@ -368,9 +368,9 @@ class VapiProvider:
 
     def __init__(
         self,
+        *,
         api_key: str,
         base_url: str | None = None,
-        *,
         webhook_secret: str | Iterable[str] | None = None,
         hmac_plan: HmacPlan = DEFAULT_HMAC_PLAN,
         timeout_s: float = 20.0,
