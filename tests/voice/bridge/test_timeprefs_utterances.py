@@ -1,4 +1,5 @@
-"""The time-preference regression suite: every utterance of utterances.yaml parsed at its frozen
+"""The time-preference regression suite: every utterance of utterances.yaml and utterances_spoken.yaml
+(speech as recognisers write it, anchors, ellipsis, callback windows) parsed at its frozen
 reference time and resolved against the team calendar; plus the accuracy table and the speed budget."""
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from voice.bridge.timeprefs.accuracy import DEFAULT_FILE, accuracy, check_case, load_cases, main, summary
+from voice.bridge.timeprefs.accuracy import DEFAULT_FILE, DEFAULT_FILES, accuracy, check_case, load_cases, main, summary
 from voice.bridge.timeprefs.parse import parse
 
-CASES = load_cases(DEFAULT_FILE)
+CASES = [case for path in DEFAULT_FILES for case in load_cases(path)]
 # Written after the parser by someone else and not tuned against (one miss, "nach dem Mittag", was fixed
 # after its first run): the figure that says how the parser does on phrasings it has not seen.
 HELD_OUT = load_cases(DEFAULT_FILE.with_name("utterances_heldout.yaml"))

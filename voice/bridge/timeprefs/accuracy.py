@@ -1,6 +1,8 @@
 """Accuracy of the time-preference parser on the regression utterances.
 
-    python -m voice.bridge.timeprefs.accuracy [--file tests/voice/bridge/utterances.yaml] [-v]
+    python -m voice.bridge.timeprefs.accuracy [--file PATH ...] [-v]
+
+By default the regression set: tests/voice/bridge/utterances.yaml and utterances_spoken.yaml.
 
 Each case is parsed at its reference time and resolved against the team calendar (Mon-Fri 09-17,
 German holidays, 24./31.12 closed); a case counts as correct only if every stated fact holds. Cases
@@ -27,6 +29,8 @@ from voice.bridge.timeprefs.parse import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEFAULT_FILE = Path(__file__).resolve().parents[3] / "tests" / "voice" / "bridge" / "utterances.yaml"
+# The regression set: the original utterances and the spoken-style ones (numbers as words, fillers, anchors).
+DEFAULT_FILES = (DEFAULT_FILE, DEFAULT_FILE.with_name("utterances_spoken.yaml"))
 SLOT = timedelta(minutes=30)
 
 
@@ -138,10 +142,10 @@ def summary(table: dict[str, tuple[int, int]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--file", default=str(DEFAULT_FILE))
+    ap.add_argument("--file", action="append", help="a YAML file of cases (repeatable; default: the regression set)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every failing case")
     args = ap.parse_args(argv)
-    cases = load_cases(args.file)
+    cases = [case for path in (args.file or DEFAULT_FILES) for case in load_cases(path)]
     started = _time.perf_counter()
     table: dict[str, tuple[int, int]] = {}
     for case in cases:
