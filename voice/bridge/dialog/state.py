@@ -68,7 +68,7 @@ _NEUTRAL = {
     "propose",
     "no_colleague",
 }
-_RECOGNISED = tuple(phrases.PHRASES)
+_RECOGNISED = phrases.KEYS
 
 
 @dataclass(frozen=True)
