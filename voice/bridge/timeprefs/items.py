@@ -22,6 +22,7 @@ DAYPART = "daypart"  # key of lexicon.DAYPARTS
 ANY = "any"  # "jederzeit": time information that allows everything
 NEG = "neg"  # a negation marker
 SEP = "sep"  # a clause boundary
+ELLIPSIS = "ellipsis"  # "nächste", "the one after": a period named by an earlier item, see parse.fill_ellipses
 
 DAY_FAMILY = frozenset({DAY, WEEKDAYS, RANGE, SPAN})
 TIME_FAMILY = frozenset({EXACT, WINDOW, DAYPART})
@@ -63,8 +64,11 @@ class Ref:
     """A day reference. kind: "rel" (a = days from today), "weekday" (a = weekday, mod = None / "next" /
     "this" / "coming" / "after_next"), "dom" (a = day of month), "date" (a, b, c = day, month, year|None),
     "week" (a = weeks from now, mod = part), "week_of" (a = days from today; the week containing it),
-    "month" (a = month or None for relative, b = months from now, mod = part). ``check`` is a weekday
-    said together with a date ("Dienstag, den 1. Dezember")."""
+    "month" (a = month or None for relative, b = months from now, mod = part), "period" (name = a
+    named season of ``periods``, mod = "before" / "after" / "during"). ``check`` is a weekday said
+    together with a date ("Dienstag, den 1. Dezember"). ``shift`` moves the day it names by whole days:
+    the algebra of anchored dates ("morgen in einer Woche" = rel 1 shifted by 7, "a week from Thursday"
+    = Thursday shifted by 7)."""
 
     kind: str
     a: int | None = None
@@ -72,6 +76,8 @@ class Ref:
     c: int | None = None
     mod: str | None = None
     check: int | None = None
+    shift: int = 0
+    name: str | None = None
 
 
 @dataclass

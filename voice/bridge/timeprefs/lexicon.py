@@ -117,6 +117,23 @@ def en_ordinal_suffix(day: int) -> str:
     return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
 
 
+# ---- speech as recognisers write it --------------------------------------------------------------
+# Hesitations dropped before parsing ("äh Donnerstag ähm so um drei"); German "um" is a preposition.
+FILLERS = {
+    "de": frozenset({"aeh", "aehm", "aehh", "aehhm", "oeh", "oehm", "ehm", "hm", "hmm", "mh", "naja"}),
+    "en": frozenset({"uh", "uhh", "um", "umm", "uhm", "er", "erm", "hmm", "mm", "like"}),
+}
+# Words after a number that make it a count, not the minutes of a clock ("zwei fünfzehn Minuten").
+COUNT_UNITS = frozenset(
+    {"day", "days", "week", "weeks", "minute", "minutes", "hour", "hours", "month", "months", "uhr", "tag"}
+    | {"tage", "tagen", "woche", "wochen", "minuten", "stunde", "stunden", "monat", "monate", "monaten"}
+)
+# "ten oh five", "neun null fünf": the word that says a minute below ten follows.
+ZERO_WORDS = {"de": frozenset({"null"}), "en": frozenset({"oh", "o", "zero"})}
+# Recogniser slips: a homophone of a number word right after a clock preposition ("at for thirty").
+CLOCK_SLIPS = {"en": {"for": "four", "fore": "four", "to": "two", "too": "two", "won": "one", "ate": "eight"}}
+CLOCK_PREPS = {"en": frozenset({"at", "around", "about", "say", "till", "until"}), "de": frozenset({"um", "gegen"})}
+
 # ---- calendar words -------------------------------------------------------------------------------
 
 DE_WEEKDAYS = {

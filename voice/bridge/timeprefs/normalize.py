@@ -2,13 +2,20 @@
 ("halb drei" → "halb 3", "am siebzehnten" → "am 17."), punctuation reduced to clause commas.
 
 Speech-to-text writes both "14:30" and "vierzehn Uhr dreißig"; doing numbers here keeps the grammar
-to one spelling of each thing."""
+to one spelling of each thing. Speech as recognisers deliver it is cleaned here too: hesitations
+("äh", "uh") dropped, a word said twice kept once ("on on Friday"), glued or hyphenated clock words
+split ("halbvier"), an hour word followed by a minute word read as one clock ("four fifteen" → "4:15",
+"ten oh five" → "10:05", "neun fünfzehn" → "9:15"), and homophone slips after a clock preposition
+("at for thirty") read as the number."""
 
 from __future__ import annotations
 
 import re
 
 from voice.bridge.timeprefs.lexicon import (
+    CLOCK_PREPS,
+    CLOCK_SLIPS,
+    COUNT_UNITS,
     DE_CARDINALS,
     DE_ORDINALS,
     DE_WEEKDAYS,
@@ -18,9 +25,12 @@ from voice.bridge.timeprefs.lexicon import (
     EN_ORDINALS,
     EN_TENS,
     EN_UNIT_WORDS,
+    FILLERS,
+    ZERO_WORDS,
     en_ordinal_suffix,
 )
 
+_NUMBER_WORDS = frozenset(DE_CARDINALS) | frozenset(EN_CARDINALS)
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'", "`": "'", "´": "'", "–": "-", "—": "-"})
 _WEEKDAY_RE = "|".join(DE_WEEKDAYS)
 # "Donnerstagnachmittag", "Montagmorgen": German glues weekday and daypart into one word.
@@ -39,13 +49,20 @@ _EN_REWRITES = [
     (re.compile(r"\bat the earliest\b"), ""),
     (re.compile(r"\bat the latest\b"), ""),
     (re.compile(r"\b(\d{1,2})(?:\s*)ish\b"), r"around \1"),
+    (re.compile(r"\b([ap])\.? m\b\.?"), r"\1m"),  # "eleven a m"
+    (re.compile(r"(?<=[a-z])'s\b"), " is"),  # "next week's no good"
 ]
+_DE_HOURS = "eins|ein|zwei|zwo|drei|vier|fuenf|sechs|sieben|acht|neun|zehn|elf|zwoelf|\\d{1,2}"
 _DE_REWRITES = [
     (re.compile(r"\bnicht (?:spaeter|laenger) als\b"), "bis"),
     (re.compile(r"\bnicht frueher als\b"), "ab"),
     (re.compile(r"\bspaetestens(?: um)?\b"), "bis"),
     (re.compile(r"\bfruehestens(?: um| ab)?\b"), "ab"),
     (re.compile(r"\b(\d{1,2})\s*h\b"), r"\1 uhr"),
+    (re.compile(r"\bdrei viertel\b"), "dreiviertel"),
+    # "halbvier", "halb-vier", "dreiviertelneun": recognisers glue or hyphenate clock words.
+    (re.compile(rf"\b(halb|dreiviertel|viertel)-?({_DE_HOURS})\b"), r"\1 \2"),
+    (re.compile(r"\b(viertel|fuenf|zehn|zwanzig)-?(nach|vor)\b"), r"\1 \2"),
 ]
 _SPACED = [
     (re.compile(r"(?<=\d)(uhr|pm|am)\b"), r" \1"),
@@ -68,12 +85,58 @@ def normalize(text: str, language: str) -> list[str]:
         s = _DE_COMPOUND_MORNING.sub(r"\1 am morgen", s)
     for pattern, repl in _SPACED:
         s = pattern.sub(repl, s)
-    tokens = s.split()
-    return _numbers_en(tokens) if language == "en" else _numbers_de(tokens)
+    lang = "en" if language == "en" else "de"
+    tokens = _spoken(s.split(), lang)
+    numbers, worded = _numbers_en(tokens) if lang == "en" else _numbers_de(tokens)
+    return _word_clocks(numbers, worded, lang)
 
 
-def _numbers_de(tokens: list[str]) -> list[str]:
+def _spoken(tokens: list[str], lang: str) -> list[str]:
+    """Drop hesitations and a word said twice in a row ("on on"; numbers stay: "ten ten" is 10:10);
+    read a homophone after a clock preposition as the number ("at for" → "at four")."""
+    fillers, slips, preps = FILLERS.get(lang, frozenset()), CLOCK_SLIPS.get(lang, {}), CLOCK_PREPS.get(lang, ())
     out: list[str] = []
+    for tok in tokens:
+        if tok in fillers:
+            continue
+        if out and tok == out[-1] and tok != "," and not tok[:1].isdigit() and tok not in _NUMBER_WORDS:
+            continue
+        if out and out[-1] in preps and tok in slips:
+            tok = slips[tok]
+        out.append(tok)
+    return out
+
+
+def _word_clocks(tokens: list[str], worded: list[bool], lang: str) -> list[str]:
+    """An hour said as a word and the minutes said as a word after it are one clock: "4 15" → "4:15"
+    when both were words (digits the recogniser wrote keep their own punctuation), the minutes are 10-59
+    or "oh"/"null" and a digit, and no count unit follows ("zwei fünfzehn Minuten")."""
+    zero = ZERO_WORDS.get(lang, frozenset())
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        hour = int(tok) if worded[i] and tok.isdigit() and int(tok) <= 23 else None
+        j = i + 1
+        if hour is not None and j < len(tokens) and tokens[j] in zero and j + 1 < len(tokens) and worded[j + 1]:
+            j += 1  # "ten oh five"
+            minute = int(tokens[j]) if tokens[j].isdigit() and 1 <= int(tokens[j]) <= 9 else None
+        else:
+            minute = int(tokens[j]) if j < len(tokens) and worded[j] and tokens[j].isdigit() else None
+            minute = minute if minute is not None and 10 <= minute <= 59 else None
+        after = tokens[j + 1] if j + 1 < len(tokens) else ""
+        if hour is not None and minute is not None and after not in COUNT_UNITS:
+            out.append(f"{hour}:{minute:02d}")
+            i = j + 1
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _numbers_de(tokens: list[str]) -> tuple[list[str], list[bool]]:
+    out: list[str] = []
+    worded: list[bool] = []
     for i, tok in enumerate(tokens):
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         if tok in DE_CARDINALS:
@@ -84,11 +147,13 @@ def _numbers_de(tokens: list[str]) -> list[str]:
             out.append(f"{DE_ORDINALS[tok]}.")
         else:
             out.append(tok)
-    return out
+        worded.append(out[-1] != tok)
+    return out, worded
 
 
-def _numbers_en(tokens: list[str]) -> list[str]:
+def _numbers_en(tokens: list[str]) -> tuple[list[str], list[bool]]:
     out: list[str] = []
+    worded: list[bool] = []
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -96,11 +161,13 @@ def _numbers_en(tokens: list[str]) -> list[str]:
         prev = out[-1] if out else ""
         if tok in EN_TENS and nxt in EN_UNIT_WORDS:
             out.append(str(EN_TENS[tok] + EN_UNIT_WORDS[nxt]))
+            worded.append(True)
             i += 2
             continue
         if tok in EN_TENS and nxt in EN_ORD_UNIT_WORDS:
             n = EN_TENS[tok] + EN_ORD_UNIT_WORDS[nxt]
             out.append(f"{n}{en_ordinal_suffix(n)}")
+            worded.append(True)
             i += 2
             continue
         if tok in EN_CARDINALS:
@@ -110,5 +177,6 @@ def _numbers_en(tokens: list[str]) -> list[str]:
             out.append(f"{n}{en_ordinal_suffix(n)}")
         else:
             out.append(tok)
+        worded.append(out[-1] != tok)
         i += 1
-    return out
+    return out, worded
