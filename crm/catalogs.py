@@ -36,6 +36,12 @@ DEFAULT_LANGUAGE = "de"
 DOMAINS: tuple[str, ...] = ("ui", "email", "reports", "bridge")
 
 
+def N_(message: str) -> str:
+    """Marks a msgid for the extractor (babel.cfg) where the text is looked up later or through a function
+    whose first argument is not the msgid (``gettext(language, domain, N_("Hello,"))``)."""
+    return message
+
+
 def po_path(language: str, domain: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
 
@@ -48,6 +54,22 @@ def read_catalog(language: str, domain: str) -> Catalog:
     """The parsed ``.po`` (for tests and the compiler); a missing file is an error, never an empty catalogue."""
     with po_path(language, domain).open("rb") as handle:
         return read_po(handle, locale=language, domain=domain)
+
+
+def messages(language: str, domain: str) -> dict[str, str | tuple[str, ...]]:
+    """{msgid: text} of one ``.po`` for tests: a plural entry's text is the tuple of its forms, a context
+    entry is keyed ``"<context>\\x04<msgid>"`` (gettext's own separator); fuzzy and empty entries are left out,
+    as the compiled catalogue leaves them out."""
+    found: dict[str, str | tuple[str, ...]] = {}
+    for message in read_catalog(language, domain):
+        if not message.id or message.fuzzy:
+            continue
+        msgid = message.id[0] if isinstance(message.id, (list, tuple)) else message.id
+        text = tuple(message.string) if isinstance(message.string, (list, tuple)) else message.string
+        if not (all(text) if isinstance(text, tuple) else text):
+            continue
+        found[f"{message.context}\x04{msgid}" if message.context else msgid] = text
+    return found
 
 
 def _mo_bytes(language: str, domain: str) -> bytes:

@@ -231,7 +231,7 @@ def _modules_of(package) -> list:
 
 
 def test_no_module_is_loaded_by_name_at_run_time():
-    """Blueprints, catalogues and sandbox providers are imported by name in the code, so a missing one
+    """Blueprints and sandbox providers are imported by name in the code, so a missing one
     is an ImportError at start-up; nothing is discovered with importlib or pkgutil and skipped."""
     offenders = []
     for package in importlinter_config()["root_packages"]:
@@ -243,19 +243,14 @@ def test_no_module_is_loaded_by_name_at_run_time():
     assert not offenders, offenders
 
 
-def test_every_blueprint_catalogue_and_sandbox_provider_is_listed():
+def test_every_blueprint_and_sandbox_provider_is_listed():
     """A module added beside the others must be added to its list too (or the app would lack it)."""
     import crm.ui
-    import crm.ui.translations
     import sandbox
     import sandbox.app
-    from crm.ui import i18n
 
     ui_areas = {m.__name__ for m in _modules_of(crm.ui) if isinstance(getattr(m, "bp", None), Blueprint)}
     assert ui_areas == {m.__name__ for m in crm.ui.areas()}
-
-    catalogues = {m.__name__ for m in _modules_of(crm.ui.translations)}
-    assert catalogues == {m.__name__ for m in i18n.CATALOGUES}
 
     providers = {m.__name__ for m in _modules_of(sandbox) if hasattr(m, "blueprint")}
     assert providers == {m.__name__ for m in sandbox.app.PROVIDERS.values()}

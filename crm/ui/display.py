@@ -16,7 +16,7 @@ moment, here, so German users read German and the stored data stays as it is:
   ``audit_title``/``audit_lines`` (audit rows as labelled text, never ids or dict dumps) and
   ``email_subject`` (the chain's template keys).
 
-Every English text is a msgid of the catalogue (German in crm/ui/translations/display.py).
+Every English text is a msgid of the ``ui`` catalogue (crm/locales/<language>/LC_MESSAGES/ui.po).
 """
 
 from __future__ import annotations

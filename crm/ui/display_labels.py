@@ -1,5 +1,5 @@
 """The stored codes' labels (the page's words for ``waiting_for_retry``, ``no_consent``, …): one table
-of msgids per kind, translated at render time (German in crm/ui/translations/display.py). crm.ui.display
+of msgids per kind, translated at render time (crm/locales/<language>/LC_MESSAGES/ui.po). crm.ui.display
 builds every shown text on ``label``/``known``; this module only holds the table and the look-up."""
 
 from __future__ import annotations
@@ -232,6 +232,8 @@ LABELS: dict[str, dict[str, str]] = {
         ScoreReason.RESUBMISSION: N_("new submission"),
         "call_now": N_("call requested by a rep"),
     },
+    # crm.models.Role (the users page)
+    "role": {"sales": N_("sales"), "manager": N_("manager"), "admin": N_("admin")},
     # audit-log field names
     "field": {
         "first_name": N_("First name"),

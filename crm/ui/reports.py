@@ -228,7 +228,8 @@ def generate():
         flash(_("%(report)s exists already: download it below.", report=label), "info")
         return redirect(url_for("reports.index"), code=303)
     if to_date:
-        label = f"{label} ({_('period to date')})"
+        to_date_words = _("period to date")
+        label = f"{label} ({to_date_words})"
     try:
         outcome = _start(period, to_date)
     except TemporalUnavailable:

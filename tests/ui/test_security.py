@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 
 import sqlalchemy as sa
@@ -195,19 +193,6 @@ def test_ui_errors_are_html_pages_in_the_users_language(ui_app, team, anon):
     client = signed_in(ui_app, team.sales_a)
     r = client.delete("/account/password", headers={"X-CSRFToken": client.csrf_token()})
     assert r.status_code == 405 and r.mimetype == "text/html" and "Nicht erlaubt" in r.get_data(as_text=True)
-
-
-def test_catalogues_agree_and_have_no_empty_entries():
-    from crm.ui import translations
-
-    seen: dict[str, tuple[str, object]] = {}
-    for info in pkgutil.iter_modules(translations.__path__):
-        module = importlib.import_module(f"{translations.__name__}.{info.name}")
-        for msgid, text in getattr(module, "DE", {}).items():
-            assert text, f"{info.name}: empty German for {msgid!r}"
-            if msgid in seen:
-                assert seen[msgid][1] == text, f"{msgid!r}: {seen[msgid][0]} and {info.name} disagree"
-            seen[msgid] = (info.name, text)
 
 
 def test_a_nul_character_in_a_query_or_form_is_a_400_page(ui_app, team, leads):

@@ -18,11 +18,10 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm import create_app
+from crm import catalogs, create_app
 from crm.extensions import db
 from crm.services import scoring
 from crm.ui import display
-from crm.ui.i18n import catalogue
 from tests.conftest import WEBHOOK_SECRETS, make_test_secrets
 from tests.helpers import post_signed, process
 from workflows import vocabulary
@@ -45,7 +44,7 @@ def render(lang: str, fn, *args):
 
 @pytest.mark.parametrize("kind", sorted(display.LABELS))
 def test_every_code_has_german_and_english_words(kind):
-    german = catalogue("de")
+    german = catalogs.messages("de", "ui")
     for code, msgid in display.LABELS[kind].items():
         assert isinstance(german.get(msgid), str), f"{kind}.{code}: no German for {msgid!r}"
         de, en = render("de", display.label, kind, code), render("en", display.label, kind, code)
@@ -68,7 +67,7 @@ def test_every_msgid_of_the_module_has_german():
         and node.args
         and isinstance(node.args[0], ast.Constant)
     }
-    german = catalogue("de")
+    german = catalogs.messages("de", "ui")
     assert len(ids) > 150
     assert sorted(i for i in ids if i not in german) == []
 
