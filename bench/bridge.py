@@ -86,17 +86,19 @@ class MemoryCrm:
     """voice.bridge.booking's functions answering at once from memory (the policy's logic still runs)."""
 
     def lead_for_call(self, call_id, provider, metadata):
-        from types import SimpleNamespace
+        from voice.bridge.booking_results import LeadFacts
 
-        return SimpleNamespace(
+        return LeadFacts(
             lead_id=int((metadata or {}).get("lead_id") or 1),
             first_name="Jürgen",
             last_name="Weber",
             company="Kfz-Werkstatt Krause GmbH",
             language="de",
-            owner_name="Anna Berger",
+            status="new",
             do_not_contact=False,
             chain_id=None,
+            owner_id=1,
+            owner_name="Anna Berger",
         )
 
     def find_slots(self, lead_id, constraint, now, **_):
@@ -110,10 +112,11 @@ class MemoryCrm:
         start = datetime.combine(day, at, tzinfo=now.tzinfo)
         return SlotOffer(SlotChoice(start, start + timedelta(minutes=30), owner_id=1))
 
-    def book(self, lead_id, call_id, start, end, owner_id=None):
-        from voice.bridge.dialog.types import Booking
+    def book(self, lead_id, call_id, start, end, owner_id=None, *, offer_matched=None):
+        from voice.bridge.booking_results import BookingResult
 
-        return Booking("booked", appointment_id=abs(hash((call_id, start))) % 10**6, start=start, end=end)
+        appointment_id = abs(hash((call_id, start))) % 10**6
+        return BookingResult("booked", appointment_id, start, end, call_id=call_id, offer_matched=offer_matched)
 
     def record_qualification(self, lead_id, call_id, answers):
         return None

@@ -60,4 +60,7 @@ class Appointment(Model):
     location: Mapped[str | None] = mapped_column(sa.String(300))
     # e.g. "<call id>:<slot>", so a replayed booking turn books once.
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    # Booked on a call: whether the slot satisfied the caller's wish (voice/bridge/offers.py satisfies);
+    # None when booked elsewhere or not known. The dashboard counts the bookings where it is false.
+    offer_matched: Mapped[bool | None] = mapped_column(sa.Boolean(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus, Lead, Role, User
 from crm.services.business_calendar import BusinessCalendar, Slot
-from voice.bridge.booking_results import BUSINESS_TZ, SlotOffer
-from voice.bridge.dialog.types import SlotChoice
+from voice.bridge.booking_results import BUSINESS_TZ, SlotChoice, SlotOffer
 from voice.bridge.lead_records import as_utc, live_lead
+from voice.bridge.offer_hours import nearest, no_match_reason, opening_hours, wish_moment
+from voice.bridge.offers import mark
 from voice.bridge.timeprefs.calendar import ScanOptions, rank_alternatives, resolve
 from voice.bridge.timeprefs.calendar import alternatives as calendar_alternatives
 from voice.bridge.timeprefs.constraint import TimeConstraint
@@ -91,6 +92,66 @@ def _wall(moment: datetime) -> datetime:
     return moment.astimezone(ZoneInfo(BUSINESS_TZ)).replace(tzinfo=None)
 
 
+def _scan(
+    constraint: TimeConstraint, reps: list[_Rep], now: datetime, options: ScanOptions
+) -> tuple[Slot, _Rep] | None:
+    """The earliest free slot that satisfies the wish (the exact wished time, when one was said), at its
+    least busy rep."""
+    candidates: list[tuple[Slot, _Rep]] = []
+    for rep in reps:
+        limit = None if constraint.exact is not None else 1
+        slots = resolve(constraint, rep.calendar, now, busy=rep.busy, limit=limit, **options)
+        if constraint.exact is not None:
+            slots = [s for s in slots if s.exact_match]
+        if slots:
+            candidates.append((min(slots, key=lambda s: s.start), rep))
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: (c[0].start, c[1].load, c[1].user.id))
+
+
+def _ranked(
+    constraint: TimeConstraint, reps: list[_Rep], now: datetime, count: int, options: ScanOptions
+) -> list[Slot]:
+    """Each rep's best alternatives, pooled (a time at its least busy rep), ranked once more against the
+    wish, slots that satisfy the constraint before the relaxed ones."""
+    pool: dict[datetime, tuple[Slot, _Rep]] = {}
+    for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
+        for slot in calendar_alternatives(constraint, rep.calendar, now, count=count, busy=rep.busy, **options):
+            pool.setdefault(slot.start, (slot, rep))
+    if len(reps) == 1:
+        return [slot for slot, _ in pool.values()]
+    wish = resolve(constraint, reps[0].calendar, now, limit=1, **options)
+    target = wish[0].start if wish else None
+    fitting = [s for s, _ in pool.values() if constraint.allows(_wall(s.start), _wall(s.end))]
+    relaxed = [s for s, _ in pool.values() if not constraint.allows(_wall(s.start), _wall(s.end))]
+    ranked = rank_alternatives(constraint, fitting, count, wished=target)
+    if len(ranked) < count:
+        ranked += rank_alternatives(constraint, relaxed, count - len(ranked), wished=target)
+    return ranked
+
+
+def _nearest_free(
+    constraint: TimeConstraint, reps: list[_Rep], now: datetime, count: int, options: ScanOptions
+) -> list[Slot]:
+    """For a wish outside the opening hours: the free slots nearest to the wished moment (the caller's
+    negations still hold), not the first slots of the day."""
+    target = wish_moment(constraint, now, options.get("horizon_days", HORIZON_DAYS))
+    if target is None:
+        return []
+    relaxed = TimeConstraint(
+        excluded_weekdays=constraint.excluded_weekdays,
+        excluded_dates=constraint.excluded_dates,
+        excluded_windows=constraint.excluded_windows,
+        language=constraint.language,
+    )
+    pool: dict[datetime, Slot] = {}
+    for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
+        for slot in resolve(relaxed, rep.calendar, now, busy=rep.busy, **options):
+            pool.setdefault(slot.start, slot)
+    return nearest(pool.values(), target, count)
+
+
 def find_slots(
     lead_id: int,
     constraint: TimeConstraint,
@@ -105,7 +166,10 @@ def find_slots(
     Mon-Fri 09-17), German public holidays are closed, confirmed appointments are busy. Returns the
     wished slot if free (the exact wished time; without one, the earliest slot that satisfies the
     constraint), else ``alternatives`` best alternatives; ``wish_free`` says which. Of several free
-    reps, the least busy one (then the lowest id) gets the slot."""
+    reps, the least busy one (then the lowest id) gets the slot. Every slot is marked by
+    offers.satisfies; without a match the offer says why (``no_match_reason``: "full" only when the
+    calendar has working time there and it is booked) and names the opening hours; alternatives to a
+    wish outside the hours are the free slots nearest to it."""
     now = as_utc(now)
     lead = live_lead(lead_id)
     if lead is None:
@@ -114,39 +178,40 @@ def find_slots(
     if not users:
         return SlotOffer(None, (), owner_id=owner_id)
     reps = _load_reps(users, now)
-    kwargs: ScanOptions = {"duration": duration, "step": STEP, "horizon_days": HORIZON_DAYS, "lead_time": MIN_NOTICE}
-    candidates: list[tuple[Slot, _Rep]] = []
-    for rep in reps:
-        slots = resolve(
-            constraint, rep.calendar, now, busy=rep.busy, limit=None if constraint.exact is not None else 1, **kwargs
-        )
-        if constraint.exact is not None:
-            slots = [s for s in slots if s.exact_match]
-        if slots:
-            candidates.append((min(slots, key=lambda s: s.start), rep))
-    if candidates:
-        slot, rep = min(candidates, key=lambda c: (c[0].start, c[1].load, c[1].user.id))
-        return SlotOffer(_choice(slot, rep), (), wish_free=True, owner_id=owner_id)
+    options: ScanOptions = {"duration": duration, "step": STEP, "horizon_days": HORIZON_DAYS, "lead_time": MIN_NOTICE}
+    found = _scan(constraint, reps, now, options)
+    if found is not None:
+        return mark(constraint, SlotOffer(_choice(*found), (), wish_free=True, owner_id=owner_id))
+    empty = [_Rep(rep.user, rep.calendar, []) for rep in reps]
+    reason = no_match_reason(
+        constraint,
+        [r.calendar for r in reps],
+        duration,
+        free_without_busy=_scan(constraint, empty, now, options) is not None,
+    )
+    hours = opening_hours(r.calendar for r in reps)
     if alternatives <= 0:
-        return SlotOffer(None, (), wish_free=False, owner_id=owner_id)
-    # Not free: each rep's best alternatives, pooled (a time at its least busy rep), ranked once more
-    # against the wish, slots that satisfy the constraint before the relaxed ones.
-    pool: dict[datetime, tuple[Slot, _Rep]] = {}
-    for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
-        for slot in calendar_alternatives(constraint, rep.calendar, now, count=alternatives, busy=rep.busy, **kwargs):
-            pool.setdefault(slot.start, (slot, rep))
-    if len(reps) == 1:
-        ranked = [slot for slot, _ in pool.values()]
+        return SlotOffer(None, (), owner_id=owner_id, no_match_reason=reason, opening_hours=hours)
+    if reason == "outside_hours":
+        ranked = _nearest_free(constraint, reps, now, alternatives, options)
     else:
-        wish = resolve(constraint, reps[0].calendar, now, limit=1, **kwargs)
-        target = wish[0].start if wish else None
-        fitting = [s for s, _ in pool.values() if constraint.allows(_wall(s.start), _wall(s.end))]
-        relaxed = [s for s, _ in pool.values() if not constraint.allows(_wall(s.start), _wall(s.end))]
-        ranked = rank_alternatives(constraint, fitting, alternatives, wished=target)
-        if len(ranked) < alternatives:
-            ranked += rank_alternatives(constraint, relaxed, alternatives - len(ranked), wished=target)
-    chosen = tuple(_choice(*pool[s.start]) for s in ranked[:alternatives])
-    return SlotOffer(None, chosen, wish_free=False, owner_id=owner_id)
+        ranked = _ranked(constraint, reps, now, alternatives, options)
+    by_start = {s.start: s for s in ranked}
+    owners = _owners(reps, list(by_start.values()))
+    chosen = tuple(_choice(by_start[start], owners[start]) for start in list(by_start)[:alternatives])
+    offer = SlotOffer(None, chosen, owner_id=owner_id, no_match_reason=reason, opening_hours=hours)
+    return mark(constraint, offer)
 
 
-# ---- booking --------------------------------------------------------------------------------------
+def _owners(reps: list[_Rep], slots: list[Slot]) -> dict[datetime, _Rep]:
+    """The rep each slot goes to: the least busy one (then the lowest id) who is free then."""
+    out: dict[datetime, _Rep] = {}
+    for slot in slots:
+        for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
+            free = not any(a < slot.end and slot.start < b for a, b in rep.busy)
+            if free and rep.calendar.is_open(slot.start, slot.end):
+                out[slot.start] = rep
+                break
+        else:
+            out[slot.start] = reps[0]
+    return out

@@ -86,6 +86,7 @@ def _result(
         call_id=call_id,
         chain_id=lead.chain_id if lead is not None else None,
         reason=reason,
+        offer_matched=appt.offer_matched,
     )
 
 
@@ -102,6 +103,8 @@ class _Request:
     start: datetime
     end: datetime
     key: str
+    # Whether the slot satisfied the caller's constraint (offers.satisfies); None when nobody said.
+    offer_matched: bool | None = None
 
     def refused(self, lead: Lead | None, status: BookingStatus, reason: str) -> BookingResult:
         """Nothing booked: the transaction is rolled back and the result says why."""
@@ -151,6 +154,7 @@ def _insert_with_first_free_rep(lead: Lead, users: list[User], request: _Request
                 title=title[:300],
                 location=location,
                 idempotency_key=request.key,
+                offer_matched=request.offer_matched,
             )
         )
         if inserted is not None:
@@ -183,6 +187,7 @@ def _mark_booked(lead: Lead, appt: Appointment, call_id: str) -> None:
             "starts_at": appt.starts_at,
             "ends_at": appt.ends_at,
             "call_id": call_id,
+            "offer_matched": appt.offer_matched,
         },
     )
     audit.record(actor, "lead.booked", "lead", lead.id, before=before, after=audit.snapshot(lead))
@@ -196,6 +201,7 @@ def book(
     end: datetime,
     owner_id: int | None = None,
     *,
+    offer_matched: bool | None = None,
     now: datetime | None = None,
 ) -> BookingResult:
     """Book [start, end) for the lead with its owner (or ``owner_id``, the rep a team offer named; or,
@@ -203,9 +209,12 @@ def book(
     the same appointment as "already_booked". A slot someone else took meanwhile is "taken" (ask
     find_slots for fresh alternatives); "failed" names a reason (past, not a working time, do not
     contact, no rep). Sets the lead BOOKED (and its owner, when it had none), audits, notes it on the
-    call."""
+    call. ``offer_matched`` is stored on the appointment: whether the slot satisfied the caller's
+    constraint (the dashboard counts the bookings that did not)."""
     start_utc = as_utc(start)
-    request = _Request(lead_id, call_id, start_utc, as_utc(end), booking_key(call_id, start_utc))
+    request = _Request(
+        lead_id, call_id, start_utc, as_utc(end), booking_key(call_id, start_utc), offer_matched=offer_matched
+    )
     try:
         begin_write()
         lead = live_lead(lead_id, lock=True)
@@ -260,7 +269,12 @@ def _note_on_call(lead: Lead, call_id: str, appt: Appointment) -> None:
     """The call's interaction learns its appointment (so its outcome stays booked); without one yet,
     a note on the lead's timeline."""
     call = call_interaction(call_id)
-    entry = {"appointment_id": appt.id, "starts_at": appt.starts_at.isoformat(), "owner_id": appt.owner_id}
+    entry = {
+        "appointment_id": appt.id,
+        "starts_at": appt.starts_at.isoformat(),
+        "owner_id": appt.owner_id,
+        "offer_matched": appt.offer_matched,
+    }
     if call is not None:
         data = dict(call.data or {})
         data["appointment_id"] = data.get("appointment_id") or appt.id

@@ -1,6 +1,8 @@
 """What the bridge's CRM tools return: the facts about the callee, slot offers, booking and answer results.
 
-Plain frozen dataclasses, shared by voice/bridge/lead_records.py, availability.py and booking.py.
+Plain frozen dataclasses, the one set of types shared by lead_records.py, availability.py, booking.py and
+crm_tools.py (which hands them to the dialog policies as they are). ``SlotOffer``/``SlotChoice`` live in
+offers.py, with the offer invariant, and are re-exported here.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from voice.bridge.dialog.types import Booking, Callee, SlotChoice
+from voice.bridge.dialog.types import Booking, Callee
+from voice.bridge.offers import SlotChoice, SlotOffer
 from workflows.payloads import CallBooking
 
 BUSINESS_TZ = "Europe/Berlin"
@@ -50,24 +53,6 @@ class LeadFacts:
 
 
 @dataclass(frozen=True)
-class SlotOffer:
-    """The answer to a wish. ``wished``: the wished slot when free (the exact wished time, or without
-    one the earliest slot that satisfies the constraint); ``wish_free`` says whether it was.
-    ``alternatives``: the best other slots when it was not. Each slot names the rep it is for
-    (the owner, or the team member who is free then)."""
-
-    wished: SlotChoice | None
-    alternatives: tuple[SlotChoice, ...] = ()
-    wish_free: bool = False
-    # The owner asked for, or None when the team's calendars were used.
-    owner_id: int | None = None
-
-    @property
-    def slots(self) -> tuple[SlotChoice, ...]:
-        return ((self.wished,) if self.wished else ()) + self.alternatives
-
-
-@dataclass(frozen=True)
 class BookingResult:
     status: BookingStatus
     appointment_id: int | None = None
@@ -79,6 +64,8 @@ class BookingResult:
     # The lead's chain: the bridge signals it after a booking (chain_notify.notify_booking).
     chain_id: str | None = None
     reason: str | None = None
+    # Whether the booked slot satisfied the caller's constraint (Appointment.offer_matched; None: unknown).
+    offer_matched: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -104,3 +91,15 @@ class QualificationResult:
 class OptOutResult:
     lead_id: int | None
     newly_marked: bool = False
+
+
+__all__ = [
+    "BUSINESS_TZ",
+    "BookingResult",
+    "BookingStatus",
+    "LeadFacts",
+    "OptOutResult",
+    "QualificationResult",
+    "SlotChoice",
+    "SlotOffer",
+]

@@ -18,17 +18,19 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from temporalio.client import Client
 
 from crm.extensions import db
 from voice.bridge import booking
+from voice.bridge.booking_results import BookingResult, LeadFacts, SlotChoice, SlotOffer
 from voice.bridge.chain_notify import notify_booking
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog import phrases
-from voice.bridge.dialog.types import Booking, Callee, SlotChoice, SlotOffer, Tools, ToolTimeout
+from voice.bridge.dialog.types import Booking, Callee, Tools, ToolTimeout
 from voice.bridge.metrics import BridgeMetrics
+from voice.bridge.offers import mark
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.payloads import CallBooking
 
@@ -66,14 +68,22 @@ class ToolsFactory(Protocol):
 
 class BookingBackend(Protocol):
     """The CRM functions the tools run in worker threads: voice.bridge.booking (a module satisfies this
-    protocol), or a test's fake. Results are read by their fields (the converters below), so a backend may
-    answer with booking.py's own richer result types or with the dialog contract's."""
+    protocol), or a test's fake. They answer with the types of booking_results.py, used as they are."""
 
-    def lead_for_call(self, call_id: str, provider: str, metadata: dict[str, Any] | None) -> Any: ...
+    def lead_for_call(self, call_id: str, provider: str, metadata: dict[str, Any] | None) -> LeadFacts | None: ...
 
-    def find_slots(self, lead_id: int, constraint: TimeConstraint, now: datetime) -> Any: ...
+    def find_slots(self, lead_id: int, constraint: TimeConstraint, now: datetime) -> SlotOffer: ...
 
-    def book(self, lead_id: int, call_id: str, start: datetime, end: datetime, owner_id: int | None = None) -> Any: ...
+    def book(
+        self,
+        lead_id: int,
+        call_id: str,
+        start: datetime,
+        end: datetime,
+        owner_id: int | None = None,
+        *,
+        offer_matched: bool | None = None,
+    ) -> BookingResult: ...
 
     def record_qualification(self, lead_id: int, call_id: str, answers: dict[str, str]) -> Any: ...
 
@@ -168,62 +178,8 @@ def _remove_session() -> None:
         db.session.remove()
 
 
-# ---- conversions between booking.py's types and the dialog contract --------------------------------
-
-
-def _slot(value: Any) -> SlotChoice | None:
-    if value is None:
-        return None
-    if isinstance(value, SlotChoice):
-        return value
-    return SlotChoice(start=value.start, end=value.end, owner_id=getattr(value, "owner_id", None))
-
-
-def _offer(value: Any) -> SlotOffer:
-    # booking.SlotOffer is a superset of the contract's (wish_free, owner_id): passed on as it is.
-    if isinstance(value, SlotOffer):
-        return value
-    if hasattr(value, "wished") and hasattr(value, "alternatives"):
-        # Not the contract's class, but it has the contract's fields, which is all the dialog reads.
-        return cast(SlotOffer, value)
-    return SlotOffer(
-        wished=_slot(getattr(value, "wished", None)),
-        alternatives=tuple(s for s in map(_slot, getattr(value, "alternatives", ()) or ()) if s),
-    )
-
-
-def _booking(value: Any) -> Booking:
-    if isinstance(value, Booking):
-        return value
-    if hasattr(value, "as_booking"):
-        booking: Booking = value.as_booking()
-        return booking
-    return Booking(
-        status=getattr(value, "status", "failed"),
-        appointment_id=getattr(value, "appointment_id", None),
-        start=getattr(value, "start", None),
-        end=getattr(value, "end", None),
-    )
-
-
-def callee_of(facts: Any) -> Callee:
-    if facts is None:
-        return Callee()
-    if isinstance(facts, Callee):
-        return facts
-
-    def get(name: str, default: Any = None) -> Any:
-        return getattr(facts, name, default)
-
-    return Callee(
-        lead_id=get("lead_id", get("id")),
-        first_name=get("first_name"),
-        last_name=get("last_name"),
-        company=get("company"),
-        language=get("language") or "de",
-        owner_name=get("owner_name"),
-        do_not_contact=bool(get("do_not_contact", False)),
-    )
+def callee_of(facts: LeadFacts | None) -> Callee:
+    return facts.callee() if facts is not None else Callee()
 
 
 # ---- the implementation ------------------------------------------------------------------------------
@@ -260,26 +216,36 @@ class CrmTools:
         return self.ctx.callee.lead_id
 
     async def find_slots(self, constraint: TimeConstraint) -> SlotOffer:
+        """The backend's offer with every slot checked against the constraint (offers.mark): whatever the
+        backend answered, a slot reaches the dialog as matching only when it satisfies the wish."""
         backend = self.factory.backend
-        return _offer(await self._call("find_slots", backend.find_slots, self._lead_id, constraint, self.now))
+        offer: SlotOffer = await self._call("find_slots", backend.find_slots, self._lead_id, constraint, self.now)
+        return mark(constraint, offer)
 
     async def book(self, slot: SlotChoice) -> Booking:
         backend = self.factory.backend
         lead_id, call_id = self._lead_id, self.ctx.call_id
 
-        def tell_chain(result: Any) -> None:
+        def tell_chain(result: BookingResult) -> None:
             # "already_booked" too: a replayed turn after a crash may be the first to reach the chain,
             # and the signal is idempotent (the chain keys bookings by call).
-            booking = _booking(result)
-            if booking.status in ("booked", "already_booked") and booking.appointment_id is not None:
-                chain_id = getattr(result, "chain_id", None) or self.ctx.chain_id
-                self.factory.spawn(self.factory.notify(self.ctx, booking.appointment_id, chain_id))
+            if result.ok and result.appointment_id is not None:
+                chain_id = result.chain_id or self.ctx.chain_id
+                self.factory.spawn(self.factory.notify(self.ctx, result.appointment_id, chain_id))
 
-        result = await self._call(
-            "book", backend.book, lead_id, call_id, slot.start, slot.end, owner_id=slot.owner_id, on_late=tell_chain
+        result: BookingResult = await self._call(
+            "book",
+            backend.book,
+            lead_id,
+            call_id,
+            slot.start,
+            slot.end,
+            owner_id=slot.owner_id,
+            offer_matched=slot.matches,
+            on_late=tell_chain,
         )
         tell_chain(result)  # not awaited: the turn goes on speaking while Temporal is told (or is down)
-        return _booking(result)
+        return result.as_booking()
 
     async def record_qualification(self, answers: dict[str, str]) -> None:
         await self._call(
@@ -317,7 +283,7 @@ class CrmToolsFactory:
         self._pending: set[asyncio.Task[Any]] = set()
 
     async def context(self, call_id: str, provider: str, metadata: dict[str, Any]) -> CallContext:
-        facts = None
+        facts: LeadFacts | None = None
         try:
             facts = await self.runner.call(
                 "lead_for_call", self.backend.lead_for_call, call_id, provider, dict(metadata or {})
@@ -326,7 +292,7 @@ class CrmToolsFactory:
             log.warning("call %s: lead lookup timed out; speaking without the lead's name", call_id)
         except Exception:  # noqa: BLE001 - a broken lookup must not end the call
             log.exception("call %s: lead lookup failed", call_id)
-        chain_id = getattr(facts, "chain_id", None) or (metadata or {}).get("chain_id")
+        chain_id = (facts.chain_id if facts is not None else None) or (metadata or {}).get("chain_id")
         return CallContext(
             call_id=call_id,
             provider=provider,

@@ -86,12 +86,6 @@ def _parse_time(value: Any, field: str) -> datetime:
     return moment
 
 
-def _slot_text(slot: SlotChoice | None) -> dict[str, Any] | None:
-    if slot is None:
-        return None
-    return {"start": slot.start.isoformat(), "end": slot.end.isoformat(), "owner_id": slot.owner_id}
-
-
 _timetalk: TimeTalk | None = None
 
 
@@ -116,10 +110,7 @@ async def _run_tool(bridge: Bridge, tools: Tools, language: str, now: datetime, 
             raise ValueError("preference is required (the callee's words)")
         constraint = _parse_preference(preference, language, now)
         offer = await tools.find_slots(constraint)
-        return json.dumps(
-            {"wished": _slot_text(offer.wished), "alternatives": [_slot_text(s) for s in offer.alternatives]},
-            ensure_ascii=False,
-        )
+        return offer.tool_result()  # each slot marked matching the wish or not (voice/bridge/offers.py)
     if name == "book_appointment":
         start = _parse_time(args.get("start"), "start")
         end = _parse_time(args["end"], "end") if args.get("end") else start + DEFAULT_LENGTH

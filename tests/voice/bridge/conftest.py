@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from crm.secrets import EnvSecrets
+from voice.bridge.booking_results import BookingResult, LeadFacts
 from voice.bridge.config import BridgeConfig
 from voice.bridge.crm_tools import CrmToolsFactory
 from voice.bridge.dialog.types import (
@@ -129,16 +130,21 @@ class ScriptPolicy:
         yield TurnDone(TurnResult(end_call="tschüss" in last.lower()))
 
 
-@dataclass
-class Facts:
-    lead_id: int = 7
-    first_name: str = "Dana"
-    last_name: str = "Weber"
-    company: str = "Krause GmbH"
-    language: str = "de"
-    owner_name: str = "Anna"
-    do_not_contact: bool = False
-    chain_id: str = "chain-7"
+def Facts(**changes: Any) -> LeadFacts:  # noqa: N802 - reads as the record it builds
+    """The lead the fake CRM knows (booking_results.LeadFacts, the type the real backend answers with)."""
+    base: dict[str, Any] = {
+        "lead_id": 7,
+        "first_name": "Dana",
+        "last_name": "Weber",
+        "company": "Krause GmbH",
+        "language": "de",
+        "status": "new",
+        "do_not_contact": False,
+        "chain_id": "chain-7",
+        "owner_id": 1,
+        "owner_name": "Anna",
+    }
+    return LeadFacts(**{**base, **changes})
 
 
 @dataclass
@@ -146,7 +152,7 @@ class FakeBackend:
     """booking.py's functions with injected latency (seconds), recording what was booked."""
 
     latency: dict[str, float] = field(default_factory=dict)
-    facts: Facts | None = field(default_factory=Facts)
+    facts: LeadFacts | None = field(default_factory=Facts)
     bookings: list[tuple] = field(default_factory=list)
     opt_outs: list[tuple] = field(default_factory=list)
     lookups: list[tuple] = field(default_factory=list)
@@ -165,13 +171,21 @@ class FakeBackend:
         start = (now + timedelta(days=3)).replace(hour=16, minute=30)
         return SlotOffer(SlotChoice(start, start + timedelta(minutes=30), owner_id=1))
 
-    def book(self, lead_id, call_id, start, end, owner_id=None):
+    def book(self, lead_id, call_id, start, end, owner_id=None, *, offer_matched=None):
         self._wait("book")
         key = (call_id, start)
         status = "already_booked" if any(b[:2] == key for b in self.bookings) else "booked"
         if status == "booked":
             self.bookings.append((call_id, start, lead_id))
-        return Booking(status, appointment_id=100 + len(self.bookings), start=start, end=end)
+        return BookingResult(
+            status,
+            appointment_id=100 + len(self.bookings),
+            start=start,
+            end=end,
+            lead_id=lead_id,
+            call_id=call_id,
+            offer_matched=offer_matched,
+        )
 
     def record_qualification(self, lead_id, call_id, answers):
         self._wait("record_qualification")

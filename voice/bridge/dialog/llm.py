@@ -18,7 +18,7 @@ import json
 import logging
 import time as clock
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -310,16 +310,9 @@ class LLMPolicy:
         return ToolRecord(call.id, call.name, args, content, True)
 
     def _offer_json(self, offer: SlotOffer, language: str, request: TurnRequest) -> str:
-        def one(slot: SlotChoice) -> dict[str, str]:
-            return {"start": slot.start.isoformat(), "spoken": self.timetalk.render(slot.start, language, request.now)}
-
-        return json.dumps(
-            {
-                "wished": one(offer.wished) if offer.wished else None,
-                "alternatives": [one(s) for s in offer.alternatives[:2]],
-            },
-            ensure_ascii=False,
-        )
+        # Each slot marked matching the wish or not (voice/bridge/offers.py), with the words to say it in.
+        two = replace(offer, alternatives=offer.alternatives[:2])
+        return two.tool_result(lambda start: self.timetalk.render(start, language, request.now))
 
     def _apply(self, args: dict[str, Any], request: TurnRequest, language: str, result: TurnResult) -> None:
         intent = args.get("intent")

@@ -111,16 +111,11 @@ class ToolFailed(Exception):
 
 
 def describe_tool_value(value: Any) -> str:
-    """A tool's answer as the short text of its record."""
+    """A tool's answer as the JSON text of its record (what Retell's LLM reads back)."""
     if value is None:
-        return "ok"
+        return json.dumps({"ok": True})
     if isinstance(value, SlotOffer):
-        return json.dumps(
-            {
-                "wished": value.wished.start.isoformat() if value.wished else None,
-                "alternatives": [s.start.isoformat() for s in value.alternatives],
-            }
-        )
+        return value.tool_result()  # JSON, each slot marked matching or not (voice/bridge/offers.py)
     if isinstance(value, Booking):
         return json.dumps(
             {
@@ -129,4 +124,4 @@ def describe_tool_value(value: Any) -> str:
                 "start": value.start.isoformat() if value.start else None,
             }
         )
-    return str(value)[:500]
+    return json.dumps({"result": str(value)[:500]}, ensure_ascii=False)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+# One SlotChoice and one SlotOffer for the whole bridge (the offer invariant lives with them).
+from voice.bridge.offers import SlotChoice, SlotOffer
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
 
@@ -54,19 +56,6 @@ class TurnRequest:
     company_name: str = "Leadchain"
     transfer_number: str | None = None  # E.164, where a human can take over
     callback_number: str | None = None  # E.164 the callee can call back (the caller ID; TCPA wants it said)
-
-
-@dataclass(frozen=True)
-class SlotChoice:
-    start: datetime  # aware
-    end: datetime
-    owner_id: int | None = None
-
-
-@dataclass(frozen=True)
-class SlotOffer:
-    wished: SlotChoice | None  # the slot that satisfies the wish, if free
-    alternatives: tuple[SlotChoice, ...] = ()
 
 
 @dataclass(frozen=True)
