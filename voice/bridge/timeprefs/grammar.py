@@ -4,8 +4,9 @@ order, the first that matches consumes its tokens. A rule returns its items and 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from voice.bridge.timeprefs.items import DAYPART, Clock, Item, clock_token, int_token
+from voice.bridge.timeprefs.items import DAYPART, ELLIPSIS, RANGE, SPAN, Clock, Item, Ref, clock_token, int_token
 from voice.bridge.timeprefs.lexicon import NARROWED
 
 Found = tuple[list[Item], int]
@@ -16,6 +17,22 @@ class Grammar:
     dayparts: dict[str, str] = {}
     early_words: frozenset[str] = frozenset()
     late_words: frozenset[str] = frozenset()
+    # Anchored dates ("morgen in einer Woche"): the words for "in", for one, for the units (in days).
+    shift_in: frozenset[str] = frozenset()
+    shift_one: frozenset[str] = frozenset()
+    shift_units: dict[str, int] = {}
+    # Idioms that say a week in days: German "in acht Tagen" is a week from the anchor.
+    shift_idioms: dict[int, int] = {}
+    # Elliptical follow-ups (see ``ellipsis``): bare modifiers ("nächste") and set phrases ("the one
+    # after"), longest first.
+    ellipsis_mods: dict[str, str] = {}
+    ellipsis_phrases: tuple[tuple[tuple[str, ...], tuple[str, int]], ...] = ()
+    # Named periods (see ``periods``): the nouns, the words that put a side on them ("nach" = after),
+    # the articles between, and set phrases that name a period and side at once ("im neuen Jahr").
+    period_nouns: dict[tuple[str, ...], str] = {}
+    period_sides: dict[str, str] = {}
+    period_skip: frozenset[str] = frozenset()
+    period_phrases: dict[tuple[str, ...], tuple[str, str]] = {}
 
     def __init__(self, tokens: Sequence[str]) -> None:
         self.t = list(tokens)
@@ -83,6 +100,56 @@ class Grammar:
         if meridiem and self.tok(j) in ("am", "pm"):
             mer, j = self.tok(j), j + 1
         return has_unit, minute, mer, j
+
+    def amount(self, i: int) -> tuple[int, int] | None:
+        """ "einer Woche", "14 Tagen", "two weeks", "a fortnight": (days, index after)."""
+        tok = self.tok(i)
+        n = 1 if tok in self.shift_one else int_token(tok, 1, 99)
+        unit = self.shift_units.get(self.tok(i + 1))
+        if n is None or unit is None:
+            return None
+        return n * unit, i + 2
+
+    def shifted(self, ref: Ref, j: int) -> tuple[Ref, int]:
+        """A day followed by how far from it: "morgen in einer Woche", "Freitag in vierzehn Tagen"."""
+        if ref.kind not in ("rel", "weekday", "date", "dom") or self.tok(j) not in self.shift_in:
+            return ref, j
+        got = self.amount(j + 1)
+        if got is None:
+            return ref, j
+        days, k = got
+        return replace(ref, shift=ref.shift + self.shift_idioms.get(days, days)), k
+
+    def _match(self, i: int, words: tuple[str, ...]) -> bool:
+        return self.t[i : i + len(words)] == list(words)
+
+    def ellipsis_rule(self, i: int) -> Found | None:
+        """ "nächste" / "next" with no noun, "the one after", "die danach": see ``ellipsis``."""
+        for words, value in self.ellipsis_phrases:
+            if self._match(i, words):
+                return self.one(ELLIPSIS, i, i + len(words), value)
+        mod = self.ellipsis_mods.get(self.tok(i))
+        return self.one(ELLIPSIS, i, i + 1, ("mod", mod)) if mod else None
+
+    def period_rule(self, i: int) -> Found | None:
+        """ "nach den Feiertagen", "before Christmas", "im neuen Jahr": a named period and its side."""
+        for words, (name, side) in self.period_phrases.items():
+            if self._match(i, words):
+                return self._period_item(i, i + len(words), name, side)
+        side = self.period_sides.get(self.tok(i))
+        j = self.skip(i + 1 if side else i, self.period_skip)
+        for words, name in self.period_nouns.items():
+            if self._match(j, words):
+                return self._period_item(i, j + len(words), name, side or "during")
+        return None
+
+    def _period_item(self, i: int, j: int, name: str, side: str) -> Found:
+        ref = Ref("period", mod=side, name=name)
+        if side in ("after", "from"):
+            return self.one(SPAN, i, j, (ref, None, False))
+        if side in ("before", "until"):
+            return self.one(SPAN, i, j, (None, ref, False))
+        return self.one(RANGE, i, j, ref)
 
     def daypart_at(self, i: int) -> tuple[str, int] | None:
         """A daypart word, narrowed by a preceding "früh"/"spät" ("am späten Nachmittag")."""

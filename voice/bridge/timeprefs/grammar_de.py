@@ -21,7 +21,16 @@ from voice.bridge.timeprefs.items import (
     date_token,
     int_token,
 )
-from voice.bridge.timeprefs.lexicon import DE_DAYPARTS, DE_MONTHS, DE_WEEKDAYS
+from voice.bridge.timeprefs.lexicon import (
+    DE_DAYPARTS,
+    DE_ELLIPSIS_PHRASES,
+    DE_MONTHS,
+    DE_PERIOD_NOUNS,
+    DE_PERIOD_PHRASES,
+    DE_PERIOD_SIDES,
+    DE_PERIOD_SKIP,
+    DE_WEEKDAYS,
+)
 
 SEPARATORS = frozenset({",", "aber", "sondern", "jedoch", "sonst", "ansonsten", "allerdings", "weil", "denn", "dann"})
 NEGATIONS = frozenset(
@@ -76,18 +85,30 @@ class GermanGrammar(Grammar):
     dayparts = DE_DAYPARTS
     early_words = frozenset({"frueh", "fruehe", "fruehen", "frueher"})
     late_words = frozenset({"spaet", "spaete", "spaeten", "spaeter"})
+    shift_in = frozenset({"in"})
+    shift_one = frozenset({"einer", "einem", "eine", "1"})
+    shift_units = {"tag": 1, "tagen": 1, "tage": 1, "woche": 7, "wochen": 7}
+    shift_idioms = {8: 7}
+    ellipsis_mods = MODS
+    ellipsis_phrases = DE_ELLIPSIS_PHRASES
+    period_nouns = DE_PERIOD_NOUNS
+    period_sides = DE_PERIOD_SIDES
+    period_skip = DE_PERIOD_SKIP
+    period_phrases = DE_PERIOD_PHRASES
 
     def rules(self) -> list[Rule]:
         return [
             self.separator,
             self.negation,
             self.anytime,
+            self.period_rule,
             self.weekday_range,
             self.span,
             self.time_range,
             self.open_time,
             self.exact_time,
             self.day,
+            self.ellipsis_rule,
             self.daypart_rule,
         ]
 
@@ -350,10 +371,10 @@ class GermanGrammar(Grammar):
         got = self.day_ref(i)
         if got is None:
             return None
-        ref, j = got
+        ref, j = self.shifted(*got)
         kind = RANGE if ref.kind in ("week", "week_of", "month") else DAY
         items = [Item(kind, i, j, ref)]
-        if ref.kind == "rel" and ref.a in (0, 1) and self.tok(j) in ("frueh", "morgen"):
+        if ref.kind == "rel" and ref.a in (0, 1) and not ref.shift and self.tok(j) in ("frueh", "morgen"):
             items.append(Item(DAYPART, j, j + 1, "morning"))  # "morgen früh", "heute morgen"
             j += 1
         return items, j

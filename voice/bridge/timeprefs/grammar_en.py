@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from voice.bridge.timeprefs.grammar import Found, Grammar, Rule
 from voice.bridge.timeprefs.items import (
@@ -21,7 +22,16 @@ from voice.bridge.timeprefs.items import (
     Ref,
     int_token,
 )
-from voice.bridge.timeprefs.lexicon import EN_DAYPARTS, EN_MONTHS, EN_WEEKDAYS
+from voice.bridge.timeprefs.lexicon import (
+    EN_DAYPARTS,
+    EN_ELLIPSIS_PHRASES,
+    EN_MONTHS,
+    EN_PERIOD_NOUNS,
+    EN_PERIOD_PHRASES,
+    EN_PERIOD_SIDES,
+    EN_PERIOD_SKIP,
+    EN_WEEKDAYS,
+)
 
 SEPARATORS = frozenset({",", "but", "although", "though", "otherwise", "else", "because", "then"})
 NEGATIONS = frozenset(
@@ -70,18 +80,29 @@ class EnglishGrammar(Grammar):
     dayparts = EN_DAYPARTS
     early_words = frozenset({"early"})
     late_words = frozenset({"late"})
+    shift_in = frozenset({"in"})
+    shift_one = frozenset({"a", "one", "1"})
+    shift_units = {"day": 1, "days": 1, "week": 7, "weeks": 7, "fortnight": 14}
+    ellipsis_mods = {"next": "next"}
+    ellipsis_phrases = EN_ELLIPSIS_PHRASES
+    period_nouns = EN_PERIOD_NOUNS
+    period_sides = EN_PERIOD_SIDES
+    period_skip = EN_PERIOD_SKIP
+    period_phrases = EN_PERIOD_PHRASES
 
     def rules(self) -> list[Rule]:
         return [
             self.negation,
             self.separator,
             self.anytime,
+            self.period_rule,
             self.weekday_range,
             self.span,
             self.time_range,
             self.open_time,
             self.exact_time,
             self.day,
+            self.ellipsis_rule,
             self.daypart_rule,
         ]
 
@@ -126,7 +147,9 @@ class EnglishGrammar(Grammar):
 
     # ---- clocks -------------------------------------------------------------------------------------
 
-    def clock(self, i: int, *, bare_ok: bool) -> tuple[Clock, int] | None:
+    def clock(self, i: int, *, bare_ok: bool, to_ok: bool = False) -> tuple[Clock, int] | None:
+        """A clock time. "N to H" (minutes before the hour) is read when `to_ok` (an exact time is
+        being read, not the start of a range) or when N cannot start a range ("quarter", 20, 25)."""
         tok, nxt = self.tok(i), self.tok(i + 1)
         if tok in ("noon", "midday") and bare_ok:
             return Clock(12, fixed=True), i + 1
@@ -134,7 +157,7 @@ class EnglishGrammar(Grammar):
             return Clock(0, fixed=True), i + 1
         if tok in ("half", "quarter") or int_token(tok, 1, 29) is not None:
             minutes = 30 if tok == "half" else 15 if tok == "quarter" else int(tok)
-            if nxt == "past" or (nxt == "to" and tok == "quarter"):
+            if nxt == "past" or (nxt == "to" and (to_ok or tok == "quarter" or minutes in (20, 25))):
                 got = self.plain_clock(i + 2, bare_ok=True, unit="oclock", meridiem=True)
                 if got is not None:
                     c, j = got
@@ -161,7 +184,7 @@ class EnglishGrammar(Grammar):
             return None
         c1, j = first
         joiner = ("and",) if tok == "between" else ("to", "-", "till", "until", "through", "thru")
-        if self.tok(j) not in joiner:
+        if self.tok(j) not in joiner or (start == i and self._minutes_to(i)):
             return None
         second = self.clock(j + 1, bare_ok=True)
         if second is None:
@@ -174,6 +197,12 @@ class EnglishGrammar(Grammar):
             if a is not None and b is not None and a < b:
                 c1 = shared
         return self.one(WINDOW, i, k, (c1, c2))
+
+    def _minutes_to(self, i: int) -> bool:
+        """ "five to three" without "from": minutes before the hour, not a range from 5 to 3 (a range
+        that would run backwards; "ten to two" stays a range, 10-14, as "10 to 2" is said)."""
+        n, h = int_token(self.tok(i), 1, 29), int_token(self.tok(i + 2), 1, 12)
+        return self.tok(i + 1) == "to" and n in (5, 20, 25) and h is not None and (n > h or n > 12)
 
     def open_time(self, i: int) -> Found | None:
         """ "after 4pm", "from 4pm on", "before 11", "until 11", "not before 10am", "after lunch"."""
@@ -205,11 +234,11 @@ class EnglishGrammar(Grammar):
                 return self.one(DAYPART, i, j + 1, "noon")
             if self.tok(j) == "night":
                 return self.one(DAYPART, i, j + 1, "evening")
-            got = self.clock(j, bare_ok=True)
+            got = self.clock(j, bare_ok=True, to_ok=True)
             if got is None:
                 return None
             return self.one(EXACT, i, got[1], got[0])
-        got = self.clock(i, bare_ok=False)
+        got = self.clock(i, bare_ok=False, to_ok=True)
         if got is None:
             return None
         return self.one(EXACT, i, got[1], got[0])
@@ -245,6 +274,9 @@ class EnglishGrammar(Grammar):
         return self.one(WEEKDAYS, i, second[2], days)
 
     def day_ref(self, i: int) -> tuple[Ref, int] | None:
+        anchored = self._from_ref(i)
+        if anchored is not None:
+            return anchored
         fixed = self._fixed_day_ref(i)
         if fixed is not None:
             return fixed
@@ -256,6 +288,20 @@ class EnglishGrammar(Grammar):
         if tok in PARTS:
             return self._part_of(i)
         return self._weekday_ref(i)
+
+    def _from_ref(self, i: int) -> tuple[Ref, int] | None:
+        """ "a week from Thursday", "two weeks from today", "ten days from now": the anchor day shifted."""
+        got = self.amount(i)
+        if got is None or self.tok(got[1]) != "from":
+            return None
+        days, j = got
+        if self.tok(j + 1) == "now":
+            return Ref("rel", 0, shift=days), j + 2
+        anchor = self._fixed_day_ref(j + 1) or self._weekday_ref(j + 1)
+        if anchor is None or anchor[0].kind not in ("rel", "weekday", "date", "dom"):
+            return None
+        ref, k = anchor
+        return replace(ref, shift=ref.shift + days), k
 
     def _fixed_day_ref(self, i: int) -> tuple[Ref, int] | None:
         """Set phrases: "today", "tomorrow", "the day after tomorrow", "the week after next", "midweek",
@@ -328,8 +374,8 @@ class EnglishGrammar(Grammar):
             j += 1
         if self.tok(j) == "week":
             return Ref("week", offset, mod=part), j + 1
-        if self.tok(j) == "month" and part != "rest":
-            return Ref("month", None, offset, mod=part), j + 1
+        if self.tok(j) == "month":
+            return Ref("month", None, offset, mod=part), j + 1  # "later this month": part "rest"
         return None
 
     def date_ref(self, i: int) -> tuple[Ref, int] | None:
@@ -372,7 +418,9 @@ class EnglishGrammar(Grammar):
         got = self.day_ref(i)
         if got is None:
             return None
-        ref, j = got
+        ref, j = self.shifted(*got)
+        if ref.kind in ("rel", "weekday") and self.tok(j) == "week" and self.tok(j - 1) != "next":
+            ref, j = replace(ref, shift=ref.shift + 7), j + 1  # "tomorrow week", "Friday week"
         kind = RANGE if ref.kind in ("week", "week_of", "month") else DAY
         items = [Item(kind, i, j, ref)]
         if tok == "tonight":

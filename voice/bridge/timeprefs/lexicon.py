@@ -295,3 +295,70 @@ NARROWED = {
     ("early", "evening"): "evening",
     ("late", "evening"): "evening",
 }
+
+
+# ---- elliptical follow-ups and named periods (see ``ellipsis`` and ``periods``) -------------------
+# ("after", n): n periods after the one named before; "one" is "1" once normalize has read numbers.
+DE_ELLIPSIS_PHRASES = (
+    (("die", "woche", "danach"), ("after", 1)),
+    (("den", "monat", "danach"), ("after", 1)),
+    (("den", "tag", "danach"), ("after", 1)),
+    (("die", "danach"), ("after", 1)),
+    (("den", "danach"), ("after", 1)),
+    (("das", "danach"), ("after", 1)),
+)
+DE_PERIOD_NOUNS = {
+    ("feiertagen",): "holidays",
+    ("feiertage",): "holidays",
+    ("festtagen",): "holidays",
+    ("festtage",): "holidays",
+    ("weihnachtsfeiertagen",): "christmas",
+    ("weihnachten",): "christmas",
+    ("ostern",): "easter",
+    ("osterfeiertagen",): "easter",
+    ("neujahr",): "newyear",
+    ("jahreswechsel",): "newyear",
+}
+DE_PERIOD_SIDES = {"nach": "after", "vor": "before", "bis": "before", "ab": "from", "ueber": "during"}
+DE_PERIOD_SKIP = frozenset({"den", "dem", "die", "der", "zu"})
+DE_PERIOD_PHRASES = {
+    ("im", "neuen", "jahr"): ("nextyear", "from"),
+    ("ab", "dem", "neuen", "jahr"): ("nextyear", "from"),
+    ("naechstes", "jahr"): ("nextyear", "from"),
+    ("anfang", "naechsten", "jahres"): ("nextyear", "from"),
+}
+EN_ELLIPSIS_PHRASES = (
+    (("the", "1", "after", "that"), ("after", 1)),
+    (("the", "1", "after"), ("after", 1)),
+    (("the", "week", "after"), ("after", 1)),
+    (("the", "month", "after"), ("after", 1)),
+    (("the", "next", "1"), ("after", 1)),
+    (("the", "following", "1"), ("after", 1)),
+)
+EN_PERIOD_NOUNS = {
+    ("holidays",): "holidays",
+    ("holiday", "season"): "holidays",
+    ("christmas",): "christmas",
+    ("xmas",): "christmas",
+    ("easter",): "easter",
+    ("new", "year", "is"): "newyear",
+    ("new", "years"): "newyear",
+    ("new", "year"): "newyear",
+}
+EN_PERIOD_SIDES = {
+    "after": "after",
+    "before": "before",
+    "until": "before",
+    "till": "before",
+    "by": "before",
+    "from": "from",
+    "starting": "from",
+    "over": "during",
+    "during": "during",
+}
+EN_PERIOD_SKIP = frozenset({"the"})
+EN_PERIOD_PHRASES = {
+    ("in", "the", "new", "year"): ("nextyear", "from"),
+    ("next", "year"): ("nextyear", "from"),
+    ("early", "next", "year"): ("nextyear", "from"),
+}

@@ -29,21 +29,19 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from voice.bridge.timeprefs import days
+from voice.bridge.timeprefs import days, ellipsis, negation, periods
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
 from voice.bridge.timeprefs.grammar_de import GermanGrammar
 from voice.bridge.timeprefs.grammar_en import EnglishGrammar
 from voice.bridge.timeprefs.items import (
     ANY,
     DAY,
-    DAY_FAMILY,
     DAYPART,
     EXACT,
     NEG,
     RANGE,
     SEP,
     SPAN,
-    TIME_FAMILY,
     WEEKDAYS,
     WINDOW,
     Item,
@@ -76,34 +74,6 @@ _CORRECTIONS = {
 }
 # Pairs that look like a correction but are a negation ("Friday rather than Thursday").
 _NOT_CORRECTIONS = {("rather", "than"), ("instead", "of"), ("better", "than"), ("eher", "als"), ("lieber", "als")}
-# Words that may stand between the items of one negated group ("nicht montags und freitags").
-_CHAIN = frozenset(
-    {
-        "und",
-        "oder",
-        "and",
-        "or",
-        "noch",
-        "nor",
-        "auch",
-        "am",
-        "an",
-        "on",
-        "the",
-        "den",
-        "dem",
-        "um",
-        "at",
-        "nicht",
-        "not",
-        "jeden",
-        "every",
-        "either",
-        "neither",
-        "in",
-        "der",
-    }
-)
 _OR = frozenset({"oder", "or", "bzw", "beziehungsweise"})
 _ATTACH_FILLER = frozenset({"am", "in", "the", "den", "dem", "der", "on", "jeweils", "eher", "dann", "so"})
 
@@ -116,13 +86,16 @@ def parse(text: str, language: str, now: datetime) -> TimeConstraint:
     grammar = EnglishGrammar if lang == "en" else GermanGrammar
     result: TimeConstraint | None = None
     anchor: date | None = None
+    previous: Ref | None = None
     found = doubtful = False
     for n, segment in enumerate(split_corrections(normalize(text, lang), lang)):
         if n and len(segment) == 1 and segment[0].isdigit():
             segment = ["at" if lang == "en" else "um", *segment]  # "um 10, nein, 11": a bare hour corrects the time
         items = grammar(segment).items()
-        part = _Assembly(segment, items, today, anchor).build()
+        assembly = _Assembly(segment, items, today, anchor, previous)
+        part = assembly.build()
         anchor = part.anchor or anchor
+        previous = assembly.last_period
         doubtful = doubtful or part.doubtful
         if part.found:
             found = True
@@ -196,12 +169,15 @@ class _Assembly:
     items: list[Item]
     today: date
     anchor: date | None
+    previous: Ref | None = None  # the last period an earlier part named (for an ellipsis)
+    last_period: Ref | None = None
     doubtful: bool = False
     _resolved: dict[int, tuple[date, date] | None] = field(default_factory=dict)
 
     def build(self) -> _Part:
+        self.items, filled, self.last_period = ellipsis.fill(self.items, self.previous)
         content = [it for it in self.items if it.kind not in (NEG, SEP, ANY)]
-        self._scope_negations(content)
+        negation.scope(self.tokens, self.items, content, filled)
         positive = [it for it in content if not it.negated]
         anchor = self._week_context(positive)
         daypart = next((it.value for it in positive if it.kind == DAYPART), None)
@@ -283,36 +259,6 @@ class _Assembly:
                     excluded.windows.append(w)
         return excluded
 
-    # ---- negation -----------------------------------------------------------------------------------
-
-    def _scope_negations(self, content: list[Item]) -> None:
-        seps = [it.start for it in self.items if it.kind == SEP]
-        for neg in (it for it in self.items if it.kind == NEG):
-            if self.tokens[neg.end : neg.end + 1] in (["nur"], ["only"], ["just"]):
-                continue  # "nicht nur montags" is not a negation of Mondays
-            stop = min((s for s in seps if s >= neg.end), default=len(self.tokens))
-            after = [it for it in content if neg.end <= it.start < stop]
-            if after:
-                self._negate_group(after)
-                continue
-            begin = max((s for s in seps if s < neg.start), default=-1)
-            before = [it for it in content if begin < it.start and it.end <= neg.start]
-            if before:
-                self._negate_group(list(reversed(before)))
-
-    def _negate_group(self, ordered: list[Item]) -> None:
-        """Negate the first item and the items chained to it by "und"/"oder"/… within its family."""
-        first = ordered[0]
-        family = DAY_FAMILY if first.kind in DAY_FAMILY else TIME_FAMILY
-        first.negated = True
-        prev = first
-        for it in ordered[1:]:
-            lo, hi = (prev.end, it.start) if it.start >= prev.end else (it.end, prev.start)
-            if it.kind not in family or not set(self.tokens[lo:hi]) <= _CHAIN:
-                break
-            it.negated = True
-            prev = it
-
     # ---- days ---------------------------------------------------------------------------------------
 
     def _week_context(self, positive: list[Item]) -> date | None:
@@ -345,6 +291,25 @@ class _Assembly:
         return self._resolved[key]
 
     def _resolve_ref(self, ref: Ref) -> tuple[date, date] | None:
+        if ref.kind == "period":
+            return periods.bounds(ref.name or "", ref.mod or "during", self.today)
+        if ref.shift:
+            return self._shifted(ref)
+        return self._plain_ref(ref)
+
+    def _shifted(self, ref: Ref) -> tuple[date, date] | None:
+        """The anchor day moved by ``ref.shift`` days. A bare weekday anchor may be today ("Montag in
+        einer Woche" said on a Monday is a week from today)."""
+        if ref.kind == "weekday" and ref.mod is None:
+            anchor: tuple[date, date] | None = (days.weekday_after(self.today, _number(ref.a), include_today=True),) * 2
+        else:
+            anchor = self._plain_ref(replace(ref, shift=0))
+        if anchor is None:
+            return None
+        day = anchor[0] + timedelta(days=ref.shift)
+        return day, day
+
+    def _plain_ref(self, ref: Ref) -> tuple[date, date] | None:
         today = self.today
         day: date | None = None
         if ref.kind == "rel":
@@ -370,6 +335,10 @@ class _Assembly:
         elif ref.kind == "week_of":
             monday = days.week_start(today + timedelta(days=_number(ref.a)))
             return max(monday, today), monday + timedelta(days=6)
+        elif ref.kind == "month" and ref.mod == "rest":
+            first = days.add_months(today, ref.b or 0)
+            span = days.month_range(today, first.month, "all", year=first.year)
+            return max(span[0], today + timedelta(days=1)), span[1]
         elif ref.kind == "month":
             if ref.a is None:
                 first = days.add_months(today, ref.b or 0)

@@ -57,8 +57,12 @@ def span(name: str, today: date) -> tuple[date, date]:
 
 def bounds(name: str, side: str, today: date) -> tuple[date, date]:
     """The day (or days) a phrase about the period names: "after" the day after it, "before" the day
-    before it, "during" its span."""
+    before it, "from" its first day, "until" its last, "during" its span."""
     start, end = span(name, today)
+    if side == "from":
+        return start, start
+    if side == "until":
+        return end, end
     if side == "after":
         return end + timedelta(days=1), end + timedelta(days=1)
     if side == "before":
