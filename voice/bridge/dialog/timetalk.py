@@ -5,6 +5,10 @@
 * ``read_back(text, language, now) -> list[datetime]``: the slots an agent sentence offered (the
   inverse of ``render``), so offered slots are read from the transcript and never remembered.
 
+``TimeTalk.present`` is the one way an offer becomes words: each slot comes out marked as matching the
+caller's constraint or as an alternative, by voice.bridge.offers.satisfies (the offer invariant,
+docs/voice-bridge.md §V8); ``hours_text`` says opening hours.
+
 ``default_timetalk()`` uses voice.bridge.timeprefs (parse.py, speak.py). Where a part of it is missing
 the basic versions here stand in: ``render``/``read_back`` in one fixed format, and a ``parse`` that
 understands nothing (an ``unsure`` constraint), so the policy still runs; it asks rather than guesses."""
@@ -16,10 +20,11 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from voice.bridge.offers import OpeningHours, SlotChoice, satisfies
 from voice.bridge.timeprefs import parse as timeprefs_parse
 from voice.bridge.timeprefs import speak as timeprefs_speak
 from voice.bridge.timeprefs.constraint import TimeConstraint
@@ -31,6 +36,15 @@ BUSINESS_TZ = ZoneInfo("Europe/Berlin")
 Parse = Callable[[str, str, datetime], TimeConstraint]
 Render = Callable[[datetime, str, datetime], str]
 ReadBack = Callable[[str, str, datetime], list[datetime]]
+
+
+@dataclass(frozen=True)
+class SpokenSlot:
+    """A slot as the agent will say it, and whether it satisfies the caller's constraint."""
+
+    slot: SlotChoice
+    text: str
+    matches: bool
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,16 @@ class TimeTalk:
         if constraint is None or constraint.empty or constraint.unsure:
             return None
         return constraint
+
+    def present(
+        self, slots: tuple[SlotChoice, ...], constraint: TimeConstraint | None, language: str, now: datetime
+    ) -> tuple[list[SpokenSlot], list[SpokenSlot]]:
+        """(matching, alternatives): the slots in words, each checked by offers.satisfies right before it
+        is spoken (whatever the slot's own flag says)."""
+        spoken = [
+            SpokenSlot(s, self.render(s.start, language, now), satisfies(constraint, s.start, s.end)) for s in slots
+        ]
+        return [s for s in spoken if s.matches], [s for s in spoken if not s.matches]
 
     def slots_in(self, text: str, language: str, now: datetime) -> list[datetime]:
         try:
@@ -152,6 +176,39 @@ def _future(now: datetime, month: int, day: int, hour: int, minute: int) -> date
         if moment.date() >= now.date() - timedelta(days=1):
             return moment
     return None
+
+
+_HOURS_WORDS = {
+    "de": {"to": " bis ", "and": " und ", "span": "%s von %s bis %s Uhr"},
+    "en": {"to": " to ", "and": " and ", "span": "%s, %s to %s"},
+}
+
+
+def _clock(moment: time, language: str) -> str:
+    if language == "en":
+        hour = moment.hour % 12 or 12
+        suffix = "am" if moment.hour < 12 else "pm"
+        return f"{hour}:{moment.minute:02d} {suffix}" if moment.minute else f"{hour} {suffix}"
+    return f"{moment.hour}:{moment.minute:02d}" if moment.minute else f"{moment.hour}"
+
+
+def hours_text(hours: OpeningHours, language: str) -> str:
+    """Opening hours in words: runs of weekdays with the same hours ("Montag bis Freitag von 9 bis 17 Uhr",
+    "Monday to Friday, 9 am to 5 pm"), several runs joined by "und"/"and"."""
+    code = "en" if language == "en" else "de"
+    words, names = _HOURS_WORDS[code], _DAYS[code]
+    runs: list[tuple[int, int, time, time]] = []
+    for weekday, opens, closes in sorted(hours):
+        last = runs[-1] if runs else None
+        if last is not None and last[1] == weekday - 1 and (last[2], last[3]) == (opens, closes):
+            runs[-1] = (last[0], weekday, opens, closes)
+        else:
+            runs.append((weekday, weekday, opens, closes))
+    parts = []
+    for first, last_day, opens, closes in runs:
+        days = names[first] if first == last_day else names[first] + words["to"] + names[last_day]
+        parts.append(words["span"] % (days, _clock(opens, code), _clock(closes, code)))
+    return words["and"].join(parts)
 
 
 def understand_nothing(text: str, language: str, now: datetime) -> TimeConstraint:
