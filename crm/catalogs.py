@@ -42,6 +42,11 @@ def N_(message: str) -> str:
     return message
 
 
+def NP_(context: str, message: str) -> tuple[str, str]:
+    """N_ for a msgid with a context (the same English with two meanings): ``NP_("exchange", "Rate")``."""
+    return context, message
+
+
 def po_path(language: str, domain: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
 

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vRecur
 
+from crm import catalogs
+from crm.catalogs import N_
 from crm.email import settings as email_settings
 
 PRODID = "-//leadchain//crm email//DE"
@@ -108,7 +110,7 @@ def build_invite(
     event.add("sequence", 0)
     event.add("dtstart", start)
     event.add("dtend", end)
-    default_summary = f"Termin mit {organizer_name}" if language == "de" else f"Meeting with {organizer_name}"
+    default_summary = catalogs.gettext(language, "email", N_("Meeting with %(name)s"), name=organizer_name)
     event.add("summary", summary or getattr(appointment, "title", None) or default_summary)
     if description:
         event.add("description", description)

@@ -1,9 +1,12 @@
-"""Render the chain's emails: Jinja2 templates per language, HTML (autoescaped) and plain text.
+"""Render the chain's emails: one Jinja2 template per email, HTML (autoescaped) and plain text, in the
+lead's language.
 
 ``render(template, lead, context, language)`` returns ``Rendered(subject, html, text)``. Every mail
 carries the company imprint (from settings) and the lead's unsubscribe link; lead data is escaped in
-the HTML part. Templates live in crm/email/templates/<language>/<name>.{html,txt}; the subject is the
-``subject`` block of the .txt template.
+the HTML part. Templates live in crm/email/templates/<name>.{html,txt} and write English msgids
+(``{{ _("...") }}``, ``{% trans %}...{% endtrans %}``); the words come from the ``email`` catalogue of
+crm.catalogs (crm/locales/<language>/LC_MESSAGES/email.po), one Jinja environment per language. The
+subject is the ``subject`` block of the .txt template.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
@@ -19,6 +23,8 @@ import sqlalchemy as sa
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from crm import catalogs
+from crm.catalogs import N_
 from crm.email import settings as email_settings
 from crm.email.tokens import unsubscribe_url
 from crm.extensions import db
@@ -32,43 +38,9 @@ TEMPLATES = ("follow_up", "booking_confirmation", "callback_confirmation", "nurt
 NURTURE_STEPS = 3
 DEFAULT_TIMEZONE = "Europe/Berlin"
 LOCALES = {"de": "de_DE", "en": "en_GB"}
-
-STRINGS = {
-    "de": {
-        "imprint": "Impressum",
-        "directors": "Geschäftsführung",
-        "register": "Registergericht",
-        "vat_id": "USt-IdNr.",
-        "phone": "Telefon",
-        "email": "E-Mail",
-        "website": "Web",
-        "unsubscribe": "Keine E-Mails mehr erhalten? Hier abmelden",
-        "why": "Sie erhalten diese E-Mail, weil Sie mit uns in Kontakt standen.",
-        "report_why": "Sie erhalten diesen Bericht als Mitglied des Vertriebsteams.",
-        "report_unsubscribe": "Berichte abbestellen",
-        "at": "um",
-        "oclock": "Uhr",
-        "sales_team": "Ihr Vertriebsteam",
-    },
-    "en": {
-        "imprint": "Legal notice",
-        "directors": "Managing directors",
-        "register": "Register",
-        "vat_id": "VAT ID",
-        "phone": "Phone",
-        "email": "Email",
-        "website": "Web",
-        "unsubscribe": "Don't want these emails? Unsubscribe here",
-        "why": "You are receiving this email because you were in touch with us.",
-        "report_why": "You receive this report as a member of the sales team.",
-        "report_unsubscribe": "Unsubscribe from reports",
-        "at": "at",
-        "oclock": "",
-        "sales_team": "Your sales team",
-    },
-}
-
-_env: Environment | None = None
+DOMAIN = "email"
+# Languages whose greeting names the reader in full (see greeting()).
+FULL_NAME_GREETING = frozenset({"de"})
 
 
 class Rendered(NamedTuple):
@@ -101,21 +73,23 @@ class Person:
     display_name: str
 
 
-def environment() -> Environment:
-    global _env
-    if _env is None:
-        _env = Environment(
-            loader=FileSystemLoader(str(TEMPLATE_DIR)),
-            # HTML escaped, plain text not (escaping would show "&amp;" to the reader).
-            autoescape=select_autoescape(
-                enabled_extensions=("html",), disabled_extensions=("txt",), default_for_string=True, default=True
-            ),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-    return _env
+@cache
+def environment(language: str) -> Environment:
+    """The templates with `language`'s ``email`` catalogue installed (one environment per language)."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        # HTML escaped, plain text not (escaping would show "&amp;" to the reader).
+        autoescape=select_autoescape(
+            enabled_extensions=("html",), disabled_extensions=("txt",), default_for_string=True, default=True
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(catalogs.translations(language, DOMAIN), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def language_for(lead: Any, language: str | None = None) -> str:
@@ -144,9 +118,9 @@ def format_when(moment: datetime, tz_name: str, language: str) -> str:
     )
     time_part = format_datetime(moment, "HH:mm", tzinfo=tz, locale=locale)
     zone = format_datetime(moment, "z", tzinfo=tz, locale=locale)
-    if language == "de":
-        return f"{date_part} um {time_part} Uhr ({zone})"
-    return f"{date_part} at {time_part} ({zone})"
+    return catalogs.gettext(
+        language, DOMAIN, N_("%(date)s at %(time)s (%(zone)s)"), date=date_part, time=time_part, zone=zone
+    )
 
 
 def _person(lead: Any) -> Person | None:
@@ -167,11 +141,17 @@ def _pairs(metrics: Any) -> list[tuple[Any, Any]]:
 
 
 def greeting(person: Person | None, language: str) -> str:
-    if language == "de":
-        name = " ".join(p for p in (person.first_name, person.last_name) if p) if person else ""
-        return f"Guten Tag {name}," if name else "Guten Tag,"
-    first = person.first_name if person else ""
-    return f"Hello {first}," if first else "Hello,"
+    """The salutation. German mails address the reader formally (first and last name), English ones by the
+    first name: a convention of the language, like its date format; the words are the catalogue's."""
+    if person is None:
+        name = ""
+    elif language in FULL_NAME_GREETING:
+        name = " ".join(p for p in (person.first_name, person.last_name) if p)
+    else:
+        name = person.first_name
+    if not name:
+        return catalogs.gettext(language, DOMAIN, N_("Hello,"))
+    return catalogs.gettext(language, DOMAIN, N_("Hello %(name)s,"), name=name)
 
 
 def _owner(lead: Any) -> Signer:
@@ -228,11 +208,10 @@ def render(template: str, lead: Any, context: dict[str, Any] | None = None, lang
     context = dict(context or {})
     language = language_for(lead, language)
     name = template_file(template, context.get("step"))
-    env = environment()
+    env = environment(language)
     owner = _owner(lead)
     values: dict[str, Any] = {
         "lang": language,
-        "t": STRINGS[language],
         "company": email_settings.company(),
         "lead": _person(lead),
         "owner": owner,
@@ -255,13 +234,13 @@ def render(template: str, lead: Any, context: dict[str, Any] | None = None, lang
         else f"{email_settings.public_url()}/settings/reports"
     )
     try:
-        text_template = env.get_template(f"{language}/{name}.txt")
-        html_template = env.get_template(f"{language}/{name}.html")
+        text_template = env.get_template(f"{name}.txt")
+        html_template = env.get_template(f"{name}.html")
     except Exception as e:  # TemplateNotFound
-        raise UnknownTemplate(f"no {language} template {name!r}") from e
+        raise UnknownTemplate(f"no template {name!r}") from e
     subject_block = text_template.blocks.get("subject")
     if subject_block is None:
-        raise UnknownTemplate(f"template {language}/{name}.txt has no subject block")
+        raise UnknownTemplate(f"template {name}.txt has no subject block")
     subject = "".join(subject_block(text_template.new_context(values)))
     # A subject is one line: lead data must not be able to add headers or lines.
     subject = re.sub(r"\s+", " ", subject).strip()[:250]

@@ -7,8 +7,9 @@ docs/kpis.md, which are generated from it:
 
 tests/reports/test_definitions.py fails when docs/kpis.md and this module differ, when a headline figure
 has no definition, or when a language lacks one. The wording is for managers: what is counted, not how
-the code counts it (docs/kpis.md says how, outside the generated part). Keys are crm.reports.kpis's. The texts
-themselves are in crm/reports/definition_texts/ (one module per group of sections).
+the code counts it (docs/kpis.md says how, outside the generated part). Keys are crm.reports.kpis's. The sections
+are listed in crm/reports/definition_texts/ (one module per group), their words in the reports catalogue
+(crm/locales/<lang>/LC_MESSAGES/reports.po).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ TITLES = {"de": "Definitionen der Kennzahlen", "en": "Definitions of the figures
 HEADERS = {"de": ("Kennzahl", "Definition"), "en": ("Figure", "Definition")}
 
 
-# The appendix's sections in order (their texts: crm/reports/definition_texts/).
+# The appendix's sections in order (their words: the reports catalogue).
 SECTIONS: list[Section] = [PERIODS, LEADS, CALLS, CONVERSION, COSTS, EMAILS, BREAKDOWNS]
 
 __all__ = ["SECTIONS", "Figure", "Section"]

@@ -1,5 +1,8 @@
 """Words and number formats of the reports in German and English (babel, locales de_DE and en_GB).
 
+The words are gettext msgids of the ``reports`` domain (crm.catalogs; crm/locales/<lang>/LC_MESSAGES/
+reports.po), looked up by key: TEXTS (sentences and headings) and LABELS (stored ids in words).
+
 Every missing value (a ratio with nothing to divide by, a cost nobody billed) is shown as "–".
 """
 
@@ -14,13 +17,15 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_interval, get_day_names
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from crm import catalogs
+from crm.catalogs import N_, NP_
 from crm.reports.periods import Period
-from crm.reports.report_texts import TEXT
 from crm.services import money
 from workflows.vocabulary import CallOutcome, CallStatus
 
 LANGUAGES = ("de", "en")
 LOCALES = {"de": "de_DE", "en": "en_GB"}
+DOMAIN = "reports"
 DASH = "–"
 
 # The ids the reports show as words: call outcomes (the classification, else the provider's end status),
@@ -59,97 +64,194 @@ CHAIN_STAGES = (
     "none",
 )
 
-LABELS: dict[str, dict[str, str]] = {
-    "de": {
-        "booked": "Termin gebucht",
-        "interested": "Interessiert",
-        "callback_requested": "Rückruf gewünscht",
-        "not_interested": "Kein Interesse",
-        "do_not_call": "Nicht mehr anrufen",
-        "wrong_number": "Falsche Nummer",
-        "voicemail": "Mailbox",
-        "no_answer": "Nicht erreicht",
-        "busy": "Besetzt",
-        "failed": "Fehlgeschlagen",
-        "completed": "Beendet",
-        "pending": "Offen",
-        "queued": "In Warteschlange",
-        "ringing": "Klingelt",
-        "in_progress": "Im Gespräch",
-        "ended": "Aufgelegt",
-        "positive": "Positiv",
-        "neutral": "Neutral",
-        "negative": "Negativ",
-        "unknown": "Unbekannt",
-        "hot": "Heiß",
-        "warm": "Warm",
-        "cold": "Kalt",
-        "unscored": "Ohne Score",
-        "importing": "Import",
-        "continuing": "Fortsetzung",
-        "qualifying": "Qualifizierung",
-        "calling": "Anruf",
-        "waiting_for_result": "Warten auf Ergebnis",
-        "waiting_for_retry": "Warten auf erneuten Anruf",
-        "following_up": "Nachfassen",
-        "nurturing": "Lead-Pflege",
-        "paused": "Pausiert",
-        "handed_over": "Übergeben",
-        "do_not_contact": "Kontaktsperre",
-        "cancelled": "Abgebrochen",
-        "completed_chain": "Abgeschlossen",
-        "nurture_exhausted": "Lead-Pflege beendet",
-        "none": "Ohne Kette",
-        "joined": "Zusammengeführt",
-        "waiting_for_window": "Warten auf Anrufzeit",
-        "unsubscribed": "Abgemeldet",
-        "replied": "Hat geantwortet",
-    },
-    "en": {
-        "booked": "Booked",
-        "interested": "Interested",
-        "callback_requested": "Callback requested",
-        "not_interested": "Not interested",
-        "do_not_call": "Do not call",
-        "wrong_number": "Wrong number",
-        "voicemail": "Voicemail",
-        "no_answer": "No answer",
-        "busy": "Busy",
-        "failed": "Failed",
-        "completed": "Completed",
-        "pending": "Pending",
-        "queued": "Queued",
-        "ringing": "Ringing",
-        "in_progress": "In progress",
-        "ended": "Ended",
-        "positive": "Positive",
-        "neutral": "Neutral",
-        "negative": "Negative",
-        "unknown": "Unknown",
-        "hot": "Hot",
-        "warm": "Warm",
-        "cold": "Cold",
-        "unscored": "Unscored",
-        "importing": "Importing",
-        "continuing": "Continuing",
-        "qualifying": "Qualifying",
-        "calling": "Calling",
-        "waiting_for_result": "Waiting for result",
-        "waiting_for_retry": "Waiting for retry",
-        "following_up": "Following up",
-        "nurturing": "Nurturing",
-        "paused": "Paused",
-        "handed_over": "Handed over",
-        "do_not_contact": "Do not contact",
-        "cancelled": "Cancelled",
-        "completed_chain": "Completed",
-        "nurture_exhausted": "Nurture exhausted",
-        "none": "No chain",
-        "joined": "Joined",
-        "waiting_for_window": "Waiting for calling hours",
-        "unsubscribed": "Unsubscribed",
-        "replied": "Replied",
-    },
+# The reports' sentences and headings by the key the PDF, the CSV and the templates use (``f.t(key)``); the
+# msgid is the English text, its words are the reports catalogue's (crm/locales/<lang>/LC_MESSAGES/reports.po).
+TEXTS: dict[str, str | tuple[str, str]] = {
+    "report_daily": N_("Daily report"),
+    "report_weekly": N_("Weekly report"),
+    "report_monthly": N_("Monthly report"),
+    "report_custom": N_("Report"),
+    "week": N_("Week"),
+    "to_date": N_("Period to date (as of %(moment)s)"),
+    "to_date_note": N_("The period is still running: figures go up to that moment; the previous period is complete."),
+    "compared_with": N_("Compared with"),
+    "generated": N_("Generated"),
+    "page": N_("Page"),
+    "of": N_("of"),
+    "previous": N_("Previous"),
+    "change": N_("Change"),
+    "current": N_("Period"),
+    "no_data_title": N_("No data in this period"),
+    "no_data": N_(
+        "Between %(start)s and %(end)s (Europe/Berlin) no leads came in and no calls or emails were sent, so "
+        "every figure is empty."
+    ),
+    "h_leads_in": N_("New leads"),
+    "h_qualified_share": N_("Qualified"),
+    "h_calls_placed": N_("Calls"),
+    "h_answer_rate": N_("Answer rate"),
+    "h_talk_time_avg": N_("Avg talk time"),
+    "h_booked": N_("Appointments booked"),
+    "h_booking_conversion": N_("Booking conversion"),
+    "h_follow_ups": N_("Follow-up potential"),
+    "h_cost_per_call": N_("Cost per call"),
+    "h_cost_per_booked": N_("Cost per booking"),
+    "h_emails_sent": N_("Emails sent"),
+    "h_open_rate": N_("Open rate"),
+    "points": N_("pp"),
+    "new": N_("new"),
+    "leads": N_("Leads"),
+    "leads_in": N_("New leads"),
+    "qualified": N_("Qualified (score > %(threshold)s)"),
+    "qualified_share": N_("Qualified share"),
+    "by_source": N_("By source"),
+    "by_campaign": N_("By campaign"),
+    "source": N_("Source"),
+    "campaign": N_("Campaign"),
+    "none": N_("(none)"),
+    "unassigned": N_("(unassigned)"),
+    "score_distribution": N_("Score distribution"),
+    "score": N_("Score"),
+    "priority": N_("Priority"),
+    "priorities": N_("Priorities"),
+    "chains": N_("Chains by stage (leads of the period)"),
+    "stage": N_("Stage"),
+    "count": N_("Count"),
+    "calls": N_("Calls"),
+    "calls_placed": N_("Calls placed"),
+    "answered": N_("Answered"),
+    "answer_rate": N_("Answer rate"),
+    "voicemail": N_("Voicemail"),
+    "voicemail_rate": N_("Voicemail rate"),
+    "no_answer": N_("No answer"),
+    "no_answer_rate": N_("No-answer rate"),
+    "busy": N_("Busy"),
+    "failed": N_("Failed"),
+    "talk_avg": N_("Avg talk time"),
+    "talk_median": N_("Median talk time"),
+    "sentiment": N_("Sentiment"),
+    "outcomes": N_("Outcomes"),
+    "outcome": N_("Outcome"),
+    "metric": N_("Figure"),
+    "by_hour": N_("Calls by hour of day"),
+    "by_weekday": N_("Calls by day of week"),
+    "hour": N_("Hour"),
+    "weekday": N_("Weekday"),
+    "trend": N_("30-day trend"),
+    "day": N_("Day"),
+    "conversion": N_("Appointments and follow-up"),
+    "wanted": N_("Wanted an appointment"),
+    "booked": N_("Booked"),
+    "booking_conversion": N_("Booking conversion"),
+    "appointments": N_("Appointments created"),
+    "follow_ups": N_("Follow-up potential (wanted, not booked)"),
+    "follow_ups_short": N_("Follow-ups"),
+    "follow_ups_none": N_("No open appointment requests."),
+    "lead": N_("Lead"),
+    "company": N_("Company"),
+    "last_call": N_("Last call"),
+    "more": N_("… and %(n)s more"),
+    "critical": N_("Critical calls (negative sentiment or do-not-call request)"),
+    "critical_none": N_("No critical calls."),
+    "critical_more": N_("The %(shown)s latest of %(total)s critical calls."),
+    "time": N_("Time"),
+    "rep": N_("Rep"),
+    "provider": N_("Provider"),
+    "duration": N_("Duration"),
+    "summary": N_("Summary"),
+    "costs": N_("Costs"),
+    "currency": N_("Currency"),
+    "total_cost": N_("Total cost"),
+    "priced_calls": N_("Priced calls"),
+    "per_call": N_("Per call"),
+    "per_booked": N_("Per booked appointment"),
+    "cost": N_("Cost"),
+    "other_currency": N_("Figures in %(currency)s; calls billed in other currencies appear in this table only."),
+    "fx_used": N_("Costs converted into %(currency)s: %(rates)s."),
+    "fx_pair": N_("1 %(source)s = %(rate)s %(target)s"),
+    "fx_missing": N_(
+        "No exchange rate %(source)s→%(target)s: these calls are not in the totals (rates in LEADCHAIN_FX_RATES "
+        "or set by an admin on the reports page)."
+    ),
+    "fx_none": N_(
+        "No exchange rate %(source)s→%(target)s: costs are shown in %(source)s, as billed (rates in "
+        "LEADCHAIN_FX_RATES or set by an admin on the reports page)."
+    ),
+    "billed": N_("Billed"),
+    "fx_rate": NP_("exchange", "Rate"),
+    "in_currency": N_("In %(currency)s"),
+    "not_included": N_("not included"),
+    "emails": N_("Emails"),
+    "sent": N_("Sent"),
+    "delivered": N_("Delivered"),
+    "opened": N_("Opened"),
+    "clicked": N_("Clicked"),
+    "bounced": N_("Bounced"),
+    "dropped": N_("Dropped"),
+    "unsubscribed": N_("Unsubscribed"),
+    "rate": N_("Rate"),
+    "per_rep": N_("Per rep"),
+    "per_provider": N_("Per provider"),
+    "per_campaign": N_("Per campaign"),
+    "definitions": N_("Definitions of every figure: appendix, page"),
+    "times_berlin": N_("Times in Europe/Berlin."),
+    "definitions_title": N_("Appendix: definitions of the figures"),
+    "definition": N_("Definition"),
+    "mail_subject": N_("%(title)s %(company)s: %(period)s"),
+    "mail_intro": N_("attached is the %(title)s for %(period)s."),
+    "mail_greeting": N_("Hello %(name)s,"),
+    "chart_calls": N_("Calls"),
+    "chart_answered": N_("Answered"),
+    "chart_leads": N_("New leads"),
+    "chart_booked": N_("Booked"),
+    "chart_emails": N_("Emails"),
+}
+
+# The ids' words (context "code"; the chain's "completed" stage is not the call's "completed").
+LABELS: dict[str, tuple[str, str]] = {
+    "booked": NP_("code", "Booked"),
+    "interested": NP_("code", "Interested"),
+    "callback_requested": NP_("code", "Callback requested"),
+    "not_interested": NP_("code", "Not interested"),
+    "do_not_call": NP_("code", "Do not call"),
+    "wrong_number": NP_("code", "Wrong number"),
+    "voicemail": NP_("code", "Voicemail"),
+    "no_answer": NP_("code", "No answer"),
+    "busy": NP_("code", "Busy"),
+    "failed": NP_("code", "Failed"),
+    "completed": NP_("code", "Completed"),
+    "pending": NP_("code", "Pending"),
+    "queued": NP_("code", "Queued"),
+    "ringing": NP_("code", "Ringing"),
+    "in_progress": NP_("code", "In progress"),
+    "ended": NP_("code", "Ended"),
+    "positive": NP_("code", "Positive"),
+    "neutral": NP_("code", "Neutral"),
+    "negative": NP_("code", "Negative"),
+    "unknown": NP_("code", "Unknown"),
+    "hot": NP_("code", "Hot"),
+    "warm": NP_("code", "Warm"),
+    "cold": NP_("code", "Cold"),
+    "unscored": NP_("code", "Unscored"),
+    "importing": NP_("code", "Importing"),
+    "continuing": NP_("code", "Continuing"),
+    "qualifying": NP_("code", "Qualifying"),
+    "calling": NP_("code", "Calling"),
+    "waiting_for_result": NP_("code", "Waiting for result"),
+    "waiting_for_retry": NP_("code", "Waiting for retry"),
+    "following_up": NP_("code", "Following up"),
+    "nurturing": NP_("code", "Nurturing"),
+    "paused": NP_("code", "Paused"),
+    "handed_over": NP_("code", "Handed over"),
+    "do_not_contact": NP_("code", "Do not contact"),
+    "cancelled": NP_("code", "Cancelled"),
+    "completed_chain": NP_("chain stage", "Completed"),
+    "nurture_exhausted": NP_("code", "Nurture exhausted"),
+    "none": NP_("code", "No chain"),
+    "joined": NP_("code", "Joined"),
+    "waiting_for_window": NP_("code", "Waiting for calling hours"),
+    "unsubscribed": NP_("code", "Unsubscribed"),
+    "replied": NP_("code", "Replied"),
 }
 
 
@@ -167,13 +269,18 @@ class Formatter:
         self._pct0 = pattern
 
     def t(self, key: str, **values) -> str:
-        text = TEXT[self.language][key]
-        return text.format(**values) if values else text
+        """One of TEXTS in this language, with its %(name)s placeholders filled in."""
+        msgid = TEXTS[key]
+        if isinstance(msgid, tuple):
+            return catalogs.pgettext(self.language, DOMAIN, *msgid, **values)
+        return catalogs.gettext(self.language, DOMAIN, msgid, **values)
 
     def label(self, key: str | None) -> str:
         if key is None or key == "":
             return self.t("none")
-        return LABELS[self.language].get(key, key.replace("_", " "))
+        if key not in LABELS:
+            return key.replace("_", " ")
+        return catalogs.pgettext(self.language, DOMAIN, *LABELS[key])
 
     def name(self, value: str | None) -> str:
         """A free-text value (a source, a campaign name) as it is; "(none)" when there is none."""

@@ -1,30 +1,40 @@
-"""The two shapes of the report's definitions: a figure (its name and definition in German and English)
-and a section of figures (one table of the appendix and of docs/kpis.md)."""
+"""The two shapes of the report's definitions: a figure (its name and definition) and a section of figures
+(one table of the appendix and of docs/kpis.md). The words are msgids of the ``reports`` catalogue
+(crm.catalogs): names and titles are the English text in the context "definition" (``NP_("definition", ...)``),
+a definition is the stable key ``definition.<figure key>`` (a paragraph; crm/locales/en/LC_MESSAGES/reports.po
+carries the English; tests/test_translations.py checks that every figure's key is in each catalogue)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm import catalogs
+
+DOMAIN = "reports"
+
 
 @dataclass(frozen=True)
 class Figure:
     key: str
-    de: tuple[str, str]  # (name, definition)
-    en: tuple[str, str]
+    title: tuple[str, str]  # (context, msgid) of the name
+
+    @property
+    def msgid(self) -> str:
+        """The definition's msgid."""
+        return f"definition.{self.key}"
 
     def name(self, language: str) -> str:
-        return getattr(self, language)[0]
+        return catalogs.pgettext(language, DOMAIN, *self.title)
 
     def text(self, language: str) -> str:
-        return getattr(self, language)[1]
+        return catalogs.gettext(language, DOMAIN, self.msgid)
 
 
 @dataclass(frozen=True)
 class Section:
     key: str
-    de: str
-    en: str
+    heading: tuple[str, str]  # (context, msgid) of the title
     figures: list[Figure]
 
     def title(self, language: str) -> str:
-        return getattr(self, language)
+        return catalogs.pgettext(language, DOMAIN, *self.heading)
