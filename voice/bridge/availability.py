@@ -32,8 +32,10 @@ MIN_NOTICE = timedelta(hours=1)
 
 
 @dataclass
-class _Rep:
-    user: User
+class Rep:
+    """One rep's calendar as the offer sees it: working hours and zone, and the confirmed busy times."""
+
+    user_id: int
     calendar: BusinessCalendar
     busy: list[tuple[datetime, datetime]]
 
@@ -79,25 +81,23 @@ def rep_calendar(user: User) -> BusinessCalendar:
     return BusinessCalendar.from_user_hours(user.working_hours, user.timezone or BUSINESS_TZ)
 
 
-def _load_reps(users: list[User], now: datetime) -> list[_Rep]:
+def _load_reps(users: list[User], now: datetime) -> list[Rep]:
     busy = _busy([u.id for u in users], now - timedelta(days=1), now + timedelta(days=HORIZON_DAYS + 2))
-    return [_Rep(u, rep_calendar(u), busy[u.id]) for u in users]
+    return [Rep(u.id, rep_calendar(u), busy[u.id]) for u in users]
 
 
-def _choice(slot: Slot, rep: _Rep) -> SlotChoice:
-    return SlotChoice(start=as_utc(slot.start), end=as_utc(slot.end), owner_id=rep.user.id)
+def _choice(slot: Slot, rep: Rep) -> SlotChoice:
+    return SlotChoice(start=as_utc(slot.start), end=as_utc(slot.end), owner_id=rep.user_id)
 
 
 def _wall(moment: datetime) -> datetime:
     return moment.astimezone(ZoneInfo(BUSINESS_TZ)).replace(tzinfo=None)
 
 
-def _scan(
-    constraint: TimeConstraint, reps: list[_Rep], now: datetime, options: ScanOptions
-) -> tuple[Slot, _Rep] | None:
+def _scan(constraint: TimeConstraint, reps: list[Rep], now: datetime, options: ScanOptions) -> tuple[Slot, Rep] | None:
     """The earliest free slot that satisfies the wish (the exact wished time, when one was said), at its
     least busy rep."""
-    candidates: list[tuple[Slot, _Rep]] = []
+    candidates: list[tuple[Slot, Rep]] = []
     for rep in reps:
         limit = None if constraint.exact is not None else 1
         slots = resolve(constraint, rep.calendar, now, busy=rep.busy, limit=limit, **options)
@@ -107,16 +107,14 @@ def _scan(
             candidates.append((min(slots, key=lambda s: s.start), rep))
     if not candidates:
         return None
-    return min(candidates, key=lambda c: (c[0].start, c[1].load, c[1].user.id))
+    return min(candidates, key=lambda c: (c[0].start, c[1].load, c[1].user_id))
 
 
-def _ranked(
-    constraint: TimeConstraint, reps: list[_Rep], now: datetime, count: int, options: ScanOptions
-) -> list[Slot]:
+def _ranked(constraint: TimeConstraint, reps: list[Rep], now: datetime, count: int, options: ScanOptions) -> list[Slot]:
     """Each rep's best alternatives, pooled (a time at its least busy rep), ranked once more against the
     wish, slots that satisfy the constraint before the relaxed ones."""
-    pool: dict[datetime, tuple[Slot, _Rep]] = {}
-    for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
+    pool: dict[datetime, tuple[Slot, Rep]] = {}
+    for rep in sorted(reps, key=lambda r: (r.load, r.user_id)):
         for slot in calendar_alternatives(constraint, rep.calendar, now, count=count, busy=rep.busy, **options):
             pool.setdefault(slot.start, (slot, rep))
     if len(reps) == 1:
@@ -132,7 +130,7 @@ def _ranked(
 
 
 def _nearest_free(
-    constraint: TimeConstraint, reps: list[_Rep], now: datetime, count: int, options: ScanOptions
+    constraint: TimeConstraint, reps: list[Rep], now: datetime, count: int, options: ScanOptions
 ) -> list[Slot]:
     """For a wish outside the opening hours: the free slots nearest to the wished moment (the caller's
     negations still hold), not the first slots of the day."""
@@ -146,7 +144,7 @@ def _nearest_free(
         language=constraint.language,
     )
     pool: dict[datetime, Slot] = {}
-    for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
+    for rep in sorted(reps, key=lambda r: (r.load, r.user_id)):
         for slot in resolve(relaxed, rep.calendar, now, busy=rep.busy, **options):
             pool.setdefault(slot.start, slot)
     return nearest(pool.values(), target, count)
@@ -177,12 +175,26 @@ def find_slots(
     users, owner_id = reps_for(lead)
     if not users:
         return SlotOffer(None, (), owner_id=owner_id)
-    reps = _load_reps(users, now)
+    return offer_for(
+        constraint, _load_reps(users, now), now, owner_id=owner_id, duration=duration, alternatives=alternatives
+    )
+
+
+def offer_for(
+    constraint: TimeConstraint,
+    reps: list[Rep],
+    now: datetime,
+    *,
+    owner_id: int | None = None,
+    duration: timedelta = DEFAULT_DURATION,
+    alternatives: int = 2,
+) -> SlotOffer:
+    """find_slots over calendars already loaded (pure: no database)."""
     options: ScanOptions = {"duration": duration, "step": STEP, "horizon_days": HORIZON_DAYS, "lead_time": MIN_NOTICE}
     found = _scan(constraint, reps, now, options)
     if found is not None:
         return mark(constraint, SlotOffer(_choice(*found), (), wish_free=True, owner_id=owner_id))
-    empty = [_Rep(rep.user, rep.calendar, []) for rep in reps]
+    empty = [Rep(rep.user_id, rep.calendar, []) for rep in reps]
     reason = no_match_reason(
         constraint,
         [r.calendar for r in reps],
@@ -203,11 +215,11 @@ def find_slots(
     return mark(constraint, offer)
 
 
-def _owners(reps: list[_Rep], slots: list[Slot]) -> dict[datetime, _Rep]:
+def _owners(reps: list[Rep], slots: list[Slot]) -> dict[datetime, Rep]:
     """The rep each slot goes to: the least busy one (then the lowest id) who is free then."""
-    out: dict[datetime, _Rep] = {}
+    out: dict[datetime, Rep] = {}
     for slot in slots:
-        for rep in sorted(reps, key=lambda r: (r.load, r.user.id)):
+        for rep in sorted(reps, key=lambda r: (r.load, r.user_id)):
             free = not any(a < slot.end and slot.start < b for a, b in rep.busy)
             if free and rep.calendar.is_open(slot.start, slot.end):
                 out[slot.start] = rep
