@@ -14,7 +14,9 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY . .
 RUN pip install --no-cache-dir --upgrade pip setuptools wheel \
- && pip install --no-cache-dir .
+ && pip install --no-cache-dir . \
+ && cd / && python -m crm.catalogs
+# (compiled from / so that the installed package's crm/locales get the .mo files, not /src's)
 
 # ---- runtime -------------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm

@@ -4,9 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install up test lint bench compose-check clean
+.PHONY: install catalogs up test lint bench compose-check clean
 
-install: $(STAMP)
+install: $(STAMP) catalogs
 
 # Reinstall whenever the dependency list changes.
 $(STAMP): setup.cfg pyproject.toml scripts/system-deps.sh
@@ -14,7 +14,18 @@ $(STAMP): setup.cfg pyproject.toml scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m crm.catalogs
 	touch $(STAMP)
+
+# The translations (crm/catalogs.py): each .mo is compiled from its .po, again whenever the .po is newer.
+# The .mo files are build output and not in git.
+PO_FILES := $(wildcard crm/locales/*/LC_MESSAGES/*.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+catalogs: $(MO_FILES)
+
+crm/locales/%.mo: crm/locales/%.po | $(STAMP)
+	$(BIN)/python -m crm.catalogs $<
 
 up: install
 	$(BIN)/leadchain up

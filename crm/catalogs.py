@@ -130,8 +130,21 @@ def pgettext(language: str, domain: str, context: str, message: str, **params: A
     return text % params if params else text
 
 
-def main() -> int:
-    for path in compile_all():
+def compile_po(po: Path) -> Path:
+    """Write the ``.mo`` beside one ``crm/locales/<language>/LC_MESSAGES/<domain>.po`` (make's rule per file)."""
+    language, domain = po.resolve().parent.parent.name, po.stem
+    if po.resolve() != po_path(language, domain):
+        raise ValueError(f"{po} is not a catalogue under {LOCALE_DIR}")
+    target = mo_path(language, domain)
+    target.write_bytes(_mo_bytes(language, domain))
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m crm.catalogs``: compile every catalogue; with .po paths: only those."""
+    paths = sys.argv[1:] if argv is None else argv
+    written = [compile_po(Path(p)) for p in paths] if paths else compile_all()
+    for path in written:
         print(f"compiled {path.relative_to(LOCALE_DIR.parent.parent)}")
     return 0
 

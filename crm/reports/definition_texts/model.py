@@ -1,8 +1,8 @@
 """The two shapes of the report's definitions: a figure (its name and definition) and a section of figures
 (one table of the appendix and of docs/kpis.md). The words are msgids of the ``reports`` catalogue
 (crm.catalogs): names and titles are the English text in the context "definition" (``NP_("definition", ...)``),
-a definition is the stable key ``definition.<figure key>`` (a paragraph; crm/locales/en/LC_MESSAGES/reports.po
-carries the English; tests/test_translations.py checks that every figure's key is in each catalogue)."""
+a definition is the stable key ``N_("definition.<figure key>")`` (a paragraph; crm/locales/en/LC_MESSAGES/
+reports.po carries the English)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,7 @@ DOMAIN = "reports"
 class Figure:
     key: str
     title: tuple[str, str]  # (context, msgid) of the name
-
-    @property
-    def msgid(self) -> str:
-        """The definition's msgid."""
-        return f"definition.{self.key}"
+    msgid: str  # of the definition: definition.<key>
 
     def name(self, language: str) -> str:
         return catalogs.pgettext(language, DOMAIN, *self.title)
