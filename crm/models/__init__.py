@@ -5,7 +5,7 @@ from crm.models.audit import AuditEntry
 from crm.models.campaigns import Campaign
 from crm.models.chain import DoNotCallEntry, LeadSubmission, SideEffect
 from crm.models.consent import Channel, ConsentRecord, LegalBasis
-from crm.models.deliveries import WebhookDelivery
+from crm.models.deliveries import UnparseablePayload, WebhookDelivery
 from crm.models.interactions import Direction, Interaction, InteractionKind
 from crm.models.leads import Lead, LeadStatus, PossibleDuplicate, Priority
 from crm.models.reports import Report, ReportDocument
@@ -42,6 +42,7 @@ __all__ = [
     "ScoreHistory",
     "Task",
     "TaskStatus",
+    "UnparseablePayload",
     "User",
     "UserSession",
     "WebhookDelivery",

@@ -26,3 +26,22 @@ class WebhookDelivery(Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     response_status: Mapped[int] = mapped_column(default=200)
     response_body: Mapped[dict | None] = mapped_column(JSONType)
+
+
+class UnparseablePayload(Model):
+    """A signed provider body we could not read, kept for a person to look at (docs/providers.md §0.1).
+
+    Only for providers that would retry a 4xx answer for ever: the body is recorded once (the delivery
+    record keys it by its hash) and answered 2xx, and an alert is logged. `field` and `problem` say what
+    was wrong; `body` is the raw request, decoded as UTF-8 with undecodable bytes replaced.
+    """
+
+    __tablename__ = "unparseable_payloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(100), index=True)
+    payload_hash: Mapped[str] = mapped_column(sa.String(64))
+    field: Mapped[str] = mapped_column(sa.String(200))
+    problem: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
