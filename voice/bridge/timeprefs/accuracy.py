@@ -1,12 +1,16 @@
 """Accuracy of the time-preference parser on the regression utterances.
 
-    python -m voice.bridge.timeprefs.accuracy [--file PATH ...] [-v]
+    python -m voice.bridge.timeprefs.accuracy [--file PATH ...] [-v] [--noise] [--seed S]
 
 By default the regression set: tests/voice/bridge/utterances.yaml and utterances_spoken.yaml.
 
 Each case is parsed at its reference time and resolved against the team calendar (Mon-Fri 09-17,
 German holidays, 24./31.12 closed); a case counts as correct only if every stated fact holds. Cases
 marked ``xfail`` are known gaps and count as failures. The regression test uses the same checker.
+
+``--noise`` also runs every case through each recogniser perturbation of ``noise`` (punctuation and
+case dropped, fillers, a repeated word, digits as words, homophone slips, all of them) and prints the
+accuracy per language under each beside the clean one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time as _time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ import yaml
 from crm.services.business_calendar import BusinessCalendar
 from voice.bridge.timeprefs.calendar import resolve
 from voice.bridge.timeprefs.constraint import TimeConstraint
+from voice.bridge.timeprefs.noise import KINDS, perturb
 from voice.bridge.timeprefs.parse import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -136,6 +141,30 @@ def accuracy(cases: list[Case]) -> dict[str, tuple[int, int]]:
     return table
 
 
+def noisy(case: Case, kind: str, seed: str = "0") -> Case:
+    """The case with its utterance as a recogniser might deliver it (same facts)."""
+    return replace(case, text=perturb(case.text, case.lang, kind, seed))
+
+
+def noise_table(cases: list[Case], seed: str = "0") -> dict[str, dict[str, tuple[int, int]]]:
+    """language → {"clean" and each perturbation kind → (correct, total)}."""
+    table: dict[str, dict[str, tuple[int, int]]] = {}
+    for case in cases:
+        row = table.setdefault(case.lang, {})
+        for kind in ("clean", *KINDS):
+            ok, total = row.get(kind, (0, 0))
+            variant = case if kind == "clean" else noisy(case, kind, seed)
+            row[kind] = (ok + (not check_case(variant)), total + 1)
+    return table
+
+
+def print_noise(table: dict[str, dict[str, tuple[int, int]]]) -> None:
+    kinds = ("clean", *KINDS)
+    print(f"{'lang':<6}" + "".join(f"{k:>9}" for k in kinds))
+    for lang, row in sorted(table.items()):
+        print(f"{lang:<6}" + "".join(f"{row[k][0] / row[k][1]:>9.1%}" for k in kinds))
+
+
 def summary(table: dict[str, tuple[int, int]]) -> str:
     return "timeprefs accuracy: " + ", ".join(f"{lang} {ok}/{n}" for lang, (ok, n) in sorted(table.items()))
 
@@ -144,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--file", action="append", help="a YAML file of cases (repeatable; default: the regression set)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every failing case")
+    ap.add_argument("--noise", action="store_true", help="accuracy under recogniser perturbations too")
+    ap.add_argument("--seed", default="0", help="seed of the perturbations (default 0)")
     args = ap.parse_args(argv)
     cases = [case for path in (args.file or DEFAULT_FILES) for case in load_cases(path)]
     started = _time.perf_counter()
@@ -163,6 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'all':<6}{ok_all:>8}{n_all:>7}{ok_all / n_all:>8.1%}")
     print(summary(table))
     print(f"({len(cases)} cases parsed and resolved in {elapsed * 1000:.0f} ms)")
+    if args.noise:
+        print(f"\nunder recogniser noise (seed {args.seed}):")
+        print_noise(noise_table(cases, args.seed))
+        if args.verbose:
+            for case in cases:
+                variant = noisy(case, "all", args.seed)
+                problems = check_case(variant)
+                if problems:
+                    print(f"NOISY FAIL {case.id} ({case.lang}) {variant.text!r}: {'; '.join(problems)}")
     return 0
 
 

@@ -340,6 +340,8 @@ class GermanGrammar(Grammar):
         if not 1 <= day <= 31:
             return None
         month = DE_MONTHS.get(self.tok(i + 1))
+        if month is None and parsed[3]:
+            month = _ordinal_month(self.tok(i + 1))  # "am dritten zwölften" = 3.12.
         if month is not None:
             j = i + 2
             year = int_token(self.tok(j), 2000, 2100)
@@ -403,3 +405,11 @@ class GermanGrammar(Grammar):
         if ref.kind == "dom" and end_ref.kind == "date":
             ref = Ref("date", ref.a, end_ref.b, end_ref.c)  # "vom 1. bis 5. Dezember"
         return self.one(SPAN, i, n, (ref, end_ref, False))
+
+
+def _ordinal_month(tok: str) -> int | None:
+    """A month said as an ordinal ("zwölften" → "12."), as in "am dritten zwölften"."""
+    parsed = clock_token(tok)
+    if parsed is None or parsed[1] is not None or not parsed[3] or not 1 <= parsed[0] <= 12:
+        return None
+    return parsed[0]

@@ -119,10 +119,17 @@ def en_ordinal_suffix(day: int) -> str:
 
 # ---- speech as recognisers write it --------------------------------------------------------------
 # Hesitations dropped before parsing ("äh Donnerstag ähm so um drei"); German "um" is a preposition.
+# Discourse particles carry nothing about time either ("ja also Mittwoch", "well, Thursday").
 FILLERS = {
-    "de": frozenset({"aeh", "aehm", "aehh", "aehhm", "oeh", "oehm", "ehm", "hm", "hmm", "mh", "naja"}),
-    "en": frozenset({"uh", "uhh", "um", "umm", "uhm", "er", "erm", "hmm", "mm", "like"}),
+    "de": frozenset({"aeh", "aehm", "aehh", "aehhm", "oeh", "oehm", "ehm", "hm", "hmm", "mh", "naja", "ja", "also"})
+    | frozenset({"quasi", "sozusagen", "eigentlich", "irgendwie"}),
+    "en": frozenset({"uh", "uhh", "um", "umm", "uhm", "er", "erm", "hmm", "mm", "like", "well", "yeah", "basically"}),
 }
+FILLER_PAIRS = {"en": frozenset({("you", "know"), ("i", "guess")}), "de": frozenset({("weisst", "du")})}
+# Words a hesitation or the recogniser split: "drei äh viertel vier".
+JOINED = {"de": {("drei", "viertel"): "dreiviertel"}}
+# A recogniser's homophone right before an hour word: "um halt drei" = "um halb drei".
+HOUR_SLIPS = {"de": {"halt": "halb"}}
 # Words after a number that make it a count, not the minutes of a clock ("zwei fünfzehn Minuten").
 COUNT_UNITS = frozenset(
     {"day", "days", "week", "weeks", "minute", "minutes", "hour", "hours", "month", "months", "uhr", "tag"}
@@ -131,7 +138,10 @@ COUNT_UNITS = frozenset(
 # "ten oh five", "neun null fünf": the word that says a minute below ten follows.
 ZERO_WORDS = {"de": frozenset({"null"}), "en": frozenset({"oh", "o", "zero"})}
 # Recogniser slips: a homophone of a number word right after a clock preposition ("at for thirty").
-CLOCK_SLIPS = {"en": {"for": "four", "fore": "four", "to": "two", "too": "two", "won": "one", "ate": "eight"}}
+CLOCK_SLIPS = {
+    "en": {"for": "four", "fore": "four", "to": "two", "too": "two", "won": "one", "ate": "eight"},
+    "de": {"fuer": "vier"},
+}
 CLOCK_PREPS = {"en": frozenset({"at", "around", "about", "say", "till", "until"}), "de": frozenset({"um", "gegen"})}
 
 # ---- calendar words -------------------------------------------------------------------------------

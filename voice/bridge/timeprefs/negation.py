@@ -9,7 +9,8 @@ wins even when something follows when:
 * a predicate stands between the group before and the marker and what follows is of the same family
   ("heute geht nicht mehr morgen ab 13 Uhr": a day judged, then another day offered; but "Montag kann
   ich nicht vor 10" keeps "not before 10");
-* what follows is an elliptical follow-up ("nächste Woche nicht die danach").
+* what follows is an elliptical follow-up ("nächste Woche nicht die danach");
+* the marker says "no longer" ("heute nicht mehr vielleicht morgen").
 
 A group is the first item and the items of its family chained to it by a conjunction ("nicht montags
 und freitags", "not on Mondays or Fridays"); two items side by side without one are not a group
@@ -57,6 +58,8 @@ def scope(tokens: list[str], items: list[Item], content: list[Item], ellipses: s
 def _judges_before(tokens: list[str], neg: Item, before: list[Item], after: list[Item], ellipses: set[int]) -> bool:
     if tokens[neg.start] in POST_MARKERS or id(after[0]) in ellipses:
         return True
+    if tokens[neg.end : neg.end + 1] in (["mehr"], ["anymore"]):
+        return True  # "heute nicht mehr, vielleicht morgen": what is no longer possible came before
     between = set(tokens[before[-1].end : neg.start])
     same_family = (before[-1].kind in DAY_FAMILY) == (after[0].kind in DAY_FAMILY)
     return bool(between & PREDICATES) and same_family

@@ -25,12 +25,16 @@ from voice.bridge.timeprefs.lexicon import (
     EN_ORDINALS,
     EN_TENS,
     EN_UNIT_WORDS,
+    FILLER_PAIRS,
     FILLERS,
+    HOUR_SLIPS,
+    JOINED,
     ZERO_WORDS,
     en_ordinal_suffix,
 )
 
-_NUMBER_WORDS = frozenset(DE_CARDINALS) | frozenset(EN_CARDINALS)
+_NUMBER_WORDS = frozenset(DE_CARDINALS) | frozenset(EN_CARDINALS) | frozenset(DE_ORDINALS) | frozenset(EN_ORDINALS)
+_HOUR_WORDS = frozenset(w for w, n in {**DE_CARDINALS, **EN_CARDINALS}.items() if 1 <= n <= 24)
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'", "`": "'", "´": "'", "–": "-", "—": "-"})
 _WEEKDAY_RE = "|".join(DE_WEEKDAYS)
 # "Donnerstagnachmittag", "Montagmorgen": German glues weekday and daypart into one word.
@@ -44,8 +48,8 @@ _EN_REWRITES = [
     (re.compile(r"\bp\.m\.?(?=\s|$|,)"), "pm"),
     (re.compile(r"\b(twenty|thirty|forty|fifty)-(?=[a-z])"), r"\1 "),
     # "no later than 4" is a bound, not a "no" that corrects something.
-    (re.compile(r"\b(?:no|not) later than\b"), "until"),
-    (re.compile(r"\b(?:no|not) earlier than\b"), "from"),
+    (re.compile(r"\b(?:(?:no|not) )+later than\b"), "until"),
+    (re.compile(r"\b(?:(?:no|not) )+earlier than\b"), "from"),
     (re.compile(r"\bat the earliest\b"), ""),
     (re.compile(r"\bat the latest\b"), ""),
     (re.compile(r"\b(\d{1,2})(?:\s*)ish\b"), r"around \1"),
@@ -59,7 +63,6 @@ _DE_REWRITES = [
     (re.compile(r"\bspaetestens(?: um)?\b"), "bis"),
     (re.compile(r"\bfruehestens(?: um| ab)?\b"), "ab"),
     (re.compile(r"\b(\d{1,2})\s*h\b"), r"\1 uhr"),
-    (re.compile(r"\bdrei viertel\b"), "dreiviertel"),
     # "halbvier", "halb-vier", "dreiviertelneun": recognisers glue or hyphenate clock words.
     (re.compile(rf"\b(halb|dreiviertel|viertel)-?({_DE_HOURS})\b"), r"\1 \2"),
     (re.compile(r"\b(viertel|fuenf|zehn|zwanzig)-?(nach|vor)\b"), r"\1 \2"),
@@ -93,16 +96,38 @@ def normalize(text: str, language: str) -> list[str]:
 
 def _spoken(tokens: list[str], lang: str) -> list[str]:
     """Drop hesitations and a word said twice in a row ("on on"; numbers stay: "ten ten" is 10:10);
-    read a homophone after a clock preposition as the number ("at for" → "at four")."""
-    fillers, slips, preps = FILLERS.get(lang, frozenset()), CLOCK_SLIPS.get(lang, {}), CLOCK_PREPS.get(lang, ())
-    out: list[str] = []
+    join what a hesitation split ("drei äh viertel vier"); read a homophone after a clock preposition
+    as the number ("at for" → "at four", "um halt drei" → "um halb drei")."""
+    fillers, pairs = FILLERS.get(lang, frozenset()), FILLER_PAIRS.get(lang, frozenset())
+    kept: list[str] = []
+    last = ""  # the last word said, before joining ("drei viertel viertel vier")
     for tok in tokens:
         if tok in fillers:
             continue
-        if out and tok == out[-1] and tok != "," and not tok[:1].isdigit() and tok not in _NUMBER_WORDS:
+        repeated = tok == last and tok != "," and not tok[:1].isdigit() and tok not in _NUMBER_WORDS
+        if kept and kept[-1] == last and (last, tok) in pairs:
+            kept.pop()  # "you know"
+            repeated = True
+        last = tok
+        if repeated:
             continue
+        if kept and (kept[-1], tok) in JOINED.get(lang, {}):
+            kept[-1] = JOINED[lang][(kept[-1], tok)]
+            continue
+        kept.append(tok)
+    return _slips(kept, lang)
+
+
+def _slips(tokens: list[str], lang: str) -> list[str]:
+    slips, preps = CLOCK_SLIPS.get(lang, {}), CLOCK_PREPS.get(lang, frozenset())
+    before_hour = HOUR_SLIPS.get(lang, {})
+    out: list[str] = []
+    for n, tok in enumerate(tokens):
+        nxt = tokens[n + 1] if n + 1 < len(tokens) else ""
         if out and out[-1] in preps and tok in slips:
             tok = slips[tok]
+        elif tok in before_hour and (nxt in _HOUR_WORDS or nxt.isdigit()):
+            tok = before_hour[tok]
         out.append(tok)
     return out
 

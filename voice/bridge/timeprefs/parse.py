@@ -47,7 +47,7 @@ from voice.bridge.timeprefs.items import (
     Item,
     Ref,
 )
-from voice.bridge.timeprefs.lexicon import DAYPARTS
+from voice.bridge.timeprefs.lexicon import DAYPARTS, EN_WEEKDAYS
 from voice.bridge.timeprefs.normalize import normalize
 from voice.bridge.timeprefs.windows import combine, plus_hour, widen_for
 
@@ -72,10 +72,19 @@ _CORRECTIONS = {
         },
     ),
 }
+# Words that correct only when a day or a time follows them ("Thursday no Friday", not "no good").
+_SOFT_CORRECTIONS = {"en": frozenset({"no", "nope"})}
+_TIME_STARTS = frozenset({"at", "on", "the", "next", "this", "tomorrow", "today", "around", "after", "before"})
+
+
+def _starts_time(tok: str) -> bool:
+    return tok[:1].isdigit() or tok in _TIME_STARTS or tok in EN_WEEKDAYS or tok.rstrip("s") in EN_WEEKDAYS
+
+
 # Pairs that look like a correction but are a negation ("Friday rather than Thursday").
 _NOT_CORRECTIONS = {("rather", "than"), ("instead", "of"), ("better", "than"), ("eher", "als"), ("lieber", "als")}
 _OR = frozenset({"oder", "or", "bzw", "beziehungsweise"})
-_ATTACH_FILLER = frozenset({"am", "in", "the", "den", "dem", "der", "on", "jeweils", "eher", "dann", "so"})
+_ATTACH_FILLER = frozenset({"am", "in", "the", "den", "dem", "der", "on", "eher", "dann", "so"})
 
 
 def parse(text: str, language: str, now: datetime) -> TimeConstraint:
@@ -105,13 +114,17 @@ def parse(text: str, language: str, now: datetime) -> TimeConstraint:
 
 
 def split_corrections(tokens: list[str], lang: str) -> list[list[str]]:
-    """Token runs between correction markers ("nein", "lieber", "actually", "make that")."""
+    """Token runs between correction markers ("nein", "lieber", "actually", "make that"; "no" right
+    before a day or time, as recognisers write "Thursday no Friday" without the comma)."""
     words, pairs = _CORRECTIONS[lang]
     segments: list[list[str]] = [[]]
     i = 0
     while i < len(tokens):
         pair = (tokens[i], tokens[i + 1] if i + 1 < len(tokens) else "")
-        if pair in _NOT_CORRECTIONS:
+        if i and pair[0] in _SOFT_CORRECTIONS.get(lang, ()) and _starts_time(pair[1]):
+            segments.append([])
+            i += 1
+        elif pair in _NOT_CORRECTIONS:
             segments[-1].extend(pair)
             i += 2
         elif pair in pairs:
