@@ -46,12 +46,28 @@ def _fits(window: TimeWindow, opens: time, closes: time, duration: timedelta, ex
     return datetime.combine(day, start) + duration <= datetime.combine(day, end)
 
 
+# A week without holidays or clock changes: working hours are moved into Berlin time on its days.
+_REFERENCE_MONDAY = date(2031, 3, 3)
+
+
+def berlin_hours(calendar: BusinessCalendar, weekday: int) -> list[tuple[time, time]]:
+    """The calendar's working intervals on a weekday, as Berlin wall-clock times (a rep in another zone
+    works other Berlin hours); an interval running past midnight in Berlin ends at midnight."""
+    day = _REFERENCE_MONDAY + timedelta(days=weekday)
+    out = []
+    for opens, closes in calendar.hours.get(WEEKDAY_KEYS[weekday], ()):
+        start = local_time(day, opens, calendar.zone).astimezone(BERLIN)
+        end = local_time(day, closes, calendar.zone).astimezone(BERLIN) if closes != time.max else None
+        out.append((start.time(), end.time() if end is not None and end.date() == start.date() else time.max))
+    return out
+
+
 def meets_hours(constraint: TimeConstraint, calendar: BusinessCalendar, duration: timedelta) -> bool:
     """Whether the wish's weekdays and times of day meet the calendar's weekly working hours at all
-    (dates, holidays and bookings aside). The hours are read as Berlin wall clock, as the caller speaks."""
+    (dates, holidays and bookings aside), in Berlin wall-clock time, as the caller speaks."""
     for weekday in _weekdays(constraint):
         windows = constraint.windows_for(weekday) or (TimeWindow(),)
-        for opens, closes in calendar.hours.get(WEEKDAY_KEYS[weekday], ()):
+        for opens, closes in berlin_hours(calendar, weekday):
             if any(_fits(w, opens, closes, duration, constraint.exact) for w in windows):
                 return True
     return False
@@ -105,12 +121,12 @@ def nearest(candidates: Iterable[Slot], target: datetime, n: int = 2) -> list[Sl
 
 
 def opening_hours(calendars: Iterable[BusinessCalendar]) -> OpeningHours:
-    """The weekly hours to name: per weekday, from the earliest opening to the latest closing of the
-    calendars given (the owner's, or the team's)."""
+    """The weekly hours to name, in Berlin time: per weekday, from the earliest opening to the latest
+    closing of the calendars given (the owner's, or the team's)."""
     spans: dict[int, tuple[time, time]] = {}
     for calendar in calendars:
-        for weekday, key in enumerate(WEEKDAY_KEYS):
-            intervals = calendar.hours.get(key, ())
+        for weekday in range(7):
+            intervals = berlin_hours(calendar, weekday)
             if not intervals:
                 continue
             opens, closes = min(a for a, _ in intervals), max(b for _, b in intervals)

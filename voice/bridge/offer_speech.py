@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from voice.bridge import offer_phrases
@@ -23,7 +24,7 @@ from voice.bridge.dialog import intents
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.timetalk import SpokenSlot, hours_text
 from voice.bridge.dialog.turn import ToolFailed, Turn, constraint_json
-from voice.bridge.dialog.types import Speech, TurnEvent
+from voice.bridge.dialog.types import Booking, Speech, Tools, TurnEvent
 from voice.bridge.offers import SlotChoice, SlotOffer, satisfies
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.vocabulary import CallOutcome
@@ -107,6 +108,27 @@ async def present(
     yield t.done(intent=intent, offered=tuple(s.slot for s in chosen))
 
 
+class _MarkedBooking:
+    """The turn's tools, with each slot booked marked by booking_slot first."""
+
+    def __init__(self, tools: Tools, t: Turn) -> None:
+        self._tools = tools
+        self._turn = t
+
+    async def find_slots(self, constraint: TimeConstraint) -> SlotOffer:
+        return await self._tools.find_slots(constraint)
+
+    async def book(self, slot: SlotChoice) -> Booking:
+        marked = booking_slot(self._turn, slot.start, slot.end - slot.start)
+        return await self._tools.book(replace(slot, matches=marked.matches))
+
+    async def record_qualification(self, answers: dict[str, str]) -> None:
+        await self._tools.record_qualification(answers)
+
+    async def record_opt_out(self, reason: str) -> None:
+        await self._tools.record_opt_out(reason)
+
+
 class OfferRulesPolicy(RulesPolicy):
     """The rules policy with its offer step said under the offer invariant (``present``). The step is
     meant to move into RulesPolicy._offer itself (dialog/rules.py belongs to the dialog work in flight);
@@ -126,6 +148,12 @@ class OfferRulesPolicy(RulesPolicy):
             yield t.done(intent=intent, classification=CallOutcome.INTERESTED, end_call=True)
             return
         async for event in present(t, constraint, offer, intent=intent, avoid=avoid):
+            yield event
+
+    async def _book(self, t: Turn, start: datetime) -> AsyncIterator[TurnEvent]:
+        # The booking records whether the picked slot satisfied the caller's constraint (booking_slot).
+        t.tools = _MarkedBooking(t.tools, t)
+        async for event in super()._book(t, start):
             yield event
 
     async def _answer(self, t: Turn, r: intents.Reading) -> AsyncIterator[TurnEvent]:

@@ -216,6 +216,51 @@ def test_holidays_are_closed(ctx):
     assert not booking.book(lead.id, "call_x", at(christmas, 10), at(christmas, 10, 30), now=NOW).ok
 
 
+def test_a_wish_outside_the_hours_says_so_and_gets_the_nearest_free_slots(ctx):
+    anna = add_rep("Anna")
+    lead = add_lead(anna)
+    add_appointment(anna, at(THU, 16, 30))  # Thursday's last slot is taken
+    db.session.commit()
+    saturday_morning = TimeConstraint(dates=(date(2030, 12, 21),), windows=(TimeWindow(time(8), time(12)),))
+    offer = booking.find_slots(lead.id, saturday_morning, NOW)
+    assert offer.wished is None and offer.no_match_reason == "outside_hours"
+    assert offer.opening_hours == tuple((d, time(9), time(17)) for d in range(5))
+    # Nearest to Saturday 08:00: Friday's last slot before it, Monday's first after it (not Friday 9:00).
+    assert [s.start for s in offer.alternatives] == [
+        utc(at(date(2030, 12, 20), 16, 30)),
+        utc(at(date(2030, 12, 23), 9)),
+    ]
+    assert [s.matches for s in offer.alternatives] == [False, False]
+    # "After seven in the evening" on Thursday: Thursday 16:00 (16:30 is booked), then Friday 9:00.
+    evening = TimeConstraint(dates=(THU,), windows=(TimeWindow(time(19), None),))
+    offer = booking.find_slots(lead.id, evening, NOW)
+    assert offer.no_match_reason == "outside_hours"
+    assert [s.start for s in offer.alternatives] == [utc(at(THU, 16)), utc(at(date(2030, 12, 20), 9))]
+
+
+def test_full_is_said_only_when_bookings_fill_the_wish(ctx):
+    anna = add_rep("Anna")
+    bob = add_rep("Bob", hours={"mon": [["09:00", "12:00"]], "thu": [["09:00", "12:00"]]}, tz="Europe/London")
+    lead, bobs = add_lead(anna), add_lead(bob, phone="+493023125109")
+    add_appointment(anna, at(THU, 14), minutes=60)
+    db.session.commit()
+    taken = booking.find_slots(lead.id, TimeConstraint(dates=(THU,), exact=time(14, 30)), NOW)
+    assert taken.no_match_reason == "full" and not any(s.matches for s in taken.alternatives)
+    free = booking.find_slots(lead.id, TimeConstraint(dates=(THU,), exact=time(15)), NOW)
+    assert free.wish_free and free.wished.matches and free.no_match_reason == ""
+    # Bob works 9-12 in London = 10-13 in Berlin: 9:30 Berlin is outside his hours, not "full".
+    early = booking.find_slots(bobs.id, TimeConstraint(dates=(THU,), exact=time(9, 30)), NOW)
+    assert early.no_match_reason == "outside_hours"
+    assert early.opening_hours == ((0, time(10), time(13)), (3, time(10), time(13)))
+    # Too soon (inside the hours, before the hour's notice): neither full nor closed.
+    soon = booking.find_slots(lead.id, TimeConstraint(dates=(date(2030, 12, 16),), exact=time(8, 30)), NOW)
+    assert soon.no_match_reason == "outside_hours"  # 8:30 is before Anna's 9:00
+    soon = booking.find_slots(
+        lead.id, TimeConstraint(dates=(date(2030, 12, 16),), exact=time(9)), at(THU, 9) - timedelta(days=3)
+    )
+    assert soon.no_match_reason == "unavailable"
+
+
 def test_team_without_owner_picks_a_free_rep_and_books_with_them(ctx):
     anna, bob = add_rep("Anna"), add_rep("Bob")
     add_rep("Max", role=Role.MANAGER)
@@ -278,6 +323,28 @@ def test_book_once_per_call_and_slot(ctx):
     assert {"appointment.booked", "lead.booked"} <= actions
     call = db.session.get(Interaction, call.id)
     assert call.outcome == "booked" and call.data["appointment_id"] == appt.id
+
+
+def test_book_records_whether_the_slot_matched_the_wish(ctx):
+    anna = add_rep("Anna")
+    lead = add_lead(anna)
+    add_call(lead, "call_m")
+    db.session.commit()
+    matched = booking.book(lead.id, "call_m", at(THU, 10), at(THU, 10, 30), offer_matched=True, now=NOW)
+    other = booking.book(lead.id, "call_m", at(THU, 11), at(THU, 11, 30), offer_matched=False, now=NOW)
+    unknown = booking.book(lead.id, "call_m", at(THU, 12), at(THU, 12, 30), now=NOW)
+    assert (matched.offer_matched, other.offer_matched, unknown.offer_matched) == (True, False, None)
+    db.session.expire_all()
+    stored = {a.starts_at: a.offer_matched for a in db.session.scalars(sa.select(Appointment))}
+    assert stored == {utc(at(THU, 10)): True, utc(at(THU, 11)): False, utc(at(THU, 12)): None}
+    audit = db.session.scalars(
+        sa.select(AuditEntry).where(
+            AuditEntry.action == "appointment.booked", AuditEntry.entity_id == other.appointment_id
+        )
+    ).one()
+    assert audit.after["offer_matched"] is False
+    call = db.session.scalars(sa.select(Interaction).where(Interaction.provider_ref == "call_m")).one()
+    assert [b["offer_matched"] for b in call.data["bookings"]] == [True, False, None]
 
 
 def test_taken_when_another_booking_won_then_fresh_alternatives(ctx):

@@ -91,6 +91,7 @@ async def test_saturday_morning_in_german_names_the_hours_asks_then_offers_the_n
     assert reply.result.classification == "booked" and reply.result.end_call
     appt = booked("call-sat")
     assert appt is not None and appt.starts_at == at(date(2030, 12, 20), 16, 30)
+    assert appt.offer_matched is False  # an alternative the caller agreed to: counted on the dashboard
 
 
 async def test_after_seven_in_the_evening_in_english_names_the_hours_asks_then_offers_the_nearest(crm):
@@ -143,3 +144,6 @@ async def test_nothing_free_is_said_only_when_the_calendar_is_full_there(crm):
     call = conversation(factory, leads["de"], "de", "call-free")
     reply = await call.play(["Ja, am Apparat. Ich hätte gern einen Termin.", "Am Freitag um 11 Uhr."])
     assert reply.text == "Ein freier Termin wäre am Freitag, den 20. Dezember, um 11 Uhr, passt Ihnen das?"
+    reply = await call.hear("Ja, passt.")
+    assert reply.result.classification == "booked"
+    assert booked("call-free").offer_matched is True
