@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -45,16 +44,15 @@ from workflows.vocabulary import LIVE_CALL_STATUSES, CallOutcome, CallStatus, Ch
 
 def _reopen_after_days(app: Flask) -> int:
     # How long after its end a finished chain stays closed to new form fills (crm.services.chain_reopen).
-    value: int | str | None = app.config.get("LEADCHAIN_REOPEN_AFTER_DAYS")
-    if value is None:
-        value = os.environ.get("LEADCHAIN_REOPEN_AFTER_DAYS", chain_reopen.DEFAULT_REOPEN_AFTER_DAYS)
-    return int(value)
+    days: int = app.config["LEADCHAIN"].chain.reopen_after_days
+    return days
 
 
 def gate_policy(app: Flask) -> GatePolicy | None:
-    """The calling-hours policy: the app's configured one, else the compliance module's default (from the
-    environment). compliance.check_call_gate puts an admin's stored calling hours over either."""
-    policy: GatePolicy | None = app.config.get("LEADCHAIN_GATE_POLICY")
+    """The calling-hours policy handed to create_app(gate_policy=...), else None: the compliance module
+    then takes the app's configured one. compliance.check_call_gate puts an admin's stored calling hours
+    over either."""
+    policy: GatePolicy | None = app.extensions.get("leadchain.gate_policy")
     return policy
 
 

@@ -110,7 +110,7 @@ class ProviderActivities:
         # Scheduled time, not only the wall clock: the later of the two (time-skipping tests run ahead).
         now = max(utcnow(), activity.info().current_attempt_scheduled_time)
         gate = compliance.check_call_gate(
-            lead_id, now_utc=now, threshold=0, policy=self.app.config.get("LEADCHAIN_GATE_POLICY")
+            lead_id, now_utc=now, threshold=0, policy=self.app.extensions.get("leadchain.gate_policy")
         )
         if gate.allowed:
             return None

@@ -41,7 +41,7 @@ class ReportActivities:
     def __init__(self, app: Flask, mailer: ReportMailer | None, *, default_language: str | None = None) -> None:
         self.app = app
         self.mailer = mailer
-        self.default_language = default_language or app.config.get("LEADCHAIN_REPORT_LANGUAGE") or "de"
+        self.default_language = default_language or app.config["LEADCHAIN"].reports.language
         if self.default_language not in LANGUAGES:
             raise ValueError(f"LEADCHAIN_REPORT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
 

@@ -196,9 +196,7 @@ def make_app(db_url: str):
     from crm import create_app
     from crm.secrets import EnvSecrets
 
-    return create_app(
-        {"SQLALCHEMY_DATABASE_URI": db_url, "SECRETS": EnvSecrets(), "LEADCHAIN_GATE_POLICY": always_open_policy()}
-    )
+    return create_app({"SQLALCHEMY_DATABASE_URI": db_url}, secrets=EnvSecrets(), gate_policy=always_open_policy())
 
 
 # -------------------------------------------------------------------------------------------- leads

@@ -343,7 +343,7 @@ def main() -> int:
     code = 0
     try:
         sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-        app = create_app({"SQLALCHEMY_DATABASE_URI": sa_url, "SECRETS": _secrets()})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": sa_url}, secrets=_secrets())
         logging.getLogger("alembic").setLevel(logging.WARNING)
         with app.app_context():
             upgrade()

@@ -3,26 +3,54 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from secrets import token_urlsafe  # by name: the package's own crm.secrets module binds `secrets` here
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask
 
-from crm import models  # noqa: F401  (registers the tables before the engine is bound)
-from crm.config import Config
+from crm import (
+    models,  # noqa: F401  (registers the tables before the engine is bound)
+    secret_names,
+)
+from crm.config import Settings
 from crm.extensions import api as openapi
 from crm.extensions import db, migrate
-from crm.secrets import secrets_from_env
+from crm.secrets import Secrets, secrets_from_env
+from providers.base import ProviderRegistry
+
+if TYPE_CHECKING:  # only a type here; the compliance module is imported with the web parts
+    from crm.services.compliance import GatePolicy
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
 
-def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
-    """Build the web app. `config` is a Config, or a mapping of Flask settings for tests."""
+def create_app(
+    flask_config: Mapping[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    secrets: Secrets | None = None,
+    providers: ProviderRegistry | None = None,
+    email_sender: Any = None,
+    report_mailer: Any = None,
+    gate_policy: GatePolicy | None = None,
+) -> Flask:
+    """Build the web app from `settings` (default: Settings.from_env(), the process environment) and
+    `secrets` (default: crm.secrets.secrets_from_env()).
+
+    `flask_config` holds plain Flask keys only (SQLALCHEMY_DATABASE_URI, TESTING, WTF_CSRF_ENABLED...).
+    The other keyword arguments replace what the app would build itself: the voice provider registry,
+    the email sender (crm.email.factory), the report mailer (crm.reports.mail) and the compliance gate's
+    policy; tests hand in theirs here. They are kept in app.extensions."""
     app = Flask(__name__)
-    base = config if isinstance(config, Config) else Config()
+    base = settings if settings is not None else Settings.from_env()
+    flask_config = dict(flask_config or {})
+    _refuse_hooks_as_config(flask_config)
+    if "SQLALCHEMY_DATABASE_URI" in flask_config:
+        base = replace(base, database_url=flask_config["SQLALCHEMY_DATABASE_URI"])
     app.config.from_mapping(base.flask_mapping())
     app.config.update(
         API_TITLE="leadchain API",
@@ -32,14 +60,19 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
-    if isinstance(config, dict):
-        app.config.update(config)
-        if "SQLALCHEMY_DATABASE_URI" in config:
-            base.database_url = config["SQLALCHEMY_DATABASE_URI"]
+    app.config.update(flask_config)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
-    app.extensions["leadchain.secrets"] = app.config.get("SECRETS") or secrets_from_env()
-    app.secret_key = app.extensions["leadchain.secrets"].get("app/secret-key") or _ephemeral_key(app)
+    app.extensions["leadchain.secrets"] = secrets if secrets is not None else secrets_from_env()
+    for name, part in (
+        ("leadchain.providers", providers),
+        ("leadchain.email_sender", email_sender),
+        ("leadchain.report_mailer", report_mailer),
+        ("leadchain.gate_policy", gate_policy),
+    ):
+        if part is not None:
+            app.extensions[name] = part
+    app.secret_key = app.extensions["leadchain.secrets"].get(secret_names.APP_SECRET_KEY) or _ephemeral_key(app)
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -49,6 +82,23 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     _register_parts(app)
     return app
+
+
+def _refuse_hooks_as_config(flask_config: Mapping[str, Any]) -> None:
+    """Secrets, factories and LEADCHAIN settings are create_app's arguments, never Flask config keys: a
+    caller still using the old keys gets told which argument replaces each, instead of a silent no-op."""
+    stale = sorted(k for k in flask_config if k == "SECRETS" or k.endswith("_FACTORY") or k.startswith("LEADCHAIN"))
+    if stale:
+        raise TypeError(
+            f"create_app: {', '.join(stale)} are not Flask settings; pass secrets=, providers=, email_sender=, "
+            "report_mailer=, gate_policy= or settings= (crm.config.Settings) instead"
+        )
+
+
+def app_settings(app: Flask) -> Settings:
+    """The app's one Settings object."""
+    found: Settings = app.config["LEADCHAIN"]
+    return found
 
 
 def _register_parts(app: Flask) -> None:
@@ -99,6 +149,6 @@ def _sqlite_wal(app: Flask) -> None:
 
 def _ephemeral_key(app: Flask) -> str:
     logging.getLogger(__name__).warning(
-        "app/secret-key is not set: using a random key, sessions end when the process restarts"
+        "%s is not set: using a random key, sessions end when the process restarts", secret_names.APP_SECRET_KEY
     )
     return token_urlsafe(32)

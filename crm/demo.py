@@ -11,14 +11,15 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import time
 import uuid
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 
+from crm.config import DemoSettings
 from crm.extensions import db
 from crm.models import Campaign, Role, User
 from crm.ui.auth import hasher, password_problems
@@ -35,8 +36,11 @@ DEMO_PASSWORD = "leadchain-demo-2026"  # well-known, for the local demo stack on
 log = logging.getLogger(__name__)
 
 
-def demo_password() -> str:
-    return os.environ.get("LEADCHAIN_DEMO_PASSWORD") or DEMO_PASSWORD
+def demo_password(settings: DemoSettings | None = None) -> str:
+    """The demo users' password: Settings.demo's (LEADCHAIN_DEMO_PASSWORD), else the well-known one."""
+    if settings is None:
+        settings = current_app.config["LEADCHAIN"].demo if has_app_context() else DemoSettings()
+    return settings.password or DEMO_PASSWORD
 
 
 def seed() -> dict[str, int]:

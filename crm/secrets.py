@@ -11,8 +11,8 @@ messages.
 Usage::
 
     secrets = secrets_from_env()
-    signing_keys = secrets.get_list("webhooks/leads-website")   # rotation: two active keys
-    app_key = secrets.require("app/secret-key")
+    signing_keys = secrets.get_list(secret_names.lead_webhook("website"))   # rotation: two active keys
+    app_key = secrets.require(secret_names.APP_SECRET_KEY)
 """
 
 from __future__ import annotations

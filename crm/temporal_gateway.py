@@ -128,6 +128,6 @@ def gateway(app: Flask | None = None) -> TemporalGateway:
     gw = app.extensions.get("leadchain.temporal")
     if gw is None:
         cfg = app.config["LEADCHAIN"]
-        gw = TemporalGateway(app.config.get("TEMPORAL_ADDRESS", cfg.temporal_address), cfg.temporal_namespace)
+        gw = TemporalGateway(cfg.temporal_address, cfg.temporal_namespace)
         app.extensions["leadchain.temporal"] = gw
     return gw

@@ -5,6 +5,7 @@ answers, else a throwaway server the session starts and removes (tests/throwaway
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from pathlib import Path
@@ -43,6 +44,14 @@ def make_test_secrets(**extra: str) -> EnvSecrets:
             "LEADCHAIN_SECRET_APP_SECRET_KEY": "test-only-flask-secret",
         }
     )
+
+
+def set_settings(app, part: str | None = None, **changes) -> None:
+    """Change a built app's Settings (a frozen crm.config.Settings): fields of one part, or top-level fields
+    with part None; e.g. the sandbox URL a test knows only once its sandbox runs. Before the app first
+    builds its providers, email sender or Temporal gateway, which read the settings once."""
+    settings = app.config["LEADCHAIN"]
+    app.config["LEADCHAIN"] = settings.with_part(part, **changes) if part else dataclasses.replace(settings, **changes)
 
 
 _PG_CHOICE: list[str] = []  # which server this session used, for the terminal summary
@@ -129,7 +138,7 @@ def pg_database(pg_admin_url):
 def _migrate(url: str) -> None:
     from flask_migrate import upgrade
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRETS": make_test_secrets()})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url}, secrets=make_test_secrets())
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -185,9 +194,7 @@ def _wipe(app) -> None:
 
 @pytest.fixture
 def app(backend, migrated_urls):
-    app = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend], "SECRETS": make_test_secrets()}
-    )
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend]}, secrets=make_test_secrets())
     _wipe(app)
     yield app
     with app.app_context():

@@ -110,7 +110,7 @@ def test_stored_calling_hours_are_what_the_banner_shows(tmp_path):
     from crm.services import app_settings
 
     app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'leadchain.db'}", "SECRETS": secrets_from_env(env)}
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'leadchain.db'}"}, secrets=secrets_from_env(env)
     )
     with app.app_context():
         app_settings.set_calling_hours({"DE": {"days": "mon-sat", "start": "10:00", "end": "18:00"}}, "test")

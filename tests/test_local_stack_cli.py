@@ -80,8 +80,8 @@ def test_cli_import_in_a_second_terminal_and_a_signed_webhook_land_on_the_same_c
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{var / 'leadchain.db'}",
-            "SECRETS": secrets_from_env(stack_env),
-        }
+        },
+        secrets=secrets_from_env(stack_env),
     )
     body = json.dumps(
         {"email": PERSON.upper(), "first_name": "Erika", "phone_consent": "ja", "phone": "+49 30 23125109"}
@@ -138,7 +138,7 @@ def test_the_web_answers_503_for_intake_without_a_chain_key(stack_var):
         }
     )
     client = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{var / 'leadchain.db'}", "SECRETS": keyless}
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{var / 'leadchain.db'}"}, secrets=keyless
     ).test_client()
     body = json.dumps({"email": PERSON}).encode()
     hook = client.post("/webhooks/leads/demo", data=body, headers=signed_headers(secret, body))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +12,7 @@ from temporalio.worker import Worker
 
 from activities.crm_activities import CrmActivities
 from activities.provider_activities import ProviderActivities
+from crm.config import Settings, SettingsError
 from workers.relay import Relay
 from workers.shutdown import graceful_shutdown_timeout
 from workflows.lead_chain import LeadChainWorkflow
@@ -80,6 +79,9 @@ def relay_runner(relay: Relay):
     return relay.run
 
 
-def settings_from_env() -> ChainSettings:
-    raw = os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
-    return ChainSettings(**json.loads(raw)) if raw else ChainSettings()
+def chain_settings(settings: Settings) -> ChainSettings:
+    """The chain workflow's settings: LEADCHAIN_CHAIN_SETTINGS's overrides (Settings.chain) over the defaults."""
+    try:
+        return ChainSettings(**settings.chain.overrides)
+    except TypeError as e:
+        raise SettingsError("LEADCHAIN_CHAIN_SETTINGS", f"not a ChainSettings field ({e})") from None

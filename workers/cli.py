@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from crm import create_app, demo
+from crm import create_app, demo, secret_names
 from crm.extensions import db
 from crm.models.types import utcnow
 from crm.secrets import SecretsError, load_local_stack_secrets, secrets_from_env
@@ -55,6 +55,8 @@ def _use_local_stack_secrets(ctx: click.Context) -> None:
     the launcher; with VAULT_ADDR set, Vault is the only source. The environment is restored when the
     command ends, so an in-process caller (tests, CliRunner) keeps its own.
     """
+    # Process plumbing: the secrets file's variables are put into this process's environment and removed
+    # again, for crm.secrets to read; no setting is read here.
     before = set(os.environ)
     if load_local_stack_secrets() is not None:
         added = set(os.environ) - before
@@ -208,7 +210,7 @@ def purge_deliveries(older_than_days: int | None) -> None:
 @click.option("--source", default="demo")
 def demo_command(url: str, source: str) -> None:
     """Post the sample leads through the real signed webhook path, so their chains run."""
-    secrets = secrets_from_env().get_list(f"webhooks/leads-{source}")
+    secrets = secrets_from_env().get_list(secret_names.lead_webhook(source))
     if not secrets:
         raise click.UsageError(f"no webhook secret for source {source!r} (secret webhooks/leads-{source})")
     for answer in demo.post_demo_leads(url, source, secrets[0]):
@@ -227,7 +229,7 @@ def sign_webhook(source: str, url: str, data: str | None, data_file: BinaryIO | 
     \b
     leadchain sign-webhook --data '{"email": "erika@example.com"}' | curl -sS -K -
     """
-    keys = secrets_from_env().get_list(f"webhooks/leads-{source}")
+    keys = secrets_from_env().get_list(secret_names.lead_webhook(source))
     if not keys:
         raise click.UsageError(
             f"no webhook secret for source {source!r} (secret webhooks/leads-{source}, "
@@ -246,9 +248,10 @@ def sign_webhook(source: str, url: str, data: str | None, data_file: BinaryIO | 
 @click.option("--client", default="local", show_default=True)
 def local_api_key(client: str) -> None:
     """Print the local stack's API key (for curl against /api/v1); refused when Vault holds the secrets."""
+    # Which secrets backend this process uses (crm.secrets' switch), not a setting: process plumbing.
     if os.environ.get("VAULT_ADDR", "").strip():
         raise click.UsageError("secrets come from Vault here: read API keys there, not through the CLI")
-    for entry in secrets_from_env().get_list("api/keys"):
+    for entry in secrets_from_env().get_list(secret_names.API_KEYS):
         name, _, key = entry.partition(":")
         if name == client and key:
             click.echo(key)

@@ -6,7 +6,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from crm.config import Config
+from crm.config import Settings
 from workflows.client import connect
 from workflows.payloads import CHAIN_TASK_QUEUE, PROVIDER_TASK_QUEUE
 from workflows.report_payloads import REPORTS_TASK_QUEUE
@@ -18,8 +18,8 @@ QUEUES = {
 }
 
 
-async def check(name: str, config: Config | None = None) -> tuple[bool, str]:
-    cfg = config or Config()
+async def check(name: str, config: Settings | None = None) -> tuple[bool, str]:
+    cfg = config or Settings.from_env()  # `leadchain worker-health`: the process's own settings
     queue, kind = QUEUES[name]
     try:
         client = await connect(cfg.temporal_address, cfg.temporal_namespace)

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from crm import create_app
-from crm.config import normalise_database_url, var_dir
+from crm import create_app, secret_names
+from crm.config import Settings, normalise_database_url, var_dir
 from crm.extensions import db
 from crm.secrets import LOCAL_SECRETS_FILE, read_local_secrets_file, secrets_from_env
 from crm.services import app_settings
@@ -92,11 +92,13 @@ def local_secrets(var: Path) -> dict[str, str]:
     if missing:
         path.write_text(existing + "".join(f"{k}={v}\n" for k, v in missing.items()))
         path.chmod(0o600)
+    # Process plumbing: what the stack's children inherit; variables already set win.
     return {k: v for k, v in read_local_secrets_file(path).items() if k not in os.environ}
 
 
 def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every process of the local stack gets (the web's secrets are the CLI's)."""
+    # Process plumbing: the children's environment starts as this process's (Settings.from_env reads it there).
     env = dict(os.environ if base is None else base)
     demo_window.check_allowed(env)  # before anything is written: raises DemoAnytimeRefused off SQLite
     # Providers without a configured key are served by the sandbox (providers.factory).
@@ -118,7 +120,7 @@ BRIDGE_HOST, BRIDGE_PORT = "127.0.0.1", 8765
 def bridge_llm_url(env: dict[str, str]) -> str | None:
     """The Retell custom-LLM URL of the local voice bridge, with its path secret (None without one)."""
     try:
-        values = secrets_from_env(env).get_list("bridge/retell-path-secret")
+        values = secrets_from_env(env).get_list(secret_names.BRIDGE_RETELL_PATH_SECRET)
     except Exception as e:  # noqa: BLE001 - Vault trouble: the sandbox plays scripted calls instead
         print(
             f"voice bridge path secret unavailable ({type(e).__name__}); sandbox calls stay scripted", file=sys.stderr
@@ -334,8 +336,9 @@ def stack_banner(
 
 def _with_stored_calling_hours(policy, env: dict[str, str], var: Path):
     """Calling hours an admin stored in Settings replace the environment's, as in the gate."""
+    settings = Settings.from_env(env)
     url = normalise_database_url(env.get("DATABASE_URL") or f"sqlite:///{var / 'leadchain.db'}")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRETS": secrets_from_env(env)})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url}, settings=settings, secrets=secrets_from_env(env))
     with app.app_context():
         try:
             hours = app_settings.calling_hours()

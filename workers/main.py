@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
+from crm.config import Settings
 from crm.email.factory import build_sender
 from providers.factory import registry
 from voice.bridge.server import BridgeServer, build_bridge
@@ -24,14 +25,13 @@ WORKERS = ("chain", "provider", "reports", "voice-bridge")
 
 
 def provider_registry(app):
-    """Voice providers from configuration (real with a key, the sandbox without); see providers.factory."""
+    """Voice providers from the app's settings and secrets (real with a key, the sandbox without)."""
     return registry(app)
 
 
 def email_sender(app):
     """SendGrid with a key, the sandbox's SendGrid without one (crm.email.factory)."""
-    factory = app.config.get("LEADCHAIN_EMAIL_FACTORY") or build_sender
-    return factory(app)
+    return build_sender(app)
 
 
 async def run_voice_bridge(app) -> None:
@@ -66,10 +66,12 @@ async def run_voice_bridge(app) -> None:
 async def run(name: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # A demo-only calling window must never reach a real deployment: refuse to start with it there.
+    # (LEADCHAIN_DEMO_ANYTIME is a launcher flag, checked on the raw environment before anything starts.)
     demo_window.check_allowed(os.environ)
     if demo_window.requested(os.environ):
         log.warning("%s", demo_window.NOTICE)
-    app = create_app()
+    settings = Settings.from_env(os.environ)  # the process's one read of its settings
+    app = create_app(settings=settings)
     cfg = app.config["LEADCHAIN"]
     if name == "voice-bridge":
         await run_voice_bridge(app)
@@ -78,7 +80,7 @@ async def run(name: str) -> None:
     client = await connect(cfg.temporal_address, cfg.temporal_namespace)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{name}-activity")
     if name == "chain":
-        relay = Relay(app, client, chain_mod.settings_from_env())
+        relay = Relay(app, client, chain_mod.chain_settings(settings))
         await chain_mod.run_until_signalled(
             chain_mod.worker_runner(chain_mod.chain_worker(client, app, executor)), chain_mod.relay_runner(relay)
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask
@@ -62,7 +61,7 @@ async def serve(
     await upsert_schedules(client, task_queue=task_queue, prefix=schedule_prefix)
     own = executor is None
     executor = executor or ThreadPoolExecutor(
-        max_workers=int(os.environ.get("LEADCHAIN_REPORT_CONCURRENCY", "2")), thread_name_prefix="reports-activity"
+        max_workers=app.config["LEADCHAIN"].reports.concurrency, thread_name_prefix="reports-activity"
     )
     try:
         await worker_runner(reports_worker(client, app, executor, mailer=mailer, task_queue=task_queue))(stop)

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import current_app, request
 
+from crm import secret_names
 from crm.errors import ApiError
 
 
@@ -27,7 +28,7 @@ def authenticate() -> str:
         )
     wanted = _digest(presented)
     client = None
-    for entry in current_app.extensions["leadchain.secrets"].get_list("api/keys"):
+    for entry in current_app.extensions["leadchain.secrets"].get_list(secret_names.API_KEYS):
         name, sep, key = entry.partition(":")
         if sep and key and hmac.compare_digest(_digest(key), wanted) and client is None:
             client = name

@@ -1,57 +1,76 @@
-"""Build the email sender from configuration: the real SendGrid with a key, else the provider sandbox.
+"""Build the email sender from the settings and the SendGrid key handed in: the real SendGrid with a key,
+else the provider sandbox.
 
-Wire it with ``app.config["LEADCHAIN_EMAIL_FACTORY"] = build_sender`` (workers/main.py calls it).
-
-* Key: secret ``providers/sendgrid-api-key`` → host ``LEADCHAIN_SENDGRID_HOST`` (or
-  ``app.config["SENDGRID_HOST"]``), default https://api.sendgrid.com (EU data residency:
-  https://api.eu.sendgrid.com).
-* No key, ``LEADCHAIN_SANDBOX_URL`` / ``app.config["SANDBOX_URL"]`` set → ``<sandbox>/sendgrid``
-  with the sandbox's key.
+* Key (secret ``providers/sendgrid-api-key``) → host ``LEADCHAIN_SENDGRID_HOST`` (Settings.email), default
+  https://api.sendgrid.com (EU data residency: https://api.eu.sendgrid.com).
+* No key, ``LEADCHAIN_SANDBOX_URL`` set (Settings.providers) → ``<sandbox>/sendgrid`` with the sandbox's key.
 * Neither → None (the chain records "no email sender configured" refusals).
+
+``new_sender`` needs no Flask app to decide; ``build_sender(app)`` is the app's sender: the one handed to
+``create_app(email_sender=...)``, else one built from the app's settings and secrets.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 from flask import Flask
 
+from crm import secret_names
+from crm.config import Settings
 from crm.email.sendgrid_sender import REAL_HOST, SendGridSender
-from crm.email.settings import public_url
 
 SANDBOX_KEY = "SG.sandbox-key"
+SENDER_EXTENSION = "leadchain.email_sender"
 log = logging.getLogger(__name__)
 
 
+def _settings(app: Flask) -> Settings:
+    found: Settings = app.config["LEADCHAIN"]
+    return found
+
+
+def _api_key(app: Flask) -> str | None:
+    key: str | None = app.extensions["leadchain.secrets"].get(secret_names.SENDGRID_API_KEY)
+    return key
+
+
 def sandbox_url(app: Flask) -> str | None:
-    url = os.environ.get("LEADCHAIN_SANDBOX_URL") or app.config.get("SANDBOX_URL")
-    return url.rstrip("/") if url else None
+    return _settings(app).providers.sandbox()
 
 
-def sendgrid_settings(app: Flask) -> tuple[str, str] | None:
+def sendgrid_endpoint(*, settings: Settings, api_key: str | None) -> tuple[str, str] | None:
     """(api_key, host), or None when no SendGrid is available at all."""
-    key = app.extensions["leadchain.secrets"].get("providers/sendgrid-api-key")
-    host = os.environ.get("LEADCHAIN_SENDGRID_HOST") or app.config.get("SENDGRID_HOST")
-    if key:
-        return key, host or REAL_HOST
-    sandbox = sandbox_url(app)
+    host = settings.email.sendgrid_host
+    if api_key:
+        return api_key, host or REAL_HOST
+    sandbox = settings.providers.sandbox()
     if sandbox:
         return SANDBOX_KEY, host or f"{sandbox}/sendgrid"
     return None
 
 
-def build_sender(app: Flask) -> SendGridSender | None:
-    settings = sendgrid_settings(app)
-    if settings is None:
+def new_sender(*, settings: Settings, api_key: str | None, app: Flask | None = None) -> SendGridSender | None:
+    """A SendGrid sender for `settings` and the key given (None: the sandbox's, if there is a sandbox)."""
+    endpoint = sendgrid_endpoint(settings=settings, api_key=api_key)
+    if endpoint is None:
         return None
-    key, host = settings
-
-    if not uses_sandbox(app) and not public_url(app).startswith("https://"):
+    key, host = endpoint
+    if api_key and not settings.email.public_url.startswith("https://"):
         # Mailbox providers only honour https one-click unsubscribe links (RFC 8058).
         log.warning("LEADCHAIN_PUBLIC_URL is not https: unsubscribe links in real mail will not work one-click")
-    return SendGridSender(key, host, app=app)
+    return SendGridSender(api_key=key, host=host, app=app)
+
+
+def build_sender(app: Flask) -> SendGridSender | None:
+    """The app's email sender: create_app(email_sender=...)'s, else built once from its settings."""
+    found: SendGridSender | None = app.extensions.get(SENDER_EXTENSION)
+    if found is None:
+        found = new_sender(settings=_settings(app), api_key=_api_key(app), app=app)
+        if found is not None:
+            app.extensions[SENDER_EXTENSION] = found
+    return found
 
 
 def uses_sandbox(app: Flask) -> bool:
-    return not app.extensions["leadchain.secrets"].get("providers/sendgrid-api-key") and bool(sandbox_url(app))
+    return not _api_key(app) and bool(sandbox_url(app))

@@ -120,7 +120,7 @@ class SendGridSender:
     name = PROVIDER
 
     def __init__(
-        self, api_key: str, host: str = REAL_HOST, *, app: Flask | None = None, timeout_s: float = 20.0
+        self, *, api_key: str, host: str = REAL_HOST, app: Flask | None = None, timeout_s: float = 20.0
     ) -> None:
         self.app = app
         self.host = host.rstrip("/")

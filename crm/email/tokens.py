@@ -14,6 +14,7 @@ import re
 from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from crm import secret_names
 from crm.email.settings import public_url
 
 SALT = "leadchain.email.unsubscribe.v1"
@@ -23,7 +24,7 @@ PREVIEW_TOKEN = "preview"
 def _secret_key(app: Flask) -> str | bytes:
     # app.secret_key is app/secret-key from the secrets interface (crm.create_app), or a per-process
     # random key in development, which makes old links invalid after a restart (logged there).
-    key = app.extensions["leadchain.secrets"].get("app/secret-key") or app.secret_key
+    key = app.extensions["leadchain.secrets"].get(secret_names.APP_SECRET_KEY) or app.secret_key
     if key is None:
         # create_app always sets one; refuse rather than sign with no key (or with the text "None").
         raise RuntimeError("no secret key to sign email links with (app/secret-key)")

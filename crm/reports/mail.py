@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crm.email.factory import build_sender
 from crm.email.render import Rendered
-from crm.email.sendgrid_sender import Outgoing, OutgoingAttachment
+from crm.email.sendgrid_sender import Outgoing, OutgoingAttachment, SendGridSender
 from crm.reports.i18n import Formatter
 from crm.reports.pdf import TEMPLATES
 
@@ -56,8 +56,8 @@ class ReportMailer(Protocol):
 class SendGridReportMailer:
     name = "sendgrid"
 
-    def __init__(self, sender) -> None:
-        self.sender = sender  # crm.email.sendgrid_sender.SendGridSender
+    def __init__(self, *, sender: SendGridSender) -> None:
+        self.sender = sender
 
     def outgoing(self, mail: ReportMail):
         return Outgoing(
@@ -77,12 +77,13 @@ class SendGridReportMailer:
 
 
 def build_mailer(app: Flask) -> ReportMailer | None:
-    """SendGrid (real with a key, else the provider sandbox) as crm.email.factory configures it."""
-    factory = app.config.get("LEADCHAIN_REPORT_MAILER_FACTORY")
-    if factory is not None:
-        return factory(app)
+    """The mailer handed to create_app(report_mailer=...), else SendGrid (real with a key, else the provider
+    sandbox) as crm.email.factory builds it for the app."""
+    found: ReportMailer | None = app.extensions.get("leadchain.report_mailer")
+    if found is not None:
+        return found
     sender = build_sender(app)
-    return SendGridReportMailer(sender) if sender is not None else None
+    return SendGridReportMailer(sender=sender) if sender is not None else None
 
 
 def _environment() -> Environment:

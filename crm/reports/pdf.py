@@ -6,7 +6,7 @@ The steps are separate so the CLI can show progress and the reports worker can h
 them: kpis.compute (queries) -> build_charts (matplotlib SVG) -> render_html -> html_to_pdf.
 
 Company name and logo come from configuration: LEADCHAIN_COMPANY_NAME and LEADCHAIN_COMPANY_LOGO (a
-path to an SVG, PNG or JPEG), each from the app config or else the environment; the default logo is
+path to an SVG, PNG or JPEG), read into crm.config.Settings.reports; the default logo is
 crm/reports/static/logo.svg.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import mimetypes
-import os
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -23,6 +22,7 @@ from pathlib import Path
 from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from crm.config import ReportSettings
 from crm.reports import definitions, kpis
 from crm.reports.charts import Charts, build_charts
 from crm.reports.i18n import Formatter
@@ -40,14 +40,13 @@ class Branding:
     logo_uri: str
 
 
-def _setting(name: str) -> str | None:
-    value = current_app.config.get(name) if has_app_context() else None
-    return str(value) if value else (os.environ.get(name) or None)
-
-
-def branding() -> Branding:
-    company = _setting("LEADCHAIN_COMPANY_NAME") or DEFAULT_COMPANY
-    logo_path = Path(_setting("LEADCHAIN_COMPANY_LOGO") or DEFAULT_LOGO)
+def branding(reports: ReportSettings | None = None) -> Branding:
+    """Company name and logo from `reports` (else the current app's Settings.reports; the defaults outside
+    any app)."""
+    if reports is None:
+        reports = current_app.config["LEADCHAIN"].reports if has_app_context() else ReportSettings()
+    company = reports.company_name or DEFAULT_COMPANY
+    logo_path = Path(reports.company_logo or DEFAULT_LOGO)
     if not logo_path.is_file():
         raise FileNotFoundError(f"LEADCHAIN_COMPANY_LOGO: no file at {logo_path}")
     return Branding(company, _data_uri(logo_path))

@@ -18,8 +18,8 @@ Calling hours are local to the callee: the lead's phone_timezone, else the zone 
 window, 20:00 is not. With `german_public_holidays`, DE leads are not called on German public holidays
 (national ones, plus those of `german_holiday_states` if set: the strictest reading lists all 16).
 
-Configuration (GatePolicy.from_env; calling hours an admin stores in Settings replace
-LEADCHAIN_CALLING_HOURS, read at every gate check: crm.services.app_settings):
+Configuration (crm.config.Settings.chain.gate, parsed by GatePolicy.from_settings; calling hours an admin
+stores in Settings replace LEADCHAIN_CALLING_HOURS, read at every gate check: crm.services.app_settings):
   LEADCHAIN_CALLING_HOURS   JSON object by region, merged over the defaults; the key "default" sets the
                             window for regions not listed, e.g.
                             {"DE": {"days": "mon-fri", "start": "09:00", "end": "20:00"},
@@ -34,7 +34,6 @@ LEADCHAIN_CALLING_HOURS, read at every gate check: crm.services.app_settings):
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -43,7 +42,9 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import sqlalchemy as sa
+from flask import current_app
 
+from crm.config import GateSettings, Settings, SettingsError
 from crm.extensions import db
 from crm.models import ConsentRecord, Direction, DoNotCallEntry, Interaction, InteractionKind, Lead, LeadStatus
 from crm.services import audit, settings_store
@@ -89,46 +90,35 @@ class GatePolicy:
         return None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatePolicy:
-        env = os.environ if environ is None else environ
-        windows, default = calling_windows(env.get("LEADCHAIN_CALLING_HOURS", "").strip() or None)
-        try:
-            attempts = int(env.get("LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY", "2"))
-        except ValueError:
-            raise GateConfigError("LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY must be an integer") from None
-        if attempts < 0:
-            raise GateConfigError("LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY must be 0 or more")
-        states = tuple(
-            s.strip().upper() for s in env.get("LEADCHAIN_GERMAN_HOLIDAY_STATES", "").split(",") if s.strip()
-        )
-        for state in states:
+    def from_settings(cls, gate: GateSettings) -> GatePolicy:
+        """The policy the configuration gives (crm.config.Settings.chain.gate)."""
+        windows, default = calling_windows(gate.calling_hours)
+        for state in gate.german_holiday_states:
             if state not in holidays.Germany.subdivisions:
                 raise GateConfigError(f"LEADCHAIN_GERMAN_HOLIDAY_STATES: unknown German state {state!r}")
         return cls(
             windows=windows,
             default_window=default,
-            max_attempts_per_day=attempts,
-            require_express_consent_for_ai_calls=_flag(env, "LEADCHAIN_REQUIRE_EXPRESS_CONSENT_FOR_AI_CALLS"),
-            german_public_holidays=_flag(env, "LEADCHAIN_GERMAN_PUBLIC_HOLIDAYS"),
-            german_holiday_states=states,
+            max_attempts_per_day=gate.max_attempts_per_day,
+            require_express_consent_for_ai_calls=gate.require_express_consent_for_ai_calls,
+            german_public_holidays=gate.german_public_holidays,
+            german_holiday_states=gate.german_holiday_states,
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GatePolicy:
+        """The policy the variables in `environ` give (through Settings.from_env, the one reader)."""
+        try:
+            settings = Settings.from_env(environ)
+        except SettingsError as e:
+            raise GateConfigError(str(e)) from None
+        return cls.from_settings(settings.chain.gate)
 
     def with_calling_hours(self, raw: str | Mapping | None) -> GatePolicy:
         """This policy with its windows taken from `raw` (LEADCHAIN_CALLING_HOURS's shape) instead:
         what an admin's stored calling hours do (crm.services.app_settings)."""
         windows, default = calling_windows(raw)
         return replace(self, windows=windows, default_window=default)
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool = True) -> bool:
-    value = env.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise GateConfigError(f"{name} must be true or false, got {value!r}")
 
 
 # ---------------------------------------------------------------- the decision
@@ -251,10 +241,16 @@ def attempts_on_local_day(lead_id: int, now_utc: datetime, tz: str) -> int:
     )
 
 
+def configured_policy() -> GatePolicy:
+    """The current app's policy: the one handed to create_app(gate_policy=...), else its settings'."""
+    found: GatePolicy | None = current_app.extensions.get("leadchain.gate_policy")
+    return found or GatePolicy.from_settings(current_app.config["LEADCHAIN"].chain.gate)
+
+
 def gate_policy(base: GatePolicy | None = None) -> GatePolicy:
-    """The gate policy in force: `base` (the app's configured one) or the environment's, with the calling
+    """The gate policy in force: `base`, else the app's (configured_policy), with the calling
     hours an admin stored (crm.services.settings_store) in place of LEADCHAIN_CALLING_HOURS."""
-    policy = base or GatePolicy.from_env()
+    policy = base or configured_policy()
     hours = settings_store.calling_hours()
     return policy if hours is None else policy.with_calling_hours(hours)
 

@@ -18,7 +18,6 @@ Formatting is babel's in the page's or PDF's locale: ``0,46 € (0,50 $ zu 0,92)
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from babel.core import UnknownLocaleError
 from babel.numbers import format_currency, format_decimal, get_currency_name
 from flask import current_app, g, has_app_context, has_request_context
 
+from crm.config import ReportSettings
 from crm.extensions import db
 from crm.models import AppSetting
 from crm.models.types import utcnow
@@ -101,13 +101,16 @@ def rates_text(rates: Mapping[tuple[str, str], Decimal]) -> str:
     return "; ".join(f"{s}:{t}={r}" for (s, t), r in sorted(rates.items()))
 
 
-def setting(name: str) -> str | None:
-    value = current_app.config.get(name) if has_app_context() else None
-    return str(value) if value else (os.environ.get(name) or None)
+def _reports() -> ReportSettings:
+    """The current app's Settings.reports (company currency, configured rates); the defaults outside."""
+    if not has_app_context():
+        return ReportSettings()
+    found: ReportSettings = current_app.config["LEADCHAIN"].reports
+    return found
 
 
 def company_currency() -> str:
-    return currency_code(setting(COMPANY_CURRENCY_SETTING) or DEFAULT_CURRENCY)
+    return currency_code(_reports().company_currency or DEFAULT_CURRENCY)
 
 
 def admin_rates() -> dict[tuple[str, str], Decimal]:
@@ -146,7 +149,7 @@ class RateTable:
 
 
 def configured_rates() -> dict[tuple[str, str], Decimal]:
-    return parse_rates(setting(RATES_SETTING))
+    return parse_rates(_reports().fx_rates)
 
 
 def rate_table() -> RateTable:

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
+from flask import current_app, has_app_context
 
 from crm.services.normalize import fold
 
@@ -209,9 +210,10 @@ def rules_from_text(text: str, path: str | None = None) -> ScoringRules:
 
 
 def rules_path(path: str | os.PathLike | None = None) -> Path:
-    """The rules file: `path`, else $LEADCHAIN_SCORING_RULES, else the shipped default."""
-    if path is None:
-        path = os.environ.get(RULES_ENV) or None
+    """The rules file: `path`, else the current app's Settings.chain.scoring_rules
+    ($LEADCHAIN_SCORING_RULES), else the shipped default."""
+    if path is None and has_app_context():
+        path = current_app.config["LEADCHAIN"].chain.scoring_rules
     if path is None:
         return Path(str(resources.files("crm").joinpath("scoring_rules.yaml")))
     return Path(path)

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from crm import secret_names
 from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import LeadSubmission
@@ -56,7 +57,7 @@ class ChainKeyMissing(ApiError, SecretsError):
 
 
 def _pepper() -> bytes:
-    value = current_app.extensions["leadchain.secrets"].get("app/chain-key")
+    value = current_app.extensions["leadchain.secrets"].get(secret_names.APP_CHAIN_KEY)
     if not value:
         log.error("secret app/chain-key is not set: lead intake refused")
         raise ChainKeyMissing()

@@ -52,7 +52,7 @@ def sections(queue: q.CallQueue) -> list[dict]:
 @any_role
 def index():
     now = utcnow()
-    queue = q.call_queue(user(), now, delay_s=q.retry_delay_s(current_app.config))
+    queue = q.call_queue(user(), now, delay_s=q.retry_delay_s(current_app.config["LEADCHAIN"].chain))
     return render_template(
         "ui/queue/index.html", sections=sections(queue), fmt=ui_formatter(), total=queue.total, now=now
     )

@@ -24,8 +24,6 @@ unowned task on an unassigned lead.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from crm.config import ChainEnvSettings
 from crm.extensions import db
 from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, Task, TaskStatus, User
 from crm.models.types import UTCDateTime, utcnow
@@ -87,17 +86,13 @@ def zone_of(who: User) -> ZoneInfo:
         return ZoneInfo("Europe/Berlin")
 
 
-def retry_delay_s(config: dict | None = None) -> int:
-    """The chain's retry delay: LEADCHAIN_CHAIN_SETTINGS (app config or environment, as the chain worker
-    reads it), else the production default."""
-    raw = (config or {}).get("LEADCHAIN_CHAIN_SETTINGS") or os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
-    if raw:
-        try:
-            settings = raw if isinstance(raw, dict) else json.loads(raw)
-            return int(settings.get("retry_delay_s", DEFAULT_RETRY_DELAY_S))
-        except (ValueError, TypeError, AttributeError):
-            pass
-    return DEFAULT_RETRY_DELAY_S
+def retry_delay_s(chain: ChainEnvSettings) -> int:
+    """The chain's retry delay as the chain worker configures it (LEADCHAIN_CHAIN_SETTINGS, in
+    Settings.chain.overrides), else the production default."""
+    try:
+        return int(chain.overrides.get("retry_delay_s", DEFAULT_RETRY_DELAY_S))
+    except (ValueError, TypeError):
+        return DEFAULT_RETRY_DELAY_S
 
 
 def _name(first: str | None, last: str | None, company: str | None, lead_id: int) -> str:

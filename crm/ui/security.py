@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 from datetime import datetime, timedelta
 
@@ -38,6 +37,7 @@ from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, ValidationError
 
+from crm.config import SecuritySettings
 from crm.extensions import affected_rows, db
 from crm.models import Role, User, UserSession
 from crm.models.types import utcnow
@@ -87,24 +87,17 @@ class Anonymous(AnonymousUserMixin):
     id = None
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
 def _configure(app: Flask) -> bool:
-    """Fill the UI's settings (environment, then defaults); returns whether cookies are Secure."""
+    """Fill the UI's Flask settings from Settings.security (plain UI_* keys a test set win); returns
+    whether cookies are Secure."""
     cfg = app.config
+    security: SecuritySettings = cfg["LEADCHAIN"].security
     secure = cfg.get("UI_COOKIE_SECURE")
     if secure is None:
-        secure = _env_flag("LEADCHAIN_COOKIE_SECURE", not (app.debug or app.testing))
+        secure = security.cookie_secure if security.cookie_secure is not None else not (app.debug or app.testing)
     cfg["UI_COOKIE_SECURE"] = secure
-    cfg.setdefault("UI_SESSION_IDLE", timedelta(minutes=int(os.environ.get("LEADCHAIN_SESSION_IDLE_MINUTES", "30"))))
-    cfg.setdefault(
-        "UI_SESSION_LIFETIME", timedelta(hours=int(os.environ.get("LEADCHAIN_SESSION_LIFETIME_HOURS", "12")))
-    )
+    cfg.setdefault("UI_SESSION_IDLE", timedelta(minutes=security.session_idle_minutes))
+    cfg.setdefault("UI_SESSION_LIFETIME", timedelta(hours=security.session_lifetime_hours))
     cfg["SESSION_COOKIE_NAME"] = cfg.get("UI_SESSION_COOKIE_NAME") or (
         "__Host-leadchain" if secure else "leadchain_session"
     )
@@ -115,7 +108,7 @@ def _configure(app: Flask) -> bool:
     cfg["PERMANENT_SESSION_LIFETIME"] = cfg["UI_SESSION_LIFETIME"]
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     cfg["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _csrf_guard, with the exempt prefixes
-    cfg.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("LEADCHAIN_RATELIMIT_STORAGE", "memory://"))
+    cfg.setdefault("RATELIMIT_STORAGE_URI", security.ratelimit_storage)
     cfg.setdefault("RATELIMIT_LOGIN_ACCOUNT", "5/minute")
     cfg.setdefault("RATELIMIT_LOGIN_IP", "20/hour")
     cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
@@ -128,7 +121,7 @@ def init_security(app: Flask) -> None:
     secure = _configure(app)
     # Before the UI's blueprints are registered: their <int:...> rules get the bounded converter.
     app.url_map.converters["int"] = RecordIdConverter
-    hops = int(os.environ.get("LEADCHAIN_PROXY_HOPS", "0") or 0)
+    hops = app.config["LEADCHAIN"].security.proxy_hops
     if hops > 0:
         # Only behind known proxies: X-Forwarded-For is trusted for exactly that many hops.
 

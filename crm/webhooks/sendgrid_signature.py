@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
 import time
 
 import httpx
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app, request
 
+from crm import secret_names
 from crm.email.factory import sandbox_url, uses_sandbox
 from crm.errors import ApiError
 
@@ -27,7 +27,7 @@ SANDBOX_KEY_REFRESH_S = 30.0
 # documented whether a retry is signed anew; every event is deduplicated on its natural key (kept
 # longer than this window), so a replayed genuine batch changes nothing, while a window shorter than
 # the retry horizon could reject SendGrid's own retries after an outage. Hence 25 h by default;
-# LEADCHAIN_SENDGRID_TOLERANCE_S (or app.config) tightens it once re-signing is confirmed.
+# LEADCHAIN_SENDGRID_TOLERANCE_S (Settings.email.sendgrid_tolerance_s) tightens it once re-signing is confirmed.
 DEFAULT_REPLAY_WINDOW_S = 25 * 3600
 FUTURE_SKEW_S = 300
 
@@ -67,8 +67,8 @@ def _sandbox_keys(force: bool = False) -> list[str]:
 
 def verification_keys(kind: str = "events", *, refresh: bool = False) -> list[ec.EllipticCurvePublicKey]:
     secrets = current_app.extensions["leadchain.secrets"]
-    values = secrets.get_list("providers/sendgrid-inbound-public-key") if kind == "inbound" else []
-    values = values or secrets.get_list("providers/sendgrid-webhook-public-key")
+    values = secrets.get_list(secret_names.SENDGRID_INBOUND_PUBLIC_KEY) if kind == "inbound" else []
+    values = values or secrets.get_list(secret_names.SENDGRID_WEBHOOK_PUBLIC_KEY)
     if not values:
         values = _sandbox_keys(force=refresh)
     return [k for k in (_load_key(v) for v in values) if k is not None]
@@ -95,8 +95,8 @@ def signature_valid(body: bytes, headers, keys: list[ec.EllipticCurvePublicKey])
 
 
 def replay_window_s() -> int:
-    value = current_app.config.get("LEADCHAIN_SENDGRID_TOLERANCE_S") or os.environ.get("LEADCHAIN_SENDGRID_TOLERANCE_S")
-    return int(value) if value else DEFAULT_REPLAY_WINDOW_S
+    value: int | None = current_app.config["LEADCHAIN"].email.sendgrid_tolerance_s
+    return value or DEFAULT_REPLAY_WINDOW_S
 
 
 def verify_request(body: bytes, kind: str) -> None:

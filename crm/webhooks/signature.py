@@ -10,6 +10,7 @@ from flask import current_app
 from standardwebhooks.webhooks import Webhook
 from werkzeug.datastructures import Headers
 
+from crm import secret_names
 from crm.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def source_secrets(source: str) -> list[str]:
     read, so an unknown source costs no parsing."""
     if not SOURCE.match(source):
         raise ApiError(404, "unknown source")
-    secrets = current_app.extensions["leadchain.secrets"].get_list(f"webhooks/leads-{source}")
+    secrets = current_app.extensions["leadchain.secrets"].get_list(secret_names.lead_webhook(source))
     if not secrets:
         raise ApiError(404, "unknown source")
     return secrets

@@ -17,7 +17,7 @@ def test_webhook_secret_and_api_key_from_openbao(openbao, migrated_urls):
     openbao.write("leadchain/app", {"chain-key": "vault-chain-key-for-tests"})  # intake refuses without one
     secrets = secrets_from_env({"VAULT_ADDR": openbao.url, "VAULT_TOKEN": openbao.root_token})
     assert isinstance(secrets, VaultSecrets)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"], "SECRETS": secrets})
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"]}, secrets=secrets)
     client = app.test_client()
     body = json.dumps({"email": "vault.lead@example.de"}).encode()
     ok = client.post("/webhooks/leads/vaultsrc", data=body, headers=signed_headers(SECRET, body))

@@ -228,7 +228,7 @@ def test_gate_uses_the_stored_calling_hours(ctx):
 def activities(app):
     # The activity decides at the later of the input's time and the wall clock: hours around the clock.
     always = CallingWindow(tuple(range(7)), time(0), time(23, 59, 59, 999999))
-    app.config["LEADCHAIN_GATE_POLICY"] = GatePolicy(
+    app.extensions["leadchain.gate_policy"] = GatePolicy(
         windows={"DE": always}, default_window=always, max_attempts_per_day=100, german_public_holidays=False
     )
     return CrmActivities(app)

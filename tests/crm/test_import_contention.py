@@ -323,7 +323,7 @@ class CallStream:
 
 
 def make_app(url: str, **config):
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRETS": make_test_secrets(), **config})
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, **config}, secrets=make_test_secrets())
 
 
 @pytest.fixture

@@ -192,7 +192,7 @@ def test_migrations_build_and_remove_the_schema_on_an_empty_database(kind, tmp_p
         admin.execute(f'CREATE DATABASE "{name}"')
         url = pg_url(pg_admin_url, name)
     try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRETS": make_test_secrets()})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url}, secrets=make_test_secrets())
         with app.app_context():
             assert sa.inspect(db.engine).get_table_names() == []
             upgrade()

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
+from crm.config import Settings
 from crm.extensions import db
 from crm.models import (
     AuditEntry,
@@ -23,6 +25,7 @@ from crm.models import (
 )
 from crm.services import scoring
 from crm.services.scoring import Engagement, LeadFacts, ScoringConfigError, compute, load_rules
+from tests.conftest import set_settings
 
 RULES = """
 version: "test-7"
@@ -217,20 +220,21 @@ def test_next_action_and_tags(rules):
     assert set(free) == {"cold", "freemail", "interest"}
 
 
-def test_custom_rules_file_via_env_var_changes_scores_without_code(tmp_path, monkeypatch, rules):
+def test_custom_rules_file_via_env_var_changes_scores_without_code(tmp_path, rules):
     other = tmp_path / "other.yaml"
     other.write_text(RULES.replace('"test-7"', '"test-8"').replace("website: 11", "website: 40"), encoding="utf-8")
     facts = _with(NOTHING, source="website")
-    monkeypatch.delenv(scoring.RULES_ENV, raising=False)
     default = load_rules()
     assert default.version == "v1"  # the shipped file loads and validates
-    monkeypatch.setenv(scoring.RULES_ENV, str(other))
-    custom = load_rules()
-    assert custom.version == "test-8"
-    assert compute(facts, custom).value == 40 and compute(facts, rules).value == 11
-    # An edited file is picked up on the next load.
-    other.write_text(RULES.replace('"test-7"', '"test-9"').replace("website: 11", "website: 3"), encoding="utf-8")
-    assert load_rules().version == "test-9" and compute(facts, load_rules()).value == 3
+    app = Flask(__name__)  # only its Settings matter here
+    app.config["LEADCHAIN"] = Settings.from_env({scoring.RULES_ENV: str(other)})
+    with app.app_context():
+        custom = load_rules()
+        assert custom.version == "test-8"
+        assert compute(facts, custom).value == 40 and compute(facts, rules).value == 11
+        # An edited file is picked up on the next load.
+        other.write_text(RULES.replace('"test-7"', '"test-9"').replace("website: 11", "website: 3"), encoding="utf-8")
+        assert load_rules().version == "test-9" and compute(facts, load_rules()).value == 3
 
 
 def _mutate(text: str, old: str, new: str) -> str:
@@ -459,9 +463,9 @@ def test_score_lead_stores_history_updates_the_lead_and_audits(ctx, rules):
     assert (last.after["score"], last.after["priority"], last.after["reason"]) == (48, "warm", "after-call")
 
 
-def test_score_lead_uses_the_env_rules_and_does_not_commit(ctx, rules_file, monkeypatch):
+def test_score_lead_uses_the_env_rules_and_does_not_commit(ctx, app, rules_file):
     lead = _scored_lead()
-    monkeypatch.setenv(scoring.RULES_ENV, str(rules_file))
+    set_settings(app, "chain", scoring_rules=str(rules_file))
     assert scoring.score_lead(lead.id, actor="t", reason="intake").model_version == "test-7"
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ScoreHistory)) == 0

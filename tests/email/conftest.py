@@ -23,6 +23,7 @@ from crm.extensions import db
 from crm.models import Appointment, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, User
 from crm.services.normalize import normalise_email
 from providers.base import ProviderRegistry
+from tests.conftest import set_settings
 from tests.sandbox_fixtures import ServerThread
 from workflows.payloads import EmailSent, SendEmailInput
 
@@ -80,8 +81,8 @@ def app(app):
 def mail(app, crm_server, sandbox):
     """The CRM (app over HTTP), the sandbox posting SendGrid events to it, a sender built by the
     factory (keyless: the sandbox), the provider activities with that sender, a recording gateway."""
-    app.config["SANDBOX_URL"] = sandbox.url
-    app.config["LEADCHAIN_PUBLIC_URL"] = crm_server.url
+    set_settings(app, "providers", sandbox_url=sandbox.url)
+    set_settings(app, "email", public_url=crm_server.url)
     gateway = FakeGateway()
     app.extensions["leadchain.temporal"] = gateway
     sender = build_sender(app)
@@ -249,6 +250,7 @@ async def mail_chain(temporal_env, migrated_urls, request):
     import dataclasses
 
     from crm import create_app
+    from crm.config import Settings
     from crm.email.sendgrid_sender import SendGridSender
     from sandbox.app import SandboxConfig, create_sandbox_app
     from tests.conftest import _wipe, make_test_secrets
@@ -259,10 +261,10 @@ async def mail_chain(temporal_env, migrated_urls, request):
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
-            "LEADCHAIN_GATE_POLICY": always_open_policy(),
-            "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        }
+        },
+        secrets=make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
+        gate_policy=always_open_policy(),
+        settings=Settings(temporal_address=temporal_env.client.service_client.config.target_host),
     )
     with_unsubscribe(app)
     _wipe(app)
@@ -270,9 +272,10 @@ async def mail_chain(temporal_env, migrated_urls, request):
     sbx_state = sandbox_app.extensions["sandbox"]
     with FastServerThread(app) as crm, FastServerThread(sandbox_app) as sbx:
         sbx_state.config.webhook_base = crm.url
-        app.config.update(SANDBOX_URL=sbx.url, LEADCHAIN_PUBLIC_URL=crm.url)
+        set_settings(app, "providers", sandbox_url=sbx.url)
+        set_settings(app, "email", public_url=crm.url)
         harness = ChainHarness(app, temporal_env.client, settings)
-        harness.email = SendGridSender("SG.sandbox-key", f"{sbx.url}/sendgrid", app=app)
+        harness.email = SendGridSender(api_key="SG.sandbox-key", host=f"{sbx.url}/sendgrid", app=app)
         harness.box, harness.sandbox = sbx_state.sendgrid, sbx_state
         await harness.start()
         try:

@@ -23,7 +23,7 @@ from crm.models import (
     WebhookDelivery,
 )
 from sandbox.state import WebhookMode
-from tests.conftest import make_test_secrets
+from tests.conftest import make_test_secrets, set_settings
 from tests.email.conftest import FakeGateway, Signer, email_interactions, make_lead, send, settle
 
 
@@ -210,14 +210,14 @@ def test_forged_batches_change_nothing(app, client, signed):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)) == 0
     assert _snapshot(app, lead_id, gateway, "chain-forged") == before
     # A tighter window, once SendGrid's retries are known to be signed anew, is one setting.
-    app.config["LEADCHAIN_SENDGRID_TOLERANCE_S"] = 300
+    set_settings(app, "email", sendgrid_tolerance_s=300)
     assert (
         client.post(
             "/webhooks/sendgrid", data=body, headers=signed.headers(body, ts=int(time.time()) - 600)
         ).status_code
         == 401
     )
-    app.config.pop("LEADCHAIN_SENDGRID_TOLERANCE_S")
+    set_settings(app, "email", sendgrid_tolerance_s=None)
     assert _snapshot(app, lead_id, gateway, "chain-forged") == before
     # The genuine batch is accepted, so the refusals above were about the signature only.
     r = client.post("/webhooks/sendgrid", data=body, headers=signed.headers(body))

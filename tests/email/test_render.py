@@ -9,6 +9,7 @@ import pytest
 from icalendar import Calendar
 
 from crm import create_app
+from crm.config import Settings
 from crm.email.ics import build_invite, uid_for
 from crm.email.render import Rendered, UnknownTemplate, render
 from crm.email.tokens import lead_from_reply_address, make_token, read_token, reply_address
@@ -34,12 +35,16 @@ def render_app():
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": "sqlite://",
-            "SECRETS": make_test_secrets(),
-            "LEADCHAIN_PUBLIC_URL": "https://crm.example.test",
-            "LEADCHAIN_COMPANY_NAME": "Beispiel Vertrieb GmbH",
-            "LEADCHAIN_COMPANY_REGISTER": "Amtsgericht München, HRB 123456",
-            "LEADCHAIN_COMPANY_DIRECTORS": "Erika Muster",
-        }
+        },
+        settings=Settings.from_env(
+            {
+                "LEADCHAIN_PUBLIC_URL": "https://crm.example.test",
+                "LEADCHAIN_COMPANY_NAME": "Beispiel Vertrieb GmbH",
+                "LEADCHAIN_COMPANY_REGISTER": "Amtsgericht München, HRB 123456",
+                "LEADCHAIN_COMPANY_DIRECTORS": "Erika Muster",
+            }
+        ),
+        secrets=make_test_secrets(),
     )
     with app.app_context():
         yield app

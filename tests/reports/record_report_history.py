@@ -25,9 +25,7 @@ HISTORIES = Path(__file__).with_name("histories")
 
 @pytest.fixture
 def app(migrated_urls):
-    app = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"], "SECRETS": make_test_secrets()}
-    )
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"]}, secrets=make_test_secrets())
     _wipe(app)
     yield app
     _wipe(app)

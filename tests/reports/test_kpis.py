@@ -27,7 +27,7 @@ def ref(backend, migrated_urls):
     """(seeded ids, KpiReport of 2026-01-15): seeded and computed once per backend."""
     if backend not in _cache:
         app = create_app(
-            {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend], "SECRETS": make_test_secrets()}
+            {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend]}, secrets=make_test_secrets()
         )
         _wipe(app)
         with app.app_context():
@@ -322,9 +322,7 @@ def test_fall_back_day_has_25_hours(ctx):
 def test_qualified_follows_the_threshold_an_admin_stored(backend, migrated_urls):
     from crm.services import app_settings
 
-    app = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend], "SECRETS": make_test_secrets()}
-    )
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend]}, secrets=make_test_secrets())
     _wipe(app)
     try:
         with app.app_context():

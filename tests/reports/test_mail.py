@@ -65,7 +65,7 @@ def test_sendgrid_request_has_the_pdf_attached_and_no_lead(ctx):
         content=PDF,
         idempotency_key="report:7:user:3",
     )
-    mailer = SendGridReportMailer(SendGridSender("SG.test-key", "http://127.0.0.1:9"))
+    mailer = SendGridReportMailer(sender=SendGridSender(api_key="SG.test-key", host="http://127.0.0.1:9"))
     body = mailer.sender.mail(mailer.outgoing(mail)).get()
     assert body["subject"] == "Monthly report Testfirma GmbH: January 2026"
     assert body["personalizations"][0]["to"] == [{"email": "boss@example.test", "name": "Boss"}]

@@ -19,6 +19,7 @@ from crm.reports.kpis import compute
 from crm.reports.pdf import render_pdf
 from crm.reports.periods import daily
 from crm.services import money
+from tests.conftest import set_settings
 from tests.reports.seed import seed_reference
 
 DAY = date(2026, 1, 15)
@@ -76,15 +77,15 @@ def test_amounts_in_the_company_currency_with_the_rate(language, expected):
 
 def test_company_currency_and_rates_from_the_config(ctx, app):
     assert money.company_currency() == "EUR"  # the default
-    app.config.update(LEADCHAIN_COMPANY_CURRENCY="chf", LEADCHAIN_FX_RATES="USD:CHF=0.8")
+    set_settings(app, "reports", company_currency="chf", fx_rates="USD:CHF=0.8")
     assert money.company_currency() == "CHF"
     assert plain(money.display(50, "USD", "de")) == "0,40 CHF (0,50 $ zu 0,80)"
-    app.config["LEADCHAIN_FX_RATES"] = "USD:CHF=zero"  # a broken setting: the amount as billed
+    set_settings(app, "reports", fx_rates="USD:CHF=zero")  # a broken setting: the amount as billed
     assert plain(money.display(50, "USD", "de")) == "0,50 $"
 
 
 def test_admin_rates_are_stored_audited_and_win(ctx, app):
-    app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.90"
+    set_settings(app, "reports", fx_rates="USD:EUR=0.90")
     assert plain(money.display(100, "USD", "de")) == "0,90 € (1,00 $ zu 0,90)"
     with pytest.raises(money.MoneyConfigError) as e:
         money.set_admin_rates("USD:EUR=-1", "user:1")
@@ -104,7 +105,7 @@ def test_admin_rates_are_stored_audited_and_win(ctx, app):
 
 
 def test_report_costs_in_the_company_currency(ctx, app):
-    app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.92"
+    set_settings(app, "reports", fx_rates="USD:EUR=0.92")
     seed_reference()
     r = compute(daily(DAY), now=NOW)
     k = r.current.costs
@@ -164,7 +165,7 @@ def test_without_a_rate_costs_stay_as_billed_and_say_why(ctx, app):
 
 
 def test_a_currency_without_a_rate_is_left_out_of_the_totals(ctx, app):
-    app.config["LEADCHAIN_FX_RATES"] = "EUR:USD=1.25"  # USD→EUR by the inverse: 0.8
+    set_settings(app, "reports", fx_rates="EUR:USD=1.25")  # USD→EUR by the inverse: 0.8
     lead = Lead(first_name="Rita", source="website")
     db.session.add(lead)
     db.session.flush()

@@ -14,6 +14,7 @@ import pytest
 from pypdf import PdfReader
 
 from crm import create_app
+from crm.config import Settings
 from crm.extensions import db
 from crm.reports.kpis import compute
 from crm.reports.pdf import Branding, branding, render_pdf, render_report
@@ -28,9 +29,7 @@ _cache: dict = {}
 @pytest.fixture(scope="module")
 def reference(migrated_urls):
     """The KpiReport of 2026-01-15 from the reference seed (SQLite; the KPIs are tested on both databases)."""
-    app = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"], "SECRETS": make_test_secrets()}
-    )
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"]}, secrets=make_test_secrets())
     _wipe(app)
     with app.app_context():
         seed_reference()
@@ -47,18 +46,8 @@ def brand(tmp_path_factory) -> Branding:
         '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
         '<rect width="40" height="20" fill="#c00"/></svg>'
     )
-    import os
-
-    old = {k: os.environ.get(k) for k in ("LEADCHAIN_COMPANY_NAME", "LEADCHAIN_COMPANY_LOGO")}
-    os.environ.update(LEADCHAIN_COMPANY_NAME=COMPANY, LEADCHAIN_COMPANY_LOGO=str(logo))
-    try:
-        yield branding()  # from the environment, as in production
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    env = {"LEADCHAIN_COMPANY_NAME": COMPANY, "LEADCHAIN_COMPANY_LOGO": str(logo)}
+    return branding(Settings.from_env(env).reports)  # from the environment's variables, as in production
 
 
 def pdf(reference, brand, lang: str) -> bytes:

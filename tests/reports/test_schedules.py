@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
 from crm import create_app
+from crm.config import Settings
 from crm.extensions import db
 from crm.models import Direction, Interaction, InteractionKind, Lead, Role, SideEffect, User
 from crm.models.reports import Report, ReportDocument
@@ -31,9 +32,9 @@ def app(migrated_urls):
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": make_test_secrets(),
-            "LEADCHAIN_COMPANY_NAME": "Testfirma GmbH",
-        }
+        },
+        settings=Settings.from_env({"LEADCHAIN_COMPANY_NAME": "Testfirma GmbH"}),
+        secrets=make_test_secrets(),
     )
     _wipe(app)
     yield app

@@ -49,7 +49,7 @@ from tests.conftest import make_test_secrets
 from tests.ui.conftest import signed_in
 from tests.ui.route_expectations import ui_endpoints
 
-_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRETS": make_test_secrets()})
+_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}, secrets=make_test_secrets())
 ENDPOINTS = ui_endpoints(_COLLECTING_APP)
 
 

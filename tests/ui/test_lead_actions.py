@@ -24,6 +24,7 @@ from crm.models import (
     PossibleDuplicate,
     Task,
 )
+from tests.conftest import set_settings
 from tests.ui.test_leads_pages import FakeGateway, text_of, with_chain
 from workflows.payloads import StopSignal
 
@@ -93,7 +94,7 @@ def test_chain_not_running_and_temporal_down_are_messages(ui_app, as_sales_a, le
 
 def test_temporal_unreachable_for_real(ui_app, as_sales_a, leads):
     with_chain(ui_app, leads.own)
-    ui_app.config["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
+    set_settings(ui_app, temporal_address="127.0.0.1:1")
     r = as_sales_a.submit(f"/leads/{leads.own}/chain/pause", follow_redirects=True)
     assert r.status_code == 200 and "Der Workflow-Dienst ist nicht erreichbar." in text_of(r)
 

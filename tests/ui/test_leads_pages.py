@@ -28,6 +28,7 @@ from crm.models import (
     User,
 )
 from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable
+from tests.conftest import set_settings
 from workflows.payloads import ChainStatus, StepRecord
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -262,7 +263,7 @@ def test_lead_page_with_a_live_chain_and_with_temporal_down(ui_app, as_sales_a, 
 
 def test_lead_page_with_temporal_unreachable_for_real(ui_app, as_sales_a, leads):
     with_chain(ui_app, leads.own)
-    ui_app.config["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
+    set_settings(ui_app, temporal_address="127.0.0.1:1")
     r = as_sales_a.get(f"/leads/{leads.own}")
     assert r.status_code == 200 and "Workflow-Dienst nicht erreichbar" in text_of(r)
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from crm.config import Settings, SettingsError
 from crm.extensions import db
 from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, Role, Task, TaskStatus, User
 from crm.ui import queue_queries as q
@@ -166,14 +167,15 @@ def test_call_queue_groups(world):
     assert queue.total == 4
 
 
-def test_retry_delay_from_chain_settings(monkeypatch):
-    monkeypatch.delenv("LEADCHAIN_CHAIN_SETTINGS", raising=False)
-    assert q.retry_delay_s({}) == 4 * 3600
-    assert q.retry_delay_s({"LEADCHAIN_CHAIN_SETTINGS": '{"retry_delay_s": 90}'}) == 90
-    monkeypatch.setenv("LEADCHAIN_CHAIN_SETTINGS", '{"max_call_attempts": 5}')
-    assert q.retry_delay_s({}) == 4 * 3600
-    monkeypatch.setenv("LEADCHAIN_CHAIN_SETTINGS", "not json")
-    assert q.retry_delay_s({}) == 4 * 3600
+def test_retry_delay_from_chain_settings():
+    def chain(raw: str | None):
+        return Settings.from_env({"LEADCHAIN_CHAIN_SETTINGS": raw} if raw else {}).chain
+
+    assert q.retry_delay_s(chain(None)) == 4 * 3600
+    assert q.retry_delay_s(chain('{"retry_delay_s": 90}')) == 90
+    assert q.retry_delay_s(chain('{"max_call_attempts": 5}')) == 4 * 3600
+    with pytest.raises(SettingsError, match="LEADCHAIN_CHAIN_SETTINGS"):
+        chain("not json")
 
 
 # ------------------------------------------------------------------------------------------- tasks

@@ -19,6 +19,7 @@ from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead
 from crm.models.reports import Report, ReportDocument
 from crm.reports import store
 from crm.reports.periods import daily, weekly
+from tests.conftest import set_settings
 from tests.sandbox_fixtures import free_port
 
 
@@ -133,14 +134,14 @@ def test_a_provisional_report_does_not_block_generating(ui_app, team, as_manager
     html = as_manager.get("/reports").get_data(as_text=True)
     assert "laufender Zeitraum bis jetzt (Stand 15.01.26, 13:00)" in html
     assert "period to date (as of 15/01/2026, 13:00)" in as_manager.get("/reports?lang=en").get_data(as_text=True)
-    ui_app.config["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    set_settings(ui_app, temporal_address=f"127.0.0.1:{free_port()}")  # nothing listens there
     as_manager.submit("/reports/generate", {"kind": "daily", "day": "2026-01-15"})
     html = as_manager.get("/reports").get_data(as_text=True)
     assert "gibt es schon" not in html and "Berichtsdienst (Temporal) ist nicht erreichbar" in html
 
 
 def test_generate_when_temporal_is_down(ui_app, team, as_manager):
-    ui_app.config["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    set_settings(ui_app, temporal_address=f"127.0.0.1:{free_port()}")  # nothing listens there
     r = as_manager.submit("/reports/generate?lang=en", {"kind": "daily", "day": "2026-01-14"})
     assert r.status_code == 303
     html = as_manager.get("/reports?lang=en").get_data(as_text=True)
@@ -158,7 +159,8 @@ async def test_generate_now_runs_the_report_workflow(temporal_env, ui_app, team,
 
     client = temporal_env.client
     queue = f"reports-ui-{uuid.uuid4().hex[:8]}"
-    ui_app.config.update(TEMPORAL_ADDRESS=client.service_client.config.target_host, LEADCHAIN_REPORTS_TASK_QUEUE=queue)
+    set_settings(ui_app, temporal_address=client.service_client.config.target_host)
+    ui_app.config["LEADCHAIN_REPORTS_TASK_QUEUE"] = queue
     day = date(2001, 1, 1) + timedelta(days=random.randrange(5000))  # a period no other run used
     loop = asyncio.get_running_loop()
     r = await loop.run_in_executor(
@@ -216,7 +218,8 @@ async def test_running_period_gives_a_period_to_date_report(temporal_env, ui_app
 
     client = temporal_env.client
     queue = f"reports-ui-{uuid.uuid4().hex[:8]}"
-    ui_app.config.update(TEMPORAL_ADDRESS=client.service_client.config.target_host, LEADCHAIN_REPORTS_TASK_QUEUE=queue)
+    set_settings(ui_app, temporal_address=client.service_client.config.target_host)
+    ui_app.config["LEADCHAIN_REPORTS_TASK_QUEUE"] = queue
     today = local_date(utcnow(), REPORT_TZ)
     with ui_app.app_context():
         lead = Lead(first_name="Rita", source="website", score=70)
@@ -287,7 +290,7 @@ def test_admin_sets_exchange_rates_and_bad_entries_are_named(ui_app, team, as_ad
     from crm.models import AppSetting
     from crm.services import money
 
-    ui_app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.90"
+    set_settings(ui_app, "reports", fx_rates="USD:EUR=0.90")
     page = _visible(as_admin.get("/reports"))
     assert "Wechselkurse" in page and "Kosten werden in EUR angezeigt" in page
     assert "Konfiguriert (LEADCHAIN_FX_RATES) USD:EUR=0.90" in page and "Von einem Admin gesetzt keine Kurse" in page
@@ -322,7 +325,7 @@ def test_admin_sets_exchange_rates_and_bad_entries_are_named(ui_app, team, as_ad
 
 
 def test_a_call_cost_on_the_lead_page_in_the_company_currency(ui_app, team, leads, as_manager):
-    ui_app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.92"
+    set_settings(ui_app, "reports", fx_rates="USD:EUR=0.92")
     with ui_app.app_context():
         db.session.add(
             Interaction(
@@ -342,14 +345,14 @@ def test_a_call_cost_on_the_lead_page_in_the_company_currency(ui_app, team, lead
         db.session.commit()
     assert "Kosten 0,46 € (0,50 $ zu 0,92)" in _visible(as_manager.get(f"/leads/{leads.own}"))
     assert "Cost €0.46 (US$0.50 at 0.92)" in _visible(as_manager.get(f"/leads/{leads.own}?lang=en"))
-    ui_app.config["LEADCHAIN_FX_RATES"] = ""  # no rate: as billed, and why
+    set_settings(ui_app, "reports", fx_rates=None)  # no rate: as billed, and why
     assert "Kosten 0,50 $ (kein Kurs USD→EUR)" in _visible(as_manager.get(f"/leads/{leads.own}"))
 
 
 def test_team_costs_on_the_dashboard_name_the_rate(ui_app, team, leads, as_manager):
     from crm.models.types import utcnow
 
-    ui_app.config["LEADCHAIN_FX_RATES"] = "USD:EUR=0.92"
+    set_settings(ui_app, "reports", fx_rates="USD:EUR=0.92")
     with ui_app.app_context():
         db.session.add(
             Interaction(

@@ -14,7 +14,7 @@ from tests.conftest import _wipe, make_test_secrets
 from tests.ui.conftest import create_leads, create_team, signed_in
 from tests.ui.route_expectations import PERSPECTIVES, Route, Subject, all_routes, ui_endpoints
 
-_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRETS": make_test_secrets()})
+_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}, secrets=make_test_secrets())
 ENDPOINTS = ui_endpoints(_COLLECTING_APP)
 ROUTES = all_routes()
 REFUSED = {400, 401, 403, 404, 405, 422}

@@ -17,7 +17,7 @@ from tests.ui.conftest import PASSWORD, login, signed_in
 from tests.ui.route_expectations import all_routes, ui_endpoints
 from tests.ui.test_route_matrix import World, _snapshot, _url
 
-_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRETS": make_test_secrets()})
+_COLLECTING_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}, secrets=make_test_secrets())
 ENDPOINTS = ui_endpoints(_COLLECTING_APP)
 ROUTES = all_routes()
 ALL_GET_RULES = sorted({(r.rule, r.endpoint) for r in _COLLECTING_APP.url_map.iter_rules() if "GET" in r.methods})
@@ -76,7 +76,7 @@ def test_headers_on_errors_and_hsts_on_https(ui_app, anon):
     _assert_security_headers(anon.post("/login", data={}), "400 CSRF")
     assert "Strict-Transport-Security" not in anon.get("/login").headers  # plain http in tests
     prod = create_app(
-        {"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"], "SECRETS": make_test_secrets()}
+        {"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"]}, secrets=make_test_secrets()
     )
     r = prod.test_client().get("/login", base_url="https://crm.example.test")
     assert "max-age=31536000" in r.headers["Strict-Transport-Security"]
@@ -86,7 +86,7 @@ def test_session_cookie_flags(ui_app, team, anon):
     login(anon, team.sales_a.email, PASSWORD)
     assert ui_app.config["SESSION_COOKIE_HTTPONLY"] and ui_app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     prod = create_app(
-        {"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"], "SECRETS": make_test_secrets()}
+        {"SQLALCHEMY_DATABASE_URI": ui_app.config["SQLALCHEMY_DATABASE_URI"]}, secrets=make_test_secrets()
     )
     r = prod.test_client().get("/login", base_url="https://crm.example.test")
     cookie = r.headers["Set-Cookie"]

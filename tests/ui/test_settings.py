@@ -9,9 +9,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from crm.config import GateSettings
 from crm.extensions import db
 from crm.models import AppSetting, AuditEntry, Campaign, Role, User
-from tests.conftest import make_test_secrets
+from tests.conftest import make_test_secrets, set_settings
 from tests.ui.conftest import PASSWORD, login, signed_in
 
 PROVIDER_KEY = "key_live_0123456789abcdefSECRET"
@@ -178,8 +179,9 @@ def _hours(*rows) -> dict:
     return {k: [row[i] for row in rows] for i, k in enumerate(("region", "days", "start", "end"))}
 
 
-def test_admin_edits_calling_hours_by_region_and_resets_them(ui_app, team, as_admin, monkeypatch):
-    monkeypatch.setenv("LEADCHAIN_CALLING_HOURS", '{"AT": {"days": "mon-fri", "start": "10:00", "end": "18:00"}}')
+def test_admin_edits_calling_hours_by_region_and_resets_them(ui_app, team, as_admin):
+    hours = '{"AT": {"days": "mon-fri", "start": "10:00", "end": "18:00"}}'
+    set_settings(ui_app, "chain", gate=GateSettings(calling_hours=hours))
     page = as_admin.get("/settings/calling-hours").get_data(as_text=True)
     assert 'value="AT"' in page and 'value="10:00"' in page and 'value="mon-fri"' in page
     assert "Anrufversuche pro Tag" in page
@@ -302,8 +304,8 @@ def test_provider_keys_are_only_set_or_not_set(backend, migrated_urls):
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls[backend],
-            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_PROVIDERS_RETELL_API_KEY=PROVIDER_KEY),
-        }
+        },
+        secrets=make_test_secrets(LEADCHAIN_SECRET_PROVIDERS_RETELL_API_KEY=PROVIDER_KEY),
     )
     app.test_client_class = UIClient
     _wipe(app)
@@ -347,10 +349,10 @@ def test_cli_creates_users_and_sets_passwords(ui_app, monkeypatch):
     assert login(ui_app.test_client(), "chef@example.test", "das erste Passwort der Chefin").status_code == 401
 
 
-def test_demo_team_signs_in_with_the_demo_password(ui_app, monkeypatch):
+def test_demo_team_signs_in_with_the_demo_password(ui_app):
     from crm import demo
 
-    monkeypatch.delenv("LEADCHAIN_DEMO_PASSWORD", raising=False)
+    set_settings(ui_app, "demo", password=None)
     with ui_app.app_context():
         assert demo.seed()["passwords_set"] == 4
         assert demo.seed()["passwords_set"] == 0  # idempotent, never overwrites

@@ -27,7 +27,7 @@ from tests.helpers import post_signed, process
 from workflows import vocabulary
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRETS": make_test_secrets()})
+APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}, secrets=make_test_secrets())
 # Words that are the same in both languages (a label equal in DE and EN is otherwise a missing translation).
 SAME_IN_BOTH = {"Warm", "Neutral", "Status", "Score", "B2B", "Freemail", "SMS", "Name"}
 # English words the German UI uses as they are (the team's vocabulary: "Lead", "Score").

@@ -41,10 +41,10 @@ from crm.models import (
 from crm.webhooks import provider_common
 from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
 from providers.bland import BlandProvider, event_from_details
-from providers.factory import provider_settings
+from providers.factory import provider_endpoint
 from sandbox import personas
 from sandbox.summary import scripted_summary
-from tests.conftest import WEBHOOK_SECRETS, make_test_secrets
+from tests.conftest import WEBHOOK_SECRETS, make_test_secrets, set_settings
 from tests.fakes import FakeEmailSender
 from tests.helpers import signed_headers
 from tests.workflows.conftest import FAST, always_open_policy
@@ -222,11 +222,12 @@ class Env:
 
 @pytest.fixture
 def bland(app, crm_server, sandbox, told):  # noqa: F811
-    app.config["SANDBOX_URL"] = sandbox.url
-    app.config["LEADCHAIN_GATE_POLICY"] = always_open_policy()
-    key, base_url = provider_settings(app, "bland")  # keyless sandbox mode: the sandbox's key and URL
+    set_settings(app, "providers", sandbox_url=sandbox.url)
+    app.extensions["leadchain.gate_policy"] = always_open_policy()
+    # keyless sandbox mode: the sandbox's key and URL
+    key, base_url = provider_endpoint(app.config["LEADCHAIN"].providers, app.extensions["leadchain.secrets"], "bland")
     provider = BlandProvider(api_key=key, base_url=base_url, webhook_url=f"{crm_server.url}/webhooks/bland")
-    app.config["LEADCHAIN_PROVIDER_FACTORY"] = lambda _app: ProviderRegistry({"bland": provider})
+    app.extensions["leadchain.providers"] = ProviderRegistry({"bland": provider})
     seed_campaign(app)
     yield Env(app, crm_server, sandbox, provider)
     provider.close()
@@ -237,7 +238,9 @@ def bland(app, crm_server, sandbox, told):  # noqa: F811
 
 def test_place_and_fetch_with_units(bland):
     # The factory's keyless sandbox mode: the sandbox's key, the base URL under the sandbox's /bland.
-    assert provider_settings(bland.app, "bland") == (SANDBOX_KEY, f"{bland.box.url}/bland")
+    app = bland.app
+    endpoint = provider_endpoint(app.config["LEADCHAIN"].providers, app.extensions["leadchain.secrets"], "bland")
+    assert endpoint == (SANDBOX_KEY, f"{bland.box.url}/bland")
     bland.sandbox.config.step_s = 0.5  # time to look at the call while it is still queued
     phone = number(0)
     request = CallRequest(
@@ -596,11 +599,9 @@ class BlandChain:
 async def bland_chain(temporal_env, app, crm_server, sandbox):  # noqa: F811
     # This test's own chain key: its workflow ids never meet another test's chains.
     app.extensions["leadchain.secrets"] = make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex)
-    app.config.update(
-        SANDBOX_URL=sandbox.url,
-        LEADCHAIN_GATE_POLICY=always_open_policy(),
-        TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
-    )
+    set_settings(app, "providers", sandbox_url=sandbox.url)
+    set_settings(app, temporal_address=temporal_env.client.service_client.config.target_host)
+    app.extensions["leadchain.gate_policy"] = always_open_policy()
     harness = await BlandChain(app, temporal_env.client, crm_server.url, sandbox.url).start()
     yield harness
     await harness.stop()

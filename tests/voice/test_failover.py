@@ -14,6 +14,7 @@ from activities.provider_activities import FAILOVER_AFTER, ProviderActivities
 from crm.extensions import db
 from crm.models import Campaign, Channel, ConsentRecord, Interaction, Lead, LegalBasis, SideEffect
 from providers.factory import registry
+from tests.conftest import set_settings
 from tests.workflows.conftest import always_open_policy
 from workflows.payloads import PlaceCallInput
 
@@ -74,7 +75,8 @@ def _attempt(acts, inp: PlaceCallInput, attempt: int):
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_storm_at_the_primary_goes_through_the_failover_once(app, crm_server, sandbox, status):
-    app.config.update(SANDBOX_URL=sandbox.url, LEADCHAIN_GATE_POLICY=always_open_policy())
+    set_settings(app, "providers", sandbox_url=sandbox.url)
+    app.extensions["leadchain.gate_policy"] = always_open_policy()
     httpx.post(
         f"{sandbox.url}/sandbox/faults",
         json={"provider": "retell", "status": status, "count": 1000, "retry_after_s": 2},

@@ -20,6 +20,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
+from crm.config import Settings
 from crm.extensions import db
 from crm.models import Campaign, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, WebhookDelivery
 from providers.base import CallRequest, ProviderRejected, ProviderUnavailable
@@ -28,7 +29,7 @@ from providers.retell import RetellProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
 from sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from sandbox.summary import scripted_summary
-from tests.conftest import _wipe, make_test_secrets
+from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread
 from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
@@ -47,9 +48,9 @@ def _target(temporal_env) -> str:
 @pytest.fixture
 def retell(app, crm_server, sandbox, temporal_env):  # noqa: F811
     """The CRM wired to the sandbox: its registry builds the real RetellProvider; a default campaign."""
-    app.config.update(
-        SANDBOX_URL=sandbox.url, TEMPORAL_ADDRESS=_target(temporal_env), LEADCHAIN_GATE_POLICY=always_open_policy()
-    )
+    set_settings(app, "providers", sandbox_url=sandbox.url)
+    set_settings(app, temporal_address=_target(temporal_env))
+    app.extensions["leadchain.gate_policy"] = always_open_policy()
     with app.app_context():
         db.session.add(
             Campaign(name="default", provider="retell", agent_id="agent_test", from_number=FROM, is_default=True)
@@ -438,16 +439,16 @@ async def retell_chain(temporal_env, migrated_urls):  # noqa: F811
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": secrets,
-            "LEADCHAIN_GATE_POLICY": always_open_policy(),
-            "TEMPORAL_ADDRESS": _target(temporal_env),
-        }
+        },
+        secrets=secrets,
+        gate_policy=always_open_policy(),
+        settings=Settings(temporal_address=_target(temporal_env)),
     )
     _wipe(app)
     with ServerThread(app) as crm:
         sandbox_app = create_sandbox_app(SandboxConfig(webhook_base=crm.url, step_s=0.05))
         with ServerThread(sandbox_app) as sandbox_server:
-            app.config["SANDBOX_URL"] = sandbox_server.url
+            set_settings(app, "providers", sandbox_url=sandbox_server.url)
             sandbox_app.extensions["sandbox"].config.step_s = STEP_S
             harness = ChainHarness(app, temporal_env.client, FAST)
             harness.provider = RetellProvider(api_key=KEY, base_url=f"{sandbox_server.url}/retell")

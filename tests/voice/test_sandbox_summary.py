@@ -31,7 +31,7 @@ from providers.base import CallRequest
 from providers.retell import RetellProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
 from sandbox.personas import BY_LAST_DIGIT
-from tests.conftest import _wipe, make_test_secrets
+from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
 from voice.bridge.config import BridgeConfig
@@ -209,7 +209,7 @@ async def live(migrated_urls):
     """The CRM (PostgreSQL) on a real port with one rep (Mon-Fri 09-18 Berlin), the voice bridge on top of it,
     and the sandbox whose Retell calls talk to the bridge and whose webhooks go to the CRM."""
     secrets = make_test_secrets(LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET=PATH_SECRET)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"], "SECRETS": secrets})
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"]}, secrets=secrets)
     _wipe(app)
 
     def rep():
@@ -241,7 +241,7 @@ async def live(migrated_urls):
                 )
             )
             with ServerThread(sandbox_app) as sandbox:
-                app.config["SANDBOX_URL"] = sandbox.url  # the CRM verifies the sandbox's webhooks
+                set_settings(app, "providers", sandbox_url=sandbox.url)  # the CRM verifies the sandbox's webhooks
                 yield app, sandbox_app.extensions["sandbox"], sandbox.url, rep_id
     finally:
         await server.stop()

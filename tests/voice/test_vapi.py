@@ -20,6 +20,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
+from crm.config import Settings
 from crm.extensions import db
 from crm.models import Campaign, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, WebhookDelivery
 from crm.webhooks import provider_common
@@ -30,7 +31,7 @@ from providers.vapi import VapiProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
 from sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from sandbox.summary import scripted_summary
-from tests.conftest import _wipe, make_test_secrets
+from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
 from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
@@ -267,9 +268,9 @@ SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])
 def vapi(app, crm_server, sandbox, temporal_env, monkeypatch):  # noqa: F811
     """The CRM wired to the sandbox (its registry builds the real VapiProvider), a default Vapi campaign;
     the results the webhook hands to chains are recorded on their way to Temporal."""
-    app.config.update(
-        SANDBOX_URL=sandbox.url, TEMPORAL_ADDRESS=_target(temporal_env), LEADCHAIN_GATE_POLICY=always_open_policy()
-    )
+    set_settings(app, "providers", sandbox_url=sandbox.url)
+    set_settings(app, temporal_address=_target(temporal_env))
+    app.extensions["leadchain.gate_policy"] = always_open_policy()
     _db(
         app,
         lambda: (
@@ -659,16 +660,18 @@ async def vapi_chain(temporal_env, migrated_urls):  # noqa: F811
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": secrets,
-            "LEADCHAIN_GATE_POLICY": always_open_policy(),
-            "TEMPORAL_ADDRESS": _target(temporal_env),
-        }
+        },
+        secrets=secrets,
+        gate_policy=always_open_policy(),
+        settings=Settings(temporal_address=_target(temporal_env)),
     )
     _wipe(app)
     with ServerThread(app) as crm:
         sandbox_app = create_sandbox_app(SandboxConfig(webhook_base=crm.url, step_s=0.05))
         with ServerThread(sandbox_app) as sandbox_server:
-            app.config["SANDBOX_URL"] = sandbox_server.url  # webhook_secret(app, "vapi"): the sandbox's secret
+            set_settings(
+                app, "providers", sandbox_url=sandbox_server.url
+            )  # webhook_secret(app, "vapi"): the sandbox's secret
             provider = VapiProvider(api_key=KEY, base_url=f"{sandbox_server.url}/vapi")
             harness = VapiChainHarness(app, temporal_env.client, FAST, provider, sandbox_app.extensions["sandbox"])
             await harness.start()

@@ -188,9 +188,9 @@ async def chain(temporal_env, migrated_urls, request):
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": secrets,
-            "LEADCHAIN_GATE_POLICY": always_open_policy(),
-        }
+        },
+        secrets=secrets,
+        gate_policy=always_open_policy(),
     )
     _wipe(app)
     harness = await ChainHarness(app, temporal_env.client, settings).start()

@@ -49,9 +49,9 @@ async def test_outside_calling_hours_the_chain_sleeps_until_the_window(migrated_
             {
                 "TESTING": True,
                 "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-                "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
-                "LEADCHAIN_GATE_POLICY": policy,
-            }
+            },
+            secrets=make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
+            gate_policy=policy,
         )
         _wipe(app)
         chain = await ChainHarness(app, env.client, FAST).start()

@@ -7,16 +7,17 @@ import asyncio
 import sqlalchemy as sa
 
 from crm import create_app
+from crm.config import Settings
 from crm.extensions import db
 from crm.models import AuditEntry, Lead
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, set_settings
 from tests.workflows.test_lead_chain import COLD
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 def _api(chain, temporal_env):
-    chain.app.config["TEMPORAL_ADDRESS"] = temporal_env.client.service_client.config.target_host
+    set_settings(chain.app, temporal_address=temporal_env.client.service_client.config.target_host)
     return chain.app.test_client()
 
 
@@ -74,9 +75,9 @@ async def test_unknown_lead_and_unreachable_temporal(chain, migrated_urls):
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": chain.app.extensions["leadchain.secrets"],
-            "TEMPORAL_ADDRESS": "127.0.0.1:1",
-        }
+        },
+        secrets=chain.app.extensions["leadchain.secrets"],
+        settings=Settings(temporal_address="127.0.0.1:1"),
     )
     r = await _call(down.test_client().post, f"/api/v1/leads/{lead_id}/chain/pause", headers=AUTH)
     assert r.status_code == 503 and r.headers["Retry-After"]

@@ -26,12 +26,13 @@ import sqlalchemy as sa
 from temporalio.client import WorkflowExecutionStatus
 
 from crm import create_app
+from crm.config import Settings
 from crm.extensions import db
 from crm.models import AuditEntry, Lead, LeadSubmission, SideEffect
 from crm.services import app_settings
 from crm.services.compliance import CallingWindow, GatePolicy
 from sandbox.app import SandboxConfig, create_sandbox_app
-from tests.conftest import _wipe, make_test_secrets
+from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.sandbox_fixtures import ServerThread
 from tests.voice.bridge.test_bridge_e2e import LiveChain
 from tests.workflows.conftest import FAST, always_open_policy
@@ -48,18 +49,15 @@ LEAD = {
 NO_ANSWER, INTERESTED, BOOKS = "+49 30 23125105", "+49 30 23125101", "+49 30 23125100"
 
 
-async def _live(temporal_env, migrated_urls, settings, *, policy=None, **config):
+async def _live(temporal_env, migrated_urls, settings, *, policy=None, **env):
+    """The CRM app; `env` holds LEADCHAIN_* variables for its Settings (e.g. LEADCHAIN_REOPEN_AFTER_DAYS)."""
     target = temporal_env.client.service_client.config.target_host
     secrets = make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex)
     app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": secrets,
-            "LEADCHAIN_GATE_POLICY": policy or always_open_policy(),
-            "TEMPORAL_ADDRESS": target,
-            **config,
-        }
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"]},
+        settings=Settings.from_env({"TEMPORAL_ADDRESS": target, **{k: str(v) for k, v in env.items()}}),
+        secrets=secrets,
+        gate_policy=policy or always_open_policy(),
     )
     _wipe(app)
     return app
@@ -139,7 +137,7 @@ async def stack(temporal_env, migrated_urls, request):
     with ServerThread(app) as crm_http:
         sandbox_app = create_sandbox_app(SandboxConfig(webhook_base=crm_http.url, step_s=0.02))
         with ServerThread(sandbox_app) as sandbox:
-            app.config["SANDBOX_URL"] = sandbox.url
+            set_settings(app, "providers", sandbox_url=sandbox.url)
             harness = await LiveChain(app, temporal_env.client, settings).start()
             harness.sandbox = sandbox_app.extensions["sandbox"]
             try:

@@ -196,9 +196,9 @@ async def run(temporal_env, migrated_urls, tmp_path):
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
-            "LEADCHAIN_GATE_POLICY": always_open_policy(),
-        }
+        },
+        secrets=make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
+        gate_policy=always_open_policy(),
     )
     _wipe(app)
     with app.app_context():

@@ -13,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from crm import create_app
+from crm.config import Settings
 from crm.extensions import db
 from crm.models import Campaign, Interaction, SideEffect
 from sandbox.app import SandboxConfig, create_sandbox_app
-from tests.conftest import WEBHOOK_SECRETS, _wipe, make_test_secrets
+from tests.conftest import WEBHOOK_SECRETS, _wipe, make_test_secrets, set_settings
 from tests.helpers import signed_headers
 from tests.sandbox_fixtures import ServerThread
 from tests.workflows.conftest import always_open_policy
@@ -34,17 +35,17 @@ async def test_kill_after_the_provider_accepted_the_call(provider, temporal_env,
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
-            "LEADCHAIN_GATE_POLICY": always_open_policy(),
-            "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        }
+        },
+        secrets=make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
+        gate_policy=always_open_policy(),
+        settings=Settings(temporal_address=temporal_env.client.service_client.config.target_host),
     )
     _wipe(crm)
     with (
         ServerThread(crm) as crm_http,
         ServerThread(create_sandbox_app(SandboxConfig(webhook_base=crm_http.url, step_s=0.1))) as sandbox,
     ):
-        crm.config["SANDBOX_URL"] = sandbox.url
+        set_settings(crm, "providers", sandbox_url=sandbox.url)
         with crm.app_context():
             db.session.add(
                 Campaign(

@@ -218,17 +218,17 @@ class FileEmailSender:
 
 def build_app(db_url: str, chain_key: str, sandbox_url: str | None = None):
     from crm import create_app
+    from crm.config import Settings
     from tests.conftest import make_test_secrets
     from tests.workflows.conftest import always_open_policy
 
-    config = {
-        "SQLALCHEMY_DATABASE_URI": db_url,
-        "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
-        "LEADCHAIN_GATE_POLICY": always_open_policy(),
-    }
-    if sandbox_url:
-        config["SANDBOX_URL"] = sandbox_url
-    return create_app(config)
+    settings = Settings.from_env().with_part("providers", sandbox_url=sandbox_url or None)
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url},
+        settings=settings,
+        secrets=make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=chain_key),
+        gate_policy=always_open_policy(),
+    )
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -1,4 +1,4 @@
-"""Settings of the voice-bridge process (env vars, with the defaults used by `leadchain worker voice-bridge`).
+"""Settings of the voice-bridge process: crm.config.Settings.bridge (LEADCHAIN_BRIDGE_*), handed in.
 
 Secrets are not settings: the Retell path secret and the Vapi server secret are read through the
 project's secrets interface (crm.secrets) on every connection, so a rotation needs no restart.
@@ -6,13 +6,13 @@ project's secrets interface (crm.secrets) on every connection, so a rotation nee
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Secret names (crm.secrets "group/key"): each may hold two values during a rotation.
-RETELL_PATH_SECRET = "bridge/retell-path-secret"
-VAPI_SECRET = "bridge/vapi-secret"
+from crm.config import BridgeSettings
+from crm.secret_names import BRIDGE_RETELL_PATH_SECRET as RETELL_PATH_SECRET
+from crm.secret_names import BRIDGE_VAPI_SECRET as VAPI_SECRET
+
+__all__ = ["RETELL_PATH_SECRET", "VAPI_SECRET", "BridgeConfig"]
 
 
 @dataclass(frozen=True)
@@ -31,23 +31,17 @@ class BridgeConfig:
     callback_number: str | None = None  # said in the opening; else the call's caller ID is said
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BridgeConfig:
-        env = os.environ if environ is None else environ
-
-        def num(name: str, default: float) -> float:
-            raw = env.get(name, "").strip()
-            return float(raw) if raw else default
-
+    def from_settings(cls, settings: BridgeSettings) -> BridgeConfig:
         return cls(
-            host=env.get("LEADCHAIN_BRIDGE_HOST", "").strip() or cls.host,
-            port=int(num("LEADCHAIN_BRIDGE_PORT", cls.port)),
-            metrics_host=env.get("LEADCHAIN_BRIDGE_METRICS_HOST", "").strip() or cls.metrics_host,
-            metrics_port=int(num("LEADCHAIN_BRIDGE_METRICS_PORT", cls.metrics_port)),
-            filler_after_s=num("LEADCHAIN_BRIDGE_FILLER_AFTER_S", cls.filler_after_s),
-            tool_timeout_s=num("LEADCHAIN_BRIDGE_TOOL_TIMEOUT_S", cls.tool_timeout_s),
-            call_details_wait_s=num("LEADCHAIN_BRIDGE_CALL_DETAILS_WAIT_S", cls.call_details_wait_s),
-            shutdown_grace_s=num("LEADCHAIN_BRIDGE_SHUTDOWN_GRACE_S", cls.shutdown_grace_s),
-            company_name=env.get("LEADCHAIN_COMPANY_NAME", "").strip() or cls.company_name,
-            transfer_number=env.get("LEADCHAIN_BRIDGE_TRANSFER_NUMBER", "").strip() or None,
-            callback_number=env.get("LEADCHAIN_BRIDGE_CALLBACK_NUMBER", "").strip() or None,
+            host=settings.host,
+            port=settings.port,
+            metrics_host=settings.metrics_host,
+            metrics_port=settings.metrics_port,
+            filler_after_s=settings.filler_after_s,
+            tool_timeout_s=settings.tool_timeout_s,
+            call_details_wait_s=settings.call_details_wait_s,
+            shutdown_grace_s=settings.shutdown_grace_s,
+            company_name=settings.company_name,
+            transfer_number=settings.transfer_number,
+            callback_number=settings.callback_number,
         )

@@ -30,7 +30,7 @@ from voice.bridge import vapi as vapi_routes
 from voice.bridge.config import RETELL_PATH_SECRET, BridgeConfig
 from voice.bridge.core import BRIDGE, Bridge
 from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
-from voice.bridge.dialog.factory import policy_from_env
+from voice.bridge.dialog.factory import API_KEY_SECRET, build_policy
 from voice.bridge.dialog.types import DialogPolicy
 from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
 from voice.bridge.retell import RetellSession
@@ -185,11 +185,13 @@ def build_bridge(
     policy: DialogPolicy | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Bridge:
-    """The production wiring: the CRM app's secrets, voice.bridge.booking, policy_from_env()."""
-    config = config or BridgeConfig.from_env()
+    """The production wiring: the CRM app's settings and secrets, voice.bridge.booking, build_policy()."""
+    settings = app.config["LEADCHAIN"].bridge
+    config = config or BridgeConfig.from_settings(settings)
     metrics = BridgeMetrics()
     if policy is None:
-        policy = policy_from_env()
+        api_key = app.extensions["leadchain.secrets"].get(API_KEY_SECRET) if settings.llm_url else None
+        policy = build_policy(settings=settings, api_key=api_key)
     notifier = (
         temporal_notifier(temporal_client, connect=temporal_connect)
         if temporal_client is not None or temporal_connect is not None

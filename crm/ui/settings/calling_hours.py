@@ -53,7 +53,7 @@ BLANK_ROWS = 2
 
 def _calling_hours_page(*, rows: list[dict] | None = None, problem: str | None = None, status: int = 200):
     try:
-        policy, error = app_settings.gate_policy(current_app.config.get("LEADCHAIN_GATE_POLICY")), None
+        policy, error = app_settings.gate_policy(current_app.extensions.get("leadchain.gate_policy")), None
     except GateConfigError as e:
         policy, error = None, str(e)
     if rows is None:

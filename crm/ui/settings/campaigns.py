@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from crm import secret_names
 from crm.extensions import db
 from crm.models import Campaign
 from crm.secrets import SecretsError
@@ -17,14 +18,14 @@ from crm.ui.settings.blueprint import actor, bp
 PROVIDERS = ("retell", "vapi", "bland")
 # (secret name, what it is for); values are never read into a page, only whether they exist.
 PROVIDER_SECRETS = (
-    ("providers/retell-api-key", "Retell API key"),
-    ("providers/vapi-api-key", "Vapi API key"),
-    ("providers/vapi-webhook-secret", "Vapi webhook secret"),
-    ("providers/bland-api-key", "Bland API key"),
-    ("providers/bland-webhook-secret", "Bland webhook secret"),
-    ("providers/sendgrid-api-key", "SendGrid API key"),
-    ("providers/sendgrid-webhook-public-key", "SendGrid event webhook key"),
-    ("providers/sendgrid-inbound-public-key", "SendGrid inbound parse key"),
+    (secret_names.RETELL_API_KEY, "Retell API key"),
+    (secret_names.VAPI_API_KEY, "Vapi API key"),
+    (secret_names.VAPI_WEBHOOK_SECRET, "Vapi webhook secret"),
+    (secret_names.BLAND_API_KEY, "Bland API key"),
+    (secret_names.BLAND_WEBHOOK_SECRET, "Bland webhook secret"),
+    (secret_names.SENDGRID_API_KEY, "SendGrid API key"),
+    (secret_names.SENDGRID_WEBHOOK_PUBLIC_KEY, "SendGrid event webhook key"),
+    (secret_names.SENDGRID_INBOUND_PUBLIC_KEY, "SendGrid inbound parse key"),
 )
 
 

@@ -3,9 +3,6 @@ chain's default, each validated by the parser its default goes through."""
 
 from __future__ import annotations
 
-import json
-import os
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from crm.extensions import db
@@ -29,15 +26,11 @@ def _file_rules_text() -> tuple[str | None, str | None]:
 
 
 def _chain_threshold() -> int:
-    """The chain's own gate threshold: LEADCHAIN_CHAIN_SETTINGS (as the chain worker reads it), else the
-    production default of ChainSettings."""
+    """The chain's own gate threshold: LEADCHAIN_CHAIN_SETTINGS (Settings.chain.overrides, as the chain
+    worker reads it), else the production default of ChainSettings."""
     default = ChainSettings().gate_threshold
-    raw = current_app.config.get("LEADCHAIN_CHAIN_SETTINGS") or os.environ.get("LEADCHAIN_CHAIN_SETTINGS")
-    try:
-        value = (raw if isinstance(raw, dict) else json.loads(raw)).get("gate_threshold", default) if raw else default
-        return value if isinstance(value, int) and not isinstance(value, bool) else default
-    except (ValueError, TypeError, AttributeError):
-        return default
+    value = current_app.config["LEADCHAIN"].chain.overrides.get("gate_threshold", default)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _scoring_page(
@@ -65,7 +58,7 @@ def _scoring_page(
         rules=rules,
         error=error,
         env_name=RULES_ENV,
-        custom_file=bool(os.environ.get(RULES_ENV)),
+        custom_file=bool(current_app.config["LEADCHAIN"].chain.scoring_rules),
         stored_rules=stored_rules,
         stored_threshold=stored_threshold,
         rules_text=rules_text,

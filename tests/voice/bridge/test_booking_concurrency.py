@@ -81,7 +81,7 @@ def test_a_booking_that_postgresql_picks_as_deadlock_victim_tries_again(migrated
     from tests.conftest import _wipe, make_test_secrets
 
     url = migrated_urls["postgresql"]
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRETS": make_test_secrets()})
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url}, secrets=make_test_secrets())
     _wipe(app)
     with app.app_context():
         rep = User(email="anna@leadchain.example", name="Anna", role=Role.SALES)

@@ -22,12 +22,13 @@ import sqlalchemy as sa
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
+from crm.config import Settings
 from crm.email.factory import build_sender
 from crm.extensions import db
 from crm.models import Appointment, AuditEntry, Interaction, InteractionKind, Lead, LeadStatus, Role, User
 from providers.factory import registry
 from sandbox.app import SandboxConfig, create_sandbox_app
-from tests.conftest import _wipe, make_test_secrets
+from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.sandbox_fixtures import ServerThread
 from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
 from tests.workflows.test_lead_chain import HOT
@@ -89,10 +90,10 @@ async def live(temporal_env, migrated_urls):
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"],
-            "SECRETS": secrets,
-            "LEADCHAIN_GATE_POLICY": always_open_policy(),
-            "TEMPORAL_ADDRESS": target,
-        }
+        },
+        secrets=secrets,
+        gate_policy=always_open_policy(),
+        settings=Settings(temporal_address=target),
     )
     _wipe(app)
     with app.app_context():
@@ -127,7 +128,7 @@ async def live(temporal_env, migrated_urls):
             )
         )
         with ServerThread(sandbox_app) as sandbox:
-            app.config["SANDBOX_URL"] = sandbox.url
+            set_settings(app, "providers", sandbox_url=sandbox.url)
             harness = await LiveChain(app, temporal_env.client, FAST).start()
             harness.sandbox = sandbox_app.extensions["sandbox"]
             harness.sandbox_url = sandbox.url

@@ -1,67 +1,64 @@
 """Which policy the bridge runs: the embedded rules by default, an OpenAI-compatible LLM when
-LEADCHAIN_BRIDGE_LLM_URL is set.
+LEADCHAIN_BRIDGE_LLM_URL is set (crm.config.Settings.bridge).
 
 * ``LEADCHAIN_BRIDGE_LLM_URL``: the endpoint's base URL (``.../v1``; ``/chat/completions`` is appended);
 * ``LEADCHAIN_BRIDGE_LLM_MODEL``: the model name (default ``gpt-4o-mini``);
 * ``LEADCHAIN_BRIDGE_LLM_TIMEOUT_S``: seconds without a byte from the endpoint before the rules answer
   (default 2.5); ``LEADCHAIN_BRIDGE_LLM_TURN_TIMEOUT_S``: a whole turn's limit (default 8);
-* the API key is the secret ``bridge/llm-api-key`` (crm.secrets: Vault, or the environment variable
-  LEADCHAIN_SECRET_BRIDGE_LLM_API_KEY); it is never logged.
+* the API key is the secret ``bridge/llm-api-key`` (crm.secret_names.BRIDGE_LLM_API_KEY), handed to
+  `build_policy` as a value; it is never logged.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from crm.secrets import secrets_from_env
+from crm.config import BridgeSettings, Settings
+from crm.secret_names import BRIDGE_LLM_API_KEY
+from crm.secrets import Secrets, secrets_from_env
 from voice.bridge.dialog.llm import LLMPolicy
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.timetalk import TimeTalk
 
-if TYPE_CHECKING:  # the secrets store is imported at run time only when an LLM is configured (below)
-    from crm.secrets import Secrets
-
 log = logging.getLogger(__name__)
 
-API_KEY_SECRET = "bridge/llm-api-key"
-DEFAULT_MODEL = "gpt-4o-mini"
+API_KEY_SECRET = BRIDGE_LLM_API_KEY
+DEFAULT_MODEL = BridgeSettings().llm_model
 
 
-def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    try:
-        value = float(environ.get(name, default))
-    except (TypeError, ValueError):
-        log.warning("%s is not a number; using %s", name, default)
-        return default
-    return value if value > 0 else default
-
-
-def policy_from_env(
-    environ: Mapping[str, str] | None = None, secrets: Secrets | None = None, timetalk: TimeTalk | None = None
+def build_policy(
+    *, settings: BridgeSettings, api_key: str | None, timetalk: TimeTalk | None = None
 ) -> RulesPolicy | LLMPolicy:
-    environ = os.environ if environ is None else environ
+    """The rules, or the LLM at settings.llm_url (with the rules as its fallback) called with `api_key`."""
     rules = RulesPolicy(timetalk)
-    url = (environ.get("LEADCHAIN_BRIDGE_LLM_URL") or "").strip()
+    url = settings.llm_url
     if not url:
         return rules
     if not url.startswith(("http://", "https://")):
         log.error("LEADCHAIN_BRIDGE_LLM_URL is not an http(s) URL; the rules policy answers")
         return rules
-    if secrets is None:
-        secrets = secrets_from_env(environ)
-    api_key = secrets.get(API_KEY_SECRET)
     if not api_key:
         log.warning("no secret %s: calling the LLM endpoint without an API key", API_KEY_SECRET)
     policy = LLMPolicy(
         url,
-        (environ.get("LEADCHAIN_BRIDGE_LLM_MODEL") or DEFAULT_MODEL).strip(),
+        settings.llm_model,
         api_key,
         fallback=rules,
-        read_timeout_s=_seconds(environ, "LEADCHAIN_BRIDGE_LLM_TIMEOUT_S", 2.5),
-        turn_timeout_s=_seconds(environ, "LEADCHAIN_BRIDGE_LLM_TURN_TIMEOUT_S", 8.0),
+        read_timeout_s=settings.llm_timeout_s,
+        turn_timeout_s=settings.llm_turn_timeout_s,
     )
     log.info("dialog policy: %r", policy)
     return policy
+
+
+def policy_from_env(
+    environ: Mapping[str, str], secrets: Secrets | None = None, timetalk: TimeTalk | None = None
+) -> RulesPolicy | LLMPolicy:
+    """build_policy for the variables in `environ` (Settings.from_env) and the key in `secrets` (else the
+    secrets `environ` names): for tests and benchmarks that describe a bridge by its environment."""
+    settings = Settings.from_env(environ).bridge
+    api_key = None
+    if settings.llm_url:
+        api_key = (secrets if secrets is not None else secrets_from_env(environ)).get(API_KEY_SECRET)
+    return build_policy(settings=settings, api_key=api_key, timetalk=timetalk)
