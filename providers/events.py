@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,41 +62,97 @@ class CallEvent:
         return STATUS_RANK[self.stage] >= STATUS_RANK["ended"]
 
 
-def classify_text(summary: str | None, analysis: dict[str, Any] | None) -> str | None:
-    """Our classification from a provider's structured analysis first, else from its summary.
+# Structured analysis fields that are yes/no answers (Retell custom_analysis_data, Vapi structuredData, Bland
+# analysis or pathway variables), in order of precedence: the first one present decides.
+_FLAGS = (
+    (("do_not_call", "dnc", "requested_do_not_call"), True, CallOutcome.DO_NOT_CALL),
+    (("wrong_number",), True, CallOutcome.WRONG_NUMBER),
+    (("booked", "appointment_booked", "meeting_booked"), True, CallOutcome.BOOKED),
+    (("callback_requested", "callback"), True, CallOutcome.CALLBACK_REQUESTED),
+    (("interested",), True, CallOutcome.INTERESTED),
+    (("interested",), False, CallOutcome.NOT_INTERESTED),
+)
+# Free-text fallback, first match wins. "booked" only for an appointment ("a hotel booking" is not one):
+# the words our agents' analysis prompts and the sandbox's summaries open with.
+_TEXT_RULES = (
+    (CallOutcome.DO_NOT_CALL, ("nicht mehr anrufen", "nie wieder an", "do not call", "don't call", "stop calling")),
+    (CallOutcome.WRONG_NUMBER, ("falsche nummer", "wrong number", "wrong person", "falsche person")),
+    (
+        CallOutcome.BOOKED,
+        ("termin gebucht", "appointment booked", "booked an appointment", "booked a meeting", "booked a demo"),
+    ),
+    (CallOutcome.CALLBACK_REQUESTED, ("rückruf", "call back later", "callback")),
+    (CallOutcome.NOT_INTERESTED, ("kein interesse", "not interested")),
+    (
+        CallOutcome.INTERESTED,
+        ("interesse", "interested", "agreed to a demo", "agreed to a meeting", "agreed to an appointment"),
+    ),
+)
 
-    Providers are configured (agent analysis prompts / structured data schemas) to return an
-    `outcome` field with one of CLASSIFICATIONS; free text is only a fallback.
-    """
+
+def classify_structured(analysis: Mapping[str, Any] | None) -> str | None:
+    """Our classification from a provider's structured analysis: an `outcome` (or `classification`,
+    `call_outcome`) naming one of CLASSIFICATIONS, else yes/no fields such as `interested`. None when the
+    analysis says nothing we can use."""
+    if not analysis:
+        return None
     for key in ("outcome", "classification", "call_outcome"):
-        value = (analysis or {}).get(key)
-        if isinstance(value, str) and value.lower() in CLASSIFICATIONS:
-            return value.lower()
+        value = analysis.get(key)
+        if isinstance(value, str) and value.strip().lower() in CLASSIFICATIONS:
+            return value.strip().lower()
+    for keys, wanted, label in _FLAGS:
+        for key in keys:
+            if analysis.get(key) is wanted:
+                return str(label)
+    return None
+
+
+def classify_summary(summary: str | None) -> str | None:
+    """Our classification from a summary's words: only a fallback for calls without structured analysis."""
     text = (summary or "").lower()
-    rules = (
-        (CallOutcome.DO_NOT_CALL, ("nicht mehr anrufen", "nie wieder an", "do not call", "don't call", "stop calling")),
-        (CallOutcome.WRONG_NUMBER, ("falsche nummer", "wrong number", "wrong person", "falsche person")),
-        (CallOutcome.BOOKED, ("termin gebucht", "appointment booked", "booked", "gebucht")),
-        (CallOutcome.CALLBACK_REQUESTED, ("rückruf", "call back later", "callback")),
-        (CallOutcome.NOT_INTERESTED, ("kein interesse", "not interested")),
-        (CallOutcome.INTERESTED, ("interesse", "interested")),
-    )
-    for label, needles in rules:
+    for label, needles in _TEXT_RULES:
         if any(n in text for n in needles):
             return str(label)
     return None
 
 
-def result_from_event(event: CallEvent) -> CallResult:
-    """The chain's CallResult for a final event. The event id is the one crm.services.calls.result_for uses
-    for a webhook-delivered result (`<provider>:<call id>`), so a poll and a webhook for one call are one
-    update to the chain."""
+def classify(summary: str | None, *analyses: Mapping[str, Any] | None) -> str | None:
+    """Structured analysis first (each of `analyses` in turn), the summary's words only when none decides."""
+    for analysis in analyses:
+        found = classify_structured(analysis)
+        if found is not None:
+            return found
+    return classify_summary(summary)
+
+
+def call_result(
+    provider: str, call_id: str, *, answered: bool, status: str, classification: str | None, duration_s: int
+) -> CallResult:
+    """The chain's CallResult for an ended call. Its event id is `<provider>:<call id>` whichever way the
+    result arrives (webhook record, provider look-up), so the chain takes exactly one update per call."""
     return CallResult(
-        provider=event.provider,
-        call_id=event.call_id,
-        event_id=f"{event.provider}:{event.call_id}",
+        provider=provider,
+        call_id=call_id,
+        event_id=f"{provider}:{call_id}",
+        answered=answered,
+        status=status,
+        classification=classification,
+        duration_s=duration_s,
+    )
+
+
+def result_from_event(event: CallEvent) -> CallResult:
+    """The chain's CallResult for a final event (a provider look-up's)."""
+    return call_result(
+        event.provider,
+        event.call_id,
         answered=bool(event.answered),
         status=event.end_status or CallStatus.FAILED,
         classification=event.classification,
         duration_s=event.duration_s or 0,
     )
+
+
+def classify_text(summary: str | None, analysis: Mapping[str, Any] | None) -> str | None:
+    """Structured analysis first, then the summary's words (the older name of `classify`)."""
+    return classify(summary, analysis)

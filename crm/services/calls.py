@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
-from providers.events import STATUS_RANK, CallEvent
+from providers.events import STATUS_RANK, CallEvent, call_result
 from workflows.payloads import CallResult
 from workflows.vocabulary import CALL_END_STATUSES, CallOutcome, CallStatus
 
@@ -159,10 +159,9 @@ def result_for(call: Interaction) -> CallResult | None:
         return None
     end_status = data.get("end_status") or (CallStatus.COMPLETED if data.get("answered") else CallStatus.FAILED)
     classification = call.outcome if call.outcome not in (None, end_status) else None
-    return CallResult(
-        provider=call.provider,
-        call_id=call.provider_ref,
-        event_id=f"{call.provider}:{call.provider_ref}",
+    return call_result(
+        call.provider,
+        call.provider_ref,
         answered=bool(data.get("answered")),
         status=end_status,
         classification=classification,

@@ -1,44 +1,95 @@
-"""The shape every voice-provider webhook shares: verify on the raw body, record the delivery durably,
-merge the call record forward, tell the chain once the call is final."""
+"""The one path every voice-provider webhook takes (docs/providers.md §0.1): refuse a body that is not JSON,
+verify on the raw body with the provider's secrets, read it into typed, range-checked CallEvents, record the
+delivery durably, merge the call record forward, tell the chain once the call is final.
+
+A signed body that cannot be read answers 400 naming the field, with nothing stored, unless the provider
+would retry a 4xx for ever: then the raw body is recorded as unparseable, an alert is logged and the
+answer is 200 (RETRIES_ON_4XX).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 from flask import current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from crm.errors import ApiError
 from crm.extensions import db
-from crm.models import Interaction
+from crm.models import Interaction, UnparseablePayload
 from crm.requests import raw_body
 from crm.services import calls, deliveries
 from crm.temporal_gateway import TemporalUnavailable, deliver_call_result, gateway
+from providers import bland, vapi_events
 from providers.events import CallEvent
+from providers.factory import registry, webhook_secret
+from providers.parsing import FieldError
 from providers.wire import InvalidSignature, MalformedPayload
 
 log = logging.getLogger(__name__)
 
+# parse_webhook(body, headers, secrets): verify (InvalidSignature) and read (MalformedPayload).
+Parser = Callable[[bytes, Mapping[str, str], Sequence[str]], list[CallEvent]]
 
-Parser = Callable[[bytes, Mapping[str, str]], list[CallEvent]]
+# Whether a provider retries a 4xx answer without end (docs/providers.md §0.1): Retell retries any
+# non-2xx at most 3 more times, Vapi not at all unless a backoffPlan is set; Bland documents nothing, so
+# it is assumed to, and its unreadable bodies are recorded and acknowledged instead of refused.
+RETRIES_ON_4XX = {"retell": False, "vapi": False, "bland": True}
 
 
-def receive(provider: str, parse: Parser, *, ok_status: int = 200):
+def _retell_parser() -> Parser:
+    # Imported at the first Retell webhook, not at start-up: the Retell SDK (its verifier) takes seconds
+    # to import (generated pydantic types), which every web worker would pay at boot.
+    from providers.retell import parse_webhook
+
+    return parse_webhook
+
+
+def parser(provider: str) -> Parser:
+    if provider == "retell":
+        return _retell_parser()
+    return {"vapi": vapi_events.parse_webhook, "bland": bland.parse_webhook}[provider]
+
+
+def secrets_for(provider: str) -> list[str]:
+    """Every active verification secret: the configured provider's own (several during a rotation), then
+    the secrets store's (providers/<name>-webhook-secret; Retell: its API key), whitespace or comma
+    separated. Empty: nothing can be verified, every delivery is refused with 401."""
+    found = registry(current_app).get(provider)
+    own = getattr(found, "webhook_keys", None) or getattr(found, "webhook_secrets", None) or []
+    configured = webhook_secret(current_app, provider) or ""
+    merged: list[str] = []
+    for secret in [*own, *configured.replace(",", " ").split()]:
+        if isinstance(secret, str) and secret and secret not in merged:
+            merged.append(secret)
+    return merged
+
+
+def _require_json() -> None:
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(415, f"unsupported content type {mimetype or '(none)'}; send application/json")
+
+
+def receive(provider: str) -> ResponseReturnValue:
+    """The whole webhook: verification secrets, parser and 4xx policy are looked up by provider name."""
     body = raw_body(current_app.config["LEADCHAIN"].max_webhook_bytes)
+    _require_json()
     try:
         # werkzeug's Headers is a case-insensitive str -> str mapping without being a registered Mapping;
         # the providers only look names up in it, case-insensitively as they must.
-        events = parse(body, cast(Mapping[str, str], request.headers))
+        events = parser(provider)(body, cast(Mapping[str, str], request.headers), secrets_for(provider))
     except InvalidSignature:
         raise ApiError(401, "invalid or stale signature") from None
     except MalformedPayload as e:
-        raise ApiError(400, f"unreadable {provider} payload: {e}"[:300]) from None
+        return _unreadable(provider, body, e)
     digest = deliveries.payload_hash(body)
     answers = []
     for event in events:
 
-        def work(event=event):
+        def work(event: CallEvent = event) -> tuple[int, dict[str, object]]:
             call = calls.apply_event(event)
             if call is None:
                 return 200, {"status": "ignored", "reason": "unknown call"}
@@ -48,7 +99,38 @@ def receive(provider: str, parse: Parser, *, ok_status: int = 200):
         answers.append(outcome.body)
         # Also on a redelivery: if the chain did not get the result the first time, it gets it now.
         _tell_chain(provider, event.call_id)
-    return jsonify({"received": len(events), "results": answers}), ok_status
+    return jsonify({"received": len(events), "results": answers}), 200
+
+
+def _unreadable(provider: str, body: bytes, error: MalformedPayload) -> ResponseReturnValue:
+    field = error.field if isinstance(error, FieldError) else "body"
+    problem = error.problem if isinstance(error, FieldError) else str(error)
+    if not RETRIES_ON_4XX[provider]:
+        raise ApiError(400, f"unreadable {provider} payload", {field: [problem[:300]]})
+    digest = deliveries.payload_hash(body)
+
+    def work() -> tuple[int, dict[str, object]]:
+        record = UnparseablePayload(
+            source=f"provider:{provider}",
+            payload_hash=digest,
+            field=field[:200],
+            problem=problem[:300],
+            body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        )
+        db.session.add(record)
+        db.session.flush()
+        return 200, {"status": "unparseable", "record": record.id, "errors": {field: [problem[:300]]}}
+
+    outcome = deliveries.process_once(f"provider:{provider}", f"unparseable:{digest}", digest, work)
+    if not outcome.replayed:
+        # The alert: names the record and the field, never the body (it may hold personal data).
+        log.error(
+            "ALERT unparseable %s webhook recorded as #%s (field %s); see unparseable_payloads",
+            provider,
+            outcome.body.get("record"),
+            field,
+        )
+    return jsonify(outcome.body), outcome.status
 
 
 def _tell_chain(provider: str, call_id: str) -> None:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from flask import current_app
+from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from crm.webhooks import provider_common
-from providers.factory import registry, webhook_secret
-from providers.wire import InvalidSignature
 
 bp = Blueprint(
     "webhooks_retell",
@@ -17,21 +13,6 @@ bp = Blueprint(
     url_prefix="/webhooks",
     description="Retell call webhooks, signed with X-Retell-Signature",
 )
-
-
-def _parse(body: bytes, headers: Mapping[str, str]) -> list:
-    # Imported at the first Retell webhook, not at start-up: the Retell SDK takes seconds to import
-    # (generated pydantic types), which every web worker would pay at boot.
-    from providers.retell import RetellProvider, parse_webhook
-
-    provider = registry(current_app).get("retell")
-    if isinstance(provider, RetellProvider):
-        return provider.parse_webhook(body, headers)
-    # Retell is not dialled from this deployment (or a stand-in is): verify with its key all the same.
-    secret = webhook_secret(current_app, "retell")
-    if not secret:
-        raise InvalidSignature("no Retell key configured")
-    return parse_webhook(body, headers, [secret])
 
 
 @bp.route("/retell", methods=["POST"])
@@ -43,7 +24,8 @@ def _parse(body: bytes, headers: Mapping[str, str]) -> list:
         "body: `X-Retell-Signature: v=<ms>,d=<hex HMAC-SHA256(api key, body + ms)>`, at most 5 minutes "
         "off either way. Deduplicated on (event, call_id): a redelivery changes nothing and answers 200. "
         "The call's result goes to its lead chain on `call_analyzed` (on `call_ended` when the call "
-        "never connected). Other event types are acknowledged and ignored."
+        "never connected). Other event types (`call_inbound` included) are acknowledged and ignored. "
+        "Every field read is type- and range-checked first (docs/providers.md §0.1)."
     ),
     parameters=[
         {
@@ -55,12 +37,16 @@ def _parse(body: bytes, headers: Mapping[str, str]) -> list:
         }
     ],
     responses={
-        "400": {"description": "signed, but not a Retell event; nothing stored"},
+        "400": {
+            "description": "signed, but not a Retell event, or a field of the wrong type or range (named); "
+            "nothing stored"
+        },
+        "415": {"description": "not sent as application/json; nothing stored"},
         "401": {"description": "missing, wrong or stale signature; nothing stored"},
         "413": {"description": "body too large"},
         "503": {"description": "recorded, but the workflow service is unavailable: Retell retries"},
     },
 )
 @bp.alt_response(200, description="recorded (or a redelivery, or an event for an unknown call: ignored)", success=True)
-def receive_retell():
-    return provider_common.receive("retell", _parse)
+def receive_retell() -> ResponseReturnValue:
+    return provider_common.receive("retell")

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from providers.parsing import required_time
 from providers.vapi import metadata_of, tool_calls
 from voice.bridge.core import BRIDGE, Bridge
 from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
@@ -74,18 +75,6 @@ def _object(container: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _parse_time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{field} is required (ISO 8601)")
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{field} is not an ISO 8601 time: {value[:40]!r}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{field} needs a UTC offset")
-    return moment
-
-
 _timetalk: TimeTalk | None = None
 
 
@@ -112,8 +101,8 @@ async def _run_tool(bridge: Bridge, tools: Tools, language: str, now: datetime, 
         offer = await tools.find_slots(constraint)
         return offer.tool_result()  # each slot marked matching the wish or not (voice/bridge/offers.py)
     if name == "book_appointment":
-        start = _parse_time(args.get("start"), "start")
-        end = _parse_time(args["end"], "end") if args.get("end") else start + DEFAULT_LENGTH
+        start = required_time(args.get("start"), "start")
+        end = required_time(args["end"], "end") if args.get("end") else start + DEFAULT_LENGTH
         owner = args.get("owner_id")
         booking = await tools.book(
             SlotChoice(
