@@ -2,12 +2,16 @@
 resolved against a business calendar. Pure code: no I/O, no database.
 
 * ``constraint``: ``TimeConstraint`` / ``TimeWindow``, the object everything meets at;
-* ``parse``: ``parse(text, language, now)``, the rule-based reader (``normalize``, ``grammar_de``,
-  ``grammar_en``, ``items``, ``days`` and ``lexicon`` are its parts);
+* ``parse``: ``parse(text, language, now)``, the rule-based reader (``normalize``, ``grammar``,
+  ``grammar_de``, ``grammar_en``, ``items``, ``days``, ``periods``, ``ellipsis``, ``negation``,
+  ``windows`` and ``lexicon`` are its parts). A language is a grammar module (``parse.GRAMMARS``), its
+  words in ``lexicon`` and its rewrites and number reader in ``normalize.LANGUAGES``;
 * ``calendar``: ``resolve``, ``alternatives``, ``rank_alternatives`` against a rep's ``BusinessCalendar``
   (crm/services/business_calendar.py, with ``Slot``);
 * ``speak``: ``render_slot(s)`` and ``parse_spoken_slot(s)``, the agent's canonical wording and back;
-* ``accuracy``: ``python -m voice.bridge.timeprefs.accuracy`` on tests/voice/bridge/utterances.yaml.
+* ``accuracy``: ``python -m voice.bridge.timeprefs.accuracy [--noise]`` on the regression utterances
+  (tests/voice/bridge/utterances.yaml, utterances_spoken.yaml), clean and under the recogniser
+  perturbations of ``noise``.
 """
 
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow

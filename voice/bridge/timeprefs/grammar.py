@@ -17,6 +17,7 @@ class Grammar:
     dayparts: dict[str, str] = {}
     early_words: frozenset[str] = frozenset()
     late_words: frozenset[str] = frozenset()
+    clock_prep = ""  # the word a bare hour is read after ("um 10, nein, 11": "um 11")
     # Anchored dates ("morgen in einer Woche"): the words for "in", for one, for the units (in days).
     shift_in: frozenset[str] = frozenset()
     shift_one: frozenset[str] = frozenset()
@@ -133,14 +134,14 @@ class Grammar:
 
     def period_rule(self, i: int) -> Found | None:
         """ "nach den Feiertagen", "before Christmas", "im neuen Jahr": a named period and its side."""
-        for words, (name, side) in self.period_phrases.items():
+        for words, (name, phrase_side) in self.period_phrases.items():
             if self._match(i, words):
-                return self._period_item(i, i + len(words), name, side)
+                return self._period_item(i, i + len(words), name, phrase_side)
         side = self.period_sides.get(self.tok(i))
         j = self.skip(i + 1 if side else i, self.period_skip)
-        for words, name in self.period_nouns.items():
+        for words, noun in self.period_nouns.items():
             if self._match(j, words):
-                return self._period_item(i, j + len(words), name, side or "during")
+                return self._period_item(i, j + len(words), noun, side or "during")
         return None
 
     def _period_item(self, i: int, j: int, name: str, side: str) -> Found:

@@ -85,6 +85,7 @@ class GermanGrammar(Grammar):
     dayparts = DE_DAYPARTS
     early_words = frozenset({"frueh", "fruehe", "fruehen", "frueher"})
     late_words = frozenset({"spaet", "spaete", "spaeten", "spaeter"})
+    clock_prep = "um"
     shift_in = frozenset({"in"})
     shift_one = frozenset({"einer", "einem", "eine", "1"})
     shift_units = {"tag": 1, "tagen": 1, "tage": 1, "woche": 7, "wochen": 7}

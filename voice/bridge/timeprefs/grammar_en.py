@@ -80,6 +80,7 @@ class EnglishGrammar(Grammar):
     dayparts = EN_DAYPARTS
     early_words = frozenset({"early"})
     late_words = frozenset({"late"})
+    clock_prep = "at"
     shift_in = frozenset({"in"})
     shift_one = frozenset({"a", "one", "1"})
     shift_units = {"day": 1, "days": 1, "week": 7, "weeks": 7, "fortnight": 14}

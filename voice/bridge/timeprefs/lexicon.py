@@ -309,7 +309,7 @@ NARROWED = {
 
 # ---- elliptical follow-ups and named periods (see ``ellipsis`` and ``periods``) -------------------
 # ("after", n): n periods after the one named before; "one" is "1" once normalize has read numbers.
-DE_ELLIPSIS_PHRASES = (
+DE_ELLIPSIS_PHRASES: tuple[tuple[tuple[str, ...], tuple[str, int]], ...] = (
     (("die", "woche", "danach"), ("after", 1)),
     (("den", "monat", "danach"), ("after", 1)),
     (("den", "tag", "danach"), ("after", 1)),
@@ -317,7 +317,7 @@ DE_ELLIPSIS_PHRASES = (
     (("den", "danach"), ("after", 1)),
     (("das", "danach"), ("after", 1)),
 )
-DE_PERIOD_NOUNS = {
+DE_PERIOD_NOUNS: dict[tuple[str, ...], str] = {
     ("feiertagen",): "holidays",
     ("feiertage",): "holidays",
     ("festtagen",): "holidays",
@@ -331,13 +331,13 @@ DE_PERIOD_NOUNS = {
 }
 DE_PERIOD_SIDES = {"nach": "after", "vor": "before", "bis": "before", "ab": "from", "ueber": "during"}
 DE_PERIOD_SKIP = frozenset({"den", "dem", "die", "der", "zu"})
-DE_PERIOD_PHRASES = {
+DE_PERIOD_PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("im", "neuen", "jahr"): ("nextyear", "from"),
     ("ab", "dem", "neuen", "jahr"): ("nextyear", "from"),
     ("naechstes", "jahr"): ("nextyear", "from"),
     ("anfang", "naechsten", "jahres"): ("nextyear", "from"),
 }
-EN_ELLIPSIS_PHRASES = (
+EN_ELLIPSIS_PHRASES: tuple[tuple[tuple[str, ...], tuple[str, int]], ...] = (
     (("the", "1", "after", "that"), ("after", 1)),
     (("the", "1", "after"), ("after", 1)),
     (("the", "week", "after"), ("after", 1)),
@@ -345,7 +345,7 @@ EN_ELLIPSIS_PHRASES = (
     (("the", "next", "1"), ("after", 1)),
     (("the", "following", "1"), ("after", 1)),
 )
-EN_PERIOD_NOUNS = {
+EN_PERIOD_NOUNS: dict[tuple[str, ...], str] = {
     ("holidays",): "holidays",
     ("holiday", "season"): "holidays",
     ("christmas",): "christmas",
@@ -367,7 +367,7 @@ EN_PERIOD_SIDES = {
     "during": "during",
 }
 EN_PERIOD_SKIP = frozenset({"the"})
-EN_PERIOD_PHRASES = {
+EN_PERIOD_PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("in", "the", "new", "year"): ("nextyear", "from"),
     ("next", "year"): ("nextyear", "from"),
     ("early", "next", "year"): ("nextyear", "from"),

@@ -26,7 +26,7 @@ from voice.bridge.timeprefs.lexicon import DE_CARDINALS, DE_ORDINALS, EN_CARDINA
 
 KINDS = ("plain", "fillers", "repeat", "words", "slips", "all")
 _FILLERS = {"de": ("äh", "ähm", "hm", "also", "ja"), "en": ("uh", "um", "like", "you know", "well")}
-_SLIPS = {
+_SLIPS: dict[str, dict[tuple[str, ...], str]] = {
     "de": {("um", "halb"): "halt", ("halb",): "halt", ("um", "vier"): "für"},
     "en": {("at", "four"): "for", ("at", "two"): "to", ("around", "two"): "too", ("at", "eight"): "ate"},
 }

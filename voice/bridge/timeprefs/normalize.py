@@ -11,6 +11,7 @@ split ("halbvier"), an hour word followed by a minute word read as one clock ("f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from voice.bridge.timeprefs.lexicon import (
     CLOCK_PREPS,
@@ -66,6 +67,8 @@ _DE_REWRITES = [
     # "halbvier", "halb-vier", "dreiviertelneun": recognisers glue or hyphenate clock words.
     (re.compile(rf"\b(halb|dreiviertel|viertel)-?({_DE_HOURS})\b"), r"\1 \2"),
     (re.compile(r"\b(viertel|fuenf|zehn|zwanzig)-?(nach|vor)\b"), r"\1 \2"),
+    (_DE_COMPOUND, r"\1 \2\3"),
+    (_DE_COMPOUND_MORNING, r"\1 am morgen"),
 ]
 _SPACED = [
     (re.compile(r"(?<=\d)(uhr|pm|am)\b"), r" \1"),
@@ -78,19 +81,17 @@ _SPACED = [
 
 
 def normalize(text: str, language: str) -> list[str]:
-    """Tokens of one utterance; commas stay as "," tokens because they end clauses."""
+    """Tokens of one utterance ("de" or "en"; see ``LANGUAGES``); commas stay as "," tokens because
+    they end clauses."""
+    lang = language if language in LANGUAGES else "de"
+    rewrites, read_numbers = LANGUAGES[lang]
     s = text.lower().translate(_UMLAUTS)
-    rewrites = _EN_REWRITES if language == "en" else _DE_REWRITES
     for pattern, repl in rewrites:
         s = pattern.sub(repl, s)
-    if language != "en":
-        s = _DE_COMPOUND.sub(r"\1 \2\3", s)
-        s = _DE_COMPOUND_MORNING.sub(r"\1 am morgen", s)
     for pattern, repl in _SPACED:
         s = pattern.sub(repl, s)
-    lang = "en" if language == "en" else "de"
     tokens = _spoken(s.split(), lang)
-    numbers, worded = _numbers_en(tokens) if lang == "en" else _numbers_de(tokens)
+    numbers, worded = read_numbers(tokens)
     return _word_clocks(numbers, worded, lang)
 
 
@@ -205,3 +206,11 @@ def _numbers_en(tokens: list[str]) -> tuple[list[str], list[bool]]:
         worded.append(out[-1] != tok)
         i += 1
     return out, worded
+
+
+# What normalizing needs per language: the string rewrites and the reader of number words. A further
+# language adds its entry here, its words to ``lexicon`` and its grammar to ``parse.GRAMMARS``.
+LANGUAGES: dict[str, tuple[list[tuple[re.Pattern[str], str]], Callable[[list[str]], tuple[list[str], list[bool]]]]] = {
+    "de": (_DE_REWRITES, _numbers_de),
+    "en": (_EN_REWRITES, _numbers_en),
+}

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from voice.bridge.timeprefs import days, ellipsis, negation, periods
 from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
+from voice.bridge.timeprefs.grammar import Grammar
 from voice.bridge.timeprefs.grammar_de import GermanGrammar
 from voice.bridge.timeprefs.grammar_en import EnglishGrammar
 from voice.bridge.timeprefs.items import (
@@ -52,6 +53,10 @@ from voice.bridge.timeprefs.normalize import normalize
 from voice.bridge.timeprefs.windows import combine, plus_hour, widen_for
 
 BUSINESS_TZ = ZoneInfo("Europe/Berlin")
+# One grammar per language (a grammar module reads its words from ``lexicon``; ``normalize.LANGUAGES``
+# holds its rewrites and number reader, ``_CORRECTIONS`` its correction markers). Other languages read
+# as German, as before.
+GRAMMARS: dict[str, type[Grammar]] = {"de": GermanGrammar, "en": EnglishGrammar}
 
 _CORRECTIONS = {
     "de": (
@@ -89,17 +94,18 @@ _ATTACH_FILLER = frozenset({"am", "in", "the", "den", "dem", "der", "on", "eher"
 
 def parse(text: str, language: str, now: datetime) -> TimeConstraint:
     """The constraint an utterance states; `now` is aware (naive means Europe/Berlin wall-clock)."""
-    lang = "en" if (language or "").lower().startswith("en") else "de"
+    lang = (language or "").lower()[:2]
+    lang = lang if lang in GRAMMARS else "de"
     local = now.astimezone(BUSINESS_TZ) if now.tzinfo else now.replace(tzinfo=BUSINESS_TZ)
     today = local.date()
-    grammar = EnglishGrammar if lang == "en" else GermanGrammar
+    grammar = GRAMMARS[lang]
     result: TimeConstraint | None = None
     anchor: date | None = None
     previous: Ref | None = None
     found = doubtful = False
     for n, segment in enumerate(split_corrections(normalize(text, lang), lang)):
         if n and len(segment) == 1 and segment[0].isdigit():
-            segment = ["at" if lang == "en" else "um", *segment]  # "um 10, nein, 11": a bare hour corrects the time
+            segment = [grammar.clock_prep, *segment]  # "um 10, nein, 11": a bare hour corrects the time
         items = grammar(segment).items()
         assembly = _Assembly(segment, items, today, anchor, previous)
         part = assembly.build()
