@@ -14,6 +14,8 @@ with a German and an English text in crm/locales/<lang>/LC_MESSAGES/<domain>.po.
 from __future__ import annotations
 
 import io
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,9 +25,14 @@ from babel.messages.mofile import write_mo
 from babel.support import Translations
 
 from crm import catalogs
+from crm.extensions import db
 from crm.reports import definitions
 from crm.reports import i18n as report_i18n
 from crm.ui import display_labels
+from tests.ui.conftest import UIClient, create_team, signed_in
+from tests.ui.test_leads_pages import FakeGateway, text_of
+from workflows.payloads import ChainStatus, StepRecord
+from workflows.vocabulary import TaskKind
 
 ROOT = Path(__file__).resolve().parents[1]
 # The domain of a text is the folder it is extracted from (babel.cfg).
@@ -128,3 +135,236 @@ def test_the_texts_translated_later_are_in_both_catalogues():
     for language in LANGUAGES:
         missing = sorted(m for m in report_ids if not reports[language].get(m))
         assert not missing, f"{language}/reports.po lacks {missing}"
+
+
+# ------------------------------------------------------------------------------ a German lead page
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# (task kind, title): the chain's own titles, the inbound reply's (written in the lead's language, here
+# English) and a rep's own (shown as typed).
+TASKS = (
+    (TaskKind.APPOINTMENT, "Prepare the booked appointment"),
+    (TaskKind.CALLBACK, "Call back the interested lead"),
+    (TaskKind.EMAIL_REPLY, "Email reply from Erika Muster"),
+    (TaskKind.PREPARE, "Unterlagen drucken"),
+    (TaskKind.TODO, "Angebot schicken"),
+    (TaskKind.FOLLOW_UP, "Nachfassen nach der Messe"),
+    (TaskKind.REVIEW, "Dublette prüfen"),
+)
+# (stage, detail) as the workflow writes them (workflows/lead_chain.py): the chain's history.
+HISTORY = (
+    ("qualifying", "intake"),
+    ("calling", "call retell"),
+    ("waiting_for_retry", "attempt 1: no_answer"),
+    ("waiting_for_window", "no call: outside_hours (score 71)"),
+    ("calling", "attempt 2"),
+    ("following_up", "interested: handed to the owner"),
+)
+
+
+def _lead_with_a_history(app, owner_id: int) -> int:
+    """A lead scored by the real model (source, completeness, domain, consent, interest, engagement, a
+    call outcome), with calls, an email, an appointment booked on a call, audit rows of the chain and the
+    CRM, and one open task of every kind."""
+    from crm.models import (
+        Appointment,
+        AppointmentStatus,
+        AuditEntry,
+        Channel,
+        ConsentRecord,
+        Direction,
+        Interaction,
+        InteractionKind,
+        Lead,
+        LegalBasis,
+        Task,
+    )
+    from crm.services.scoring import score_lead
+
+    with app.app_context():
+        lead = Lead(
+            first_name="Erika",
+            last_name="Muster",
+            company="Muster Maschinenbau GmbH",
+            email="erika@muster-maschinenbau.example",
+            email_key="erika@muster-maschinenbau.example",
+            phone_e164="+4915112345600",
+            source="website",
+            interest="Demo",
+            language="en",
+            owner_id=owner_id,
+            chain_id="chain-erika",
+            chain_stage="following_up",
+        )
+        db.session.add(lead)
+        db.session.flush()
+        lid = lead.id
+        db.session.add_all(
+            [
+                ConsentRecord(
+                    lead_id=lid,
+                    channel=channel,
+                    legal_basis=LegalBasis.EXPRESS_CONSENT,
+                    source="website",
+                    proof_text="website: consent field answered 'yes'",
+                    proof_key=f"p-{channel.value}",
+                    given_at=T0,
+                )
+                for channel in (Channel.PHONE, Channel.EMAIL)
+            ]
+        )
+        db.session.add_all(
+            [
+                Interaction(
+                    lead_id=lid,
+                    kind=InteractionKind.CALL,
+                    direction=Direction.OUTBOUND,
+                    provider="retell",
+                    provider_ref="call-erika-1",
+                    status="no_answer",
+                    started_at=T0 + timedelta(minutes=5),
+                ),
+                Interaction(
+                    lead_id=lid,
+                    kind=InteractionKind.CALL,
+                    direction=Direction.OUTBOUND,
+                    provider="retell",
+                    provider_ref="call-erika-2",
+                    status="ended",
+                    outcome="interested",
+                    sentiment="positive",
+                    duration_s=95,
+                    started_at=T0 + timedelta(hours=2),
+                ),
+                Interaction(
+                    lead_id=lid,
+                    kind=InteractionKind.EMAIL,
+                    direction=Direction.OUTBOUND,
+                    provider="sendgrid",
+                    provider_ref="msg-erika",
+                    status="clicked",
+                    subject="follow_up",
+                    created_at=T0 + timedelta(hours=3),
+                    data={"opens": 2, "clicks": 1},
+                ),
+                Appointment(
+                    lead_id=lid,
+                    owner_id=owner_id,
+                    starts_at=T0 + timedelta(days=2),
+                    ends_at=T0 + timedelta(days=2, minutes=30),
+                    status=AppointmentStatus.CONFIRMED,
+                    title="Consultation with Beispiel Vertrieb (Anna Sales)",
+                    location="Phone call: we will call you",
+                ),
+            ]
+        )
+        db.session.add_all(
+            Task(lead_id=lid, owner_id=owner_id, kind=kind, title=title, due_at=T0 + timedelta(days=1, hours=n))
+            for n, (kind, title) in enumerate(TASKS)
+        )
+        db.session.flush()
+        score_lead(lid, actor="chain", reason="intake")
+        score_lead(lid, actor="chain", reason="rescore")
+        at = T0
+        for stage, detail in HISTORY:
+            at += timedelta(minutes=1)
+            db.session.add(
+                AuditEntry(
+                    actor="chain",
+                    action=f"chain.{stage}",
+                    entity_type="lead",
+                    entity_id=lid,
+                    after={"detail": detail},
+                    at=at,
+                )
+            )
+        db.session.add_all(
+            [
+                AuditEntry(
+                    actor="system:call-gate",
+                    action="call.refused",
+                    entity_type="lead",
+                    entity_id=lid,
+                    after={"reason": "outside_hours", "next_window_start": "2026-03-03T08:00:00+00:00"},
+                    at=at,
+                ),
+                AuditEntry(
+                    actor="chain",
+                    action="task.created",
+                    entity_type="lead",
+                    entity_id=lid,
+                    after={"kind": "callback"},
+                    at=at,
+                ),
+            ]
+        )
+        db.session.commit()
+        return lid
+
+
+def _shown(language: str) -> dict[str, str]:
+    """{English msgid: its text in `language`} for the labels the page below must show."""
+    labels = display_labels.LABELS
+    factors = [labels["factor"][k] for k in ("source", "has_phone", "business_domain", "phone_consent")]
+    factors += [labels["factor"][k] for k in ("stated_interest", "email_opens", "email_clicks")]
+    wanted = factors + [labels["task_kind"][str(kind)] for kind, _title in TASKS]
+    wanted += [labels["stage"][stage] for stage, _detail in HISTORY] + list(display_labels.CHAIN_TASK_TITLES)
+    wanted += [labels["score_reason"][r] for r in ("intake", "rescore")] + [labels["gate_reason"]["outside_hours"]]
+    wanted += [labels["outcome"][o] for o in ("interested", "no_answer")] + [labels["email_template"]["follow_up"]]
+    wanted += ["Email reply from %(name)s", "Consultation with %(company)s (%(owner)s)"]
+    wanted += ["Phone call: we will call you", "Call: %(outcome)s", "attempt %(num)s: %(outcome)s"]
+    wanted += ["%(outcome)s: handed to the owner", "no call: %(reason)s (score %(score)s)", "Call not allowed"]
+    texts = catalogs.messages(language, "ui")
+    assert [m for m in wanted if not texts.get(m)] == [], f"not in {language}/ui.po"
+    return {msgid: str(texts[msgid]) for msgid in wanted}
+
+
+def _fixed(text: str) -> str:
+    """The words of a msgid around its placeholders (what must, or must not, show)."""
+    return max(re.split(r"%\(\w+\)[sd]", text), key=len).strip(" :()")
+
+
+@pytest.fixture
+def ui_app(app):
+    """The app (tests/conftest.py) with the UI tests' client, as tests/ui/conftest.py sets it up."""
+    app.test_client_class = UIClient
+    return app
+
+
+def test_a_german_lead_page_shows_its_labels_in_german(ui_app):
+    team = create_team(ui_app)
+    lead_id = _lead_with_a_history(ui_app, team.sales_a.id)
+    ui_app.extensions["leadchain.temporal"] = FakeGateway(
+        live={
+            "chain-erika": ChainStatus(
+                chain_id="chain-erika",
+                lead_id=lead_id,
+                stage="following_up",
+                next_step="waiting for the lead",
+                next_at=None,
+                paused=False,
+                attempts=2,
+                cycle=0,
+                history=[StepRecord(T0 + timedelta(minutes=n), s, d) for n, (s, d) in enumerate(HISTORY)],
+            )
+        }
+    )
+    client = signed_in(ui_app, team.sales_a)
+    response = client.get(f"/leads/{lead_id}")
+    assert response.status_code == 200
+    page = text_of(response)
+    german = _shown("de")
+    missing = [f"{msgid!r} → {_fixed(text)!r}" for msgid, text in german.items() if _fixed(text) not in page]
+    assert not missing, "German missing from the German lead page:\n" + "\n".join(missing)
+    # The English of each label, where it differs from the German, is nowhere on the page (whole words,
+    # case-sensitive: the German words are capitalised differently or differ).
+    english = [
+        _fixed(msgid)
+        for msgid, text in german.items()
+        if _fixed(msgid) != _fixed(text) and _fixed(msgid) not in _fixed(text)
+    ]
+    found = [w for w in english if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", page)]
+    assert not found, f"English on the German lead page: {found}"
+    # The same page in English shows the English (the check above is not blind).
+    page_en = text_of(client.get(f"/leads/{lead_id}?lang=en"))
+    assert [w for w in english if w not in page_en] == []

@@ -12,7 +12,8 @@ moment, here, so German users read German and the stored data stays as it is:
   and shows a detail it does not know verbatim (never an error: the workflow may gain new texts before
   this table does; tests/ui/test_timeline_i18n.py fails until they are added).
 * ``factor_name``/``factor_detail`` (score factors), ``consent_proof``/``consent_reason``, ``task_title``
-  (the chain's task titles; a rep's own title is shown as typed), ``actor`` (who did it, by name),
+  and ``appointment_title``/``appointment_location`` (the titles the chain, the bridge and the inbound mail
+  write; a rep's own title is shown as typed; both in crm/ui/display_labels.py), ``actor`` (who did it, by name),
   ``audit_title``/``audit_lines`` (audit rows as labelled text, never ids or dict dumps) and
   ``email_subject`` (the chain's template keys).
 
@@ -33,7 +34,15 @@ from flask_babel import format_datetime
 
 from crm.extensions import db
 from crm.models import User
-from crm.ui.display_labels import CHAIN_TASK_TITLES, LABELS, N_, known, label
+from crm.ui.display_labels import (
+    LABELS,
+    N_,
+    appointment_location,
+    appointment_title,
+    known,
+    label,
+    task_title,
+)
 from crm.ui.i18n import LANGUAGES, _, ngettext
 from workflows.vocabulary import EmailTemplate
 
@@ -283,11 +292,6 @@ def duplicate_reason(text: str | None) -> str:
     return _(fixed[text]) if text in fixed else text
 
 
-def task_title(title: str | None) -> str:
-    title = title or ""
-    return _(title) if title in CHAIN_TASK_TITLES else title
-
-
 def email_subject(subject: str | None, step: Any = None) -> str | None:
     """The chain stores its template key as an email's subject: shown as the email's name."""
     if subject and known("email_template", subject):
@@ -474,6 +478,8 @@ def register(app) -> None:
         consent_proof=consent_proof,
         consent_reason=consent_reason,
         task_title=task_title,
+        appointment_title=appointment_title,
+        appointment_location=appointment_location,
         duplicate_reason=duplicate_reason,
         email_subject=email_subject,
         actor=actor,

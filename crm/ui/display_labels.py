@@ -4,6 +4,7 @@ builds every shown text on ``label``/``known``; this module only holds the table
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from crm.ui.i18n import _
@@ -304,6 +305,34 @@ LABELS: dict[str, dict[str, str]] = {
 
 # The chain's task titles (workflows/lead_chain.py _follow_up); a rep's own titles are shown as typed.
 CHAIN_TASK_TITLES = (N_("Prepare the booked appointment"), N_("Call back the interested lead"))
+
+# Titles the CRM writes in the *lead's* language (they reach the lead too): the task for an email reply
+# (crm/webhooks/sendgrid_inbound.py _owner_task) and the appointment booked on a call (voice/bridge/booking.py
+# _title). Recognised in either language and shown in the page's.
+_EMAIL_REPLY = re.compile(r"(?:Email reply from|E-Mail-Antwort von) (.+)", re.S)
+_CONSULTATION = re.compile(r"(?:Consultation with|Beratungsgespräch mit) (.+) \(([^()]*)\)", re.S)
+_PHONE_LOCATIONS = ("Phone call: we will call you", "Telefonat: wir rufen Sie an")
+
+
+def task_title(title: str | None) -> str:
+    title = title or ""
+    if title in CHAIN_TASK_TITLES:
+        return _(title)
+    if m := _EMAIL_REPLY.fullmatch(title):
+        return _("Email reply from %(name)s", name=m[1])
+    return title
+
+
+def appointment_title(title: str | None) -> str:
+    title = title or ""
+    if m := _CONSULTATION.fullmatch(title):
+        return _("Consultation with %(company)s (%(owner)s)", company=m[1], owner=m[2])
+    return title
+
+
+def appointment_location(location: str | None) -> str:
+    location = location or ""
+    return _("Phone call: we will call you") if location in _PHONE_LOCATIONS else location
 
 
 def label(kind: str, value: Any) -> str:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from crm import catalogs, create_app
 from crm.extensions import db
 from crm.services import scoring
-from crm.ui import display
+from crm.ui import display, display_labels
 from tests.conftest import WEBHOOK_SECRETS, make_test_secrets
 from tests.helpers import post_signed, process
 from workflows import vocabulary
@@ -340,10 +340,30 @@ def test_consent_proof_from_the_real_intake_reads_in_german(app):
 def test_the_chains_task_titles_and_a_reps_own():
     source = (ROOT / "workflows/lead_chain.py").read_text()
     titles = re.findall(r'self\._task\(TaskKind\.\w+, "([^"]+)"', source)
-    assert titles and set(titles) <= set(display.CHAIN_TASK_TITLES)
+    assert titles and set(titles) <= set(display_labels.CHAIN_TASK_TITLES)
     assert render("de", display.task_title, "Prepare the booked appointment") == "Gebuchten Termin vorbereiten"
     assert render("de", display.task_title, "Call back the interested lead") == "Interessierten Lead zurückrufen"
     assert render("de", display.task_title, "Lieferschein prüfen") == "Lieferschein prüfen"
+
+
+def test_the_titles_written_in_the_leads_language_are_shown_in_the_pages():
+    """The inbound reply's task (crm/webhooks/sendgrid_inbound.py) and the appointment booked on a call
+    (voice/bridge/booking.py) are titled in the lead's language; the page shows them in its own."""
+    inbound = (ROOT / "crm/webhooks/sendgrid_inbound.py").read_text()
+    booking = (ROOT / "voice/bridge/booking.py").read_text()
+    assert 'f"E-Mail-Antwort von {' in inbound and 'f"Email reply from {' in inbound
+    assert 'f"Beratungsgespräch mit {name} ({owner.name})"' in booking and 'f"Consultation with {name}' in booking
+    assert '"Telefonat: wir rufen Sie an"' in booking and '"Phone call: we will call you"' in booking
+    for title in ("Email reply from Eve O'Brien", "E-Mail-Antwort von Eve O'Brien"):
+        assert render("de", display.task_title, title) == "E-Mail-Antwort von Eve O'Brien"
+        assert render("en", display.task_title, title) == "Email reply from Eve O'Brien"
+    for title in ("Consultation with ACME (Anna Sales)", "Beratungsgespräch mit ACME (Anna Sales)"):
+        assert render("de", display.appointment_title, title) == "Beratungsgespräch mit ACME (Anna Sales)"
+        assert render("en", display.appointment_title, title) == "Consultation with ACME (Anna Sales)"
+    for place in ("Phone call: we will call you", "Telefonat: wir rufen Sie an"):
+        assert render("de", display.appointment_location, place) == "Telefonat: wir rufen Sie an"
+        assert render("en", display.appointment_location, place) == "Phone call: we will call you"
+    assert render("de", display.appointment_title, "Demo bei ACME") == "Demo bei ACME"  # a rep's own: as typed
 
 
 def test_actors_and_audit_rows_in_words(app):
