@@ -49,6 +49,7 @@ def figure_labels() -> dict[str, str]:
         "open_rate": _("Open rate"),
         "wanted": _("Wanted an appointment"),
         "appointments": _("Appointments created"),
+        "booked_unmatched": _("Booked outside the caller's wish"),
     }
 
 
@@ -78,7 +79,7 @@ def value_text(fmt: Formatter, figure: dq.Figure, which: str = "current") -> str
 
 
 # Figures where less is better (colour only; the arrow and the sign say the direction).
-LOWER_IS_BETTER = {"cost_per_call", "cost_per_booked"}
+LOWER_IS_BETTER = {"cost_per_call", "cost_per_booked", "booked_unmatched"}
 NO_VERDICT = {"talk_time_avg"}
 
 
@@ -113,7 +114,8 @@ def index():
         charts = dq.available_charts(kind, fmt.language)
     labels = figure_labels()
     cards = []
-    for figure in board.figures:
+    # The offer invariant's count (docs/voice-bridge.md §V8) follows the report's figures.
+    for figure in [*board.figures, *([board.unmatched] if board.unmatched is not None else [])]:
         text, direction = change_text(fmt, figure)
         cards.append(
             {

@@ -1,5 +1,6 @@
 """The dashboard's figures: today, this week and this month with the change against the period before,
-all from crm.reports.kpis (docs/kpis.md), never computed here.
+from crm.reports.kpis (docs/kpis.md); one more count is read here, the bookings whose slot did not
+satisfy the caller's wish (Appointment.offer_matched false, set by the voice bridge; docs/voice-bridge.md §V8).
 
 * Managers and admins see the team's headline figures (``KpiReport.headlines``, the title page of the
   PDF report) and the report's charts (crm.reports.charts).
@@ -25,9 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from flask import Flask, current_app
 
-from crm.models import User
+from crm.extensions import db
+from crm.models import Appointment, User
 from crm.models.types import utcnow
 from crm.reports import kpis
 from crm.reports.charts import build_charts
@@ -54,6 +57,8 @@ TEAM_KEYS = (
     "emails_sent",
     "open_rate",
 )
+# Bookings whose slot did not satisfy the caller's wish (team-wide, or the rep's own appointments).
+UNMATCHED = "booked_unmatched"
 # Per-rep figures (sales) and their units; rates are derived from the counts.
 REP_COUNTS = ("leads_in", "calls", "answered", "wanted", "booked", "follow_ups", "appointments")
 REP_KEYS = (
@@ -94,6 +99,8 @@ class Dashboard:
     scope: str  # team | mine (own + unassigned leads)
     figures: list[Figure]
     has_data: bool
+    # Bookings whose slot did not satisfy the caller's wish (the team's, or the rep's own appointments).
+    unmatched: Figure | None = None
 
 
 def current_period(kind: str, now: datetime | None = None) -> Period:
@@ -170,6 +177,27 @@ def rep_figures(current: kpis.KpiReport, previous: kpis.KpiReport, who: User) ->
     return [Figure(key, unit, _rep_value(key, cur), _rep_value(key, prev)) for key, unit in REP_KEYS]
 
 
+def unmatched_bookings(period: Period, owner_id: int | None = None) -> int:
+    """Appointments booked in the period (on a call) whose slot did not satisfy the caller's wish; only
+    ``owner_id``'s when given. Appointments that do not know (offer_matched null) are not counted."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Appointment)
+        .where(
+            Appointment.offer_matched.is_(False),
+            Appointment.created_at >= period.start,
+            Appointment.created_at < period.end,
+        )
+    )
+    if owner_id is not None:
+        query = query.where(Appointment.owner_id == owner_id)
+    return int(db.session.scalar(query) or 0)
+
+
+def unmatched_figure(period: Period, previous: Period, owner_id: int | None = None) -> Figure:
+    return Figure(UNMATCHED, "count", unmatched_bookings(period, owner_id), unmatched_bookings(previous, owner_id))
+
+
 def dashboard(who: User, kind: str = "daily", now: datetime | None = None) -> Dashboard:
     """The figures `who` may see for the current `kind` period (inside an app context)."""
     if kind not in PERIODS:
@@ -177,11 +205,14 @@ def dashboard(who: User, kind: str = "daily", now: datetime | None = None) -> Da
     period = current_period(kind, now)
     report = report_for(period)
     if who.role in MANAGERS:
-        return Dashboard(kind, period, report.previous_period, "team", team_figures(report), report.has_data)
+        unmatched = unmatched_figure(period, report.previous_period)
+        figures = team_figures(report)
+        return Dashboard(kind, period, report.previous_period, "team", figures, report.has_data, unmatched)
     previous = report_for(report.previous_period)
     figures = rep_figures(report, previous, who)
     has_data = any(f.current for f in figures)
-    return Dashboard(kind, period, report.previous_period, "mine", figures, has_data)
+    unmatched = unmatched_figure(period, report.previous_period, who.id)
+    return Dashboard(kind, period, report.previous_period, "mine", figures, has_data, unmatched)
 
 
 def _charts(kind: str, language: str, now: datetime | None):
