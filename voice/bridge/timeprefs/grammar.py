@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from voice.bridge.timeprefs import periods
 from voice.bridge.timeprefs.items import DAYPART, ELLIPSIS, RANGE, SPAN, Clock, Item, Ref, clock_token, int_token
 from voice.bridge.timeprefs.lexicon import NARROWED
 
@@ -102,6 +103,10 @@ class Grammar:
             mer, j = self.tok(j), j + 1
         return has_unit, minute, mer, j
 
+    def day_ref(self, i: int) -> tuple[Ref, int] | None:
+        """A day reference starting at token i (each grammar has its own)."""
+        return None
+
     def amount(self, i: int) -> tuple[int, int] | None:
         """ "einer Woche", "14 Tagen", "two weeks", "a fortnight": (days, index after)."""
         tok = self.tok(i)
@@ -127,7 +132,8 @@ class Grammar:
     def ellipsis_rule(self, i: int) -> Found | None:
         """ "nächste" / "next" with no noun, "the one after", "die danach": see ``ellipsis``."""
         for words, value in self.ellipsis_phrases:
-            if self._match(i, words):
+            if self._match(i, words) and self.day_ref(i + len(words)) is None:
+                # "the day after" is elliptical, "the day after tomorrow" is not
                 return self.one(ELLIPSIS, i, i + len(words), value)
         mod = self.ellipsis_mods.get(self.tok(i))
         return self.one(ELLIPSIS, i, i + 1, ("mod", mod)) if mod else None
@@ -140,7 +146,7 @@ class Grammar:
         side = self.period_sides.get(self.tok(i))
         j = self.skip(i + 1 if side else i, self.period_skip)
         for words, noun in self.period_nouns.items():
-            if self._match(j, words):
+            if self._match(j, words) and (side or noun not in periods.SIDE_ONLY):
                 return self._period_item(i, j + len(words), noun, side or "during")
         return None
 

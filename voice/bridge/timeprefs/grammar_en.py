@@ -436,7 +436,7 @@ class EnglishGrammar(Grammar):
         elif tok in ("from", "starting", "between"):
             j, kind = self.skip(i + 1, ("on", "from")), "from"
         elif tok in ("until", "till", "by", "before", "through"):
-            j, kind = i + 1, "to"
+            j, kind = self.skip(i + 1, ("the",)), "to"  # "by the end of next week"
         else:
             return None
         got = self.day_ref(j)

@@ -328,9 +328,10 @@ DE_PERIOD_NOUNS: dict[tuple[str, ...], str] = {
     ("osterfeiertagen",): "easter",
     ("neujahr",): "newyear",
     ("jahreswechsel",): "newyear",
+    ("wochenende",): "weekend",
 }
 DE_PERIOD_SIDES = {"nach": "after", "vor": "before", "bis": "before", "ab": "from", "ueber": "during"}
-DE_PERIOD_SKIP = frozenset({"den", "dem", "die", "der", "zu"})
+DE_PERIOD_SKIP = frozenset({"den", "dem", "die", "der", "zu", "zum"})
 DE_PERIOD_PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("im", "neuen", "jahr"): ("nextyear", "from"),
     ("ab", "dem", "neuen", "jahr"): ("nextyear", "from"),
@@ -342,6 +343,7 @@ EN_ELLIPSIS_PHRASES: tuple[tuple[tuple[str, ...], tuple[str, int]], ...] = (
     (("the", "1", "after"), ("after", 1)),
     (("the", "week", "after"), ("after", 1)),
     (("the", "month", "after"), ("after", 1)),
+    (("the", "day", "after"), ("after", 1)),
     (("the", "next", "1"), ("after", 1)),
     (("the", "following", "1"), ("after", 1)),
 )
@@ -354,6 +356,7 @@ EN_PERIOD_NOUNS: dict[tuple[str, ...], str] = {
     ("new", "year", "is"): "newyear",
     ("new", "years"): "newyear",
     ("new", "year"): "newyear",
+    ("weekend",): "weekend",
 }
 EN_PERIOD_SIDES = {
     "after": "after",

@@ -4,7 +4,9 @@
 * ``christmas`` = 24.-26.12.; ``newyear`` = 1.1.; ``easter`` = Good Friday to Easter Monday;
 * ``holidays`` ("nach den Feiertagen", "after the holidays") = the year-end holidays 24.12.-1.1. from
   October to January, else Easter when it is nearer than the year end, else the year-end holidays;
-* ``nextyear`` ("im neuen Jahr", "in the new year") = the whole next calendar year.
+* ``nextyear`` ("im neuen Jahr", "in the new year") = the whole next calendar year;
+* ``weekend`` ("nach dem Wochenende", "before the weekend") = the coming Saturday and Sunday; only
+  with a side (a bare "am Wochenende" is recurring weekdays, read by the grammars).
 
 A phrase puts a side on it (``Ref.mod``): "after" = from the day after its end, "before" = up to the
 day before its start, "during" = the span itself.
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-NAMES = frozenset({"christmas", "newyear", "easter", "holidays", "nextyear"})
+NAMES = frozenset({"christmas", "newyear", "easter", "holidays", "nextyear", "weekend"})
+SIDE_ONLY = frozenset({"weekend"})
 
 
 def easter_sunday(year: int) -> date:
@@ -46,6 +49,11 @@ def span(name: str, today: date) -> tuple[date, date]:
         return _next(today, [(date(y, 1, 1), date(y, 1, 1)) for y in years])
     if name == "easter":
         return _next(today, easter)
+    if name == "weekend":
+        if today.weekday() == 6:
+            return today, today  # Sunday: the weekend under way
+        saturday = today + timedelta(days=5 - today.weekday())
+        return saturday, saturday + timedelta(days=1)
     if name == "nextyear":
         return date(today.year + 1, 1, 1), date(today.year + 1, 12, 31)
     if name != "holidays":
