@@ -100,3 +100,21 @@ def month_range(today: date, month: int, part: str = "all", year: int | None = N
 def add_months(day: date, months: int) -> date:
     m = day.month - 1 + months
     return date(day.year + m // 12, m % 12 + 1, 1)
+
+
+def month_week(today: date, month: int, n: int, year: int | None = None) -> tuple[date, date]:
+    """The n-th week of a month (n = -1: the last), cut to the month. As with ISO weeks, a week belongs
+    to the month that holds its Thursday: "die zweite Dezemberwoche" 2026 = 7.-13.12., "die erste
+    Januarwoche" 2027 = 4.-10.1. (1.1. is a Friday), "the last week of November" 2026 = 23.-29.11. A
+    week already over is next year's; a fifth week the month does not have is an empty span."""
+    y = year if year is not None else (today.year if month >= today.month else today.year + 1)
+    first, last = date(y, month, 1), date(y, month, _calendar.monthrange(y, month)[1])
+    first_thursday = first + timedelta(days=(3 - first.weekday()) % 7)
+    last_thursday = last - timedelta(days=(last.weekday() - 3) % 7)
+    thursday = last_thursday if n == -1 else first_thursday + timedelta(weeks=n - 1)
+    if thursday.month != month:
+        return first, first - timedelta(days=1)  # no such week: an empty span
+    start, end = max(thursday - timedelta(days=3), first), min(thursday + timedelta(days=3), last)
+    if end < today and year is None:
+        return month_week(today, month, n, year=y + 1)
+    return max(start, today), end

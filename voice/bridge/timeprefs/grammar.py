@@ -35,6 +35,11 @@ class Grammar:
     period_sides: dict[str, str] = {}
     period_skip: frozenset[str] = frozenset()
     period_phrases: dict[tuple[str, ...], tuple[str, str]] = {}
+    # Weeks of a month ("die zweite Woche im Dezember", "the last week of November").
+    months: dict[str, int] = {}
+    week_word = ""
+    week_of_words: frozenset[str] = frozenset()
+    last_words: frozenset[str] = frozenset()
 
     def __init__(self, tokens: Sequence[str]) -> None:
         self.t = list(tokens)
@@ -149,6 +154,23 @@ class Grammar:
             if self._match(j, words) and (side or noun not in periods.SIDE_ONLY):
                 return self._period_item(i, j + len(words), noun, side or "during")
         return None
+
+    def ordinal_at(self, i: int) -> int | None:
+        """An ordinal number token ("2." in German, "2nd" in English)."""
+        return None
+
+    def month_week_rule(self, i: int) -> Found | None:
+        """ "die zweite Woche im Dezember" (normalize splits "Dezemberwoche"), "the last week of November":
+        the n-th calendar week touching the month, within the month."""
+        j = self.skip(i, ("the", "die", "der", "in"))
+        n = -1 if self.tok(j) in self.last_words else self.ordinal_at(j)
+        if n is None or not -1 <= n <= 5 or n == 0 or self.tok(j + 1) != self.week_word:
+            return None
+        k = j + 3 if self.tok(j + 2) in self.week_of_words else j + 2
+        month = self.months.get(self.tok(k))
+        if month is None:
+            return None
+        return self.one(RANGE, i, k + 1, Ref("month_week", month, n))
 
     def _period_item(self, i: int, j: int, name: str, side: str) -> Found:
         ref = Ref("period", mod=side, name=name)

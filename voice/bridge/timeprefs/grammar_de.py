@@ -86,6 +86,10 @@ class GermanGrammar(Grammar):
     early_words = frozenset({"frueh", "fruehe", "fruehen", "frueher"})
     late_words = frozenset({"spaet", "spaete", "spaeten", "spaeter"})
     clock_prep = "um"
+    months = DE_MONTHS
+    week_word = "woche"
+    week_of_words = frozenset({"im", "des", "in"})
+    last_words = frozenset({"letzte", "letzten", "letzter"})
     shift_in = frozenset({"in"})
     shift_one = frozenset({"einer", "einem", "eine", "1"})
     shift_units = {"tag": 1, "tagen": 1, "tage": 1, "woche": 7, "wochen": 7}
@@ -103,6 +107,7 @@ class GermanGrammar(Grammar):
             self.negation,
             self.anytime,
             self.period_rule,
+            self.month_week_rule,
             self.weekday_range,
             self.span,
             self.time_range,
@@ -112,6 +117,10 @@ class GermanGrammar(Grammar):
             self.ellipsis_rule,
             self.daypart_rule,
         ]
+
+    def ordinal_at(self, i: int) -> int | None:
+        parsed = clock_token(self.tok(i))
+        return parsed[0] if parsed and parsed[1] is None and parsed[3] else None
 
     # ---- markers ------------------------------------------------------------------------------------
 

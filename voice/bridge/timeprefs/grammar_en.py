@@ -81,6 +81,10 @@ class EnglishGrammar(Grammar):
     early_words = frozenset({"early"})
     late_words = frozenset({"late"})
     clock_prep = "at"
+    months = EN_MONTHS
+    week_word = "week"
+    week_of_words = frozenset({"of", "in"})
+    last_words = frozenset({"last"})
     shift_in = frozenset({"in"})
     shift_one = frozenset({"a", "one", "1"})
     shift_units = {"day": 1, "days": 1, "week": 7, "weeks": 7, "fortnight": 14}
@@ -97,6 +101,7 @@ class EnglishGrammar(Grammar):
             self.separator,
             self.anytime,
             self.period_rule,
+            self.month_week_rule,
             self.weekday_range,
             self.span,
             self.time_range,
@@ -106,6 +111,9 @@ class EnglishGrammar(Grammar):
             self.ellipsis_rule,
             self.daypart_rule,
         ]
+
+    def ordinal_at(self, i: int) -> int | None:
+        return ordinal_token(self.tok(i))
 
     # ---- markers ------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from voice.bridge.timeprefs.lexicon import (
     CLOCK_SLIPS,
     COUNT_UNITS,
     DE_CARDINALS,
+    DE_MONTHS,
     DE_ORDINALS,
     DE_WEEKDAYS,
     EN_CARDINALS,
@@ -38,6 +39,7 @@ _NUMBER_WORDS = frozenset(DE_CARDINALS) | frozenset(EN_CARDINALS) | frozenset(DE
 _HOUR_WORDS = frozenset(w for w, n in {**DE_CARDINALS, **EN_CARDINALS}.items() if 1 <= n <= 24)
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'", "`": "'", "´": "'", "–": "-", "—": "-"})
 _WEEKDAY_RE = "|".join(DE_WEEKDAYS)
+_DE_MONTH_RE = "|".join(m for m in DE_MONTHS if len(m) > 4)
 # "Donnerstagnachmittag", "Montagmorgen": German glues weekday and daypart into one word.
 _DE_COMPOUND = re.compile(rf"\b({_WEEKDAY_RE})(vormittag|nachmittag|mittag|abend)(s?)\b")
 _DE_COMPOUND_MORNING = re.compile(rf"\b({_WEEKDAY_RE})(morgen|frueh)(s?)\b")
@@ -67,6 +69,7 @@ _DE_REWRITES = [
     # "halbvier", "halb-vier", "dreiviertelneun": recognisers glue or hyphenate clock words.
     (re.compile(rf"\b(halb|dreiviertel|viertel)-?({_DE_HOURS})\b"), r"\1 \2"),
     (re.compile(r"\b(viertel|fuenf|zehn|zwanzig)-?(nach|vor)\b"), r"\1 \2"),
+    (re.compile(rf"\b({_DE_MONTH_RE})woche\b"), r"woche im \1"),  # "in der zweiten Dezemberwoche"
     (_DE_COMPOUND, r"\1 \2\3"),
     (_DE_COMPOUND_MORNING, r"\1 am morgen"),
 ]

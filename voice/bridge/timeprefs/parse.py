@@ -284,7 +284,7 @@ class _Assembly:
         """A week named beside bare weekdays places them ("nächste Woche Donnerstag"); the week is then
         not also a range of its own. Returns the Monday of the week the weekdays were placed in."""
         weekdays = [it for it in positive if it.kind == DAY and it.value.kind == "weekday"]
-        weeks = [it for it in positive if it.kind == RANGE and it.value.kind in ("week", "week_of")]
+        weeks = [it for it in positive if it.kind == RANGE and it.value.kind in ("week", "week_of", "month_week")]
         if weeks and any(it.value.mod is None for it in weekdays):
             span = self._resolve(weeks[0])
             if span is not None:
@@ -354,6 +354,12 @@ class _Assembly:
         elif ref.kind == "week_of":
             monday = days.week_start(today + timedelta(days=_number(ref.a)))
             return max(monday, today), monday + timedelta(days=6)
+        elif ref.kind == "month_week":
+            span = days.month_week(today, _number(ref.a), _number(ref.b))
+            if span[1] < span[0]:
+                self.doubtful = True  # "die fünfte Novemberwoche" when November has four: ask
+                return None
+            return span
         elif ref.kind == "month" and ref.mod == "rest":
             first = days.add_months(today, ref.b or 0)
             span = days.month_range(today, first.month, "all", year=first.year)
