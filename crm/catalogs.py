@@ -70,10 +70,10 @@ def messages(language: str, domain: str) -> dict[str, str | tuple[str, ...]]:
         if not message.id or message.fuzzy:
             continue
         msgid = message.id[0] if isinstance(message.id, (list, tuple)) else message.id
-        text = tuple(message.string) if isinstance(message.string, (list, tuple)) else message.string
-        if not (all(text) if isinstance(text, tuple) else text):
+        forms = tuple(message.string) if isinstance(message.string, (list, tuple)) else (message.string or "",)
+        if not all(forms):
             continue
-        found[f"{message.context}\x04{msgid}" if message.context else msgid] = text
+        found[f"{message.context}\x04{msgid}" if message.context else msgid] = forms if len(forms) > 1 else forms[0]
     return found
 
 

@@ -88,6 +88,7 @@ def environment(language: str) -> Environment:
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
     )
+    # The i18n extension adds install_gettext_translations to the environment at run time (no stub knows it).
     env.install_gettext_translations(catalogs.translations(language, DOMAIN), newstyle=True)  # type: ignore[attr-defined]
     return env
 

@@ -7,16 +7,21 @@ ids), and the page does not scroll sideways. In English the same page shows the 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from crm.extensions import db
-from crm.models import Interaction, InteractionKind, Lead
+from crm.models import Interaction, InteractionKind, Lead, Task
 from tests.helpers import in_app
 from tests.ui.browser.conftest import login
+from workflows.vocabulary import TaskKind
 
 # What the chain and the CRM write in English (workflows/lead_chain.py, crm/services/scoring.py,
 # crm/services/intake.py): none of it may reach a German page.
@@ -64,6 +69,8 @@ ENGLISH = [
     "Task created",
     "Consent recorded",
 ]
+# The screenshot the docs show (written by the last test with LEADCHAIN_UPDATE_SCREENSHOTS=1).
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "screenshots" / "lead-page-de.png"
 RAW_ACTION = re.compile(r"\b(?:chain|lead|task|consent|call|email|note|appointment|duplicate)\.[a-z_]+\b")
 DICT_DUMP = re.compile(r"\{'|'\s*:\s*'|\{\"|\bNone\b|\bTrue\b|\bFalse\b")
 USER_ID = re.compile(r"\b(?:ui|user):\d+\b")
@@ -211,3 +218,69 @@ def test_the_same_history_in_english_for_the_owner(open_page, history_lead):
     ):
         assert english in text, f"{english!r} missing from the English lead page"
     assert not RAW_ACTION.findall(text) and not DICT_DUMP.findall(text) and not USER_ID.findall(text)
+
+
+def test_a_screenshot_of_the_german_lead_page(open_page, screenshot, history_lead, live_server):
+    """The German lead page on a laptop with its score breakdown, the timeline and an open task of every
+    kind (the chain's, the inbound reply's written in English, a rep's own), saved as a full-page PNG in
+    artifacts/screenshots/. LEADCHAIN_UPDATE_SCREENSHOTS=1 also writes docs/screenshots/lead-page-de.png."""
+
+    def add_tasks() -> list[int]:
+        lead = db.session.get(Lead, history_lead.lead_id)
+        due = datetime.now(UTC) + timedelta(days=1)
+        for n, (kind, title) in enumerate(
+            (
+                (TaskKind.CALLBACK, "Call back the interested lead"),
+                (TaskKind.EMAIL_REPLY, f"Email reply from {lead.display_name}"),
+                (TaskKind.PREPARE, "Unterlagen für die Demo drucken"),
+                (TaskKind.FOLLOW_UP, "Nach der Demo nachfassen"),
+                (TaskKind.REVIEW, "Qualifizierung prüfen"),
+                (TaskKind.TODO, "Angebot schicken"),
+            )
+        ):
+            added.append(
+                Task(lead_id=lead.id, owner_id=lead.owner_id, kind=kind, title=title, due_at=due + timedelta(hours=n))
+            )
+        db.session.add_all(added)
+        db.session.commit()
+        return [t.id for t in added]
+
+    def remove_tasks() -> None:
+        # The module's other tests look at the lead's chain task alone.
+        db.session.execute(sa.delete(Task).where(Task.id.in_(ids)))
+        db.session.commit()
+
+    added: list[Task] = []
+    ids = in_app(live_server.app, add_tasks)
+    try:
+        _screenshot_the_german_lead_page(open_page, screenshot, history_lead.lead_id)
+    finally:
+        in_app(live_server.app, remove_tasks)
+
+
+def _screenshot_the_german_lead_page(open_page, screenshot, lead_id: int) -> None:
+    page = open_page("sales", viewport="laptop", lang="de")
+    page.goto(f"/leads/{lead_id}")
+    page.locator("details").evaluate_all("els => els.forEach(d => d.open = true)")
+    for german in (
+        "Warum: Punkte je Faktor",
+        "Einwilligung in Anrufe",
+        "Telefonnummer vorhanden",
+        "Offene Aufgaben",
+        "Gebuchten Termin vorbereiten",
+        "Interessierten Lead zurückrufen",
+        "E-Mail-Antwort von",
+        "Terminvorbereitung",
+        "Rückruf",
+        "E-Mail beantworten",
+        "Versuch 1",
+        "Kette: Termin gebucht",
+    ):
+        expect(page.get_by_text(german).first).to_be_visible()
+    text = _visible_text(page)
+    found = [phrase for phrase in ENGLISH + ["Email reply from", "Answer the email", "Callback"] if phrase in text]
+    assert not found, f"English on the German lead page: {found}"
+    path = screenshot(page, "lead-page-de")
+    if os.environ.get("LEADCHAIN_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SCREENSHOT)
