@@ -21,9 +21,9 @@ from voice.bridge.timeprefs.constraint import TimeConstraint
 
 BUSINESS_TZ = ZoneInfo("Europe/Berlin")
 
-# Why no slot matched the wish: the wish lies outside the opening hours (or the horizon), or the calendar
-# is really full there. Empty: a slot matched (or nothing was asked).
-NoMatchReason = Literal["", "outside_hours", "full"]
+# Why no slot matched the wish: it lies outside the opening hours, the calendar is really full there, or
+# neither (too soon, a holiday, beyond the horizon). Empty: a slot matched (or nothing was asked).
+NoMatchReason = Literal["", "outside_hours", "full", "unavailable"]
 
 # Opening hours as said to the caller: (weekday 0 = Monday, opens, closes), Berlin wall clock.
 OpeningHours = tuple[tuple[int, time, time], ...]
@@ -48,7 +48,7 @@ class SlotJson(TypedDict):
     start: str
     end: str
     owner_id: int | None
-    matches: bool
+    matches: bool | None
     spoken: str | None
 
 
@@ -56,7 +56,7 @@ class OfferJson(TypedDict):
     wished: SlotJson | None
     alternatives: list[SlotJson]
     wish_free: bool
-    # "outside_hours" | "full" | null: why no slot matched
+    # "outside_hours" | "full" | "unavailable" | null: why no slot matched
     no_match_reason: str | None
     opening_hours: list[list[str]]
 
@@ -66,8 +66,9 @@ class SlotChoice:
     start: datetime  # aware
     end: datetime
     owner_id: int | None = None
-    # Satisfies the caller's constraint (set by ``mark`` from ``satisfies``; unchecked slots count as not).
-    matches: bool = False
+    # Satisfies the caller's constraint: set by ``mark`` from ``satisfies``; None when nobody checked (a
+    # speaker then checks itself, and a booking of it records "not known").
+    matches: bool | None = None
 
     def to_json(self, spoken: str | None = None) -> SlotJson:
         return {

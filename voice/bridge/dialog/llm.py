@@ -54,6 +54,7 @@ from voice.bridge.dialog.types import (
     TurnRequest,
     TurnResult,
 )
+from voice.bridge.offers import satisfies
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.vocabulary import CallOutcome
 
@@ -272,7 +273,10 @@ class LLMPolicy:
                 start = start_from(args.get("start"), BUSINESS_TZ)
                 if start is None:
                     return ToolRecord(call.id, call.name, args, json.dumps({"error": "no valid start"}), False)
-                slot = SlotChoice(start, start + timedelta(minutes=self.slot_minutes))
+                end = start + timedelta(minutes=self.slot_minutes)
+                # The booking records whether the slot satisfied the caller's wish (offers.satisfies).
+                matched = satisfies(result.constraint, start, end) if result.constraint is not None else None
+                slot = SlotChoice(start, end, matches=matched)
                 booking = await tools.book(slot)
                 result.booking = booking
                 if booking.status in ("booked", "already_booked"):

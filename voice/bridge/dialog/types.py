@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 # One SlotChoice and one SlotOffer for the whole bridge (the offer invariant lives with them).
-from voice.bridge.offers import SlotChoice, SlotOffer
+from voice.bridge.offers import SlotChoice as SlotChoice
+from voice.bridge.offers import SlotOffer as SlotOffer
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
 
