@@ -114,7 +114,7 @@ def index():
         charts = dq.available_charts(kind, fmt.language)
     labels = figure_labels()
     cards = []
-    # The offer invariant's count (docs/voice-bridge.md §V8) follows the report's figures.
+    # The offer invariant's count (docs/voice-bridge.md §V11) follows the report's figures.
     for figure in [*board.figures, *([board.unmatched] if board.unmatched is not None else [])]:
         text, direction = change_text(fmt, figure)
         cards.append(

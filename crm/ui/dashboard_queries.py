@@ -1,6 +1,6 @@
 """The dashboard's figures: today, this week and this month with the change against the period before,
 from crm.reports.kpis (docs/kpis.md); one more count is read here, the bookings whose slot did not
-satisfy the caller's wish (Appointment.offer_matched false, set by the voice bridge; docs/voice-bridge.md §V8).
+satisfy the caller's wish (Appointment.offer_matched false, set by the voice bridge; docs/voice-bridge.md §V11).
 
 * Managers and admins see the team's headline figures (``KpiReport.headlines``, the title page of the
   PDF report) and the report's charts (crm.reports.charts).

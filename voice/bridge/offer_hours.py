@@ -1,4 +1,4 @@
-"""Why a wish found no slot, and the alternatives nearest to it (docs/voice-bridge.md §V8).
+"""Why a wish found no slot, and the alternatives nearest to it (docs/voice-bridge.md §V11).
 
 Pure code over ``BusinessCalendar``s (crm/services/business_calendar.py): no I/O. availability.py asks it
 when no free slot satisfies the caller's constraint:

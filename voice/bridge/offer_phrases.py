@@ -1,4 +1,4 @@
-"""The agent's sentences for the offer invariant (docs/voice-bridge.md §V8), German and English.
+"""The agent's sentences for the offer invariant (docs/voice-bridge.md §V11), German and English.
 
 Written as the bridge catalogue writes them (``%(name)s`` fields, one sentence each) so they can move into
 crm/locales/<language>/LC_MESSAGES/bridge.po as they are; they live here because phrases.KEYS (the list

@@ -1,5 +1,5 @@
 """The offer step of the rules policy: an answer from find_slots said under the offer invariant
-(docs/voice-bridge.md §V8).
+(docs/voice-bridge.md §V11).
 
 * A slot is offered plainly ("offer_one"/"offer_two") only when offers.satisfies says it satisfies the
   caller's constraint (TimeTalk.present checks each slot right before it is spoken).

@@ -1,4 +1,4 @@
-"""Slot offers and the offer invariant (docs/voice-bridge.md §V8).
+"""Slot offers and the offer invariant (docs/voice-bridge.md §V11).
 
 One ``SlotChoice`` and one ``SlotOffer`` for the whole bridge: availability.py builds them, the CRM tools
 (crm_tools.py) hand them to the dialog policies, the tool results sent to Retell and Vapi are their JSON.

@@ -3,7 +3,7 @@ SQLite): a wish outside the opening hours gets the real reason and a question, a
 nearest alternatives, said as alternatives; "nothing free" only when the calendar is full there.
 
 The policy is offer_speech.OfferRulesPolicy: the rules policy with its offer step said by
-offer_speech.present (docs/voice-bridge.md §V8)."""
+offer_speech.present (docs/voice-bridge.md §V11)."""
 
 from __future__ import annotations
 

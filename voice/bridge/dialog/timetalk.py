@@ -7,7 +7,7 @@
 
 ``TimeTalk.present`` is the one way an offer becomes words: each slot comes out marked as matching the
 caller's constraint or as an alternative, by voice.bridge.offers.satisfies (the offer invariant,
-docs/voice-bridge.md §V8); ``hours_text`` says opening hours.
+docs/voice-bridge.md §V11); ``hours_text`` says opening hours.
 
 ``default_timetalk()`` uses voice.bridge.timeprefs (parse.py, speak.py). Where a part of it is missing
 the basic versions here stand in: ``render``/``read_back`` in one fixed format, and a ``parse`` that
