@@ -64,6 +64,12 @@ KEYS: tuple[str, ...] = (
     "no_colleague",
     "offer_callback",
     "carry_on",
+    # intents other than a time wish (issue 15 item 3)
+    "ask_remove",
+    "question_who",
+    "question_later",
+    "deferral_offer",
+    "link_sent",
     # repair
     "clarify",
     "reminder",

@@ -1,9 +1,11 @@
 """The embedded default policy: deterministic rules, no LLM.
 
-Each turn: rebuild the state from the transcript (state.py), read the callee's utterance (intents.py),
-act through the CRM tools, and say the next sentences (phrases.py), one ``Speech`` chunk per sentence
-so the server can stream the first one at once. An opt-out is recorded before anything is said; a
-response that ends the call always carries a goodbye; nothing here raises into the server."""
+Each turn: rebuild the state from the transcript (state.py), read the callee's utterance and decide its
+intent before any time is parsed (intents.py), act through the CRM tools, and say the next sentences
+(phrases.py), one ``Speech`` chunk per sentence so the server can stream the first one at once. An opt-out
+is recorded before anything is said, a hedged one is asked about; a response that ends the call always
+carries a goodbye; nothing here raises into the server. The steps for callbacks, deferrals, questions and
+opt-outs are in steer.py."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime, timedelta
 
-from voice.bridge.dialog import intents, phrases
+from voice.bridge.dialog import intents, phrases, steer
 from voice.bridge.dialog.callee_text import callee_names, e164, full_name, speakable_number, transfer_summary
-from voice.bridge.dialog.intents import Reading
+from voice.bridge.dialog.intents import Intent, Reading
 from voice.bridge.dialog.state import QUESTIONS, DialogState, Stage, answers_in, next_question, preference_in, rebuild
 from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
 from voice.bridge.dialog.turn import ToolFailed, Turn, constraint_json
@@ -126,18 +128,8 @@ class RulesPolicy:
     async def _answer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
         state = t.state
         if r.opt_out:  # P5: recorded at once, at any stage, before a word is said
-            try:
-                _, record = await t.tool(
-                    "record_opt_out",
-                    {"reason": "asked in the call not to be called again"},
-                    t.tools.record_opt_out("asked in the call not to be called again"),
-                )
-                yield record
-            except ToolFailed as failed:
-                yield failed.record  # the classification below still reaches the chain by webhook
-            yield t.say("opted_out")
-            yield t.say("goodbye")
-            yield t.done(intent="do_not_call", classification=CallOutcome.DO_NOT_CALL, end_call=True)
+            async for e in steer.opt_out(t):
+                yield e
             return
         if r.voicemail:
             yield t.say("voicemail")
@@ -167,18 +159,10 @@ class RulesPolicy:
             async for e in self._transfer(t):
                 yield e
             return
-        if r.refusal or (r.soft_refusal and state.stage not in (Stage.OFFER, Stage.CALLBACK_OFFER)):
-            yield t.say("not_interested")
-            yield t.say("goodbye")
-            yield t.done(intent="refusal", classification=CallOutcome.NOT_INTERESTED, end_call=True)
-            return
-        if r.callback and state.stage != Stage.CALLBACK_OFFER:
-            wish = self.timetalk.preference(r.text, t.language, t.request.now)
-            yield t.say("callback_at" if wish else "callback_later")
-            yield t.say("goodbye")
-            yield t.done(
-                intent="callback", classification=CallOutcome.CALLBACK_REQUESTED, constraint=wish, end_call=True
-            )
+        steering = self._steer(t, r)
+        if steering is not None:
+            async for e in steering:
+                yield e
             return
         if r.material:
             yield t.say("material")
@@ -194,6 +178,31 @@ class RulesPolicy:
         async for e in self._by_stage(t, r):
             yield e
 
+    def _steer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent] | None:
+        """The step for a turn that steers away from picking a time (a hedged opt-out, a callback, a
+        refusal, a deferral), decided from the intent before any time is parsed; None: none of these."""
+        stage, intent = t.state.stage, r.intent
+        if stage == Stage.REMOVE_OFFER:
+            return steer.remove_answer(t, r)
+        if intent == Intent.OPT_OUT_UNSURE:
+            return steer.ask_remove(t)
+        if stage == Stage.DEFERRAL_OFFER:
+            return steer.deferral_answer(
+                t, r, self.timetalk, max_clarifications=self.max_clarifications, slot_length=self.slot_length
+            )
+        if r.callback and stage != Stage.CALLBACK_OFFER:
+            return steer.callback(t, r, self.timetalk)
+        if r.refusal or (r.soft_refusal and stage not in (Stage.OFFER, Stage.CALLBACK_OFFER)):
+            return self._refusal(t)
+        if intent == Intent.DEFERRAL and stage in (Stage.PROPOSE, Stage.OFFER, Stage.OPEN):
+            return steer.deferral_offer(t)
+        return None
+
+    async def _refusal(self, t: Turn) -> AsyncIterator[TurnEvent]:
+        yield t.say("not_interested")
+        yield t.say("goodbye")
+        yield t.done(intent="refusal", classification=CallOutcome.NOT_INTERESTED, end_call=True)
+
     async def _by_stage(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent]:
         """The answer at the current stage, by the first rule that applies: a yes/no to a callback
         offer, a pick among the offered slots, a wish for a time, then what the stage asked for."""
@@ -203,6 +212,11 @@ class RulesPolicy:
         step: AsyncIterator[TurnEvent]
         if stage == Stage.CALLBACK_OFFER and (r.confirm or r.decline):
             step = self._callback_offer_answer(t, r)
+        elif r.intent == Intent.QUESTION:
+            step = steer.question(t, r, slot_length=self.slot_length)
+        elif r.intent == Intent.OPEN and stage in (Stage.PROPOSE, Stage.OPEN):
+            # "Egal, schlagen Sie was vor": the best slots for what was said so far.
+            step = self._offer(t, state.constraint or TimeConstraint(language=t.language), intent="open_answer")
         elif picking and len(state.offered) > 1 and (r.first != r.second) and not r.decline:
             # "Den zweiten, bitte": an ordinal picks an offered slot (parsers read "the second" as a date).
             step = self._book(t, state.offered[1] if r.second else state.offered[0])
@@ -409,36 +423,12 @@ class RulesPolicy:
         yield t.say("offer_callback")
         yield t.done(intent="transfer")
 
-    async def _clarify(self, t: Turn) -> AsyncIterator[TurnEvent]:
-        if t.state.clarifications >= self.max_clarifications:
-            yield t.say("give_up")
-            yield t.say("goodbye")
-            yield t.done(intent="unclear", end_call=True)
-            return
-        yield t.say("clarify", t.state.clarifications)
-        async for e in self._ask_pending(t):
-            yield e
-        yield t.done(intent="unclear")
+    def _clarify(self, t: Turn) -> AsyncIterator[TurnEvent]:
+        return steer.clarify(t, max_clarifications=self.max_clarifications, slot_length=self.slot_length)
 
-    async def _ask_pending(self, t: Turn) -> AsyncIterator[Speech]:
+    def _ask_pending(self, t: Turn) -> AsyncIterator[Speech]:
         """Say the question the call is waiting on again (after a clarification or a reconnect)."""
-        stage = t.state.stage
-        if stage == Stage.IDENTITY:
-            name = full_name(t.request.callee)
-            yield t.say("identity", name=name) if name else t.say("identity_anon")
-        elif stage in (Stage.Q_NEED, Stage.Q_TIMING, Stage.Q_DECIDER):
-            yield t.say({Stage.Q_NEED: "q_need", Stage.Q_TIMING: "q_timing", Stage.Q_DECIDER: "q_decider"}[stage])
-        elif stage == Stage.OFFER and t.state.offered:
-            offered = t.state.offered
-            if len(offered) == 1:
-                yield t.say("offer_one", slot=t.slot_text(offered[0]))
-            else:
-                yield t.say("offer_two", first=t.slot_text(offered[0]), second=t.slot_text(offered[1]))
-            t.result.offered = tuple(SlotChoice(s, s + self.slot_length) for s in offered[:2])
-        elif stage == Stage.CALLBACK_OFFER:
-            yield t.say("offer_callback")
-        else:
-            yield t.say("propose_ask")
+        return steer.ask_pending(t, slot_length=self.slot_length)
 
     def summary(self, t: Turn) -> str:
         """A few lines for the colleague taking a warm transfer."""

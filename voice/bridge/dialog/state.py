@@ -31,6 +31,8 @@ class Stage(str, enum.Enum):
     PROPOSE = "propose"  # we asked when an appointment would suit
     OFFER = "offer"  # we offered one or two slots
     CALLBACK_OFFER = "callback_offer"  # no human free: we asked whether someone should call back
+    REMOVE_OFFER = "remove_offer"  # a hedged opt-out: we asked whether to remove the number
+    DEFERRAL_OFFER = "deferral_offer"  # the callee could not say a time: we offered a booking link or a callback
     ENDED = "ended"  # we said goodbye
     OPEN = "open"  # the last agent turn is not one of ours (the LLM policy spoke)
 
@@ -46,6 +48,8 @@ STAGE_OF_PHRASE = {
     "offer_one": Stage.OFFER,
     "offer_two": Stage.OFFER,
     "offer_callback": Stage.CALLBACK_OFFER,
+    "ask_remove": Stage.REMOVE_OFFER,
+    "deferral_offer": Stage.DEFERRAL_OFFER,
     "goodbye": Stage.ENDED,
 }
 # Qualification answer key -> the question that asks for it, in the order they are asked.
@@ -67,6 +71,8 @@ _NEUTRAL = {
     "context",
     "propose",
     "no_colleague",
+    "question_who",
+    "question_later",
 }
 _RECOGNISED = phrases.KEYS
 
@@ -137,6 +143,7 @@ def is_plain_answer(reading: intents.Reading) -> bool:
     """Not one of the turns that steer the call elsewhere (opt-out, refusal, callback, ...)."""
     return not (
         reading.opt_out
+        or reading.opt_out_unsure
         or reading.wrong_number
         or reading.voicemail
         or reading.human
@@ -151,10 +158,11 @@ def preference_in(
     stage: Stage, reading: intents.Reading, language: str, now: datetime, timetalk: TimeTalk
 ) -> TimeConstraint | None:
     """The appointment preference in a callee turn. An answer to "by when do you want it done?" is about
-    the project, not the appointment; a callback wish is a callback, not a booking."""
-    if stage in (Stage.Q_TIMING, Stage.START) or reading.empty:
+    the project, not the appointment; the intent is decided first (intents.decide), so a callback wish is a
+    callback and a question or an open answer is not read for times."""
+    if stage in (Stage.Q_TIMING, Stage.START, Stage.REMOVE_OFFER, Stage.DEFERRAL_OFFER) or reading.empty:
         return None
-    if reading.opt_out or reading.callback or reading.wrong_number or reading.refusal or reading.voicemail:
+    if reading.voicemail or reading.intent not in (intents.Intent.APPOINTMENT, intents.Intent.OTHER):
         return None
     return timetalk.preference(reading.text, language, now)
 
