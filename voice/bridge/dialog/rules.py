@@ -136,14 +136,7 @@ class RulesPolicy:
             yield t.say("goodbye")
             yield t.done(intent="voicemail", end_call=True)
             return
-        if r.wrong_number or (
-            state.stage == Stage.IDENTITY
-            and r.decline
-            and not r.confirm
-            and not r.refusal
-            and not r.callback
-            and not r.names(callee_names(t.request.callee))
-        ):
+        if self._wrong_person(t, r):
             yield t.say("wrong_number")
             yield t.say("goodbye")
             yield t.done(intent="wrong_number", classification=CallOutcome.WRONG_NUMBER, end_call=True)
@@ -177,6 +170,14 @@ class RulesPolicy:
             return
         async for e in self._by_stage(t, r):
             yield e
+
+    @staticmethod
+    def _wrong_person(t: Turn, r: Reading) -> bool:
+        """Said so, or a plain "no" to "am I speaking with ...?" without the callee's own name."""
+        if r.wrong_number:
+            return True
+        plain_no = r.decline and not (r.confirm or r.refusal or r.callback)
+        return t.state.stage == Stage.IDENTITY and plain_no and not r.names(callee_names(t.request.callee))
 
     def _steer(self, t: Turn, r: Reading) -> AsyncIterator[TurnEvent] | None:
         """The step for a turn that steers away from picking a time (a hedged opt-out, a callback, a
