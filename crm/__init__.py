@@ -84,21 +84,29 @@ def create_app(
     return app
 
 
+_NOT_FLASK = {
+    "SECRETS",
+    "SANDBOX_URL",
+    "SENDGRID_HOST",
+    "PUBLIC_URL",
+    "RETELL_BASE_URL",
+    "VAPI_BASE_URL",
+    "BLAND_BASE_URL",
+}
+_NOT_FLASK_PREFIXES = ("LEADCHAIN", "TEMPORAL_")
+
+
 def _refuse_hooks_as_config(flask_config: Mapping[str, Any]) -> None:
     """Secrets, factories and LEADCHAIN settings are create_app's arguments, never Flask config keys: a
     caller still using the old keys gets told which argument replaces each, instead of a silent no-op."""
-    stale = sorted(k for k in flask_config if k == "SECRETS" or k.endswith("_FACTORY") or k.startswith("LEADCHAIN"))
+    stale = sorted(
+        k for k in flask_config if k in _NOT_FLASK or k.startswith(_NOT_FLASK_PREFIXES) or k.endswith("_FACTORY")
+    )
     if stale:
         raise TypeError(
             f"create_app: {', '.join(stale)} are not Flask settings; pass secrets=, providers=, email_sender=, "
             "report_mailer=, gate_policy= or settings= (crm.config.Settings) instead"
         )
-
-
-def app_settings(app: Flask) -> Settings:
-    """The app's one Settings object."""
-    found: Settings = app.config["LEADCHAIN"]
-    return found
 
 
 def _register_parts(app: Flask) -> None:

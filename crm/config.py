@@ -337,7 +337,7 @@ class _Env:
         return value
 
     def optional_int(self, name: str, *, minimum: int) -> int | None:
-        return self.number(name, int, None, minimum=minimum) if self.text(name) else None  # type: ignore[arg-type]
+        return self.number(name, int, 0, minimum=minimum) if self.text(name) else None
 
     def flag(self, name: str, default: bool | None) -> Any:
         raw = self.text(name)

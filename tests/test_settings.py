@@ -245,7 +245,9 @@ def test_the_app_holds_one_settings_object_and_its_hooks_as_arguments():
     assert build_sender(app) is sentinel
 
 
-@pytest.mark.parametrize("key", ["SECRETS", "LEADCHAIN_PROVIDER_FACTORY", "LEADCHAIN_GATE_POLICY"])
+@pytest.mark.parametrize(
+    "key", ["SECRETS", "LEADCHAIN_PROVIDER_FACTORY", "LEADCHAIN_GATE_POLICY", "TEMPORAL_ADDRESS", "SANDBOX_URL"]
+)
 def test_old_hook_keys_are_refused_with_the_argument_to_use(key):
     with pytest.raises(TypeError, match=f"{key} are not Flask settings; pass secrets="):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", key: object()})

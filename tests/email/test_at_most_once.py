@@ -15,6 +15,7 @@ from crm.extensions import db
 from crm.models import Interaction, SideEffect
 from providers.base import ProviderRegistry
 from sandbox.state import Fault, WebhookMode
+from tests.conftest import set_settings
 from tests.email.conftest import email_interactions, make_lead, send, settle
 
 
@@ -122,7 +123,7 @@ def test_refused_by_sendgrid_is_retried_and_sent_once(mail):
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_bad_request_is_not_retried(mail):
-    mail.app.config["LEADCHAIN_EMAIL_FROM"] = "not an address"
+    set_settings(mail.app, "email", from_address="not an address")
     lead_id = make_lead(mail.app, "delivers.bad@example.org")
     with pytest.raises(ApplicationError) as failed:
         send(mail.acts, lead_id, "follow_up")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from crm.email.tokens import make_token
 from crm.extensions import db
 from crm.models import AuditEntry, Channel, ConsentRecord
+from tests.conftest import set_settings
 from tests.email.conftest import FakeGateway, lead_row, make_lead, send, settle
 from workflows.payloads import StopSignal
 
@@ -88,7 +89,7 @@ def test_one_click_post_unsubscribes_at_once(app, client, gateway):
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_confirm_form_with_email_only_scope(app, client, gateway):
-    app.config["LEADCHAIN_UNSUBSCRIBE_SCOPE"] = "email"
+    set_settings(app, "email", unsubscribe_scope="email")
     lead_id = make_lead(app, "form@example.org", language="en")
     r = client.post(f"/unsubscribe/{_token(app, lead_id)}", data={"confirm": "1"})
     assert r.status_code == 200 and "You are unsubscribed" in r.get_data(as_text=True)

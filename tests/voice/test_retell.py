@@ -366,9 +366,15 @@ def test_bad_signatures_store_nothing(app, retell, crm_server):  # noqa: F811
         )
         assert r.status_code == 401, name
         assert _counts(app) == before, name
-    # Signed but not JSON: 400, nothing stored.
+    # Signed but not JSON: 415 when not sent as JSON, 400 when it is; nothing stored either way.
     junk = b"{not json"
     r = httpx.post(f"{crm_server.url}/webhooks/retell", content=junk, headers={"X-Retell-Signature": _signature(junk)})
+    assert r.status_code == 415 and _counts(app) == before
+    r = httpx.post(
+        f"{crm_server.url}/webhooks/retell",
+        content=junk,
+        headers={"Content-Type": "application/json", "X-Retell-Signature": _signature(junk)},
+    )
     assert r.status_code == 400 and _counts(app) == before
     # The control: the same body, properly signed, is stored (and its chain, which does not exist, is no error).
     r = httpx.post(

@@ -48,8 +48,9 @@ from pathlib import Path
 import pytest
 
 from crm import create_app
+from crm.config import Settings
 from crm.extensions import db
-from tests.conftest import _migrate, make_test_secrets
+from tests.conftest import _migrate, make_test_secrets, set_settings
 from tests.sandbox_fixtures import ServerThread, free_port
 from tests.ui.conftest import PASSWORD, Member
 
@@ -84,15 +85,12 @@ def browser_app(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'leadchain.db'}"
     _migrate(url)
     app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRETS": make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
-            "LEADCHAIN_GATE_POLICY": always_open_policy(),
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing there until running_chain
-            "LEADCHAIN_DASHBOARD_CACHE_S": 5,
-        }
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url},
+        settings=Settings(temporal_address=f"127.0.0.1:{free_port()}"),  # nothing there until running_chain
+        secrets=make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
+        gate_policy=always_open_policy(),
     )
+    app.config["LEADCHAIN_DASHBOARD_CACHE_S"] = 5  # read by crm.ui.dashboard_queries from the Flask config
     return app
 
 
@@ -696,7 +694,7 @@ def _chain_workers(live_server):
     except Exception:
         workers.stop()
         raise
-    app.config["TEMPORAL_ADDRESS"] = workers.address
+    set_settings(app, temporal_address=workers.address)
     app.extensions.pop("leadchain.temporal", None)  # the gateway reconnects to the dev server
     workers.script = Script([("no_answer", None)] * 5)
     yield workers
