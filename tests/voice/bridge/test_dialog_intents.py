@@ -3,9 +3,12 @@ recording objection), in German and English, and a few that must not trigger."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from voice.bridge.dialog.intents import read
+from voice.bridge.dialog import intents
+from voice.bridge.dialog.intents import fold, read
 
 SIGNALS = [
     ("Rufen Sie mich nie wieder an!", "opt_out"),
@@ -138,3 +141,23 @@ def test_the_intent_is_decided_from_the_words(text, intent):
 )
 def test_no_opt_out_and_no_question_where_there_is_none(text):
     assert read(text).intent.value not in ("opt_out", "question"), text
+
+
+def test_every_language_module_gives_every_signal():
+    """A language is one lexicon module: it must name every signal the reader knows (an empty tuple is a
+    deliberate "none in this language"), and its patterns must compile in the normal form."""
+    assert {lexicon.LANGUAGE for lexicon in intents.LEXICONS} == {"de", "en"}
+    for lexicon in intents.LEXICONS:
+        assert set(lexicon.SIGNALS) == set(intents.SIGNALS), lexicon.LANGUAGE
+        assert lexicon.LEADING
+        for patterns in lexicon.SIGNALS.values():
+            for pattern in patterns:
+                re.compile(intents._expand(pattern, lexicon))
+
+
+def test_the_normal_form_meets_spelling_variants():
+    assert fold("Do-Not-Call!") == "do not call"
+    assert fold("Ich möchte NICHT mehr…") == fold("ich moechte nicht mehr") == "ich moechte nicht mehr"
+    assert fold("I’d have to check") == "id have to check"
+    assert read("ich moechte nicht mehr angerufen werden").opt_out
+    assert read("Ich möchte nicht mehr angerufen werden.").opt_out
