@@ -46,7 +46,7 @@ CONNECTED_REASONS = {
 MAX_TRANSCRIPT = 300_000
 
 
-def _cents(dollars: Any) -> int | None:
+def cents_of_dollars(dollars: Any) -> int | None:
     """Vapi reports cost in US dollars (a float, e.g. 0.1234); we store whole cents."""
     if dollars is None or isinstance(dollars, bool):
         return None
@@ -159,35 +159,45 @@ def _duration_s(source: Fields, started: datetime | None, ended: datetime | None
     return int(round(seconds)) if seconds is not None else None
 
 
+def _recording(artifact: Fields, source: Fields, call: Fields) -> str | None:
+    recording = artifact.obj("recording")
+    mono = recording.obj("mono") if recording else None
+    return _first(
+        artifact.text("recordingUrl", URL) or None,
+        mono.text("combinedUrl", URL) or None if mono else None,
+        source.text("recordingUrl", URL) or None,
+        call.text("recordingUrl", URL) or None,
+    )
+
+
+def _conversation(artifact: Fields, source: Fields, call: Fields) -> list[Turn] | None:
+    """The spoken turns from the first place that has messages, else from a transcript text; None when
+    neither is there (the conversation is not known)."""
+    messages_at = next((f for f in (artifact, source, call) if f.items("messages")), artifact)
+    messages = messages_at.items("messages")
+    transcript = _first(*(f.text("transcript", MAX_TRANSCRIPT) or None for f in (artifact, source, call)))
+    if messages is None and transcript is None:
+        return None
+    return _turns(messages, transcript, f"{messages_at.path}.messages[]")
+
+
 def report_of(source: Fields, call: Fields) -> Report:
     """`source` is the end-of-call-report message (or the Call object itself); artifact.* and analysis.*
     first, then the legacy top-level copies, then the embedded call."""
     artifact = source.obj("artifact") or call.obj("artifact") or Fields({}, f"{source.path}.artifact")
     analysis = source.obj("analysis") or call.obj("analysis")
-    kept = source.free("analysis") or call.free("analysis") or {}
     structured = analysis.obj("structuredData") if analysis else None
-    messages_at = next((f for f in (artifact, source, call) if f.items("messages")), artifact)
-    transcript = _first(*(f.text("transcript", MAX_TRANSCRIPT) or None for f in (artifact, source, call)))
-    recording = artifact.obj("recording")
-    mono = recording.obj("mono") if recording else None
     started = source.time("startedAt", "auto") or call.time("startedAt", "auto")
     ended = source.time("endedAt", "auto") or call.time("endedAt", "auto")
     cost = _first(source.number("cost", 0, MAX_COST_CENTS / 100), call.number("cost", 0, MAX_COST_CENTS / 100))
-    messages = messages_at.items("messages")
-    known = messages is not None or transcript is not None
     return Report(
         reason=source.text("endedReason") or call.text("endedReason"),
-        turns=_turns(messages, transcript, f"{messages_at.path}.messages[]") if known else None,
+        turns=_conversation(artifact, source, call),
         summary=(analysis.text("summary", TEXT) if analysis else None) or source.text("summary", TEXT) or None,
-        analysis=kept,
+        analysis=source.free("analysis") or call.free("analysis") or {},
         structured=dict(structured.data) if structured else {},
-        recording_url=_first(
-            artifact.text("recordingUrl", URL) or None,
-            mono.text("combinedUrl", URL) or None if mono else None,
-            source.text("recordingUrl", URL) or None,
-            call.text("recordingUrl", URL) or None,
-        ),
-        cost_cents=_cents(cost),
+        recording_url=_recording(artifact, source, call),
+        cost_cents=cents_of_dollars(cost),
         duration_s=_duration_s(source, started, ended),
         started_at=started,
         ended_at=ended,
