@@ -162,12 +162,13 @@ def _duration_s(source: Fields, started: datetime | None, ended: datetime | None
 def _recording(artifact: Fields, source: Fields, call: Fields) -> str | None:
     recording = artifact.obj("recording")
     mono = recording.obj("mono") if recording else None
-    return _first(
-        artifact.text("recordingUrl", URL) or None,
-        mono.text("combinedUrl", URL) or None if mono else None,
-        source.text("recordingUrl", URL) or None,
-        call.text("recordingUrl", URL) or None,
+    found = (
+        artifact.text("recordingUrl", URL),
+        mono.text("combinedUrl", URL) if mono else None,
+        source.text("recordingUrl", URL),
+        call.text("recordingUrl", URL),
     )
+    return next((url for url in found if url), None)
 
 
 def _conversation(artifact: Fields, source: Fields, call: Fields) -> list[Turn] | None:
