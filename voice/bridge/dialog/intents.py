@@ -32,9 +32,15 @@ _VERB_ENDINGS = r"(?:e|en|et|est|t|st|n)?(?:\s+(?:sie|sies|du|ihr|es))?"
 
 
 def fold(text: str) -> str:
-    """The normal form patterns are written for: "Do-Not-Call!" -> "do not call", "möchte" -> "moechte"."""
-    low = normalise(text).lower().translate(_FOLD)
-    return " ".join(_NOT_WORD.sub(" ", low).split())
+    """The normal form patterns are written for: "Do-Not-Call!" -> "do not call", "möchte" -> "moechte";
+    hesitations dropped and a word said twice in a row kept once ("lösch äh meine meine Nummer" ->
+    "loesch meine nummer"), as speech recognisers deliver them."""
+    low = _NOT_WORD.sub(" ", normalise(text).lower().translate(_FOLD))
+    words: list[str] = []
+    for word in _FILLERS.sub(" ", " ".join(low.split())).split():
+        if not words or words[-1] != word:
+            words.append(word)
+    return " ".join(words)
 
 
 def _expand(pattern: str, lexicon: ModuleType) -> str:
@@ -45,6 +51,9 @@ def _expand(pattern: str, lexicon: ModuleType) -> str:
 def fold_pattern(pattern: str) -> str:
     """Umlauts in a pattern written out like the text (a lexicon may spell "später" or "spaeter")."""
     return pattern.translate(_FOLD_PATTERN)
+
+
+_FILLERS = re.compile(r"\b(?:" + "|".join(f for lexicon in LEXICONS for f in lexicon.FILLERS) + r")\b")
 
 
 def _compile(name: str) -> re.Pattern[str]:

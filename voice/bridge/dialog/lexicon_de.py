@@ -9,7 +9,9 @@ from __future__ import annotations
 
 LANGUAGE = "de"
 
-# Hesitations and discourse words a question may start with.
+# Hesitations a recogniser writes out: dropped anywhere before the patterns are read (intents.fold).
+FILLERS = (r"aeh+m?", r"oeh+m?", r"hm+", r"mhm", r"also")
+# Discourse words a question may start with.
 LEADING = ("aeh", "aehm", "oeh", "oehm", "hm", "hmm", "also", "und", "aber", "ja", "moment", "na", "naja", "ach", "ok")
 
 SIGNALS: dict[str, tuple[str, ...]] = {

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 LANGUAGE = "en"
 
-# Hesitations and discourse words a question may start with.
+# Hesitations a recogniser writes out: dropped anywhere before the patterns are read (intents.fold). "um" is
+# kept before a clock time: it is German for "at" ("um zehn").
+FILLERS = (
+    r"uh+m?",
+    r"erm",
+    r"hm+",
+    r"um(?!\s+(?:\d|halb|viertel|eins|zwei|drei|vier|fuenf|sechs|sieben|acht|neun|zehn|elf|zwoelf|mitternacht))",
+    # "like" as a hesitation, not as a verb ("I'd like", "we don't like") or a comparison ("calls like this").
+    r"(?<!would )(?<!id )(?<!wed )(?<!i )(?<!we )(?<!you )(?<!they )(?<!dont )(?<!calls )(?<!feel )(?<!looks )"
+    r"(?<!sounds )(?<!just )(?<!really )like(?!\s+(?:this|that|these|those|to|it|him|her|them|a|an|the)\b)",
+)
+# Discourse words a question may start with.
 LEADING = ("um", "uh", "uhm", "er", "erm", "hm", "hmm", "so", "and", "but", "wait", "sorry", "ok", "okay", "well")
 
 _AGAIN = r"(?:again|any\s*more|ever\s+again|no\s+more)"
@@ -17,7 +28,7 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     # ---- steer the call away from an appointment (intents.decide orders them)
     "opt_out": (
         r"\b(?:stop|quit|cease)\s+(?:calling|ringing|phoning|contacting|bothering|harass\w*)\b",
-        rf"\b(?:dont|do\s+not|never)\s+(?:you\s+)?(?:ever\s+)?(?:call|ring|phone|contact)\s+"
+        rf"\b(?:dont|do\s+not|never)\s+(?:(?:you|ever|like|please|just)\s+){{0,3}}(?:call|ring|phone|contact)\s+"
         rf"(?:me\s+|us\s+|here\s+|this\s+number\s+)?{_AGAIN}\b",
         r"\bnever\s+(?:ever\s+)?(?:call|ring|phone|contact)\b",
         r"\bdo\s+not\s+call\s+(?:list|registry|register|me\s+again|us\s+again|again|any\s*more)\b",
@@ -26,6 +37,7 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"\b(?:take|remove|delete|scrub|strike|drop)\s+(?:me|us|(?:my|our|this)\s+(?:number|details|name|data))"
         r"(?:\s+\w+){0,2}\s+(?:off|from|out)\b",
         r"\blose\s+(?:my|this|our)\s+number\b",
+        r"\b(?:number|me|us|name|details)\s+(?:off|out\s+of|from)\s+(?:\w+\s+)?(?:list|lists|database|system|records)\b",
         r"\b(?:remove|delete|scrub)\s+(?:me|us|(?:my|our|this)\s+(?:number|details|name|data))\b",
         r"\b(?:never|dont|do\s+not)\s+want\s+to\s+(?:hear\s+from|be\s+called\s+by|get\s+calls\s+from)\b",
         r"\bnever\s+want\s+(?:you\s+)?to\s+call\b",
