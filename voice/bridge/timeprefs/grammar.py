@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from voice.bridge.timeprefs import periods
+from voice.bridge.timeprefs import negation, periods
 from voice.bridge.timeprefs.items import DAYPART, ELLIPSIS, RANGE, SPAN, Clock, Item, Ref, clock_token, int_token
 from voice.bridge.timeprefs.lexicon import NARROWED
 
@@ -40,6 +40,23 @@ class Grammar:
     week_word = ""
     week_of_words: frozenset[str] = frozenset()
     last_words: frozenset[str] = frozenset()
+    month_week_skip: frozenset[str] = frozenset()  # articles before "the second week of ..."
+    # Words after a clock's hour and unit that end it ("14 Uhr 16 bis 18": 16 is not the minutes).
+    minute_stops: tuple[str, ...] = ("uhr", "-", "bis")
+    # Corrections (see ``parse.split_corrections``): words and word pairs that start a correction,
+    # pairs that look like one but are not ("rather than"), words that correct only before a day or a
+    # time (``soft_corrections``; what starts one: a digit, ``time_starts`` or a weekday).
+    corrections: frozenset[str] = frozenset()
+    correction_pairs: frozenset[tuple[str, str]] = frozenset()
+    not_corrections: frozenset[tuple[str, str]] = frozenset()
+    soft_corrections: frozenset[str] = frozenset()
+    time_starts: frozenset[str] = frozenset()
+    weekday_words: dict[str, int] = {}
+    # "Mittwoch oder Freitag vormittags": the words for "or", and the words that may stand between a
+    # day and the daypart that belongs to it alone.
+    or_words: frozenset[str] = frozenset()
+    attach_filler: frozenset[str] = frozenset()
+    negation_words: negation.Words = negation.DE_EN
 
     def __init__(self, tokens: Sequence[str]) -> None:
         self.t = list(tokens)
@@ -101,7 +118,7 @@ class Grammar:
         if has_unit:
             j += 1
             extra = int_token(self.tok(j), 0, 59)
-            if minute is None and extra is not None and self.tok(j + 1) not in ("uhr", "-", "bis"):
+            if minute is None and extra is not None and self.tok(j + 1) not in self.minute_stops:
                 minute, j = extra, j + 1  # "14 Uhr 30"
         mer = None
         if meridiem and self.tok(j) in ("am", "pm"):
@@ -162,7 +179,7 @@ class Grammar:
     def month_week_rule(self, i: int) -> Found | None:
         """ "die zweite Woche im Dezember" (normalize splits "Dezemberwoche"), "the last week of November":
         the n-th calendar week touching the month, within the month."""
-        j = self.skip(i, ("the", "die", "der", "in"))
+        j = self.skip(i, self.month_week_skip)
         n = -1 if self.tok(j) in self.last_words else self.ordinal_at(j)
         if n is None or not -1 <= n <= 5 or n == 0 or self.tok(j + 1) != self.week_word:
             return None

@@ -78,6 +78,8 @@ MOD_WEEKS = {"next": 1, "coming": 1, "this": 0, "after_next": 2}
 PARTS = {"anfang": "start", "mitte": "mid", "ende": "end"}
 DATE_PREPS = frozenset({"am", "den", "dem", "zum", "vom"})
 EXACT_PREPS = frozenset({"um", "gegen", "so", "etwa", "ca", "circa", "ungefaehr"})
+DE_CORRECTIONS = frozenset({"nein", "nee", "lieber", "besser", "eher", "stattdessen", "korrektur", "quatsch", "sorry"})
+DE_CORRECTION_PAIRS = frozenset({("ich", "meine"), ("ich", "meinte"), ("moment", ",")})
 MORNING_BEFORE = frozenset({"am", "jeden", "den", "heute", "diesen", "frueh", "guten", "vom", "der"})
 
 
@@ -100,6 +102,13 @@ class GermanGrammar(Grammar):
     period_sides = DE_PERIOD_SIDES
     period_skip = DE_PERIOD_SKIP
     period_phrases = DE_PERIOD_PHRASES
+    month_week_skip = frozenset({"die", "der", "in"})
+    corrections = DE_CORRECTIONS
+    correction_pairs = DE_CORRECTION_PAIRS
+    not_corrections = frozenset({("eher", "als"), ("lieber", "als")})
+    weekday_words = DE_WEEKDAYS
+    or_words = frozenset({"oder", "bzw", "beziehungsweise"})
+    attach_filler = frozenset({"am", "in", "den", "dem", "der", "eher", "dann", "so"})
 
     def rules(self) -> list[Rule]:
         return [

@@ -23,13 +23,18 @@ from voice.bridge.timeprefs.items import (
     int_token,
 )
 from voice.bridge.timeprefs.lexicon import (
+    EN_CORRECTION_PAIRS,
+    EN_CORRECTIONS,
     EN_DAYPARTS,
     EN_ELLIPSIS_PHRASES,
     EN_MONTHS,
+    EN_NOT_CORRECTIONS,
     EN_PERIOD_NOUNS,
     EN_PERIOD_PHRASES,
     EN_PERIOD_SIDES,
     EN_PERIOD_SKIP,
+    EN_SOFT_CORRECTIONS,
+    EN_TIME_STARTS,
     EN_WEEKDAYS,
 )
 
@@ -94,6 +99,11 @@ class EnglishGrammar(Grammar):
     period_sides = EN_PERIOD_SIDES
     period_skip = EN_PERIOD_SKIP
     period_phrases = EN_PERIOD_PHRASES
+    month_week_skip = frozenset({"the", "in"})
+    corrections, correction_pairs, not_corrections = EN_CORRECTIONS, EN_CORRECTION_PAIRS, EN_NOT_CORRECTIONS
+    soft_corrections, time_starts, weekday_words = EN_SOFT_CORRECTIONS, EN_TIME_STARTS, EN_WEEKDAYS
+    or_words = frozenset({"or"})
+    attach_filler = frozenset({"in", "the", "on", "am", "so"})
 
     def rules(self) -> list[Rule]:
         return [

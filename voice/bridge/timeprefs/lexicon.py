@@ -6,6 +6,13 @@ from __future__ import annotations
 from datetime import time
 
 from voice.bridge.timeprefs.constraint import TimeWindow
+from voice.bridge.timeprefs.lexicon_fr import (
+    FR_CLOCK_PREPS,
+    FR_CLOCK_SLIPS,
+    FR_COUNT_UNITS,
+    FR_FILLER_PAIRS,
+    FR_FILLERS,
+)
 
 # ---- numbers --------------------------------------------------------------------------------------
 
@@ -124,8 +131,13 @@ FILLERS = {
     "de": frozenset({"aeh", "aehm", "aehh", "aehhm", "oeh", "oehm", "ehm", "hm", "hmm", "mh", "naja", "ja", "also"})
     | frozenset({"quasi", "sozusagen", "eigentlich", "irgendwie"}),
     "en": frozenset({"uh", "uhh", "um", "umm", "uhm", "er", "erm", "hmm", "mm", "like", "well", "yeah", "basically"}),
+    "fr": FR_FILLERS,
 }
-FILLER_PAIRS = {"en": frozenset({("you", "know"), ("i", "guess")}), "de": frozenset({("weisst", "du")})}
+FILLER_PAIRS = {
+    "en": frozenset({("you", "know"), ("i", "guess")}),
+    "de": frozenset({("weisst", "du")}),
+    "fr": FR_FILLER_PAIRS,
+}
 # Words a hesitation or the recogniser split: "drei äh viertel vier".
 JOINED = {"de": {("drei", "viertel"): "dreiviertel"}}
 # A recogniser's homophone right before an hour word: "um halt drei" = "um halb drei".
@@ -134,6 +146,7 @@ HOUR_SLIPS = {"de": {"halt": "halb"}}
 COUNT_UNITS = frozenset(
     {"day", "days", "week", "weeks", "minute", "minutes", "hour", "hours", "month", "months", "uhr", "tag"}
     | {"tage", "tagen", "woche", "wochen", "minuten", "stunde", "stunden", "monat", "monate", "monaten"}
+    | FR_COUNT_UNITS
 )
 # "ten oh five", "neun null fünf": the word that says a minute below ten follows.
 ZERO_WORDS = {"de": frozenset({"null"}), "en": frozenset({"oh", "o", "zero"})}
@@ -141,8 +154,13 @@ ZERO_WORDS = {"de": frozenset({"null"}), "en": frozenset({"oh", "o", "zero"})}
 CLOCK_SLIPS = {
     "en": {"for": "four", "fore": "four", "to": "two", "too": "two", "won": "one", "ate": "eight"},
     "de": {"fuer": "vier"},
+    "fr": FR_CLOCK_SLIPS,
 }
-CLOCK_PREPS = {"en": frozenset({"at", "around", "about", "say", "till", "until"}), "de": frozenset({"um", "gegen"})}
+CLOCK_PREPS = {
+    "en": frozenset({"at", "around", "about", "say", "till", "until"}),
+    "de": frozenset({"um", "gegen"}),
+    "fr": FR_CLOCK_PREPS,
+}
 
 # ---- calendar words -------------------------------------------------------------------------------
 
@@ -375,3 +393,23 @@ EN_PERIOD_PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("next", "year"): ("nextyear", "from"),
     ("early", "next", "year"): ("nextyear", "from"),
 }
+
+# ---- corrections and conjunctions (see ``parse.split_corrections``, ``Grammar.corrections``) -------
+EN_CORRECTIONS = frozenset({"actually", "sorry", "rather", "instead", "better", "wait"})
+EN_CORRECTION_PAIRS = frozenset(
+    {
+        ("make", "that"),
+        ("make", "it"),
+        ("i", "mean"),
+        ("scratch", "that"),
+        ("no", ","),
+        ("no", "wait"),
+        ("second", "thought"),
+        ("second", "thoughts"),
+    }
+)
+# Words that correct only when a day or a time follows them ("Thursday no Friday", not "no good").
+EN_SOFT_CORRECTIONS = frozenset({"no", "nope"})
+EN_TIME_STARTS = frozenset({"at", "on", "the", "next", "this", "tomorrow", "today", "around", "after", "before"})
+# Pairs that look like a correction but are a negation ("Friday rather than Thursday").
+EN_NOT_CORRECTIONS = frozenset({("rather", "than"), ("instead", "of"), ("better", "than")})

@@ -34,9 +34,12 @@ from voice.bridge.timeprefs.lexicon import (
     ZERO_WORDS,
     en_ordinal_suffix,
 )
+from voice.bridge.timeprefs.lexicon_fr import FR_CARDINALS, FR_FIRST, FR_ONE, FR_TENS, FR_UNITS
 
-_NUMBER_WORDS = frozenset(DE_CARDINALS) | frozenset(EN_CARDINALS) | frozenset(DE_ORDINALS) | frozenset(EN_ORDINALS)
-_HOUR_WORDS = frozenset(w for w, n in {**DE_CARDINALS, **EN_CARDINALS}.items() if 1 <= n <= 24)
+# Number words of every language: never dropped as a repeat ("ten ten" is 10:10).
+_CARDINALS = {**DE_CARDINALS, **EN_CARDINALS, **FR_CARDINALS}
+_NUMBER_WORDS = frozenset(_CARDINALS) | frozenset(DE_ORDINALS) | frozenset(EN_ORDINALS) | frozenset(FR_TENS)
+_HOUR_WORDS = frozenset(w for w, n in _CARDINALS.items() if 1 <= n <= 24)
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'", "`": "'", "´": "'", "–": "-", "—": "-"})
 _WEEKDAY_RE = "|".join(DE_WEEKDAYS)
 _DE_MONTH_RE = "|".join(m for m in DE_MONTHS if len(m) > 4)
@@ -72,6 +75,24 @@ _DE_REWRITES = [
     (re.compile(rf"\b({_DE_MONTH_RE})woche\b"), r"woche im \1"),  # "in der zweiten Dezemberwoche"
     (_DE_COMPOUND, r"\1 \2\3"),
     (_DE_COMPOUND_MORNING, r"\1 am morgen"),
+]
+_FR_REWRITES = [
+    (re.compile(r"[àâ]"), "a"),
+    (re.compile(r"[éèêë]"), "e"),
+    (re.compile(r"[îï]"), "i"),
+    (re.compile(r"[ôö]"), "o"),
+    (re.compile(r"[ùû]"), "u"),
+    (re.compile(r"ç"), "c"),
+    (re.compile(r"œ"), "oe"),
+    (re.compile(r"'"), " "),  # elisions: "d'après-midi" → "d apres-midi"
+    (re.compile(r"\baujourd ?hui\b"), "aujourdhui"),
+    (re.compile(r"(?<=[a-z])-(?=[a-z])"), " "),  # "vingt-trois", "après-midi", "mi-décembre"
+    (re.compile(r"\b(\d{1,2})\s*h\s*(\d{2})\b"), r"\1:\2"),  # "14h30", "9 h 30"
+    (re.compile(r"\b(\d{1,2})\s*h\b"), r"\1 heures"),
+    (re.compile(r"\bheure\b"), "heures"),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b"), r"\1.\2.\3"),  # "12/12" as a date
+    (re.compile(r"\b(et|le|moins) car\b"), r"\1 quart"),  # a recogniser's "et car" for "et quart"
+    (re.compile(r"\b(a|vers) cette heures\b"), r"\1 sept heures"),
 ]
 _SPACED = [
     (re.compile(r"(?<=\d)(uhr|pm|am)\b"), r" \1"),
@@ -211,9 +232,59 @@ def _numbers_en(tokens: list[str]) -> tuple[list[str], list[bool]]:
     return out, worded
 
 
+def _numbers_fr(tokens: list[str]) -> tuple[list[str], list[bool]]:
+    """French number words as digits: "vingt trois" → 23, "quatre vingt dix" / "nonante" → 90,
+    "soixante et onze" / "septante et un" → 71, "premier" → 1, "une heure" → 1."""
+    out: list[str] = []
+    worded: list[bool] = []
+    i = 0
+    while i < len(tokens):
+        got = _fr_number(tokens, i)
+        if got is None:
+            out.append(tokens[i])
+            worded.append(False)
+            i += 1
+            continue
+        n, i = got
+        out.append(str(n))
+        worded.append(True)
+    return out, worded
+
+
+def _fr_number(tokens: list[str], i: int) -> tuple[int, int] | None:
+    """The number said from token i and the index after it."""
+
+    def at(k: int) -> str:
+        return tokens[k] if k < len(tokens) else ""
+
+    tok = at(i)
+    if tok in FR_FIRST:
+        return 1, i + 1
+    if tok in FR_ONE:
+        return (1, i + 1) if at(i + 1) == "heures" else None
+    if tok == "quatre" and at(i + 1) in ("vingt", "vingts"):
+        base, j = 80, i + 2
+    elif tok in FR_TENS:
+        base, j = FR_TENS[tok], i + 1
+    elif tok == "dix" and at(i + 1) in ("sept", "huit", "neuf"):
+        return 10 + FR_UNITS[at(i + 1)], i + 2
+    elif tok in FR_UNITS:
+        return FR_UNITS[tok], i + 1
+    else:
+        return None
+    if at(j) == "et" and at(j + 1) in ("un", "une", "onze"):
+        return base + (1 if at(j + 1) != "onze" else 11), j + 2
+    rest = _fr_number(tokens, j) if at(j) in FR_UNITS else None
+    limit = 19 if base in (60, 80) else 9
+    if rest is not None and rest[0] <= limit:
+        return base + rest[0], rest[1]
+    return base, j
+
+
 # What normalizing needs per language: the string rewrites and the reader of number words. A further
 # language adds its entry here, its words to ``lexicon`` and its grammar to ``parse.GRAMMARS``.
 LANGUAGES: dict[str, tuple[list[tuple[re.Pattern[str], str]], Callable[[list[str]], tuple[list[str], list[bool]]]]] = {
     "de": (_DE_REWRITES, _numbers_de),
     "en": (_EN_REWRITES, _numbers_en),
+    "fr": (_FR_REWRITES, _numbers_fr),
 }

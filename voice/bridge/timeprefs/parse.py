@@ -34,6 +34,7 @@ from voice.bridge.timeprefs.constraint import TimeConstraint, TimeWindow
 from voice.bridge.timeprefs.grammar import Grammar
 from voice.bridge.timeprefs.grammar_de import GermanGrammar
 from voice.bridge.timeprefs.grammar_en import EnglishGrammar
+from voice.bridge.timeprefs.grammar_fr import FrenchGrammar
 from voice.bridge.timeprefs.items import (
     ANY,
     DAY,
@@ -48,48 +49,15 @@ from voice.bridge.timeprefs.items import (
     Item,
     Ref,
 )
-from voice.bridge.timeprefs.lexicon import DAYPARTS, EN_WEEKDAYS
+from voice.bridge.timeprefs.lexicon import DAYPARTS
 from voice.bridge.timeprefs.normalize import normalize
 from voice.bridge.timeprefs.windows import combine, plus_hour, widen_for
 
 BUSINESS_TZ = ZoneInfo("Europe/Berlin")
-# One grammar per language (a grammar module reads its words from ``lexicon``; ``normalize.LANGUAGES``
-# holds its rewrites and number reader, ``_CORRECTIONS`` its correction markers). Other languages read
-# as German, as before.
-GRAMMARS: dict[str, type[Grammar]] = {"de": GermanGrammar, "en": EnglishGrammar}
-
-_CORRECTIONS = {
-    "de": (
-        {"nein", "nee", "lieber", "besser", "eher", "stattdessen", "korrektur", "quatsch", "sorry"},
-        {("ich", "meine"), ("ich", "meinte"), ("moment", ",")},
-    ),
-    "en": (
-        {"actually", "sorry", "rather", "instead", "better", "wait"},
-        {
-            ("make", "that"),
-            ("make", "it"),
-            ("i", "mean"),
-            ("scratch", "that"),
-            ("no", ","),
-            ("no", "wait"),
-            ("second", "thought"),
-            ("second", "thoughts"),
-        },
-    ),
-}
-# Words that correct only when a day or a time follows them ("Thursday no Friday", not "no good").
-_SOFT_CORRECTIONS = {"en": frozenset({"no", "nope"})}
-_TIME_STARTS = frozenset({"at", "on", "the", "next", "this", "tomorrow", "today", "around", "after", "before"})
-
-
-def _starts_time(tok: str) -> bool:
-    return tok[:1].isdigit() or tok in _TIME_STARTS or tok in EN_WEEKDAYS or tok.rstrip("s") in EN_WEEKDAYS
-
-
-# Pairs that look like a correction but are a negation ("Friday rather than Thursday").
-_NOT_CORRECTIONS = {("rather", "than"), ("instead", "of"), ("better", "than"), ("eher", "als"), ("lieber", "als")}
-_OR = frozenset({"oder", "or", "bzw", "beziehungsweise"})
-_ATTACH_FILLER = frozenset({"am", "in", "the", "den", "dem", "der", "on", "eher", "dann", "so"})
+# One grammar per language: a grammar module reads its words from its lexicon and carries its
+# correction markers and conjunctions as class data; ``normalize.LANGUAGES`` holds its rewrites and
+# number reader. Other languages read as German, as before.
+GRAMMARS: dict[str, type[Grammar]] = {"de": GermanGrammar, "en": EnglishGrammar, "fr": FrenchGrammar}
 
 
 def parse(text: str, language: str, now: datetime) -> TimeConstraint:
@@ -103,11 +71,11 @@ def parse(text: str, language: str, now: datetime) -> TimeConstraint:
     anchor: date | None = None
     previous: Ref | None = None
     found = doubtful = False
-    for n, segment in enumerate(split_corrections(normalize(text, lang), lang)):
+    for n, segment in enumerate(split_corrections(normalize(text, lang), grammar)):
         if n and len(segment) == 1 and segment[0].isdigit():
             segment = [grammar.clock_prep, *segment]  # "um 10, nein, 11": a bare hour corrects the time
         items = grammar(segment).items()
-        assembly = _Assembly(segment, items, today, anchor, previous)
+        assembly = _Assembly(segment, items, today, anchor, grammar, previous)
         part = assembly.build()
         anchor = part.anchor or anchor
         previous = assembly.last_period
@@ -119,18 +87,18 @@ def parse(text: str, language: str, now: datetime) -> TimeConstraint:
     return replace(constraint, raw=text, language=lang, unsure=not found or doubtful)
 
 
-def split_corrections(tokens: list[str], lang: str) -> list[list[str]]:
+def split_corrections(tokens: list[str], grammar: type[Grammar]) -> list[list[str]]:
     """Token runs between correction markers ("nein", "lieber", "actually", "make that"; "no" right
     before a day or time, as recognisers write "Thursday no Friday" without the comma)."""
-    words, pairs = _CORRECTIONS[lang]
+    words, pairs = grammar.corrections, grammar.correction_pairs
     segments: list[list[str]] = [[]]
     i = 0
     while i < len(tokens):
         pair = (tokens[i], tokens[i + 1] if i + 1 < len(tokens) else "")
-        if i and pair[0] in _SOFT_CORRECTIONS.get(lang, ()) and _starts_time(pair[1]):
+        if i and pair[0] in grammar.soft_corrections and _starts_time(tokens, i + 1, grammar):
             segments.append([])
             i += 1
-        elif pair in _NOT_CORRECTIONS:
+        elif pair in grammar.not_corrections:
             segments[-1].extend(pair)
             i += 2
         elif pair in pairs:
@@ -151,6 +119,14 @@ def split_corrections(tokens: list[str], lang: str) -> list[list[str]]:
         if segment:
             trimmed.append(segment)
     return trimmed
+
+
+def _starts_time(tokens: list[str], i: int, grammar: type[Grammar]) -> bool:
+    """Whether a day or a time starts at token i (a comma before it skipped: "Mercredi, non, jeudi")."""
+    i += tokens[i : i + 1] == [","]
+    tok = tokens[i] if i < len(tokens) else ""
+    weekdays = grammar.weekday_words
+    return tok[:1].isdigit() or tok in grammar.time_starts or tok in weekdays or tok.rstrip("s") in weekdays
 
 
 @dataclass
@@ -188,6 +164,7 @@ class _Assembly:
     items: list[Item]
     today: date
     anchor: date | None
+    grammar: type[Grammar]
     previous: Ref | None = None  # the last period an earlier part named (for an ellipsis)
     last_period: Ref | None = None
     doubtful: bool = False
@@ -196,7 +173,7 @@ class _Assembly:
     def build(self) -> _Part:
         self.items, filled, self.last_period = ellipsis.fill(self.items, self.previous)
         content = [it for it in self.items if it.kind not in (NEG, SEP, ANY)]
-        negation.scope(self.tokens, self.items, content, filled)
+        negation.scope(self.tokens, self.items, content, filled, self.grammar.negation_words)
         positive = [it for it in content if not it.negated]
         anchor = self._week_context(positive)
         daypart = next((it.value for it in positive if it.kind == DAYPART), None)
@@ -420,7 +397,7 @@ class _Assembly:
         if len(day_items) < 2:
             return ()
         between = self.tokens[day_items[-2].end : day_items[-1].start]
-        if not _OR & set(between):
+        if not self.grammar.or_words & set(between):
             return ()
         seps = [it.start for it in self.items if it.kind == SEP]
         result: dict[int, list[tuple[Item, TimeWindow]]] = {}
@@ -432,7 +409,7 @@ class _Assembly:
             )
             cursor = day_item.end
             for it, w in sorted(windows, key=lambda p: p[0].start):
-                if cursor <= it.start < limit and set(self.tokens[cursor : it.start]) <= _ATTACH_FILLER:
+                if cursor <= it.start < limit and set(self.tokens[cursor : it.start]) <= self.grammar.attach_filler:
                     weekday = span[0].weekday()
                     result.setdefault(weekday, []).append((it, w))
                     cursor = it.end
