@@ -1,11 +1,13 @@
 """The parser under recogniser noise (voice/bridge/timeprefs/noise.py): every regression utterance of
-utterances.yaml and utterances_spoken.yaml perturbed as speech-to-text delivers it, checked against the
-same facts as the clean utterance.
+utterances.yaml, utterances_spoken.yaml and utterances_fr.yaml perturbed as speech-to-text delivers it,
+checked against the same facts as the clean utterance.
 
 Goals, per language: clean ≥ 95 %; under each perturbation and under all of them at once ≥ 90 %
 (a goal set before measuring, not the measured figure minus a margin; measured at the time of
 writing: DE 99.0 % and EN 100 % clean and under every perturbation for seeds 0-8, the two DE misses
 being the known gaps marked xfail). Three seeds, so the goal does not hold for one lucky draw only.
+French joined later with the same goals (measured when it was added: FR 100 % clean and under every
+perturbation for seeds 0-9).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ NOISE_GOAL = 0.90
 @pytest.mark.parametrize("seed", ["0", "1", "2"])
 def test_accuracy_clean_and_under_noise_meets_the_goal_per_language(seed, capsys):
     table = noise_table(CASES, seed)
-    assert set(table) == {"de", "en"}
+    assert set(table) == {"de", "en", "fr"}
     for lang, row in table.items():
         ok, total = row["clean"]
         assert ok / total >= CLEAN_GOAL, f"{lang} clean {ok}/{total}"
@@ -101,3 +103,28 @@ def test_named_periods_are_the_next_not_over():
     assert periods.span("nextyear", date(2026, 6, 1)) == (date(2027, 1, 1), date(2027, 12, 31))
     with pytest.raises(ValueError):
         periods.span("summer", date(2026, 6, 1))
+
+
+def test_french_noise_says_numbers_the_french_way_and_slips_on_homophones():
+    assert noise.perturb("Le mardi 1er décembre à 9 h 30", "fr", "words", "0") == (
+        "le mardi premier décembre à neuf heures trente"
+    )
+    assert noise.perturb("de 14h à 16h30", "fr", "words", "0") == "de quatorze heures à seize heures trente"
+    assert noise.perturb("dans 71 jours, 80 ou 95", "fr", "words", "0") == (
+        "dans soixante et onze jours quatre-vingts ou quatre-vingt-quinze"
+    )
+    assert noise.perturb("à trois heures et quart", "fr", "slips", "0") == "à trois heures et car"
+    assert noise.perturb("à dix heures", "fr", "slips", "0") == "à dis heures"
+    fillers = noise.perturb("jeudi à quatorze heures", "fr", "fillers", "0").split()
+    assert set(fillers) - {"jeudi", "à", "quatorze", "heures"} <= {
+        "euh",
+        "ben",
+        "bah",
+        "du",
+        "coup",
+        "hein",
+        "bon",
+        "alors",
+    }
+    for seed in map(str, range(20)):  # a compound number is a number: never repeated
+        assert "vingt-trois vingt-trois" not in noise.perturb("le vingt-trois mars", "fr", "repeat", seed)

@@ -1,6 +1,7 @@
-"""The time-preference regression suite: every utterance of utterances.yaml and utterances_spoken.yaml
-(speech as recognisers write it, anchors, ellipsis, callback windows) parsed at its frozen
-reference time and resolved against the team calendar; plus the accuracy table and the speed budget."""
+"""The time-preference regression suite: every utterance of utterances.yaml, utterances_spoken.yaml
+(speech as recognisers write it, anchors, ellipsis, callback windows) and utterances_fr.yaml (French)
+parsed at its frozen reference time and resolved against the team calendar; plus the accuracy table and
+the speed budget."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_data_file_covers_the_survey_and_enough_of_each_language():
     assert survey <= ids
     assert len(ids) == len(CASES), "case ids are unique"
     per_lang = Counter(c.lang for c in CASES)
-    assert per_lang["de"] >= 60 and per_lang["en"] >= 40
+    assert per_lang["de"] >= 60 and per_lang["en"] >= 40 and per_lang["fr"] >= 60
     assert any(c.now != NOW for c in CASES), "some cases use other reference times"
 
 
@@ -62,7 +63,7 @@ def test_accuracy_counts_xfail_cases_as_failures(capsys):
 def test_accuracy_script_prints_the_table(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
-    assert "timeprefs accuracy: de " in out and ", en " in out
+    assert "timeprefs accuracy: de " in out and ", en " in out and ", fr " in out
     assert out.splitlines()[0].split() == ["lang", "correct", "total", "rate"]
 
 

@@ -2,7 +2,8 @@
 
     python -m voice.bridge.timeprefs.accuracy [--file PATH ...] [-v] [--noise] [--seed S]
 
-By default the regression set: tests/voice/bridge/utterances.yaml and utterances_spoken.yaml.
+By default the regression set: tests/voice/bridge/utterances.yaml, utterances_spoken.yaml and
+utterances_fr.yaml (French).
 
 Each case is parsed at its reference time and resolved against the team calendar (Mon-Fri 09-17,
 German holidays, 24./31.12 closed); a case counts as correct only if every stated fact holds. Cases
@@ -34,8 +35,11 @@ from voice.bridge.timeprefs.parse import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEFAULT_FILE = Path(__file__).resolve().parents[3] / "tests" / "voice" / "bridge" / "utterances.yaml"
-# The regression set: the original utterances and the spoken-style ones (numbers as words, fillers, anchors).
-DEFAULT_FILES = (DEFAULT_FILE, DEFAULT_FILE.with_name("utterances_spoken.yaml"))
+# The regression set: the original utterances, the spoken-style ones (numbers as words, fillers, anchors)
+# and the French ones.
+DEFAULT_FILES = tuple(
+    DEFAULT_FILE.with_name(n) for n in ("utterances.yaml", "utterances_spoken.yaml", "utterances_fr.yaml")
+)
 SLOT = timedelta(minutes=30)
 
 

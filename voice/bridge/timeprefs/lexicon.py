@@ -12,6 +12,7 @@ from voice.bridge.timeprefs.lexicon_fr import (
     FR_COUNT_UNITS,
     FR_FILLER_PAIRS,
     FR_FILLERS,
+    FR_PAIR_SLIPS,
 )
 
 # ---- numbers --------------------------------------------------------------------------------------
@@ -156,6 +157,8 @@ CLOCK_SLIPS = {
     "de": {"fuer": "vier"},
     "fr": FR_CLOCK_SLIPS,
 }
+# Recogniser slips judged by the word before them ("trois heures et car" = "et quart").
+PAIR_SLIPS = {"fr": FR_PAIR_SLIPS}
 CLOCK_PREPS = {
     "en": frozenset({"at", "around", "about", "say", "till", "until"}),
     "de": frozenset({"um", "gegen"}),

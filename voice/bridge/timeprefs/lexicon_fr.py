@@ -62,6 +62,7 @@ FR_FILLERS = frozenset(
 FR_FILLER_PAIRS = frozenset({("du", "coup"), ("tu", "vois"), ("vous", "voyez"), ("je", "dirais"), ("je", "pense")})
 # Homophones a recogniser writes for a number word after "à" / "vers" ("à dis heures").
 FR_CLOCK_SLIPS = {"dis": "dix", "set": "sept"}
+FR_PAIR_SLIPS = {("et", "car"): "quart", ("le", "car"): "quart", ("moins", "car"): "quart"}
 FR_CLOCK_PREPS = frozenset({"a", "vers"})
 FR_COUNT_UNITS = frozenset({"heures", "jours", "jour", "semaine", "semaines", "mois", "minutes", "ans"})
 
@@ -180,6 +181,7 @@ FR_PERIOD_PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
     ("l", "an", "prochain"): ("nextyear", "from"),
     ("annee", "prochaine"): ("nextyear", "from"),
     ("debut", "de", "l", "annee", "prochaine"): ("nextyear", "from"),
+    ("debut", "d", "annee"): ("nextyear", "from"),
     ("a", "la", "rentree", "de", "janvier"): ("nextyear", "from"),
 }
 

@@ -21,14 +21,22 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 
 from voice.bridge.timeprefs.lexicon import DE_CARDINALS, DE_ORDINALS, EN_CARDINALS, EN_ORDINALS
+from voice.bridge.timeprefs.lexicon_fr import FR_CARDINALS, FR_TENS
 
 KINDS = ("plain", "fillers", "repeat", "words", "slips", "all")
-_FILLERS = {"de": ("äh", "ähm", "hm", "also", "ja"), "en": ("uh", "um", "like", "you know", "well")}
+# Per language; a language without an entry gets the German one.
+_FILLERS = {
+    "de": ("äh", "ähm", "hm", "also", "ja"),
+    "en": ("uh", "um", "like", "you know", "well"),
+    "fr": ("euh", "ben", "bah", "du coup", "hein", "bon", "alors"),
+}
 _SLIPS: dict[str, dict[tuple[str, ...], str]] = {
     "de": {("um", "halb"): "halt", ("halb",): "halt", ("um", "vier"): "für"},
     "en": {("at", "four"): "for", ("at", "two"): "to", ("around", "two"): "too", ("at", "eight"): "ate"},
+    "fr": {("à", "dix"): "dis", ("et", "quart"): "car", ("le", "quart"): "car", ("à", "sept"): "set"},
 }
 _PUNCT = re.compile(r"[,;!?\"()…—–]|(?<!\d)\.|:(?!\d)|(?<=\s)-(?=\s)")
 _DIGITS = re.compile(r"^(\d{1,2})(?:([:.])(\d{2}))?(\.)?(am|pm|uhr|h|th|st|nd|rd)?$")
@@ -57,7 +65,7 @@ def _fillers(words: list[str], lang: str, rng: random.Random) -> list[str]:
     out = list(words)
     for _ in range(rng.randint(1, 2)):
         gaps = [k for k in range(len(out) + 1) if _hesitation_fits(out, k)]
-        out.insert(rng.choice(gaps), rng.choice(_FILLERS["en" if lang == "en" else "de"]))
+        out.insert(rng.choice(gaps), rng.choice(_FILLERS.get(lang, _FILLERS["de"])))
     return out
 
 
@@ -71,7 +79,7 @@ def _repeat(words: list[str], rng: random.Random) -> list[str]:
     candidates = [
         n
         for n, w in enumerate(words)
-        if len(w) > 1 and not any(ch.isdigit() for ch in w) and w not in _NUMBER_WORDS and w not in _UNITS
+        if len(w) > 1 and not any(ch.isdigit() for ch in w) and not _is_number(w) and w not in _UNITS
     ]
     if not candidates:
         return words
@@ -81,7 +89,7 @@ def _repeat(words: list[str], rng: random.Random) -> list[str]:
 
 def _slip(words: list[str], lang: str) -> list[str]:
     """The first homophone slip that applies (a recogniser mishears a word, not every one)."""
-    slips = _SLIPS["en" if lang == "en" else "de"]
+    slips = _SLIPS.get(lang, _SLIPS["de"])
     for n, w in enumerate(words):
         for pattern, wrong in slips.items():
             if len(pattern) == 2 and n and (words[n - 1], w) == pattern:
@@ -101,11 +109,14 @@ _NUMBER_WORDS = frozenset(_DE_WORD.values()) | frozenset(_EN_WORD.values()) | fr
 _NUMBER_WORDS |= frozenset(_EN_ORD.values())
 _NUMBER_WORDS |= {w.replace("ue", "ü").replace("oe", "ö") for w in (*_DE_WORD.values(), *_DE_ORD.values())}
 _NUMBER_WORDS |= frozenset({"dreißig", "dreißigsten", "oh"})
-_UNITS = frozenset({"uhr", "o'clock", "p", "a", "m", "am", "pm"})
+_FR_WORD = {n: w for w, n in FR_CARDINALS.items() if w != "une"} | {80: "quatre-vingts"}
+_NUMBER_WORDS |= frozenset(FR_CARDINALS) | frozenset(FR_TENS) | {"quatre-vingts", "quatre-vingt", "premier"}
+_UNITS = frozenset({"uhr", "o'clock", "p", "a", "m", "am", "pm", "heures", "heure", "h"})
 
 
 def _is_number(word: str) -> bool:
-    return word.isdigit() or word in _NUMBER_WORDS
+    """A digit or a number word ("vingt-trois": every part of a hyphenated word is one)."""
+    return word.isdigit() or word in _NUMBER_WORDS or all(p in _NUMBER_WORDS for p in word.split("-"))
 
 
 def _en(n: int) -> str:
@@ -127,16 +138,17 @@ def _de(n: int) -> str:
 
 
 def _as_words(words: list[str], lang: str) -> list[str]:
+    say = _SAY.get(lang, _word_de)
     out: list[str] = []
     n = 0
     while n < len(words):
         w, nxt = words[n], words[n + 1] if n + 1 < len(words) else ""
-        spoken = _word_de(w, nxt) if lang != "en" else _word_en(w)
+        spoken = say(w, nxt)
         n += 1
         if spoken is None:
             out.append(w)
             continue
-        if lang != "en":
+        if lang == "de":
             spoken = spoken.replace("ue", "ü").replace("oe", "ö").replace("ss", "ß")
             if " uhr" in spoken and nxt == "uhr":
                 n += 1  # "14:30 Uhr" is said "vierzehn Uhr dreißig", one "Uhr"
@@ -164,7 +176,7 @@ def _word_de(w: str, nxt: str) -> str | None:
     return f"{_de(hour)} uhr" + (f" {_de(mins)}" if mins else "") if hour <= 23 and mins <= 59 else None
 
 
-def _word_en(w: str) -> str | None:
+def _word_en(w: str, nxt: str = "") -> str | None:
     m = _DIGITS.match(w)
     if not m or m.group(2) == "." or m.group(4):
         return None
@@ -181,3 +193,39 @@ def _word_en(w: str) -> str | None:
         return None
     said = "" if mins == 0 else f" oh {_en(mins)}" if mins < 10 else f" {_en(mins)}"
     return _en(hour) + said + (mer or (" o'clock" if mins == 0 else ""))
+
+
+def _fr(n: int) -> str:
+    """A French number word as a recogniser writes it (France): "vingt et un", "soixante-douze"."""
+    if n in _FR_WORD:
+        return _FR_WORD[n]
+    if n < 20:
+        return f"dix-{_FR_WORD[n - 10]}"
+    tens = 60 if 70 <= n < 80 else 80 if n >= 80 else n // 10 * 10
+    rest = n - tens
+    base = "quatre-vingt" if tens == 80 else _FR_WORD[tens]
+    if rest in (1, 11) and tens != 80:
+        return f"{base} et {_fr(rest)}"
+    return f"{base}-{_fr(rest)}"
+
+
+def _word_fr(w: str, nxt: str) -> str | None:
+    """ "14h30" / "14:30" → "quatorze heures trente", "9h" → "neuf heures", "1er" → "premier", "16 h" →
+    "seize heures", "23" → "vingt-trois"."""
+    if w == "h":
+        return "heures"  # "16 h": the number before it is said on its own
+    if w in ("1er", "1re"):
+        return "premier" if w == "1er" else "première"
+    m = re.fullmatch(r"(\d{1,2})(?:(h|:)(\d{2})?)?", w)
+    if not m:
+        return None
+    hour, unit, minute = int(m.group(1)), m.group(2), m.group(3)
+    if hour > 99 or (unit and hour > 23):
+        return None
+    if not unit:
+        return _fr(hour) if hour else None
+    mins = int(minute) if minute else 0
+    return f"{_fr(hour) if hour else 'zéro'} heures" + (f" {_fr(mins)}" if mins else "") if mins <= 59 else None
+
+
+_SAY: dict[str, Callable[[str, str], str | None]] = {"de": _word_de, "en": _word_en, "fr": _word_fr}

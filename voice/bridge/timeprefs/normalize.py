@@ -31,6 +31,7 @@ from voice.bridge.timeprefs.lexicon import (
     FILLERS,
     HOUR_SLIPS,
     JOINED,
+    PAIR_SLIPS,
     ZERO_WORDS,
     en_ordinal_suffix,
 )
@@ -84,6 +85,7 @@ _FR_REWRITES = [
     (re.compile(r"[ùû]"), "u"),
     (re.compile(r"ç"), "c"),
     (re.compile(r"œ"), "oe"),
+    (re.compile(r"(?<!\S)([a-z]+[-'][a-z'-]+) \1(?!\S)"), r"\1"),  # "d'après-midi d'après-midi" said twice
     (re.compile(r"'"), " "),  # elisions: "d'après-midi" → "d apres-midi"
     (re.compile(r"\baujourd ?hui\b"), "aujourdhui"),
     (re.compile(r"(?<=[a-z])-(?=[a-z])"), " "),  # "vingt-trois", "après-midi", "mi-décembre"
@@ -91,7 +93,6 @@ _FR_REWRITES = [
     (re.compile(r"\b(\d{1,2})\s*h\b"), r"\1 heures"),
     (re.compile(r"\bheure\b"), "heures"),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b"), r"\1.\2.\3"),  # "12/12" as a date
-    (re.compile(r"\b(et|le|moins) car\b"), r"\1 quart"),  # a recogniser's "et car" for "et quart"
     (re.compile(r"\b(a|vers) cette heures\b"), r"\1 sept heures"),
 ]
 _SPACED = [
@@ -145,12 +146,14 @@ def _spoken(tokens: list[str], lang: str) -> list[str]:
 
 def _slips(tokens: list[str], lang: str) -> list[str]:
     slips, preps = CLOCK_SLIPS.get(lang, {}), CLOCK_PREPS.get(lang, frozenset())
-    before_hour = HOUR_SLIPS.get(lang, {})
+    before_hour, pairs = HOUR_SLIPS.get(lang, {}), PAIR_SLIPS.get(lang, {})
     out: list[str] = []
     for n, tok in enumerate(tokens):
         nxt = tokens[n + 1] if n + 1 < len(tokens) else ""
         if out and out[-1] in preps and tok in slips:
             tok = slips[tok]
+        elif out and (out[-1], tok) in pairs:
+            tok = pairs[(out[-1], tok)]
         elif tok in before_hour and (nxt in _HOUR_WORDS or nxt.isdigit()):
             tok = before_hour[tok]
         out.append(tok)

@@ -1,4 +1,4 @@
-"""German and English availability phrases → ``TimeConstraint``; deterministic rules, no I/O.
+"""German, English and French availability phrases → ``TimeConstraint``; deterministic rules, no I/O.
 
     parse("nächste Woche Donnerstag ab 16 Uhr", "de", now)  # Thu 03.12, [16:00, open)
 
