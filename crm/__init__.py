@@ -19,6 +19,7 @@ from crm import (
 from crm.config import Settings
 from crm.extensions import api as openapi
 from crm.extensions import db, migrate
+from crm.routing import RowIdConverter
 from crm.secrets import Secrets, secrets_from_env
 from providers.base import ProviderRegistry
 
@@ -74,6 +75,8 @@ def create_app(
             app.extensions[name] = part
     app.secret_key = app.extensions["leadchain.secrets"].get(secret_names.APP_SECRET_KEY) or _ephemeral_key(app)
 
+    # Before any blueprint: every `<int:...>` in a route is a row id (ASCII digits, 1 .. 2**31-1).
+    app.url_map.converters["int"] = RowIdConverter
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _sqlite_wal(app)

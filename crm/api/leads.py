@@ -46,7 +46,7 @@ bp = LeadsBlueprint(
     "api_leads", __name__, url_prefix="/api/v1", description="Leads for API clients (API key; optional Idempotency-Key)"
 )
 # werkzeug's int converter with the INTEGER bound: a larger id is a 404, not a driver overflow.
-ID = "int(max=2147483647)"
+ID = "int"  # crm.routing: ASCII digits, 1 .. 2**31-1
 
 
 def status_url(submission_id: int) -> str:

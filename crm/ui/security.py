@@ -35,12 +35,12 @@ from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, ValidationError
 
 from crm.config import SecuritySettings
 from crm.extensions import affected_rows, db
 from crm.models import Role, User, UserSession
 from crm.models.types import utcnow
+from crm.routing import MAX_ROW_ID
 from crm.ui.i18n import _, init_i18n
 
 log = logging.getLogger(__name__)
@@ -51,25 +51,7 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 # Record ids are INTEGER columns (PostgreSQL int4). A bigger number names no record: the UI's routes do
 # not match it (404) rather than hand it to the database driver, which overflows (a 500 on both backends).
-MAX_RECORD_ID = 2**31 - 1
-
-
-class RecordIdConverter(IntegerConverter):
-    """``<int:...>`` of the UI's routes: ASCII digits only (``\\d`` also matches "١"), at most MAX_RECORD_ID."""
-
-    regex = r"[0-9]+"
-
-    def __init__(
-        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
-    ) -> None:
-        super().__init__(
-            map, fixed_digits=fixed_digits, min=min, signed=signed, max=MAX_RECORD_ID if max is None else max
-        )
-
-    def to_python(self, value: str):
-        if len(value) > 10:  # int() of thousands of digits is slow (and refused beyond 4300)
-            raise ValidationError()
-        return super().to_python(value)
+MAX_RECORD_ID = MAX_ROW_ID  # crm.routing: the one bound for row ids
 
 
 csrf = CSRFProtect()
@@ -119,8 +101,6 @@ def _configure(app: Flask) -> bool:
 
 def init_security(app: Flask) -> None:
     secure = _configure(app)
-    # Before the UI's blueprints are registered: their <int:...> rules get the bounded converter.
-    app.url_map.converters["int"] = RecordIdConverter
     hops = app.config["LEADCHAIN"].security.proxy_hops
     if hops > 0:
         # Only behind known proxies: X-Forwarded-For is trusted for exactly that many hops.
