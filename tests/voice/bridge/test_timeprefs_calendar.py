@@ -232,6 +232,8 @@ def test_render_canonical_format():
     assert render_slot(slot, "en") == "Thursday, December 3rd, at 4:30 pm"
     assert render_slot(at(date(2027, 3, 1), 9), "de", with_year=True) == "Montag, den 1. März 2027, um 9 Uhr"
     assert render_slot(at(date(2026, 12, 22), 12), "en") == "Tuesday, December 22nd, at 12 pm"
+    assert render_slot(slot, "fr") == "jeudi 3 décembre à 16 h 30"
+    assert render_slot(at(date(2027, 3, 1), 9), "fr-CH", with_year=True) == "lundi 1er mars 2027 à 9 h"
 
 
 def test_read_back_several_slots_in_one_sentence():
@@ -241,11 +243,15 @@ def test_read_back_several_slots_in_one_sentence():
     assert parse_spoken_slots(de, "de", NOW) == [a, b]
     assert parse_spoken_slots(en, "en", NOW) == [a, b]
     assert parse_spoken_slot("Wie wäre es mit Donnerstag den 3. Dezember um 16:30 Uhr?", "de", NOW) == a
+    fr = f"Je peux vous proposer {render_slots([a, b], 'fr')}. Lequel vous convient ?"
+    assert " ou " in fr and parse_spoken_slots(fr, "fr", NOW) == [a, b]
+    assert parse_spoken_slot("Jeudi 3 decembre a 16h30, ça vous va ?", "fr", NOW) == a  # no accents, "16h30"
 
 
 def test_read_back_rejects_what_is_not_a_slot():
     assert parse_spoken_slots("Mittwoch, den 3. Dezember, um 16:30 Uhr", "de", NOW) == []  # it is a Thursday
     assert parse_spoken_slot("Wir melden uns am 3. Dezember.", "de", NOW) is None
+    assert parse_spoken_slots("mercredi 3 décembre à 16 h 30", "fr", NOW) == []  # it is a Thursday
     assert parse_spoken_slot("Thursday, December 3rd, at 13 pm", "en", NOW) is None
 
 
@@ -258,7 +264,7 @@ _slots = st.builds(
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(_slots, min_size=1, max_size=3), st.sampled_from(["de", "en"]), st.booleans())
+@given(st.lists(_slots, min_size=1, max_size=3), st.sampled_from(["de", "en", "fr"]), st.booleans())
 def test_render_and_read_back_round_trip(moments, language, with_year):
     spoken = "Ich schlage vor: " + render_slots(moments, language, with_year=with_year) + "."
     assert parse_spoken_slots(spoken, language, NOW) == moments

@@ -3,7 +3,9 @@
 One canonical sentence part per slot, in the business zone (the callee's clock):
     de: "Donnerstag, den 3. Dezember, um 16:30 Uhr"   (full hours: "um 16 Uhr")
     en: "Thursday, December 3rd, at 4:30 pm"          (full hours: "at 4 pm")
-with the year only when asked for ("3. Dezember 2027", "December 3rd, 2027").
+    fr: "jeudi 3 décembre à 16 h 30"                  (full hours: "à 16 h"; the 1st: "1er décembre")
+with the year only when asked for ("3. Dezember 2027", "December 3rd, 2027", "3 décembre 2027").
+A language code the module does not know is spoken in German.
 
 The dialog layer rebuilds what it offered from the transcript of its own turns, so
 ``parse_spoken_slots`` reads exactly this format back (every slot in a sentence, in order). It
@@ -26,10 +28,16 @@ from voice.bridge.timeprefs.lexicon import (
     EN_WEEKDAY_NAMES,
     en_ordinal_suffix,
 )
+from voice.bridge.timeprefs.lexicon_fr import FR_MONTH_NAMES, FR_WEEKDAY_NAMES
 
 
 def _lang(language: str) -> str:
-    return "en" if (language or "").lower().startswith("en") else "de"
+    code = (language or "").lower()[:2]
+    return code if code in ("en", "fr") else "de"
+
+
+# The word between the last two slots of a list.
+_OR = {"de": " oder ", "en": " or ", "fr": " ou "}
 
 
 def render_slot(slot: Slot | datetime, language: str, *, with_year: bool = False, tz: str = BUSINESS_TZ) -> str:
@@ -45,6 +53,11 @@ def render_slot(slot: Slot | datetime, language: str, *, with_year: bool = False
             f"{EN_WEEKDAY_NAMES[local.weekday()]}, {EN_MONTH_NAMES[local.month - 1]} "
             f"{local.day}{en_ordinal_suffix(local.day)}{year}, at {clock} {meridiem}"
         )
+    if _lang(language) == "fr":
+        day = "1er" if local.day == 1 else str(local.day)
+        minutes = f" {local.minute:02d}" if local.minute else ""
+        month = FR_MONTH_NAMES[local.month - 1]
+        return f"{FR_WEEKDAY_NAMES[local.weekday()]} {day} {month}{year} à {local.hour} h{minutes}"
     clock = f"{local.hour}:{local.minute:02d}" if local.minute else f"{local.hour}"
     return (
         f"{DE_WEEKDAY_NAMES[local.weekday()]}, den {local.day}. {DE_MONTH_NAMES[local.month - 1]}{year}, um {clock} Uhr"
@@ -54,19 +67,23 @@ def render_slot(slot: Slot | datetime, language: str, *, with_year: bool = False
 def render_slots(
     slots: Iterable[Slot | datetime], language: str, *, with_year: bool = False, tz: str = BUSINESS_TZ
 ) -> str:
-    """ "A oder B", "A, B oder C" (en: "or")."""
+    """ "A oder B", "A, B oder C" (en: "or", fr: "ou")."""
     parts = [render_slot(s, language, with_year=with_year, tz=tz) for s in slots]
-    word = " or " if _lang(language) == "en" else " oder "
+    word = _OR[_lang(language)]
     if len(parts) <= 1:
         return "".join(parts)
     return ", ".join(parts[:-1]) + word + parts[-1]
 
 
+def _fold(name: str) -> str:
+    """A name as a transcript may spell it: lower case, "ä" as "ae", French accents dropped."""
+    return name.lower().replace("ä", "ae").replace("é", "e").replace("û", "u")
+
+
 def _alternation(names: Iterable[str]) -> str:
     variants = set()
     for name in names:
-        low = name.lower()
-        variants.update({low, low.replace("ä", "ae")})
+        variants.update({name.lower(), _fold(name)})
     return "|".join(sorted(variants, key=len, reverse=True))
 
 
@@ -84,8 +101,21 @@ _EN_RE = re.compile(
 )
 
 
+_FR_RE = re.compile(
+    rf"(?:\b(?P<wd>{_alternation(FR_WEEKDAY_NAMES)}),?\s+)?(?:le\s+)?\b(?P<d>\d{{1,2}})(?:er)?\s+"
+    rf"(?P<mon>{_alternation(FR_MONTH_NAMES)})(?![a-z])(?:\s+(?P<y>\d{{4}}))?,?\s+(?:à|a)\s+(?P<h>\d{{1,2}})"
+    rf"\s*h(?:\s*(?P<m>\d{{2}}))?(?![a-z0-9])",
+    re.IGNORECASE,
+)
+_PATTERNS = {
+    "de": (_DE_RE, DE_WEEKDAY_NAMES, DE_MONTH_NAMES),
+    "en": (_EN_RE, EN_WEEKDAY_NAMES, EN_MONTH_NAMES),
+    "fr": (_FR_RE, FR_WEEKDAY_NAMES, FR_MONTH_NAMES),
+}
+
+
 def _index(names: tuple[str, ...], word: str) -> int:
-    return [n.lower().replace("ä", "ae") for n in names].index(word.lower().replace("ä", "ae"))
+    return [_fold(n) for n in names].index(_fold(word))
 
 
 def parse_spoken_slots(text: str, language: str, now: datetime, *, tz: str = BUSINESS_TZ) -> list[datetime]:
@@ -93,9 +123,7 @@ def parse_spoken_slots(text: str, language: str, now: datetime, *, tz: str = BUS
     a year is the next one from a week before `now` on (an offer is never far in the past)."""
     lang = _lang(language)
     zone = ZoneInfo(tz)
-    pattern, weekdays, months = (
-        (_EN_RE, EN_WEEKDAY_NAMES, EN_MONTH_NAMES) if lang == "en" else (_DE_RE, DE_WEEKDAY_NAMES, DE_MONTH_NAMES)
-    )
+    pattern, weekdays, months = _PATTERNS[lang]
     today = (now.astimezone(zone) if now.tzinfo else now).date()
     found: list[datetime] = []
     for m in pattern.finditer(text):
