@@ -159,8 +159,6 @@ FR_ELLIPSIS_PHRASES: tuple[tuple[tuple[str, ...], tuple[str, int]], ...] = (
     (("le", "lendemain"), ("after", 1)),
     (("la", "suivante"), ("after", 1)),
     (("le", "suivant"), ("after", 1)),
-    (("la", "prochaine"), ("mod", "next")),
-    (("le", "prochain"), ("mod", "next")),
 )
 FR_PERIOD_NOUNS: dict[tuple[str, ...], str] = {
     ("fetes", "de", "fin", "d", "annee"): "holidays",
