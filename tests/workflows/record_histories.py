@@ -60,3 +60,15 @@ async def test_record_one_chain_per_person_histories(chain):
     merged = await chain.handle(waited["chain_id"]).fetch_history()
     assert merged.run_id != first_run
     (HISTORIES / "merged_after_booked.json").write_text(json.dumps(json.loads(merged.to_json()), indent=1))
+
+
+async def test_record_callback_history(chain):
+    """A call that ends with callback_requested and no window (the chain's behaviour before the caller's
+    stated time was kept: callback task in 24 h, handed over). Recorded with that code, so the patch
+    "callback-at-stated-time" is shown to leave such histories replayable."""
+    chain.provider.scripts["+493023125101"] = Script([("completed", "callback_requested")])
+    accepted = chain.post_lead(HOT)
+    outcome = await chain.outcome(accepted["chain_id"])
+    assert outcome.stage == "handed_over"
+    history = await chain.handle(accepted["chain_id"]).fetch_history()
+    (HISTORIES / "callback_requested.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
