@@ -24,7 +24,11 @@ from voice.bridge.dialog import phrases, state
 
 ROOT = Path(__file__).resolve().parents[3]
 # The modules that say phrases or recognise them by key.
-CODE = [*sorted((ROOT / "voice" / "bridge" / "dialog").glob("*.py")), ROOT / "voice" / "bridge" / "crm_tools.py"]
+CODE = [
+    *sorted((ROOT / "voice" / "bridge" / "dialog").glob("*.py")),
+    ROOT / "voice" / "bridge" / "crm_tools.py",
+    ROOT / "voice" / "bridge" / "offer_speech.py",
+]
 FIELD = re.compile(r"%\((\w+)\)s")
 VARIANT = re.compile(r"^(?P<key>\w+?)(?:#(?P<n>\d+))?$")
 ASKING = {"say", "variants", "pattern"}  # phrases.say(key, ...), Turn.say(key, ...), ...

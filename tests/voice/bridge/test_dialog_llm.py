@@ -17,10 +17,21 @@ import pytest
 from aiohttp import web
 
 from tests.sandbox_fixtures import free_port
-from tests.voice.bridge.test_dialog_support import FAKE_TIMETALK, THU, Conversation, FakeCalendar, at, respond
+from tests.voice.bridge.test_dialog_support import (
+    ANNA,
+    ANNE,
+    FAKE_TIMETALK,
+    THU,
+    TUE,
+    Conversation,
+    FakeCalendar,
+    at,
+    respond,
+)
 from voice.bridge.dialog import phrases
 from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.dialog.llm import LLMPolicy
+from voice.bridge.dialog.llm_schema import FIND_SLOTS_DESCRIPTION
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.types import Speech, ToolRecord, Turn, TurnKind
 
@@ -169,7 +180,54 @@ async def test_function_calls_run_the_crm_tools_and_the_results_go_back_to_the_m
     second = llm.requests[1]["messages"]
     assert second[-2]["tool_calls"][0]["function"]["name"] == "find_slots"
     assert second[-1]["role"] == "tool" and spoken in json.loads(second[-1]["content"])["wished"]["spoken"]
+    # The calendar double marks nothing: the policy checks each slot itself before the model reads it.
+    assert json.loads(second[-1]["content"])["wished"]["matches"] is True
     assert reply.text == f"Ein freier Termin wäre {spoken}, passt Ihnen das?"
+    await policy.aclose()
+
+
+async def test_slots_that_miss_the_wish_reach_the_model_marked_and_it_is_told_how_to_offer_them(llm):
+    policy = policy_for(llm)
+    calendar = FakeCalendar(free=[at(TUE, 9), at(TUE, 14)])  # nothing on Thursday after 16:00
+    transcript = await opened(policy) + [Turn("user", "Gerne, nächsten Donnerstag ab 16 Uhr.")]
+    wish = {"dates": ["2030-12-19"], "windows": [{"start": "16:00", "end": None}], "raw": "Donnerstag ab 16 Uhr"}
+    llm.script = [
+        call_chunks("find_slots", {"time_preference": wish}),
+        text_chunks("Am Donnerstag ab 16 Uhr kann ich Ihnen leider nichts anbieten. Soll ich andere Zeiten nennen?")
+        + call_chunks("turn_result", {"intent": "time_preference"}, call_id="call_result"),
+    ]
+    await respond(policy, transcript, calendar)
+    first, second = llm.requests
+    result = json.loads(second["messages"][-1]["content"])
+    assert result["wished"] is None
+    assert [(s["start"], s["matches"]) for s in result["alternatives"]] == [
+        (at(TUE, 9).isoformat(), False),
+        (at(TUE, 14).isoformat(), False),
+    ]
+    # What the model is told: only matching slots plainly; the reason, a question and a yes before others.
+    (find_slots,) = [t["function"] for t in first["tools"] if t["function"]["name"] == "find_slots"]
+    assert find_slots["description"] == FIND_SLOTS_DESCRIPTION
+    for words in ("'matches': true", "real reason", "ask whether", "only after they say yes", "alternatives and why"):
+        assert words in find_slots["description"], words
+    prompt = first["messages"][0]["content"]
+    assert "never present another one as if it did" in prompt and "only after a yes" in prompt
+    await policy.aclose()
+
+
+@pytest.mark.parametrize(
+    "language,hedged,yes",
+    [("de", "Solche Anrufe mag ich eigentlich gar nicht.", "Ja."), ("en", "I don't like these calls.", "Yes.")],
+)
+async def test_a_hedged_opt_out_and_the_answer_to_the_question_stay_with_the_rules(llm, language, hedged, yes):
+    policy = policy_for(llm)
+    calendar = FakeCalendar()
+    call = Conversation(policy, calendar, callee=ANNA if language == "de" else ANNE)
+    await call.begin()
+    asked = await call.hear(hedged)
+    assert asked.text == phrases.say("ask_remove", language)
+    done = await call.hear(yes)
+    assert llm.requests == []  # neither turn went to the model
+    assert calendar.names() == ["record_opt_out"] and done.result.classification == "do_not_call"
     await policy.aclose()
 
 

@@ -13,6 +13,7 @@ from tests.voice.bridge.test_dialog_support import (
     ANNE,
     FAKE_TIMETALK,
     FRI,
+    NOW,
     THU,
     TUE,
     Conversation,
@@ -109,14 +110,37 @@ async def test_taken_slot_then_correction_then_booked(policy):
     assert_well_formed(call)
 
 
-async def test_no_free_wish_offers_two_alternatives_and_the_second_is_chosen(policy):
+async def test_no_free_wish_names_the_reason_asks_and_offers_alternatives_only_after_yes(policy):
+    # Nothing free on Thursday after 4 pm: the agent says so (not "nothing is free" followed by other
+    # slots), asks whether to name other times, and only after a yes offers two, said as alternatives.
     calendar = FakeCalendar(free=[at(TUE, 9), at(TUE, 14), at(FRI, 11)])
     call = Conversation(policy, calendar, callee=ANNE)
-    offer = await call.play(["Yes, speaking.", "Sure, next Thursday after 4 pm."])
-    assert offer.text.startswith(phrases.say("no_wished", "en"))
+    asked = await call.play(["Yes, speaking.", "Sure, next Thursday after 4 pm."])
+    assert asked.text == f"{phrases.say('wish_unavailable', 'en')} {phrases.say('alternatives_ask', 'en')}"
+    assert asked.result.offered == () and not asked.result.end_call
+    offer = await call.hear("Yes, please.")
+    alternatives = phrases.say(
+        "alt_two_other",
+        "en",
+        first=FAKE_TIMETALK.render(at(TUE, 9), "en", NOW),
+        second=FAKE_TIMETALK.render(at(TUE, 14), "en", NOW),
+    )
+    assert offer.text == alternatives
     assert [s.start for s in offer.result.offered] == [at(TUE, 9), at(TUE, 14)]
     done = await call.hear("The second one, please.")
     assert done.result.classification == "booked" and list(calendar.booked) == [at(TUE, 14)]
+    booked = [slot for name, slot in calendar.calls if name == "book"]
+    assert [(s.start, s.matches) for s in booked] == [(at(TUE, 14), False)]  # recorded as not matching the wish
+    assert_well_formed(call)
+
+
+async def test_no_to_the_alternatives_question_asks_for_another_time(policy):
+    calendar = FakeCalendar(free=[at(TUE, 9), at(TUE, 14)])
+    call = Conversation(policy, calendar, callee=ANNE)
+    await call.play(["Yes, speaking.", "Sure, next Thursday after 4 pm."])
+    reply = await call.hear("No.")
+    assert reply.text == phrases.say("ask_time", "en") and not reply.result.end_call
+    assert reply.result.offered == () and "book" not in calendar.names()
 
 
 async def test_declined_offer_asks_for_another_time(policy):

@@ -2,8 +2,8 @@
 SQLite): a wish outside the opening hours gets the real reason and a question, and only after a yes the
 nearest alternatives, said as alternatives; "nothing free" only when the calendar is full there.
 
-The policy is offer_speech.OfferRulesPolicy: the rules policy with its offer step said by
-offer_speech.present (docs/voice-bridge.md §V11)."""
+The policy is the production RulesPolicy, whose offer step is offer_speech.present (docs/voice-bridge.md
+§V11)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from crm.models import Appointment, Lead, Role, User
 from tests.voice.bridge.test_dialog_support import Conversation
 from voice.bridge.config import BridgeConfig
 from voice.bridge.crm_tools import CallContext, CrmToolsFactory
+from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.types import Callee
 from voice.bridge.metrics import BridgeMetrics
-from voice.bridge.offer_speech import OfferRulesPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2030, 12, 16, 10, 0, tzinfo=BERLIN)  # Monday 16 December 2030
@@ -62,7 +62,7 @@ def crm(app, ctx):
 def conversation(factory: CrmToolsFactory, lead_id: int, language: str, call_id: str) -> Conversation:
     callee = Callee(lead_id=lead_id, first_name="Dana", last_name="Weber", company="Krause GmbH", language=language)
     tools = factory.tools(CallContext(call_id, "retell", callee=callee, chain_id=None), speak=None, now=NOW)
-    return Conversation(OfferRulesPolicy(), tools, callee=callee)
+    return Conversation(RulesPolicy(), tools, callee=callee)
 
 
 def booked(call_id: str) -> Appointment | None:

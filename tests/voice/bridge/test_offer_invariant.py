@@ -27,8 +27,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm.services.business_calendar import WEEKDAY_KEYS, BusinessCalendar
-from voice.bridge import offer_phrases
 from voice.bridge.availability import MIN_NOTICE, Rep, offer_for
+from voice.bridge.dialog import phrases
 from voice.bridge.dialog.state import rebuild
 from voice.bridge.dialog.timetalk import default_timetalk
 from voice.bridge.dialog.turn import Turn as PolicyTurn
@@ -118,7 +118,7 @@ def spoken(constraint: TimeConstraint, offer: SlotOffer, asked: bool, answer: st
     language = constraint.language
     transcript: list[Turn] = []
     if asked:
-        transcript.append(Turn("agent", offer_phrases.text("alternatives_ask", language)))
+        transcript.append(Turn("agent", phrases.say("alternatives_ask", language)))
     transcript.append(Turn("user", answer))
     request = TurnRequest("call-p", "retell", TurnKind.RESPONSE, tuple(transcript), Callee(language=language), now)
     turn = PolicyTurn(request, None, rebuild(request.transcript, language, now, TIMETALK), language, TIMETALK)  # type: ignore[arg-type]
@@ -156,7 +156,7 @@ def test_no_slot_is_presented_as_matching_without_satisfying_the_constraint(cons
     assert offer.wished is None or satisfied(constraint, offer.wished)
     sentences, offered = spoken(constraint, offer, asked, answer, now)
     check_words(constraint, asked, answer, sentences, offered)
-    if any(offer_phrases.said("wish_full", s) for s in sentences):
+    if any(phrases.pattern("wish_full", constraint.language).search(s) for s in sentences):
         # Really full: without the bookings some rep would have a slot for the wish.
         free = [resolve(constraint, r.calendar, now, horizon_days=14, lead_time=MIN_NOTICE, limit=1) for r in team]
         assert any(free), (constraint, now)

@@ -39,7 +39,7 @@ from voice.bridge.dialog.llm_schema import (
 )
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.speech import SentenceSplitter, has_goodbye
-from voice.bridge.dialog.state import rebuild
+from voice.bridge.dialog.state import Stage, rebuild
 from voice.bridge.dialog.timetalk import TimeTalk
 from voice.bridge.dialog.types import (
     SlotChoice,
@@ -54,7 +54,7 @@ from voice.bridge.dialog.types import (
     TurnRequest,
     TurnResult,
 )
-from voice.bridge.offers import satisfies
+from voice.bridge.offers import mark, satisfies
 from voice.bridge.timeprefs.constraint import TimeConstraint
 from workflows.vocabulary import CallOutcome
 
@@ -141,9 +141,12 @@ class LLMPolicy:
             or request.kind != TurnKind.RESPONSE
             or utterance is None
             or utterance.opt_out
+            or utterance.opt_out_unsure
+            or state.stage == Stage.REMOVE_OFFER
             or request.callee.do_not_contact
         ):
-            # Disclosure, opt-out and reminders are never left to a model.
+            # Disclosure, opt-out (a hedged one asked about, and the answer to that question) and reminders
+            # are never left to a model.
             async for event in self.fallback.respond(request, tools):
                 yield event
             return
@@ -265,7 +268,8 @@ class LLMPolicy:
                     constraint = TimeConstraint(language=language)
                 else:
                     result.constraint = constraint
-                offer = await tools.find_slots(constraint)
+                # Every slot marked by the one check, whatever the tools did (voice/bridge/offers.py).
+                offer = mark(constraint, await tools.find_slots(constraint))
                 content = self._offer_json(offer, language, request)
                 slots = (offer.wished,) if offer.wished else tuple(offer.alternatives[:2])
                 result.offered = slots

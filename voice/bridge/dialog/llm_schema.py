@@ -30,6 +30,8 @@ INTENTS = (
     "voicemail",
 )
 QUALIFICATION_KEYS = ("need", "timing", "decision_maker")
+# The language the model is told to speak, by the call's language (phrases.lang).
+SPOKEN = {"de": "German (formal 'Sie')", "en": "English", "fr": "French (formal 'vous')"}
 
 _WINDOW = {
     "type": "object",
@@ -58,12 +60,21 @@ TIME_PREFERENCE = {
         "raw": {"type": "string", "description": "the callee's words"},
     },
 }
+# The offer invariant (docs/voice-bridge.md §V11), as the model is told it: the tool result marks every slot.
+FIND_SLOTS_DESCRIPTION = (
+    "Free appointment slots for the callee's time preference. Every slot in the result has 'matches': true "
+    "only when it satisfies what the callee said. Offer slots with matches true plainly. A slot with matches "
+    "false is never said to fit the wish: first say the real reason (no_match_reason 'outside_hours': we are "
+    "closed then, name the opening_hours; 'full': the calendar is fully booked then; otherwise: no slot can be "
+    "offered then) and ask whether they want to hear other times; only after they say yes, offer slots with "
+    "matches false, saying that they are alternatives and why."
+)
 TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
             "name": "find_slots",
-            "description": "Free appointment slots matching the callee's time preference.",
+            "description": FIND_SLOTS_DESCRIPTION,
             "parameters": {
                 "type": "object",
                 "properties": {"time_preference": TIME_PREFERENCE},
@@ -137,7 +148,7 @@ CRM_TOOLS = ("find_slots", "book", "record_qualification", "record_opt_out")
 def system_prompt(request: TurnRequest, language: str) -> str:
     callee = request.callee
     name = " ".join(p for p in (callee.first_name, callee.last_name) if p) or "unknown"
-    spoken = "German (formal 'Sie')" if language == "de" else "English"
+    spoken = SPOKEN.get(language, SPOKEN["de"])
     transfer = (
         "A human colleague is available for transfer."
         if request.transfer_number
@@ -152,8 +163,11 @@ def system_prompt(request: TurnRequest, language: str) -> str:
         "Flow: confirm you speak with the right person; ask at most three short qualification questions "
         "(need, timing, decision maker), skipping what was already answered, and store answers with "
         "record_qualification; when the callee is interested, ask when an appointment suits them, call find_slots "
-        "with their time preference and offer the wished slot or the two alternatives using the 'spoken' text "
-        "verbatim; when they accept, call book with that slot's start. If they do not want further calls, call "
+        "with their time preference and offer a slot whose 'matches' is true using its 'spoken' text verbatim. "
+        "When no slot matches their wish, never present another one as if it did: say the real reason "
+        "(outside the opening hours, fully booked, or not offerable then), ask whether they want to hear other "
+        "times, and only after a yes offer slots with matches false, saying they are alternatives and why. "
+        "When they accept a slot, call book with that slot's start. If they do not want further calls, call "
         "record_opt_out immediately, confirm and say goodbye. Wrong number: apologise and say goodbye. Not "
         "interested: polite goodbye. Call back later: no booking, goodbye. If they object to the recording, "
         f"acknowledge it and set recording_declined. {transfer} "

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime, timedelta
 
+from voice.bridge import offer_speech
 from voice.bridge.dialog import intents, phrases, steer
 from voice.bridge.dialog.callee_text import callee_names, e164, full_name, speakable_number, transfer_summary
 from voice.bridge.dialog.intents import Intent, Reading
@@ -20,7 +21,6 @@ from voice.bridge.dialog.state import QUESTIONS, DialogState, Stage, answers_in,
 from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
 from voice.bridge.dialog.turn import ToolFailed, Turn, constraint_json
 from voice.bridge.dialog.types import (
-    SlotChoice,
     Speech,
     Tools,
     TurnDone,
@@ -193,11 +193,24 @@ class RulesPolicy:
             )
         if r.callback and stage != Stage.CALLBACK_OFFER:
             return steer.callback(t, r, self.timetalk)
+        if self._declines_alternatives(t, r):
+            return self._ask_time(t)
         if r.refusal or (r.soft_refusal and stage not in (Stage.OFFER, Stage.CALLBACK_OFFER)):
             return self._refusal(t)
         if intent == Intent.DEFERRAL and stage in (Stage.PROPOSE, Stage.OFFER, Stage.OPEN):
             return steer.deferral_offer(t)
         return None
+
+    def _declines_alternatives(self, t: Turn, r: Reading) -> bool:
+        """A plain "no" to "shall I name other times?" turns down the alternatives, not the appointment (a
+        refusal, a callback or a new wish go their usual way)."""
+        if not offer_speech.asked_alternatives(t) or not r.decline or r.refusal or r.callback or r.human:
+            return False
+        return self.timetalk.preference(r.text, t.language, t.request.now) is None
+
+    async def _ask_time(self, t: Turn) -> AsyncIterator[TurnEvent]:
+        yield t.say("ask_time")
+        yield t.done(intent="decline")
 
     async def _refusal(self, t: Turn) -> AsyncIterator[TurnEvent]:
         yield t.say("not_interested")
@@ -361,30 +374,16 @@ class RulesPolicy:
             yield t.say("goodbye")
             yield t.done(intent=intent, classification=CallOutcome.INTERESTED, end_call=True)
             return
-        avoid_starts = set(avoid)
-        wished = offer.wished if offer.wished is not None and offer.wished.start not in avoid_starts else None
-        alternatives = [s for s in offer.alternatives if s.start not in avoid_starts]
-        if wished is not None:
-            slots = (wished,)
-        else:
-            slots = tuple(alternatives[:2])
-            if slots and not constraint.empty and not avoid:
-                yield t.say("no_wished")
-        if not slots:
-            yield t.say("no_slots")
-            yield t.say("ask_time")
-            yield t.done(intent=intent)
-            return
-        if len(slots) == 1:
-            yield t.say("offer_one", slot=t.slot_text(slots[0].start))
-        else:
-            yield t.say("offer_two", first=t.slot_text(slots[0].start), second=t.slot_text(slots[1].start))
-        yield t.done(intent=intent, offered=slots)
+        # Said under the offer invariant: matching slots plainly, anything else only after the real reason,
+        # a question and a yes, as an alternative (docs/voice-bridge.md §V11).
+        async for e in offer_speech.present(t, constraint, offer, intent=intent, avoid=avoid):
+            yield e
 
     async def _book(self, t: Turn, start: datetime) -> AsyncIterator[TurnEvent]:
         # The slot comes from the transcript alone (the words of our offer), so a replayed turn books the
-        # same slot; the CRM picks the rep when owner_id is None and books once per call and slot.
-        slot = SlotChoice(start=start, end=start + self.slot_length)
+        # same slot; the CRM picks the rep when owner_id is None and books once per call and slot. The slot
+        # is marked with whether it satisfies the caller's constraint, so the booking records it.
+        slot = offer_speech.booking_slot(t, start, self.slot_length)
         try:
             booking, record = await t.tool(
                 "book", {"start": start.isoformat(), "end": slot.end.isoformat()}, t.tools.book(slot)

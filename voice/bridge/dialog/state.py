@@ -47,6 +47,11 @@ STAGE_OF_PHRASE = {
     "ask_time": Stage.PROPOSE,
     "offer_one": Stage.OFFER,
     "offer_two": Stage.OFFER,
+    # The offer invariant (docs/voice-bridge.md §V11): the question before alternatives waits for a time or a
+    # yes; alternatives, said as such, are an offer like any other.
+    "alternatives_ask": Stage.PROPOSE,
+    **dict.fromkeys(("alt_one_hours", "alt_one_full", "alt_one_other"), Stage.OFFER),
+    **dict.fromkeys(("alt_two_hours", "alt_two_full", "alt_two_other"), Stage.OFFER),
     "offer_callback": Stage.CALLBACK_OFFER,
     "ask_remove": Stage.REMOVE_OFFER,
     "deferral_offer": Stage.DEFERRAL_OFFER,
@@ -65,8 +70,10 @@ _NEUTRAL = {
     "sorry_hiccup",
     "carry_on",
     "taken",
-    "no_wished",
     "no_slots",
+    "outside_hours",
+    "wish_full",
+    "wish_unavailable",
     "intro",
     "context",
     "propose",
@@ -168,7 +175,8 @@ def preference_in(
 
 
 def offered_in(said: list[Said], text: str, language: str, now: datetime, timetalk: TimeTalk) -> tuple[datetime, ...]:
-    offers = [s for s in said if s.key in ("offer_one", "offer_two")]
+    """The slots of the last offer in one agent turn (plain or as alternatives), read back from its words."""
+    offers = [s for s in said if STAGE_OF_PHRASE.get(s.key) == Stage.OFFER]
     if not offers:
         return ()
     last = offers[-1]
