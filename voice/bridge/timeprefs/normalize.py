@@ -106,7 +106,7 @@ _SPACED = [
 
 
 def normalize(text: str, language: str) -> list[str]:
-    """Tokens of one utterance ("de" or "en"; see ``LANGUAGES``); commas stay as "," tokens because
+    """Tokens of one utterance (a code of ``LANGUAGES``, else German); commas stay as "," tokens because
     they end clauses."""
     lang = language if language in LANGUAGES else "de"
     rewrites, read_numbers = LANGUAGES[lang]

@@ -16,7 +16,7 @@ weekday left out) but nothing looser: a weekday that does not match the date is 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,35 +33,45 @@ from voice.bridge.timeprefs.lexicon_fr import FR_MONTH_NAMES, FR_WEEKDAY_NAMES
 
 def _lang(language: str) -> str:
     code = (language or "").lower()[:2]
-    return code if code in ("en", "fr") else "de"
+    return code if code in _RENDER else "de"
 
 
-# The word between the last two slots of a list.
+def _render_de(local: datetime, with_year: bool) -> str:
+    year = f" {local.year}" if with_year else ""
+    clock = f"{local.hour}:{local.minute:02d}" if local.minute else f"{local.hour}"
+    return (
+        f"{DE_WEEKDAY_NAMES[local.weekday()]}, den {local.day}. {DE_MONTH_NAMES[local.month - 1]}{year}, um {clock} Uhr"
+    )
+
+
+def _render_en(local: datetime, with_year: bool) -> str:
+    hour12 = local.hour % 12 or 12
+    clock = f"{hour12}:{local.minute:02d}" if local.minute else f"{hour12}"
+    meridiem = "am" if local.hour < 12 else "pm"
+    year = f", {local.year}" if with_year else ""
+    return (
+        f"{EN_WEEKDAY_NAMES[local.weekday()]}, {EN_MONTH_NAMES[local.month - 1]} "
+        f"{local.day}{en_ordinal_suffix(local.day)}{year}, at {clock} {meridiem}"
+    )
+
+
+def _render_fr(local: datetime, with_year: bool) -> str:
+    year = f" {local.year}" if with_year else ""
+    day = "1er" if local.day == 1 else str(local.day)
+    minutes = f" {local.minute:02d}" if local.minute else ""
+    month = FR_MONTH_NAMES[local.month - 1]
+    return f"{FR_WEEKDAY_NAMES[local.weekday()]} {day} {month}{year} à {local.hour} h{minutes}"
+
+
+# Per language: how a slot is said, and the word between the last two slots of a list.
+_RENDER: dict[str, Callable[[datetime, bool], str]] = {"de": _render_de, "en": _render_en, "fr": _render_fr}
 _OR = {"de": " oder ", "en": " or ", "fr": " ou "}
 
 
 def render_slot(slot: Slot | datetime, language: str, *, with_year: bool = False, tz: str = BUSINESS_TZ) -> str:
     start = slot.start if isinstance(slot, Slot) else slot
     local = start.astimezone(ZoneInfo(tz)) if start.tzinfo else start
-    year = f" {local.year}" if with_year else ""
-    if _lang(language) == "en":
-        hour12 = local.hour % 12 or 12
-        clock = f"{hour12}:{local.minute:02d}" if local.minute else f"{hour12}"
-        meridiem = "am" if local.hour < 12 else "pm"
-        year = f", {local.year}" if with_year else ""
-        return (
-            f"{EN_WEEKDAY_NAMES[local.weekday()]}, {EN_MONTH_NAMES[local.month - 1]} "
-            f"{local.day}{en_ordinal_suffix(local.day)}{year}, at {clock} {meridiem}"
-        )
-    if _lang(language) == "fr":
-        day = "1er" if local.day == 1 else str(local.day)
-        minutes = f" {local.minute:02d}" if local.minute else ""
-        month = FR_MONTH_NAMES[local.month - 1]
-        return f"{FR_WEEKDAY_NAMES[local.weekday()]} {day} {month}{year} à {local.hour} h{minutes}"
-    clock = f"{local.hour}:{local.minute:02d}" if local.minute else f"{local.hour}"
-    return (
-        f"{DE_WEEKDAY_NAMES[local.weekday()]}, den {local.day}. {DE_MONTH_NAMES[local.month - 1]}{year}, um {clock} Uhr"
-    )
+    return _RENDER[_lang(language)](local, with_year)
 
 
 def render_slots(
@@ -129,11 +139,11 @@ def parse_spoken_slots(text: str, language: str, now: datetime, *, tz: str = BUS
     for m in pattern.finditer(text):
         day, month = int(m["d"]), _index(months, m["mon"]) + 1
         hour, minute = int(m["h"]), int(m["m"] or 0)
-        if lang == "en":
+        meridiem = m.groupdict().get("ap")
+        if meridiem is not None:  # a 12-hour clock (English)
             if not 1 <= hour <= 12:
                 continue
-            pm = m["ap"].lower().startswith("p")
-            hour = (hour % 12) + (12 if pm else 0)
+            hour = (hour % 12) + (12 if meridiem.lower().startswith("p") else 0)
         if hour > 23 or minute > 59:
             continue
         wanted = _index(weekdays, m["wd"]) if m["wd"] else None
