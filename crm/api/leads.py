@@ -103,10 +103,7 @@ def create_leads():
     client = authenticate()
     cfg = current_app.config["LEADCHAIN"]
     body = raw_body(cfg.max_request_bytes)
-    try:
-        payload = parse_body(body, allow_form=False)
-    except RecursionError:  # json.loads of [[[[... deeper than the interpreter's stack
-        raise ApiError(400, "body is nested too deeply", {"json": ["nested too deeply"]}) from None
+    payload = parse_body(body, allow_form=False)  # strict JSON (crm.requests): NaN, 1e400... are a 400
     single = isinstance(payload, dict) and "leads" not in payload
     items = [payload] if single else (payload.get("leads") if isinstance(payload, dict) else payload)
     if not isinstance(items, list) or not items:

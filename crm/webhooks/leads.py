@@ -37,7 +37,8 @@ bp = Blueprint(
         "404": {"description": "unknown source: no secret is configured for it; nothing stored"},
         "413": {"description": "body too large"},
         "415": {"description": "unsupported content type"},
-        "422": {"description": "invalid lead; `errors` names each bad field"},
+        "400": {"description": "not UTF-8, not JSON, or a number that is not finite (NaN, Infinity, 1e400)"},
+        "422": {"description": "invalid lead, or a webhook-id reused with another body; `errors` names each"},
     },
 )
 @bp.alt_response(
@@ -59,13 +60,12 @@ def receive_lead(source: str):
     delivery_id = request.headers["webhook-id"]
     if len(delivery_id) > 200:
         raise ApiError(400, "webhook-id too long", {"webhook-id": ["at most 200 characters"]})
+    digest = deliveries.payload_hash(body)
     previous = deliveries.find(f"leads:{source}", delivery_id)
     if previous is not None:
+        _refuse_reused_id(previous.payload_hash, digest)
         return jsonify(previous.response_body or {}), previous.response_status
-    try:
-        payload = parse_body(body, allow_form=True)
-    except RecursionError:  # json.loads of [[[[... deeper than the interpreter's stack
-        raise ApiError(400, "body is nested too deeply", {"json": ["nested too deeply"]}) from None
+    payload = parse_body(body, allow_form=True)  # strict JSON (crm.requests) or a form; else 415
     if not isinstance(payload, dict):
         raise ApiError(422, "body must be one lead object", {"json": ["expected an object"]})
     schema = WebFormLeadSchema(default_region=cfg.default_phone_region, default_source=source)
@@ -93,5 +93,22 @@ def receive_lead(source: str):
             "warnings": lead.warnings,
         }
 
-    outcome = deliveries.process_once(f"leads:{source}", delivery_id, deliveries.payload_hash(body), work)
+    try:
+        outcome = deliveries.process_once(f"leads:{source}", delivery_id, digest, work, same_payload_required=True)
+    except ApiError as e:
+        if e.code == 422:  # a concurrent first delivery of this id with another body won the race
+            _refuse_reused_id("", digest)
+        raise
     return jsonify(outcome.body), outcome.status
+
+
+def _refuse_reused_id(stored_digest: str, digest: str) -> None:
+    """A webhook-id names one delivery: the same id with another body is a sender's bug (or a replayed id
+    with a forged body under a leaked secret), never a second lead to drop silently. A 422 naming the
+    header, as the API answers an Idempotency-Key reused with another body; nothing is stored."""
+    if stored_digest != digest:
+        raise ApiError(
+            422,
+            "webhook-id was already used for a different body",
+            {"webhook-id": ["reused with a different body; send a new lead under a new webhook-id"]},
+        )

@@ -184,3 +184,17 @@ def test_text_the_database_cannot_hold_is_a_field_error(app, client, lead, field
     r = client.post("/api/v1/leads", json={"leads": [ANNA, lead]}, headers=AUTH)
     assert r.status_code == 422 and set(r.get_json()["errors"]) == {"1"}
     assert counts(app)["lead_submissions"] == 0
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_numbers_are_a_400_naming_the_field(app, client, number):
+    # One strict JSON reader (crm.requests.loads_strict) for the API and the lead webhooks.
+    before = counts(app)
+    one = json.dumps(ANNA)[:-1] + f', "owner_id": {number}}}'
+    r = client.post("/api/v1/leads", data=one, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 400, r.get_json()
+    assert list(r.get_json()["errors"]) == ["owner_id"]
+    batch = '{"leads": [' + json.dumps(ANNA) + ', {"email": "ben@firma.de", "first_name": ' + number + "}]}"
+    r = client.post("/api/v1/leads", data=batch, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 400 and list(r.get_json()["errors"]) == ["leads.1.first_name"]
+    assert counts(app) == before

@@ -298,3 +298,56 @@ def test_unknown_fields_with_nul_are_refused_not_stored(app, client):
     r = client.post("/webhooks/leads/website", data=body, headers=signed_headers(WEBHOOK_SECRETS[0], body))
     assert r.status_code == 400 and "json" in r.get_json()["errors"]
     assert counts(app) == before
+
+
+# Issue 14 items 3 and 5: poison numbers, a reused webhook-id, JSON as text/plain.
+POISON = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]
+
+
+@pytest.mark.parametrize("number", POISON)
+@pytest.mark.parametrize("field,template", [("score", "{}"), ("phone", "{}"), ("extra", '{{"deep": [1, {}]}}')])
+def test_non_finite_numbers_are_a_400_naming_the_field(app, client, number, field, template):
+    # Python's json reads these (and 1e400 as infinity); PostgreSQL's jsonb refuses them: that was a 500.
+    before = counts(app)
+    fields = {k: v for k, v in LEAD.items() if k != field}
+    body = (json.dumps(fields)[:-1] + f', "{field}": ' + template.format(number) + "}").encode()
+    r = client.post("/webhooks/leads/website", data=body, headers=signed_headers(WEBHOOK_SECRETS[0], body))
+    assert r.status_code == 400, r.get_json()
+    errors = r.get_json()["errors"]
+    assert list(errors) == [field if field != "extra" else "extra.deep.1"]
+    assert counts(app) == before
+
+
+def test_same_webhook_id_with_another_body_is_a_422_and_stores_nothing(app, client):
+    first_body = json.dumps(LEAD).encode()
+    first = client.post(
+        "/webhooks/leads/website", data=first_body, headers=signed_headers(WEBHOOK_SECRETS[0], first_body, msg_id="m1")
+    )
+    assert first.status_code == 202
+    after_first = counts(app)
+    other = json.dumps({**LEAD, "email": "someone.else@example.de", "phone": "030 9999999"}).encode()
+    r = client.post(
+        "/webhooks/leads/website", data=other, headers=signed_headers(WEBHOOK_SECRETS[0], other, msg_id="m1")
+    )
+    assert r.status_code == 422, r.get_json()
+    assert set(r.get_json()["errors"]) == {"webhook-id"}
+    assert counts(app) == after_first
+    # The same id with the same body stays an idempotent 202 with the first answer.
+    again = client.post(
+        "/webhooks/leads/website", data=first_body, headers=signed_headers(WEBHOOK_SECRETS[1], first_body, msg_id="m1")
+    )
+    assert again.status_code == 202 and again.get_json() == first.get_json()
+    assert counts(app) == after_first
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "text/plain; charset=utf-8", "application/octet-stream"])
+def test_signed_json_as_text_plain_is_a_415(app, client, content_type):
+    before = counts(app)
+    body = json.dumps(LEAD).encode()
+    r = client.post(
+        "/webhooks/leads/website",
+        data=body,
+        headers=signed_headers(WEBHOOK_SECRETS[0], body, content_type=content_type),
+    )
+    assert r.status_code == 415 and r.get_json()["code"] == 415
+    assert counts(app) == before
