@@ -64,8 +64,9 @@ def test_french_readings_field_by_field():
     assert date(2026, 11, 24) in c.excluded_dates
     c = parse("entre midi et deux", "fr", NOW)
     assert c.windows == (TimeWindow(time(12), time(14)),)
-    c = parse("pas avant dix heures", "fr", NOW)
-    assert c.excluded_windows == (TimeWindow(None, time(10)),)
+    c = parse("pas avant dix heures", "fr", NOW)  # read as "à partir de dix heures"
+    assert c.windows == (TimeWindow(time(10), None),) and not c.excluded_windows
+    assert parse("je vous rappelle dans une heure", "fr", NOW).unsure  # a duration is no clock: ask
     c = parse("mercredi ou jeudi après-midi", "fr", NOW)
     assert c.dates == (date(2026, 11, 25), date(2026, 11, 26))
     assert c.day_windows == ((3, (TimeWindow(time(13), time(18)),)),) and c.windows == ()

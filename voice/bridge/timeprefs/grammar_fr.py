@@ -227,6 +227,8 @@ class FrenchGrammar(Grammar):
                 if part is not None:  # "vers midi", "vers le soir"
                     return self.one(DAYPART, i, part[1], part[0])
             got = self.clock(j, bare_ok=True)
+        elif self.tok(i - 1) in ("dans", "ici"):
+            return None  # "dans une heure", "d'ici deux heures": a duration, not a clock
         else:
             got = self.clock(i, bare_ok=False)
         if got is None:

@@ -185,9 +185,12 @@ FR_PERIOD_PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
 
 # ---- markers --------------------------------------------------------------------------------------
 FR_SEPARATORS = frozenset({",", "mais", "sinon", "par", "car", "parce", "puisque", "cependant", "pourtant"})
+# "cette semaine c'est plein", "jeudi je suis bloqué": busy words, said after what they judge.
+_BUSY = frozenset({"plein", "pleine", "charge", "chargee", "deborde", "debordee", "blinde", "bloque", "bloquee"})
 FR_NEGATIONS = frozenset(
     {"pas", "jamais", "sauf", "excepte", "hormis", "non", "ni", "impossible", "pris", "prise", "occupe"}
     | {"occupee", "complet", "indisponible", "absent", "absente", "conge", "conges", "vacances", "deplacement"}
+    | _BUSY
 )
 # "pas de souci", "pas mal": "pas" that negates nothing.
 FR_NOT_NEGATIONS = frozenset({("pas", "de"), ("pas", "mal"), ("pas", "du"), ("pas", "que")})
@@ -195,6 +198,7 @@ FR_NOT_NEGATIONS = frozenset({("pas", "de"), ("pas", "mal"), ("pas", "du"), ("pa
 FR_POST_MARKERS = frozenset(
     {"impossible", "pris", "prise", "occupe", "occupee", "complet", "indisponible", "absent", "absente"}
     | {"conge", "conges", "vacances", "deplacement", "non"}
+    | _BUSY
 )
 FR_PREDICATES = frozenset({"va", "marche", "convient", "peux", "pouvons", "suis", "est", "sommes", "ai", "arrange"})
 FR_CHAIN = frozenset({"et", "ou", "ni", "le", "la", "les", "l", "a", "au", "en", "pas", "plus", "tous", "chaque"})
