@@ -63,8 +63,17 @@ PARTS = {"debut": "start", "mi": "mid", "milieu": "mid", "fin": "end"}
 ARTICLES = frozenset({"le", "la", "l", "du", "au", "de", "d"})
 EXACT_PREPS = frozenset({"a", "vers", "pour", "environ", "autour", "alentours", "aux", "sur"})
 EXACT_SKIP = EXACT_PREPS | {"de", "d", "les"}
-FROM_WORDS = (("a", "partir", "de"), ("a", "partir", "du"), ("a", "partir", "d"), ("des",), ("apres",))
-UNTIL_WORDS = (("jusqu", "a"), ("jusqu", "au"), ("d", "ici"), ("avant",))
+# "pas avant le 15" / "pas avant dix heures" are a start, "pas après seize heures" an end (read here, after
+# normalize dropped fillers and repeats, so "pas pas avant" and "pas euh avant" read the same).
+FROM_WORDS = (
+    ("a", "partir", "de"),
+    ("a", "partir", "du"),
+    ("a", "partir", "d"),
+    ("des",),
+    ("apres",),
+    ("pas", "avant"),
+)
+UNTIL_WORDS = (("jusqu", "a"), ("jusqu", "au"), ("d", "ici"), ("avant",), ("pas", "apres"))
 DAY_UNITS = {"jour": 1, "jours": 1, "semaine": 7, "semaines": 7}
 # "dans huit jours" / "dans quinze jours" say one and two weeks, as "en huit" / "en quinze" do.
 DAY_IDIOMS = {8: 7, 15: 14}
@@ -131,6 +140,8 @@ class FrenchGrammar(Grammar):
 
     def negation(self, i: int) -> Found | None:
         tok = self.tok(i)
+        if tok == "pas" and self.tok(i + 1) in ("avant", "apres"):
+            return None  # a bound: see FROM_WORDS / UNTIL_WORDS
         if tok in FR_NEGATIONS and (tok, self.tok(i + 1)) not in FR_NOT_NEGATIONS:
             return self.one(NEG, i, i + 1)
         if self._match(i, ("a", "part")) or self._match(i, ("en", "dehors", "de")):

@@ -94,9 +94,6 @@ _FR_REWRITES = [
     (re.compile(r"\bheure\b"), "heures"),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b"), r"\1.\2.\3"),  # "12/12" as a date
     (re.compile(r"\b(a|vers) cette heures\b"), r"\1 sept heures"),
-    # "pas avant le 15" / "pas avant dix heures" are a start, "pas après seize heures" an end.
-    (re.compile(r"\bpas avant\b"), "a partir de"),
-    (re.compile(r"\bpas apres\b"), "jusqu a"),
 ]
 _SPACED = [
     (re.compile(r"(?<=\d)(uhr|pm|am)\b"), r" \1"),
