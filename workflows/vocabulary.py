@@ -180,7 +180,8 @@ class TaskKind(StrEnum):
 
 
 class EmailTemplate(StrEnum):
-    """The chain's email templates (SendEmailInput.template; crm/email/templates/<lang>/<name>*)."""
+    """The chain's email templates (SendEmailInput.template): crm/email/templates/<name>.{html,txt}, their
+    words in crm/locales/<language>/LC_MESSAGES/email.po."""
 
     FOLLOW_UP = "follow_up"
     BOOKING_CONFIRMATION = "booking_confirmation"

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from crm import secret_names
+from crm.catalogs import N_
 from crm.extensions import db
 from crm.models import Campaign
 from crm.secrets import SecretsError
@@ -16,16 +17,17 @@ from crm.ui.i18n import LANGUAGES, _
 from crm.ui.settings.blueprint import actor, bp
 
 PROVIDERS = ("retell", "vapi", "bland")
-# (secret name, what it is for); values are never read into a page, only whether they exist.
+# (secret name, what it is for: translated when the page is drawn); values are never read into a page, only
+# whether they exist.
 PROVIDER_SECRETS = (
-    (secret_names.RETELL_API_KEY, "Retell API key"),
-    (secret_names.VAPI_API_KEY, "Vapi API key"),
-    (secret_names.VAPI_WEBHOOK_SECRET, "Vapi webhook secret"),
-    (secret_names.BLAND_API_KEY, "Bland API key"),
-    (secret_names.BLAND_WEBHOOK_SECRET, "Bland webhook secret"),
-    (secret_names.SENDGRID_API_KEY, "SendGrid API key"),
-    (secret_names.SENDGRID_WEBHOOK_PUBLIC_KEY, "SendGrid event webhook key"),
-    (secret_names.SENDGRID_INBOUND_PUBLIC_KEY, "SendGrid inbound parse key"),
+    (secret_names.RETELL_API_KEY, N_("Retell API key")),
+    (secret_names.VAPI_API_KEY, N_("Vapi API key")),
+    (secret_names.VAPI_WEBHOOK_SECRET, N_("Vapi webhook secret")),
+    (secret_names.BLAND_API_KEY, N_("Bland API key")),
+    (secret_names.BLAND_WEBHOOK_SECRET, N_("Bland webhook secret")),
+    (secret_names.SENDGRID_API_KEY, N_("SendGrid API key")),
+    (secret_names.SENDGRID_WEBHOOK_PUBLIC_KEY, N_("SendGrid event webhook key")),
+    (secret_names.SENDGRID_INBOUND_PUBLIC_KEY, N_("SendGrid inbound parse key")),
 )
 
 
