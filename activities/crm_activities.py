@@ -181,7 +181,8 @@ class CrmActivities:
     def create_task(self, inp: TaskInput) -> int:
         """The task lands with the lead's owner, else the assignment rules' pick (which then owns the lead),
         else unowned (managers see it under "Unassigned"). The due time is computed here from the kind
-        (crm.services.task_due); `due_in_s` is kept for other kinds and for recorded histories."""
+        (crm.services.task_due): a callback at the time the caller asked for (`not_before`) is due then,
+        inside calling hours; `due_in_s` is kept for other kinds and for recorded histories."""
         with self._ctx():
             existing = db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == inp.dedupe_key))
             if existing:
@@ -189,9 +190,8 @@ class CrmActivities:
             owner_id = assignment.assign_if_unowned(inp.lead_id)
             lead = require_row(Lead, inp.lead_id)
             now = utcnow()
-            due = task_due.due_at(
-                lead, inp.kind, inp.due_in_s, now=now, policy=app_settings.gate_policy(gate_policy(self.app))
-            )
+            policy = app_settings.gate_policy(gate_policy(self.app))
+            due = task_due.due_at(lead, inp.kind, inp.due_in_s, now=now, policy=policy, not_before=inp.not_before)
             task = Task(
                 lead_id=inp.lead_id,
                 owner_id=owner_id,

@@ -7,12 +7,13 @@ policies are part of the ScheduleActivityTask command), so treat them like the w
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
-from workflows.payloads import LEAD_STAGE_ATTRIBUTE
+from workflows.payloads import LEAD_STAGE_ATTRIBUTE, CallbackRequest, ChainSettings
 from workflows.vocabulary import StopReason
 
 LEAD_STAGE = SearchAttributeKey.for_keyword(LEAD_STAGE_ATTRIBUTE)
@@ -30,6 +31,9 @@ PROVIDER_RETRY = RetryPolicy(
 PATCH_KEEP_WAIT = "resubmission-keeps-the-wait"
 # Submissions that arrive while a chain finishes are merged before it ends (they used to be dropped).
 PATCH_IMPORT_AT_FINISH = "import-pending-at-finish"
+# A callback the caller asked for at a stated time ("Ende Februar") is due then and the chain calls then (it
+# used to be a callback task in 24 h and the chain ended handed over).
+PATCH_CALLBACK_AT = "callback-at-stated-time"
 
 
 class ChainStopped(Exception):
@@ -53,3 +57,31 @@ def error_cause(error: BaseException) -> str:
     if isinstance(error, ApplicationError) and error.type:
         return f"{error.type}: {error.message}"[:200]
     return str(error)[:200]
+
+
+class CallbackPlan(NamedTuple):
+    """When to call back a caller who asked for a window: `at` (UTC), or None for the usual callback (a task
+    in a day, the chain hands over); `detail` is the timeline line that says which and why."""
+
+    at: datetime | None
+    detail: str
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def callback_plan(request: CallbackRequest, now: datetime, settings: ChainSettings) -> CallbackPlan:
+    """The window's start, or callback_min_delay_s from now when the window is already open (a person is
+    not rung again minutes after asking for a callback). A window over by then, or starting more than
+    callback_horizon_s away, falls back to the usual callback; the detail says so (crm/ui/display.py reads
+    these texts)."""
+    at = max(request.not_before, now + timedelta(seconds=settings.callback_min_delay_s))
+    if request.not_after is not None and at >= request.not_after:
+        return CallbackPlan(None, f"callback window ended {_utc(request.not_after)}: the usual callback")
+    if at - now > timedelta(seconds=settings.callback_horizon_s):
+        days = settings.callback_horizon_s // 86400
+        return CallbackPlan(None, f"callback window more than {days} days away: the usual callback")
+    if request.not_after is None:
+        return CallbackPlan(at, f"callback requested from {_utc(request.not_before)}")
+    return CallbackPlan(at, f"callback requested for {_utc(request.not_before)} to {_utc(request.not_after)}")

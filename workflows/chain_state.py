@@ -12,7 +12,9 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.chain_policies import ChainStopped, chain_key_prefix
     from workflows.payloads import (
+        CallbackRequest,
         CallBooking,
         CallResult,
         ChainInput,
@@ -43,6 +45,13 @@ class ChainState:
         self._calls: dict[str, CallResult | None] = {}
         # Appointments the voice bridge booked during a live call, by call id (signal call_booking).
         self._bookings: dict[str, CallBooking] = {}
+        # Windows callers asked to be called back in, by call id (signal callback_request).
+        self._callbacks: dict[str, CallbackRequest] = {}
+        # Set when the wait for a callback at the caller's stated time is over: the call step calls again.
+        self._call_again = False
+        # How many callbacks at a stated time this run has waited for: the calls and tasks after one get
+        # keys of their own (_callback_suffix).
+        self._callback_round = 0
         # A rep asked for a call: the next wait ends early and the score threshold is waived until a call
         # is placed. The compliance part of the gate (consent, do-not-contact, calling hours) still holds.
         self._call_now = False
@@ -97,6 +106,19 @@ class ChainState:
         # Only records: the follow-up of that call reads it (a booking outranks the post-call analysis).
         self._bookings.setdefault(booking.call_id, booking)
 
+    @workflow.signal
+    def callback_request(self, request: CallbackRequest) -> None:
+        # Only records: the follow-up of that call reads it. A later request for the same call replaces the
+        # earlier one (the caller corrected the time). A window without a zone, or ending before it starts,
+        # cannot be compared with the workflow's clock: ignored (the usual callback follows).
+        after = request.not_after
+        if request.not_before.tzinfo is None or (
+            after is not None and (after.tzinfo is None or after <= request.not_before)
+        ):
+            workflow.logger.warning("callback window of call %s ignored: not a UTC range", request.call_id)
+            return
+        self._callbacks[request.call_id] = request
+
     @call_result.validator
     def _validate_call_result(self, result: CallResult) -> None:
         # A result may overtake the activity completion that registers its call, so unknown call ids
@@ -117,3 +139,40 @@ class ChainState:
             cycle=self._input.cycle,
             history=self._history[-50:],
         )
+
+    # ---- small helpers on the state (the chain's steps are in workflows/lead_chain.py) ------------------
+
+    @property
+    def _lead(self) -> int:
+        """The lead's id, for the steps of the cycle: run() imports the lead before the cycle starts."""
+        if self._lead_id is None:
+            # Unreachable unless the workflow is changed wrongly: failing the workflow task (not the chain)
+            # keeps such a bug visible, and the chain resumes once a fixed worker replays it.
+            raise RuntimeError("a chain step needs the lead before it was imported")
+        return self._lead_id
+
+    def _record(self, stage: str, detail: str) -> None:
+        self._history.append(StepRecord(workflow.now(), stage, detail))
+        del self._history[:-100]
+
+    def _raise_if_stopped(self) -> None:
+        if self._stop is not None:
+            # The chain ends in the stage its StopReason names (crm.services.chain_reopen counts them final).
+            raise ChainStopped(self._stop.reason)
+
+    def _called_this_cycle(self) -> bool:
+        """A call step ran in this cycle: a new submission during the nurture after it is merged and
+        re-scored, and does not repeat the call (a person who said "not interested" is not rung again
+        because an old list was imported). Before any attempt, a new form fill re-qualifies at once."""
+        return self._attempts > 0
+
+    def _key_prefix(self) -> str:
+        """Business keys of this chain's side effects. A re-opened chain's keys carry its generation, so
+        they never meet the first run's (generation 0 keeps the original keys: recorded histories)."""
+        return chain_key_prefix(self._input.chain_id, self._generation)
+
+    def _callback_suffix(self) -> str:
+        """Keys of the calls and tasks after a callback at the caller's stated time: their own, so the
+        provider's ledger and the CRM's task keys do not answer them with the earlier call or task (empty
+        before any: recorded histories keep their keys)."""
+        return f":cb{self._callback_round}" if self._callback_round else ""

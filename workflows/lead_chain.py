@@ -14,15 +14,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows.chain_policies import (
         CRM_RETRY,
         LEAD_STAGE,
+        PATCH_CALLBACK_AT,
         PATCH_IMPORT_AT_FINISH,
         PATCH_KEEP_WAIT,
         PROVIDER_RETRY,
         ChainStopped,
-        chain_key_prefix,
+        callback_plan,
         error_cause,
     )
     from workflows.chain_state import ChainState
     from workflows.payloads import (
+        CallbackRequest,
         CallPlaced,
         CallResult,
         ChainInput,
@@ -37,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         ScoreInput,
         ScoreResult,
         SendEmailInput,
-        StepRecord,
         SubmissionRef,
         TaskInput,
         TimelineInput,
@@ -147,13 +148,18 @@ class LeadChainWorkflow(ChainState):
                     ):
                         await self._qualify(ScoreReason.RESUBMISSION)
                 continue
-            return await self._follow_up(result)
+            outcome = await self._follow_up(result)
+            if outcome is None and self._call_again:
+                # The caller's stated callback time has come (_callback_at): its call, with new attempts.
+                self._call_again = False
+                continue
+            return outcome
         await self._timeline(TimelineStep.CALL, f"no conversation after {self._attempts} attempts: email path")
         return None
 
     async def _place_and_wait(self) -> CallResult | None:
         await self._set_stage(ChainStage.CALLING, f"attempt {self._attempts}")
-        key = f"{self._key_prefix()}:call:{self._input.cycle}:{self._attempts}"
+        key = f"{self._key_prefix()}:call:{self._input.cycle}:{self._attempts}{self._callback_suffix()}"
         try:
             placed: CallPlaced = await workflow.execute_activity(
                 act.place_call,
@@ -211,6 +217,7 @@ class LeadChainWorkflow(ChainState):
             kind = CallOutcome.BOOKED
         await self._set_stage(ChainStage.FOLLOWING_UP, kind or result.status)
         step_key = f"{self._key_prefix()}:{self._input.cycle}"
+        task_key = f"{step_key}:callback{self._callback_suffix()}"
         if kind == CallOutcome.BOOKED:
             await self._email(EmailTemplate.BOOKING_CONFIRMATION, 0)
             await self._task(TaskKind.APPOINTMENT, "Prepare the booked appointment", 0, f"{step_key}:booked")
@@ -222,7 +229,11 @@ class LeadChainWorkflow(ChainState):
                 else EmailTemplate.FOLLOW_UP
             )
             await self._email(template, 0)
-            await self._task(TaskKind.CALLBACK, "Call back the interested lead", 24 * 3600, f"{step_key}:callback")
+            request = self._callbacks.get(result.call_id) if kind == CallOutcome.CALLBACK_REQUESTED else None
+            if request is not None and workflow.patched(PATCH_CALLBACK_AT):
+                if await self._callback_at(request, task_key):
+                    return None
+            await self._task(TaskKind.CALLBACK, "Call back the interested lead", 24 * 3600, task_key)
             return await self._finish(ChainStage.HANDED_OVER, f"{kind}: handed to the owner")
         if kind == CallOutcome.DO_NOT_CALL:
             await self._crm(act.mark_do_not_contact, LeadFlagInput(self._lead, "asked not to be called"))
@@ -233,6 +244,25 @@ class LeadChainWorkflow(ChainState):
             return None
         await self._timeline(TimelineStep.CALL, f"call ended: {kind or result.status}")
         return None
+
+    async def _callback_at(self, request: CallbackRequest, key: str) -> bool:
+        """The caller named a window ("Ende Februar"): the callback task is due at its start and the chain
+        waits until then and calls (the gate keeps the call inside calling hours), with a new set of
+        attempts and the score threshold waived: the person asked for this call. False: the window is over
+        or too far away (the timeline says which); the usual callback follows."""
+        at, detail = callback_plan(request, workflow.now(), self._settings)
+        await self._timeline(ChainStage.FOLLOWING_UP, detail)
+        if at is None:
+            return False
+        title = "Call back the interested lead"
+        await self._crm(act.create_task, TaskInput(self._lead, TaskKind.CALLBACK, title, 0, key, not_before=at))
+        await self._sleep(
+            (at - workflow.now()).total_seconds(), ChainStage.WAITING_FOR_WINDOW, "call", at, keep_wait=True
+        )
+        # The callback's call: a new set of attempts, under keys of their own.
+        self._attempts, self._call_now_waiver, self._call_again = 0, True, True
+        self._callback_round += 1
+        return True
 
     async def _nurture(self) -> bool:
         """The nurture sequence. True when a resubmission interrupted it (re-qualify from the top)."""
@@ -355,12 +385,6 @@ class LeadChainWorkflow(ChainState):
                 return True
             return not await self._resubmitted()
 
-    def _called_this_cycle(self) -> bool:
-        """A call step ran in this cycle: a new submission during the nurture after it is merged and
-        re-scored, and does not repeat the call (a person who said "not interested" is not rung again
-        because an old list was imported). Before any attempt, a new form fill re-qualifies at once."""
-        return self._attempts > 0
-
     async def _merge_resubmission(self) -> None:
         await self._import_pending()
         await self._qualify(ScoreReason.RESUBMISSION)
@@ -373,11 +397,6 @@ class LeadChainWorkflow(ChainState):
             await workflow.wait_condition(lambda: not self._paused or self._stop is not None)
             self._raise_if_stopped()
             await self._set_stage(stage, "resumed")
-
-    def _raise_if_stopped(self) -> None:
-        if self._stop is not None:
-            # The chain ends in the stage its StopReason names (crm.services.chain_reopen counts them final).
-            raise ChainStopped(self._stop.reason)
 
     async def _email(self, template: EmailTemplate, step: int) -> EmailSent:
         key = f"{self._key_prefix()}:email:{template}:{self._input.cycle}:{step}"
@@ -405,19 +424,6 @@ class LeadChainWorkflow(ChainState):
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=CRM_RETRY,
         )
-
-    @property
-    def _lead(self) -> int:
-        """The lead's id, for the steps of the cycle: run() imports the lead before the cycle starts."""
-        if self._lead_id is None:
-            # Unreachable unless the workflow is changed wrongly: failing the workflow task (not the chain)
-            # keeps such a bug visible, and the chain resumes once a fixed worker replays it.
-            raise RuntimeError("a chain step needs the lead before it was imported")
-        return self._lead_id
-
-    def _record(self, stage: str, detail: str) -> None:
-        self._history.append(StepRecord(workflow.now(), stage, detail))
-        del self._history[:-100]
 
     async def _timeline(self, stage: str, detail: str) -> None:
         self._record(stage, detail)
@@ -469,8 +475,3 @@ class LeadChainWorkflow(ChainState):
                 generation=self._generation,
             )
         )
-
-    def _key_prefix(self) -> str:
-        """Business keys of this chain's side effects. A re-opened chain's keys carry its generation, so
-        they never meet the first run's (generation 0 keeps the original keys: recorded histories)."""
-        return chain_key_prefix(self._input.chain_id, self._generation)

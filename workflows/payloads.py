@@ -31,6 +31,10 @@ class ChainSettings:
     nurture_delays_s: list[int] = field(default_factory=lambda: [0, 3 * DAY, 7 * DAY])
     rescore_delay_s: int = 7 * DAY
     max_nurture_cycles: int = 3
+    # A callback at the caller's stated time (CallbackRequest): never sooner than this after the call, and
+    # only for a window that starts within the horizon (else the usual callback task in a day).
+    callback_min_delay_s: int = 3600
+    callback_horizon_s: int = 180 * DAY
     # How long one attempt at the provider may take before Temporal retries it (the ledger makes the
     # retry safe); keep it well above the provider clients' own HTTP timeouts.
     provider_activity_timeout_s: int = 60
@@ -151,6 +155,17 @@ class CallBooking:
 
 
 @dataclass
+class CallbackRequest:
+    """The caller asked to be called back in a window (signal `callback_request`): times only, never the
+    words said. UTC instants the bridge resolved in the lead's zone; not_after None: open-ended ("after
+    the holidays"), else the window's exclusive end."""
+
+    call_id: str
+    not_before: datetime
+    not_after: datetime | None = None
+
+
+@dataclass
 class FetchCallInput:
     provider: str
     call_id: str
@@ -179,6 +194,9 @@ class TaskInput:
     title: str
     due_in_s: int
     dedupe_key: str
+    # A callback the caller asked for at a time (CallbackRequest): due then, kept inside calling hours
+    # (crm.services.task_due). Defaulted, so histories recorded before it existed still decode.
+    not_before: datetime | None = None
 
 
 @dataclass

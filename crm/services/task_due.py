@@ -4,6 +4,9 @@
   holidays off), so the rep is asked to call when calling is allowed and likely to reach the person:
   no sooner than CALLBACK_LEAD_TIME from now, CALLBACK_GRACE after the window opens (or at its opening
   when the window closes sooner). Never at night, on a weekend outside the window, or on a holiday.
+  A callback the caller asked for at a stated time ("Ende Februar": TaskInput.not_before) is due at
+  that moment, or at the first calling-window moment after it (`callback_due_from`), never sooner than
+  CALLBACK_LEAD_TIME from now.
 * **appointment** ("prepare the booked appointment"): APPOINTMENT_PREP before the appointment starts,
   or at the start of the owner's working day when that is later (an 09:30 meeting is prepared at 09:00,
   not at 07:30). Never in the past: when the appointment is very soon, due in SOON or at its start,
@@ -43,6 +46,14 @@ def callback_due(now: datetime, tz: str, window: CallingWindow, holiday_calendar
     return due if is_within_window(due, tz, window, holiday_calendar) else start
 
 
+def callback_due_from(
+    not_before: datetime, now: datetime, tz: str, window: CallingWindow, holiday_calendar=None
+) -> datetime:
+    """The first moment inside the calling window at or after `not_before` (the start of the window the
+    caller named), and at least CALLBACK_LEAD_TIME from now."""
+    return next_window_start(max(not_before, now + CALLBACK_LEAD_TIME), tz, window, holiday_calendar)
+
+
 def appointment_due(starts_at: datetime, now: datetime, working_day_start: datetime | None = None) -> datetime:
     """When to prepare an appointment starting at `starts_at`; never before `now`."""
     due = starts_at - APPOINTMENT_PREP
@@ -78,11 +89,17 @@ def next_appointment(lead_id: int, now: datetime) -> Appointment | None:
     )
 
 
-def due_at(lead: Lead, kind: str, due_in_s: int, *, now: datetime, policy: GatePolicy) -> datetime:
-    """The due time of a task of `kind` on `lead` created at `now` (UTC, aware)."""
+def due_at(
+    lead: Lead, kind: str, due_in_s: int, *, now: datetime, policy: GatePolicy, not_before: datetime | None = None
+) -> datetime:
+    """The due time of a task of `kind` on `lead` created at `now` (UTC, aware); `not_before`: the start of
+    the window a caller asked to be called back in (callbacks only)."""
     if kind == TaskKind.CALLBACK:
         tz = zone_for(lead.phone_timezone, lead.phone_region)
-        return callback_due(now, tz, policy.window_for(lead.phone_region), policy.holiday_calendar(lead.phone_region))
+        window, holidays = policy.window_for(lead.phone_region), policy.holiday_calendar(lead.phone_region)
+        if not_before is not None:
+            return callback_due_from(not_before, now, tz, window, holidays)
+        return callback_due(now, tz, window, holidays)
     if kind == TaskKind.APPOINTMENT:
         appointment = next_appointment(lead.id, now)
         if appointment is not None:

@@ -34,6 +34,8 @@ from flask_babel import format_datetime
 
 from crm.extensions import db
 from crm.models import User
+from crm.ui.display_callback import PATTERN as CALLBACK_PATTERN
+from crm.ui.display_callback import callback_text
 from crm.ui.display_labels import (
     LABELS,
     N_,
@@ -131,6 +133,7 @@ _RULES: list[tuple[re.Pattern, Render]] = [
             lambda m: _("%(email)s not sent: %(error)s", email=label("email_template", m[1]), error=_reason(m[2])),
         ),
         (r"call requested by a rep", lambda m: _("call requested by a rep")),
+        (CALLBACK_PATTERN, lambda m: callback_text(m[0])),  # a callback at the caller's stated time
         (
             r"no conversation after (\d+) attempts: email path",
             lambda m: ngettext(

@@ -34,6 +34,7 @@ def test_histories_are_committed():
         "cancelled",
         "resubmitted_during_retry_wait",
         "merged_after_booked",
+        "callback_requested",
     } <= names
 
 

@@ -5,7 +5,9 @@ Each CRM call runs in a worker thread inside the Flask app context. When it has 
 ich schaue kurz in den Kalender…"), and past ``tool_timeout_s`` (default 3 s) ``ToolTimeout`` is raised
 so the policy falls back ("I'll confirm by email"). The thread itself cannot be stopped: a booking that
 completes after the timeout still counts, and still reaches the chain. Bookings are idempotent per call
-and slot (booking.py), so a replayed turn books once.
+and slot (booking.py), so a replayed turn books once. A callback the caller asked for in a window
+(``record_callback``) goes to the chain in the background, as times in UTC resolved in the lead's zone
+(chain_notify.callback_request): the call is ending, nothing waits for it.
 """
 
 from __future__ import annotations
@@ -23,22 +25,26 @@ from typing import Any, Protocol
 from temporalio.client import Client
 
 from crm.extensions import db
+from crm.models import Lead
+from crm.services.calling_hours import zone_for
 from voice.bridge import booking
 from voice.bridge.booking_results import BookingResult, LeadFacts, SlotChoice, SlotOffer
-from voice.bridge.chain_notify import notify_booking
+from voice.bridge.chain_notify import callback_request, notify_booking, notify_callback
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog import phrases
 from voice.bridge.dialog.types import Booking, Callee, Tools, ToolTimeout
 from voice.bridge.metrics import BridgeMetrics
 from voice.bridge.offers import mark
 from voice.bridge.timeprefs.constraint import TimeConstraint
-from workflows.payloads import CallBooking
+from workflows.payloads import CallbackRequest, CallBooking
 
 log = logging.getLogger(__name__)
 
 Speaker = Callable[[str], Awaitable[None]]
 # (chain_id, call_id, appointment_id): tells the lead's chain about a booking (chain_notify).
 BookingNotifier = Callable[[str | None, str, int], Awaitable[Any]]
+# (chain_id, request): tells the lead's chain the window the caller asked to be called back in.
+CallbackNotifier = Callable[[str | None, CallbackRequest], Awaitable[Any]]
 
 # Used when the dialog phrases have no filler (voice.bridge.dialog.phrases owns the wording otherwise).
 FILLER = {"de": "Einen Moment, ich schaue kurz in den Kalender… ", "en": "One moment, let me check the calendar… "}
@@ -182,6 +188,15 @@ def callee_of(facts: LeadFacts | None) -> Callee:
     return facts.callee() if facts is not None else Callee()
 
 
+def lead_zone(lead_id: int) -> str:
+    """The lead's zone (the number's own, else its region's; crm.services.calling_hours.zone_for): the
+    frame of the times the caller says. Runs in a worker thread inside the app context."""
+    lead = db.session.get(Lead, lead_id)
+    if lead is None:
+        raise LookupError(f"lead {lead_id} not found")
+    return zone_for(lead.phone_timezone, lead.phone_region)
+
+
 # ---- the implementation ------------------------------------------------------------------------------
 
 
@@ -259,6 +274,11 @@ class CrmTools:
     async def record_opt_out(self, reason: str) -> None:
         await self._call("record_opt_out", self.factory.backend.record_opt_out, self._lead_id, self.ctx.call_id, reason)
 
+    async def record_callback(self, window: TimeConstraint) -> None:
+        """The call ends with a callback request in `window`: the chain is told in the background (no
+        filler, no wait; a failure is logged and the chain makes its usual next-day callback)."""
+        self.factory.spawn(self.factory.notify_callback(self.ctx, window, self.now))
+
 
 class CrmToolsFactory:
     """Builds CallContexts and CrmTools over a booking backend (voice.bridge.booking unless injected)."""
@@ -271,6 +291,8 @@ class CrmToolsFactory:
         metrics: BridgeMetrics,
         backend: BookingBackend | None = None,
         notifier: BookingNotifier | None = None,
+        callback_notifier: CallbackNotifier | None = None,
+        zone_of_lead: Callable[[int], str] = lead_zone,
         max_threads: int = 16,
     ) -> None:
         if backend is None:
@@ -278,6 +300,11 @@ class CrmToolsFactory:
         self.app = app
         self.backend: BookingBackend = backend
         self.notifier = notifier
+        # A TemporalNotifier tells chains about callbacks too.
+        if callback_notifier is None and isinstance(notifier, TemporalNotifier):
+            callback_notifier = notifier.callback
+        self.callback_notifier = callback_notifier
+        self.zone_of_lead = zone_of_lead
         self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="bridge-crm")
         self.runner = ToolRunner(app=app, executor=self.executor, config=config, metrics=metrics)
         self._pending: set[asyncio.Task[Any]] = set()
@@ -318,6 +345,21 @@ class CrmToolsFactory:
         except Exception:  # noqa: BLE001 - Temporal down: the post-call webhook still reaches the chain
             log.exception("call %s: chain %s not told about appointment %s", ctx.call_id, chain_id, appointment_id)
 
+    async def notify_callback(self, ctx: CallContext, window: TimeConstraint, now: datetime) -> None:
+        """Resolve `window` in the lead's zone and signal the chain: times only, never the words said."""
+        if self.callback_notifier is None or ctx.callee.lead_id is None:
+            log.info("call %s: callback window not sent (no Temporal client or no lead)", ctx.call_id)
+            return
+        try:
+            tz = await self.runner.call("lead_zone", self.zone_of_lead, ctx.callee.lead_id)
+            request = callback_request(ctx.call_id, window, tz, now)
+            if request is None:
+                log.info("call %s: the callback window allows no day; the chain calls back as usual", ctx.call_id)
+                return
+            await self.callback_notifier(ctx.chain_id, request)
+        except Exception:  # noqa: BLE001 - Temporal or the CRM down: the chain makes its usual callback
+            log.exception("call %s: chain %s not told about the callback window", ctx.call_id, ctx.chain_id)
+
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._pending.add(task)
@@ -332,23 +374,37 @@ class CrmToolsFactory:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def temporal_notifier(
-    client: Client | None = None, *, connect: Callable[[], Awaitable[Client]] | None = None
-) -> BookingNotifier:
-    """chain_notify.notify_booking over a Temporal client: the one given, or one made by `connect` on first
-    use (and again after a failure), so a bridge started while Temporal was down tells chains once it is up."""
-    holder: dict[str, Client | None] = {"client": client}
+class TemporalNotifier:
+    """chain_notify over a Temporal client: the one given, or one made by `connect` on first use (and again
+    after a failure), so a bridge started while Temporal was down tells chains once it is up. Called, it
+    tells a booking (a BookingNotifier); ``callback`` tells a callback window (a CallbackNotifier)."""
 
-    async def notify(chain_id: str | None, call_id: str, appointment_id: int) -> Any:
-        current = holder["client"]
-        if current is None:
-            if connect is None:
+    def __init__(self, client: Client | None = None, *, connect: Callable[[], Awaitable[Client]] | None = None):
+        self._client = client
+        self._connect = connect
+
+    async def _current(self) -> Client:
+        if self._client is None:
+            if self._connect is None:
                 raise RuntimeError("no Temporal client")
-            current = await asyncio.wait_for(connect(), 5)
-            holder["client"] = current
-        outcome = await notify_booking(current, chain_id, CallBooking(call_id=call_id, appointment_id=appointment_id))
-        if outcome == "failed" and connect is not None:
-            holder["client"] = None  # reconnect next time
+            self._client = await asyncio.wait_for(self._connect(), 5)
+        return self._client
+
+    def _after(self, outcome: str) -> str:
+        if outcome == "failed" and self._connect is not None:
+            self._client = None  # reconnect next time
         return outcome
 
-    return notify
+    async def __call__(self, chain_id: str | None, call_id: str, appointment_id: int) -> Any:
+        booking = CallBooking(call_id=call_id, appointment_id=appointment_id)
+        return self._after(await notify_booking(await self._current(), chain_id, booking))
+
+    async def callback(self, chain_id: str | None, request: CallbackRequest) -> Any:
+        return self._after(await notify_callback(await self._current(), chain_id, request))
+
+
+def temporal_notifier(
+    client: Client | None = None, *, connect: Callable[[], Awaitable[Client]] | None = None
+) -> TemporalNotifier:
+    """The notifier the bridge server wires in (voice.bridge.server): bookings and callback windows."""
+    return TemporalNotifier(client, connect=connect)

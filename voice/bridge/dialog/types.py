@@ -77,6 +77,11 @@ class Tools(Protocol):
     async def record_qualification(self, answers: dict[str, str]) -> None: ...
     async def record_opt_out(self, reason: str) -> None: ...
 
+    async def record_callback(self, window: TimeConstraint) -> None:
+        """The call ends with a callback request in `window` (what the caller said, parsed): the lead's chain
+        calls back then. A default, so implementations written before it (subclassing Tools) keep working."""
+        return None
+
 
 @dataclass
 class TurnResult:
