@@ -72,3 +72,27 @@ async def test_record_callback_history(chain):
     assert outcome.stage == "handed_over"
     history = await chain.handle(accepted["chain_id"]).fetch_history()
     (HISTORIES / "callback_requested.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+
+
+@pytest.mark.parametrize("chain", [dataclasses.replace(FAST, callback_min_delay_s=1)], indirect=True)
+async def test_record_callback_at_stated_time_history(chain):
+    """A call that ends with callback_requested and a window the bridge sent (signal callback_request): the
+    task due at the window's start, the wait, the callback's call (booked). Recorded with the patch
+    "callback-at-stated-time", so a later change to that path must keep it replayable too."""
+    from datetime import UTC, datetime, timedelta
+
+    from voice.bridge.chain_notify import notify_callback
+    from workflows.payloads import CallbackRequest
+
+    chain.provider.scripts["+493023125101"] = Script([("completed", "callback_requested"), ("completed", "booked")])
+    chain.deliver_webhooks = False
+    accepted = chain.post_lead(HOT)
+    await chain.stage(accepted["chain_id"], "waiting_for_result")
+    now = datetime.now(UTC)
+    request = CallbackRequest(next(iter(chain.provider.results)), now + timedelta(seconds=3), now + timedelta(days=1))
+    assert await notify_callback(chain.client, accepted["chain_id"], request) == "signalled"
+    chain.deliver_webhooks = True
+    outcome = await chain.outcome(accepted["chain_id"])
+    assert outcome.stage == "booked" and chain.provider.calls_to("+493023125101") == 2
+    history = await chain.handle(accepted["chain_id"]).fetch_history()
+    (HISTORIES / "callback_at_stated_time.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))

@@ -261,3 +261,14 @@ async def test_a_near_window_end_to_end_on_the_dev_server(chain):
     assert outcome.stage == "booked"
     first, second = await _place_call_times(chain, chain_id)
     assert starts["at"] <= second < starts["at"] + timedelta(seconds=5)
+
+
+def test_the_replayed_histories_are_the_two_paths():
+    """tests/workflows/test_replay.py replays both: a callback without a window recorded with the code before
+    the patch (no marker), and one at a stated time recorded with it (the marker and the signal, times only)."""
+    from tests.workflows.test_replay import HISTORIES
+
+    old = (HISTORIES / "callback_requested.json").read_text()
+    new = (HISTORIES / "callback_at_stated_time.json").read_text()
+    assert "MARKER_RECORDED" not in old and "callback_request" not in old
+    assert "MARKER_RECORDED" in new and '"signalName": "callback_request"' in new

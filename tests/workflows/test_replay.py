@@ -35,6 +35,7 @@ def test_histories_are_committed():
         "resubmitted_during_retry_wait",
         "merged_after_booked",
         "callback_requested",
+        "callback_at_stated_time",
     } <= names
 
 
