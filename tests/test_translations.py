@@ -1,14 +1,14 @@
 """One i18n mechanism (crm/catalogs.py): every text of the UI, the emails and the reports is a gettext msgid
-with a German and an English text in crm/locales/<lang>/LC_MESSAGES/<domain>.po.
+with a text in every language (German, English, French) in crm/locales/<lang>/LC_MESSAGES/<domain>.po.
 
 * Every msgid the code and the templates mark (extracted with babel's own extractors and the repo's
-  babel.cfg, as ``pybabel extract`` does) has a non-empty text in de AND en, plural forms included.
+  babel.cfg, as ``pybabel extract`` does) has a non-empty text in every language, plural forms included.
 * The .po files parse, pass babel's checks (placeholders, plural forms), compile, have no fuzzy entry, and
-  de and en carry the same msgids.
+  every language carries the same msgids.
 * The msgids translated later (the N_ tables of crm/ui/display_labels.py, the reports' key tables and
-  definitions) are all in both catalogues.
-* A German lead page (score breakdown, a timeline of several kinds, the chain's history, an open task of
-  every kind) shows the German words and none of the English of the labels it shows.
+  definitions) are all in every catalogue.
+* A German and a French lead page (score breakdown, a timeline of several kinds, the chain's history, an
+  open task of every kind) show their language's words and none of the English of the labels they show.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from workflows.vocabulary import TaskKind
 ROOT = Path(__file__).resolve().parents[1]
 # The domain of a text is the folder it is extracted from (babel.cfg).
 DOMAIN_DIRS = {"ui": "crm/ui", "email": "crm/email", "reports": "crm/reports"}
-LANGUAGES = ("de", "en")
+LANGUAGES = catalogs.LANGUAGES
+assert set(LANGUAGES) >= {"de", "en", "fr"}  # the languages the checks below must cover
 
 
 def _key(msgid: str | tuple[str, ...], context: str | None) -> str:
@@ -62,7 +63,7 @@ def _entries(language: str, domain: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("domain", sorted(DOMAIN_DIRS))
-def test_every_marked_text_has_german_and_english(domain):
+def test_every_marked_text_has_a_text_in_every_language(domain):
     marked = extracted(domain)
     assert len(marked) > {"ui": 600, "email": 40, "reports": 200}[domain]  # the extraction works
     for language in LANGUAGES:
@@ -90,6 +91,7 @@ def test_the_catalogues_parse_check_and_compile_and_agree(domain):
         catalog = catalogs.read_catalog(language, domain)
         assert not catalog.fuzzy, f"{language}/{domain}.po: the header is marked fuzzy"
         assert catalog.num_plurals == 2
+        assert catalog.plural_expr == {"fr": "(n > 1)"}.get(language, "(n != 1)")  # French: 0 is singular
         fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
         assert not fuzzy, f"{language}/{domain}.po: fuzzy entries {fuzzy}"
         errors = [(m.id, [str(e) for e in errs]) for m, errs in catalog.check()]
@@ -101,7 +103,12 @@ def test_the_catalogues_parse_check_and_compile_and_agree(domain):
         assert singles and all(compiled.ugettext(m.id) == m.string for m in singles)  # the .mo says the .po
         assert isinstance(catalogs.translations(language, domain), Translations)
         keys[language] = set(_entries(language, domain))
-    assert keys["de"] == keys["en"], (sorted(keys["de"] - keys["en"]), sorted(keys["en"] - keys["de"]))
+    for language in LANGUAGES:
+        assert keys[language] == keys["en"], (
+            language,
+            sorted(keys[language] - keys["en"]),
+            sorted(keys["en"] - keys[language]),
+        )
 
 
 def test_the_english_catalogue_says_the_msgid_where_the_msgid_is_english():
@@ -115,7 +122,7 @@ def test_the_english_catalogue_says_the_msgid_where_the_msgid_is_english():
             assert texts == ids, (domain, message.id, message.string)
 
 
-def test_the_texts_translated_later_are_in_both_catalogues():
+def test_the_texts_translated_later_are_in_every_catalogue():
     """The label tables (stages, score reasons and factors, task kinds, timeline steps, call outcomes, gate
     and stop reasons, email templates, ...) and the chain's task titles: display_labels' N_ msgids; the
     reports' key tables and the definitions of the appendix."""
@@ -322,6 +329,7 @@ def _shown(language: str) -> dict[str, str]:
 
 def _fixed(text: str) -> str:
     """The words of a msgid around its placeholders (what must, or must not, show)."""
+    text = text.replace("\xa0", " ")  # French: a no-break space before ":" (the page's text has it as a space)
     return max(re.split(r"%\(\w+\)[sd]", text), key=len).strip(" :()")
 
 
@@ -332,7 +340,9 @@ def ui_app(app):
     return app
 
 
-def test_a_german_lead_page_shows_its_labels_in_german(ui_app):
+@pytest.mark.parametrize(("language", "query"), [("de", ""), ("fr", "?lang=fr")], ids=["German", "French"])
+def test_a_lead_page_shows_its_labels_in_its_language(ui_app, language, query):
+    """The signed-in rep's own language (German by default), or French by the language switch's ?lang=."""
     team = create_team(ui_app)
     lead_id = _lead_with_a_history(ui_app, team.sales_a.id)
     ui_app.extensions["leadchain.temporal"] = FakeGateway(
@@ -351,21 +361,22 @@ def test_a_german_lead_page_shows_its_labels_in_german(ui_app):
         }
     )
     client = signed_in(ui_app, team.sales_a)
-    response = client.get(f"/leads/{lead_id}")
+    response = client.get(f"/leads/{lead_id}{query}")
     assert response.status_code == 200
     page = text_of(response)
-    german = _shown("de")
-    missing = [f"{msgid!r} → {_fixed(text)!r}" for msgid, text in german.items() if _fixed(text) not in page]
-    assert not missing, "German missing from the German lead page:\n" + "\n".join(missing)
-    # The English of each label, where it differs from the German, is nowhere on the page (whole words,
-    # case-sensitive: the German words are capitalised differently or differ).
+    assert f'<html lang="{language}"' in response.get_data(as_text=True)
+    shown = _shown(language)
+    missing = [f"{msgid!r} → {_fixed(text)!r}" for msgid, text in shown.items() if _fixed(text) not in page]
+    assert not missing, f"{language} missing from the {language} lead page:\n" + "\n".join(missing)
+    # The English of each label, where it differs from the translation, is nowhere on the page (whole
+    # words, case-sensitive: the translated words are capitalised differently or differ).
     english = [
         _fixed(msgid)
-        for msgid, text in german.items()
+        for msgid, text in shown.items()
         if _fixed(msgid) != _fixed(text) and _fixed(msgid) not in _fixed(text)
     ]
     found = [w for w in english if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", page)]
-    assert not found, f"English on the German lead page: {found}"
+    assert not found, f"English on the {language} lead page: {found}"
     # The same page in English shows the English (the check above is not blind).
     page_en = text_of(client.get(f"/leads/{lead_id}?lang=en"))
     assert [w for w in english if w not in page_en] == []

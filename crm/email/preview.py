@@ -12,9 +12,10 @@ from typing import Any
 
 from crm.email import ics
 from crm.email import settings as email_settings
-from crm.email.render import LANGUAGES, latest_appointment, render, template_file
+from crm.email.render import latest_appointment, render, template_file
 from crm.email.tokens import unsubscribe_url
 from crm.extensions import db
+from crm.languages import DEFAULT_LANGUAGE, LANGUAGES
 from crm.models import Lead
 
 
@@ -51,7 +52,7 @@ def preview(
     subject, html, text = render(template, lead, values, language)
     return {
         "template": template,
-        "language": language or (lead.language if lead.language in LANGUAGES else "de"),
+        "language": language or (lead.language if lead.language in LANGUAGES else DEFAULT_LANGUAGE),
         "subject": subject,
         "html": html,
         "text": text,

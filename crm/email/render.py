@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from crm import catalogs
@@ -28,19 +28,17 @@ from crm.catalogs import N_
 from crm.email import settings as email_settings
 from crm.email.tokens import unsubscribe_url
 from crm.extensions import db
+from crm.languages import DEFAULT_LANGUAGE, LANGUAGES, locale_for
 from crm.models import Appointment, AppointmentStatus
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-LANGUAGES = ("de", "en")
-DEFAULT_LANGUAGE = "de"
 # The templates the chain sends (workflows/lead_chain.py) plus the manager report (reports issue).
 TEMPLATES = ("follow_up", "booking_confirmation", "callback_confirmation", "nurture", "manager_report")
 NURTURE_STEPS = 3
 DEFAULT_TIMEZONE = "Europe/Berlin"
-LOCALES = {"de": "de_DE", "en": "en_GB"}
 DOMAIN = "email"
 # Languages whose greeting names the reader in full (see greeting()).
-FULL_NAME_GREETING = frozenset({"de"})
+FULL_NAME_GREETING = frozenset({"de", "fr"})
 
 
 class Rendered(NamedTuple):
@@ -113,10 +111,10 @@ def format_when(moment: datetime, tz_name: str, language: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     tz = ZoneInfo(tz_name)
-    locale = LOCALES[language]
-    date_part = format_datetime(
-        moment, "EEEE, d. MMMM y" if language == "de" else "EEEE, d MMMM y", tzinfo=tz, locale=locale
-    )
+    locale = locale_for(language)
+    # The locale's full date ("Donnerstag, 3. Dezember 2026", "Thursday, 3 December 2026", "jeudi 3 décembre
+    # 2026"), in the signer's zone.
+    date_part = format_date(moment.astimezone(tz), "full", locale=locale)
     time_part = format_datetime(moment, "HH:mm", tzinfo=tz, locale=locale)
     zone = format_datetime(moment, "z", tzinfo=tz, locale=locale)
     return catalogs.gettext(
@@ -142,8 +140,8 @@ def _pairs(metrics: Any) -> list[tuple[Any, Any]]:
 
 
 def greeting(person: Person | None, language: str) -> str:
-    """The salutation. German mails address the reader formally (first and last name), English ones by the
-    first name: a convention of the language, like its date format; the words are the catalogue's."""
+    """The salutation. German and French mails address the reader formally (first and last name), English
+    ones by the first name: a convention of the language, like its date format; the words are the catalogue's."""
     if person is None:
         name = ""
     elif language in FULL_NAME_GREETING:

@@ -21,6 +21,7 @@ from crm.email.settings import company, unsubscribe_scope
 from crm.email.suppression import live_lead, object_to_email, tell_chain
 from crm.email.tokens import read_token
 from crm.extensions import db
+from crm.languages import DEFAULT_LANGUAGE
 from crm.models import Lead
 from workflows.vocabulary import StopReason
 
@@ -51,6 +52,19 @@ TEXT = {
         "already": "This address is already unsubscribed.",
         "invalid_title": "Invalid link",
         "invalid": "This unsubscribe link is not valid. Please use the link from the email.",
+    },
+    "fr": {
+        "title": "Se désabonner",
+        "question": "Vous ne souhaitez plus recevoir d'e-mails de {company} à l'adresse {email}\u00a0?",
+        "button": "Se désabonner maintenant",
+        "done_title": "Vous êtes désabonné",
+        "done": (
+            "Vous ne recevrez plus d'e-mails de {company}, et nous ne vous contacterons plus par téléphone non plus."
+        ),
+        "done_email_only": "Vous ne recevrez plus d'e-mails de {company}.",
+        "already": "Cette adresse est déjà désabonnée.",
+        "invalid_title": "Lien non valide",
+        "invalid": "Ce lien de désabonnement n'est pas valide. Veuillez utiliser le lien figurant dans l'e-mail.",
     },
 }
 
@@ -100,7 +114,7 @@ def _lead_for(token: str) -> Lead | None:
 
 
 def _invalid():
-    lang = "de" if (request.accept_languages.best_match(["de", "en"]) or "de") == "de" else "en"
+    lang = request.accept_languages.best_match(list(TEXT)) or DEFAULT_LANGUAGE
     return _page(404, lang, title_key="invalid_title", lines=[TEXT[lang]["invalid"]])
 
 
@@ -110,7 +124,7 @@ def confirm_page(token: str):
     if lead is None:
         return _invalid()
 
-    lang = lead.language if lead.language in TEXT else "de"
+    lang = lead.language if lead.language in TEXT else DEFAULT_LANGUAGE
     t = TEXT[lang]
     if lead.email_status in ("unsubscribed", "suppressed"):
         return _page(200, lang, title_key="title", lines=[t["already"]])
@@ -136,11 +150,11 @@ def unsubscribe(token: str):
         how = tell_chain(lead, StopReason.UNSUBSCRIBED, actor=f"recipient:{via}")
         log.info("lead %s unsubscribed (%s); chain: %s", lead.id, via, how)
 
-    t = TEXT[lead.language if lead.language in TEXT else "de"]
+    t = TEXT[lead.language if lead.language in TEXT else DEFAULT_LANGUAGE]
     done = t["done"] if unsubscribe_scope() == "all" else t["done_email_only"]
     return _page(
         200,
-        lead.language if lead.language in TEXT else "de",
+        lead.language if lead.language in TEXT else DEFAULT_LANGUAGE,
         title_key="done_title",
         lines=[done.format(company=company().name)],
     )

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
+from crm.languages import sql_check
 from crm.models.types import JSONType, UTCDateTime, utcnow
 
 
@@ -20,7 +21,7 @@ class Campaign(Model):
         sa.CheckConstraint(
             "failover_provider IS NULL OR failover_provider IN ('retell', 'vapi', 'bland')", name="failover_provider"
         ),
-        sa.CheckConstraint("language IN ('de', 'en')", name="language"),
+        sa.CheckConstraint(sql_check("language"), name="language"),  # migration 0011 says the same
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import Model
+from crm.languages import sql_check
 from crm.models.types import JSONType, UTCDateTime, enum_column, utcnow
 
 
@@ -49,7 +50,7 @@ class Lead(Model):
         ),
         sa.Index("ix_leads_match_key", "match_key"),
         sa.CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score_range"),
-        sa.CheckConstraint("language IN ('de', 'en')", name="language"),
+        sa.CheckConstraint(sql_check("language"), name="language"),  # migration 0011 says the same
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from crm.languages import LANGUAGES
 from crm.reports.definition_texts.activity import CALLS, LEADS, PERIODS
 from crm.reports.definition_texts.model import Figure, Section
 from crm.reports.definition_texts.results import BREAKDOWNS, CONVERSION, COSTS, EMAILS
@@ -25,6 +26,7 @@ from crm.reports.definition_texts.results import BREAKDOWNS, CONVERSION, COSTS, 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "kpis.md"
 BEGIN = "<!-- kpi-definitions:begin (generated from crm/reports/definitions.py; do not edit here) -->"
 END = "<!-- kpi-definitions:end -->"
+# The generated part of docs/kpis.md (English and German only; the reports themselves speak every language).
 TITLES = {"de": "Definitionen der Kennzahlen", "en": "Definitions of the figures"}
 HEADERS = {"de": ("Kennzahl", "Definition"), "en": ("Figure", "Definition")}
 
@@ -40,8 +42,8 @@ def keys() -> set[str]:
 
 
 def for_language(language: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """[(section title, [(figure name, definition), ...]), ...] in `language` (de or en)."""
-    if language not in TITLES:
+    """[(section title, [(figure name, definition), ...]), ...] in `language` (one of LANGUAGES)."""
+    if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}")
     return [(s.title(language), [(f.name(language), f.text(language)) for f in s.figures]) for s in SECTIONS]
 

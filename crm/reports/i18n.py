@@ -19,12 +19,12 @@ from babel.numbers import format_currency, format_decimal, format_percent
 
 from crm import catalogs
 from crm.catalogs import N_, NP_
+from crm.languages import LANGUAGES as LANGUAGES  # re-exported: the report code reads it from here
+from crm.languages import locale_for
 from crm.reports.periods import Period
 from crm.services import money
 from workflows.vocabulary import CallOutcome, CallStatus
 
-LANGUAGES = ("de", "en")
-LOCALES = {"de": "de_DE", "en": "en_GB"}
 DOMAIN = "reports"
 DASH = "–"
 
@@ -262,7 +262,7 @@ class Formatter:
         if language not in LANGUAGES:
             raise ValueError(f"unsupported language {language!r}; choose one of {', '.join(LANGUAGES)}")
         self.language = language
-        self.locale = LOCALES[language]
+        self.locale = locale_for(language)  # babel's number, money and date formats (fr: fr_FR)
         self.zone = ZoneInfo(tz)
         pattern = Locale.parse(self.locale).percent_formats[None].pattern
         self._pct1 = pattern.replace("#,##0", "#,##0.0")

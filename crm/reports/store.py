@@ -22,12 +22,13 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from crm.extensions import db
+from crm.languages import LANGUAGES
 from crm.models.reports import Report, ReportDocument
 from crm.models.types import utcnow
 from crm.models.users import Role, User
 from crm.reports import kpis
 from crm.reports.charts import build_charts
-from crm.reports.i18n import LANGUAGES, Formatter
+from crm.reports.i18n import Formatter
 from crm.reports.pdf import branding, filename, html_to_pdf, render_html
 from crm.reports.periods import KINDS, Period, local_date, period_for
 
@@ -181,12 +182,12 @@ def _replace(report: Report, figures: kpis.KpiReport, *, end: datetime, created_
 
 
 def document(report_id: int, language: str) -> ReportDocument | None:
-    """The PDF in `language`, else in any language the report has (German first)."""
+    """The PDF in `language`, else in any language the report has (in LANGUAGES' order: German first)."""
     docs = {
         d.language: d
         for d in db.session.scalars(sa.select(ReportDocument).where(ReportDocument.report_id == report_id))
     }
-    for lang in (language, "de", "en", *docs):
+    for lang in (language, *LANGUAGES, *docs):
         if lang in docs:
             return docs[lang]
     return None

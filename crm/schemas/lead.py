@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from crm.languages import LANGUAGES
 from crm.services import normalize as n
 
 TEXT = {
@@ -117,7 +118,7 @@ class LeadInSchema(Schema):
     phone = fields.String()
     mobile = fields.String()
     country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="must be a two-letter ISO code"))
-    language = fields.String(validate=validate.OneOf(["de", "en"]))
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
     source = fields.String(
         validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="letters, digits, _ . - only, at most 64")
     )

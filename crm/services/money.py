@@ -29,6 +29,7 @@ from flask import current_app, g, has_app_context, has_request_context
 
 from crm.config import ReportSettings
 from crm.extensions import db
+from crm.languages import locale_for
 from crm.models import AppSetting
 from crm.models.types import utcnow
 from crm.services import audit
@@ -37,11 +38,11 @@ COMPANY_CURRENCY_SETTING = "LEADCHAIN_COMPANY_CURRENCY"
 RATES_SETTING = "LEADCHAIN_FX_RATES"
 RATES_KEY = "fx.rates"  # AppSetting key of the admin's rates (the text as entered)
 DEFAULT_CURRENCY = "EUR"
-LOCALES = {"de": "de_DE", "en": "en_GB"}
 MAX_RATES_CHARS = 2_000
 WORDS = {
     "de": {"at": "zu", "no_rate": "kein Kurs {source}→{target}"},
     "en": {"at": "at", "no_rate": "no {source}→{target} rate"},
+    "fr": {"at": "au taux de", "no_rate": "pas de taux {source}→{target}"},
 }
 _CODE = re.compile(r"^[A-Z]{3}$")
 # Entries are separated by ";", line breaks or spaces, or by a comma before the next currency code, so a
@@ -188,7 +189,7 @@ def in_company_currency(
 
 
 def _locale(language: str) -> str:
-    return LOCALES.get(language, language)
+    return locale_for(language)
 
 
 def format_cents(cents: int | float | Decimal | None, currency: str | None, language: str) -> str:

@@ -1,5 +1,6 @@
-"""German and English for the UI. German is the default; the user's choice is User.language; before
-sign-in a cookie (set by the language switch, POST /language) or ``?lang=en`` decides.
+"""The UI in every language of crm.languages (German, English, French). German is the default; the user's
+choice is User.language; before sign-in a cookie (set by the language switch, POST /language) or
+``?lang=en`` decides.
 
 How to translate (for every UI area; the whole procedure is in CONTRIBUTING.md, "Translations"):
 
@@ -7,9 +8,9 @@ How to translate (for every UI area; the whole procedure is in CONTRIBUTING.md, 
   (``from crm.ui.i18n import _``, or ``flask_babel.gettext`` / ``lazy_gettext``, same catalogue),
   ``{{ _("Save") }}`` in templates, with placeholders ``_("Hello %(name)s", name=user.name)``.
   Plurals: ``ngettext("%(num)d lead", "%(num)d leads", n)``; context: ``pgettext("button", "Call")``.
-* Add the text to ``crm/locales/de/LC_MESSAGES/ui.po`` (German) and ``crm/locales/en/LC_MESSAGES/ui.po``
-  (msgstr = the English), e.g. after ``pybabel extract -F babel.cfg -o /tmp/ui.pot crm/ui``.
-  tests/test_translations.py fails on a wrapped text missing from either file.
+* Add the text to ``crm/locales/<lang>/LC_MESSAGES/ui.po`` for every language (en: msgstr = the English),
+  e.g. after ``pybabel extract -F babel.cfg -o /tmp/ui.pot crm/ui``.
+  tests/test_translations.py fails on a wrapped text missing from any of them.
 
 The catalogues are gettext ``.po`` files read through crm.catalogs (domain ``ui``), compiled to ``.mo`` by
 ``make install``; flask-babel serves ``_()``/``ngettext``/``pgettext`` and Jinja's ``{{ _() }}`` from them."""
@@ -22,12 +23,13 @@ from flask_babel import Babel, Domain, get_locale, lazy_gettext, ngettext, pgett
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm import catalogs
+from crm import catalogs, languages
 
 __all__ = ["LANGUAGES", "_", "lazy_gettext", "ngettext", "pgettext", "init_i18n", "current_language"]
 
-LANGUAGES = {"de": "Deutsch", "en": "English"}
-DEFAULT_LANGUAGE = "de"
+# {code: the language's own name}: the language switch, every language select, a lead's language shown.
+LANGUAGES = languages.NAMES
+DEFAULT_LANGUAGE = languages.DEFAULT_LANGUAGE
 LANG_COOKIE = "leadchain_lang"
 DOMAIN = "ui"
 

@@ -23,6 +23,7 @@ from flask_babel import format_datetime
 from flask_login import current_user
 
 from crm.extensions import db
+from crm.languages import LANGUAGES
 from crm.models import Channel, ConsentRecord, Lead, LeadStatus, LegalBasis, Priority, User
 from crm.models.types import utcnow
 from crm.services import audit, chain_control, money, normalize
@@ -370,10 +371,10 @@ def _validate_phone(lead: Lead, data: dict[str, str], changes: dict[str, Any], e
 def _validate_choices(lead: Lead, data: dict[str, str], changes: dict[str, Any], errors: dict[str, str]) -> None:
     """Language, priority and owner: one of the offered values (an empty priority or owner clears it)."""
     if "language" in data:
-        if data["language"] in ("de", "en"):
+        if data["language"] in LANGUAGES:
             changes["language"] = data["language"]
         else:
-            errors["language"] = _("Please choose German or English.")
+            errors["language"] = _("Please choose a language from the list.")
     if "priority" in data:
         if data["priority"] == "":
             changes["priority"] = None
