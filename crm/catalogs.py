@@ -29,7 +29,7 @@ from babel.support import NullTranslations, Translations
 log = logging.getLogger(__name__)
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locales"
-LANGUAGES: tuple[str, ...] = ("de", "en")
+LANGUAGES: tuple[str, ...] = ("de", "en", "fr")
 DEFAULT_LANGUAGE = "de"
 # ui: web pages and flash messages; email: every email body and subject; reports: PDF/CSV report texts;
 # bridge: what the voice agent says.
