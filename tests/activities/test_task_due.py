@@ -16,7 +16,7 @@ from activities.crm_activities import CrmActivities
 from crm.extensions import db
 from crm.models import Appointment, AppSetting, AssignmentRule, Lead, Role, Task, User
 from crm.services.compliance import DE_WINDOW, US_WINDOW, german_holidays
-from crm.services.task_due import appointment_due, callback_due
+from crm.services.task_due import appointment_due, callback_due, callback_due_from
 from tests.fakes import Script
 from tests.workflows.conftest import chain  # noqa: F401  (the chain fixture: dev server, workers, relay)
 from workflows.payloads import TaskInput
@@ -54,6 +54,21 @@ def test_callback_uses_the_leads_own_zone_and_window():
     now = datetime(2026, 12, 8, 5, 0, tzinfo=CHICAGO)  # 05:00 in Chicago, 12:00 in Berlin
     due = callback_due(now.astimezone(UTC), "America/Chicago", US_WINDOW)
     assert due.astimezone(CHICAGO) == datetime(2026, 12, 8, 8, 30, tzinfo=CHICAGO)
+
+
+@pytest.mark.parametrize(
+    "not_before, due",
+    [
+        (berlin(2027, 2, 23, 0, 0), berlin(2027, 2, 23, 9, 0)),  # "Ende Februar" from a Tuesday: at 09:00
+        (berlin(2027, 2, 20, 23, 0), berlin(2027, 2, 22, 9, 0)),  # a Saturday: Monday when the window opens
+        (berlin(2027, 1, 1, 0, 0), berlin(2027, 1, 4, 9, 0)),  # "next month": New Year and the weekend pass
+        (berlin(2027, 2, 23, 15, 0), berlin(2027, 2, 23, 15, 0)),  # inside the hours: at that very moment
+        (berlin(2026, 12, 8, 10, 0), berlin(2026, 12, 8, 11, 0)),  # already begun: an hour from now at least
+    ],
+)
+def test_callback_at_a_stated_time_is_due_at_the_windows_first_calling_moment(not_before, due):
+    now = berlin(2026, 12, 8, 10, 0)
+    assert callback_due_from(not_before, now, "Europe/Berlin", DE_WINDOW, HOLIDAYS) == due
 
 
 # ---------------------------------------------------------------- appointment: pure
@@ -135,6 +150,25 @@ def test_callback_task_of_an_owned_lead_is_due_monday_morning(app, ctx, frozen_n
     # The same business key again: the same task, created once.
     assert _task(app, lead_id, "callback", 24 * 3600, "callback").id == task.id
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Task)) == 1
+
+
+def test_callback_task_at_the_callers_stated_time_is_due_at_its_start(app, ctx, frozen_now):
+    """TaskInput.not_before (the chain's CallbackRequest): due when the window starts, inside the lead's own
+    calling hours (a Chicago lead: 08:00 there, not 09:00 Berlin)."""
+    berlin_lead, chicago_lead = (
+        _lead(owner_id=_user("Anna")),
+        _lead(phone="+13125550100", region="US", zone="America/Chicago", email="c@example.com"),
+    )
+    window = berlin(2027, 2, 20, 23, 0)  # "Ende Februar": Sunday 21 February, midnight in Berlin
+    for lead_id, due in (
+        (berlin_lead, berlin(2027, 2, 22, 9, 0)),
+        (chicago_lead, datetime(2027, 2, 22, 8, 0, tzinfo=CHICAGO)),
+    ):
+        task_id = CrmActivities(app).create_task(
+            TaskInput(lead_id, "callback", "title", 0, f"chain-x:{lead_id}:callback", not_before=window)
+        )
+        db.session.expire_all()
+        assert db.session.get(Task, task_id).due_at == due.astimezone(UTC)
 
 
 def test_callback_task_follows_the_admins_stored_calling_hours(app, ctx, frozen_now):
