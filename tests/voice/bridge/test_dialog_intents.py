@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from voice.bridge.dialog import intents
+from voice.bridge.dialog import intents, phrases
 from voice.bridge.dialog.intents import fold, read
 
 SIGNALS = [
@@ -146,7 +146,7 @@ def test_no_opt_out_and_no_question_where_there_is_none(text):
 def test_every_language_module_gives_every_signal():
     """A language is one lexicon module: it must name every signal the reader knows (an empty tuple is a
     deliberate "none in this language"), and its patterns must compile in the normal form."""
-    assert {lexicon.LANGUAGE for lexicon in intents.LEXICONS} == {"de", "en"}
+    assert {lexicon.LANGUAGE for lexicon in intents.LEXICONS} == set(phrases.LANGUAGES)  # one per spoken language
     for lexicon in intents.LEXICONS:
         assert set(lexicon.SIGNALS) == set(intents.SIGNALS), lexicon.LANGUAGE
         assert lexicon.LEADING
@@ -161,3 +161,30 @@ def test_the_normal_form_meets_spelling_variants():
     assert fold("I’d have to check") == "id have to check"
     assert read("ich moechte nicht mehr angerufen werden").opt_out
     assert read("Ich möchte nicht mehr angerufen werden.").opt_out
+
+
+def test_french_is_read_in_the_same_normal_form():
+    # Accents dropped, elisions glued, hyphens as spaces: both spellings a recogniser may write meet.
+    assert fold("Ne m'appelez PLUS, s'il vous plaît !") == "ne mappelez plus sil vous plait"
+    assert fold("Rappelez-moi après les fêtes") == "rappelez moi apres les fetes"
+    assert fold("euh ça m'est égal") == "ca mest egal"
+    assert read("Retirez mon numéro").opt_out and read("retirez mon numero").opt_out
+    assert read("ça").empty is False  # French letters count as words
+
+
+@pytest.mark.parametrize(
+    "text,intent",
+    [
+        ("vous pouvez me rappeler plus tard", "callback"),  # "plus tard" is no "plus" of an opt-out
+        ("rappelez-moi plus tôt la semaine prochaine", "callback"),
+        ("je ne me rappelle plus de votre offre", "other"),  # "I don't remember": no opt-out
+        ("je vous rappelle plus tard", "deferral"),  # the caller will call: a deferral, not a callback
+        ("c'est pas moi qui décide", "other"),  # no wrong person
+        ("le premier décembre à dix heures", "appointment"),  # a date, not "the first" of two offered slots
+    ],
+)
+def test_french_lines_that_look_like_something_else(text, intent):
+    reading = read(text)
+    assert reading.intent.value == intent, (text, reading)
+    if "premier" in text:
+        assert not reading.first

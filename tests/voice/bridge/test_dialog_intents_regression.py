@@ -1,4 +1,5 @@
-"""The intent regression set (intents_regression.yaml): short replies to "when would suit you?", each played
+"""The intent regression sets (intents_regression.yaml: German and English; intents_regression_fr.yaml:
+French): short replies to "when would suit you?", each played
 through the rules policy with the real time parser, and the intent the agent acted on compared with the
 expected one. Prints accuracy per language and intent; requires every opt-out caught (recall 100 %) and
 overall accuracy of at least 95 %. The same items under recogniser noise (a hesitation inserted, a word
@@ -14,12 +15,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.voice.bridge.test_dialog_support import ANNA, ANNE, FakeCalendar, respond
+from tests.voice.bridge.test_dialog_support import CALLEES, FakeCalendar, respond
 from voice.bridge.dialog import intents, phrases
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.types import Turn
 
-ITEMS = yaml.safe_load((Path(__file__).parent / "intents_regression.yaml").read_text(encoding="utf-8"))["items"]
+HERE = Path(__file__).parent
+ITEMS = [
+    item
+    for name in ("intents_regression.yaml", "intents_regression_fr.yaml")
+    for item in yaml.safe_load((HERE / name).read_text(encoding="utf-8"))["items"]
+]
+LANGUAGES = ("de", "en", "fr")
 INTENTS = ("opt_out", "refusal", "wrong_person", "callback", "appointment", "question", "open", "deferral")
 # TurnResult.intent -> the regression label. Anything else (unclear, decline, interest, ...) stays itself and
 # counts as a miss.
@@ -40,7 +47,7 @@ LABEL = {
 
 def history(language: str) -> list[Turn]:
     """The call up to the question: opening, the callee confirms, we propose and ask when."""
-    callee = ANNA if language == "de" else ANNE
+    callee = CALLEES[language]
     say = phrases.say
     opening = " ".join(
         [
@@ -67,7 +74,7 @@ async def acted_on(item: dict) -> str:
         RulesPolicy(),
         [*history(language), Turn("user", item["text"])],
         calendar,
-        callee=ANNA if language == "de" else ANNE,
+        callee=CALLEES[language],
     )
     intent = reply.result.intent or "none"
     label = LABEL.get(intent, intent)
@@ -78,7 +85,7 @@ async def acted_on(item: dict) -> str:
 
 def table(results: list[tuple[dict, str]]) -> str:
     rows = [f"{'lang':4} {'intent':13} {'right':>5} {'of':>3} {'acc':>6}"]
-    for language in ("de", "en", None):
+    for language in (*LANGUAGES, None):
         for intent in (*INTENTS, None):
             chosen = [
                 (i, got)
@@ -96,9 +103,10 @@ def table(results: list[tuple[dict, str]]) -> str:
 
 def test_the_set_is_as_described():
     counts = Counter((i["lang"], i["intent"]) for i in ITEMS)
-    assert len(ITEMS) >= 60
+    assert len(ITEMS) >= 60 + 40
+    assert sum(i["lang"] == "fr" for i in ITEMS) >= 40
     assert {intent for _, intent in counts} == set(INTENTS)
-    assert all(counts[(language, intent)] >= 4 for language in ("de", "en") for intent in INTENTS)
+    assert all(counts[(language, intent)] >= 4 for language in LANGUAGES for intent in INTENTS)
     assert len({i["text"] for i in ITEMS}) == len(ITEMS)
 
 
@@ -120,7 +128,7 @@ async def test_an_unsure_opt_out_is_asked_about_or_recorded(item):
     assert await acted_on(item) == "opt_out"
 
 
-HESITATIONS = {"de": ("äh", "ähm", "also", "hm"), "en": ("um", "uh", "like", "hmm")}
+HESITATIONS = {"de": ("äh", "ähm", "also", "hm"), "en": ("um", "uh", "like", "hmm"), "fr": ("euh", "ben", "bah", "heu")}
 NOISY_VARIANTS = 5
 
 

@@ -137,6 +137,8 @@ class FakeCalendar:
 
 ANNA = Callee(lead_id=12, first_name="Anna", last_name="Weber", company="Weber GmbH", language="de")
 ANNE = Callee(lead_id=13, first_name="Anne", last_name="Walker", company="Walker Ltd", language="en")
+CLAIRE = Callee(lead_id=14, first_name="Claire", last_name="Dubois", company="Dubois SA", language="fr")
+CALLEES = {"de": ANNA, "en": ANNE, "fr": CLAIRE}
 
 
 @dataclass

@@ -110,6 +110,31 @@ async def test_after_seven_in_the_evening_in_english_names_the_hours_asks_then_o
     )
 
 
+async def test_saturday_morning_in_french_names_the_hours_asks_then_offers_the_nearest(crm):
+    _, leads, factory = crm
+    # The call speaks French as the bridge does for a lead whose language is "fr" (lead_records passes it on);
+    # the stored lead row is the German one, since leads.language still only admits 'de'/'en' in the schema.
+    call = conversation(factory, leads["de"], "fr", "call-sat-fr")
+    reply = await call.play(["Oui, c'est moi. J'aimerais un rendez-vous.", "Plutôt samedi matin."])
+    assert "nos horaires d'ouverture sont du lundi au vendredi de 9 h à 17 h" in reply.text
+    assert reply.text.endswith("Voulez-vous que je vous propose plutôt les créneaux libres les plus proches?")
+    assert "complet" not in reply.text and reply.result.offered == () and not reply.result.end_call
+
+    reply = await call.hear("Oui, volontiers.")
+    # Saturday 21st morning is the wish: Friday's last slot before it, Monday's first after it.
+    assert reply.text == (
+        "À titre d'alternative, puisque nous sommes fermés à l'heure souhaitée, je peux vous proposer le "
+        "vendredi 20 décembre à 16 h 30 ou le lundi 23 décembre à 9 h, le premier vous convient-il?"
+    )
+    assert [s.start for s in reply.result.offered] == [at(date(2030, 12, 20), 16, 30), at(date(2030, 12, 23), 9)]
+
+    reply = await call.hear("Oui, le premier.")
+    assert reply.result.classification == "booked" and reply.result.end_call
+    appt = booked("call-sat-fr")
+    assert appt is not None and appt.starts_at == at(date(2030, 12, 20), 16, 30)
+    assert appt.offer_matched is False
+
+
 async def test_no_to_alternatives_offers_nothing_and_asks_for_another_time(crm):
     _, leads, factory = crm
     call = conversation(factory, leads["de"], "de", "call-no")

@@ -74,4 +74,13 @@ _SUMMARY_LABELS = {
         "wish": "Preferred time",
         "no_recording": "not recorded",
     },
+    "fr": {
+        "lead": "Lead",
+        "unknown": "inconnu",
+        "need": "Besoin",
+        "timing": "Délai",
+        "decision_maker": "Décision",
+        "wish": "Créneau souhaité",
+        "no_recording": "pas d'enregistrement",
+    },
 }

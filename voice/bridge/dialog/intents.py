@@ -1,9 +1,10 @@
 """What the callee's utterance means. Pure: no I/O, no state.
 
-The words live in one data module per language (lexicon_de, lexicon_en; a new language is one more module
-in LEXICONS with the same signal names). Every language's patterns are read on every turn: callees switch
-languages, and a wrong-number "sorry, who?" is no reason to fail. Text and patterns meet in one normal form
-(``fold``): lower case, umlauts written out, hyphens and punctuation as spaces, apostrophes dropped.
+The words live in one data module per language (lexicon_de, lexicon_en, lexicon_fr; a new language is one
+more module in LEXICONS with the same signal names). Every language's patterns are read on every turn:
+callees switch languages, and a wrong-number "sorry, who?" is no reason to fail. Text and patterns meet in
+one normal form (``fold``): lower case, umlauts written out, French accents dropped, hyphens and punctuation
+as spaces, apostrophes dropped.
 
 ``read(text)`` returns every signal found; ``decide(reading)`` then names the one intent the turn is about,
 before any time is parsed (issue 15 item 3): opt-out, wrong person, an opt-out said with a hedge, callback,
@@ -17,15 +18,27 @@ import re
 from dataclasses import dataclass, fields
 from types import ModuleType
 
-from voice.bridge.dialog import lexicon_de, lexicon_en
+from voice.bridge.dialog import lexicon_de, lexicon_en, lexicon_fr
 from voice.bridge.dialog.phrases import normalise
 
 MAX_CHARS = 1000  # a callee's turn longer than this is cut before it is read
-LEXICONS: tuple[ModuleType, ...] = (lexicon_de, lexicon_en)
+LEXICONS: tuple[ModuleType, ...] = (lexicon_de, lexicon_en, lexicon_fr)
 
 _UMLAUTS: dict[str, str | int | None] = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
-_FOLD_PATTERN = str.maketrans(_UMLAUTS)
-_FOLD = str.maketrans({**_UMLAUTS, "'": None, "\u2019": None, "`": None})
+# French letters as a recogniser may or may not accent them: both spellings meet without the accent.
+_ACCENTS: dict[str, str | int | None] = {
+    **dict.fromkeys("àâá", "a"),
+    **dict.fromkeys("éèêë", "e"),
+    **dict.fromkeys("îï", "i"),
+    **dict.fromkeys("ôó", "o"),
+    **dict.fromkeys("ùû", "u"),
+    "ç": "c",
+    "ÿ": "y",
+    "œ": "oe",
+    "æ": "ae",
+}
+_FOLD_PATTERN = str.maketrans({**_UMLAUTS, **_ACCENTS})
+_FOLD = str.maketrans({**_UMLAUTS, **_ACCENTS, "'": None, "\u2019": None, "`": None})
 _NOT_WORD = re.compile(r"[^\w\s]|_")
 # A German verb stem's endings and the pronoun that may follow ("ruf~": ruf, rufe, ruft, rufen Sie, ...).
 _VERB_ENDINGS = r"(?:e|en|et|est|t|st|n)?(?:\s+(?:sie|sies|du|ihr|es))?"
@@ -49,7 +62,8 @@ def _expand(pattern: str, lexicon: ModuleType) -> str:
 
 
 def fold_pattern(pattern: str) -> str:
-    """Umlauts in a pattern written out like the text (a lexicon may spell "später" or "spaeter")."""
+    """Umlauts and accents in a pattern written like the text (a lexicon may spell "später" or "spaeter",
+    "numéro" or "numero")."""
     return pattern.translate(_FOLD_PATTERN)
 
 
@@ -122,7 +136,7 @@ class Reading:
 
 SIGNALS: tuple[str, ...] = tuple(f.name for f in fields(Reading) if f.name != "text")
 PATTERNS: dict[str, re.Pattern[str]] = {name: _compile(name) for name in SIGNALS}
-WORDS = re.compile(r"[a-zA-ZäöüÄÖÜß]{2,}")
+WORDS = re.compile(r"[^\W\d_]{2,}")  # two letters of any alphabet ("ça", "où" count)
 
 
 def clean(text: str | None) -> str:

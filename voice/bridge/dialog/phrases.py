@@ -20,7 +20,7 @@ from functools import cache
 from crm import catalogs
 
 DOMAIN = "bridge"
-LANGUAGES = ("de", "en")  # the languages the agent speaks: each has a bridge.po
+LANGUAGES = ("de", "en", "fr")  # the languages the agent speaks: each has a bridge.po
 
 KEYS: tuple[str, ...] = (
     # opening: AI disclosure + recording (first sentence), a way to object, who are we talking to

@@ -41,7 +41,8 @@ _ABBREVIATIONS = {
     "bspw",
 }
 GOODBYE = re.compile(
-    r"\b(?:auf\s+wiederhören|auf\s+wiedersehen|tschüss|tschüs|ade|goodbye|good\s+bye|bye)\b", re.IGNORECASE
+    r"\b(?:auf\s+wiederhören|auf\s+wiedersehen|tschüss|tschüs|ade|goodbye|good\s+bye|bye|au\s+revoir|adieu)\b",
+    re.IGNORECASE,
 )
 LONG_CLAUSE = 120
 

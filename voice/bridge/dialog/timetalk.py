@@ -92,6 +92,7 @@ class TimeTalk:
 _DAYS = {
     "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
 }
 _MONTHS = {
     "de": (
@@ -178,9 +179,12 @@ def _future(now: datetime, month: int, day: int, hour: int, minute: int) -> date
     return None
 
 
+# How opening hours are said: a run of days ("day" alone, "range" from one to another), its hours ("span"),
+# runs joined by "and".
 _HOURS_WORDS = {
-    "de": {"to": " bis ", "and": " und ", "span": "%s von %s bis %s Uhr"},
-    "en": {"to": " to ", "and": " and ", "span": "%s, %s to %s"},
+    "de": {"day": "%s", "range": "%s bis %s", "and": " und ", "span": "%s von %s bis %s Uhr"},
+    "en": {"day": "%s", "range": "%s to %s", "and": " and ", "span": "%s, %s to %s"},
+    "fr": {"day": "le %s", "range": "du %s au %s", "and": " et ", "span": "%s de %s à %s"},
 }
 
 
@@ -189,13 +193,16 @@ def _clock(moment: time, language: str) -> str:
         hour = moment.hour % 12 or 12
         suffix = "am" if moment.hour < 12 else "pm"
         return f"{hour}:{moment.minute:02d} {suffix}" if moment.minute else f"{hour} {suffix}"
+    if language == "fr":
+        return f"{moment.hour} h {moment.minute:02d}" if moment.minute else f"{moment.hour} h"
     return f"{moment.hour}:{moment.minute:02d}" if moment.minute else f"{moment.hour}"
 
 
 def hours_text(hours: OpeningHours, language: str) -> str:
     """Opening hours in words: runs of weekdays with the same hours ("Montag bis Freitag von 9 bis 17 Uhr",
-    "Monday to Friday, 9 am to 5 pm"), several runs joined by "und"/"and"."""
-    code = "en" if language == "en" else "de"
+    "Monday to Friday, 9 am to 5 pm", "du lundi au vendredi de 9 h à 17 h"), several runs joined by
+    "und"/"and"/"et". A language without its words here is said in German."""
+    code = language if language in _HOURS_WORDS else "de"
     words, names = _HOURS_WORDS[code], _DAYS[code]
     runs: list[tuple[int, int, time, time]] = []
     for weekday, opens, closes in sorted(hours):
@@ -206,7 +213,7 @@ def hours_text(hours: OpeningHours, language: str) -> str:
             runs.append((weekday, weekday, opens, closes))
     parts = []
     for first, last_day, opens, closes in runs:
-        days = names[first] if first == last_day else names[first] + words["to"] + names[last_day]
+        days = words["day"] % names[first] if first == last_day else words["range"] % (names[first], names[last_day])
         parts.append(words["span"] % (days, _clock(opens, code), _clock(closes, code)))
     return words["and"].join(parts)
 
