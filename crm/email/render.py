@@ -117,6 +117,8 @@ def format_when(moment: datetime, tz_name: str, language: str) -> str:
     date_part = format_date(moment.astimezone(tz), "full", locale=locale)
     time_part = format_datetime(moment, "HH:mm", tzinfo=tz, locale=locale)
     zone = format_datetime(moment, "z", tzinfo=tz, locale=locale)
+    if zone[:1] in "+-":  # no short name in this locale (fr: "+0100"): "UTC+01:00" as its readers write it
+        zone = format_datetime(moment, "ZZZZ", tzinfo=tz, locale=locale)
     return catalogs.gettext(
         language, DOMAIN, N_("%(date)s at %(time)s (%(zone)s)"), date=date_part, time=time_part, zone=zone
     )

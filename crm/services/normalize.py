@@ -17,6 +17,9 @@ from phonenumbers import timezone as phone_timezone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 GERMAN_SPEAKING = {"DE", "AT", "CH", "LI", "LU"}
+# Countries whose leads are written to in French when they name no language. Switzerland and Luxembourg stay
+# German and Belgium English (a country of several languages: the form's language field decides).
+FRENCH_SPEAKING = {"FR", "MC"}
 
 
 class FieldError(ValueError):
@@ -155,11 +158,13 @@ def language_for(
         return explicit
     region = (country or phone_region or "").upper()
     if region:
-        return "de" if region in GERMAN_SPEAKING else "en"
+        return "de" if region in GERMAN_SPEAKING else "fr" if region in FRENCH_SPEAKING else "en"
     if email:
         tld = email.rsplit(".", 1)[-1]
         if tld in {"de", "at", "ch"}:
             return "de"
+        if tld == "fr":
+            return "fr"
         if tld in {"com", "org", "net", "io", "us", "uk"}:
             return "en"
     return default

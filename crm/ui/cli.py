@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from crm import create_app
 from crm.extensions import db
+from crm.languages import DEFAULT_LANGUAGE, LANGUAGES
 from crm.models import Role, User
 from crm.services import audit
 from crm.ui.auth import password_problems, set_password
@@ -52,7 +53,7 @@ def user_group() -> None:
 @click.argument("email")
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(ROLES), default="sales", show_default=True)
-@click.option("--language", type=click.Choice(["de", "en"]), default="de", show_default=True)
+@click.option("--language", type=click.Choice(LANGUAGES), default=DEFAULT_LANGUAGE, show_default=True)
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
 @click.option("--generate", is_flag=True, help="generate a password and print it once")
 def create(email: str, name: str, role: str, language: str, password_stdin: bool, generate: bool) -> None:

@@ -32,5 +32,7 @@ def test_preview_renders_with_the_leads_data(app):
         assert "Guten Tag Dana &lt;Lee&gt;," in german["html"]
         with pytest.raises(LeadNotFound):
             preview("follow_up", 999999)
+        french = preview("nurture", lead_id, "fr", step=3)
+        assert french["language"] == "fr" and french["subject"] == "Souhaitez-vous que nous prenions contact ?"
         with pytest.raises(ValueError):
-            preview("follow_up", lead_id, "fr")
+            preview("follow_up", lead_id, "it")

@@ -16,6 +16,7 @@ from crm.email.tokens import lead_from_reply_address, make_token, read_token, re
 from tests.conftest import make_test_secrets
 
 EVIL = '<script>alert("x")</script>'
+THU_3_DEC = datetime(2026, 12, 3, 15, 30, tzinfo=UTC)  # 16:30 in Berlin (CET)
 CASES = [
     ("follow_up", {}),
     ("booking_confirmation", {}),
@@ -80,9 +81,9 @@ def _appointment(starts=datetime(2026, 1, 8, 15, 30, tzinfo=UTC), minutes=45, ap
     )
 
 
-@pytest.mark.parametrize("language", ["de", "en"])
+@pytest.mark.parametrize("language", ["de", "en", "fr"])
 @pytest.mark.parametrize("template,context", CASES, ids=[f"{t}{c.get('step', '')}" for t, c in CASES])
-def test_every_template_renders_in_both_languages(render_app, template, context, language):
+def test_every_template_renders_in_every_language(render_app, template, context, language):
     context = dict(context)
     lead = _lead(language)
     if template == "booking_confirmation":
@@ -112,7 +113,11 @@ def test_every_template_renders_in_both_languages(render_app, template, context,
     assert EVIL in text
     if template != "manager_report":
         assert "<b>ACME</b>" not in html
-    marker = {"de": ("Impressum", "Geschäftsführung"), "en": ("Legal notice", "Managing directors")}[language]
+    marker = {
+        "de": ("Impressum", "Geschäftsführung"),
+        "en": ("Legal notice", "Managing directors"),
+        "fr": ("Mentions légales", "Direction"),
+    }[language]
     assert all(m in html and m in text for m in marker)
 
 
@@ -129,10 +134,32 @@ def test_booking_confirmation_shows_the_local_time(render_app):
     assert subject == "Appointment confirmed: Thursday, 9 July 2026 at 16:30 (CEST)"
 
 
+def test_a_french_booking_confirmation_and_follow_up_are_french(render_app):
+    """French dates as the locale writes them, the formal greeting (first and last name, vous) and the
+    footer's legal words; no English or German sentence of the templates."""
+    lead = _lead("fr")
+    subject, html, text = render("booking_confirmation", lead, {"appointment": _appointment(THU_3_DEC)}, "fr")
+    # (the subject's whitespace is folded to plain spaces, the no-break space before ":" included)
+    assert subject == "Rendez-vous confirmé : jeudi 3 décembre 2026 à 16:30 (UTC+01:00)"
+    assert f"Bonjour {EVIL} O'Brien & Söhne," in text
+    assert "Nous vous confirmons votre rendez-vous avec Olga Owner" in text
+    assert "45 minutes" in text and "L'invitation de calendrier est jointe (invite.ics)." in text
+    assert "Cordialement" in text and "Mentions légales" in text
+    for word in ("Hello", "Kind regards", "Legal notice", "Unsubscribe", "Hallo", "Impressum", "Thursday"):
+        assert word not in text, word
+    subject, html, text = render("follow_up", lead, {}, "fr")
+    assert subject == "Les informations que vous avez demandées à Beispiel Vertrieb GmbH"
+    assert "Comme convenu, voici nos informations" in text
+    assert "Se désabonner ici" in text and "Se désabonner ici" in html
+    for word in ("Hello", "Kind regards", "Legal notice", "information you asked", "Hallo"):
+        assert word not in text, word
+
+
 def test_language_follows_the_lead_and_steps_pick_the_nurture_mail(render_app):
     assert render("follow_up", _lead("en"), {}).subject.startswith("The information you asked for")
     assert render("follow_up", _lead("de"), {}).subject.startswith("Ihre Unterlagen")
-    assert render("follow_up", _lead("fr"), {}).subject.startswith("Ihre Unterlagen")  # default: German
+    assert render("follow_up", _lead("fr"), {}).subject.startswith("Les informations que vous avez demandées")
+    assert render("follow_up", _lead("it"), {}).subject.startswith("Ihre Unterlagen")  # default: German
     subjects = {render("nurture", _lead("en"), {"step": s}).subject for s in (1, 2, 3)}
     assert len(subjects) == 3
     assert render("nurture", _lead("en"), {"step": 9}).subject == render("nurture", _lead("en"), {"step": 3}).subject
