@@ -23,24 +23,24 @@ Mapping of our terms onto Bland's:
   unchanged on the call and the webhook: that is how webhooks and look-ups map back to lead and chain.
 * The outcome and sentiment come from `analysis`, filled by Bland from the `analysis_schema` sent
   with every call (keys `outcome` and `sentiment`); `variables.outcome` (a pathway may extract it) and
-  the summary text are fallbacks (events.classify_text).
+  the summary text are fallbacks (events.classify).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
 
 from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
-from providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify_text, result_from_event
+from providers.events import CLASSIFICATIONS, SENTIMENTS, CallEvent, Turn, classify, result_from_event
+from providers.parsing import ID, MAX_COST_CENTS, MAX_DURATION_S, TEXT, URL, FieldError, Fields, cents, decode_object
 from providers.wire import InvalidSignature, MalformedPayload
 from workflows.payloads import CallResult
 from workflows.vocabulary import CallStatus
@@ -77,6 +77,7 @@ _LIVE_STAGES = {
 }
 _NOT_CONNECTED = {"no-answer": CallStatus.NO_ANSWER, "no_answer": CallStatus.NO_ANSWER, "busy": CallStatus.BUSY}
 _FAILED = {"failed", "canceled", "cancelled", "complete_error", "pre_queue_error", "queue_error", "call_error", "error"}
+STATUS_LEN = 64  # Bland status strings are short; the delivery key holds one
 _SPEAKERS = {"assistant": "agent", "robot": "agent", "agent": "agent", "user": "callee"}
 
 
@@ -116,51 +117,27 @@ def _secret_list(secret: str | Iterable[str] | None) -> list[str]:
 # ---------------------------------------------------------------------------------------- normalising
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def duration_seconds(details: Mapping[str, Any]) -> int | None:
+def duration_seconds(details: Fields) -> int | None:
     """Seconds: `corrected_duration` (seconds, a string) when present, else `call_length` (MINUTES)."""
-    corrected = details.get("corrected_duration")
-    if corrected not in (None, ""):
-        try:
-            return max(0, int(Decimal(str(corrected)).to_integral_value(ROUND_HALF_UP)))
-        except (InvalidOperation, ValueError):
-            pass
-    minutes = details.get("call_length")
-    if minutes is None or isinstance(minutes, bool):
-        return None
-    try:
-        return max(0, int((Decimal(str(minutes)) * 60).to_integral_value(ROUND_HALF_UP)))
-    except (InvalidOperation, ValueError):
-        return None
+    corrected = details.number("corrected_duration", 0, MAX_DURATION_S, numeric_text=True)
+    if corrected is not None:
+        return int(Decimal(str(corrected)).to_integral_value(ROUND_HALF_UP))
+    minutes = details.number("call_length", 0, MAX_DURATION_S / 60)
+    return None if minutes is None else int((Decimal(str(minutes)) * 60).to_integral_value(ROUND_HALF_UP))
 
 
-def price_cents(details: Mapping[str, Any]) -> int | None:
+def price_cents(details: Fields) -> int | None:
     """`price` is in US dollars (a float such as 0.068): whole cents, rounded half up."""
-    price = details.get("price")
-    if price is None or isinstance(price, bool):
-        return None
-    try:
-        return int((Decimal(str(price)) * 100).to_integral_value(ROUND_HALF_UP))
-    except (InvalidOperation, ValueError):
-        return None
+    return cents(details.number("price", 0, MAX_COST_CENTS / 100))
 
 
-def _end_status(details: Mapping[str, Any], duration_s: int | None) -> tuple[str, bool]:
+def _end_status(details: Fields, duration_s: int | None) -> tuple[str, bool]:
     """(our end status, answered) for a finished call."""
-    status = str(details.get("status") or details.get("queue_status") or "").lower()
-    answered_by = str(details.get("answered_by") or "").lower()
+    status = (details.text("status", STATUS_LEN) or details.text("queue_status", STATUS_LEN) or "").lower()
+    answered_by = (details.text("answered_by") or "").lower()
     if status in _NOT_CONNECTED:
         return _NOT_CONNECTED[status], False
-    if status in _FAILED or (details.get("error_message") and not duration_s):
+    if status in _FAILED or (details.text("error_message", TEXT) and not duration_s):
         return CallStatus.FAILED, False
     if answered_by == "voicemail":
         return CallStatus.VOICEMAIL, False
@@ -172,53 +149,38 @@ def _end_status(details: Mapping[str, Any], duration_s: int | None) -> tuple[str
     return CallStatus.NO_ANSWER, False
 
 
-def _transcript(details: Mapping[str, Any]) -> list[Turn] | None:
-    items = details.get("transcripts")
-    if not isinstance(items, list):
+def _transcript(details: Fields, started: datetime | None) -> list[Turn] | None:
+    items = details.items("transcripts")
+    if items is None:
         return None
-    started = _parse_time(details.get("started_at"))
     turns = []
     for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        speaker = _SPEAKERS.get(str(item.get("user") or "").lower())
-        text = item.get("text")
-        if speaker is None or not isinstance(text, str):
+        entry = Fields.of(item, "transcripts[]")
+        speaker = _SPEAKERS.get((entry.text("user") or "").lower())
+        text = entry.text("text", TEXT)
+        if speaker is None or text is None:
             continue  # agent-action entries are tool calls, not speech
-        at = _parse_time(item.get("created_at"))
+        at = entry.time("created_at")
         turns.append(
             Turn(speaker=speaker, text=text, at_s=round((at - started).total_seconds(), 3) if at and started else None)
         )
     return turns
 
 
-def _metadata(details: Mapping[str, Any]) -> tuple[int | None, str | None, str | None]:
-    meta = details.get("metadata")
-    if not isinstance(meta, Mapping):
-        return None, None, None
-    lead_id = meta.get("lead_id")
-    try:
-        lead = int(lead_id) if lead_id not in (None, "") else None
-    except (TypeError, ValueError):
-        lead = None
-    chain = meta.get("chain_id")
-    key = meta.get("idempotency_key")
-    return lead, (str(chain) if chain else None), (str(key) if key else None)
-
-
-def event_from_details(details: Mapping[str, Any]) -> CallEvent:
-    """One CallEvent from Bland's flat call-details object (GET /v1/calls/{id} or the post-call webhook)."""
-    call_id = details.get("call_id") or details.get("c_id")
-    if not isinstance(call_id, str) or not call_id:
-        raise MalformedPayload("no call_id")
-    status = str(details.get("status") or "").lower() or None
-    done = details.get("completed") is True or (status or "") in (
+def event_from_details(raw: Fields | Mapping[str, Any]) -> CallEvent:
+    """One CallEvent from Bland's flat call-details object (GET /v1/calls/{id} or the post-call webhook),
+    every field read typed and range-checked (docs/providers.md §3.3)."""
+    details = raw if isinstance(raw, Fields) else Fields.of(dict(raw), "")
+    call_id = details.text("call_id", ID) or details.text("c_id", ID)
+    if not call_id:
+        raise FieldError("call_id", "is required")
+    status = (details.text("status", STATUS_LEN) or "").lower() or None
+    done = details.flag("completed") is True or (status or "") in (
         _FAILED | set(_NOT_CONNECTED) | {"completed", "complete"}
     )
-    lead_id, chain_id, key = _metadata(details)
-    analysis = details.get("analysis") if isinstance(details.get("analysis"), Mapping) else None
-    variables = details.get("variables") if isinstance(details.get("variables"), Mapping) else None
-    summary = details.get("summary") if isinstance(details.get("summary"), str) and details.get("summary") else None
+    meta = details.obj("metadata")
+    started = details.time("started_at")
+    ended = details.time("end_at")
     event = CallEvent(
         provider=NAME,
         call_id=call_id,
@@ -229,60 +191,57 @@ def event_from_details(details: Mapping[str, Any]) -> CallEvent:
         event_id=f"call:{call_id}:{status or 'completed'}",
         event_type="post_call" if done else f"call_{status or 'update'}",
         stage="analyzed" if done else _LIVE_STAGES.get(status or "", "queued"),
-        occurred_at=_parse_time(details.get("end_at")) or _parse_time(details.get("created_at")),
-        started_at=_parse_time(details.get("started_at")),
-        ended_at=_parse_time(details.get("end_at")),
-        transcript=_transcript(details),
-        summary=summary,
-        recording_url=details.get("recording_url") or None,
+        occurred_at=ended or details.time("created_at"),
+        started_at=started,
+        ended_at=ended,
+        transcript=_transcript(details, started),
+        summary=details.text("summary", TEXT) or None,
+        recording_url=details.text("recording_url", URL) or None,
         cost_cents=price_cents(details),
-        analysis=dict(analysis) if analysis is not None else None,
+        analysis=details.free("analysis"),
         final=done,
-        lead_id=lead_id,
-        chain_id=chain_id,
-        idempotency_key=key,
-        extra={
-            k: details.get(k)
-            for k in ("call_ended_by", "error_message", "answered_by", "disposition_tag")
-            if details.get(k) is not None
-        },
+        lead_id=meta.ident("lead_id") if meta else None,
+        chain_id=(meta.text("chain_id") or None) if meta else None,
+        idempotency_key=(meta.text("idempotency_key") or None) if meta else None,
+        extra=_extra(details),
     )
     if done:
-        _add_outcome(event, details, analysis, variables, summary)
+        _add_outcome(event, details)
     return event
 
 
-def _add_outcome(
-    event: CallEvent,
-    details: Mapping[str, Any],
-    analysis: Any,  # the details' analysis object or None (classify_text reads either)
-    variables: Any,
-    summary: str | None,
-) -> None:
+def _extra(details: Fields) -> dict[str, Any]:
+    names = ("call_ended_by", "error_message", "answered_by", "disposition_tag")
+    return {k: v for k in names if (v := details.text(k, TEXT)) is not None}
+
+
+def _add_outcome(event: CallEvent, details: Fields) -> None:
     """What a finished call adds: end status, answered, duration, sentiment and classification."""
     duration = duration_seconds(details)
     end_status, answered = _end_status(details, duration)
     event.end_status, event.answered = end_status, answered
     event.duration_s = duration if duration is not None else 0
-    sentiment = str((analysis or {}).get("sentiment") or "").lower()
+    analysis = details.obj("analysis")
+    sentiment = ((analysis.text("sentiment") if analysis else None) or "").lower()
     event.sentiment = sentiment if sentiment in SENTIMENTS else None
     if answered:
-        event.classification = (
-            classify_text(None, analysis) or classify_text(None, variables) or classify_text(summary, None)
+        variables = details.obj("variables")
+        # The analysis_schema's answer first, a pathway's extracted variables next, the summary's words last.
+        event.classification = classify(
+            event.summary, analysis.data if analysis else None, variables.data if variables else None
         )
 
 
-def parse_webhook(body: bytes, headers: Mapping[str, str], secrets: str | Iterable[str] | None) -> list[CallEvent]:
-    """Verify on the raw bytes, then normalise the flat post-call object into one final CallEvent."""
+def events_from_payload(payload: Any) -> list[CallEvent]:
+    """The one final CallEvent of a post-call webhook body (the flat call-details object, §3.5)."""
+    return [event_from_details(Fields.of(payload, ""))]
+
+
+def parse_webhook(body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) -> list[CallEvent]:
+    """Verify on the raw bytes (any active secret), then read the flat post-call object."""
     if not verify_signature(body, headers, _secret_list(secrets)):
         raise InvalidSignature("bad or missing X-Webhook-Signature")
-    try:
-        details = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise MalformedPayload(f"not UTF-8 JSON: {e}") from None
-    if not isinstance(details, dict):
-        raise MalformedPayload("expected the call-details object")
-    return [event_from_details(details)]
+    return events_from_payload(decode_object(body, "").data)
 
 
 # ---------------------------------------------------------------------------------------- the client

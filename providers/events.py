@@ -151,8 +151,3 @@ def result_from_event(event: CallEvent) -> CallResult:
         classification=event.classification,
         duration_s=event.duration_s or 0,
     )
-
-
-def classify_text(summary: str | None, analysis: Mapping[str, Any] | None) -> str | None:
-    """Structured analysis first, then the summary's words (the older name of `classify`)."""
-    return classify(summary, analysis)

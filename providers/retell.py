@@ -12,12 +12,11 @@ Decisions:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -27,8 +26,9 @@ from retell.lib import verify
 from retell.types.call_list_params import FilterCriteria
 
 from providers.base import CallRequest, ProviderCall, ProviderRejected, ProviderUnavailable, retry_after_seconds
-from providers.events import CallEvent, Turn, classify_text, result_from_event
-from providers.wire import InvalidSignature, MalformedPayload
+from providers.events import SENTIMENTS, CallEvent, Turn, classify_structured, classify_summary, result_from_event
+from providers.parsing import ID, MAX_COST_CENTS, MAX_DURATION_S, SHORT, TEXT, URL, FieldError, Fields, decode_object
+from providers.wire import InvalidSignature
 from workflows.payloads import CallResult
 from workflows.vocabulary import CallStatus
 
@@ -77,6 +77,7 @@ SPEAKERS = {"agent": "agent", "user": "callee", "transfer_target": "agent"}
 ANALYSIS_GRACE_S = 600
 FIND_PAGE_SIZE = 50
 FIND_MAX_PAGES = 20
+MAX_TRANSCRIPT = 300_000  # characters of transcript text (a 256 KB body cannot hold more)
 
 
 class RetellProvider:
@@ -221,15 +222,16 @@ Verifier = Callable[[str, str, str], bool]
 
 
 def parse_webhook(
-    body: bytes, headers: Mapping[str, str], keys: list[str], *, verifier: Verifier | None = None
+    body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *, verifier: Verifier | None = None
 ) -> list[CallEvent]:
-    """Verify `X-Retell-Signature` over the raw body (docs/providers.md §1.6) and normalise the event.
+    """Verify `X-Retell-Signature` over the raw body (docs/providers.md §1.6) and read the event.
 
-    Raises InvalidSignature (missing, malformed, wrong or outside ±5 minutes) or MalformedPayload.
-    Events that are not about an outbound call's life (e.g. `call_inbound`) give an empty list.
+    `secrets` are the API keys with the webhook badge (several during a rotation). Raises InvalidSignature
+    (missing, malformed, wrong or outside ±5 minutes) or MalformedPayload (FieldError names the field).
+    Events that are not about an outbound call's life (e.g. `call_inbound`, §1.7) give an empty list.
     """
     signature = _header(headers, SIGNATURE_HEADER)
-    if not signature or not keys:
+    if not signature or not secrets:
         raise InvalidSignature("missing X-Retell-Signature")
     try:
         text = body.decode("utf-8")  # Retell signs the body as text; other bytes cannot carry its signature
@@ -237,114 +239,121 @@ def parse_webhook(
         raise InvalidSignature("body is not UTF-8") from None
     if verifier is None:
         verifier = verify
-    if not any(verifier(text, key, signature) for key in keys):
+    if not any(verifier(text, key, signature) for key in secrets):
         raise InvalidSignature("X-Retell-Signature does not match")
-    try:
-        payload = json.loads(text)
-    except ValueError as e:
-        raise MalformedPayload(f"not JSON: {e}") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
-        raise MalformedPayload('expected {"event": ..., "call": {...}}')
-    call = payload.get("call", payload.get("data"))  # `data` is the deprecated alias
-    if not isinstance(call, dict):
-        raise MalformedPayload("`call` must be an object")
-    if payload["event"] not in STAGES:
-        return []
-    return [event_from_call(payload["event"], call)]
+    return events_from_payload(decode_object(body, "").data)
 
 
-def _ms(value: Any) -> datetime | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    return None
+def events_from_payload(payload: Any) -> list[CallEvent]:
+    """The CallEvents of one verified webhook body `{"event": ..., "call": {...}}` (§1.5)."""
+    envelope = Fields.of(payload, "")
+    event_type = envelope.text("event", SHORT, required=True)
+    if event_type not in STAGES:
+        return []  # call_inbound (with or without its call_id), chat and future events: acknowledged
+    call = envelope.obj("call") or envelope.obj("data")  # `data` is the deprecated alias
+    if call is None:
+        raise FieldError("call", "is required (an object)")
+    return [event_from_call(event_type, call)]
 
 
-def _object(call: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """A field of a call that must be a JSON object; None when it is absent or of another type."""
-    value = call.get(name)
-    return value if isinstance(value, dict) else None
+def _turns_from_objects(items: list[Any], path: str) -> list[Turn]:
+    turns = []
+    for item in items:
+        turn = Fields.of(item, path)
+        role = turn.text("role")
+        content = turn.text("content", TEXT)
+        speaker = SPEAKERS.get(role or "")
+        if speaker is None or not content:
+            continue
+        words = turn.items("words") or []
+        at_s = Fields.of(words[0], f"{path}.words[]").number("start", 0, MAX_DURATION_S) if words else None
+        turns.append(Turn(speaker, content, at_s))
+    return turns
 
 
-def _turns(call: dict[str, Any]) -> list[Turn] | None:
-    objects = call.get("transcript_object")
-    if isinstance(objects, list):
-        turns = []
-        for item in objects:
-            if not isinstance(item, dict) or not item.get("content"):
-                continue
-            role = item.get("role")
-            speaker = SPEAKERS.get(role) if isinstance(role, str) else None
-            if speaker is None:
-                continue
-            words = item.get("words") or []
-            at_s = words[0].get("start") if words and isinstance(words[0], dict) else None
-            turns.append(Turn(speaker, str(item["content"]), float(at_s) if isinstance(at_s, (int, float)) else None))
-        return turns
-    text = call.get("transcript")
-    if isinstance(text, str) and text.strip():
-        turns = []
-        for line in text.splitlines():
-            match = re.match(r"^(Agent|User):\s?(.*)$", line)
-            if match and match.group(2):
-                turns.append(Turn("agent" if match.group(1) == "Agent" else "callee", match.group(2)))
-            elif turns and line.strip():
-                turns[-1].text += "\n" + line
-        return turns
-    return None
+def _turns_from_text(text: str) -> list[Turn]:
+    turns: list[Turn] = []
+    for line in text.splitlines():
+        match = re.match(r"^(Agent|User):\s?(.*)$", line)
+        if match and match.group(2):
+            turns.append(Turn("agent" if match.group(1) == "Agent" else "callee", match.group(2)))
+        elif turns and line.strip():
+            turns[-1].text += "\n" + line
+    return turns
 
 
-def _conversation(call: dict[str, Any], turns: list[Turn] | None) -> bool:
+def _turns(call: Fields) -> list[Turn] | None:
+    """The conversation from transcript_object, or from the transcript text when that shows more of it
+    (a transcript_object can hold fewer turns than the text: the callee's words must not be lost)."""
+    objects = call.items("transcript_object")
+    text = call.text("transcript", MAX_TRANSCRIPT)
+    from_objects = _turns_from_objects(objects, f"{call.path}.transcript_object[]") if objects is not None else None
+    from_text = _turns_from_text(text) if text and text.strip() else None
+    if from_objects is not None and (_callee_spoke(from_objects) or not _callee_spoke(from_text)):
+        return from_objects
+    return from_text if from_text is not None else from_objects
+
+
+def _callee_spoke(turns: list[Turn] | None) -> bool:
+    return any(t.speaker == "callee" for t in turns or [])
+
+
+def _conversation(call: Fields, analysis: Fields | None, turns: list[Turn] | None) -> bool:
+    if _callee_spoke(turns) or (analysis is not None and analysis.flag("call_successful") is True):
+        return True
     if turns is not None:
-        return any(t.speaker == "callee" for t in turns)
+        return False
     # No transcript stored (data_storage_setting): a connected call of some length counts as one.
-    return bool(call.get("start_timestamp")) and (call.get("duration_ms") or 0) > 0
+    return call.time("start_timestamp", "ms") is not None and (_duration_ms(call) or 0) > 0
 
 
-def _end_status(call: dict[str, Any], analysis: dict[str, Any], turns: list[Turn] | None) -> tuple[str, bool]:
+def _end_status(call: Fields, analysis: Fields | None, turns: list[Turn] | None) -> tuple[str, bool]:
     """(end status, connected) of an ended call."""
-    reason = call.get("disconnection_reason")
+    reason = call.text("disconnection_reason")
     if reason in NOT_CONNECTED:
         return NOT_CONNECTED[reason], False
-    if call.get("call_status") == "not_connected":
+    if call.text("call_status") == "not_connected":
         return CallStatus.FAILED, False
-    if analysis.get("in_voicemail") or reason == "voicemail_reached":
+    if (analysis is not None and analysis.flag("in_voicemail")) or reason == "voicemail_reached":
         return CallStatus.VOICEMAIL, True
     if reason in MACHINE:
         return MACHINE[reason], True
-    talked = _conversation(call, turns)
-    if isinstance(reason, str) and reason.startswith("error_") and not talked:
+    talked = _conversation(call, analysis, turns)
+    if reason is not None and reason.startswith("error_") and not talked:
         return CallStatus.FAILED, True
     # Hang-ups, transfers, time limits, and errors after a conversation took place: what was said counts.
     return (CallStatus.COMPLETED if talked else CallStatus.NO_ANSWER), True
 
 
-def event_from_call(event_type: str, call: dict[str, Any]) -> CallEvent:
-    """One CallEvent from a Retell call object (webhook `call` field or get-call answer)."""
-    call_id = call.get("call_id")
-    if not isinstance(call_id, str) or not call_id:
-        raise MalformedPayload("call.call_id missing")
+def event_from_call(event_type: str, raw: Fields | dict[str, Any]) -> CallEvent:
+    """One CallEvent from a Retell call object (webhook `call` field or get-call answer), every field read
+    typed and range-checked (docs/providers.md §1.4)."""
+    call = raw if isinstance(raw, Fields) else Fields.of(raw, "call")
+    call_id = call.text("call_id", ID, required=True)
+    assert call_id is not None  # required
     stage = STAGES.get(event_type, "in_progress")
-    analysis = _object(call, "call_analysis")
+    analysis = call.obj("call_analysis")
     turns = _turns(call)
-    metadata = _object(call, "metadata") or {}
+    metadata = call.obj("metadata")
+    started, ended = call.time("start_timestamp", "ms"), call.time("end_timestamp", "ms")
     event = CallEvent(
         provider=NAME,
         call_id=call_id,
         event_id=f"{event_type}:{call_id}",
         event_type=event_type,
         stage=stage,
-        occurred_at=_ms(call.get("end_timestamp") if stage in ("ended", "analyzed") else call.get("start_timestamp")),
-        started_at=_ms(call.get("start_timestamp")),
-        ended_at=_ms(call.get("end_timestamp")),
-        duration_s=_duration_s(call),
+        occurred_at=ended if stage in ("ended", "analyzed") else started,
+        started_at=started,
+        ended_at=ended,
+        duration_s=_duration_s(call, started, ended),
         transcript=turns,
-        recording_url=call.get("recording_url") or None,
+        recording_url=call.text("recording_url", URL) or None,
         cost_cents=_cost_cents(call),
-        analysis=analysis,
-        lead_id=_int(metadata.get("lead_id")),
-        chain_id=str(metadata["chain_id"]) if metadata.get("chain_id") else None,
-        idempotency_key=str(metadata["idempotency_key"]) if metadata.get("idempotency_key") else None,
-        extra={k: call[k] for k in ("call_status", "disconnection_reason", "agent_id") if call.get(k) is not None},
+        analysis=call.free("call_analysis"),
+        lead_id=metadata.ident("lead_id") if metadata else None,
+        chain_id=metadata.text("chain_id", SHORT) if metadata else None,
+        idempotency_key=metadata.text("idempotency_key", SHORT) if metadata else None,
+        extra={k: v for k in ("call_status", "disconnection_reason", "agent_id") if (v := call.text(k)) is not None},
     )
     if analysis is not None:
         _add_analysis(event, analysis)
@@ -353,47 +362,45 @@ def event_from_call(event_type: str, call: dict[str, Any]) -> CallEvent:
     return event
 
 
-def _duration_s(call: dict[str, Any]) -> int | None:
-    """duration_ms, else end minus start; whole seconds (None when unknown or negative)."""
-    duration_ms = call.get("duration_ms")
-    if (
-        not isinstance(duration_ms, (int, float))
-        and isinstance(call.get("end_timestamp"), (int, float))
-        and isinstance(call.get("start_timestamp"), (int, float))
-    ):
-        duration_ms = call["end_timestamp"] - call["start_timestamp"]
-    return round(duration_ms / 1000) if isinstance(duration_ms, (int, float)) and duration_ms >= 0 else None
+def _duration_ms(call: Fields) -> float | None:
+    return call.number("duration_ms", 0, MAX_DURATION_S * 1000)
 
 
-def _cost_cents(call: dict[str, Any]) -> int | None:
-    """call_cost.combined_cost, in whole cents (None when missing or negative)."""
-    combined = (_object(call, "call_cost") or {}).get("combined_cost")
-    return int(round(combined)) if isinstance(combined, (int, float)) and combined >= 0 else None
+def _duration_s(call: Fields, started: datetime | None, ended: datetime | None) -> int | None:
+    """duration_ms, else end minus start; whole seconds (None when unknown, negative or over a day)."""
+    duration_ms = _duration_ms(call)
+    if duration_ms is not None:
+        return round(duration_ms / 1000)
+    if started is None or ended is None:
+        return None
+    seconds = (ended - started).total_seconds()
+    return round(seconds) if 0 <= seconds <= MAX_DURATION_S else None
 
 
-def _add_analysis(event: CallEvent, analysis: dict[str, Any]) -> None:
-    summary = analysis.get("call_summary")
-    event.summary = summary if isinstance(summary, str) and summary else None
-    sentiment = analysis.get("user_sentiment")
-    event.sentiment = sentiment.lower() if isinstance(sentiment, str) and sentiment else None
+def _cost_cents(call: Fields) -> int | None:
+    """call_cost.combined_cost (cents already), in whole cents."""
+    cost = call.obj("call_cost")
+    combined = cost.number("combined_cost", 0, MAX_COST_CENTS) if cost else None
+    return None if combined is None else int(round(combined))
 
 
-def _add_ending(
-    event: CallEvent, call: dict[str, Any], analysis: dict[str, Any] | None, turns: list[Turn] | None
-) -> None:
+def _add_analysis(event: CallEvent, analysis: Fields) -> None:
+    event.summary = analysis.text("call_summary", TEXT) or None
+    sentiment = (analysis.text("user_sentiment") or "").lower()
+    event.sentiment = sentiment if sentiment in SENTIMENTS else None
+
+
+def _add_ending(event: CallEvent, call: Fields, analysis: Fields | None, turns: list[Turn] | None) -> None:
     """End status, answered, classification and finality of an ended or analyzed call."""
-    end_status, connected = _end_status(call, analysis or {}, turns)
+    end_status, connected = _end_status(call, analysis, turns)
     event.end_status, event.answered = end_status, end_status == CallStatus.COMPLETED
     if event.answered:
-        custom = analysis.get("custom_analysis_data") if analysis else None
-        event.classification = classify_text(
-            event.summary, custom if isinstance(custom, dict) else None
-        ) or REASON_CLASSIFICATION.get(str(call.get("disconnection_reason")))
+        custom = analysis.obj("custom_analysis_data") if analysis else None
+        reason = call.text("disconnection_reason") or ""
+        # Structured first: the agent's custom analysis, then what the hang-up says, then the summary's words.
+        event.classification = (
+            classify_structured(custom.data if custom else None)
+            or REASON_CLASSIFICATION.get(reason)
+            or classify_summary(event.summary)
+        )
     event.final = event.stage == "analyzed" or not connected
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
