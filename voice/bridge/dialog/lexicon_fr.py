@@ -46,6 +46,10 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"\blaiss\w*\s+(?:moi|nous)\s+(?:tranquilles?|en\s+paix)\b",
         r"\bfout\w*\s+(?:moi|nous)\s+la\s+paix\b",
         r"\bdesinscri\w*\b",
+        r"\b(?:arret|cess|stop)\w*\s+(?:vos|tes|ces|les|donc\s+vos)\s+appels\b",
+        rf"\binterdi\w*\s+de\s+{_ME}{_CALL}",
+        r"\b(?:retire|supprime|efface|raye|enleve|desinscrit|sorti)e?s?\s+de\s+(?:vos|votre|tes|ta|la|cette|ce)\s+"
+        r"(?:listes?|fichiers?|base|bases|annuaire|registre)\b",
         r"\bpas\s+le\s+droit\s+de\s+(?:m|me\s+|nous\s+)(?:appeler|contacter|demarcher)\b",
     ),
     # Said with a hedge: the agent asks whether to remove the number rather than record it or carry on.
@@ -59,6 +63,10 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"(?:eu|trouve|obtenu|recupere)\s+(?:mon|ce|notre)\s+numero\b",
         r"\bj?\s*aime\s+pas\s+(?:trop\s+|beaucoup\s+|du\s+tout\s+)?(?:qu\s*on\s+m\s*appelle|ces\s+appels|les\s+appels)\b",
         r"\bspam\b",
+        r"\btele\s*(?:marketing|vente|prospection)\b",
+        r"\b(?:centre\s+d\s*appels?|call\s*cent(?:er|re))\b",
+        r"\b(?:marre|ras\s+le\s+bol|assez)\s+(?:de\s+|des\s+)?(?:ces\s+|vos\s+|tes\s+|tous\s+ces\s+)?appels\b",
+        r"\b(?:ces|vos|tes|de\s+tels)\s+appels\b",
     ),
     "wrong_number": (
         r"\btrompes?e?s?\s+de\s+(?:numero|personne)\b",
@@ -69,6 +77,8 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"\bn?y\s+a\s+pas\s+de\s+(?:\w+\s+){1,3}(?:ici|a\s+ce\s+numero|chez\s+nous)\b",
         r"\b(?:travaille|habite|vit|est)\s+(?:plus|pas)\s+ici\b",
         r"\bpersonne\s+(?:de\s+ce\s+nom|qui\s+s?\s*appelle)\b",
+        r"\b(?:a|est)\s+(?:quitte|partie?)\s+(?:l\s*entreprise|la\s+societe|la\s+boite|la\s+maison|le\s+cabinet)\b",
+        r"\bn?\s*est\s+plus\s+(?:chez\s+nous|dans\s+(?:l\s*entreprise|la\s+societe))\b",
         r"\bc(?:e\s+n)?\s*est\s+pas\s+(?:moi|lui|elle|la\s+bonne\s+personne|le\s+bon\s+numero)\b(?!\s+qui)",
         r"\bconnais\s+pas\s+(?:de\s+)?(?:cette\s+personne|ce\s+nom|madame|monsieur)\b",
     ),
@@ -79,10 +89,13 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"(?<!vous )(?<!je )(?<!te )(?<!on )\b(?:rappel|recontact|retelephon)\w*\s+(?:plutot\s+)?"
         r"(?:plus\s+tard|demain|apres\s+demain|lundi|mardi|mercredi|jeudi|vendredi|samedi|la\s+semaine|le\s+mois|"
         r"dans|en|apres|fin|debut|mi|ce\s+soir|cet\s+apres\s+midi|une\s+autre\s+fois|un\s+autre\s+jour)\b",
-        r"\bre?essay\w*\s+(?:plus\s+tard|demain|en\s+\w+|la\s+semaine|le\s+mois|dans|apres|fin|debut|"
+        r"\b(?:re)?essay\w*\s+(?:plutot\s+|encore\s+|de\s+nouveau\s+)?(?:plus\s+tard|demain|en\s+\w+|la\s+semaine|le\s+mois|dans|apres|fin|debut|"
         r"une\s+autre\s+fois|lundi|mardi|mercredi|jeudi|vendredi)\b",
         r"\bpas\s+(?:le\s+|un\s+)?(?:bon\s+)?moment\b",
         r"\bmauvais\s+moment\b",
+        r"\btombe\s+(?:mal|pas\s+bien)\b",
+        r"(?<!vous )(?<!te )\b(?:redonn|repass|pass|donn|refai)\w*\s+(?:moi\s+|nous\s+)?un\s+(?:petit\s+|autre\s+)?"
+        r"(?:coup\s+de\s+(?:fil|telephone)|appel)\b",
         r"\b(?:suis|sommes)\s+(?:en\s+(?:reunion|rendez\s+vous|rdv|voiture|route|deplacement|conduite)|au\s+volant|"
         r"occupee?s?|debordee?s?)\b",
         r"\b(?:ai|avons|a)\s+pas\s+le\s+temps\b",
@@ -98,6 +111,8 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"\bpas\s+pour\s+(?:nous|moi)\b",
         r"\blaiss\w*\s+tomber\b",
         r"\bsans\s+facon\b",
+        r"\bpas\s+(?:l|d)?\s*utilite\b",
+        r"\b(?:a|avons|ai)\s+(?:deja\s+)?(?:tout\s+)?ce\s+qu\s*il\s+(?:nous\s+|me\s+)?faut\b",
         r"\b(?:ca|cela)\s+ne\s+(?:nous|me|m)\s*(?:concerne|interesse)\s+pas\b",
     ),
     "deferral": (
@@ -114,13 +129,19 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"(?:mon|ma|mes|notre|nos|l|la\s+direction)\b",
         r"\bsais\s+pas\s+(?:encore|trop|tout\s+de\s+suite|comme\s+ca|de\s+tete)\b",
         r"\bje\s+vais\s+voir\b",
+        r"\b(?:voi[rte]|verifi\w*|check\w*|regard\w*|consult\w*|demand\w*|parl\w*|discut\w*)\s+(?:ca\s+|cela\s+)?"
+        r"(?:avec\s+|a\s+)?(?:mon|ma|mes|notre|nos)\s+(?:associee?s?|collegues?|chef|cheffe|patronn?e?|epoux|epouse|"
+        r"femme|mari|conjointe?|equipe|direction|comptable|superieure?|responsable|agenda|calendrier|planning)\b",
+        r"\bje\s+vous\s+(?:passe|passerai|donne|donnerai|ferai)\s+un\s+(?:petit\s+)?(?:coup\s+de\s+fil|appel)\b",
     ),
     "question": (
         r"^(?:{leading}\s+)*(?:"
         r"c\s*est\s+qui|qui\s+(?:est|etes|es|parle|appelle)|combien|comment\s+(?:ca|cela|est\s+ce|vous|fonctionne|"
         r"marche|sa)|pourquoi(?!\s+pas)|quel(?:le)?s?\s+(?:societe|entreprise|boite|offre|prix|genre|tarif)|"
         r"c\s*est\s+quoi|qu\s*est\s+ce|de\s+quoi|vous\s+etes\s+(?:qui|de\s+quelle|d\s*ou)|ou\s+(?:etes|est)|"
-        r"est\s+ce\s+que|ca\s+coute|ca\s+consiste|c\s*est\s+(?:gratuit|payant|cher)|vous\s+vendez)\b",
+        r"est\s+ce\s+que|ca\s+(?:coute|consiste|prend|dure|sert)|c\s*est\s+(?:gratuit|payant|cher)|vous\s+vendez|"
+        r"c\s*est\s+(?:pour\s+quoi|a\s+quel\s+sujet|a\s+propos\s+de\s+quoi)|vous\s+(?:appelez|etes|venez)\s+d\s*ou)\b",
+        r"\bcombien\s+(?:ca|cela|de\s+temps|coute|coutent|vous|faut)\b",
     ),
     # Within a question: who is calling (the agent says who it is, not what the consultant will explain).
     "who": (
@@ -130,6 +151,7 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"\bde\s+la\s+part\s+de\s+qui\b",
         r"\bvous\s+etes\s+qui\b",
         r"\bd\s*ou\s+(?:vous\s+)?(?:m\s*)?appel",
+        r"\bappel\w*\s+d\s*ou\b",
     ),
     "open_answer": (
         r"\bquand\s+(?:vous\s+voulez|vous\s+le\s+souhaitez|vous\s+pouvez|tu\s+veux|ca\s+vous\s+(?:arrange|convient|va))\b",
@@ -139,7 +161,8 @@ SIGNALS: dict[str, tuple[str, ...]] = {
         r"\bflexibles?\b",
         r"\bcomme\s+(?:ca\s+)?(?:vous\s+|tu\s+)?(?:arrange|voulez|veux|convient|preferez)\b",
         r"\b(?:choisissez|choisis|proposez|propose|decidez|decide)\s+(?:vous|moi|toi|quelque\s+chose)\b",
-        r"\b(?:a|selon)\s+votre\s+convenance\b",
+        r"\b(?:a|selon)\s+(?:votre|ta)\s+(?:convenance|guise)\b",
+        r"\bcomme\s+bon\s+vous\s+semble\b",
         r"\bje\s+m\s*adapte\b",
         r"\b(?:toujours|tout\s+le\s+temps)\s+disponibles?\b",
     ),
