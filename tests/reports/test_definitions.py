@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pypdf import PdfReader
 
+from crm.languages import LANGUAGES
 from crm.reports import definitions
 from crm.reports.kpis import compute
 from crm.reports.pdf import render_pdf
@@ -38,7 +39,7 @@ def test_a_stale_docs_file_is_detected(tmp_path, monkeypatch):
     assert "Answered / placed calls." in stale.read_text() and "Old text." not in stale.read_text()
 
 
-def test_every_figure_is_defined_in_both_languages(ctx):
+def test_every_figure_is_defined_in_every_language(ctx):
     report = compute(daily(date(2026, 2, 3)), now=datetime(2026, 2, 4, tzinfo=UTC))
     headline_keys = {h.key for h in report.headlines}
     assert len(headline_keys) == 12 and headline_keys <= definitions.keys()
@@ -65,10 +66,11 @@ def test_every_figure_is_defined_in_both_languages(ctx):
     assert len(keys) == len(set(keys))
     for section in definitions.SECTIONS:
         for figure in section.figures:
-            assert all(figure.name(lang).strip() and len(figure.text(lang)) > 15 for lang in ("de", "en")), figure.key
-            assert figure.text("de") != figure.text("en")
+            texts = [figure.text(lang) for lang in LANGUAGES]
+            assert all(figure.name(lang).strip() and len(figure.text(lang)) > 15 for lang in LANGUAGES), figure.key
+            assert len(set(texts)) == len(texts), figure.key  # each language its own words
             # a definition missing from a catalogue would show its key (definition.<figure>)
-            assert figure.msgid not in (figure.text("de"), figure.text("en")), figure.key
+            assert figure.msgid not in texts, figure.key
 
 
 def _pages(content: bytes) -> list[str]:
@@ -94,6 +96,12 @@ def _pages(content: bytes) -> list[str]:
             "Anhang: Definitionen",
             "Definitions of every figure: appendix, page",
         ),
+        (
+            "fr",
+            "Annexe : définitions des indicateurs",
+            "Appendix: definitions",
+            "Définitions de tous les indicateurs : annexe, page",
+        ),
     ],
 )
 def test_the_pdf_appendix_defines_every_figure_in_the_report_language(ctx, language, title, other_title, see):
@@ -104,6 +112,7 @@ def test_the_pdf_appendix_defines_every_figure_in_the_report_language(ctx, langu
     appendix = " ".join(pages[first:])
     assert "docs/kpis.md" not in " ".join(pages) and other_title not in appendix
     for name, figures in definitions.for_language(language):
-        assert name in appendix
+        assert name.replace("\xa0", " ") in appendix
         for figure_name, text in figures:
-            assert f"{figure_name} {text}" in appendix, figure_name
+            # (French: the no-break space before ":" is read from the PDF as a space, see _pages)
+            assert f"{figure_name} {text}".replace("\xa0", " ") in appendix, figure_name

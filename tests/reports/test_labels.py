@@ -79,6 +79,10 @@ def test_every_id_has_a_german_and_an_english_label():
     # Words that differ between the languages do: only true cognates (Neutral, Warm) are the same.
     same = {k for k in SHOWN if i18n.Formatter("de").label(k) == i18n.Formatter("en").label(k)}
     assert same == {"neutral", "warm"}
+    # French: every id has its own label too; "Nurturing" is the word French sales teams use.
+    fr = i18n.Formatter("fr")
+    assert all(key in i18n.LABELS and "_" not in fr.label(key) for key in SHOWN)
+    assert {k for k in SHOWN if fr.label(k) == i18n.Formatter("en").label(k)} == {"nurturing"}
 
 
 def _seed_every_label(day: date) -> None:

@@ -64,6 +64,7 @@ def test_rate_table_admin_over_config_and_the_inverse():
     [
         ("de", ["0,46 € (0,50 $ zu 0,92)", "12,34 €", "0,50 £ (kein Kurs GBP→EUR)"]),
         ("en", ["€0.46 (US$0.50 at 0.92)", "€12.34", "£0.50 (no GBP→EUR rate)"]),
+        ("fr", ["0,46 € (0,50 $US au taux de 0,92)", "12,34 €", "0,50 £GB (pas de taux GBP→EUR)"]),
     ],
 )
 def test_amounts_in_the_company_currency_with_the_rate(language, expected):

@@ -1,4 +1,4 @@
-"""The PDF: its text (pypdf) holds the reference figures in German and English, every page renders to
+"""The PDF: its text (pypdf) holds the reference figures in German, English and French, every page renders to
 PNG with pdftoppm, long tables repeat their header, an empty period gives a short clear report."""
 
 from __future__ import annotations
@@ -127,11 +127,39 @@ def test_english_pdf_holds_the_figures(reference, brand):
     assert f"Page 1 of {len(pages)}" in pages[0]
 
 
+def test_french_pdf_holds_the_figures(reference, brand):
+    """fr_FR formats (decimal comma, "%" after a space, day before month), French words on every page and
+    none of the English or German of the headings and labels it shows."""
+    pages, text = text_of(pdf(reference, brand, "fr"))
+    for expected in [
+        COMPANY,
+        "Rapport quotidien",
+        "jeudi 15 janvier 2026",
+        "Comparé à mercredi 14 janvier 2026",
+        "Nouveaux leads 3 Précédent: 2 · +50 %",
+        "Taux de réponse 50,0 % Précédent: 100,0 % · -50,0 pts",
+        "Durée moy. de conversation 2:26 min",
+        "Conversion en rendez-vous 33,3 %",
+        "Coût par appel 0,58 $US Précédent: 0,75 $US",
+        "Taux d'ouverture 66,7 %",
+        "Chaînes par étape (leads de la période)",
+        "Rappel demandé",
+        "Potentiel de relance (souhaité, non pris)",
+        "Kai Kurz #2 Kurz & Co Intéressé 15/01/2026 10:45",
+        "Distribués 3 50,0 %",
+        "Annexe : définitions des indicateurs",
+    ]:
+        assert expected in text, expected
+    assert f"Page 1 sur {len(pages)}" in pages[0] and f"Page {len(pages)} sur {len(pages)}" in pages[-1]
+    for word in ("Daily report", "New leads", "Answer rate", "Callback requested", "Previous", "Tagesbericht"):
+        assert word not in text, word
+
+
 def test_every_page_renders_to_png(reference, brand, tmp_path):
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         pytest.fail("pdftoppm not found: install poppler-utils (scripts/system-deps.sh does)")
-    for lang in ("de", "en"):
+    for lang in ("de", "en", "fr"):
         content = pdf(reference, brand, lang)
         source = tmp_path / f"report-{lang}.pdf"
         source.write_bytes(content)
@@ -188,7 +216,7 @@ def test_empty_period_gives_a_short_clear_report(ctx, brand):
 
 def test_unsupported_language_is_refused(ctx):
     with pytest.raises(ValueError):
-        render_report("daily", date(2026, 1, 15), "fr")
+        render_report("daily", date(2026, 1, 15), "it")
 
 
 def test_cli_writes_the_pdf_with_progress(app, tmp_path):
