@@ -52,6 +52,7 @@ def window_of(text: str, language: str, now: datetime = NOW) -> TimeConstraint:
         ("melden Sie sich Ende Februar wieder", "de", date(2027, 2, 21), date(2027, 3, 1)),
         ("try me again next month", "en", date(2027, 1, 1), date(2027, 2, 1)),
         ("call me back after the holidays", "en", date(2027, 1, 2), None),
+        ("rappelez-moi fin février", "fr", date(2027, 2, 21), date(2027, 3, 1)),
     ],
 )
 def test_the_stated_window_starts_at_midnight_in_the_leads_zone(zone, text, language, first, last):
