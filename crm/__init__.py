@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import math
+import threading
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from secrets import token_urlsafe  # by name: the package's own crm.secrets module binds `secrets` here
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask
 
@@ -16,7 +22,7 @@ from crm import (
     models,  # noqa: F401  (registers the tables before the engine is bound)
     secret_names,
 )
-from crm.config import Settings
+from crm.config import DatabaseSettings, Settings
 from crm.extensions import api as openapi
 from crm.extensions import db, migrate
 from crm.routing import RowIdConverter
@@ -62,7 +68,9 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.config.update(flask_config)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"], base.database)
+    )
 
     app.extensions["leadchain.secrets"] = secrets if secrets is not None else secrets_from_env()
     for name, part in (
@@ -80,6 +88,8 @@ def create_app(
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _sqlite_wal(app)
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        _bound_postgres(app, base.database)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     openapi.init_app(app)
 
@@ -139,11 +149,99 @@ def _register_parts(app: Flask) -> None:
     init_ui(app)
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, bounds: DatabaseSettings) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        # Writers wait instead of failing at once; gunicorn runs several processes on one file.
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+        # Writers wait for the file lock (gunicorn runs several processes on one file), but not for ever:
+        # past the busy timeout "database is locked" is an OperationalError, a 503 (crm.errors).
+        return {"connect_args": {"timeout": bounds.sqlite_busy_timeout_s}}
+    # Connect and statement timeouts are set per connection by _bound_postgres; pool_timeout bounds the
+    # wait for a free connection (sqlalchemy.exc.TimeoutError, also a 503).
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_timeout": bounds.pool_timeout_s}
+
+
+class BoundedConnection(psycopg.Connection):
+    """A psycopg connection that stops waiting for the server after `io_timeout` seconds.
+
+    PostgreSQL's statement_timeout ends a slow query on the server; it does nothing when the server (or
+    something between) accepts TCP and never answers: psycopg would wait for ever. Here every wait on the
+    socket has a deadline; past it the connection is closed (SQLAlchemy sees it closed and throws it
+    away) and the caller gets an OperationalError."""
+
+    io_timeout: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if timeout is not None or self.io_timeout is None:
+            return super().wait(gen, interval, timeout)  # psycopg's own bounded waits (cancel, notifies)
+        try:
+            return super().wait(gen, interval, self.io_timeout)
+        except psycopg.errors._WaitTimeout:
+            self.pgconn.finish()  # its state is unknown: never reused
+            raise psycopg.OperationalError(f"the database did not answer within {self.io_timeout:g} s") from None
+
+    @contextmanager
+    def limited(self, seconds: float) -> Iterator[None]:
+        before, self.io_timeout = self.io_timeout, seconds
+        try:
+            yield
+        finally:
+            self.io_timeout = before
+
+
+def _close_late(future: Future[BoundedConnection]) -> None:
+    if future.exception() is None:
+        future.result().close()
+
+
+def connect_within(cargs: Any, cparams: dict[str, Any], bounds: DatabaseSettings) -> BoundedConnection:
+    """Open a connection within bounds.connect_timeout_s, with PostgreSQL's statement_timeout set.
+
+    psycopg's own connect_timeout is whole seconds and at least 2 (libpq's rule), longer than a web
+    request may wait, so the connect runs in a thread and the caller stops waiting at the bound; a
+    connection that arrives after that is closed."""
+    params = dict(cparams)
+    params["connect_timeout"] = max(2, math.ceil(bounds.connect_timeout_s))
+    options = f"-c statement_timeout={bounds.statement_timeout_ms}"
+    params["options"] = f"{params['options']} {options}" if params.get("options") else options
+    future: Future[BoundedConnection] = Future()
+
+    def run() -> None:
+        try:
+            conn = BoundedConnection.connect(*cargs, **params)
+        except BaseException as e:  # noqa: BLE001 (handed to the waiting request)
+            future.set_exception(e)
+            return
+        conn.io_timeout = bounds.statement_timeout_ms / 1000 + 1.0  # the server's timeout answers first
+        future.set_result(conn)
+
+    threading.Thread(target=run, name="db-connect", daemon=True).start()
+    try:
+        return future.result(bounds.connect_timeout_s)
+    except FutureTimeout:
+        future.add_done_callback(_close_late)
+        raise psycopg.OperationalError(
+            f"could not connect to the database within {bounds.connect_timeout_s:g} s"
+        ) from None
+
+
+def _bound_postgres(app: Flask, bounds: DatabaseSettings) -> None:
+    """Every PostgreSQL wait of this app bounded (issue 14 item 2): connect, statement, the pre-ping."""
+    with app.app_context():
+        engine = db.engine
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _connect(_dialect, _record, cargs, cparams):
+            return connect_within(cargs, cparams, bounds)
+
+        plain_ping = engine.dialect.do_ping
+
+        def bounded_ping(dbapi_connection: Any) -> bool:
+            bounded = dbapi_connection if isinstance(dbapi_connection, BoundedConnection) else None
+            if bounded is None:
+                return plain_ping(dbapi_connection)
+            with bounded.limited(bounds.ping_timeout_s):
+                return plain_ping(dbapi_connection)
+
+        engine.dialect.do_ping = bounded_ping  # type: ignore[method-assign]
 
 
 def _sqlite_wal(app: Flask) -> None:

@@ -123,8 +123,21 @@ class SecuritySettings:
     session_idle_minutes: int = 30
     session_lifetime_hours: int = 12
     cookie_secure: bool | None = None  # None: on unless the app runs in debug or testing mode
-    ratelimit_storage: str = "memory://"
+    ratelimit_storage: str = "memory://"  # one process only; the local stack and compose use Redis
+    auth_failure_limit: str = "30/minute"  # failed API keys and webhook signatures per client IP
     proxy_hops: int = 0
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Bounds on every database wait (issue 14 item 2): a database that accepts TCP but never answers costs
+    a web request at most ping + connect timeout (a 503 with Retry-After), never gunicorn's 30 s."""
+
+    connect_timeout_s: float = 1.0  # a new connection, TCP and startup included
+    ping_timeout_s: float = 0.5  # the check of a pooled connection when it is taken from the pool
+    statement_timeout_ms: int = 15_000  # PostgreSQL's statement_timeout; the client gives up 1 s later
+    pool_timeout_s: float = 1.0  # waiting for a free pooled connection
+    sqlite_busy_timeout_s: float = 5.0  # SQLite: how long a writer waits for the file's lock
 
 
 @dataclass(frozen=True)
@@ -173,6 +186,9 @@ class Settings:
     fuzzy_threshold: float = 90.0
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
+    temporal_rpc_timeout_s: float = 1.5  # every call of the web into Temporal (crm.temporal_gateway)
+    readiness_timeout_s: float = 0.8  # each check of /readyz (database, Vault, Temporal), run in parallel
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     var_dir: Path = field(default_factory=lambda: var_dir({}))
     providers: ProviderSettings = field(default_factory=ProviderSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
@@ -196,6 +212,9 @@ class Settings:
             fuzzy_threshold=env.number("LEADCHAIN_FUZZY_THRESHOLD", float, 90.0, minimum=0),
             temporal_address=env.text("TEMPORAL_ADDRESS") or "localhost:7233",
             temporal_namespace=env.text("TEMPORAL_NAMESPACE") or "default",
+            temporal_rpc_timeout_s=env.number("LEADCHAIN_TEMPORAL_RPC_TIMEOUT_S", float, 1.5, minimum=0.1),
+            readiness_timeout_s=env.number("LEADCHAIN_READINESS_TIMEOUT_S", float, 0.8, minimum=0.05),
+            database=_database(env),
             var_dir=var_dir(environ),
             providers=ProviderSettings(
                 sandbox_url=env.text("LEADCHAIN_SANDBOX_URL"),
@@ -219,6 +238,7 @@ class Settings:
                 session_lifetime_hours=env.number("LEADCHAIN_SESSION_LIFETIME_HOURS", int, 12, minimum=1),
                 cookie_secure=env.flag("LEADCHAIN_COOKIE_SECURE", None),
                 ratelimit_storage=env.text("LEADCHAIN_RATELIMIT_STORAGE") or "memory://",
+                auth_failure_limit=env.text("LEADCHAIN_AUTH_FAILURE_LIMIT") or "30/minute",
                 proxy_hops=env.number("LEADCHAIN_PROXY_HOPS", int, 0, minimum=0),
             ),
             bridge=_bridge(env),
@@ -284,6 +304,17 @@ def _chain(env: _Env) -> ChainEnvSettings:
             german_public_holidays=env.flag("LEADCHAIN_GERMAN_PUBLIC_HOLIDAYS", True),
             german_holiday_states=states,
         ),
+    )
+
+
+def _database(env: _Env) -> DatabaseSettings:
+    d = DatabaseSettings()
+    return DatabaseSettings(
+        connect_timeout_s=env.number("LEADCHAIN_DB_CONNECT_TIMEOUT_S", float, d.connect_timeout_s, minimum=0.1),
+        ping_timeout_s=env.number("LEADCHAIN_DB_PING_TIMEOUT_S", float, d.ping_timeout_s, minimum=0.05),
+        statement_timeout_ms=env.number("LEADCHAIN_DB_STATEMENT_TIMEOUT_MS", int, d.statement_timeout_ms, minimum=1),
+        pool_timeout_s=env.number("LEADCHAIN_DB_POOL_TIMEOUT_S", float, d.pool_timeout_s, minimum=0.1),
+        sqlite_busy_timeout_s=env.number("LEADCHAIN_SQLITE_BUSY_TIMEOUT_S", float, d.sqlite_busy_timeout_s, minimum=0),
     )
 
 

@@ -1,7 +1,7 @@
 """One JSON error shape for every API failure: {"code", "status", "message", "errors"}.
 
 `errors` names each bad field, so API clients and lead sources can fix their payloads. The UI's pages
-(everything outside /api/, /webhooks/ and /healthz) answer the same status with an HTML error page in
+(everything outside /api/, /webhooks/, /healthz and /readyz) answer the same status with an HTML error page in
 the user's language instead.
 """
 
@@ -12,12 +12,20 @@ from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
+
+
+class Unavailable(RuntimeError):
+    """A dependency (the database, Temporal...) did not answer in time: a 503 with Retry-After, so that
+    senders retry later instead of losing the request to a 500 or holding a web worker."""
+
+    retry_after_s = 5
+    message = "a dependency is unavailable, retry later"
 
 
 class ApiError(Exception):
@@ -40,7 +48,7 @@ def error_body(code: int, message: str, errors: dict[str, Any] | None = None) ->
     return body
 
 
-JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz")
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
 
 
 def wants_html() -> bool:
@@ -81,11 +89,29 @@ def register_error_handlers(app: Flask) -> None:
         return jsonify(error_body(code, message, errors)), code
 
     @app.errorhandler(sa.exc.OperationalError)
-    def _db_down(e: sa.exc.OperationalError):
-        # Tell senders to retry later instead of losing the request to a 500.
+    @app.errorhandler(sa.exc.TimeoutError)
+    def _db_down(e: sa.exc.OperationalError | sa.exc.TimeoutError):
+        # A database that is down, hangs (crm.BoundedConnection's deadline), is locked (SQLite's busy
+        # timeout) or has no free pooled connection: senders retry later instead of losing the request.
         log.error("database unavailable: %s", type(e).__name__)
-
         db.session.rollback()
-        if wants_html():
-            return html_error(503, {"Retry-After": "30"})
-        return jsonify(error_body(503, "database unavailable, retry later")), 503, {"Retry-After": "30"}
+        return unavailable(503, "database unavailable, retry later", DB_RETRY_AFTER_S)
+
+    @app.errorhandler(Unavailable)
+    def _dependency_down(e: Unavailable):
+        log.error("dependency unavailable: %s: %s", type(e).__name__, e)
+        return unavailable(503, e.message, e.retry_after_s)
+
+
+DB_RETRY_AFTER_S = 5
+
+
+def unavailable(code: int, message: str, retry_after_s: int):
+    """A 503: JSON for clients, the error page for browsers; never a second wait on the database (the
+    page is drawn for an anonymous user when the request's user was not loaded yet)."""
+    headers = {"Retry-After": str(retry_after_s)}
+    if wants_html():
+        if "_login_user" not in g and hasattr(current_app, "login_manager"):
+            g._login_user = current_app.login_manager.anonymous_user()
+        return html_error(code, headers)
+    return jsonify(error_body(code, message)), code, headers

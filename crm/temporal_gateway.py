@@ -10,31 +10,50 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from crm.errors import Unavailable
 from workflows.client import connect
 from workflows.lead_chain import LeadChainWorkflow
 from workflows.payloads import CallResult, ChainStatus
 
 
-class TemporalUnavailable(RuntimeError):
-    pass
+class TemporalUnavailable(Unavailable):
+    """Temporal did not answer within the gateway's RPC timeout (a 503 with Retry-After where no view
+    handles it itself)."""
+
+    message = "Temporal is unavailable, retry later"
 
 
 class ChainNotRunning(LookupError):
     pass
 
 
+CONNECT_TIMEOUT_S = 5.0  # one connect attempt in the background; callers stop waiting at their own bound
+
+
 class TemporalGateway:
-    def __init__(self, address: str, namespace: str) -> None:
+    """Every call is bounded: each RPC carries `rpc_timeout_s` (the server's deadline) and the calling
+    thread waits at most that plus a small margin, then raises TemporalUnavailable (issue 14 item 2). A
+    Temporal that accepts TCP and never answers costs a request `rpc_timeout_s`, never a web worker."""
+
+    def __init__(self, address: str, namespace: str, rpc_timeout_s: float = 1.5) -> None:
         self.address, self.namespace = address, namespace
+        self.rpc_timeout_s = rpc_timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Client | None = None
+        self._connecting: asyncio.Future[Client] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def rpc_timeout(self) -> timedelta:
+        """The deadline handed to each RPC (describe, signal, query, start...)."""
+        return timedelta(seconds=self.rpc_timeout_s)
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -45,11 +64,23 @@ class TemporalGateway:
             return self._loop
 
     async def _get_client(self) -> Client:
-        if self._client is None:
-            self._client = await connect(self.address, self.namespace)
+        """The client; one connect at a time, shared by every waiting call and bounded on its own, so
+        calls that give up neither cancel it nor start a pile of new ones."""
+        if self._client is not None:
+            return self._client
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.ensure_future(
+                asyncio.wait_for(connect(self.address, self.namespace), CONNECT_TIMEOUT_S)
+            )
+            # Read by the next call when every waiting one gave up (no "exception never retrieved").
+            self._connecting.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._client = await asyncio.shield(self._connecting)
         return self._client
 
-    def run(self, fn: Callable[[Client], Awaitable[Any]], timeout: float = 10.0) -> Any:
+    def run(self, fn: Callable[[Client], Awaitable[Any]], timeout: float | None = None) -> Any:
+        """Run `fn(client)` on the gateway's loop; the caller waits at most `timeout` (default: the RPC
+        timeout plus a quarter second)."""
+        timeout = self.rpc_timeout_s + 0.25 if timeout is None else timeout
         loop = self._ensure_loop()
 
         async def call():
@@ -67,8 +98,8 @@ class TemporalGateway:
             if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
                 raise TemporalUnavailable(str(e)) from None
             raise
-        except (ConnectionError, OSError, RuntimeError) as e:
-            if isinstance(e, RPCError):
+        except (ConnectionError, OSError, RuntimeError, TimeoutError) as e:
+            if isinstance(e, RPCError | TemporalUnavailable):
                 raise
             with self._lock:
                 self._client = None
@@ -80,24 +111,34 @@ class TemporalGateway:
 
         async def send(client: Client):
             handle = client.get_workflow_handle(chain_id)
-            description = await handle.describe()
+            description = await handle.describe(rpc_timeout=self.rpc_timeout)
 
             if description.status != WorkflowExecutionStatus.RUNNING:
                 raise ChainNotRunning("the lead's chain is not running")
-            await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
+            args = () if arg is None else (arg,)
+            await handle.signal(signal, *args, rpc_timeout=self.rpc_timeout)
 
         self.run(send)
 
     def status(self, chain_id: str) -> ChainStatus | None:
         async def query(client: Client):
             handle = client.get_workflow_handle(chain_id)
-            description = await handle.describe()
+            description = await handle.describe(rpc_timeout=self.rpc_timeout)
 
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return None
-            return await handle.query(LeadChainWorkflow.status)
+            return await handle.query(LeadChainWorkflow.status, rpc_timeout=self.rpc_timeout)
 
         return self.run(query)
+
+    def check(self, timeout_s: float) -> None:
+        """Readiness: Temporal's health RPC answered SERVING within `timeout_s`, else TemporalUnavailable."""
+
+        async def health(client: Client) -> bool:
+            return await client.service_client.check_health(timeout=timedelta(seconds=timeout_s))
+
+        if not self.run(health, timeout=timeout_s):
+            raise TemporalUnavailable("Temporal is not serving")
 
 
 def deliver_call_result(gw: TemporalGateway, chain_id: str, result: CallResult) -> str:
@@ -128,6 +169,6 @@ def gateway(app: Flask | None = None) -> TemporalGateway:
     gw = app.extensions.get("leadchain.temporal")
     if gw is None:
         cfg = app.config["LEADCHAIN"]
-        gw = TemporalGateway(cfg.temporal_address, cfg.temporal_namespace)
+        gw = TemporalGateway(cfg.temporal_address, cfg.temporal_namespace, cfg.temporal_rpc_timeout_s)
         app.extensions["leadchain.temporal"] = gw
     return gw

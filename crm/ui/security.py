@@ -46,7 +46,7 @@ from crm.ui.i18n import _, init_i18n
 log = logging.getLogger(__name__)
 
 CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/", "/unsubscribe/")
-JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz")
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 # Record ids are INTEGER columns (PostgreSQL int4). A bigger number names no record: the UI's routes do
@@ -275,7 +275,7 @@ def _refuse_nul() -> None:
     """A NUL character in a page's query or form is never real input, and PostgreSQL refuses it in text
     (the request would fail with a 500 there and pass on SQLite): a 400 page on both. /api/ and
     /webhooks/ answer for their own bodies."""
-    if request.path.startswith(CSRF_EXEMPT_PREFIXES) or request.path == "/healthz":
+    if request.path.startswith(CSRF_EXEMPT_PREFIXES) or request.path in ("/healthz", "/readyz"):
         return
     sources = (request.args, request.form) if request.method != "GET" else (request.args,)
     for values in sources:
