@@ -380,3 +380,25 @@ def test_a_lead_page_shows_its_labels_in_its_language(ui_app, language, query):
     # The same page in English shows the English (the check above is not blind).
     page_en = text_of(client.get(f"/leads/{lead_id}?lang=en"))
     assert [w for w in english if w not in page_en] == []
+
+
+# ------------------------------------------------------------------------------ a French lead comes in
+
+
+def test_a_french_lead_comes_in_through_the_intake_schema():
+    """The one schema behind the API, the web-form webhooks and the CSV import takes "fr", refuses a
+    language outside the list naming the field, and guesses French for a lead from France."""
+    from marshmallow import ValidationError
+
+    from crm.schemas.lead import LeadInSchema, WebFormLeadSchema
+    from crm.services import normalize
+
+    lead = LeadInSchema().load({"email": "claire@exemple.fr", "language": "fr"})
+    assert lead.language == "fr"
+    assert WebFormLeadSchema(default_source="website").load({"email": "a@b.example", "language": "fr"}).language == "fr"
+    with pytest.raises(ValidationError) as refused:
+        LeadInSchema().load({"email": "claire@exemple.fr", "language": "it"})
+    assert list(refused.value.messages) == ["language"] and "fr" in str(refused.value.messages["language"])
+    assert LeadInSchema().load({"email": "claire@exemple.fr", "country": "FR"}).language == "fr"
+    assert normalize.language_for(None, None, "claire@exemple.fr", None) == "fr"
+    assert normalize.language_for(None, "CH", None, None) == "de"  # Switzerland: the form's field decides
