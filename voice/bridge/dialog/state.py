@@ -13,6 +13,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 from voice.bridge.dialog import intents, phrases
 from voice.bridge.dialog.timetalk import TimeTalk
@@ -92,12 +93,21 @@ class Said:
     fields: dict[str, str]
 
 
-def recognise(text: str) -> list[Said]:
-    """Our own phrases in one agent turn (either language), in the order they were said."""
+def recognise(text: str, languages: Iterable[str] | None = None) -> list[Said]:
+    """Our own phrases in one agent turn, in the order they were said. ``languages``: the ones to look for
+    (the call's own when the dialog replays its turns: the agent speaks one language per call, and every
+    further language would cost each turn another pass); every language the agent speaks when None."""
+    codes = tuple(languages) if languages is not None else phrases.LANGUAGES
+    return list(_recognised(text, codes))
+
+
+@lru_cache(maxsize=4096)
+def _recognised(text: str, codes: tuple[str, ...]) -> tuple[Said, ...]:
+    # Cached: every turn replays the call's earlier agent turns, whose words do not change.
     norm = phrases.normalise(text)
     found: list[Said] = []
     for key in _RECOGNISED:
-        for language in phrases.LANGUAGES:
+        for language in codes:
             for m in phrases.pattern(key, language).finditer(norm):
                 found.append(Said(key, m.start(), m.end(), phrases.fields_of(m)))
     found.sort(key=lambda s: (s.start, -s.end))
@@ -107,7 +117,7 @@ def recognise(text: str) -> list[Said]:
         if kept and s.start < kept[-1].end:
             continue
         kept.append(s)
-    return kept
+    return tuple(kept)
 
 
 @dataclass(frozen=True)
@@ -215,7 +225,7 @@ def rebuild(transcript: Iterable[Turn], language: str, now: datetime, timetalk: 
 
 def _after_agent_turn(state: DialogState, text: str, language: str, now: datetime, timetalk: TimeTalk) -> DialogState:
     """What our own words tell: the stage we moved to, the slots offered, questions asked, reminders."""
-    said = recognise(text)
+    said = recognise(text, (phrases.lang(language),))
     staged = [s for s in said if s.key in STAGE_OF_PHRASE]
     stage = state.stage
     if staged:
