@@ -20,7 +20,9 @@ from tests.sandbox_fixtures import free_port
 from tests.voice.bridge.test_dialog_support import (
     ANNA,
     ANNE,
+    CLAIRE,
     FAKE_TIMETALK,
+    NOW,
     THU,
     TUE,
     Conversation,
@@ -31,9 +33,9 @@ from tests.voice.bridge.test_dialog_support import (
 from voice.bridge.dialog import phrases
 from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.dialog.llm import LLMPolicy
-from voice.bridge.dialog.llm_schema import FIND_SLOTS_DESCRIPTION
+from voice.bridge.dialog.llm_schema import FIND_SLOTS_DESCRIPTION, system_prompt
 from voice.bridge.dialog.rules import RulesPolicy
-from voice.bridge.dialog.types import Speech, ToolRecord, Turn, TurnKind
+from voice.bridge.dialog.types import Speech, ToolRecord, Turn, TurnKind, TurnRequest
 
 API_KEY = "sk-test-not-a-real-key-123456"
 
@@ -341,3 +343,14 @@ async def test_events_are_speech_records_and_one_final_done(llm):
     assert reply.result.qualification == {"need": "Mehr Termine"}
     assert all(isinstance(e, (Speech, ToolRecord)) for e in reply.events[:-1])
     await policy.aclose()
+
+
+def test_the_model_is_told_to_speak_the_calls_language_formally():
+    def prompt(language: str) -> str:
+        request = TurnRequest(
+            "c", "retell", TurnKind.RESPONSE, (), CLAIRE if language == "fr" else ANNA, NOW, "Leadchain"
+        )
+        return system_prompt(request, language)
+
+    assert "Speak French (formal 'vous') only" in prompt("fr")
+    assert "Speak German (formal 'Sie') only" in prompt("de")
