@@ -50,7 +50,8 @@ def _retell_parser() -> Parser:
 def parser(provider: str) -> Parser:
     if provider == "retell":
         return _retell_parser()
-    return {"vapi": vapi_events.parse_webhook, "bland": bland.parse_webhook}[provider]
+    parsers: dict[str, Parser] = {"vapi": vapi_events.parse_webhook, "bland": bland.parse_webhook}
+    return parsers[provider]
 
 
 def secrets_for(provider: str) -> list[str]:
