@@ -88,8 +88,10 @@ class VoiceProvider(Protocol):
         """The call's normalised result once it has ended, else None."""
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[CallEvent]:
-        """Verify (raises providers.wire.InvalidSignature) and normalise a webhook into
-        CallEvents (providers.events)."""
+        """Verify (raises providers.wire.InvalidSignature) and read a webhook into CallEvents
+        (providers.events), every field typed and range-checked (MalformedPayload / FieldError). The
+        webhook route uses each vendor module's `parse_webhook(body, headers, secrets)` of the same
+        shape with the secrets it gathers (docs/providers.md §0.1)."""
 
     def delete_call(self, call_id: str) -> None:
         """Erase the call's data at the provider (GDPR Art. 17)."""
