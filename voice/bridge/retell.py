@@ -24,6 +24,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from voice.bridge.core import Bridge
 from voice.bridge.crm_tools import CallContext
+from voice.bridge.dialog import phrases
 from voice.bridge.dialog.types import Speech, ToolRecord, Turn, TurnDone, TurnKind, TurnRequest
 from voice.bridge.retell_frames import ConfigFrame, Frame, ResponseFrame, TurnFrame
 
@@ -35,10 +36,6 @@ CONFIG: ConfigFrame = {
     "config": {"auto_reconnect": True, "call_details": True, "transcript_with_tool_calls": True},
 }
 # Spoken when the policy itself fails, so the caller does not sit in silence.
-APOLOGY = {
-    "de": "Entschuldigung, können Sie das bitte noch einmal sagen?",
-    "en": "Sorry, could you say that again, please?",
-}
 TURN_KINDS = {"response_required": TurnKind.RESPONSE, "reminder_required": TurnKind.REMINDER}
 
 
@@ -254,7 +251,7 @@ class RetellSession:
             raise
         except Exception:  # noqa: BLE001 - a failing policy must not leave the caller in silence
             log.exception("retell call %s: the policy failed on response %s", self.call_id, response_id)
-            final["content"] = APOLOGY.get(ctx.callee.language, APOLOGY["en"])
+            final["content"] = phrases.say("apology", phrases.lang(ctx.callee.language))
         await emit(final)
 
     def _observe(self, seconds: float) -> None:

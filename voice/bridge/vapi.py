@@ -25,9 +25,9 @@ from aiohttp import web
 from providers.parsing import required_time
 from providers.vapi import metadata_of, tool_calls
 from voice.bridge.core import BRIDGE, Bridge
+from voice.bridge.dialog import phrases
 from voice.bridge.dialog.timetalk import TimeTalk, default_timetalk
 from voice.bridge.dialog.types import SlotChoice, Speech, Tools, ToolTimeout, Turn, TurnDone, TurnKind, TurnRequest
-from voice.bridge.retell import APOLOGY
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
 log = logging.getLogger(__name__)
@@ -324,7 +324,7 @@ async def _complete(
     except Exception:  # noqa: BLE001 - the caller must hear something
         log.exception("vapi call %s: the policy failed", call_id)
 
-        await out(APOLOGY.get(ctx_language, APOLOGY["en"]))
+        await out(phrases.say("apology", phrases.lang(ctx_language)))
     closing = _closing_tool_call(payload, end_call, transfer)
     if not stream:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}

@@ -28,6 +28,8 @@ CODE = [
     *sorted((ROOT / "voice" / "bridge" / "dialog").glob("*.py")),
     ROOT / "voice" / "bridge" / "crm_tools.py",
     ROOT / "voice" / "bridge" / "offer_speech.py",
+    ROOT / "voice" / "bridge" / "retell.py",
+    ROOT / "voice" / "bridge" / "vapi.py",
 ]
 FIELD = re.compile(r"%\((\w+)\)s")
 VARIANT = re.compile(r"^(?P<key>\w+?)(?:#(?P<n>\d+))?$")

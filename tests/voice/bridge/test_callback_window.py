@@ -192,11 +192,6 @@ class CallbackCalendar(FakeCalendar):
         self._enter("record_callback", window)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="voice/bridge/dialog/steer.py callback() does not call tools.record_callback yet (the dialog helper's "
-    "file; the line is in the H9 report)",
-)
 async def test_the_rules_policy_records_the_callers_window():
     calendar = CallbackCalendar()
     call = Conversation(RulesPolicy(TIMETALK), calendar, callee=ANNA)

@@ -131,6 +131,9 @@ class FakeCalendar:
         self._enter("record_opt_out", reason)
         self.opt_outs.append(reason)
 
+    async def record_callback(self, window: TimeConstraint) -> None:
+        self._enter("record_callback", window)
+
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
 

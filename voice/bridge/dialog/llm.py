@@ -41,6 +41,7 @@ from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.speech import SentenceSplitter, has_goodbye
 from voice.bridge.dialog.state import Stage, rebuild
 from voice.bridge.dialog.timetalk import TimeTalk
+from voice.bridge.dialog.turn import constraint_json
 from voice.bridge.dialog.types import (
     SlotChoice,
     SlotOffer,
@@ -195,6 +196,8 @@ class LLMPolicy:
                 if call.name == "turn_result":
                     self._apply(loads(call.arguments), request, language, result)
             if not crm_calls:
+                if result.end_call and result.classification == CallOutcome.CALLBACK_REQUESTED and result.constraint:
+                    yield await self._record_callback(tools, request, result.constraint)
                 return
             messages.append(
                 {
@@ -316,6 +319,20 @@ class LLMPolicy:
             log.warning("call %s: tool %s failed: %s", request.call_id, call.name, type(e).__name__)
             return ToolRecord(call.id, call.name, args, json.dumps({"error": type(e).__name__}), False)
         return ToolRecord(call.id, call.name, args, content, True)
+
+    async def _record_callback(self, tools: Tools, request: TurnRequest, window: TimeConstraint) -> ToolRecord:
+        """The model ended the call with a callback in a window the callee named: the chain calls back then
+        (the rules policy does the same in steer.callback). A failure is recorded, never raised into the call."""
+        tool_call_id = f"{request.call_id}-{len(request.transcript)}-record_callback"
+        arguments = constraint_json(window)
+        try:
+            await tools.record_callback(window)
+        except Exception as e:  # noqa: BLE001 - the chain's next-day callback still happens
+            log.warning("call %s: record_callback failed: %s", request.call_id, type(e).__name__)
+            return ToolRecord(
+                tool_call_id, "record_callback", arguments, json.dumps({"error": type(e).__name__}), False
+            )
+        return ToolRecord(tool_call_id, "record_callback", arguments, json.dumps({"ok": True}), True)
 
     def _offer_json(self, offer: SlotOffer, language: str, request: TurnRequest) -> str:
         # Each slot marked matching the wish or not (voice/bridge/offers.py), with the words to say it in.

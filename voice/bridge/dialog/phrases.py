@@ -88,6 +88,8 @@ KEYS: tuple[str, ...] = (
     "sorry_hiccup",
     "filler",
     "goodbye",
+    # the protocol adapters' (retell.py, vapi.py) last word when a turn produced nothing to say
+    "apology",
 )
 
 _FIELD = re.compile(r"%\((\w+)\)s")

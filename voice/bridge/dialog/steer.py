@@ -12,7 +12,7 @@ from voice.bridge.dialog.callee_text import full_name
 from voice.bridge.dialog.intents import Reading
 from voice.bridge.dialog.state import Stage
 from voice.bridge.dialog.timetalk import TimeTalk
-from voice.bridge.dialog.turn import ToolFailed, Turn
+from voice.bridge.dialog.turn import ToolFailed, Turn, constraint_json
 from voice.bridge.dialog.types import SlotChoice, Speech, TurnEvent
 from workflows.vocabulary import CallOutcome
 
@@ -55,6 +55,15 @@ async def callback(t: Turn, r: Reading, timetalk: TimeTalk) -> AsyncIterator[Tur
     constraint, no slot is looked up or offered; the chain turns CALLBACK_REQUESTED into a callback task
     inside calling hours."""
     wish = timetalk.preference(r.text, t.language, t.request.now)
+    if wish is not None:
+        # The chain calls back in that window (voice.bridge.chain_notify); the tool only sends a signal in the
+        # background, so the callee hears no pause. A failure is recorded and the chain's next-day callback
+        # still happens.
+        try:
+            _, record = await t.tool("record_callback", constraint_json(wish), t.tools.record_callback(wish))
+            yield record
+        except ToolFailed as failed:
+            yield failed.record
     yield t.say("callback_at" if wish else "callback_later")
     yield t.say("goodbye")
     yield t.done(intent="callback", classification=CallOutcome.CALLBACK_REQUESTED, constraint=wish, end_call=True)
