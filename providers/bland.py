@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 NAME = "bland"
 SIGNATURE_HEADER = "X-Webhook-Signature"
 # Bland's `language` values for our two languages (docs.bland.ai send-call: "en-US", "de", ...).
-LANGUAGES = {"de": "de", "en": "en-US"}
+LANGUAGES = {"de": "de", "en": "en-US", "fr": "fr"}
 ANALYSIS_SCHEMA = {
     "outcome": "one of: " + ", ".join(CLASSIFICATIONS) + " (empty when the callee was not reached)",
     "sentiment": "the callee's overall sentiment, one of: positive, neutral, negative",
