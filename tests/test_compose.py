@@ -44,10 +44,11 @@ REQUIRED_SERVICES = {
     "purge",
     "postgres-backup",
     "prometheus",
+    "redis",
 }
 # Services running the app image with the app's settings and secrets.
 APP_SERVICES = ("web", *(f"worker-{name}" for name in WORKERS), "purge")
-GUNICORN = ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "crm:create_app()"]
+GUNICORN = ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "30", "crm:create_app()"]
 
 # Environment keys that hold credentials: their values must be references, never literals.
 SECRET_KEY_NAME = re.compile(r"PASSWORD|PASSWD|PWD|TOKEN|SECRET|KEY", re.IGNORECASE)
@@ -366,8 +367,34 @@ def test_web(services: dict[str, Any]) -> None:
         assert secret in [s if isinstance(s, str) else s["source"] for s in web.get("secrets", [])]
     assert _depends_on(web)["migrate"] == "service_completed_successfully"
     health = _healthcheck_text(web)
-    assert "http://localhost:8000/healthz" in health and "urllib" in health
+    # Liveness, not readiness: /healthz does no I/O, so a database outage does not restart the web.
+    assert "http://localhost:8000/healthz" in health and "urllib" in health and "readyz" not in health
     assert web.get("stop_grace_period") == "30s"
+    assert _depends_on(web)["redis"] == "service_healthy"
+
+
+def test_gunicorn_timeouts_are_consistent(services: dict[str, Any]) -> None:
+    """The worker timeout lies above every bounded dependency wait of a request (so a hung database is
+    a 503 from the app, not a killed worker), and the graceful timeout inside the stop grace period."""
+    from crm.config import Settings
+
+    web = services["web"]
+    argv = _argv(web["command"])
+    worker_timeout = int(argv[argv.index("--timeout") + 1])
+    graceful = _environment(web)["GUNICORN_CMD_ARGS"].split()
+    graceful_timeout = int(graceful[graceful.index("--graceful-timeout") + 1])
+    grace = int(web["stop_grace_period"].rstrip("s"))
+    bounds = Settings().database
+    longest_statement = bounds.statement_timeout_ms / 1000 + 1 + bounds.connect_timeout_s + bounds.pool_timeout_s
+    assert longest_statement < worker_timeout
+    assert Settings().temporal_rpc_timeout_s + 0.25 < worker_timeout
+    assert graceful_timeout < grace
+
+
+def test_rate_limits_are_shared_in_redis(services: dict[str, Any]) -> None:
+    redis = services["redis"]
+    assert "redis-cli" in _healthcheck_text(redis) and not redis.get("ports")  # internal only
+    assert _example_settings()["LEADCHAIN_RATELIMIT_STORAGE"] == "redis://redis:6379/0"
 
 
 def test_migrate(services: dict[str, Any]) -> None:
@@ -455,7 +482,7 @@ def test_dockerfile() -> None:
     assert froms and all(image.startswith("python:3.11-slim") for image in froms), froms
     for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"):
         assert re.search(rf"\b{re.escape(package)}\b", text), package
-    assert re.search(r"pip install --no-cache-dir \.\s*$", text, re.MULTILINE)
+    assert re.search(r"pip install --no-cache-dir \.(\s*\\)?\s*$", text, re.MULTILINE)  # maybe a continued RUN
     users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert users and users[-1].split(":")[0] not in ("root", "0"), "image runs as root"
     cmd = re.findall(r"^CMD\s+(.+)$", text, re.MULTILINE)

@@ -96,6 +96,9 @@ def local_secrets(var: Path) -> dict[str, str]:
     return {k: v for k, v in read_local_secrets_file(path).items() if k not in os.environ}
 
 
+LOCAL_RATELIMIT_STORAGE = "redis://127.0.0.1:6379/0"
+
+
 def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every process of the local stack gets (the web's secrets are the CLI's)."""
     # Process plumbing: the children's environment starts as this process's (Settings.from_env reads it there).
@@ -105,6 +108,9 @@ def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str
     env.update({"TEMPORAL_ADDRESS": "127.0.0.1:7233", "LEADCHAIN_SANDBOX_URL": "http://127.0.0.1:8099"})
     # The local stack is plain http on loopback: a Secure (__Host-) cookie would not come back to it.
     env.setdefault("LEADCHAIN_COOKIE_SECURE", "0")
+    # Two gunicorn workers: login, API-key and signature limits are counted in the machine's Redis so that
+    # they hold across both (memory:// only when set explicitly, for a single process).
+    env.setdefault("LEADCHAIN_RATELIMIT_STORAGE", LOCAL_RATELIMIT_STORAGE)
     # The sandbox bills in USD like the real providers; the demo shows costs in euros at a stated example
     # rate (every amount names the rate it used). Production sets its own rates or admins enter them.
     env.setdefault("LEADCHAIN_FX_RATES", "USD:EUR=0.92")

@@ -15,9 +15,11 @@ and /unsubscribe/ (the signed token in the URL; RFC 8058 one-click). Forms put
 Headers (S3): flask-talisman on every response; CSP ``default-src 'self'`` without inline scripts or
 styles, frame-ancestors 'none', nosniff, a referrer policy, HSTS on HTTPS.
 
-Rate limits (S9): only the login POST is limited: 5/minute per IP and account, 20/hour per IP; only
-failed attempts count, so the real user is never locked out for longer than the window.
-``LEADCHAIN_RATELIMIT_STORAGE`` (e.g. ``redis://redis:6379/1``) shares counters between processes."""
+Rate limits (S9): the login POST is limited: 5/minute per IP and account, 20/hour per IP; only
+failed attempts count, so the real user is never locked out for longer than the window. Failed API keys
+and webhook signatures are limited per IP too (crm.api.auth.FailureThrottle). ``LEADCHAIN_RATELIMIT_STORAGE``
+(``redis://...`` in the local stack and compose) shares the counters between processes; ``memory://``
+holds only for a single process."""
 
 from __future__ import annotations
 
@@ -94,6 +96,8 @@ def _configure(app: Flask) -> bool:
     cfg.setdefault("RATELIMIT_LOGIN_ACCOUNT", "5/minute")
     cfg.setdefault("RATELIMIT_LOGIN_IP", "20/hour")
     cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Redis down: each process counts on its own meanwhile (looser, never unlimited, never a 500).
+    cfg.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     # argon2 at its RFC 9106 low-memory profile in production; tests may pick a cheaper one.
     cfg.setdefault("UI_ARGON2_CHEAP", bool(app.testing))
     return secure

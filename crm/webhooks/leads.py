@@ -12,7 +12,7 @@ from crm.errors import ApiError
 from crm.requests import parse_body, raw_body
 from crm.schemas.lead import WebFormLeadSchema
 from crm.services import deliveries, submissions
-from crm.webhooks.signature import source_secrets, verify_standard_webhook
+from crm.webhooks.signature import SIGNATURE_FAILURES, source_secrets, verify_standard_webhook
 
 bp = Blueprint(
     "webhooks_leads", __name__, url_prefix="/webhooks", description="Signed inbound webhooks (Standard Webhooks scheme)"
@@ -34,6 +34,7 @@ bp = Blueprint(
     ],
     responses={
         "401": {"description": "bad or stale signature; nothing stored"},
+        "429": {"description": "too many bad signatures from this address; see Retry-After"},
         "404": {"description": "unknown source: no secret is configured for it; nothing stored"},
         "413": {"description": "body too large"},
         "415": {"description": "unsupported content type"},
@@ -55,7 +56,9 @@ def receive_lead(source: str):
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "body is not valid UTF-8", {"body": ["not UTF-8"]}) from None
+    SIGNATURE_FAILURES.check()
     if not verify_standard_webhook(body, request.headers, secrets):
+        SIGNATURE_FAILURES.failed()
         raise ApiError(401, "invalid or stale webhook signature")
     delivery_id = request.headers["webhook-id"]
     if len(delivery_id) > 200:

@@ -11,11 +11,15 @@ from standardwebhooks.webhooks import Webhook
 from werkzeug.datastructures import Headers
 
 from crm import secret_names
+from crm.api.auth import FailureThrottle
 from crm.errors import ApiError
 
 log = logging.getLogger(__name__)
 
 SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Failed webhook signatures per client IP (LEADCHAIN_AUTH_FAILURE_LIMIT), shared by every web process:
+# check() before verifying, failed() after a bad one.
+SIGNATURE_FAILURES = FailureThrottle("webhook-signature")
 
 
 def source_secrets(source: str) -> list[str]:

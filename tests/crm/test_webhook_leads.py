@@ -241,7 +241,7 @@ def test_invalid_lead_names_every_bad_field_and_stores_nothing(app, client):
             "phone": "telefon: keine",
             "created_at": "31.11.2026",
             "phone_consent": "vielleicht",
-            "language": "fr",
+            "language": "tlh",
         },
         WEBHOOK_SECRETS[0],
     )
