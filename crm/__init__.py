@@ -200,8 +200,9 @@ def connect_within(cargs: Any, cparams: dict[str, Any], bounds: DatabaseSettings
     connection that arrives after that is closed."""
     params = dict(cparams)
     params["connect_timeout"] = max(2, math.ceil(bounds.connect_timeout_s))
-    options = f"-c statement_timeout={bounds.statement_timeout_ms}"
-    params["options"] = f"{params['options']} {options}" if params.get("options") else options
+    if bounds.statement_timeout_ms:  # 0: no statement timeout (migrations)
+        options = f"-c statement_timeout={bounds.statement_timeout_ms}"
+        params["options"] = f"{params['options']} {options}" if params.get("options") else options
     future: Future[BoundedConnection] = Future()
 
     def run() -> None:
@@ -210,7 +211,8 @@ def connect_within(cargs: Any, cparams: dict[str, Any], bounds: DatabaseSettings
         except BaseException as e:  # noqa: BLE001 (handed to the waiting request)
             future.set_exception(e)
             return
-        conn.io_timeout = bounds.statement_timeout_ms / 1000 + 1.0  # the server's timeout answers first
+        if bounds.statement_timeout_ms:
+            conn.io_timeout = bounds.statement_timeout_ms / 1000 + 1.0  # the server's timeout answers first
         future.set_result(conn)
 
     threading.Thread(target=run, name="db-connect", daemon=True).start()

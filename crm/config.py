@@ -135,7 +135,7 @@ class DatabaseSettings:
 
     connect_timeout_s: float = 1.0  # a new connection, TCP and startup included
     ping_timeout_s: float = 0.5  # the check of a pooled connection when it is taken from the pool
-    statement_timeout_ms: int = 15_000  # PostgreSQL's statement_timeout; the client gives up 1 s later
+    statement_timeout_ms: int = 15_000  # PostgreSQL's statement_timeout, the client gives up 1 s later; 0: none
     pool_timeout_s: float = 1.0  # waiting for a free pooled connection
     sqlite_busy_timeout_s: float = 5.0  # SQLite: how long a writer waits for the file's lock
 
@@ -312,7 +312,7 @@ def _database(env: _Env) -> DatabaseSettings:
     return DatabaseSettings(
         connect_timeout_s=env.number("LEADCHAIN_DB_CONNECT_TIMEOUT_S", float, d.connect_timeout_s, minimum=0.1),
         ping_timeout_s=env.number("LEADCHAIN_DB_PING_TIMEOUT_S", float, d.ping_timeout_s, minimum=0.05),
-        statement_timeout_ms=env.number("LEADCHAIN_DB_STATEMENT_TIMEOUT_MS", int, d.statement_timeout_ms, minimum=1),
+        statement_timeout_ms=env.number("LEADCHAIN_DB_STATEMENT_TIMEOUT_MS", int, d.statement_timeout_ms, minimum=0),
         pool_timeout_s=env.number("LEADCHAIN_DB_POOL_TIMEOUT_S", float, d.pool_timeout_s, minimum=0.1),
         sqlite_busy_timeout_s=env.number("LEADCHAIN_SQLITE_BUSY_TIMEOUT_S", float, d.sqlite_busy_timeout_s, minimum=0),
     )

@@ -187,3 +187,30 @@ async def test_readyz_names_each_check(temporal_env, openbao, migrated_urls):
         (r, took) = await loop.run_in_executor(None, ready_with, f"http://127.0.0.1:{hung_vault.port}")
     assert r.status_code == 503 and took < LIMIT_S and r.headers["Retry-After"]
     assert r.get_json()["checks"] == {"database": "ok", "vault": "timeout", "temporal": "ok"}
+
+
+def test_statement_timeout_is_set_on_every_postgresql_connection(migrated_urls):
+    def app_with(ms: int):
+        settings = Settings().with_part("database", statement_timeout_ms=ms)
+        return create_app(
+            {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["postgresql"]},
+            settings=settings,
+            secrets=make_test_secrets(),
+        )
+
+    app = app_with(Settings().database.statement_timeout_ms)
+    with app.app_context():
+        assert db.session.scalar(sa.text("SHOW statement_timeout")) == "15s"
+        db.engine.dispose()
+    app = app_with(300)
+    with app.app_context():
+        start = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="statement timeout"):
+            db.session.execute(sa.text("SELECT pg_sleep(5)"))
+        assert time.monotonic() - start < 2
+        db.session.rollback()
+        db.engine.dispose()
+    app = app_with(0)  # migrations: none
+    with app.app_context():
+        assert db.session.scalar(sa.text("SHOW statement_timeout")) == "0"
+        db.engine.dispose()
