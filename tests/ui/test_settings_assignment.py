@@ -95,7 +95,7 @@ def test_bad_rule_names_each_field_and_stores_nothing(ui_app, team, as_admin):
         "/settings/assignment/rules",
         {
             "name": "",
-            "languages": "fr",
+            "languages": "it",
             "countries": "Deutschland",
             "postcode_prefixes": "80-81!",
             "sources": "web site!",
