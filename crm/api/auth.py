@@ -62,11 +62,18 @@ class FailureThrottle:
 _LOCAL = MovingWindowRateLimiter(MemoryStorage())
 
 
+_LOCAL_UNTIL = [0.0]  # after a storage failure, count locally this long before trying it again
+LOCAL_FOR_S = 10.0
+
+
 def _counted(op: Callable[[RateLimiter], T]) -> T:
+    if time.monotonic() < _LOCAL_UNTIL[0]:
+        return op(_LOCAL)
     try:
         return op(limiter.limiter)
     except Exception as e:  # noqa: BLE001 (redis/limits raise their own connection errors)
         log.warning("rate-limit storage unavailable (%s): counting in this process", type(e).__name__)
+        _LOCAL_UNTIL[0] = time.monotonic() + LOCAL_FOR_S
         return op(_LOCAL)
 
 

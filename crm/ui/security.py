@@ -98,6 +98,9 @@ def _configure(app: Flask) -> bool:
     cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     # Redis down: each process counts on its own meanwhile (looser, never unlimited, never a 500).
     cfg.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    if cfg["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+        # A Redis that hangs must not hang the login or an API request: then the fallback above counts.
+        cfg.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
     # argon2 at its RFC 9106 low-memory profile in production; tests may pick a cheaper one.
     cfg.setdefault("UI_ARGON2_CHEAP", bool(app.testing))
     return secure

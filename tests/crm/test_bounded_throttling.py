@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +21,10 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import API_KEY, WEBHOOK_SECRETS
+from crm import create_app
+from crm.api import auth
+from crm.config import Settings
+from tests.conftest import API_KEY, WEBHOOK_SECRETS, make_test_secrets
 from tests.helpers import signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,3 +131,31 @@ def test_the_local_stack_counts_in_redis_unless_memory_is_chosen(tmp_path):
     assert stack_environment(tmp_path, base)["LEADCHAIN_RATELIMIT_STORAGE"] == "redis://127.0.0.1:6379/0"
     chosen = stack_environment(tmp_path, {**base, "LEADCHAIN_RATELIMIT_STORAGE": "memory://"})
     assert chosen["LEADCHAIN_RATELIMIT_STORAGE"] == "memory://"  # one process, said explicitly
+
+
+def test_a_hung_redis_neither_hangs_nor_unlimits(migrated_urls, redis_prefix):
+    # The limits storage stalls (accepts TCP, never answers): requests still answer promptly, counted per
+    # process meanwhile, so the limits still hold in that process.
+    from tests.faults.tcp_proxy import TcpProxy
+
+    with TcpProxy("127.0.0.1", 6379) as hung:
+        hung.stall()
+        settings = Settings.from_env().with_part(
+            "security", ratelimit_storage=f"redis://127.0.0.1:{hung.port}/0", auth_failure_limit="3/minute"
+        )
+        app = create_app(
+            {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"], "RATELIMIT_KEY_PREFIX": redis_prefix},
+            settings=settings,
+            secrets=make_test_secrets(),
+        )
+        client = app.test_client()
+        answers = []
+        try:
+            for _ in range(4):
+                start = time.monotonic()
+                answers.append(client.get("/api/v1/leads", headers={"X-API-Key": "wrong"}).status_code)
+                assert time.monotonic() - start < 2
+        finally:  # the process-local fallback is the process's: leave it clean for the next test
+            auth._LOCAL_UNTIL[0] = 0.0
+            auth._LOCAL.storage.reset()
+        assert answers == [401, 401, 401, 429]
