@@ -149,10 +149,12 @@ def test_score_and_language_checked_by_database(ctx):
     with pytest.raises(sa.exc.IntegrityError):
         db.session.commit()
     db.session.rollback()
-    db.session.add(Lead(source="t", email_key="l@b.de", language="fr", tags=[]))
+    db.session.add(Lead(source="t", email_key="l@b.de", language="it", tags=[]))
     with pytest.raises(sa.exc.IntegrityError):
         db.session.commit()
     db.session.rollback()
+    db.session.add(Lead(source="t", email_key="fr@b.de", language="fr", tags=[]))  # French is a language (0011)
+    db.session.commit()
 
 
 def test_timestamps_come_back_as_utc(ctx):
