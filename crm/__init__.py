@@ -135,6 +135,7 @@ def _register_parts(app: Flask) -> None:
     from crm.api import leads as api_leads
     from crm.email import unsubscribe
     from crm.errors import register_error_handlers
+    from crm.observability import install_web
     from crm.ui import init_ui
     from crm.webhooks import bland, leads, retell, sendgrid, vapi
 
@@ -147,6 +148,7 @@ def _register_parts(app: Flask) -> None:
     for provider_webhook in (retell, vapi, bland, sendgrid):
         openapi.register_blueprint(provider_webhook.bp)
     init_ui(app)
+    install_web(app)  # GET /metrics, a span per request, JSON logs (docs/observability.md)
 
 
 def _engine_options(url: str, bounds: DatabaseSettings) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def error_body(code: int, message: str, errors: dict[str, Any] | None = None) ->
     return body
 
 
-JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics")
 
 
 def wants_html() -> bool:

@@ -105,7 +105,7 @@ def all_routes() -> dict[str, list[Route]]:
     return merged
 
 
-NON_UI_PREFIXES = ("/api", "/webhooks/", "/healthz", "/readyz", "/unsubscribe/", "/static/", "/ui/static/")
+NON_UI_PREFIXES = ("/api", "/webhooks/", "/healthz", "/readyz", "/metrics", "/unsubscribe/", "/static/", "/ui/static/")
 
 
 def ui_endpoints(app) -> dict[str, set[str]]:
