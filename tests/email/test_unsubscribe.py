@@ -51,7 +51,9 @@ def _active_email_consents(app, lead_id):
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("language,button", [("de", "Jetzt abmelden"), ("en", "Unsubscribe now")])
+@pytest.mark.parametrize(
+    "language,button", [("de", "Jetzt abmelden"), ("en", "Unsubscribe now"), ("fr", "Se désabonner maintenant")]
+)
 def test_get_shows_a_confirm_page_in_the_leads_language_and_changes_nothing(app, client, gateway, language, button):
     lead_id = make_lead(app, f"get.{language}@example.org", language=language, chain_id="chain-get")
     token = _token(app, lead_id)
@@ -107,6 +109,10 @@ def test_invalid_tokens_are_refused(app, client, gateway):
     for bad in (forged, token[:-1] + ("x" if token[-1] != "x" else "y"), "preview", "1"):
         assert client.get(f"/unsubscribe/{bad}").status_code == 404
         assert client.post(f"/unsubscribe/{bad}", **ONE_CLICK).status_code == 404
+    # Without a lead the browser's language decides: French, else German.
+    french = client.get("/unsubscribe/1", headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.5"})
+    assert french.status_code == 404 and "Lien non valide" in french.get_data(as_text=True)
+    assert "Link ungültig" in client.get("/unsubscribe/1", headers={"Accept-Language": "it"}).get_data(as_text=True)
     assert lead_row(app, lead_id).email_status == "unknown"
 
 
