@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities.crm_activities import CrmActivities
 from activities.provider_activities import ProviderActivities
@@ -20,7 +21,12 @@ from workflows.payloads import CHAIN_TASK_QUEUE, PROVIDER_TASK_QUEUE, ChainSetti
 
 
 def chain_worker(
-    client: Client, app: Flask, executor: ThreadPoolExecutor, *, task_queue: str = CHAIN_TASK_QUEUE
+    client: Client,
+    app: Flask,
+    executor: ThreadPoolExecutor,
+    *,
+    task_queue: str = CHAIN_TASK_QUEUE,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     # Running activities get the grace period to finish on SIGTERM (workers/shutdown.py).
     return Worker(
@@ -31,6 +37,7 @@ def chain_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=graceful_shutdown_timeout(),
+        interceptors=interceptors,  # activity metrics (crm.observability.temporal)
     )
 
 
@@ -41,6 +48,7 @@ def provider_worker(
     *,
     task_queue: str = PROVIDER_TASK_QUEUE,
     max_per_second: float | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     # The rate limit is per task queue, across all provider workers: it protects the provider's quota.
     return Worker(
@@ -51,6 +59,7 @@ def provider_worker(
         max_concurrent_activities=executor._max_workers,
         max_task_queue_activities_per_second=max_per_second,
         graceful_shutdown_timeout=graceful_shutdown_timeout(),
+        interceptors=interceptors,
     )
 
 

@@ -6,12 +6,14 @@ import asyncio
 import logging
 import os
 import signal
-from concurrent.futures import ThreadPoolExecutor
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
 from crm.config import Settings
 from crm.email.factory import build_sender
+from crm.observability import install_worker
+from crm.observability.temporal import traced_client, worker_interceptors
+from crm.observability.tracing import ContextThreadPoolExecutor
 from providers.factory import registry
 from voice.bridge.server import BridgeServer, build_bridge
 from workers import chain as chain_mod
@@ -64,7 +66,8 @@ async def run_voice_bridge(app) -> None:
 
 
 async def run(name: str) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # JSON logs with personal data redacted, the tracer, and this worker's /metrics port (docs/observability.md)
+    observed = install_worker(name, serve=name != "voice-bridge")  # the bridge serves its own metrics
     # A demo-only calling window must never reach a real deployment: refuse to start with it there.
     # (LEADCHAIN_DEMO_ANYTIME is a launcher flag, checked on the raw environment before anything starts.)
     demo_window.check_allowed(os.environ)
@@ -77,18 +80,19 @@ async def run(name: str) -> None:
         await run_voice_bridge(app)
         log.info("%s worker stopped", name)
         return
-    client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{name}-activity")
+    client = traced_client(await connect(cfg.temporal_address, cfg.temporal_namespace))
+    interceptors = worker_interceptors(observed.metrics)
+    executor = ContextThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{name}-activity")
     if name == "chain":
         relay = Relay(app, client, chain_mod.chain_settings(settings))
-        await chain_mod.run_until_signalled(
-            chain_mod.worker_runner(chain_mod.chain_worker(client, app, executor)), chain_mod.relay_runner(relay)
-        )
+        worker = chain_mod.chain_worker(client, app, executor, interceptors=interceptors)
+        await chain_mod.run_until_signalled(chain_mod.worker_runner(worker), chain_mod.relay_runner(relay))
     elif name == "provider":
         acts = ProviderActivities(app, provider_registry(app), email_sender(app))
-        await chain_mod.run_until_signalled(chain_mod.worker_runner(chain_mod.provider_worker(client, acts, executor)))
+        worker = chain_mod.provider_worker(client, acts, executor, interceptors=interceptors)
+        await chain_mod.run_until_signalled(chain_mod.worker_runner(worker))
     elif name == "reports":
-        await reports_mod.run(app, client)
+        await reports_mod.run(app, client, interceptors)
     else:
         raise SystemExit(f"unknown worker {name!r}; choose one of {', '.join(WORKERS)}")
     executor.shutdown(wait=False, cancel_futures=True)

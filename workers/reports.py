@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities.report_activities import ReportActivities
+from crm.observability.tracing import ContextThreadPoolExecutor
 from crm.reports.mail import ReportMailer, build_mailer
 from workers.chain import run_until_signalled, worker_runner
 from workers.schedules import SCHEDULE_PREFIX, upsert_schedules
@@ -33,6 +35,7 @@ def reports_worker(
     *,
     mailer: ReportMailer | None,
     task_queue: str = REPORTS_TASK_QUEUE,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     activities = ReportActivities(app, mailer)
     # A report being rendered or mailed gets the grace period to finish on SIGTERM (workers/shutdown.py).
@@ -44,6 +47,7 @@ def reports_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=graceful_shutdown_timeout(),
+        interceptors=interceptors,  # activity metrics (crm.observability.temporal)
     )
 
 
@@ -56,23 +60,25 @@ async def serve(
     task_queue: str = REPORTS_TASK_QUEUE,
     schedule_prefix: str = SCHEDULE_PREFIX,
     executor: ThreadPoolExecutor | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> None:
     """Upsert the schedules, then run the worker until `stop` is set."""
     await upsert_schedules(client, task_queue=task_queue, prefix=schedule_prefix)
     own = executor is None
-    executor = executor or ThreadPoolExecutor(
+    executor = executor or ContextThreadPoolExecutor(
         max_workers=app.config["LEADCHAIN"].reports.concurrency, thread_name_prefix="reports-activity"
     )
     try:
-        await worker_runner(reports_worker(client, app, executor, mailer=mailer, task_queue=task_queue))(stop)
+        worker = reports_worker(client, app, executor, mailer=mailer, task_queue=task_queue, interceptors=interceptors)
+        await worker_runner(worker)(stop)
     finally:
         if own:
             executor.shutdown(wait=False, cancel_futures=True)
 
 
-async def run(app: Flask, client: Client) -> None:
+async def run(app: Flask, client: Client, interceptors: Sequence[Interceptor] = ()) -> None:
     """Entry point of `leadchain worker reports` (workers/main.py): until SIGTERM or SIGINT."""
     mailer = build_mailer(app)
     if mailer is None:
         log.warning("no email sender configured: reports are built and stored but not emailed")
-    await run_until_signalled(lambda stop: serve(app, client, stop, mailer=mailer))
+    await run_until_signalled(lambda stop: serve(app, client, stop, mailer=mailer, interceptors=interceptors))
