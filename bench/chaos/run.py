@@ -1,0 +1,176 @@
+"""`python -m bench.chaos.run --deliveries 10000` (make chaos; make chaos-slice: 1,000).
+
+Starts the stack (stack.py), drives lead deliveries while the sandbox's calls and mails produce provider
+and SendGrid events, injects the fault cycle (drive.FAULT_CYCLE) until the deliveries are reached and at
+least --min-faults faults are done, heals everything, waits for quiet (check.quiet_state, at most
+--quiet-limit-s), checks the invariants and writes the summary (JSON) to --out. Exit 0 when lost 0,
+duplicated 0, forged leads refused and quiet reached; 1 otherwise; 2 when the harness itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.chaos import check, drive
+from bench.chaos.stack import ROOT, Stack
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.chaos.run")
+    p.add_argument("--deliveries", type=int, default=10_000)
+    p.add_argument("--rate", type=float, default=12.0, help="lead deliveries per second")
+    p.add_argument("--fault-gap-s", type=float, default=20.0, help="seconds between the end of one fault and the next")
+    p.add_argument("--fault-scale", type=float, default=1.0, help="multiplies every fault's duration")
+    p.add_argument("--min-faults", type=int, default=len(drive.FAULT_CYCLE))
+    p.add_argument("--max-faults", type=int, default=10_000)
+    p.add_argument("--quiet-limit-s", type=float, default=900.0)
+    p.add_argument("--step-s", type=float, default=0.2, help="the sandbox's pause between a call's events")
+    p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "chaos-summary.json")
+    p.add_argument("--run-dir", type=Path, default=None, help="logs and Temporal's state (default: a temp dir)")
+    return p.parse_args(argv)
+
+
+def progress(stack: Stack, ledger: drive.Ledger) -> tuple[int, int]:
+    """(lead deliveries sent, sandbox webhooks sent so far)."""
+    try:
+        hooks = len(check.sandbox_ledger(stack)["webhooks"])
+    except Exception:  # noqa: BLE001 - a ledger read during a fault: count on at the next look
+        hooks = 0
+    return len(ledger.sent), hooks
+
+
+def drive_until_done(stack: Stack, ledger: drive.Ledger, args: argparse.Namespace, t0: float) -> None:
+    driver = drive.Driver(stack, ledger)
+    stack.run_tag = driver.run
+    stop_faults = threading.Event()
+    faults = threading.Thread(
+        target=drive.fault_loop,
+        args=(stack, ledger, t0, stop_faults, args.fault_gap_s, args.fault_scale, args.max_faults),
+        daemon=True,
+    )
+    faults.start()
+    last_print = 0.0
+    while True:
+        leads, hooks = progress(stack, ledger)
+        done_faults = sum(ledger.faults.values())
+        if leads + hooks >= args.deliveries and done_faults >= args.min_faults:
+            break
+        if leads + hooks < args.deliveries:
+            driver.stream(50, args.rate)
+        else:
+            time.sleep(2)  # deliveries reached: the remaining faults of the minimum run on the sandbox's stream
+        if time.monotonic() - last_print > 30:
+            last_print = time.monotonic()
+            print(
+                f"[{time.monotonic() - t0:6.0f} s] leads sent {leads}, sandbox webhooks {hooks}, faults {done_faults}",
+                flush=True,
+            )
+    stop_faults.set()
+    faults.join()
+
+
+def wait_quiet(stack: Stack, sids: list[int], limit_s: float) -> tuple[float | None, dict[str, Any]]:
+    started = time.monotonic()
+    state: dict[str, Any] = {}
+    while time.monotonic() - started < limit_s:
+        try:
+            state = check.quiet_state(stack, sids)
+        except Exception as e:  # noqa: BLE001 - the stack still recovering: look again
+            state = {"quiet": False, "error": f"{type(e).__name__}: {e}"[:200]}
+        if state.get("quiet"):
+            return time.monotonic() - started, state
+        time.sleep(5)
+    return None, state
+
+
+def summarise(stack: Stack, ledger: drive.Ledger, args, t0, t_faults_end, quiet_s, quiet_state) -> dict[str, Any]:
+    box = check.sandbox_ledger(stack)
+    providers = check.provider_deliveries(box)
+    by_kind: Counter = Counter(s.kind for s in ledger.sent)
+    by_kind.update({k: v["sent"] for k, v in providers.items()})
+    statuses: dict[str, Counter] = {}
+    for s in ledger.sent:
+        statuses.setdefault(s.kind, Counter())[str(s.status)] += 1
+    latencies = sorted(s.elapsed_s for s in ledger.sent)
+    inv = check.invariants(stack, ledger, stack.run_tag)
+    accepted = sum(1 for s in ledger.sent if 200 <= s.status < 300) + sum(v["accepted"] for v in providers.values())
+    return {
+        "deliveries_requested": args.deliveries,
+        "deliveries": sum(by_kind.values()),
+        "deliveries_by_kind": dict(by_kind),
+        "lead_answers_by_kind": {k: dict(v) for k, v in statuses.items()},
+        "lead_latency_p50_s": round(latencies[len(latencies) // 2], 3) if latencies else None,
+        "lead_latency_p99_s": round(latencies[int(len(latencies) * 0.99)], 3) if latencies else None,
+        "provider_and_sendgrid_deliveries": providers,
+        "faults_by_kind": dict(ledger.faults),
+        "fault_timeline_s": ledger.fault_log,
+        "accepted": accepted,
+        "lost": inv["lost_total"],
+        "duplicated": inv["duplicated_total"],
+        "invariants": inv,
+        "provider_events_given_up": sum(v["given_up"] for v in providers.values()),
+        "time_to_quiet_s": None if quiet_s is None else round(quiet_s, 1),
+        "quiet_limit_s": args.quiet_limit_s,
+        "state_at_end": quiet_state,
+        "drive_s": round(t_faults_end - t0, 1),
+        "process_starts": {n: p.starts for n, p in stack.procs.items()},
+    }
+
+
+def closing_note(s: dict[str, Any]) -> str:
+    lines = [
+        f"chaos: {s['deliveries']} deliveries (requested {s['deliveries_requested']}), accepted {s['accepted']}",
+        "  by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(s["deliveries_by_kind"].items())),
+        "  faults: " + ", ".join(f"{k} x{v}" for k, v in s["faults_by_kind"].items()),
+        f"  lost {s['lost']}, duplicated {s['duplicated']}, forged leads accepted "
+        f"{s['invariants']['refused_kinds_accepted']}, provider events given up by the sandbox "
+        f"{s['provider_events_given_up']}",
+        f"  time to quiet: {s['time_to_quiet_s']} s (limit {s['quiet_limit_s']:.0f} s)",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="leadchain-chaos-"))
+    stack = Stack(run_dir, step_s=args.step_s)
+    ledger = drive.Ledger()
+    try:
+        stack.start()
+        drive.set_webhook_modes(stack, reorder=False)
+        t0 = time.monotonic()
+        drive_until_done(stack, ledger, args, t0)
+        time.sleep(2)  # the last lead requests' answers
+        drive.heal(stack)
+        t_end = time.monotonic()
+        sids = [s.submission_id for s in ledger.sent if s.submission_id is not None]
+        quiet_s, state = wait_quiet(stack, sids, args.quiet_limit_s)
+        summary = summarise(stack, ledger, args, t0, t_end, quiet_s, state)
+        summary["run_dir"] = str(run_dir)
+    except Exception as e:
+        print(f"chaos harness failed: {type(e).__name__}: {e} (logs in {run_dir}/logs)", file=sys.stderr)
+        stack.stop()
+        return 2
+    stack.stop()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2, default=str))
+    print(closing_note(summary), flush=True)
+    ok = (
+        summary["lost"] == 0
+        and summary["duplicated"] == 0
+        and summary["invariants"]["refused_kinds_accepted"] == 0
+        and summary["time_to_quiet_s"] is not None
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
