@@ -1,15 +1,19 @@
 """French in the UI (issue 15 item 5): the language switch offers it, a user, a lead and a campaign may have
-it (the database's language checks included, on SQLite and PostgreSQL), and a language outside the list is
-refused with the field named."""
+it (the database's language checks included, on SQLite and PostgreSQL), a language outside the list is
+refused with the field named, and a French manager's reports are listed by the language's name."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import Campaign, Lead, User
-from tests.ui.conftest import signed_in
+from crm.models import Campaign, Lead, Role, User
+from crm.reports import store
+from tests.ui.conftest import make_user, signed_in
 from tests.ui.test_leads_pages import text_of
+from tests.ui.test_reports_pages import _fake_report
 
 
 def test_the_language_switch_offers_french_and_the_user_keeps_it(ui_app, team, anon):
@@ -74,3 +78,15 @@ def test_an_admin_creates_a_french_user_and_a_french_campaign(ui_app, as_admin):
     assert saved.status_code == 302
     with ui_app.app_context():
         assert db.session.get(Campaign, cid).language == "fr"
+
+
+def test_a_french_manager_gets_french_reports_listed_by_name(ui_app, team, as_manager):
+    with ui_app.app_context():
+        make_user("camille@example.test", "Camille Martin", Role.MANAGER, language="fr")
+        assert store.manager_languages() == ["de", "fr"]  # the report is built in each manager's language
+    rid = _fake_report(ui_app, date(2026, 1, 15), ("de", "fr"))
+    html = as_manager.get("/reports").get_data(as_text=True)
+    assert f'href="/reports/{rid}/fr.pdf"' in html and "PDF Français" in html and "PDF Deutsch" in html
+    r = as_manager.get(f"/reports/{rid}/fr.pdf")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    assert as_manager.get(f"/reports/{rid}/en.pdf").status_code == 404  # not built: no manager reads English
