@@ -71,6 +71,12 @@ _SECRET_PATTERNS = (
     re.compile(r"\bSG\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
     re.compile(r"(?i)\b(api[_-]?key|token|password|secret)(\"?\s*[=:]\s*\"?)[^\s\"',;&]+"),
 )
+# A known field inside text: JSON ("first_name": "Ada"), a repr ('first_name': 'Ada') or key=value.
+_FIELD_IN_TEXT = re.compile(
+    r"(?i)([\"']?\b(?:"
+    + "|".join(sorted((k for k in SENSITIVE_KEYS if k not in ("signature", "address")), key=len, reverse=True))
+    + r")\b[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
+)
 _DIGITS = re.compile(r"\d")
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -94,6 +100,7 @@ def redact_text(text: str) -> str:
             text = text.replace(secret, "[secret]")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}[secret]" if m.lastindex else "[secret]", text)
+    text = _FIELD_IN_TEXT.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _EMAIL.sub("[email]", text)
     if len(_DIGITS.findall(text)) >= 7:  # the matcher is slow: only text with enough digits for a number
         text = _E164.sub("[phone]", text)
