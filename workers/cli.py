@@ -19,6 +19,7 @@ from rich.table import Table
 
 from crm import create_app, demo, secret_names
 from crm.extensions import db
+from crm.languages import DEFAULT_LANGUAGE, LANGUAGES
 from crm.models.types import utcnow
 from crm.secrets import SecretsError, load_local_stack_secrets, secrets_from_env
 from crm.services import csv_import, deliveries, submissions
@@ -314,7 +315,7 @@ def worker_health(name: str) -> None:
 @click.option("--period", type=click.Choice(["daily", "weekly", "monthly"]), required=True)
 @click.option("--date", "date_", default=None, help="a day in the period, YYYY-MM-DD (default: today, Europe/Berlin)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
+@click.option("--lang", type=click.Choice(LANGUAGES), default=DEFAULT_LANGUAGE, show_default=True)
 def report(period: str, date_: str | None, out: Path, lang: str) -> None:
     """Render the manager report of a period to a PDF file."""
     try:

@@ -1,4 +1,4 @@
-"""`leadchain report --period daily|weekly|monthly --date D --out FILE.pdf [--lang de|en]`.
+"""`leadchain report --period daily|weekly|monthly --date D --out FILE.pdf [--lang de|en|fr]`.
 
 Renders the report of the period containing D straight to a file (nothing is stored or emailed), with
 a progress bar over the steps: queries, charts, render, write.

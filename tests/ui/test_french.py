@@ -7,13 +7,16 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
+from click.testing import CliRunner
 
 from crm.extensions import db
 from crm.models import Campaign, Lead, Role, User
 from crm.reports import store
+from crm.ui import cli
 from tests.ui.conftest import make_user, signed_in
 from tests.ui.test_leads_pages import text_of
 from tests.ui.test_reports_pages import _fake_report
+from workers import cli as worker_cli
 
 
 def test_the_language_switch_offers_french_and_the_user_keeps_it(ui_app, team, anon):
@@ -90,3 +93,18 @@ def test_a_french_manager_gets_french_reports_listed_by_name(ui_app, team, as_ma
     r = as_manager.get(f"/reports/{rid}/fr.pdf")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
     assert as_manager.get(f"/reports/{rid}/en.pdf").status_code == 404  # not built: no manager reads English
+
+
+def test_the_command_lines_offer_french(ui_app, monkeypatch):
+    """`leadchain user create --language` and `leadchain report --lang` read the one list."""
+    runner = CliRunner()
+    monkeypatch.setattr(cli, "_app", lambda: ui_app)
+    args = ["create", "luc@example.test", "--name", "Luc", "--language", "fr", "--password-stdin"]
+    r = runner.invoke(cli.user_group, args, input="le premier mot de passe de Luc\n")
+    assert r.exit_code == 0, r.output
+    with ui_app.app_context():
+        assert db.session.scalar(sa.select(User.language).where(User.email == "luc@example.test")) == "fr"
+    r = runner.invoke(cli.user_group, [*args[:4], "--language", "it", "--password-stdin"], input="x\n")
+    assert r.exit_code == 2 and "'de', 'en', 'fr'" in r.output
+    report_lang = next(p for p in worker_cli.report.params if p.name == "lang")
+    assert list(report_lang.type.choices) == ["de", "en", "fr"]
