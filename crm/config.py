@@ -137,7 +137,7 @@ class DatabaseSettings:
     ping_timeout_s: float = 0.5  # the check of a pooled connection when it is taken from the pool
     statement_timeout_ms: int = 15_000  # PostgreSQL's statement_timeout, the client gives up 1 s later; 0: none
     pool_timeout_s: float = 1.0  # waiting for a free pooled connection
-    sqlite_busy_timeout_s: float = 5.0  # SQLite: how long a writer waits for the file's lock
+    sqlite_busy_timeout_s: float = 30.0  # SQLite: a writer waits this long for the lock (crm.sqlite_connections)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from crm.errors import Unavailable
@@ -154,8 +159,8 @@ def deliver_call_result(gw: TemporalGateway, chain_id: str, result: CallResult) 
             return "update"
         except WorkflowUpdateFailedError:
             return "update"  # validator: the chain already has this call's result
-        except TimeoutError:
-            await handle.signal(LeadChainWorkflow.call_result_signal, result)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):  # the SDK's own timeout is the latter
+            await handle.signal(LeadChainWorkflow.call_result_signal, result, rpc_timeout=gw.rpc_timeout)
             return "signal"
 
     try:
