@@ -79,7 +79,7 @@ def _ids_of(view_args: dict[str, Any] | None) -> dict[str, int]:
 
 
 def _start_request_span() -> None:
-    parent = propagate.extract(dict(request.headers))
+    parent = propagate.extract(request.headers)  # type: ignore[arg-type]  # case-insensitive, as W3C requires
     route = route_label()
     span = tracer().start_span(
         f"{request.method} {route}",
