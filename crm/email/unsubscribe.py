@@ -17,56 +17,36 @@ import logging
 
 from flask import Blueprint, make_response, render_template_string, request
 
+from crm import catalogs
+from crm.catalogs import N_
 from crm.email.settings import company, unsubscribe_scope
 from crm.email.suppression import live_lead, object_to_email, tell_chain
 from crm.email.tokens import read_token
 from crm.extensions import db
-from crm.languages import DEFAULT_LANGUAGE
+from crm.languages import DEFAULT_LANGUAGE, LANGUAGES
 from crm.models import Lead
 from workflows.vocabulary import StopReason
 
 log = logging.getLogger(__name__)
 bp = Blueprint("email_unsubscribe", __name__)
 
+# The page's words (msgids of the ``email`` catalogue, so every language that has emails has this page).
 TEXT = {
-    "de": {
-        "title": "E-Mails abbestellen",
-        "question": "Möchten Sie keine E-Mails mehr von {company} an {email} erhalten?",
-        "button": "Jetzt abmelden",
-        "done_title": "Sie sind abgemeldet",
-        "done": (
-            "Sie erhalten keine E-Mails mehr von {company}. Auch telefonisch werden wir Sie nicht mehr kontaktieren."
-        ),
-        "done_email_only": "Sie erhalten keine E-Mails mehr von {company}.",
-        "already": "Diese Adresse ist bereits abgemeldet.",
-        "invalid_title": "Link ungültig",
-        "invalid": "Dieser Abmeldelink ist ungültig. Bitte nutzen Sie den Link aus der E-Mail.",
-    },
-    "en": {
-        "title": "Unsubscribe",
-        "question": "Do you want to stop receiving emails from {company} at {email}?",
-        "button": "Unsubscribe now",
-        "done_title": "You are unsubscribed",
-        "done": "You will not receive any more emails from {company}, and we will not contact you by phone either.",
-        "done_email_only": "You will not receive any more emails from {company}.",
-        "already": "This address is already unsubscribed.",
-        "invalid_title": "Invalid link",
-        "invalid": "This unsubscribe link is not valid. Please use the link from the email.",
-    },
-    "fr": {
-        "title": "Se désabonner",
-        "question": "Vous ne souhaitez plus recevoir d'e-mails de {company} à l'adresse {email}\u00a0?",
-        "button": "Se désabonner maintenant",
-        "done_title": "Vous êtes désabonné",
-        "done": (
-            "Vous ne recevrez plus d'e-mails de {company}, et nous ne vous contacterons plus par téléphone non plus."
-        ),
-        "done_email_only": "Vous ne recevrez plus d'e-mails de {company}.",
-        "already": "Cette adresse est déjà désabonnée.",
-        "invalid_title": "Lien non valide",
-        "invalid": "Ce lien de désabonnement n'est pas valide. Veuillez utiliser le lien figurant dans l'e-mail.",
-    },
+    "title": N_("Unsubscribe"),
+    "question": N_("Do you want to stop receiving emails from %(company)s at %(email)s?"),
+    "button": N_("Unsubscribe now"),
+    "done_title": N_("You are unsubscribed"),
+    "done": N_("You will not receive any more emails from %(company)s, and we will not contact you by phone either."),
+    "done_email_only": N_("You will not receive any more emails from %(company)s."),
+    "already": N_("This address is already unsubscribed."),
+    "invalid_title": N_("Invalid link"),
+    "invalid": N_("This unsubscribe link is not valid. Please use the link from the email."),
 }
+
+
+def _t(lang: str, key: str, **values: str) -> str:
+    return catalogs.gettext(lang, "email", TEXT[key], **values)
+
 
 PAGE = """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
@@ -90,14 +70,13 @@ def _mask(email: str | None) -> str:
 
 
 def _page(status: int, lang: str, *, title_key: str, lines: list[str], form: bool = False):
-    t = TEXT[lang]
     html = render_template_string(
         PAGE,
         lang=lang,
-        title=t[title_key],
+        title=_t(lang, title_key),
         lines=lines,
         form=form,
-        button=t["button"],
+        button=_t(lang, "button"),
         action=request.path,
         company=company(),
     )
@@ -108,14 +87,18 @@ def _page(status: int, lang: str, *, title_key: str, lines: list[str], form: boo
     return response
 
 
+def _language(lead: Lead) -> str:
+    return lead.language if lead.language in LANGUAGES else DEFAULT_LANGUAGE
+
+
 def _lead_for(token: str) -> Lead | None:
     lead_id = read_token(token)
     return live_lead(db.session.get(Lead, lead_id)) if lead_id else None
 
 
 def _invalid():
-    lang = request.accept_languages.best_match(list(TEXT)) or DEFAULT_LANGUAGE
-    return _page(404, lang, title_key="invalid_title", lines=[TEXT[lang]["invalid"]])
+    lang = request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+    return _page(404, lang, title_key="invalid_title", lines=[_t(lang, "invalid")])
 
 
 @bp.get("/unsubscribe/<token>")
@@ -124,16 +107,15 @@ def confirm_page(token: str):
     if lead is None:
         return _invalid()
 
-    lang = lead.language if lead.language in TEXT else DEFAULT_LANGUAGE
-    t = TEXT[lang]
+    lang = _language(lead)
     if lead.email_status in ("unsubscribed", "suppressed"):
-        return _page(200, lang, title_key="title", lines=[t["already"]])
+        return _page(200, lang, title_key="title", lines=[_t(lang, "already")])
     return _page(
         200,
         lang,
         title_key="title",
         form=True,
-        lines=[t["question"].format(company=company().name, email=_mask(lead.email))],
+        lines=[_t(lang, "question", company=company().name, email=_mask(lead.email))],
     )
 
 
@@ -150,11 +132,6 @@ def unsubscribe(token: str):
         how = tell_chain(lead, StopReason.UNSUBSCRIBED, actor=f"recipient:{via}")
         log.info("lead %s unsubscribed (%s); chain: %s", lead.id, via, how)
 
-    t = TEXT[lead.language if lead.language in TEXT else DEFAULT_LANGUAGE]
-    done = t["done"] if unsubscribe_scope() == "all" else t["done_email_only"]
-    return _page(
-        200,
-        lead.language if lead.language in TEXT else DEFAULT_LANGUAGE,
-        title_key="done_title",
-        lines=[done.format(company=company().name)],
-    )
+    lang = _language(lead)
+    done = _t(lang, "done" if unsubscribe_scope() == "all" else "done_email_only", company=company().name)
+    return _page(200, lang, title_key="done_title", lines=[done])
