@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install catalogs up test lint bench compose-check clean
+.PHONY: install catalogs up test lint bench chaos chaos-slice compose-check clean
 
 install: $(STAMP) catalogs
 
@@ -51,6 +51,15 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/intake.py
+
+# The fault suite (docs/chaos.md): the stack as separate processes, deliveries while faults F1-F11 are
+# injected, then lost / duplicated / time to quiet; summary in artifacts/chaos-summary.json.
+CHAOS_ARGS ?=
+chaos: install
+	$(BIN)/python -m bench.chaos.run --deliveries 10000 $(CHAOS_ARGS)
+
+chaos-slice: install
+	$(BIN)/python -m bench.chaos.run --deliveries 1000 --out artifacts/chaos-slice-summary.json $(CHAOS_ARGS)
 
 # Placeholder passwords only satisfy compose's required-variable checks, and the example settings
 # file stands in for a host's deploy/leadchain.env; nothing is started.

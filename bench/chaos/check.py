@@ -23,7 +23,7 @@ from temporalio.client import Client
 from bench.chaos.drive import MUST_REFUSE, Ledger
 from bench.chaos.stack import Stack
 
-# Running chains in these stages wait on a timer or a person (docs/chaos.md §3); the others are working.
+# Running chains in these stages wait on a timer or a person (docs/chaos.md §C4); the others are working.
 WAITING = ("waiting_for_retry", "waiting_for_window", "following_up", "nurturing", "paused")
 LIVE_CALL = ("registered", "queued", "ringing", "ongoing", "in-progress", "in_progress", "started")
 
@@ -145,9 +145,13 @@ def provider_deliveries(box: dict[str, Any]) -> dict[str, Any]:
     """The sandbox's webhooks by kind: sent, answered 2xx at last, given up (every attempt failed), 5xx."""
     out: dict[str, Counter] = {}
     for hook in box["webhooks"]:
-        kind = "provider_event_" + hook["path"].rstrip("/").split("/")[-1]
-        if "/sendgrid" in hook["path"]:
-            kind = "sendgrid_event" if hook["path"].endswith("sendgrid") else "sendgrid_inbound"
+        parts = hook["path"].strip("/").split("/")
+        if parts[:1] != ["webhooks"]:
+            kind = "unsubscribe_one_click"  # the mailbox provider's RFC 8058 POST to our link
+        elif parts[1:2] == ["sendgrid"]:
+            kind = "sendgrid_inbound" if parts[2:3] == ["inbound"] else "sendgrid_event"
+        else:
+            kind = "provider_event_" + "_".join(parts[1:])
         c = out.setdefault(kind, Counter())
         c["sent"] += 1
         attempts = hook["attempts"]

@@ -4,7 +4,7 @@ Lead deliveries (this module sends them): signed webhooks, API posts, re-sent co
 sometimes re-signed with a new timestamp; same Idempotency-Key) (F5), skewed timestamps within the
 300 s tolerance (F11, must be accepted), stale and tampered copies (F7, must be refused). Provider and
 SendGrid events come from the sandbox's own calls and mails, duplicated and reordered through its
-webhook modes (F5, F6; SendGrid 3x). Faults (RELIABILITY.md §3.4) run on a cycle, see FAULT_CYCLE.
+webhook modes (F5, F6; SendGrid 3x). Faults (docs/reliability.md §3.4) run on a cycle, see FAULT_CYCLE.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ KINDS = (
     ("lead_tampered", 0.03),  # one byte changed after signing (F7): refused
 )
 MUST_REFUSE = {"lead_stale", "lead_tampered"}
+NEW_LEAD_KINDS = {"lead_webhook", "lead_api", "lead_skewed"}
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -99,6 +100,7 @@ class Driver:
         self._next = 0
         self._recent_webhooks: list[tuple[int, str, bytes]] = []  # (identity, webhook-id, body)
         self._recent_api: list[tuple[int, str, bytes]] = []  # (identity, Idempotency-Key, body)
+        self._first_headers: dict[str, dict[str, str]] = {}  # the very request, for replays
         self._lock = threading.Lock()
 
     def _new_identity(self) -> int:
@@ -107,17 +109,26 @@ class Driver:
             return self._next
 
     def _post(self, client: httpx.Client, kind: str, n: int, path: str, body: bytes, headers: dict) -> None:
-        started = time.monotonic()
-        try:
-            r = client.post(self.stack.web_url + path, content=body, headers=headers)
-            status = r.status_code
-            sid = None
-            if 200 <= status < 300:
-                data = r.json()
-                sid = data.get("submission_id") if isinstance(data, dict) else None
-        except (httpx.HTTPError, ValueError):
-            status, sid = 0, None
-        self.ledger.add(Sent(kind, n, status, sid, time.monotonic() - started))
+        """Send like a webhook sender or API client: a 503, 429 or no answer is tried again (up to 4 times,
+        1-4 s apart, as Retry-After asks); every attempt is a delivery of its own (kind + "_retry")."""
+        for attempt in range(5):
+            started = time.monotonic()
+            status, sid, retry_after = 0, None, 1.0
+            try:
+                r = client.post(self.stack.web_url + path, content=body, headers=headers)
+                status = r.status_code
+                if 200 <= status < 300:
+                    data = r.json()
+                    sid = data.get("submission_id") if isinstance(data, dict) else None
+                retry_after = float(r.headers.get("Retry-After", "1") or 1)
+            except (httpx.HTTPError, ValueError):
+                pass
+            self.ledger.add(Sent(kind if attempt == 0 else kind + "_retry", n, status, sid, time.monotonic() - started))
+            if status not in (0, 429, 502, 503, 504) or kind in MUST_REFUSE:
+                return
+            time.sleep(min(4.0, max(1.0, retry_after)) * (attempt + 1) / 2)
+            if "webhook-timestamp" in headers:  # re-signed per attempt, as Standard Webhooks senders do
+                headers = self._webhook_headers(headers["webhook-id"], body)
 
     def _webhook_headers(self, msg_id: str, body: bytes, skew_s: int = 0) -> dict[str, str]:
         ts = int(time.time()) + skew_s
@@ -132,9 +143,15 @@ class Driver:
         path = f"/webhooks/leads/{SOURCE}"
         with self._lock:
             hooks, apis = list(self._recent_webhooks[-50:]), list(self._recent_api[-50:])
-        if kind in ("lead_webhook_resent", "lead_webhook_replayed") and hooks:
+        if kind == "lead_webhook_resent" and hooks:
             n, msg_id, body = self.rng.choice(hooks)
             self._post(client, kind, n, path, body, self._webhook_headers(msg_id, body))
+            return
+        if kind == "lead_webhook_replayed" and hooks:
+            n, msg_id, body = self.rng.choice(hooks)
+            with self._lock:
+                first = self._first_headers[msg_id]
+            self._post(client, kind, n, path, body, dict(first))
             return
         if kind == "lead_api_resent" and apis:
             n, key, body = self.rng.choice(apis)
@@ -160,9 +177,11 @@ class Driver:
             headers = self._webhook_headers(msg_id, body)
             self._post(client, kind, n, path, body.replace(b"Testlauf", b"Testlaug"), headers)
         else:
+            headers = self._webhook_headers(msg_id, body)
             with self._lock:
                 self._recent_webhooks.append((n, msg_id, body))
-            self._post(client, "lead_webhook", n, path, body, self._webhook_headers(msg_id, body))
+                self._first_headers[msg_id] = headers
+            self._post(client, "lead_webhook", n, path, body, headers)
 
     def pick_kind(self) -> str:
         x, acc = self.rng.random(), 0.0

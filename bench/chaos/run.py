@@ -26,13 +26,32 @@ from bench.chaos.stack import ROOT, Stack
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.chaos.run")
     p.add_argument("--deliveries", type=int, default=10_000)
-    p.add_argument("--rate", type=float, default=12.0, help="lead deliveries per second")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="lead deliveries per second (default: spread over the planned fault cycle, so that every fault "
+        "meets a live stream)",
+    )
     p.add_argument("--fault-gap-s", type=float, default=20.0, help="seconds between the end of one fault and the next")
     p.add_argument("--fault-scale", type=float, default=1.0, help="multiplies every fault's duration")
     p.add_argument("--min-faults", type=int, default=len(drive.FAULT_CYCLE))
     p.add_argument("--max-faults", type=int, default=10_000)
     p.add_argument("--quiet-limit-s", type=float, default=900.0)
     p.add_argument("--step-s", type=float, default=0.2, help="the sandbox's pause between a call's events")
+    p.add_argument(
+        "--events-per-lead",
+        type=float,
+        default=6.0,
+        help="provider and SendGrid webhooks expected per new lead: lead posting stops once the expected total "
+        "reaches --deliveries (the events of the last leads still arrive; the summary counts what was sent)",
+    )
+    p.add_argument(
+        "--provider-timeout-s",
+        type=int,
+        default=None,
+        help="the chain's provider_activity_timeout_s (default: the production 60 s)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "chaos-summary.json")
     p.add_argument("--run-dir", type=Path, default=None, help="logs and Temporal's state (default: a temp dir)")
     return p.parse_args(argv)
@@ -47,8 +66,21 @@ def progress(stack: Stack, ledger: drive.Ledger) -> tuple[int, int]:
     return len(ledger.sent), hooks
 
 
+# What one fault takes at --fault-scale 1 on average (drive.FAULT_CYCLE's durations plus restarts).
+MEAN_FAULT_S = 12.0
+
+
+def planned_rate(args: argparse.Namespace) -> float:
+    """Lead deliveries per second that last as long as the minimum number of faults takes."""
+    leads = args.deliveries / (1 + args.events_per_lead)
+    planned_s = args.min_faults * (args.fault_gap_s + MEAN_FAULT_S * args.fault_scale)
+    return max(0.3, leads / planned_s)
+
+
 def drive_until_done(stack: Stack, ledger: drive.Ledger, args: argparse.Namespace, t0: float) -> None:
     driver = drive.Driver(stack, ledger)
+    rate = args.rate or planned_rate(args)
+    print(f"lead deliveries at {rate:.2f}/s, a fault every {args.fault_gap_s:.0f} s", flush=True)
     stack.run_tag = driver.run
     stop_faults = threading.Event()
     faults = threading.Thread(
@@ -61,16 +93,18 @@ def drive_until_done(stack: Stack, ledger: drive.Ledger, args: argparse.Namespac
     while True:
         leads, hooks = progress(stack, ledger)
         done_faults = sum(ledger.faults.values())
-        if leads + hooks >= args.deliveries and done_faults >= args.min_faults:
+        new_leads = sum(1 for s in ledger.sent if s.kind in drive.NEW_LEAD_KINDS and 200 <= s.status < 300)
+        expected = leads + max(hooks, int(new_leads * args.events_per_lead))
+        if expected >= args.deliveries and done_faults >= args.min_faults:
             break
-        if leads + hooks < args.deliveries:
-            driver.stream(50, args.rate)
+        if expected < args.deliveries:
+            driver.stream(max(5, min(50, int(rate * 10))), rate)
         else:
             time.sleep(2)  # deliveries reached: the remaining faults of the minimum run on the sandbox's stream
         if time.monotonic() - last_print > 30:
             last_print = time.monotonic()
             print(
-                f"[{time.monotonic() - t0:6.0f} s] leads sent {leads}, sandbox webhooks {hooks}, faults {done_faults}",
+                f"[{time.monotonic() - t0:6.0f} s] leads {leads}, sandbox webhooks {hooks}, faults {done_faults}",
                 flush=True,
             )
     stop_faults.set()
@@ -142,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="leadchain-chaos-"))
     stack = Stack(run_dir, step_s=args.step_s)
+    if args.provider_timeout_s:
+        stack.chain_settings["provider_activity_timeout_s"] = args.provider_timeout_s
     ledger = drive.Ledger()
     try:
         stack.start()

@@ -80,6 +80,7 @@ class Stack:
     web_port: int = 0
     sandbox_port: int = 0
     run_tag: str = ""
+    chain_settings: dict[str, int] = field(default_factory=lambda: dict(CHAIN_SETTINGS))
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -147,7 +148,7 @@ class Stack:
             "LEADCHAIN_RATELIMIT_STORAGE": "memory://",
             "LEADCHAIN_CALLING_HOURS": json.dumps(hours),
             "LEADCHAIN_GERMAN_PUBLIC_HOLIDAYS": "false",
-            "LEADCHAIN_CHAIN_SETTINGS": json.dumps(CHAIN_SETTINGS),
+            "LEADCHAIN_CHAIN_SETTINGS": json.dumps(self.chain_settings),
             "LEADCHAIN_FX_RATES": "USD:EUR=0.92",
         }
 
