@@ -185,6 +185,18 @@ def test_api_and_webhooks_stay_json_and_csrf_exempt(ui_app, anon):
     assert anon.get("/healthz").is_json
 
 
+def test_health_endpoints_answer_json_to_browsers_too(anon):
+    # Liveness and readiness are for machines: JSON whatever the Accept header, a NUL in the query is
+    # theirs to ignore (not the UI's 400 page), and /readyz names each check it made.
+    html = {"Accept": "text/html"}
+    r = anon.get("/healthz?x=%00", headers=html)
+    assert r.status_code == 200 and r.get_json() == {"status": "ok"}
+    r = anon.get("/readyz?x=%00", headers=html)
+    assert r.status_code in (200, 503) and r.is_json
+    assert set(r.get_json()["checks"]) == {"database", "vault", "temporal"}
+    assert r.get_json()["checks"]["database"] == "ok" and r.get_json()["checks"]["vault"] == "not used"
+
+
 def test_ui_errors_are_html_pages_in_the_users_language(ui_app, team, anon):
     r = anon.get("/no-such-page")
     assert r.status_code == 404 and r.mimetype == "text/html" and "Nicht gefunden" in r.get_data(as_text=True)
