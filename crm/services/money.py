@@ -27,6 +27,7 @@ from babel.core import UnknownLocaleError
 from babel.numbers import format_currency, format_decimal, get_currency_name
 from flask import current_app, g, has_app_context, has_request_context
 
+from crm.catalogs import N_, gettext
 from crm.config import ReportSettings
 from crm.extensions import db
 from crm.languages import locale_for
@@ -39,11 +40,10 @@ RATES_SETTING = "LEADCHAIN_FX_RATES"
 RATES_KEY = "fx.rates"  # AppSetting key of the admin's rates (the text as entered)
 DEFAULT_CURRENCY = "EUR"
 MAX_RATES_CHARS = 2_000
-WORDS = {
-    "de": {"at": "zu", "no_rate": "kein Kurs {source}→{target}"},
-    "en": {"at": "at", "no_rate": "no {source}→{target} rate"},
-    "fr": {"at": "au taux de", "no_rate": "pas de taux {source}→{target}"},
-}
+# An amount converted at a rate, and one without a rate (msgids of the ``reports`` catalogue; the UI shows
+# them too): "0,46 € (0,50 $ zu 0,92)", "0,50 £ (kein Kurs GBP→EUR)".
+CONVERTED = N_("%(shown)s (%(original)s at %(rate)s)")
+NO_RATE = N_("%(original)s (no %(source)s→%(target)s rate)")
 _CODE = re.compile(r"^[A-Z]{3}$")
 # Entries are separated by ";", line breaks or spaces, or by a comma before the next currency code, so a
 # decimal comma ("USD:EUR=0,92", as a German admin types it) stays part of its rate.
@@ -208,15 +208,17 @@ def format_rate(rate: Decimal | float | str, language: str) -> str:
 
 def format_amount(amount: Amount, language: str) -> str:
     """ "0,46 € (0,50 $ zu 0,92)"; the same currency: "0,46 €"; no rate: "0,50 $ (kein Kurs USD→EUR)"."""
-    words = WORDS.get(language, WORDS["en"])
     original = format_cents(amount.source_cents, amount.source_currency, language)
     if amount.cents is None:
-        return f"{original} ({words['no_rate'].format(source=amount.source_currency, target=amount.currency)})"
+        return gettext(
+            language, "reports", NO_RATE, original=original, source=amount.source_currency, target=amount.currency
+        )
     shown = format_cents(amount.cents, amount.currency, language)
     # A rate is known exactly when `cents` is; testing it too narrows `rate` for the type checker.
     if not amount.converted or amount.rate is None:
         return shown
-    return f"{shown} ({original} {words['at']} {format_rate(amount.rate, language)})"
+    rate = format_rate(amount.rate, language)
+    return gettext(language, "reports", CONVERTED, shown=shown, original=original, rate=rate)
 
 
 def display(cents: int | None, currency: str | None, language: str) -> str:
