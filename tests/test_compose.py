@@ -7,6 +7,7 @@ which resolves the anchors and `<<` merge keys the same way docker-compose does.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -45,6 +46,8 @@ REQUIRED_SERVICES = {
     "postgres-backup",
     "prometheus",
     "redis",
+    "grafana",
+    "otel-collector",
 }
 # Services running the app image with the app's settings and secrets.
 APP_SERVICES = ("web", *(f"worker-{name}" for name in WORKERS), "purge")
@@ -632,3 +635,24 @@ def test_prometheus_scrapes_the_services_that_export_metrics(compose: dict[str, 
     # No login on Prometheus: published on loopback only, data on a named volume.
     assert all(str(port).startswith("127.0.0.1:") for port in prometheus.get("ports", []))
     assert any(str(v).split(":")[0] in (compose.get("volumes") or {}) for v in prometheus.get("volumes", []))
+
+
+def test_observability_stack(compose: dict[str, Any], services: dict[str, Any]) -> None:
+    """Grafana with provisioned data source and dashboard, the OpenTelemetry collector the app sends to,
+    Prometheus with the alert rules (docs/observability.md; the rules themselves: tests/observability)."""
+    grafana, collector, prometheus = services["grafana"], services["otel-collector"], services["prometheus"]
+    mounts = {str(v).split(":")[1]: REPO / str(v).split(":")[0] for v in grafana["volumes"] if str(v).startswith("./")}
+    assert (mounts["/etc/grafana/provisioning"] / "datasources" / "prometheus.yml").is_file()
+    dashboards = json.loads((mounts["/var/lib/grafana/dashboards"] / "leadchain.json").read_text(encoding="utf-8"))
+    assert dashboards["panels"] and all(p["targets"] for p in dashboards["panels"])
+    assert all(str(port).startswith("127.0.0.1:") for port in grafana.get("ports", []))
+    assert _environment(grafana)["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert "grafana_admin_password" in compose["secrets"]
+    config = [str(v) for v in collector["volumes"] if str(v).endswith(":/etc/otelcol/collector.yml:ro")]
+    assert config and (REPO / config[0].split(":")[0]).is_file() and not collector.get("ports")
+    for name in ("web", *(f"worker-{w}" for w in WORKERS)):
+        assert _environment(services[name])["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318", name
+    assert any(str(v).endswith(":/etc/prometheus/alerts.yml:ro") for v in prometheus["volumes"])
+    # The web logs requests itself (redacted JSON); gunicorn's access log would print raw query strings.
+    assert "--access-logfile" not in _environment(services["web"])["GUNICORN_CMD_ARGS"]
+    assert _environment(services["web"])["PROMETHEUS_MULTIPROC_DIR"] in services["web"].get("tmpfs", [])

@@ -10,6 +10,7 @@ per start) and /metrics adds up every process's samples.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from typing import Any
@@ -21,6 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 ACTIVITY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+access_log = logging.getLogger("leadchain.access")
 UNMATCHED = "<unmatched>"
 PROVIDERS = ("retell", "vapi", "bland", "sendgrid")
 # SendGrid's event kinds (docs/providers.md §4.4); anything else is counted as "other".
@@ -166,8 +168,17 @@ def _after(response: Response) -> Response:
     if route == METRICS_PATH:
         return response  # a scrape does not count itself
     metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-    if started is not None:
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+    took = time.perf_counter() - started if started is not None else None
+    if took is not None:
+        metrics.latency.labels(request.method, route).observe(took)
+    # The access log: the route rule, never the raw path or query string (gunicorn's is off in compose).
+    access_log.info(
+        "%s %s %s",
+        request.method,
+        route,
+        response.status_code,
+        extra={"route": route, "status": response.status_code, "ms": round(took * 1000, 1) if took else None},
+    )
     if response.status_code == 401 and route.startswith(("/webhooks/", "/api/")):
         metrics.signature_failures.labels(route).inc()
     if route.startswith("/webhooks/sendgrid") and 200 <= response.status_code < 300:
