@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from providers.settings import ProviderSettings
+from workflows.report_payloads import REPORTS_TASK_QUEUE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REOPEN_AFTER_DAYS = 30  # crm.services.chain_reopen's default, kept here so config imports nothing
@@ -116,6 +117,8 @@ class ReportSettings:
     company_logo: str | None = None  # a path to an SVG, PNG or JPEG; None: the shipped logo
     company_currency: str | None = None  # None: EUR
     fx_rates: str | None = None  # "USD:EUR=0.92; GBP:EUR=1.17"
+    task_queue: str = REPORTS_TASK_QUEUE  # where the web starts report runs (tests give each run its own)
+    kpi_cache_s: float = 30.0  # how long the dashboard keeps a computed KPI report per period
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,8 @@ class Settings:
                 company_logo=env.text("LEADCHAIN_COMPANY_LOGO"),
                 company_currency=env.text("LEADCHAIN_COMPANY_CURRENCY"),
                 fx_rates=env.text("LEADCHAIN_FX_RATES"),
+                task_queue=env.text("LEADCHAIN_REPORTS_TASK_QUEUE") or REPORTS_TASK_QUEUE,
+                kpi_cache_s=env.number("LEADCHAIN_DASHBOARD_CACHE_S", float, 30.0, minimum=0),
             ),
             security=SecuritySettings(
                 session_idle_minutes=env.number("LEADCHAIN_SESSION_IDLE_MINUTES", int, 30, minimum=1),

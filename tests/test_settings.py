@@ -131,6 +131,8 @@ TABLE = {
     "LEADCHAIN_FX_RATES": ("USD:EUR=0.9", lambda s: s.reports.fx_rates, "USD:EUR=0.9"),
     "LEADCHAIN_REPORT_LANGUAGE": ("en", lambda s: s.reports.language, "en"),
     "LEADCHAIN_REPORT_CONCURRENCY": ("4", lambda s: s.reports.concurrency, 4),
+    "LEADCHAIN_REPORTS_TASK_QUEUE": ("q-test", lambda s: s.reports.task_queue, "q-test"),
+    "LEADCHAIN_DASHBOARD_CACHE_S": ("5", lambda s: s.reports.kpi_cache_s, 5.0),
     "LEADCHAIN_SESSION_IDLE_MINUTES": ("5", lambda s: s.security.session_idle_minutes, 5),
     "LEADCHAIN_SESSION_LIFETIME_HOURS": ("2", lambda s: s.security.session_lifetime_hours, 2),
     "LEADCHAIN_COOKIE_SECURE": ("0", lambda s: s.security.cookie_secure, False),

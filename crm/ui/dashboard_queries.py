@@ -13,8 +13,8 @@ satisfy the caller's wish (Appointment.offer_matched false, set by the voice bri
 Periods are Europe/Berlin calendar periods (crm.reports.periods), as in the reports: the KPI module
 buckets by whole UTC hours, which only holds for zones a whole number of hours from UTC.
 
-A computed KpiReport is kept for CACHE_SECONDS per app and period, so the page and its chart images
-(separate requests) do not each run the report queries.
+A computed KpiReport is kept for Settings.reports.kpi_cache_s (LEADCHAIN_DASHBOARD_CACHE_S) per app and
+period, so the page and its chart images (separate requests) do not each run the report queries.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from crm.reports.periods import REPORT_TZ, Period, local_date, period_for
 from crm.ui.access import MANAGERS
 
 PERIODS = ("daily", "weekly", "monthly")
-CACHE_SECONDS = 30.0
 CHARTS = ("trend", "by_hour", "by_weekday", "scores", "sentiment")
 
 # Team figures (managers): the report's headline keys, in the PDF's order.
@@ -134,14 +133,14 @@ def _cache(app: Flask) -> _Cache:
 def report_for(period: Period, *, app: Flask | None = None) -> kpis.KpiReport:
     """kpis.compute(period), cached briefly per app (inside an app context)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    ttl = float(app.config.get("LEADCHAIN_DASHBOARD_CACHE_S", CACHE_SECONDS))
+    ttl = app.config["LEADCHAIN"].reports.kpi_cache_s
     key = ("kpis", period.kind, period.first_day, period.last_day, period.tz)
     return _cache(app).get(key, lambda: kpis.compute(period), ttl)  # type: ignore[return-value]
 
 
 def cached(key: tuple, build: Callable[[], object], *, app: Flask | None = None) -> object:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    return _cache(app).get(key, build, float(app.config.get("LEADCHAIN_DASHBOARD_CACHE_S", CACHE_SECONDS)))
+    return _cache(app).get(key, build, app.config["LEADCHAIN"].reports.kpi_cache_s)
 
 
 def team_figures(report: kpis.KpiReport) -> list[Figure]:

@@ -34,7 +34,7 @@ from crm.temporal_gateway import TemporalUnavailable, gateway
 from crm.ui.access import admin_only, manager_only, user
 from crm.ui.dashboard import ui_formatter
 from crm.ui.i18n import _
-from workflows.report_payloads import REPORTS_TASK_QUEUE, ReportRequest
+from workflows.report_payloads import ReportRequest
 from workflows.reports import ReportWorkflow
 
 bp = Blueprint("reports", __name__)
@@ -191,7 +191,7 @@ def _requested_period() -> tuple[Period, bool] | None:
 
 def _start(period: Period, to_date: bool) -> str:
     """Start the report workflow; "started", or "running" when one for this period is still going."""
-    queue = current_app.config.get("LEADCHAIN_REPORTS_TASK_QUEUE") or REPORTS_TASK_QUEUE
+    queue = current_app.config["LEADCHAIN"].reports.task_queue
     request_ = ReportRequest(kind=period.kind, day=period.first_day.isoformat(), to_date=to_date)
 
     async def start(client) -> str:

@@ -12,6 +12,7 @@ from crm.models import Role, User
 from crm.reports import kpis
 from crm.reports.periods import daily, monthly, weekly
 from crm.ui import dashboard_queries as dq
+from tests.conftest import set_settings
 from tests.reports.seed import call, lead, seed_reference, utc
 
 NOW = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # Thursday 18:00 in Berlin
@@ -102,7 +103,7 @@ def test_reports_are_cached_per_app(ref, app):
     lead("Late", "Comer", utc(2026, 1, 15, 12, 0), source="website")
     db.session.commit()
     assert dq.dashboard(mia, "daily", NOW).figures[0].current == first  # within the cache time
-    app.config["LEADCHAIN_DASHBOARD_CACHE_S"] = 0
+    set_settings(app, "reports", kpi_cache_s=0)
     assert dq.dashboard(mia, "daily", NOW).figures[0].current == first + 1
 
 

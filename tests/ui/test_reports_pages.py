@@ -160,7 +160,7 @@ async def test_generate_now_runs_the_report_workflow(temporal_env, ui_app, team,
     client = temporal_env.client
     queue = f"reports-ui-{uuid.uuid4().hex[:8]}"
     set_settings(ui_app, temporal_address=client.service_client.config.target_host)
-    ui_app.config["LEADCHAIN_REPORTS_TASK_QUEUE"] = queue
+    set_settings(ui_app, "reports", task_queue=queue)
     day = date(2001, 1, 1) + timedelta(days=random.randrange(5000))  # a period no other run used
     loop = asyncio.get_running_loop()
     r = await loop.run_in_executor(
@@ -219,7 +219,7 @@ async def test_running_period_gives_a_period_to_date_report(temporal_env, ui_app
     client = temporal_env.client
     queue = f"reports-ui-{uuid.uuid4().hex[:8]}"
     set_settings(ui_app, temporal_address=client.service_client.config.target_host)
-    ui_app.config["LEADCHAIN_REPORTS_TASK_QUEUE"] = queue
+    set_settings(ui_app, "reports", task_queue=queue)
     today = local_date(utcnow(), REPORT_TZ)
     with ui_app.app_context():
         lead = Lead(first_name="Rita", source="website", score=70)

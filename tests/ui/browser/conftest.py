@@ -90,7 +90,7 @@ def browser_app(tmp_path_factory):
         secrets=make_test_secrets(LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex),
         gate_policy=always_open_policy(),
     )
-    app.config["LEADCHAIN_DASHBOARD_CACHE_S"] = 5  # read by crm.ui.dashboard_queries from the Flask config
+    set_settings(app, "reports", kpi_cache_s=5)
     return app
 
 
