@@ -79,7 +79,7 @@ def _ids_of(view_args: dict[str, Any] | None) -> dict[str, int]:
 
 
 def _start_request_span() -> None:
-    parent = propagate.extract(request.headers)  # type: ignore[arg-type]  # case-insensitive, as W3C requires
+    parent = propagate.extract(request.headers)  # Headers.get is case-insensitive, as W3C requires
     route = route_label()
     span = tracer().start_span(
         f"{request.method} {route}",
@@ -207,8 +207,8 @@ def _patch_httpx() -> None:
         _finish(span, response.status_code, None)
         return response
 
-    httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
-    httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]
+    httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign, assignment]
+    httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign, assignment]
     _state["httpx_patched"] = True
 
 
