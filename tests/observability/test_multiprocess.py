@@ -33,5 +33,6 @@ def test_metrics_add_up_across_processes(tmp_path):
     run(tmp_path, "3")
     run(tmp_path, "4")
     text = run(tmp_path, "2", "scrape")
-    found = re.search(r'^leadchain_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)$', text, re.M)
+    sample = r'^leadchain_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)$'
+    found = re.search(sample, text, re.M)
     assert found and float(found.group(1)) == 9
