@@ -266,8 +266,9 @@ def test_old_hook_keys_are_refused_with_the_argument_to_use(key):
 # ---------------------------------------------------------------- what the code may not do
 
 SCANNED = ("crm", "providers", "voice", "activities", "workflows", "sandbox")
-# The two modules that read the environment: settings, and the secrets backend (VAULT_*, LEADCHAIN_SECRET_*).
-ENV_READERS = {"crm/config.py", "crm/secrets.py"}
+# The modules that read the environment: settings, the secrets backend (VAULT_*, LEADCHAIN_SECRET_*), and
+# the observability settings (OTEL_*, PROMETHEUS_MULTIPROC_DIR, LEADCHAIN_LOG_*, LEADCHAIN_WORKER_METRICS_PORT).
+ENV_READERS = {"crm/config.py", "crm/secrets.py", "crm/observability/settings.py"}
 # Process plumbing in workers/: (file, function) pairs that may touch os.environ, and why.
 WORKERS_ALLOWED = {
     # hands the process environment to Settings.from_env, and checks the launcher's demo flag on it

@@ -27,7 +27,7 @@ def install_web(app: Flask, settings: ObservabilitySettings | None = None) -> We
     """GET /metrics with the request metrics and the database collector, a span per request, and (outside
     tests, whose logs pytest captures) the process's JSON logging."""
     settings = settings or ObservabilitySettings.from_env(service_name="leadchain-web")
-    metrics = install_web_metrics(app, extra=[DatabaseCollector(app, settings)])
+    metrics = install_web_metrics(app, extra=[DatabaseCollector(app, settings)], multiproc_dir=settings.multiproc_dir)
     install_web_tracing(app, settings)
     if not app.testing:
         configure_logging(json=settings.log_json, level=settings.log_level)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from typing import Any
 
@@ -186,12 +185,13 @@ def _after(response: Response) -> Response:
     return response
 
 
-def exposition(registry: CollectorRegistry, extra: list[Any] | None = None) -> bytes:
-    """The registry's samples, or every gunicorn process's when PROMETHEUS_MULTIPROC_DIR is set; `extra`
-    collectors (the database collector) are asked at this scrape."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def exposition(registry: CollectorRegistry, extra: list[Any] | None = None, multiproc_dir: str | None = None) -> bytes:
+    """The registry's samples, or every gunicorn process's from `multiproc_dir` (PROMETHEUS_MULTIPROC_DIR,
+    which prometheus_client itself reads when the metrics are made); `extra` collectors (the database
+    collector) are asked at this scrape."""
+    if multiproc_dir:
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry, path=multiproc_dir)
     scrape = CollectorRegistry()
     for collector in [_Delegate(registry), *(extra or [])]:
         scrape.register(collector)
@@ -206,7 +206,7 @@ class _Delegate:
         return self.registry.collect()
 
 
-def install_web_metrics(app: Flask, extra: list[Any] | None = None) -> WebMetrics:
+def install_web_metrics(app: Flask, extra: list[Any] | None = None, multiproc_dir: str | None = None) -> WebMetrics:
     """Count every request of `app` and serve GET /metrics (no login: it holds counts, never data)."""
     metrics = WebMetrics()
     app.extensions["leadchain.metrics"] = metrics
@@ -214,7 +214,7 @@ def install_web_metrics(app: Flask, extra: list[Any] | None = None) -> WebMetric
     app.after_request(_after)
 
     def metrics_view() -> Response:
-        return Response(exposition(metrics.registry, extra), mimetype=CONTENT_TYPE_LATEST)
+        return Response(exposition(metrics.registry, extra, multiproc_dir), mimetype=CONTENT_TYPE_LATEST)
 
     app.add_url_rule(METRICS_PATH, "metrics", metrics_view, methods=["GET"])
     return metrics

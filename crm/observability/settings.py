@@ -47,6 +47,8 @@ class ObservabilitySettings:
     # gunicorn processes each answer scrapes), and its queries get this long on the server.
     collector_cache_s: float = 10.0
     collector_timeout_ms: int = 2000
+    # gunicorn: every web process writes its samples here and /metrics adds them up (None: this process's)
+    multiproc_dir: str | None = None
 
     @classmethod
     def from_env(
@@ -68,4 +70,5 @@ class ObservabilitySettings:
             otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
             log_json=fmt == "json",
             log_level=level,
+            multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
         )
