@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import threading
@@ -172,6 +173,14 @@ def closing_note(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+class Stopped(BaseException):
+    """SIGINT or SIGTERM: stop the stack and leave."""
+
+
+def _stop_on_signal(*_: object) -> None:
+    raise Stopped
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="leadchain-chaos-"))
@@ -179,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.provider_timeout_s:
         stack.chain_settings["provider_activity_timeout_s"] = args.provider_timeout_s
     ledger = drive.Ledger()
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGINT, _stop_on_signal)
     try:
         stack.start()
         drive.set_webhook_modes(stack, reorder=False)
@@ -191,11 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         quiet_s, state = wait_quiet(stack, sids, args.quiet_limit_s)
         summary = summarise(stack, ledger, args, t0, t_end, quiet_s, state)
         summary["run_dir"] = str(run_dir)
-    except Exception as e:
-        print(f"chaos harness failed: {type(e).__name__}: {e} (logs in {run_dir}/logs)", file=sys.stderr)
-        stack.stop()
+    except (Exception, Stopped) as e:  # noqa: BLE001 - the harness failed: say so, exit 2
+        print(f"chaos harness failed: {type(e).__name__}: {e} (logs in {run_dir}/logs)", file=sys.stderr, flush=True)
         return 2
-    stack.stop()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the stop below runs to its end
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2, default=str))
     print(closing_note(summary), flush=True)
