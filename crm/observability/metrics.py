@@ -41,6 +41,7 @@ EMAIL_EVENTS = frozenset(
     }
 )
 METRICS_PATH = "/metrics"
+SENDGRID_EVENTS_ROUTE = "/webhooks/sendgrid"  # the Event Webhook (not /inbound, the replies)
 
 __all__ = ["CONTENT_TYPE_LATEST", "ProviderMetrics", "WebMetrics", "WorkerMetrics", "install_web_metrics"]
 
@@ -180,7 +181,7 @@ def _after(response: Response) -> Response:
     )
     if response.status_code == 401 and route.startswith(("/webhooks/", "/api/")):
         metrics.signature_failures.labels(route).inc()
-    if route.startswith("/webhooks/sendgrid") and 200 <= response.status_code < 300:
+    if route == SENDGRID_EVENTS_ROUTE and 200 <= response.status_code < 300:
         _count_email_events(metrics)
     return response
 
