@@ -309,7 +309,7 @@ CHAIN_TASK_TITLES = (N_("Prepare the booked appointment"), N_("Call back the int
 # Titles the CRM writes in the *lead's* language (they reach the lead too): the task for an email reply
 # (crm/webhooks/sendgrid_inbound.py _owner_task) and the appointment booked on a call (voice/bridge/booking.py
 # _title). Recognised in either language and shown in the page's.
-_EMAIL_REPLY = re.compile(r"(?:Email reply from|E-Mail-Antwort von) (.+)", re.S)
+_EMAIL_REPLY = re.compile(r"(?:Email reply from|E-Mail-Antwort von|Réponse par e-mail de) (.+)", re.S)
 _CONSULTATION = re.compile(r"(?:Consultation with|Beratungsgespräch mit) (.+) \(([^()]*)\)", re.S)
 _PHONE_LOCATIONS = ("Phone call: we will call you", "Telefonat: wir rufen Sie an")
 

@@ -121,7 +121,6 @@ def _index(status: int = 200, **fx):
         kinds=kind_names(),
         default_day=default_day().isoformat(),
         today=today().isoformat(),
-        language_names={"de": "Deutsch", "en": "English"},
         **_fx_context(**fx),
     ), status
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crm import catalogs
 from crm.email import suppression
 from crm.email.sendgrid_sender import PROVIDER
 from crm.email.tokens import lead_from_reply_address
@@ -171,8 +172,9 @@ def record_reply(reply: InboundReply) -> tuple[int, dict[str, Any]]:
 
 def _owner_task(lead: Lead, reply: InboundReply) -> Task:
     """The lead owner's task to answer the reply, titled in the lead's language."""
-    lang = lead.language if lead.language in ("de", "en") else "de"
-    title = f"E-Mail-Antwort von {lead.display_name}" if lang == "de" else f"Email reply from {lead.display_name}"
+    lang = lead.language if lead.language in catalogs.LANGUAGES else catalogs.DEFAULT_LANGUAGE
+    # The same msgid the lead page shows it by (crm/ui/display_labels.py reads a stored title back).
+    title = catalogs.gettext(lang, "ui", "Email reply from %(name)s", name=lead.display_name)
     subject, text = reply.subject, reply.text
     task = Task(
         lead_id=lead.id,
