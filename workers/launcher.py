@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,6 +41,7 @@ from workers.shutdown import worker_shutdown_grace_s
 TIER_TEMPORAL, TIER_SERVERS, TIER_WORKERS = 0, 1, 2
 # Servers without long work (gunicorn's own graceful stop, the sandbox, Temporal) get this long.
 SERVER_STOP_TIMEOUT_S = 15.0
+METRICS_DIR = "prometheus-multiproc"  # under var/: the web processes' metric samples
 
 
 # What the Temporal dev server itself logs while it stops: its internal system workers poll its own
@@ -199,10 +201,13 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
             url=f"http://{host}:{port}/  (API spec: /api/openapi.json)",
             ready=f"{host}:{port}",
             tier=TIER_SERVERS,
+            # /metrics adds up both gunicorn processes (docs/observability.md §1); emptied at each start.
+            env={"PROMETHEUS_MULTIPROC_DIR": str(var / METRICS_DIR)},
         ),
-        Service("chain", [leadchain, "worker", "chain"]),
-        Service("provider", [leadchain, "worker", "provider"]),
-        Service("reports", [leadchain, "worker", "reports"]),
+        # Each worker's /metrics on its own port (one host; the bridge has 9465).
+        Service("chain", [leadchain, "worker", "chain"], env={"LEADCHAIN_WORKER_METRICS_PORT": "9464"}),
+        Service("provider", [leadchain, "worker", "provider"], env={"LEADCHAIN_WORKER_METRICS_PORT": "9466"}),
+        Service("reports", [leadchain, "worker", "reports"], env={"LEADCHAIN_WORKER_METRICS_PORT": "9467"}),
         Service(
             "bridge",
             [leadchain, "worker", "voice-bridge"],
@@ -282,6 +287,8 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
     leadchain = _bin("leadchain")
     subprocess.run([leadchain, "db-upgrade"], check=True, env=env)
     subprocess.run([leadchain, "seed-demo"], check=True, env=env)
+    shutil.rmtree(var / METRICS_DIR, ignore_errors=True)  # the web's samples start from zero
+    (var / METRICS_DIR).mkdir()
 
     procs: list[tuple[Service, subprocess.Popen]] = []
     stopping = False
