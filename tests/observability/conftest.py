@@ -16,18 +16,33 @@ from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.sandbox_fixtures import ServerThread
 
 
+class _WhileRecording(SimpleSpanProcessor):
+    """Exports only while a test that asked for `spans` runs (a processor cannot be removed again, and
+    every later test's requests make spans)."""
+
+    recording = False
+
+    def on_end(self, span) -> None:
+        if self.recording:
+            super().on_end(span)
+
+
 @pytest.fixture(scope="session")
-def _exporter() -> InMemorySpanExporter:
+def _recorder() -> tuple[_WhileRecording, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
-    tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
+    processor = _WhileRecording(exporter)
+    tracer_provider().add_span_processor(processor)
+    return processor, exporter
 
 
 @pytest.fixture
-def spans(_exporter):
-    _exporter.clear()
-    yield _exporter
-    _exporter.clear()
+def spans(_recorder):
+    processor, exporter = _recorder
+    exporter.clear()
+    processor.recording = True
+    yield exporter
+    processor.recording = False
+    exporter.clear()
 
 
 @pytest.fixture
