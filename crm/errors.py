@@ -1,8 +1,8 @@
 """One JSON error shape for every API failure: {"code", "status", "message", "errors"}.
 
 `errors` names each bad field, so API clients and lead sources can fix their payloads. The UI's pages
-(everything outside /api/, /webhooks/, /healthz and /readyz) answer the same status with an HTML error page in
-the user's language instead.
+(everything outside /api/, /webhooks/, /healthz, /readyz and /metrics) answer the same status with an HTML
+error page in the user's language instead.
 """
 
 from __future__ import annotations
