@@ -53,6 +53,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="the chain's provider_activity_timeout_s (default: the production 60 s)",
     )
+    p.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="run the committed HEAD (git archive into the run directory) instead of the working tree",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "chaos-summary.json")
     p.add_argument("--run-dir", type=Path, default=None, help="logs and Temporal's state (default: a temp dir)")
     return p.parse_args(argv)
@@ -191,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGINT, _stop_on_signal)
     try:
+        commit = stack.snapshot_head() if args.snapshot else None
         stack.start()
         drive.set_webhook_modes(stack, reorder=False)
         t0 = time.monotonic()
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet_s, state = wait_quiet(stack, sids, args.quiet_limit_s)
         summary = summarise(stack, ledger, args, t0, t_end, quiet_s, state)
         summary["run_dir"] = str(run_dir)
+        summary["code"] = f"commit {commit} (snapshot)" if commit else f"working tree of {ROOT}"
     except (Exception, Stopped) as e:  # noqa: BLE001 - the harness failed: say so, exit 2
         print(f"chaos harness failed: {type(e).__name__}: {e} (logs in {run_dir}/logs)", file=sys.stderr, flush=True)
         return 2

@@ -80,6 +80,7 @@ class Stack:
     web_port: int = 0
     sandbox_port: int = 0
     run_tag: str = ""
+    source: Path = ROOT  # the code the stack runs: this checkout, or a snapshot (snapshot_head)
     chain_settings: dict[str, int] = field(default_factory=lambda: dict(CHAIN_SETTINGS))
 
     # ------------------------------------------------------------------ set-up
@@ -150,7 +151,23 @@ class Stack:
             "LEADCHAIN_GERMAN_PUBLIC_HOLIDAYS": "false",
             "LEADCHAIN_CHAIN_SETTINGS": json.dumps(self.chain_settings),
             "LEADCHAIN_FX_RATES": "USD:EUR=0.92",
+            **({"PYTHONPATH": str(self.source)} if self.source != ROOT else {}),
         }
+
+    def snapshot_head(self) -> str:
+        """Run the committed HEAD instead of the working tree: `git archive` into the run directory (other
+        people's uncommitted edits in a shared checkout then cannot reach a process restarted mid-run),
+        translations compiled there. Returns the commit."""
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        self.source = self.run_dir / "src"
+        self.source.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(self.source)], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": str(self.source)}
+        subprocess.run([sys.executable, "-m", "crm.catalogs"], cwd=self.source, env=env, check=True, timeout=300)
+        return commit
 
     def _define(self) -> None:
         leadchain = str(BIN / "leadchain")
@@ -187,7 +204,7 @@ class Stack:
         direct = {**self.env(), "DATABASE_URL": self.direct_db_url()}
         for step in ("db-upgrade", "seed-demo"):
             done = subprocess.run(
-                [str(BIN / "leadchain"), step], env=direct, cwd=ROOT, capture_output=True, text=True, timeout=300
+                [str(BIN / "leadchain"), step], env=direct, cwd=self.source, capture_output=True, text=True, timeout=300
             )
             if done.returncode != 0:
                 raise RuntimeError(f"leadchain {step} failed: {done.stderr[-2000:]}")
@@ -199,7 +216,7 @@ class Stack:
         proc = self.procs[name]
         out = open(self.run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
         proc.popen = subprocess.Popen(
-            proc.argv, env=self.env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            proc.argv, env=self.env(), cwd=self.source, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         out.close()
         proc.starts += 1
