@@ -8,25 +8,46 @@ set from the old calling hours, so each gets `settings_changed` and checks the g
 read from the audit log (any `setting.*` entry newer than the last one broadcast), so a change made while
 Temporal or this worker was down still reaches the chains once both are up (the first pass after a start
 always broadcasts: one extra gate check per waiting chain is cheap).
+
+And it delivers calls' final results from the provider-event outbox (crm/services/call_outbox.py, issue 14
+item 1): the webhook stored the result and answered; here it goes to its chain as the `call_result`
+update with a short RPC deadline, or, when no chain worker accepts it in time (the SDK raises
+WorkflowUpdateRPCTimeoutOrCancelledError), as the durable `call_result_signal`. A chain that is gone
+(NOT_FOUND) needs nothing more. A failed attempt waits call_outbox.backoff_s before the next; each pass
+tries at most `results_batch` rows once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Flask
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from crm.extensions import db
 from crm.models import AuditEntry
-from crm.services import submissions
+from crm.services import call_outbox, submissions
 from workflows.lead_chain import LeadChainWorkflow
-from workflows.payloads import CHAIN_TASK_QUEUE, LEAD_STAGE_ATTRIBUTE, ChainInput, ChainSettings, SubmissionRef
+from workflows.payloads import (
+    CHAIN_TASK_QUEUE,
+    LEAD_STAGE_ATTRIBUTE,
+    CallResult,
+    ChainInput,
+    ChainSettings,
+    SubmissionRef,
+)
 from workflows.vocabulary import ChainStage
 
 log = logging.getLogger(__name__)
+
+# How long the update may wait for a chain worker to accept it before the result goes as a signal.
+RESULT_RPC_TIMEOUT_S = 2.0
+# Temporal's answers that mean "not now" (try the signal, then again later), and "that chain is gone".
+_TRANSIENT = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
 class Relay:
@@ -40,11 +61,14 @@ class Relay:
         batch: int = 200,
         task_queue: str = CHAIN_TASK_QUEUE,
         settings_poll_s: float = 10.0,
+        results_batch: int = 100,
+        result_rpc_timeout_s: float = RESULT_RPC_TIMEOUT_S,
     ) -> None:
         self.app, self.client = app, client
         self.settings = settings or ChainSettings()
         self.poll_s, self.batch, self.task_queue = poll_s, batch, task_queue
         self.settings_poll_s = settings_poll_s
+        self.results_batch, self.result_rpc_timeout_s = results_batch, result_rpc_timeout_s
         self._settings_seen: int | None = None  # the newest settings audit id already broadcast
         self._settings_checked_at = float("-inf")
 
@@ -119,11 +143,71 @@ class Relay:
         await asyncio.to_thread(self._mark, ok, failed)
         return len(ok)
 
+    # ---- calls' results (the provider-event outbox) ----------------------------------------------------
+
+    def _due_results(self) -> list[tuple[int, str, CallResult]]:
+        with self.app.app_context():
+            try:
+                return call_outbox.due(self.results_batch)
+            finally:
+                db.session.remove()
+
+    def _mark_results(self, done: list[tuple[int, str]], failed: list[tuple[int, str]]) -> None:
+        with self.app.app_context():
+            try:
+                call_outbox.mark_delivered(done)
+                call_outbox.mark_failed(failed)
+            finally:
+                db.session.remove()
+
+    async def deliver_result(self, chain_id: str, result: CallResult) -> str:
+        """Hand one result to its chain: "update", "signal", or "ended" (the chain is gone). Raises when
+        Temporal could take neither (the row is tried again later)."""
+        handle = self.client.get_workflow_handle(chain_id)
+        deadline = timedelta(seconds=self.result_rpc_timeout_s)
+        try:
+            await asyncio.wait_for(
+                handle.execute_update(LeadChainWorkflow.call_result, result, id=result.event_id, rpc_timeout=deadline),
+                self.result_rpc_timeout_s + 1.0,
+            )
+            return "update"
+        except WorkflowUpdateFailedError:
+            return "update"  # the validator: the chain already has this call's result
+        except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+            pass  # no chain worker took it in time: the signal is durable without one
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                return "ended"
+            if e.status not in _TRANSIENT:
+                raise
+        try:
+            await handle.signal(LeadChainWorkflow.call_result_signal, result, rpc_timeout=deadline)
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                return "ended"
+            raise
+        return "signal"
+
+    async def deliver_results(self) -> int:
+        """One pass over the due results: each tried once. Returns how many were delivered."""
+        rows = await asyncio.to_thread(self._due_results)
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(*(self.deliver_result(c, r) for _, c, r in rows), return_exceptions=True)
+        paired = list(zip(rows, outcomes, strict=True))
+        done = [(row[0], how) for row, how in paired if isinstance(how, str)]
+        failed = [(row[0], f"{type(e).__name__}: {e}") for row, e in paired if isinstance(e, BaseException)]
+        for row_id, error in failed:
+            log.warning("call result %s not yet delivered to its chain: %s", row_id, error[:200])
+        await asyncio.to_thread(self._mark_results, done, failed)
+        return len(done)
+
     async def run(self, stop: asyncio.Event) -> None:
         backoff = self.poll_s
         while not stop.is_set():
             try:
                 moved = await self.run_once()
+                moved += await self.deliver_results()
                 backoff = self.poll_s
                 now = asyncio.get_running_loop().time()
                 if now - self._settings_checked_at >= self.settings_poll_s:

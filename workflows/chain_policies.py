@@ -34,6 +34,9 @@ PATCH_IMPORT_AT_FINISH = "import-pending-at-finish"
 # A callback the caller asked for at a stated time ("Ende Februar") is due then and the chain calls then (it
 # used to be a callback task in 24 h and the chain ended handed over).
 PATCH_CALLBACK_AT = "callback-at-stated-time"
+# The chain asks the provider for a missing call result from call_result_grace_s on (minutes), not only
+# after call_result_timeout_s (an hour); the last poll is as late as before (issue 14 item 1).
+PATCH_EARLY_POLL = "poll-missing-result-early"
 
 
 class ChainStopped(Exception):

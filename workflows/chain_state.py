@@ -1,4 +1,5 @@
-"""The lead chain's state and the messages that change it: signals, the call-result update, the query.
+"""The lead chain's state and the messages that change it: signals, the call-result update, the query; and
+the wait for a placed call's result that those messages end (or a poll of the provider, when none comes).
 
 LeadChainWorkflow (workflows/lead_chain.py) inherits these, so the workflow module holds only the chain's
 steps. Temporal registers handlers of base classes under the same names, so the signal, update and query
@@ -7,18 +8,21 @@ names (and the recorded histories) are those of the methods below.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.chain_policies import ChainStopped, chain_key_prefix
+    from workflows import activity_refs as act
+    from workflows.chain_policies import CRM_RETRY, ChainStopped, chain_key_prefix
     from workflows.payloads import (
         CallbackRequest,
         CallBooking,
+        CallPlaced,
         CallResult,
         ChainInput,
         ChainStatus,
+        FetchCallInput,
         StepRecord,
         StopSignal,
         SubmissionRef,
@@ -176,3 +180,68 @@ class ChainState:
         provider's ledger and the CRM's task keys do not answer them with the earlier call or task (empty
         before any: recorded histories keep their keys)."""
         return f":cb{self._callback_round}" if self._callback_round else ""
+
+    # ---- waiting for a placed call's result (delivered by the handlers above, or polled) ----------------
+
+    async def _await_result(self, placed: CallPlaced) -> None:
+        """Wait for the call's result (the webhook's, through the outbox and the relay). Missing after
+        call_result_grace_s, the chain asks the provider, every call_poll_interval_s, until as late as the
+        code before the grace gave up (ChainSettings)."""
+        settings = self._settings
+
+        def arrived() -> bool:
+            return self._calls.get(placed.call_id) is not None
+
+        last = settings.call_result_timeout_s + settings.max_call_polls * settings.call_poll_interval_s
+        deadline = workflow.now() + timedelta(seconds=last)
+        first = min(settings.call_result_grace_s, settings.call_result_timeout_s)
+        try:
+            await workflow.wait_condition(arrived, timeout=timedelta(seconds=first))
+            return
+        except TimeoutError:
+            pass
+        while True:
+            await self._poll_result(placed)
+            remaining = (deadline - workflow.now()).total_seconds()
+            if arrived() or remaining <= 0:
+                return
+            try:
+                wait = min(settings.call_poll_interval_s, remaining)
+                await workflow.wait_condition(arrived, timeout=timedelta(seconds=wait))
+                return
+            except TimeoutError:
+                if workflow.now() >= deadline:
+                    return
+
+    async def _await_result_after_timeout(self, placed: CallPlaced) -> None:
+        """The wait of chains started before PATCH_EARLY_POLL: the first poll after call_result_timeout_s."""
+        try:
+            await workflow.wait_condition(
+                lambda: self._calls.get(placed.call_id) is not None,
+                timeout=timedelta(seconds=self._settings.call_result_timeout_s),
+            )
+        except TimeoutError:
+            # The webhook did not come: ask the provider, a few times, before giving up on this call.
+            for _ in range(self._settings.max_call_polls):
+                await self._poll_result(placed)
+                if self._calls.get(placed.call_id) is not None:
+                    break
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._calls.get(placed.call_id) is not None,
+                        timeout=timedelta(seconds=self._settings.call_poll_interval_s),
+                    )
+                    break
+                except TimeoutError:
+                    continue
+
+    async def _poll_result(self, placed: CallPlaced) -> None:
+        polled: CallResult | None = await workflow.execute_activity(
+            act.fetch_call_result,
+            FetchCallInput(placed.provider, placed.call_id),
+            task_queue=self._settings.provider_task_queue,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=CRM_RETRY,
+        )
+        if self._calls.get(placed.call_id) is None and polled is not None:
+            self._calls[placed.call_id] = polled

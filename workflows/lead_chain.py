@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         CRM_RETRY,
         LEAD_STAGE,
         PATCH_CALLBACK_AT,
+        PATCH_EARLY_POLL,
         PATCH_IMPORT_AT_FINISH,
         PATCH_KEEP_WAIT,
         PROVIDER_RETRY,
@@ -30,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         ChainInput,
         ChainOutcome,
         EmailSent,
-        FetchCallInput,
         GateInput,
         GateResult,
         ImportResult,
@@ -177,33 +177,10 @@ class LeadChainWorkflow(ChainState):
         self._calls.setdefault(placed.call_id, None)
         self._call_now_waiver = False
         await self._set_stage(ChainStage.WAITING_FOR_RESULT, f"call {placed.provider}")
-        try:
-            await workflow.wait_condition(
-                lambda: self._calls.get(placed.call_id) is not None,
-                timeout=timedelta(seconds=self._settings.call_result_timeout_s),
-            )
-        except TimeoutError:
-            # The webhook did not come: ask the provider, a few times, before giving up on this call.
-            for _ in range(self._settings.max_call_polls):
-                polled: CallResult | None = await workflow.execute_activity(
-                    act.fetch_call_result,
-                    FetchCallInput(placed.provider, placed.call_id),
-                    task_queue=self._settings.provider_task_queue,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=CRM_RETRY,
-                )
-                if self._calls.get(placed.call_id) is None and polled is not None:
-                    self._calls[placed.call_id] = polled
-                if self._calls.get(placed.call_id) is not None:
-                    break
-                try:
-                    await workflow.wait_condition(
-                        lambda: self._calls.get(placed.call_id) is not None,
-                        timeout=timedelta(seconds=self._settings.call_poll_interval_s),
-                    )
-                    break
-                except TimeoutError:
-                    continue
+        if workflow.patched(PATCH_EARLY_POLL):
+            await self._await_result(placed)
+        else:
+            await self._await_result_after_timeout(placed)
         result = self._calls.get(placed.call_id)
         if result is None:
             result = CallResult(placed.provider, placed.call_id, f"{placed.call_id}:timeout", False, CallStatus.FAILED)

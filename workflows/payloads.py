@@ -23,6 +23,12 @@ class ChainSettings:
     """Every duration of the chain, with its production default; tests shorten them."""
 
     gate_threshold: int = DEFAULT_GATE_THRESHOLD
+    # A placed call's result normally comes by webhook (through the provider-event outbox and the relay).
+    # Without one the chain asks the provider itself: first call_result_grace_s after placing the call, then
+    # every call_poll_interval_s, and gives up call_result_timeout_s + max_call_polls x call_poll_interval_s
+    # after placing it (the same last moment as before the grace existed: a long call is not cut short).
+    # A poll while the call still runs answers nothing and costs one provider read.
+    call_result_grace_s: int = 300
     call_result_timeout_s: int = 3600
     call_poll_interval_s: int = 600
     max_call_polls: int = 6

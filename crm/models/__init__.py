@@ -2,6 +2,7 @@
 
 from crm.models.assignment import AssignmentCounter, AssignmentRule
 from crm.models.audit import AuditEntry
+from crm.models.call_outbox import CallResultDelivery
 from crm.models.campaigns import Campaign
 from crm.models.chain import DoNotCallEntry, LeadSubmission, SideEffect
 from crm.models.consent import Channel, ConsentRecord, LegalBasis
@@ -22,6 +23,7 @@ __all__ = [
     "AssignmentRule",
     "AppointmentStatus",
     "AuditEntry",
+    "CallResultDelivery",
     "Campaign",
     "Channel",
     "ConsentRecord",

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
+from crm.services import call_outbox
 from providers.events import STATUS_RANK, CallEvent, call_result
 from workflows.payloads import CallResult
 from workflows.vocabulary import CALL_END_STATUSES, CallOutcome, CallStatus
@@ -167,3 +168,14 @@ def result_for(call: Interaction) -> CallResult | None:
         classification=classification,
         duration_s=call.duration_s or 0,
     )
+
+
+def queue_result(call: Interaction) -> bool:
+    """Put the ended call's result in the outbox for its chain (crm/services/call_outbox.py), in the
+    caller's transaction. False when there is nothing to deliver yet (not final) or no chain to tell."""
+    result = result_for(call)
+    chain_id = (call.data or {}).get("chain_id")
+    if result is None or not isinstance(chain_id, str) or not chain_id:
+        return False
+    call_outbox.enqueue(chain_id, result)
+    return True

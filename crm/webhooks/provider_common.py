@@ -1,6 +1,9 @@
 """The one path every voice-provider webhook takes (docs/providers.md §0.1): refuse a body that is not JSON,
-verify on the raw body with the provider's secrets, read it into typed, range-checked CallEvents, record the
-delivery durably, merge the call record forward, tell the chain once the call is final.
+verify on the raw body with the provider's secrets, read it into typed, range-checked CallEvents, and in one
+transaction per event record the delivery, merge the call record forward and, once the call is final, put
+its result in the outbox for its chain (crm/services/call_outbox.py); then answer 2xx. The web never calls
+Temporal here: the relay in the chain worker delivers the result (docs/reliability.md §3.3), so a chain
+worker or Temporal that is down or slow costs a webhook nothing (issue 14 item 1).
 
 A signed body that cannot be read answers 400 naming the field, with nothing stored, unless the provider
 would retry a 4xx for ever: then the raw body is recorded as unparseable, an alert is logged and the
@@ -18,10 +21,9 @@ from flask.typing import ResponseReturnValue
 
 from crm.errors import ApiError
 from crm.extensions import db
-from crm.models import Interaction, UnparseablePayload
+from crm.models import UnparseablePayload
 from crm.requests import raw_body
 from crm.services import calls, deliveries
-from crm.temporal_gateway import TemporalUnavailable, deliver_call_result, gateway
 from providers import bland, vapi_events
 from providers.events import CallEvent
 from providers.factory import registry, webhook_secret
@@ -94,12 +96,12 @@ def receive(provider: str) -> ResponseReturnValue:
             call = calls.apply_event(event)
             if call is None:
                 return 200, {"status": "ignored", "reason": "unknown call"}
+            # In this transaction: the result is queued for the chain exactly when the event is recorded.
+            calls.queue_result(call)
             return 200, {"status": "recorded", "call": event.call_id, "event": event.event_type}
 
         outcome = deliveries.process_once(f"provider:{provider}", event.event_id, digest, work)
         answers.append(outcome.body)
-        # Also on a redelivery: if the chain did not get the result the first time, it gets it now.
-        _tell_chain(provider, event.call_id)
     return jsonify({"received": len(events), "results": answers}), 200
 
 
@@ -132,21 +134,3 @@ def _unreadable(provider: str, body: bytes, error: MalformedPayload) -> Response
             field,
         )
     return jsonify(outcome.body), outcome.status
-
-
-def _tell_chain(provider: str, call_id: str) -> None:
-    call = db.session.scalar(
-        db.select(Interaction).where(Interaction.provider == provider, Interaction.provider_ref == call_id)
-    )
-    result = calls.result_for(call) if call is not None else None
-    chain_id = (call.data or {}).get("chain_id") if call is not None else None
-    if result is None or not chain_id:
-        return
-    try:
-        how = deliver_call_result(gateway(), chain_id, result)
-    except TemporalUnavailable:
-        # The record is committed; the provider retries this delivery and we try the chain again then.
-        raise ApiError(
-            503, "recorded; the workflow service is unavailable, retry later", headers={"Retry-After": "30"}
-        ) from None
-    log.info("call %s result delivered to its chain by %s", call_id, how)
