@@ -322,7 +322,7 @@ async def test_results_reach_their_chains_soon_after_the_chain_worker_returns(ou
     # by then the chains are waiting for their results and the chain worker is stopped.
     httpx.post(f"{outage.sandbox_url}/sandbox/webhook-mode", json={"provider": "retell", "delay_s": 5.0})
     accepted = [
-        outage.post_lead({**LEAD, "email": f"p{d}@krause.de", "phone": f"+49 30 231251{n}{d}"})
+        outage.post_lead({**LEAD, "email": f"p{n}{d}@krause.de", "phone": f"+49 30 231251{n}{d}"})
         for n, d in ((0, 0), (0, 3), (0, 5), (1, 0), (1, 3), (1, 5))
     ]
     chain_ids = [a["chain_id"] for a in accepted]
@@ -337,8 +337,14 @@ async def test_results_reach_their_chains_soon_after_the_chain_worker_returns(ou
     assert len({a["chain_id"] for a in during}) == 5  # each answered 202 (post_lead checks)
     assert await asyncio.to_thread(outage.sandbox.dispatcher.idle, 30)
     sent = outage.sandbox.dispatcher.sent
-    assert len(sent) >= 6 * 2 and all(d.attempts == [200] for d in sent)
-    assert p99(outage.timed.samples) < P99_LIMIT_S
+    assert len(sent) >= 6 * 2 and all(d.attempts == [200] for d in sent), (
+        len(sent),
+        len(outage.sandbox.state.list("retell")),
+        round(time.monotonic() - stopped_at, 1),
+    )
+    # Each answered at once (the p99 figure is test (a)'s and bench/worker_outage.py's: here the sandbox, the
+    # provider worker and the CRM share one Python process).
+    assert max(outage.timed.samples) < 0.5, outage.timed.samples
     pending = outage.db(call_outbox.pending_count)
     assert pending == len(chain_ids)
     await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped_at)))

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +37,7 @@ from crm.models import (
     SideEffect,
     WebhookDelivery,
 )
-from crm.webhooks import provider_common
+from crm.services import call_outbox
 from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
 from providers.bland import BlandProvider, event_from_details
 from providers.factory import provider_endpoint
@@ -46,7 +45,7 @@ from sandbox import personas
 from sandbox.summary import scripted_summary
 from tests.conftest import WEBHOOK_SECRETS, make_test_secrets, set_settings
 from tests.fakes import FakeEmailSender
-from tests.helpers import signed_headers
+from tests.helpers import in_app, signed_headers
 from tests.workflows.conftest import FAST, always_open_policy
 from workflows.payloads import CallResult, PlaceCallInput
 
@@ -183,19 +182,20 @@ def record_of(call: Interaction) -> dict:
     }
 
 
+class Told:
+    """What the CRM hands to the lead chains: the results in the provider-event outbox, (chain id, result)
+    pairs read when iterated (the relay that delivers them is not running in these tests)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __iter__(self):
+        return iter(in_app(self.app, call_outbox.results))
+
+
 @pytest.fixture
-def told(monkeypatch):
-    """What the CRM hands to the lead chains, recorded here (no Temporal in these tests)."""
-    seen: list[tuple[str, CallResult]] = []
-    lock = threading.Lock()
-
-    def record(_gateway, chain_id, result):
-        with lock:
-            seen.append((chain_id, result))
-        return "update"
-
-    monkeypatch.setattr(provider_common, "deliver_call_result", record)
-    return seen
+def told(app):
+    return Told(app)
 
 
 class Env:

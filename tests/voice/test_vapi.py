@@ -23,7 +23,6 @@ from crm import create_app
 from crm.config import Settings
 from crm.extensions import db
 from crm.models import Campaign, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, WebhookDelivery
-from crm.webhooks import provider_common
 from providers import vapi as vapi_module
 from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
 from providers.factory import SANDBOX_KEYS, registry
@@ -34,6 +33,7 @@ from sandbox.summary import scripted_summary
 from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
+from tests.voice.test_bland import Told
 from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
 from workers import chain as chain_mod
 from workers.relay import Relay
@@ -265,9 +265,9 @@ SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])
 
 
 @pytest.fixture
-def vapi(app, crm_server, sandbox, temporal_env, monkeypatch):  # noqa: F811
+def vapi(app, crm_server, sandbox, temporal_env):  # noqa: F811
     """The CRM wired to the sandbox (its registry builds the real VapiProvider), a default Vapi campaign;
-    the results the webhook hands to chains are recorded on their way to Temporal."""
+    the results the webhook hands to chains are read from the provider-event outbox (provider.told)."""
     set_settings(app, "providers", sandbox_url=sandbox.url)
     set_settings(app, temporal_address=_target(temporal_env))
     app.extensions["leadchain.gate_policy"] = always_open_policy()
@@ -282,17 +282,9 @@ def vapi(app, crm_server, sandbox, temporal_env, monkeypatch):  # noqa: F811
             db.session.commit(),
         ),
     )
-    told: list[tuple[str, object]] = []
-    real = provider_common.deliver_call_result
-
-    def recording(gw, chain_id, result):
-        told.append((chain_id, result))
-        return real(gw, chain_id, result)
-
-    monkeypatch.setattr(provider_common, "deliver_call_result", recording)
     provider = registry(app).get("vapi")
     assert isinstance(provider, VapiProvider)
-    provider.told = told
+    provider.told = Told(app)
     return provider
 
 
