@@ -96,3 +96,20 @@ async def test_record_callback_at_stated_time_history(chain):
     assert outcome.stage == "booked" and chain.provider.calls_to("+493023125101") == 2
     history = await chain.handle(accepted["chain_id"]).fetch_history()
     (HISTORIES / "callback_at_stated_time.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [dataclasses.replace(FAST, call_result_grace_s=2, call_result_timeout_s=600, call_poll_interval_s=1)],
+    indirect=True,
+)
+async def test_record_result_polled_early_history(chain):
+    """No webhook: the chain asks the provider after call_result_grace_s (patch "poll-missing-result-early")
+    and books on the polled result. Recorded with the patch, so a later change to the wait keeps it
+    replayable; histories recorded before it (booked, ...) replay the wait as it was."""
+    chain.deliver_webhooks = False
+    accepted = chain.post_lead(HOT)
+    outcome = await chain.outcome(accepted["chain_id"], timeout=60)
+    assert outcome.stage == "booked"
+    history = await chain.handle(accepted["chain_id"]).fetch_history()
+    (HISTORIES / "result_polled_early.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))

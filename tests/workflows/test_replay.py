@@ -36,6 +36,7 @@ def test_histories_are_committed():
         "merged_after_booked",
         "callback_requested",
         "callback_at_stated_time",
+        "result_polled_early",
     } <= names
 
 
