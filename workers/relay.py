@@ -9,8 +9,8 @@ read from the audit log (any `setting.*` entry newer than the last one broadcast
 Temporal or this worker was down still reaches the chains once both are up (the first pass after a start
 always broadcasts: one extra gate check per waiting chain is cheap).
 
-And it delivers calls' final results from the provider-event outbox (crm/services/call_outbox.py, issue 14
-item 1): the webhook stored the result and answered; here it goes to its chain as the `call_result`
+And it delivers calls' final results from the provider-event outbox (crm/services/call_outbox.py,
+docs/reliability.md §3.5): the webhook stored the result and answered; here it goes to its chain as the `call_result`
 update with a short RPC deadline, or, when no chain worker accepts it in time (the SDK raises
 WorkflowUpdateRPCTimeoutOrCancelledError), as the durable `call_result_signal`. A chain that is gone
 (NOT_FOUND) needs nothing more. A failed attempt waits call_outbox.backoff_s before the next; each pass

@@ -1,4 +1,4 @@
-"""The provider-event outbox: a call's final result waiting to reach its lead chain (docs/reliability.md §3.3)."""
+"""The provider-event outbox: a call's final result waiting to reach its lead chain (docs/reliability.md §3.5)."""
 
 from __future__ import annotations
 

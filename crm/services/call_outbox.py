@@ -1,4 +1,4 @@
-"""The provider-event outbox (docs/reliability.md §3.3, issue 14 item 1): a call's final result waits here
+"""The provider-event outbox (docs/reliability.md §3.5, issue 14 item 1): a call's final result waits here
 for its lead chain.
 
 The provider webhook records the event, merges the call and, once the call is final, enqueues its result

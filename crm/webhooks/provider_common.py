@@ -2,7 +2,7 @@
 verify on the raw body with the provider's secrets, read it into typed, range-checked CallEvents, and in one
 transaction per event record the delivery, merge the call record forward and, once the call is final, put
 its result in the outbox for its chain (crm/services/call_outbox.py); then answer 2xx. The web never calls
-Temporal here: the relay in the chain worker delivers the result (docs/reliability.md §3.3), so a chain
+Temporal here: the relay in the chain worker delivers the result (docs/reliability.md §3.5), so a chain
 worker or Temporal that is down or slow costs a webhook nothing (issue 14 item 1).
 
 A signed body that cannot be read answers 400 naming the field, with nothing stored, unless the provider
