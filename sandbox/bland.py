@@ -30,7 +30,7 @@ from sandbox.state import SandboxCall, now_ms
 from sandbox.summary import scripted_summary
 
 PROVIDER = "bland"
-_BLAND_LANG = {"de": "de", "en": "en"}
+_BLAND_LANG = {"de": "de", "en": "en", "fr": "fr"}
 
 
 def _iso(ms: int | float) -> str:

@@ -1,4 +1,4 @@
-"""Callee personas, chosen deterministically by the dialled number's last digit, in German and English."""
+"""Callee personas, chosen deterministically by the dialled number's last digit, in German, English and French."""
 
 from __future__ import annotations
 
@@ -25,16 +25,20 @@ _DISCLOSURE = {
     "Spreche ich mit Jan Weber?",
     "en": "Hello, this is an AI system calling on behalf of Leadchain, and this call is recorded. "
     "If you don't want any more calls or don't want to be recorded, just say so. Am I speaking with Jan Weber?",
+    "fr": "Bonjour, je suis un système d'intelligence artificielle qui vous appelle de la part de Leadchain, "
+    "et cet appel est enregistré. Si vous ne souhaitez plus recevoir d'appels ou refusez l'enregistrement, "
+    "dites-le simplement. Suis-je bien en ligne avec Jan Weber?",
 }
+Lines = list[tuple[str, str]]
 
 
-def _talk(de: list[tuple[str, str]], en: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
-    return {"de": [("agent", _DISCLOSURE["de"]), *de], "en": [("agent", _DISCLOSURE["en"]), *en]}
+def _talk(de: Lines, en: Lines, fr: Lines) -> dict[str, Lines]:
+    return {lang: [("agent", _DISCLOSURE[lang]), *lines] for lang, lines in (("de", de), ("en", en), ("fr", fr))}
 
 
-def _booking_talk(de: tuple[str, str], en: tuple[str, str]) -> dict[str, list[tuple[str, str]]]:
+def _booking_talk(de: tuple[str, str], en: tuple[str, str], fr: tuple[str, str]) -> dict[str, Lines]:
     """A call that books: (the callee's wish, the slot the agent offers and books) per language."""
-    (wish_de, slot_de), (wish_en, slot_en) = de, en
+    (wish_de, slot_de), (wish_en, slot_en), (wish_fr, slot_fr) = de, en, fr
     return _talk(
         [
             ("callee", "Ja, am Apparat."),
@@ -87,6 +91,35 @@ def _booking_talk(de: tuple[str, str], en: tuple[str, str]) -> dict[str, list[tu
                 f"Your appointment is booked for {slot_en}. You'll get a confirmation by email. Thank you and goodbye!",
             ),
         ],
+        [
+            ("callee", "Oui, c'est moi."),
+            (
+                "agent",
+                "C'est un plaisir de vous joindre. Vous avez manifesté de l'intérêt pour une offre de Leadchain. "
+                "Quel est le principal problème que vous aimeriez résoudre?",
+            ),
+            ("callee", "Nous voudrions automatiser notre prise de rendez-vous."),
+            ("agent", "Entendu, merci. Dans quels délais aimeriez-vous que ce soit mis en place?"),
+            ("callee", "Le plus vite possible, encore ce trimestre."),
+            (
+                "agent",
+                "C'est bon à savoir. Est-ce vous qui prenez la décision, ou quelqu'un d'autre est-il impliqué?",
+            ),
+            ("callee", "C'est moi qui décide."),
+            (
+                "agent",
+                "Merci beaucoup. La meilleure suite serait un court entretien avec l'un de nos conseillers. "
+                "Quand auriez-vous le temps pour un rendez-vous ces prochains jours?",
+            ),
+            ("callee", wish_fr),
+            ("agent", f"J'ai un créneau libre le {slot_fr}, cela vous convient-il?"),
+            ("callee", "Oui, très bien."),
+            (
+                "agent",
+                f"Votre rendez-vous du {slot_fr} est bien réservé. Vous recevrez une confirmation par e-mail. "
+                "Merci et au revoir!",
+            ),
+        ],
     )
 
 
@@ -101,6 +134,7 @@ PERSONAS: dict[str, Persona] = {
         _booking_talk(
             ("Gerne, nächsten Donnerstag ab 16 Uhr.", "Donnerstag um 16:30 Uhr"),
             ("Sure, next Thursday after 4 pm.", "Thursday at 4:30 pm"),
+            ("Volontiers, jeudi prochain à partir de 16 heures.", "jeudi à 16 h 30"),
         ),
     ),
     # A second booker with another wish and slot, so nothing can pass by assuming one fixed time.
@@ -114,6 +148,7 @@ PERSONAS: dict[str, Persona] = {
         _booking_talk(
             ("Am besten am Dienstag ab 10 Uhr.", "Dienstag um 10:00 Uhr"),
             ("Tuesday after 10 am would be best.", "Tuesday at 10 am"),
+            ("Le mieux, ce serait mardi à partir de 10 heures.", "mardi à 10 h"),
         ),
     ),
     "interested": Persona(
@@ -144,6 +179,16 @@ PERSONAS: dict[str, Persona] = {
                 ("callee", "Sounds interesting, please send me some material."),
                 ("agent", "Sure, I'll send you the material by email. Thank you and goodbye!"),
             ],
+            [
+                ("callee", "Oui, c'est bien moi."),
+                (
+                    "agent",
+                    "C'est un plaisir de vous joindre. Vous avez manifesté de l'intérêt pour une offre de Leadchain. "
+                    "Quel est le principal problème que vous aimeriez résoudre?",
+                ),
+                ("callee", "Ça m'intéresse, envoyez-moi de la documentation, s'il vous plaît."),
+                ("agent", "Bien sûr, je vous envoie la documentation par e-mail. Merci et au revoir!"),
+            ],
         ),
     ),
     "not_interested": Persona(
@@ -161,6 +206,10 @@ PERSONAS: dict[str, Persona] = {
             [
                 ("callee", "No thanks, not interested."),
                 ("agent", "Understood, I won't keep you any longer. Thank you and goodbye!"),
+            ],
+            [
+                ("callee", "Non merci, ça ne m'intéresse pas."),
+                ("agent", "Entendu, je ne vous retiens pas plus longtemps. Merci et au revoir!"),
             ],
         ),
     ),
@@ -184,6 +233,13 @@ PERSONAS: dict[str, Persona] = {
                 ("callee", "Never call me again!"),
                 ("agent", "Understood, we won't call you again, that is noted as of now. Thank you and goodbye!"),
             ],
+            [
+                ("callee", "Ne m'appelez plus jamais!"),
+                (
+                    "agent",
+                    "Entendu, nous ne vous appellerons plus, c'est noté dès maintenant. Merci et au revoir!",
+                ),
+            ],
         ),
     ),
     "wrong_person": Persona(
@@ -206,10 +262,17 @@ PERSONAS: dict[str, Persona] = {
                 ("callee", "Wrong number, there's nobody of that name here."),
                 ("agent", "Oh, then I have the wrong number, sorry to have disturbed you. Thank you and goodbye!"),
             ],
+            [
+                ("callee", "Vous faites erreur, il n'y a pas de monsieur Weber ici."),
+                (
+                    "agent",
+                    "Oh, il s'agit donc d'une erreur de numéro, excusez-moi pour le dérangement. Merci et au revoir!",
+                ),
+            ],
         ),
     ),
-    "no_answer": Persona("no_answer", False, "no_answer", None, "unknown", 0, {"de": [], "en": []}),
-    "busy": Persona("busy", False, "busy", None, "unknown", 0, {"de": [], "en": []}),
+    "no_answer": Persona("no_answer", False, "no_answer", None, "unknown", 0, {"de": [], "en": [], "fr": []}),
+    "busy": Persona("busy", False, "busy", None, "unknown", 0, {"de": [], "en": [], "fr": []}),
     "voicemail": Persona(
         "voicemail",
         False,
@@ -220,6 +283,7 @@ PERSONAS: dict[str, Persona] = {
         _talk(
             [("callee", "Hier ist die Mailbox von ... Bitte hinterlassen Sie eine Nachricht.")],
             [("callee", "You've reached the voicemail of ... Please leave a message.")],
+            [("callee", "Vous êtes bien sur la messagerie de ... Veuillez laisser un message après le bip.")],
         ),
     ),
     "callback": Persona(
@@ -237,6 +301,10 @@ PERSONAS: dict[str, Persona] = {
             [
                 ("callee", "Bad time, call me back tomorrow morning."),
                 ("agent", "Sure, we'll call you back then. Thank you and goodbye!"),
+            ],
+            [
+                ("callee", "Ce n'est pas le bon moment, rappelez-moi demain matin."),
+                ("agent", "Bien sûr, nous vous rappellerons à ce moment-là. Merci et au revoir!"),
             ],
         ),
     ),
@@ -263,10 +331,17 @@ def persona_for(number: str) -> Persona:
     return PERSONAS[BY_LAST_DIGIT[digits[-1] if digits else "0"]]
 
 
+LANGUAGES = ("de", "en", "fr")
+# Without a requested language, the callee answers in their country's: German in Germany, Austria and
+# Switzerland (the sandbox's Swiss callees speak German unless French is asked for), French in France,
+# Belgium and Luxembourg, English elsewhere.
+_BY_PREFIX = (("+49", "de"), ("+43", "de"), ("+41", "de"), ("+33", "fr"), ("+32", "fr"), ("+352", "fr"))
+
+
 def language_for(number: str, requested: str | None) -> str:
-    if requested in ("de", "en"):
+    if requested in LANGUAGES:
         return requested
-    return "de" if number.startswith(("+49", "+43", "+41")) else "en"
+    return next((lang for prefix, lang in _BY_PREFIX if number.startswith(prefix)), "en")
 
 
 def cost_cents(duration_s: int) -> int:

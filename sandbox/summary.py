@@ -24,14 +24,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.personas import Persona
-from sandbox.spoken_slots import DE_WEEKDAY_NAMES, EN_WEEKDAY_NAMES, parse_spoken_slot, render_slot
+from sandbox.spoken_slots import (
+    DE_WEEKDAY_NAMES,
+    EN_WEEKDAY_NAMES,
+    FR_WEEKDAY_NAMES,
+    language_code,
+    parse_spoken_slot,
+    render_slot,
+)
 
 Transcript = Sequence[tuple[str, str]]  # (agent | callee, text)
 BOOKING_TOOLS = ("book", "book_appointment")
 BOOKED = ("booked", "already_booked")
 
-_WEEKDAY = {"de": "|".join(DE_WEEKDAY_NAMES), "en": "|".join(EN_WEEKDAY_NAMES)}
-# The scripted agent's way of naming a slot without a date: "Donnerstag um 16:30 Uhr", "Thursday at 4:30 pm".
+_WEEKDAY = {"de": "|".join(DE_WEEKDAY_NAMES), "en": "|".join(EN_WEEKDAY_NAMES), "fr": "|".join(FR_WEEKDAY_NAMES)}
+# The scripted agent's way of naming a slot without a date: "Donnerstag um 16:30 Uhr", "Thursday at 4:30 pm",
+# "jeudi à 16 h 30".
 _CLOCK = {
     "de": re.compile(
         rf"(?:\b(?P<wd>{_WEEKDAY['de']})\s+)?um\s+(?P<h>\d{{1,2}})(?::(?P<m>\d{{2}}))?\s*Uhr\b", re.IGNORECASE
@@ -41,22 +49,31 @@ _CLOCK = {
         rf"(?P<ap>[ap])\.?m\b\.?",
         re.IGNORECASE,
     ),
+    "fr": re.compile(
+        rf"(?:\b(?P<wd>{_WEEKDAY['fr']})\s+)?(?<![a-z])(?:à|a)\s+(?P<h>\d{{1,2}})\s*h(?:\s*(?P<m>\d{{2}}))?(?![a-z0-9])",
+        re.IGNORECASE,
+    ),
 }
 
 _OPENING = {
-    "booked": {"de": "Termin gebucht", "en": "Appointment booked"},
-    "interested": {"de": "Interesse", "en": "Interested"},
+    "booked": {"de": "Termin gebucht", "en": "Appointment booked", "fr": "Rendez-vous pris"},
+    "interested": {"de": "Interesse", "en": "Interested", "fr": "Intéressé"},
     "interested_unbooked": {
         "de": "Interesse, noch kein Termin vereinbart",
         "en": "Interested, no appointment made yet",
+        "fr": "Intéressé, pas encore de rendez-vous",
     },
-    "not_interested": {"de": "Kein Interesse", "en": "Not interested"},
-    "do_not_call": {"de": "Möchte nie wieder angerufen werden", "en": "Do not call again"},
-    "wrong_number": {"de": "Falsche Nummer", "en": "Wrong number"},
-    "callback_requested": {"de": "Rückruf gewünscht", "en": "Asked for a callback"},
-    "voicemail": {"de": "Mailbox erreicht", "en": "Reached voicemail"},
+    "not_interested": {"de": "Kein Interesse", "en": "Not interested", "fr": "Pas intéressé"},
+    "do_not_call": {
+        "de": "Möchte nie wieder angerufen werden",
+        "en": "Do not call again",
+        "fr": "Ne souhaite plus être appelé",
+    },
+    "wrong_number": {"de": "Falsche Nummer", "en": "Wrong number", "fr": "Mauvais numéro"},
+    "callback_requested": {"de": "Rückruf gewünscht", "en": "Asked for a callback", "fr": "Souhaite être rappelé"},
+    "voicemail": {"de": "Mailbox erreicht", "en": "Reached voicemail", "fr": "Messagerie vocale"},
 }
-_QUOTES = {"de": ("„", "“"), "en": ("“", "”")}
+_QUOTES = {"de": ("„", "“"), "en": ("“", "”"), "fr": ("«\u00a0", "\u00a0»")}
 
 
 @dataclass(frozen=True)
@@ -66,10 +83,6 @@ class CallBooking:
 
     spoken: str
     start: datetime | None = None
-
-
-def _lang(language: str) -> str:
-    return "en" if (language or "").lower().startswith("en") else "de"
 
 
 def booking_from_tools(records: Iterable[dict[str, Any]] | None, language: str) -> CallBooking | None:
@@ -87,13 +100,13 @@ def booking_from_tools(records: Iterable[dict[str, Any]] | None, language: str) 
             except (TypeError, ValueError, KeyError, AttributeError):
                 continue
             if start is not None and start.tzinfo is not None:
-                found = CallBooking(spoken=render_slot(start, _lang(language)), start=start)
+                found = CallBooking(spoken=render_slot(start, language_code(language)), start=start)
     return found
 
 
 def booking_from_transcript(transcript: Transcript, language: str, now: datetime | None = None) -> CallBooking | None:
     """The slot of the agent's last line that names one (its confirmation), as the agent said it."""
-    lang = _lang(language)
+    lang = language_code(language)
     for speaker, text in reversed(list(transcript)):
         if speaker != "agent":
             continue
@@ -109,6 +122,9 @@ def booking_from_transcript(transcript: Transcript, language: str, now: datetime
             if lang == "en":
                 clock = f"{hour}:{minute:02d}" if minute else f"{hour}"
                 return CallBooking(spoken=f"{day}at {clock} {match['ap'].lower()}m")
+            if lang == "fr":
+                day = f"{match['wd'].lower()} " if match["wd"] else ""
+                return CallBooking(spoken=f"{day}à {hour} h" + (f" {minute:02d}" if minute else ""))
             return CallBooking(spoken=f"{day}um {hour}:{minute:02d} Uhr")
     return None
 
@@ -135,7 +151,7 @@ def summarise(
     transcript: Transcript, language: str, classification: str | None, end_status: str, booking: CallBooking | None
 ) -> str:
     """The provider's call summary, in the call's language."""
-    lang = _lang(language)
+    lang = language_code(language)
     if end_status == "voicemail":
         return f"{_OPENING['voicemail'][lang]}."
     if not transcript or classification is None:
@@ -164,7 +180,9 @@ def analyse(
     """The analysis of one call: the persona's script, or (`live_transcript`) what was actually said to
     a dialog server and what its tools did."""
     live = live_transcript is not None
-    transcript = list(live_transcript) if live_transcript is not None else persona.transcript.get(_lang(language), [])
+    transcript = (
+        list(live_transcript) if live_transcript is not None else persona.transcript.get(language_code(language), [])
+    )
     booking = booking_from_tools(tool_records, language) if live else None
     if booking is None and persona.classification == "booked":
         booking = booking_from_transcript(transcript, language, now=datetime.now(UTC))
