@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import signal
 import sys
@@ -43,6 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.chaos.drive import lead_payload, sandbox_post, sign  # noqa: E402
 from bench.chaos.stack import LOOPBACK, SOURCE, Stack, free_port  # noqa: E402
+from providers.factory import SANDBOX_KEYS  # noqa: E402
+from sandbox.retell import retell_signature  # noqa: E402
 
 
 @dataclass
@@ -123,6 +126,25 @@ def post_leads(stack: Stack, samples: Samples, phase: list[str], rate: float, st
             stop.wait(max(0.0, 1.0 / rate - (time.perf_counter() - started)))
 
 
+def warm_up(stack: Stack) -> None:
+    """Signed Retell events for a call that is not ours (answered 200, ignored), a few at once: each gunicorn
+    worker pays for its first Retell webhook (the Retell SDK's import, seconds) before anything is timed."""
+    body = b'{"event":"call_started","call":{"call_id":"call_warm_up","call_status":"ongoing"}}'
+
+    def one() -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "X-Retell-Signature": retell_signature(body, SANDBOX_KEYS["retell"]),
+        }
+        httpx.post(f"{stack.web_url}/webhooks/retell", content=body, headers=headers, timeout=60)
+
+    threads = [threading.Thread(target=one) for _ in range(2 * stack.web_workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def outbox(stack: Stack) -> tuple[int, int]:
     """(pending, delivered) rows of call_result_deliveries, read straight from the database."""
     with psycopg.connect(stack.admin_conninfo, dbname=stack.db_name, connect_timeout=5) as conn:
@@ -143,6 +165,7 @@ def report(name: str, rows: list[tuple[int, float]]) -> tuple[float, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the forwarder's access log
     hooks, leads, phase = Samples(), Samples(), ["before"]
     with tempfile.TemporaryDirectory(prefix="worker_outage_") as tmp:
         stack = OutageStack(run_dir=Path(tmp))
@@ -155,11 +178,16 @@ def run(args: argparse.Namespace) -> int:
         try:
             stack.start()
             forwarder.web_url = stack.web_url
+            warm_up(stack)
             for provider in ("retell", "vapi", "bland"):
                 sandbox_post(stack, "/sandbox/webhook-mode", {"provider": provider, "delay_s": args.webhook_delay})
             sender = threading.Thread(target=post_leads, args=(stack, leads, phase, args.rate, stop), daemon=True)
             sender.start()
             time.sleep(args.before)
+            # The outage starts once calls are sending webhooks (a fresh stack's first chains take a while).
+            warm_until = time.monotonic() + args.warm_limit
+            while len(hooks.by_phase.get("before", [])) < 3 and time.monotonic() < warm_until:
+                time.sleep(1)
             phase[0] = "outage"
             stack.kill("chain", signal.SIGTERM)
             time.sleep(args.outage)
@@ -203,6 +231,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--outage", type=float, default=300.0, help="seconds the chain worker is down")
     parser.add_argument("--rate", type=float, default=2.0, help="signed leads per second")
     parser.add_argument("--webhook-delay", type=float, default=40.0, help="seconds between a call's webhooks")
+    parser.add_argument("--warm-limit", type=float, default=180.0, help="longest wait for the first webhooks")
     parser.add_argument("--deliver-limit", type=float, default=180.0, help="give up waiting for delivery after")
     return parser.parse_args(argv)
 
