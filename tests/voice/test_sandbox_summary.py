@@ -1,13 +1,13 @@
 """The provider sandbox's post-call summary is made from the call itself, over HTTP.
 
 * Scripted calls (no voice bridge), on Retell, Vapi and Bland: the summary names the slot the agent
-  confirmed in the returned transcript, for both booking personas (two different slots) in German and
-  English; the other personas' summaries quote what the callee actually said.
+  confirmed in the returned transcript, for both booking personas (two different slots) in German, English
+  and French; the other personas' summaries quote what the callee actually said, in German and French.
 * Live calls: the sandbox talks to the real voice bridge (rules policy), which books in the CRM
   (PostgreSQL); the summary the sandbox serves and the one the CRM stores from the signed webhook name
   exactly the appointment the CRM holds (before the fix they said a canned "16:30" beside a 16:00 booking).
   The booked slots differ per case: a free Thursday 16:00, the same wish with 16:00 taken, a Tuesday
-  morning, and an English call.
+  morning, an English call and a French one (the bridge's French slot wording, "jeudi 28 novembre à 16 h").
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ from voice.bridge.server import BridgeServer, build_bridge
 BERLIN = ZoneInfo("Europe/Berlin")
 DE_WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+FR_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+WEEKDAYS = {"de": DE_WEEKDAYS, "en": EN_WEEKDAYS, "fr": FR_WEEKDAYS}
+BOOKED_OPENING = {"de": "Termin gebucht", "en": "Appointment booked", "fr": "Rendez-vous pris"}
 KEYS = {
     "retell": {"Authorization": "Bearer key_sandbox_retell"},
     "vapi": {"Authorization": "Bearer sandbox-vapi-private-key"},
@@ -56,6 +59,9 @@ def slot_in(text: str, language: str) -> tuple[str | None, int, int]:
     if language == "de":
         found = re.findall(r"(?:(\w+)(?:, den \d{1,2}\. \w+,)? )?um (\d{1,2})(?::(\d{2}))? Uhr", text)
         slots = [(wd if wd in DE_WEEKDAYS else None, int(h), int(m or 0)) for wd, h, m in found]
+    elif language == "fr":  # "jeudi à 16 h 30", "jeudi 28 novembre à 16 h"
+        found = re.findall(r"(?:(\w+)(?: \d{1,2}(?:er)? \w+)? )?à (\d{1,2}) h(?: (\d{2}))?(?!\w)", text)
+        slots = [(wd if wd in FR_WEEKDAYS else None, int(h), int(m or 0)) for wd, h, m in found]
     else:
         found = re.findall(r"(?:(\w+)(?:, \w+ \d{1,2}(?:st|nd|rd|th),)? )?at (\d{1,2})(?::(\d{2}))? ?([ap])m", text)
         slots = [
@@ -79,6 +85,8 @@ def scripted():
 def _number(digit: str, language: str) -> str:
     if language == "de":
         return f"+4930231251{uuid.uuid4().int % 90 + 10}{digit}"
+    if language == "fr":
+        return f"+3314268{uuid.uuid4().int % 900 + 100}{digit}"
     return f"+1212555{uuid.uuid4().int % 900 + 100}{digit}"
 
 
@@ -139,7 +147,7 @@ def scripted_call(base: str, provider: str, digit: str, language: str) -> tuple[
 
 
 @pytest.mark.parametrize("provider", ["retell", "vapi", "bland"])
-@pytest.mark.parametrize("language", ["de", "en"])
+@pytest.mark.parametrize("language", ["de", "en", "fr"])
 def test_a_scripted_booking_summary_names_the_slot_the_agent_confirmed(scripted, provider, language):
     booked = {}
     for digit in ("0", "9"):  # the two booking personas
@@ -147,17 +155,19 @@ def test_a_scripted_booking_summary_names_the_slot_the_agent_confirmed(scripted,
         summary, turns = scripted_call(scripted, provider, digit, language)
         confirmation = [text for who, text in turns if who == "agent"][-1]
         assert slot_in(summary, language) == slot_in(confirmation, language), (summary, confirmation)
+        assert summary.startswith(BOOKED_OPENING[language]), summary
         booked[digit] = slot_in(summary, language)
     assert booked["0"] != booked["9"], booked  # two calls, two slots: nothing fixed passes
 
 
 @pytest.mark.parametrize("provider", ["retell", "vapi", "bland"])
 @pytest.mark.parametrize("digit", ["1", "2", "3", "4", "8"])
-def test_other_summaries_quote_what_the_callee_said(scripted, provider, digit):
-    summary, turns = scripted_call(scripted, provider, digit, "de")
+@pytest.mark.parametrize("language", ["de", "fr"])
+def test_other_summaries_quote_what_the_callee_said(scripted, provider, digit, language):
+    summary, turns = scripted_call(scripted, provider, digit, language)
     said = [text for who, text in turns if who == "callee"][-1]
     assert said in summary, (summary, turns)
-    assert "Termin gebucht" not in summary
+    assert BOOKED_OPENING[language] not in summary
 
 
 def test_no_analysis_while_the_conversation_goes_on():
@@ -293,6 +303,7 @@ def _busy(app, owner_id: int, lead_id: int, start: datetime) -> None:
         ("0", "de", datetime(2030, 11, 28, 16, 0, tzinfo=BERLIN)),  # the same wish, 16:00 already taken
         ("9", "de", None),  # "am Dienstag ab 10 Uhr"
         ("0", "en", None),  # "next Thursday after 4 pm"
+        ("0", "fr", None),  # "jeudi prochain à partir de 16 heures"
     ],
 )
 async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live, digit, language, taken):
@@ -327,8 +338,7 @@ async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live,
     )
     booked = appointment.starts_at.astimezone(BERLIN)
     assert taken is None or booked != taken
-    weekdays = DE_WEEKDAYS if language == "de" else EN_WEEKDAYS
-    expected = (weekdays[booked.weekday()], booked.hour, booked.minute)
+    expected = (WEEKDAYS[language][booked.weekday()], booked.hour, booked.minute)
 
     async with httpx.AsyncClient(headers=KEYS["retell"]) as http:
         call = (await http.get(f"{sandbox_url}/retell/v2/get-call/{placed.call_id}")).json()
