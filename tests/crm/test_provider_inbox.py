@@ -196,10 +196,12 @@ def test_outbox_rows_back_off_and_stay_one_per_call(app, ctx):
 
 @pytest.mark.parametrize("backend", ["postgresql"])
 async def test_final_webhook_for_a_chain_no_worker_serves(app, crm_server, sandbox, temporal_env):
-    """(c) The chain exists but no worker polls its queue. The previous code sent the update from the
-    request: after 5 s the SDK's WorkflowUpdateRPCTimeoutOrCancelledError escaped the asyncio.TimeoutError
-    fallback and the webhook answered 500. Now every webhook is 2xx at once, and the relay gets the result
-    to the chain as the durable signal (update timed out), or finds the chain gone."""
+    """(c) The chain exists but no worker polls its queue. The previous code sent the update from the request
+    and held the final webhook 5 s (asyncio.wait_for); the SDK then raises WorkflowUpdateRPCTimeoutOrCancelledError,
+    which its asyncio.TimeoutError fallback does not catch (the issue's 500s; in this checkout, run against the
+    previous provider_common, the webhook still answered 200, after 5.04 s, so the time is what fails there).
+    Now every webhook is 2xx at once, and the relay gets the result to the chain as the durable signal
+    (the update timed out), or finds the chain gone."""
     client = temporal_env.client
     set_settings(app, "providers", sandbox_url=sandbox.url)
     set_settings(app, temporal_address=client.service_client.config.target_host)
@@ -220,7 +222,7 @@ async def test_final_webhook_for_a_chain_no_worker_serves(app, crm_server, sandb
         call = await asyncio.to_thread(_place, app, _seed_lead(app, _number("0")), chain_id)
         await asyncio.to_thread(_place, app, _seed_lead(app, _number("3")), gone_id)
         assert await asyncio.to_thread(sandbox.sandbox.dispatcher.idle, 30)
-        assert set(timed.statuses) == {200}, timed.statuses  # the previous code: 500 after 5 s
+        assert set(timed.statuses) == {200}, timed.statuses
         assert max(timed.samples) < 1.0
 
         relay = Relay(app, client, FAST, result_rpc_timeout_s=1.0)
