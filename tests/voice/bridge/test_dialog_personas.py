@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from sandbox.personas import PERSONAS
-from tests.voice.bridge.test_dialog_support import ANNA, ANNE, NOW, Conversation, FakeCalendar, at
+from tests.voice.bridge.test_dialog_support import CALLEES, NOW, Conversation, FakeCalendar, at
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.speech import has_goodbye
 from voice.bridge.dialog.timetalk import default_timetalk
@@ -26,13 +26,13 @@ def policy() -> RulesPolicy:
     return RulesPolicy(default_timetalk())
 
 
-@pytest.mark.parametrize("language", ["de", "en"])
+@pytest.mark.parametrize("language", ["de", "en", "fr"])
 @pytest.mark.parametrize("name", sorted(n for n, p in PERSONAS.items() if p.transcript["de"]))
 async def test_persona_lines_lead_to_the_persona_outcome(policy, name, language):
     persona = PERSONAS[name]
     lines = [text for who, text in persona.transcript[language] if who == "callee"]
     calendar = roomy_calendar()
-    call = Conversation(policy, calendar, callee=ANNA if language == "de" else ANNE)
+    call = Conversation(policy, calendar, callee=CALLEES[language])
     reply = await call.begin()
     for number, line in enumerate(lines):
         assert not reply.result.end_call, f"{name}: the call ended before line {number}: {line!r}"
@@ -45,14 +45,17 @@ async def test_persona_lines_lead_to_the_persona_outcome(policy, name, language)
         assert calendar.opt_outs
 
 
+DISCLOSURE = {
+    "de": ("KI-System", "aufgezeichnet"),
+    "en": ("AI system", "recorded"),
+    "fr": ("intelligence artificielle", "enregistré"),
+}
+
+
 def test_the_agent_lines_of_the_personas_open_with_the_disclosure():
     for persona in PERSONAS.values():
         for language, turns in persona.transcript.items():
             if turns:
                 who, first = turns[0]
                 assert who == "agent"
-                assert (
-                    ("KI-System" in first and "aufgezeichnet" in first)
-                    if language == "de"
-                    else ("AI system" in first and "recorded" in first)
-                )
+                assert all(words in first for words in DISCLOSURE[language]), (persona.name, language, first)
