@@ -75,17 +75,42 @@ _FLAGS = (
 # Free-text fallback, first match wins. "booked" only for an appointment ("a hotel booking" is not one):
 # the words our agents' analysis prompts and the sandbox's summaries open with.
 _TEXT_RULES = (
-    (CallOutcome.DO_NOT_CALL, ("nicht mehr anrufen", "nie wieder an", "do not call", "don't call", "stop calling")),
-    (CallOutcome.WRONG_NUMBER, ("falsche nummer", "wrong number", "wrong person", "falsche person")),
+    (
+        CallOutcome.DO_NOT_CALL,
+        (
+            "nicht mehr anrufen",
+            "nie wieder an",
+            "do not call",
+            "don't call",
+            "stop calling",
+            "plus être appelé",
+            "plus etre appele",
+            "ne m'appelez plus",
+            "ne plus l'appeler",
+        ),
+    ),
+    (
+        CallOutcome.WRONG_NUMBER,
+        ("falsche nummer", "wrong number", "wrong person", "falsche person", "mauvais numéro", "mauvaise personne"),
+    ),
     (
         CallOutcome.BOOKED,
-        ("termin gebucht", "appointment booked", "booked an appointment", "booked a meeting", "booked a demo"),
+        (
+            "termin gebucht",
+            "appointment booked",
+            "booked an appointment",
+            "booked a meeting",
+            "booked a demo",
+            "rendez-vous pris",
+            "rendez-vous fixé",
+            "rendez-vous réservé",
+        ),
     ),
-    (CallOutcome.CALLBACK_REQUESTED, ("rückruf", "call back later", "callback")),
-    (CallOutcome.NOT_INTERESTED, ("kein interesse", "not interested")),
+    (CallOutcome.CALLBACK_REQUESTED, ("rückruf", "call back later", "callback", "rappel", "rappeler plus tard")),
+    (CallOutcome.NOT_INTERESTED, ("kein interesse", "not interested", "pas intéressé", "aucun intérêt")),
     (
         CallOutcome.INTERESTED,
-        ("interesse", "interested", "agreed to a demo", "agreed to a meeting", "agreed to an appointment"),
+        ("interesse", "interested", "agreed to a demo", "agreed to a meeting", "agreed to an appointment", "intéressé"),
     ),
 )
 

@@ -82,8 +82,8 @@ def clean_text(raw: str | None, max_len: int) -> str | None:
     return value
 
 
-_CONSENT_YES = {"ja", "j", "yes", "y", "true", "wahr", "1", "x", "ok", "opt-in", "optin", "granted"}
-_CONSENT_NO = {"", "nein", "n", "no", "false", "falsch", "0", "-", "opt-out", "optout", "denied"}
+_CONSENT_YES = {"ja", "j", "yes", "y", "true", "wahr", "1", "x", "ok", "opt-in", "optin", "granted", "oui", "vrai"}
+_CONSENT_NO = {"", "nein", "n", "no", "false", "falsch", "0", "-", "opt-out", "optout", "denied", "non", "faux"}
 
 
 def parse_consent(raw: str | None) -> bool:

@@ -74,6 +74,11 @@ def test_impossible_phones_rejected(raw):
         ("false", False),
         ("Nein, danke", False),
         (None, False),
+        # French forms (Swiss, Belgian and French customers)
+        ("oui", True),
+        ("Oui (formulaire)", True),
+        ("non", False),
+        ("Non, merci", False),
     ],
 )
 def test_consent_wording(raw, given):

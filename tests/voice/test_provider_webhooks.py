@@ -198,3 +198,21 @@ def test_structured_analysis_beats_the_summary_words():
     assert classify("Termin gebucht.", {"interested": None}) == "booked"
     assert classify("anything", {"interested": False}) == "not_interested"
     assert classify("Kein Interesse.", None) == "not_interested"
+
+
+@pytest.mark.parametrize(
+    "summary,outcome",
+    [
+        ("Rendez-vous pris: jeudi 3 décembre à 16 h 30.", "booked"),
+        ("Le client ne souhaite plus être appelé.", "do_not_call"),
+        ("Mauvais numéro, la personne ne connaît pas le prospect.", "wrong_number"),
+        ("Le prospect n'est pas intéressé par l'offre.", "not_interested"),
+        ("Rappel souhaité fin février.", "callback_requested"),
+        ("Le prospect est intéressé et attend une offre.", "interested"),
+    ],
+)
+def test_a_french_summary_is_read_when_no_structured_analysis_decides(summary, outcome):
+    # Bland without an analysis schema (and the sandbox's French calls) leave only the summary's words.
+    from providers.events import classify
+
+    assert classify(summary, None) == outcome
