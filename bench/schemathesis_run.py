@@ -3,21 +3,26 @@
     .venv/bin/python -m bench.schemathesis_run [--requests 20000] [--backends sqlite,postgresql] [--seed 14]
 
 For each backend, build the app (create_app) on a fresh, migrated database (PostgreSQL: CREATE DATABASE
-bench_st_<random> on the test server of tests/throwaway_pg.py, dropped at the end; SQLite: a temp file),
-with the test secrets of tests/conftest.py (API key, lead webhook secrets) and the provider webhook
-secrets of tests/voice/provider_hooks.py. Load /api/openapi.json through schemathesis.openapi.from_wsgi
-and draw cases for every operation, positive and negative (schemathesis's generation modes), until the
-backend has made its share of --requests. Every request carries the valid API key; requests to a signed
-webhook are signed by a WSGI layer in front of the app with the real secrets (nine in ten; the tenth goes
-unsigned so the refusal path is fuzzed too), as the lead sources and the providers sign them.
+bench_st_<random> on the test server of tests/throwaway_pg.py, dropped at the end; SQLite: a temp file)
+holding three leads (SEEDED), with the test secrets of tests/conftest.py (API key, lead webhook secrets)
+and the provider webhook secrets of tests/voice/provider_hooks.py. Take /api/openapi.json from the app,
+add the request bodies it does not declare (with_bodies: the webhooks and the CSV import), load it with
+schemathesis.openapi.from_dict against the WSGI app, and draw cases for every operation, positive and
+negative (schemathesis's generation modes), until the backend has made its share of --requests; path
+ids are also pinned to the seeded leads, the lead source to the configured ones. Every request carries
+the valid API key; requests to a signed webhook are signed by a WSGI layer in front of the app with the
+real secrets (nine in ten; the tenth goes unsigned so the refusal path is fuzzed too).
 
-Temporal points at nothing (127.0.0.1:9): the web must answer without it (2xx from its inbox, 503 where
-it has to ask Temporal), never 500. The auth-failure throttle is raised so the unsigned tenth does not
-turn every later request into a 429.
+Temporal points at nothing (127.0.0.1:9): the web must answer without it (2xx from its inbox; where it
+has to ask Temporal -- the chain status and control of the seeded lead with a chain -- 503 with
+Retry-After, the designed answer for a dependency that is down, counted and printed apart), never 500.
+The auth-failure throttle is raised so the unsigned tenth does not turn every later request into a 429.
 
-Checks: schemathesis's not_a_server_error on every response (any status >= 500, or an exception out of
-the app, is a failure). Prints requests by status class per backend and every 5xx with its operation and
-a curl reproduction. Exit status: 0 with no 5xx, 1 with any, 2 when the run could not start.
+Checks: schemathesis's not_a_server_error on every response (any other status >= 500, or an exception
+out of the app, is a failure); --checks adds more (status_code_conformance, response_schema_conformance,
+content_type_conformance), whose failures are counted apart. Prints requests by status class per
+backend and every 5xx with its operation and a curl reproduction. Exit status: 0 with no 5xx, 1 with
+any, 2 when the run could not start (no PostgreSQL).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 
 from crm import create_app
 from crm.config import Settings
@@ -108,6 +114,10 @@ class Signer:
 @dataclass
 class Tally:
     operations: int = 0  # in the spec
+    extra_checks: tuple[str, ...] = ()  # schemathesis checks run besides not_a_server_error
+    unavailable: Counter[str] = field(default_factory=Counter)  # 503 + Retry-After, by operation
+    conformance: Counter[str] = field(default_factory=Counter)  # their failures, by check
+    conformance_samples: list[str] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     by_operation: Counter[str] = field(default_factory=Counter)
     samples: dict[tuple[str, int], str] = field(default_factory=dict)  # one answer per operation and status
@@ -178,13 +188,14 @@ def with_bodies(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def run_operations(app: Flask, total: int, seed: int, label: str = "") -> Tally:
-    """Draw about `total` cases over every operation of the app's spec; call each, check not_a_server_error."""
+def run_operations(app: Flask, total: int, seed: int, label: str = "", extra_checks: tuple[str, ...] = ()) -> Tally:
+    """Draw about `total` cases over every operation of the app's spec; call each, check not_a_server_error
+    (a 5xx) and each of `extra_checks` (names of schemathesis checks, counted apart)."""
     spec = app.test_client().get("/api/openapi.json").get_json()
     schema = schemathesis.openapi.from_dict(with_bodies(spec))
     schema.app = Signer(app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    tally = Tally(operations=len(operations))
+    tally = Tally(operations=len(operations), extra_checks=extra_checks)
     share = max(1, total // (len(operations) * len(MODES)))
     for operation in operations:
         for mode in MODES:
@@ -233,9 +244,23 @@ def _call(case: Any, label: str, tally: Tally) -> None:
     tally.by_operation[label] += 1
     tally.codes[label][response.status_code] += 1
     tally.samples.setdefault((label, response.status_code), response.text[:200].replace("\n", " "))
+    if response.status_code == 503 and response.headers.get("Retry-After"):
+        tally.unavailable[label] += 1  # a dependency down (Temporal at NOWHERE): the designed answer
+    else:
+        _check_server_error(case, response, label, tally)
+    for name in tally.extra_checks:
+        try:
+            case.validate_response(response, checks=[getattr(schemathesis.checks, name)], headers=AUTH)
+        except FailureGroup as e:
+            tally.conformance[name] += 1
+            if tally.conformance[name] <= 3:
+                tally.conformance_samples.append(f"{name} {label} {response.status_code}: {str(e)[:300]!r}")
+
+
+def _check_server_error(case: Any, response: Any, label: str, tally: Tally) -> None:
     try:
         case.validate_response(response, checks=[not_a_server_error], headers=AUTH)
-    except Exception as e:  # noqa: BLE001 (schemathesis raises a group of check failures)
+    except FailureGroup as e:  # a BaseExceptionGroup of the checks' failures
         text = response.text[:300].replace("\n", " ")
         tally.server_errors.append(f"{label}: {response.status_code} {text} [{type(e).__name__}]\n    {_curl(case)}")
 
@@ -263,24 +288,26 @@ def build_app(database_url: str) -> Flask:
 
 
 def seed_leads(app: Flask) -> None:
-    """Store the SEEDED leads (into an empty database: they get those ids)."""
+    """Store the SEEDED leads (into an empty database: they get those ids); the second one with a chain id."""
     with app.app_context():
         for n in SEEDED:
             phone = f"+49302312510{n:02d}"
             lead = Lead(source="bench", first_name="Dana", last_name=f"Weber {n}", phone_e164=phone, phone_region="DE")
             lead.phone_status, lead.tags, lead.score, lead.language = "valid", [], 80, "de"
+            # Lead 2 has a chain: its status and control ask Temporal (at NOWHERE: a 503, never a 500).
+            lead.chain_id = f"lead-chain-bench-{n}" if n == 2 else None
             db.session.add(lead)
         db.session.commit()
         db.session.remove()
 
 
-def _run_backend(backend: str, requests: int, seed: int) -> Tally:
+def _run_backend(backend: str, requests: int, seed: int, checks: tuple[str, ...]) -> Tally:
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             app = build_app(f"sqlite:///{Path(tmp) / 'leadchain.db'}")
             seed_leads(app)
             try:
-                return run_operations(app, requests, seed, backend)
+                return run_operations(app, requests, seed, backend, checks)
             finally:
                 with app.app_context():
                     db.engine.dispose()
@@ -292,7 +319,7 @@ def _run_backend(backend: str, requests: int, seed: int) -> Tally:
         app = build_app(throwaway_pg.sqlalchemy_url(choice.url, name))
         seed_leads(app)
         try:
-            return run_operations(app, requests, seed, backend)
+            return run_operations(app, requests, seed, backend, checks)
         finally:
             with app.app_context():
                 db.engine.dispose()
@@ -308,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20000, help="per backend")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument(
+        "--checks", default="", help="schemathesis checks besides not_a_server_error, e.g. status_code_conformance"
+    )
     parser.add_argument("--samples", action="store_true", help="print one answer per operation and status")
     args = parser.parse_args(argv)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -315,7 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for backend in args.backends.split(","):
         started = time.monotonic()
-        tally = _run_backend(backend, args.requests, args.seed)
+        try:
+            tally = _run_backend(backend, args.requests, args.seed, tuple(filter(None, args.checks.split(","))))
+        except (throwaway_pg.PostgresUnavailable, psycopg.OperationalError) as e:
+            print(f"{backend}: cannot run: {e}", file=sys.stderr)
+            return 2
         took = time.monotonic() - started
         classes = ", ".join(f"{k} {v}" for k, v in sorted(tally.statuses.items()))
         print(f"{backend}: {tally.requests} requests in {took:.0f} s ({classes}); 5xx: {len(tally.server_errors)}")
@@ -325,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.samples:
             for (label, code), text in sorted(tally.samples.items()):
                 print(f"  sample {label} {code}: {text}")
+        if tally.unavailable:
+            print(f"  503 with Retry-After (Temporal at {NOWHERE}, not counted as failures): {dict(tally.unavailable)}")
+        if tally.extra_checks:
+            print(f"  other checks: {dict(tally.conformance) or 'all passed'} ({', '.join(tally.extra_checks)})")
+            for sample in tally.conformance_samples:
+                print(f"  {sample}")
         for failure in tally.server_errors:
             print(f"  5xx {failure}")
         failed = failed or bool(tally.server_errors)
