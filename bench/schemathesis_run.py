@@ -244,7 +244,7 @@ def _call(case: Any, label: str, tally: Tally) -> None:
     tally.by_operation[label] += 1
     tally.codes[label][response.status_code] += 1
     tally.samples.setdefault((label, response.status_code), response.text[:200].replace("\n", " "))
-    if response.status_code == 503 and response.headers.get("Retry-After"):
+    if response.status_code == 503 and response.headers.get("retry-after"):  # lower-case names, list values
         tally.unavailable[label] += 1  # a dependency down (Temporal at NOWHERE): the designed answer
     else:
         _check_server_error(case, response, label, tally)
