@@ -92,9 +92,15 @@ class Forwarder:
 
 
 class OutageStack(Stack):
-    """The chaos stack with the sandbox's webhooks sent to the forwarder instead of the web."""
+    """The chaos stack with the sandbox's webhooks sent to the forwarder instead of the web, and no proxy in
+    front of the database."""
 
     forward_to: str = ""
+
+    def _proxied_db_url(self) -> str:
+        # Straight to PostgreSQL: the chaos stack's fault proxy (tests/faults/tcp_proxy.py) pumps every
+        # database byte through threads of this process, whose timing would be part of every figure here.
+        return self.direct_db_url()
 
     def _define(self) -> None:
         super()._define()
