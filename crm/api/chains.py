@@ -15,6 +15,27 @@ from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable
 bp = Blueprint("api_chains", __name__, url_prefix="/api/v1", description="The lead chain: status and control (API key)")
 
 
+def _json(code: int, description: str, properties: dict[str, dict]) -> dict:
+    """An answer for the spec (its 2xx; the errors are the blueprint's default)."""
+    schema = {"type": "object", "properties": properties}
+    return {str(code): {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+_NULLABLE_STR = {"type": "string", "nullable": True}
+_STATUS = {
+    "lead_id": {"type": "integer"},
+    "chain_id": _NULLABLE_STR,
+    "running": {"type": "boolean"},
+    "stage": _NULLABLE_STR,
+    "next_step": _NULLABLE_STR,
+    "next_at": {"type": "string", "format": "date-time", "nullable": True},
+    "paused": {"type": "boolean"},
+    "attempts": {"type": "integer"},
+    "cycle": {"type": "integer"},
+    "history": {"type": "array", "items": {"type": "object"}},
+}
+
+
 def _lead(lead_id: int) -> Lead:
     lead = db.session.get(Lead, lead_id)
     if lead is None or lead.merged_into_id:
@@ -23,7 +44,10 @@ def _lead(lead_id: int) -> Lead:
 
 
 @bp.route("/leads/<int:lead_id>/chain", methods=["GET"])
-@bp.doc(summary="The chain's stage, next step and when, attempts and history")
+@bp.doc(
+    summary="The chain's stage, next step and when, attempts and history",
+    responses=_json(200, "the chain's state (only lead_id, chain_id, running, stage when not running)", _STATUS),
+)
 def chain_status(lead_id: int):
     authenticate()
     lead = _lead(lead_id)
@@ -34,7 +58,14 @@ def chain_status(lead_id: int):
 
 
 @bp.route("/leads/<int:lead_id>/chain/<any(pause, resume, cancel):action>", methods=["POST"])
-@bp.doc(summary="Pause, resume or cancel the lead's chain")
+@bp.doc(
+    summary="Pause, resume or cancel the lead's chain",
+    responses=_json(
+        202,
+        "the chain was told",
+        {"lead_id": {"type": "integer"}, "chain_id": {"type": "string"}, "requested": {"type": "string"}},
+    ),
+)
 def chain_action(lead_id: int, action: str):
     client = authenticate()
     lead = _lead(lead_id)
@@ -48,7 +79,14 @@ def chain_action(lead_id: int, action: str):
 
 
 @bp.route("/leads/<int:lead_id>/do-not-contact", methods=["POST"])
-@bp.doc(summary="Mark the lead do-not-contact now; its chain stops")
+@bp.doc(
+    summary="Mark the lead do-not-contact now; its chain stops",
+    responses=_json(
+        200,
+        "marked; chain_stopped says whether a running chain was told to stop",
+        {"lead_id": {"type": "integer"}, "do_not_contact": {"type": "boolean"}, "chain_stopped": {"type": "boolean"}},
+    ),
+)
 def do_not_contact(lead_id: int):
     client = authenticate()
     lead = _lead(lead_id)

@@ -149,6 +149,15 @@ def create_leads():
     return _idempotent(client, body, work)
 
 
+_COUNT = {"type": "integer"}
+IMPORT_REPORT = {
+    **{name: _COUNT for name in ("total", "created", "updated", "duplicates", "flagged", "rejected")},
+    "region": {"type": "string"},
+    "warnings": {"type": "array", "items": {"type": "object"}},
+    "rejected_rows": {"type": "array", "items": {"type": "object"}},
+}
+
+
 @bp.route("/leads/import", methods=["POST"])
 @bp.doc(
     summary="Import a CSV export",
@@ -160,6 +169,12 @@ def create_leads():
         {"in": "query", "name": "source", "schema": {"type": "string"}, "required": False},
         {"in": "query", "name": "region", "schema": {"type": "string"}, "required": False},
     ],
+    responses={
+        "200": {
+            "description": "the import's report: counts, the region used, warnings and each rejected row",
+            "content": {"application/json": {"schema": {"type": "object", "properties": IMPORT_REPORT}}},
+        }
+    },
 )
 def import_csv():
     client = authenticate()
