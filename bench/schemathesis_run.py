@@ -139,7 +139,32 @@ def _strategy(operation: Any, mode: GenerationMode) -> Any:
         pinned = [{"lead_id": lead_id} for lead_id in SEEDED]  # leads that exist, not only 404s
     for path_parameters in pinned:
         strategy = st.one_of(strategy, operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
+    if mode == GenerationMode.POSITIVE and operation.label in ("POST /api/v1/leads", "POST /webhooks/leads/{source}"):
+        # A lead needs an email or a phone, which the schema cannot say: give some cases a real one, so
+        # the fuzzed other fields reach storage (a 202), not only the 422.
+        strategy = st.one_of(strategy, st.tuples(strategy, st.sampled_from(CONTACTS)).map(_with_contact))
+    if mode == GenerationMode.POSITIVE and operation.label == "POST /api/v1/leads/import":
+        strategy = st.one_of(strategy, strategy.map(_with_csv_header))  # rows under a real header, not only noise
     return strategy
+
+
+CSV_HEADER = "first_name,last_name,email,phone,company,country\n"
+
+
+def _with_csv_header(case: Any) -> Any:
+    if isinstance(case.body, str):
+        case.body = CSV_HEADER + case.body.replace(";", ",")
+    return case
+
+
+CONTACTS = ({"email": "anna.schmidt@firma.de"}, {"phone": "+49 30 23125101"}, {"email": "jo@beispiel.de"})
+
+
+def _with_contact(drawn: tuple[Any, dict[str, str]]) -> Any:
+    case, contact = drawn
+    if isinstance(case.body, dict):
+        case.body.update(contact)
+    return case
 
 
 def _shape(value: Any) -> dict[str, Any]:
