@@ -46,6 +46,8 @@ from typing import Any
 
 import psycopg
 import schemathesis
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, Phase, given, settings
@@ -68,6 +70,10 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 NOWHERE = "127.0.0.1:9"  # the discard port: nothing answers there
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 HEALTH = list(HealthCheck)
+SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())  # its public key is in the app's secrets (build_app)
+SENDGRID_PUBLIC = base64.b64encode(
+    SENDGRID_KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+).decode()
 PROVIDER_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "providers"
 SEEDED = (1, 2, 3)  # ids of the leads build_app stores (a fresh database counts from 1)
 
@@ -88,6 +94,12 @@ def signature_headers(path: str, body: bytes) -> dict[str, str]:
     provider = path.removeprefix("/webhooks/")
     if provider in ("retell", "vapi", "bland"):
         return sign(provider, body)
+    if provider in ("sendgrid", "sendgrid/inbound"):  # ECDSA P-256 over timestamp + body, as SendGrid signs
+        sig = SENDGRID_KEY.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(sig).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": ts,
+        }
     return {}
 
 
@@ -189,6 +201,30 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
+_TEXT = {"type": "string"}
+SENDGRID_EVENT = {  # the fields crm/webhooks/sendgrid.py reads (docs/email.md), documented values or any
+    "type": "object",
+    "properties": {
+        "event": {"anyOf": [{"enum": ["processed", "delivered", "open", "click", "bounce", "dropped"]}, _TEXT]},
+        "email": _TEXT,
+        "timestamp": {"type": "integer"},
+        "sg_message_id": _TEXT,
+        "message_key": _TEXT,
+        "lead_id": {"anyOf": [_TEXT, {"type": "integer"}]},
+        "reason": _TEXT,
+        "status": _TEXT,
+        "bounce_classification": _TEXT,
+        "sg_machine_open": {"type": "boolean"},
+    },
+    "required": ["event", "email", "timestamp"],
+}
+SENDGRID_INBOUND = {  # Inbound Parse's form fields
+    "type": "object",
+    "properties": {name: _TEXT for name in ("from", "to", "cc", "subject", "text", "html", "headers", "envelope")},
+    "required": ["from", "to", "subject", "text"],
+}
+
+
 def with_bodies(spec: dict[str, Any]) -> dict[str, Any]:
     """The spec with a request body on the operations that read one but do not declare it (the webhooks,
     the CSV import): otherwise schemathesis sends them nothing and every case ends at 415. The lead
@@ -203,6 +239,11 @@ def with_bodies(spec: dict[str, Any]) -> dict[str, Any]:
     bodies = {
         "/webhooks/leads/{source}": _json_body({"anyOf": [lead, {"type": "array", "items": lead}]}),
         "/api/v1/leads/import": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+    }
+    bodies["/webhooks/sendgrid"] = _json_body({"type": "array", "items": SENDGRID_EVENT})
+    bodies["/webhooks/sendgrid/inbound"] = {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": SENDGRID_INBOUND}},
     }
     for path, names in examples.items():
         shapes = [_shape(json.loads((PROVIDER_DATA / name).read_text(encoding="utf-8"))) for name in names]
@@ -305,7 +346,11 @@ def build_app(database_url: str) -> Flask:
     app = create_app(
         {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url},
         settings=base,
-        secrets=make_test_secrets(**SECRETS),
+        secrets=make_test_secrets(
+            **SECRETS,
+            LEADCHAIN_SECRET_PROVIDERS_SENDGRID_WEBHOOK_PUBLIC_KEY=SENDGRID_PUBLIC,
+            LEADCHAIN_SECRET_PROVIDERS_SENDGRID_INBOUND_PUBLIC_KEY=SENDGRID_PUBLIC,
+        ),
     )
     with app.app_context():
         upgrade()

@@ -154,7 +154,8 @@ def _count_email_events(metrics: WebMetrics) -> None:
     events = body if isinstance(body, list) else [body]
     for event in events:
         kind = event.get("event") if isinstance(event, dict) else None
-        metrics.email_events.labels(kind if kind in EMAIL_EVENTS else "other").inc()
+        # A list or object there (unhashable) was a TypeError after the response: a 500 (schemathesis).
+        metrics.email_events.labels(kind if isinstance(kind, str) and kind in EMAIL_EVENTS else "other").inc()
 
 
 def _before() -> None:

@@ -1,0 +1,34 @@
+"""A SendGrid event whose `event` is a list or an object, not a name (found by bench/schemathesis_run.py):
+the email-event counter (crm/observability/metrics.py), run after a 2xx, looked it up in a set: a
+TypeError, so the webhook answered 500 to a correctly signed body it had just ignored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.schemathesis_run import build_app, signature_headers
+from crm.extensions import db
+from tests.conftest import _wipe
+
+ODD_KINDS = [[1], {"x": 1}, [], {}]
+
+
+@pytest.fixture
+def signed_app(backend, migrated_urls):
+    app = build_app(migrated_urls[backend])  # holds the public key the bench signs for
+    _wipe(app)
+    yield app
+    with app.app_context():
+        db.session.remove()
+    _wipe(app)
+
+
+@pytest.mark.parametrize("kind", ODD_KINDS, ids=["list", "object", "empty-list", "empty-object"])
+def test_a_signed_event_with_an_odd_kind_is_ignored(signed_app, kind):
+    body = json.dumps([{"event": kind, "email": "anna@firma.de", "timestamp": 1}]).encode()
+    headers = {"Content-Type": "application/json", **signature_headers("/webhooks/sendgrid", body)}
+    r = signed_app.test_client().post("/webhooks/sendgrid", data=body, headers=headers)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json()["results"] == [{"reason": "not an event object", "status": "ignored"}]
