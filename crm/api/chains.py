@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify
 from flask_smorest import Blueprint
 
@@ -15,14 +17,14 @@ from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable
 bp = Blueprint("api_chains", __name__, url_prefix="/api/v1", description="The lead chain: status and control (API key)")
 
 
-def _json(code: int, description: str, properties: dict[str, dict]) -> dict:
+def _json(code: int, description: str, properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """An answer for the spec (its 2xx; the errors are the blueprint's default)."""
     schema = {"type": "object", "properties": properties}
     return {str(code): {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
 _NULLABLE_STR = {"type": "string", "nullable": True}
-_STATUS = {
+_STATUS: dict[str, dict[str, Any]] = {
     "lead_id": {"type": "integer"},
     "chain_id": _NULLABLE_STR,
     "running": {"type": "boolean"},
