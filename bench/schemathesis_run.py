@@ -333,7 +333,8 @@ def _check_server_error(case: Any, response: Any, label: str, tally: Tally) -> N
 
 def _curl(case: Any) -> str:
     try:
-        return str(case.as_curl_command(headers=AUTH, base_url="http://localhost"))
+        command = str(case.as_curl_command(headers=AUTH, base_url="http://localhost"))
+        return command if len(command) <= 2000 else command[:2000] + f" ... ({len(command)} characters)"
     except Exception as e:  # noqa: BLE001
         return f"(no curl: {e})"
 

@@ -90,6 +90,26 @@ def natural_key(event: dict[str, Any]) -> str:
     return "ev:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+def _storable(value: Any) -> bool:
+    """No NUL and no lone surrogate in any string: PostgreSQL refuses both in text and JSON (a 500 when an
+    event naming one was looked up or its answer stored). SendGrid sends neither; such an event is not one."""
+    if isinstance(value, str):
+        return _utf8(value)
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def message_id_of(event: dict[str, Any]) -> str | None:
     sg_message_id = event.get("sg_message_id")
     if not isinstance(sg_message_id, str) or not sg_message_id:
@@ -321,7 +341,7 @@ def events():
     results: list[dict[str, Any]] = []
     pending, stops = 0, {}
     for event in batch:
-        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str) or not _storable(event):
             results.append({"status": "ignored", "reason": "not an event object"})
             continue
         try:
