@@ -94,7 +94,7 @@ def signature_headers(path: str, body: bytes) -> dict[str, str]:
     provider = path.removeprefix("/webhooks/")
     if provider in ("retell", "vapi", "bland"):
         return sign(provider, body)
-    if provider in ("sendgrid", "sendgrid/inbound"):  # ECDSA P-256 over timestamp + body, as SendGrid signs
+    if provider in ("sendgrid", "sendgrid/inbound"):  # ECDSA P-256 over timestamp + body (docs/providers.md §4.4)
         sig = SENDGRID_KEY.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))
         return {
             "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(sig).decode(),
@@ -202,7 +202,7 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _TEXT = {"type": "string"}
-SENDGRID_EVENT = {  # the fields crm/webhooks/sendgrid.py reads (docs/email.md), documented values or any
+SENDGRID_EVENT = {  # the fields crm/webhooks/sendgrid.py reads (docs/providers.md §4.3), known values or any
     "type": "object",
     "properties": {
         "event": {"anyOf": [{"enum": ["processed", "delivered", "open", "click", "bounce", "dropped"]}, _TEXT]},
@@ -218,7 +218,7 @@ SENDGRID_EVENT = {  # the fields crm/webhooks/sendgrid.py reads (docs/email.md),
     },
     "required": ["event", "email", "timestamp"],
 }
-SENDGRID_INBOUND = {  # Inbound Parse's form fields
+SENDGRID_INBOUND = {  # Inbound Parse's form fields (docs/providers.md §4.5)
     "type": "object",
     "properties": {name: _TEXT for name in ("from", "to", "cc", "subject", "text", "html", "headers", "envelope")},
     "required": ["from", "to", "subject", "text"],
