@@ -384,10 +384,10 @@ def _run_backend(backend: str, requests: int, seed: int, checks: tuple[str, ...]
                     db.engine.dispose()
     choice = throwaway_pg.resolve()
     name = f"bench_st_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect(choice.url, autocommit=True, connect_timeout=5)
+    admin = psycopg.connect(choice.conninfo, autocommit=True, connect_timeout=5)
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        app = build_app(throwaway_pg.sqlalchemy_url(choice.url, name))
+        app = build_app(throwaway_pg.sqlalchemy_url(choice.conninfo, name))
         seed_leads(app)
         try:
             return run_operations(app, requests, seed, backend, checks)
