@@ -36,91 +36,101 @@ def _talk(de: Lines, en: Lines, fr: Lines) -> dict[str, Lines]:
     return {lang: [("agent", _DISCLOSURE[lang]), *lines] for lang, lines in (("de", de), ("en", en), ("fr", fr))}
 
 
+def _booking_de(wish: str, slot: str) -> Lines:
+    """The de lines of a call that books (the callee's wish, the slot the agent offers and books)."""
+    return [
+        ("callee", "Ja, am Apparat."),
+        (
+            "agent",
+            "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
+            "Worum geht es Ihnen dabei vor allem?",
+        ),
+        ("callee", "Wir möchten unsere Terminvergabe automatisieren."),
+        ("agent", "Verstanden, danke. Bis wann möchten Sie das umsetzen?"),
+        ("callee", "Möglichst bald, noch in diesem Quartal."),
+        ("agent", "Gut zu wissen. Entscheiden Sie das allein, oder ist noch jemand beteiligt?"),
+        ("callee", "Das entscheide ich selbst."),
+        (
+            "agent",
+            "Danke. Am besten bespricht das ein Berater kurz mit Ihnen. "
+            "Wann hätten Sie in den nächsten Tagen Zeit für einen Termin?",
+        ),
+        ("callee", wish),
+        ("agent", f"Ein freier Termin wäre am {slot}, passt Ihnen das?"),
+        ("callee", "Ja, bitte."),
+        (
+            "agent",
+            f"Ihr Termin ist eingetragen am {slot}. Sie bekommen eine Bestätigung per E-Mail. "
+            "Vielen Dank und auf Wiederhören!",
+        ),
+    ]
+
+
+def _booking_en(wish: str, slot: str) -> Lines:
+    """The en lines of a call that books (the callee's wish, the slot the agent offers and books)."""
+    return [
+        ("callee", "Yes, speaking."),
+        (
+            "agent",
+            "Great to reach you. You showed interest in an offer from Leadchain. "
+            "What is the main thing you would like to solve?",
+        ),
+        ("callee", "We want to automate our scheduling."),
+        ("agent", "Understood, thanks. By when would you like to have it done?"),
+        ("callee", "As soon as possible, this quarter."),
+        ("agent", "Good to know. Do you decide this yourself, or is someone else involved?"),
+        ("callee", "I decide that myself."),
+        (
+            "agent",
+            "Thank you. The best next step is a short talk with one of our consultants. "
+            "When would you have time for a meeting in the next few days?",
+        ),
+        ("callee", wish),
+        ("agent", f"I have a free slot on {slot}, does that work for you?"),
+        ("callee", "Yes, please."),
+        (
+            "agent",
+            f"Your appointment is booked for {slot}. You'll get a confirmation by email. Thank you and goodbye!",
+        ),
+    ]
+
+
+def _booking_fr(wish: str, slot: str) -> Lines:
+    """The fr lines of a call that books (the callee's wish, the slot the agent offers and books)."""
+    return [
+        ("callee", "Oui, c'est moi."),
+        (
+            "agent",
+            "C'est un plaisir de vous joindre. Vous avez manifesté de l'intérêt pour une offre de Leadchain. "
+            "Quel est le principal problème que vous aimeriez résoudre?",
+        ),
+        ("callee", "Nous voudrions automatiser notre prise de rendez-vous."),
+        ("agent", "Entendu, merci. Dans quels délais aimeriez-vous que ce soit mis en place?"),
+        ("callee", "Le plus vite possible, encore ce trimestre."),
+        (
+            "agent",
+            "C'est bon à savoir. Est-ce vous qui prenez la décision, ou quelqu'un d'autre est-il impliqué?",
+        ),
+        ("callee", "C'est moi qui décide."),
+        (
+            "agent",
+            "Merci beaucoup. La meilleure suite serait un court entretien avec l'un de nos conseillers. "
+            "Quand auriez-vous le temps pour un rendez-vous ces prochains jours?",
+        ),
+        ("callee", wish),
+        ("agent", f"J'ai un créneau libre le {slot}, cela vous convient-il?"),
+        ("callee", "Oui, très bien."),
+        (
+            "agent",
+            f"Votre rendez-vous du {slot} est bien réservé. Vous recevrez une confirmation par e-mail. "
+            "Merci et au revoir!",
+        ),
+    ]
+
+
 def _booking_talk(de: tuple[str, str], en: tuple[str, str], fr: tuple[str, str]) -> dict[str, Lines]:
     """A call that books: (the callee's wish, the slot the agent offers and books) per language."""
-    (wish_de, slot_de), (wish_en, slot_en), (wish_fr, slot_fr) = de, en, fr
-    return _talk(
-        [
-            ("callee", "Ja, am Apparat."),
-            (
-                "agent",
-                "Schön, dass ich Sie erreiche. Sie hatten sich für ein Angebot von Leadchain interessiert. "
-                "Worum geht es Ihnen dabei vor allem?",
-            ),
-            ("callee", "Wir möchten unsere Terminvergabe automatisieren."),
-            ("agent", "Verstanden, danke. Bis wann möchten Sie das umsetzen?"),
-            ("callee", "Möglichst bald, noch in diesem Quartal."),
-            ("agent", "Gut zu wissen. Entscheiden Sie das allein, oder ist noch jemand beteiligt?"),
-            ("callee", "Das entscheide ich selbst."),
-            (
-                "agent",
-                "Danke. Am besten bespricht das ein Berater kurz mit Ihnen. "
-                "Wann hätten Sie in den nächsten Tagen Zeit für einen Termin?",
-            ),
-            ("callee", wish_de),
-            ("agent", f"Ein freier Termin wäre am {slot_de}, passt Ihnen das?"),
-            ("callee", "Ja, bitte."),
-            (
-                "agent",
-                f"Ihr Termin ist eingetragen am {slot_de}. Sie bekommen eine Bestätigung per E-Mail. "
-                "Vielen Dank und auf Wiederhören!",
-            ),
-        ],
-        [
-            ("callee", "Yes, speaking."),
-            (
-                "agent",
-                "Great to reach you. You showed interest in an offer from Leadchain. "
-                "What is the main thing you would like to solve?",
-            ),
-            ("callee", "We want to automate our scheduling."),
-            ("agent", "Understood, thanks. By when would you like to have it done?"),
-            ("callee", "As soon as possible, this quarter."),
-            ("agent", "Good to know. Do you decide this yourself, or is someone else involved?"),
-            ("callee", "I decide that myself."),
-            (
-                "agent",
-                "Thank you. The best next step is a short talk with one of our consultants. "
-                "When would you have time for a meeting in the next few days?",
-            ),
-            ("callee", wish_en),
-            ("agent", f"I have a free slot on {slot_en}, does that work for you?"),
-            ("callee", "Yes, please."),
-            (
-                "agent",
-                f"Your appointment is booked for {slot_en}. You'll get a confirmation by email. Thank you and goodbye!",
-            ),
-        ],
-        [
-            ("callee", "Oui, c'est moi."),
-            (
-                "agent",
-                "C'est un plaisir de vous joindre. Vous avez manifesté de l'intérêt pour une offre de Leadchain. "
-                "Quel est le principal problème que vous aimeriez résoudre?",
-            ),
-            ("callee", "Nous voudrions automatiser notre prise de rendez-vous."),
-            ("agent", "Entendu, merci. Dans quels délais aimeriez-vous que ce soit mis en place?"),
-            ("callee", "Le plus vite possible, encore ce trimestre."),
-            (
-                "agent",
-                "C'est bon à savoir. Est-ce vous qui prenez la décision, ou quelqu'un d'autre est-il impliqué?",
-            ),
-            ("callee", "C'est moi qui décide."),
-            (
-                "agent",
-                "Merci beaucoup. La meilleure suite serait un court entretien avec l'un de nos conseillers. "
-                "Quand auriez-vous le temps pour un rendez-vous ces prochains jours?",
-            ),
-            ("callee", wish_fr),
-            ("agent", f"J'ai un créneau libre le {slot_fr}, cela vous convient-il?"),
-            ("callee", "Oui, très bien."),
-            (
-                "agent",
-                f"Votre rendez-vous du {slot_fr} est bien réservé. Vous recevrez une confirmation par e-mail. "
-                "Merci et au revoir!",
-            ),
-        ],
-    )
+    return _talk(_booking_de(*de), _booking_en(*en), _booking_fr(*fr))
 
 
 PERSONAS: dict[str, Persona] = {
