@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install catalogs up test lint bench chaos chaos-slice compose-check clean
+.PHONY: install catalogs up test lint bench chaos chaos-slice fuzz outage compose-check clean
 
 install: $(STAMP) catalogs
 
@@ -60,6 +60,15 @@ chaos: install
 
 chaos-slice: install
 	$(BIN)/python -m bench.chaos.run --deliveries 1000 --out artifacts/chaos-slice-summary.json $(CHAOS_ARGS)
+
+# Signed-body fuzzer, 2,000 bodies per provider and database (the suite runs 200): no 5xx, nothing stored for a 4xx.
+fuzz: install
+	LEADCHAIN_FUZZ_BODIES=2000 $(BIN)/python -m pytest -p no:randomly -q -n 0 tests/voice/test_provider_webhooks_fuzz.py
+
+# The chain worker stopped for 5 minutes under provider webhooks and leads (docs/reliability.md §3.5):
+# webhook p99, lead-intake p99 during against before, and the time for every result to reach its chain.
+outage: install
+	$(BIN)/python bench/worker_outage.py
 
 # Placeholder passwords only satisfy compose's required-variable checks, and the example settings
 # file stands in for a host's deploy/leadchain.env; nothing is started.
