@@ -47,6 +47,7 @@ from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import Direction, Interaction, Lead, SideEffect
 from crm.requests import raw_body
+from crm.routing import MAX_ROW_ID
 from crm.services import deliveries
 from crm.temporal_gateway import TemporalUnavailable
 from crm.webhooks.sendgrid_inbound import parse_reply, record_reply
@@ -108,6 +109,16 @@ def _utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return "\x00" not in text
+
+
+def _lead_id_of(event: dict[str, Any]) -> int | None:
+    """The `lead_id` custom argument as a row id: ASCII digits from 1 to MAX_ROW_ID (crm/routing.py), else
+    None. str.isdigit() took '١' for lead 1, and an id past the column was an OverflowError, a 500."""
+    text = str(event.get("lead_id") or "")
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ROW_ID else None
 
 
 def message_id_of(event: dict[str, Any]) -> str | None:
@@ -297,9 +308,9 @@ def _process(event: dict[str, Any], digest: str) -> deliveries.Outcome:
         if target is not None:
             apply_event(target, event)
             lead = db.session.get(Lead, target.lead_id)
-        elif str(event.get("lead_id") or "").isdigit():
+        elif (custom_lead_id := _lead_id_of(event)) is not None:
             # Ours but not a chain message (e.g. a report): lead-level effects only.
-            lead = db.session.get(Lead, int(event["lead_id"]))
+            lead = db.session.get(Lead, custom_lead_id)
         live = suppression.live_lead(lead)
         if lead is None or live is None:  # not ours, or merged into a record that is gone: nothing to mark
             return 200, {"status": "ignored", "event": event.get("event"), "reason": "unknown message"}

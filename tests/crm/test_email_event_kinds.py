@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bench.schemathesis_run import build_app, signature_headers
+from bench.schemathesis_run import build_app, seed_leads, signature_headers
 from crm.extensions import db
 from tests.conftest import _wipe
 
@@ -52,3 +52,25 @@ def test_a_signed_event_postgresql_cannot_store_is_ignored(signed_app, fields):
     r = signed_app.test_client().post("/webhooks/sendgrid", data=body, headers=headers)
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.get_json()["results"] == [{"reason": "not an event object", "status": "ignored"}]
+
+
+@pytest.mark.parametrize(
+    "lead_id", [2**31, 10**30, "99999999999999999999", "١", "1.0", -1, 0], ids=lambda v: repr(v)[:12]
+)
+def test_a_lead_id_that_is_no_row_id_is_unknown(signed_app, lead_id):
+    # A number past the id column was an OverflowError (SQLite) or DataError (PostgreSQL): a 500; and
+    # str.isdigit() read the Arabic-Indic '١' as lead 1. Lead 1 exists here, so a misread would record.
+    seed_leads(signed_app)
+    body = json.dumps([{"event": "open", "email": "anna@firma.de", "timestamp": 1, "lead_id": lead_id}]).encode()
+    headers = {"Content-Type": "application/json", **signature_headers("/webhooks/sendgrid", body)}
+    r = signed_app.test_client().post("/webhooks/sendgrid", data=body, headers=headers)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json()["results"] == [{"event": "open", "reason": "unknown message", "status": "ignored"}]
+
+
+def test_a_lead_id_in_range_still_reaches_its_lead(signed_app):
+    seed_leads(signed_app)
+    body = json.dumps([{"event": "open", "email": "anna@firma.de", "timestamp": 1, "lead_id": "1"}]).encode()
+    headers = {"Content-Type": "application/json", **signature_headers("/webhooks/sendgrid", body)}
+    r = signed_app.test_client().post("/webhooks/sendgrid", data=body, headers=headers)
+    assert r.status_code == 200 and r.get_json()["results"][0]["status"] == "recorded", r.get_data(as_text=True)
