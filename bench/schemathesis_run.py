@@ -128,7 +128,7 @@ class Tally:
     operations: int = 0  # in the spec
     extra_checks: tuple[str, ...] = ()  # schemathesis checks run besides not_a_server_error
     unavailable: Counter[str] = field(default_factory=Counter)  # 503 + Retry-After, by operation
-    conformance: Counter[str] = field(default_factory=Counter)  # their failures, by check
+    conformance: Counter[str] = field(default_factory=Counter)  # their failures, by check and by check + operation
     conformance_samples: list[str] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     by_operation: Counter[str] = field(default_factory=Counter)
@@ -319,6 +319,7 @@ def _call(case: Any, label: str, tally: Tally) -> None:
             case.validate_response(response, checks=[getattr(schemathesis.checks, name)], headers=AUTH)
         except FailureGroup as e:
             tally.conformance[name] += 1
+            tally.conformance[f"{name} {label}"] += 1
             if tally.conformance[name] <= 3:
                 tally.conformance_samples.append(f"{name} {label} {response.status_code}: {str(e)[:300]!r}")
 
@@ -433,7 +434,11 @@ def main(argv: list[str] | None = None) -> int:
         if tally.unavailable:
             print(f"  503 with Retry-After (Temporal at {NOWHERE}, not counted as failures): {dict(tally.unavailable)}")
         if tally.extra_checks:
-            print(f"  other checks: {dict(tally.conformance) or 'all passed'} ({', '.join(tally.extra_checks)})")
+            for name in tally.extra_checks:
+                print(f"  {name}: {tally.conformance[name]} failures")
+                for key, n in sorted(tally.conformance.items()):
+                    if key.startswith(name + " "):
+                        print(f"    {n:6d}  {key.removeprefix(name + ' ')}")
             for sample in tally.conformance_samples:
                 print(f"  {sample}")
         for failure in tally.server_errors:
