@@ -340,8 +340,14 @@ async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live,
     assert taken is None or booked != taken
     expected = (WEEKDAYS[language][booked.weekday()], booked.hour, booked.minute)
 
+    # The analysis is written when the call has ended, a moment after the conversation (and, under load, after
+    # the webhooks so far): read the call until it is there, at most 15 s.
     async with httpx.AsyncClient(headers=KEYS["retell"]) as http:
-        call = (await http.get(f"{sandbox_url}/retell/v2/get-call/{placed.call_id}")).json()
+        for _ in range(300):
+            call = (await http.get(f"{sandbox_url}/retell/v2/get-call/{placed.call_id}")).json()
+            if "call_analysis" in call:
+                break
+            await asyncio.sleep(0.05)
     analysis = call["call_analysis"]
     assert analysis["custom_analysis_data"]["outcome"] == "booked"
     assert slot_in(analysis["call_summary"], language) == expected, (analysis["call_summary"], booked)
