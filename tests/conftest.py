@@ -104,11 +104,6 @@ class _XdistHooks:
             return None
         from xdist.scheduler import LoadFileScheduling
 
-        # The work queue keeps the collection's order (pytest_collection_modifyitems below puts the longest
-        # modules first), not xdist's default of "most tests first", which left one-test modules of a minute
-        # (the chaos slice, the worker kills) for the end while the other worker sat idle.
-        config.option.loadscopereorder = False
-
         class ModulesAndBrowserPackage(LoadFileScheduling):
             def _split_scope(self, nodeid: str) -> str:
                 return BROWSER_TESTS if nodeid.startswith(BROWSER_TESTS) else super()._split_scope(nodeid)
@@ -226,38 +221,3 @@ def pytest_cmdline_main(config):
     result = yield
     if result.get_result() == 0 and not hasattr(config, "workerinput"):
         os._exit(0)
-
-
-# Modules (or the browser package, one unit) that take tens of seconds each, measured with
-# `make test PYTEST_ARGS=--durations=40`: they start first, so the two workers finish together. Within
-# this list the order is longest first; every other module follows in collection order, most tests first.
-LONG_FIRST = (
-    "tests/chaos/test_chaos_slice.py",
-    "tests/workflows/test_worker_kill.py",
-    "tests/workflows/test_worker_kill_providers.py",
-    BROWSER_TESTS,
-    "tests/crm/test_provider_inbox.py",
-    "tests/workflows/test_one_chain_per_person.py",
-    "tests/ui/test_fuzz_routes.py",
-    "tests/workflows/test_lead_chain.py",
-)
-
-
-def _unit(nodeid: str) -> str:
-    return BROWSER_TESTS if nodeid.startswith(BROWSER_TESTS) else nodeid.split("::", 1)[0]
-
-
-def pytest_collection_modifyitems(config, items):
-    """Long modules first, then by number of tests; a module's own tests keep their order (stable sort).
-    Every xdist worker sorts the same collection the same way, so the scheduler sees identical lists."""
-    sizes: dict[str, int] = {}
-    for item in items:
-        sizes[_unit(item.nodeid)] = sizes.get(_unit(item.nodeid), 0) + 1
-
-    def rank(item) -> tuple[int, int]:
-        unit = _unit(item.nodeid)
-        if unit in LONG_FIRST:
-            return (LONG_FIRST.index(unit), 0)
-        return (len(LONG_FIRST), -sizes[unit])
-
-    items.sort(key=rank)
