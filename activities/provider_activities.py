@@ -8,7 +8,7 @@ when the first attempt's fate is unknown, asks the provider for a call/message w
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.ledger import claim, done_ref, mark_done
 from activities.rows import require_row
+from crm.billing import limits as billing_limits
 from crm.email.port import EmailMessage, EmailSender
 from crm.extensions import db
 from crm.models import AuditEntry, Campaign, Direction, Interaction, InteractionKind, Lead, SideEffect
@@ -31,6 +32,7 @@ from providers.base import (
     ProviderUnavailable,
     VoiceProvider,
 )
+from workflows.chain_policies import CALL_FAILURE_BUDGET, CALL_RATE_LIMIT_HORIZON
 from workflows.payloads import CallPlaced, CallResult, EmailSent, FetchCallInput, PlaceCallInput, SendEmailInput
 from workflows.vocabulary import CallStatus, EmailSendStatus
 
@@ -82,33 +84,59 @@ class ProviderActivities:
                 return CallPlaced(*done_ref(row))
             if row.status == "refused":
                 return CallPlaced(row.provider or "", "", refused=(row.result or {}).get("reason", "refused"))
-            lead = require_row(Lead, inp.lead_id)
-            campaign = _active_campaign(lead)
-            primary = self.providers.get(campaign.provider)
-            failover = self.providers.get(campaign.failover_provider) if campaign.failover_provider else None
-            if row.attempts > 0:
+            if row.status == "failed":
+                reason = str((row.result or {}).get("reason", "failed"))
+                raise ApplicationError(reason, type="CallBudgetSpent", non_retryable=True)
+            try:
+                return self._place(row, inp)
+            except ApplicationError as e:
+                # The chain stops trying for this key: say so on the ledger row, where a person looks,
+                # instead of leaving it at `intent` ("the provider may have acted"). A superseded attempt
+                # is not the end: the newer attempt owns the row.
+                if _last_attempt(e):
+                    _give_up(row, inp, f"{e.type}: {e.message}"[:200])
+                raise
+
+    def _place(self, row: SideEffect, inp: PlaceCallInput) -> CallPlaced:
+        spent = _budget_spent(row)
+        lead = require_row(Lead, inp.lead_id)
+        campaign = _active_campaign(lead)
+        primary = self.providers.get(campaign.provider)
+        failover = self.providers.get(campaign.failover_provider) if campaign.failover_provider else None
+        if row.attempts > 0:
+            # Looked up even with the budget spent: an attempt that timed out may have dialled.
+            try:
                 found = _earlier_call(row, inp.idempotency_key, (primary, failover))
-                if found is not None:
-                    return self._placed(row, inp, found.provider, found.call_id)
-            use_failover = failover is not None and (primary is None or activity.info().attempt > FAILOVER_AFTER)
-            provider = failover if use_failover else primary
-            if provider is None:
+            except ApplicationError as e:
+                if spent is None:
+                    raise
                 raise ApplicationError(
-                    f"provider {campaign.provider} is not configured", type="NoProvider", non_retryable=True
-                )
-            refused = self._gate_refusal(row, inp.lead_id)
-            if refused is not None:
-                return CallPlaced(provider.name, "", refused=refused)
-            request = _call_request(inp, lead, campaign, use_failover)
-            _start_attempt(row)
-            call = _dial(row, provider, request)
-            return self._placed(row, inp, call.provider, call.call_id)
+                    f"{spent}; {e.message}"[:200], type="CallBudgetSpent", non_retryable=True
+                ) from None
+            if found is not None:
+                return self._placed(row, inp, found.provider, found.call_id)
+        if spent is not None:
+            raise ApplicationError(spent, type="CallBudgetSpent", non_retryable=True)
+        use_failover = failover is not None and (primary is None or activity.info().attempt > FAILOVER_AFTER)
+        provider = failover if use_failover else primary
+        if provider is None:
+            raise ApplicationError(
+                f"provider {campaign.provider} is not configured", type="NoProvider", non_retryable=True
+            )
+        refused = self._gate_refusal(row, inp.lead_id)
+        if refused is not None:
+            return CallPlaced(provider.name, "", refused=refused)
+        request = _call_request(inp, lead, campaign, use_failover)
+        _start_attempt(row)
+        call = _dial(row, provider, request)
+        return self._placed(row, inp, call.provider, call.call_id)
 
     def _gate_refusal(self, row: SideEffect, lead_id: int) -> str | None:
         """Compliance is checked at the last moment before every dial, not only when the chain decided.
         A refusal is stored on the ledger row (a retry answers it without asking again)."""
         # Scheduled time, not only the wall clock: the later of the two (time-skipping tests run ahead).
         now = max(utcnow(), activity.info().current_attempt_scheduled_time)
+        _pause_at_hard_limit(now)
         gate = compliance.check_call_gate(
             lead_id, now_utc=now, threshold=0, policy=self.app.extensions.get("leadchain.gate_policy")
         )
@@ -302,9 +330,75 @@ def _dial(row: SideEffect, provider: VoiceProvider, request: CallRequest) -> Pro
     except ProviderRejected as e:
         raise ApplicationError(str(e)[:200], type="ProviderRejected", non_retryable=True) from None
     except ProviderUnavailable as e:
+        rate_limited = e.status == 429
         if e.status is not None:
-            refused = (row.result or {}).get("refused_by", []) + [provider.name]
-            row.result = {**(row.result or {}), "refused_by": refused}
+            result = dict(row.result or {})
+            result["refused_by"] = result.get("refused_by", []) + [provider.name]
+            if rate_limited:
+                # Counted apart: a busy provider is not a failed call (_budget_spent).
+                result["rate_limited"] = int(result.get("rate_limited", 0)) + 1
+                result.setdefault("rate_limited_since", utcnow().isoformat())
+            row.result = result
             db.session.commit()
         delay = timedelta(seconds=e.retry_after_s) if e.retry_after_s else None
-        raise ApplicationError(str(e)[:200], type="ProviderUnavailable", next_retry_delay=delay) from None
+        kind = "ProviderRateLimited" if rate_limited else "ProviderUnavailable"
+        raise ApplicationError(str(e)[:200], type=kind, next_retry_delay=delay) from None
+
+
+def _budget_spent(row: SideEffect) -> str | None:
+    """Why this attempt is not made (the call's budget is spent), or None. Under a bounded retry policy
+    (chains from before PATCH_CALL_BUDGET) Temporal counts the attempts itself."""
+    info = activity.info()
+    policy = info.retry_policy
+    if policy is not None and policy.maximum_attempts > 0:
+        return None
+    result = row.result or {}
+    limited = int(result.get("rate_limited", 0))
+    failures = info.attempt - 1 - limited
+    if failures >= CALL_FAILURE_BUDGET:
+        return f"{failures} failed attempts (budget {CALL_FAILURE_BUDGET}; {limited} rate-limited not counted)"
+    since = result.get("rate_limited_since")
+    if since is not None and utcnow() - datetime.fromisoformat(since) > CALL_RATE_LIMIT_HORIZON:
+        return f"rate limited (429) for more than {CALL_RATE_LIMIT_HORIZON} ({limited} answers)"
+    return None
+
+
+def _last_attempt(error: ApplicationError) -> bool:
+    """Does the chain stop trying this key after `error`? Non-retryable errors end it (a superseded
+    attempt only ends itself), and so does the last attempt a bounded retry policy allows."""
+    if error.type == "Superseded":
+        return False
+    if error.non_retryable:
+        return True
+    policy = activity.info().retry_policy
+    return policy is not None and 0 < policy.maximum_attempts <= activity.info().attempt
+
+
+def _give_up(row: SideEffect, inp: PlaceCallInput, reason: str) -> None:
+    db.session.rollback()
+    row = db.session.merge(row)
+    db.session.refresh(row)
+    if row.status != "intent":
+        return
+    row.status, row.completed_at = "failed", utcnow()
+    row.result = {**(row.result or {}), "reason": reason}
+    db.session.add(
+        AuditEntry(
+            actor="chain",
+            action="call.failed",
+            entity_type="lead",
+            entity_id=inp.lead_id,
+            after={"key": inp.idempotency_key, "reason": reason},
+        )
+    )
+    db.session.commit()
+
+
+def _pause_at_hard_limit(now: datetime) -> None:
+    """The company's hard billing limit (crm.billing.limits) pauses new outbound calls: a retryable error,
+    not a refusal on the ledger row, so the activity keeps retrying (PROVIDER_CALL_RETRY: no attempt limit,
+    every 2 minutes at most) and the call goes out once the limit is raised or the payment is made. The
+    reason is the attempt's failure, which the chain's status shows; nothing is dialled or lost meanwhile."""
+    state = billing_limits.state(now)
+    if state.level == billing_limits.HARD:
+        raise ApplicationError(f"calls paused: {state.reason}", type="BillingHardLimit")

@@ -486,6 +486,8 @@ class DevServer:
             str(free_port()),
             "--search-attribute",
             "LeadStage=Keyword",
+            "--search-attribute",
+            "CompanyId=Int",  # the relay sets it on every chain (docs/tenancy.md)
             "--log-level",
             "warn",
         ]

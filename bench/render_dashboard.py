@@ -13,6 +13,13 @@ a run, and draws them with matplotlib in the dashboard's layout.
     .venv/bin/python bench/render_dashboard.py render artifacts/metrics-run.jsonl \\
         [--out artifacts/grafana-dashboard.png] [--rate-interval 1m] [--dashboard PATH]
 
+    # or, with a real Prometheus that scraped the run (make chaos CHAOS_ARGS=--prometheus starts one):
+    .venv/bin/python bench/render_dashboard.py render-prometheus --url http://127.0.0.1:9090 \
+        --start UNIX --end UNIX [--step 15] [--out artifacts/chaos-dashboard.png]
+
+render-prometheus asks Prometheus itself (its HTTP query_range API) for each panel's queries, so the
+PromQL is Prometheus's own; only the drawing is ours. Still not Grafana.
+
 The scrape file holds one JSON object per line: {"t": unix seconds, "target": name, "text": exposition}.
 The query evaluator knows the subset of PromQL the dashboard uses: sum/max/min [by (...)], rate,
 increase, histogram_quantile and selectors with =, !=, =~, !~ (counter resets handled; no extrapolation,
@@ -263,7 +270,37 @@ def panel_series(panel: dict[str, Any], samples: Samples, rate_interval: str) ->
     return lines
 
 
-def render(samples: Samples, dashboard: dict[str, Any], out: Path, rate_interval: str) -> int:
+@dataclass
+class PrometheusSource:
+    """Panel series from a real Prometheus (GET /api/v1/query_range), in place of Samples' evaluator."""
+
+    url: str
+    start: float
+    end: float
+    step: float = 15.0
+
+    @property
+    def times(self) -> list[float]:
+        return [self.start, self.end]
+
+    def panel_series(self, panel: dict[str, Any], rate_interval: str) -> dict[str, list[tuple[float, float]]]:
+        lines: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for target in panel["targets"]:
+            query = target["expr"].replace("$__rate_interval", rate_interval)
+            params = {"query": query, "start": self.start, "end": self.end, "step": self.step}
+            answer = httpx.get(f"{self.url.rstrip('/')}/api/v1/query_range", params=params, timeout=30)
+            answer.raise_for_status()
+            for series in answer.json()["data"]["result"]:
+                name = legend(target.get("legendFormat", ""), frozenset(series["metric"].items()))
+                for t, value in series["values"]:
+                    if not math.isnan(float(value)):
+                        lines[name].append((float(t), float(value)))
+        return lines
+
+
+def render(
+    samples: Samples | PrometheusSource, dashboard: dict[str, Any], out: Path, rate_interval: str, credit: str = ""
+) -> int:
     # matplotlib only here: the scrape command must start fast and needs none of it.
     import matplotlib
 
@@ -281,7 +318,10 @@ def render(samples: Samples, dashboard: dict[str, Any], out: Path, rate_interval
         ax = axes[panel["gridPos"]["y"] // 8][panel["gridPos"]["x"] // 12]
         ax.set_facecolor("#181b1f")
         ax.set_title(panel["title"], loc="left", fontsize=10, color="#ccccdc")
-        lines = panel_series(panel, samples, rate_interval)
+        if isinstance(samples, PrometheusSource):
+            lines = samples.panel_series(panel, rate_interval)
+        else:
+            lines = panel_series(panel, samples, rate_interval)
         for name, points in sorted(lines.items())[:12]:
             ax.plot([(t - start) / 60 for t, _ in points], [v for _, v in points], linewidth=1.2, label=name[:60])
         if lines:
@@ -294,9 +334,12 @@ def render(samples: Samples, dashboard: dict[str, Any], out: Path, rate_interval
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.15)
     span = (samples.times[-1] - start) / 60 if samples.times else 0.0
+    credit = credit or (
+        f"{len(samples.times)} scrapes over {span:.1f} min; drawn by bench/render_dashboard.py "
+        "from the dashboard's own queries (not a Grafana screenshot)"
+    )
     fig.suptitle(
-        f"{dashboard['title']} — {len(samples.times)} scrapes over {span:.1f} min; drawn by bench/render_dashboard.py "
-        "from the dashboard's own queries (not a Grafana screenshot)",
+        f"{dashboard['title']} — {credit}",
         fontsize=11,
         color="#ccccdc",
     )
@@ -343,7 +386,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, default=REPO / "artifacts" / "grafana-dashboard.png")
     r.add_argument("--dashboard", type=Path, default=DASHBOARD)
     r.add_argument("--rate-interval", default="1m")
+    q = sub.add_parser("render-prometheus")
+    q.add_argument("--url", required=True, help="Prometheus, e.g. http://127.0.0.1:9090")
+    q.add_argument("--start", type=float, required=True, help="unix seconds")
+    q.add_argument("--end", type=float, required=True, help="unix seconds")
+    q.add_argument("--step", type=float, default=15.0)
+    q.add_argument("--out", type=Path, default=REPO / "artifacts" / "chaos-dashboard.png")
+    q.add_argument("--dashboard", type=Path, default=DASHBOARD)
+    q.add_argument("--rate-interval", default="1m")
     args = parser.parse_args(argv)
+    if args.command == "render-prometheus":
+        return render_from_prometheus(args.url, args.start, args.end, args.out, args.dashboard, args.step)
     if args.command == "scrape":
         targets = dict(t.split("=", 1) for t in args.target)
         rounds = scrape(targets, args.out, args.interval, args.duration, args.stop_file)
@@ -356,6 +409,20 @@ def main(argv: list[str] | None = None) -> int:
     dashboard = json.loads(args.dashboard.read_text(encoding="utf-8"))
     drawn = render(samples, dashboard, args.out, args.rate_interval)
     print(f"{args.out}: {drawn} of {len(dashboard['panels'])} panels with data, {len(samples.times)} scrapes")
+    return 0
+
+
+def render_from_prometheus(
+    url: str, start: float, end: float, out: Path, dashboard_path: Path = DASHBOARD, step: float = 15.0
+) -> int:
+    dashboard = json.loads(dashboard_path.read_text(encoding="utf-8"))
+    source = PrometheusSource(url, start, end, step)
+    credit = (
+        f"{(end - start) / 60:.1f} min queried from Prometheus ({url}, query_range, step {step:g} s) with the "
+        "dashboard's own PromQL; drawn with matplotlib (not a Grafana screenshot)"
+    )
+    drawn = render(source, dashboard, out, "1m", credit)
+    print(f"{out}: {drawn} of {len(dashboard['panels'])} panels with data (from Prometheus)")
     return 0
 
 

@@ -27,7 +27,9 @@ from crm.extensions import api as openapi
 from crm.extensions import db, migrate
 from crm.routing import RowIdConverter
 from crm.secrets import Secrets, secrets_from_env
+from crm.tenancy.context import current_company_id
 from providers.base import ProviderRegistry
+from providers.factory import COMPANY_OF_EXTENSION
 
 if TYPE_CHECKING:  # only a type here; the compliance module is imported with the web parts
     from crm.services.compliance import GatePolicy
@@ -73,6 +75,9 @@ def create_app(
     )
 
     app.extensions["leadchain.secrets"] = secrets if secrets is not None else secrets_from_env()
+    # providers.factory.registry(app) answers with the current company's provider accounts (providers/ does
+    # not import crm, so the scope's reader is handed in here).
+    app.extensions[COMPANY_OF_EXTENSION] = current_company_id
     for name, part in (
         ("leadchain.providers", providers),
         ("leadchain.email_sender", email_sender),
@@ -93,6 +98,9 @@ def create_app(
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     openapi.init_app(app)
 
+    from crm.tenancy.web import init_web
+
+    init_web(app)  # every request a unit of work with no company until its entrance binds one
     _register_parts(app)
     return app
 
@@ -137,7 +145,9 @@ def _register_parts(app: Flask) -> None:
     from crm.errors import register_error_handlers
     from crm.observability import install_web
     from crm.ui import init_ui
-    from crm.webhooks import bland, leads, retell, sendgrid, vapi
+    from crm.webhooks import bland, bland_inbound, leads, retell, retell_inbound, sendgrid, vapi, vapi_assistant_request
+    from crm.webhooks import calcom as calcom_webhook
+    from crm.webhooks import stripe as stripe_webhook
 
     register_error_handlers(app)
     for api_module in (api_leads, api_chains, leads):
@@ -145,9 +155,11 @@ def _register_parts(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(unsubscribe.bp)
     # One module per provider's webhook (one module per vendor).
-    for provider_webhook in (retell, vapi, bland, sendgrid):
+    for provider_webhook in (retell, vapi, bland, sendgrid, retell_inbound, vapi_assistant_request, bland_inbound):
         openapi.register_blueprint(provider_webhook.bp)
-    init_ui(app)
+    openapi.register_blueprint(calcom_webhook.bp)  # issue 18: Cal.com's booking webhooks
+    openapi.register_blueprint(stripe_webhook.bp)  # issue 20: Stripe's billing events
+    init_ui(app)  # the UI's areas, the operator's companies (crm.ui.platform) among them
     install_web(app)  # GET /metrics, a span per request, JSON logs (docs/observability.md)
 
 

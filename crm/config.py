@@ -57,6 +57,49 @@ def normalise_database_url(url: str) -> str:
 # ---------------------------------------------------------------- parts
 
 
+# How long a running chain may stay in one stage before it counts as stuck: beyond the stage's next step.
+# Active stages move within minutes; waiting ones are bounded by the chain's own timers (retry backoff,
+# the result timeout and its fallback polling, the calling window over a weekend, the nurture cadence).
+DEFAULT_STUCK_AFTER_S: dict[str, float] = {
+    "importing": 15 * 60,
+    "continuing": 15 * 60,
+    "qualifying": 15 * 60,
+    "calling": 30 * 60,
+    "following_up": 30 * 60,
+    "waiting_for_result": 2 * 3600,
+    "waiting_for_retry": 2 * 86400,
+    "waiting_for_window": 4 * 86400,
+    "nurturing": 35 * 86400,
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    """Metrics, traces and logs of one process (crm.observability, docs/observability.md §1)."""
+
+    service_name: str = "leadchain"
+    service_name_given: bool = False  # by OTEL_SERVICE_NAME: kept; otherwise each process names itself
+    # Each worker process serves /metrics here (0: not served). The voice bridge has its own port.
+    worker_metrics_port: int = 9464
+    worker_metrics_host: str = "0.0.0.0"  # noqa: S104 - inside a container; compose publishes nothing
+    # OTLP/HTTP endpoint of a collector; None: spans are made (for in-process exporters) but not sent.
+    otlp_endpoint: str | None = None
+    log_json: bool = True
+    log_level: str = "INFO"
+    stuck_after_s: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_STUCK_AFTER_S))
+    # The database collector's answer is reused for this long (Prometheus scrapes every 15 s; several
+    # gunicorn processes each answer scrapes), and its queries get this long on the server.
+    collector_cache_s: float = 10.0
+    collector_timeout_ms: int = 2000
+    # gunicorn: every web process writes its samples here and /metrics adds them up (None: this process's)
+    multiproc_dir: str | None = None
+
+    def for_process(self, name: str) -> ObservabilitySettings:
+        """These settings named `name` (e.g. "leadchain-web") unless OTEL_SERVICE_NAME named them."""
+        return self if self.service_name_given else replace(self, service_name=name)
+
+
 @dataclass(frozen=True)
 class CompanySettings:
     """The imprint German business email must carry (§ 35a GmbHG, § 37a HGB, § 5 DDG); placeholders by
@@ -107,6 +150,10 @@ class ChainEnvSettings:
     scoring_rules: str | None = None  # a rules file; None: the shipped crm/scoring_rules.yaml
     reopen_after_days: int = DEFAULT_REOPEN_AFTER_DAYS
     gate: GateSettings = field(default_factory=GateSettings)
+    # Admission control (workers/relay.py, docs/tenancy.md "Fair sharing"): the relay starts at most this
+    # many busy chains per company (half the chain worker's 16 activity threads); an import waits in the inbox.
+    relay_inflight_per_company: int = 8
+    relay_inflight_lease_s: float = 600.0  # a started chain stops counting after this long (a stuck one)
 
 
 @dataclass(frozen=True)
@@ -128,6 +175,12 @@ class SecuritySettings:
     cookie_secure: bool | None = None  # None: on unless the app runs in debug or testing mode
     ratelimit_storage: str = "memory://"  # one process only; the local stack and compose use Redis
     auth_failure_limit: str = "30/minute"  # failed API keys and webhook signatures per client IP
+    # Accepted requests per API key and per webhook source (a lead source, a provider account): well above
+    # the measured intake (bench/intake.py, about 75 leads/s) so only a runaway client meets it (docs/security.md).
+    api_key_limit: str = "6000/minute"
+    # Admins and operators sign in with a second factor (crm.ui.two_factor); None: on unless testing
+    two_factor_for_admins: bool | None = None
+    source_limit: str = "6000/minute"
     proxy_hops: int = 0
 
 
@@ -200,6 +253,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -244,10 +298,14 @@ class Settings:
                 cookie_secure=env.flag("LEADCHAIN_COOKIE_SECURE", None),
                 ratelimit_storage=env.text("LEADCHAIN_RATELIMIT_STORAGE") or "memory://",
                 auth_failure_limit=env.text("LEADCHAIN_AUTH_FAILURE_LIMIT") or "30/minute",
+                api_key_limit=env.text("LEADCHAIN_RATELIMIT_API_KEY") or "6000/minute",
+                source_limit=env.text("LEADCHAIN_RATELIMIT_SOURCE") or "6000/minute",
+                two_factor_for_admins=env.flag("LEADCHAIN_TWO_FACTOR_FOR_ADMINS", None),
                 proxy_hops=env.number("LEADCHAIN_PROXY_HOPS", int, 0, minimum=0),
             ),
             bridge=_bridge(env),
             demo=DemoSettings(password=env.text("LEADCHAIN_DEMO_PASSWORD")),
+            observability=_observability(env),
         )
 
     def with_part(self, part: str, **changes: Any) -> Settings:
@@ -302,6 +360,8 @@ def _chain(env: _Env) -> ChainEnvSettings:
         overrides=overrides,
         scoring_rules=env.text("LEADCHAIN_SCORING_RULES"),
         reopen_after_days=env.number("LEADCHAIN_REOPEN_AFTER_DAYS", int, DEFAULT_REOPEN_AFTER_DAYS, minimum=0),
+        relay_inflight_per_company=env.number("LEADCHAIN_RELAY_INFLIGHT_PER_COMPANY", int, 8, minimum=1),
+        relay_inflight_lease_s=env.number("LEADCHAIN_RELAY_INFLIGHT_LEASE_S", float, 600.0, minimum=1),
         gate=GateSettings(
             calling_hours=env.text("LEADCHAIN_CALLING_HOURS"),
             max_attempts_per_day=env.number("LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY", int, 2, minimum=0),
@@ -320,6 +380,28 @@ def _database(env: _Env) -> DatabaseSettings:
         statement_timeout_ms=env.number("LEADCHAIN_DB_STATEMENT_TIMEOUT_MS", int, d.statement_timeout_ms, minimum=0),
         pool_timeout_s=env.number("LEADCHAIN_DB_POOL_TIMEOUT_S", float, d.pool_timeout_s, minimum=0.1),
         sqlite_busy_timeout_s=env.number("LEADCHAIN_SQLITE_BUSY_TIMEOUT_S", float, d.sqlite_busy_timeout_s, minimum=0),
+    )
+
+
+def _observability(env: _Env) -> ObservabilitySettings:
+    d = ObservabilitySettings()
+    port = env.number("LEADCHAIN_WORKER_METRICS_PORT", int, d.worker_metrics_port, minimum=0)
+    if port > 65535:
+        raise SettingsError("LEADCHAIN_WORKER_METRICS_PORT", f"not a port number: {port}")
+    fmt = (env.text("LEADCHAIN_LOG_FORMAT") or "json").lower()
+    if fmt not in ("json", "text"):
+        raise SettingsError("LEADCHAIN_LOG_FORMAT", f"json or text, not {fmt!r}")
+    level = (env.text("LEADCHAIN_LOG_LEVEL") or d.log_level).upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError("LEADCHAIN_LOG_LEVEL", f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}, not {level!r}")
+    return ObservabilitySettings(
+        service_name=env.text("OTEL_SERVICE_NAME") or d.service_name,
+        service_name_given=env.text("OTEL_SERVICE_NAME") is not None,
+        worker_metrics_port=port,
+        otlp_endpoint=env.text("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        log_json=fmt == "json",
+        log_level=level,
+        multiproc_dir=env.text("PROMETHEUS_MULTIPROC_DIR"),
     )
 
 

@@ -14,6 +14,11 @@ from sqlalchemy.orm import DeclarativeBase
 # imported here because every process that touches the database imports `db`.
 from crm import sqlite_connections  # noqa: F401
 
+# The tenancy walls listen on SQLAlchemy's Session and Engine classes (the ORM criteria, the PostgreSQL role
+# and company settings): imported here for the same reason, so no process touches the database without them.
+from crm.tenancy import orm as _tenancy_orm  # noqa: F401
+from crm.tenancy import rls as _tenancy_rls  # noqa: F401
+
 # Deterministic constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",

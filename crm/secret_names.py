@@ -21,6 +21,8 @@ API_KEYS = "api/keys"  # API clients, "client:key" entries
 SENDGRID_API_KEY = "providers/sendgrid-api-key"
 SENDGRID_WEBHOOK_PUBLIC_KEY = "providers/sendgrid-webhook-public-key"
 SENDGRID_INBOUND_PUBLIC_KEY = "providers/sendgrid-inbound-public-key"
+STRIPE_API_KEY = "providers/stripe-api-key"
+STRIPE_WEBHOOK_SECRET = "providers/stripe-webhook-secret"  # whsec_..., the Stripe-Signature key
 
 BRIDGE_RETELL_PATH_SECRET = "bridge/retell-path-secret"  # two values during a rotation
 BRIDGE_VAPI_SECRET = "bridge/vapi-secret"

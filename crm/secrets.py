@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 # may not be "." so ".." and "." are impossible as path segments.
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9\-_.]*")
 # Rotation lists are written by humans into one string; accept any mix of commas and whitespace.
+# A company's secrets: "companies/<id>/<group>[/<subgroup>]/<key>" (lead sources, provider accounts), the one
+# nested shape accepted; each part a plain segment, so no other Vault path is reachable.
+_COMPANY_NAME = re.compile(r"companies/[1-9][0-9]{0,9}(/[a-z0-9][a-z0-9\-_.]*){2,3}")
 _LIST_SEPARATORS = re.compile(r"[\s,]+")
 _ENV_UNSAFE = re.compile(r"[^A-Z0-9]")
 ENV_PREFIX = "LEADCHAIN_SECRET_"
@@ -88,6 +91,10 @@ def _split_name(name: str) -> tuple[str, str]:
     """
     if not isinstance(name, str):
         raise ValueError("secret name must be a string")
+    if _COMPANY_NAME.fullmatch(name):
+        # A company's own secret (docs/tenancy.md rule 5): the group is the company's path.
+        group, _, key = name.rpartition("/")
+        return group, key
     parts = name.split("/")
     if len(parts) != 2 or not all(_SEGMENT.fullmatch(part) for part in parts):
         # repr() so control characters in a bad name cannot forge log lines.
@@ -141,6 +148,13 @@ class EnvSecrets(_SecretsBase):
         # An empty variable is how shells and compose files "unset" things; treat it as missing
         # so require() fails instead of signing with an empty key.
         return value or None
+
+    def put(self, name: str, value: str) -> None:
+        """Replace a secret that the app itself rotates (a calendar's OAuth refresh token); only a mutable
+        mapping can take it (the process environment: until the process ends)."""
+        if not isinstance(self._environ, MutableMapping):
+            raise SecretsError(f"secret {name} cannot be written: the environment mapping is read-only")
+        self._environ[self.env_var(name)] = value
 
     def __repr__(self) -> str:
         # Never the values: a repr lands in tracebacks and debug logs.
@@ -238,6 +252,26 @@ class VaultSecrets(_SecretsBase):
             # the value itself must not appear in the message.
             raise SecretsError(f"secret {name} is not a string in vault ({self.mount}/{self._path(group)})")
         return value
+
+    def put(self, name: str, value: str) -> None:
+        """Replace one key of a group (a calendar's rotated OAuth refresh token); the other keys stay. Needs
+        read, create and update on the group's path (the app's policy must grant them for
+        companies/*/calendars/*)."""
+        group, key = _split_name(name)
+        path, where = self._path(group), f"{self.mount}/{self._path(group)}"
+        kv = self._client.secrets.kv.v2
+        try:
+            try:
+                current = kv.read_secret_version(path=path, mount_point=self.mount, raise_on_deleted_version=True)
+                data, version = dict(current["data"]["data"] or {}), int(current["data"]["metadata"]["version"])
+            except hvac.exceptions.InvalidPath:  # no version yet: the first write creates it
+                data, version = {}, 0
+            # cas: a concurrent writer of the same group makes this write fail instead of undoing theirs.
+            kv.create_or_update_secret(path=path, secret={**data, key: value}, cas=version, mount_point=self.mount)
+        except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
+            raise SecretsError(f"vault error ({type(exc).__name__}) writing {where}") from None
+        with self._lock:
+            self._cache.pop(group, None)
 
     def _group(self, group: str) -> dict[str, Any]:
         now = self._clock()

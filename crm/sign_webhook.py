@@ -8,10 +8,29 @@ secret never appears on a command line or in the shell history.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
+
+
+def json_problem(body: bytes) -> str | None:
+    """Why `body` is not a JSON document the web would accept as a lead (it answers 400 to those), or None.
+
+    Checked before signing: a signature over a broken body is a valid signature over a request that can
+    only fail, and the web's 400 then looks like a signing problem."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"the body is not UTF-8 (byte {e.start + 1}: {body[e.start : e.start + 1]!r})"
+    if not text.strip():
+        return "the body is empty (give it with --data, --data-file or on stdin)"
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"the body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+    return None
 
 
 def signed_headers(

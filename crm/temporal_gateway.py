@@ -23,6 +23,8 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from crm.errors import Unavailable
+from crm.observability.temporal import traced_client
+from crm.tenancy.temporal_headers import tenant_client
 from workflows.client import connect
 from workflows.lead_chain import LeadChainWorkflow
 from workflows.payloads import CallResult, ChainStatus
@@ -74,17 +76,22 @@ class TemporalGateway:
         if self._client is not None:
             return self._client
         if self._connecting is None or self._connecting.done():
-            self._connecting = asyncio.ensure_future(
-                asyncio.wait_for(connect(self.address, self.namespace), CONNECT_TIMEOUT_S)
-            )
+            self._connecting = asyncio.ensure_future(asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_S))
             # Read by the next call when every waiting one gave up (no "exception never retrieved").
             self._connecting.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._client = await asyncio.shield(self._connecting)
         return self._client
 
+    async def _connect(self) -> Client:
+        # The company header (the request's scope, docs/tenancy.md) and the trace (issue 14: a workflow the
+        # web starts or signals is a child of the request's span) travel with every start, signal, update.
+        return traced_client(tenant_client(await connect(self.address, self.namespace)))
+
     def run(self, fn: Callable[[Client], Awaitable[Any]], timeout: float | None = None) -> Any:
         """Run `fn(client)` on the gateway's loop; the caller waits at most `timeout` (default: the RPC
-        timeout plus a quarter second)."""
+        timeout plus a quarter second). `fn` runs in a copy of the caller's context (run_coroutine_threadsafe
+        schedules it with call_soon_threadsafe, which copies the calling thread's context), so the request's
+        company scope and span are the ones the interceptors read."""
         timeout = self.rpc_timeout_s + 0.25 if timeout is None else timeout
         loop = self._ensure_loop()
 

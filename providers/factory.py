@@ -1,23 +1,44 @@
 """Build the voice providers from the settings and secret values handed in: real services when a key is
 set, else the sandbox. `build_registry` needs no Flask; `registry(app)` and `webhook_secret(app, name)` are
-thin wrappers over the app's settings (app.config["LEADCHAIN"].providers) and secrets store."""
+thin wrappers over the app's settings (app.config["LEADCHAIN"].providers) and secrets store.
+
+Each company calls through its own provider accounts: its keys are the secrets
+companies/<id>/providers/<name>/api-key. Company 1 (INSTALLATION_COMPANY, the one that existed before
+companies) falls back to the installation's keys; any other company without a key of its own gets the
+sandbox when there is one (local stack, tests) and otherwise no such provider: never another company's
+account. `registry(app)` answers for the company of the caller's unit of work, which crm hands in as a
+function (app.extensions[COMPANY_OF_EXTENSION]; providers/ imports nothing of crm); with none, or outside
+any company, the installation's keys as before companies."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from flask import Flask
 
 from providers.base import ProviderRegistry, VoiceProvider
 from providers.bland import BlandProvider
-from providers.settings import API_KEY_SECRETS, PROVIDER_NAMES, REAL_BASE_URLS, WEBHOOK_SECRETS, ProviderSettings
+from providers.settings import (
+    API_KEY_SECRETS,
+    INSTALLATION_COMPANY,
+    PROVIDER_NAMES,
+    REAL_BASE_URLS,
+    WEBHOOK_SECRETS,
+    ProviderSettings,
+    company_api_key,
+    company_webhook_secret,
+)
 from providers.vapi import VapiProvider
 
 log = logging.getLogger(__name__)
 SANDBOX_KEYS = {"retell": "key_sandbox_retell", "vapi": "sandbox-vapi-private-key", "bland": "sandbox-bland-key"}
 SANDBOX_WEBHOOK_SECRETS = {"vapi": "sandbox-vapi-server-secret", "bland": "sandbox-bland-webhook-secret"}
 REGISTRY_EXTENSION = "leadchain.providers"
+# A function () -> the current company's id or None, registered by crm (crm.tenancy.context.current_company_id).
+COMPANY_OF_EXTENSION = "leadchain.company_of"
 
 
 class SecretReader(Protocol):
@@ -26,10 +47,15 @@ class SecretReader(Protocol):
     def get(self, name: str) -> str | None: ...
 
 
-def provider_endpoint(settings: ProviderSettings, secrets: SecretReader, name: str) -> tuple[str, str] | None:
-    """(api_key, base_url) for a provider, or None when it is not available at all."""
-    key = secrets.get(API_KEY_SECRETS[name])
+def provider_endpoint(
+    settings: ProviderSettings, secrets: SecretReader, name: str, company_id: int | None = None
+) -> tuple[str, str] | None:
+    """(api_key, base_url) for a provider (of company `company_id`; None: the installation's), or None when
+    it is not available at all."""
     base = settings.base_url(name)
+    key = secrets.get(company_api_key(company_id, name)) if company_id is not None else None
+    if key is None and company_id in (None, INSTALLATION_COMPANY):
+        key = secrets.get(API_KEY_SECRETS[name])
     if key:
         return key, base or REAL_BASE_URLS[name]
     sandbox = settings.sandbox()
@@ -50,11 +76,14 @@ def _provider_class(name: str) -> type:
     return {"vapi": VapiProvider, "bland": BlandProvider}[name]
 
 
-def build_registry(*, settings: ProviderSettings, secrets: SecretReader) -> ProviderRegistry:
-    """Every provider that has a key (or the sandbox), each given its key and base URL by keyword."""
+def build_registry(
+    *, settings: ProviderSettings, secrets: SecretReader, company_id: int | None = None
+) -> ProviderRegistry:
+    """Every provider that has a key (or the sandbox), each given its key and base URL by keyword: company
+    `company_id`'s accounts (None: the installation's)."""
     providers: dict[str, VoiceProvider] = {}
     for name in PROVIDER_NAMES:
-        endpoint = provider_endpoint(settings, secrets, name)
+        endpoint = provider_endpoint(settings, secrets, name, company_id)
         if endpoint is None:
             continue
         key, base_url = endpoint
@@ -66,17 +95,54 @@ def build_registry(*, settings: ProviderSettings, secrets: SecretReader) -> Prov
     return ProviderRegistry(providers)
 
 
-def webhook_secret_for(settings: ProviderSettings, secrets: SecretReader, name: str) -> str | None:
-    """The secret a provider's webhooks are verified with (Retell: the API key itself)."""
+def webhook_secret_for(
+    settings: ProviderSettings, secrets: SecretReader, name: str, company_id: int | None = None
+) -> str | None:
+    """The secret a provider's webhooks are verified with (Retell: the API key itself): company
+    `company_id`'s account's (None: the installation's)."""
     if name == "retell":
-        endpoint = provider_endpoint(settings, secrets, "retell")
+        endpoint = provider_endpoint(settings, secrets, "retell", company_id)
         return endpoint[0] if endpoint else None
-    value = secrets.get(WEBHOOK_SECRETS[name])
+    value = secrets.get(company_webhook_secret(company_id, name)) if company_id is not None else None
+    if value is None and company_id in (None, INSTALLATION_COMPANY):
+        value = secrets.get(WEBHOOK_SECRETS[name])
     if value:
         return value
-    if provider_endpoint(settings, secrets, name) and not secrets.get(API_KEY_SECRETS[name]):
+    endpoint = provider_endpoint(settings, secrets, name, company_id)
+    if endpoint is not None and endpoint[0] == SANDBOX_KEYS[name]:
         return SANDBOX_WEBHOOK_SECRETS.get(name)
     return None
+
+
+class CompanyRegistries(ProviderRegistry):
+    """The registry of whichever company the caller works for (`company_of()`), each company's built once
+    from its own keys. A registry like any other to its callers (`get`, `for_lead`), so the chain's
+    activities need not know about companies; `for_company` names one explicitly."""
+
+    def __init__(
+        self, *, settings: ProviderSettings, secrets: SecretReader, company_of: Callable[[], int | None]
+    ) -> None:
+        super().__init__({})
+        self._settings, self._secrets, self._company_of = settings, secrets, company_of
+        self._built: dict[int | None, ProviderRegistry] = {}
+        self._lock = threading.Lock()
+
+    def for_company(self, company_id: int | None) -> ProviderRegistry:
+        with self._lock:
+            found = self._built.get(company_id)
+            if found is None:
+                found = build_registry(settings=self._settings, secrets=self._secrets, company_id=company_id)
+                self._built[company_id] = found
+            return found
+
+    def current(self) -> ProviderRegistry:
+        return self.for_company(self._company_of())
+
+    def get(self, name: str) -> VoiceProvider | None:
+        return self.current().get(name)
+
+    def for_lead(self, lead_id: int) -> VoiceProvider | None:
+        return self.current().for_lead(lead_id)
 
 
 def _app_settings(app: Flask) -> ProviderSettings:
@@ -84,16 +150,27 @@ def _app_settings(app: Flask) -> ProviderSettings:
     return settings
 
 
+def _company_of(app: Flask) -> Callable[[], int | None]:
+    def company_of() -> int | None:
+        found: Callable[[], int | None] | None = app.extensions.get(COMPANY_OF_EXTENSION)
+        return found() if found is not None else None
+
+    return company_of
+
+
 def registry(app: Flask) -> ProviderRegistry:
-    """The app's providers: the registry handed to create_app(providers=...), else built once from the
-    app's settings and secrets."""
+    """The app's providers: the registry handed to create_app(providers=...) (the same for every company:
+    tests), else the current company's (CompanyRegistries), built from the app's settings and secrets."""
     found: ProviderRegistry | None = app.extensions.get(REGISTRY_EXTENSION)
     if found is None:
-        found = build_registry(settings=_app_settings(app), secrets=app.extensions["leadchain.secrets"])
+        found = CompanyRegistries(
+            settings=_app_settings(app), secrets=app.extensions["leadchain.secrets"], company_of=_company_of(app)
+        )
         app.extensions[REGISTRY_EXTENSION] = found
     return found
 
 
-def webhook_secret(app: Flask, name: str) -> str | None:
-    """The secret a provider's webhooks are verified with, from the app's settings and secrets."""
-    return webhook_secret_for(_app_settings(app), app.extensions["leadchain.secrets"], name)
+def webhook_secret(app: Flask, name: str, company_id: int | None = None) -> str | None:
+    """The secret a provider's webhooks are verified with, from the app's settings and secrets: company
+    `company_id`'s account's (None: the installation's)."""
+    return webhook_secret_for(_app_settings(app), app.extensions["leadchain.secrets"], name, company_id)

@@ -1,5 +1,6 @@
 """What the provider registry is built from: where each provider is reached (ProviderSettings, part of
-crm.config.Settings) and the names of the provider secrets (crm.secret_names re-exports them).
+crm.config.Settings) and the names of the provider secrets (crm.secret_names re-exports them): the
+installation's and each company's own (companies/<id>/providers/<name>/...).
 
 Here rather than in crm/ because providers/ sits below crm/ in the layers and imports nothing of it."""
 
@@ -17,6 +18,24 @@ BLAND_API_KEY = "providers/bland-api-key"
 BLAND_WEBHOOK_SECRET = "providers/bland-webhook-secret"
 API_KEY_SECRETS = {"retell": RETELL_API_KEY, "vapi": VAPI_API_KEY, "bland": BLAND_API_KEY}
 WEBHOOK_SECRETS = {"vapi": VAPI_WEBHOOK_SECRET, "bland": BLAND_WEBHOOK_SECRET}
+# The company whose provider accounts were the installation's before companies existed: it keeps the keys
+# above as its fallback. Every other company has only its own (company_api_key), never another's.
+INSTALLATION_COMPANY = 1
+
+
+def company_api_key(company_id: int, name: str) -> str:
+    """The secret holding company `company_id`'s API key for provider `name` (docs/tenancy.md rule 5)."""
+    return f"companies/{company_id}/providers/{name}/api-key"
+
+
+def company_webhook_secret(company_id: int, name: str) -> str:
+    """The secret company `company_id`'s account of provider `name` signs its webhooks with (Retell: the
+    API key itself)."""
+    return (
+        company_api_key(company_id, name)
+        if name == "retell"
+        else f"companies/{company_id}/providers/{name}/webhook-secret"
+    )
 
 
 @dataclass(frozen=True)

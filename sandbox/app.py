@@ -11,7 +11,23 @@ from flask import Flask, Response, jsonify, render_template_string, request
 from flask.typing import ResponseReturnValue
 from werkzeug.serving import make_server
 
-from sandbox import bland, recordings, retell, sendgrid, vapi
+from sandbox import (
+    bland,
+    calcom,
+    google_calendar,
+    inbound,
+    inbound_personas,
+    microsoft_graph,
+    provisioned,
+    recordings,
+    retell,
+    retell_provisioning,
+    sendgrid,
+    sendgrid_contacts,
+    stripe,
+    vapi,
+    vapi_provisioning,
+)
 
 # Re-exported ("as"): the sandbox's entry point names them for the launcher and the tests; they live in
 # sandbox.context so the provider modules can name them without importing this module back.
@@ -23,6 +39,8 @@ log = logging.getLogger(__name__)
 # Each provider under its own path prefix, listed: a missing module is an ImportError at start-up.
 PROVIDERS = {"retell": retell, "vapi": vapi, "bland": bland, "sendgrid": sendgrid}
 PROVIDER_MODULES = tuple(PROVIDERS)
+# The calendar services (issue 18): the same prefix rule, kept out of PROVIDERS (no call faults or webhook modes).
+CALENDARS = {"calcom": calcom, "google": google_calendar, "microsoft": microsoft_graph}
 
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Provider sandbox: calls</title>
@@ -42,7 +60,17 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     app.extensions["sandbox"] = sandbox
     for name, module in PROVIDERS.items():
         app.register_blueprint(module.blueprint(sandbox), url_prefix=f"/{name}")
+    for name, calendar_module in CALENDARS.items():
+        app.register_blueprint(calendar_module.blueprint(sandbox), url_prefix=f"/{name}")
     recordings.register(app, sandbox)
+    sendgrid_contacts.register(app, sandbox)  # SendGrid's Marketing Contacts (erasure, docs/privacy.md)
+    stripe.register(app, sandbox)  # Stripe's billing API (issue 20, docs/billing.md)
+    inbound.register(app, sandbox)
+    inbound_personas.register(app, sandbox)
+    # The setup wizard's provisioning (agents, assistants, numbers; docs/onboarding.md).
+    provisioned.register(app)
+    retell_provisioning.register(app, sandbox)
+    vapi_provisioning.register(app, sandbox)
     _register_slow_answers(app, sandbox)
     _register_views(app, sandbox)
     _register_fault_controls(app, sandbox)
@@ -113,10 +141,14 @@ def _register_fault_controls(app: Flask, sandbox: Sandbox) -> None:
         provider = str(body.get("provider", ""))
         if provider not in PROVIDER_MODULES:
             return jsonify(error="provider must be one of " + ", ".join(PROVIDER_MODULES)), 422
+        # {"seconds": S} answers every request for S seconds (a storm that outlasts a client's budget);
+        # otherwise the next `count` requests.
+        seconds = body.get("seconds")
         sandbox.state.faults[provider] = Fault(
             status=int(body.get("status", 503)),
             remaining=int(body.get("count", 1)),
             retry_after_s=body.get("retry_after_s"),
+            until=None if seconds is None else time.monotonic() + float(seconds),
         )
         return jsonify(ok=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sandbox.dispatcher import Dispatcher
+from sandbox.dispatcher import Dispatcher, RetrySchedule
 from sandbox.state import SandboxState
 
 
@@ -30,6 +30,10 @@ class SandboxConfig:
     # ws://127.0.0.1:8765/llm-websocket/<path secret>; the call id is appended.
     retell_llm_websocket_url: str | None = None
     retell_llm_drop_after: int | None = None  # tests: drop the line once during that turn, then reconnect
+    # Set: inbound personas on Vapi talk to this custom LLM (the bridge's .../vapi/llm/chat/completions).
+    vapi_llm_url: str | None = None
+    # Webhook retry schedules by kind (sandbox.dispatcher); None: the providers' own (hours for SendGrid).
+    webhook_retry: dict[str, RetrySchedule] | None = None
 
     def webhook_url(self, provider: str) -> str | None:
         return f"{self.webhook_base.rstrip('/')}/webhooks/{provider}" if self.webhook_base else None
@@ -39,7 +43,8 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.state = SandboxState()
-        self.dispatcher = Dispatcher()
+        self.dispatcher = Dispatcher(config.webhook_retry)
         # The SendGrid mailbox (sandbox.sendgrid.SendGridSandbox), set when its blueprint is built; tests read
         # it. Typed loosely on purpose: naming that class here would import a provider module back.
         self.sendgrid: object | None = None
+        self.sendgrid_contacts: object | None = None  # sandbox.sendgrid_contacts.ContactStore

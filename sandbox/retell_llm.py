@@ -187,7 +187,8 @@ def converse(
     record: dict[str, Any] | None = None,
 ) -> list[tuple[str, str]]:
     """Run one call's conversation; returns the transcript as (agent|callee, text) pairs. `record` (a dict)
-    receives transcript_with_tool_calls, reconnects and ping_pongs_answered. `drop_after`: drop the line
+    receives transcript_with_tool_calls, reconnects and ping_pongs_answered, and end_call / transfer_number
+    when the agent ended or transferred the call. `drop_after`: drop the line
     during the answer to the callee's line number `drop_after` (1-based) and reconnect."""
     talk = _Conversation(url, call, turn_timeout_s=turn_timeout_s, open_timeout_s=open_timeout_s, record=record)
     transcript: list[tuple[str, str]] = []
@@ -241,7 +242,12 @@ def converse(
                         spoken("agent", again["content"])
             if answer["content"]:
                 spoken("agent", answer["content"])
+            if answer["transfer_number"]:
+                # Retell transfers the call there: the conversation with the agent is over.
+                talk.record["transfer_number"] = answer["transfer_number"]
+                break
             if answer["end_call"]:
+                talk.record["end_call"] = True
                 break
     finally:
         talk.close()

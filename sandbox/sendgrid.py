@@ -262,13 +262,16 @@ class SendGridSandbox:
                                 b"List-Unsubscribe=One-Click",
                                 lambda body: {},
                                 content_type="application/x-www-form-urlencoded",
+                                schedule="one_click",
                             ),
                         )
                     )
                 batches.append([ev("unsubscribe", 12)])
             elif persona == "replies":
                 body, content_type = inbound_parse_body(mail, language_of(mail))
-                extra.append((step, Delivery(f"{url}/inbound", body, self.sign, content_type=content_type)))
+                extra.append(
+                    (step, Delivery(f"{url}/inbound", body, self.sign, content_type, schedule="sendgrid_inbound"))
+                )
         return batches, extra
 
     def _schedule(self, url: str, batches: list[list[dict[str, Any]]], extra: list[tuple[float, Delivery]]) -> None:
@@ -293,7 +296,7 @@ class SendGridSandbox:
 
     def _delivery(self, url: str, events: list[dict[str, Any]]) -> Delivery:
         body = json.dumps([{**e, "sg_event_id": _token(22)} for e in events]).encode()
-        return Delivery(url, body, self.sign)
+        return Delivery(url, body, self.sign, schedule="sendgrid_events")
 
 
 # ---- helpers ------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ class Fault:
     status: int  # e.g. 429 or 503
     remaining: int
     retry_after_s: float | None = None
+    until: float | None = None  # time.monotonic() deadline: every request until then, whatever `remaining` says
 
 
 @dataclass
@@ -60,7 +61,11 @@ class SandboxState:
     def take_fault(self, provider: str) -> Fault | None:
         with self._lock:
             fault = self.faults.get(provider)
-            if fault is None or fault.remaining <= 0:
+            if fault is None:
+                return None
+            if fault.until is not None:
+                return fault if time.monotonic() < fault.until else None
+            if fault.remaining <= 0:
                 return None
             fault.remaining -= 1
             return fault

@@ -16,6 +16,8 @@ check chromium
 # The tests start a throwaway PostgreSQL from these binaries when none answers at LEADCHAIN_TEST_PG;
 # the package also creates the unprivileged `postgres` user that initdb needs when the tests run as root.
 check postgresql
+# make chaos --prometheus scrapes the stack with a real Prometheus (and the deploy test runs promtool).
+check prometheus
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "system-deps: missing Debian packages ${need[*]}; run as root or install them" >&2

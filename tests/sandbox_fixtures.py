@@ -30,6 +30,11 @@ class ServerThread:
 
     def __exit__(self, *exc):
         self.server.shutdown()
+        # A sandbox's retries run for hours like a provider's: stop them with it, so none reaches a later
+        # test's server on a reused port.
+        sandbox = getattr(self.server.app, "extensions", {}).get("sandbox")
+        if sandbox is not None:
+            sandbox.dispatcher.close()
 
 
 @pytest.fixture

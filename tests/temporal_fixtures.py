@@ -11,7 +11,9 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from crm.tenancy.temporal_headers import CompanyInterceptor
 from workflows.lead_chain import LEAD_STAGE
+from workflows.payloads import COMPANY_ID
 
 
 def binary(name: str) -> str:
@@ -26,8 +28,13 @@ def binary(name: str) -> str:
 async def temporal_env():
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
-        search_attributes=[LEAD_STAGE],
+        search_attributes=[LEAD_STAGE, COMPANY_ID],
         data_converter=pydantic_data_converter,
+        # As in production (crm.tenancy.temporal_headers): starts carry the scope's company and every
+        # Worker built on this client binds it in activities.
+        interceptors=[CompanyInterceptor()],
+        # Task-queue fairness across companies, as the launcher and compose run the server (workers/relay.py).
+        dev_server_extra_args=["--dynamic-config-value", "matching.enableFairness=true"],
         dev_server_startup_timeout=timedelta(seconds=60),
     )
     yield env

@@ -253,7 +253,8 @@ def test_every_blueprint_and_sandbox_provider_is_listed():
     assert ui_areas == {m.__name__ for m in crm.ui.areas()}
 
     providers = {m.__name__ for m in _modules_of(sandbox) if hasattr(m, "blueprint")}
-    assert providers == {m.__name__ for m in sandbox.app.PROVIDERS.values()}
+    listed = {**sandbox.app.PROVIDERS, **sandbox.app.CALENDARS}
+    assert providers == {m.__name__ for m in listed.values()}
 
 
 def test_the_app_registers_every_blueprint_there_is():

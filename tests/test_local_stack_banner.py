@@ -184,6 +184,11 @@ def test_the_printed_curls_work_from_a_second_terminal(running_stack_web):
     with sqlite3.connect(var / "leadchain.db") as conn:
         stored = dict(conn.execute("SELECT channel, id FROM lead_submissions").fetchall())
     assert stored == {"webhook": answers["webhook"]["submission_id"], "api": answers["api"]["submission_id"]}
+    # The printed way to read the webhook's status_url (which answers 401 without the API key) works.
+    follow = next(line for line in banner.follow_lines(base, None, LEADCHAIN) if "<status_url>" in line)
+    status = follow.split(": ", 1)[1].replace("<status_url>", answers["webhook"]["status_url"])
+    done = subprocess.run(["bash", "-c", status], env=shell, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert json.loads(done.stdout)["submission_id"] == answers["webhook"]["submission_id"], done.stdout + done.stderr
 
     # The same signed request sent again is a redelivery (webhook-id), and a tampered body is a 401.
     config = subprocess.run(
@@ -198,3 +203,52 @@ def test_the_printed_curls_work_from_a_second_terminal(running_stack_web):
         timeout=60,
     )
     assert refused.stdout == "401"
+
+
+def test_the_banner_says_where_a_posted_lead_shows_up_and_those_pages_answer(tmp_path):
+    """The calls and the mailbox lines point at pages the sandbox really serves (at the launcher's own
+    sandbox address), so a newcomer does not have to guess where the call and the email went."""
+    from sandbox.app import create_sandbox_app
+    from workers.launcher import local_services
+
+    services = [(s.name, s.url) for s in local_services("127.0.0.1", 5000, tmp_path) if s.url]
+    text = banner.render(
+        services=services,
+        base_url="http://127.0.0.1:5000/",
+        secrets_file=None,
+        leadchain="leadchain",
+        var_dir_override=None,
+        policy=GatePolicy.from_env({}),
+        now_utc=SUNDAY_NOON,
+    )
+    sandbox_url = next(url.split()[0] for name, url in services if name == "sandbox")
+    origin = sandbox_url.split("/sandbox/")[0]
+    lines = {line.split()[0]: line.split()[1] for line in text.splitlines() if line.startswith("  ") and line.split()}
+    assert lines["lead"] == "pages" and "http://127.0.0.1:5000/leads" in text
+    client = create_sandbox_app().test_client()
+    for name in ("calls", "mailbox"):
+        assert lines[name].startswith(origin + "/"), (name, lines[name])
+        page = client.get(lines[name][len(origin) :])
+        assert page.status_code == 200 and page.mimetype == "text/html", (name, page.status_code)
+    assert "status_url needs the API key" in text and "local-api-key" in text
+    # Without a sandbox among the services there is nothing to point at.
+    assert "mailbox" not in banner.render(
+        services=[],
+        base_url="http://127.0.0.1:5000/",
+        secrets_file=None,
+        leadchain="leadchain",
+        var_dir_override=None,
+        policy=GatePolicy.from_env({}),
+        now_utc=SUNDAY_NOON,
+    )
+
+
+def test_the_logins_are_one_column_however_long_the_addresses():
+    """Two companies' addresses (up to sales.muenchen@autohaus-berger.local) ran into their roles."""
+    text = render(SUNDAY_NOON)
+    rows = [line for line in text.splitlines() if any(line.startswith(f"  {email} ") for email, *_ in USERS)]
+    assert len(rows) == len(USERS)
+    starts = {line.rindex(" ") for line in rows}  # where each row's role begins
+    assert len(starts) == 1, rows
+    for line, (email, _name, role, _lang) in zip(rows, USERS, strict=True):
+        assert line.split() == [email, role.value]

@@ -28,6 +28,8 @@ from workers.launcher import stack_environment
 REPO = Path(__file__).resolve().parent.parent
 LEADCHAIN = str(Path(sys.executable).with_name("leadchain"))
 PERSON = "erika.muster@demo-beispiel.example"
+# The stack's first company: the CLI import and the `demo` lead source (webhooks/leads-demo) are its.
+FIRST_COMPANY = 1
 
 
 def second_terminal_env(var: Path, **extra: str) -> dict[str, str]:
@@ -40,8 +42,14 @@ def leadchain(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     return subprocess.run([LEADCHAIN, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
-def expected_chain_id(chain_key: str, email_key: str) -> str:
-    return "lead-" + hmac.new(chain_key.encode(), email_key.encode(), hashlib.sha256).hexdigest()[:32]
+def expected_chain_id(chain_key: str, email_key: str, company_id: int = FIRST_COMPANY) -> str:
+    """`c<company>-lead-<digest>`, the digest keyed by the chain key over the company and the person
+    (docs/tenancy.md rule 4), recomputed here from the stack's key rather than by the code under test."""
+    message = f"{company_id}:{email_key}".encode()
+    return f"c{company_id}-lead-" + hmac.new(chain_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+SUBMISSIONS = "SELECT channel, company_id, chain_id FROM lead_submissions"
 
 
 def rows(var: Path, sql: str) -> list[tuple]:
@@ -93,9 +101,9 @@ def test_cli_import_in_a_second_terminal_and_a_signed_webhook_land_on_the_same_c
     )
     assert answer.status_code == 202, answer.get_json()
 
-    chains = dict(rows(var, "SELECT channel, chain_id FROM lead_submissions"))
+    chains = {channel: (company, chain) for channel, company, chain in rows(var, SUBMISSIONS)}
     assert set(chains) == {"csv", "webhook"}
-    assert chains["csv"] == chains["webhook"] == expected_chain_id(chain_key, PERSON)
+    assert chains["csv"] == chains["webhook"] == (FIRST_COMPANY, expected_chain_id(chain_key, PERSON))
 
 
 def test_a_variable_set_in_the_terminal_wins_over_the_stack_file(stack_var, tmp_path):
@@ -149,3 +157,38 @@ def test_the_web_answers_503_for_intake_without_a_chain_key(stack_var):
     # Nothing half-written; the webhook's delivery is not recorded, so the source's retry goes through later.
     for table in ("lead_submissions", "webhook_deliveries", "leads"):
         assert rows(var, f"SELECT count(*) FROM {table}") == [(0,)], table
+
+
+def add_company(var: Path, slug: str) -> int:
+    """A second active company in the stack's database, as an operator would create it."""
+    with sqlite3.connect(var / "leadchain.db") as conn:
+        cursor = conn.execute(
+            "INSERT INTO companies (slug, name, timezone, language, active, created_at)"
+            " VALUES (?, ?, 'Europe/Berlin', 'de', 1, CURRENT_TIMESTAMP)",
+            (slug, slug.title()),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+
+def test_with_two_companies_the_import_names_its_company(stack_var, tmp_path):
+    var, _ = stack_var
+    second = add_company(var, "zweitfirma")
+    env = second_terminal_env(var)
+    export = str(write_csv(tmp_path / "export.csv", PERSON, "+49 30 23125109"))
+
+    unnamed = leadchain("import", export, env=env)
+    assert unnamed.returncode != 0
+    assert "--company" in unnamed.stdout + unnamed.stderr and "Traceback" not in unnamed.stdout + unnamed.stderr
+    unknown = leadchain("import", export, "--company", "no-such-firm", env=env)
+    assert unknown.returncode != 0
+    assert "--company" in unknown.stderr and "no-such-firm" in unknown.stderr
+    assert rows(var, "SELECT count(*) FROM lead_submissions") == [(0,)]  # refused before the first row
+
+    named = leadchain("import", export, "--company", "zweitfirma", env=env)
+    assert named.returncode == 0, named.stdout + named.stderr
+    chain_key = read_local_secrets_file(var / "local-secrets.env")["LEADCHAIN_SECRET_APP_CHAIN_KEY"]
+    assert rows(var, "SELECT company_id, chain_id FROM lead_submissions") == [
+        (second, expected_chain_id(chain_key, PERSON, company_id=second))
+    ]
+    assert rows(var, "SELECT company_id FROM leads") == [(second,)]

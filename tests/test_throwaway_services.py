@@ -18,6 +18,8 @@ import pytest
 import sqlalchemy as sa
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from crm.tenancy.context import operator_scope
+from crm.tenancy.rls import as_owner
 from tests import throwaway_pg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +30,9 @@ def test_the_session_database_is_migrated_on_the_server_in_use(pg_admin_url, mig
     """Also the test the subprocess below runs: the migrated database lives on pg_admin_url's server."""
     engine = sa.create_engine(migrated_urls["postgresql"])
     try:
-        with engine.connect() as conn:
+        # As the owner: an app connection takes the tenant role (crm/tenancy/rls.py), which may not read
+        # data_directory.
+        with engine.connect() as conn, as_owner(conn):
             assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
             port = conn.execute(sa.text("SELECT inet_server_port()")).scalar()
             datadir = conn.execute(sa.text("SHOW data_directory")).scalar()
@@ -160,12 +164,14 @@ def test_wiping_empties_every_table_and_restarts_the_ids(app, backend):
     assert add("first") == 1
     assert add("second") == 2
     _wipe(app)
-    with app.app_context():
-        with db.engine.connect() as conn:
+    # Every company's rows, as the owner (the tenant role sees only the scope's company).
+    with app.app_context(), operator_scope("tests", "count every table"):
+        with db.engine.connect() as conn, as_owner(conn):
             counts = {
                 t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
                 for t in db.metadata.sorted_tables
             }
         db.engine.dispose()
+    assert counts.pop("companies") == 1, counts  # the test company, which _wipe creates again
     assert set(counts.values()) == {0}, counts
     assert add("after the wipe") == 1

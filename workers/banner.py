@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from crm.demo import DEMO_PASSWORD, USERS, demo_leads
@@ -151,7 +152,10 @@ def render(
         out.append(f"  {'secrets':10s} {secrets_file} (local only; `leadchain` commands in another terminal read it)")
     password = "$LEADCHAIN_DEMO_PASSWORD" if password_from_env else DEMO_PASSWORD
     out += ["", f"Sign in at {base_url} with password {password} as:"]
-    out += [f"  {email:28s} {role.value}" for email, _name, role, _lang in USERS]
+    width = max((len(email) for email, _name, _role, _lang in USERS), default=0) + 1
+    out += [f"  {email:{width}s} {role.value}" for email, _name, role, _lang in USERS]
+    out.append("  (the admin sets up a two-factor code at the first sign-in: the page shows the key for any")
+    out.append("   authenticator app; docs/security.md)")
     out += [""] + calling_hours_lines(
         policy,
         now_utc,
@@ -170,4 +174,33 @@ def render(
         f"  {api}",
         "",
     ]
+    out += follow_lines(base_url, _sandbox_base(services), leadchain, prefix)
     return "\n".join(out)
+
+
+def _sandbox_base(services: list[tuple[str, str]]) -> str | None:
+    """scheme://host:port of the provider sandbox from its service line ("http://…/sandbox/calls  (…)")."""
+    for name, text in services:
+        if name == "sandbox" and text.strip():
+            parts = urlsplit(text.split()[0])
+            if parts.scheme and parts.netloc:
+                return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def follow_lines(base_url: str, sandbox: str | None, leadchain: str, env_prefix: str = "") -> list[str]:
+    """Where a posted lead shows up next. A newcomer otherwise guesses: the 202's status_url answers 401
+    without the API key, and the sandbox's mailbox is not linked from anywhere."""
+    web = base_url.rstrip("/")
+    cli = f"{env_prefix}{shlex.quote(leadchain)}"
+    out = [
+        "Then follow the lead:",
+        f'  the 202\'s status_url needs the API key: curl -sS <status_url> -H "X-API-Key: $({cli} local-api-key)"',
+        f"  {'lead pages':11s} {web}/leads  (score, chain steps, the call with its transcript, the emails)",
+    ]
+    if sandbox:
+        out += [
+            f"  {'calls':11s} {sandbox}/sandbox/calls  (what the sandbox provider dialled and how it went)",
+            f"  {'mailbox':11s} {sandbox}/sendgrid/sandbox/mail  (every email the sandbox SendGrid accepted)",
+        ]
+    return [*out, ""]

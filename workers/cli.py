@@ -6,10 +6,12 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 import click
+import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
 from rich.console import Console
@@ -18,13 +20,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from crm import create_app, demo, secret_names
+from crm.calendars.cli import calendar_group
 from crm.extensions import db
 from crm.languages import DEFAULT_LANGUAGE, LANGUAGES
+from crm.models.companies import Company
 from crm.models.types import utcnow
+from crm.privacy.cli import privacy_group
 from crm.secrets import SecretsError, load_local_stack_secrets, secrets_from_env
 from crm.services import csv_import, deliveries, submissions
 from crm.services.csv_reader import CsvFile, write_rejected
-from crm.sign_webhook import curl_config, signed_headers
+from crm.sign_webhook import curl_config, json_problem, signed_headers
+from crm.tenancy.context import company_scope, operator_scope
 from crm.ui.cli import user_group
 from crm.ui.security import purge_sessions
 from sandbox.app import SandboxConfig, serve
@@ -81,11 +87,39 @@ def db_upgrade() -> None:
     console.print("[green]database is at the latest migration[/green]")
 
 
+_COMPANY_HELP = "the company's slug (default: the only active company, when there is exactly one)"
+
+
+def _resolve_company(app: Flask, slug: str | None, *, command: str) -> int:
+    """The id of the active company `slug`, or of the only active company when no slug is given.
+
+    A command typed at the terminal has no verified record to bind a company from (docs/tenancy.md rule 2),
+    so the operator names it; the lookup crosses companies, hence the operator context. A missing or
+    ambiguous company ends the command with a message naming --company (exit 1), before any row is touched.
+    """
+    with app.app_context(), operator_scope(f"cli:{command}", f"{command}: resolve company"):
+        try:
+            query = sa.select(Company.id, Company.slug).where(Company.active.is_(True))
+            if slug is not None:
+                query = query.where(Company.slug == slug)
+            found = db.session.execute(query.order_by(Company.id).limit(2)).all()
+        finally:
+            # The operator transaction ends here: the work that follows begins its own in the company's scope.
+            db.session.remove()
+    if slug is not None and not found:
+        raise click.BadParameter(f"no active company {slug!r}", param_hint="--company")
+    if slug is None and len(found) != 1:
+        reason = "there is no active company" if not found else "there is more than one active company"
+        raise click.UsageError(f"{reason}: name one with --company <slug>")
+    return int(found[0].id)
+
+
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--company", "company", default=None, help=_COMPANY_HELP)
 @click.option("--source", default=None, help="source for rows without a Quelle/source column (default: import)")
 @click.option("--region", default=None, help="phone region for numbers without +country (default: inferred)")
-def import_command(file: Path, source: str | None, region: str | None) -> None:
+def import_command(file: Path, company: str | None, source: str | None, region: str | None) -> None:
     """Import a CSV export (German Excel or UTF-8; delimiter and encoding detected).
 
     Rows go in in short batches, so the running stack keeps writing the same database. If the import
@@ -105,8 +139,10 @@ def import_command(file: Path, source: str | None, region: str | None) -> None:
     with app.app_context():
         # Refused before the first row: every row needs the key, and a half import would be no help.
         submissions.require_chain_key()
+    company_id = _resolve_company(app, company, command="import")
     report = csv_import.ImportReport()
-    stopped = _import_with_progress(app, parsed, report, source=source, region=region)
+    with company_scope(company_id):
+        stopped = _import_with_progress(app, parsed, report, source=source, region=region)
     _print_import_summary(file, parsed, report)
     if stopped is not None:
         _stop_import(stopped, report)
@@ -198,12 +234,33 @@ def purge_deliveries(older_than_days: int | None) -> None:
     """Delete webhook delivery records past retention (never fewer than 7 days)."""
     app = _app()
     days = older_than_days if older_than_days is not None else app.config["LEADCHAIN"].delivery_retention_days
-    with app.app_context():
+    # Retention is the same for every company: one cross-company sweep, named for the audit.
+    with app.app_context(), operator_scope("cli:purge-deliveries", "retention"):
         try:
             removed = deliveries.purge(days)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--older-than-days") from None
     console.print(f"removed {removed} delivery records older than {days} days")
+
+
+@main.command("purge-inbox")
+@click.option("--older-than-days", type=int, default=None, help="default: LEADCHAIN_DELIVERY_RETENTION_DAYS")
+@click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True, help="rows per transaction")
+def purge_inbox(older_than_days: int | None, batch: int) -> None:
+    """Delete delivered inbox rows (webhook deliveries, call results) past retention, in batches."""
+    from crm.services.inbox_purge import purge_inboxes
+
+    app = _app()
+    days = older_than_days if older_than_days is not None else app.config["LEADCHAIN"].delivery_retention_days
+    with app.app_context():
+        try:
+            done = purge_inboxes(days, batch=batch)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--older-than-days") from None
+    console.print(
+        f"removed {done.webhook_deliveries} webhook deliveries and {done.call_result_deliveries} call results "
+        f"older than {days} days"
+    )
 
 
 @main.command("demo")
@@ -215,7 +272,7 @@ def demo_command(url: str, source: str) -> None:
     if not secrets:
         raise click.UsageError(f"no webhook secret for source {source!r} (secret webhooks/leads-{source})")
     for answer in demo.post_demo_leads(url, source, secrets[0]):
-        console.print(answer)
+        console.print(escape(demo.describe_answer(answer)))
 
 
 @main.command("sign-webhook")
@@ -238,6 +295,9 @@ def sign_webhook(source: str, url: str, data: str | None, data_file: BinaryIO | 
         )
     # stdin's bytes as read: click.get_binary_stream is deprecated (Click 9 drops it) and untyped.
     body = data.encode() if data is not None else (data_file or sys.stdin.buffer).read()
+    problem = json_problem(body)
+    if problem:
+        raise click.UsageError(f"not signed: {problem}")  # exit 2, like any other bad input
     headers = signed_headers(keys[0], body)
     if headers_only:
         click.echo("".join(f"{name}: {value}\n" for name, value in headers.items()), nl=False)
@@ -269,11 +329,17 @@ def seed_demo() -> None:
     app = _app()
     with app.app_context():
         summary = demo.seed()
-    console.print(f"demo data: {summary}")
+    # One readable line, not a dict dump (the newcomer reads it just before the stack's banner).
+    made = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in summary.items() if n)
+    console.print(f"demo data: {made or 'already in place, nothing new'}")
+
+
+# The names workers.main.WORKERS runs (not imported here: workers.main pulls in the worker's heavy modules).
+WORKER_NAMES = ("chain", "provider", "reports", "calendars", "voice-bridge")
 
 
 @main.command("worker")
-@click.argument("name", type=click.Choice(["chain", "provider", "reports", "voice-bridge"]))
+@click.argument("name", type=click.Choice(WORKER_NAMES))
 def worker(name: str) -> None:
     """Run a worker process until SIGTERM (clean shutdown)."""
     # The worker process, the report renderer and the local stack are imported by their commands: each
@@ -303,7 +369,7 @@ def sandbox_command(host: str, port: int, webhook_base: str, retell_llm_url: str
 
 
 @main.command("worker-health")
-@click.argument("name", type=click.Choice(["chain", "provider", "reports"]))
+@click.argument("name", type=click.Choice(["chain", "provider", "reports", "calendars"]))
 def worker_health(name: str) -> None:
     """Exit 0 when Temporal answers and the worker's task queue has a live poller (container health check)."""
     ok, detail = asyncio.run(check(name))
@@ -311,17 +377,46 @@ def worker_health(name: str) -> None:
     sys.exit(0 if ok else 1)
 
 
+class _Day(click.ParamType):
+    """A calendar day as an ISO date (2026-12-06) or in German notation (06.12.2026); a bad one is refused
+    with the option's name and both accepted forms (date.fromisoformat's own message names neither)."""
+
+    name = "day"
+    FORMS = ("%Y-%m-%d", "%d.%m.%Y")
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        text = str(value).strip()
+        for form in self.FORMS:
+            try:
+                return datetime.strptime(text, form).date()
+            except ValueError:
+                continue
+        self.fail(f"{text!r} is not a day: give YYYY-MM-DD (2026-12-06) or DD.MM.YYYY (06.12.2026)", param, ctx)
+
+
 @main.command("report")
 @click.option("--period", type=click.Choice(["daily", "weekly", "monthly"]), required=True)
-@click.option("--date", "date_", default=None, help="a day in the period, YYYY-MM-DD (default: today, Europe/Berlin)")
+@click.option(
+    "--date",
+    "date_",
+    type=_Day(),
+    default=None,
+    help="a day in the period, YYYY-MM-DD or DD.MM.YYYY (default: today, Europe/Berlin)",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--lang", type=click.Choice(LANGUAGES), default=DEFAULT_LANGUAGE, show_default=True)
-def report(period: str, date_: str | None, out: Path, lang: str) -> None:
-    """Render the manager report of a period to a PDF file."""
+@click.option("--company", "company", default=None, help=_COMPANY_HELP)
+def report(period: str, date_: date | None, out: Path, lang: str, company: str | None) -> None:
+    """Render one company's manager report of a period to a PDF file."""
+    app = _app()
+    company_id = _resolve_company(app, company, command="report")
     try:
         from crm.reports.cli import report_command  # pandas, matplotlib: see `worker`
 
-        report_command(period, date_, out, lang, console=console)
+        with company_scope(company_id):
+            report_command(period, date_, out, lang, app=app, console=console)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
 
@@ -346,10 +441,39 @@ def purge_sessions_command() -> None:
     console.print(f"removed {removed} expired or revoked sessions")
 
 
+@main.group("api-key")
+def api_key_group() -> None:
+    """API keys: each one acts for one company (the key binds its requests to that company)."""
+
+
+@api_key_group.command("create")
+@click.option("--company", "company", required=True, help="the company's slug")
+@click.option("--name", required=True, help="what the key is for, e.g. crm-sync (unique in the company)")
+@click.option(
+    "--scopes",
+    default="intake read manage",
+    show_default=True,
+    help="what the key may do: intake, read, manage (docs/security.md §A4), space-separated",
+)
+def api_key_create(company: str, name: str, scopes: str) -> None:
+    """Make a key and print it once: only its SHA-256 is stored, it cannot be shown again."""
+    from crm.api.auth import issue_api_key
+
+    app = _app()
+    with app.app_context():
+        try:
+            key = issue_api_key(company, name, scopes)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+    click.echo(key)
+
+
 def _register_groups() -> None:
     # Command groups live with their area; the CLI only collects them.
 
     main.add_command(user_group)
+    main.add_command(calendar_group)
+    main.add_command(privacy_group)
 
 
 _register_groups()

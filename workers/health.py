@@ -7,6 +7,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from crm.config import Settings
+from workflows.calendar_payloads import CALENDARS_TASK_QUEUE
 from workflows.client import connect
 from workflows.payloads import CHAIN_TASK_QUEUE, PROVIDER_TASK_QUEUE
 from workflows.report_payloads import REPORTS_TASK_QUEUE
@@ -15,6 +16,7 @@ QUEUES = {
     "chain": (CHAIN_TASK_QUEUE, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
     "provider": (PROVIDER_TASK_QUEUE, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
     "reports": (REPORTS_TASK_QUEUE, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+    "calendars": (CALENDARS_TASK_QUEUE, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
 }
 
 

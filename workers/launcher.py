@@ -28,12 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from crm import create_app, secret_names
+import httpx
+
+from crm import create_app, demo, secret_names
 from crm.config import Settings, normalise_database_url, var_dir
 from crm.extensions import db
-from crm.secrets import LOCAL_SECRETS_FILE, read_local_secrets_file, secrets_from_env
+from crm.secrets import LOCAL_SECRETS_FILE, EnvSecrets, read_local_secrets_file, secrets_from_env
 from crm.services import app_settings
 from crm.services.compliance import GatePolicy
+from crm.tenancy.context import unit_of_work
+from crm.tenancy.routing import DEFAULT_COMPANY_ID
 from workers import banner, demo_window
 from workers.shutdown import worker_shutdown_grace_s
 
@@ -77,6 +81,9 @@ def _new_local_secrets() -> dict[str, str]:
         "LEADCHAIN_SECRET_APP_SECRET_KEY": secrets.token_urlsafe(32),
         "LEADCHAIN_SECRET_APP_CHAIN_KEY": secrets.token_hex(16),
         "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        # The second demo company's own lead source (crm.demo.NORD), under its company's path.
+        EnvSecrets.env_var(demo.source_secret_name(demo.NORD)): "whsec_"
+        + base64.b64encode(secrets.token_bytes(32)).decode(),
         "LEADCHAIN_SECRET_API_KEYS": f"local:{secrets.token_urlsafe(24)}",
         # The voice bridge: Retell's path secret and Vapi's server secret (voice.bridge.config).
         "LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": secrets.token_urlsafe(24),
@@ -149,6 +156,20 @@ def _wait_port(hostport: str, timeout: float) -> bool:
     return False
 
 
+def _radicale(var: Path) -> Service:
+    """The reps' calendars in the local stack (issue 18): a CalDAV server (Radicale) on loopback with its own
+    folder under var/; it accepts any login (auth none) as nothing but this machine reaches it."""
+    argv = [sys.executable, "-m", "radicale", "--server-hosts", "127.0.0.1:5232"]
+    argv += ["--storage-filesystem-folder", str(var / "radicale"), "--auth-type", "none"]
+    return Service(
+        "radicale",
+        argv,
+        url="http://127.0.0.1:5232/  (CalDAV calendars: Radicale, any login)",
+        ready="127.0.0.1:5232",
+        tier=TIER_SERVERS,
+    )
+
+
 def local_services(host: str, port: int, var: Path, llm_url: str | None = None) -> list[Service]:
     temporal = [
         _bin("temporal"),
@@ -164,6 +185,12 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
         "8233",
         "--search-attribute",
         "LeadStage=Keyword",
+        "--search-attribute",
+        "CompanyId=Int",  # docs/tenancy.md rule 4
+        # Chains carry their company as a fairness key (workers/relay.py): tasks of different companies
+        # are dispatched round-robin, so one company's import does not hold up another's calls.
+        "--dynamic-config-value",
+        "matching.enableFairness=true",
         "--log-level",
         "warn",
     ]
@@ -208,6 +235,8 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
         Service("chain", [leadchain, "worker", "chain"], env={"LEADCHAIN_WORKER_METRICS_PORT": "9464"}),
         Service("provider", [leadchain, "worker", "provider"], env={"LEADCHAIN_WORKER_METRICS_PORT": "9466"}),
         Service("reports", [leadchain, "worker", "reports"], env={"LEADCHAIN_WORKER_METRICS_PORT": "9467"}),
+        _radicale(var),
+        Service("calendars", [leadchain, "worker", "calendars"], env={"LEADCHAIN_WORKER_METRICS_PORT": "9468"}),
         Service(
             "bridge",
             [leadchain, "worker", "voice-bridge"],
@@ -309,6 +338,7 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
         print(stack_banner(procs, host, port, var, env), flush=True)
         if "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO" in env and not stopping:
             subprocess.run([leadchain, "demo", "--url", f"http://{host}:{port}"], env=env)
+            _post_second_company_leads(f"http://{host}:{port}", env)
         print("Ctrl+C stops everything.\n", flush=True)
         while not stopping:
             for svc, proc in procs:
@@ -322,6 +352,19 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
             procs, worker_grace_s=worker_shutdown_grace_s(env), log=lambda message: print(message, file=sys.stderr)
         )
     return exit_code
+
+
+def _post_second_company_leads(url: str, env: dict[str, str]) -> None:
+    """Solar Nord's demo leads through its own lead source (`leadchain demo` posts Autohaus Berger's)."""
+    found = secrets_from_env(env).get_list(demo.source_secret_name(demo.NORD))
+    if not found:
+        print(f"no secret for lead source {demo.NORD.source}: {demo.NORD.name}'s demo leads not sent", file=sys.stderr)
+        return
+    try:
+        for answer in demo.post_demo_leads(url, demo.NORD.source, found[0]):
+            print(demo.describe_answer(answer), flush=True)
+    except httpx.HTTPError as e:  # the stack keeps running; the leads can be sent again by hand
+        print(f"{demo.NORD.name}'s demo leads not sent ({type(e).__name__})", file=sys.stderr)
 
 
 def stack_banner(
@@ -352,7 +395,8 @@ def _with_stored_calling_hours(policy, env: dict[str, str], var: Path):
     settings = Settings.from_env(env)
     url = normalise_database_url(env.get("DATABASE_URL") or f"sqlite:///{var / 'leadchain.db'}")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url}, settings=settings, secrets=secrets_from_env(env))
-    with app.app_context():
+    # The first demo company's (company 1's) hours: the banner speaks for the installation's own company.
+    with app.app_context(), unit_of_work(DEFAULT_COMPANY_ID):
         try:
             hours = app_settings.calling_hours()
         finally:

@@ -14,6 +14,7 @@ from crm.email.factory import build_sender
 from crm.observability import install_worker
 from crm.observability.temporal import traced_client, worker_interceptors
 from crm.observability.tracing import ContextThreadPoolExecutor
+from crm.tenancy.temporal_headers import tenant_client
 from providers.factory import registry
 from voice.bridge.server import BridgeServer, build_bridge
 from workers import chain as chain_mod
@@ -23,7 +24,7 @@ from workers.relay import Relay
 from workflows.client import connect
 
 log = logging.getLogger(__name__)
-WORKERS = ("chain", "provider", "reports", "voice-bridge")
+WORKERS = ("chain", "provider", "reports", "calendars", "voice-bridge")
 
 
 def provider_registry(app):
@@ -43,7 +44,8 @@ async def run_voice_bridge(app) -> None:
     cfg = app.config["LEADCHAIN"]
 
     async def temporal():
-        return await connect(cfg.temporal_address, cfg.temporal_namespace)
+        # The bridge's notices to chains go inside the call's company scope: the header carries it.
+        return traced_client(tenant_client(await connect(cfg.temporal_address, cfg.temporal_namespace)))
 
     client = None
     try:
@@ -66,21 +68,23 @@ async def run_voice_bridge(app) -> None:
 
 
 async def run(name: str) -> None:
+    settings = Settings.from_env(os.environ)  # the process's one read of its settings
     # JSON logs with personal data redacted, the tracer, and this worker's /metrics port (docs/observability.md)
-    observed = install_worker(name, serve=name != "voice-bridge")  # the bridge serves its own metrics
+    observed = install_worker(name, settings.observability, serve=name != "voice-bridge")  # bridge: own metrics
     # A demo-only calling window must never reach a real deployment: refuse to start with it there.
     # (LEADCHAIN_DEMO_ANYTIME is a launcher flag, checked on the raw environment before anything starts.)
     demo_window.check_allowed(os.environ)
     if demo_window.requested(os.environ):
         log.warning("%s", demo_window.NOTICE)
-    settings = Settings.from_env(os.environ)  # the process's one read of its settings
     app = create_app(settings=settings)
     cfg = app.config["LEADCHAIN"]
     if name == "voice-bridge":
         await run_voice_bridge(app)
         log.info("%s worker stopped", name)
         return
-    client = traced_client(await connect(cfg.temporal_address, cfg.temporal_namespace))
+    # Starts and signals carry the company header; the Workers built on this client bind it in activities
+    # and copy it to what workflows schedule (crm.tenancy.temporal_headers), and carry the trace.
+    client = traced_client(tenant_client(await connect(cfg.temporal_address, cfg.temporal_namespace)))
     interceptors = worker_interceptors(observed.metrics)
     executor = ContextThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{name}-activity")
     if name == "chain":
@@ -93,6 +97,10 @@ async def run(name: str) -> None:
         await chain_mod.run_until_signalled(chain_mod.worker_runner(worker))
     elif name == "reports":
         await reports_mod.run(app, client, interceptors)
+    elif name == "calendars":
+        from workers import calendars as calendars_mod  # issue 18: the calendar sync workflows
+
+        await calendars_mod.run(app, client, interceptors)
     else:
         raise SystemExit(f"unknown worker {name!r}; choose one of {', '.join(WORKERS)}")
     executor.shutdown(wait=False, cancel_futures=True)

@@ -1,5 +1,6 @@
 """`leadchain worker reports`: the report workflows and activities on task queue "leadchain-reports",
-and the report schedules, upserted at every start (workers/schedules.py).
+and the report schedules, one set per active company, upserted at every start (workers/schedules.py).
+Each run's activities are scoped to its company by the leadchain-company header its schedule sets.
 
 Rendering a PDF is CPU-bound synchronous work: activities run in a small thread pool (two at a time
 by default; LEADCHAIN_REPORT_CONCURRENCY), the workflow tasks on the event loop.
@@ -12,15 +13,19 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import sqlalchemy as sa
 from flask import Flask
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
 from activities.report_activities import ReportActivities
+from crm.extensions import db
+from crm.models.companies import Company
 from crm.observability.tracing import ContextThreadPoolExecutor
 from crm.reports.mail import ReportMailer, build_mailer
+from crm.tenancy.context import operator_scope
 from workers.chain import run_until_signalled, worker_runner
-from workers.schedules import SCHEDULE_PREFIX, upsert_schedules
+from workers.schedules import SCHEDULE_PREFIX, TIME_ZONE, CompanySchedule, upsert_schedules
 from workers.shutdown import graceful_shutdown_timeout
 from workflows.report_payloads import REPORTS_TASK_QUEUE
 from workflows.reports import ReportWorkflow
@@ -51,6 +56,19 @@ def reports_worker(
     )
 
 
+def company_schedules(app: Flask) -> tuple[list[CompanySchedule], list[int]]:
+    """The active companies with their time zones, and the ids of the inactive ones. The companies table is
+    a platform table: read in an operator context that says why."""
+    with app.app_context(), operator_scope("reports", "one report schedule per company"):
+        try:
+            query = sa.select(Company.id, Company.timezone, Company.active).order_by(Company.id)
+            rows = db.session.execute(query).all()
+        finally:
+            db.session.remove()
+    active = [CompanySchedule(r.id, r.timezone or TIME_ZONE) for r in rows if r.active]
+    return active, [r.id for r in rows if not r.active]
+
+
 async def serve(
     app: Flask,
     client: Client,
@@ -62,8 +80,9 @@ async def serve(
     executor: ThreadPoolExecutor | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> None:
-    """Upsert the schedules, then run the worker until `stop` is set."""
-    await upsert_schedules(client, task_queue=task_queue, prefix=schedule_prefix)
+    """Upsert the schedules (one set per active company), then run the worker until `stop` is set."""
+    active, retired = await asyncio.to_thread(company_schedules, app)
+    await upsert_schedules(client, active, task_queue=task_queue, prefix=schedule_prefix, retired=retired)
     own = executor is None
     executor = executor or ContextThreadPoolExecutor(
         max_workers=app.config["LEADCHAIN"].reports.concurrency, thread_name_prefix="reports-activity"
@@ -81,4 +100,14 @@ async def run(app: Flask, client: Client, interceptors: Sequence[Interceptor] = 
     mailer = build_mailer(app)
     if mailer is None:
         log.warning("no email sender configured: reports are built and stored but not emailed")
-    await run_until_signalled(lambda stop: serve(app, client, stop, mailer=mailer, interceptors=interceptors))
+    # The privacy workflows (exports, erasures, retention) share this process: both are rare, batch-like work.
+    # So does monthly billing (issue 20): one run per company and month.
+    from workers import billing, privacy
+
+    executor = ContextThreadPoolExecutor(max_workers=2, thread_name_prefix="privacy-activity")
+    billing_executor = ContextThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-activity")
+    await run_until_signalled(
+        lambda stop: serve(app, client, stop, mailer=mailer, interceptors=interceptors),
+        privacy.runner(app, client, executor, company_schedules, interceptors),
+        billing.runner(app, client, billing_executor, company_schedules, interceptors),
+    )

@@ -16,6 +16,14 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from workflows.billing_payloads import (
+    InvoiceIssued,
+    InvoiceSent,
+    IssueInvoiceInput,
+    SendInvoiceInput,
+    StripeSynced,
+    StripeSyncInput,
+)
 from workflows.payloads import (
     CallPlaced,
     CallResult,
@@ -114,6 +122,21 @@ async def send_report(inp: SendReportInput) -> ReportSent:
     raise _stub()
 
 
+@activity.defn(name="issue_invoice")
+async def issue_invoice(inp: IssueInvoiceInput) -> InvoiceIssued:
+    raise _stub()
+
+
+@activity.defn(name="send_invoice")
+async def send_invoice(inp: SendInvoiceInput) -> InvoiceSent:
+    raise _stub()
+
+
+@activity.defn(name="sync_invoice_to_stripe")
+async def sync_invoice_to_stripe(inp: StripeSyncInput) -> StripeSynced:
+    raise _stub()
+
+
 CRM_STEPS = (
     import_submission,
     score_lead,
@@ -126,3 +149,4 @@ CRM_STEPS = (
 )
 PROVIDER_STEPS = (place_call, fetch_call_result, send_email)
 REPORT_STEPS = (build_report, send_report)
+BILLING_STEPS = (issue_invoice, send_invoice, sync_invoice_to_stripe)

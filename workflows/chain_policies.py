@@ -25,6 +25,19 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_attempts=8,
     non_retryable_error_types=["ProviderRejected", "NoProvider"],
 )
+# A call's own retries (issue 14 F8): unlimited for Temporal, bounded by place_call itself — at most
+# CALL_FAILURE_BUDGET attempts that failed for real (5xx, timeouts, no connection), while answers 429 (rate
+# limited: the provider is well, only busy) do not count and are waited out, following Retry-After, for up to
+# CALL_RATE_LIMIT_HORIZON from the first. When either runs out, the ledger row is marked failed with the
+# reason and the activity fails non-retryably. Chains started before PATCH_CALL_BUDGET keep PROVIDER_RETRY.
+CALL_FAILURE_BUDGET = 8
+CALL_RATE_LIMIT_HORIZON = timedelta(minutes=30)
+PROVIDER_CALL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=0,
+    non_retryable_error_types=["ProviderRejected", "NoProvider", "CallBudgetSpent"],
+)
 # Changes of command sequence, guarded so that chains started before them replay unchanged.
 # A new submission during a wait keeps the wait (it used to end it: a lead re-posted while waiting for its
 # retry was dialled at once).
@@ -37,6 +50,8 @@ PATCH_CALLBACK_AT = "callback-at-stated-time"
 # The chain asks the provider for a missing call result from call_result_grace_s on (minutes), not only
 # after call_result_timeout_s (an hour); the last poll is as late as before (issue 14 item 1).
 PATCH_EARLY_POLL = "poll-missing-result-early"
+# place_call runs under PROVIDER_CALL_RETRY (a 429 storm no longer spends a call's attempts).
+PATCH_CALL_BUDGET = "call-budget-excludes-rate-limits"
 
 
 class ChainStopped(Exception):

@@ -14,10 +14,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.chain_policies import (
         CRM_RETRY,
         LEAD_STAGE,
+        PATCH_CALL_BUDGET,
         PATCH_CALLBACK_AT,
         PATCH_EARLY_POLL,
         PATCH_IMPORT_AT_FINISH,
         PATCH_KEEP_WAIT,
+        PROVIDER_CALL_RETRY,
         PROVIDER_RETRY,
         ChainStopped,
         callback_plan,
@@ -166,7 +168,7 @@ class LeadChainWorkflow(ChainState):
                 PlaceCallInput(self._lead, self._input.chain_id, self._attempts, key),
                 task_queue=self._settings.provider_task_queue,
                 start_to_close_timeout=timedelta(seconds=self._settings.provider_activity_timeout_s),
-                retry_policy=PROVIDER_RETRY,
+                retry_policy=PROVIDER_CALL_RETRY if workflow.patched(PATCH_CALL_BUDGET) else PROVIDER_RETRY,
             )
         except ActivityError as e:
             await self._timeline(TimelineStep.CALL, f"call could not be placed: {error_cause(e)}")
@@ -450,5 +452,6 @@ class LeadChainWorkflow(ChainState):
                 pending_submissions=list(self._pending),
                 history=self._history[-20:],
                 generation=self._generation,
+                company_id=self._input.company_id,
             )
         )

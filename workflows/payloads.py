@@ -9,11 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from temporalio.common import SearchAttributeKey
+
 from workflows.vocabulary import DEFAULT_GATE_THRESHOLD
 
 CHAIN_TASK_QUEUE = "leadchain-chain"
 PROVIDER_TASK_QUEUE = "leadchain-provider"
 LEAD_STAGE_ATTRIBUTE = "LeadStage"
+# The company of a chain or report run (docs/tenancy.md rule 4), set when it is started; an Int, so a
+# company's runs are listed with `CompanyId = 3`. Registered wherever a server starts (tests, launcher,
+# compose) beside LeadStage.
+COMPANY_ID_ATTRIBUTE = "CompanyId"
+COMPANY_ID = SearchAttributeKey.for_int(COMPANY_ID_ATTRIBUTE)
+# Histories started before companies existed carry no company (None): all of them belong to company 1,
+# the first company the tenancy migration created.
+LEGACY_COMPANY_ID = 1
+
+
+def fairness_key(company_id: int) -> str:
+    """The chain's task-queue fairness key (temporalio Priority.fairness_key): Temporal dispatches the
+    tasks of different keys round-robin, so one company's backlog does not hold up another's tasks. The
+    server must have fairness on (dynamic config matching.enableFairness); without it the key is ignored."""
+    return f"company-{company_id}"
+
 
 DAY = 24 * 3600
 
@@ -65,6 +83,9 @@ class ChainInput:
     pending_submissions: list[int] = field(default_factory=list)
     history: list[StepRecord] = field(default_factory=list)
     generation: int = 0
+    # The company the relay started the chain for (the same as its leadchain-company header, which is what
+    # binds the activities); None in chains started before tenancy: company LEGACY_COMPANY_ID.
+    company_id: int | None = None
 
 
 @dataclass

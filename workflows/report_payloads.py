@@ -19,6 +19,9 @@ class ReportRequest:
     activity_task_queue: str | None = None  # default: the workflow's own task queue
     # The running period so far (from the UI): a provisional report, not emailed, replaced by the final one.
     to_date: bool = False
+    # Whose report: the same company as the run's leadchain-company header, which is what scopes the
+    # activities. None in runs started before tenancy: company 1 (workflows.payloads.LEGACY_COMPANY_ID).
+    company_id: int | None = None
 
 
 @dataclass

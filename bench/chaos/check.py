@@ -44,7 +44,9 @@ def _temporal(stack: Stack, query_running: bool = True) -> dict[str, Any]:
         waiting = (await client.count_workflows(f'ExecutionStatus="Running" AND LeadStage IN ({stages})')).count
         ids: set[str] = set()
         if not query_running:
-            async for wf in client.list_workflows('WorkflowId STARTS_WITH "lead-"'):
+            # Every execution, not a prefix: chain ids carry their company since tenancy ("c1-lead-...",
+            # crm/services/submissions.py), and a lead's chain id is matched against this set as a whole.
+            async for wf in client.list_workflows():
                 ids.add(wf.id)
         return {"running": running, "waiting": waiting, "working": running - waiting, "ids": ids}
 
@@ -57,7 +59,8 @@ def quiet_state(stack: Stack, accepted_sids: list[int]) -> dict[str, Any]:
             "SELECT count(*) FROM lead_submissions WHERE id = ANY(%s) AND processed_at IS NULL", (accepted_sids,)
         ).fetchone()[0]
         intents = conn.execute("SELECT count(*) FROM side_effects WHERE status = 'intent'").fetchone()[0]
-    calls = sandbox_ledger(stack)["calls"]
+    box = sandbox_ledger(stack)
+    calls = box["calls"]
     live_calls = sum(1 for c in calls if str(c["status"]).lower() in LIVE_CALL)
     temporal = _temporal(stack)
     state = {
@@ -66,10 +69,12 @@ def quiet_state(stack: Stack, accepted_sids: list[int]) -> dict[str, Any]:
         "live_sandbox_calls": live_calls,
         "chains_working": temporal["working"],
         "chains_waiting": temporal["waiting"],
+        "sandbox_webhooks_pending": box["webhooks_pending"],
     }
     # Ledger rows left at `intent` are reported, not waited for: a call whose attempts ran out stays there
     # (docs/chaos.md §C5) while its chain has moved on.
-    state["quiet"] = unprocessed == 0 and live_calls == 0 and temporal["working"] == 0
+    # A webhook the sandbox still retries is an event not yet in the CRM: quiet waits for it too.
+    state["quiet"] = unprocessed == 0 and live_calls == 0 and temporal["working"] == 0 and box["webhooks_pending"] == 0
     return state
 
 

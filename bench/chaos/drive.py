@@ -230,6 +230,7 @@ def set_webhook_modes(stack: Stack, reorder: bool) -> None:
 class Fault:
     kind: str
     inject: Callable[[Stack, float], None]  # (stack, scale): blocks for the fault's duration, then heals
+    needs: str | None = None  # the stack process it acts on, when the stack may run without it
 
 
 def _kill_restart(name: str, down_s: float) -> Callable[[Stack, float], None]:
@@ -282,6 +283,29 @@ def _slow_provider(stack: Stack, scale: float) -> None:
         sandbox_post(stack, "/sandbox/response-delay", {"provider": provider, "seconds": 0})
 
 
+def _bridge_kill(stack: Stack, scale: float) -> None:
+    """F10: the voice bridge SIGKILLed while the sandbox's Retell calls talk to it (each call's line drops
+    mid-turn; the sandbox reconnects as Retell does, or the call ends as a lost session), back after 2 s."""
+    if "bridge" not in stack.procs:
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # mid-call: wait (up to 30 s) for a Retell call in conversation
+        calls = httpx.get(f"{stack.sandbox_url}/sandbox/calls", params={"format": "json", "provider": "retell"}).json()
+        if any(c["status"] == "in_progress" for c in calls):
+            break
+        time.sleep(0.2)
+    stack.restart("bridge", signal.SIGKILL, 2 * scale)
+
+
+def _vault_down(stack: Stack, scale: float) -> None:
+    """F12: OpenBao stopped for 20 s (the processes serve their cached secrets; a new fetch fails
+    closed), then started again and given the run's secrets."""
+    if "openbao" in stack.procs:
+        stack.kill("openbao", signal.SIGTERM)
+        time.sleep(20 * scale)
+        stack.start_proc("openbao")
+
+
 FAULT_CYCLE = (
     Fault("F1 chain worker (with relay) SIGKILL", _kill_restart("chain", 2)),
     Fault("F8 provider 429 storm", _storm(429)),
@@ -295,16 +319,29 @@ FAULT_CYCLE = (
     Fault("F8 provider timeouts (answers 12 s late)", _slow_provider),
     Fault("F4 Temporal restart (SIGTERM)", _temporal_restart(signal.SIGTERM)),
     Fault("reports worker SIGKILL", _kill_restart("reports", 1)),
+    Fault("F10 voice bridge SIGKILL mid-call", _bridge_kill, needs="bridge"),
+    Fault("F12 OpenBao down 20 s", _vault_down, needs="openbao"),
 )
 
 
 def fault_loop(
-    stack: Stack, ledger: Ledger, t0: float, stop: threading.Event, gap_s: float, scale: float, limit: int
+    stack: Stack,
+    ledger: Ledger,
+    t0: float,
+    stop: threading.Event,
+    gap_s: float,
+    scale: float,
+    limit: int,
+    only: tuple[str, ...] = (),
 ) -> None:
-    """Inject the cycle's faults one after another, `gap_s` apart, until stopped or `limit` are done."""
+    """Inject the cycle's faults one after another, `gap_s` apart, until stopped or `limit` are done
+    (`only`: the faults whose kind starts with one of these, e.g. ("F10", "F12"))."""
+    cycle = [
+        f for f in FAULT_CYCLE if (not only or f.kind.startswith(only)) and (f.needs is None or f.needs in stack.procs)
+    ]
     i = 0
     while not stop.wait(gap_s) and i < limit:
-        fault = FAULT_CYCLE[i % len(FAULT_CYCLE)]
+        fault = cycle[i % len(cycle)]
         set_webhook_modes(stack, reorder=bool(i % 2))
         ledger.fault(fault.kind, t0)
         try:

@@ -38,6 +38,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fault-scale", type=float, default=1.0, help="multiplies every fault's duration")
     p.add_argument("--min-faults", type=int, default=len(drive.FAULT_CYCLE))
     p.add_argument("--max-faults", type=int, default=10_000)
+    p.add_argument(
+        "--only-faults", default="", help="comma-separated kind prefixes, e.g. F10,F12 (default: the whole cycle)"
+    )
     p.add_argument("--quiet-limit-s", type=float, default=900.0)
     p.add_argument("--step-s", type=float, default=0.2, help="the sandbox's pause between a call's events")
     p.add_argument(
@@ -57,6 +60,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--snapshot",
         action="store_true",
         help="run the committed HEAD (git archive into the run directory) instead of the working tree",
+    )
+    p.add_argument(
+        "--sandbox-retry-max-delay-s",
+        type=float,
+        default=30.0,
+        help="cap on the interval between the sandbox's webhook retries (their number and horizon stay the "
+        "providers'): quiet waits for pending retries",
+    )
+    p.add_argument("--no-vault", action="store_true", help="secrets from the environment, no OpenBao (no F12)")
+    p.add_argument("--no-bridge", action="store_true", help="no voice bridge: scripted sandbox calls (no F10)")
+    p.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="scrape the stack with a real Prometheus and draw the dashboard from it at the end "
+        "(artifacts/chaos-dashboard.png beside --out)",
     )
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "chaos-summary.json")
     p.add_argument("--run-dir", type=Path, default=None, help="logs and Temporal's state (default: a temp dir)")
@@ -91,7 +109,16 @@ def drive_until_done(stack: Stack, ledger: drive.Ledger, args: argparse.Namespac
     stop_faults = threading.Event()
     faults = threading.Thread(
         target=drive.fault_loop,
-        args=(stack, ledger, t0, stop_faults, args.fault_gap_s, args.fault_scale, args.max_faults),
+        args=(
+            stack,
+            ledger,
+            t0,
+            stop_faults,
+            args.fault_gap_s,
+            args.fault_scale,
+            args.max_faults,
+            tuple(k.strip() for k in args.only_faults.split(",") if k.strip()),
+        ),  # fmt: skip
         daemon=True,
     )
     faults.start()
@@ -162,7 +189,35 @@ def summarise(stack: Stack, ledger: drive.Ledger, args, t0, t_faults_end, quiet_
         "state_at_end": quiet_state,
         "drive_s": round(t_faults_end - t0, 1),
         "process_starts": {n: p.starts for n, p in stack.procs.items()},
+        "secrets_in_logs": secrets_in_logs(stack),
     }
+
+
+def draw_dashboard(stack: Stack, out: Path) -> str:
+    """The provisioned dashboard's panels over the whole run, queried from the run's Prometheus."""
+    from bench.render_dashboard import render_from_prometheus
+
+    started = (stack.run_dir / "prometheus.yml").stat().st_mtime
+    try:
+        render_from_prometheus(stack.prometheus_url, started, time.time(), out, step=15.0)
+    except Exception as e:  # noqa: BLE001 - the picture is an extra: the run's figures stand without it
+        return f"not drawn: {type(e).__name__}: {e}"[:200]
+    return str(out)
+
+
+def secrets_in_logs(stack: Stack) -> dict[str, int]:
+    """F12's "no plaintext secret in captured logs": every process log of the run searched for every secret
+    value of the run (and the OpenBao root token outside OpenBao's own log). Counts by process, names only."""
+    values = [v for v in stack.secrets.values() if len(v) >= 16]
+    values += [v.split(":", 1)[1] for v in stack.secrets.values() if v.startswith("chaos:")]
+    found: dict[str, int] = {}
+    for log in sorted((stack.run_dir / "logs").glob("*.log")):
+        text = log.read_text(errors="replace")
+        secret_values = values + ([stack.bao_token] if stack.bao_token and log.stem != "openbao" else [])
+        hits = sum(text.count(v) for v in secret_values)
+        if hits:
+            found[log.stem] = hits
+    return found
 
 
 def closing_note(s: dict[str, Any]) -> str:
@@ -174,6 +229,7 @@ def closing_note(s: dict[str, Any]) -> str:
         f"{s['invariants']['refused_kinds_accepted']}, provider events given up by the sandbox "
         f"{s['provider_events_given_up']}",
         f"  time to quiet: {s['time_to_quiet_s']} s (limit {s['quiet_limit_s']:.0f} s)",
+        f"  secrets in process logs: {sum(s['secrets_in_logs'].values())} {s['secrets_in_logs'] or ''}",
     ]
     return "\n".join(lines)
 
@@ -189,7 +245,14 @@ def _stop_on_signal(*_: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="leadchain-chaos-"))
-    stack = Stack(run_dir, step_s=args.step_s)
+    stack = Stack(
+        run_dir,
+        step_s=args.step_s,
+        prometheus=args.prometheus,
+        vault=not args.no_vault,
+        bridge=not args.no_bridge,
+        sandbox_retry_max_delay_s=args.sandbox_retry_max_delay_s,
+    )
     if args.provider_timeout_s:
         stack.chain_settings["provider_activity_timeout_s"] = args.provider_timeout_s
     ledger = drive.Ledger()
@@ -208,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         quiet_s, state = wait_quiet(stack, sids, args.quiet_limit_s)
         summary = summarise(stack, ledger, args, t0, t_end, quiet_s, state)
         summary["run_dir"] = str(run_dir)
+        if args.prometheus:
+            summary["dashboard_png"] = draw_dashboard(stack, args.out.with_name(args.out.stem + "-dashboard.png"))
         summary["code"] = f"commit {commit} (snapshot)" if commit else f"working tree of {ROOT}"
     except (Exception, Stopped) as e:  # noqa: BLE001 - the harness failed: say so, exit 2
         print(f"chaos harness failed: {type(e).__name__}: {e} (logs in {run_dir}/logs)", file=sys.stderr, flush=True)
@@ -224,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         and summary["duplicated"] == 0
         and summary["invariants"]["refused_kinds_accepted"] == 0
         and summary["time_to_quiet_s"] is not None
+        and not summary["secrets_in_logs"]
     )
     return 0 if ok else 1
 

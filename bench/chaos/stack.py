@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -65,6 +66,18 @@ class Proc:
     port: int | None = None  # answers when the process is up
     popen: subprocess.Popen | None = None
     starts: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+# The run's secrets by their crm.secret_names name (what VaultSecrets reads) and environment variable.
+SECRET_NAMES = {
+    "LEADCHAIN_SECRET_APP_SECRET_KEY": "app/secret-key",
+    "LEADCHAIN_SECRET_APP_CHAIN_KEY": "app/chain-key",
+    f"LEADCHAIN_SECRET_WEBHOOKS_LEADS_{SOURCE.upper()}": f"webhooks/leads-{SOURCE}",
+    "LEADCHAIN_SECRET_API_KEYS": "api/keys",
+    "LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": "bridge/retell-path-secret",
+    "LEADCHAIN_SECRET_BRIDGE_VAPI_SECRET": "bridge/vapi-secret",
+}
 
 
 @dataclass
@@ -82,6 +95,18 @@ class Stack:
     run_tag: str = ""
     source: Path = ROOT  # the code the stack runs: this checkout, or a snapshot (snapshot_head)
     chain_settings: dict[str, int] = field(default_factory=lambda: dict(CHAIN_SETTINGS))
+    # F12: the stack reads its secrets from an OpenBao dev server of its own (VAULT_ADDR), not the environment.
+    vault: bool = True
+    bao_port: int = 0
+    bao_token: str = ""
+    # F10: the voice bridge runs and the sandbox's Retell calls talk to it (its Custom LLM WebSocket).
+    bridge: bool = True
+    bridge_port: int = 0
+    # --prometheus: a real Prometheus (Debian's /usr/bin/prometheus) scrapes the web, the workers and the
+    # bridge every 5 s during the run; bench/render_dashboard.py render-prometheus draws the dashboard from it.
+    prometheus: bool = False
+    prom_port: int = 0
+    sandbox_retry_max_delay_s: float = 30.0  # the sandbox's webhook retries at most this far apart
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -121,7 +146,43 @@ class Stack:
             f"LEADCHAIN_SECRET_WEBHOOKS_LEADS_{SOURCE.upper()}": "whsec_"
             + base64.b64encode(secrets.token_bytes(32)).decode(),
             "LEADCHAIN_SECRET_API_KEYS": f"chaos:{secrets.token_urlsafe(24)}",
+            "LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": secrets.token_urlsafe(24),
+            "LEADCHAIN_SECRET_BRIDGE_VAPI_SECRET": secrets.token_urlsafe(24),
         }
+
+    @property
+    def bao_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.bao_port}"
+
+    @property
+    def bridge_llm_url(self) -> str:
+        path_secret = self.secrets["LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET"]
+        return f"ws://{LOOPBACK}:{self.bridge_port}/llm-websocket/{path_secret}"
+
+    def seed_vault(self, timeout_s: float = 30) -> None:
+        """Write the run's secrets into OpenBao (KV v2 at secret/leadchain/<group>): at start, and again
+        after an F12 restart (a dev server keeps nothing, like a Vault restored from its backup)."""
+        groups: dict[str, dict[str, str]] = {}
+        for env_name, name in SECRET_NAMES.items():
+            group, key = name.split("/")
+            groups.setdefault(group, {})[key] = self.secrets[env_name]
+        deadline = time.monotonic() + timeout_s
+        for group, data in groups.items():
+            while True:
+                try:
+                    answer = httpx.post(
+                        f"{self.bao_url}/v1/secret/data/leadchain/{group}",
+                        headers={"X-Vault-Token": self.bao_token},
+                        json={"data": data},
+                        timeout=5,
+                    )
+                    if answer.status_code < 300:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"OpenBao did not take the {group} secrets within {timeout_s:.0f} s")
+                time.sleep(0.2)  # the dev server answers before it has mounted KV
 
     @property
     def webhook_secret(self) -> str:
@@ -137,9 +198,12 @@ class Stack:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("LEADCHAIN_", "VAULT_", "TEMPORAL_"))}
         base.pop("DATABASE_URL", None)
         hours = {region: ALL_HOURS for region in ("default", "DE", "US")}
+        where_secrets = (
+            {"VAULT_ADDR": self.bao_url, "VAULT_TOKEN": self.bao_token} if self.vault else dict(self.secrets)
+        )
         return {
             **base,
-            **self.secrets,
+            **where_secrets,
             "DATABASE_URL": self._proxied_db_url(),
             "TEMPORAL_ADDRESS": f"{LOOPBACK}:{self.temporal_port}",
             "LEADCHAIN_SANDBOX_URL": self.sandbox_url,
@@ -175,25 +239,87 @@ class Stack:
         temporal = [
             str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(self.run_dir / "temporal.db"),
             "--ip", LOOPBACK, "--port", str(self.temporal_port), "--ui-port", str(free_port()),
-            "--search-attribute", "LeadStage=Keyword", "--log-level", "error",
+            "--search-attribute", "LeadStage=Keyword",
+            # docs/tenancy.md rule 4: every chain carries its company; without it the relay's settings
+            # broadcast is refused ("invalid search attribute: CompanyId"). Same flags as workers/launcher.py.
+            "--search-attribute", "CompanyId=Int",
+            "--dynamic-config-value", "matching.enableFairness=true",
+            "--log-level", "error",
         ]  # fmt: skip
         sandbox = [
             sys.executable, "-m", "bench.chaos.sandbox_proc", "--port", str(self.sandbox_port),
             "--webhook-base", self.web_url, "--step-s", str(self.step_s),
+            "--retry-max-delay-s", str(self.sandbox_retry_max_delay_s),
         ]  # fmt: skip
+        procs: list[Proc] = []
+        if self.vault:
+            self.bao_port, self.bao_token = free_port(), f"root-{secrets.token_hex(16)}"
+            bao = [
+                str(BIN / "bao"), "server", "-dev", f"-dev-root-token-id={self.bao_token}",
+                f"-dev-listen-address={LOOPBACK}:{self.bao_port}",
+            ]  # fmt: skip
+            # A private HOME: the dev server writes ~/.vault-token.
+            procs.append(Proc("openbao", bao, self.bao_port, extra_env={"HOME": str(self.run_dir / "bao")}))
+        sandbox_env: dict[str, str] = {}
+        if self.bridge:
+            self.bridge_port = free_port()
+            # The URL holds the bridge's path secret: by environment, not argv (argv is world-readable).
+            sandbox_env["LEADCHAIN_SANDBOX_RETELL_LLM_URL"] = self.bridge_llm_url
         web = [
             str(BIN / "gunicorn"), "--bind", f"{LOOPBACK}:{self.web_port}", "--workers", str(self.web_workers),
             "--timeout", "30", "crm:create_app()",
         ]  # fmt: skip
-        for proc in (
+        procs += [
             Proc("temporal", temporal, self.temporal_port),
-            Proc("sandbox", sandbox, self.sandbox_port),
+            Proc("sandbox", sandbox, self.sandbox_port, extra_env=sandbox_env),
             Proc("web", web, self.web_port),
             Proc("chain", [leadchain, "worker", "chain"]),
             Proc("provider", [leadchain, "worker", "provider"]),
             Proc("reports", [leadchain, "worker", "reports"]),
-        ):
+        ]
+        if self.bridge:
+            bridge_env = {
+                "LEADCHAIN_BRIDGE_HOST": LOOPBACK,
+                "LEADCHAIN_BRIDGE_PORT": str(self.bridge_port),
+                "LEADCHAIN_BRIDGE_METRICS_PORT": str(free_port()),
+            }
+            procs.append(Proc("bridge", [leadchain, "worker", "voice-bridge"], self.bridge_port, extra_env=bridge_env))
+        if self.prometheus:
+            procs.append(self._prometheus(procs))
+        for proc in procs:
             self.procs[proc.name] = proc
+
+    def _prometheus(self, procs: list[Proc]) -> Proc:
+        """Each process its own metrics port, the web's gunicorn workers one multiprocess directory, and
+        a Prometheus scraping them with the job names of deploy/prometheus/prometheus.yml."""
+        jobs: dict[str, list[str]] = {"leadchain-web": [f"{LOOPBACK}:{self.web_port}"], "leadchain-workers": []}
+        for proc in procs:
+            if proc.name in ("chain", "provider", "reports"):
+                port = free_port()
+                proc.extra_env["LEADCHAIN_WORKER_METRICS_PORT"] = str(port)
+                jobs["leadchain-workers"].append(f"{LOOPBACK}:{port}")
+            elif proc.name == "web":
+                proc.extra_env["PROMETHEUS_MULTIPROC_DIR"] = str(self.run_dir / "prom-multiproc")
+            elif proc.name == "bridge":
+                jobs["leadchain-voice-bridge"] = [f"{LOOPBACK}:{proc.extra_env['LEADCHAIN_BRIDGE_METRICS_PORT']}"]
+        self.prom_port = free_port()
+        config = {
+            "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": targets}]} for job, targets in jobs.items()
+            ],
+        }
+        (self.run_dir / "prometheus.yml").write_text(json.dumps(config))  # YAML is a superset of JSON
+        argv = [
+            "/usr/bin/prometheus", f"--config.file={self.run_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.run_dir / 'prometheus-data'}",
+            f"--web.listen-address={LOOPBACK}:{self.prom_port}",
+        ]  # fmt: skip
+        return Proc("prometheus", argv, self.prom_port)
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.prom_port}"
 
     def start(self) -> None:
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -201,6 +327,8 @@ class Stack:
         self.secrets = self._new_secrets()
         self._create_database()
         self._define()
+        if self.vault:
+            self.start_proc("openbao")
         direct = {**self.env(), "DATABASE_URL": self.direct_db_url()}
         for step in ("db-upgrade", "seed-demo"):
             done = subprocess.run(
@@ -209,14 +337,22 @@ class Stack:
             if done.returncode != 0:
                 raise RuntimeError(f"leadchain {step} failed: {done.stderr[-2000:]}")
         for name in self.procs:
-            self.start_proc(name)
+            if name != "openbao":
+                self.start_proc(name)
 
     # ------------------------------------------------------------------ processes
     def start_proc(self, name: str, timeout_s: float = 90) -> None:
         proc = self.procs[name]
         out = open(self.run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
+        env = {**self.env(), **proc.extra_env}
+        if name == "openbao":  # the server itself: no client settings of ours
+            env = {k: v for k, v in env.items() if not k.startswith(("VAULT_", "BAO_", "LEADCHAIN_"))}
+            (self.run_dir / "bao").mkdir(exist_ok=True)
+        if "PROMETHEUS_MULTIPROC_DIR" in proc.extra_env:  # emptied at each start, as the launcher does
+            shutil.rmtree(proc.extra_env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+            Path(proc.extra_env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True)
         proc.popen = subprocess.Popen(
-            proc.argv, env=self.env(), cwd=self.source, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            proc.argv, env=env, cwd=self.source, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         out.close()
         proc.starts += 1
@@ -224,6 +360,8 @@ class Stack:
             raise RuntimeError(f"{name} did not come up on port {proc.port} (see {out.name})")
         if name == "web":
             self.wait_http(f"{self.web_url}/healthz", timeout_s)
+        if name == "openbao":
+            self.seed_vault(timeout_s)
 
     def wait_http(self, url: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -262,7 +400,7 @@ class Stack:
 
     def stop(self) -> None:
         """Workers first, then web and sandbox, then Temporal; then the proxy and the database."""
-        for name in ("reports", "provider", "chain", "web", "sandbox", "temporal"):
+        for name in ("prometheus", "bridge", "reports", "provider", "chain", "web", "sandbox", "temporal", "openbao"):
             if name in self.procs:
                 self.kill(name, signal.SIGTERM, wait_s=15)
         if self.pg_proxy is not None:

@@ -11,15 +11,20 @@ from crm.api.auth import authenticate
 from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import Lead
+from crm.models.api_keys import Scope
 from crm.services import chain_control
 from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable
 
 bp = Blueprint("api_chains", __name__, url_prefix="/api/v1", description="The lead chain: status and control (API key)")
 
 
-def _json(code: int, description: str, properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _json(
+    code: int, description: str, properties: dict[str, dict[str, Any]], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """An answer for the spec (its 2xx; the errors are the blueprint's default)."""
-    schema = {"type": "object", "properties": properties}
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
     return {str(code): {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
@@ -32,9 +37,21 @@ _STATUS: dict[str, dict[str, Any]] = {
     "next_step": _NULLABLE_STR,
     "next_at": {"type": "string", "format": "date-time", "nullable": True},
     "paused": {"type": "boolean"},
-    "attempts": {"type": "integer"},
-    "cycle": {"type": "integer"},
-    "history": {"type": "array", "items": {"type": "object"}},
+    "attempts": {"type": "integer", "nullable": True, "description": "null when the chain is not running"},
+    "cycle": {"type": "integer", "nullable": True, "description": "null when the chain is not running"},
+    "history": {
+        "type": "array",
+        "description": "the chain's stages, oldest first (from the audit log when it is not running)",
+        "items": {
+            "type": "object",
+            "properties": {
+                "at": {"type": "string", "format": "date-time"},
+                "stage": {"type": "string"},
+                "detail": {"type": "string"},
+            },
+            "required": ["at", "stage", "detail"],
+        },
+    },
 }
 
 
@@ -48,10 +65,15 @@ def _lead(lead_id: int) -> Lead:
 @bp.route("/leads/<int:lead_id>/chain", methods=["GET"])
 @bp.doc(
     summary="The chain's stage, next step and when, attempts and history",
-    responses=_json(200, "the chain's state (only lead_id, chain_id, running, stage when not running)", _STATUS),
+    responses=_json(
+        200,
+        "the chain's state; the same keys when it is not running (no next step, attempts and cycle null)",
+        _STATUS,
+        required=chain_control.STATUS_KEYS,
+    ),
 )
 def chain_status(lead_id: int):
-    authenticate()
+    authenticate(Scope.READ)
     lead = _lead(lead_id)
     try:
         return jsonify(chain_control.status(lead))
@@ -69,7 +91,7 @@ def chain_status(lead_id: int):
     ),
 )
 def chain_action(lead_id: int, action: str):
-    client = authenticate()
+    client = authenticate(Scope.MANAGE)
     lead = _lead(lead_id)
     try:
         chain_control.control(lead, action, actor=f"api:{client}")
@@ -90,7 +112,7 @@ def chain_action(lead_id: int, action: str):
     ),
 )
 def do_not_contact(lead_id: int):
-    client = authenticate()
+    client = authenticate(Scope.MANAGE)
     lead = _lead(lead_id)
     stopped = chain_control.mark_do_not_contact(lead, reason="requested via API", actor=f"api:{client}")
     return jsonify({"lead_id": lead.id, "do_not_contact": True, "chain_stopped": stopped}), 200

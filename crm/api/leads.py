@@ -19,6 +19,7 @@ from crm.api.schemas import AcceptedSchema, LeadListQuerySchema, LeadPageSchema,
 from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import Lead, LeadSubmission
+from crm.models.api_keys import Scope
 from crm.requests import parse_body, raw_body
 from crm.schemas.lead import LeadInSchema
 from crm.services import csv_import, deliveries, submissions
@@ -100,7 +101,7 @@ def _idempotent(client: str, body: bytes, work):
 )
 @bp.alt_response(422, description="invalid lead(s); `errors` names each bad field")
 def create_leads():
-    client = authenticate()
+    client = authenticate(Scope.INTAKE)
     cfg = current_app.config["LEADCHAIN"]
     body = raw_body(cfg.max_request_bytes)
     payload = parse_body(body, allow_form=False)  # strict JSON (crm.requests): NaN, 1e400... are a 400
@@ -177,7 +178,7 @@ IMPORT_REPORT = {
     },
 )
 def import_csv():
-    client = authenticate()
+    client = authenticate(Scope.INTAKE)
     cfg = current_app.config["LEADCHAIN"]
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
@@ -218,7 +219,7 @@ def import_csv():
 
 
 @bp.route("/leads", methods=["GET"])
-@api_key_required
+@api_key_required(Scope.READ)
 @bp.doc(
     summary="List leads",
     description="Filtered by status, source, owner, chain stage and last change; ordered by last change "
@@ -246,7 +247,7 @@ def list_leads(query: dict[str, Any]):
 @bp.response(200, LeadReadSchema)
 @bp.alt_response(404, description="no such lead")
 def get_lead(lead_id: int):
-    authenticate()
+    authenticate(Scope.READ)
     lead = db.session.get(Lead, lead_id)
     if lead is None:
         raise ApiError(404, "no such lead")
@@ -263,7 +264,7 @@ def get_lead(lead_id: int):
 @bp.response(200, SubmissionStatusSchema)
 @bp.alt_response(404, description="no such submission")
 def submission_status(submission_id: int):
-    authenticate()
+    authenticate()  # any scope: an intake-only client follows what it sent
     submission = db.session.get(LeadSubmission, submission_id)
     if submission is None:
         raise ApiError(404, "no such submission")

@@ -89,25 +89,30 @@ def build_invite(
     language: str = "de",
     summary: str | None = None,
     description: str | None = None,
+    sequence: int = 0,
+    cancel: bool = False,
+    stamp: datetime | None = None,
 ) -> bytes:
     """An iTIP REQUEST for one appointment (anything with id, starts_at, ends_at, created_at, title,
-    location); datetimes without tzinfo are UTC, as the CRM stores them."""
+    location); datetimes without tzinfo are UTC, as the CRM stores them. A change (crm/services/appointments.py)
+    passes the appointment's SEQUENCE and the change's time as DTSTAMP; `cancel` makes it an iTIP CANCEL
+    (METHOD:CANCEL, STATUS:CANCELLED), the same UID, so the attendee's calendar removes the event."""
     tz_name, tz = _zone(tz_name)
     start = _utc(appointment.starts_at).astimezone(tz)
     end = _utc(appointment.ends_at).astimezone(tz)
-    stamp = _utc(getattr(appointment, "created_at", None) or appointment.starts_at)
+    stamp = _utc(stamp or getattr(appointment, "created_at", None) or appointment.starts_at)
 
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("method", "REQUEST")
+    cal.add("method", "CANCEL" if cancel else "REQUEST")
     cal.add_component(vtimezone(tz_name, start))
 
     event = Event()
     event.add("uid", uid_for(appointment.id))
     event.add("dtstamp", stamp)
-    event.add("sequence", 0)
+    event.add("sequence", int(sequence))
     event.add("dtstart", start)
     event.add("dtend", end)
     default_summary = catalogs.gettext(language, "email", N_("Meeting with %(name)s"), name=organizer_name)
@@ -116,7 +121,7 @@ def build_invite(
         event.add("description", description)
     if getattr(appointment, "location", None):
         event.add("location", appointment.location)
-    event.add("status", "CONFIRMED")
+    event.add("status", "CANCELLED" if cancel else "CONFIRMED")
     event.add("transp", "OPAQUE")
 
     organizer = vCalAddress(f"mailto:{organizer_email}")

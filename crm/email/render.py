@@ -1,5 +1,6 @@
 """Render the chain's emails: one Jinja2 template per email, HTML (autoescaped) and plain text, in the
-lead's language.
+lead's language, with the current company's branding, imprint and sender (crm.email.settings.company) and its
+own templates where an operator put some (company_template_dir).
 
 ``render(template, lead, context, language)`` returns ``Rendered(subject, html, text)``. Every mail
 carries the company imprint (from settings) and the lead's unsubscribe link; lead data is escaped in
@@ -21,19 +22,25 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from babel.dates import format_date, format_datetime
+from flask import has_app_context
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from crm import catalogs
 from crm.catalogs import N_
+from crm.config import var_dir
 from crm.email import settings as email_settings
 from crm.email.tokens import unsubscribe_url
 from crm.extensions import db
 from crm.languages import DEFAULT_LANGUAGE, LANGUAGES, locale_for
 from crm.models import Appointment, AppointmentStatus
+from crm.services import settings_store
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 # The templates the chain sends (workflows/lead_chain.py) plus the manager report (reports issue).
 TEMPLATES = ("follow_up", "booking_confirmation", "callback_confirmation", "nurture", "manager_report")
+# Mails about a booked appointment's changes and reminders (crm/services/appointment_mail.py); context
+# "change" says which: booked | moved | cancelled | reminder_24h | reminder_2h.
+APPOINTMENT_TEMPLATES = ("appointment_update",)
 NURTURE_STEPS = 3
 DEFAULT_TIMEZONE = "Europe/Berlin"
 DOMAIN = "email"
@@ -71,11 +78,29 @@ class Person:
     display_name: str
 
 
+def company_template_dir(slug: str) -> Path:
+    """Where an operator puts a company's own templates (same names as crm/email/templates, e.g.
+    follow_up.html): <var>/companies/<slug>/email. A file there replaces the shipped one for that company
+    only; the others stay the shipped ones. Files, not database rows: a template is code (Jinja), so only
+    whoever runs the installation writes one, never a company admin through a form."""
+    return var_dir() / "companies" / slug / "email"
+
+
+def _override_dir() -> str | None:
+    slug = email_settings.company().slug
+    if slug is None:
+        return None
+    folder = company_template_dir(slug)
+    return str(folder) if folder.is_dir() else None
+
+
 @cache
-def environment(language: str) -> Environment:
-    """The templates with `language`'s ``email`` catalogue installed (one environment per language)."""
+def environment(language: str, override_dir: str | None = None) -> Environment:
+    """The templates with `language`'s ``email`` catalogue installed (one environment per language and
+    company template folder); `override_dir`'s files go over the shipped ones."""
+    folders = [override_dir, str(TEMPLATE_DIR)] if override_dir else [str(TEMPLATE_DIR)]
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        loader=FileSystemLoader(folders),
         # HTML escaped, plain text not (escaping would show "&amp;" to the reader).
         autoescape=select_autoescape(
             enabled_extensions=("html",), disabled_extensions=("txt",), default_for_string=True, default=True
@@ -92,17 +117,19 @@ def environment(language: str) -> Environment:
 
 
 def language_for(lead: Any, language: str | None = None) -> str:
+    """The language asked for, else the lead's, else its company's (Company.language), else the default."""
     for candidate in (language, getattr(lead, "language", None)):
         if candidate in LANGUAGES:
             return candidate
-    return DEFAULT_LANGUAGE
+    row = settings_store.company() if has_app_context() else None
+    return row.language if row is not None and row.language in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def template_file(template: str, step: int | None = None) -> str:
     """The template's file stem: "nurture" with step n is nurture_<n> (steps past the last repeat it)."""
     if template == "nurture":
         return f"nurture_{min(max(int(step or 1), 1), NURTURE_STEPS)}"
-    if re.fullmatch(r"nurture_[1-9]", template) or template in TEMPLATES:
+    if re.fullmatch(r"nurture_[1-9]", template) or template in TEMPLATES or template in APPOINTMENT_TEMPLATES:
         return template
     raise UnknownTemplate(f"unknown email template {template!r}")
 
@@ -162,11 +189,16 @@ def _owner(lead: Any) -> Signer:
             "name": owner.name,
             "email": owner.email,
             "person": True,
-            "timezone": getattr(owner, "timezone", None) or DEFAULT_TIMEZONE,
+            "timezone": getattr(owner, "timezone", None) or _company_timezone(),
         }
-    # No owner yet: the company signs, and the company's sender address organises invites.
+    # No owner yet: the company signs, and the company's sender address organises invites in its zone.
     address, name = email_settings.sender_address()
-    return {"name": name, "email": address, "person": False, "timezone": DEFAULT_TIMEZONE}
+    return {"name": name, "email": address, "person": False, "timezone": _company_timezone()}
+
+
+def _company_timezone() -> str:
+    row = settings_store.company() if has_app_context() else None
+    return (row.timezone if row is not None else None) or DEFAULT_TIMEZONE
 
 
 def _appointment(lead: Any, context: dict[str, Any], owner: Signer, language: str) -> dict | None:
@@ -209,7 +241,7 @@ def render(template: str, lead: Any, context: dict[str, Any] | None = None, lang
     context = dict(context or {})
     language = language_for(lead, language)
     name = template_file(template, context.get("step"))
-    env = environment(language)
+    env = environment(language, _override_dir())
     owner = _owner(lead)
     values: dict[str, Any] = {
         "lang": language,
@@ -227,8 +259,12 @@ def render(template: str, lead: Any, context: dict[str, Any] | None = None, lang
         "is_report": name == "manager_report",
     }
     values["greeting"] = greeting(values["lead"] or values["recipient"], language)
-    if name == "booking_confirmation":
+    if name == "booking_confirmation" or name in APPOINTMENT_TEMPLATES:
         values["appointment"] = _appointment(lead, context, owner, language)
+    # The signed link to move or cancel the appointment (crm/email/appointment_links.py), and which change a
+    # mail about the appointment reports.
+    values["manage_url"] = context.get("manage_url") or ""
+    values["change"] = context.get("change") or ""
     values["unsubscribe_url"] = context.get("unsubscribe_url") or (
         unsubscribe_url(getattr(lead, "id", None))
         if lead is not None

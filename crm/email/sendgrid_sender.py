@@ -77,6 +77,7 @@ from temporalio.exceptions import ApplicationError
 
 from crm.email import ics
 from crm.email import settings as email_settings
+from crm.email.appointment_links import manage_url
 from crm.email.port import EmailMessage
 from crm.email.render import Rendered, latest_appointment, render, template_file
 from crm.email.tokens import reply_address, unsubscribe_url
@@ -182,8 +183,11 @@ class SendGridSender:
                     organizer_email=owner.email if owner else from_address,
                     tz_name=owner.timezone if owner else None,
                     language=message.language,
+                    sequence=appointment.ics_sequence or 0,
                 )
                 attachments.append(OutgoingAttachment("invite.ics", invite, "text/calendar"))
+                # The signed link to move or cancel it (works until the start, once per change).
+                context["manage_url"] = manage_url(appointment)
         rendered = render(message.template, lead, context, message.language)
         chain_id = (
             message.idempotency_key.split(":email:", 1)[0]

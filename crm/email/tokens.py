@@ -31,6 +31,11 @@ def _secret_key(app: Flask) -> str | bytes:
     return key
 
 
+def signing_key(app: Flask) -> str | bytes:
+    """The key every signed email link is made with (also the appointment links, crm/email/appointment_links.py)."""
+    return _secret_key(app)
+
+
 def _serializer(app: Flask | None = None) -> URLSafeSerializer:
     app = app or current_app
     key = _secret_key(app)

@@ -25,6 +25,8 @@ from crm.email.tokens import read_token
 from crm.extensions import db
 from crm.languages import DEFAULT_LANGUAGE, LANGUAGES
 from crm.models import Lead
+from crm.tenancy.routing import company_of_lead
+from crm.tenancy.web import bind_request_company
 from workflows.vocabulary import StopReason
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,11 @@ def _language(lead: Lead) -> str:
 
 def _lead_for(token: str) -> Lead | None:
     lead_id = read_token(token)
-    return live_lead(db.session.get(Lead, lead_id)) if lead_id else None
+    company_id = company_of_lead(lead_id) if lead_id else None
+    if lead_id is None or company_id is None:
+        return None
+    bind_request_company(company_id)  # the signed token names the lead; the lead names its company
+    return live_lead(db.session.get(Lead, lead_id))
 
 
 def _invalid():

@@ -1,14 +1,26 @@
 """The CRM data model. Importing this package registers every table with the metadata."""
 
+from crm.models.api_keys import ApiKey
 from crm.models.assignment import AssignmentCounter, AssignmentRule
 from crm.models.audit import AuditEntry
+from crm.models.billing import BillingAccount, Invoice, InvoiceCounter, Plan, StripeEventSeen, UsageEvent  # noqa: F401
+from crm.models.calendars import CalendarBusy, CalendarConnection, CalendarEvent, CalendarFeedToken  # noqa: F401
 from crm.models.call_outbox import CallResultDelivery
 from crm.models.campaigns import Campaign
 from crm.models.chain import DoNotCallEntry, LeadSubmission, SideEffect
+from crm.models.companies import Branch, Company, user_branches
 from crm.models.consent import Channel, ConsentRecord, LegalBasis
 from crm.models.deliveries import UnparseablePayload, WebhookDelivery
+from crm.models.inbound import InboundCall as InboundCall
+from crm.models.inbound import KnowledgeEntry as KnowledgeEntry
 from crm.models.interactions import Direction, Interaction, InteractionKind
+from crm.models.lead_sources import LeadSource
 from crm.models.leads import Lead, LeadStatus, PossibleDuplicate, Priority
+from crm.models.onboarding import OnboardingProgress as OnboardingProgress
+from crm.models.onboarding import ProvisionedObject as ProvisionedObject
+from crm.models.phone_numbers import PhoneNumber as PhoneNumber
+from crm.models.privacy import PrivacyRequest, PrivacyRequestStep, RetentionPolicy, SuppressionEntry
+from crm.models.provider_routes import ProviderRoute
 from crm.models.reports import Report, ReportDocument
 from crm.models.scoring import ScoreHistory
 from crm.models.sessions import UserSession
@@ -17,6 +29,9 @@ from crm.models.users import Role, User
 from crm.models.work import Appointment, AppointmentStatus, Task, TaskStatus
 
 __all__ = [
+    "ApiKey",
+    "LeadSource",
+    "ProviderRoute",
     "AppSetting",
     "Appointment",
     "AssignmentCounter",
@@ -24,7 +39,9 @@ __all__ = [
     "AppointmentStatus",
     "AuditEntry",
     "CallResultDelivery",
+    "Branch",
     "Campaign",
+    "Company",
     "Channel",
     "ConsentRecord",
     "Direction",
@@ -38,6 +55,10 @@ __all__ = [
     "LegalBasis",
     "PossibleDuplicate",
     "Priority",
+    "PrivacyRequest",
+    "PrivacyRequestStep",
+    "RetentionPolicy",
+    "SuppressionEntry",
     "Report",
     "ReportDocument",
     "Role",
@@ -48,4 +69,5 @@ __all__ = [
     "User",
     "UserSession",
     "WebhookDelivery",
+    "user_branches",
 ]

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class AssignmentRule(Model):
+class AssignmentRule(CompanyOwned, Model):
     __tablename__ = "assignment_rules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,13 +44,15 @@ class AssignmentRule(Model):
         return f"<AssignmentRule {self.id} {self.name!r}>"
 
 
-class AssignmentCounter(Model):
+class AssignmentCounter(CompanyOwned, Model):
     """One round-robin position per pool ("rule:<id>:<lang>", "fallback:<lang>"). Incremented with one
     UPDATE ... RETURNING inside the intake's transaction: PostgreSQL's row lock and SQLite's write lock
     make concurrent intakes take turns, so two leads never get the same slot."""
 
     __tablename__ = "assignment_counters"
+    # One position per company and pool.
+    __table_args__ = (sa.PrimaryKeyConstraint("company_id", "key", name="pk_assignment_counters"),)
 
-    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(64))
     value: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -7,9 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class AuditEntry(Model):
+class AuditEntry(CompanyOwned, Model):
     """Who changed what, from what, to what, and when. Append-only."""
 
     __tablename__ = "audit_log"

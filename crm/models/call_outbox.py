@@ -9,9 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class CallResultDelivery(Model):
+class CallResultDelivery(CompanyOwned, Model):
     """ "Deliver this call's result to chain X", written by the provider webhook in the transaction that
     records the event and merges the call; the relay (workers/relay.py) hands it to the chain and marks it.
 
@@ -25,6 +26,7 @@ class CallResultDelivery(Model):
     __table_args__ = (sa.Index("ix_call_result_deliveries_due", "delivered_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique across companies: "<provider>:<call id>", and a provider's call id is global.
     event_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
     chain_id: Mapped[str] = mapped_column(sa.String(100), index=True)
     result: Mapped[dict] = mapped_column(JSONType)

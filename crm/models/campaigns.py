@@ -8,9 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.extensions import Model
 from crm.languages import sql_check
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class Campaign(Model):
+class Campaign(CompanyOwned, Model):
     """Which provider and agent call a lead, from which number, in which language, with which script
     variables; and the failover used when the primary provider keeps failing. Keys are never here:
     they live in the secrets backend (providers/<name>-api-key)."""
@@ -22,10 +23,12 @@ class Campaign(Model):
             "failover_provider IS NULL OR failover_provider IN ('retell', 'vapi', 'bland')", name="failover_provider"
         ),
         sa.CheckConstraint(sql_check("language"), name="language"),  # migration 0011 says the same
+        sa.UniqueConstraint("company_id", "name", name="uq_campaigns_company_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    branch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("branches.id", ondelete="SET NULL"), index=True)
     provider: Mapped[str] = mapped_column(sa.String(16))
     agent_id: Mapped[str] = mapped_column(sa.String(100))
     # E.164 for Retell and Bland; a phone-number id (a UUID) for Vapi.

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class LeadSubmission(Model):
+class LeadSubmission(CompanyOwned, Model):
     """A validated lead as received (the inbox), and the outbox entry that gets it to its chain.
 
     The web commits this row before answering 2xx; a relay then starts or signals the chain until it
@@ -38,7 +39,7 @@ class LeadSubmission(Model):
     result: Mapped[dict | None] = mapped_column(JSONType)
 
 
-class SideEffect(Model):
+class SideEffect(CompanyOwned, Model):
     """One row per business key of a call, email or booking, written before the provider is asked.
 
     A retried activity finds the row: done → return the stored result; intent only → the provider may
@@ -48,6 +49,7 @@ class SideEffect(Model):
     __tablename__ = "side_effects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique across companies: every key embeds a global id (the lead's, the call's, the submission's).
     key: Mapped[str] = mapped_column(sa.String(200), unique=True)
     kind: Mapped[str] = mapped_column(sa.String(16))  # call | email | booking | task
     lead_id: Mapped[int | None] = mapped_column(sa.ForeignKey("leads.id", ondelete="SET NULL"), index=True)
@@ -60,13 +62,16 @@ class SideEffect(Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class DoNotCallEntry(Model):
-    """An external or internal do-not-call list entry, matched by number (survives erasure of the lead)."""
+class DoNotCallEntry(CompanyOwned, Model):
+    """An external or internal do-not-call list entry, matched by number. An erasure replaces the person's
+    entry by a keyed hash on the suppression list (docs/privacy.md §R4), which the dial gate reads as well."""
 
     __tablename__ = "dnc_list"
+    # Each company keeps its own list: one company's opt-out does not bar another company's calls.
+    __table_args__ = (sa.UniqueConstraint("company_id", "phone_e164", name="uq_dnc_list_company_phone"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone_e164: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    phone_e164: Mapped[str] = mapped_column(sa.String(20))
     source: Mapped[str] = mapped_column(sa.String(64))
     reason: Mapped[str | None] = mapped_column(sa.String(200))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import UTCDateTime, enum_column, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
 class Channel(str, enum.Enum):
@@ -21,7 +22,7 @@ class LegalBasis(str, enum.Enum):
     CALLBACK_REQUEST = "callback_request"
 
 
-class ConsentRecord(Model):
+class ConsentRecord(CompanyOwned, Model):
     """Proof of permission to contact, kept as evidence (UWG § 7a: five years)."""
 
     __tablename__ = "consent_records"

@@ -7,9 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class WebhookDelivery(Model):
+class WebhookDelivery(CompanyOwned, Model):
     """A processed inbound delivery (webhook or idempotent API request).
 
     The unique (source, delivery_key) makes a redelivery a no-op; the stored response lets it answer
@@ -17,7 +18,7 @@ class WebhookDelivery(Model):
     """
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (sa.UniqueConstraint("source", "delivery_key", name="uq_webhook_deliveries_key"),)
+    __table_args__ = (sa.UniqueConstraint("company_id", "source", "delivery_key", name="uq_webhook_deliveries_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(sa.String(100))
@@ -28,7 +29,7 @@ class WebhookDelivery(Model):
     response_body: Mapped[dict | None] = mapped_column(JSONType)
 
 
-class UnparseablePayload(Model):
+class UnparseablePayload(CompanyOwned, Model):
     """A signed provider body we could not read, kept for a person to look at (docs/providers.md §0.1).
 
     Only for providers that would retry a 4xx answer for ever: the body is recorded once (the delivery
@@ -37,6 +38,9 @@ class UnparseablePayload(Model):
     """
 
     __tablename__ = "unparseable_payloads"
+    # NULL when the body could not be read far enough to route it to a company: a platform row, seen only
+    # in an operator context.
+    __company_nullable__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(sa.String(100), index=True)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, enum_column, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
 class InteractionKind(str, enum.Enum):
@@ -24,12 +25,13 @@ class Direction(str, enum.Enum):
     INTERNAL = "internal"
 
 
-class Interaction(Model):
+class Interaction(CompanyOwned, Model):
     """Everything that happened with a lead: calls, emails, meetings, notes, SMS."""
 
     __tablename__ = "interactions"
     __table_args__ = (
-        # A provider's call or message id maps to exactly one row, whatever order its events come in.
+        # A provider's call or message id maps to exactly one row, whatever order its events come in. Unique
+        # across companies: the provider's id is global, one call belongs to one company.
         sa.UniqueConstraint("provider", "provider_ref", name="uq_interactions_provider_ref"),
         sa.CheckConstraint("cost_cents IS NULL OR cost_cents >= 0", name="cost_nonnegative"),
         sa.CheckConstraint("duration_s IS NULL OR duration_s >= 0", name="duration_nonnegative"),

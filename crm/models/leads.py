@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.extensions import Model
 from crm.languages import sql_check
 from crm.models.types import JSONType, UTCDateTime, enum_column, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
 class LeadStatus(str, enum.Enum):
@@ -28,14 +29,15 @@ class Priority(str, enum.Enum):
     COLD = "cold"
 
 
-class Lead(Model):
+class Lead(CompanyOwned, Model):
     """A customer or prospect. 'Lead' and 'customer' are one record at different statuses."""
 
     __tablename__ = "leads"
     __table_args__ = (
-        # One live record per normalised email / phone; merged records step aside (merged_into_id set).
+        # One live record per company and normalised email / phone; merged records step aside (merged_into_id set).
         sa.Index(
             "uq_leads_email_key_live",
+            "company_id",
             "email_key",
             unique=True,
             sqlite_where=sa.text("merged_into_id IS NULL AND email_key IS NOT NULL"),
@@ -43,6 +45,7 @@ class Lead(Model):
         ),
         sa.Index(
             "uq_leads_phone_live",
+            "company_id",
             "phone_e164",
             unique=True,
             sqlite_where=sa.text("merged_into_id IS NULL AND phone_e164 IS NOT NULL"),
@@ -80,6 +83,8 @@ class Lead(Model):
     qualification: Mapped[dict | None] = mapped_column(JSONType)
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="SET NULL"))
+    # The Filiale the lead belongs to; None: the company as a whole.
+    branch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("branches.id", ondelete="SET NULL"), index=True)
     status: Mapped[LeadStatus] = mapped_column(enum_column(LeadStatus, "lead_status"), default=LeadStatus.NEW)
     score: Mapped[int | None] = mapped_column()
     priority: Mapped[Priority | None] = mapped_column(enum_column(Priority, "lead_priority"))
@@ -105,7 +110,7 @@ class Lead(Model):
         return name or self.company or self.email or f"#{self.id}"
 
 
-class PossibleDuplicate(Model):
+class PossibleDuplicate(CompanyOwned, Model):
     """A fuzzy match flagged for a rep; never merged automatically."""
 
     __tablename__ = "possible_duplicates"

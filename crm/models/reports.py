@@ -9,13 +9,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class Report(Model):
-    """One report per (kind, period start): a retried or repeated build finds this row."""
+class Report(CompanyOwned, Model):
+    """One report per (company, kind, period start): a retried or repeated build finds this row."""
 
     __tablename__ = "reports"
-    __table_args__ = (sa.UniqueConstraint("kind", "period_start", name="uq_reports_kind_period_start"),)
+    __table_args__ = (
+        sa.UniqueConstraint("company_id", "kind", "period_start", name="uq_reports_company_kind_period_start"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(16))  # daily | weekly | monthly | custom
@@ -33,7 +36,7 @@ class Report(Model):
     )
 
 
-class ReportDocument(Model):
+class ReportDocument(CompanyOwned, Model):
     """The rendered PDF of a report in one language."""
 
     __tablename__ = "report_documents"

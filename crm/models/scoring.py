@@ -7,9 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class ScoreHistory(Model):
+class ScoreHistory(CompanyOwned, Model):
     """Every score ever given, with why (per-factor points) and by which model version."""
 
     __tablename__ = "score_history"

@@ -13,10 +13,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class UserSession(Model):
+class UserSession(CompanyOwned, Model):
     __tablename__ = "user_sessions"
+    # The user's company; NULL for an operator's session. The token hash stays globally unique: a cookie is
+    # looked up before the company is known.
+    __company_nullable__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # sha256 hex of the random id in the cookie

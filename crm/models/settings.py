@@ -12,13 +12,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import Model
 from crm.models.types import JSONType, UTCDateTime, utcnow
+from crm.tenancy.owned import CompanyOwned
 
 
-class AppSetting(Model):
+class AppSetting(CompanyOwned, Model):
     __tablename__ = "app_settings"
+    # One value per company and key: the primary key is (company_id, key).
+    __table_args__ = (sa.PrimaryKeyConstraint("company_id", "key", name="pk_app_settings"),)
 
     # "scoring.rules", "gate.threshold", "calling_hours" (crm.services.app_settings.KEYS)
-    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(64))
     value: Mapped[Any] = mapped_column(JSONType)
     # the audit actor, e.g. "user:4"
     updated_by: Mapped[str] = mapped_column(sa.String(100))

@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from crm.extensions import db
 from crm.models import Interaction, Lead, LeadSubmission, Report, SideEffect
 from crm.observability.settings import ObservabilitySettings
+from crm.tenancy.context import operator_scope
 
 log = logging.getLogger(__name__)
 REPORT_EMAIL_KIND = "report_email"  # activities.report_activities.LEDGER_KIND (a layer above; same string)
@@ -65,7 +66,9 @@ class DatabaseCollector:
     def _connection(self) -> Iterator[sa.Connection]:
         with self.app.app_context():
             engine = db.engine
-        with engine.connect() as conn:
+        # Installation-wide counts (no personal data): an operator context, or PostgreSQL's row-level
+        # security would show the scrape no company's rows (crm.tenancy.rls).
+        with operator_scope("metrics", "installation-wide gauges"), engine.connect() as conn:
             if engine.dialect.name == "postgresql":
                 conn.execute(sa.text(f"SET LOCAL statement_timeout = {int(self.settings.collector_timeout_ms)}"))
             yield conn

@@ -7,9 +7,13 @@ SQLAlchemy, the Temporal SDK), leaves through one formatter that
   `api_key`, `authorization`...) with ``[redacted]``, at any depth of a dict or list;
 - replaces email addresses and phone numbers found anywhere in text (the message, an exception and its
   traceback, any other value) with ``[email]`` / ``[phone]``; phone numbers are found by `phonenumbers`
-  (valid numbers only, so dates, durations and ids stay readable);
+  (valid numbers only) outside dates, times, timestamps, decimals, durations, UUIDs/hex and ids, which
+  stay readable (their digits would often make a "valid" number, e.g. fractional seconds);
 - replaces tokens that look like credentials (``Bearer ...``, ``key_...``, ``sk-...``, ``SG.…``,
   ``api_key=...``) with ``[secret]``, and any secret value registered with `register_secret`.
+
+Its own markers are left as they are, so redacting twice (a message built from redacted text, a value
+passed through two processors) changes nothing.
 
 Names can only be recognised by their field: a name inside free text is not found. Code therefore logs
 ids (lead id, chain id), never a person's data, and passes anything else as a named field.
@@ -63,19 +67,55 @@ SENSITIVE_KEYS = frozenset(
         "signature",
     }
 )
+# Our own replacement markers: a value that already is one is not redacted again ("[secret]" read as the
+# value of `password:` would become "[redacted]]", the field pattern stopping at the first "]").
+_MARKER = r"\[(?:secret|redacted|email|phone)\]"
+_NOT_MARKER = rf"(?!{_MARKER})"
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _E164 = re.compile(r"\+\d{8,15}\b")
 _SECRET_PATTERNS = (
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"\b(?:key|sk|pk|rk)[_-][A-Za-z0-9_-]{12,}"),
     re.compile(r"\bSG\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
-    re.compile(r"(?i)\b(api[_-]?key|token|password|secret)(\"?\s*[=:]\s*\"?)[^\s\"',;&]+"),
+    re.compile(rf"(?i)\b(api[_-]?key|token|password|secret)(\"?\s*[=:]\s*\"?){_NOT_MARKER}[^\s\"',;&]+"),
 )
 # A known field inside text: JSON ("first_name": "Ada"), a repr ('first_name': 'Ada') or key=value.
 _FIELD_IN_TEXT = re.compile(
     r"(?i)([\"']?\b(?:"
     + "|".join(sorted((k for k in SENSITIVE_KEYS if k not in ("signature", "address")), key=len, reverse=True))
-    + r")\b[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
+    + r")\b[\"']?\s*[:=]\s*)"
+    + _NOT_MARKER
+    + r"(\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
+)
+# Digits that are not a phone number although `phonenumbers` may find a valid one in them (the six digits
+# of fractional seconds are a valid German number). Phone numbers are only looked for between these.
+_NOT_PHONE = re.compile(
+    "|".join(
+        (
+            _MARKER,
+            # ISO date, optionally with time, fraction and offset: 2026-12-06T18:16:12.123456+00:00
+            r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?",
+            # German date, optionally with time: 06.12.2026 18:16:12,123
+            r"\b\d{1,2}\.\d{1,2}\.\d{2,4}(?:,?\s\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?",
+            # clock time or timedelta, optionally with fraction: 18:16:12.123456, 2:04:05.920071
+            r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?",
+            # a decimal (seconds, a Unix timestamp): 1737961522.332373, 0.1234567 (not 030.1234567)
+            r"(?<![\d+./-])(?:0|[1-9]\d*)\.\d+(?![\d.])",
+            # ISO 8601 duration: PT1H2M3.5S
+            r"\bP(?:\d+[YMWD])*T(?:\d+(?:\.\d+)?[HMS])+\b",
+            # UUIDs and hex ids (trace ids, hashes): at least one letter a-f among 8+ hex digits
+            r"(?i:\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b)",
+            r"(?i:\b(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b)",
+            # a named id: lead_id=0171234567, "chain_id": "...", id 12345678
+            r"(?i:\b(?:[a-z]+_)?ids?\b[\"']?\s*[:=]?\s*[\"']?\d+)",
+            # an identifier starting with a letter, digits joined by - or _: chain-lead-01712345678, INV-2026-00123
+            r"\b[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*[-_]\d[A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*",
+            # datetime's repr: datetime.datetime(2026, 12, 6, 18, 16, 12, 123456, ...)
+            r"\b(?:datetime\.)?(?:datetime|timedelta|time)\([\d,\s]+",
+            # a timedelta's or protobuf Duration's fields: timedelta(seconds=41431, microseconds=399930)
+            r"\b(?:days|seconds|microseconds|milliseconds|nanos)\s*[=:]\s*\d+",
+        )
+    )
 )
 _DIGITS = re.compile(r"\d")
 _secrets: set[str] = set()
@@ -102,11 +142,26 @@ def redact_text(text: str) -> str:
         text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}[secret]" if m.lastindex else "[secret]", text)
     text = _FIELD_IN_TEXT.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _EMAIL.sub("[email]", text)
-    if len(_DIGITS.findall(text)) >= 7:  # the matcher is slow: only text with enough digits for a number
-        text = _E164.sub("[phone]", text)
-        found = phonenumbers.PhoneNumberMatcher(text, "DE", leniency=phonenumbers.Leniency.VALID)
-        for match in sorted(found, key=lambda m: m.start, reverse=True):
-            text = text[: match.start] + "[phone]" + text[match.end :]
+    if len(_DIGITS.findall(text)) < 7:  # the matcher is slow: only text with enough digits for a number
+        return text
+    # Phone numbers only between the spans that are not one (each piece on its own, so a number is never
+    # stitched together from digits on both sides of a timestamp).
+    pieces: list[str] = []
+    end = 0
+    for kept in _NOT_PHONE.finditer(text):
+        pieces.extend((_redact_phones(text[end : kept.start()]), kept.group()))
+        end = kept.end()
+    pieces.append(_redact_phones(text[end:]))
+    return "".join(pieces)
+
+
+def _redact_phones(text: str) -> str:
+    if len(_DIGITS.findall(text)) < 7:
+        return text
+    text = _E164.sub("[phone]", text)
+    found = phonenumbers.PhoneNumberMatcher(text, "DE", leniency=phonenumbers.Leniency.VALID)
+    for match in sorted(found, key=lambda m: m.start, reverse=True):
+        text = text[: match.start] + "[phone]" + text[match.end :]
     return text
 
 

@@ -4,8 +4,10 @@ The chain's EmailSender (crm/email/port.py) sends templated mail to leads; a rep
 user with an attachment. `SendGridReportMailer` therefore uses the email package's SendGridSender one
 level lower: `deliver(Outgoing(...), journal_key=...)` (its attachment support, its SendGrid host and
 key from crm.email.factory, its send journal on the ledger row that makes a retry after an unknown
-outcome not send twice). The report message carries custom_args {"report_id"} only: no lead_id (it
-is nobody's lead) and no message_key, so the SendGrid Event Webhook ignores its events.
+outcome not send twice). The report message carries custom_args {"report_id", "message_key"}: no
+lead_id (it is nobody's lead); message_key is its ledger key, which routes its SendGrid events to the
+report's company (crm.webhooks.sendgrid.company_of_event), where they are stored as ignored (nothing to
+apply them to) and settle the send journal as a chain message's do.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class SendGridReportMailer:
             to_name=mail.to_name,
             rendered=Rendered(mail.subject, mail.html, mail.text),
             categories=[CATEGORY],
-            custom_args={"report_id": str(mail.report_id)},
+            # The ledger key, not a company id: the webhook finds the company from its own ledger row.
+            custom_args={"report_id": str(mail.report_id), "message_key": mail.idempotency_key},
             attachments=[OutgoingAttachment(mail.filename, mail.content, mail.content_type)],
         )
 

@@ -7,7 +7,10 @@ them: kpis.compute (queries) -> build_charts (matplotlib SVG) -> render_html -> 
 
 Company name and logo come from configuration: LEADCHAIN_COMPANY_NAME and LEADCHAIN_COMPANY_LOGO (a
 path to an SVG, PNG or JPEG), read into crm.config.Settings.reports; the default logo is
-crm/reports/static/logo.svg.
+crm/reports/static/logo.svg. Inside a company scope the company's own row goes over them
+(crm.email.settings.company, the same reading as its mail): its brand colour, its logo when it is a data:
+URI (WeasyPrint would fetch an https logo from wherever an admin pointed it: not from a report worker),
+and, once it has an imprint of its own, its name and that imprint on the last page.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crm.config import ReportSettings
+from crm.email import settings as email_settings
+from crm.inbound import kpis as inbound_kpis
+from crm.inbound.kpis import InboundFigures
 from crm.reports import definitions, kpis
 from crm.reports.charts import Charts, build_charts
 from crm.reports.i18n import Formatter
@@ -32,24 +38,36 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 DEFAULT_LOGO = HERE / "static" / "logo.svg"
 DEFAULT_COMPANY = "Leadchain GmbH"
+DEFAULT_COLOR = "#1f5f99"  # report.css's heading blue
 
 
 @dataclass(frozen=True)
 class Branding:
     company: str
     logo_uri: str
+    color: str = DEFAULT_COLOR
+    # The imprint on the last page, one line each (the company's own, else the configured one's fields).
+    imprint: tuple[str, ...] = ()
 
 
 def branding(reports: ReportSettings | None = None) -> Branding:
     """Company name and logo from `reports` (else the current app's Settings.reports; the defaults outside
-    any app)."""
+    any app), under the current company's own branding and imprint where it has them."""
     if reports is None:
         reports = current_app.config["LEADCHAIN"].reports if has_app_context() else ReportSettings()
     company = reports.company_name or DEFAULT_COMPANY
     logo_path = Path(reports.company_logo or DEFAULT_LOGO)
     if not logo_path.is_file():
         raise FileNotFoundError(f"LEADCHAIN_COMPANY_LOGO: no file at {logo_path}")
-    return Branding(company, _data_uri(logo_path))
+    brand = Branding(company, _data_uri(logo_path))
+    own = email_settings.company() if has_app_context() else None
+    if own is None or own.slug is None:
+        return brand  # no company scope: the installation's report
+    # A company with an imprint of its own signs its report with it; one without keeps the configured name
+    # and, as before companies, no imprint page (an internal report needs none).
+    imprint, company = (own.imprint, own.name) if own.imprint else ((), company)
+    logo = own.logo_url if own.logo_url and own.logo_url.startswith("data:image/") else brand.logo_uri
+    return Branding(company, logo, own.color, imprint)
 
 
 def _data_uri(path: Path) -> str:
@@ -91,14 +109,30 @@ def render_html(
             charts=charts,
             company=brand.company,
             logo=brand.logo_uri,
+            color=brand.color,
+            imprint=brand.imprint,
             title=fmt.period_title(report.period),
             period_label=fmt.period_label(report.period),
             previous_label=fmt.period_label(report.previous_period),
             generated=fmt.moment(report.generated_at),
             definitions=definitions.for_language(language),
+            inbound=inbound_section(report),
             css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
         )
     )
+
+
+def inbound_section(report: kpis.KpiReport) -> tuple[InboundFigures, InboundFigures, int] | None:
+    """The inbound-call figures of the period and the previous one, and the callbacks owed now (issue 17;
+    crm.inbound.kpis); None for a company that took no inbound calls in either (no empty section), and
+    outside an app context (a report rendered from stored figures has no database to read them from)."""
+    if not has_app_context():
+        return None
+    cur = inbound_kpis.figures(report.period.start, report.period.end)
+    prev = inbound_kpis.figures(report.previous_period.start, report.previous_period.end)
+    if not (cur.answered or prev.answered):
+        return None
+    return cur, prev, inbound_kpis.callbacks_owed()
 
 
 def html_to_pdf(html: str) -> bytes:

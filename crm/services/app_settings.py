@@ -1,5 +1,6 @@
 """Admin settings stored in the CRM database (AppSetting) that win over the shipped and environment
-defaults; no row means the default applies, and "reset to default" deletes the row.
+defaults, each company's own (one row per company and key: crm.services.settings_store reads and writes
+the current company's); no row means the default applies, and "reset to default" deletes the row.
 
 - `scoring.rules`: the YAML text of a ruleset (crm/scoring_rules.yaml's format);
   default: the rules file (LEADCHAIN_SCORING_RULES or the shipped one).

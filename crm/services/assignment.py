@@ -93,10 +93,12 @@ def _speaking(users: Iterable[User], language: str) -> list[User]:
 def _next_slot(key: str, size: int) -> int:
     """The pool's next turn (0..size-1), taken atomically in the caller's transaction."""
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # One counter per company and pool: the conflict is on the primary key (company_id, key); the ORM fills
+    # company_id from the scope (crm.tenancy.orm).
     db.session.execute(
         insert(AssignmentCounter)
         .values(key=key, value=0, updated_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["key"])
+        .on_conflict_do_nothing(index_elements=["company_id", "key"])
     )
     value = db.session.execute(
         sa.update(AssignmentCounter)

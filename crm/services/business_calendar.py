@@ -1,5 +1,6 @@
 """A rep's business calendar: working hours per weekday in the rep's zone, German public holidays
-(national plus the configured state) and the office's own closed days, and the bookable ``Slot``.
+(national plus the state: the rep's company's, Company.state) and the office's own closed days, and the
+bookable ``Slot``.
 
 Pure code, shared by the CRM (a task's due time inside the owner's working day) and the voice bridge
 (which resolves a spoken time wish against it in voice/bridge/timeprefs/calendar.py). It lives in the
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -26,6 +28,17 @@ DEFAULT_CLOSED_EVERY_YEAR = frozenset({(12, 24), (12, 31)})
 LEAD_TIME = timedelta(hours=1)
 
 Hours = Mapping[str, tuple[tuple[time, time], ...]]
+
+
+class CompanyPlace(Protocol):
+    """Where a company is (crm.models.Company has both): its time zone and Bundesland (None: national
+    holidays only)."""
+
+    @property
+    def timezone(self) -> str | None: ...
+
+    @property
+    def state(self) -> str | None: ...
 
 
 @lru_cache(maxsize=64)
@@ -86,9 +99,20 @@ class BusinessCalendar:
 
     @classmethod
     def from_user_hours(
-        cls, hours: Mapping[str, Iterable] | None, tz: str | None, subdiv: str | None = None, **extra
+        cls,
+        hours: Mapping[str, Iterable] | None,
+        tz: str | None,
+        subdiv: str | None = None,
+        *,
+        company: CompanyPlace | None = None,
+        **extra,
     ) -> BusinessCalendar:
-        """A rep's calendar from User.working_hours / User.timezone (None = the team default)."""
+        """A rep's calendar from User.working_hours / User.timezone (None = the team default). With `company`
+        (the rep's Company row), its time zone stands in for a rep without one and its state's holidays
+        apply unless `subdiv` names another."""
+        if company is not None:
+            tz = tz or company.timezone
+            subdiv = subdiv or company.state
         return cls(tz=tz or BUSINESS_TZ, hours=parse_hours(hours), subdiv=subdiv, **extra)
 
     @property

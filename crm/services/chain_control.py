@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
+
 from crm.extensions import db
-from crm.models import Lead
+from crm.models import AuditEntry, Lead
 from crm.services import audit, dnc
 from crm.temporal_gateway import ChainNotRunning, TemporalUnavailable, gateway
 from workflows.lead_chain import LeadChainWorkflow
@@ -25,10 +27,41 @@ SIGNALS = {
 ACTIONS = ("pause", "resume", "cancel", "call_now")
 
 
+# The keys of every status answer, running or not (the OpenAPI schema in crm/api/chains.py lists them).
+STATUS_KEYS = (
+    "lead_id",
+    "chain_id",
+    "running",
+    "stage",
+    "next_step",
+    "next_at",
+    "paused",
+    "attempts",
+    "cycle",
+    "history",
+)
+
+
 def status(lead: Lead) -> dict:
-    live = gateway().status(lead.chain_id) if lead.chain_id else None
+    """The chain's state; a chain that is not running (finished, or gone from Temporal's retention) has the
+    same keys: no next step, attempts and cycle unknown (null), its history from the audit log."""
+    try:
+        live = gateway().status(lead.chain_id) if lead.chain_id else None
+    except ChainNotRunning:  # Temporal no longer knows the id (retention): the chain has ended
+        live = None
     if live is None:
-        return {"lead_id": lead.id, "chain_id": lead.chain_id, "running": False, "stage": lead.chain_stage}
+        return {
+            "lead_id": lead.id,
+            "chain_id": lead.chain_id,
+            "running": False,
+            "stage": lead.chain_stage,
+            "next_step": None,
+            "next_at": None,
+            "paused": False,
+            "attempts": None,
+            "cycle": None,
+            "history": _recorded_history(lead),
+        }
     return {
         "lead_id": lead.id,
         "chain_id": lead.chain_id,
@@ -41,6 +74,30 @@ def status(lead: Lead) -> dict:
         "cycle": live.cycle,
         "history": [{"at": h.at.isoformat(), "stage": h.stage, "detail": h.detail} for h in live.history],
     }
+
+
+def _recorded_history(lead: Lead) -> list[dict]:
+    """What the chain recorded on its timeline (the record_timeline activity writes actor "chain", action
+    chain.<stage>, the chain id and the detail), oldest first; a rep's or API client's requests
+    (chain.pause_requested ...) have their own actor and are not part of it."""
+    if not lead.chain_id:
+        return []
+    entries = db.session.scalars(
+        sa.select(AuditEntry)
+        .where(
+            AuditEntry.entity_type == "lead",
+            AuditEntry.entity_id == lead.id,
+            AuditEntry.actor == "chain",
+            AuditEntry.action.startswith("chain."),
+        )
+        .order_by(AuditEntry.at, AuditEntry.id)
+    )
+    return [
+        {"at": e.at.isoformat(), "stage": e.action.removeprefix("chain."), "detail": (e.after or {}).get("detail", "")}
+        for e in entries
+        # A lead's earlier chain (reopened later) has its own id: only this chain's stages.
+        if (e.after or {}).get("chain_id") == lead.chain_id
+    ]
 
 
 def control(lead: Lead, action: str, *, actor: str) -> None:

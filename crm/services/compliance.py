@@ -47,6 +47,7 @@ from flask import current_app
 from crm.config import GateSettings, Settings, SettingsError
 from crm.extensions import db
 from crm.models import ConsentRecord, Direction, DoNotCallEntry, Interaction, InteractionKind, Lead, LeadStatus
+from crm.privacy import suppression
 from crm.services import audit, settings_store
 
 # Re-exported ("as"): the settings, the banner, task due dates and the tests import calling hours from here.
@@ -215,7 +216,10 @@ def is_on_dnc_list(e164: str | None) -> bool:
     """Whether the number is on the external do-not-call list (DoNotCallEntry, table dnc_list)."""
     if not e164:
         return False
-    return db.session.scalar(sa.select(DoNotCallEntry.id).where(DoNotCallEntry.phone_e164 == e164)) is not None
+    if db.session.scalar(sa.select(DoNotCallEntry.id).where(DoNotCallEntry.phone_e164 == e164)) is not None:
+        return True
+    # An erased person's number is listed only as a keyed hash (crm.privacy.suppression).
+    return bool(suppression.matches(None, e164))
 
 
 def attempts_on_local_day(lead_id: int, now_utc: datetime, tz: str) -> int:
@@ -248,11 +252,17 @@ def configured_policy() -> GatePolicy:
 
 
 def gate_policy(base: GatePolicy | None = None) -> GatePolicy:
-    """The gate policy in force: `base`, else the app's (configured_policy), with the calling
-    hours an admin stored (crm.services.settings_store) in place of LEADCHAIN_CALLING_HOURS."""
+    """The gate policy in force for the current company: `base`, else the app's (configured_policy), with the
+    calling hours its admin stored (crm.services.settings_store) in place of LEADCHAIN_CALLING_HOURS and the
+    public holidays of its state (Company.state)."""
     policy = base or configured_policy()
     hours = settings_store.calling_hours()
-    return policy if hours is None else policy.with_calling_hours(hours)
+    policy = policy if hours is None else policy.with_calling_hours(hours)
+    # The company's Bundesland adds its public holidays to the national ones (and any configured states).
+    state = settings_store.holiday_state()
+    if state is None or state in policy.german_holiday_states:
+        return policy
+    return replace(policy, german_holiday_states=(*policy.german_holiday_states, state))
 
 
 def check_call_gate(

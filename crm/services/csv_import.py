@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 
 from crm.extensions import db
+from crm.privacy import suppression
 from crm.schemas.lead import WebFormLeadSchema
 from crm.services import intake, submissions
 from crm.services.csv_reader import CsvFile, CsvFormatError, CsvRow, read_csv
@@ -227,6 +228,11 @@ def stop_reason(error: BaseException) -> str | None:
 
 
 def _ingest_row(report: ImportReport, row: CsvRow, lead, actor: str, fuzzy_threshold: float) -> None:
+    hits = suppression.matches(lead.email_key, lead.phone.e164 if lead.phone else None)
+    if hits:
+        # An erased person (docs/privacy.md): never imported again; the row is reported, nothing stored.
+        report.rejected.append((row, [f"{kind}: on the suppression list" for kind in hits]))
+        return
     try:
         with db.session.begin_nested():
             result = intake.ingest(lead, actor=actor, fuzzy_threshold=fuzzy_threshold)

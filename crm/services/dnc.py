@@ -22,7 +22,8 @@ def mark(lead: Lead, *, reason: str, actor: str) -> bool:
         sa.select(ConsentRecord).where(ConsentRecord.lead_id == lead.id, ConsentRecord.withdrawn_at.is_(None))
     ):
         consent.withdrawn_at, consent.withdrawn_reason = utcnow(), reason[:200]
-    # The number stays listed even if the person is later erased, so the objection keeps holding.
+    # The objection keeps holding after an erasure: the erasure moves the number to the hashed suppression
+    # list (crm.privacy.suppression), which the dial gate consults too.
     if (
         lead.phone_e164
         and db.session.scalar(sa.select(DoNotCallEntry.id).where(DoNotCallEntry.phone_e164 == lead.phone_e164)) is None

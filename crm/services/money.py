@@ -34,6 +34,7 @@ from crm.languages import locale_for
 from crm.models import AppSetting
 from crm.models.types import utcnow
 from crm.services import audit
+from crm.tenancy.context import require_company_id
 
 COMPANY_CURRENCY_SETTING = "LEADCHAIN_COMPANY_CURRENCY"
 RATES_SETTING = "LEADCHAIN_FX_RATES"
@@ -119,7 +120,7 @@ def admin_rates() -> dict[tuple[str, str], Decimal]:
     if not has_app_context():
         return {}
 
-    row = db.session.get(AppSetting, RATES_KEY)
+    row = db.session.get(AppSetting, (require_company_id(), RATES_KEY))  # the company's own rates
     return parse_rates(row.value, RATES_KEY) if row is not None and row.value else {}
 
 
@@ -235,13 +236,21 @@ def display(cents: int | None, currency: str | None, language: str) -> str:
 def set_admin_rates(text: str, actor: str) -> dict[tuple[str, str], Decimal]:
     """Store the admin's rates (validated; "" removes them), audited; runs in the caller's transaction."""
     rates = parse_rates(text, "fx_rates")
-    row = db.session.get(AppSetting, RATES_KEY)
+    row = db.session.get(AppSetting, (require_company_id(), RATES_KEY))  # the company's own rates
     before = {"key": RATES_KEY, "value": row.value if row is not None else None}
     if not rates:
         if row is not None:
             db.session.delete(row)
     elif row is None:
-        db.session.add(AppSetting(key=RATES_KEY, value=rates_text(rates), updated_by=actor, updated_at=utcnow()))
+        db.session.add(
+            AppSetting(
+                company_id=require_company_id(),
+                key=RATES_KEY,
+                value=rates_text(rates),
+                updated_by=actor,
+                updated_at=utcnow(),
+            )
+        )
     else:
         row.value, row.updated_by, row.updated_at = rates_text(rates), actor, utcnow()
     audit.record(

@@ -22,10 +22,12 @@ from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import LeadSubmission
 from crm.models.types import utcnow
+from crm.privacy import suppression
 from crm.schemas.lead import NormalizedLead, WebFormLeadSchema
 from crm.secrets import SecretsError
 from crm.services import intake
 from crm.services.intake import IntakeResult
+from crm.tenancy.context import require_company_id
 
 log = logging.getLogger(__name__)
 REGION_KEY = "_region"
@@ -69,14 +71,23 @@ def require_chain_key() -> None:
     _pepper()
 
 
-def chain_id_for(lead: NormalizedLead) -> str:
+def chain_id_for(lead: NormalizedLead, company_id: int | None = None) -> str:
+    """`c<company>-lead-<digest>`: one chain per person and company (docs/tenancy.md rule 4). The keyed
+    hash covers the company and the person's key, so the same person sent to two companies gets two
+    chains, and the id names no one. `company_id` defaults to the current scope's (NoCompanyScope without).
+
+    Chains started before tenancy have ids `lead-<digest>`; a person who comes again gets the new id, and
+    the import finds their lead still on the old running chain and joins it (forward_to_chain)."""
+    company = company_id if company_id is not None else require_company_id()
     key = lead.email_key or (lead.phone.e164 if lead.phone else "")
-    digest = hmac.new(_pepper(), key.encode(), hashlib.sha256).hexdigest()[:32]
-    return f"lead-{digest}"
+    digest = hmac.new(_pepper(), f"{company}:{key}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"c{company}-lead-{digest}"
 
 
 def submit(lead: NormalizedLead, payload: dict[str, Any], *, region: str, channel: str, actor: str) -> LeadSubmission:
-    """Store a validated lead for its chain. The caller commits (with its delivery record)."""
+    """Store a validated lead for its chain. The caller commits (with its delivery record). An erased person
+    (crm.privacy.suppression) is refused with a 409 naming the field before anything is stored."""
+    suppression.refuse_if_suppressed(lead.email_key, lead.phone.e164 if lead.phone else None)
     clean = {k: v for k, v in payload.items() if v is not None and not (isinstance(v, str) and not v.strip())}
     clean[REGION_KEY] = region
     submission = LeadSubmission(

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus, Lead, User
+from crm.services import settings_store
 from crm.services.business_calendar import BusinessCalendar
 from crm.services.compliance import CallingWindow, GatePolicy, is_within_window, next_window_start, zone_for
 from workflows.vocabulary import TaskKind
@@ -68,7 +69,9 @@ def _working_day_start(owner: User | None, starts_at: datetime) -> datetime | No
     """The first working interval's start on the appointment's local day in the owner's calendar."""
     try:
         calendar = BusinessCalendar.from_user_hours(
-            owner.working_hours if owner else None, owner.timezone if owner else None
+            owner.working_hours if owner else None,
+            owner.timezone if owner else None,
+            company=settings_store.company(),  # its zone for a rep without one, its state's holidays
         )
     except ValueError as e:  # hours or zone an admin mistyped: plain "2 hours before" then
         log.warning("working hours of user %s unusable: %s", owner.id if owner else None, e)

@@ -19,10 +19,20 @@ def areas() -> tuple[ModuleType, ...]:
     (crm.ui.auth's password hasher, crm.ui.cli) and must not load every page's dependencies (pandas and
     matplotlib for the dashboard, seconds) to do so."""
     from crm.ui import (
+        account_security,
+        appointments,
         auth,
+        billing,
+        calendar_feed,
+        calendar_settings,
         dashboard,
         lead_actions,
         leads,
+        oidc,
+        onboarding,
+        platform,
+        platform_billing,
+        privacy,
         queue,
         recordings,
         reports,
@@ -31,7 +41,28 @@ def areas() -> tuple[ModuleType, ...]:
         tasks,
     )
 
-    return (auth, leads, lead_actions, recordings, queue, tasks, dashboard, reports, settings, settings_assignment)
+    return (
+        auth,
+        account_security,  # two-factor sign-in
+        oidc,  # sign-in through a company's OpenID Connect provider
+        leads,
+        lead_actions,
+        appointments,
+        recordings,
+        queue,
+        tasks,
+        dashboard,
+        reports,
+        settings,
+        settings_assignment,
+        calendar_settings,  # Settings → calendars (issue 18)
+        privacy,  # data-subject requests and retention (admins)
+        platform,  # the operator's companies
+        platform_billing,  # the operator's usage, cost, billed and margin per company (issue 20)
+        billing,  # the admin's usage, limits and invoices (issue 20)
+        onboarding,  # the setup wizard (issue 20)
+        calendar_feed,  # public: a rep's secret subscription feed (the token is the credential)
+    )
 
 
 def init_ui(app: Flask) -> None:
@@ -43,3 +74,8 @@ def init_ui(app: Flask) -> None:
     display.register(app)
     for area in areas():
         app.register_blueprint(area.bp)
+    # The page behind the signed links in an appointment's mail: public (no sign-in), like /unsubscribe/, and
+    # rendered with the UI's assets, so it is registered with them.
+    from crm.email import appointment_page
+
+    app.register_blueprint(appointment_page.bp)

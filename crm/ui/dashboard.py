@@ -50,6 +50,14 @@ def figure_labels() -> dict[str, str]:
         "wanted": _("Wanted an appointment"),
         "appointments": _("Appointments created"),
         "booked_unmatched": _("Booked outside the caller's wish"),
+        "inbound_answered": _("Inbound calls answered"),
+        "inbound_booked": _("Inbound: booked"),
+        "inbound_rescheduled": _("Inbound: rescheduled"),
+        "inbound_cancelled": _("Inbound: cancelled"),
+        "inbound_transferred": _("Inbound: transferred"),
+        "inbound_abandoned": _("Inbound: abandoned"),
+        "inbound_without_person": _("Inbound handled without a person"),
+        "callbacks_owed": _("Callbacks owed"),
     }
 
 
@@ -79,8 +87,8 @@ def value_text(fmt: Formatter, figure: dq.Figure, which: str = "current") -> str
 
 
 # Figures where less is better (colour only; the arrow and the sign say the direction).
-LOWER_IS_BETTER = {"cost_per_call", "cost_per_booked", "booked_unmatched"}
-NO_VERDICT = {"talk_time_avg"}
+LOWER_IS_BETTER = {"cost_per_call", "cost_per_booked", "booked_unmatched", "inbound_abandoned", "callbacks_owed"}
+NO_VERDICT = {"talk_time_avg", "inbound_cancelled", "inbound_rescheduled", "inbound_transferred"}
 
 
 def tone(figure: dq.Figure, direction: str) -> str:
@@ -115,7 +123,7 @@ def index():
     labels = figure_labels()
     cards = []
     # The offer invariant's count (docs/voice-bridge.md §V11) follows the report's figures.
-    for figure in [*board.figures, *([board.unmatched] if board.unmatched is not None else [])]:
+    for figure in [*board.figures, *([board.unmatched] if board.unmatched is not None else []), *board.inbound]:
         text, direction = change_text(fmt, figure)
         cards.append(
             {

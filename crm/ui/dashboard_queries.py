@@ -23,19 +23,21 @@ import base64
 import threading
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Flask, current_app
 
 from crm.extensions import db
+from crm.inbound import kpis as inbound_kpis
 from crm.models import Appointment, User
 from crm.models.types import utcnow
 from crm.reports import kpis
 from crm.reports.charts import build_charts
 from crm.reports.i18n import Formatter
 from crm.reports.periods import REPORT_TZ, Period, local_date, period_for
+from crm.tenancy.context import current_company_id
 from crm.ui.access import MANAGERS
 
 PERIODS = ("daily", "weekly", "monthly")
@@ -72,6 +74,9 @@ REP_KEYS = (
 )
 
 
+INBOUND_COUNTS = ("answered", "booked", "rescheduled", "cancelled", "transferred", "abandoned")
+
+
 @dataclass(frozen=True)
 class Figure:
     key: str
@@ -100,6 +105,8 @@ class Dashboard:
     has_data: bool
     # Bookings whose slot did not satisfy the caller's wish (the team's, or the rep's own appointments).
     unmatched: Figure | None = None
+    # Inbound calls (issue 17; managers): answered, booked, ..., the share without a person, callbacks owed.
+    inbound: list[Figure] = field(default_factory=list)
 
 
 def current_period(kind: str, now: datetime | None = None) -> Period:
@@ -112,6 +119,8 @@ class _Cache:
         self.items: dict[tuple, tuple[float, object]] = {}
 
     def get(self, key: tuple, build: Callable[[], object], ttl: float) -> object:
+        # One company's figures are never another's: the cache is per app, the company is in every key.
+        key = (current_company_id(), *key)
         now = _time.monotonic()
         with self.lock:
             hit = self.items.get(key)
@@ -197,6 +206,17 @@ def unmatched_figure(period: Period, previous: Period, owner_id: int | None = No
     return Figure(UNMATCHED, "count", unmatched_bookings(period, owner_id), unmatched_bookings(previous, owner_id))
 
 
+def inbound_figures(period: Period, previous: Period) -> list[Figure]:
+    """The inbound-call KPIs of the period beside the previous one (crm.inbound.kpis), and the callbacks owed
+    now (no previous value: it is a state, not a count over a period)."""
+    cur, prev = inbound_kpis.figures(period.start, period.end), inbound_kpis.figures(previous.start, previous.end)
+    out = [Figure(f"inbound_{name}", "count", getattr(cur, name), getattr(prev, name)) for name in INBOUND_COUNTS]
+    out.append(Figure("inbound_without_person", "rate", cur.without_person_share, prev.without_person_share))
+    out.append(Figure("callbacks_owed", "count", inbound_kpis.callbacks_owed(), None))
+    # A company that takes no inbound calls sees no inbound cards (eight zeros say nothing).
+    return out if any(f.current or f.previous for f in out) else []
+
+
 def dashboard(who: User, kind: str = "daily", now: datetime | None = None) -> Dashboard:
     """The figures `who` may see for the current `kind` period (inside an app context)."""
     if kind not in PERIODS:
@@ -206,7 +226,9 @@ def dashboard(who: User, kind: str = "daily", now: datetime | None = None) -> Da
     if who.role in MANAGERS:
         unmatched = unmatched_figure(period, report.previous_period)
         figures = team_figures(report)
-        return Dashboard(kind, period, report.previous_period, "team", figures, report.has_data, unmatched)
+        inbound = inbound_figures(period, report.previous_period)
+        has_data = report.has_data or any(f.current for f in inbound)
+        return Dashboard(kind, period, report.previous_period, "team", figures, has_data, unmatched, inbound)
     previous = report_for(report.previous_period)
     figures = rep_figures(report, previous, who)
     has_data = any(f.current for f in figures)

@@ -209,6 +209,8 @@ LABELS: dict[str, dict[str, str]] = {
         EmailTemplate.CALLBACK_CONFIRMATION: N_("Callback confirmation"),
         EmailTemplate.NURTURE: N_("Nurture email"),
         "report": N_("Manager report"),
+        # crm/services/appointment_mail.py: a booked, moved or cancelled appointment, or its reminder
+        "appointment_update": N_("Appointment email"),
     },
     # why an email was not sent (activities/provider_activities.py send_email)
     "email_refusal": {

@@ -11,11 +11,12 @@ from crm.ui import queue_queries as q
 from crm.ui.access import any_role, user
 from crm.ui.dashboard import ui_formatter
 from crm.ui.i18n import _
+from crm.ui.queue_callbacks import callbacks_owed
 
 bp = Blueprint("queue", __name__)
 
 
-def sections(queue: q.CallQueue) -> list[dict]:
+def sections(queue: q.CallQueue, callbacks: list[q.QueueRow] | None = None) -> list[dict]:
     return [
         {
             "key": "in_progress",
@@ -45,6 +46,13 @@ def sections(queue: q.CallQueue) -> list[dict]:
             "rows": queue.failed,
             "empty": _("No call failed."),
         },
+        {
+            "key": "callbacks_owed",
+            "title": _("Callbacks owed"),
+            "when": _("Due"),
+            "rows": callbacks or [],
+            "empty": _("No inbound caller is waiting for a callback."),
+        },
     ]
 
 
@@ -54,5 +62,9 @@ def index():
     now = utcnow()
     queue = q.call_queue(user(), now, delay_s=q.retry_delay_s(current_app.config["LEADCHAIN"].chain))
     return render_template(
-        "ui/queue/index.html", sections=sections(queue), fmt=ui_formatter(), total=queue.total, now=now
+        "ui/queue/index.html",
+        sections=sections(queue, callbacks_owed(user())),
+        fmt=ui_formatter(),
+        total=queue.total,
+        now=now,
     )

@@ -95,7 +95,7 @@ def retry_delay_s(chain: ChainEnvSettings) -> int:
         return DEFAULT_RETRY_DELAY_S
 
 
-def _name(first: str | None, last: str | None, company: str | None, lead_id: int) -> str:
+def lead_display_name(first: str | None, last: str | None, company: str | None, lead_id: int) -> str:
     return " ".join(p for p in (first, last) if p) or company or f"#{lead_id}"
 
 
@@ -162,7 +162,7 @@ def in_progress(who: User, now: datetime | None = None) -> list[QueueRow]:
     return [
         QueueRow(
             r.lead_id,
-            _name(r.first_name, r.last_name, r.company, r.lead_id),
+            lead_display_name(r.first_name, r.last_name, r.company, r.lead_id),
             r.company,
             r.owner,
             r.chain_stage,
@@ -218,7 +218,7 @@ def retries(who: User, delay_s: int = DEFAULT_RETRY_DELAY_S) -> list[QueueRow]:
         rows.append(
             QueueRow(
                 r.id,
-                _name(r.first_name, r.last_name, r.company, r.id),
+                lead_display_name(r.first_name, r.last_name, r.company, r.id),
                 r.company,
                 r.owner,
                 r.chain_stage,
@@ -249,7 +249,7 @@ def waiting_for_window(who: User) -> list[QueueRow]:
         rows.append(
             QueueRow(
                 r.id,
-                _name(r.first_name, r.last_name, r.company, r.id),
+                lead_display_name(r.first_name, r.last_name, r.company, r.id),
                 r.company,
                 r.owner,
                 r.chain_stage,
@@ -312,7 +312,7 @@ def failed(who: User, now: datetime | None = None, days: int = FAILED_DAYS) -> l
     return [
         QueueRow(
             r.lead_id,
-            _name(r.first_name, r.last_name, r.company, r.lead_id),
+            lead_display_name(r.first_name, r.last_name, r.company, r.lead_id),
             r.company,
             r.owner,
             r.chain_stage,
@@ -452,7 +452,7 @@ def _task_list(stmt, now: datetime) -> list[TaskRow]:
                 r.owner_id,
                 r.owner,
                 r.lead_id,
-                _name(r.first_name, r.last_name, r.company, r.lead_id) if r.lead_id else None,
+                lead_display_name(r.first_name, r.last_name, r.company, r.lead_id) if r.lead_id else None,
                 overdue=status == TaskStatus.OPEN.value and r.due_at is not None and r.due_at < now,
             )
         )

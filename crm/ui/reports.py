@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from crm.extensions import db
@@ -31,9 +32,11 @@ from crm.reports.periods import KINDS, REPORT_TZ, Period, local_date, period_for
 from crm.reports.store import is_to_date
 from crm.services import audit, money
 from crm.temporal_gateway import TemporalUnavailable, gateway
+from crm.tenancy.context import require_company_id
 from crm.ui.access import admin_only, manager_only, user
 from crm.ui.dashboard import ui_formatter
 from crm.ui.i18n import _
+from workflows.payloads import COMPANY_ID
 from workflows.report_payloads import ReportRequest
 from workflows.reports import ReportWorkflow
 
@@ -45,8 +48,10 @@ def kind_names() -> dict[str, str]:
     return {"daily": _("Daily report"), "weekly": _("Weekly report"), "monthly": _("Monthly report")}
 
 
-def workflow_id(period: Period, to_date: bool = False) -> str:
-    return f"leadchain-report-manual-{period.kind}-{period.first_day.isoformat()}{'-to-date' if to_date else ''}"
+def workflow_id(period: Period, to_date: bool = False, company_id: int | None = None) -> str:
+    """One manual run per company and period (docs/tenancy.md rule 4); the company defaults to the scope's."""
+    company = company_id if company_id is not None else require_company_id()
+    return f"c{company}-report-manual-{period.kind}-{period.first_day.isoformat()}{'-to-date' if to_date else ''}"
 
 
 def today(now: datetime | None = None) -> date:
@@ -191,16 +196,19 @@ def _requested_period() -> tuple[Period, bool] | None:
 def _start(period: Period, to_date: bool) -> str:
     """Start the report workflow; "started", or "running" when one for this period is still going."""
     queue = current_app.config["LEADCHAIN"].reports.task_queue
-    request_ = ReportRequest(kind=period.kind, day=period.first_day.isoformat(), to_date=to_date)
+    company = require_company_id()
+    request_ = ReportRequest(kind=period.kind, day=period.first_day.isoformat(), to_date=to_date, company_id=company)
 
     async def start(client) -> str:
         try:
             await client.start_workflow(
                 ReportWorkflow.run,
                 request_,
-                id=workflow_id(period, to_date),
+                id=workflow_id(period, to_date, company),
                 task_queue=queue,
                 execution_timeout=timedelta(hours=6),
+                # The gateway's client puts the scope's company in the leadchain-company header too.
+                search_attributes=TypedSearchAttributes([SearchAttributePair(COMPANY_ID, company)]),
             )
             return "started"
         except WorkflowAlreadyStartedError:

@@ -41,15 +41,23 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from crm.config import SecuritySettings
 from crm.extensions import affected_rows, db
 from crm.models import Role, User, UserSession
+from crm.models.companies import Company
 from crm.models.types import utcnow
 from crm.routing import MAX_ROW_ID
+from crm.tenancy.context import operator_scope
+from crm.tenancy.routing import company_is_active, platform_lookup
+from crm.tenancy.web import bind_request_company
 from crm.ui.i18n import _, init_i18n
 
 log = logging.getLogger(__name__)
 
-CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/", "/unsubscribe/")
+# /appointment/: the signed links in an appointment's mail, no session: the token is the authorisation
+# (crm/email/appointment_page.py says why that is enough).
+CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/", "/unsubscribe/", "/appointment/")
 JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+# The company an operator entered (crm.ui.platform), in their session cookie; the user loader re-checks it.
+ENTERED_COMPANY = "entered_company"
 
 # Record ids are INTEGER columns (PostgreSQL int4). A bigger number names no record: the UI's routes do
 # not match it (404) rather than hand it to the database driver, which overflows (a 500 on both backends).
@@ -173,20 +181,68 @@ def _hash(token: str) -> str:
 
 
 def _load_user(token: str) -> User | None:
+    """The signed-in user of this cookie, with the request bound to the user's company (docs/tenancy.md rule
+    2). The session row is found before any company is known, in a short operator context; an operator
+    (no company) binds nothing unless they entered a company on the platform pages (crm.ui.platform)."""
     now = utcnow()
-    record = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _hash(token)))
-    if record is None or record.revoked_at is not None or record.expires_at <= now or record.idle_expires_at <= now:
+    with platform_lookup("sign-in session"):
+        row = db.session.execute(
+            sa.select(UserSession, User.company_id, User.active, Company.active.label("company_active"))
+            .join(User, User.id == UserSession.user_id)
+            .outerjoin(Company, Company.id == User.company_id)
+            .where(UserSession.token_hash == _hash(token))
+        ).first()
+        session_id, user_id, company_id = None, 0, None
+        record = row[0] if row is not None else None
+        if row is None or record is None:
+            pass
+        elif record.revoked_at is not None or record.expires_at <= now or record.idle_expires_at <= now:
+            pass
+        elif not row.active or (row.company_id is not None and not row.company_active):
+            pass  # deactivated: the user, or the whole company (crm.ui.platform)
+        else:
+            if now - record.last_seen_at >= LAST_SEEN_RESOLUTION:
+                record.last_seen_at = now
+                record.idle_expires_at = min(now + current_app.config["UI_SESSION_IDLE"], record.expires_at)
+                db.session.commit()
+            session_id, user_id, company_id = record.id, record.user_id, row.company_id
+    if session_id is None:
         session.pop("_user_id", None)
         return None
-    user = db.session.get(User, record.user_id)
+    g.ui_session_id = session_id
+    if company_id is None:
+        return _operator(user_id)
+    bind_request_company(company_id)
+    user = db.session.get(User, user_id)
     if user is None or not user.active:
         session.pop("_user_id", None)
         return None
-    if now - record.last_seen_at >= LAST_SEEN_RESOLUTION:
-        record.last_seen_at = now
-        record.idle_expires_at = min(now + current_app.config["UI_SESSION_IDLE"], record.expires_at)
-        db.session.commit()
-    g.ui_session_id = record.id
+    return user
+
+
+def _operator(user_id: int) -> User | None:
+    """A platform operator, loaded in an operator context and detached from the session (their row is seen
+    only there). Inside a company they entered (crm.ui.platform, audited) the request is bound to it and
+    they act with an admin's view of it."""
+    with operator_scope(f"user:{user_id}", "operator's own record"):
+        user = db.session.get(User, user_id)
+        if user is not None:
+            db.session.expunge(user)
+        db.session.rollback()
+    if user is None or user.role is not Role.OPERATOR:
+        session.pop("_user_id", None)
+        return None
+    g.operator_id = user.id
+    entered = session.get(ENTERED_COMPANY)
+    if isinstance(entered, int) and not isinstance(entered, bool) and entered > 0:
+        if company_is_active(entered):
+            bind_request_company(entered)
+            g.entered_company = entered
+            # The detached copy only (never flushed): inside the company they entered, an operator sees and
+            # acts as its admin would; every page's role check reads this.
+            user.role = Role.ADMIN
+        else:
+            session.pop(ENTERED_COMPANY, None)
     return user
 
 
@@ -201,21 +257,28 @@ def _unauthorized():
 
 
 def sign_in(user: User) -> None:
-    """Start a fresh server-side session for `user` (the old cookie contents are dropped)."""
+    """Start a fresh server-side session for `user` (the old cookie contents are dropped). The request is
+    bound to the user's company already (crm.ui.auth); an operator's session row has no company and is
+    written in an operator context."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     cfg = current_app.config
-    db.session.add(
-        UserSession(
-            token_hash=_hash(token),
-            user_id=user.id,
-            created_at=now,
-            last_seen_at=now,
-            idle_expires_at=now + cfg["UI_SESSION_IDLE"],
-            expires_at=now + cfg["UI_SESSION_LIFETIME"],
-        )
+    record = UserSession(
+        token_hash=_hash(token),
+        user_id=user.id,
+        company_id=user.company_id,
+        created_at=now,
+        last_seen_at=now,
+        idle_expires_at=now + cfg["UI_SESSION_IDLE"],
+        expires_at=now + cfg["UI_SESSION_LIFETIME"],
     )
-    db.session.commit()
+    if user.company_id is None:
+        with operator_scope(f"user:{user.id}", "sign in"):
+            db.session.add(record)
+            db.session.commit()
+    else:
+        db.session.add(record)
+        db.session.commit()
     session.clear()
     session.permanent = True
     session["_user_id"] = token
@@ -225,15 +288,19 @@ def sign_in(user: User) -> None:
 
 
 def sign_out() -> None:
-    """Revoke this browser's session and forget the cookie's contents."""
+    """Revoke this browser's session and forget the cookie's contents. The cookie names the row (its token's
+    hash); found like the user loader finds it, before a company is known."""
     token = session.get("_user_id")
     if isinstance(token, str):
-        db.session.execute(
-            sa.update(UserSession)
-            .where(UserSession.token_hash == _hash(token), UserSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow(), revoked_reason="logout")
-        )
-        db.session.commit()
+        if db.session().in_transaction():
+            db.session.commit()
+        with platform_lookup("sign out"):
+            db.session.execute(
+                sa.update(UserSession)
+                .where(UserSession.token_hash == _hash(token), UserSession.revoked_at.is_(None))
+                .values(revoked_at=utcnow(), revoked_reason="logout")
+            )
+            db.session.commit()
     session.clear()
     g._login_user = None
 
@@ -335,6 +402,7 @@ NAV = (
     ("/tasks", "Tasks", (Role.SALES, Role.MANAGER, Role.ADMIN)),
     ("/reports", "Reports", (Role.MANAGER, Role.ADMIN)),
     ("/settings", "Settings", (Role.ADMIN,)),
+    ("/platform/companies", "Companies", (Role.OPERATOR,)),
 )
 
 

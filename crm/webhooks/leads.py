@@ -6,12 +6,14 @@ from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from crm.api.auth import SOURCE_QUOTA
 from crm.api.leads import status_url
 from crm.api.schemas import AcceptedSchema
 from crm.errors import ApiError
 from crm.requests import parse_body, raw_body
 from crm.schemas.lead import WebFormLeadSchema
 from crm.services import deliveries, submissions
+from crm.tenancy.web import bind_request_company
 from crm.webhooks.signature import SIGNATURE_FAILURES, source_secrets, verify_standard_webhook
 
 bp = Blueprint(
@@ -34,7 +36,7 @@ bp = Blueprint(
     ],
     responses={
         "401": {"description": "bad or stale signature; nothing stored"},
-        "429": {"description": "too many bad signatures from this address; see Retry-After"},
+        "429": {"description": "too many bad signatures from this address, or the source's limit; see Retry-After"},
         "404": {"description": "unknown source: no secret is configured for it; nothing stored"},
         "413": {"description": "body too large"},
         "415": {"description": "unsupported content type"},
@@ -49,7 +51,7 @@ bp = Blueprint(
 )
 def receive_lead(source: str):
     cfg = current_app.config["LEADCHAIN"]
-    secrets = source_secrets(source)
+    found = source_secrets(source)
     body = raw_body(cfg.max_webhook_bytes)
     try:
         # Standard Webhooks signs text; a body that is not UTF-8 cannot be verified or parsed.
@@ -57,9 +59,13 @@ def receive_lead(source: str):
     except UnicodeDecodeError:
         raise ApiError(400, "body is not valid UTF-8", {"body": ["not UTF-8"]}) from None
     SIGNATURE_FAILURES.check()
-    if not verify_standard_webhook(body, request.headers, secrets):
+    if not verify_standard_webhook(body, request.headers, found.secrets):
         SIGNATURE_FAILURES.failed()
         raise ApiError(401, "invalid or stale webhook signature")
+    # Counted once verified: forged requests meet SIGNATURE_FAILURES, never the source's own allowance.
+    SOURCE_QUOTA.spend(f"leads:{source}")
+    # The source's secret verified the body: the lead is the source's company's.
+    bind_request_company(found.company_id)
     delivery_id = request.headers["webhook-id"]
     if len(delivery_id) > 200:
         raise ApiError(400, "webhook-id too long", {"webhook-id": ["at most 200 characters"]})

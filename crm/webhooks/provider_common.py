@@ -18,12 +18,16 @@ from typing import cast
 
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields
 
+from crm.api.auth import SOURCE_QUOTA, FailureThrottle
 from crm.errors import ApiError
 from crm.extensions import db
 from crm.models import UnparseablePayload
 from crm.requests import raw_body
 from crm.services import calls, deliveries
+from crm.tenancy import routing
+from crm.tenancy.web import bind_request_company
 from providers import bland, vapi_events
 from providers.events import CallEvent
 from providers.factory import registry, webhook_secret
@@ -39,6 +43,26 @@ Parser = Callable[[bytes, Mapping[str, str], Sequence[str]], list[CallEvent]]
 # non-2xx at most 3 more times, Vapi not at all unless a backoffPlan is set; Bland documents nothing, so
 # it is assumed to, and its unreadable bodies are recorded and acknowledged instead of refused.
 RETRIES_ON_4XX = {"retell": False, "vapi": False, "bland": True}
+# Failed provider signatures per client IP, counted like the lead webhook's (LEADCHAIN_AUTH_FAILURE_LIMIT,
+# shared storage): a caller guessing secrets gets 429s, and its guesses past the limit are not checked.
+SIGNATURE_FAILURES = FailureThrottle("provider-signature")
+
+
+class EventResultSchema(Schema):
+    status = fields.String(
+        required=True, metadata={"description": "recorded | ignored | unparseable (also on a redelivery)"}
+    )
+    call = fields.String(metadata={"description": "the provider's call id (recorded)"})
+    event = fields.String(metadata={"description": "the provider's event type (recorded)"})
+    reason = fields.String(metadata={"description": "why nothing was stored (ignored)"})
+
+
+class ProviderAnswerSchema(Schema):
+    """The 200 of a provider webhook: one result per call event read from the body (none for a message
+    type that is acknowledged and not stored)."""
+
+    received = fields.Integer(required=True, metadata={"description": "call events read from the body"})
+    results = fields.List(fields.Nested(EventResultSchema), required=True)
 
 
 def _retell_parser() -> Parser:
@@ -70,6 +94,34 @@ def secrets_for(provider: str) -> list[str]:
     return merged
 
 
+def company_secrets(company_id: int, provider: str) -> list[str]:
+    """The secrets company `company_id`'s provider account signs with (companies/<id>/providers/<name>/...);
+    the installation's company also has the installation's own (secrets_for: from before companies)."""
+    store = current_app.extensions["leadchain.secrets"]
+    own = store.get_list(routing.provider_secret_name(company_id, provider))
+    if company_id == routing.DEFAULT_COMPANY_ID:
+        own = own + [s for s in secrets_for(provider) if s not in own]
+    # A company without an account of its own calls through the provider sandbox where there is one (the
+    # local stack: providers.factory), whose secret then signs its events; None in production.
+    sandboxed = webhook_secret(current_app, provider, company_id)
+    return own + [sandboxed] if sandboxed and sandboxed not in own else own
+
+
+def route(provider: str, body: bytes) -> tuple[int, list[str]]:
+    """The company the event is about and the secrets its signature must match. The body is not verified
+    yet: its call id, lead id, agent or number only choose whose secret is tried, and a body pointing at
+    another company fails that company's signature (401). An event that no record, route or installation
+    account claims: 404, nothing stored."""
+    company_id = routing.company_of_provider_event(provider, routing.provider_hints(provider, body))
+    if company_id is None and secrets_for(provider) and routing.company_is_active(routing.DEFAULT_COMPANY_ID):
+        # Not ours by any record or route: the installation's own provider account (company 1's) may have
+        # sent it (an unknown call is acknowledged and ignored, as before companies existed).
+        company_id = routing.DEFAULT_COMPANY_ID
+    if company_id is None:
+        raise ApiError(404, f"no company receives this {provider} event")
+    return company_id, company_secrets(company_id, provider)
+
+
 def _require_json() -> None:
     mimetype = request.mimetype
     if mimetype != "application/json" and not mimetype.endswith("+json"):
@@ -80,14 +132,22 @@ def receive(provider: str) -> ResponseReturnValue:
     """The whole webhook: verification secrets, parser and 4xx policy are looked up by provider name."""
     body = raw_body(current_app.config["LEADCHAIN"].max_webhook_bytes)
     _require_json()
+    SIGNATURE_FAILURES.check()
+    company_id, secrets = route(provider, body)
     try:
         # werkzeug's Headers is a case-insensitive str -> str mapping without being a registered Mapping;
         # the providers only look names up in it, case-insensitively as they must.
-        events = parser(provider)(body, cast(Mapping[str, str], request.headers), secrets_for(provider))
+        events = parser(provider)(body, cast(Mapping[str, str], request.headers), secrets)
     except InvalidSignature:
+        SIGNATURE_FAILURES.failed()
         raise ApiError(401, "invalid or stale signature") from None
     except MalformedPayload as e:
+        # Verified before it was read (every parser checks the signature first): the routed company's.
+        bind_request_company(company_id)
         return _unreadable(provider, body, e)
+    # A provider account of a company is one source: counted once verified (forgeries meet SIGNATURE_FAILURES).
+    SOURCE_QUOTA.spend(f"provider:{provider}:{company_id}")
+    bind_request_company(company_id)
     digest = deliveries.payload_hash(body)
     answers = []
     for event in events:

@@ -34,7 +34,8 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,7 +51,10 @@ from crm.requests import raw_body
 from crm.routing import MAX_ROW_ID
 from crm.services import deliveries
 from crm.temporal_gateway import TemporalUnavailable
-from crm.webhooks.sendgrid_inbound import parse_reply, record_reply
+from crm.tenancy import routing
+from crm.tenancy.context import company_scope
+from crm.tenancy.web import bind_request_company
+from crm.webhooks.sendgrid_inbound import INBOUND_SOURCE, company_of_reply, parse_reply, record_reply
 from crm.webhooks.sendgrid_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request
 from workflows.vocabulary import StopReason
 
@@ -64,7 +68,6 @@ bp = Blueprint(
 )
 
 EVENT_SOURCE = "provider:sendgrid"
-INBOUND_SOURCE = "provider:sendgrid-inbound"
 # SendGrid posts a batch every 30 s or at 768 KB, whichever comes first.
 MAX_EVENT_BATCH_BYTES = 2 * 1024 * 1024
 
@@ -89,26 +92,6 @@ class NotRecordedYet(Exception):
 def natural_key(event: dict[str, Any]) -> str:
     parts = [str(event.get(k) or "") for k in ("sg_message_id", "event", "timestamp", "url")]
     return "ev:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def _storable(value: Any) -> bool:
-    """No NUL and no lone surrogate in any string: PostgreSQL refuses both in text and JSON (a 500 when an
-    event naming one was looked up or its answer stored). SendGrid sends neither; such an event is not one."""
-    if isinstance(value, str):
-        return _utf8(value)
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_storable(v) for v in value)
-    return True
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def _lead_id_of(event: dict[str, Any]) -> int | None:
@@ -157,7 +140,9 @@ def _reconcile(event: dict[str, Any], message_id: str) -> Interaction | None:
     if interaction is None:
         interaction = _find_interaction(message_id)
     if interaction is None:
-        ledger = db.session.scalar(sa.select(SideEffect.id).where(SideEffect.key == key))
+        # Only a chain message's send records an interaction to wait for; a report mail's ledger row
+        # (kind report_email) never gets one, and waiting for it would answer 503 forever.
+        ledger = db.session.scalar(sa.select(SideEffect.id).where(SideEffect.key == key, SideEffect.kind == "email"))
         if ledger is not None:
             raise NotRecordedYet(message_id)
     return interaction
@@ -291,6 +276,42 @@ def _lead_effects(lead: Lead, event: dict[str, Any]) -> StopReason | None:
     return None
 
 
+def company_of_event(event: dict[str, Any]) -> int | None:
+    """Whose message the event is about (docs/tenancy.md rule 2): the interaction recorded under its
+    message id, else the send of its message_key custom argument, else its lead_id custom argument's lead.
+    The batch is signed by the installation's SendGrid account, which sends for every company, so each
+    event is routed on its own; a company id in the event is never read."""
+    message_id = message_id_of(event)
+    key = event.get("message_key")
+    lead_id = _lead_id_of(event)
+    with routing.platform_lookup("route sendgrid event"):
+        found = None
+        if message_id:
+            found = db.session.scalar(
+                sa.select(Interaction.company_id)
+                .where(Interaction.provider == PROVIDER, Interaction.provider_ref == message_id)
+                .limit(1)
+            )
+        if found is None and isinstance(key, str) and key and len(key) <= 300:
+            found = db.session.scalar(sa.select(SideEffect.company_id).where(SideEffect.key == key))
+        if found is None and lead_id is not None:
+            found = db.session.scalar(sa.select(Lead.company_id).where(Lead.id == lead_id))
+        return found
+
+
+@contextmanager
+def _company_work(company_id: int) -> Iterator[None]:
+    """One event's work in its company's scope and transaction; whatever it left open is closed before the
+    next event, which may be another company's."""
+    if db.session().in_transaction():
+        db.session.rollback()
+    try:
+        with company_scope(company_id):
+            yield
+    finally:
+        db.session.rollback()
+
+
 def _process(event: dict[str, Any], digest: str) -> deliveries.Outcome:
     key = natural_key(event)
     previous = deliveries.find(EVENT_SOURCE, key)
@@ -352,24 +373,29 @@ def events():
     results: list[dict[str, Any]] = []
     pending, stops = 0, {}
     for event in batch:
-        if not isinstance(event, dict) or not isinstance(event.get("event"), str) or not _storable(event):
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str) or not routing.storable(event):
             results.append({"status": "ignored", "reason": "not an event object"})
             continue
+        company_id = company_of_event(event)
+        if company_id is None:  # no message, send or lead of ours names it: nothing to record
+            results.append({"status": "ignored", "event": event.get("event"), "reason": "unknown message"})
+            continue
         try:
-            outcome = _process(event, digest)
+            with _company_work(company_id):
+                outcome = _process(event, digest)
         except NotRecordedYet:
-            db.session.rollback()
             pending += 1
             results.append({"status": "pending", "event": event.get("event")})
             continue
         results.append(outcome.body)
         if not outcome.replayed and outcome.body.get("stop"):
-            stops[outcome.body["lead"]] = outcome.body["stop"]
-    for lead_id, reason in stops.items():
-        lead = db.session.get(Lead, lead_id)
-        if lead is not None:
-            # The reason comes back from the delivery's stored JSON answer as a plain string.
-            suppression.tell_chain(lead, StopReason(reason), actor="sendgrid")
+            stops[(company_id, outcome.body["lead"])] = outcome.body["stop"]
+    for (company_id, lead_id), reason in stops.items():
+        with _company_work(company_id):
+            lead = db.session.get(Lead, lead_id)
+            if lead is not None:
+                # The reason comes back from the delivery's stored JSON answer as a plain string.
+                suppression.tell_chain(lead, StopReason(reason), actor="sendgrid")
     if pending:
         return (jsonify({"received": len(batch), "pending": pending, "results": results}), 503, {"Retry-After": "30"})
     return jsonify({"received": len(batch), "results": results}), 200
@@ -399,6 +425,10 @@ def inbound():
     # A reply's text or HTML part may exceed Flask's 500 KB per-field default; the body limit holds.
     request.max_form_memory_size = len(body) + 1
     reply = parse_reply(request.form, body)
+    company_id = company_of_reply(reply.sender, reply.recipients, reply.key)
+    if company_id is None:  # no lead of any company wrote it: nothing to record (as before companies)
+        return jsonify({"status": "ignored", "reason": "no lead with this address"}), 200
+    bind_request_company(company_id)
     outcome = deliveries.process_once(
         INBOUND_SOURCE, reply.key, deliveries.payload_hash(body), functools.partial(record_reply, reply)
     )

@@ -22,8 +22,10 @@ from crm.email.sendgrid_sender import PROVIDER
 from crm.email.tokens import lead_from_reply_address
 from crm.extensions import db
 from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead, Task
+from crm.models.deliveries import WebhookDelivery
 from crm.models.types import utcnow
 from crm.services.normalize import FieldError, normalise_email
+from crm.tenancy import routing
 from workflows.vocabulary import StopReason, TaskKind
 
 AUTO_SUBJECT = re.compile(
@@ -42,6 +44,42 @@ def _is_auto_reply(headers, subject: str) -> bool:
     if any(headers.get(h) for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")):
         return True
     return bool(AUTO_SUBJECT.match(subject or ""))
+
+
+INBOUND_SOURCE = "provider:sendgrid-inbound"
+
+
+def company_of_reply(sender: str, recipients: str, delivery_key: str) -> int | None:
+    """The company of the lead a reply is from: the company that stored this delivery (`delivery_key`)
+    already, else the lead of our signed reply address (Reply-To carries the lead id and its MAC), else the
+    one company with a live lead of the sender's address. A sender who is a lead of several companies and
+    wrote to no reply address of ours is nobody's (None): the reply is not guessed into one of them."""
+    lead_id = lead_from_reply_address(recipients)
+    with routing.platform_lookup("route inbound reply"):
+        # A retry of a reply stored once goes to the company that stored it, whatever happened to the lead
+        # since (erased on request): it then replays the stored answer instead of being dropped as nobody's.
+        stored = db.session.scalars(
+            sa.select(WebhookDelivery.company_id)
+            .where(WebhookDelivery.source == INBOUND_SOURCE, WebhookDelivery.delivery_key == delivery_key)
+            .distinct()
+            .limit(2)
+        ).all()
+        if len(stored) == 1:
+            return stored[0]
+        if lead_id:
+            found = db.session.scalar(sa.select(Lead.company_id).where(Lead.id == lead_id))
+            if found is not None:
+                return found
+        try:
+            _, key = normalise_email(sender) if sender else (None, None)
+        except FieldError:
+            key = None
+        if not key:
+            return None
+        companies = db.session.scalars(
+            sa.select(Lead.company_id).where(Lead.email_key == key, Lead.merged_into_id.is_(None)).distinct().limit(2)
+        ).all()
+        return companies[0] if len(companies) == 1 else None
 
 
 def _match_lead(sender: str, recipients: str) -> Lead | None:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app, request
 
 from crm import secret_names
+from crm.api.auth import FailureThrottle
 from crm.email.factory import sandbox_url, uses_sandbox
 from crm.errors import ApiError
 
@@ -30,6 +31,9 @@ SANDBOX_KEY_REFRESH_S = 30.0
 # LEADCHAIN_SENDGRID_TOLERANCE_S (Settings.email.sendgrid_tolerance_s) tightens it once re-signing is confirmed.
 DEFAULT_REPLAY_WINDOW_S = 25 * 3600
 FUTURE_SKEW_S = 300
+# Failed SendGrid signatures per client IP, counted like the lead webhook's (LEADCHAIN_AUTH_FAILURE_LIMIT,
+# shared storage); past the limit a 429 with Retry-After and the signature is not even checked.
+SIGNATURE_FAILURES = FailureThrottle("sendgrid-signature")
 
 
 def _load_key(value: str) -> ec.EllipticCurvePublicKey | None:
@@ -100,10 +104,13 @@ def replay_window_s() -> int:
 
 
 def verify_request(body: bytes, kind: str) -> None:
-    """401 unless the request carries a valid, fresh signature by one of the keys of `kind` (events | inbound)."""
+    """401 unless the request carries a valid, fresh signature by one of the keys of `kind` (events | inbound);
+    429 once this address failed too often."""
+    SIGNATURE_FAILURES.check()
     if signature_valid(body, request.headers, verification_keys(kind)):
         return
     # The sandbox may have restarted with a new key pair: fetch once more (rate-limited) and retry.
     if signature_valid(body, request.headers, verification_keys(kind, refresh=True)):
         return
+    SIGNATURE_FAILURES.failed()
     raise ApiError(401, "invalid or stale signature")

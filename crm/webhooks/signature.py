@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from flask import current_app
 from standardwebhooks.webhooks import Webhook
@@ -13,6 +14,7 @@ from werkzeug.datastructures import Headers
 from crm import secret_names
 from crm.api.auth import FailureThrottle
 from crm.errors import ApiError
+from crm.tenancy import routing
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +24,19 @@ SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SIGNATURE_FAILURES = FailureThrottle("webhook-signature")
 
 
-def source_secrets(source: str) -> list[str]:
-    """The active secrets of a lead source, or a 404 "unknown source" when it has none.
+@dataclass(frozen=True)
+class SourceSecrets:
+    company_id: int
+    branch_id: int | None
+    secrets: list[str]
+
+
+def source_secrets(source: str) -> SourceSecrets:
+    """The company of lead source `source` and its active secrets, or a 404 "unknown source".
+
+    A configured source (lead_sources) has its secrets in the company's path of the secrets store
+    (companies/<id>/lead-sources/<slug>); a source that is not in lead_sources but has an installation
+    secret (webhooks/leads-<source>, from before companies) is the installation company's.
 
     A 404 rather than the 401 of a bad signature: a sender with a typo in its URL (or a source nobody
     configured yet) learns what is wrong instead of debugging its signing. It tells no more than that a
@@ -32,10 +45,17 @@ def source_secrets(source: str) -> list[str]:
     read, so an unknown source costs no parsing."""
     if not SOURCE.match(source):
         raise ApiError(404, "unknown source")
-    secrets = current_app.extensions["leadchain.secrets"].get_list(secret_names.lead_webhook(source))
-    if not secrets:
+    store = current_app.extensions["leadchain.secrets"]
+    match = routing.lead_source(source)
+    if match is not None:
+        found = SourceSecrets(match.company_id, match.branch_id, store.get_list(match.secret_name))
+    else:
+        installation = store.get_list(secret_names.lead_webhook(source))
+        company = routing.DEFAULT_COMPANY_ID
+        found = SourceSecrets(company, None, installation if routing.company_is_active(company) else [])
+    if not found.secrets:
         raise ApiError(404, "unknown source")
-    return secrets
+    return found
 
 
 def verify_standard_webhook(body: bytes, headers: Headers | Mapping[str, str], secrets: list[str]) -> bool:

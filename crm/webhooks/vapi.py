@@ -32,5 +32,11 @@ bp = Blueprint(
         "503": {"description": "recorded, but the chain could not be told yet: retry"},
     },
 )
+@bp.alt_response(
+    200,
+    schema=provider_common.ProviderAnswerSchema,
+    description="recorded, a redelivery, an event for an unknown call (ignored) or a message type not stored",
+    success=True,
+)
 def receive_vapi() -> ResponseReturnValue:
     return provider_common.receive("vapi")

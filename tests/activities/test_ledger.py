@@ -12,6 +12,7 @@ from activities.ledger import LedgerError, claim, done_ref, mark_done
 from activities.rows import RowMissing, require_row
 from crm.extensions import db
 from crm.models import Lead, SideEffect
+from tests.conftest import TEST_COMPANY_ID
 
 
 def _rows(key: str) -> list[SideEffect]:
@@ -30,7 +31,12 @@ def test_a_lost_insert_race_answers_with_the_winners_row(ctx, monkeypatch):
     key = "report:7:user:3"
     # Another worker commits the key between our look-up and our insert: the look-up misses once...
     with db.engine.begin() as conn:
-        conn.execute(sa.insert(SideEffect).values(key=key, kind="report_email", status="done", attempts=1))
+        # A Core insert on its own connection: the ORM does not fill the company, the test names it.
+        conn.execute(
+            sa.insert(SideEffect).values(
+                key=key, kind="report_email", status="done", attempts=1, company_id=TEST_COMPANY_ID
+            )
+        )
     real_locked = ledger._locked
     calls = []
 

@@ -189,4 +189,4 @@ def test_round_robin_stays_even_under_concurrent_intake(app):
     with app.app_context():
         owners = Counter(db.session.scalars(sa.select(Lead.owner_id)))
         assert owners == {rep: threads_n // reps_n for rep in reps}
-        assert db.session.get(AssignmentCounter, "fallback:de").value == threads_n
+        assert db.session.get(AssignmentCounter, (1, "fallback:de")).value == threads_n

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -165,23 +166,29 @@ def chain_activity_loop(app, lead_ids: list[int], name: str, stop, stats: Stream
     """What the chain worker does while calls run: timeline entries, callback tasks, call outcomes and
     re-scores, each activity in its own app context and transaction."""
     from activities.crm_activities import CrmActivities
+    from crm.tenancy.context import unit_of_work
     from workflows.payloads import CallResult, ScoreInput, TaskInput, TimelineInput
 
     acts = CrmActivities(app)
     i = 0
     while not stop():
         lead_id = lead_ids[i % len(lead_ids)]
-        try:
-            acts.record_timeline(TimelineInput(lead_id, f"lead-contention-{lead_id}", "calling", f"{name} attempt {i}"))
-            acts.create_task(TaskInput(lead_id, "callback", "Rückruf vereinbaren", 3600, f"contention:{name}:{i}"))
-            acts.record_call_outcome(
-                CallResult("retell", f"call-{lead_id}", f"{name}-{i}", True, "completed", "interested", 42)
-            )
-            acts.score_lead(ScoreInput(lead_id, "call_outcome"))
-            stats.writes += 4
-        except Exception:  # noqa: BLE001 - collected and asserted on by the test
-            stats.errors.append(traceback.format_exc(limit=3))
-            time.sleep(0.05)
+        # Each activity in the company's unit of work, as the worker's Temporal interceptor runs it
+        # (crm.tenancy.temporal_headers): the per-company settings the activities read need the company bound.
+        with unit_of_work(1):
+            try:
+                acts.record_timeline(
+                    TimelineInput(lead_id, f"lead-contention-{lead_id}", "calling", f"{name} attempt {i}")
+                )
+                acts.create_task(TaskInput(lead_id, "callback", "Rückruf vereinbaren", 3600, f"contention:{name}:{i}"))
+                acts.record_call_outcome(
+                    CallResult("retell", f"call-{lead_id}", f"{name}-{i}", True, "completed", "interested", 42)
+                )
+                acts.score_lead(ScoreInput(lead_id, "call_outcome"))
+                stats.writes += 4
+            except Exception:  # noqa: BLE001 - collected and asserted on by the test
+                stats.errors.append(traceback.format_exc(limit=3))
+                time.sleep(0.05)
         i += 1
         time.sleep(pause_s)
 
@@ -323,15 +330,26 @@ class CallStream:
 
 
 def make_app(url: str, **config):
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, **config}, secrets=make_test_secrets())
+    # The threads and the second process run outside the test's company scope: the TESTING fallback company
+    # (crm/tenancy/testing_fallback.py) stands in for the unit of work each would bind.
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "TENANCY_TEST_DEFAULT_COMPANY": 1, **config}
+    return create_app(config, secrets=make_test_secrets())
+
+
+@pytest.fixture(scope="module")
+def migrated_sqlite_file(sqlite_dir) -> Path:
+    """One migration for the module (8.9 s on disk), copied for each test."""
+    path = sqlite_dir / "import-contention.db"
+    _migrate(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    """A migrated SQLite file of its own, like the local stack's var/leadchain.db."""
-    url = f"sqlite:///{tmp_path / 'leadchain.db'}"
-    _migrate(url)
-    return url
+def sqlite_url(tmp_path, migrated_sqlite_file) -> str:
+    """A migrated SQLite file of its own on disk, like the local stack's var/leadchain.db."""
+    path = tmp_path / "leadchain.db"
+    shutil.copyfile(migrated_sqlite_file, path)
+    return f"sqlite:///{path}"
 
 
 def seed_called_leads(app, count: int = 12) -> list[int]:

@@ -36,7 +36,7 @@ def test_signed_lead_is_normalised_and_stored(app, client):
     r = post_signed(client, "website", LEAD, WEBHOOK_SECRETS[0])
     assert r.status_code == 202, r.get_json()
     accepted = r.get_json()
-    assert accepted["status"] == "accepted" and accepted["chain_id"].startswith("lead-")
+    assert accepted["status"] == "accepted" and accepted["chain_id"].startswith("c1-lead-")
     # The chain id is a keyed hash: no personal data goes to Temporal.
     assert "mueller" not in accepted["chain_id"] and "23125101" not in accepted["chain_id"]
     assert counts(app)["leads"] == 0  # the chain's import step runs the intake

@@ -13,6 +13,9 @@ from crm.config import Settings
 from crm.email.ics import build_invite, uid_for
 from crm.email.render import Rendered, UnknownTemplate, render
 from crm.email.tokens import lead_from_reply_address, make_token, read_token, reply_address
+from crm.extensions import db
+from crm.models import Company
+from crm.tenancy.context import operator_scope
 from tests.conftest import make_test_secrets
 
 EVIL = '<script>alert("x")</script>'
@@ -48,6 +51,12 @@ def render_app():
         secrets=make_test_secrets(),
     )
     with app.app_context():
+        # The test company the default scope names, with no imprint or sender of its own: its mail carries
+        # the configured imprint above (crm.email.settings).
+        db.create_all()
+        with operator_scope("test", "the test company"):
+            db.session.add(Company(id=1, slug="test", name="Testfirma"))
+            db.session.commit()
         yield app
 
 

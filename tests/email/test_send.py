@@ -9,11 +9,13 @@ import httpx
 import sqlalchemy as sa
 from icalendar import Calendar
 
+from activities.ledger import claim
+from activities.report_activities import LEDGER_KIND, ledger_key
 from crm.email.render import render
-from crm.email.sendgrid_sender import Outgoing
 from crm.email.tokens import make_token
 from crm.extensions import db
 from crm.models import SideEffect, WebhookDelivery
+from crm.reports.mail import ReportMail, SendGridReportMailer
 from tests.email.conftest import email_interactions, make_appointment, make_lead, make_owner, send, settle
 
 TEMPLATES = [
@@ -46,16 +48,25 @@ def test_each_template_is_sent_once_and_its_events_reach_the_crm(mail):
             assert result.status == "sent" and result.message_id, result
             sent[(language, template, step)] = (lead_id, key, result.message_id)
 
-    # The manager report goes through the same sender (the reports issue sends it to a user).
+    # The manager report goes through the same sender as the report activity sends it: its ledger row first,
+    # then SendGridReportMailer (message_key = the ledger key, which routes its events to the company).
+    report_key = ledger_key(7, owner_id)
     with app.app_context():
+        claim(report_key, LEDGER_KIND, None)
+        db.session.commit()
         report = render("manager_report", None, {"period": "KW 2", "metrics": {"Leads": 3}}, "de")
-        report_id = mail.sender.deliver(
-            Outgoing(
+        report_message_id = SendGridReportMailer(sender=mail.sender).send(
+            ReportMail(
+                report_id=7,
                 to_email="delivers.manager@example.org",
                 to_name="Mia Manager",
-                rendered=report,
-                categories=["leadchain", "manager_report"],
-                custom_args={"report": "weekly"},
+                language="de",
+                subject=report.subject,
+                html=report.html,
+                text=report.text,
+                filename="bericht-kw2.pdf",
+                content=b"%PDF-1.4 report",
+                idempotency_key=report_key,
             )
         )
     settle(mail)
@@ -98,8 +109,8 @@ def test_each_template_is_sent_once_and_its_events_reach_the_crm(mail):
             if d.response_body.get("status") == "ignored"
         ]
         assert len(report_events) == 3
-    [report_mail] = mail.box.messages(report="weekly")
-    assert report_mail.message_id == report_id and report_mail.subject == "Vertriebsbericht KW 2"
+    [report_mail] = mail.box.messages(report_id="7", message_key=report_key)
+    assert report_mail.message_id == report_message_id and report_mail.subject == "Vertriebsbericht KW 2"
 
     # The same key again (the chain's retry, a replay): the stored result, no second message.
     lead_id, key, message_id = sent[("en", "nurture", 2)]

@@ -6,18 +6,22 @@ pool, the provider sandbox over HTTP with an injected 429."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 import httpx
 import pytest
+from flask import Flask
 from temporalio import activity
 from temporalio.client import WorkflowFailureError
 from temporalio.worker import Worker
 
 from crm.observability.metrics import WorkerMetrics
+from crm.observability.settings import ObservabilitySettings
 from crm.observability.temporal import traced_client, worker_interceptors
-from crm.observability.tracing import ContextThreadPoolExecutor, set_provider_metrics, tracer
+from crm.observability.tracing import ContextThreadPoolExecutor, install_web_tracing, set_provider_metrics, tracer
+from crm.temporal_gateway import TemporalGateway
 from providers.factory import SANDBOX_KEYS
 from tests.observability import markers
 from tests.observability.traced_workflow import Job, TracedWorkflow
@@ -138,3 +142,37 @@ def test_provider_of(url, provider):
     from crm.observability.tracing import provider_of
 
     assert provider_of(url) == provider
+
+
+async def test_a_web_started_workflow_is_a_child_of_the_request_span(temporal_env, provider_sandbox, spans):
+    """The web's gateway client has the TracingInterceptor: a workflow a view starts belongs to the
+    request's trace (StartWorkflow's parent is the request's span), down to its activity."""
+    app = Flask(__name__)
+    install_web_tracing(app, ObservabilitySettings())
+    target = temporal_env.client.service_client.config.target_host
+    gw = TemporalGateway(target, temporal_env.client.namespace, rpc_timeout_s=10)
+    queue = f"obs-web-{uuid.uuid4().hex[:8]}"
+    job = Job(lead_id=4712, url=f"{provider_sandbox.url}/bland/v1/calls", calls=1)
+
+    @app.post("/start")
+    def start_view():
+        # A web view's call: the gateway runs it on its own loop thread.
+        gw.run(lambda c: c.execute_workflow(TracedWorkflow.run, job, id=queue, task_queue=queue), timeout=30)
+        return "", 204
+
+    with ContextThreadPoolExecutor(max_workers=2) as pool:
+        async with Worker(
+            traced_client(temporal_env.client),  # the workers' client, as workers/main.py makes it
+            task_queue=queue,
+            workflows=[TracedWorkflow],
+            activities=[call_provider],
+            activity_executor=pool,
+        ):
+            response = await asyncio.to_thread(app.test_client().post, "/start")
+    assert response.status_code == 204
+    finished = spans.get_finished_spans()
+    [request_span] = [s for s in finished if s.name == "POST /start"]
+    ours = {s.name: s for s in finished if s.context.trace_id == request_span.context.trace_id}
+    start = ours["StartWorkflow:TracedWorkflow"]
+    assert start.parent is not None and start.parent.span_id == request_span.context.span_id
+    assert {"RunWorkflow:TracedWorkflow", "RunActivity:call_provider"} <= set(ours), sorted(ours)

@@ -76,8 +76,9 @@ def test_sendgrid_request_has_the_pdf_attached_and_no_lead(ctx):
         "attachment",
     )
     assert base64.b64decode(attachment["content"]) == PDF
-    # Nobody's lead, and no message_key: the event webhook ignores its events instead of waiting for an interaction.
-    assert body["custom_args"] == {"report_id": "7"}
+    # Nobody's lead; message_key is the ledger key, which routes its events to the report's company (stored as
+    # ignored there: a report_email ledger row has no interaction to wait for).
+    assert body["custom_args"] == {"report_id": "7", "message_key": "report:7:user:3"}
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     assert "No data in this period" in body["content"][0]["value"]
 

@@ -90,14 +90,14 @@ def test_admin_rates_are_stored_audited_and_win(ctx, app):
     assert plain(money.display(100, "USD", "de")) == "0,90 € (1,00 $ zu 0,90)"
     with pytest.raises(money.MoneyConfigError) as e:
         money.set_admin_rates("USD:EUR=-1", "user:1")
-    assert e.value.field == "fx_rates" and db.session.get(AppSetting, money.RATES_KEY) is None
+    assert e.value.field == "fx_rates" and db.session.get(AppSetting, (1, money.RATES_KEY)) is None
     money.set_admin_rates("usd:eur=0,93", "user:1")
     db.session.commit()
-    assert db.session.get(AppSetting, money.RATES_KEY).value == "USD:EUR=0.93"
+    assert db.session.get(AppSetting, (1, money.RATES_KEY)).value == "USD:EUR=0.93"
     assert plain(money.display(100, "USD", "en")) == "€0.93 (US$1.00 at 0.93)"
     money.set_admin_rates("", "user:1")  # back to the configured rates
     db.session.commit()
-    assert db.session.get(AppSetting, money.RATES_KEY) is None
+    assert db.session.get(AppSetting, (1, money.RATES_KEY)) is None
     assert plain(money.display(100, "USD", "de")) == "0,90 € (1,00 $ zu 0,90)"
     actions = db.session.scalars(
         sa.select(AuditEntry.action).where(AuditEntry.entity_type == "app_setting").order_by(AuditEntry.id)

@@ -19,7 +19,8 @@ from crm.extensions import db
 from crm.reports.kpis import compute
 from crm.reports.pdf import Branding, branding, render_pdf, render_report
 from crm.reports.periods import period_for
-from tests.conftest import _wipe, make_test_secrets
+from crm.tenancy.context import company_scope
+from tests.conftest import TEST_COMPANY_ID, _wipe, make_test_secrets
 from tests.reports.seed import seed_reference
 
 COMPANY = "Nordlicht Vertrieb GmbH"
@@ -31,7 +32,8 @@ def reference(migrated_urls):
     """The KpiReport of 2026-01-15 from the reference seed (SQLite; the KPIs are tested on both databases)."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"]}, secrets=make_test_secrets())
     _wipe(app)
-    with app.app_context():
+    # A module fixture runs before the test's default company scope (tests/conftest.py): enter it here.
+    with app.app_context(), company_scope(TEST_COMPANY_ID):
         seed_reference()
         report = compute(period_for("daily", date(2026, 1, 15)), now=datetime(2026, 1, 15, 17, 5, tzinfo=UTC))
         db.session.remove()

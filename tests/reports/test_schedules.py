@@ -20,10 +20,12 @@ from crm.models.reports import Report, ReportDocument
 from tests.conftest import _wipe, make_test_secrets
 from tests.reports.conftest import RecordingMailer
 from workers import reports as reports_worker
+from workers.schedules import schedule_id
 from workflows.report_payloads import ReportOutcome, ReportRequest
 from workflows.reports import ReportWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
+COMPANY = 1  # the test company (tests/conftest.py), the only active one: its schedules are the set
 
 
 @pytest.fixture
@@ -83,7 +85,7 @@ def _local_times(now: datetime, count: int, hour: int, keep) -> list[datetime]:
 async def _delete(client: Client, prefix: str) -> None:
     for kind in ("daily", "weekly", "monthly"):
         try:
-            await client.get_schedule_handle(f"{prefix}-{kind}").delete()
+            await client.get_schedule_handle(schedule_id(kind, COMPANY, prefix)).delete()
         except Exception:
             pass
 
@@ -93,15 +95,15 @@ async def test_schedules_after_the_worker_starts_twice(temporal_env, app):
     prefix, queue = f"test-report-{uuid.uuid4().hex[:8]}", f"reports-{uuid.uuid4().hex[:8]}"
     try:
         async with Worker(app, client, RecordingMailer(), f"{queue}-old", prefix):
-            daily = await _described(client, f"{prefix}-daily")
+            daily = await _described(client, schedule_id("daily", COMPANY, prefix))
         # An operator pauses the daily report between the deploys; the next start must keep that.
-        await client.get_schedule_handle(f"{prefix}-daily").pause(note="paused by ops")
+        await client.get_schedule_handle(schedule_id("daily", COMPANY, prefix)).pause(note="paused by ops")
         async with Worker(app, client, RecordingMailer(), queue, prefix):
             await asyncio.sleep(0.5)
         now = datetime.now(UTC)
         found = {}
         for kind in ("daily", "weekly", "monthly"):
-            desc = await _described(client, f"{prefix}-{kind}")
+            desc = await _described(client, schedule_id(kind, COMPANY, prefix))
             found[kind] = desc
             action = desc.schedule.action
             assert isinstance(action, ScheduleActionStartWorkflow)
@@ -114,7 +116,7 @@ async def test_schedules_after_the_worker_starts_twice(temporal_env, app):
         assert found["daily"].info.last_updated_at is not None
         listed = [s.id async for s in await client.list_schedules()]
         assert sorted(s for s in listed if s.startswith(prefix)) == [
-            f"{prefix}-{k}" for k in ("daily", "monthly", "weekly")
+            schedule_id(k, COMPANY, prefix) for k in ("daily", "monthly", "weekly")
         ]
 
         # Next run times: 18:00 / Monday 08:00 / the 1st 08:00 in Berlin.
@@ -139,6 +141,12 @@ async def test_schedules_after_the_worker_starts_twice(temporal_env, app):
 
 def _seed() -> tuple[int, datetime]:
     now = datetime.now(UTC)
+    # The daily report is of the Berlin day: just after its midnight a few minutes ago was yesterday.
+    midnight = now.astimezone(BERLIN).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+    def earlier(minutes: int) -> datetime:
+        return max(midnight, now - timedelta(minutes=minutes))
+
     boss = User(email="chefin@example.test", name="Chefin Chef", role=Role.MANAGER, language="de")
     db.session.add_all(
         [
@@ -147,7 +155,7 @@ def _seed() -> tuple[int, datetime]:
             User(email="rep@example.test", name="Rep", role=Role.SALES),
         ]
     )
-    lead = Lead(first_name="Heute", source="website", score=70, created_at=now - timedelta(minutes=5))
+    lead = Lead(first_name="Heute", source="website", score=70, created_at=earlier(5))
     db.session.add(lead)
     db.session.flush()
     db.session.add(
@@ -159,7 +167,7 @@ def _seed() -> tuple[int, datetime]:
             provider_ref="today-1",
             status="ended",
             outcome="booked",
-            started_at=now - timedelta(minutes=4),
+            started_at=earlier(4),
             data={"answered": True},
             duration_s=61,
         )
@@ -177,8 +185,8 @@ async def test_triggered_run_stores_one_report_and_sends_one_email(temporal_env,
     mailer = RecordingMailer()
     try:
         async with Worker(app, client, mailer, queue, prefix):
-            handle = client.get_schedule_handle(f"{prefix}-daily")
-            await _described(client, f"{prefix}-daily")
+            handle = client.get_schedule_handle(schedule_id("daily", COMPANY, prefix))
+            await _described(client, schedule_id("daily", COMPANY, prefix))
             await handle.trigger()
             deadline = asyncio.get_running_loop().time() + 30
             while not (desc := await handle.describe()).info.recent_actions:

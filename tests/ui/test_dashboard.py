@@ -121,13 +121,18 @@ def test_chart_svg(ref):
 
 def _calls_today(app, lead_ids) -> None:
     from datetime import timedelta
+    from zoneinfo import ZoneInfo
 
     from crm.models import Direction, Interaction, InteractionKind
     from crm.models.types import utcnow
 
+    # "Today" is the company's day (Europe/Berlin): just after its midnight, ten minutes ago was yesterday
+    # (and last week, on a Monday), so no call is placed before today's midnight.
+    berlin = ZoneInfo("Europe/Berlin")
+    midnight = utcnow().astimezone(berlin).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     with app.app_context():
         for i, lead_id in enumerate(lead_ids):
-            at = utcnow() - timedelta(minutes=10 + i)
+            at = max(midnight, utcnow() - timedelta(minutes=10 + i))
             db.session.add(
                 Interaction(
                     lead_id=lead_id,

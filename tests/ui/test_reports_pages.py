@@ -19,7 +19,7 @@ from crm.models import AuditEntry, Direction, Interaction, InteractionKind, Lead
 from crm.models.reports import Report, ReportDocument
 from crm.reports import store
 from crm.reports.periods import daily, weekly
-from tests.conftest import set_settings
+from tests.conftest import TEST_COMPANY_ID, set_settings
 from tests.sandbox_fixtures import free_port
 
 
@@ -181,7 +181,7 @@ async def test_generate_now_runs_the_report_workflow(temporal_env, ui_app, team,
         worker_runner(reports_worker.reports_worker(client, ui_app, executor, mailer=None, task_queue=queue))(stop)
     )
     try:
-        handle = client.get_workflow_handle(f"leadchain-report-manual-daily-{day.isoformat()}")
+        handle = client.get_workflow_handle(f"c{TEST_COMPANY_ID}-report-manual-daily-{day.isoformat()}")
         await asyncio.wait_for(handle.result(), 90)
         assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     finally:
@@ -191,7 +191,7 @@ async def test_generate_now_runs_the_report_workflow(temporal_env, ui_app, team,
     with ui_app.app_context():
         report = db.session.scalar(sa.select(Report))
         assert (report.kind, report.period_start) == ("daily", daily(day).start)
-        assert report.created_by.startswith("workflow:leadchain-report-manual-daily-")
+        assert report.created_by.startswith(f"workflow:c{TEST_COMPANY_ID}-report-manual-daily-")
         (doc,) = report.documents  # the manager's language
         assert doc.language == "de"
         requested = db.session.query(AuditEntry).filter_by(action="report.generate_requested").one()
@@ -253,7 +253,7 @@ async def test_running_period_gives_a_period_to_date_report(temporal_env, ui_app
         worker_runner(reports_worker.reports_worker(client, ui_app, executor, mailer=mailer, task_queue=queue))(stop)
     )
     try:
-        handle = client.get_workflow_handle(f"leadchain-report-manual-daily-{today.isoformat()}-to-date")
+        handle = client.get_workflow_handle(f"c{TEST_COMPANY_ID}-report-manual-daily-{today.isoformat()}-to-date")
         await asyncio.wait_for(handle.result(), 90)
         assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     finally:
@@ -304,14 +304,14 @@ def test_admin_sets_exchange_rates_and_bad_entries_are_named(ui_app, team, as_ad
         and "GBP:EUR=1.17" not in refused.split("Nicht gespeichert")[1].split("'XYZ")[0]
     )
     with ui_app.app_context():
-        assert db.session.get(AppSetting, money.RATES_KEY) is None
+        assert db.session.get(AppSetting, (1, money.RATES_KEY)) is None
         assert db.session.query(AuditEntry).filter_by(entity_type="app_setting").count() == 0
     # Saved (a German decimal comma is fine), audited, and used over the configured rate.
     r = as_admin.submit("/reports/fx-rates", {"fx_rates": "usd:eur=0,92"})
     assert r.status_code == 303
     assert "Wechselkurse gespeichert: USD:EUR=0.92." in _visible(as_admin.get("/reports"))
     with ui_app.app_context():
-        assert db.session.get(AppSetting, money.RATES_KEY).value == "USD:EUR=0.92"
+        assert db.session.get(AppSetting, (1, money.RATES_KEY)).value == "USD:EUR=0.92"
         entry = db.session.query(AuditEntry).filter_by(entity_type="app_setting").one()
         assert entry.actor == f"user:{team.admin.id}" and entry.after == {"key": "fx.rates", "value": "USD:EUR=0.92"}
     # Managers see the rates but cannot change them.
@@ -321,7 +321,7 @@ def test_admin_sets_exchange_rates_and_bad_entries_are_named(ui_app, team, as_ad
     # Empty: back to the configured rates.
     assert as_admin.submit("/reports/fx-rates", {"fx_rates": ""}).status_code == 303
     with ui_app.app_context():
-        assert db.session.get(AppSetting, money.RATES_KEY) is None
+        assert db.session.get(AppSetting, (1, money.RATES_KEY)) is None
 
 
 def test_a_call_cost_on_the_lead_page_in_the_company_currency(ui_app, team, leads, as_manager):

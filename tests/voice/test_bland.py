@@ -38,6 +38,7 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.services import call_outbox
+from crm.tenancy.context import company_scope
 from providers.base import CallRequest, ProviderRegistry, ProviderRejected, ProviderUnavailable
 from providers.bland import BlandProvider, event_from_details
 from providers.factory import provider_endpoint
@@ -374,8 +375,14 @@ def test_every_persona_reaches_the_crm(bland, told):
         assert call.provider == "bland" and not call.refused
         return digit, (lead_id, call.call_id, "de" if region == "DE" else "en")
 
+    def dial_in_company(digit: int):
+        # A pool thread starts with an empty context: it enters the test company as the activity's
+        # company header would (crm.tenancy.temporal_headers).
+        with company_scope(1):
+            return dial(digit)
+
     with ThreadPoolExecutor(max_workers=5) as pool:  # activities run on worker threads side by side
-        placed = dict(pool.map(dial, range(10)))
+        placed = dict(pool.map(dial_in_company, range(10)))
     bland.idle()
     assert all(d.attempts[-1] == 200 for d in bland.sandbox.dispatcher.sent)
     for digit, (lead_id, call_id, language) in placed.items():

@@ -6,15 +6,31 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from websockets.sync.server import serve
 
+from activities.ledger import claim
+from activities.provider_activities import ProviderActivities
+from crm.extensions import db
+from crm.models import Interaction, Lead
 from providers.base import CallRequest
 from providers.retell import RetellProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
+from tests.conftest import set_settings
+from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
+from workflows.payloads import PlaceCallInput
+
+
+def _lead() -> int:
+    lead = Lead(source="test", first_name="Jan", last_name="Weber", phone_e164="+493023125190", language="de")
+    db.session.add(lead)
+    db.session.commit()
+    return lead.id
 
 
 class ScriptedLlmServer:
@@ -92,18 +108,30 @@ def test_sandbox_call_talks_to_the_custom_llm_server(app, crm_server):
     )
     try:
         with ServerThread(sandbox_app) as sandbox:
+            # The call's webhooks must be answered 2xx, or the sandbox retries them as Retell does and is
+            # never idle. Since tenancy an event no record routes to a company is a 404 (crm/webhooks/
+            # provider_common.route), so the call is recorded as the chain's place_call activity records
+            # it: the lead, the ledger row before dialling, the interaction after; and the CRM verifies
+            # the sandbox's signatures.
+            set_settings(app, "providers", sandbox_url=sandbox.url)
+            lead_id = in_app(app, _lead)
+            key = f"k-llm-{uuid.uuid4()}"
+            in_app(app, lambda: (claim(key, "call", lead_id), db.session.commit()))
             provider = RetellProvider(api_key="key_sandbox_retell", base_url=f"{sandbox.url}/retell")
             call = provider.place_call(
                 CallRequest(
-                    lead_id=1,
+                    lead_id=lead_id,
                     chain_id="lead-x",
-                    idempotency_key="k-llm",
+                    idempotency_key=key,
                     to_number="+493023125190",
                     language="de",
                     agent_id="agent_llm",
                     from_number="+4930555000",
                 )
             )
+            recorder = ProviderActivities(app, providers=None, email=None)  # type: ignore[arg-type]  (_placed asks none)
+            placed = PlaceCallInput(lead_id=lead_id, chain_id="lead-x", attempt=1, idempotency_key=key)
+            in_app(app, lambda: recorder._placed(claim(key, "call", lead_id), placed, "retell", call.call_id))
             extra = sandbox_app.extensions["sandbox"].state.get("retell", call.call_id).extra
             for _ in range(200):
                 if "live_transcript" in extra or "llm_error" in extra:
@@ -123,6 +151,20 @@ def test_sandbox_call_talks_to_the_custom_llm_server(app, crm_server):
                 time.sleep(0.05)
             assert fetched["call_status"] == "ended", fetched["call_status"]
             assert sandbox_app.extensions["sandbox"].dispatcher.idle(30)
+            # Every webhook was taken: the CRM holds the call as ended.
+            stored = in_app(
+                app,
+                lambda: (
+                    db.session.scalars(
+                        sa.select(Interaction).where(
+                            Interaction.provider == "retell", Interaction.provider_ref == call.call_id
+                        )
+                    )
+                    .one()
+                    .status
+                ),
+            )
+            assert stored == "ended", stored
     finally:
         llm.close()
     assert llm.paths == [f"/llm-websocket/secret-path/{call.call_id}"]

@@ -24,6 +24,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from activities.ledger import claim
+from activities.provider_activities import ProviderActivities
 from crm import create_app
 from crm.extensions import db
 from crm.models import Appointment, Interaction, Lead, Role, User
@@ -37,6 +39,7 @@ from tests.sandbox_fixtures import ServerThread, free_port
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.server import BridgeServer, build_bridge
+from workflows.payloads import PlaceCallInput
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DE_WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
@@ -313,16 +316,32 @@ async def test_a_live_call_summary_names_the_appointment_the_bridge_booked(live,
     if taken is not None:
         _busy(app, rep_id, _lead(app, "+493023125555", "de", rep_id), taken)
     provider = RetellProvider(api_key="key_sandbox_retell", base_url=f"{sandbox_url}/retell")
+    key = f"summary-{uuid.uuid4()}"
+    # Recorded the way the chain's place_call activity does (activities/provider_activities.py): the ledger
+    # row is written before the provider is asked, so the bridge finds the call's company from the metadata's
+    # key before any interaction exists (voice/bridge/lead_records.company_for_call); a call with no record
+    # of ours is refused its CRM tools.
+    in_app(app, lambda: (claim(key, "call", lead_id), db.session.commit()))
     placed = await asyncio.to_thread(
         provider.place_call,
         CallRequest(
             lead_id=lead_id,
             chain_id="",
-            idempotency_key=f"summary-{uuid.uuid4()}",
+            idempotency_key=key,
             to_number=number,
             language=language,
             agent_id="agent_bridge",
             from_number="+4930555000",
+        ),
+    )
+    recorder = ProviderActivities(app, providers=None, email=None)  # type: ignore[arg-type]  (_placed asks none)
+    in_app(
+        app,
+        lambda: recorder._placed(
+            claim(key, "call", lead_id),
+            PlaceCallInput(lead_id=lead_id, chain_id="", attempt=1, idempotency_key=key),
+            "retell",
+            placed.call_id,
         ),
     )
     extra = sandbox.state.get("retell", placed.call_id).extra

@@ -17,6 +17,7 @@ from activities.provider_activities import ProviderActivities
 from crm import create_app
 from crm.extensions import db
 from crm.models import Campaign
+from crm.tenancy.context import unit_of_work
 from providers.base import ProviderRegistry
 from tests.conftest import WEBHOOK_SECRETS, _wipe, make_test_secrets
 from tests.fakes import FakeEmailSender, FakeVoiceProvider
@@ -25,6 +26,8 @@ from tests.temporal_fixtures import binary  # noqa: F401  (re-exported for other
 from workers import chain as chain_mod
 from workers.relay import Relay
 from workflows.payloads import CallResult, ChainOutcome, ChainSettings
+
+COMPANY_ID = 1  # the first company (migration 0013), whose lead source the tests' webhook secrets are
 
 FAST = ChainSettings(
     call_result_timeout_s=20,
@@ -64,6 +67,7 @@ class ChainHarness:
             settings, chain_task_queue=self.chain_queue, provider_task_queue=self.provider_queue
         )
         self.app, self.client, self.settings = app, client, settings
+        self.company_id = COMPANY_ID
         self.provider = FakeVoiceProvider(name="retell")
         self.email = FakeEmailSender()
         self.deliver_webhooks = True
@@ -172,7 +176,9 @@ class ChainHarness:
         raise AssertionError(f"chain never reached {wanted}; last status {last}")
 
     def db(self, fn):
-        with self.app.app_context():
+        # The harness acts for the company its leads belong to (the first company, which the migration
+        # creates), as the relay and the activities do for each row.
+        with self.app.app_context(), unit_of_work(self.company_id):
             try:
                 return fn()
             finally:

@@ -67,7 +67,8 @@ def reference_moment(now: datetime) -> datetime:
 
 @asynccontextmanager
 async def skipping_env():
-    """A time-skipping server (its clock shared by the whole environment) with the LeadStage attribute."""
+    """A time-skipping server (its clock shared by the whole environment) with the LeadStage and CompanyId
+    attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
@@ -76,7 +77,11 @@ async def skipping_env():
     try:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
-                namespace="default", search_attributes={"LeadStage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+                namespace="default",
+                search_attributes={
+                    "LeadStage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                    "CompanyId": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+                },
             )
         )
         yield env

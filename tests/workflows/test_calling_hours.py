@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from crm import create_app
 from crm.services.compliance import CallingWindow, GatePolicy
+from crm.tenancy.temporal_headers import CompanyInterceptor
 from tests.conftest import _wipe, make_test_secrets
 from tests.workflows.conftest import FAST, ChainHarness, binary
 from tests.workflows.test_lead_chain import HOT
@@ -28,12 +29,20 @@ async def test_outside_calling_hours_the_chain_sleeps_until_the_window(migrated_
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
+        # As the dev server fixture (tests/temporal_fixtures.py): starts carry the scope's company and the
+        # workers' activities bind it; without it every activity runs with no scope.
+        interceptors=[CompanyInterceptor()],
         test_server_startup_timeout=timedelta(seconds=60),
     )
     try:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
-                namespace="default", search_attributes={"LeadStage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+                namespace="default",
+                search_attributes={
+                    "LeadStage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                    # The relay sets it on every chain it starts (docs/tenancy.md rule 4).
+                    "CompanyId": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+                },
             )
         )
         # Calls only on the day after tomorrow (Berlin), 09:00-20:00: right now is always outside.

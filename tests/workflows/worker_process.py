@@ -233,13 +233,16 @@ def build_app(db_url: str, chain_key: str, sandbox_url: str | None = None):
 
 async def run(args: argparse.Namespace) -> None:
     from activities.provider_activities import ProviderActivities
+    from crm.tenancy.temporal_headers import tenant_client
     from providers.base import ProviderRegistry
     from workers import chain as chain_mod
     from workers.relay import Relay
     from workflows.client import connect
 
     app = build_app(args.db, args.chain_key, args.sandbox_url)
-    client = await connect(args.temporal)
+    # As workers/main.py: the relay's starts carry the company and the activities bind it (a plain client
+    # runs them with no scope: NoCompanyScope on the first statement).
+    client = tenant_client(await connect(args.temporal))
     state = FileState(args.state).init()
     chain_settings = settings(args.chain_queue, args.provider_queue)
     runners, executors = [], []

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from crm.calendars.busy import busy_blocks
 from crm.extensions import db
 from crm.models import Appointment, AppointmentStatus, Lead, Role, User
 from crm.services.business_calendar import BusinessCalendar, Slot
@@ -74,6 +75,11 @@ def _busy(user_ids: Iterable[int], start: datetime, end: datetime) -> dict[int, 
     )
     for owner, s, e in rows:
         busy[owner].append((s, e))
+    # The reps' own calendars (issue 18): only the local busy table the sync keeps, merged into blocks in the
+    # database (crm/calendars/busy.py), never a calendar service during a turn.
+    for user_id, blocks in busy_blocks(list(busy), start, end).items():
+        if blocks:
+            busy[user_id] = sorted(busy[user_id] + blocks)
     return busy
 
 

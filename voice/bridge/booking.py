@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crm.calendars.recheck import calendar_taken
 from crm.email.settings import company
 from crm.extensions import db
 from crm.models import (
@@ -38,7 +39,7 @@ from crm.models import (
 from crm.models.types import utcnow
 from crm.services import audit, dnc
 
-# find_slots, lead_for_call and the result types are re-exported: callers use booking.<name>.
+# find_slots, company_for_call, lead_for_call and the result types are re-exported: callers use booking.<name>.
 from voice.bridge.availability import find_slots, rep_calendar, reps_for
 from voice.bridge.booking_results import (
     BookingResult,
@@ -48,7 +49,15 @@ from voice.bridge.booking_results import (
     QualificationResult,
     SlotOffer,
 )
-from voice.bridge.lead_records import as_utc, begin_write, call_actor, call_interaction, lead_for_call, live_lead
+from voice.bridge.lead_records import (
+    as_utc,
+    begin_write,
+    call_actor,
+    call_interaction,
+    company_for_call,
+    lead_for_call,
+    live_lead,
+)
 from workflows.vocabulary import CallOutcome
 
 log = logging.getLogger(__name__)
@@ -105,6 +114,8 @@ class _Request:
     key: str
     # Whether the slot satisfied the caller's constraint (offers.satisfies); None when nobody said.
     offer_matched: bool | None = None
+    # Reps whose own calendars hold the slot now (crm.calendars.recheck, asked before the write lock).
+    calendar_taken: frozenset[int] = frozenset()
 
     def refused(self, lead: Lead | None, status: BookingStatus, reason: str) -> BookingResult:
         """Nothing booked: the transaction is rolled back and the result says why."""
@@ -141,6 +152,8 @@ def _insert_with_first_free_rep(lead: Lead, users: list[User], request: _Request
         if not rep_calendar(user).is_open(request.start, request.end):
             outside += 1
             continue
+        if user.id in request.calendar_taken:
+            continue
         title, location = _title(lead, user)
         # partial, not a lambda: the values of this iteration are bound now (each retry makes a new row).
         inserted = _insert_appointment(
@@ -167,6 +180,17 @@ def _insert_with_first_free_rep(lead: Lead, users: list[User], request: _Request
     if outside == len(users):
         return request.refused(lead, "taken", "not a working time")
     return request.refused(lead, "taken", "slot taken")
+
+
+def _calendar_taken(lead_id: int, owner_id: int | None, start: datetime, end: datetime) -> frozenset[int]:
+    """The candidate reps whose own calendars are busy then (issue 18): read before the write transaction,
+    as asking a calendar service may take up to its short timeout."""
+    try:
+        lead = live_lead(lead_id)
+        users = reps_for(lead, owner_id)[0] if lead is not None else []
+        return frozenset(calendar_taken([u.id for u in users], start, end))
+    finally:
+        db.session.rollback()
 
 
 def _mark_booked(lead: Lead, appt: Appointment, call_id: str) -> None:
@@ -213,7 +237,13 @@ def book(
     constraint (the dashboard counts the bookings that did not)."""
     start_utc = as_utc(start)
     request = _Request(
-        lead_id, call_id, start_utc, as_utc(end), booking_key(call_id, start_utc), offer_matched=offer_matched
+        lead_id,
+        call_id,
+        start_utc,
+        as_utc(end),
+        booking_key(call_id, start_utc),
+        offer_matched=offer_matched,
+        calendar_taken=_calendar_taken(lead_id, owner_id, start_utc, as_utc(end)),
     )
     try:
         begin_write()
@@ -372,6 +402,7 @@ __all__ = [
     "book",
     "booking_key",
     "find_slots",
+    "company_for_call",
     "lead_for_call",
     "record_opt_out",
     "record_qualification",

@@ -8,6 +8,12 @@ completes after the timeout still counts, and still reaches the chain. Bookings 
 and slot (booking.py), so a replayed turn books once. A callback the caller asked for in a window
 (``record_callback``) goes to the chain in the background, as times in UTC resolved in the lead's zone
 (chain_notify.callback_request): the call is ending, nothing waits for it.
+
+Companies (docs/tenancy.md): a call's company is resolved once per (re)connection from a record we wrote
+(the call's interaction, or the ledger row of the placed call: booking.company_for_call), in a short
+operator context; every tool call (availability, booking, notes) then runs in that company's unit of work
+in its worker thread, and the notices to the chain go from inside it (the leadchain-company header).
+A call whose company is not found runs its tools with no company: they fail, and the dialog falls back.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from temporalio.client import Client
@@ -27,12 +33,15 @@ from temporalio.client import Client
 from crm.extensions import db
 from crm.models import Lead
 from crm.services.calling_hours import zone_for
+from crm.tenancy.context import operator_scope, unit_of_work
 from voice.bridge import booking
 from voice.bridge.booking_results import BookingResult, LeadFacts, SlotChoice, SlotOffer
 from voice.bridge.chain_notify import callback_request, notify_booking, notify_callback
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog import phrases
-from voice.bridge.dialog.types import Booking, Callee, Tools, ToolTimeout
+from voice.bridge.dialog.types import Booking, Callee, InboundCaller, Tools, ToolTimeout
+from voice.bridge.inbound_records import is_inbound
+from voice.bridge.inbound_tools import InboundTools, open_inbound
 from voice.bridge.metrics import BridgeMetrics
 from voice.bridge.offers import mark
 from voice.bridge.timeprefs.constraint import TimeConstraint
@@ -58,7 +67,12 @@ class CallContext:
     provider: str
     callee: Callee = field(default_factory=Callee)
     chain_id: str | None = None
+    # The company the call belongs to (resolved from our own records, never from the caller).
+    company_id: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # A call to one of the company's numbers (issue 17): what the inbound dialog knows, and the caller's lead.
+    inbound: InboundCaller | None = None
+    inbound_lead_id: int | None = None
 
 
 class ToolsFactory(Protocol):
@@ -117,9 +131,13 @@ class ToolRunner:
         self.config = config
         self.metrics = metrics
 
-    def _in_context(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _in_context(
+        self, scope: contextlib.AbstractContextManager[Any], fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
         ctx = self.app.app_context() if self.app is not None else contextlib.nullcontext()
-        with ctx:
+        # The scope is entered here, in the worker thread: run_in_executor does not carry the event loop's
+        # context into it, and each tool call is a unit of work of its own.
+        with ctx, scope:
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -135,13 +153,18 @@ class ToolRunner:
         spoken: list[bool] | None = None,
         language: str = "de",
         on_late: Callable[[Any], None] | None = None,
+        company_id: int | None = None,
+        scope: contextlib.AbstractContextManager[Any] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """fn(*args, **kwargs) in a thread. `spoken` (a one-item list shared per turn) keeps it to one
-        filler per turn; `on_late` gets the result of a call that finished after the timeout."""
+        """fn(*args, **kwargs) in a thread, in `unit_of_work(company_id)` (no company: nothing
+        company-owned is reachable) unless another `scope` is given. `spoken` (a one-item list shared per
+        turn) keeps it to one filler per turn; `on_late` gets the result of a call that finished after the
+        timeout."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        future = loop.run_in_executor(self.executor, lambda: self._in_context(fn, *args, **kwargs))
+        unit = scope if scope is not None else unit_of_work(company_id)
+        future = loop.run_in_executor(self.executor, lambda: self._in_context(unit, fn, *args, **kwargs))
         try:
             done, _ = await asyncio.wait({future}, timeout=self.config.filler_after_s)
             if not done:
@@ -200,8 +223,11 @@ def lead_zone(lead_id: int) -> str:
 # ---- the implementation ------------------------------------------------------------------------------
 
 
-class CrmTools:
-    """Tools of one call during one turn (`speak` streams into that turn's response)."""
+class CrmTools(InboundTools):
+    """Tools of one call during one turn (`speak` streams into that turn's response); an inbound call's
+    dialog also uses the InboundTools' actions."""
+
+    ctx: CallContext
 
     def __init__(self, factory: CrmToolsFactory, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> None:
         self.factory = factory
@@ -221,6 +247,7 @@ class CrmTools:
             spoken=self._spoken,
             language=self.ctx.callee.language,
             on_late=on_late,
+            company_id=self.ctx.company_id,
             **kwargs,
         )
 
@@ -309,11 +336,33 @@ class CrmToolsFactory:
         self.runner = ToolRunner(app=app, executor=self.executor, config=config, metrics=metrics)
         self._pending: set[asyncio.Task[Any]] = set()
 
+    async def _company(self, call_id: str, provider: str, metadata: dict[str, Any]) -> int | None:
+        """The call's company (booking.company_for_call), in a short operator context. A backend without
+        the lookup (a test's fake with no database) serves calls with no company."""
+        resolve = getattr(self.backend, "company_for_call", None)
+        if resolve is None:
+            return None
+        company: int | None = await self.runner.call(
+            "company_for_call",
+            resolve,
+            call_id,
+            provider,
+            dict(metadata or {}),
+            scope=operator_scope("voice-bridge", "find the company of a call"),
+        )
+        if company is None:
+            log.warning("call %s: no company found for the call; its tools will not reach the CRM", call_id)
+        return company
+
     async def context(self, call_id: str, provider: str, metadata: dict[str, Any]) -> CallContext:
+        if is_inbound(metadata):
+            return await self._inbound_context(call_id, provider, metadata)
         facts: LeadFacts | None = None
+        company: int | None = None
         try:
+            company = await self._company(call_id, provider, metadata)
             facts = await self.runner.call(
-                "lead_for_call", self.backend.lead_for_call, call_id, provider, dict(metadata or {})
+                "lead_for_call", self.backend.lead_for_call, call_id, provider, dict(metadata or {}), company_id=company
             )
         except ToolTimeout:
             log.warning("call %s: lead lookup timed out; speaking without the lead's name", call_id)
@@ -326,6 +375,37 @@ class CrmToolsFactory:
             callee=callee_of(facts),
             chain_id=str(chain_id) if chain_id else None,
             metadata=dict(metadata or {}),
+            company_id=company,
+        )
+
+    async def _inbound_context(self, call_id: str, provider: str, metadata: dict[str, Any]) -> CallContext:
+        """A call to one of the company's numbers: its company from the number, the caller's lead (the
+        webhook recognised or registered it) and what the inbound dialog needs (voice.bridge.inbound_tools)."""
+        company: int | None = None
+        opened = None
+        facts: LeadFacts | None = None
+        try:
+            company, opened = await open_inbound(self.runner, call_id, provider, metadata, datetime.now(UTC))
+            if opened is not None and opened.lead_id is not None:
+                facts = await self.runner.call(
+                    "lead_for_call", self.backend.lead_for_call, call_id, provider, dict(metadata), company_id=company
+                )
+        except ToolTimeout:
+            log.warning("inbound call %s: caller lookup timed out; answering without their details", call_id)
+        except Exception:  # noqa: BLE001 - a broken lookup must not leave the caller unanswered
+            log.exception("inbound call %s: caller lookup failed", call_id)
+        callee = callee_of(facts)
+        if facts is None and opened is not None:
+            callee = Callee(language=opened.language)
+        return CallContext(
+            call_id=call_id,
+            provider=provider,
+            callee=callee,
+            chain_id=facts.chain_id if facts is not None else None,
+            metadata=dict(metadata),
+            company_id=company,
+            inbound=opened.caller if opened is not None else None,
+            inbound_lead_id=opened.lead_id if opened is not None else None,
         )
 
     def tools(self, ctx: CallContext, *, speak: Speaker | None, now: datetime) -> CrmTools:
@@ -341,7 +421,8 @@ class CrmToolsFactory:
             )
             return
         try:
-            await self.notifier(chain_id, ctx.call_id, appointment_id)
+            with unit_of_work(ctx.company_id):  # the signal carries the call's company
+                await self.notifier(chain_id, ctx.call_id, appointment_id)
         except Exception:  # noqa: BLE001 - Temporal down: the post-call webhook still reaches the chain
             log.exception("call %s: chain %s not told about appointment %s", ctx.call_id, chain_id, appointment_id)
 
@@ -351,12 +432,13 @@ class CrmToolsFactory:
             log.info("call %s: callback window not sent (no Temporal client or no lead)", ctx.call_id)
             return
         try:
-            tz = await self.runner.call("lead_zone", self.zone_of_lead, ctx.callee.lead_id)
+            tz = await self.runner.call("lead_zone", self.zone_of_lead, ctx.callee.lead_id, company_id=ctx.company_id)
             request = callback_request(ctx.call_id, window, tz, now)
             if request is None:
                 log.info("call %s: the callback window allows no day; the chain calls back as usual", ctx.call_id)
                 return
-            await self.callback_notifier(ctx.chain_id, request)
+            with unit_of_work(ctx.company_id):  # the signal carries the call's company
+                await self.callback_notifier(ctx.chain_id, request)
         except Exception:  # noqa: BLE001 - Temporal or the CRM down: the chain makes its usual callback
             log.exception("call %s: chain %s not told about the callback window", ctx.call_id, ctx.chain_id)
 

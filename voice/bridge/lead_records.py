@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import Interaction, InteractionKind, Lead, User
+from crm.models import Interaction, InteractionKind, Lead, SideEffect, User
 from voice.bridge.booking_results import BUSINESS_TZ, LeadFacts
 
 MAX_MERGE_HOPS = 10
@@ -104,6 +104,28 @@ def lead_for_call(call_id: str, provider: str, metadata: dict[str, Any] | None) 
     if lead is None:
         return None
     return _facts(lead, interaction, chain_id)
+
+
+def company_for_call(call_id: str, provider: str, metadata: dict[str, Any] | None) -> int | None:
+    """The company of a live call, from a record we wrote ourselves: the call's interaction (the provider's
+    call id on an authenticated connection), else the ledger row written before the call was placed (the
+    metadata's idempotency key, for the lead the metadata names). A lead id alone in the metadata is not
+    enough: nothing here trusts a company a caller could name. None: the call is not ours to serve.
+
+    Reads across companies: the caller runs it in a short operator context (crm_tools.CrmToolsFactory)."""
+    interaction = call_interaction(call_id, provider)
+    if interaction is not None and interaction.lead_id is not None:
+        lead = db.session.get(Lead, interaction.lead_id)
+        if lead is not None:
+            return lead.company_id
+    meta = metadata or {}
+    key, lead_id = meta.get("idempotency_key"), as_int(meta.get("lead_id"))
+    if not isinstance(key, str) or not key or lead_id is None:
+        return None
+    ledger = db.session.scalars(sa.select(SideEffect).where(SideEffect.key == key, SideEffect.kind == "call")).first()
+    if ledger is None or ledger.lead_id != lead_id:
+        return None
+    return ledger.company_id
 
 
 # ---- availability ---------------------------------------------------------------------------------

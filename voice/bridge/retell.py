@@ -208,6 +208,7 @@ class RetellSession:
             company_name=self.bridge.config.company_name,
             transfer_number=self.bridge.config.transfer_number,
             callback_number=self.bridge.config.callback_number or (self.call_details or {}).get("from_number"),
+            inbound=ctx.inbound,
         )
         tools = self.bridge.tools_factory.tools(ctx, speak=speak, now=now)
         final: ResponseFrame = {

@@ -30,7 +30,7 @@ from voice.bridge import vapi as vapi_routes
 from voice.bridge.config import RETELL_PATH_SECRET, BridgeConfig
 from voice.bridge.core import BRIDGE, Bridge
 from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
-from voice.bridge.dialog.factory import API_KEY_SECRET, build_policy
+from voice.bridge.dialog.factory import API_KEY_SECRET, build_policy, with_inbound
 from voice.bridge.dialog.types import DialogPolicy
 from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
 from voice.bridge.retell import RetellSession
@@ -192,6 +192,8 @@ def build_bridge(
     if policy is None:
         api_key = app.extensions["leadchain.secrets"].get(API_KEY_SECRET) if settings.llm_url else None
         policy = build_policy(settings=settings, api_key=api_key)
+    # Calls to the company's numbers get the inbound dialog (issue 17) whichever policy places calls.
+    policy = with_inbound(policy)
     notifier = (
         temporal_notifier(temporal_client, connect=temporal_connect)
         if temporal_client is not None or temporal_connect is not None

@@ -284,6 +284,7 @@ async def chat_completions_handler(request: web.Request) -> web.StreamResponse:
         company_name=bridge.config.company_name,
         transfer_number=bridge.config.transfer_number,
         callback_number=bridge.config.callback_number or _caller_id(payload, call),
+        inbound=ctx.inbound,
     )
     try:
         return await _complete(

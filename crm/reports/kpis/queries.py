@@ -139,10 +139,12 @@ class ReportQueries:
         ]
         stmt = sa.select(*columns)
         if join_lead:
-            stmt = stmt.select_from(
-                Interaction.__table__.join(Lead.__table__, Lead.id == Interaction.lead_id).outerjoin(
-                    Campaign.__table__, Campaign.id == Lead.campaign_id
-                )
+            # ORM entities, not tables: the company criteria (crm.tenancy.orm) of an outer-joined entity go
+            # into its ON clause; on a plain table they would land in WHERE and drop the leads with no campaign.
+            stmt = (
+                stmt.select_from(Interaction)
+                .join(Lead, Lead.id == Interaction.lead_id)
+                .outerjoin(Campaign, Campaign.id == Lead.campaign_id)
             )
         return (
             stmt.where(Interaction.direction == Direction.OUTBOUND, Interaction.kind.in_(kinds), _in(CALL_TS, lo, hi))
@@ -399,7 +401,8 @@ class ReportQueries:
         ]
         stmt = (
             sa.select(*keys, sa.func.count().label("n"), _n(Lead.score > self.threshold).label("qualified"))
-            .select_from(Lead.__table__.outerjoin(Campaign.__table__, Campaign.id == Lead.campaign_id))
+            .select_from(Lead)
+            .outerjoin(Campaign, Campaign.id == Lead.campaign_id)  # an entity: see _rows
             .where(self._live_leads(self.prev.start, self.cur.end))
             .group_by(*[k.element for k in keys])
         )

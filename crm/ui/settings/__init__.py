@@ -1,5 +1,5 @@
-"""Settings (admins only): users and roles, scoring rules and the gate threshold, calling hours, campaigns,
-provider keys.
+"""Settings (admins only): the company's profile and branding, users and roles, scoring rules and the gate
+threshold, calling hours, campaigns, provider keys.
 
 Scoring rules (YAML), the gate threshold and calling hours are editable: they are stored in the CRM
 database (crm.services.app_settings) over the defaults from the rules file (LEADCHAIN_SCORING_RULES),
@@ -10,11 +10,11 @@ and nothing is stored. "Reset to default" deletes the override. Every change is 
 gate limits (attempts per day, holidays, express consent) stay environment settings, shown read-only.
 Provider keys live in Vault (or the environment): the page says only whether each is set, never its value.
 
-One module per area (users, scoring, calling_hours, campaigns); all register on one blueprint
+One module per area (company, users, scoring, calling_hours, campaigns, knowledge); all register on one blueprint
 (crm.ui.settings.blueprint), so the endpoints keep their names ("settings.scoring", ...)."""
 
 # Importing the areas registers their routes on the blueprint: the names themselves are not used here.
-from crm.ui.settings import calling_hours, campaigns, scoring, users  # noqa: F401
+from crm.ui.settings import api_keys, calling_hours, campaigns, company, knowledge, scoring, security, users  # noqa: F401
 from crm.ui.settings.blueprint import bp
 
 __all__ = ["bp"]

@@ -12,13 +12,23 @@ from crm.extensions import db
 from crm.models import Campaign
 from crm.secrets import SecretsError
 from crm.services import audit
+from crm.tenancy.context import require_company_id
 from crm.ui.access import admin_only
 from crm.ui.i18n import LANGUAGES, _
 from crm.ui.settings.blueprint import actor, bp
+from providers.settings import INSTALLATION_COMPANY, company_api_key, company_webhook_secret
 
 PROVIDERS = ("retell", "vapi", "bland")
 # (secret name, what it is for: translated when the page is drawn); values are never read into a page, only
 # whether they exist.
+# The voice providers' secrets a company has of its own (providers.settings); SendGrid's stay the installation's.
+COMPANY_SECRETS = {
+    secret_names.RETELL_API_KEY: lambda c: company_api_key(c, "retell"),
+    secret_names.VAPI_API_KEY: lambda c: company_api_key(c, "vapi"),
+    secret_names.VAPI_WEBHOOK_SECRET: lambda c: company_webhook_secret(c, "vapi"),
+    secret_names.BLAND_API_KEY: lambda c: company_api_key(c, "bland"),
+    secret_names.BLAND_WEBHOOK_SECRET: lambda c: company_webhook_secret(c, "bland"),
+}
 PROVIDER_SECRETS = (
     (secret_names.RETELL_API_KEY, N_("Retell API key")),
     (secret_names.VAPI_API_KEY, N_("Vapi API key")),
@@ -102,13 +112,20 @@ def update_campaign(campaign_id: int):
 @bp.get("/providers")
 @admin_only
 def providers():
-    """Which provider keys exist in Vault or the environment: "set" or "not set", never a value."""
+    """Which provider keys exist in Vault or the environment: "set" or "not set", never a value. The voice
+    providers' are the company's own (companies/<id>/providers/...); company 1 falls back to the
+    installation's (providers.factory), so its row names whichever is set."""
     secrets = current_app.extensions["leadchain.secrets"]
+    company_id = require_company_id()
     rows = []
     for name, label in PROVIDER_SECRETS:
+        names = [own(company_id)] if (own := COMPANY_SECRETS.get(name)) else []
+        if not names or company_id == INSTALLATION_COMPANY:
+            names.append(name)
         try:
-            state = "set" if secrets.get_list(name) else "not_set"
+            found = next((candidate for candidate in names if secrets.get_list(candidate)), None)
+            state = "set" if found else "not_set"
         except SecretsError:
-            state = "unknown"
-        rows.append({"name": name, "label": label, "state": state})
+            found, state = None, "unknown"
+        rows.append({"name": found or names[-1], "label": label, "state": state})
     return render_template("ui/settings/providers.html", rows=rows)

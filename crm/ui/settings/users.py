@@ -9,7 +9,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from crm.extensions import db
 from crm.models import Role, User
 from crm.services import audit
-from crm.ui.access import admin_only, user
+from crm.tenancy.routing import platform_lookup
+from crm.ui.access import COMPANY_ROLES, admin_only, user
 from crm.ui.auth import hasher, password_problems, set_password
 from crm.ui.i18n import LANGUAGES, _
 from crm.ui.security import revoke_sessions
@@ -47,8 +48,14 @@ def users():
     """Every user with role, language and state; the form for a new one."""
     people = db.session.scalars(sa.select(User).order_by(User.active.desc(), User.name)).all()
     return render_template(
-        "ui/settings/users.html", people=people, roles=list(Role), languages=LANGUAGES, problems=[], form={}
+        "ui/settings/users.html", people=people, roles=list(COMPANY_ROLES), languages=LANGUAGES, problems=[], form={}
     )
+
+
+def _email_taken(email: str) -> bool:
+    """Emails are unique across companies (a login names only an email): another company's user has it too."""
+    with platform_lookup("unique email"):
+        return db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email.lower())) is not None
 
 
 @bp.post("/users")
@@ -60,11 +67,11 @@ def create_user():
     problems = []
     if "@" not in form["email"] or len(form["email"]) > 254:
         problems.append(_("Please enter a valid email address."))
-    elif db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == form["email"].lower())):
+    elif _email_taken(form["email"]):
         problems.append(_("A user with this email exists already."))
     if not form["name"] or len(form["name"]) > 200:
         problems.append(_("Please enter a name."))
-    if form["role"] not in {r.value for r in Role}:
+    if form["role"] not in {r.value for r in COMPANY_ROLES}:
         problems.append(_("Please choose a role."))
     if form["language"] not in LANGUAGES:
         form["language"] = "de"
@@ -72,7 +79,12 @@ def create_user():
     if problems:
         people = db.session.scalars(sa.select(User).order_by(User.active.desc(), User.name)).all()
         return render_template(
-            "ui/settings/users.html", people=people, roles=list(Role), languages=LANGUAGES, problems=problems, form=form
+            "ui/settings/users.html",
+            people=people,
+            roles=list(COMPANY_ROLES),
+            languages=LANGUAGES,
+            problems=problems,
+            form=form,
         ), 422
     new = User(
         email=form["email"],
@@ -97,6 +109,8 @@ def change_role(user_id: int):
     try:
         role = Role(request.form.get("role", ""))
     except ValueError:
+        abort(422)
+    if role not in COMPANY_ROLES:
         abort(422)
     if target.role == Role.ADMIN and role != Role.ADMIN and target.active and _active_admins() <= 1:
         flash(_("The last active admin cannot lose the admin role."), "error")

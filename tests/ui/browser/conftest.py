@@ -73,16 +73,18 @@ class Demo:
     leads: dict[str, int]
     tasks: dict[str, int]
     report_id: int
+    appointments: dict[str, int]  # lead key -> its appointment (koch's: Sarah's; weber's: Sven's)
+    privacy_request_id: int  # an open export request for hoffmann
 
 
 # ------------------------------------------------------------------------------------ app and data
 
 
 @pytest.fixture(scope="session")
-def browser_app(tmp_path_factory):
+def browser_app(sqlite_dir):
     from tests.workflows.conftest import always_open_policy
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'leadchain.db'}"
+    url = f"sqlite:///{sqlite_dir / 'browser.db'}"  # tests/conftest.py sqlite_dir: on tmpfs
     _migrate(url)
     app = create_app(
         {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url},
@@ -96,7 +98,10 @@ def browser_app(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo(browser_app) -> Demo:
-    with browser_app.app_context():
+    from crm.tenancy.context import company_scope
+
+    # Session-scoped, so outside each test's default company scope: the demo is the migration's first company.
+    with browser_app.app_context(), company_scope(1):
         demo = seed_demo()
         db.session.remove()
     return demo
@@ -389,15 +394,23 @@ def seed_demo(now: datetime | None = None) -> Demo:
             {"speaker": "callee", "text": "Gern, Donnerstag um zehn passt."},
         ],
     )
-    db.session.add(
-        Appointment(
-            lead_id=koch.id,
-            owner_id=sarah,
-            starts_at=now + timedelta(days=2),
-            ends_at=now + timedelta(days=2, minutes=30),
-            title="Demo Steuerkanzlei Lange",
-        )
+    koch_appointment = Appointment(
+        lead_id=koch.id,
+        owner_id=sarah,
+        starts_at=now + timedelta(days=2),
+        ends_at=now + timedelta(days=2, minutes=30),
+        title="Demo Steuerkanzlei Lange",
     )
+    db.session.add(koch_appointment)
+    # Sven's own lead has one too, so every role's appointment page is a page of a lead it may open.
+    weber_appointment = Appointment(
+        lead_id=weber.id,
+        owner_id=sven,
+        starts_at=now + timedelta(days=3),
+        ends_at=now + timedelta(days=3, minutes=30),
+        title="Beratung Weber",
+    )
+    db.session.add(weber_appointment)
     miller = lead(
         "miller",
         "James",
@@ -526,11 +539,25 @@ def seed_demo(now: datetime | None = None) -> Demo:
     db.session.commit()
 
     stored = store.build(daily(local_date(now) - timedelta(days=1)), ["de", "en"], created_by="demo")
+    # An export request for Hoffmann's data (crm.privacy), for the privacy pages; opened, not started.
+    from crm.privacy import requests as privacy_requests
+
+    privacy = privacy_requests.open_request(
+        "export",
+        [leads["hoffmann"].id],
+        requester="subject",
+        received_via="email",
+        identity_check="replied from the address on file",
+        actor="demo",
+    )
+    db.session.commit()
     return Demo(
         users=users,
         leads={k: v.id for k, v in leads.items()},
         tasks={k: v.id for k, v in tasks.items()},
         report_id=stored.report_id,
+        appointments={"koch": koch_appointment.id, "weber": weber_appointment.id},
+        privacy_request_id=privacy.id,
     )
 
 
@@ -652,13 +679,17 @@ class _BackgroundChainWorkers:
         from temporalio.contrib.pydantic import pydantic_data_converter
         from temporalio.testing import WorkflowEnvironment
 
+        from crm.tenancy.temporal_headers import CompanyInterceptor
         from tests.temporal_fixtures import binary
         from workflows.lead_chain import LEAD_STAGE
+        from workflows.payloads import COMPANY_ID
 
         return await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary("temporal"),
-            search_attributes=[LEAD_STAGE],
+            search_attributes=[LEAD_STAGE, COMPANY_ID],
             data_converter=pydantic_data_converter,
+            # As tests/temporal_fixtures.py and production: starts carry the company, activities bind it.
+            interceptors=[CompanyInterceptor()],
             dev_server_startup_timeout=timedelta(seconds=60),
         )
 
@@ -747,7 +778,11 @@ def _chain_factory(_chain_workers, live_server, demo, script=None, stages=frozen
         )
         chain_id = accepted["chain_id"]
         deadline = time.monotonic() + timeout
-        with live_server.app.app_context():
+        from crm.tenancy.context import company_scope
+
+        # Also called from module- and session-scoped fixtures, outside each test's default scope: the demo's
+        # leads are the first company's.
+        with live_server.app.app_context(), company_scope(1):
             while True:
                 lead = db.session.query(Lead).filter(Lead.chain_id == chain_id).one_or_none()
                 if lead is not None and lead.chain_stage in stages:

@@ -26,6 +26,9 @@ ARGUMENTS = {
     "lead_id": lambda demo: demo.leads["weber"],  # Sven's lead, with calls, tasks and a duplicate
     "report_id": lambda demo: demo.report_id,
     "lang": lambda demo: "de",
+    "appointment_id": lambda demo: demo.appointments["weber"],  # Sven's appointment on that lead
+    "screen": lambda demo: "company",  # the setup wizard's first screen (crm.ui.onboarding)
+    "request_id": lambda demo: demo.privacy_request_id,  # Hoffmann's export request (crm.ui.privacy)
 }
 FILE_URL = re.compile(r"(\.[a-z0-9]+|/recording)$")
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
@@ -59,7 +62,8 @@ def test_the_page_list_comes_from_the_url_map(live_server, demo):
     assert "reports.index" in dict(pages_for(app, demo, "manager")) and "reports.index" not in sales
     assert sales["leads.show"] == f"/leads/{demo.leads['weber']}"
     assert "dashboard.chart" not in admin and "reports.download" not in admin  # images and files
-    assert [e for e, _u in pages_for(app, demo, None)] == ["auth.login"]
+    # Signed out: the sign-in page and the company-account (OIDC) sign-in, docs/security.md
+    assert [e for e, _u in pages_for(app, demo, None)] == ["auth.login", "oidc.choose"]
 
 
 @pytest.mark.parametrize("role", [None, "sales", "manager", "admin"])

@@ -95,7 +95,15 @@ def _signed_in_context(browser, live_server, demo, states, role: str):
 
 @pytest.fixture(scope="module")
 def history_lead(chain_lead, browser, live_server, demo, _signed_in_states):
-    """Built once for the module: the lead with its whole history (see the module's docstring)."""
+    """Built once for the module: the lead with its whole history (see the module's docstring). Module-scoped,
+    so outside each test's default company scope: the demo's leads are the first company's."""
+    from crm.tenancy.context import company_scope
+
+    with company_scope(1):
+        return _build_history_lead(chain_lead, browser, live_server, demo, _signed_in_states)
+
+
+def _build_history_lead(chain_lead, browser, live_server, demo, _signed_in_states):
     from voice.bridge.booking import record_qualification
 
     app = live_server.app

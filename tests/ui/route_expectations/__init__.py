@@ -105,7 +105,17 @@ def all_routes() -> dict[str, list[Route]]:
     return merged
 
 
-NON_UI_PREFIXES = ("/api", "/webhooks/", "/healthz", "/readyz", "/metrics", "/unsubscribe/", "/static/", "/ui/static/")
+NON_UI_PREFIXES = (
+    "/api",
+    "/webhooks/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/unsubscribe/",
+    "/appointment/",  # the signed links in an appointment's mail (crm/email/appointment_page.py): public
+    "/static/",
+    "/ui/static/",
+)
 
 
 def ui_endpoints(app) -> dict[str, set[str]]:

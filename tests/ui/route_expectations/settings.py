@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import AppSetting, Campaign, User
+from crm.models import AppSetting, Campaign, Company, User
+from crm.tenancy.context import require_company_id
 from tests.ui.route_expectations import Route, Subject
 
 ADMIN_PAGE = {"anonymous": 302, "sales": 403, "manager": 403, "admin": 200}
@@ -46,12 +47,17 @@ def _stored(key: str, value):
     """A stored override for the reset routes (so an admin's reset has something to delete)."""
 
     def setup(s: Subject) -> dict:
-        if db.session.get(AppSetting, key) is None:
+        if db.session.get(AppSetting, (require_company_id(), key)) is None:
             db.session.add(AppSetting(key=key, value=value, updated_by="matrix"))
             db.session.commit()
         return {}
 
     return setup
+
+
+def company_snapshot(s: Subject):
+    row = db.session.get(Company, require_company_id())
+    return tuple(getattr(row, f) for f in ("name", "timezone", "state", "brand_color", "logo_url", "imprint"))
 
 
 RULES_YAML = 'version: "matrix"\nthresholds: {hot: 70, warm: 40}\ngate_threshold: 50\n'
@@ -64,6 +70,22 @@ HOURS = {
 
 ROUTES = {
     "settings.index": Route(expect=ADMIN_PAGE),
+    "settings.company": Route(expect=ADMIN_PAGE),
+    "settings.save_company": Route(
+        method="POST",
+        snapshot=company_snapshot,
+        data=lambda s: {
+            "name": "Matrix GmbH",
+            "timezone": "Europe/Vienna",
+            "state": "HH",
+            "language": "en",
+            "brand_color": "#123456",
+            "imprint": "Matrix GmbH\nWien",
+        },
+        expect=ADMIN_ACTION,
+    ),
+    # The company's colour as a stylesheet: empty without a company (anonymous), nothing else in it.
+    "settings.brand_css": Route(expect={"anonymous": 200, "sales": 200, "manager": 200, "admin": 200}),
     "settings.users": Route(expect=ADMIN_PAGE),
     "settings.scoring": Route(expect=ADMIN_PAGE),
     "settings.calling_hours": Route(expect=ADMIN_PAGE),

@@ -17,9 +17,12 @@ from collections.abc import Mapping
 from crm.config import BridgeSettings, Settings
 from crm.secret_names import BRIDGE_LLM_API_KEY
 from crm.secrets import Secrets, secrets_from_env
+from voice.bridge.dialog.inbound import DirectionPolicy, InboundPolicy
 from voice.bridge.dialog.llm import LLMPolicy
+from voice.bridge.dialog.llm_inbound import InboundLLMPolicy
 from voice.bridge.dialog.rules import RulesPolicy
 from voice.bridge.dialog.timetalk import TimeTalk
+from voice.bridge.dialog.types import DialogPolicy
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,20 @@ def build_policy(
     )
     log.info("dialog policy: %r", policy)
     return policy
+
+
+def with_inbound(policy: DialogPolicy) -> DialogPolicy:
+    """`policy` for outbound calls; for calls to the company's numbers the inbound rules
+    (voice.bridge.dialog.inbound), or with an LLM configured the inbound LLM policy
+    (voice.bridge.dialog.llm_inbound) over those rules."""
+    if isinstance(policy, DirectionPolicy):
+        return policy
+    if isinstance(policy, LLMPolicy):
+        # The same endpoint and limits, told it answers the company's phone; the inbound rules behind it.
+        inbound_rules = InboundPolicy(policy.fallback if isinstance(policy.fallback, RulesPolicy) else None)
+        return DirectionPolicy(policy, policy.inbound_variant(InboundLLMPolicy, inbound_rules))
+    rules = policy if isinstance(policy, RulesPolicy) else RulesPolicy()
+    return DirectionPolicy(policy, InboundPolicy(rules))
 
 
 def policy_from_env(

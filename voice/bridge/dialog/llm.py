@@ -14,13 +14,14 @@ only ever put into the Authorization header; it is never logged or shown in ``re
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import time as clock
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -82,14 +83,28 @@ class _Round:
     calls: dict[int, _Call] = field(default_factory=dict)
 
 
+class Fallback(Protocol):
+    """The rules a turn falls back to (RulesPolicy; the inbound rules for the inbound variant)."""
+
+    @property
+    def timetalk(self) -> TimeTalk: ...
+
+    def respond(self, request: TurnRequest, tools: Tools) -> AsyncGenerator[TurnEvent, None]: ...
+
+
 class LLMPolicy:
+    # The functions the model is offered and those that reach the CRM (the inbound variant,
+    # voice.bridge.dialog.llm_inbound, offers its own).
+    tools_schema: list[dict[str, Any]] = TOOLS
+    crm_tools: tuple[str, ...] = CRM_TOOLS
+
     def __init__(
         self,
         base_url: str,
         model: str,
         api_key: str | None = None,
         *,
-        fallback: RulesPolicy | None = None,
+        fallback: Fallback | None = None,
         timetalk: TimeTalk | None = None,
         connect_timeout_s: float = 1.5,
         read_timeout_s: float = 2.5,
@@ -102,7 +117,7 @@ class LLMPolicy:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self._api_key = api_key
-        self.fallback = fallback or RulesPolicy(timetalk)
+        self.fallback: Fallback = fallback or RulesPolicy(timetalk)
         self.timetalk = timetalk or self.fallback.timetalk
         self.timeout = httpx.Timeout(
             connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s, pool=connect_timeout_s
@@ -114,6 +129,15 @@ class LLMPolicy:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def inbound_variant(self, cls: type[LLMPolicy], fallback: Fallback) -> LLMPolicy:
+        """A policy of class `cls` (the inbound one) on the same endpoint, key and limits, over `fallback`."""
+        twin = copy.copy(self)
+        twin.__class__ = cls
+        twin.fallback = fallback
+        twin._client = None  # a pooled client of its own
+        twin._client_loop = None
+        return twin
 
     def __repr__(self) -> str:
         return f"LLMPolicy(url={self.url!r}, model={self.model!r}, api_key={'set' if self._api_key else 'none'})"
@@ -185,13 +209,13 @@ class LLMPolicy:
         self, request: TurnRequest, tools: Tools, language: str, result: TurnResult, said: list[str]
     ) -> AsyncIterator[TurnEvent]:
         deadline = clock.monotonic() + self.turn_timeout_s
-        messages = messages_for(request, language)
+        messages = self._messages(request, language)
         for round_number in range(self.max_tool_rounds + 1):
             current = _Round()
             async for event in self._complete(messages, current, deadline, final=round_number == self.max_tool_rounds):
                 said.append(event.text)
                 yield event
-            crm_calls = [c for c in current.calls.values() if c.name in CRM_TOOLS]
+            crm_calls = [c for c in current.calls.values() if c.name in self.crm_tools]
             for call in current.calls.values():
                 if call.name == "turn_result":
                     self._apply(loads(call.arguments), request, language, result)
@@ -210,7 +234,7 @@ class LLMPolicy:
                 }
             )
             for call in current.calls.values():
-                if call.name in CRM_TOOLS:
+                if call.name in self.crm_tools:
                     record = await self._run_tool(call, tools, request, language, result)
                     yield record
                     content = record.result
@@ -251,12 +275,15 @@ class LLMPolicy:
             "messages": messages,
             "stream": True,
             "temperature": self.temperature,
-            "tools": TOOLS,
+            "tools": self.tools_schema,
             "tool_choice": "auto",
         }
         if final:
-            body["tools"] = [t for t in TOOLS if t["function"]["name"] == "turn_result"]
+            body["tools"] = [t for t in self.tools_schema if t["function"]["name"] == "turn_result"]
         return body
+
+    def _messages(self, request: TurnRequest, language: str) -> list[dict[str, Any]]:
+        return messages_for(request, language)
 
     # ---- tools and results --------------------------------------------------------------------------
 

@@ -90,6 +90,28 @@ KEYS: tuple[str, ...] = (
     "goodbye",
     # the protocol adapters' (retell.py, vapi.py) last word when a turn produced nothing to say
     "apology",
+    # inbound calls (issue 17, voice/bridge/dialog/inbound.py): greeting, intent, appointment changes, questions,
+    # messages
+    "in_greeting",
+    "in_hello",
+    "in_ask_intent",
+    "in_anything_else",
+    "in_book_ask",
+    "in_which_move",
+    "in_which_cancel",
+    "in_move_ask",
+    "in_confirm_cancel",
+    "in_cancelled",
+    "in_cancel_failed",
+    "in_kept",
+    "in_no_appointment",
+    "in_ask_question",
+    "in_ask_colleague",
+    "in_closed",
+    "in_ask_message",
+    "in_withheld_ask",
+    "in_message_taken",
+    "in_callback_promise",
 )
 
 _FIELD = re.compile(r"%\((\w+)\)s")

@@ -57,6 +57,10 @@ STAGE_OF_PHRASE = {
     "ask_remove": Stage.REMOVE_OFFER,
     "deferral_offer": Stage.DEFERRAL_OFFER,
     "goodbye": Stage.ENDED,
+    # An inbound caller's booking and the new time of a move (voice/bridge/dialog/inbound.py) go on as the
+    # outbound dialog's appointment steps.
+    "in_book_ask": Stage.PROPOSE,
+    "in_move_ask": Stage.PROPOSE,
 }
 # Qualification answer key -> the question that asks for it, in the order they are asked.
 QUESTIONS = {"need": "q_need", "timing": "q_timing", "decision_maker": "q_decider"}

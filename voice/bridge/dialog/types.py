@@ -47,6 +47,32 @@ class Callee:
 
 
 @dataclass(frozen=True)
+class CallerAppointment:
+    """One of an inbound caller's upcoming appointments, as the dialog names it (its start) and changes it
+    (its id, and the .ics sequence it was read at: a change names it, so a replayed turn changes it once)."""
+
+    appointment_id: int
+    start: datetime  # aware
+    end: datetime
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class InboundCaller:
+    """What the inbound dialog knows about a call to one of the company's numbers (issue 17), read by the
+    bridge from the CRM: the number's greeting name, hours and transfer target, and the caller's upcoming
+    appointments. `status` is crm.inbound.recognition.CallerStatus's value (known | unknown | withheld)."""
+
+    number_id: int
+    greeting_name: str
+    status: str = "unknown"
+    within_hours: bool = True
+    transfer_target: str | None = None
+    appointments: tuple[CallerAppointment, ...] = ()
+    objected_to_calls: bool = False
+
+
+@dataclass(frozen=True)
 class TurnRequest:
     call_id: str
     provider: str  # retell | vapi
@@ -57,6 +83,7 @@ class TurnRequest:
     company_name: str = "Leadchain"
     transfer_number: str | None = None  # E.164, where a human can take over
     callback_number: str | None = None  # E.164 the callee can call back (the caller ID; TCPA wants it said)
+    inbound: InboundCaller | None = None  # set when the person called one of the company's numbers
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ wall-clock time (what the callee said). Windows are end-exclusive: a 30-minute s
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypedDict
@@ -74,7 +75,8 @@ def resolve(
     zone = calendar.zone
     now = _aware(now)
     earliest = now + lead_time
-    blocked = sorted((_aware(a).astimezone(UTC), _aware(b).astimezone(UTC)) for a, b in busy)
+    blocked = _merged(sorted((_aware(a).astimezone(UTC), _aware(b).astimezone(UTC)) for a, b in busy))
+    begins = [a for a, _ in blocked]  # for the binary searches
     first, last = _day_range(constraint, earliest.astimezone(ZoneInfo(BUSINESS_TZ)).date(), horizon_days)
     exact_slots: list[Slot] = []
     other_slots: list[Slot] = []
@@ -82,6 +84,8 @@ def resolve(
     day = first - timedelta(days=1)  # a zone ahead of Berlin can hold Berlin's first day a day early
     while day <= last + timedelta(days=1):
         for open_at, close_at in calendar.intervals(day):
+            if _covered(blocked, begins, open_at, close_at):
+                continue  # booked solid: no start in it can be free (a synced calendar's full days)
             for start in _starts(open_at, close_at, duration, step, constraint, zone):
                 end = start + duration
                 if start in seen or start <= now or start < earliest or end > close_at:
@@ -89,7 +93,7 @@ def resolve(
                 wall_start, wall_end = _wall(start), _wall(end)
                 if not first <= wall_start.date() <= last:
                     continue
-                if not constraint.allows(wall_start, wall_end) or _overlaps(blocked, start, end):
+                if not constraint.allows(wall_start, wall_end) or _overlaps(blocked, begins, start, end):
                     continue
                 seen.add(start)
                 exact = constraint.exact is not None and wall_start.time() == constraint.exact
@@ -127,8 +131,30 @@ def _starts(
     return starts
 
 
-def _overlaps(blocked: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:
-    return any(a < end and start < b for a, b in blocked)
+def _merged(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sorted intervals with the overlapping ones joined: disjoint, so one binary search answers _overlaps
+    (a rep's synced calendar brings hundreds of busy times; issue 18's bench/calendar_slots.py)."""
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in intervals:
+        if out and a < out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _covered(blocked: list[tuple[datetime, datetime]], begins: list[datetime], start: datetime, end: datetime) -> bool:
+    """`blocked` sorted and disjoint (_merged), `begins` their starts: one interval holds all of [start, end)."""
+    i = bisect_right(begins, start)
+    return i > 0 and blocked[i - 1][1] >= end
+
+
+def _overlaps(blocked: list[tuple[datetime, datetime]], begins: list[datetime], start: datetime, end: datetime) -> bool:
+    """`blocked` sorted and disjoint (_merged), `begins` their starts: only the last interval starting before
+    `end` can overlap."""
+    i = bisect_left(begins, end)
+    return i > 0 and blocked[i - 1][1] > start
 
 
 def rank_alternatives(

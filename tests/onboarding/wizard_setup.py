@@ -1,0 +1,18 @@
+"""Shared by the wizard tests: point an app at a live provider sandbox and give it the bridge's path secret."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from crm.secret_names import BRIDGE_RETELL_PATH_SECRET
+
+BRIDGE_PATH_SECRET = "bridge-path-secret-for-tests"
+
+
+def use_sandbox(app, sandbox_url: str) -> None:
+    cfg = app.config["LEADCHAIN"]
+    app.config["LEADCHAIN"] = dataclasses.replace(
+        cfg, providers=dataclasses.replace(cfg.providers, sandbox_url=sandbox_url)
+    )
+    app.config["LEADCHAIN_BRIDGE_PUBLIC_URL"] = "https://bridge.example.test"
+    app.extensions["leadchain.secrets"].put(BRIDGE_RETELL_PATH_SECRET, BRIDGE_PATH_SECRET)
