@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import current_app, has_app_context
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -30,9 +31,11 @@ from crm.email import settings as email_settings
 from crm.inbound import kpis as inbound_kpis
 from crm.inbound.kpis import InboundFigures
 from crm.reports import definitions, kpis
-from crm.reports.charts import Charts, build_charts
 from crm.reports.i18n import Formatter
 from crm.reports.periods import Period, period_for
+
+if TYPE_CHECKING:
+    from crm.reports.charts import Charts
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -98,7 +101,10 @@ def render_html(
     report: kpis.KpiReport, language: str, *, charts: Charts | None = None, brand: Branding | None = None
 ) -> str:
     fmt = Formatter(language, report.period.tz)
-    charts = charts if charts is not None else build_charts(report, fmt)
+    if charts is None:
+        from crm.reports.charts import build_charts  # matplotlib loads with the first chart, not at start
+
+        charts = build_charts(report, fmt)
     brand = brand or branding()
     return (
         environment()

@@ -27,7 +27,6 @@ from crm.models.reports import Report, ReportDocument
 from crm.models.types import utcnow
 from crm.models.users import Role, User
 from crm.reports import kpis
-from crm.reports.charts import build_charts
 from crm.reports.i18n import Formatter
 from crm.reports.pdf import branding, filename, html_to_pdf, render_html
 from crm.reports.periods import KINDS, Period, local_date, period_for
@@ -147,6 +146,8 @@ def _add_documents(
     report: Report, period: Period, figures: kpis.KpiReport, languages: list[str], tick: Callable[[str], None]
 ) -> None:
     """A PDF per language in `languages` (each stored at most once: a concurrent builder's copy wins)."""
+    from crm.reports.charts import build_charts  # matplotlib: loaded with the first report, not at start
+
     brand = branding()
     provisional = is_to_date(report)
     for lang in languages:

@@ -34,7 +34,6 @@ from crm.inbound import kpis as inbound_kpis
 from crm.models import Appointment, User
 from crm.models.types import utcnow
 from crm.reports import kpis
-from crm.reports.charts import build_charts
 from crm.reports.i18n import Formatter
 from crm.reports.periods import REPORT_TZ, Period, local_date, period_for
 from crm.tenancy.context import current_company_id
@@ -236,6 +235,13 @@ def dashboard(who: User, kind: str = "daily", now: datetime | None = None) -> Da
     return Dashboard(kind, period, report.previous_period, "mine", figures, has_data, unmatched)
 
 
+def _build_charts(report: kpis.KpiReport, formatter: Formatter) -> object:
+    # matplotlib (about 0.5 s of imports) only when a chart is first drawn, not at every process start.
+    from crm.reports.charts import build_charts
+
+    return build_charts(report, formatter)
+
+
 def _charts(kind: str, language: str, now: datetime | None):
     if kind not in PERIODS:
         raise ValueError(f"unknown period {kind!r}")
@@ -243,7 +249,7 @@ def _charts(kind: str, language: str, now: datetime | None):
     report = report_for(period)
     return cached(
         ("charts", period.kind, period.first_day, language),
-        lambda: build_charts(report, Formatter(language, period.tz)),
+        lambda: _build_charts(report, Formatter(language, period.tz)),
     )
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from crm.onboarding.retell_setup import RetellSetup
-from crm.onboarding.vapi_setup import VapiSetup
 from crm.onboarding.vendor import AgentTargets, ProvisioningFailed, VendorSetup
 from crm.secret_names import BRIDGE_RETELL_PATH_SECRET
 from providers.factory import provider_endpoint
@@ -40,6 +38,12 @@ def vendor(provider: str, company_id: int, language: str, area_code: int = 415) 
     key, base_url = endpoint
     where = targets(language)
     where = AgentTargets(**{**where.__dict__, "area_code": area_code})
+    # The SDKs load here, when a wizard provisions: retell-sdk alone is about a second of imports, which every
+    # web and worker process would otherwise pay at start.
     if provider == "retell":
+        from crm.onboarding.retell_setup import RetellSetup
+
         return RetellSetup(api_key=key, base_url=base_url, targets=where)
+    from crm.onboarding.vapi_setup import VapiSetup
+
     return VapiSetup(api_key=key, base_url=base_url, targets=where)

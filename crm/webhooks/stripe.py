@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-import stripe
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
@@ -27,12 +27,17 @@ from crm.secrets import SecretsError
 from crm.tenancy.routing import platform_lookup
 from crm.tenancy.web import bind_request_company
 
+if TYPE_CHECKING:
+    import stripe
+
 SIGNATURE_HEADER = "Stripe-Signature"
 TOLERANCE_S = 300
 bp = Blueprint("webhooks_stripe", __name__, url_prefix="/webhooks", description="Billing webhooks: Stripe")
 
 
 def _verified(body: bytes) -> stripe.Event:
+    import stripe  # about half a second of imports, paid on the first Stripe event, not at every start
+
     try:
         secret = current_app.extensions["leadchain.secrets"].get(secret_names.STRIPE_WEBHOOK_SECRET)
     except SecretsError:
