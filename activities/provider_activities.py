@@ -8,7 +8,8 @@ when the first attempt's fate is unknown, asks the provider for a call/message w
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +39,10 @@ from workflows.vocabulary import CallStatus, EmailSendStatus
 
 # Attempts on the primary provider (429/5xx) before the campaign's failover provider takes the call.
 FAILOVER_AFTER = 3
+# A dial's HTTP request ends this long before its attempt's start-to-close window closes (dial_window_s),
+# and an attempt with less than MIN_DIAL_S left dials nothing.
+DIAL_MARGIN_S = 1.0
+MIN_DIAL_S = 2.0
 REFUSED_EMAIL_STATUSES = {"bounced", "invalid", "suppressed", "unsubscribed", "spam", "none"}
 
 
@@ -320,11 +325,33 @@ def _start_attempt(row: SideEffect) -> None:
     db.session.commit()
 
 
+def dial_window_s(now: datetime | None = None) -> float | None:
+    """Seconds this attempt may still spend dialling, or None without a start-to-close timeout.
+
+    Once an attempt's start-to-close window has closed, Temporal may start the next attempt, which looks
+    the call up and, finding none, dials. A dial of the old attempt still on the wire then would be a
+    second call to the person (seen: a worker starved of CPU for seconds between its last look and its
+    POST). So a dial ends, answered or timed out, DIAL_MARGIN_S before the window closes."""
+    info = activity.info()
+    if info.start_to_close_timeout is None:
+        return None
+    closes = info.started_time + info.start_to_close_timeout
+    return (closes - (now or datetime.now(UTC))).total_seconds() - DIAL_MARGIN_S
+
+
 def _dial(row: SideEffect, provider: VoiceProvider, request: CallRequest) -> ProviderCall:
     # Last look before dialling: if this attempt ran past its timeout, a newer attempt owns the dial.
     db.session.refresh(row)
     if (row.result or {}).get("attempt") != activity.info().attempt:
         raise ApplicationError("superseded by a newer attempt", type="Superseded", non_retryable=True)
+    window = dial_window_s()
+    if window is not None:
+        if window < MIN_DIAL_S:
+            # Too late to dial inside this attempt; the next one looks the call up first (none was made).
+            raise ApplicationError(
+                f"{window:.1f} s left of the attempt: not dialling", type="DialWindowClosed"
+            ) from None
+        request = replace(request, timeout_s=window)
     try:
         return provider.place_call(request)
     except ProviderRejected as e:

@@ -63,6 +63,9 @@ class CallRequest:
     variables: dict[str, str] = field(default_factory=dict)  # script variables: strings only
     agent_id: str | None = None
     from_number: str | None = None
+    # The most the create request may take, answered or not (activities.provider_activities.dial_window_s):
+    # a dial must not outlive the activity attempt that made it. None: the adapter's own timeout.
+    timeout_s: float | None = None
 
     def metadata(self) -> dict[str, str]:
         return {"lead_id": str(self.lead_id), "chain_id": self.chain_id, "idempotency_key": self.idempotency_key}

@@ -345,7 +345,11 @@ class BlandProvider:
         )
         if self.webhook_url:
             body["webhook"] = self.webhook_url
-        response = self._send("POST", "/v1/calls", json=body)
+        extra: dict[str, Any] = {}
+        if request.timeout_s is not None:
+            # Each phase's limit is a third of what is left: the whole request ends inside it.
+            extra["timeout"] = httpx.Timeout(request.timeout_s / 3)
+        response = self._send("POST", "/v1/calls", json=body, **extra)
         if response.status_code >= 400:
             raise ProviderRejected(f"bland refused the call: HTTP {response.status_code} {_message(response)}")
         data = self._json(response)

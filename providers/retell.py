@@ -115,6 +115,8 @@ class RetellProvider:
                 retell_llm_dynamic_variables=variables,
                 idempotency_key=request.idempotency_key,
                 max_retries=0,
+                # httpx applies it per phase (connect, write, read): a third keeps the request in the window.
+                timeout=request.timeout_s / 3 if request.timeout_s is not None else retell.NOT_GIVEN,
                 **kwargs,
             )
         except retell.APIError as e:

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -45,6 +45,9 @@ from providers.vapi_events import metadata_of as metadata_of
 from providers.vapi_events import parse_webhook as parse_webhook
 from workflows.payloads import CallResult
 from workflows.vocabulary import CallStatus
+
+if TYPE_CHECKING:
+    from vapi.core.request_options import RequestOptions
 
 Answer = TypeVar("Answer")
 
@@ -168,7 +171,7 @@ class VapiProvider:
                 phone_number_id=request.from_number,  # for Vapi: the phoneNumberId, not an E.164 number
                 customer={"number": request.to_number},
                 assistant_overrides={"variableValues": dict(request.variables), "metadata": request.metadata()},
-                request_options={"max_retries": 0},
+                request_options=_create_options(request.timeout_s),
             ),
         )
         call = _plain(created)
@@ -229,3 +232,13 @@ class VapiProvider:
     def delete_call(self, call_id: str) -> None:
         """DELETE /call/{id}; a call Vapi no longer has counts as erased."""
         self._call_api("delete call", lambda: self.client.calls.delete(call_id), missing_ok=True)
+
+
+def _create_options(timeout_s: float | None) -> RequestOptions:
+    """No SDK retries (a retried POST could dial twice); the activity's dial window as the timeout. The SDK
+    takes whole seconds: rounded down, at least 1. httpx applies it per phase (connect, write, read), so
+    a third of the window keeps the whole request inside it."""
+    options: RequestOptions = {"max_retries": 0}
+    if timeout_s is not None:
+        options["timeout_in_seconds"] = max(1, int(timeout_s / 3))
+    return options

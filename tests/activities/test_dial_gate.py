@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm.extensions import db
@@ -29,6 +28,7 @@ from crm.models import (
     SideEffect,
 )
 from providers.base import ProviderRegistry
+from tests.activity_env import activity_env
 from tests.fakes import FakeVoiceProvider
 from workflows.payloads import PlaceCallInput
 
@@ -147,7 +147,7 @@ def test_refused_leads_are_never_dialled(app, case):
         lead_id = _seed(case)
         provider = FakeVoiceProvider(name="retell")
         acts = ProviderActivities(app, ProviderRegistry({"retell": provider}), None)
-        env = ActivityEnvironment()
+        env = activity_env()
         env.info = env.info.__class__(**{**env.info.__dict__, "current_attempt_scheduled_time": case.at})
         placed = env.run(acts.place_call, PlaceCallInput(lead_id, "lead-test", 1, f"k-{lead_id}"))
         reason = expected(case)

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm.billing import limits
 from crm.extensions import db
 from crm.models import BillingAccount, Campaign, Channel, ConsentRecord, Lead, LegalBasis
 from providers.base import ProviderRegistry
+from tests.activity_env import activity_env
 from tests.billing import sample_month
 from tests.fakes import FakeVoiceProvider
 from workflows.payloads import PlaceCallInput
@@ -59,7 +59,7 @@ def test_calls_pause_at_the_hard_limit_and_resume_when_it_is_raised(app, ctx):
     assert limits.state(AT).level == limits.HARD
     provider = FakeVoiceProvider(name="retell")
     acts = ProviderActivities(app, ProviderRegistry({"retell": provider}), None)
-    env = ActivityEnvironment()
+    env = activity_env()
     env.info = env.info.__class__(**{**env.info.__dict__, "current_attempt_scheduled_time": AT})
     inp = PlaceCallInput(lead_id, "lead-test", 1, f"k-{lead_id}")
     with pytest.raises(ApplicationError) as paused:

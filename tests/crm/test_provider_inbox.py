@@ -19,7 +19,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from temporalio.api.enums.v1 import EventType
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
@@ -30,6 +29,7 @@ from crm.services import call_outbox, calls
 from providers.factory import registry
 from providers.retell import RetellProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
+from tests.activity_env import activity_env
 from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
@@ -85,7 +85,7 @@ def _campaign(app) -> None:
 
 def _place(app, lead_id: int, chain_id: str):
     acts = ProviderActivities(app, registry(app), None)
-    placed = ActivityEnvironment().run(acts.place_call, PlaceCallInput(lead_id, chain_id, 1, f"{chain_id}:{lead_id}"))
+    placed = activity_env().run(acts.place_call, PlaceCallInput(lead_id, chain_id, 1, f"{chain_id}:{lead_id}"))
     assert placed.refused is None and placed.provider == "retell"
     return placed
 

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm.email.factory import build_sender
@@ -23,6 +22,7 @@ from crm.extensions import db
 from crm.models import Appointment, Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, User
 from crm.services.normalize import normalise_email
 from providers.base import ProviderRegistry
+from tests.activity_env import activity_env
 from tests.conftest import set_settings
 from tests.sandbox_fixtures import ServerThread
 from workflows.payloads import EmailSent, SendEmailInput
@@ -171,7 +171,7 @@ def send(
     acts, lead_id: int, template: str, step: int = 0, key: str | None = None, chain_id: str = "chain-test"
 ) -> EmailSent:
     key = key or f"{chain_id}:email:{template}:0:{step}:{lead_id}"
-    return ActivityEnvironment().run(acts.send_email, SendEmailInput(lead_id, chain_id, template, step, key))
+    return activity_env().run(acts.send_email, SendEmailInput(lead_id, chain_id, template, step, key))
 
 
 def settle(mail, timeout=20.0) -> None:

@@ -33,7 +33,6 @@ import pytest
 import sqlalchemy as sa
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm.extensions import db
@@ -54,6 +53,7 @@ from crm.services import audit, csv_import
 from crm.tenancy.context import company_scope
 from providers.factory import registry
 from sandbox.app import SandboxConfig, create_sandbox_app
+from tests.activity_env import activity_env
 from tests.conftest import WEBHOOK_SECRETS, _wipe, set_settings
 from tests.helpers import signed_headers
 from tests.sandbox_fixtures import ServerThread
@@ -129,7 +129,7 @@ def _place(stack: Stack, lead_id: int, chain_id: str, provider: str, agent: str,
     acts = ProviderActivities(stack.h.app, registry(stack.h.app), None)
     key = f"{chain_id}:privacy-{provider}"
     with company_scope(1):
-        ActivityEnvironment().run(acts.place_call, PlaceCallInput(lead_id, chain_id, 1, key))
+        activity_env().run(acts.place_call, PlaceCallInput(lead_id, chain_id, 1, key))
 
 
 def _add_markers(stack: Stack, lead_id: int) -> None:
@@ -340,7 +340,7 @@ async def test_export_and_erasure_of_one_person_everywhere(stack, app_logs):
     # A retried provider step asks no provider again: every call's step is done already.
     deletes = _provider_requests(sandbox)
     with company_scope(1):
-        again = ActivityEnvironment().run(
+        again = activity_env().run(
             privacy_activities(app, stack.h.client).erase_at_providers, PrivacyRequestRef(erasure.id, 1)
         )
     assert again.failed == 0 and _provider_requests(sandbox) == deletes

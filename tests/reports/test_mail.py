@@ -10,7 +10,6 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.report_activities import ReportActivities
 from crm.email.sendgrid_sender import SendGridSender
@@ -20,6 +19,7 @@ from crm.models.reports import Report, ReportDocument
 from crm.reports.kpis import compute
 from crm.reports.mail import SendGridReportMailer, compose
 from crm.reports.periods import period_for
+from tests.activity_env import activity_env
 from tests.reports.conftest import RecordingMailer
 from workflows.report_payloads import SendReportInput
 
@@ -91,7 +91,7 @@ def test_one_email_per_manager_even_when_an_answer_is_lost(ctx, app):
     report_id = _stored_report(period_for("daily", date(2026, 1, 15)))
     mailer = RecordingMailer(lose_answer_once=True)
     acts = ReportActivities(app, mailer)
-    env = ActivityEnvironment()
+    env = activity_env()
     with pytest.raises(ApplicationError):
         env.run(acts.send_report, SendReportInput(report_id))  # the first email went out, its answer was lost
     first = env.run(acts.send_report, SendReportInput(report_id))  # Temporal's retry
@@ -111,6 +111,6 @@ def test_without_a_mailer_nothing_is_recorded(ctx, app):
     db.session.add(User(email="boss@example.test", name="Boss", role=Role.MANAGER))
     db.session.commit()
     report_id = _stored_report(period_for("daily", date(2026, 1, 15)))
-    result = ActivityEnvironment().run(ReportActivities(app, None).send_report, SendReportInput(report_id))
+    result = activity_env().run(ReportActivities(app, None).send_report, SendReportInput(report_id))
     assert (result.sent, len(result.refused)) == (0, 1) and "no email sender" in result.refused[0]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SideEffect)) == 0

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from pypdf import PdfReader
-from temporalio.testing import ActivityEnvironment
 
 from activities.report_activities import ReportActivities
 from crm.extensions import db
@@ -17,6 +16,7 @@ from crm.models import Direction, Interaction, InteractionKind, Lead, Role, Side
 from crm.models.reports import Report, ReportDocument
 from crm.reports import store
 from crm.reports.periods import daily
+from tests.activity_env import activity_env
 from tests.reports.conftest import RecordingMailer
 from workflows.report_payloads import SendReportInput
 
@@ -61,7 +61,7 @@ def test_to_date_is_refreshed_then_replaced_by_the_final_report(ctx, app):
     db.session.add(boss)
     db.session.commit()
     mailer = RecordingMailer()
-    acts, env = ReportActivities(app, mailer), ActivityEnvironment()
+    acts, env = ReportActivities(app, mailer), activity_env()
     _booked_call(NOON - timedelta(hours=2), "c1")
 
     first = store.build(period, ["de"], to_date=True, now=NOON)

@@ -22,7 +22,6 @@ import pytest
 import sqlalchemy as sa
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm.extensions import db
@@ -44,6 +43,7 @@ from providers.bland import BlandProvider, event_from_details
 from providers.factory import provider_endpoint
 from sandbox import personas
 from sandbox.summary import scripted_summary
+from tests.activity_env import activity_env
 from tests.conftest import WEBHOOK_SECRETS, make_test_secrets, set_settings
 from tests.fakes import FakeEmailSender
 from tests.helpers import in_app, signed_headers
@@ -207,7 +207,7 @@ class Env:
 
     def place(self, lead_id: int, key: str | None = None, attempt: int = 1):
         key = key or f"chain-{uuid.uuid4().hex[:8]}:call:0:1"
-        env = ActivityEnvironment()
+        env = activity_env()
         env.info = dataclasses.replace(env.info, attempt=attempt)
         return env.run(self.acts.place_call, PlaceCallInput(lead_id, key.split(":")[0], 1, key))
 
@@ -361,6 +361,56 @@ def test_errors_map_to_rejected_and_unavailable_without_retrying_the_post(bland)
     assert state.created["bland"] == 1
     row = in_db(bland.app, lambda: db.session.scalars(sa.select(SideEffect).where(SideEffect.key == key)).one())
     assert (row.status, row.provider_ref, row.attempts) == ("done", dialled.call_id, 2)
+    bland.idle()
+
+
+def _attempt(bland, lead_id: int, key: str, *, attempt: int, start_to_close_s: float, started_ago_s: float = 0):
+    env = activity_env(start_to_close_s)
+    env.info = dataclasses.replace(
+        env.info, attempt=attempt, started_time=datetime.now(UTC) - timedelta(seconds=started_ago_s)
+    )
+    return env.run(bland.acts.place_call, PlaceCallInput(lead_id, key.split(":")[0], 1, key))
+
+
+def test_a_dial_ends_inside_its_attempts_window(bland):
+    """A dial must not outlive its activity attempt: once the start-to-close window closes, the next attempt
+    looks the call up and, finding none, dials; a POST of the old attempt still on the wire would then be a
+    second call (seen in CI: two Bland and two Vapi calls for one lead, the worker starved of CPU). Bland
+    holds its answer 10 s here; the attempt has a 6 s window, so its request is given up before it closes,
+    and the next attempt finds the call the first one made."""
+    state = bland.sandbox.state
+    lead_id = seed_lead(bland.app, number(0))
+    key = f"chain-{uuid.uuid4().hex[:8]}:call:0:1"
+    httpx.post(f"{bland.box.url}/sandbox/response-delay", json={"provider": "bland", "seconds": 10}).raise_for_status()
+    try:
+        started = time.monotonic()
+        with pytest.raises(ApplicationError) as caught:
+            _attempt(bland, lead_id, key, attempt=1, start_to_close_s=6)
+        took = time.monotonic() - started
+    finally:
+        httpx.post(f"{bland.box.url}/sandbox/response-delay", json={"provider": "bland", "seconds": 0})
+    assert caught.value.type == "ProviderUnavailable" and "timed out" in caught.value.message
+    assert took < 6 - 1, took  # the window less its margin (activities.provider_activities.DIAL_MARGIN_S)
+    assert state.created.get("bland", 0) == 1  # Bland has the call; its answer never came
+    placed = _attempt(bland, lead_id, key, attempt=2, start_to_close_s=6)
+    assert state.created["bland"] == 1
+    row = in_db(bland.app, lambda: db.session.scalars(sa.select(SideEffect).where(SideEffect.key == key)).one())
+    assert (row.status, row.provider_ref, row.attempts) == ("done", placed.call_id, 1)
+    bland.idle()
+
+
+def test_an_attempt_with_too_little_window_left_dials_nothing(bland):
+    state = bland.sandbox.state
+    lead_id = seed_lead(bland.app, number(0))
+    key = f"chain-{uuid.uuid4().hex[:8]}:call:0:1"
+    before = state.create_requests.get("bland", 0)
+    with pytest.raises(ApplicationError) as caught:
+        _attempt(bland, lead_id, key, attempt=1, start_to_close_s=60, started_ago_s=58)
+    assert caught.value.type == "DialWindowClosed" and not caught.value.non_retryable
+    assert state.create_requests.get("bland", 0) == before and state.created.get("bland", 0) == 0
+    # The next attempt, with its own window, looks first (nothing), then dials once.
+    placed = _attempt(bland, lead_id, key, attempt=2, start_to_close_s=60)
+    assert state.created["bland"] == 1 and placed.call_id
     bland.idle()
 
 

@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import FAILOVER_AFTER, ProviderActivities
 from crm.extensions import db
 from crm.models import AuditEntry, Campaign, Channel, ConsentRecord, Interaction, Lead, LegalBasis, SideEffect
 from providers.factory import registry
+from tests.activity_env import activity_env
 from tests.conftest import set_settings
 from tests.workflows.conftest import always_open_policy
 from workflows.chain_policies import CALL_FAILURE_BUDGET, PROVIDER_CALL_RETRY, PROVIDER_RETRY
@@ -70,7 +70,7 @@ def _seed(app) -> list[int]:
 
 
 def _attempt(acts, inp: PlaceCallInput, attempt: int, policy: RetryPolicy | None = None):
-    env = ActivityEnvironment()
+    env = activity_env()
     env.info = env.info.__class__(**{**env.info.__dict__, "attempt": attempt, "retry_policy": policy})
     return env.run(acts.place_call, inp)
 

@@ -16,7 +16,6 @@ import httpx
 import pytest
 import retell as retell_sdk
 import sqlalchemy as sa
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
@@ -29,6 +28,7 @@ from providers.retell import RetellProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
 from sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from sandbox.summary import scripted_summary
+from tests.activity_env import activity_env
 from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread
@@ -107,7 +107,7 @@ def _seed_lead(app, number: str) -> int:
 def _place(app, provider, lead_id: int, chain_id: str = "lead-chain-that-does-not-exist"):
     """The real dial path: the place_call activity with the app's provider registry."""
     acts = ProviderActivities(app, registry(app), None)
-    placed = ActivityEnvironment().run(acts.place_call, PlaceCallInput(lead_id, chain_id, 1, f"{chain_id}:{lead_id}"))
+    placed = activity_env().run(acts.place_call, PlaceCallInput(lead_id, chain_id, 1, f"{chain_id}:{lead_id}"))
     assert placed.refused is None and placed.provider == "retell"
     return placed
 

@@ -16,7 +16,6 @@ from importlib import metadata
 import httpx
 import pytest
 import sqlalchemy as sa
-from temporalio.testing import ActivityEnvironment
 
 from activities.provider_activities import ProviderActivities
 from crm import create_app
@@ -30,6 +29,7 @@ from providers.vapi import VapiProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
 from sandbox.personas import BY_LAST_DIGIT, PERSONAS, cost_cents
 from sandbox.summary import scripted_summary
+from tests.activity_env import activity_env
 from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
@@ -331,7 +331,7 @@ def _place(app, lead_id: int, chain_id: str | None = None):
     """The real dial path: the place_call activity with the app's provider registry."""
     chain_id = chain_id or f"lead-chain-that-does-not-exist-{uuid.uuid4().hex[:6]}"
     acts = ProviderActivities(app, registry(app), None)
-    placed = ActivityEnvironment().run(acts.place_call, PlaceCallInput(lead_id, chain_id, 1, f"{chain_id}:{lead_id}"))
+    placed = activity_env().run(acts.place_call, PlaceCallInput(lead_id, chain_id, 1, f"{chain_id}:{lead_id}"))
     assert placed.refused is None and placed.provider == "vapi"
     return placed
 
