@@ -31,6 +31,7 @@ from providers.retell import RetellProvider
 from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.activity_env import activity_env
 from tests.conftest import _wipe, make_test_secrets, set_settings
+from tests.contention import CpuSteal
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
 from tests.voice.test_retell import FROM, LEAD, STEP_S, _number, _seed_lead
@@ -146,10 +147,13 @@ def test_webhooks_answer_2xx_fast_and_queue_results_without_temporal(app, web, s
         return answer.status_code, time.perf_counter() - started
 
     deliver(sent[0])  # the first request of a fresh app pays for its database connection, as a warm server has
-    answers = [deliver(d) for d in sent]
+    with CpuSteal() as steal:
+        answers = [deliver(d) for d in sent]
     assert all(status == 200 for status, _ in answers), answers
     took = [t for _, t in answers]
-    assert p99(took) < P99_LIMIT_S, sorted(round(t * 1000) for t in took)[-5:]
+    # The goal's 100 ms; 1 s where the host stole the CPU (tests/contention.py) - the old code held each
+    # final webhook 5 s and then answered 500.
+    assert p99(took) < steal.limit(P99_LIMIT_S, 1.0), sorted(round(t * 1000) for t in took)[-5:]
 
     rows = _outbox(app)
     assert sorted(r.chain_id for r in rows) == sorted(placed)
@@ -334,6 +338,7 @@ async def test_results_reach_their_chains_soon_after_the_chain_worker_returns(ou
         await outage.stage(chain_id, "waiting_for_result", timeout=60)
     await outage.stop_chain_process()
     stopped_at = time.monotonic()
+    steal = CpuSteal().__enter__()
 
     during = [
         outage.post_lead({**LEAD, "email": f"new{i}@krause.de", "phone": f"+49 30 231252{i:02d}"}) for i in range(5)
@@ -346,9 +351,12 @@ async def test_results_reach_their_chains_soon_after_the_chain_worker_returns(ou
         len(outage.sandbox.state.list("retell")),
         round(time.monotonic() - stopped_at, 1),
     )
-    # Each answered at once (the p99 figure is test (a)'s and bench/worker_outage.py's: here the sandbox, the
-    # provider worker and the CRM share one Python process).
-    assert max(outage.timed.samples) < 0.5, outage.timed.samples
+    # Each answered at once, none held the way the old code held them (5 s, then 500). The p99 figure is test
+    # (a)'s and bench/worker_outage.py's: here the sandbox, the provider worker and the CRM share one Python
+    # process and its GIL, so one webhook can wait out another thread's work (0.5 s was exceeded once in a
+    # parallel run on a quiet host: 1 s; 2 s where the host stole the CPU, tests/contention.py).
+    steal.__exit__()
+    assert max(outage.timed.samples) < steal.limit(1.0, 2.0), outage.timed.samples
     # The sandbox's dispatcher can be idle between one call's scripted events (seen in CI: 5 of 6 results
     # stored at that moment), so wait for the last call's result to be stored too: each waits, none is
     # delivered while no chain worker runs.

@@ -107,12 +107,11 @@ async def test_kill_after_the_provider_accepted_the_call(provider, temporal_env,
             with crm.app_context():
                 ledger = db.session.scalars(sa.select(SideEffect).where(SideEffect.kind == "call")).one()
                 # One dial reached the provider (created() == 1 above; the sandbox's Vapi and Bland keep no
-                # idempotency keys, so a second dial would be a second call). The ledger may count a second
-                # attempt: on a loaded machine the first can outlive its start_to_close timeout while the
-                # sandbox holds its answer, and the second, finding no call yet, is killed before its dial
-                # leaves the worker. The third finds the first call.
-                assert ledger.status == "done" and ledger.provider == provider
-                assert 1 <= ledger.attempts <= 2
+                # idempotency keys, so a second dial would be a second call). The ledger counts attempts
+                # that started a dial: on a loaded machine some give up inside their window (the sandbox
+                # holds its answer 3 s of a 5 s window) or are killed before their dial leaves the worker,
+                # so their number is not fixed; the next attempt always looks the call up first.
+                assert ledger.status == "done" and ledger.provider == provider and ledger.attempts >= 1
                 calls = db.session.scalars(sa.select(Interaction).where(Interaction.provider == provider)).all()
                 assert len(calls) == 1 and calls[0].outcome == "booked"
                 assert calls[0].provider_ref == ledger.provider_ref

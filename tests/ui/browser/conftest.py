@@ -621,7 +621,8 @@ def open_page(browser, live_server, demo, _signed_in_states):
         if role and not fresh_login and role in _signed_in_states:
             options["storage_state"] = _signed_in_states[role]
         context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
+        # 30 s: a page over 10 s was seen only on a CI machine with half its CPU stolen by the host.
+        context.set_default_timeout(30_000)
         contexts.append(context)
         page = context.new_page()
         if role and "storage_state" not in options:
