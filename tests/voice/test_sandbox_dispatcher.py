@@ -63,7 +63,9 @@ def test_the_horizon_and_the_retry_count_end_a_schedule():
         timed.send_sequence([(0.0, _delivery(f"{server.url}/down", "voice"))], WebhookMode())
         assert counted.idle(10) and timed.idle(10)
     assert counted.sent[0].attempts == [503] * 4
-    assert 3 <= len(timed.sent[0].attempts) <= 6 and time.monotonic() - started < 2.0
+    # The horizon ends the schedule: no more than the 1 s fits (6 at 0.2 s), and soon after it. How many fit
+    # depends on the machine: a CI run under load managed one attempt in the second.
+    assert 1 <= len(timed.sent[0].attempts) <= 6 and time.monotonic() - started < 3.0
     assert not timed.sent[0].abandoned
 
 
