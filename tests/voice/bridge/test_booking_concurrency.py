@@ -26,7 +26,7 @@ START = datetime(2030, 12, 19, 14, 30, tzinfo=BERLIN)
 
 
 @pytest.fixture
-def app(backend, migrated_urls):
+def app(backend, migrated_urls, monkeypatch):
     """The app with a connection pool that holds all N transactions at once.
 
     The default pool (10 + 10 overflow, 1 s wait) serves the bridge, whose CRM executor runs at most 16
@@ -39,6 +39,8 @@ def app(backend, migrated_urls):
     config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_urls[backend], CONFIG_KEY: TEST_COMPANY_ID}
     if backend == "postgresql":
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": N, "max_overflow": 0, "pool_timeout": 30}
+        # 50 new connections at once: on a loaded CI machine some took over the default 1 s to connect.
+        monkeypatch.setenv("LEADCHAIN_DB_CONNECT_TIMEOUT_S", "10")
     app = create_app(config, secrets=make_test_secrets())
     _wipe(app)
     yield app
