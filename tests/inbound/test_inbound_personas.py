@@ -34,6 +34,7 @@ from tests.conftest import _wipe, make_test_secrets
 from tests.inbound import helpers as h
 from tests.sandbox_fixtures import ServerThread
 from tests.tenancy.companies import second_company
+from tests.voice.content_timing import CONTENT_TIMING
 from voice.bridge.config import BridgeConfig
 from voice.bridge.server import BridgeServer, build_bridge
 
@@ -94,7 +95,7 @@ async def live(migrated_urls: dict[str, str]) -> Any:
             )
         db.session.commit()
         db.session.remove()
-    bridge = build_bridge(app, config=BridgeConfig(port=0, metrics_port=0))
+    bridge = build_bridge(app, config=BridgeConfig(port=0, metrics_port=0, **CONTENT_TIMING))
     server = BridgeServer(bridge)
     await server.start()
     try:

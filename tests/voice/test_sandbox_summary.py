@@ -36,6 +36,7 @@ from sandbox.personas import BY_LAST_DIGIT
 from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.helpers import in_app
 from tests.sandbox_fixtures import ServerThread, free_port
+from tests.voice.content_timing import CONTENT_TIMING
 from voice.bridge.config import BridgeConfig
 from voice.bridge.dialog.factory import policy_from_env
 from voice.bridge.server import BridgeServer, build_bridge
@@ -240,7 +241,10 @@ async def live(migrated_urls):
 
     rep_id = in_app(app, rep)
     bridge = build_bridge(
-        app, policy=policy_from_env({}), config=BridgeConfig(port=0, metrics_port=0), clock=lambda: BRIDGE_NOW
+        app,
+        policy=policy_from_env({}),
+        config=BridgeConfig(port=0, metrics_port=0, **CONTENT_TIMING),
+        clock=lambda: BRIDGE_NOW,
     )
     server = BridgeServer(bridge)
     await server.start()

@@ -32,6 +32,7 @@ from crm.services.compliance import CallingWindow, GatePolicy
 from crm.services.task_due import CALLBACK_GRACE, CALLBACK_LEAD_TIME
 from tests.conftest import _wipe, make_test_secrets
 from tests.fakes import Script
+from tests.voice.content_timing import CONTENT_TIMING
 from tests.workflows.conftest import FAST, ChainHarness, binary
 from tests.workflows.test_lead_chain import HOT
 from voice.bridge.chain_notify import notify_callback
@@ -103,7 +104,7 @@ async def _send_window_as_the_bridge(chain: ChainHarness, client, text: str, lan
     window = default_timetalk().preference(text, language, now.astimezone(BERLIN))
     assert window is not None, text
     factory = CrmToolsFactory(
-        chain.app, config=BridgeConfig(), metrics=BridgeMetrics(), notifier=temporal_notifier(client)
+        chain.app, config=BridgeConfig(**CONTENT_TIMING), metrics=BridgeMetrics(), notifier=temporal_notifier(client)
     )
     try:
         ctx = await factory.context(call_id, "retell", {})

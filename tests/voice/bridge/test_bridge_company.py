@@ -14,6 +14,7 @@ from crm.extensions import db
 from crm.models import Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.companies import Company
 from crm.tenancy.context import NoCompanyScope, company_scope, current_company_id, operator_scope
+from tests.voice.content_timing import CONTENT_TIMING
 from voice.bridge import booking
 from voice.bridge.config import BridgeConfig
 from voice.bridge.crm_tools import CrmToolsFactory
@@ -81,7 +82,7 @@ def test_a_calls_company_comes_from_our_own_records(app, two_companies):
 
 async def test_every_tool_call_runs_in_the_calls_company(app, two_companies):
     other, theirs = two_companies["other"], two_companies["theirs"]
-    factory = CrmToolsFactory(app, config=BridgeConfig(), metrics=BridgeMetrics())
+    factory = CrmToolsFactory(app, config=BridgeConfig(**CONTENT_TIMING), metrics=BridgeMetrics())
     try:
         ctx = await factory.context("call-2", "retell", {})
         assert ctx.company_id == other and ctx.callee.lead_id == theirs

@@ -30,6 +30,7 @@ from providers.factory import registry
 from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.sandbox_fixtures import ServerThread
+from tests.voice.content_timing import CONTENT_TIMING
 from tests.workflows.conftest import FAST, ChainHarness, always_open_policy
 from tests.workflows.test_lead_chain import HOT
 from voice.bridge.config import BridgeConfig
@@ -114,7 +115,7 @@ async def live(temporal_env, migrated_urls):
         app,
         temporal_client=temporal_env.client,
         policy=policy_from_env({}),
-        config=BridgeConfig(port=0, metrics_port=0),
+        config=BridgeConfig(port=0, metrics_port=0, **CONTENT_TIMING),
         clock=lambda: BRIDGE_NOW,
     )
     server = BridgeServer(bridge)

@@ -16,6 +16,7 @@ from crm.extensions import db
 from crm.models import Lead
 from tests.fakes import Script
 from tests.voice.bridge.test_dialog_support import ANNA, Conversation, FakeCalendar
+from tests.voice.content_timing import CONTENT_TIMING
 from tests.workflows.conftest import chain  # noqa: F401  (the chain fixture: dev server, workers, relay)
 from tests.workflows.test_lead_chain import HOT
 from voice.bridge.chain_notify import callback_request, notify_callback
@@ -109,7 +110,10 @@ async def test_the_window_reaches_the_chain_as_times_only(chain):  # noqa: F811
 
     chain.db(move_the_lead_to_new_york)  # the window is resolved in the lead's zone, not the bridge's
     factory = CrmToolsFactory(
-        chain.app, config=BridgeConfig(), metrics=BridgeMetrics(), notifier=temporal_notifier(chain.client)
+        chain.app,
+        config=BridgeConfig(**CONTENT_TIMING),
+        metrics=BridgeMetrics(),
+        notifier=temporal_notifier(chain.client),
     )
     try:
         ctx = await factory.context(call_id, "retell", {})

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.models import Appointment, Lead, Role, User
 from tests.voice.bridge.test_dialog_support import Conversation
+from tests.voice.content_timing import CONTENT_TIMING
 from voice.bridge.config import BridgeConfig
 from voice.bridge.crm_tools import CallContext, CrmToolsFactory
 from voice.bridge.dialog.rules import RulesPolicy
@@ -54,7 +55,9 @@ def crm(app, ctx):
         db.session.flush()
         leads[language] = lead.id
     db.session.commit()
-    factory = CrmToolsFactory(app, config=BridgeConfig(port=0, metrics_port=0), metrics=BridgeMetrics())
+    factory = CrmToolsFactory(
+        app, config=BridgeConfig(port=0, metrics_port=0, **CONTENT_TIMING), metrics=BridgeMetrics()
+    )
     yield rep, leads, factory
     factory.close()
 

@@ -21,6 +21,7 @@ from tests.voice.bridge.conftest import (
     call_details,
     turns,
 )
+from tests.voice.content_timing import CONTENT_TIMING
 from voice.bridge.crm_tools import filler_text
 
 
@@ -377,7 +378,7 @@ async def test_a_replayed_turn_books_one_appointment_in_the_crm(start_bridge, ap
         db.session.commit()
         lead_id = lead.id
         db.session.remove()
-    bridge = await start_bridge(app=app)
+    bridge = await start_bridge(app=app, **CONTENT_TIMING)
     peer = await RetellPeer.open(bridge.retell_url("call_crm_replay"))
     await peer.recv()
     await peer.send(
