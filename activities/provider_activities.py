@@ -227,7 +227,9 @@ class ProviderActivities:
                 found = email.find_sent(inp.idempotency_key)
                 if found:
                     return self._sent(row, inp, found)
-            row.attempts += 1
+            # Counted in the database, not from what this session read: two attempts that overlap get
+            # different counts, and the send is fenced on this one (crm/email/sendgrid_sender.py).
+            row.attempts = SideEffect.attempts + 1
             db.session.commit()
             message_id = email.send(
                 EmailMessage(
@@ -237,6 +239,7 @@ class ProviderActivities:
                     template=inp.template,
                     step=inp.step,
                     idempotency_key=inp.idempotency_key,
+                    attempt=row.attempts,
                 )
             )
             return self._sent(db.session.merge(row), inp, message_id)

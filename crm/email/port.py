@@ -14,6 +14,10 @@ class EmailMessage:
     template: str
     step: int
     idempotency_key: str
+    # The ledger row's attempt count this send belongs to: the send goes out only while the row still
+    # says so, so an attempt that outlived its window sends nothing once a newer one has started
+    # (crm/email/sendgrid_sender.py, "At most once"). 0: not fenced (a send with no ledger attempt).
+    attempt: int = 0
 
 
 class EmailSender(Protocol):

@@ -36,6 +36,13 @@ holds if the database is unreachable at the moment an error answer should be jou
 are not possible as long as the ledger row survives: every path that may have reached SendGrid
 leaves ``in_flight`` or ``accepted`` behind. The HTTP timeout (20 s) is kept well below the
 activity's start-to-close timeout (60 s) so an attempt never overlaps its own retry.
+
+An attempt that outlived its window is fenced off: the activity counts each attempt on the ledger row
+in the database (``attempts = attempts + 1``) and hands that count to the send, and ``in_flight`` is
+written only while the row still holds it. A worker starved of CPU between its count and its request
+(seen for the dial: docs/reliability.md §F8) would otherwise find, when it wakes, that the next attempt
+has looked, found no journal and sent; now its ``in_flight`` matches no row and it sends nothing
+(``Superseded``). Whichever attempt writes ``in_flight`` first is the only one that may send.
 """
 
 from __future__ import annotations
@@ -138,7 +145,7 @@ class SendGridSender:
     def send(self, message: EmailMessage) -> str:
         with self._context():
             outgoing = self.build(message)
-            return self.deliver(outgoing, journal_key=message.idempotency_key)
+            return self.deliver(outgoing, journal_key=message.idempotency_key, attempt=message.attempt)
 
     def find_sent(self, idempotency_key: str) -> str | None:
         with self._context():
@@ -248,13 +255,18 @@ class SendGridSender:
 
     # ---- sending --------------------------------------------------------------------------------
 
-    def deliver(self, outgoing: Outgoing, *, journal_key: str | None = None) -> str:
+    def deliver(self, outgoing: Outgoing, *, journal_key: str | None = None, attempt: int = 0) -> str:
         """POST one email; return its X-Message-Id. With journal_key, every step is journaled on
-        that ledger row first (see the module docstring). Raises ApplicationError: non-retryable
-        "ProviderRejected" for a refused request, retryable "ProviderUnavailable" otherwise."""
+        that ledger row first (see the module docstring); with attempt, only while the row's attempt
+        count is still that. Raises ApplicationError: non-retryable "ProviderRejected" for a refused
+        request and "Superseded" for an attempt a newer one has replaced, retryable "ProviderUnavailable"
+        otherwise."""
         mail = self.mail(outgoing)
         if journal_key:
-            _journal(journal_key, "in_flight")
+            if not _journal(journal_key, "in_flight", attempt=attempt):
+                raise ApplicationError(
+                    "superseded by a newer attempt; not sending", type="Superseded", non_retryable=True
+                )
         try:
             response = self._sg.send(mail)
         except http_errors.HTTPError as e:
@@ -315,9 +327,13 @@ def _ledger_row(key: str) -> tuple[str | None, Any] | None:
     return (row[0], row[1]) if row is not None else None
 
 
-def _journal(key: str, state: str, *, message_id: str | None = None, detail: str | None = None) -> None:
+def _journal(
+    key: str, state: str, *, message_id: str | None = None, detail: str | None = None, attempt: int = 0
+) -> bool:
     """Commit one journal step on the ledger row, on a connection of its own (the activity's session
-    is left alone). No row (a send outside the chain's ledger): nothing to journal."""
+    is left alone). No row (a send outside the chain's ledger): nothing to journal. With ``attempt``,
+    the step is written only while the row's attempt count is still ``attempt``; returns False when a
+    newer attempt has counted itself since (the caller then must not send)."""
     entry: dict[str, Any] = {"state": state, "at": utcnow().isoformat()}
     if message_id:
         entry["message_id"] = message_id
@@ -326,8 +342,12 @@ def _journal(key: str, state: str, *, message_id: str | None = None, detail: str
     values: dict[str, Any] = {"result": {PROVIDER: entry}}
     if message_id:
         values.update(provider=PROVIDER, provider_ref=message_id)
+    statement = sa.update(SideEffect).where(SideEffect.key == key)
+    if attempt:
+        statement = statement.where(SideEffect.attempts == attempt)
     with db.engine.begin() as conn:
-        conn.execute(sa.update(SideEffect).where(SideEffect.key == key).values(**values))
+        updated = conn.execute(statement.values(**values)).rowcount
+    return updated > 0 or not attempt
 
 
 def settle_from_event(key: str, message_id: str) -> str | None:

@@ -37,6 +37,21 @@ class DiesAfterSend:
         return self.inner.find_sent(key)
 
 
+class ParkedUntilTheRetryRan:
+    """The sender as a CPU-starved first attempt sees it: counted on the ledger, then parked before its
+    request for longer than its window, while Temporal's retry runs whole; then it goes on."""
+
+    def __init__(self, inner, retry) -> None:
+        self.inner, self.name, self.retry = inner, inner.name, retry
+
+    def send(self, message):
+        self.retry()
+        return self.inner.send(message)
+
+    def find_sent(self, key):
+        return self.inner.find_sent(key)
+
+
 class CommitFails(ProviderActivities):
     """The first attempt's interaction commit fails after the send (database gone at that moment)."""
 
@@ -131,3 +146,27 @@ def test_a_bad_request_is_not_retried(mail):
     assert "from email does not contain a valid address" in str(failed.value)
     with mail.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Interaction)) == 0
+
+
+def test_an_attempt_that_outlived_its_window_sends_nothing(mail):
+    """The retry looked, found no send and sent; the first attempt, woken after it, must not send too."""
+    lead_id = make_lead(mail.app, "delivers.late@example.org")
+    key = f"chain-x:email:follow_up:0:0:{lead_id}"
+    retried = []
+    first = ProviderActivities(
+        mail.app,
+        ProviderRegistry({}),
+        ParkedUntilTheRetryRan(mail.sender, lambda: retried.append(send(mail.acts, lead_id, "follow_up", key=key))),
+    )
+    with pytest.raises(ApplicationError) as late:
+        send(first, lead_id, "follow_up", key=key)
+    assert late.value.type == "Superseded" and late.value.non_retryable
+    [retry] = retried
+    assert retry.status == "sent"
+    settle(mail)
+    [sent] = mail.box.messages(message_key=key)
+    assert sent.message_id == retry.message_id
+    ledger = _ledger(mail.app, key)
+    assert ledger.attempts == 2 and ledger.status == "done" and ledger.provider_ref == retry.message_id
+    [interaction] = email_interactions(mail.app, lead_id)
+    assert interaction.provider_ref == retry.message_id
