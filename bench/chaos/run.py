@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.chaos import check, drive
+from bench.chaos import check, drive, metering
 from bench.chaos.stack import ROOT, Stack
 
 
@@ -190,6 +190,8 @@ def summarise(stack: Stack, ledger: drive.Ledger, args, t0, t_faults_end, quiet_
         "drive_s": round(t_faults_end - t0, 1),
         "process_starts": {n: p.starts for n, p in stack.procs.items()},
         "secrets_in_logs": secrets_in_logs(stack),
+        # Last: it meters, so everything above is read before any usage event exists.
+        "metering": metering.check(stack, box),
     }
 
 
@@ -230,6 +232,9 @@ def closing_note(s: dict[str, Any]) -> str:
         f"{s['provider_events_given_up']}",
         f"  time to quiet: {s['time_to_quiet_s']} s (limit {s['quiet_limit_s']:.0f} s)",
         f"  secrets in process logs: {sum(s['secrets_in_logs'].values())} {s['secrets_in_logs'] or ''}",
+        f"  metering ({'ok' if s['metering']['ok'] else 'FAILED'}): usage events {s['metering']['usage_events']}, "
+        f"not billed {s['metering']['lost']}, billed never placed {s['metering']['phantom']}, "
+        f"duplicated {s['metering']['duplicated']}, added by a re-run {s['metering']['rerun_added']}",
     ]
     return "\n".join(lines)
 
@@ -290,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         and summary["invariants"]["refused_kinds_accepted"] == 0
         and summary["time_to_quiet_s"] is not None
         and not summary["secrets_in_logs"]
+        and summary["metering"]["ok"]
     )
     return 0 if ok else 1
 

@@ -1,7 +1,8 @@
 """A slice of `make chaos` (docs/chaos.md) small enough for the normal suite: the real stack as separate
 processes (bench/chaos/stack.py), ~150 deliveries plus the sandbox's provider and SendGrid events, with a
 chain-worker SIGKILL, a provider 429 storm, dropped database connections and a provider-worker SIGKILL
-injected, then the invariants read from PostgreSQL, Temporal and the sandbox's ledger."""
+injected, then the invariants read from PostgreSQL, Temporal and the sandbox's ledger, and the usage metering
+checked against them (bench/chaos/metering.py)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,13 @@ def test_a_chaos_slice_loses_and_duplicates_nothing(tmp_path, sqlite_dir):
     assert inv["refused_kinds_accepted"] == 0 and inv["refused_kinds_stored"] == 0, note
     assert inv["sandbox_calls"] > 0 and s["provider_and_sendgrid_deliveries"], note
     assert s["time_to_quiet_s"] is not None, (s["state_at_end"], note)
+    # Metering under the same kills (issue 20): a metering process SIGKILLed at work, then run twice; every
+    # call the sandbox placed and mail it accepted billed once, nothing billed that was not, a re-run adds 0.
+    m = s["metering"]
+    assert m["runs"]["killed"]["returncode"] == -9 and m["runs"]["first"]["returncode"] == 0, (m, note)
+    assert m["usage_events"]["call"] == inv["sandbox_calls"] > 0, (m, note)
+    assert m["lost"] == {"calls": 0, "emails": 0} and m["phantom"] == {"calls": 0, "emails": 0}, (m, note)
+    assert m["duplicated"] == 0 and m["rerun_added"] == 0 and m["ok"], (m, note)
     assert done.returncode == 0, note
 
 
