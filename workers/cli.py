@@ -36,7 +36,9 @@ from crm.ui.security import purge_sessions
 from sandbox.app import SandboxConfig, serve
 from workers.health import check
 
-console = Console(stderr=False)
+# soft_wrap: a line longer than the terminal (or than rich's 80 columns when the output is a pipe or a
+# file, as under `make up > log`) stays one line, so a URL in it is never split in two.
+console = Console(stderr=False, soft_wrap=True)
 
 
 def _app():

@@ -161,6 +161,8 @@ def _radicale(var: Path) -> Service:
     folder under var/; it accepts any login (auth none) as nothing but this machine reaches it."""
     argv = [sys.executable, "-m", "radicale", "--server-hosts", "127.0.0.1:5232"]
     argv += ["--storage-filesystem-folder", str(var / "radicale"), "--auth-type", "none"]
+    # Its INFO level prints some seventy lines of configuration at every start, burying the banner.
+    argv += ["--logging-level", "warning"]
     return Service(
         "radicale",
         argv,
