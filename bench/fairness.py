@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -54,8 +55,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# The last commit before the tenancy schema (its crm/tenancy/context.py only: no ORM criteria, no RLS).
-PRE_TENANCY = "d7b79de"
+# The last commit before the tenancy schema: no companies, no ORM criteria, no row-level security. (It was
+# d7b79de until the tenancy work was recommitted onto 25d6fb2 in one commit, ee668f2; d7b79de is not in this
+# history.)
+PRE_TENANCY = "25d6fb2"
 COMPANY_A, COMPANY_B = 1, 2
 B_PHONES_FROM = 80_000  # B's leads use phone numbers far from A's
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -152,7 +155,13 @@ def store(app, company_id: int, indices: list[int]) -> list[int]:
     from crm.extensions import db
     from crm.schemas.lead import WebFormLeadSchema
     from crm.services import submissions
-    from crm.tenancy.context import company_scope
+
+    try:
+        from crm.tenancy.context import company_scope
+    except ImportError:  # the tree before tenancy: one company, no scope to enter
+
+        def company_scope(company_id: int) -> contextlib.AbstractContextManager[None]:
+            return contextlib.nullcontext()
 
     chain = _chain()
     with app.app_context(), company_scope(company_id):
@@ -449,7 +458,13 @@ def intake_main(argv: list[str]) -> None:
     from crm.schemas.lead import WebFormLeadSchema
     from crm.secrets import EnvSecrets
     from crm.services import submissions
-    from crm.tenancy.context import company_scope
+
+    try:
+        from crm.tenancy.context import company_scope
+    except ImportError:  # the tree before tenancy: one company, no scope to enter
+
+        def company_scope(company_id: int) -> contextlib.AbstractContextManager[None]:
+            return contextlib.nullcontext()
 
     chain = _chain()
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url}, secrets=EnvSecrets(), gate_policy=chain.always_open_policy())
