@@ -3,7 +3,12 @@ short timeout, whether the slot is still free (the busy table may be up to one s
 
 Answers True (free in every counted calendar), False (an event there now: "that slot was just taken, may I
 offer ..."), or None when a calendar could not answer in time or refused the credential: the caller then
-books on the local table's word, as the turn already checked it (the sync marks a refused credential)."""
+books on the local table's word, as the turn already checked it (the sync marks a refused credential).
+
+A slot the calendar holds and the busy table does not (an event made after the last sync) has the rep's
+calendars synced at once (calendar_taken): the dialog searches for other times right after "taken", in
+the same turn, and a search on the old table would offer the same busy time again, or find the wish
+"free" and offer nothing else."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from crm.calendars import expand
 from crm.calendars.busy import busy_blocks
 from crm.calendars.connections import open_port
 from crm.calendars.port import CalendarError
+from crm.calendars.sync import sync_connection
 from crm.extensions import db
 from crm.models import User
 from crm.models.calendars import CalendarConnection, CalendarEvent, CalendarStatus
@@ -56,10 +62,13 @@ def slot_still_free(user_id: int, start: datetime, end: datetime, *, timeout_s: 
     return answer
 
 
-def calendar_taken(user_ids: list[int], start: datetime, end: datetime, *, budget_s: float = BUDGET_S) -> set[int]:
+def calendar_taken(
+    user_ids: list[int], start: datetime, end: datetime, *, budget_s: float = BUDGET_S, now: datetime | None = None
+) -> set[int]:
     """The reps whose own calendars hold [start, end) now: the local busy table says so, or the calendar
     itself does when asked once (slot_still_free), in id order (the booking's order) until `budget_s` is
-    spent; the rest go by the table. Call it outside a write transaction: it waits for calendar services."""
+    spent; the rest go by the table. A rep found busy only by asking has their calendars synced (`now`: the
+    sync's clock, the caller's). Call it outside a write transaction: it waits for calendar services."""
     local = busy_blocks(user_ids, start, end)
     taken = {uid for uid, blocks in local.items() if any(s < end and start < e for s, e in blocks)}
     deadline = time.monotonic() + budget_s
@@ -68,4 +77,26 @@ def calendar_taken(user_ids: list[int], start: datetime, end: datetime, *, budge
             break
         if uid not in taken and slot_still_free(uid, start, end) is False:
             taken.add(uid)
+            resync(uid, now)
     return taken
+
+
+def resync(user_id: int, now: datetime | None = None) -> None:
+    """Sync the rep's counted calendars now (the re-check saw an event the busy table lacks). A failure is
+    logged and leaves the table as it was: the booking's answer ("taken") stands either way."""
+    connection_ids = db.session.scalars(
+        sa.select(CalendarConnection.id).where(
+            CalendarConnection.user_id == user_id,
+            CalendarConnection.counts_as_busy.is_(True),
+            CalendarConnection.status != CalendarStatus.BROKEN,
+        )
+    ).all()
+    for connection_id in connection_ids:
+        try:
+            summary = sync_connection(connection_id, now=now)
+        except Exception:  # noqa: BLE001 - a failed sync must not fail the booking that asked for it
+            db.session.rollback()
+            log.warning("calendar %s: the sync after a re-check failed", connection_id, exc_info=True)
+            continue
+        if summary.error:
+            log.info("calendar %s: the sync after a re-check found %s", connection_id, summary.error)

@@ -182,13 +182,15 @@ def _insert_with_first_free_rep(lead: Lead, users: list[User], request: _Request
     return request.refused(lead, "taken", "slot taken")
 
 
-def _calendar_taken(lead_id: int, owner_id: int | None, start: datetime, end: datetime) -> frozenset[int]:
+def _calendar_taken(
+    lead_id: int, owner_id: int | None, start: datetime, end: datetime, now: datetime | None
+) -> frozenset[int]:
     """The candidate reps whose own calendars are busy then (issue 18): read before the write transaction,
     as asking a calendar service may take up to its short timeout."""
     try:
         lead = live_lead(lead_id)
         users = reps_for(lead, owner_id)[0] if lead is not None else []
-        return frozenset(calendar_taken([u.id for u in users], start, end))
+        return frozenset(calendar_taken([u.id for u in users], start, end, now=now))
     finally:
         db.session.rollback()
 
@@ -243,7 +245,7 @@ def book(
         as_utc(end),
         booking_key(call_id, start_utc),
         offer_matched=offer_matched,
-        calendar_taken=_calendar_taken(lead_id, owner_id, start_utc, as_utc(end)),
+        calendar_taken=_calendar_taken(lead_id, owner_id, start_utc, as_utc(end), now),
     )
     try:
         begin_write()
