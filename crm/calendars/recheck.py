@@ -77,7 +77,8 @@ def calendar_taken(
             break
         if uid not in taken and slot_still_free(uid, start, end) is False:
             taken.add(uid)
-            resync(uid, now)
+            if time.monotonic() < deadline:  # within the booking's budget only: the caller is waiting
+                resync(uid, now)
     return taken
 
 
