@@ -28,6 +28,8 @@ leads = sa.Table(
     "leads",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
+    # Every lead belongs to a company since tenancy (issue 16); the bare app writes the migration's first.
+    sa.Column("company_id", sa.Integer),
     sa.Column("first_name", sa.String(100)),
     sa.Column("last_name", sa.String(100)),
     sa.Column("company", sa.String(200)),
@@ -83,6 +85,7 @@ def _row(data: dict[str, Any], source: str, sqlite: bool) -> dict[str, Any]:
     phone = data.get("phone")
     last_name = data.get("last_name")
     return {
+        "company_id": 1,
         "first_name": data.get("first_name"),
         "last_name": last_name,
         "company": data.get("company"),

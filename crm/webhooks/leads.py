@@ -103,7 +103,9 @@ def receive_lead(source: str):
         }
 
     try:
-        outcome = deliveries.process_once(f"leads:{source}", delivery_id, digest, work, same_payload_required=True)
+        outcome = deliveries.process_once(
+            f"leads:{source}", delivery_id, digest, work, same_payload_required=True, known_new=True
+        )
     except ApiError as e:
         if e.code == 422:  # a concurrent first delivery of this id with another body won the race
             _refuse_reused_id("", digest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -146,6 +147,31 @@ def test_replayed_delivery_is_a_noop_with_the_same_answer(app, client):
     process(app, first)
     assert process(app, retry)["outcome"] == "created"  # processing the same submission again: no-op
     assert counts(app)["leads"] == 1
+
+
+def test_one_delivery_sent_many_times_at_once_is_stored_once(app):
+    """A sender retrying before the first answer came: 8 copies of one delivery at the same moment. Only one
+    look-up guards the insert (issue 21); the delivery's unique key makes the others replay the winner."""
+    body = json.dumps(LEAD).encode()
+    headers = signed_headers(WEBHOOK_SECRETS[0], body, msg_id="msg_at_once_1")
+    barrier = threading.Barrier(8)
+    answers: list[tuple[int, dict]] = []
+
+    def send() -> None:
+        with app.test_client() as c:
+            barrier.wait(timeout=30)
+            r = c.post("/webhooks/leads/website", data=body, headers=headers)
+            answers.append((r.status_code, r.get_json()))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(answers) == 8 and {status for status, _ in answers} == {202}, answers
+    assert len({json.dumps(answer, sort_keys=True) for _, answer in answers}) == 1  # every copy: the winner's
+    stored = counts(app)
+    assert stored["lead_submissions"] == 1 and stored["webhook_deliveries"] == 1
 
 
 def test_same_person_again_under_a_new_delivery_id_merges(app, client):
