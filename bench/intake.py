@@ -645,31 +645,35 @@ def drain_part(part: str) -> int:
     from crm.extensions import db
     from crm.models import Lead, LeadSubmission
     from crm.services import submissions
+    from crm.tenancy.context import company_scope, operator_scope
 
     app = create_app()
     threshold = app.config["LEADCHAIN"].fuzzy_threshold
     outcomes: dict[str, int] = {}
     errors: list[str] = []
     with app.app_context():
-        todo = [
-            (i, chain_id)
-            for i, chain_id in db.session.execute(
-                sa.select(LeadSubmission.id, LeadSubmission.chain_id)
-                .where(LeadSubmission.processed_at.is_(None))
-                .order_by(LeadSubmission.id)
-            ).all()
-            if i % w == k
-        ]
-        db.session.rollback()
+        # Listed across companies, processed each in its own company's scope, as the import activity does.
+        with operator_scope("bench", "list the stored submissions to import"):
+            todo = [
+                (i, chain_id, company_id)
+                for i, chain_id, company_id in db.session.execute(
+                    sa.select(LeadSubmission.id, LeadSubmission.chain_id, LeadSubmission.company_id)
+                    .where(LeadSubmission.processed_at.is_(None))
+                    .order_by(LeadSubmission.id)
+                ).all()
+                if i % w == k
+            ]
+            db.session.rollback()
         print("ready", flush=True)
         sys.stdin.readline()
-        for submission_id, chain_id in todo:
+        for submission_id, chain_id, company_id in todo:
             try:
-                result = submissions.process(submission_id, fuzzy_threshold=threshold)
-                lead = db.session.get(Lead, result.lead_id)
-                if not lead.chain_id:
-                    lead.chain_id = chain_id
-                    db.session.commit()
+                with company_scope(company_id):
+                    result = submissions.process(submission_id, fuzzy_threshold=threshold)
+                    lead = db.session.get(Lead, result.lead_id)
+                    if not lead.chain_id:
+                        lead.chain_id = chain_id
+                        db.session.commit()
                 outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
             except Exception:  # noqa: BLE001 - reported to the parent with its traceback
                 db.session.rollback()
