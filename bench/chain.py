@@ -72,6 +72,7 @@ WARMUP = 5  # per scenario: 1 probe alone, then 4 at once
 BARE_WORKFLOW = "BenchBareWorkflow"
 BARE_ACTIVITY = "bench_noop"
 PROVIDER = "retell"  # the name the fake voice provider answers to (the default campaign's provider)
+BENCH_COMPANY = 1  # the migration's first company: the bench's leads, campaign and source belong to it
 
 
 class BenchError(RuntimeError):
@@ -323,12 +324,14 @@ def lead_payload(i: int) -> dict:
 
 def store_submissions(app, indices: list[int], source: str = "website") -> tuple[list[tuple[int, str]], float]:
     """Store leads the way POST /webhooks/leads/<source> does (validated, then submissions.submit), all
-    in one transaction. Returns [(submission_id, chain_id)] and the wall time of the commit."""
+    in one transaction, in the bench's company. Returns [(submission_id, chain_id)] and the wall time of the
+    commit."""
     from crm.extensions import db
     from crm.schemas.lead import WebFormLeadSchema
     from crm.services import submissions
+    from crm.tenancy.context import company_scope
 
-    with app.app_context():
+    with app.app_context(), company_scope(BENCH_COMPANY):
         cfg = app.config["LEADCHAIN"]
         schema = WebFormLeadSchema(default_region=cfg.default_phone_region, default_source=source)
         loaded = []
@@ -355,8 +358,9 @@ def call_latencies(app, submission_ids: list[int]) -> dict[int, tuple[float, flo
 
     from crm.extensions import db
     from crm.models import Interaction, InteractionKind, LeadSubmission
+    from crm.tenancy.context import company_scope
 
-    with app.app_context():
+    with app.app_context(), company_scope(BENCH_COMPANY):
         try:
             rows = db.session.execute(
                 sa.select(
@@ -383,8 +387,9 @@ def timeline(app, lead_id: int) -> list[str]:
 
     from crm.extensions import db
     from crm.models import AuditEntry
+    from crm.tenancy.context import company_scope
 
-    with app.app_context():
+    with app.app_context(), company_scope(BENCH_COMPANY):
         try:
             rows = db.session.execute(
                 sa.select(AuditEntry.action, AuditEntry.after)
@@ -427,11 +432,14 @@ class Database:
 
         app = make_app(self.url)
         from crm.models import Campaign
+        from crm.tenancy.context import company_scope
 
         with app.app_context():
             upgrade()
-            # place_call dials through the lead's campaign (else the default one), as the workflow
-            # tests' harness sets up: the fake provider stands in for "retell".
+        # place_call dials through the lead's campaign (else the default one), as the workflow tests' harness
+        # sets up: the fake provider stands in for "retell". The campaign is the first company's (the
+        # migration's), where the bench's leads go.
+        with app.app_context(), company_scope(BENCH_COMPANY):
             db.session.add(
                 Campaign(
                     name="default",
@@ -601,10 +609,12 @@ async def worker_main(argv: list[str]) -> None:
 
     from temporalio.worker import Worker
 
+    from crm.tenancy.temporal_headers import tenant_client
     from workers import chain as chain_mod
     from workflows.client import connect
 
-    client = await connect(args.address)
+    # With the company interceptor, as workers/main.py builds it: activities run in their chain's company.
+    client = tenant_client(await connect(args.address))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
