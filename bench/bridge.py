@@ -322,13 +322,18 @@ def prepare_sqlite(tmpdir: Path, leads: int) -> dict[str, str]:
 
 
 def seed(leads: int) -> None:
+    import sqlalchemy as sa
+
     from crm import create_app
     from crm.extensions import db
-    from crm.models import Lead, Role, User
+    from crm.models import Lead, Role, SideEffect, User
+    from crm.tenancy.context import company_scope
 
     app = create_app()
     hours = {day: [["09:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
-    with app.app_context():
+    # In the first company (the migration's), with each lead's call on the ledger as place_call writes it
+    # before dialling: the bridge serves a call only in the company of a record we wrote (call_key below).
+    with app.app_context(), company_scope(1):
         for i in range(leads):
             rep = User(
                 email=f"rep{i}@bench.example",
@@ -351,7 +356,15 @@ def seed(leads: int) -> None:
                     owner_id=rep.id,
                 )
             )
+        db.session.flush()
+        for lead_id in db.session.scalars(sa.select(Lead.id)):
+            db.session.add(SideEffect(key=call_key(lead_id), kind="call", lead_id=lead_id))
         db.session.commit()
+
+
+def call_key(lead_id: int) -> str:
+    """The ledger key of a bench lead's call (named in the call's metadata, as the providers echo ours)."""
+    return f"bench-call-{lead_id}"
 
 
 # ----------------------------------------------------------------------------------------- the client
@@ -418,7 +431,7 @@ async def session(
                             "direction": "outbound",
                             "from_number": "+4930555000",
                             "to_number": f"+4930231{lead_id:05d}",
-                            "metadata": {"lead_id": str(lead_id)},
+                            "metadata": {"lead_id": str(lead_id), "idempotency_key": call_key(lead_id)},
                         },
                     }
                 )

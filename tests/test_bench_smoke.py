@@ -1,6 +1,9 @@
-"""The intake benchmark still runs (bench/intake.py): both targets on a fresh SQLite file, 30 leads, the import
-step drained. It broke unseen once the schema gained companies (the bare rival's insert lacked company_id, the
-drain had no company scope); a bench that cannot run measures nothing. Figures are not asserted here."""
+"""The benchmarks still run, each at a size too small to measure anything: bench/intake.py (both targets on a
+fresh SQLite file, 30 leads, the import step drained), bench/chain.py (10 chains against a dev server and a
+fresh PostgreSQL database) and bench/bridge.py (2 sessions against the bridge over the SQLite CRM). All three
+broke unseen once the schema gained companies (the bare rival's insert lacked company_id; the drain, the
+chain bench's workers and the bridge bench's seed had no company scope or record); a bench that cannot run
+measures nothing. Figures are not asserted here."""
 
 from __future__ import annotations
 
@@ -11,15 +14,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_intake_benchmark_runs_both_targets_to_the_same_rows():
-    done = subprocess.run(
-        [sys.executable, "bench/intake.py", "--leads", "30", "--db", "sqlite", "--workers", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+def _run(*argv: str) -> str:
+    done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=240)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
+    return out
+
+
+def test_the_intake_benchmark_runs_both_targets_to_the_same_rows():
+    out = _run("bench/intake.py", "--leads", "30", "--db", "sqlite", "--workers", "1")
     assert "same leads row in both databases (ignoring id, timestamps, chain_*): yes" in out, out[-4000:]
     assert "leadchain: answers {'accepted': 30}" in out and "bare: answers {'created': 30}" in out, out[-4000:]
+
+
+def test_the_chain_benchmark_calls_every_lead():
+    out = _run("bench/chain.py", "--leads", "10", "--timeout", "120")
+    assert "'provider.calls_placed': 15" in out and "'chain.runner_errors': []" in out, out[-4000:]
+
+
+def test_the_bridge_benchmark_books_through_the_crm():
+    out = _run("bench/bridge.py", "--sessions", "2", "--crm", "sqlite", "--pause", "0.05-0.1", "--ramp", "0.2")
+    assert "bridge/sqlite  N=2    2/2 completed (2 ended by the agent)" in out, out[-4000:]
+    assert "turns booked an appointment" in out and "no tool timeout" in out, out[-4000:]
