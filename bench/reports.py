@@ -45,6 +45,7 @@ DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 BERLIN = ZoneInfo("Europe/Berlin")
 LAST_DAY = date(2026, 11, 22)  # a Sunday: the last full ISO week ends here
 CHUNK = 200_000
+COMPANY = 1  # the migration's first company: every generated row is its
 
 CALL_OUTCOMES = [  # (outcome, end status, answered, share)
     ("no_answer", "no_answer", False, 0.30),
@@ -121,18 +122,18 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
         with conn.cursor() as cur:
             for email, name, role in reps + managers:
                 cur.execute(
-                    "INSERT INTO users (email, name, role, language, timezone, active, created_at) "
-                    "VALUES (%s, %s, %s, 'de', 'Europe/Berlin', true, %s)",
-                    (email, name, role, now),
+                    "INSERT INTO users (company_id, email, name, role, language, timezone, active, created_at) "
+                    "VALUES (%s, %s, %s, %s, 'de', 'Europe/Berlin', true, %s)",
+                    (COMPANY, email, name, role, now),
                 )
             for i, (name, provider) in enumerate(
                 [("Winter", "retell"), ("Spring", "vapi"), ("Partner", "bland"), ("Messe", "retell")]
             ):
                 cur.execute(
-                    "INSERT INTO campaigns (name, provider, agent_id, from_number, language, script_variables,"
-                    " is_default, active, created_at) VALUES (%s, %s, 'agent', '+4930000000', 'de', '{}',"
-                    " %s, true, %s)",
-                    (name, provider, i == 0, now),
+                    "INSERT INTO campaigns (company_id, name, provider, agent_id, from_number, language,"
+                    " script_variables, is_default, active, created_at) VALUES (%s, %s, %s, 'agent', '+4930000000',"
+                    " 'de', '{}', %s, true, %s)",
+                    (COMPANY, name, provider, i == 0, now),
                 )
             user_ids = [r[0] for r in cur.execute("SELECT id FROM users WHERE role = 'sales' ORDER BY id")]
             campaign_ids = [r[0] for r in cur.execute("SELECT id FROM campaigns ORDER BY id")]
@@ -149,6 +150,7 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
         )
         leads = pd.DataFrame(
             {
+                "company_id": COMPANY,
                 "first_name": [f"Vorname{i}" for i in range(leads_n)],
                 "last_name": "Muster",
                 "source": np.array([s for s, _ in SOURCES])[_pick(rng, SOURCES, leads_n)],
@@ -181,6 +183,7 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
             at = np.maximum(at, created[which])
             frame = pd.DataFrame(
                 {
+                    "company_id": COMPANY,
                     "lead_id": lead_ids[which],
                     "kind": kind,
                     "direction": "outbound",
@@ -230,17 +233,18 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
         # unsubscribe audit entries.
         with conn.cursor() as cur:
             cur.execute("""
-                INSERT INTO appointments (lead_id, owner_id, starts_at, ends_at, status, title, created_at)
-                SELECT lead_id, owner_id, base + (n * interval '1 hour'),
+                INSERT INTO appointments (company_id, lead_id, owner_id, starts_at, ends_at, status, title, created_at)
+                SELECT company_id, lead_id, owner_id, base + (n * interval '1 hour'),
                        base + (n * interval '1 hour') + interval '45 minutes',
                        'confirmed', 'Termin', at
-                FROM (SELECT i.lead_id, l.owner_id, i.started_at AS at, timestamptz '2027-01-01' AS base,
+                FROM (SELECT l.company_id, i.lead_id, l.owner_id, i.started_at AS at, timestamptz '2027-01-01' AS base,
                              row_number() OVER (PARTITION BY l.owner_id ORDER BY i.id) AS n
                       FROM interactions i JOIN leads l ON l.id = i.lead_id
                       WHERE i.outcome = 'booked' AND l.owner_id IS NOT NULL AND i.id % 2 = 0) s""")
             cur.execute("""
-                INSERT INTO audit_log (actor, action, entity_type, entity_id, at)
-                SELECT 'sendgrid', 'lead.email_unsubscribed', 'lead', lead_id, started_at + interval '1 hour'
+                INSERT INTO audit_log (company_id, actor, action, entity_type, entity_id, at)
+                SELECT company_id, 'sendgrid', 'lead.email_unsubscribed', 'lead', lead_id,
+                       started_at + interval '1 hour'
                 FROM interactions WHERE kind = 'email' AND status = 'clicked' AND id % 20 = 0""")
             conn.commit()
             cur.execute("ANALYZE")
@@ -364,7 +368,9 @@ def main() -> int:
         )
         fmt = Formatter("de")
         rows = []
-        with app.app_context():
+        from crm.tenancy.context import company_scope
+
+        with app.app_context(), company_scope(COMPANY):  # the company the data was generated in
             for kind, day in (("daily", LAST_DAY), ("weekly", LAST_DAY), ("monthly", date(2026, 10, 15))):
                 period = period_for(kind, day)
                 # `period` bound as a default: each timed call runs inside this iteration, and the binding

@@ -1,9 +1,9 @@
 """The benchmarks still run, each at a size too small to measure anything: bench/intake.py (both targets on a
 fresh SQLite file, 30 leads, the import step drained), bench/chain.py (10 chains against a dev server and a
-fresh PostgreSQL database) and bench/bridge.py (2 sessions against the bridge over the SQLite CRM). All three
-broke unseen once the schema gained companies (the bare rival's insert lacked company_id; the drain, the
-chain bench's workers and the bridge bench's seed had no company scope or record); a bench that cannot run
-measures nothing. Figures are not asserted here."""
+fresh PostgreSQL database), bench/bridge.py (2 sessions against the bridge over the SQLite CRM) and
+bench/reports.py (2,000 interactions). All four broke unseen once the schema gained companies (inserts without
+company_id, no company scope or record where the app now wants one); a bench that cannot run measures
+nothing. Figures are not asserted here."""
 
 from __future__ import annotations
 
@@ -36,3 +36,8 @@ def test_the_bridge_benchmark_books_through_the_crm():
     out = _run("bench/bridge.py", "--sessions", "2", "--crm", "sqlite", "--pause", "0.05-0.1", "--ramp", "0.2")
     assert "bridge/sqlite  N=2    2/2 completed (2 ended by the agent)" in out, out[-4000:]
     assert "turns booked an appointment" in out and "no tool timeout" in out, out[-4000:]
+
+
+def test_the_reports_benchmark_agrees_with_its_sql_baseline():
+    out = _run("bench/reports.py", "--interactions", "2000", "--leads", "200", "--days", "10", "--repeat", "1")
+    assert "headline numbers of KPIs and baseline agree" in out, out[-4000:]
