@@ -126,9 +126,11 @@ class MemoryCrm:
 
 
 async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
+    from dataclasses import replace
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    from crm.config import Settings
     from crm.secrets import EnvSecrets
     from voice.bridge.config import BridgeConfig
     from voice.bridge.crm_tools import CrmToolsFactory
@@ -136,7 +138,9 @@ async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
     from voice.bridge.metrics import BridgeMetrics
     from voice.bridge.server import Bridge, BridgeServer
 
-    config = BridgeConfig(host=LOOPBACK, port=port, metrics_port=metrics_port)
+    # The bridge's settings as production reads them (LEADCHAIN_BRIDGE_*), on the bench's own ports.
+    settings = Settings.from_env().bridge
+    config = replace(BridgeConfig.from_settings(settings), host=LOOPBACK, port=port, metrics_port=metrics_port)
     metrics = BridgeMetrics()
     if crm == "memory":
         app, backend = None, MemoryCrm()
