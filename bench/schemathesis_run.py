@@ -368,8 +368,11 @@ def build_app(database_url: str) -> Flask:
 
 
 def seed_leads(app: Flask) -> None:
-    """Store the SEEDED leads (into an empty database: they get those ids); the second one with a chain id."""
-    with app.app_context():
+    """Store the SEEDED leads (into an empty database: they get those ids); the second one with a chain id. In the
+    migration's first company: the API key the requests carry is that company's."""
+    from crm.tenancy.context import company_scope
+
+    with app.app_context(), company_scope(1):
         for n in SEEDED:
             phone = f"+49302312510{n:02d}"
             lead = Lead(source="bench", first_name="Dana", last_name=f"Weber {n}", phone_e164=phone, phone_region="DE")
