@@ -639,7 +639,7 @@ def report(args, alone: dict, during: dict, a_calls: int, window: float, rates: 
     print()
     print(
         f"fairness {fair}; admission {args.inflight} chains per company while shared,"
-        f" {args.capacity or 2 * args.inflight} alone, until {args.count_until};"
+        f" {args.capacity} alone, until {args.count_until};"
         f" provider rate {args.provider_rate:g} calls/s; A's import {args.leads} leads queued;"
         f" load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
@@ -678,8 +678,9 @@ def main() -> int:
     parser.add_argument(
         "--inflight",
         type=int,
-        default=8,
-        help="the relay's admission budget: busy chains per company (default 8, as deployed; 100000 for none)",
+        default=4,
+        help="the relay's admission budget: busy chains per company while shared (default 4, as deployed; 100000"
+        " for none)",
     )
     parser.add_argument(
         "--count-until",
@@ -691,8 +692,8 @@ def main() -> int:
     parser.add_argument(
         "--capacity",
         type=int,
-        default=None,
-        help="the relay's whole capacity, for a company alone (default: as deployed, twice --inflight)",
+        default=16,
+        help="the relay's whole capacity, for a company alone (default 16, as deployed)",
     )
     parser.add_argument("--intake-leads", type=int, default=300, help="leads per intake round (default 300)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds B's last lead may wait (default 300)")

@@ -150,9 +150,12 @@ class ChainEnvSettings:
     scoring_rules: str | None = None  # a rules file; None: the shipped crm/scoring_rules.yaml
     reopen_after_days: int = DEFAULT_REOPEN_AFTER_DAYS
     gate: GateSettings = field(default_factory=GateSettings)
-    # Admission control (workers/relay.py, docs/tenancy.md "Fair sharing"): the relay starts at most this
-    # many busy chains per company (half the chain worker's 16 activity threads); an import waits in the inbox.
-    relay_inflight_per_company: int = 8
+    # Admission control (workers/relay.py, docs/tenancy.md "Fair sharing"): while another company is active
+    # the relay starts at most this many busy chains per company (a quarter of the chain worker's 16 activity
+    # threads: bench/fairness.py measured 8 at 1.85-2.54x B's time alone, 4 at 1.33-1.59x); a company alone
+    # may fill the whole capacity (the 16 threads). An import waits in the inbox.
+    relay_inflight_per_company: int = 4
+    relay_inflight_capacity: int = 16
     relay_inflight_lease_s: float = 600.0  # a started chain stops counting after this long (a stuck one)
 
 
@@ -360,7 +363,8 @@ def _chain(env: _Env) -> ChainEnvSettings:
         overrides=overrides,
         scoring_rules=env.text("LEADCHAIN_SCORING_RULES"),
         reopen_after_days=env.number("LEADCHAIN_REOPEN_AFTER_DAYS", int, DEFAULT_REOPEN_AFTER_DAYS, minimum=0),
-        relay_inflight_per_company=env.number("LEADCHAIN_RELAY_INFLIGHT_PER_COMPANY", int, 8, minimum=1),
+        relay_inflight_per_company=env.number("LEADCHAIN_RELAY_INFLIGHT_PER_COMPANY", int, 4, minimum=1),
+        relay_inflight_capacity=env.number("LEADCHAIN_RELAY_INFLIGHT_CAPACITY", int, 16, minimum=1),
         relay_inflight_lease_s=env.number("LEADCHAIN_RELAY_INFLIGHT_LEASE_S", float, 600.0, minimum=1),
         gate=GateSettings(
             calling_hours=env.text("LEADCHAIN_CALLING_HOURS"),

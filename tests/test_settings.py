@@ -90,6 +90,7 @@ TABLE = {
     "LEADCHAIN_REOPEN_AFTER_DAYS": ("0", lambda s: s.chain.reopen_after_days, 0),
     "LEADCHAIN_RELAY_INFLIGHT_PER_COMPANY": ("3", lambda s: s.chain.relay_inflight_per_company, 3),
     "LEADCHAIN_RELAY_INFLIGHT_LEASE_S": ("90.5", lambda s: s.chain.relay_inflight_lease_s, 90.5),
+    "LEADCHAIN_RELAY_INFLIGHT_CAPACITY": ("12", lambda s: s.chain.relay_inflight_capacity, 12),
     "LEADCHAIN_SCORING_RULES": ("/etc/rules.yaml", lambda s: s.chain.scoring_rules, "/etc/rules.yaml"),
     "LEADCHAIN_CALLING_HOURS": ('{"AT": {}}', lambda s: s.chain.gate.calling_hours, '{"AT": {}}'),
     "LEADCHAIN_MAX_CALL_ATTEMPTS_PER_DAY": ("5", lambda s: s.chain.gate.max_attempts_per_day, 5),

@@ -105,8 +105,9 @@ def test_the_budget_defaults_to_the_deployments_setting(app):
     assert (relay.inflight_per_company, relay.inflight_lease_s, relay.inflight_capacity) == (
         chain.relay_inflight_per_company,
         chain.relay_inflight_lease_s,
-        2 * chain.relay_inflight_per_company,
+        chain.relay_inflight_capacity,
     )
+    assert (chain.relay_inflight_per_company, chain.relay_inflight_capacity) == (4, 16)
 
 
 def test_a_company_alone_fills_the_capacity_and_the_cap_bites_when_another_is_active(app):

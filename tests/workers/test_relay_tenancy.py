@@ -41,7 +41,8 @@ def _submit(app, company_id: int, count: int, tag: str) -> list[int]:
 def test_the_relay_takes_rows_round_robin_across_companies(app):
     other = second_company(app)
     tag = uuid.uuid4().hex[:6]
-    first = _submit(app, 1, 5, tag)  # an import: the oldest rows are all company 1's
+    # An import: the oldest rows are all company 1's (as many as its budget, so none is a backlog row).
+    first = _submit(app, 1, 4, tag)
     second = _submit(app, other, 2, tag)
     relay = Relay(app, client=None, batch=4)  # type: ignore[arg-type]  (no Temporal call here)
     assert relay._pending() == [
