@@ -45,6 +45,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from crm.config import ChainEnvSettings
 from crm.email.factory import build_sender
 from crm.extensions import db
 from crm.inbound import missed as missed_calls
@@ -130,20 +131,17 @@ class Relay:
         self.settings_broadcast_failures = 0  # failed broadcasts since start (_broadcast_guarded)
         self._purged_at = float("-inf")  # inbox retention (crm/services/inbox_purge.py): at most once an hour
         self._swept_at = float("-inf")  # appointment reminders, no-shows, their mails: about once a minute
-        # Admission control: the deployment's setting (crm.config.ChainEnvSettings) unless given here.
-        chain_env = getattr(app.config.get("LEADCHAIN"), "chain", None)
-        per_company: int = getattr(chain_env, "relay_inflight_per_company", 4)
-        lease_s: float = getattr(chain_env, "relay_inflight_lease_s", 600.0)
-        self.inflight_per_company = inflight_per_company if inflight_per_company is not None else per_company
-        self.inflight_lease_s = inflight_lease_s if inflight_lease_s is not None else lease_s
+        # Admission control: the deployment's settings (crm.config.ChainEnvSettings, its defaults for an app
+        # configured without them) unless given here.
+        chain_env = getattr(app.config.get("LEADCHAIN"), "chain", None) or ChainEnvSettings()
+        self.inflight_per_company = (
+            inflight_per_company if inflight_per_company is not None else chain_env.relay_inflight_per_company
+        )
+        self.inflight_lease_s = inflight_lease_s if inflight_lease_s is not None else chain_env.relay_inflight_lease_s
         self.inflight_stages = inflight_stages  # a lead in one of these still holds its company's budget
-        # The whole capacity, for a company alone: the deployment's setting (the chain worker's 16 activity
-        # threads) when the cap is the deployment's too; a cap given here without a capacity gets twice itself.
-        # Never less than the cap.
-        if inflight_per_company is None:
-            capacity: int = getattr(chain_env, "relay_inflight_capacity", None) or 4 * self.inflight_per_company
-        else:
-            capacity = 2 * self.inflight_per_company
+        # The whole capacity, for a company alone: the deployment's setting when the cap is the deployment's
+        # too; a cap given here without a capacity gets twice itself. Never less than the cap.
+        capacity = chain_env.relay_inflight_capacity if inflight_per_company is None else 2 * inflight_per_company
         self.inflight_capacity = max(inflight_capacity or capacity, self.inflight_per_company)
         self.share_grace_s = share_grace_s
 
