@@ -10,6 +10,7 @@ from crm.models.campaigns import Campaign
 from crm.models.chain import DoNotCallEntry, LeadSubmission, SideEffect
 from crm.models.companies import Branch, Company, user_branches
 from crm.models.consent import Channel, ConsentRecord, LegalBasis
+from crm.models.deals import Deal, DealStage, DealStatus, LostReason
 from crm.models.deliveries import UnparseablePayload, WebhookDelivery
 from crm.models.inbound import InboundCall as InboundCall
 from crm.models.inbound import KnowledgeEntry as KnowledgeEntry
@@ -44,7 +45,11 @@ __all__ = [
     "Company",
     "Channel",
     "ConsentRecord",
+    "Deal",
+    "DealStage",
+    "DealStatus",
     "Direction",
+    "LostReason",
     "DoNotCallEntry",
     "LeadSubmission",
     "SideEffect",

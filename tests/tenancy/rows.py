@@ -44,6 +44,8 @@ OVERRIDES: dict[str, object] = {
     "suppression_list.kind": "email",
     "provisioned_objects.status": "created",
     "inbound_calls.outcome": "answered",
+    "deals.status": "open",
+    "deals.closed_at": None,
 }
 # Per-table rows beyond the first, for the per-company unique keys the migration rebuilds.
 EXTRA_ROWS = {"leads": 2, "campaigns": 1, "dnc_list": 2, "app_settings": 2, "assignment_counters": 2}
@@ -63,6 +65,8 @@ def _value(table: sa.Table, column: sa.Column, n: int, ids: dict[str, list[int]]
         return n + 1
     if isinstance(type_, sa.DateTime):
         return T0 + timedelta(minutes=n * 90) if column.name == "starts_at" else T0
+    if isinstance(type_, sa.Date):
+        return T0.date() + timedelta(days=n)
     if isinstance(type_, sa.LargeBinary):
         return b"%PDF-1.7 " + bytes([n])
     if isinstance(type_, sa.JSON):
