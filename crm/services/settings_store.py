@@ -21,7 +21,9 @@ from crm.services import audit
 from crm.tenancy.context import current_company_id, require_company_id
 
 SCORING_RULES, GATE_THRESHOLD, CALLING_HOURS = "scoring.rules", "gate.threshold", "calling_hours"
-KEYS = (SCORING_RULES, GATE_THRESHOLD, CALLING_HOURS)
+# After how many days in one stage an open deal is "stale" (crm.services.deal_metrics).
+DEAL_STALE_DAYS = "deals.stale_days"
+KEYS = (SCORING_RULES, GATE_THRESHOLD, CALLING_HOURS, DEAL_STALE_DAYS)
 
 
 def stored(key: str) -> AppSetting | None:
