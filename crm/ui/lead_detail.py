@@ -19,6 +19,7 @@ from crm.models import (
     AuditEntry,
     Campaign,
     ConsentRecord,
+    Deal,
     Interaction,
     InteractionKind,
     Lead,
@@ -401,13 +402,16 @@ def _appointments(lead: Lead, users: dict[int | None, str]) -> list[AppointmentI
 
 
 def _audit_entries(lead: Lead, tasks: list[Task], consents: list[ConsentView]) -> list[AuditEntry]:
-    """Audit entries of this lead, of the records merged into it, of its tasks and its consents."""
+    """Audit entries of this lead, of the records merged into it, of its tasks, consents and deals."""
     lead_ids = [lead.id, *db.session.scalars(sa.select(Lead.id).where(Lead.merged_into_id == lead.id))]
     which = [sa.and_(AuditEntry.entity_type == "lead", AuditEntry.entity_id.in_(lead_ids))]
     if tasks:
         which.append(sa.and_(AuditEntry.entity_type == "task", AuditEntry.entity_id.in_([t.id for t in tasks])))
     if consents:
         which.append(sa.and_(AuditEntry.entity_type == "consent", AuditEntry.entity_id.in_([c.id for c in consents])))
+    # The lead's deals (crm.services.deals audits each change on the deal), in the same query.
+    deal_ids = sa.select(Deal.id).where(Deal.lead_id.in_(lead_ids)).scalar_subquery()
+    which.append(sa.and_(AuditEntry.entity_type == "deal", AuditEntry.entity_id.in_(deal_ids)))
     return list(
         db.session.scalars(
             sa.select(AuditEntry)
