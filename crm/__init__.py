@@ -140,6 +140,7 @@ def _register_parts(app: Flask) -> None:
     they build an app."""
     from crm import health
     from crm.api import chains as api_chains
+    from crm.api import deals as api_deals
     from crm.api import leads as api_leads
     from crm.email import unsubscribe
     from crm.errors import register_error_handlers
@@ -150,7 +151,7 @@ def _register_parts(app: Flask) -> None:
     from crm.webhooks import stripe as stripe_webhook
 
     register_error_handlers(app)
-    for api_module in (api_leads, api_chains, leads):
+    for api_module in (api_leads, api_chains, api_deals, leads):
         openapi.register_blueprint(api_module.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(unsubscribe.bp)

@@ -156,7 +156,7 @@ def pipeline_summary(
     """The current company's pipeline as of `today` (its calendar), for one owner, branch or lead source
     when given."""
     zone, threshold = _zone(), stale_days()
-    chance = dict(db.session.execute(sa.select(DealStage.id, DealStage.probability)).tuples().all())
+    chance: dict[int, int] = {sid: p for sid, p in db.session.execute(sa.select(DealStage.id, DealStage.probability))}
     open_deals = list(
         db.session.scalars(
             _filtered(sa.select(Deal).where(Deal.status == DealStatus.OPEN), owner_id, branch_id, source)
