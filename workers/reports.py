@@ -101,13 +101,16 @@ async def run(app: Flask, client: Client, interceptors: Sequence[Interceptor] = 
     if mailer is None:
         log.warning("no email sender configured: reports are built and stored but not emailed")
     # The privacy workflows (exports, erasures, retention) share this process: both are rare, batch-like work.
-    # So does monthly billing (issue 20): one run per company and month.
-    from workers import billing, privacy
+    # So does monthly billing (issue 20): one run per company and month; and the weekly retraining of the
+    # learned lead score (issue 23), one run per company and week.
+    from workers import billing, privacy, score_model
 
     executor = ContextThreadPoolExecutor(max_workers=2, thread_name_prefix="privacy-activity")
     billing_executor = ContextThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-activity")
+    score_model_executor = ContextThreadPoolExecutor(max_workers=1, thread_name_prefix="score-model-activity")
     await run_until_signalled(
         lambda stop: serve(app, client, stop, mailer=mailer, interceptors=interceptors),
         privacy.runner(app, client, executor, company_schedules, interceptors),
         billing.runner(app, client, billing_executor, company_schedules, interceptors),
+        score_model.runner(app, client, score_model_executor, company_schedules, interceptors),
     )

@@ -23,6 +23,7 @@ from crm.models.phone_numbers import PhoneNumber as PhoneNumber
 from crm.models.privacy import PrivacyRequest, PrivacyRequestStep, RetentionPolicy, SuppressionEntry
 from crm.models.provider_routes import ProviderRoute
 from crm.models.reports import Report, ReportDocument
+from crm.models.score_models import ScoreModel, ScoreModelStatus, ScoreTrainingRun  # noqa: F401
 from crm.models.scoring import ScoreHistory
 from crm.models.sessions import UserSession
 from crm.models.settings import AppSetting

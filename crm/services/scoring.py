@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.extensions import db
+from crm.learning import blend
 from crm.models import Channel, ConsentRecord, Interaction, InteractionKind, Lead, LegalBasis, Priority, ScoreHistory
 from crm.services import audit, settings_store
 from crm.services.normalize import fold
@@ -75,12 +76,16 @@ class Score:
     tags: tuple[str, ...]
     next_action: str  # "call" | "nurture" | "review" | "stop"
     raw_total: int = 0
+    # Set when a learned model took part (crm.learning.blend): the rule score, p_win, weight, contributions.
+    learned: dict[str, Any] | None = None
 
     def breakdown(self) -> dict[str, Any]:
         """What ScoreHistory.breakdown stores: points by factor, plus the details and the unclamped sum."""
         out: dict[str, Any] = {f.name: f.points for f in self.factors}
         out["details"] = {f.name: f.detail for f in self.factors}
         out["raw_total"] = self.raw_total
+        if self.learned is not None:
+            out["learned"] = self.learned
         return out
 
 
@@ -338,6 +343,22 @@ def facts_for(lead_id: int) -> LeadFacts:
     )
 
 
+def _blended(score: Score, learned: blend.Learned, facts: LeadFacts, rules: ScoringRules) -> Score:
+    """The rule score blended with the model in force (docs/scoring.md "Blend"): the value, and what follows
+    from it (priority, the priority tag, the next action), recorded under the model's version."""
+    value = learned.value(score.value)
+    priority = priority_for(value, rules)
+    return replace(
+        score,
+        value=value,
+        priority=priority,
+        tags=(priority, *score.tags[1:]),
+        next_action=_next_action(facts, value, _outcome_counts(facts.engagement.call_outcomes), rules),
+        model_version=learned.label,
+        learned=learned.breakdown(score.value, score.model_version),
+    )
+
+
 def score_lead(lead_id: int, *, actor: str, reason: str, rules: ScoringRules | None = None) -> Score:
     """Score a lead and record it: a ScoreHistory row, the lead's score/priority/tags, an audit entry
     when any of those changed. Runs in the caller's transaction and does not commit.
@@ -354,7 +375,11 @@ def score_lead(lead_id: int, *, actor: str, reason: str, rules: ScoringRules | N
         raise LookupError(f"lead {lead_id} does not exist")
     if lead.merged_into_id is not None:
         raise ValueError(f"lead {lead_id} was merged into {lead.merged_into_id}; score that one")
-    score = compute(facts_for(lead_id), rules)
+    facts = facts_for(lead_id)
+    score = compute(facts, rules)
+    learned = blend.for_lead(lead_id)
+    if learned is not None:
+        score = _blended(score, learned, facts, rules)
 
     db.session.add(
         ScoreHistory(
