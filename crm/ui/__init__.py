@@ -26,6 +26,8 @@ def areas() -> tuple[ModuleType, ...]:
         calendar_feed,
         calendar_settings,
         dashboard,
+        deal_settings,
+        deals,
         lead_actions,
         leads,
         oidc,
@@ -51,6 +53,8 @@ def areas() -> tuple[ModuleType, ...]:
         recordings,
         queue,
         tasks,
+        deals,  # the pipeline board and deal pages (issue 23)
+        deal_settings,  # the board's stages and reasons (managers, admins)
         dashboard,
         reports,
         settings,

@@ -400,6 +400,7 @@ NAV = (
     ("/leads", "Leads", (Role.SALES, Role.MANAGER, Role.ADMIN)),
     ("/queue", "Calls", (Role.SALES, Role.MANAGER, Role.ADMIN)),
     ("/tasks", "Tasks", (Role.SALES, Role.MANAGER, Role.ADMIN)),
+    ("/deals", "Pipeline", (Role.SALES, Role.MANAGER, Role.ADMIN)),
     ("/reports", "Reports", (Role.MANAGER, Role.ADMIN)),
     ("/settings", "Settings", (Role.ADMIN,)),
     ("/platform/companies", "Companies", (Role.OPERATOR,)),
