@@ -21,6 +21,7 @@ from pathlib import Path
 from crm.languages import LANGUAGES
 from crm.reports.definition_texts.activity import CALLS, LEADS, PERIODS
 from crm.reports.definition_texts.model import Figure, Section
+from crm.reports.definition_texts.pipeline import PIPELINE
 from crm.reports.definition_texts.results import BREAKDOWNS, CONVERSION, COSTS, EMAILS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "kpis.md"
@@ -32,7 +33,7 @@ HEADERS = {"de": ("Kennzahl", "Definition"), "en": ("Figure", "Definition")}
 
 
 # The appendix's sections in order (their words: the reports catalogue).
-SECTIONS: list[Section] = [PERIODS, LEADS, CALLS, CONVERSION, COSTS, EMAILS, BREAKDOWNS]
+SECTIONS: list[Section] = [PERIODS, LEADS, CALLS, CONVERSION, COSTS, EMAILS, PIPELINE, BREAKDOWNS]
 
 __all__ = ["SECTIONS", "Figure", "Section"]
 

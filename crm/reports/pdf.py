@@ -30,7 +30,7 @@ from crm.config import ReportSettings
 from crm.email import settings as email_settings
 from crm.inbound import kpis as inbound_kpis
 from crm.inbound.kpis import InboundFigures
-from crm.reports import definitions, kpis
+from crm.reports import definitions, kpis, pipeline
 from crm.reports.i18n import Formatter
 from crm.reports.periods import Period, period_for
 
@@ -123,6 +123,8 @@ def render_html(
             generated=fmt.moment(report.generated_at),
             definitions=definitions.for_language(language),
             inbound=inbound_section(report),
+            pipeline=pipeline.pipeline_section(report),
+            amounts=pipeline.amounts,
             css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
         )
     )

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from crm.reports.i18n import Formatter
 from crm.ui import dashboard_queries as dq
 from crm.ui.access import MANAGERS, any_role, manager_only, user
+from crm.ui.dashboard_pipeline import pipeline_cards
 from crm.ui.i18n import _, current_language
 
 bp = Blueprint("dashboard", __name__)
@@ -148,6 +149,7 @@ def index():
         fx_notes=fx_notes,
         previous_label=fmt.period_label(board.previous_period),
         charts=charts,
+        pipeline=pipeline_cards(who, fmt),
         chart_titles=chart_titles(),
         lang=fmt.language,
     )

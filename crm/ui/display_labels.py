@@ -267,6 +267,14 @@ LABELS: dict[str, dict[str, str]] = {
         "active": N_("Active"),
         "name": N_("Name"),
         "timezone": N_("Time zone"),
+        # deals (crm.services.deals)
+        "title": N_("Title"),
+        "stage": N_("Stage"),
+        "value_cents": N_("Value in cents"),
+        "currency": N_("Currency"),
+        "expected_close_on": N_("Expected close"),
+        "lost_reason": N_("Reason"),
+        "note": N_("Note"),
     },
     # audit actions
     "audit": {
@@ -302,6 +310,12 @@ LABELS: dict[str, dict[str, str]] = {
         "chain.resume_requested": N_("Chain resume requested"),
         "chain.cancel_requested": N_("Chain cancel requested"),
         "chain.call_now_requested": N_("Call requested"),
+        "deal.created": N_("Deal created"),
+        "deal.moved": N_("Deal moved"),
+        "deal.won": N_("Deal won"),
+        "deal.lost": N_("Deal lost"),
+        "deal.reopened": N_("Deal reopened"),
+        "deal.updated": N_("Deal edited"),
     },
 }
 

@@ -29,6 +29,16 @@ def _company(table: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
+    _create_stages_and_reasons()
+    _create_deals()
+    if op.get_bind().dialect.name == "postgresql":
+        for table in OWNED:
+            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            op.execute(f"CREATE POLICY company_isolation ON {table} USING ({POLICY}) WITH CHECK ({POLICY})")
+
+
+def _create_stages_and_reasons() -> None:
     op.create_table(
         "deal_stages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -56,6 +66,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("company_id", "label", name="uq_deal_lost_reasons_company_label"),
     )
     op.create_index(op.f("ix_deal_lost_reasons_company_id"), "deal_lost_reasons", ["company_id"], unique=False)
+
+
+def _create_deals() -> None:
     op.create_table(
         "deals",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -107,11 +120,6 @@ def upgrade() -> None:
     for column in ("company_id", "lead_id", "stage_id", "owner_id", "branch_id"):
         op.create_index(op.f(f"ix_deals_{column}"), "deals", [column], unique=False)
     op.create_index("ix_deals_company_status_stage", "deals", ["company_id", "status", "stage_id"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        for table in OWNED:
-            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-            op.execute(f"CREATE POLICY company_isolation ON {table} USING ({POLICY}) WITH CHECK ({POLICY})")
 
 
 def downgrade() -> None:
