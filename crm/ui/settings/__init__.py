@@ -14,7 +14,17 @@ One module per area (company, users, scoring, calling_hours, campaigns, knowledg
 (crm.ui.settings.blueprint), so the endpoints keep their names ("settings.scoring", ...)."""
 
 # Importing the areas registers their routes on the blueprint: the names themselves are not used here.
-from crm.ui.settings import api_keys, calling_hours, campaigns, company, knowledge, scoring, security, users  # noqa: F401
+from crm.ui.settings import (  # noqa: F401
+    api_keys,
+    calling_hours,
+    campaigns,
+    company,
+    knowledge,
+    learned_score,
+    scoring,
+    security,
+    users,
+)
 from crm.ui.settings.blueprint import bp
 
 __all__ = ["bp"]
