@@ -144,7 +144,9 @@ def test_create_from_the_lead_and_once_from_an_appointment(ui_app, as_sales_a, a
     assert as_sales_a.submit(f"/leads/{leads.foreign}/deals").status_code == 404
     with ui_app.app_context():
         start = datetime.now(UTC) + timedelta(days=2)
-        appt = Appointment(lead_id=leads.own, owner_id=team.sales_a.id, starts_at=start, ends_at=start + timedelta(hours=1))
+        appt = Appointment(
+            lead_id=leads.own, owner_id=team.sales_a.id, starts_at=start, ends_at=start + timedelta(hours=1)
+        )
         db.session.add(appt)
         db.session.commit()
         appt_id = appt.id
@@ -153,7 +155,9 @@ def test_create_from_the_lead_and_once_from_an_appointment(ui_app, as_sales_a, a
     assert first.status_code == again.status_code == 303
     assert first.headers["Location"] == again.headers["Location"]
     with ui_app.app_context():
-        assert db.session.scalar(db.select(db.func.count()).select_from(Deal).where(Deal.appointment_id == appt_id)) == 1
+        assert (
+            db.session.scalar(db.select(db.func.count()).select_from(Deal).where(Deal.appointment_id == appt_id)) == 1
+        )
     assert "Deal" in text_of(as_sales_a.get(f"/leads/{leads.own}/appointments/{appt_id}"))
 
 

@@ -45,6 +45,7 @@ from crm.extensions import db
 from crm.models import Appointment, Campaign, Lead, PossibleDuplicate, Task, TaskStatus
 from crm.models.reports import Report, ReportDocument
 from crm.reports.periods import daily
+from crm.services import deals as deal_service
 from tests.conftest import make_test_secrets
 from tests.ui.conftest import signed_in
 from tests.ui.route_expectations import ui_endpoints
@@ -351,6 +352,7 @@ def _make_world(app, team, leads) -> World:
         db.session.commit()
         world = World(app, team, leads, flag.id, task.id)
         world.ids = {"report_id": [report.id], "campaign_id": [campaign.id], "appointment_id": [appointment.id]}
+        world.ids.update(_deal_ids(own))
         db.session.remove()
     world.ids.update(
         {
@@ -364,6 +366,14 @@ def _make_world(app, team, leads) -> World:
         }
     )
     return world
+
+
+def _deal_ids(own: Lead) -> dict[str, list]:
+    """A deal of the rep's own lead and the pipeline's stages and reasons (crm.ui.deals, crm.ui.deal_settings)."""
+    stages = deal_service.ensure_defaults()
+    deal = deal_service.create_deal(lead=own, actor="fuzz", value_cents=100_000)
+    reasons = deal_service.active_reasons()
+    return {"deal_id": [deal.id], "stage_id": [s.id for s in stages], "reason_id": [r.id for r in reasons]}
 
 
 @pytest.fixture
@@ -721,6 +731,10 @@ NASTY_POSTS = [
     ("reports.generate", [("kind", "daily"), ("day", "0001-01-01")]),
     ("reports.generate", [("kind", "monthly"), ("day", "0001-01-01")]),
     ("reports.generate", [("kind", "weekly"), ("day", "0001-01-01")]),
+    ("deals.update", [("value", "²"), ("expected_close_on", "2026-02-30"), ("currency", "\x00")]),
+    ("deals.update", [("value", "9" * 30), ("owner_id", str(2**63))]),
+    ("deals.move", [("stage_id", "١")]),
+    ("deals.close", [("outcome", "lost"), ("reason_id", str(2**63)), ("note", "x" * 5000)]),
     ("auth.login", [("email", "\x00"), ("password", "x")]),
     ("auth.login", [("email", "maria.manager@example.test\x00"), ("password", "\x00")]),
     ("auth.login", [("email", "x"), ("password", "y"), ("next", "/\r\nSet-Cookie: x=1")]),

@@ -75,7 +75,10 @@
     var body = new FormData(form);
     body.set("stage_id", stageId);
     card.setAttribute("aria-busy", "true");
-    fetch(form.action, {
+    // The answer's words in the page's language (a ?lang= on the page is not in the form's action).
+    var url = form.action + (form.action.indexOf("?") < 0 ? "?" : "&") + "lang=" +
+      encodeURIComponent(document.documentElement.lang || "");
+    fetch(url, {
       method: "POST",
       body: body,
       credentials: "same-origin",

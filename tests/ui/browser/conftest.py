@@ -52,6 +52,7 @@ from crm.config import Settings
 from crm.extensions import db
 from tests.conftest import _migrate, make_test_secrets, set_settings
 from tests.sandbox_fixtures import ServerThread, free_port
+from tests.ui.browser.deals_seed import seed_deals
 from tests.ui.conftest import PASSWORD, Member
 
 CHROMIUM = os.environ.get("LEADCHAIN_CHROMIUM", "/usr/bin/chromium")
@@ -75,6 +76,7 @@ class Demo:
     report_id: int
     appointments: dict[str, int]  # lead key -> its appointment (koch's: Sarah's; weber's: Sven's)
     privacy_request_id: int  # an open export request for hoffmann
+    deals: dict[str, int] = dataclasses.field(default_factory=dict)  # tests/ui/browser/deals_seed.py
 
 
 # ------------------------------------------------------------------------------------ app and data
@@ -558,6 +560,7 @@ def seed_demo(now: datetime | None = None) -> Demo:
         report_id=stored.report_id,
         appointments={"koch": koch_appointment.id, "weber": weber_appointment.id},
         privacy_request_id=privacy.id,
+        deals=seed_deals(leads, users),
     )
 
 

@@ -29,6 +29,7 @@ ARGUMENTS = {
     "appointment_id": lambda demo: demo.appointments["weber"],  # Sven's appointment on that lead
     "screen": lambda demo: "company",  # the setup wizard's first screen (crm.ui.onboarding)
     "request_id": lambda demo: demo.privacy_request_id,  # Hoffmann's export request (crm.ui.privacy)
+    "deal_id": lambda demo: demo.deals["weber"],  # Sven's deal on that lead (crm.ui.deals)
 }
 FILE_URL = re.compile(r"(\.[a-z0-9]+|/recording)$")
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
