@@ -39,10 +39,11 @@ def to_stored(row: ScoreModel) -> StoredModel:
     return found
 
 
+IN_FORCE = sa.select(ScoreModel).where(ScoreModel.status == ScoreModelStatus.PROMOTED).order_by(ScoreModel.id.desc())
+
+
 def in_force_row() -> ScoreModel | None:
-    return db.session.scalars(
-        sa.select(ScoreModel).where(ScoreModel.status == ScoreModelStatus.PROMOTED).order_by(ScoreModel.id.desc())
-    ).first()
+    return db.session.scalars(IN_FORCE).first()
 
 
 def in_force() -> StoredModel | None:

@@ -46,6 +46,7 @@ OVERRIDES: dict[str, object] = {
     "inbound_calls.outcome": "answered",
     "deals.status": "open",
     "deals.closed_at": None,
+    "score_models.status": "candidate",
 }
 # Per-table rows beyond the first, for the per-company unique keys the migration rebuilds.
 EXTRA_ROWS = {"leads": 2, "campaigns": 1, "dnc_list": 2, "app_settings": 2, "assignment_counters": 2}
