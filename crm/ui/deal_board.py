@@ -11,9 +11,8 @@ shows two amounts (crm.services.deal_metrics says why)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from babel.numbers import format_currency, format_percent
@@ -22,10 +21,10 @@ from werkzeug.datastructures import MultiDict
 
 from crm.extensions import db
 from crm.languages import locale_for
-from crm.models import Branch, Company, Deal, DealStage, Lead, Role, User
+from crm.models import Branch, Deal, DealStage, Lead, Role, User
 from crm.services import deal_metrics
 from crm.services import money as money_service
-from crm.services.deal_metrics import DealCard, Money, PipelineSummary
+from crm.services.deal_metrics import DealCard, Money, PipelineSummary, company_today
 from crm.services.deal_stages import active_reasons
 from crm.tenancy.context import require_company_id
 from crm.ui.access import branch_ids
@@ -65,16 +64,6 @@ def filters_from(values: MultiDict, who: User | None = None) -> Filters:
             return Filters(found.owner_id, mine[0], found.source)
         return found
     return Filters(-1, None, None)  # an operator outside a company: an empty board
-
-
-def company_today() -> date:
-    """Today in the company's calendar (the summary counts days in it)."""
-    company = db.session.get(Company, require_company_id())
-    try:
-        zone = ZoneInfo(company.timezone if company is not None else "Europe/Berlin")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("Europe/Berlin")
-    return datetime.now(UTC).astimezone(zone).date()
 
 
 def money(cents: int, currency: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from crm.models import Lead
 from crm.services import deals as service
-from crm.ui.deal_board import company_today
+from crm.services.deal_metrics import company_today
 from tests.ui.conftest import Member
 
 # key: (lead, owner role, title, euros, stage index, closes this month)

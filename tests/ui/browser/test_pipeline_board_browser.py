@@ -29,8 +29,9 @@ def _board(open_page, role: str, path: str):
     return page
 
 
-def test_drag_a_deal_with_the_mouse(open_page, demo):
+def test_drag_a_deal_with_the_mouse(open_page, demo, screenshot):
     page = _board(open_page, "manager", f"/deals?owner={demo.users['sales_b'].id}")
+    screenshot(page, "pipeline-board-de")
     card = page.locator(f"[data-deal='{demo.deals['koch']}']")
     first, second = _column(page, 0), _column(page, 1)
     expect(first.locator("[data-total]")).to_have_text(_money("10.000,00 €"))
