@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 unexport PYTHONDONTWRITEBYTECODE
 STAMP  := $(VENV)/.installed
 
-.PHONY: install keep-urllib3 bytecode catalogs up test lint lock audit bench bench-calendar bench-inbound inbound-personas chaos chaos-slice fuzz outage schemathesis fairness compose-check clean
+.PHONY: install keep-urllib3 bytecode catalogs up test lint lock audit bench bench-calendar learned-score-bench bench-inbound inbound-personas chaos chaos-slice fuzz outage schemathesis fairness compose-check clean
 
 install: $(STAMP) catalogs bytecode
 
@@ -133,6 +133,11 @@ inbound-personas: install
 # beside the same search with no external calendars, in one run (issue 18): goal p95 <= 20 ms and <= 2x.
 bench-calendar: install
 	$(BIN)/python -m bench.calendar_slots
+
+# The learned lead score (issue 23): training on 100,000 generated leads beside reading them from the
+# database, and one lead's score p50/p95 (a fresh SQLite file; LEARNED_SCORE_ARGS=--database-url=<PostgreSQL URL>).
+learned-score-bench: install
+	$(BIN)/python bench/learned_score.py $(LEARNED_SCORE_ARGS)
 
 # Placeholder passwords only satisfy compose's required-variable checks, and the example settings
 # file stands in for a host's deploy/leadchain.env; nothing is started.
