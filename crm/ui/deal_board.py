@@ -148,6 +148,8 @@ def _filter_choices(who: User) -> dict:
         sa.select(Lead.source).where(Lead.id.in_(sa.select(Deal.lead_id))).distinct().order_by(Lead.source).limit(100)
     ).all()
     return {
+        # A manager with chosen branches sees one of them at a time: no "all branches" to offer.
+        "branch_required": who.role == Role.MANAGER and bool(branch_ids(who)),
         "owners": owners,
         "branches": [(b.id, b.name) for b in db.session.execute(branches).all()],
         "sources": list(sources),

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crm.extensions import db
-from crm.models import Appointment, Deal, DealStage, DealStatus, Lead, LostReason
+from crm.models import Appointment, Branch, Deal, DealStage, DealStatus, Lead, LostReason, User
 from crm.services import deals as service
+from tests.conftest import TEST_COMPANY_ID
 from tests.ui.test_leads_pages import text_of
 
 JSON = {"Accept": "application/json"}
@@ -190,3 +191,21 @@ def test_stale_deals_are_highlighted(ui_app, as_manager, leads, stages):
         db.session.commit()
     body = as_manager.get("/deals").get_data(as_text=True)
     assert "is-stale" in body and "30 Tage in dieser Phase" in text_of(as_manager.get("/deals"))
+
+
+def test_a_manager_with_chosen_branches_sees_one_branch_at_a_time(ui_app, as_manager, team, leads, stages):
+    with ui_app.app_context():
+        nord = Branch(company_id=TEST_COMPANY_ID, name="Nord", slug="nord")
+        sued = Branch(company_id=TEST_COMPANY_ID, name="Süd", slug="sued")
+        db.session.add_all([nord, sued])
+        db.session.flush()
+        db.session.get(Lead, leads.own).branch_id = nord.id
+        db.session.get(Lead, leads.foreign).branch_id = sued.id
+        manager = db.session.get(User, team.manager.id)
+        manager.branches.append(nord)
+        db.session.commit()
+    _deal(ui_app, leads.own)
+    foreign = _deal(ui_app, leads.foreign)
+    page = text_of(as_manager.get("/deals?branch="))
+    assert "Deal Olga" in page and "Deal Fritz" not in page and "Alle Niederlassungen" not in page
+    assert as_manager.get(f"/deals/{foreign}").status_code == 404
