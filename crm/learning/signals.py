@@ -72,7 +72,7 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
 
 # Built once: scoring one lead runs these three statements, and building a select costs about as much as
 # running it on SQLite. The ids are an expanding parameter, so every chunk shares one compiled form.
-IDS = sa.bindparam("ids", expanding=True)
+IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
 LEADS = sa.select(
     Lead.id,
     Lead.created_at,
