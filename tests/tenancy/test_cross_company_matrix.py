@@ -40,8 +40,20 @@ from flask import url_for
 from crm import create_app
 from crm.api.auth import issue_api_key
 from crm.extensions import db
-from crm.models import Company, Interaction, Lead, LeadSource, LeadSubmission, PhoneNumber, ProviderRoute, Role, User
+from crm.models import (
+    Company,
+    Deal,
+    Interaction,
+    Lead,
+    LeadSource,
+    LeadSubmission,
+    PhoneNumber,
+    ProviderRoute,
+    Role,
+    User,
+)
 from crm.models.interactions import Direction, InteractionKind
+from crm.services import deal_stages
 from crm.tenancy.context import company_scope, operator_scope
 from tests.conftest import API_KEY, TEST_COMPANY_ID, WEBHOOK_SECRETS, _wipe, make_test_secrets, set_settings
 from tests.helpers import signed_headers
@@ -133,6 +145,8 @@ class Side:
     call_ref: str = ""
     submission_id: int = 0
     agent: str = ""
+    deal_id: int = 0  # an open deal of its own lead, in a stage of its own
+    stage_id: int = 0
 
 
 def inbound_number(company_id: int, provider: str) -> str:
@@ -216,10 +230,14 @@ def _side(c: int, slug: str) -> Side:
             payload={"last_name": marker(c)},
         )
         db.session.add(submission)
+        deal_stages.seed_defaults("matrix")  # the default board, as the pipeline's pages expect it
+        stage = deal_stages.active_stages()[0]
+        deal = Deal(company_id=c, lead_id=leads.own, title=f"Deal {marker(c)}", stage_id=stage.id)
+        db.session.add(deal)
         for provider in PROVIDERS:
             db.session.add(PhoneNumber(e164=inbound_number(c, provider), provider=provider, agent_ref=f"agent-{c}"))
         db.session.commit()
-        submission_id = submission.id
+        submission_id, deal_id, stage_id = submission.id, deal.id, stage.id
     agent = f"agent-of-company-{c}"
     with operator_scope("tests", "matrix routing rows"):
         db.session.add(LeadSource(company_id=c, slug=f"src-{c}", name="matrix"))
@@ -236,6 +254,8 @@ def _side(c: int, slug: str) -> Side:
         call_ref=call_ref,
         submission_id=submission_id,
         agent=agent,
+        deal_id=deal_id,
+        stage_id=stage_id,
     )
 
 
@@ -452,6 +472,59 @@ NON_UI: dict[tuple[str, str], list[Expect]] = {
             _api("POST", lambda a: f"/api/v1/leads/{a.victim.leads.own}/do-not-contact"), 404, "block the victim's lead"
         )
     ],
+    # -- deals (issue 23): the victim's deal is not there; its lead and stage cannot be named in a body
+    ("api_deals.get_deal", "GET"): [
+        Expect(_api("GET", lambda a: f"/api/v1/deals/{a.victim.deal_id}"), 404, "the victim's deal"),
+        Expect(_api("GET", lambda a: f"/api/v1/deals/{a.victim.deal_id}", key=None), 401, "no key at all"),
+    ],
+    ("api_deals.list_deals", "GET"): [
+        Expect(_api("GET", lambda a: "/api/v1/deals?limit=200"), 200, "the attacker's own deals only"),
+        Expect(
+            _api("GET", lambda a: f"/api/v1/deals?lead_id={a.victim.leads.own}"), 200, "filtered by the victim's lead"
+        ),
+    ],
+    ("api_deals.create_deal", "POST"): [
+        Expect(
+            _api("POST", lambda a: "/api/v1/deals", body={"lead_id": 0}),
+            422,
+            "no such lead (a JSON body naming lead 0)",
+        ),
+        Expect(
+            lambda a: _api("POST", lambda _: "/api/v1/deals", body={"lead_id": a.victim.leads.own})(a),
+            422,
+            "a deal for the victim's lead",
+        ),
+        Expect(
+            lambda a: _api(
+                "POST", lambda _: "/api/v1/deals", body={"lead_id": a.attacker.leads.own, "stage_id": a.victim.stage_id}
+            )(a),
+            422,
+            "the attacker's lead in the victim's stage",
+        ),
+    ],
+    ("api_deals.update_deal", "PATCH"): [
+        Expect(_api("PATCH", lambda a: f"/api/v1/deals/{a.victim.deal_id}", body={"title": "x"}), 404, "edit it")
+    ],
+    ("api_deals.move_deal", "POST"): [
+        Expect(
+            lambda a: _api(
+                "POST", lambda _: f"/api/v1/deals/{a.victim.deal_id}/move", body={"stage_id": a.attacker.stage_id}
+            )(a),
+            404,
+            "move the victim's deal into the attacker's stage",
+        )
+    ],
+    ("api_deals.close_deal", "POST"): [
+        Expect(
+            _api("POST", lambda a: f"/api/v1/deals/{a.victim.deal_id}/close", body={"outcome": "won"}), 404, "win it"
+        )
+    ],
+    ("api_deals.reopen_deal", "POST"): [
+        Expect(_api("POST", lambda a: f"/api/v1/deals/{a.victim.deal_id}/reopen"), 404, "reopen it")
+    ],
+    ("api_deals.pipeline", "GET"): [
+        Expect(_api("GET", lambda a: "/api/v1/deals/pipeline"), 200, "the attacker's own pipeline only")
+    ],
     ("api-docs.openapi_json", "GET"): [Expect(_get(lambda a: "/api/openapi.json"), 200, "public; no company data")],
     # -- lead sources: the source's own secret, and its company only
     ("webhooks_leads.receive_lead", "POST"): [
@@ -662,7 +735,7 @@ def spec_operations(app) -> set[tuple[str, str]]:
             if method.upper() not in {"GET", "POST", "PUT", "PATCH", "DELETE"}:
                 continue
             concrete = path.replace("{lead_id}", "1").replace("{submission_id}", "1").replace("{action}", "pause")
-            concrete = concrete.replace("{source}", "website").replace("{connection_id}", "1")
+            concrete = concrete.replace("{source}", "website").replace("{connection_id}", "1").replace("{deal_id}", "1")
             endpoint, _args = adapter.match(concrete, method=method.upper())
             found.add((endpoint, method.upper()))
     return found
