@@ -176,6 +176,12 @@ def update(deal_id: int):
 def create_from_lead(lead_id: int):
     lead = lead_or_404(lead_id)
     who = user()
+    # The form says the newest deal the page showed: a deal made since (a double click, a second tab) is
+    # the one this press meant, so it is opened rather than a second one made.
+    shown, newest = field_id("latest"), next(iter(lead_deals(lead.id)), None)
+    if shown is not None and newest is not None and newest.id > shown:
+        flash(_("A deal was made for this lead a moment ago; here it is."), "info")
+        return _back_to_deal(newest)
     # A rep's deal on a lead nobody owns yet is the rep's (else it would be nobody's to follow up).
     owner = who.id if lead.owner_id is None and who.role not in MANAGERS else None
     try:

@@ -139,8 +139,10 @@ def test_edit_reads_amounts_as_typed_and_refuses_bad_ones(ui_app, as_sales_a, as
 
 
 def test_create_from_the_lead_and_once_from_an_appointment(ui_app, as_sales_a, as_sales_b, team, leads, stages):
-    r = as_sales_a.submit(f"/leads/{leads.own}/deals")
+    r = as_sales_a.submit(f"/leads/{leads.own}/deals", {"latest": "0"})
     assert r.status_code == 303 and "/deals/" in r.headers["Location"]
+    again = as_sales_a.submit(f"/leads/{leads.own}/deals", {"latest": "0"})  # the same page's button again
+    assert again.headers["Location"] == r.headers["Location"]
     assert "Deals" in text_of(as_sales_a.get(f"/leads/{leads.own}"))
     assert as_sales_a.submit(f"/leads/{leads.foreign}/deals").status_code == 404
     with ui_app.app_context():
