@@ -85,7 +85,8 @@ def seed_defaults(actor: str = "system") -> bool:
 
 
 def ensure_defaults() -> list[DealStage]:
-    """The company's active stages by position, seeding the default set (and reasons) the first time."""
+    """The company's active stages by position, seeding the default set (and reasons) the first time (that
+    seeding commits, with whatever the session holds: call it before a unit of work's own changes)."""
     if seed_defaults():
         db.session.commit()
     return active_stages()
@@ -173,7 +174,12 @@ def retire_stage(stage_id: int, *, actor: str, move_to: int | None = None) -> De
 def reorder_stages(ids: list[int], *, actor: str) -> list[DealStage]:
     """Put the active stages in the order of `ids` (every active stage's id, each once). Commits."""
     stages = {s.id: s for s in active_stages()}
-    if not isinstance(ids, list) or sorted(ids) != sorted(stages) or len(set(ids)) != len(ids):
+    if (
+        not isinstance(ids, list)
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        or sorted(ids) != sorted(stages)
+        or len(set(ids)) != len(ids)
+    ):
         raise DealError("ids", "must name every active stage once")
     before = {"order": [s.id for s in sorted(stages.values(), key=lambda s: (s.position, s.id))]}
     for position, stage_id in enumerate(ids):

@@ -197,7 +197,11 @@ def close_deal(
 ) -> Deal:
     """Close an open deal as won or lost. Lost needs a reason (the company's list), won may have one. The deal
     keeps its stage: the board shows where deals are lost. Commits."""
-    if outcome not in (DealStatus.WON, DealStatus.LOST):
+    try:
+        outcome = DealStatus(outcome)
+    except ValueError:
+        raise DealError("outcome", "must be won or lost") from None
+    if outcome == DealStatus.OPEN:
         raise DealError("outcome", "must be won or lost")
     if outcome == DealStatus.LOST and reason_id is None:
         raise DealError("reason_id", "a lost deal needs a reason")

@@ -145,6 +145,8 @@ def test_lost_needs_a_reason_and_bad_input_changes_nothing(app, world: World):
             (lambda: deals.save_stage(actor="t", name="Angebot", probability=30), "name"),
             (lambda: deals.save_stage(actor="t", name="Neu", probability=101), "probability"),
             (lambda: deals.reorder_stages([1, 2], actor="t"), "ids"),
+            (lambda: deals.reorder_stages(["x", 1, 2], actor="t"), "ids"),
+            (lambda: deals.close_deal(deal, "maybe", actor="t"), "outcome"),  # type: ignore[arg-type]
         ]
         for call, field in bad:
             with pytest.raises(deals.DealError) as refused:
