@@ -269,7 +269,7 @@ LABELS: dict[str, dict[str, str]] = {
         "timezone": N_("Time zone"),
         # deals (crm.services.deals)
         "title": N_("Title"),
-        "stage": N_("Stage"),
+        "stage": N_("Pipeline stage"),  # a deal's (the chain's stages are "Schritt" in German)
         "value_cents": N_("Value in cents"),
         "currency": N_("Currency"),
         "expected_close_on": N_("Expected close"),

@@ -52,3 +52,14 @@ def test_the_manager_report_has_a_pipeline_section(ui_app, team, leads):  # noqa
     assert "Deal-Pipeline" in html and "Pipeline-Wert (offene Deals)" in html
     assert "12.000,00" in html and "Abschlussquote" in html and "Angebot" in html
     assert "1 gewonnen, 1 verloren" in html
+
+
+def test_the_lead_page_shows_the_deals_history_in_german(ui_app, team, leads):  # noqa: F811
+    with ui_app.app_context():
+        deal = deals.create_deal(lead=db.session.get(Lead, leads.own), actor=f"ui:{team.sales_a.id}")
+        deals.move_deal(deal, deals.ensure_defaults()[1].id, actor=f"ui:{team.sales_a.id}")
+        deals.close_deal(deal, DealStatus.LOST, actor="api:crm-sync", reason_id=deals.active_reasons()[0].id)
+    page = text_of(signed_in(ui_app, team.sales_a).get(f"/leads/{leads.own}?lang=de"))
+    assert "Deal angelegt" in page and "Deal verschoben" in page and "Deal verloren" in page
+    assert "Phase: Erstgespräch → Angebot" in page and "Grund: – → Preis" in page
+    assert "Anna Sales" in page  # the actor by name
