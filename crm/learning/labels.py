@@ -73,6 +73,18 @@ def read_outcomes() -> dict[int, Outcome]:
     return outcomes
 
 
+def count_outcomes() -> OutcomeCounts:
+    """The same counts as read_outcomes() would give, counted by the database (two queries): what the lead
+    page and the settings page show, without reading every decided lead."""
+    won_leads = sa.select(Deal.lead_id).where(Deal.status == DealStatus.WON)
+    lost_leads = sa.select(Deal.lead_id).where(Deal.status == DealStatus.LOST)
+    given_up = sa.or_(Lead.status.in_(LOST_STATUSES), Lead.do_not_contact.is_(True))
+    live = sa.select(sa.func.count()).select_from(Lead).where(Lead.merged_into_id.is_(None))
+    won = db.session.scalar(live.where(Lead.id.in_(won_leads))) or 0
+    closed = db.session.scalar(live.where(sa.or_(Lead.id.in_(won_leads), Lead.id.in_(lost_leads), given_up))) or 0
+    return OutcomeCounts(closed, won, closed - won)
+
+
 def counts(outcomes: Iterable[Outcome]) -> OutcomeCounts:
     won = lost = 0
     for o in outcomes:

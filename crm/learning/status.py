@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.learning import store, training
-from crm.learning.labels import OutcomeCounts, counts, read_outcomes
+from crm.learning.labels import OutcomeCounts, count_outcomes
 from crm.models import ScoreModel, ScoreTrainingRun
 
 RECENT_RUNS = 10
@@ -56,7 +56,7 @@ def current() -> LearnedStatus:
         reason = None if weight > 0 else "weight_zero"
         return LearnedStatus(in_force, weight, stored_weight, reason, None, last_run, None)
     # No model in force: count what there is to learn from now, not at the last run.
-    found = counts(read_outcomes().values())
+    found = count_outcomes()
     candidate = None
     reason = training.shortfall(found)
     if reason is None and last_run is not None and last_run.outcome == "not_enough_data":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from crm.extensions import db
+from crm.learning import labels
 from crm.services import scoring
 from crm.tenancy.context import company_scope
 from tests.learning.helpers import decided_and_open, promote_generated_model, write_history
@@ -25,6 +26,9 @@ def test_twelve_closed_deals_keep_the_rule_score_and_the_pages_say_why(app):
         lead_id = ids[-1]
         score = scoring.score_lead(lead_id, actor="test", reason="test")
         db.session.commit()
+        # The pages count in SQL what training reads lead by lead: the same numbers.
+        assert labels.count_outcomes() == labels.counts(labels.read_outcomes().values())
+        assert labels.count_outcomes().closed == 12
     assert score.model_version == scoring.load_rules().version  # the rule score, under the rules' version
     admin = signed_in(app, team.admin)  # German, the team's language
     page = _text(admin.get(f"/leads/{lead_id}"))
