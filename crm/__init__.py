@@ -29,7 +29,7 @@ from crm.routing import RowIdConverter
 from crm.secrets import Secrets, secrets_from_env
 from crm.tenancy.context import current_company_id
 from providers.base import ProviderRegistry
-from providers.factory import COMPANY_OF_EXTENSION
+from providers.factory import COMPANY_OF_EXTENSION, TWILIO_CALLS_EXTENSION
 
 if TYPE_CHECKING:  # only a type here; the compliance module is imported with the web parts
     from crm.services.compliance import GatePolicy
@@ -78,6 +78,8 @@ def create_app(
     # providers.factory.registry(app) answers with the current company's provider accounts (providers/ does
     # not import crm, so the scope's reader is handed in here).
     app.extensions[COMPANY_OF_EXTENSION] = current_company_id
+    # Twilio has no idempotency key: its provider asks the CRM which call our key made.
+    app.extensions[TWILIO_CALLS_EXTENSION] = _twilio_call_for_key
     for name, part in (
         ("leadchain.providers", providers),
         ("leadchain.email_sender", email_sender),
@@ -149,6 +151,7 @@ def _register_parts(app: Flask) -> None:
     from crm.webhooks import bland, bland_inbound, leads, retell, retell_inbound, sendgrid, vapi, vapi_assistant_request
     from crm.webhooks import calcom as calcom_webhook
     from crm.webhooks import stripe as stripe_webhook
+    from crm.webhooks import twilio as twilio_webhook
 
     register_error_handlers(app)
     for api_module in (api_leads, api_chains, api_deals, leads):
@@ -158,10 +161,18 @@ def _register_parts(app: Flask) -> None:
     # One module per provider's webhook (one module per vendor).
     for provider_webhook in (retell, vapi, bland, sendgrid, retell_inbound, vapi_assistant_request, bland_inbound):
         openapi.register_blueprint(provider_webhook.bp)
+    openapi.register_blueprint(twilio_webhook.bp)  # issue 22: Twilio's status and inbound voice webhooks
     openapi.register_blueprint(calcom_webhook.bp)  # issue 18: Cal.com's booking webhooks
     openapi.register_blueprint(stripe_webhook.bp)  # issue 20: Stripe's billing events
     init_ui(app)  # the UI's areas, the operator's companies (crm.ui.platform) among them
     install_web(app)  # GET /metrics, a span per request, JSON logs (docs/observability.md)
+
+
+def _twilio_call_for_key(call_key: str) -> str | None:
+    # Imported when first asked: the services import the models, which this module must register first.
+    from crm.services.twilio_calls import call_for_key
+
+    return call_for_key(call_key)
 
 
 def _engine_options(url: str, bounds: DatabaseSettings) -> dict[str, Any]:

@@ -216,6 +216,11 @@ class BridgeSettings:
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 2.5
     llm_turn_timeout_s: float = 8.0
+    # Issue 22's own audio agent (voice.bridge.twilio_media): the OpenAI Realtime session of each call.
+    realtime_url: str | None = None  # websocket_base_url, e.g. ws://127.0.0.1:P/v1; None: OpenAI's
+    realtime_model: str = "gpt-realtime"
+    realtime_voice: str = "marin"
+    realtime_transcribe_model: str = "gpt-4o-transcribe"
 
 
 @dataclass(frozen=True)
@@ -282,6 +287,9 @@ class Settings:
                 retell_base_url=env.text("LEADCHAIN_RETELL_BASE_URL"),
                 vapi_base_url=env.text("LEADCHAIN_VAPI_BASE_URL"),
                 bland_base_url=env.text("LEADCHAIN_BLAND_BASE_URL"),
+                twilio_base_url=env.text("LEADCHAIN_TWILIO_BASE_URL"),
+                twilio_stream_url=env.text("LEADCHAIN_TWILIO_STREAM_URL"),
+                twilio_from_number=env.text("LEADCHAIN_TWILIO_FROM_NUMBER"),
             ),
             email=_email(env),
             chain=_chain(env),
@@ -431,6 +439,10 @@ def _bridge(env: _Env) -> BridgeSettings:
         llm_turn_timeout_s=env.number(
             "LEADCHAIN_BRIDGE_LLM_TURN_TIMEOUT_S", float, d.llm_turn_timeout_s, minimum=0.001
         ),
+        realtime_url=env.text("LEADCHAIN_BRIDGE_REALTIME_URL"),
+        realtime_model=env.text("LEADCHAIN_BRIDGE_REALTIME_MODEL") or d.realtime_model,
+        realtime_voice=env.text("LEADCHAIN_BRIDGE_REALTIME_VOICE") or d.realtime_voice,
+        realtime_transcribe_model=env.text("LEADCHAIN_BRIDGE_REALTIME_TRANSCRIBE_MODEL") or d.realtime_transcribe_model,
     )
 
 

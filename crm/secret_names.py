@@ -10,6 +10,7 @@ from providers.settings import API_KEY_SECRETS as PROVIDER_API_KEYS  # noqa: F40
 from providers.settings import BLAND_API_KEY as BLAND_API_KEY
 from providers.settings import BLAND_WEBHOOK_SECRET as BLAND_WEBHOOK_SECRET
 from providers.settings import RETELL_API_KEY as RETELL_API_KEY
+from providers.settings import TWILIO_API_KEY as TWILIO_API_KEY
 from providers.settings import VAPI_API_KEY as VAPI_API_KEY
 from providers.settings import VAPI_WEBHOOK_SECRET as VAPI_WEBHOOK_SECRET
 from providers.settings import WEBHOOK_SECRETS as PROVIDER_WEBHOOK_SECRETS  # noqa: F401  (re-exported)
@@ -27,6 +28,10 @@ STRIPE_WEBHOOK_SECRET = "providers/stripe-webhook-secret"  # whsec_..., the Stri
 BRIDGE_RETELL_PATH_SECRET = "bridge/retell-path-secret"  # two values during a rotation
 BRIDGE_VAPI_SECRET = "bridge/vapi-secret"
 BRIDGE_LLM_API_KEY = "bridge/llm-api-key"
+# Issue 22 (docs/audio-agent.md): the path secret of the bridge's /twilio/media/{secret} route (two values
+# during a rotation) and the OpenAI Realtime API key the bridge opens model sessions with.
+BRIDGE_TWILIO_MEDIA_PATH_SECRET = "bridge/twilio-media-path-secret"
+BRIDGE_REALTIME_API_KEY = "bridge/realtime-api-key"
 
 
 def lead_webhook(source: str) -> str:

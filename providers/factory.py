@@ -34,11 +34,21 @@ from providers.settings import (
 from providers.vapi import VapiProvider
 
 log = logging.getLogger(__name__)
-SANDBOX_KEYS = {"retell": "key_sandbox_retell", "vapi": "sandbox-vapi-private-key", "bland": "sandbox-bland-key"}
+# Twilio's key is `<AccountSid>:<AuthToken>` (providers.twilio_realtime.split_key).
+SANDBOX_TWILIO_ACCOUNT = "AC" + "5a" * 16
+SANDBOX_KEYS = {
+    "retell": "key_sandbox_retell",
+    "vapi": "sandbox-vapi-private-key",
+    "bland": "sandbox-bland-key",
+    "twilio_realtime": f"{SANDBOX_TWILIO_ACCOUNT}:sandbox-twilio-auth-token",
+}
 SANDBOX_WEBHOOK_SECRETS = {"vapi": "sandbox-vapi-server-secret", "bland": "sandbox-bland-webhook-secret"}
 REGISTRY_EXTENSION = "leadchain.providers"
 # A function () -> the current company's id or None, registered by crm (crm.tenancy.context.current_company_id).
 COMPANY_OF_EXTENSION = "leadchain.company_of"
+# A function (call key) -> the Twilio CallSid our key made, or None, registered by crm
+# (crm.services.twilio_calls.call_for_key): Twilio has no idempotency key (providers/twilio_realtime.py).
+TWILIO_CALLS_EXTENSION = "leadchain.twilio_calls"
 
 
 class SecretReader(Protocol):
@@ -73,14 +83,32 @@ def _provider_class(name: str) -> type:
         from providers.retell import RetellProvider
 
         return RetellProvider
+    if name == "twilio_realtime":
+        from providers.twilio_realtime import TwilioRealtimeProvider
+
+        return TwilioRealtimeProvider
     return {"vapi": VapiProvider, "bland": BlandProvider}[name]
 
 
+def _twilio_kwargs(settings: ProviderSettings, call_lookup: Callable[[str], str | None] | None) -> dict[str, Any]:
+    public = settings.public_url.rstrip("/") if settings.public_url else None
+    return {
+        "status_callback_url": f"{public}/webhooks/twilio/status" if public else None,
+        "stream_url": settings.twilio_stream_url,
+        "from_number": settings.twilio_from_number,
+        "call_lookup": call_lookup,
+    }
+
+
 def build_registry(
-    *, settings: ProviderSettings, secrets: SecretReader, company_id: int | None = None
+    *,
+    settings: ProviderSettings,
+    secrets: SecretReader,
+    company_id: int | None = None,
+    call_lookup: Callable[[str], str | None] | None = None,
 ) -> ProviderRegistry:
     """Every provider that has a key (or the sandbox), each given its key and base URL by keyword: company
-    `company_id`'s accounts (None: the installation's)."""
+    `company_id`'s accounts (None: the installation's). `call_lookup`: TWILIO_CALLS_EXTENSION's function."""
     providers: dict[str, VoiceProvider] = {}
     for name in PROVIDER_NAMES:
         endpoint = provider_endpoint(settings, secrets, name, company_id)
@@ -91,6 +119,8 @@ def build_registry(
         if name == "bland" and settings.public_url:
             # Bland posts its call webhook to the URL each call names.
             kwargs["webhook_url"] = f"{settings.public_url.rstrip('/')}/webhooks/bland"
+        if name == "twilio_realtime":
+            kwargs.update(_twilio_kwargs(settings, call_lookup))
         providers[name] = _provider_class(name)(api_key=key, base_url=base_url, **kwargs)
     return ProviderRegistry(providers)
 
@@ -103,6 +133,10 @@ def webhook_secret_for(
     if name == "retell":
         endpoint = provider_endpoint(settings, secrets, "retell", company_id)
         return endpoint[0] if endpoint else None
+    if name == "twilio_realtime":
+        # Twilio signs with the account's auth token: the part of the key after the AccountSid.
+        endpoint = provider_endpoint(settings, secrets, name, company_id)
+        return endpoint[0].partition(":")[2] or None if endpoint else None
     value = secrets.get(company_webhook_secret(company_id, name)) if company_id is not None else None
     if value is None and company_id in (None, INSTALLATION_COMPANY):
         value = secrets.get(WEBHOOK_SECRETS[name])
@@ -120,10 +154,16 @@ class CompanyRegistries(ProviderRegistry):
     activities need not know about companies; `for_company` names one explicitly."""
 
     def __init__(
-        self, *, settings: ProviderSettings, secrets: SecretReader, company_of: Callable[[], int | None]
+        self,
+        *,
+        settings: ProviderSettings,
+        secrets: SecretReader,
+        company_of: Callable[[], int | None],
+        call_lookup: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__({})
         self._settings, self._secrets, self._company_of = settings, secrets, company_of
+        self._call_lookup = call_lookup
         self._built: dict[int | None, ProviderRegistry] = {}
         self._lock = threading.Lock()
 
@@ -131,7 +171,12 @@ class CompanyRegistries(ProviderRegistry):
         with self._lock:
             found = self._built.get(company_id)
             if found is None:
-                found = build_registry(settings=self._settings, secrets=self._secrets, company_id=company_id)
+                found = build_registry(
+                    settings=self._settings,
+                    secrets=self._secrets,
+                    company_id=company_id,
+                    call_lookup=self._call_lookup,
+                )
                 self._built[company_id] = found
             return found
 
@@ -164,7 +209,10 @@ def registry(app: Flask) -> ProviderRegistry:
     found: ProviderRegistry | None = app.extensions.get(REGISTRY_EXTENSION)
     if found is None:
         found = CompanyRegistries(
-            settings=_app_settings(app), secrets=app.extensions["leadchain.secrets"], company_of=_company_of(app)
+            settings=_app_settings(app),
+            secrets=app.extensions["leadchain.secrets"],
+            company_of=_company_of(app),
+            call_lookup=app.extensions.get(TWILIO_CALLS_EXTENSION),
         )
         app.extensions[REGISTRY_EXTENSION] = found
     return found

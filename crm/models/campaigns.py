@@ -9,6 +9,9 @@ from crm.extensions import Model
 from crm.languages import sql_check
 from crm.models.types import JSONType, UTCDateTime, utcnow
 from crm.tenancy.owned import CompanyOwned
+from providers.settings import PROVIDER_NAMES
+
+PROVIDERS_SQL = ", ".join(repr(p) for p in PROVIDER_NAMES)
 
 
 class Campaign(CompanyOwned, Model):
@@ -18,9 +21,10 @@ class Campaign(CompanyOwned, Model):
 
     __tablename__ = "campaigns"
     __table_args__ = (
-        sa.CheckConstraint("provider IN ('retell', 'vapi', 'bland')", name="provider"),
+        # Migration 0027 says the same (PROVIDER_NAMES then).
+        sa.CheckConstraint(f"provider IN ({PROVIDERS_SQL})", name="provider"),
         sa.CheckConstraint(
-            "failover_provider IS NULL OR failover_provider IN ('retell', 'vapi', 'bland')", name="failover_provider"
+            f"failover_provider IS NULL OR failover_provider IN ({PROVIDERS_SQL})", name="failover_provider"
         ),
         sa.CheckConstraint(sql_check("language"), name="language"),  # migration 0011 says the same
         sa.UniqueConstraint("company_id", "name", name="uq_campaigns_company_name"),

@@ -23,7 +23,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.0, 5.
 ACTIVITY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 access_log = logging.getLogger("leadchain.access")
 UNMATCHED = "<unmatched>"
-PROVIDERS = ("retell", "vapi", "bland", "sendgrid")
+PROVIDERS = ("retell", "vapi", "bland", "twilio_realtime", "sendgrid")
 # SendGrid's event kinds (docs/providers.md §4.4); anything else is counted as "other".
 EMAIL_EVENTS = frozenset(
     {

@@ -33,7 +33,13 @@ from crm.observability.settings import ObservabilitySettings
 
 TRACER_NAME = "leadchain"
 # Hosts of the real providers; the sandbox serves each under /<provider>/ (providers.factory).
-PROVIDER_HOSTS = {"retellai.com": "retell", "vapi.ai": "vapi", "bland.ai": "bland", "sendgrid.com": "sendgrid"}
+PROVIDER_HOSTS = {
+    "retellai.com": "retell",
+    "vapi.ai": "vapi",
+    "bland.ai": "bland",
+    "twilio.com": "twilio_realtime",
+    "sendgrid.com": "sendgrid",
+}
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
 

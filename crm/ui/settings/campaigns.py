@@ -16,9 +16,9 @@ from crm.tenancy.context import require_company_id
 from crm.ui.access import admin_only
 from crm.ui.i18n import LANGUAGES, _
 from crm.ui.settings.blueprint import actor, bp
-from providers.settings import INSTALLATION_COMPANY, company_api_key, company_webhook_secret
+from providers.settings import INSTALLATION_COMPANY, PROVIDER_NAMES, company_api_key, company_webhook_secret
 
-PROVIDERS = ("retell", "vapi", "bland")
+PROVIDERS = PROVIDER_NAMES  # retell, vapi, bland, twilio_realtime
 # (secret name, what it is for: translated when the page is drawn); values are never read into a page, only
 # whether they exist.
 # The voice providers' secrets a company has of its own (providers.settings); SendGrid's stay the installation's.
