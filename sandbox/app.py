@@ -33,6 +33,7 @@ from sandbox import (
 # sandbox.context so the provider modules can name them without importing this module back.
 from sandbox.context import Sandbox as Sandbox
 from sandbox.context import SandboxConfig as SandboxConfig
+from sandbox.openai_realtime import RealtimeServer
 from sandbox.state import Fault, SandboxCall, WebhookMode
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,31 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     _register_slow_answers(app, sandbox)
     _register_views(app, sandbox)
     _register_fault_controls(app, sandbox)
+    _start_realtime(app, sandbox)
     return app
+
+
+def _start_realtime(app: Flask, sandbox: Sandbox) -> None:
+    """The OpenAI Realtime stand-in on its own port (a WebSocket server, outside Flask), when configured;
+    GET /sandbox/realtime shows its figures, POST /sandbox/realtime/drop {"after_audio_deltas": n} drops
+    the next answering connection mid-answer (the bridge's reconnect test)."""
+    config = sandbox.config
+    if config.realtime_port is None:
+        return
+    server = RealtimeServer(
+        "127.0.0.1", config.realtime_port, api_key=config.keys["openai"], scripts=sandbox.call_scripts
+    )
+    sandbox.realtime = server.start()
+
+    @app.get("/sandbox/realtime")
+    def realtime_stats() -> ResponseReturnValue:
+        return jsonify(server.stats())
+
+    @app.post("/sandbox/realtime/drop")
+    def realtime_drop() -> ResponseReturnValue:
+        body = request.get_json(force=True, silent=True) or {}
+        server.drop_next(int(body.get("after_audio_deltas", 1)))
+        return jsonify(ok=True)
 
 
 # The create-call path of each voice provider: the answer to it is what a response delay holds back.

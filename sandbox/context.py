@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sandbox.call_scripts import ScriptBook
 from sandbox.dispatcher import Dispatcher, RetrySchedule
+from sandbox.openai_realtime import API_KEY as OPENAI_KEY
+from sandbox.openai_realtime import RealtimeServer
 from sandbox.state import SandboxState
 
 
@@ -24,6 +27,7 @@ class SandboxConfig:
             "bland": "sandbox-bland-key",
             "bland_webhook_secret": "sandbox-bland-webhook-secret",
             "sendgrid": "SG.sandbox-key",
+            "openai": OPENAI_KEY,  # the Realtime stand-in's API key (Authorization: Bearer)
         }
     )
     # Set: Retell calls talk to this custom LLM server (the voice bridge), e.g.
@@ -32,6 +36,9 @@ class SandboxConfig:
     retell_llm_drop_after: int | None = None  # tests: drop the line once during that turn, then reconnect
     # Set: inbound personas on Vapi talk to this custom LLM (the bridge's .../vapi/llm/chat/completions).
     vapi_llm_url: str | None = None
+    # Set: the OpenAI Realtime stand-in (sandbox.openai_realtime) listens on this loopback port (0: a free one)
+    # when the app is created; its SDK base is Sandbox.realtime.url (ws://127.0.0.1:<port>/v1).
+    realtime_port: int | None = None
     # Webhook retry schedules by kind (sandbox.dispatcher); None: the providers' own (hours for SendGrid).
     webhook_retry: dict[str, RetrySchedule] | None = None
 
@@ -48,3 +55,7 @@ class Sandbox:
         # it. Typed loosely on purpose: naming that class here would import a provider module back.
         self.sendgrid: object | None = None
         self.sendgrid_contacts: object | None = None  # sandbox.sendgrid_contacts.ContactStore
+        # The scripts of the Twilio media calls in progress, where the Realtime stand-in finds what its
+        # callee says (sandbox.call_scripts); the Twilio stand-in registers them through run_media_call.
+        self.call_scripts = ScriptBook()
+        self.realtime: RealtimeServer | None = None  # started by sandbox.app when config.realtime_port is set

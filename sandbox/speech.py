@@ -20,9 +20,11 @@ FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000  # 160 μ-law bytes: one Media Stre
 MULAW_SILENCE = 0xFF  # μ-law's zero sample
 VOICES = {"de": "de", "en": "en-us", "fr": "fr"}
 PCMU = "audio/pcmu"
+PCMA = "audio/pcma"
 PCM24K = "audio/pcm"  # 16-bit little-endian, 24 kHz, mono (the Realtime API's `audio/pcm`)
 _SOX_OUT = {
     PCMU: ["-r", "8000", "-c", "1", "-e", "u-law", "-b", "8", "-t", "raw", "-"],
+    PCMA: ["-r", "8000", "-c", "1", "-e", "a-law", "-b", "8", "-t", "raw", "-"],
     PCM24K: ["-r", "24000", "-c", "1", "-e", "signed-integer", "-b", "16", "-L", "-t", "raw", "-"],
 }
 # Samples quieter than this (16-bit) count as silence when trimming; 10 ms of it are kept at each end.
@@ -54,7 +56,7 @@ def mulaw_to_pcm16(data: bytes) -> bytes:
 
 
 def bytes_per_ms(audio_format: str) -> int:
-    return 8 if audio_format == PCMU else 48
+    return 48 if audio_format == PCM24K else 8
 
 
 _cache: dict[tuple[str, str, str], bytes] = {}
@@ -82,7 +84,7 @@ def speak(text: str, language: str, audio_format: str = PCMU) -> bytes:
     raw = subprocess.run(
         [sox, "-t", "wav", "-", *_SOX_OUT[audio_format]], input=wav, capture_output=True, check=True, timeout=30
     ).stdout
-    audio = _trim(raw, audio_format)
+    audio = raw if audio_format == PCMA else _trim(raw, audio_format)
     with _lock:
         _cache[key] = audio
     return audio
