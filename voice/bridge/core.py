@@ -24,6 +24,7 @@ from voice.bridge.config import VAPI_SECRET, BridgeConfig
 from voice.bridge.crm_tools import ToolsFactory
 from voice.bridge.dialog.types import DialogPolicy, TurnResult
 from voice.bridge.metrics import BridgeMetrics
+from voice.bridge.realtime_config import RealtimeDeps
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class Bridge:
         self._secret_cache: dict[str, tuple[float, list[str]]] = {}
         self.sessions: dict[str, LiveSession] = {}
         self.stopping = False
+        # Twilio Media Streams <-> OpenAI Realtime (issue 22): None until wired (server.build_bridge).
+        self.realtime: RealtimeDeps | None = None
 
     def now(self) -> datetime:
         return self._clock() if self._clock is not None else datetime.now(self._zone)

@@ -8,6 +8,10 @@ Public app (LEADCHAIN_BRIDGE_HOST:PORT, default 127.0.0.1:8765):
 * ``POST /vapi/tools``: Vapi server messages; ``tool-calls`` are answered with ``{"results": [...]}``.
 * ``POST /vapi/llm/chat/completions``: Vapi's custom LLM (OpenAI format, SSE streaming).
   Both Vapi routes need X-Vapi-Secret, Bearer or HMAC with secret ``bridge/vapi-secret`` (401 otherwise).
+* ``GET /twilio/media/{secret}``: Twilio Media Streams from ``<Connect><Stream>`` (issue 22), bridged
+  to an OpenAI Realtime session (voice.bridge.twilio_media). The path secret (secret
+  ``bridge/twilio-media-path-secret``, two values during a rotation) is compared in constant time; a wrong
+  one gets the socket closed with 1008 before anything else is read or said.
 * ``GET /healthz``.
 
 Internal app (LEADCHAIN_BRIDGE_METRICS_PORT, default 9465): ``GET /metrics`` only (S14).
@@ -33,7 +37,10 @@ from voice.bridge.crm_tools import CrmToolsFactory, temporal_notifier
 from voice.bridge.dialog.factory import API_KEY_SECRET, build_policy, with_inbound
 from voice.bridge.dialog.types import DialogPolicy
 from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
+from voice.bridge.realtime_config import MEDIA_PATH_SECRET, RealtimeConfig, RealtimeDeps
+from voice.bridge.realtime_records import store_report
 from voice.bridge.retell import RetellSession
+from voice.bridge.twilio_media import TwilioMediaSession
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,29 @@ async def retell_websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def twilio_media_websocket(request: web.Request) -> web.StreamResponse:
+    bridge: Bridge = request.app[BRIDGE]
+    secrets = await bridge.secret_list(MEDIA_PATH_SECRET)
+    ws = web.WebSocketResponse(max_msg_size=1 << 20)
+    await ws.prepare(request)
+    if not bridge.retell_path_ok(request.match_info["secret"], secrets):
+        bridge.metrics.auth_failures.labels("twilio_realtime").inc()
+        log.warning("twilio /twilio/media/*** from %s: wrong path secret, closing 1008", request.remote)
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorised")
+        return ws
+    if bridge.stopping or bridge.realtime is None:
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"not available")
+        return ws
+    session = TwilioMediaSession(bridge, bridge.realtime, ws)
+    bridge.metrics.sessions.labels("twilio_realtime").inc()
+    bridge.metrics.active_sessions.inc()
+    try:
+        await session.run()
+    finally:
+        bridge.metrics.active_sessions.dec()
+    return ws
+
+
 async def healthz(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     if bridge.stopping:
@@ -97,6 +127,7 @@ def create_app(bridge: Bridge) -> web.Application:
     app.router.add_get("/llm-websocket/{secret}/{call_id}", retell_websocket)
     app.router.add_post("/vapi/tools", vapi_routes.tool_calls_handler)
     app.router.add_post("/vapi/llm/chat/completions", vapi_routes.chat_completions_handler)
+    app.router.add_get("/twilio/media/{secret}", twilio_media_websocket)
     app.router.add_get("/healthz", healthz)
 
     async def on_shutdown(_app: web.Application) -> None:
@@ -207,7 +238,7 @@ def build_bridge(
         with app.app_context():
             return split_secrets(webhook_secret(app, "vapi"))
 
-    return Bridge(
+    bridge = Bridge(
         policy=policy,
         tools_factory=factory,
         secrets=app.extensions["leadchain.secrets"],
@@ -216,3 +247,7 @@ def build_bridge(
         clock=clock,
         vapi_fallback_secrets=vapi_fallback,
     )
+    # Issue 22: the transfer and end-of-call hooks are the provider's (providers/twilio_realtime.py), set
+    # by whoever wires it in (bridge.realtime.transfer / .on_end).
+    bridge.realtime = RealtimeDeps(config=RealtimeConfig.from_settings(settings), store=store_report)
+    return bridge
