@@ -48,8 +48,9 @@ class RealtimeConfig:
         )
 
 
-# (call_sid, E.164 number, a short summary for the human): True when the provider moved the call.
-Transfer = Callable[[str, str, str], Awaitable[bool]]
+# (call_sid, E.164 number, a short summary for the human, the call's company): True when the provider
+# moved the call (production: providers/twilio_realtime.py's transfer, voice.bridge.realtime_records).
+Transfer = Callable[[str, str, str, int | None], Awaitable[bool]]
 # The call's record at its end (transcript, usage, outcome): the provider's hook (cost, chain).
 CallEnded = Callable[["RealtimeCallReport"], Awaitable[Any]]
 # Opens one model socket (the SDK at config.url by default).

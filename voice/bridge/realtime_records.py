@@ -8,7 +8,8 @@ usage of the model session in ``data["realtime_usage"]`` (providers.realtime_usa
 the provider's cost model reads) and the outcome the tools saw as ``analysis.outcome``.
 
 ``store_report`` is synchronous, for a worker thread inside the Flask app context and the call's company
-(voice.bridge.crm_tools.ToolRunner); it commits.
+(voice.bridge.crm_tools.ToolRunner); it commits. ``provider_transfer`` is the production transfer seam:
+the call's company's ``twilio_realtime`` provider (providers/twilio_realtime.py) moves the call to a person.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from crm.extensions import db
 from crm.services.calls import apply_event
 from crm.services.twilio_calls import record_usage
 from providers.events import CallEvent, Turn
+from providers.factory import registry
 from providers.twilio_cost import RealtimeUsage
+from voice.bridge.crm_tools import ToolRunner
 from voice.bridge.lead_records import as_int, begin_write
-from voice.bridge.realtime_config import PROVIDER
+from voice.bridge.realtime_config import PROVIDER, Transfer
 
 
 def _count(value: Any) -> int:
@@ -123,3 +126,23 @@ def store_report(report: RealtimeCallReport) -> int | None:
     call.data = data
     db.session.commit()
     return call.id
+
+
+def provider_transfer(app: Any, runner: ToolRunner) -> Transfer:
+    """The transfer seam over the company's twilio_realtime provider: its REST update of the call's TwiML
+    (<Dial>) ends the stream. Runs in a worker thread in the call's company (the registry of that company's
+    keys); False when the company has no such provider."""
+
+    def move(call_sid: str, number: str) -> bool:
+        provider: Any = registry(app).get(PROVIDER)
+        if provider is None or not hasattr(provider, "transfer"):
+            return False
+        provider.transfer(call_sid, number)
+        return True
+
+    async def transfer(call_sid: str, number: str, summary: str, company_id: int | None) -> bool:
+        # The summary is for a warm hand-over; Twilio's <Dial> has no place for it (docs/audio-agent.md).
+        moved: bool = await runner.call("transfer", move, call_sid, number, company_id=company_id)
+        return moved
+
+    return transfer

@@ -38,7 +38,7 @@ from voice.bridge.dialog.factory import API_KEY_SECRET, build_policy, with_inbou
 from voice.bridge.dialog.types import DialogPolicy
 from voice.bridge.metrics import CONTENT_TYPE_LATEST, BridgeMetrics
 from voice.bridge.realtime_config import MEDIA_PATH_SECRET, RealtimeConfig, RealtimeDeps
-from voice.bridge.realtime_records import store_report
+from voice.bridge.realtime_records import provider_transfer, store_report
 from voice.bridge.retell import RetellSession
 from voice.bridge.twilio_media import TwilioMediaSession
 
@@ -247,7 +247,11 @@ def build_bridge(
         clock=clock,
         vapi_fallback_secrets=vapi_fallback,
     )
-    # Issue 22: the transfer and end-of-call hooks are the provider's (providers/twilio_realtime.py), set
-    # by whoever wires it in (bridge.realtime.transfer / .on_end).
-    bridge.realtime = RealtimeDeps(config=RealtimeConfig.from_settings(settings), store=store_report)
+    # Issue 22: Twilio Media Streams <-> OpenAI Realtime; the transfer is the company's twilio_realtime
+    # provider's; the record (transcript, usage, outcome) goes to the call's interaction.
+    bridge.realtime = RealtimeDeps(
+        config=RealtimeConfig.from_settings(settings),
+        transfer=provider_transfer(app, factory.runner),
+        store=store_report,
+    )
     return bridge

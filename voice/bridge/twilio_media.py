@@ -518,7 +518,9 @@ class TwilioMediaSession:
             number = self._transfer_number()
             if number is not None and self.deps.transfer is not None:
                 try:
-                    self.transferred = await self.deps.transfer(self.call_sid, number, self._transfer_summary())
+                    company = self.ctx.company_id if self.ctx is not None else None
+                    summary = self._transfer_summary()
+                    self.transferred = await self.deps.transfer(self.call_sid, number, summary, company)
                 except Exception as e:  # noqa: BLE001 - the call goes on with the agent
                     log.warning("twilio stream %s: transfer failed (%s)", self.stream_sid, type(e).__name__)
             if self.transferred:

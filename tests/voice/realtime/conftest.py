@@ -305,7 +305,7 @@ async def harness():
     async def on_end(report: RealtimeCallReport) -> None:
         reports.append(report)
 
-    async def transfer(call_sid: str, number: str, summary: str) -> bool:
+    async def transfer(call_sid: str, number: str, summary: str, company_id: int | None) -> bool:
         transfers.append((call_sid, number, summary))
         return True
 
