@@ -54,7 +54,11 @@ def test_the_report_lands_on_the_calls_interaction(app, ctx):
         {"speaker": "callee", "text": "Ja bitte", "at_s": 2.0},
     ]
     usage = usage_of(stored)
-    assert usage is not None and (usage.audio_tokens_in, usage.audio_tokens_out, usage.cached_tokens_in) == (476, 23, 640)
+    assert usage is not None and (usage.audio_tokens_in, usage.audio_tokens_out, usage.cached_tokens_in) == (
+        476,
+        23,
+        640,
+    )
     assert stored.data["analysis"] == {"outcome": "interested"}
     assert stored.data["bridge"] == {"ended_by": "end_call", "reconnects": 0, "transferred": False}
     assert stored.data["call_key"] == "k-1"
