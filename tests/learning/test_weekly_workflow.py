@@ -4,7 +4,9 @@ written into PostgreSQL: each company's schedule starts ScoreModelWorkflow under
 * Company 1 (1,200 generated leads): the run trains, beats the rule score on the newest quarter and is
   promoted; the next score of an open lead records "learned-v1". A second run trains the same model again,
   which does not beat the one in force (a tie keeps it): "kept".
-* Company 2 (12 closed outcomes): "not enough data", no model, and the rule score stays."""
+* Company 2 (12 closed outcomes): "not enough data", no model, and the rule score stays.
+
+Each run's history then replays against the workflow code (determinism)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
+from temporalio.worker import Replayer
 
 from crm import create_app
 from crm.extensions import db
@@ -26,6 +29,7 @@ from tests.learning.helpers import decided_and_open, write_history
 from tests.tenancy.companies import second_company
 from workers import score_model as score_model_worker
 from workers.schedules import CompanySchedule
+from workflows.score_model import ScoreModelWorkflow
 from workflows.score_model_payloads import ScoreModelOutcome
 
 pytestmark = pytest.mark.tenancy
@@ -41,7 +45,7 @@ def app(migrated_urls):
     _wipe(app)
 
 
-async def _run_once(client, handle) -> ScoreModelOutcome:
+async def _run_once(client, handle, ran: list) -> ScoreModelOutcome:
     before = len((await handle.describe()).info.recent_actions)
     await handle.trigger()
     deadline = asyncio.get_running_loop().time() + 30
@@ -52,6 +56,7 @@ async def _run_once(client, handle) -> ScoreModelOutcome:
     run = client.get_workflow_handle(
         started.workflow_id, run_id=started.first_execution_run_id, result_type=ScoreModelOutcome
     )
+    ran.append(run)
     return await asyncio.wait_for(run.result(), 90)
 
 
@@ -84,15 +89,20 @@ async def test_the_weekly_run_trains_judges_and_promotes_per_company(temporal_en
         client, app, lambda app: (companies, []), task_queue=queue
     )
     first_company, second = (client.get_schedule_handle(sid) for sid in sids)
+    ran: list = []
     try:
         async with worker:
-            promoted = await _run_once(client, first_company)
+            promoted = await _run_once(client, first_company, ran)
             assert (promoted.outcome, promoted.version, promoted.in_force_version) == ("promoted", 1, 1), promoted
-            kept = await _run_once(client, first_company)
+            kept = await _run_once(client, first_company, ran)
             assert (kept.outcome, kept.version, kept.in_force_version) == ("kept", 2, 1), kept
             assert "does not beat the model in force" in (kept.reason or "")
-            too_few = await _run_once(client, second)
+            too_few = await _run_once(client, second, ran)
             assert (too_few.outcome, too_few.reason, too_few.version) == ("not_enough_data", "too_few_closed", None)
+        # Deterministic: each run's history replays against the workflow code without a worker.
+        replayer = Replayer(workflows=[ScoreModelWorkflow], data_converter=client.data_converter)
+        for run in ran:
+            await replayer.replay_workflow(await run.fetch_history())
     finally:
         for sid in sids:
             await client.get_schedule_handle(sid).delete()
