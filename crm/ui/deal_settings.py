@@ -1,7 +1,8 @@
 """Settings → pipeline (managers and admins): the board's stages (name, probability, order, retire), the list of
 reasons a deal is won or lost, and after how many days in one stage a deal counts as stale.
 
-GET  /settings/deals                          the page (the default stages and reasons are seeded on first use)
+GET  /settings/deals                          the page; it writes nothing (the defaults: a first deal, /defaults)
+POST /settings/deals/defaults                 the default stages and reasons where the company has none
 POST /settings/deals/stages                   a new stage (last on the board)
 POST /settings/deals/stages/<id>              rename / re-weight a stage
 POST /settings/deals/stages/<id>/move         one place earlier or later (direction: up, down)
@@ -31,11 +32,12 @@ bp = Blueprint("deal_settings", __name__, url_prefix="/settings/deals")
 
 
 def _page(*, failed: str | None = None, message: str | None = None, status: int = 200):
-    # A refused form shows the page without seeding: a refused POST writes nothing.
-    stages = deal_stages.ensure_defaults() if failed is None else deal_stages.active_stages()
+    # Never seeded here: a GET and a refused POST write nothing ("Set up the defaults" does it).
+    stages = deal_stages.active_stages()
     return render_template(
         "ui/deals/settings.html",
         stages=stages,
+        needs_defaults=not stages or not deal_stages.active_reasons(),
         retired=db.session.scalars(
             db.select(DealStage).where(DealStage.active.is_(False)).order_by(DealStage.position, DealStage.id)
         ).all(),
@@ -73,6 +75,18 @@ def _number(name: str) -> int:
 @manager_only
 def index():
     return _page()
+
+
+@bp.post("/defaults")
+@manager_only
+def set_up_defaults():
+    """The default stages and reasons in the company's language, where it has none yet (the board's and
+    this page's button); the board comes back when the button was the board's."""
+    deal_stages.ensure_defaults()
+    flash(_("The default stages and reasons are set up; rename or change them here."), "success")
+    if request.form.get("from") == "board":
+        return redirect(url_for("deals.board"), code=303)
+    return redirect(url_for("deal_settings.index"), code=303)
 
 
 @bp.post("/stages")

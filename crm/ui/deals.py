@@ -49,8 +49,8 @@ def lead_deals(lead_id: int) -> list[Deal]:
 
 @bp.app_template_global()
 def appointment_deal(appointment_id: int) -> Deal | None:
-    """The deal made from an appointment, if any (the appointment page's button or link)."""
-    return db.session.scalar(db.select(Deal).where(Deal.appointment_id == appointment_id))
+    """The deal made from an appointment, if any and the user may see it (the appointment page's link)."""
+    return db.session.scalar(db.select(Deal).where(Deal.appointment_id == appointment_id, deal_visibility(user())))
 
 
 @bp.app_template_global()
@@ -86,7 +86,8 @@ def _back_to_deal(deal: Deal) -> Response:
 @any_role
 def board():
     who = user()
-    stages = service.ensure_defaults()
+    # Never seeded here (a GET changes nothing): the first deal or a manager's "set up" button does it.
+    stages = service.active_stages()
     filters = board_view.filters_from(request.args, who)
     return render_template(
         "ui/deals/board.html",

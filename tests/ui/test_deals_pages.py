@@ -211,3 +211,21 @@ def test_a_manager_with_chosen_branches_sees_one_branch_at_a_time(ui_app, as_man
     page = text_of(as_manager.get("/deals?branch="))
     assert "Deal Olga" in page and "Deal Fritz" not in page and "Alle Niederlassungen" not in page
     assert as_manager.get(f"/deals/{foreign}").status_code == 404
+
+
+def test_pages_write_nothing_until_a_manager_sets_up_the_defaults(ui_app, as_sales_a, as_manager):
+    """A company without stages: the board and the settings only say so (a GET changes nothing); the
+    manager's button seeds the defaults."""
+    page = text_of(as_sales_a.get("/deals"))
+    assert "Das Board hat noch keine Phasen" in page and "anlegen" not in page  # the button is the managers'
+    assert "Voreingestellte Phasen und Gründe anlegen" in text_of(as_manager.get("/settings/deals"))
+    assert _stages_now(ui_app) == []
+    r = as_manager.submit("/settings/deals/defaults", {"from": "board"})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/deals")
+    assert len(_stages_now(ui_app)) == 3
+    assert "Erstgespräch" in text_of(as_sales_a.get("/deals"))
+
+
+def _stages_now(app) -> list[int]:
+    with app.app_context():
+        return [s.id for s in service.active_stages()]

@@ -13,9 +13,9 @@ from crm.extensions import db
 from crm.models import Task, TaskStatus
 
 NAV = {
-    "sales": ["Dashboard", "Leads", "Anrufe", "Aufgaben"],
-    "manager": ["Dashboard", "Leads", "Anrufe", "Aufgaben", "Berichte"],
-    "admin": ["Dashboard", "Leads", "Anrufe", "Aufgaben", "Berichte", "Einstellungen"],
+    "sales": ["Dashboard", "Leads", "Anrufe", "Aufgaben", "Pipeline"],
+    "manager": ["Dashboard", "Leads", "Anrufe", "Aufgaben", "Pipeline", "Berichte"],
+    "admin": ["Dashboard", "Leads", "Anrufe", "Aufgaben", "Pipeline", "Berichte", "Einstellungen"],
 }
 
 

@@ -114,6 +114,7 @@ ROUTES = {
         expect=CHANGED,
     ),
     "deal_settings.index": Route(expect={"anonymous": 302, "sales": 403, "manager": 200, "admin": 200}),
+    "deal_settings.set_up_defaults": Route(method="POST", snapshot=_pipeline, expect=MANAGERS),
     "deal_settings.add_stage": Route(
         method="POST",
         setup=_stages,
