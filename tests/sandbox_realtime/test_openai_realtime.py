@@ -79,7 +79,9 @@ async def test_vad_transcript_function_call_and_spoken_answer(realtime):
             await _session(conn, instructions="Call CA-vad-1 for Leadchain.")
             await conn.response.create()
             greeting = await events_until(conn, "response.done")
-            said = b"".join(base64.b64decode(e["delta"]) for e in greeting if e["type"] == "response.output_audio.delta")
+            said = b"".join(
+                base64.b64decode(e["delta"]) for e in greeting if e["type"] == "response.output_audio.delta"
+            )
             assert said == speech.speak(BOOKING.greeting, "en")  # real speech, all of it
             assert greeting[-1]["response"]["usage"]["output_token_details"]["audio_tokens"] == len(said) // 8 // 50
 
