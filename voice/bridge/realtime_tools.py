@@ -28,6 +28,8 @@ from workflows.vocabulary import CallOutcome
 log = logging.getLogger(__name__)
 
 SLOT_MINUTES = 30
+# Other names a caller of these tools may use (the sandbox's scripted model says do_not_contact).
+ALIASES = {"do_not_contact": "record_opt_out", "transfer": "transfer_call", "hang_up": "end_call"}
 Action = Literal["end", "transfer"]
 
 _EXTRA: list[dict[str, Any]] = [
@@ -85,6 +87,7 @@ class CallFacts:
     appointment_id: int | None = None
     constraint: TimeConstraint | None = None
     offered: dict[str, SlotChoice] = field(default_factory=dict)  # by start, ISO
+    last_offer: tuple[SlotChoice, ...] = ()  # the latest find_slots' slots, in the order given
     qualification: dict[str, str] = field(default_factory=dict)
 
 
@@ -115,7 +118,7 @@ class RealtimeToolbox:
     async def run(self, call_id: str, name: str, arguments: str | dict[str, Any] | None) -> ToolOutcome:
         if call_id in self._done:
             return self._done[call_id]  # a repeated call (replay): its first answer, nothing run again
-        outcome = await self._run(name, loads(arguments))
+        outcome = await self._run(ALIASES.get(name, name), loads(arguments))
         self._done[call_id] = outcome
         return outcome
 
@@ -165,19 +168,26 @@ class RealtimeToolbox:
 
     async def _find_slots(self, args: dict[str, Any]) -> str:
         constraint = constraint_from(args.get("time_preference"), self.language)
+        if constraint is None and isinstance(args.get("wish"), str):
+            # The callee's words instead of the structured object: the dialog's own reader parses them.
+            constraint = self.timetalk.preference(args["wish"][:300], self.language, self.now)
         if constraint is not None:
             self.facts.constraint = constraint
         wish = constraint if constraint is not None else TimeConstraint(language=self.language)
         # Every slot marked by the one check (voice/bridge/offers.py), whatever the tools did.
         offer: SlotOffer = mark(wish, await self.tools.find_slots(wish))
         two = replace(offer, alternatives=offer.alternatives[:2])
-        for slot in (two.wished, *two.alternatives):
-            if slot is not None:
-                self.facts.offered[slot.start.isoformat()] = slot
+        slots = tuple(s for s in (two.wished, *two.alternatives) if s is not None)
+        self.facts.last_offer = slots
+        for slot in slots:
+            self.facts.offered[slot.start.isoformat()] = slot
         return two.tool_result(lambda start: self.timetalk.render(start, self.language, self.now))
 
     async def _book(self, args: dict[str, Any]) -> str:
-        start = start_from(args.get("start"), BUSINESS_TZ)
+        start = start_from(args.get("start"), BUSINESS_TZ) if args.get("start") else None
+        index = args.get("slot_index")
+        if start is None and isinstance(index, int) and 0 <= index < len(self.facts.last_offer):
+            start = self.facts.last_offer[index].start  # "the first one" of the latest offer
         if start is None:
             return _json({"error": "no valid start"})
         offered = next((s for s in self.facts.offered.values() if s.start == start), None)
