@@ -18,6 +18,9 @@ check chromium
 check postgresql
 # make chaos --prometheus scrapes the stack with a real Prometheus (and the deploy test runs promtool).
 check prometheus
+# The provider sandbox speaks its callees' and its Realtime model's lines as real audio (sandbox/speech.py).
+check espeak-ng
+check sox
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "system-deps: missing Debian packages ${need[*]}; run as root or install them" >&2
