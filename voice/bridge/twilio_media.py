@@ -365,8 +365,15 @@ class TwilioMediaSession:
                 continue
             self.link = link
             self.reconnects += 1
-            await self._configure(first=self.out_item is None and not self.items)
+            # Lost before the opening was complete (no assistant words yet): the opening again, so the
+            # disclosure is heard whole; otherwise the conversation so far.
             log.info("twilio stream %s: model session reconnected (attempt %d)", self.stream_sid, attempt)
+            greeted = any(i.speaker == "agent" and i.text for i in self.items.values())
+            if not greeted:
+                await self._clear_twilio()  # the half opening still queued at Twilio: it starts over
+            await self._configure(first=not greeted)
+            if not greeted:
+                return True
             if was_busy and self.tools_running == 0:
                 self.want_response = True
                 await self._maybe_respond()
@@ -428,10 +435,7 @@ class TwilioMediaSession:
         if not unplayed and not self.response_active:
             return
         if unplayed:
-            await self._to_twilio({"event": "clear", "streamSid": self.stream_sid})
-            self.cleared.update(self.marks)
-            self.marks.clear()
-            self.drained.set()
+            await self._clear_twilio()
         if self.response_active:
             cancel: dict[str, Any] = {"type": "response.cancel"}
             if self.response_id:
@@ -454,6 +458,15 @@ class TwilioMediaSession:
                 item.played = played
             self.out_sent = played
         log.info("twilio stream %s: barge-in", self.stream_sid)
+
+    async def _clear_twilio(self) -> None:
+        """Twilio drops the audio it has not played; the marks it then echoes were not played."""
+        if self.out_item is None or self.out_sent <= self.out_played:
+            return
+        await self._to_twilio({"event": "clear", "streamSid": self.stream_sid})
+        self.cleared.update(self.marks)
+        self.marks.clear()
+        self.drained.set()
 
     async def _on_response_done(self, response: dict[str, Any]) -> None:
         self.usage = self.usage.add(response.get("usage"))

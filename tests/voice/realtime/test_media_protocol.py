@@ -304,3 +304,17 @@ async def test_transfer_goes_to_the_providers_transfer(harness):
     assert harness.transfers and harness.transfers[0][:2] == (CALL_SID, "+4930123456")
     await twilio.stop()  # Twilio ends the stream when the call's TwiML changes
     assert (await harness.ended()).transferred is True
+
+
+async def test_model_lost_during_the_opening_starts_the_opening_over(harness):
+    twilio, model = await harness.call()
+    marks = await _speak(model, twilio, "resp_0", "item_open", [tone(200)])
+    await model.drop()  # no transcript yet: the disclosure was not heard whole
+    second = await harness.model.accept()
+    assert (await twilio.next()) == {"event": "clear", "streamSid": "MZ" + "fedcba9876543210" * 2}
+    assert (await second.next())["type"] == "session.update"
+    opening = await second.next()
+    assert opening["type"] == "response.create" and "KI" in opening["response"]["instructions"]
+    await twilio.mark(marks[0])  # echoed after the clear: not played
+    await twilio.stop()
+    assert (await harness.ended()).reconnects == 1
