@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sandbox import speech
+from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.sandbox_realtime.helpers import BOOKING, PCMU_SESSION, append, client_for, events_until, types
 
 SPEECH_END_TOLERANCE_MS = 160
@@ -162,3 +163,22 @@ async def test_fault_drops_the_socket_mid_answer(paced):
             await events_until(conn, "response.done")
     async with client_for(paced).realtime.connect(model="gpt-realtime") as conn:  # the next connection is fine
         await _session(conn)
+
+
+async def test_the_sandbox_app_starts_it_on_the_configured_port():
+    app = create_sandbox_app(SandboxConfig(realtime_port=0))
+    sandbox = app.extensions["sandbox"]
+    try:
+        assert sandbox.realtime.url.startswith("ws://127.0.0.1:") and sandbox.realtime.scripts is sandbox.call_scripts
+        web = app.test_client()
+        assert web.post("/sandbox/realtime/drop", json={"after_audio_deltas": 0}).status_code == 200
+        async with client_for(sandbox.realtime).realtime.connect(model="gpt-realtime") as conn:
+            await _session(conn)
+            await conn.response.create()
+            with pytest.raises(ConnectionClosed):
+                await events_until(conn, "response.done")
+        stats = web.get("/sandbox/realtime").get_json()
+        assert stats["sessions"] == 1 and stats["url"] == sandbox.realtime.url
+    finally:
+        sandbox.realtime.stop()
+    assert create_sandbox_app(SandboxConfig()).extensions["sandbox"].realtime is None
