@@ -145,7 +145,7 @@ def _filter_choices(who: User) -> dict:
         query = sa.select(User.id, User.name).where(User.active.is_(True), User.role != Role.OPERATOR)
         owners = [(row.id, row.name) for row in db.session.execute(query.order_by(User.name, User.id))]
     sources = db.session.scalars(
-        sa.select(Lead.source).where(Lead.id.in_(sa.select(Deal.lead_id))).distinct().order_by(Lead.source).limit(100)
+        sa.select(Lead.source).join(Deal, Deal.lead_id == Lead.id).distinct().order_by(Lead.source).limit(100)
     ).all()
     return {
         # A manager with chosen branches sees one of them at a time: no "all branches" to offer.
