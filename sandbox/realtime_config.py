@@ -1,4 +1,4 @@
-"""The Realtime stand-in's session configuration (GA, PROVIDERS_WAVE2 §5.2): the default a connection starts
+"""The Realtime stand-in's session configuration (GA, docs/providers.md §5.2): the default a connection starts
 with (sent in `session.created`), and `session.update` checked as the API checks it: a beta field (flat
 `input_audio_format`, `modalities`, `voice`), an unknown field, a value outside its set or range, or a
 missing `session.type` is an `error` event naming the parameter, and nothing of that update is applied."""

@@ -1,4 +1,4 @@
-"""One response of the Realtime stand-in (GA event names, PROVIDERS_WAVE2 §5.4): `response.created`, then
+"""One response of the Realtime stand-in (GA event names, docs/providers.md §5.2): `response.created`, then
 either a function call (`response.output_item.added`, `response.function_call_arguments.delta`/`.done`,
 `response.output_item.done`) or speech (`response.output_item.added`, `response.content_part.added`,
 `response.output_audio_transcript.delta` and `response.output_audio.delta` in chunks of real espeak-ng

@@ -1,5 +1,5 @@
 """One connection to the OpenAI Realtime stand-in (sandbox.openai_realtime): the GA client events in, the
-server events out (PROVIDERS_WAVE2 §5.3-5.5).
+server events out (GA names, docs/providers.md §5.2).
 
 The model it plays follows the call's script (sandbox.call_scripts): its first response without a user
 turn is the script's greeting; each utterance the server VAD cuts from the appended audio is heard as the

@@ -1,7 +1,7 @@
 """Twilio's side of a bidirectional Media Stream (issue 22): the sandbox's Twilio stand-in (sandbox.twilio)
 runs `run_media_call` for a created call whose TwiML is `<Connect><Stream url=...>`, and the benchmarks run
-`media_call` directly. It connects to the stream URL and sends what Twilio sends (docs/providers.md,
-PROVIDERS_WAVE2 §4.5): `connected`, `start` (with the `<Parameter>`s as customParameters), then a `media`
+`media_call` directly. It connects to the stream URL and sends what Twilio sends (docs/providers.md §5.1):
+`connected`, `start` (with the `<Parameter>`s as customParameters), then a `media`
 frame every 20 ms in real time: 160 bytes of μ-law, the callee's speech (espeak-ng, sandbox.speech) or
 silence. What the server sends back is played at real-time rate: a `mark` is echoed when the audio queued
 before it has played, `clear` drops the unplayed audio and echoes the pending marks at once (as Twilio
