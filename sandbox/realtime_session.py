@@ -22,7 +22,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from sandbox import speech
-from sandbox.call_scripts import CallScript, ScriptBook
+from sandbox.call_scripts import CallScript, ScriptBook, ToolCall
 from sandbox.realtime_config import SessionError, apply_update, default_session
 from sandbox.realtime_responses import Call, Pace, Plan, Response, Speech
 from sandbox.realtime_vad import ServerVad, VadEvent, to_pcm8k
@@ -33,6 +33,8 @@ FALLBACK = {
     "fr": "Pardon, pourriez-vous répéter?",
 }
 _ITEM_TYPES = ("message", "function_call", "function_call_output")
+# A script's tool under the names a session may offer it by (the first one offered is called).
+SYNONYMS = {"do_not_contact": ("do_not_contact", "record_opt_out")}
 
 
 class ServerPort(Protocol):
@@ -306,8 +308,9 @@ class RealtimeSession:
         while self.tools_done < len(turn.tools):
             tool = turn.tools[self.tools_done]
             self.tools_done += 1
-            if tool.name in offered:
-                return Call(tool)
+            name = next((n for n in SYNONYMS.get(tool.name, (tool.name,)) if n in offered), None)
+            if name is not None:
+                return Call(ToolCall(name, tool.arguments))
         if turn.reply and not self.replied:
             self.replied = True
             return Speech(turn.reply)

@@ -4,12 +4,15 @@ client.realtime.connect): every server event read here is validated against the 
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sandbox import speech
 from sandbox.app import SandboxConfig, create_sandbox_app
+from sandbox.call_scripts import script_for
+from sandbox.personas import PERSONAS
 from tests.sandbox_realtime.helpers import BOOKING, PCMU_SESSION, append, client_for, events_until, types
 
 SPEECH_END_TOLERANCE_MS = 160
@@ -182,3 +185,19 @@ async def test_the_sandbox_app_starts_it_on_the_configured_port():
     finally:
         sandbox.realtime.stop()
     assert create_sandbox_app(SandboxConfig()).extensions["sandbox"].realtime is None
+
+
+async def test_opt_out_is_called_by_the_name_the_session_offers(realtime):
+    script = script_for(PERSONAS["do_not_call"], "de")
+    realtime.scripts.register("CA-opt-out", script)
+    try:
+        async with client_for(realtime).realtime.connect(model="gpt-realtime") as conn:
+            opt_out = {"type": "function", "name": "record_opt_out", "parameters": {"type": "object"}}
+            await _session(conn, instructions="Call CA-opt-out.", tools=[opt_out])
+            await append(conn, speech.speak(script.turns[0].text, "de") + speech.silence(800))
+            events = await events_until(conn, "response.done")
+            call = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+            assert call["name"] == "record_opt_out"
+            assert json.loads(call["arguments"]) == {"reason": "Rufen Sie mich nie wieder an!"}
+    finally:
+        realtime.scripts.release("CA-opt-out")
