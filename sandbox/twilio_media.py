@@ -272,6 +272,9 @@ async def media_call(
         headers: extra handshake headers (Twilio sends `X-Twilio-Signature` on the upgrade request).
     """
     script = persona if isinstance(persona, CallScript) else script_for(persona, language)
+    for turn in script.turns:  # synthesised now, not in the middle of the 20 ms ticks
+        if turn.text:
+            await asyncio.to_thread(speech.speak, turn.text, script.language)
     result = MediaCallResult(call_sid, stream_sid)
     if scripts is not None:
         scripts.register(call_sid, script)

@@ -194,3 +194,21 @@ async def test_server_closing_ends_the_call():
     bridge, result = await _run(scenario, CallScript("en", None, (CallerTurn(ANSWER),)))
     assert result.ended_by == "server"
     assert any("31951" in e for e in result.protocol_errors) and any("31950" in e for e in result.protocol_errors)
+
+
+async def test_keys_are_dtmf_messages():
+    async def scenario(bridge, ws):
+        await bridge.next("start")
+        await bridge.send_audio(ws, speech.speak("Press one.", "en"))
+        bridge.keys = [await bridge.next("dtmf"), await bridge.next("dtmf")]
+        await bridge.next("stop")
+
+    bridge, result = await _run(scenario, CallScript("en", None, (CallerTurn("", dtmf="12"),)))
+    first, second = bridge.keys
+    assert set(first) == {"event", "sequenceNumber", "streamSid", "dtmf"}
+    assert (first["dtmf"], second["dtmf"]) == (
+        {"track": "inbound_track", "digit": "1"},
+        {"track": "inbound_track", "digit": "2"},
+    )
+    assert int(second["sequenceNumber"]) == int(first["sequenceNumber"]) + 1
+    assert [digit for _, digit in result.dtmf] == ["1", "2"] and result.ended_by == "caller"
