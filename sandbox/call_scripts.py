@@ -84,15 +84,21 @@ class _Entry:
 
 
 def _probes(script: CallScript) -> list[tuple[int, list[bytes]]]:
+    """Per turn, up to three 20 ms slices of its audio taken where the voice is loud and varied (a slice of a
+    pause would be found in any audio)."""
     out = []
+    size = speech.FRAME_BYTES
     for index, turn in enumerate(script.turns):
         if not turn.text:
             continue
         audio = speech.speak(turn.text, script.language)
-        size = speech.FRAME_BYTES
-        slices = [audio[int(len(audio) * f) : int(len(audio) * f) + size] for f in (0.2, 0.5, 0.8)]
-        out.append((index, [s for s in slices if len(s) == size]))
+        offsets = [len(audio) * step // 20 for step in range(2, 19)]
+        voiced = [audio[o : o + size] for o in offsets if len(set(audio[o : o + size])) >= _VARIED]
+        out.append((index, voiced[:: max(1, len(voiced) // 3)][:3]))
     return out
+
+
+_VARIED = 40  # distinct μ-law values in a slice of speech (digital silence has one, a pause a handful)
 
 
 class ScriptBook:

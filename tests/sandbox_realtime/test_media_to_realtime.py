@@ -12,7 +12,8 @@ import json
 from openai import AsyncOpenAI
 from websockets.asyncio.server import serve
 
-from sandbox.call_scripts import CallerTurn, CallScript, ToolCall, script_for
+from sandbox import speech
+from sandbox.call_scripts import CallerTurn, CallScript, ScriptBook, ToolCall, script_for
 from sandbox.openai_realtime import API_KEY
 from sandbox.personas import PERSONAS
 from sandbox.twilio_media import Pacing, media_call
@@ -108,3 +109,19 @@ def test_personas_become_scripts_with_their_tools():
     opt_out = script_for(PERSONAS["do_not_call"], "fr")
     assert opt_out.turns[0].tools[0].name == "do_not_contact"
     assert all(not turn.tools for turn in script_for(PERSONAS["interested"], "en").turns)
+
+
+def test_the_book_hears_exact_turn_audio_and_pairs_concurrent_calls_by_it():
+    book = ScriptBook()
+    interested, refuses = script_for(PERSONAS["interested"], "en"), script_for(PERSONAS["not_interested"], "en")
+    book.register("CA-a", interested)
+    book.register("CA-b", refuses)
+    assert book.claim("sess-1", hints="{}") == ("CA-a", interested)  # the oldest unclaimed: by order
+    assert book.hear("sess-1", speech.silence(2000)) is None  # silence is nobody's turn
+    # but sess-1 hears the other call's callee: it moves to that call, CA-a is free again
+    heard = speech.silence(300) + speech.speak(refuses.turns[0].text, "en") + speech.silence(500)
+    assert book.hear("sess-1", heard) == ("CA-b", refuses, 0)
+    assert book.claim("sess-2", hints='{"instructions": "call CA-a"}') == ("CA-a", interested)
+    book.advance("CA-b", greeted=True, next_turn=1)
+    book.unclaim("sess-1")  # dropped: a reconnecting session picks the call up where it was
+    assert book.claim("sess-3", hints="CA-b") == ("CA-b", refuses) and book.progress("CA-b") == (True, 1)
