@@ -201,3 +201,16 @@ async def test_opt_out_is_called_by_the_name_the_session_offers(realtime):
             assert json.loads(call["arguments"]) == {"reason": "Rufen Sie mich nie wieder an!"}
     finally:
         realtime.scripts.release("CA-opt-out")
+
+
+async def test_the_user_starting_to_talk_cancels_the_answer(paced):
+    async with client_for(paced).realtime.connect(model="gpt-realtime") as conn:
+        await _session(conn)
+        await conn.response.create()
+        await events_until(conn, "response.output_audio.delta")
+        await append(conn, speech.speak("Wait a moment, please.", "en"))
+        events = await events_until(conn, "response.done")
+        assert "input_audio_buffer.speech_started" in types(events)
+        assert events[-1]["response"]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+        started = types(events).index("input_audio_buffer.speech_started")
+        assert "response.output_audio.delta" not in types(events)[started + 1 :]
