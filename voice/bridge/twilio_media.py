@@ -407,7 +407,15 @@ class TwilioMediaSession:
             await self._on_response_done(event.get("response") or {})
         elif kind == "error":
             error = event.get("error") or {}
-            log.info("twilio stream %s: model error %s/%s", self.stream_sid, error.get("type"), error.get("code"))
+            # A cancel that came after the response ended (its audio still playing at Twilio) is expected.
+            quiet = error.get("code") == "response_cancel_not_active"
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "twilio stream %s: model error %s/%s",
+                self.stream_sid,
+                error.get("type"),
+                error.get("code"),
+            )
             if error.get("code") in ("conversation_already_has_active_response",):
                 self.want_response = False
 
