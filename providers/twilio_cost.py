@@ -1,5 +1,5 @@
 """What one `twilio_realtime` call costs: Twilio's minutes plus the Realtime model's audio tokens
-(docs/audio-agent.md, Telephony → cost).
+(docs/audio-agent.md §T4).
 
 The two halves arrive apart. Twilio reports its own price on the call resource (`price`, a negative
 decimal string such as "-0.0140", with `price_unit`), and only some time after the call has ended; until

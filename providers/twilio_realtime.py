@@ -2,7 +2,7 @@
 the voice bridge, which talks to the OpenAI Realtime model (docs/audio-agent.md). This module is the
 telephony half, over the official `twilio` SDK; wire details live in providers.twilio_wire.
 
-Decisions (docs/audio-agent.md, Telephony):
+Decisions (docs/audio-agent.md §T1/§T3):
 * The key handed in is `<AccountSid>:<AuthToken>`, one secret like every provider's API key; the auth
   token also verifies Twilio's webhooks.
 * Twilio has no idempotency key. The status callback URL carries our lead id and call key, so Twilio's
@@ -113,7 +113,7 @@ class TwilioRealtimeProvider:
     # -- dialling -------------------------------------------------------------------------------
 
     def stream_parameters(self, request: CallRequest) -> dict[str, str]:
-        """What the bridge learns of the call at `start`: ids only (docs/audio-agent.md)."""
+        """What the bridge learns of the call at `start`: ids only (docs/audio-agent.md §T2)."""
         return {
             "direction": "outbound",
             "lead_id": str(request.lead_id),
@@ -126,7 +126,9 @@ class TwilioRealtimeProvider:
     def callback_url(self, request: CallRequest) -> str | None:
         if not self.status_callback_url:
             return None
-        query = urlencode({"lead": request.lead_id, "key": request.idempotency_key})
+        # Ids only (the chain's id is a keyed hash): the chain learns the result even when the activity
+        # that dialled died before it recorded the call.
+        query = urlencode({"lead": request.lead_id, "chain": request.chain_id, "key": request.idempotency_key})
         return f"{self.status_callback_url}?{query}"
 
     def place_call(self, request: CallRequest) -> ProviderCall:
@@ -264,6 +266,9 @@ def parse_webhook(body: bytes, headers: Mapping[str, str], secrets: Iterable[str
     lead = query.get("lead", "")
     return [
         event_from_status(
-            form, lead_id=int(lead) if lead.isdigit() and len(lead) < 10 else None, call_key=query.get("key")
+            form,
+            lead_id=int(lead) if lead.isdigit() and len(lead) < 10 else None,
+            call_key=query.get("key"),
+            chain_id=query.get("chain") or None,
         )
     ]

@@ -1,7 +1,7 @@
-"""Twilio Programmable Voice on the wire (docs/audio-agent.md, Telephony): the TwiML we answer, the
+"""Twilio Programmable Voice on the wire (docs/audio-agent.md §T2/§T5): the TwiML we answer, the
 X-Twilio-Signature check, and status callbacks read into CallEvents.
 
-Wire facts relied on (../shared/docs/PROVIDERS_WAVE2.md §4, twilio 9.13 `request_validator.py`):
+Wire facts relied on (docs/audio-agent.md §T4/§T5, twilio 9.13 `request_validator.py`):
 
 * callbacks are `application/x-www-form-urlencoded`; a name may repeat;
 * the signature is base64 HMAC-SHA1(auth token, the full URL Twilio called + every form name and value in
@@ -55,7 +55,7 @@ MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_
 def stream_twiml(stream_url: str, parameters: Mapping[str, str]) -> str:
     """`<Connect><Stream>`: the call's audio both ways over the bridge's WebSocket. Values ride in
     `<Parameter>` (Twilio refuses a Stream URL with a query string, error 31922), and only ids: no name
-    or phone number ever goes to the bridge this way (docs/audio-agent.md)."""
+    or phone number ever goes to the bridge this way (docs/audio-agent.md §T2)."""
     response = VoiceResponse()
     connect = Connect()
     stream = connect.stream(url=stream_url)
@@ -77,10 +77,17 @@ def dial_twiml(number: str, caller_id: str | None = None) -> str:
 # ---------------------------------------------------------------------------------------- signing
 
 
+class _Form(dict[str, list[str]]):
+    """A form whose names may repeat, as the SDK's validator reads one (its `getlist`)."""
+
+    def getlist(self, name: str) -> list[str]:
+        return self[name]
+
+
 def sign(token: str, url: str, params: Mapping[str, str | Sequence[str]]) -> str:
     """X-Twilio-Signature for a form POST to `url` (the SDK's own computation)."""
-    flat = {k: [v] if isinstance(v, str) else list(v) for k, v in params.items()}
-    return str(RequestValidator(token).compute_signature(url, flat))
+    form = _Form({k: [v] if isinstance(v, str) else list(v) for k, v in params.items()})
+    return str(RequestValidator(token).compute_signature(url, form))
 
 
 def verify(url: str, params: Mapping[str, Sequence[str]], signature: str, tokens: Iterable[str]) -> bool:
@@ -88,7 +95,7 @@ def verify(url: str, params: Mapping[str, Sequence[str]], signature: str, tokens
     odd signature is a failed one, never an error."""
     if not signature or not signature.isascii():
         return False
-    lists = {k: list(v) for k, v in params.items()}
+    lists = _Form({k: list(v) for k, v in params.items()})
     ok = False
     for token in tokens:
         if token:

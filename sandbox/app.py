@@ -25,6 +25,7 @@ from sandbox import (
     sendgrid,
     sendgrid_contacts,
     stripe,
+    twilio,
     vapi,
     vapi_provisioning,
 )
@@ -38,7 +39,7 @@ from sandbox.state import Fault, SandboxCall, WebhookMode
 
 log = logging.getLogger(__name__)
 # Each provider under its own path prefix, listed: a missing module is an ImportError at start-up.
-PROVIDERS = {"retell": retell, "vapi": vapi, "bland": bland, "sendgrid": sendgrid}
+PROVIDERS = {"retell": retell, "vapi": vapi, "bland": bland, "twilio_realtime": twilio, "sendgrid": sendgrid}
 PROVIDER_MODULES = tuple(PROVIDERS)
 # The calendar services (issue 18): the same prefix rule, kept out of PROVIDERS (no call faults or webhook modes).
 CALENDARS = {"calcom": calcom, "google": google_calendar, "microsoft": microsoft_graph}
@@ -103,7 +104,12 @@ def _start_realtime(app: Flask, sandbox: Sandbox) -> None:
 
 
 # The create-call path of each voice provider: the answer to it is what a response delay holds back.
-CREATE_PATHS = {"retell": "/retell/v2/create-phone-call", "vapi": "/vapi/call", "bland": "/bland/v1/calls"}
+CREATE_PATHS = {
+    "retell": "/retell/v2/create-phone-call",
+    "vapi": "/vapi/call",
+    "bland": "/bland/v1/calls",
+    "twilio_realtime": f"/twilio_realtime/2010-04-01/Accounts/{twilio.ACCOUNT_SID}/Calls.json",
+}
 
 
 def _call_row(call: SandboxCall) -> dict[str, Any]:

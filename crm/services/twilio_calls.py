@@ -1,5 +1,5 @@
 """Which Twilio call our call key made: Twilio has no idempotency key, so the CRM remembers it from Twilio's
-signed status callbacks, whose URL carries the key (providers/twilio_realtime.py, docs/audio-agent.md).
+signed status callbacks, whose URL carries the key (providers/twilio_realtime.py, docs/audio-agent.md §T3).
 `call_for_key` is handed to the provider through app.extensions[TWILIO_CALLS_EXTENSION]."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Twilio's webhooks for the `twilio_realtime` provider (docs/audio-agent.md, Telephony):
+"""Twilio's webhooks for the `twilio_realtime` provider (docs/audio-agent.md §T4/§T6):
 
 * `POST /webhooks/twilio/status`: call-progress callbacks of the calls we place (the URL carries our lead id
   and call key); each one moves the call's record forward, and `completed` (or busy, no-answer, failed,

@@ -1,4 +1,4 @@
-"""What Twilio's two webhooks share (docs/audio-agent.md, Telephony): the form body, the public URL Twilio
+"""What Twilio's two webhooks share (docs/audio-agent.md §T5): the form body, the public URL Twilio
 signed, and the auth tokens a company's signature must match.
 
 The URL is rebuilt from the configured public base (LEADCHAIN_PUBLIC_URL) plus the path and raw query
