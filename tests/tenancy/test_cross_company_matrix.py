@@ -674,10 +674,7 @@ BRIDGE: dict[tuple[str, str], str] = {
     ("/llm-websocket/{secret}/{call_id}", "GET"): "installation path secret; company from the call's lead",
     ("/vapi/tools", "POST"): "installation Vapi secret; company from the call's lead",
     ("/vapi/llm/chat/completions", "POST"): "installation Vapi secret; company from the call's lead",
-    (
-        "/twilio/media/{secret}",
-        "GET",
-    ): "installation path secret; company from the call's interaction or its key's ledger row",
+    ("/twilio/media/{secret}", "GET"): "installation path secret; company from the call's record or key",
     ("/healthz", "GET"): "liveness; no company data",
 }
 
