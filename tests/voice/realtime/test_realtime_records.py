@@ -11,7 +11,9 @@ from crm.services.twilio_calls import usage_of
 from providers.events import Turn
 from tests.voice.bridge.test_booking import add_lead
 from tests.voice.realtime.conftest import CALL_SID
+from voice.bridge.config import BridgeConfig
 from voice.bridge.realtime_records import RealtimeCallReport, UsageTally, store_report
+from voice.bridge.server import build_bridge
 
 
 def _report(**changes) -> RealtimeCallReport:
@@ -67,3 +69,13 @@ def test_the_report_lands_on_the_calls_interaction(app, ctx):
 def test_a_call_the_crm_does_not_know_stores_nothing(app, ctx):
     assert store_report(_report(call_id="CA" + "f" * 32)) is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Interaction)) == 0
+
+
+def test_the_production_wiring_sets_up_the_realtime_path(app):
+    bridge = build_bridge(app, config=BridgeConfig(port=0, metrics_port=0))
+    try:
+        assert bridge.realtime is not None
+        assert bridge.realtime.store is store_report and bridge.realtime.transfer is not None
+        assert bridge.realtime.config.model == app.config["LEADCHAIN"].bridge.realtime_model
+    finally:
+        bridge.tools_factory.close()
