@@ -148,6 +148,8 @@ class TwilioRealtimeProvider:
         if self.record:
             kwargs.update(record=True, recording_channels="dual")
         if request.timeout_s is not None:
+            # The SDK takes no per-request timeout, only its HTTP client's: the dial window (the same for
+            # every activity attempt, give or take) bounds the next requests too, which is harmless.
             self._http.timeout = max(0.5, request.timeout_s)
         try:
             call = self.client.calls.create(**kwargs)

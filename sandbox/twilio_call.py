@@ -169,8 +169,8 @@ class CallLife:
             return
         call = self.call
         with call.lock:
+            sequence = call.sequence  # Twilio numbers a call's callbacks from 0
             call.sequence += 1
-            sequence = call.sequence
         fields = [
             ("AccountSid", call.account_sid),
             ("ApiVersion", API_VERSION),

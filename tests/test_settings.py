@@ -105,6 +105,13 @@ TABLE = {
     "LEADCHAIN_RETELL_BASE_URL": ("http://r", lambda s: s.providers.base_url("retell"), "http://r"),
     "LEADCHAIN_VAPI_BASE_URL": ("http://v", lambda s: s.providers.base_url("vapi"), "http://v"),
     "LEADCHAIN_BLAND_BASE_URL": ("http://b", lambda s: s.providers.base_url("bland"), "http://b"),
+    "LEADCHAIN_TWILIO_BASE_URL": ("http://t", lambda s: s.providers.base_url("twilio_realtime"), "http://t"),
+    "LEADCHAIN_TWILIO_STREAM_URL": (
+        "wss://b/twilio/media/s",
+        lambda s: s.providers.twilio_stream_url,
+        "wss://b/twilio/media/s",
+    ),
+    "LEADCHAIN_TWILIO_FROM_NUMBER": ("+4930555000", lambda s: s.providers.twilio_from_number, "+4930555000"),
     "LEADCHAIN_PUBLIC_URL": (
         "https://crm.example/",
         lambda s: (s.providers.public_url, s.email.public_url),
