@@ -148,8 +148,8 @@ def _twiml(xml: str) -> Response:
 )
 def receive_voice() -> ResponseReturnValue:
     _body, form = twilio_common.read_form()
+    found = answer.route(NAME, _first(form, "To"), "To")  # before the URL: a number nobody answers is a 404
     url = twilio_common.public_url()
-    found = answer.route(NAME, _first(form, "To"), "To")
     signature = request.headers.get(twilio_wire.SIGNATURE_HEADER, "")
     if not twilio_wire.verify(url, form, signature, twilio_common.tokens_for(found.company_id)):
         raise twilio_common.refuse_signature()

@@ -401,6 +401,17 @@ def _get(path: Callable[[Attack], str]) -> Ask:
     return lambda a: a.world.app.test_client().get(path(a))
 
 
+def _twilio(path: Callable[[Attack], str], form: Callable[[Attack], str]) -> Ask:
+    """A Twilio form post with a made-up X-Twilio-Signature (no company's auth token made it)."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm90LWEtc2lnbmF0dXJl"}
+
+    def ask(a: Attack):
+        body = f"CallSid=CA{'0' * 32}&From=%2B4915199900001&{form(a)}"
+        return a.world.app.test_client().post(path(a), data=body, headers=headers)
+
+    return ask
+
+
 def _post(path: Callable[[Attack], str], **kw) -> Ask:
     return lambda a: a.world.app.test_client().post(path(a), **kw)
 
@@ -591,6 +602,26 @@ NON_UI: dict[tuple[str, str], list[Expect]] = {
             ("bland", "webhooks_bland_inbound.receive_bland_inbound"),
         )
     },
+    # -- Twilio (twilio_realtime): signed with the account's auth token over the public URL and the form
+    ("webhooks_twilio.receive_status", "POST"): [
+        Expect(
+            _twilio(
+                lambda a: f"/webhooks/twilio/status?lead={a.victim.leads.own}&key=k", lambda a: "CallStatus=completed"
+            ),
+            401,
+            "a completed call naming the victim's lead, signed with a token that is not the victim's",
+        )
+    ],
+    ("webhooks_twilio.receive_voice", "POST"): [
+        Expect(
+            _twilio(
+                lambda a: "/webhooks/twilio/voice",
+                lambda a: f"To=%2B{inbound_number(a.victim.company_id, 'retell')[1:]}",
+            ),
+            404,
+            "a Twilio call to the victim's number, which is not a Twilio number: nobody answers it",
+        )
+    ],
     # -- SendGrid: the installation's account signs for every company (no company credential to misuse)
     ("webhooks_sendgrid.events", "POST"): [
         Expect(
@@ -787,6 +818,8 @@ def world(backend, migrated_urls):
     app.test_client_class = UIClient
     # Hundreds of refused credentials from one address: the failure throttle (tested elsewhere) stays out of it.
     set_settings(app, "security", auth_failure_limit="100000/minute")
+    # Twilio's signatures are checked against the public URL (crm/webhooks/twilio_common.py).
+    set_settings(app, "providers", public_url="https://crm.example")
     _wipe(app)
     yield World(app)
     with app.app_context():
