@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
 from providers.events import CallEvent
-from providers.parsing import MAX_DB_INT, MAX_DURATION_S, FieldError
+from providers.parsing import EARLIEST, LATEST, MAX_DB_INT, MAX_DURATION_S, FieldError
 from workflows.vocabulary import CallStatus
 
 NAME = "twilio_realtime"
@@ -127,6 +128,18 @@ def _count(form: Mapping[str, Sequence[str]], name: str, high: int) -> int | Non
     return int(value)
 
 
+def _timestamp(stamp: str) -> datetime:
+    try:
+        moment = parsedate_to_datetime(stamp)
+    except (TypeError, ValueError, IndexError):
+        raise FieldError("Timestamp", "must be an RFC 2822 date") from None
+    # "-0000" reads as a naive time; RFC 2822 says it is UTC all the same.
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not EARLIEST <= moment <= LATEST:
+        raise FieldError("Timestamp", "is out of range")
+    return moment
+
+
 def call_sid(form: Mapping[str, Sequence[str]]) -> str:
     sid = _one(form, "CallSid", required=True) or ""
     if not CALL_SID.match(sid):
@@ -146,10 +159,7 @@ def event_from_status(
     sequence = _count(form, "SequenceNumber", MAX_DB_INT)
     duration = _count(form, "CallDuration", MAX_DURATION_S)
     stamp = _one(form, "Timestamp")
-    try:
-        occurred = parsedate_to_datetime(stamp) if stamp else None
-    except (TypeError, ValueError):
-        raise FieldError("Timestamp", "must be an RFC 2822 date") from None
+    occurred = _timestamp(stamp) if stamp else None
     answered_by = (_one(form, "AnsweredBy") or "").lower()
     ended = status in END_STATUSES
     event = CallEvent(
