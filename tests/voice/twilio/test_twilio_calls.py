@@ -14,6 +14,7 @@ from twilio.rest import Client
 
 from activities.provider_activities import FAILOVER_AFTER
 from crm.extensions import db
+from crm.models import PhoneNumber
 from crm.services import twilio_calls
 from providers.base import ProviderRejected
 from providers.factory import SANDBOX_KEYS, provider_endpoint
@@ -121,7 +122,7 @@ def test_transfer_hang_up_and_delete(tw):
     provider.delete_call(placed.call_id)  # again: already gone is fine
 
 
-def test_refusals_are_twilio_shaped(tw):
+def test_refusals_and_an_inbound_ring(tw):
     r = httpx.post(
         f"{tw.box.url}/twilio_realtime/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json",
         data={"To": "12", "From": FROM, "Twiml": "<Response/>"},
@@ -138,6 +139,26 @@ def test_refusals_are_twilio_shaped(tw):
     with pytest.raises(ApplicationError) as failure:
         tw.place(seed_lead(tw.app, number(1)))
     assert failure.value.type == "ProviderUnavailable"
+    # The sandbox rings one of our Twilio numbers: its signed post is accepted, and the TwiML streams.
+    ours = "+4989123400"
+
+    def add_number() -> int:
+        found = PhoneNumber(
+            e164=ours,
+            provider="twilio_realtime",
+            language="de",
+            business_hours={d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+            holiday_behaviour="open",
+            active=True,
+        )
+        db.session.add(found)
+        db.session.commit()
+        return found.id
+
+    number_id = in_db(tw.app, add_number)
+    rung = httpx.post(f"{tw.box.url}/twilio_realtime/ring", json={"to": ours, "from": "+4917612345678"}).json()
+    assert rung["status"] == 200 and rung["streaming"], rung
+    assert f'<Parameter name="inbound_number" value="{number_id}" />' in rung["twiml"]
 
 
 def test_failover_from_bland_to_twilio(tw):
