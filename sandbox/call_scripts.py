@@ -166,3 +166,46 @@ class ScriptBook:
             for entry in self._entries.values():
                 if entry.claimed_by == session_id:
                     entry.claimed_by = None
+
+
+# Short scripts for whole calls through the bridge (tests/voice/twilio_e2e, bench/audio_bridge.py and the
+# local stack's demo call): a few seconds of speech each, in English. A Twilio call to a number given one
+# (Sandbox.twilio_scripts, or POST /twilio_realtime/scripts) plays it instead of the number's persona.
+_OPENING = "Hello, this is an AI agent calling for Leadchain, and this call is recorded."
+SCENARIOS: dict[str, CallScript] = {
+    # Books inside "Tuesday after 2 pm": find_slots with the callee's words, then the first slot offered.
+    "books_tuesday": CallScript(
+        "en",
+        _OPENING + " When would suit you for a short meeting?",
+        (
+            CallerTurn(
+                "Tuesday after 2 pm.",
+                "I have a slot on Tuesday afternoon. Shall I book it?",
+                (ToolCall("find_slots", {"wish": "Tuesday after 2 pm."}),),
+            ),
+            CallerTurn("Yes, please.", "It is booked. Goodbye!", (ToolCall("book", {"slot_index": 0}),)),
+        ),
+        "books_tuesday",
+    ),
+    # Talks over the opening after 800 ms of it has played (the agent's audio must stop: Twilio `clear`).
+    "barge_in": CallScript(
+        "en",
+        _OPENING + " I am calling about the offer you asked us about last week, and I would like to ask you "
+        "a few short questions about it.",
+        (CallerTurn("Sorry, who is calling?", "Leadchain. Goodbye!", barge_in_ms=800),),
+        "barge_in",
+    ),
+    # Asks never to be called again: the agent records the opt-out.
+    "never_call": CallScript(
+        "en",
+        _OPENING,
+        (
+            CallerTurn(
+                "Never call me again.",
+                "Understood, we will not call you again. Goodbye.",
+                (ToolCall("do_not_contact", {"reason": "Never call me again."}),),
+            ),
+        ),
+        "never_call",
+    ),
+}

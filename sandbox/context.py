@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sandbox.call_scripts import ScriptBook
+from sandbox.call_scripts import CallScript, ScriptBook
 from sandbox.dispatcher import Dispatcher, RetrySchedule
 from sandbox.openai_realtime import API_KEY as OPENAI_KEY
 from sandbox.openai_realtime import RealtimeServer
@@ -59,3 +59,6 @@ class Sandbox:
         # callee says (sandbox.call_scripts); the Twilio stand-in registers them through run_media_call.
         self.call_scripts = ScriptBook()
         self.realtime: RealtimeServer | None = None  # started by sandbox.app when config.realtime_port is set
+        # A Twilio call to one of these numbers plays this script (sandbox.call_scripts.SCENARIOS) instead of
+        # the number's persona (which still decides whether the call is answered).
+        self.twilio_scripts: dict[str, CallScript] = {}

@@ -23,6 +23,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from sandbox import personas, twilio_media
+from sandbox.call_scripts import SCENARIOS
 from sandbox.context import Sandbox
 from sandbox.state import SandboxCall, now_ms
 from sandbox.twilio_call import API_VERSION, END, FORM, PROVIDER, CallLife, TwilioCall, dial_of, sid, signature
@@ -221,6 +222,20 @@ class TwilioApi:
         return jsonify(call_sid=call.sid, status=answer.status_code, twiml=answer.text, streaming=stream is not None)
 
 
+def choose_script(sandbox: Sandbox) -> ResponseReturnValue:
+    """`{"to": a number, "script": a name in sandbox.call_scripts.SCENARIOS}`: calls to that number play the
+    script (its persona still decides whether they are answered); `"script": null` forgets it."""
+    body = request.get_json(silent=True) or {}
+    to, name = str(body.get("to", "")), body.get("script")
+    if not E164.match(to) or (name is not None and name not in SCENARIOS):
+        return jsonify(error="to must be E.164 and script one of " + ", ".join(sorted(SCENARIOS))), 422
+    if name is None:
+        sandbox.twilio_scripts.pop(to, None)
+    else:
+        sandbox.twilio_scripts[to] = SCENARIOS[name]
+    return jsonify(to=to, script=name)
+
+
 def blueprint(sandbox: Sandbox) -> Blueprint:
     api = TwilioApi(sandbox)
     bp = Blueprint("sandbox_twilio", __name__)
@@ -233,4 +248,5 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
     bp.add_url_rule(f"{base}/Recordings.json", view_func=api.list_recordings, methods=["GET"])
     bp.add_url_rule(f"{base}/Recordings/<recording_sid>.json", view_func=api.delete_recording, methods=["DELETE"])
     bp.add_url_rule("/ring", view_func=api.ring, methods=["POST"], endpoint="ring")
+    bp.add_url_rule("/scripts", view_func=lambda: choose_script(sandbox), methods=["POST"], endpoint="scripts")
     return bp

@@ -240,7 +240,7 @@ class CallLife:
             call_sid=self.call.sid,
             stream_sid=sid("MZ"),
             custom_parameters=stream.parameters,
-            persona=persona,
+            persona=self.sandbox.twilio_scripts.get(self.call.call.to_number, persona),
             language=self.call.call.language,
             scripts=self.sandbox.call_scripts,
         )

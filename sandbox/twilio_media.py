@@ -163,7 +163,9 @@ class _MediaCall:
             self.result.agent_audio += payload
             self.result.media.append((now, len(payload)))
             self.playback.add_audio(payload)
-            self.agent_spoke = True
+            # Only audio after the callee's words is an answer: what still arrives while they talk over the
+            # agent is the interrupted response (it would otherwise count as the reply to that turn).
+            self.agent_spoke = self.agent_spoke or not self.in_utterance
             for turn in self.result.turns:
                 if turn.ended_ms is not None and turn.first_agent_audio_ms is None:
                     turn.first_agent_audio_ms = now

@@ -1,0 +1,117 @@
+"""Three own-agent calls at once, end to end (tests/voice/twilio_e2e/conftest.py): the twilio SDK places
+each against the sandbox's Twilio, the callee speaks real espeak μ-law over a Media Stream to the real
+bridge, the bridge talks to the Realtime stand-in through the openai SDK, the CRM tools write a real
+SQLite database, and the signed status callbacks reach the CRM's real webhook, which hands the chain one
+result per call.
+
+* books_tuesday: "Tuesday after 2 pm." → exactly one appointment, on that Tuesday from 14:00;
+* barge_in: the callee talks over the opening → Twilio `clear` (the agent's audio stops), then the answer;
+* never_call: "Never call me again." → the lead is do-not-contact.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from crm.extensions import db
+from crm.models import Appointment, Lead, LeadStatus
+from crm.tenancy.context import company_scope
+from sandbox.call_scripts import SCENARIOS
+from sandbox.twilio_media import MediaCallResult
+from tests.conftest import TEST_COMPANY_ID
+from tests.voice.twilio.conftest import number, the_call
+from tests.voice.twilio_e2e.conftest import BERLIN, Stack, seed_lead
+
+TUESDAY = date(2030, 11, 19)  # the Tuesday after the bridge's Monday
+
+
+@pytest.fixture(scope="module")
+def calls(stack: Stack) -> dict[str, dict[str, Any]]:
+    """The three scenarios dialled one after another and run concurrently; their ends awaited."""
+    placed: dict[str, dict[str, Any]] = {}
+    with company_scope(TEST_COMPANY_ID):  # a module fixture runs before the per-test company scope
+        place_all(stack, placed)
+    for call in placed.values():
+        stack.env.wait_ended(call["sid"], timeout_s=45)
+        media = stack.env.twilio()[call["sid"]].media
+        assert media is not None and media.error is None, media and media.error
+        call["media"] = media.result
+    return placed
+
+
+def place_all(stack: Stack, placed: dict[str, dict[str, Any]]) -> None:
+    for name in ("books_tuesday", "barge_in", "never_call"):
+        phone = number(1)  # "interested": the call is answered (the script says what the callee says)
+        stack.sandbox.twilio_scripts[phone] = SCENARIOS[name]
+        lead_id = seed_lead(stack.app, phone)
+        result, key = stack.env.place(lead_id)
+        placed[name] = {"lead_id": lead_id, "sid": result.call_id, "key": key}
+
+
+def media_of(calls: dict[str, dict[str, Any]], name: str) -> MediaCallResult:
+    media = calls[name]["media"]
+    assert isinstance(media, MediaCallResult)
+    assert media.error is None and media.ended_by == "caller", (media.error, media.ended_by)
+    assert not media.protocol_errors, media.protocol_errors
+    return media
+
+
+def test_every_call_is_reported_once_through_signed_callbacks(stack: Stack, calls: dict[str, dict[str, Any]]):
+    results = stack.env.results()
+    for call in calls.values():
+        record = the_call(stack.app, call["sid"])
+        assert record.status == "ended" and record.data["final"] and record.data["call_key"] == call["key"]
+        assert "bridge" in record.data, "the bridge wrote no end-of-call record"
+        assert [r.call_id for _chain, r in results].count(call["sid"]) == 1
+    assert stack.sandbox.state.created["twilio_realtime"] == 3
+
+
+def test_a_callee_books_inside_tuesday_after_2_pm(stack: Stack, calls: dict[str, dict[str, Any]]):
+    media = media_of(calls, "books_tuesday")
+    assert [t.text for t in media.turns] == ["Tuesday after 2 pm.", "Yes, please."]
+    assert len(media.reply_latencies_ms()) == 2  # the agent answered each turn with audio
+    lead_id = calls["books_tuesday"]["lead_id"]
+
+    def crm() -> tuple[list[Appointment], Lead]:
+        found = db.session.scalars(sa.select(Appointment).where(Appointment.lead_id == lead_id)).all()
+        return list(found), db.session.get(Lead, lead_id)
+
+    appointments, lead = stack.db(crm)
+    assert len(appointments) == 1, appointments
+    start = appointments[0].starts_at.astimezone(BERLIN)
+    end = appointments[0].ends_at.astimezone(BERLIN)
+    assert start.date() == TUESDAY and time(14, 0) <= start.time() and end.time() <= time(18, 0), (start, end)
+    assert end - start == timedelta(minutes=30)
+    assert appointments[0].idempotency_key.startswith(f"{calls['books_tuesday']['sid']}:")  # booked in the call
+    assert lead.status == LeadStatus.BOOKED
+    record = the_call(stack.app, calls["books_tuesday"]["sid"])
+    assert record.outcome == "booked" or (record.data.get("analysis") or {}).get("outcome") == "booked", record.data
+
+
+def test_a_barge_in_stops_the_agents_audio(stack: Stack, calls: dict[str, dict[str, Any]]):
+    media = media_of(calls, "barge_in")
+    [turn] = media.turns
+    assert turn.barge_in and turn.clear_ms is not None, media.clears
+    [latency] = media.clear_latencies_ms()
+    # The clear came while the opening still had unplayed audio queued (it dropped bytes), within one
+    # batch of the stand-in's VAD (4 voiced frames of 6) plus the bridge's hop.
+    dropped = media.clears[0][1]
+    assert dropped > 0 and latency < 250, f"clear {latency:.0f} ms after the callee began; {dropped} bytes dropped"
+    # No audio of the cut opening after the clear: the next agent audio is the answer, after the callee
+    # stopped speaking.
+    after = [ms for ms, _n in media.media if ms > turn.clear_ms]
+    assert after and turn.ended_ms is not None and min(after) >= turn.ended_ms, (
+        f"agent audio {min(after, default=-1):.0f} ms, callee done {turn.ended_ms} ms (clear {latency:.0f} ms)"
+    )
+    print(f"barge-in: clear {latency:.0f} ms after the callee began to speak; {dropped} unplayed bytes dropped")
+
+
+def test_never_call_again_makes_the_lead_do_not_contact(stack: Stack, calls: dict[str, dict[str, Any]]):
+    media = media_of(calls, "never_call")
+    assert [t.text for t in media.turns] == ["Never call me again."]
+    lead = stack.db(lambda: db.session.get(Lead, calls["never_call"]["lead_id"]))
+    assert lead.do_not_contact and lead.status == LeadStatus.DO_NOT_CONTACT
