@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from activities.crm_activities import CrmActivities
 from crm.extensions import db
 from crm.models import AppSetting, AuditEntry, Channel, ConsentRecord, Lead, LegalBasis, ScoreHistory
-from crm.services import app_settings, scoring
+from crm.services import app_settings, deal_stages, scoring
 from crm.services.app_settings import SettingError
 from crm.services.compliance import CallingWindow, GatePolicy, check_call_gate
 from workflows.payloads import GateInput
@@ -133,6 +133,8 @@ def test_overrides_win_reset_restores_the_default_and_everything_is_audited(ctx)
     app_settings.set_scoring_rules(_rules("v2"), ADMIN)
     app_settings.set_gate_threshold("70", ADMIN)
     app_settings.set_calling_hours('{"at": {"days": "mon,tue", "start": "10:00", "end": "12:30"}}', ADMIN)
+    deal_stages.set_stale_days(21, actor=ADMIN)
+    assert deal_stages.stale_days() == 21
     assert app_settings.scoring_rules().version == "v2"
     assert app_settings.gate_threshold(default=50) == 70
     assert app_settings.calling_hours() == {"AT": {"days": [0, 1], "start": "10:00", "end": "12:30"}}
@@ -160,12 +162,16 @@ def test_overrides_win_reset_restores_the_default_and_everything_is_audited(ctx)
         ("setting.update", "scoring.rules"),
         ("setting.update", "gate.threshold"),
         ("setting.update", "calling_hours"),
+        ("setting.update", "deals.stale_days"),
         ("setting.update", "gate.threshold"),
         ("setting.reset", "scoring.rules"),
         ("setting.reset", "gate.threshold"),
         ("setting.reset", "calling_hours"),
+        ("setting.reset", "deals.stale_days"),
     ]
-    assert _audits()[-1].before["value"]["AT"]["end"] == "12:30"
+    assert deal_stages.stale_days() == 14  # the default again
+    reset_hours = next(e for e in _audits() if e.action == "setting.reset" and e.before["key"] == "calling_hours")
+    assert reset_hours.before["value"]["AT"]["end"] == "12:30"
 
 
 # ---------------------------------------------------------------- the readers: scoring
