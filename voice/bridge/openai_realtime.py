@@ -18,26 +18,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from voice.bridge.crm_tools import CallContext
 from voice.bridge.dialog import phrases
 from voice.bridge.dialog.callee_text import full_name, speakable_number
 from voice.bridge.dialog.llm_schema import SPOKEN
+from voice.bridge.realtime_config import ModelLink as ModelLink
 from voice.bridge.realtime_config import RealtimeConfig
 
 # The transcription model is told the call's language (ISO 639-1, as the dialog knows it).
 TRANSCRIBE_LANGUAGES = ("de", "en", "fr")
-
-
-class ModelLink(Protocol):
-    """One open model socket: JSON events out, JSON events in (raises on a closed socket)."""
-
-    async def send(self, event: dict[str, Any]) -> None: ...
-
-    async def recv(self) -> dict[str, Any]: ...
-
-    async def close(self) -> None: ...
 
 
 def dumps(event: dict[str, Any]) -> str:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from crm.config import BridgeSettings
 from crm.secret_names import BRIDGE_REALTIME_API_KEY, BRIDGE_TWILIO_MEDIA_PATH_SECRET
-
-if TYPE_CHECKING:
-    from voice.bridge.openai_realtime import ModelLink
-    from voice.bridge.realtime_records import RealtimeCallReport
+from voice.bridge.realtime_report import RealtimeCallReport
 
 PROVIDER = "twilio_realtime"
 MEDIA_PATH_SECRET = BRIDGE_TWILIO_MEDIA_PATH_SECRET
@@ -48,15 +45,25 @@ class RealtimeConfig:
         )
 
 
+class ModelLink(Protocol):
+    """One open model socket: JSON events out, JSON events in (raises on a closed socket)."""
+
+    async def send(self, event: dict[str, Any]) -> None: ...
+
+    async def recv(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
+
+
 # (call_sid, E.164 number, a short summary for the human, the call's company): True when the provider
 # moved the call (production: providers/twilio_realtime.py's transfer, voice.bridge.realtime_records).
 Transfer = Callable[[str, str, str, int | None], Awaitable[bool]]
 # The call's record at its end (transcript, usage, outcome): the provider's hook (cost, chain).
-CallEnded = Callable[["RealtimeCallReport"], Awaitable[Any]]
+CallEnded = Callable[[RealtimeCallReport], Awaitable[Any]]
 # Opens one model socket (the SDK at config.url by default).
-Connect = Callable[[RealtimeConfig, str | None], Awaitable["ModelLink"]]
+Connect = Callable[[RealtimeConfig, str | None], Awaitable[ModelLink]]
 # Stores the report on the call's interaction; runs in a worker thread (voice.bridge.realtime_records).
-StoreReport = Callable[["RealtimeCallReport"], Any]
+StoreReport = Callable[[RealtimeCallReport], Any]
 
 
 @dataclass

@@ -60,7 +60,7 @@ from voice.bridge.openai_realtime import (
     user_text_item,
 )
 from voice.bridge.realtime_config import API_KEY_SECRET, PROVIDER, RealtimeDeps
-from voice.bridge.realtime_records import EndedBy, RealtimeCallReport, UsageTally
+from voice.bridge.realtime_report import EndedBy, RealtimeCallReport, UsageTally
 from voice.bridge.realtime_tools import RealtimeToolbox, ToolOutcome, tool_definitions
 
 log = logging.getLogger(__name__)

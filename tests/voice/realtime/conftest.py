@@ -28,7 +28,7 @@ from voice.bridge.config import BridgeConfig
 from voice.bridge.crm_tools import CrmToolsFactory
 from voice.bridge.metrics import BridgeMetrics
 from voice.bridge.realtime_config import RealtimeConfig, RealtimeDeps
-from voice.bridge.realtime_records import RealtimeCallReport
+from voice.bridge.realtime_report import RealtimeCallReport
 from voice.bridge.server import Bridge, BridgeServer
 
 PATH_SECRET = "twilio-media-path-secret-0123456789"

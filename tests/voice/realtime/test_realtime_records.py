@@ -12,7 +12,8 @@ from providers.events import Turn
 from tests.voice.bridge.test_booking import add_lead
 from tests.voice.realtime.conftest import CALL_SID
 from voice.bridge.config import BridgeConfig
-from voice.bridge.realtime_records import RealtimeCallReport, UsageTally, store_report
+from voice.bridge.realtime_records import store_report
+from voice.bridge.realtime_report import RealtimeCallReport, UsageTally
 from voice.bridge.server import build_bridge
 
 
