@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 unexport PYTHONDONTWRITEBYTECODE
 STAMP  := $(VENV)/.installed
 
-.PHONY: install keep-urllib3 bytecode catalogs up test lint lock audit bench bench-calendar learned-score-bench bench-inbound inbound-personas chaos chaos-slice fuzz outage schemathesis fairness compose-check clean
+.PHONY: install keep-urllib3 bytecode catalogs up test lint lock audit bench bench-calendar learned-score-bench bench-inbound audio-bench inbound-personas chaos chaos-slice fuzz outage schemathesis fairness compose-check clean
 
 install: $(STAMP) catalogs bytecode
 
@@ -131,6 +131,11 @@ inbound-personas: install
 
 # The bridge's slot search for 20 reps over 14 days with 500 external calendar events each (10 % recurring)
 # beside the same search with no external calendars, in one run (issue 18): goal p95 <= 20 ms and <= 2x.
+# The voice bridge's own added latency on the Twilio Media Streams <-> OpenAI Realtime path at 1, 50 and 100
+# concurrent sandbox calls, beside a bare pass-through relay (bench/audio_bridge.py, docs/audio-agent.md).
+audio-bench: install
+	$(BIN)/python bench/audio_bridge.py $(AUDIO_BENCH_ARGS)
+
 bench-calendar: install
 	$(BIN)/python -m bench.calendar_slots
 

@@ -195,6 +195,17 @@ SCENARIOS: dict[str, CallScript] = {
         (CallerTurn("Sorry, who is calling?", "Leadchain. Goodbye!", barge_in_ms=800),),
         "barge_in",
     ),
+    # bench/audio_bridge.py: a barge-in over the opening, then one ordinary turn (two replies to time).
+    "bench": CallScript(
+        "en",
+        _OPENING + " I am calling about the offer you asked us about last week, and I would like to ask you "
+        "a few short questions about it.",
+        (
+            CallerTurn("Sorry, who is calling?", "Leadchain, about your enquiry. Is now a good time?", barge_in_ms=600),
+            CallerTurn("Yes, go ahead.", "Thank you. Goodbye!"),
+        ),
+        "bench",
+    ),
     # Asks never to be called again: the agent records the opt-out.
     "never_call": CallScript(
         "en",

@@ -64,6 +64,7 @@ class MediaCallResult:
     ended_by: str = ""  # caller (stop sent) | server (socket closed) | timeout (agent silent too long)
     error: str | None = None
     duration_ms: float = 0.0
+    t0: float = 0.0  # time.monotonic() when the stream opened (the origin of every ms above; benchmarks)
 
     def reply_latencies_ms(self) -> list[float]:
         """Per turn: the callee's last speech frame sent -> the first agent audio received after it."""
@@ -283,6 +284,7 @@ async def media_call(
     try:
         async with connect(ws_url, additional_headers=headers, open_timeout=10, close_timeout=2) as ws:
             call = _MediaCall(ws, script, result, account_sid, pacing or Pacing())
+            result.t0 = call.t0
             await call.open(custom_parameters)
             receiver = asyncio.create_task(call.receive())
             runner = asyncio.create_task(call.run())
