@@ -34,6 +34,7 @@ from crm.tenancy.context import company_scope, operator_scope
 from crm.ui.cli import user_group
 from crm.ui.security import purge_sessions
 from sandbox.app import SandboxConfig, serve
+from sandbox.call_scripts import SCENARIOS
 from workers.health import check
 
 # soft_wrap: a line longer than the terminal (or than rich's 80 columns when the output is a pipe or a
@@ -364,10 +365,39 @@ def worker(name: str) -> None:
     help="Retell calls talk to this custom LLM WebSocket (the voice bridge, with its path secret; "
     "best given by the environment variable, which keeps the secret out of the process list)",
 )
-def sandbox_command(host: str, port: int, webhook_base: str, retell_llm_url: str | None) -> None:
-    """Run the provider sandbox (Retell, Vapi, Bland, SendGrid on loopback)."""
+@click.option(
+    "--realtime-port",
+    type=int,
+    default=None,
+    help="also serve the OpenAI Realtime stand-in on this loopback port (ws://127.0.0.1:PORT/v1)",
+)
+def sandbox_command(
+    host: str, port: int, webhook_base: str, retell_llm_url: str | None, realtime_port: int | None
+) -> None:
+    """Run the provider sandbox (Retell, Vapi, Bland, Twilio, SendGrid on loopback)."""
     logging.basicConfig(level=logging.INFO)
-    serve(host, port, SandboxConfig(webhook_base=webhook_base, retell_llm_websocket_url=retell_llm_url or None))
+    config = SandboxConfig(
+        webhook_base=webhook_base, retell_llm_websocket_url=retell_llm_url or None, realtime_port=realtime_port
+    )
+    serve(host, port, config)
+
+
+@main.command("demo-call")
+@click.option("--provider", type=click.Choice(["twilio_realtime"]), default="twilio_realtime", show_default=True)
+@click.option("--scenario", type=click.Choice(sorted(SCENARIOS)), default="books_tuesday", show_default=True)
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="the running web app")
+@click.option("--sandbox-url", default="http://127.0.0.1:8099", show_default=True)
+@click.option("--wait", "wait_s", type=float, default=90.0, show_default=True, help="seconds to wait for its end")
+def demo_call_command(provider: str, scenario: str, url: str, sandbox_url: str, wait_s: float) -> None:
+    """Place one own-agent call to a demo lead through the local stack (sandbox Twilio -> voice bridge ->
+    sandbox OpenAI Realtime) and print how it ended."""
+    from workers import demo_call
+
+    try:
+        for line in demo_call.place(_app(), provider, scenario, url, sandbox_url, wait_s):
+            console.print(escape(line))
+    except demo_call.DemoCallError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @main.command("worker-health")

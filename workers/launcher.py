@@ -38,6 +38,7 @@ from crm.services import app_settings
 from crm.services.compliance import GatePolicy
 from crm.tenancy.context import unit_of_work
 from crm.tenancy.routing import DEFAULT_COMPANY_ID
+from sandbox.openai_realtime import API_KEY as SANDBOX_OPENAI_KEY
 from workers import banner, demo_window
 from workers.shutdown import worker_shutdown_grace_s
 
@@ -88,6 +89,9 @@ def _new_local_secrets() -> dict[str, str]:
         # The voice bridge: Retell's path secret and Vapi's server secret (voice.bridge.config).
         "LEADCHAIN_SECRET_BRIDGE_RETELL_PATH_SECRET": secrets.token_urlsafe(24),
         "LEADCHAIN_SECRET_BRIDGE_VAPI_SECRET": secrets.token_urlsafe(24),
+        # Issue 22: the bridge's Twilio Media Streams route, and the model key (the sandbox's Realtime stand-in).
+        "LEADCHAIN_SECRET_BRIDGE_TWILIO_MEDIA_PATH_SECRET": secrets.token_urlsafe(24),
+        "LEADCHAIN_SECRET_BRIDGE_REALTIME_API_KEY": SANDBOX_OPENAI_KEY,
     }
 
 
@@ -126,10 +130,13 @@ def stack_environment(var: Path, base: dict[str, str] | None = None) -> dict[str
     if "VAULT_ADDR" not in env:
         env.update({k: v for k, v in local_secrets(var).items() if k not in env})
     env.update(demo_window.calling_hours_env(env))
+    # The own audio agent (issue 22): the bridge's model is the sandbox's OpenAI Realtime stand-in.
+    env.setdefault("LEADCHAIN_BRIDGE_REALTIME_URL", f"ws://127.0.0.1:{REALTIME_PORT}/v1")
     return env
 
 
 BRIDGE_HOST, BRIDGE_PORT = "127.0.0.1", 8765
+REALTIME_PORT = 8098  # the sandbox's OpenAI Realtime stand-in
 
 
 def bridge_llm_url(env: dict[str, str]) -> str | None:
@@ -209,8 +216,18 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
         # The URL (it holds the bridge's path secret) goes by environment, not argv: argv is world-readable.
         Service(
             "sandbox",
-            [leadchain, "sandbox", "--port", "8099", "--webhook-base", f"http://{host}:{port}"],
-            url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, SendGrid)",
+            [
+                leadchain,
+                "sandbox",
+                "--port",
+                "8099",
+                "--webhook-base",
+                f"http://{host}:{port}",
+                "--realtime-port",
+                str(REALTIME_PORT),
+            ],
+            url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, Twilio, SendGrid; "
+            f"OpenAI Realtime ws://127.0.0.1:{REALTIME_PORT}/v1)",
             ready="127.0.0.1:8099",
             env={"LEADCHAIN_SANDBOX_RETELL_LLM_URL": llm_url} if llm_url else {},
             tier=TIER_SERVERS,
@@ -307,6 +324,26 @@ def stop_services(procs: list[tuple[Service, subprocess.Popen]], *, worker_grace
                 svc.relay.join(timeout=5)  # its last lines before whatever is printed next
 
 
+DEMO_CALL = "leadchain demo-call --provider twilio_realtime"
+
+
+def twilio_env(env: dict[str, str], host: str, port: int) -> dict[str, str]:
+    """Where Twilio's calls stream to (the local bridge's route, with its path secret) and where its status
+    callbacks go (the web app, also the URL their signatures are checked against); empty without a secret."""
+    try:
+        values = secrets_from_env(env).get_list(secret_names.BRIDGE_TWILIO_MEDIA_PATH_SECRET)
+    except Exception:  # noqa: BLE001 - Vault trouble: no Twilio calls, the rest of the stack runs
+        return {}
+    if not values:
+        return {}
+    return {
+        "LEADCHAIN_PUBLIC_URL": env.get("LEADCHAIN_PUBLIC_URL") or f"http://{host}:{port}",
+        "LEADCHAIN_TWILIO_STREAM_URL": env.get("LEADCHAIN_TWILIO_STREAM_URL")
+        or f"ws://{BRIDGE_HOST}:{BRIDGE_PORT}/twilio/media/{values[0]}",
+        "LEADCHAIN_TWILIO_FROM_NUMBER": env.get("LEADCHAIN_TWILIO_FROM_NUMBER") or "+4930555000",
+    }
+
+
 def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
     var = var_dir()
     var.mkdir(parents=True, exist_ok=True)
@@ -315,6 +352,7 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
     except demo_window.DemoAnytimeRefused as e:
         print(e, file=sys.stderr)
         return 2
+    env.update(twilio_env(env, host, port))
     leadchain = _bin("leadchain")
     subprocess.run([leadchain, "db-upgrade"], check=True, env=env)
     subprocess.run([leadchain, "seed-demo"], check=True, env=env)
@@ -338,6 +376,7 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
                 print(f"{svc.name} did not come up on {svc.ready}", file=sys.stderr)
                 return 1
         print(stack_banner(procs, host, port, var, env), flush=True)
+        print("One own-agent call (Twilio -> voice bridge -> OpenAI Realtime, all local): " + DEMO_CALL, flush=True)
         if "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO" in env and not stopping:
             subprocess.run([leadchain, "demo", "--url", f"http://{host}:{port}"], env=env)
             _post_second_company_leads(f"http://{host}:{port}", env)
