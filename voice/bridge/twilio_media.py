@@ -1,34 +1,27 @@
 """One Twilio Media Streams call bridged to one OpenAI Realtime session (issue 22, docs/audio-agent.md).
 
-Twilio connects to ``GET /twilio/media/{secret}`` (voice.bridge.server) from ``<Connect><Stream>``: text
-frames ``connected``, ``start`` (streamSid, callSid, customParameters, mediaFormat audio/x-mulaw 8000 1),
-``media`` (base64 μ-law, 20 ms), ``mark`` (our marks echoed when played), ``dtmf``, ``stop``. We send
-``media`` {streamSid, media.payload}, ``mark`` {streamSid, mark.name} and ``clear`` {streamSid}.
+Twilio connects to ``GET /twilio/media/{secret}`` (voice.bridge.server) from ``<Connect><Stream>``. This
+session runs the call; its parts, each in its own module: the frames (voice.bridge.twilio_frames), what
+of the agent's audio was played (voice.bridge.twilio_playback), the model socket
+(voice.bridge.realtime_model_socket), when to ask for a response (voice.bridge.realtime_response_gate), the
+tool calls (voice.bridge.realtime_tool_calls), the transcript (voice.bridge.realtime_transcript), the
+transfer (voice.bridge.realtime_transfer) and the end-of-call report (voice.bridge.realtime_call_end).
 
-* Audio in: each inbound ``media`` payload becomes one ``input_audio_buffer.append``, its base64 text
-  passed on as it came (μ-law both ways: no decoding, no resampling). Frames that arrive while no model
-  socket is open (connecting, reconnecting) are dropped.
-* Audio out: each ``response.output_audio.delta`` goes to Twilio as one ``media`` at once, followed by a
-  ``mark`` naming how many bytes of that assistant item have been sent; Twilio echoes the mark when the
-  audio before it was played, so ``played`` is what the caller heard (8 bytes of μ-law per ms).
+* Audio: each inbound ``media`` payload becomes one ``input_audio_buffer.append`` and each
+  ``response.output_audio.delta`` one ``media`` + ``mark``, the base64 passed on as it came (μ-law both
+  ways: no decoding, no resampling). Inbound frames while no model socket is open are dropped.
 * Barge-in: ``input_audio_buffer.speech_started`` while audio is unplayed or a response runs: Twilio
   ``clear`` first, then ``response.cancel`` and ``conversation.item.truncate`` of the assistant item at
-  ``audio_end_ms`` = the played bytes / 8 (never more than was received). Marks pending at the clear are
-  echoed by Twilio too and are not counted as played; deltas of the cancelled response still in flight are
-  dropped. The stored assistant text is cut to the played share.
-* Tools: ``response.function_call_arguments.done`` runs the CRM tool in a task (voice.bridge.realtime_tools,
-  worker threads) and answers ``function_call_output`` + ``response.create`` once no response is running.
-  ``end_call`` hangs up after the goodbye was played (the socket closes, ending <Connect>); ``transfer_call``
-  hands the call to the provider's transfer (RealtimeDeps.transfer) after the hand-over sentence.
-* DTMF: a key press becomes a user message ``[DTMF n]`` and a response (the instructions say 1 yes, 2 no,
-  0 a person).
-* The model socket drops mid-call: reconnect with backoff (RealtimeConfig), send session.update again and
-  the conversation so far as one system message; a tool result of the lost session goes in as a system
-  message. Twilio's side stays open meanwhile (the caller hears silence). Tools answer repeated calls
-  from their first result, and bookings are keyed by call and slot, so nothing is booked twice.
-* The end (``stop``, our hang-up, Twilio gone): the transcript of both sides, the usage summed from each
-  ``response.done`` and the outcome go to the call's interaction (voice.bridge.realtime_records) and to the
-  provider's hook (RealtimeDeps.on_end). Logs carry ids and labels only.
+  ``audio_end_ms`` = the played bytes / 8 (never more than was received). Deltas of the cancelled response
+  still in flight are dropped.
+* Tools answer ``function_call_output`` + ``response.create`` once no response runs; ``end_call`` hangs up
+  after the goodbye was played, ``transfer_call`` hands the call to RealtimeDeps.transfer after the
+  hand-over sentence. A DTMF key becomes a user message ``[DTMF n]`` and a response.
+* The model socket drops mid-call: reconnect, send session.update again and the conversation so far (or
+  the opening again, when no assistant words were heard yet); Twilio's side stays open meanwhile. Tools
+  answer repeated calls from their first result, and bookings are keyed by call and slot.
+* The end (``stop``, our hang-up, Twilio gone): the report goes to the call's interaction and to the
+  provider's hook. Logs carry ids and labels only.
 """
 
 from __future__ import annotations
@@ -38,8 +31,6 @@ import contextlib
 import json
 import logging
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -47,54 +38,38 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from providers.events import Turn
 from voice.bridge.core import Bridge
 from voice.bridge.crm_tools import CallContext
-from voice.bridge.dialog.callee_text import e164
 from voice.bridge.dialog.timetalk import default_timetalk
 from voice.bridge.openai_realtime import (
-    ModelLink,
-    function_output_item,
     instructions,
     opening,
-    sdk_connect,
     session_update,
     summary_item,
     user_text_item,
 )
+from voice.bridge.realtime_call_end import build_report, deliver_report
 from voice.bridge.realtime_config import API_KEY_SECRET, PROVIDER, RealtimeDeps
+from voice.bridge.realtime_model_socket import ModelSocket
 from voice.bridge.realtime_report import EndedBy, RealtimeCallReport, UsageTally
+from voice.bridge.realtime_response_gate import ResponseGate
+from voice.bridge.realtime_tool_calls import ToolCalls
 from voice.bridge.realtime_tools import RealtimeToolbox, ToolOutcome, tool_definitions
+from voice.bridge.realtime_transcript import Transcript
+from voice.bridge.realtime_transfer import hand_over, transfer_number, transfer_summary
+from voice.bridge.twilio_frames import (
+    BYTES_PER_MS,
+    call_metadata,
+    dtmf_digit,
+    inbound_payload,
+    mark_name,
+    parse_start,
+    ulaw_bytes,
+)
+from voice.bridge.twilio_playback import TwilioPlayback
 
 log = logging.getLogger(__name__)
 
-BYTES_PER_MS = 8  # G.711 μ-law, 8 kHz mono
-MAX_PARAMETERS = 20
 DELTA_TYPES = ("response.output_audio.delta", "response.audio.delta")
 TRANSCRIPT_DONE = ("response.output_audio_transcript.done", "response.audio_transcript.done")
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def ulaw_bytes(payload: str) -> int:
-    """The number of bytes in a base64 payload (without decoding it)."""
-    n = len(payload)
-    return n * 3 // 4 - payload[-2:].count("=") if n else 0
-
-
-@dataclass
-class _Item:
-    """One conversation item's text, in the order the items appeared."""
-
-    order: int
-    speaker: str  # agent | callee
-    at_s: float
-    text: str = ""
-    received: int = 0  # μ-law bytes of assistant audio received
-    played: int | None = None  # set when truncated: the bytes the caller heard
 
 
 class TwilioMediaSession:
@@ -109,33 +84,16 @@ class TwilioMediaSession:
         self.started = time.monotonic()
         self.ctx: CallContext | None = None
         self.toolbox: RealtimeToolbox | None = None
-        self.link: ModelLink | None = None
-        self.generation = 0  # which model socket; a tool result of an older one is told as a message
+        self.model = ModelSocket(deps, self._api_key, lambda: self.stream_sid)
         self.usage = UsageTally()
-        self.reconnects = 0
         self.ended_by: EndedBy = "twilio_closed"
         self.closing = False
         self.reported = False
-        # Audio out: the assistant item playing, its bytes sent to Twilio and confirmed played by marks.
-        self.out_item: str | None = None
-        self.out_sent = 0
-        self.out_played = 0
-        self.marks: OrderedDict[str, tuple[str, int]] = OrderedDict()
-        self.cleared: set[str] = set()
-        self.mark_seq = 0
-        self.drained = asyncio.Event()
-        self.drained.set()
-        # Responses and tools.
-        self.response_active = False
-        self.response_id: str | None = None
-        self.cancelled: set[str] = set()
-        self.want_response = False
-        self.tools_running = 0
-        self.seen_calls: set[str] = set()
-        self.action: str | None = None
+        self.playback = TwilioPlayback(ws, lambda: self.stream_sid)  # audio out, and what of it was played
+        self.transcript_log = Transcript(lambda: time.monotonic() - self.started)
+        self.gate = ResponseGate()  # responses and tool calls; the hang-up or transfer waiting for them
         self.transferred = False
-        self.items: dict[str, _Item] = {}
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.tools = ToolCalls(self.gate, self.model, lambda: self.stream_sid, self._after_tool)
         self.model_task: asyncio.Task[None] | None = None
         self.open_task: asyncio.Task[None] | None = None
         self.act_task: asyncio.Task[None] | None = None
@@ -165,21 +123,18 @@ class TwilioMediaSession:
             return True
         event = message.get("event")
         if event == "media":
-            media = message.get("media")
-            if isinstance(media, dict) and media.get("track", "inbound") in ("inbound", "inbound_track"):
-                payload = media.get("payload")
-                if isinstance(payload, str) and payload and self.link is not None:
-                    await self._to_model({"type": "input_audio_buffer.append", "audio": payload})
+            payload = inbound_payload(message)
+            if payload is not None and self.model.link is not None:
+                await self.model.send({"type": "input_audio_buffer.append", "audio": payload})
         elif event == "mark":
-            mark = message.get("mark")
-            if isinstance(mark, dict) and isinstance(mark.get("name"), str):
-                self._on_mark(mark["name"])
+            name = mark_name(message)
+            if name is not None:
+                self.playback.on_mark(name)
         elif event == "start":
             self._on_start(message)
         elif event == "dtmf":
-            dtmf = message.get("dtmf")
-            digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
-            if isinstance(digit, str) and len(digit) == 1 and digit in "0123456789*#":
+            digit = dtmf_digit(message)
+            if digit is not None:
                 await self._on_dtmf(digit)
         elif event == "stop":
             self.ended_by = "stop"
@@ -187,22 +142,15 @@ class TwilioMediaSession:
         return True  # "connected" and anything unknown: nothing to do
 
     def _on_start(self, message: dict[str, Any]) -> None:
-        start = _dict(message.get("start"))
-        self.stream_sid = str(message.get("streamSid") or start.get("streamSid") or "")[:64]
-        self.call_sid = str(start.get("callSid") or "")[:64]
-        params = start.get("customParameters")
-        if isinstance(params, dict):
-            self.parameters = {
-                str(k)[:64]: v[:256] for k, v in list(params.items())[:MAX_PARAMETERS] if isinstance(v, str)
-            }
-        fmt = _dict(start.get("mediaFormat"))
-        if (fmt.get("encoding"), fmt.get("sampleRate"), fmt.get("channels")) != ("audio/x-mulaw", 8000, 1):
+        start = parse_start(message)
+        self.stream_sid, self.call_sid = start.stream_sid, start.call_sid
+        if start.parameters is not None:
+            self.parameters = start.parameters
+        if not start.format_ok:
             log.warning(
                 "twilio stream %s: media format %s/%s/%s, expected audio/x-mulaw 8000 1",
                 self.stream_sid,
-                fmt.get("encoding"),
-                fmt.get("sampleRate"),
-                fmt.get("channels"),
+                *start.media_format,
             )
         log.info("twilio stream %s of call %s: started", self.stream_sid, self.call_sid)
         self.started = time.monotonic()
@@ -212,45 +160,16 @@ class TwilioMediaSession:
             self.open_task = asyncio.create_task(self._open())
 
     def metadata(self) -> dict[str, str]:
-        """The stream's parameters as the CRM tools read call metadata (the call key is the ledger's
-        idempotency key: company_for_call trusts a company only through it)."""
-        metadata = dict(self.parameters)
-        if "call_key" in metadata:
-            metadata.setdefault("idempotency_key", metadata["call_key"])
-        return metadata
-
-    async def _to_twilio(self, payload: dict[str, Any]) -> bool:
-        if self.ws.closed:
-            return False
-        try:
-            await self.ws.send_str(dumps(payload))
-        except (ConnectionError, RuntimeError):
-            return False
-        return True
-
-    def _on_mark(self, name: str) -> None:
-        if name in self.cleared:
-            self.cleared.discard(name)  # echoed after a clear: that audio was never played
-            return
-        if name not in self.marks:
-            return
-        # Marks come back in the order they were sent: this one and every one before it were played.
-        while self.marks:
-            key, (item_id, upto) = self.marks.popitem(last=False)
-            if item_id == self.out_item:
-                self.out_played = max(self.out_played, upto)
-            if key == name:
-                break
-        if not self.marks:
-            self.drained.set()
+        """The stream's parameters as the CRM tools read call metadata (twilio_frames.call_metadata)."""
+        return call_metadata(self.parameters)
 
     async def _on_dtmf(self, digit: str) -> None:
         log.info("twilio stream %s: a key was pressed", self.stream_sid)
-        self._add_item(f"dtmf-{time.monotonic_ns()}", "callee", f"[DTMF {digit}]")
-        if self.link is None:
+        self.transcript_log.add(f"dtmf-{time.monotonic_ns()}", "callee", f"[DTMF {digit}]")
+        if self.model.link is None:
             return
-        await self._to_model(user_text_item(f"[DTMF {digit}]"))
-        self.want_response = True
+        await self.model.send(user_text_item(f"[DTMF {digit}]"))
+        self.gate.wanted = True
         await self._maybe_respond()
 
     # ---- the model socket ----------------------------------------------------------------------------
@@ -258,10 +177,6 @@ class TwilioMediaSession:
     async def _api_key(self) -> str | None:
         keys = await self.bridge.secret_list(API_KEY_SECRET)
         return keys[0] if keys else None
-
-    async def _connect(self) -> ModelLink:
-        connect = self.deps.connect or sdk_connect
-        return await connect(self.config, await self._api_key())
 
     async def _open(self) -> None:
         """The callee from the CRM, the model session, the opening; then the model's events."""
@@ -277,7 +192,7 @@ class TwilioMediaSession:
             transfer_available=self._transfer_number() is not None and self.deps.transfer is not None,
         )
         try:
-            self.link = await self._connect()
+            await self.model.open()
             await self._configure(first=True)
         except Exception as e:  # noqa: BLE001 - no model: the call cannot go on
             log.warning("twilio stream %s: model session not opened (%s)", self.stream_sid, type(e).__name__)
@@ -287,43 +202,28 @@ class TwilioMediaSession:
                 return
         self.model_task = asyncio.create_task(self._model_loop())
 
-    def _instructions(self) -> str:
-        assert self.ctx is not None and self.toolbox is not None
-        return instructions(
-            self.ctx,
-            company_name=self.bridge.config.company_name,
-            now=self.toolbox.now,
-            transfer_available=self.toolbox.transfer_available,
-        )
-
     async def _configure(self, *, first: bool) -> None:
         """session.update; then the opening (first connection) or the conversation so far (a reconnect)."""
-        assert self.ctx is not None
-        language = self.toolbox.language if self.toolbox is not None else "de"
-        await self._to_model(session_update(self.config, self._instructions(), tool_definitions(), language))
+        assert self.ctx is not None and self.toolbox is not None
+        company = self.bridge.config.company_name
+        prompt = instructions(
+            self.ctx, company_name=company, now=self.toolbox.now, transfer_available=self.toolbox.transfer_available
+        )
+        await self.model.send(session_update(self.config, prompt, tool_definitions(), self.toolbox.language))
         if first:
-            words = opening(self.ctx, self.bridge.config.company_name, self.bridge.config.callback_number)
-            self.response_active = True
-            await self._to_model(
+            words = opening(self.ctx, company, self.bridge.config.callback_number)
+            self.gate.active = True
+            await self.model.send(
                 {"type": "response.create", "response": {"instructions": f"Say exactly this, nothing else: {words}"}}
             )
             return
         summary = summary_item(self.transcript_pairs(), self.config.summary_chars)
         if summary is not None:
-            await self._to_model(summary)
-
-    async def _to_model(self, event: dict[str, Any]) -> None:
-        link = self.link
-        if link is None:
-            return
-        try:
-            await link.send(event)
-        except Exception as e:  # noqa: BLE001 - a dead socket: the reader reconnects
-            log.debug("twilio stream %s: model send failed (%s)", self.stream_sid, type(e).__name__)
+            await self.model.send(summary)
 
     async def _model_loop(self) -> None:
         while not self.closing:
-            link = self.link
+            link = self.model.link
             if link is None:
                 return
             try:
@@ -345,64 +245,45 @@ class TwilioMediaSession:
                 log.exception("twilio stream %s: model event %s failed", self.stream_sid, event.get("type"))
 
     async def _reconnect(self) -> bool:
-        old, self.link = self.link, None
-        if old is not None:
-            with contextlib.suppress(Exception):
-                await old.close()
-        self.generation += 1
-        was_busy = self.response_active or self.tools_running > 0 or self.want_response
-        self.response_active = False
-        delay = self.config.reconnect_backoff_s
-        for attempt in range(1, self.config.reconnect_attempts + 1):
-            if self.closing:
-                return False
-            await asyncio.sleep(delay)
-            delay *= 2
-            try:
-                link = await self._connect()
-            except Exception as e:  # noqa: BLE001 - try again after the backoff
-                log.info("twilio stream %s: reconnect %d failed (%s)", self.stream_sid, attempt, type(e).__name__)
-                continue
-            self.link = link
-            self.reconnects += 1
-            # Lost before the opening was complete (no assistant words yet): the opening again, so the
-            # disclosure is heard whole; otherwise the conversation so far.
-            log.info("twilio stream %s: model session reconnected (attempt %d)", self.stream_sid, attempt)
-            greeted = any(i.speaker == "agent" and i.text for i in self.items.values())
-            if not greeted:
-                await self._clear_twilio()  # the half opening still queued at Twilio: it starts over
-            await self._configure(first=not greeted)
-            if not greeted:
-                return True
-            if was_busy and self.tools_running == 0:
-                self.want_response = True
-                await self._maybe_respond()
+        await self.model.drop()
+        was_busy = self.gate.busy
+        self.gate.active = False
+        if not await self.model.reopen(lambda: self.closing):
+            return False
+        # Lost before the opening was complete (no assistant words yet): the opening again, so the
+        # disclosure is heard whole; otherwise the conversation so far.
+        greeted = self.transcript_log.greeted
+        if not greeted:
+            await self.playback.clear()  # the half opening still queued at Twilio: it starts over
+        await self._configure(first=not greeted)
+        if not greeted:
             return True
-        return False
+        if was_busy and self.gate.tools_running == 0:
+            self.gate.wanted = True
+            await self._maybe_respond()
+        return True
 
     async def _on_model(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind in DELTA_TYPES:
             await self._on_audio(event)
         elif kind == "input_audio_buffer.speech_started":
-            self._add_item(event.get("item_id"), "callee", "")
+            self.transcript_log.add(event.get("item_id"), "callee", "")
             await self._barge_in()
         elif kind == "response.created":
-            response = event.get("response") or {}
-            self.response_active = True
-            self.response_id = response.get("id")
+            self.gate.created(event.get("response") or {})
         elif kind == "response.output_item.added":
             item = event.get("item") or {}
             if item.get("type") == "message" and item.get("role") == "assistant":
-                self._add_item(item.get("id"), "agent", "")
+                self.transcript_log.add(item.get("id"), "agent", "")
         elif kind in TRANSCRIPT_DONE:
-            self._set_text(event.get("item_id"), "agent", event.get("transcript"))
+            self.transcript_log.set_text(event.get("item_id"), "agent", event.get("transcript"))
         elif kind == "conversation.item.input_audio_transcription.completed":
-            self._set_text(event.get("item_id"), "callee", event.get("transcript"))
+            self.transcript_log.set_text(event.get("item_id"), "callee", event.get("transcript"))
         elif kind == "input_audio_buffer.committed":
-            self._add_item(event.get("item_id"), "callee", "")
+            self.transcript_log.add(event.get("item_id"), "callee", "")
         elif kind == "response.function_call_arguments.done":
-            self._start_tool(event.get("call_id"), event.get("name"), event.get("arguments"))
+            self.tools.start(self.toolbox, event.get("call_id"), event.get("name"), event.get("arguments"))
         elif kind == "response.done":
             await self._on_response_done(event.get("response") or {})
         elif kind == "error":
@@ -417,140 +298,86 @@ class TwilioMediaSession:
                 error.get("code"),
             )
             if error.get("code") in ("conversation_already_has_active_response",):
-                self.want_response = False
+                self.gate.wanted = False
 
     async def _on_audio(self, event: dict[str, Any]) -> None:
         delta, item_id = event.get("delta"), event.get("item_id")
-        if not isinstance(delta, str) or not delta or event.get("response_id") in self.cancelled:
+        if not isinstance(delta, str) or not delta or event.get("response_id") in self.gate.cancelled:
             return  # a cancelled response's audio still in flight: never played
-        if item_id != self.out_item:
-            self.out_item, self.out_sent, self.out_played = item_id, 0, 0
         n = ulaw_bytes(delta)
-        self.out_sent += n
-        item = self.items.get(item_id) if isinstance(item_id, str) else None
-        if item is not None:
-            item.received += n
-        # The payload goes on as it came: the model's μ-law is Twilio's μ-law.
-        await self._to_twilio({"event": "media", "streamSid": self.stream_sid, "media": {"payload": delta}})
-        self.mark_seq += 1
-        name = f"a{self.mark_seq}"
-        self.marks[name] = (str(item_id), self.out_sent)
-        self.drained.clear()
-        await self._to_twilio({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+        self.transcript_log.received(item_id, n)
+        await self.playback.play(item_id, delta, n)
 
     async def _barge_in(self) -> None:
-        unplayed = self.out_item is not None and self.out_sent > self.out_played
-        if not unplayed and not self.response_active:
+        playback = self.playback
+        unplayed = playback.unplayed
+        if not unplayed and not self.gate.active:
             return
         if unplayed:
-            await self._clear_twilio()
-        if self.response_active:
-            cancel: dict[str, Any] = {"type": "response.cancel"}
-            if self.response_id:
-                cancel["response_id"] = self.response_id
-                self.cancelled.add(self.response_id)
-            await self._to_model(cancel)
-            self.response_active = False
-        if self.out_item is not None and self.out_sent > 0 and unplayed:
-            played = min(self.out_played, self.out_sent)
-            await self._to_model(
+            await self.playback.clear()
+        if self.gate.active:
+            await self.model.send(self.gate.cancel_event())
+            self.gate.active = False
+        if playback.item is not None and playback.sent > 0 and unplayed:
+            item_id = playback.item
+            played = min(playback.played, playback.sent)
+            await self.model.send(
                 {
                     "type": "conversation.item.truncate",
-                    "item_id": self.out_item,
+                    "item_id": item_id,
                     "content_index": 0,
                     "audio_end_ms": played // BYTES_PER_MS,
                 }
             )
-            item = self.items.get(self.out_item)
-            if item is not None:
-                item.played = played
-            self.out_sent = played
+            self.transcript_log.truncated(item_id, played)
+            playback.truncate()
         log.info("twilio stream %s: barge-in", self.stream_sid)
-
-    async def _clear_twilio(self) -> None:
-        """Twilio drops the audio it has not played; the marks it then echoes were not played."""
-        if self.out_item is None or self.out_sent <= self.out_played:
-            return
-        await self._to_twilio({"event": "clear", "streamSid": self.stream_sid})
-        self.cleared.update(self.marks)
-        self.marks.clear()
-        self.drained.set()
 
     async def _on_response_done(self, response: dict[str, Any]) -> None:
         self.usage = self.usage.add(response.get("usage"))
-        if self.response_id is None or response.get("id") in (None, self.response_id):
-            self.response_active = False  # (a response.done of an older, cancelled response changes nothing)
+        self.gate.done(response)
         for item in response.get("output") or ():
             if isinstance(item, dict) and item.get("type") == "function_call":
-                self._start_tool(item.get("call_id"), item.get("name"), item.get("arguments"))
+                self.tools.start(self.toolbox, item.get("call_id"), item.get("name"), item.get("arguments"))
         await self._maybe_respond()
         self._maybe_act()
 
-    # ---- tools ---------------------------------------------------------------------------------------
+    # ---- tools, hang-up, transfer ---------------------------------------------------------------------
 
-    def _start_tool(self, call_id: Any, name: Any, arguments: Any) -> None:
-        if not isinstance(call_id, str) or not isinstance(name, str) or call_id in self.seen_calls:
-            return
-        self.seen_calls.add(call_id)
-        self.tools_running += 1
-        self._spawn(self._tool(call_id, name, arguments if isinstance(arguments, str) else None))
-
-    async def _tool(self, call_id: str, name: str, arguments: str | None) -> None:
-        generation = self.generation
-        assert self.toolbox is not None
-        try:
-            outcome = await self.toolbox.run(call_id, name, arguments)
-        except Exception as e:  # noqa: BLE001 - the toolbox reports failures itself; this is a bug
-            log.exception("twilio stream %s: tool %s raised", self.stream_sid, name)
-            outcome = ToolOutcome(dumps({"error": type(e).__name__}))
-        finally:
-            self.tools_running -= 1
-        log.info("twilio stream %s: tool %s done (%s)", self.stream_sid, name, outcome.action or "answer")
-        if generation == self.generation:
-            await self._to_model(function_output_item(call_id, outcome.output))
-        else:
-            # The session that asked is gone; the new one learns the result as a message.
-            await self._to_model(user_text_item(f"[system: result of {name}: {outcome.output}]"))
+    async def _after_tool(self, outcome: ToolOutcome) -> None:
         if outcome.action is not None:
-            self.action = self.action or outcome.action
+            self.gate.action = self.gate.action or outcome.action
             self._maybe_act()
             return
-        self.want_response = True
+        self.gate.wanted = True
         await self._maybe_respond()
 
     async def _maybe_respond(self) -> None:
-        if not self.want_response or self.response_active or self.tools_running or self.action or self.link is None:
-            return
-        self.want_response = False
-        self.response_active = True
-        self.response_id = None
-        await self._to_model({"type": "response.create"})
+        if self.gate.respond(model_open=self.model.link is not None):
+            await self.model.send({"type": "response.create"})
 
     def _maybe_act(self) -> None:
-        if self.action is None or self.act_task is not None or self.response_active or self.tools_running:
-            return
-        self.act_task = asyncio.create_task(self._act(self.action))
+        action = self.gate.ready_action()
+        if action is not None and self.act_task is None:
+            self.act_task = asyncio.create_task(self._act(action))
 
     async def _act(self, action: str) -> None:
         """Hang up or transfer once the last words were played (or drain_timeout_s passed)."""
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.drained.wait(), self.config.drain_timeout_s)
+            await asyncio.wait_for(self.playback.drained.wait(), self.config.drain_timeout_s)
         if action == "transfer":
             number = self._transfer_number()
-            if number is not None and self.deps.transfer is not None:
-                try:
-                    company = self.ctx.company_id if self.ctx is not None else None
-                    summary = self._transfer_summary()
-                    self.transferred = await self.deps.transfer(self.call_sid, number, summary, company)
-                except Exception as e:  # noqa: BLE001 - the call goes on with the agent
-                    log.warning("twilio stream %s: transfer failed (%s)", self.stream_sid, type(e).__name__)
+            if number is not None:
+                summary = transfer_summary(self.toolbox.facts if self.toolbox is not None else None)
+                company = self.ctx.company_id if self.ctx is not None else None
+                self.transferred = await hand_over(self.deps, self.call_sid, self.stream_sid, number, summary, company)
             if self.transferred:
                 self.ended_by = "transfer"
                 log.info("twilio stream %s: handed to the transfer target", self.stream_sid)
                 return  # Twilio sends stop when the call's TwiML changes
-            self.action, self.act_task = None, None
-            await self._to_model(user_text_item("[system: the transfer failed; offer a callback instead]"))
-            self.want_response = True
+            self.gate.action, self.act_task = None, None
+            await self.model.send(user_text_item("[system: the transfer failed; offer a callback instead]"))
+            self.gate.wanted = True
             await self._maybe_respond()
             return
         self.ended_by = "end_call"
@@ -558,51 +385,15 @@ class TwilioMediaSession:
         await self.ws.close(code=WSCloseCode.OK, message=b"call ended")
 
     def _transfer_number(self) -> str | None:
-        target = self.bridge.config.transfer_number
-        if self.ctx is not None and self.ctx.inbound is not None and self.ctx.inbound.transfer_target:
-            target = self.ctx.inbound.transfer_target
-        return e164(target)
-
-    def _transfer_summary(self) -> str:
-        facts = self.toolbox.facts if self.toolbox is not None else None
-        parts = ["Call handed over by the AI assistant."]
-        if facts is not None and facts.classification:
-            parts.append(f"Outcome so far: {facts.classification}.")
-        if facts is not None and facts.qualification:
-            parts.append("Answers: " + "; ".join(f"{k}: {v}" for k, v in sorted(facts.qualification.items())))
-        return " ".join(parts)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        return transfer_number(self.bridge.config.transfer_number, self.ctx)
 
     # ---- the transcript --------------------------------------------------------------------------------
 
-    def _add_item(self, item_id: Any, speaker: str, text: str) -> None:
-        if isinstance(item_id, str) and item_id not in self.items:
-            self.items[item_id] = _Item(len(self.items), speaker, round(time.monotonic() - self.started, 2), text)
-
-    def _set_text(self, item_id: Any, speaker: str, text: Any) -> None:
-        if not isinstance(item_id, str) or not isinstance(text, str):
-            return
-        self._add_item(item_id, speaker, "")
-        self.items[item_id].text = text
-
     def transcript(self) -> tuple[Turn, ...]:
-        turns = []
-        for item in sorted(self.items.values(), key=lambda i: i.order):
-            text = item.text.strip()
-            if item.played is not None and item.received > 0:
-                # Cut to the share the caller heard (interrupted): whole words, by audio length.
-                words = text.split()
-                text = " ".join(words[: round(len(words) * min(1.0, item.played / item.received))])
-            if text:
-                turns.append(Turn(item.speaker, text, item.at_s))
-        return tuple(turns)
+        return self.transcript_log.turns()
 
     def transcript_pairs(self) -> list[tuple[str, str]]:
-        return [(t.speaker, t.text) for t in self.transcript()]
+        return self.transcript_log.pairs()
 
     # ---- the end -----------------------------------------------------------------------------------------
 
@@ -611,10 +402,7 @@ class TwilioMediaSession:
         for task in (self.open_task, self.model_task, self.act_task):
             if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
-        link, self.link = self.link, None
-        if link is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(link.close(), 2)
+        await self.model.close()
         if not self.ws.closed:
             await self.ws.close(code=WSCloseCode.OK, message=b"stream ended")
         if self.call_sid and self.bridge.sessions.get(self.call_sid) is self:
@@ -624,68 +412,39 @@ class TwilioMediaSession:
             await self._report()
 
     def report(self) -> RealtimeCallReport:
-        facts = self.toolbox.facts if self.toolbox is not None else None
-        ctx = self.ctx
-        return RealtimeCallReport(
-            call_id=self.call_sid,
+        return build_report(
+            call_sid=self.call_sid,
             stream_sid=self.stream_sid,
             ended_by=self.ended_by,
-            usage=self.usage.usage(self.call_sid),
-            responses=self.usage.responses,
+            usage=self.usage,
             transcript=self.transcript(),
-            classification=facts.classification if facts is not None else None,
-            appointment_id=facts.appointment_id if facts is not None else None,
+            facts=self.toolbox.facts if self.toolbox is not None else None,
+            ctx=self.ctx,
             transferred=self.transferred,
-            reconnects=self.reconnects,
+            reconnects=self.model.reconnects,
             duration_s=round(time.monotonic() - self.started, 2),
-            lead_id=ctx.callee.lead_id if ctx is not None else None,
-            chain_id=ctx.chain_id if ctx is not None else None,
-            idempotency_key=self.metadata().get("idempotency_key"),
-            metadata=dict(self.parameters),
+            parameters=self.parameters,
         )
 
     async def _report(self) -> None:
-        report = self.report()
-        log.info(
-            "twilio stream %s of call %s ended (%s): %d responses, audio tokens in %d out %d, %d reconnects",
-            self.stream_sid,
-            self.call_sid,
-            report.ended_by,
-            report.responses,
-            report.usage.audio_tokens_in,
-            report.usage.audio_tokens_out,
-            report.reconnects,
-        )
-        if self.deps.store is not None:
-            runner = getattr(self.bridge.tools_factory, "runner", None)
-            try:
-                if runner is not None:
-                    company = self.ctx.company_id if self.ctx is not None else None
-                    await runner.call("store_realtime_call", self.deps.store, report, company_id=company)
-                else:
-                    await asyncio.to_thread(self.deps.store, report)
-            except Exception as e:  # noqa: BLE001 - the provider's webhooks still end the call
-                log.warning("twilio call %s: record not stored (%s)", self.call_sid, type(e).__name__)
-        if self.deps.on_end is not None:
-            try:
-                await self.deps.on_end(report)
-            except Exception as e:  # noqa: BLE001 - the hook's failure is the hook's
-                log.warning("twilio call %s: end-of-call hook failed (%s)", self.call_sid, type(e).__name__)
+        runner = getattr(self.bridge.tools_factory, "runner", None)
+        company = self.ctx.company_id if self.ctx is not None else None
+        await deliver_report(self.report(), self.deps, runner, company)
 
     # ---- pushed by the bridge (LiveSession) --------------------------------------------------------------
 
     async def interrupt(self, text: str, *, no_interruption_allowed: bool = False) -> bool:
         """Have the agent say `text` now (e.g. a slow tool's late answer)."""
-        if self.link is None:
+        if self.model.link is None:
             return False
-        await self._to_model(user_text_item(f"[system: tell the caller now: {text}]"))
-        self.want_response = True
+        await self.model.send(user_text_item(f"[system: tell the caller now: {text}]"))
+        self.gate.wanted = True
         await self._maybe_respond()
         return True
 
     async def finish(self, grace_s: float, code: int = WSCloseCode.GOING_AWAY, message: bytes = b"") -> None:
         """Shutdown: let the audio being played finish (up to grace_s), then close the stream."""
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.drained.wait(), grace_s)
+            await asyncio.wait_for(self.playback.drained.wait(), grace_s)
         self.ended_by = "shutdown"
         await self.ws.close(code=code, message=message)
