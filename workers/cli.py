@@ -34,7 +34,7 @@ from crm.tenancy.context import company_scope, operator_scope
 from crm.ui.cli import user_group
 from crm.ui.security import purge_sessions
 from sandbox.app import SandboxConfig, serve
-from sandbox.call_scripts import SCENARIOS
+from workers.demo_call import demo_call_command
 from workers.health import check
 
 # soft_wrap: a line longer than the terminal (or than rich's 80 columns when the output is a pipe or a
@@ -382,24 +382,6 @@ def sandbox_command(
     serve(host, port, config)
 
 
-@main.command("demo-call")
-@click.option("--provider", type=click.Choice(["twilio_realtime"]), default="twilio_realtime", show_default=True)
-@click.option("--scenario", type=click.Choice(sorted(SCENARIOS)), default="books_tuesday", show_default=True)
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="the running web app")
-@click.option("--sandbox-url", default="http://127.0.0.1:8099", show_default=True)
-@click.option("--wait", "wait_s", type=float, default=90.0, show_default=True, help="seconds to wait for its end")
-def demo_call_command(provider: str, scenario: str, url: str, sandbox_url: str, wait_s: float) -> None:
-    """Place one own-agent call to a demo lead through the local stack (sandbox Twilio -> voice bridge ->
-    sandbox OpenAI Realtime) and print how it ended."""
-    from workers import demo_call
-
-    try:
-        for line in demo_call.place(_app(), provider, scenario, url, sandbox_url, wait_s):
-            console.print(escape(line))
-    except demo_call.DemoCallError as e:
-        raise click.ClickException(str(e)) from None
-
-
 @main.command("worker-health")
 @click.argument("name", type=click.Choice(["chain", "provider", "reports", "calendars"]))
 def worker_health(name: str) -> None:
@@ -506,6 +488,7 @@ def _register_groups() -> None:
     main.add_command(user_group)
     main.add_command(calendar_group)
     main.add_command(privacy_group)
+    main.add_command(demo_call_command)
 
 
 _register_groups()

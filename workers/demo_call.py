@@ -13,15 +13,17 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import click
 import httpx
 import sqlalchemy as sa
 
-from crm import secret_names
+from crm import create_app, secret_names
 from crm.extensions import db
 from crm.models import Interaction, Lead
 from crm.tenancy.context import company_scope
 from providers.base import CallRequest
 from providers.factory import registry
+from sandbox.call_scripts import SCENARIOS
 from sandbox.personas import persona_for
 from workers.launcher import BRIDGE_HOST, BRIDGE_PORT
 
@@ -102,3 +104,19 @@ def place(app: Any, provider_name: str, scenario: str, url: str, sandbox_url: st
         ).one_or_none()
         outcome = call.outcome if call is not None else None
         yield f"ended: Twilio {status}; the CRM's call record: {outcome or 'no outcome'} (lead {lead.id})"
+
+
+@click.command("demo-call")
+@click.option("--provider", type=click.Choice(["twilio_realtime"]), default="twilio_realtime", show_default=True)
+@click.option("--scenario", type=click.Choice(sorted(SCENARIOS)), default="books_tuesday", show_default=True)
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="the running web app")
+@click.option("--sandbox-url", default="http://127.0.0.1:8099", show_default=True)
+@click.option("--wait", "wait_s", type=float, default=90.0, show_default=True, help="seconds to wait for its end")
+def demo_call_command(provider: str, scenario: str, url: str, sandbox_url: str, wait_s: float) -> None:
+    """Place one own-agent call to a demo lead through the local stack (sandbox Twilio -> voice bridge ->
+    sandbox OpenAI Realtime) and print how it ended."""
+    try:
+        for line in place(create_app(), provider, scenario, url, sandbox_url, wait_s):
+            click.echo(line)
+    except DemoCallError as e:
+        raise click.ClickException(str(e)) from None

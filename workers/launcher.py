@@ -179,6 +179,21 @@ def _radicale(var: Path) -> Service:
     )
 
 
+def _sandbox(leadchain: str, host: str, port: int, llm_url: str | None) -> Service:
+    """The provider sandbox, with the OpenAI Realtime stand-in the bridge's own-agent calls talk to."""
+    argv = [leadchain, "sandbox", "--port", "8099", "--webhook-base", f"http://{host}:{port}"]
+    return Service(
+        "sandbox",
+        [*argv, "--realtime-port", str(REALTIME_PORT)],
+        url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, Twilio, SendGrid; "
+        f"OpenAI Realtime ws://127.0.0.1:{REALTIME_PORT}/v1)",
+        ready="127.0.0.1:8099",
+        # The URL (it holds the bridge's path secret) goes by environment, not argv: argv is world-readable.
+        env={"LEADCHAIN_SANDBOX_RETELL_LLM_URL": llm_url} if llm_url else {},
+        tier=TIER_SERVERS,
+    )
+
+
 def local_services(host: str, port: int, var: Path, llm_url: str | None = None) -> list[Service]:
     temporal = [
         _bin("temporal"),
@@ -213,25 +228,7 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
             tier=TIER_TEMPORAL,
             quiet_when_stopping=TEMPORAL_SHUTDOWN_NOISE,
         ),
-        # The URL (it holds the bridge's path secret) goes by environment, not argv: argv is world-readable.
-        Service(
-            "sandbox",
-            [
-                leadchain,
-                "sandbox",
-                "--port",
-                "8099",
-                "--webhook-base",
-                f"http://{host}:{port}",
-                "--realtime-port",
-                str(REALTIME_PORT),
-            ],
-            url="http://127.0.0.1:8099/sandbox/calls  (provider sandbox: Retell, Vapi, Bland, Twilio, SendGrid; "
-            f"OpenAI Realtime ws://127.0.0.1:{REALTIME_PORT}/v1)",
-            ready="127.0.0.1:8099",
-            env={"LEADCHAIN_SANDBOX_RETELL_LLM_URL": llm_url} if llm_url else {},
-            tier=TIER_SERVERS,
-        ),
+        _sandbox(leadchain, host, port, llm_url),
         Service(
             "web",
             [
