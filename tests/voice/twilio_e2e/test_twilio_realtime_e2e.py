@@ -6,12 +6,16 @@ result per call.
 
 * books_tuesday: "Tuesday after 2 pm." → exactly one appointment, on that Tuesday from 14:00;
 * barge_in: the callee talks over the opening → Twilio `clear` (the agent's audio stops), then the answer;
-* never_call: "Never call me again." → the lead is do-not-contact.
+* never_call: "Never call me again." → the lead is do-not-contact;
+
+then `leadchain demo-call`'s code books a demo lead over the same stack.
 """
 
 from __future__ import annotations
 
+import time as time_module
 from datetime import date, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +29,7 @@ from sandbox.twilio_media import MediaCallResult
 from tests.conftest import TEST_COMPANY_ID
 from tests.voice.twilio.conftest import number, the_call
 from tests.voice.twilio_e2e.conftest import BERLIN, Stack, seed_lead
+from workers import demo_call, launcher
 
 TUESDAY = date(2030, 11, 19)  # the Tuesday after the bridge's Monday
 
@@ -50,6 +55,12 @@ def place_all(stack: Stack, placed: dict[str, dict[str, Any]]) -> None:
         lead_id = seed_lead(stack.app, phone)
         result, key = stack.env.place(lead_id)
         placed[name] = {"lead_id": lead_id, "sid": result.call_id, "key": key}
+        # The bridge passes ids only, so the Realtime stand-in pairs a session with the oldest script no
+        # session has claimed: the next call is dialled once this one's greeting has begun (claimed).
+        deadline = time_module.monotonic() + 15
+        while not stack.sandbox.call_scripts.progress(result.call_id)[0]:
+            assert time_module.monotonic() < deadline, f"{name}: the agent never began its greeting"
+            time_module.sleep(0.02)
 
 
 def media_of(calls: dict[str, dict[str, Any]], name: str) -> MediaCallResult:
@@ -115,3 +126,34 @@ def test_never_call_again_makes_the_lead_do_not_contact(stack: Stack, calls: dic
     assert [t.text for t in media.turns] == ["Never call me again."]
     lead = stack.db(lambda: db.session.get(Lead, calls["never_call"]["lead_id"]))
     assert lead.do_not_contact and lead.status == LeadStatus.DO_NOT_CONTACT
+
+
+# ---- `leadchain demo-call` (workers/demo_call.py) over the same parts, and the local stack's wiring ----
+
+
+def test_demo_call_books_a_demo_lead(stack: Stack):
+    seed_lead(stack.app, number(5))  # "no_answer": passed over
+    lead_id = seed_lead(stack.app, number(1))
+    seed_lead(stack.app, number(6))  # "busy": passed over (the newest)
+    lines = list(
+        demo_call.place(stack.app, "twilio_realtime", "books_tuesday", stack.env.crm.url, stack.env.box.url, 40)
+    )
+    assert lines[0].startswith("twilio_realtime call CA") and f"to lead {lead_id} " in lines[0], lines
+    assert lines[-1] == f"ended: Twilio completed; the CRM's call record: booked (lead {lead_id})", lines
+    booked = stack.db(lambda: db.session.scalars(sa.select(Appointment).where(Appointment.lead_id == lead_id)).all())
+    assert len(booked) == 1
+    assert stack.db(lambda: db.session.get(Lead, lead_id).status) == "booked"
+
+
+def test_the_local_stack_wires_the_own_agent(tmp_path: Path):
+    secret = "LEADCHAIN_SECRET_BRIDGE_TWILIO_MEDIA_PATH_SECRET"
+    made = launcher._new_local_secrets()
+    assert made[secret] and made["LEADCHAIN_SECRET_BRIDGE_REALTIME_API_KEY"] == launcher.SANDBOX_OPENAI_KEY
+    env = launcher.stack_environment(tmp_path, base={"PATH": "/usr/bin"})
+    assert env["LEADCHAIN_BRIDGE_REALTIME_URL"] == f"ws://127.0.0.1:{launcher.REALTIME_PORT}/v1"
+    twilio = launcher.twilio_env(env, "127.0.0.1", 5000)
+    assert twilio["LEADCHAIN_PUBLIC_URL"] == "http://127.0.0.1:5000"
+    assert twilio["LEADCHAIN_TWILIO_STREAM_URL"] == f"ws://127.0.0.1:8765/twilio/media/{env[secret]}"
+    [sandbox] = [s for s in launcher.local_services("127.0.0.1", 5000, tmp_path, None) if s.name == "sandbox"]
+    assert sandbox.argv[-2:] == ["--realtime-port", str(launcher.REALTIME_PORT)]
+    assert launcher.DEMO_CALL == "leadchain demo-call --provider twilio_realtime"
