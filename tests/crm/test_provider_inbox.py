@@ -25,6 +25,7 @@ from crm import create_app
 from crm.config import Settings
 from crm.extensions import db
 from crm.models import CallResultDelivery, Campaign, Interaction
+from crm.models.types import utcnow
 from crm.services import call_outbox, calls
 from providers.factory import registry
 from providers.retell import RetellProvider
@@ -185,8 +186,11 @@ def test_outbox_rows_back_off_and_stay_one_per_call(app, ctx):
     db.session.commit()
     [(row_id, chain_id, due_result)] = call_outbox.due(10)
     assert (row_id, chain_id, due_result) == (row.id, "lead-a", later)
-    call_outbox.mark_failed([(row_id, "RPCError: unavailable")])
-    assert call_outbox.due(10) == []  # backing off
+    # One clock for the failure and the look right after it: on a loaded host more than the first 1 s
+    # backoff can pass between two statements, and the row is rightly due again by then.
+    failed_at = utcnow()
+    call_outbox.mark_failed([(row_id, "RPCError: unavailable")], now=failed_at)
+    assert call_outbox.due(10, now=failed_at + timedelta(seconds=0.5)) == []  # backing off
     assert call_outbox.due(10, now=row.next_attempt_at + timedelta(seconds=1.01)) != []
     assert [call_outbox.backoff_s(n) for n in (1, 2, 3, 6, 20)] == [1, 2, 4, 30, 30]
     call_outbox.mark_delivered([(row_id, "signal")])
