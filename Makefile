@@ -72,9 +72,8 @@ audit:
 # Three xdist workers on the CI machine's two cores (PYTEST_JOBS=0: one process); each has its own
 # Temporal dev server, OpenBao and PostgreSQL database, and the browser tests stay together on one
 # (tests/conftest.py). Much of the suite waits on servers and subprocesses: with two workers the run used
-# 1.4 of the 2 cores (19m53s user + 1m51s sys in 16 min), so a third worker fills the waits; with three the
-# run used about 1.6 (20m16s user in 13m39s on a clean clone, 2026-12-07), so a fourth fills the rest.
-PYTEST_JOBS ?= 4
+# 1.4 of the 2 cores (19m53s user + 1m51s sys in 16 min), so a third worker fills the waits.
+PYTEST_JOBS ?= 3
 test: install
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 

@@ -1,4 +1,4 @@
-"""The order in which `make test` (`pytest -n 4 --dist loadfile`) hands out its work units: longest first.
+"""The order in which `make test` (`pytest -n 3 --dist loadfile`) hands out its work units: longest first.
 
 xdist's own order is "most tests first", which left one-test modules of a minute (the chaos slice, the
 worker kills) for the end of the run while the other worker sat idle. Here each unit (a module, or a
