@@ -39,11 +39,13 @@ def number(digit: int) -> str:
     return f"+4930{uuid.uuid4().int % 10**6:06d}{digit}"
 
 
-def seed_lead(app, phone: str) -> int:
+def seed_lead(app, phone: str, *, first_name: str = "Jürgen", last_name: str = "Weber", language: str = "de") -> int:
+    """A lead with phone consent, in the app's current company scope."""
+
     def add() -> int:
         lead = Lead(
-            first_name="Jürgen",
-            last_name="Weber",
+            first_name=first_name,
+            last_name=last_name,
             phone_e164=phone,
             phone_region="DE",
             phone_timezone="Europe/Berlin",
@@ -51,7 +53,7 @@ def seed_lead(app, phone: str) -> int:
             source="website",
             score=80,
             tags=[],
-            language="de",
+            language=language,
         )
         db.session.add(lead)
         db.session.flush()

@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ import pytest
 
 from crm import create_app
 from crm.extensions import db
-from crm.models import Channel, ConsentRecord, Lead, LegalBasis, Role, User
+from crm.models import Role, User
 from crm.tenancy.context import company_scope
 from crm.tenancy.testing_fallback import CONFIG_KEY as TENANCY_TEST_DEFAULT_COMPANY
 from sandbox.app import SandboxConfig, create_sandbox_app
@@ -28,6 +28,7 @@ from sandbox.openai_realtime import API_KEY as SANDBOX_OPENAI_KEY
 from tests.conftest import TEST_COMPANY_ID, _wipe, make_test_secrets, set_settings
 from tests.sandbox_fixtures import ServerThread
 from tests.voice.twilio.conftest import FROM, Env, in_db, seed_campaign
+from tests.voice.twilio.conftest import seed_lead as seed_twilio_lead
 from tests.workflows.conftest import always_open_policy
 from voice.bridge.config import BridgeConfig
 from voice.bridge.server import Bridge, BridgeServer, build_bridge
@@ -92,38 +93,8 @@ class Stack:
 def seed_lead(app: Any, phone: str) -> int:
     """An English-speaking lead with phone consent (the bridge reads the callee's words in the call's
     language)."""
-
-    def add() -> int:
-        lead = Lead(
-            first_name="Jane",
-            last_name="Miller",
-            phone_e164=phone,
-            phone_region="DE",
-            phone_timezone="Europe/Berlin",
-            phone_status="valid",
-            source="website",
-            score=80,
-            tags=[],
-            language="en",
-        )
-        db.session.add(lead)
-        db.session.flush()
-        db.session.add(
-            ConsentRecord(
-                lead_id=lead.id,
-                channel=Channel.PHONE,
-                legal_basis=LegalBasis.EXPRESS_CONSENT,
-                source="website",
-                proof_text="form",
-                proof_key=f"k-{lead.id}",
-                given_at=datetime.now(UTC) - timedelta(days=1),
-            )
-        )
-        db.session.commit()
-        return lead.id
-
     with company_scope(TEST_COMPANY_ID):
-        return in_db(app, add)
+        return seed_twilio_lead(app, phone, first_name="Jane", last_name="Miller", language="en")
 
 
 def seed_rep(app: Any) -> None:
