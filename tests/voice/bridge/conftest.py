@@ -34,6 +34,10 @@ from voice.bridge.metrics import BridgeMetrics
 from voice.bridge.server import Bridge, BridgeServer
 from voice.bridge.timeprefs.constraint import TimeConstraint
 
+# How long a test waits for a frame that must come. Only a failing test waits this long; a loaded CI host
+# has held a bridge turn for over 4 s, which the former 3 s turned into a false failure.
+WAIT_S = 15.0
+
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2030, 12, 16, 10, 0, tzinfo=BERLIN)  # a Monday
 RETELL_SECRETS = ("old-path-secret-0123456789", "new-path-secret-9876543210")  # a rotation: both valid
@@ -272,13 +276,13 @@ class RetellPeer:
     async def send(self, **message) -> None:
         await self.ws.send(json.dumps(message))
 
-    async def recv(self, timeout: float = 3.0) -> dict:
+    async def recv(self, timeout: float = WAIT_S) -> dict:
         frame = await asyncio.wait_for(self.ws.recv(), timeout)
         message = json.loads(frame)
         self.frames.append(message)
         return message
 
-    async def until(self, predicate, timeout: float = 3.0) -> list[dict]:
+    async def until(self, predicate, timeout: float = WAIT_S) -> list[dict]:
         """Frames up to and including the first one matching predicate."""
         got = []
         deadline = time.monotonic() + timeout
@@ -288,7 +292,7 @@ class RetellPeer:
             if predicate(message):
                 return got
 
-    async def response(self, response_id: int, timeout: float = 3.0) -> tuple[str, dict, list[dict]]:
+    async def response(self, response_id: int, timeout: float = WAIT_S) -> tuple[str, dict, list[dict]]:
         """(joined content, final frame, all frames read) of response `response_id`."""
         frames = await self.until(
             lambda m: (

@@ -31,6 +31,10 @@ from voice.bridge.realtime_config import RealtimeConfig, RealtimeDeps
 from voice.bridge.realtime_report import RealtimeCallReport
 from voice.bridge.server import Bridge, BridgeServer
 
+# How long a test waits for a frame that must come. Only a failing test waits this long; a loaded CI host
+# has held a bridge turn for over 4 s, which the former 3 s turned into a false failure.
+WAIT_S = 15.0
+
 PATH_SECRET = "twilio-media-path-secret-0123456789"
 API_KEY = "sk-test-realtime-key"
 SECRETS = EnvSecrets(
@@ -78,7 +82,7 @@ class ModelConn:
     async def send(self, **event: Any) -> None:
         await self.ws.send(json.dumps(event))
 
-    async def next(self, kind: str | None = None, timeout: float = 3.0, skip_audio: bool = True) -> dict[str, Any]:
+    async def next(self, kind: str | None = None, timeout: float = WAIT_S, skip_audio: bool = True) -> dict[str, Any]:
         """The next event received (of type `kind`; audio appends skipped unless asked for)."""
         while True:
             event = await asyncio.wait_for(self.received.get(), timeout)
@@ -134,7 +138,7 @@ class RealtimePeer:
         finally:
             conn.closed.set()
 
-    async def accept(self, timeout: float = 3.0) -> ModelConn:
+    async def accept(self, timeout: float = WAIT_S) -> ModelConn:
         return await asyncio.wait_for(self.connections.get(), timeout)
 
     async def stop(self) -> None:
@@ -234,7 +238,7 @@ class TwilioPeer:
             }
         )
 
-    async def next(self, event: str | None = None, timeout: float = 3.0) -> dict[str, Any]:
+    async def next(self, event: str | None = None, timeout: float = WAIT_S) -> dict[str, Any]:
         while True:
             message = await asyncio.wait_for(self.received.get(), timeout)
             if event is None or message.get("event") == event:
@@ -247,7 +251,7 @@ class TwilioPeer:
             return True
         return False
 
-    async def closed(self, timeout: float = 3.0) -> int | None:
+    async def closed(self, timeout: float = WAIT_S) -> int | None:
         await asyncio.wait_for(self.reader, timeout)
         return self.ws.close_code
 
@@ -280,7 +284,7 @@ class Harness:
         assert (await model.next())["type"] == "response.create"
         return twilio, model
 
-    async def ended(self, timeout: float = 3.0) -> RealtimeCallReport:
+    async def ended(self, timeout: float = WAIT_S) -> RealtimeCallReport:
         for _ in range(int(timeout / 0.01)):
             if self.reports:
                 return self.reports[-1]
