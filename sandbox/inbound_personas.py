@@ -8,14 +8,17 @@ does for a live call:
   `assistantOverrides.metadata` from the assistant-request answer, the `transferCall` and `endCall` tools
   offered), authenticated with the server secret.
 
-Bland has no live protocol with the bridge (its agent runs at Bland, configured per number: transfer by the
-number's `transfer_phone_number`): a Bland persona stops after the inbound request.
+* Bland: no live protocol with the bridge; its agent runs at Bland on the number's configuration
+  (`POST /v1/inbound/{number}`, sandbox.bland_inbound). The call plays that configuration: its dynamic_data
+  request, the agent's custom tool requests to the CRM (the persona's BLAND_SCRIPTS stand in for Bland's
+  model), Bland's own transfer to `transfer_phone_number`, and the signed post-call webhook.
 
 Each persona is one caller and their lines, one per turn, said whatever the agent says; the run reports the
 transcript, whether the agent ended the call and the number it transferred to.
 
 `POST /sandbox/inbound/<provider>/persona/<name>` `{"to": the CRM's number}` plays one persona against the
-configured CRM (webhook_base) and bridge (retell_llm_websocket_url, vapi_llm_url) and answers the run."""
+configured CRM (webhook_base) and bridge (retell_llm_websocket_url, vapi_llm_url; Bland: the number's
+configuration stored in the sandbox) and answers the run."""
 
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ import httpx
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from sandbox import bland_inbound
+from sandbox.bland_inbound import AgentStep
 from sandbox.context import Sandbox
 from sandbox.inbound import PATHS, InboundAnswer, place_inbound_call
 from sandbox.retell_llm import converse
@@ -86,6 +91,59 @@ PERSONAS: dict[str, InboundPersona] = {
 }
 
 
+# Bland's agent for each persona (a model following crm.inbound.bland_config.PROMPT would do this): after each
+# of the caller's lines, which tool it uses with which inputs, and what it says.
+_S = AgentStep
+_GREET = _S(heard=False, say="{{greeting_name}}, this is the AI assistant; the call is recorded. How can I help?")
+_BYE = _S(end=True, say="Goodbye.")
+BLAND_SCRIPTS: dict[str, tuple[AgentStep, ...]] = {
+    "known_books": (
+        _GREET,
+        _S(tool="FreeTimes", say="{{free_times}} Which suits you?"),
+        _S(say="How about {{first_free}}?"),
+        _S(tool="BookAppointment", inputs={"start": "{{first_free}}"}, say="{{booking}}", end=True),
+    ),
+    "known_moves": (
+        _GREET,
+        _S(tool="FreeTimes", inputs={"appointment": "next"}, say="{{free_times}} Which suits you?"),
+        _S(say="How about {{first_free}} instead?"),
+        _S(tool="MoveAppointment", inputs={"appointment": "next", "start": "{{first_free}}"}, say="{{moved}}",
+           end=True),
+    ),
+    "known_cancels": (
+        _GREET,
+        _S(say="Your appointment {{upcoming_appointments}}: shall I cancel it?"),
+        _S(tool="CancelAppointment", inputs={"appointment": "next"}, say="{{cancelled}} Anything else?"),
+        _BYE,
+    ),
+    "unknown_caller": (
+        _GREET,
+        _S(say="Was darf ich ausrichten, und sollen wir Sie zurückrufen?"),
+        _S(tool="LeaveMessage", inputs={"message": "{{caller_said}}", "callback": "yes"},
+           say="{{message_taken}}", end=True),
+    ),
+    "question": (
+        _GREET,
+        _S(tool="AnswerQuestion", inputs={"question": "{{caller_said}}"}, say="{{answer}} Sonst noch etwas?"),
+        _BYE,
+    ),
+    "person_in_hours": (_GREET, _S(transfer=True, closed="Nobody is available now. What may I pass on?")),
+    "person_after_hours": (
+        _GREET,
+        _S(transfer=True, closed="Nobody is available now. What may I pass on, and shall we call you back?"),
+        _S(tool="LeaveMessage", inputs={"message": "{{caller_said}}", "callback": "yes"},
+           say="{{message_taken}}", end=True),
+    ),
+    "hangs_up_early": (_GREET, _S(say="Hello?")),
+    "withheld": (
+        _GREET,
+        _S(say="Gern: Ihr Name und eine Nummer, unter der wir Sie zurückrufen?"),
+        _S(tool="LeaveMessage", inputs={"message": "Terminwunsch: {{caller_said}}", "callback": "yes"},
+           say="{{message_taken}}", end=True),
+    ),
+}  # fmt: skip
+
+
 @dataclass
 class InboundRun:
     persona: str
@@ -95,6 +153,9 @@ class InboundRun:
     transcript: list[tuple[str, str]] = field(default_factory=list)
     ended: bool = False  # the agent ended the call
     transfer_number: str | None = None
+    # Bland: each custom tool the agent used (name, HTTP status, answer) and the post-call webhook's status.
+    tool_uses: list[tuple[str, int | None, dict[str, Any] | None]] = field(default_factory=list)
+    webhook_status: int | None = None
 
 
 def _metadata(provider: str, answer: InboundAnswer) -> dict[str, Any]:
@@ -118,9 +179,13 @@ def run_inbound_persona(
     retell_llm_url: str | None = None,
     vapi_llm_url: str | None = None,
     call_id: str | None = None,
+    bland_config: dict[str, Any] | None = None,
 ) -> InboundRun:
-    """Ring `to` as `persona` through `provider`, then let the bridge talk with them."""
+    """Ring `to` as `persona` through `provider`, then let the bridge talk with them (Bland: play the number's
+    configuration `bland_config`, as Bland would; without one, only the inbound request is made)."""
     call_id = call_id or f"sandbox_in_{uuid.uuid4().hex[:16]}"
+    if provider == "bland" and bland_config is not None:
+        return _bland_call(persona, bland_config, keys, to, call_id)
     answer = place_inbound_call(provider, crm_base, keys, caller=persona.caller, to=to, call_id=call_id)
     run = InboundRun(persona.name, provider, call_id, answer)
     if not answer.accepted:
@@ -143,6 +208,32 @@ def run_inbound_persona(
         run.transfer_number = record.get("transfer_number")
     elif provider == "vapi" and vapi_llm_url:
         _vapi_talk(run, persona, vapi_llm_url, keys["vapi_secret"], metadata, to)
+    return run
+
+
+def _bland_call(
+    persona: InboundPersona, config: dict[str, Any], keys: dict[str, str], to: str, call_id: str
+) -> InboundRun:
+    played = bland_inbound.play_call(
+        config,
+        to=to,
+        caller=persona.caller,
+        script=BLAND_SCRIPTS[persona.name],
+        lines=persona.lines,
+        signing_secret=keys["bland_webhook_secret"],
+        call_id=call_id,
+    )
+    variables = (played.dynamic_answer or {}).get("variables")
+    answer = InboundAnswer("bland", played.dynamic_status, 1, played.dynamic_elapsed_s, played.dynamic_answer)
+    answer.variables = variables if isinstance(variables, dict) else {}
+    answer.accepted = bool(answer.variables)
+    run = InboundRun(persona.name, "bland", call_id, answer, tool_uses=played.tool_uses)
+    run.webhook_status = played.webhook_status
+    for entry in played.transcripts:
+        if entry["user"] in ("user", "assistant"):
+            run.transcript.append(("callee" if entry["user"] == "user" else "agent", entry["text"]))
+    run.ended = played.ended_by == "ASSISTANT"
+    run.transfer_number = played.transferred_to
     return run
 
 
@@ -181,6 +272,8 @@ def _vapi_talk(
 
 
 def register(app: Flask, sandbox: Sandbox) -> None:
+    bland_inbound.register(app, sandbox)  # Bland's inbound numbers: what the Bland personas play
+
     @app.post("/sandbox/inbound/<provider>/persona/<name>")
     def inbound_persona(provider: str, name: str) -> ResponseReturnValue:
         if provider not in PATHS or name not in PERSONAS:
@@ -199,6 +292,7 @@ def register(app: Flask, sandbox: Sandbox) -> None:
             to=data["to"],
             retell_llm_url=config.retell_llm_websocket_url,
             vapi_llm_url=config.vapi_llm_url,
+            bland_config=bland_inbound.numbers(app).get(bland_inbound.normalise(data["to"]) or ""),
         )
         return jsonify(
             {
@@ -210,5 +304,7 @@ def register(app: Flask, sandbox: Sandbox) -> None:
                 "transcript": run.transcript,
                 "ended": run.ended,
                 "transfer_number": run.transfer_number,
+                "tool_uses": run.tool_uses,
+                "webhook_status": run.webhook_status,
             }
         ), 200
