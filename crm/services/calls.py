@@ -7,6 +7,7 @@ furthest-along event that carries it, and nothing an earlier stage knows overwri
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,8 +62,13 @@ def apply_event(event: CallEvent) -> Interaction | None:
     _merge_fields(call, data, event, forward)
     if event.terminal:
         _merge_ending(call, data, event, forward)
-    elif STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != CallStatus.ENDED:
-        call.status = event.stage
+    else:
+        if event.classification:
+            # A classification that comes apart from the end (the voice bridge's record of a twilio_realtime
+            # call, which may arrive before or after Twilio's end status).
+            _merge_classification(call, event.classification, forward)
+        if STATUS_RANK[event.stage] > STATUS_RANK.get(stage_now, 0) and call.status != CallStatus.ENDED:
+            call.status = event.stage
     if event.final:
         data["final"] = True
     if event.chain_id and "chain_id" not in data:
@@ -141,14 +147,23 @@ def _merge_ending(call: Interaction, data: dict[str, Any], event: CallEvent, for
         data["end_status"] = event.end_status
     if event.answered is not None and (forward or "answered" not in data):
         data["answered"] = event.answered
-    if event.classification and (forward or not call.outcome or call.outcome in CALL_END_STATUSES):
-        call.outcome = event.classification
+    if event.classification:
+        _merge_classification(call, event.classification, forward)
     elif event.end_status and (not call.outcome or (forward and call.outcome in CALL_END_STATUSES)):
         # Still only an end status: a later stage may correct it (e.g. completed → no_answer).
         call.outcome = event.end_status
+    call.status = CallStatus.ENDED
     if call.outcome != CallOutcome.BOOKED and has_booking(call):
         call.outcome = CallOutcome.BOOKED
-    call.status = CallStatus.ENDED
+
+
+def _merge_classification(call: Interaction, classification: str, forward: bool) -> None:
+    """A classification beats a bare end status (or none), whichever came first; between two
+    classifications the later stage's wins. On an ended call a confirmed appointment still makes it booked."""
+    if forward or not call.outcome or call.outcome in CALL_END_STATUSES:
+        call.outcome = classification
+    if call.status == CallStatus.ENDED and call.outcome != CallOutcome.BOOKED and has_booking(call):
+        call.outcome = CallOutcome.BOOKED
 
 
 def result_for(call: Interaction) -> CallResult | None:
@@ -170,12 +185,24 @@ def result_for(call: Interaction) -> CallResult | None:
     )
 
 
-def queue_result(call: Interaction) -> bool:
+def queue_result(call: Interaction, *, hold_s: float = 0.0) -> bool:
     """Put the ended call's result in the outbox for its chain (crm/services/call_outbox.py), in the
-    caller's transaction. False when there is nothing to deliver yet (not final) or no chain to tell."""
+    caller's transaction. False when there is nothing to deliver yet (not final) or no chain to tell.
+
+    `hold_s` > 0: a report that classifies the call is still to come (the voice bridge's record of a
+    twilio_realtime call whose end status came first): the result waits that long in the outbox, then goes
+    as it is. A later queue_result without a hold (the report's) refreshes the waiting result and makes it
+    due at once. Either way the outbox keeps one row per call and the chain takes one result per call."""
     result = result_for(call)
     chain_id = (call.data or {}).get("chain_id")
     if result is None or not isinstance(chain_id, str) or not chain_id:
         return False
-    call_outbox.enqueue(chain_id, result)
+    row = call_outbox.enqueue(chain_id, result)
+    if row.delivered_at is None and not row.attempts:
+        # Only a row never tried: a failed delivery's backoff stays as the relay set it.
+        now = utcnow()
+        if hold_s > 0:
+            row.next_attempt_at = now + timedelta(seconds=hold_s)
+        elif row.next_attempt_at is not None and row.next_attempt_at > now:
+            row.next_attempt_at = now
     return True

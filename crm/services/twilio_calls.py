@@ -14,6 +14,11 @@ from providers.wire import MalformedPayload
 
 CALL_KEY = "call_key"  # the key's place in the call's data
 USAGE = "realtime_usage"  # the bridge's RealtimeUsage, as JSON
+BRIDGE = "bridge"  # the bridge's end-of-call record (voice.bridge.realtime_records.store_report)
+# How long an answered call's result waits in the outbox for the bridge's record (its classification)
+# when Twilio's end status comes first. The bridge writes it as the stream stops, within a second or two;
+# a bridge that died mid-call never does, and the chain is told the bare end status after this wait.
+REPORT_WAIT_S = 30.0
 
 
 def remember_key(call: Interaction, call_key: str | None) -> None:
@@ -35,6 +40,13 @@ def call_for_key(call_key: str) -> str | None:
         .limit(50)
     ).all()
     return next((c.provider_ref for c in calls if (c.data or {}).get(CALL_KEY) == call_key), None)
+
+
+def report_wait_s(call: Interaction) -> float:
+    """The outbox hold for an ended call's result (crm.services.calls.queue_result): REPORT_WAIT_S for an
+    answered call the bridge has not reported yet, else none (nobody talked: nothing to classify)."""
+    data = call.data or {}
+    return REPORT_WAIT_S if data.get("answered") and BRIDGE not in data else 0.0
 
 
 def usage_of(call: Interaction) -> RealtimeUsage | None:

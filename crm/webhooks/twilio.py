@@ -114,7 +114,9 @@ def receive_status() -> ResponseReturnValue:
             twilio_calls.remember_key(call, event.idempotency_key)
             if event.terminal:
                 _add_cost(call, event)
-            calls.queue_result(call)
+            # The chain's classification is the bridge's record's: an answered call not yet reported waits
+            # for it (twilio_calls.report_wait_s; voice.bridge.realtime_records releases it).
+            calls.queue_result(call, hold_s=twilio_calls.report_wait_s(call))
             return 200, {"status": "recorded", "call": event.call_id, "event": event.event_type}
 
         answers.append(deliveries.process_once(SOURCE, event.event_id, digest, work).body)

@@ -5,7 +5,14 @@ interaction (crm.services.calls.apply_event). This path has no such webhook for 
 bridge is the only one that heard it, so at the end of the stream it hands the same kind of event to the
 same merge (stage in_progress: the Twilio status callbacks still decide how the call ended), with the
 usage of the model session in ``data["realtime_usage"]`` (providers.twilio_cost.RealtimeUsage, which
-the provider's cost model reads) and the outcome the tools saw as ``analysis.outcome``.
+the provider's cost model reads) and the outcome the tools saw as the event's classification (and as
+``analysis.outcome``).
+
+Twilio's `completed` callback carries no classification, so the chain's result is the merged record's:
+when the bridge's record comes first, Twilio's callback queues the result with the classification in it;
+when Twilio's comes first, its result waits in the outbox (crm.services.twilio_calls.REPORT_WAIT_S) and
+the record here refreshes it and makes it due at once (crm.services.calls.queue_result). One outbox row per
+call either way: the chain is told once (docs/audio-agent.md §T4).
 
 ``store_report`` is synchronous, for a worker thread inside the Flask app context and the call's company
 (voice.bridge.crm_tools.ToolRunner); it commits. ``provider_transfer`` is the production transfer seam:
@@ -17,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm.extensions import db
-from crm.services.calls import apply_event
+from crm.services.calls import apply_event, queue_result
 from crm.services.twilio_calls import record_usage
 from providers.events import CallEvent
 from providers.factory import registry
@@ -40,6 +47,7 @@ def store_report(report: RealtimeCallReport) -> int | None:
         stage="in_progress",
         transcript=list(report.transcript) or None,
         analysis=analysis,
+        classification=report.classification or None,
         lead_id=report.lead_id or as_int(report.metadata.get("lead_id")),
         chain_id=report.chain_id,
         idempotency_key=report.idempotency_key,
@@ -55,6 +63,7 @@ def store_report(report: RealtimeCallReport) -> int | None:
         data.setdefault("appointment_id", report.appointment_id)
     data["bridge"] = bridge
     call.data = data
+    queue_result(call)  # Twilio's end came first: its waiting result now carries the classification
     db.session.commit()
     return call.id
 

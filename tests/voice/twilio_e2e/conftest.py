@@ -120,6 +120,7 @@ def seed_rep(app: Any) -> None:
 @pytest.fixture(scope="module")
 def stack(migrated_urls) -> Iterator[Stack]:
     secrets = make_test_secrets(
+        LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex,  # a lead posted by webhook gets a chain of its own
         LEADCHAIN_SECRET_BRIDGE_TWILIO_MEDIA_PATH_SECRET=PATH_SECRET,
         LEADCHAIN_SECRET_BRIDGE_REALTIME_API_KEY=SANDBOX_OPENAI_KEY,
     )

@@ -8,12 +8,19 @@ result per call.
 * barge_in: the callee talks over the opening → Twilio `clear` (the agent's audio stops), then the answer;
 * never_call: "Never call me again." → the lead is do-not-contact;
 
-then `leadchain demo-call`'s code books a demo lead over the same stack.
+then the same persona through a whole lead chain (webhook → relay → chain and provider workers on the
+real Temporal dev server → this call → the outbox → the chain), which ends do-not-contact; then
+`leadchain demo-call`'s code books a demo lead over the same stack.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 import time as time_module
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +29,21 @@ import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.models import Appointment, Lead, LeadStatus
+from crm.models import Appointment, Interaction, Lead, LeadStatus
 from crm.tenancy.context import company_scope
 from sandbox.call_scripts import SCENARIOS
 from sandbox.twilio_media import MediaCallResult
-from tests.conftest import TEST_COMPANY_ID
+from tests.conftest import TEST_COMPANY_ID, WEBHOOK_SECRETS
+from tests.helpers import signed_headers
 from tests.voice.twilio.conftest import number, the_call
 from tests.voice.twilio_e2e.conftest import BERLIN, Stack, seed_lead
+from tests.workflows.conftest import FAST
+from tests.workflows.test_worker_kill import lead_payload
+from tests.workflows.test_worker_kill_twilio import chain_results
+from workers import chain as chain_mod
 from workers import demo_call, launcher
+from workers.relay import Relay
+from workflows.payloads import ChainOutcome
 
 TUESDAY = date(2030, 11, 19)  # the Tuesday after the bridge's Monday
 
@@ -126,6 +140,80 @@ def test_never_call_again_makes_the_lead_do_not_contact(stack: Stack, calls: dic
     assert [t.text for t in media.turns] == ["Never call me again."]
     lead = stack.db(lambda: db.session.get(Lead, calls["never_call"]["lead_id"]))
     assert lead.do_not_contact and lead.status == LeadStatus.DO_NOT_CONTACT
+
+
+async def test_never_call_again_ends_the_chain_do_not_contact(stack: Stack, temporal_env):
+    """The chain's view: Twilio's `completed` carries no classification, the bridge's record does; the chain
+    is handed the bridge's do_not_call once, whichever reached the CRM first, and ends do-not-contact."""
+    suffix = uuid.uuid4().hex[:8]
+    # The first poll of the provider at 60 s: the result must come through the outbox, not Twilio's look-up.
+    settings = dataclasses.replace(
+        FAST,
+        call_result_timeout_s=60,
+        chain_task_queue=f"chain-{suffix}",
+        provider_task_queue=f"provider-{suffix}",
+    )
+    phone = number(1)
+    stack.sandbox.twilio_scripts[phone] = SCENARIOS["never_call"]
+    client = temporal_env.client
+    executor = ThreadPoolExecutor(max_workers=8)
+    stop = asyncio.Event()
+    workers = [
+        chain_mod.chain_worker(client, stack.app, executor, task_queue=settings.chain_task_queue),
+        chain_mod.provider_worker(client, stack.env.acts, executor, task_queue=settings.provider_task_queue),
+    ]
+    relay = Relay(stack.app, client, settings, poll_s=0.1, task_queue=settings.chain_task_queue)
+    tasks = [asyncio.create_task(chain_mod.worker_runner(w)(stop)) for w in workers]
+    tasks.append(asyncio.create_task(relay.run(stop)))
+    chain_id = None
+    try:
+        body = json.dumps({**lead_payload(1), "email": f"dnc-{suffix}@example.de", "phone": phone}).encode()
+        r = stack.app.test_client().post(
+            "/webhooks/leads/website", data=body, headers=signed_headers(WEBHOOK_SECRETS[0], body)
+        )
+        assert r.status_code == 202, r.get_json()
+        chain_id = r.get_json()["chain_id"]
+        outcome = await wait_for_outcome(client, chain_id, timeout_s=90)
+        assert outcome.stage == "do_not_contact", outcome
+        results = []
+        async for run in client.list_workflows(f"WorkflowId = '{chain_id}'"):
+            history = await client.get_workflow_handle(chain_id, run_id=run.run_id).fetch_history()
+            results += chain_results(history)
+        assert len(results) == 1, results  # one result, through the outbox
+
+        def crm() -> tuple[Lead, list[Interaction]]:
+            lead = db.session.get(Lead, outcome.lead_id)
+            calls = db.session.scalars(sa.select(Interaction).where(Interaction.lead_id == outcome.lead_id)).all()
+            return lead, [c for c in calls if c.provider == "twilio_realtime"]
+
+        lead, [call] = stack.db(crm)
+        assert lead.do_not_contact and lead.status == LeadStatus.DO_NOT_CONTACT
+        assert call.outcome == "do_not_call" and call.data["final"] and "bridge" in call.data
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        executor.shutdown(wait=False, cancel_futures=True)
+        stack.sandbox.twilio_scripts.pop(phone, None)
+        if chain_id:
+            try:
+                await client.get_workflow_handle(chain_id).terminate("test finished")
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+
+async def wait_for_outcome(client: Any, chain_id: str, timeout_s: float) -> ChainOutcome:
+    """The chain's end (the relay starts it shortly after the webhook's 202)."""
+    deadline = time_module.monotonic() + timeout_s
+    while True:
+        handle = client.get_workflow_handle(chain_id, result_type=ChainOutcome)
+        try:
+            left = max(0.1, deadline - time_module.monotonic())
+            outcome: ChainOutcome = await asyncio.wait_for(handle.result(), timeout=left)
+            return outcome
+        except Exception:  # noqa: BLE001 - not started yet
+            if time_module.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 # ---- `leadchain demo-call` (workers/demo_call.py) over the same parts, and the local stack's wiring ----
