@@ -10,6 +10,7 @@ from flask import Flask
 from flask.ctx import AppContext
 from temporalio import activity
 
+from activities.relay_notify import frees_budget, notify_relay
 from activities.rows import require_row
 from crm.extensions import db
 from crm.models import AuditEntry, Interaction, Lead, LeadSubmission, Task
@@ -220,6 +221,8 @@ class CrmActivities:
             if lead is None:
                 return
             if lead.chain_id in (None, inp.chain_id):
+                if frees_budget(lead.chain_stage, inp.stage):
+                    notify_relay()  # the next waiting lead of this company may start: at this commit
                 lead.chain_id, lead.chain_stage = inp.chain_id, inp.stage
             db.session.add(
                 AuditEntry(

@@ -68,7 +68,8 @@ if not workflow.unsafe.in_sandbox():
 LOOPBACK = "127.0.0.1"
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 MAX_LEADS = 90_000  # phone numbers +49 30 231 + 5 digits; warm-up leads use the numbers after N
-WARMUP = 5  # per scenario: 1 probe alone, then 4 at once
+WARMUP = 4  # per scenario, after the probes: 4 at once
+PROBES = 5  # per scenario, before the warm-up: leads (workflows) one at a time, for the unloaded latency
 BARE_WORKFLOW = "BenchBareWorkflow"
 BARE_ACTIVITY = "bench_noop"
 PROVIDER = "retell"  # the name the fake voice provider answers to (the default campaign's provider)
@@ -804,16 +805,58 @@ async def await_results(client, ids: list[str], deadline: float, result_type=Non
 
 
 async def history_shape(client, wf_id: str) -> tuple[int, list[str]]:
-    """(history length, activity types in the order scheduled)."""
+    """(history length, activity types in the order they ran). A local activity (its marker in the history)
+    is a step like a scheduled one; its name carries " (local)"."""
     from temporalio.api.enums.v1 import EventType
 
     history = await asyncio.wait_for(client.get_workflow_handle(wf_id).fetch_history(), timeout=30)
-    kinds = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
+    kinds = []
+    for e in history.events:
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            kinds.append(e.activity_task_scheduled_event_attributes.activity_type.name)
+        elif e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = e.marker_recorded_event_attributes
+            if marker.marker_name == "core_local_activity":
+                data = json.loads(marker.details["data"].payloads[0].data)
+                kinds.append(f"{data['activity_type']} (local)")
     return len(history.events), kinds
+
+
+async def milestones(client, wf_id: str, since: float) -> dict[str, float]:
+    """Where an unloaded chain's time goes: ms from `since` (epoch s) to the chain's start, to place_call
+    scheduled, started and completed (the server's event times; same clock on this box)."""
+    from temporalio.api.enums.v1 import EventType
+
+    history = await asyncio.wait_for(client.get_workflow_handle(wf_id).fetch_history(), timeout=30)
+    out: dict[str, float] = {}
+    place_id = None
+    for e in history.events:
+        at = (e.event_time.ToDatetime().timestamp() if e.HasField("event_time") else since) - since
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            out["started"] = at * 1000
+        elif (
+            e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and e.activity_task_scheduled_event_attributes.activity_type.name == "place_call"
+            and place_id is None
+        ):
+            place_id, out["place_call scheduled"] = e.event_id, at * 1000
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and place_id is not None:
+            if e.activity_task_started_event_attributes.scheduled_event_id == place_id:
+                out["place_call started"] = at * 1000
+    return out
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def spread(values: list[float]) -> str:
+    """'median (min-max, n samples)' in ms."""
+    return f"{median(values):.0f} ms (min {min(values):.0f}, max {max(values):.0f}, {len(values)} samples)"
 
 
 async def scenario_leadchain(
@@ -826,6 +869,7 @@ async def scenario_leadchain(
     n: int,
     concurrency: int,
     timeout: float,
+    probes: int = PROBES,
 ) -> tuple[Result, int, int]:
     """Returns the result, the activities one booked chain schedules and place_call's 1-based position."""
     from workflows.payloads import ChainOutcome
@@ -846,25 +890,31 @@ async def scenario_leadchain(
         for p in procs:
             await p.wait_ready()
 
-        # Probe: one lead alone (its history is the shape of a booked chain), then four at once.
-        probe_rows, _ = await asyncio.to_thread(store_submissions, app, [n])
-        probe = await await_results(client, [c for _, c in probe_rows], time.monotonic() + 60, ChainOutcome)
-        probe_outcome = probe[probe_rows[0][1]][1]
-        if probe_outcome.stage != "booked":
-            steps = await asyncio.to_thread(timeline, app, probe_outcome.lead_id)
-            raise BenchError(
-                f"the probe lead ended as {probe_outcome.stage!r} ({probe_outcome.detail}), not booked; "
-                "its timeline:\n  " + "\n  ".join(steps)
-            )
-        events, kinds = await history_shape(client, probe_rows[0][1])
+        # Probes: one lead at a time (the first one's history is the shape of a booked chain), then four at once.
+        unloaded_call, unloaded_end = [], []
+        steps_ms: dict[str, list[float]] = {}
+        for k in range(probes):
+            probe_rows, _ = await asyncio.to_thread(store_submissions, app, [n + k])
+            probe = await await_results(client, [c for _, c in probe_rows], time.monotonic() + 60, ChainOutcome)
+            probe_outcome = probe[probe_rows[0][1]][1]
+            if probe_outcome.stage != "booked":
+                steps = await asyncio.to_thread(timeline, app, probe_outcome.lead_id)
+                raise BenchError(
+                    f"the probe lead ended as {probe_outcome.stage!r} ({probe_outcome.detail}), not booked; "
+                    "its timeline:\n  " + "\n  ".join(steps)
+                )
+            if k == 0:
+                events, kinds = await history_shape(client, probe_rows[0][1])
+            probe_lat = await asyncio.to_thread(call_latencies, app, [probe_rows[0][0]])
+            received, placed, _ = probe_lat[probe_rows[0][0]]
+            unloaded_call.append((placed - received) * 1000)
+            for name, ms in (await milestones(client, probe_rows[0][1], received)).items():
+                steps_ms.setdefault(name, []).append(ms)
+            unloaded_end.append((probe[probe_rows[0][1]][0] - received) * 1000)
         if "place_call" not in kinds:
             raise BenchError(f"the probe chain placed no call: activities {kinds}")
         place_at = kinds.index("place_call") + 1
-        probe_lat = await asyncio.to_thread(call_latencies, app, [probe_rows[0][0]])
-        received, placed, _ = probe_lat[probe_rows[0][0]]
-        unloaded_call_ms = (placed - received) * 1000
-        unloaded_end_ms = (probe[probe_rows[0][1]][0] - received) * 1000
-        warm_rows, _ = await asyncio.to_thread(store_submissions, app, list(range(n + 1, n + WARMUP)))
+        warm_rows, _ = await asyncio.to_thread(store_submissions, app, list(range(n + probes, n + probes + WARMUP)))
         await await_results(client, [c for _, c in warm_rows], time.monotonic() + 60, ChainOutcome)
 
         # The burst.
@@ -907,8 +957,11 @@ async def scenario_leadchain(
         result.notes += [
             f"booked chain schedules {len(kinds)} activities: {', '.join(kinds)} (place_call is #{place_at})",
             f"{n} submissions stored in one transaction in {(committed - t0) * 1000:.0f} ms",
-            f"unloaded (probe, 1 sample): submission -> call {unloaded_call_ms:.0f} ms, "
-            f"-> chain result {unloaded_end_ms:.0f} ms",
+            f"unloaded (probes one at a time): submission -> call {spread(unloaded_call)}; "
+            f"-> chain result {spread(unloaded_end)}",
+            "unloaded, medians from submission stored: "
+            + ", ".join(f"{name} {median(v):.0f} ms" for name, v in steps_ms.items())
+            + f", call placed {median(unloaded_call):.0f} ms",
         ]
         return result, len(kinds), place_at
     finally:
@@ -920,7 +973,7 @@ async def scenario_leadchain(
         with app.app_context():
             db.engine.dispose()
         if result is not None:
-            expected_calls = n + WARMUP
+            expected_calls = n + probes + WARMUP
             if stats.get("provider.calls_placed") != expected_calls or stats.get("provider.updates_failed"):
                 result.problems.append(f"worker stats {stats} (expected {expected_calls} calls, no failed update)")
             if any(stats.get(k) for k in ("chain.runner_errors", "provider.runner_errors")):
@@ -939,6 +992,7 @@ async def scenario_bare(
     timeout: float,
     activities: int,
     position: int,
+    probes: int = PROBES,
 ) -> Result:
     queue = f"bench-bare-{secrets.token_hex(4)}"
     proc = WorkerProcess("bare", tmpdir, ["--address", server.address, "--task-queue", queue], env)
@@ -965,12 +1019,15 @@ async def scenario_bare(
     try:
         proc.start()
         await proc.wait_ready()
-        # Warm-up: one alone, then four at once.
-        started, finished = await burst(["bare-probe"], time.monotonic() + 60)
-        t, stamps = finished["bare-probe"]
-        unloaded = ((stamps[position - 1] - started["bare-probe"]) * 1000, (t - started["bare-probe"]) * 1000)
-        events, kinds = await history_shape(client, "bare-probe")
-        await burst([f"bare-warm-{i}" for i in range(WARMUP - 1)], time.monotonic() + 60)
+        # Probes one at a time, then a warm-up of four at once.
+        unloaded: tuple[list[float], list[float]] = ([], [])
+        for k in range(probes):
+            started, finished = await burst([f"bare-probe-{k}"], time.monotonic() + 60)
+            t, stamps = finished[f"bare-probe-{k}"]
+            unloaded[0].append((stamps[position - 1] - started[f"bare-probe-{k}"]) * 1000)
+            unloaded[1].append((t - started[f"bare-probe-{k}"]) * 1000)
+        events, kinds = await history_shape(client, "bare-probe-0")
+        await burst([f"bare-warm-{i}" for i in range(WARMUP)], time.monotonic() + 60)
 
         meter = CpuMeter(server.proc.pid, [proc.pid], dbname)
         t0 = time.time()
@@ -996,8 +1053,8 @@ async def scenario_bare(
             problems=problems,
         )
         result.notes.append(
-            f"unloaded (probe, 1 sample): start -> activity #{position} {unloaded[0]:.0f} ms, "
-            f"-> result {unloaded[1]:.0f} ms"
+            f"unloaded (probes one at a time): start -> activity #{position} {spread(unloaded[0])}; "
+            f"-> result {spread(unloaded[1])}"
         )
         return result
     finally:
@@ -1059,12 +1116,24 @@ async def run(args, tmpdir: Path, server: DevServer, database: Database) -> int:
     await asyncio.to_thread(database.migrate)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     a, activities, position = await scenario_leadchain(
-        client, server, db_url, database.name, tmpdir, env, args.leads, args.concurrency, args.timeout
+        client, server, db_url, database.name, tmpdir, env, args.leads, args.concurrency, args.timeout, args.probes
     )
     b = await scenario_bare(
-        client, server, database.name, tmpdir, env, args.leads, args.concurrency, args.timeout, activities, position
+        client,
+        server,
+        database.name,
+        tmpdir,
+        env,
+        args.leads,
+        args.concurrency,
+        args.timeout,
+        activities,
+        position,
+        args.probes,
     )
     report(a, b, args.leads, args.concurrency)
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"load average after the run (1/5/15 min): {load}", flush=True)
     return 1 if (a.problems or b.problems) else 0
 
 
@@ -1082,13 +1151,19 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per scenario burst (default 240)")
     parser.add_argument(
+        "--probes",
+        type=int,
+        default=PROBES,
+        help=f"chains run one at a time before the burst, for the unloaded latency's median (default {PROBES})",
+    )
+    parser.add_argument(
         "--pg-admin",
         default=os.environ.get("LEADCHAIN_TEST_PG", DEFAULT_PG_ADMIN),
         help=f"admin connection for CREATE/DROP DATABASE (default {DEFAULT_PG_ADMIN})",
     )
     args = parser.parse_args()
-    if not 1 <= args.leads <= MAX_LEADS or args.concurrency < 1:
-        parser.error(f"--leads must be 1..{MAX_LEADS}, --concurrency at least 1")
+    if not 1 <= args.leads <= MAX_LEADS - args.probes - WARMUP or args.concurrency < 1 or args.probes < 1:
+        parser.error(f"--leads must be 1..{MAX_LEADS - args.probes - WARMUP}, --concurrency and --probes at least 1")
     # The chain id key and the app key: the driver's app and every worker process read the same.
     os.environ.setdefault("LEADCHAIN_SECRET_APP_CHAIN_KEY", secrets.token_hex(16))
     os.environ.setdefault("LEADCHAIN_SECRET_APP_SECRET_KEY", "bench-only-secret")

@@ -45,6 +45,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities import relay_notify
 from crm.config import ChainEnvSettings
 from crm.email.factory import build_sender
 from crm.extensions import db
@@ -55,6 +56,7 @@ from crm.services import call_outbox, submissions
 from crm.services.appointment_sweep import SWEEP_EVERY_S, sweep
 from crm.services.inbox_purge import purge_inboxes
 from crm.tenancy.context import operator_scope, unit_of_work
+from workers.relay_wake import RelayWake
 from workflows.lead_chain import LeadChainWorkflow
 from workflows.payloads import (
     CHAIN_TASK_QUEUE,
@@ -81,13 +83,8 @@ PURGE_EVERY_S = 3600.0
 # (for a call's result, a calling window, a retry, the nurture sequence) or has ended does not, so a
 # company's calls in progress are not capped by the budget. bench/fairness.py measured this against
 # counting only until qualification (NOT_YET_PAST_QUALIFYING): p95 ratio 6.0 against 19.9 (docs/tenancy.md).
-BUSY_STAGES = (
-    ChainStage.IMPORTING.value,
-    ChainStage.CONTINUING.value,
-    ChainStage.QUALIFYING.value,
-    ChainStage.CALLING.value,
-    ChainStage.FOLLOWING_UP.value,
-)
+# The tuple lives beside the step that wakes the relay when a lead leaves one of them (activities.relay_notify).
+BUSY_STAGES = relay_notify.BUSY_STAGES
 NOT_YET_PAST_QUALIFYING = (ChainStage.IMPORTING.value, ChainStage.QUALIFYING.value)
 # Temporal priority keys (1 first .. 5 last; unset is 3): a chain started while its company has more rows
 # waiting than it may start is bulk work, dispatched after other chains on every queue it uses (its
@@ -144,6 +141,9 @@ class Relay:
         capacity = chain_env.relay_inflight_capacity if inflight_per_company is None else 2 * inflight_per_company
         self.inflight_capacity = max(inflight_capacity or capacity, self.inflight_per_company)
         self.share_grace_s = share_grace_s
+        # Set by a commit that gives the relay work (PostgreSQL NOTIFY, workers/relay_wake.py): the relay
+        # passes at once instead of at the end of its poll.
+        self.wake = RelayWake.for_app(app)
 
     def _latest_settings_changes(self) -> dict[int, int]:
         """{company id: its newest settings audit id}, across companies: the relay's own routing."""
@@ -447,8 +447,20 @@ class Relay:
             log.warning("settings broadcast failed (%s); dispatch goes on", type(e).__name__, exc_info=True)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Pass after pass until `stop`: at once after a pass that moved something, else at the next wake-up
+        (a commit that gives the relay work, on PostgreSQL) or after poll_s, the safety net, whichever comes
+        first. After a failed pass only the growing backoff (a wake-up does not cut it short)."""
+        listening = asyncio.create_task(self.wake.listen(stop))
+        try:
+            await self._passes(stop)
+        finally:
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
+
+    async def _passes(self, stop: asyncio.Event) -> None:
         backoff = self.poll_s
         while not stop.is_set():
+            self.wake.clear()  # a notification from now on means a pass after this one
             try:
                 moved = await self.run_once()
                 moved += await self.deliver_results()
@@ -467,7 +479,4 @@ class Relay:
                 log.exception("relay pass failed; retrying")
                 moved, backoff = 0, min(backoff * 2, 10.0)
             if not moved:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass
+                await self.wake.wait(stop, backoff, wakeable=backoff == self.poll_s)

@@ -65,6 +65,8 @@ class ChainState:
         self._generation = input.generation
         # Set when this run found the person's chain finished and a rule kept it so: the stage it ended in.
         self._merged_into: str | None = None
+        # The CRM steps run as local activities (PATCH_LOCAL_CRM): decided by run() before its first command.
+        self._local_crm = False
 
     @workflow.signal
     def submission(self, ref: SubmissionRef) -> None:

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_EARLY_POLL,
         PATCH_IMPORT_AT_FINISH,
         PATCH_KEEP_WAIT,
+        PATCH_LOCAL_CRM,
         PROVIDER_CALL_RETRY,
         PROVIDER_RETRY,
         ChainStopped,
@@ -75,6 +76,8 @@ class LeadChainWorkflow(ChainState):
 
     @workflow.run
     async def run(self, input: ChainInput) -> ChainOutcome:
+        # Before any other command: the whole run takes one side of the patch (see _crm).
+        self._local_crm = workflow.patched(PATCH_LOCAL_CRM)
         try:
             if self._lead_id is None:
                 await self._set_stage(ChainStage.IMPORTING, "waiting for the lead")
@@ -97,7 +100,9 @@ class LeadChainWorkflow(ChainState):
             gate = await self._gate()
             outcome = None
             if gate.allowed or gate.reason in WAIT_GATE_REASONS:
-                outcome = await self._call_step()
+                # Nothing happened since that decision: the call step starts from it (runs before the patch
+                # asked the CRM again).
+                outcome = await self._call_step(gate if self._local_crm else None)
                 if outcome is not None:
                     return outcome
             else:
@@ -119,10 +124,11 @@ class LeadChainWorkflow(ChainState):
                 return await self._finish(ChainStage.NURTURE_EXHAUSTED, "nurture cycles used up")
             await self._continue_as_new()
 
-    async def _call_step(self) -> ChainOutcome | None:
-        """Call until a conversation happens or attempts run out. None means: continue by email."""
+    async def _call_step(self, decided: GateResult | None = None) -> ChainOutcome | None:
+        """Call until a conversation happens or attempts run out. None means: continue by email. decided: the
+        gate's answer the caller has just been given, used for the first attempt instead of asking again."""
         while self._attempts < self._settings.max_call_attempts:
-            gate = await self._gate()
+            gate, decided = decided or await self._gate(), None
             if not gate.allowed:
                 if gate.reason in WAIT_GATE_REASONS and gate.next_window_start:
                     wait = max(1.0, (gate.next_window_start - workflow.now()).total_seconds())
@@ -395,7 +401,16 @@ class LeadChainWorkflow(ChainState):
         await self._crm(act.create_task, TaskInput(self._lead, kind, title, due_in_s, key))
 
     async def _crm(self, step: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
-        """One CRM step (a typed reference from workflows.activity_refs) on the chain's task queue."""
+        """One CRM step (a typed reference from workflows.activity_refs): a local activity in this worker
+        (PATCH_LOCAL_CRM), or, in runs started before it, an activity task on the chain's task queue. Either
+        way at least once, under the same retry policy; the steps are idempotent or append-only."""
+        if self._local_crm:
+            return await workflow.execute_local_activity(
+                step,
+                arg,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=CRM_RETRY,
+            )
         return await workflow.execute_activity(
             step,
             arg,

@@ -113,3 +113,24 @@ async def test_record_result_polled_early_history(chain):
     assert outcome.stage == "booked"
     history = await chain.handle(accepted["chain_id"]).fetch_history()
     (HISTORIES / "result_polled_early.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+
+
+async def test_record_booked_remote_crm_history(chain):
+    """A booked chain as the code before patch "crm-steps-local" ran it: every CRM step a regular activity
+    on the chain's task queue, the call gate checked twice on the way into the call step. Recorded with that
+    code, so the patch is shown to leave such running chains replayable (test_replay.py)."""
+    accepted = chain.post_lead(HOT)
+    outcome = await chain.outcome(accepted["chain_id"])
+    assert outcome.stage == "booked"
+    history = await chain.handle(accepted["chain_id"]).fetch_history()
+    (HISTORIES / "booked_remote_crm.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+
+
+async def test_record_booked_local_crm_history(chain):
+    """The same booked chain with patch "crm-steps-local": the CRM steps as local activities (markers in the
+    history), one gate check before the call. Recorded so that a later change keeps such runs replayable."""
+    accepted = chain.post_lead(HOT)
+    outcome = await chain.outcome(accepted["chain_id"])
+    assert outcome.stage == "booked"
+    history = await chain.handle(accepted["chain_id"]).fetch_history()
+    (HISTORIES / "booked_local_crm.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))

@@ -73,3 +73,40 @@ class ScoresBeforeImport:
         await workflow.execute_activity(
             "score_lead", ScoreInput(1, "intake"), start_to_close_timeout=timedelta(seconds=5)
         )
+
+
+def _steps(path: Path) -> tuple[list[str], list[str]]:
+    """(activity tasks scheduled, local activities run), in history order."""
+    import base64
+    import json
+
+    scheduled, local = [], []
+    for event in json.loads(path.read_text())["events"]:
+        if "activityTaskScheduledEventAttributes" in event:
+            scheduled.append(event["activityTaskScheduledEventAttributes"]["activityType"]["name"])
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_local_activity":
+            data = json.loads(base64.b64decode(marker["details"]["data"]["payloads"][0]["data"]))
+            local.append(data["activity_type"])
+    return scheduled, local
+
+
+async def test_a_chain_started_before_local_crm_steps_replays_as_it_ran():
+    """booked_remote_crm.json was recorded with the code before patch "crm-steps-local" (every CRM step an
+    activity task, the gate asked twice before the call): today's code replays it command for command."""
+    path = HISTORIES / "booked_remote_crm.json"
+    scheduled, local = _steps(path)
+    assert local == [] and scheduled.count("check_call_gate") == 2 and len(scheduled) == 13
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    await Replayer(workflows=[LeadChainWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+async def test_a_chain_with_local_crm_steps_replays_and_asks_the_gate_once():
+    """booked_local_crm.json, recorded with the patch: the CRM steps are local activities, the provider's are
+    activity tasks, and the gate is asked once before the call."""
+    path = HISTORIES / "booked_local_crm.json"
+    scheduled, local = _steps(path)
+    assert scheduled == ["place_call", "send_email"]
+    assert local.count("check_call_gate") == 1 and local.index("check_call_gate") < local.index("record_call_outcome")
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    await Replayer(workflows=[LeadChainWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
