@@ -44,6 +44,9 @@ from providers.wire import InvalidSignature
 from workflows.payloads import CallResult
 
 log = logging.getLogger(__name__)
+# The SDK logs every request at INFO on this logger: the URL (with List filters such as To=<number>), the
+# query, the form and the headers (all but Authorization). Ours logs ids only; the SDK's warnings still show.
+SDK_HTTP_LOGGER = "twilio.http_client"
 
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 # The CRM's public URL of a Twilio request (set by crm.webhooks.twilio from its configuration, never
@@ -104,6 +107,7 @@ class TwilioRealtimeProvider:
         self.call_lookup = call_lookup
         self.record = record
         self.rates = rates or CostRates()
+        logging.getLogger(SDK_HTTP_LOGGER).setLevel(logging.WARNING)
         # No retries (the SDK retries only https, and only when asked): a retried create could dial twice.
         self._http = TwilioHttpClient(timeout=timeout_s, max_retries=0)
         self.client = Client(self.account_sid, self.auth_token, http_client=self._http)
