@@ -397,6 +397,19 @@ def _inbound(provider: str, number: Callable[[Attack], str], caller: str) -> Ask
     return ask
 
 
+def _bland_inbound(path: str, company: Callable[[Attack], int]) -> Ask:
+    """A Bland tool use or post-call webhook for a call to `company`'s Bland number, signed by the attacker."""
+
+    def ask(a: Attack):
+        payload = {"call_id": "not-a-call-of-this-number", "to": inbound_number(company(a), "bland"), "inbound": True}
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        secret = provider_secret(a.attacker.company_id, "bland")
+        headers = {"Content-Type": "application/json", **sign_provider("bland", secret, data)}
+        return a.world.app.test_client().post(path, data=data, headers=headers)
+
+    return ask
+
+
 def _get(path: Callable[[Attack], str]) -> Ask:
     return lambda a: a.world.app.test_client().get(path(a))
 
@@ -602,6 +615,26 @@ NON_UI: dict[tuple[str, str], list[Expect]] = {
             ("bland", "webhooks_bland_inbound.receive_bland_inbound"),
         )
     },
+    # -- Bland's tools and post-call webhook of an inbound number (docs/inbound.md §7)
+    ("webhooks_bland_inbound.receive_bland_tool", "POST"): [
+        Expect(
+            _bland_inbound("/webhooks/bland/inbound/tools/cancel", lambda a: a.victim.company_id),
+            401,
+            "a tool use on a call to the victim's number, signed by the attacker's account",
+        ),
+        Expect(
+            _bland_inbound("/webhooks/bland/inbound/tools/cancel", lambda a: a.attacker.company_id),
+            404,
+            "a tool use on the attacker's own number naming a call that number never answered",
+        ),
+    ],
+    ("webhooks_bland_inbound.receive_bland_inbound_call", "POST"): [
+        Expect(
+            _bland_inbound("/webhooks/bland/inbound/call", lambda a: a.victim.company_id),
+            401,
+            "a post-call webhook for a call to the victim's number, signed by the attacker's account",
+        )
+    ],
     # -- Twilio (twilio_realtime): signed with the account's auth token over the public URL and the form
     ("webhooks_twilio.receive_status", "POST"): [
         Expect(
