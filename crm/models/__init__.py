@@ -22,6 +22,7 @@ from crm.models.onboarding import ProvisionedObject as ProvisionedObject
 from crm.models.phone_numbers import PhoneNumber as PhoneNumber
 from crm.models.privacy import PrivacyRequest, PrivacyRequestStep, RetentionPolicy, SuppressionEntry
 from crm.models.provider_routes import ProviderRoute
+from crm.models.report_rollups import InteractionRollup as InteractionRollup
 from crm.models.reports import Report, ReportDocument
 from crm.models.score_models import ScoreModel, ScoreModelStatus, ScoreTrainingRun  # noqa: F401
 from crm.models.scoring import ScoreHistory

@@ -13,6 +13,7 @@ from crm.extensions import db
 from crm.models import User
 from crm.models.types import utcnow
 from crm.reports.kpis import breakdowns
+from crm.reports.kpis.fast import FastReportQueries
 from crm.reports.kpis.model import (
     PRIORITIES,
     SCORE_BUCKETS,
@@ -56,7 +57,9 @@ class ReportFrames:
     lead_hours: pd.DataFrame
     lead_cube: pd.DataFrame
     lead_owners: pd.DataFrame
-    cube: pd.DataFrame  # calls of both periods by rep, provider, campaign, outcome and currency
+    # Calls of both periods by window and currency, per breakdown ("owner", "provider", "campaign", "outcome"):
+    # the plain queries' one cube by all of them serves each; the fast path sums each apart.
+    cubes: dict[str, pd.DataFrame]
     durations: pd.DataFrame
     follow: pd.DataFrame
     appointments: pd.DataFrame
@@ -68,22 +71,31 @@ class ReportFrames:
 
 
 def compute(
-    period: Period, *, previous: Period | None = None, gate_threshold: int | None = None, now: datetime | None = None
+    period: Period,
+    *,
+    previous: Period | None = None,
+    gate_threshold: int | None = None,
+    now: datetime | None = None,
+    plain: bool = False,
 ) -> KpiReport:
     """Every KPI of `period` and of the period before it (inside an app context). "Qualified" counts
     scores above `gate_threshold`: by default the threshold an admin stored, else the chain's default
-    (workflows.vocabulary.DEFAULT_GATE_THRESHOLD), as the gate uses."""
+    (workflows.vocabulary.DEFAULT_GATE_THRESHOLD), as the gate uses. `plain` reads every figure from the
+    interactions themselves instead of the hourly rollups (crm.reports.kpis.fast): the same figures, slower;
+    the reference the fast path is tested against."""
     if gate_threshold is None:
         stored = app_settings.gate_threshold()
         gate_threshold = stored if stored is not None else DEFAULT_GATE_THRESHOLD
     previous = previous or period.previous()
-    q = ReportQueries(period, previous, gate_threshold)
+    q = (ReportQueries if plain else FastReportQueries)(period, previous, gate_threshold)
     f = _frames(q)
     current, prior = _period_figures(f, "cur", period), _period_figures(f, "prev", previous)
     cur_calls, cur_leads = between(f.call_hours, period), between(f.lead_hours, period)
 
     # Per rep, provider, campaign (the period only), from the call cube.
-    cur_cube = breakdowns.in_report_currency(_window_rows(f.cube, "cur"), f.plan)
+    def cur_cube(dim: str) -> pd.DataFrame:
+        return breakdowns.in_report_currency(_window_rows(f.cubes[dim], "cur"), f.plan)
+
     cur_follow = _window_rows(f.follow, "cur")
     users = {u.id: u.name for u in db.session.execute(sa.select(User.id, User.name))}
     return KpiReport(
@@ -98,10 +110,10 @@ def compute(
         by_weekday=[WeekdayRow(*row) for row in _time_table(cur_calls, cur_leads, "weekday", 7)],
         trend=_trend(f, q.trend),
         per_rep=breakdowns.per_rep(
-            cur_cube, f.lead_owners, cur_follow, _window_rows(f.appointments, "cur"), users, f.plan
+            cur_cube("owner"), f.lead_owners, cur_follow, _window_rows(f.appointments, "cur"), users, f.plan
         ),
-        per_provider=breakdowns.per_provider(cur_cube, f.plan),
-        per_campaign=breakdowns.per_campaign(cur_cube, _window_rows(f.lead_cube, "cur"), f.plan),
+        per_provider=breakdowns.per_provider(cur_cube("provider"), f.plan),
+        per_campaign=breakdowns.per_campaign(cur_cube("campaign"), _window_rows(f.lead_cube, "cur"), f.plan),
         critical_calls=q.critical_calls(),
         follow_ups=breakdowns.follow_up_lists(cur_follow, users),
     )
@@ -112,9 +124,9 @@ def _frames(q: ReportQueries) -> ReportFrames:
     # query log and the benchmark's timings read best when it stays put.
     call_hours, email_hours = q.activity_hours()
     lead_hours, lead_cube, lead_owners = q.lead_hours(), q.lead_cube(), q.lead_owners()
-    cube, durations, follow = q.call_cube(), q.talk_durations(), q.follow_ups()
+    cubes, durations, follow = q.call_cubes(), q.talk_durations(), q.follow_ups()
     unsubscribed, appointments = q.unsubscribes(), q.appointments()
-    costs = _costs(cube)
+    costs = _costs(cubes["outcome"])
     scores = (
         lead_cube.assign(
             score_bucket=lead_cube["score_bucket"].map(
@@ -130,7 +142,7 @@ def _frames(q: ReportQueries) -> ReportFrames:
         lead_hours=lead_hours,
         lead_cube=lead_cube,
         lead_owners=lead_owners,
-        cube=cube,
+        cubes=cubes,
         durations=durations,
         follow=follow,
         appointments=appointments,
@@ -190,7 +202,7 @@ def _call_figures(f: ReportFrames, window: str, p: Period) -> CallFigures:
     voicemail, no_answer = column_total(hours, "voicemail"), column_total(hours, "no_answer")
     wanted, booked = column_total(hours, "wanted"), column_total(hours, "booked")
     talk_sum, talk_n = column_total(hours, "talk_sum"), column_total(hours, "talk_n")
-    outcomes = sum_by(_window_rows(f.cube, window), "outcome", ["calls"])
+    outcomes = sum_by(_window_rows(f.cubes["outcome"], window), "outcome", ["calls"])
     return CallFigures(
         placed=placed,
         answered=answered,

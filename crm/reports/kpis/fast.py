@@ -1,0 +1,107 @@
+"""The report's fast path: the hourly figures and the call breakdowns are sums over `interaction_rollups`
+(migration 0029: per company and UTC hour, kept by triggers), a few thousand rows for a month instead of the
+period's interactions; the remaining look-ups (talk times, follow-ups, critical calls) read interactions
+through partial indexes. Every figure equals the plain queries' (crm.reports.kpis.queries), which stay as the
+reference: tests/reports/test_fast_path.py compares the two on both backends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from crm.models import Campaign, InteractionKind
+from crm.models.report_rollups import MEASURES, InteractionRollup
+from crm.reports.kpis.queries import CALL_TS, ReportQueries, _frame, _hours
+from crm.reports.periods import Period
+
+R = InteractionRollup
+CUBE_MEASURES = ("answered", "voicemail", "talk_sum", "talk_n", "wanted", "booked")
+CUBE_KEYS = {"owner": "owner_id", "provider": "provider", "campaign": "campaign", "outcome": "outcome"}
+
+
+def _hour(moment: datetime) -> int:
+    # Period bounds are whole UTC hours (crm.reports.kpis: Europe/Berlin is whole hours from UTC).
+    return int(moment.timestamp()) // 3600
+
+
+def _total(column: str) -> sa.ColumnElement:
+    return sa.cast(sa.func.sum(getattr(R, column)), sa.BigInteger).label(column)
+
+
+def _decoded(column) -> sa.ColumnElement:
+    """A '' / '=value' key back to NULL / value."""
+    return sa.case((column == "", sa.null()), else_=sa.func.substr(column, 2))
+
+
+class FastReportQueries(ReportQueries):
+    def _range(self, lo: datetime, hi: datetime):
+        return sa.and_(R.hour >= _hour(lo), R.hour < _hour(hi))
+
+    def _window(self):
+        return sa.case((R.hour >= _hour(self.cur.start), "cur"), else_="prev")
+
+    def activity_hours(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        stmt = (
+            sa.select(R.hour, R.kind, *[_total(m) for m in MEASURES if m not in ("cost", "priced")])
+            .where(R.dim == "", self._range(self.lo, self.hi))
+            .group_by(R.hour, R.kind)
+        )
+        frame = _frame(stmt)
+        frame = frame.assign(hour_utc=pd.to_datetime(frame["hour"].astype("int64") * 3600, unit="s", utc=True))
+        frame = _hours(frame.drop(columns=["hour"]), self.cur.tz)
+        calls = frame[frame["kind"] == InteractionKind.CALL.value].rename(columns={"n": "placed"})
+        emails = frame[frame["kind"] == InteractionKind.EMAIL.value].rename(columns={"n": "sent"})
+        return calls, emails
+
+    def call_cubes(self) -> dict[str, pd.DataFrame]:
+        """The call cube's sums per dimension (owner, provider, campaign, outcome), each by window and currency:
+        every consumer of the cube sums over all keys but one."""
+        window = self._window().label("window")
+        measures = [
+            sa.cast(sa.func.sum(R.n), sa.BigInteger).label("calls"),
+            *[_total(m) for m in CUBE_MEASURES],
+            sa.cast(sa.func.sum(R.cost), sa.BigInteger).label("cost"),
+            sa.cast(sa.func.sum(R.priced), sa.BigInteger).label("priced"),
+        ]
+        currency = _decoded(R.currency).label("currency")
+        where = (R.kind == InteractionKind.CALL.value, self._range(self.prev.start, self.cur.end))
+        keys: dict[str, sa.ColumnElement] = {
+            "owner": sa.case((R.key_int == 0, sa.null()), else_=R.key_int).label("owner_id"),
+            "provider": _decoded(R.key_text).label("provider"),
+            "outcome": _decoded(R.key_text).label("outcome"),
+        }
+        cubes = {}
+        for dim, key in keys.items():
+            stmt = sa.select(window, key, currency, *measures).where(R.dim == dim, *where)
+            cubes[dim] = self._cube(_frame(stmt.group_by(window, key, currency)), CUBE_KEYS[dim])
+        # The campaign's label as the plain query has it: the campaign's name, else the lead's utm_campaign.
+        label = sa.func.coalesce(Campaign.name, _decoded(R.key_text)).label("campaign")
+        stmt = (
+            sa.select(window, label, currency, *measures)
+            .select_from(R)
+            .outerjoin(Campaign, Campaign.id == R.key_int)  # an entity: its company criteria go into ON
+            .where(R.dim == "campaign", *where)
+            .group_by(window, label, currency)
+        )
+        cubes["campaign"] = self._cube(_frame(stmt), "campaign")
+        return cubes
+
+    @staticmethod
+    def _cube(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        frame = frame[frame["calls"] != 0]  # rows whose calls all went elsewhere since
+        frame = frame.assign(cost=frame["cost"].where(frame["priced"] > 0, np.nan))
+        return frame.astype({key: "object", "currency": "object"}).replace({np.nan: None})
+
+    # The look-ups on interactions: the time condition on the expression itself, so the partial indexes
+    # (company_id, coalesce(started_at, created_at)) serve it.
+    def _in_calls(self, lo: datetime, hi: datetime):
+        return sa.and_(CALL_TS >= lo, CALL_TS < hi)
+
+
+def fast_queries(period: Period, previous: Period, threshold: int) -> FastReportQueries:
+    return FastReportQueries(period, previous, threshold)
