@@ -11,7 +11,7 @@ lead takes its calls' owner and campaign rows with it before the cascade deletes
 then finds no lead and leaves those rows alone). Every writer is covered, the ORM's, Core's and raw SQL.
 
 The per-row flags are the report's (crm.reports.kpis.queries) with the chain's outcome sets frozen here (as
-0013 froze the policy); tests/reports/test_rollups.py fails when they drift from workflows/vocabulary.py.
+0013 froze the policy); tests/reports/test_fast_path.py fails when they drift from workflows/vocabulary.py.
 The rollup is company-owned (row-level security on PostgreSQL). Existing rows are summed in at upgrade.
 
 Revision ID: 0029
