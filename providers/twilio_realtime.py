@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
@@ -54,6 +57,15 @@ STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 URL_HEADER = "X-Leadchain-Public-Url"
 # call key -> the CallSid the CRM learnt from Twilio's signed callbacks (crm.services.twilio_calls).
 CallLookup = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class TwilioPrice:
+    """Twilio's own charge for a call, as its call resource reports it: `price` a negative decimal string
+    ("-0.01300"), `unit` an ISO 4217 code ("USD")."""
+
+    price: str
+    unit: str
 
 
 def split_key(api_key: str) -> tuple[str, str]:
@@ -218,6 +230,43 @@ class TwilioRealtimeProvider:
             return None
         duration = int(call.duration) if str(call.duration or "").isdigit() else 0
         return call_cost_cents(duration, call.price, usage, self.rates)
+
+    def fetch_price(
+        self,
+        call_id: str,
+        *,
+        tries: int = 6,
+        first_wait_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> TwilioPrice | None:
+        """Twilio's price of an ended call. Twilio fills in the call resource's `price` and `price_unit` some
+        time after the end (null before), so the call is fetched again after 1, 2, 4 ... s while the price
+        is null or Twilio does not answer; None after `tries` fetches (6: about a minute), for a call Twilio
+        does not know, or for a price that is not a decimal."""
+        wait = first_wait_s
+        for attempt in range(tries):
+            if attempt:
+                sleep(wait)
+                wait *= 2
+            try:
+                call = self._fetch(call_id)
+            except ProviderUnavailable:
+                continue  # Twilio busy or away: try again after the wait
+            except ProviderRejected:
+                return None
+            if call is None:
+                return None
+            price, unit = call.price, call.price_unit
+            if price is None or str(call.status) not in END_STATUSES:
+                continue
+            try:
+                finite = Decimal(str(price)).is_finite()
+            except InvalidOperation:
+                finite = False
+            if not finite:
+                return None
+            return TwilioPrice(str(price), str(unit or "USD").upper())
+        return None
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[CallEvent]:
         return parse_webhook(body, headers, self.webhook_secrets)

@@ -6,6 +6,9 @@
   `GET|POST|DELETE .../Calls/{CA}.json` (POST: Twiml, Url or Status=completed|canceled);
 * `GET .../Recordings.json` (CallSid filter), `DELETE .../Recordings/{RE}.json`;
 * Basic auth AccountSid:AuthToken; errors in Twilio's shape {code, message, more_info, status};
+* a completed call's `price` (with `price_unit` "USD") is null until `price_delay_s` after its end, as
+  Twilio fills it in some time later; `POST /twilio_realtime/price-delay {"seconds": s}` sets that delay
+  for calls created afterwards (default PRICE_DELAY_S);
 * `POST /twilio_realtime/ring` (the sandbox's own control) rings one of OUR numbers: a signed post to the
   CRM's /webhooks/twilio/voice, then the returned TwiML is followed (a `<Connect><Stream>` runs the media client).
 
@@ -32,6 +35,7 @@ from sandbox.twilio_call import stream_of as stream_of
 ACCOUNT_SID = "AC" + "5a" * 16
 AUTH_TOKEN = "sandbox-twilio-auth-token"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+PRICE_DELAY_S = 3.0  # a completed call's price appears this long after its end (sandbox default)
 
 
 def error(status: int, code: int, message: str) -> Response:
@@ -49,6 +53,7 @@ class TwilioApi:
         self.token = sandbox.config.keys.get("twilio_auth_token", AUTH_TOKEN)
         self.calls: dict[str, TwilioCall] = {}
         self.lives: dict[str, CallLife] = {}
+        self.price_delay_s = PRICE_DELAY_S
 
     def refused(self, account: str) -> Response | None:
         auth = request.authorization
@@ -95,7 +100,9 @@ class TwilioApi:
         state = self.sandbox.state
         call = SandboxCall(PROVIDER, sid("CA"), req, to, personas.persona_for(to).name, "en", now_ms())
         call.language = personas.language_for(to, None)
-        twilio_call = TwilioCall(state.add_call(call), self.account_sid, from_, direction)
+        twilio_call = TwilioCall(
+            state.add_call(call), self.account_sid, from_, direction, price_delay_s=self.price_delay_s
+        )
         self.calls[call.call_id] = twilio_call
         if direction == "outbound-api":
             life = CallLife(self.sandbox, twilio_call, self.token, twilio_media.start_media_call)
@@ -105,7 +112,19 @@ class TwilioApi:
 
     def fetch(self, account: str, call_sid: str) -> ResponseReturnValue:
         found = self.find(account, call_sid)
-        return found if isinstance(found, Response) else jsonify(found.resource())
+        if isinstance(found, Response):
+            return found
+        with found.lock:
+            found.fetches += 1
+        return jsonify(found.resource())
+
+    def set_price_delay(self) -> ResponseReturnValue:
+        """`{"seconds": s}`: calls created from now on report their price s seconds after their end."""
+        seconds = (request.get_json(silent=True) or {}).get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 3600:
+            return jsonify(error="seconds must be a number from 0 to 3600"), 422
+        self.price_delay_s = float(seconds)
+        return jsonify(seconds=self.price_delay_s)
 
     def update(self, account: str, call_sid: str) -> ResponseReturnValue:
         found = self.find(account, call_sid)
@@ -248,5 +267,6 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
     bp.add_url_rule(f"{base}/Recordings.json", view_func=api.list_recordings, methods=["GET"])
     bp.add_url_rule(f"{base}/Recordings/<recording_sid>.json", view_func=api.delete_recording, methods=["DELETE"])
     bp.add_url_rule("/ring", view_func=api.ring, methods=["POST"], endpoint="ring")
+    bp.add_url_rule("/price-delay", view_func=api.set_price_delay, methods=["POST"], endpoint="price_delay")
     bp.add_url_rule("/scripts", view_func=lambda: choose_script(sandbox), methods=["POST"], endpoint="scripts")
     return bp

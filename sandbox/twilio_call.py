@@ -101,6 +101,9 @@ class TwilioCall:
     transferred_to: str | None = None
     recordings: list[dict[str, Any]] = field(default_factory=list)
     media: Any = None  # the sandbox.twilio_media thread, while one runs
+    # Twilio fills in `price` some time after the end (null before): this many seconds here.
+    price_delay_s: float = 0.0
+    fetches: int = 0  # GETs of this call resource (a price poller's tries show here)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -111,9 +114,15 @@ class TwilioCall:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{self.sid}{suffix}.json"
 
     def price(self) -> str | None:
-        if self.status != "completed" or self.duration_s is None:
+        """Twilio's price of a completed call: null until `price_delay_s` after the end, then the started
+        minutes at 1.3 ct as a negative decimal string with five places ("-0.02600"), as Twilio reports a
+        charge (the CRM's configured estimate is 1.4 ct: the two differ on purpose). Calls that were not
+        answered stay null here (nothing billed)."""
+        if self.status != "completed" or self.duration_s is None or self.ended is None:
             return None
-        return f"-{-(-self.duration_s // 60) * 0.014:.5f}"  # Twilio reports a charge as a negative price
+        if time.time() < self.ended + self.price_delay_s:
+            return None
+        return f"-{-(-self.duration_s // 60) * 0.013:.5f}"
 
     def resource(self) -> dict[str, Any]:
         """The call resource as Twilio's API answers it (snake_case, RFC 2822 dates, strings for numbers)."""

@@ -1,19 +1,42 @@
-"""Which Twilio call our call key made: Twilio has no idempotency key, so the CRM remembers it from Twilio's
-signed status callbacks, whose URL carries the key (providers/twilio_realtime.py, docs/audio-agent.md §T3).
-`call_for_key` is handed to the provider through app.extensions[TWILIO_CALLS_EXTENSION]."""
+"""The CRM's side of `twilio_realtime` calls (providers/twilio_realtime.py, docs/audio-agent.md §T3/§T4).
+
+* Which Twilio call our call key made: Twilio has no idempotency key, so the CRM remembers it from Twilio's
+  signed status callbacks, whose URL carries the key. `call_for_key` is handed to the provider through
+  app.extensions[TWILIO_CALLS_EXTENSION].
+* What a call cost: Twilio's own price (fetched after the end, `fetch_price_later`) or, until it is known
+  or when it never comes, an estimate at the configured per-minute rate, marked as such; plus the model's
+  tokens the bridge reported (`record_usage`).
+"""
 
 from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.models import Interaction, SideEffect
+from crm.tenancy.context import unit_of_work
+from providers.factory import registry
 from providers.twilio_cost import RealtimeUsage, call_cost_cents
 from providers.twilio_wire import NAME
 from providers.wire import MalformedPayload
 
+if TYPE_CHECKING:
+    from providers.twilio_realtime import TwilioPrice
+
+log = logging.getLogger(__name__)
+
 CALL_KEY = "call_key"  # the key's place in the call's data
 USAGE = "realtime_usage"  # the bridge's RealtimeUsage, as JSON
+PRICE = "twilio_price"  # Twilio's own price once fetched: {"price": "-0.01300", "unit": "USD"}
+COST_BASIS = "cost_basis"  # "twilio_price" or "estimate" (the configured per-minute rate)
+# Twilio's price is fetched up to PRICE_TRIES times, PRICE_FIRST_WAIT_S, then twice as long ... apart
+# (about a minute in all); a call still without one keeps the estimate.
+PRICE_TRIES = 6
+PRICE_FIRST_WAIT_S = 1.0
 BRIDGE = "bridge"  # the bridge's end-of-call record (voice.bridge.realtime_records.store_report)
 # How long an answered call's result waits in the outbox for the bridge's record (its classification)
 # when Twilio's end status comes first. The bridge writes it as the stream stops, within a second or two;
@@ -57,19 +80,77 @@ def usage_of(call: Interaction) -> RealtimeUsage | None:
         return None
 
 
+def _locked(call_sid: str) -> Interaction | None:
+    return db.session.scalar(
+        sa.select(Interaction)
+        .where(Interaction.provider == NAME, Interaction.provider_ref == call_sid)
+        .with_for_update()
+    )
+
+
+def price_call(call: Interaction) -> None:
+    """The ended call's cost in US cents: Twilio's minutes at Twilio's own price once fetched, else at the
+    configured rate (cost_basis "estimate"), plus the model's tokens when the bridge has reported them."""
+    data = dict(call.data or {})
+    reported = data.get(PRICE)
+    price = reported.get("price") if isinstance(reported, dict) and reported.get("unit") == "USD" else None
+    call.cost_cents = call_cost_cents(call.duration_s or 0, price, usage_of(call))
+    call.currency = "USD"
+    data[COST_BASIS] = "twilio_price" if price else "estimate"
+    call.data = data
+
+
 def record_usage(usage: RealtimeUsage) -> bool:
     """The bridge's report of the model's tokens on call `usage.call_sid` (it sums every Realtime
     `response.done`). Kept on the call's record; a call that has already ended gets its cost recomputed.
     False: no such call. The caller commits (in the call's company scope)."""
-    call = db.session.scalar(
-        sa.select(Interaction)
-        .where(Interaction.provider == NAME, Interaction.provider_ref == usage.call_sid)
-        .with_for_update()
-    )
+    call = _locked(usage.call_sid)
     if call is None:
         return False
     call.data = {**(call.data or {}), USAGE: usage.to_json()}
     if call.duration_s is not None and (call.data or {}).get("final"):
-        call.cost_cents = call_cost_cents(call.duration_s, None, usage)
-        call.currency = "USD"
+        price_call(call)
     return True
+
+
+def record_price(call_sid: str, price: TwilioPrice) -> bool:
+    """Twilio's own price of call `call_sid`, kept on its record and its cost recomputed with it (a price in
+    another currency than USD is kept but not added to the USD token cost: the estimate stays). False: no
+    such call. The caller commits (in the call's company scope)."""
+    call = _locked(call_sid)
+    if call is None:
+        return False
+    call.data = {**(call.data or {}), PRICE: {"price": price.price, "unit": price.unit}}
+    if call.duration_s is not None:
+        price_call(call)
+    return True
+
+
+def fetch_price_later(app: Any, company_id: int, call_sid: str) -> threading.Thread:
+    """Fetch Twilio's price of an ended call in a background thread of this process (Twilio fills it in some
+    time after the end; PRICE_TRIES fetches with doubling waits) and record it. A process that stops
+    meanwhile leaves the estimate, marked as such."""
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                try:
+                    with unit_of_work(company_id):
+                        provider: Any = registry(app).get(NAME)
+                    if provider is None or not hasattr(provider, "fetch_price"):
+                        return
+                    found = provider.fetch_price(call_sid, tries=PRICE_TRIES, first_wait_s=PRICE_FIRST_WAIT_S)
+                    if found is None:
+                        log.info("twilio call %s: no price from Twilio; the estimate stays", call_sid)
+                        return
+                    with unit_of_work(company_id):
+                        record_price(call_sid, found)
+                        db.session.commit()
+                finally:
+                    db.session.remove()
+        except Exception as e:  # noqa: BLE001 - the estimate stays; nothing else depends on this
+            log.warning("twilio call %s: price not recorded (%s)", call_sid, type(e).__name__)
+
+    thread = threading.Thread(target=run, name=f"twilio-price-{call_sid[-8:]}", daemon=True)
+    thread.start()
+    return thread

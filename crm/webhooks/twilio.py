@@ -22,7 +22,6 @@ from flask_smorest import Blueprint
 from crm.api.auth import SOURCE_QUOTA
 from crm.errors import ApiError
 from crm.inbound import answer
-from crm.models import Interaction
 from crm.services import calls, deliveries, twilio_calls
 from crm.tenancy import routing
 from crm.tenancy.web import bind_request_company
@@ -30,7 +29,6 @@ from crm.webhooks import twilio_common
 from providers import twilio_realtime, twilio_wire
 from providers.events import CallEvent
 from providers.parsing import FieldError
-from providers.twilio_cost import call_cost_cents
 from providers.wire import InvalidSignature, MalformedPayload
 
 NAME = twilio_wire.NAME
@@ -59,14 +57,6 @@ def _company(form: twilio_common.Form, url: str) -> int:
     if company_id is None:
         raise ApiError(404, "no company receives this Twilio callback")
     return company_id
-
-
-def _add_cost(call: Interaction, event: CallEvent) -> None:
-    """An ended call's cost: its minutes at the configured rate (Twilio's own price is reported later, on
-    the call resource) plus the model's tokens, when the bridge has already reported them."""
-    usage = twilio_calls.usage_of(call)
-    call.cost_cents = call_cost_cents(event.duration_s or 0, None, usage)
-    call.currency = "USD"
 
 
 @bp.route("/twilio/status", methods=["POST"])
@@ -105,6 +95,7 @@ def receive_status() -> ResponseReturnValue:
     bind_request_company(company_id)
     digest = deliveries.payload_hash(body)
     answers = []
+    priced: list[str] = []  # calls whose Twilio price to fetch once their end is committed
     for event in events:
 
         def work(event: CallEvent = event) -> tuple[int, dict[str, object]]:
@@ -113,13 +104,19 @@ def receive_status() -> ResponseReturnValue:
                 return 200, {"status": "ignored", "reason": "unknown call"}
             twilio_calls.remember_key(call, event.idempotency_key)
             if event.terminal:
-                _add_cost(call, event)
+                # Its minutes at the configured rate until Twilio's own price is fetched (after the commit).
+                twilio_calls.price_call(call)
+                if event.answered and event.end_status == "completed":
+                    priced.append(event.call_id)
             # The chain's classification is the bridge's record's: an answered call not yet reported waits
             # for it (twilio_calls.report_wait_s; voice.bridge.realtime_records releases it).
             calls.queue_result(call, hold_s=twilio_calls.report_wait_s(call))
             return 200, {"status": "recorded", "call": event.call_id, "event": event.event_type}
 
         answers.append(deliveries.process_once(SOURCE, event.event_id, digest, work).body)
+    for call_sid in priced:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # the thread outlives the request
+        twilio_calls.fetch_price_later(app, company_id, call_sid)
     return jsonify({"received": len(events), "results": answers}), 200
 
 

@@ -134,6 +134,8 @@ async def test_kill_after_twilio_accepted_the_call(temporal_env, migrated_urls, 
             handle = temporal_env.client.get_workflow_handle(chain_id, result_type=ChainOutcome)
             outcome = await asyncio.wait_for(handle.result(), timeout=90)
             assert outcome.lead_id is not None, worker.log_tail()
+            # The bridge's classification reached the chain (Twilio's completed carries none).
+            assert outcome.stage == "do_not_contact", (outcome, worker.log_tail())
             assert created() == 1, "a second dial reached Twilio"
             # The chain continues as new after the call; every run's history counts.
             results = []
