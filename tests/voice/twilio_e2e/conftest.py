@@ -3,7 +3,8 @@ activity) dials the sandbox's Twilio, whose Media Streams client speaks to the r
 talks to the sandbox's Realtime stand-in through the openai SDK and runs the CRM tools against a real
 database; the sandbox's signed status callbacks reach the CRM's /webhooks/twilio/status over HTTP.
 
-One CRM, sandbox and bridge per module; the bridge serves on an event loop in a thread of its own."""
+One CRM, sandbox and bridge per module and database (SQLite, then PostgreSQL); the bridge serves on an
+event loop in a thread of its own."""
 
 from __future__ import annotations
 
@@ -117,8 +118,9 @@ def seed_rep(app: Any) -> None:
         in_db(app, add)
 
 
-@pytest.fixture(scope="module")
-def stack(migrated_urls) -> Iterator[Stack]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(migrated_urls, request) -> Iterator[Stack]:
+    """The module's parts on one database; every test of the module runs on SQLite, then on PostgreSQL."""
     secrets = make_test_secrets(
         LEADCHAIN_SECRET_APP_CHAIN_KEY=uuid.uuid4().hex,  # a lead posted by webhook gets a chain of its own
         LEADCHAIN_SECRET_BRIDGE_TWILIO_MEDIA_PATH_SECRET=PATH_SECRET,
@@ -127,7 +129,7 @@ def stack(migrated_urls) -> Iterator[Stack]:
     app = create_app(
         {
             "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": migrated_urls["sqlite"],
+            "SQLALCHEMY_DATABASE_URI": migrated_urls[request.param],
             TENANCY_TEST_DEFAULT_COMPANY: TEST_COMPANY_ID,
         },
         secrets=secrets,

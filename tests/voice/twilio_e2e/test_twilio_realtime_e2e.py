@@ -1,8 +1,8 @@
 """Three own-agent calls at once, end to end (tests/voice/twilio_e2e/conftest.py): the twilio SDK places
 each against the sandbox's Twilio, the callee speaks real espeak μ-law over a Media Stream to the real
 bridge, the bridge talks to the Realtime stand-in through the openai SDK, the CRM tools write a real
-SQLite database, and the signed status callbacks reach the CRM's real webhook, which hands the chain one
-result per call.
+database (SQLite, then PostgreSQL), and the signed status callbacks reach the CRM's real webhook, which
+hands the chain one result per call.
 
 * books_tuesday: "Tuesday after 2 pm." → exactly one appointment, on that Tuesday from 14:00;
 * barge_in: the callee talks over the opening → Twilio `clear` (the agent's audio stops), then the answer;
