@@ -920,6 +920,78 @@ def server_cpu_per_lead(run: TargetRun) -> float | None:
     return total * 1000
 
 
+def round_summary(runs: list[TargetRun], load: float) -> dict[str, Any]:
+    """One round's headline figures by target, and the machine's 1-minute load average meanwhile."""
+    out: dict[str, Any] = {"load": load}
+    for r in runs:
+        ld = r.load
+        out[r.target.name] = {
+            "leads/s": ld.ok / ld.wall if ld.wall else float("nan"),
+            "p50": percentile(ld.latencies, 50),
+            "p99": percentile(ld.latencies, 99),
+            # endpoint and import step; the endpoint alone when the import step did not run (--no-drain)
+            "cpu": server_cpu_per_lead(r) or (1000 * (ld.cpu.app + ld.cpu.database) / ld.sent if ld.cpu else None),
+            "other": ld.cpu.other / ld.cpu.capacity if ld.cpu else float("nan"),
+        }
+    return out
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(v for v in values if v is not None and not math.isnan(v))
+    if not ordered:
+        return float("nan")
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def report_medians(summaries: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Per round and median: each target's leads/s, p50/p99, server CPU per lead, and the ratios."""
+    names = [n for n in args.targets if all(n in s for s in summaries)]
+    print(f"\nRounds ({len(summaries)}; load = 1-minute load average during the round, cpus={os.cpu_count()})")
+    header = ["round", "load"]
+    for n in names:
+        header += [f"{n} leads/s", "p50 ms", "p99 ms", "server cpu ms/lead*", "other"]
+    both = "leadchain" in names and "bare" in names
+    if both:
+        header += ["throughput ratio", "cpu ratio"]
+    rows = []
+
+    def cells(label: str, pick: Callable[[str, str], float], load: float) -> list[str]:
+        row = [label, f"{load:.1f}"]
+        for n in names:
+            cpu = pick(n, "cpu")
+            row += [
+                f"{pick(n, 'leads/s'):.1f}",
+                fmt_ms(pick(n, "p50")),
+                fmt_ms(pick(n, "p99")),
+                "-" if cpu is None or math.isnan(cpu) else f"{cpu:.2f}",
+                f"{pick(n, 'other'):.0%}",
+            ]
+        if both:
+            thr = pick("leadchain", "leads/s") / pick("bare", "leads/s")
+            lc_cpu, bare_cpu = pick("leadchain", "cpu"), pick("bare", "cpu")
+            row += [f"{thr:.2f}x", f"{lc_cpu / bare_cpu:.2f}x" if lc_cpu and bare_cpu else "-"]
+        return row
+
+    for i, s in enumerate(summaries):
+        rows.append(cells(str(i + 1), lambda n, k, s=s: s[n][k], s["load"]))
+    if both:  # the median of the per-round ratios, each measured with its rival in the same round
+        ratios = [s["leadchain"]["leads/s"] / s["bare"]["leads/s"] for s in summaries]
+        cpu_ratios = [
+            s["leadchain"]["cpu"] / s["bare"]["cpu"] for s in summaries if s["leadchain"]["cpu"] and s["bare"]["cpu"]
+        ]
+    rows.append(
+        cells("median", lambda n, k: _median([s[n][k] for s in summaries]), _median([s["load"] for s in summaries]))
+    )
+    print_table(header, rows)
+    print("* app + db, endpoint plus import step (the endpoint alone with --no-drain)")
+    if both:
+        print(
+            f"median of the rounds' ratios leadchain/bare: throughput {_median(ratios):.2f}x"
+            + (f", server CPU per stored lead {_median(cpu_ratios):.2f}x" if cpu_ratios else "")
+        )
+
+
 def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
     print()
     print(
@@ -1088,6 +1160,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=1800, help="overall limit in seconds (default 1800)")
     p.add_argument("--request-timeout", type=float, default=30, help="per-request limit in seconds (default 30)")
     p.add_argument("--keep-logs", action="store_true", help="keep the gunicorn logs (kept anyway on errors)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="rounds of every target, the targets' order alternating; medians over the rounds at the end",
+    )
     p.add_argument("--drain-part", help=argparse.SUPPRESS)  # internal: one import-step process
     args = p.parse_args(argv)
     if args.drain_part:
@@ -1096,6 +1174,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--leads plus --warmup must be between 1 and {MAX_LEADS}")
     if not 1 <= args.concurrency <= 1000 or not 1 <= args.workers <= 64 or args.warmup < 0:
         p.error("--concurrency 1..1000, --workers 1..64, --warmup >= 0")
+    if not 1 <= args.rounds <= 20:
+        p.error("--rounds 1..20")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown or not args.targets:
@@ -1144,8 +1224,19 @@ def main(argv: list[str] | None = None) -> int:
     tmpdir = Path(tempfile.mkdtemp(prefix="leadchain-bench-"))
     status = 2
     try:
-        runs = [run_target(TARGETS[name], args, env, secret, tmpdir, deadline) for name in args.targets]
-        status = report(runs, args)
+        summaries = []
+        status = 0
+        for round_ in range(args.rounds):
+            order = args.targets if round_ % 2 == 0 else list(reversed(args.targets))
+            load_before = os.getloadavg()
+            runs = [run_target(TARGETS[name], args, env, secret, tmpdir, deadline) for name in order]
+            load_after = os.getloadavg()
+            if args.rounds > 1:
+                print(f"\n=== round {round_ + 1} of {args.rounds} ({', '.join(order)})")
+            status = max(status, report(runs, args))
+            summaries.append(round_summary(runs, (load_before[0] + load_after[0]) / 2))
+        if args.rounds > 1:
+            report_medians(summaries, args)
     except BenchError as e:
         log(f"benchmark failed: {e}")
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -181,8 +182,16 @@ def _engine_options(url: str, bounds: DatabaseSettings) -> dict[str, Any]:
         # past the busy timeout "database is locked" is an OperationalError, a 503 (crm.errors).
         return {"connect_args": {"timeout": bounds.sqlite_busy_timeout_s}}
     # Connect and statement timeouts are set per connection by _bound_postgres; pool_timeout bounds the
-    # wait for a free connection (sqlalchemy.exc.TimeoutError, also a 503).
+    # wait for a free connection (sqlalchemy.exc.TimeoutError, also a 503). The pre-ping is asked on every
+    # checkout, but _bound_postgres's ping sends it only to a connection that idled or failed (issue 21).
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_timeout": bounds.pool_timeout_s}
+
+
+# A pooled connection that did I/O this recently, without an error since, is not pinged when checked out:
+# the BEGIN of its next transaction is bounded as the ping was (BoundedConnection._start_query). One that
+# idled longer (a firewall or a server restart may have dropped it meanwhile) is pinged, and replaced
+# without the request noticing when the ping fails.
+IDLE_PING_S = 5.0
 
 
 class BoundedConnection(psycopg.Connection):
@@ -194,15 +203,47 @@ class BoundedConnection(psycopg.Connection):
     away) and the caller gets an OperationalError."""
 
     io_timeout: float | None = None
+    # The bound of a transaction's BEGIN (the ping timeout): a server that accepts TCP and never answers is
+    # found within it, by the first round trip of every transaction, with no ping of its own (issue 21).
+    begin_timeout: float | None = None
+    # When the last round trip ended well, and whether one failed since (then the next checkout pings).
+    last_io: float = 0.0
+    failed: bool = False
 
     def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-        if timeout is not None or self.io_timeout is None:
-            return super().wait(gen, interval, timeout)  # psycopg's own bounded waits (cancel, notifies)
         try:
-            return super().wait(gen, interval, self.io_timeout)
+            if timeout is not None or self.io_timeout is None:
+                result = super().wait(gen, interval, timeout)  # psycopg's own bounded waits (cancel, notifies)
+            else:
+                result = super().wait(gen, interval, self.io_timeout)
         except psycopg.errors._WaitTimeout:
+            self.failed = True
             self.pgconn.finish()  # its state is unknown: never reused
             raise psycopg.OperationalError(f"the database did not answer within {self.io_timeout:g} s") from None
+        except BaseException:
+            self.failed = True
+            raise
+        self.last_io = time.monotonic()
+        return result
+
+    def _start_query(self) -> Any:
+        # psycopg begins a transaction with its own round trip (BEGIN) inside the first statement's wait.
+        # Here that BEGIN runs first, in a wait of its own bounded by begin_timeout; the statement's wait
+        # then has nothing to begin. Not in pipeline mode, where BEGIN is queued with the statements.
+        if (
+            self.begin_timeout is None
+            or self.autocommit
+            or self._pipeline is not None
+            or self.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        ):
+            return super()._start_query()
+        with self.limited(self.begin_timeout):
+            self.wait(super()._start_query())
+        return iter(())
+
+    def recently_well(self) -> bool:
+        """Did a round trip end well within IDLE_PING_S, with no failure since?"""
+        return not self.failed and time.monotonic() - self.last_io < IDLE_PING_S
 
     @contextmanager
     def limited(self, seconds: float) -> Iterator[None]:
@@ -239,6 +280,7 @@ def connect_within(cargs: Any, cparams: dict[str, Any], bounds: DatabaseSettings
             return
         if bounds.statement_timeout_ms:
             conn.io_timeout = bounds.statement_timeout_ms / 1000 + 1.0  # the server's timeout answers first
+        conn.begin_timeout = bounds.ping_timeout_s
         future.set_result(conn)
 
     threading.Thread(target=run, name="db-connect", daemon=True).start()
@@ -252,7 +294,8 @@ def connect_within(cargs: Any, cparams: dict[str, Any], bounds: DatabaseSettings
 
 
 def _bound_postgres(app: Flask, bounds: DatabaseSettings) -> None:
-    """Every PostgreSQL wait of this app bounded (issue 14 item 2): connect, statement, the pre-ping."""
+    """Every PostgreSQL wait of this app bounded (issue 14 item 2): connect, statement, the pre-ping, and
+    each transaction's BEGIN, which stands in for the pre-ping on a connection in use (issue 21)."""
     with app.app_context():
         engine = db.engine
 
@@ -266,8 +309,12 @@ def _bound_postgres(app: Flask, bounds: DatabaseSettings) -> None:
             bounded = dbapi_connection if isinstance(dbapi_connection, BoundedConnection) else None
             if bounded is None:
                 return plain_ping(dbapi_connection)
+            if bounded.recently_well():
+                return True  # no round trip: its next BEGIN is bounded as this ping would be
             with bounded.limited(bounds.ping_timeout_s):
-                return plain_ping(dbapi_connection)
+                alive = plain_ping(dbapi_connection)
+            bounded.failed = not alive
+            return alive
 
         engine.dialect.do_ping = bounded_ping  # type: ignore[method-assign]
 

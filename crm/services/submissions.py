@@ -8,6 +8,7 @@ so the same person lands on the same chain and no personal data reaches Temporal
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -26,11 +27,16 @@ from crm.privacy import suppression
 from crm.schemas.lead import NormalizedLead, WebFormLeadSchema
 from crm.secrets import SecretsError
 from crm.services import intake
+from crm.services import normalize as n
 from crm.services.intake import IntakeResult
 from crm.tenancy.context import require_company_id
 
 log = logging.getLogger(__name__)
 REGION_KEY = "_region"
+# The lead as validated and normalised by the web, stored beside the raw payload so that the chain's import
+# step does not parse it through the whole schema again (issue 21). It carries the submission's chain id,
+# which only a holder of the chain key can compute: a sender's own "_normalised" field is never taken for it.
+NORMALISED_KEY = "_normalised"
 
 
 class ChainKeyMissing(ApiError, SecretsError):
@@ -90,9 +96,9 @@ def submit(lead: NormalizedLead, payload: dict[str, Any], *, region: str, channe
     suppression.refuse_if_suppressed(lead.email_key, lead.phone.e164 if lead.phone else None)
     clean = {k: v for k, v in payload.items() if v is not None and not (isinstance(v, str) and not v.strip())}
     clean[REGION_KEY] = region
-    submission = LeadSubmission(
-        source=lead.source, channel=channel, actor=actor, chain_id=chain_id_for(lead), payload=clean
-    )
+    chain_id = chain_id_for(lead)
+    clean[NORMALISED_KEY] = _stored(lead, chain_id)
+    submission = LeadSubmission(source=lead.source, channel=channel, actor=actor, chain_id=chain_id, payload=clean)
     db.session.add(submission)
     db.session.flush()
     return submission
@@ -121,7 +127,32 @@ def submit_processed(
 def load(submission: LeadSubmission) -> NormalizedLead:
     payload = dict(submission.payload)
     region = payload.pop(REGION_KEY, "DE")
+    stored = payload.pop(NORMALISED_KEY, None)
+    lead = _restored(stored, submission.chain_id)
+    if lead is not None:
+        return lead
+    # Stored before the web kept the normalised lead (or by a caller that stores the raw payload only).
     return WebFormLeadSchema(default_region=region, default_source=submission.source).load(payload)
+
+
+def _stored(lead: NormalizedLead, chain_id: str) -> dict[str, Any]:
+    data = dataclasses.asdict(lead)
+    if lead.source_created_at is not None:
+        data["source_created_at"] = lead.source_created_at.isoformat()
+    data["chain_id"] = chain_id
+    return data
+
+
+def _restored(stored: Any, chain_id: str) -> NormalizedLead | None:
+    if not isinstance(stored, dict) or stored.get("chain_id") != chain_id:
+        return None
+    data = {k: v for k, v in stored.items() if k != "chain_id"}
+    phone, created = data.pop("phone", None), data.pop("source_created_at", None)
+    return NormalizedLead(
+        **data,
+        phone=n.Phone(**phone) if phone else None,
+        source_created_at=datetime.fromisoformat(created) if created else None,
+    )
 
 
 def process(submission_id: int, *, fuzzy_threshold: float = 90.0) -> IntakeResult:

@@ -114,11 +114,32 @@ def _fill_insert(state: ORMExecuteState, company_id: int) -> None:
     state.statement = statement.values(company_id=company_id)
 
 
+# session.info key: the PostgreSQL connection of the session's open transaction (after_begin below).
+_PG_CONNECTION = "leadchain_rls_connection"
+
+
 def _sync_settings(session: Session, scope: Scope | None) -> None:
-    """On PostgreSQL, a transaction already open under another scope gets the current one's settings."""
-    if not session.in_transaction() or session.get_bind().dialect.name != "postgresql":
-        return
-    rls.apply(session.connection(), scope)
+    """On PostgreSQL, a transaction already open under another scope gets the current one's settings.
+
+    The connection is the one the transaction began on, remembered by after_begin: asking the session for
+    it (get_bind, connection) on every statement was most of the tenancy layer's own cost (issue 21). A
+    session transaction that has no connection yet needs nothing: its connection's begin applies the scope
+    current then (crm.tenancy.rls)."""
+    conn = session.info.get(_PG_CONNECTION)
+    if conn is not None:
+        rls.apply(conn, scope)
+
+
+@event.listens_for(Session, "after_begin")
+def _remember_connection(session: Session, _transaction: Any, connection: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        session.info[_PG_CONNECTION] = connection
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction (a savepoint's end keeps the connection)
+        session.info.pop(_PG_CONNECTION, None)
 
 
 @event.listens_for(Session, "before_flush")

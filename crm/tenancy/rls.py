@@ -14,8 +14,11 @@ in step with the scope (crm.tenancy.context):
   the statement is sent only when the scope differs from what the connection has. This took one round trip
   off every transaction of the intake (bench/fairness.py, docs/tenancy.md "Fair sharing"). A setting made
   inside a transaction is undone by PostgreSQL when that transaction (or the savepoint it was made in) rolls
-  back, so every rollback, savepoint rollback, pool reset and DBAPI error forgets what was remembered, and
-  the next checkout or transaction sets it again: what is remembered is never more than what is in effect.
+  back, so a rollback of a transaction that made one, every savepoint rollback, pool reset inside a
+  transaction and DBAPI error forgets what was remembered, and the next checkout or transaction sets it
+  again: what is remembered is never more than what is in effect. A rollback of a transaction that set
+  nothing (a routing look-up's, whose settings the checkout committed) undoes nothing and forgets nothing
+  (issue 21: it cost the next checkout three round trips).
 * Superusers bypass RLS, and so does a table's owner unless FORCE is set (migration 0013 sets it). Tests
   and a local stack connect as the `postgres` superuser, so every new connection whose session user is a
   superuser or a member of `leadchain_tenant` does `SET ROLE leadchain_tenant`: a NOLOGIN role with DML
@@ -28,6 +31,7 @@ SQLite has no RLS: there the ORM criteria and the explicit filters in raw SQL ar
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +53,8 @@ POLICY = (
 # conn.info keys: the (company, operator) applied to the open transaction; a connection working as owner.
 APPLIED = "leadchain_rls_applied"
 OWNER = "leadchain_rls_owner"
+# conn.info key: the settings were changed inside the open transaction (its rollback undoes them).
+SET_IN_TRANSACTION = "leadchain_rls_set_in_tx"
 
 
 def policy_statements(table: str) -> list[str]:
@@ -89,6 +95,7 @@ def apply(conn: Connection, scope: Scope | None) -> None:
     # On the DBAPI connection: this also runs from the `begin` event, where a statement through SQLAlchemy
     # would begin a transaction again. psycopg has already begun one or begins it with this statement.
     conn.info.pop(APPLIED, None)  # unknown until the statement has run
+    conn.info[SET_IN_TRANSACTION] = True
     _set(conn.connection.driver_connection, values)
     conn.info[APPLIED] = values
 
@@ -110,9 +117,24 @@ def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     values = setting_values(effective_scope())
     if record.info.get(APPLIED) != values:
         record.info.pop(APPLIED, None)
-        _set(dbapi_connection, values)
-        # Committed: the checkout leaves no transaction open (nor one a later rollback could take it back in).
-        dbapi_connection.commit()
+        if _in_transaction(dbapi_connection):
+            _set(dbapi_connection, values)
+            dbapi_connection.commit()
+        else:
+            # In autocommit, one round trip without BEGIN and COMMIT around it (issue 21); committed all the
+            # same: the checkout leaves no transaction open (nor one a later rollback could take it back in).
+            before = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            # With no BEGIN to bound (crm.BoundedConnection bounds a transaction's BEGIN as the pre-ping was),
+            # this statement, as short as a ping, gets the ping's bound itself: a stalled server is found here.
+            bound = getattr(dbapi_connection, "begin_timeout", None)
+            limited = getattr(dbapi_connection, "limited", None)
+            try:
+                with limited(bound) if bound and limited else contextlib.nullcontext():
+                    _set(dbapi_connection, values)
+            finally:
+                if not dbapi_connection.closed:
+                    dbapi_connection.autocommit = before
         record.info[APPLIED] = values
 
 
@@ -124,11 +146,22 @@ def _forget(conn: Connection | None) -> None:
     if conn is None or conn.invalidated:
         return
     conn.info.pop(APPLIED, None)
+    conn.info.pop(SET_IN_TRANSACTION, None)
+
+
+@event.listens_for(Engine, "commit")
+def _kept_on_commit(conn: Connection) -> None:
+    # Before the COMMIT is sent; a COMMIT that fails meets _forget_on_error.
+    if conn.dialect.name == "postgresql":
+        conn.info.pop(SET_IN_TRANSACTION, None)
 
 
 @event.listens_for(Engine, "rollback")
 def _forget_on_rollback(conn: Connection) -> None:
-    _forget(conn)
+    if conn is None or conn.invalidated:
+        return
+    if conn.info.pop(SET_IN_TRANSACTION, None):
+        _forget(conn)
 
 
 @event.listens_for(Engine, "rollback_savepoint")
@@ -149,6 +182,7 @@ def _forget_on_reset(dbapi_connection: Any, record: Any, _reset_state: Any) -> N
     # usual case); otherwise it may undo a setting made in that transaction.
     if not isinstance(dbapi_connection, psycopg.Connection) or _in_transaction(dbapi_connection):
         record.info.pop(APPLIED, None)
+        record.info.pop(SET_IN_TRANSACTION, None)
 
 
 def _in_transaction(dbapi_connection: psycopg.Connection) -> bool:
@@ -194,4 +228,5 @@ def as_owner(conn: Connection) -> Iterator[Connection]:
     finally:
         conn.info.pop(OWNER, None)
         conn.info.pop(APPLIED, None)
+        conn.info.pop(SET_IN_TRANSACTION, None)
         conn.invalidate()
