@@ -15,19 +15,23 @@ One run does everything on this box, loopback only:
    harness does) and FakeEmailSender, and plays the provider webhook: each placed call's result goes
    to its chain as the `call_result` update, the moment the fake provider has it. The calling-hours policy is open
    around the clock (as tests' always_open_policy()). Settings are shortened; the booked path has no
-   sleeps. A probe lead runs alone first; its history gives the number of activities a booked chain
-   schedules and the position of place_call. Four more warm up. Then N leads are stored as
+   sleeps. --probes leads (default 3) run one at a time first: the first one's history gives the steps a
+   booked chain runs (activity tasks and local activities alike) and the position of place_call; their
+   median is the unloaded latency, with where it goes (the chain's start, place_call scheduled and
+   started). The rest of five warm-up leads run at once. Then N leads are stored as
    lead_submissions (crm.services.submissions.submit, the webhook's own call, in ONE transaction: all
    at once); the relay starts their chains. Measured: completed chains/s (first submission to the last
    chain result, client-observed) and per lead submission stored (LeadSubmission.received_at) -> call
    placed (the call's Interaction.started_at, written by place_call right after the provider accepted).
 3. Scenario B, "bare": on the same server, one worker subprocess with a trivial workflow that runs K
-   no-op async activities in sequence (K = the count measured in A). N started at once with
+   no-op async activities in sequence (K = the steps measured in A), after the same probes and warm-up
+   (its unloaded latency: start -> the activity at place_call's position). N started at once with
    start_workflow (at most C in flight). Measured: chains/s and per workflow start -> the activity at
    place_call's position (the activity returns its wall-clock time), and start -> result.
 4. Prints both scenarios, the leadchain/bare ratios, history events per chain and CPU used during each
    burst (server, workers, PostgreSQL backends of the bench database, driver, and "others": everything
-   else on the box; above 0.25 cores the report warns that the figures are low).
+   else on the box; above 0.25 cores the report warns that the figures are low), and the CPU per chain
+   (server + workers + PostgreSQL core-seconds over N), which a shared box distorts less than wall time.
 
 --concurrency C is how many chains are started at once: the relay's batch in A (production: 200),
 the cap on concurrent start_workflow calls in B. Default 200.
@@ -68,8 +72,15 @@ if not workflow.unsafe.in_sandbox():
 LOOPBACK = "127.0.0.1"
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 MAX_LEADS = 90_000  # phone numbers +49 30 231 + 5 digits; warm-up leads use the numbers after N
-WARMUP = 4  # per scenario, after the probes: 4 at once
-PROBES = 5  # per scenario, before the warm-up: leads (workflows) one at a time, for the unloaded latency
+WARMUP = 5  # per scenario before the burst: the probes one at a time, then the rest of these at once
+PROBES = 3  # of them one at a time, for the unloaded latency (median); more probes add to WARMUP
+
+
+def at_once(probes: int) -> int:
+    """Warm-up leads (workflows) started together after the probes."""
+    return max(0, WARMUP - probes)
+
+
 BARE_WORKFLOW = "BenchBareWorkflow"
 BARE_ACTIVITY = "bench_noop"
 PROVIDER = "retell"  # the name the fake voice provider answers to (the default campaign's provider)
@@ -751,6 +762,13 @@ class Result:
     def rate(self) -> float:
         return self.n / self.wall_s if self.wall_s > 0 else float("nan")
 
+    @property
+    def cpu_ms(self) -> float:
+        """CPU per chain during the burst, ms: server + workers + PostgreSQL backends. Less sensitive to a
+        shared box than wall time (other processes take cores, not this work's CPU seconds)."""
+        own = sum(self.cores.get(k, 0.0) for k in ("server", "workers", "postgres"))
+        return own * self.wall_s * 1000 / self.n if self.n else float("nan")
+
 
 def chain_settings(suffix: str):
     from workflows.payloads import ChainSettings
@@ -914,7 +932,9 @@ async def scenario_leadchain(
         if "place_call" not in kinds:
             raise BenchError(f"the probe chain placed no call: activities {kinds}")
         place_at = kinds.index("place_call") + 1
-        warm_rows, _ = await asyncio.to_thread(store_submissions, app, list(range(n + probes, n + probes + WARMUP)))
+        warm_rows, _ = await asyncio.to_thread(
+            store_submissions, app, list(range(n + probes, n + probes + at_once(probes)))
+        )
         await await_results(client, [c for _, c in warm_rows], time.monotonic() + 60, ChainOutcome)
 
         # The burst.
@@ -973,7 +993,7 @@ async def scenario_leadchain(
         with app.app_context():
             db.engine.dispose()
         if result is not None:
-            expected_calls = n + probes + WARMUP
+            expected_calls = n + probes + at_once(probes)
             if stats.get("provider.calls_placed") != expected_calls or stats.get("provider.updates_failed"):
                 result.problems.append(f"worker stats {stats} (expected {expected_calls} calls, no failed update)")
             if any(stats.get(k) for k in ("chain.runner_errors", "provider.runner_errors")):
@@ -1027,7 +1047,8 @@ async def scenario_bare(
             unloaded[0].append((stamps[position - 1] - started[f"bare-probe-{k}"]) * 1000)
             unloaded[1].append((t - started[f"bare-probe-{k}"]) * 1000)
         events, kinds = await history_shape(client, "bare-probe-0")
-        await burst([f"bare-warm-{i}" for i in range(WARMUP)], time.monotonic() + 60)
+        if at_once(probes):
+            await burst([f"bare-warm-{i}" for i in range(at_once(probes))], time.monotonic() + 60)
 
         meter = CpuMeter(server.proc.pid, [proc.pid], dbname)
         t0 = time.time()
@@ -1084,6 +1105,10 @@ def report(a: Result | None, b: Result | None, n: int, concurrency: int) -> None
         print(
             f"{'ratio':<10} {'':>5} {a.wall_s / b.wall_s:>8.2f} {a.rate / b.rate:>9.2f} "
             f"{a.p50_ms / b.p50_ms:>9.2f} {a.p99_ms / b.p99_ms:>9.2f}  leadchain / bare"
+        )
+        print(
+            f"CPU per chain (server + workers + PostgreSQL): leadchain {a.cpu_ms:.0f} ms, bare {b.cpu_ms:.0f} ms, "
+            f"ratio {a.cpu_ms / b.cpu_ms:.2f}"
         )
     print()
     for r in (a, b):
@@ -1162,8 +1187,9 @@ def main() -> int:
         help=f"admin connection for CREATE/DROP DATABASE (default {DEFAULT_PG_ADMIN})",
     )
     args = parser.parse_args()
-    if not 1 <= args.leads <= MAX_LEADS - args.probes - WARMUP or args.concurrency < 1 or args.probes < 1:
-        parser.error(f"--leads must be 1..{MAX_LEADS - args.probes - WARMUP}, --concurrency and --probes at least 1")
+    extra = max(WARMUP, args.probes)
+    if not 1 <= args.leads <= MAX_LEADS - extra or args.concurrency < 1 or args.probes < 1:
+        parser.error(f"--leads must be 1..{MAX_LEADS - extra}, --concurrency and --probes at least 1")
     # The chain id key and the app key: the driver's app and every worker process read the same.
     os.environ.setdefault("LEADCHAIN_SECRET_APP_CHAIN_KEY", secrets.token_hex(16))
     os.environ.setdefault("LEADCHAIN_SECRET_APP_SECRET_KEY", "bench-only-secret")
