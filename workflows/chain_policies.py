@@ -52,8 +52,8 @@ PATCH_CALLBACK_AT = "callback-at-stated-time"
 PATCH_EARLY_POLL = "poll-missing-result-early"
 # place_call runs under PROVIDER_CALL_RETRY (a 429 storm no longer spends a call's attempts).
 PATCH_CALL_BUDGET = "call-budget-excludes-rate-limits"
-# The CRM steps (import, score, gate, timeline, outcome, task, flags) run as local activities in the chain
-# worker that runs the workflow task, not as activity tasks on the chain's task queue: consecutive steps
+# The CRM steps (import, score, gate, timeline, task, flags; not the call's outcome) run as local activities in
+# the chain worker that runs the workflow task, not as activity tasks on the chain's task queue: consecutive steps
 # take one workflow task instead of a server round trip each (issue 21). And the call step takes the gate
 # decision the cycle has just made instead of asking the CRM the same question again. Decided once per run,
 # at its start: a run started before the patch keeps regular activities and the second gate to its end.

@@ -192,7 +192,9 @@ class LeadChainWorkflow(ChainState):
         result = self._calls.get(placed.call_id)
         if result is None:
             result = CallResult(placed.provider, placed.call_id, f"{placed.call_id}:timeout", False, CallStatus.FAILED)
-        await self._crm(act.record_call_outcome, result)
+        # An activity task in every run: the chain's record of having taken this call's result, after the call
+        # (nothing waits for it on the way to a call), and visible as such in the history.
+        await self._crm(act.record_call_outcome, result, local=False)
         return result
 
     async def _follow_up(self, result: CallResult) -> ChainOutcome | None:
@@ -400,11 +402,12 @@ class LeadChainWorkflow(ChainState):
     async def _task(self, kind: TaskKind, title: str, due_in_s: int, key: str) -> None:
         await self._crm(act.create_task, TaskInput(self._lead, kind, title, due_in_s, key))
 
-    async def _crm(self, step: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
+    async def _crm(self, step: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT, *, local: bool = True) -> ResultT:
         """One CRM step (a typed reference from workflows.activity_refs): a local activity in this worker
-        (PATCH_LOCAL_CRM), or, in runs started before it, an activity task on the chain's task queue. Either
-        way at least once, under the same retry policy; the steps are idempotent or append-only."""
-        if self._local_crm:
+        (PATCH_LOCAL_CRM, unless `local` is off), or, in runs started before it, an activity task on the
+        chain's task queue. Either way at least once, under the same retry policy; the steps are idempotent or
+        append-only."""
+        if self._local_crm and local:
             return await workflow.execute_local_activity(
                 step,
                 arg,
