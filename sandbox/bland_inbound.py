@@ -1,4 +1,4 @@
-"""Bland's inbound numbers in the sandbox (PROVIDERS_WAVE2 §3, docs.bland.ai inbound-number-update, dynamic-data,
+"""Bland's inbound numbers in the sandbox (docs/inbound.md sec. 7; docs.bland.ai inbound-number-update, dynamic-data,
 custom-tools, post-call webhooks), so an inbound persona runs through Bland's own mechanism end to end:
 
 * `POST /v1/inbound/{phone_number}` stores a number's configuration (auth: the raw key, no Bearer; the number
@@ -259,7 +259,7 @@ def play_call(
 
 
 def details(config: dict[str, Any], call: BlandCall) -> dict[str, Any]:
-    """The flat call-details object of the finished call (PROVIDERS.md §3.3/§3.5)."""
+    """The flat call-details object of the finished call (docs/providers.md §3.3/§3.5)."""
     seconds = max(1, round((call.ended_ms - call.started_ms) / 1000))
     spoken = [t for t in call.transcripts if t["user"] in ("user", "assistant")]
     return {

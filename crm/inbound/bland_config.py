@@ -1,4 +1,4 @@
-"""How a company's Bland number is pointed at the CRM (Bland's `POST /v1/inbound/{phone_number}`, PROVIDERS_WAVE2 §3):
+"""How a company's Bland number is pointed at the CRM (`POST /v1/inbound/{number}`, docs/inbound.md sec. 7):
 the `dynamic_data` request that fetches the caller's context when the call comes in, the custom tools the agent
 uses during the call (one of our routes each: crm.webhooks.bland_inbound), the transfer target and the
 post-call webhook. Bland has no pre-answer webhook and no live protocol with our bridge: its agent runs at

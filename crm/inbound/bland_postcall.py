@@ -1,5 +1,5 @@
 """A Bland inbound call's post-call webhook (the number's `webhook`, crm.inbound.bland_config): the flat call-details
-object (PROVIDERS.md §3.5, `inbound: true`, `to` our number, `from` the caller), read with the outbound
+object (docs/providers.md §3.5, `inbound: true`, `to` our number, `from` the caller), read with the outbound
 adapter's parser (providers.bland.event_from_details). It closes the call's record: a transfer Bland made
 (`transferred_to`) is the call's outcome; a call that reached no outcome stays "answered", so the missed-call
 sweep (crm.inbound.missed) marks it abandoned and owes the caller a callback. The caller's timeline gets the

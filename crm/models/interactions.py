@@ -25,6 +25,32 @@ class Direction(str, enum.Enum):
     INTERNAL = "internal"
 
 
+def _report_indexes() -> tuple[sa.Index, ...]:
+    """The partial indexes of the reports' look-ups on raw calls (migration 0029 creates them; its WHERE
+    clauses are the ones crm/reports/kpis/fast.py writes): critical calls, follow-up candidates, talk times."""
+    at = sa.text("COALESCE(started_at, created_at)")
+    outbound = "kind = 'call' AND direction = 'outbound'"
+    parts = (
+        ("ix_interactions_report_critical", (at,), "(sentiment = 'negative' OR outcome = 'do_not_call')"),
+        (
+            "ix_interactions_report_follow_up",
+            (at, "lead_id", "outcome"),
+            "outcome IN ('interested', 'callback_requested', 'booked')",
+        ),
+        ("ix_interactions_report_talk", (at, "duration_s"), "duration_s IS NOT NULL"),
+    )
+    return tuple(
+        sa.Index(
+            name,
+            "company_id",
+            *columns,
+            sqlite_where=sa.text(f"{outbound} AND {where}"),
+            postgresql_where=sa.text(f"{outbound} AND {where}"),
+        )
+        for name, columns, where in parts
+    )
+
+
 class Interaction(CompanyOwned, Model):
     """Everything that happened with a lead: calls, emails, meetings, notes, SMS."""
 
@@ -35,6 +61,7 @@ class Interaction(CompanyOwned, Model):
         sa.UniqueConstraint("provider", "provider_ref", name="uq_interactions_provider_ref"),
         sa.CheckConstraint("cost_cents IS NULL OR cost_cents >= 0", name="cost_nonnegative"),
         sa.CheckConstraint("duration_s IS NULL OR duration_s >= 0", name="duration_nonnegative"),
+        *_report_indexes(),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

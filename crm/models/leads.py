@@ -52,6 +52,14 @@ class Lead(CompanyOwned, Model):
             postgresql_where=sa.text("merged_into_id IS NULL AND phone_e164 IS NOT NULL"),
         ),
         sa.Index("ix_leads_match_key", "match_key"),
+        # The reports' new leads per period (migration 0029).
+        sa.Index(
+            "ix_leads_report_created",
+            "company_id",
+            "created_at",
+            sqlite_where=sa.text("merged_into_id IS NULL"),
+            postgresql_where=sa.text("merged_into_id IS NULL"),
+        ),
         sa.CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score_range"),
         sa.CheckConstraint(sql_check("language"), name="language"),  # migration 0011 says the same
     )

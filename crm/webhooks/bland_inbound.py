@@ -1,4 +1,4 @@
-"""Bland inbound numbers (docs/inbound.md §7): Bland has no pre-answer routing webhook and no live protocol with our
+"""Bland inbound numbers (docs/inbound.md sec. 7): Bland has no pre-answer routing webhook and no live protocol with our
 bridge; its agent runs at Bland on the number's configuration (crm.inbound.bland_config: `POST /v1/inbound/
 {phone_number}`). That configuration makes Bland call three kinds of routes here:
 

@@ -1,4 +1,4 @@
-"""The routes a Bland inbound number's configuration points at (docs/inbound.md §7), over the Flask test client on
+"""The routes a Bland inbound number's configuration points at (docs/inbound.md sec. 7), over the Flask test client on
 SQLite and PostgreSQL, with bodies shaped as crm.inbound.bland_config's templates fill them: a tool retried by
 Bland changes nothing twice, a forged or foreign request reaches nothing, the post-call webhook is verified and
 recorded once."""

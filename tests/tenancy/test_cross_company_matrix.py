@@ -615,7 +615,7 @@ NON_UI: dict[tuple[str, str], list[Expect]] = {
             ("bland", "webhooks_bland_inbound.receive_bland_inbound"),
         )
     },
-    # -- Bland's tools and post-call webhook of an inbound number (docs/inbound.md §7)
+    # -- Bland's tools and post-call webhook of an inbound number (docs/inbound.md sec. 7)
     ("webhooks_bland_inbound.receive_bland_tool", "POST"): [
         Expect(
             _bland_inbound("/webhooks/bland/inbound/tools/cancel", lambda a: a.victim.company_id),
