@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.inbound import calls, knowledge
 from crm.inbound.numbers import NumberRoute
-from crm.inbound.recognition import _zone
+from crm.inbound.recognition import company_zone
 from crm.models import Appointment, Direction, InboundCall, Interaction, InteractionKind, Lead, LeadStatus, Task
 from crm.services import appointments, audit
 
@@ -48,7 +48,7 @@ class Call:
 
     @property
     def zone(self) -> ZoneInfo:
-        return _zone(self.route.company_timezone)
+        return company_zone(self.route.company_timezone)
 
     @property
     def lead(self) -> Lead | None:

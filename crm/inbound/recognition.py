@@ -79,7 +79,7 @@ class CallerContext:
         """The agent's variables: Retell's `dynamic_variables` (Dict[str, str]) and Vapi's `variableValues`.
         Strings only (Retell types them so); empty strings rather than missing keys, so every `{{name}}` in a
         prompt resolves."""
-        zone = _zone(self.timezone)
+        zone = company_zone(self.timezone)
         appointments = "; ".join(
             f"{a.starts_at.astimezone(zone):%Y-%m-%d %H:%M} {a.title}".strip() for a in self.upcoming_appointments
         )
@@ -124,7 +124,7 @@ def caller_number(raw: object) -> str | None:
     return e164_of(raw)
 
 
-def _zone(name: str | None) -> ZoneInfo:
+def company_zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or BUSINESS_TZ)
     except (ZoneInfoNotFoundError, ValueError):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from crm.models import Campaign, InteractionKind
 from crm.models.report_rollups import MEASURES, InteractionRollup
-from crm.reports.kpis.queries import CALL_TS, ReportQueries, _frame, _hours
+from crm.reports.kpis.queries import CALL_TS, ReportQueries, as_frame, hourly_frame
 from crm.reports.periods import Period
 
 R = InteractionRollup
@@ -49,9 +49,9 @@ class FastReportQueries(ReportQueries):
             .where(R.dim == "", self._range(self.lo, self.hi))
             .group_by(R.hour, R.kind)
         )
-        frame = _frame(stmt)
+        frame = as_frame(stmt)
         frame = frame.assign(hour_utc=pd.to_datetime(frame["hour"].astype("int64") * 3600, unit="s", utc=True))
-        frame = _hours(frame.drop(columns=["hour"]), self.cur.tz)
+        frame = hourly_frame(frame.drop(columns=["hour"]), self.cur.tz)
         calls = frame[frame["kind"] == InteractionKind.CALL.value].rename(columns={"n": "placed"})
         emails = frame[frame["kind"] == InteractionKind.EMAIL.value].rename(columns={"n": "sent"})
         return calls, emails
@@ -76,7 +76,7 @@ class FastReportQueries(ReportQueries):
         cubes = {}
         for dim, key in keys.items():
             stmt = sa.select(window, key, currency, *measures).where(R.dim == dim, *where)
-            cubes[dim] = self._cube(_frame(stmt.group_by(window, key, currency)), CUBE_KEYS[dim])
+            cubes[dim] = self._cube(as_frame(stmt.group_by(window, key, currency)), CUBE_KEYS[dim])
         # The campaign's label as the plain query has it: the campaign's name, else the lead's utm_campaign.
         label = sa.func.coalesce(Campaign.name, _decoded(R.key_text)).label("campaign")
         stmt = (
@@ -86,7 +86,7 @@ class FastReportQueries(ReportQueries):
             .where(R.dim == "campaign", *where)
             .group_by(window, label, currency)
         )
-        cubes["campaign"] = self._cube(_frame(stmt), "campaign")
+        cubes["campaign"] = self._cube(as_frame(stmt), "campaign")
         return cubes
 
     @staticmethod

@@ -87,13 +87,13 @@ def _in(ts, lo: datetime, hi: datetime) -> sa.ColumnElement:
     return sa.and_(ts >= lo, ts < hi)
 
 
-def _frame(stmt, columns: Iterable[str] | None = None) -> pd.DataFrame:
+def as_frame(stmt, columns: Iterable[str] | None = None) -> pd.DataFrame:
     result = db.session.execute(stmt)
     rows = result.all()
     return pd.DataFrame(rows, columns=list(columns) if columns else list(result.keys()))
 
 
-def _hours(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+def hourly_frame(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     if frame.empty:
         frame = frame.assign(hour_utc=pd.Series(dtype="datetime64[ns, UTC]"))
     elif "hour_utc" not in frame:
@@ -207,7 +207,7 @@ class ReportQueries:
             _n(r.c.status.in_(EMAIL_BOUNCED)).label("bounced"),
             _n(r.c.status == "dropped").label("dropped"),
         ).group_by(r.c.bucket, r.c.kind)
-        frame = _hours(_frame(stmt), self.cur.tz)
+        frame = hourly_frame(as_frame(stmt), self.cur.tz)
         kinds = frame["kind"].map(lambda k: getattr(k, "value", k)) if not frame.empty else frame["kind"]
         calls = frame[kinds == InteractionKind.CALL.value].rename(columns={"n": "placed"})
         emails = frame[kinds == InteractionKind.EMAIL.value].rename(columns={"n": "sent"})
@@ -241,7 +241,7 @@ class ReportQueries:
             sa.func.sum(r.c.cost_cents).label("cost"),
             sa.func.count(r.c.cost_cents).label("priced"),
         ).group_by(*keys)
-        frame = _frame(stmt)
+        frame = as_frame(stmt)
         if frame.empty:
             return frame
         frame = frame.assign(
@@ -259,7 +259,7 @@ class ReportQueries:
             .where(IS_CALL, TALKED, self._in_calls(self.prev.start, self.cur.end))
             .group_by(window, Interaction.duration_s)
         )
-        return _frame(stmt)
+        return as_frame(stmt)
 
     def critical_calls(self) -> list[CriticalCall]:
         owner = aliased(User)
@@ -332,7 +332,7 @@ class ReportQueries:
             .group_by(Interaction.lead_id, Lead.owner_id, window.element)
             .having(sa.and_(booked == 0, _n(follow) > 0))
         )
-        frame = _frame(stmt, ["lead_id", "owner_id", "window", "at", "interested_at"])
+        frame = as_frame(stmt, ["lead_id", "owner_id", "window", "at", "interested_at"])
         if frame.empty:
             return frame.assign(outcome=pd.Series(dtype=object))
         appt_window = _window(Appointment.created_at, self.cur).label("window")
@@ -370,7 +370,7 @@ class ReportQueries:
             )
             .group_by(window.element, Appointment.owner_id)
         )
-        return _frame(stmt, ["window", "owner_id", "n"])
+        return as_frame(stmt, ["window", "owner_id", "n"])
 
     def unsubscribes(self) -> dict[str, int]:
         window = _window(AuditEntry.at, self.cur).label("window")
@@ -397,7 +397,7 @@ class ReportQueries:
             .where(self._live_leads(self.lo, self.hi))
             .group_by(bucket)
         )
-        return _hours(_frame(stmt), self.cur.tz)
+        return hourly_frame(as_frame(stmt), self.cur.tz)
 
     def lead_cube(self) -> pd.DataFrame:
         """Leads of both periods by source, campaign, score bucket and priority."""
@@ -415,7 +415,7 @@ class ReportQueries:
             .where(self._live_leads(self.prev.start, self.cur.end))
             .group_by(*[k.element for k in keys])
         )
-        frame = _frame(stmt)
+        frame = as_frame(stmt)
         return frame.astype({"campaign": "object"}).replace({np.nan: None}) if not frame.empty else frame
 
     def lead_owners(self) -> pd.DataFrame:
@@ -429,7 +429,7 @@ class ReportQueries:
             .where(self._live_leads(self.cur.start, self.cur.end))
             .group_by(*[k.element for k in keys])
         )
-        frame = _frame(stmt)
+        frame = as_frame(stmt)
         return frame.astype({"owner_id": "object"}).replace({np.nan: None}) if not frame.empty else frame
 
 
