@@ -203,8 +203,8 @@ class BoundedConnection(psycopg.Connection):
     away) and the caller gets an OperationalError."""
 
     io_timeout: float | None = None
-    # The bound of a transaction's BEGIN (the ping timeout): a server that accepts TCP and never answers is
-    # found within it, by the first round trip of every transaction, with no ping of its own (issue 21).
+    # The bound of a transaction's BEGIN (the ping plus the connect timeout): a server that accepts TCP and
+    # never answers is found within it, by the first round trip of every transaction, with no ping (issue 21).
     begin_timeout: float | None = None
     # When the last round trip ended well, and whether one failed since (then the next checkout pings).
     last_io: float = 0.0
@@ -280,7 +280,9 @@ def connect_within(cargs: Any, cparams: dict[str, Any], bounds: DatabaseSettings
             return
         if bounds.statement_timeout_ms:
             conn.io_timeout = bounds.statement_timeout_ms / 1000 + 1.0  # the server's timeout answers first
-        conn.begin_timeout = bounds.ping_timeout_s
+        # As long as the old path could take before it gave up (a ping, then a new connection): a BEGIN that a
+        # loaded but live server answers late is not a 503 (seen in CI at 0.5 s), a stalled one still is.
+        conn.begin_timeout = bounds.ping_timeout_s + bounds.connect_timeout_s
         future.set_result(conn)
 
     threading.Thread(target=run, name="db-connect", daemon=True).start()

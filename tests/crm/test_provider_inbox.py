@@ -387,8 +387,11 @@ async def test_results_reach_their_chains_soon_after_the_chain_worker_returns(ou
         await asyncio.sleep(0.2)
     took = time.monotonic() - returned
     assert not waiting, f"still waiting for results after {took:.1f} s: {waiting}"
-    rows = _outbox(outage.app)
+    # The results of the chains that waited through the outage: one each. The leads posted during it may have
+    # reached a call of their own by now (the chain is faster since issue 21), and their rows are not the point.
+    rows = [r for r in _outbox(outage.app) if r.chain_id in chain_ids]
     assert len(rows) == len(chain_ids) and all(r.delivered_by in ("update", "signal") for r in rows)
+    assert len({r.chain_id for r in rows}) == len(chain_ids)
     # Each chain took its result once: one record_call_outcome per chain, no provider poll.
     for chain_id in chain_ids:
         history = await outage.handle(chain_id).fetch_history()
