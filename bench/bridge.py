@@ -1,7 +1,8 @@
-"""Benchmark: the voice bridge's own time per turn under N concurrent Retell sessions, beside a bare WebSocket
-echo server measured the same way.
+"""Benchmark: the voice bridge's own time and CPU per turn under N concurrent Retell sessions, beside a bare
+WebSocket echo server and a Retell-demo-style server with a stub LLM, measured the same way.
 
-    .venv/bin/python bench/bridge.py [--sessions 1,50,200,500] [--pause 1.0-2.0] [--ramp 3] [--crm memory,sqlite]
+    .venv/bin/python bench/bridge.py [--sessions 1,50,200,500] [--pause 1.0-2.0] [--ramp 3]
+                                     [--crm memory,sqlite,postgresql] [--rivals echo,demo] [--rounds 1]
 
 One run, loopback only, everything removed at the end (also on error or Ctrl+C):
 
@@ -12,8 +13,13 @@ One run, loopback only, everything removed at the end (also on error or Ctrl+C):
    * **bridge/sqlite**: the same over the real voice.bridge.booking on an SQLite CRM in a temp dir, migrated
      (`leadchain db-upgrade`) and seeded with one sales rep per lead (so sessions do not compete for slots):
      the bridge plus a local CRM's reads and writes;
+   * **bridge/postgresql**: the same on a throw-away PostgreSQL database (CREATE DATABASE bench_<random> on
+     --pg-admin, migrated and seeded the same way, dropped at the end);
    * **echo**: a bare aiohttp WebSocket server with the same JSON framing that answers `config`, the begin
-     message, ping_pong, and every response_required with one complete chunk.
+     message, ping_pong, and every response_required with one complete chunk;
+   * **demo**: the per-turn CPU rival, a server in the shape of Retell's Python custom-LLM demo with an
+     instant stub LLM (bench/bridge_demo.py): pydantic request per turn, transcript to chat messages, the
+     fixed reply streamed in two deltas plus the closing frame.
 2. A simulated session is Retell's side of the "books" persona (sandbox/personas.py, German): connect,
    read config, send call_details (metadata lead_id), wait for the begin message, then for each of the six
    callee lines pause 1.0-2.0 s (the callee speaking), send update_only and response_required with the full
@@ -26,7 +32,10 @@ One run, loopback only, everything removed at the end (also on error or Ctrl+C):
    `leadchain_bridge_turn_seconds` histogram from /metrics (request in -> first chunk out), the difference
    of the scrapes before and after the level, quantiles interpolated inside the buckets.
 4. Prints p50/p95/p99 per N for every server, the ratios bridge/echo, the session count at which the
-   bridge's own p95 passes 20 ms (docs/voice-bridge.md §V3), and CPU per process during each level.
+   bridge's own p95 passes 20 ms (docs/voice-bridge.md §V3), CPU per process during each level, and the
+   server's CPU per 1,000 turns (process CPU from /proc/<pid>/stat over the level, divided by the
+   response_required turns answered), per round and as medians, with the ratio bridge/demo and the load.
+   With --rounds K every N runs K times, the servers in a rotated order each round.
 
 Exit status: 0 when every session completed its conversation; 1 when some did not; 2 when the benchmark
 could not run. See bench/README.md ("bridge").
@@ -43,6 +52,7 @@ import random
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -164,8 +174,18 @@ async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     server = BridgeServer(bridge)
     await server.start()
+    profile_path = os.environ.get("BENCH_PROFILE")
+    profiler = None
+    if profile_path:  # --profile: the event loop's thread, from READY to SIGTERM
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     print("READY", flush=True)
     await stop.wait()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
     await server.stop()
     factory.close()
 
@@ -301,11 +321,11 @@ def machine_busy_s() -> float:
 # ------------------------------------------------------------------------------------------- the CRM
 
 
-def prepare_sqlite(tmpdir: Path, leads: int) -> dict[str, str]:
-    """Migrate an SQLite CRM and seed one rep and one lead per session; returns the bridge's environment."""
+def prepare_crm(tmpdir: Path, leads: int, url: str) -> dict[str, str]:
+    """Migrate a CRM at `url` and seed one rep and one lead per session; returns the bridge's environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "LEADCHAIN_SECRET_"))}
     env.update(
-        DATABASE_URL=f"sqlite:///{tmpdir / 'bench.db'}",
+        DATABASE_URL=url,
         LEADCHAIN_VAR_DIR=str(tmpdir),
         LEADCHAIN_SECRET_APP_SECRET_KEY=secrets.token_urlsafe(16),
     )
@@ -382,7 +402,35 @@ class LevelResult:
     failed: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
-    own: dict[str, float] | None = None  # the bridge's histogram quantiles (s)
+    own: dict[float, float] | None = None  # the bridge's histogram over the level: bucket bound (s) -> count
+    frames: int = 0  # response frames received for response_required turns
+    server_cpu_s: float = 0.0  # the server process's CPU over the level
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after the level
+
+    @property
+    def cpu_per_1000_turns(self) -> float:
+        return self.server_cpu_s / len(self.turns) * 1000 if self.turns else math.nan
+
+
+def pooled(rounds: list[LevelResult]) -> LevelResult:
+    """The rounds of one level as one: turns and histogram counts pooled, CPU averaged over the wall time."""
+    out = LevelResult()
+    own: dict[float, float] = {}
+    for r in rounds:
+        out.turns += r.turns
+        out.completed += r.completed
+        out.ended_by_agent += r.ended_by_agent
+        out.failed += r.failed
+        out.wall_s += r.wall_s
+        out.frames += r.frames
+        out.server_cpu_s += r.server_cpu_s
+        for bound, count in (r.own or {}).items():
+            own[bound] = own.get(bound, 0.0) + count
+    out.own = own or None
+    for key in ("server", "driver", "others"):
+        out.cpu[key] = sum(r.cpu[key] * r.wall_s for r in rounds) / out.wall_s if out.wall_s else math.nan
+    out.load = (min(r.load[0] for r in rounds), max(r.load[1] for r in rounds))
+    return out
 
 
 def _turns(transcript: list[tuple[str, str]]) -> list[dict]:
@@ -419,6 +467,8 @@ async def session(
                     if first and sent is not None:
                         result.turns.append(time.perf_counter() - sent)
                     first = False
+                    if sent is not None:
+                        result.frames += 1
                     parts.append(message.get("content") or "")
                     if message.get("content_complete"):
                         return "".join(parts), bool(message.get("end_call"))
@@ -491,11 +541,14 @@ async def scrape(server: Server) -> dict[float, float]:
     return buckets
 
 
-def histogram_quantiles(
-    before: dict[float, float], after: dict[float, float], qs=(0.5, 0.95, 0.99)
-) -> dict[str, float]:
-    bounds = sorted(after)
-    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+def histogram_delta(before: dict[float, float], after: dict[float, float]) -> dict[float, float]:
+    return {bound: count - before.get(bound, 0.0) for bound, count in after.items()}
+
+
+def histogram_quantiles(delta: dict[float, float] | None, qs=(0.5, 0.95, 0.99)) -> dict[str, float]:
+    delta = delta or {}
+    bounds = sorted(delta)
+    counts = [delta[b] for b in bounds]
     total = counts[-1] if counts else 0
     out = {"count": total}
     for q in qs:
@@ -525,6 +578,7 @@ def nearest_rank(values: list[float], q: float) -> float:
 async def run_level(server: Server, n: int, args, leads: int, rng: random.Random) -> LevelResult:
     result = LevelResult()
     own_before = await scrape(server) if server.metrics_port else None
+    load_before = os.getloadavg()[0]
     cpu_before = {"server": server.cpu_s, "driver": sum(os.times()[:2]), "machine": machine_busy_s()}
     started = time.perf_counter()
     tag = secrets.token_hex(3)
@@ -546,13 +600,15 @@ async def run_level(server: Server, n: int, args, leads: int, rng: random.Random
     server_cpu = server.cpu_s - cpu_before["server"]
     driver_cpu = sum(os.times()[:2]) - cpu_before["driver"]
     machine = machine_busy_s() - cpu_before["machine"]
+    result.server_cpu_s = server_cpu
+    result.load = (load_before, os.getloadavg()[0])
     result.cpu = {
         "server": server_cpu / result.wall_s,
         "driver": driver_cpu / result.wall_s,
         "others": max(0.0, machine - server_cpu - driver_cpu) / result.wall_s,
     }
     if own_before is not None:
-        result.own = histogram_quantiles(own_before, await scrape(server))
+        result.own = histogram_delta(own_before, await scrape(server))
     return result
 
 
@@ -563,9 +619,19 @@ def ms(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{value * 1000:.2f}"
 
 
-def report(levels: list[int], results: dict[str, dict[int, LevelResult]]) -> None:
-    names = list(results)
-    print("\nClient-measured, per turn: request sent -> first response frame (ms), p50 / p95 / p99")
+def median(values: list[float]) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return statistics.median(values) if values else math.nan
+
+
+def report(levels: list[int], by_round: dict[str, dict[int, list[LevelResult]]]) -> None:
+    names = list(by_round)
+    results = {name: {n: pooled(rounds) for n, rounds in by_level.items()} for name, by_level in by_round.items()}
+    rounds = max(len(r) for by_level in by_round.values() for r in by_level.values())
+    print(
+        "\nClient-measured, per turn: request sent -> first response frame (ms), p50 / p95 / p99, "
+        f"{rounds} round(s) pooled"
+    )
     header = (
         "| N | "
         + " | ".join(names)
@@ -589,55 +655,101 @@ def report(levels: list[int], results: dict[str, dict[int, LevelResult]]) -> Non
                 )
         print(f"| {n} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
-    print("\nThe bridge's own time per turn (its histogram: request in -> first chunk out), ms, p50 / p95 / p99")
-    bridges = [name for name in names if name != "echo"]
-    print("| N | " + " | ".join(bridges) + " |")
-    print("|---|" + "---|" * len(bridges))
-    for n in levels:
-        cells = []
-        for name in bridges:
-            own = results[name][n].own or {}
-            cells.append(
-                " / ".join(ms(own.get(k, math.nan)) for k in ("p50", "p95", "p99")) + f" ({int(own.get('count', 0))})"
-            )
-        print(f"| {n} | " + " | ".join(cells) + " |")
-    for name in bridges:
-        crossing = next((n for n in levels if (results[name][n].own or {}).get("p95", 0) > BUDGET_S), None)
+    bridges = [name for name in names if name.startswith("bridge/")]
+    if bridges:
+        print("\nThe bridge's own time per turn (its histogram: request in -> first chunk out), ms, p50 / p95 / p99")
+        print("| N | " + " | ".join(bridges) + " |")
+        print("|---|" + "---|" * len(bridges))
+        for n in levels:
+            cells = []
+            for name in bridges:
+                own = histogram_quantiles(results[name][n].own)
+                cells.append(
+                    " / ".join(ms(own.get(k, math.nan)) for k in ("p50", "p95", "p99"))
+                    + f" ({int(own.get('count', 0))})"
+                )
+            print(f"| {n} | " + " | ".join(cells) + " |")
+    for name in names:
+        crossing = next((n for n in levels if histogram_quantiles(results[name][n].own).get("p95", 0) > BUDGET_S), None)
         client = next((n for n in levels if nearest_rank(results[name][n].turns, 0.95) > BUDGET_S), None)
         print(
-            f"{name}: own p95 passes 20 ms at "
-            + (f"N = {crossing}" if crossing else f"– not reached up to {levels[-1]}")
-            + "; client-measured p95 passes 20 ms at "
+            f"{name}: "
+            + (
+                ("own p95 passes 20 ms at " + (f"N = {crossing}" if crossing else f"– not reached up to {levels[-1]}"))
+                + "; "
+                if name in bridges
+                else ""
+            )
+            + "client-measured p95 passes 20 ms at "
             + (f"N = {client}" if client else f"– not reached up to {levels[-1]}")
         )
 
-    print("\nSessions completed, wall s, CPU in cores (server process / driver / others on the box)")
+    print(
+        "\nServer CPU per 1,000 turns (s): the server process's CPU over the level (connections, begin, pings, "
+        "updates included) / response_required turns answered; per round, then the median"
+    )
+    print("| N | server | " + " | ".join(f"round {i + 1}" for i in range(rounds)) + " | median | frames/turn |")
+    print("|---|---|" + "---|" * (rounds + 2))
+    for n in levels:
+        for name in names:
+            per_round = [r.cpu_per_1000_turns for r in by_round[name][n]]
+            frames = results[name][n].frames / max(1, len(results[name][n].turns))
+            print(
+                f"| {n} | {name} | "
+                + " | ".join(f"{v:.3f}" for v in per_round)
+                + f" | **{median(per_round):.3f}** | {frames:.1f} |"
+            )
+        if "demo" in names:
+            for name in bridges:
+                ratios = [
+                    b.cpu_per_1000_turns / d.cpu_per_1000_turns
+                    for b, d in zip(by_round[name][n], by_round["demo"][n], strict=False)
+                ]
+                loads = [x for r in by_round[name][n] + by_round["demo"][n] for x in r.load]
+                others = [r.cpu["others"] for r in by_round[name][n] + by_round["demo"][n]]
+                print(
+                    f"  N={n} {name}/demo CPU per turn: rounds "
+                    + ", ".join(f"{v:.2f}" for v in ratios)
+                    + f"; median of rounds {median(ratios):.2f}x (goal <= 1.0x); "
+                    + f"load average {min(loads):.2f}-{max(loads):.2f}, "
+                    + f"others {min(others):.2f}-{max(others):.2f} cores"
+                )
+
+    print("\nSessions completed, wall s, CPU in cores (server process / driver / others on the box), load average")
     for name in names:
         for n in levels:
-            r = results[name][n]
-            warn = "  WARNING: others > 0.25 cores, figures are low" if r.cpu["others"] > 0.25 else ""
-            print(
-                f"  {name:14s} N={n:<4d} {r.completed}/{n} completed ({r.ended_by_agent} ended by the agent), "
-                f"{r.wall_s:6.1f} s, "
-                f"{r.cpu['server']:.2f} / {r.cpu['driver']:.2f} / {r.cpu['others']:.2f}{warn}"
-            )
-            for failure in r.failed[:3]:
-                print(f"      failed: {failure}")
+            for i, r in enumerate(by_round[name][n]):
+                warn = "  WARNING: others > 0.25 cores, figures are low" if r.cpu["others"] > 0.25 else ""
+                print(
+                    f"  {name:17s} N={n:<4d} round {i + 1}: {r.completed}/{n} completed "
+                    f"({r.ended_by_agent} ended by the agent), "
+                    f"{r.wall_s:6.1f} s, "
+                    f"{r.cpu['server']:.2f} / {r.cpu['driver']:.2f} / {r.cpu['others']:.2f}, "
+                    f"load {r.load[0]:.2f} -> {r.load[1]:.2f}{warn}"
+                )
+                for failure in r.failed[:3]:
+                    print(f"      failed: {failure}")
 
 
 # --------------------------------------------------------------------------------------------- main
 
 
-async def drive(args, servers: list[Server], leads: int) -> dict[str, dict[int, LevelResult]]:
+async def drive(args, servers: list[Server], leads: int) -> dict[str, dict[int, list[LevelResult]]]:
     rng = random.Random(args.seed)
-    results: dict[str, dict[int, LevelResult]] = {s.name: {} for s in servers}
+    results: dict[str, dict[int, list[LevelResult]]] = {s.name: {} for s in servers}
     for server in servers:  # warm-up: one short session each (imports, first lookups)
         await session(server, f"bench_warmup_{secrets.token_hex(3)}", 1, 0, (0.0, 0.05), rng, LevelResult())
     for n in args.sessions:
-        for server in servers:
-            print(f"  {server.name}: {n} sessions ...", flush=True)
-            results[server.name][n] = await run_level(server, n, args, leads, rng)
-            await asyncio.sleep(1.0)
+        for k in range(args.rounds):
+            # Interleaved: each round runs every server once, the order rotated so none always goes first.
+            for server in servers[k % len(servers) :] + servers[: k % len(servers)]:
+                print(
+                    f"  {server.name}: {n} sessions, round {k + 1}/{args.rounds} "
+                    f"(load average {os.getloadavg()[0]:.2f}) ...",
+                    flush=True,
+                )
+                results[server.name].setdefault(n, []).append(await run_level(server, n, args, leads, rng))
+                await asyncio.sleep(1.0)
     for server in servers:
         if server.metrics_port:
             server.counters = await counters(server)
@@ -670,7 +782,26 @@ def parse_args(argv: list[str]):
         help="seconds the callee speaks between turns (uniform), e.g. 1.0-2.0",
     )
     parser.add_argument("--ramp", default=3.0, type=float, help="session starts are spread over this many seconds")
-    parser.add_argument("--crm", default="memory,sqlite", help="bridge variants: memory, sqlite (comma-separated)")
+    parser.add_argument(
+        "--crm", default="memory,sqlite", help="bridge variants: memory, sqlite, postgresql (comma-separated)"
+    )
+    parser.add_argument(
+        "--rivals", default="echo,demo", help="rival servers: echo, demo (comma-separated; empty for none)"
+    )
+    parser.add_argument("--rounds", default=1, type=int, help="runs of every level, servers interleaved")
+    parser.add_argument(
+        "--pg-admin",
+        default=None,
+        help="PostgreSQL database to run CREATE/DROP DATABASE from (default: bench/intake.py's, "
+        "postgresql://postgres@127.0.0.1:5432/test)",
+    )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        type=Path,
+        help="a directory: each bridge runs under cProfile (event-loop thread) and leaves <crm>.prof there; "
+        "the top functions are printed at the end (the figures of a profiled run are not comparable)",
+    )
     parser.add_argument("--seed", default=6, type=int)
     return parser.parse_args(argv)
 
@@ -689,14 +820,24 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["_echo"]:
         asyncio.run(serve_echo(int(argv[argv.index("--port") + 1])))
         return 0
+    if argv[:1] == ["_demo"]:
+        from bench.bridge_demo import serve_demo
+
+        asyncio.run(serve_demo(LOOPBACK, int(argv[argv.index("--port") + 1])))
+        return 0
     if argv[:1] == ["_seed"]:
         seed(int(argv[1]))
         return 0
     args = parse_args(argv)
     crms = [c.strip() for c in args.crm.split(",") if c.strip()]
-    if not set(crms) <= {"memory", "sqlite"}:
-        print("--crm takes memory and/or sqlite", file=sys.stderr)
+    rivals = [c.strip() for c in args.rivals.split(",") if c.strip()]
+    if not set(crms) <= {"memory", "sqlite", "postgresql"} or not set(rivals) <= {"echo", "demo"}:
+        print("--crm takes memory, sqlite and/or postgresql; --rivals echo and/or demo", file=sys.stderr)
         return 2
+    if args.rounds < 1:
+        print("--rounds must be at least 1", file=sys.stderr)
+        return 2
+    databases: list = []
     leads = max(args.sessions)
     servers: list[Server] = []
     started = time.monotonic()
@@ -712,7 +853,24 @@ def main(argv: list[str]) -> int:
             )
             base_env.pop("LEADCHAIN_BRIDGE_LLM_URL", None)
             for crm in crms:
-                env = base_env if crm == "memory" else {**prepare_sqlite(tmpdir, leads), "BENCH_SECRET": PATH_SECRET}
+                if crm == "memory":
+                    env = base_env
+                elif crm == "sqlite":
+                    env = {
+                        **prepare_crm(tmpdir, leads, f"sqlite:///{tmpdir / 'bench.db'}"),
+                        "BENCH_SECRET": PATH_SECRET,
+                    }
+                else:
+                    from bench.intake import DEFAULT_PG_ADMIN, Database
+
+                    database = Database("postgresql", args.pg_admin or DEFAULT_PG_ADMIN, tmpdir)
+                    databases.append(database)
+                    url = database.create()
+                    print(f"PostgreSQL CRM: database {database.name} (dropped at the end)", flush=True)
+                    env = {**prepare_crm(tmpdir, leads, url), "BENCH_SECRET": PATH_SECRET}
+                if args.profile is not None:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    env = {**env, "BENCH_PROFILE": str((args.profile / f"{crm}.prof").resolve())}
                 servers.append(
                     Server(
                         f"bridge/{crm}",
@@ -722,14 +880,17 @@ def main(argv: list[str]) -> int:
                         metrics_port=free_port(),
                     )
                 )
-            servers.append(Server("echo", ["_echo"], base_env, tmpdir / "echo.log"))
+            for rival in rivals:
+                servers.append(Server(rival, [f"_{rival}"], base_env, tmpdir / f"{rival}.log"))
             for server in servers:
                 server.start()
             for server in servers:
                 server.wait_ready()
             print(
                 f"bench/bridge.py: sessions {args.sessions}, {len(CALLEE_LINES)} turns each, pause "
-                f"{args.pause[0]}-{args.pause[1]} s, ramp {args.ramp} s, servers {[s.name for s in servers]}",
+                f"{args.pause[0]}-{args.pause[1]} s, ramp {args.ramp} s, {args.rounds} round(s), "
+                f"servers {[s.name for s in servers]}; {os.cpu_count()} CPUs, load average "
+                + " ".join(f"{x:.2f}" for x in os.getloadavg()),
                 flush=True,
             )
             results = asyncio.run(drive(args, servers, leads))
@@ -742,6 +903,11 @@ def main(argv: list[str]) -> int:
         finally:
             for server in servers:
                 server.stop()
+            for database in databases:
+                try:
+                    database.drop()
+                except Exception as e:  # noqa: BLE001 - reported; the run's figures stand
+                    print(f"warning: could not drop {database.name}: {e}", file=sys.stderr)
         report(args.sessions, results)
         for server in servers:
             if server.metrics_port:
@@ -751,8 +917,16 @@ def main(argv: list[str]) -> int:
                     f"{server.name}: {booked} turns booked an appointment (bridge log, warm-up included); "
                     f"{totals or 'no filler, no tool timeout'}"
                 )
+        if args.profile is not None:
+            import pstats
+
+            for crm in crms:
+                path = args.profile / f"{crm}.prof"
+                if path.exists():
+                    print(f"\nProfile of bridge/{crm} ({path}), top 30 by own time:")
+                    pstats.Stats(str(path)).sort_stats("tottime").print_stats(30)
         print(f"\nrun time {time.monotonic() - started:.0f} s")
-        incomplete = sum(len(r.failed) for by_n in results.values() for r in by_n.values())
+        incomplete = sum(len(r.failed) for by_n in results.values() for rounds in by_n.values() for r in rounds)
         return 1 if incomplete else 0
 
 
