@@ -48,7 +48,11 @@ CALENDARS = {"calcom": calcom, "google": google_calendar, "microsoft": microsoft
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Provider sandbox: calls</title>
 <style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:.3rem .6rem}</style>
-</head><body><h1>Provider sandbox</h1><p>{{ stats }}</p><table><thead><tr><th>provider</th><th>call</th><th>to</th>
+</head><body><h1>Provider sandbox</h1>
+<p>{{ stats.calls }} call(s) placed; create requests per provider:
+{% for name, n in stats.create_requests|dictsort %}{{ name }} {{ n }} ({{ stats.created.get(name, 0) }} accepted)
+{{- ", " if not loop.last }}{% else %}none{% endfor %}</p>
+<table><thead><tr><th>provider</th><th>call</th><th>to</th>
 <th>persona</th><th>language</th><th>status</th></tr></thead><tbody>
 {% for c in calls %}<tr><td>{{ c.provider }}</td><td>{{ c.call_id }}</td><td>{{ c.to_number }}</td>
 <td>{{ c.persona }}</td><td>{{ c.language }}</td><td>{{ c.status }}</td></tr>
