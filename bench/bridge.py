@@ -67,6 +67,8 @@ if str(ROOT) not in sys.path:
 LOOPBACK = "127.0.0.1"
 PATH_SECRET = "bench-" + secrets.token_urlsafe(12)
 BUDGET_S = 0.020
+# The simulated Retell side's options (--no-client-deflate).
+CLIENT = {"deflate": True}
 TICK = os.sysconf("SC_CLK_TCK")
 # The "books" persona's callee lines (German), as the sandbox plays them.
 CALLEE_LINES = [
@@ -269,7 +271,7 @@ class Server:
                 stdin=subprocess.DEVNULL,
             )
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -451,7 +453,13 @@ async def session(
     await asyncio.sleep(delay)
     transcript: list[tuple[str, str]] = []
     try:
-        async with connect(server.url(call_id), open_timeout=30, close_timeout=5, max_size=None) as ws:
+        async with connect(
+            server.url(call_id),
+            open_timeout=30,
+            close_timeout=5,
+            max_size=None,
+            compression="deflate" if CLIENT["deflate"] else None,
+        ) as ws:
 
             async def pinger() -> None:
                 while True:
@@ -636,8 +644,8 @@ def report(levels: list[int], by_round: dict[str, dict[int, list[LevelResult]]])
         "| N | "
         + " | ".join(names)
         + " | "
-        + " | ".join(f"{n}/echo p50 · p95 · p99" for n in names if n != "echo")
-        + " |"
+        + " | ".join(f"{n}/echo p50 · p95 · p99" for n in names if n != "echo" and "echo" in names)
+        + (" |" if "echo" in names else "")
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -653,7 +661,7 @@ def report(levels: list[int], by_round: dict[str, dict[int, list[LevelResult]]])
                         f"{nearest_rank(r.turns, q) / nearest_rank(echo.turns, q):.1f}" for q in (0.5, 0.95, 0.99)
                     )
                 )
-        print(f"| {n} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        print(f"| {n} | " + " | ".join(cells) + " | " + (" | ".join(ratios) + " |" if ratios else ""))
 
     bridges = [name for name in names if name.startswith("bridge/")]
     if bridges:
@@ -721,8 +729,9 @@ def report(levels: list[int], by_round: dict[str, dict[int, list[LevelResult]]])
             for i, r in enumerate(by_round[name][n]):
                 warn = "  WARNING: others > 0.25 cores, figures are low" if r.cpu["others"] > 0.25 else ""
                 print(
-                    f"  {name:17s} N={n:<4d} round {i + 1}: {r.completed}/{n} completed "
-                    f"({r.ended_by_agent} ended by the agent), "
+                    # The line's start is read by tests/test_bench_smoke.py: keep its shape.
+                    f"  {name:14s} N={n:<4d} {r.completed}/{n} completed "
+                    f"({r.ended_by_agent} ended by the agent), round {i + 1}, "
                     f"{r.wall_s:6.1f} s, "
                     f"{r.cpu['server']:.2f} / {r.cpu['driver']:.2f} / {r.cpu['others']:.2f}, "
                     f"load {r.load[0]:.2f} -> {r.load[1]:.2f}{warn}"
@@ -801,6 +810,12 @@ def parse_args(argv: list[str]):
         type=Path,
         help="a directory: each bridge runs under cProfile (event-loop thread) and leaves <crm>.prof there; "
         "the top functions are printed at the end (the figures of a profiled run are not comparable)",
+    )
+    parser.add_argument(
+        "--no-client-deflate",
+        action="store_true",
+        help="the client does not offer permessage-deflate (by default it does, as the websockets library and "
+        "browsers do; a server that accepts it compresses every frame)",
     )
     parser.add_argument("--seed", default=6, type=int)
     return parser.parse_args(argv)
@@ -888,11 +903,13 @@ def main(argv: list[str]) -> int:
                 server.wait_ready()
             print(
                 f"bench/bridge.py: sessions {args.sessions}, {len(CALLEE_LINES)} turns each, pause "
-                f"{args.pause[0]}-{args.pause[1]} s, ramp {args.ramp} s, {args.rounds} round(s), "
+                f"{args.pause[0]}-{args.pause[1]} s, ramp {args.ramp} s, {args.rounds} round(s), client "
+                f"{'without' if args.no_client_deflate else 'offering'} permessage-deflate, "
                 f"servers {[s.name for s in servers]}; {os.cpu_count()} CPUs, load average "
                 + " ".join(f"{x:.2f}" for x in os.getloadavg()),
                 flush=True,
             )
+            CLIENT["deflate"] = not args.no_client_deflate
             results = asyncio.run(drive(args, servers, leads))
         except BenchError as e:
             print(f"benchmark could not run: {e}", file=sys.stderr)

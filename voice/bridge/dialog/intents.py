@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from types import ModuleType
 
 from voice.bridge.dialog import lexicon_de, lexicon_en, lexicon_fr
@@ -143,7 +144,10 @@ def clean(text: str | None) -> str:
     return normalise((text or "")[: MAX_CHARS * 2])[:MAX_CHARS]
 
 
+@lru_cache(maxsize=4096)
 def read(text: str | None) -> Reading:
+    """Every signal in ``text``. Cached: a pure function of the words with an immutable answer, and each
+    turn of a call reads the callee's earlier turns again while rebuilding its state (dialog/state.py)."""
     t = clean(text)
     folded = fold(t)
     found = {name: pattern.search(folded) for name, pattern in PATTERNS.items()}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from voice.bridge.timeprefs import days, ellipsis, negation, periods
@@ -61,11 +62,18 @@ GRAMMARS: dict[str, type[Grammar]] = {"de": GermanGrammar, "en": EnglishGrammar,
 
 
 def parse(text: str, language: str, now: datetime) -> TimeConstraint:
-    """The constraint an utterance states; `now` is aware (naive means Europe/Berlin wall-clock)."""
+    """The constraint an utterance states; `now` is aware (naive means Europe/Berlin wall-clock). Only
+    today's date in Berlin enters the reading, so it is cached by (text, language, that date): every turn
+    of a call replays the callee's earlier turns (dialog/state.py), whose words do not change."""
     lang = (language or "").lower()[:2]
     lang = lang if lang in GRAMMARS else "de"
     local = now.astimezone(BUSINESS_TZ) if now.tzinfo else now.replace(tzinfo=BUSINESS_TZ)
-    today = local.date()
+    return _parse(text, lang, local.date())
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, lang: str, today: date) -> TimeConstraint:
+    # The result is immutable (a frozen TimeConstraint of tuples and frozensets): sharing it is safe.
     grammar = GRAMMARS[lang]
     result: TimeConstraint | None = None
     anchor: date | None = None
