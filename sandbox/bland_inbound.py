@@ -24,12 +24,14 @@ variable that is not set becomes ""."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -177,6 +179,13 @@ def system_variables(call: BlandCall, config: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def _keep(call: BlandCall, answer: Any, paths: Iterable[tuple[Any, Any]]) -> None:
+    """An answer's values into the call's variables: (variable name, JSONPath) pairs, as dynamic_data's
+    `response_data` and a tool's `response` both name them."""
+    for name, path in paths:
+        call.variables[str(name).lower()] = _as_variable(extract(answer, str(path or "")))
+
+
 def _dynamic_data(client: httpx.Client, config: dict[str, Any], call: BlandCall) -> None:
     started = time.perf_counter()
     for spec in config.get("dynamic_data") or []:
@@ -185,8 +194,7 @@ def _dynamic_data(client: httpx.Client, config: dict[str, Any], call: BlandCall)
         if status is None or not 200 <= status < 300:
             continue
         call.dynamic_answer = answer if isinstance(answer, dict) else None
-        for item in spec.get("response_data") or []:
-            call.variables[str(item["name"]).lower()] = _as_variable(extract(answer, str(item.get("data") or "")))
+        _keep(call, answer, ((item["name"], item.get("data")) for item in spec.get("response_data") or []))
     call.dynamic_elapsed_s = time.perf_counter() - started
 
 
@@ -202,8 +210,7 @@ def _use_tool(client: httpx.Client, config: dict[str, Any], call: BlandCall, ste
     status, answer = _request(client, tool, call, inputs, TOOL_TIMEOUT_MS)
     call.tool_uses.append((str(tool["name"]), status, answer if isinstance(answer, dict) else None))
     if status is not None and 200 <= status < 300:
-        for name, path in (tool.get("response") or {}).items():
-            call.variables[str(name).lower()] = _as_variable(extract(answer, str(path)))
+        _keep(call, answer, (tool.get("response") or {}).items())
 
 
 def _person_available(config: dict[str, Any], call: BlandCall) -> bool:
@@ -329,16 +336,21 @@ def numbers(app: Flask) -> dict[str, dict[str, Any]]:
 def register(app: Flask, sandbox: Sandbox) -> None:
     store = numbers(app)
 
-    def refused() -> ResponseReturnValue | None:
-        if request.headers.get("authorization", "") != sandbox.config.keys["bland"]:
-            errors = ["Missing or invalid authorization header."]
-            return jsonify(status="error", message="Invalid API key.", errors=errors), 401
-        return None
+    def keyed(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+        """Bland's own check on every /v1/inbound route: the raw API key in `authorization`, else 401."""
+
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            if request.headers.get("authorization", "") != sandbox.config.keys["bland"]:
+                errors = ["Missing or invalid authorization header."]
+                return jsonify(status="error", message="Invalid API key.", errors=errors), 401
+            return view(*args, **kwargs)
+
+        return checked
 
     @app.post("/v1/inbound/<path:number>")
+    @keyed
     def bland_configure_number(number: str) -> ResponseReturnValue:
-        if (no := refused()) is not None:
-            return no
         e164 = normalise(number)
         body = request.get_json(silent=True)
         errors = [] if e164 else ["Invalid phone_number."]
@@ -356,16 +368,14 @@ def register(app: Flask, sandbox: Sandbox) -> None:
         return jsonify(status="success", message=f"Successfully updated number {e164}.", updates=body)
 
     @app.get("/v1/inbound/<path:number>")
+    @keyed
     def bland_number(number: str) -> ResponseReturnValue:
-        if (no := refused()) is not None:
-            return no
         found = store.get(normalise(number) or "")
         if found is None:
             return jsonify(status="error", message="Inbound number not found.", errors=["Not found."]), 404
         return jsonify(found)
 
     @app.get("/v1/inbound")
+    @keyed
     def bland_numbers() -> ResponseReturnValue:
-        if (no := refused()) is not None:
-            return no
         return jsonify(inbound_numbers=list(store.values()))

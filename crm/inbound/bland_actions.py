@@ -11,27 +11,20 @@ step, one timeline entry and one queued email per change. A caller changes only 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-
 from crm.extensions import db
-from crm.inbound import calls, knowledge
+from crm.inbound import calls, chain_notice, knowledge, messages
 from crm.inbound.numbers import NumberRoute
 from crm.inbound.recognition import company_zone
-from crm.models import Appointment, Direction, InboundCall, Interaction, InteractionKind, Lead, LeadStatus, Task
+from crm.models import Appointment, InboundCall, Lead, LeadStatus
 from crm.services import appointments, audit
 
 PROVIDER = "bland"
 LENGTH = timedelta(minutes=30)  # a new appointment's length: the phone bridge's (voice/bridge/availability.py)
 OFFERED = 3  # free times offered per answer
-TITLES = {
-    "question": "Inbound call: answer the caller's question",
-    "message": "Inbound call: message for you",
-    "callback": "Inbound call: call back",
-}
 Answer = dict[str, Any]
 
 
@@ -147,8 +140,12 @@ def book(call: Call, start_raw: object, now: datetime) -> Answer:
                                title=title)  # fmt: skip
     if result.outcome not in ("changed", "stale") or result.appointment is None:
         return {"ok": False, "result": result.outcome, "message": "That time is not free: offer the others."}
+    appointment_id = result.appointment.id
     _mark_booked(lead.id, result.appointment, call.row.call_ref)
     _outcome(call, "booked")
+    # As the bridge does for a Retell or Vapi call: "stale" (this call booked it already) too, the signal is
+    # recorded once per call.
+    chain_notice.tell_booking(lead.id, call.row.call_ref, appointment_id)
     return {"ok": True, "result": "booked", "appointment": call.spoken(start),
             "message": f"Booked for {call.spoken(start)}; a confirmation email is on its way."}  # fmt: skip
 
@@ -216,31 +213,15 @@ def message(call: Call, text: object, callback: object, now: datetime) -> Answer
 
 
 def leave_task(call: Call, kind: str, text: str, now: datetime) -> int:
-    """A task for a person, once per call and kind, and a note on the caller's timeline."""
-    key = f"inbound:{PROVIDER}:{call.row.call_ref}:{kind}"[:200]
-    found = db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == key))
-    if found is not None:
-        return found
+    """A task for a person, once per call and kind, and a note on the caller's timeline (crm.inbound.messages)."""
     lead = call.lead
-    task = Task(
+    return messages.leave_task(
+        PROVIDER,
+        call.row.call_ref,
         lead_id=lead.id if lead is not None else None,
         owner_id=_owner(call),
         kind=kind,
-        title=TITLES[kind],
-        details=text or None,
-        due_at=now.astimezone(UTC),
-        dedupe_key=key,
+        text=text,
+        actor=actor(call.row.call_ref),
+        now=now,
     )
-    db.session.add(task)
-    if lead is not None:
-        db.session.add(
-            Interaction(
-                lead_id=lead.id,
-                kind=InteractionKind.NOTE,
-                direction=Direction.INBOUND,
-                summary=f"{TITLES[kind]}: {text[:500]}",
-                created_by=actor(call.row.call_ref),
-            )
-        )
-    db.session.commit()
-    return task.id

@@ -107,7 +107,7 @@ def sweep_company(now: datetime, ask_chain: bool = True) -> MissedResult:
 
 
 def _ask_chain(lead: Lead, call_ref: str) -> int:
-    # Imported here: the chain control talks to Temporal, which nothing else in crm.inbound does.
+    # Imported here: the chain control talks to Temporal, which the sweep needs only when a chain is asked.
     from crm.services import chain_control
 
     try:

@@ -16,32 +16,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.inbound import calls, knowledge
+from crm.inbound import calls, knowledge, messages
 from crm.inbound.numbers import route_number
 from crm.inbound.recognition import UPCOMING_APPOINTMENTS, within_hours
-from crm.models import (
-    Appointment,
-    AppointmentStatus,
-    Direction,
-    Interaction,
-    InteractionKind,
-    PhoneNumber,
-    Task,
-)
+from crm.models import Appointment, AppointmentStatus, PhoneNumber
 from crm.services import appointments
 from voice.bridge.dialog.types import CallerAppointment, InboundCaller
 from voice.bridge.lead_records import as_int, call_actor, live_lead
 from voice.bridge.offers import SlotChoice, SlotOffer, satisfies
 from voice.bridge.timeprefs.constraint import TimeConstraint
-
-# Task kinds a call leaves for a person: a question the knowledge base could not answer, a message, a
-# callback owed (also the missed-call sweep's, crm.inbound.missed).
-TASK_KINDS = ("question", "message", "callback")
-TITLES = {
-    "question": "Inbound call: answer the caller's question",
-    "message": "Inbound call: message for you",
-    "callback": "Inbound call: call back",
-}
 
 
 def is_inbound(metadata: dict[str, Any] | None) -> bool:
@@ -173,38 +156,20 @@ def leave_task(
     call_id: str, provider: str, number_id: int, lead_id: int | None, kind: str, text: str, now: datetime
 ) -> int:
     """A task for a person (kind: question | message | callback) with what the caller said, and a note on
-    the lead's timeline; once per call and kind (a replayed turn finds it)."""
-    if kind not in TASK_KINDS:
-        raise ValueError(f"unknown task kind {kind!r}")
-    key = f"inbound:{provider}:{call_id}:{kind}"[:200]
-    found = db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == key))
-    if found is not None:
-        return found
+    the lead's timeline; once per call and kind (crm.inbound.messages, shared with Bland's tools)."""
     lead = live_lead(lead_id)
     number = db.session.get(PhoneNumber, number_id)
     owner = (lead.owner_id if lead is not None else None) or (number.default_owner_id if number else None)
-    task = Task(
+    return messages.leave_task(
+        provider,
+        call_id,
         lead_id=lead.id if lead is not None else None,
         owner_id=owner,
         kind=kind,
-        title=TITLES[kind],
-        details=text[:2000] or None,
-        due_at=now.astimezone(UTC),
-        dedupe_key=key,
+        text=text,
+        actor=call_actor(call_id),
+        now=now,
     )
-    db.session.add(task)
-    if lead is not None:
-        db.session.add(
-            Interaction(
-                lead_id=lead.id,
-                kind=InteractionKind.NOTE,
-                direction=Direction.INBOUND,
-                summary=f"{TITLES[kind]}: {text[:500]}",
-                created_by=call_actor(call_id),
-            )
-        )
-    db.session.commit()
-    return task.id
 
 
 def set_outcome(
