@@ -183,13 +183,39 @@ async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    gc_time = watch_gc()
     print("READY", flush=True)
     await stop.wait()
+    print(f"GC {gc_time}", flush=True)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile_path)
     await server.stop()
     factory.close()
+
+
+class GcTime(dict):
+    """Collections and seconds spent in them per generation, from gc.callbacks (printed in the server log)."""
+
+    def __str__(self) -> str:
+        return ", ".join(f"gen{g}: {n} collections {s:.3f} s" for g, (n, s) in sorted(self.items()))
+
+
+def watch_gc() -> GcTime:
+    import gc
+
+    totals = GcTime()
+    started: list[float] = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.process_time()
+        else:
+            n, s = totals.get(info["generation"], (0, 0.0))
+            totals[info["generation"]] = (n + 1, s + time.process_time() - started[0])
+
+    gc.callbacks.append(callback)
+    return totals
 
 
 async def serve_echo(port: int) -> None:
@@ -928,7 +954,11 @@ def main(argv: list[str]) -> int:
         report(args.sessions, results)
         for server in servers:
             if server.metrics_port:
-                booked = server.log.read_text(errors="replace").count("booking=booked")
+                log_text = server.log.read_text(errors="replace")
+                booked = log_text.count("booking=booked")
+                gc_line = next((line for line in log_text.splitlines() if line.startswith("GC ")), None)
+                if gc_line:
+                    print(f"{server.name}: garbage collector over the run (warm-up included): {gc_line[3:]}")
                 totals = ", ".join(f"{k.replace('_', ' ')} {int(v)}" for k, v in sorted(server.counters.items()))
                 print(
                     f"{server.name}: {booked} turns booked an appointment (bridge log, warm-up included); "
