@@ -187,8 +187,9 @@ def _timeline(lead_id: int | None, appt: Appointment, what: str, actor: str, det
     )
 
 
-def queue_mail(appt: Appointment, what: str) -> SideEffect | None:
-    """The mail about this state of the appointment, queued once (None: the appointment has no lead)."""
+def queue_mail(appt: Appointment, what: str, now: datetime | None = None) -> SideEffect | None:
+    """The mail about this state of the appointment, queued once (None: the appointment has no lead); `now`
+    stamps the row (the change's own time, which the reminders read)."""
     if appt.lead_id is None:
         return None
     key = ledger_key(appt.id, appt.ics_sequence, what)
@@ -200,6 +201,7 @@ def queue_mail(appt: Appointment, what: str) -> SideEffect | None:
         kind="email",
         lead_id=appt.lead_id,
         result={"appointment_id": appt.id, "sequence": appt.ics_sequence, "what": what},
+        created_at=as_utc(now or utcnow()),
     )
     try:
         with db.session.begin_nested():
@@ -312,7 +314,7 @@ def reschedule(
         after = audit.snapshot(appt, ("starts_at", "ends_at", "ics_sequence"))
         audit.record(actor, "appointment.rescheduled", "appointment", appt.id, before=before, after=after)
         _timeline(appt.lead_id, appt, "moved", actor, {"from": before["starts_at"], "to": after["starts_at"]})
-        queue_mail(appt, "moved")
+        queue_mail(appt, "moved", now)
         db.session.commit()
         log.info("appointment %s moved (sequence %s) by %s", appt.id, appt.ics_sequence, actor.split(":")[0])
         return ChangeResult("changed", appt)
@@ -407,9 +409,19 @@ def follow_up(appt: Appointment, actor: str, now: datetime) -> None:
 # ---- the sweep: reminders and automatic no-shows ------------------------------------------------------
 
 
+def _state_since(appt: Appointment) -> datetime | None:
+    """When the appointment took its present time: booked (sequence 0), else the move whose mail is queued for
+    this sequence. None where that is not known (a move recorded before the ledger kept its mail)."""
+    if appt.ics_sequence == 0:
+        return appt.created_at
+    key = ledger_key(appt.id, appt.ics_sequence, "moved")
+    return db.session.scalar(sa.select(SideEffect.created_at).where(SideEffect.key == key))
+
+
 def due_reminders(now: datetime) -> int:
     """Queue the 24 h and 2 h reminders that are due (once per appointment, sequence and kind: a moved
-    appointment has a new sequence, so new reminders; a cancelled one none). Returns how many were queued."""
+    appointment has a new sequence, so new reminders; a cancelled one none; none for a window the booking or
+    move itself fell in). Returns how many were queued."""
     queued = 0
     for what, ahead in REMINDERS:
         rows = db.session.scalars(
@@ -423,6 +435,11 @@ def due_reminders(now: datetime) -> int:
         for appt in rows:
             if what == "24h" and as_utc(appt.starts_at) <= now + REMINDERS[1][1]:
                 continue  # within 2 h already: the 2 h reminder says it; two mails at once say nothing more
+            since = _state_since(appt)
+            if since is not None and as_utc(since) > as_utc(appt.starts_at) - ahead:
+                # Booked or moved inside this reminder's window: its confirmation went out moments ago and says
+                # everything a reminder would (a call at 16:00 booking 10:00 tomorrow got both at once).
+                continue
             key = ledger_key(appt.id, appt.ics_sequence, f"reminder_{what}")
             if db.session.scalar(sa.select(SideEffect.id).where(SideEffect.key == key)) is None:
                 queue_mail(appt, f"reminder_{what}")

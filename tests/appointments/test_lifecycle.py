@@ -106,6 +106,30 @@ def test_reminders_each_once_new_after_a_move_none_after_cancel(ui_app, team, le
     ]
 
 
+def test_no_reminder_for_the_window_the_booking_or_the_move_fell_in(ui_app, team, leads, mailbox):
+    """A call at 16:00 that books 10:00 tomorrow sends the confirmation; a 24 h reminder at the same moment
+    would only repeat it. The 2 h reminder still comes; a move into the next 24 hours is the same."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    soon, soon_start = booked(ui_app, leads.own, team.sales_a.id, start=now + timedelta(hours=17))
+    later, start = booked(ui_app, leads.unassigned, team.sales_a.id)
+    with ui_app.app_context():
+        sweep(mailbox.sender, now + timedelta(minutes=1))
+        sweep(mailbox.sender, soon_start - timedelta(minutes=90))
+        # Moved 20 hours ahead of its new time, while the booked time is still to come.
+        free = service.free_times(team.sales_a.id, timedelta(minutes=30), now + timedelta(hours=21), 200)
+        moved_to = next(t for t in free if t < start + timedelta(hours=20))
+        moved_at = moved_to - timedelta(hours=20)
+        assert service.reschedule(later, moved_to, actor="test", now=moved_at).changed
+        for at in (moved_at + timedelta(minutes=1), moved_to - timedelta(hours=19), moved_to - timedelta(minutes=90)):
+            sweep(mailbox.sender, at)
+    assert [_what(m) for m in mailbox.mails(soon)] == ["booked", "reminder_2h"]
+    assert [(_what(m), m.custom_args["message_key"].split(":")[2]) for m in mailbox.mails(later)] == [
+        ("booked", "0"),
+        ("moved", "1"),
+        ("reminder_2h", "1"),
+    ]
+
+
 def test_no_show_by_the_rep_and_automatic(ui_app, team, leads, as_sales_a, mailbox):
     now = datetime.now(UTC).replace(microsecond=0)
     # Appointments that began before now (booked directly: the sweep does not care about working hours).
