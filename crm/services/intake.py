@@ -125,7 +125,7 @@ def ingest(lead: NormalizedLead, *, actor: str, fuzzy_threshold: float = 90.0) -
     flagged = []
     if by_email and by_phone and by_email.id != by_phone.id:
         # Email says one person, phone another: a rep must decide, we do not guess.
-        flagged.append(_flag(by_email, by_phone, 100.0, "same phone number, different email"))
+        flagged.append(_flag(by_email.id, by_phone.id, 100.0, "same phone number, different email"))
     if _record_consent(existing, lead, actor):
         outcome = "updated"
     if _record_note(existing, lead, actor):
@@ -212,8 +212,8 @@ def _phone_taken(e164: str, lead_id: int) -> bool:
     ) > 0
 
 
-def _flag(lead: Lead, candidate: Lead, similarity: float, reason: str) -> int:
-    a, b = sorted((lead.id, candidate.id), reverse=True)
+def _flag(lead_id: int, candidate_id: int, similarity: float, reason: str) -> int:
+    a, b = sorted((lead_id, candidate_id), reverse=True)
     exists = db.session.scalar(
         sa.select(PossibleDuplicate.id).where(PossibleDuplicate.lead_id == a, PossibleDuplicate.candidate_id == b)
     )
@@ -225,22 +225,23 @@ def _flag(lead: Lead, candidate: Lead, similarity: float, reason: str) -> int:
 
 def _flag_fuzzy(record: Lead, threshold: float) -> list[int]:
     """Flag likely duplicates (same person, other spelling) for a rep; blocking on the folded last name
-    keeps this one indexed query per lead."""
-    if not record.match_key:
-        return []
-    name = fold(f"{record.first_name or ''} {record.last_name or ''}")
+    keeps this one indexed query per lead. The candidates are read as the four columns compared, not as
+    Lead objects: in a CRM of a million leads a common last name fills the 200 every time (issue 21)."""
     company = fold_company(record.company)
-    candidates = db.session.scalars(
-        sa.select(Lead)
+    if not record.match_key or not company:
+        return []  # a similar name alone is never flagged (below): without a company there is nothing to compare
+    name = fold(f"{record.first_name or ''} {record.last_name or ''}")
+    candidates = db.session.execute(
+        sa.select(Lead.id, Lead.first_name, Lead.last_name, Lead.company)
         .where(Lead.match_key == record.match_key, Lead.id != record.id, Lead.merged_into_id.is_(None))
         .limit(200)
     )
     flagged = []
-    for other in candidates:
-        name_sim = fuzz.token_sort_ratio(name, fold(f"{other.first_name or ''} {other.last_name or ''}"))
+    for other_id, other_first, other_last, other_company_name in candidates:
+        name_sim = fuzz.token_sort_ratio(name, fold(f"{other_first or ''} {other_last or ''}"))
         if name_sim < threshold:
             continue
-        other_company = fold_company(other.company)
+        other_company = fold_company(other_company_name)
         if company and other_company:
             company_sim = fuzz.token_set_ratio(company, other_company)
             if company_sim < 85:
@@ -249,8 +250,8 @@ def _flag_fuzzy(record: Lead, threshold: float) -> list[int]:
             reason = f"similar name ({name_sim:.0f}) and company ({company_sim:.0f})"
         else:
             continue
-        if _flag(record, other, similarity, reason):
-            flagged.append(other.id)
+        if _flag(record.id, other_id, similarity, reason):
+            flagged.append(other_id)
     return flagged
 
 
