@@ -176,6 +176,10 @@ async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     server = BridgeServer(bridge)
     await server.start()
+    if not os.environ.get("BENCH_NO_FREEZE"):  # BENCH_NO_FREEZE=1: a tree from before issue 21
+        from voice.bridge.server import freeze_startup_heap
+
+        freeze_startup_heap()  # as BridgeServer.serve_until does in the worker
     profile_path = os.environ.get("BENCH_PROFILE")
     profiler = None
     if profile_path:  # --profile: the event loop's thread, from READY to SIGTERM
