@@ -33,7 +33,7 @@ from flask import current_app, has_app_context
 from crm import secret_names
 from crm.config import DemoSettings
 from crm.extensions import db
-from crm.models import Branch, Campaign, Company, Role, User
+from crm.models import Branch, Campaign, Company, PhoneNumber, Role, User
 from crm.models.lead_sources import LeadSource
 from crm.services import app_settings
 from crm.services.scoring import rules_path
@@ -83,6 +83,9 @@ class DemoCompany:
     gate_threshold: int
     calling_hours: dict[str, dict[str, str]]
     rules_version: str | None = None  # a ruleset of its own (the shipped one, renamed); None: the shipped
+    # An inbound number at Bland (docs/inbound.md sec. 7): its callers are answered by Bland's agent on the
+    # configuration the CRM sends once the stack is up (crm.inbound.bland_numbers); None: none.
+    bland_number: str | None = None
 
 
 BERGER = DemoCompany(
@@ -120,6 +123,7 @@ BERGER = DemoCompany(
     },
     gate_threshold=50,
     calling_hours={"DE": {"days": "mon-sat", "start": "09:00", "end": "19:00"}},
+    bland_number="+4989555010",
 )
 
 NORD = DemoCompany(
@@ -227,6 +231,30 @@ def _settings(spec: DemoCompany, env_hours: bool) -> int:
     return stored
 
 
+def _bland_number(spec: DemoCompany, company_id: int) -> int:
+    """The company's Bland inbound number, open Monday to Saturday 09:00-19:00, its first sales rep the owner of
+    what callers book; 1 when it was made now. Bland is pointed at it once the stack runs (workers.launcher)."""
+    if spec.bland_number is None or db.session.scalar(
+        sa.select(PhoneNumber.id).where(PhoneNumber.e164 == spec.bland_number)
+    ):
+        return 0
+    owner = db.session.scalar(
+        sa.select(User.id).where(User.role == Role.SALES, User.company_id == company_id).order_by(User.id)
+    )
+    db.session.add(
+        PhoneNumber(
+            company_id=company_id,
+            e164=spec.bland_number,
+            provider="bland",
+            language="de",
+            greeting_name=spec.name,
+            default_owner_id=owner,
+            business_hours={day: [["09:00", "19:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
+        )
+    )
+    return 1
+
+
 def seed() -> dict[str, int]:
     """Both demo companies with their branches, teams, campaigns, settings and lead sources (idempotent)."""
     password = demo_password()
@@ -234,7 +262,7 @@ def seed() -> dict[str, int]:
         raise ValueError("LEADCHAIN_DEMO_PASSWORD does not meet the password policy (15+ characters, not common)")
     env_hours = bool(current_app.config["LEADCHAIN"].chain.gate.calling_hours) if has_app_context() else False
     summary = {"companies_created": 0, "users_created": 0, "passwords_set": 0, "campaigns_created": 0}
-    summary["settings_stored"] = 0
+    summary["settings_stored"] = summary["inbound_numbers_created"] = 0
     # Each step below is a unit of work of its own (its transaction takes its scope's database setting on
     # PostgreSQL): whatever the caller has open is committed first, not carried into another company.
     db.session.commit()
@@ -288,6 +316,7 @@ def seed() -> dict[str, int]:
                 db.session.add(Campaign(name="demo", is_default=True, **spec.campaign))
                 summary["campaigns_created"] += 1
             summary["settings_stored"] += _settings(spec, env_hours)
+            summary["inbound_numbers_created"] += _bland_number(spec, company_id)
             db.session.commit()
     if summary["passwords_set"] and password == DEMO_PASSWORD:
         log.warning("demo users were given the well-known demo sign-in; keep this database for demos only")

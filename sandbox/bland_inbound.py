@@ -348,7 +348,6 @@ def register(app: Flask, sandbox: Sandbox) -> None:
 
         return checked
 
-    @app.post("/v1/inbound/<path:number>")
     @keyed
     def bland_configure_number(number: str) -> ResponseReturnValue:
         e164 = normalise(number)
@@ -367,7 +366,6 @@ def register(app: Flask, sandbox: Sandbox) -> None:
         current.update(body)
         return jsonify(status="success", message=f"Successfully updated number {e164}.", updates=body)
 
-    @app.get("/v1/inbound/<path:number>")
     @keyed
     def bland_number(number: str) -> ResponseReturnValue:
         found = store.get(normalise(number) or "")
@@ -375,7 +373,15 @@ def register(app: Flask, sandbox: Sandbox) -> None:
             return jsonify(status="error", message="Inbound number not found.", errors=["Not found."]), 404
         return jsonify(found)
 
-    @app.get("/v1/inbound")
     @keyed
     def bland_numbers() -> ResponseReturnValue:
         return jsonify(inbound_numbers=list(store.values()))
+
+    # At Bland's API root, and under /bland too: the CRM's Bland endpoint on the sandbox is <sandbox>/bland
+    # (providers.factory.provider_endpoint), as the outbound calls' /bland/v1/calls.
+    for prefix in ("", "/bland"):
+        name = prefix.strip("/") or "root"
+        app.add_url_rule(f"{prefix}/v1/inbound/<path:number>", f"bland_configure_number_{name}",
+                         bland_configure_number, methods=["POST"])  # fmt: skip
+        app.add_url_rule(f"{prefix}/v1/inbound/<path:number>", f"bland_number_{name}", bland_number, methods=["GET"])
+        app.add_url_rule(f"{prefix}/v1/inbound", f"bland_numbers_{name}", bland_numbers, methods=["GET"])

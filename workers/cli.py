@@ -22,6 +22,7 @@ from rich.table import Table
 from crm import create_app, demo, secret_names
 from crm.calendars.cli import calendar_group
 from crm.extensions import db
+from crm.inbound import bland_numbers
 from crm.languages import DEFAULT_LANGUAGE, LANGUAGES
 from crm.models.companies import Company
 from crm.models.types import utcnow
@@ -443,6 +444,26 @@ def up(host: str, port: int) -> None:
     from workers.launcher import run_local_stack  # see `worker`
 
     sys.exit(run_local_stack(host=host, port=port))
+
+
+@main.command("inbound-configure-bland")
+@click.option("--url", "base_url", default=None, help="the CRM's URL Bland calls (default: LEADCHAIN_PUBLIC_URL)")
+def inbound_configure_bland(base_url: str | None) -> None:
+    """Point every company's Bland inbound numbers at this CRM (idempotent: Bland keeps one configuration each)."""
+    app = _app()
+    with app.app_context():
+        url = base_url or app.config["LEADCHAIN"].providers.public_url
+        if not url:
+            raise click.UsageError("give --url or set LEADCHAIN_PUBLIC_URL: where Bland's requests reach the CRM")
+        results = bland_numbers.configure_all(url)
+    failed = 0
+    for company_id, done in results.items():
+        for number in done:
+            console.print(f"company {company_id}: Bland number {number.e164}: {number.detail}")
+            failed += not number.ok
+    if not results:
+        console.print("no Bland inbound numbers")
+    sys.exit(1 if failed else 0)
 
 
 @main.command("purge-sessions")

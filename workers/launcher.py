@@ -374,6 +374,10 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
                 return 1
         print(stack_banner(procs, host, port, var, env), flush=True)
         print("One own-agent call (Twilio -> voice bridge -> OpenAI Realtime, all local): " + DEMO_CALL, flush=True)
+        if not stopping:
+            # The demo's Bland inbound number (crm.demo) pointed at this CRM, at the sandbox's Bland, which holds
+            # numbers in memory: again at every start (idempotent).
+            subprocess.run([leadchain, "inbound-configure-bland", "--url", f"http://{host}:{port}"], env=env)
         if "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO" in env and not stopping:
             subprocess.run([leadchain, "demo", "--url", f"http://{host}:{port}"], env=env)
             _post_second_company_leads(f"http://{host}:{port}", env)
