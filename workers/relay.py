@@ -52,7 +52,7 @@ from crm.extensions import db
 from crm.inbound import missed as missed_calls
 from crm.models import AuditEntry, CallResultDelivery, Lead, LeadSubmission
 from crm.models.types import utcnow
-from crm.services import call_outbox, submissions
+from crm.services import call_outbox, submissions, twilio_calls
 from crm.services.appointment_sweep import SWEEP_EVERY_S, sweep
 from crm.services.inbox_purge import purge_inboxes
 from crm.tenancy.context import operator_scope, unit_of_work
@@ -432,6 +432,15 @@ class Relay:
                     log.info("missed inbound calls: %s", missed)
             except Exception:  # noqa: BLE001 - a reminder can wait a minute; chains cannot wait for it
                 log.exception("appointment sweep failed; next try in a minute")
+            finally:
+                db.session.remove()
+            try:
+                # Twilio's price of the own agent's calls still at the estimate (the fetching thread died with
+                # its process, or Twilio took longer than it waited).
+                if priced := twilio_calls.sweep_prices(self.app):
+                    log.info("twilio prices recorded: %d", priced)
+            except Exception:  # noqa: BLE001 - a price can wait a minute
+                log.exception("twilio price sweep failed; next try in a minute")
             finally:
                 db.session.remove()
 

@@ -3,22 +3,25 @@
 * Which Twilio call our call key made: Twilio has no idempotency key, so the CRM remembers it from Twilio's
   signed status callbacks, whose URL carries the key. `call_for_key` is handed to the provider through
   app.extensions[TWILIO_CALLS_EXTENSION].
-* What a call cost: Twilio's own price (fetched after the end, `fetch_price_later`) or, until it is known
-  or when it never comes, an estimate at the configured per-minute rate, marked as such; plus the model's
-  tokens the bridge reported (`record_usage`).
+* What a call cost: Twilio's own price (fetched after the end, `fetch_price_later`, and asked again by the
+  relay's minute sweep, `sweep_prices`, for a call still without one: the thread dies with its process) or,
+  until it is known or when it never comes, an estimate at the configured per-minute rate, marked as such;
+  plus the model's tokens the bridge reported (`record_usage`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.models import Interaction, SideEffect
-from crm.tenancy.context import unit_of_work
+from crm.models.types import utcnow
+from crm.tenancy.context import operator_scope, unit_of_work
 from providers.factory import registry
 from providers.twilio_cost import RealtimeUsage, call_cost_cents
 from providers.twilio_wire import NAME
@@ -37,6 +40,12 @@ COST_BASIS = "cost_basis"  # "twilio_price" or "estimate" (the configured per-mi
 # (about a minute in all); a call still without one keeps the estimate.
 PRICE_TRIES = 6
 PRICE_FIRST_WAIT_S = 1.0
+# The durable net under that thread (sweep_prices): an answered call still priced by the estimate is asked
+# for again the n-th time PRICE_SWEEP_FIRST x 2^n after its end (2, 4, 8 ... minutes: about ten asks in
+# PRICE_LOOK_BACK, where Twilio's own figure is expected within minutes); PRICE_CHECKS counts the asks.
+PRICE_SWEEP_FIRST = timedelta(minutes=2)
+PRICE_LOOK_BACK = timedelta(hours=24)
+PRICE_CHECKS = "price_checks"
 BRIDGE = "bridge"  # the bridge's end-of-call record (voice.bridge.realtime_records.store_report)
 # How long an answered call's result waits in the outbox for the bridge's record (its classification)
 # when Twilio's end status comes first. The bridge writes it as the stream stops, within a second or two;
@@ -154,3 +163,53 @@ def fetch_price_later(app: Any, company_id: int, call_sid: str) -> threading.Thr
     thread = threading.Thread(target=run, name=f"twilio-price-{call_sid[-8:]}", daemon=True)
     thread.start()
     return thread
+
+
+def _awaiting_price(now: datetime) -> list[tuple[int, str]]:
+    """(company, call SID) of the answered calls ended within PRICE_LOOK_BACK that still carry the estimate
+    and whose next ask is due."""
+    with operator_scope("twilio-price", "find calls whose Twilio price is still to be asked for"):
+        rows = db.session.execute(
+            sa.select(Interaction.company_id, Interaction.provider_ref, Interaction.ended_at, Interaction.data).where(
+                Interaction.provider == NAME,
+                Interaction.provider_ref.is_not(None),
+                Interaction.ended_at > now - PRICE_LOOK_BACK,
+                Interaction.duration_s > 0,
+            )
+        ).all()
+        db.session.rollback()
+    due: list[tuple[int, str]] = []
+    for company_id, call_sid, ended_at, data in rows:
+        data = data or {}
+        if PRICE in data or data.get(COST_BASIS) != "estimate":
+            continue
+        checks = int(data.get(PRICE_CHECKS) or 0)
+        if ended_at + PRICE_SWEEP_FIRST * 2**checks <= now:
+            due.append((company_id, call_sid))
+    return due
+
+
+def sweep_prices(app: Any, now: datetime | None = None) -> int:
+    """Ask Twilio once for the price of each call whose ask is due (_awaiting_price), each in its company's
+    unit of work: a price found is recorded, else the ask is counted. Inside an app context (the relay's
+    minute sweep). Returns how many prices were recorded."""
+    now = now or utcnow()
+    recorded = 0
+    for company_id, call_sid in _awaiting_price(now):
+        with unit_of_work(company_id):
+            try:
+                provider: Any = registry(app).get(NAME)
+                if provider is None or not hasattr(provider, "fetch_price"):
+                    continue
+                found = provider.fetch_price(call_sid, tries=1)
+                if found is not None and record_price(call_sid, found):
+                    recorded += 1
+                elif (call := _locked(call_sid)) is not None:
+                    checks = int((call.data or {}).get(PRICE_CHECKS) or 0)
+                    call.data = {**(call.data or {}), PRICE_CHECKS: checks + 1}
+                db.session.commit()
+            except Exception as e:  # noqa: BLE001 - one call's price must not stop the others' (or the sweep)
+                log.warning("twilio call %s: price not asked for (%s)", call_sid, type(e).__name__)
+            finally:
+                db.session.rollback()
+    return recorded

@@ -7,6 +7,7 @@ when no price comes)."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import httpx
 import sqlalchemy as sa
@@ -67,6 +68,34 @@ def test_no_price_keeps_the_estimate_after_bounded_tries(tw, monkeypatch):
     call = the_call(tw.app, sid)
     assert call.data[twilio_calls.COST_BASIS] == "estimate" and twilio_calls.PRICE not in call.data
     assert call.cost_cents == call_cost_cents(call.duration_s, None, None)
+
+
+def test_the_relay_sweep_asks_for_the_price_a_stopped_process_never_fetched(tw, monkeypatch):
+    """The process that took Twilio's `completed` stops before its thread asks (here: no thread at all); the
+    relay's minute sweep asks Twilio over HTTP, 2, 4, 8 ... minutes after the end, and records the price
+    once Twilio has it; nothing is asked before an ask is due, and nothing after the price is in."""
+    monkeypatch.setattr(twilio_calls, "fetch_price_later", lambda *args, **kwargs: None)
+    price_delay(tw, 3600)  # Twilio has no price yet
+    sid = placed_call(tw)
+    sandbox_call = tw.twilio()[sid]
+    ended = the_call(tw.app, sid).ended_at
+    with tw.app.app_context():
+        assert twilio_calls.sweep_prices(tw.app, now=ended + timedelta(minutes=1)) == 0  # not due yet
+        assert sandbox_call.fetches == 0
+        assert twilio_calls.sweep_prices(tw.app, now=ended + timedelta(minutes=3)) == 0  # asked: still null
+        assert sandbox_call.fetches == 1
+        assert the_call(tw.app, sid).data[twilio_calls.PRICE_CHECKS] == 1
+        assert twilio_calls.sweep_prices(tw.app, now=ended + timedelta(minutes=3, seconds=30)) == 0  # next at 4
+        assert sandbox_call.fetches == 1
+        sandbox_call.price_delay_s = 0.0  # Twilio has filled it in
+        assert twilio_calls.sweep_prices(tw.app, now=ended + timedelta(minutes=5)) == 1
+        assert twilio_calls.sweep_prices(tw.app, now=ended + timedelta(hours=1)) == 0
+    assert sandbox_call.fetches == 2
+    call = the_call(tw.app, sid)
+    minutes = -(-call.duration_s // 60)
+    assert call.data[twilio_calls.COST_BASIS] == "twilio_price"
+    assert call.data[twilio_calls.PRICE] == {"price": f"-{minutes * 0.013:.5f}", "unit": "USD"}
+    assert call.cost_cents == call_cost_cents(call.duration_s, call.data[twilio_calls.PRICE]["price"], None)
 
 
 def test_the_provider_fetches_until_the_price_is_there(tw):
