@@ -56,8 +56,8 @@ async def retell_websocket(request: web.Request) -> web.StreamResponse:
     call_id = request.match_info["call_id"]
     secrets = await bridge.secret_list(RETELL_PATH_SECRET)
     # No permessage-deflate: the frames are a few hundred bytes of JSON, and compressing every one of them
-    # was about a tenth of the bridge's CPU per turn (bench/README.md, "bridge", issue 21). A client that
-    # offers it gets plain frames, as RFC 7692 allows.
+    # was 5-10 % of the bridge's CPU per turn (bench/README.md, "bridge", issue 21). A client that offers
+    # it gets plain frames, as RFC 7692 allows.
     ws = web.WebSocketResponse(max_msg_size=4 << 20, compress=False)
     await ws.prepare(request)
     # The secret is never logged: the path is shown redacted.
