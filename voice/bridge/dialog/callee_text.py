@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 from voice.bridge.dialog.state import QUESTIONS
@@ -21,8 +23,11 @@ def e164(number: str | None, region: str = "DE") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=256)
 def speakable_number(number: str | None) -> str | None:
-    """A callback number as it is read out ("+49 30 1234567"), or None when it is no valid number."""
+    """A callback number as it is read out ("+49 30 1234567"), or None when it is no valid number. Cached:
+    the company's callback number is the same in every call's opening, and reading it costs phonenumbers a
+    parse, a validation and two formats (about 0.2 ms)."""
     normalised = e164(number)
     if normalised is None:
         return None
