@@ -187,6 +187,7 @@ async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+        tool_profiles = profile_tool_threads(factory)
     gc_time = watch_gc()
     print("READY", flush=True)
     await stop.wait()
@@ -194,8 +195,36 @@ async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile_path)
+        if tool_profiles:
+            import pstats
+
+            pstats.Stats(*tool_profiles).dump_stats(profile_path + ".tools")
     await server.stop()
     factory.close()
+
+
+def profile_tool_threads(factory) -> list:
+    """--profile: every CRM tool call, in its worker thread, under that thread's own cProfile."""
+    import cProfile
+    import threading
+
+    profiles: list = []
+    local = threading.local()
+    original = factory.runner._in_context
+
+    def profiled(scope, fn, *args, **kwargs):
+        profile = getattr(local, "profile", None)
+        if profile is None:
+            profile = local.profile = cProfile.Profile()
+            profiles.append(profile)
+        profile.enable()
+        try:
+            return original(scope, fn, *args, **kwargs)
+        finally:
+            profile.disable()
+
+    factory.runner._in_context = profiled
+    return profiles
 
 
 class GcTime(dict):
@@ -976,6 +1005,10 @@ def main(argv: list[str]) -> int:
                 if path.exists():
                     print(f"\nProfile of bridge/{crm} ({path}), top 30 by own time:")
                     pstats.Stats(str(path)).sort_stats("tottime").print_stats(30)
+                tools = path.with_name(path.name + ".tools")
+                if tools.exists():
+                    print(f"\nProfile of bridge/{crm}'s CRM tool calls in their worker threads ({tools}):")
+                    pstats.Stats(str(tools)).sort_stats("cumtime").print_stats(30)
         print(f"\nrun time {time.monotonic() - started:.0f} s")
         incomplete = sum(len(r.failed) for by_n in results.values() for rounds in by_n.values() for r in rounds)
         return 1 if incomplete else 0
