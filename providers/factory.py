@@ -100,6 +100,27 @@ def _twilio_kwargs(settings: ProviderSettings, call_lookup: Callable[[str], str 
     }
 
 
+class LazyRegistry(ProviderRegistry):
+    """Providers that are each built at their first `get`: building Retell's imports its SDK (seconds on a
+    fresh process), which a request for Bland or Vapi must not wait for (a Bland tool request waits 5 s)."""
+
+    def __init__(self, makers: dict[str, Callable[[], VoiceProvider]]) -> None:
+        super().__init__({})
+        self._makers = makers
+        self.default = next(iter(makers), None)
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> VoiceProvider | None:
+        with self._lock:
+            found = self.providers.get(name)
+            if found is None and name in self._makers:
+                found = self.providers[name] = self._makers[name]()
+            return found
+
+    def for_lead(self, lead_id: int) -> VoiceProvider | None:
+        return self.get(self.default) if self.default else None
+
+
 def build_registry(
     *,
     settings: ProviderSettings,
@@ -108,8 +129,9 @@ def build_registry(
     call_lookup: Callable[[str], str | None] | None = None,
 ) -> ProviderRegistry:
     """Every provider that has a key (or the sandbox), each given its key and base URL by keyword: company
-    `company_id`'s accounts (None: the installation's). `call_lookup`: TWILIO_CALLS_EXTENSION's function."""
-    providers: dict[str, VoiceProvider] = {}
+    `company_id`'s accounts (None: the installation's). `call_lookup`: TWILIO_CALLS_EXTENSION's function.
+    Which providers there are is decided here; each is built when first asked for (LazyRegistry)."""
+    makers: dict[str, Callable[[], VoiceProvider]] = {}
     for name in PROVIDER_NAMES:
         endpoint = provider_endpoint(settings, secrets, name, company_id)
         if endpoint is None:
@@ -121,8 +143,12 @@ def build_registry(
             kwargs["webhook_url"] = f"{settings.public_url.rstrip('/')}/webhooks/bland"
         if name == "twilio_realtime":
             kwargs.update(_twilio_kwargs(settings, call_lookup))
-        providers[name] = _provider_class(name)(api_key=key, base_url=base_url, **kwargs)
-    return ProviderRegistry(providers)
+
+        def make(name: str = name, key: str = key, base_url: str = base_url, kwargs: dict[str, Any] = kwargs) -> Any:
+            return _provider_class(name)(api_key=key, base_url=base_url, **kwargs)
+
+        makers[name] = make
+    return LazyRegistry(makers)
 
 
 def webhook_secret_for(

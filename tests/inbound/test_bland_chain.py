@@ -110,14 +110,6 @@ async def test_a_bland_booking_reaches_the_callers_chain_once_and_a_new_caller_g
     chain_id = harness.post_lead(HOT)["chain_id"]
     await harness.stage(chain_id, "waiting_for_result")
     config = await asyncio.to_thread(_configure, harness.app, crm_url, bland_url)
-    # The web's first provider request builds the company's provider registry (the Retell SDK's import among
-    # it: providers.factory builds every provider to read one's secrets) and loads the holiday calendars, past
-    # the 5 s a Bland number waits for its dynamic_data answer on a loaded host: one request first.
-    warm = harness.app.test_client().post(
-        "/webhooks/bland/inbound", data=h.bland_body(TO, None, "warm-up"), headers=_bearer()
-    )
-    assert warm.status_code == 200, warm.get_json()
-
     booked = await asyncio.to_thread(_call, config, "known_books", CALLER)
     assert [status for _tool, status, _answer in booked.tool_uses] == [200, 200], booked.tool_uses
     assert booked.tool_uses[-1][2]["result"] == "booked", booked.tool_uses

@@ -40,7 +40,6 @@ from crm.services.appointment_mail import invite
 from crm.tenancy.context import company_scope
 from sandbox.app import SandboxConfig, create_sandbox_app
 from sandbox.bland_inbound import normalise
-from sandbox.inbound import place_inbound_call
 from sandbox.inbound_personas import PERSONAS, InboundRun, run_inbound_persona
 from tests.conftest import _wipe, make_test_secrets
 from tests.inbound import helpers as h
@@ -258,13 +257,6 @@ async def test_bland_personas_end_as_stated_through_blands_own_mechanism(live):
     webhook, exactly as configured. The same ends, changes and mails as on Retell and Vapi."""
     answers = await asyncio.to_thread(_configure_bland, live)
     assert {a["status"] for a in answers.values()} == {"success"} and len(answers) == 2
-    # The web's first provider request is slow for a cause in our code, not in this harness: it builds the
-    # company's whole provider registry to read one provider's secrets (crm.webhooks.provider_common.secrets_for;
-    # providers.factory builds Retell's provider too, the SDK's import alone seconds) and loads the holiday
-    # calendars, 7-9 s on a loaded host, past the 5 s Bland waits for a dynamic_data answer (docs/inbound.md,
-    # known limits). Until providers.factory builds a provider only when asked: one call through Retell first.
-    warm = await asyncio.to_thread(place_inbound_call, "retell", live[1], KEYS, caller=h.KNOWN, to=h.NUMBERS["retell"])
-    assert warm.accepted
     await _play(live, BLAND)
     _assert_lifecycle(live[0])
     app = live[0]
