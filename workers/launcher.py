@@ -381,6 +381,8 @@ def run_local_stack(host: str = "127.0.0.1", port: int = 5000) -> int:
         if "LEADCHAIN_SECRET_WEBHOOKS_LEADS_DEMO" in env and not stopping:
             subprocess.run([leadchain, "demo", "--url", f"http://{host}:{port}"], env=env)
             _post_second_company_leads(f"http://{host}:{port}", env)
+        if not stopping:
+            _demo_inbound_call(f"http://{host}:{port}", env)
         print("Ctrl+C stops everything.\n", flush=True)
         while not stopping:
             for svc, proc in procs:
@@ -407,6 +409,31 @@ def _post_second_company_leads(url: str, env: dict[str, str]) -> None:
             print(demo.describe_answer(answer), flush=True)
     except httpx.HTTPError as e:  # the stack keeps running; the leads can be sent again by hand
         print(f"{demo.NORD.name}'s demo leads not sent ({type(e).__name__})", file=sys.stderr)
+
+
+def _demo_inbound_call(url: str, env: dict[str, str]) -> None:
+    """One inbound call on the demo data (issue 17 item 6): a caller nobody knows rings Autohaus Berger's Bland
+    number and leaves a message (the sandbox plays Bland's side: the dynamic-data request, the agent's tool
+    request to the CRM, the signed post-call webhook); the CRM makes them a lead from the phone with a
+    callback task. A failure is printed; the stack keeps running."""
+    number, sandbox = demo.BERGER.bland_number, env.get("LEADCHAIN_SANDBOX_URL")
+    if not number or not sandbox:
+        return
+    try:
+        answer = httpx.post(f"{sandbox}/sandbox/inbound/bland/persona/unknown_caller", json={"to": number}, timeout=60)
+        run = answer.json()
+    except (httpx.HTTPError, ValueError) as e:
+        print(f"demo inbound call not placed ({type(e).__name__})", file=sys.stderr)
+        return
+    if answer.status_code != 200 or not run.get("accepted"):
+        print(f"demo inbound call not answered: {answer.status_code} {run.get('error') or ''}", file=sys.stderr)
+        return
+    print(
+        f"inbound demo call: an unknown caller rang {demo.BERGER.name} on {number} (Bland) and left a message"
+        f" in {len(run.get('transcript') or [])} turns; the caller is a new lead with a callback task:"
+        f" {url}/leads?source=phone",
+        flush=True,
+    )
 
 
 def stack_banner(

@@ -17,12 +17,13 @@ from crm import create_app, demo
 from crm.extensions import db
 from crm.inbound import bland_numbers
 from crm.inbound.numbers import clear_route_cache
-from crm.models import Company, InboundCall, PhoneNumber
+from crm.models import Company, InboundCall, Lead, PhoneNumber, Task
 from crm.tenancy.context import company_scope, operator_scope
 from sandbox.app import SandboxConfig, create_sandbox_app
 from sandbox.inbound_personas import PERSONAS, run_inbound_persona
 from tests.conftest import _wipe, make_test_secrets, set_settings
 from tests.sandbox_fixtures import ServerThread
+from workers import launcher
 
 pytestmark = pytest.mark.tenancy
 KEYS = SandboxConfig().keys
@@ -116,3 +117,20 @@ def test_the_command_names_each_number_and_a_company_without_a_bland_account(sta
     refused = CliRunner().invoke(workers.cli.main, ["inbound-configure-bland", "--url", crm_url])
     assert refused.exit_code == 1
     assert f"Bland number {NUMBER}: not sent: the company has no Bland API key" in refused.output
+
+
+def test_make_ups_demo_inbound_call_makes_the_unknown_caller_a_lead_with_a_callback_task(stack, capsys):
+    """What `make up` does after the demo leads (workers.launcher._demo_inbound_call): a caller nobody knows rings
+    the demo's Bland number through the sandbox and leaves a message; the stack's output says so."""
+    app, crm_url, sandbox_url = stack
+    company_id = _berger(app)
+    _configure(app, crm_url)
+    launcher._demo_inbound_call(crm_url, {"LEADCHAIN_SANDBOX_URL": sandbox_url})
+    printed = capsys.readouterr()
+    assert f"an unknown caller rang {demo.BERGER.name} on {NUMBER} (Bland) and left a message" in printed.out, printed
+    assert f"{crm_url}/leads?source=phone" in printed.out
+    with app.app_context(), company_scope(company_id):
+        [lead] = db.session.scalars(sa.select(Lead).where(Lead.source == "phone")).all()
+        assert lead.phone_e164 == PERSONAS["unknown_caller"].caller
+        assert db.session.scalars(sa.select(Task).where(Task.lead_id == lead.id)).all()
+        db.session.remove()
