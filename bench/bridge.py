@@ -160,7 +160,10 @@ async def serve_bridge(port: int, metrics_port: int, crm: str) -> None:
         from crm import create_app
 
         app, backend = create_app(), None
-    factory = CrmToolsFactory(app, config=config, metrics=metrics, backend=backend)
+    threads = os.environ.get("BENCH_TOOL_THREADS")
+    factory = CrmToolsFactory(
+        app, config=config, metrics=metrics, backend=backend, **({"max_threads": int(threads)} if threads else {})
+    )
     now = datetime(2030, 11, 18, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     bridge = Bridge(
         policy=policy_from_env({}),
@@ -876,6 +879,9 @@ def parse_args(argv: list[str]):
         help="the client does not offer permessage-deflate (by default it does, as the websockets library and "
         "browsers do; a server that accepts it compresses every frame)",
     )
+    parser.add_argument(
+        "--tool-threads", default=None, type=int, help="the CRM adapter's worker threads (default: its own, 16)"
+    )
     parser.add_argument("--seed", default=6, type=int)
     return parser.parse_args(argv)
 
@@ -942,6 +948,8 @@ def main(argv: list[str]) -> int:
                     url = database.create()
                     print(f"PostgreSQL CRM: database {database.name} (dropped at the end)", flush=True)
                     env = {**prepare_crm(tmpdir, leads, url), "BENCH_SECRET": PATH_SECRET}
+                if args.tool_threads:
+                    env = {**env, "BENCH_TOOL_THREADS": str(args.tool_threads)}
                 if args.profile is not None:
                     args.profile.mkdir(parents=True, exist_ok=True)
                     env = {**env, "BENCH_PROFILE": str((args.profile / f"{crm}.prof").resolve())}
