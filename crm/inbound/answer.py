@@ -66,7 +66,7 @@ def serve(found: NumberRoute, caller_raw: object, call_ref: str | None) -> tuple
     if call_ref is not None:
         # The call's record (KPIs, the missed-call sweep), made once per call id; the voice bridge makes it
         # when the provider sent no id here (Retell's early call_inbound).
-        calls.record(
+        calls.record_answered(
             found.provider,
             call_ref,
             number_id=found.number_id,

@@ -5,8 +5,11 @@ by the KPIs and the missed-call sweep (crm.inbound.missed). Runs in the call's c
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crm.extensions import db
 from crm.models import InboundCall
@@ -52,6 +55,58 @@ def record(
         assert existing is not None
         return existing
     return row
+
+
+def _answered(insert: Any) -> Any:
+    columns = ("provider", "call_ref", "phone_number_id", "lead_id", "within_hours", "started_at")
+    table = InboundCall.__table__
+    return (
+        insert(InboundCall)
+        .values(outcome="answered", **{c: sa.bindparam(f"b_{c}", type_=table.c[c].type) for c in columns})
+        .on_conflict_do_nothing(index_elements=[table.c.provider, table.c.call_ref])
+        .returning(InboundCall.id)
+    )
+
+
+# record_answered's statements, built once (the values are bound parameters); the company is added on each
+# execution as on every ORM insert (crm.tenancy.orm).
+_ANSWERED = {"postgresql": _answered(pg_insert), "sqlite": _answered(sqlite_insert)}
+_GIVE_LEAD = (
+    sa.update(InboundCall)
+    .where(
+        InboundCall.provider == sa.bindparam("b_provider"),
+        InboundCall.call_ref == sa.bindparam("b_call_ref"),
+        InboundCall.lead_id.is_(None),
+    )
+    .values(lead_id=sa.bindparam("b_lead_id"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def record_answered(
+    provider: str,
+    call_ref: str,
+    *,
+    number_id: int | None,
+    lead_id: int | None,
+    within_hours: bool,
+    now: datetime | None = None,
+) -> None:
+    """record() for the inbound webhook, where the caller is ringing: the row in one statement (INSERT ... ON
+    CONFLICT DO NOTHING on the unique (provider, call id)) instead of a look-up, a savepoint, the insert and its
+    release; a provider's retry (the row is there) gives it the lead when it had none. The caller commits."""
+    values = {"b_provider": provider, "b_call_ref": call_ref[:200], "b_lead_id": lead_id}
+    made = db.session.execute(
+        _ANSWERED[db.session.get_bind().dialect.name],
+        {
+            **values,
+            "b_phone_number_id": number_id,
+            "b_within_hours": within_hours,
+            "b_started_at": now or datetime.now(UTC),
+        },
+    ).first()
+    if made is None and lead_id is not None:
+        db.session.execute(_GIVE_LEAD, values)
 
 
 def set_outcome(
