@@ -51,7 +51,8 @@ def app(backend, migrated_urls, monkeypatch):
 
 
 def test_bridge_threads_fit_the_pool():
-    """The bridge never asks for more connections than the default pool holds without waiting."""
+    """The bridge never asks for more connections than the default pool keeps open: a thread past it would get
+    an overflow connection, opened for one check-out and closed again."""
     import inspect
 
     from crm import _engine_options
@@ -60,7 +61,7 @@ def test_bridge_threads_fit_the_pool():
 
     options = _engine_options("postgresql+psycopg://x/y", DatabaseSettings())
     threads = inspect.signature(CrmToolsFactory.__init__).parameters["max_threads"].default
-    assert threads <= options["pool_size"] + options["max_overflow"]
+    assert threads <= options["pool_size"]
 
 
 def test_fifty_concurrent_bookings_of_one_slot_one_wins(app):
