@@ -199,7 +199,6 @@ def _engine_options(url: str, bounds: DatabaseSettings) -> dict[str, Any]:
     }
 
 
-
 # A pooled connection that did I/O this recently, without an error since, is not pinged when checked out:
 # the BEGIN of its next transaction is bounded as the ping was (BoundedConnection._start_query). One that
 # idled longer (a firewall or a server restart may have dropped it meanwhile) is pinged, and replaced
