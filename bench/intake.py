@@ -1,6 +1,7 @@
 """Benchmark: leadchain's signed lead webhook against a bare insert-only Flask endpoint.
 
     .venv/bin/python bench/intake.py [--leads N] [--concurrency C] [--db sqlite|postgresql] [--workers W]
+    .venv/bin/python bench/intake.py --paced RATE [--leads N] [--rounds 3] [--no-drain]
 
 For each target (leadchain's POST /webhooks/leads/<source>, then bench/bare_app.py's POST
 /bare/leads/<source>): make a fresh database (PostgreSQL: CREATE DATABASE bench_<random>, dropped at the
@@ -8,6 +9,11 @@ end; SQLite: a temp file), run leadchain's migrations into it, start gunicorn wi
 free 127.0.0.1 port, warm up, post N distinct leads with C concurrent httpx clients (each request
 signed with the Standard Webhooks scheme and a fresh webhook-id, for both targets), stop gunicorn and
 count rows directly in the database.
+
+With --paced RATE the load is an open loop instead: lead k is due at k / RATE seconds and queued then for one of
+PACED_CONNECTIONS senders, whether or not the earlier ones were answered, and its latency runs from when it was
+due (so a stall delays, and counts in, every request due during it: no coordinated omission); p50/p95/p99/max
+per target, with --rounds their medians beside each round's load average.
 
 leadchain's endpoint answers 202 and stores the lead in lead_submissions; the leads row is written later
 by the lead chain's import step (a Temporal activity). The benchmark does not run Temporal: unless
@@ -56,6 +62,10 @@ LOOPBACK = "127.0.0.1"
 SOURCE = "website"
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 NOISY = 0.10  # share of the machine used by other programs above which a phase's figures are flagged
+# Paced mode: requests in flight at once, each on its own connection (gunicorn's sync workers close each after
+# its answer); the rest wait their turn in the client's queue, their latency running all the same.
+PACED_CONNECTIONS = 64
+GOAL_PACED_RATE, GOAL_PACED_P99_MS = 200, 30.0  # issue 21: p99 <= 30 ms at 200 req/s on PostgreSQL
 MAX_LEADS = 99_000  # phone numbers are +49 30 231 + 5 digits: 100,000 distinct, warm-up included
 
 
@@ -540,73 +550,132 @@ class LoadResult:
     error_samples: list[dict[str, Any]] = field(default_factory=list)
     wall: float = 0.0
     cpu: CpuUse | None = None
+    late: list[float] = field(default_factory=list)  # paced: seconds each request was sent after it was due
+
+
+def _signed(secret: str, i: int) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(make_lead(i)).encode()
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    ts = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(secret, msg_id, ts, body),
+    }
+    return body, headers
+
+
+async def _post_one(
+    client: httpx.AsyncClient, path: str, secret: str, i: int, result: LoadResult, scheduled: float | None = None
+) -> None:
+    """Sign and post lead i, and count its answer. Latency runs from `scheduled` (paced: when the request was
+    due, so a late send or a queue counts) or else from just before the post (closed loop)."""
+    body, headers = _signed(secret, i)
+    result.sent += 1
+    start = time.perf_counter()
+    if scheduled is not None:
+        result.late.append(start - scheduled)
+        start = scheduled
+    try:
+        response = await client.post(path, content=body, headers=headers)
+    except httpx.HTTPError as e:
+        result.errors += 1
+        key = type(e).__name__
+        result.status_counts[key] = result.status_counts.get(key, 0) + 1
+        if len(result.error_samples) < 5:
+            result.error_samples.append(
+                {"lead": i, "request_headers": headers, "request_body": body.decode(), "exception": repr(e)}
+            )
+        return
+    result.latencies.append(time.perf_counter() - start)
+    key = str(response.status_code)
+    result.status_counts[key] = result.status_counts.get(key, 0) + 1
+    if 200 <= response.status_code < 300:
+        result.ok += 1
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        # 200 {"outcome": "created", ...} or 202 {"status": "accepted", ...}
+        outcome = answer.get("outcome") or answer.get("status") or "?"
+        result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+        result.flagged += len(answer.get("flagged_duplicates") or [])
+        result.warnings += len(answer.get("warnings") or [])
+    else:
+        result.errors += 1
+        if len(result.error_samples) < 5:
+            result.error_samples.append(
+                {
+                    "lead": i,
+                    "request": f"POST {str(client.base_url).rstrip('/')}{path}",
+                    "request_headers": headers,
+                    "request_body": body.decode(),
+                    "status": response.status_code,
+                    "response_headers": dict(response.headers),
+                    "response_body": response.text[:2000],
+                }
+            )
 
 
 async def run_load(
     base_url: str, path: str, secret: str, indices: range, concurrency: int, timeout: float, request_timeout: float
 ) -> LoadResult:
+    """Closed loop: C clients, each sending its next lead when the last is answered."""
     result = LoadResult()
     todo = iter(indices)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async def client_loop(client: httpx.AsyncClient) -> None:
         for i in todo:  # shared iterator: each index is taken by exactly one client
-            body = json.dumps(make_lead(i)).encode()
-            msg_id = f"msg_{uuid.uuid4().hex}"
-            ts = int(time.time())
-            headers = {
-                "content-type": "application/json",
-                "webhook-id": msg_id,
-                "webhook-timestamp": str(ts),
-                "webhook-signature": sign(secret, msg_id, ts, body),
-            }
-            result.sent += 1
-            start = time.perf_counter()
-            try:
-                response = await client.post(path, content=body, headers=headers)
-            except httpx.HTTPError as e:
-                result.errors += 1
-                key = type(e).__name__
-                result.status_counts[key] = result.status_counts.get(key, 0) + 1
-                if len(result.error_samples) < 5:
-                    result.error_samples.append(
-                        {"lead": i, "request_headers": headers, "request_body": body.decode(), "exception": repr(e)}
-                    )
-                continue
-            result.latencies.append(time.perf_counter() - start)
-            key = str(response.status_code)
-            result.status_counts[key] = result.status_counts.get(key, 0) + 1
-            if 200 <= response.status_code < 300:
-                result.ok += 1
-                try:
-                    answer = response.json()
-                except ValueError:
-                    answer = {}
-                # 200 {"outcome": "created", ...} or 202 {"status": "accepted", ...}
-                outcome = answer.get("outcome") or answer.get("status") or "?"
-                result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
-                result.flagged += len(answer.get("flagged_duplicates") or [])
-                result.warnings += len(answer.get("warnings") or [])
-            else:
-                result.errors += 1
-                if len(result.error_samples) < 5:
-                    result.error_samples.append(
-                        {
-                            "lead": i,
-                            "request": f"POST {base_url}{path}",
-                            "request_headers": headers,
-                            "request_body": body.decode(),
-                            "status": response.status_code,
-                            "response_headers": dict(response.headers),
-                            "response_body": response.text[:2000],
-                        }
-                    )
+            await _post_one(client, path, secret, i, result)
 
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=request_timeout) as client:
         t0 = time.perf_counter()
         tasks = [asyncio.create_task(client_loop(client)) for _ in range(concurrency)]
         try:
             await asyncio.wait_for(asyncio.gather(*tasks), timeout)
+        except TimeoutError:
+            raise BenchError(
+                f"load did not finish within {timeout:.0f}s ({result.sent} of {len(indices)} sent)"
+            ) from None
+        result.wall = time.perf_counter() - t0
+    return result
+
+
+async def run_paced(
+    base_url: str, path: str, secret: str, indices: range, rate: float, timeout: float, request_timeout: float
+) -> LoadResult:
+    """Open loop at a fixed rate: request k is due at t0 + k / rate and is queued then, whether or not the
+    earlier ones were answered; PACED_CONNECTIONS senders take the queue in order. Its latency runs from when it
+    was due, so a stalled server shows in every request that waited for it (no coordinated omission), and so
+    does a client that fell behind its schedule (LoadResult.late: sent after it was due, queue included)."""
+    result = LoadResult()
+    queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
+    limits = httpx.Limits(max_connections=PACED_CONNECTIONS, max_keepalive_connections=PACED_CONNECTIONS)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=request_timeout) as client:
+
+        async def sender() -> None:
+            # A fixed set of senders, not a task per request: httpx's pool scans every waiting request on each
+            # event, which with thousands waiting starves the client itself.
+            while (item := await queue.get()) is not None:
+                await _post_one(client, path, secret, item[0], result, scheduled=item[1])
+
+        async def schedule() -> None:
+            senders = [asyncio.create_task(sender()) for _ in range(PACED_CONNECTIONS)]
+            for k, i in enumerate(indices):
+                due = t0 + k / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                queue.put_nowait((i, due))
+            for _ in senders:
+                queue.put_nowait(None)
+            await asyncio.gather(*senders)
+
+        t0 = time.perf_counter() + 0.05
+        try:
+            await asyncio.wait_for(schedule(), timeout)
         except TimeoutError:
             raise BenchError(
                 f"load did not finish within {timeout:.0f}s ({result.sent} of {len(indices)} sent)"
@@ -835,7 +904,8 @@ def run_target(
             server.wait_ready(deadline.left(60))
             log(
                 f"[{target.name}] gunicorn up on {server.base_url} ({args.workers} workers); "
-                f"warm-up {args.warmup}, then {args.leads} leads with {args.concurrency} clients"
+                f"warm-up {args.warmup}, then {args.leads} leads "
+                + (f"paced at {args.paced:g}/s (open loop)" if args.paced else f"with {args.concurrency} clients")
             )
             warmup = asyncio.run(
                 run_load(
@@ -848,18 +918,32 @@ def run_target(
                     args.request_timeout,
                 )
             )
+            measured = range(args.warmup, args.warmup + args.leads)
             with CpuMeter(server.pids, db.name) as meter:
-                load = asyncio.run(
-                    run_load(
-                        server.base_url,
-                        target.post_path,
-                        secret,
-                        range(args.warmup, args.warmup + args.leads),
-                        args.concurrency,
-                        deadline.left(),
-                        args.request_timeout,
+                if args.paced:
+                    load = asyncio.run(
+                        run_paced(
+                            server.base_url,
+                            target.post_path,
+                            secret,
+                            measured,
+                            args.paced,
+                            deadline.left(),
+                            args.request_timeout,
+                        )
                     )
-                )
+                else:
+                    load = asyncio.run(
+                        run_load(
+                            server.base_url,
+                            target.post_path,
+                            secret,
+                            measured,
+                            args.concurrency,
+                            deadline.left(),
+                            args.request_timeout,
+                        )
+                    )
             load.cpu = meter.result
         finally:
             server.stop()
@@ -928,7 +1012,9 @@ def round_summary(runs: list[TargetRun], load: float) -> dict[str, Any]:
         out[r.target.name] = {
             "leads/s": ld.ok / ld.wall if ld.wall else float("nan"),
             "p50": percentile(ld.latencies, 50),
+            "p95": percentile(ld.latencies, 95),
             "p99": percentile(ld.latencies, 99),
+            "max": max(ld.latencies, default=float("nan")),
             # endpoint and import step; the endpoint alone when the import step did not run (--no-drain)
             "cpu": server_cpu_per_lead(r) or (1000 * (ld.cpu.app + ld.cpu.database) / ld.sent if ld.cpu else None),
             "other": ld.cpu.other / ld.cpu.capacity if ld.cpu else float("nan"),
@@ -945,15 +1031,17 @@ def _median(values: list[float]) -> float:
 
 
 def report_medians(summaries: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    """Per round and median: each target's leads/s, p50/p99, server CPU per lead, and the ratios."""
+    """Per round and median: each target's leads/s, p50/p95/p99/max, server CPU per lead, and the ratios
+    (paced: of p99, since both targets are sent the same rate; closed loop: of throughput)."""
     names = [n for n in args.targets if all(n in s for s in summaries)]
     print(f"\nRounds ({len(summaries)}; load = 1-minute load average during the round, cpus={os.cpu_count()})")
     header = ["round", "load"]
     for n in names:
-        header += [f"{n} leads/s", "p50 ms", "p99 ms", "server cpu ms/lead*", "other"]
+        header += [f"{n} leads/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "server cpu ms/lead*", "other"]
     both = "leadchain" in names and "bare" in names
+    headline = "p99" if args.paced else "leads/s"
     if both:
-        header += ["throughput ratio", "cpu ratio"]
+        header += ["p99 ratio" if args.paced else "throughput ratio", "cpu ratio"]
     rows = []
 
     def cells(label: str, pick: Callable[[str, str], float], load: float) -> list[str]:
@@ -963,20 +1051,22 @@ def report_medians(summaries: list[dict[str, Any]], args: argparse.Namespace) ->
             row += [
                 f"{pick(n, 'leads/s'):.1f}",
                 fmt_ms(pick(n, "p50")),
+                fmt_ms(pick(n, "p95")),
                 fmt_ms(pick(n, "p99")),
+                fmt_ms(pick(n, "max")),
                 "-" if cpu is None or math.isnan(cpu) else f"{cpu:.2f}",
                 f"{pick(n, 'other'):.0%}",
             ]
         if both:
-            thr = pick("leadchain", "leads/s") / pick("bare", "leads/s")
+            ratio = pick("leadchain", headline) / pick("bare", headline)
             lc_cpu, bare_cpu = pick("leadchain", "cpu"), pick("bare", "cpu")
-            row += [f"{thr:.2f}x", f"{lc_cpu / bare_cpu:.2f}x" if lc_cpu and bare_cpu else "-"]
+            row += [f"{ratio:.2f}x", f"{lc_cpu / bare_cpu:.2f}x" if lc_cpu and bare_cpu else "-"]
         return row
 
     for i, s in enumerate(summaries):
         rows.append(cells(str(i + 1), lambda n, k, s=s: s[n][k], s["load"]))
     if both:  # the median of the per-round ratios, each measured with its rival in the same round
-        ratios = [s["leadchain"]["leads/s"] / s["bare"]["leads/s"] for s in summaries]
+        ratios = [s["leadchain"][headline] / s["bare"][headline] for s in summaries]
         cpu_ratios = [
             s["leadchain"]["cpu"] / s["bare"]["cpu"] for s in summaries if s["leadchain"]["cpu"] and s["bare"]["cpu"]
         ]
@@ -987,18 +1077,38 @@ def report_medians(summaries: list[dict[str, Any]], args: argparse.Namespace) ->
     print("* app + db, endpoint plus import step (the endpoint alone with --no-drain)")
     if both:
         print(
-            f"median of the rounds' ratios leadchain/bare: throughput {_median(ratios):.2f}x"
+            f"median of the rounds' ratios leadchain/bare: {'p99' if args.paced else 'throughput'} "
+            f"{_median(ratios):.2f}x"
             + (f", server CPU per stored lead {_median(cpu_ratios):.2f}x" if cpu_ratios else "")
         )
+    if args.paced and "leadchain" in names:
+        paced_verdict([s["leadchain"]["p99"] for s in summaries], args)
+
+
+def paced_verdict(p99s: list[float], args: argparse.Namespace) -> None:
+    """Issue 21's goal for the paced run (p99 <= 30 ms at 200 req/s on PostgreSQL), on the median p99."""
+    p99 = _median(p99s) * 1000
+    measured = f"leadchain median p99 of {len(p99s)} round(s) at {args.paced:g} req/s on {args.db}: {p99:.1f} ms"
+    if args.paced != GOAL_PACED_RATE or args.db != "postgresql":
+        print(f"{measured} (issue 21's goal, p99 <= {GOAL_PACED_P99_MS:.0f} ms, is for 200 req/s on PostgreSQL)")
+        return
+    verdict = "met" if p99 <= GOAL_PACED_P99_MS else "NOT met"
+    print(f"{measured}; goal p99 <= {GOAL_PACED_P99_MS:.0f} ms (issue 21): {verdict}")
 
 
 def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
     print()
     print(
-        f"db={args.db} leads={args.leads} concurrency={args.concurrency} workers={args.workers} "
-        f"warmup={args.warmup} cpus={os.cpu_count()}"
+        f"db={args.db} leads={args.leads} "
+        + (f"paced={args.paced:g}/s (open loop) " if args.paced else f"concurrency={args.concurrency} ")
+        + f"workers={args.workers} warmup={args.warmup} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}"
         + (f" busy-before={args.busy_before:.0%}" if args.busy_before is not None else "")
     )
+    if args.paced:
+        print(
+            f"paced: a request due every {1000 / args.paced:.2f} ms and sent then, answered or not; latency from "
+            "when it was due (no coordinated omission)"
+        )
     print(
         "\nHTTP endpoint (CPU ms per request: app = gunicorn, db = PostgreSQL (none for SQLite), "
         "client = this process; other = rest of the machine, noise)"
@@ -1016,7 +1126,9 @@ def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
                 f"{ld.wall:.2f}",
                 f"{ld.ok / ld.wall:.1f}" if ld.wall else "-",
                 fmt_ms(percentile(ld.latencies, 50)),
+                fmt_ms(percentile(ld.latencies, 95)),
                 fmt_ms(percentile(ld.latencies, 99)),
+                fmt_ms(max(ld.latencies, default=float("nan"))),
                 *cpu_cells(ld.cpu, ld.sent),
             ]
         )
@@ -1030,7 +1142,9 @@ def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
             "wall s",
             "leads/s",
             "p50 ms",
+            "p95 ms",
             "p99 ms",
+            "max ms",
             "cpu app",
             "db",
             "client",
@@ -1039,6 +1153,18 @@ def report(runs: list[TargetRun], args: argparse.Namespace) -> int:
         ],
         rows,
     )
+
+    if args.paced:
+        for r in runs:
+            late = r.load.late
+            print(
+                f"{r.target.name}: sent {r.load.sent} at {r.load.sent / r.load.wall:.1f}/s over {r.load.wall:.1f} s; "
+                f"the client sent late by p99 {fmt_ms(percentile(late, 99))} ms, max "
+                f"{fmt_ms(max(late, default=float('nan')))} ms"
+            )
+        if args.rounds == 1 and "leadchain" in {r.target.name for r in runs}:
+            lc = next(r for r in runs if r.target.name == "leadchain")
+            paced_verdict([percentile(lc.load.latencies, 99)], args)
 
     drained = [r for r in runs if r.drained is not None]
     if drained:
@@ -1166,6 +1292,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="rounds of every target, the targets' order alternating; medians over the rounds at the end",
     )
+    p.add_argument(
+        "--paced",
+        type=float,
+        default=0,
+        metavar="RATE",
+        help="open loop: send RATE requests per second on a fixed schedule, answered or not, latency from when "
+        "each was due (instead of --concurrency closed-loop clients)",
+    )
     p.add_argument("--drain-part", help=argparse.SUPPRESS)  # internal: one import-step process
     args = p.parse_args(argv)
     if args.drain_part:
@@ -1174,6 +1308,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--leads plus --warmup must be between 1 and {MAX_LEADS}")
     if not 1 <= args.concurrency <= 1000 or not 1 <= args.workers <= 64 or args.warmup < 0:
         p.error("--concurrency 1..1000, --workers 1..64, --warmup >= 0")
+    if args.paced and not 0 < args.paced <= 5000:
+        p.error("--paced 0..5000 requests per second")
     if not 1 <= args.rounds <= 20:
         p.error("--rounds 1..20")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]

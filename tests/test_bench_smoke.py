@@ -1,9 +1,10 @@
 """The benchmarks still run, each at a size too small to measure anything: bench/intake.py (both targets on a
-fresh SQLite file, 30 leads, the import step drained), bench/chain.py (10 chains against a dev server and a
-fresh PostgreSQL database), bench/bridge.py (2 sessions against the bridge over the SQLite CRM) and
-bench/reports.py (2,000 interactions). All four broke unseen once the schema gained companies (inserts without
-company_id, no company scope or record where the app now wants one); a bench that cannot run measures
-nothing. Figures are not asserted here."""
+fresh SQLite file, 30 leads, the import step drained; and paced, open loop, 20 leads at 20/s), bench/dedupe.py
+(100 rows into a company of 2,000 leads and into an empty one, PostgreSQL), bench/chain.py (10 chains against a
+dev server and a fresh PostgreSQL database), bench/bridge.py (2 sessions against the bridge over the SQLite CRM)
+and bench/reports.py (2,000 interactions). Intake, chain, bridge and reports broke unseen once the schema gained
+companies (inserts without company_id, no company scope or record where the app now wants one); a bench that
+cannot run measures nothing. Figures are not asserted here."""
 
 from __future__ import annotations
 
@@ -33,6 +34,33 @@ def test_the_intake_benchmark_runs_both_targets_to_the_same_rows():
     out = _run("bench/intake.py", "--leads", "30", "--db", "sqlite", "--workers", "1")
     assert "same leads row in both databases (ignoring id, timestamps, chain_*): yes" in out, out[-4000:]
     assert "leadchain: answers {'accepted': 30}" in out and "bare: answers {'created': 30}" in out, out[-4000:]
+
+
+def test_the_paced_intake_benchmark_sends_on_schedule_to_both_targets():
+    out = _run(
+        "bench/intake.py",
+        "--leads",
+        "20",
+        "--db",
+        "sqlite",
+        "--workers",
+        "1",
+        "--warmup",
+        "5",
+        "--paced",
+        "20",
+        "--no-drain",
+    )
+    assert "paced: a request due every 50.00 ms and sent then" in out, out[-4000:]
+    assert "leadchain: answers {'accepted': 20}" in out and "bare: answers {'created': 20}" in out, out[-4000:]
+    assert "leadchain: sent 20 at " in out and "bare: sent 20 at " in out, out[-4000:]
+    assert "leadchain median p99 of 1 round(s) at 20 req/s on sqlite: " in out, out[-4000:]
+
+
+def test_the_dedupe_benchmark_imports_into_both_companies_with_the_right_counts():
+    out = _run("bench/dedupe.py", "--existing", "2000", "--rows", "100")
+    assert "100 rows (20 known to the loaded company, 2 repeats within the file, 78 new)" in out, out[-4000:]
+    assert "loaded/empty rows/s: " in out and "MISMATCH" not in out, out[-4000:]
 
 
 def test_the_chain_benchmark_calls_every_lead():
