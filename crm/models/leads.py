@@ -51,7 +51,8 @@ class Lead(CompanyOwned, Model):
             sqlite_where=sa.text("merged_into_id IS NULL AND phone_e164 IS NOT NULL"),
             postgresql_where=sa.text("merged_into_id IS NULL AND phone_e164 IS NOT NULL"),
         ),
-        sa.Index("ix_leads_match_key", "match_key"),
+        # The fuzzy duplicate search reads the company's newest leads of one folded last name (migration 0030).
+        sa.Index("ix_leads_company_match_key", "company_id", "match_key", "id"),
         # The reports' new leads per period (migration 0029).
         sa.Index(
             "ix_leads_report_created",

@@ -226,7 +226,9 @@ def _flag(lead_id: int, candidate_id: int, similarity: float, reason: str) -> in
 def _flag_fuzzy(record: Lead, threshold: float) -> list[int]:
     """Flag likely duplicates (same person, other spelling) for a rep; blocking on the folded last name
     keeps this one indexed query per lead. The candidates are read as the four columns compared, not as
-    Lead objects: in a CRM of a million leads a common last name fills the 200 every time (issue 21)."""
+    Lead objects: in a CRM of a million leads a common last name fills the 200 every time (issue 21); so
+    they are the newest 200 (the index of migration 0030 reads them backwards), where a lead that came
+    again with another spelling is, not 200 arbitrary ones of thousands."""
     company = fold_company(record.company)
     if not record.match_key or not company:
         return []  # a similar name alone is never flagged (below): without a company there is nothing to compare
@@ -234,6 +236,7 @@ def _flag_fuzzy(record: Lead, threshold: float) -> list[int]:
     candidates = db.session.execute(
         sa.select(Lead.id, Lead.first_name, Lead.last_name, Lead.company)
         .where(Lead.match_key == record.match_key, Lead.id != record.id, Lead.merged_into_id.is_(None))
+        .order_by(Lead.id.desc())
         .limit(200)
     )
     flagged = []

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.models import AuditEntry, ConsentRecord, Interaction, Lead, LeadSubmission, PossibleDuplicate, WebhookDelivery
+from crm.services.normalize import match_key
 from tests.conftest import WEBHOOK_SECRETS
 from tests.helpers import post_signed, process, signed_headers
 
@@ -255,6 +256,28 @@ def test_fuzzy_name_match_is_flagged_not_merged(app, client):
         pair = db.session.scalars(sa.select(PossibleDuplicate)).one()
         assert {pair.lead_id, pair.candidate_id} == {a["lead_id"], b["lead_id"]} and pair.status == "open"
     assert counts(app)["leads"] == 3
+
+
+def test_in_a_big_company_a_lead_that_comes_again_spelled_otherwise_is_flagged(app, client):
+    """The search compares at most 200 leads of the same folded last name: the newest (migration 0030). With 300
+    earlier Müllers of other firms, 200 arbitrary ones (what it read before) missed the one just imported."""
+    with app.app_context():
+        db.session.add_all(
+            Lead(
+                first_name=f"Kunde{i}",
+                last_name="Müller",
+                company=f"Firma {i} GmbH",
+                source="import",
+                match_key=match_key("Müller"),
+            )
+            for i in range(300)
+        )
+        db.session.commit()
+    first = {"first_name": "Björn", "last_name": "Müller", "company": "Müller Haustechnik GmbH"}
+    a = process(app, post_signed(client, "website", {**first, "email": "bjoern@mh.de"}, WEBHOOK_SECRETS[0]))
+    again = {"first_name": "Bjoern", "last_name": "Mueller", "company": "Mueller Haustechnik", "email": "b@gmx.de"}
+    b = process(app, post_signed(client, "website", again, WEBHOOK_SECRETS[0]))
+    assert b["outcome"] == "created" and b["flagged_duplicates"] == [a["lead_id"]]
 
 
 def test_invalid_lead_names_every_bad_field_and_stores_nothing(app, client):
