@@ -31,30 +31,17 @@ def record(
     within_hours: bool,
     now: datetime | None = None,
 ) -> InboundCall:
-    """The call's row, made once per (provider, call id): a provider's retry or a reconnect finds it. The
-    caller commits."""
-    found = find(provider, call_ref)
-    if found is not None:
-        if found.lead_id is None and lead_id is not None:
-            found.lead_id = lead_id
-        return found
-    row = InboundCall(
-        provider=provider,
-        call_ref=call_ref[:200],
-        phone_number_id=number_id,
-        lead_id=lead_id,
-        within_hours=within_hours,
-        outcome="answered",
-        started_at=now or datetime.now(UTC),
+    """The call's row, made once per (provider, call id) by record_answered (a provider's retry or a reconnect
+    finds it, and gives it the lead when it had none), as an object. The caller commits."""
+    record_answered(provider, call_ref, number_id=number_id, lead_id=lead_id, within_hours=within_hours, now=now)
+    # populate_existing: a row this session loaded before has just had its lead filled in by a statement.
+    found = db.session.scalar(
+        sa.select(InboundCall)
+        .where(InboundCall.provider == provider, InboundCall.call_ref == call_ref[:200])
+        .execution_options(populate_existing=True)
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except sa.exc.IntegrityError:  # a concurrent request for the same call made it
-        existing = find(provider, call_ref)
-        assert existing is not None
-        return existing
-    return row
+    assert found is not None  # made now or before, in this transaction's view
+    return found
 
 
 def _answered(insert: Any) -> Any:
