@@ -22,7 +22,6 @@ from rich.table import Table
 from crm import create_app, demo, secret_names
 from crm.calendars.cli import calendar_group
 from crm.extensions import db
-from crm.inbound import bland_numbers
 from crm.languages import DEFAULT_LANGUAGE, LANGUAGES
 from crm.models.companies import Company
 from crm.models.types import utcnow
@@ -37,6 +36,7 @@ from crm.ui.security import purge_sessions
 from sandbox.app import SandboxConfig, serve
 from workers.demo_call import demo_call_command
 from workers.health import check
+from workers.inbound_cli import inbound_configure_bland
 
 # soft_wrap: a line longer than the terminal (or than rich's 80 columns when the output is a pipe or a
 # file, as under `make up > log`) stays one line, so a URL in it is never split in two.
@@ -446,26 +446,6 @@ def up(host: str, port: int) -> None:
     sys.exit(run_local_stack(host=host, port=port))
 
 
-@main.command("inbound-configure-bland")
-@click.option("--url", "base_url", default=None, help="the CRM's URL Bland calls (default: LEADCHAIN_PUBLIC_URL)")
-def inbound_configure_bland(base_url: str | None) -> None:
-    """Point every company's Bland inbound numbers at this CRM (idempotent: Bland keeps one configuration each)."""
-    app = _app()
-    with app.app_context():
-        url = base_url or app.config["LEADCHAIN"].providers.public_url
-        if not url:
-            raise click.UsageError("give --url or set LEADCHAIN_PUBLIC_URL: where Bland's requests reach the CRM")
-        results = bland_numbers.configure_all(url)
-    failed = 0
-    for company_id, done in results.items():
-        for number in done:
-            console.print(f"company {company_id}: Bland number {number.e164}: {number.detail}")
-            failed += not number.ok
-    if not results:
-        console.print("no Bland inbound numbers")
-    sys.exit(1 if failed else 0)
-
-
 @main.command("purge-sessions")
 def purge_sessions_command() -> None:
     """Delete sign-in sessions that have expired or were revoked (run it daily)."""
@@ -510,6 +490,7 @@ def _register_groups() -> None:
     main.add_command(calendar_group)
     main.add_command(privacy_group)
     main.add_command(demo_call_command)
+    main.add_command(inbound_configure_bland)
 
 
 _register_groups()

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 import workers.cli
+import workers.inbound_cli
 from crm import create_app, demo
 from crm.extensions import db
 from crm.inbound import bland_numbers
@@ -109,7 +110,7 @@ def test_the_demo_bland_number_is_configured_once_and_answers_through_the_crm(st
 
 def test_the_command_names_each_number_and_a_company_without_a_bland_account(stack, monkeypatch):
     app, crm_url, _bland_url = stack
-    monkeypatch.setattr(workers.cli, "_app", lambda: app)  # the command's app is built from the environment
+    monkeypatch.setattr(workers.inbound_cli, "_app", lambda: app)  # the command's app is built from the environment
     configured = CliRunner().invoke(workers.cli.main, ["inbound-configure-bland", "--url", crm_url])
     assert configured.exit_code == 0, configured.output
     assert f"Bland number {NUMBER}: configured" in configured.output
