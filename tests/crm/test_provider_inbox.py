@@ -355,12 +355,14 @@ async def test_results_reach_their_chains_soon_after_the_chain_worker_returns(ou
         len(outage.sandbox.state.list("retell")),
         round(time.monotonic() - stopped_at, 1),
     )
-    # Each answered at once, none held the way the old code held them (5 s, then 500). The p99 figure is test
-    # (a)'s and bench/worker_outage.py's: here the sandbox, the provider worker and the CRM share one Python
-    # process and its GIL, so one webhook can wait out another thread's work (0.5 s was exceeded once in a
-    # parallel run on a quiet host: 1 s; 2 s where the host stole the CPU, tests/contention.py).
+    # Each answered at once, none held the way the old code held them (5 s, then 500). The latency figure is test
+    # (a)'s p99 and bench/worker_outage.py's: here the sandbox, the provider worker and the CRM share one Python
+    # process and its GIL, so one webhook can wait out another thread's work. 0.5 s was exceeded once in a
+    # parallel run on a quiet host; 1 s once in the clean-clone CI (1.13 s, three test workers on two cores, no
+    # steal measured); so 2 s, and 3 s where the host stole the CPU (tests/contention.py): still well under the
+    # old code's 5 s hold, which is what this assertion tells apart.
     steal.__exit__()
-    assert max(outage.timed.samples) < steal.limit(1.0, 2.0), outage.timed.samples
+    assert max(outage.timed.samples) < steal.limit(2.0, 3.0), outage.timed.samples
     # The sandbox's dispatcher can be idle between one call's scripted events (seen in CI: 5 of 6 results
     # stored at that moment), so wait for the last call's result to be stored too: each waits, none is
     # delivered while no chain worker runs.
