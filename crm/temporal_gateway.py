@@ -49,7 +49,7 @@ class TemporalGateway:
     thread waits at most that plus a small margin, then raises TemporalUnavailable (issue 14 item 2). A
     Temporal that accepts TCP and never answers costs a request `rpc_timeout_s`, never a web worker."""
 
-    def __init__(self, address: str, namespace: str, rpc_timeout_s: float = 1.5) -> None:
+    def __init__(self, address: str, namespace: str, rpc_timeout_s: float = 1.0) -> None:
         self.address, self.namespace = address, namespace
         self.rpc_timeout_s = rpc_timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
