@@ -52,4 +52,4 @@ EXPOSE 8000 8081
 
 # Exec form: gunicorn gets SIGTERM directly and shuts its workers down gracefully.
 # --timeout 30 as in docker-compose.yml: above every bounded dependency wait (README "Configuration").
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "30", "crm:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "30", "crm.wsgi:app"]

@@ -238,7 +238,7 @@ class Target:
 
 
 TARGETS = {
-    "leadchain": Target("leadchain", "crm:create_app()", f"/webhooks/leads/{SOURCE}", "/healthz", 200),
+    "leadchain": Target("leadchain", "crm.wsgi:app", f"/webhooks/leads/{SOURCE}", "/healthz", 200),
     # The bare app has one endpoint only; a GET on it answers 405 once a worker is up.
     "bare": Target("bare", "bench.bare_app:create_app()", f"/bare/leads/{SOURCE}", f"/bare/leads/{SOURCE}", 405),
 }

@@ -12,6 +12,7 @@ any company, the installation's keys as before companies."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -73,6 +74,17 @@ def provider_endpoint(
         # No key: the keyless local stack and the tests talk to the provider sandbox.
         return SANDBOX_KEYS[name], base or f"{sandbox}/{name}"
     return None
+
+
+def import_all_sdks() -> None:
+    """Import every provider module now, the SDKs the registry otherwise imports at a provider's first build
+    (Retell's took 2.8-4 s here). For a server process before it takes requests: an inbound call's webhook
+    answers while the caller's phone rings (Bland waits 5 s), and the first call of a fresh worker must not
+    pay the import. Command-line tools and workers that never build these providers do not call it."""
+    for name in PROVIDER_NAMES:
+        _provider_class(name)
+    # VapiProvider imports its SDK when it builds its client (providers/vapi.py): about a second more.
+    importlib.import_module("vapi")
 
 
 def _provider_class(name: str) -> type:

@@ -51,7 +51,7 @@ REQUIRED_SERVICES = {
 }
 # Services running the app image with the app's settings and secrets.
 APP_SERVICES = ("web", *(f"worker-{name}" for name in WORKERS), "purge")
-GUNICORN = ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "30", "crm:create_app()"]
+GUNICORN = ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "30", "crm.wsgi:app"]
 
 # Environment keys that hold credentials: their values must be references, never literals.
 SECRET_KEY_NAME = re.compile(r"PASSWORD|PASSWD|PWD|TOKEN|SECRET|KEY", re.IGNORECASE)

@@ -135,7 +135,7 @@ def running_stack_web(tmp_path):
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     log = (tmp_path / "gunicorn.log").open("w")
     proc = subprocess.Popen(
-        [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "crm:create_app()"],
+        [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "crm.wsgi:app"],
         env=env,
         cwd=REPO,
         stdout=log,

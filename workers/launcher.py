@@ -239,7 +239,7 @@ def local_services(host: str, port: int, var: Path, llm_url: str | None = None) 
                 "2",
                 "--access-logfile",
                 "-",
-                "crm:create_app()",
+                "crm.wsgi:app",
             ],
             url=f"http://{host}:{port}/  (API spec: /api/openapi.json)",
             ready=f"{host}:{port}",

@@ -267,7 +267,7 @@ class Stack:
             sandbox_env["LEADCHAIN_SANDBOX_RETELL_LLM_URL"] = self.bridge_llm_url
         web = [
             str(BIN / "gunicorn"), "--bind", f"{LOOPBACK}:{self.web_port}", "--workers", str(self.web_workers),
-            "--timeout", "30", "crm:create_app()",
+            "--timeout", "30", "crm.wsgi:app",
         ]  # fmt: skip
         procs += [
             Proc("temporal", temporal, self.temporal_port),
