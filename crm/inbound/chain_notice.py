@@ -6,7 +6,8 @@ once per call id (workflows/chain_state.py), so a retried tool that signals agai
 Used by Bland's BookAppointment tool (crm.inbound.bland_actions), from the web request through the web's
 Temporal gateway (crm.temporal_gateway, every RPC bounded). Like the bridge's, the notice is best effort: a lead
 without a chain, a chain that has ended, or Temporal down is logged (by ids) and the booking stands; the chain
-meets the booked lead at its next step. A move or a cancel sends nothing, on any provider."""
+meets the booked lead at its next step. A move or a cancel sends nothing, on any provider: the chain that booked
+has ended; a cancel sends the lead back to follow-up in the CRM itself (crm.services.appointments.follow_up)."""
 
 from __future__ import annotations
 

@@ -326,7 +326,8 @@ def reschedule(
 def cancel(
     appointment_id: int, *, actor: str, expected_sequence: int | None = None, now: datetime | None = None
 ) -> ChangeResult:
-    """Cancel the appointment (its slot is free again) and queue the iTIP CANCEL. Commits."""
+    """Cancel the appointment (its slot is free again), queue the iTIP CANCEL, and send the lead back to follow-up
+    (`follow_up`). Commits."""
     now = as_utc(now or utcnow())
     try:
         _begin_write()
@@ -344,6 +345,7 @@ def cancel(
         )  # fmt: skip
         _timeline(appt.lead_id, appt, "cancelled", actor, {"starts_at": as_utc(appt.starts_at).isoformat()})
         queue_mail(appt, "cancelled")
+        follow_up(appt, actor, now, why="cancelled")
         db.session.commit()
         return ChangeResult("changed", appt)
     except Exception:
@@ -381,21 +383,28 @@ def mark_no_show(appointment_id: int, *, actor: str, now: datetime | None = None
         raise
 
 
-def follow_up(appt: Appointment, actor: str, now: datetime) -> None:
-    """Back to follow-up after a no-show, as the chain hands an interested lead over (workflows/lead_chain.py
-    `_follow_up`: a callback task for the owner, the lead's status back to contacted). The booked chain has
-    finished, so there is no workflow to signal; the task is keyed so it exists once."""
+FOLLOW_UP_TITLES = {"no_show": "Call back: missed appointment", "cancelled": "Call back: cancelled appointment"}
+
+
+def follow_up(appt: Appointment, actor: str, now: datetime, *, why: str = "no_show") -> None:
+    """Back to follow-up after a no-show or a cancel (by phone, link or UI), as the chain hands an interested lead
+    over (workflows/lead_chain.py `_follow_up`: a callback task for the owner, the lead's status back to
+    contacted). The chain that booked has finished, so there is no workflow to signal: the owner's task is what
+    takes the lead on. The task is keyed so it exists once. A lead with another confirmed appointment ahead
+    stays booked and gets no task: that appointment is its next step."""
     lead = db.session.get(Lead, appt.lead_id) if appt.lead_id else None
     if lead is None:
         return
-    key = f"{KEY_PREFIX}{appt.id}:no_show:callback"
+    if why == "cancelled" and _another_ahead(appt, now):
+        return
+    key = f"{KEY_PREFIX}{appt.id}:{why}:callback"
     if db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == key)) is None:
         db.session.add(
             Task(
                 lead_id=lead.id,
                 owner_id=lead.owner_id or appt.owner_id,
                 kind="callback",
-                title="Call back: missed appointment",
+                title=FOLLOW_UP_TITLES[why],
                 due_at=now,
                 dedupe_key=key,
             )
@@ -403,7 +412,23 @@ def follow_up(appt: Appointment, actor: str, now: datetime) -> None:
     if lead.status == LeadStatus.BOOKED:
         before = audit.snapshot(lead)
         lead.status = LeadStatus.CONTACTED
-        audit.record(actor, "lead.no_show", "lead", lead.id, before=before, after=audit.snapshot(lead))
+        audit.record(actor, f"lead.{why}", "lead", lead.id, before=before, after=audit.snapshot(lead))
+
+
+def _another_ahead(appt: Appointment, now: datetime) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(Appointment.id)
+            .where(
+                Appointment.lead_id == appt.lead_id,
+                Appointment.id != appt.id,
+                Appointment.status == AppointmentStatus.CONFIRMED,
+                Appointment.starts_at > now,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 # ---- the sweep: reminders and automatic no-shows ------------------------------------------------------

@@ -164,6 +164,34 @@ def test_no_show_by_the_rep_and_automatic(ui_app, team, leads, as_sales_a, mailb
     assert status == LeadStatus.CONTACTED
 
 
+def test_a_cancel_sends_the_lead_back_to_follow_up_once(ui_app, team, leads, mailbox):
+    """A cancel (by phone, link or UI: all go through service.cancel) leaves the lead without its next step: the
+    owner gets one callback task and the lead is contacted again, as after a no-show. A lead with another
+    appointment ahead keeps it as its next step: booked, no task."""
+    alone, _ = booked(ui_app, leads.own, team.sales_a.id)
+    first, start = booked(ui_app, leads.unassigned, team.sales_a.id)
+    second, _ = booked(ui_app, leads.unassigned, team.sales_a.id, start=start + timedelta(days=1))
+    with ui_app.app_context():
+        for lead_id in (leads.own, leads.unassigned):
+            db.session.get(Lead, lead_id).status = LeadStatus.BOOKED
+        db.session.commit()
+        assert service.cancel(alone, actor="phone:call_1", expected_sequence=0).changed
+        assert service.cancel(alone, actor="phone:call_1", expected_sequence=0).outcome == "stale"
+        assert service.cancel(first, actor="test", expected_sequence=0).changed
+        tasks = db.session.execute(
+            sa.select(Task.lead_id, Task.owner_id, Task.title, Task.kind).where(Task.dedupe_key.like("appointment:%"))
+        ).all()
+        statuses = {i: db.session.get(Lead, i).status for i in (leads.own, leads.unassigned)}
+        db.session.remove()
+        # The second appointment cancelled too: now nothing is ahead, so back to follow-up.
+        assert service.cancel(second, actor="test", expected_sequence=0).changed
+        after = db.session.scalars(sa.select(Task.lead_id).where(Task.dedupe_key.like("appointment:%"))).all()
+        status = db.session.get(Lead, leads.unassigned).status
+    assert tasks == [(leads.own, team.sales_a.id, "Call back: cancelled appointment", "callback")]
+    assert statuses == {leads.own: LeadStatus.CONTACTED, leads.unassigned: LeadStatus.BOOKED}
+    assert sorted(after) == sorted([leads.own, leads.unassigned]) and status == LeadStatus.CONTACTED
+
+
 def test_another_companys_user_cannot_see_or_change_the_appointment(ui_app, team, leads):
     appt_id, _ = booked(ui_app, leads.own, team.sales_a.id)
     other = second_company(ui_app)
