@@ -188,9 +188,10 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
                 "updated_at": created,
             }
         )
-        # The rollup triggers (migration 0029) would add each row's counts one by one: off for the bulk load,
-        # then the migration's backfill sums them in one statement, as an upgrade of a full database does.
-        conn.execute("ALTER TABLE interactions DISABLE TRIGGER interaction_rollups")
+        # The rollup triggers (migrations 0029, 0031) are off for the bulk load and the bulk updates after it; then
+        # the migration's backfill sums every row in one statement, as an upgrade of a full database does.
+        for event in ("insert", "update", "delete"):
+            conn.execute(f"ALTER TABLE interactions DISABLE TRIGGER interaction_rollups_{event}")
         conn.execute("ALTER TABLE leads DISABLE TRIGGER interaction_rollups_lead_delete")
         conn.commit()
         _copy(conn, "leads", leads)
@@ -272,7 +273,8 @@ def generate(url: str, leads_n: int, interactions_n: int, days: int, seed: int =
             conn.commit()
             cur.execute("SET statement_timeout = 0")
             cur.execute(_rollup_backfill_sql())
-            cur.execute("ALTER TABLE interactions ENABLE TRIGGER interaction_rollups")
+            for event in ("insert", "update", "delete"):
+                cur.execute(f"ALTER TABLE interactions ENABLE TRIGGER interaction_rollups_{event}")
             cur.execute("ALTER TABLE leads ENABLE TRIGGER interaction_rollups_lead_delete")
             conn.commit()
             cur.execute("ANALYZE")

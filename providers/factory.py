@@ -12,7 +12,6 @@ any company, the installation's keys as before companies."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -84,7 +83,7 @@ def import_all_sdks() -> None:
     for name in PROVIDER_NAMES:
         _provider_class(name)
     # VapiProvider imports its SDK when it builds its client (providers/vapi.py): about a second more.
-    importlib.import_module("vapi")
+    import vapi  # noqa: F401, PLC0415
 
 
 def _provider_class(name: str) -> type:
