@@ -1,6 +1,11 @@
 """Bland's inbound numbers in the sandbox (docs/inbound.md sec. 7; docs.bland.ai inbound-number-update, dynamic-data,
 custom-tools, post-call webhooks), so an inbound persona runs through Bland's own mechanism end to end:
 
+* `POST /v1/inbound/purchase` buys a number (docs.bland.ai inbound-purchase: `area_code` default "415",
+  `country_code` "US" or "CA" (400 otherwise), `phone_number` an exact "+1…" number, no fallback) and answers
+  as Bland documents it, `{"phone_number": "+1…"}`; the number is then listed by `GET /v1/inbound`, with no
+  configuration until one is sent, and counted in the shared store of bought objects (GET /sandbox/provisioned,
+  provider "bland", kind "phone_number"). Bland has no API to release a number it sold: neither has the sandbox.
 * `POST /v1/inbound/{phone_number}` stores a number's configuration (auth: the raw key, no Bearer; the number
   with or without `+`/`%2B`, US assumed without a country code) and answers
   `{"status": "success", "message": "Successfully updated number +….", "updates": {…}}`;
@@ -41,12 +46,15 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from sandbox.context import Sandbox
+from sandbox.provisioned import store as provisioned_store
 
 WITHHELD = "anonymous"
 DYNAMIC_TIMEOUT_MS = 2000  # Bland's default for a dynamic_data request
 TOOL_TIMEOUT_MS = 10000
 _TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+PURCHASE_COUNTRIES = ("US", "CA")  # Bland sells these through the API; "for others, please contact support"
+_AREA_CODE = re.compile(r"[2-9]\d\d")
 
 
 @dataclass(frozen=True)
@@ -333,6 +341,46 @@ def numbers(app: Flask) -> dict[str, dict[str, Any]]:
     return found
 
 
+def purchase(app: Flask, body: Any) -> tuple[dict[str, Any], int]:
+    """`POST /v1/inbound/purchase`: (Bland's answer, status). The number gets no configuration until one is sent."""
+    if not isinstance(body, dict):
+        return {
+            "status": "error",
+            "message": "Invalid parameters",
+            "errors": ["Request body must be a JSON object."],
+        }, 400
+    area, country = str(body.get("area_code") or "415"), str(body.get("country_code") or "US")
+    errors = []
+    if country not in PURCHASE_COUNTRIES:
+        errors.append(f"Invalid country_code {country!r}: the options are US or CA (for others, contact support).")
+    exact = body.get("phone_number")
+    if exact is not None and not (isinstance(exact, str) and re.fullmatch(r"\+1[2-9]\d{9}", exact)):
+        errors.append("Invalid phone_number: an exact number with the +1 prefix, e.g. +12223334444.")
+    elif exact is None and not _AREA_CODE.fullmatch(area):
+        errors.append("Invalid area_code: three digits, e.g. 415.")
+    if errors:
+        return {"status": "error", "message": "Invalid parameters", "errors": errors}, 400
+    store, bought = numbers(app), provisioned_store(app)
+    with bought.lock:
+        if exact is not None and str(exact) in store:
+            return {
+                "status": "error",
+                "message": f"Phone number {exact} is not available.",
+                "errors": ["Not available."],
+            }, 400
+        e164 = (
+            str(exact)
+            if exact is not None
+            else next(n for n in (f"+1{area}555{i:04d}" for i in range(1, 10000)) if n not in store)
+        )
+        record: dict[str, Any] = {"phone_number": e164, "created_at": _iso(time.time() * 1000)}
+        # The purchase takes a prompt and a webhook too (docs.bland.ai inbound-purchase).
+        record.update({k: body[k] for k in ("prompt", "webhook") if body.get(k)})
+        store[e164] = record
+    bought.add("bland", "phone_number", e164, record)  # the same record: a configuration shows there too
+    return {"phone_number": e164}, 200
+
+
 def register(app: Flask, sandbox: Sandbox) -> None:
     store = numbers(app)
 
@@ -367,6 +415,12 @@ def register(app: Flask, sandbox: Sandbox) -> None:
         return jsonify(status="success", message=f"Successfully updated number {e164}.", updates=body)
 
     @keyed
+    def bland_purchase() -> ResponseReturnValue:
+        body = request.get_json(silent=True)
+        answer, status = purchase(app, {} if body is None and not request.get_data() else body)
+        return jsonify(answer), status
+
+    @keyed
     def bland_number(number: str) -> ResponseReturnValue:
         found = store.get(normalise(number) or "")
         if found is None:
@@ -381,6 +435,8 @@ def register(app: Flask, sandbox: Sandbox) -> None:
     # (providers.factory.provider_endpoint), as the outbound calls' /bland/v1/calls.
     for prefix in ("", "/bland"):
         name = prefix.strip("/") or "root"
+        # A static rule: Werkzeug matches it before the <path:number> rule below.
+        app.add_url_rule(f"{prefix}/v1/inbound/purchase", f"bland_purchase_{name}", bland_purchase, methods=["POST"])
         app.add_url_rule(f"{prefix}/v1/inbound/<path:number>", f"bland_configure_number_{name}",
                          bland_configure_number, methods=["POST"])  # fmt: skip
         app.add_url_rule(f"{prefix}/v1/inbound/<path:number>", f"bland_number_{name}", bland_number, methods=["GET"])

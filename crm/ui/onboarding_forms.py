@@ -15,7 +15,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 EMAIL = re.compile(r"[^\s@<>\"',;:]+@[^\s@<>\"',;:]+\.[A-Za-z]{2,}")
 E164 = re.compile(r"\+[1-9]\d{6,14}")
-PROVIDERS = ("retell", "vapi")
+PROVIDERS = ("retell", "vapi", "bland")
 MAX_INVITES = 50
 
 
@@ -84,7 +84,7 @@ def phone(form: Any) -> tuple[str, int]:
     problems: dict[str, str] = {}
     provider = form.get("provider", "")
     if provider not in PROVIDERS:
-        problems["provider"] = _("choose Retell or Vapi")
+        problems["provider"] = _("choose Retell, Vapi or Bland")
     area = form.get("area_code", "").strip()
     if not (area.isdigit() and len(area) == 3 and area[0] in "23456789"):
         problems["area_code"] = _("a three-digit area code (e.g. 415)")
