@@ -6,7 +6,8 @@ verifies that company's Bland requests with.
 Idempotent: Bland's `POST /v1/inbound/{number}` replaces the number's configuration with the one sent, so a second
 run leaves Bland holding the same configuration and buys or creates nothing. Run where a Retell or Vapi number gets
 pointed at us: after `make up`'s demo data (workers.launcher, `leadchain inbound-configure-bland`), and by an
-operator after adding a Bland number bought at Bland (the setup wizard offers Retell and Vapi only)."""
+operator after adding a Bland number bought at Bland by hand (the setup wizard buys and configures its own:
+crm.onboarding.bland_setup)."""
 
 from __future__ import annotations
 

@@ -207,7 +207,7 @@ def _save_phone() -> ResponseReturnValue:
 def _undo_phone(company, row) -> ResponseReturnValue:
     provider = (row.answers or {}).get("provider") or request.form.get("provider", "")
     if provider not in forms.PROVIDERS:
-        return _page("phone", status=422, problems={"provider": _("choose Retell or Vapi")})
+        return _page("phone", status=422, problems={"provider": _("choose Retell, Vapi or Bland")})
     try:
         removed = provisioning.undo(vendor(provider, company.id, company.language), company.id)
     except ProvisioningFailed as e:
