@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ def per_rep(
 ) -> list[RepRow]:
     rep_calls = {(None if k is None else int(k)): v for k, v in sum_by(cur_cube, "owner_id", METRICS).items()}
     leads_owner = _by_owner(lead_owners, "n")
-    follow_owner = _by_owner(cur_follow.assign(n=1), "n") if not cur_follow.empty else {}
+    follow_owner = _by_owner(cur_follow, "n") if not cur_follow.empty else {}
     appts_owner: dict[int | None, int] = {
         int(k): v["n"] for k, v in sum_by(cur_appointments, "owner_id", ["n"]).items()
     }
@@ -125,17 +125,16 @@ def per_campaign(cur_cube: pd.DataFrame, cur_lead_cube: pd.DataFrame, plan: Cost
     return rows
 
 
-def follow_up_lists(frame: pd.DataFrame, users: dict[int, str]) -> list[RepFollowUps]:
-    """Per rep: the number of follow-up leads and the latest FOLLOW_UPS_PER_REP of them with names."""
-    if frame.empty:
+def follow_up_lists(counts: pd.DataFrame, latest: pd.DataFrame, users: dict[int, str]) -> list[RepFollowUps]:
+    """Per rep: the number of follow-up leads (`counts` of the period: owner_id, n) and the latest
+    FOLLOW_UPS_PER_REP of them with names (`latest`: lead_id, owner_id, at, outcome, newest first per owner)."""
+    if counts.empty:
         return []
-    frame = frame.assign(owner_key=frame["owner_id"].map(lambda v: -1 if v is None or pd.isna(v) else int(v)))
     groups: list[tuple[int | None, int, pd.DataFrame]] = []
-    for owner_key, group in frame.groupby("owner_key"):
-        head = group.sort_values(["at", "lead_id"], ascending=[False, True]).head(FOLLOW_UPS_PER_REP)
-        # owner_key holds the ints mapped above; pandas types a group key as any scalar.
-        owner_id = int(cast(int, owner_key))
-        groups.append((None if owner_id == -1 else owner_id, len(group), head))
+    for owner, total in _by_owner(counts, "n").items():
+        mine = latest["owner_id"].isna() if owner is None else latest["owner_id"] == owner
+        head = latest[mine].sort_values(["at", "lead_id"], ascending=[False, True]).head(FOLLOW_UPS_PER_REP)
+        groups.append((owner, int(total), head))
     ids = sorted({int(x) for _, _, head in groups for x in head["lead_id"]})
     names: dict[int, tuple[str, str | None]] = {}
     for chunk in range(0, len(ids), 1000):

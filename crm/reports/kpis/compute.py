@@ -29,7 +29,7 @@ from crm.reports.kpis.model import (
     WeekdayRow,
     ratio,
 )
-from crm.reports.kpis.queries import ReportQueries
+from crm.reports.kpis.queries import FollowUpFrames, ReportQueries
 from crm.reports.kpis.shaping import (
     CostPlan,
     between,
@@ -61,7 +61,7 @@ class ReportFrames:
     # the plain queries' one cube by all of them serves each; the fast path sums each apart.
     cubes: dict[str, pd.DataFrame]
     durations: pd.DataFrame
-    follow: pd.DataFrame
+    follow: FollowUpFrames
     appointments: pd.DataFrame
     unsubscribed: dict[str, int]
     costs: pd.DataFrame  # priced calls' cost per window and billing currency
@@ -96,7 +96,7 @@ def compute(
     def cur_cube(dim: str) -> pd.DataFrame:
         return breakdowns.in_report_currency(_window_rows(f.cubes[dim], "cur"), f.plan)
 
-    cur_follow = _window_rows(f.follow, "cur")
+    cur_follow = _window_rows(f.follow.counts, "cur")
     users = {u.id: u.name for u in db.session.execute(sa.select(User.id, User.name))}
     return KpiReport(
         period=period,
@@ -115,7 +115,7 @@ def compute(
         per_provider=breakdowns.per_provider(cur_cube("provider"), f.plan),
         per_campaign=breakdowns.per_campaign(cur_cube("campaign"), _window_rows(f.lead_cube, "cur"), f.plan),
         critical_calls=q.critical_calls(),
-        follow_ups=breakdowns.follow_up_lists(cur_follow, users),
+        follow_ups=breakdowns.follow_up_lists(cur_follow, f.follow.latest, users),
     )
 
 
@@ -220,7 +220,7 @@ def _call_figures(f: ReportFrames, window: str, p: Period) -> CallFigures:
         wanted=wanted,
         booked=booked,
         booking_conversion=ratio(booked, wanted),
-        follow_ups=int((f.follow["window"] == window).sum()) if not f.follow.empty else 0,
+        follow_ups=column_total(_window_rows(f.follow.counts, window), "n"),
         appointments=column_total(_window_rows(f.appointments, window), "n"),
         critical=column_total(hours, "critical"),
     )

@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from crm.models import Campaign, InteractionKind
+from crm.models import Appointment, AppointmentStatus, Campaign, InteractionKind
 from crm.models.report_rollups import MEASURES, InteractionRollup
-from crm.reports.kpis.queries import CALL_TS, ReportQueries, as_frame, hourly_frame
+from crm.reports.kpis.model import FOLLOW_UPS_PER_REP
+from crm.reports.kpis.queries import CALL_TS, FollowUpFrames, ReportQueries, as_frame, hourly_frame
 from crm.reports.periods import Period
+from workflows.vocabulary import CallOutcome
 
 R = InteractionRollup
 CUBE_MEASURES = ("answered", "voicemail", "talk_sum", "talk_n", "wanted", "booked")
@@ -101,6 +103,51 @@ class FastReportQueries(ReportQueries):
     # (company_id, coalesce(started_at, created_at)) serve it.
     def _in_calls(self, lo: datetime, hi: datetime):
         return sa.and_(CALL_TS >= lo, CALL_TS < hi)
+
+    def follow_ups(self) -> FollowUpFrames:
+        """As the plain method's, added up in the database: the counts per window and owner and the latest few
+        per owner come back (a few dozen rows), not every follow-up lead of both periods (44,000 rows and half
+        a second of Python in the monthly report over 1,000,000 interactions)."""
+        leads = self._follow_up_leads().subquery("follow_leads")
+        appt_window = sa.case((Appointment.created_at >= self.cur.start, "cur"), else_="prev")
+        booked = (
+            sa.select(Appointment.id)
+            .where(
+                Appointment.lead_id == leads.c.lead_id,
+                Appointment.status != AppointmentStatus.CANCELLED,
+                Appointment.created_at >= self.prev.start,
+                Appointment.created_at < self.cur.end,
+                appt_window == leads.c.window,
+            )
+            .exists()
+        )
+        kept = sa.select(leads).where(~booked).subquery("follow_kept")
+        group = (kept.c.window, kept.c.owner_id)
+        ranked = sa.select(
+            *kept.c,
+            sa.func.count().over(partition_by=group).label("n"),
+            sa.func.row_number().over(partition_by=group, order_by=(kept.c.at.desc(), kept.c.lead_id)).label("rank"),
+        ).subquery("follow_ranked")
+        outcome = sa.case(
+            (ranked.c.at == ranked.c.interested_at, CallOutcome.INTERESTED.value),
+            else_=CallOutcome.CALLBACK_REQUESTED.value,
+        )
+        # One statement: every (window, owner) group's size on each of its first rows, and those rows.
+        rows = as_frame(
+            sa.select(
+                ranked.c.window, ranked.c.owner_id, ranked.c.n, ranked.c.rank, ranked.c.lead_id, ranked.c.at,
+                outcome.label("outcome"),
+            ).where(ranked.c.rank <= FOLLOW_UPS_PER_REP),
+            ["window", "owner_id", "n", "rank", "lead_id", "at", "outcome"],
+        )  # fmt: skip
+        if rows.empty:
+            return FollowUpFrames.empty()
+        rows = rows.assign(owner_id=rows["owner_id"].astype("object").where(rows["owner_id"].notna(), None))
+        latest = rows[rows["window"] == "cur"]
+        return FollowUpFrames(
+            counts=rows.loc[rows["rank"] == 1, ["window", "owner_id", "n"]],
+            latest=latest[["lead_id", "owner_id", "at", "outcome"]].assign(at=pd.to_datetime(latest["at"], utc=True)),
+        )
 
 
 def fast_queries(period: Period, previous: Period, threshold: int) -> FastReportQueries:
