@@ -69,11 +69,12 @@ audit:
 	BIN=$(BIN) bash scripts/audit.sh
 
 # pytest exits 5 when it collected nothing; make treats any non-zero exit as failure.
-# Three xdist workers on the CI machine's two cores (PYTEST_JOBS=0: one process); each has its own
+# Four xdist workers on the CI machine's two cores (PYTEST_JOBS=0: one process); each has its own
 # Temporal dev server, OpenBao and PostgreSQL database, and the browser tests stay together on one
 # (tests/conftest.py). Much of the suite waits on servers and subprocesses: with two workers the run used
-# 1.4 of the 2 cores (19m53s user + 1m51s sys in 16 min), so a third worker fills the waits.
-PYTEST_JOBS ?= 3
+# 1.4 of the 2 cores (19m53s user + 1m51s sys in 16 min), and with three still only 1.5 (32m39s user +
+# 2m34s sys in 23m35s, 2026-12-07); four took 19m43s for the same tests (30m57s user + 2m25s sys).
+PYTEST_JOBS ?= 4
 test: install
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 

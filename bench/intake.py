@@ -439,11 +439,16 @@ class CpuMeter:
 
 
 class Server:
-    def __init__(self, target: Target, env: dict[str, str], workers: int, log_path: Path) -> None:
+    def __init__(
+        self, target: Target, env: dict[str, str], workers: int, log_path: Path, access_log: Path | None = None
+    ) -> None:
         self.target = target
         self.env = env
         self.workers = workers
         self.log_path = log_path
+        # gunicorn's access log, one line per request: method, path and its own request time in microseconds
+        # (from the request read to the response written: the server's part, without the client's queue).
+        self.access_log = access_log
         self.port = free_port()
         self.base_url = f"http://{LOOPBACK}:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -466,6 +471,11 @@ class Server:
             "10",
             "--chdir",
             str(ROOT),
+            *(
+                ["--access-logfile", str(self.access_log), "--access-logformat", "%(m)s %(U)s %(D)s"]
+                if self.access_log
+                else []
+            ),
             self.target.app,
         ]
         self._log = open(self.log_path, "ab")

@@ -1,4 +1,4 @@
-"""The order in which `make test` (`pytest -n 3 --dist loadfile`) hands out its work units: longest first.
+"""The order in which `make test` (`pytest -n 4 --dist loadfile`) hands out its work units: longest first.
 
 xdist's own order is "most tests first", which left one-test modules of a minute (the chaos slice, the
 worker kills) for the end of the run while the other worker sat idle. Here each unit (a module, or a
@@ -7,7 +7,7 @@ one worker) starts in the order of its measured seconds in tests/module_duration
 both workers finish together. A unit not in the file (a new module) is estimated from its number of
 tests at the suite's mean seconds per test; the file is refreshed with
 
-    .venv/bin/python -m pytest -n 3 --dist loadfile --update-module-durations
+    .venv/bin/python -m pytest -n 4 --dist loadfile --update-module-durations
 
 which rewrites it from that run (setup + call + teardown of every test, summed per unit).
 
@@ -26,7 +26,7 @@ DURATIONS_FILE = Path(__file__).resolve().parent / "module_durations.txt"
 HEADER = """\
 # Seconds per work unit of the whole suite (setup + call + teardown, one worker's wall time), read by
 # tests/scheduling.py to start the longest units first. A line ending in / is a directory run as one unit.
-# Regenerate: .venv/bin/python -m pytest -n 3 --dist loadfile --update-module-durations
+# Regenerate: .venv/bin/python -m pytest -n 4 --dist loadfile --update-module-durations
 """
 
 
