@@ -24,7 +24,7 @@ from crm.email.port import EmailMessage, EmailSender
 from crm.extensions import db
 from crm.models import AuditEntry, Campaign, Direction, Interaction, InteractionKind, Lead, SideEffect
 from crm.models.types import utcnow
-from crm.services import compliance
+from crm.services import compliance, twilio_calls
 from providers.base import (
     CallRequest,
     ProviderCall,
@@ -33,6 +33,7 @@ from providers.base import (
     ProviderUnavailable,
     VoiceProvider,
 )
+from providers.twilio_wire import NAME as TWILIO_REALTIME
 from workflows.chain_policies import CALL_FAILURE_BUDGET, CALL_RATE_LIMIT_HORIZON
 from workflows.payloads import CallPlaced, CallResult, EmailSent, FetchCallInput, PlaceCallInput, SendEmailInput
 from workflows.vocabulary import CallStatus, EmailSendStatus
@@ -187,7 +188,12 @@ class ProviderActivities:
         provider = self.providers.get(inp.provider)
         if provider is None:
             raise ApplicationError(f"provider {inp.provider} is not configured", type="NoProvider", non_retryable=True)
-        return provider.get_call(inp.call_id)
+        polled = provider.get_call(inp.call_id)
+        if polled is None or inp.provider != TWILIO_REALTIME:
+            return polled
+        # Twilio's end carries no classification: the bridge's record does (crm.services.twilio_calls).
+        with self.app.app_context():
+            return twilio_calls.with_bridge_report(polled)
 
     @activity.defn(name="send_email")
     def send_email(self, inp: SendEmailInput) -> EmailSent:

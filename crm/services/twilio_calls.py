@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,7 @@ from providers.factory import registry
 from providers.twilio_cost import RealtimeUsage, call_cost_cents
 from providers.twilio_wire import NAME
 from providers.wire import MalformedPayload
+from workflows.payloads import CallResult
 
 if TYPE_CHECKING:
     from providers.twilio_realtime import TwilioPrice
@@ -47,6 +51,8 @@ PRICE_SWEEP_FIRST = timedelta(minutes=2)
 PRICE_LOOK_BACK = timedelta(hours=24)
 PRICE_CHECKS = "price_checks"
 BRIDGE = "bridge"  # the bridge's end-of-call record (voice.bridge.realtime_records.store_report)
+# How long a poll of an answered, ended call waits for that record (with_bridge_report).
+BRIDGE_REPORT_POLL_S = 10.0
 # How long an answered call's result waits in the outbox for the bridge's record (its classification)
 # when Twilio's end status comes first. The bridge writes it as the stream stops, within a second or two;
 # a bridge that died mid-call never does, and the chain is told the bare end status after this wait.
@@ -79,6 +85,30 @@ def report_wait_s(call: Interaction) -> float:
     answered call the bridge has not reported yet, else none (nobody talked: nothing to classify)."""
     data = call.data or {}
     return REPORT_WAIT_S if data.get("answered") and BRIDGE not in data else 0.0
+
+
+def with_bridge_report(
+    polled: CallResult, *, wait_s: float = BRIDGE_REPORT_POLL_S, sleep: Callable[[float], None] = time.sleep
+) -> CallResult:
+    """A polled result (Twilio's end, which carries no classification) with the bridge's classification from
+    the call's record, as the webhook path's result has it (queue_result). An answered call the bridge has not
+    reported yet is looked at again for up to `wait_s`: the bridge writes its record moments after the stream
+    ends, and a poll that came between Twilio's end and that record gave the chain a bare "completed" for a
+    callee who had asked never to be called again. After that the polled result goes as it is (a bridge that
+    never reports must not hold the chain). Runs in the call's company's unit of work; reads only."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        call = db.session.scalar(
+            sa.select(Interaction).where(Interaction.provider == NAME, Interaction.provider_ref == polled.call_id)
+        )
+        reported = call is not None and BRIDGE in (call.data or {})
+        outcome = call.outcome if call is not None else None
+        db.session.rollback()
+        if reported:
+            return replace(polled, classification=outcome if outcome not in (None, polled.status) else None)
+        if call is None or not polled.answered or time.monotonic() >= deadline:
+            return polled
+        sleep(0.25)
 
 
 def usage_of(call: Interaction) -> RealtimeUsage | None:

@@ -20,21 +20,13 @@ from crm.onboarding.vendor import AgentTargets, ProvisioningFailed
 from sandbox import bland_inbound
 from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import TEST_COMPANY_ID
-from tests.onboarding.wizard_setup import use_sandbox
+from tests.onboarding.wizard_setup import transcript_page, use_sandbox
 from tests.sandbox_fixtures import ServerThread
 from tests.ui.conftest import UIClient, create_team, signed_in
 
 CRM = "https://crm.example.test"
 TARGETS = AgentTargets(webhook_base=CRM, bridge_base="", retell_llm_websocket_url="", language="de")
 SECRET = "bland-webhook-secret-for-tests"
-
-
-@pytest.fixture
-def provider_sandbox():
-    app = create_sandbox_app(SandboxConfig(step_s=0.02))
-    with ServerThread(app) as server:
-        server.sandbox = app.extensions["sandbox"]
-        yield server
 
 
 def _vendor(sandbox) -> BlandSetup:
@@ -186,12 +178,7 @@ def test_the_wizard_as_admin_ends_with_a_bland_number_and_undo_waits_for_the_rel
         _assert_points_at_the_crm(record, number, base=public)
     r = client.submit("/onboarding/test_call", {"to_number": "+49 151 1234 5670"})
     assert r.status_code == 302
-    for _ in range(200):
-        page = client.get(r.headers["Location"]).get_data(as_text=True)
-        if 'id="wiz-transcript"' in page:
-            break
-        time.sleep(0.05)
-    assert re.search(r'id="wiz-transcript">[^<]+<', page)
+    transcript_page(client, r.headers["Location"])
     assert [c.request["from"] for c in sandbox.sandbox.state.list("bland")] == [record["phone_number"]]
     # Undo: Bland sells numbers through its API but releases none; the wizard says so and keeps everything.
     refused = client.submit("/onboarding/phone", {"action": "undo"})

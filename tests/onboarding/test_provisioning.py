@@ -14,23 +14,13 @@ from crm.onboarding import provisioning
 from crm.onboarding.retell_setup import RetellSetup
 from crm.onboarding.vapi_setup import VapiSetup
 from crm.onboarding.vendor import AgentTargets, ProvisioningFailed
-from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import TEST_COMPANY_ID
-from tests.sandbox_fixtures import ServerThread
 
 TARGETS = AgentTargets(
     webhook_base="https://crm.example.test",
     bridge_base="https://bridge.example.test",
     retell_llm_websocket_url="wss://bridge.example.test/llm-websocket/path-secret",
 )
-
-
-@pytest.fixture
-def provider_sandbox():
-    app = create_sandbox_app(SandboxConfig(step_s=0.02))
-    with ServerThread(app) as server:
-        server.sandbox = app.extensions["sandbox"]
-        yield server
 
 
 def _vendor(name: str, sandbox) -> RetellSetup | VapiSetup:

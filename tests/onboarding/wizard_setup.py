@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import time
 
 from crm.secret_names import BRIDGE_RETELL_PATH_SECRET
 
@@ -16,3 +18,14 @@ def use_sandbox(app, sandbox_url: str) -> None:
     )
     app.config["LEADCHAIN_BRIDGE_PUBLIC_URL"] = "https://bridge.example.test"
     app.extensions["leadchain.secrets"].put(BRIDGE_RETELL_PATH_SECRET, BRIDGE_PATH_SECRET)
+
+
+def transcript_page(client, location: str) -> str:
+    """The wizard's test-call page once it shows the call's transcript (the sandbox plays the call in moments)."""
+    for _ in range(200):
+        page = client.get(location).get_data(as_text=True)
+        if 'id="wiz-transcript"' in page:
+            break
+        time.sleep(0.05)
+    assert re.search(r'id="wiz-transcript">[^<]+<', page), page[-2000:]
+    return page

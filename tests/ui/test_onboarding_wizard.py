@@ -4,7 +4,6 @@ against the live sandbox (invites by email, agent and number, lead source, test 
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from crm.extensions import db
 from crm.models import LeadSource, PhoneNumber, User
 from crm.models.onboarding import OnboardingProgress
 from sandbox.app import SandboxConfig, create_sandbox_app
-from tests.onboarding.wizard_setup import BRIDGE_PATH_SECRET, use_sandbox
+from tests.onboarding.wizard_setup import BRIDGE_PATH_SECRET, transcript_page, use_sandbox
 from tests.sandbox_fixtures import ServerThread
 from tests.ui.conftest import signed_in
 
@@ -82,12 +81,7 @@ def test_the_whole_wizard_ends_with_a_transcript(wizard, ui_app):
     assert secret not in page
     r = client.submit("/onboarding/test_call", {"to_number": "+49 151 1234 5670"})
     assert r.status_code == 302
-    for _ in range(200):
-        page = client.get(r.headers["Location"]).get_data(as_text=True)
-        if 'id="wiz-transcript"' in page:
-            break
-        time.sleep(0.05)
-    assert re.search(r'id="wiz-transcript">[^<]+<', page)
+    page = transcript_page(client, r.headers["Location"])
     assert 'id="wiz-done"' in client.get("/onboarding/").get_data(as_text=True)
     mails = sandbox.sandbox.sendgrid.messages()
     assert [m.to_email for m in mails] == ["neu.kollege@example.test"]
