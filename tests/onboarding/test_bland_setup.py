@@ -6,7 +6,6 @@ new number, and an undo that refuses until the number is released at Bland."""
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ from crm.onboarding.vendor import AgentTargets, ProvisioningFailed
 from sandbox import bland_inbound
 from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import TEST_COMPANY_ID
-from tests.onboarding.wizard_setup import transcript_page, use_sandbox
+from tests.onboarding.wizard_setup import ended_test_call, transcript_page, use_sandbox
 from tests.sandbox_fixtures import ServerThread
 from tests.ui.conftest import UIClient, create_team, signed_in
 
@@ -139,12 +138,7 @@ def test_the_test_call_rings_from_the_new_number_and_ends_with_a_transcript(app,
     [call] = provider_sandbox.sandbox.state.list("bland")
     assert call.call_id == call_id and call.request["from"] == made["phone_number"]
     assert call.to_number == "+4915112345670"
-    view = vendor.read_test_call(call_id)
-    for _ in range(200):
-        if view.ended:
-            break
-        time.sleep(0.05)
-        view = vendor.read_test_call(call_id)
+    view = ended_test_call(vendor, call_id)
     assert view.ended and view.transcript and view.duration_s
 
 

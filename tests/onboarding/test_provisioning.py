@@ -3,8 +3,6 @@ HTTP): recorded, idempotent per company and step, resumable after a lost answer,
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -15,6 +13,7 @@ from crm.onboarding.retell_setup import RetellSetup
 from crm.onboarding.vapi_setup import VapiSetup
 from crm.onboarding.vendor import AgentTargets, ProvisioningFailed
 from tests.conftest import TEST_COMPANY_ID
+from tests.onboarding.wizard_setup import ended_test_call
 
 TARGETS = AgentTargets(
     webhook_base="https://crm.example.test",
@@ -128,10 +127,5 @@ def test_the_test_call_rings_the_admin_and_ends_with_a_transcript(app, provider_
     with app.app_context():
         made = provisioning.provision(vendor, TEST_COMPANY_ID)
     call_id = vendor.place_test_call(made, "+4915112345670", key="onboarding-test-1")
-    view = vendor.read_test_call(call_id)
-    for _ in range(200):
-        if view.ended:
-            break
-        time.sleep(0.05)
-        view = vendor.read_test_call(call_id)
+    view = ended_test_call(vendor, call_id)
     assert view.ended and view.transcript

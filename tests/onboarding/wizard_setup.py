@@ -29,3 +29,15 @@ def transcript_page(client, location: str) -> str:
         time.sleep(0.05)
     assert re.search(r'id="wiz-transcript">[^<]+<', page), page[-2000:]
     return page
+
+
+def ended_test_call(vendor, call_id: str):
+    """The vendor's view of its test call once the sandbox has played it to the end."""
+    view = vendor.read_test_call(call_id)
+    for _ in range(200):
+        if view.ended:
+            break
+        time.sleep(0.05)
+        view = vendor.read_test_call(call_id)
+    assert view.ended, view
+    return view
