@@ -43,6 +43,8 @@ from crm.inbound import bland_config
 from crm.models.onboarding import ProvisionedObject
 from crm.models.phone_numbers import PhoneNumber
 from crm.onboarding.vendor import AgentTargets, ProvisioningFailed, TestCallView
+from providers import bland
+from providers.parsing import FieldError, Fields
 
 PROVIDER = "bland"
 TAG = "leadchain_reference"
@@ -227,10 +229,9 @@ class BlandSetup:
         if not isinstance(call, dict):
             raise ProvisioningFailed("test_call", "Bland answered without the call")
         ended = call.get("completed") is True
-        seconds: int | None = None
-        try:
-            seconds = round(float(call.get("corrected_duration") or call.get("call_length", 0) * 60))
-        except (TypeError, ValueError):
+        try:  # the provider module's reading of Bland's two duration fields (seconds as text, or minutes)
+            seconds = bland.duration_seconds(Fields(call, "call"))
+        except FieldError:
             seconds = None
         transcript = str(call.get("concatenated_transcript") or "") if ended else ""
         return TestCallView(ended=ended, transcript=transcript, duration_s=seconds if ended else None)
