@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from crm.extensions import db
 from crm.models.companies import STATES
 from crm.models.phone_numbers import PhoneNumber
-from crm.onboarding import invites, lead_source_setup, provisioning
+from crm.onboarding import invites, lead_source_setup, provisioning, test_calls
 from crm.onboarding import progress as wizard
 from crm.onboarding.vendor import ProvisioningFailed
 from crm.secrets import SecretsError
@@ -64,6 +64,8 @@ def _page(screen: str, *, status: int = 200, problems: dict[str, str] | None = N
         problems=problems or {},
         states=STATES,
         live=provisioning.live_objects(company.id) if screen in ("phone", "test_call") else [],
+        # The test-call form's one-off token (crm.onboarding.test_calls): a new one on every page shown.
+        attempt=test_calls.new_attempt() if screen == "test_call" else None,
         **context,
     ), status
 
@@ -258,20 +260,38 @@ def _save_test_call() -> ResponseReturnValue:
     if answers.get("provider") not in forms.PROVIDERS:
         return _page("test_call", status=422, problems={"to_number": _("set up a phone number first")})
     try:
-        to_number = forms.test_number(request.form)
+        to_number, attempt = forms.test_call(request.form)
     except forms.FormProblems as e:
         return _page("test_call", status=422, problems=e.problems)
+    claimed = test_calls.claim(company.id, attempt, answers["provider"])
+    if claimed is None:  # this form was sent before: show that call, never ring a second time
+        return _earlier_test_call(company.id, attempt)
     try:
         setup = vendor(answers["provider"], company.id, company.language)
         created = {o.step: o.external_id for o in provisioning.live_objects(company.id) if o.external_id}
         count = int(answers.get("test_calls", 0)) + 1
         call_id = setup.place_test_call(created, to_number, key=f"onboarding-{company.id}-test-{count}")
     except ProvisioningFailed as e:
+        test_calls.failed(claimed, e.message)
+        db.session.commit()
         problem = _("The provider did not complete step %(step)s: %(reason)s", step=e.step, reason=e.message)
         return _page("test_call", status=502, problems={"to_number": problem})
-    row.answers = {**answers, "test_calls": count}
+    test_calls.placed(claimed, call_id)
+    row = wizard.progress(company.id)
+    row.answers = {**(row.answers or {}), "test_calls": count}
     db.session.commit()
     return redirect(url_for("onboarding.screen", screen="test_call", call=call_id))
+
+
+def _earlier_test_call(company_id: int, attempt: str) -> ResponseReturnValue:
+    found = test_calls.earlier(company_id, attempt)
+    if found is not None and found.call_id:
+        return redirect(url_for("onboarding.screen", screen="test_call", call=found.call_id))
+    if found is None:
+        problem = _("This form was sent already and its call is still being placed; please wait a moment.")
+    else:
+        problem = _("This form was sent already and that call did not go through; please try again.")
+    return _page("test_call", status=409, problems={"to_number": problem})
 
 
 def _test_call_view(call_id: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from crm.models.companies import STATES
 from crm.models.users import Role
+from crm.onboarding import test_calls
 from crm.onboarding.progress import DEFAULT_HOURS
 from crm.ui.i18n import _
 
@@ -93,8 +94,15 @@ def phone(form: Any) -> tuple[str, int]:
     return provider, int(area)
 
 
-def test_number(form: Any) -> str:
+def test_call(form: Any) -> tuple[str, str]:
+    """The admin's number and the form's one-off token (crm.onboarding.test_calls: one call per form)."""
+    problems = {}
     number = re.sub(r"[\s()/-]", "", form.get("to_number", ""))
     if not E164.fullmatch(number):
-        raise FormProblems({"to_number": _("your number in international form, e.g. +4915112345678")})
-    return number
+        problems["to_number"] = _("your number in international form, e.g. +4915112345678")
+    attempt = form.get("attempt", "")
+    if not test_calls.ATTEMPT.fullmatch(attempt):
+        problems["attempt"] = _("this form is out of date: please send it again from the reloaded page")
+    if problems:
+        raise FormProblems(problems)
+    return number, attempt

@@ -19,7 +19,7 @@ from crm.onboarding.vendor import AgentTargets, ProvisioningFailed
 from sandbox import bland_inbound
 from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import TEST_COMPANY_ID
-from tests.onboarding.wizard_setup import ended_test_call, transcript_page, use_sandbox
+from tests.onboarding.wizard_setup import call_me_form, ended_test_call, transcript_page, use_sandbox
 from tests.sandbox_fixtures import ServerThread
 from tests.ui.conftest import UIClient, create_team, signed_in
 
@@ -170,7 +170,7 @@ def test_the_wizard_as_admin_ends_with_a_bland_number_and_undo_waits_for_the_rel
         cfg = app.config["LEADCHAIN"]
         public = (cfg.providers.public_url or cfg.email.public_url or "http://localhost").rstrip("/")
         _assert_points_at_the_crm(record, number, base=public)
-    r = client.submit("/onboarding/test_call", {"to_number": "+49 151 1234 5670"})
+    r = client.submit("/onboarding/test_call", call_me_form(client, "+49 151 1234 5670"))
     assert r.status_code == 302
     transcript_page(client, r.headers["Location"])
     assert [c.request["from"] for c in sandbox.sandbox.state.list("bland")] == [record["phone_number"]]

@@ -20,6 +20,14 @@ def use_sandbox(app, sandbox_url: str) -> None:
     app.extensions["leadchain.secrets"].put(BRIDGE_RETELL_PATH_SECRET, BRIDGE_PATH_SECRET)
 
 
+def call_me_form(client, to_number: str) -> dict[str, str]:
+    """The test-call form as the page gives it: the number typed in and the form's one-off token."""
+    page = client.get("/onboarding/test_call").get_data(as_text=True)
+    attempt = re.search(r'name="attempt" value="([A-Za-z0-9_-]+)"', page)
+    assert attempt, page[-2000:]
+    return {"to_number": to_number, "attempt": attempt.group(1)}
+
+
 def transcript_page(client, location: str) -> str:
     """The wizard's test-call page once it shows the call's transcript (the sandbox plays the call in moments)."""
     for _ in range(200):

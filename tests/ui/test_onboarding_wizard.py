@@ -12,7 +12,7 @@ from crm.extensions import db
 from crm.models import LeadSource, PhoneNumber, User
 from crm.models.onboarding import OnboardingProgress
 from sandbox.app import SandboxConfig, create_sandbox_app
-from tests.onboarding.wizard_setup import BRIDGE_PATH_SECRET, transcript_page, use_sandbox
+from tests.onboarding.wizard_setup import BRIDGE_PATH_SECRET, call_me_form, transcript_page, use_sandbox
 from tests.sandbox_fixtures import ServerThread
 from tests.ui.conftest import signed_in
 
@@ -79,7 +79,7 @@ def test_the_whole_wizard_ends_with_a_transcript(wizard, ui_app):
     again = client.submit("/onboarding/lead_sources").get_data(as_text=True)
     secret = re.search(r'id="wiz-source-secret">(whsec_[^<]+)<', again).group(1)
     assert secret not in page
-    r = client.submit("/onboarding/test_call", {"to_number": "+49 151 1234 5670"})
+    r = client.submit("/onboarding/test_call", call_me_form(client, "+49 151 1234 5670"))
     assert r.status_code == 302
     page = transcript_page(client, r.headers["Location"])
     assert 'id="wiz-done"' in client.get("/onboarding/").get_data(as_text=True)
