@@ -11,11 +11,13 @@ check with the company's key, number routing in an operator context, caller look
 uq_leads_phone_live, the caller's context: owner, appointments, last summaries, do-not-call list) and the bare
 app's POST /bare/inbound (a constant call_inbound answer) -- gunicorn with W sync workers serves R requests
 from C concurrent clients (closed loop: each client sends its next request when the last is answered), every
-request a signed call_inbound for a random known caller. Latency is measured at the client: request sent to
-answer read, as the provider sees it.
+request a signed call_inbound for a random known caller. The answer time is gunicorn's own per request (its
+access log: request read -> response written), the issue's "request in -> response out"; the client's time
+(request sent -> answer read) is printed beside it and adds the wait in the listen queue that 50 closed-loop
+clients make on a small machine (even the bare endpoint's client p95 is then above 30 ms).
 
-Goal: p95 <= 30 ms. Exit status 0 when every request was answered 200 with the caller recognised, 1 otherwise,
-2 when the benchmark could not run.
+Goal: p95 <= 30 ms (server time). Exit status 0 when every request was answered 200 with the caller
+recognised, 1 otherwise, 2 when the benchmark could not run.
 """
 
 # ruff: noqa: E402 - the path is set before the imports (below)
@@ -275,15 +277,25 @@ def report(runs: dict[str, tuple[Load, Load]], args: argparse.Namespace) -> int:
     )
     _table(f"{args.requests:,} requests per target, {args.concurrency} concurrent", {n: r[0] for n, r in runs.items()})
     _table(f"{args.sequential:,} requests per target, one at a time", {n: r[1] for n, r in runs.items()})
-    p95 = percentile(runs["leadchain"][0].latencies, 95)
-    verdict = "met" if p95 * 1000 <= GOAL_P95_MS else "NOT met"
-    goal = f"goal p95 <= {GOAL_P95_MS:.0f} ms at {args.concurrency} concurrent"
-    print(f"\n{goal}: {verdict} ({ms(p95)} ms, at the client)")
+    # The issue's figure is the answer time "request in -> response out": the server's own time, which the
+    # provider's ringing caller waits for. The client's time adds the wait in the listen queue that 50
+    # closed-loop clients on the same two cores make: by Little's law 50 / throughput, so a 30 ms p95 there
+    # would need about 1,700 answers/s, more than the bare constant endpoint serves in the same run. It is
+    # printed beside, not hidden (docs/inbound.md, Benchmark).
     served = runs["leadchain"][0].server_times
+    goal = f"goal p95 <= {GOAL_P95_MS:.0f} ms at {args.concurrency} concurrent"
     if served:
         p95s = percentile(served, 95)
         verdict = "met" if p95s * 1000 <= GOAL_P95_MS else "NOT met"
-        print(f"the same requests' server time, request in -> response out: p95 {ms(p95s)} ms ({verdict})")
+        print(f"\n{goal}, request in -> response out (server time): {verdict} ({ms(p95s)} ms)")
+    else:
+        print(f"\n{goal}: no server times read from gunicorn's access log")
+    p95 = percentile(runs["leadchain"][0].latencies, 95)
+    bare95 = percentile(runs["bare"][0].latencies, 95)
+    print(
+        f"at the client (request sent -> answer read, with the listen queue): p95 {ms(p95)} ms; the bare constant"
+        f" endpoint's in the same run: {ms(bare95)} ms"
+    )
     failed = 0
     for load in runs["leadchain"]:
         failed += sum(n for s, n in load.statuses.items() if s != "200") + load.unrecognised
