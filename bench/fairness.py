@@ -24,7 +24,8 @@ One run, loopback only, everything removed at the end:
    the webhook stores them, one transaction each, then imported by submissions.process, the chain's import
    activity) with this tree, in a company scope (ORM criteria, row-level security, the company on every
    row), and with the tree of before tenancy (git `PRE_TENANCY`, exported to a temporary directory, on a
-   database of its own schema). Alternated twice, the best of each side kept.
+   database of its own schema). Alternated `--intake-rounds` times (default 5), each database analysed before
+   each round (as autovacuum would; see `analyze`); the median of each side's rounds is compared.
 
 Prints B's p50/p95/max alone and during A's burst, the ratio of the p95s (goal <= 2), A's leads called
 during the window, and the intake ratio (goal >= 0.9). Exit 0 when both goals hold, 1 when not, 2 when the
@@ -528,6 +529,20 @@ def in_tree(tree: Path, mode: str, args: list[str], env: dict[str, str], timeout
     return out.stdout
 
 
+def analyze(url: str) -> None:
+    """What autovacuum would have done by now on a production PostgreSQL (this machine's runs with
+    autovacuum off): fresh statistics for the planner. Without them the leads table, which grew from empty,
+    still counts as empty, and the intake's look-up by email key ties between indexes that lead with
+    company_id; PostgreSQL then picks ix_leads_company_match_key or ix_leads_report_created and reads every
+    lead of the company per look-up (EXPLAIN ANALYZE, 3,000 leads: 1.0 ms against 0.014 ms by
+    uq_leads_email_key_live once analysed). The tree before tenancy has no such index and no such tie, so
+    stale statistics cost only this side. Both sides' databases are analysed before each round."""
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True, connect_timeout=10) as conn:
+        conn.execute("ANALYZE")
+
+
 def intake_rates(tmpdir: Path, pg_admin: str, m: int, env: dict[str, str], rounds: int = 2) -> dict[str, list[float]]:
     """Leads/s through the intake with this tree (tenancy) and the pre-tenancy tree, alternated `rounds`
     times, each tree on a fresh database of its own schema."""
@@ -541,6 +556,7 @@ def intake_rates(tmpdir: Path, pg_admin: str, m: int, env: dict[str, str], round
             in_tree(tree, "_migrate", [url], env)
         for round_ in range(rounds):
             for name, tree in trees.items():
+                analyze(databases[name].url)
                 stdout = in_tree(tree, "_intake", [databases[name].url, str(m), str(round_ + 1)], env)
                 rates[name] += [float(line.split()[1]) for line in stdout.splitlines() if line.startswith("INTAKE ")]
                 print(
@@ -638,7 +654,10 @@ async def run(args, tmpdir: Path, server: FairDevServer, database) -> int:
 
 def report(args, alone: dict, during: dict, a_calls: int, window: float, rates: dict[str, list[float]]) -> int:
     ratio = during["p95_s"] / alone["p95_s"] if alone["p95_s"] > 0 else float("nan")
-    intake = max(rates["tenancy"]) / max(rates["without"])
+    # The median of each side's rounds (a single fast or slow round of either tree moves the best by up to
+    # 1.4x on this machine); the best of each is printed beside it.
+    intake = _median(rates["tenancy"]) / _median(rates["without"])
+    best = max(rates["tenancy"]) / max(rates["without"])
     fair = "on" if not args.no_fairness else "off"
     print()
     print(
@@ -657,7 +676,7 @@ def report(args, alone: dict, during: dict, a_calls: int, window: float, rates: 
     print(
         f"intake leads/s: tenancy {', '.join(f'{r:.1f}' for r in rates['tenancy'])}; "
         f"without ({PRE_TENANCY}) {', '.join(f'{r:.1f}' for r in rates['without'])}; "
-        f"best / best {intake:.2f} (goal >= 0.9)"
+        f"median / median {intake:.2f} (goal >= 0.9), best / best {best:.2f}"
     )
     ok = during["called"] == during["n"] and alone["called"] == alone["n"] and ratio <= 2 and intake >= 0.9
     return 0 if ok else 1
@@ -687,7 +706,7 @@ def intake_only(args) -> int:
         f"{', '.join(f'{r:.1f}' for r in rates['without'])}; best / best {best:.2f}, median / median {median:.2f}"
         f" (goal >= 0.9); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
-    return 0 if best >= 0.9 else 1
+    return 0 if median >= 0.9 else 1
 
 
 def main() -> int:
@@ -727,7 +746,7 @@ def main() -> int:
         help="the relay's whole capacity, for a company alone (default 16, as deployed)",
     )
     parser.add_argument("--intake-leads", type=int, default=300, help="leads per intake round (default 300)")
-    parser.add_argument("--intake-rounds", type=int, default=2, help="rounds of each intake side (default 2)")
+    parser.add_argument("--intake-rounds", type=int, default=5, help="rounds of each intake side (default 5)")
     parser.add_argument(
         "--intake-only",
         action="store_true",
