@@ -202,7 +202,15 @@ _FIND_LEAD = (
     .where(Lead.phone_e164 == sa.bindparam("phone"), Lead.merged_into_id.is_(None))
 )
 _UPCOMING = (
-    sa.select(Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.title, Appointment.location)
+    sa.select(
+        sa.literal(0).label("part"),
+        Appointment.id.label("id"),
+        Appointment.starts_at.label("starts_at"),
+        Appointment.ends_at.label("ends_at"),
+        Appointment.title.label("title"),
+        Appointment.location.label("location"),
+        sa.cast(sa.null(), Interaction.summary.type).label("summary"),
+    )
     .where(
         Appointment.lead_id == sa.bindparam("lead_id"),
         Appointment.status != AppointmentStatus.CANCELLED,
@@ -210,13 +218,29 @@ _UPCOMING = (
     )
     .order_by(Appointment.starts_at)
     .limit(UPCOMING_APPOINTMENTS)
+    .subquery("upcoming")
 )
 _SUMMARIES = (
-    sa.select(Interaction.summary)
+    sa.select(
+        sa.literal(1).label("part"),
+        Interaction.id.label("id"),
+        # The summaries' order (newest first) rides in the time columns: created_at where the appointments'
+        # legs carry starts_at.
+        Interaction.created_at.label("starts_at"),
+        sa.cast(sa.null(), Appointment.ends_at.type).label("ends_at"),
+        sa.cast(sa.null(), Appointment.title.type).label("title"),
+        sa.cast(sa.null(), Appointment.location.type).label("location"),
+        Interaction.summary.label("summary"),
+    )
     .where(Interaction.lead_id == sa.bindparam("lead_id"), Interaction.summary.is_not(None), Interaction.summary != "")
     .order_by(Interaction.created_at.desc(), Interaction.id.desc())
     .limit(RECENT_SUMMARIES)
+    .subquery("summaries")
 )
+# The lead's upcoming appointments and its last summaries in one round trip (the caller is ringing). The
+# company criteria reach both legs (crm.tenancy.orm's criteria include aliases and subqueries:
+# tests/inbound/test_recognition_statement.py); on PostgreSQL row-level security holds as well.
+_CONTEXT = sa.union_all(sa.select(_UPCOMING), sa.select(_SUMMARIES))
 
 
 def find_lead(caller_e164: str) -> FoundLead | None:
@@ -248,11 +272,15 @@ def fill_from_lead(
     # The lead's own flag, or the company's do-not-call list (read with the lead where the caller did).
     listed = is_on_dnc_list(lead.phone_e164) if on_dnc_list is None else on_dnc_list
     context.objected_to_calls = lead.do_not_contact or lead.status == LeadStatus.DO_NOT_CONTACT or listed
-    rows = db.session.execute(_UPCOMING, {"lead_id": lead.id, "now": now}).all()
+    rows = db.session.execute(_CONTEXT, {"lead_id": lead.id, "now": now}).all()
+    # A union has no order of its own: each leg's order is restored here (the time columns are UTCDateTime,
+    # aware on both databases).
+    upcoming = sorted((r for r in rows if r.part == 0), key=lambda r: r.starts_at)
     context.upcoming_appointments = [
-        UpcomingAppointment(r.id, r.starts_at, r.ends_at, r.title, r.location) for r in rows
+        UpcomingAppointment(r.id, r.starts_at, r.ends_at, r.title, r.location) for r in upcoming
     ]
-    context.recent_summaries = list(db.session.scalars(_SUMMARIES, {"lead_id": lead.id}))
+    summaries = sorted((r for r in rows if r.part == 1), key=lambda r: (r.starts_at, r.id), reverse=True)
+    context.recent_summaries = [r.summary for r in summaries]
     return context
 
 
