@@ -140,7 +140,8 @@ def _number(digit: str, us: bool = False, n: int = 0) -> str:
 
 @ADAPTER_ONLY
 def test_place_fetch_and_idempotent_dial(retell, sandbox):  # noqa: F811
-    sandbox.sandbox.config.step_s = 0.5  # slow enough to look at the call before it ends
+    # Slow enough to look at the call before it ends (about 3 steps), even on a loaded 2-core box.
+    sandbox.sandbox.config.step_s = 1.0
     request = CallRequest(
         lead_id=1,
         chain_id="lead-x",
@@ -152,6 +153,7 @@ def test_place_fetch_and_idempotent_dial(retell, sandbox):  # noqa: F811
         from_number=FROM,
     )
     first = retell.place_call(request)
+    assert retell.get_call(first.call_id) is None  # still ringing: looked at first, before the other requests
     again = retell.place_call(request)
     assert first.call_id == again.call_id and first.call_id.startswith("call_")
     stats = sandbox.sandbox.state.stats()
@@ -178,8 +180,7 @@ def test_place_fetch_and_idempotent_dial(retell, sandbox):  # noqa: F811
 
     assert retell.find_call("lead-x:call:0:1").call_id == first.call_id
     assert retell.find_call("lead-x:call:0:2") is None
-    assert retell.get_call(first.call_id) is None  # still ringing
-    assert sandbox.sandbox.dispatcher.idle(10)
+    assert sandbox.sandbox.dispatcher.idle(15)
     result = retell.get_call(first.call_id)
     assert (result.status, result.answered, result.classification, result.duration_s) == (
         "completed",
