@@ -771,10 +771,13 @@ def report(levels: list[int], by_round: dict[str, dict[int, list[LevelResult]]])
             )
         if "demo" in names:
             for name in bridges:
-                ratios = [
-                    b.cpu_per_1000_turns / d.cpu_per_1000_turns
-                    for b, d in zip(by_round[name][n], by_round["demo"][n], strict=False)
-                ]
+                pairs = list(zip(by_round[name][n], by_round["demo"][n], strict=False))
+                # The process CPU is read in clock ticks (10 ms): a short round of the rival can use none, and then
+                # there is no ratio to give (the smoke test's 12 turns did on a fast machine).
+                ratios = [b.cpu_per_1000_turns / d.cpu_per_1000_turns for b, d in pairs if d.cpu_per_1000_turns > 0]
+                if not ratios:
+                    print(f"  N={n} {name}/demo CPU per turn: no ratio, the rival's CPU was below the clock's tick")
+                    continue
                 loads = [x for r in by_round[name][n] + by_round["demo"][n] for x in r.load]
                 others = [r.cpu["others"] for r in by_round[name][n] + by_round["demo"][n]]
                 print(

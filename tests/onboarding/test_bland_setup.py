@@ -17,11 +17,9 @@ from crm.onboarding import provisioning
 from crm.onboarding.bland_setup import BlandSetup
 from crm.onboarding.vendor import AgentTargets, ProvisioningFailed
 from sandbox import bland_inbound
-from sandbox.app import SandboxConfig, create_sandbox_app
 from tests.conftest import TEST_COMPANY_ID
-from tests.onboarding.wizard_setup import call_me_form, ended_test_call, transcript_page, use_sandbox
-from tests.sandbox_fixtures import ServerThread
-from tests.ui.conftest import UIClient, create_team, signed_in
+from tests.onboarding.wizard_setup import call_me_form, ended_test_call, transcript_page
+from tests.ui.conftest import signed_in
 
 CRM = "https://crm.example.test"
 TARGETS = AgentTargets(webhook_base=CRM, bridge_base="", retell_llm_websocket_url="", language="de")
@@ -143,14 +141,9 @@ def test_the_test_call_rings_from_the_new_number_and_ends_with_a_transcript(app,
 
 
 @pytest.fixture
-def wizard(app):
-    app.test_client_class = UIClient
-    team = create_team(app)
-    sandbox_app = create_sandbox_app(SandboxConfig(step_s=0.02))
-    with ServerThread(sandbox_app) as server:
-        server.sandbox = sandbox_app.extensions["sandbox"]
-        use_sandbox(app, server.url)
-        yield signed_in(app, team.admin), server
+def wizard(app, wizard_sandbox):
+    team, server = wizard_sandbox
+    return signed_in(app, team.admin), server
 
 
 def test_the_wizard_as_admin_ends_with_a_bland_number_and_undo_waits_for_the_release(wizard, app):

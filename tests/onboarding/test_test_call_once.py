@@ -12,24 +12,17 @@ import pytest
 
 from crm.extensions import db
 from crm.models import SideEffect
-from sandbox.app import SandboxConfig, create_sandbox_app
-from tests.onboarding.wizard_setup import call_me_form, use_sandbox
-from tests.sandbox_fixtures import ServerThread
-from tests.ui.conftest import UIClient, create_team, signed_in
+from tests.onboarding.wizard_setup import call_me_form
+from tests.ui.conftest import signed_in
 
 AREA = {"retell": "415", "vapi": "415", "bland": "212"}
 ADMIN_PHONE = "+49 151 1234 5670"
 
 
 @pytest.fixture
-def wizard(app):
-    app.test_client_class = UIClient
-    team = create_team(app)
-    sandbox_app = create_sandbox_app(SandboxConfig(step_s=0.02))
-    with ServerThread(sandbox_app) as server:
-        server.sandbox = sandbox_app.extensions["sandbox"]
-        use_sandbox(app, server.url)
-        yield app, team, server
+def wizard(app, wizard_sandbox):
+    team, server = wizard_sandbox
+    return app, team, server
 
 
 def _set_up_phone(client, provider: str) -> None:
