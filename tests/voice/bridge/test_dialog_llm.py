@@ -124,6 +124,9 @@ async def llm():
 
 def policy_for(server: FakeLLM, **kwargs) -> LLMPolicy:
     kwargs.setdefault("read_timeout_s", 2.0)  # generous: only the stall tests wait for it
+    # The fake model answers from this test's own event loop; on a loaded CI box (four test workers on two
+    # cores) a loopback connect once took over the product's 1.5 s. The refused connection has its own test.
+    kwargs.setdefault("connect_timeout_s", 5.0)
     kwargs.setdefault("turn_timeout_s", 5.0)
     return LLMPolicy(server.url, "test-model", API_KEY, fallback=RulesPolicy(FAKE_TIMETALK), **kwargs)
 
