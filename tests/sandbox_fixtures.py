@@ -8,6 +8,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from providers.factory import import_all_sdks
 from sandbox.app import SandboxConfig, create_sandbox_app
 
 
@@ -39,7 +40,10 @@ class ServerThread:
 
 @pytest.fixture
 def crm_server(app):
-    """The CRM app (the `app` fixture, SQLite or PostgreSQL) served over real HTTP."""
+    """The CRM app (the `app` fixture, SQLite or PostgreSQL) served over real HTTP, as crm.wsgi serves it:
+    the provider SDKs imported before the first request. Without that, the first Retell webhook of a test
+    process paid the Retell SDK's import (3 s under a loaded CI), which no gunicorn worker pays."""
+    import_all_sdks()
     with ServerThread(app) as server:
         yield server
 

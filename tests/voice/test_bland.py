@@ -242,7 +242,7 @@ def test_place_and_fetch_with_units(bland):
     app = bland.app
     endpoint = provider_endpoint(app.config["LEADCHAIN"].providers, app.extensions["leadchain.secrets"], "bland")
     assert endpoint == (SANDBOX_KEY, f"{bland.box.url}/bland")
-    bland.sandbox.config.step_s = 0.5  # time to look at the call while it is still queued
+    bland.sandbox.config.step_s = 1.0  # time to look at the call while it is still queued (it ends at 3 steps)
     phone = number(0)
     request = CallRequest(
         lead_id=1,
@@ -265,7 +265,7 @@ def test_place_and_fetch_with_units(bland):
     assert sent["metadata"] == {"lead_id": "1", "chain_id": "chain-x", "idempotency_key": "chain-x:call:0:1"}
     assert sent["webhook"] == f"{bland.crm.url}/webhooks/bland" and sent["max_duration"] == 15
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while (result := bland.provider.get_call(placed.call_id)) is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
