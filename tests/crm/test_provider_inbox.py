@@ -152,8 +152,8 @@ def test_webhooks_answer_2xx_fast_and_queue_results_without_temporal(app, web, s
         answers = [deliver(d) for d in sent]
     assert all(status == 200 for status, _ in answers), answers
     took = [t for _, t in answers]
-    # The goal's 100 ms; 1 s where the host stole the CPU (tests/contention.py) - the old code held each
-    # final webhook 5 s and then answered 500.
+    # The goal's 100 ms; 1 s where the host stole the CPU or other processes held the cores
+    # (tests/contention.py) - the old code held each final webhook 5 s and then answered 500.
     assert p99(took) < steal.limit(P99_LIMIT_S, 1.0), sorted(round(t * 1000) for t in took)[-5:]
 
     rows = _outbox(app)
@@ -359,8 +359,8 @@ async def test_results_reach_their_chains_soon_after_the_chain_worker_returns(ou
     # (a)'s p99 and bench/worker_outage.py's: here the sandbox, the provider worker and the CRM share one Python
     # process and its GIL, so one webhook can wait out another thread's work. 0.5 s was exceeded once in a
     # parallel run on a quiet host; 1 s once in the clean-clone CI (1.13 s, three test workers on two cores, no
-    # steal measured); so 2 s, and 3 s where the host stole the CPU (tests/contention.py): still well under the
-    # old code's 5 s hold, which is what this assertion tells apart.
+    # steal measured); so 2 s, and 3 s where the host or other processes took the CPU (tests/contention.py):
+    # still well under the old code's 5 s hold, which is what this assertion tells apart.
     steal.__exit__()
     assert max(outage.timed.samples) < steal.limit(2.0, 3.0), outage.timed.samples
     # The sandbox's dispatcher can be idle between one call's scripted events (seen in CI: 5 of 6 results
