@@ -1,20 +1,34 @@
 """The caller's appointments and last summaries come in one statement (crm.inbound.recognition._CONTEXT, a
 UNION ALL of two limited legs), on both databases: each leg keeps its filter, order and limit, and the
-company criteria reach both legs, so rows of another company that name this lead are never read."""
+company criteria reach both legs, so rows of another company that name this lead are never read. The
+answer's statements name the company themselves (they run past the ORM's criteria): another company's lead,
+do-not-call entry and call record are neither read nor changed, and without a company scope they refuse."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from crm.extensions import db
+from crm.inbound import calls
 from crm.inbound.numbers import clear_route_cache, route_number
 from crm.inbound.recognition import CallerStatus, recognise
-from crm.models import Appointment, AppointmentStatus, Interaction, Lead, PhoneNumber, Role, User
+from crm.models import (
+    Appointment,
+    AppointmentStatus,
+    DoNotCallEntry,
+    InboundCall,
+    Interaction,
+    Lead,
+    PhoneNumber,
+    Role,
+    User,
+)
 from crm.models.interactions import Direction, InteractionKind
-from crm.tenancy.context import company_scope, operator_scope
+from crm.tenancy.context import NoCompanyScope, company_scope, operator_scope
 from tests.tenancy.companies import second_company
 
 NUMBER = "+498912345611"
@@ -134,3 +148,58 @@ def test_rows_of_another_company_naming_the_lead_are_not_read(app):
     assert "not yours" not in [a.title for a in context.upcoming_appointments]
     assert "not yours either" not in context.recent_summaries
     assert context.upcoming_appointments[0].title == "in 1 days" and context.recent_summaries[0] == "newest"
+
+
+@pytest.mark.tenancy
+def test_the_caller_and_the_calls_record_stay_in_the_scopes_company(app):
+    """The answer's statements run as Core statements, past the ORM's criteria, so each names the company
+    itself: another company's lead with the caller's number, its do-not-call entry for that number and its
+    record of the same provider call id are neither read nor changed (SQLite has no second wall)."""
+    now = datetime.now(UTC)
+    lead_id = _seed(app, now)
+    other = second_company(app)
+    with app.app_context(), operator_scope("tests", "another company knows the same caller"):
+        stranger = User(company_id=other, email="owner.fremd@example.test", name="Otto Other", role=Role.SALES)
+        db.session.add(stranger)
+        db.session.flush()
+        theirs = Lead(company_id=other, source="web", first_name="Fritz", last_name="Fremd", phone_e164=CALLER, tags=[])
+        theirs.owner_id = stranger.id
+        db.session.add(theirs)
+        db.session.add(DoNotCallEntry(company_id=other, phone_e164=CALLER, source="internal", reason="other's list"))
+        db.session.commit()
+        their_lead = theirs.id
+        db.session.remove()
+    clear_route_cache()
+    with app.app_context():
+        number = route_number(NUMBER, "retell")
+        with company_scope(1):
+            context = recognise(number, CALLER, now)
+            calls.record_answered(
+                "retell", "call_shared_ref", number_id=number.number_id, lead_id=None, within_hours=True
+            )
+            db.session.commit()
+        with company_scope(other):
+            # A call id company 1's call already has: nothing of company 1's row changes from here.
+            calls.record_answered("retell", "call_shared_ref", number_id=None, lead_id=their_lead, within_hours=True)
+            db.session.commit()
+        with operator_scope("tests", "read the record back"):
+            rows = db.session.execute(
+                sa.select(InboundCall.company_id, InboundCall.lead_id).where(InboundCall.call_ref == "call_shared_ref")
+            ).all()
+        db.session.remove()
+    assert context.lead_id == lead_id and context.name == "Uta Union" and context.owner_name == "Olaf Owner"
+    assert context.objected_to_calls is False  # the other company's list is not this company's
+    assert rows == [(1, None)]
+
+
+@pytest.mark.tenancy
+def test_the_answers_statements_need_a_company_scope(app):
+    clear_route_cache()
+    _seed(app, datetime.now(UTC))
+    with app.app_context():
+        number = route_number(NUMBER, "retell")
+        with pytest.raises(NoCompanyScope):
+            recognise(number, CALLER)
+        with pytest.raises(NoCompanyScope):
+            calls.record_answered("retell", "call_no_scope", number_id=None, lead_id=None, within_hours=True)
+        db.session.remove()
