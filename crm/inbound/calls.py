@@ -5,7 +5,7 @@ by the KPIs and the missed-call sweep (crm.inbound.missed). Runs in the call's c
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -60,7 +60,7 @@ def _answered(insert: Any) -> Any:
 # connection, as the caller's look-up (crm.inbound.recognition): the ORM's execution cost more CPU than the
 # statement while the caller rings. So the company is named here, not added by crm.tenancy.orm: the row
 # gets the scope's company, and a retry only fills in a row of that company.
-_TABLE = InboundCall.__table__
+_TABLE = cast(sa.Table, InboundCall.__table__)
 _ANSWERED = {"postgresql": _answered(pg_insert), "sqlite": _answered(sqlite_insert)}
 _GIVE_LEAD = (
     sa.update(_TABLE)
