@@ -6,7 +6,6 @@ answers, else a throwaway server the session starts and removes (tests/throwaway
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import shutil
 import tempfile
@@ -94,24 +93,6 @@ def pytest_configure(config):
     )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "leadchain-xdist-hooks")
-
-
-# The test processes' garbage collector (`make test` on two cores). Once every test module is imported,
-# what is alive (the app's modules, the SDKs, SQLAlchemy's mappers: a few hundred thousand objects that live
-# until the process ends) is moved out of the collector's view, and a young generation is collected after
-# 50,000 allocations instead of 700: with Python's defaults a test process spent about a third of
-# create_app's CPU time in collections that traversed those long-lived objects again and again (33 ms a
-# create_app, 18 ms with this; the `app` fixture builds one per test). Cycles are still collected, later.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def pytest_collection_finish(session):
-    # LEADCHAIN_TEST_GC=default keeps Python's own settings (to compare, or to rule this out).
-    if os.environ.get("LEADCHAIN_TEST_GC") == "default":
-        return
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 BROWSER_TESTS = "tests/ui/browser/"
