@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Unpack
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -257,7 +257,7 @@ _SUMMARIES = (
 _CONTEXT = sa.union_all(sa.select(_UPCOMING), sa.select(_SUMMARIES))
 
 
-def _run(statement: sa.Executable, params: dict[str, object]) -> sa.CursorResult[Unpack[tuple[Any, ...]]]:
+def _run(statement: sa.Executable, params: dict[str, object]) -> sa.CursorResult[*tuple[Any, ...]]:
     """`statement` on the session's connection (its transaction), with the current company bound: raises
     NoCompanyScope outside a company's scope, as the ORM's criteria would."""
     return db.session.connection().execute(statement, {**params, "company": require_company_id()})

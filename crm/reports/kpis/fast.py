@@ -12,10 +12,18 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from crm.models import Appointment, AppointmentStatus, Campaign, InteractionKind
+from crm.models import Appointment, AppointmentStatus, Campaign, Interaction, InteractionKind
 from crm.models.report_rollups import MEASURES, InteractionRollup
 from crm.reports.kpis.model import FOLLOW_UPS_PER_REP
-from crm.reports.kpis.queries import CALL_TS, FollowUpFrames, ReportQueries, as_frame, hourly_frame
+from crm.reports.kpis.queries import (
+    CALL_TS,
+    IS_CALL,
+    TALKED,
+    FollowUpFrames,
+    ReportQueries,
+    as_frame,
+    hourly_frame,
+)
 from crm.reports.periods import Period
 from workflows.vocabulary import CallOutcome
 
@@ -103,6 +111,24 @@ class FastReportQueries(ReportQueries):
     # (company_id, coalesce(started_at, created_at)) serve it.
     def _in_calls(self, lo: datetime, hi: datetime):
         return sa.and_(CALL_TS >= lo, CALL_TS < hi)
+
+    def talk_durations(self) -> pd.DataFrame:
+        """As the plain method's (window, duration, n), grouped by the duration alone with a count per window:
+        PostgreSQL estimates the groups from the duration's statistics (a few hundred) and hashes them,
+        where grouping by the window's CASE as well made it expect a hundred thousand groups and sort."""
+        current = CALL_TS >= self.cur.start
+        stmt = (
+            sa.select(
+                Interaction.duration_s.label("duration"),
+                sa.func.count().filter(current).label("cur"),
+                sa.func.count().filter(sa.not_(current)).label("prev"),
+            )
+            .where(IS_CALL, TALKED, self._in_calls(self.prev.start, self.cur.end))
+            .group_by(Interaction.duration_s)
+        )
+        wide = as_frame(stmt)
+        long = wide.melt(id_vars=["duration"], value_vars=["cur", "prev"], var_name="window", value_name="n")
+        return long.loc[long["n"] > 0, ["window", "duration", "n"]].reset_index(drop=True)
 
     def follow_ups(self) -> FollowUpFrames:
         """As the plain method's, added up in the database: the counts per window and owner and the latest few
