@@ -66,6 +66,14 @@ def _seed(app, now: datetime) -> int:
     return lead_id
 
 
+def _stranger(company_id: int, email: str) -> User:
+    """A rep of another company (in an operator scope), flushed so its id can be used."""
+    stranger = User(company_id=company_id, email=email, name="Otto Other", role=Role.SALES)
+    db.session.add(stranger)
+    db.session.flush()
+    return stranger
+
+
 def _appointment(lead_id: int, owner_id: int, starts: datetime, title: str, status) -> Appointment:
     appointment = Appointment(
         lead_id=lead_id, owner_id=owner_id, starts_at=starts, ends_at=starts + timedelta(hours=1), title=title
@@ -108,9 +116,7 @@ def test_rows_of_another_company_naming_the_lead_are_not_read(app):
     lead_id = _seed(app, now)
     other = second_company(app)
     with app.app_context(), operator_scope("tests", "rows of another company that point at company 1's lead"):
-        stranger = User(company_id=other, email="owner.other@example.test", name="Otto Other", role=Role.SALES)
-        db.session.add(stranger)
-        db.session.flush()
+        stranger = _stranger(other, "owner.other@example.test")
         db.session.add(
             Appointment(
                 company_id=other,
@@ -159,9 +165,7 @@ def test_the_caller_and_the_calls_record_stay_in_the_scopes_company(app):
     lead_id = _seed(app, now)
     other = second_company(app)
     with app.app_context(), operator_scope("tests", "another company knows the same caller"):
-        stranger = User(company_id=other, email="owner.fremd@example.test", name="Otto Other", role=Role.SALES)
-        db.session.add(stranger)
-        db.session.flush()
+        stranger = _stranger(other, "owner.fremd@example.test")
         theirs = Lead(company_id=other, source="web", first_name="Fritz", last_name="Fremd", phone_e164=CALLER, tags=[])
         theirs.owner_id = stranger.id
         db.session.add(theirs)
