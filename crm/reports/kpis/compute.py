@@ -13,7 +13,6 @@ from crm.extensions import db
 from crm.models import User
 from crm.models.types import utcnow
 from crm.reports.kpis import breakdowns
-from crm.reports.kpis.beside import beside
 from crm.reports.kpis.fast import FastReportQueries
 from crm.reports.kpis.model import (
     PRIORITIES,
@@ -121,14 +120,12 @@ def compute(
 
 
 def _frames(q: ReportQueries) -> ReportFrames:
-    # The fast path reads the follow-ups and the talk times on a second connection while the rest run
-    # (crm.reports.kpis.beside); the plain path, the reference, runs every query here, one after the other.
-    side = beside(lambda: (q.talk_durations(), q.follow_ups())) if isinstance(q, FastReportQueries) else None
+    # The queries run in this order (as before the split): the figures do not depend on it, the
+    # query log and the benchmark's timings read best when it stays put.
     call_hours, email_hours = q.activity_hours()
     lead_hours, lead_cube, lead_owners = q.lead_hours(), q.lead_cube(), q.lead_owners()
-    cubes = q.call_cubes()
+    cubes, durations, follow = q.call_cubes(), q.talk_durations(), q.follow_ups()
     unsubscribed, appointments = q.unsubscribes(), q.appointments()
-    durations, follow = side.result() if side is not None else (q.talk_durations(), q.follow_ups())
     costs = _costs(cubes["outcome"])
     scores = (
         lead_cube.assign(
